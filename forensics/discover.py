@@ -1,0 +1,258 @@
+"""Find and classify the artifacts in a run directory.
+
+Only names and, for H5 files, the top-level structure are looked at here;
+no file is parsed beyond that. Symlinks are not followed unless asked, and
+never twice to the same directory (no loops).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from forensics.errors import UsageError
+from forensics.records import Kind
+
+# A directory of 10,000 files is routine (sharded data, per-step dumps); past this
+# many entries we stop walking and say so instead of spending minutes on `ls`.
+MAX_FILES = 200_000
+
+_LOG_NAMES = re.compile(
+    r"(^slurm-.*\.out$)|(\.(log|out|err)$)|(^(stdout|stderr|output|console|train|training)[\w.-]*\.txt$)",
+    re.IGNORECASE,
+)
+_CONFIG_NAMES = re.compile(
+    r"^(config|hparams|hyperparameters|params|args|training_args|train_config|cfg|.*[._-]config|.*[._-]hparams)"
+    r"\.(json|ya?ml)$",
+    re.IGNORECASE,
+)
+_PICKLE_EXT = {".pt", ".pth", ".bin", ".ckpt", ".pkl", ".pickle", ".joblib", ".tar"}
+_DATA_EXT = {".npz", ".npy", ".csv"}
+_IGNORED_NAMES = {"manifest.json"}  # sample_runs/manifest.json and similar run catalogues
+_SKIP_DIRS = {".git", "__pycache__", ".ipynb_checkpoints", ".hg", ".svn", "node_modules"}
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    path: Path  # absolute
+    rel: str  # relative to the root, POSIX
+    kind: Kind
+    size: int
+    group: str = ""  # event sub-run ("train"), or the index a shard belongs to
+
+
+@dataclass
+class Inventory:
+    root: Path
+    files: list[Found] = field(default_factory=list)
+    ignored: int = 0  # files of no known kind (images, code, ...)
+    problems: list[str] = field(default_factory=list)  # one line each: permission denied, loops, caps
+
+    def of_kind(self, *kinds: Kind) -> list[Found]:
+        return [f for f in self.files if f.kind in kinds]
+
+
+def classify(name: str) -> Kind | None:
+    """The kind of a file from its name alone, or None for files we do not read."""
+    lower = name.lower()
+    if lower.startswith("events.out.tfevents"):
+        return Kind.EVENTS
+    if lower.endswith(".safetensors.index.json"):
+        return Kind.SAFETENSORS_INDEX
+    if lower.endswith(".safetensors"):
+        return Kind.SAFETENSORS
+    if lower.endswith(".keras"):
+        return Kind.KERAS_ARCHIVE
+    if lower.endswith((".h5", ".hdf5", ".he5")):
+        return Kind.KERAS_H5  # may be re-classified as a data sample by its content
+    if lower == "trainer_state.json":
+        return Kind.TRAINER_STATE
+    if lower in _IGNORED_NAMES:
+        return None
+    if _CONFIG_NAMES.match(name):
+        return Kind.CONFIG
+    if _LOG_NAMES.search(name):
+        return Kind.JOB_LOG
+    ext = os.path.splitext(lower)[1]
+    if ext in _DATA_EXT:
+        return Kind.DATA_SAMPLE
+    if ext in _PICKLE_EXT:
+        return Kind.PICKLE
+    return None
+
+
+def h5_holds_weights(path: Path) -> bool | None:
+    """True if an H5 file looks like Keras weights, False if it looks like plain data.
+
+    None when it cannot be opened (the checkpoint reader will then say why).
+    Only the top-level names and attributes are read.
+    """
+    try:
+        import h5py
+
+        with h5py.File(path, "r") as f:
+            if "model_weights" in f or "layer_names" in f.attrs or "layers" in f or "_layer_checkpoint_dependencies" in f:
+                return True
+            if "model_config" in f.attrs or "keras_version" in f.attrs:
+                return True
+            # Keras 3 .weights.h5 may hold only "vars"/"optimizer" at the top in old saves
+            if "vars" in f and "optimizer" in f:
+                return True
+            return False
+    except Exception:  # broken file: let the reader report it  # noqa: BLE001
+        return None
+
+
+def discover(path: str | os.PathLike[str], *, follow_links: bool = False) -> Inventory:
+    """Walk ``path`` (a run directory or a single artifact) and classify what is there."""
+    root = Path(path)
+    if not root.exists():
+        raise UsageError(f"{path}: no such file or directory")
+    if root.is_file():
+        kind = classify(root.name)
+        if kind is None:
+            raise UsageError(f"{path}: not a run directory nor a file of a known kind")
+        inv = Inventory(root=root.parent.resolve())
+        _add(inv, root.resolve(), root.name, kind, root.stat().st_size)
+        return inv
+    if not root.is_dir():
+        raise UsageError(f"{path}: not a directory")
+
+    inv = Inventory(root=root.resolve())
+    seen_dirs: set[tuple[int, int]] = set()
+    stack: list[tuple[Path, str]] = [(inv.root, "")]
+    count = 0
+    while stack:
+        directory, rel_dir = stack.pop()
+        try:
+            st = directory.stat()
+        except OSError as e:
+            inv.problems.append(f"{rel_dir or '.'}: cannot open directory ({e.strerror})")
+            continue
+        key = (st.st_dev, st.st_ino)
+        if key in seen_dirs:
+            inv.problems.append(f"{rel_dir}: symlink loop, not followed again")
+            continue
+        seen_dirs.add(key)
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError as e:
+            inv.problems.append(f"{rel_dir or '.'}: cannot list directory ({e.strerror})")
+            continue
+        subdirs: list[tuple[Path, str]] = []
+        for entry in entries:
+            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+            try:
+                is_link = entry.is_symlink()
+                if is_link and not follow_links:
+                    if entry.is_dir() or entry.is_file():
+                        inv.problems.append(f"{rel}: symlink not followed (use --follow-links)")
+                    continue
+                if entry.is_dir(follow_symlinks=follow_links):
+                    if entry.name not in _SKIP_DIRS:
+                        subdirs.append((Path(entry.path), rel))
+                    continue
+                est = entry.stat(follow_symlinks=follow_links)
+            except OSError as e:
+                inv.problems.append(f"{rel}: cannot stat ({e.strerror})")
+                continue
+            if not stat.S_ISREG(est.st_mode):
+                continue
+            count += 1
+            if count > MAX_FILES:
+                inv.problems.append(f"more than {MAX_FILES} files: the rest of the tree was not walked")
+                return inv
+            kind = classify(entry.name)
+            if kind is None:
+                inv.ignored += 1
+                continue
+            _add(inv, Path(entry.path), rel, kind, est.st_size)
+        stack.extend(reversed(subdirs))
+    _group_shards(inv)
+    return inv
+
+
+def _add(inv: Inventory, path: Path, rel: str, kind: Kind, size: int) -> None:
+    group = ""
+    if kind is Kind.EVENTS:
+        parent = rel.rsplit("/", 1)[0] if "/" in rel else ""
+        group = parent
+    elif kind is Kind.KERAS_H5:
+        holds = h5_holds_weights(path)
+        if holds is False:
+            kind = Kind.DATA_SAMPLE
+    inv.files.append(Found(path=path, rel=rel, kind=kind, size=size, group=group))
+
+
+def _group_shards(inv: Inventory) -> None:
+    """Mark safetensors shards that an index names, so they are read once, through the index."""
+    import json
+
+    for idx in inv.of_kind(Kind.SAFETENSORS_INDEX):
+        try:
+            if idx.size > 64 * 1024 * 1024:
+                continue
+            data = json.loads(idx.path.read_text(encoding="utf-8"))
+            names = set(data.get("weight_map", {}).values()) if isinstance(data, dict) else set()
+        except (OSError, ValueError, AttributeError, TypeError):
+            continue  # the index reader reports it
+        base = idx.rel.rsplit("/", 1)[0] + "/" if "/" in idx.rel else ""
+        wanted = {base + str(n) for n in names}
+        inv.files = [
+            Found(f.path, f.rel, f.kind, f.size, idx.rel) if f.kind is Kind.SAFETENSORS and f.rel in wanted else f
+            for f in inv.files
+        ]
+
+
+# ---------------------------------------------------------------- steps from names
+
+_STEP_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # Lightning: epoch=3-step=1200.ckpt
+    (re.compile(r"(?:^|[^a-z])step[=_-]?(\d+)", re.IGNORECASE), "name"),
+    (re.compile(r"(?:global[_-]?step|iter(?:ation)?s?)[=_-]?(\d+)", re.IGNORECASE), "name"),
+    (re.compile(r"^checkpoint[_-](\d+)$", re.IGNORECASE), "folder"),
+    (re.compile(r"(?:^|[^a-z])ckpt[_-](\d+)", re.IGNORECASE), "index"),
+)
+_EPOCH_PATTERNS = (
+    re.compile(r"epoch[=_-]?(\d+)", re.IGNORECASE),
+    # Keras ModelCheckpoint("weights.{epoch:02d}-{val_loss:.2f}.h5")
+    re.compile(r"^(?:weights|model|ckpt|cp)[._-](\d+)(?:[-_.][\d.]+)?\.(?:weights\.)?(?:h5|hdf5|keras)$", re.IGNORECASE),
+    re.compile(r"(?:^|[^a-z])e(\d+)(?:[-_.]|$)", re.IGNORECASE),
+)
+
+
+def step_from_path(rel: str) -> tuple[int | None, str | None, int | None]:
+    """(step, origin, epoch) read from a checkpoint's file name or its folders.
+
+    origin is "name" (a step number in the file name), "folder" (``checkpoint-500/``),
+    "index" (a save counter such as ``ckpt-3``) or None. The epoch is returned on
+    its own when the name carries one (``weights.07-1.23.h5``, ``epoch=3``).
+    """
+    parts = rel.split("/")
+    name = parts[-1]
+    stem = re.sub(r"\.(weights\.h5|safetensors|h5|hdf5|keras|ckpt|pt|pth|bin)$", "", name, flags=re.IGNORECASE)
+    epoch = None
+    for pat in _EPOCH_PATTERNS:
+        m = pat.search(name if pat.pattern.startswith("^(?:weights") else stem)
+        if m:
+            epoch = int(m.group(1))
+            break
+    for pat, origin in _STEP_PATTERNS:
+        if origin == "folder":
+            continue
+        m = pat.search(stem)
+        if m:
+            return int(m.group(1)), origin, epoch
+    for folder in reversed(parts[:-1]):
+        m = _STEP_PATTERNS[2][0].match(folder)
+        if m:
+            return int(m.group(1)), "folder", epoch
+        for pat, origin in _STEP_PATTERNS:
+            if origin in ("name", "index"):
+                m = pat.search(folder)
+                if m:
+                    return int(m.group(1)), origin, epoch
+    return None, None, epoch

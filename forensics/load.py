@@ -1,0 +1,191 @@
+"""Read every artifact of a run, each in isolation.
+
+A reader either returns its record (with the source status ``ok`` or
+``partial``) or raises :class:`UnreadableSource`; any other exception is a
+bug in a reader, and is still contained here so that one bad file never
+stops the analysis of the others (``debug=True`` re-raises it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from forensics.discover import Found, Inventory, discover, step_from_path
+from forensics.errors import UnreadableSource
+from forensics.records import (
+    Checkpoint,
+    ConfigData,
+    DataSample,
+    EventFileData,
+    Kind,
+    LogData,
+    Source,
+    Status,
+    TrainerState,
+)
+
+ProgressFn = Callable[[str, int, int], None]  # (current file, done bytes, total bytes)
+
+
+@dataclass
+class RunData:
+    """Everything read from one run directory, before any interpretation."""
+
+    root: Path
+    given: str  # the path as the user gave it
+    sources: list[Source] = field(default_factory=list)
+    events: list[EventFileData] = field(default_factory=list)
+    checkpoints: list[Checkpoint] = field(default_factory=list)
+    logs: list[LogData] = field(default_factory=list)
+    trainer_states: list[TrainerState] = field(default_factory=list)
+    configs: list[ConfigData] = field(default_factory=list)
+    data_samples: list[DataSample] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    ignored_files: int = 0
+
+    @property
+    def readable(self) -> bool:
+        return any(s.status in (Status.OK, Status.PARTIAL) for s in self.sources)
+
+
+def _source(found: Found) -> Source:
+    return Source(path=found.rel, kind=found.kind, size=found.size, group=found.group)
+
+
+def _with_step(ckpt: Checkpoint) -> Checkpoint:
+    """Give a checkpoint its global step: a step in its name or folder wins, then the
+    step stored inside it, then a save counter or epoch from its name."""
+    step, origin, epoch = step_from_path(ckpt.source.path)
+    if origin in ("name", "folder"):
+        return dataclasses.replace(ckpt, step=step, step_origin=origin, epoch=ckpt.epoch or epoch)
+    if ckpt.step is not None:
+        return dataclasses.replace(ckpt, step_origin=ckpt.step_origin or "internal", epoch=ckpt.epoch or epoch)
+    if origin == "index":
+        return dataclasses.replace(ckpt, step=step, step_origin="index", epoch=epoch)
+    if epoch is not None:
+        return dataclasses.replace(ckpt, step=None, step_origin="epoch", epoch=epoch)
+    return ckpt
+
+
+def _read_one(found: Found, root: Path, extra_data: bool = False) -> Any:
+    """Dispatch one file to its reader. Returns a record, or a Source for skipped files."""
+    src = _source(found)
+    kind = found.kind
+    if kind is Kind.PICKLE:
+        return dataclasses.replace(
+            src,
+            status=Status.SKIPPED,
+            note="pickle-based checkpoint: never loaded (unpickling can run arbitrary code)",
+        )
+    if kind is Kind.SAFETENSORS and found.group:
+        return None  # read through its index
+    if kind is Kind.EVENTS:
+        from forensics.readers.events import read_event_file
+
+        return read_event_file(found.path, src)
+    if kind is Kind.KERAS_H5:
+        from forensics.readers.keras import read_keras_h5
+
+        return _with_step(read_keras_h5(found.path, src))
+    if kind is Kind.KERAS_ARCHIVE:
+        from forensics.readers.keras import read_keras_archive
+
+        return _with_step(read_keras_archive(found.path, src))
+    if kind is Kind.SAFETENSORS:
+        from forensics.readers.safetensors import read_safetensors
+
+        return _with_step(read_safetensors(found.path, src))
+    if kind is Kind.SAFETENSORS_INDEX:
+        from forensics.readers.safetensors import read_safetensors_index
+
+        return _with_step(read_safetensors_index(found.path, src, root))
+    if kind is Kind.JOB_LOG:
+        from forensics.readers.logs import read_job_log
+
+        return read_job_log(found.path, src)
+    if kind is Kind.TRAINER_STATE:
+        from forensics.readers.trainer_state import read_trainer_state
+
+        return read_trainer_state(found.path, src)
+    if kind is Kind.CONFIG:
+        from forensics.readers.config import read_config
+
+        return read_config(found.path, src)
+    if kind is Kind.DATA_SAMPLE:
+        from forensics.readers.data import read_data_sample
+
+        return read_data_sample(found.path, src)
+    raise AssertionError(f"no reader for {kind}")
+
+
+def _record_source(record: Any) -> Source | None:
+    if record is None:
+        return None
+    if isinstance(record, Source):
+        return record
+    return getattr(record, "source", None)
+
+
+def load_inventory(
+    inv: Inventory, given: str, *, progress: ProgressFn | None = None, debug: bool = False
+) -> RunData:
+    run = RunData(root=inv.root, given=given, problems=list(inv.problems), ignored_files=inv.ignored)
+    total = sum(f.size for f in inv.files) or 1
+    done = 0
+    for found in inv.files:
+        if progress:
+            progress(found.rel, done, total)
+        try:
+            record = _read_one(found, inv.root)
+        except UnreadableSource as e:
+            record = dataclasses.replace(_source(found), status=Status.UNREADABLE, note=_one_line(str(e)))
+        except MemoryError:
+            record = dataclasses.replace(_source(found), status=Status.UNREADABLE, note="ran out of memory reading it")
+        except Exception as e:  # a reader bug must not cost the other files  # noqa: BLE001
+            if debug:
+                raise
+            record = dataclasses.replace(
+                _source(found), status=Status.UNREADABLE, note=_one_line(f"internal error: {type(e).__name__}: {e}")
+            )
+        done += found.size
+        src = _record_source(record)
+        if src is None:
+            continue
+        run.sources.append(src)
+        if isinstance(record, EventFileData):
+            run.events.append(record)
+        elif isinstance(record, Checkpoint):
+            run.checkpoints.append(record)
+        elif isinstance(record, LogData):
+            run.logs.append(record)
+        elif isinstance(record, ConfigData):
+            run.configs.append(record)
+        elif isinstance(record, DataSample):
+            run.data_samples.append(record)
+        elif isinstance(record, TrainerState):
+            run.trainer_states.append(record)
+    if progress:
+        progress("", total, total)
+    return run
+
+
+def load_run(
+    path: str | os.PathLike[str],
+    *,
+    follow_links: bool = False,
+    progress: ProgressFn | None = None,
+    debug: bool = False,
+) -> RunData:
+    """Discover and read every artifact under ``path``."""
+    inv = discover(path, follow_links=follow_links)
+    return load_inventory(inv, str(path), progress=progress, debug=debug)
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"

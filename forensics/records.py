@@ -1,0 +1,292 @@
+"""Plain typed records passed between the layers.
+
+discover -> readers -> timeline -> rules -> diagnose -> report. Every layer
+speaks in these frozen dataclasses; none of them touches a file except the
+readers. Series are columnar (numpy arrays per tag), never an object per event:
+runs hold millions of events.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+import numpy as np
+
+
+class Status(str, Enum):
+    OK = "ok"
+    PARTIAL = "partial"
+    UNREADABLE = "unreadable"
+    SKIPPED = "skipped"
+
+    def __str__(self) -> str:  # so f-strings print "ok", not "Status.OK"
+        return self.value
+
+
+class Kind(str, Enum):
+    EVENTS = "tfevents"
+    KERAS_H5 = "keras_h5"
+    KERAS_ARCHIVE = "keras_archive"
+    SAFETENSORS = "safetensors"
+    SAFETENSORS_INDEX = "safetensors_index"
+    JOB_LOG = "job_log"
+    TRAINER_STATE = "trainer_state"
+    CONFIG = "config"
+    DATA_SAMPLE = "data_sample"
+    PICKLE = "pickle_checkpoint"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One artifact found in the run directory, read or not."""
+
+    path: str  # relative to the run dir, POSIX separators
+    kind: Kind
+    status: Status = Status.OK
+    note: str | None = None  # one line; required when status is not ok
+    size: int = 0
+    group: str = ""  # sub-run of an event file ("train", "validation"), or the shard set
+
+
+# ---------------------------------------------------------------- series
+
+
+@dataclass(frozen=True, slots=True)
+class ScalarSeries:
+    """One scalar tag of one sub-run, in file order (restarts kept, not purged).
+
+    ``segment[i]`` numbers the restart segment the point was written in (0 for
+    the first); a step logged twice can be told apart by it.
+    """
+
+    tag: str
+    run: str
+    source: str
+    steps: np.ndarray  # int64
+    values: np.ndarray  # float64 (non-finite kept as is)
+    wall_times: np.ndarray  # float64 seconds since epoch; NaN where unknown
+    segment: np.ndarray  # int32
+
+    def __len__(self) -> int:
+        return int(self.steps.shape[0])
+
+
+@dataclass(frozen=True, slots=True)
+class HistogramSeries:
+    """A histogram tag summarised per logged step."""
+
+    tag: str
+    run: str
+    source: str
+    steps: np.ndarray  # int64
+    wall_times: np.ndarray  # float64
+    min: np.ndarray  # float64
+    max: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+    count: np.ndarray  # float64 (bucket counts may be fractional in TF2)
+    nonfinite: np.ndarray  # bool: any bucket edge, count, sum or moment non-finite
+
+    def __len__(self) -> int:
+        return int(self.steps.shape[0])
+
+
+@dataclass(frozen=True, slots=True)
+class Restart:
+    """The step counter went backwards inside one event file or sub-run."""
+
+    run: str
+    source: str
+    from_step: int  # last step before the rewind
+    to_step: int  # first step after it
+    wall_time: float
+
+
+@dataclass(frozen=True, slots=True)
+class TextEntry:
+    tag: str
+    step: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class EventFileData:
+    """What one ``events.out.tfevents.*`` file holds."""
+
+    source: Source
+    run: str
+    scalars: dict[str, ScalarSeries]
+    histograms: dict[str, HistogramSeries]
+    texts: tuple[TextEntry, ...] = ()
+    hparams: dict[str, Any] = field(default_factory=dict)
+    restarts: tuple[Restart, ...] = ()
+    records: int = 0  # valid records decoded
+    skipped_records: int = 0  # records lost to corruption (lower bound)
+    skipped_bytes: int = 0
+    checksums_verified: bool = True  # False when the writer stored no real CRCs
+
+
+# ---------------------------------------------------------------- tensors
+
+
+@dataclass(frozen=True, slots=True)
+class TensorStats:
+    """Streaming statistics of one tensor. Moments are over the finite elements."""
+
+    name: str  # full name as stored
+    layer: str  # layer the tensor belongs to, in model terms
+    dtype: str  # "float32", "bfloat16", "float8_e4m3fn", "int64", ...
+    shape: tuple[int, ...]
+    numel: int
+    nan: int
+    posinf: int
+    neginf: int
+    zeros: int
+    min: float
+    max: float
+    absmax: float
+    mean: float
+    std: float
+    l2: float  # sqrt(sum of squares of finite elements)
+
+    @property
+    def nonfinite(self) -> int:
+        return self.nan + self.posinf + self.neginf
+
+    @property
+    def finite(self) -> int:
+        return self.numel - self.nonfinite
+
+    @property
+    def zero_frac(self) -> float:
+        return self.zeros / self.numel if self.numel else math.nan
+
+
+@dataclass(frozen=True, slots=True)
+class LayerInfo:
+    name: str
+    class_name: str | None = None  # "Dense", "Conv2D", ...
+    units: int | None = None  # output width where the config says
+    activation: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """What a checkpoint or config says about the model, where it says it."""
+
+    framework: str | None = None  # "keras2", "keras3", "transformers", ...
+    layers: tuple[LayerInfo, ...] = ()
+    output_units: int | None = None
+    output_activation: str | None = None
+    loss: str | None = None
+    optimizer: str | None = None
+    learning_rate: float | None = None
+    iterations: int | None = None  # optimizer step count stored in the file
+    dtype_policy: str | None = None  # "mixed_float16", "float32", ...
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """One logical checkpoint (a sharded set reads as one)."""
+
+    source: Source  # the file, or the index file of a sharded set
+    format: str  # "keras2_h5", "keras2_weights_h5", "keras3_weights_h5", "keras_archive", "safetensors"
+    step: int | None
+    step_origin: str | None  # "name", "folder", "internal", "epoch" (step is an epoch number), or None
+    epoch: int | None
+    tensors: tuple[TensorStats, ...]  # model weights, in model order
+    optimizer_tensors: tuple[TensorStats, ...] = ()
+    model: ModelInfo | None = None
+    shards: tuple[str, ...] = ()  # relative paths of the shard files
+
+
+# ---------------------------------------------------------------- other evidence
+
+
+@dataclass(frozen=True, slots=True)
+class LogEvent:
+    """A line (or traceback) in a job log with a known meaning."""
+
+    kind: str  # e.g. "label_out_of_range", "nan_loss_terminated", "oom", "exception"
+    message: str  # the line as printed (ANSI stripped), trimmed
+    line: int  # 1-based line number in the log
+    step: int | None = None
+    cause: str | None = None  # contract cause this is evidence for, if any
+    detail: str | None = None
+    values: dict[str, Any] = field(default_factory=dict)  # e.g. {"label": 8000, "classes": 5}
+    traceback: tuple[str, ...] = ()  # last frames and the message
+
+
+@dataclass(frozen=True, slots=True)
+class LogData:
+    source: Source
+    scalars: dict[str, ScalarSeries]  # tag -> series (run "log")
+    events: tuple[LogEvent, ...]
+    died_with_exception: bool = False
+    last_step: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigData:
+    """Normalised training settings found in a config file or hparams."""
+
+    source: Source
+    learning_rate: float | None = None
+    optimizer: str | None = None
+    batch_size: int | None = None
+    grad_clip: float | None = None  # None: not set; 0: explicitly off
+    mixed_precision: str | None = None  # "fp16", "bf16", None
+    loss: str | None = None
+    num_classes: int | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ArrayStats:
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    nan: int
+    posinf: int
+    neginf: int
+    min: float
+    max: float
+    mean: float
+    std: float
+    nonfinite_rows: tuple[int, ...] = ()  # first rows holding NaN/Inf (capped)
+
+
+@dataclass(frozen=True, slots=True)
+class LabelStats:
+    array: str
+    min: int
+    max: int
+    negative: int  # count of labels < 0
+    classes: dict[int, int]  # label -> count (capped to the most frequent)
+    out_of_range_rows: tuple[int, ...] = ()  # filled when the output width is known
+
+
+@dataclass(frozen=True, slots=True)
+class DataSample:
+    source: Source
+    arrays: tuple[ArrayStats, ...]
+    labels: LabelStats | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TrainerState:
+    """Hugging Face ``trainer_state.json``: its log history as series."""
+
+    source: Source
+    scalars: dict[str, ScalarSeries]  # "loss", "grad_norm", "learning_rate", "eval_loss", ...
+    global_step: int | None = None
+    epoch: float | None = None
+    best_metric: float | None = None
+    checkpoints: tuple[str, ...] = ()  # checkpoint folders it names
+    logging_nan_inf_filter: bool | None = None  # when recorded (it hides NaN losses)

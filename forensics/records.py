@@ -204,6 +204,7 @@ class Checkpoint:
     optimizer_tensors: tuple[TensorStats, ...] = ()
     model: ModelInfo | None = None
     shards: tuple[str, ...] = ()  # relative paths of the shard files
+    metadata: dict[str, str] = field(default_factory=dict)  # safetensors __metadata__, as stored
 
 
 # ---------------------------------------------------------------- other evidence

@@ -94,15 +94,18 @@ def h5_holds_weights(path: Path) -> bool | None:
         import h5py
 
         with h5py.File(path, "r") as f:
-            if "model_weights" in f or "layer_names" in f.attrs or "layers" in f or "_layer_checkpoint_dependencies" in f:
+            if (
+                "model_weights" in f
+                or "layer_names" in f.attrs
+                or "layers" in f
+                or "_layer_checkpoint_dependencies" in f
+            ):
                 return True
             if "model_config" in f.attrs or "keras_version" in f.attrs:
                 return True
             # Keras 3 .weights.h5 may hold only "vars"/"optimizer" at the top in old saves
-            if "vars" in f and "optimizer" in f:
-                return True
-            return False
-    except Exception:  # broken file: let the reader report it  # noqa: BLE001
+            return bool("vars" in f and "optimizer" in f)
+    except Exception:  # broken file: let the reader report it
         return None
 
 
@@ -219,7 +222,9 @@ _STEP_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 _EPOCH_PATTERNS = (
     re.compile(r"epoch[=_-]?(\d+)", re.IGNORECASE),
     # Keras ModelCheckpoint("weights.{epoch:02d}-{val_loss:.2f}.h5")
-    re.compile(r"^(?:weights|model|ckpt|cp)[._-](\d+)(?:[-_.][\d.]+)?\.(?:weights\.)?(?:h5|hdf5|keras)$", re.IGNORECASE),
+    re.compile(
+        r"^(?:weights|model|ckpt|cp)[._-](\d+)(?:[-_.][\d.]+)?\.(?:weights\.)?(?:h5|hdf5|keras)$", re.IGNORECASE
+    ),
     re.compile(r"(?:^|[^a-z])e(\d+)(?:[-_.]|$)", re.IGNORECASE),
 )
 

@@ -1,0 +1,206 @@
+"""The command line: a thin layer over the library API.
+
+Errors users can cause are printed as one line on stderr with exit code 2
+(see the report contract); anything else is a bug and shows a traceback
+only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import time
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from forensics import __version__
+from forensics.errors import ForensicsError, UsageError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Post-mortem of a failed deep-learning training run: when it diverged, what changed, and why.",
+)
+
+EXIT_OK = 0
+EXIT_DIVERGED = 1
+EXIT_USAGE = 2
+
+# Below this the work is instant and a progress bar would only flicker.
+PROGRESS_DELAY_S = 0.5
+
+
+class Format(str, Enum):
+    markdown = "markdown"
+    json = "json"
+
+
+class InspectFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"forensics: {message}", err=True)
+    return typer.Exit(EXIT_USAGE)
+
+
+class _Progress:
+    """A rich progress bar on stderr that appears only once the work takes a moment."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self.start = time.monotonic()
+        self.bar = None
+        self.task = None
+
+    def __call__(self, current: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            if time.monotonic() - self.start < PROGRESS_DELAY_S:
+                return
+            from rich.console import Console
+            from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.bar = Progress(
+                TextColumn("[bold]reading[/bold] {task.description}"),
+                BarColumn(),
+                DownloadColumn(),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self.bar.start()
+            self.task = self.bar.add_task("", total=total)
+        self.bar.update(self.task, completed=done, description=current[-60:])
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _write_output(text: str, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return
+    try:
+        output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+    except OSError as e:
+        raise UsageError(f"cannot write {output}: {e.strerror or e}") from None
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"forensics {__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """Post-mortem of a failed deep-learning training run."""
+
+
+@app.command()
+def inspect(
+    run_dir: Annotated[Path, typer.Argument(help="Run directory (or a single artifact) to inventory.")],
+    format: Annotated[InspectFormat, typer.Option("--format", "-f", help="Output format.")] = InspectFormat.text,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
+    follow_links: Annotated[bool, typer.Option(help="Follow symlinks out of the tree.")] = False,
+    debug: Annotated[bool, typer.Option(help="Show tracebacks of internal errors.")] = False,
+) -> None:
+    """List every artifact of a run: what it is, whether it could be read, and what is in it."""
+    from forensics.inventory import inventory_json, inventory_text
+    from forensics.load import load_run
+
+    progress = _Progress(enabled=True)
+    try:
+        run = load_run(run_dir, follow_links=follow_links, progress=progress, debug=debug)
+    except ForensicsError as e:
+        progress.close()
+        raise _fail(str(e)) from None
+    finally:
+        progress.close()
+    if not run.sources:
+        raise _fail(f"{run_dir}: no training artifacts found (event files, checkpoints, logs, configs, data)")
+    try:
+        if format is InspectFormat.json:
+            _write_output(json.dumps(inventory_json(run), indent=2, allow_nan=False), output)
+        else:
+            _write_output(inventory_text(run), output)
+    except ForensicsError as e:
+        raise _fail(str(e)) from None
+    if not run.readable:
+        raise _fail(f"{run_dir}: nothing could be read (see the list above)")
+
+
+@app.command()
+def analyze(
+    run_dir: Annotated[Path, typer.Argument(help="Run directory (or a single artifact) to analyze.")],
+    format: Annotated[Format, typer.Option("--format", "-f", help="Report format.")] = Format.markdown,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to this file.")] = None,
+    data: Annotated[
+        list[Path] | None, typer.Option("--data", help="A data sample (.npz/.npy/.h5/.csv) to check; repeatable.")
+    ] = None,
+    fail_on_divergence: Annotated[
+        bool, typer.Option("--fail-on-divergence", help="Exit 1 when the run diverged.")
+    ] = False,
+    follow_links: Annotated[bool, typer.Option(help="Follow symlinks out of the tree.")] = False,
+    debug: Annotated[bool, typer.Option(help="Show tracebacks of internal errors.")] = False,
+) -> None:
+    """Diagnose why a run diverged and print a report (markdown, or JSON per the report contract)."""
+    from forensics.analysis import analyze as run_analysis
+    from forensics.report.json_report import to_json
+    from forensics.report.markdown import to_markdown
+
+    progress = _Progress(enabled=True)
+    try:
+        report = run_analysis(run_dir, data=list(data or []), follow_links=follow_links, progress=progress, debug=debug)
+    except ForensicsError as e:
+        progress.close()
+        raise _fail(str(e)) from None
+    finally:
+        progress.close()
+    if not report.readable:
+        if format is Format.json:
+            with contextlib.suppress(ForensicsError):
+                _write_output(to_json(report), output)
+        raise _fail(f"{run_dir}: nothing could be read: {report.unreadable_summary()}")
+    try:
+        _write_output(to_json(report) if format is Format.json else to_markdown(report), output)
+    except ForensicsError as e:
+        raise _fail(str(e)) from None
+    if fail_on_divergence and report.diverged:
+        raise typer.Exit(EXIT_DIVERGED)
+
+
+def main() -> None:
+    """Console-script entry point: usage errors become one line and exit code 2."""
+    import click
+
+    try:
+        code = app(standalone_mode=False)
+    except click.exceptions.UsageError as e:
+        hint = f" (see 'forensics {e.ctx.info_name} --help')" if e.ctx and e.ctx.parent else " (see 'forensics --help')"
+        typer.echo(f"forensics: {e.format_message()}{hint}", err=True)
+        sys.exit(EXIT_USAGE)
+    except click.exceptions.Abort:
+        typer.echo("forensics: interrupted", err=True)
+        sys.exit(130)
+    except KeyboardInterrupt:
+        typer.echo("forensics: interrupted", err=True)
+        sys.exit(130)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""The JSON view: exactly the report contract (schema_version 1), plus extra fields.
+
+Strict JSON (RFC 8259): non-finite numbers are written as the strings "NaN",
+"Infinity", "-Infinity"; ``json.dumps(..., allow_nan=False)`` guarantees no bare
+NaN token slips through.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from forensics.report.model import Report
+from forensics.util import json_number
+
+SCHEMA_VERSION = 1
+
+
+def _clean(x: Any) -> Any:
+    """Recursively make a value strict-JSON safe."""
+    if isinstance(x, float):
+        return json_number(x)
+    if isinstance(x, dict):
+        return {str(k): _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    if hasattr(x, "item") and callable(x.item):  # numpy scalars
+        return _clean(x.item())
+    return x
+
+
+def report_dict(r: Report) -> dict[str, Any]:
+    tl = r.timeline
+    out: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "tool_version": r.tool_version,
+        "run_dir": r.run_dir,
+        "diverged": r.diverged,
+        "first_nonfinite_step": r.first_nonfinite_step,
+        "verdict": {
+            "cause": r.verdict.cause,
+            "detail": r.verdict.detail,
+            "confidence": r.verdict.confidence,
+            "summary": r.verdict.summary,
+        },
+        "candidates": [
+            {
+                "cause": c.cause,
+                "detail": c.detail,
+                "score": c.score,
+                "evidence": [
+                    {"rule": e.rule, "message": e.message, "step": e.step, "source": e.source, "weight": e.weight}
+                    for e in c.evidence
+                ],
+            }
+            for c in r.candidates
+        ],
+        "sources": [
+            {"path": s.path, "kind": s.kind.value, "status": s.status.value, "note": s.note} for s in r.sources
+        ],
+        "recommendations": list(r.recommendations),
+        # ---- extra fields (not part of the contract's required set)
+        "fix": r.verdict.fix,
+        "not_checked": list(r.not_checked),
+        "problems": list(r.problems),
+    }
+    if tl is not None:
+        nf = tl.first_nonfinite
+        out["step_unit"] = nf.unit if nf is not None else (tl.loss.unit if tl.loss is not None else "step")
+        out["first_nonfinite"] = (
+            None
+            if nf is None
+            else {
+                "series": nf.role,
+                "tag": nf.tag,
+                "source": nf.source,
+                "step": nf.step,
+                "value": nf.value,
+                "last_finite_step": nf.last_finite_step,
+                "last_finite_value": nf.last_finite_value,
+                "logging_interval": None if math.isnan(nf.interval) else nf.interval,
+            }
+        )
+        out["onset"] = (
+            None
+            if tl.onset is None
+            else {
+                "step": tl.onset.step,
+                "loss": tl.onset.value,
+                "end_step": tl.onset.end_step,
+                "end_loss": tl.onset.end_value,
+                "fold_per_step": tl.onset.fold_per_step,
+            }
+        )
+        out["steps_per_epoch"] = tl.steps_per_epoch
+        fc = tl.first_nonfinite_checkpoint
+        out["first_nonfinite_checkpoint"] = (
+            None
+            if fc is None
+            else {
+                "path": fc.path,
+                "step": fc.step,
+                "tensors": [
+                    {"name": t.name, "layer": t.layer, "nan": t.nan, "inf": t.posinf + t.neginf}
+                    for t in fc.nonfinite_tensors[:20]
+                ],
+            }
+        )
+        out["lr_changes"] = [
+            {
+                "step": c.step,
+                "kind": c.kind,
+                "before": c.before,
+                "after": c.after,
+                "loss_ratio_after": c.loss_ratio_after,
+            }
+            for c in tl.lr_changes
+        ]
+        out["layers"] = [
+            {
+                "layer": t.layer,
+                "checkpoints": [
+                    {"step": p.step, "l2": p.l2, "max_abs": p.absmax, "nonfinite": p.nonfinite, "source": p.source}
+                    for p in t.points
+                ],
+                "growth": t.growth(),
+            }
+            for t in tl.layers
+        ]
+    return _clean(out)
+
+
+def to_json(r: Report) -> str:
+    return json.dumps(report_dict(r), indent=2, allow_nan=False, ensure_ascii=False) + "\n"

@@ -1,0 +1,83 @@
+"""The rule catalogue. Importing this package registers every rule."""
+
+from __future__ import annotations
+
+from forensics.rules import data, health, learning_rate, logs, numerics, weights  # noqa: F401  (registers)
+from forensics.rules.base import CAUSES, DETAILS, REGISTRY, SECTIONS, Evidence, Rule
+from forensics.timeline import Timeline
+
+__all__ = ["CAUSES", "DETAILS", "REGISTRY", "Evidence", "Rule", "catalogue_markdown", "run_rules"]
+
+
+def run_rules(tl: Timeline) -> list[Evidence]:
+    """Every rule's evidence, in catalogue order."""
+    out: list[Evidence] = []
+    for rid in sorted(REGISTRY):
+        out.extend(REGISTRY[rid].check(tl))
+    return out
+
+
+def catalogue_markdown() -> str:
+    """docs/rules.md, generated from the rules' docstrings and thresholds."""
+    import inspect
+
+    lines = [
+        "# Rule catalogue",
+        "",
+        "Generated from the rules' docstrings by `python -m forensics.rules > docs/rules.md`;",
+        "a test fails when this page and the code disagree.",
+        "",
+        "| id | name | cause | details |",
+        "| --- | --- | --- | --- |",
+    ]
+    for rid in sorted(REGISTRY):
+        r = REGISTRY[rid]
+        lines.append(
+            f"| [{r.id}](#{r.id.lower()}) | {r.name} | `{r.cause}` | {', '.join(f'`{d}`' for d in r.details)} |"
+        )
+    for rid in sorted(REGISTRY):
+        r = REGISTRY[rid]
+        lines += [
+            "",
+            f"## {r.id}",
+            "",
+            f"**{r.name}** — cause `{r.cause}`"
+            + (f", details {', '.join(f'`{d}`' for d in r.details)}" if r.details else "")
+            + f"; module `{r.check.__module__}`.",
+            "",
+        ]
+        for title in SECTIONS:
+            lines += [f"### {title}", "", " ".join(r.section(title).split()), ""]
+    # the thresholds, with their one-line rationale, per module
+    lines += ["## Thresholds", ""]
+    seen = set()
+    for rid in sorted(REGISTRY):
+        mod = inspect.getmodule(REGISTRY[rid].check)
+        if mod is None or mod.__name__ in seen:
+            continue
+        seen.add(mod.__name__)
+        rows = _thresholds(mod)
+        if rows:
+            lines += [f"`{mod.__name__}`:", ""]
+            lines += [f"- `{name}` = {value} — {why}" for name, value, why in rows]
+            lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _thresholds(mod) -> list[tuple[str, str, str]]:  # type: ignore[no-untyped-def]
+    """Module-level UPPER_CASE constants with the comment lines just above them."""
+    import inspect
+
+    src = inspect.getsource(mod).splitlines()
+    rows = []
+    comment: list[str] = []
+    for line in src:
+        s = line.strip()
+        if s.startswith("#"):
+            comment.append(s.lstrip("# ").strip())
+            continue
+        name = s.split("=", 1)[0].strip() if "=" in s and not s.startswith(("def ", "class ", "@")) else ""
+        if name.isupper() and name.replace("_", "").isalnum() and not line.startswith((" ", "\t")):
+            rows.append((name, s.split("=", 1)[1].strip(), " ".join(comment) or "(no rationale)"))
+        comment = []
+    return rows

@@ -1,0 +1,324 @@
+"""Rules pointing at the data: non-finite inputs, labels outside the loss's domain,
+unnormalised inputs, a single bad batch."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from forensics.records import ArrayStats, DataSample
+from forensics.rules.base import Evidence, rule
+from forensics.rules.context import output_width
+from forensics.timeline import Timeline
+from forensics.util import fmt_num
+
+# Inputs whose magnitude passes this are not standardised (scaled inputs sit within a
+# few units); 255 is the telltale raw-pixel maximum.
+UNSCALED_ABS_MAX = 20.0
+# ... or whose standard deviation passes this (standardised inputs have std ~1).
+UNSCALED_STD = 10.0
+# A label this many times the next-largest distinct label is an outlier (8000 among 0..4),
+# even when the model's width is unknown.
+OUTLIER_LABEL_FACTOR = 10.0
+
+
+def _samples(tl: Timeline) -> list[DataSample]:
+    return list(tl.run.data_samples) if tl.run is not None else []
+
+
+def _input_arrays(ds: DataSample) -> list[ArrayStats]:
+    label = ds.labels.array if ds.labels is not None else None
+    return [a for a in ds.arrays if a.name != label]
+
+
+@rule("DATA001", "non-finite-from-the-first-step", "data_or_labels", (), needs=("loss",))
+def nonfinite_first_step(tl: Timeline) -> list[Evidence]:
+    """
+    What it detects:
+        The training loss is non-finite at its very first logged step, while the
+        weights of the earliest checkpoint are finite (or no checkpoint says
+        otherwise).
+
+    Why it points to this cause:
+        With finite weights, the first forward pass can only produce NaN/Inf from
+        what is fed in: NaN/Inf inputs, or labels the loss cannot take (an index
+        past the output layer, a negative class). No learning rate is involved
+        yet — the Stack Overflow case where the loss is NaN even at LR 0.
+
+    Evidence it reports:
+        The first logged step and value, the state of the earliest checkpoint.
+
+    Fix to suggest:
+        Check the inputs for NaN/Inf (np.isfinite(x).all()) and the labels'
+        range against the output layer before training.
+    """
+    nf = tl.first_nonfinite
+    if nf is None or nf.role != "loss" or (nf.last_finite_step is None and tl.loss is None):
+        return []
+    if nf.last_finite_step is not None:
+        return []
+    first_ckpt = tl.checkpoints[0] if tl.checkpoints else None
+    if (
+        first_ckpt is not None
+        and first_ckpt.nonfinite_tensors
+        and first_ckpt.step is not None
+        and first_ckpt.step <= nf.step
+    ):
+        return []
+    lr0 = tl.lr_at(nf.step)
+    lr_txt = " with the LR at 0" if lr0 == 0 else ""
+    w_txt = f"; weights in {first_ckpt.path} are finite" if first_ckpt is not None else ""
+    return [
+        Evidence(
+            "DATA001",
+            "data_or_labels",
+            None,
+            f"The loss is {fmt_num(nf.value)} at the first logged step ({nf.step}){lr_txt}{w_txt}: nothing was "
+            "learned yet, so the inputs or labels produce it.",
+            step=nf.step,
+            source=nf.source,
+            weight=0.8 if lr0 == 0 else 0.6,
+            fix="Check the inputs for NaN/Inf and the labels against the output layer's range before training.",
+        )
+    ]
+
+
+@rule(
+    "DATA002", "non-finite-values-in-data-sample", "data_or_labels", ("nan_in_inputs", "inf_in_inputs"), needs=("data",)
+)
+def nonfinite_inputs(tl: Timeline) -> list[Evidence]:
+    """
+    What it detects:
+        A data sample (an .npz/.npy/.h5/.csv found in the run, or given with
+        --data) holds NaN or Inf in its input arrays.
+
+    Why it points to this cause:
+        One NaN in a batch makes the loss NaN for that batch; the backward pass
+        then writes NaN into every weight it reaches, and the run never
+        recovers. It is the most common cause of a sudden NaN mid-training.
+
+    Evidence it reports:
+        The array, NaN/Inf counts, and the first rows holding them.
+
+    Fix to suggest:
+        Drop or impute those rows (np.nan_to_num, or filter with
+        np.isfinite(x).all(axis=1)); assert finiteness in the input pipeline.
+    """
+    out = []
+    for ds in _samples(tl):
+        for a in _input_arrays(ds):
+            if a.nan == 0 and a.posinf + a.neginf == 0:
+                continue
+            detail = "nan_in_inputs" if a.nan else "inf_in_inputs"
+            rows = ", ".join(str(r) for r in a.nonfinite_rows[:8])
+            rows_txt = f" (rows {rows}{', …' if len(a.nonfinite_rows) > 8 else ''})" if rows else ""
+            out.append(
+                Evidence(
+                    "DATA002",
+                    "data_or_labels",
+                    detail,
+                    f"{ds.source.path}: array '{a.name}' holds {a.nan} NaN and {a.posinf + a.neginf} Inf values"
+                    f"{rows_txt}.",
+                    source=ds.source.path,
+                    weight=0.9,
+                    fix=f"Remove or impute the non-finite rows of '{a.name}' (filter with np.isfinite(x).all(axis=1)) "
+                    "and assert finiteness in the input pipeline.",
+                )
+            )
+    return out
+
+
+@rule(
+    "DATA003",
+    "labels-outside-the-loss-domain",
+    "data_or_labels",
+    ("labels_out_of_range", "negative_labels"),
+    needs=("data",),
+)
+def labels_out_of_domain(tl: Timeline) -> list[Evidence]:
+    """
+    What it detects:
+        Integer labels in a data sample that are negative, or at or above the
+        width of the model's output layer (read from the checkpoint's model
+        config, a config file, or the last bias's length); without a known
+        width, one label standing far above all others (8000 among 0..4).
+
+    Why it points to this cause:
+        A sparse cross-entropy indexes the output with the label: an index past
+        the last class reads garbage or raises (TF on CPU, PyTorch), and on GPU
+        silently yields NaN/inf. Classes coded -1/0/1 put -1 out of range.
+
+    Evidence it reports:
+        The offending label value(s), the rows, and the output width they
+        exceed.
+
+    Fix to suggest:
+        Remap the labels to 0..K-1 (e.g. np.unique(y, return_inverse=True)),
+        or widen the output layer to the number of classes.
+    """
+    out = []
+    width, width_origin = output_width(tl)
+    for ds in _samples(tl):
+        lab = ds.labels
+        if lab is None:
+            continue
+        rows = getattr(lab, "out_of_range_rows", ()) or ()
+        if lab.negative > 0:
+            neg = sorted(k for k in lab.classes if k < 0)
+            out.append(
+                Evidence(
+                    "DATA003",
+                    "data_or_labels",
+                    "negative_labels",
+                    f"{ds.source.path}: {lab.negative} negative labels in '{lab.array}' (values {neg[:5]}); "
+                    "class indices must be 0..K-1.",
+                    source=ds.source.path,
+                    weight=0.9,
+                    fix=f"Remap the classes {sorted(lab.classes)[:6]} to 0..{len(lab.classes) - 1} "
+                    "(np.unique(y, return_inverse=True)).",
+                )
+            )
+        if width is not None and lab.max >= width:
+            bad = sorted(k for k in lab.classes if k >= width)
+            row_txt = f" at row(s) {', '.join(map(str, rows[:5]))}" if rows else ""
+            out.append(
+                Evidence(
+                    "DATA003",
+                    "data_or_labels",
+                    "labels_out_of_range",
+                    f"{ds.source.path}: label {lab.max}{row_txt} in '{lab.array}' "
+                    f"but the output layer has {width} units "
+                    f"({width_origin}); {sum(lab.classes.get(k, 0) for k in bad)} label(s) ≥ {width}.",
+                    source=ds.source.path,
+                    weight=0.95,
+                    fix=f"Fix or drop the labels ≥ {width} (e.g. label {lab.max}); if there really are more classes, "
+                    f"widen the output layer to {lab.max + 1} units.",
+                )
+            )
+        elif width is None:
+            distinct = sorted(k for k in lab.classes if k >= 0)
+            if len(distinct) >= 2 and distinct[-1] > OUTLIER_LABEL_FACTOR * max(distinct[-2], 1):
+                out.append(
+                    Evidence(
+                        "DATA003",
+                        "data_or_labels",
+                        "labels_out_of_range",
+                        f"{ds.source.path}: label {distinct[-1]} in '{lab.array}' stands far above the others "
+                        f"(next largest {distinct[-2]}); the output width is unknown.",
+                        source=ds.source.path,
+                        weight=0.7,
+                        fix=f"Fix or drop label {distinct[-1]}; labels must lie in 0..K-1 for K output units.",
+                    )
+                )
+    return out
+
+
+@rule("DATA004", "unnormalised-inputs", "data_or_labels", ("unnormalized_inputs",), needs=("data",))
+def unnormalised_inputs(tl: Timeline) -> list[Evidence]:
+    """
+    What it detects:
+        Floating or integer input arrays in a data sample whose values reach
+        |x| > 20 or whose standard deviation exceeds 10 (raw pixels 0..255,
+        unscaled physical units), in a run that diverged.
+
+    Why it points to this cause:
+        The gradient of the first layer scales with the input: inputs 255x larger
+        make an LR that is fine for scaled inputs effectively 255x (or 255²x for
+        the curvature) too large, and the first layer's weights blow up first.
+
+    Evidence it reports:
+        The array, its range, mean and std.
+
+    Fix to suggest:
+        Scale the inputs (x / 255.0 for pixels, or standardise to mean 0, std 1),
+        or add a normalisation layer at the input.
+    """
+    if not tl.diverged:
+        return []
+    out = []
+    for ds in _samples(tl):
+        for a in _input_arrays(ds):
+            if not (math.isfinite(a.max) and math.isfinite(a.min)):
+                continue
+            absmax = max(abs(a.max), abs(a.min))
+            if absmax > UNSCALED_ABS_MAX or (math.isfinite(a.std) and a.std > UNSCALED_STD):
+                pixels = a.min >= 0 and 200 <= a.max <= 255
+                fix = (
+                    f"Scale '{a.name}' to [0, 1] (x / 255.0) or add a Rescaling/Normalization layer."
+                    if pixels
+                    else f"Standardise '{a.name}' (subtract the mean {fmt_num(a.mean)}, "
+                    f"divide by the std {fmt_num(a.std)})."
+                )
+                out.append(
+                    Evidence(
+                        "DATA004",
+                        "data_or_labels",
+                        "unnormalized_inputs",
+                        f"{ds.source.path}: inputs '{a.name}' range {fmt_num(a.min)}..{fmt_num(a.max)} "
+                        f"(mean {fmt_num(a.mean)}, std {fmt_num(a.std)}): not normalised"
+                        + (" (raw pixel values)" if pixels else "")
+                        + ".",
+                        source=ds.source.path,
+                        weight=0.7,
+                        fix=fix,
+                    )
+                )
+                break
+    return out
+
+
+@rule("DATA005", "sudden-non-finite-step", "data_or_labels", ("nan_in_inputs",), needs=("loss",))
+def sudden_nonfinite(tl: Timeline) -> list[Evidence]:
+    """
+    What it detects:
+        The loss goes NaN at one step straight from its normal level: no climb
+        before it (no onset), not near zero (not a saturation), the weights of
+        the last checkpoint before it finite, and the gradient norm not growing.
+        When the loss is finite again right after, the step is an isolated bad
+        batch.
+
+    Why it points to this cause:
+        Nothing in the optimisation was drifting, so the NaN came in with one
+        batch: a row with NaN/Inf, or a label the loss cannot take. NaN (not
+        Inf) is what a NaN input propagates; an Inf first points instead at an
+        operation (overflow, log(0), x/0), which the numerical rules weigh.
+
+    Evidence it reports:
+        The step, the last finite loss and its step, whether the NaN was
+        isolated, and the last finite checkpoint.
+
+    Fix to suggest:
+        Find the batch at that step (same seed and order) and check it for
+        NaN/Inf and label range; add an input assertion.
+    """
+    nf = tl.first_nonfinite
+    if nf is None or tl.loss is None or nf.last_finite_step is None or tl.onset is not None:
+        return []
+    if tl.loss_near_zero_before_blowup():
+        return []
+    ck = tl.checkpoint_before(nf.step)
+    if ck is not None and ck.nonfinite_tensors:
+        return []
+    i = tl.loss.first_nonfinite_index
+    assert i is not None
+    after = tl.loss.values[i + 1 : i + 4]
+    isolated = bool(after.size and np.all(np.isfinite(after)))
+    is_nan = math.isnan(nf.value)
+    weight = 0.7 if isolated else (0.45 if is_nan else 0.2)
+    return [
+        Evidence(
+            "DATA005",
+            "data_or_labels",
+            "nan_in_inputs",
+            f"The loss went from {fmt_num(nf.last_finite_value)} (step {nf.last_finite_step}) straight to "
+            f"{fmt_num(nf.value)} at step {nf.step} with no climb before it"
+            + (", and was finite again right after: one bad batch." if isolated else ".")
+            + (f" Weights in {ck.path} (step {ck.step}) were finite." if ck is not None else ""),
+            step=nf.step,
+            source=nf.source,
+            weight=weight,
+            fix=f"Inspect the batch fed at step {nf.step} for NaN/Inf and out-of-range labels; "
+            "assert np.isfinite(x).all() in the input pipeline.",
+        )
+    ]

@@ -1,0 +1,82 @@
+"""Rules saying the run did not diverge."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from forensics.rules.base import Evidence, rule
+from forensics.timeline import Timeline
+from forensics.util import fmt_num
+
+
+@rule("OK001", "no-divergence", "healthy", (), needs=("loss",))
+def no_divergence(tl: Timeline) -> list[Evidence]:
+    """
+    What it detects:
+        Every logged training loss (and gradient norm) is finite and never
+        exploded, and no checkpoint holds a non-finite tensor.
+
+    Why it points to this cause:
+        Divergence shows as a non-finite or exploded loss; without one the run
+        is healthy as far as its artifacts tell, whatever else ended it.
+
+    Evidence it reports:
+        The loss at the first and last logged step and how many steps were
+        logged.
+
+    Fix to suggest:
+        Nothing to fix for divergence.
+    """
+    if tl.diverged or tl.loss is None or tl.first_nonfinite_checkpoint is not None:
+        return []
+    v = tl.loss.values
+    first, last = float(v[0]), float(v[-1])
+    improved = last < first
+    return [
+        Evidence(
+            "OK001",
+            "healthy",
+            None,
+            f"The training loss stayed finite over {len(tl.loss)} logged points (steps {int(tl.loss.steps.min())}.."
+            f"{int(tl.loss.steps.max())}), from {fmt_num(first)} to {fmt_num(last)}.",
+            step=int(tl.loss.steps[-1]),
+            source=tl.loss.source,
+            weight=0.8 if improved else 0.6,
+        )
+    ]
+
+
+@rule("OK002", "spikes-that-recovered", "healthy", (), needs=("loss",))
+def recovered_spikes(tl: Timeline) -> list[Evidence]:
+    """
+    What it detects:
+        Loss spikes above 3x the trailing median that came back down within a
+        few logged points, in a run that did not diverge.
+
+    Why it points to this cause:
+        Hard or noisy batches and brief instabilities make spikes; when the loss
+        returns to its trend, the optimiser absorbed them. They are worth
+        watching, not a divergence.
+
+    Evidence it reports:
+        How many spikes and at which steps.
+
+    Fix to suggest:
+        If spikes grow more frequent, add gradient clipping or lower the LR.
+    """
+    if tl.diverged or not tl.spikes_recovered or tl.loss is None:
+        return []
+    steps = tl.spikes_recovered
+    shown = ", ".join(str(s) for s in steps[:6]) + (", …" if len(steps) > 6 else "")
+    return [
+        Evidence(
+            "OK002",
+            "healthy",
+            None,
+            f"{len(steps)} loss spike(s) that recovered (steps {shown}); the loss returned to its trend each time.",
+            step=int(np.min(steps)),
+            source=tl.loss.source,
+            weight=0.2,
+            fix="If the spikes grow more frequent, add gradient clipping (clipnorm=1.0) or lower the LR.",
+        )
+    ]

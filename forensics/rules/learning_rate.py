@@ -1,0 +1,272 @@
+"""Rules pointing at the step size: a constant LR too high, or a schedule that jumps too high."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+
+from forensics.rules.base import Evidence, rule
+from forensics.rules.context import lr_info, total_weight_norms
+from forensics.timeline import Timeline, _log10_safe
+from forensics.util import fmt_num
+
+# The climb must start within this fraction of the run before the blow-up to count as
+# "from the very first steps" (a too-high LR never lets the loss settle).
+EARLY_ONSET_FRACTION = 0.15
+# After an LR increase, the loss must reach this multiple of its level before the
+# increase (or go non-finite) inside the follow-up window to tie the blow-up to it.
+LR_SPIKE_LOSS_RATIO = 5.0
+# Healthy training moves weights by about 1e-3 of their norm per step; a lower bound
+# ten times that says the steps are far too large.
+REL_UPDATE_HIGH = 1e-2
+# Oscillation: at least this share of consecutive loss changes alternate in sign ...
+OSC_ALTERNATION = 0.6
+# ... and the swing at the end is this many times the swing at the start.
+OSC_GROWTH = 3.0
+
+
+def _fix_cap(lr_ok: float | None, peak: float | None) -> str:
+    if peak is not None and lr_ok is not None and lr_ok < peak:
+        return (
+            f"Cap the peak LR at about {fmt_num(lr_ok)} (it reached {fmt_num(peak)}), or lengthen the warmup; "
+            "add gradient clipping (e.g. clipnorm=1.0 / clip_grad_norm_(params, 1.0))."
+        )
+    if peak is not None:
+        return (
+            f"Lower the peak LR to ≤ {fmt_num(peak / 10)} (it reached {fmt_num(peak)}); "
+            "add gradient clipping (clipnorm=1.0)."
+        )
+    return "Lower the learning rate (by 10x as a first try) and add gradient clipping (clipnorm=1.0)."
+
+
+@rule("LR001", "loss-explodes-after-lr-increase", "learning_rate", ("lr_schedule_spike",), needs=("lr", "loss"))
+def lr_increase_then_blowup(tl: Timeline) -> list[Evidence]:
+    """
+    What it detects:
+        The loss climbs (or goes non-finite) within a short window after the
+        learning rate was raised: a schedule step up, or the end of a warmup ramp
+        whose peak is too high. The climb must start after the LR had risen by at
+        least 2x over its starting value, and the loss before the increase must
+        have been finite and stable.
+
+    Why it points to this cause:
+        A step size above the stability limit of the loss surface (about 2 / the
+        largest curvature) makes every update overshoot; the error grows
+        geometrically from the first step at the new LR. Training that was stable
+        at the lower LR rules out the data and the architecture.
+
+    Evidence it reports:
+        The LR before and after the increase and its step; the loss ratio in the
+        window after it; the onset step of the climb.
+
+    Fix to suggest:
+        Cap the peak LR at the level where training was still stable (or lengthen
+        the warmup), and add gradient clipping.
+    """
+    if not tl.diverged or tl.lr is None:
+        return []
+    ups = [c for c in tl.lr_changes if c.kind in ("jump", "warmup_end")]
+    if not ups:
+        return []
+    start = tl.onset.step if tl.onset is not None else tl.divergence_step
+    assert start is not None
+    lr0 = float(tl.lr.values[np.isfinite(tl.lr.values)][0]) if np.isfinite(tl.lr.values).any() else None
+    out = []
+    for c in ups:
+        lr_at_start = tl.lr_at(start)
+        raised_before_climb = lr_at_start is not None and lr0 is not None and lr_at_start >= 2.0 * lr0
+        if c.kind == "jump":
+            tied = c.step <= start + (c.window or 0) and (c.loss_ratio_after or 0) >= LR_SPIKE_LOSS_RATIO
+            tied = tied and start >= c.step - max(c.window, 1)
+        else:
+            big_after = (c.loss_ratio_after or 0) >= LR_SPIKE_LOSS_RATIO / 2
+            tied = raised_before_climb and (big_after or start >= c.step - (c.window or 0))
+        if not tied:
+            continue
+        # the last LR at which the loss was still stable: the LR just before the climb started
+        lr_ok = c.before if c.kind == "jump" else tl.lr_at(max(start - int(tl.lr.interval or 1), 0))
+        ratio = c.loss_ratio_after
+        what = "jumped" if c.kind == "jump" else "warmed up"
+        ratio_txt = (
+            "the loss went non-finite"
+            if ratio is not None and math.isinf(ratio)
+            else (f"the loss rose {ratio:.0f}x" if ratio is not None else "the loss climbed")
+        )
+        out.append(
+            Evidence(
+                "LR001",
+                "learning_rate",
+                "lr_schedule_spike",
+                f"LR {what} from {fmt_num(c.before)} to {fmt_num(c.after)} at step {c.step}; "
+                f"{ratio_txt} within {c.window} steps (climb from step {start}).",
+                step=c.step,
+                source=tl.lr.source,
+                weight=0.85 if c.kind == "jump" else 0.75,
+                fix=_fix_cap(lr_ok, c.after),
+            )
+        )
+        break
+    return out
+
+
+@rule("LR002", "divergence-from-the-start-at-high-lr", "learning_rate", ("lr_too_high",), needs=("loss",))
+def diverges_from_start(tl: Timeline) -> list[Evidence]:
+    """
+    What it detects:
+        The loss never settles: its climb starts within the first 15 % of the run
+        (or it only rises), at a learning rate that did not change, and the first
+        logged loss was finite (a non-finite first loss is a data rule's case).
+
+    Why it points to this cause:
+        With a constant step size above the stability limit, the very first
+        updates overshoot and each one amplifies the error: the loss rises
+        geometrically from the start. A learning rate that is high for its
+        optimizer family (Adam > 1e-2, SGD > 0.3) strengthens the case; a small
+        one weakens it.
+
+    Evidence it reports:
+        The onset step, the growth rate (fold per step), the LR and optimizer
+        where known.
+
+    Fix to suggest:
+        Lower the LR by 10x (concrete value from the run), add a warmup and
+        gradient clipping.
+    """
+    if not tl.diverged or tl.loss is None or tl.onset is None:
+        return []
+    nf = tl.first_nonfinite
+    if nf is not None and nf.last_finite_step is None:
+        return []  # non-finite from the first logged step: the data rules' case
+    lri = lr_info(tl)
+    if lri.constant is False:
+        return []  # the LR changed: LR001 looks at that
+    first = int(tl.loss.steps[0])
+    end = tl.divergence_step if tl.divergence_step is not None else int(tl.loss.steps[-1])
+    span = max(end - first, 1)
+    if tl.onset.step - first > EARLY_ONSET_FRACTION * span:
+        return []
+    weight = 0.6
+    lr_txt = ""
+    if lri.value is not None:
+        lr_txt = f" at a constant LR of {fmt_num(lri.value)}" + (f" ({lri.optimizer})" if lri.optimizer else "")
+        if lri.high:
+            weight = 0.8
+        elif lri.normal:
+            weight = 0.35
+    return [
+        Evidence(
+            "LR002",
+            "learning_rate",
+            "lr_too_high",
+            f"The loss climbed from step {tl.onset.step} (within the first {EARLY_ONSET_FRACTION:.0%} of the run)"
+            f"{lr_txt}, growing {tl.onset.fold_per_step:.3g}x per step until step {tl.onset.end_step}.",
+            step=tl.onset.step,
+            source=tl.loss.source,
+            weight=weight,
+            fix=_fix_cap(None, lri.value),
+        )
+    ]
+
+
+@rule("LR003", "relative-update-too-large", "learning_rate", ("lr_too_high",), needs=("checkpoints",))
+def relative_update_too_large(tl: Timeline) -> list[Evidence]:
+    """
+    What it detects:
+        Between two consecutive finite checkpoints, the global weight norm changed
+        by more than 1e-2 of itself per step. Since | ||W2|| - ||W1|| | <= ||W2 - W1||,
+        this is a lower bound on the relative update ||dW|| / ||W||.
+
+    Why it points to this cause:
+        Healthy training moves the weights by about 1e-3 of their norm per step;
+        ten times that, sustained across checkpoints, means the step size is far
+        too large for the model (or gradients have exploded — EXP rules tell those
+        apart by the LR level).
+
+    Evidence it reports:
+        The checkpoints, the steps between them, the norm change and the per-step
+        relative update bound.
+
+    Fix to suggest:
+        Lower the learning rate so updates stay near 1e-3 of the weight norm per
+        step; add gradient clipping.
+    """
+    norms = [(s, n, p) for s, n, p in total_weight_norms(tl) if s is not None and n > 0 and math.isfinite(n)]
+    if len(norms) < 2:
+        return []
+    worst = None
+    for (s1, n1, _p1), (s2, n2, p2) in itertools.pairwise(norms):
+        if s2 <= s1:
+            continue
+        per_step = abs(n2 - n1) / n1 / (s2 - s1)
+        if worst is None or per_step > worst[0]:
+            worst = (per_step, s1, s2, n1, n2, p2)
+    if worst is None or worst[0] < REL_UPDATE_HIGH:
+        return []
+    per_step, s1, s2, n1, n2, p2 = worst
+    lri = lr_info(tl)
+    return [
+        Evidence(
+            "LR003",
+            "learning_rate",
+            "lr_too_high",
+            f"Weight norm went from {fmt_num(n1)} (step {s1}) to {fmt_num(n2)} (step {s2}): a relative update of at "
+            f"least {per_step:.1e} per step (healthy ≈ 1e-3).",
+            step=s2,
+            source=p2,
+            weight=0.3 if lri.normal else 0.45,
+            fix=_fix_cap(None, lri.value),
+        )
+    ]
+
+
+@rule("LR004", "growing-loss-oscillation", "learning_rate", ("lr_too_high",), needs=("loss",))
+def growing_oscillation(tl: Timeline) -> list[Evidence]:
+    """
+    What it detects:
+        Before the blow-up, consecutive loss changes alternate in sign (at least
+        60 % of them) and the swing grows: the last quarter's mean absolute change
+        in log-loss is at least 3x the first quarter's.
+
+    Why it points to this cause:
+        Gradient descent with a step above 2 / curvature bounces across the valley,
+        overshooting further each time: an oscillation of growing amplitude is the
+        textbook signature of a learning rate past the stability limit.
+
+    Evidence it reports:
+        The stretch of steps, the share of sign alternations and the growth of the
+        swing.
+
+    Fix to suggest:
+        Lower the learning rate (or the momentum); add gradient clipping.
+    """
+    if tl.loss is None or not tl.diverged:
+        return []
+    end = tl.loss.first_nonfinite_index or len(tl.loss)
+    v = tl.loss.values[:end]
+    v = v[np.isfinite(v)]
+    if v.size < 16:
+        return []
+    d = np.diff(_log10_safe(v))
+    d = d[d != 0]
+    if d.size < 12:
+        return []
+    alternation = float(np.mean(np.sign(d[1:]) != np.sign(d[:-1])))
+    q = max(3, d.size // 4)
+    a0, a1 = float(np.mean(np.abs(d[:q]))), float(np.mean(np.abs(d[-q:])))
+    if alternation < OSC_ALTERNATION or a0 <= 0 or a1 < OSC_GROWTH * a0:
+        return []
+    return [
+        Evidence(
+            "LR004",
+            "learning_rate",
+            "lr_too_high",
+            f"The loss oscillated with growing amplitude before the blow-up: {alternation:.0%} of its changes "
+            f"alternate in sign and the swing grew {a1 / a0:.1f}x.",
+            step=int(tl.loss.steps[0]),
+            source=tl.loss.source,
+            weight=0.5,
+            fix=_fix_cap(None, lr_info(tl).value),
+        )
+    ]

@@ -1,0 +1,246 @@
+"""Rules pointing at an operation that overflowed or hit a singularity: log(0), x/0, fp16."""
+
+from __future__ import annotations
+
+import math
+
+from forensics.rules.base import Evidence, rule
+from forensics.rules.context import FP16_MAX, total_weight_norms, weight_dtype
+from forensics.timeline import Timeline
+from forensics.util import fmt_num
+
+# fp16 values this close to 65504 overflow at the next multiply-accumulate.
+FP16_NEAR_LIMIT = 0.5 * FP16_MAX
+# "Bounded" weights: the global norm grew less than this over the checkpoints before
+# the blow-up (an explosion grows it by orders of magnitude).
+BOUNDED_WEIGHT_GROWTH = 10.0
+
+
+def _weights_bounded(tl: Timeline) -> bool | None:
+    step = tl.divergence_step
+    norms = [
+        (s, n)
+        for s, n, _ in total_weight_norms(tl)
+        if math.isfinite(n) and n > 0 and (step is None or s is None or s <= step)
+    ]
+    if len(norms) < 2:
+        return None
+    return norms[-1][1] / norms[0][1] < BOUNDED_WEIGHT_GROWTH
+
+
+@rule("NUM001", "saturation-then-non-finite", "numerical_instability", ("log_of_zero",), needs=("loss",))
+def saturation_then_nonfinite(tl: Timeline) -> list[Evidence]:
+    """
+    What it detects:
+        The loss fell smoothly toward 0 (its last finite level under 2 % of its
+        first, or below 0.02) and was still falling or flat when it jumped to
+        inf/NaN, with no climb before it and weights that did not explode.
+
+    Why it points to this cause:
+        A confident model drives a softmax/sigmoid output to exactly 0 in
+        floating point for some class; a hand-written cross-entropy then takes
+        log(0) = -inf, and 0 * log(0) = NaN. Nothing was unstable — the model
+        was winning — so the loss formula, not the optimisation, failed.
+
+    Evidence it reports:
+        The loss level and trend before the blow-up, the step, the weight growth.
+
+    Fix to suggest:
+        Use the framework's cross-entropy on logits (from_logits=True,
+        nn.CrossEntropyLoss), or clip: log(clip(p, 1e-7, 1)) / add eps=1e-7 inside
+        the log.
+    """
+    nf = tl.first_nonfinite
+    if nf is None or nf.last_finite_step is None or tl.onset is not None:
+        return []
+    if not tl.loss_near_zero_before_blowup():
+        return []
+    last, trend = tl.loss_before_blowup()
+    if trend == "rising":
+        return []
+    bounded = _weights_bounded(tl)
+    if bounded is False:
+        return []
+    w_txt = " with bounded weights" if bounded else ""
+    return [
+        Evidence(
+            "NUM001",
+            "numerical_instability",
+            "log_of_zero",
+            f"The loss fell to {fmt_num(last)} ({trend or 'steady'}) and then jumped to {fmt_num(nf.value)} at step "
+            f"{nf.step}{w_txt}: the model saturated and a log/ratio of its output hit 0.",
+            step=nf.step,
+            source=nf.source,
+            weight=0.75,
+            fix="Compute the loss from logits (from_logits=True / nn.CrossEntropyLoss) or add eps=1e-7 inside the log "
+            "(log(clip(p, 1e-7, 1))).",
+        )
+    ]
+
+
+@rule("NUM002", "fp16-overflow", "numerical_instability", ("fp16_overflow",), needs=("checkpoints",))
+def fp16_overflow(tl: Timeline) -> list[Evidence]:
+    """
+    What it detects:
+        The model runs in float16 (fp16 checkpoint tensors, an fp16 config or
+        dtype policy) and either a tensor's max |x| is within 2x of fp16's limit
+        65504 or holds Inf, or the first non-finite loss is ±Inf.
+
+    Why it points to this cause:
+        float16 cannot represent magnitudes above 65504: activations, logits or
+        weights that pass it become Inf, and Inf - Inf or 0 * Inf then make NaN.
+        The same computation in float32 or bfloat16 would have stayed finite.
+
+    Evidence it reports:
+        The tensor and its max |x| against 65504, or the Inf loss step, and the
+        dtype.
+
+    Fix to suggest:
+        Train with mixed precision and dynamic loss scaling (torch.amp GradScaler,
+        Keras mixed_float16 policy) instead of pure fp16, keep the loss and
+        softmax in float32, or use bfloat16.
+    """
+    dtype = weight_dtype(tl)
+    if dtype != "float16":
+        return []
+    fix = (
+        "Use mixed precision with dynamic loss scaling (torch.amp + GradScaler, Keras 'mixed_float16') instead of "
+        "pure fp16; keep the loss/softmax in float32, or switch to bfloat16."
+    )
+    for c in tl.checkpoints:
+        for t in c.checkpoint.tensors:
+            if t.dtype != "float16":
+                continue
+            if t.posinf or t.neginf or (math.isfinite(t.absmax) and t.absmax >= FP16_NEAR_LIMIT):
+                return [
+                    Evidence(
+                        "NUM002",
+                        "numerical_instability",
+                        "fp16_overflow",
+                        f"{t.name} (float16) reached max |x| {fmt_num(t.absmax)} with {t.posinf + t.neginf} Inf; "
+                        f"float16 overflows at {FP16_MAX:.0f} ({c.path}).",
+                        step=c.step,
+                        source=c.path,
+                        weight=0.8,
+                        fix=fix,
+                    )
+                ]
+    nf = tl.first_nonfinite
+    if nf is not None and math.isinf(nf.value):
+        return [
+            Evidence(
+                "NUM002",
+                "numerical_instability",
+                "fp16_overflow",
+                f"The model is float16 and the loss first became {fmt_num(nf.value)} (not NaN) at step {nf.step}: "
+                f"a value passed float16's limit of {FP16_MAX:.0f}.",
+                step=nf.step,
+                source=nf.source,
+                weight=0.6,
+                fix=fix,
+            )
+        ]
+    return []
+
+
+@rule(
+    "NUM003",
+    "non-finite-with-finite-weights-and-inputs",
+    "numerical_instability",
+    ("division_by_zero", "log_of_zero"),
+    needs=("checkpoints", "data"),
+)
+def nonfinite_with_clean_inputs(tl: Timeline) -> list[Evidence]:
+    """
+    What it detects:
+        The loss went non-finite suddenly (no climb before it) while the last
+        checkpoint before that step is finite and every data sample's inputs and
+        labels are finite and in range.
+
+    Why it points to this cause:
+        Finite weights and finite, valid inputs can only give NaN/Inf through an
+        operation with a singularity: a division by a quantity that reached 0
+        (a batch std, a mask count, a norm), a log or sqrt of 0 or of a negative.
+        Near-zero loss before it points at log(0); otherwise at a division.
+
+    Evidence it reports:
+        The step, the finite checkpoint, the data samples checked.
+
+    Fix to suggest:
+        Add an epsilon to every denominator and log/sqrt argument (x / (std +
+        1e-5), log(p + 1e-7)); run one step with anomaly detection
+        (torch.autograd.set_detect_anomaly(True), tf.debugging.enable_check_numerics)
+        to name the operation.
+    """
+    nf = tl.first_nonfinite
+    if nf is None or nf.last_finite_step is None or tl.onset is not None or tl.run is None:
+        return []
+    samples = tl.run.data_samples
+    if not samples:
+        return []
+    for ds in samples:
+        for a in ds.arrays:
+            if a.nan or a.posinf or a.neginf:
+                return []
+        if ds.labels is not None and ds.labels.negative:
+            return []
+    ck = tl.checkpoint_before(nf.step)
+    if ck is None or ck.nonfinite_tensors:
+        return []
+    near_zero = tl.loss_near_zero_before_blowup()
+    detail = "log_of_zero" if near_zero else "division_by_zero"
+    return [
+        Evidence(
+            "NUM003",
+            "numerical_instability",
+            detail,
+            f"Loss became {fmt_num(nf.value)} at step {nf.step} with finite weights ({ck.path}, step {ck.step}) and "
+            f"finite inputs in {', '.join(d.source.path for d in samples)}: an operation hit a singularity"
+            + (" (the loss was near 0: log of 0)." if near_zero else " (a division or log of 0)."),
+            step=nf.step,
+            source=nf.source,
+            weight=0.55,
+            fix="Add an epsilon to every denominator and log argument (x / (std + 1e-5), log(p + 1e-7)); run a step "
+            "with torch.autograd.set_detect_anomaly(True) or tf.debugging.enable_check_numerics() to name the op.",
+        )
+    ]
+
+
+@rule("NUM004", "non-finite-first-value-is-inf", "numerical_instability", (), needs=("loss",))
+def first_value_is_inf(tl: Timeline) -> list[Evidence]:
+    """
+    What it detects:
+        The first non-finite training loss is ±Inf rather than NaN, arrived
+        without a climb, and the weights before it were finite.
+
+    Why it points to this cause:
+        NaN inputs propagate as NaN, never as Inf; an Inf out of finite weights
+        comes from an operation: an overflow (exp, fp16), log(0) or x/0. It
+        argues against a NaN-in-the-data explanation.
+
+    Evidence it reports:
+        The step and the value.
+
+    Fix to suggest:
+        Guard the operations that can produce Inf (epsilons, clipping of exp
+        arguments, float32 for the loss).
+    """
+    nf = tl.first_nonfinite
+    if nf is None or not math.isinf(nf.value) or nf.last_finite_step is None or tl.onset is not None:
+        return []
+    ck = tl.checkpoint_before(nf.step)
+    if ck is not None and ck.nonfinite_tensors:
+        return []
+    return [
+        Evidence(
+            "NUM004",
+            "numerical_instability",
+            None,
+            f"The loss first became {fmt_num(nf.value)} (Inf, not NaN) at step {nf.step}, straight from "
+            f"{fmt_num(nf.last_finite_value)}: an operation overflowed or divided by zero.",
+            step=nf.step,
+            source=nf.source,
+            weight=0.35,
+            fix="Add epsilons to denominators and log arguments; compute the loss in float32.",
+        )
+    ]

@@ -1,0 +1,277 @@
+"""Rules pointing at exploding weights or gradients at a normal learning rate."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from forensics.rules.base import Evidence, rule
+from forensics.rules.context import DTYPE_MAX, geometric_growth, lr_info, weight_dtype
+from forensics.timeline import Series, Timeline
+from forensics.util import fmt_num
+
+# Gradient norm must climb at least this many decades (100x) to call it exploding;
+# minibatch noise and normal early-training growth stay well inside one decade.
+GRAD_GROWTH_DECADES = 2.0
+# Weight norms growing by this factor across checkpoints is far beyond healthy drift
+# (weight norms typically change by tens of percent over a whole run).
+WEIGHT_GROWTH_FACTOR = 10.0
+# A tensor whose max |x| reaches this fraction of its dtype's largest finite value is
+# about to overflow (the next few updates or a matmul will pass the limit).
+DTYPE_LIMIT_FRACTION = 0.5
+
+FIX_CLIP = (
+    "Add gradient clipping (clipnorm=1.0 in Keras, torch.nn.utils.clip_grad_norm_(params, 1.0)); "
+    "use a smaller init scale (He/Glorot) and normalisation layers (BatchNorm/LayerNorm), or a gated RNN (LSTM/GRU)."
+)
+
+
+def _lr_weight(tl: Timeline, normal: float, high: float, unknown: float) -> float:
+    lri = lr_info(tl)
+    if lri.value is None:
+        return unknown
+    if lri.high:
+        return high
+    return normal
+
+
+@rule(
+    "EXP001", "gradient-norm-grows-geometrically", "exploding_weights", ("exploding_gradients",), needs=("grad_norm",)
+)
+def grad_norm_growth(tl: Timeline) -> list[Evidence]:
+    """
+    What it detects:
+        The logged gradient norm (or the max |g| of gradient histograms) climbs by
+        at least two decades (100x) in a sustained geometric rise before the
+        blow-up, while the learning rate stays normal for its optimizer.
+
+    Why it points to this cause:
+        Gradients that multiply layer over layer (deep plain nets, RNNs unrolled
+        over time, large initial weights, no normalisation) grow geometrically
+        even at a sane step size. Each update then enlarges the weights, which
+        enlarges the next gradient: the feedback loop ends in inf/NaN. At a high
+        LR the same picture is more likely the step size (LR rules), so this
+        rule weighs less there.
+
+    Evidence it reports:
+        Gradient norm at the start and end of the climb, fold per step, the LR.
+
+    Fix to suggest:
+        Gradient clipping, smaller init scale, normalisation layers, gated RNN
+        cells.
+    """
+    until = tl.divergence_step
+    g = geometric_growth(tl.grad_norm, until)
+    src = tl.grad_norm.source if tl.grad_norm is not None else None
+    if g is None and tl.grad_histograms:
+        g, src = _histogram_growth(tl, tl.grad_histograms, until)
+    if g is None or g.decades < GRAD_GROWTH_DECADES:
+        return []
+    weight = _lr_weight(tl, normal=0.8, high=0.3, unknown=0.55)
+    lri = lr_info(tl)
+    lr_txt = f" at LR {fmt_num(lri.value)}" if lri.value is not None else ""
+    return [
+        Evidence(
+            "EXP001",
+            "exploding_weights",
+            "exploding_gradients",
+            f"Gradient norm grew from {fmt_num(g.start)} (step {g.start_step}) to {fmt_num(g.end)} (step "
+            f"{g.end_step}), {g.fold_per_step:.3g}x per step{lr_txt}.",
+            step=g.start_step,
+            source=src,
+            weight=weight,
+            fix=FIX_CLIP,
+        )
+    ]
+
+
+def _histogram_growth(tl: Timeline, hists: list, until: int | None):  # type: ignore[no-untyped-def]
+    best = None
+    for h in hists:
+        absmax = np.maximum(np.abs(h.min), np.abs(h.max))
+        s = Series("hist", h.steps, absmax, "step", h.source, h.tag, h.run)
+        g = geometric_growth(s, until)
+        if g is not None and (best is None or g.decades > best[0].decades):
+            best = (g, h.source)
+    return best if best is not None else (None, None)
+
+
+@rule("EXP002", "weights-grow-geometrically", "exploding_weights", ("exploding_gradients",), needs=("checkpoints",))
+def weight_growth(tl: Timeline) -> list[Evidence]:
+    """
+    What it detects:
+        Across checkpoints (or weight histograms), the weight norm of some layer
+        grows by 10x or more before any tensor goes non-finite, at a learning
+        rate that is normal for its optimizer.
+
+    Why it points to this cause:
+        Healthy weight norms drift by tens of percent over a run. Ten-fold growth
+        means the updates are feeding on themselves: exploding gradients
+        enlarging the weights they flow through. Which layer grew most, and
+        first, says where the explosion starts (often the first or the
+        recurrent layer).
+
+    Evidence it reports:
+        The layer with the largest growth, its norm at the first and last finite
+        checkpoint, the per-step fold, and how many layers grew 10x.
+
+    Fix to suggest:
+        Gradient clipping, weight decay, smaller init, normalisation layers.
+    """
+    grown = []
+    for track in tl.layers:
+        g = track.growth()
+        if g is not None and g >= WEIGHT_GROWTH_FACTOR:
+            grown.append((g, track))
+    src = None
+    if not grown and tl.weight_histograms:
+        g, src = _histogram_growth(tl, tl.weight_histograms, tl.divergence_step)
+        if g is not None and 10**g.decades >= WEIGHT_GROWTH_FACTOR:
+            return [
+                Evidence(
+                    "EXP002",
+                    "exploding_weights",
+                    "exploding_gradients",
+                    f"Weight histograms: max |w| grew from {fmt_num(g.start)} (step {g.start_step}) to "
+                    f"{fmt_num(g.end)} (step {g.end_step}), {g.fold_per_step:.3g}x per step.",
+                    step=g.start_step,
+                    source=src,
+                    weight=_lr_weight(tl, normal=0.6, high=0.2, unknown=0.4),
+                    fix=FIX_CLIP,
+                )
+            ]
+        return []
+    if not grown:
+        return []
+    grown.sort(key=lambda gt: -gt[0])
+    g, track = grown[0]
+    finite = [p for p in track.points if not p.nonfinite]
+    fold = track.fold_per_step()
+    fold_txt = f", {fold:.3g}x per step" if fold is not None else ""
+    return [
+        Evidence(
+            "EXP002",
+            "exploding_weights",
+            "exploding_gradients",
+            f"Layer {track.layer}: weight norm grew {g:.0f}x, from {fmt_num(finite[0].l2)} to {fmt_num(finite[-1].l2)} "
+            f"between checkpoints{fold_txt}; "
+            f"{len(grown)} of {len(tl.layers)} layers grew ≥{WEIGHT_GROWTH_FACTOR:.0f}x.",
+            step=finite[-1].step,
+            source=finite[-1].source,
+            weight=_lr_weight(tl, normal=0.6, high=0.2, unknown=0.4),
+            fix=FIX_CLIP,
+        )
+    ]
+
+
+@rule("EXP003", "first-layer-to-go-non-finite", "exploding_weights", (), needs=("checkpoints",))
+def first_nonfinite_layer(tl: Timeline) -> list[Evidence]:
+    """
+    What it detects:
+        The first checkpoint holding a non-finite tensor, and in it the layer(s)
+        that went non-finite; when several did, the one whose norm had grown
+        the most in the checkpoint before is named as the first to blow up.
+
+    Why it points to this cause:
+        This is context rather than a verdict: NaN weights follow from any
+        divergence. It tells where to look (the layer whose gradients exploded,
+        or the one fed by bad inputs) and bounds when the weights were lost.
+
+    Evidence it reports:
+        Checkpoint, step, layer, tensor and its NaN/Inf counts; the last finite
+        checkpoint before it.
+
+    Fix to suggest:
+        Resume from the last finite checkpoint once the cause is fixed.
+    """
+    c = tl.first_nonfinite_checkpoint
+    if c is None:
+        return []
+    bad = c.nonfinite_tensors
+    layers_bad = []
+    for t in bad:
+        if t.layer not in layers_bad:
+            layers_bad.append(t.layer)
+    lead = layers_bad[0]
+    if len(layers_bad) > 1:
+        growth = {}
+        for track in tl.layers:
+            if track.layer in layers_bad:
+                g = track.growth()
+                growth[track.layer] = g if g is not None else 0.0
+        if any(growth.values()):
+            lead = max(growth, key=lambda k: growth[k])
+    t0 = next(t for t in bad if t.layer == lead)
+    prev = [v for v in tl.checkpoints if v.order < c.order and not v.nonfinite_tensors]
+    prev_txt = (
+        f"; last finite checkpoint: {prev[-1].path}" + (f" (step {prev[-1].step})" if prev[-1].step is not None else "")
+        if prev
+        else ""
+    )
+    at = f" (step {c.step})" if c.step is not None else ""
+    return [
+        Evidence(
+            "EXP003",
+            "exploding_weights",
+            None,
+            f"First non-finite weights in {c.path}{at}: layer {lead}, tensor {t0.name} "
+            f"({t0.nan} NaN, {t0.posinf + t0.neginf} Inf of {t0.numel}); {len(layers_bad)} layer(s) non-finite"
+            f"{prev_txt}.",
+            step=c.step,
+            source=c.path,
+            weight=0.0,
+            fix="Resume from the last finite checkpoint once the cause is fixed." if prev else None,
+        )
+    ]
+
+
+@rule(
+    "EXP004",
+    "weights-near-dtype-limit",
+    "exploding_weights",
+    ("exploding_gradients",),
+    needs=("checkpoints",),
+)
+def weights_near_dtype_limit(tl: Timeline) -> list[Evidence]:
+    """
+    What it detects:
+        A weight tensor in float32/bfloat16 whose max |x| reaches half the largest
+        finite value of its dtype, or a float32 tensor holding Inf. (float16 is
+        the numerical rule NUM002's case.)
+
+    Why it points to this cause:
+        Weights only get near the dtype's limit by compounding growth: the
+        explosion is in the parameters themselves, not in one bad batch.
+
+    Evidence it reports:
+        Tensor, dtype, max |x|, the dtype's limit, checkpoint and step.
+
+    Fix to suggest:
+        Gradient clipping and weight decay; find the first layer that grew.
+    """
+    for c in tl.checkpoints:
+        for t in c.checkpoint.tensors:
+            limit = DTYPE_MAX.get(t.dtype)
+            if limit is None or t.dtype == "float16":
+                continue
+            near = math.isfinite(t.absmax) and t.absmax >= DTYPE_LIMIT_FRACTION * limit
+            if near or t.posinf or t.neginf:
+                return [
+                    Evidence(
+                        "EXP004",
+                        "exploding_weights",
+                        "exploding_gradients",
+                        f"{t.name} ({t.dtype}) reached max |x| {fmt_num(t.absmax)} with {t.posinf + t.neginf} Inf "
+                        f"(dtype limit {fmt_num(limit)}) in {c.path}.",
+                        step=c.step,
+                        source=c.path,
+                        weight=0.4,
+                        fix=FIX_CLIP,
+                    )
+                ]
+    return []
+
+
+def dtype_of_weights(tl: Timeline) -> str | None:
+    return weight_dtype(tl)

@@ -1,0 +1,49 @@
+"""Small helpers shared by the report and the inventory."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+
+def json_number(x: Any) -> Any:
+    """A float for strict JSON: non-finite values become the strings the contract names."""
+    if x is None:
+        return None
+    try:
+        f = float(x)
+    except (TypeError, ValueError):
+        return x
+    if math.isnan(f):
+        return "NaN"
+    if math.isinf(f):
+        return "Infinity" if f > 0 else "-Infinity"
+    if isinstance(x, (int,)) and not isinstance(x, bool):
+        return x
+    return f
+
+
+def human_bytes(n: int | float) -> str:
+    n = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+def fmt_num(x: float | None, digits: int = 3) -> str:
+    """A compact human number: 0.001234 -> 1.23e-03, 1234.5 -> 1234.5, NaN -> NaN."""
+    if x is None:
+        return "-"
+    x = float(x)
+    if math.isnan(x):
+        return "NaN"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    if x == 0:
+        return "0"
+    ax = abs(x)
+    if ax >= 1e5 or ax < 1e-3:
+        return f"{x:.{digits - 1}e}"
+    return f"{x:.{digits}g}"

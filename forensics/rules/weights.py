@@ -21,7 +21,7 @@ WEIGHT_GROWTH_FACTOR = 10.0
 # about to overflow (the next few updates or a matmul will pass the limit).
 DTYPE_LIMIT_FRACTION = 0.5
 
-FIX_CLIP = (
+_FIX_CLIP = (
     "Add gradient clipping (clipnorm=1.0 in Keras, torch.nn.utils.clip_grad_norm_(params, 1.0)); "
     "use a smaller init scale (He/Glorot) and normalisation layers (BatchNorm/LayerNorm), or a gated RNN (LSTM/GRU)."
 )
@@ -81,7 +81,7 @@ def grad_norm_growth(tl: Timeline) -> list[Evidence]:
             step=g.start_step,
             source=src,
             weight=weight,
-            fix=FIX_CLIP,
+            fix=_FIX_CLIP,
         )
     ]
 
@@ -138,7 +138,7 @@ def weight_growth(tl: Timeline) -> list[Evidence]:
                     step=g.start_step,
                     source=src,
                     weight=_lr_weight(tl, normal=0.6, high=0.2, unknown=0.4),
-                    fix=FIX_CLIP,
+                    fix=_FIX_CLIP,
                 )
             ]
         return []
@@ -160,7 +160,7 @@ def weight_growth(tl: Timeline) -> list[Evidence]:
             step=finite[-1].step,
             source=finite[-1].source,
             weight=_lr_weight(tl, normal=0.6, high=0.2, unknown=0.4),
-            fix=FIX_CLIP,
+            fix=_FIX_CLIP,
         )
     ]
 
@@ -267,7 +267,7 @@ def weights_near_dtype_limit(tl: Timeline) -> list[Evidence]:
                         step=c.step,
                         source=c.path,
                         weight=0.4,
-                        fix=FIX_CLIP,
+                        fix=_FIX_CLIP,
                     )
                 ]
     return []

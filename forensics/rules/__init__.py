@@ -77,7 +77,7 @@ def _thresholds(mod) -> list[tuple[str, str, str]]:  # type: ignore[no-untyped-d
             comment.append(s.lstrip("# ").strip())
             continue
         name = s.split("=", 1)[0].strip() if "=" in s and not s.startswith(("def ", "class ", "@")) else ""
-        if name.isupper() and name.replace("_", "").isalnum() and not line.startswith((" ", "\t")):
+        if name.isupper() and not name.startswith("_") and name.replace("_", "").isalnum() and line[:1] not in " \t":
             rows.append((name, s.split("=", 1)[1].strip(), " ".join(comment) or "(no rationale)"))
         comment = []
     return rows

@@ -95,6 +95,17 @@ def _write_output(text: str, output: Path | None) -> None:
         raise UsageError(f"cannot write {output}: {e.strerror or e}") from None
 
 
+def _check_output(output: Path | None) -> None:
+    """Refuse an -o path that cannot be written before doing the work."""
+    if output is None:
+        return
+    parent = output.parent if str(output.parent) else Path(".")
+    if not parent.is_dir():
+        raise _fail(f"cannot write {output}: directory {parent} does not exist")
+    if output.is_dir():
+        raise _fail(f"cannot write {output}: it is a directory")
+
+
 def _version_callback(value: bool) -> None:
     if value:
         typer.echo(f"forensics {__version__}")
@@ -122,6 +133,7 @@ def inspect(
     from forensics.inventory import inventory_json, inventory_text
     from forensics.load import load_run
 
+    _check_output(output)
     progress = _Progress(enabled=True)
     try:
         run = load_run(run_dir, follow_links=follow_links, progress=progress, debug=debug)
@@ -162,6 +174,7 @@ def analyze(
     from forensics.report.json_report import to_json
     from forensics.report.markdown import to_markdown
 
+    _check_output(output)
     progress = _Progress(enabled=True)
     try:
         report = run_analysis(run_dir, data=list(data or []), follow_links=follow_links, progress=progress, debug=debug)
@@ -183,22 +196,36 @@ def analyze(
         raise typer.Exit(EXIT_DIVERGED)
 
 
+def _click_errors() -> tuple[type[BaseException], ...]:
+    """Usage-error classes of the click in use (typer >= 0.17 vendors its own copy)."""
+    found: list[type[BaseException]] = []
+    base = getattr(typer, "TyperException", None)
+    if isinstance(base, type):
+        found.append(base)
+    try:
+        import click
+
+        found.append(click.exceptions.ClickException)
+    except ImportError:
+        pass
+    return tuple(found)
+
+
 def main() -> None:
     """Console-script entry point: usage errors become one line and exit code 2."""
-    import click
-
     try:
         code = app(standalone_mode=False)
-    except click.exceptions.UsageError as e:
-        hint = f" (see 'forensics {e.ctx.info_name} --help')" if e.ctx and e.ctx.parent else " (see 'forensics --help')"
-        typer.echo(f"forensics: {e.format_message()}{hint}", err=True)
+    except (KeyboardInterrupt, typer.Abort):
+        typer.echo("forensics: interrupted", err=True)
+        sys.exit(130)
+    except _click_errors() as e:
+        fmt = getattr(e, "format_message", None)
+        message = " ".join((fmt() if callable(fmt) else str(e)).split())
+        ctx = getattr(e, "ctx", None)
+        name = f"forensics {ctx.info_name}" if ctx is not None and ctx.parent is not None else "forensics"
+        if message:  # empty when the help was shown for a bare command
+            typer.echo(f"forensics: {message} (see '{name} --help')", err=True)
         sys.exit(EXIT_USAGE)
-    except click.exceptions.Abort:
-        typer.echo("forensics: interrupted", err=True)
-        sys.exit(130)
-    except KeyboardInterrupt:
-        typer.echo("forensics: interrupted", err=True)
-        sys.exit(130)
     sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 

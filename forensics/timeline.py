@@ -337,8 +337,13 @@ def find_onset(steps: np.ndarray, values: np.ndarray) -> Onset | None:
     rise = float(max(ys[end], y[end]) - ys[m])
     if rise < ONSET_MIN_RISE_DECADES:
         return None
+    # the last point still at the minimum level: first within a coarse tolerance (the
+    # stretch the climb leaves from), then the last point of that stretch within a fine
+    # one, so a steep climb is not dated a few steps late
     near = np.nonzero(ys[m:] <= ys[m] + ONSET_TOLERANCE_DECADES)[0]
-    onset = m + int(near[-1]) if near.size else m
+    stretch_end = m + int(near[-1]) if near.size else m
+    fine = np.nonzero(ys[m : stretch_end + 1] <= ys[m] + ONSET_TOLERANCE_DECADES / 5)[0]
+    onset = m + int(fine[-1]) if fine.size else stretch_end
     if onset >= end:
         return None
     span = int(s[end] - s[onset])

@@ -231,6 +231,11 @@ class LogData:
     events: tuple[LogEvent, ...]
     died_with_exception: bool = False
     last_step: int | None = None
+    # added by the log reader: what the steps of the series count. "step" (global
+    # optimiser steps), "epoch" (only per-epoch lines), "log_index" (Hugging Face
+    # dict lines numbered in log order, see readers.logs.with_steps_from_epochs)
+    step_unit: str | None = None
+    steps_per_epoch: int | None = None  # when the log shows it (Keras "8/8", a bar's total)
 
 
 @dataclass(frozen=True, slots=True)

@@ -266,6 +266,8 @@ class ArrayStats:
     mean: float
     std: float
     nonfinite_rows: tuple[int, ...] = ()  # first rows holding NaN/Inf (capped)
+    # added by the data reader: "features" (what the model is fed), "labels", or "other"
+    role: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,6 +278,12 @@ class LabelStats:
     negative: int  # count of labels < 0
     classes: dict[int, int]  # label -> count (capped to the most frequent)
     out_of_range_rows: tuple[int, ...] = ()  # filled when the output width is known
+    # added by the data reader, so rows can be named once the width is known
+    # (readers.data.labels_out_of_range): (row, value) for the first negative labels and
+    # the first rows of each of the largest distinct values
+    extreme_rows: tuple[tuple[int, int], ...] = ()
+    count: int = 0  # labels read
+    classes_complete: bool = True  # False when ``classes`` was capped (extremes always kept)
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,3 +304,9 @@ class TrainerState:
     best_metric: float | None = None
     checkpoints: tuple[str, ...] = ()  # checkpoint folders it names
     logging_nan_inf_filter: bool | None = None  # when recorded (it hides NaN losses)
+    # added by the trainer_state reader: what places a log's epoch fractions on steps
+    # (steps per epoch = max_steps / num_train_epochs)
+    max_steps: int | None = None
+    num_train_epochs: float | None = None
+    logging_steps: int | None = None
+    best_global_step: int | None = None

@@ -1,0 +1,1237 @@
+"""Read a job's console log: the metrics it printed and the errors it died on.
+
+A log is whatever the job wrote to its terminal, captured by a scheduler
+(``slurm-*.out``), ``tee`` or a notebook: progress bars redrawn with carriage
+returns and backspaces, ANSI colours, warnings from stderr interleaved in the
+middle of stdout lines, tracebacks, and sometimes a last line cut short. It can
+be gigabytes long. So the reader works in three layers, each testable alone:
+
+1. **Framing** (:func:`_segments`): bytes -> *segments*. A segment is the text
+   between two separators; ``\\n`` ends a line, ``\\r`` ends one redraw of a
+   progress bar (every redraw is kept: intermediate ones carry metrics too).
+   Lines longer than :data:`MAX_SEGMENT_BYTES` are cut, so memory stays bounded
+   whatever the file holds.
+2. **Cleaning** (:func:`clean_segment`): ANSI sequences removed, backspaces
+   applied the way a terminal applies them (they move the cursor, they do not
+   erase), control characters dropped.
+3. **Parsing** (:class:`_LogParser`): each cleaned segment is matched against a
+   small set of tolerant patterns -- metric lines of Keras, Hugging Face
+   Trainer, tqdm/rich progress bars and plain ``print`` loops -- and against
+   the messages with a known meaning (:data:`EVENT_KINDS`). Tracebacks are
+   followed by a small state machine so that the frames end up in the event.
+
+Event kinds (``LogEvent.kind``) and what they are evidence for:
+
+=================================  ===================================================
+``label_out_of_range``             a label/target outside ``[0, classes)``
+                                   (cause ``data_or_labels``; detail
+                                   ``labels_out_of_range`` or ``negative_labels``)
+``cuda_device_assert``             "CUDA error: device-side assert triggered": most
+                                   often a label out of range (same cause/detail,
+                                   ``values["certain"] = False``)
+``index_out_of_range``             an embedding/gather index out of range (token ids
+                                   beyond the vocabulary): ``data_or_labels``, no detail
+``nonfinite_gradient``             anomaly mode: a backward function returned NaN;
+                                   ``numerical_instability`` with ``log_of_zero``
+                                   (Log*), ``division_by_zero`` (Div*, Reciprocal) or
+                                   no detail
+``nonfinite_tensor``               TensorFlow ``check_numerics``: a named tensor or op
+                                   output held NaN/Inf (op Log -> ``log_of_zero``, a
+                                   division -> ``division_by_zero``)
+``nan_loss``                       the framework stopped on a NaN loss
+                                   (NanTensorHook, Lightning, EarlyStopping)
+``nan_loss_terminated``            Keras ``TerminateOnNaN`` (``step`` = global step)
+``loss_scale_overflow_transient``  fp16 loss-scale overflow, step skipped: normal in
+                                   small numbers, NOT a divergence (no cause;
+                                   ``values["count"]`` says how many)
+``loss_scale_minimum``             the loss scale hit its floor: a real fp16
+                                   divergence (``numerical_instability``/``fp16_overflow``)
+``oom``                            out of memory (GPU, CPU, TF allocator, OOM killer):
+                                   not a divergence
+``exception``                      any other uncaught exception
+=================================  ===================================================
+
+A PyTorch cross-entropy whose targets are all ``ignore_index`` prints nothing
+of its own (the mean over zero targets is silently NaN; see
+``tests/fixtures/logs/torch_ignore_index_all.log``): it shows up only as a NaN
+loss in the series.
+
+Steps. Where a line shows a step counter it is used. Keras progress lines
+show the batch within the epoch: global step = (epoch-1) x steps_per_epoch + i,
+and epoch-end lines map to the epoch's last step (or to the batch where
+``TerminateOnNaN`` stopped it). Lightning's bars are 0-based in the epoch.
+Hugging Face Trainer dict lines carry no step: when the log also says how
+many optimisation steps an epoch has, the step is epoch x steps_per_epoch,
+otherwise points are numbered in log order (``LogData.step_unit ==
+"log_index"``; :func:`with_steps_from_epochs` renumbers them once the
+trainer state is known). Metrics printed only per epoch, with no way to place
+them on steps, are kept with the epoch number as step (``step_unit ==
+"epoch"``; next to step-level series their tag gets an ``_epoch`` suffix).
+"""
+
+from __future__ import annotations
+
+import codecs
+import dataclasses
+import math
+import re
+from array import array
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from forensics.errors import UnreadableSource
+from forensics.records import LogData, LogEvent, ScalarSeries, Source, Status
+
+READ_CHUNK_BYTES = 1 << 20  # 1 MiB reads: few syscalls, small fixed buffer
+MAX_SEGMENT_BYTES = 16_384  # a line or redraw longer than this is cut: real metric lines are < 1 KiB
+MAX_EVENTS_PER_KIND = 50  # distinct events kept per kind; later ones are only counted
+TRACEBACK_KEEP_LINES = 16  # the last frame lines kept with an exception (the useful end of a stack)
+LOOKBACK_LINES = 60  # a known message this many lines before a traceback belongs to it (TF's rendezvous
+#                      warning and CUDA's per-thread assertion lines are printed before the traceback)
+REGION_LINES = 200  # ...or this many lines after the exception line (TF prints the op message after frames)
+FORWARD_TRACE_KEEP = 8  # lines of anomaly mode's "Traceback of forward call" kept
+BINARY_SNIFF_BYTES = 8192
+BINARY_NUL_FRACTION = 0.01  # text logs hold no NUL bytes; more than 1% in the first block: not a text log
+NOTE_LIMIT = 300  # Source.note is one line
+
+RUN_NAME = "log"
+
+EVENT_KINDS = (
+    "label_out_of_range",
+    "cuda_device_assert",
+    "index_out_of_range",
+    "nonfinite_gradient",
+    "nonfinite_tensor",
+    "nan_loss",
+    "nan_loss_terminated",
+    "loss_scale_overflow_transient",
+    "loss_scale_minimum",
+    "oom",
+    "exception",
+)
+# Events that end a run: an exception raised right after one of these is the
+# same failure, so the event gets the traceback and no separate "exception".
+_FATAL_KINDS = frozenset(EVENT_KINDS) - {"loss_scale_overflow_transient", "exception"}
+# Aggregated: thousands of identical lines (one per CUDA thread, one per skipped
+# step) become one event with a count.
+_COUNTED_KINDS = frozenset({"loss_scale_overflow_transient", "cuda_device_assert"})
+
+
+# ---------------------------------------------------------------- framing
+
+
+@dataclass(frozen=True, slots=True)
+class _Segment:
+    raw: bytes
+    line: int  # 1-based line number
+    ends_line: bool  # ended by a newline (False: a carriage return, or end of file)
+    at_eof: bool  # the unterminated last piece of the file: may be cut mid-word
+    cut: bool  # longer than MAX_SEGMENT_BYTES, the rest was dropped
+
+
+_SEP = re.compile(rb"\r\n|\r|\n")
+
+
+def _segments(chunks: Iterable[bytes]) -> Iterator[_Segment]:
+    """Split a byte stream into segments at ``\\n``, ``\\r\\n`` and ``\\r``.
+
+    Memory is bounded by MAX_SEGMENT_BYTES plus one chunk, whatever the
+    length of a line: a longer line keeps its first MAX_SEGMENT_BYTES.
+    """
+    buf = bytearray()
+    cut = False
+    hold_cr = False  # a chunk ended on \r: it may be the first half of \r\n
+    line = 1
+
+    def take(piece: bytes) -> None:
+        nonlocal cut
+        room = MAX_SEGMENT_BYTES - len(buf)
+        if len(piece) > room:
+            cut = True
+            piece = piece[: max(room, 0)]
+        buf.extend(piece)
+
+    for chunk in chunks:
+        pos = 0
+        n = len(chunk)
+        if hold_cr and n:
+            hold_cr = False
+            newline = chunk[0] == 0x0A
+            yield _Segment(bytes(buf), line, newline, False, cut)
+            buf.clear()
+            cut = False
+            if newline:
+                line += 1
+                pos = 1
+        while pos < n:
+            m = _SEP.search(chunk, pos)
+            if m is None:
+                take(chunk[pos:])
+                break
+            take(chunk[pos : m.start()])
+            sep = m.group()
+            if sep == b"\r" and m.end() == n:
+                hold_cr = True
+                break
+            newline = sep != b"\r"
+            yield _Segment(bytes(buf), line, newline, False, cut)
+            buf.clear()
+            cut = False
+            if newline:
+                line += 1
+            pos = m.end()
+    if hold_cr:
+        yield _Segment(bytes(buf), line, False, False, cut)
+    elif buf:
+        yield _Segment(bytes(buf), line, False, True, cut)
+
+
+# ---------------------------------------------------------------- cleaning
+
+_ANSI = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor moves, erase line
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC: titles, hyperlinks
+    r"|\x1b[@-Z\\-_]"  # two-byte escapes
+    r"|\[(?:\d{1,3};)*\d{1,3}m"  # colour codes whose ESC was lost (copied from a notebook)
+)
+_CONTROL = re.compile(r"[\x00-\x07\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def clean_segment(text: str) -> str:
+    """What a terminal would show for one segment: no ANSI codes, backspaces applied."""
+    if "\x1b" in text or "[" in text:
+        text = _ANSI.sub("", text)
+    if "\b" in text:
+        text = _apply_backspaces(text)
+    if _CONTROL.search(text):
+        text = _CONTROL.sub("", text)
+    return text
+
+
+def _apply_backspaces(text: str) -> str:
+    """A backspace moves the cursor left; what follows overwrites. Trailing ones erase nothing."""
+    out: list[str] = []
+    cursor = 0
+    for ch in text:
+        if ch == "\b":
+            cursor = max(cursor - 1, 0)
+        elif cursor < len(out):
+            out[cursor] = ch
+            cursor += 1
+        else:
+            out.append(ch)
+            cursor += 1
+    return "".join(out)
+
+
+# ---------------------------------------------------------------- values and names
+
+# "nan.0"/"inf.0": Lightning's tqdm bar formats every float with a trailing ".0"
+_NUM = r"[-+]?(?:(?:nan|inf(?:inity)?)(?:\.0+)?|\d+(?:\.\d*)?(?:e[-+]?\d+)?|\.\d+(?:e[-+]?\d+)?)(?![\d.])"
+_NUM_RE = re.compile(_NUM + r"$", re.IGNORECASE)
+
+
+def _num(text: str) -> float | None:
+    """A printed number, NaN/Inf spellings included; None if it is not one."""
+    s = text.strip().strip("'\"")
+    if s.startswith("tensor("):
+        s = s[7:].split(",")[0].rstrip(")")
+    elif s.startswith(("np.float", "np.int")) and "(" in s:
+        s = s[s.index("(") + 1 :].rstrip(")")
+    if not s or not _NUM_RE.match(s):
+        return None
+    if s[-1] == "0" and s.rstrip("0").endswith(".") and s.lstrip("+-")[:1] in ("n", "N", "i", "I"):
+        s = s.rstrip("0")[:-1]
+    try:
+        return float(s)
+    except ValueError:
+        return None
+
+
+_TAG_ALIASES = {
+    "loss": "loss",
+    "train_loss": "loss",
+    "training_loss": "loss",
+    "train/loss": "loss",
+    "tr_loss": "loss",
+    "loss_step": "loss",
+    "train_loss_step": "loss",
+    "val_loss": "val_loss",
+    "valid_loss": "val_loss",
+    "validation_loss": "val_loss",
+    "val/loss": "val_loss",
+    "eval_loss": "val_loss",
+    "eval/loss": "val_loss",
+    "lr": "learning_rate",
+    "learning_rate": "learning_rate",
+    "learning rate": "learning_rate",
+    "grad_norm": "grad_norm",
+    "grad-norm": "grad_norm",
+    "gradnorm": "grad_norm",
+    "grad norm": "grad_norm",
+    "gnorm": "grad_norm",
+    "gradient_norm": "grad_norm",
+    "total_norm": "grad_norm",
+    "acc": "accuracy",
+    "accuracy": "accuracy",
+    "train_acc": "accuracy",
+    "train_accuracy": "accuracy",
+    "sparse_categorical_accuracy": "accuracy",
+    "categorical_accuracy": "accuracy",
+    "binary_accuracy": "accuracy",
+    "val_acc": "val_accuracy",
+    "val_accuracy": "val_accuracy",
+    "valid_acc": "val_accuracy",
+    "eval_accuracy": "val_accuracy",
+    "val_sparse_categorical_accuracy": "val_accuracy",
+    "val_categorical_accuracy": "val_accuracy",
+    "val_binary_accuracy": "val_accuracy",
+    "epoch": "epoch",
+}
+# printed next to metrics but not metrics
+_NOT_METRICS = frozenset({"v_num", "eta", "step", "batch", "iter", "it", "global_step", "num_updates"})
+_NOT_METRIC_SUFFIXES = ("runtime", "_per_second", "total_flos", "_flos")
+
+
+def normalise_tag(name: str) -> str | None:
+    """The series name for a printed metric name, or None for things that are not metrics."""
+    key = name.strip().strip("'\"").lower()
+    if key.startswith("lr-") or key.startswith("lr/"):  # Lightning LearningRateMonitor: "lr-Adam"
+        return "learning_rate"
+    if key in _TAG_ALIASES:
+        return _TAG_ALIASES[key]
+    key = key.replace(" ", "_")
+    if key in _TAG_ALIASES:
+        return _TAG_ALIASES[key]
+    if key in _NOT_METRICS or key.endswith(_NOT_METRIC_SUFFIXES) or not key or len(key) > 64:
+        return None
+    return key
+
+
+# ---------------------------------------------------------------- metric patterns
+
+_KERAS_EPOCH = re.compile(r"^\s*Epoch\s+(\d+)/(\d+)\s*$")
+# Keras 3: "8/8 ━━━━ 0s 8ms/step - loss: nan"; Keras 2: "10/10 [====] - 0s 3ms/step - loss: nan";
+# verbose=2: "10/10 - 0s - loss: nan - acc: 0.6"
+_KERAS_PROGRESS = re.compile(r"^\s*(\d+)/(\d+)\s+(?:\[[=>.]*\]|━+|-\s)")
+_KERAS_NO_COUNTER = re.compile(r"^\s*-\s+\d+s\s+-\s+[A-Za-z_]\w*:\s")  # Keras 2.2 verbose=2: " - 1s - loss: 0.6"
+_KERAS_PAIR = re.compile(r"(?:^|\s)-\s+([A-Za-z_][\w./-]*):\s+(" + _NUM + ")", re.IGNORECASE)
+# no \b: Keras prints it straight after the progress bar ("loss: 0.7605Batch 4: Invalid loss")
+_KERAS_TERMINATE = re.compile(r"(?<![A-Za-z])Batch (\d+): Invalid loss, terminating training")
+_KERAS_TERMINATE_RAISE = re.compile(r"NaN or Inf loss encountered at batch (\d+)\. Loss value: (\S+?)\.?(?:\s|$)")
+
+# tqdm: "desc:  12%|█▎  | 8/64 [00:00<00:02, 21.49it/s, gnorm=nan, loss=nan]"
+_TQDM = re.compile(
+    r"(?P<desc>[^|\r]*?)\s*(?P<pct>\d{1,3})%\|[^|]*\|\s*(?P<n>\d+)/(?P<total>\d+)\s*\[(?P<info>[^\]]*)\]?"
+)
+# rich (Lightning RichProgressBar):
+#   "Epoch 3/3  ━━━━━━ 10/10 0:00:00 • 0:00:00 924.92it/s v_num: 0.000 train_loss: 18.050"
+_RICH = re.compile(r"^(?P<desc>\S.*?)\s+[━╸╺╼╾\s]*?\s(?P<n>\d+)/(?P<total>\d+)\s+\d+:\d\d:\d\d\b(?P<rest>.*)$")
+_COLON_PAIR = re.compile(r"(?:^|\s)([A-Za-z_][\w./-]*):\s+(" + _NUM + ")", re.IGNORECASE)
+_ONLY_COLON_PAIRS = re.compile(r"^\s+(?:[A-Za-z_][\w./-]*:\s+\S+\s*)+$")
+_EQ_PAIR = re.compile(r"([A-Za-z_][\w./-]*)\s*=\s*(" + _NUM + ")", re.IGNORECASE)
+_NON_TRAIN_BAR = re.compile(r"valid|sanity|test|predict|eval|writing|loading|download|map|tokeniz", re.IGNORECASE)
+_EPOCH_DESC = re.compile(r"^\s*Epoch\s+(\d+)(?:/(\d+))?\b")
+
+# Hugging Face Trainer: "{'loss': '2.31', 'grad_norm': 'nan', 'learning_rate': '5e-05', 'epoch': '0.4'}"
+_HF_DICT = re.compile(r"\{'(?:loss|eval_[a-z_]+|grad_norm|learning_rate|epoch|train_runtime|train_loss)'\s*:[^{}]*\}")
+_HF_PAIR = re.compile(r"'([^']+)'\s*:\s*('[^']*'|tensor\([^)]*\)|np\.\w+\([^)]*\)|[^,}]+)")
+_HF_EPOCHS = re.compile(r"Num Epochs = ([\d,]+)")
+_HF_MAX_STEPS = re.compile(r"Total optimization steps = ([\d,]+)")
+
+# plain print loops: key-value pairs of known metric names near a step counter
+_COUNTER = re.compile(
+    r"(?<![\w/.])(?P<key>global[_ ]step|step|steps|iteration|iter|iters|it|batch|num_updates|updates|update)"
+    r"\b\s*(?:[:=#]\s*|\s+)\[?\s*(?P<n>\d+)(?:\s*/\s*(?P<total>\d+))?",
+    re.IGNORECASE,
+)
+_EPOCH_KEY = re.compile(
+    r"(?<![\w/.])epoch\b\s*(?:[:=#]\s*|\s+)\[?\s*(?P<e>\d+)(?:\s*/\s*(?P<total>\d+))?", re.IGNORECASE
+)
+_IMAGENET = re.compile(r"Epoch:\s*\[(?P<e>\d+)\]\s*\[\s*(?P<n>\d+)\s*/\s*(?P<total>\d+)\s*\]")  # PyTorch examples
+_GENERIC_NAMES = (
+    r"(?:train|training|val|valid|validation|eval|test)[_/ ]loss|loss"
+    r"|learning[_ ]rate|lr"
+    r"|grad(?:ient)?[_ -]?norm|gnorm|total[_ ]norm"
+    r"|(?:train|val|valid)[_ ]acc(?:uracy)?|acc(?:uracy)?"
+    r"|ppl|perplexity"
+)
+_GENERIC_PAIR = re.compile(
+    r"(?<![\w/.])(?P<name>" + _GENERIC_NAMES + r")\b\s*(?:[:=]\s*|\s+)(?:tensor\(\s*)?(?P<val>" + _NUM + ")",
+    re.IGNORECASE,
+)
+
+# ---------------------------------------------------------------- tracebacks
+
+_PREFIX = re.compile(r"^(?:\[rank\d+\]:|\[\d+,\d+\]<std(?:out|err)>:|\d{1,4}: (?=\S))\s?")
+_TB_START = re.compile(r"Traceback \(most recent call last\):\s*$")
+_EXC_LINE = re.compile(
+    r"^(?P<type>(?=[A-Za-z_])(?:[A-Za-z_]\w*\.)*\w*(?:Error|Exception|Interrupt|Exit|Failure|Exhausted)"
+    r"|KeyboardInterrupt|SystemExit|StopIteration)(?::\s?(?P<msg>.*))?$"
+)
+_CHAIN = re.compile(r"^(?:During handling of the above exception|The above exception was the direct cause)")
+_FORWARD_TRACE = re.compile(r"Error detected in (\w+)\. Traceback of forward call that caused the error:")
+
+
+# ---------------------------------------------------------------- event patterns
+
+_LOG_OPS = ("Log", "Log1p", "Log2", "Log10", "Xlogy", "Xlog1py")
+_DIV_OPS = ("Div", "RealDiv", "Reciprocal", "Inv", "Xdivy", "FloorDiv", "TruncateDiv", "DivNoNan")
+
+
+def _detail_for_op(op: str) -> str | None:
+    """log(0) and x/0 by the name of the op (TF) or backward function (torch) that made the NaN."""
+    base = re.sub(r"Backward\d*$", "", op)
+    if base in _LOG_OPS or (base.startswith("Log") and not base.startswith("LogSoftmax") and base != "LogSigmoid"):
+        return "log_of_zero"
+    if base in _DIV_OPS or base.startswith("Div"):
+        return "division_by_zero"
+    return None
+
+
+@dataclass(slots=True)
+class _EventBuilder:
+    kind: str
+    message: str
+    line: int
+    step: int | None = None
+    cause: str | None = None
+    detail: str | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+    traceback: tuple[str, ...] = ()
+    claimed: bool = False
+    count: int = 1
+    keras_epoch_batch: tuple[int, int] | None = None  # TerminateOnNaN: placed on a step at the end
+
+    def key(self) -> tuple[Any, ...]:
+        simple = tuple(sorted((k, v) for k, v in self.values.items() if isinstance(v, (int, float, str, bool))))
+        return (self.kind, simple)
+
+    def build(self) -> LogEvent:
+        values = dict(self.values)
+        if self.kind in _COUNTED_KINDS or self.count > 1:
+            values["count"] = self.count
+        return LogEvent(
+            kind=self.kind,
+            message=self.message,
+            line=self.line,
+            step=self.step,
+            cause=self.cause,
+            detail=self.detail,
+            values=values,
+            traceback=self.traceback,
+        )
+
+
+def _int(text: str | None) -> int | None:
+    try:
+        return int(str(text).replace(",", ""))
+    except (TypeError, ValueError):
+        return None
+
+
+def _match_events(text: str) -> list[_EventBuilder]:
+    """Every known message in one cleaned line (line numbers and steps are filled in by the caller)."""
+    found: list[_EventBuilder] = []
+    msg = text.strip()[:1000]
+
+    def add(kind: str, cause: str | None = None, detail: str | None = None, **values: Any) -> _EventBuilder:
+        ev = _EventBuilder(kind=kind, message=msg, line=0, cause=cause, detail=detail, values=values)
+        found.append(ev)
+        return ev
+
+    if "label value" in text:
+        m = re.search(r"Received a label value of (-?\d+) which is outside the valid range of \[0, ?(\d+)\)", text)
+        if m:
+            label, classes = int(m.group(1)), int(m.group(2))
+            detail = "negative_labels" if label < 0 else "labels_out_of_range"
+            add("label_out_of_range", "data_or_labels", detail, label=label, classes=classes, framework="tensorflow")
+    if "out of bounds" in text:
+        m = re.search(r"\bTarget (-?\d+) is out of bounds", text)
+        if m:
+            label = int(m.group(1))
+            detail = "negative_labels" if label < 0 else "labels_out_of_range"
+            add("label_out_of_range", "data_or_labels", detail, label=label, framework="pytorch")
+    if "Assertion" in text:
+        m = re.search(r"Assertion `(\w+) >= 0 && \1 < n_classes` failed", text)
+        if m:
+            add("label_out_of_range", "data_or_labels", "labels_out_of_range", assertion=m.group(0), device="cuda")
+        elif "srcIndex < srcSelectDimSize" in text:
+            add("index_out_of_range", "data_or_labels", None, assertion="srcIndex < srcSelectDimSize", device="cuda")
+    if "index out of range in self" in text:
+        add("index_out_of_range", "data_or_labels", None, framework="pytorch")
+    if "device-side assert triggered" in text:
+        add("cuda_device_assert", "data_or_labels", "labels_out_of_range", certain=False)
+    if "returned nan values" in text or "returned inf values" in text:
+        m = re.search(r"Function '(\w+)' returned (nan|inf) values in its (\d+)\w* output", text)
+        if m:
+            fn = m.group(1)
+            add(
+                "nonfinite_gradient",
+                "numerical_instability",
+                _detail_for_op(fn),
+                function=fn,
+                output=int(m.group(3)),
+                value=m.group(2),
+            )
+    if "Detected Infinity or NaN" in text:
+        m = re.search(r"Detected Infinity or NaN in output (\d+) of (?:[\w-]+ )?op \"(\w+)\"", text)
+        if m:
+            op = m.group(2)
+            detail = _detail_for_op(op)
+            add(
+                "nonfinite_tensor",
+                "numerical_instability" if detail else None,
+                detail,
+                op=op,
+                output=int(m.group(1)),
+            )
+    if "Tensor had" in text:
+        m = re.search(r"\s*:\s*Tensor had (NaN|[-+]?Inf|NaN and Inf|Inf and NaN|[-+]?Inf and NaN) values", text)
+        if m:
+            prefix = re.split(r"\}\}\s*|INVALID_ARGUMENT:\s*|Error:\s*", text[: m.start()])[-1].strip()
+            # enable_check_numerics() ends its "Detected Infinity or NaN ... op" block with an
+            # unnamed " : Tensor had -Inf values": the caller folds that into the op's event
+            add("nonfinite_tensor", None, None, tensor=prefix or None, what=m.group(1))
+    if "NanLossDuringTrainingError" in text or "Model diverged with loss = NaN" in text:
+        add("nan_loss", None, None, framework="tensorflow")
+    if "The loss returned in `training_step` is" in text:
+        add("nan_loss", None, None, framework="lightning")
+    if "is not finite" in text:
+        m = re.search(r"Monitored metric (\S+) = (\S+) is not finite", text)
+        if m:
+            add("nan_loss", None, None, metric=m.group(1), value=m.group(2), framework="lightning")
+    if "Invalid loss, terminating training" in text:
+        m = _KERAS_TERMINATE.search(text)
+        if m:
+            add("nan_loss_terminated", None, None, batch=int(m.group(1)), framework="keras")
+    if "NaN or Inf loss encountered at batch" in text:
+        m = _KERAS_TERMINATE_RAISE.search(text)
+        if m:
+            add("nan_loss_terminated", None, None, batch=int(m.group(1)), loss=m.group(2), framework="keras")
+    if "OVERFLOW!" in text or "overflow! Rank" in text:
+        m = re.search(
+            r"OVERFLOW! Rank (\d+) Skipping step\.?(?: Attempted loss scale: ([\d.e+]+)(?:, reducing to ([\d.e+]+))?)?",
+            text,
+            re.I,
+        )
+        if m:
+            add(
+                "loss_scale_overflow_transient",
+                None,
+                None,
+                loss_scale=_num(m.group(3) or m.group(2) or ""),
+                framework="deepspeed",
+            )
+    if "Gradient overflow." in text:
+        m = re.search(
+            r"Gradient overflow\.\s+Skipping step,(?: loss scaler \d+)? reducing loss scale to ([\d.e+]+)", text
+        )
+        if m:
+            add("loss_scale_overflow_transient", None, None, loss_scale=_num(m.group(1)), framework="apex")
+    if "setting loss scale to" in text or "setting scale to" in text:
+        m = re.search(
+            r"(?:overflow detected, setting scale to(?: to)?|setting loss scale to:?)\s*([\d.e+-]+)", text, re.I
+        )
+        if m:
+            add("loss_scale_overflow_transient", None, None, loss_scale=_num(m.group(1)), framework="fairseq")
+    if "loss scale already at minimum" in text or "Minimum loss scale reached" in text:
+        m = re.search(r"Minimum loss scale reached \(([^)]*)\)", text)
+        add(
+            "loss_scale_minimum",
+            "numerical_instability",
+            "fp16_overflow",
+            min_scale=_num(m.group(1)) if m else None,
+        )
+    if _OOM.search(text):
+        add("oom", None, None)
+    return found
+
+
+_OOM = re.compile(
+    r"CUDA out of memory|OutOfMemoryError|OOM when allocating|ResourceExhaustedError|RESOURCE_EXHAUSTED"
+    r"|can't allocate memory|CUDA error: out of memory|oom[-_]kill|Out of memory: Kill|^MemoryError\b"
+)
+_EVENT_PREFILTER = re.compile(
+    r"label value|out of bounds|Assertion|index out of range|device-side assert|returned (?:nan|inf) values"
+    r"|Detected Infinity|Tensor had|NanLoss|Model diverged|training_step` is|is not finite|Invalid loss"
+    r"|NaN or Inf loss|OVERFLOW!|overflow!|Gradient overflow|setting loss scale|setting scale to|loss scale"
+    r"|memory|OOM|RESOURCE_EXHAUSTED|oom|ResourceExhausted|MemoryError"
+)
+
+
+# ---------------------------------------------------------------- series
+
+
+class _SeriesBuilder:
+    """Columns of one tag, in file order. A redraw of the same step replaces the value."""
+
+    __slots__ = ("steps", "values")
+
+    def __init__(self) -> None:
+        self.steps = array("q")
+        self.values = array("d")
+
+    def add(self, step: int, value: float) -> None:
+        if self.steps and self.steps[-1] == step:
+            self.values[-1] = value
+            return
+        self.steps.append(step)
+        self.values.append(value)
+
+    def build(self, tag: str, source: str) -> ScalarSeries:
+        steps = np.frombuffer(self.steps, dtype=np.int64).copy() if self.steps else np.zeros(0, np.int64)
+        values = np.frombuffer(self.values, dtype=np.float64).copy() if self.values else np.zeros(0, np.float64)
+        segment = np.zeros(steps.shape[0], np.int32)
+        if steps.shape[0] > 1:
+            segment[1:] = np.cumsum(np.diff(steps) < 0)  # the counter went back: a restart
+        return ScalarSeries(
+            tag=tag,
+            run=RUN_NAME,
+            source=source,
+            steps=steps,
+            values=values,
+            wall_times=np.full(steps.shape[0], np.nan),
+            segment=segment,
+        )
+
+
+@dataclass
+class _ParseResult:
+    scalars: dict[str, ScalarSeries]
+    events: tuple[LogEvent, ...]
+    died_with_exception: bool
+    last_step: int | None
+    step_unit: str | None
+    steps_per_epoch: int | None
+    notes: list[str]
+
+
+# ---------------------------------------------------------------- the parser
+
+
+class _LogParser:
+    """Feed cleaned segments in file order; :meth:`finish` returns what was found."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        # (tag, unit, emitter) -> columns. Emitters (a Keras bar, a tqdm postfix, a print
+        # loop...) are kept apart: two of them reporting the same tag from two streams
+        # interleave out of order, which must not read as a restart.
+        self.series: dict[tuple[str, str, str], _SeriesBuilder] = {}
+        self.events: list[_EventBuilder] = []
+        self.by_key: dict[tuple[Any, ...], _EventBuilder] = {}
+        self.kind_counts: dict[str, int] = {}
+        self.dropped: dict[str, int] = {}
+        self.recent_fatal: deque[_EventBuilder] = deque(maxlen=64)
+        # step state
+        self.cur_step: int | None = None
+        self.keras_epoch = 1
+        self.keras_spe: int | None = None
+        self.keras_stop: tuple[int, int] | None = None  # (epoch, batch) where TerminateOnNaN fired
+        self.generic_epoch: int | None = None
+        self.generic_epoch_base: int | None = None
+        self.last_rich_step: int | None = None
+        self.main_bar_total: int | None = None
+        self.spe: int | None = None
+        # Hugging Face dict lines: (order index, epoch or None, {tag: value}), placed at the end
+        self.hf_points: list[tuple[int, float | None, dict[str, float]]] = []
+        self.hf_index = 0
+        self.hf_epochs: float | None = None
+        self.hf_max_steps: int | None = None
+        self.hf_final_epoch: float | None = None
+        # tracebacks
+        self.tb_state = 0  # 0 none, 1 in frames, 2 after the exception line
+        self.tb_start = 0
+        self.tb_frames: deque[str] = deque(maxlen=TRACEBACK_KEEP_LINES)
+        self.tb_step: int | None = None
+        self.exc: _EventBuilder | None = None
+        self.exc_line = 0
+        self.region_end = 0
+        self.last_exception_line = 0
+        self.last_exception_step: int | None = None
+        self.last_metric_line = 0
+        self.forward_fn: str | None = None
+        self.forward_trace: list[str] = []
+        self.pending_forward: tuple[str, tuple[str, ...]] | None = None
+        self.last_op_event: _EventBuilder | None = None
+        self.last_op_line = 0
+        # bookkeeping
+        self.cut_lines = 0
+        self.unterminated = False
+        self.line = 0
+
+    # ------------------------------------------------------------ input
+
+    def feed(self, seg: _Segment) -> None:
+        self.line = seg.line
+        if seg.cut and seg.ends_line:
+            self.cut_lines += 1
+        text = clean_segment(seg.raw.decode("utf-8", "replace"))
+        if seg.at_eof and text.strip():
+            self.unterminated = True
+        if not text.strip():
+            if self.tb_state == 1:
+                self.tb_frames.append("")
+            return
+        text = _PREFIX.sub("", text, count=1)
+        if self.tb_state == 2 and seg.line > self.region_end:
+            self._close_exception()
+        if self._traceback(text, seg.line):
+            return
+        if self.forward_fn is not None:
+            if text[:1].isspace():
+                self.forward_trace.append(text.strip())
+                return
+            self.pending_forward = (self.forward_fn, tuple(self.forward_trace[-FORWARD_TRACE_KEEP:]))
+            self.forward_fn = None
+        m = _FORWARD_TRACE.search(text)
+        if m:
+            self.forward_fn = m.group(1)
+            self.forward_trace = []
+        if _EVENT_PREFILTER.search(text):
+            for ev in _match_events(text):
+                self._add_event(ev, seg.line)
+        self._metrics(text, seg.line, seg.at_eof)
+
+    def _traceback(self, text: str, line: int) -> bool:
+        """Follow a Python traceback; True when the line was a frame (nothing else to look for)."""
+        tb = _TB_START.search(text)
+        if tb:
+            if tb.start() > 0:  # "...loss: 0.3632Traceback (most recent call last):"
+                self._metrics(text[: tb.start()], line, False)
+            if self.tb_state == 2:
+                self._close_exception()
+            self.tb_state = 1
+            self.tb_start = line
+            self.tb_frames.clear()
+            self.tb_step = self.cur_step
+            return True
+        if self.tb_state != 1:
+            return False
+        if text[:1].isspace():
+            self.tb_frames.append(text.rstrip())
+            return True
+        if _CHAIN.match(text):
+            return True
+        m = _EXC_LINE.match(text.rstrip())
+        if m:
+            exc_type = m.group("type")
+            message = (m.group("msg") or "").strip()
+            self.exc = _EventBuilder(
+                kind="exception",
+                message=text.strip()[:1000],
+                line=line,
+                step=self.tb_step,
+                values={"type": exc_type.rsplit(".", 1)[-1], "qualified_type": exc_type, "message": message[:500]},
+                traceback=(*_trim_frames(self.tb_frames), text.strip()[:1000]),
+            )
+            self.tb_state = 2
+            self.exc_line = line
+            self.region_end = line + REGION_LINES
+            self.last_exception_line = line
+            self.last_exception_step = self.tb_step
+        return False  # the exception line (or a stray line inside frames) is also looked at
+
+    def _close_exception(self) -> None:
+        exc = self.exc
+        if exc is None:
+            self.tb_state = 0
+            return
+        claimed = False
+        for ev in self.recent_fatal:
+            if not ev.claimed and self.tb_start - LOOKBACK_LINES <= ev.line <= self.region_end:
+                ev.claimed = True
+                claimed = True
+                ev.traceback = exc.traceback
+                if ev.step is None and ev.keras_epoch_batch is None:
+                    ev.step = exc.step
+                ev.values.setdefault("exception", exc.values["qualified_type"])
+        if not claimed:
+            self._store(exc)
+        self.exc = None
+        self.tb_state = 0
+
+    def _add_event(self, ev: _EventBuilder, line: int) -> None:
+        ev.line = line
+        if ev.kind == "nonfinite_tensor" and "what" in ev.values and ev.values.get("tensor") is None:
+            prev = self.last_op_event
+            if prev is not None and line - self.last_op_line <= 30:
+                prev.values.setdefault("what", ev.values["what"])
+                return
+        if ev.kind == "nan_loss_terminated" and ev.values.get("framework") == "keras":
+            batch = int(ev.values["batch"])
+            ev.keras_epoch_batch = (self.keras_epoch, batch)
+            self.keras_stop = (self.keras_epoch, batch)
+            ev.values["epoch"] = self.keras_epoch
+        else:
+            ev.step = self.cur_step
+        if (
+            ev.kind == "nonfinite_gradient"
+            and self.pending_forward
+            and self.pending_forward[0] == ev.values["function"]
+        ):
+            ev.values["forward_trace"] = self.pending_forward[1]
+            self.pending_forward = None
+        stored = self._store(ev)
+        if ev.kind == "nonfinite_tensor" and "op" in ev.values:
+            self.last_op_event = stored
+            self.last_op_line = line
+
+    def _store(self, ev: _EventBuilder) -> _EventBuilder:
+        """Keep ``ev``, or count it on the identical event already kept; return the one kept."""
+        # the same message printed twice (TF logs it, then raises it) is one event
+        key = (ev.kind,) if ev.kind in _COUNTED_KINDS else ev.key()
+        same = self.by_key.get(key)
+        if same is not None:
+            same.count += 1
+            if ev.kind == "loss_scale_overflow_transient":
+                same.values["last_loss_scale"] = ev.values.get("loss_scale")
+                same.values["last_step"] = ev.step
+                same.values["last_line"] = ev.line
+            return same
+        n = self.kind_counts.get(ev.kind, 0)
+        if n >= MAX_EVENTS_PER_KIND:
+            self.dropped[ev.kind] = self.dropped.get(ev.kind, 0) + 1
+            return ev
+        self.kind_counts[ev.kind] = n + 1
+        self.by_key[key] = ev
+        self.events.append(ev)
+        if ev.kind in _FATAL_KINDS:
+            self.recent_fatal.append(ev)  # claimed by the exception raised next, if any
+        return ev
+
+    # ------------------------------------------------------------ metrics
+
+    def _put(self, tag: str, step: int, value: float, emitter: str, unit: str = "step") -> None:
+        key = (tag, unit, emitter)
+        b = self.series.get(key)
+        if b is None:
+            b = self.series[key] = _SeriesBuilder()
+        b.add(step, value)
+
+    @property
+    def _has_steps(self) -> bool:
+        return any(unit == "step" for _, unit, _ in self.series)
+
+    def _saw_metrics(self, line: int, step: int | None) -> None:
+        self.last_metric_line = line
+        if step is not None:
+            self.cur_step = step
+        if self.tb_state == 2 and line > self.exc_line:
+            self._close_exception()
+
+    def _metrics(self, text: str, line: int, at_eof: bool) -> None:
+        end_ok = len(text) if not at_eof else len(text.rstrip()) - 1  # a number touching EOF may be cut
+
+        def pairs(regex: re.Pattern[str], s: str, offset: int = 0) -> list[tuple[str, float]]:
+            out = []
+            for m in regex.finditer(s):
+                if offset + m.end() > end_ok:
+                    continue
+                tag = normalise_tag(m.group(1))
+                val = _num(m.group(2))
+                if tag is not None and val is not None:
+                    out.append((tag, val))
+            return out
+
+        if "Num Epochs" in text or "Total optimization steps" in text:
+            m = _HF_EPOCHS.search(text)
+            if m:
+                self.hf_epochs = float(_int(m.group(1)) or 0) or None
+            m = _HF_MAX_STEPS.search(text)
+            if m:
+                self.hf_max_steps = _int(m.group(1))
+            return
+        m = _KERAS_EPOCH.match(text)
+        if m:
+            epoch = int(m.group(1))
+            if epoch <= 1:
+                self.keras_stop = None
+            self.keras_epoch = epoch
+            return
+        rest = text
+        offset = 0
+        if "%|" in text:
+            bar = None
+            for bar in _TQDM.finditer(text):
+                self._tqdm(bar, line, end_ok)
+            if bar is not None:
+                offset = bar.end()
+                rest = text[offset:]
+        if "{'" in rest:
+            for hf in _HF_DICT.finditer(rest):
+                self._hf(hf.group(0), line)
+            return
+        if "━" in rest or (":" in rest and _RICH.match(rest)):
+            rm = _RICH.match(rest)
+            if rm:
+                self._rich(rm, line, pairs)
+                return
+        if self.last_rich_step is not None and _ONLY_COLON_PAIRS.match(rest):
+            found = pairs(_COLON_PAIR, rest, offset)
+            for tag, val in found:
+                self._put(tag, self.last_rich_step, val, "rich")
+            if found:
+                self._saw_metrics(line, self.last_rich_step)
+            return
+        km = _KERAS_PROGRESS.match(rest)
+        if km and " - " in rest:
+            self._keras(int(km.group(1)), int(km.group(2)), pairs(_KERAS_PAIR, rest, offset), line)
+            return
+        if _KERAS_NO_COUNTER.match(rest):
+            found = pairs(_KERAS_PAIR, rest, offset)
+            self._epoch_level(self.keras_epoch, 1, found, line, "keras")
+            return
+        if offset == 0 or rest.strip():
+            self._generic(rest, line, offset, end_ok)
+
+    def _keras(self, i: int, total: int, found: list[tuple[str, float]], line: int) -> None:
+        self.keras_spe = total
+        self.spe = total
+        base = (self.keras_epoch - 1) * total
+        step = base + i
+        if i == total and self.keras_stop is not None and self.keras_stop[0] == self.keras_epoch:
+            step = base + self.keras_stop[1] + 1  # the epoch ended where TerminateOnNaN stopped it
+        for tag, val in found:
+            self._put(tag, step, val, "keras")
+        if found:
+            self._saw_metrics(line, step)
+
+    def _epoch_level(self, epoch: int, base: int, found: list[tuple[str, float]], line: int, emitter: str) -> None:
+        if not found:
+            return
+        for tag, val in found:
+            self._put(tag, epoch + (1 - base), val, emitter, unit="epoch")
+        self._saw_metrics(line, None)
+
+    def _tqdm(self, bar: re.Match[str], line: int, end_ok: int) -> None:
+        desc = bar.group("desc").strip()
+        n, total = int(bar.group("n")), int(bar.group("total"))
+        if _NON_TRAIN_BAR.search(desc):
+            return
+        em = _EPOCH_DESC.match(desc)
+        if em:  # Lightning: "Epoch 3:" is 0-based, the counter is the batch within the epoch
+            step = int(em.group(1)) * total + n
+            self.spe = total
+            if n == 0:
+                return  # the bar was reset for a new epoch but still shows the last epoch's postfix
+        else:
+            if (self.main_bar_total is None and not desc) or desc.lower().startswith("train"):
+                self.main_bar_total = self.main_bar_total or total
+            if total != self.main_bar_total:
+                return  # a nested bar (HF evaluation) or another loop
+            step = n
+        info = bar.group("info") or ""
+        found = []
+        info_start = bar.start("info") if bar.group("info") is not None else 0
+        for pm in _EQ_PAIR.finditer(info):
+            if info_start + pm.end() > end_ok:
+                continue
+            tag, val = normalise_tag(pm.group(1)), _num(pm.group(2))
+            if tag is not None and val is not None:
+                found.append((tag, val))
+        for tag, val in found:
+            self._put(tag, step, val, "tqdm")
+        if found:
+            self._saw_metrics(line, step)
+        elif not em:
+            self.cur_step = step if self.cur_step is None else max(self.cur_step, step)
+
+    def _rich(self, rm: re.Match[str], line: int, pairs: Any) -> None:
+        desc = rm.group("desc")
+        if _NON_TRAIN_BAR.search(desc):
+            self.last_rich_step = None
+            return
+        n, total = int(rm.group("n")), int(rm.group("total"))
+        em = _EPOCH_DESC.match(desc)
+        step = int(em.group(1)) * total + n if em else n
+        if em:
+            self.spe = total
+            if n == 0:  # reset for a new epoch, still showing the last epoch's metrics
+                self.last_rich_step = None
+                return
+        self.last_rich_step = step
+        found = pairs(_COLON_PAIR, rm.group("rest"), rm.start("rest"))
+        for tag, val in found:
+            self._put(tag, step, val, "rich")
+        if found:
+            self._saw_metrics(line, step)
+
+    def _hf(self, text: str, line: int) -> None:
+        values: dict[str, float] = {}
+        keys = []
+        for m in _HF_PAIR.finditer(text):
+            key = m.group(1)
+            keys.append(key)
+            val = _num(m.group(2))
+            tag = normalise_tag(key)
+            if val is None or tag is None:
+                continue
+            values[tag] = val
+        if "train_runtime" in keys:  # the end-of-training summary: averages, not points
+            self.hf_final_epoch = values.get("epoch")
+            return
+        if not values:
+            return
+        if "loss" in keys:
+            self.hf_index += 1
+        self.hf_points.append((max(self.hf_index, 1), values.get("epoch"), values))
+        self._saw_metrics(line, None)
+
+    def _generic(self, text: str, line: int, offset: int, end_ok: int) -> None:
+        found = []
+        for m in _GENERIC_PAIR.finditer(text):
+            if offset + m.end() > end_ok:
+                continue
+            tag, val = normalise_tag(m.group("name")), _num(m.group("val"))
+            if tag is not None and val is not None and tag != "epoch":
+                found.append((tag, val))
+        if not found:
+            return
+        im = _IMAGENET.search(text)
+        if im:
+            step = int(im.group("e")) * int(im.group("total")) + int(im.group("n"))
+            self.spe = int(im.group("total"))
+            for tag, val in found:
+                self._put(tag, step, val, "print")
+            self._saw_metrics(line, step)
+            return
+        cm = _COUNTER.search(text)
+        em = _EPOCH_KEY.search(text)
+        if em:
+            epoch = int(em.group("e"))
+            if self.generic_epoch_base is None:
+                self.generic_epoch_base = 0 if epoch == 0 else 1
+            self.generic_epoch = epoch
+        if cm:
+            n = int(cm.group("n"))
+            total = _int(cm.group("total"))
+            key = cm.group("key").lower()
+            step = n
+            if key == "batch" and em and total:  # batch within an epoch
+                base = self.generic_epoch_base or 0
+                step = (int(em.group("e")) - base) * total + n
+                self.spe = total
+            for tag, val in found:
+                self._put(tag, step, val, "print")
+            self._saw_metrics(line, step)
+            return
+        if em:
+            base = self.generic_epoch_base if self.generic_epoch_base is not None else 1
+            self._epoch_level(int(em.group("e")), base, found, line, "print")
+
+    # ------------------------------------------------------------ output
+
+    def finish(self) -> _ParseResult:
+        if self.tb_state == 1:  # the file ends inside a traceback: the job died printing it
+            self.exc = _EventBuilder(
+                kind="exception",
+                message="traceback cut before its exception line",
+                line=self.tb_start,
+                step=self.tb_step,
+                values={"type": None, "qualified_type": None, "message": None},
+                traceback=tuple(_trim_frames(self.tb_frames)),
+            )
+            self.last_exception_line = self.tb_start
+            self.last_exception_step = self.tb_step
+            self.tb_state = 2
+        if self.tb_state == 2:
+            self._close_exception()
+        notes: list[str] = []
+        self._place_hf(notes)
+        # Keras TerminateOnNaN events: placed on a global step once steps_per_epoch is known
+        for ev in self.events:
+            if ev.keras_epoch_batch is not None and self.keras_spe:
+                epoch, batch = ev.keras_epoch_batch
+                ev.step = (epoch - 1) * self.keras_spe + batch + 1
+        scalars = self._build_series()
+        units = {unit for _, unit, _ in self.series}
+        if "step" in units:
+            unit = "log_index" if self._hf_unplaced else "step"
+        elif units:
+            unit = "epoch"
+        else:
+            unit = None
+        died = bool(self.last_exception_line) and self.last_metric_line <= self.last_exception_line
+        last_step = self.last_exception_step if died and self.last_exception_step is not None else self.cur_step
+        if last_step is None and unit in ("step", "log_index"):
+            last_step = max((int(b.steps[-1]) for (_, u, _), b in self.series.items() if u == "step"), default=None)
+        events = tuple(ev.build() for ev in sorted(self.events, key=lambda e: e.line))
+        if self.cut_lines:
+            notes.append(f"{self.cut_lines} line(s) longer than {MAX_SEGMENT_BYTES} bytes were cut")
+        if self.unterminated:
+            notes.append("last line unterminated (log cut mid-line or still being written)")
+        for kind, n in self.dropped.items():
+            notes.append(f"{n} more '{kind}' event(s) not kept")
+        return _ParseResult(scalars, events, died, last_step, unit, self.spe, notes)
+
+    def _build_series(self) -> dict[str, ScalarSeries]:
+        """One series per tag: the emitter that printed it most often; the others keep a suffix."""
+        has_steps = self._has_steps
+        groups: dict[tuple[str, str], list[tuple[str, _SeriesBuilder]]] = {}
+        for (tag, unit, emitter), b in self.series.items():
+            groups.setdefault((tag, unit), []).append((emitter, b))
+        scalars: dict[str, ScalarSeries] = {}
+        for (tag, unit), members in groups.items():
+            members.sort(key=lambda eb: -len(eb[1].steps))
+            name = f"{tag}_epoch" if unit == "epoch" and has_steps else tag
+            for i, (emitter, b) in enumerate(members):
+                full = name if i == 0 else f"{name}@{emitter}"
+                scalars[full] = b.build(full, self.source)
+        return scalars
+
+    _hf_unplaced = False
+
+    def _place_hf(self, notes: list[str]) -> None:
+        """Give Hugging Face dict lines a step: epoch x steps_per_epoch where that is known."""
+        if not self.hf_points:
+            return
+        spe: float | None = None
+        if self.hf_max_steps and self.hf_epochs:
+            spe = self.hf_max_steps / self.hf_epochs
+        elif self.main_bar_total and self.hf_final_epoch:
+            spe = self.main_bar_total / self.hf_final_epoch
+        if spe and all(epoch is not None for _, epoch, _ in self.hf_points):
+            self.spe = round(spe) if abs(spe - round(spe)) < 1e-6 else self.spe
+            for _, epoch, values in self.hf_points:
+                step = round(float(epoch) * spe)  # type: ignore[arg-type]
+                for tag, val in values.items():
+                    self._put(tag, step, val, "hf")
+            if self.cur_step is None:
+                self.cur_step = round(float(self.hf_points[-1][1]) * spe)  # type: ignore[arg-type]
+            return
+        if self._has_steps:  # other step-level series exist: keep the HF points apart
+            for index, _, values in self.hf_points:
+                for tag, val in values.items():
+                    self._put(f"hf_{tag}", index, val, "hf")
+        else:
+            for index, _, values in self.hf_points:
+                for tag, val in values.items():
+                    self._put(tag, index, val, "hf")
+            self._hf_unplaced = True
+        notes.append("Hugging Face Trainer lines carry no step: points are numbered in log order")
+
+
+def _trim_frames(frames: Iterable[str]) -> list[str]:
+    """Frame lines without the ``^^^^`` markers and blank lines: what a reader wants to see."""
+    return [f.strip() for f in frames if f.strip() and not set(f.strip()) <= set("^~ ")]
+
+
+# ---------------------------------------------------------------- public API
+
+
+def parse_log_text(text: str) -> tuple[dict[str, ScalarSeries], tuple[LogEvent, ...], bool, int | None]:
+    """Parse a whole log held in memory: (series, events, died_with_exception, last_step).
+
+    Pure function over the text, for tests and fuzzing; :func:`read_job_log`
+    streams the same parser over a file.
+    """
+    parser = _LogParser("<text>")
+    data = text.encode("utf-8", "surrogatepass")
+    for seg in _segments(data[i : i + READ_CHUNK_BYTES] for i in range(0, len(data), READ_CHUNK_BYTES)):
+        parser.feed(seg)
+    res = parser.finish()
+    return res.scalars, res.events, res.died_with_exception, res.last_step
+
+
+def read_job_log(path: Path, source: Source) -> LogData:
+    """Stream a console log into series and events. Bounded memory whatever its size."""
+    parser = _LogParser(source.path)
+    status = Status.OK
+    notes: list[str] = []
+    try:
+        with open(path, "rb") as f:
+            head = f.read(BINARY_SNIFF_BYTES)
+            chunks = _decoded_chunks(f, head)
+            try:
+                for seg in _segments(chunks):
+                    parser.feed(seg)
+            except OSError as e:
+                status = Status.PARTIAL
+                notes.append(f"read error after line {parser.line}: {e.strerror or e}")
+    except OSError as e:
+        raise UnreadableSource(f"cannot open log: {e.strerror or e}") from e
+    res = parser.finish()
+    notes = notes + res.notes
+    note = "; ".join(notes) if notes else None
+    if note and len(note) > NOTE_LIMIT:
+        note = note[: NOTE_LIMIT - 1] + "…"
+    src = dataclasses.replace(source, status=status, note=note) if (note or status is not Status.OK) else source
+    return LogData(
+        source=src,
+        scalars=res.scalars,
+        events=res.events,
+        died_with_exception=res.died_with_exception,
+        last_step=res.last_step,
+        step_unit=res.step_unit,
+        steps_per_epoch=res.steps_per_epoch,
+    )
+
+
+def _decoded_chunks(f: Any, head: bytes) -> Iterator[bytes]:
+    """UTF-8 bytes of the file, from a UTF-16 log too (PowerShell's ``>`` writes UTF-16)."""
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        decoder = codecs.getincrementaldecoder("utf-16")("replace")
+        data = head
+        while data:
+            yield decoder.decode(data).encode("utf-8")
+            data = f.read(READ_CHUNK_BYTES)
+        yield decoder.decode(b"", final=True).encode("utf-8")
+        return
+    if head and head.count(0) > BINARY_NUL_FRACTION * len(head):
+        raise UnreadableSource("binary data, not a text log")
+    if head.startswith(codecs.BOM_UTF8):
+        head = head[len(codecs.BOM_UTF8) :]
+    yield head
+    while True:
+        data = f.read(READ_CHUNK_BYTES)
+        if not data:
+            return
+        yield data
+
+
+def with_steps_from_epochs(log: LogData, steps_per_epoch: float) -> LogData:
+    """Renumber log-order points (Hugging Face dict lines) as global steps: epoch x steps_per_epoch.
+
+    Call once the trainer state (max_steps / num_train_epochs) is known. A log
+    whose steps are already global steps is returned unchanged.
+    """
+    if log.step_unit != "log_index" or not steps_per_epoch or "epoch" not in log.scalars:
+        return log
+    ep = log.scalars["epoch"]
+    index_to_epoch = {int(s): float(v) for s, v in zip(ep.steps, ep.values, strict=True)}
+    scalars = {}
+    for tag, s in log.scalars.items():
+        steps = np.array(
+            [
+                round(index_to_epoch[int(i)] * steps_per_epoch)
+                if int(i) in index_to_epoch and math.isfinite(index_to_epoch[int(i)])
+                else -1
+                for i in s.steps
+            ],
+            dtype=np.int64,
+        )
+        keep = steps >= 0
+        segment = np.zeros(int(keep.sum()), np.int32)
+        kept = steps[keep]
+        if kept.shape[0] > 1:
+            segment[1:] = np.cumsum(np.diff(kept) < 0)
+        scalars[tag] = dataclasses.replace(
+            s, steps=kept, values=s.values[keep], wall_times=s.wall_times[keep], segment=segment
+        )
+    last = None
+    if log.last_step is not None and log.last_step in index_to_epoch:
+        last = round(index_to_epoch[log.last_step] * steps_per_epoch)
+    return dataclasses.replace(
+        log,
+        scalars=scalars,
+        step_unit="step",
+        steps_per_epoch=round(steps_per_epoch),
+        last_step=last if last is not None else log.last_step,
+    )

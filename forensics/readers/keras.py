@@ -22,13 +22,19 @@ more data than they store (a decompression bomb) are not read.
 from __future__ import annotations
 
 import dataclasses
+import faulthandler
 import io
 import json
 import math
+import os
 import re
+import select
+import signal
 import struct
+import sys
+import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +46,7 @@ import numpy as np
 from forensics.errors import UnreadableSource
 from forensics.readers import tensorstats
 from forensics.readers.tensorstats import StatsAccumulator, layer_of, natural_key, summarize_problems
-from forensics.records import Checkpoint, LayerInfo, ModelInfo, Source, Status, TensorStats
+from forensics.records import Checkpoint, Kind, LayerInfo, ModelInfo, Source, Status, TensorStats
 
 # JSON members of an archive (config, metadata) are a few KB to a few MB; past this
 # a member is not what it claims to be.
@@ -84,6 +90,130 @@ class _Reading:
 
 def read_keras_h5(path: Path, source: Source, *, chunk_elements: int | None = None) -> Checkpoint:
     """A Keras 2 / Keras 3 H5 checkpoint: weights, optimizer slots and what the config says."""
+    return _isolated(_read_keras_h5_here, path, source, chunk_elements)
+
+
+def read_keras_archive(path: Path, source: Source, *, chunk_elements: int | None = None) -> Checkpoint:
+    """A Keras 3 ``.keras`` zip, read in place: ``model.weights.h5`` is opened inside the archive."""
+    return _isolated(_read_keras_archive_here, path, source, chunk_elements)
+
+
+# ---------------------------------------------------------------- isolation
+#
+# The HDF5 C library can crash the process (SIGSEGV) on a damaged file: a bit-flipped
+# attribute was enough in our fuzzing. A crash must cost one source, not the analysis,
+# so on Linux each file is read in a forked child that sends back its Checkpoint as
+# JSON (never pickle). Fork is cheap (copy-on-write, no re-import); elsewhere the file
+# is read in-process.
+
+ISOLATE = sys.platform.startswith("linux")
+# A child gets this long plus time proportional to the file size before it is killed
+# (HDF5 can also loop forever on a damaged B-tree). 20 MB/s is far below real rates.
+ISOLATION_BASE_SECONDS = 120.0
+ISOLATION_BYTES_PER_SECOND = 20e6
+
+_Reader = Callable[[Path, Source, "int | None"], Checkpoint]
+
+
+def _isolated(reader: _Reader, path: Path, source: Source, chunk_elements: int | None) -> Checkpoint:
+    if not ISOLATE:
+        return reader(path, source, chunk_elements)
+    try:
+        size = path.stat().st_size
+    except OSError as e:
+        raise UnreadableSource(f"cannot read: {e.strerror or e}") from None
+    timeout = ISOLATION_BASE_SECONDS + size / ISOLATION_BYTES_PER_SECOND
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: read, report, and leave without running the parent's exit handlers
+        try:
+            faulthandler.disable()  # a crash here is expected and reported by the parent
+            os.close(read_fd)
+            try:
+                payload: dict[str, Any] = {"ok": _checkpoint_to_dict(reader(path, source, chunk_elements))}
+            except UnreadableSource as e:
+                payload = {"unreadable": str(e)}
+            except MemoryError:
+                payload = {"unreadable": "ran out of memory reading it"}
+            except BaseException as e:  # a reader bug: reported by the parent as such
+                payload = {"bug": f"{type(e).__name__}: {e}"}
+            with os.fdopen(write_fd, "wb") as out:
+                out.write(json.dumps(payload).encode("utf-8"))
+        finally:
+            os._exit(0)
+    os.close(write_fd)
+    data = _collect(read_fd, pid, timeout)
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
+        raise UnreadableSource(f"reading it crashed the HDF5 library ({name}): the file is damaged")
+    try:
+        payload = json.loads(data)
+    except ValueError:
+        raise UnreadableSource("the isolated reader ended without a result") from None
+    if "ok" in payload:
+        return _checkpoint_from_dict(payload["ok"])
+    if "unreadable" in payload:
+        raise UnreadableSource(payload["unreadable"])
+    raise RuntimeError(payload.get("bug", "unknown failure in the isolated reader"))
+
+
+def _collect(read_fd: int, pid: int, timeout: float) -> bytes:
+    """Everything the child writes, or kill it when the deadline passes."""
+    chunks: list[bytes] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                raise UnreadableSource(
+                    f"reading it did not finish in {timeout:.0f} s (a damaged file can make HDF5 loop)"
+                )
+            ready, _, _ = select.select([read_fd], [], [], remaining)
+            if not ready:
+                continue
+            block = os.read(read_fd, 1 << 20)
+            if not block:
+                return b"".join(chunks)
+            chunks.append(block)
+    finally:
+        os.close(read_fd)
+
+
+def _checkpoint_to_dict(ckpt: Checkpoint) -> dict[str, Any]:
+    return dataclasses.asdict(ckpt)
+
+
+def _checkpoint_from_dict(d: dict[str, Any]) -> Checkpoint:
+    src = d["source"]
+    source = Source(**{**src, "kind": Kind(src["kind"]), "status": Status(src["status"])})
+
+    def stats(items: list[dict[str, Any]]) -> tuple[TensorStats, ...]:
+        return tuple(TensorStats(**{**t, "shape": tuple(t["shape"])}) for t in items)
+
+    model = d.get("model")
+    info = None
+    if model is not None:
+        info = ModelInfo(**{**model, "layers": tuple(LayerInfo(**layer) for layer in model["layers"])})
+    return Checkpoint(
+        **{
+            **d,
+            "source": source,
+            "tensors": stats(d["tensors"]),
+            "optimizer_tensors": stats(d["optimizer_tensors"]),
+            "model": info,
+            "shards": tuple(d["shards"]),
+        }
+    )
+
+
+# ---------------------------------------------------------------- reading in this process
+
+
+def _read_keras_h5_here(path: Path, source: Source, chunk_elements: int | None) -> Checkpoint:
     try:
         h5 = h5py.File(path, "r")
     except _H5_ERRORS as e:
@@ -92,8 +222,7 @@ def read_keras_h5(path: Path, source: Source, *, chunk_elements: int | None = No
         return _read_h5(h5, source, None, None, chunk_elements)
 
 
-def read_keras_archive(path: Path, source: Source, *, chunk_elements: int | None = None) -> Checkpoint:
-    """A Keras 3 ``.keras`` zip, read in place: ``model.weights.h5`` is opened inside the archive."""
+def _read_keras_archive_here(path: Path, source: Source, chunk_elements: int | None) -> Checkpoint:
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
@@ -571,8 +700,14 @@ def _scalar_state(ds: h5py.Dataset, is_iterations: bool, reading: _Reading) -> N
 # ---------------------------------------------------------------- attributes and config
 
 
+_TRUNCATED = re.compile(r"truncated file: eof = (\d+).*stored_eof = (\d+)")
+
+
 def _h5_message(e: BaseException) -> str:
     text = " ".join(str(e).split()) or type(e).__name__
+    cut = _TRUNCATED.search(text)
+    if cut:
+        return f"truncated: {cut.group(1)} of {cut.group(2)} bytes present (an interrupted save?)"
     return text[:200]
 
 

@@ -34,32 +34,26 @@ _SAFE_MAGNITUDE = 2.0**448
 
 
 @cache
-def _lookup_table(dtype: np.dtype) -> np.ndarray | None:
-    """float64 value of every bit pattern of a 1- or 2-byte float type (fp8, bfloat16).
+def _lookup_table(dtype: np.dtype) -> np.ndarray:
+    """float32 value of every bit pattern of a 1- or 2-byte float type (fp8, bfloat16).
 
-    A table lookup is exact and several times faster than ml_dtypes' elementwise casts.
+    Every such value is exact in float32, and a table lookup is several times faster
+    than ml_dtypes' elementwise casts.
     """
-    if dtype.itemsize == 1:
-        bits = np.arange(256, dtype=np.uint8)
-    elif dtype.itemsize == 2:
-        bits = np.arange(65536, dtype=np.uint16)
-    else:
-        return None
+    bits = np.arange(256, dtype=np.uint8) if dtype.itemsize == 1 else np.arange(65536, dtype=np.uint16)
     with np.errstate(invalid="ignore"):  # NaN bit patterns cast to NaN, as they should
-        return bits.view(dtype).astype(np.float64)
+        return bits.view(dtype).astype(np.float32)
 
 
-def _widen(chunk: np.ndarray) -> np.ndarray:
-    """The chunk as a flat float64 array (exact for every supported dtype but int64 > 2**53)."""
-    flat = chunk.reshape(-1)
+def _native(chunk: np.ndarray) -> np.ndarray:
+    """The chunk as a flat array numpy can reduce fast: narrow floats (ml_dtypes) become float32."""
+    flat = np.asarray(chunk).reshape(-1)
     dt = flat.dtype
-    if dt == np.float64:
-        return flat
-    if dt.kind == "V" or (dt.kind == "f" and dt not in (np.float16, np.float32)):
-        table = _lookup_table(dt)  # ml_dtypes: bfloat16, float8_*
-        if table is not None:
-            return table[flat.view(np.uint8 if dt.itemsize == 1 else np.uint16)]
-    return flat.astype(np.float64)
+    if dt.kind == "V" or (dt.kind == "f" and dt not in (np.float16, np.float32, np.float64)):
+        if dt.itemsize in (1, 2):
+            return _lookup_table(dt)[flat.view(np.uint8 if dt.itemsize == 1 else np.uint16)]
+        return flat.astype(np.float64)
+    return flat
 
 
 class StatsAccumulator:
@@ -83,31 +77,37 @@ class StatsAccumulator:
         self._n = 0  # finite elements
         self._mean = 0.0  # scaled
         self._m2 = 0.0  # scaled sum of squared deviations
-        self._ssq = 0.0  # scaled sum of squares
         self._exp = 0  # scale exponent: true value = scaled * 2**exp
         self._min = math.inf
         self._max = -math.inf
 
     def update(self, chunk: np.ndarray) -> None:
         """Fold one chunk (any shape, the tensor's own dtype) into the statistics."""
-        x = _widen(np.asarray(chunk))
-        size = int(x.shape[0])
+        a = _native(chunk)
+        size = int(a.shape[0])
         if size == 0:
             return
         self.numel += size
-        self.zeros += int(np.count_nonzero(x == 0.0))
-        finite_mask = np.isfinite(x)
-        n_finite = int(np.count_nonzero(finite_mask))
-        if n_finite != size:
-            self.nan += int(np.count_nonzero(np.isnan(x)))
-            self.posinf += int(np.count_nonzero(x == math.inf))
-            self.neginf += int(np.count_nonzero(x == -math.inf))
-            x = x[finite_mask]
-        del finite_mask
-        if n_finite == 0:
-            return
-        lo = float(x.min())
-        hi = float(x.max())
+        self.zeros += int(np.count_nonzero(a == 0))
+        # One float64 sum doubles as the finiteness test: it is finite iff every element
+        # is (a float32 sum cannot overflow float64); only float64 data can overflow it.
+        with np.errstate(invalid="ignore", over="ignore"):  # inf - inf, or a float64 overflow
+            total: float | None = float(np.add.reduce(a, dtype=np.float64))
+        n_finite = size
+        if a.dtype.kind == "f" and not math.isfinite(total):
+            mask = np.isfinite(a)
+            n_finite = int(np.count_nonzero(mask))
+            if n_finite != size:
+                self.nan += int(np.count_nonzero(np.isnan(a)))
+                self.posinf += int(np.count_nonzero(a == math.inf))
+                self.neginf += int(np.count_nonzero(a == -math.inf))
+                a = a[mask]
+            del mask
+            if n_finite == 0:
+                return
+            total = None  # recomputed below, over the finite elements
+        lo = float(a.min())
+        hi = float(a.max())
         self._min = min(self._min, lo)
         self._max = max(self._max, hi)
         peak = max(-lo, hi)
@@ -115,13 +115,18 @@ class StatsAccumulator:
             exp = math.frexp(peak)[1]
             if exp > self._exp:
                 self._rescale(exp)
+        x = a.astype(np.float64)  # a private copy, modified in place below
+        del a
         if self._exp:
-            x = x * (2.0**-self._exp)  # exact: a power of two
-        mean_b = float(x.mean())
-        dev = x - mean_b
-        m2_b = float(np.dot(dev, dev))
-        del dev
-        self._ssq += float(np.dot(x, x))
+            scale = 2.0**-self._exp  # exact: a power of two
+            x *= scale
+            total = None if total is None else total * scale
+        if total is None or not math.isfinite(total):
+            total = float(x.sum())
+        mean_b = total / n_finite
+        x -= mean_b
+        m2_b = float(np.dot(x, x))
+        del x
         # Chan et al.: combine (n_a, mean_a, M2_a) with (n_b, mean_b, M2_b).
         n_a = self._n
         n = n_a + n_finite
@@ -134,7 +139,6 @@ class StatsAccumulator:
         factor = 2.0 ** (self._exp - exp)
         self._mean *= factor
         self._m2 *= factor * factor
-        self._ssq *= factor * factor
         self._exp = exp
 
     def result(self) -> TensorStats:
@@ -143,7 +147,8 @@ class StatsAccumulator:
         if self._n:
             mean = self._mean * scale
             std = math.sqrt(max(self._m2, 0.0) / self._n) * scale
-            l2 = math.sqrt(self._ssq) * scale
+            # sum of squares = M2 + n*mean^2: two non-negative terms, no cancellation
+            l2 = math.sqrt(max(self._m2, 0.0) + self._n * self._mean * self._mean) * scale
             lo, hi = self._min, self._max
             absmax = max(-lo, hi)
         else:

@@ -1,0 +1,205 @@
+"""Streaming tensor statistics: chunked results must equal numpy on the whole array."""
+
+from __future__ import annotations
+
+import math
+
+import ml_dtypes
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from forensics.readers.tensorstats import (
+    StatsAccumulator,
+    array_stats,
+    layer_aggregates,
+    layer_of,
+    natural_key,
+    summarize_problems,
+)
+
+SMALL_CHUNK = 7  # forces dozens of chunks on the test arrays
+
+
+def _reference(a: np.ndarray) -> dict[str, float]:
+    """What numpy says about the whole array at once, in float64."""
+    x = a.astype(np.float64).reshape(-1)
+    finite = x[np.isfinite(x)]
+    return {
+        "numel": x.size,
+        "nan": int(np.isnan(x).sum()),
+        "posinf": int((x == np.inf).sum()),
+        "neginf": int((x == -np.inf).sum()),
+        "zeros": int((x == 0).sum()),
+        "min": float(finite.min()),
+        "max": float(finite.max()),
+        "absmax": float(np.abs(finite).max()),
+        "mean": float(finite.mean()),
+        "std": float(finite.std()),
+        "l2": float(np.linalg.norm(finite)),
+    }
+
+
+def _assert_matches(stats, ref: dict[str, float]) -> None:
+    for key in ("numel", "nan", "posinf", "neginf", "zeros"):
+        assert getattr(stats, key) == ref[key], key
+    for key in ("min", "max", "absmax"):
+        assert getattr(stats, key) == ref[key], key
+    for key in ("mean", "std", "l2"):
+        assert getattr(stats, key) == pytest.approx(ref[key], rel=1e-9, abs=1e-12), key
+
+
+def _with_specials(dtype: np.dtype, n: int = 1000, scale: float = 3.0, inf: bool = True) -> np.ndarray:
+    rng = np.random.default_rng(7)
+    a = (rng.standard_normal(n) * scale).astype(np.float32)
+    a[[5, 77, 500]] = np.nan
+    if inf:
+        a[[9, 600]] = np.inf
+        a[[13]] = -np.inf
+    a[100:140] = 0.0
+    return a.astype(dtype)
+
+
+@pytest.mark.parametrize(
+    "dtype",
+    [np.float32, np.float16, np.float64, ml_dtypes.bfloat16, ml_dtypes.float8_e5m2],
+    ids=["float32", "float16", "float64", "bfloat16", "float8_e5m2"],
+)
+def test_chunked_stats_equal_numpy_on_the_whole_array_with_nan_inf_and_zeros(dtype) -> None:
+    a = _with_specials(np.dtype(dtype)).reshape(10, 100)
+    stats = array_stats("w", a, chunk_elements=SMALL_CHUNK)
+    ref = _reference(a)
+    assert ref["nan"] == 3 and ref["posinf"] == 2 and ref["neginf"] == 1 and ref["zeros"] >= 40
+    _assert_matches(stats, ref)
+    assert stats.shape == (10, 100)
+    assert stats.dtype == np.dtype(dtype).name
+
+
+def test_float8_e4m3fn_has_no_infinity_so_inputs_cast_from_inf_count_as_nan() -> None:
+    a = _with_specials(np.dtype(ml_dtypes.float8_e4m3fn), scale=40.0)
+    stats = array_stats("q", a, chunk_elements=SMALL_CHUNK)
+    ref = _reference(a)
+    assert stats.posinf == stats.neginf == 0
+    assert stats.nan == 6  # three NaN and three infinities, all NaN in this format
+    _assert_matches(stats, ref)
+    assert stats.dtype == "float8_e4m3fn"
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int32, np.int64, np.uint16, np.uint64])
+def test_integer_tensors_get_the_same_statistics_without_nan(dtype) -> None:
+    rng = np.random.default_rng(3)
+    info = np.iinfo(dtype)
+    a = rng.integers(max(info.min, -1000), min(info.max, 1000), size=333).astype(dtype)
+    a[:11] = 0
+    stats = array_stats("ids", a, chunk_elements=SMALL_CHUNK)
+    _assert_matches(stats, _reference(a))
+
+
+def test_a_tensor_with_no_finite_element_has_nan_moments_and_zero_norm() -> None:
+    stats = array_stats("dead", np.full(50, np.nan, dtype=np.float32), chunk_elements=SMALL_CHUNK)
+    assert stats.nan == 50 and stats.finite == 0
+    assert math.isnan(stats.mean) and math.isnan(stats.std) and math.isnan(stats.absmax)
+    assert stats.l2 == 0.0
+
+
+def test_an_empty_tensor_counts_nothing() -> None:
+    stats = array_stats("empty", np.zeros((0, 4), dtype=np.float32))
+    assert stats.numel == 0 and stats.nonfinite == 0 and stats.l2 == 0.0
+    assert math.isnan(stats.zero_frac)
+
+
+def test_huge_finite_float64_values_do_not_overflow_the_norm_or_std() -> None:
+    a = np.array([1e300, -1e300, 3e300, 0.0, 2e299] * 40)
+    stats = array_stats("big", a, chunk_elements=SMALL_CHUNK)
+    assert math.isfinite(stats.l2) and math.isfinite(stats.std)
+    scaled = a / 1e300
+    assert stats.l2 == pytest.approx(np.linalg.norm(scaled) * 1e300, rel=1e-12)
+    assert stats.std == pytest.approx(scaled.std() * 1e300, rel=1e-12)
+    assert stats.mean == pytest.approx(scaled.mean() * 1e300, rel=1e-12)
+
+
+def test_a_large_offset_does_not_cost_the_variance_its_precision() -> None:
+    a = 1e8 + np.arange(10_000, dtype=np.float64) % 7
+    stats = array_stats("offset", a, chunk_elements=97)
+    assert stats.std == pytest.approx((a - 1e8).std(), rel=1e-9)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    values=st.lists(
+        st.one_of(
+            st.floats(width=32, min_value=-(2.0**100), max_value=2.0**100),
+            st.sampled_from([math.nan, math.inf, -math.inf, 0.0]),
+        ),
+        min_size=1,
+        max_size=200,
+    ),
+    chunk=st.integers(min_value=1, max_value=64),
+)
+def test_how_a_tensor_is_cut_into_chunks_does_not_change_its_statistics(values: list[float], chunk: int) -> None:
+    a = np.array(values, dtype=np.float32)
+    whole = array_stats("t", a, chunk_elements=a.size)
+    parts = array_stats("t", a, chunk_elements=chunk)
+    for key in ("numel", "nan", "posinf", "neginf", "zeros", "min", "max", "absmax"):
+        got, want = getattr(parts, key), getattr(whole, key)
+        assert got == want or (math.isnan(got) and math.isnan(want)), key
+    for key in ("mean", "std", "l2"):
+        got, want = getattr(parts, key), getattr(whole, key)
+        assert got == pytest.approx(want, rel=1e-9, abs=1e-9) or (math.isnan(got) and math.isnan(want)), key
+
+
+def test_accumulator_accepts_chunks_of_any_shape() -> None:
+    acc = StatsAccumulator("x", "float32", (2, 3))
+    acc.update(np.array([[1.0, 2.0, 3.0]], dtype=np.float32))
+    acc.update(np.array([4.0, 5.0, 6.0], dtype=np.float32))
+    stats = acc.result()
+    assert stats.numel == 6 and stats.mean == pytest.approx(3.5) and stats.max == 6.0
+
+
+@pytest.mark.parametrize(
+    ("name", "layer"),
+    [
+        ("model.layers.3.mlp.up_proj.weight", "model.layers.3.mlp.up_proj"),
+        ("fc1.weight", "fc1"),
+        ("dense_1/kernel:0", "dense_1"),
+        ("stack/dense/kernel", "stack/dense"),
+        ("stack/wide/vars/0", "stack/wide"),
+        ("lm_head", "lm_head"),
+    ],
+)
+def test_layer_of_names_the_layer_a_tensor_belongs_to(name: str, layer: str) -> None:
+    assert layer_of(name) == layer
+
+
+def test_layer_aggregates_combine_norms_maxima_and_nonfinite_counts_per_layer() -> None:
+    rng = np.random.default_rng(0)
+    kernel = rng.standard_normal((8, 4)).astype(np.float32)
+    bias = rng.standard_normal(4).astype(np.float32)
+    bias[1] = np.nan
+    other = rng.standard_normal(6).astype(np.float16)
+    tensors = [
+        array_stats("fc2.weight", other),
+        array_stats("fc1.weight", kernel),
+        array_stats("fc1.bias", bias),
+    ]
+    agg = layer_aggregates(tensors)
+    assert list(agg) == ["fc2", "fc1"]  # order of first appearance
+    fc1 = agg["fc1"]
+    both = np.concatenate([kernel.ravel(), bias[np.isfinite(bias)]]).astype(np.float64)
+    assert fc1.numel == 36 and fc1.nonfinite == 1
+    assert fc1.l2 == pytest.approx(np.linalg.norm(both), rel=1e-12)
+    assert fc1.absmax == pytest.approx(np.abs(both).max())
+    assert fc1.dtype == "float32"
+    mixed = layer_aggregates([array_stats("x.a", kernel), array_stats("x.b", other)])["x"]
+    assert mixed.dtype == "mixed"
+
+
+def test_natural_order_puts_layer_2_before_layer_10() -> None:
+    names = ["layers.10.w", "layers.2.w", "layers.1.w", "embed"]
+    assert sorted(names, key=natural_key) == ["embed", "layers.1.w", "layers.2.w", "layers.10.w"]
+
+
+def test_problem_summary_is_one_line_and_counts_the_rest() -> None:
+    text = summarize_problems(["a\nb", "c", "d", "e", "f"])
+    assert "\n" not in text and text.endswith("(+2 more)")

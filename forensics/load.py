@@ -131,9 +131,7 @@ def _record_source(record: Any) -> Source | None:
     return getattr(record, "source", None)
 
 
-def load_inventory(
-    inv: Inventory, given: str, *, progress: ProgressFn | None = None, debug: bool = False
-) -> RunData:
+def load_inventory(inv: Inventory, given: str, *, progress: ProgressFn | None = None, debug: bool = False) -> RunData:
     run = RunData(root=inv.root, given=given, problems=list(inv.problems), ignored_files=inv.ignored)
     total = sum(f.size for f in inv.files) or 1
     done = 0
@@ -146,7 +144,7 @@ def load_inventory(
             record = dataclasses.replace(_source(found), status=Status.UNREADABLE, note=_one_line(str(e)))
         except MemoryError:
             record = dataclasses.replace(_source(found), status=Status.UNREADABLE, note="ran out of memory reading it")
-        except Exception as e:  # a reader bug must not cost the other files  # noqa: BLE001
+        except Exception as e:  # a reader bug must not cost the other files
             if debug:
                 raise
             record = dataclasses.replace(

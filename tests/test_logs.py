@@ -357,13 +357,25 @@ def test_plain_print_formats_share_a_small_set_of_patterns():
         "Step 121: loss=3.1, lr=1e-2\n"
         "[iter 122] loss 3.0\n"
         "Iteration 123/1000, loss: nan, grad_norm: inf\n"
-        "Epoch: [1][4/100]\tLoss 2.6922e+00 (3.1857e+00)\n"
+        "WARNING: loss is nan at step 124\n"
     )
     scalars, *_ = parse_log_text(text)
     loss = scalars["loss"]
-    assert loss.steps.tolist() == [120, 121, 122, 123, 104]
+    assert loss.steps.tolist() == [120, 121, 122, 123, 124]
     assert math.isnan(loss.values[3]) and math.isinf(scalars["grad_norm"].values[0])
     assert scalars["learning_rate"].values.tolist() == [0.01, 0.01]
+
+
+def test_batch_counters_within_epochs_become_global_steps():
+    # PyTorch's ImageNet example: 0-based epochs, "[batch/batches]" after the epoch
+    imagenet = "Epoch: [0][4/100]\tLoss 2.6922e+00 (3.1857e+00)\nEpoch: [1][4/100]\tLoss nan (nan)\n"
+    assert parse_log_text(imagenet)[0]["loss"].steps.tolist() == [4, 104]
+    # 1-based epochs with a step counter that restarts every epoch...
+    per_epoch = "Epoch 1 Step 140/150 Loss: 1.0\nEpoch 2 Step 0/150 Loss: 0.9\nEpoch 2 Step 20/150 Loss: nan\n"
+    assert parse_log_text(per_epoch)[0]["loss"].steps.tolist() == [140, 150, 170]
+    # ...and one that does not: the counter is already global
+    global_ = "Epoch 1 Step 140/300 Loss: 1.0\nEpoch 2 Step 160/300 Loss: 0.9\n"
+    assert parse_log_text(global_)[0]["loss"].steps.tolist() == [140, 160]
 
 
 def test_per_epoch_lines_without_steps_are_epoch_unit():

@@ -95,6 +95,9 @@ LOOKBACK_LINES = 60  # a known message this many lines before a traceback belong
 #                      warning and CUDA's per-thread assertion lines are printed before the traceback)
 REGION_LINES = 200  # ...or this many lines after the exception line (TF prints the op message after frames)
 FORWARD_TRACE_KEEP = 8  # lines of anomaly mode's "Traceback of forward call" kept
+# A progress bar redrawn after a traceback is tqdm closing at interpreter exit (its last state), not
+# training going on: more redraws than this at new steps and the job is taken to have continued.
+CLOSING_REDRAWS = 2
 BINARY_SNIFF_BYTES = 8192
 BINARY_NUL_FRACTION = 0.01  # text logs hold no NUL bytes; more than 1% in the first block: not a text log
 NOTE_LIMIT = 300  # Source.note is one line
@@ -336,7 +339,7 @@ _COLON_PAIR = re.compile(r"(?:^|\s)([A-Za-z_][\w./-]*):\s+(" + _NUM + ")", re.IG
 _ONLY_COLON_PAIRS = re.compile(r"^\s+(?:[A-Za-z_][\w./-]*:\s+\S+\s*)+$")
 _EQ_PAIR = re.compile(r"([A-Za-z_][\w./-]*)\s*=\s*(" + _NUM + ")", re.IGNORECASE)
 _NON_TRAIN_BAR = re.compile(r"valid|sanity|test|predict|eval|writing|loading|download|map|tokeniz", re.IGNORECASE)
-_EPOCH_DESC = re.compile(r"^\s*Epoch\s+(\d+)(?:/(\d+))?\b")
+_EPOCH_DESC = re.compile(r"^\s*Epoch\s+(\d+)(?:/(\d+))?\b", re.IGNORECASE)
 
 # Hugging Face Trainer: "{'loss': '2.31', 'grad_norm': 'nan', 'learning_rate': '5e-05', 'epoch': '0.4'}"
 _HF_DICT = re.compile(r"\{'(?:loss|eval_[a-z_]+|grad_norm|learning_rate|epoch|train_runtime|train_loss)'\s*:[^{}]*\}")
@@ -353,7 +356,8 @@ _COUNTER = re.compile(
 _EPOCH_KEY = re.compile(
     r"(?<![\w/.])epoch\b\s*(?:[:=#]\s*|\s+)\[?\s*(?P<e>\d+)(?:\s*/\s*(?P<total>\d+))?", re.IGNORECASE
 )
-_IMAGENET = re.compile(r"Epoch:\s*\[(?P<e>\d+)\]\s*\[\s*(?P<n>\d+)\s*/\s*(?P<total>\d+)\s*\]")  # PyTorch examples
+# a batch counter within an epoch: "Epoch: [1][4999/5005]" (PyTorch examples), "[epoch 1][ 25/125]"
+_FRACTION = re.compile(r"\[\s*(?P<n>\d+)\s*/\s*(?P<total>\d+)\s*\]")
 _GENERIC_NAMES = (
     r"(?:train|training|val|valid|validation|eval|test)[_/ ]loss|loss"
     r"|learning[_ ]rate|lr"
@@ -362,7 +366,8 @@ _GENERIC_NAMES = (
     r"|ppl|perplexity"
 )
 _GENERIC_PAIR = re.compile(
-    r"(?<![\w/.])(?P<name>" + _GENERIC_NAMES + r")\b\s*(?:[:=]\s*|\s+)(?:tensor\(\s*)?(?P<val>" + _NUM + ")",
+    r"(?<![\w/.])(?P<name>" + _GENERIC_NAMES + r")\b\s*(?:[:=]\s*|\s+(?:is\s+|was\s+|became\s+)?)"
+    r"(?:tensor\(\s*)?(?P<val>" + _NUM + ")",
     re.IGNORECASE,
 )
 
@@ -655,7 +660,12 @@ class _LogParser:
         self.region_end = 0
         self.last_exception_line = 0
         self.last_exception_step: int | None = None
-        self.last_metric_line = 0
+        self.progress_after_exception = False
+        self.redraws_after_exception: set[int | None] = set()
+        # "[epoch 1][ 25/125]" / "Epoch 1 Step 20/150": is the counter per epoch or global? Decided
+        # the first time the epoch changes (per epoch if the counter falls back then)
+        self.fraction_per_epoch: bool | None = None
+        self.last_fraction: tuple[int, int] | None = None  # (epoch, n)
         self.forward_fn: str | None = None
         self.forward_trace: list[str] = []
         self.pending_forward: tuple[str, tuple[str, ...]] | None = None
@@ -736,6 +746,8 @@ class _LogParser:
             self.region_end = line + REGION_LINES
             self.last_exception_line = line
             self.last_exception_step = self.tb_step
+            self.progress_after_exception = False
+            self.redraws_after_exception = set()
         return False  # the exception line (or a stray line inside frames) is also looked at
 
     def _close_exception(self) -> None:
@@ -819,12 +831,18 @@ class _LogParser:
     def _has_steps(self) -> bool:
         return any(unit == "step" for _, unit, _ in self.series)
 
-    def _saw_metrics(self, line: int, step: int | None) -> None:
-        self.last_metric_line = line
+    def _saw_metrics(self, line: int, step: int | None, bar: bool = False) -> None:
         if step is not None:
             self.cur_step = step
         if self.tb_state == 2 and line > self.exc_line:
             self._close_exception()
+        if self.last_exception_line and line > self.last_exception_line and not self.progress_after_exception:
+            if bar:
+                self.redraws_after_exception.add(step)
+                if len(self.redraws_after_exception) > CLOSING_REDRAWS:
+                    self.progress_after_exception = True
+            else:
+                self.progress_after_exception = True
 
     def _metrics(self, text: str, line: int, at_eof: bool) -> None:
         end_ok = len(text) if not at_eof else len(text.rstrip()) - 1  # a number touching EOF may be cut
@@ -878,7 +896,7 @@ class _LogParser:
             for tag, val in found:
                 self._put(tag, self.last_rich_step, val, "rich")
             if found:
-                self._saw_metrics(line, self.last_rich_step)
+                self._saw_metrics(line, self.last_rich_step, bar=True)
             return
         km = _KERAS_PROGRESS.match(rest)
         if km and " - " in rest:
@@ -939,7 +957,7 @@ class _LogParser:
         for tag, val in found:
             self._put(tag, step, val, "tqdm")
         if found:
-            self._saw_metrics(line, step)
+            self._saw_metrics(line, step, bar=True)
         elif not em:
             self.cur_step = step if self.cur_step is None else max(self.cur_step, step)
 
@@ -961,7 +979,7 @@ class _LogParser:
         for tag, val in found:
             self._put(tag, step, val, "rich")
         if found:
-            self._saw_metrics(line, step)
+            self._saw_metrics(line, step, bar=True)
 
     def _hf(self, text: str, line: int) -> None:
         values: dict[str, float] = {}
@@ -979,6 +997,14 @@ class _LogParser:
             return
         if not values:
             return
+        if "step" in keys:  # a script printing its own dicts with the step in them
+            m = re.search(r"'step'\s*:\s*'?(\d+)", text)
+            if m:
+                step = int(m.group(1))
+                for tag, val in values.items():
+                    self._put(tag, step, val, "print")
+                self._saw_metrics(line, step)
+                return
         if "loss" in keys:
             self.hf_index += 1
         self.hf_points.append((max(self.hf_index, 1), values.get("epoch"), values))
@@ -994,14 +1020,6 @@ class _LogParser:
                 found.append((tag, val))
         if not found:
             return
-        im = _IMAGENET.search(text)
-        if im:
-            step = int(im.group("e")) * int(im.group("total")) + int(im.group("n"))
-            self.spe = int(im.group("total"))
-            for tag, val in found:
-                self._put(tag, step, val, "print")
-            self._saw_metrics(line, step)
-            return
         cm = _COUNTER.search(text)
         em = _EPOCH_KEY.search(text)
         if em:
@@ -1009,12 +1027,14 @@ class _LogParser:
             if self.generic_epoch_base is None:
                 self.generic_epoch_base = 0 if epoch == 0 else 1
             self.generic_epoch = epoch
-        if cm:
-            n = int(cm.group("n"))
-            total = _int(cm.group("total"))
-            key = cm.group("key").lower()
+        fm = _FRACTION.search(text) if em and (cm is None or cm.group("total") is None) else None
+        if cm or fm:
+            if cm and not (fm and cm.start() > fm.start()):
+                n, total, key = int(cm.group("n")), _int(cm.group("total")), cm.group("key").lower()
+            else:
+                n, total, key = int(fm.group("n")), _int(fm.group("total")), "batch"  # type: ignore[union-attr]
             step = n
-            if key == "batch" and em and total:  # batch within an epoch
+            if em and total and (key == "batch" or self._per_epoch(int(em.group("e")), n)):
                 base = self.generic_epoch_base or 0
                 step = (int(em.group("e")) - base) * total + n
                 self.spe = total
@@ -1025,6 +1045,13 @@ class _LogParser:
         if em:
             base = self.generic_epoch_base if self.generic_epoch_base is not None else 1
             self._epoch_level(int(em.group("e")), base, found, line, "print")
+
+    def _per_epoch(self, epoch: int, n: int) -> bool:
+        """Is "Epoch 2 Step 20/150" the 20th step of epoch 2 (True) or global step 20?"""
+        if self.fraction_per_epoch is None and self.last_fraction is not None and epoch > self.last_fraction[0]:
+            self.fraction_per_epoch = n < self.last_fraction[1]
+        self.last_fraction = (epoch, n)
+        return self.fraction_per_epoch is not False
 
     # ------------------------------------------------------------ output
 
@@ -1058,8 +1085,15 @@ class _LogParser:
             unit = "epoch"
         else:
             unit = None
-        died = bool(self.last_exception_line) and self.last_metric_line <= self.last_exception_line
-        last_step = self.last_exception_step if died and self.last_exception_step is not None else self.cur_step
+        died = bool(self.last_exception_line) and not self.progress_after_exception
+        last_step = self.cur_step
+        if died:
+            closing = [s for s in self.redraws_after_exception if s is not None]
+            known = [s for s in (self.last_exception_step, *closing) if s is not None]
+            last_step = max(known) if known else None
+            for ev in self.events:  # what killed the job happened at the last step it reached
+                if ev.traceback and ev.step is None and ev.line >= self.last_exception_line - LOOKBACK_LINES:
+                    ev.step = last_step
         if last_step is None and unit in ("step", "log_index"):
             last_step = max((int(b.steps[-1]) for (_, u, _), b in self.series.items() if u == "step"), default=None)
         events = tuple(ev.build() for ev in sorted(self.events, key=lambda e: e.line))

@@ -153,6 +153,16 @@ def test_nan_weights_after_an_absurd_learning_rate_are_counted_per_tensor() -> N
     assert ckpt.step == want["iterations"]
 
 
+def test_mixed_precision_loss_scale_optimizer_reports_the_inner_step_count_and_learning_rate() -> None:
+    ckpt = _archive(FIXTURES / "keras3_mixed.keras")
+    want = EXPECTED["keras3_mixed.keras"]
+    assert want["optimizer"] == "LossScaleOptimizer"
+    assert ckpt.model is not None and ckpt.model.dtype_policy == "mixed_float16"
+    assert ckpt.model.iterations == want["iterations"] > 0
+    assert ckpt.model.learning_rate == pytest.approx(want["learning_rate"])
+    assert ckpt.step == want["iterations"]
+
+
 @pytest.mark.parametrize(
     ("fixture", "where"),
     [

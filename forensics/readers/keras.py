@@ -476,20 +476,42 @@ def _read_keras3(h5: h5py.File, config: dict[str, Any] | None, reading: _Reading
     opt = h5.get("optimizer")
     if isinstance(opt, h5py.Group):
         _walk_optimizer(opt, "optimizer", reading, depth=1)
-        lr_is_schedule = _optimizer_lr_is_schedule(config)
         vars_group = opt.get("vars")
         if isinstance(vars_group, h5py.Group):
-            first = vars_group.get("0")
-            if isinstance(first, h5py.Dataset) and first.shape == () and first.dtype.kind in "iu":
-                _scalar_state(first, True, reading)
-                second = vars_group.get("1")
-                if (
-                    not lr_is_schedule
-                    and isinstance(second, h5py.Dataset)
-                    and second.shape == ()
-                    and second.dtype.kind == "f"
-                ):
-                    _scalar_state(second, False, reading)
+            _keras3_optimizer_state(vars_group, _optimizer_lr_is_schedule(config), reading)
+
+
+def _keras3_optimizer_state(group: h5py.Group, lr_is_schedule: bool, reading: _Reading) -> None:
+    """Iterations and learning rate from Keras 3's unnamed ``optimizer/vars/<i>``.
+
+    A plain optimizer stores ``[iterations, learning_rate, slots...]`` (no learning-rate
+    variable under a schedule). A LossScaleOptimizer (mixed precision) stores its own
+    never-advanced ``iterations, learning_rate``, then ``step_counter, dynamic_scale``,
+    then the inner optimizer's ``iterations, learning_rate``. So among the leading
+    scalars the integer with the largest count (the last on a tie) is the step counter,
+    and a float scalar right after it is the learning rate.
+    """
+    leading: list[h5py.Dataset] = []
+    for i in range(len(group)):
+        ds = group.get(str(i))
+        if not isinstance(ds, h5py.Dataset) or ds.shape != ():
+            break
+        leading.append(ds)
+    best: tuple[int, int] | None = None  # (count, index)
+    for i, ds in enumerate(leading):
+        if ds.dtype.kind in "iu":
+            try:
+                count = int(np.asarray(ds[()]).item())
+            except _H5_ERRORS:
+                continue
+            if best is None or (count, i) >= best:
+                best = (count, i)
+    if best is None:
+        return
+    reading.iterations = best[0]
+    after = best[1] + 1
+    if not lr_is_schedule and after < len(leading) and leading[after].dtype.kind == "f":
+        _scalar_state(leading[after], False, reading)
 
 
 def _walk_container(

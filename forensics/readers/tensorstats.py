@@ -22,9 +22,9 @@ import numpy as np
 
 from forensics.records import TensorStats
 
-# Elements folded per chunk. Each chunk is widened to float64 (8 bytes per element)
-# and a deviation array of the same size is made, so 1 Mi elements keeps the working
-# set near 16-24 MiB while amortising numpy's per-call overhead.
+# Elements folded per chunk. Each chunk is copied once to float64 (8 bytes per element,
+# then turned into deviations in place), so 1 Mi elements keeps the working set near
+# 8-16 MiB while amortising numpy's per-call overhead.
 DEFAULT_CHUNK_ELEMENTS = 1 << 20
 
 # Values at or below this magnitude can be squared and summed in float64 over any

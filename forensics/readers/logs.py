@@ -73,6 +73,7 @@ from __future__ import annotations
 
 import codecs
 import dataclasses
+import functools
 import math
 import re
 from array import array
@@ -202,12 +203,13 @@ _ANSI = re.compile(
     r"|\x1b[@-Z\\-_]"  # two-byte escapes
     r"|\[(?:\d{1,3};)*\d{1,3}m"  # colour codes whose ESC was lost (copied from a notebook)
 )
+_ORPHAN_SGR = re.compile(r"\[(?:\d{1,3};)*\d{1,3}m")
 _CONTROL = re.compile(r"[\x00-\x07\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def clean_segment(text: str) -> str:
     """What a terminal would show for one segment: no ANSI codes, backspaces applied."""
-    if "\x1b" in text or "[" in text:
+    if "\x1b" in text or ("m" in text and _ORPHAN_SGR.search(text)):
         text = _ANSI.sub("", text)
     if "\b" in text:
         text = _apply_backspaces(text)
@@ -241,6 +243,11 @@ _NUM_RE = re.compile(_NUM + r"$", re.IGNORECASE)
 
 def _num(text: str) -> float | None:
     """A printed number, NaN/Inf spellings included; None if it is not one."""
+    if text[:1].isdigit():  # the common case, fast: "0.0001", "1.2e+00"
+        try:
+            return float(text)
+        except ValueError:
+            pass
     s = text.strip().strip("'\"")
     if s.startswith("tensor("):
         s = s[7:].split(",")[0].rstrip(")")
@@ -301,6 +308,7 @@ _NOT_METRICS = frozenset({"v_num", "eta", "step", "batch", "iter", "it", "global
 _NOT_METRIC_SUFFIXES = ("runtime", "_per_second", "total_flos", "_flos")
 
 
+@functools.lru_cache(maxsize=4096)
 def normalise_tag(name: str) -> str | None:
     """The series name for a printed metric name, or None for things that are not metrics."""
     key = name.strip().strip("'\"").lower()
@@ -329,15 +337,13 @@ _KERAS_TERMINATE = re.compile(r"(?<![A-Za-z])Batch (\d+): Invalid loss, terminat
 _KERAS_TERMINATE_RAISE = re.compile(r"NaN or Inf loss encountered at batch (\d+)\. Loss value: (\S+?)\.?(?:\s|$)")
 
 # tqdm: "desc:  12%|█▎  | 8/64 [00:00<00:02, 21.49it/s, gnorm=nan, loss=nan]"
-_TQDM = re.compile(
-    r"(?P<desc>[^|\r]*?)\s*(?P<pct>\d{1,3})%\|[^|]*\|\s*(?P<n>\d+)/(?P<total>\d+)\s*\[(?P<info>[^\]]*)\]?"
-)
+_TQDM = re.compile(r"(?P<pct>\d{1,3})%\|[^|]*\|\s*(?P<n>\d+)/(?P<total>\d+)\s*\[(?P<info>[^\]]*)\]?")
 # rich (Lightning RichProgressBar):
 #   "Epoch 3/3  ━━━━━━ 10/10 0:00:00 • 0:00:00 924.92it/s v_num: 0.000 train_loss: 18.050"
 _RICH = re.compile(r"^(?P<desc>\S.*?)\s+[━╸╺╼╾\s]*?\s(?P<n>\d+)/(?P<total>\d+)\s+\d+:\d\d:\d\d\b(?P<rest>.*)$")
 _COLON_PAIR = re.compile(r"(?:^|\s)([A-Za-z_][\w./-]*):\s+(" + _NUM + ")", re.IGNORECASE)
 _ONLY_COLON_PAIRS = re.compile(r"^\s+(?:[A-Za-z_][\w./-]*:\s+\S+\s*)+$")
-_EQ_PAIR = re.compile(r"([A-Za-z_][\w./-]*)\s*=\s*(" + _NUM + ")", re.IGNORECASE)
+_EQ_PAIR = re.compile(r"([A-Za-z_][\w./-]*)\s*=\s*([^,\s\]]+)")  # tqdm postfix: "loss=0.12, lr=1e-3"
 _NON_TRAIN_BAR = re.compile(r"valid|sanity|test|predict|eval|writing|loading|download|map|tokeniz", re.IGNORECASE)
 _EPOCH_DESC = re.compile(r"^\s*Epoch\s+(\d+)(?:/(\d+))?\b", re.IGNORECASE)
 
@@ -365,8 +371,10 @@ _GENERIC_NAMES = (
     r"|(?:train|val|valid)[_ ]acc(?:uracy)?|acc(?:uracy)?"
     r"|ppl|perplexity"
 )
+_GENERIC_KEYS = ("loss", "lr", "learning", "norm", "acc", "ppl", "perplexity")  # cheap test before the regex
+# the lookahead on the first letter makes the scan cheap at the many positions where no name starts
 _GENERIC_PAIR = re.compile(
-    r"(?<![\w/.])(?P<name>" + _GENERIC_NAMES + r")\b\s*(?:[:=]\s*|\s+(?:is\s+|was\s+|became\s+)?)"
+    r"(?=[lLtTvVeEgGaApP])(?<![\w/.])(?P<name>" + _GENERIC_NAMES + r")\b\s*(?:[:=]\s*|\s+(?:is\s+|was\s+|became\s+)?)"
     r"(?:tensor\(\s*)?(?P<val>" + _NUM + ")",
     re.IGNORECASE,
 )
@@ -700,7 +708,7 @@ class _LogParser:
                 return
             self.pending_forward = (self.forward_fn, tuple(self.forward_trace[-FORWARD_TRACE_KEEP:]))
             self.forward_fn = None
-        m = _FORWARD_TRACE.search(text)
+        m = _FORWARD_TRACE.search(text) if "Error detected in" in text else None
         if m:
             self.forward_fn = m.group(1)
             self.forward_trace = []
@@ -711,7 +719,7 @@ class _LogParser:
 
     def _traceback(self, text: str, line: int) -> bool:
         """Follow a Python traceback; True when the line was a frame (nothing else to look for)."""
-        tb = _TB_START.search(text)
+        tb = _TB_START.search(text) if "Traceback (" in text else None
         if tb:
             if tb.start() > 0:  # "...loss: 0.3632Traceback (most recent call last):"
                 self._metrics(text[: tb.start()], line, False)
@@ -877,8 +885,10 @@ class _LogParser:
         offset = 0
         if "%|" in text:
             bar = None
+            prev = 0
             for bar in _TQDM.finditer(text):
-                self._tqdm(bar, line, end_ok)
+                self._tqdm(bar, text[prev : bar.start()], line, end_ok)
+                prev = bar.end()
             if bar is not None:
                 offset = bar.end()
                 rest = text[offset:]
@@ -886,7 +896,7 @@ class _LogParser:
             for hf in _HF_DICT.finditer(rest):
                 self._hf(hf.group(0), line)
             return
-        if "━" in rest or (":" in rest and _RICH.match(rest)):
+        if "it/s" in rest or "━" in rest:  # a rich bar shows a rate; cheap test before the regex
             rm = _RICH.match(rest)
             if rm:
                 self._rich(rm, line, pairs)
@@ -928,12 +938,12 @@ class _LogParser:
             self._put(tag, epoch + (1 - base), val, emitter, unit="epoch")
         self._saw_metrics(line, None)
 
-    def _tqdm(self, bar: re.Match[str], line: int, end_ok: int) -> None:
-        desc = bar.group("desc").strip()
+    def _tqdm(self, bar: re.Match[str], desc: str, line: int, end_ok: int) -> None:
+        desc = desc.strip().rstrip(":").strip()
         n, total = int(bar.group("n")), int(bar.group("total"))
-        if _NON_TRAIN_BAR.search(desc):
+        if desc and _NON_TRAIN_BAR.search(desc):
             return
-        em = _EPOCH_DESC.match(desc)
+        em = _EPOCH_DESC.match(desc) if desc else None
         if em:  # Lightning: "Epoch 3:" is 0-based, the counter is the batch within the epoch
             step = int(em.group(1)) * total + n
             self.spe = total
@@ -1011,6 +1021,9 @@ class _LogParser:
         self._saw_metrics(line, None)
 
     def _generic(self, text: str, line: int, offset: int, end_ok: int) -> None:
+        lower = text.lower()
+        if not any(k in lower for k in _GENERIC_KEYS):
+            return
         found = []
         for m in _GENERIC_PAIR.finditer(text):
             if offset + m.end() > end_ok:

@@ -165,3 +165,24 @@ def test_oversized_config_is_not_read(tmp_path, monkeypatch):
     p = write(tmp_path, "config.json", '{"lr": 0.1, "batch_size": 3}')
     with pytest.raises(UnreadableSource, match="bytes"):
         read(p)
+
+
+def test_language_model_config_gives_the_vocabulary_as_the_number_of_classes():
+    c = read(FIX / "hf_trainer" / "gpt2_config.json")  # GPT2Config.save_pretrained
+    assert c.num_classes == 1000  # next-token targets must lie in [0, vocab_size)
+    assert c.mixed_precision is None
+
+
+def test_sample_run_configs_when_present():
+    root = Path(__file__).parent.parent / "sample_runs"
+    found = sorted(root.glob("*/config.*")) + sorted(root.glob("*/hparams.*")) + sorted(root.glob("*/*/config.json"))
+    found += sorted(root.glob("*/lightning_logs/*/hparams.yaml"))
+    if not found:
+        pytest.skip("no sample runs generated")
+    for f in found:
+        c = read(f)
+        assert c.source.status is Status.OK, f
+        if "vocab_size" in c.raw and any("LMHead" in a for a in c.raw.get("architectures", [])):
+            assert c.num_classes == c.raw["vocab_size"], f
+        elif "lr" in c.raw or "learning_rate" in c.raw:
+            assert c.learning_rate == float(c.raw.get("lr", c.raw.get("learning_rate"))), f

@@ -9,6 +9,7 @@ tests use the message text from the frameworks' source code, named at each test.
 
 from __future__ import annotations
 
+import csv
 import math
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from hypothesis import strategies as st
 from forensics.errors import UnreadableSource
 from forensics.readers import logs
 from forensics.readers.logs import clean_segment, parse_log_text, read_job_log, with_steps_from_epochs
-from forensics.records import Kind, LogData, Source
+from forensics.records import Kind, LogData, Source, Status
 
 FIX = Path(__file__).parent / "fixtures" / "logs"
 
@@ -248,21 +249,28 @@ def test_stdout_and_stderr_files_of_one_job_read_alone():
 # ---------------------------------------------------------------- Lightning, rich, Hugging Face
 
 
-def test_lightning_tqdm_bar_zero_based_epochs_and_nan_dot_zero_values():
+def test_lightning_tqdm_bar_steps_are_the_steps_lightning_logged():
     data = read("lightning_tqdm.log")
     loss = data.scalars["loss"]
     assert data.steps_per_epoch == 10
     assert (np.diff(loss.steps) > 0).all()  # the reset bar "Epoch 1: 0/10" does not rewind
-    assert points(data, "loss")[:2] == [(1, 515.0), (2, 2950.0)]
-    assert first_nonfinite(data) == 5  # "train_loss=inf.0" at 5/10 of epoch 0
-    assert math.isinf(loss.values[4])
-    assert loss.steps[-1] == 40
+    # the CSVLogger of the same run: the bar's values sit on the very steps Lightning logged them at
+    with open(FIX / "lightning" / "metrics.csv") as f:
+        logged = [(int(r["step"]), float(r["train_loss"])) for r in csv.DictReader(f) if r["train_loss"]]
+    bar = dict(points(data, "loss"))
+    for step, value in logged:
+        if math.isfinite(value):
+            assert bar[step] == pytest.approx(value, rel=5e-3), step
+        else:
+            assert not math.isfinite(bar[step]), step
+    # "train_loss=inf.0" (Lightning formats floats with a trailing .0) is read as inf, one step early
+    assert first_nonfinite(data) == 4 and math.isinf(bar[4])
 
 
 def test_lightning_rich_progress_bar_with_ansi_and_metrics_on_a_continuation_line():
     data = read("lightning_rich.log")
-    assert points(data, "loss")[0] == (4, pytest.approx(763.024))
-    assert (40, pytest.approx(15.942)) in points(data, "val_loss")
+    assert points(data, "loss")[0] == (3, pytest.approx(763.024))  # "4/10": batch 3's loss, as for tqdm
+    assert (39, pytest.approx(15.942)) in points(data, "val_loss")
     assert data.steps_per_epoch == 10
 
 
@@ -556,3 +564,44 @@ def test_parser_never_raises_on_arbitrary_text(text):
 )
 def test_parser_survives_any_mix_of_real_fragments(parts):
     parse_log_text("".join(parts))
+
+
+# ---------------------------------------------------------------- the sample runs, when generated
+
+_RUNS = Path(__file__).parent.parent / "sample_runs"
+
+
+def _sample_logs() -> list[tuple[str, Path]]:
+    import json
+
+    manifest = _RUNS / "manifest.json"
+    if not manifest.exists():
+        return []
+    runs = json.loads(manifest.read_text())["runs"]
+    return [(name, log) for name in sorted(runs) for log in sorted((_RUNS / name).glob("slurm-*.out"))]
+
+
+@pytest.mark.parametrize(("run", "log"), _sample_logs(), ids=lambda v: v if isinstance(v, str) else v.name)
+def test_sample_run_console_logs_agree_with_what_the_generator_recorded(run, log):
+    import json
+
+    facts = json.loads((_RUNS / "manifest.json").read_text())["runs"][run]
+    data = read_job_log(log, Source(log.name, Kind.JOB_LOG, size=log.stat().st_size))
+    assert data.source.status is Status.OK
+    raised = facts.get("raised") or facts.get("crashed_with")
+    last_log = log == sorted(log.parent.glob("slurm-*.out"))[-1]  # a resumed run's earlier logs end alive
+    if raised and last_log:
+        assert data.died_with_exception
+        message = raised.split(":", 1)[-1].strip()[:40]
+        assert any(message in e.message or any(message in t for t in e.traceback) for e in data.events)
+    expected = facts.get("first_nonfinite_step")
+    if expected is not None and facts.get("step_unit") == "step" and last_log:
+        # the log may print less often than the run logged: the first non-finite value it shows
+        # is at or after the true step, and the point it printed before that was still finite
+        # (where the Trainer masks the NaN loss, the generator recorded the grad norm's step)
+        tag = "grad_norm" if str(facts.get("first_nonfinite_is", "")).startswith("grad_norm") else "loss"
+        s = data.scalars.get(tag)
+        if s is not None and (~np.isfinite(s.values)).any():
+            i = int(np.flatnonzero(~np.isfinite(s.values))[0])
+            first, before = int(s.steps[i]), (int(s.steps[i - 1]) if i else -1)
+            assert before < expected <= first, (before, expected, first)

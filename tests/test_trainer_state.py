@@ -101,3 +101,25 @@ def test_malformed_state_is_unreadable_with_one_line(tmp_path, content):
     with pytest.raises(UnreadableSource) as e:
         read(p)
     assert "\n" not in str(e.value) and str(e.value)
+
+
+def test_sample_run_trainer_states_when_present():
+    root = Path(__file__).parent.parent / "sample_runs"
+    manifest = root / "manifest.json"
+    states = sorted(root.glob("*/checkpoint-*/trainer_state.json"))
+    if not states or not manifest.exists():
+        pytest.skip("no sample runs generated")
+    runs = json.loads(manifest.read_text())["runs"]
+    for f in states:
+        state = read(f)
+        facts = runs.get(f.parts[-3], {})
+        assert state.source.status is Status.OK and state.global_step == int(f.parent.name.split("-")[1])
+        gn = state.scalars["grad_norm"]
+        bad = np.flatnonzero(~np.isfinite(gn.values))
+        expected = facts.get("first_nonfinite_step")
+        if str(facts.get("first_nonfinite_is", "")).startswith("grad_norm") and expected is not None:
+            if state.global_step >= expected:
+                assert int(gn.steps[bad[0]]) == expected, f
+                assert np.isfinite(state.scalars["loss"].values).all(), f  # the filter masked it
+            else:
+                assert bad.size == 0, f

@@ -391,8 +391,7 @@ def _output_width(tree: dict[str, Any]) -> int | None:
     """Width of the last layer of a layer list (Keras model config, a list of Linear specs), or an LM's vocab."""
     architectures = tree.get("architectures")
     if isinstance(architectures, list) and any(
-        isinstance(a, str) and re.search(r"(CausalLM|LMHead|MaskedLM|ForConditionalGeneration)$", a)
-        for a in architectures
+        isinstance(a, str) and re.search(r"CausalLM|LMHead|MaskedLM|ForConditionalGeneration", a) for a in architectures
     ):
         vocab = _positive_int(tree.get("vocab_size"))
         if vocab:

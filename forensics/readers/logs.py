@@ -946,6 +946,8 @@ class _LogParser:
         em = _EPOCH_DESC.match(desc) if desc else None
         if em:  # Lightning: "Epoch 3:" is 0-based, the counter is the batch within the epoch
             step = int(em.group(1)) * total + n
+            if "v_num" in (bar.group("info") or ""):
+                step -= 1  # Lightning updates the counter before the postfix: n shows batch n-1's loss
             self.spe = total
             if n == 0:
                 return  # the bar was reset for a new epoch but still shows the last epoch's postfix
@@ -979,6 +981,8 @@ class _LogParser:
         n, total = int(rm.group("n")), int(rm.group("total"))
         em = _EPOCH_DESC.match(desc)
         step = int(em.group(1)) * total + n if em else n
+        if em and "v_num" in rm.group("rest"):
+            step -= 1  # as for Lightning's tqdm bar: the metrics shown at n are those of batch n-1
         if em:
             self.spe = total
             if n == 0:  # reset for a new epoch, still showing the last epoch's metrics

@@ -55,7 +55,8 @@ def analyze(
         run.data_samples.append(sample)
 
     tl = build_timeline(run)
-    evidence = run_rules(tl)
+    problems = list(run.problems)
+    evidence = run_rules(tl, debug=debug, problems=problems)
     dx = diagnose(tl, evidence)
     return Report(
         run_dir=str(path),
@@ -66,6 +67,6 @@ def analyze(
         sources=list(run.sources),
         recommendations=dx.recommendations,
         not_checked=dx.not_checked,
-        problems=list(run.problems),
+        problems=problems,
         timeline=tl,
     )

@@ -183,6 +183,11 @@ def _add(inv: Inventory, path: Path, rel: str, kind: Kind, size: int) -> None:
     if kind is Kind.EVENTS:
         parent = rel.rsplit("/", 1)[0] if "/" in rel else ""
         group = parent
+    elif kind in (Kind.DATA_SAMPLE, Kind.JOB_LOG) and rel.lower().endswith((".csv", ".log")):
+        from forensics.readers.metrics_csv import sniff
+
+        if sniff(path):
+            kind = Kind.METRICS_CSV
     elif kind is Kind.KERAS_H5:
         holds = h5_holds_weights(path)
         if holds is False:

@@ -108,6 +108,10 @@ def _read_one(found: Found, root: Path, extra_data: bool = False) -> Any:
         from forensics.readers.logs import read_job_log
 
         return read_job_log(found.path, src)
+    if kind is Kind.METRICS_CSV:
+        from forensics.readers.metrics_csv import read_metrics_csv
+
+        return read_metrics_csv(found.path, src)
     if kind is Kind.TRAINER_STATE:
         from forensics.readers.trainer_state import read_trainer_state
 

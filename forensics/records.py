@@ -37,6 +37,7 @@ class Kind(str, Enum):
     CONFIG = "config"
     DATA_SAMPLE = "data_sample"
     PICKLE = "pickle_checkpoint"
+    METRICS_CSV = "metrics_csv"  # CSVLogger output: training curves, not data
 
     def __str__(self) -> str:
         return self.value

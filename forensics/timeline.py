@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from forensics.load import RunData
-from forensics.records import Checkpoint, HistogramSeries, LogEvent, ScalarSeries, Source, Status, TensorStats
+from forensics.records import Checkpoint, HistogramSeries, Kind, LogEvent, ScalarSeries, Source, Status, TensorStats
 
 # ---------------------------------------------------------------- thresholds
 
@@ -39,6 +39,9 @@ ONSET_TOLERANCE_DECADES = 0.1
 EXPLODED_FACTOR = 1e4
 # Consecutive LR values differing by this factor or more are a schedule jump, not a decay step.
 LR_JUMP_FACTOR = 2.0
+# A run whose loss ends this many times above its best, and above where it started,
+# has diverged even without a NaN (healthy training loss never ends 10x off its minimum).
+STUCK_FACTOR = 10.0
 # A loss point this many times its trailing median is a spike.
 SPIKE_FACTOR = 3.0
 # The loss is "near zero" before the blow-up when its last finite level is this
@@ -187,6 +190,8 @@ class Timeline:
     lr: Series | None = None
     grad_norm: Series | None = None
     other_losses: list[Series] = field(default_factory=list)  # other training-loss series (logs, HF state)
+    loss_all: Series | None = None  # every logged point of the loss, restarts included, in write order
+    restarts: list[tuple[int, int]] = field(default_factory=list)  # (from step, to step) where the loss rewound
     steps_per_epoch: int | None = None
     steps_per_epoch_origin: str | None = None
     first_nonfinite: NonFinite | None = None  # of the training loss (or grad norm where the loss is masked)
@@ -317,11 +322,12 @@ def find_onset(steps: np.ndarray, values: np.ndarray) -> Onset | None:
     on a log10 scale (losses span decades when they diverge), smooth it with a
     centered running median (window ~2 % of the points, at least 3) so single
     minibatch spikes do not count. Find the minimum of the smoothed curve; if
-    the curve ends at least ``ONSET_MIN_RISE_DECADES`` above it, the onset is
-    the last point after the minimum that was still within
-    ``ONSET_TOLERANCE_DECADES`` of it: from there on the loss only climbed. The
-    growth rate is the geometric mean fold per step from the onset to the last
-    finite point. Returns None when there is no sustained climb (the loss was
+    the curve ends at least ``ONSET_MIN_RISE_DECADES`` above it, there was a
+    sustained climb. Its onset is the change point of a two-segment line fit of
+    the smoothed log-loss from the minimum to the last finite point (the level it
+    sat at, then the climb; see :func:`_change_point`). The growth rate is the
+    geometric mean fold per step from the onset to the last finite point.
+    Returns None when there is no sustained climb (the loss was
     falling or flat until it jumped: saturation or a bad batch, not instability).
     """
     ok = np.isfinite(values)
@@ -337,13 +343,11 @@ def find_onset(steps: np.ndarray, values: np.ndarray) -> Onset | None:
     rise = float(max(ys[end], y[end]) - ys[m])
     if rise < ONSET_MIN_RISE_DECADES:
         return None
-    # the last point still at the minimum level: first within a coarse tolerance (the
-    # stretch the climb leaves from), then the last point of that stretch within a fine
-    # one, so a steep climb is not dated a few steps late
-    near = np.nonzero(ys[m:] <= ys[m] + ONSET_TOLERANCE_DECADES)[0]
-    stretch_end = m + int(near[-1]) if near.size else m
-    fine = np.nonzero(ys[m : stretch_end + 1] <= ys[m] + ONSET_TOLERANCE_DECADES / 5)[0]
-    onset = m + int(fine[-1]) if fine.size else stretch_end
+    onset = _change_point(s[m : end + 1].astype(np.float64), ys[m : end + 1]) + m
+    # a line fit breaks late on a climb that accelerates: walk back down the climb to
+    # its foot (the nearest point where the smoothed curve stops falling backwards)
+    while onset > m and ys[onset - 1] < ys[onset]:
+        onset -= 1
     if onset >= end:
         return None
     span = int(s[end] - s[onset])
@@ -356,6 +360,35 @@ def find_onset(steps: np.ndarray, values: np.ndarray) -> Onset | None:
         fold_per_step=fold,
         rise_decades=float(y[end] - ys[m]),
     )
+
+
+def _change_point(x: np.ndarray, y: np.ndarray) -> int:
+    """Index where a two-segment line fit of ``y`` over ``x`` breaks best.
+
+    Segment one (the level the loss sat at after its minimum) and segment two (the
+    climb) are each fitted by least squares; the break minimising the summed squared
+    error wins. Prefix sums make every candidate break O(1), the whole search O(n).
+    """
+    n = y.size
+    if n < 4:
+        return 0
+    x = x - x[0]
+    cx, cy = np.cumsum(np.r_[0.0, x]), np.cumsum(np.r_[0.0, y])
+    cxx, cyy, cxy = np.cumsum(np.r_[0.0, x * x]), np.cumsum(np.r_[0.0, y * y]), np.cumsum(np.r_[0.0, x * y])
+
+    def sse(a: np.ndarray, b: np.ndarray) -> np.ndarray:  # points a..b-1
+        k = (b - a).astype(np.float64)
+        sx, sy = cx[b] - cx[a], cy[b] - cy[a]
+        sxx = cxx[b] - cxx[a] - sx * sx / k
+        syy = cyy[b] - cyy[a] - sy * sy / k
+        sxy = cxy[b] - cxy[a] - sx * sy / k
+        with np.errstate(divide="ignore", invalid="ignore"):
+            fit = np.where(sxx > 0, sxy * sxy / sxx, 0.0)
+        return np.maximum(syy - fit, 0.0)
+
+    j = np.arange(2, n - 1)  # first segment 0..j (inclusive), second j..n-1
+    cost = sse(np.zeros_like(j), j + 1) + sse(j, np.full_like(j, n))
+    return int(j[int(np.argmin(cost))]) if j.size else 0
 
 
 def find_spikes(values: np.ndarray, steps: np.ndarray) -> list[int]:
@@ -408,12 +441,12 @@ def _loss_rank(s: ScalarSeries) -> tuple[int, int, int]:
     return (per_epoch, plain, -len(s))
 
 
-def _as_series(s: ScalarSeries, role: str, unit: str | None = None) -> Series:
+def _as_series(s: ScalarSeries, role: str, unit: str) -> Series:
     return Series(
         role=role,
         steps=np.asarray(s.steps, dtype=np.int64),
         values=np.asarray(s.values, dtype=np.float64),
-        unit=unit or _unit_of(s.tag),
+        unit=unit,
         source=s.source,
         tag=s.tag,
         run=s.run,
@@ -421,42 +454,124 @@ def _as_series(s: ScalarSeries, role: str, unit: str | None = None) -> Series:
     )
 
 
-def _candidates(run: RunData) -> dict[str, list[tuple[int, ScalarSeries]]]:
-    """Scalar series by role, each with a source priority (lower is better)."""
-    by_role: dict[str, list[tuple[int, ScalarSeries]]] = {}
+def _concat(parts: list[ScalarSeries]) -> ScalarSeries:
+    """One series from the pieces of one tag written by successive files (a job and its
+    restarts), in write order. Every point is kept; a rewind of the step starts a new segment."""
+    if len(parts) == 1:
+        return parts[0]
+    steps, values, walls, segs = [], [], [], []
+    offset = 0
+    last_step = None
+    for p in parts:
+        seg = np.asarray(p.segment, dtype=np.int32) if len(p.segment) == len(p) else np.zeros(len(p), np.int32)
+        if last_step is not None and len(p) and int(p.steps[0]) <= last_step:
+            offset = (int(segs[-1].max()) + 1) if segs else offset
+        elif segs:
+            offset = int(segs[-1].max()) if len(segs[-1]) else offset
+        steps.append(np.asarray(p.steps, dtype=np.int64))
+        values.append(np.asarray(p.values, dtype=np.float64))
+        walls.append(np.asarray(p.wall_times, dtype=np.float64))
+        segs.append(seg + offset)
+        if len(p):
+            last_step = int(p.steps[-1])
+    first = parts[0]
+    return ScalarSeries(
+        tag=first.tag,
+        run=first.run,
+        source=", ".join(dict.fromkeys(p.source for p in parts)),
+        steps=np.concatenate(steps),
+        values=np.concatenate(values),
+        wall_times=np.concatenate(walls),
+        segment=np.concatenate(segs),
+    )
+
+
+def _first_wall(s: ScalarSeries) -> float:
+    w = np.asarray(s.wall_times, dtype=np.float64)
+    w = w[np.isfinite(w)]
+    return float(w[0]) if w.size else math.inf
+
+
+Candidate = tuple[int, ScalarSeries, str, int]  # (source priority, series, unit, first epoch's number)
+
+
+def _hf_steps_per_epoch(run: RunData) -> float | None:
+    """Optimizer steps per epoch from a Hugging Face trainer_state.json (max_steps / epochs)."""
+    for ts in sorted(run.trainer_states, key=lambda t: -(t.global_step or 0)):
+        if ts.max_steps and ts.num_train_epochs:
+            return ts.max_steps / ts.num_train_epochs
+    return None
+
+
+def _candidates(run: RunData) -> dict[str, list[Candidate]]:
+    """Scalar series by role, each with a source priority (lower is better) and its unit.
+
+    Priorities: event files (0); structured writers other than TensorBoard —
+    trainer_state.json, metrics CSVs (1); series parsed from console logs (2).
+    Pieces of one tag in one sub-run written by several event files (a job killed and
+    resumed, or TensorBoard's one-file-per-session) are joined in write order. HF
+    trainer_state.json files repeat the whole history up to their checkpoint: the
+    longest one per tag is kept. Several job logs (a job and its restarts) are joined
+    in name order, which is submission order for slurm-<id>.out. Hugging Face dict
+    lines carry no step; they are placed with the trainer state's steps per epoch.
+    """
+    by_role: dict[str, list[Candidate]] = {}
+
+    def add(prio: int, sc: ScalarSeries, unit: str, epoch_base: int = 0) -> None:
+        r = role_of(sc.tag, sc.run)
+        if r and len(sc):
+            by_role.setdefault(r, []).append((prio, sc, unit, epoch_base))
+
+    groups: dict[tuple[str, str], list[ScalarSeries]] = {}
     for ev in run.events:
-        for s in ev.scalars.values():
-            r = role_of(s.tag, s.run)
-            if r and len(s):
-                by_role.setdefault(r, []).append((0, s))
+        for sc in ev.scalars.values():
+            groups.setdefault((ev.run, sc.tag), []).append(sc)
+    for parts in groups.values():
+        merged = _concat(sorted(parts, key=lambda p: (_first_wall(p), p.source)))
+        add(0, merged, _unit_of(merged.tag))
+    longest: dict[str, ScalarSeries] = {}
     for ts in run.trainer_states:
-        for s in ts.scalars.values():
-            r = role_of(s.tag, s.run)
-            if r and len(s):
-                by_role.setdefault(r, []).append((1, s))
-    for log in run.logs:
-        for s in log.scalars.values():
-            r = role_of(s.tag, s.run)
-            if r and len(s):
-                by_role.setdefault(r, []).append((2, s))
+        for sc in ts.scalars.values():
+            if sc.tag not in longest or len(sc) > len(longest[sc.tag]):
+                longest[sc.tag] = sc
+    for sc in longest.values():
+        add(1, sc, "step")
+    hf_spe = _hf_steps_per_epoch(run)
+    log_groups: dict[tuple[int, str, str], list[ScalarSeries]] = {}
+    for log in sorted(run.logs, key=lambda lg: lg.source.path):
+        if log.step_unit == "log_index" and hf_spe:
+            from forensics.readers.logs import with_steps_from_epochs
+
+            log = with_steps_from_epochs(log, hf_spe)
+        prio = 1 if log.source.kind is Kind.METRICS_CSV else 2
+        unit = "epoch" if log.step_unit == "epoch" else "log_index" if log.step_unit == "log_index" else "step"
+        for sc in log.scalars.values():
+            log_groups.setdefault((prio, unit, sc.tag), []).append(sc)
+    for (prio, unit, _tag), parts in log_groups.items():
+        # a console prints "Epoch 3/10" (1-based); CSV loggers write epoch indices (0-based)
+        add(prio, _concat(parts), unit, 1 if prio == 2 else 0)
     return by_role
 
 
-def _pick(cands: list[tuple[int, ScalarSeries]]) -> ScalarSeries | None:
+def _pick(cands: list[Candidate]) -> Candidate | None:
+    """Per-step before per-epoch, then the better source, then the plain name, then length."""
     if not cands:
         return None
-    return min(cands, key=lambda ps: ((_loss_rank(ps[1])[0]), ps[0], *_loss_rank(ps[1])[1:]))[1]
+    unit_rank = {"step": 0, "epoch": 1, "log_index": 2}
+    return min(cands, key=lambda c: (unit_rank.get(c[2], 3), c[0], *_loss_rank(c[1])[1:]))
 
 
 # ---------------------------------------------------------------- steps per epoch
 
 
-def _steps_per_epoch(run: RunData, cands: dict[str, list[tuple[int, ScalarSeries]]]) -> tuple[int | None, str | None]:
+def _steps_per_epoch(run: RunData, cands: dict[str, list[Candidate]]) -> tuple[int | None, str | None]:
     """How many optimizer steps make an epoch, from the best evidence available.
 
     1. A checkpoint that carries both an epoch (from its name, 1-based as Keras
        formats ``{epoch}``) and the optimizer's iteration count: iterations / epoch.
-    2. Per-step and per-epoch training losses logged side by side in one sub-run:
+    2. Hugging Face trainer_state.json: max_steps / num_train_epochs.
+    3. A job log that shows it (Keras "16/16", a progress bar's total).
+    4. Per-step and per-epoch training losses logged side by side in one sub-run:
        the step series' span divided by the number of epochs logged.
     """
     ratios = []
@@ -468,26 +583,76 @@ def _steps_per_epoch(run: RunData, cands: dict[str, list[tuple[int, ScalarSeries
         spe = round(float(np.median(ratios)))
         if spe > 0:
             return spe, "optimizer iterations stored in epoch-named checkpoints"
-    losses = [s for _, s in cands.get("loss", [])]
-    for e in (s for s in losses if _unit_of(s.tag) == "epoch"):
-        for b in (s for s in losses if _unit_of(s.tag) == "step" and s.run == e.run and s.source != "" and len(s) > 1):
-            epochs = int(np.unique(e.steps).size)
-            if epochs >= 2:
-                done_epochs = epochs if np.all(np.isfinite(e.values)) else epochs - 1
-                span = int(b.steps.max()) + 1
-                if done_epochs >= 1:
-                    return max(1, round(span / max(epochs, 1))), "per-step and per-epoch losses logged side by side"
+    hf = _hf_steps_per_epoch(run)
+    if hf:
+        return max(1, round(hf)), "trainer_state.json (max_steps / num_train_epochs)"
+    for log in run.logs:
+        if log.steps_per_epoch:
+            return int(log.steps_per_epoch), f"progress lines in {log.source.path}"
+    losses = cands.get("loss", [])
+    for _, e, eu, _b in losses:
+        if eu != "epoch":
+            continue
+        for _, b, bu, _b2 in losses:
+            if bu == "step" and b.run == e.run and len(b) > 1:
+                epochs = int(np.unique(e.steps).size)
+                if epochs >= 2:
+                    return max(1, round((int(b.steps.max()) + 1) / epochs)), (
+                        "per-step and per-epoch losses logged side by side"
+                    )
     return None, None
 
 
-def _map_epochs(s: Series, spe: int | None) -> Series:
-    """Epoch-indexed series (0-based, as Keras writes them) -> the global step that ends the epoch."""
+def _map_epochs(s: Series, spe: int | None, epoch_base: int = 0) -> Series:
+    """Epoch-indexed series -> the global step that ends each epoch.
+
+    Keras' TensorBoard callback and CSV loggers number epochs from 0, a console's
+    "Epoch 3/10" from 1; epoch e (numbered from ``epoch_base``) ends at step
+    (e - epoch_base + 1) x steps_per_epoch."""
     if s.unit != "epoch" or not spe:
         return s
-    return Series(s.role, (s.steps + 1) * spe, s.values, "step", s.source, s.tag, s.run, s.segment)
+    return Series(s.role, (s.steps - epoch_base + 1) * spe, s.values, "step", s.source, s.tag, s.run, s.segment)
 
 
 # ---------------------------------------------------------------- non-finite
+
+
+def lineage(steps: np.ndarray, end: int) -> np.ndarray:
+    """Indices of the history that led to point ``end``, in write order.
+
+    After a restart the step counter rewinds and the same steps are written again;
+    the history of a point is found by walking back from it and keeping each earlier
+    point whose step is strictly below the last one kept. The superseded tail of the
+    killed job drops out of this view, yet stays in the series (and in the report)."""
+    keep = [end]
+    cur = int(steps[end])
+    for j in range(end - 1, -1, -1):
+        if int(steps[j]) < cur:
+            keep.append(j)
+            cur = int(steps[j])
+    return np.array(keep[::-1], dtype=np.int64)
+
+
+def _effective(s: Series) -> Series:
+    """The loss as the analysis reads it: the history leading to the first non-finite
+    point (and the points logged after it in the same segment), or to the last point."""
+    if s.segment is None or len(s) < 2 or np.all(np.diff(s.steps) > 0):
+        return s
+    i = s.first_nonfinite_index
+    end = i if i is not None else len(s) - 1
+    idx = lineage(s.steps, end)
+    if i is not None:
+        after = [j for j in range(i + 1, len(s)) if s.steps[j] > s.steps[j - 1]]
+        tail = []
+        for j in after:
+            if tail and j != tail[-1] + 1:
+                break
+            if not tail and j != i + 1:
+                break
+            tail.append(j)
+        idx = np.concatenate([idx, np.array(tail, dtype=np.int64)])
+    seg = s.segment[idx] if s.segment is not None else None
+    return Series(s.role, s.steps[idx], s.values[idx], s.unit, s.source, s.tag, s.run, seg)
 
 
 def _nonfinite(s: Series | None) -> NonFinite | None:
@@ -512,22 +677,31 @@ def _nonfinite(s: Series | None) -> NonFinite | None:
 
 
 def _exploded(s: Series | None) -> int | None:
-    """First step where a finite loss stood ``EXPLODED_FACTOR`` above both its minimum
-    so far and its first value (a divergence that never printed NaN)."""
+    """A divergence that never printed NaN: the first step where a finite loss stood
+    ``EXPLODED_FACTOR`` above both its minimum so far and its first value, or, when the
+    run ended stuck far above its best (the last tenth's median ``STUCK_FACTOR`` above
+    the minimum and above the first value), the step where it left that minimum for good."""
     if s is None or len(s) < 3:
         return None
     v = s.values
     finite = np.isfinite(v)
     if not finite.any():
         return None
-    first = float(v[finite][0])
-    running_min = np.minimum.accumulate(np.where(finite, np.abs(v), np.inf))
-    hit = (
-        finite
-        & (np.abs(v) > EXPLODED_FACTOR * np.maximum(running_min, 1e-12))
-        & (np.abs(v) > EXPLODED_FACTOR * abs(first))
-    )
-    return int(s.steps[int(np.argmax(hit))]) if hit.any() else None
+    a = np.abs(v)
+    first = float(a[finite][0])
+    running_min = np.minimum.accumulate(np.where(finite, a, np.inf))
+    hit = finite & (a > EXPLODED_FACTOR * np.maximum(running_min, 1e-12)) & (a > EXPLODED_FACTOR * first)
+    if hit.any():
+        return int(s.steps[int(np.argmax(hit))])
+    if not np.all(v[finite] > 0) or finite.sum() < 20:
+        return None
+    fv, fs = v[finite], s.steps[finite]
+    tail = float(np.median(fv[-max(3, fv.size // 10) :]))
+    m = int(np.argmin(fv))
+    if tail > STUCK_FACTOR * fv[m] and tail > fv[0] and m < fv.size - 1:
+        above = np.nonzero(fv[m + 1 :] > STUCK_FACTOR * fv[m])[0]
+        return int(fs[m + 1 + above[0]]) if above.size else None
+    return None
 
 
 # ---------------------------------------------------------------- learning rate
@@ -545,7 +719,11 @@ def _lr_changes(lr: Series | None, loss: Series | None) -> list[LrChange]:
     changes: list[tuple[int, float, float, str]] = []
     ratio = v[1:] / v[:-1]
     for i in np.nonzero(ratio >= LR_JUMP_FACTOR)[0]:
-        changes.append((int(s[i + 1]), float(v[i]), float(v[i + 1]), "jump"))
+        # a schedule step: the LR was flat before it (a warmup ramp from ~0 also doubles
+        # between its first points, but it was already climbing)
+        flat_before = i >= 1 and abs(v[i] / v[i - 1] - 1.0) < 0.05
+        if flat_before:
+            changes.append((int(s[i + 1]), float(v[i]), float(v[i + 1]), "jump"))
     for i in np.nonzero(ratio <= 1 / LR_JUMP_FACTOR)[0]:
         changes.append((int(s[i + 1]), float(v[i]), float(v[i + 1]), "drop"))
     # a warmup: the LR climbed gradually (no single jump) by LR_JUMP_FACTOR or more to a peak
@@ -650,16 +828,17 @@ def build_timeline(run: RunData) -> Timeline:
     spe, spe_origin = _steps_per_epoch(run, cands)
     tl.steps_per_epoch, tl.steps_per_epoch_origin = spe, spe_origin
 
-    loss_raw = _pick(cands.get("loss", []))
-    if loss_raw is not None:
-        tl.loss = _map_epochs(_as_series(loss_raw, "loss"), spe)
+    best = _pick(cands.get("loss", []))
+    if best is not None:
+        tl.loss_all = _map_epochs(_as_series(best[1], "loss", best[2]), spe, best[3])
+        tl.loss = _effective(tl.loss_all)
         tl.other_losses = [
-            _map_epochs(_as_series(s, "loss"), spe) for _, s in cands.get("loss", []) if s is not loss_raw
+            _map_epochs(_as_series(c[1], "loss", c[2]), spe, c[3]) for c in cands.get("loss", []) if c is not best
         ]
     for role in ("val_loss", "lr", "grad_norm"):
-        raw = _pick(cands.get(role, []))
-        if raw is not None:
-            setattr(tl, role, _map_epochs(_as_series(raw, role), spe))
+        c = _pick(cands.get(role, []))
+        if c is not None:
+            setattr(tl, role, _map_epochs(_as_series(c[1], role, c[2]), spe, c[3]))
 
     # first non-finite: the training loss, or any other training-loss series logged in
     # the same unit (a log may catch the NaN an event writer lost), or the grad norm
@@ -681,19 +860,28 @@ def build_timeline(run: RunData) -> Timeline:
     if tl.first_nonfinite is None:
         tl.exploded_step = _exploded(tl.loss)
 
-    if tl.loss is not None:
-        end = _finite_prefix_end(tl.loss)
-        if tl.diverged:
-            cut = end
-            if tl.first_nonfinite is None and tl.exploded_step is not None:
-                cut = int(np.searchsorted(tl.loss.steps, tl.exploded_step, side="right"))
-            tl.onset = find_onset(tl.loss.steps[:cut], tl.loss.values[:cut])
-        tl.spikes_recovered = find_spikes(tl.loss.values, tl.loss.steps)
-
-    tl.lr_changes = _lr_changes(tl.lr, tl.loss)
     tl.checkpoints = _checkpoint_views(run, spe)
     tl.layers = _layer_tracks(tl.checkpoints)
     tl.first_nonfinite_checkpoint = next((c for c in tl.checkpoints if c.nonfinite_tensors), None)
+
+    if tl.loss is not None:
+        if tl.diverged:
+            # the stretch of loss before the blow-up: up to its first non-finite point, or
+            # up to the step where another series caught it (a logger that masks NaN
+            # losses keeps writing finite stand-ins after it), or the explosion
+            cut = _finite_prefix_end(tl.loss)
+            div = tl.divergence_step
+            if tl.first_nonfinite is not None and tl.first_nonfinite.role != "loss":
+                cut = min(cut, int(np.count_nonzero(tl.loss.steps < tl.first_nonfinite.step)))
+            elif tl.first_nonfinite is None and div is not None:
+                cut = min(cut, int(np.count_nonzero(tl.loss.steps <= div)))
+            tl.onset = find_onset(tl.loss.steps[:cut], tl.loss.values[:cut])
+        tl.spikes_recovered = find_spikes(tl.loss.values, tl.loss.steps)
+
+    if tl.loss_all is not None and len(tl.loss_all) > 1:
+        back = np.nonzero(np.diff(tl.loss_all.steps) <= 0)[0]
+        tl.restarts = [(int(tl.loss_all.steps[i]), int(tl.loss_all.steps[i + 1])) for i in back]
+    tl.lr_changes = _lr_changes(tl.lr, tl.loss)
     for ev in run.events:
         for h in ev.histograms.values():
             (tl.grad_histograms if re.search(r"grad", h.tag, re.IGNORECASE) else tl.weight_histograms).append(h)

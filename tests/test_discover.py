@@ -106,8 +106,16 @@ def test_shards_named_by_an_index_are_read_through_it(tmp_path):
     (tmp_path / "model-00001-of-00002.safetensors").write_bytes(b"")
     (tmp_path / "model-00002-of-00002.safetensors").write_bytes(b"")
     (tmp_path / "model.safetensors.index.json").write_text(
-        '{"metadata": {}, "weight_map": {"a": "model-00001-of-00002.safetensors", "b": "model-00002-of-00002.safetensors"}}'
+        '{"metadata": {}, "weight_map": '
+        '{"a": "model-00001-of-00002.safetensors", "b": "model-00002-of-00002.safetensors"}}'
     )
     inv = discover(tmp_path)
     shards = inv.of_kind(Kind.SAFETENSORS)
     assert all(f.group == "model.safetensors.index.json" for f in shards)
+
+
+def test_a_csv_of_training_metrics_is_a_curve_not_a_data_sample(tmp_path):
+    (tmp_path / "metrics.csv").write_text("epoch,step,train_loss\n0,3,2.5\n0,7,inf\n")
+    (tmp_path / "rows.csv").write_text("x1,x2,label\n0.1,0.2,1\n")
+    kinds = {f.rel: f.kind for f in discover(tmp_path).files}
+    assert kinds == {"metrics.csv": Kind.METRICS_CSV, "rows.csv": Kind.DATA_SAMPLE}

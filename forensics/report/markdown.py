@@ -262,9 +262,10 @@ def to_markdown(r: Report) -> str:
     context = [e for c in r.candidates if c.cause != v.cause for e in c.evidence if e.rule == "EXP003"]
     if v.cause == "inconclusive":
         shown = [e for c in r.candidates[:2] for e in c.evidence]
-    if shown or context:
+    listed = list(dict.fromkeys([*shown, *context]))
+    if listed:
         lines += ["## Evidence", ""]
-        for e in [*shown, *context]:
+        for e in listed:
             step = f"step {e.step} — " if e.step is not None else ""
             src = f" (`{e.source}`)" if e.source and e.source not in e.message else ""
             lines.append(f"- **{e.rule}** {step}{e.message}{src}")

@@ -9,11 +9,20 @@ from forensics.timeline import Timeline
 __all__ = ["CAUSES", "DETAILS", "REGISTRY", "Evidence", "Rule", "catalogue_markdown", "run_rules"]
 
 
-def run_rules(tl: Timeline) -> list[Evidence]:
-    """Every rule's evidence, in catalogue order."""
+def run_rules(tl: Timeline, *, debug: bool = False, problems: list[str] | None = None) -> list[Evidence]:
+    """Every rule's evidence, in catalogue order.
+
+    A rule that fails is a bug, but it must not cost the other rules their say:
+    its failure is recorded in ``problems`` (re-raised with ``debug``)."""
     out: list[Evidence] = []
     for rid in sorted(REGISTRY):
-        out.extend(REGISTRY[rid].check(tl))
+        try:
+            out.extend(REGISTRY[rid].check(tl))
+        except Exception as e:
+            if debug:
+                raise
+            if problems is not None:
+                problems.append(f"rule {rid} failed (a bug, please report it): {type(e).__name__}: {e}")
     return out
 
 

@@ -116,6 +116,20 @@ def output_width(tl: Timeline) -> tuple[int | None, str | None]:
     return None, None
 
 
+def model_loss(tl: Timeline) -> str | None:
+    """The loss named by a checkpoint's training config or a config file."""
+    run = tl.run
+    if run is None:
+        return None
+    for c in run.checkpoints:
+        if c.model is not None and c.model.loss:
+            return c.model.loss
+    for cfg in run.configs:
+        if cfg.loss:
+            return cfg.loss
+    return None
+
+
 def weight_dtype(tl: Timeline) -> str | None:
     counts: dict[str, int] = {}
     for c in tl.checkpoints:

@@ -4,12 +4,13 @@ unnormalised inputs, a single bad batch."""
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
 from forensics.records import ArrayStats, DataSample
 from forensics.rules.base import Evidence, rule
-from forensics.rules.context import output_width
+from forensics.rules.context import model_loss, output_width
 from forensics.timeline import Timeline
 from forensics.util import fmt_num
 
@@ -21,6 +22,8 @@ UNSCALED_STD = 10.0
 # A label this many times the next-largest distinct label is an outlier (8000 among 0..4),
 # even when the model's width is unknown.
 OUTLIER_LABEL_FACTOR = 10.0
+
+_REGRESSION_LOSS = re.compile(r"mse|mae|mean_squared|mean_absolute|huber|log_cosh|l1|l2|smooth", re.IGNORECASE)
 
 
 def _samples(tl: Timeline) -> list[DataSample]:
@@ -159,6 +162,11 @@ def labels_out_of_domain(tl: Timeline) -> list[Evidence]:
     """
     out = []
     width, width_origin = output_width(tl)
+    loss = model_loss(tl)
+    if loss is not None and _REGRESSION_LOSS.search(loss):
+        return []  # a regression target has no class domain
+    if width == 1:
+        width, width_origin = 2, f"{width_origin}: one unit, a binary classifier (labels 0/1)"
     for ds in _samples(tl):
         lab = ds.labels
         if lab is None:
@@ -300,12 +308,22 @@ def sudden_nonfinite(tl: Timeline) -> list[Evidence]:
     ck = tl.checkpoint_before(nf.step)
     if ck is not None and ck.nonfinite_tensors:
         return []
-    i = tl.loss.first_nonfinite_index
-    assert i is not None
-    after = tl.loss.values[i + 1 : i + 4]
+    # the points logged right after the first non-finite one (in whichever series caught it)
+    series = next((s for s in [tl.loss, *tl.other_losses] if s.source == nf.source and s.tag == nf.tag), tl.loss)
+    later = series.steps > nf.step
+    after = series.values[later][:3]
     isolated = bool(after.size and np.all(np.isfinite(after)))
     is_nan = math.isnan(nf.value)
     weight = 0.7 if isolated else (0.45 if is_nan else 0.2)
+    from forensics.rules.weights import GRAD_LAST_RATIO, grad_norm_before_blowup
+
+    g = grad_norm_before_blowup(tl)
+    if g is not None and g[0] > 0 and g[2] >= GRAD_LAST_RATIO * g[0]:
+        weight = min(weight, 0.2)  # the gradients were already swelling: not out of the blue
+    samples = _samples(tl)
+    clean = bool(samples) and all(a.nan + a.posinf + a.neginf == 0 for ds in samples for a in ds.arrays)
+    if clean:
+        weight = min(weight, 0.15)  # the data we can see is finite: an operation is the likelier source
     return [
         Evidence(
             "DATA005",

@@ -15,6 +15,19 @@ from forensics.util import fmt_num
 # The climb must start within this fraction of the run before the blow-up to count as
 # "from the very first steps" (a too-high LR never lets the loss settle).
 EARLY_ONSET_FRACTION = 0.15
+# ... or within this many logged points, for runs that die within a few dozen steps.
+EARLY_ONSET_POINTS = 5
+# A climb starting within this fraction of the run also counts when the loss ...
+UNSETTLED_ONSET_FRACTION = 0.35
+# ... never got below this fraction of its first value: it had not started learning.
+UNSETTLED_LOSS_FRACTION = 0.3
+# A schedule spike needs training that worked at the lower LR first: this many logged
+# loss points before the increase ...
+STABLE_MIN_POINTS = 8
+# ... or, for a short run, at least this fraction of its points ...
+STABLE_MIN_FRACTION = 0.25
+# ... over which the loss fell by at least this fraction.
+STABLE_MIN_IMPROVEMENT = 0.1
 # After an LR increase, the loss must reach this multiple of its level before the
 # increase (or go non-finite) inside the follow-up window to tie the blow-up to it.
 LR_SPIKE_LOSS_RATIO = 5.0
@@ -48,8 +61,9 @@ def lr_increase_then_blowup(tl: Timeline) -> list[Evidence]:
         The loss climbs (or goes non-finite) within a short window after the
         learning rate was raised: a schedule step up, or the end of a warmup ramp
         whose peak is too high. The climb must start after the LR had risen by at
-        least 2x over its starting value, and the loss before the increase must
-        have been finite and stable.
+        least 2x over its starting value, and before the increase the model must
+        have trained: at least 8 logged points (or a quarter of a short run) over
+        which the loss fell by 10 %.
 
     Why it points to this cause:
         A step size above the stability limit of the loss surface (about 2 / the
@@ -72,9 +86,12 @@ def lr_increase_then_blowup(tl: Timeline) -> list[Evidence]:
         return []
     start = tl.onset.step if tl.onset is not None else tl.divergence_step
     assert start is not None
-    lr0 = float(tl.lr.values[np.isfinite(tl.lr.values)][0]) if np.isfinite(tl.lr.values).any() else None
+    positive = tl.lr.values[np.isfinite(tl.lr.values) & (tl.lr.values > 0)]
+    lr0 = float(positive[0]) if positive.size else None
     out = []
     for c in ups:
+        if not _trained_before(tl, c.step if c.kind == "jump" else start):
+            continue  # no stretch of healthy training at the lower LR: the LR itself is too high
         lr_at_start = tl.lr_at(start)
         raised_before_climb = lr_at_start is not None and lr0 is not None and lr_at_start >= 2.0 * lr0
         if c.kind == "jump":
@@ -92,7 +109,7 @@ def lr_increase_then_blowup(tl: Timeline) -> list[Evidence]:
         ratio_txt = (
             "the loss went non-finite"
             if ratio is not None and math.isinf(ratio)
-            else (f"the loss rose {ratio:.0f}x" if ratio is not None else "the loss climbed")
+            else (f"the loss rose {fmt_num(ratio)}x" if ratio is not None else "the loss climbed")
         )
         out.append(
             Evidence(
@@ -111,13 +128,31 @@ def lr_increase_then_blowup(tl: Timeline) -> list[Evidence]:
     return out
 
 
+def _trained_before(tl: Timeline, step: int) -> bool:
+    """Was there a stretch of real training before ``step``: enough logged points
+    (``STABLE_MIN_POINTS``, or ``STABLE_MIN_FRACTION`` of the run for short ones) over
+    which the loss fell by ``STABLE_MIN_IMPROVEMENT``?"""
+    if tl.loss is None:
+        return False
+    mask = (tl.loss.steps < step) & np.isfinite(tl.loss.values)
+    v = tl.loss.values[mask]
+    n_all = int(np.count_nonzero(np.isfinite(tl.loss.values)))
+    if v.size < STABLE_MIN_POINTS and not (v.size >= 4 and v.size >= STABLE_MIN_FRACTION * n_all):
+        return False
+    k = max(1, v.size // 3)
+    first, last = float(np.median(v[:k])), float(np.median(v[-k:]))
+    return last <= (1.0 - STABLE_MIN_IMPROVEMENT) * first if first > 0 else last < first
+
+
 @rule("LR002", "divergence-from-the-start-at-high-lr", "learning_rate", ("lr_too_high",), needs=("loss",))
 def diverges_from_start(tl: Timeline) -> list[Evidence]:
     """
     What it detects:
         The loss never settles: its climb starts within the first 15 % of the run
-        (or it only rises), at a learning rate that did not change, and the first
-        logged loss was finite (a non-finite first loss is a data rule's case).
+        (or within its first 35 % while the loss never got below 30 % of its first
+        value), the blow-up does not follow an LR increase after stable training
+        (LR001's case; a short warmup straight to the final LR is not one), and the
+        first logged loss was finite (a non-finite first loss is a data rule's case).
 
     Why it points to this cause:
         With a constant step size above the stability limit, the very first
@@ -139,13 +174,21 @@ def diverges_from_start(tl: Timeline) -> list[Evidence]:
     nf = tl.first_nonfinite
     if nf is not None and nf.last_finite_step is None:
         return []  # non-finite from the first logged step: the data rules' case
+    if lr_increase_then_blowup(tl):
+        return []  # the blow-up follows an LR increase after stable training: LR001's case
     lri = lr_info(tl)
-    if lri.constant is False:
-        return []  # the LR changed: LR001 looks at that
     first = int(tl.loss.steps[0])
     end = tl.divergence_step if tl.divergence_step is not None else int(tl.loss.steps[-1])
     span = max(end - first, 1)
-    if tl.onset.step - first > EARLY_ONSET_FRACTION * span:
+    early = max(EARLY_ONSET_FRACTION * span, EARLY_ONSET_POINTS * (tl.loss.interval if tl.loss.interval > 0 else 1))
+    head = tl.loss.values[: max(1, min(3, len(tl.loss)))]
+    initial = float(np.median(head[np.isfinite(head)])) if np.isfinite(head).any() else math.nan
+    never_settled = (
+        tl.onset.step - first <= UNSETTLED_ONSET_FRACTION * span
+        and initial > 0
+        and tl.onset.value >= UNSETTLED_LOSS_FRACTION * initial
+    )
+    if tl.onset.step - first > early and not never_settled:
         return []
     weight = 0.6
     lr_txt = ""

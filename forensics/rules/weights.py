@@ -14,6 +14,11 @@ from forensics.util import fmt_num
 # Gradient norm must climb at least this many decades (100x) to call it exploding;
 # minibatch noise and normal early-training growth stay well inside one decade.
 GRAD_GROWTH_DECADES = 2.0
+# Without a sustained climb, gradient-norm spikes this many times the median are the
+# intermittent explosions of RNNs and deep plain nets (healthy runs stay within ~10x).
+GRAD_SPIKE_RATIO = 20.0
+# A gradient norm this many times its median at the last finite step: it was rising into the NaN.
+GRAD_LAST_RATIO = 4.0
 # Weight norms growing by this factor across checkpoints is far beyond healthy drift
 # (weight norms typically change by tens of percent over a whole run).
 WEIGHT_GROWTH_FACTOR = 10.0
@@ -44,7 +49,10 @@ def grad_norm_growth(tl: Timeline) -> list[Evidence]:
     What it detects:
         The logged gradient norm (or the max |g| of gradient histograms) climbs by
         at least two decades (100x) in a sustained geometric rise before the
-        blow-up, while the learning rate stays normal for its optimizer.
+        blow-up, while the learning rate stays normal for its optimizer. Short of
+        a sustained climb, it also fires (weaker) on spikes of at least 20x the
+        median gradient norm before a divergence, stronger when the norm was
+        already 4x its median at the last finite step.
 
     Why it points to this cause:
         Gradients that multiply layer over layer (deep plain nets, RNNs unrolled
@@ -66,10 +74,10 @@ def grad_norm_growth(tl: Timeline) -> list[Evidence]:
     src = tl.grad_norm.source if tl.grad_norm is not None else None
     if g is None and tl.grad_histograms:
         g, src = _histogram_growth(tl, tl.grad_histograms, until)
-    if g is None or g.decades < GRAD_GROWTH_DECADES:
-        return []
-    weight = _lr_weight(tl, normal=0.8, high=0.3, unknown=0.55)
     lri = lr_info(tl)
+    if g is None or g.decades < GRAD_GROWTH_DECADES:
+        return _erratic_grad_norm(tl)
+    weight = _lr_weight(tl, normal=0.8, high=0.3, unknown=0.55)
     lr_txt = f" at LR {fmt_num(lri.value)}" if lri.value is not None else ""
     return [
         Evidence(
@@ -80,6 +88,51 @@ def grad_norm_growth(tl: Timeline) -> list[Evidence]:
             f"{g.end_step}), {g.fold_per_step:.3g}x per step{lr_txt}.",
             step=g.start_step,
             source=src,
+            weight=weight,
+            fix=_FIX_CLIP,
+        )
+    ]
+
+
+def grad_norm_before_blowup(tl: Timeline) -> tuple[float, float, float, int] | None:
+    """(median, max, last finite, step of max) of the gradient norm before the blow-up."""
+    s = tl.grad_norm
+    if s is None or len(s) < 8:
+        return None
+    until = tl.divergence_step
+    mask = np.isfinite(s.values) & (s.values > 0)
+    if until is not None:
+        mask &= s.steps < until
+    v, st = s.values[mask], s.steps[mask]
+    if v.size < 8:
+        return None
+    i = int(np.argmax(v))
+    return float(np.median(v)), float(v[i]), float(v[-1]), int(st[i])
+
+
+def _erratic_grad_norm(tl: Timeline) -> list[Evidence]:
+    """Gradient-norm spikes far above its median, short of a sustained climb."""
+    if not tl.diverged:
+        return []
+    g = grad_norm_before_blowup(tl)
+    if g is None:
+        return []
+    med, peak, last, peak_step = g
+    if med <= 0 or peak < GRAD_SPIKE_RATIO * med:
+        return []
+    rising = last >= GRAD_LAST_RATIO * med
+    weight = _lr_weight(tl, normal=0.6 if rising else 0.5, high=0.2, unknown=0.45 if rising else 0.35)
+    assert tl.grad_norm is not None
+    return [
+        Evidence(
+            "EXP001",
+            "exploding_weights",
+            "exploding_gradients",
+            f"Gradient norm spiked to {fmt_num(peak)} (step {peak_step}), {peak / med:.0f}x its median {fmt_num(med)}"
+            + (f", and stood at {fmt_num(last)} ({last / med:.1f}x) right before the blow-up." if rising else ".")
+            + " Gradients were exploding intermittently (no clipping caught them).",
+            step=peak_step,
+            source=tl.grad_norm.source,
             weight=weight,
             fix=_FIX_CLIP,
         )
@@ -154,7 +207,8 @@ def weight_growth(tl: Timeline) -> list[Evidence]:
             "EXP002",
             "exploding_weights",
             "exploding_gradients",
-            f"Layer {track.layer}: weight norm grew {g:.0f}x, from {fmt_num(finite[0].l2)} to {fmt_num(finite[-1].l2)} "
+            f"Layer {track.layer}: weight norm grew {fmt_num(g)}x, "
+            f"from {fmt_num(finite[0].l2)} to {fmt_num(finite[-1].l2)} "
             f"between checkpoints{fold_txt}; "
             f"{len(grown)} of {len(tl.layers)} layers grew ≥{WEIGHT_GROWTH_FACTOR:.0f}x.",
             step=finite[-1].step,

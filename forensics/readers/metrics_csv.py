@@ -1,0 +1,140 @@
+"""Metrics written as CSV by a training loop: Lightning's ``CSVLogger`` (``metrics.csv``:
+``epoch,step,train_loss,...``), Keras' ``CSVLogger`` (``training.log``: ``epoch,loss,...``)
+and hand-rolled loggers. These are training curves, not data samples.
+
+The csv module does the parsing; what is ours is telling such a file from data (its
+header names a loss and a step or epoch column) and turning columns into series.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import math
+import re
+from array import array
+from pathlib import Path
+
+import numpy as np
+
+from forensics.errors import UnreadableSource
+from forensics.records import LogData, ScalarSeries, Source, Status
+
+# Metrics files are small; past this the file is read up to the cap and marked partial.
+MAX_BYTES = 256 * 1024 * 1024
+_STEP_COLUMNS = ("step", "global_step", "iteration", "iter", "trainer/global_step")
+_EPOCH_COLUMNS = ("epoch",)
+_LOSSY = re.compile(r"loss", re.IGNORECASE)
+
+
+def _header(line: str) -> list[str]:
+    try:
+        return [c.strip().lower() for c in next(csv.reader([line]))]
+    except (csv.Error, StopIteration):
+        return []
+
+
+def looks_like_metrics_csv(first_line: str) -> bool:
+    """True when a CSV header names a loss and a step or epoch column."""
+    cols = _header(first_line)
+    has_axis = any(c in _STEP_COLUMNS or c in _EPOCH_COLUMNS for c in cols)
+    return has_axis and any(_LOSSY.search(c) for c in cols)
+
+
+def sniff(path: Path) -> bool:
+    """Read the first line of ``path`` and say whether it is a metrics CSV."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return looks_like_metrics_csv(f.readline(4096))
+    except OSError:
+        return False
+
+
+def _float(cell: str) -> float | None:
+    cell = cell.strip()
+    if not cell:
+        return None
+    try:
+        return float(cell)  # accepts nan, inf, -inf, 1e+30
+    except ValueError:
+        low = cell.lower().rstrip(".0")
+        if low in ("nan", "inf", "-inf", "+inf"):
+            return float(low)
+        return None
+
+
+def read_metrics_csv(path: Path, source: Source) -> LogData:
+    """Columns of a metrics CSV as series on its step column (or its epoch column, 0-based
+    as Keras and Lightning write it, with the tag prefixed ``epoch_`` so the timeline maps
+    it to steps)."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_BYTES + 1)
+    except OSError as e:
+        raise UnreadableSource(f"cannot read: {e.strerror or e}") from None
+    truncated = len(raw) > MAX_BYTES
+    text = raw[:MAX_BYTES].decode("utf-8", errors="replace")
+    rows = csv.reader(io.StringIO(text))
+    try:
+        header = [c.strip() for c in next(rows)]
+    except (StopIteration, csv.Error):
+        raise UnreadableSource("empty CSV") from None
+    lower = [c.lower() for c in header]
+    step_col = next((lower.index(c) for c in _STEP_COLUMNS if c in lower), None)
+    epoch_col = lower.index("epoch") if "epoch" in lower else None
+    axis = step_col if step_col is not None else epoch_col
+    if axis is None:
+        raise UnreadableSource("no step or epoch column in the CSV header")
+    by_epoch = step_col is None
+    cols: dict[int, tuple[array, array]] = {i: (array("q"), array("d")) for i in range(len(header)) if i != axis}
+    bad_rows = 0
+    try:
+        for row in rows:
+            if len(row) <= axis:
+                bad_rows += 1
+                continue
+            a = _float(row[axis])
+            if a is None or not math.isfinite(a):
+                bad_rows += 1
+                continue
+            for i, (st, va) in cols.items():
+                if i < len(row):
+                    v = _float(row[i])
+                    if v is not None:
+                        st.append(int(a))
+                        va.append(v)
+    except csv.Error as e:
+        truncated = True
+        bad_rows += 1
+        note_err = str(e)
+    else:
+        note_err = ""
+    scalars: dict[str, ScalarSeries] = {}
+    for i, (st, va) in cols.items():
+        if not len(st) or i == epoch_col:
+            continue
+        tag = f"epoch_{header[i]}" if by_epoch else header[i]
+        scalars[tag] = ScalarSeries(
+            tag=tag,
+            run="csv",
+            source=source.path,
+            steps=np.frombuffer(st, dtype=np.int64).copy(),
+            values=np.frombuffer(va, dtype=np.float64).copy(),
+            wall_times=np.full(len(st), np.nan),
+            segment=np.zeros(len(st), dtype=np.int32),
+        )
+    if not scalars:
+        raise UnreadableSource("no numeric metric columns in the CSV")
+    src = source
+    if truncated:
+        reason = note_err or f"read up to {MAX_BYTES} bytes"
+        src = dataclasses.replace(source, status=Status.PARTIAL, note=f"metrics CSV cut short: {reason}")
+    steps = [int(s.steps.max()) for s in scalars.values() if len(s)]
+    return LogData(
+        source=src,
+        scalars=scalars,
+        events=(),
+        last_step=max(steps) if steps else None,
+        step_unit="epoch" if by_epoch else "step",
+    )

@@ -494,6 +494,9 @@ def train_division_by_zero() -> None:
     feats[STUCK_ROWS[0] : STUCK_ROWS[1], 5] = 0.0
     target = feats[:, :4].sum(1, keepdims=True) * 0.5 + 0.1 * rng.normal(size=(N, 1))
     x, y = torch.from_numpy(feats.astype(np.float32)), torch.from_numpy(target.astype(np.float32))
+    # the slice of the training data an engineer would attach: the rows around the failure
+    Path("data").mkdir(exist_ok=True)
+    np.savez("data/train_sample.npz", sensors=feats[6800:7400].astype(np.float32), target=target[6800:7400])
 
     class BatchStandardize(nn.Module):
         def forward(self, inp):

@@ -658,6 +658,7 @@ class _LogParser:
         self.hf_epochs: float | None = None
         self.hf_max_steps: int | None = None
         self.hf_final_epoch: float | None = None
+        self._hf_unplaced = False  # no steps_per_epoch known: HF points numbered in log order
         # tracebacks
         self.tb_state = 0  # 0 none, 1 in frames, 2 after the exception line
         self.tb_start = 0
@@ -675,7 +676,7 @@ class _LogParser:
         self.fraction_per_epoch: bool | None = None
         self.last_fraction: tuple[int, int] | None = None  # (epoch, n)
         self.forward_fn: str | None = None
-        self.forward_trace: list[str] = []
+        self.forward_trace: deque[str] = deque(maxlen=FORWARD_TRACE_KEEP)
         self.pending_forward: tuple[str, tuple[str, ...]] | None = None
         self.last_op_event: _EventBuilder | None = None
         self.last_op_line = 0
@@ -706,12 +707,12 @@ class _LogParser:
             if text[:1].isspace():
                 self.forward_trace.append(text.strip())
                 return
-            self.pending_forward = (self.forward_fn, tuple(self.forward_trace[-FORWARD_TRACE_KEEP:]))
+            self.pending_forward = (self.forward_fn, tuple(self.forward_trace))
             self.forward_fn = None
         m = _FORWARD_TRACE.search(text) if "Error detected in" in text else None
         if m:
             self.forward_fn = m.group(1)
-            self.forward_trace = []
+            self.forward_trace.clear()
         if _EVENT_PREFILTER.search(text):
             for ev in _match_events(text):
                 self._add_event(ev, seg.line)
@@ -1136,8 +1137,6 @@ class _LogParser:
                 full = name if i == 0 else f"{name}@{emitter}"
                 scalars[full] = b.build(full, self.source)
         return scalars
-
-    _hf_unplaced = False
 
     def _place_hf(self, notes: list[str]) -> None:
         """Give Hugging Face dict lines a step: epoch x steps_per_epoch where that is known."""

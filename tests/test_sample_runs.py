@@ -1,0 +1,164 @@
+"""The sample runs: real failed trainings, read by the readers and diagnosed end to end.
+
+Every run is analysed from a copy under a neutral name in a read-only directory, so
+no rule can lean on a run's name or path, and nothing can be written into the run.
+The manifest is read only by these tests, never by the analyzer.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import forensics
+from forensics.load import load_run
+from forensics.rules.base import CAUSES, DETAILS
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "sample_runs"
+MANIFEST = json.loads((SAMPLES / "manifest.json").read_text(encoding="utf-8"))["runs"]
+RUNS = sorted(MANIFEST)
+# The whole folder must stay small enough to live in the repository.
+MAX_SAMPLES_BYTES = 20 * 1024 * 1024
+
+
+def test_manifest_and_run_folders_agree():
+    folders = sorted(p.name for p in SAMPLES.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
+    assert folders == RUNS
+
+
+@pytest.mark.parametrize("name", RUNS)
+def test_manifest_speaks_the_contract_vocabulary(name):
+    entry = MANIFEST[name]
+    assert entry["cause"] in CAUSES and entry["cause"] != "inconclusive"
+    assert entry["detail"] is None or entry["detail"] in DETAILS
+    assert entry["injection"]
+
+
+def test_every_contract_cause_and_detail_has_a_sample_run():
+    causes = {e["cause"] for e in MANIFEST.values()}
+    details = {e["detail"] for e in MANIFEST.values()}
+    assert causes == set(CAUSES) - {"inconclusive"}
+    # inf_in_inputs shares nan_in_inputs' mechanism; every other detail has its own run
+    assert set(DETAILS) - {"inf_in_inputs"} <= details
+
+
+def test_sample_runs_stay_under_20_mb():
+    total = sum(p.stat().st_size for p in SAMPLES.rglob("*") if p.is_file())
+    assert total < MAX_SAMPLES_BYTES, f"sample_runs/ is {total / 2**20:.1f} MiB"
+
+
+def _first_nonfinite_steps(run) -> set[int]:
+    """Step of the first non-finite point of every scalar series any reader produced."""
+    series = [s for ev in run.events for s in ev.scalars.values()]
+    series += [s for lg in run.logs for s in lg.scalars.values()]
+    series += [s for ts in run.trainer_states for s in ts.scalars.values()]
+    out = set()
+    for s in series:
+        bad = ~np.isfinite(s.values)
+        if bad.any():
+            out.add(int(s.steps[int(np.argmax(bad))]))
+    return out
+
+
+@pytest.mark.parametrize("name", [n for n in RUNS if MANIFEST[n]["first_nonfinite_step"] is not None])
+def test_readers_find_the_first_nonfinite_step_the_manifest_records(name):
+    entry = MANIFEST[name]
+    run = load_run(SAMPLES / name)
+    found = _first_nonfinite_steps(run)
+    # the same moment, counted as the framework logged it or as a global batch
+    expected = {entry["first_nonfinite_step"], entry.get("first_nonfinite_global_batch")} - {None}
+    assert found & expected, f"manifest says {expected}, the files hold first non-finite points at {sorted(found)}"
+
+
+@pytest.mark.parametrize("name", [n for n in RUNS if MANIFEST[n]["first_nonfinite_step"] is None])
+def test_runs_without_a_nonfinite_loss_hold_no_nonfinite_loss(name):
+    run = load_run(SAMPLES / name)
+    for ev in run.events:
+        for s in ev.scalars.values():
+            if "loss" in s.tag.lower():
+                assert np.all(np.isfinite(s.values)), f"{ev.source.path}:{s.tag}"
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory):
+    """Every sample run analysed from a read-only copy named 'run'."""
+    out = {}
+    base = tmp_path_factory.mktemp("copies")
+    for name in RUNS:
+        dst = base / f"case{len(out):02d}" / "run"
+        shutil.copytree(SAMPLES / name, dst)
+        for p in [dst, *dst.rglob("*")]:
+            mode = p.stat().st_mode
+            p.chmod(mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+        before = sorted((str(p), p.stat().st_mtime_ns) for p in dst.rglob("*"))
+        out[name] = forensics.analyze(str(dst))
+        after = sorted((str(p), p.stat().st_mtime_ns) for p in dst.rglob("*"))
+        assert before == after, f"{name}: the analysis changed the run directory"
+    yield out
+    for p in base.rglob("*"):
+        if p.is_dir():
+            p.chmod(p.stat().st_mode | stat.S_IWUSR)
+    os.chmod(base, 0o755)
+
+
+@pytest.mark.parametrize("name", RUNS)
+def test_analyze_names_the_cause_the_run_was_made_to_fail_with(reports, name):
+    entry = MANIFEST[name]
+    v = reports[name].verdict
+    assert v.cause == entry["cause"], f"{name}: {v.cause}/{v.detail} ({v.confidence}) — {v.summary}"
+    if entry["detail"] is not None:
+        assert v.detail == entry["detail"], f"{name}: {v.cause}/{v.detail} — {v.summary}"
+
+
+@pytest.mark.parametrize("name", RUNS)
+def test_analyze_reports_when_it_went_wrong(reports, name):
+    entry = MANIFEST[name]
+    r = reports[name]
+    if entry["cause"] == "healthy":
+        assert not r.diverged
+        assert r.first_nonfinite_step is None
+        return
+    expected = entry["first_nonfinite_step"]
+    if expected is None:
+        return  # the framework raised before any non-finite value was logged
+    assert r.diverged
+    if entry["step_unit"] == "epoch":
+        # epoch-level logs: the report places the epoch on global steps when it can
+        expected = entry.get("first_nonfinite_global_batch") or expected
+        nf = r.timeline.first_nonfinite
+        window = (nf.last_finite_step or 0, nf.step) if nf is not None else (None, None)
+        assert r.first_nonfinite_step == expected or (window[0] is not None and window[0] < expected <= window[1])
+    else:
+        assert r.first_nonfinite_step == expected
+
+
+@pytest.mark.parametrize("name", RUNS)
+def test_every_sample_report_is_strict_json_matching_the_contract_schema(reports, name):
+    jsonschema = pytest.importorskip("jsonschema")
+    text = reports[name].to_json()
+
+    def no_constants(token: str):
+        raise AssertionError(f"non-strict JSON token {token}")
+
+    data = json.loads(text, parse_constant=no_constants)
+    schema = json.loads((ROOT / "forensics" / "report" / "schema.json").read_text(encoding="utf-8"))
+    jsonschema.validate(data, schema)
+    assert data["run_dir"].endswith("run")
+
+
+@pytest.mark.parametrize("name", RUNS)
+def test_markdown_report_opens_with_the_verdict_and_lists_every_source(reports, name):
+    r = reports[name]
+    md = r.to_markdown()
+    first = md.splitlines()[0]
+    assert first.startswith("# run: ")
+    assert r.verdict.cause.replace("_", " ") in first
+    for s in r.sources:
+        assert s.path in md

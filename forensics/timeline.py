@@ -33,6 +33,8 @@ from forensics.records import Checkpoint, HistogramSeries, Kind, LogEvent, Scala
 # before blowing up to call it a sustained rise; 0.3 decades is a doubling, well above
 # minibatch noise once the curve is median-smoothed.
 ONSET_MIN_RISE_DECADES = 0.3
+# If this share of the whole rise happened before the change point, the climb began earlier.
+ONSET_EARLY_RISE_SHARE = 0.25
 # A point counts as "still at the minimum" within this many decades of it (~26 %).
 ONSET_TOLERANCE_DECADES = 0.1
 # A finite loss this many times above its minimum (and above its first value) has exploded.
@@ -262,6 +264,8 @@ class Timeline:
         if end < 3:
             return False
         v = self.loss.values[:end]
+        if np.any(v[np.isfinite(v)] < 0):
+            return False  # a loss that goes negative (Poisson, log-likelihoods) has no floor at 0
         first = float(np.median(v[: max(1, min(5, end // 10 + 1))]))
         last = float(np.median(v[max(0, end - 3) : end]))
         if not (math.isfinite(first) and math.isfinite(last)):
@@ -348,6 +352,13 @@ def find_onset(steps: np.ndarray, values: np.ndarray) -> Onset | None:
     # its foot (the nearest point where the smoothed curve stops falling backwards)
     while onset > m and ys[onset - 1] < ys[onset]:
         onset -= 1
+    # when a good part of the rise already happened before that point (a loss that
+    # climbed from the start, with a dip on the way), the climb began earlier: take the
+    # last point still near the minimum level
+    total = float(ys[end] - ys[m])
+    if ys[onset] - ys[m] > ONSET_EARLY_RISE_SHARE * total:
+        near = np.nonzero(ys[m : onset + 1] <= ys[m] + max(ONSET_TOLERANCE_DECADES, 0.1 * total))[0]
+        onset = m + int(near[-1]) if near.size else m
     if onset >= end:
         return None
     span = int(s[end] - s[onset])

@@ -466,3 +466,18 @@ def test_damaged_event_file_raises_only_unreadable_and_keeps_what_precedes_the_d
         assert same_floats(got.scalars[tag].values[:n], s.values)
     damaged = any(pos < len(data) for pos, _ in flips) or cut not in {o + s for o, s in _TBX_RECORDS}
     assert got.source.status is (Status.PARTIAL if damaged else Status.OK)
+
+
+def test_a_tensor_claiming_a_huge_shape_is_skipped_without_allocating_it(tmp_path):
+    huge = _tensor(1, (10**12,), float_val=[1.0])  # TF would fill 10^12 elements with 1.0
+    evs = [_scalar_event(0, "big", huge), _scalar_event(1, "ok", simple=2.0)]
+    data = read_bytes(tmp_path, b"".join(frame_record(e.SerializeToString()) for e in evs))
+    assert "big" not in data.scalars
+    assert data.scalars["ok"].values.tolist() == [2.0]
+
+
+def test_a_directory_is_unreadable_not_a_crash(tmp_path):
+    folder = tmp_path / "events.out.tfevents.1.dir"
+    folder.mkdir()
+    with pytest.raises(UnreadableSource, match="cannot read"):
+        read(folder)

@@ -63,6 +63,10 @@ MAX_TEMPLATE_BYTES = 1024
 # Attempts to derive a template from a record that turns out not to be a plain
 # scalar event, per length class and batch, before giving up on the class.
 MAX_TEMPLATE_MISSES = 8
+# Numeric summary tensors with more elements than this are skipped, not decoded:
+# a histogram has tens of buckets, a scalar one element; TF's "repeat the last
+# value to fill the shape" rule must not let a tiny record allocate gigabytes.
+MAX_TENSOR_ELEMENTS = 1_000_000
 # Text entries longer than this are cut: a post-mortem quotes them, it does not archive them.
 MAX_TEXT_CHARS = 10_000
 
@@ -184,7 +188,9 @@ def tensor_to_array(t: Any) -> np.ndarray | None:
     dims = [int(d.size) for d in t.tensor_shape.dim]
     if t.tensor_shape.unknown_rank or any(d < 0 for d in dims):
         return None
-    numel = int(np.prod(dims)) if dims else 1
+    numel = math.prod(dims) if dims else 1
+    if numel > MAX_TENSOR_ELEMENTS:
+        return None  # a summary tensor this big is no scalar or histogram we could use
     if t.tensor_content:
         content = t.tensor_content
         if dtype == _DT_BFLOAT16:
@@ -812,8 +818,13 @@ class _Decoder:
     # ---------------------------------------------------------------- results
 
     def scalar_columns(self) -> tuple[np.ndarray, ...]:
-        """(record, tag id, step, wall, value) of every scalar point, in file order."""
-        parts = list(self.parts)
+        """(record, tag id, step, wall, value) of every scalar point, in file order.
+
+        The per-batch pieces are released column by column as they are joined,
+        so the peak stays near one copy of the columns.
+        """
+        parts = self.parts
+        self.parts = []
         if self.extra_rec:
             parts.append(
                 (
@@ -827,11 +838,16 @@ class _Decoder:
         if not parts:
             empty_i = np.zeros(0, dtype=np.int64)
             return empty_i, np.zeros(0, dtype=np.int32), empty_i, np.zeros(0), np.zeros(0)
-        cols = tuple(np.concatenate([p[k] for p in parts]) for k in range(5))
+        columns = [list(c) for c in zip(*parts, strict=True)]
+        del parts
+        cols = []
+        for pieces in columns:
+            cols.append(np.concatenate(pieces) if len(pieces) > 1 else pieces[0])
+            pieces.clear()
         if self.extra_rec:
             order = np.argsort(cols[0], kind="stable")
-            cols = tuple(c[order] for c in cols)
-        return cols
+            cols = [c[order] for c in cols]
+        return tuple(cols)
 
 
 def _reference_single_scalar(payload: bytes) -> tuple[str, int, float, float] | None:
@@ -947,11 +963,20 @@ def read_event_file(path: Path, source: Source) -> EventFileData:
         recs, final, steps, walls, values = recs[keep], final[keep], steps[keep], walls[keep], values[keep]
     small = final.astype(np.int16) if len(names) < 2**15 else final  # 16-bit keys sort in linear time
     order = np.argsort(small, kind="stable")
+    del small
     counts = np.bincount(final, minlength=len(names)) if final.size else np.zeros(len(names), dtype=np.int64)
-    cuts = np.cumsum(counts)[:-1]
-    per_tag = {}
-    for k, sel in enumerate(np.split(order, cuts) if len(names) else []):
-        per_tag[names[k]] = (recs[sel], steps[sel], walls[sel], values[sel])
+    del final
+    # one column at a time into tag order (each tag's points stay in file order); tags are views
+    recs = recs[order]
+    steps = steps[order]
+    walls = walls[order]
+    values = values[order]
+    del order
+    bounds = np.concatenate([[0], np.cumsum(counts)]).tolist()
+    per_tag = {
+        name: (recs[a:b], steps[a:b], walls[a:b], values[a:b])
+        for name, a, b in zip(names, bounds, bounds[1:], strict=False)
+    }
 
     histo_cols = {}
     for name, rows in decoder.histos.items():
@@ -968,17 +993,11 @@ def read_event_file(path: Path, source: Source) -> EventFileData:
     )
     marks = np.array([r[0] for r in restarts], dtype=np.int64)
 
+    segments = np.searchsorted(marks, recs, side="right").astype(np.int32)
+    del recs
     scalars = {
-        name: ScalarSeries(
-            tag=name,
-            run=run,
-            source=rel,
-            steps=s,
-            values=v,
-            wall_times=w,
-            segment=np.searchsorted(marks, r, side="right").astype(np.int32),
-        )
-        for name, (r, s, w, v) in per_tag.items()
+        name: ScalarSeries(tag=name, run=run, source=rel, steps=s, values=v, wall_times=w, segment=segments[a:b])
+        for (name, (_, s, w, v)), a, b in zip(per_tag.items(), bounds, bounds[1:], strict=False)
     }
     histograms = {
         name: HistogramSeries(

@@ -856,10 +856,63 @@ def train_sharded_checkpoint() -> None:
 
 # ---- worker dispatch ------------------------------------------------------------------------
 
+# ---- 11. torch_inf_in_inputs ----------------------------------------------------------------
+# Tabular regression whose feature pipeline takes np.log of a count column (it meant log1p):
+# about 2 % of the rows have a count of 0, so their feature is -inf. The first batch already
+# holds one: the loss is non-finite from the very first step, at a perfectly sane LR.
+
+
+def train_inf_in_inputs() -> None:
+    import numpy as np
+    import torch
+    import torch.nn as nn
+    from safetensors.torch import save_file
+    from torch.utils.tensorboard import SummaryWriter
+
+    book = Book()
+    rng = _seed(21)
+    n, dim = 3000, 8
+    x_num, y = _teacher_regression(rng, n, dim)
+    counts = rng.poisson(3.0, size=(n, 1)).astype(np.float64)
+    counts[rng.random(n) < 0.02] = 0.0
+    with np.errstate(divide="ignore"):
+        log_counts = np.log(counts)  # the bug: log of a zero count is -inf
+    feats = np.concatenate([x_num, log_counts.astype(np.float32)], axis=1).astype(np.float32)
+    Path("data").mkdir(exist_ok=True)
+    np.savez("data/train_sample.npz", features=feats[:1000], target=y[:1000])
+    x, t = torch.from_numpy(feats), torch.from_numpy(y)
+    model = nn.Sequential(nn.Linear(dim + 1, 64), nn.ReLU(), nn.Linear(64, 1))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    writer = SummaryWriter("runs/tabular_logcounts")
+    Path("checkpoints").mkdir(exist_ok=True)
+    bs, steps = 64, 120
+    book.data["steps_per_epoch"] = n // bs
+    for step in range(1, steps + 1):
+        i = (step - 1) % (n // bs)
+        xb, yb = x[i * bs : (i + 1) * bs], t[i * bs : (i + 1) * bs]
+        loss = nn.functional.mse_loss(model(xb), yb)
+        opt.zero_grad()
+        loss.backward()
+        gn = _grad_norm(model.parameters())
+        opt.step()
+        lv = loss.item()
+        book.loss(step, lv)
+        writer.add_scalar("train/loss", lv, step)
+        writer.add_scalar("train/lr", 1e-3, step)
+        writer.add_scalar("train/grad_norm", gn, step)
+        if step % 10 == 0 or step == 1:
+            print(f"[step {step:4d}] loss {lv:.4f} | lr 1.0e-03 | grad_norm {gn:.3f}")
+        if step % 40 == 0:
+            save_file(_state(model), f"checkpoints/step_{step:06d}.safetensors")
+    writer.close()
+    book.save()
+
+
 WORKERS: dict[str, Callable[[], None]] = {
     "torch_exploding_gradients": train_exploding_gradients,
     "torch_fp16_overflow": train_fp16_overflow,
     "torch_division_by_zero": train_division_by_zero,
+    "torch_inf_in_inputs": train_inf_in_inputs,
     "torch_labels_out_of_range": train_labels_out_of_range,
     "torch_bf16_lr_too_high": train_bf16_lr_too_high,
     "tbx_lr_too_high": train_tbx_lr_too_high,
@@ -990,6 +1043,17 @@ RUNS: list[RunSpec] = [
             "huggingface_hub.save_torch_state_dict writes checkpoint-N/ as 20KB safetensors shards plus index."
         ),
         build=_simple_build("torch_sharded_checkpoint", 6660932, "logs", "train/loss"),
+    ),
+    RunSpec(
+        name="torch_inf_in_inputs",
+        framework="pytorch",
+        cause="data_or_labels",
+        detail="inf_in_inputs",
+        injection=(
+            "Tabular regression whose pipeline takes np.log of a count column (meant log1p): ~2 % of rows have "
+            "count 0, so a feature is -inf and the loss is non-finite from the first step at Adam 1e-3."
+        ),
+        build=_simple_build("torch_inf_in_inputs", 6670311, "runs/tabular_logcounts", "train/loss"),
     ),
 ]
 

@@ -288,6 +288,11 @@ def to_markdown(r: Report) -> str:
                     f"\nFirst non-finite `{nf.tag}` at {nf.unit} {nf.step} ({last}{interval}); "
                     "a crashing writer may lose its last buffered points."
                 )
+                for a, b in tl.restarts:
+                    window += (
+                        f" The job restarted: steps went back from {a} to {b}; the points written before the "
+                        "restart are kept (the table follows the history that led to the blow-up)."
+                    )
                 if tl.steps_per_epoch and nf.unit == "step" and "epoch" in nf.tag.lower():
                     window += (
                         f" Epochs mapped to steps at {tl.steps_per_epoch} steps/epoch ({tl.steps_per_epoch_origin})."

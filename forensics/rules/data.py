@@ -71,7 +71,12 @@ def nonfinite_first_step(tl: Timeline) -> list[Evidence]:
         return []
     lr0 = tl.lr_at(nf.step)
     lr_txt = " with the LR at 0" if lr0 == 0 else ""
-    w_txt = f"; weights in {first_ckpt.path} are finite" if first_ckpt is not None else ""
+    if first_ckpt is None:
+        w_txt = ""
+    elif first_ckpt.nonfinite_tensors:
+        w_txt = f"; the first checkpoint ({first_ckpt.path}) was saved after it and already holds NaN/Inf"
+    else:
+        w_txt = f"; weights in {first_ckpt.path} are finite"
     return [
         Evidence(
             "DATA001",
@@ -114,6 +119,9 @@ def nonfinite_inputs(tl: Timeline) -> list[Evidence]:
             if a.nan == 0 and a.posinf + a.neginf == 0:
                 continue
             detail = "nan_in_inputs" if a.nan else "inf_in_inputs"
+            hint = ""
+            if a.neginf and not a.posinf and not a.nan:
+                hint = " Only -Inf: typically a log of 0 in preprocessing (use np.log1p or clip before the log)."
             rows = ", ".join(str(r) for r in a.nonfinite_rows[:8])
             rows_txt = f" (rows {rows}{', …' if len(a.nonfinite_rows) > 8 else ''})" if rows else ""
             out.append(
@@ -122,7 +130,7 @@ def nonfinite_inputs(tl: Timeline) -> list[Evidence]:
                     "data_or_labels",
                     detail,
                     f"{ds.source.path}: array '{a.name}' holds {a.nan} NaN and {a.posinf + a.neginf} Inf values"
-                    f"{rows_txt}.",
+                    f"{rows_txt}.{hint}",
                     source=ds.source.path,
                     weight=0.9,
                     fix=f"Remove or impute the non-finite rows of '{a.name}' (filter with np.isfinite(x).all(axis=1)) "

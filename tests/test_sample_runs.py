@@ -45,8 +45,7 @@ def test_every_contract_cause_and_detail_has_a_sample_run():
     causes = {e["cause"] for e in MANIFEST.values()}
     details = {e["detail"] for e in MANIFEST.values()}
     assert causes == set(CAUSES) - {"inconclusive"}
-    # inf_in_inputs shares nan_in_inputs' mechanism; every other detail has its own run
-    assert set(DETAILS) - {"inf_in_inputs"} <= details
+    assert set(DETAILS) <= details
 
 
 def test_sample_runs_stay_under_20_mb():

@@ -63,6 +63,9 @@ MAX_TEMPLATE_BYTES = 1024
 # Attempts to derive a template from a record that turns out not to be a plain
 # scalar event, per length class and batch, before giving up on the class.
 MAX_TEMPLATE_MISSES = 8
+# ... and per length class over the whole file, after which that length is left
+# to the reference path for good (TF1 merged summaries: every record a miss).
+MAX_TEMPLATE_MISSES_PER_FILE = 32
 # Numeric summary tensors with more elements than this are skipped, not decoded:
 # a histogram has tens of buckets, a scalar one element; TF's "repeat the last
 # value to fill the shape" rule must not let a tiny record allocate gigabytes.
@@ -689,14 +692,12 @@ class _Decoder:
 
     def _derive(self, payload: bytes, length: int) -> _Template | None:
         """A template from one record, accepted only if both decodings of it agree exactly."""
-        if self.rejects.get(length, 0) > MAX_TEMPLATE_MISSES * 4:
-            return None  # this length is mostly not scalars: stop trying across batches
+        if self.rejects.get(length, 0) > MAX_TEMPLATE_MISSES_PER_FILE:
+            return None  # this length is mostly not scalars: stop trying in later batches
         layout = _scalar_layout(payload)
-        if layout is None:
+        expect = _reference_single_scalar(payload) if layout is not None else None
+        if layout is None or expect is None:
             self.rejects[length] = self.rejects.get(length, 0) + 1
-            return None
-        expect = _reference_single_scalar(payload)
-        if expect is None:
             return None
         tag_s, step_s, wall_s, value_s = expect
         row = np.frombuffer(payload + bytes(16), dtype=np.uint8)[None, :]
@@ -919,8 +920,10 @@ def read_event_file(path: Path, source: Source) -> EventFileData:
     reader = TFRecordReader(path, accept=looks_like_event)
     decoder = _Decoder()
     try:
-        for batch in reader.batches():
-            decoder.batch(batch)
+        # bytes are bytes: a signalling NaN in a value must not print warnings while being widened
+        with np.errstate(all="ignore"):
+            for batch in reader.batches():
+                decoder.batch(batch)
     except OSError as e:
         if decoder.records == 0:
             raise UnreadableSource(f"cannot read: {e.strerror or e}") from e
@@ -933,6 +936,10 @@ def read_event_file(path: Path, source: Source) -> EventFileData:
     if summary.file_size == 0:
         raise UnreadableSource("empty file")
     if summary.records == 0:
+        if summary.oversized_records:
+            raise UnreadableSource(
+                f"holds only {summary.oversized_records} record(s) over {MAX_RECORD_BYTES // 2**20} MiB, none readable"
+            )
         first = summary.damages[0] if summary.damages else None
         if first is not None and first.truncated and first.offset == 0:
             raise UnreadableSource(f"no complete record: {first.reason}")

@@ -23,12 +23,12 @@ Speed: a training run's event file holds millions of tiny records, so the
 common path is batched. :meth:`TFRecordReader.batches` reads the file in
 bounded chunks, walks the framing with one dictionary lookup per record
 (headers of lengths already verified are cached: a header's CRC depends on the
-length alone), verifies payload CRCs with ``google_crc32c`` (C) through
-``map`` (no Python bytecode per record), and yields :class:`RecordBatch` es of
+length alone), verifies payload CRCs in bulk per record length (:class:`_LinearCrc`, exact,
+from ``google_crc32c`` values), and yields :class:`RecordBatch` es of
 offsets into the chunk, ready for vectorised decoding. :meth:`TFRecordReader.__iter__`
 is the plain ``(offset, payload)`` view of the same walk.
 
-Memory is bounded by ``chunk_size`` plus the largest record kept (records over
+Memory is bounded by ``chunk_bytes`` plus the largest record kept (records over
 ``MAX_RECORD_BYTES`` are checksummed in a streaming way and skipped, not held).
 The whole file is never read at once.
 """
@@ -91,12 +91,16 @@ _U32_LE = struct.Struct("<I")
 _U64_LE = struct.Struct("<Q")
 
 AcceptFn = Callable[[bytes], bool]
+_MASKED_CRC_OF_ZERO_LENGTH = 0  # set below, once masked_crc32c exists
 
 
 def masked_crc32c(data: bytes) -> int:
     """The masked CRC32C TFRecord stores (the mask keeps a CRC of CRCs from being trivial)."""
     crc = google_crc32c.value(data)
     return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & _U32
+
+
+_MASKED_CRC_OF_ZERO_LENGTH = masked_crc32c(bytes(8))
 
 
 def frame_record(payload: bytes, *, checksums: bool = True) -> bytes:
@@ -351,6 +355,38 @@ class _LinearCrc:
         return out
 
 
+class _DamageLog:
+    """Damaged regions as the walk meets them: opened at the first bad byte,
+    closed by the next valid record (or the end of the file)."""
+
+    def __init__(self, summary: FramingSummary) -> None:
+        self.summary = summary
+        self.start: int | None = None
+        self.reason = ""
+        self.records = 0
+
+    def bad(self, offset: int, reason: str, records: int = 1) -> None:
+        """A record expected at ``offset`` is bad (or ``records`` more were seen inside the region)."""
+        if self.start is None:
+            self.start, self.reason, self.records = offset, reason, 0
+        self.records += records
+
+    def good(self, offset: int) -> None:
+        """A valid record starts at ``offset``: the open region, if any, ends there."""
+        if self.start is not None:
+            self.summary.damages.append(Damage(self.start, self.reason, offset - self.start, max(self.records, 1)))
+            self.start = None
+
+    def truncated(self, offset: int, reason: str) -> None:
+        """The file ends inside the record at ``offset``."""
+        self.good(offset)
+        size = self.summary.file_size
+        self.summary.damages.append(Damage(offset, reason, size - offset, 1, truncated=True))
+
+    def finish(self) -> None:
+        self.good(self.summary.file_size)
+
+
 # ---------------------------------------------------------------- the reader
 
 
@@ -416,81 +452,26 @@ class TFRecordReader:
         f.seek(offset)
         return f.read(n)
 
-    # ---------------------------------------------------------------- damage bookkeeping
-
-    def _open_damage(self, state: dict, offset: int, reason: str, records: int) -> None:
-        """Start (or extend) the damaged region that the next valid record will close."""
-        if state.get("start") is None:
-            state["start"] = offset
-            state["reason"] = reason
-            state["records"] = 0
-        state["records"] += records
-
-    def _close_damage(self, state: dict, good_offset: int, *, truncated: bool = False, reason: str = "") -> None:
-        start = state.get("start")
-        if start is None:
-            if truncated:  # a clean file whose last record is incomplete
-                self.summary.damages.append(
-                    Damage(
-                        offset=good_offset,
-                        reason=reason,
-                        skipped_bytes=self.summary.file_size - good_offset,
-                        skipped_records=1,
-                        truncated=True,
-                    )
-                )
-            return
-        if truncated:
-            # the open corrupt region runs into an incomplete record: report both
-            self.summary.damages.append(
-                Damage(
-                    offset=start,
-                    reason=state["reason"],
-                    skipped_bytes=good_offset - start,
-                    skipped_records=max(state["records"], 1),
-                )
-            )
-            self.summary.damages.append(
-                Damage(
-                    offset=good_offset,
-                    reason=reason,
-                    skipped_bytes=self.summary.file_size - good_offset,
-                    skipped_records=1,
-                    truncated=True,
-                )
-            )
-        else:
-            self.summary.damages.append(
-                Damage(
-                    offset=start,
-                    reason=state["reason"],
-                    skipped_bytes=good_offset - start,
-                    skipped_records=max(state["records"], 1),
-                )
-            )
-        state["start"] = None
-
     # ---------------------------------------------------------------- verified files
 
     def _verified(self, f: BinaryIO, size: int) -> Iterator[RecordBatch]:
         sizes: dict[bytes, int] = {}  # verified 12-byte header -> full record size
         headers: dict[int, bytes] = {}  # and back
-        damage: dict = {"start": None}
+        damage = _DamageLog(self.summary)
         off = 0
         while off < size:
             buf = self._read_at(f, off, self._chunk)
-            len(buf)
             starts, pos, stop, need = self._walk(buf, sizes, headers)
             # --- verify the payload CRCs of the walked records in one go -------------
             if starts.size:
                 yield from self._emit_verified(buf, off, starts, pos, damage)
             here = off + pos
             if stop == "badheader":
-                self._open_damage(damage, here, "length checksum mismatch", 1)
+                damage.bad(here, "length checksum mismatch")
                 nxt, lost = self._resync(f, size, here + 1, None)
-                damage["records"] += lost
+                damage.bad(here, "", lost)
                 if nxt is None:
-                    self._close_damage(damage, size)
+                    damage.finish()
                     return
                 off = nxt
                 continue
@@ -503,20 +484,19 @@ class TFRecordReader:
                 else:
                     present = size - here - HEADER_BYTES
                     reason = f"incomplete record: header says {need - FRAME_BYTES} payload bytes, {present} present"
-                self._close_damage(damage, here, truncated=True, reason=reason)
+                damage.truncated(here, reason)
                 return
             if pos == 0:
                 if need <= self._chunk:
                     # no progress although the file said the bytes were there: it shrank under us
-                    self._close_damage(damage, here, truncated=True, reason="file shrank while being read")
+                    damage.truncated(here, "file shrank while being read")
                     return
                 # one record bigger than a chunk: read it alone (or stream it when huge)
                 yield from self._big_record(f, here, need - FRAME_BYTES, damage)
                 off = here + need
                 continue
             off = here
-        if damage.get("start") is not None:
-            self._close_damage(damage, size)
+        damage.finish()
 
     def _walk(self, buf: bytes, sizes: dict[bytes, int], headers: dict[int, bytes]) -> tuple[np.ndarray, int, str, int]:
         """Walk the framing of one chunk: (record starts, end, why it stopped, bytes needed).
@@ -577,7 +557,7 @@ class TFRecordReader:
         return offsets, pos, stop, need
 
     def _emit_verified(
-        self, buf: bytes, base: int, offsets: np.ndarray, end: int, damage: dict
+        self, buf: bytes, base: int, offsets: np.ndarray, end: int, damage: _DamageLog
     ) -> Iterator[RecordBatch]:
         """Check the payload CRCs of walked records; yield the good ones as a batch."""
         n = offsets.shape[0]
@@ -606,8 +586,7 @@ class TFRecordReader:
         good = masked.astype(np.uint32) == stored
         summary = self.summary
         if bool(good.all()):
-            if damage.get("start") is not None:
-                self._close_damage(damage, base + int(offsets[0]))
+            damage.good(base + int(offsets[0]))
             summary.records += n
             summary.end_offset = base + end
             yield RecordBatch(buf, base, offsets, lengths, raw=raw, classes=classes, rows=rows_of)
@@ -616,18 +595,17 @@ class TFRecordReader:
         keep: list[int] = []
         for i, ok in enumerate(good.tolist()):
             if ok:
-                if damage.get("start") is not None:
-                    self._close_damage(damage, base + int(offsets[i]))
+                damage.good(base + int(offsets[i]))
                 keep.append(i)
                 summary.end_offset = base + int(following[i])
             else:
-                self._open_damage(damage, base + int(offsets[i]), "payload checksum mismatch", 1)
+                damage.bad(base + int(offsets[i]), "payload checksum mismatch")
         if keep:
             sel = np.asarray(keep, dtype=np.int64)
             summary.records += len(keep)
             yield RecordBatch(buf, base, offsets[sel], lengths[sel], raw=raw)
 
-    def _big_record(self, f: BinaryIO, offset: int, length: int, damage: dict) -> Iterator[RecordBatch]:
+    def _big_record(self, f: BinaryIO, offset: int, length: int, damage: _DamageLog) -> Iterator[RecordBatch]:
         """A record larger than a chunk: verify it; keep it unless it is over the size cap."""
         summary = self.summary
         if length <= self._max_record:
@@ -643,12 +621,11 @@ class TFRecordReader:
             left -= len(piece)
         stored = _U32_LE.unpack(f.read(4))[0]
         if (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & _U32 == stored:
-            if damage.get("start") is not None:
-                self._close_damage(damage, offset)
+            damage.good(offset)
             summary.oversized_records += 1
             summary.end_offset = offset + length + FRAME_BYTES
         else:
-            self._open_damage(damage, offset, "payload checksum mismatch", 1)
+            damage.bad(offset, "payload checksum mismatch")
 
     # ---------------------------------------------------------------- resynchronisation
 
@@ -685,19 +662,30 @@ class TFRecordReader:
         # Records are far below 4 GiB, so the high half of a real length is zero.
         zero = raw == 0
         mask = zero[4 : 4 + n] & zero[5 : 5 + n] & zero[6 : 6 + n] & zero[7 : 7 + n]
+        empty = zero[0:n] & zero[1 : 1 + n] & zero[2 : 2 + n] & zero[3 : 3 + n]
+        if consts is None:
+            # Zero-filled stretches (a crashed filesystem's favourite) would make every
+            # position a zero-length candidate: keep those only if they carry the one
+            # CRC eight zero bytes have. All of this stays on bytes, so it is cheap.
+            c0 = _MASKED_CRC_OF_ZERO_LENGTH.to_bytes(4, "little")
+            carries_c0 = (raw[8 : 8 + n] == c0[0]) & (raw[9 : 9 + n] == c0[1])
+            carries_c0 &= (raw[10 : 10 + n] == c0[2]) & (raw[11 : 11 + n] == c0[3])
+            mask &= ~empty | carries_c0
+        else:
+            k = consts[0].to_bytes(4, "little")
+            mask &= ~empty & (raw[8 : 8 + n] == k[0]) & (raw[9 : 9 + n] == k[1])
+            mask &= (raw[10 : 10 + n] == k[2]) & (raw[11 : 11 + n] == k[3])
         idx = np.flatnonzero(mask)
         if idx.size == 0:
             return []
         r = raw.astype(np.uint64)
         lengths = r[idx] | (r[idx + 1] << np.uint64(8)) | (r[idx + 2] << np.uint64(16)) | (r[idx + 3] << np.uint64(24))
-        stored = (
-            r[idx + 8] | (r[idx + 9] << np.uint64(8)) | (r[idx + 10] << np.uint64(16)) | (r[idx + 11] << np.uint64(24))
-        ).astype(np.uint32)
         if consts is None:
-            keep = _masked_crc_of_lengths(lengths) == stored
+            stored = r[idx + 8] | (r[idx + 9] << np.uint64(8)) | (r[idx + 10] << np.uint64(16))
+            stored |= r[idx + 11] << np.uint64(24)
+            keep = _masked_crc_of_lengths(lengths) == stored.astype(np.uint32)
         else:
-            room = (size - base - idx - FRAME_BYTES).astype(np.int64)
-            keep = (stored == np.uint32(consts[0])) & (lengths.astype(np.int64) <= room) & (lengths > 0)
+            keep = lengths.astype(np.int64) <= (size - base - idx - FRAME_BYTES)
         return (idx[keep] + base).tolist()
 
     def _check_at(self, f: BinaryIO, size: int, offset: int, consts: tuple[int, int] | None) -> str:
@@ -784,7 +772,7 @@ class TFRecordReader:
     def _unverified(self, f: BinaryIO, size: int, consts: tuple[int, int]) -> Iterator[RecordBatch]:
         """Record by record: without CRCs each payload must be vetted by ``accept`` anyway."""
         summary = self.summary
-        damage: dict = {"start": None}
+        damage = _DamageLog(self.summary)
         off = 0
         while off < size:
             buf = self._read_at(f, off, self._chunk)
@@ -812,8 +800,7 @@ class TFRecordReader:
                 if stored != consts[1] or (self._accept is not None and not self._accept(payload)):
                     verdict = "bad"
                     break
-                if damage.get("start") is not None:
-                    self._close_damage(damage, off + pos)
+                damage.good(off + pos)
                 starts.append(pos)
                 lengths.append(length)
                 pos = end
@@ -823,18 +810,18 @@ class TFRecordReader:
                 yield RecordBatch(buf, off, np.asarray(starts, dtype=np.int64), np.asarray(lengths, dtype=np.int64))
             here = off + pos
             if verdict == "bad":
-                self._open_damage(damage, here, "record does not parse (file has no checksums)", 1)
+                damage.bad(here, "record does not parse (file has no checksums)")
                 nxt, lost = self._resync(f, size, here + 1, consts)
-                damage["records"] += lost
+                damage.bad(here, "", lost)
                 if nxt is None:
-                    self._close_damage(damage, size)
+                    damage.finish()
                     return
                 off = nxt
                 continue
             if verdict == "truncated" or (verdict == "short" and here + HEADER_BYTES > size):
                 if here >= size:
                     break
-                self._close_damage(damage, here, truncated=True, reason="incomplete record at the end of the file")
+                damage.truncated(here, "incomplete record at the end of the file")
                 return
             if pos == 0:
                 # a record larger than the chunk: read it alone
@@ -847,24 +834,22 @@ class TFRecordReader:
                 payload = big[HEADER_BYTES : HEADER_BYTES + length]
                 stored = _U32_LE.unpack_from(big, HEADER_BYTES + length)[0]
                 if stored == consts[1] and (self._accept is None or self._accept(payload)):
-                    if damage.get("start") is not None:
-                        self._close_damage(damage, here)
+                    damage.good(here)
                     summary.records += 1
                     summary.end_offset = here + len(big)
                     yield RecordBatch(big, here, np.zeros(1, np.int64), np.asarray([length], np.int64))
                     off = here + len(big)
                 else:
-                    self._open_damage(damage, here, "record does not parse (file has no checksums)", 1)
+                    damage.bad(here, "record does not parse (file has no checksums)")
                     nxt, lost = self._resync(f, size, here + 1, consts)
-                    damage["records"] += lost
+                    damage.bad(here, "", lost)
                     if nxt is None:
-                        self._close_damage(damage, size)
+                        damage.finish()
                         return
                     off = nxt
                 continue
             off = here
-        if damage.get("start") is not None:
-            self._close_damage(damage, size)
+        damage.finish()
 
 
 def read_records(

@@ -491,3 +491,14 @@ def test_zero_filled_tail_left_by_a_crash_is_reported_after_every_record(tmp_pat
     assert data.skipped_bytes == 1 << 20
     assert f"first at byte {len(raw)}" in data.source.note
     assert_same_data(data, read(event_file("tensorboardx")))
+
+
+def test_hundreds_of_tags_of_one_length_all_decode(tmp_path):
+    # per-layer scalars: more same-length tags than the template cap, so both paths share the class
+    tags = [f"layer{i:03d}/grad_norm" for i in range(300)]
+    evs = [_scalar_event(step, t, simple=step + k / 1000) for step in range(20) for k, t in enumerate(tags)]
+    data = read_bytes(tmp_path, b"".join(frame_record(e.SerializeToString()) for e in evs))
+    assert len(data.scalars) == 300
+    for k, t in enumerate(tags):
+        assert data.scalars[t].steps.tolist() == list(range(20))
+        assert data.scalars[t].values.tolist() == [float(np.float32(s + k / 1000)) for s in range(20)]

@@ -257,6 +257,27 @@ def test_zero_checksum_file_rejects_records_the_caller_does_not_accept():
     assert reader.summary.checksums_verified is False
 
 
+def test_writer_storing_one_constant_instead_of_checksums_is_read_unverified():
+    payloads = [p for _, p in naive_records(TBX_FILE.read_bytes())]
+    junk = struct.pack("<I", 0xDEADBEEF)
+    data = b"".join(struct.pack("<Q", len(p)) + junk + p + junk for p in payloads)
+    for chunk in (64, 1 << 20):  # records straddling chunk boundaries, and not
+        records, reader = read_all(data, accept=lambda p: p[:1] == b"\x09", chunk_bytes=chunk)
+        assert [p for _, p in records] == payloads
+        assert reader.summary.checksums_verified is False and reader.summary.clean
+
+
+def test_crc_less_file_cut_mid_record_keeps_the_records_before_the_cut():
+    payloads = [p for _, p in naive_records(TBX_FILE.read_bytes())]
+    framed = [frame_record(p, checksums=False) for p in payloads]
+    data = b"".join(framed)
+    cut = sum(len(f) for f in framed[:10]) + 7
+    records, reader = read_all(data[:cut], accept=lambda p: p[:1] == b"\x09")
+    assert [p for _, p in records] == payloads[:10]
+    assert reader.summary.truncated is not None
+    assert reader.summary.truncated.offset == sum(len(f) for f in framed[:10])
+
+
 def test_verified_file_with_a_damaged_first_header_is_not_mistaken_for_a_crc_less_one():
     data = bytearray(TBX_FILE.read_bytes())
     full = naive_records(bytes(data))

@@ -128,6 +128,13 @@ def _divergence_sentence(tl: Timeline) -> str:
         return f"The {what} became {fmt_num(nf.value)} at {unit} {nf.step}{last}{onset}."
     if tl.exploded_step is not None:
         return f"The training loss exploded at step {tl.exploded_step} without going non-finite."
+    if tl.first_nonfinite_checkpoint is not None:
+        c = tl.first_nonfinite_checkpoint
+        return f"No non-finite loss was logged, but {c.path} holds non-finite weights."
+    if tl.died_with_exception:
+        last = [lg.last_step for lg in (tl.run.logs if tl.run else []) if lg.died_with_exception and lg.last_step]
+        at = f" after step {max(last)}" if last else ""
+        return f"The job died on an error{at}, before any non-finite loss was logged."
     return ""
 
 

@@ -281,9 +281,11 @@ class Timeline:
         return float(v[max(i, 0)])
 
     def checkpoint_before(self, step: int) -> CheckpointView | None:
+        """The last checkpoint saved before ``step`` (one saved at ``step`` already holds
+        that step's update)."""
         best = None
         for c in self.checkpoints:
-            if c.step is not None and c.step <= step:
+            if c.step is not None and c.step < step:
                 best = c
         return best
 

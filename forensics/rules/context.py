@@ -106,6 +106,12 @@ def output_width(tl: Timeline) -> tuple[int | None, str | None]:
     for cfg in run.configs:
         if cfg.num_classes:
             return cfg.num_classes, f"num_classes in {cfg.source.path}"
+    # the framework's own error names the valid range: "... outside the valid range of [0, 5)"
+    for log in run.logs:
+        for e in log.events:
+            classes = (e.values or {}).get("classes")
+            if isinstance(classes, int) and classes > 0:
+                return classes, f"the valid range [0, {classes}) in {log.source.path} line {e.line}"
     # no config: the last layer's bias length is its output width
     for c in run.checkpoints:
         biases = [
@@ -174,15 +180,16 @@ def geometric_growth(s: Series | None, until: int | None = None) -> Growth | Non
 
 
 def total_weight_norms(tl: Timeline) -> list[tuple[int | None, float, str]]:
-    """(step, global L2 norm over finite layers, path) per checkpoint, in time order."""
+    """(step, global L2 norm of the float weights, path) per checkpoint, in time order.
+
+    NaN for a checkpoint holding any non-finite tensor: a norm over its finite part
+    would read as a collapse of the weights."""
     out = []
     for c in tl.checkpoints:
-        sq = sum(
-            t.l2**2 for t in c.checkpoint.tensors if math.isfinite(t.l2) and t.dtype.startswith(("float", "bfloat"))
-        )
+        floats = [t for t in c.checkpoint.tensors if t.dtype.startswith(("float", "bfloat"))]
+        if any(t.nonfinite for t in floats):
+            out.append((c.step, math.nan, c.path))
+            continue
+        sq = sum(t.l2**2 for t in floats if math.isfinite(t.l2))
         out.append((c.step, math.sqrt(sq), c.path))
     return out
-
-
-def fmt_lr(x: float) -> str:
-    return f"{x:.0e}".replace("e-0", "e-").replace("e+0", "e") if x < 0.01 else f"{x:.3g}"

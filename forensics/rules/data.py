@@ -8,6 +8,7 @@ import re
 
 import numpy as np
 
+from forensics.readers.data import labels_out_of_range
 from forensics.records import ArrayStats, DataSample
 from forensics.rules.base import Evidence, rule
 from forensics.rules.context import model_loss, output_width
@@ -179,15 +180,16 @@ def labels_out_of_domain(tl: Timeline) -> list[Evidence]:
         lab = ds.labels
         if lab is None:
             continue
-        rows = getattr(lab, "out_of_range_rows", ()) or ()
         if lab.negative > 0:
             neg = sorted(k for k in lab.classes if k < 0)
+            rows = [r for r, v in lab.extreme_rows if v < 0][:5]
+            row_txt = f" (rows {', '.join(map(str, rows))})" if rows else ""
             out.append(
                 Evidence(
                     "DATA003",
                     "data_or_labels",
                     "negative_labels",
-                    f"{ds.source.path}: {lab.negative} negative labels in '{lab.array}' (values {neg[:5]}); "
+                    f"{ds.source.path}: {lab.negative} negative label(s) in '{lab.array}', values {neg[:5]}{row_txt}; "
                     "class indices must be 0..K-1.",
                     source=ds.source.path,
                     weight=0.9,
@@ -196,38 +198,55 @@ def labels_out_of_domain(tl: Timeline) -> list[Evidence]:
                 )
             )
         if width is not None and lab.max >= width:
-            bad = sorted(k for k in lab.classes if k >= width)
-            row_txt = f" at row(s) {', '.join(map(str, rows[:5]))}" if rows else ""
+            check = labels_out_of_range(lab, width)
+            too_big = [v for v in check.values if v >= width]
+            bad_rows = [(r, v) for r, v in check.rows if v >= width][:5]
+            same = len({v for _, v in bad_rows}) == 1
+            rows = [f"row {r}" if same else f"row {r} ({v})" for r, v in bad_rows]
+            row_txt = f" at {', '.join(rows)}" if rows else ""
+            n_bad = sum(lab.classes.get(k, 0) for k in too_big) or len(rows)
             out.append(
                 Evidence(
                     "DATA003",
                     "data_or_labels",
                     "labels_out_of_range",
-                    f"{ds.source.path}: label {lab.max}{row_txt} in '{lab.array}' "
-                    f"but the output layer has {width} units "
-                    f"({width_origin}); {sum(lab.classes.get(k, 0) for k in bad)} label(s) ≥ {width}.",
+                    f"{ds.source.path}: label {lab.max}{row_txt} in '{lab.array}', but the output layer has {width} "
+                    f"units ({width_origin}); {n_bad} label(s) ≥ {width}.",
                     source=ds.source.path,
                     weight=0.95,
-                    fix=f"Fix or drop the labels ≥ {width} (e.g. label {lab.max}); if there really are more classes, "
-                    f"widen the output layer to {lab.max + 1} units.",
+                    fix=_label_fix(lab.max, width),
                 )
             )
         elif width is None:
             distinct = sorted(k for k in lab.classes if k >= 0)
             if len(distinct) >= 2 and distinct[-1] > OUTLIER_LABEL_FACTOR * max(distinct[-2], 1):
+                rows = [r for r, v in lab.extreme_rows if v == distinct[-1]][:5]
+                row_txt = f" (row {', '.join(map(str, rows))})" if rows else ""
                 out.append(
                     Evidence(
                         "DATA003",
                         "data_or_labels",
                         "labels_out_of_range",
-                        f"{ds.source.path}: label {distinct[-1]} in '{lab.array}' stands far above the others "
-                        f"(next largest {distinct[-2]}); the output width is unknown.",
+                        f"{ds.source.path}: label {distinct[-1]}{row_txt} in '{lab.array}' stands far above the "
+                        f"others (next largest {distinct[-2]}); the output width is unknown.",
                         source=ds.source.path,
                         weight=0.7,
-                        fix=f"Fix or drop label {distinct[-1]}; labels must lie in 0..K-1 for K output units.",
+                        fix=_label_fix(distinct[-1], distinct[-2] + 1),
                     )
                 )
     return out
+
+
+def _label_fix(label: int, width: int) -> str:
+    if label < 2 * width:
+        return (
+            f"Labels must lie in 0..{width - 1}: fix or drop the rows with label ≥ {width}, or, if there really "
+            f"are {label + 1} classes, widen the output layer to {label + 1} units."
+        )
+    return (
+        f"Label {label} is no class index for {width} outputs (a raw code or a corrupt row): map the labels to "
+        f"0..{width - 1} (np.unique(y, return_inverse=True)) or drop those rows."
+    )
 
 
 @rule("DATA004", "unnormalised-inputs", "data_or_labels", ("unnormalized_inputs",), needs=("data",))

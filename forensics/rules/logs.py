@@ -58,10 +58,9 @@ def framework_error(tl: Timeline) -> list[Evidence]:
         vals = e.values or {}
         fix = _FIXES.get(detail or "")
         if detail == "labels_out_of_range" and "label" in vals and "classes" in vals:
-            fix = (
-                f"Label {vals['label']} is outside [0, {vals['classes']}): fix or drop those rows, or widen the output "
-                f"layer to {int(vals['label']) + 1} units if the classes are real."
-            )
+            from forensics.rules.data import _label_fix
+
+            fix = _label_fix(int(vals["label"]), int(vals["classes"]))
         out.append(
             Evidence(
                 "LOG001",

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from forensics.rules.base import Evidence, rule
-from forensics.rules.context import DTYPE_MAX, geometric_growth, lr_info, weight_dtype
+from forensics.rules.context import DTYPE_MAX, geometric_growth, lr_info
 from forensics.timeline import Series, Timeline
 from forensics.util import fmt_num
 
@@ -325,7 +325,3 @@ def weights_near_dtype_limit(tl: Timeline) -> list[Evidence]:
                     )
                 ]
     return []
-
-
-def dtype_of_weights(tl: Timeline) -> str | None:
-    return weight_dtype(tl)

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from forensics.errors import UnreadableSource
+from forensics.readers import isolation
 from forensics.readers import keras as keras_reader
 from forensics.readers.keras import read_keras_archive, read_keras_h5
 from forensics.records import Kind, Source, Status
@@ -370,8 +371,8 @@ def test_a_reader_that_hangs_is_stopped_at_the_deadline(monkeypatch: pytest.Monk
     import time
 
     monkeypatch.setattr(keras_reader, "_read_h5", lambda *args: time.sleep(60))
-    monkeypatch.setattr(keras_reader, "ISOLATION_BASE_SECONDS", 0.5)
-    monkeypatch.setattr(keras_reader, "ISOLATION_BYTES_PER_SECOND", 1e12)
+    monkeypatch.setattr(isolation, "BASE_SECONDS", 0.5)
+    monkeypatch.setattr(isolation, "BYTES_PER_SECOND", 1e12)
     with pytest.raises(UnreadableSource, match=r"did not finish in \d+ s"):
         _h5(FIXTURES / "keras2_full.h5")
 
@@ -391,7 +392,7 @@ def test_a_bug_in_the_isolated_reader_is_reported_as_an_error_not_as_unreadable(
 def test_isolated_and_in_process_reads_give_the_same_checkpoint(monkeypatch: pytest.MonkeyPatch, fixture: str) -> None:
     read = _archive if fixture.endswith(".keras") else _h5
     isolated = read(FIXTURES / fixture)
-    monkeypatch.setattr(keras_reader, "ISOLATE", False)
+    monkeypatch.setattr(isolation, "ISOLATE", False)
     here = read(FIXTURES / fixture)
     assert isolated.model == here.model and isolated.source == here.source
     assert [t.name for t in isolated.tensors] == [t.name for t in here.tensors]

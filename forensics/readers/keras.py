@@ -21,18 +21,13 @@ more data than they store (a decompression bomb) are not read.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import faulthandler
 import io
 import json
 import math
-import os
 import re
-import select
-import signal
 import struct
-import sys
-import time
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -44,7 +39,7 @@ import ml_dtypes
 import numpy as np
 
 from forensics.errors import UnreadableSource
-from forensics.readers import tensorstats
+from forensics.readers import isolation, tensorstats
 from forensics.readers.tensorstats import StatsAccumulator, layer_of, natural_key, summarize_problems
 from forensics.records import Checkpoint, Kind, LayerInfo, ModelInfo, Source, Status, TensorStats
 
@@ -83,6 +78,8 @@ class _Reading:
     iterations: int | None = None
     learning_rate: float | None = None
     groups_seen: int = 0
+    # When a list: model weights are only located here, their data is not read.
+    located: list[LocatedWeight] | None = None
 
 
 # ---------------------------------------------------------------- public API
@@ -102,85 +99,27 @@ def read_keras_archive(path: Path, source: Source, *, chunk_elements: int | None
 #
 # The HDF5 C library can crash the process (SIGSEGV) on a damaged file: a bit-flipped
 # attribute was enough in our fuzzing. A crash must cost one source, not the analysis,
-# so on Linux each file is read in a forked child that sends back its Checkpoint as
-# JSON (never pickle). Fork is cheap (copy-on-write, no re-import); elsewhere the file
-# is read in-process.
-
-ISOLATE = sys.platform.startswith("linux")
-# A child gets this long plus time proportional to the file size before it is killed
-# (HDF5 can also loop forever on a damaged B-tree). 20 MB/s is far below real rates.
-ISOLATION_BASE_SECONDS = 120.0
-ISOLATION_BYTES_PER_SECOND = 20e6
+# so each file is read in a forked child (forensics.readers.isolation) that sends back
+# its Checkpoint as JSON (never pickle).
 
 _Reader = Callable[[Path, Source, "int | None"], Checkpoint]
 
 
 def _isolated(reader: _Reader, path: Path, source: Source, chunk_elements: int | None) -> Checkpoint:
-    if not ISOLATE:
+    if not isolation.ISOLATE:
         return reader(path, source, chunk_elements)
     try:
         size = path.stat().st_size
     except OSError as e:
         raise UnreadableSource(f"cannot read: {e.strerror or e}") from None
-    timeout = ISOLATION_BASE_SECONDS + size / ISOLATION_BYTES_PER_SECOND
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child: read, report, and leave without running the parent's exit handlers
-        try:
-            faulthandler.disable()  # a crash here is expected and reported by the parent
-            os.close(read_fd)
-            try:
-                payload: dict[str, Any] = {"ok": _checkpoint_to_dict(reader(path, source, chunk_elements))}
-            except UnreadableSource as e:
-                payload = {"unreadable": str(e)}
-            except MemoryError:
-                payload = {"unreadable": "ran out of memory reading it"}
-            except BaseException as e:  # a reader bug: reported by the parent as such
-                payload = {"bug": f"{type(e).__name__}: {e}"}
-            with os.fdopen(write_fd, "wb") as out:
-                out.write(json.dumps(payload).encode("utf-8"))
-        finally:
-            os._exit(0)
-    os.close(write_fd)
-    data = _collect(read_fd, pid, timeout)
-    _, status = os.waitpid(pid, 0)
-    if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
-        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
-        raise UnreadableSource(f"reading it crashed the HDF5 library ({name}): the file is damaged")
-    try:
-        payload = json.loads(data)
-    except ValueError:
-        raise UnreadableSource("the isolated reader ended without a result") from None
-    if "ok" in payload:
-        return _checkpoint_from_dict(payload["ok"])
-    if "unreadable" in payload:
-        raise UnreadableSource(payload["unreadable"])
-    raise RuntimeError(payload.get("bug", "unknown failure in the isolated reader"))
 
+    def work(emit: isolation.Emit) -> None:
+        emit(_checkpoint_to_dict(reader(path, source, chunk_elements)))
 
-def _collect(read_fd: int, pid: int, timeout: float) -> bytes:
-    """Everything the child writes, or kill it when the deadline passes."""
-    chunks: list[bytes] = []
-    deadline = time.monotonic() + timeout
-    try:
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-                raise UnreadableSource(
-                    f"reading it did not finish in {timeout:.0f} s (a damaged file can make HDF5 loop)"
-                )
-            ready, _, _ = select.select([read_fd], [], [], remaining)
-            if not ready:
-                continue
-            block = os.read(read_fd, 1 << 20)
-            if not block:
-                return b"".join(chunks)
-            chunks.append(block)
-    finally:
-        os.close(read_fd)
+    outcome = isolation.run_isolated(work, isolation.deadline_for(size))
+    if outcome.failure is not None or not outcome.messages:
+        raise UnreadableSource(outcome.failure or "the isolated reader ended without a result")
+    return _checkpoint_from_dict(outcome.messages[0])
 
 
 def _checkpoint_to_dict(ckpt: Checkpoint) -> dict[str, Any]:
@@ -213,16 +152,27 @@ def _checkpoint_from_dict(d: dict[str, Any]) -> Checkpoint:
 # ---------------------------------------------------------------- reading in this process
 
 
-def _read_keras_h5_here(path: Path, source: Source, chunk_elements: int | None) -> Checkpoint:
-    try:
-        h5 = h5py.File(path, "r")
-    except _H5_ERRORS as e:
-        raise UnreadableSource(f"not a readable HDF5 file: {_h5_message(e)}") from None
-    with h5:
-        return _read_h5(h5, source, None, None, chunk_elements)
+@dataclass
+class _Opened:
+    """An open Keras H5 (a plain file, or the weights inside a ``.keras`` zip) and what came with it."""
+
+    h5: h5py.File
+    config: Any = None  # the archive's config.json
+    keras_version: str | None = None  # the archive's metadata.json says
+    problems: list[str] = field(default_factory=list)
 
 
-def _read_keras_archive_here(path: Path, source: Source, chunk_elements: int | None) -> Checkpoint:
+@contextlib.contextmanager
+def _open_keras(path: Path, archive: bool) -> Iterator[_Opened]:
+    """Open a Keras H5 file, or the ``model.weights.h5`` of a ``.keras`` archive in place."""
+    if not archive:
+        try:
+            h5 = h5py.File(path, "r")
+        except _H5_ERRORS as e:
+            raise UnreadableSource(f"not a readable HDF5 file: {_h5_message(e)}") from None
+        with h5:
+            yield _Opened(h5)
+        return
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
@@ -244,12 +194,58 @@ def _read_keras_archive_here(path: Path, source: Source, chunk_elements: int | N
                 raise UnreadableSource(
                     f"model.weights.h5 in the archive is not readable HDF5: {_h5_message(e)}"
                 ) from None
+            version = metadata.get("keras_version") if isinstance(metadata, dict) else None
             with h5:
-                version = metadata.get("keras_version") if isinstance(metadata, dict) else None
-                ckpt = _read_h5(h5, source, config, str(version) if version else "3", chunk_elements, problems)
+                yield _Opened(h5, config, str(version) if version else "3", problems)
         finally:
             fileobj.close()
+
+
+def _read_keras_h5_here(path: Path, source: Source, chunk_elements: int | None) -> Checkpoint:
+    with _open_keras(path, archive=False) as opened:
+        return _read_h5(opened, source, chunk_elements)
+
+
+def _read_keras_archive_here(path: Path, source: Source, chunk_elements: int | None) -> Checkpoint:
+    with _open_keras(path, archive=True) as opened:
+        ckpt = _read_h5(opened, source, chunk_elements)
     return dataclasses.replace(ckpt, format="keras_archive")
+
+
+# ---------------------------------------------------------------- weights without their statistics
+
+
+@dataclass(frozen=True, slots=True)
+class LocatedWeight:
+    """A model weight found the way the reader finds it (same name, same layer), data not read."""
+
+    name: str
+    layer: str
+    dtype: str  # "float32", "bfloat16", ...
+    shape: tuple[int, ...]
+    dataset: h5py.Dataset
+    view: np.dtype  # the dtype to view the stored bytes as
+
+    def chunks(self, chunk_elements: int | None = None) -> Iterator[np.ndarray]:
+        """The data in row-major blocks of at most ``chunk_elements`` elements.
+
+        Two weights of the same shape are cut at the same places, so they can be
+        walked in lockstep.
+        """
+        return _dataset_chunks(self.dataset, self.view, self.shape, _chunk_limit(chunk_elements))
+
+
+@contextlib.contextmanager
+def located_weights(path: Path, *, archive: bool) -> Iterator[tuple[list[LocatedWeight], list[str]]]:
+    """The model weights of a Keras H5 file or ``.keras`` archive, and the problems met finding them.
+
+    Only valid while the context is open. Call it in an isolated child
+    (:mod:`forensics.readers.isolation`): it hands the file to libhdf5.
+    """
+    with _open_keras(path, archive) as opened:
+        reading = _Reading(_chunk_limit(None), problems=list(opened.problems), located=[])
+        _walk_layout(opened, reading)
+        yield reading.located or [], reading.problems
 
 
 # ---------------------------------------------------------------- archive members
@@ -359,41 +355,42 @@ def _archive_json(zf: zipfile.ZipFile, name: str, problems: list[str]) -> Any:
 # ---------------------------------------------------------------- layouts
 
 
-def _read_h5(
-    h5: h5py.File,
-    source: Source,
-    config: Any,
-    keras_version: str | None,
-    chunk_elements: int | None,
-    problems: list[str] | None = None,
-) -> Checkpoint:
-    reading = _Reading(max(1, chunk_elements or tensorstats.DEFAULT_CHUNK_ELEMENTS), problems=list(problems or []))
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    format: str
+    version: str | None
+    model_config: Any
+    training_config: dict[str, Any] | None
+
+
+def _walk_layout(opened: _Opened, reading: _Reading) -> _Layout:
+    """Recognise the layout and walk it, collecting into ``reading``."""
+    h5, config, keras_version = opened.h5, opened.config, opened.keras_version
     try:
         attrs = h5.attrs
         root_keys = list(h5.keys())
         if "model_weights" in h5:
-            fmt = "keras2_h5"
             version = (
                 keras_version
                 or _attr_str(attrs.get("keras_version"))
                 or _attr_str(h5["model_weights"].attrs.get("keras_version"))
             )
-            model_config = _attr_json(attrs, "model_config", reading)
-            training_config = _attr_json(attrs, "training_config", reading)
+            layout = _Layout(
+                "keras2_h5",
+                version,
+                _attr_json(attrs, "model_config", reading),
+                _attr_json(attrs, "training_config", reading),
+            )
             _read_keras2_layers(h5["model_weights"], reading)
-            if "optimizer_weights" in h5:
+            if "optimizer_weights" in h5 and reading.located is None:
                 _read_keras2_optimizer(h5["optimizer_weights"], reading)
         elif "layer_names" in attrs:
-            fmt = "keras2_weights_h5"
-            version = keras_version or _attr_str(attrs.get("keras_version"))
-            model_config, training_config = None, None
+            layout = _Layout("keras2_weights_h5", keras_version or _attr_str(attrs.get("keras_version")), None, None)
             _read_keras2_layers(h5, reading)
         elif "layers" in h5 or "vars" in h5 or "optimizer" in h5:
-            fmt = "keras3_weights_h5"
-            version = keras_version or "3"
             model_config = config if isinstance(config, dict) else None
-            training_config = None
-            _read_keras3(h5, model_config, reading)
+            layout = _Layout("keras3_weights_h5", keras_version or "3", model_config, None)
+            _read_keras3(h5, layout.model_config, reading)
         else:
             shown = ", ".join(root_keys[:6]) or "none"
             raise UnreadableSource(f"no Keras weights layout found (top-level groups: {shown})")
@@ -401,7 +398,22 @@ def _read_h5(
         raise UnreadableSource(f"H5 group tree exceeds {MAX_GROUPS} groups or depth {MAX_GROUP_DEPTH}") from None
     except _H5_ERRORS as e:
         raise UnreadableSource(f"HDF5 structure is damaged: {_h5_message(e)}") from None
+    return layout
 
+
+def _chunk_limit(chunk_elements: int | None) -> int:
+    return max(1, chunk_elements or tensorstats.DEFAULT_CHUNK_ELEMENTS)
+
+
+def _read_h5(opened: _Opened, source: Source, chunk_elements: int | None) -> Checkpoint:
+    reading = _Reading(_chunk_limit(chunk_elements), problems=list(opened.problems))
+    layout = _walk_layout(opened, reading)
+    fmt, version, model_config, training_config = (
+        layout.format,
+        layout.version,
+        layout.model_config,
+        layout.training_config,
+    )
     framework = _framework(version)
     info = _model_info(framework, model_config, training_config, reading)
     problems_all = reading.problems
@@ -694,17 +706,27 @@ def _stat(ds: h5py.Dataset, name: str, layer: str, out: list[TensorStats], readi
         if declared > BOMB_EXPANSION * stored:
             reading.problems.append(f"'{name}': declares {declared} bytes but stores {stored}: not read")
             return
+    if reading.located is not None:
+        if out is reading.tensors:
+            reading.located.append(LocatedWeight(name, layer, dtype_name, shape, ds, view))
+        return
     acc = StatsAccumulator(name, dtype_name, shape, layer)
     try:
-        if shape == ():
-            acc.update(np.asarray(ds[()]).reshape(1).view(view))
-        elif numel:
-            for sel in _blocks(shape, reading.chunk_elements):
-                acc.update(np.asarray(ds[sel]).view(view))
+        for chunk in _dataset_chunks(ds, view, shape, reading.chunk_elements):
+            acc.update(chunk)
     except _H5_ERRORS as e:
         reading.problems.append(f"'{name}': data unreadable ({_h5_message(e)})")
         return
     out.append(acc.result())
+
+
+def _dataset_chunks(ds: h5py.Dataset, view: np.dtype, shape: tuple[int, ...], limit: int) -> Iterator[np.ndarray]:
+    """The dataset's data in row-major blocks of at most ``limit`` elements, viewed as ``view``."""
+    if shape == ():
+        yield np.asarray(ds[()]).reshape(1).view(view)
+    elif math.prod(shape):
+        for sel in _blocks(shape, limit):
+            yield np.asarray(ds[sel]).view(view)
 
 
 def _scalar_state(ds: h5py.Dataset, is_iterations: bool, reading: _Reading) -> None:

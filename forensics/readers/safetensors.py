@@ -238,35 +238,82 @@ def _chunks(mm: mmap.mmap, entry: _Entry, data_start: int, chunk_elements: int) 
         _release(mm, offset, count * itemsize)
 
 
-def _stat_entry(mm: mmap.mmap | None, entry: _Entry, data_start: int, chunk_elements: int) -> TensorStats:
-    dtype = "bool" if entry.code == "BOOL" else tensorstats.dtype_name(entry.dtype)
-    acc = StatsAccumulator(entry.name, dtype, entry.shape)
-    if mm is not None and entry.numel:
-        for chunk in _chunks(mm, entry, data_start, chunk_elements):
-            acc.update(chunk)
+class SafetensorsFile:
+    """An open safetensors file: its validated header, and its tensors as streams of chunks.
+
+    The data is memory-mapped read-only; chunks are views into the map, and the pages
+    already read are handed back to the kernel. Use as a context manager; chunks must
+    not outlive it.
+    """
+
+    def __init__(self, path: Path) -> None:
+        try:
+            self._fh = open(path, "rb")  # noqa: SIM115 (closed by close())
+        except OSError as e:
+            raise UnreadableSource(f"cannot read: {e.strerror or e}") from None
+        self._mm: mmap.mmap | None = None
+        try:
+            size = os.fstat(self._fh.fileno()).st_size
+            header = _parse_header(self._fh, size)
+            if size > header.data_start:
+                self._mm = mmap.mmap(self._fh.fileno(), 0, access=mmap.ACCESS_READ)
+                if hasattr(mmap, "MADV_SEQUENTIAL"):
+                    self._mm.madvise(mmap.MADV_SEQUENTIAL)
+        except OSError as e:
+            self.close()
+            raise UnreadableSource(f"cannot read: {e.strerror or e}") from None
+        except BaseException:
+            self.close()
+            raise
+        self._header = header
+        self.entries: dict[str, _Entry] = {e.name: e for e in header.entries}
+        self.metadata = header.metadata
+        self.problems = header.problems
+        self.declared = header.declared
+
+    def dtype_name(self, name: str) -> str:
+        entry = self.entries[name]
+        return "bool" if entry.code == "BOOL" else tensorstats.dtype_name(entry.dtype)
+
+    def chunks(self, name: str, chunk_elements: int | None = None) -> Iterator[np.ndarray]:
+        """The tensor's elements in flat chunks of ``chunk_elements`` (the last may be shorter)."""
+        entry = self.entries[name]
+        if self._mm is None or not entry.numel:
+            return iter(())
+        step = max(1, chunk_elements or tensorstats.DEFAULT_CHUNK_ELEMENTS)
+        return _chunks(self._mm, entry, self._header.data_start, step)
+
+    def close(self) -> None:
+        if self._mm is not None:
+            self._mm.close()
+            self._mm = None
+        self._fh.close()
+
+    def __enter__(self) -> SafetensorsFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _stat_entry(st: SafetensorsFile, name: str, shape: tuple[int, ...], chunk_elements: int | None) -> TensorStats:
+    # A function of its own: the last chunk (a view into the map) dies with its frame.
+    acc = StatsAccumulator(name, st.dtype_name(name), shape)
+    for chunk in st.chunks(name, chunk_elements):
+        acc.update(chunk)
     return acc.result()
 
 
 def _read_file(path: Path, chunk_elements: int | None) -> _FileResult:
-    step = max(1, chunk_elements or tensorstats.DEFAULT_CHUNK_ELEMENTS)
-    try:
-        with open(path, "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
-            header = _parse_header(fh, size)
-            tensors: list[TensorStats] = []
-            mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size > header.data_start else None
-            try:
-                if mm is not None and hasattr(mmap, "MADV_SEQUENTIAL"):
-                    mm.madvise(mmap.MADV_SEQUENTIAL)
-                for entry in header.entries:
-                    tensors.append(_stat_entry(mm, entry, header.data_start, step))
-            finally:
-                if mm is not None:
-                    mm.close()
-    except OSError as e:
-        raise UnreadableSource(f"cannot read: {e.strerror or e}") from None
+    with SafetensorsFile(path) as st:
+        tensors: list[TensorStats] = []
+        try:
+            for name, entry in st.entries.items():
+                tensors.append(_stat_entry(st, name, entry.shape, chunk_elements))
+        except OSError as e:
+            raise UnreadableSource(f"cannot read: {e.strerror or e}") from None
     tensors.sort(key=lambda t: natural_key(t.name))
-    return _FileResult(tensors, header.metadata, header.problems, header.declared)
+    return _FileResult(tensors, st.metadata, st.problems, st.declared)
 
 
 def _int_or_none(value: Any) -> int | None:

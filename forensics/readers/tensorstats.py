@@ -45,7 +45,7 @@ def _lookup_table(dtype: np.dtype) -> np.ndarray:
         return bits.view(dtype).astype(np.float32)
 
 
-def _native(chunk: np.ndarray) -> np.ndarray:
+def flat_native(chunk: np.ndarray) -> np.ndarray:
     """The chunk as a flat array numpy can reduce fast: narrow floats (ml_dtypes) become float32."""
     flat = np.asarray(chunk).reshape(-1)
     dt = flat.dtype
@@ -83,7 +83,7 @@ class StatsAccumulator:
 
     def update(self, chunk: np.ndarray) -> None:
         """Fold one chunk (any shape, the tensor's own dtype) into the statistics."""
-        a = _native(chunk)
+        a = flat_native(chunk)
         size = int(a.shape[0])
         if size == 0:
             return

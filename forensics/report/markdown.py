@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from pathlib import PurePath
 
 import numpy as np
@@ -249,6 +250,27 @@ def _sparklines(tl: Timeline) -> list[str]:
     return out
 
 
+# Above this many sources, files that differ only by numbers in their path (one per
+# checkpoint) are folded into one row with a * pattern.
+FOLD_SOURCES_ABOVE = 12
+
+
+def _grouped_sources(r: Report) -> list[tuple[str, str, str, str]]:
+    rows = [(s.path, s.kind.value, s.status.value, s.note or "") for s in r.sources]
+    if len(rows) <= FOLD_SOURCES_ABOVE:
+        return rows
+    groups: dict[tuple[str, str, str, str], list[str]] = {}
+    for path, kind, status, note in rows:
+        groups.setdefault((re.sub(r"\d+", "*", path), kind, status, note), []).append(path)
+    out = []
+    for (pattern, kind, status, note), paths in groups.items():
+        if len(paths) == 1:
+            out.append((paths[0], kind, status, note))
+        else:
+            out.append((f"{pattern}", kind, status, f"{len(paths)} files" + (f"; {note}" if note else "")))
+    return out
+
+
 def to_markdown(r: Report) -> str:
     tl = r.timeline
     v = r.verdict
@@ -288,6 +310,11 @@ def to_markdown(r: Report) -> str:
                     f"\nFirst non-finite `{nf.tag}` at {nf.unit} {nf.step} ({last}{interval}); "
                     "a crashing writer may lose its last buffered points."
                 )
+                if nf.role != "loss":
+                    window += (
+                        f" The logged loss stays finite there: the logger replaced the non-finite loss (as Hugging "
+                        f"Face's logging_nan_inf_filter does), so the {nf.role.replace('_', ' ')} shows the blow-up."
+                    )
                 for a, b in tl.restarts:
                     window += (
                         f" The job restarted: steps went back from {a} to {b}; the points written before the "
@@ -355,8 +382,8 @@ def to_markdown(r: Report) -> str:
         lines.append("")
 
     lines += ["## Sources", "", "| path | kind | status | note |", "| --- | --- | --- | --- |"]
-    for s in r.sources:
-        lines.append(f"| `{_cell(s.path)}` | {s.kind.value} | {s.status.value} | {_cell(s.note or '')} |")
+    for path, kind, status, note in _grouped_sources(r):
+        lines.append(f"| `{_cell(path)}` | {kind} | {status} | {_cell(note)} |")
     lines.append("")
     if r.not_checked or r.problems:
         lines += ["## Not checked", ""]

@@ -190,6 +190,11 @@ def diverges_from_start(tl: Timeline) -> list[Evidence]:
     )
     if tl.onset.step - first > early and not never_settled:
         return []
+    when = (
+        f"within the first {EARLY_ONSET_FRACTION:.0%} of the run"
+        if tl.onset.step - first <= early
+        else "before the model had learned anything"
+    )
     weight = 0.6
     lr_txt = ""
     if lri.value is not None:
@@ -203,8 +208,8 @@ def diverges_from_start(tl: Timeline) -> list[Evidence]:
             "LR002",
             "learning_rate",
             "lr_too_high",
-            f"The loss climbed from step {tl.onset.step} (within the first {EARLY_ONSET_FRACTION:.0%} of the run)"
-            f"{lr_txt}, growing {tl.onset.fold_per_step:.3g}x per step until step {tl.onset.end_step}.",
+            f"The loss climbed from step {tl.onset.step} ({when}){lr_txt}, growing "
+            f"{tl.onset.fold_per_step:.3g}x per step until step {tl.onset.end_step}.",
             step=tl.onset.step,
             source=tl.loss.source,
             weight=weight,

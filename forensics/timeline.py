@@ -749,6 +749,31 @@ def _lr_changes(lr: Series | None, loss: Series | None) -> list[LrChange]:
     return out
 
 
+def _snap_onset_to_lr_increase(onset: Onset | None, changes: list[LrChange], loss: Series | None) -> Onset | None:
+    """The median smoothing can date a climb a few points early; when an LR increase
+    follows the onset within a few logged points and the loss had not risen by then,
+    the climb starts at the increase."""
+    if onset is None or loss is None:
+        return onset
+    reach = max(3, int(3 * (loss.interval if math.isfinite(loss.interval) else 1)))
+    for c in changes:
+        if c.kind == "drop" or not (onset.step < c.step <= onset.step + reach):
+            continue
+        between = loss.values[(loss.steps >= onset.step) & (loss.steps < c.step)]
+        if between.size and np.all(np.isfinite(between)) and float(np.max(between)) <= 2 * onset.value:
+            at = np.nonzero(loss.steps >= c.step)[0]
+            if not at.size:
+                return onset
+            i = int(at[0])
+            span = onset.end_step - int(loss.steps[i])
+            v0 = float(loss.values[i])
+            if span <= 0 or not (math.isfinite(v0) and v0 > 0 and onset.end_value > 0):
+                return onset
+            fold = float((onset.end_value / v0) ** (1.0 / span))
+            return Onset(int(loss.steps[i]), v0, onset.end_step, onset.end_value, fold, onset.rise_decades)
+    return onset
+
+
 def _loss_ratio_after(loss: Series | None, step: int, lr_steps: np.ndarray) -> tuple[float | None, int]:
     """Max loss in a window after ``step`` / median loss in the window before.
 
@@ -895,6 +920,7 @@ def build_timeline(run: RunData) -> Timeline:
         back = np.nonzero(np.diff(tl.loss_all.steps) <= 0)[0]
         tl.restarts = [(int(tl.loss_all.steps[i]), int(tl.loss_all.steps[i + 1])) for i in back]
     tl.lr_changes = _lr_changes(tl.lr, tl.loss)
+    tl.onset = _snap_onset_to_lr_increase(tl.onset, tl.lr_changes, tl.loss)
     for ev in run.events:
         for h in ev.histograms.values():
             (tl.grad_histograms if re.search(r"grad", h.tag, re.IGNORECASE) else tl.weight_histograms).append(h)

@@ -493,6 +493,8 @@ class TFRecordReader:
                     return
                 # one record bigger than a chunk: read it alone (or stream it when huge)
                 yield from self._big_record(f, here, need - FRAME_BYTES, damage)
+                if self.summary.truncated is not None:
+                    return
                 off = here + need
                 continue
             off = here
@@ -610,17 +612,12 @@ class TFRecordReader:
         summary = self.summary
         if length <= self._max_record:
             buf = self._read_at(f, offset, length + FRAME_BYTES)
+            if len(buf) < length + FRAME_BYTES:
+                damage.truncated(offset, "file shrank while being read")
+                return
             yield from self._emit_verified(buf, offset, np.zeros(1, dtype=np.int64), len(buf), damage)
             return
-        f.seek(offset + HEADER_BYTES)
-        crc = 0
-        left = length
-        while left > 0:
-            piece = f.read(min(left, self._chunk))
-            crc = google_crc32c.extend(crc, piece)
-            left -= len(piece)
-        stored = _U32_LE.unpack(f.read(4))[0]
-        if (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & _U32 == stored:
+        if self._stream_check(f, offset, length):
             damage.good(offset)
             summary.oversized_records += 1
             summary.end_offset = offset + length + FRAME_BYTES
@@ -825,12 +822,18 @@ class TFRecordReader:
                 return
             if pos == 0:
                 # a record larger than the chunk: read it alone
+                if len(buf) < HEADER_BYTES:
+                    damage.truncated(here, "file shrank while being read")
+                    return
                 length = _HEADER.unpack_from(buf, 0)[0]
                 if length > self._max_record:
                     summary.oversized_records += 1
                     off = here + length + FRAME_BYTES
                     continue
                 big = self._read_at(f, here, length + FRAME_BYTES)
+                if len(big) < length + FRAME_BYTES:
+                    damage.truncated(here, "file shrank while being read")
+                    return
                 payload = big[HEADER_BYTES : HEADER_BYTES + length]
                 stored = _U32_LE.unpack_from(big, HEADER_BYTES + length)[0]
                 if stored == consts[1] and (self._accept is None or self._accept(payload)):

@@ -236,7 +236,7 @@ def first_value_is_inf(tl: Timeline) -> list[Evidence]:
             "NUM004",
             "numerical_instability",
             None,
-            f"The loss first became {fmt_num(nf.value)} (Inf, not NaN) at step {nf.step}, straight from "
+            f"The loss first became {'+' if nf.value > 0 else '-'}Inf, not NaN, at step {nf.step}, straight from "
             f"{fmt_num(nf.last_finite_value)}: an operation overflowed or divided by zero.",
             step=nf.step,
             source=nf.source,

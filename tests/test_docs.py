@@ -1,0 +1,20 @@
+"""Documentation that shows output must show what the tool prints today."""
+
+from pathlib import Path
+
+from scripts.make_example_report import render
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_example_report_matches_what_the_tool_prints():
+    assert (ROOT / "docs" / "example-report.md").read_text(encoding="utf-8") == render(), (
+        "docs/example-report.md is stale: run `python scripts/make_example_report.py`"
+    )
+
+
+def test_readme_quotes_the_opening_of_the_example_report():
+    head = render().splitlines()[:3]
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for line in head:
+        assert line in readme, f"README.md does not quote: {line}"

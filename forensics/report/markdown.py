@@ -250,6 +250,56 @@ def _sparklines(tl: Timeline) -> list[str]:
     return out
 
 
+def _settings(tl: Timeline) -> list[tuple[str, str, str]]:
+    """What the configs and checkpoints say about the training setup, first source wins."""
+    run = tl.run
+    if run is None:
+        return []
+    found: dict[str, tuple[str, str]] = {}
+
+    def put(key: str, value: object, src: str) -> None:
+        if value is not None and value != "" and key not in found:
+            found[key] = (fmt_num(value) if isinstance(value, float) else str(value), src)
+
+    for c in run.configs:
+        src = c.source.path
+        put("learning rate", c.learning_rate, src)
+        put("optimizer", c.optimizer, src)
+        put("batch size", c.batch_size, src)
+        if c.grad_clip is not None:
+            put("gradient clipping", "off" if c.grad_clip == 0 else fmt_num(c.grad_clip), src)
+        put("precision", c.mixed_precision, src)
+        put("loss", c.loss, src)
+        put("classes", c.num_classes, src)
+    for ck in run.checkpoints:
+        m = ck.model
+        if m is None:
+            continue
+        src = ck.source.path
+        put("optimizer", m.optimizer, src)
+        put("learning rate", m.learning_rate, src)
+        put("loss", m.loss, src)
+        put(
+            "output layer",
+            f"{m.output_units} units" + (f", {m.output_activation}" if m.output_activation else "")
+            if m.output_units
+            else None,
+            src,
+        )
+        put("precision", m.dtype_policy, src)
+    order = [
+        "learning rate",
+        "optimizer",
+        "batch size",
+        "gradient clipping",
+        "precision",
+        "loss",
+        "classes",
+        "output layer",
+    ]
+    return [(k, *found[k]) for k in order if k in found]
+
+
 # Above this many sources, files that differ only by numbers in their path (one per
 # checkpoint) are folded into one row with a * pattern.
 FOLD_SOURCES_ABOVE = 12
@@ -359,6 +409,12 @@ def to_markdown(r: Report) -> str:
                     f"{after_txt}"
                 )
             lines.append("")
+
+    settings = _settings(tl) if tl is not None else []
+    if settings:
+        lines += ["## Training settings found", "", "| setting | value | where |", "| --- | --- | --- |"]
+        lines += [f"| {k} | {_cell(val)} | `{_cell(src)}` |" for k, val, src in settings]
+        lines.append("")
 
     others = [c for c in r.candidates if c.cause != v.cause and c.score > 0]
     if others:

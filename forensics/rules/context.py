@@ -122,6 +122,16 @@ def output_width(tl: Timeline) -> tuple[int | None, str | None]:
     return None, None
 
 
+def clipping(tl: Timeline) -> tuple[float | None, str | None]:
+    """Gradient clipping as a config records it: (value, source); 0 means explicitly off."""
+    if tl.run is None:
+        return None, None
+    for cfg in tl.run.configs:
+        if cfg.grad_clip is not None:
+            return cfg.grad_clip, cfg.source.path
+    return None, None
+
+
 def model_loss(tl: Timeline) -> str | None:
     """The loss named by a checkpoint's training config or a config file."""
     run = tl.run

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from forensics.rules.base import Evidence, rule
-from forensics.rules.context import DTYPE_MAX, geometric_growth, lr_info
+from forensics.rules.context import DTYPE_MAX, clipping, geometric_growth, lr_info
 from forensics.timeline import Series, Timeline
 from forensics.util import fmt_num
 
@@ -30,6 +30,19 @@ _FIX_CLIP = (
     "Add gradient clipping (clipnorm=1.0 in Keras, torch.nn.utils.clip_grad_norm_(params, 1.0)); "
     "use a smaller init scale (He/Glorot) and normalisation layers (BatchNorm/LayerNorm), or a gated RNN (LSTM/GRU)."
 )
+
+
+def _clip_fix(tl: Timeline) -> str:
+    value, src = clipping(tl)
+    if value == 0:
+        return f"Gradient clipping was off ({src}): turn it on (max_grad_norm / clipnorm = 1.0). " + _FIX_CLIP
+    if value is not None and value > 0:
+        return (
+            f"Clipping at {fmt_num(value)} ({src}) did not hold the gradients: clip lower, and "
+            + _FIX_CLIP[0].lower()
+            + _FIX_CLIP[1:]
+        )
+    return _FIX_CLIP
 
 
 def _lr_weight(tl: Timeline, normal: float, high: float, unknown: float) -> float:
@@ -89,7 +102,7 @@ def grad_norm_growth(tl: Timeline) -> list[Evidence]:
             step=g.start_step,
             source=src,
             weight=weight,
-            fix=_FIX_CLIP,
+            fix=_clip_fix(tl),
         )
     ]
 
@@ -134,7 +147,7 @@ def _erratic_grad_norm(tl: Timeline) -> list[Evidence]:
             step=peak_step,
             source=tl.grad_norm.source,
             weight=weight,
-            fix=_FIX_CLIP,
+            fix=_clip_fix(tl),
         )
     ]
 
@@ -191,7 +204,7 @@ def weight_growth(tl: Timeline) -> list[Evidence]:
                     step=g.start_step,
                     source=src,
                     weight=_lr_weight(tl, normal=0.6, high=0.2, unknown=0.4),
-                    fix=_FIX_CLIP,
+                    fix=_clip_fix(tl),
                 )
             ]
         return []
@@ -214,7 +227,7 @@ def weight_growth(tl: Timeline) -> list[Evidence]:
             step=finite[-1].step,
             source=finite[-1].source,
             weight=_lr_weight(tl, normal=0.6, high=0.2, unknown=0.4),
-            fix=_FIX_CLIP,
+            fix=_clip_fix(tl),
         )
     ]
 
@@ -321,7 +334,7 @@ def weights_near_dtype_limit(tl: Timeline) -> list[Evidence]:
                         step=c.step,
                         source=c.path,
                         weight=0.4,
-                        fix=_FIX_CLIP,
+                        fix=_clip_fix(tl),
                     )
                 ]
     return []

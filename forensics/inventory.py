@@ -9,7 +9,7 @@ import numpy as np
 
 from forensics.load import RunData
 from forensics.records import Checkpoint, ScalarSeries, Source, Status
-from forensics.util import human_bytes, json_number
+from forensics.util import fmt_num, human_bytes, json_number
 
 
 def first_nonfinite_step(series: ScalarSeries) -> int | None:
@@ -242,7 +242,11 @@ def inventory_text(run: RunData) -> str:
             )
             if c.get("model"):
                 m = c["model"]
-                bits = [f"{k} {v}" for k, v in m.items() if v is not None and k != "framework"]
+                bits = [
+                    f"{k} {fmt_num(v) if isinstance(v, float) else v}"
+                    for k, v in m.items()
+                    if v is not None and k != "framework"
+                ]
                 lines.append(f"  model ({m['framework'] or 'unknown'}): " + ", ".join(bits))
         for e in c.get("events", []):
             at = f" at step {e['step']}" if e["step"] is not None else ""

@@ -17,6 +17,7 @@ Every derived number says how it was computed, next to the code that computes it
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Iterable
@@ -922,7 +923,11 @@ def build_timeline(run: RunData) -> Timeline:
     tl.lr_changes = _lr_changes(tl.lr, tl.loss)
     tl.onset = _snap_onset_to_lr_increase(tl.onset, tl.lr_changes, tl.loss)
     for ev in run.events:
+        # Keras writes its histograms at the epoch index, next to its epoch_* scalars
+        epoch_steps = [int(s.steps.max()) for s in ev.scalars.values() if _unit_of(s.tag) == "epoch" and len(s)]
         for h in ev.histograms.values():
+            if spe and epoch_steps and len(h) and int(h.steps.max()) <= max(epoch_steps):
+                h = dataclasses.replace(h, steps=(h.steps + 1) * spe)
             (tl.grad_histograms if re.search(r"grad", h.tag, re.IGNORECASE) else tl.weight_histograms).append(h)
     tl.log_events = list(_gather_log_events(run))
     tl.died_with_exception = any(log.died_with_exception for log in run.logs)

@@ -59,6 +59,7 @@ def test_classify_ignores_files_that_are_not_training_artifacts(name):
         ("lightning/epoch=3-step=1200.ckpt", 1200, "name", 3),
         ("tf/ckpt-3.weights.h5", 3, "index", 3),  # a save counter, which Keras names by epoch
         ("checkpoints/weights.07-1.23.h5", None, None, 7),
+        ("checkpoints/weights.03-nan.h5", None, None, 3),
         ("ckpt/model_epoch02.keras", None, None, 2),
         ("model.safetensors", None, None, None),
     ],

@@ -68,6 +68,10 @@ def classify(name: str) -> Kind | None:
         return Kind.KERAS_ARCHIVE
     if lower.endswith((".h5", ".hdf5", ".he5")):
         return Kind.KERAS_H5  # may be re-classified as a data sample by its content
+    if lower.endswith(".index") and not lower.endswith(".safetensors.index"):
+        return Kind.TF_CHECKPOINT  # its .data-NNNNN-of-NNNNN shards belong to it
+    if lower in ("saved_model.pb", "saved_model.pbtxt"):
+        return Kind.SAVED_MODEL
     if lower == "trainer_state.json":
         return Kind.TRAINER_STATE
     if lower in _IGNORED_NAMES:
@@ -254,6 +258,15 @@ def discover(path: str | os.PathLike[str], *, follow_links: bool = False) -> Inv
                 inv.problems.append(f"more than {MAX_FILES} files: the rest of the tree was not walked")
                 return inv
             kind = classify(entry.name)
+            if kind is None and directory.name == "metrics" and _is_mlflow_metric(Path(entry.path), est.st_size):
+                kind = Kind.MLFLOW_METRIC
+            elif (
+                kind is None
+                and directory.name == "params"
+                and "." not in entry.name
+                and (directory.parent / "meta.yaml").is_file()
+            ):
+                kind = Kind.MLFLOW_PARAM
             if kind is None:
                 inv.ignored += 1
                 continue
@@ -261,6 +274,20 @@ def discover(path: str | os.PathLike[str], *, follow_links: bool = False) -> Inv
         stack.extend(reversed(subdirs))
     _group_shards(inv)
     return inv
+
+
+_MLFLOW_LINE = re.compile(rb"^\d{9,14} \S+ -?\d+\s*$")
+
+
+def _is_mlflow_metric(path: Path, size: int) -> bool:
+    """An MLflow metric file: no extension, lines of "<timestamp ms> <value> <step>"."""
+    if "." in path.name or size == 0:
+        return False
+    try:
+        with open(path, "rb") as f:
+            return bool(_MLFLOW_LINE.match(f.readline(256)))
+    except OSError:
+        return False
 
 
 def _add(inv: Inventory, path: Path, rel: str, kind: Kind, size: int) -> None:

@@ -265,7 +265,7 @@ def inventory_text(run: RunData) -> str:
                     f"  labels '{lab['array']}': {lab['classes']} classes, min {lab['min']}, max {lab['max']}, "
                     f"{lab['negative']} negative"
                 )
-        if entry["kind"] == "config":
+        if entry["kind"] in ("config", "mlflow_param"):
             settings = ", ".join(f"{k}={v}" for k, v in c.items())
             lines.append(f"  {settings}")
     if run.problems:

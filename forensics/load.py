@@ -82,6 +82,22 @@ def _read_one(found: Found, root: Path, extra_data: bool = False) -> Any:
             status=Status.SKIPPED,
             note="pickle-based checkpoint: never loaded (unpickling can run arbitrary code)",
         )
+    if kind is Kind.TF_CHECKPOINT:
+        return dataclasses.replace(
+            src, status=Status.SKIPPED, note="TensorFlow checkpoint bundle (.index + .data): tensors not read yet"
+        )
+    if kind is Kind.SAVED_MODEL:
+        return dataclasses.replace(
+            src, status=Status.SKIPPED, note="TensorFlow SavedModel graph: holds no training curve"
+        )
+    if kind is Kind.MLFLOW_PARAM:
+        from forensics.readers.config import read_mlflow_param
+
+        return read_mlflow_param(found.path, src)
+    if kind is Kind.MLFLOW_METRIC:
+        from forensics.readers.metrics_csv import read_mlflow_metric
+
+        return read_mlflow_metric(found.path, src)
     if kind is Kind.SAFETENSORS and found.group:
         return None  # read through its index
     if kind is Kind.EVENTS:

@@ -557,7 +557,7 @@ def _candidates(run: RunData) -> dict[str, list[Candidate]]:
             from forensics.readers.logs import with_steps_from_epochs
 
             log = with_steps_from_epochs(log, hf_spe)
-        prio = 1 if log.source.kind is Kind.METRICS_CSV else 2
+        prio = 1 if log.source.kind in (Kind.METRICS_CSV, Kind.MLFLOW_METRIC) else 2
         unit = "epoch" if log.step_unit == "epoch" else "log_index" if log.step_unit == "log_index" else "step"
         for sc in log.scalars.values():
             log_groups.setdefault((prio, unit, sc.tag), []).append(sc)

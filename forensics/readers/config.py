@@ -415,3 +415,28 @@ def _layer_width(layer: Any) -> int | None:
         if key in cfg:
             return _positive_int(cfg[key])
     return None
+
+
+# An MLflow parameter is one short value; anything longer is not one.
+MLFLOW_PARAM_MAX_BYTES = 64 * 1024
+
+
+def read_mlflow_param(path: Path, source: Source) -> ConfigData:
+    """One MLflow file-store parameter (``mlruns/<exp>/<run>/params/<name>``): the file's
+    name is the key, its content the value (typed with YAML's safe scalar rules)."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MLFLOW_PARAM_MAX_BYTES + 1)
+    except OSError as e:
+        raise UnreadableSource(f"cannot read: {e.strerror or e}") from None
+    if len(raw) > MLFLOW_PARAM_MAX_BYTES:
+        raise UnreadableSource(f"larger than {MLFLOW_PARAM_MAX_BYTES} bytes: not an MLflow parameter")
+    text = raw.decode("utf-8", errors="replace").strip()
+    try:
+        value = yaml.safe_load(text) if text else None
+    except yaml.YAMLError:
+        value = text
+    if isinstance(value, (dict, list)):
+        value = text
+    cfg = extract_settings({path.name: value})
+    return dataclasses.replace(cfg, source=source, raw={path.name: value})

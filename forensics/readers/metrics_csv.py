@@ -138,3 +138,49 @@ def read_metrics_csv(path: Path, source: Source) -> LogData:
         last_step=max(steps) if steps else None,
         step_unit="epoch" if by_epoch else "step",
     )
+
+
+def read_mlflow_metric(path: Path, source: Source) -> LogData:
+    """An MLflow file-store metric (``mlruns/<exp>/<run>/metrics/<name>``): one line per
+    logged point, ``<timestamp ms> <value> <step>``. The metric's name is the file name."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_BYTES + 1)
+    except OSError as e:
+        raise UnreadableSource(f"cannot read: {e.strerror or e}") from None
+    truncated = len(raw) > MAX_BYTES
+    steps, values, walls = array("q"), array("d"), array("d")
+    bad = 0
+    for line in raw[:MAX_BYTES].splitlines():
+        parts = line.split()
+        if len(parts) != 3:
+            bad += 1
+            continue
+        try:
+            ts, value, step = int(parts[0]), float(parts[1]), int(parts[2])
+        except ValueError:
+            bad += 1
+            continue
+        steps.append(step)
+        values.append(value)
+        walls.append(ts / 1000.0)
+    if not len(steps):
+        raise UnreadableSource("no '<timestamp> <value> <step>' lines (not an MLflow metric file)")
+    tag = path.name
+    series = ScalarSeries(
+        tag=tag,
+        run="mlflow",
+        source=source.path,
+        steps=np.frombuffer(steps, dtype=np.int64).copy(),
+        values=np.frombuffer(values, dtype=np.float64).copy(),
+        wall_times=np.frombuffer(walls, dtype=np.float64).copy(),
+        segment=np.zeros(len(steps), dtype=np.int32),
+    )
+    src = source
+    if truncated or bad:
+        src = dataclasses.replace(
+            source,
+            status=Status.PARTIAL,
+            note=f"{bad} malformed line(s) skipped" if not truncated else f"read up to {MAX_BYTES} bytes",
+        )
+    return LogData(source=src, scalars={tag: series}, events=(), last_step=int(series.steps.max()), step_unit="step")

@@ -13,7 +13,8 @@ import sys
 import time
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
 import typer
 
@@ -26,6 +27,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Post-mortem of a failed deep-learning training run: when it diverged, what changed, and why.",
 )
+
+T = TypeVar("T")
 
 EXIT_OK = 0
 EXIT_DIVERGED = 1
@@ -85,6 +88,17 @@ class _Progress:
             self.bar.stop()
 
 
+def _with_progress(work: Callable[[_Progress], T]) -> T:
+    """Run ``work`` with a progress bar; an error the user caused becomes one line and exit 2."""
+    progress = _Progress(enabled=True)
+    try:
+        return work(progress)
+    except ForensicsError as e:
+        raise _fail(str(e)) from None
+    finally:
+        progress.close()
+
+
 def _write_output(text: str, output: Path | None) -> None:
     if output is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
@@ -134,14 +148,7 @@ def inspect(
     from forensics.load import load_run
 
     _check_output(output)
-    progress = _Progress(enabled=True)
-    try:
-        run = load_run(run_dir, follow_links=follow_links, progress=progress, debug=debug)
-    except ForensicsError as e:
-        progress.close()
-        raise _fail(str(e)) from None
-    finally:
-        progress.close()
+    run = _with_progress(lambda progress: load_run(run_dir, follow_links=follow_links, progress=progress, debug=debug))
     if not run.sources:
         raise _fail(f"{run_dir}: no training artifacts found (event files, checkpoints, logs, configs, data)")
     try:
@@ -175,14 +182,11 @@ def analyze(
     from forensics.report.markdown import to_markdown
 
     _check_output(output)
-    progress = _Progress(enabled=True)
-    try:
-        report = run_analysis(run_dir, data=list(data or []), follow_links=follow_links, progress=progress, debug=debug)
-    except ForensicsError as e:
-        progress.close()
-        raise _fail(str(e)) from None
-    finally:
-        progress.close()
+    report = _with_progress(
+        lambda progress: run_analysis(
+            run_dir, data=list(data or []), follow_links=follow_links, progress=progress, debug=debug
+        )
+    )
     if not report.readable:
         if format is Format.json:
             with contextlib.suppress(ForensicsError):

@@ -51,6 +51,16 @@ def sniff(path: Path) -> bool:
         return False
 
 
+def _read_capped(path: Path) -> tuple[bytes, bool]:
+    """The file's bytes up to MAX_BYTES, and whether it was longer."""
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_BYTES + 1)
+    except OSError as e:
+        raise UnreadableSource(f"cannot read: {e.strerror or e}") from None
+    return raw[:MAX_BYTES], len(raw) > MAX_BYTES
+
+
 def _float(cell: str) -> float | None:
     cell = cell.strip()
     if not cell:
@@ -68,13 +78,8 @@ def read_metrics_csv(path: Path, source: Source) -> LogData:
     """Columns of a metrics CSV as series on its step column (or its epoch column, 0-based
     as Keras and Lightning write it, with the tag prefixed ``epoch_`` so the timeline maps
     it to steps)."""
-    try:
-        with open(path, "rb") as f:
-            raw = f.read(MAX_BYTES + 1)
-    except OSError as e:
-        raise UnreadableSource(f"cannot read: {e.strerror or e}") from None
-    truncated = len(raw) > MAX_BYTES
-    text = raw[:MAX_BYTES].decode("utf-8", errors="replace")
+    raw, truncated = _read_capped(path)
+    text = raw.decode("utf-8", errors="replace")
     rows = csv.reader(io.StringIO(text))
     try:
         header = [c.strip() for c in next(rows)]
@@ -143,15 +148,10 @@ def read_metrics_csv(path: Path, source: Source) -> LogData:
 def read_mlflow_metric(path: Path, source: Source) -> LogData:
     """An MLflow file-store metric (``mlruns/<exp>/<run>/metrics/<name>``): one line per
     logged point, ``<timestamp ms> <value> <step>``. The metric's name is the file name."""
-    try:
-        with open(path, "rb") as f:
-            raw = f.read(MAX_BYTES + 1)
-    except OSError as e:
-        raise UnreadableSource(f"cannot read: {e.strerror or e}") from None
-    truncated = len(raw) > MAX_BYTES
+    raw, truncated = _read_capped(path)
     steps, values, walls = array("q"), array("d"), array("d")
     bad = 0
-    for line in raw[:MAX_BYTES].splitlines():
+    for line in raw.splitlines():
         parts = line.split()
         if len(parts) != 3:
             bad += 1

@@ -11,9 +11,9 @@ import contextlib
 import json
 import sys
 import time
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
-from collections.abc import Callable
 from typing import Annotated, TypeVar
 
 import typer

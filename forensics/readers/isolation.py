@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import faulthandler
 import json
+import math
 import os
 import select
 import signal
@@ -50,13 +51,17 @@ class Outcome:
     timed_out: bool = False  # the child was killed at the deadline (it may hang again if rerun)
 
 
-def run_isolated(work: Work, timeout: float, *, isolate: bool | None = None) -> Outcome:
+def run_isolated(
+    work: Work, timeout: float, *, stall_timeout: float | None = None, isolate: bool | None = None
+) -> Outcome:
     """Run ``work(emit)`` in a forked child; every ``emit(obj)`` reaches the parent as one JSON value.
 
     ``UnreadableSource`` (and ``MemoryError``, as unreadable) raised by the work is raised
     again here; any other exception in the child is a bug and comes back as a
     ``RuntimeError`` naming it. A child killed by a signal, or still running after
-    ``timeout`` seconds (then killed), gives the messages it sent and a ``failure``.
+    ``timeout`` seconds (then killed), gives the messages it sent and a ``failure``;
+    so does a child that sends nothing for ``stall_timeout`` seconds, when given (for
+    work made of many short steps, each sending a message).
     ``isolate=False`` (or a platform without fork) runs the work in this process,
     where its exceptions propagate unchanged.
     """
@@ -74,7 +79,7 @@ def run_isolated(work: Work, timeout: float, *, isolate: bool | None = None) -> 
         finally:
             os._exit(0)
     os.close(write_fd)
-    data, timed_out = _collect(read_fd, pid, timeout)
+    data, timed_out = _collect(read_fd, pid, timeout, stall_timeout)
     _, status = os.waitpid(pid, 0)
     lines = data.split(b"\n")
     messages: list[Any] = []
@@ -92,7 +97,8 @@ def run_isolated(work: Work, timeout: float, *, isolate: bool | None = None) -> 
         if _BUG in last:
             raise RuntimeError(last[_BUG])
     if timed_out:
-        failure = f"reading it did not finish in {timeout:.0f} s (a damaged file can make HDF5 loop)"
+        limit = timeout if stall_timeout is None else min(timeout, stall_timeout)
+        failure = f"reading it did not finish in {limit:.0f} s (a damaged file can make HDF5 loop)"
     elif os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
         name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
@@ -127,13 +133,15 @@ def _child(work: Work, fd: int) -> None:
     os.close(fd)
 
 
-def _collect(read_fd: int, pid: int, timeout: float) -> tuple[bytes, bool]:
-    """Everything the child writes, and whether it had to be killed at the deadline."""
+def _collect(read_fd: int, pid: int, timeout: float, stall_timeout: float | None) -> tuple[bytes, bool]:
+    """Everything the child writes, and whether it had to be killed at a deadline."""
     chunks: list[bytes] = []
     deadline = time.monotonic() + timeout
+    stall = math.inf if stall_timeout is None else stall_timeout
+    last = time.monotonic()
     try:
         while True:
-            remaining = deadline - time.monotonic()
+            remaining = min(deadline, last + stall) - time.monotonic()
             if remaining <= 0:
                 os.kill(pid, signal.SIGKILL)
                 return b"".join(chunks), True
@@ -144,5 +152,6 @@ def _collect(read_fd: int, pid: int, timeout: float) -> tuple[bytes, bool]:
             if not block:
                 return b"".join(chunks), False
             chunks.append(block)
+            last = time.monotonic()
     finally:
         os.close(read_fd)

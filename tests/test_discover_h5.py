@@ -1,0 +1,154 @@
+"""Discovery's look inside .h5 files (Keras weights or a data sample?) runs isolated from libhdf5 crashes."""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import signal
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from forensics import discover as discover_module
+from forensics.discover import discover, h5_holds_weights
+from forensics.load import load_run
+from forensics.readers import isolation
+from forensics.records import Kind, Status
+
+FIXTURES = Path(__file__).parent / "fixtures" / "checkpoints"
+
+
+def _data_h5(path: Path) -> Path:
+    with h5py.File(path, "w") as f:
+        f["x"] = np.zeros((4, 3), np.float32)
+        f["y"] = np.arange(4)
+    return path
+
+
+def _kinds(root: Path) -> dict[str, Kind]:
+    return {f.rel: f.kind for f in discover(root).files}
+
+
+@pytest.fixture
+def count_forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many isolated children the parent forks (counted in the parent only)."""
+    forks: list[int] = []
+    real_fork = os.fork
+
+    def fork() -> int:
+        pid = real_fork()
+        if pid:
+            forks.append(pid)
+        return pid
+
+    monkeypatch.setattr(isolation.os, "fork", fork)
+    return forks
+
+
+def test_a_run_holding_an_h5_that_crashes_hdf5_is_discovered_and_read_around_it(tmp_path: Path) -> None:
+    # crashes_hdf5.h5: keras2_full.h5 with one byte changed; libhdf5 1.14.6 segfaults reading it
+    shutil.copy(FIXTURES / "crashes_hdf5.h5", tmp_path / "a_damaged.h5")
+    shutil.copy(FIXTURES / "keras2_full.h5", tmp_path / "b_model.h5")
+    _data_h5(tmp_path / "c_sample.h5")
+    assert _kinds(tmp_path) == {
+        "a_damaged.h5": Kind.KERAS_H5,
+        "b_model.h5": Kind.KERAS_H5,
+        "c_sample.h5": Kind.DATA_SAMPLE,
+    }
+    run = load_run(tmp_path)
+    status = {s.path: s for s in run.sources}
+    assert (
+        status["a_damaged.h5"].status is Status.UNREADABLE and "crashed the HDF5 library" in status["a_damaged.h5"].note
+    )
+    assert status["b_model.h5"].status is Status.OK and status["c_sample.h5"].status is Status.OK
+
+
+def test_a_crash_while_looking_at_one_h5_leaves_it_to_the_reader_and_the_rest_is_classified(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, count_forks: list[int]
+) -> None:
+    shutil.copy(FIXTURES / "keras2_weights.h5", tmp_path / "a.h5")
+    _data_h5(tmp_path / "b.h5")
+    _data_h5(tmp_path / "c.h5")
+    shutil.copy(FIXTURES / "keras3_nested.weights.h5", tmp_path / "d.weights.h5")
+    peek = discover_module._peek_h5
+
+    def crash_on_b(path: Path) -> bool | None:
+        if path.name == "b.h5":
+            os.kill(os.getpid(), signal.SIGSEGV)  # in the child: as libhdf5 would
+        return peek(path)
+
+    monkeypatch.setattr(discover_module, "_peek_h5", crash_on_b)
+    kinds = _kinds(tmp_path)
+    assert kinds == {
+        "a.h5": Kind.KERAS_H5,
+        "b.h5": Kind.KERAS_H5,
+        "c.h5": Kind.DATA_SAMPLE,
+        "d.weights.h5": Kind.KERAS_H5,
+    }
+    assert len(count_forks) == 2  # one child up to the crash, one for the files after it
+
+
+def test_an_h5_that_hangs_the_look_is_given_up_on_after_the_deadline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _data_h5(tmp_path / "a.h5")
+    _data_h5(tmp_path / "b.h5")
+    peek = discover_module._peek_h5
+
+    def hang_on_a(path: Path) -> bool | None:
+        if path.name == "a.h5":
+            time.sleep(60)
+        return peek(path)
+
+    monkeypatch.setattr(discover_module, "_peek_h5", hang_on_a)
+    monkeypatch.setattr(discover_module, "H5_PEEK_SECONDS", 0.5)
+    started = time.monotonic()
+    assert _kinds(tmp_path) == {"a.h5": Kind.KERAS_H5, "b.h5": Kind.DATA_SAMPLE}
+    assert time.monotonic() - started < 10
+
+
+def test_the_h5_files_of_a_directory_are_looked_at_in_one_child_per_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, count_forks: list[int]
+) -> None:
+    for i in range(10):
+        if i % 2:
+            shutil.copy(FIXTURES / "keras2_weights.h5", tmp_path / f"w{i:02d}.h5")
+        else:
+            _data_h5(tmp_path / f"w{i:02d}.h5")
+    (tmp_path / "sub").mkdir()
+    _data_h5(tmp_path / "sub" / "x.h5")
+    kinds = _kinds(tmp_path)
+    assert [kinds[f"w{i:02d}.h5"] for i in range(10)] == [Kind.DATA_SAMPLE, Kind.KERAS_H5] * 5
+    assert kinds["sub/x.h5"] is Kind.DATA_SAMPLE
+    assert len(count_forks) == 2  # one per directory
+    count_forks.clear()
+    monkeypatch.setattr(discover_module, "H5_BATCH", 4)
+    assert _kinds(tmp_path) == kinds
+    assert len(count_forks) == math.ceil(10 / 4) + 1
+
+
+def test_an_h5_rewritten_after_the_batch_look_is_looked_at_again(tmp_path: Path) -> None:
+    _data_h5(tmp_path / "a.h5")
+    _data_h5(tmp_path / "b.h5")
+    assert h5_holds_weights(tmp_path / "a.h5") is False  # b.h5 was looked at in the same child
+    (tmp_path / "b.h5").unlink()
+    shutil.copy(FIXTURES / "keras2_weights.h5", tmp_path / "b.h5")
+    assert h5_holds_weights(tmp_path / "b.h5") is True
+
+
+def test_a_fifo_named_like_an_h5_is_never_opened(tmp_path: Path) -> None:
+    _data_h5(tmp_path / "a.h5")
+    os.mkfifo(tmp_path / "b.h5")  # opening it for reading would block until a writer came
+    started = time.monotonic()
+    assert _kinds(tmp_path) == {"a.h5": Kind.DATA_SAMPLE}
+    assert time.monotonic() - started < discover_module.H5_PEEK_SECONDS
+
+
+def test_an_unreadable_or_non_hdf5_file_is_left_to_the_reader(tmp_path: Path) -> None:
+    (tmp_path / "a.h5").write_bytes(b"not hdf5 at all")
+    assert h5_holds_weights(tmp_path / "a.h5") is None
+    assert _kinds(tmp_path) == {"a.h5": Kind.KERAS_H5}

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from forensics.readers.tensorstats import (
     StatsAccumulator,
     array_stats,
+    flat_native,
     layer_aggregates,
     layer_of,
     natural_key,
@@ -74,6 +75,22 @@ def test_chunked_stats_equal_numpy_on_the_whole_array_with_nan_inf_and_zeros(dty
     _assert_matches(stats, ref)
     assert stats.shape == (10, 100)
     assert stats.dtype == np.dtype(dtype).name
+
+
+@pytest.mark.parametrize(
+    "dtype",
+    [ml_dtypes.bfloat16, ml_dtypes.float8_e4m3fn, ml_dtypes.float8_e5m2, ml_dtypes.float8_e8m0fnu],
+    ids=["bfloat16", "float8_e4m3fn", "float8_e5m2", "float8_e8m0fnu"],
+)
+def test_every_bit_pattern_of_a_narrow_float_widens_to_the_value_ml_dtypes_gives(dtype) -> None:
+    dt = np.dtype(dtype)
+    bits = np.arange(1 << (8 * dt.itemsize), dtype=np.uint8 if dt.itemsize == 1 else np.uint16)
+    with np.errstate(invalid="ignore"):
+        want = bits.view(dt).astype(np.float32)
+    got = flat_native(bits.view(dt))
+    assert got.dtype == np.float32
+    assert np.array_equal(got, want, equal_nan=True)
+    assert np.array_equal(np.signbit(got), np.signbit(want))  # -0.0 stays -0.0
 
 
 def test_float8_e4m3fn_has_no_infinity_so_inputs_cast_from_inf_count_as_nan() -> None:

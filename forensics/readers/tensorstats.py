@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 
+import ml_dtypes
 import numpy as np
 
 from forensics.records import TensorStats
@@ -33,12 +34,15 @@ DEFAULT_CHUNK_ELEMENTS = 1 << 20
 _SAFE_MAGNITUDE = 2.0**448
 
 
+_BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
+
+
 @cache
 def _lookup_table(dtype: np.dtype) -> np.ndarray:
-    """float32 value of every bit pattern of a 1- or 2-byte float type (fp8, bfloat16).
+    """float32 value of every bit pattern of a 1- or 2-byte float type (fp8).
 
     Every such value is exact in float32, and a table lookup is several times faster
-    than ml_dtypes' elementwise casts.
+    than ml_dtypes' elementwise casts of fp8 (5x with ml_dtypes 0.6).
     """
     bits = np.arange(256, dtype=np.uint8) if dtype.itemsize == 1 else np.arange(65536, dtype=np.uint16)
     with np.errstate(invalid="ignore"):  # NaN bit patterns cast to NaN, as they should
@@ -50,6 +54,11 @@ def flat_native(chunk: np.ndarray) -> np.ndarray:
     flat = np.asarray(chunk).reshape(-1)
     dt = flat.dtype
     if dt.kind == "V" or (dt.kind == "f" and dt not in (np.float16, np.float32, np.float64)):
+        if dt == _BFLOAT16:
+            # bfloat16 is the upper half of a float32: a shift is the exact cast, and
+            # 20x faster than the table lookup (NaN and Inf patterns carry over)
+            wide = np.left_shift(flat.view(np.uint16), 16, dtype=np.uint32)
+            return wide.view(np.float32)
         if dt.itemsize in (1, 2):
             return _lookup_table(dt)[flat.view(np.uint8 if dt.itemsize == 1 else np.uint16)]
         return flat.astype(np.float64)

@@ -14,7 +14,33 @@ from forensics.load import ProgressFn, load_inventory
 from forensics.records import Kind, Source, Status
 from forensics.report.model import Report
 from forensics.rules import run_rules
-from forensics.timeline import build_timeline
+from forensics.timeline import RelativeUpdate, Timeline, build_timeline, update_pairs
+
+# Measuring ||dW|| reads both checkpoints again; the last few pairs before the blow-up
+# say what the step size was doing, so the cost stays bounded on long runs.
+MAX_UPDATE_PAIRS = 4
+
+
+def _relative_updates(tl: Timeline, root: Path, problems: list[str], *, debug: bool) -> list[RelativeUpdate]:
+    from forensics.readers.delta import checkpoint_deltas
+
+    out = []
+    for a, b in update_pairs(tl, MAX_UPDATE_PAIRS):
+        try:
+            deltas = checkpoint_deltas(a.checkpoint, b.checkpoint, root)
+        except UnreadableSource as e:
+            problems.append(f"update {a.path} -> {b.path} not measured: {e}")
+            continue
+        except Exception as e:  # a reader bug must not stop the analysis
+            if debug:
+                raise
+            problems.append(f"update {a.path} -> {b.path} not measured: internal error: {type(e).__name__}: {e}")
+            continue
+        layers = {k: (d.delta_l2, d.base_l2) for k, d in deltas.items() if d.elements > 0}
+        if layers:
+            assert a.step is not None and b.step is not None
+            out.append(RelativeUpdate(a.step, b.step, a.path, b.path, layers))
+    return out
 
 
 def analyze(
@@ -56,6 +82,7 @@ def analyze(
 
     tl = build_timeline(run)
     problems = list(run.problems)
+    tl.relative_updates = _relative_updates(tl, run.root, problems, debug=debug)
     evidence = run_rules(tl, debug=debug, problems=problems)
     dx = diagnose(tl, evidence)
     return Report(

@@ -18,6 +18,7 @@ Every derived number says how it was computed, next to the code that computes it
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import re
 from collections.abc import Iterable
@@ -184,6 +185,33 @@ class CheckpointView:
         return [t for t in self.checkpoint.tensors if t.nonfinite]
 
 
+@dataclass(frozen=True)
+class RelativeUpdate:
+    """||W_b - W_a|| / ||W_a|| between two consecutive checkpoints, per layer and overall."""
+
+    step_a: int
+    step_b: int
+    path_a: str
+    path_b: str
+    layers: dict[str, tuple[float, float]]  # layer -> (||dW||, ||W_a||) over finite element pairs
+
+    @property
+    def steps(self) -> int:
+        return max(1, self.step_b - self.step_a)
+
+    @property
+    def relative(self) -> float:
+        d = math.sqrt(sum(dl**2 for dl, _ in self.layers.values()))
+        w = math.sqrt(sum(wl**2 for _, wl in self.layers.values()))
+        return d / w if w > 0 else math.nan
+
+    @property
+    def per_step(self) -> float:
+        """Relative update per step, assuming the steps between the checkpoints moved the
+        weights in one direction (a lower bound when they partly cancelled)."""
+        return self.relative / self.steps
+
+
 @dataclass
 class Timeline:
     run_dir: str
@@ -210,6 +238,7 @@ class Timeline:
     log_events: list[tuple[str, LogEvent]] = field(default_factory=list)  # (log path, event)
     died_with_exception: bool = False
     spikes_recovered: list[int] = field(default_factory=list)
+    relative_updates: list[RelativeUpdate] = field(default_factory=list)  # filled by the analysis
     run: RunData | None = None
 
     # -------------------------------------------------------- conveniences
@@ -858,6 +887,17 @@ def _gather_log_events(run: RunData) -> Iterable[tuple[str, LogEvent]]:
     for log in run.logs:
         for e in log.events:
             yield log.source.path, e
+
+
+def update_pairs(tl: Timeline, limit: int) -> list[tuple[CheckpointView, CheckpointView]]:
+    """Consecutive finite checkpoints with known steps whose update is worth measuring:
+    the last ``limit`` pairs before the divergence (or before the end)."""
+    views = [c for c in tl.checkpoints if c.step is not None and not c.nonfinite_tensors]
+    end = tl.divergence_step
+    if end is not None:
+        views = [c for c in views if c.step is not None and c.step <= end]
+    pairs = [(a, b) for a, b in itertools.pairwise(views) if (b.step or 0) > (a.step or 0)]
+    return pairs[-limit:]
 
 
 def build_timeline(run: RunData) -> Timeline:

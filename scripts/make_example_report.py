@@ -2,7 +2,8 @@
 
     python scripts/make_example_report.py
 
-tests/test_docs.py fails when the example no longer matches what the tool prints.
+It also refreshes the opening lines quoted in README.md. tests/test_docs.py fails
+when the example no longer matches what the tool prints.
 """
 
 from __future__ import annotations
@@ -25,5 +26,17 @@ def render() -> str:
         os.chdir(cwd)
 
 
+def quote_in_readme(report: str) -> None:
+    """Refresh the report's opening lines quoted in README.md (between the markers)."""
+    readme = ROOT / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    start, end = "<!-- example-report:start -->\n", "<!-- example-report:end -->"
+    a, b = text.index(start) + len(start), text.index(end)
+    head = "\n".join(report.splitlines()[:3])
+    readme.write_text(text[:a] + f"```markdown\n{head}\n```\n" + text[b:], encoding="utf-8")
+
+
 if __name__ == "__main__":
-    (ROOT / "docs" / "example-report.md").write_text(render(), encoding="utf-8")
+    report = render()
+    (ROOT / "docs" / "example-report.md").write_text(report, encoding="utf-8")
+    quote_in_readme(report)

@@ -117,6 +117,16 @@ def report_dict(r: Report) -> dict[str, Any]:
             }
             for c in tl.lr_changes
         ]
+        out["relative_updates"] = [
+            {
+                "from_step": u.step_a,
+                "to_step": u.step_b,
+                "relative": u.relative,
+                "per_step": u.per_step,
+                "layers": {k: {"delta_l2": d, "base_l2": w} for k, (d, w) in u.layers.items()},
+            }
+            for u in tl.relative_updates
+        ]
         out["layers"] = [
             {
                 "layer": t.layer,

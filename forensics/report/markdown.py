@@ -194,8 +194,10 @@ def _layer_table(tl: Timeline) -> list[str]:
         idx = sorted({0, *np.linspace(0, len(views) - 1, MAX_LAYER_COLUMNS).round().astype(int).tolist()})
         views = [views[i] for i in idx]
     cols = [f"{v.step}" if v.step is not None else PurePath(v.path).name for v in views]
-    head = "| layer | " + " | ".join(f"‖W‖ @{c}" for c in cols) + " | growth | first non-finite |"
-    lines = [head, "|" + " --- |" * (len(cols) + 3)]
+    upd = tl.relative_updates[-1] if tl.relative_updates else None
+    upd_head = f" ‖ΔW‖/‖W‖ per step, {upd.step_a}→{upd.step_b} |" if upd else ""
+    head = "| layer | " + " | ".join(f"‖W‖ @{c}" for c in cols) + " | growth |" + upd_head + " first non-finite |"
+    lines = [head, "|" + " --- |" * (len(cols) + 3 + (1 if upd else 0))]
     tracks = tl.layers
     if len(tracks) > MAX_LAYERS:
         # keep the layers that tell the story: those that grew most or went non-finite first
@@ -218,11 +220,12 @@ def _layer_table(tl: Timeline) -> list[str]:
         first_txt = (
             "-" if first is None else (f"step {first.step}" if first.step is not None else PurePath(first.source).name)
         )
-        lines.append(
-            "| "
-            + " | ".join(_cell(c) for c in [t.layer, *cells, f"{g:.3g}x" if g is not None else "-", first_txt])
-            + " |"
-        )
+        extra = []
+        if upd is not None:
+            d = upd.layers.get(t.layer)
+            extra = [f"{d[0] / d[1] / upd.steps:.1e}" if d and d[1] > 0 else "-"]
+        row = [t.layer, *cells, f"{g:.3g}x" if g is not None else "-", *extra, first_txt]
+        lines.append("| " + " | ".join(_cell(c) for c in row) + " |")
     if len(tl.layers) > len(tracks):
         lines.append(f"\n_{len(tl.layers) - len(tracks)} more layers not shown (JSON has all)._")
     return lines

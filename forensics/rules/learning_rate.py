@@ -233,9 +233,11 @@ def diverges_from_start(tl: Timeline) -> list[Evidence]:
 def relative_update_too_large(tl: Timeline) -> list[Evidence]:
     """
     What it detects:
-        Between two consecutive finite checkpoints, the global weight norm changed
-        by more than 1e-2 of itself per step. Since | ||W2|| - ||W1|| | <= ||W2 - W1||,
-        this is a lower bound on the relative update ||dW|| / ||W||.
+        Between two consecutive finite checkpoints the weights moved by more than
+        1e-2 of their norm per step: ||W2 - W1|| / ||W1|| divided by the steps
+        between them, measured tensor by tensor (the last few pairs before the
+        blow-up). When the tensors cannot be compared, the change of the global
+        norm gives a lower bound (| ||W2|| - ||W1|| | <= ||W2 - W1||).
 
     Why it points to this cause:
         Healthy training moves the weights by about 1e-3 of their norm per step;
@@ -251,20 +253,40 @@ def relative_update_too_large(tl: Timeline) -> list[Evidence]:
         Lower the learning rate so updates stay near 1e-3 of the weight norm per
         step; add gradient clipping.
     """
+    lri = lr_info(tl)
+    measured = [u for u in tl.relative_updates if math.isfinite(u.per_step)]
+    if measured:
+        worst = max(measured, key=lambda u: u.per_step)
+        if worst.per_step < REL_UPDATE_HIGH:
+            return []
+        top = max(worst.layers.items(), key=lambda kv: kv[1][0] / kv[1][1] if kv[1][1] > 0 else 0.0)
+        return [
+            Evidence(
+                "LR003",
+                "learning_rate",
+                "lr_too_high",
+                f"Between step {worst.step_a} and {worst.step_b} the weights moved by ||dW||/||W|| = "
+                f"{fmt_num(worst.relative)}, about {worst.per_step:.1e} per step (healthy ≈ 1e-3); "
+                f"largest in layer {top[0]}.",
+                step=worst.step_b,
+                source=worst.path_b,
+                weight=0.35 if lri.normal else 0.5,
+                fix=_fix_cap(None, lri.value),
+            )
+        ]
     norms = [(s, n, p) for s, n, p in total_weight_norms(tl) if s is not None and n > 0 and math.isfinite(n)]
     if len(norms) < 2:
         return []
-    worst = None
+    worst_bound = None
     for (s1, n1, _p1), (s2, n2, p2) in itertools.pairwise(norms):
         if s2 <= s1:
             continue
         per_step = abs(n2 - n1) / n1 / (s2 - s1)
-        if worst is None or per_step > worst[0]:
-            worst = (per_step, s1, s2, n1, n2, p2)
-    if worst is None or worst[0] < REL_UPDATE_HIGH:
+        if worst_bound is None or per_step > worst_bound[0]:
+            worst_bound = (per_step, s1, s2, n1, n2, p2)
+    if worst_bound is None or worst_bound[0] < REL_UPDATE_HIGH:
         return []
-    per_step, s1, s2, n1, n2, p2 = worst
-    lri = lr_info(tl)
+    per_step, s1, s2, n1, n2, p2 = worst_bound
     return [
         Evidence(
             "LR003",

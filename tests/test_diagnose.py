@@ -1,0 +1,53 @@
+"""How evidence is weighed: thin evidence says inconclusive, missing sources lower the
+confidence and are named. Built from real sample runs with parts removed, as a real
+post-mortem often has only part of a run."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import forensics
+
+SAMPLES = Path(__file__).resolve().parents[1] / "sample_runs"
+
+
+def test_a_lone_nan_checkpoint_is_a_divergence_without_a_cause(tmp_path):
+    src = SAMPLES / "torch_bf16_lr_too_high" / "checkpoints" / "model_00030.safetensors"
+    shutil.copy(src, tmp_path / "model_00030.safetensors")
+    r = forensics.analyze(str(tmp_path / "model_00030.safetensors"))
+    assert r.diverged
+    assert r.verdict.cause == "inconclusive"
+    assert any("no training-loss series" in n for n in r.not_checked)
+    assert "does not single out a cause" in r.verdict.summary
+
+
+def test_missing_checkpoints_lower_confidence_and_are_named(tmp_path):
+    full = forensics.analyze(str(SAMPLES / "torch_lr_schedule_spike"))
+    partial = tmp_path / "run"
+    shutil.copytree(SAMPLES / "torch_lr_schedule_spike", partial, ignore=shutil.ignore_patterns("checkpoints"))
+    r = forensics.analyze(str(partial))
+    assert (r.verdict.cause, r.verdict.detail) == (full.verdict.cause, full.verdict.detail)
+    assert any(n.startswith("no readable checkpoints") for n in r.not_checked)
+    assert not any(n.startswith("no readable checkpoints") for n in full.not_checked)
+    assert r.verdict.confidence <= full.verdict.confidence
+
+
+def test_the_event_files_alone_still_tell_when_it_diverged(tmp_path):
+    partial = tmp_path / "run"
+    shutil.copytree(SAMPLES / "keras_nan_in_inputs" / "tb", partial)
+    r = forensics.analyze(str(partial))
+    assert r.first_nonfinite_step == 87
+    assert any("no data sample" in n for n in r.not_checked)
+
+
+def test_an_unreadable_source_is_listed_and_the_rest_still_diagnosed(tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(SAMPLES / "torch_lr_schedule_spike", run)
+    ckpt = run / "checkpoints" / "step_000175.safetensors"
+    ckpt.write_bytes(ckpt.read_bytes()[:100])  # a half-copied checkpoint
+    r = forensics.analyze(str(run))
+    bad = [s for s in r.sources if s.path.endswith("step_000175.safetensors")]
+    assert bad and bad[0].status.value == "unreadable" and bad[0].note
+    assert (r.verdict.cause, r.verdict.detail) == ("learning_rate", "lr_schedule_spike")
+    assert "step_000175.safetensors" in r.to_markdown()

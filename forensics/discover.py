@@ -72,6 +72,8 @@ def classify(name: str) -> Kind | None:
         return Kind.TF_CHECKPOINT  # its .data-NNNNN-of-NNNNN shards belong to it
     if lower in ("saved_model.pb", "saved_model.pbtxt"):
         return Kind.SAVED_MODEL
+    if lower.endswith((".jsonl", ".log.json")) or lower in ("metrics.json", "scalars.json"):
+        return Kind.METRICS_JSONL  # confirmed by its first line when added
     if lower == "trainer_state.json":
         return Kind.TRAINER_STATE
     if lower in _IGNORED_NAMES:
@@ -300,6 +302,12 @@ def _add(inv: Inventory, path: Path, rel: str, kind: Kind, size: int) -> None:
 
         if sniff(path):
             kind = Kind.METRICS_CSV
+    elif kind is Kind.METRICS_JSONL:
+        from forensics.readers.metrics_csv import sniff_jsonl
+
+        if not sniff_jsonl(path):
+            inv.ignored += 1
+            return
     elif kind is Kind.KERAS_H5:
         holds = h5_holds_weights(path)
         if holds is False:

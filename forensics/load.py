@@ -90,6 +90,10 @@ def _read_one(found: Found, root: Path, extra_data: bool = False) -> Any:
         return dataclasses.replace(
             src, status=Status.SKIPPED, note="TensorFlow SavedModel graph: holds no training curve"
         )
+    if kind is Kind.METRICS_JSONL:
+        from forensics.readers.metrics_csv import read_jsonl_metrics
+
+        return read_jsonl_metrics(found.path, src)
     if kind is Kind.MLFLOW_PARAM:
         from forensics.readers.config import read_mlflow_param
 

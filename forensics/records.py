@@ -38,6 +38,7 @@ class Kind(str, Enum):
     DATA_SAMPLE = "data_sample"
     PICKLE = "pickle_checkpoint"
     METRICS_CSV = "metrics_csv"  # CSVLogger output: training curves, not data
+    METRICS_JSONL = "metrics_jsonl"  # JSON-lines metrics logs (detectron2 metrics.json, mmcv *.log.json)
     MLFLOW_METRIC = "mlflow_metric"  # mlruns/<exp>/<run>/metrics/<name>: "timestamp value step" lines
     MLFLOW_PARAM = "mlflow_param"  # mlruns/<exp>/<run>/params/<name>: one value
     TF_CHECKPOINT = "tf_checkpoint"  # tf.train.Checkpoint / Saver bundle (.index + .data-*)

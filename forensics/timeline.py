@@ -54,9 +54,12 @@ NEAR_ZERO_FRACTION = 0.02
 NEAR_ZERO_ABS = 0.02
 
 _EVAL_WORDS = re.compile(r"(^|[^a-z])(val|valid|validation|eval|evaluation|test|dev)([^a-z]|$)", re.IGNORECASE)
-_LR = re.compile(r"(^|[/_ .-])(lr|learning[_ ]?rate)([/_ .-]|$)|^lr", re.IGNORECASE)
-_GRAD_NORM = re.compile(r"grad(ient)?s?[_ /.-]?(global[_ ]?)?norm|global[_ ]?norm|total[_ ]?norm", re.IGNORECASE)
-_LOSS = re.compile(r"loss", re.IGNORECASE)
+_LR = re.compile(r"(^|[/_ .-])(lr|learning[_ -]?rate)([/_ .-]|$)|^lr", re.IGNORECASE)
+_GRAD_NORM = re.compile(
+    r"grad(ient)?s?[_ /.-]?(global[_ ]?)?norm|global[_ ]?norm|total[_ ]?norm|(^|[/_])gnorm($|[/_])", re.IGNORECASE
+)
+# Objectives named without the word "loss" (fairseq's nll, cross-entropy tags).
+_LOSS = re.compile(r"loss|(^|[/_ .-])(nll|xent|cross[_ -]?entropy|objective)($|[/_ .-])", re.IGNORECASE)
 _NOT_LOSS = re.compile(r"scale|scaler|weight|coef|lambda|_std|variance|reg(ulari[sz]ation)?$", re.IGNORECASE)
 _EPOCH_PREFIX = re.compile(r"^epoch[_/]", re.IGNORECASE)
 _BATCH_PREFIX = re.compile(r"^(batch|iter|step)[_/]", re.IGNORECASE)
@@ -586,7 +589,7 @@ def _candidates(run: RunData) -> dict[str, list[Candidate]]:
             from forensics.readers.logs import with_steps_from_epochs
 
             log = with_steps_from_epochs(log, hf_spe)
-        prio = 1 if log.source.kind in (Kind.METRICS_CSV, Kind.MLFLOW_METRIC) else 2
+        prio = 1 if log.source.kind in (Kind.METRICS_CSV, Kind.METRICS_JSONL, Kind.MLFLOW_METRIC) else 2
         unit = "epoch" if log.step_unit == "epoch" else "log_index" if log.step_unit == "log_index" else "step"
         for sc in log.scalars.values():
             log_groups.setdefault((prio, unit, sc.tag), []).append(sc)

@@ -184,3 +184,84 @@ def read_mlflow_metric(path: Path, source: Source) -> LogData:
             note=f"{bad} malformed line(s) skipped" if not truncated else f"read up to {MAX_BYTES} bytes",
         )
     return LogData(source=src, scalars={tag: series}, events=(), last_step=int(series.steps.max()), step_unit="step")
+
+
+_JSONL_STEP_KEYS = ("step", "global_step", "iteration", "iter", "train/global_step", "_step", "num_updates")
+
+
+def _jsonl_axis(obj: dict) -> str | None:
+    for k in _JSONL_STEP_KEYS:
+        if isinstance(obj.get(k), (int, float)) and not isinstance(obj.get(k), bool):
+            return k
+    return "epoch" if isinstance(obj.get("epoch"), (int, float)) else None
+
+
+def sniff_jsonl(path: Path) -> bool:
+    """A JSON-lines metrics log (detectron2's metrics.json, mmcv's *.log.json, custom
+    loggers): the first line is an object with a step and a loss."""
+    import json
+
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            line = f.readline(65536)
+        obj = json.loads(line)
+    except (OSError, ValueError):
+        return False
+    return isinstance(obj, dict) and _jsonl_axis(obj) is not None and any(_LOSSY.search(str(k)) for k in obj)
+
+
+def read_jsonl_metrics(path: Path, source: Source) -> LogData:
+    """Numeric fields of a JSON-lines metrics log as series on its step field (NaN and
+    Infinity tokens, which Python writes for non-finite floats, are kept)."""
+    import json
+
+    raw, truncated = _read_capped(path)
+    cols: dict[str, tuple[array, array]] = {}
+    bad = 0
+    axis_name = None
+    for line in raw.splitlines():
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            bad += 1
+            continue
+        if not isinstance(obj, dict):
+            bad += 1
+            continue
+        axis = _jsonl_axis(obj)
+        if axis is None:
+            continue  # e.g. an env-info header line, or an eval line without a step
+        axis_name = axis_name or axis
+        step = obj.get(axis_name, obj.get(axis))
+        if not isinstance(step, (int, float)) or not math.isfinite(step):
+            bad += 1
+            continue
+        for k, v in obj.items():
+            if k == axis or isinstance(v, bool) or not isinstance(v, (int, float)):
+                continue
+            st, va = cols.setdefault(str(k), (array("q"), array("d")))
+            st.append(int(step))
+            va.append(float(v))
+    by_epoch = axis_name == "epoch"
+    scalars: dict[str, ScalarSeries] = {}
+    for k, (st, va) in cols.items():
+        tag = f"epoch_{k}" if by_epoch else k
+        scalars[tag] = ScalarSeries(
+            tag=tag,
+            run="jsonl",
+            source=source.path,
+            steps=np.frombuffer(st, dtype=np.int64).copy(),
+            values=np.frombuffer(va, dtype=np.float64).copy(),
+            wall_times=np.full(len(st), np.nan),
+            segment=np.zeros(len(st), dtype=np.int32),
+        )
+    if not scalars:
+        raise UnreadableSource("no numeric fields with a step in the JSON lines")
+    src = source
+    if truncated or bad:
+        note = f"read up to {MAX_BYTES} bytes" if truncated else f"{bad} malformed line(s) skipped"
+        src = dataclasses.replace(source, status=Status.PARTIAL, note=note)
+    last = max(int(s.steps.max()) for s in scalars.values())
+    return LogData(source=src, scalars=scalars, events=(), last_step=last, step_unit="epoch" if by_epoch else "step")

@@ -354,6 +354,25 @@ def running_median(y: np.ndarray, window: int) -> np.ndarray:
     return np.median(view, axis=1)
 
 
+# Curves longer than this are reduced to bucket medians before the smoothing and the
+# change point (the shape of a climb survives; a million-point median window would not).
+MAX_CURVE_POINTS = 20_000
+
+
+def _decimate(steps: np.ndarray, values: np.ndarray, points: int, how: str = "median") -> tuple[np.ndarray, np.ndarray]:
+    """Reduce a finite curve to ``points`` buckets (median or max of each), keeping the
+    last point exact: the value right before a blow-up must not be averaged away."""
+    n = values.size
+    if n <= points:
+        return steps, values
+    edges = np.linspace(0, n - 1, points + 1).astype(np.int64)
+    idx = edges[1:]
+    reduce = np.median if how == "median" else np.max
+    vals = np.array([reduce(values[a : max(b, a + 1)]) for a, b in itertools.pairwise(edges)])
+    vals[-1] = values[-1]
+    return steps[idx], vals
+
+
 def find_onset(steps: np.ndarray, values: np.ndarray) -> Onset | None:
     """The step where the loss left its trend before the blow-up.
 
@@ -372,7 +391,7 @@ def find_onset(steps: np.ndarray, values: np.ndarray) -> Onset | None:
     ok = np.isfinite(values)
     if ok.sum() < 3:
         return None
-    s, v = steps[ok], values[ok]
+    s, v = _decimate(steps[ok], values[ok], MAX_CURVE_POINTS)
     y = _log10_safe(v)
     window = max(3, (y.size // 50) | 1)
     ys = running_median(y, window)
@@ -441,6 +460,9 @@ def find_spikes(values: np.ndarray, steps: np.ndarray) -> list[int]:
     """Steps of loss spikes that came back down: a point above ``SPIKE_FACTOR`` times
     the trailing median, followed within a few points by a return below 1.5x it."""
     out: list[int] = []
+    finite_end = int(np.argmax(~np.isfinite(values))) if not np.all(np.isfinite(values)) else values.size
+    # spikes live in the finite part; long curves are judged on bucket maxima
+    steps, values = _decimate(steps[:finite_end], values[:finite_end], MAX_CURVE_POINTS, how="max")
     n = values.size
     if n < 10:
         return out

@@ -264,3 +264,39 @@ def test_sample_runs_data_samples_when_present():
             check = labels_out_of_range(sample, sample.labels.max)
             assert check.rows and all(v == sample.labels.max for _, v in check.rows), f
             assert not math.isnan(by_name(sample, sample.labels.array).mean)
+
+
+def test_an_h5_data_sample_that_crashes_libhdf5_costs_only_that_source(tmp_path, monkeypatch):
+    """The H5 read runs in a forked child: a crash there is one unreadable source."""
+    import os
+    import signal
+
+    data_reader = data_mod
+    path = tmp_path / "batch.h5"
+    with h5py.File(path, "w") as f:
+        f["x"] = np.zeros((4, 3), dtype=np.float32)
+        f["y"] = np.array([0, 1, 2, 1])
+    real_open = data_reader._open_h5
+
+    def crashing_open(p):  # what a damaged file does to libhdf5, in the child only
+        os.kill(os.getpid(), signal.SIGSEGV)
+        return real_open(p)
+
+    monkeypatch.setattr(data_reader, "_open_h5", crashing_open)
+    with pytest.raises(UnreadableSource, match="crashed the HDF5 library"):
+        data_reader.read_data_sample(path, Source(path="batch.h5", kind=Kind.DATA_SAMPLE))
+
+
+def test_an_h5_data_sample_read_in_isolation_keeps_its_statistics(tmp_path):
+    read_data_sample = data_mod.read_data_sample
+    path = tmp_path / "batch.h5"
+    x = np.arange(12, dtype=np.float32).reshape(4, 3)
+    x[2, 1] = np.nan
+    with h5py.File(path, "w") as f:
+        f["inputs"] = x
+        f["labels"] = np.array([0, 1, 8000, 1])
+    ds = read_data_sample(path, Source(path="batch.h5", kind=Kind.DATA_SAMPLE))
+    arrays = {a.name: a for a in ds.arrays}
+    assert arrays["inputs"].nan == 1 and arrays["inputs"].nonfinite_rows == (2,)
+    assert ds.labels is not None and ds.labels.max == 8000 and ds.labels.classes[8000] == 1
+    assert (2, 8000) in ds.labels.extreme_rows

@@ -670,7 +670,7 @@ def read_data_sample(path: Path, source: Source) -> DataSample:
     elif suffix == ".npz":
         opened = _open_npz(path)
     elif suffix in (".h5", ".hdf5", ".he5"):
-        opened = _open_h5(path)
+        return _read_h5_isolated(path, source)
     elif suffix == ".csv":
         opened = _open_csv(path)
     else:
@@ -681,6 +681,62 @@ def read_data_sample(path: Path, source: Source) -> DataSample:
         for close in opened.closers:
             with contextlib.suppress(Exception):
                 close()
+
+
+def _read_h5_isolated(path: Path, source: Source) -> DataSample:
+    """An H5 data sample read in a forked child (see readers/isolation.py): a damaged file
+    that crashes libhdf5 costs this source, not the analysis. The statistics come back
+    as JSON and are rebuilt here."""
+    from forensics.readers import isolation
+
+    def in_process() -> DataSample:
+        opened = _open_h5(path)
+        try:
+            return _summarise(opened, source)
+        finally:
+            for close in opened.closers:
+                with contextlib.suppress(Exception):
+                    close()
+
+    def work(emit: Any) -> None:
+        emit(_sample_to_json(in_process()))
+
+    size = path.stat().st_size if path.exists() else 0
+    outcome = isolation.run_isolated(work, isolation.deadline_for(size))
+    if outcome.failure is not None or not outcome.messages:
+        raise UnreadableSource(outcome.failure or "the isolated reader sent nothing")
+    return _sample_from_json(outcome.messages[0], source)
+
+
+def _sample_to_json(ds: DataSample) -> dict[str, Any]:
+    return {
+        "status": ds.source.status.value,
+        "note": ds.source.note,
+        "arrays": [dataclasses.asdict(a) for a in ds.arrays],
+        "labels": None
+        if ds.labels is None
+        else {**dataclasses.asdict(ds.labels), "classes": [[k, v] for k, v in ds.labels.classes.items()]},
+    }
+
+
+def _sample_from_json(d: dict[str, Any], source: Source) -> DataSample:
+    arrays = tuple(
+        ArrayStats(**{**a, "shape": tuple(a["shape"]), "nonfinite_rows": tuple(a["nonfinite_rows"])})
+        for a in d["arrays"]
+    )
+    lab = d["labels"]
+    labels = None
+    if lab is not None:
+        labels = LabelStats(
+            **{
+                **lab,
+                "classes": {int(k): int(v) for k, v in lab["classes"]},
+                "out_of_range_rows": tuple(lab["out_of_range_rows"]),
+                "extreme_rows": tuple((int(r), int(v)) for r, v in lab["extreme_rows"]),
+            }
+        )
+    src = dataclasses.replace(source, status=Status(d["status"]), note=d["note"])
+    return DataSample(source=src, arrays=arrays, labels=labels)
 
 
 def read_data_sample_path(path: Path) -> DataSample:

@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -63,3 +64,41 @@ def test_unwritable_output_is_one_line_and_exit_2(tmp_path, cmd):
     assert r.returncode == 2
     assert r.stderr.strip().count("\n") == 0, r.stderr
     assert "cannot write" in r.stderr
+
+
+SAMPLES = Path(__file__).resolve().parents[1] / "sample_runs"
+
+
+def _strict(text: str):
+    import json
+
+    def no_constants(token: str):
+        raise AssertionError(f"non-strict JSON token {token}")
+
+    return json.loads(text, parse_constant=no_constants)
+
+
+def test_inspect_json_lists_every_artifact_with_its_status():
+    r = run("inspect", str(SAMPLES / "hf_trainer_lr_too_high"), "--format", "json")
+    assert r.returncode == 0, r.stderr
+    data = _strict(r.stdout)
+    statuses = {s["path"]: s["status"] for s in data["sources"]}
+    assert statuses["checkpoint-10/optimizer.pt"] == "skipped"
+    assert statuses["checkpoint-10/model.safetensors"] == "ok"
+    events = [s for s in data["sources"] if s["kind"] == "tfevents"]
+    assert events and events[0]["contents"]["scalars"]
+
+
+def test_fail_on_divergence_exits_1_only_for_a_diverged_run(tmp_path):
+    diverged = run("analyze", str(SAMPLES / "tbx_lr_too_high"), "--fail-on-divergence", "-o", str(tmp_path / "a.md"))
+    healthy = run("analyze", str(SAMPLES / "torch_healthy"), "--fail-on-divergence", "-o", str(tmp_path / "b.md"))
+    assert (diverged.returncode, healthy.returncode) == (1, 0)
+    assert (tmp_path / "a.md").read_text().startswith("# tbx_lr_too_high: diverged at step 12")
+
+
+def test_analyze_json_goes_to_stdout_as_strict_json():
+    r = run("analyze", str(SAMPLES / "torch_fp16_overflow"), "--format", "json")
+    assert r.returncode == 0, r.stderr
+    data = _strict(r.stdout)
+    assert data["verdict"]["detail"] == "fp16_overflow"
+    assert data["first_nonfinite_step"] == 208

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -48,8 +49,22 @@ class InspectFormat(str, Enum):
     json = "json"
 
 
+# Text from the run (tensor names, log lines, file names) reaches the terminal; a file
+# from a stranger must not send it escape sequences. C0 controls other than newline and
+# tab, DEL and C1 controls are written as \u escapes: valid inside JSON strings too.
+_UNSAFE_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _printable(text: str) -> str:
+    """``text`` safe for a terminal and encodable as UTF-8 (lone surrogates from a JSON
+    header or a protobuf become ``\\udxxx`` escapes instead of a UnicodeEncodeError)."""
+    text = _UNSAFE_CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _fail(message: str) -> typer.Exit:
-    typer.echo(f"forensics: {message}", err=True)
+    one_line = _printable(message).replace("\n", "\\n").replace("\t", " ")  # a path may hold a newline
+    typer.echo(f"forensics: {one_line}", err=True)
     return typer.Exit(EXIT_USAGE)
 
 
@@ -81,7 +96,10 @@ class _Progress:
             )
             self.bar.start()
             self.task = self.bar.add_task("", total=total)
-        self.bar.update(self.task, completed=done, description=current[-60:])
+        from rich.markup import escape
+
+        # a file name is not markup: "x[/b].log" would make rich raise in its refresh thread
+        self.bar.update(self.task, completed=done, description=escape(_printable(current[-60:])))
 
     def close(self) -> None:
         if self.bar is not None:
@@ -100,6 +118,7 @@ def _with_progress(work: Callable[[_Progress], T]) -> T:
 
 
 def _write_output(text: str, output: Path | None) -> None:
+    text = _printable(text)
     if output is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return

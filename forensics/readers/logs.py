@@ -102,6 +102,10 @@ CLOSING_REDRAWS = 2
 BINARY_SNIFF_BYTES = 8192
 BINARY_NUL_FRACTION = 0.01  # text logs hold no NUL bytes; more than 1% in the first block: not a text log
 NOTE_LIMIT = 300  # Source.note is one line
+# No number a training log prints has more digits than this (int64 has 19, a float's repr 17
+# significant ones); a longer run of digits is damage, and int() refuses past 4300 digits.
+MAX_NUMBER_DIGITS = 64
+STEP_MAX = 2**63 - 1  # steps live in int64 columns; a step past this is a damaged number
 
 RUN_NAME = "log"
 
@@ -205,6 +209,7 @@ _ANSI = re.compile(
 )
 _ORPHAN_SGR = re.compile(r"\[(?:\d{1,3};)*\d{1,3}m")
 _CONTROL = re.compile(r"[\x00-\x07\x0b\x0c\x0e-\x1f\x7f]")
+_LONG_DIGITS = re.compile(rf"\d{{{MAX_NUMBER_DIGITS + 1},}}")
 
 
 def clean_segment(text: str) -> str:
@@ -699,6 +704,10 @@ class _LogParser:
                 self.tb_frames.append("")
             return
         text = _PREFIX.sub("", text, count=1)
+        if len(text) > MAX_NUMBER_DIGITS and _LONG_DIGITS.search(text):
+            # robustness: a digit run no logger prints (a damaged or hostile line) is masked,
+            # so that no int() below meets it; the rest of the line is still read
+            text = _LONG_DIGITS.sub("#", text)
         if self.tb_state == 2 and seg.line > self.region_end:
             self._close_exception()
         if self._traceback(text, seg.line):
@@ -830,6 +839,8 @@ class _LogParser:
     # ------------------------------------------------------------ metrics
 
     def _put(self, tag: str, step: int, value: float, emitter: str, unit: str = "step") -> None:
+        if not -STEP_MAX <= step <= STEP_MAX:
+            return  # robustness: a step no int64 column holds is a damaged number, not a point
         key = (tag, unit, emitter)
         b = self.series.get(key)
         if b is None:
@@ -1150,11 +1161,13 @@ class _LogParser:
         if spe and all(epoch is not None for _, epoch, _ in self.hf_points):
             self.spe = round(spe) if abs(spe - round(spe)) < 1e-6 else self.spe
             for _, epoch, values in self.hf_points:
-                step = round(float(epoch) * spe)  # type: ignore[arg-type]
+                step = _step_of(float(epoch) * spe)  # type: ignore[arg-type]
+                if step is None:
+                    continue  # an epoch of inf or 1e300: a damaged line
                 for tag, val in values.items():
                     self._put(tag, step, val, "hf")
             if self.cur_step is None:
-                self.cur_step = round(float(self.hf_points[-1][1]) * spe)  # type: ignore[arg-type]
+                self.cur_step = _step_of(float(self.hf_points[-1][1]) * spe)  # type: ignore[arg-type]
             return
         if self._has_steps:  # other step-level series exist: keep the HF points apart
             for index, _, values in self.hf_points:
@@ -1166,6 +1179,11 @@ class _LogParser:
                     self._put(tag, index, val, "hf")
             self._hf_unplaced = True
         notes.append("Hugging Face Trainer lines carry no step: points are numbered in log order")
+
+
+def _step_of(x: float) -> int | None:
+    """``round(x)`` as a step, or None when x is not finite or past int64 (a damaged number)."""
+    return round(x) if math.isfinite(x) and abs(x) <= STEP_MAX else None
 
 
 def _trim_frames(frames: Iterable[str]) -> list[str]:
@@ -1254,19 +1272,18 @@ def with_steps_from_epochs(log: LogData, steps_per_epoch: float) -> LogData:
     """
     if log.step_unit != "log_index" or not steps_per_epoch or "epoch" not in log.scalars:
         return log
+    if _step_of(steps_per_epoch) is None:
+        return log  # robustness: an infinite or absurd epoch length from a damaged trainer state
     ep = log.scalars["epoch"]
     index_to_epoch = {int(s): float(v) for s, v in zip(ep.steps, ep.values, strict=True)}
+
+    def placed(i: int) -> int:
+        step = _step_of(index_to_epoch[i] * steps_per_epoch) if i in index_to_epoch else None
+        return -1 if step is None else step  # not finite or past int64: dropped below
+
     scalars = {}
     for tag, s in log.scalars.items():
-        steps = np.array(
-            [
-                round(index_to_epoch[int(i)] * steps_per_epoch)
-                if int(i) in index_to_epoch and math.isfinite(index_to_epoch[int(i)])
-                else -1
-                for i in s.steps
-            ],
-            dtype=np.int64,
-        )
+        steps = np.array([placed(int(i)) for i in s.steps], dtype=np.int64)
         keep = steps >= 0
         segment = np.zeros(int(keep.sum()), np.int32)
         kept = steps[keep]
@@ -1277,7 +1294,7 @@ def with_steps_from_epochs(log: LogData, steps_per_epoch: float) -> LogData:
         )
     last = None
     if log.last_step is not None and log.last_step in index_to_epoch:
-        last = round(index_to_epoch[log.last_step] * steps_per_epoch)
+        last = _step_of(index_to_epoch[log.last_step] * steps_per_epoch)
     return dataclasses.replace(
         log,
         scalars=scalars,

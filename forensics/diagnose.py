@@ -25,6 +25,8 @@ STRONG_SCORE = 0.75
 # Evidence at or above this weight is decisive on its own (the framework named the fault,
 # or the data sample shows it).
 DECISIVE_WEIGHT = 0.85
+# A healthy verdict from fewer logged loss points than this is capped at 0.5.
+SHORT_CURVE_POINTS = 10
 # Each missing source that bears on the winning cause multiplies the confidence by this.
 MISSING_SOURCE_FACTOR = 0.9
 
@@ -143,7 +145,13 @@ def diagnose(tl: Timeline, evidence: list[Evidence]) -> Diagnosis:
     notes = not_checked(tl)
     by_cause = {c.cause: c for c in cands}
     problem = [c for c in cands if c.cause != "healthy"]
-    decisive = [c for c in problem if any(e.weight >= DECISIVE_WEIGHT and e.rule.startswith("LOG") for e in c.evidence)]
+    # The framework naming the fault, or labels outside the output layer's range in the
+    # data, settle the cause even when no NaN was logged (the job died first).
+    decisive = [
+        c
+        for c in problem
+        if any(e.weight >= DECISIVE_WEIGHT and (e.rule.startswith("LOG") or e.rule == "DATA003") for e in c.evidence)
+    ]
 
     if not tl.diverged and not decisive and not (tl.died_with_exception and problem and problem[0].score > 0):
         healthy = by_cause.get("healthy")
@@ -163,13 +171,20 @@ def diagnose(tl: Timeline, evidence: list[Evidence]) -> Diagnosis:
             if oom:
                 extra = " The job did stop, but on an out-of-memory error, not a divergence."
             spikes = [e for e in (healthy.evidence if healthy else ()) if e.rule == "OK002"]
+            confidence = min(0.95, max(healthy.score if healthy else 0.5, 0.5))
+            short = ""
+            if len(tl.loss) < SHORT_CURVE_POINTS:
+                # a few points say little: the job may have died right after the last one
+                confidence = min(confidence, 0.5)
+                short = f" Only {len(tl.loss)} points were logged, the last at step {int(tl.loss.steps.max())}."
             verdict = Verdict(
                 "healthy",
                 None,
-                round(min(0.95, max(healthy.score if healthy else 0.5, 0.5)), 2),
+                round(confidence, 2),
                 "The run did not diverge: the training loss stayed finite"
                 + (f" with {len(tl.spikes_recovered)} spike(s) that recovered." if spikes else ".")
-                + (extra or " No checkpoint holds a non-finite value."),
+                + (extra or " No checkpoint holds a non-finite value.")
+                + short,
                 None,
             )
         return Diagnosis(verdict, cands, _recommendations(verdict, by_cause.get("healthy")), notes)

@@ -20,6 +20,9 @@ from forensics.util import fmt_num
 UNSCALED_ABS_MAX = 20.0
 # ... or whose standard deviation passes this (standardised inputs have std ~1).
 UNSCALED_STD = 10.0
+# A sudden NaN that poisoned the run is weak evidence of a bad batch on its own
+# (division by zero and overflow look the same): below diagnose's verdict threshold.
+SUDDEN_NAN_WEIGHT = 0.35
 # A label this many times the next-largest distinct label is an outlier (8000 among 0..4),
 # even when the model's width is unknown.
 OUTLIER_LABEL_FACTOR = 10.0
@@ -230,7 +233,8 @@ def labels_out_of_domain(tl: Timeline) -> list[Evidence]:
                         f"{ds.source.path}: label {distinct[-1]}{row_txt} in '{lab.array}' stands far above the "
                         f"others (next largest {distinct[-2]}); the output width is unknown.",
                         source=ds.source.path,
-                        weight=0.7,
+                        # a hundredfold gap is no plausible class count: as sure as a known width
+                        weight=0.9 if distinct[-1] > 100 * max(distinct[-2], 1) else 0.7,
                         fix=_label_fix(distinct[-1], distinct[-2] + 1),
                     )
                 )
@@ -341,7 +345,9 @@ def sudden_nonfinite(tl: Timeline) -> list[Evidence]:
     after = series.values[later][:3]
     isolated = bool(after.size and np.all(np.isfinite(after)))
     is_nan = math.isnan(nf.value)
-    weight = 0.7 if isolated else (0.45 if is_nan else 0.2)
+    # alone, a NaN out of the blue is as much an operation as a bad batch: below the
+    # verdict threshold unless the batch was isolated (finite again right after)
+    weight = 0.7 if isolated else (SUDDEN_NAN_WEIGHT if is_nan else 0.2)
     from forensics.rules.weights import GRAD_LAST_RATIO, grad_norm_before_blowup
 
     g = grad_norm_before_blowup(tl)

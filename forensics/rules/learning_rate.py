@@ -191,7 +191,9 @@ def diverges_from_start(tl: Timeline) -> list[Evidence]:
     first = int(tl.loss.steps[0])
     end = tl.divergence_step if tl.divergence_step is not None else int(tl.loss.steps[-1])
     span = max(end - first, 1)
-    early = max(EARLY_ONSET_FRACTION * span, EARLY_ONSET_POINTS * (tl.loss.interval if tl.loss.interval > 0 else 1))
+    interval = tl.loss.interval if tl.loss.interval > 0 else 1
+    # a few logged points count as early in a short run, but never most of a coarsely logged one
+    early = max(EARLY_ONSET_FRACTION * span, min(EARLY_ONSET_POINTS * interval, UNSETTLED_ONSET_FRACTION * span))
     head = tl.loss.values[: max(1, min(3, len(tl.loss)))]
     initial = float(np.median(head[np.isfinite(head)])) if np.isfinite(head).any() else math.nan
     never_settled = (
@@ -270,7 +272,7 @@ def relative_update_too_large(tl: Timeline) -> list[Evidence]:
                 f"largest in layer {top[0]}.",
                 step=worst.step_b,
                 source=worst.path_b,
-                weight=0.35 if lri.normal else 0.5,
+                weight=0.3 if lri.normal else 0.5 if lri.high else 0.4,
                 fix=_fix_cap(None, lri.value),
             )
         ]
@@ -296,7 +298,7 @@ def relative_update_too_large(tl: Timeline) -> list[Evidence]:
             f"least {per_step:.1e} per step (healthy ≈ 1e-3).",
             step=s2,
             source=p2,
-            weight=0.3 if lri.normal else 0.45,
+            weight=0.3 if lri.normal else 0.45 if lri.high else 0.35,
             fix=_fix_cap(None, lri.value),
         )
     ]

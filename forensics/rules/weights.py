@@ -46,12 +46,15 @@ def _clip_fix(tl: Timeline) -> str:
 
 
 def _lr_weight(tl: Timeline, normal: float, high: float, unknown: float) -> float:
+    """The weight of growth evidence by the LR in force: full at a normal LR, low at a
+    high one (the step size explains the growth), in between when the LR is unknown or
+    between the two marks."""
     lri = lr_info(tl)
     if lri.value is None:
         return unknown
     if lri.high:
         return high
-    return normal
+    return normal if lri.normal else unknown
 
 
 @rule(

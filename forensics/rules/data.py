@@ -20,6 +20,8 @@ from forensics.util import fmt_num
 UNSCALED_ABS_MAX = 20.0
 # ... or whose standard deviation passes this (standardised inputs have std ~1).
 UNSCALED_STD = 10.0
+# A last finite loss this many times the median before it was already climbing.
+CLIMB_FACTOR = 10.0
 # A sudden NaN that poisoned the run is weak evidence of a bad batch on its own
 # (division by zero and overflow look the same): below diagnose's verdict threshold.
 SUDDEN_NAN_WEIGHT = 0.35
@@ -37,6 +39,22 @@ def _samples(tl: Timeline) -> list[DataSample]:
 def _input_arrays(ds: DataSample) -> list[ArrayStats]:
     label = ds.labels.array if ds.labels is not None else None
     return [a for a in ds.arrays if a.name != label]
+
+
+def climbed_into_blowup(tl: Timeline) -> bool:
+    """Did the loss climb before its first non-finite value? Either the timeline found an
+    onset, or (too few points for one) the last finite loss already stood
+    ``CLIMB_FACTOR`` above the points before it."""
+    if tl.onset is not None:
+        return True
+    nf = tl.first_nonfinite
+    if nf is None or tl.loss is None:
+        return False
+    before = tl.loss.values[(tl.loss.steps < nf.step) & np.isfinite(tl.loss.values)]
+    if before.size < 2:
+        return False
+    base = float(np.median(np.abs(before[:-1])))
+    return base > 0 and abs(float(before[-1])) > CLIMB_FACTOR * base
 
 
 @rule("DATA001", "non-finite-from-the-first-step", "data_or_labels", (), needs=("loss",))
@@ -332,7 +350,7 @@ def sudden_nonfinite(tl: Timeline) -> list[Evidence]:
         NaN/Inf and label range; add an input assertion.
     """
     nf = tl.first_nonfinite
-    if nf is None or tl.loss is None or nf.last_finite_step is None or tl.onset is not None:
+    if nf is None or tl.loss is None or nf.last_finite_step is None or climbed_into_blowup(tl):
         return []
     if tl.loss_near_zero_before_blowup():
         return []

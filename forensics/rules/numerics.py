@@ -6,6 +6,7 @@ import math
 
 from forensics.rules.base import Evidence, rule
 from forensics.rules.context import FP16_MAX, total_weight_norms, weight_dtype
+from forensics.rules.data import climbed_into_blowup
 from forensics.timeline import Timeline
 from forensics.util import fmt_num
 
@@ -51,7 +52,7 @@ def saturation_then_nonfinite(tl: Timeline) -> list[Evidence]:
         the log.
     """
     nf = tl.first_nonfinite
-    if nf is None or nf.last_finite_step is None or tl.onset is not None:
+    if nf is None or nf.last_finite_step is None or climbed_into_blowup(tl):
         return []
     if not tl.loss_near_zero_before_blowup():
         return []
@@ -173,7 +174,7 @@ def nonfinite_with_clean_inputs(tl: Timeline) -> list[Evidence]:
         to name the operation.
     """
     nf = tl.first_nonfinite
-    if nf is None or nf.last_finite_step is None or tl.onset is not None or tl.run is None:
+    if nf is None or nf.last_finite_step is None or climbed_into_blowup(tl) or tl.run is None:
         return []
     samples = tl.run.data_samples
     if not samples:
@@ -226,7 +227,7 @@ def first_value_is_inf(tl: Timeline) -> list[Evidence]:
         arguments, float32 for the loss).
     """
     nf = tl.first_nonfinite
-    if nf is None or not math.isinf(nf.value) or nf.last_finite_step is None or tl.onset is not None:
+    if nf is None or not math.isinf(nf.value) or nf.last_finite_step is None or climbed_into_blowup(tl):
         return []
     ck = tl.checkpoint_before(nf.step)
     if ck is not None and ck.nonfinite_tensors:

@@ -204,8 +204,9 @@ class RelativeUpdate:
 
     @property
     def relative(self) -> float:
-        d = math.sqrt(sum(dl**2 for dl, _ in self.layers.values()))
-        w = math.sqrt(sum(wl**2 for _, wl in self.layers.values()))
+        # hypot, not sqrt(sum(x**2)): a norm near 1e200 (float64 weights gone wild) must not overflow
+        d = math.hypot(*(dl for dl, _ in self.layers.values()))
+        w = math.hypot(*(wl for _, wl in self.layers.values()))
         return d / w if w > 0 else math.nan
 
     @property
@@ -889,12 +890,12 @@ def _layer_tracks(views: list[CheckpointView]) -> list[LayerTrack]:
             if layer not in points:
                 order.append(layer)
                 points[layer] = []
-            sq = sum(t.l2**2 for t in ts if math.isfinite(t.l2))
             points[layer].append(
                 LayerPoint(
                     step=v.step,
                     order=v.order,
-                    l2=math.sqrt(sq),
+                    # hypot: t.l2**2 overflows (OverflowError) for float64 norms past 1e154
+                    l2=math.hypot(*(t.l2 for t in ts if math.isfinite(t.l2))),
                     absmax=max((t.absmax for t in ts), default=math.nan),
                     nonfinite=sum(t.nonfinite for t in ts),
                     numel=sum(t.numel for t in ts),

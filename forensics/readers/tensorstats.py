@@ -65,6 +65,14 @@ def flat_native(chunk: np.ndarray) -> np.ndarray:
     return flat
 
 
+def _unscale(x: float, exp: int) -> float:
+    """``x * 2**exp``; +-inf where the true value is past float64 (an l2 of two 1.7e308 weights)."""
+    try:
+        return math.ldexp(x, exp)
+    except OverflowError:
+        return math.copysign(math.inf, x)
+
+
 class StatsAccumulator:
     """Running statistics of one tensor, fed chunk by chunk.
 
@@ -152,12 +160,12 @@ class StatsAccumulator:
 
     def result(self) -> TensorStats:
         """The statistics so far. NaN for moments of a tensor with no finite element."""
-        scale = 2.0**self._exp
         if self._n:
-            mean = self._mean * scale
-            std = math.sqrt(max(self._m2, 0.0) / self._n) * scale
+            # unscaled with ldexp: 2.0**exp itself overflows for float64 data near its limit
+            mean = _unscale(self._mean, self._exp)
+            std = _unscale(math.sqrt(max(self._m2, 0.0) / self._n), self._exp)
             # sum of squares = M2 + n*mean^2: two non-negative terms, no cancellation
-            l2 = math.sqrt(max(self._m2, 0.0) + self._n * self._mean * self._mean) * scale
+            l2 = _unscale(math.sqrt(max(self._m2, 0.0) + self._n * self._mean * self._mean), self._exp)
             lo, hi = self._min, self._max
             absmax = max(-lo, hi)
         else:

@@ -200,6 +200,6 @@ def total_weight_norms(tl: Timeline) -> list[tuple[int | None, float, str]]:
         if any(t.nonfinite for t in floats):
             out.append((c.step, math.nan, c.path))
             continue
-        sq = sum(t.l2**2 for t in floats if math.isfinite(t.l2))
-        out.append((c.step, math.sqrt(sq), c.path))
+        # hypot: t.l2**2 overflows (OverflowError) for float64 norms past 1e154
+        out.append((c.step, math.hypot(*(t.l2 for t in floats if math.isfinite(t.l2))), c.path))
     return out

@@ -191,7 +191,10 @@ _PlainLoader.add_multi_constructor("!", _plain)
 
 
 def _parse_yaml(text: str) -> tuple[Any, str | None]:
-    loader = _PlainLoader(text)
+    try:
+        loader = _PlainLoader(text)
+    except yaml.YAMLError as e:  # robustness: PyYAML refuses control characters as it makes the loader
+        raise UnreadableSource(f"malformed YAML: {' '.join(str(e).split())[:160]}") from e
     try:
         docs = []
         while loader.check_data():

@@ -28,8 +28,10 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import errno
 import math
 import re
+import tokenize
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -182,6 +184,13 @@ def _read_exact(fp: IO[bytes], n: int) -> bytes:
 
 def _read_npy_header(fp: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype[Any]]:
     """(shape, fortran_order, dtype) from an npy header; numpy's own safe header parser."""
+    try:
+        return _read_npy_header_raw(fp)
+    except tokenize.TokenError as e:  # robustness: numpy tokenizes the header; a damaged one raises this
+        raise ValueError(f"damaged .npy header ({e.args[0]})") from None
+
+
+def _read_npy_header_raw(fp: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype[Any]]:
     version = np.lib.format.read_magic(fp)
     if version == (1, 0):
         return np.lib.format.read_array_header_1_0(fp, max_header_size=MAX_HEADER_BYTES)
@@ -219,7 +228,7 @@ def _open_npy(path: Path) -> _Opened:
     out = _Opened()
     try:
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
-    except ValueError as e:
+    except (ValueError, tokenize.TokenError) as e:
         # object arrays cannot be memory-mapped; a truncated file does not fit its header
         try:
             with open(path, "rb") as fp:
@@ -244,6 +253,8 @@ def _open_npy(path: Path) -> _Opened:
         out.arrays.append(_Array("array", dtype, (rows, *shape[1:]), _sliced_chunks(mm, (rows, *shape[1:]))))
         return out
     except OSError as e:
+        if e.errno == errno.ENOMEM:
+            return _stream_npy(path)  # robustness: no address space to map it (a memory limit)
         raise UnreadableSource(f"cannot read .npy file: {e.strerror or e}") from e
     reason = _unsupported_dtype(arr.dtype)
     if reason:
@@ -251,6 +262,33 @@ def _open_npy(path: Path) -> _Opened:
         out.notes.append(reason)
         return out
     out.arrays.append(_Array("array", arr.dtype, tuple(arr.shape), _sliced_chunks(arr, tuple(arr.shape))))
+    return out
+
+
+def _stream_npy(path: Path) -> _Opened:
+    """A C-ordered .npy read sequentially in chunks, for a file that cannot be memory-mapped
+    (larger than the address space a memory limit leaves the process)."""
+    out = _Opened()
+    try:
+        with open(path, "rb") as fp:
+            shape, fortran, dtype = _read_npy_header(fp)
+            offset = fp.tell()
+    except (ValueError, OSError, SyntaxError) as e:
+        raise UnreadableSource(f"not a valid .npy file: {_one_line(str(e))}") from e
+    reason = _unsupported_dtype(dtype)
+    if reason:
+        out.skipped = True
+        out.notes.append(reason)
+        return out
+    if fortran:
+        raise UnreadableSource("Fortran-ordered .npy too large to map: not read")
+
+    def skip_header(fp: IO[bytes]) -> None:
+        fp.seek(offset)
+
+    holder = _Array("array", dtype, tuple(shape), lambda: iter(()))
+    holder.chunks = _stream_chunks(lambda: open(path, "rb"), skip_header, holder)  # noqa: SIM115 (closed by it)
+    out.arrays.append(holder)
     return out
 
 

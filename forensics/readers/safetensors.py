@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import json
 import mmap
 import os
@@ -61,7 +62,8 @@ _DTYPES: dict[str, np.dtype] = {
 }
 # Names the format defines that we recognise but do not decode (sub-byte or complex).
 _UNSUPPORTED = {"F4", "F6_E2M3", "F6_E3M2", "C64", "C128"}
-_INT_STRING = re.compile(r"^\s*\d+\s*$")
+# at most 18 digits: a step or epoch lives in int64, and int() refuses strings past 4300 digits
+_INT_STRING = re.compile(r"^\s*\d{1,18}\s*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,6 +240,20 @@ def _chunks(mm: mmap.mmap, entry: _Entry, data_start: int, chunk_elements: int) 
         _release(mm, offset, count * itemsize)
 
 
+def _pread_chunks(fd: int, entry: _Entry, data_start: int, chunk_elements: int) -> Iterator[np.ndarray]:
+    """As :func:`_chunks`, but with ``os.pread`` into fresh buffers: for a file too large to map."""
+    itemsize = entry.dtype.itemsize
+    base = data_start + entry.begin
+    total = entry.numel
+    for first in range(0, total, chunk_elements):
+        count = min(chunk_elements, total - first)
+        data = os.pread(fd, count * itemsize, base + first * itemsize)
+        if len(data) < count * itemsize:
+            raise OSError(errno.EIO, "the file got shorter while it was read")
+        chunk = np.frombuffer(data, dtype=entry.dtype)
+        yield chunk != 0 if entry.code == "BOOL" else chunk
+
+
 class SafetensorsFile:
     """An open safetensors file: its validated header, and its tensors as streams of chunks.
 
@@ -252,12 +268,20 @@ class SafetensorsFile:
         except OSError as e:
             raise UnreadableSource(f"cannot read: {e.strerror or e}") from None
         self._mm: mmap.mmap | None = None
+        self._pread = False  # no map: the data is read with pread (see below)
         try:
             size = os.fstat(self._fh.fileno()).st_size
             header = _parse_header(self._fh, size)
             if size > header.data_start:
-                self._mm = mmap.mmap(self._fh.fileno(), 0, access=mmap.ACCESS_READ)
-                if hasattr(mmap, "MADV_SEQUENTIAL"):
+                try:
+                    self._mm = mmap.mmap(self._fh.fileno(), 0, access=mmap.ACCESS_READ)
+                except OSError as e:
+                    if e.errno != errno.ENOMEM:
+                        raise
+                    # robustness: under a memory limit (ulimit -v) a file larger than the address
+                    # space left cannot be mapped at all; read it chunk by chunk instead
+                    self._pread = True
+                if self._mm is not None and hasattr(mmap, "MADV_SEQUENTIAL"):
                     self._mm.madvise(mmap.MADV_SEQUENTIAL)
         except OSError as e:
             self.close()
@@ -278,14 +302,19 @@ class SafetensorsFile:
     def chunks(self, name: str, chunk_elements: int | None = None) -> Iterator[np.ndarray]:
         """The tensor's elements in flat chunks of ``chunk_elements`` (the last may be shorter)."""
         entry = self.entries[name]
-        if self._mm is None or not entry.numel:
+        if (self._mm is None and not self._pread) or not entry.numel:
             return iter(())
         step = max(1, chunk_elements or tensorstats.DEFAULT_CHUNK_ELEMENTS)
+        if self._mm is None:
+            return _pread_chunks(self._fh.fileno(), entry, self._header.data_start, step)
         return _chunks(self._mm, entry, self._header.data_start, step)
 
     def close(self) -> None:
         if self._mm is not None:
-            self._mm.close()
+            # a chunk still referenced by an exception's traceback keeps the map exported; do not
+            # let BufferError hide that exception (the map is released when the chunk is)
+            with contextlib.suppress(BufferError):
+                self._mm.close()
             self._mm = None
         self._fh.close()
 
@@ -431,13 +460,22 @@ def read_safetensors_index(path: Path, source: Source, root: Path, *, chunk_elem
     metadata: dict[str, str] = {}
     any_read = False
     for shard in sorted(wanted, key=natural_key):
-        target = (base / shard).resolve()
+        try:
+            target = (base / shard).resolve()
+            is_file = target.is_file()
+        except (OSError, RuntimeError, ValueError) as e:
+            # robustness: the index is data; a NUL byte (ValueError), a name too long (OSError)
+            # or a symlink loop (RuntimeError) in a shard name costs that shard only
+            reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+            problems.append(f"shard '{shard[:80]}' cannot be opened: {reason[:80]}")
+            continue
         if not _inside(target, root_abs):
             problems.append(f"shard '{shard}' lies outside the run directory: refused")
             continue
         shard_paths.append(_relative(base / shard, target, root))
-        if not target.is_file():
-            problems.append(f"shard '{shard}' is missing ({len(wanted[shard])} tensors not read)")
+        if not is_file:
+            what = "is not a regular file" if target.exists() else "is missing"
+            problems.append(f"shard '{shard}' {what} ({len(wanted[shard])} tensors not read)")
             continue
         try:
             result = _read_file(target, chunk_elements)

@@ -9,6 +9,7 @@ trusted, and separate from ``forensics.readers`` so a reader bug cannot hide in 
 from __future__ import annotations
 
 import json
+import math
 import os
 import stat
 import struct
@@ -212,3 +213,15 @@ def safetensors_spans(data: bytes) -> dict[str, tuple[int, int]]:
     header = json.loads(data[8 : 8 + n])
     header.pop("__metadata__", None)
     return {k: (8 + n + v["data_offsets"][0], 8 + n + v["data_offsets"][1]) for k, v in header.items()}
+
+
+def same_points(got: dict[str, list[tuple[int, float]]], expected: dict[str, list[tuple[int, float]]]) -> bool:
+    """Equal tag by tag, step by step, NaN equal to NaN."""
+
+    def same(x: tuple[int, float], y: tuple[int, float]) -> bool:
+        return x[0] == y[0] and (x[1] == y[1] or (math.isnan(x[1]) and math.isnan(y[1])))
+
+    return set(got) == set(expected) and all(
+        len(got[t]) == len(expected[t]) and all(same(x, y) for x, y in zip(got[t], expected[t], strict=True))
+        for t in expected
+    )

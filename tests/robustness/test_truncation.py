@@ -9,7 +9,6 @@ the bytes independently of the readers, see robust_util).
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import pytest
@@ -24,6 +23,7 @@ from robust_util import (
     reported_points,
     run_cli,
     safetensors_spans,
+    same_points,
     scalar_points,
 )
 
@@ -59,12 +59,6 @@ def _cut(src: Path, dst_dir: Path, at: int) -> Path:
     dst = dst_dir / src.name
     dst.write_bytes(src.read_bytes()[:at])
     return dst
-
-
-def _same_points(a: list[tuple[int, float]], b: list[tuple[int, float]]) -> bool:
-    return len(a) == len(b) and all(
-        x[0] == y[0] and (x[1] == y[1] or (math.isnan(x[1]) and math.isnan(y[1]))) for x, y in zip(a, b, strict=True)
-    )
 
 
 def _event_cuts(data: bytes) -> list[int]:
@@ -106,8 +100,7 @@ def _sweep_event_file(tmp_path: Path, rel: str, cuts) -> None:
         assert ev.records == len(whole), (cut, src.note)
         expected = scalar_points([p for _, _, p in whole])
         got = reported_points(report)
-        assert set(got) == set(expected), cut
-        assert all(_same_points(got[t], expected[t]) for t in expected), cut
+        assert same_points(got, expected), cut
         last_end = whole[-1][1]
         if last_end == cut:  # the cut fell between two records: a shorter, clean file
             assert src.status is Status.OK, (cut, src)

@@ -12,11 +12,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from robust_util import TALLY
+from robust_util import MEASURED, TALLY
 
 
 def pytest_sessionfinish(session, exitstatus):
     target = os.environ.get("FORENSICS_ROBUSTNESS_TALLY")
     if target:
-        data = {fmt: dict(c) for fmt, c in sorted(TALLY.items())}
+        data = {
+            "inputs": {fmt: {"inputs": c["inputs"], "crashes": c["crashes"]} for fmt, c in sorted(TALLY.items())},
+            "measured": dict(sorted(MEASURED.items())),
+        }
         Path(target).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")

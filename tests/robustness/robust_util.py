@@ -8,6 +8,7 @@ trusted, and separate from ``forensics.readers`` so a reader bug cannot hide in 
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -15,6 +16,8 @@ import stat
 import struct
 import subprocess
 import sys
+import zipfile
+import zlib
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +37,8 @@ FIXTURES = ROOT / "tests" / "fixtures"
 # (an exception escaping the API, or a source the loader marked "internal error").
 # conftest.py writes the tally to $FORENSICS_ROBUSTNESS_TALLY for docs/robustness.md.
 TALLY: dict[str, Counter[str]] = defaultdict(Counter)
+# Times and peak memory measured by the resource tests, for the same document.
+MEASURED: dict[str, dict[str, float]] = {}
 
 INTERNAL = "internal error"
 
@@ -225,3 +230,40 @@ def same_points(got: dict[str, list[tuple[int, float]]], expected: dict[str, lis
         len(got[t]) == len(expected[t]) and all(same(x, y) for x, y in zip(got[t], expected[t], strict=True))
         for t in expected
     )
+
+
+# ---------------------------------------------------------------- zip archives written by hand
+
+
+def zeros_deflated(mib: int) -> tuple[bytes, int]:
+    """A raw deflate stream of ``mib`` MiB of zeros, built without inflating it: 1 MiB blocks
+    that reset the dictionary (Z_FULL_FLUSH) repeat byte for byte, then a final empty block."""
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    block = c.compress(bytes(1 << 20)) + c.flush(zlib.Z_FULL_FLUSH)
+    crc = 0
+    zero = bytes(1 << 20)
+    for _ in range(mib):
+        crc = zlib.crc32(zero, crc)
+    return block * mib + b"\x03\x00", crc
+
+
+def raw_zip(entries: list[tuple[str, int, bytes, int, int, int]]) -> bytes:
+    """A zip written by hand: (name, method, stored bytes, crc, declared size, flags) per member,
+    so headers can lie about sizes or names."""
+    out = io.BytesIO()
+    central = []
+    for name, method, comp, crc, size, flags in entries:
+        off = out.tell()
+        nb = name.encode()
+        head = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, flags, method, 0, 0, crc, len(comp), size, len(nb), 0)
+        out.write(head + nb + comp)
+        fields = (0x02014B50, 20, 20, flags, method, 0, 0, crc, len(comp), size, len(nb), 0, 0, 0, 0, 0, off)
+        central.append(struct.pack("<IHHHHHHIIIHHHHHII", *fields) + nb)
+    cd = out.tell()
+    body = b"".join(central)
+    out.write(body + struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(central), len(central), len(body), cd, 0))
+    return out.getvalue()
+
+
+def stored(name: str, data: bytes, flags: int = 0) -> tuple[str, int, bytes, int, int, int]:
+    return (name, zipfile.ZIP_STORED, data, zlib.crc32(data), len(data), flags)

@@ -29,10 +29,13 @@ from robust_util import (
     event_data,
     frames,
     only_source,
+    raw_zip,
     reported_points,
     safetensors_bytes,
     same_points,
     scalar_points,
+    stored,
+    zeros_deflated,
 )
 
 from forensics.discover import classify
@@ -443,7 +446,7 @@ for i in range(n):
             internal.append(s.note)
 print(json.dumps({"inputs": n, "statuses": statuses, "internal": internal}))
 """
-H5_FLIPS = 120
+H5_FLIPS = 60
 
 
 @pytest.mark.parametrize(
@@ -487,101 +490,62 @@ def _members() -> dict[str, bytes]:
         return {i.filename: z.read(i) for i in z.infolist()}
 
 
-def _zeros_deflated(mib: int) -> tuple[bytes, int]:
-    """A raw deflate stream of ``mib`` MiB of zeros, built without inflating it: 1 MiB blocks
-    that reset the dictionary (Z_FULL_FLUSH) repeat byte for byte, then a final empty block."""
-    c = zlib.compressobj(9, zlib.DEFLATED, -15)
-    block = c.compress(bytes(1 << 20)) + c.flush(zlib.Z_FULL_FLUSH)
-    crc = 0
-    zero = bytes(1 << 20)
-    for _ in range(mib):
-        crc = zlib.crc32(zero, crc)
-    return block * mib + b"\x03\x00", crc
-
-
-def _raw_zip(entries: list[tuple[str, int, bytes, int, int, int]]) -> bytes:
-    """A zip written by hand: (name, method, stored bytes, crc, declared size, flags) per member,
-    so headers can lie about sizes or names."""
-    out = io.BytesIO()
-    central = []
-    for name, method, comp, crc, size, flags in entries:
-        off = out.tell()
-        nb = name.encode()
-        head = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, flags, method, 0, 0, crc, len(comp), size, len(nb), 0)
-        out.write(head + nb + comp)
-        central.append(
-            struct.pack(
-                "<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, flags, method, 0, 0, crc, len(comp), size, len(nb),
-                0, 0, 0, 0, 0, off,
-            )
-            + nb
-        )  # fmt: skip
-    cd = out.tell()
-    body = b"".join(central)
-    out.write(body + struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(central), len(central), len(body), cd, 0))
-    return out.getvalue()
-
-
-def _stored(name: str, data: bytes, flags: int = 0) -> tuple[str, int, bytes, int, int, int]:
-    return (name, zipfile.ZIP_STORED, data, zlib.crc32(data), len(data), flags)
-
-
 def _archive_cases() -> dict[str, tuple[bytes, Status, str | None]]:
     m = _members()
-    good = [_stored(n, b) for n, b in m.items()]
+    good = [stored(n, b) for n, b in m.items()]
     w, cfg = m["model.weights.h5"], m["config.json"]
-    bomb_2g, crc_2g = _zeros_deflated(2048)
-    bomb_1g, crc_1g = _zeros_deflated(1024)
+    bomb_2g, crc_2g = zeros_deflated(2048)
+    bomb_1g, crc_1g = zeros_deflated(1024)
     return {
         "path_traversal_names": (
-            _raw_zip(
+            raw_zip(
                 [
                     *good,
-                    _stored("../escaped.txt", b"x"),
-                    _stored("/tmp/absolute.txt", b"x"),
-                    _stored("..\\..\\windows.txt", b"x"),
+                    stored("../escaped.txt", b"x"),
+                    stored("/tmp/absolute.txt", b"x"),
+                    stored("..\\..\\windows.txt", b"x"),
                 ]
             ),
             Status.OK,
             None,
         ),
         "weights_only_under_a_traversal_name": (
-            _raw_zip([_stored("../model.weights.h5", w), _stored("config.json", cfg)]),
+            raw_zip([stored("../model.weights.h5", w), stored("config.json", cfg)]),
             Status.UNREADABLE,
             "no model.weights.h5",
         ),
         "weights_inflating_to_2_gib": (
-            _raw_zip([_stored("config.json", cfg), ("model.weights.h5", 8, bomb_2g, crc_2g, 2**31, 0)]),
+            raw_zip([stored("config.json", cfg), ("model.weights.h5", 8, bomb_2g, crc_2g, 2**31, 0)]),
             Status.UNREADABLE,
             "cap",
         ),
         "config_inflating_to_1_gib": (
-            _raw_zip([("config.json", 8, bomb_1g, crc_1g, 2**30, 0), _stored("model.weights.h5", w)]),
+            raw_zip([("config.json", 8, bomb_1g, crc_1g, 2**30, 0), stored("model.weights.h5", w)]),
             Status.PARTIAL,
             "cap",
         ),
         "config_lying_about_its_size": (
-            _raw_zip([("config.json", 8, bomb_1g, crc_1g, 100, 0), _stored("model.weights.h5", w)]),
+            raw_zip([("config.json", 8, bomb_1g, crc_1g, 100, 0), stored("model.weights.h5", w)]),
             Status.PARTIAL,
             "config.json",
         ),
         "encrypted_weights": (
-            _raw_zip([_stored("config.json", cfg), _stored("model.weights.h5", w, flags=1)]),
+            raw_zip([stored("config.json", cfg), stored("model.weights.h5", w, flags=1)]),
             Status.UNREADABLE,
             "encrypted",
         ),
         "unknown_compression": (
-            _raw_zip([_stored("config.json", cfg), ("model.weights.h5", 99, w, zlib.crc32(w), len(w), 0)]),
+            raw_zip([stored("config.json", cfg), ("model.weights.h5", 99, w, zlib.crc32(w), len(w), 0)]),
             Status.UNREADABLE,
             "compression",
         ),
         "damaged_deflate_stream": (
-            _raw_zip([_stored("config.json", cfg), ("model.weights.h5", 8, b"\xff" * 100, 0, 1000, 0)]),
+            raw_zip([stored("config.json", cfg), ("model.weights.h5", 8, b"\xff" * 100, 0, 1000, 0)]),
             Status.UNREADABLE,
             "model.weights.h5",
         ),
         "config_not_json": (
-            _raw_zip([_stored("config.json", b"\xff\xfe{"), _stored("model.weights.h5", w)]),
+            raw_zip([stored("config.json", b"\xff\xfe{"), stored("model.weights.h5", w)]),
             Status.PARTIAL,
             "config.json",
         ),

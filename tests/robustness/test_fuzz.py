@@ -335,9 +335,35 @@ _CORPUS = sorted(
         if line.strip()
     }
 )
-_TOKENS = ["nan", "inf", "-inf", "1e309", "9" * 25, "9" * 400, "9" * 5000, "-" + "9" * 30, "Epoch ", "step ",
-           "loss: ", "{'loss': ", "{'epoch': ", "Traceback (most recent call last):", "\r", "\b", "\x1b[2K", "%|",
-           "|", "/", "it/s]", "0", "-1", "\x00", "\ud800", "━", "\ufeff"]  # fmt: skip
+_TOKENS = [
+    "nan",
+    "inf",
+    "-inf",
+    "1e309",
+    "9" * 25,
+    "9" * 400,
+    "9" * 5000,
+    "-" + "9" * 30,
+    "Epoch ",
+    "step ",
+    "loss: ",
+    "{'loss': ",
+    "{'epoch': ",
+    "Traceback (most recent call last):",
+    "\r",
+    "\b",
+    "\x1b[2K",
+    "%|",
+    "|",
+    "/",
+    "it/s]",
+    "0",
+    "-1",
+    "\x00",
+    "\ud800",
+    "━",
+    "\ufeff",
+]
 
 
 @st.composite

@@ -852,6 +852,8 @@ class _LogParser:
         return any(unit == "step" for _, unit, _ in self.series)
 
     def _saw_metrics(self, line: int, step: int | None, bar: bool = False) -> None:
+        if step is not None and not -STEP_MAX <= step <= STEP_MAX:
+            step = None  # robustness: a damaged number is no step (as in _put)
         if step is not None:
             self.cur_step = step
         if self.tb_state == 2 and line > self.exc_line:
@@ -982,7 +984,7 @@ class _LogParser:
             self._put(tag, step, val, "tqdm")
         if found:
             self._saw_metrics(line, step, bar=True)
-        elif not em:
+        elif not em and -STEP_MAX <= step <= STEP_MAX:
             self.cur_step = step if self.cur_step is None else max(self.cur_step, step)
 
     def _rich(self, rm: re.Match[str], line: int, pairs: Any) -> None:

@@ -1,6 +1,6 @@
 """Fuzz the TFRecord framing and the Event decoding with atheris (see scripts/fuzz_common.py).
 
-    /work/devenv/bin/python scripts/fuzz_events.py -max_total_time=600
+    /work/devenv/bin/python scripts/fuzz_events.py --seconds 600
 
 Properties checked on every input, beyond "no exception but UnreadableSource":
 every record the framing hands out is a complete frame lying inside the input, in order.
@@ -42,4 +42,10 @@ def test_one_input(data: bytes) -> None:
 
 
 if __name__ == "__main__":
-    run("fuzz_events", test_one_input, seed_files(lambda p: p.name.startswith("events.out.tfevents")), _imports)
+    run(
+        "fuzz_events",
+        test_one_input,
+        seed_files(lambda p: p.name.startswith("events.out.tfevents")),
+        _imports,
+        chunk_seconds=30,
+    )

@@ -1,6 +1,6 @@
 """Fuzz the job-log parser (forensics.readers.logs.parse_log_text) with atheris (see scripts/fuzz_common.py).
 
-    /work/devenv/bin/python scripts/fuzz_logs.py -max_total_time=600
+    /work/devenv/bin/python scripts/fuzz_logs.py --seconds 600
 
 The bytes are decoded as UTF-8 with ``surrogateescape`` (what a damaged console log
 looks like to Python). Properties checked on every input: the parser never raises, and
@@ -38,4 +38,4 @@ def test_one_input(data: bytes) -> None:
 
 
 if __name__ == "__main__":
-    run("fuzz_logs", test_one_input, seed_files(lambda p: p.suffix in LOG_SUFFIXES), _imports)
+    run("fuzz_logs", test_one_input, seed_files(lambda p: p.suffix in LOG_SUFFIXES), _imports, chunk_seconds=120)

@@ -1,6 +1,6 @@
 """Fuzz the safetensors header parser and tensor streaming with atheris (see scripts/fuzz_common.py).
 
-    /work/devenv/bin/python scripts/fuzz_safetensors.py -max_total_time=600
+    /work/devenv/bin/python scripts/fuzz_safetensors.py --seconds 600
 
 Properties checked on every input, beyond "no exception but UnreadableSource": every
 tensor returned has as many elements as its shape says, and the file is partial
@@ -41,4 +41,10 @@ def test_one_input(data: bytes) -> None:
 
 
 if __name__ == "__main__":
-    run("fuzz_safetensors", test_one_input, seed_files(lambda p: p.suffix == ".safetensors"), _imports)
+    run(
+        "fuzz_safetensors",
+        test_one_input,
+        seed_files(lambda p: p.suffix == ".safetensors"),
+        _imports,
+        chunk_seconds=120,
+    )

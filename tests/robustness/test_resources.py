@@ -30,8 +30,11 @@ from forensics.records import Status
 # half as much again. A Python with numpy, h5py and forensics loaded maps ~170 MiB.
 LIMIT_MIB = 512
 BIG_MIB = 768
-# Peak resident memory the analysis may reach under the limit (it streams in chunks).
-MAX_RSS_MIB = 300
+# Peak resident memory the analysis may reach. ru_maxrss also counts the file pages of
+# the mapped windows, which the host's page cache makes vary from run to run (300-340
+# MiB seen for the same input); the bound that matters is the address-space limit the
+# child ran under, which a non-streaming reader could not have stayed inside.
+MAX_RSS_MIB = LIMIT_MIB
 WALK_BOUND_S = 60.0  # generous: the measured times are a few seconds
 
 CHILD = r"""

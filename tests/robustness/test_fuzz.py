@@ -46,13 +46,6 @@ slow = settings(
 INT64 = (-(2**63), 2**63 - 1)
 
 
-def both_speeds(test):
-    """The property once with the default budget and once, marked slow, with the large one."""
-    quick = fast(test)
-    thorough = pytest.mark.slow(slow(test))
-    return quick, thorough
-
-
 # ---------------------------------------------------------------- TFRecord framing and Events
 
 

@@ -30,6 +30,7 @@ import argparse
 import os
 import re
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -44,6 +45,7 @@ MAX_SEED_BYTES = 64 * 1024
 REPLAY_LIMIT_BYTES = 1 << 30
 _CHILD = "FORENSICS_FUZZ_CHILD"
 _REPLAY = "FORENSICS_FUZZ_REPLAY"
+_SCRATCH = "FORENSICS_FUZZ_SCRATCH"  # one scratch directory for all children, removed by the driver
 
 
 def seed_files(accept: Callable[[Path], bool]) -> Iterable[Path]:
@@ -55,8 +57,11 @@ def seed_files(accept: Callable[[Path], bool]) -> Iterable[Path]:
 
 def scratch_file(name: str) -> Path:
     """A file in RAM where available (/dev/shm), rewritten for every input."""
+    if os.environ.get(_SCRATCH):
+        return Path(os.environ[_SCRATCH]) / name
     shm = Path("/dev/shm")
     base = Path(tempfile.mkdtemp(dir=shm if shm.is_dir() else None, prefix="forensics-fuzz-"))
+    os.environ[_SCRATCH] = str(base)  # inherited by the children; the driver removes it
     return base / name
 
 
@@ -85,7 +90,11 @@ def run(
         atheris.Setup(sys.argv, test_one_input)
         atheris.Fuzz()
         return
-    _drive(name, seeds, chunk_seconds)
+    try:
+        _drive(name, seeds, chunk_seconds)
+    finally:
+        if os.environ.get(_SCRATCH):
+            shutil.rmtree(os.environ[_SCRATCH], ignore_errors=True)
 
 
 def _drive(name: str, seeds: Iterable[Path], chunk_seconds: int) -> None:

@@ -61,6 +61,19 @@ def _read_capped(path: Path) -> tuple[bytes, bool]:
     return raw[:MAX_BYTES], len(raw) > MAX_BYTES
 
 
+def _series(tag: str, run: str, source: str, steps: array, values: array) -> ScalarSeries:
+    """A series from the typed arrays a metrics reader filled (no wall times recorded)."""
+    return ScalarSeries(
+        tag=tag,
+        run=run,
+        source=source,
+        steps=np.frombuffer(steps, dtype=np.int64).copy(),
+        values=np.frombuffer(values, dtype=np.float64).copy(),
+        wall_times=np.full(len(steps), np.nan),
+        segment=np.zeros(len(steps), dtype=np.int32),
+    )
+
+
 def _float(cell: str) -> float | None:
     cell = cell.strip()
     if not cell:
@@ -120,15 +133,7 @@ def read_metrics_csv(path: Path, source: Source) -> LogData:
         if not len(st) or i == epoch_col:
             continue
         tag = f"epoch_{header[i]}" if by_epoch else header[i]
-        scalars[tag] = ScalarSeries(
-            tag=tag,
-            run="csv",
-            source=source.path,
-            steps=np.frombuffer(st, dtype=np.int64).copy(),
-            values=np.frombuffer(va, dtype=np.float64).copy(),
-            wall_times=np.full(len(st), np.nan),
-            segment=np.zeros(len(st), dtype=np.int32),
-        )
+        scalars[tag] = _series(tag, "csv", source.path, st, va)
     if not scalars:
         raise UnreadableSource("no numeric metric columns in the CSV")
     src = source
@@ -248,15 +253,7 @@ def read_jsonl_metrics(path: Path, source: Source) -> LogData:
     scalars: dict[str, ScalarSeries] = {}
     for k, (st, va) in cols.items():
         tag = f"epoch_{k}" if by_epoch else k
-        scalars[tag] = ScalarSeries(
-            tag=tag,
-            run="jsonl",
-            source=source.path,
-            steps=np.frombuffer(st, dtype=np.int64).copy(),
-            values=np.frombuffer(va, dtype=np.float64).copy(),
-            wall_times=np.full(len(st), np.nan),
-            segment=np.zeros(len(st), dtype=np.int32),
-        )
+        scalars[tag] = _series(tag, "jsonl", source.path, st, va)
     if not scalars:
         raise UnreadableSource("no numeric fields with a step in the JSON lines")
     src = source

@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 
 from forensics.errors import UnreadableSource
+from forensics.readers.text import read_capped_text
 from forensics.records import ConfigData, Kind, Source, Status
 
 MAX_BYTES = 16 * 1024 * 1024  # configs are KBs; a bigger "config" is data or a dump
@@ -96,17 +97,7 @@ class _Hit:
 
 def read_config(path: Path, source: Source) -> ConfigData:
     """Parse one config file and pick out the settings; raw keeps the parsed tree."""
-    try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise UnreadableSource(f"config is {size} bytes, more than the {MAX_BYTES} read")
-        raw = path.read_bytes()
-    except OSError as e:
-        raise UnreadableSource(f"cannot read config: {e.strerror or e}") from e
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise UnreadableSource(f"config is not UTF-8 text (byte {e.start})") from e
+    text = read_capped_text(path, "config", MAX_BYTES, encoding="utf-8-sig")
     is_yaml = path.suffix.lower() in (".yaml", ".yml")
     tree, note = _parse_yaml(text) if is_yaml else _parse_json(text)
     if not isinstance(tree, dict):

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from forensics.errors import UnreadableSource
+from forensics.readers.text import read_capped_text
 from forensics.records import ScalarSeries, Source, Status, TrainerState
 
 MAX_BYTES = 512 * 1024 * 1024  # 100k log entries are ~20 MB; anything past this is not a trainer state
@@ -42,17 +43,7 @@ _NOT_SERIES_SUFFIXES = ("_runtime", "_per_second")  # eval timing: not a trainin
 
 def read_trainer_state(path: Path, source: Source) -> TrainerState:
     """Parse one ``trainer_state.json`` into series and run facts."""
-    try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise UnreadableSource(f"trainer_state.json is {size} bytes, more than the {MAX_BYTES} read")
-        raw = path.read_bytes()
-    except OSError as e:
-        raise UnreadableSource(f"cannot read trainer_state.json: {e.strerror or e}") from e
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise UnreadableSource(f"trainer_state.json is not UTF-8 text (byte {e.start})") from e
+    text = read_capped_text(path, "trainer_state.json", MAX_BYTES)
     status, note = Status.OK, None
     try:
         data = json.loads(text)

@@ -20,6 +20,7 @@ import pytest
 import forensics
 from forensics.load import load_run
 from forensics.rules.base import CAUSES, DETAILS
+from scripts.snapshot_verdicts import SNAPSHOT, snapshot_entry
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_runs"
@@ -115,6 +116,18 @@ def test_analyze_names_the_cause_the_run_was_made_to_fail_with(reports, name):
     assert v.cause == entry["cause"], f"{name}: {v.cause}/{v.detail} ({v.confidence}) — {v.summary}"
     if entry["detail"] is not None:
         assert v.detail == entry["detail"], f"{name}: {v.cause}/{v.detail} — {v.summary}"
+
+
+def test_verdict_snapshot_covers_every_sample_run():
+    assert sorted(json.loads(SNAPSHOT.read_text(encoding="utf-8"))) == RUNS
+
+
+@pytest.mark.parametrize("name", RUNS)
+def test_verdict_detail_and_first_nonfinite_step_match_the_committed_snapshot(reports, name):
+    """A refactor keeps every verdict; a change meant to move one regenerates the
+    snapshot (python scripts/snapshot_verdicts.py) and says why in its commit."""
+    expected = json.loads(SNAPSHOT.read_text(encoding="utf-8"))[name]
+    assert snapshot_entry(reports[name]) == expected
 
 
 @pytest.mark.parametrize("name", RUNS)

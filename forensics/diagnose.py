@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from forensics.rules.base import CAUSES, Evidence
+from forensics.rules import REGISTRY
+from forensics.rules.base import CAUSES, CONTEXT, Evidence
 from forensics.rules.context import lr_info
 from forensics.timeline import Timeline
 from forensics.util import fmt_num
@@ -145,13 +146,9 @@ def diagnose(tl: Timeline, evidence: list[Evidence]) -> Diagnosis:
     notes = not_checked(tl)
     by_cause = {c.cause: c for c in cands}
     problem = [c for c in cands if c.cause != "healthy"]
-    # The framework naming the fault, or labels outside the output layer's range in the
-    # data, settle the cause even when no NaN was logged (the job died first).
-    decisive = [
-        c
-        for c in problem
-        if any(e.weight >= DECISIVE_WEIGHT and (e.rule.startswith("LOG") or e.rule == "DATA003") for e in c.evidence)
-    ]
+    # Evidence of a decisive rule (the framework naming the fault, labels outside the output
+    # layer's range in the data) settles the cause even when no NaN was logged (the job died first).
+    decisive = [c for c in problem if any(e.weight >= DECISIVE_WEIGHT and _rule_is_decisive(e) for e in c.evidence)]
 
     if not tl.diverged and not decisive and not (tl.died_with_exception and problem and problem[0].score > 0):
         healthy = by_cause.get("healthy")
@@ -166,11 +163,9 @@ def diagnose(tl: Timeline, evidence: list[Evidence]) -> Diagnosis:
                 None,
             )
         else:
-            extra = ""
-            oom = [e for e in (healthy.evidence if healthy else ()) if e.rule == "LOG002"]
-            if oom:
-                extra = " The job did stop, but on an out-of-memory error, not a divergence."
-            spikes = [e for e in (healthy.evidence if healthy else ()) if e.rule == "OK002"]
+            # a rule that saw the job stop for a reason that is not divergence says so
+            notes_ = [_healthy_note(e) for e in (healthy.evidence if healthy else ())]
+            extra = next((" " + n for n in notes_ if n), "")
             confidence = min(0.95, max(healthy.score if healthy else 0.5, 0.5))
             short = ""
             if len(tl.loss) < SHORT_CURVE_POINTS:
@@ -182,7 +177,7 @@ def diagnose(tl: Timeline, evidence: list[Evidence]) -> Diagnosis:
                 None,
                 round(confidence, 2),
                 "The run did not diverge: the training loss stayed finite"
-                + (f" with {len(tl.spikes_recovered)} spike(s) that recovered." if spikes else ".")
+                + (f" with {len(tl.spikes_recovered)} spike(s) that recovered." if tl.spikes_recovered else ".")
                 + (extra or " No checkpoint holds a non-finite value.")
                 + short,
                 None,
@@ -223,13 +218,23 @@ def diagnose(tl: Timeline, evidence: list[Evidence]) -> Diagnosis:
     return Diagnosis(verdict, cands, _recommendations(verdict, top), notes)
 
 
+def _rule_is_decisive(e: Evidence) -> bool:
+    r = REGISTRY.get(e.rule)
+    return r is not None and r.decisive
+
+
+def _healthy_note(e: Evidence) -> str | None:
+    r = REGISTRY.get(e.rule)
+    return r.healthy_note if r is not None else None
+
+
 def _recommendations(verdict: Verdict, *cands: Candidate | None) -> list[str]:
     recs: list[str] = []
     for c in cands:
         if c is None:
             continue
         for e in c.evidence:
-            if e.fix and e.fix not in recs and (e.weight > 0 or e.rule == "EXP003"):
+            if e.fix and e.fix not in recs and (e.weight > 0 or e.weight == CONTEXT):
                 recs.append(e.fix)
     if verdict.cause == "inconclusive" and not recs:
         recs.append(

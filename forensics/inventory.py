@@ -115,8 +115,10 @@ def inventory_json(run: RunData) -> dict[str, Any]:
                     "kind": e.kind,
                     "line": e.line,
                     "step": e.step,
-                    "cause": e.cause,
-                    "detail": e.detail,
+                    "framework": e.framework,
+                    "label": e.label,
+                    "classes": e.classes,
+                    "op": e.op,
                     "message": e.message,
                 }
                 for e in log.events

@@ -218,15 +218,22 @@ class Checkpoint:
 
 @dataclass(frozen=True, slots=True)
 class LogEvent:
-    """A line (or traceback) in a job log with a known meaning."""
+    """A framework message the job log printed: what was seen, not what it means.
 
-    kind: str  # e.g. "label_out_of_range", "nan_loss_terminated", "oom", "exception"
+    ``kind`` is the message family (one of ``readers.logs.EVENT_KINDS``); the typed
+    fields hold what the message names, when it names it. What a family means (the
+    contract cause and detail, the fix) is decided by the rules, in
+    ``forensics/rules/messages.py``."""
+
+    kind: str  # message family, e.g. "label_out_of_range", "nonfinite_gradient", "oom", "exception"
     message: str  # the line as printed (ANSI stripped), trimmed
     line: int  # 1-based line number in the log
     step: int | None = None
-    cause: str | None = None  # contract cause this is evidence for, if any
-    detail: str | None = None
-    values: dict[str, Any] = field(default_factory=dict)  # e.g. {"label": 8000, "classes": 5}
+    framework: str | None = None  # who printed it: "tensorflow", "pytorch", "keras", "lightning", "deepspeed", ...
+    label: int | None = None  # the offending label / target value
+    classes: int | None = None  # the valid label range is [0, classes)
+    op: str | None = None  # the op (TF) or backward function (torch) that produced a non-finite value
+    values: dict[str, Any] = field(default_factory=dict)  # anything else it names: {"count": 3, "tensor": ...}
     traceback: tuple[str, ...] = ()  # last frames and the message
 
 

@@ -5,6 +5,9 @@ which runs each framework in a subprocess and keeps what it printed (ANSI codes,
 carriage returns and backspaces included). GPU-only messages (CUDA asserts,
 CUDA OOM, DeepSpeed/apex/fairseq loss scaling) cannot be produced on CPU: their
 tests use the message text from the frameworks' source code, named at each test.
+
+The reader records what a message names; what it means (cause, detail) is the rules'
+table (forensics/rules/messages.py), checked here through ``meaning`` on what was read.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from hypothesis import strategies as st
 from forensics.errors import UnreadableSource
 from forensics.readers import logs
 from forensics.readers.logs import clean_segment, parse_log_text, read_job_log, with_steps_from_epochs
-from forensics.records import Kind, LogData, Source, Status
+from forensics.records import Kind, LogData, LogEvent, Source, Status
+from forensics.rules.messages import meaning
 
 FIX = Path(__file__).parent / "fixtures" / "logs"
 
@@ -40,6 +44,11 @@ def first_nonfinite(data: LogData, tag: str = "loss") -> int | None:
     s = data.scalars[tag]
     bad = np.flatnonzero(~np.isfinite(s.values))
     return int(s.steps[bad[0]]) if bad.size else None
+
+
+def _means(ev: LogEvent) -> tuple[str | None, str | None]:
+    m = meaning(ev)
+    return (m.cause, m.detail) if m is not None else (None, None)
 
 
 def events(data: LogData, kind: str) -> list:
@@ -112,8 +121,8 @@ def test_tf_label_value_8000_out_of_11_classes_is_one_event_with_values_and_trac
     assert data.died_with_exception
     (ev,) = data.events  # printed by the rendezvous warning and in the exception: one event
     assert ev.kind == "label_out_of_range"
-    assert (ev.cause, ev.detail) == ("data_or_labels", "labels_out_of_range")
-    assert ev.values["label"] == 8000 and ev.values["classes"] == 11
+    assert _means(ev) == ("data_or_labels", "labels_out_of_range")
+    assert ev.label == 8000 and ev.classes == 11
     assert ev.values["count"] == 3
     assert any("InvalidArgumentError" in line for line in ev.traceback)
     assert data.last_step == 1  # the last step the bar showed before the traceback
@@ -121,7 +130,7 @@ def test_tf_label_value_8000_out_of_11_classes_is_one_event_with_values_and_trac
 
 def test_tf_negative_label_is_negative_labels():
     (ev,) = read("keras3_label_negative.log").events
-    assert ev.detail == "negative_labels" and ev.values["label"] == -1
+    assert _means(ev)[1] == "negative_labels" and ev.label == -1
 
 
 # ---------------------------------------------------------------- TensorFlow
@@ -132,22 +141,22 @@ def test_tf_check_numerics_names_the_tensor():
     (ev,) = data.events
     assert ev.kind == "nonfinite_tensor"
     assert ev.values["tensor"] == "input batch" and ev.values["what"] == "NaN"
-    assert ev.cause is None  # a NaN in a named tensor does not say why by itself
+    assert meaning(ev) is None  # a NaN in a named tensor does not say why by itself
     assert data.died_with_exception
 
 
 def test_tf_enable_check_numerics_on_log_op_is_log_of_zero():
     data = read("tf_enable_check_numerics_log.log")
     (ev,) = data.events
-    assert ev.values["op"] == "Log" and ev.values["what"] == "-Inf"
-    assert (ev.cause, ev.detail) == ("numerical_instability", "log_of_zero")
+    assert ev.op == "Log" and ev.values["what"] == "-Inf"
+    assert _means(ev) == ("numerical_instability", "log_of_zero")
     assert ev.step == 3
 
 
 def test_tf1_nan_tensor_hook_model_diverged():
     data = read("tf1_nan_tensor_hook.log")
     (ev,) = data.events
-    assert ev.kind == "nan_loss" and ev.cause is None
+    assert ev.kind == "nan_loss" and meaning(ev) is None
     assert ev.traceback[-1].endswith("NanLossDuringTrainingError: NaN loss during training.")
     # LoggingTensorHook lines "INFO:tensorflow:loss = 0.0, step = 10 (0.000 sec)"
     assert points(data, "loss")[-1] == (10, 0.0)
@@ -157,7 +166,7 @@ def test_tf1_nan_tensor_hook_model_diverged():
 def test_tf_resource_exhausted_is_oom_not_a_divergence():
     data = read("tf_oom.log")
     (ev,) = data.events
-    assert ev.kind == "oom" and ev.cause is None
+    assert ev.kind == "oom" and meaning(ev) is None
     assert data.died_with_exception
 
 
@@ -174,7 +183,7 @@ def test_tf_resource_exhausted_is_oom_not_a_divergence():
 def test_torch_target_out_of_bounds(name, label, detail):
     data = read(name)
     (ev,) = data.events
-    assert ev.kind == "label_out_of_range" and ev.detail == detail and ev.values["label"] == label
+    assert ev.kind == "label_out_of_range" and _means(ev)[1] == detail and ev.label == label
     assert ev.traceback[-1] == f"IndexError: Target {label} is out of bounds."
     assert data.died_with_exception and data.last_step == 8  # "step 8 loss 2.5102 lr 0.1" was the last line
 
@@ -183,8 +192,8 @@ def test_torch_anomaly_log_backward_is_log_of_zero_with_the_forward_line():
     data = read("torch_anomaly_log.log")
     (ev,) = data.events
     assert ev.kind == "nonfinite_gradient"
-    assert (ev.cause, ev.detail) == ("numerical_instability", "log_of_zero")
-    assert ev.values["function"] == "LogBackward0"
+    assert _means(ev) == ("numerical_instability", "log_of_zero")
+    assert ev.op == "LogBackward0"
     assert any("torch.log(p)" in line for line in ev.values["forward_trace"])
     assert ev.step == data.last_step == 108  # "Step 108: loss=..." was printed last
     # the loss fell smoothly to the end: nothing non-finite was printed
@@ -193,13 +202,13 @@ def test_torch_anomaly_log_backward_is_log_of_zero_with_the_forward_line():
 
 def test_torch_anomaly_div_backward_is_division_by_zero():
     (ev,) = read("torch_anomaly_div.log").events
-    assert ev.values["function"] == "DivBackward0" and ev.detail == "division_by_zero"
+    assert ev.op == "DivBackward0" and _means(ev)[1] == "division_by_zero"
 
 
 def test_torch_anomaly_other_backward_is_numerical_instability_without_detail():
     (ev,) = read("torch_anomaly_softmax.log").events
-    assert ev.values["function"] == "SoftmaxBackward0"
-    assert (ev.cause, ev.detail) == ("numerical_instability", None)
+    assert ev.op == "SoftmaxBackward0"
+    assert _means(ev) == ("numerical_instability", None)
 
 
 def test_torch_cpu_allocator_failure_is_oom():
@@ -211,7 +220,7 @@ def test_torch_cpu_allocator_failure_is_oom():
 def test_generic_exception_keeps_type_message_and_last_frames():
     data = read("torch_keyerror.log")
     (ev,) = data.events
-    assert ev.kind == "exception" and ev.cause is None
+    assert ev.kind == "exception" and meaning(ev) is None
     assert ev.values["type"] == "KeyError" and ev.values["message"] == "'x'"
     assert ev.traceback[-2] == 'loss = model(batch["x"]).pow(2).mean()'
     assert data.died_with_exception and data.last_step == 5 == ev.step
@@ -356,7 +365,7 @@ def test_rank_prefixed_traceback_of_torchrun():
     )
     _, events_, died, last = parse_log_text(text)
     (ev,) = events_
-    assert ev.kind == "label_out_of_range" and ev.values["label"] == 12 and died and last == 5
+    assert ev.kind == "label_out_of_range" and ev.label == 12 and died and last == 5
 
 
 def test_plain_print_formats_share_a_small_set_of_patterns():
@@ -427,7 +436,7 @@ def test_many_identical_overflow_lines_become_one_counted_event():
     ]
     _, events_, died, _ = parse_log_text("\n".join(lines) + "\n")
     (ev,) = events_
-    assert ev.kind == "loss_scale_overflow_transient" and ev.cause is None
+    assert ev.kind == "loss_scale_overflow_transient" and meaning(ev) is None
     assert ev.values["count"] == 12 and ev.values["last_loss_scale"] == 2**31 >> 11
     assert not died
 
@@ -463,7 +472,7 @@ def test_cuda_device_side_assert_with_nll_assertion_lines():
     _, events_, died, last = parse_log_text(text)
     kinds = {e.kind: e for e in events_}
     assert kinds["label_out_of_range"].values["count"] == 32
-    assert kinds["label_out_of_range"].detail == "labels_out_of_range"
+    assert _means(kinds["label_out_of_range"])[1] == "labels_out_of_range"
     assert kinds["cuda_device_assert"].values["certain"] is False
     assert "exception" not in kinds and died and last == 10
 
@@ -490,7 +499,7 @@ def test_deepspeed_loss_scale_at_minimum_is_fp16_overflow():
     )
     events_ = parse_log_text(text)[1]
     assert [e.kind for e in events_] == ["loss_scale_overflow_transient", "loss_scale_minimum"]
-    assert (events_[1].cause, events_[1].detail) == ("numerical_instability", "fp16_overflow")
+    assert _means(events_[1]) == ("numerical_instability", "fp16_overflow")
 
 
 def test_apex_and_fairseq_loss_scale_messages():

@@ -20,34 +20,30 @@ be gigabytes long. So the reader works in three layers, each testable alone:
    the messages with a known meaning (:data:`EVENT_KINDS`). Tracebacks are
    followed by a small state machine so that the frames end up in the event.
 
-Event kinds (``LogEvent.kind``) and what they are evidence for:
+Message families (``LogEvent.kind``). The reader says what a message names
+(the label and the valid range, the op, the framework that printed it), never
+what it means: the table from family to cause, detail and fix is the rules'
+(``forensics/rules/messages.py``).
 
 =================================  ===================================================
 ``label_out_of_range``             a label/target outside ``[0, classes)``
-                                   (cause ``data_or_labels``; detail
-                                   ``labels_out_of_range`` or ``negative_labels``)
+                                   (``label``; ``classes`` when TensorFlow names it)
 ``cuda_device_assert``             "CUDA error: device-side assert triggered": most
-                                   often a label out of range (same cause/detail,
-                                   ``values["certain"] = False``)
+                                   often a label out of range (``values["certain"]
+                                   = False``)
 ``index_out_of_range``             an embedding/gather index out of range (token ids
-                                   beyond the vocabulary): ``data_or_labels``, no detail
-``nonfinite_gradient``             anomaly mode: a backward function returned NaN;
-                                   ``numerical_instability`` with ``log_of_zero``
-                                   (Log*), ``division_by_zero`` (Div*, Reciprocal) or
-                                   no detail
-``nonfinite_tensor``               TensorFlow ``check_numerics``: a named tensor or op
-                                   output held NaN/Inf (op Log -> ``log_of_zero``, a
-                                   division -> ``division_by_zero``)
+                                   beyond the vocabulary)
+``nonfinite_gradient``             anomaly mode: a backward function (``op``)
+                                   returned NaN/Inf
+``nonfinite_tensor``               TensorFlow ``check_numerics``: a named tensor or an
+                                   op's output (``op``) held NaN/Inf
 ``nan_loss``                       the framework stopped on a NaN loss
                                    (NanTensorHook, Lightning, EarlyStopping)
 ``nan_loss_terminated``            Keras ``TerminateOnNaN`` (``step`` = global step)
-``loss_scale_overflow_transient``  fp16 loss-scale overflow, step skipped: normal in
-                                   small numbers, NOT a divergence (no cause;
-                                   ``values["count"]`` says how many)
-``loss_scale_minimum``             the loss scale hit its floor: a real fp16
-                                   divergence (``numerical_instability``/``fp16_overflow``)
-``oom``                            out of memory (GPU, CPU, TF allocator, OOM killer):
-                                   not a divergence
+``loss_scale_overflow_transient``  fp16 loss-scale overflow, step skipped
+                                   (``values["count"]`` says how many)
+``loss_scale_minimum``             the loss scale hit its floor
+``oom``                            out of memory (GPU, CPU, TF allocator, OOM killer)
 ``exception``                      any other uncaught exception
 =================================  ===================================================
 
@@ -398,19 +394,6 @@ _FORWARD_TRACE = re.compile(r"Error detected in (\w+)\. Traceback of forward cal
 
 # ---------------------------------------------------------------- event patterns
 
-_LOG_OPS = ("Log", "Log1p", "Log2", "Log10", "Xlogy", "Xlog1py")
-_DIV_OPS = ("Div", "RealDiv", "Reciprocal", "Inv", "Xdivy", "FloorDiv", "TruncateDiv", "DivNoNan")
-
-
-def _detail_for_op(op: str) -> str | None:
-    """log(0) and x/0 by the name of the op (TF) or backward function (torch) that made the NaN."""
-    base = re.sub(r"Backward\d*$", "", op)
-    if base in _LOG_OPS or (base.startswith("Log") and not base.startswith("LogSoftmax") and base != "LogSigmoid"):
-        return "log_of_zero"
-    if base in _DIV_OPS or base.startswith("Div"):
-        return "division_by_zero"
-    return None
-
 
 @dataclass(slots=True)
 class _EventBuilder:
@@ -418,8 +401,6 @@ class _EventBuilder:
     message: str
     line: int
     step: int | None = None
-    cause: str | None = None
-    detail: str | None = None
     values: dict[str, Any] = field(default_factory=dict)
     traceback: tuple[str, ...] = ()
     claimed: bool = False
@@ -434,13 +415,17 @@ class _EventBuilder:
         values = dict(self.values)
         if self.kind in _COUNTED_KINDS or self.count > 1:
             values["count"] = self.count
+        # what the message names goes to the typed fields; the rest stays in values
+        label, classes = values.pop("label", None), values.pop("classes", None)
         return LogEvent(
             kind=self.kind,
             message=self.message,
             line=self.line,
             step=self.step,
-            cause=self.cause,
-            detail=self.detail,
+            framework=values.pop("framework", None),
+            label=label if isinstance(label, int) else None,
+            classes=classes if isinstance(classes, int) else None,
+            op=values.pop("op", None) or values.pop("function", None),
             values=values,
             traceback=self.traceback,
         )
@@ -458,80 +443,62 @@ def _match_events(text: str) -> list[_EventBuilder]:
     found: list[_EventBuilder] = []
     msg = text.strip()[:1000]
 
-    def add(kind: str, cause: str | None = None, detail: str | None = None, **values: Any) -> _EventBuilder:
-        ev = _EventBuilder(kind=kind, message=msg, line=0, cause=cause, detail=detail, values=values)
+    def add(kind: str, **values: Any) -> _EventBuilder:
+        ev = _EventBuilder(kind=kind, message=msg, line=0, values=values)
         found.append(ev)
         return ev
 
     if "label value" in text:
         m = re.search(r"Received a label value of (-?\d+) which is outside the valid range of \[0, ?(\d+)\)", text)
         if m:
-            label, classes = int(m.group(1)), int(m.group(2))
-            detail = "negative_labels" if label < 0 else "labels_out_of_range"
-            add("label_out_of_range", "data_or_labels", detail, label=label, classes=classes, framework="tensorflow")
+            add("label_out_of_range", label=int(m.group(1)), classes=int(m.group(2)), framework="tensorflow")
     if "out of bounds" in text:
         m = re.search(r"\bTarget (-?\d+) is out of bounds", text)
         if m:
-            label = int(m.group(1))
-            detail = "negative_labels" if label < 0 else "labels_out_of_range"
-            add("label_out_of_range", "data_or_labels", detail, label=label, framework="pytorch")
+            add("label_out_of_range", label=int(m.group(1)), framework="pytorch")
     if "Assertion" in text:
         m = re.search(r"Assertion `(\w+) >= 0 && \1 < n_classes` failed", text)
         if m:
-            add("label_out_of_range", "data_or_labels", "labels_out_of_range", assertion=m.group(0), device="cuda")
+            add("label_out_of_range", assertion=m.group(0), device="cuda")
         elif "srcIndex < srcSelectDimSize" in text:
-            add("index_out_of_range", "data_or_labels", None, assertion="srcIndex < srcSelectDimSize", device="cuda")
+            add("index_out_of_range", assertion="srcIndex < srcSelectDimSize", device="cuda")
     if "index out of range in self" in text:
-        add("index_out_of_range", "data_or_labels", None, framework="pytorch")
+        add("index_out_of_range", framework="pytorch")
     if "device-side assert triggered" in text:
-        add("cuda_device_assert", "data_or_labels", "labels_out_of_range", certain=False)
+        add("cuda_device_assert", certain=False)
     if "returned nan values" in text or "returned inf values" in text:
         m = re.search(r"Function '(\w+)' returned (nan|inf) values in its (\d+)\w* output", text)
         if m:
-            fn = m.group(1)
             add(
-                "nonfinite_gradient",
-                "numerical_instability",
-                _detail_for_op(fn),
-                function=fn,
-                output=int(m.group(3)),
-                value=m.group(2),
+                "nonfinite_gradient", function=m.group(1), output=int(m.group(3)), value=m.group(2), framework="pytorch"
             )
     if "Detected Infinity or NaN" in text:
         m = re.search(r"Detected Infinity or NaN in output (\d+) of (?:[\w-]+ )?op \"(\w+)\"", text)
         if m:
-            op = m.group(2)
-            detail = _detail_for_op(op)
-            add(
-                "nonfinite_tensor",
-                "numerical_instability" if detail else None,
-                detail,
-                op=op,
-                output=int(m.group(1)),
-            )
+            add("nonfinite_tensor", op=m.group(2), output=int(m.group(1)), framework="tensorflow")
     if "Tensor had" in text:
         m = re.search(r"\s*:\s*Tensor had (NaN|[-+]?Inf|NaN and Inf|Inf and NaN|[-+]?Inf and NaN) values", text)
         if m:
             prefix = re.split(r"\}\}\s*|INVALID_ARGUMENT:\s*|Error:\s*", text[: m.start()])[-1].strip()
             # enable_check_numerics() ends its "Detected Infinity or NaN ... op" block with an
             # unnamed " : Tensor had -Inf values": the caller folds that into the op's event
-            add("nonfinite_tensor", None, None, tensor=prefix or None, what=m.group(1))
+            add("nonfinite_tensor", tensor=prefix or None, what=m.group(1))
     if "NanLossDuringTrainingError" in text or "Model diverged with loss = NaN" in text:
-        add("nan_loss", None, None, framework="tensorflow")
+        add("nan_loss", framework="tensorflow")
     if "The loss returned in `training_step` is" in text:
-        add("nan_loss", None, None, framework="lightning")
+        add("nan_loss", framework="lightning")
     if "is not finite" in text:
         m = re.search(r"Monitored metric (\S+) = (\S+) is not finite", text)
         if m:
-            add("nan_loss", None, None, metric=m.group(1), value=m.group(2), framework="lightning")
+            add("nan_loss", metric=m.group(1), value=m.group(2), framework="lightning")
     if "Invalid loss, terminating training" in text:
         m = _KERAS_TERMINATE.search(text)
         if m:
-            add("nan_loss_terminated", None, None, batch=int(m.group(1)), framework="keras")
+            add("nan_loss_terminated", batch=int(m.group(1)), framework="keras")
     if "NaN or Inf loss encountered at batch" in text:
         m = _KERAS_TERMINATE_RAISE.search(text)
         if m:
-            add("nan_loss_terminated", None, None, batch=int(m.group(1)), loss=m.group(2), framework="keras")
+            add("nan_loss_terminated", batch=int(m.group(1)), loss=m.group(2), framework="keras")
     if "OVERFLOW!" in text or "overflow! Rank" in text:
         m = re.search(
             r"OVERFLOW! Rank (\d+) Skipping step\.?(?: Attempted loss scale: ([\d.e+]+)(?:, reducing to ([\d.e+]+))?)?",
@@ -541,8 +508,6 @@ def _match_events(text: str) -> list[_EventBuilder]:
         if m:
             add(
                 "loss_scale_overflow_transient",
-                None,
-                None,
                 loss_scale=_num(m.group(3) or m.group(2) or ""),
                 framework="deepspeed",
             )
@@ -551,23 +516,21 @@ def _match_events(text: str) -> list[_EventBuilder]:
             r"Gradient overflow\.\s+Skipping step,(?: loss scaler \d+)? reducing loss scale to ([\d.e+]+)", text
         )
         if m:
-            add("loss_scale_overflow_transient", None, None, loss_scale=_num(m.group(1)), framework="apex")
+            add("loss_scale_overflow_transient", loss_scale=_num(m.group(1)), framework="apex")
     if "setting loss scale to" in text or "setting scale to" in text:
         m = re.search(
             r"(?:overflow detected, setting scale to(?: to)?|setting loss scale to:?)\s*([\d.e+-]+)", text, re.I
         )
         if m:
-            add("loss_scale_overflow_transient", None, None, loss_scale=_num(m.group(1)), framework="fairseq")
+            add("loss_scale_overflow_transient", loss_scale=_num(m.group(1)), framework="fairseq")
     if "loss scale already at minimum" in text or "Minimum loss scale reached" in text:
         m = re.search(r"Minimum loss scale reached \(([^)]*)\)", text)
         add(
             "loss_scale_minimum",
-            "numerical_instability",
-            "fp16_overflow",
             min_scale=_num(m.group(1)) if m else None,
         )
     if _OOM.search(text):
-        add("oom", None, None)
+        add("oom")
     return found
 
 

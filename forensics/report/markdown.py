@@ -15,6 +15,7 @@ from pathlib import PurePath
 import numpy as np
 
 from forensics.report.model import Report
+from forensics.rules.base import CONTEXT
 from forensics.rules.context import total_weight_norms
 from forensics.timeline import Series, Timeline
 from forensics.util import fmt_num
@@ -333,8 +334,8 @@ def to_markdown(r: Report) -> str:
     lines.append("")
 
     top = next((c for c in r.candidates if c.cause == v.cause), None)
-    shown = [e for e in (top.evidence if top else ()) if e.weight > 0 or e.rule == "EXP003"]
-    context = [e for c in r.candidates if c.cause != v.cause for e in c.evidence if e.rule == "EXP003"]
+    shown = [e for e in (top.evidence if top else ()) if e.weight > 0 or e.weight == CONTEXT]
+    context = [e for c in r.candidates if c.cause != v.cause for e in c.evidence if e.weight == CONTEXT]
     if v.cause == "inconclusive":
         shown = [e for c in r.candidates[:2] for e in c.evidence]
     listed = list(dict.fromkeys([*shown, *context]))

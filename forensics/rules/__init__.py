@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from forensics.rules import data, health, learning_rate, logs, numerics, weights  # noqa: F401  (registers)
 from forensics.rules.base import CAUSES, DETAILS, REGISTRY, SECTIONS, Evidence, Rule
+from forensics.rules.messages import families_markdown
 from forensics.timeline import Timeline
 
 __all__ = ["CAUSES", "DETAILS", "REGISTRY", "Evidence", "Rule", "catalogue_markdown", "run_rules"]
@@ -44,6 +45,15 @@ def catalogue_markdown() -> str:
         lines.append(
             f"| [{r.id}](#{r.id.lower()}) | {r.name} | `{r.cause}` | {', '.join(f'`{d}`' for d in r.details)} |"
         )
+    lines += [
+        "",
+        "## Message families",
+        "",
+        "What each framework message the log reader recognises means (`forensics/rules/messages.py`).",
+        "The reader records the family and what the message names; this table decides the cause.",
+        "",
+        *families_markdown(),
+    ]
     for rid in sorted(REGISTRY):
         r = REGISTRY[rid]
         lines += [
@@ -52,16 +62,21 @@ def catalogue_markdown() -> str:
             "",
             f"**{r.name}** — cause `{r.cause}`"
             + (f", details {', '.join(f'`{d}`' for d in r.details)}" if r.details else "")
-            + f"; module `{r.check.__module__}`.",
+            + f"; module `{r.module}`"
+            + ("; decisive" if r.decisive else "")
+            + ".",
             "",
         ]
         for title in SECTIONS:
             lines += [f"### {title}", "", " ".join(r.section(title).split()), ""]
+        families = families_markdown(r.cause) if "job_log" in r.needs else []
+        if families:
+            lines += ["### Message families", "", *families, ""]
     # the thresholds, with their one-line rationale, per module
     lines += ["## Thresholds", ""]
     seen = set()
     for rid in sorted(REGISTRY):
-        mod = inspect.getmodule(REGISTRY[rid].check)
+        mod = inspect.getmodule(REGISTRY[rid].fn)
         if mod is None or mod.__name__ in seen:
             continue
         seen.add(mod.__name__)

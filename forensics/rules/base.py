@@ -30,10 +30,17 @@ DETAILS = (
 )
 
 
+# Evidence weight of context: shown in the report, and its fix recommended, but it
+# argues for no cause.
+CONTEXT = 0.0
+
+
 @dataclass(frozen=True, slots=True)
 class Evidence:
-    """One finding. ``weight`` in (0, 1] is how strongly it points at ``cause``;
-    a negative weight argues against it. Weight 0 is context shown in the report."""
+    """One finding, as diagnose and the report see it: the registry stamps ``rule``
+    and ``cause`` from the rule that found it. ``weight`` in (0, 1] is how strongly
+    it points at ``cause``; a negative weight argues against it. Weight 0
+    (:data:`CONTEXT`) is context shown in the report, whose fix is still recommended."""
 
     rule: str
     cause: str
@@ -51,21 +58,57 @@ class Evidence:
             raise ValueError(f"{self.rule}: unknown detail {self.detail!r}")
 
 
-Check = Callable[[Timeline], list[Evidence]]
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """What a rule's check returns: the registry turns it into :class:`Evidence` with the
+    rule's id and cause. ``weight`` is one of the rule module's named constants."""
+
+    detail: str | None
+    message: str
+    weight: float
+    step: int | None = None
+    source: str | None = None
+    fix: str | None = None
+
+
+Check = Callable[[Timeline], list[Finding]]
 
 
 @dataclass(frozen=True)
 class Rule:
+    """A registered rule and what diagnose needs to know about it.
+
+    ``decisive``: its evidence at or above ``diagnose.DECISIVE_WEIGHT`` settles the cause
+    on its own, even when no loss went non-finite (the framework named the fault, or the
+    data shows it). ``healthy_note``: the sentence a healthy verdict adds when this rule
+    fired (the job stopped, but not by diverging). ``needs``: the source kinds or series
+    it reads, for the "not checked" notes."""
+
     id: str
     name: str
     cause: str
     details: tuple[str, ...]
-    check: Check
-    needs: tuple[str, ...]  # source kinds or series it needs, for "not checked" notes
+    fn: Check
+    needs: tuple[str, ...]
+    decisive: bool = False
+    healthy_note: str | None = None
+
+    def check(self, tl: Timeline) -> list[Evidence]:
+        """The rule's findings on ``tl``, stamped with its id and cause."""
+        out = []
+        for f in self.fn(tl):
+            if f.detail is not None and f.detail not in self.details:
+                raise ValueError(f"{self.id}: detail {f.detail!r} is not one the rule declares")
+            out.append(Evidence(self.id, self.cause, f.detail, f.message, f.step, f.source, f.weight, f.fix))
+        return out
 
     @property
     def doc(self) -> str:
-        return inspect.cleandoc(self.check.__doc__ or "")
+        return inspect.cleandoc(self.fn.__doc__ or "")
+
+    @property
+    def module(self) -> str:
+        return self.fn.__module__
 
     def section(self, title: str) -> str:
         """One of the four docstring parts, by its title."""
@@ -88,18 +131,27 @@ REGISTRY: dict[str, Rule] = {}
 
 
 def rule(
-    id: str, name: str, cause: str, details: tuple[str, ...] = (), needs: tuple[str, ...] = ()
+    id: str,
+    name: str,
+    cause: str,
+    details: tuple[str, ...] = (),
+    needs: tuple[str, ...] = (),
+    *,
+    decisive: bool = False,
+    healthy_note: str | None = None,
 ) -> Callable[[Check], Check]:
-    """Register a rule. The decorated function takes a Timeline and returns evidence."""
+    """Register a rule. The decorated function takes a Timeline and returns findings."""
 
     def deco(fn: Check) -> Check:
         if id in REGISTRY:
             raise ValueError(f"duplicate rule id {id}")
+        if cause not in CAUSES or any(d not in DETAILS for d in details):
+            raise ValueError(f"rule {id}: cause or details outside the contract")
         doc = inspect.cleandoc(fn.__doc__ or "")
         missing = [s for s in SECTIONS if f"{s}:" not in doc]
         if missing:
             raise ValueError(f"rule {id} docstring lacks: {', '.join(missing)}")
-        REGISTRY[id] = Rule(id, name, cause, details, fn, needs)
+        REGISTRY[id] = Rule(id, name, cause, details, fn, needs, decisive, healthy_note)
         return fn
 
     return deco

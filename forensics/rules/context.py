@@ -109,9 +109,8 @@ def output_width(tl: Timeline) -> tuple[int | None, str | None]:
     # the framework's own error names the valid range: "... outside the valid range of [0, 5)"
     for log in run.logs:
         for e in log.events:
-            classes = (e.values or {}).get("classes")
-            if isinstance(classes, int) and classes > 0:
-                return classes, f"the valid range [0, {classes}) in {log.source.path} line {e.line}"
+            if e.classes is not None and e.classes > 0:
+                return e.classes, f"the valid range [0, {e.classes}) in {log.source.path} line {e.line}"
     # no config: the last layer's bias length is its output width
     for c in run.checkpoints:
         biases = [

@@ -10,8 +10,9 @@ import numpy as np
 
 from forensics.readers.data import labels_out_of_range
 from forensics.records import ArrayStats, DataSample
-from forensics.rules.base import Evidence, rule
+from forensics.rules.base import Finding, rule
 from forensics.rules.context import model_loss, output_width
+from forensics.rules.messages import label_fix
 from forensics.timeline import Timeline
 from forensics.util import fmt_num
 
@@ -28,6 +29,34 @@ SUDDEN_NAN_WEIGHT = 0.35
 # A label this many times the next-largest distinct label is an outlier (8000 among 0..4),
 # even when the model's width is unknown.
 OUTLIER_LABEL_FACTOR = 10.0
+
+# Evidence weights. Non-finite loss at the first logged step with the LR at 0: nothing
+# was trained, so only the inputs or labels can make it.
+FIRST_STEP_LR0_WEIGHT = 0.8
+# ... with a non-zero LR: one step could in principle already overflow.
+FIRST_STEP_WEIGHT = 0.6
+# A data sample holding NaN/Inf inputs: seen directly, as sure as evidence gets.
+NONFINITE_SAMPLE_WEIGHT = 0.9
+# Negative labels in a data sample: no class index is negative.
+NEGATIVE_LABEL_WEIGHT = 0.9
+# A label at or past the known output width: the loss cannot be computed for it.
+LABEL_PAST_WIDTH_WEIGHT = 0.95
+# An outlier label with the output width unknown ...
+OUTLIER_LABEL_WEIGHT = 0.7
+# An outlier label this many times the next-largest is no plausible class count ...
+OUTLIER_LABEL_SURE_FACTOR = 100
+# ... and weighs as much as a label past a known width.
+OUTLIER_LABEL_SURE_WEIGHT = 0.9
+# Unscaled inputs in a diverged run: a likely reason, not a proof.
+UNSCALED_INPUT_WEIGHT = 0.7
+# A sudden NaN, finite again right after: one bad batch.
+ISOLATED_NAN_WEIGHT = 0.7
+# A sudden Inf (not NaN): more often an overflow than a bad batch.
+SUDDEN_INF_WEIGHT = 0.2
+# A sudden non-finite loss while the gradients were already swelling: not out of the blue.
+SWELLING_GRADIENTS_CAP = 0.2
+# ... or while the data we can see is finite: an operation is the likelier source.
+FINITE_DATA_CAP = 0.15
 
 _REGRESSION_LOSS = re.compile(r"mse|mae|mean_squared|mean_absolute|huber|log_cosh|l1|l2|smooth", re.IGNORECASE)
 
@@ -58,7 +87,7 @@ def climbed_into_blowup(tl: Timeline) -> bool:
 
 
 @rule("DATA001", "non-finite-from-the-first-step", "data_or_labels", (), needs=("loss",))
-def nonfinite_first_step(tl: Timeline) -> list[Evidence]:
+def nonfinite_first_step(tl: Timeline) -> list[Finding]:
     """
     What it detects:
         The training loss is non-finite at its very first logged step, while the
@@ -100,15 +129,13 @@ def nonfinite_first_step(tl: Timeline) -> list[Evidence]:
     else:
         w_txt = f"; weights in {first_ckpt.path} are finite"
     return [
-        Evidence(
-            "DATA001",
-            "data_or_labels",
+        Finding(
             None,
             f"The loss is {fmt_num(nf.value)} at the first logged step ({nf.step}){lr_txt}{w_txt}: nothing was "
             "learned yet, so the inputs or labels produce it.",
             step=nf.step,
             source=nf.source,
-            weight=0.8 if lr0 == 0 else 0.6,
+            weight=FIRST_STEP_LR0_WEIGHT if lr0 == 0 else FIRST_STEP_WEIGHT,
             fix="Check the inputs for NaN/Inf and the labels against the output layer's range before training.",
         )
     ]
@@ -117,7 +144,7 @@ def nonfinite_first_step(tl: Timeline) -> list[Evidence]:
 @rule(
     "DATA002", "non-finite-values-in-data-sample", "data_or_labels", ("nan_in_inputs", "inf_in_inputs"), needs=("data",)
 )
-def nonfinite_inputs(tl: Timeline) -> list[Evidence]:
+def nonfinite_inputs(tl: Timeline) -> list[Finding]:
     """
     What it detects:
         A data sample (an .npz/.npy/.h5/.csv found in the run, or given with
@@ -147,14 +174,12 @@ def nonfinite_inputs(tl: Timeline) -> list[Evidence]:
             rows = ", ".join(str(r) for r in a.nonfinite_rows[:8])
             rows_txt = f" (rows {rows}{', …' if len(a.nonfinite_rows) > 8 else ''})" if rows else ""
             out.append(
-                Evidence(
-                    "DATA002",
-                    "data_or_labels",
+                Finding(
                     detail,
                     f"{ds.source.path}: array '{a.name}' holds {a.nan} NaN and {a.posinf + a.neginf} Inf values"
                     f"{rows_txt}.{hint}",
                     source=ds.source.path,
-                    weight=0.9,
+                    weight=NONFINITE_SAMPLE_WEIGHT,
                     fix=f"Remove or impute the non-finite rows of '{a.name}' (filter with np.isfinite(x).all(axis=1)) "
                     "and assert finiteness in the input pipeline.",
                 )
@@ -168,8 +193,9 @@ def nonfinite_inputs(tl: Timeline) -> list[Evidence]:
     "data_or_labels",
     ("labels_out_of_range", "negative_labels"),
     needs=("data",),
+    decisive=True,
 )
-def labels_out_of_domain(tl: Timeline) -> list[Evidence]:
+def labels_out_of_domain(tl: Timeline) -> list[Finding]:
     """
     What it detects:
         Integer labels in a data sample that are negative, or at or above the
@@ -206,14 +232,12 @@ def labels_out_of_domain(tl: Timeline) -> list[Evidence]:
             rows = [r for r, v in lab.extreme_rows if v < 0][:5]
             row_txt = f" (rows {', '.join(map(str, rows))})" if rows else ""
             out.append(
-                Evidence(
-                    "DATA003",
-                    "data_or_labels",
+                Finding(
                     "negative_labels",
                     f"{ds.source.path}: {lab.negative} negative label(s) in '{lab.array}', values {neg[:5]}{row_txt}; "
                     "class indices must be 0..K-1.",
                     source=ds.source.path,
-                    weight=0.9,
+                    weight=NEGATIVE_LABEL_WEIGHT,
                     fix=f"Remap the classes {sorted(lab.classes)[:6]} to 0..{len(lab.classes) - 1} "
                     "(np.unique(y, return_inverse=True)).",
                 )
@@ -227,15 +251,13 @@ def labels_out_of_domain(tl: Timeline) -> list[Evidence]:
             row_txt = f" at {', '.join(rows)}" if rows else ""
             n_bad = sum(lab.classes.get(k, 0) for k in too_big) or len(rows)
             out.append(
-                Evidence(
-                    "DATA003",
-                    "data_or_labels",
+                Finding(
                     "labels_out_of_range",
                     f"{ds.source.path}: label {lab.max}{row_txt} in '{lab.array}', but the output layer has {width} "
                     f"units ({width_origin}); {n_bad} label(s) ≥ {width}.",
                     source=ds.source.path,
-                    weight=0.95,
-                    fix=_label_fix(lab.max, width),
+                    weight=LABEL_PAST_WIDTH_WEIGHT,
+                    fix=label_fix(lab.max, width),
                 )
             )
         elif width is None:
@@ -244,35 +266,22 @@ def labels_out_of_domain(tl: Timeline) -> list[Evidence]:
                 rows = [r for r, v in lab.extreme_rows if v == distinct[-1]][:5]
                 row_txt = f" (row {', '.join(map(str, rows))})" if rows else ""
                 out.append(
-                    Evidence(
-                        "DATA003",
-                        "data_or_labels",
+                    Finding(
                         "labels_out_of_range",
                         f"{ds.source.path}: label {distinct[-1]}{row_txt} in '{lab.array}' stands far above the "
                         f"others (next largest {distinct[-2]}); the output width is unknown.",
                         source=ds.source.path,
-                        # a hundredfold gap is no plausible class count: as sure as a known width
-                        weight=0.9 if distinct[-1] > 100 * max(distinct[-2], 1) else 0.7,
-                        fix=_label_fix(distinct[-1], distinct[-2] + 1),
+                        weight=OUTLIER_LABEL_SURE_WEIGHT
+                        if distinct[-1] > OUTLIER_LABEL_SURE_FACTOR * max(distinct[-2], 1)
+                        else OUTLIER_LABEL_WEIGHT,
+                        fix=label_fix(distinct[-1], distinct[-2] + 1),
                     )
                 )
     return out
 
 
-def _label_fix(label: int, width: int) -> str:
-    if label < 2 * width:
-        return (
-            f"Labels must lie in 0..{width - 1}: fix or drop the rows with label ≥ {width}, or, if there really "
-            f"are {label + 1} classes, widen the output layer to {label + 1} units."
-        )
-    return (
-        f"Label {label} is no class index for {width} outputs (a raw code or a corrupt row): map the labels to "
-        f"0..{width - 1} (np.unique(y, return_inverse=True)) or drop those rows."
-    )
-
-
 @rule("DATA004", "unnormalised-inputs", "data_or_labels", ("unnormalized_inputs",), needs=("data",))
-def unnormalised_inputs(tl: Timeline) -> list[Evidence]:
+def unnormalised_inputs(tl: Timeline) -> list[Finding]:
     """
     What it detects:
         Floating or integer input arrays in a data sample whose values reach
@@ -308,16 +317,14 @@ def unnormalised_inputs(tl: Timeline) -> list[Evidence]:
                     f"divide by the std {fmt_num(a.std)})."
                 )
                 out.append(
-                    Evidence(
-                        "DATA004",
-                        "data_or_labels",
+                    Finding(
                         "unnormalized_inputs",
                         f"{ds.source.path}: inputs '{a.name}' range {fmt_num(a.min)}..{fmt_num(a.max)} "
                         f"(mean {fmt_num(a.mean)}, std {fmt_num(a.std)}): not normalised"
                         + (" (raw pixel values)" if pixels else "")
                         + ".",
                         source=ds.source.path,
-                        weight=0.7,
+                        weight=UNSCALED_INPUT_WEIGHT,
                         fix=fix,
                     )
                 )
@@ -326,7 +333,7 @@ def unnormalised_inputs(tl: Timeline) -> list[Evidence]:
 
 
 @rule("DATA005", "sudden-non-finite-step", "data_or_labels", ("nan_in_inputs",), needs=("loss",))
-def sudden_nonfinite(tl: Timeline) -> list[Evidence]:
+def sudden_nonfinite(tl: Timeline) -> list[Finding]:
     """
     What it detects:
         The loss goes NaN at one step straight from its normal level: no climb
@@ -365,20 +372,18 @@ def sudden_nonfinite(tl: Timeline) -> list[Evidence]:
     is_nan = math.isnan(nf.value)
     # alone, a NaN out of the blue is as much an operation as a bad batch: below the
     # verdict threshold unless the batch was isolated (finite again right after)
-    weight = 0.7 if isolated else (SUDDEN_NAN_WEIGHT if is_nan else 0.2)
+    weight = ISOLATED_NAN_WEIGHT if isolated else (SUDDEN_NAN_WEIGHT if is_nan else SUDDEN_INF_WEIGHT)
     from forensics.rules.weights import GRAD_LAST_RATIO, grad_norm_before_blowup
 
     g = grad_norm_before_blowup(tl)
     if g is not None and g[0] > 0 and g[2] >= GRAD_LAST_RATIO * g[0]:
-        weight = min(weight, 0.2)  # the gradients were already swelling: not out of the blue
+        weight = min(weight, SWELLING_GRADIENTS_CAP)
     samples = _samples(tl)
     clean = bool(samples) and all(a.nan + a.posinf + a.neginf == 0 for ds in samples for a in ds.arrays)
     if clean:
-        weight = min(weight, 0.15)  # the data we can see is finite: an operation is the likelier source
+        weight = min(weight, FINITE_DATA_CAP)
     return [
-        Evidence(
-            "DATA005",
-            "data_or_labels",
+        Finding(
             "nan_in_inputs",
             f"The loss went from {fmt_num(nf.last_finite_value)} (step {nf.last_finite_step}) straight to "
             f"{fmt_num(nf.value)} at step {nf.step} with no climb before it"

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from forensics.rules.base import Evidence, rule
+from forensics.rules.base import Finding, rule
 from forensics.timeline import Timeline
 from forensics.util import fmt_num
 
+# Evidence weights. A finite loss that also fell: the run trained.
+IMPROVED_WEIGHT = 0.8
+# A finite loss that did not fall: no divergence, but less sign of health.
+FINITE_WEIGHT = 0.6
+# Spikes that recovered: a faint sign of health (the optimiser absorbed them).
+RECOVERED_SPIKES_WEIGHT = 0.2
+
 
 @rule("OK001", "no-divergence", "healthy", (), needs=("loss",))
-def no_divergence(tl: Timeline) -> list[Evidence]:
+def no_divergence(tl: Timeline) -> list[Finding]:
     """
     What it detects:
         Every logged training loss (and gradient norm) is finite and never
@@ -33,21 +40,19 @@ def no_divergence(tl: Timeline) -> list[Evidence]:
     first, last = float(v[0]), float(v[-1])
     improved = last < first
     return [
-        Evidence(
-            "OK001",
-            "healthy",
+        Finding(
             None,
             f"The training loss stayed finite over {len(tl.loss)} logged points (steps {int(tl.loss.steps.min())}.."
             f"{int(tl.loss.steps.max())}), from {fmt_num(first)} to {fmt_num(last)}.",
             step=int(tl.loss.steps[-1]),
             source=tl.loss.source,
-            weight=0.8 if improved else 0.6,
+            weight=IMPROVED_WEIGHT if improved else FINITE_WEIGHT,
         )
     ]
 
 
 @rule("OK002", "spikes-that-recovered", "healthy", (), needs=("loss",))
-def recovered_spikes(tl: Timeline) -> list[Evidence]:
+def recovered_spikes(tl: Timeline) -> list[Finding]:
     """
     What it detects:
         Loss spikes above 3x the trailing median that came back down within a
@@ -69,14 +74,12 @@ def recovered_spikes(tl: Timeline) -> list[Evidence]:
     steps = tl.spikes_recovered
     shown = ", ".join(str(s) for s in steps[:6]) + (", …" if len(steps) > 6 else "")
     return [
-        Evidence(
-            "OK002",
-            "healthy",
+        Finding(
             None,
             f"{len(steps)} loss spike(s) that recovered (steps {shown}); the loss returned to its trend each time.",
             step=int(np.min(steps)),
             source=tl.loss.source,
-            weight=0.2,
+            weight=RECOVERED_SPIKES_WEIGHT,
             fix="If the spikes grow more frequent, add gradient clipping (clipnorm=1.0) or lower the LR.",
         )
     ]

@@ -7,8 +7,8 @@ import math
 
 import numpy as np
 
-from forensics.rules.base import Evidence, rule
-from forensics.rules.context import lr_info, total_weight_norms
+from forensics.rules.base import Finding, rule
+from forensics.rules.context import LrInfo, lr_info, total_weight_norms
 from forensics.timeline import Timeline, _log10_safe
 from forensics.util import fmt_num
 
@@ -43,6 +43,25 @@ OSC_ALTERNATION = 0.6
 OSC_GROWTH = 3.0
 
 
+# Evidence weights. The loss blew up right after an LR jump: the schedule did it.
+LR_JUMP_WEIGHT = 0.85
+# ... right as a warmup reached its peak: likely, but a warmup is meant to climb.
+LR_WARMUP_WEIGHT = 0.75
+# A climb from the start, by the LR in force: a high LR explains it, a normal one hardly.
+EARLY_CLIMB_WEIGHT = {"high": 0.8, "unknown": 0.6, "normal": 0.35}
+# Measured relative updates above REL_UPDATE_HIGH, by the LR in force.
+REL_UPDATE_WEIGHT = {"high": 0.5, "unknown": 0.4, "normal": 0.3}
+# ... bounded from the weight norms alone (a lower bound on the update), by the LR in force.
+WEIGHT_NORM_STEP_WEIGHT = {"high": 0.45, "unknown": 0.35, "normal": 0.3}
+# A growing oscillation: the classic picture of too large a step, but not unique to it.
+OSCILLATION_WEIGHT = 0.5
+
+
+def _by_lr(lri: LrInfo, weights: dict[str, float]) -> float:
+    """The weight for the LR in force: normal, high, or neither/unknown."""
+    return weights["normal"] if lri.normal else weights["high"] if lri.high else weights["unknown"]
+
+
 def _fix_cap(lr_ok: float | None, peak: float | None) -> str:
     if peak is not None and lr_ok is not None and lr_ok < peak:
         return (
@@ -58,7 +77,7 @@ def _fix_cap(lr_ok: float | None, peak: float | None) -> str:
 
 
 @rule("LR001", "loss-explodes-after-lr-increase", "learning_rate", ("lr_schedule_spike",), needs=("lr", "loss"))
-def lr_increase_then_blowup(tl: Timeline) -> list[Evidence]:
+def lr_increase_then_blowup(tl: Timeline) -> list[Finding]:
     """
     What it detects:
         The loss climbs (or goes non-finite) within a short window after the
@@ -117,15 +136,13 @@ def lr_increase_then_blowup(tl: Timeline) -> list[Evidence]:
             else (f"the loss rose {fmt_num(ratio)}x" if ratio is not None else "the loss climbed")
         )
         out.append(
-            Evidence(
-                "LR001",
-                "learning_rate",
+            Finding(
                 "lr_schedule_spike",
                 f"LR {what} from {fmt_num(c.before)} to {fmt_num(c.after)} at step {c.step}; "
                 f"{ratio_txt} within {c.window} steps (climb from step {start}).",
                 step=c.step,
                 source=tl.lr.source,
-                weight=0.85 if c.kind == "jump" else 0.75,
+                weight=LR_JUMP_WEIGHT if c.kind == "jump" else LR_WARMUP_WEIGHT,
                 fix=_fix_cap(lr_ok, c.after),
             )
         )
@@ -156,7 +173,7 @@ def _trained_before(tl: Timeline, step: int) -> bool:
 
 
 @rule("LR002", "divergence-from-the-start-at-high-lr", "learning_rate", ("lr_too_high",), needs=("loss",))
-def diverges_from_start(tl: Timeline) -> list[Evidence]:
+def diverges_from_start(tl: Timeline) -> list[Finding]:
     """
     What it detects:
         The loss never settles: its climb starts within the first 15 % of the run
@@ -208,18 +225,16 @@ def diverges_from_start(tl: Timeline) -> list[Evidence]:
         if tl.onset.step - first <= early
         else "before the model had learned anything"
     )
-    weight = 0.6
+    weight = EARLY_CLIMB_WEIGHT["unknown"]
     lr_txt = ""
     if lri.value is not None:
         lr_txt = f" at a constant LR of {fmt_num(lri.value)}" + (f" ({lri.optimizer})" if lri.optimizer else "")
         if lri.high:
-            weight = 0.8
+            weight = EARLY_CLIMB_WEIGHT["high"]
         elif lri.normal:
-            weight = 0.35
+            weight = EARLY_CLIMB_WEIGHT["normal"]
     return [
-        Evidence(
-            "LR002",
-            "learning_rate",
+        Finding(
             "lr_too_high",
             f"The loss climbed from step {tl.onset.step} ({when}){lr_txt}, growing "
             f"{tl.onset.fold_per_step:.3g}x per step until step {tl.onset.end_step}.",
@@ -232,7 +247,7 @@ def diverges_from_start(tl: Timeline) -> list[Evidence]:
 
 
 @rule("LR003", "relative-update-too-large", "learning_rate", ("lr_too_high",), needs=("checkpoints",))
-def relative_update_too_large(tl: Timeline) -> list[Evidence]:
+def relative_update_too_large(tl: Timeline) -> list[Finding]:
     """
     What it detects:
         Between two consecutive finite checkpoints the weights moved by more than
@@ -263,16 +278,14 @@ def relative_update_too_large(tl: Timeline) -> list[Evidence]:
             return []
         top = max(worst.layers.items(), key=lambda kv: kv[1][0] / kv[1][1] if kv[1][1] > 0 else 0.0)
         return [
-            Evidence(
-                "LR003",
-                "learning_rate",
+            Finding(
                 "lr_too_high",
                 f"Between step {worst.step_a} and {worst.step_b} the weights moved by ||dW||/||W|| = "
                 f"{fmt_num(worst.relative)}, about {worst.per_step:.1e} per step (healthy ≈ 1e-3); "
                 f"largest in layer {top[0]}.",
                 step=worst.step_b,
                 source=worst.path_b,
-                weight=0.3 if lri.normal else 0.5 if lri.high else 0.4,
+                weight=_by_lr(lri, REL_UPDATE_WEIGHT),
                 fix=_fix_cap(None, lri.value),
             )
         ]
@@ -290,22 +303,20 @@ def relative_update_too_large(tl: Timeline) -> list[Evidence]:
         return []
     per_step, s1, s2, n1, n2, p2 = worst_bound
     return [
-        Evidence(
-            "LR003",
-            "learning_rate",
+        Finding(
             "lr_too_high",
             f"Weight norm went from {fmt_num(n1)} (step {s1}) to {fmt_num(n2)} (step {s2}): a relative update of at "
             f"least {per_step:.1e} per step (healthy ≈ 1e-3).",
             step=s2,
             source=p2,
-            weight=0.3 if lri.normal else 0.45 if lri.high else 0.35,
+            weight=_by_lr(lri, WEIGHT_NORM_STEP_WEIGHT),
             fix=_fix_cap(None, lri.value),
         )
     ]
 
 
 @rule("LR004", "growing-loss-oscillation", "learning_rate", ("lr_too_high",), needs=("loss",))
-def growing_oscillation(tl: Timeline) -> list[Evidence]:
+def growing_oscillation(tl: Timeline) -> list[Finding]:
     """
     What it detects:
         Before the blow-up, consecutive loss changes alternate in sign (at least
@@ -341,15 +352,13 @@ def growing_oscillation(tl: Timeline) -> list[Evidence]:
     if alternation < OSC_ALTERNATION or a0 <= 0 or a1 < OSC_GROWTH * a0:
         return []
     return [
-        Evidence(
-            "LR004",
-            "learning_rate",
+        Finding(
             "lr_too_high",
             f"The loss oscillated with growing amplitude before the blow-up: {alternation:.0%} of its changes "
             f"alternate in sign and the swing grew {a1 / a0:.1f}x.",
             step=int(tl.loss.steps[0]),
             source=tl.loss.source,
-            weight=0.5,
+            weight=OSCILLATION_WEIGHT,
             fix=_fix_cap(None, lr_info(tl).value),
         )
     ]

@@ -1,46 +1,67 @@
-"""Rules reading what the framework itself said in the job log."""
+"""Rules reading what the framework itself said in the job log.
+
+The log reader records each known message as an observation (a family and what it
+names); :mod:`forensics.rules.messages` says what each family means. LOG001 takes the
+messages that mean a data fault, LOG003 those that mean a numerical one, LOG002 the
+out-of-memory errors that end a run without a divergence.
+"""
 
 from __future__ import annotations
 
-from forensics.rules.base import CAUSES, DETAILS, Evidence, rule
+from forensics.rules.base import Finding, rule
+from forensics.rules.messages import meaning
 from forensics.timeline import Timeline
 
-# What to do about each framework message, by the detail it names.
-_FIXES = {
-    "labels_out_of_range": "Fix the labels: every class index must lie in 0..K-1 for an output layer of K units "
-    "(or widen the output layer).",
-    "negative_labels": "Remap the classes to 0..K-1 (np.unique(y, return_inverse=True)); -1 is not a class index.",
-    "log_of_zero": "Compute the loss from logits, or add eps=1e-7 inside the log (log(clip(p, 1e-7, 1))).",
-    "division_by_zero": "Add an epsilon to the denominator the anomaly names (x / (d + 1e-5)).",
-    "fp16_overflow": "Keep the loss and softmax in float32, lower the LR, or use bfloat16; the loss scale "
-    "cannot go lower.",
-    "nan_in_inputs": "Check the input pipeline for NaN rows.",
-    "inf_in_inputs": "Check the input pipeline for Inf values.",
-}
+# The framework checked the fault and named it (label and range, the op): as sure as
+# evidence gets, and decisive on its own (at or above diagnose.DECISIVE_WEIGHT).
+NAMED_FAULT_WEIGHT = 0.9
+# The message names the kind of fault but not which one (an index out of range, a NaN
+# from an op that neither takes a log nor divides): strong, but not decisive alone.
+UNNAMED_FAULT_WEIGHT = 0.6
+# Out of memory speaks for "not a divergence" only weakly: the curve says more.
+OOM_WEIGHT = 0.3
+
+
+def _framework_findings(tl: Timeline, cause: str) -> list[Finding]:
+    out = []
+    for path, e in tl.log_events:
+        m = meaning(e)
+        if m is None or m.cause != cause:
+            continue
+        out.append(
+            Finding(
+                m.detail,
+                f"{path} line {e.line}: {e.message}",
+                weight=NAMED_FAULT_WEIGHT if m.detail else UNNAMED_FAULT_WEIGHT,
+                step=e.step,
+                source=path,
+                fix=m.fix,
+            )
+        )
+    return out
 
 
 @rule(
     "LOG001",
-    "framework-error-with-known-meaning",
+    "framework-names-a-data-fault",
     "data_or_labels",
-    ("labels_out_of_range", "negative_labels", "log_of_zero", "division_by_zero", "fp16_overflow"),
+    ("labels_out_of_range", "negative_labels"),
     needs=("job_log",),
+    decisive=True,
 )
-def framework_error(tl: Timeline) -> list[Evidence]:
+def framework_data_fault(tl: Timeline) -> list[Finding]:
     """
     What it detects:
-        A message in the job log that the framework prints for one specific
-        fault: TensorFlow's "Received a label value of N which is outside the
+        A message in the job log that the framework prints for a fault in the
+        data: TensorFlow's "Received a label value of N which is outside the
         valid range of [0, K)", PyTorch's "Target N is out of bounds" or the
-        CUDA assert "t >= 0 && t < n_classes", anomaly mode's
-        "Function 'LogBackward0' returned nan values" (log of zero) or
-        'DivBackward0' (division by zero), DeepSpeed/AMP's "loss scale already
-        at minimum" (fp16 overflow), check_numerics naming a tensor.
+        CUDA assert "t >= 0 && t < n_classes", an embedding index out of range.
+        The message families and their meaning are listed under
+        "Message families" below.
 
     Why it points to this cause:
-        The framework checked the fault itself and named it; no inference from
-        curves can be stronger. The cause follows the message (labels → data,
-        backward NaN → numerical instability).
+        The framework checked the label or index itself and named it; no
+        inference from curves can be stronger.
 
     Evidence it reports:
         The log line, its number, the values it names (label, classes), the
@@ -50,34 +71,18 @@ def framework_error(tl: Timeline) -> list[Evidence]:
         The fix for the named fault, with its numbers (the label and the output
         width).
     """
-    out = []
-    for path, e in tl.log_events:
-        if e.cause is None or e.cause not in CAUSES or e.cause in ("healthy", "inconclusive"):
-            continue
-        detail = e.detail if e.detail in DETAILS else None
-        vals = e.values or {}
-        fix = _FIXES.get(detail or "")
-        if detail == "labels_out_of_range" and "label" in vals and "classes" in vals:
-            from forensics.rules.data import _label_fix
-
-            fix = _label_fix(int(vals["label"]), int(vals["classes"]))
-        out.append(
-            Evidence(
-                "LOG001",
-                e.cause,
-                detail,
-                f"{path} line {e.line}: {e.message}",
-                step=e.step,
-                source=path,
-                weight=0.9 if detail else 0.6,
-                fix=fix,
-            )
-        )
-    return out
+    return _framework_findings(tl, "data_or_labels")
 
 
-@rule("LOG002", "out-of-memory-is-not-divergence", "healthy", (), needs=("job_log",))
-def out_of_memory(tl: Timeline) -> list[Evidence]:
+@rule(
+    "LOG002",
+    "out-of-memory-is-not-divergence",
+    "healthy",
+    (),
+    needs=("job_log",),
+    healthy_note="The job did stop, but on an out-of-memory error, not a divergence.",
+)
+def out_of_memory(tl: Timeline) -> list[Finding]:
     """
     What it detects:
         An out-of-memory error in the job log ("CUDA out of memory",
@@ -97,16 +102,48 @@ def out_of_memory(tl: Timeline) -> list[Evidence]:
     if tl.diverged:
         return []
     return [
-        Evidence(
-            "LOG002",
-            "healthy",
+        Finding(
             None,
             f"{path} line {e.line}: the job ran out of memory ({e.message[:120]}); this is not a divergence.",
+            weight=OOM_WEIGHT,
             step=e.step,
             source=path,
-            weight=0.3,
             fix="Lower the batch size, or use gradient checkpointing / mixed precision to fit in memory.",
         )
         for path, e in tl.log_events
         if e.kind == "oom"
     ][:1]
+
+
+@rule(
+    "LOG003",
+    "framework-names-a-numerical-fault",
+    "numerical_instability",
+    ("log_of_zero", "division_by_zero", "fp16_overflow"),
+    needs=("job_log",),
+    decisive=True,
+)
+def framework_numerical_fault(tl: Timeline) -> list[Finding]:
+    """
+    What it detects:
+        A message in the job log that the framework prints when an operation
+        produced a non-finite value: anomaly mode's "Function 'LogBackward0'
+        returned nan values" (log of zero) or 'DivBackward0' (division by
+        zero), check_numerics naming a log or division op, DeepSpeed/AMP's
+        "loss scale already at minimum" (fp16 overflow). The message families
+        and their meaning are listed under "Message families" below.
+
+    Why it points to this cause:
+        The framework watched the operations and named the one that overflowed
+        or hit a singularity; the inputs and the step size did not have to be
+        wrong for it to happen.
+
+    Evidence it reports:
+        The log line, its number, the op it names, the step where it can be
+        told, and the traceback's last frames.
+
+    Fix to suggest:
+        The fix for the named operation: compute the loss from logits or add an
+        epsilon inside the log or the denominator; keep fp16 losses in float32.
+    """
+    return _framework_findings(tl, "numerical_instability")

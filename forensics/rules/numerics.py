@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from forensics.rules.base import Evidence, rule
+from forensics.rules.base import Finding, rule
 from forensics.rules.context import FP16_MAX, total_weight_norms, weight_dtype
 from forensics.rules.data import climbed_into_blowup
 from forensics.timeline import Timeline
@@ -15,6 +15,18 @@ FP16_NEAR_LIMIT = 0.5 * FP16_MAX
 # "Bounded" weights: the global norm grew less than this over the checkpoints before
 # the blow-up (an explosion grows it by orders of magnitude).
 BOUNDED_WEIGHT_GROWTH = 10.0
+
+
+# Evidence weights. A loss saturating toward 0 and then non-finite: log(0) in the loss.
+SATURATION_WEIGHT = 0.75
+# float16 weights at or past the dtype's limit: the overflow seen directly.
+FP16_AT_LIMIT_WEIGHT = 0.8
+# A float16 model whose loss first became Inf: an overflow, seen in the loss only.
+FP16_INF_LOSS_WEIGHT = 0.6
+# Non-finite with finite weights and finite inputs: an operation, by elimination.
+FINITE_WEIGHTS_AND_INPUTS_WEIGHT = 0.55
+# A first non-finite value that is Inf, not NaN: an overflow more often than not.
+INF_FIRST_WEIGHT = 0.35
 
 
 def _weights_bounded(tl: Timeline) -> bool | None:
@@ -30,7 +42,7 @@ def _weights_bounded(tl: Timeline) -> bool | None:
 
 
 @rule("NUM001", "saturation-then-non-finite", "numerical_instability", ("log_of_zero",), needs=("loss",))
-def saturation_then_nonfinite(tl: Timeline) -> list[Evidence]:
+def saturation_then_nonfinite(tl: Timeline) -> list[Finding]:
     """
     What it detects:
         The loss fell smoothly toward 0 (its last finite level under 2 % of its
@@ -64,15 +76,13 @@ def saturation_then_nonfinite(tl: Timeline) -> list[Evidence]:
         return []
     w_txt = " with bounded weights" if bounded else ""
     return [
-        Evidence(
-            "NUM001",
-            "numerical_instability",
+        Finding(
             "log_of_zero",
             f"The loss fell to {fmt_num(last)} ({trend or 'steady'}) and then jumped to {fmt_num(nf.value)} at step "
             f"{nf.step}{w_txt}: the model saturated and a log/ratio of its output hit 0.",
             step=nf.step,
             source=nf.source,
-            weight=0.75,
+            weight=SATURATION_WEIGHT,
             fix="Compute the loss from logits (from_logits=True / nn.CrossEntropyLoss) or add eps=1e-7 inside the log "
             "(log(clip(p, 1e-7, 1))).",
         )
@@ -80,7 +90,7 @@ def saturation_then_nonfinite(tl: Timeline) -> list[Evidence]:
 
 
 @rule("NUM002", "fp16-overflow", "numerical_instability", ("fp16_overflow",), needs=("checkpoints",))
-def fp16_overflow(tl: Timeline) -> list[Evidence]:
+def fp16_overflow(tl: Timeline) -> list[Finding]:
     """
     What it detects:
         The model runs in float16 (fp16 checkpoint tensors, an fp16 config or
@@ -114,30 +124,26 @@ def fp16_overflow(tl: Timeline) -> list[Evidence]:
                 continue
             if t.posinf or t.neginf or (math.isfinite(t.absmax) and t.absmax >= FP16_NEAR_LIMIT):
                 return [
-                    Evidence(
-                        "NUM002",
-                        "numerical_instability",
+                    Finding(
                         "fp16_overflow",
                         f"{t.name} (float16) reached max |x| {fmt_num(t.absmax)} with {t.posinf + t.neginf} Inf; "
                         f"float16 overflows at {FP16_MAX:.0f} ({c.path}).",
                         step=c.step,
                         source=c.path,
-                        weight=0.8,
+                        weight=FP16_AT_LIMIT_WEIGHT,
                         fix=fix,
                     )
                 ]
     nf = tl.first_nonfinite
     if nf is not None and math.isinf(nf.value):
         return [
-            Evidence(
-                "NUM002",
-                "numerical_instability",
+            Finding(
                 "fp16_overflow",
                 f"The model is float16 and the loss first became {fmt_num(nf.value)} (not NaN) at step {nf.step}: "
                 f"a value passed float16's limit of {FP16_MAX:.0f}.",
                 step=nf.step,
                 source=nf.source,
-                weight=0.6,
+                weight=FP16_INF_LOSS_WEIGHT,
                 fix=fix,
             )
         ]
@@ -151,7 +157,7 @@ def fp16_overflow(tl: Timeline) -> list[Evidence]:
     ("division_by_zero", "log_of_zero"),
     needs=("checkpoints", "data"),
 )
-def nonfinite_with_clean_inputs(tl: Timeline) -> list[Evidence]:
+def nonfinite_with_clean_inputs(tl: Timeline) -> list[Finding]:
     """
     What it detects:
         The loss went non-finite suddenly (no climb before it) while the last
@@ -191,16 +197,14 @@ def nonfinite_with_clean_inputs(tl: Timeline) -> list[Evidence]:
     near_zero = tl.loss_near_zero_before_blowup()
     detail = "log_of_zero" if near_zero else "division_by_zero"
     return [
-        Evidence(
-            "NUM003",
-            "numerical_instability",
+        Finding(
             detail,
             f"Loss became {fmt_num(nf.value)} at step {nf.step} with finite weights ({ck.path}, step {ck.step}) and "
             f"finite inputs in {', '.join(d.source.path for d in samples)}: an operation hit a singularity"
             + (" (the loss was near 0: log of 0)." if near_zero else " (a division or log of 0)."),
             step=nf.step,
             source=nf.source,
-            weight=0.55,
+            weight=FINITE_WEIGHTS_AND_INPUTS_WEIGHT,
             fix="Add an epsilon to every denominator and log argument (x / (std + 1e-5), log(p + 1e-7)); run a step "
             "with torch.autograd.set_detect_anomaly(True) or tf.debugging.enable_check_numerics() to name the op.",
         )
@@ -208,7 +212,7 @@ def nonfinite_with_clean_inputs(tl: Timeline) -> list[Evidence]:
 
 
 @rule("NUM004", "non-finite-first-value-is-inf", "numerical_instability", (), needs=("loss",))
-def first_value_is_inf(tl: Timeline) -> list[Evidence]:
+def first_value_is_inf(tl: Timeline) -> list[Finding]:
     """
     What it detects:
         The first non-finite training loss is ±Inf rather than NaN, arrived
@@ -233,15 +237,13 @@ def first_value_is_inf(tl: Timeline) -> list[Evidence]:
     if ck is not None and ck.nonfinite_tensors:
         return []
     return [
-        Evidence(
-            "NUM004",
-            "numerical_instability",
+        Finding(
             None,
             f"The loss first became {'+' if nf.value > 0 else '-'}Inf, not NaN, at step {nf.step}, straight from "
             f"{fmt_num(nf.last_finite_value)}: an operation overflowed or divided by zero.",
             step=nf.step,
             source=nf.source,
-            weight=0.35,
+            weight=INF_FIRST_WEIGHT,
             fix="Add epsilons to denominators and log arguments; compute the loss in float32.",
         )
     ]

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from forensics.rules.base import Evidence, rule
+from forensics.rules.base import CONTEXT, Finding, rule
 from forensics.rules.context import DTYPE_MAX, clipping, geometric_growth, lr_info
 from forensics.timeline import Series, Timeline
 from forensics.util import fmt_num
@@ -45,6 +45,19 @@ def _clip_fix(tl: Timeline) -> str:
     return _FIX_CLIP
 
 
+# Evidence weights, by the LR in force (full at a normal LR; low at a high one, where the
+# step size explains the growth). A geometric climb of the gradient norm:
+GRAD_GROWTH_WEIGHT = {"normal": 0.8, "high": 0.3, "unknown": 0.55}
+# A gradient-norm spike far above its median, still high at the end ...
+GRAD_SPIKE_RISING_WEIGHT = {"normal": 0.6, "high": 0.2, "unknown": 0.45}
+# ... or come back down.
+GRAD_SPIKE_WEIGHT = {"normal": 0.5, "high": 0.2, "unknown": 0.35}
+# Weight norms (or weight histograms) grown ten-fold across checkpoints.
+WEIGHT_GROWTH_WEIGHT = {"normal": 0.6, "high": 0.2, "unknown": 0.4}
+# Weights at the dtype's limit: they exploded, but the limit alone does not say why.
+DTYPE_LIMIT_WEIGHT = 0.4
+
+
 def _lr_weight(tl: Timeline, normal: float, high: float, unknown: float) -> float:
     """The weight of growth evidence by the LR in force: full at a normal LR, low at a
     high one (the step size explains the growth), in between when the LR is unknown or
@@ -60,7 +73,7 @@ def _lr_weight(tl: Timeline, normal: float, high: float, unknown: float) -> floa
 @rule(
     "EXP001", "gradient-norm-grows-geometrically", "exploding_weights", ("exploding_gradients",), needs=("grad_norm",)
 )
-def grad_norm_growth(tl: Timeline) -> list[Evidence]:
+def grad_norm_growth(tl: Timeline) -> list[Finding]:
     """
     What it detects:
         The logged gradient norm (or the max |g| of gradient histograms) climbs by
@@ -93,12 +106,10 @@ def grad_norm_growth(tl: Timeline) -> list[Evidence]:
     lri = lr_info(tl)
     if g is None or g.decades < GRAD_GROWTH_DECADES:
         return _erratic_grad_norm(tl)
-    weight = _lr_weight(tl, normal=0.8, high=0.3, unknown=0.55)
+    weight = _lr_weight(tl, **GRAD_GROWTH_WEIGHT)
     lr_txt = f" at LR {fmt_num(lri.value)}" if lri.value is not None else ""
     return [
-        Evidence(
-            "EXP001",
-            "exploding_weights",
+        Finding(
             "exploding_gradients",
             f"Gradient norm grew from {fmt_num(g.start)} (step {g.start_step}) to {fmt_num(g.end)} (step "
             f"{g.end_step}), {g.fold_per_step:.3g}x per step{lr_txt}.",
@@ -126,7 +137,7 @@ def grad_norm_before_blowup(tl: Timeline) -> tuple[float, float, float, int] | N
     return float(np.median(v)), float(v[i]), float(v[-1]), int(st[i])
 
 
-def _erratic_grad_norm(tl: Timeline) -> list[Evidence]:
+def _erratic_grad_norm(tl: Timeline) -> list[Finding]:
     """Gradient-norm spikes far above its median, short of a sustained climb."""
     if not tl.diverged:
         return []
@@ -137,12 +148,10 @@ def _erratic_grad_norm(tl: Timeline) -> list[Evidence]:
     if med <= 0 or peak < GRAD_SPIKE_RATIO * med:
         return []
     rising = last >= GRAD_LAST_RATIO * med
-    weight = _lr_weight(tl, normal=0.6 if rising else 0.5, high=0.2, unknown=0.45 if rising else 0.35)
+    weight = _lr_weight(tl, **(GRAD_SPIKE_RISING_WEIGHT if rising else GRAD_SPIKE_WEIGHT))
     assert tl.grad_norm is not None
     return [
-        Evidence(
-            "EXP001",
-            "exploding_weights",
+        Finding(
             "exploding_gradients",
             f"Gradient norm spiked to {fmt_num(peak)} (step {peak_step}), {peak / med:.0f}x its median {fmt_num(med)}"
             + (f", and stood at {fmt_num(last)} ({last / med:.1f}x) right before the blow-up." if rising else ".")
@@ -167,7 +176,7 @@ def _histogram_growth(tl: Timeline, hists: list, until: int | None):  # type: ig
 
 
 @rule("EXP002", "weights-grow-geometrically", "exploding_weights", ("exploding_gradients",), needs=("checkpoints",))
-def weight_growth(tl: Timeline) -> list[Evidence]:
+def weight_growth(tl: Timeline) -> list[Finding]:
     """
     What it detects:
         Across checkpoints (or weight histograms), the weight norm of some layer
@@ -198,15 +207,13 @@ def weight_growth(tl: Timeline) -> list[Evidence]:
         g, src = _histogram_growth(tl, tl.weight_histograms, tl.divergence_step)
         if g is not None and 10**g.decades >= WEIGHT_GROWTH_FACTOR:
             return [
-                Evidence(
-                    "EXP002",
-                    "exploding_weights",
+                Finding(
                     "exploding_gradients",
                     f"Weight histograms: max |w| grew from {fmt_num(g.start)} (step {g.start_step}) to "
                     f"{fmt_num(g.end)} (step {g.end_step}), {g.fold_per_step:.3g}x per step.",
                     step=g.start_step,
                     source=src,
-                    weight=_lr_weight(tl, normal=0.6, high=0.2, unknown=0.4),
+                    weight=_lr_weight(tl, **WEIGHT_GROWTH_WEIGHT),
                     fix=_clip_fix(tl),
                 )
             ]
@@ -219,9 +226,7 @@ def weight_growth(tl: Timeline) -> list[Evidence]:
     fold = track.fold_per_step()
     fold_txt = f", {fold:.3g}x per step" if fold is not None else ""
     return [
-        Evidence(
-            "EXP002",
-            "exploding_weights",
+        Finding(
             "exploding_gradients",
             f"Layer {track.layer}: weight norm grew {fmt_num(g)}x, "
             f"from {fmt_num(finite[0].l2)} to {fmt_num(finite[-1].l2)} "
@@ -229,14 +234,14 @@ def weight_growth(tl: Timeline) -> list[Evidence]:
             f"{len(grown)} of {len(tl.layers)} layers grew ≥{WEIGHT_GROWTH_FACTOR:.0f}x.",
             step=finite[-1].step,
             source=finite[-1].source,
-            weight=_lr_weight(tl, normal=0.6, high=0.2, unknown=0.4),
+            weight=_lr_weight(tl, **WEIGHT_GROWTH_WEIGHT),
             fix=_clip_fix(tl),
         )
     ]
 
 
 @rule("EXP003", "first-layer-to-go-non-finite", "exploding_weights", (), needs=("checkpoints",))
-def first_nonfinite_layer(tl: Timeline) -> list[Evidence]:
+def first_nonfinite_layer(tl: Timeline) -> list[Finding]:
     """
     What it detects:
         The first checkpoint holding a non-finite tensor, and in it the layer(s)
@@ -281,16 +286,14 @@ def first_nonfinite_layer(tl: Timeline) -> list[Evidence]:
     )
     at = f" (step {c.step})" if c.step is not None else ""
     return [
-        Evidence(
-            "EXP003",
-            "exploding_weights",
+        Finding(
             None,
             f"First non-finite weights in {c.path}{at}: layer {lead}, tensor {t0.name} "
             f"({t0.nan} NaN, {t0.posinf + t0.neginf} Inf of {t0.numel}); {len(layers_bad)} layer(s) non-finite"
             f"{prev_txt}.",
             step=c.step,
             source=c.path,
-            weight=0.0,
+            weight=CONTEXT,
             fix="Resume from the last finite checkpoint once the cause is fixed." if prev else None,
         )
     ]
@@ -303,7 +306,7 @@ def first_nonfinite_layer(tl: Timeline) -> list[Evidence]:
     ("exploding_gradients",),
     needs=("checkpoints",),
 )
-def weights_near_dtype_limit(tl: Timeline) -> list[Evidence]:
+def weights_near_dtype_limit(tl: Timeline) -> list[Finding]:
     """
     What it detects:
         A weight tensor in float32/bfloat16 whose max |x| reaches half the largest
@@ -328,15 +331,13 @@ def weights_near_dtype_limit(tl: Timeline) -> list[Evidence]:
             near = math.isfinite(t.absmax) and t.absmax >= DTYPE_LIMIT_FRACTION * limit
             if near or t.posinf or t.neginf:
                 return [
-                    Evidence(
-                        "EXP004",
-                        "exploding_weights",
+                    Finding(
                         "exploding_gradients",
                         f"{t.name} ({t.dtype}) reached max |x| {fmt_num(t.absmax)} with {t.posinf + t.neginf} Inf "
                         f"(dtype limit {fmt_num(limit)}) in {c.path}.",
                         step=c.step,
                         source=c.path,
-                        weight=0.4,
+                        weight=DTYPE_LIMIT_WEIGHT,
                         fix=_clip_fix(tl),
                     )
                 ]

@@ -1,0 +1,188 @@
+"""What a framework message means: the table from message family to cause, detail and fix.
+
+The log reader (``forensics/readers/logs.py``) turns each message it recognises into
+a :class:`~forensics.records.LogEvent`: a *family* (``kind``) and what the message
+names (``label``, ``classes``, ``op``, ``framework``, extras in ``values``). It never
+says what that means. This module does, in one table, :data:`FAMILIES`:
+
+    family -> Family(cause, detail(event), fix(event), doc)
+
+API, for rules and for whoever adds a family:
+
+- :func:`meaning` ``(event) -> Meaning | None``: the cause, detail and fix this one
+  observation stands for, or ``None`` when the family is not evidence for a cause on
+  its own (a transient loss-scale skip, a NaN guard, a bare exception). The LOG rules
+  (``forensics/rules/logs.py``) turn meanings into evidence.
+- To add a family: recognise the message in ``readers/logs.py`` (``_match_events``,
+  and its name in ``EVENT_KINDS``), then add its row here with a one-line ``doc``;
+  ``docs/rules.md`` lists every row (regenerate it), and a test checks that every
+  family the reader can emit has a row.
+
+Details that depend on what the message names are decided here, not by the reader:
+a negative label is ``negative_labels``, a NaN from a log op is ``log_of_zero``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from forensics.records import LogEvent
+
+# log(0) and x/0, by the name of the op (TensorFlow) or backward function (PyTorch,
+# "LogBackward0") that produced the non-finite value.
+_LOG_OPS = ("Log", "Log1p", "Log2", "Log10", "Xlogy", "Xlog1py")
+_DIV_OPS = ("Div", "RealDiv", "Reciprocal", "Inv", "Xdivy", "FloorDiv", "TruncateDiv", "DivNoNan")
+
+
+def detail_for_op(op: str | None) -> str | None:
+    """``log_of_zero`` or ``division_by_zero`` for an op that takes a log or divides, else None."""
+    if not op:
+        return None
+    base = re.sub(r"Backward\d*$", "", op)
+    if base in _LOG_OPS or (base.startswith("Log") and not base.startswith("LogSoftmax") and base != "LogSigmoid"):
+        return "log_of_zero"
+    if base in _DIV_OPS or base.startswith("Div"):
+        return "division_by_zero"
+    return None
+
+
+def label_fix(label: int, width: int) -> str:
+    """The fix for a label at or past an output layer of ``width`` units, with the run's numbers."""
+    if label < 2 * width:
+        return (
+            f"Labels must lie in 0..{width - 1}: fix or drop the rows with label ≥ {width}, or, if there really "
+            f"are {label + 1} classes, widen the output layer to {label + 1} units."
+        )
+    return (
+        f"Label {label} is no class index for {width} outputs (a raw code or a corrupt row): map the labels to "
+        f"0..{width - 1} (np.unique(y, return_inverse=True)) or drop those rows."
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Meaning:
+    """What one observed message stands for."""
+
+    cause: str
+    detail: str | None
+    fix: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    """One row of the table: what every message of a family means."""
+
+    cause: str | None  # None: not evidence for a cause on its own
+    detail: Callable[[LogEvent], str | None]
+    fix: Callable[[LogEvent], str | None]
+    doc: str  # one line for docs/rules.md: why the message means this
+
+
+def _none(_: LogEvent) -> None:
+    return None
+
+
+def _fixed(text: str | None) -> Callable[[LogEvent], str | None]:
+    return lambda _: text
+
+
+def _label_detail(e: LogEvent) -> str:
+    return "negative_labels" if e.label is not None and e.label < 0 else "labels_out_of_range"
+
+
+def _label_event_fix(e: LogEvent) -> str:
+    if _label_detail(e) == "negative_labels":
+        return "Remap the classes to 0..K-1 (np.unique(y, return_inverse=True)); -1 is not a class index."
+    if e.label is not None and e.classes is not None:
+        return label_fix(e.label, e.classes)
+    return (
+        "Fix the labels: every class index must lie in 0..K-1 for an output layer of K units "
+        "(or widen the output layer)."
+    )
+
+
+def _op_fix(e: LogEvent) -> str | None:
+    return {
+        "log_of_zero": "Compute the loss from logits, or add eps=1e-7 inside the log (log(clip(p, 1e-7, 1))).",
+        "division_by_zero": "Add an epsilon to the denominator the anomaly names (x / (d + 1e-5)).",
+    }.get(detail_for_op(e.op) or "")
+
+
+FAMILIES: dict[str, Family] = {
+    "label_out_of_range": Family(
+        "data_or_labels",
+        _label_detail,
+        _label_event_fix,
+        "The loss checked the label against the output width and refused it (TensorFlow's sparse "
+        "cross-entropy, PyTorch's nll/cross-entropy target check, CUDA's n_classes assert); "
+        "a negative label is `negative_labels`, any other `labels_out_of_range`.",
+    ),
+    "cuda_device_assert": Family(
+        "data_or_labels",
+        _fixed("labels_out_of_range"),
+        _label_event_fix,
+        "CUDA's device-side assert is most often a class index past the output layer; the message "
+        "alone does not say so for certain.",
+    ),
+    "index_out_of_range": Family(
+        "data_or_labels",
+        _none,
+        _none,
+        "An embedding or gather index outside its table: token ids beyond the vocabulary, a data fault.",
+    ),
+    "nonfinite_gradient": Family(
+        "numerical_instability",
+        lambda e: detail_for_op(e.op),
+        _op_fix,
+        "Anomaly mode names the backward function that first returned NaN/Inf: a log op is "
+        "`log_of_zero`, a division `division_by_zero`, any other op no detail.",
+    ),
+    "nonfinite_tensor": Family(
+        "numerical_instability",
+        lambda e: detail_for_op(e.op),
+        _op_fix,
+        "check_numerics names the op whose output went non-finite; it is evidence only when that op "
+        "takes a log (`log_of_zero`) or divides (`division_by_zero`): a NaN in a named tensor alone "
+        "does not say why.",
+    ),
+    "loss_scale_minimum": Family(
+        "numerical_instability",
+        _fixed("fp16_overflow"),
+        _fixed("Keep the loss and softmax in float32, lower the LR, or use bfloat16; the loss scale cannot go lower."),
+        "The dynamic loss scale could go no lower and fp16 still overflowed: a real fp16 overflow, "
+        "not the transient skips every fp16 run has.",
+    ),
+    "loss_scale_overflow_transient": Family(
+        None, _none, _none, "One skipped step per overflow is how dynamic loss scaling works: normal in small numbers."
+    ),
+    "nan_loss": Family(None, _none, _none, "A NaN guard stopped the run: it says that it diverged, not why."),
+    "nan_loss_terminated": Family(
+        None, _none, _none, "Keras TerminateOnNaN stopped the run: it says when it diverged, not why."
+    ),
+    "oom": Family(None, _none, _none, "Out of memory is not a divergence (rule LOG002 says so in the report)."),
+    "exception": Family(None, _none, _none, "An uncaught exception of no known meaning: the job died, cause unknown."),
+}
+
+
+def meaning(event: LogEvent) -> Meaning | None:
+    """What ``event`` stands for, or None when it is not evidence for a cause on its own."""
+    fam = FAMILIES.get(event.kind)
+    if fam is None or fam.cause is None:
+        return None
+    detail = fam.detail(event)
+    if event.kind == "nonfinite_tensor" and detail is None:
+        return None  # see the family's doc: a NaN in a named tensor does not say why
+    return Meaning(fam.cause, detail, fam.fix(event))
+
+
+def families_markdown(cause: str | None = None) -> list[str]:
+    """The table for docs/rules.md: the families that mean ``cause``, or every family."""
+    rows = [(name, fam) for name, fam in FAMILIES.items() if cause is None or fam.cause == cause]
+    if not rows:
+        return []
+    lines = ["| family | cause | meaning |", "| --- | --- | --- |"]
+    for name, fam in rows:
+        lines.append(f"| `{name}` | {f'`{fam.cause}`' if fam.cause else '-'} | {fam.doc} |")
+    return lines

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import sys
 import time
 from collections.abc import Callable
@@ -49,22 +48,17 @@ class InspectFormat(str, Enum):
     json = "json"
 
 
-# Text from the run (tensor names, log lines, file names) reaches the terminal; a file
-# from a stranger must not send it escape sequences. C0 controls other than newline and
-# tab, DEL and C1 controls are written as \u escapes: valid inside JSON strings too.
-_UNSAFE_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
 def _printable(text: str) -> str:
-    """``text`` safe for a terminal and encodable as UTF-8 (lone surrogates from a JSON
-    header or a protobuf become ``\\udxxx`` escapes instead of a UnicodeEncodeError)."""
-    text = _UNSAFE_CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    """``text`` safe for a terminal and encodable as UTF-8 (see :mod:`forensics.report.escape`)."""
+    from forensics.report.escape import printable
+
+    return printable(text)
 
 
 def _fail(message: str) -> typer.Exit:
-    one_line = _printable(message).replace("\n", "\\n").replace("\t", " ")  # a path may hold a newline
-    typer.echo(f"forensics: {one_line}", err=True)
+    from forensics.report.escape import one_line
+
+    typer.echo(f"forensics: {one_line(message)}", err=True)  # a path may hold a newline
     return typer.Exit(EXIT_USAGE)
 
 
@@ -119,17 +113,62 @@ def _with_progress(work: Callable[[_Progress], T]) -> T:
 
 def _write_output(text: str, output: Path | None) -> None:
     text = _printable(text)
+    text = text if text.endswith("\n") else text + "\n"
     if output is None:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        _write_stdout(text)
         return
     try:
-        output.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        _replace_file(output, text.encode("utf-8"))
     except OSError as e:
         raise UsageError(f"cannot write {output}: {e.strerror or e}") from None
 
 
-def _check_output(output: Path | None) -> None:
-    """Refuse an -o path that cannot be written before doing the work."""
+def _write_stdout(text: str) -> None:
+    """The report on stdout as UTF-8 whatever the locale (a report is UTF-8 text, JSON
+    must be); a stream without bytes underneath gets its own encoding, never an error."""
+    buffer = getattr(sys.stdout, "buffer", None)
+    if buffer is not None:
+        sys.stdout.flush()
+        buffer.write(text.encode("utf-8"))
+        buffer.flush()
+        return
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    sys.stdout.write(text.encode(encoding, "backslashreplace").decode(encoding, "replace"))
+
+
+def _replace_file(output: Path, data: bytes) -> None:
+    """Write ``output`` whole or not at all: into a temporary file beside it, then renamed
+    over it, so an interrupt or a full disk never leaves half a report (the temporary is
+    removed). A device or FIFO (``/dev/stdout``, ``/dev/full``) is written in place."""
+    import os
+    import stat
+    import tempfile
+
+    try:
+        if not stat.S_ISREG(os.stat(output).st_mode):
+            with open(output, "wb") as f:
+                f.write(data)
+            return
+    except FileNotFoundError:
+        pass
+    parent = output.parent if str(output.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{output.name}.", suffix=".tmp")
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # what open() would have made, not mkstemp's 0600
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, output)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _check_output(output: Path | None, run_dir: Path | None = None, data: list[Path] | None = None) -> None:
+    """Refuse an -o path that cannot be written, or that lies inside the run (the run is
+    evidence: never written), before doing the work."""
     if output is None:
         return
     parent = output.parent if str(output.parent) else Path(".")
@@ -137,6 +176,16 @@ def _check_output(output: Path | None) -> None:
         raise _fail(f"cannot write {output}: directory {parent} does not exist")
     if output.is_dir():
         raise _fail(f"cannot write {output}: it is a directory")
+    if run_dir is None:
+        return
+    target = output.resolve()
+    try:
+        run = run_dir.resolve()
+    except OSError:
+        return  # discovery says what is wrong with the run
+    inside = run.is_dir() and target.is_relative_to(run)
+    if inside or target == run or any(target == d.resolve() for d in data or []):
+        raise _fail(f"cannot write {output}: it is inside the run {run_dir} (a report never writes into the run)")
 
 
 def _version_callback(value: bool) -> None:
@@ -166,7 +215,7 @@ def inspect(
     from forensics.inventory import inventory_json, inventory_text
     from forensics.load import load_run
 
-    _check_output(output)
+    _check_output(output, run_dir)
     run = _with_progress(lambda progress: load_run(run_dir, follow_links=follow_links, progress=progress, debug=debug))
     if not run.sources:
         raise _fail(f"{run_dir}: no training artifacts found (event files, checkpoints, logs, configs, data)")
@@ -200,7 +249,7 @@ def analyze(
     from forensics.report.json_report import to_json
     from forensics.report.markdown import to_markdown
 
-    _check_output(output)
+    _check_output(output, run_dir, data)
     report = _with_progress(
         lambda progress: run_analysis(
             run_dir, data=list(data or []), follow_links=follow_links, progress=progress, debug=debug

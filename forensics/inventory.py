@@ -9,6 +9,7 @@ import numpy as np
 
 from forensics.load import RunData
 from forensics.records import Checkpoint, ScalarSeries, Source, Status
+from forensics.report.escape import one_line
 from forensics.util import fmt_num, human_bytes, json_number
 
 
@@ -274,4 +275,5 @@ def inventory_text(run: RunData) -> str:
         lines.append("")
         lines.append("problems while walking the directory:")
         lines.extend(f"  {p}" for p in run.problems)
-    return "\n".join(lines) + "\n"
+    # names, notes and log lines come from the run: each line stays one line, controls visible
+    return "\n".join(one_line(line) for line in lines) + "\n"

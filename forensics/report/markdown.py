@@ -14,6 +14,7 @@ from pathlib import PurePath
 
 import numpy as np
 
+from forensics.report.escape import md_cell, md_code, md_text
 from forensics.report.model import Report
 from forensics.rules.base import CONTEXT
 from forensics.rules.context import total_weight_norms
@@ -43,7 +44,7 @@ def _name(run_dir: str) -> str:
 
 
 def _cell(text: object) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    return md_cell(text)
 
 
 def sparkline(values: np.ndarray, width: int = SPARK_WIDTH, log: bool = True) -> str:
@@ -98,7 +99,7 @@ def _headline(r: Report) -> str:
     else:
         what = "no divergence found"
     cause = CAUSES_TXT(v.cause, v.detail)
-    return f"# {_name(r.run_dir)}: {what} — {cause}, confidence {v.confidence:.2f}"
+    return f"# {md_cell(_name(r.run_dir))}: {what} — {cause}, confidence {v.confidence:.2f}"
 
 
 def CAUSES_TXT(cause: str, detail: str | None) -> str:
@@ -197,7 +198,8 @@ def _layer_table(tl: Timeline) -> list[str]:
     cols = [f"{v.step}" if v.step is not None else PurePath(v.path).name for v in views]
     upd = tl.relative_updates[-1] if tl.relative_updates else None
     upd_head = f" ‖ΔW‖/‖W‖ per step, {upd.step_a}→{upd.step_b} |" if upd else ""
-    head = "| layer | " + " | ".join(f"‖W‖ @{c}" for c in cols) + " | growth |" + upd_head + " first non-finite |"
+    weights = " | ".join(f"‖W‖ @{md_cell(c)}" for c in cols)
+    head = "| layer | " + weights + " | growth |" + upd_head + " first non-finite |"
     lines = [head, "|" + " --- |" * (len(cols) + 3 + (1 if upd else 0))]
     tracks = tl.layers
     if len(tracks) > MAX_LAYERS:
@@ -328,9 +330,9 @@ def _grouped_sources(r: Report) -> list[tuple[str, str, str, str]]:
 def to_markdown(r: Report) -> str:
     tl = r.timeline
     v = r.verdict
-    lines = [_headline(r), v.summary]
+    lines = [_headline(r), md_text(v.summary)]
     if v.fix:
-        lines.append(f"**Fix:** {v.fix}")
+        lines.append(f"**Fix:** {md_cell(v.fix)}")
     lines.append("")
 
     top = next((c for c in r.candidates if c.cause == v.cause), None)
@@ -343,8 +345,8 @@ def to_markdown(r: Report) -> str:
         lines += ["## Evidence", ""]
         for e in listed:
             step = f"step {e.step} — " if e.step is not None else ""
-            src = f" (`{e.source}`)" if e.source and e.source not in e.message else ""
-            lines.append(f"- **{e.rule}** {step}{e.message}{src}")
+            src = f" ({md_code(e.source)})" if e.source and e.source not in e.message else ""
+            lines.append(f"- **{md_cell(e.rule)}** {step}{md_cell(e.message)}{src}")
         lines.append("")
 
     if tl is not None:
@@ -361,7 +363,7 @@ def to_markdown(r: Report) -> str:
                     else "no finite value before it"
                 )
                 window = (
-                    f"\nFirst non-finite `{nf.tag}` at {nf.unit} {nf.step} ({last}{interval}); "
+                    f"\nFirst non-finite {md_code(nf.tag)} at {nf.unit} {nf.step} ({last}{interval}); "
                     "a crashing writer may lose its last buffered points."
                 )
                 if nf.role != "loss":
@@ -392,7 +394,7 @@ def to_markdown(r: Report) -> str:
                     if t.layer not in bad_layers:
                         bad_layers.append(t.layer)
                 intro = (
-                    f"First non-finite weights: `{first.path}` — {', '.join(bad_layers[:4])}"
+                    f"First non-finite weights: {md_code(first.path)} — {', '.join(md_cell(b) for b in bad_layers[:4])}"
                     + (f" and {len(bad_layers) - 4} more" if len(bad_layers) > 4 else "")
                     + ".\n"
                 )
@@ -417,7 +419,7 @@ def to_markdown(r: Report) -> str:
     settings = _settings(tl) if tl is not None else []
     if settings:
         lines += ["## Training settings found", "", "| setting | value | where |", "| --- | --- | --- |"]
-        lines += [f"| {k} | {_cell(val)} | `{_cell(src)}` |" for k, val, src in settings]
+        lines += [f"| {k} | {_cell(val)} | {md_code(src, table=True)} |" for k, val, src in settings]
         lines.append("")
 
     others = [c for c in r.candidates if c.cause != v.cause and c.score > 0]
@@ -438,17 +440,17 @@ def to_markdown(r: Report) -> str:
 
     if r.recommendations:
         lines += ["## Recommendations", ""]
-        lines += [f"{i}. {rec}" for i, rec in enumerate(r.recommendations, 1)]
+        lines += [f"{i}. {md_text(rec)}" for i, rec in enumerate(r.recommendations, 1)]
         lines.append("")
 
     lines += ["## Sources", "", "| path | kind | status | note |", "| --- | --- | --- | --- |"]
     for path, kind, status, note in _grouped_sources(r):
-        lines.append(f"| `{_cell(path)}` | {kind} | {status} | {_cell(note)} |")
+        lines.append(f"| {md_code(path, table=True)} | {kind} | {status} | {_cell(note)} |")
     lines.append("")
     if r.not_checked or r.problems:
         lines += ["## Not checked", ""]
-        lines += [f"- {n}" for n in r.not_checked]
-        lines += [f"- {p}" for p in r.problems]
+        lines += [f"- {md_text(n)}" for n in r.not_checked]
+        lines += [f"- {md_text(p)}" for p in r.problems]
         lines.append("")
     lines.append(f"<sub>forensics {r.tool_version}</sub>")
     return "\n".join(lines) + "\n"

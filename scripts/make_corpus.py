@@ -1,0 +1,95 @@
+"""Generate the scenario corpus: real small trainings with injected faults, and their ground truth.
+
+    python scripts/make_corpus.py --n 320 --seed 0 --out corpus/
+
+Scenarios are drawn from the randomised matrix in ``scenarios/matrix.py`` (seeded: the same
+``--n``/``--seed`` always give the same scenarios) and trained in worker processes, many per
+process so each framework is imported once (``--chunk``). Each run lands in ``OUT/<name>/``;
+``OUT/manifest.jsonl`` holds one line per scenario with its ground truth (cause, detail,
+first non-finite step as logged, how the job ended) and its split (dev/test). A scenario
+whose fault did not bite after three tries (magnitude raised each time) is recorded as
+``dropped`` and has no folder. Re-running with the same ``--out`` skips what is done.
+Needs the ``samples`` extra (torch, lightning, tensorflow, tf-keras, transformers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from scenarios.matrix import FRAMEWORKS, draw  # noqa: E402
+
+WORKERS = {
+    "torch": "scenarios.torch_worker",
+    "lightning": "scenarios.torch_worker",
+    "keras3": "scenarios.keras_worker",
+    "tfkeras": "scenarios.keras_worker",
+    "tf2": "scenarios.keras_worker",
+    "hf": "scenarios.hf_worker",
+}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=320)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--frameworks", default=",".join(FRAMEWORKS), help="comma-separated subset to train now")
+    ap.add_argument("--max-per-framework", type=int, default=None, help="train at most this many of each now")
+    ap.add_argument("--chunk", type=int, default=25, help="scenarios per worker process")
+    args = ap.parse_args()
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = out / "manifest.jsonl"
+    done = set()
+    if manifest.exists():
+        done = {json.loads(line)["scenario"]["name"] for line in manifest.read_text().splitlines() if line.strip()}
+    wanted = set(args.frameworks.split(","))
+    todo = [sc for sc in draw(args.n, args.seed) if sc.framework in wanted and sc.name not in done]
+    if args.max_per_framework is not None:
+        seen: dict[str, int] = {}
+        kept = []
+        for sc in todo:
+            seen[sc.framework] = seen.get(sc.framework, 0) + 1
+            if seen[sc.framework] <= args.max_per_framework:
+                kept.append(sc)
+        todo = kept
+    by_worker: dict[str, list] = {}
+    for sc in todo:
+        # keras3 and tf.keras cannot share a process (TF_USE_LEGACY_KERAS is read at import)
+        key = WORKERS[sc.framework] + ("+legacy" if sc.framework == "tfkeras" else "")
+        by_worker.setdefault(key, []).append(sc)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", TF_NUM_INTEROP_THREADS="1",
+               TF_NUM_INTRAOP_THREADS="1", TF_ENABLE_ONEDNN_OPTS="0", TF_CPP_MIN_LOG_LEVEL="1")  # fmt: skip
+    t0 = time.time()
+    for key, scs in by_worker.items():
+        module, _, legacy = key.partition("+")
+        wenv = dict(env, TF_USE_LEGACY_KERAS="1" if legacy else "0")
+        for i in range(0, len(scs), args.chunk):
+            part = scs[i : i + args.chunk]
+            with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
+                for sc in part:
+                    f.write(json.dumps(sc.to_json()) + "\n")
+            print(
+                f"[{time.time() - t0:6.0f} s] {module}{' (tf.keras)' if legacy else ''}: {len(part)} scenarios",
+                flush=True,
+            )
+            subprocess.run([sys.executable, "-m", module, f.name, str(out), str(manifest)], env=wenv, check=False)
+            os.unlink(f.name)
+    rows = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
+    ok = sum(r["status"] == "ok" for r in rows)
+    print(f"{ok} runs made, {len(rows) - ok} dropped, in {time.time() - t0:.0f} s; manifest: {manifest}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -186,12 +186,12 @@ def draw_one(index: int, corpus_seed: int, frameworks: tuple[str, ...] = FRAMEWO
     elif detail in ("labels_out_of_range", "negative_labels"):
         magnitude = float(rng.choice([1, 3, 8000])) if detail == "labels_out_of_range" else -1.0
     elif detail == "log_of_zero":
-        magnitude = rng.uniform(3, 12)  # logit temperature factor: how fast probabilities saturate
+        magnitude = rng.uniform(10, 40)  # logit temperature factor: how fast probabilities saturate
         onset = "start"
     elif detail == "division_by_zero":
         magnitude = 1.0
     elif detail == "fp16_overflow":
-        magnitude = rng.uniform(5, 20)  # logit scale
+        magnitude = rng.uniform(14, 30)  # logit scale: exp() overflows float16 once a logit passes 11.09
         onset = "start"
     if cause in ("healthy", "inconclusive"):
         onset = _pick(rng, ("mid", "late"))

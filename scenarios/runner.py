@@ -33,6 +33,10 @@ def acceptable(sc: Scenario, truth: Truth) -> bool:
         return truth.exception is not None
     if truth.exception is not None:
         return False
+    # an LR or input scale past the stable limit may blow the loss up by decades without a NaN
+    # (adaptive optimizers bound each step): an exploded loss is a divergence too
+    if sc.detail in ("lr_too_high", "lr_schedule_spike", "unnormalized_inputs"):
+        return truth.nonfinite() or truth.exploded()
     return truth.nonfinite()
 
 

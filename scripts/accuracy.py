@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.append(str(ROOT))  # after PYTHONPATH: a baseline can be measured with another checkout
 
 CAUSE_ORDER = (
     "learning_rate",
@@ -249,6 +249,7 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "accuracy.md")
     ap.add_argument("--cache", type=Path, help="per-run results (JSON lines), written after analysis")
     ap.add_argument("--reuse", action="store_true", help="render from --cache without analysing")
+    ap.add_argument("--note", default="", help="a sentence put under the title (what was measured)")
     ap.add_argument("--split", choices=("test", "dev", "all"), default="all", help="which runs to analyse")
     args = ap.parse_args()
     rows, where = [], {}
@@ -273,6 +274,8 @@ def main() -> int:
         + ", ".join(f"{k} {v}" for k, v in sorted(fw.items()))
         + "."
     )
+    if args.note:
+        note = args.note + "\n\n" + note
     page = render(score(test_rows, results), score(dev_rows, results), note)
     args.out.write_text(page, encoding="utf-8")
     t = score(test_rows, results)

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 
 from forensics.rules import REGISTRY
 from forensics.rules.base import CAUSES, CONTEXT, Evidence
-from forensics.rules.context import lr_info
 from forensics.timeline import Timeline
 from forensics.util import fmt_num
 
@@ -94,15 +93,15 @@ def not_checked(tl: Timeline) -> list[str]:
         notes.append("no training-loss series found: when the run diverged could not be read from a curve")
     if not tl.checkpoints:
         notes.append("no readable checkpoints: weight growth and non-finite weights not checked")
-    if tl.lr is None and lr_info(tl).value is None:
+    if tl.lr is None and tl.lr_info.value is None:
         notes.append(
             "learning rate unknown (no LR series, optimizer state or config): LR level and schedule not checked"
         )
     if tl.grad_norm is None and not tl.grad_histograms:
         notes.append("no gradient-norm series: gradient growth judged from the weights only")
-    if tl.run is not None and not tl.run.data_samples:
+    if not tl.data_samples:
         notes.append("no data sample: inputs and labels not checked directly (add one with --data)")
-    if tl.run is not None and not tl.run.logs:
+    if not tl.job_logs:
         notes.append("no job log: framework errors and tracebacks not checked")
     return notes
 
@@ -135,8 +134,7 @@ def _divergence_sentence(tl: Timeline) -> str:
         c = tl.first_nonfinite_checkpoint
         return f"No non-finite loss was logged, but {c.path} holds non-finite weights."
     if tl.died_with_exception:
-        last = [lg.last_step for lg in (tl.run.logs if tl.run else []) if lg.died_with_exception and lg.last_step]
-        at = f" after step {max(last)}" if last else ""
+        at = f" after step {tl.died_after_step}" if tl.died_after_step is not None else ""
         return f"The job died on an error{at}, before any non-finite loss was logged."
     return ""
 

@@ -4,19 +4,24 @@ A reader either returns its record (with the source status ``ok`` or
 ``partial``) or raises :class:`UnreadableSource`; any other exception is a
 bug in a reader, and is still contained here so that one bad file never
 stops the analysis of the others (``debug=True`` re-raises it).
+
+Loading produces everything the judges need: the records of every file found,
+the ``--data`` samples named on the command line (read by the same readers, with
+the same error handling), and :attr:`RunData.measure_update`, with which the
+timeline measures ||dW|| between checkpoints without reading files itself.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from forensics.discover import Found, Inventory, discover, step_from_path
-from forensics.errors import UnreadableSource
+from forensics.errors import UnreadableSource, UsageError
 from forensics.records import (
     Checkpoint,
     ConfigData,
@@ -27,9 +32,12 @@ from forensics.records import (
     Source,
     Status,
     TrainerState,
+    hf_steps_per_epoch,
 )
 
 ProgressFn = Callable[[str, int, int], None]  # (current file, done bytes, total bytes)
+# layer -> (||W_b - W_a||, ||W_a||) between two checkpoints; raises UnreadableSource
+UpdateMeter = Callable[[Checkpoint, Checkpoint], dict[str, tuple[float, float]]]
 
 
 @dataclass
@@ -47,6 +55,8 @@ class RunData:
     data_samples: list[DataSample] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     ignored_files: int = 0
+    # measures the update between two of these checkpoints by reading them again
+    measure_update: UpdateMeter | None = None
 
     @property
     def readable(self) -> bool:
@@ -155,11 +165,57 @@ def _record_source(record: Any) -> Source | None:
     return getattr(record, "source", None)
 
 
-def load_inventory(inv: Inventory, given: str, *, progress: ProgressFn | None = None, debug: bool = False) -> RunData:
-    run = RunData(root=inv.root, given=given, problems=list(inv.problems), ignored_files=inv.ignored)
-    total = sum(f.size for f in inv.files) or 1
+def update_meter(root: Path, *, debug: bool = False) -> UpdateMeter:
+    """Measure ||dW|| between two checkpoints of the run under ``root``; a reader bug is
+    reported like an unreadable file (``debug=True`` re-raises it)."""
+
+    def measure(a: Checkpoint, b: Checkpoint) -> dict[str, tuple[float, float]]:
+        from forensics.readers.delta import checkpoint_deltas
+
+        try:
+            deltas = checkpoint_deltas(a, b, root)
+        except UnreadableSource:
+            raise
+        except Exception as e:  # a reader bug must not stop the analysis
+            if debug:
+                raise
+            raise UnreadableSource(f"internal error: {type(e).__name__}: {e}") from e
+        return {k: (d.delta_l2, d.base_l2) for k, d in deltas.items() if d.elements > 0}
+
+    return measure
+
+
+def _data_files(data: Sequence[str | os.PathLike[str]]) -> list[Found]:
+    """The ``--data`` samples, as files to read like any found in the run."""
+    out = []
+    for extra in data:
+        p = Path(extra)
+        if not p.is_file():
+            raise UsageError(f"--data {extra}: no such file")
+        out.append(Found(path=p, rel=str(extra), kind=Kind.DATA_SAMPLE, size=p.stat().st_size))
+    return out
+
+
+def load_inventory(
+    inv: Inventory,
+    given: str,
+    *,
+    data: Sequence[str | os.PathLike[str]] = (),
+    progress: ProgressFn | None = None,
+    debug: bool = False,
+) -> RunData:
+    """Read every file of ``inv``, then the extra ``data`` samples (inside or outside the run)."""
+    run = RunData(
+        root=inv.root,
+        given=given,
+        problems=list(inv.problems),
+        ignored_files=inv.ignored,
+        measure_update=update_meter(inv.root, debug=debug),
+    )
+    files = [*inv.files, *_data_files(data)]
+    total = sum(f.size for f in files) or 1
     done = 0
-    for found in inv.files:
+    for found in files:
         if progress:
             progress(found.rel, done, total)
         try:
@@ -193,19 +249,27 @@ def load_inventory(inv: Inventory, given: str, *, progress: ProgressFn | None = 
             run.trainer_states.append(record)
     if progress:
         progress("", total, total)
+    # Hugging Face dict lines carry no step: once the trainer state tells the steps per
+    # epoch, place them on global steps (readers.logs.with_steps_from_epochs)
+    spe = hf_steps_per_epoch(run.trainer_states)
+    if spe:
+        from forensics.readers.logs import with_steps_from_epochs
+
+        run.logs = [with_steps_from_epochs(lg, spe) for lg in run.logs]
     return run
 
 
 def load_run(
     path: str | os.PathLike[str],
     *,
+    data: Sequence[str | os.PathLike[str]] = (),
     follow_links: bool = False,
     progress: ProgressFn | None = None,
     debug: bool = False,
 ) -> RunData:
-    """Discover and read every artifact under ``path``."""
+    """Discover and read every artifact under ``path``, and the extra ``data`` samples."""
     inv = discover(path, follow_links=follow_links)
-    return load_inventory(inv, str(path), progress=progress, debug=debug)
+    return load_inventory(inv, str(path), data=data, progress=progress, debug=debug)
 
 
 def _one_line(text: str, limit: int = 300) -> str:

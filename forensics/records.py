@@ -9,6 +9,7 @@ runs hold millions of events.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -307,6 +308,39 @@ class DataSample:
 
 
 @dataclass(frozen=True, slots=True)
+class LabelRangeCheck:
+    """Labels outside ``[0, width)`` for a model with ``width`` outputs."""
+
+    width: int
+    count: int  # labels out of range (negative ones included)
+    negative: int
+    values: tuple[int, ...]  # the distinct offending values (the extremes kept), sorted
+    rows: tuple[tuple[int, int], ...]  # (row, value), the first few per value
+    complete: bool  # False when some offending rows could not be listed (more distinct values than kept)
+
+
+def labels_out_of_range(labels: LabelStats | DataSample, width: int) -> LabelRangeCheck:
+    """The labels a ``width``-way classifier cannot take, with their rows where they were kept."""
+    ls = labels.labels if isinstance(labels, DataSample) else labels
+    if ls is None:
+        return LabelRangeCheck(width, 0, 0, (), (), True)
+    bad_counts = {v: c for v, c in ls.classes.items() if v < 0 or v >= width}
+    count = sum(bad_counts.values())
+    rows = tuple((r, v) for r, v in ls.extreme_rows if v < 0 or v >= width)
+    listed = {v for _, v in rows}
+    # every value past the width has its rows listed only if it was among the largest values kept
+    complete = ls.classes_complete and all(v in listed for v in bad_counts if v >= 0)
+    return LabelRangeCheck(
+        width=width,
+        count=count,
+        negative=ls.negative,
+        values=tuple(sorted(bad_counts)),
+        rows=rows,
+        complete=bool(complete),
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class TrainerState:
     """Hugging Face ``trainer_state.json``: its log history as series."""
 
@@ -323,3 +357,12 @@ class TrainerState:
     num_train_epochs: float | None = None
     logging_steps: int | None = None
     best_global_step: int | None = None
+
+
+def hf_steps_per_epoch(states: Iterable[TrainerState]) -> float | None:
+    """Optimizer steps per epoch from Hugging Face trainer states (max_steps / epochs),
+    the latest state first."""
+    for ts in sorted(states, key=lambda t: -(t.global_step or 0)):
+        if ts.max_steps and ts.num_train_epochs:
+            return ts.max_steps / ts.num_train_epochs
+    return None

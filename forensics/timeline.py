@@ -10,7 +10,17 @@ The timeline never sees a file: it takes the records the readers produced
 * the onset of the blow-up and its growth rate;
 * per-layer weight statistics across checkpoints and their growth;
 * learning-rate changes and how the loss behaved right after each;
-* the loss level and trend just before the blow-up.
+* the loss level and trend just before the blow-up;
+* the facts of the setup several rules and the report share: the learning rate and
+  optimizer in use (:class:`LrInfo`), the output layer's width, the loss, the
+  weights' dtype, gradient clipping, the settings table, the data samples read, and
+  how the job ended (the framework messages of its logs);
+* relative updates ||dW||/||W|| between the last checkpoints before the blow-up,
+  measured through the ``measure_update`` the loader provides (the timeline reads no
+  file itself).
+
+The :class:`Timeline` is built once, by :func:`build_timeline`, and frozen: rules,
+diagnose and the report read it and nothing else of the run.
 
 Every derived number says how it was computed, next to the code that computes it.
 """
@@ -21,13 +31,29 @@ import dataclasses
 import itertools
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from forensics.load import RunData
-from forensics.records import Checkpoint, HistogramSeries, Kind, LogEvent, ScalarSeries, Source, Status, TensorStats
+from forensics.errors import UnreadableSource
+from forensics.records import (
+    Checkpoint,
+    DataSample,
+    HistogramSeries,
+    Kind,
+    LogEvent,
+    ScalarSeries,
+    Source,
+    Status,
+    TensorStats,
+    hf_steps_per_epoch,
+)
+from forensics.util import fmt_num
+
+if TYPE_CHECKING:
+    from forensics.load import RunData
 
 # ---------------------------------------------------------------- thresholds
 
@@ -52,6 +78,14 @@ SPIKE_FACTOR = 3.0
 # fraction of its first level (or below NEAR_ZERO_ABS): the model had saturated.
 NEAR_ZERO_FRACTION = 0.02
 NEAR_ZERO_ABS = 0.02
+# Measuring ||dW|| reads both checkpoints again; the last few pairs before the blow-up
+# say what the step size was doing, so the cost stays bounded on long runs.
+MAX_UPDATE_PAIRS = 4
+# A logged LR whose largest value before the blow-up is below this multiple of its
+# smallest is "constant" (a decay or warmup moves it by more).
+LR_CONSTANT_RATIO = 2.0
+
+_ADAPTIVE = ("adam", "rmsprop", "adagrad", "adadelta", "nadam", "adamax", "lion", "lamb", "adafactor", "ftrl")
 
 _EVAL_WORDS = re.compile(r"(^|[^a-z])(val|valid|validation|eval|evaluation|test|dev)([^a-z]|$)", re.IGNORECASE)
 _LR = re.compile(r"(^|[/_ .-])(lr|learning[_ -]?rate)([/_ .-]|$)|^lr", re.IGNORECASE)
@@ -216,34 +250,102 @@ class RelativeUpdate:
         return self.relative / self.steps
 
 
-@dataclass
+@dataclass(frozen=True)
+class LrInfo:
+    """The learning rate and optimizer in force, from the logged LR, else the optimizer
+    state of a checkpoint, else a config. Whether it is high is the rules' judgement
+    (``rules/context.py``)."""
+
+    value: float | None  # the LR in force before the divergence (peak if it varied)
+    initial: float | None
+    optimizer: str | None  # as named
+    family: str | None  # "adaptive", "sgd" or None
+    origin: str | None  # where the value came from
+    constant: bool | None  # True when the logged LR never changed by LR_CONSTANT_RATIO
+
+
+class OutputWidth(NamedTuple):
+    """Width of the model's output layer, and where it was read."""
+
+    units: int | None
+    origin: str | None
+
+
+class Clipping(NamedTuple):
+    """Gradient clipping as a config records it; 0 means explicitly off, None not set."""
+
+    value: float | None
+    origin: str | None
+
+
+class WeightNorm(NamedTuple):
+    """Global L2 norm of a checkpoint's float weights (NaN when any of them is non-finite)."""
+
+    step: int | None
+    norm: float
+    path: str
+
+
+class Setting(NamedTuple):
+    """A training setting as a config or checkpoint records it (first source wins)."""
+
+    name: str
+    value: str
+    source: str
+
+
+_NO_LR = LrInfo(None, None, None, None, None, None)
+_NO_WIDTH = OutputWidth(None, None)
+_NO_CLIPPING = Clipping(None, None)
+
+
+# Measures one checkpoint-to-checkpoint update: layer -> (||dW||, ||W_a||) over finite
+# element pairs. Provided by the loader (it reads the files); raises UnreadableSource.
+UpdateMeter = Callable[[Checkpoint, Checkpoint], dict[str, tuple[float, float]]]
+
+
+@dataclass(frozen=True)
 class Timeline:
+    """Everything the judges know about a run, on one step axis. Built once by
+    :func:`build_timeline` and never changed."""
+
     run_dir: str
-    sources: list[Source]
+    sources: tuple[Source, ...]
     loss: Series | None = None
     val_loss: Series | None = None
     lr: Series | None = None
     grad_norm: Series | None = None
-    other_losses: list[Series] = field(default_factory=list)  # other training-loss series (logs, HF state)
+    other_losses: tuple[Series, ...] = ()  # other training-loss series (logs, HF state)
     loss_all: Series | None = None  # every logged point of the loss, restarts included, in write order
-    restarts: list[tuple[int, int]] = field(default_factory=list)  # (from step, to step) where the loss rewound
+    restarts: tuple[tuple[int, int], ...] = ()  # (from step, to step) where the loss rewound
     steps_per_epoch: int | None = None
     steps_per_epoch_origin: str | None = None
     first_nonfinite: NonFinite | None = None  # of the training loss (or grad norm where the loss is masked)
     nonfinite_by_role: dict[str, NonFinite] = field(default_factory=dict)
     exploded_step: int | None = None  # loss finite but exploded (no NaN logged)
     onset: Onset | None = None
-    lr_changes: list[LrChange] = field(default_factory=list)
-    checkpoints: list[CheckpointView] = field(default_factory=list)
-    layers: list[LayerTrack] = field(default_factory=list)
+    lr_changes: tuple[LrChange, ...] = ()
+    checkpoints: tuple[CheckpointView, ...] = ()
+    layers: tuple[LayerTrack, ...] = ()
     first_nonfinite_checkpoint: CheckpointView | None = None
-    weight_histograms: list[HistogramSeries] = field(default_factory=list)
-    grad_histograms: list[HistogramSeries] = field(default_factory=list)
-    log_events: list[tuple[str, LogEvent]] = field(default_factory=list)  # (log path, event)
+    weight_histograms: tuple[HistogramSeries, ...] = ()
+    grad_histograms: tuple[HistogramSeries, ...] = ()
+    log_events: tuple[tuple[str, LogEvent], ...] = ()  # (log path, event)
     died_with_exception: bool = False
-    spikes_recovered: list[int] = field(default_factory=list)
-    relative_updates: list[RelativeUpdate] = field(default_factory=list)  # filled by the analysis
-    run: RunData | None = None
+    died_after_step: int | None = None  # the last step a log showed before the job died on an exception
+    job_logs: int = 0  # job logs read
+    spikes_recovered: tuple[int, ...] = ()
+    relative_updates: tuple[RelativeUpdate, ...] = ()
+    # facts of the setup, shared by several rules and the report
+    lr_info: LrInfo = _NO_LR
+    output_width: OutputWidth = _NO_WIDTH
+    clipping: Clipping = _NO_CLIPPING
+    model_loss: str | None = None  # the loss a checkpoint's training config or a config file names
+    weight_dtype: str | None = None  # the dtype the model trains in
+    weight_norms: tuple[WeightNorm, ...] = ()  # per checkpoint, in time order
+    settings: tuple[Setting, ...] = ()
+    data_samples: tuple[DataSample, ...] = ()
+    problems: tuple[str, ...] = ()  # what could not be read or measured, one line each
 
     # -------------------------------------------------------- conveniences
     @property
@@ -286,7 +388,7 @@ class Timeline:
         tail = tail[np.isfinite(tail)]
         if tail.size < 3:
             return last, None
-        y = _log10_safe(tail)
+        y = log10_safe(tail)
         slope = np.polyfit(np.arange(tail.size), y, 1)[0] * tail.size  # decades over the tail
         trend = "rising" if slope > 0.15 else "falling" if slope < -0.15 else "flat"
         return last, trend
@@ -327,7 +429,7 @@ class Timeline:
 # ---------------------------------------------------------------- helpers
 
 
-def _log10_safe(v: np.ndarray) -> np.ndarray:
+def log10_safe(v: np.ndarray) -> np.ndarray:
     """log10 for positive losses; a signed log for losses that go negative."""
     v = np.asarray(v, dtype=np.float64)
     if np.all(v[np.isfinite(v)] > 0):
@@ -393,7 +495,7 @@ def find_onset(steps: np.ndarray, values: np.ndarray) -> Onset | None:
     if ok.sum() < 3:
         return None
     s, v = _decimate(steps[ok], values[ok], MAX_CURVE_POINTS)
-    y = _log10_safe(v)
+    y = log10_safe(v)
     window = max(3, (y.size // 50) | 1)
     ys = running_median(y, window)
     m = int(np.argmin(ys))
@@ -564,14 +666,6 @@ def _first_wall(s: ScalarSeries) -> float:
 Candidate = tuple[int, ScalarSeries, str, int]  # (source priority, series, unit, first epoch's number)
 
 
-def _hf_steps_per_epoch(run: RunData) -> float | None:
-    """Optimizer steps per epoch from a Hugging Face trainer_state.json (max_steps / epochs)."""
-    for ts in sorted(run.trainer_states, key=lambda t: -(t.global_step or 0)):
-        if ts.max_steps and ts.num_train_epochs:
-            return ts.max_steps / ts.num_train_epochs
-    return None
-
-
 def _candidates(run: RunData) -> dict[str, list[Candidate]]:
     """Scalar series by role, each with a source priority (lower is better) and its unit.
 
@@ -582,7 +676,7 @@ def _candidates(run: RunData) -> dict[str, list[Candidate]]:
     trainer_state.json files repeat the whole history up to their checkpoint: the
     longest one per tag is kept. Several job logs (a job and its restarts) are joined
     in name order, which is submission order for slurm-<id>.out. Hugging Face dict
-    lines carry no step; they are placed with the trainer state's steps per epoch.
+    lines carry no step; the loader places them with the trainer state's steps per epoch.
     """
     by_role: dict[str, list[Candidate]] = {}
 
@@ -605,13 +699,8 @@ def _candidates(run: RunData) -> dict[str, list[Candidate]]:
                 longest[sc.tag] = sc
     for sc in longest.values():
         add(1, sc, "step")
-    hf_spe = _hf_steps_per_epoch(run)
     log_groups: dict[tuple[int, str, str], list[ScalarSeries]] = {}
     for log in sorted(run.logs, key=lambda lg: lg.source.path):
-        if log.step_unit == "log_index" and hf_spe:
-            from forensics.readers.logs import with_steps_from_epochs
-
-            log = with_steps_from_epochs(log, hf_spe)
         prio = 1 if log.source.kind in (Kind.METRICS_CSV, Kind.METRICS_JSONL, Kind.MLFLOW_METRIC) else 2
         unit = "epoch" if log.step_unit == "epoch" else "log_index" if log.step_unit == "log_index" else "step"
         for sc in log.scalars.values():
@@ -652,7 +741,7 @@ def _steps_per_epoch(run: RunData, cands: dict[str, list[Candidate]]) -> tuple[i
         spe = round(float(np.median(ratios)))
         if spe > 0:
             return spe, "optimizer iterations stored in epoch-named checkpoints"
-    hf = _hf_steps_per_epoch(run)
+    hf = hf_steps_per_epoch(run.trainer_states)
     if hf:
         return max(1, round(hf)), "trainer_state.json (max_steps / num_train_epochs)"
     for log in run.logs:
@@ -926,75 +1015,299 @@ def update_pairs(tl: Timeline, limit: int) -> list[tuple[CheckpointView, Checkpo
     return pairs[-limit:]
 
 
+def _relative_updates(tl: Timeline, measure: UpdateMeter | None, problems: list[str]) -> tuple[RelativeUpdate, ...]:
+    if measure is None:
+        return ()
+    out = []
+    for a, b in update_pairs(tl, MAX_UPDATE_PAIRS):
+        try:
+            layers = measure(a.checkpoint, b.checkpoint)
+        except UnreadableSource as e:
+            problems.append(f"update {a.path} -> {b.path} not measured: {e}")
+            continue
+        if layers:
+            assert a.step is not None and b.step is not None
+            out.append(RelativeUpdate(a.step, b.step, a.path, b.path, layers))
+    return tuple(out)
+
+
+# ---------------------------------------------------------------- facts of the setup
+
+
+def _family(name: str | None) -> str | None:
+    if not name:
+        return None
+    n = name.lower()
+    if any(a in n for a in _ADAPTIVE):
+        return "adaptive"
+    if "sgd" in n or "momentum" in n or "nesterov" in n:
+        return "sgd"
+    return None
+
+
+def _lr_info(run: RunData, lr: Series | None, end: int | None) -> LrInfo:
+    """The logged LR before ``end`` (its peak), else the optimizer state or a config."""
+    optimizer = None
+    cfg_lr = None
+    origin = None
+    for c in run.checkpoints:
+        if c.model is not None:
+            optimizer = optimizer or c.model.optimizer
+            if cfg_lr is None and c.model.learning_rate is not None and math.isfinite(c.model.learning_rate):
+                cfg_lr, origin = c.model.learning_rate, f"optimizer state in {c.source.path}"
+    for cfg in run.configs:
+        optimizer = optimizer or cfg.optimizer
+        if cfg_lr is None and cfg.learning_rate is not None:
+            cfg_lr, origin = cfg.learning_rate, f"config {cfg.source.path}"
+    if lr is not None and len(lr):
+        v = lr.values
+        mask = np.isfinite(v) & (v > 0)
+        if end is not None:
+            mask &= lr.steps <= end
+        if mask.any():
+            vals = v[mask]
+            constant = bool(vals.max() < LR_CONSTANT_RATIO * vals.min())
+            return LrInfo(
+                float(vals.max()), float(vals[0]), optimizer, _family(optimizer), f"{lr.tag} in {lr.source}", constant
+            )
+    return LrInfo(cfg_lr, cfg_lr, optimizer, _family(optimizer), origin, None)
+
+
+def _output_width(run: RunData) -> OutputWidth:
+    for c in run.checkpoints:
+        if c.model is not None and c.model.output_units:
+            return OutputWidth(c.model.output_units, f"output layer units in {c.source.path}")
+    for cfg in run.configs:
+        if cfg.num_classes:
+            return OutputWidth(cfg.num_classes, f"num_classes in {cfg.source.path}")
+    # the framework's own error names the valid range: "... outside the valid range of [0, 5)"
+    for log in run.logs:
+        for e in log.events:
+            if e.classes is not None and e.classes > 0:
+                return OutputWidth(e.classes, f"the valid range [0, {e.classes}) in {log.source.path} line {e.line}")
+    # no config: the last layer's bias length is its output width
+    for c in run.checkpoints:
+        biases = [
+            t for t in c.tensors if len(t.shape) == 1 and "bias" in t.name.lower().rsplit("/", 1)[-1].rsplit(".", 1)[-1]
+        ]
+        if biases:
+            return OutputWidth(biases[-1].shape[0], f"length of the last bias ({biases[-1].name}) in {c.source.path}")
+    return OutputWidth(None, None)
+
+
+def _clipping(run: RunData) -> Clipping:
+    for cfg in run.configs:
+        if cfg.grad_clip is not None:
+            return Clipping(cfg.grad_clip, cfg.source.path)
+    return Clipping(None, None)
+
+
+def _model_loss(run: RunData) -> str | None:
+    for c in run.checkpoints:
+        if c.model is not None and c.model.loss:
+            return c.model.loss
+    for cfg in run.configs:
+        if cfg.loss:
+            return cfg.loss
+    return None
+
+
+def _weight_dtype(run: RunData, views: Iterable[CheckpointView]) -> str | None:
+    """A mixed-precision setting wins; else the dtype holding most float weights."""
+    counts: dict[str, int] = {}
+    for c in views:
+        for t in c.checkpoint.tensors:
+            if t.dtype.startswith(("float", "bfloat")):
+                counts[t.dtype] = counts.get(t.dtype, 0) + t.numel
+    for cfg in run.configs:
+        if cfg.mixed_precision:
+            return {"fp16": "float16", "bf16": "bfloat16"}.get(cfg.mixed_precision, cfg.mixed_precision)
+    for ck in run.checkpoints:
+        if ck.model is not None and ck.model.dtype_policy and "float16" in ck.model.dtype_policy:
+            return "float16" if "bfloat" not in ck.model.dtype_policy else "bfloat16"
+    return max(counts, key=counts.get) if counts else None  # type: ignore[arg-type]
+
+
+def _weight_norms(views: Iterable[CheckpointView]) -> tuple[WeightNorm, ...]:
+    """NaN for a checkpoint holding any non-finite tensor: a norm over its finite part
+    would read as a collapse of the weights."""
+    out = []
+    for c in views:
+        floats = [t for t in c.checkpoint.tensors if t.dtype.startswith(("float", "bfloat"))]
+        if any(t.nonfinite for t in floats):
+            out.append(WeightNorm(c.step, math.nan, c.path))
+            continue
+        # hypot: t.l2**2 overflows (OverflowError) for float64 norms past 1e154
+        out.append(WeightNorm(c.step, math.hypot(*(t.l2 for t in floats if math.isfinite(t.l2))), c.path))
+    return tuple(out)
+
+
+def _settings(run: RunData) -> tuple[Setting, ...]:
+    """What the configs and checkpoints say about the training setup, first source wins."""
+    found: dict[str, tuple[str, str]] = {}
+
+    def put(key: str, value: object, src: str) -> None:
+        if value is not None and value != "" and key not in found:
+            found[key] = (fmt_num(value) if isinstance(value, float) else str(value), src)
+
+    for c in run.configs:
+        src = c.source.path
+        put("learning rate", c.learning_rate, src)
+        put("optimizer", c.optimizer, src)
+        put("batch size", c.batch_size, src)
+        if c.grad_clip is not None:
+            put("gradient clipping", "off" if c.grad_clip == 0 else fmt_num(c.grad_clip), src)
+        put("precision", c.mixed_precision, src)
+        put("loss", c.loss, src)
+        put("classes", c.num_classes, src)
+    for ck in run.checkpoints:
+        m = ck.model
+        if m is None:
+            continue
+        src = ck.source.path
+        put("optimizer", m.optimizer, src)
+        put("learning rate", m.learning_rate, src)
+        put("loss", m.loss, src)
+        put(
+            "output layer",
+            f"{m.output_units} units" + (f", {m.output_activation}" if m.output_activation else "")
+            if m.output_units
+            else None,
+            src,
+        )
+        put("precision", m.dtype_policy, src)
+    order = [
+        "learning rate",
+        "optimizer",
+        "batch size",
+        "gradient clipping",
+        "precision",
+        "loss",
+        "classes",
+        "output layer",
+    ]
+    return tuple(Setting(k, *found[k]) for k in order if k in found)
+
+
+# ---------------------------------------------------------------- build
+
+
 def build_timeline(run: RunData) -> Timeline:
-    """Line everything up on one global-step axis and derive the blow-up landmarks."""
-    tl = Timeline(run_dir=run.given, sources=list(run.sources), run=run)
+    """Line everything up on one global-step axis and derive the blow-up landmarks and
+    the facts of the setup. Relative updates are measured with ``run.measure_update``."""
     cands = _candidates(run)
     spe, spe_origin = _steps_per_epoch(run, cands)
-    tl.steps_per_epoch, tl.steps_per_epoch_origin = spe, spe_origin
 
+    loss_all = loss = None
+    other_losses: tuple[Series, ...] = ()
     best = _pick(cands.get("loss", []))
     if best is not None:
-        tl.loss_all = _map_epochs(_as_series(best[1], "loss", best[2]), spe, best[3])
-        tl.loss = _effective(tl.loss_all)
-        tl.other_losses = [
+        loss_all = _map_epochs(_as_series(best[1], "loss", best[2]), spe, best[3])
+        loss = _effective(loss_all)
+        other_losses = tuple(
             _map_epochs(_as_series(c[1], "loss", c[2]), spe, c[3]) for c in cands.get("loss", []) if c is not best
-        ]
+        )
+    curves: dict[str, Series | None] = {}
     for role in ("val_loss", "lr", "grad_norm"):
         c = _pick(cands.get(role, []))
-        if c is not None:
-            setattr(tl, role, _map_epochs(_as_series(c[1], role, c[2]), spe, c[3]))
+        curves[role] = _map_epochs(_as_series(c[1], role, c[2]), spe, c[3]) if c is not None else None
 
     # first non-finite: the training loss, or any other training-loss series logged in
     # the same unit (a log may catch the NaN an event writer lost), or the grad norm
     # where the logger masks NaN losses (HF Trainer's logging_nan_inf_filter).
     found: list[NonFinite] = []
-    for s in [tl.loss, *tl.other_losses]:
+    for s in [loss, *other_losses]:
         nf = _nonfinite(s)
-        if nf is not None and (tl.loss is None or nf.unit == tl.loss.unit):
+        if nf is not None and (loss is None or nf.unit == loss.unit):
             found.append(nf)
+    nonfinite_by_role: dict[str, NonFinite] = {}
     for role in ("grad_norm", "lr", "val_loss"):
-        nf = _nonfinite(getattr(tl, role))
+        nf = _nonfinite(curves[role])
         if nf is not None:
-            tl.nonfinite_by_role[role] = nf
+            nonfinite_by_role[role] = nf
+    first_nonfinite = None
     if found:
-        tl.first_nonfinite = min(found, key=lambda n: n.step)
-        tl.nonfinite_by_role["loss"] = tl.first_nonfinite
-    elif "grad_norm" in tl.nonfinite_by_role and (tl.loss is None or tl.loss.unit == "step"):
-        tl.first_nonfinite = tl.nonfinite_by_role["grad_norm"]
-    if tl.first_nonfinite is None:
-        tl.exploded_step = _exploded(tl.loss)
+        first_nonfinite = min(found, key=lambda n: n.step)
+        nonfinite_by_role["loss"] = first_nonfinite
+    elif "grad_norm" in nonfinite_by_role and (loss is None or loss.unit == "step"):
+        first_nonfinite = nonfinite_by_role["grad_norm"]
+    exploded_step = _exploded(loss) if first_nonfinite is None else None
 
-    tl.checkpoints = _checkpoint_views(run, spe)
-    tl.layers = _layer_tracks(tl.checkpoints)
-    tl.first_nonfinite_checkpoint = next((c for c in tl.checkpoints if c.nonfinite_tensors), None)
+    views = tuple(_checkpoint_views(run, spe))
+    # the landmarks so far: what diverged and when (the properties below read them)
+    tl = Timeline(
+        run_dir=run.given,
+        sources=tuple(run.sources),
+        loss=loss,
+        val_loss=curves["val_loss"],
+        lr=curves["lr"],
+        grad_norm=curves["grad_norm"],
+        other_losses=other_losses,
+        loss_all=loss_all,
+        steps_per_epoch=spe,
+        steps_per_epoch_origin=spe_origin,
+        first_nonfinite=first_nonfinite,
+        nonfinite_by_role=nonfinite_by_role,
+        exploded_step=exploded_step,
+        checkpoints=views,
+        first_nonfinite_checkpoint=next((c for c in views if c.nonfinite_tensors), None),
+    )
 
-    if tl.loss is not None:
+    onset = None
+    spikes: tuple[int, ...] = ()
+    if loss is not None:
         if tl.diverged:
             # the stretch of loss before the blow-up: up to its first non-finite point, or
             # up to the step where another series caught it (a logger that masks NaN
             # losses keeps writing finite stand-ins after it), or the explosion
-            cut = _finite_prefix_end(tl.loss)
+            cut = _finite_prefix_end(loss)
             div = tl.divergence_step
-            if tl.first_nonfinite is not None and tl.first_nonfinite.role != "loss":
-                cut = min(cut, int(np.count_nonzero(tl.loss.steps < tl.first_nonfinite.step)))
-            elif tl.first_nonfinite is None and div is not None:
-                cut = min(cut, int(np.count_nonzero(tl.loss.steps <= div)))
-            tl.onset = find_onset(tl.loss.steps[:cut], tl.loss.values[:cut])
-        tl.spikes_recovered = find_spikes(tl.loss.values, tl.loss.steps)
+            if first_nonfinite is not None and first_nonfinite.role != "loss":
+                cut = min(cut, int(np.count_nonzero(loss.steps < first_nonfinite.step)))
+            elif first_nonfinite is None and div is not None:
+                cut = min(cut, int(np.count_nonzero(loss.steps <= div)))
+            onset = find_onset(loss.steps[:cut], loss.values[:cut])
+        spikes = tuple(find_spikes(loss.values, loss.steps))
 
-    if tl.loss_all is not None and len(tl.loss_all) > 1:
-        back = np.nonzero(np.diff(tl.loss_all.steps) <= 0)[0]
-        tl.restarts = [(int(tl.loss_all.steps[i]), int(tl.loss_all.steps[i + 1])) for i in back]
-    tl.lr_changes = _lr_changes(tl.lr, tl.loss)
-    tl.onset = _snap_onset_to_lr_increase(tl.onset, tl.lr_changes, tl.loss)
+    restarts: tuple[tuple[int, int], ...] = ()
+    if loss_all is not None and len(loss_all) > 1:
+        back = np.nonzero(np.diff(loss_all.steps) <= 0)[0]
+        restarts = tuple((int(loss_all.steps[i]), int(loss_all.steps[i + 1])) for i in back)
+    lr_changes = tuple(_lr_changes(tl.lr, loss))
+    onset = _snap_onset_to_lr_increase(onset, list(lr_changes), loss)
+    weight_histograms: list[HistogramSeries] = []
+    grad_histograms: list[HistogramSeries] = []
     for ev in run.events:
         # Keras writes its histograms at the epoch index, next to its epoch_* scalars
         epoch_steps = [int(s.steps.max()) for s in ev.scalars.values() if _unit_of(s.tag) == "epoch" and len(s)]
         for h in ev.histograms.values():
             if spe and epoch_steps and len(h) and int(h.steps.max()) <= max(epoch_steps):
                 h = dataclasses.replace(h, steps=(h.steps + 1) * spe)
-            (tl.grad_histograms if re.search(r"grad", h.tag, re.IGNORECASE) else tl.weight_histograms).append(h)
-    tl.log_events = list(_gather_log_events(run))
-    tl.died_with_exception = any(log.died_with_exception for log in run.logs)
-    return tl
+            (grad_histograms if re.search(r"grad", h.tag, re.IGNORECASE) else weight_histograms).append(h)
+    died_after = [lg.last_step for lg in run.logs if lg.died_with_exception and lg.last_step]
+    problems = list(run.problems)
+    relative_updates = _relative_updates(tl, run.measure_update, problems)
+    return dataclasses.replace(
+        tl,
+        restarts=restarts,
+        onset=onset,
+        lr_changes=lr_changes,
+        layers=tuple(_layer_tracks(list(views))),
+        weight_histograms=tuple(weight_histograms),
+        grad_histograms=tuple(grad_histograms),
+        log_events=tuple(_gather_log_events(run)),
+        died_with_exception=any(log.died_with_exception for log in run.logs),
+        died_after_step=max(died_after) if died_after else None,
+        job_logs=len(run.logs),
+        spikes_recovered=spikes,
+        relative_updates=relative_updates,
+        lr_info=_lr_info(run, tl.lr, tl.divergence_step),
+        output_width=_output_width(run),
+        clipping=_clipping(run),
+        model_loss=_model_loss(run),
+        weight_dtype=_weight_dtype(run, views),
+        weight_norms=_weight_norms(views),
+        settings=_settings(run),
+        data_samples=tuple(run.data_samples),
+        problems=tuple(problems),
+    )

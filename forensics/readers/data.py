@@ -41,7 +41,16 @@ from typing import IO, Any
 import numpy as np
 
 from forensics.errors import UnreadableSource
-from forensics.records import ArrayStats, DataSample, Kind, LabelStats, Source, Status
+from forensics.records import (  # noqa: F401  (LabelRangeCheck, labels_out_of_range: re-exported)
+    ArrayStats,
+    DataSample,
+    Kind,
+    LabelRangeCheck,
+    LabelStats,
+    Source,
+    Status,
+    labels_out_of_range,
+)
 
 CHUNK_BYTES = 16 * 1024 * 1024  # float64 working set per chunk: small next to any machine's memory
 MAX_ROW_BYTES = 256 * 1024 * 1024  # one row larger than this (as float64) is read in flat pieces
@@ -879,39 +888,6 @@ def _one_line(text: str) -> str:
 
 
 # ---------------------------------------------------------------- evidence helpers
-
-
-@dataclass(frozen=True, slots=True)
-class LabelRangeCheck:
-    """Labels outside ``[0, width)`` for a model with ``width`` outputs."""
-
-    width: int
-    count: int  # labels out of range (negative ones included)
-    negative: int
-    values: tuple[int, ...]  # the distinct offending values (the extremes kept), sorted
-    rows: tuple[tuple[int, int], ...]  # (row, value), the first few per value
-    complete: bool  # False when some offending rows could not be listed (more distinct values than kept)
-
-
-def labels_out_of_range(labels: LabelStats | DataSample, width: int) -> LabelRangeCheck:
-    """The labels a ``width``-way classifier cannot take, with their rows where they were kept."""
-    ls = labels.labels if isinstance(labels, DataSample) else labels
-    if ls is None:
-        return LabelRangeCheck(width, 0, 0, (), (), True)
-    bad_counts = {v: c for v, c in ls.classes.items() if v < 0 or v >= width}
-    count = sum(bad_counts.values())
-    rows = tuple((r, v) for r, v in ls.extreme_rows if v < 0 or v >= width)
-    listed = {v for _, v in rows}
-    # every value past the width has its rows listed only if it was among the largest values kept
-    complete = ls.classes_complete and all(v in listed for v in bad_counts if v >= 0)
-    return LabelRangeCheck(
-        width=width,
-        count=count,
-        negative=ls.negative,
-        values=tuple(sorted(bad_counts)),
-        rows=rows,
-        complete=bool(complete),
-    )
 
 
 def looks_unnormalized(stats: ArrayStats) -> bool:

@@ -17,7 +17,6 @@ import numpy as np
 from forensics.report.escape import md_cell, md_code, md_text
 from forensics.report.model import Report
 from forensics.rules.base import CONTEXT
-from forensics.rules.context import total_weight_norms
 from forensics.timeline import Series, Timeline
 from forensics.util import fmt_num
 
@@ -156,7 +155,7 @@ def _timeline_table(tl: Timeline) -> list[str]:
     if tl.loss is None or not len(tl.loss):
         return []
     unit = tl.loss.unit
-    norms = [(s, n) for s, n, _ in total_weight_norms(tl) if s is not None]
+    norms = [(s, n) for s, n, _ in tl.weight_norms if s is not None]
     header = [unit, "loss"]
     if tl.lr is not None:
         header.append("LR")
@@ -240,7 +239,7 @@ def _sparklines(tl: Timeline) -> list[str]:
         if s is not None and len(s) > 1:
             order = np.argsort(s.steps, kind="stable")
             rows.append((label, sparkline(s.values[order], log=log), _range_txt(s)))
-    norms = [(s, n) for s, n, _ in total_weight_norms(tl)]
+    norms = [(s, n) for s, n, _ in tl.weight_norms]
     if len(norms) > 1:
         vals = np.array(
             [n if not c.nonfinite_tensors else math.nan for (_, n), c in zip(norms, tl.checkpoints, strict=False)]
@@ -254,56 +253,6 @@ def _sparklines(tl: Timeline) -> list[str]:
     out.append("```")
     out.append(f"_Log scale; each character is the max of its stretch; {NONFINITE_MARK} marks non-finite values._")
     return out
-
-
-def _settings(tl: Timeline) -> list[tuple[str, str, str]]:
-    """What the configs and checkpoints say about the training setup, first source wins."""
-    run = tl.run
-    if run is None:
-        return []
-    found: dict[str, tuple[str, str]] = {}
-
-    def put(key: str, value: object, src: str) -> None:
-        if value is not None and value != "" and key not in found:
-            found[key] = (fmt_num(value) if isinstance(value, float) else str(value), src)
-
-    for c in run.configs:
-        src = c.source.path
-        put("learning rate", c.learning_rate, src)
-        put("optimizer", c.optimizer, src)
-        put("batch size", c.batch_size, src)
-        if c.grad_clip is not None:
-            put("gradient clipping", "off" if c.grad_clip == 0 else fmt_num(c.grad_clip), src)
-        put("precision", c.mixed_precision, src)
-        put("loss", c.loss, src)
-        put("classes", c.num_classes, src)
-    for ck in run.checkpoints:
-        m = ck.model
-        if m is None:
-            continue
-        src = ck.source.path
-        put("optimizer", m.optimizer, src)
-        put("learning rate", m.learning_rate, src)
-        put("loss", m.loss, src)
-        put(
-            "output layer",
-            f"{m.output_units} units" + (f", {m.output_activation}" if m.output_activation else "")
-            if m.output_units
-            else None,
-            src,
-        )
-        put("precision", m.dtype_policy, src)
-    order = [
-        "learning rate",
-        "optimizer",
-        "batch size",
-        "gradient clipping",
-        "precision",
-        "loss",
-        "classes",
-        "output layer",
-    ]
-    return [(k, *found[k]) for k in order if k in found]
 
 
 # Above this many sources, files that differ only by numbers in their path (one per
@@ -416,7 +365,7 @@ def to_markdown(r: Report) -> str:
                 )
             lines.append("")
 
-    settings = _settings(tl) if tl is not None else []
+    settings = tl.settings if tl is not None else []
     if settings:
         lines += ["## Training settings found", "", "| setting | value | where |", "| --- | --- | --- |"]
         lines += [f"| {k} | {_cell(val)} | {md_code(src, table=True)} |" for k, val, src in settings]

@@ -8,10 +8,9 @@ import re
 
 import numpy as np
 
-from forensics.readers.data import labels_out_of_range
-from forensics.records import ArrayStats, DataSample
+from forensics.records import ArrayStats, DataSample, labels_out_of_range
 from forensics.rules.base import Finding, rule
-from forensics.rules.context import model_loss, output_width
+from forensics.rules.context import GRAD_LAST_RATIO, climbed_into_blowup, grad_norm_before_blowup
 from forensics.rules.messages import label_fix
 from forensics.timeline import Timeline
 from forensics.util import fmt_num
@@ -21,8 +20,6 @@ from forensics.util import fmt_num
 UNSCALED_ABS_MAX = 20.0
 # ... or whose standard deviation passes this (standardised inputs have std ~1).
 UNSCALED_STD = 10.0
-# A last finite loss this many times the median before it was already climbing.
-CLIMB_FACTOR = 10.0
 # A sudden NaN that poisoned the run is weak evidence of a bad batch on its own
 # (division by zero and overflow look the same): below diagnose's verdict threshold.
 SUDDEN_NAN_WEIGHT = 0.35
@@ -61,29 +58,9 @@ FINITE_DATA_CAP = 0.15
 _REGRESSION_LOSS = re.compile(r"mse|mae|mean_squared|mean_absolute|huber|log_cosh|l1|l2|smooth", re.IGNORECASE)
 
 
-def _samples(tl: Timeline) -> list[DataSample]:
-    return list(tl.run.data_samples) if tl.run is not None else []
-
-
 def _input_arrays(ds: DataSample) -> list[ArrayStats]:
     label = ds.labels.array if ds.labels is not None else None
     return [a for a in ds.arrays if a.name != label]
-
-
-def climbed_into_blowup(tl: Timeline) -> bool:
-    """Did the loss climb before its first non-finite value? Either the timeline found an
-    onset, or (too few points for one) the last finite loss already stood
-    ``CLIMB_FACTOR`` above the points before it."""
-    if tl.onset is not None:
-        return True
-    nf = tl.first_nonfinite
-    if nf is None or tl.loss is None:
-        return False
-    before = tl.loss.values[(tl.loss.steps < nf.step) & np.isfinite(tl.loss.values)]
-    if before.size < 2:
-        return False
-    base = float(np.median(np.abs(before[:-1])))
-    return base > 0 and abs(float(before[-1])) > CLIMB_FACTOR * base
 
 
 @rule("DATA001", "non-finite-from-the-first-step", "data_or_labels", (), needs=("loss",))
@@ -163,7 +140,7 @@ def nonfinite_inputs(tl: Timeline) -> list[Finding]:
         np.isfinite(x).all(axis=1)); assert finiteness in the input pipeline.
     """
     out = []
-    for ds in _samples(tl):
+    for ds in tl.data_samples:
         for a in _input_arrays(ds):
             if a.nan == 0 and a.posinf + a.neginf == 0:
                 continue
@@ -217,13 +194,13 @@ def labels_out_of_domain(tl: Timeline) -> list[Finding]:
         or widen the output layer to the number of classes.
     """
     out = []
-    width, width_origin = output_width(tl)
-    loss = model_loss(tl)
+    width, width_origin = tl.output_width
+    loss = tl.model_loss
     if loss is not None and _REGRESSION_LOSS.search(loss):
         return []  # a regression target has no class domain
     if width == 1:
         width, width_origin = 2, f"{width_origin}: one unit, a binary classifier (labels 0/1)"
-    for ds in _samples(tl):
+    for ds in tl.data_samples:
         lab = ds.labels
         if lab is None:
             continue
@@ -303,7 +280,7 @@ def unnormalised_inputs(tl: Timeline) -> list[Finding]:
     if not tl.diverged:
         return []
     out = []
-    for ds in _samples(tl):
+    for ds in tl.data_samples:
         for a in _input_arrays(ds):
             if not (math.isfinite(a.max) and math.isfinite(a.min)):
                 continue
@@ -373,12 +350,10 @@ def sudden_nonfinite(tl: Timeline) -> list[Finding]:
     # alone, a NaN out of the blue is as much an operation as a bad batch: below the
     # verdict threshold unless the batch was isolated (finite again right after)
     weight = ISOLATED_NAN_WEIGHT if isolated else (SUDDEN_NAN_WEIGHT if is_nan else SUDDEN_INF_WEIGHT)
-    from forensics.rules.weights import GRAD_LAST_RATIO, grad_norm_before_blowup
-
     g = grad_norm_before_blowup(tl)
     if g is not None and g[0] > 0 and g[2] >= GRAD_LAST_RATIO * g[0]:
         weight = min(weight, SWELLING_GRADIENTS_CAP)
-    samples = _samples(tl)
+    samples = tl.data_samples
     clean = bool(samples) and all(a.nan + a.posinf + a.neginf == 0 for ds in samples for a in ds.arrays)
     if clean:
         weight = min(weight, FINITE_DATA_CAP)

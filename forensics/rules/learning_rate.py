@@ -8,8 +8,8 @@ import math
 import numpy as np
 
 from forensics.rules.base import Finding, rule
-from forensics.rules.context import LrInfo, lr_info, total_weight_norms
-from forensics.timeline import Timeline, _log10_safe
+from forensics.rules.context import lr_high, lr_normal
+from forensics.timeline import LrInfo, Timeline, log10_safe
 from forensics.util import fmt_num
 
 # The climb must start within this fraction of the run before the blow-up to count as
@@ -59,7 +59,7 @@ OSCILLATION_WEIGHT = 0.5
 
 def _by_lr(lri: LrInfo, weights: dict[str, float]) -> float:
     """The weight for the LR in force: normal, high, or neither/unknown."""
-    return weights["normal"] if lri.normal else weights["high"] if lri.high else weights["unknown"]
+    return weights["normal"] if lr_normal(lri) else weights["high"] if lr_high(lri) else weights["unknown"]
 
 
 def _fix_cap(lr_ok: float | None, peak: float | None) -> str:
@@ -204,7 +204,7 @@ def diverges_from_start(tl: Timeline) -> list[Finding]:
         return []  # non-finite from the first logged step: the data rules' case
     if lr_increase_then_blowup(tl):
         return []  # the blow-up follows an LR increase after stable training: LR001's case
-    lri = lr_info(tl)
+    lri = tl.lr_info
     first = int(tl.loss.steps[0])
     end = tl.divergence_step if tl.divergence_step is not None else int(tl.loss.steps[-1])
     span = max(end - first, 1)
@@ -229,9 +229,9 @@ def diverges_from_start(tl: Timeline) -> list[Finding]:
     lr_txt = ""
     if lri.value is not None:
         lr_txt = f" at a constant LR of {fmt_num(lri.value)}" + (f" ({lri.optimizer})" if lri.optimizer else "")
-        if lri.high:
+        if lr_high(lri):
             weight = EARLY_CLIMB_WEIGHT["high"]
-        elif lri.normal:
+        elif lr_normal(lri):
             weight = EARLY_CLIMB_WEIGHT["normal"]
     return [
         Finding(
@@ -270,7 +270,7 @@ def relative_update_too_large(tl: Timeline) -> list[Finding]:
         Lower the learning rate so updates stay near 1e-3 of the weight norm per
         step; add gradient clipping.
     """
-    lri = lr_info(tl)
+    lri = tl.lr_info
     measured = [u for u in tl.relative_updates if math.isfinite(u.per_step)]
     if measured:
         worst = max(measured, key=lambda u: u.per_step)
@@ -289,7 +289,7 @@ def relative_update_too_large(tl: Timeline) -> list[Finding]:
                 fix=_fix_cap(None, lri.value),
             )
         ]
-    norms = [(s, n, p) for s, n, p in total_weight_norms(tl) if s is not None and n > 0 and math.isfinite(n)]
+    norms = [(s, n, p) for s, n, p in tl.weight_norms if s is not None and n > 0 and math.isfinite(n)]
     if len(norms) < 2:
         return []
     worst_bound = None
@@ -342,7 +342,7 @@ def growing_oscillation(tl: Timeline) -> list[Finding]:
     v = v[np.isfinite(v)]
     if v.size < 16:
         return []
-    d = np.diff(_log10_safe(v))
+    d = np.diff(log10_safe(v))
     d = d[d != 0]
     if d.size < 12:
         return []
@@ -359,6 +359,6 @@ def growing_oscillation(tl: Timeline) -> list[Finding]:
             step=int(tl.loss.steps[0]),
             source=tl.loss.source,
             weight=OSCILLATION_WEIGHT,
-            fix=_fix_cap(None, lr_info(tl).value),
+            fix=_fix_cap(None, tl.lr_info.value),
         )
     ]

@@ -5,8 +5,7 @@ from __future__ import annotations
 import math
 
 from forensics.rules.base import Finding, rule
-from forensics.rules.context import FP16_MAX, total_weight_norms, weight_dtype
-from forensics.rules.data import climbed_into_blowup
+from forensics.rules.context import FP16_MAX, climbed_into_blowup
 from forensics.timeline import Timeline
 from forensics.util import fmt_num
 
@@ -32,9 +31,7 @@ INF_FIRST_WEIGHT = 0.35
 def _weights_bounded(tl: Timeline) -> bool | None:
     step = tl.divergence_step
     norms = [
-        (s, n)
-        for s, n, _ in total_weight_norms(tl)
-        if math.isfinite(n) and n > 0 and (step is None or s is None or s <= step)
+        (s, n) for s, n, _ in tl.weight_norms if math.isfinite(n) and n > 0 and (step is None or s is None or s <= step)
     ]
     if len(norms) < 2:
         return None
@@ -111,7 +108,7 @@ def fp16_overflow(tl: Timeline) -> list[Finding]:
         Keras mixed_float16 policy) instead of pure fp16, keep the loss and
         softmax in float32, or use bfloat16.
     """
-    dtype = weight_dtype(tl)
+    dtype = tl.weight_dtype
     if dtype != "float16":
         return []
     fix = (
@@ -180,9 +177,9 @@ def nonfinite_with_clean_inputs(tl: Timeline) -> list[Finding]:
         to name the operation.
     """
     nf = tl.first_nonfinite
-    if nf is None or nf.last_finite_step is None or climbed_into_blowup(tl) or tl.run is None:
+    if nf is None or nf.last_finite_step is None or climbed_into_blowup(tl):
         return []
-    samples = tl.run.data_samples
+    samples = tl.data_samples
     if not samples:
         return []
     for ds in samples:

@@ -7,7 +7,14 @@ import math
 import numpy as np
 
 from forensics.rules.base import CONTEXT, Finding, rule
-from forensics.rules.context import DTYPE_MAX, clipping, geometric_growth, lr_info
+from forensics.rules.context import (
+    DTYPE_MAX,
+    GRAD_LAST_RATIO,
+    geometric_growth,
+    grad_norm_before_blowup,
+    lr_high,
+    lr_normal,
+)
 from forensics.timeline import Series, Timeline
 from forensics.util import fmt_num
 
@@ -17,8 +24,6 @@ GRAD_GROWTH_DECADES = 2.0
 # Without a sustained climb, gradient-norm spikes this many times the median are the
 # intermittent explosions of RNNs and deep plain nets (healthy runs stay within ~10x).
 GRAD_SPIKE_RATIO = 20.0
-# A gradient norm this many times its median at the last finite step: it was rising into the NaN.
-GRAD_LAST_RATIO = 4.0
 # Weight norms growing by this factor across checkpoints is far beyond healthy drift
 # (weight norms typically change by tens of percent over a whole run).
 WEIGHT_GROWTH_FACTOR = 10.0
@@ -33,7 +38,7 @@ _FIX_CLIP = (
 
 
 def _clip_fix(tl: Timeline) -> str:
-    value, src = clipping(tl)
+    value, src = tl.clipping
     if value == 0:
         return f"Gradient clipping was off ({src}): turn it on (max_grad_norm / clipnorm = 1.0). " + _FIX_CLIP
     if value is not None and value > 0:
@@ -62,12 +67,12 @@ def _lr_weight(tl: Timeline, normal: float, high: float, unknown: float) -> floa
     """The weight of growth evidence by the LR in force: full at a normal LR, low at a
     high one (the step size explains the growth), in between when the LR is unknown or
     between the two marks."""
-    lri = lr_info(tl)
+    lri = tl.lr_info
     if lri.value is None:
         return unknown
-    if lri.high:
+    if lr_high(lri):
         return high
-    return normal if lri.normal else unknown
+    return normal if lr_normal(lri) else unknown
 
 
 @rule(
@@ -103,7 +108,7 @@ def grad_norm_growth(tl: Timeline) -> list[Finding]:
     src = tl.grad_norm.source if tl.grad_norm is not None else None
     if g is None and tl.grad_histograms:
         g, src = _histogram_growth(tl, tl.grad_histograms, until)
-    lri = lr_info(tl)
+    lri = tl.lr_info
     if g is None or g.decades < GRAD_GROWTH_DECADES:
         return _erratic_grad_norm(tl)
     weight = _lr_weight(tl, **GRAD_GROWTH_WEIGHT)
@@ -119,22 +124,6 @@ def grad_norm_growth(tl: Timeline) -> list[Finding]:
             fix=_clip_fix(tl),
         )
     ]
-
-
-def grad_norm_before_blowup(tl: Timeline) -> tuple[float, float, float, int] | None:
-    """(median, max, last finite, step of max) of the gradient norm before the blow-up."""
-    s = tl.grad_norm
-    if s is None or len(s) < 8:
-        return None
-    until = tl.divergence_step
-    mask = np.isfinite(s.values) & (s.values > 0)
-    if until is not None:
-        mask &= s.steps < until
-    v, st = s.values[mask], s.steps[mask]
-    if v.size < 8:
-        return None
-    i = int(np.argmax(v))
-    return float(np.median(v)), float(v[i]), float(v[-1]), int(st[i])
 
 
 def _erratic_grad_norm(tl: Timeline) -> list[Finding]:

@@ -189,9 +189,9 @@ def scalar_points(payloads: list[bytes]) -> dict[str, list[tuple[int, float]]]:
 
 
 def event_data(report: Report):
-    """The EventFileData records behind a report (what the event reader returned)."""
-    assert report.timeline is not None and report.timeline.run is not None
-    return report.timeline.run.events
+    """The EventFileData records behind a report: what the event reader returns for the
+    same path (the timeline keeps the series, not the readers' records)."""
+    return forensics.inspect(report.run_dir).events
 
 
 def reported_points(report: Report) -> dict[str, list[tuple[int, float]]]:

@@ -317,7 +317,7 @@ def test_an_index_naming_a_bad_shard_reads_the_good_ones_and_never_leaves_the_ru
     src = _source(report, "ck/model.safetensors.index.json")
     assert src.status is Status.PARTIAL, src
     assert reason in src.note, src.note
-    (ckpt,) = report.timeline.run.checkpoints
+    (ckpt,) = [c.checkpoint for c in report.timeline.checkpoints]
     names = {t.name for t in ckpt.tensors}
     assert "stolen" not in names and "0.weight" in names
     assert all(t.nonfinite == 0 for t in ckpt.tensors)  # the NaN tensor outside was never read
@@ -423,7 +423,7 @@ def test_an_external_link_to_an_h5_outside_the_run_is_not_followed(tmp_path: Pat
     report = analyze(run, "keras_h5")
     src = only_source(report)
     assert src.status is Status.PARTIAL and "ExternalLink not followed" in src.note
-    (ckpt,) = report.timeline.run.checkpoints
+    (ckpt,) = [c.checkpoint for c in report.timeline.checkpoints]
     assert [t.nan for t in ckpt.tensors] == [0]  # only the bias: the NaN weights outside were not read
 
 
@@ -686,7 +686,7 @@ def test_statistics_of_float64_weights_at_the_edge_of_the_range_are_exact_or_inf
     entry = {"dtype": "F64", "shape": [2], "data_offsets": [0, 16]}
     path = tmp_path / "model.safetensors"
     path.write_bytes(safetensors_bytes({"w": entry}, vals.tobytes()))
-    (t,) = analyze(path, "safetensors").timeline.run.checkpoints[0].tensors
+    (t,) = analyze(path, "safetensors").timeline.checkpoints[0].checkpoint.tensors
     assert (t.min, t.max, t.absmax, t.mean) == (-1.7e308, 1.7e308, 1.7e308, 0.0)
     assert t.std == pytest.approx(1.7e308)
     assert t.l2 == math.inf  # sqrt(2) * 1.7e308 is past float64

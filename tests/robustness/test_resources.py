@@ -51,15 +51,15 @@ import forensics
 report = forensics.analyze(sys.argv[1])
 report.to_json()
 elapsed = time.monotonic() - t0
-run = report.timeline.run
+tl = report.timeline
 out = {
     "bites": bites,
     "seconds": elapsed,
     "rss_mib": next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM")) / 1024,
     "children_rss_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
     "sources": {s.path: [str(s.status), s.note] for s in report.sources},
-    "tensors": {c.source.path: [[t.numel, t.nan, t.zeros] for t in c.tensors] for c in run.checkpoints},
-    "arrays": {d.source.path: [[a.nan, a.shape] for a in d.arrays] for d in run.data_samples},
+    "tensors": {c.path: [[t.numel, t.nan, t.zeros] for t in c.checkpoint.tensors] for c in tl.checkpoints},
+    "arrays": {d.source.path: [[a.nan, a.shape] for a in d.arrays] for d in tl.data_samples},
 }
 print(json.dumps(out))
 """

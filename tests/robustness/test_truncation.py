@@ -115,7 +115,7 @@ def test_safetensors_cut_at_every_byte_keeps_every_tensor_before_the_cut(tmp_pat
     data = full_path.read_bytes()
     spans = safetensors_spans(data)
     header_end = min(b for b, _ in spans.values())
-    full = {t.name: t for t in analyze(full_path, "safetensors").timeline.run.checkpoints[0].tensors}
+    full = {t.name: t for t in analyze(full_path, "safetensors").timeline.checkpoints[0].checkpoint.tensors}
     assert set(full) == set(spans)
     path = tmp_path / "step_000040.safetensors"
     for cut in range(len(data)):
@@ -128,7 +128,7 @@ def test_safetensors_cut_at_every_byte_keeps_every_tensor_before_the_cut(tmp_pat
             assert src.status is Status.UNREADABLE, (cut, src)
             continue
         assert src.status is Status.PARTIAL, (cut, src)
-        (ckpt,) = report.timeline.run.checkpoints
+        (ckpt,) = [c.checkpoint for c in report.timeline.checkpoints]
         got = {t.name: t for t in ckpt.tensors}
         assert set(got) == complete, cut
         assert all(got[n] == full[n] for n in complete), cut  # same statistics as from the whole file

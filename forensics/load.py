@@ -22,6 +22,7 @@ from typing import Any
 
 from forensics.discover import Found, Inventory, discover, step_from_path
 from forensics.errors import UnreadableSource, UsageError
+from forensics.readers import READERS, Reader, Skip
 from forensics.records import (
     Checkpoint,
     ConfigData,
@@ -82,87 +83,19 @@ def _with_step(ckpt: Checkpoint) -> Checkpoint:
     return ckpt
 
 
-def _read_one(found: Found, root: Path, extra_data: bool = False) -> Any:
-    """Dispatch one file to its reader. Returns a record, or a Source for skipped files."""
+def _read_one(found: Found, root: Path) -> Any:
+    """Read one file with the reader its kind names in the reader table. Returns a record,
+    a Source for a skipped kind, or None for a shard (read through its index)."""
     src = _source(found)
-    kind = found.kind
-    if kind is Kind.PICKLE:
-        return dataclasses.replace(
-            src,
-            status=Status.SKIPPED,
-            note="pickle-based checkpoint: never loaded (unpickling can run arbitrary code)",
-        )
-    if kind is Kind.TF_CHECKPOINT:
-        return dataclasses.replace(
-            src, status=Status.SKIPPED, note="TensorFlow checkpoint bundle (.index + .data): tensors not read yet"
-        )
-    if kind is Kind.SAVED_MODEL:
-        return dataclasses.replace(
-            src, status=Status.SKIPPED, note="TensorFlow SavedModel graph: holds no training curve"
-        )
-    if kind is Kind.METRICS_JSONL:
-        from forensics.readers.metrics_csv import read_jsonl_metrics
-
-        return read_jsonl_metrics(found.path, src)
-    if kind is Kind.MLFLOW_PARAM:
-        from forensics.readers.config import read_mlflow_param
-
-        return read_mlflow_param(found.path, src)
-    if kind is Kind.MLFLOW_METRIC:
-        from forensics.readers.metrics_csv import read_mlflow_metric
-
-        return read_mlflow_metric(found.path, src)
-    if kind is Kind.SAFETENSORS and found.group:
-        return None  # read through its index
-    if kind is Kind.EVENTS:
-        from forensics.readers.events import read_event_file
-
-        return read_event_file(found.path, src)
-    if kind is Kind.KERAS_H5:
-        from forensics.readers.keras import read_keras_h5
-
-        return _with_step(read_keras_h5(found.path, src))
-    if kind is Kind.KERAS_ARCHIVE:
-        from forensics.readers.keras import read_keras_archive
-
-        return _with_step(read_keras_archive(found.path, src))
-    if kind is Kind.SAFETENSORS:
-        from forensics.readers.safetensors import read_safetensors
-
-        return _with_step(read_safetensors(found.path, src))
-    if kind is Kind.SAFETENSORS_INDEX:
-        from forensics.readers.safetensors import read_safetensors_index
-
-        return _with_step(read_safetensors_index(found.path, src, root))
-    if kind is Kind.JOB_LOG:
-        from forensics.readers.logs import read_job_log
-
-        return read_job_log(found.path, src)
-    if kind is Kind.METRICS_CSV:
-        from forensics.readers.metrics_csv import read_metrics_csv
-
-        return read_metrics_csv(found.path, src)
-    if kind is Kind.TRAINER_STATE:
-        from forensics.readers.trainer_state import read_trainer_state
-
-        return read_trainer_state(found.path, src)
-    if kind is Kind.CONFIG:
-        from forensics.readers.config import read_config
-
-        return read_config(found.path, src)
-    if kind is Kind.DATA_SAMPLE:
-        from forensics.readers.data import read_data_sample
-
-        return read_data_sample(found.path, src)
-    raise AssertionError(f"no reader for {kind}")
-
-
-def _record_source(record: Any) -> Source | None:
-    if record is None:
-        return None
-    if isinstance(record, Source):
-        return record
-    return getattr(record, "source", None)
+    entry = READERS.get(found.kind)
+    if entry is None:
+        raise AssertionError(f"no reader for {found.kind}")
+    if isinstance(entry, Skip):
+        return dataclasses.replace(src, status=Status.SKIPPED, note=entry.note)
+    if found.kind is Kind.SAFETENSORS and found.group:
+        return None  # a shard: read through its index
+    record = entry.read(found.path, src, root)
+    return _with_step(record) if entry.into == "checkpoints" else record
 
 
 def update_meter(root: Path, *, debug: bool = False) -> UpdateMeter:
@@ -231,22 +164,15 @@ def load_inventory(
                 _source(found), status=Status.UNREADABLE, note=_one_line(f"internal error: {type(e).__name__}: {e}")
             )
         done += found.size
-        src = _record_source(record)
-        if src is None:
+        if record is None:
             continue
-        run.sources.append(src)
-        if isinstance(record, EventFileData):
-            run.events.append(record)
-        elif isinstance(record, Checkpoint):
-            run.checkpoints.append(record)
-        elif isinstance(record, LogData):
-            run.logs.append(record)
-        elif isinstance(record, ConfigData):
-            run.configs.append(record)
-        elif isinstance(record, DataSample):
-            run.data_samples.append(record)
-        elif isinstance(record, TrainerState):
-            run.trainer_states.append(record)
+        if isinstance(record, Source):  # skipped or unreadable: listed, nothing to keep
+            run.sources.append(record)
+            continue
+        run.sources.append(record.source)
+        entry = READERS[found.kind]
+        assert isinstance(entry, Reader)
+        getattr(run, entry.into).append(record)
     if progress:
         progress("", total, total)
     # Hugging Face dict lines carry no step: once the trainer state tells the steps per

@@ -212,7 +212,7 @@ def inspect(
     debug: Annotated[bool, typer.Option(help="Show tracebacks of internal errors.")] = False,
 ) -> None:
     """List every artifact of a run: what it is, whether it could be read, and what is in it."""
-    from forensics.inventory import inventory_json, inventory_text
+    from forensics.inspection import inventory_json, inventory_text
     from forensics.load import load_run
 
     _check_output(output, run_dir)

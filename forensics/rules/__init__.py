@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
-from forensics.rules import data, health, learning_rate, logs, numerics, weights  # noqa: F401  (registers)
+import importlib
+import pkgutil
+
 from forensics.rules.base import CAUSES, DETAILS, REGISTRY, SECTIONS, Evidence, Rule
 from forensics.rules.messages import families_markdown
 from forensics.timeline import Timeline
+
+# Importing a rule module registers its rules: every module of this package is imported,
+# so a new rule module needs no line here.
+for _m in pkgutil.iter_modules(__path__):
+    if not _m.name.startswith("_"):
+        importlib.import_module(f"{__name__}.{_m.name}")
 
 __all__ = ["CAUSES", "DETAILS", "REGISTRY", "Evidence", "Rule", "catalogue_markdown", "run_rules"]
 

@@ -21,6 +21,7 @@ from forensics.util import fmt_num
 MIN_VERDICT_SCORE = 0.4
 # A runner-up within this ratio of the best cause, while the best is not strong, makes the evidence contradictory.
 CONTRADICTION_RATIO = 0.85
+# ... "not strong": a best cause at or above this score stands even with a close runner-up.
 STRONG_SCORE = 0.75
 # Evidence at or above this weight is decisive on its own (the framework named the fault,
 # or the data sample shows it).
@@ -29,6 +30,16 @@ DECISIVE_WEIGHT = 0.85
 SHORT_CURVE_POINTS = 10
 # Each missing source that bears on the winning cause multiplies the confidence by this.
 MISSING_SOURCE_FACTOR = 0.9
+# No single piece of evidence is certain: weights are capped here when combined.
+MAX_EVIDENCE_WEIGHT = 0.99
+# The runner-up's share of the best score takes up to this fraction off the confidence.
+RUNNER_UP_PENALTY = 0.4
+# A healthy verdict's confidence lies between these (spikes and short curves leave doubt).
+HEALTHY_CONFIDENCE = (0.5, 0.95)
+# "Inconclusive" because two causes tie is itself only half sure.
+CONTRADICTORY_CONFIDENCE = 0.5
+# The confidence of a verdict never reaches certainty.
+MAX_CONFIDENCE = 0.99
 
 
 @dataclass(frozen=True)
@@ -61,9 +72,9 @@ def _score(evs: list[Evidence]) -> float:
     neg = 1.0
     for e in evs:
         if e.weight > 0:
-            s *= 1.0 - min(e.weight, 0.99)
+            s *= 1.0 - min(e.weight, MAX_EVIDENCE_WEIGHT)
         elif e.weight < 0:
-            neg *= 1.0 + max(e.weight, -0.99)
+            neg *= 1.0 + max(e.weight, -MAX_EVIDENCE_WEIGHT)
     return (1.0 - s) * neg
 
 
@@ -164,11 +175,12 @@ def diagnose(tl: Timeline, evidence: list[Evidence]) -> Diagnosis:
             # a rule that saw the job stop for a reason that is not divergence says so
             notes_ = [_healthy_note(e) for e in (healthy.evidence if healthy else ())]
             extra = next((" " + n for n in notes_ if n), "")
-            confidence = min(0.95, max(healthy.score if healthy else 0.5, 0.5))
+            low, high = HEALTHY_CONFIDENCE
+            confidence = min(high, max(healthy.score if healthy else low, low))
             short = ""
             if len(tl.loss) < SHORT_CURVE_POINTS:
                 # a few points say little: the job may have died right after the last one
-                confidence = min(confidence, 0.5)
+                confidence = min(confidence, low)
                 short = f" Only {len(tl.loss)} points were logged, the last at step {int(tl.loss.steps.max())}."
             verdict = Verdict(
                 "healthy",
@@ -186,11 +198,11 @@ def diagnose(tl: Timeline, evidence: list[Evidence]) -> Diagnosis:
     top = pool[0]
     second = next((c for c in problem if c.cause != top.cause), None)
     second_score = second.score if second else 0.0
-    confidence = top.score * (1.0 - 0.4 * (second_score / top.score if top.score else 0))
+    confidence = top.score * (1.0 - RUNNER_UP_PENALTY * (second_score / top.score if top.score else 0))
     for note in notes:
         if any(note.startswith(b) for b in _BEARING.get(top.cause, ())):
             confidence *= MISSING_SOURCE_FACTOR
-    confidence = round(max(0.0, min(confidence, 0.99)), 2)
+    confidence = round(max(0.0, min(confidence, MAX_CONFIDENCE)), 2)
 
     lead = [e for e in top.evidence if e.weight > 0][:2]
     first_sentence = _divergence_sentence(tl)
@@ -203,7 +215,11 @@ def diagnose(tl: Timeline, evidence: list[Evidence]) -> Diagnosis:
         )
         summary = (first_sentence + " " if first_sentence else "") + f"The evidence does not single out a cause: {why}."
         verdict = Verdict(
-            "inconclusive", None, round(1.0 - top.score, 2) if top.score < MIN_VERDICT_SCORE else 0.5, summary, None
+            "inconclusive",
+            None,
+            round(1.0 - top.score, 2) if top.score < MIN_VERDICT_SCORE else CONTRADICTORY_CONFIDENCE,
+            summary,
+            None,
         )
         return Diagnosis(verdict, cands, _recommendations(verdict, top, second), notes)
 

@@ -77,6 +77,7 @@ SPIKE_FACTOR = 3.0
 # The loss is "near zero" before the blow-up when its last finite level is this
 # fraction of its first level (or below NEAR_ZERO_ABS): the model had saturated.
 NEAR_ZERO_FRACTION = 0.02
+# ... or when it sits below this absolute level (a cross-entropy of 0.02 is a near-certain fit).
 NEAR_ZERO_ABS = 0.02
 # Measuring ||dW|| reads both checkpoints again; the last few pairs before the blow-up
 # say what the step size was doing, so the cost stays bounded on long runs.
@@ -1311,3 +1312,20 @@ def build_timeline(run: RunData) -> Timeline:
         data_samples=tuple(run.data_samples),
         problems=tuple(problems),
     )
+
+
+# Which functions derive each landmark of the Timeline: a rule that reads the field
+# depends on the thresholds they use (the rule catalogue lists them as its options).
+DERIVED_BY: dict[str, tuple[Callable[..., object], ...]] = {
+    "loss": (_effective,),
+    "first_nonfinite": (_nonfinite,),
+    "exploded_step": (_exploded,),
+    "onset": (find_onset, _snap_onset_to_lr_increase),
+    "lr_changes": (_lr_changes,),
+    "spikes_recovered": (find_spikes,),
+    "steps_per_epoch": (_steps_per_epoch,),
+    "checkpoints": (_checkpoint_views,),
+    "layers": (_layer_tracks,),
+    "relative_updates": (_relative_updates,),
+    "lr_info": (_lr_info,),
+}

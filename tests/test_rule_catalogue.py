@@ -30,3 +30,35 @@ def test_every_threshold_constant_has_a_rationale():
     thresholds = [line for line in text.splitlines() if line.startswith("- `")]
     assert thresholds, "no thresholds found in the catalogue"
     assert not [t for t in thresholds if "(no rationale)" in t]
+
+
+def test_every_number_that_moves_a_verdict_is_on_the_rules_page():
+    from forensics.rules.catalogue import _all_options
+
+    text = catalogue_markdown()
+    for mod, opts in _all_options().items():
+        for name in opts:
+            assert f"- `{name}` = " in text, f"{mod}.{name} is not documented in docs/rules.md"
+
+
+@pytest.mark.parametrize(
+    ("rule_id", "option"),
+    [
+        ("LR002", "ADAPTIVE_HIGH_LR"),  # judged through the LR facts
+        ("LR001", "LR_JUMP_FACTOR"),  # a timeline landmark the rule reads
+        ("LR002", "ONSET_MIN_RISE_DECADES"),  # the onset the rule reads
+        ("DATA003", "DECISIVE_WEIGHT"),  # a decisive rule
+        ("DATA005", "GRAD_LAST_RATIO"),  # a shared helper's threshold
+        ("LOG001", "NAMED_FAULT_WEIGHT"),
+    ],
+)
+def test_a_rules_options_follow_what_its_check_reads(rule_id, option):
+    from forensics.rules.catalogue import rule_options
+
+    assert option in {name for _, name, _, _ in rule_options(REGISTRY[rule_id])}
+
+
+def test_a_rule_lists_no_option_it_cannot_reach():
+    from forensics.rules.catalogue import rule_options
+
+    assert "LABEL_PAST_WIDTH_WEIGHT" not in {name for _, name, _, _ in rule_options(REGISTRY["LR001"])}

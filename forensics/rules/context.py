@@ -23,8 +23,11 @@ UNKNOWN_HIGH_LR = 0.05
 # At or below this an LR is "normal" for any optimizer.
 NORMAL_LR_CEILING = {"adaptive": 3e-3, "sgd": 0.1, None: 1e-2}
 
+# The largest finite float16 value (IEEE 754 half precision).
 FP16_MAX = 65504.0
+# The largest finite bfloat16 value (float32's exponent range, 8-bit mantissa).
 BF16_MAX = 3.3895313892515355e38
+# The largest finite value of each training dtype: where a weight overflows.
 DTYPE_MAX = {"float16": FP16_MAX, "bfloat16": BF16_MAX, "float32": 3.4028234663852886e38}
 # A last finite loss this many times the median before it was already climbing.
 CLIMB_FACTOR = 10.0

@@ -18,3 +18,16 @@ def test_readme_quotes_the_opening_of_the_example_report():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for line in head:
         assert line in readme, f"README.md does not quote: {line}"
+
+
+def test_architecture_page_is_linked_and_names_files_that_exist():
+    import re
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "docs/architecture.md" in readme
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`((?:forensics|tests)/[\w/<>.-]+\.(?:py|yaml|yml))`", text))
+    assert named
+    for path in named:
+        if "<" not in path:
+            assert (ROOT / path).exists(), f"docs/architecture.md names {path}, which does not exist"

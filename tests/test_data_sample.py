@@ -19,7 +19,6 @@ from forensics.errors import UnreadableSource
 from forensics.readers import data as data_mod
 from forensics.readers.data import (
     labels_out_of_range,
-    looks_unnormalized,
     read_data_sample,
     read_data_sample_path,
 )
@@ -212,20 +211,23 @@ def test_csv_with_header_label_column_and_text_column(tmp_path):
 
 def test_unnormalized_inputs_are_told_apart():
     from forensics.records import ArrayStats
+    from forensics.rules.data_or_labels import unscaled
 
     def stats(lo, hi, std):
         return ArrayStats("x", "float32", (10, 3), 0, 0, 0, lo, hi, (lo + hi) / 2, std, role="features")
 
-    assert looks_unnormalized(stats(0.0, 255.0, 73.0))
-    assert not looks_unnormalized(stats(-3.1, 3.4, 1.0))
-    assert not looks_unnormalized(stats(0.0, 1.0, 0.3))
+    assert unscaled(stats(0.0, 255.0, 73.0))
+    assert not unscaled(stats(-3.1, 3.4, 1.0))
+    assert not unscaled(stats(0.0, 1.0, 0.3))
 
 
 def test_raw_pixels_sample_reads_as_unnormalized(tmp_path):
+    from forensics.rules.data_or_labels import unscaled
+
     rng = np.random.default_rng(2)
     np.savez(tmp_path / "s.npz", images=rng.integers(0, 256, (50, 8, 8), dtype=np.uint8), labels=np.arange(50) % 10)
     sample = read(tmp_path / "s.npz")
-    assert looks_unnormalized(by_name(sample, "images"))
+    assert unscaled(by_name(sample, "images"))
     assert by_name(sample, "images").max == 255
 
 

@@ -20,7 +20,8 @@ and of the largest values, so that once the model's output width is known
 Evidence this feeds later rules: NaN/Inf in the features
 (``nan_in_inputs``/``inf_in_inputs``), labels below 0 (``negative_labels``) or
 at/above the output width (``labels_out_of_range``), and inputs far from unit
-scale (``unnormalized_inputs``: e.g. 0..255 pixels, see :func:`looks_unnormalized`).
+scale (``unnormalized_inputs``: e.g. 0..255 pixels). The reader only measures; what
+counts as unscaled is rule DATA004's judgement (``rules/data_or_labels.py``).
 """
 
 from __future__ import annotations
@@ -62,9 +63,6 @@ TOP_LABEL_VALUES = 20  # largest distinct label values whose first rows are kept
 MAX_CSV_BYTES = 256 * 1024 * 1024  # "small" csv: past this only the first rows are read
 MAX_CSV_CELLS = 20_000_000  # cells parsed from a csv (bounded memory: columns are held as float lists)
 MAX_HEADER_BYTES = 100_000  # npy header size accepted (numpy's own default limit is 10,000)
-# inputs whose values reach past this magnitude are not on a normalised scale (pixels are 0..255)
-UNNORMALIZED_ABSMAX = 20.0
-UNNORMALIZED_STD = 10.0  # ...or whose spread is this many times unit variance
 NOTE_LIMIT = 300
 
 _LABEL_TOKENS = ("labels", "label", "y", "targets", "target", "classes", "class", "lbl", "lbls", "gt")
@@ -885,14 +883,3 @@ def _note(notes: list[str]) -> str:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
-
-
-# ---------------------------------------------------------------- evidence helpers
-
-
-def looks_unnormalized(stats: ArrayStats) -> bool:
-    """Inputs far from unit scale: values past UNNORMALIZED_ABSMAX or a std past UNNORMALIZED_STD."""
-    if stats.role == "labels" or not math.isfinite(stats.max) or not math.isfinite(stats.min):
-        return False
-    absmax = max(abs(stats.min), abs(stats.max))
-    return absmax > UNNORMALIZED_ABSMAX or (math.isfinite(stats.std) and stats.std > UNNORMALIZED_STD)

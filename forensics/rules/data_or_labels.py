@@ -55,6 +55,15 @@ SWELLING_GRADIENTS_CAP = 0.2
 # ... or while the data we can see is finite: an operation is the likelier source.
 FINITE_DATA_CAP = 0.15
 
+
+def unscaled(a: ArrayStats) -> bool:
+    """Inputs far from unit scale: values past UNSCALED_ABS_MAX, or a std past UNSCALED_STD."""
+    if not (math.isfinite(a.max) and math.isfinite(a.min)):
+        return False
+    absmax = max(abs(a.max), abs(a.min))
+    return absmax > UNSCALED_ABS_MAX or (math.isfinite(a.std) and a.std > UNSCALED_STD)
+
+
 _REGRESSION_LOSS = re.compile(r"mse|mae|mean_squared|mean_absolute|huber|log_cosh|l1|l2|smooth", re.IGNORECASE)
 
 
@@ -282,10 +291,7 @@ def unnormalised_inputs(tl: Timeline) -> list[Finding]:
     out = []
     for ds in tl.data_samples:
         for a in _input_arrays(ds):
-            if not (math.isfinite(a.max) and math.isfinite(a.min)):
-                continue
-            absmax = max(abs(a.max), abs(a.min))
-            if absmax > UNSCALED_ABS_MAX or (math.isfinite(a.std) and a.std > UNSCALED_STD):
+            if unscaled(a):
                 pixels = a.min >= 0 and 200 <= a.max <= 255
                 fix = (
                     f"Scale '{a.name}' to [0, 1] (x / 255.0) or add a Rescaling/Normalization layer."

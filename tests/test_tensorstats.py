@@ -11,12 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from forensics.readers.tensorstats import (
+    BLOCK_ELEMENTS,
     StatsAccumulator,
     array_stats,
     flat_native,
     layer_aggregates,
     layer_of,
     natural_key,
+    sum_of_squares,
     summarize_problems,
 )
 
@@ -164,6 +166,51 @@ def test_how_a_tensor_is_cut_into_chunks_does_not_change_its_statistics(values: 
     for key in ("mean", "std", "l2"):
         got, want = getattr(parts, key), getattr(whole, key)
         assert got == pytest.approx(want, rel=1e-9, abs=1e-9) or (math.isnan(got) and math.isnan(want)), key
+
+
+@pytest.mark.parametrize("dtype", [np.float32, ml_dtypes.bfloat16, np.float64], ids=["float32", "bfloat16", "float64"])
+@pytest.mark.parametrize("chunk", [None, BLOCK_ELEMENTS + 3], ids=["default-chunks", "chunks-across-blocks"])
+def test_a_tensor_of_many_blocks_gets_the_statistics_numpy_gives_on_the_whole(dtype, chunk) -> None:
+    rng = np.random.default_rng(11)
+    a = (rng.standard_normal(2 * BLOCK_ELEMENTS + 1234) * 0.02).astype(np.float32)
+    a[[3, BLOCK_ELEMENTS + 7, 2 * BLOCK_ELEMENTS + 1000]] = np.nan  # one per block
+    a[[BLOCK_ELEMENTS - 1, BLOCK_ELEMENTS]] = np.inf  # either side of a block boundary
+    a[2 * BLOCK_ELEMENTS + 5] = -np.inf
+    a[BLOCK_ELEMENTS + 100 : BLOCK_ELEMENTS + 400] = 0.0
+    a = a.astype(np.dtype(dtype))
+    stats = array_stats("w", a.reshape(-1, 2), chunk_elements=chunk)
+    ref = _reference(a)
+    assert ref["nan"] == 3 and ref["posinf"] == 2 and ref["neginf"] == 1 and ref["zeros"] >= 300
+    _assert_matches(stats, ref)
+
+
+@pytest.mark.parametrize("spread", [1e-3, 1e-5, 0.0], ids=["narrow", "very-narrow", "constant"])
+def test_a_weight_far_from_zero_with_a_tiny_spread_keeps_its_variance(spread: float) -> None:
+    # a LayerNorm gain near 1, or a constant fill: sum(x^2) - n*mean^2 would cancel, so the
+    # block is centred again; the std must still match numpy's two-pass value
+    rng = np.random.default_rng(5)
+    a = (1.0 + spread * rng.standard_normal(3 * BLOCK_ELEMENTS)).astype(np.float32)
+    stats = array_stats("ln.weight", a)
+    ref = _reference(a)
+    _assert_matches(stats, ref)
+    if spread == 0.0:
+        assert stats.std == 0.0
+
+
+def test_sum_of_squares_in_rows_equals_numpy_for_any_length() -> None:
+    rng = np.random.default_rng(2)
+    for n in (0, 1, 8191, 8192, 8193, 3 * 8192 + 17):
+        x = rng.standard_normal(n)
+        assert sum_of_squares(x) == pytest.approx(float(np.sum(x * x)), rel=1e-13, abs=0.0)
+
+
+def test_narrow_floats_widen_into_a_reused_buffer_without_a_new_array() -> None:
+    out = np.empty(16, np.float32)
+    for dtype in (ml_dtypes.bfloat16, ml_dtypes.float8_e4m3fn):
+        a = np.linspace(-3, 3, 10).astype(dtype)
+        got = flat_native(a, out=out)
+        assert np.shares_memory(got, out)
+        assert np.array_equal(got, a.astype(np.float32))
 
 
 def test_accumulator_accepts_chunks_of_any_shape() -> None:

@@ -31,7 +31,7 @@ import numpy as np
 
 from forensics.errors import UnreadableSource
 from forensics.readers import isolation, tensorstats
-from forensics.readers.tensorstats import flat_native, layer_of, natural_key
+from forensics.readers.tensorstats import flat_native, layer_of, natural_key, sum_of_squares
 from forensics.records import Checkpoint, Kind
 
 # A child that crashes libhdf5 is started again past the tensor it died on; a file
@@ -330,9 +330,9 @@ def _fold(chunk_a: np.ndarray, chunk_b: np.ndarray, out: _TensorDelta, bufs: tup
     fa[...] = a  # float64 copies, reused from chunk to chunk
     fb[...] = b
     with np.errstate(invalid="ignore", over="ignore"):
-        aa = float(np.dot(fa, fa))
+        aa = sum_of_squares(fa)  # not np.dot: its BLAS threads fight other jobs for the cores
         np.subtract(fb, fa, out=fb)
-        dd = float(np.dot(fb, fb))
+        dd = sum_of_squares(fb)
     # Both sums are finite iff every element is (float32 and narrower cannot overflow a
     # float64 sum of squares): the common case costs no mask.
     if math.isfinite(aa) and math.isfinite(dd):
@@ -349,9 +349,9 @@ def _fold(chunk_a: np.ndarray, chunk_b: np.ndarray, out: _TensorDelta, bufs: tup
     fa = a[ok].astype(np.float64)
     fb = b[ok].astype(np.float64)
     with np.errstate(invalid="ignore", over="ignore"):
-        aa = float(np.dot(fa, fa))
+        aa = sum_of_squares(fa)
         d = fb - fa
-        dd = float(np.dot(d, d))
+        dd = sum_of_squares(d)
     if math.isfinite(aa) and math.isfinite(dd):
         out.base.add(aa)
         out.delta.add(dd)
@@ -360,9 +360,9 @@ def _fold(chunk_a: np.ndarray, chunk_b: np.ndarray, out: _TensorDelta, bufs: tup
     scale = float(max(np.abs(fa).max(), np.abs(fb).max()))
     fa /= scale
     fb /= scale
-    out.base.add(float(np.dot(fa, fa)), scale)
+    out.base.add(sum_of_squares(fa), scale)
     fb -= fa
-    out.delta.add(float(np.dot(fb, fb)), scale)
+    out.delta.add(sum_of_squares(fb), scale)
 
 
 # ---------------------------------------------------------------- per layer

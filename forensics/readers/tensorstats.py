@@ -18,23 +18,38 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 
-import ml_dtypes
 import numpy as np
 
 from forensics.records import TensorStats
 
-# Elements folded per chunk. Each chunk is copied once to float64 (8 bytes per element,
-# then turned into deviations in place), so 1 Mi elements keeps the working set near
-# 8-16 MiB while amortising numpy's per-call overhead.
+# Elements a reader hands over per chunk (a slice of a memory map, or of an H5 dataset):
+# large enough to amortise the per-chunk cost of reading, small enough to bound memory.
 DEFAULT_CHUNK_ELEMENTS = 1 << 20
+
+# Elements folded at a time. A chunk is cut into blocks so that the few passes made over
+# each (a float64 copy, its sum, its sum of squares, min, max, zeros) run on data still in
+# the core's cache: a block's float32 (256 KiB), its float64 copy (512 KiB) and its zero
+# mask (64 KiB) fit a 1-2 MiB L2. Larger blocks are slower (they spill); smaller ones pay
+# numpy's per-call cost (about ten calls a block) too often.
+BLOCK_ELEMENTS = 1 << 16
+
+# Sums of squares go through BLAS dot products on rows of this many elements. OpenBLAS
+# (numpy's BLAS) runs a dot product of at most 10,000 elements on the calling thread and
+# wakes its thread pool for a longer one; on a loaded machine those threads spin against
+# the other jobs (a 64 Ki-element np.dot measured 6x the CPU of the same sum done in rows).
+_DOT_ROW = 8192
 
 # Values at or below this magnitude can be squared and summed in float64 over any
 # tensor that fits a 64-bit element count (2**448 squared times 2**63 < 2**1024), so
 # no rescaling is needed below it. Only float64 tensors can exceed it.
 _SAFE_MAGNITUDE = 2.0**448
 
-
-_BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
+# A block's sum of squared deviations is taken as sum(x^2) - n * mean^2, which costs no
+# pass of its own. That difference loses about log2(sum(x^2) / M2) bits to cancellation,
+# so below this fraction (the block's mean over ~32 standard deviations, e.g. a weight
+# stored near a large offset) the block is centred and summed again: the error stays under
+# ~1e-10 relative (sum(x^2) is good to ~1e-13 here).
+_CANCELLATION = 2.0**-10
 
 
 @cache
@@ -49,20 +64,64 @@ def _lookup_table(dtype: np.dtype) -> np.ndarray:
         return bits.view(dtype).astype(np.float32)
 
 
-def flat_native(chunk: np.ndarray) -> np.ndarray:
-    """The chunk as a flat array numpy can reduce fast: narrow floats (ml_dtypes) become float32."""
+def ml_dtype(name: str) -> np.dtype:
+    """One of ml_dtypes' types ("bfloat16", "float8_e4m3fn", ...), imported when first met.
+
+    Importing ml_dtypes costs about a second of CPU, several times what a small run's
+    whole analysis does otherwise, and most runs hold no such tensor.
+    """
+    import ml_dtypes
+
+    return np.dtype(getattr(ml_dtypes, name))
+
+
+def _is_narrow(dt: np.dtype) -> bool:
+    """A float numpy cannot reduce itself (ml_dtypes' bfloat16 and fp8 types)."""
+    return dt.kind == "V" or (dt.kind == "f" and dt not in (np.float16, np.float32, np.float64))
+
+
+def flat_native(chunk: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """The chunk as a flat array numpy can reduce fast: narrow floats (ml_dtypes) become float32.
+
+    ``out``, a float32 array at least as long as the chunk, receives the widened values
+    instead of a new array (a reused buffer). ml_dtypes is never imported here: a chunk of
+    its types means the caller already did.
+    """
     flat = np.asarray(chunk).reshape(-1)
     dt = flat.dtype
-    if dt.kind == "V" or (dt.kind == "f" and dt not in (np.float16, np.float32, np.float64)):
-        if dt == _BFLOAT16:
-            # bfloat16 is the upper half of a float32: a shift is the exact cast, and
-            # 20x faster than the table lookup (NaN and Inf patterns carry over)
-            wide = np.left_shift(flat.view(np.uint16), 16, dtype=np.uint32)
-            return wide.view(np.float32)
-        if dt.itemsize in (1, 2):
-            return _lookup_table(dt)[flat.view(np.uint8 if dt.itemsize == 1 else np.uint16)]
-        return flat.astype(np.float64)
-    return flat
+    if not _is_narrow(dt):
+        return flat
+    n = flat.shape[0]
+    if dt.name == "bfloat16":
+        # bfloat16 is the upper half of a float32: a shift is the exact cast, and
+        # 20x faster than the table lookup (NaN and Inf patterns carry over)
+        wide = None if out is None else out[:n].view(np.uint32)
+        wide = np.left_shift(flat.view(np.uint16), 16, out=wide, dtype=np.uint32)
+        return wide.view(np.float32)
+    if dt.itemsize in (1, 2):
+        codes = flat.view(np.uint8 if dt.itemsize == 1 else np.uint16)
+        return np.take(_lookup_table(dt), codes, out=None if out is None else out[:n])
+    return flat.astype(np.float64)
+
+
+def _rows_dot(x: np.ndarray, y: np.ndarray) -> float:
+    """``sum(x * y)`` of two contiguous float64 vectors, on this thread (see ``_DOT_ROW``)."""
+    n = x.shape[0]
+    cut = n - n % _DOT_ROW
+    total = 0.0
+    if cut:
+        rx, ry = x[:cut].reshape(-1, _DOT_ROW), y[:cut].reshape(-1, _DOT_ROW)
+        # numpy < 2 has no vecdot; einsum needs no BLAS at all
+        rows = np.vecdot(rx, ry) if hasattr(np, "vecdot") else np.einsum("ij,ij->i", rx, ry)
+        total = float(np.add.reduce(rows))
+    if cut < n:
+        total += float(np.dot(x[cut:], y[cut:]))
+    return total
+
+
+def sum_of_squares(x: np.ndarray) -> float:
+    """``sum(x**2)`` of a contiguous float64 vector, at BLAS speed but on this thread only."""
+    return _rows_dot(x, x)
 
 
 def _unscale(x: float, exp: int) -> float:
@@ -75,6 +134,11 @@ def _unscale(x: float, exp: int) -> float:
 
 class StatsAccumulator:
     """Running statistics of one tensor, fed chunk by chunk.
+
+    Each chunk is folded in cache-sized blocks (``BLOCK_ELEMENTS``) through reused
+    buffers: one float64 copy, whose sum doubles as the finiteness test, one sum of
+    squares of it, and min, max and a zero count on the block itself. Blocks are
+    combined with Chan's parallel formula.
 
     Moments are kept in units of ``2**self._exp`` so that float64 tensors with huge
     finite values do not overflow the sum of squares; for every narrower dtype the
@@ -97,34 +161,61 @@ class StatsAccumulator:
         self._exp = 0  # scale exponent: true value = scaled * 2**exp
         self._min = math.inf
         self._max = -math.inf
+        self._f64: np.ndarray | None = None  # reused buffers, sized on first use
+        self._f32: np.ndarray | None = None
+        self._zero: np.ndarray | None = None
+
+    def _buffers(self, size: int) -> None:
+        if self._f64 is None or self._f64.shape[0] < size:
+            # no larger than the tensor: a model of many small tensors allocates little
+            expected = math.prod(self.shape) if self.shape else 1
+            size = max(size, min(BLOCK_ELEMENTS, expected))
+            self._f64 = np.empty(size, np.float64)
+            self._f32 = np.empty(size, np.float32)
+            self._zero = np.empty(size, np.bool_)
 
     def update(self, chunk: np.ndarray) -> None:
         """Fold one chunk (any shape, the tensor's own dtype) into the statistics."""
-        a = flat_native(chunk)
-        size = int(a.shape[0])
+        flat = np.asarray(chunk).reshape(-1)
+        size = int(flat.shape[0])
         if size == 0:
             return
         self.numel += size
-        self.zeros += int(np.count_nonzero(a == 0))
+        narrow = _is_narrow(flat.dtype)
+        self._buffers(min(size, BLOCK_ELEMENTS))
+        for start in range(0, size, BLOCK_ELEMENTS):
+            block = flat[start : start + BLOCK_ELEMENTS]
+            self._fold(flat_native(block, out=self._f32) if narrow else block)
+
+    def _fold(self, a: np.ndarray) -> None:
+        assert self._f64 is not None and self._zero is not None
+        n = int(a.shape[0])
+        zero = self._zero[:n]
+        np.equal(a, 0, out=zero)
+        self.zeros += int(np.count_nonzero(zero))
+        if a.dtype == np.float64:
+            x = a  # read only: anything that changes it below makes a copy
+        else:
+            x = self._f64[:n]
+            np.copyto(x, a, casting="unsafe")
         # One float64 sum doubles as the finiteness test: it is finite iff every element
         # is (a float32 sum cannot overflow float64); only float64 data can overflow it.
         with np.errstate(invalid="ignore", over="ignore"):  # inf - inf, or a float64 overflow
-            total: float | None = float(np.add.reduce(a, dtype=np.float64))
-        n_finite = size
+            total: float | None = float(np.add.reduce(x))
         if a.dtype.kind == "f" and not math.isfinite(total):
             mask = np.isfinite(a)
             n_finite = int(np.count_nonzero(mask))
-            if n_finite != size:
+            if n_finite != n:
                 self.nan += int(np.count_nonzero(np.isnan(a)))
                 self.posinf += int(np.count_nonzero(a == math.inf))
                 self.neginf += int(np.count_nonzero(a == -math.inf))
-                a = a[mask]
+                a, x, n = a[mask], x[mask], n_finite
             del mask
-            if n_finite == 0:
+            if n == 0:
                 return
             total = None  # recomputed below, over the finite elements
-        lo = float(a.min())
-        hi = float(a.max())
+        lo = float(np.minimum.reduce(a))
+        hi = float(np.maximum.reduce(a))
         self._min = min(self._min, lo)
         self._max = max(self._max, hi)
         peak = max(-lo, hi)
@@ -132,25 +223,23 @@ class StatsAccumulator:
             exp = math.frexp(peak)[1]
             if exp > self._exp:
                 self._rescale(exp)
-        x = a.astype(np.float64)  # a private copy, modified in place below
-        del a
         if self._exp:
-            scale = 2.0**-self._exp  # exact: a power of two
-            x *= scale
-            total = None if total is None else total * scale
-        if total is None or not math.isfinite(total):
-            total = float(x.sum())
-        mean_b = total / n_finite
-        x -= mean_b
-        m2_b = float(np.dot(x, x))
-        del x
+            x = x * 2.0**-self._exp  # exact: a power of two
+            total = None
+        if total is None:
+            total = float(np.add.reduce(x))
+        squares = sum_of_squares(x)
+        mean_b = total / n
+        m2_b = squares - total * mean_b
+        if squares and not m2_b > squares * _CANCELLATION:
+            m2_b = sum_of_squares(np.subtract(x, mean_b, out=self._f64[:n]))
         # Chan et al.: combine (n_a, mean_a, M2_a) with (n_b, mean_b, M2_b).
         n_a = self._n
-        n = n_a + n_finite
+        total_n = n_a + n
         delta = mean_b - self._mean
-        self._mean += delta * n_finite / n
-        self._m2 += m2_b + delta * delta * (n_a * n_finite / n)
-        self._n = n
+        self._mean += delta * n / total_n
+        self._m2 += m2_b + delta * delta * (n_a * n / total_n)
+        self._n = total_n
 
     def _rescale(self, exp: int) -> None:
         factor = 2.0 ** (self._exp - exp)

@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import Any
 
 import h5py
-import ml_dtypes
 import numpy as np
 
 from forensics.errors import UnreadableSource
@@ -675,7 +674,7 @@ def _tensor_dtype(ds: h5py.Dataset) -> tuple[np.dtype, str] | None:
     if dt.kind in "fiub":
         return dt, tensorstats.dtype_name(dt)
     if dt.kind == "V" and dt.itemsize == 2 and _attr_str(ds.attrs.get("dtype")) == "bfloat16":
-        return np.dtype(ml_dtypes.bfloat16), "bfloat16"  # Keras 3 stores bfloat16 as 2-byte opaque
+        return tensorstats.ml_dtype("bfloat16"), "bfloat16"  # Keras 3 stores bfloat16 as 2-byte opaque
     return None
 
 

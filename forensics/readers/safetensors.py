@@ -27,12 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import ml_dtypes
 import numpy as np
 
 from forensics.errors import UnreadableSource
 from forensics.readers import tensorstats
-from forensics.readers.tensorstats import StatsAccumulator, natural_key, summarize_problems
+from forensics.readers.tensorstats import StatsAccumulator, ml_dtype, natural_key, summarize_problems
 from forensics.records import Checkpoint, ModelInfo, Source, Status, TensorStats
 
 # The safetensors format itself refuses headers above 100 MB; a larger length
@@ -46,10 +45,6 @@ _DTYPES: dict[str, np.dtype] = {
     "F64": np.dtype("<f8"),
     "F32": np.dtype("<f4"),
     "F16": np.dtype("<f2"),
-    "BF16": np.dtype(ml_dtypes.bfloat16),
-    "F8_E4M3": np.dtype(ml_dtypes.float8_e4m3fn),
-    "F8_E5M2": np.dtype(ml_dtypes.float8_e5m2),
-    "F8_E8M0": np.dtype(ml_dtypes.float8_e8m0fnu),
     "I64": np.dtype("<i8"),
     "I32": np.dtype("<i4"),
     "I16": np.dtype("<i2"),
@@ -60,6 +55,8 @@ _DTYPES: dict[str, np.dtype] = {
     "U8": np.dtype("u1"),
     "BOOL": np.dtype("u1"),  # read as bytes: a stored 2 must not be taken for anything but "true"
 }
+# ml_dtypes' names for the narrow floats: that package is imported only when a file holds one.
+_NARROW = {"BF16": "bfloat16", "F8_E4M3": "float8_e4m3fn", "F8_E5M2": "float8_e5m2", "F8_E8M0": "float8_e8m0fnu"}
 # Names the format defines that we recognise but do not decode (sub-byte or complex).
 _UNSUPPORTED = {"F4", "F6_E2M3", "F6_E3M2", "C64", "C128"}
 # at most 18 digits: a step or epoch lives in int64, and int() refuses strings past 4300 digits
@@ -173,7 +170,7 @@ def _validate_entry(name: str, spec: Any, data_len: int, problems: list[str]) ->
     if code in _UNSUPPORTED:
         problems.append(f"'{name}': dtype {code} is not supported")
         return None
-    dtype = _DTYPES.get(code)
+    dtype = ml_dtype(_NARROW[code]) if code in _NARROW else _DTYPES.get(code)
     if dtype is None:
         problems.append(f"'{name}': unknown dtype '{code[:20]}'")
         return None

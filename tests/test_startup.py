@@ -1,0 +1,67 @@
+"""Start-up: a run pays only for the libraries its files need.
+
+ml_dtypes alone costs about a second of CPU at import, h5py and the TensorBoard protos a
+tenth each, typer with pydantic a fifth; a small run's whole analysis costs less. Each
+case analyses a real sample run in a fresh interpreter (imports are per process) and
+lists which of those libraries got loaded, with a run that needs each as the control.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "sample_runs"
+HEAVY = ("ml_dtypes", "h5py", "tensorboard", "google.protobuf", "typer", "pydantic", "rich")
+
+_CHILD = """
+import json, sys
+from forensics.cli import run
+code = run(["analyze", sys.argv[1], "--format", "json", "-o", sys.argv[2]])
+print(json.dumps({"code": code, "loaded": sorted(m for m in sys.modules if m.split(".")[0] in HEAVY_ROOTS
+                                                  or m in HEAVY_NAMES)}))
+"""
+
+
+def _loaded(run: Path, tmp_path: Path) -> set[str]:
+    roots = sorted({h.split(".")[0] for h in HEAVY if "." not in h})
+    names = sorted(h for h in HEAVY if "." in h)
+    code = f"HEAVY_ROOTS = {roots!r}\nHEAVY_NAMES = {names!r}\n" + _CHILD
+    r = subprocess.run(
+        [sys.executable, "-c", code, str(run), str(tmp_path / "report.json")],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["code"] == 0
+    return {h for h in HEAVY if h in out["loaded"]}
+
+
+def test_a_run_without_h5_or_narrow_floats_imports_neither_h5py_nor_ml_dtypes(tmp_path: Path) -> None:
+    # float32 safetensors, event files and a job log
+    loaded = _loaded(SAMPLES / "torch_healthy", tmp_path)
+    assert "h5py" not in loaded and "ml_dtypes" not in loaded
+    assert "tensorboard" in loaded  # it has event files: the protos are needed there
+    assert not {"typer", "pydantic", "rich"} & loaded  # no terminal waiting: no progress bar
+
+
+def test_a_run_of_logs_only_imports_no_protos_either(tmp_path: Path) -> None:
+    loaded = _loaded(SAMPLES / "logonly_keras_nan", tmp_path)
+    assert not {"h5py", "ml_dtypes", "tensorboard", "google.protobuf"} & loaded
+
+
+@pytest.mark.parametrize(
+    ("run", "needed"),
+    [("torch_bf16_lr_too_high", "ml_dtypes"), ("tf2_exploding_gradients", "h5py")],
+    ids=["bfloat16-safetensors", "keras-h5"],
+)
+def test_a_run_that_holds_such_files_loads_the_library_it_needs(tmp_path: Path, run: str, needed: str) -> None:
+    assert needed in _loaded(SAMPLES / run, tmp_path)

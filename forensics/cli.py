@@ -3,30 +3,26 @@
 Errors users can cause are printed as one line on stderr with exit code 2
 (see the report contract); anything else is a bug and shows a traceback
 only with ``--debug``.
+
+Parsed with argparse, not typer: typer (with the pydantic it now validates
+through) cost about 0.2 s of start-up on every call, more than the whole
+analysis of a small run; the command line is small enough that argparse says
+it all.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import sys
 import time
-from collections.abc import Callable
-from enum import Enum
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated, TypeVar
-
-import typer
+from typing import NoReturn, TypeVar
 
 from forensics import __version__
 from forensics.errors import ForensicsError, UsageError
-
-app = typer.Typer(
-    add_completion=False,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    help="Post-mortem of a failed deep-learning training run: when it diverged, what changed, and why.",
-)
 
 T = TypeVar("T")
 
@@ -38,16 +34,6 @@ EXIT_USAGE = 2
 PROGRESS_DELAY_S = 0.5
 
 
-class Format(str, Enum):
-    markdown = "markdown"
-    json = "json"
-
-
-class InspectFormat(str, Enum):
-    text = "text"
-    json = "json"
-
-
 def _printable(text: str) -> str:
     """``text`` safe for a terminal and encodable as UTF-8 (see :mod:`forensics.report.escape`)."""
     from forensics.report.escape import printable
@@ -55,11 +41,18 @@ def _printable(text: str) -> str:
     return printable(text)
 
 
-def _fail(message: str) -> typer.Exit:
+class _Exit(Exception):
+    """Leave with this exit code (after the message, if any, was printed)."""
+
+    def __init__(self, code: int) -> None:
+        self.code = code
+
+
+def _fail(message: str) -> _Exit:
     from forensics.report.escape import one_line
 
-    typer.echo(f"forensics: {one_line(message)}", err=True)  # a path may hold a newline
-    return typer.Exit(EXIT_USAGE)
+    print(f"forensics: {one_line(message)}", file=sys.stderr)  # a path may hold a newline
+    return _Exit(EXIT_USAGE)
 
 
 class _Progress:
@@ -188,29 +181,7 @@ def _check_output(output: Path | None, run_dir: Path | None = None, data: list[P
         raise _fail(f"cannot write {output}: it is inside the run {run_dir} (a report never writes into the run)")
 
 
-def _version_callback(value: bool) -> None:
-    if value:
-        typer.echo(f"forensics {__version__}")
-        raise typer.Exit(EXIT_OK)
-
-
-@app.callback()
-def _main(
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version_callback, is_eager=True, help="Show the version.")
-    ] = False,
-) -> None:
-    """Post-mortem of a failed deep-learning training run."""
-
-
-@app.command()
-def inspect(
-    run_dir: Annotated[Path, typer.Argument(help="Run directory (or a single artifact) to inventory.")],
-    format: Annotated[InspectFormat, typer.Option("--format", "-f", help="Output format.")] = InspectFormat.text,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
-    follow_links: Annotated[bool, typer.Option(help="Follow symlinks out of the tree.")] = False,
-    debug: Annotated[bool, typer.Option(help="Show tracebacks of internal errors.")] = False,
-) -> None:
+def inspect(run_dir: Path, format: str, output: Path | None, follow_links: bool, debug: bool) -> None:
     """List every artifact of a run: what it is, whether it could be read, and what is in it."""
     from forensics.inspection import inventory_json, inventory_text
     from forensics.load import load_run
@@ -220,7 +191,7 @@ def inspect(
     if not run.sources:
         raise _fail(f"{run_dir}: no training artifacts found (event files, checkpoints, logs, configs, data)")
     try:
-        if format is InspectFormat.json:
+        if format == "json":
             _write_output(json.dumps(inventory_json(run), indent=2, allow_nan=False), output)
         else:
             _write_output(inventory_text(run), output)
@@ -230,19 +201,14 @@ def inspect(
         raise _fail(f"{run_dir}: nothing could be read (see the list above)")
 
 
-@app.command()
 def analyze(
-    run_dir: Annotated[Path, typer.Argument(help="Run directory (or a single artifact) to analyze.")],
-    format: Annotated[Format, typer.Option("--format", "-f", help="Report format.")] = Format.markdown,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to this file.")] = None,
-    data: Annotated[
-        list[Path] | None, typer.Option("--data", help="A data sample (.npz/.npy/.h5/.csv) to check; repeatable.")
-    ] = None,
-    fail_on_divergence: Annotated[
-        bool, typer.Option("--fail-on-divergence", help="Exit 1 when the run diverged.")
-    ] = False,
-    follow_links: Annotated[bool, typer.Option(help="Follow symlinks out of the tree.")] = False,
-    debug: Annotated[bool, typer.Option(help="Show tracebacks of internal errors.")] = False,
+    run_dir: Path,
+    format: str,
+    output: Path | None,
+    data: list[Path],
+    fail_on_divergence: bool,
+    follow_links: bool,
+    debug: bool,
 ) -> None:
     """Diagnose why a run diverged and print a report (markdown, or JSON per the report contract)."""
     from forensics.analysis import analyze as run_analysis
@@ -251,54 +217,109 @@ def analyze(
 
     _check_output(output, run_dir, data)
     report = _with_progress(
-        lambda progress: run_analysis(
-            run_dir, data=list(data or []), follow_links=follow_links, progress=progress, debug=debug
-        )
+        lambda progress: run_analysis(run_dir, data=data, follow_links=follow_links, progress=progress, debug=debug)
     )
     if not report.readable:
-        if format is Format.json:
+        if format == "json":
             with contextlib.suppress(ForensicsError):
                 _write_output(to_json(report), output)
         raise _fail(f"{run_dir}: nothing could be read: {report.unreadable_summary()}")
     try:
-        _write_output(to_json(report) if format is Format.json else to_markdown(report), output)
+        _write_output(to_json(report) if format == "json" else to_markdown(report), output)
     except ForensicsError as e:
         raise _fail(str(e)) from None
     if fail_on_divergence and report.diverged:
-        raise typer.Exit(EXIT_DIVERGED)
+        raise _Exit(EXIT_DIVERGED)
 
 
-def _click_errors() -> tuple[type[BaseException], ...]:
-    """Usage-error classes of the click in use (typer >= 0.17 vendors its own copy)."""
-    found: list[type[BaseException]] = []
-    base = getattr(typer, "TyperException", None)
-    if isinstance(base, type):
-        found.append(base)
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error in one line, with where to find help, and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        text = " ".join(_printable(message).split())
+        print(f"forensics: {text} (see '{self.prog} --help')", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+
+
+def _common(cmd: argparse.ArgumentParser, what: str, formats: Sequence[str], output_help: str) -> None:
+    cmd.add_argument("run_dir", type=Path, metavar="RUN_DIR", help=f"Run directory (or a single artifact) to {what}.")
+    cmd.add_argument(
+        "--format", "-f", choices=formats, default=formats[0], help="Output format (default: %(default)s)."
+    )
+    cmd.add_argument("--output", "-o", type=Path, default=None, help=output_help)
+
+
+def _flags(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument(
+        "--follow-links", action=argparse.BooleanOptionalAction, default=False, help="Follow symlinks out of the tree."
+    )
+    cmd.add_argument(
+        "--debug", action=argparse.BooleanOptionalAction, default=False, help="Show tracebacks of internal errors."
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="forensics",
+        allow_abbrev=False,
+        description="Post-mortem of a failed deep-learning training run: when it diverged, what changed, and why.",
+    )
+    parser.add_argument("--version", action="version", version=f"forensics {__version__}", help="Show the version.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    ana = commands.add_parser(
+        "analyze", allow_abbrev=False, help=(analyze.__doc__ or "").split(".")[0], description=analyze.__doc__
+    )
+    _common(ana, "analyze", ["markdown", "json"], "Write the report to this file.")
+    ana.add_argument(
+        "--data",
+        type=Path,
+        action="append",
+        default=[],
+        help="A data sample (.npz/.npy/.h5/.csv) to check; repeatable.",
+    )
+    ana.add_argument("--fail-on-divergence", action="store_true", help="Exit 1 when the run diverged.")
+    _flags(ana)
+    ins = commands.add_parser(
+        "inspect", allow_abbrev=False, help=(inspect.__doc__ or "").split(":")[0], description=inspect.__doc__
+    )
+    _common(ins, "inventory", ["text", "json"], "Write to this file.")
+    _flags(ins)
+    return parser
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` and run the command; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
     try:
-        import click
-
-        found.append(click.exceptions.ClickException)
-    except ImportError:
-        pass
-    return tuple(found)
+        if args.command == "analyze":
+            analyze(
+                args.run_dir,
+                args.format,
+                args.output,
+                args.data,
+                args.fail_on_divergence,
+                args.follow_links,
+                args.debug,
+            )
+        else:
+            inspect(args.run_dir, args.format, args.output, args.follow_links, args.debug)
+    except _Exit as e:
+        return e.code
+    return EXIT_OK
 
 
 def main() -> None:
     """Console-script entry point: usage errors become one line and exit code 2."""
     try:
-        code = app(standalone_mode=False)
-    except (KeyboardInterrupt, typer.Abort):
-        typer.echo("forensics: interrupted", err=True)
+        code = run()
+    except KeyboardInterrupt:
+        print("forensics: interrupted", file=sys.stderr)
         sys.exit(130)
-    except _click_errors() as e:
-        fmt = getattr(e, "format_message", None)
-        message = " ".join((fmt() if callable(fmt) else str(e)).split())
-        ctx = getattr(e, "ctx", None)
-        name = f"forensics {ctx.info_name}" if ctx is not None and ctx.parent is not None else "forensics"
-        if message:  # empty when the help was shown for a bare command
-            typer.echo(f"forensics: {message} (see '{name} --help')", err=True)
-        sys.exit(EXIT_USAGE)
-    sys.exit(code if isinstance(code, int) else EXIT_OK)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -84,8 +84,9 @@ def test_frame_record_writes_what_the_reader_reads_back():
     st.integers(1, 200),
     st.lists(st.binary(min_size=0, max_size=8), min_size=2, max_size=40),
     st.randoms(use_true_random=False),
+    st.sampled_from([0, 40]),  # 0: always through the tables; 40: few records go one by one
 )
-def test_bulk_crc_of_equal_length_records_equals_google_crc32c_record_by_record(length, noise, rnd):
+def test_bulk_crc_of_equal_length_records_equals_google_crc32c_record_by_record(length, noise, rnd, per_table):
     base = bytes(rnd.getrandbits(8) for _ in range(length))
     rows = []
     for chunk in noise:
@@ -97,7 +98,7 @@ def test_bulk_crc_of_equal_length_records_equals_google_crc32c_record_by_record(
     matrix = np.zeros((len(rows), width), dtype=np.uint8)
     for i, row in enumerate(rows):
         matrix[i, :length] = np.frombuffer(row, dtype=np.uint8)
-    got = _LinearCrc().crc(matrix, length)
+    got = _LinearCrc(records_per_new_table=per_table).crc(matrix, length)
     assert got.tolist() == [google_crc32c.value(r) for r in rows]
 
 

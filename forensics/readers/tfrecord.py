@@ -306,6 +306,12 @@ def _length_classes(lengths: np.ndarray) -> list[tuple[int, np.ndarray]]:
 # Shared by all readers: a table depends on (payload length, byte position) only.
 _CRC_TABLES: dict[tuple[int, int], np.ndarray] = {}
 _MAX_CRC_TABLES = 65_536  # 1 KiB each; cleared past this (a few hundred are typical)
+# Building a table costs about as much as 40 google_crc32c calls on single records (~100 us
+# against ~2.5 us, measured): a group of records that would need more new tables than it has
+# records / 40 is checked record by record (a small file pays no table set-up).
+_RECORDS_PER_NEW_TABLE = 40
+# (256, 8): bit b of byte value d
+_BYTE_BITS = ((np.arange(256, dtype=np.uint32)[:, None] >> np.arange(8, dtype=np.uint32)) & 1).astype(bool)
 
 
 class _LinearCrc:
@@ -321,20 +327,21 @@ class _LinearCrc:
     result is bit-exact; tests check it against google_crc32c record by record.
     """
 
+    def __init__(self, records_per_new_table: int = _RECORDS_PER_NEW_TABLE) -> None:
+        self.records_per_new_table = records_per_new_table
+
     def table(self, length: int, j: int) -> np.ndarray:
         t = _CRC_TABLES.get((length, j))
         if t is None:
             zero = bytes(length)
             base = google_crc32c.value(zero)
+            msg = bytearray(zero)
             basis = []
             for bit in range(8):
-                msg = bytearray(zero)
                 msg[j] = 1 << bit
                 basis.append(google_crc32c.value(bytes(msg)) ^ base)
-            d = np.arange(256, dtype=np.uint32)
-            t = np.zeros(256, dtype=np.uint32)
-            for bit, b in enumerate(basis):
-                t ^= np.where((d >> np.uint32(bit)) & np.uint32(1), np.uint32(b), np.uint32(0))
+            # byte value d changes the CRC by the XOR of the basis entries of its set bits
+            t = np.bitwise_xor.reduce(np.where(_BYTE_BITS, np.array(basis, np.uint32), np.uint32(0)), axis=1)
             if len(_CRC_TABLES) >= _MAX_CRC_TABLES:
                 _CRC_TABLES.clear()
             _CRC_TABLES[(length, j)] = t
@@ -345,10 +352,15 @@ class _LinearCrc:
         words = rows.view("<u8")
         varying = np.bitwise_or.reduce(words ^ words[0], axis=0)
         flags = varying.view(np.uint8)[:length]
+        positions = np.flatnonzero(flags).tolist()
+        missing = sum((length, j) not in _CRC_TABLES for j in positions)
+        if missing and rows.shape[0] < self.records_per_new_table * missing:
+            value = google_crc32c.value
+            return np.array([value(row.tobytes()) for row in rows[:, :length]], dtype=np.uint32)
         ref = rows[0, :length]
         first = google_crc32c.value(ref.tobytes())
         out = np.full(rows.shape[0], first, dtype=np.uint32)
-        for j in np.flatnonzero(flags).tolist():
+        for j in positions:
             t = self.table(length, j)
             out ^= t[ref[j]]  # remove the reference byte's share, then add each row's
             out ^= t[rows[:, j]]

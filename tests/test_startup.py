@@ -58,10 +58,19 @@ def test_a_run_of_logs_only_imports_no_protos_either(tmp_path: Path) -> None:
     assert not {"h5py", "ml_dtypes", "tensorboard", "google.protobuf"} & loaded
 
 
+def test_a_bfloat16_run_needs_no_ml_dtypes_either(tmp_path: Path) -> None:
+    # bfloat16 is widened by a shift of its bits; only fp8 needs ml_dtypes' tables
+    loaded = _loaded(SAMPLES / "torch_bf16_lr_too_high", tmp_path)
+    assert "ml_dtypes" not in loaded and "h5py" not in loaded
+
+
 @pytest.mark.parametrize(
-    ("run", "needed"),
-    [("torch_bf16_lr_too_high", "ml_dtypes"), ("tf2_exploding_gradients", "h5py")],
-    ids=["bfloat16-safetensors", "keras-h5"],
+    ("path", "needed"),
+    [
+        (ROOT / "tests" / "fixtures" / "checkpoints" / "fp8.safetensors", "ml_dtypes"),
+        (SAMPLES / "tf2_exploding_gradients", "h5py"),
+    ],
+    ids=["fp8-safetensors", "keras-h5"],
 )
-def test_a_run_that_holds_such_files_loads_the_library_it_needs(tmp_path: Path, run: str, needed: str) -> None:
-    assert needed in _loaded(SAMPLES / run, tmp_path)
+def test_a_run_that_holds_such_files_loads_the_library_it_needs(tmp_path: Path, path: Path, needed: str) -> None:
+    assert needed in _loaded(path, tmp_path)

@@ -11,9 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from forensics.readers.tensorstats import (
+    BFLOAT16_BITS,
     BLOCK_ELEMENTS,
     StatsAccumulator,
     array_stats,
+    dtype_name,
     flat_native,
     layer_aggregates,
     layer_of,
@@ -93,6 +95,18 @@ def test_every_bit_pattern_of_a_narrow_float_widens_to_the_value_ml_dtypes_gives
     assert got.dtype == np.float32
     assert np.array_equal(got, want, equal_nan=True)
     assert np.array_equal(np.signbit(got), np.signbit(want))  # -0.0 stays -0.0
+
+
+def test_bfloat16_read_as_bare_bits_widens_and_sums_as_ml_dtypes_bfloat16_does() -> None:
+    bits = np.arange(1 << 16, dtype=np.uint16)
+    with np.errstate(invalid="ignore"):
+        want = bits.view(ml_dtypes.bfloat16).astype(np.float32)
+    got = flat_native(bits.view(BFLOAT16_BITS))
+    assert np.array_equal(got, want, equal_nan=True) and np.array_equal(np.signbit(got), np.signbit(want))
+    a = _with_specials(np.dtype(ml_dtypes.bfloat16))
+    as_bits = array_stats("w", a.view(np.uint16).view(BFLOAT16_BITS), chunk_elements=SMALL_CHUNK)
+    assert as_bits == array_stats("w", a, chunk_elements=SMALL_CHUNK)
+    assert dtype_name(BFLOAT16_BITS) == as_bits.dtype == "bfloat16"
 
 
 def test_float8_e4m3fn_has_no_infinity_so_inputs_cast_from_inf_count_as_nan() -> None:

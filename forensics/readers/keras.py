@@ -674,7 +674,7 @@ def _tensor_dtype(ds: h5py.Dataset) -> tuple[np.dtype, str] | None:
     if dt.kind in "fiub":
         return dt, tensorstats.dtype_name(dt)
     if dt.kind == "V" and dt.itemsize == 2 and _attr_str(ds.attrs.get("dtype")) == "bfloat16":
-        return tensorstats.ml_dtype("bfloat16"), "bfloat16"  # Keras 3 stores bfloat16 as 2-byte opaque
+        return tensorstats.BFLOAT16_BITS, "bfloat16"  # Keras 3 stores bfloat16 as 2-byte opaque
     return None
 
 
@@ -719,13 +719,31 @@ def _stat(ds: h5py.Dataset, name: str, layer: str, out: list[TensorStats], readi
     out.append(acc.result())
 
 
+def _selection_shape(shape: tuple[int, ...], sel: tuple[Any, ...]) -> tuple[int, ...]:
+    """The shape ``ds[sel]`` has, for a selection made by :func:`_blocks`."""
+    out = [len(range(*s.indices(dim))) for s, dim in zip(sel, shape[: len(sel)], strict=True) if isinstance(s, slice)]
+    return (*out, *shape[len(sel) :])
+
+
 def _dataset_chunks(ds: h5py.Dataset, view: np.dtype, shape: tuple[int, ...], limit: int) -> Iterator[np.ndarray]:
-    """The dataset's data in row-major blocks of at most ``limit`` elements, viewed as ``view``."""
+    """The dataset's data in row-major blocks of at most ``limit`` elements, viewed as ``view``.
+
+    Numeric data is read into one buffer reused from block to block (each block is
+    valid until the next is asked for): a fresh array per block costs its allocation
+    and page faults, about as much again as the read.
+    """
     if shape == ():
         yield np.asarray(ds[()]).reshape(1).view(view)
     elif math.prod(shape):
+        buf = np.empty(min(limit, math.prod(shape)), ds.dtype) if ds.dtype.kind in "fiu" else None
         for sel in _blocks(shape, limit):
-            yield np.asarray(ds[sel]).view(view)
+            want = _selection_shape(shape, sel)
+            if buf is None or math.prod(want) > buf.shape[0]:
+                yield np.asarray(ds[sel]).view(view)
+                continue
+            dest = buf[: math.prod(want)].reshape(want)
+            ds.read_direct(dest, source_sel=sel)
+            yield dest.view(view)
 
 
 def _scalar_state(ds: h5py.Dataset, is_iterations: bool, reading: _Reading) -> None:

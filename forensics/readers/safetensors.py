@@ -42,6 +42,7 @@ MAX_HEADER_BYTES = 100 * 1000 * 1000
 MAX_INDEX_BYTES = 64 * 1024 * 1024
 
 _DTYPES: dict[str, np.dtype] = {
+    "BF16": tensorstats.BFLOAT16_BITS,  # no ml_dtypes needed: widened by a shift
     "F64": np.dtype("<f8"),
     "F32": np.dtype("<f4"),
     "F16": np.dtype("<f2"),
@@ -55,8 +56,8 @@ _DTYPES: dict[str, np.dtype] = {
     "U8": np.dtype("u1"),
     "BOOL": np.dtype("u1"),  # read as bytes: a stored 2 must not be taken for anything but "true"
 }
-# ml_dtypes' names for the narrow floats: that package is imported only when a file holds one.
-_NARROW = {"BF16": "bfloat16", "F8_E4M3": "float8_e4m3fn", "F8_E5M2": "float8_e5m2", "F8_E8M0": "float8_e8m0fnu"}
+# ml_dtypes' names for the fp8 floats: that package is imported only when a file holds one.
+_NARROW = {"F8_E4M3": "float8_e4m3fn", "F8_E5M2": "float8_e5m2", "F8_E8M0": "float8_e8m0fnu"}
 # Names the format defines that we recognise but do not decode (sub-byte or complex).
 _UNSUPPORTED = {"F4", "F6_E2M3", "F6_E3M2", "C64", "C128"}
 # at most 18 digits: a step or epoch lives in int64, and int() refuses strings past 4300 digits

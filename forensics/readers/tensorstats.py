@@ -199,14 +199,14 @@ class StatsAccumulator:
         zero = self._zero[:n]
         np.equal(a, 0, out=zero)
         self.zeros += int(np.count_nonzero(zero))
-        if a.dtype == np.float64:
-            x = a  # read only: anything that changes it below makes a copy
-        else:
-            x = self._f64[:n]
-            np.copyto(x, a, casting="unsafe")
         # One float64 sum doubles as the finiteness test: it is finite iff every element
         # is (a float32 sum cannot overflow float64); only float64 data can overflow it.
-        with np.errstate(invalid="ignore", over="ignore"):  # inf - inf, or a float64 overflow
+        with np.errstate(invalid="ignore", over="ignore"):  # NaN/inf met in a cast or a sum: counted below
+            if a.dtype == np.float64:
+                x = a  # read only: anything that changes it below makes a copy
+            else:
+                x = self._f64[:n]
+                np.copyto(x, a, casting="unsafe")
             total: float | None = float(np.add.reduce(x))
         if a.dtype.kind == "f" and not math.isfinite(total):
             mask = np.isfinite(a)

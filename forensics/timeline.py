@@ -28,6 +28,7 @@ Every derived number says how it was computed, next to the code that computes it
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import math
 import re
@@ -124,12 +125,15 @@ class Series:
         bad = ~np.isfinite(self.values)
         return int(np.argmax(bad)) if bad.any() else None
 
-    @property
+    @functools.cached_property  # asked for by several rules; the series never changes
     def interval(self) -> float:
         """Median logging interval in steps (1 when logged every step)."""
         if len(self) < 2:
             return math.nan
-        d = np.diff(np.sort(np.unique(self.steps)))
+        d = np.diff(self.steps)
+        if (d < 0).any():  # not in step order (a restart rewrote some): sort first
+            d = np.diff(np.sort(self.steps))
+        d = d[d > 0]  # a step logged twice is one point (np.unique did this at O(n) hashing cost)
         return float(np.median(d)) if d.size else math.nan
 
 
@@ -469,12 +473,28 @@ def _decimate(steps: np.ndarray, values: np.ndarray, points: int, how: str = "me
     n = values.size
     if n <= points:
         return steps, values
+    # n - 1 >= points, so every bucket [edges[i], edges[i + 1]) holds at least one point
     edges = np.linspace(0, n - 1, points + 1).astype(np.int64)
-    idx = edges[1:]
-    reduce = np.median if how == "median" else np.max
-    vals = np.array([reduce(values[a : max(b, a + 1)]) for a, b in itertools.pairwise(edges)])
+    starts, idx = edges[:-1], edges[1:]
+    body = values[: edges[-1]]
+    if how == "median":
+        vals = _bucket_medians(body, starts, np.diff(edges))
+    else:
+        vals = np.maximum.reduceat(body, starts)
     vals[-1] = values[-1]
     return steps[idx], vals
+
+
+def _bucket_medians(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """np.median of each bucket ``values[starts[i] : starts[i] + lengths[i]]`` (contiguous,
+    in order, covering ``values``), all at once: one sort by (bucket, value), then the
+    middle one or two of each bucket, as np.median takes them."""
+    bucket = np.repeat(np.arange(starts.size), lengths)
+    ordered = values[np.lexsort((values, bucket))]
+    lo = ordered[starts + (lengths - 1) // 2]
+    hi = ordered[starts + lengths // 2]
+    with np.errstate(over="ignore"):  # two values past 1e308: inf, as np.median gives
+        return np.where(lengths % 2 == 1, lo, (lo + hi) / 2)
 
 
 def find_onset(steps: np.ndarray, values: np.ndarray) -> Onset | None:
@@ -560,6 +580,10 @@ def _change_point(x: np.ndarray, y: np.ndarray) -> int:
     return int(j[int(np.argmin(cost))]) if j.size else 0
 
 
+# Elements of the sliding windows whose medians are taken at once (8 MiB of float64).
+_SPIKE_MEDIAN_BLOCK = 1 << 20
+
+
 def find_spikes(values: np.ndarray, steps: np.ndarray) -> list[int]:
     """Steps of loss spikes that came back down: a point above ``SPIKE_FACTOR`` times
     the trailing median, followed within a few points by a return below 1.5x it."""
@@ -571,15 +595,19 @@ def find_spikes(values: np.ndarray, steps: np.ndarray) -> list[int]:
     if n < 10:
         return out
     w = max(5, n // 50)
-    for i in range(w, n - 1):
-        v = values[i]
-        if not math.isfinite(v):
-            break
-        base = float(np.median(values[i - w : i]))
-        if base > 0 and v > SPIKE_FACTOR * base:
-            after = values[i + 1 : i + 1 + w]
-            if after.size and np.all(np.isfinite(after)) and float(np.min(after)) < 1.5 * base:
-                out.append(int(steps[i]))
+    if n - 1 <= w:
+        return out
+    # the trailing median of every point at once, over sliding windows, in blocks of rows
+    # that bound the copy np.median makes (the values are finite: the decimated finite part)
+    windows = np.lib.stride_tricks.sliding_window_view(values, w)[: n - 1 - w]  # row j: values[j : j + w]
+    rows = max(1, _SPIKE_MEDIAN_BLOCK // w)
+    base = np.concatenate([np.median(windows[j : j + rows], axis=1) for j in range(0, windows.shape[0], rows)])
+    v = values[w : n - 1]
+    for k in np.flatnonzero((base > 0) & (v > SPIKE_FACTOR * base)).tolist():
+        i, b = k + w, float(base[k])
+        after = values[i + 1 : i + 1 + w]
+        if after.size and np.all(np.isfinite(after)) and float(np.min(after)) < 1.5 * b:
+            out.append(int(steps[i]))
     return out
 
 

@@ -1,12 +1,22 @@
 """The timeline's numerical methods, checked against quantities known in closed form."""
 
+import itertools
 import math
 
 import numpy as np
 import pytest
 
 from forensics.report.markdown import NONFINITE_MARK, sparkline
-from forensics.timeline import find_onset, find_spikes, role_of, running_median
+from forensics.timeline import (
+    MAX_CURVE_POINTS,
+    SPIKE_FACTOR,
+    Series,
+    _decimate,
+    find_onset,
+    find_spikes,
+    role_of,
+    running_median,
+)
 
 
 def test_onset_of_a_geometric_climb_recovers_its_growth_rate():
@@ -72,3 +82,46 @@ def test_sparkline_marks_non_finite_and_keeps_the_maximum():
     s = sparkline(np.array([1.0, 10.0, 100.0, math.nan]), width=4)
     assert s[0] == "▁" and s[2] == "█" and s[3] == NONFINITE_MARK
     assert len(sparkline(np.arange(1, 1000, dtype=float), width=48)) == 48
+
+
+# ---------------------------------------------------------------- long curves, vectorised
+
+
+def _long_noisy_curve(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    steps = np.cumsum(rng.integers(1, 4, n)).astype(np.int64)
+    values = np.round(np.exp(rng.standard_normal(n)), 2)  # rounded: many ties inside a bucket
+    values[rng.integers(0, n, n // 500)] *= 30  # spikes
+    return steps, values
+
+
+@pytest.mark.parametrize("n", [MAX_CURVE_POINTS + 1, 3 * MAX_CURVE_POINTS + 17, 250_000])
+def test_bucket_medians_and_maxima_of_a_long_curve_equal_numpy_bucket_by_bucket(n: int) -> None:
+    steps, values = _long_noisy_curve(n, n)
+    for how, reduce in (("median", np.median), ("max", np.max)):
+        got_steps, got = _decimate(steps, values, MAX_CURVE_POINTS, how)
+        edges = np.linspace(0, n - 1, MAX_CURVE_POINTS + 1).astype(np.int64)
+        want = np.array([reduce(values[a:b]) for a, b in itertools.pairwise(edges)])
+        want[-1] = values[-1]  # the last point is kept exact
+        assert np.array_equal(got_steps, steps[edges[1:]])
+        assert np.array_equal(got, want), how
+
+
+def test_spikes_of_a_long_curve_are_the_points_a_plain_trailing_median_loop_finds() -> None:
+    steps, values = _long_noisy_curve(5_000, 3)
+    w = max(5, values.size // 50)
+    want = []
+    for i in range(w, values.size - 1):
+        base = float(np.median(values[i - w : i]))
+        if base > 0 and values[i] > SPIKE_FACTOR * base and float(np.min(values[i + 1 : i + 1 + w])) < 1.5 * base:
+            want.append(int(steps[i]))
+    assert want  # the curve has spikes that came back
+    assert find_spikes(values, steps) == want
+
+
+def test_logging_interval_ignores_repeated_steps_and_write_order() -> None:
+    steps = np.array([0, 10, 10, 20, 30, 5, 15, 40], dtype=np.int64)  # a restart rewrote 5 and 15
+    s = Series("loss", steps, np.ones(steps.size), "step", "f", "loss", "run")
+    assert s.interval == float(np.median(np.diff(np.unique(steps))))
+    every_step = Series("loss", np.arange(1000), np.ones(1000), "step", "f", "loss", "run")
+    assert every_step.interval == 1.0

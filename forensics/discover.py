@@ -76,6 +76,8 @@ def classify(name: str) -> Kind | None:
         return Kind.METRICS_JSONL  # confirmed by its first line when added
     if lower == "trainer_state.json":
         return Kind.TRAINER_STATE
+    if lower == "training_args.bin":
+        return Kind.TRAINING_ARGS
     if lower in _IGNORED_NAMES:
         return None
     if _CONFIG_NAMES.match(name):

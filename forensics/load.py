@@ -95,7 +95,8 @@ def _read_one(found: Found, root: Path) -> Any:
     if found.kind is Kind.SAFETENSORS and found.group:
         return None  # a shard: read through its index
     record = entry.read(found.path, src, root)
-    return _with_step(record) if entry.into == "checkpoints" else record
+    # a reader may return a Source instead (a torch file that holds no checkpoint: RNG state)
+    return _with_step(record) if isinstance(record, Checkpoint) else record
 
 
 def update_meter(root: Path, *, debug: bool = False) -> UpdateMeter:

@@ -35,6 +35,7 @@ class Kind(str, Enum):
     SAFETENSORS_INDEX = "safetensors_index"
     JOB_LOG = "job_log"
     TRAINER_STATE = "trainer_state"
+    TRAINING_ARGS = "training_args"  # Hugging Face training_args.bin: TrainingArguments, torch.save'd
     CONFIG = "config"
     DATA_SAMPLE = "data_sample"
     PICKLE = "pickle_checkpoint"
@@ -199,6 +200,53 @@ class ModelInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class ParamGroup:
+    """One parameter group of a saved optimizer: its hyper-parameters as stored."""
+
+    lr: float | None
+    params: int  # parameters in the group
+    momentum: float | None = None
+    betas: tuple[float, ...] | None = None
+    eps: float | None = None
+    weight_decay: float | None = None
+    initial_lr: float | None = None  # set by LR schedulers
+
+
+@dataclass(frozen=True, slots=True)
+class LayerUpdate:
+    """The size of the next optimizer step of one layer, from the optimizer's saved state.
+
+    For Adam: lr * m_hat / (sqrt(v_hat) + eps) with the bias corrections of the stored
+    step; for SGD with momentum: lr * ||momentum buffer||.
+    """
+
+    layer: str
+    update_l2: float  # L2 norm of the step the optimizer would take next
+    weight_l2: float | None  # L2 norm of the layer's weights in the same file, when known
+    near_eps: float | None = None  # Adam: fraction of elements with sqrt(v_hat) below NEAR_EPS_FACTOR * eps
+    kind: str = "adam"  # "adam" | "sgd_momentum"
+
+    @property
+    def ratio(self) -> float | None:
+        """Update size relative to the weights."""
+        if self.weight_l2 is None or not self.weight_l2 > 0:
+            return None
+        return self.update_l2 / self.weight_l2
+
+
+@dataclass(frozen=True, slots=True)
+class OptimizerState:
+    """What a saved optimizer (and the scheduler and loss scaler saved beside it) holds."""
+
+    name: str | None  # "adam", "sgd", ... as told by its state; None when it cannot be told
+    step: int | None  # the optimizer's step counter
+    groups: tuple[ParamGroup, ...] = ()
+    layers: tuple[LayerUpdate, ...] = ()
+    scheduler: dict[str, Any] = field(default_factory=dict)  # plain data: last_epoch, _last_lr, ...
+    loss_scale: float | None = None  # AMP GradScaler's scale, when saved
+
+
+@dataclass(frozen=True, slots=True)
 class Checkpoint:
     """One logical checkpoint (a sharded set reads as one)."""
 
@@ -212,6 +260,7 @@ class Checkpoint:
     model: ModelInfo | None = None
     shards: tuple[str, ...] = ()  # relative paths of the shard files
     metadata: dict[str, str] = field(default_factory=dict)  # safetensors __metadata__, as stored
+    optimizer: OptimizerState | None = None  # a saved optimizer's state (PyTorch checkpoints)
 
 
 # ---------------------------------------------------------------- other evidence

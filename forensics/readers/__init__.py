@@ -73,7 +73,9 @@ READERS: dict[Kind, Reader | Skip] = {
     Kind.CONFIG: Reader("forensics.readers.config:read_config", "configs"),
     Kind.MLFLOW_PARAM: Reader("forensics.readers.config:read_mlflow_param", "configs"),
     Kind.DATA_SAMPLE: Reader("forensics.readers.data:read_data_sample", "data_samples"),
-    Kind.PICKLE: Skip("pickle-based checkpoint: never loaded (unpickling can run arbitrary code)"),
+    # torch.save files; other pickles (.pkl, .joblib) are listed as skipped by the reader itself
+    Kind.PICKLE: Reader("forensics.readers.torch_checkpoint:read_torch_checkpoint", "checkpoints"),
+    Kind.TRAINING_ARGS: Reader("forensics.readers.torch_checkpoint:read_training_args", "configs"),
     Kind.TF_CHECKPOINT: Skip("TensorFlow checkpoint bundle (.index + .data): tensors not read yet"),
     Kind.SAVED_MODEL: Skip("TensorFlow SavedModel graph: holds no training curve"),
 }

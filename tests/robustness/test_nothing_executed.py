@@ -1,4 +1,4 @@
-"""Nothing found in a run is ever executed: pickles are listed as skipped, object arrays
+"""Nothing found in a run is ever executed: pickles are read as data or listed as skipped, object arrays
 are not loaded, YAML tags are not constructed, Lambda-layer bytecode is not unmarshalled.
 
 Three kinds of proof: the source tree holds no call that could unpickle or evaluate
@@ -45,6 +45,10 @@ FORBIDDEN_NAMES = {"eval", "exec", "compile", "__import__"}
 FORBIDDEN_MODULES = {"pickle", "_pickle", "cPickle", "dill", "joblib", "marshal", "shelve", "subprocess", "torch",
                      "tensorflow", "tensorboardX", "tbparse", "pandas", "keras", "tf_keras"}  # fmt: skip
 UNSAFE_YAML_LOADERS = {"Loader", "UnsafeLoader", "FullLoader"}
+# The one reviewed exception: the restricted unpickler of PyTorch files runs the standard
+# pickle machine with a find_class that imports nothing (tests/test_torch_hostile.py).
+ALLOWED = {("torch_pickle.py", "import pickle")}
+TORCH_EXTENSIONS = {".pt", ".pth", ".bin", ".ckpt", ".tar"}
 
 
 def _sources() -> list[Path]:
@@ -89,7 +93,7 @@ def _violations(path: Path) -> list[str]:
             for base in node.bases:
                 if _dotted(base)[:1] == ("yaml",) and _dotted(base)[-1] in UNSAFE_YAML_LOADERS:
                     out.append(f"{where}: class {node.name} derives from {'.'.join(_dotted(base))}")
-    return out
+    return [v for v in out if (path.name, v.split(": ", 1)[1]) not in ALLOWED]
 
 
 def test_no_code_path_can_unpickle_evaluate_or_spawn() -> None:
@@ -257,7 +261,10 @@ def test_a_run_planted_with_payloads_is_analysed_and_none_of_them_runs(planted_r
     src = out["sources"]
     for path, what in planted.items():
         status, note = src[path]
-        if what == "pickle":
+        if what == "pickle" and Path(path).suffix in TORCH_EXTENSIONS:
+            # read by the restricted unpickler: the payload's global arrives as a name, never called
+            assert status == "skipped" and "never executed" in note and "io.open" in note, (path, note)
+        elif what == "pickle":
             assert status == "skipped" and "pickle" in note and "never loaded" in note, (path, note)
         elif what == "object npy":
             assert status == "skipped" and "pickle" in note, (path, note)

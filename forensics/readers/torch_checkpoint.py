@@ -149,6 +149,8 @@ def _top_int(obj: Any, keys: tuple[str, ...]) -> int | None:
 
 def _model_prefix(obj: Any, tensors: list[tuple[str, torch_pickle.LazyTensor]]) -> str | None:
     """Key path of the model's state dict inside a training checkpoint; "" for a bare state dict."""
+    if isinstance(obj, torch_pickle.Inert):
+        return ""  # a TorchScript module (or a pickled nn.Module): every tensor is its own
     if isinstance(obj, dict):
         for key in _MODEL_KEYS:
             sub = obj.get(key)
@@ -371,14 +373,14 @@ def _analyse(loaded: torch_pickle.Loaded, emit: isolation.Emit) -> None:
         "problems": problems,
         "globals": sorted(set(loaded.inert_globals))[:20],
     }
+    tensors = torch_pickle.walk_tensors(obj)
     # Hugging Face training_args.bin: the TrainingArguments object, as plain data
-    if isinstance(obj, torch_pickle.Inert):
+    if isinstance(obj, torch_pickle.Inert) and not tensors:
         data = torch_pickle.plain(obj)
         if isinstance(data, dict) and isinstance(obj._state, dict):
             summary["settings"] = data
             emit({"summary": summary})
             return
-    tensors = torch_pickle.walk_tensors(obj)
     optimizers = _find(obj, _is_optimizer)
     schedulers = _find(obj, _is_scheduler)
     scalers = _find(obj, _is_scaler)
@@ -406,6 +408,7 @@ def _analyse(loaded: torch_pickle.Loaded, emit: isolation.Emit) -> None:
             weight_l2.setdefault(s.layer, []).append(s.l2)
         emit({"tensor": _stats_json(s)})
     layer_l2 = {k: math.hypot(*v) for k, v in weight_l2.items()}
+    summary["declared"] = len(model)
     summary["optimizers"] = [
         _optimizer_state(opt, path, model, layer_l2, emit, problems) for path, opt in optimizers[:4]
     ]
@@ -524,6 +527,8 @@ def _read(path: Path, source: Source, isolate: bool | None) -> Checkpoint | Conf
 
         cfg = extract_settings(settings if isinstance(settings, dict) else {})
         return dataclasses.replace(cfg, source=dataclasses.replace(src, kind=source.kind))
+    if summary.get("declared") and not tensors and not summary.get("optimizers"):
+        raise UnreadableSource(f"no tensor could be read: {summarize_problems(problems)}")
     holds = tensors or opt_tensors or summary.get("optimizers") or summary.get("schedulers")
     if not holds and summary.get("loss_scale") is None and settings is None:
         named = summary.get("globals") or []

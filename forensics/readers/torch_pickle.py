@@ -126,11 +126,19 @@ class StorageType:
     name: str  # "FloatStorage", "UntypedStorage"
     dtype: np.dtype | None  # None: a type we know but do not decode (complex, quantized)
 
+    def __setstate__(self, state: Any) -> None:
+        # BUILD would otherwise write the pickle's values straight into our fields
+        raise PickleRefused(f"the pickle tries to set the state of a {type(self).__name__}")
+
 
 @dataclass(frozen=True, eq=False)
 class TorchDtype:
     name: str  # "float32", "bfloat16"
     dtype: np.dtype | None
+
+    def __setstate__(self, state: Any) -> None:
+        # BUILD would otherwise write the pickle's values straight into our fields
+        raise PickleRefused(f"the pickle tries to set the state of a {type(self).__name__}")
 
 
 def _ml(name: str) -> np.dtype | None:
@@ -248,6 +256,11 @@ class Storage:
     blob: _Blob | None = None
     start: int = 0  # byte offset of its data in the file
     problem: str | None = None  # why its bytes cannot be read
+    view_of: tuple[Storage, int] | None = None  # legacy format: (root storage, offset in elements)
+
+    def __setstate__(self, state: Any) -> None:
+        # BUILD would otherwise write the pickle's values straight into our fields
+        raise PickleRefused(f"the pickle tries to set the state of a {type(self).__name__}")
 
     @property
     def nbytes(self) -> int:
@@ -266,6 +279,10 @@ class LazyTensor:
     dtype_label: str
     big_endian: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __setstate__(self, state: Any) -> None:
+        # BUILD would otherwise write the pickle's values straight into our fields
+        raise PickleRefused(f"the pickle tries to set the state of a {type(self).__name__}")
 
     @property
     def numel(self) -> int:
@@ -620,7 +637,7 @@ class StorageTable:
         sub.problem = root.problem
         if off < 0 or size < 0 or off + size > n:
             sub.problem = f"storage view [{off}, {off + size}) lies outside storage '{key}' of {n} elements"
-        sub.__dict__["_view_of"] = (root, off)
+        sub.view_of = (root, off)
         self.by_key[f"view:{view_key}"] = sub
         return sub
 
@@ -808,7 +825,7 @@ def _load_legacy(fd: int, size: int) -> Loaded:
             continue
         st.start, st.blob = start, blob
     for key, st in table.by_key.items():
-        view_of = st.__dict__.get("_view_of")
+        view_of = st.view_of
         if view_of is not None:
             root, off = view_of
             if root.blob is not None and st.problem is None:

@@ -39,6 +39,9 @@ if str(HERE) not in sys.path:
 from _spec import RunSpec  # noqa: E402
 
 SIDE_ENV = "GEN_TORCH_SIDE_FILE"  # where the worker writes its own bookkeeping (outside the run dir)
+# "pt": the worker saves its checkpoints with torch.save (model, optimizer, step, epoch) instead of
+# safetensors: the twins of the safetensors runs, for the PyTorch checkpoint reader
+CKPT_ENV = "GEN_TORCH_CKPT_FORMAT"
 
 
 # --------------------------------------------------------------------------------------------
@@ -46,12 +49,17 @@ SIDE_ENV = "GEN_TORCH_SIDE_FILE"  # where the worker writes its own bookkeeping 
 # --------------------------------------------------------------------------------------------
 
 
-def _launch(run_dir: Path, run: str, job_id: int, *args: str) -> tuple[int, dict[str, Any]]:
+def _launch(
+    run_dir: Path, run: str, job_id: int, *args: str, ckpt_format: str | None = None
+) -> tuple[int, dict[str, Any]]:
     """Run one training job in a subprocess, console to slurm-<job_id>.out; return (exit code, bookkeeping)."""
     with tempfile.TemporaryDirectory(prefix="gen_torch_") as tmp:
         side = Path(tmp) / "side.json"
         env = dict(os.environ)
         env[SIDE_ENV] = str(side)
+        env.pop(CKPT_ENV, None)
+        if ckpt_format:
+            env[CKPT_ENV] = ckpt_format
         env["OMP_NUM_THREADS"] = "1"
         env["PYTHONHASHSEED"] = "0"
         with open(run_dir / f"slurm-{job_id}.out", "wb") as log:
@@ -148,9 +156,11 @@ def _raised(run_dir: Path, job_id: int) -> str | None:
     return None
 
 
-def _simple_build(run: str, job_id: int, logdir: str, tag: str, expect_rc: int = 0) -> Callable[[Path], dict]:
+def _simple_build(
+    run: str, job_id: int, logdir: str, tag: str, expect_rc: int = 0, ckpt_format: str | None = None
+) -> Callable[[Path], dict]:
     def build(run_dir: Path) -> dict[str, Any]:
-        rc, book = _launch(run_dir, run, job_id)
+        rc, book = _launch(run_dir, run, job_id, ckpt_format=ckpt_format)
         if rc != expect_rc:
             raise RuntimeError(f"{run}: training job exited {rc}, expected {expect_rc}; see slurm-{job_id}.out")
         extra = {"raised": _raised(run_dir, job_id)} if rc else {}
@@ -233,6 +243,24 @@ def _grad_norm(params) -> float:
 
 def _state(model) -> dict:
     return {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
+
+
+def _save(model, path: str, metadata: dict[str, str] | None = None, *, opt=None, step=None, epoch=None) -> str:
+    """Save a checkpoint as the run's format says: safetensors (the default), or torch.save of a
+    training checkpoint (model, optimizer, global step, epoch) as a .pt file. Returns the path written."""
+    if os.environ.get(CKPT_ENV) == "pt":
+        import torch
+
+        path = path.removesuffix(".safetensors") + ".pt"
+        state = {"model": _state(model), "global_step": step, "epoch": epoch}
+        if opt is not None:
+            state["optimizer"] = opt.state_dict()
+        torch.save(state, path)
+        return path
+    from safetensors.torch import save_file
+
+    save_file(_state(model), path, metadata=metadata)
+    return path
 
 
 def _blobs(rng, n: int, dim: int, classes: int, spread: float = 1.0):
@@ -353,7 +381,6 @@ def train_exploding_gradients() -> None:
     import numpy as np
     import torch
     import torch.nn as nn
-    from safetensors.torch import save_file
     from torch.utils.tensorboard import SummaryWriter
 
     book = Book()
@@ -406,9 +433,9 @@ def train_exploding_gradients() -> None:
                 print(f"[epoch {epoch}][{it:3d}/{steps_per_epoch}] loss={lv:.4f} gnorm={gn:.2e}")
             step += 1
             if step % 50 == 0:
-                save_file(_state(model), f"checkpoints/rnn_iter{step}.safetensors")
-        save_file(_state(model), f"checkpoints/epoch_{epoch:03d}.safetensors")
-        print(f"epoch {epoch} done, saved checkpoints/epoch_{epoch:03d}.safetensors")
+                _save(model, f"checkpoints/rnn_iter{step}.safetensors", opt=opt, step=step, epoch=epoch)
+        saved = _save(model, f"checkpoints/epoch_{epoch:03d}.safetensors", opt=opt, step=step, epoch=epoch)
+        print(f"epoch {epoch} done, saved {saved}")
     writer.close()
     book.save()
 
@@ -711,7 +738,6 @@ def train_tbx_lr_too_high() -> None:
 def train_healthy() -> None:
     import torch
     import torch.nn as nn
-    from safetensors.torch import save_file
     from torch.utils.tensorboard import SummaryWriter
 
     book = Book()
@@ -752,10 +778,11 @@ def train_healthy() -> None:
         vw.add_scalar("loss", vl, step)
         vw.add_scalar("accuracy", va, step)
         print(f"epoch {epoch} step {step} train_loss {loss.item():.4f} val_loss {vl:.4f} val_acc {va:.3f}")
-        save_file(_state(model), "checkpoints/last.safetensors", metadata={"step": str(step), "epoch": str(epoch)})
+        meta = {"step": str(step), "epoch": str(epoch)}
+        _save(model, "checkpoints/last.safetensors", meta, opt=opt, step=step, epoch=epoch)
         if vl < best:
             best = vl
-            save_file(_state(model), "checkpoints/best.safetensors", metadata={"step": str(step), "epoch": str(epoch)})
+            _save(model, "checkpoints/best.safetensors", meta, opt=opt, step=step, epoch=epoch)
     tw.close()
     vw.close()
     book.save()
@@ -1056,6 +1083,25 @@ RUNS: list[RunSpec] = [
         build=_simple_build("torch_inf_in_inputs", 6670311, "runs/tabular_logcounts", "train/loss"),
     ),
 ]
+
+
+# Twins: the same jobs (same seeds, so the same weights), with the checkpoints written by
+# torch.save as training checkpoints (model, optimizer, step, epoch) and no safetensors file.
+_TWINS = {"torch_exploding_gradients": (6620918, "runs/irnn_h64_sgd2e-3", "Loss/train", 1),
+          "torch_healthy": (6650002, "logs/train", "loss", 0)}  # fmt: skip
+for _spec in list(RUNS):
+    if _spec.name in _TWINS:
+        _job, _logdir, _tag, _rc = _TWINS[_spec.name]
+        RUNS.append(
+            RunSpec(
+                name=f"{_spec.name}_pt",
+                framework="pytorch",
+                cause=_spec.cause,
+                detail=_spec.detail,
+                injection=f"{_spec.name} trained again with its seed, checkpoints saved with torch.save (.pt) only.",
+                build=_simple_build(_spec.name, _job, _logdir, _tag, expect_rc=_rc, ckpt_format="pt"),
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -181,3 +181,32 @@ def test_markdown_report_opens_with_the_verdict_and_lists_every_source(reports, 
     patterns = [re.compile(re.escape(row).replace(r"\*", r"\d+") + "$") for row in rows]
     for s in r.sources:
         assert any(p.match(s.path) for p in patterns), f"{s.path} is not in the sources table"
+
+
+TWINS = [n for n in RUNS if n.endswith("_pt") and n.removesuffix("_pt") in MANIFEST]
+
+
+def test_there_are_pytorch_checkpoint_twins():
+    assert len(TWINS) >= 2
+
+
+@pytest.mark.parametrize("name", TWINS)
+def test_a_run_saved_with_torch_save_gets_the_verdict_and_weights_of_its_safetensors_twin(reports, name):
+    twin = name.removesuffix("_pt")
+    suffixes = {p.suffix for p in (SAMPLES / name).rglob("*") if p.is_file()}
+    assert ".pt" in suffixes and ".safetensors" not in suffixes
+    ours, theirs = reports[name], reports[twin]
+    assert (ours.verdict.cause, ours.verdict.detail) == (theirs.verdict.cause, theirs.verdict.detail)
+    assert ours.first_nonfinite_step == theirs.first_nonfinite_step
+
+    def weights(path):
+        run = load_run(path)
+        return {(c.step, t.name): (t.l2, t.absmax, t.nonfinite) for c in run.checkpoints for t in c.tensors}, run
+
+    mine, run = weights(SAMPLES / name)
+    other = weights(SAMPLES / twin)[0]
+    # same seed, same weights, read from another format (up to float32 rounding between generations)
+    assert mine and set(mine) == set(other)
+    for key, (l2, absmax, nonfinite) in mine.items():
+        assert (l2, absmax) == pytest.approx(other[key][:2], rel=1e-4) and nonfinite == other[key][2], key
+    assert all(c.optimizer is not None and c.optimizer.groups for c in run.checkpoints)

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from forensics.load import RunData
-from forensics.records import Checkpoint, ScalarSeries, Source, Status
+from forensics.records import Checkpoint, OptimizerState, ScalarSeries, Source, Status, TensorStats
 from forensics.report.escape import one_line
 from forensics.util import fmt_num, human_bytes, json_number
 
@@ -47,6 +47,11 @@ def _checkpoint_summary(c: Checkpoint) -> dict[str, Any]:
         "first_nonfinite_tensor": bad[0].name if bad else None,
         "max_abs": json_number(max((t.absmax for t in c.tensors if not math.isnan(t.absmax)), default=math.nan)),
     }
+    out["tensor_stats"] = [_tensor_json(t) for t in c.tensors]
+    if c.optimizer_tensors:
+        out["optimizer_tensor_stats"] = [_tensor_json(t) for t in c.optimizer_tensors]
+    if c.optimizer is not None:
+        out["optimizer"] = _optimizer_json(c.optimizer)
     if c.shards:
         out["shards"] = list(c.shards)
     if c.model is not None:
@@ -62,6 +67,62 @@ def _checkpoint_summary(c: Checkpoint) -> dict[str, Any]:
             "iterations": m.iterations,
         }
     return out
+
+
+def _tensor_json(t: TensorStats) -> dict[str, Any]:
+    return {
+        "name": t.name,
+        "layer": t.layer,
+        "dtype": t.dtype,
+        "shape": list(t.shape),
+        "l2": json_number(t.l2),
+        "min": json_number(t.min),
+        "max": json_number(t.max),
+        "nonfinite": t.nonfinite,
+    }
+
+
+def _optimizer_json(o: OptimizerState) -> dict[str, Any]:
+    return {
+        "name": o.name,
+        "step": o.step,
+        "loss_scale": json_number(o.loss_scale),
+        "param_groups": [
+            {
+                "lr": json_number(g.lr),
+                "params": g.params,
+                "momentum": json_number(g.momentum),
+                "betas": [json_number(b) for b in g.betas] if g.betas else None,
+                "eps": json_number(g.eps),
+                "weight_decay": json_number(g.weight_decay),
+                "initial_lr": json_number(g.initial_lr),
+            }
+            for g in o.groups
+        ],
+        "layer_updates": [
+            {
+                "layer": u.layer,
+                "kind": u.kind,
+                "update_l2": json_number(u.update_l2),
+                "weight_l2": json_number(u.weight_l2),
+                "update_to_weight": json_number(u.ratio),
+                "second_moment_near_eps": json_number(u.near_eps),
+            }
+            for u in o.layers
+        ],
+        "scheduler": _strict(o.scheduler),
+    }
+
+
+def _strict(value: Any) -> Any:
+    """Plain data with non-finite floats as strings (strict JSON)."""
+    if isinstance(value, float):
+        return json_number(value)
+    if isinstance(value, dict):
+        return {str(k): _strict(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_strict(v) for v in value]
+    return value
 
 
 _ITEMSIZE = {"float64": 8, "int64": 8, "uint64": 8, "float32": 4, "int32": 4, "uint32": 4, "float16": 2}
@@ -185,6 +246,31 @@ def inventory_json(run: RunData) -> dict[str, Any]:
     }
 
 
+def _optimizer_line(o: dict[str, Any]) -> str:
+    bits = [f"optimizer {o['name'] or 'unknown'}"] if o["param_groups"] else []
+    if o["step"] is not None:
+        bits.append(f"step {o['step']}")
+    lrs = [g["lr"] for g in o["param_groups"] if g["lr"] is not None]
+    if lrs:
+        bits.append("lr " + "/".join(fmt_num(lr) for lr in lrs))
+    if o["loss_scale"] is not None:
+        bits.append(f"loss scale {fmt_num(o['loss_scale'])}")
+    ratios = [u for u in o["layer_updates"] if isinstance(u["update_to_weight"], float)]
+    if ratios:
+        top = max(ratios, key=lambda u: u["update_to_weight"])
+        bits.append(f"largest next step {fmt_num(top['update_to_weight'])} of the weights ({top['layer']})")
+    near = [
+        u["layer"]
+        for u in o["layer_updates"]
+        if isinstance(u["second_moment_near_eps"], float) and u["second_moment_near_eps"] > 0.5
+    ]
+    if near:
+        bits.append(f"second moment near eps in {len(near)} layers (first: {near[0]})")
+    if o["scheduler"].get("last_epoch") is not None:
+        bits.append(f"scheduler at {o['scheduler']['last_epoch']}")
+    return ", ".join(bits) or "optimizer state: empty"
+
+
 def _fmt_step(v: int | None) -> str:
     return "-" if v is None else str(v)
 
@@ -251,6 +337,8 @@ def inventory_text(run: RunData) -> str:
                     if v is not None and k != "framework"
                 ]
                 lines.append(f"  model ({m['framework'] or 'unknown'}): " + ", ".join(bits))
+            if c.get("optimizer"):
+                lines.append("  " + _optimizer_line(c["optimizer"]))
         for e in c.get("events", []):
             at = f" at step {e['step']}" if e["step"] is not None else ""
             lines.append(f"  line {e['line']}: {e['kind']}{at}: {e['message'][:160]}")
@@ -268,7 +356,7 @@ def inventory_text(run: RunData) -> str:
                     f"  labels '{lab['array']}': {lab['classes']} classes, min {lab['min']}, max {lab['max']}, "
                     f"{lab['negative']} negative"
                 )
-        if entry["kind"] in ("config", "mlflow_param"):
+        if entry["kind"] in ("config", "mlflow_param") or (entry["kind"] == "pickle_checkpoint" and "format" not in c):
             settings = ", ".join(f"{k}={v}" for k, v in c.items())
             lines.append(f"  {settings}")
     if run.problems:

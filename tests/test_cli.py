@@ -102,3 +102,31 @@ def test_analyze_json_goes_to_stdout_as_strict_json():
     data = _strict(r.stdout)
     assert data["verdict"]["detail"] == "fp16_overflow"
     assert data["first_nonfinite_step"] == 208
+
+
+def test_inspect_json_lists_every_tensor_of_every_checkpoint_format_and_every_metrics_series():
+    runs = {
+        "torch_healthy_pt": "torch_zip",  # torch.save training checkpoints
+        "torch_healthy": "safetensors",
+        "keras_lr_too_high": "keras2_h5",
+        "hf_trainer_lr_too_high": "torch_zip",  # optimizer.pt next to model.safetensors
+    }
+    for name, fmt in runs.items():
+        r = run("inspect", str(SAMPLES / name), "--format", "json")
+        assert r.returncode == 0, r.stderr
+        sources = _strict(r.stdout)["sources"]
+        ckpts = [s["contents"] for s in sources if s.get("contents", {}).get("format")]
+        assert any(c["format"] == fmt for c in ckpts), name
+        for c in ckpts:
+            assert len(c["tensor_stats"]) == c["tensors"]
+            for t in c["tensor_stats"]:
+                assert set(t) >= {"name", "dtype", "shape", "l2", "min", "max", "nonfinite"}
+                assert isinstance(t["shape"], list) and isinstance(t["nonfinite"], int)
+        series = [s for src in sources for s in src.get("contents", {}).get("scalars", [])]
+        assert series and all({"tag", "points", "first_step", "last_step"} <= set(s) for s in series)
+    hf = _strict(run("inspect", str(SAMPLES / "hf_trainer_lr_too_high"), "--format", "json").stdout)
+    by_path = {s["path"]: s for s in hf["sources"]}
+    opt = by_path["checkpoint-10/optimizer.pt"]["contents"]["optimizer"]
+    assert opt["name"] == "sgd" and opt["param_groups"][0]["lr"] == 2.0 and opt["param_groups"][0]["momentum"] == 0.9
+    assert by_path["checkpoint-10/scheduler.pt"]["contents"]["optimizer"]["scheduler"]["last_epoch"] == 10
+    assert by_path["checkpoint-10/training_args.bin"]["contents"]["learning_rate"] == 2.0

@@ -570,7 +570,7 @@ def _checkpoint(
         )
     lr = next((g.lr for g in optimizer.groups if g.lr is not None), None) if optimizer else None
     model = None
-    if optimizer is not None or tensors:
+    if tensors or (optimizer is not None and optimizer.groups):
         model = ModelInfo(
             framework="pytorch",
             optimizer=optimizer.name if optimizer else None,

@@ -198,6 +198,10 @@ def test_a_run_saved_with_torch_save_gets_the_verdict_and_weights_of_its_safeten
     ours, theirs = reports[name], reports[twin]
     assert (ours.verdict.cause, ours.verdict.detail) == (theirs.verdict.cause, theirs.verdict.detail)
     assert ours.first_nonfinite_step == theirs.first_nonfinite_step
+    # the update between checkpoints is measured from the .pt files as from the safetensors
+    updates = [(u.step_a, u.step_b, u.per_step) for u in ours.timeline.relative_updates]
+    expected = [(u.step_a, u.step_b, pytest.approx(u.per_step, rel=1e-3)) for u in theirs.timeline.relative_updates]
+    assert updates == expected
 
     def weights(path):
         run = load_run(path)

@@ -331,3 +331,23 @@ print(c.tensors[0].l2)
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert r.returncode == 0, r.stderr[-1000:]
     assert float(r.stdout) == pytest.approx(math.sqrt(3))
+
+
+def test_the_update_between_two_torch_checkpoints_is_measured_like_any_other(tmp_path):
+    from forensics.readers.delta import checkpoint_deltas
+
+    torch.manual_seed(9)
+    net = _Net()
+    opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+    torch.save({"model": net.state_dict(), "optimizer": opt.state_dict()}, tmp_path / "step_1.pt")
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    _train(net, opt, 3)
+    torch.save({"model": net.state_dict(), "optimizer": opt.state_dict()}, tmp_path / "step_4.pt")
+    a, b = _read(tmp_path / "step_1.pt"), _read(tmp_path / "step_4.pt")
+    deltas = checkpoint_deltas(a, b, tmp_path, chunk_elements=50)
+    after = net.state_dict()
+    for layer in ("conv", "fc"):
+        names = [n for n in after if n.startswith(layer + ".")]
+        diff = math.hypot(*(float((after[n].double() - before[n].double()).norm()) for n in names))
+        base = math.hypot(*(float(before[n].double().norm()) for n in names))
+        assert deltas[layer].relative == pytest.approx(diff / base, rel=1e-9)

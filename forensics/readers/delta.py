@@ -73,7 +73,7 @@ def checkpoint_deltas(
     spec_a, spec_b = _spec(a, root), _spec(b, root)
     known_layers = {t.name: t.layer for t in (*a.tensors, *b.tensors)}  # b's names win
     limit = max(1, chunk_elements or tensorstats.DEFAULT_CHUNK_ELEMENTS)
-    isolate = spec_a.hdf5 or spec_b.hdf5
+    isolate = spec_a.isolated or spec_b.isolated
     timeout = isolation.deadline_for(spec_a.size + spec_b.size)
 
     plan: list[tuple[str, str]] | None = None
@@ -125,11 +125,16 @@ class _Spec:
     def hdf5(self) -> bool:
         return self.kind in (Kind.KERAS_H5, Kind.KERAS_ARCHIVE)
 
+    @property
+    def isolated(self) -> bool:
+        # libhdf5 can crash; a pickle is unpickled (restricted) only in a child
+        return self.hdf5 or self.kind is Kind.PICKLE
+
 
 def _spec(ckpt: Checkpoint, root: Path) -> _Spec:
     src = ckpt.source
     kind = src.kind
-    if kind not in (Kind.KERAS_H5, Kind.KERAS_ARCHIVE, Kind.SAFETENSORS, Kind.SAFETENSORS_INDEX):
+    if kind not in (Kind.KERAS_H5, Kind.KERAS_ARCHIVE, Kind.SAFETENSORS, Kind.SAFETENSORS_INDEX, Kind.PICKLE):
         raise UnreadableSource(f"{src.path}: a {kind} checkpoint has no tensors to compare")
     if kind is Kind.SAFETENSORS_INDEX:
         # the index reader listed the shards it accepted (inside the run directory)
@@ -178,6 +183,15 @@ def _opened(spec: _Spec) -> Iterator[dict[str, _Tensor]]:
                 raise UnreadableSource(f"{spec.rel}: {e}") from None
             for w in located:
                 tensors.setdefault(w.name, _Tensor(w.layer, w.dtype, w.shape, w.chunks))
+        elif spec.kind is Kind.PICKLE:
+            from forensics.readers.torch_checkpoint import dtype_label, opened_model_tensors
+
+            try:
+                model = stack.enter_context(opened_model_tensors(spec.files[0]))
+            except UnreadableSource as e:
+                raise UnreadableSource(f"{spec.rel}: {e}") from None
+            for name, t in model:
+                tensors.setdefault(name, _Tensor(layer_of(name), dtype_label(t), t.shape, t.chunks))
         else:
             from forensics.readers.safetensors import SafetensorsFile
 

@@ -18,6 +18,7 @@ import contextlib
 import dataclasses
 import math
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -364,6 +365,53 @@ def _stats_json(s: TensorStats) -> dict[str, Any]:
     return d
 
 
+def _model_tensors(
+    obj: Any, tensors: list[tuple[str, torch_pickle.LazyTensor]], opt_prefixes: list[str], other_prefixes: list[str]
+) -> list[tuple[str, torch_pickle.LazyTensor]]:
+    """The model's tensors, named as in its state dict (the checkpoint's own prefix dropped)."""
+    prefix = _model_prefix(obj, tensors)
+    model: list[tuple[str, torch_pickle.LazyTensor]] = []
+    if prefix is not None:
+        for path, t in tensors:
+            if _under(path, prefix) and not any(_under(path, op) for op in opt_prefixes if op):
+                if prefix == "" and any(_under(path, sp) for sp in other_prefixes if sp):
+                    continue
+                model.append((_strip(path, prefix), t))
+    return model
+
+
+@contextlib.contextmanager
+def opened_model_tensors(path: Path) -> Iterator[list[tuple[str, torch_pickle.LazyTensor]]]:
+    """The model tensors of a ``torch.save`` file, open for streaming (for the checkpoint comparison).
+
+    Unpickles in this process: call it only in an isolated child (it limits its memory
+    when isolation is on).
+    """
+    if isolation.ISOLATE:
+        _limit_memory()
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError as e:
+        raise UnreadableSource(f"cannot read: {e.strerror or e}") from None
+    try:
+        loaded = torch_pickle.parse(fd, os.fstat(fd).st_size)
+        try:
+            tensors = torch_pickle.walk_tensors(loaded.obj)
+            opts = [p for p, _ in _find(loaded.obj, _is_optimizer)]
+            others = [p for p, _ in _find(loaded.obj, _is_scheduler) + _find(loaded.obj, _is_scaler)]
+            model = _model_tensors(loaded.obj, tensors, opts, others)
+            yield [(n, t) for n, t in model if t.problem() is None]
+        finally:
+            loaded.close()
+    finally:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
+def dtype_label(t: torch_pickle.LazyTensor) -> str:
+    return _dtype_name(t)
+
+
 def _analyse(loaded: torch_pickle.Loaded, emit: isolation.Emit) -> None:
     """Runs in the child: emit every tensor's statistics, then one summary of the rest."""
     obj = loaded.obj
@@ -389,14 +437,7 @@ def _analyse(loaded: torch_pickle.Loaded, emit: isolation.Emit) -> None:
         summary["rng_only"] = True
         emit({"summary": summary})
         return
-    prefix = _model_prefix(obj, tensors)
-    model: list[tuple[str, torch_pickle.LazyTensor]] = []
-    if prefix is not None:
-        for path, t in tensors:
-            if _under(path, prefix) and not any(_under(path, op) for op in opt_prefixes if op):
-                if prefix == "" and any(_under(path, sp) for sp, _ in schedulers + scalers if sp):
-                    continue
-                model.append((_strip(path, prefix), t))
+    model = _model_tensors(obj, tensors, opt_prefixes, [p for p, _ in schedulers + scalers])
     weight_l2: dict[str, list[float]] = {}
     for name, t in model:
         problem = t.problem()

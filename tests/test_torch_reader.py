@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from torch_walk import torch_tensors
 
 from forensics.readers import torch_pickle
 from forensics.readers.torch_checkpoint import NEAR_EPS_FACTOR, read_torch_checkpoint
@@ -38,30 +39,12 @@ def _ours(path: Path) -> dict[str, np.ndarray]:
         os.close(fd)
 
 
-def _theirs(obj, path: str = "", out: dict | None = None, seen: set | None = None) -> dict:
-    """Tensors of a torch.load result by key path, each object once (as our walk does)."""
-    out = {} if out is None else out
-    seen = set() if seen is None else seen
-    if id(obj) in seen:
-        return out
-    seen.add(id(obj))
-    if isinstance(obj, torch.Tensor):
-        out[path] = obj
-    elif isinstance(obj, dict):
-        for k, v in obj.items():
-            _theirs(v, f"{path}.{k}" if path else str(k), out, seen)
-    elif isinstance(obj, (list, tuple)):
-        for i, v in enumerate(obj):
-            _theirs(v, f"{path}.{i}" if path else str(i), out, seen)
-    return out
-
-
 def _bytes_of(t) -> bytes:
     return t.detach().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes()
 
 
 def assert_bit_identical(path: Path, **load_kwargs) -> dict:
-    theirs = _theirs(torch.load(path, map_location="cpu", **load_kwargs))
+    theirs = torch_tensors(torch.load(path, map_location="cpu", **load_kwargs))
     ours = _ours(path)
     assert theirs, "the file holds no tensor"
     assert set(ours) == set(theirs)
@@ -293,7 +276,7 @@ def test_hugging_face_pytorch_model_bin_and_optimizer_pt(tmp_path):
 def test_files_the_hugging_face_trainer_wrote_are_bit_identical(name):
     path = ROOT / "sample_runs" / "hf_trainer_lr_too_high" / "checkpoint-20" / name
     trusted = name != "rng_state.pth"  # numpy's RNG state needs the full unpickler: our own committed file
-    theirs = _theirs(torch.load(path, map_location="cpu", weights_only=trusted))
+    theirs = torch_tensors(torch.load(path, map_location="cpu", weights_only=trusted))
     if theirs:
         assert_bit_identical(path, weights_only=trusted)
     if name == "optimizer.pt":

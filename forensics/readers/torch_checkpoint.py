@@ -387,7 +387,18 @@ def opened_model_tensors(path: Path) -> Iterator[list[tuple[str, torch_pickle.La
     Unpickles in this process: call it only in an isolated child (it limits its memory
     when isolation is on).
     """
-    if isolation.ISOLATE:
+    with _parsed(path, isolation.ISOLATE) as loaded:
+        tensors = torch_pickle.walk_tensors(loaded.obj)
+        opts = [p for p, _ in _find(loaded.obj, _is_optimizer)]
+        others = [p for p, _ in _find(loaded.obj, _is_scheduler) + _find(loaded.obj, _is_scaler)]
+        model = _model_tensors(loaded.obj, tensors, opts, others)
+        yield [(n, t) for n, t in model if t.problem() is None]
+
+
+@contextlib.contextmanager
+def _parsed(path: Path, limit_memory: bool) -> Iterator[torch_pickle.Loaded]:
+    """The file unpickled (restricted), its storages open; only ever called in the isolated child."""
+    if limit_memory:
         _limit_memory()
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
@@ -396,13 +407,11 @@ def opened_model_tensors(path: Path) -> Iterator[list[tuple[str, torch_pickle.La
     try:
         loaded = torch_pickle.parse(fd, os.fstat(fd).st_size)
         try:
-            tensors = torch_pickle.walk_tensors(loaded.obj)
-            opts = [p for p, _ in _find(loaded.obj, _is_optimizer)]
-            others = [p for p, _ in _find(loaded.obj, _is_scheduler) + _find(loaded.obj, _is_scaler)]
-            model = _model_tensors(loaded.obj, tensors, opts, others)
-            yield [(n, t) for n, t in model if t.problem() is None]
+            yield loaded
         finally:
             loaded.close()
+    except OSError as e:
+        raise UnreadableSource(f"cannot read: {e.strerror or e}") from None
     finally:
         with contextlib.suppress(OSError):
             os.close(fd)
@@ -468,24 +477,8 @@ def _analyse(loaded: torch_pickle.Loaded, emit: isolation.Emit) -> None:
 
 def _work(path: Path, isolated: bool) -> isolation.Work:
     def work(emit: isolation.Emit) -> None:
-        if isolated:
-            _limit_memory()
-        try:
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
-        except OSError as e:
-            raise UnreadableSource(f"cannot read: {e.strerror or e}") from None
-        try:
-            size = os.fstat(fd).st_size
-            loaded = torch_pickle.parse(fd, size)
-            try:
-                _analyse(loaded, emit)
-            finally:
-                loaded.close()
-        except OSError as e:
-            raise UnreadableSource(f"cannot read: {e.strerror or e}") from None
-        finally:
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        with _parsed(path, isolated) as loaded:
+            _analyse(loaded, emit)
 
     return work
 

@@ -286,10 +286,7 @@ class LazyTensor:
 
     @property
     def numel(self) -> int:
-        n = 1
-        for d in self.shape:
-            n *= d
-        return n
+        return math.prod(self.shape)
 
     def problem(self) -> str | None:
         """Why this tensor cannot be read (its view leaves its storage, ...), or None."""

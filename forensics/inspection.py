@@ -356,7 +356,7 @@ def inventory_text(run: RunData) -> str:
                     f"  labels '{lab['array']}': {lab['classes']} classes, min {lab['min']}, max {lab['max']}, "
                     f"{lab['negative']} negative"
                 )
-        if entry["kind"] in ("config", "mlflow_param") or (entry["kind"] == "pickle_checkpoint" and "format" not in c):
+        if entry["kind"] in ("config", "mlflow_param", "training_args"):
             settings = ", ".join(f"{k}={v}" for k, v in c.items())
             lines.append(f"  {settings}")
     if run.problems:

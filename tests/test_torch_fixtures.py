@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from forensics.readers import torch_pickle
+from forensics.discover import classify
+from forensics.readers import READERS, torch_pickle
 from forensics.readers.tensorstats import dtype_name
-from forensics.readers.torch_checkpoint import read_torch_checkpoint
-from forensics.records import Checkpoint, ConfigData, Kind, Source
+from forensics.records import Checkpoint, ConfigData, Source
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "torch"
 DIGESTS = json.loads((FIXTURES / "digests.json").read_text(encoding="utf-8"))
@@ -47,7 +47,9 @@ def _ours(path: Path) -> dict[str, dict]:
 
 
 def _read(path: Path):
-    return read_torch_checkpoint(path, Source(path.name, Kind.PICKLE, size=path.stat().st_size))
+    """Read as the loader does: the kind from the file name, the reader from the reader table."""
+    kind = classify(path.name)
+    return READERS[kind].read(path, Source(path.name, kind, size=path.stat().st_size), path.parent)
 
 
 @pytest.mark.parametrize("name", sorted(DIGESTS))

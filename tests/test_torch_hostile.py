@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from forensics.discover import classify
 from forensics.errors import UnreadableSource
-from forensics.readers import isolation, torch_checkpoint, torch_pickle
-from forensics.readers.torch_checkpoint import read_torch_checkpoint
-from forensics.records import Checkpoint, Kind, Source, Status
+from forensics.readers import READERS, isolation, torch_checkpoint, torch_pickle
+from forensics.records import Checkpoint, Source, Status
 
 # ---------------------------------------------------------------- a tiny pickle assembler
 
@@ -77,7 +77,9 @@ def torch_zip(path: Path, data_pkl: bytes, storages: dict[str, bytes], compress:
 
 
 def read(path: Path):
-    return read_torch_checkpoint(path, Source(path.name, Kind.PICKLE, size=path.stat().st_size))
+    """Read as the loader does: the kind from the file name, the reader from the reader table."""
+    kind = classify(path.name)
+    return READERS[kind].read(path, Source(path.name, kind, size=path.stat().st_size), path.parent)
 
 
 def floats(*values: float) -> bytes:

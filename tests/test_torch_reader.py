@@ -17,9 +17,10 @@ import numpy as np
 import pytest
 from torch_walk import torch_tensors
 
-from forensics.readers import torch_pickle
-from forensics.readers.torch_checkpoint import NEAR_EPS_FACTOR, read_torch_checkpoint
-from forensics.records import Checkpoint, ConfigData, Kind, Source, Status
+from forensics.discover import classify
+from forensics.readers import READERS, torch_pickle
+from forensics.readers.torch_checkpoint import NEAR_EPS_FACTOR
+from forensics.records import Checkpoint, ConfigData, Source, Status
 
 torch = pytest.importorskip("torch")
 
@@ -57,7 +58,9 @@ def assert_bit_identical(path: Path, **load_kwargs) -> dict:
 
 
 def _read(path: Path):
-    return read_torch_checkpoint(path, Source(path.name, Kind.PICKLE, size=path.stat().st_size))
+    """Read as the loader does: the kind from the file name, the reader from the reader table."""
+    kind = classify(path.name)
+    return READERS[kind].read(path, Source(path.name, kind, size=path.stat().st_size), path.parent)
 
 
 class _Net(torch.nn.Module):

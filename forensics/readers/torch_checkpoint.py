@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from forensics.errors import UnreadableSource
-from forensics.readers import isolation, torch_pickle
+from forensics.readers import isolation, tensorstats, torch_pickle
 from forensics.readers.tensorstats import StatsAccumulator, flat_native, layer_of, summarize_problems
 from forensics.records import (
     Checkpoint,
@@ -176,7 +176,7 @@ def _stats(name: str, t: torch_pickle.LazyTensor, layer: str | None = None) -> T
 
 
 def _dtype_name(t: torch_pickle.LazyTensor) -> str:
-    return t.dtype_label if t.dtype is None else ("bool" if t.dtype == np.bool_ else t.dtype.name)
+    return t.dtype_label if t.dtype is None else tensorstats.dtype_name(t.dtype)
 
 
 def _pair_chunks(a: torch_pickle.LazyTensor, b: torch_pickle.LazyTensor) -> Any:

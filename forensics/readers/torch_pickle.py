@@ -135,17 +135,14 @@ class StorageType:
 class TorchDtype:
     name: str  # "float32", "bfloat16"
     dtype: np.dtype | None
+    narrow: bool = False  # an fp8 type: its numpy dtype comes from ml_dtypes, when first used
+
+    def numpy(self) -> np.dtype | None:
+        return tensorstats.ml_dtype(self.name) if self.narrow else self.dtype
 
     def __setstate__(self, state: Any) -> None:
         # BUILD would otherwise write the pickle's values straight into our fields
         raise PickleRefused(f"the pickle tries to set the state of a {type(self).__name__}")
-
-
-def _ml(name: str) -> np.dtype | None:
-    import ml_dtypes
-
-    t = getattr(ml_dtypes, name, None)
-    return None if t is None else np.dtype(t)
 
 
 def _dtype_table() -> dict[str, np.dtype | None]:
@@ -157,12 +154,7 @@ def _dtype_table() -> dict[str, np.dtype | None]:
         "float": np.dtype("<f4"),
         "float16": np.dtype("<f2"),
         "half": np.dtype("<f2"),
-        "bfloat16": _ml("bfloat16"),
-        "float8_e4m3fn": _ml("float8_e4m3fn"),
-        "float8_e5m2": _ml("float8_e5m2"),
-        "float8_e4m3fnuz": _ml("float8_e4m3fnuz"),
-        "float8_e5m2fnuz": _ml("float8_e5m2fnuz"),
-        "float8_e8m0fnu": _ml("float8_e8m0fnu"),
+        "bfloat16": tensorstats.BFLOAT16_BITS,  # widened by a shift: no ml_dtypes needed
         "int64": np.dtype("<i8"),
         "long": np.dtype("<i8"),
         "int32": np.dtype("<i4"),
@@ -182,6 +174,8 @@ def _dtype_table() -> dict[str, np.dtype | None]:
 
 
 _DTYPES = _dtype_table()
+# fp8 types: ml_dtypes' names, that package imported only when a tensor of one is met
+_NARROW = ("float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz", "float8_e8m0fnu")
 _STORAGE_TYPES: dict[str, str] = {
     "DoubleStorage": "float64",
     "FloatStorage": "float32",
@@ -382,7 +376,7 @@ class LazyTensor:
 
     def item(self) -> float | int | None:
         """The value of a one-element numeric tensor (an optimizer's step), else None."""
-        if self.numel != 1 or self.problem() is not None or self.dtype is None or self.dtype.kind not in "fiub?":
+        if self.numel != 1 or self.problem() is not None or self.dtype is None or self.dtype.kind not in "fiub?V":
             return None
         a = tensorstats.flat_native(self.to_numpy())
         v = a[0].item()
@@ -443,7 +437,7 @@ def _rebuild_tensor_v3(
 ) -> LazyTensor:
     if not isinstance(dtype, TorchDtype):
         raise PickleRefused(f"a tensor's dtype is a {type(dtype).__name__}")
-    return _tensor(storage, storage_offset, size, stride, dtype.dtype, dtype.name)
+    return _tensor(storage, storage_offset, size, stride, dtype.numpy(), dtype.name)
 
 
 def _rebuild_parameter(data: Any, requires_grad: Any = True, backward_hooks: Any = None, *_: Any) -> Any:
@@ -534,6 +528,8 @@ _TABLE: dict[tuple[str, str], Any] = {
 }
 for _name, _dt in _DTYPES.items():
     _TABLE[("torch", _name)] = TorchDtype(_name, _dt)
+for _name in _NARROW:
+    _TABLE[("torch", _name)] = TorchDtype(_name, None, narrow=True)
 for _name, _dt_name in _STORAGE_TYPES.items():
     _TABLE[("torch", _name)] = StorageType(_name, _DTYPES.get(_dt_name))
 _TABLE[("torch.storage", "UntypedStorage")] = StorageType("UntypedStorage", np.dtype("u1"))

@@ -351,6 +351,8 @@ def main() -> int:
     ap.add_argument("--steps", type=int, default=1_000_000, help="steps of the long run (goal 3; 3 events a step)")
     ap.add_argument("--runs", default=",".join(SMALL_RUNS), help="sample runs for goal 1")
     ap.add_argument("--scale", action="store_true", help="cost growth: 1e5-1e7 events, 0.5-8 GiB checkpoints")
+    ap.add_argument("--scale-events", type=int, nargs="+", default=[100_000, 1_000_000, 10_000_000])
+    ap.add_argument("--scale-mb", type=int, nargs="+", default=[512, 1024, 2048, 4096, 8192])
     ap.add_argument("--dir", type=Path, default=None, help="where to write the files (default: a temp dir)")
     ap.add_argument("--json", type=Path, default=None, help="also write every measurement to this file")
     args = ap.parse_args()
@@ -362,15 +364,15 @@ def main() -> int:
     rows: list[dict] = []
     try:
         if args.scale:
-            for steps in (33_334, 333_334, 3_333_334):  # 1e5, 1e6, 1e7 events
-                rows.append(long_runs(tmp, steps, 1))
-                print(f"  {rows[-1]['case']}: done", flush=True)
-            for mb in (512, 1024, 2048, 4096, 8192):
+            for events in args.scale_events:
+                rows.append(long_runs(tmp, -(-events // 3), 1))  # three events a step
+                _print(rows[-1:])
+            for mb in args.scale_mb:
                 paths = write_checkpoints(tmp, mb, mb, ("float32",))
                 rows += checkpoints(paths, 1)
                 for p in paths.values():
                     p.unlink()
-                print(f"  {mb} MiB: done", flush=True)
+                _print(rows[-1:])
         else:
             if "startup" in goals:
                 rows += startup(tmp, args.repeat, args.runs.split(","))

@@ -455,7 +455,13 @@ def running_median(y: np.ndarray, window: int) -> np.ndarray:
         return y.copy()
     half = window // 2
     if n <= 4096:
-        return np.array([np.median(y[max(0, i - half) : i + half + 1]) for i in range(n)])
+        # windows clipped at the edges: full ones all at once, the few clipped ones one by one
+        out = np.empty(n)
+        if n > 2 * half:
+            out[half : n - half] = np.median(np.lib.stride_tricks.sliding_window_view(y, 2 * half + 1), axis=1)
+        for i in (*range(min(half, n)), *range(max(half, n - half), n)):
+            out[i] = np.median(y[max(0, i - half) : i + half + 1])
+        return out
     # long series: a strided view keeps this vectorised
     pad = np.pad(y, half, mode="edge")
     view = np.lib.stride_tricks.sliding_window_view(pad, window)

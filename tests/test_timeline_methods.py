@@ -125,3 +125,12 @@ def test_logging_interval_ignores_repeated_steps_and_write_order() -> None:
     assert s.interval == float(np.median(np.diff(np.unique(steps))))
     every_step = Series("loss", np.arange(1000), np.ones(1000), "step", "f", "loss", "run")
     assert every_step.interval == 1.0
+
+
+@pytest.mark.parametrize("n", [1, 6, 7, 50, 4096])
+@pytest.mark.parametrize("window", [3, 4, 7, 81])
+def test_running_median_of_a_short_series_clips_its_windows_at_the_edges(n: int, window: int) -> None:
+    y = np.round(np.random.default_rng(n + window).standard_normal(n), 1)  # ties
+    half = window // 2
+    want = np.array([np.median(y[max(0, i - half) : i + half + 1]) for i in range(n)])
+    assert np.array_equal(running_median(y, window), want)

@@ -302,7 +302,8 @@ def train_torch(sc: Scenario, run_dir: Path, truth: Truth) -> dict[str, Any]:
                 g["lr"] = lr
             xb, yb = _tensors(sc, s, step, half)
             if sc.lookalike == "crash" and step == event_step:
-                xb = xb[..., :-1]  # a refactoring bug: one feature dropped
+                # a bookkeeping bug: stacking this batch with a slice of it
+                torch.stack([xb, xb[:1]])
             opt.zero_grad()
             if scaler is not None:
                 with torch.autocast("cpu", dtype=torch.float16):

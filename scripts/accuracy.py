@@ -112,7 +112,8 @@ def score(rows: list[dict[str, Any]], results: dict[str, dict[str, Any]]) -> dic
             fnf_n += 1
             fnf_ok += res["first_nonfinite_step"] in truths
         c = res["confidence"]
-        for i, (lo, hi) in enumerate(BINS):
+        # calibration is of committed verdicts: an inconclusive one states no cause to be right about
+        for i, (lo, hi) in enumerate(BINS if res["cause"] != "inconclusive" else ()):
             if lo <= c < hi:
                 bins[i][0] += 1
                 bins[i][1] += ok
@@ -181,7 +182,8 @@ def render(test: dict[str, Any], dev: dict[str, Any], corpus_note: str) -> str:
         "",
         "### Calibration (test)",
         "",
-        "Stated confidence against how often the cause was right. A bin is judged when it holds at least",
+        "Stated confidence against how often the cause was right, over committed verdicts (an",
+        "`inconclusive` one names no cause). A bin is judged when it holds at least",
         f"{MIN_BIN_RUNS} runs; the target is |gap| ≤ 0.1.",
         "",
         "| confidence | runs | mean stated | observed right | gap |",

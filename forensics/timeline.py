@@ -1177,6 +1177,10 @@ def _weight_norms(views: Iterable[CheckpointView]) -> tuple[WeightNorm, ...]:
     return tuple(out)
 
 
+# Config keys that name the model's architecture (a recurrent cell tells a rule how it fails).
+_MODEL_KEYS = {"model", "arch", "architecture", "model_type", "cell", "rnn_type", "network"}
+
+
 def _settings(run: RunData) -> tuple[Setting, ...]:
     """What the configs and checkpoints say about the training setup, first source wins."""
     found: dict[str, tuple[str, str]] = {}
@@ -1195,6 +1199,8 @@ def _settings(run: RunData) -> tuple[Setting, ...]:
         put("precision", c.mixed_precision, src)
         put("loss", c.loss, src)
         put("classes", c.num_classes, src)
+        model = next((v for k, v in c.raw.items() if k.lower() in _MODEL_KEYS and isinstance(v, str)), None)
+        put("model", model, src)
     for ck in run.checkpoints:
         m = ck.model
         if m is None:
@@ -1220,6 +1226,7 @@ def _settings(run: RunData) -> tuple[Setting, ...]:
         "loss",
         "classes",
         "output layer",
+        "model",
     ]
     return tuple(Setting(k, *found[k]) for k in order if k in found)
 

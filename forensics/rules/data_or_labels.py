@@ -32,6 +32,9 @@ OUTLIER_LABEL_FACTOR = 10.0
 FIRST_STEP_LR0_WEIGHT = 0.8
 # ... with a non-zero LR: one step could in principle already overflow.
 FIRST_STEP_WEIGHT = 0.6
+# ... at a first point logged only after updates ran (an epoch mean, a step past the first):
+# an early blow-up of the network looks the same.
+FIRST_POINT_AFTER_UPDATES_WEIGHT = 0.3
 # A data sample holding NaN/Inf inputs: seen directly, as sure as evidence gets.
 NONFINITE_SAMPLE_WEIGHT = 0.9
 # Negative labels in a data sample: no class index is negative.
@@ -78,7 +81,8 @@ def nonfinite_first_step(tl: Timeline) -> list[Finding]:
     What it detects:
         The training loss is non-finite at its very first logged step, while the
         weights of the earliest checkpoint are finite (or no checkpoint says
-        otherwise).
+        otherwise). A first point logged only after updates ran (an epoch's mean,
+        or a step past the first) weighs less: the net may have blown up in them.
 
     Why it points to this cause:
         With finite weights, the first forward pass can only produce NaN/Inf from
@@ -108,6 +112,9 @@ def nonfinite_first_step(tl: Timeline) -> list[Finding]:
         return []
     lr0 = tl.lr_at(nf.step)
     lr_txt = " with the LR at 0" if lr0 == 0 else ""
+    # a first point logged after an epoch, or at a step past the first, comes after updates:
+    # a net that blew up in those updates looks the same
+    after_updates = nf.unit == "epoch" or nf.step > 1
     if first_ckpt is None:
         w_txt = ""
     elif first_ckpt.nonfinite_tensors:
@@ -117,11 +124,17 @@ def nonfinite_first_step(tl: Timeline) -> list[Finding]:
     return [
         Finding(
             None,
-            f"The loss is {fmt_num(nf.value)} at the first logged step ({nf.step}){lr_txt}{w_txt}: nothing was "
-            "learned yet, so the inputs or labels produce it.",
+            f"The loss is {fmt_num(nf.value)} at the first logged {nf.unit} ({nf.step}){lr_txt}{w_txt}: "
+            + (
+                "only the updates before it could have blown up, or the inputs or labels produce it."
+                if after_updates and lr0 != 0
+                else "nothing was learned yet, so the inputs or labels produce it."
+            ),
             step=nf.step,
             source=nf.source,
-            weight=FIRST_STEP_LR0_WEIGHT if lr0 == 0 else FIRST_STEP_WEIGHT,
+            weight=FIRST_STEP_LR0_WEIGHT
+            if lr0 == 0
+            else (FIRST_POINT_AFTER_UPDATES_WEIGHT if after_updates else FIRST_STEP_WEIGHT),
             fix="Check the inputs for NaN/Inf and the labels against the output layer's range before training.",
         )
     ]

@@ -37,8 +37,13 @@ LR_SPIKE_REACH_FRACTION = 0.1
 # Healthy training moves weights by about 1e-3 of their norm per step; a lower bound
 # ten times that says the steps are far too large.
 REL_UPDATE_HIGH = 1e-2
-# Oscillation: at least this share of consecutive loss changes alternate in sign ...
-OSC_ALTERNATION = 0.6
+# Oscillation: at least this share of consecutive loss changes alternate in sign. Independent
+# noise alternates 2/3 of the time (of three iid values the middle one is the extreme with
+# probability 2/3), so the bar sits well above that ...
+OSC_ALTERNATION = 0.8
+# ... and the excess over 2/3 must be this many standard errors (sqrt(2/9 / n) for n changes):
+# short stretches alternate by chance.
+OSC_ALTERNATION_Z = 3.0
 # ... and the swing at the end is this many times the swing at the start.
 OSC_GROWTH = 3.0
 
@@ -246,7 +251,20 @@ def diverges_from_start(tl: Timeline) -> list[Finding]:
     ]
 
 
-@rule("LR003", "relative-update-too-large", "learning_rate", ("lr_too_high",), needs=("checkpoints",))
+def _update_detail(tl: Timeline) -> str:
+    """Too large a step is a schedule spike when the logged LR rose before the blow-up, else a high LR."""
+    end = tl.divergence_step
+    ups = [c for c in tl.lr_changes if c.kind == "jump" and (end is None or c.step <= end)]
+    return "lr_schedule_spike" if ups else "lr_too_high"
+
+
+@rule(
+    "LR003",
+    "relative-update-too-large",
+    "learning_rate",
+    ("lr_too_high", "lr_schedule_spike"),
+    needs=("checkpoints",),
+)
 def relative_update_too_large(tl: Timeline) -> list[Finding]:
     """
     What it detects:
@@ -268,7 +286,8 @@ def relative_update_too_large(tl: Timeline) -> list[Finding]:
 
     Fix to suggest:
         Lower the learning rate so updates stay near 1e-3 of the weight norm per
-        step; add gradient clipping.
+        step; add gradient clipping. (The detail is a schedule spike when the
+        logged LR jumped up before the blow-up.)
     """
     lri = tl.lr_info
     measured = [u for u in tl.relative_updates if math.isfinite(u.per_step)]
@@ -279,7 +298,7 @@ def relative_update_too_large(tl: Timeline) -> list[Finding]:
         top = max(worst.layers.items(), key=lambda kv: kv[1][0] / kv[1][1] if kv[1][1] > 0 else 0.0)
         return [
             Finding(
-                "lr_too_high",
+                _update_detail(tl),
                 f"Between step {worst.step_a} and {worst.step_b} the weights moved by ||dW||/||W|| = "
                 f"{fmt_num(worst.relative)}, about {worst.per_step:.1e} per step (healthy ≈ 1e-3); "
                 f"largest in layer {top[0]}.",
@@ -304,7 +323,7 @@ def relative_update_too_large(tl: Timeline) -> list[Finding]:
     per_step, s1, s2, n1, n2, p2 = worst_bound
     return [
         Finding(
-            "lr_too_high",
+            _update_detail(tl),
             f"Weight norm went from {fmt_num(n1)} (step {s1}) to {fmt_num(n2)} (step {s2}): a relative update of at "
             f"least {per_step:.1e} per step (healthy ≈ 1e-3).",
             step=s2,
@@ -320,8 +339,9 @@ def growing_oscillation(tl: Timeline) -> list[Finding]:
     """
     What it detects:
         Before the blow-up, consecutive loss changes alternate in sign (at least
-        60 % of them) and the swing grows: the last quarter's mean absolute change
-        in log-loss is at least 3x the first quarter's.
+        80 % of them, and at least 3 standard errors above the 2/3 that
+        independent noise gives) and the swing grows: the last quarter's mean
+        absolute change in log-loss is at least 3x the first quarter's.
 
     Why it points to this cause:
         Gradient descent with a step above 2 / curvature bounces across the valley,
@@ -346,10 +366,12 @@ def growing_oscillation(tl: Timeline) -> list[Finding]:
     d = d[d != 0]
     if d.size < 12:
         return []
-    alternation = float(np.mean(np.sign(d[1:]) != np.sign(d[:-1])))
+    flips = np.sign(d[1:]) != np.sign(d[:-1])
+    alternation = float(np.mean(flips))
+    z = (alternation - 2.0 / 3.0) / math.sqrt((2.0 / 9.0) / flips.size)
     q = max(3, d.size // 4)
     a0, a1 = float(np.mean(np.abs(d[:q]))), float(np.mean(np.abs(d[-q:])))
-    if alternation < OSC_ALTERNATION or a0 <= 0 or a1 < OSC_GROWTH * a0:
+    if alternation < OSC_ALTERNATION or z < OSC_ALTERNATION_Z or a0 <= 0 or a1 < OSC_GROWTH * a0:
         return []
     return [
         Finding(

@@ -1,0 +1,370 @@
+"""Rules that reason from the mechanism of a blow-up rather than from the curve's shape alone:
+the size of the first update, the architecture's known failure, the stated learning rate
+against what is usual, and a NaN that arrives out of a long healthy stretch."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+
+from forensics.rules.base import Finding, rule
+from forensics.timeline import Timeline
+from forensics.util import fmt_num
+
+# A gradient norm at or above this on one of the first logged steps is not an optimizer
+# effect: tiny healthy nets start near 1-10, large ones rarely above 1e2.
+FIRST_GRAD_HUGE = 1e3
+# The first logged points (of the loss or grad norm) count as "the first steps" within this
+# fraction of the run ...
+FIRST_STEPS_FRACTION = 0.05
+# ... or within this many logged points, whichever is larger (coarse logging).
+FIRST_STEPS_POINTS = 3
+# A blow-up is "early" when the divergence comes within this fraction of the run.
+EARLY_FRACTION = 0.2
+# A plain (unnormalised) stack needs at least this many weight matrices to be "deep": signal
+# scale multiplies by the init gain per layer, so the gain's error compounds over depth.
+DEEP_PLAIN_LAYERS = 8
+# The LR usual for each optimizer family on a small model (Adam-family default 1e-3; SGD
+# 0.01-0.1; unknown optimizer in between).
+LR_USUAL = {"adaptive": 1e-3, "sgd": 0.05, None: 1e-2}
+# A stated LR this many times above the usual one is a prior for the LR cause ...
+LR_PRIOR_HIGH_RATIO = 10.0
+# ... and one within this factor of it argues (weakly) against the LR.
+LR_PRIOR_NORMAL_RATIO = 3.0
+# Larger models want a smaller LR: the usual value is scaled by (params / this)^-1/4 above it.
+LR_SIZE_PIVOT = 1e6
+# A NaN after at least this many finite logged points ...
+LONG_STRETCH_POINTS = 15
+# ... covering at least this fraction of the run is "after a long finite stretch".
+LONG_STRETCH_FRACTION = 0.3
+# The gradient norm in the last points before it stays within this factor of its median: normal.
+GRAD_STEADY_RATIO = 3.0
+
+# Evidence weights. A gradient of 1e3+ at initialisation: the network, not the step size.
+HUGE_FIRST_GRADIENT_WEIGHT = 0.7
+# A recurrent or deep plain net blowing up: early (from init) or after a climb, by the LR in force.
+ARCH_BLOWUP_WEIGHT = {"early": {"normal": 0.6, "unknown": 0.45}, "climb": {"normal": 0.5, "unknown": 0.35}}
+# The LR prior: this much at 10x the usual LR ...
+LR_PRIOR_HIGH_BASE = 0.25
+# ... plus this much per further decade ...
+LR_PRIOR_HIGH_PER_DECADE = 0.12
+# ... up to this: a prior never outweighs a finding.
+LR_PRIOR_HIGH_MAX = 0.6
+# An LR near the usual one argues (weakly) against the LR cause.
+LR_PRIOR_NORMAL_WEIGHT = -0.3
+# A NaN out of a long stable stretch: a batch, as a strong hint (an operation dividing by a
+# batch statistic looks the same).
+LONG_STRETCH_NAN_WEIGHT = 0.5
+
+_RECURRENT = re.compile(r"weight_hh|recurrent_kernel|simple_?rnn|\blstm|\bgru|\brnn|lstm_cell|gru_cell", re.IGNORECASE)
+_NORM = re.compile(r"norm|\bbn\d*\b|batch_?norm|layer_?norm|\bln_|gamma|running_mean|moving_mean", re.IGNORECASE)
+
+
+def _tensor_names(tl: Timeline) -> list[tuple[str, tuple[int, ...]]]:
+    names: list[tuple[str, tuple[int, ...]]] = []
+    if tl.checkpoints:
+        names = [(t.name, tuple(t.shape)) for t in tl.checkpoints[0].checkpoint.tensors]
+    names += [(h.tag, ()) for h in [*tl.weight_histograms, *tl.grad_histograms]]
+    return names
+
+
+def architecture(tl: Timeline) -> tuple[str | None, str]:
+    """("recurrent" | "deep_plain" | None, how it was told) from the checkpoint's tensor names
+    (or histogram tags), or a config naming a recurrent model."""
+    names = _tensor_names(tl)
+    rec = [n for n, _ in names if _RECURRENT.search(n)]
+    if rec:
+        return "recurrent", f"recurrent weights ({rec[0]})"
+    for st in tl.settings:
+        if st.name == "model" and _RECURRENT.search(st.value):
+            return "recurrent", f"model: {st.value} in {st.source}"
+    if not names:
+        return None, ""
+    mats = [n for n, shape in names if len(shape) == 2]
+    if len(mats) >= DEEP_PLAIN_LAYERS and not any(_NORM.search(n) for n, _ in names):
+        return "deep_plain", f"{len(mats)} weight matrices and no normalisation layer"
+    return None, ""
+
+
+def _span(tl: Timeline) -> tuple[int, int]:
+    assert tl.loss is not None
+    first = int(tl.loss.steps.min())
+    last = int(tl.loss.steps.max())
+    return first, max(last, first + 1)
+
+
+def _early(tl: Timeline) -> bool:
+    """Did the run blow up within its first steps?"""
+    d = tl.divergence_step
+    if d is None or tl.loss is None or not len(tl.loss):
+        return False
+    first, last = _span(tl)
+    if tl.first_nonfinite is not None and tl.first_nonfinite.last_finite_step is None:
+        return True
+    points_before = int(np.count_nonzero(tl.loss.steps < d))
+    return d - first <= EARLY_FRACTION * (last - first) or points_before <= FIRST_STEPS_POINTS
+
+
+def _first_grad(tl: Timeline) -> tuple[int, float] | None:
+    g = tl.grad_norm
+    if g is None or not len(g):
+        return None
+    order = np.argsort(g.steps, kind="stable")
+    steps, vals = g.steps[order], g.values[order]
+    limit = steps[0] + max(FIRST_STEPS_FRACTION * (steps[-1] - steps[0]), 0)
+    head = [
+        (int(s), float(v))
+        for i, (s, v) in enumerate(zip(steps, vals, strict=True))
+        if i < FIRST_STEPS_POINTS or s <= limit
+    ]
+    if not head:
+        return None
+    # the largest of the first few: one huge gradient is what blows up the first update
+    return max(head, key=lambda sv: sv[1] if math.isfinite(sv[1]) else math.inf)
+
+
+def _first_update(tl: Timeline) -> tuple[int, float, str] | None:
+    """(step, largest of the first logged gradient norms, text on the update size) of a run
+    that blew up within its first steps, or None."""
+    if not tl.diverged or not _early(tl):
+        return None
+    fg = _first_grad(tl)
+    if fg is None:
+        return None
+    step, g = fg
+    lr = tl.lr_at(step)
+    if lr is None:
+        lr = tl.lr_info.value
+    upd = f"; LR {fmt_num(lr)}, so the first update was about {fmt_num(lr * g)}" if lr is not None else ""
+    return step, g, upd
+
+
+@rule("EXP006", "huge-first-gradient", "exploding_weights", ("exploding_gradients",), needs=("grad_norm",))
+def huge_first_gradient(tl: Timeline) -> list[Finding]:
+    """
+    What it detects:
+        A run that blew up within its first steps whose gradient norm was 1e3 or
+        more (or non-finite) on one of its first logged steps, while the loss
+        there was still finite. (A loss non-finite from its first point is left
+        to the data rules: a NaN input gives a NaN gradient as well.)
+
+    Why it points to this cause:
+        The first update is LR x gradient. If the gradient is already enormous at
+        initialisation, the step size is not the problem: the network's signal
+        grows through its layers (bad init, no normalisation, a recurrent weight
+        above 1) — exploding gradients, at any LR.
+
+    Evidence it reports:
+        The step and size of the largest of the first logged gradient norms, the
+        LR there and the update size LR x gradient.
+
+    Fix to suggest:
+        Clip gradients and fix the init scale (He/Glorot, normalisation layers).
+    """
+    fu = _first_update(tl)
+    if fu is None:
+        return []
+    step, g, upd = fu
+    nf = tl.first_nonfinite
+    if nf is not None and nf.last_finite_step is None:
+        return []
+    if math.isfinite(g) and g < FIRST_GRAD_HUGE:
+        return []
+    return [
+        Finding(
+            "exploding_gradients",
+            f"The gradient norm was already {fmt_num(g)} at step {step}, one of the first logged steps{upd}: "
+            "the gradient, not the step size, was abnormal from initialisation.",
+            HUGE_FIRST_GRADIENT_WEIGHT,
+            step=step,
+            source=tl.grad_norm.source if tl.grad_norm is not None else None,
+            fix="Clip gradients (clip_grad_norm_(params, 1.0) / clipnorm=1.0) and fix the init scale "
+            "(He/Glorot, normalisation layers).",
+        )
+    ]
+
+
+@rule(
+    "EXP005",
+    "recurrent-or-deep-plain-net-blows-up-early",
+    "exploding_weights",
+    ("exploding_gradients",),
+    needs=("checkpoints",),
+)
+def architecture_blowup(tl: Timeline) -> list[Finding]:
+    """
+    What it detects:
+        A recurrent net (recurrent weights in the checkpoint or histograms) or a
+        deep plain stack (8 or more weight matrices, no normalisation layer)
+        whose loss blew up early in the run (within the first 20 %, or its
+        first few logged points) or climbed into the blow-up, at an LR that is
+        not high for its optimizer.
+
+    Why it points to this cause:
+        In these nets the signal and its gradient are multiplied by the same
+        weights once per time step or layer; a gain slightly above 1 compounds
+        geometrically from initialisation, so they blow up in the first steps at
+        an ordinary LR. A high LR would explain it as well, so the rule stays
+        silent when the LR is high.
+
+    Evidence it reports:
+        What marks the architecture (a recurrent tensor's name, or the count of
+        weight matrices), the divergence step and the LR.
+
+    Fix to suggest:
+        Clip gradients; initialise recurrent weights orthogonally with gain at
+        most 1 (or use LSTM/GRU); add normalisation layers to deep stacks.
+    """
+    if not tl.diverged or not (_early(tl) or tl.onset is not None):
+        return []
+    kind, how = architecture(tl)
+    if kind is None:
+        return []
+    lri = tl.lr_info
+    if lri.high:
+        return []
+    weight = ARCH_BLOWUP_WEIGHT["early" if _early(tl) else "climb"]["normal" if lri.normal else "unknown"]
+    return [
+        Finding(
+            "exploding_gradients",
+            f"A {'recurrent' if kind == 'recurrent' else 'deep plain'} net ({how}) blew up early, at step "
+            f"{tl.divergence_step}"
+            + (f", at an LR of {fmt_num(lri.value)}" if lri.value is not None else "")
+            + ": its signal compounds through the same weights step after step.",
+            weight,
+            step=tl.divergence_step,
+            source=tl.checkpoints[0].path if tl.checkpoints else None,
+            fix="Clip gradients (clipnorm=1.0); orthogonal recurrent init with gain ≤ 1 or a gated RNN; "
+            "normalisation layers in deep stacks.",
+        )
+    ]
+
+
+def _param_count(tl: Timeline) -> int | None:
+    if not tl.checkpoints:
+        return None
+    return sum(t.numel for t in tl.checkpoints[-1].checkpoint.tensors if t.dtype.startswith(("float", "bfloat")))
+
+
+@rule("LR006", "stated-lr-against-usual", "learning_rate", (), needs=("lr",))
+def stated_lr_prior(tl: Timeline) -> list[Finding]:
+    """
+    What it detects:
+        A run that diverged, whose stated LR (logged, or from the optimizer
+        state or config) is at least 10x what is usual for its optimizer family
+        and model size (Adam-family 1e-3, SGD 0.05, unknown 1e-2, scaled down by
+        (parameters / 1e6)^-1/4 for larger models) — or within 3x of it.
+
+    Why it points to this cause:
+        A prior, not a finding: most blow-ups at 10x the usual LR are the LR's
+        doing, and most at the usual LR are not. Other evidence (a huge first
+        gradient, a NaN batch) overturns it; its weight is kept low so it only
+        decides between otherwise balanced causes.
+
+    Evidence it reports:
+        The LR, where it was read, the optimizer family and the usual value.
+
+    Fix to suggest:
+        Bring the LR to the usual range for the optimizer (concrete value).
+    """
+    if not tl.diverged:
+        return []
+    lri = tl.lr_info
+    if lri.value is None or lri.value <= 0:
+        return []
+    usual = LR_USUAL.get(lri.family, LR_USUAL[None])
+    params = _param_count(tl)
+    if params is not None and params > LR_SIZE_PIVOT:
+        usual *= (params / LR_SIZE_PIVOT) ** -0.25
+    ratio = lri.value / usual
+    fam = lri.family or "unknown optimizer"
+    if ratio >= LR_PRIOR_HIGH_RATIO:
+        return [
+            Finding(
+                None,  # a level, not a shape: a warmup peak can be as high as a constant LR
+                f"The LR was {fmt_num(lri.value)} ({lri.origin}), {ratio:.0f}x the usual {fmt_num(usual)} for {fam}.",
+                min(LR_PRIOR_HIGH_MAX, LR_PRIOR_HIGH_BASE + LR_PRIOR_HIGH_PER_DECADE * math.log10(ratio)),
+                fix=f"Bring the LR near {fmt_num(usual)} (it was {fmt_num(lri.value)}).",
+            )
+        ]
+    if ratio <= LR_PRIOR_NORMAL_RATIO:
+        return [
+            Finding(
+                None,
+                f"The LR was {fmt_num(lri.value)} ({lri.origin}), within {LR_PRIOR_NORMAL_RATIO:.0f}x of the usual "
+                f"{fmt_num(usual)} for {fam}: the step size alone is an unlikely cause.",
+                LR_PRIOR_NORMAL_WEIGHT,
+            )
+        ]
+    return []
+
+
+@rule("DATA006", "nan-after-long-healthy-stretch", "data_or_labels", ("nan_in_inputs",), needs=("loss",))
+def nan_after_long_stretch(tl: Timeline) -> list[Finding]:
+    """
+    What it detects:
+        The first non-finite loss is a NaN that arrives after a long finite
+        stretch (at least 15 logged points and 30 % of the run) with no climb
+        before it, the loss not near zero, no LR increase before it, the LR not
+        high, the gradient norm (when logged) steady up to the last finite
+        point, and no data sample at hand that is entirely finite.
+
+    Why it points to this cause:
+        The optimizer had been stable for a long time at this LR, and nothing
+        was growing: a step that suddenly produces NaN must have been fed
+        something new — a batch with NaN/Inf or a label out of range. (An
+        operation that divides by a batch statistic looks the same; the data
+        sample, where kept, tells them apart.)
+
+    Evidence it reports:
+        The step, the length of the finite stretch, the LR and the gradient norm
+        before it.
+
+    Fix to suggest:
+        Replay the batch at that step and check it; assert finite inputs in the
+        pipeline.
+    """
+    nf = tl.first_nonfinite
+    if nf is None or tl.loss is None or nf.last_finite_step is None or tl.onset is not None:
+        return []
+    if tl.loss_near_zero_before_blowup():
+        return []
+    first, last = _span(tl)
+    finite_before = int(np.count_nonzero((tl.loss.steps < nf.step) & np.isfinite(tl.loss.values)))
+    if finite_before < LONG_STRETCH_POINTS or (nf.step - first) < LONG_STRETCH_FRACTION * (last - first):
+        return []
+    if not math.isnan(nf.value):
+        return []  # an Inf first points to an operation that overflowed, not a NaN row
+    samples = tl.data_samples
+    if samples and all(a.nan + a.posinf + a.neginf == 0 for ds in samples for a in ds.arrays):
+        return []  # the data at hand is finite: an operation is the likelier source (NUM003)
+    lri = tl.lr_info
+    if lri.high:
+        return []
+    if any(c.kind in ("jump", "warmup_end") and c.step <= nf.step for c in tl.lr_changes):
+        return []
+    g_txt = ""
+    if tl.grad_norm is not None and len(tl.grad_norm):
+        g = tl.grad_norm
+        mask = (g.steps < nf.step) & np.isfinite(g.values) & (g.values > 0)
+        v = g.values[mask]
+        if v.size >= 4:
+            med = float(np.median(v))
+            if float(v[-3:].max()) > GRAD_STEADY_RATIO * med:
+                return []
+            g_txt = f", gradient norm steady near {fmt_num(med)}"
+    lr_txt = f" at an LR of {fmt_num(lri.value)}" if lri.value is not None else ""
+    return [
+        Finding(
+            "nan_in_inputs",
+            f"The loss was finite for {finite_before} logged points{lr_txt}{g_txt}, then {fmt_num(nf.value)} at step "
+            f"{nf.step} with no climb: a batch, not the optimizer.",
+            LONG_STRETCH_NAN_WEIGHT,
+            step=nf.step,
+            source=nf.source,
+            fix=f"Replay the batch fed at step {nf.step} and check it for NaN/Inf and label range; assert "
+            "np.isfinite(x).all() in the input pipeline.",
+        )
+    ]

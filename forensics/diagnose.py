@@ -1,10 +1,13 @@
 """Weigh the rules' evidence into candidates and one verdict.
 
-Scoring: for each cause, independent pieces of evidence combine like
-probabilities of at least one being right, ``1 - prod(1 - w)``; evidence with a
-negative weight scales the score down by ``(1 + w)``. The detail of a cause is
-the one with the largest summed weight. A missing source that could have
-changed the verdict lowers the confidence and is named.
+The verdict commits: the cause with the highest combined probability
+(``forensics.combine``: the rules' evidence through a table fitted on the dev split of
+the scenario corpus) among those some source spoke for, with its runner-up named and
+that probability as its confidence. ``inconclusive`` only when no source says anything
+about the cause, or when the job died of an exception of no known meaning (quoted, and
+said not to be a divergence). A decisive rule (the framework naming the fault) settles
+the cause on its own. Within a cause, the detail is the one with the largest summed
+weight; each cause's noisy-OR of its weights (``_score``) orders its evidence.
 """
 
 from __future__ import annotations
@@ -12,32 +15,27 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from forensics.combine import COMBINED_CAUSES, calibrated, combine, renormalised
 from forensics.rules import REGISTRY
 from forensics.rules.base import CAUSES, CONTEXT, Evidence
 from forensics.timeline import Timeline
 from forensics.util import fmt_num
 
-# Below this score the best cause is a guess: say inconclusive.
-MIN_VERDICT_SCORE = 0.4
-# A runner-up within this ratio of the best cause, while the best is not strong, makes the evidence contradictory.
-CONTRADICTION_RATIO = 0.85
-# ... "not strong": a best cause at or above this score stands even with a close runner-up.
-STRONG_SCORE = 0.75
 # Evidence at or above this weight is decisive on its own (the framework named the fault,
 # or the data sample shows it).
 DECISIVE_WEIGHT = 0.85
-# A healthy verdict from fewer logged loss points than this is capped at 0.5.
+# A healthy verdict from fewer logged loss points than this ...
 SHORT_CURVE_POINTS = 10
-# Each missing source that bears on the winning cause multiplies the confidence by this.
-MISSING_SOURCE_FACTOR = 0.9
+# ... is capped at this confidence (on the corpus, short healthy curves are right ~9 times in 10).
+SHORT_CURVE_CONFIDENCE = 0.8
+# A healthy verdict's confidence never passes this (spikes and short curves leave doubt).
+HEALTHY_MAX_CONFIDENCE = 0.95
+# The framework naming the fault is as sure as this tool gets, whatever else was found.
+DECISIVE_CONFIDENCE = 0.9
+# A crash whose message has no known meaning: as likely a divergence-free bug as anything.
+UNKNOWN_CRASH_CONFIDENCE = 0.5
 # No single piece of evidence is certain: weights are capped here when combined.
 MAX_EVIDENCE_WEIGHT = 0.99
-# The runner-up's share of the best score takes up to this fraction off the confidence.
-RUNNER_UP_PENALTY = 0.4
-# A healthy verdict's confidence lies between these (spikes and short curves leave doubt).
-HEALTHY_CONFIDENCE = (0.5, 0.95)
-# "Inconclusive" because two causes tie is itself only half sure.
-CONTRADICTORY_CONFIDENCE = 0.5
 # The confidence of a verdict never reaches certainty.
 MAX_CONFIDENCE = 0.99
 
@@ -117,14 +115,6 @@ def not_checked(tl: Timeline) -> list[str]:
     return notes
 
 
-_BEARING = {
-    "learning_rate": ("learning rate unknown", "no training-loss"),
-    "exploding_weights": ("no readable checkpoints", "no gradient-norm"),
-    "data_or_labels": ("no data sample", "no job log"),
-    "numerical_instability": ("no readable checkpoints", "no data sample"),
-}
-
-
 def _divergence_sentence(tl: Timeline) -> str:
     nf = tl.first_nonfinite
     unit = "epoch" if nf is not None and nf.unit == "epoch" else "step"
@@ -150,86 +140,127 @@ def _divergence_sentence(tl: Timeline) -> str:
     return ""
 
 
+def _crash_line(tl: Timeline) -> tuple[str, str] | None:
+    """(exception line, where) of the exception the job died with, as the log printed it."""
+    for path, e in tl.log_events:
+        if e.kind == "exception":
+            return e.message, f"{path} line {e.line}"
+    return None
+
+
+def _with_probabilities(cands: list[Candidate], probs: dict[str, float]) -> list[Candidate]:
+    """The candidates scored by the combined probability, best first."""
+    out = [Candidate(c.cause, c.detail, round(probs.get(c.cause, 0.0), 3), c.evidence) for c in cands]
+    out.sort(key=lambda c: (-c.score, CAUSES.index(c.cause)))
+    return out
+
+
 def diagnose(tl: Timeline, evidence: list[Evidence]) -> Diagnosis:
+    comb = combine(tl, evidence)
     cands = candidates_from(evidence)
     notes = not_checked(tl)
     by_cause = {c.cause: c for c in cands}
     problem = [c for c in cands if c.cause != "healthy"]
+    # causes some source spoke for (evidence with a positive weight)
+    spoken = {c.cause for c in problem if any(e.weight > 0 for e in c.evidence)}
     # Evidence of a decisive rule (the framework naming the fault, labels outside the output
     # layer's range in the data) settles the cause even when no NaN was logged (the job died first).
     decisive = [c for c in problem if any(e.weight >= DECISIVE_WEIGHT and _rule_is_decisive(e) for e in c.evidence)]
+    healthy = by_cause.get("healthy")
 
-    if not tl.diverged and not decisive and not (tl.died_with_exception and problem and problem[0].score > 0):
-        healthy = by_cause.get("healthy")
+    if not tl.diverged and not decisive and not (tl.died_with_exception and spoken):
+        # a rule that saw the job stop for a reason that is not divergence says so
+        notes_ = [_healthy_note(e) for e in (healthy.evidence if healthy else ())]
+        extra = next((" " + n for n in notes_ if n), "")
+        crash = _crash_line(tl) if tl.died_with_exception and not extra else None
+        if crash is not None:
+            # an exception of no known meaning: quote it, say it is not a divergence, and do
+            # not call the run healthy
+            message, where = crash
+            verdict = Verdict(
+                "inconclusive",
+                None,
+                UNKNOWN_CRASH_CONFIDENCE,
+                f"The job crashed ({where}): {message}. That is not a divergence (no loss went non-finite "
+                "before it), and the message names no known training fault.",
+                None,
+            )
+            return Diagnosis(verdict, _with_probabilities(cands, comb.probabilities), [], notes)
+        p_healthy = comb.probabilities["healthy"]
         if tl.loss is None:
-            found = "only finite checkpoints" if tl.checkpoints else "no checkpoint either"
+            if tl.checkpoints:
+                last = max((c.step for c in tl.checkpoints if c.step is not None), default=None)
+                upto = f" up to step {last}" if last is not None else ""
+                verdict = Verdict(
+                    "healthy",
+                    None,
+                    round(min(calibrated(p_healthy), HEALTHY_MAX_CONFIDENCE), 2),
+                    f"No training-loss series was found, but all {len(tl.checkpoints)} checkpoint(s){upto} hold "
+                    "only finite weights: no sign of divergence up to there.",
+                    None,
+                )
+                return Diagnosis(verdict, _with_probabilities(cands, comb.probabilities), [], notes)
             verdict = Verdict(
                 "inconclusive",
                 None,
                 0.0,
-                f"No training-loss series could be read ({found}), so divergence could not be judged. "
+                "No training-loss series and no checkpoint could be read, so divergence could not be judged. "
                 "See the sources below for what was found.",
                 None,
             )
-        else:
-            # a rule that saw the job stop for a reason that is not divergence says so
-            notes_ = [_healthy_note(e) for e in (healthy.evidence if healthy else ())]
-            extra = next((" " + n for n in notes_ if n), "")
-            low, high = HEALTHY_CONFIDENCE
-            confidence = min(high, max(healthy.score if healthy else low, low))
-            short = ""
-            if len(tl.loss) < SHORT_CURVE_POINTS:
-                # a few points say little: the job may have died right after the last one
-                confidence = min(confidence, low)
-                short = f" Only {len(tl.loss)} points were logged, the last at step {int(tl.loss.steps.max())}."
-            verdict = Verdict(
-                "healthy",
-                None,
-                round(confidence, 2),
-                "The run did not diverge: the training loss stayed finite"
-                + (f" with {len(tl.spikes_recovered)} spike(s) that recovered." if tl.spikes_recovered else ".")
-                + (extra or " No checkpoint holds a non-finite value.")
-                + short,
-                None,
-            )
-        return Diagnosis(verdict, cands, _recommendations(verdict, by_cause.get("healthy")), notes)
+            return Diagnosis(verdict, cands, _recommendations(verdict, healthy), notes)
+        confidence = min(HEALTHY_MAX_CONFIDENCE, calibrated(p_healthy))
+        short = ""
+        if len(tl.loss) < SHORT_CURVE_POINTS:
+            # a few points say less: the job may have died right after the last one
+            confidence = min(confidence, SHORT_CURVE_CONFIDENCE)
+            short = f" Only {len(tl.loss)} points were logged, the last at step {int(tl.loss.steps.max())}."
+        verdict = Verdict(
+            "healthy",
+            None,
+            round(confidence, 2),
+            "The run did not diverge: the training loss stayed finite"
+            + (f" with {len(tl.spikes_recovered)} spike(s) that recovered." if tl.spikes_recovered else ".")
+            + (extra or " No checkpoint holds a non-finite value.")
+            + short,
+            None,
+        )
+        return Diagnosis(
+            verdict, _with_probabilities(cands, comb.probabilities), _recommendations(verdict, healthy), notes
+        )
 
-    pool = decisive or problem
-    top = pool[0]
-    second = next((c for c in problem if c.cause != top.cause), None)
-    second_score = second.score if second else 0.0
-    confidence = top.score * (1.0 - RUNNER_UP_PENALTY * (second_score / top.score if top.score else 0))
-    for note in notes:
-        if any(note.startswith(b) for b in _BEARING.get(top.cause, ())):
-            confidence *= MISSING_SOURCE_FACTOR
+    first_sentence = _divergence_sentence(tl)
+    probs = renormalised(comb.probabilities, [c for c in COMBINED_CAUSES if c != "healthy"])
+    ranked = _with_probabilities(problem, probs)
+    if decisive:
+        top_cause = decisive[0].cause
+    elif spoken:
+        # the most probable of the causes some finding spoke for, so the verdict names its evidence
+        top_cause = max(spoken, key=lambda c: (probs.get(c, 0.0), -CAUSES.index(c)))
+    else:
+        summary = (first_sentence + " " if first_sentence else "") + (
+            "No source says anything about the cause: no rule found evidence for any of them."
+        )
+        verdict = Verdict("inconclusive", None, 0.0, summary, None)
+        return Diagnosis(verdict, ranked, _recommendations(verdict), notes)
+    top = by_cause[top_cause]
+    ranked = [c for c in ranked if c.cause == top_cause] + [c for c in ranked if c.cause != top_cause]
+    second = ranked[1] if len(ranked) > 1 else None
+    confidence = calibrated(probs.get(top_cause, 0.0))
+    if decisive:
+        confidence = max(confidence, DECISIVE_CONFIDENCE)
     confidence = round(max(0.0, min(confidence, MAX_CONFIDENCE)), 2)
 
     lead = [e for e in top.evidence if e.weight > 0][:2]
-    first_sentence = _divergence_sentence(tl)
-    contradictory = second is not None and second_score >= CONTRADICTION_RATIO * top.score and top.score < STRONG_SCORE
-    if top.score < MIN_VERDICT_SCORE or contradictory:
-        why = (
-            f"the best-supported cause, {top.cause} ({top.score:.2f}), is weak"
-            if top.score < MIN_VERDICT_SCORE
-            else f"{top.cause} ({top.score:.2f}) and {second.cause} ({second_score:.2f}) are about equally supported"  # type: ignore[union-attr]
-        )
-        summary = (first_sentence + " " if first_sentence else "") + f"The evidence does not single out a cause: {why}."
-        verdict = Verdict(
-            "inconclusive",
-            None,
-            round(1.0 - top.score, 2) if top.score < MIN_VERDICT_SCORE else CONTRADICTORY_CONFIDENCE,
-            summary,
-            None,
-        )
-        return Diagnosis(verdict, cands, _recommendations(verdict, top, second), notes)
-
     summary = first_sentence
     if lead:
         msg = lead[0].message.rstrip(".")
         summary = (summary + " " if summary else "") + msg + "."
+    if second is not None and second.score > 0:
+        summary += f" Runner-up: {second.cause.replace('_', ' ')} ({second.score:.2f})."
     fix = next((e.fix for e in top.evidence if e.fix and e.weight > 0), None)
     verdict = Verdict(top.cause, top.detail, confidence, summary.strip(), fix)
-    return Diagnosis(verdict, cands, _recommendations(verdict, top), notes)
+    return Diagnosis(verdict, ranked, _recommendations(verdict, top), notes)
 
 
 def _rule_is_decisive(e: Evidence) -> bool:

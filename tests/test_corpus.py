@@ -108,7 +108,8 @@ def test_evaluator_scores_the_slice_consistently():
     assert s["n"] == len(rows) == len(ROWS)
     assert sum(sum(c.values()) for c in s["confusion"].values()) == s["n"]
     assert s["cause_ok"] == sum(results[r["scenario"]["name"]]["cause"] == r["scenario"]["cause"] for r in rows)
-    assert sum(b[0] for b in s["bins"]) == s["n"]
+    committed = sum(results[r["scenario"]["name"]]["cause"] != "inconclusive" for r in rows)
+    assert sum(b[0] for b in s["bins"]) == committed
     page = accuracy.render(s, s, "slice")
     assert "| cause right |" in page and "Calibration" in page
     # the verdicts the evaluator recorded are the analyzer's own
@@ -132,3 +133,12 @@ def test_make_corpus_trains_a_few_scenarios_end_to_end(tmp_path):
     for r in ok:
         assert (out / r["scenario"]["name"]).is_dir()
         assert r["truth"]["ended"] in ("finished", "crashed", "stopped", "killed")
+
+
+def test_a_crash_of_no_known_meaning_is_quoted_and_never_called_healthy():
+    row = next(r for r in ROWS if r["scenario"]["lookalike"] == "crash")
+    r = forensics.analyze(SLICE / row["scenario"]["name"])
+    assert r.verdict.cause == "inconclusive"
+    assert "not a divergence" in r.verdict.summary
+    assert "stack expects each tensor to be equal size" in r.verdict.summary
+    assert not r.diverged

@@ -1,8 +1,9 @@
 """Generalisation check: every sample run analysed with whole kinds of sources removed.
 
 A post-mortem rarely has everything. With its event files, logs, checkpoints, data or
-configs taken away, a run must get either the right cause or an honest
-'inconclusive' — never a confident wrong answer. The one exception is named: a run
+configs taken away, a run must get the right cause, an honest 'inconclusive', or a
+best guess that says it is one (confidence below ``PARTIAL_WRONG_MAX``) — never a
+confident wrong answer. The one exception is named: a run
 that died on a framework error, left with neither its log nor its data, shows only
 finite curves that stop, and no tool could tell it crashed.
 """
@@ -20,6 +21,9 @@ from forensics.discover import discover
 from forensics.records import Kind
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_runs"
+# A wrong cause on partial evidence is tolerated only below this confidence: the verdict
+# commits to the best-supported cause (issue 10) and its calibrated confidence says how sure.
+PARTIAL_WRONG_MAX = 0.7
 MANIFEST = json.loads((SAMPLES / "manifest.json").read_text(encoding="utf-8"))["runs"]
 GROUPS = {
     "events": {Kind.EVENTS},
@@ -60,5 +64,8 @@ def test_a_partial_run_gets_the_right_cause_or_inconclusive(tmp_path, name, vari
     v = forensics.analyze(str(tmp_path / "run")).verdict
     if v.cause == "inconclusive":
         return
-    assert v.cause == entry["cause"], f"{v.cause}/{v.detail} ({v.confidence}): {v.summary}"
+    if v.cause != entry["cause"]:
+        # a committed best guess on partial evidence must say it is one
+        assert v.confidence < PARTIAL_WRONG_MAX, f"{v.cause}/{v.detail} ({v.confidence}): {v.summary}"
+        return
     assert entry["detail"] is None or v.detail in (entry["detail"], None)

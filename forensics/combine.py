@@ -1,0 +1,101 @@
+"""Weigh the rules' evidence into a probability for each cause, with a fitted table.
+
+Each piece of evidence is a named feature, ``RULE:cause`` (its weight, the strongest
+one if the rule spoke twice; a negative weight is the feature ``RULE:cause:against``),
+plus three facts about what was read (``diverged``, ``no_loss_series``,
+``finite_checkpoints_only``). A cause's score is its bias plus the sum of
+coefficient x feature; the probabilities are the softmax of the scores.
+
+The coefficients (``forensics/combination_table.py``) are fitted on the dev split of the
+scenario corpus by ``python scripts/fit_combination.py``: a multinomial logistic
+regression pulled toward the hand-set prior (each rule counts for its own cause), so a
+rule the dev runs never saw keeps its documented meaning. Every verdict still traces
+back to the named evidence that raised its score (``contributions``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from forensics.rules.base import Evidence
+from forensics.timeline import Timeline
+
+COMBINED_CAUSES = ("learning_rate", "exploding_weights", "data_or_labels", "numerical_instability", "healthy")
+# A rule's own cause gets this coefficient per unit of weight in the prior the fit starts
+# from and is pulled toward: weight 0.9 alone then gives ~10:1 odds for its cause.
+PRIOR_COEF = 3.0
+
+
+def features(tl: Timeline | None, evidence: Iterable[Evidence]) -> dict[str, float]:
+    f: dict[str, float] = {}
+    for e in evidence:
+        if e.weight > 0:
+            key = f"{e.rule}:{e.cause}"
+            f[key] = max(f.get(key, 0.0), e.weight)
+        elif e.weight < 0:
+            key = f"{e.rule}:{e.cause}:against"
+            f[key] = max(f.get(key, 0.0), -e.weight)
+    if tl is not None:
+        if tl.diverged:
+            f["diverged"] = 1.0
+        if tl.loss is None:
+            f["no_loss_series"] = 1.0
+            if tl.checkpoints and tl.first_nonfinite_checkpoint is None:
+                f["finite_checkpoints_only"] = 1.0
+    return f
+
+
+def prior_coefficient(feature: str, cause: str) -> float:
+    """The hand-set meaning of a feature: + for its own cause, - against it."""
+    parts = feature.split(":")
+    if len(parts) < 2:
+        return 0.0
+    if parts[1] != cause:
+        return 0.0
+    return -PRIOR_COEF if parts[-1] == "against" else PRIOR_COEF
+
+
+@dataclass(frozen=True)
+class Combined:
+    probabilities: dict[str, float]  # cause -> probability (over COMBINED_CAUSES)
+    contributions: dict[str, list[tuple[str, float]]]  # cause -> (feature, coef x value), largest first
+
+
+def combine(tl: Timeline | None, evidence: Iterable[Evidence]) -> Combined:
+    from forensics.combination_table import BIAS, COEF
+
+    f = features(tl, evidence)
+    scores: dict[str, float] = {}
+    contrib: dict[str, list[tuple[str, float]]] = {}
+    for c in COMBINED_CAUSES:
+        s = BIAS.get(c, 0.0)
+        parts = []
+        for k, v in f.items():
+            coef = COEF.get(k, {}).get(c, prior_coefficient(k, c)) if k in COEF else prior_coefficient(k, c)
+            if coef:
+                parts.append((k, coef * v))
+                s += coef * v
+        scores[c] = s
+        contrib[c] = sorted(parts, key=lambda kv: -kv[1])
+    m = max(scores.values())
+    exp = {c: math.exp(s - m) for c, s in scores.items()}
+    z = sum(exp.values())
+    return Combined({c: exp[c] / z for c in COMBINED_CAUSES}, contrib)
+
+
+def calibrated(confidence: float) -> float:
+    """The stated confidence after the Platt scaling fitted on the dev split (``CALIBRATION``)."""
+    from forensics.combination_table import CALIBRATION
+
+    a, b = CALIBRATION
+    c = min(max(confidence, 1e-3), 1 - 1e-3)
+    return 1.0 / (1.0 + math.exp(-(a * math.log(c / (1 - c)) + b)))
+
+
+def renormalised(probs: dict[str, float], causes: Iterable[str]) -> dict[str, float]:
+    """The probabilities restricted to ``causes`` (e.g. the problem causes once the run diverged)."""
+    keep = {c: probs[c] for c in causes if c in probs}
+    z = sum(keep.values())
+    return {c: (p / z if z > 0 else 0.0) for c, p in keep.items()}

@@ -41,9 +41,9 @@ REL_UPDATE_HIGH = 1e-2
 # noise alternates 2/3 of the time (of three iid values the middle one is the extreme with
 # probability 2/3), so the bar sits well above that ...
 OSC_ALTERNATION = 0.8
-# ... and the excess over 2/3 must be this many standard errors (sqrt(2/9 / n) for n changes):
-# short stretches alternate by chance.
-OSC_ALTERNATION_Z = 3.0
+# ... and the excess over 2/3 must be this many standard errors (sqrt(2/9 / n) for n changes;
+# 16 changes that all alternate pass it, 15 of 16 do not): short stretches alternate by chance.
+OSC_ALTERNATION_Z = 2.5
 # ... and the swing at the end is this many times the swing at the start.
 OSC_GROWTH = 3.0
 
@@ -339,7 +339,7 @@ def growing_oscillation(tl: Timeline) -> list[Finding]:
     """
     What it detects:
         Before the blow-up, consecutive loss changes alternate in sign (at least
-        80 % of them, and at least 3 standard errors above the 2/3 that
+        80 % of them, and at least 2.5 standard errors above the 2/3 that
         independent noise gives) and the swing grows: the last quarter's mean
         absolute change in log-loss is at least 3x the first quarter's.
 

@@ -10,6 +10,7 @@ import re
 import numpy as np
 
 from forensics.rules.base import Finding, rule
+from forensics.rules.context import lr_high, lr_normal
 from forensics.timeline import Timeline
 from forensics.util import fmt_num
 
@@ -113,6 +114,13 @@ def _first_grad(tl: Timeline) -> tuple[int, float] | None:
         return None
     order = np.argsort(g.steps, kind="stable")
     steps, vals = g.steps[order], g.values[order]
+    nf = tl.first_nonfinite
+    if nf is not None and nf.role == "loss":
+        # a gradient logged at or after the loss went non-finite only echoes the blow-up
+        keep = steps < nf.step
+        steps, vals = steps[keep], vals[keep]
+        if not steps.size:
+            return None
     limit = steps[0] + max(FIRST_STEPS_FRACTION * (steps[-1] - steps[0]), 0)
     head = [
         (int(s), float(v))
@@ -223,9 +231,9 @@ def architecture_blowup(tl: Timeline) -> list[Finding]:
     if kind is None:
         return []
     lri = tl.lr_info
-    if lri.high:
+    if lr_high(lri):
         return []
-    weight = ARCH_BLOWUP_WEIGHT["early" if _early(tl) else "climb"]["normal" if lri.normal else "unknown"]
+    weight = ARCH_BLOWUP_WEIGHT["early" if _early(tl) else "climb"]["normal" if lr_normal(lri) else "unknown"]
     return [
         Finding(
             "exploding_gradients",
@@ -341,7 +349,7 @@ def nan_after_long_stretch(tl: Timeline) -> list[Finding]:
     if samples and all(a.nan + a.posinf + a.neginf == 0 for ds in samples for a in ds.arrays):
         return []  # the data at hand is finite: an operation is the likelier source (NUM003)
     lri = tl.lr_info
-    if lri.high:
+    if lr_high(lri):
         return []
     if any(c.kind in ("jump", "warmup_end") and c.step <= nf.step for c in tl.lr_changes):
         return []

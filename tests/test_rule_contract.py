@@ -5,18 +5,27 @@ from __future__ import annotations
 
 import ast
 import re
+from functools import cache
 from pathlib import Path
 
 import pytest
 
+from forensics.load import load_run
 from forensics.readers.logs import EVENT_KINDS, parse_log_text
 from forensics.records import LogEvent
 from forensics.rules import REGISTRY, run_rules
 from forensics.rules.base import Finding, Rule
 from forensics.rules.messages import FAMILIES, meaning
-from tests.test_rule_cases import timeline
+from forensics.timeline import Timeline, build_timeline
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@cache
+def timeline(name: str) -> Timeline:
+    return build_timeline(load_run(ROOT / "sample_runs" / name))
+
+
 RULE_ID = re.compile(r"^[A-Z]{2,4}\d{3}$")
 
 

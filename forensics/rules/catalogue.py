@@ -167,6 +167,7 @@ def catalogue_markdown() -> str:
             f"**{r.name}** — cause `{r.cause}`"
             + (f", details {', '.join(f'`{d}`' for d in r.details)}" if r.details else "")
             + f"; module `{r.module}`"
+            + (f"; needs {', '.join(f'`{n}`' for n in r.needs)}" if r.needs else "")
             + ("; decisive" if r.decisive else "")
             + ".",
             "",

@@ -16,9 +16,10 @@ each in a fresh subprocess and interleaved round by round:
   view, in 1 Mi-element chunks: what a user with torch installed would do;
 * as a floor, a bare numpy pass over the same views (one float64 sum per chunk).
 
-Peak RSS is ``ru_maxrss`` of the measuring process and of its children (our reader's
-work runs in a forked child); "RSS before" is the process's ``VmRSS`` just before
-reading, with everything imported. Needs torch (the dev extra installs it).
+Peak RSS is the measuring process's ``VmHWM`` (``ru_maxrss`` would carry over the
+generator's RSS across ``execve``) and ``ru_maxrss`` of its children (our reader's work
+runs in a forked child, which starts with the parent's resident set); "RSS before" is
+the process's ``VmRSS`` just before reading, with everything imported. Needs torch (the dev extra installs it).
 """
 
 from __future__ import annotations
@@ -45,12 +46,15 @@ from forensics.readers.tensorstats import StatsAccumulator, array_chunks
 if job != "ours":
     import torch
 
-def rss_kb():
+def status_kb(field):
     with open("/proc/self/status") as fh:
         for line in fh:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
+
+def rss_kb():
+    return status_kb("VmRSS")
 
 def walk(obj, out):
     if hasattr(obj, "numpy"):
@@ -87,7 +91,7 @@ else:
 wall, cpu = time.perf_counter() - t0, time.process_time() - c0
 child_cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
 print(json.dumps({"wall": wall, "cpu": cpu + child_cpu.ru_utime + child_cpu.ru_stime, "tensors": n,
-                  "rss_before_kb": before, "peak_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                  "rss_before_kb": before, "peak_kb": status_kb("VmHWM"),
                   "child_peak_kb": child_cpu.ru_maxrss}))
 """
 

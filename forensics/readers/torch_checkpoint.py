@@ -188,9 +188,18 @@ def _pair_chunks(a: torch_pickle.LazyTensor, b: torch_pickle.LazyTensor) -> Any:
 
 
 def _adam_update(
-    m: torch_pickle.LazyTensor, v: torch_pickle.LazyTensor, step: float, lr: float, betas: Any, eps: float
+    m: torch_pickle.LazyTensor,
+    v: torch_pickle.LazyTensor,
+    step: float,
+    lr: float,
+    betas: Any,
+    eps: float,
+    stats: tuple[StatsAccumulator, StatsAccumulator],
 ) -> tuple[float, int, int]:
-    """(sum of squared update elements, elements with sqrt(v_hat) < NEAR_EPS_FACTOR*eps, elements)."""
+    """(sum of squared update elements, elements with sqrt(v_hat) < NEAR_EPS_FACTOR*eps, elements).
+
+    The moments are read once: the same chunks feed their statistics (``stats``).
+    """
     b1, b2 = float(betas[0]), float(betas[1])
     bc1 = 1.0 - b1**step if step > 0 else 1.0
     bc2 = 1.0 - b2**step if step > 0 else 1.0
@@ -198,14 +207,25 @@ def _adam_update(
     near = 0
     n = 0
     for mc, vc in _pair_chunks(m, v):
-        mm = flat_native(mc).astype(np.float64)
-        vv = np.sqrt(np.maximum(flat_native(vc).astype(np.float64), 0.0) / bc2)
-        with np.errstate(invalid="ignore", over="ignore"):
-            upd = lr * (mm / bc1) / (vv + eps)
-        ok = np.isfinite(upd)
-        sq += float(np.dot(upd[ok], upd[ok]))
-        near += int(np.count_nonzero(vv < NEAR_EPS_FACTOR * eps))
-        n += int(mm.shape[0])
+        stats[0].update(mc)
+        stats[1].update(vc)
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            denom = flat_native(vc).astype(np.float64)
+            np.maximum(denom, 0.0, out=denom)
+            denom /= bc2
+            np.sqrt(denom, out=denom)  # sqrt(v_hat)
+            near += int(np.count_nonzero(denom < NEAR_EPS_FACTOR * eps))
+            denom += eps
+            upd = flat_native(mc).astype(np.float64)
+            upd *= lr / bc1
+            upd /= denom
+        del denom
+        part = float(np.dot(upd, upd))
+        if not math.isfinite(part):
+            ok = upd[np.isfinite(upd)]
+            part = float(np.dot(ok, ok))
+        sq += part
+        n += int(upd.shape[0])
     return sq, near, n
 
 
@@ -290,8 +310,26 @@ def _optimizer_state(
             continue
         pname = names.get(pid, f"param{pid}") if isinstance(pid, int) else str(pid)[:80]
         layer = layer_of(pname)
+        g = group_of.get(pid) if isinstance(pid, int) else None
+        lr = g["lr"] if g else None
+        m, v = entry.get("exp_avg"), entry.get("exp_avg_sq")
+        if isinstance(entry.get("max_exp_avg_sq"), torch_pickle.LazyTensor):
+            v = entry["max_exp_avg_sq"]  # amsgrad divides by the running maximum
+        adam = (
+            isinstance(m, torch_pickle.LazyTensor)
+            and isinstance(v, torch_pickle.LazyTensor)
+            and m.shape == v.shape
+            and m.problem() is None
+            and v.problem() is None
+            and ((m.contiguous and v.contiguous) or m.numel <= MAX_STRIDED_PAIR_ELEMENTS)
+            and lr is not None
+            and g is not None
+            and g["betas"] is not None
+            and g["eps"] is not None
+        )
+        fused = {id(m), id(v)} if adam else set()
         for slot, t in entry.items():
-            if isinstance(t, torch_pickle.LazyTensor) and t.numel > 1:
+            if isinstance(t, torch_pickle.LazyTensor) and t.numel > 1 and id(t) not in fused:
                 problem = t.problem()
                 if problem is not None:
                     problems.append(f"'{prefix or 'optimizer'}.state.{pid}.{slot}': {problem}")
@@ -301,27 +339,20 @@ def _optimizer_state(
         step = torch_pickle.finite_number(entry.get("step"))
         if step is not None:
             steps.append(step)
-        g = group_of.get(pid) if isinstance(pid, int) else None
-        lr = g["lr"] if g else None
-        m, v = entry.get("exp_avg"), entry.get("exp_avg_sq")
-        if isinstance(entry.get("max_exp_avg_sq"), torch_pickle.LazyTensor):
-            v = entry["max_exp_avg_sq"]  # amsgrad divides by the running maximum
         buf = entry.get("momentum_buffer")
         acc = layers.setdefault(layer, {"sq": 0.0, "near": 0.0, "n": 0.0, "adam": 0.0})
         try:
-            if (
-                isinstance(m, torch_pickle.LazyTensor)
-                and isinstance(v, torch_pickle.LazyTensor)
-                and m.shape == v.shape
-                and m.problem() is None
-                and v.problem() is None
-                and lr is not None
-                and g is not None
-                and g["betas"] is not None
-                and g["eps"] is not None
-            ):
+            if adam:
+                assert isinstance(m, torch_pickle.LazyTensor) and isinstance(v, torch_pickle.LazyTensor) and g
                 kinds.add("adam")
-                sq, near, n = _adam_update(m, v, step or 0.0, lr, g["betas"], g["eps"])
+                slot_v = "max_exp_avg_sq" if v is entry.get("max_exp_avg_sq") else "exp_avg_sq"
+                pair = (
+                    StatsAccumulator(f"{pname}.exp_avg", _dtype_name(m), m.shape, layer),
+                    StatsAccumulator(f"{pname}.{slot_v}", _dtype_name(v), v.shape, layer),
+                )
+                sq, near, n = _adam_update(m, v, step or 0.0, lr, g["betas"], g["eps"], pair)
+                for a in pair:
+                    emit({"optimizer_tensor": _stats_json(a.result())})
                 acc["sq"] += sq
                 acc["near"] += near
                 acc["n"] += n

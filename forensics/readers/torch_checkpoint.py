@@ -220,10 +220,9 @@ def _adam_update(
             upd *= lr / bc1
             upd /= denom
         del denom
-        part = float(np.dot(upd, upd))
+        part = tensorstats.sum_of_squares(upd)  # on this thread, as the statistics do
         if not math.isfinite(part):
-            ok = upd[np.isfinite(upd)]
-            part = float(np.dot(ok, ok))
+            part = tensorstats.sum_of_squares(np.ascontiguousarray(upd[np.isfinite(upd)]))
         sq += part
         n += int(upd.shape[0])
     return sq, near, n

@@ -332,3 +332,21 @@ def test_a_file_that_is_not_a_checkpoint_is_skipped(tmp_path):
     (tmp_path / "broken.pt").write_bytes(b"PK\x03\x04 not really a zip")
     with pytest.raises(UnreadableSource, match="zip"):
         read(tmp_path / "broken.pt")
+
+
+def test_a_big_endian_file_is_said_and_read_in_its_byte_order(tmp_path):
+    # torch writes "big" in byteorder on big-endian hosts; none is at hand, so the bytes are made here
+    values = np.array([1.5, -2.25, 3.0, 1e30], dtype=">f4")
+    bf16 = np.array([0x3FC0, 0xC010], dtype=">u2")  # bfloat16 1.5 and -2.25
+    pkl = state_dict(f=tensor("0", 4, (4,), (1,)), b=tensor("1", 2, (2,), (1,), storage="BFloat16Storage"))
+    path = tmp_path / "be.pt"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("archive/data.pkl", pkl)
+        z.writestr("archive/byteorder", "big")
+        z.writestr("archive/data/0", values.tobytes())
+        z.writestr("archive/data/1", bf16.tobytes())
+    ckpt = read(path)
+    assert ckpt.source.status is Status.OK and "big-endian" in ckpt.source.note
+    got = {t.name: t for t in ckpt.tensors}
+    assert (got["f"].min, got["f"].max) == (-2.25, float(np.float32(1e30)))
+    assert (got["b"].min, got["b"].max, got["b"].dtype) == (-2.25, 1.5, "bfloat16")

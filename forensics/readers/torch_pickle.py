@@ -251,6 +251,7 @@ class Storage:
     start: int = 0  # byte offset of its data in the file
     problem: str | None = None  # why its bytes cannot be read
     view_of: tuple[Storage, int] | None = None  # legacy format: (root storage, offset in elements)
+    big_endian: bool = False  # its bytes are in big-endian order (the file says so)
 
     def __setstate__(self, state: Any) -> None:
         # BUILD would otherwise write the pickle's values straight into our fields
@@ -271,7 +272,6 @@ class LazyTensor:
     stride: tuple[int, ...]
     dtype: np.dtype | None
     dtype_label: str
-    big_endian: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __setstate__(self, state: Any) -> None:
@@ -315,10 +315,9 @@ class LazyTensor:
     def _read(self, first: int, count: int) -> np.ndarray:
         """``count`` elements of the storage from element ``first`` (of the tensor's dtype), native order."""
         assert self.dtype is not None and self.storage.blob is not None
-        dt = self.dtype.newbyteorder(">") if self.big_endian and self.dtype.itemsize > 1 else self.dtype
-        a = self.storage.blob.array(self.storage.start + first * self.dtype.itemsize, count, dt)
-        if self.big_endian and self.dtype.itemsize > 1:
-            a = a.byteswap().view(self.dtype) if self.dtype.kind == "V" or dt == self.dtype else a.astype(self.dtype)
+        a = self.storage.blob.array(self.storage.start + first * self.dtype.itemsize, count, self.dtype)
+        if self.storage.big_endian and self.dtype.itemsize > 1:
+            a = a.byteswap()  # a native-order copy of the chunk: the same dtype, bytes reversed per element
         return a
 
     def chunks(self, chunk_elements: int | None = None) -> Iterator[np.ndarray]:
@@ -749,6 +748,7 @@ def _load_zip(fd: int, size: int) -> Loaded:
                     st.problem = st.problem or str(e)
                     continue
                 st.blob = blob
+                st.big_endian = big_endian
     loaded = Loaded(obj, "torch_zip", big_endian=big_endian, torchscript=torchscript, blob=blob, inert_globals=names)
     if torchscript:
         loaded.notes.append("TorchScript archive: its code is never run; tensors read as data")
@@ -816,14 +816,14 @@ def _load_legacy(fd: int, size: int) -> Loaded:
         if n < st.numel:
             st.problem = st.problem or f"storage '{key}' declares {st.numel} elements, the file holds {n}"
             continue
-        st.start, st.blob = start, blob
+        st.start, st.blob, st.big_endian = start, blob, big_endian
     for key, st in table.by_key.items():
         view_of = st.view_of
         if view_of is not None:
             root, off = view_of
             if root.blob is not None and st.problem is None:
                 st.start = root.start + off * (st.dtype.itemsize if st.dtype is not None else 1)
-                st.blob = root.blob
+                st.blob, st.big_endian = root.blob, root.big_endian
         elif st.blob is None and st.problem is None:
             st.problem = f"storage '{key}' has no data in the file"
     loaded = Loaded(obj, "torch_legacy", big_endian=big_endian, blob=blob, inert_globals=names)

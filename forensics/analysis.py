@@ -6,10 +6,13 @@ import os
 from collections.abc import Sequence
 
 from forensics.diagnose import diagnose
+from forensics.errors import UsageError
 from forensics.load import ProgressFn, load_run
 from forensics.report.model import Report
-from forensics.rules import run_rules
+from forensics.rules import REGISTRY, run_rules
 from forensics.timeline import build_timeline
+
+NOTHING_FOUND = "no training artifacts found (event files, checkpoints, logs, configs, data)"
 
 
 def analyze(
@@ -24,15 +27,22 @@ def analyze(
 
     ``data`` names extra data samples (inside or outside the run) to check.
     Nothing is written anywhere.
+
+    Raises :class:`UsageError` when ``path`` does not exist or holds no training
+    artifact at all, as the CLI exits 2 then. Artifacts that were found but could not
+    be read still give a report (``report.readable`` is False; the CLI exits 2 on it),
+    whose sources say what is wrong with each.
     """
     run = load_run(path, data=data, follow_links=follow_links, progress=progress, debug=debug)
+    if not run.sources:
+        raise UsageError(f"{path}: {NOTHING_FOUND}" + (f" ({run.problems[0]})" if run.problems else ""))
     tl = build_timeline(run)
     problems = list(tl.problems)
     evidence = run_rules(tl, debug=debug, problems=problems)
     dx = diagnose(tl, evidence)
     return Report(
         run_dir=str(path),
-        diverged=tl.diverged,
+        diverged=tl.diverged or any(e.weight > 0 and REGISTRY[e.rule].diverges for e in evidence),
         first_nonfinite_step=tl.first_nonfinite.step if tl.first_nonfinite is not None else None,
         verdict=dx.verdict,
         candidates=dx.candidates,

@@ -23,6 +23,7 @@ from typing import NoReturn, TypeVar
 
 from forensics import __version__
 from forensics.errors import ForensicsError, UsageError
+from forensics.util import human_bytes
 
 T = TypeVar("T")
 
@@ -32,6 +33,26 @@ EXIT_USAGE = 2
 
 # Below this the work is instant and a progress bar would only flicker.
 PROGRESS_DELAY_S = 0.5
+# Without a terminal (a CI log, a pipe), one plain progress line this often.
+PLAIN_PROGRESS_EVERY_S = 5.0
+# Every plain progress line starts so: a script reading stderr for the error line can drop them.
+PROGRESS_PREFIX = "forensics: progress: "
+
+EPILOG = """\
+examples:
+  forensics analyze runs/exp42                        markdown report on stdout
+  forensics analyze runs/exp42 -o report.md           figures in report_files/ beside it
+  forensics analyze runs/exp42 -f html -o exp42.html  one self-contained page
+  forensics analyze runs/exp42 -f json | jq .verdict
+  forensics analyze model.safetensors                 health check of one checkpoint
+  forensics analyze runs/exp42 --data x.npz --fail-on-divergence
+  forensics inspect runs/exp42                        every file, its kind and status
+
+exit codes:
+  0  the analysis ran, whatever the verdict
+  1  --fail-on-divergence was given and the run diverged (or the checkpoint is broken)
+  2  usage error, or the path holds nothing that could be read
+"""
 
 
 def _printable(text: str) -> str:
@@ -56,19 +77,32 @@ def _fail(message: str) -> _Exit:
 
 
 class _Progress:
-    """A rich progress bar on stderr that appears only once the work takes a moment."""
+    """Progress on stderr, in bytes read, once the work takes a moment: a rich bar on a
+    terminal, a plain line every PLAIN_PROGRESS_EVERY_S seconds elsewhere (a CI log),
+    nothing with --quiet."""
 
     def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled and sys.stderr.isatty()
+        self.enabled = enabled
+        self.tty = sys.stderr.isatty()
         self.start = time.monotonic()
+        self.last_line = self.start
         self.bar = None
         self.task = None
 
     def __call__(self, current: str, done: int, total: int) -> None:
         if not self.enabled:
             return
+        now = time.monotonic()
+        if not self.tty:
+            if now - self.last_line >= PLAIN_PROGRESS_EVERY_S and done < total:
+                self.last_line = now
+                pct = f" ({100 * done // total}%)" if total > 1 else ""
+                where = f": {_printable(current[-80:])}" if current else ""
+                sys.stderr.write(f"{PROGRESS_PREFIX}read {human_bytes(done)} of {human_bytes(total)}{pct}{where}\n")
+                sys.stderr.flush()
+            return
         if self.bar is None:
-            if time.monotonic() - self.start < PROGRESS_DELAY_S:
+            if now - self.start < PROGRESS_DELAY_S:
                 return
             from rich.console import Console
             from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
@@ -93,9 +127,9 @@ class _Progress:
             self.bar.stop()
 
 
-def _with_progress(work: Callable[[_Progress], T]) -> T:
-    """Run ``work`` with a progress bar; an error the user caused becomes one line and exit 2."""
-    progress = _Progress(enabled=True)
+def _with_progress(work: Callable[[_Progress], T], *, quiet: bool = False) -> T:
+    """Run ``work`` with progress on stderr; an error the user caused becomes one line and exit 2."""
+    progress = _Progress(enabled=not quiet)
     try:
         return work(progress)
     except ForensicsError as e:
@@ -181,13 +215,17 @@ def _check_output(output: Path | None, run_dir: Path | None = None, data: list[P
         raise _fail(f"cannot write {output}: it is inside the run {run_dir} (a report never writes into the run)")
 
 
-def inspect(run_dir: Path, format: str, output: Path | None, follow_links: bool, debug: bool) -> None:
+def inspect(
+    run_dir: Path, format: str, output: Path | None, follow_links: bool, debug: bool, quiet: bool = False
+) -> None:
     """List every artifact of a run: what it is, whether it could be read, and what is in it."""
     from forensics.inspection import inventory_json, inventory_text
     from forensics.load import load_run
 
     _check_output(output, run_dir)
-    run = _with_progress(lambda progress: load_run(run_dir, follow_links=follow_links, progress=progress, debug=debug))
+    run = _with_progress(
+        lambda progress: load_run(run_dir, follow_links=follow_links, progress=progress, debug=debug), quiet=quiet
+    )
     if not run.sources:
         raise _fail(f"{run_dir}: no training artifacts found (event files, checkpoints, logs, configs, data)")
     try:
@@ -209,15 +247,17 @@ def analyze(
     fail_on_divergence: bool,
     follow_links: bool,
     debug: bool,
+    quiet: bool = False,
 ) -> None:
-    """Diagnose why a run diverged and print a report (markdown, or JSON per the report contract)."""
+    """Diagnose why a run diverged and print a report (markdown, a self-contained HTML page, or JSON per the
+    report contract)."""
     from forensics.analysis import analyze as run_analysis
     from forensics.report.json_report import to_json
-    from forensics.report.markdown import to_markdown
 
     _check_output(output, run_dir, data)
     report = _with_progress(
-        lambda progress: run_analysis(run_dir, data=data, follow_links=follow_links, progress=progress, debug=debug)
+        lambda progress: run_analysis(run_dir, data=data, follow_links=follow_links, progress=progress, debug=debug),
+        quiet=quiet,
     )
     if not report.readable:
         if format == "json":
@@ -225,11 +265,33 @@ def analyze(
                 _write_output(to_json(report), output)
         raise _fail(f"{run_dir}: nothing could be read: {report.unreadable_summary()}")
     try:
-        _write_output(to_json(report) if format == "json" else to_markdown(report), output)
+        _write_output(_render(report, format, output), output)
     except ForensicsError as e:
         raise _fail(str(e)) from None
     if fail_on_divergence and report.diverged:
         raise _Exit(EXIT_DIVERGED)
+
+
+def _render(report: object, format: str, output: Path | None) -> str:
+    """The report's text in ``format``; markdown written to a file gets its figures beside it."""
+    from forensics.report.json_report import to_json
+    from forensics.report.markdown import to_markdown
+    from forensics.report.model import Report
+
+    assert isinstance(report, Report)
+    if format == "json":
+        return to_json(report)
+    if format == "html":
+        from forensics.report.html import to_html
+
+        return to_html(report)
+    if output is None:
+        return to_markdown(report)
+    from forensics.report.output import markdown_with_figures, write_figures
+
+    text, files = markdown_with_figures(report, output)
+    write_figures(files)
+    return text
 
 
 class _Parser(argparse.ArgumentParser):
@@ -246,7 +308,7 @@ def _common(cmd: argparse.ArgumentParser, what: str, formats: Sequence[str], out
     cmd.add_argument(
         "--format", "-f", choices=formats, default=formats[0], help="Output format (default: %(default)s)."
     )
-    cmd.add_argument("--output", "-o", type=Path, default=None, help=output_help)
+    cmd.add_argument("--output", "-o", type=Path, default=None, metavar="FILE", help=output_help)
 
 
 def _flags(cmd: argparse.ArgumentParser) -> None:
@@ -256,6 +318,7 @@ def _flags(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument(
         "--debug", action=argparse.BooleanOptionalAction, default=False, help="Show tracebacks of internal errors."
     )
+    cmd.add_argument("--quiet", "-q", action="store_true", help="No progress on stderr (errors are still printed).")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -263,21 +326,36 @@ def build_parser() -> argparse.ArgumentParser:
         prog="forensics",
         allow_abbrev=False,
         description="Post-mortem of a failed deep-learning training run: when it diverged, what changed, and why.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"forensics {__version__}", help="Show the version.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     ana = commands.add_parser(
-        "analyze", allow_abbrev=False, help=(analyze.__doc__ or "").split(".")[0], description=analyze.__doc__
+        "analyze",
+        allow_abbrev=False,
+        help=(analyze.__doc__ or "").split("(")[0].strip(),
+        description=analyze.__doc__,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    _common(ana, "analyze", ["markdown", "json"], "Write the report to this file.")
+    _common(
+        ana,
+        "analyze",
+        ["markdown", "html", "json"],
+        "Write the report to FILE; markdown puts its figures in FILE's stem + '_files/' beside it.",
+    )
     ana.add_argument(
         "--data",
         type=Path,
         action="append",
         default=[],
+        metavar="FILE",
         help="A data sample (.npz/.npy/.h5/.csv) to check; repeatable.",
     )
-    ana.add_argument("--fail-on-divergence", action="store_true", help="Exit 1 when the run diverged.")
+    ana.add_argument(
+        "--fail-on-divergence", action="store_true", help="Exit 1 when the run diverged or the checkpoint is broken."
+    )
     _flags(ana)
     ins = commands.add_parser(
         "inspect", allow_abbrev=False, help=(inspect.__doc__ or "").split(":")[0], description=inspect.__doc__
@@ -304,9 +382,10 @@ def run(argv: Sequence[str] | None = None) -> int:
                 args.fail_on_divergence,
                 args.follow_links,
                 args.debug,
+                args.quiet,
             )
         else:
-            inspect(args.run_dir, args.format, args.output, args.follow_links, args.debug)
+            inspect(args.run_dir, args.format, args.output, args.follow_links, args.debug, args.quiet)
     except _Exit as e:
         return e.code
     return EXIT_OK

@@ -56,6 +56,10 @@ class Verdict:
     summary: str
     fix: str | None
 
+    def __repr__(self) -> str:
+        what = self.cause + (f"/{self.detail}" if self.detail else "")
+        return f"<Verdict {what}, confidence {self.confidence:.2f}>"
+
 
 @dataclass
 class Diagnosis:
@@ -275,12 +279,17 @@ def _healthy_note(e: Evidence) -> str | None:
 
 def _recommendations(verdict: Verdict, *cands: Candidate | None) -> list[str]:
     recs: list[str] = []
+    settled: set[str] = set()  # what a recommendation already sets: the strongest fix wins
     for c in cands:
         if c is None:
             continue
         for e in c.evidence:
             if e.fix and e.fix not in recs and (e.weight > 0 or e.weight == CONTEXT):
+                if e.fix_sets is not None and e.fix_sets in settled:
+                    continue
                 recs.append(e.fix)
+                if e.fix_sets is not None:
+                    settled.add(e.fix_sets)
     if verdict.cause == "inconclusive" and not recs:
         recs.append(
             "Re-run a few steps before the divergence with anomaly detection on "

@@ -13,6 +13,7 @@ timeline measures ||dW|| between checkpoints without reading files itself.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from collections.abc import Callable, Sequence
@@ -22,6 +23,7 @@ from typing import Any
 
 from forensics.discover import Found, Inventory, discover, step_from_path
 from forensics.errors import UnreadableSource, UsageError
+from forensics.progress import reporting
 from forensics.readers import READERS, Reader, Skip
 from forensics.records import (
     Checkpoint,
@@ -150,10 +152,16 @@ def load_inventory(
     total = sum(f.size for f in files) or 1
     done = 0
     for found in files:
+        listener = None
         if progress:
             progress(found.rel, done, total)
+
+            def listener(n: int, rel: str = found.rel, base: int = done) -> None:
+                progress(rel, base + min(n, total - base), total)  # type: ignore[misc]
+
         try:
-            record = _read_one(found, inv.root)
+            with reporting(listener) if listener else contextlib.nullcontext():
+                record = _read_one(found, inv.root)
         except UnreadableSource as e:
             record = dataclasses.replace(_source(found), status=Status.UNREADABLE, note=_one_line(str(e)))
         except MemoryError:

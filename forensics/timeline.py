@@ -120,6 +120,12 @@ class Series:
     def __len__(self) -> int:
         return int(self.steps.shape[0])
 
+    def __repr__(self) -> str:  # the arrays would fill a notebook cell
+        n = len(self)
+        span = f", {self.unit}s {int(self.steps.min())}..{int(self.steps.max())}" if n else ""
+        bad = int((~np.isfinite(self.values)).sum())
+        return f"<Series {self.role} {self.tag!r}: {n} points{span}" + (f", {bad} non-finite>" if bad else ">")
+
     @property
     def first_nonfinite_index(self) -> int | None:
         bad = ~np.isfinite(self.values)
@@ -309,7 +315,7 @@ _NO_CLIPPING = Clipping(None, None)
 UpdateMeter = Callable[[Checkpoint, Checkpoint], dict[str, tuple[float, float]]]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Timeline:
     """Everything the judges know about a run, on one step axis. Built once by
     :func:`build_timeline` and never changed."""
@@ -351,6 +357,11 @@ class Timeline:
     settings: tuple[Setting, ...] = ()
     data_samples: tuple[DataSample, ...] = ()
     problems: tuple[str, ...] = ()  # what could not be read or measured, one line each
+
+    def __repr__(self) -> str:  # the run's records would fill a notebook cell
+        curves = ", ".join(n for n, s in (("loss", self.loss), ("lr", self.lr), ("grad_norm", self.grad_norm)) if s)
+        nf = f", first non-finite at {self.first_nonfinite.step}" if self.first_nonfinite is not None else ""
+        return f"<Timeline {self.run_dir!r}: {curves or 'no curves'}, {len(self.checkpoints)} checkpoints{nf}>"
 
     # -------------------------------------------------------- conveniences
     @property

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from scripts.make_example_report import render
+from scripts.make_example_report import opening, render
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -14,7 +14,8 @@ def test_example_report_matches_what_the_tool_prints():
 
 
 def test_readme_quotes_the_opening_of_the_example_report():
-    head = render().splitlines()[:3]
+    head = opening(render())
+    assert len(head) == 3 and head[2].startswith("**Fix:**")
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for line in head:
         assert line in readme, f"README.md does not quote: {line}"

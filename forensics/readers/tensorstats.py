@@ -20,6 +20,7 @@ from functools import cache
 
 import numpy as np
 
+from forensics import progress
 from forensics.records import TensorStats
 
 # Elements a reader hands over per chunk (a slice of a memory map, or of an H5 dataset):
@@ -182,6 +183,7 @@ class StatsAccumulator:
 
     def update(self, chunk: np.ndarray) -> None:
         """Fold one chunk (any shape, the tensor's own dtype) into the statistics."""
+        progress.advance(chunk.nbytes)
         flat = np.asarray(chunk).reshape(-1)
         size = int(flat.shape[0])
         if size == 0:

@@ -47,6 +47,8 @@ from typing import BinaryIO
 import google_crc32c
 import numpy as np
 
+from forensics import progress
+
 HEADER_BYTES = 12  # uint64 length + uint32 masked CRC of the length
 FOOTER_BYTES = 4  # uint32 masked CRC of the payload
 FRAME_BYTES = HEADER_BYTES + FOOTER_BYTES
@@ -462,7 +464,9 @@ class TFRecordReader:
     @staticmethod
     def _read_at(f: BinaryIO, offset: int, n: int) -> bytes:
         f.seek(offset)
-        return f.read(n)
+        data = f.read(n)
+        progress.reached(offset + len(data))
+        return data
 
     # ---------------------------------------------------------------- verified files
 

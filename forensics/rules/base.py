@@ -50,6 +50,9 @@ class Evidence:
     source: str | None = None
     weight: float = 0.5
     fix: str | None = None  # a concrete recommendation with numbers from the run
+    # what the fix sets ("learning_rate"): two fixes setting the same thing to different
+    # values would contradict each other, so only the strongest is recommended
+    fix_sets: str | None = None
 
     def __post_init__(self) -> None:
         if self.cause not in CAUSES:
@@ -69,6 +72,7 @@ class Finding:
     step: int | None = None
     source: str | None = None
     fix: str | None = None
+    fix_sets: str | None = None  # see Evidence.fix_sets
 
 
 Check = Callable[[Timeline], list[Finding]]
@@ -82,7 +86,9 @@ class Rule:
     on its own, even when no loss went non-finite (the framework named the fault, or the
     data shows it). ``healthy_note``: the sentence a healthy verdict adds when this rule
     fired (the job stopped, but not by diverging). ``needs``: the source kinds or series
-    it reads, for the "not checked" notes."""
+    it reads, for the "not checked" notes. ``diverges``: its evidence with a positive
+    weight shows a divergence by itself (weights that exploded, seen without a loss
+    curve), so the report says the run diverged."""
 
     id: str
     name: str
@@ -92,6 +98,7 @@ class Rule:
     needs: tuple[str, ...]
     decisive: bool = False
     healthy_note: str | None = None
+    diverges: bool = False
 
     def check(self, tl: Timeline) -> list[Evidence]:
         """The rule's findings on ``tl``, stamped with its id and cause."""
@@ -99,7 +106,9 @@ class Rule:
         for f in self.fn(tl):
             if f.detail is not None and f.detail not in self.details:
                 raise ValueError(f"{self.id}: detail {f.detail!r} is not one the rule declares")
-            out.append(Evidence(self.id, self.cause, f.detail, f.message, f.step, f.source, f.weight, f.fix))
+            out.append(
+                Evidence(self.id, self.cause, f.detail, f.message, f.step, f.source, f.weight, f.fix, f.fix_sets)
+            )
         return out
 
     @property
@@ -139,6 +148,7 @@ def rule(
     *,
     decisive: bool = False,
     healthy_note: str | None = None,
+    diverges: bool = False,
 ) -> Callable[[Check], Check]:
     """Register a rule. The decorated function takes a Timeline and returns findings."""
 
@@ -151,7 +161,7 @@ def rule(
         missing = [s for s in SECTIONS if f"{s}:" not in doc]
         if missing:
             raise ValueError(f"rule {id} docstring lacks: {', '.join(missing)}")
-        REGISTRY[id] = Rule(id, name, cause, details, fn, needs, decisive, healthy_note)
+        REGISTRY[id] = Rule(id, name, cause, details, fn, needs, decisive, healthy_note, diverges)
         return fn
 
     return deco

@@ -149,6 +149,7 @@ def lr_increase_then_blowup(tl: Timeline) -> list[Finding]:
                 source=tl.lr.source,
                 weight=LR_JUMP_WEIGHT if c.kind == "jump" else LR_WARMUP_WEIGHT,
                 fix=_fix_cap(lr_ok, c.after),
+                fix_sets="learning_rate",
             )
         )
         break
@@ -247,6 +248,7 @@ def diverges_from_start(tl: Timeline) -> list[Finding]:
             source=tl.loss.source,
             weight=weight,
             fix=_fix_cap(None, lri.value),
+            fix_sets="learning_rate",
         )
     ]
 
@@ -306,6 +308,7 @@ def relative_update_too_large(tl: Timeline) -> list[Finding]:
                 source=worst.path_b,
                 weight=_by_lr(lri, REL_UPDATE_WEIGHT),
                 fix=_fix_cap(None, lri.value),
+                fix_sets="learning_rate",
             )
         ]
     norms = [(s, n, p) for s, n, p in tl.weight_norms if s is not None and n > 0 and math.isfinite(n)]
@@ -330,6 +333,7 @@ def relative_update_too_large(tl: Timeline) -> list[Finding]:
             source=p2,
             weight=_by_lr(lri, WEIGHT_NORM_STEP_WEIGHT),
             fix=_fix_cap(None, lri.value),
+            fix_sets="learning_rate",
         )
     ]
 
@@ -382,5 +386,6 @@ def growing_oscillation(tl: Timeline) -> list[Finding]:
             source=tl.loss.source,
             weight=OSCILLATION_WEIGHT,
             fix=_fix_cap(None, tl.lr_info.value),
+            fix_sets="learning_rate",
         )
     ]

@@ -99,7 +99,8 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 120, **kw: Any
 def one_line(stderr: str) -> str:
     """The single line a usage error prints; fails on a traceback or a multi-line message."""
     assert "Traceback" not in stderr, stderr
-    lines = stderr.strip().splitlines()
+    # a slow run off a terminal prints plain progress lines before the error
+    lines = [line for line in stderr.strip().splitlines() if not line.startswith("forensics: progress: ")]
     assert len(lines) == 1, stderr
     assert lines[0].startswith("forensics: "), stderr
     return lines[0]

@@ -1,0 +1,233 @@
+"""A checkpoint's own health, for a checkpoint given without the curves of its run.
+
+The per-layer view follows WeightWatcher's idea (one number per layer, read against
+the other layers of the same model) with the plainest number there is, the root mean
+square of the layer's weights. No spectrum is computed: a blown-up layer is off by
+decades, which a norm shows as well as an eigenvalue and costs one streamed pass.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from forensics.rules.base import Finding, rule
+from forensics.rules.context import DTYPE_MAX, FP16_MAX
+from forensics.timeline import CheckpointView, Timeline
+from forensics.util import fmt_num
+
+# A layer whose weights have an RMS per element above this has exploded: initialisers
+# give sqrt(1/fan_in) or so (well under 1), normalisation gains start at 1, and training
+# moves them by an order of magnitude at most; 1e3 leaves three decades of room.
+EXPLODED_RMS = 1e3
+# A layer this many decades (1000x) away from the median of its neighbours is out of
+# line: consecutive layers of a trained model differ by about one decade at most
+# (embeddings and norm gains against projections), a blown-up one by many.
+OUT_OF_LINE_DECADES = 3.0
+# Neighbours on each side that a layer is read against.
+NEIGHBOURS = 2
+# A tensor whose max |x| reaches this fraction of its dtype's largest finite value is
+# about to overflow: the next update or matmul passes the limit.
+NEAR_LIMIT_FRACTION = 0.5
+# Statistics a framework keeps beside the weights (BatchNorm's running variance grows
+# with unnormalised inputs, a step counter is an integer): not weights, not judged.
+BUFFER_NAMES = ("running_mean", "running_var", "moving_mean", "moving_variance", "num_batches_tracked")
+
+# Evidence weights. Weights exploded, at the dtype's limit or out of line by decades:
+# the checkpoint itself shows the blow-up, decisive without a curve.
+BROKEN_WEIGHT = 0.85
+# Non-finite weights alone say the run diverged, not why.
+NONFINITE_WEIGHT = 0.3
+# A checkpoint that passes every check: the run had not diverged when it was saved.
+HEALTHY_WEIGHT = 0.5
+
+_LIMITS = {**DTYPE_MAX, "float16": FP16_MAX}
+
+
+@dataclass(frozen=True)
+class LayerHealth:
+    layer: str
+    rms: float  # root mean square per element of the layer's finite weights
+    neighbours_rms: float | None  # median RMS of the layers around it
+    nonfinite: int
+
+    @property
+    def off_by_decades(self) -> float:
+        if self.neighbours_rms is None or self.rms <= 0 or self.neighbours_rms <= 0:
+            return 0.0
+        return abs(math.log10(self.rms / self.neighbours_rms))
+
+
+@dataclass(frozen=True)
+class CheckpointHealth:
+    view: CheckpointView
+    layers: tuple[LayerHealth, ...]
+    nonfinite_tensors: tuple[str, ...]
+    near_limit: tuple[tuple[str, str, float], ...]  # (tensor, dtype, max |x|)
+
+    @property
+    def exploded(self) -> list[LayerHealth]:
+        return [h for h in self.layers if h.rms >= EXPLODED_RMS]
+
+    @property
+    def out_of_line(self) -> list[LayerHealth]:
+        return [h for h in self.layers if h.off_by_decades >= OUT_OF_LINE_DECADES]
+
+    @property
+    def broken(self) -> bool:
+        return bool(self.exploded or self.out_of_line or self.near_limit)
+
+    @property
+    def healthy(self) -> bool:
+        return not self.broken and not self.nonfinite_tensors and bool(self.layers)
+
+
+def checkpoint_health(view: CheckpointView) -> CheckpointHealth:
+    """Per-layer RMS of one checkpoint's float weights, read against the neighbours."""
+    sums: dict[str, list[float]] = {}  # layer -> [sum of squares, elements, non-finite]
+    nonfinite, near = [], []
+    for t in view.checkpoint.tensors:
+        if not t.dtype.startswith(("float", "bfloat")) or t.numel == 0:
+            continue
+        if any(b in t.name for b in BUFFER_NAMES):
+            continue
+        if t.nonfinite:
+            nonfinite.append(t.name)
+        limit = _LIMITS.get(t.dtype)
+        if limit is not None and math.isfinite(t.absmax) and t.absmax >= NEAR_LIMIT_FRACTION * limit:
+            near.append((t.name, t.dtype, t.absmax))
+        acc = sums.setdefault(t.layer, [0.0, 0.0, 0.0])
+        # hypot-style accumulation: l2**2 overflows past 1e154
+        acc[0] = math.hypot(acc[0], t.l2) if math.isfinite(t.l2) else acc[0]
+        acc[1] += t.finite
+        acc[2] += t.nonfinite
+    names = list(sums)
+    rms = [sums[n][0] / math.sqrt(sums[n][1]) if sums[n][1] else 0.0 for n in names]
+    logs = [math.log10(x) if x > 0 and math.isfinite(x) else math.nan for x in rms]
+    layers = []
+    for i, name in enumerate(names):
+        around = [logs[j] for j in range(max(0, i - NEIGHBOURS), min(len(names), i + NEIGHBOURS + 1)) if j != i]
+        around = [x for x in around if not math.isnan(x)]
+        med = float(10 ** np.median(around)) if around else None
+        layers.append(LayerHealth(name, rms[i], med, int(sums[name][2])))
+    return CheckpointHealth(view, tuple(layers), tuple(nonfinite), tuple(near))
+
+
+def checkpoint_only(tl: Timeline) -> bool:
+    """Checkpoints without a training-loss curve: the weights are all there is to judge."""
+    return tl.loss is None and bool(tl.checkpoints)
+
+
+def _layer_list(layers: list[LayerHealth], what: str) -> str:
+    shown = ", ".join(f"{h.layer} ({what(h)})" for h in layers[:3])  # type: ignore[operator]
+    return shown + (f" and {len(layers) - 3} more" if len(layers) > 3 else "")
+
+
+@rule("CKPT001", "checkpoint-weights-broken", "exploding_weights", ("exploding_gradients",), ("checkpoints",),
+      decisive=True, diverges=True)  # fmt: skip
+def checkpoint_weights_broken(tl: Timeline) -> list[Finding]:
+    """
+    What it detects:
+        Given checkpoints without a training-loss curve (a single checkpoint as input),
+        a checkpoint whose weights are broken: non-finite tensors, a tensor whose max
+        |x| reaches half its dtype's largest finite value, a layer whose weights have
+        an RMS per element of 1e3 or more, or a layer 1000x (three decades) away from
+        the median RMS of the two layers on each side of it. BatchNorm running
+        statistics and integer tensors are not judged.
+
+    Why it points to this cause:
+        Trained weights stay within an order of magnitude or two of their
+        initialisation scale (well under 1 per element), and neighbouring layers of a
+        model within a decade of each other. Weights thousands of times larger, or one
+        layer decades out of line with its neighbours (the per-layer view
+        WeightWatcher takes), only come from updates that compounded: the weights
+        exploded. Non-finite weights say the run diverged but not why, so they weigh
+        little on their own.
+
+    Evidence it reports:
+        The checkpoint, the layers with their RMS per element and how many decades
+        they sit from their neighbours, tensors near the dtype's limit, and how many
+        tensors are non-finite.
+
+    Fix to suggest:
+        Resume from an earlier checkpoint with gradient clipping and a lower peak
+        LR; find when the layer started growing from the run's curves.
+    """
+    if not checkpoint_only(tl):
+        return []
+    for view in tl.checkpoints:
+        h = checkpoint_health(view)
+        if not h.broken and not h.nonfinite_tensors:
+            continue
+        parts = []
+        if h.exploded:
+            parts.append(
+                f"{len(h.exploded)} of {len(h.layers)} layers exploded: "
+                + _layer_list(h.exploded, lambda x: f"RMS {fmt_num(x.rms)} per element")  # type: ignore[arg-type]
+                + f" (trained weights stay under about 1; {fmt_num(EXPLODED_RMS)} is the limit here)"
+            )
+        if h.out_of_line:
+            parts.append(
+                "out of line with their neighbours: "
+                + _layer_list(h.out_of_line, lambda x: f"{x.off_by_decades:.1f} decades from their median")  # type: ignore[arg-type]
+            )
+        if h.near_limit:
+            name, dtype, absmax = h.near_limit[0]
+            parts.append(f"{name} reached max |x| {fmt_num(absmax)}, near {dtype}'s limit of {fmt_num(_LIMITS[dtype])}")
+        if h.nonfinite_tensors:
+            parts.append(f"{len(h.nonfinite_tensors)} tensor(s) hold NaN or Inf (first: {h.nonfinite_tensors[0]})")
+        message = f"In {view.path}, " + "; ".join(parts) + "."
+        return [
+            Finding(
+                "exploding_gradients" if h.broken else None,
+                message[0].upper() + message[1:],
+                BROKEN_WEIGHT if h.broken else NONFINITE_WEIGHT,
+                step=view.step,
+                source=view.path,
+                fix="Resume from an earlier checkpoint with gradient clipping (clipnorm=1.0) and a lower peak LR; "
+                "read the run's curves to see when the weights started growing.",
+            )
+        ]
+    return []
+
+
+@rule("OK003", "checkpoint-weights-healthy", "healthy", (), ("checkpoints",))
+def checkpoint_weights_healthy(tl: Timeline) -> list[Finding]:
+    """
+    What it detects:
+        Given checkpoints without a training-loss curve (a single checkpoint as input),
+        every checkpoint passes the checks of CKPT001: every weight finite, no tensor
+        near its dtype's limit, every layer's RMS per element under 1e3 and within three
+        decades of its neighbours.
+
+    Why it points to this cause:
+        A run that diverged leaves exploded or non-finite weights in the checkpoints
+        saved after the blow-up; healthy weights say the run had not diverged when
+        they were saved (it may still have later).
+
+    Evidence it reports:
+        The checkpoint, how many layers were read and the largest RMS per element.
+
+    Fix to suggest:
+        Nothing to fix in the weights; analyse the run's folder (curves and logs)
+        to judge the rest of the run.
+    """
+    if not checkpoint_only(tl):
+        return []
+    healths = [checkpoint_health(v) for v in tl.checkpoints]
+    if not healths or not all(h.healthy for h in healths):
+        return []
+    last = healths[-1]
+    top = max(last.layers, key=lambda x: x.rms)
+    return [
+        Finding(
+            None,
+            f"{last.view.path}: all {len(last.layers)} layers finite and in line with their neighbours; the largest "
+            f"RMS per element is {fmt_num(top.rms)} ({top.layer}).",
+            HEALTHY_WEIGHT,
+            step=last.view.step,
+            source=last.view.path,
+        )
+    ]

@@ -65,7 +65,9 @@ def test_output_beside_the_run_is_written_whole_with_no_temporary_left(small_run
     r = run_cli("analyze", str(small_run), "-o", str(out))
     assert r.returncode == 0, r.stderr
     assert out.read_text(encoding="utf-8").startswith("# run: diverged")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.md", "run"]
+    # the figures go beside the report, in report_files/
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.md", "report_files", "run"]
+    assert not [p for p in (tmp_path / "report_files").iterdir() if p.suffix != ".png"]
     assert out.stat().st_mode & 0o777 == 0o666 & ~_umask()
 
 

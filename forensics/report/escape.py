@@ -74,10 +74,12 @@ def md_text(text: object) -> str:
     """:func:`md_cell`, also safe at the start of a line or after a list marker (where
     ``# x`` would be a heading and ``1. x`` a list)."""
     line = md_cell(text)
-    if not _MD_LINE_START.match(line):
+    body = line.lstrip(" ")  # up to three spaces of indent still start a block
+    if not _MD_LINE_START.match(body):
         return line
-    digits = len(line) - len(line.lstrip("0123456789"))
-    return f"{line[:digits]}\\{line[digits:]}" if digits else "\\" + line
+    indent = line[: len(line) - len(body)]
+    digits = len(body) - len(body.lstrip("0123456789"))
+    return indent + (f"{body[:digits]}\\{body[digits:]}" if digits else "\\" + body)
 
 
 def md_code(text: object, *, table: bool = False) -> str:

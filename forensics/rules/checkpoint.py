@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from forensics.rules.base import Finding, rule
+from forensics.rules.base import CONTEXT, Finding, rule
 from forensics.rules.context import DTYPE_MAX, FP16_MAX
 from forensics.timeline import CheckpointView, Timeline
 from forensics.util import fmt_num
@@ -38,8 +38,8 @@ BUFFER_NAMES = ("running_mean", "running_var", "moving_mean", "moving_variance",
 # Evidence weights. Weights exploded, at the dtype's limit or out of line by decades:
 # the checkpoint itself shows the blow-up, decisive without a curve.
 BROKEN_WEIGHT = 0.85
-# Non-finite weights alone say the run diverged, not why.
-NONFINITE_WEIGHT = 0.3
+# Non-finite weights alone say the run diverged, not why: context, no vote for a cause.
+NONFINITE_WEIGHT = CONTEXT
 # A checkpoint that passes every check: the run had not diverged when it was saved.
 HEALTHY_WEIGHT = 0.5
 
@@ -143,8 +143,8 @@ def checkpoint_weights_broken(tl: Timeline) -> list[Finding]:
         model within a decade of each other. Weights thousands of times larger, or one
         layer decades out of line with its neighbours (the per-layer view
         WeightWatcher takes), only come from updates that compounded: the weights
-        exploded. Non-finite weights say the run diverged but not why, so they weigh
-        little on their own.
+        exploded. Non-finite weights say the run diverged but not why: they are
+        reported as context and vote for no cause.
 
     Evidence it reports:
         The checkpoint, the layers with their RMS per element and how many decades

@@ -131,7 +131,10 @@ def _divergence_sentence(tl: Timeline) -> str:
         )
         onset = ""
         if tl.onset is not None and tl.onset.step < nf.step:
-            onset = f"; it started climbing at {unit} {tl.onset.step}, {tl.onset.fold_per_step:.3g}x per {unit}"
+            onset = (
+                f"; it started climbing at {unit} {tl.onset.step}, growing ×{tl.onset.fold_per_step:.3g} per {unit} "
+                "on average"
+            )
         return f"The {what} became {fmt_num(nf.value)} at {unit} {nf.step}{last}{onset}."
     if tl.exploded_step is not None:
         return f"The training loss exploded at step {tl.exploded_step} without going non-finite."

@@ -182,7 +182,7 @@ def test_first_screen_has_verdict_fix_and_what_confidence_means(saved, name):
     blocks = [t for t in tokens if t.type in ("heading_open", "paragraph_open")]
     assert blocks[0].type == "heading_open" and blocks[0].tag == "h1"
     first_screen = "\n".join(md.split("\n## ", 1)[0].splitlines())
-    assert "confidence" in first_screen.lower() and "not a probability" in first_screen
+    assert "confidence" in first_screen.lower() and "_Confidence (0–1) is the probability" in first_screen
     if "**Fix:**" in md:
         # the fix is its own paragraph (GitHub joins lines without a blank line between them)
         html = gfm().render(md)

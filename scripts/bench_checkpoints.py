@@ -1,7 +1,7 @@
 """Benchmark the checkpoint readers: tensor statistics and per-layer updates on large files.
 
-    /work/devenv/bin/python scripts/bench_checkpoints.py                  # 1 GiB safetensors, 512 MiB H5
-    /work/devenv/bin/python scripts/bench_checkpoints.py --mb 2048 --h5-mb 1024 --repeat 3 --cold
+    python scripts/bench_checkpoints.py                  # 1 GiB safetensors, 512 MiB H5
+    python scripts/bench_checkpoints.py --mb 2048 --h5-mb 1024 --repeat 3 --cold
 
 Writes, in a temporary directory (``--dir``, removed afterwards unless ``--keep``):
 

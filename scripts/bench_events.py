@@ -1,7 +1,7 @@
 """Benchmark the event-file reader against tbparse.
 
-    /work/devenv/bin/python scripts/bench_events.py                       # 1M events, tbparse on 100k
-    /work/devenv/bin/python scripts/bench_events.py --events 200000 --tbparse-events 50000 --repeat 5
+    python scripts/bench_events.py                       # 1M events, tbparse on 100k
+    python scripts/bench_events.py --events 200000 --tbparse-events 50000 --repeat 5
 
 Writes an event file of scalar events the way tensorboardX's ``add_scalar``
 does (one ``simple_value`` per Event, a few tags logged every step), or with

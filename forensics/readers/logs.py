@@ -82,6 +82,14 @@ from typing import Any
 import numpy as np
 
 from forensics.errors import UnreadableSource
+from forensics.readers.logmetrics import (
+    LineMetrics,
+    header_columns,
+    json_metrics,
+    main_loss_of,
+    row_metrics,
+    scan_line,
+)
 from forensics.records import LogData, LogEvent, ScalarSeries, Source, Status
 
 READ_CHUNK_BYTES = 1 << 20  # 1 MiB reads: few syscalls, small fixed buffer
@@ -239,7 +247,7 @@ def _apply_backspaces(text: str) -> str:
 
 # "nan.0"/"inf.0": Lightning's tqdm bar formats every float with a trailing ".0"
 _NUM = r"[-+]?(?:(?:nan|inf(?:inity)?)(?:\.0+)?|\d+(?:\.\d*)?(?:e[-+]?\d+)?|\.\d+(?:e[-+]?\d+)?)(?![\d.])"
-_NUM_RE = re.compile(_NUM + r"$", re.IGNORECASE)
+_NUM_RE = re.compile(_NUM, re.IGNORECASE)  # used with fullmatch: no "$" that would backtrack at every start
 
 
 def _num(text: str) -> float | None:
@@ -254,7 +262,7 @@ def _num(text: str) -> float | None:
         s = s[7:].split(",")[0].rstrip(")")
     elif s.startswith(("np.float", "np.int")) and "(" in s:
         s = s[s.index("(") + 1 :].rstrip(")")
-    if not s or not _NUM_RE.match(s):
+    if not s or not _NUM_RE.fullmatch(s):
         return None
     if s[-1] == "0" and s.rstrip("0").endswith(".") and s.lstrip("+-")[:1] in ("n", "N", "i", "I"):
         s = s.rstrip("0")[:-1]
@@ -341,48 +349,59 @@ _KERAS_TERMINATE_RAISE = re.compile(r"NaN or Inf loss encountered at batch (\d+)
 _TQDM = re.compile(r"(?P<pct>\d{1,3})%\|[^|]*\|\s*(?P<n>\d+)/(?P<total>\d+)\s*\[(?P<info>[^\]]*)\]?")
 # rich (Lightning RichProgressBar):
 #   "Epoch 3/3  ━━━━━━ 10/10 0:00:00 • 0:00:00 924.92it/s v_num: 0.000 train_loss: 18.050"
-_RICH = re.compile(r"^(?P<desc>\S.*?)\s+[━╸╺╼╾\s]*?\s(?P<n>\d+)/(?P<total>\d+)\s+\d+:\d\d:\d\d\b(?P<rest>.*)$")
-_COLON_PAIR = re.compile(r"(?:^|\s)([A-Za-z_][\w./-]*):\s+(" + _NUM + ")", re.IGNORECASE)
-_ONLY_COLON_PAIRS = re.compile(r"^\s+(?:[A-Za-z_][\w./-]*:\s+\S+\s*)+$")
-_EQ_PAIR = re.compile(r"([A-Za-z_][\w./-]*)\s*=\s*([^,\s\]]+)")  # tqdm postfix: "loss=0.12, lr=1e-3"
+# Found by its "n/total h:mm:ss" part; what is before it (less the bar) is the description.
+# Each repeat is one greedy run over characters the next part cannot start with: linear.
+_RICH_COUNTER = re.compile(r"(?<!\S)(?P<n>\d{1,19})/(?P<total>\d{1,19})[ \t]{1,64}\d{1,4}:\d\d:\d\d(?!\d)")
+_RICH_BAR_CHARS = " \t━╸╺╼╾"
+_COLON_PAIR = re.compile(r"(?:^|\s)([A-Za-z_][\w./-]{0,63}):\s{1,64}(" + _NUM + ")", re.IGNORECASE)
 _NON_TRAIN_BAR = re.compile(r"valid|sanity|test|predict|eval|writing|loading|download|map|tokeniz", re.IGNORECASE)
 _EPOCH_DESC = re.compile(r"^\s*Epoch\s+(\d+)(?:/(\d+))?\b", re.IGNORECASE)
 
 # Hugging Face Trainer: "{'loss': '2.31', 'grad_norm': 'nan', 'learning_rate': '5e-05', 'epoch': '0.4'}"
-_HF_DICT = re.compile(r"\{'(?:loss|eval_[a-z_]+|grad_norm|learning_rate|epoch|train_runtime|train_loss)'\s*:[^{}]*\}")
-_HF_PAIR = re.compile(r"'([^']+)'\s*:\s*('[^']*'|tensor\([^)]*\)|np\.\w+\([^)]*\)|[^,}]+)")
-_HF_EPOCHS = re.compile(r"Num Epochs = ([\d,]+)")
-_HF_MAX_STEPS = re.compile(r"Total optimization steps = ([\d,]+)")
+_HF_FIRST_KEYS = ("loss", "eval_", "grad_norm", "learning_rate", "epoch", "train_runtime", "train_loss")
+_HF_EPOCHS = re.compile(r"Num Epochs = ([\d,]{1,24})")
+_HF_MAX_STEPS = re.compile(r"Total optimization steps = ([\d,]{1,24})")
 
-# plain print loops: key-value pairs of known metric names near a step counter
-_COUNTER = re.compile(
-    r"(?<![\w/.])(?P<key>global[_ ]step|step|steps|iteration|iter|iters|it|batch|num_updates|updates|update)"
-    r"\b\s*(?:[:=#]\s*|\s+)\[?\s*(?P<n>\d+)(?:\s*/\s*(?P<total>\d+))?",
-    re.IGNORECASE,
-)
-_EPOCH_KEY = re.compile(
-    r"(?<![\w/.])epoch\b\s*(?:[:=#]\s*|\s+)\[?\s*(?P<e>\d+)(?:\s*/\s*(?P<total>\d+))?", re.IGNORECASE
-)
-# a batch counter within an epoch: "Epoch: [1][4999/5005]" (PyTorch examples), "[epoch 1][ 25/125]"
-_FRACTION = re.compile(r"\[\s*(?P<n>\d+)\s*/\s*(?P<total>\d+)\s*\]")
-_GENERIC_NAMES = (
-    r"(?:train|training|val|valid|validation|eval|test)[_/ ]loss|loss"
-    r"|learning[_ ]rate|lr"
-    r"|grad(?:ient)?[_ -]?norm|gnorm|total[_ ]norm"
-    r"|(?:train|val|valid)[_ ]acc(?:uracy)?|acc(?:uracy)?"
-    r"|ppl|perplexity"
-)
-_GENERIC_KEYS = ("loss", "lr", "learning", "norm", "acc", "ppl", "perplexity")  # cheap test before the regex
-# the lookahead on the first letter makes the scan cheap at the many positions where no name starts
-_GENERIC_PAIR = re.compile(
-    r"(?=[lLtTvVeEgGaApP])(?<![\w/.])(?P<name>" + _GENERIC_NAMES + r")\b\s*(?:[:=]\s*|\s+(?:is\s+|was\s+|became\s+)?)"
-    r"(?:tensor\(\s*)?(?P<val>" + _NUM + ")",
-    re.IGNORECASE,
-)
+
+def _only_colon_pairs(text: str) -> bool:
+    """Is the line (indented) nothing but ``name: value`` pairs? (rich prints its metrics on a second line)"""
+    if not text[:1].isspace():
+        return False
+    fields = text.split()
+    if not fields or len(fields) % 2:
+        return False
+    return all(f.endswith(":") and (f[0].isalpha() or f[0] == "_") for f in fields[0::2])
+
+
+def _dict_spans(text: str) -> Iterator[str]:
+    """Brace-delimited, unnested ``{'key': ...}`` spans whose first key is a Trainer key. Linear scan."""
+    pos = 0
+    while True:
+        start = text.find("{'", pos)
+        if start < 0:
+            return
+        end = text.find("}", start)
+        if end < 0:
+            return
+        inner = text.find("{", start + 1, end)
+        if inner >= 0:
+            pos = inner
+            continue
+        if text.startswith(_HF_FIRST_KEYS, start + 2):
+            yield text[start : end + 1]
+        pos = end + 1
+
+
+_EVAL_PREFIXES = ("val", "eval", "test", "valid")
 
 # ---------------------------------------------------------------- tracebacks
 
-_PREFIX = re.compile(r"^(?:\[rank\d+\]:|\[\d+,\d+\]<std(?:out|err)>:|\d{1,4}: (?=\S))\s?")
+# what launchers put before each line of a rank: torchrun "[rank1]:" / "[default1]:", mpirun
+# "[1,0]<stdout>:", pdsh-style "1: "; the rank is kept so that ranks' metrics stay apart
+_PREFIX = re.compile(
+    r"^(?:\[(?:rank|default)(?P<r1>\d{1,6})\]:|\[(?P<r2>\d{1,6}),\d{1,6}\]<std(?:out|err)>:"
+    r"|(?P<r3>\d{1,4}): (?=\S)|\[Rank (?P<r4>\d{1,6})\]\s)\s?"
+)
 _TB_START = re.compile(r"Traceback \(most recent call last\):\s*$")
 _EXC_LINE = re.compile(
     r"^(?P<type>(?=[A-Za-z_])(?:[A-Za-z_]\w*\.)*\w*(?:Error|Exception|Interrupt|Exit|Failure|Exhausted)"
@@ -627,6 +646,7 @@ class _LogParser:
         self.hf_max_steps: int | None = None
         self.hf_final_epoch: float | None = None
         self._hf_unplaced = False  # no steps_per_epoch known: HF points numbered in log order
+        self._line_ordered = False  # metric lines with no counter at all: numbered in log order
         # tracebacks
         self.tb_state = 0  # 0 none, 1 in frames, 2 after the exception line
         self.tb_start = 0
@@ -644,6 +664,14 @@ class _LogParser:
         self.fraction_per_epoch: bool | None = None
         self.last_fraction: tuple[int, int] | None = None  # (epoch, n)
         self.forward_fn: str | None = None
+        # generic lines: a table header being followed, the rank that printed the line, the
+        # position of counter-less metric lines, (epoch, offset, lowest, highest, interval) of a
+        # per-epoch counter printed without its total
+        self.columns: list[str] | None = None
+        self.rank = 0
+        self.ranks_seen: set[int] = set()
+        self.line_order = 0
+        self.epoch_counter: tuple[int, int, int, int, int] | None = None
         self.forward_trace: deque[str] = deque(maxlen=FORWARD_TRACE_KEEP)
         self.pending_forward: tuple[str, tuple[str, ...]] | None = None
         self.last_op_event: _EventBuilder | None = None
@@ -666,7 +694,14 @@ class _LogParser:
             if self.tb_state == 1:
                 self.tb_frames.append("")
             return
-        text = _PREFIX.sub("", text, count=1)
+        pm = _PREFIX.match(text)
+        if pm:
+            rank = pm.group("r1") or pm.group("r2") or pm.group("r3") or pm.group("r4")
+            self.rank = int(rank) if rank and len(rank) < 7 else 0
+            self.ranks_seen.add(self.rank)
+            text = text[pm.end() :]
+        else:
+            self.rank = 0
         if len(text) > MAX_NUMBER_DIGITS and _LONG_DIGITS.search(text):
             # robustness: a digit run no logger prints (a damaged or hostile line) is masked,
             # so that no int() below meets it; the rest of the line is still read
@@ -870,15 +905,18 @@ class _LogParser:
                 offset = bar.end()
                 rest = text[offset:]
         if "{'" in rest:
-            for hf in _HF_DICT.finditer(rest):
-                self._hf(hf.group(0), line)
-            return
-        if "it/s" in rest or "━" in rest:  # a rich bar shows a rate; cheap test before the regex
-            rm = _RICH.match(rest)
-            if rm:
-                self._rich(rm, line, pairs)
+            spans = list(_dict_spans(rest))
+            for span in spans:
+                self._hf(span, line)
+            if spans:
                 return
-        if self.last_rich_step is not None and _ONLY_COLON_PAIRS.match(rest):
+        if "it/s" in rest or "━" in rest:  # a rich bar shows a rate; cheap test before the regex
+            rm = _RICH_COUNTER.search(rest)
+            desc = rest[: rm.start()].rstrip(_RICH_BAR_CHARS) if rm else ""
+            if rm and desc and not desc[0].isspace():
+                self._rich(desc, int(rm.group("n")), int(rm.group("total")), rest[rm.end() :], line, pairs)
+                return
+        if self.last_rich_step is not None and _only_colon_pairs(rest):
             found = pairs(_COLON_PAIR, rest, offset)
             for tag, val in found:
                 self._put(tag, self.last_rich_step, val, "rich")
@@ -894,7 +932,10 @@ class _LogParser:
             self._epoch_level(self.keras_epoch, 1, found, line, "keras")
             return
         if offset == 0 or rest.strip():
-            self._generic(rest, line, offset, end_ok)
+            if at_eof:  # the job was killed while printing: a number touching the end may be cut short
+                rest = rest.rstrip()
+                rest = rest.rstrip("0123456789.+-eE")
+            self._generic(rest, line)
 
     def _keras(self, i: int, total: int, found: list[tuple[str, float]], line: int) -> None:
         self.keras_spe = total
@@ -937,11 +978,8 @@ class _LogParser:
         info = bar.group("info") or ""
         found = []
         info_start = bar.start("info") if bar.group("info") is not None else 0
-        for pm in _EQ_PAIR.finditer(info):
-            if info_start + pm.end() > end_ok:
-                continue
-            tag, val = normalise_tag(pm.group(1)), _num(pm.group(2))
-            if tag is not None and val is not None:
+        for tag, val in scan_line(info[: max(end_ok - info_start, 0)]).pairs:
+            if tag != "epoch":
                 found.append((tag, val))
         for tag, val in found:
             self._put(tag, step, val, "tqdm")
@@ -950,15 +988,13 @@ class _LogParser:
         elif not em and -STEP_MAX <= step <= STEP_MAX:
             self.cur_step = step if self.cur_step is None else max(self.cur_step, step)
 
-    def _rich(self, rm: re.Match[str], line: int, pairs: Any) -> None:
-        desc = rm.group("desc")
+    def _rich(self, desc: str, n: int, total: int, rest: str, line: int, pairs: Any) -> None:
         if _NON_TRAIN_BAR.search(desc):
             self.last_rich_step = None
             return
-        n, total = int(rm.group("n")), int(rm.group("total"))
         em = _EPOCH_DESC.match(desc)
         step = int(em.group(1)) * total + n if em else n
-        if em and "v_num" in rm.group("rest"):
+        if em and "v_num" in rest:
             step -= 1  # as for Lightning's tqdm bar: the metrics shown at n are those of batch n-1
         if em:
             self.spe = total
@@ -966,86 +1002,146 @@ class _LogParser:
                 self.last_rich_step = None
                 return
         self.last_rich_step = step
-        found = pairs(_COLON_PAIR, rm.group("rest"), rm.start("rest"))
+        found = pairs(_COLON_PAIR, rest, 0)
         for tag, val in found:
             self._put(tag, step, val, "rich")
         if found:
             self._saw_metrics(line, step, bar=True)
 
     def _hf(self, text: str, line: int) -> None:
-        values: dict[str, float] = {}
-        keys = []
-        for m in _HF_PAIR.finditer(text):
-            key = m.group(1)
-            keys.append(key)
-            val = _num(m.group(2))
-            tag = normalise_tag(key)
-            if val is None or tag is None:
-                continue
-            values[tag] = val
-        if "train_runtime" in keys:  # the end-of-training summary: averages, not points
+        lm = scan_line(text)
+        values = dict(lm.pairs)  # a fractional epoch ('epoch': 0.4) is among the pairs
+        if lm.epoch is not None:
+            values["epoch"] = float(lm.epoch)
+        if "'train_runtime'" in text:  # the end-of-training summary: averages, not points
             self.hf_final_epoch = values.get("epoch")
             return
         if not values:
             return
-        if "step" in keys:  # a script printing its own dicts with the step in them
-            m = re.search(r"'step'\s*:\s*'?(\d+)", text)
-            if m:
-                step = int(m.group(1))
-                for tag, val in values.items():
-                    self._put(tag, step, val, "print")
-                self._saw_metrics(line, step)
-                return
-        if "loss" in keys:
+        steps = [n for kind, n, _ in lm.counters if kind in ("global", "step")]
+        if steps:  # a script printing its own dicts with the step in them (ms-swift: global_step/max_steps)
+            metrics = {k: v for k, v in values.items() if k != "epoch"}
+            for tag, val in metrics.items():
+                self._put(tag, steps[0], val, "print")
+            if metrics:
+                self._saw_metrics(line, steps[0])
+            return
+        if "'loss'" in text:
             self.hf_index += 1
         self.hf_points.append((max(self.hf_index, 1), values.get("epoch"), values))
         self._saw_metrics(line, None)
 
-    def _generic(self, text: str, line: int, offset: int, end_ok: int) -> None:
-        lower = text.lower()
-        if not any(k in lower for k in _GENERIC_KEYS):
+    def _generic(self, text: str, line: int) -> None:
+        """Any other line: JSON objects, table rows under a header, or name/value pairs near counters."""
+        lm: LineMetrics | None = None
+        if self.columns is not None:
+            lm = row_metrics(self.columns, text)
+            if lm is None:
+                self.columns = None
+        if lm is None and "{" in text and '"' in text:
+            lm = json_metrics(text)
+        if lm is None:
+            cols = header_columns(text) if not any(ch.isdigit() for ch in text) else None
+            if cols is not None:
+                self.columns = cols
+                return
+            lm = scan_line(text)
+        pairs = [(t, v) for t, v in main_loss_of(lm.pairs) if t != "epoch"]
+        if not pairs:
+            if lm.counters or lm.epoch is not None:
+                self._counters_only(lm)
             return
-        found = []
-        for m in _GENERIC_PAIR.finditer(text):
-            if offset + m.end() > end_ok:
-                continue
-            tag, val = normalise_tag(m.group("name")), _num(m.group("val"))
-            if tag is not None and val is not None and tag != "epoch":
-                found.append((tag, val))
-        if not found:
+        if lm.eval_context:
+            pairs = [(t if t.startswith(_EVAL_PREFIXES) else f"val_{t}", v) for t, v in pairs]
+        emitter = "print" if not self.rank else f"rank{self.rank}"
+        step = self._resolve_step(lm)
+        if step is not None:
+            for tag, val in pairs:
+                self._put(tag, step, val, emitter)
+            self._saw_metrics(line, step)
             return
-        cm = _COUNTER.search(text)
-        em = _EPOCH_KEY.search(text)
-        if em:
-            epoch = int(em.group("e"))
+        if lm.epoch is not None:
+            base = self.generic_epoch_base if self.generic_epoch_base is not None else 1
+            self._epoch_level(lm.epoch, base, pairs, line, emitter)
+            return
+        # no counter at all: the points are numbered in the order they were printed
+        self.line_order += 1
+        for tag, val in pairs:
+            self._put(tag, self.line_order, val, emitter, unit="line")
+        self._saw_metrics(line, None)
+
+    def _counters_only(self, lm: LineMetrics) -> None:
+        """A line with counters and no metrics ("Epoch 3", "Step 120/500") still moves the step."""
+        if lm.epoch is not None:
+            if self.generic_epoch_base is None:
+                self.generic_epoch_base = 0 if lm.epoch == 0 else 1
+            self.generic_epoch = lm.epoch
+
+    def _resolve_step(self, lm: LineMetrics) -> int | None:
+        """The global step of a line from its counters, or None when it has none.
+
+        A global counter (``num_updates``, ``global_step``, Marian's ``Up.``) wins. A
+        batch counter (``[120/500]``, ``batch 120``) is within its epoch: global step =
+        epochs before x batches per epoch + batch. A ``step``/``iter`` counter next to an
+        epoch is within the epoch if it fell back when the epoch changed
+        (:meth:`_per_epoch`); its epoch length is the printed total or, when none is
+        printed, the largest counter seen in the epoch before.
+        """
+        epoch = lm.epoch
+        if epoch is not None:
             if self.generic_epoch_base is None:
                 self.generic_epoch_base = 0 if epoch == 0 else 1
             self.generic_epoch = epoch
-        fm = _FRACTION.search(text) if em and (cm is None or cm.group("total") is None) else None
-        if cm or fm:
-            if cm and not (fm and cm.start() > fm.start()):
-                n, total, key = int(cm.group("n")), _int(cm.group("total")), cm.group("key").lower()
-            else:
-                n, total, key = int(fm.group("n")), _int(fm.group("total")), "batch"  # type: ignore[union-attr]
-            step = n
-            if em and total and (key == "batch" or self._per_epoch(int(em.group("e")), n)):
-                base = self.generic_epoch_base or 0
-                step = (int(em.group("e")) - base) * total + n
-                self.spe = total
-            for tag, val in found:
-                self._put(tag, step, val, "print")
-            self._saw_metrics(line, step)
-            return
-        if em:
-            base = self.generic_epoch_base if self.generic_epoch_base is not None else 1
-            self._epoch_level(int(em.group("e")), base, found, line, "print")
+        by_kind: dict[str, tuple[int, int | None]] = {}
+        for kind, n, total in lm.counters:
+            by_kind.setdefault(kind, (n, total))
+        if "global" in by_kind:
+            return by_kind["global"][0]
+        within = None
+        per_epoch = False
+        for kind in ("step", "batch", "bracket", "bare"):
+            if kind in by_kind:
+                within = by_kind[kind]
+                per_epoch = kind in ("batch", "bracket") or (kind == "bare" and epoch is not None)
+                break
+        if within is None:
+            return None
+        n, total = within
+        if epoch is None:
+            return n
+        offset = self._epoch_offset(epoch, n)
+        if not per_epoch:
+            per_epoch = self._per_epoch(epoch, n)
+        if not per_epoch:
+            return n
+        if total:
+            self.spe = total
+            return (epoch - (self.generic_epoch_base or 0)) * total + n
+        return offset + n
+
+    def _epoch_offset(self, epoch: int, n: int) -> int:
+        """Steps before ``epoch`` when the per-epoch counter prints no total: learnt from the epochs seen."""
+        st = self.epoch_counter
+        if st is None or epoch < st[0]:
+            self.epoch_counter = (epoch, 0, n, n, 0)
+            return 0
+        cur, offset, lo, hi, interval = st
+        if epoch == cur:
+            if n > hi:
+                interval = interval or n - hi
+            self.epoch_counter = (cur, offset, min(lo, n), max(hi, n), interval)
+            return offset
+        # a new epoch: the last one held hi (+ one interval when it counted from 0)
+        offset += hi + (interval if lo == 0 else 0)
+        self.epoch_counter = (epoch, offset, n, n, interval)
+        return offset
 
     def _per_epoch(self, epoch: int, n: int) -> bool:
         """Is "Epoch 2 Step 20/150" the 20th step of epoch 2 (True) or global step 20?"""
         if self.fraction_per_epoch is None and self.last_fraction is not None and epoch > self.last_fraction[0]:
             self.fraction_per_epoch = n < self.last_fraction[1]
         self.last_fraction = (epoch, n)
-        return self.fraction_per_epoch is not False
+        return self.fraction_per_epoch is True
 
     # ------------------------------------------------------------ output
 
@@ -1066,6 +1162,7 @@ class _LogParser:
             self._close_exception()
         notes: list[str] = []
         self._place_hf(notes)
+        self._place_line_order(notes)
         # Keras TerminateOnNaN events: placed on a global step once steps_per_epoch is known
         for ev in self.events:
             if ev.keras_epoch_batch is not None and self.keras_spe:
@@ -1074,7 +1171,7 @@ class _LogParser:
         scalars = self._build_series()
         units = {unit for _, unit, _ in self.series}
         if "step" in units:
-            unit = "log_index" if self._hf_unplaced else "step"
+            unit = "log_index" if self._hf_unplaced or self._line_ordered else "step"
         elif units:
             unit = "epoch"
         else:
@@ -1097,6 +1194,8 @@ class _LogParser:
             notes.append("last line unterminated (log cut mid-line or still being written)")
         for kind, n in self.dropped.items():
             notes.append(f"{n} more '{kind}' event(s) not kept")
+        if len(self.ranks_seen) > 1:
+            notes.append(f"{len(self.ranks_seen)} ranks in one log: ranks other than the first are tagged @rankN")
         return _ParseResult(scalars, events, died, last_step, unit, self.spe, notes)
 
     def _build_series(self) -> dict[str, ScalarSeries]:
@@ -1113,6 +1212,20 @@ class _LogParser:
                 full = name if i == 0 else f"{name}@{emitter}"
                 scalars[full] = b.build(full, self.source)
         return scalars
+
+    def _place_line_order(self, notes: list[str]) -> None:
+        """Metric lines printed with no counter at all are numbered in the order they came."""
+        keys = [k for k in self.series if k[1] == "line"]
+        if not keys:
+            return
+        if self._has_steps:  # the other metric lines have steps: line order cannot be put beside them
+            dropped = sum(len(self.series.pop(k).steps) for k in keys)
+            notes.append(f"{dropped} metric value(s) printed without a step counter were not placed")
+            return
+        for tag, _, emitter in keys:
+            self.series[(tag, "step", emitter)] = self.series.pop((tag, "line", emitter))
+        self._line_ordered = True
+        notes.append("no step counter in the log: points are numbered in the order the lines were printed")
 
     def _place_hf(self, notes: list[str]) -> None:
         """Give Hugging Face dict lines a step: epoch x steps_per_epoch where that is known."""

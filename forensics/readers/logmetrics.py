@@ -1,0 +1,580 @@
+"""Metrics from any line of a text log, by tokens rather than by format.
+
+Training scripts print their metrics in a handful of *shapes* rather than in a
+handful of formats: ``name: value``, ``name=value``, ``name value``, a dict or a
+JSON object, columns under a header line. Around them sit step counters of a
+few shapes too (``Epoch 3/10``, ``[3][120/500]``, ``Iter 120``, ``Up. 300``,
+``step=120``, ``120/2000``). Rather than a pattern per toolkit, a line is cut
+into tokens (numbers, words, punctuation) by one regular expression whose
+alternatives are each a single greedy run, so the cut is linear in the length
+of the line; the shapes are then recognised on the token list by a small
+hand-written scanner (no backtracking at all). Hand-written because log
+template miners (drain3 and kin) cluster lines by their constant words but do
+not say which number belongs to which name, nor what a counter means.
+
+What the scanner returns for a line (:class:`LineMetrics`):
+
+- ``pairs``: (name, value) for every name followed by a number, NaN/Inf
+  spellings included. A value followed by a bracketed number is a value and
+  its running average (timm, Swin, DeiT: ``loss 6.9 (6.94)``): the average is
+  skipped. Multi-word names (``Minibatch Loss``, ``Fp16 Grad Scale``) are
+  matched from the longest to the shortest ending (:func:`metric_name`).
+- ``counters``: (kind, n, total) for step-like names (``step``, ``iter``,
+  ``num_updates``, ``Up.``, ``batch``) and for bare fractions in brackets
+  (``[120/500]``, the batch within an epoch) or at the start of a line.
+- ``epoch``: the epoch number when the line names one.
+
+Names are normalised (:func:`metric_name`) to the series the rules know
+(``loss``, ``learning_rate``, ``grad_norm``, ``loss_scale``, ``accuracy``...)
+or kept as printed when they look like a metric (``loss_cls``, ``nll_loss``,
+``acc@1``); things printed beside metrics that are not (times, speeds,
+memory, ETA) are dropped. The *main* loss of a line is ``loss`` (or its
+aliases: ``train_loss``, ``total_loss``, ``Minibatch Loss``...); loss
+components (``loss_cls``, ``nll_loss``, ``kl_loss``) keep their own name. A
+line with no main loss but a single total-like value (``cost``, ``xent``,
+``objective``, ``perplexity``) has that value taken as its loss
+(:func:`main_loss_of`).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+# One alternative per token kind, each a single greedy run over characters the
+# next token cannot start with: the scan never backtracks more than a few
+# characters (the thousands-separator form falls back to plain digits).
+_TOKEN = re.compile(
+    r"(?P<num>[-+]?(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d*)?(?:[eE][-+]?\d{1,4})?|[-+]?\.\d+(?:[eE][-+]?\d{1,4})?)"
+    r"|(?P<word>[A-Za-z_][\w.\-/@]*(?:\([\w/]{0,32}\))?)"
+    r"|(?P<ws>\s+)"
+    r"|(?P<p>.)",
+    re.DOTALL,
+)
+NUM, WORD, PUNCT = 0, 1, 2
+MAX_NAME_WORDS = 4  # "Fp16 Grad Scale", "Minibatch Loss": the longest names printed have three words
+MAX_TOKENS = 1024  # a line is read up to this many tokens: real metric lines have fewer than 200
+
+_NONFINITE = {
+    "nan": math.nan,
+    "-nan": math.nan,
+    "+nan": math.nan,
+    "inf": math.inf,
+    "infinity": math.inf,
+    "-inf": -math.inf,
+    "-infinity": -math.inf,
+    "+inf": math.inf,
+    "nan.0": math.nan,  # Lightning's bar prints every float with a trailing ".0"
+    "inf.0": math.inf,
+}
+# quotes around keys and values ('loss': '2.3') are not separators
+_TRANSPARENT = frozenset("'\"`")
+_NAME_SEPARATORS = frozenset(":=")
+_FILLER_WORDS = frozenset({"is", "was", "became", "becomes", "of", "at", "to", "now", "reached"})
+
+# ---------------------------------------------------------------- names
+
+# counters: the step-like names, by what they count
+GLOBAL_COUNTERS = {
+    "global_step": "global",
+    "global step": "global",
+    "globalstep": "global",
+    "num_updates": "global",
+    "updates": "global",
+    "update": "global",
+    "up.": "global",
+    "_step": "global",  # wandb's own counter
+    "trainer/global_step": "global",
+    "global_step/max_steps": "global",  # ms-swift: 'global_step/max_steps': '10/1000'
+    "step": "step",
+    "steps": "step",
+    "train_step": "step",
+    "iter": "step",
+    "iters": "step",
+    "iteration": "step",
+    "iterations": "step",
+    "it": "step",
+    "iter(train)": "step",
+    "batch": "batch",
+    "batches": "batch",
+    "minibatch": "batch",
+}
+EPOCH_NAMES = frozenset({"epoch", "epochs", "ep.", "ep", "epoch(train)", "train_epoch"})
+EVAL_EPOCH_NAMES = frozenset({"epoch(val)", "epoch(test)", "iter(val)", "iter(test)"})
+
+# aliases of the series the rules read
+_ALIASES = {
+    # main loss
+    "loss": "loss",
+    "train_loss": "loss",
+    "training_loss": "loss",
+    "train loss": "loss",
+    "training loss": "loss",
+    "train/loss": "loss",
+    "train/train_loss": "loss",
+    "tr_loss": "loss",
+    "loss_step": "loss",
+    "train_loss_step": "loss",
+    "total_loss": "loss",
+    "loss_total": "loss",
+    "total loss": "loss",
+    "minibatch loss": "loss",
+    "batch loss": "loss",
+    "avg loss": "loss",
+    "average loss": "loss",
+    "mean loss": "loss",
+    "loss/train": "loss",
+    "losses/train": "loss",
+    # validation loss
+    "val_loss": "val_loss",
+    "valid_loss": "val_loss",
+    "validation_loss": "val_loss",
+    "val loss": "val_loss",
+    "valid loss": "val_loss",
+    "validation loss": "val_loss",
+    "val/loss": "val_loss",
+    "valid/loss": "val_loss",
+    "eval_loss": "val_loss",
+    "eval/loss": "val_loss",
+    "test_loss": "test_loss",
+    "test loss": "test_loss",
+    # learning rate
+    "lr": "learning_rate",
+    "learning_rate": "learning_rate",
+    "learning rate": "learning_rate",
+    "learningrate": "learning_rate",
+    "learning-rate": "learning_rate",
+    "l.r.": "learning_rate",
+    "l.r": "learning_rate",
+    "lr(e)": "learning_rate",
+    "cur_lr": "learning_rate",
+    "current lr": "learning_rate",
+    "train/learning_rate": "learning_rate",
+    "optimizer/lr": "learning_rate",
+    # gradient norm
+    "grad_norm": "grad_norm",
+    "grad-norm": "grad_norm",
+    "gradnorm": "grad_norm",
+    "grad norm": "grad_norm",
+    "gradient norm": "grad_norm",
+    "gradient_norm": "grad_norm",
+    "gnorm": "grad_norm",
+    "total_norm": "grad_norm",
+    "total norm": "grad_norm",
+    "train/grad_norm": "grad_norm",
+    "grad_norm_total": "grad_norm",
+    # fp16 loss scale
+    "loss_scale": "loss_scale",
+    "loss scale": "loss_scale",
+    "loss-scale": "loss_scale",
+    "lossscale": "loss_scale",
+    "grad scale": "loss_scale",
+    "fp16 grad scale": "loss_scale",
+    "grad_scale": "loss_scale",
+    "scale": "loss_scale",
+    "scaler": "loss_scale",
+    # accuracy
+    "acc": "accuracy",
+    "accuracy": "accuracy",
+    "train_acc": "accuracy",
+    "train_accuracy": "accuracy",
+    "training accuracy": "accuracy",
+    "train accuracy": "accuracy",
+    "minibatch accuracy": "accuracy",
+    "sparse_categorical_accuracy": "accuracy",
+    "categorical_accuracy": "accuracy",
+    "binary_accuracy": "accuracy",
+    "val_acc": "val_accuracy",
+    "val_accuracy": "val_accuracy",
+    "valid_acc": "val_accuracy",
+    "eval_accuracy": "val_accuracy",
+    "val accuracy": "val_accuracy",
+    "validation accuracy": "val_accuracy",
+    "val_sparse_categorical_accuracy": "val_accuracy",
+    "val_categorical_accuracy": "val_accuracy",
+    "val_binary_accuracy": "val_accuracy",
+    "ppl": "perplexity",
+    "perplexity": "perplexity",
+}
+# a name containing one of these reads as a metric worth a series; anything else
+# printed beside them (paths, sizes, ids) is not kept
+_METRIC_WORDS = (
+    "loss",
+    "acc",
+    "norm",
+    "lr",
+    "ppl",
+    "perplex",
+    "cost",
+    "xent",
+    "entropy",
+    "nll",
+    "scale",
+    "f1",
+    "bleu",
+    "auc",
+    "iou",
+    "map",
+    "error",
+    "mse",
+    "mae",
+    "rmse",
+    "reward",
+    "kl",
+    "top1",
+    "top5",
+    "dice",
+    "wer",
+    "cer",
+    "psnr",
+    "objective",
+    "score",
+    "precision",
+    "recall",
+)
+# printed beside metrics, not metrics (even when a metric word is in them)
+_NOT_METRIC_WORDS = (
+    "time",
+    "speed",
+    "eta",
+    "mem",
+    "wall",
+    "wps",
+    "ups",
+    "wpb",
+    "bsz",
+    "/s",
+    "per_second",
+    "flos",
+    "runtime",
+    "samples",
+    "tokens",
+    "remaining",
+    "elapsed",
+    "gb_free",
+    "seed",
+    "v_num",
+    "count",
+    "total_flos",
+    "percentage",
+)
+_NOT_METRIC_PREFIXES = ("num_", "n_", "max_", "min_")  # sizes and limits: "max_norm", "num_tokens"
+# Taken as the line's loss when it prints no main loss, in this order of preference
+# (a total before a cross-entropy before a perplexity, which is exp(loss)).
+_MAIN_LOSS_FALLBACKS = ("objective", "cost", "xent", "cross_entropy", "ce", "nll", "nll_loss", "perplexity")
+
+
+@functools.lru_cache(maxsize=8192)
+def metric_name(words: tuple[str, ...]) -> str | None:
+    """The series name for a printed name (one or more words), or None when it is no metric.
+
+    Longer endings are tried first: ``("Minibatch", "Loss")`` is ``loss`` because
+    ``minibatch loss`` is an alias; ``("samples/sec", "Loss")`` is ``loss`` because
+    ``loss`` is.
+    """
+    for i in range(len(words)):
+        tail = [w.strip("'\"`").lower() for w in words[i:]]
+        key = " ".join(tail)
+        if not key:
+            continue
+        for k in (key, key.rstrip("."), key.replace(" ", "_")):
+            if k in _ALIASES:
+                return _ALIASES[k]
+    key = words[-1].strip("'\"`").lower().rstrip(".:")
+    if not key or len(key) > 64 or not key[0].isalpha():
+        return None
+    if key.startswith(("lr-", "lr/", "lr_")) or key.endswith(("/lr", "_lr")):
+        return "learning_rate" if "base" not in key else None  # Lightning "lr-Adam"; mmengine base_lr kept out
+    if any(w in key for w in _NOT_METRIC_WORDS) or key.startswith(_NOT_METRIC_PREFIXES):
+        return None
+    if any(w in key for w in _METRIC_WORDS):
+        return key
+    return None
+
+
+@functools.lru_cache(maxsize=8192)
+def counter_kind(words: tuple[str, ...]) -> str | None:
+    """ "global", "step" or "batch" for a step-like name; "epoch" / "eval_epoch" for an epoch; else None."""
+    for i in range(len(words)):
+        key = " ".join(w.strip("'\"`").lower() for w in words[i:]).rstrip(":")
+        if key in GLOBAL_COUNTERS:
+            return GLOBAL_COUNTERS[key]
+        if key in EPOCH_NAMES:
+            return "epoch"
+        if key in EVAL_EPOCH_NAMES:
+            return "eval_epoch"
+    return None
+
+
+def parse_number(text: str) -> float | None:
+    """A printed number or NaN/Inf spelling; None if it is not one."""
+    t = text.strip().strip("'\"").replace(",", "")
+    if not t:
+        return None
+    low = t.lower()
+    if low in _NONFINITE:
+        return _NONFINITE[low]
+    if len(t) > 40:  # no logger prints a number this long
+        return None
+    try:
+        return float(t)
+    except ValueError:
+        return None
+
+
+# ---------------------------------------------------------------- tokens
+
+
+def tokens(line: str) -> list[tuple[int, str]]:
+    """(kind, text) tokens of a line, blanks dropped. Linear in the line's length."""
+    out: list[tuple[int, str]] = []
+    for m in _TOKEN.finditer(line):
+        kind = m.lastgroup
+        if kind == "ws":
+            continue
+        out.append((NUM if kind == "num" else WORD if kind == "word" else PUNCT, m.group()))
+        if len(out) >= MAX_TOKENS:
+            break
+    return out
+
+
+# ---------------------------------------------------------------- one line
+
+
+@dataclass
+class LineMetrics:
+    pairs: list[tuple[str, float]] = field(default_factory=list)  # (series name, value)
+    counters: list[tuple[str, int, int | None]] = field(default_factory=list)  # (kind, n, total)
+    epoch: int | None = None
+    epoch_total: int | None = None
+    eval_context: bool = False  # "Epoch(val)", "Validation:": the metrics are evaluation metrics
+
+
+def _int_of(value: float) -> int | None:
+    return int(value) if math.isfinite(value) and value == int(value) and abs(value) < 2**62 else None
+
+
+def scan_line(line: str) -> LineMetrics:
+    """Names, values and counters of one cleaned log line."""
+    out = LineMetrics()
+    toks = tokens(line)
+    n = len(toks)
+    words: list[str] = []  # the name being read
+    sep = False  # a ':' or '=' followed the name
+    bracket_owner: tuple[str, ...] | None = None  # "Epoch: [3]": the bracket's number belongs to the name
+    in_bracket = False
+    train_epoch: int | None = None  # timm "Train: 3 [120/500 (24%)]": the number before the bracket is the epoch
+    i = 0
+    while i < n:
+        kind, text = toks[i]
+        if kind == PUNCT:
+            if text in _TRANSPARENT:
+                i += 1
+                continue
+            if text in _NAME_SEPARATORS and words:
+                sep = True
+            elif text == "[":
+                in_bracket = True
+                bracket_owner = tuple(words) if words else None
+                words, sep = [], False
+            elif text == "-" and i + 1 < n and toks[i + 1][0] == WORD and toks[i + 1][1].lower() in _NONFINITE:
+                toks[i + 1] = (WORD, "-" + toks[i + 1][1])  # "-nan", "-inf"
+            else:
+                if text in "])":
+                    in_bracket = False
+                    bracket_owner = None
+                words, sep = [], False
+            i += 1
+            continue
+        value: float | None = None
+        if kind == WORD:
+            low = text.lower()
+            if low in _NONFINITE and (words or bracket_owner):
+                value = _NONFINITE[low]
+            elif low == "tensor" and i + 2 < n and toks[i + 1][1] == "(" and toks[i + 2][0] == NUM and words:
+                value = parse_number(toks[i + 2][1])  # tensor(2.3, device='cuda:0')
+                i += 2
+                while i + 1 < n and toks[i][1] != ")":
+                    i += 1
+            else:
+                if sep:
+                    words, sep = [], False
+                words.append(text)
+                if len(words) > MAX_NAME_WORDS:
+                    del words[0]
+                i += 1
+                continue
+        else:
+            value = parse_number(text)
+        # a number (or NaN spelling): whose is it?
+        total: int | None = None
+        if i + 2 < n and toks[i + 1][1] == "/" and toks[i + 2][0] == NUM:
+            t = parse_number(toks[i + 2][1])
+            total = _int_of(t) if t is not None else None
+            i += 2
+        while words and words[-1].lower() in _FILLER_WORDS:  # "loss is nan", "loss became inf"
+            words.pop()
+        name = tuple(words) if words else (bracket_owner if in_bracket else None)
+        i += 1
+        if value is None:
+            words, sep = [], False
+            continue
+        if name:
+            ck = counter_kind(name)
+            iv = _int_of(value)
+            if ck in ("epoch", "eval_epoch") and iv is None:
+                out.pairs.append(("epoch", value))  # a fractional epoch (the HF Trainer's 'epoch': 0.4)
+            elif ck in ("epoch", "eval_epoch"):
+                if out.epoch is None:
+                    out.epoch, out.epoch_total = iv, total
+                out.eval_context = out.eval_context or ck == "eval_epoch"
+            elif ck is not None and iv is not None:
+                out.counters.append((ck, iv, total))
+            elif name[-1].strip("'\"").lower().rstrip(":") in ("train", "training") and iv is not None:
+                train_epoch = iv if total is None else train_epoch
+                if total is not None and out.epoch is None:  # Swin: "Train: [3/300][120/1251]"
+                    out.epoch, out.epoch_total = iv, total
+            elif total is None or not in_bracket:
+                tag = metric_name(name)
+                if tag is not None:
+                    out.pairs.append((tag, value))
+        else:
+            iv = _int_of(value)
+            if iv is not None and total is not None and 0 <= iv <= total:
+                # a bare fraction: in brackets the batch within an epoch, else a step counter
+                out.counters.append(("bracket" if in_bracket else "bare", iv, total))
+        words, sep = [], False
+        # a running average in brackets right after the value: skip it
+        if i < n and toks[i][1] == "(":
+            j = i + 1
+            while j < n and toks[j][1] != ")" and j - i < 16:
+                j += 1
+            if j < n and toks[j][1] == ")":
+                i = j + 1
+    if out.epoch is None and train_epoch is not None and any(c[0] == "bracket" for c in out.counters):
+        out.epoch = train_epoch
+    return out
+
+
+def main_loss_of(pairs: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """``pairs`` with a main loss named ``loss``: when the line prints none, its total-like value is taken."""
+    names = {name for name, _ in pairs}
+    if "loss" in names:
+        return pairs
+    for fallback in _MAIN_LOSS_FALLBACKS:
+        if fallback in names:
+            return [("loss", v) if name == fallback else (name, v) for name, v in pairs]
+    losses = [name for name in names if "loss" in name and not name.startswith(("val", "eval", "test", "valid"))]
+    if len(losses) == 1 and len(names & {"val_loss", "test_loss"}) == 0:
+        only = losses[0]
+        return [("loss", v) if name == only else (name, v) for name, v in pairs]
+    return pairs
+
+
+# ---------------------------------------------------------------- JSON lines
+
+
+MAX_JSON_DEPTH = 2  # {"train": {"loss": ...}} is flattened to train/loss; deeper nesting is not metrics
+
+
+def json_metrics(line: str) -> LineMetrics | None:
+    """Metrics of a line holding one JSON object, or None when it is no JSON object."""
+    s = line.strip()
+    if len(s) < 2 or s[0] != "{" or s[-1] != "}" or '"' not in s:
+        return None
+    try:
+        obj = json.loads(s)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(obj, dict):
+        return None
+    out = LineMetrics()
+    for key, val in _flatten(obj, "", 1):
+        words = (key,)
+        ck = counter_kind(words)
+        v = parse_number(val) if isinstance(val, str) else float(val) if isinstance(val, (int, float)) else None
+        if v is None:
+            continue
+        iv = _int_of(v)
+        if ck in ("epoch", "eval_epoch"):
+            if iv is not None:
+                out.epoch = iv
+            continue
+        if ck is not None:
+            if iv is not None:
+                out.counters.append((ck, iv, None))
+            continue
+        tag = metric_name(words)
+        if tag is not None:
+            out.pairs.append((tag, v))
+    return out
+
+
+def _flatten(obj: dict, prefix: str, depth: int) -> Iterator[tuple[str, object]]:
+    for key, val in obj.items():
+        name = f"{prefix}{key}"
+        if isinstance(val, dict):
+            if depth < MAX_JSON_DEPTH:
+                yield from _flatten(val, name + "/", depth + 1)
+        elif isinstance(val, (int, float, str)) and not isinstance(val, bool):
+            yield name, val
+
+
+# ---------------------------------------------------------------- columns under a header
+
+
+MIN_COLUMNS = 2
+
+
+def split_columns(line: str) -> list[str]:
+    """Fields of a table row: by ``|``, tabs, commas, or runs of blanks, whichever the line uses."""
+    s = line.strip().strip("|")
+    for sep in ("|", "\t", ","):
+        if sep in s:
+            return [f.strip() for f in s.split(sep)]
+    return s.split()
+
+
+def header_columns(line: str) -> list[str] | None:
+    """The column names when ``line`` is a table header naming at least one metric; else None."""
+    cols = split_columns(line)
+    if len(cols) < MIN_COLUMNS or len(cols) > 64:
+        return None
+    if any(not c or parse_number(c) is not None or len(c) > 48 for c in cols):
+        return None
+    if not all(c[0].isalpha() or c[0] in "_#" for c in cols):
+        return None
+    named = [metric_name(tuple(c.split())) or counter_kind(tuple(c.split())) for c in cols]
+    if not any(m is not None and m not in ("epoch", "eval_epoch", "global", "step", "batch") for m in named):
+        return None
+    return cols
+
+
+def row_metrics(header: list[str], line: str) -> LineMetrics | None:
+    """The metrics of one row under ``header``, or None when the row does not fit it."""
+    fields = split_columns(line)
+    if len(fields) != len(header):
+        return None
+    values = [parse_number(f.rstrip("%")) for f in fields]
+    if any(v is None for v in values):
+        return None
+    out = LineMetrics()
+    for col, v in zip(header, values, strict=True):
+        assert v is not None
+        words = tuple(col.split())
+        ck = counter_kind(words)
+        iv = _int_of(v)
+        if ck in ("epoch", "eval_epoch"):
+            out.epoch = iv
+        elif ck is not None:
+            if iv is not None:
+                out.counters.append((ck, iv, None))
+        else:
+            tag = metric_name(words)
+            if tag is not None:
+                out.pairs.append((tag, v))
+    return out

@@ -1,0 +1,237 @@
+"""The generic metric extractor: any text log, by shape rather than by format.
+
+The toolkit logs under tests/fixtures/logs/toolkits/ are printed with each toolkit's own
+format string by tests/fixtures/make_toolkit_log_fixtures.py (toolkit, version and
+source file in its manifest); the generator knows the true step of every line, so the
+tests compare what the reader recovers with what was printed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from forensics.readers import logmetrics, logs
+from forensics.readers.logmetrics import metric_name, scan_line
+from forensics.readers.logs import MAX_SEGMENT_BYTES, parse_log_text, read_job_log
+from forensics.records import Kind, Source
+
+TOOLKITS = Path(__file__).parent / "fixtures" / "logs" / "toolkits"
+MANIFEST = json.loads((TOOLKITS / "manifest.json").read_text())
+
+
+def series(text: str) -> dict[str, list[tuple[int, float]]]:
+    scalars = parse_log_text(text)[0]
+    return {tag: list(zip(s.steps.tolist(), s.values.tolist(), strict=True)) for tag, s in scalars.items()}
+
+
+def first_bad(steps: np.ndarray, values: np.ndarray) -> int | None:
+    bad = np.flatnonzero(~np.isfinite(values))
+    return int(steps[bad[0]]) if bad.size else None
+
+
+@pytest.mark.parametrize("name", sorted(MANIFEST))
+def test_toolkit_console_formats_give_the_steps_and_losses_they_printed(name):
+    facts = MANIFEST[name]
+    path = TOOLKITS / name
+    data = read_job_log(path, Source(name, Kind.JOB_LOG, size=path.stat().st_size))
+    loss = data.scalars["loss"]
+    assert loss.steps.tolist() == facts["loss_steps"], facts["toolkit"]
+    tag = "grad_norm" if name.startswith("hf_") else "loss"
+    s = data.scalars[tag]
+    assert first_bad(s.steps, s.values) == facts["first_nonfinite_step"]
+
+
+def test_a_log_with_no_counter_is_numbered_in_line_order_and_says_so(tmp_path):
+    p = tmp_path / "train.log"
+    p.write_text("loss: 2.3\nloss: 2.1\nsome other line\nloss: nan\n")
+    data = read_job_log(p, Source("train.log", Kind.JOB_LOG))
+    assert data.scalars["loss"].steps.tolist() == [1, 2, 3]
+    assert data.step_unit == "log_index"
+    assert "numbered in the order the lines were printed" in (data.source.note or "")
+
+
+def test_key_value_shapes_colon_equals_space_and_words_between():
+    for line in ("step 7 loss: 2.5", "step=7 loss=2.5", "step 7 loss 2.5", "at step 7 the loss is 2.5"):
+        assert series(line + "\n")["loss"] == [(7, 2.5)], line
+
+
+def test_json_lines_and_nested_dicts_in_a_log():
+    text = '{"step": 10, "loss": 2.3, "lr": 0.001}\n{"step": 20, "train": {"loss": "nan"}, "lr": 0.001}\n'
+    got = series(text)
+    assert got["loss"][0] == (10, 2.3) and got["loss"][1][0] == 20 and math.isnan(got["loss"][1][1])
+    assert got["learning_rate"] == [(10, 0.001), (20, 0.001)]
+
+
+def test_columns_under_a_header_tab_pipe_and_blank_separated():
+    assert series("step\tloss\tlr\n100\t2.3\t0.1\n200\tnan\t0.1\n")["loss"][0] == (100, 2.3)
+    got = series("| epoch | train_loss | val_loss |\n| 1 | 0.5 | 0.6 |\n| 2 | nan | nan |\n")
+    assert got["val_loss"][0] == (1, 0.6) and math.isnan(got["loss"][1][1])
+    got = series("iter   loss     grad_norm\n10     3.20     1.5\n20     3.10     inf\n")
+    assert got["grad_norm"][1][0] == 20 and math.isinf(got["grad_norm"][1][1])
+
+
+def test_main_loss_is_told_apart_from_its_components():
+    # mmdet: loss is the sum of loss_cls, loss_bbox...; fairseq: loss next to nll_loss
+    text = "Epoch [1][50/100]\tlr: 2.000e-02, loss_cls: 1.0000, loss_bbox: 0.5000, loss: 1.5000\n"
+    got = series(text)
+    assert got["loss"] == [(50, 1.5)] and got["loss_cls"] == [(50, 1.0)]
+    # no "loss" printed: the total-like value stands in for it (OpenNMT's xent, Marian's cost)
+    assert series("Step 50/1000; acc: 12.00; ppl: 500.00; xent: 6.21; lr: 1.00000\n")["loss"] == [(50, 6.21)]
+    assert "loss" in series("Ep. 1 : Up. 500 : Sen. 12,345 : Cost 9.87 : Time 60.00s : gNorm 1.2 : L.r. 3.0e-04\n")
+    # two components and no total: neither is the loss
+    assert "loss" not in series("step 1 kl_loss 0.5 recon_loss 2.0\n")
+
+
+def test_counters_of_every_common_shape():
+    cases = {
+        # Marian: "Up." is the global update counter
+        "[2021-01-01 00:00:00] Ep. 1 : Up. 500 : Sen. 12,345 : Cost 9.87654321 * 1,234,567 @ 3,456 after 1,234,567"
+        " : Time 60.00s : 12345.67 words/s : gNorm 1.2345 : L.r. 3.0000e-04": 500,
+        # DeiT / torchvision MetricLogger: "Epoch: [e]  [i/n]" with 0-based epochs
+        "Epoch: [0]  [   0/100]  eta: 0:01:00  lr: 0.000100  loss: 7.0000 (7.0000)  time: 0.5  max mem: 1000\n"
+        "Epoch: [2]  [  10/100]  eta: 0:01:00  lr: 0.000100  loss: 6.9000 (6.9100)  time: 0.5  max mem: 1000": 210,
+        # mmengine: "Epoch(train)  [e][i/n]", 1-based epochs
+        "01/01 00:00:00 - mmengine - INFO - Epoch(train)  [2][ 50/100]  base_lr: 2.0e-02 lr: 2.0e-02  eta: 1 day,"
+        " 2:00:00  time: 0.5  data_time: 0.05  memory: 3000  grad_norm: 10.5  loss: 2.0  loss_cls: 1.0": 150,
+        # mmengine iteration-based: global
+        "01/01 00:00:00 - mmengine - INFO - Iter(train) [  100/80000]  lr: 1.0e-02  eta: 1 day  time: 0.5"
+        "  loss: 2.0": 100,
+        # insightface: "Global Step: N"
+        "Training: 2021-01-01 00:00:00,000-Speed 1000.00 samples/sec   Loss 40.0000   LearningRate 0.1000   Epoch: 0"
+        "   Global Step: 20   Fp16 Grad Scale: 65536   Required: 50 hours": 20,
+        # TF1 tutorials
+        "Iter 1280, Minibatch Loss= 1.5, Training Accuracy= 0.5": 1280,
+        "2016-01-01 12:00:00.000: step 100, loss = 2.30 (1000.0 examples/sec; 0.128 sec/batch)": 100,
+        # bare "n/total" at the start of a line
+        "120/2000 loss 2.3": 120,
+    }
+    for line, step in cases.items():
+        got = series(line + "\n")
+        assert got["loss"][-1][0] == step, line
+
+
+def test_running_averages_in_brackets_are_not_taken_for_values():
+    got = series("Train: 0 [   0/300 (  0%)]  Loss: 7.00 (7.00)\nTrain: 3 [ 100/300 ( 33%)]  Loss: 5.58 (6.29)\n")
+    assert got["loss"] == [(0, 7.0), (1000, 5.58)]
+
+
+def test_aliases_for_learning_rate_grad_norm_and_loss_scale():
+    assert metric_name(("LearningRate",)) == "learning_rate"
+    assert metric_name(("L.r.",)) == "learning_rate"
+    assert metric_name(("gNorm",)) == "grad_norm"
+    assert metric_name(("Fp16", "Grad", "Scale")) == "loss_scale"
+    assert metric_name(("Minibatch", "Loss")) == "loss"
+    assert metric_name(("samples/sec", "Loss")) == "loss"
+    assert metric_name(("data_time",)) is None and metric_name(("memory",)) is None
+
+
+def test_ranks_in_one_log_are_kept_apart():
+    text = "[rank0]: step 1 loss 2.0\n[rank1]: step 1 loss 2.1\n[rank0]: step 2 loss 1.9\n[rank1]: step 2 loss nan\n"
+    got = series(text)
+    assert got["loss"] == [(1, 2.0), (2, 1.9)]
+    assert got["loss@rank1"][0] == (1, 2.1) and math.isnan(got["loss@rank1"][1][1])
+
+
+def test_a_restart_in_the_same_file_is_a_new_segment():
+    scalars = parse_log_text("step 10 loss 2.0\nstep 20 loss 1.9\nstep 10 loss 2.0\nstep 20 loss 1.8\n")[0]
+    assert scalars["loss"].segment.tolist() == [0, 0, 1, 1]
+
+
+def test_eval_lines_of_mmengine_are_validation_metrics():
+    got = series("Epoch(val) [1][500/500]  loss: 0.9  coco/bbox_mAP: 0.3\n")
+    assert "loss" not in got and "val_loss" in got
+
+
+def test_fractional_epoch_is_a_value_and_not_a_counter():
+    lm = scan_line("{'loss': 2.3, 'epoch': 0.4}")
+    assert ("epoch", 0.4) in lm.pairs and lm.epoch is None
+
+
+# ---------------------------------------------------------------- linear time (issue 17, item 1)
+
+_FILLERS = (" ", "a", "0", "1.", ".", "-", ":", "=", "[", "|", "━", "'", "\t", ",", "%|", "1%|", "0/", "[0", "a.",
+            "1e", "\x1b[", "[1;", "{'loss': ", "a:", "a=", "0 ", "0/0 ", "loss 1 (", "step ", "nan ", ": Tensor had",
+            "{\"a\": ", "| loss |", "Epoch [1][")  # fmt: skip
+_PREFIXES = ("", "a", "loss: 1.0 step", "Epoch 1", "{'loss'", "1/2 ", "Traceback (most recent call last):",
+             "Function 'a' returned nan values in its ", "Train: 0 [", "  Num Epochs = ")  # fmt: skip
+_SUFFIXES = ("", "x", "it/s", "Error", "}")
+# A regex that backtracks turns a 16 KiB line into seconds or hours (issue 17: 11-31 s for 1.2 KB);
+# linear scanning costs a few microseconds a byte here. The bounds leave room for a loaded machine.
+MAX_US_PER_BYTE_PATTERN = 5.0
+MAX_US_PER_BYTE_PARSER = 40.0
+
+
+def _adversarial_lines(length: int, full: bool):
+    """Prefix + filler repeated to ``length`` + suffix: every combination, or (default suite) one per filler."""
+    for i, filler in enumerate(_FILLERS):
+        combos = (
+            [(p, s) for p in _PREFIXES for s in _SUFFIXES]
+            if full
+            else [(_PREFIXES[i % len(_PREFIXES)], _SUFFIXES[i % len(_SUFFIXES)])]
+        )
+        for pre, suf in combos:
+            yield pre + filler * ((length - len(pre) - len(suf)) // len(filler)) + suf
+
+
+def _patterns():
+    for mod in (logs, logmetrics):
+        for name, value in vars(mod).items():
+            if isinstance(value, re.Pattern):
+                yield f"{mod.__name__}.{name}", value
+
+
+def _check_patterns(full: bool) -> None:
+    worst = (0.0, "")
+    lines = list(_adversarial_lines(MAX_SEGMENT_BYTES, full))
+    for name, pattern in _patterns():
+        start = time.perf_counter()
+        for line in lines:
+            subject = line.encode() if isinstance(pattern.pattern, bytes) else line
+            for _ in pattern.finditer(subject):
+                pass
+            pattern.match(subject)
+        per_byte = (time.perf_counter() - start) / (len(lines) * MAX_SEGMENT_BYTES) * 1e6
+        worst = max(worst, (per_byte, name))
+    assert worst[0] < MAX_US_PER_BYTE_PATTERN, worst
+
+
+def _check_parser(full: bool) -> None:
+    worst = (0.0, "")
+    for line in _adversarial_lines(MAX_SEGMENT_BYTES, full):
+        start = time.perf_counter()
+        parse_log_text(line + "\n")
+        per_byte = (time.perf_counter() - start) / len(line) * 1e6
+        worst = max(worst, (per_byte, line[:40]))
+    assert worst[0] < MAX_US_PER_BYTE_PARSER, worst
+
+
+@pytest.mark.timeout(120)
+def test_every_log_pattern_is_linear_on_adversarial_lines_up_to_the_segment_cap():
+    _check_patterns(full=False)
+
+
+@pytest.mark.timeout(120)
+def test_the_whole_parser_is_linear_on_adversarial_lines_up_to_the_segment_cap():
+    _check_parser(full=False)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(3600)
+def test_every_pattern_and_the_parser_on_every_adversarial_combination():
+    """The full sweep: ``pytest -m slow tests/test_log_metrics.py`` (about 15 minutes on 2 cores)."""
+    _check_patterns(full=True)
+    _check_parser(full=True)
+
+
+def test_the_lines_from_the_issue_take_milliseconds():
+    for line in ("a" + " " * 1200 + "it/s", "loss: 1.0 step" + " " * 16000):
+        start = time.perf_counter()
+        parse_log_text(line + "\n")
+        assert time.perf_counter() - start < 0.5

@@ -50,6 +50,7 @@ class Inventory:
     files: list[Found] = field(default_factory=list)
     ignored: int = 0  # files of no known kind (images, code, ...)
     problems: list[str] = field(default_factory=list)  # one line each: permission denied, loops, caps
+    sniffed: int = 0  # files of unknown name whose content was looked at
 
     def of_kind(self, *kinds: Kind) -> list[Found]:
         return [f for f in self.files if f.kind in kinds]
@@ -211,9 +212,11 @@ def discover(path: str | os.PathLike[str], *, follow_links: bool = False) -> Inv
         raise UsageError(f"{path}: no such file or directory")
     if root.is_file():
         kind = classify(root.name)
+        inv = Inventory(root=root.parent.resolve())
+        if kind is None and _sniff_log(inv, root):
+            kind = Kind.JOB_LOG  # named by the user: judged by its content whatever its extension
         if kind is None:
             raise UsageError(f"{path}: not a run directory nor a file of a known kind")
-        inv = Inventory(root=root.parent.resolve())
         _add(inv, root.resolve(), root.name, kind, root.stat().st_size)
         return inv
     if not root.is_dir():
@@ -273,6 +276,8 @@ def discover(path: str | os.PathLike[str], *, follow_links: bool = False) -> Inv
                 and (directory.parent / "meta.yaml").is_file()
             ):
                 kind = Kind.MLFLOW_PARAM
+            if kind is None and _judge_by_content(entry.name, est.st_size) and _sniff_log(inv, Path(entry.path)):
+                kind = Kind.JOB_LOG
             if kind is None:
                 inv.ignored += 1
                 continue
@@ -296,6 +301,30 @@ def _is_mlflow_metric(path: Path, size: int) -> bool:
         return False
 
 
+# Every text file of no known kind is a candidate log, judged by its first bytes
+# (readers.logs.SNIFF_BYTES): this many files at most are judged, so that a tree of
+# 100,000 small text files costs seconds, not minutes.
+MAX_SNIFFED_FILES = 2000
+
+
+def _judge_by_content(name: str, size: int) -> bool:
+    from forensics.readers.logs import NOT_LOG_EXTENSIONS
+
+    return size > 0 and os.path.splitext(name.lower())[1] not in NOT_LOG_EXTENSIONS
+
+
+def _sniff_log(inv: Inventory, path: Path) -> bool:
+    """Is this file of unknown name a training log, by its content? (bounded: see MAX_SNIFFED_FILES)"""
+    from forensics.readers.logs import looks_like_log
+
+    inv.sniffed += 1
+    if inv.sniffed == MAX_SNIFFED_FILES + 1:
+        inv.problems.append(f"more than {MAX_SNIFFED_FILES} files of unknown kind: the rest were not looked into")
+    if inv.sniffed > MAX_SNIFFED_FILES:
+        return False
+    return looks_like_log(path)
+
+
 def _add(inv: Inventory, path: Path, rel: str, kind: Kind, size: int) -> None:
     group = ""
     if kind is Kind.EVENTS:
@@ -310,8 +339,10 @@ def _add(inv: Inventory, path: Path, rel: str, kind: Kind, size: int) -> None:
         from forensics.readers.metrics_csv import sniff_jsonl
 
         if not sniff_jsonl(path):
-            inv.ignored += 1
-            return
+            if not _sniff_log(inv, path):  # JSON lines without a step on the first line: a log, maybe
+                inv.ignored += 1
+                return
+            kind = Kind.JOB_LOG
     elif kind is Kind.KERAS_H5:
         holds = h5_holds_weights(path)
         if holds is False:

@@ -235,3 +235,48 @@ def test_the_lines_from_the_issue_take_milliseconds():
         start = time.perf_counter()
         parse_log_text(line + "\n")
         assert time.perf_counter() - start < 0.5
+
+
+# ---------------------------------------------------------------- every text file is a candidate log
+
+
+def _kinds(root) -> dict[str, Kind]:
+    from forensics.discover import discover
+
+    return {f.rel: f.kind for f in discover(root).files}
+
+
+def test_logs_named_the_way_toolkits_name_them_are_found_by_their_content(tmp_path):
+    text = (TOOLKITS / "fairseq_simple.log").read_text()
+    for name in ("log.txt", "log_rank0.txt", "nohup.out", "stdout", "train_output"):
+        (tmp_path / name).write_text(text)
+    (tmp_path / "metrics.jsonl").write_text('{"loss": 2.3, "lr": 0.1}\n{"loss": 2.1, "lr": 0.1}\n')  # no step field
+    kinds = _kinds(tmp_path)
+    assert all(kinds[n] is Kind.JOB_LOG for n in ("log.txt", "log_rank0.txt", "nohup.out", "stdout", "train_output"))
+    assert kinds["metrics.jsonl"] is Kind.JOB_LOG
+
+
+def test_text_that_is_not_a_log_is_not_taken_for_one(tmp_path):
+    (tmp_path / "notes.txt").write_text("We tried a lower learning rate and the loss looked better.\n" * 50)
+    (tmp_path / "train.py").write_text('for step in range(10):\n    print(f"step {step} loss: 2.3")\n' * 5)
+    (tmp_path / "vocab.txt").write_text("\n".join(f"token{i} {i}" for i in range(1000)))
+    (tmp_path / "image.dat").write_bytes(bytes(range(256)) * 100)
+    assert _kinds(tmp_path) == {}
+
+
+def test_a_log_file_named_on_the_command_line_is_judged_by_its_content(tmp_path):
+    from forensics.discover import discover
+
+    p = tmp_path / "run1.txt"
+    p.write_text("Epoch 1, Iter 100, loss 2.3\nEpoch 1, Iter 200, loss 2.1\n")
+    assert [f.kind for f in discover(p).files] == [Kind.JOB_LOG]
+
+
+def test_sniffing_reads_only_the_head_of_a_big_file(tmp_path, monkeypatch):
+    import forensics.readers.logs as logs_mod
+
+    p = tmp_path / "big.txt"
+    with open(p, "w") as f:
+        f.write("x" * (logs_mod.SNIFF_BYTES + 10) + "\n")
+        f.write("step 1 loss 2.0\nstep 2 loss 1.9\n")  # past the sniffed head
+    assert not logs_mod.looks_like_log(p)

@@ -74,7 +74,7 @@ _NONFINITE = {
 # quotes around keys and values ('loss': '2.3') are not separators
 _TRANSPARENT = frozenset("'\"`")
 _NAME_SEPARATORS = frozenset(":=")
-_FILLER_WORDS = frozenset({"is", "was", "became", "becomes", "of", "at", "to", "now", "reached"})
+_FILLER_WORDS = frozenset({"is", "was", "became", "becomes", "now"})  # "loss is nan"; not "to": "setting lr to"
 
 # ---------------------------------------------------------------- names
 

@@ -71,7 +71,9 @@ import codecs
 import dataclasses
 import functools
 import math
+import os
 import re
+import stat
 from array import array
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -82,6 +84,8 @@ from typing import Any
 import numpy as np
 
 from forensics.errors import UnreadableSource
+from forensics.readers.logmessages import NEEDLES as MESSAGE_NEEDLES
+from forensics.readers.logmessages import match_messages
 from forensics.readers.logmetrics import (
     LineMetrics,
     header_columns,
@@ -124,6 +128,7 @@ EVENT_KINDS = (
     "loss_scale_overflow_transient",
     "loss_scale_minimum",
     "oom",
+    "distributed_failure",
     "exception",
 )
 # Events that end a run: an exception raised right after one of these is the
@@ -131,7 +136,7 @@ EVENT_KINDS = (
 _FATAL_KINDS = frozenset(EVENT_KINDS) - {"loss_scale_overflow_transient", "exception"}
 # Aggregated: thousands of identical lines (one per CUDA thread, one per skipped
 # step) become one event with a count.
-_COUNTED_KINDS = frozenset({"loss_scale_overflow_transient", "cuda_device_assert"})
+_COUNTED_KINDS = frozenset({"loss_scale_overflow_transient", "cuda_device_assert", "distributed_failure"})
 
 
 # ---------------------------------------------------------------- framing
@@ -341,9 +346,6 @@ _KERAS_EPOCH = re.compile(r"^\s*Epoch\s+(\d+)/(\d+)\s*$")
 _KERAS_PROGRESS = re.compile(r"^\s*(\d+)/(\d+)\s+(?:\[[=>.]*\]|━+|-\s)")
 _KERAS_NO_COUNTER = re.compile(r"^\s*-\s+\d+s\s+-\s+[A-Za-z_]\w*:\s")  # Keras 2.2 verbose=2: " - 1s - loss: 0.6"
 _KERAS_PAIR = re.compile(r"(?:^|\s)-\s+([A-Za-z_][\w./-]*):\s+(" + _NUM + ")", re.IGNORECASE)
-# no \b: Keras prints it straight after the progress bar ("loss: 0.7605Batch 4: Invalid loss")
-_KERAS_TERMINATE = re.compile(r"(?<![A-Za-z])Batch (\d+): Invalid loss, terminating training")
-_KERAS_TERMINATE_RAISE = re.compile(r"NaN or Inf loss encountered at batch (\d+)\. Loss value: (\S+?)\.?(?:\s|$)")
 
 # tqdm: "desc:  12%|█▎  | 8/64 [00:00<00:02, 21.49it/s, gnorm=nan, loss=nan]"
 _TQDM = re.compile(r"(?P<pct>\d{1,3})%\|[^|]*\|\s*(?P<n>\d+)/(?P<total>\d+)\s*\[(?P<info>[^\]]*)\]?")
@@ -458,111 +460,31 @@ def _int(text: str | None) -> int | None:
 
 
 def _match_events(text: str) -> list[_EventBuilder]:
-    """Every known message in one cleaned line (line numbers and steps are filled in by the caller)."""
-    found: list[_EventBuilder] = []
+    """Every known message in one cleaned line (line numbers and steps are filled in by the caller).
+
+    The messages are those of the catalogue (:mod:`forensics.readers.logmessages`), plus
+    check_numerics' "Tensor had NaN values", whose tensor name comes before it in the line.
+    """
     msg = text.strip()[:1000]
-
-    def add(kind: str, **values: Any) -> _EventBuilder:
-        ev = _EventBuilder(kind=kind, message=msg, line=0, values=values)
-        found.append(ev)
-        return ev
-
-    if "label value" in text:
-        m = re.search(r"Received a label value of (-?\d+) which is outside the valid range of \[0, ?(\d+)\)", text)
-        if m:
-            add("label_out_of_range", label=int(m.group(1)), classes=int(m.group(2)), framework="tensorflow")
-    if "out of bounds" in text:
-        m = re.search(r"\bTarget (-?\d+) is out of bounds", text)
-        if m:
-            add("label_out_of_range", label=int(m.group(1)), framework="pytorch")
-    if "Assertion" in text:
-        m = re.search(r"Assertion `(\w+) >= 0 && \1 < n_classes` failed", text)
-        if m:
-            add("label_out_of_range", assertion=m.group(0), device="cuda")
-        elif "srcIndex < srcSelectDimSize" in text:
-            add("index_out_of_range", assertion="srcIndex < srcSelectDimSize", device="cuda")
-    if "index out of range in self" in text:
-        add("index_out_of_range", framework="pytorch")
-    if "device-side assert triggered" in text:
-        add("cuda_device_assert", certain=False)
-    if "returned nan values" in text or "returned inf values" in text:
-        m = re.search(r"Function '(\w+)' returned (nan|inf) values in its (\d+)\w* output", text)
-        if m:
-            add(
-                "nonfinite_gradient", function=m.group(1), output=int(m.group(3)), value=m.group(2), framework="pytorch"
-            )
-    if "Detected Infinity or NaN" in text:
-        m = re.search(r"Detected Infinity or NaN in output (\d+) of (?:[\w-]+ )?op \"(\w+)\"", text)
-        if m:
-            add("nonfinite_tensor", op=m.group(2), output=int(m.group(1)), framework="tensorflow")
+    found = [_EventBuilder(kind=family, message=msg, line=0, values=fields) for family, fields in match_messages(text)]
     if "Tensor had" in text:
-        m = re.search(r"\s*:\s*Tensor had (NaN|[-+]?Inf|NaN and Inf|Inf and NaN|[-+]?Inf and NaN) values", text)
+        m = _TENSOR_HAD.search(text)
         if m:
-            prefix = re.split(r"\}\}\s*|INVALID_ARGUMENT:\s*|Error:\s*", text[: m.start()])[-1].strip()
+            prefix = _TENSOR_PREFIX_END.split(text[: m.start()])[-1].strip()
             # enable_check_numerics() ends its "Detected Infinity or NaN ... op" block with an
             # unnamed " : Tensor had -Inf values": the caller folds that into the op's event
-            add("nonfinite_tensor", tensor=prefix or None, what=m.group(1))
-    if "NanLossDuringTrainingError" in text or "Model diverged with loss = NaN" in text:
-        add("nan_loss", framework="tensorflow")
-    if "The loss returned in `training_step` is" in text:
-        add("nan_loss", framework="lightning")
-    if "is not finite" in text:
-        m = re.search(r"Monitored metric (\S+) = (\S+) is not finite", text)
-        if m:
-            add("nan_loss", metric=m.group(1), value=m.group(2), framework="lightning")
-    if "Invalid loss, terminating training" in text:
-        m = _KERAS_TERMINATE.search(text)
-        if m:
-            add("nan_loss_terminated", batch=int(m.group(1)), framework="keras")
-    if "NaN or Inf loss encountered at batch" in text:
-        m = _KERAS_TERMINATE_RAISE.search(text)
-        if m:
-            add("nan_loss_terminated", batch=int(m.group(1)), loss=m.group(2), framework="keras")
-    if "OVERFLOW!" in text or "overflow! Rank" in text:
-        m = re.search(
-            r"OVERFLOW! Rank (\d+) Skipping step\.?(?: Attempted loss scale: ([\d.e+]+)(?:, reducing to ([\d.e+]+))?)?",
-            text,
-            re.I,
-        )
-        if m:
-            add(
-                "loss_scale_overflow_transient",
-                loss_scale=_num(m.group(3) or m.group(2) or ""),
-                framework="deepspeed",
+            found.append(
+                _EventBuilder(
+                    kind="nonfinite_tensor", message=msg, line=0, values={"tensor": prefix or None, "what": m.group(1)}
+                )
             )
-    if "Gradient overflow." in text:
-        m = re.search(
-            r"Gradient overflow\.\s+Skipping step,(?: loss scaler \d+)? reducing loss scale to ([\d.e+]+)", text
-        )
-        if m:
-            add("loss_scale_overflow_transient", loss_scale=_num(m.group(1)), framework="apex")
-    if "setting loss scale to" in text or "setting scale to" in text:
-        m = re.search(
-            r"(?:overflow detected, setting scale to(?: to)?|setting loss scale to:?)\s*([\d.e+-]+)", text, re.I
-        )
-        if m:
-            add("loss_scale_overflow_transient", loss_scale=_num(m.group(1)), framework="fairseq")
-    if "loss scale already at minimum" in text or "Minimum loss scale reached" in text:
-        m = re.search(r"Minimum loss scale reached \(([^)]*)\)", text)
-        add(
-            "loss_scale_minimum",
-            min_scale=_num(m.group(1)) if m else None,
-        )
-    if _OOM.search(text):
-        add("oom")
     return found
 
 
-_OOM = re.compile(
-    r"CUDA out of memory|OutOfMemoryError|OOM when allocating|ResourceExhaustedError|RESOURCE_EXHAUSTED"
-    r"|can't allocate memory|CUDA error: out of memory|oom[-_]kill|Out of memory: Kill|^MemoryError\b"
-)
-_EVENT_PREFILTER = re.compile(
-    r"label value|out of bounds|Assertion|index out of range|device-side assert|returned (?:nan|inf) values"
-    r"|Detected Infinity|Tensor had|NanLoss|Model diverged|training_step` is|is not finite|Invalid loss"
-    r"|NaN or Inf loss|OVERFLOW!|overflow!|Gradient overflow|setting loss scale|setting scale to|loss scale"
-    r"|memory|OOM|RESOURCE_EXHAUSTED|oom|ResourceExhausted|MemoryError"
-)
+# tensorflow/core/kernels/check_numerics_op.cc: "{message} : Tensor had NaN values"
+_TENSOR_HAD = re.compile(r":\s{0,8}Tensor had (NaN|[-+]?Inf|NaN and Inf|Inf and NaN|[-+]?Inf and NaN) values")
+_TENSOR_PREFIX_END = re.compile(r"\}\}\s{0,8}|INVALID_ARGUMENT:\s{0,8}|Error:\s{0,8}")
+_EVENT_PREFILTER = re.compile("|".join(re.escape(n) for n in (*MESSAGE_NEEDLES, "Tensor had")))
 
 
 # ---------------------------------------------------------------- series
@@ -680,6 +602,8 @@ class _LogParser:
         self.cut_lines = 0
         self.unterminated = False
         self.line = 0
+        self.metric_lines = 0  # lines that gave a point of a series the rules read (for sniffing)
+        self.last_metric_line = -1
 
     # ------------------------------------------------------------ input
 
@@ -839,6 +763,9 @@ class _LogParser:
     def _put(self, tag: str, step: int, value: float, emitter: str, unit: str = "step") -> None:
         if not -STEP_MAX <= step <= STEP_MAX:
             return  # robustness: a step no int64 column holds is a damaged number, not a point
+        if tag in _SNIFF_TAGS and self.line != self.last_metric_line:
+            self.metric_lines += 1
+            self.last_metric_line = self.line
         key = (tag, unit, emitter)
         b = self.series.get(key)
         if b is None:
@@ -1340,6 +1267,79 @@ def _decoded_chunks(f: Any, head: bytes) -> Iterator[bytes]:
         if not data:
             return
         yield data
+
+
+# ---------------------------------------------------------------- judging a file by its content
+
+SNIFF_BYTES = 64 * 1024  # what discovery reads of a file of unknown name to judge whether it is a log
+SNIFF_MIN_METRIC_LINES = 2  # lines with a metric value (loss, LR, grad norm...) in that head
+_SNIFF_TAGS = frozenset({"loss", "val_loss", "learning_rate", "grad_norm", "accuracy", "perplexity", "loss_scale"})
+# structured files other readers own, and source code or prose that mentions losses without being a log
+NOT_LOG_EXTENSIONS = frozenset(
+    {
+        ".py",
+        ".ipynb",
+        ".sh",
+        ".json",
+        ".yaml",
+        ".yml",
+        ".toml",
+        ".cfg",
+        ".ini",
+        ".md",
+        ".rst",
+        ".html",
+        ".xml",
+        ".js",
+        ".c",
+        ".cc",
+        ".cpp",
+        ".h",
+        ".hpp",
+        ".cu",
+        ".java",
+        ".rs",
+        ".go",
+        ".tex",
+        ".css",
+    }
+)
+
+
+def looks_like_log(path: Path) -> bool:
+    """Is this file, whatever its name, a training log? Judged on its first SNIFF_BYTES.
+
+    Text (no NUL bytes, or UTF-16 with its BOM) holding either two lines that print
+    a metric the rules read, or a framework message or traceback with a known meaning.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO swapped in must not block discovery
+    except OSError:
+        return False
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        head = os.read(fd, SNIFF_BYTES)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        head = head.decode("utf-16", "replace").encode("utf-8")
+    if not head or head.count(0) > BINARY_NUL_FRACTION * len(head):
+        return False
+    parser = _LogParser(path.name)
+    metric_lines = 0
+    for seg in _segments([head]):
+        if seg.at_eof:
+            break  # the cut at SNIFF_BYTES: a partial line
+        before = parser.metric_lines
+        parser.feed(seg)
+        if parser.metric_lines > before:
+            metric_lines += 1
+        if metric_lines >= SNIFF_MIN_METRIC_LINES or parser.events or parser.tb_state:
+            return True
+    return bool(parser.hf_points)
 
 
 def with_steps_from_epochs(log: LogData, steps_per_epoch: float) -> LogData:

@@ -147,3 +147,53 @@ def framework_numerical_fault(tl: Timeline) -> list[Finding]:
         epsilon inside the log or the denominator; keep fp16 losses in float32.
     """
     return _framework_findings(tl, "numerical_instability")
+
+
+# A collective that timed out or an NCCL error speaks for "not a divergence" as weakly
+# as out of memory does: the curve says more.
+DISTRIBUTED_FAILURE_WEIGHT = OOM_WEIGHT
+
+
+@rule(
+    "LOG004",
+    "distributed-failure-is-not-divergence",
+    "healthy",
+    (),
+    needs=("job_log",),
+    healthy_note="The job did stop, but on a distributed failure (NCCL error or collective timeout), not a divergence.",
+)
+def distributed_failure(tl: Timeline) -> list[Finding]:
+    """
+    What it detects:
+        An NCCL error or a collective operation that timed out in the job log
+        ("Watchdog caught collective operation timeout", "NCCL error",
+        DistBackendError, torchrun's ChildFailedError) in a run whose loss never
+        went non-finite.
+
+    Why it points to this cause:
+        The job died, but not of divergence: a rank crashed, hung or lost the
+        network, and the others gave up waiting. Reporting it as a NaN
+        post-mortem would send the engineer the wrong way.
+
+    Evidence it reports:
+        The log line and step, and the collective that timed out when named.
+
+    Fix to suggest:
+        Find the rank that died or hung first (its own log), check the network
+        and NCCL settings; raise the collective timeout only once that is known.
+    """
+    if tl.diverged:
+        return []
+    return [
+        Finding(
+            None,
+            f"{path} line {e.line}: a distributed collective failed ({e.message[:120]}); this is not a divergence.",
+            weight=DISTRIBUTED_FAILURE_WEIGHT,
+            step=e.step,
+            source=path,
+            fix="Find the rank that died or hung first (its own log; NCCL_DEBUG=INFO), check the interconnect; "
+            "raise the collective timeout only once that is known.",
+        )
+        for path, e in tl.log_events
+        if e.kind == "distributed_failure"
+    ][:1]

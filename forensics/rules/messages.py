@@ -162,6 +162,13 @@ FAMILIES: dict[str, Family] = {
         None, _none, _none, "Keras TerminateOnNaN stopped the run: it says when it diverged, not why."
     ),
     "oom": Family(None, _none, _none, "Out of memory is not a divergence (rule LOG002 says so in the report)."),
+    "distributed_failure": Family(
+        None,
+        _none,
+        _none,
+        "An NCCL error or a collective that timed out (a rank died or hung): the job stopped, not of a "
+        "divergence (rule LOG004 says so in the report).",
+    ),
     "exception": Family(None, _none, _none, "An uncaught exception of no known meaning: the job died, cause unknown."),
 }
 

@@ -1,0 +1,451 @@
+"""The catalogue of framework messages the log reader recognises, by family.
+
+Each entry is one message as a framework prints it: the family it belongs to
+(``LogEvent.kind``), who prints it, the text as written in the framework's source
+(placeholders in braces), where that source is, a literal that must be in the line
+(a cheap test before any pattern), and a pattern that pulls out what the message
+names. What a family *means* (cause, detail, fix) is not decided here but in
+``forensics/rules/messages.py``.
+
+Patterns are linear: no two unbounded repeats over the same characters next to
+each other or nested (``tests/test_log_metrics.py`` feeds every pattern adversarial
+lines up to the segment cap). Each entry is tested on its own text in
+``tests/test_log_messages.py``.
+
+Families and their members:
+
+- ``label_out_of_range``: TensorFlow (CPU) sparse cross-entropy, PyTorch (CPU) nll /
+  cross-entropy target check, the CUDA ``n_classes`` assertion (PyTorch CUDA, Lua
+  Torch/cutorch and old PyTorch with a single quote closing it);
+- ``index_out_of_range``: PyTorch embedding on CPU, CUDA index kernels, TensorFlow
+  gather/embedding lookup on CPU;
+- ``cuda_device_assert``: the CUDA error that follows a device-side assertion
+  (PyTorch CUDA, Lua Torch's THCudaCheck);
+- ``nonfinite_gradient``: PyTorch anomaly detection (also what Lightning's
+  ``Trainer(detect_anomaly=True)`` prints);
+- ``nonfinite_tensor``: TensorFlow check_numerics / enable_check_numerics, JAX
+  ``jax_debug_nans`` / ``jax_debug_infs``;
+- ``nan_loss``: NaN guards that stop a run: TensorFlow's NanTensorHook and estimator,
+  Lightning's loss check and EarlyStopping(check_finite), fairseq's gradient check,
+  Megatron's grad-norm check;
+- ``nan_loss_terminated``: Keras TerminateOnNaN (Keras 2 and 3, tf.keras);
+- ``loss_scale_overflow_transient``: one skipped step of dynamic loss scaling:
+  DeepSpeed (both wordings), apex amp, fairseq, Megatron's skipped-iterations count;
+- ``loss_scale_minimum``: the loss scale at its floor: DeepSpeed, fairseq;
+- ``oom``: out of memory: PyTorch CUDA and CPU, TensorFlow allocator, Lua Torch,
+  cuBLAS, the kernel's OOM killer, Python's MemoryError;
+- ``distributed_failure``: NCCL errors and collective timeouts, elastic launcher
+  failures: the job died, not of divergence.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+Fields = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Message:
+    family: str
+    framework: str
+    text: str  # as the framework's source writes it; {placeholders} where it fills in values
+    source: str  # where that text is
+    needle: str  # a literal every such line contains
+    pattern: re.Pattern[str] | None = None  # what the message names; None: the needle says it all
+    fields: Callable[[re.Match[str]], Fields] | None = None
+
+    def match(self, line: str) -> Fields | None:
+        if self.needle not in line:
+            return None
+        if self.pattern is None:
+            return {"framework": self.framework}
+        m = self.pattern.search(line)
+        if m is None:
+            return None
+        out = self.fields(m) if self.fields else {}
+        out.setdefault("framework", self.framework)
+        return out
+
+
+def _num(text: str | None) -> float | None:
+    try:
+        return float(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+_SCALE = r"([-+]?\d{1,20}(?:\.\d{0,20})?(?:[eE][-+]?\d{1,4})?)"
+
+CATALOGUE: tuple[Message, ...] = (
+    # ------------------------------------------------------------ labels and indices
+    Message(
+        "label_out_of_range",
+        "tensorflow",
+        "Received a label value of {label} which is outside the valid range of [0, {classes}).  Label values: ...",
+        "tensorflow/core/kernels/sparse_xent_op.cc (CPU kernel; the GPU kernel does not check)",
+        "Received a label value of",
+        re.compile(r"Received a label value of (-?\d{1,20}) which is outside the valid range of \[0, ?(\d{1,20})\)"),
+        lambda m: {"label": int(m.group(1)), "classes": int(m.group(2))},
+    ),
+    Message(
+        "label_out_of_range",
+        "pytorch",
+        "Target {label} is out of bounds.",
+        "aten/src/ATen/native/LossNLL.cpp (CPU)",
+        "is out of bounds",
+        re.compile(r"\bTarget (-?\d{1,20}) is out of bounds"),
+        lambda m: {"label": int(m.group(1))},
+    ),
+    Message(
+        "label_out_of_range",
+        "pytorch",
+        "Assertion `t >= 0 && t < n_classes` failed.",
+        "aten/src/ATen/native/cuda/Loss.cu, NLLLoss2d.cu (CUDA kernels)",
+        "< n_classes",
+        re.compile(r"Assertion `(\w{1,32}) >= 0 && \1 < n_classes[`'] failed"),
+        lambda m: {"assertion": m.group(0), "device": "cuda"},
+    ),
+    Message(
+        "index_out_of_range",
+        "pytorch",
+        "IndexError: index out of range in self",
+        "aten/src/ATen/native/TensorAdvancedIndexing.cpp (embedding / index_select on CPU)",
+        "index out of range in self",
+    ),
+    Message(
+        "index_out_of_range",
+        "pytorch",
+        "Assertion `srcIndex < srcSelectDimSize` failed.",
+        "aten/src/ATen/native/cuda/Indexing.cu (index_select on CUDA)",
+        "srcIndex < srcSelectDimSize",
+        None,
+    ),
+    Message(
+        "index_out_of_range",
+        "pytorch",
+        'Assertion `-sizes[i] <= index && index < sizes[i] && "index out of bounds"` failed.',
+        "aten/src/ATen/native/cuda/IndexKernel.cu",
+        '"index out of bounds"',
+    ),
+    Message(
+        "index_out_of_range",
+        "tensorflow",
+        "indices[{i}] = {index} is not in [0, {size})",
+        "tensorflow/core/kernels/gather_functor.h (gather / embedding_lookup on CPU)",
+        "is not in [0,",
+        re.compile(r"indices\[[\d,]{1,64}\] = (-?\d{1,20}) is not in \[0, (\d{1,20})\)"),
+        lambda m: {"index": int(m.group(1)), "size": int(m.group(2))},
+    ),
+    Message(
+        "cuda_device_assert",
+        "pytorch",
+        "CUDA error: device-side assert triggered",
+        "c10/cuda/CUDAException (also Lua Torch's THCudaCheck: 'error=59 : device-side assert triggered')",
+        "device-side assert triggered",
+        re.compile(r"device-side assert triggered"),
+        lambda m: {"certain": False},  # most often a label out of range, but the message does not say so
+    ),
+    # ------------------------------------------------------------ non-finite values, named
+    Message(
+        "nonfinite_gradient",
+        "pytorch",
+        "Function '{name}' returned nan values in its {i}th output.",
+        "torch/csrc/autograd/engine.cpp (anomaly mode; Lightning's detect_anomaly=True turns it on)",
+        "values in its",
+        re.compile(r"Function '(\w{1,128})' returned (nan|inf) values in its (\d{1,4})(?:st|nd|rd|th) output"),
+        lambda m: {"function": m.group(1), "output": int(m.group(3)), "value": m.group(2)},
+    ),
+    Message(
+        "nonfinite_tensor",
+        "tensorflow",
+        'Detected Infinity or NaN in output {i} of graph op "{op}" (# of outputs: {n})',
+        "tensorflow/python/debug/lib/check_numerics_callback.py",
+        "Detected Infinity or NaN",
+        re.compile(r"Detected Infinity or NaN in output (\d{1,4}) of (?:[\w-]{1,32} )?op \"(\w{1,128})\""),
+        lambda m: {"op": m.group(2), "output": int(m.group(1))},
+    ),
+    Message(
+        "nonfinite_tensor",
+        "jax",
+        "invalid value ({nan|inf}) encountered in {primitive}",
+        "jax/_src/dispatch.py (jax_debug_nans / jax_debug_infs)",
+        "encountered in",
+        re.compile(r"invalid value \((nan|inf)\) encountered in (?:jit\()?(\w{1,128})"),
+        lambda m: {"op": m.group(2), "what": m.group(1)},
+    ),
+    # ------------------------------------------------------------ guards that stop a run
+    Message(
+        "nan_loss",
+        "tensorflow",
+        "NaN loss during training.",
+        "tensorflow/python/training/basic_session_run_hooks.py (NanTensorHook, NanLossDuringTrainingError)",
+        "NaN loss during training",
+    ),
+    Message(
+        "nan_loss",
+        "tensorflow",
+        "Model diverged with loss = NaN.",
+        "tensorflow_estimator/python/estimator/estimator.py",
+        "Model diverged with loss = NaN",
+    ),
+    Message(
+        "nan_loss",
+        "lightning",
+        "The loss returned in `training_step` is {loss}.",
+        "lightning/pytorch/loops/optimization/automatic.py",
+        "The loss returned in `training_step` is",
+    ),
+    Message(
+        "nan_loss",
+        "lightning",
+        "Monitored metric {monitor} = {current} is not finite. Previous best value was {best}. "
+        "Signaling Trainer to stop.",
+        "lightning/pytorch/callbacks/early_stopping.py",
+        "is not finite",
+        re.compile(r"Monitored metric (\S{1,128}) = (\S{1,64}) is not finite"),
+        lambda m: {"metric": m.group(1), "value": m.group(2)},
+    ),
+    Message(
+        "nan_loss",
+        "fairseq",
+        "FloatingPointError: gradients are Nan/Inf",
+        "fairseq/trainer.py (train_step)",
+        "gradients are Nan/Inf",
+    ),
+    Message(
+        "nan_loss",
+        "megatron",
+        "Rank {rank}: found NaN in local grad norm in backward pass before data-parallel communication collective",
+        "megatron/core/distributed/param_and_grad_buffer.py (newer: 'for bucket #{i} in backward pass')",
+        "found NaN in local grad norm",
+    ),
+    Message(
+        "nan_loss",
+        "megatron",
+        "found NaN in local forward loss calculation",
+        "megatron/training/training.py / rerun_state_machine (check_for_nan_in_loss_and_grad)",
+        "found NaN in local forward loss",
+    ),
+    Message(
+        "nan_loss_terminated",
+        "keras",
+        "Batch {batch}: Invalid loss, terminating training",
+        "keras/src/callbacks/terminate_on_nan.py (Keras 3), keras/callbacks.py (Keras 2, tf.keras)",
+        "Invalid loss, terminating training",
+        # no \b before "Batch": Keras prints it glued to the bar ("loss: 0.7605Batch 4: Invalid loss")
+        re.compile(r"(?<![A-Za-z])Batch (\d{1,19}): Invalid loss, terminating training"),
+        lambda m: {"batch": int(m.group(1))},
+    ),
+    Message(
+        "nan_loss_terminated",
+        "keras",
+        "NaN or Inf loss encountered at batch {batch}. Loss value: {loss}.",
+        "keras/src/callbacks/terminate_on_nan.py (Keras 3, raise_error=True)",
+        "NaN or Inf loss encountered at batch",
+        re.compile(r"NaN or Inf loss encountered at batch (\d{1,19})\. Loss value: ([^\s.]{1,32}(?:\.\d{1,32})?)"),
+        lambda m: {"batch": int(m.group(1)), "loss": m.group(2)},
+    ),
+    # ------------------------------------------------------------ fp16 loss scaling
+    Message(
+        "loss_scale_overflow_transient",
+        "deepspeed",
+        "[deepspeed] OVERFLOW! Rank {rank} Skipping step. Attempted loss scale: {prev}, reducing to {new}",
+        "deepspeed/runtime/fp16/fused_optimizer.py, zero/stage_1_and_2.py (DeepSpeed <= 0.9)",
+        "OVERFLOW! Rank",
+        re.compile(
+            r"OVERFLOW! Rank \d{1,6} Skipping step\.?(?: Attempted loss scale: " + _SCALE + r"(?:, reducing to "
+            rf"{_SCALE})?)?",
+            re.IGNORECASE,
+        ),
+        lambda m: {"loss_scale": _num(m.group(2) or m.group(1))},
+    ),
+    Message(
+        "loss_scale_overflow_transient",
+        "deepspeed",
+        "[deepspeed] fp16 dynamic loss scale overflow! Skipping step. Attempted loss scale: {prev}, reducing to {new}",
+        "deepspeed/runtime/fp16/fused_optimizer.py, unfused_optimizer.py, zero/stage3.py",
+        "loss scale overflow! Skipping step",
+        re.compile(r"Attempted loss scale: " + _SCALE + r", reducing to " + _SCALE),
+        lambda m: {"loss_scale": _num(m.group(2))},
+    ),
+    Message(
+        "loss_scale_overflow_transient",
+        "apex",
+        "Gradient overflow.  Skipping step, loss scaler {i} reducing loss scale to {scale}",
+        "apex/amp/scaler.py (also DeepSpeed's and Megatron's old fp16 optimizers)",
+        "Gradient overflow.",
+        re.compile(
+            r"Gradient overflow\.\s{1,8}Skipping step,(?: loss scaler \d{1,6})? reducing loss scale to " + _SCALE
+        ),
+        lambda m: {"loss_scale": _num(m.group(1))},
+    ),
+    Message(
+        "loss_scale_overflow_transient",
+        "fairseq",
+        "NOTE: gradient overflow detected, ignoring gradient, setting loss scale to: {scale}",
+        "fairseq/trainer.py (fairseq >= 0.10; older: 'NOTE: overflow detected, setting loss scale to: {scale}')",
+        "setting loss scale to",
+        re.compile(r"setting loss scale to:? {0,4}" + _SCALE),
+        lambda m: {"loss_scale": _num(m.group(1))},
+    ),
+    Message(
+        "loss_scale_overflow_transient",
+        "megatron",
+        "number of skipped iterations: {n}",
+        "megatron/training/training.py training_log (a nonzero count: steps skipped on overflow)",
+        "number of skipped iterations:",
+        re.compile(r"number of skipped iterations: {0,8}([1-9]\d{0,9})"),
+        lambda m: {"skipped": int(m.group(1))},
+    ),
+    Message(
+        "loss_scale_minimum",
+        "deepspeed",
+        "Current loss scale already at minimum - cannot decrease scale anymore. Exiting run.",
+        "deepspeed/runtime/fp16/loss_scaler.py",
+        "loss scale already at minimum",
+    ),
+    Message(
+        "loss_scale_minimum",
+        "fairseq",
+        "Minimum loss scale reached ({min}). Your loss is probably exploding. Try lowering the learning rate, "
+        "using gradient clipping or increasing the batch size.",
+        "fairseq/optim/dynamic_loss_scaler.py",
+        "Minimum loss scale reached",
+        re.compile(r"Minimum loss scale reached \(" + _SCALE + r"\)"),
+        lambda m: {"min_scale": _num(m.group(1))},
+    ),
+    # ------------------------------------------------------------ out of memory
+    Message(
+        "oom",
+        "pytorch",
+        "CUDA out of memory. Tried to allocate {size}",
+        "c10/cuda/CUDACachingAllocator.cpp",
+        "CUDA out of memory",
+    ),
+    Message("oom", "pytorch", "torch.OutOfMemoryError", "torch/__init__.py", "OutOfMemoryError"),
+    Message("oom", "pytorch", "CUDA error: out of memory", "c10/cuda/CUDAException", "CUDA error: out of memory"),
+    Message(
+        "oom",
+        "pytorch",
+        "DefaultCPUAllocator: can't allocate memory: you tried to allocate {n} bytes.",
+        "c10/core/impl/alloc_cpu.cpp",
+        "can't allocate memory",
+    ),
+    Message(
+        "oom",
+        "tensorflow",
+        "OOM when allocating tensor with shape[{shape}] and type {dtype} on {device} by allocator {name}",
+        "tensorflow/core/common_runtime/bfc_allocator.cc",
+        "OOM when allocating",
+    ),
+    Message(
+        "oom",
+        "tensorflow",
+        "ResourceExhaustedError",
+        "tensorflow/python/framework/errors_impl.py",
+        "ResourceExhaustedError",
+    ),
+    Message(
+        "oom",
+        "tensorflow",
+        "RESOURCE_EXHAUSTED: ...",
+        "tensorflow/core/platform/status.h (XLA/JAX too)",
+        "RESOURCE_EXHAUSTED",
+    ),
+    Message(
+        "oom",
+        "lua-torch",
+        "THCudaCheck FAIL file={file} line={line} error=2 : out of memory",
+        "cutorch/lib/THC/THCGeneral.c",
+        "error=2 : out of memory",
+    ),
+    Message(
+        "oom", "cublas", "CUBLAS_STATUS_ALLOC_FAILED", "cuBLAS status (PyTorch CUDA)", "CUBLAS_STATUS_ALLOC_FAILED"
+    ),
+    Message(
+        "oom",
+        "linux",
+        "Out of memory: Killed process {pid}",
+        "the kernel's OOM killer (dmesg, Slurm)",
+        "Out of memory: Kill",
+    ),
+    Message("oom", "slurm", "oom-kill event(s) in StepId={id}", "slurmstepd (cgroup)", "oom-kill"),
+    Message("oom", "slurm", "oom_kill event", "slurmstepd (older wording)", "oom_kill"),
+    Message("oom", "python", "MemoryError", "Python built-in", "MemoryError", re.compile(r"^MemoryError\b")),
+    # ------------------------------------------------------------ distributed failures: not divergence
+    Message(
+        "distributed_failure",
+        "pytorch",
+        "[Rank {rank}] Watchdog caught collective operation timeout: WorkNCCL(SeqNum={n}, OpType={op}, ...) "
+        "ran for {ms} milliseconds before timing out.",
+        "torch/csrc/distributed/c10d/ProcessGroupNCCL.cpp",
+        "Watchdog caught collective operation timeout",
+        re.compile(r"OpType=(\w{1,32})"),
+        lambda m: {"collective": m.group(1), "what": "timeout"},
+    ),
+    Message(
+        "distributed_failure",
+        "pytorch",
+        "NCCL error in: {file}:{line}, {reason}",
+        "torch/csrc/distributed/c10d/NCCLUtils.hpp (DistBackendError)",
+        "NCCL error",
+        re.compile(r"NCCL error(?: in: \S{1,256})?,? ?(\w{0,64})"),
+        lambda m: {"what": "nccl_error", "reason": m.group(1) or None},
+    ),
+    Message(
+        "distributed_failure",
+        "pytorch",
+        "torch.distributed.DistBackendError",
+        "torch/distributed/distributed_c10d.py",
+        "DistBackendError",
+        None,
+    ),
+    Message(
+        "distributed_failure",
+        "pytorch",
+        "torch.distributed.elastic.multiprocessing.errors.ChildFailedError",
+        "torch/distributed/elastic/multiprocessing/errors/__init__.py (torchrun: a worker died)",
+        "ChildFailedError",
+        None,
+    ),
+    Message(
+        "distributed_failure",
+        "pytorch",
+        "Socket Timeout",
+        "torch/csrc/distributed/c10d/TCPStore (rendezvous)",
+        "Socket Timeout",
+        None,
+    ),
+    Message(
+        "distributed_failure",
+        "deepspeed",
+        "Timed out initializing process group in store based barrier",
+        "torch/distributed/distributed_c10d.py (_store_based_barrier)",
+        "Timed out initializing process group",
+        None,
+    ),
+)
+
+NEEDLES = tuple(sorted({m.needle for m in CATALOGUE}))
+
+
+def match_messages(line: str) -> list[tuple[str, Fields]]:
+    """(family, what it names) for every catalogued message in one cleaned line."""
+    found: list[tuple[str, Fields]] = []
+    seen: set[str] = set()
+    for msg in CATALOGUE:
+        if msg.family in seen and msg.family in _ONE_PER_LINE:
+            continue
+        fields = msg.match(line)
+        if fields is not None:
+            found.append((msg.family, fields))
+            seen.add(msg.family)
+    return found
+
+
+# a line says one of these once, even when two wordings of the catalogue match it
+_ONE_PER_LINE = frozenset({"oom", "distributed_failure", "loss_scale_overflow_transient", "nan_loss"})

@@ -1,0 +1,90 @@
+"""The catalogue of framework messages: every entry recognised from its own text.
+
+The texts are those of the frameworks' sources (file named in each entry of
+forensics/readers/logmessages.py). Most are GPU-only or need a framework that does not
+install here (DeepSpeed, apex, fairseq, Megatron, JAX, Lua Torch), so each is filled in
+with sample values and fed to the reader as a log line; the CPU ones are also covered by
+real captured logs in tests/test_logs.py.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from forensics.readers.logmessages import CATALOGUE, match_messages
+from forensics.readers.logs import EVENT_KINDS, parse_log_text
+
+SAMPLE = {
+    "label": "8000",
+    "classes": "11",
+    "name": "LogBackward0",
+    "i": "0",
+    "op": "Log",
+    "primitive": "log",
+    "nan|inf": "nan",
+    "index": "5000",
+    "size": "300",
+    "batch": "4",
+    "loss": "nan",
+    "prev": "65536.0",
+    "new": "32768.0",
+    "scale": "64.0",
+    "min": "0.0001",
+    "rank": "0",
+    "monitor": "val_loss",
+    "current": "nan",
+    "best": "0.512",
+    "ms": "600060",
+    "n": "2",
+}
+
+
+def filled(text: str) -> str:
+    return re.sub(r"\{([^{}]*)\}", lambda m: SAMPLE.get(m.group(1), "3"), text).replace("...", "x")
+
+
+@pytest.mark.parametrize("msg", CATALOGUE, ids=lambda m: f"{m.family}-{m.framework}-{m.needle[:24]}")
+def test_every_catalogued_message_is_recognised_from_its_own_text(msg):
+    line = filled(msg.text)
+    assert msg.family in EVENT_KINDS
+    assert (msg.family, msg.match(line)) in match_messages(line), line
+    _, events, *_ = parse_log_text(f"step 1 loss 2.0\n{line}\n")
+    assert msg.family in [e.kind for e in events], line
+
+
+def test_what_the_messages_name_is_kept():
+    _, events, *_ = parse_log_text(
+        "Received a label value of 8000 which is outside the valid range of [0, 11).  Label values: 3 8000\n"
+        "FloatingPointError: invalid value (nan) encountered in log\n"
+        "[deepspeed] fp16 dynamic loss scale overflow! Skipping step. Attempted loss scale: 65536.0,"
+        " reducing to 32768.0\n"
+        "FloatingPointError: Minimum loss scale reached (0.0001). Your loss is probably exploding.\n"
+    )
+    by_kind = {e.kind: e for e in events}
+    assert (by_kind["label_out_of_range"].label, by_kind["label_out_of_range"].classes) == (8000, 11)
+    assert by_kind["nonfinite_tensor"].op == "log" and by_kind["nonfinite_tensor"].framework == "jax"
+    assert by_kind["loss_scale_overflow_transient"].values["loss_scale"] == 32768.0
+    assert by_kind["loss_scale_minimum"].values["min_scale"] == 0.0001
+
+
+def test_lua_torch_and_old_pytorch_close_the_assertion_with_a_quote():
+    line = "/tmp/luarocks/cunn/lib/THCUNN/ClassNLLCriterion.cu:52: Assertion `t >= 0 && t < n_classes' failed."
+    assert [f for f, _ in match_messages(line)] == ["label_out_of_range"]
+
+
+def test_skipped_steps_are_counted_as_one_transient_event():
+    text = "".join(
+        f"step {i} loss 2.0\n"
+        "[deepspeed] OVERFLOW! Rank 0 Skipping step. Attempted loss scale: 65536, reducing to 32768\n"
+        for i in range(5)
+    )
+    _, events, *_ = parse_log_text(text)
+    (ev,) = events
+    assert ev.kind == "loss_scale_overflow_transient" and ev.values["count"] == 5
+
+
+def test_a_nan_that_is_not_a_message_is_not_an_event():
+    _, events, *_ = parse_log_text("loss is nan, retrying with a lower lr\nno OOM here: boom\n")
+    assert events == ()

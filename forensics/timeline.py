@@ -880,6 +880,20 @@ def _nonfinite(s: Series | None) -> NonFinite | None:
     )
 
 
+def _recovers(s: Series | None) -> bool:
+    """A non-finite grad norm followed by finite ones: the steps were skipped, not the run lost.
+
+    Dynamic loss scaling (torch GradScaler, DeepSpeed, apex, fairseq) skips the update of a
+    step whose gradients overflowed and lowers the scale: the weights stay finite and the
+    next grad norms are finite again. A divergence puts NaN into the weights, and every
+    grad norm after it is NaN. So a NaN grad norm with a finite loss counts as the
+    divergence only when no finite grad norm follows it.
+    """
+    if s is None or s.first_nonfinite_index is None:
+        return False
+    return bool(np.isfinite(s.values[s.first_nonfinite_index :]).any())
+
+
 def _exploded(s: Series | None) -> int | None:
     """A divergence that never printed NaN: the first step where a finite loss stood
     ``EXPLODED_FACTOR`` above both its minimum so far and its first value, or, when the
@@ -1282,7 +1296,11 @@ def build_timeline(run: RunData) -> Timeline:
     if found:
         first_nonfinite = min(found, key=lambda n: n.step)
         nonfinite_by_role["loss"] = first_nonfinite
-    elif "grad_norm" in nonfinite_by_role and (loss is None or loss.unit == "step"):
+    elif (
+        "grad_norm" in nonfinite_by_role
+        and (loss is None or loss.unit in ("step", "log_index"))
+        and not _recovers(curves["grad_norm"])
+    ):
         first_nonfinite = nonfinite_by_role["grad_norm"]
     exploded_step = _exploded(loss) if first_nonfinite is None else None
 

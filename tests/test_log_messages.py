@@ -9,7 +9,10 @@ real captured logs in tests/test_logs.py.
 
 from __future__ import annotations
 
+import math
 import re
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -88,3 +91,43 @@ def test_skipped_steps_are_counted_as_one_transient_event():
 def test_a_nan_that_is_not_a_message_is_not_an_event():
     _, events, *_ = parse_log_text("loss is nan, retrying with a lower lr\nno OOM here: boom\n")
     assert events == ()
+
+
+# ---------------------------------------------------------------- healthy look-alikes stay healthy
+
+TOOLKITS = Path(__file__).parent / "fixtures" / "logs" / "toolkits"
+
+
+def _analyze_log(tmp_path, fixture: str, name: str):
+    import forensics
+
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(TOOLKITS / fixture, run / name)
+    return forensics.analyze(str(run))
+
+
+def test_isolated_loss_scale_skips_with_a_nan_grad_norm_are_a_working_scaler_not_a_divergence(tmp_path):
+    report = _analyze_log(tmp_path, "fairseq_fp16_transient_skips.log", "train.log")
+    assert report.diverged is False
+    assert report.verdict.cause == "healthy"
+
+
+def test_a_nan_grad_norm_on_every_line_after_the_loss_collapses_is_a_divergence(tmp_path):
+    # HF dict lines without steps, in a log named the way nohup names it
+    report = _analyze_log(tmp_path, "hf_loss_collapse_grad_nan.log", "nohup.out")
+    assert report.diverged is True
+
+
+def test_a_loss_spike_that_recovers_is_not_a_divergence(tmp_path):
+    import forensics
+
+    run = tmp_path / "run"
+    run.mkdir()
+    lines = []
+    for step in range(1, 301):
+        loss = 2.0 + 5.0 * math.exp(-step / 50.0)
+        lines.append(f"step {step} loss {loss * (8 if 150 <= step < 155 else 1):.4f} lr 0.001")
+    (run / "log.txt").write_text("\n".join(lines) + "\n")
+    report = forensics.analyze(str(run))
+    assert report.diverged is False and report.verdict.cause == "healthy"

@@ -304,7 +304,7 @@ def _is_mlflow_metric(path: Path, size: int) -> bool:
 # Every text file of no known kind is a candidate log, judged by its first bytes
 # (readers.logs.SNIFF_BYTES): this many files at most are judged, so that a tree of
 # 100,000 small text files costs seconds, not minutes.
-MAX_SNIFFED_FILES = 2000
+MAX_SNIFFED_FILES = 500
 
 
 def _judge_by_content(name: str, size: int) -> bool:

@@ -280,3 +280,16 @@ def test_sniffing_reads_only_the_head_of_a_big_file(tmp_path, monkeypatch):
         f.write("x" * (logs_mod.SNIFF_BYTES + 10) + "\n")
         f.write("step 1 loss 2.0\nstep 2 loss 1.9\n")  # past the sniffed head
     assert not logs_mod.looks_like_log(p)
+
+
+def test_dict_lines_of_projects_built_on_the_trainer_with_their_own_step():
+    # ms-swift (swift/trainers/mixin.py logs 'global_step/max_steps'); LLaMA-Factory and axolotl print the
+    # Trainer's own dicts, which carry no step (see hf_dict_no_steps.log)
+    line = (
+        "{'loss': 2.3, 'acc': 0.5, 'grad_norm': nan, 'learning_rate': 1e-4, 'memory(GiB)': 10, "
+        "'train_speed(iter/s)': 0.5, 'epoch': 0.1, 'global_step/max_steps': '10/1000', 'percentage': '1%', "
+        "'elapsed_time': '1m', 'remaining_time': '1h'}\n"
+    )
+    got = series(line)
+    assert got["loss"] == [(10, 2.3)] and math.isnan(got["grad_norm"][0][1])
+    assert "memory(gib)" not in got and "train_speed(iter/s)" not in got

@@ -1306,6 +1306,14 @@ NOT_LOG_EXTENSIONS = frozenset(
 )
 
 
+# a line worth parsing when sniffing names a metric or a message (a vocabulary or a CSV of
+# numbers is thousands of lines that would each be parsed for nothing)
+_SNIFF_WORDS = re.compile(
+    rb"loss|lr|learning|norm|acc|ppl|perplex|cost|xent|entropy|objective|Traceback|Error|nan|NaN|overflow"
+    rb"|memory|OOM|NCCL|step|Step|iter|Iter|Epoch|epoch"
+)
+
+
 def looks_like_log(path: Path) -> bool:
     """Is this file, whatever its name, a training log? Judged on its first SNIFF_BYTES.
 
@@ -1328,11 +1336,15 @@ def looks_like_log(path: Path) -> bool:
         head = head.decode("utf-16", "replace").encode("utf-8")
     if not head or head.count(0) > BINARY_NUL_FRACTION * len(head):
         return False
+    if not _SNIFF_WORDS.search(head):
+        return False  # no metric name nor message anywhere in the head: not worth parsing
     parser = _LogParser(path.name)
     metric_lines = 0
     for seg in _segments([head]):
         if seg.at_eof:
             break  # the cut at SNIFF_BYTES: a partial line
+        if parser.columns is None and not _SNIFF_WORDS.search(seg.raw):
+            continue  # only lines that name a metric or a message are parsed (rows under a header too)
         before = parser.metric_lines
         parser.feed(seg)
         if parser.metric_lines > before:

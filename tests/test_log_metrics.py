@@ -293,3 +293,13 @@ def test_dict_lines_of_projects_built_on_the_trainer_with_their_own_step():
     got = series(line)
     assert got["loss"] == [(10, 2.3)] and math.isnan(got["grad_norm"][0][1])
     assert "memory(gib)" not in got and "train_speed(iter/s)" not in got
+
+
+def test_settings_printed_at_start_are_not_metrics():
+    text = (
+        'config: {"optimizer": "sgd", "base_lr": 0.05, "lr_gamma": 20.0, "lr_milestones": [160]}\n'
+        "Namespace(batch_size=64, lr=0.1, epochs=10)\n"
+        "step 1 loss 2.0 lr 0.05\n"
+    )
+    got = series(text)
+    assert got["learning_rate"] == [(1, 0.05)] and "lr_gamma" not in got

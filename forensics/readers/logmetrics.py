@@ -262,7 +262,8 @@ _NOT_METRIC_WORDS = (
     "total_flos",
     "percentage",
 )
-_NOT_METRIC_PREFIXES = ("num_", "n_", "max_", "min_")  # sizes and limits: "max_norm", "num_tokens"
+# sizes, limits and schedule settings: "max_norm", "num_tokens", "lr_gamma", "lr_milestones"
+_NOT_METRIC_PREFIXES = ("num_", "n_", "max_", "min_", "lr_", "init_", "warmup_")
 # Taken as the line's loss when it prints no main loss, in this order of preference
 # (a total before a cross-entropy before a perplexity, which is exp(loss)).
 _MAIN_LOSS_FALLBACKS = ("objective", "cost", "xent", "cross_entropy", "ce", "nll", "nll_loss", "perplexity")
@@ -287,7 +288,7 @@ def metric_name(words: tuple[str, ...]) -> str | None:
     key = words[-1].strip("'\"`").lower().rstrip(".:")
     if not key or len(key) > 64 or not key[0].isalpha():
         return None
-    if key.startswith(("lr-", "lr/", "lr_")) or key.endswith(("/lr", "_lr")):
+    if key.startswith(("lr-", "lr/")) or key.endswith(("/lr", "_lr")):
         return "learning_rate" if "base" not in key else None  # Lightning "lr-Adam"; mmengine base_lr kept out
     if any(w in key for w in _NOT_METRIC_WORDS) or key.startswith(_NOT_METRIC_PREFIXES):
         return None

@@ -960,6 +960,8 @@ class _LogParser:
 
     def _generic(self, text: str, line: int) -> None:
         """Any other line: JSON objects, table rows under a header, or name/value pairs near counters."""
+        if _is_settings_dump(text):
+            return  # "config: {...}", "Namespace(lr=0.1, ...)": hyperparameters, not metrics
         lm: LineMetrics | None = None
         if self.columns is not None:
             lm = row_metrics(self.columns, text)
@@ -1184,6 +1186,18 @@ class _LogParser:
                     self._put(tag, index, val, "hf")
             self._hf_unplaced = True
         notes.append("Hugging Face Trainer lines carry no step: points are numbered in log order")
+
+
+_SETTINGS_WORDS = ("config", "args", "hparams", "hyperparameters", "params", "settings", "options", "namespace")
+
+
+def _is_settings_dump(text: str) -> bool:
+    """A line printing the run's settings: a dict or argparse Namespace after a word like "config"."""
+    brace = min((i for i in (text.find("{"), text.find("(")) if i >= 0), default=-1)
+    if brace < 0:
+        return False
+    head = text[:brace].strip().rstrip(":=").strip().lower()
+    return bool(head) and head.split()[-1].endswith(_SETTINGS_WORDS)
 
 
 def _step_of(x: float) -> int | None:

@@ -13,8 +13,8 @@ API, for rules and for whoever adds a family:
   observation stands for, or ``None`` when the family is not evidence for a cause on
   its own (a transient loss-scale skip, a NaN guard, a bare exception). The LOG rules
   (``forensics/rules/framework.py``) turn meanings into evidence.
-- To add a family: recognise the message in ``readers/logs.py`` (``_match_events``,
-  and its name in ``EVENT_KINDS``), then add its row here with a one-line ``doc``;
+- To add a family: recognise the message in ``readers/logmessages.py`` (an entry of
+  ``CATALOGUE``; its name in ``EVENT_KINDS``), then add its row here with a one-line ``doc``;
   ``docs/rules.md`` lists every row (regenerate it), and a test checks that every
   family the reader can emit has a row.
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from forensics.readers import logmetrics, logs
+from forensics.readers import logmessages, logmetrics, logs
 from forensics.readers.logmetrics import metric_name, scan_line
 from forensics.readers.logs import MAX_SEGMENT_BYTES, parse_log_text, read_job_log
 from forensics.records import Kind, Source
@@ -160,7 +160,9 @@ _FILLERS = (" ", "a", "0", "1.", ".", "-", ":", "=", "[", "|", "━", "'", "\t",
             "1e", "\x1b[", "[1;", "{'loss': ", "a:", "a=", "0 ", "0/0 ", "loss 1 (", "step ", "nan ", ": Tensor had",
             "{\"a\": ", "| loss |", "Epoch [1][")  # fmt: skip
 _PREFIXES = ("", "a", "loss: 1.0 step", "Epoch 1", "{'loss'", "1/2 ", "Traceback (most recent call last):",
-             "Function 'a' returned nan values in its ", "Train: 0 [", "  Num Epochs = ")  # fmt: skip
+             "Function 'a' returned nan values in its ", "Train: 0 [", "  Num Epochs = ",
+             "Received a label value of 1", "indices[0,", "Attempted loss scale: 1", "Monitored metric ",
+             "Gradient overflow.", "NCCL error in: ", "invalid value (nan) encountered in ")  # fmt: skip
 _SUFFIXES = ("", "x", "it/s", "Error", "}")
 # A regex that backtracks turns a 16 KiB line into seconds or hours (issue 17: 11-31 s for 1.2 KB);
 # linear scanning costs a few microseconds a byte here. The bounds leave room for a loaded machine.
@@ -181,10 +183,14 @@ def _adversarial_lines(length: int, full: bool):
 
 
 def _patterns():
-    for mod in (logs, logmetrics):
+    """Every compiled pattern of the log reader's modules, the message catalogue's included."""
+    for mod in (logs, logmetrics, logmessages):
         for name, value in vars(mod).items():
             if isinstance(value, re.Pattern):
                 yield f"{mod.__name__}.{name}", value
+    for msg in logmessages.CATALOGUE:
+        if msg.pattern is not None:
+            yield f"catalogue: {msg.text[:40]}", msg.pattern
 
 
 def _check_patterns(full: bool) -> None:

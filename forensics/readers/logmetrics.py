@@ -49,11 +49,9 @@ from dataclasses import dataclass, field
 # next token cannot start with: the scan never backtracks more than a few
 # characters (the thousands-separator form falls back to plain digits).
 _TOKEN = re.compile(
-    r"(?P<num>[-+]?(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d*)?(?:[eE][-+]?\d{1,4})?|[-+]?\.\d+(?:[eE][-+]?\d{1,4})?)"
-    r"|(?P<word>[A-Za-z_][\w.\-/@]*(?:\([\w/]{0,32}\))?)"
-    r"|(?P<ws>\s+)"
-    r"|(?P<p>.)",
-    re.DOTALL,
+    r"([-+]?(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d*)?(?:[eE][-+]?\d{1,4})?|[-+]?\.\d+(?:[eE][-+]?\d{1,4})?)"
+    r"|([A-Za-z_][\w.\-/@]*(?:\([\w/]{0,32}\))?)"
+    r"|(\S)",
 )
 NUM, WORD, PUNCT = 0, 1, 2
 MAX_NAME_WORDS = 4  # "Fp16 Grad Scale", "Minibatch Loss": the longest names printed have three words
@@ -269,6 +267,11 @@ _NOT_METRIC_PREFIXES = ("num_", "n_", "max_", "min_", "lr_", "init_", "warmup_")
 _MAIN_LOSS_FALLBACKS = ("objective", "cost", "xent", "cross_entropy", "ce", "nll", "nll_loss", "perplexity")
 
 
+# A line that names no metric cannot give one: a cheap test before tokenizing (every alias
+# above contains one of these, or "l.r" or "learning")
+METRIC_HINT = re.compile("|".join(re.escape(w) for w in (*_METRIC_WORDS, "l.r", "learning")), re.IGNORECASE)
+
+
 @functools.lru_cache(maxsize=8192)
 def metric_name(words: tuple[str, ...]) -> str | None:
     """The series name for a printed name (one or more words), or None when it is no metric.
@@ -313,6 +316,11 @@ def counter_kind(words: tuple[str, ...]) -> str | None:
 
 def parse_number(text: str) -> float | None:
     """A printed number or NaN/Inf spelling; None if it is not one."""
+    if len(text) <= 40:
+        try:
+            return float(text)  # the common case: "2.345", "1e-3", "nan"
+        except ValueError:
+            pass
     t = text.strip().strip("'\"").replace(",", "")
     if not t:
         return None
@@ -331,16 +339,11 @@ def parse_number(text: str) -> float | None:
 
 
 def tokens(line: str) -> list[tuple[int, str]]:
-    """(kind, text) tokens of a line, blanks dropped. Linear in the line's length."""
-    out: list[tuple[int, str]] = []
-    for m in _TOKEN.finditer(line):
-        kind = m.lastgroup
-        if kind == "ws":
-            continue
-        out.append((NUM if kind == "num" else WORD if kind == "word" else PUNCT, m.group()))
-        if len(out) >= MAX_TOKENS:
-            break
-    return out
+    """(kind, text) tokens of a line, blanks dropped, at most MAX_TOKENS. Linear in the line's length."""
+    return [
+        (NUM, num) if num else (WORD, word) if word else (PUNCT, punct)
+        for num, word, punct in _TOKEN.findall(line)[:MAX_TOKENS]
+    ]
 
 
 # ---------------------------------------------------------------- one line
@@ -362,8 +365,10 @@ def _int_of(value: float) -> int | None:
 def scan_line(line: str) -> LineMetrics:
     """Names, values and counters of one cleaned log line."""
     out = LineMetrics()
-    toks = tokens(line)
-    n = len(toks)
+    raw = _TOKEN.findall(line)[:MAX_TOKENS]
+    texts = [num or word or punct for num, word, punct in raw]
+    kinds = [NUM if num else WORD if word else PUNCT for num, word, punct in raw]
+    n = len(texts)
     words: list[str] = []  # the name being read
     sep = False  # a ':' or '=' followed the name
     bracket_owner: tuple[str, ...] | None = None  # "Epoch: [3]": the bracket's number belongs to the name
@@ -371,7 +376,7 @@ def scan_line(line: str) -> LineMetrics:
     train_epoch: int | None = None  # timm "Train: 3 [120/500 (24%)]": the number before the bracket is the epoch
     i = 0
     while i < n:
-        kind, text = toks[i]
+        kind, text = kinds[i], texts[i]
         if kind == PUNCT:
             if text in _TRANSPARENT:
                 i += 1
@@ -382,8 +387,8 @@ def scan_line(line: str) -> LineMetrics:
                 in_bracket = True
                 bracket_owner = tuple(words) if words else None
                 words, sep = [], False
-            elif text == "-" and i + 1 < n and toks[i + 1][0] == WORD and toks[i + 1][1].lower() in _NONFINITE:
-                toks[i + 1] = (WORD, "-" + toks[i + 1][1])  # "-nan", "-inf"
+            elif text == "-" and i + 1 < n and kinds[i + 1] == WORD and texts[i + 1].lower() in _NONFINITE:
+                texts[i + 1] = "-" + texts[i + 1]  # "-nan", "-inf"
             else:
                 if text in "])":
                     in_bracket = False
@@ -396,10 +401,10 @@ def scan_line(line: str) -> LineMetrics:
             low = text.lower()
             if low in _NONFINITE and (words or bracket_owner):
                 value = _NONFINITE[low]
-            elif low == "tensor" and i + 2 < n and toks[i + 1][1] == "(" and toks[i + 2][0] == NUM and words:
-                value = parse_number(toks[i + 2][1])  # tensor(2.3, device='cuda:0')
+            elif low == "tensor" and i + 2 < n and texts[i + 1] == "(" and kinds[i + 2] == NUM and words:
+                value = parse_number(texts[i + 2])  # tensor(2.3, device='cuda:0')
                 i += 2
-                while i + 1 < n and toks[i][1] != ")":
+                while i + 1 < n and texts[i] != ")":
                     i += 1
             else:
                 if sep:
@@ -413,8 +418,8 @@ def scan_line(line: str) -> LineMetrics:
             value = parse_number(text)
         # a number (or NaN spelling): whose is it?
         total: int | None = None
-        if i + 2 < n and toks[i + 1][1] == "/" and toks[i + 2][0] == NUM:
-            t = parse_number(toks[i + 2][1])
+        if i + 2 < n and texts[i + 1] == "/" and kinds[i + 2] == NUM:
+            t = parse_number(texts[i + 2])
             total = _int_of(t) if t is not None else None
             i += 2
         while words and words[-1].lower() in _FILLER_WORDS:  # "loss is nan", "loss became inf"
@@ -450,11 +455,11 @@ def scan_line(line: str) -> LineMetrics:
                 out.counters.append(("bracket" if in_bracket else "bare", iv, total))
         words, sep = [], False
         # a running average in brackets right after the value: skip it
-        if i < n and toks[i][1] == "(":
+        if i < n and texts[i] == "(":
             j = i + 1
-            while j < n and toks[j][1] != ")" and j - i < 16:
+            while j < n and texts[j] != ")" and j - i < 16:
                 j += 1
-            if j < n and toks[j][1] == ")":
+            if j < n and texts[j] == ")":
                 i = j + 1
     if out.epoch is None and train_epoch is not None and any(c[0] == "bracket" for c in out.counters):
         out.epoch = train_epoch
@@ -542,13 +547,15 @@ def split_columns(line: str) -> list[str]:
 
 def header_columns(line: str) -> list[str] | None:
     """The column names when ``line`` is a table header naming at least one metric; else None."""
+    if not METRIC_HINT.search(line):
+        return None  # a header names at least one metric
     cols = split_columns(line)
     if len(cols) < MIN_COLUMNS or len(cols) > 64:
         return None
-    if any(not c or parse_number(c) is not None or len(c) > 48 for c in cols):
+    if not all(c and len(c) <= 48 and (c[0].isalpha() or c[0] in "_#") for c in cols):
         return None
-    if not all(c[0].isalpha() or c[0] in "_#" for c in cols):
-        return None
+    if any(c.lower() in _NONFINITE for c in cols):
+        return None  # a row of values, not of names
     named = [metric_name(tuple(c.split())) or counter_kind(tuple(c.split())) for c in cols]
     if not any(m is not None and m not in ("epoch", "eval_epoch", "global", "step", "batch") for m in named):
         return None

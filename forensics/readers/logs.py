@@ -87,6 +87,7 @@ from forensics.errors import UnreadableSource
 from forensics.readers.logmessages import NEEDLES as MESSAGE_NEEDLES
 from forensics.readers.logmessages import match_messages
 from forensics.readers.logmetrics import (
+    METRIC_HINT,
     LineMetrics,
     header_columns,
     json_metrics,
@@ -970,10 +971,13 @@ class _LogParser:
         if lm is None and "{" in text and '"' in text:
             lm = json_metrics(text)
         if lm is None:
-            cols = header_columns(text) if not any(ch.isdigit() for ch in text) else None
-            if cols is not None:
-                self.columns = cols
+            if not _HAS_VALUE.search(text):  # no number on the line: a table header at most
+                cols = header_columns(text)
+                if cols is not None:
+                    self.columns = cols
                 return
+            if not METRIC_HINT.search(text):
+                return  # no metric named: nothing to read (a bare "Epoch 3" line moves no series)
             lm = scan_line(text)
         pairs = [(t, v) for t, v in main_loss_of(lm.pairs) if t != "epoch"]
         if not pairs:
@@ -1188,6 +1192,7 @@ class _LogParser:
         notes.append("Hugging Face Trainer lines carry no step: points are numbered in log order")
 
 
+_HAS_VALUE = re.compile(r"\d|\b(?:nan|inf|infinity)\b", re.IGNORECASE)  # a line that can print a value
 _SETTINGS_WORDS = ("config", "args", "hparams", "hyperparameters", "params", "settings", "options", "namespace")
 
 

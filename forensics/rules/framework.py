@@ -197,3 +197,57 @@ def distributed_failure(tl: Timeline) -> list[Finding]:
         for path, e in tl.log_events
         if e.kind == "distributed_failure"
     ][:1]
+
+
+# Skipped steps of a dynamic loss scaler are how fp16 training works: they speak for a
+# healthy run as weakly as recovered spikes do.
+SCALER_SKIPS_WEIGHT = 0.2
+
+
+@rule(
+    "LOG005",
+    "loss-scaler-skips-are-normal",
+    "healthy",
+    (),
+    needs=("job_log",),
+    healthy_note="The loss scaler skipped a few steps on overflow and went on: that is how fp16 training works.",
+)
+def loss_scaler_skips(tl: Timeline) -> list[Finding]:
+    """
+    What it detects:
+        The dynamic loss scaler's own "skipping step" messages (DeepSpeed's
+        "OVERFLOW! ... Skipping step", apex's "Gradient overflow. Skipping
+        step", fairseq's "gradient overflow detected, ignoring gradient") in a
+        run that did not diverge and whose scale never hit its floor.
+
+    Why it points to this cause:
+        A scaler skips the update of a step whose fp16 gradients overflowed and
+        lowers the scale; the weights stay finite and training goes on. A NaN
+        grad norm on such a step is the overflow being caught, not a divergence.
+
+    Evidence it reports:
+        How many skips the log shows, the last loss scale, and the step of the
+        first.
+
+    Fix to suggest:
+        None needed; if skips come in long runs, use bfloat16 or a lower LR.
+    """
+    if tl.diverged or any(e.kind == "loss_scale_minimum" for _, e in tl.log_events):
+        return []
+    skips = [(path, e) for path, e in tl.log_events if e.kind == "loss_scale_overflow_transient"]
+    if not skips:
+        return []
+    path, first = skips[0]
+    count = sum(int(e.values.get("count", 1)) for _, e in skips)
+    scale = first.values.get("last_loss_scale", first.values.get("loss_scale"))
+    at = f", loss scale now {scale:g}" if isinstance(scale, float) else ""
+    return [
+        Finding(
+            None,
+            f"{path} line {first.line}: the loss scaler skipped {count} step(s) on fp16 overflow{at}; the run went on.",
+            step=first.step,
+            source=path,
+            weight=SCALER_SKIPS_WEIGHT,
+            fix="Nothing to fix; if the skips come in long runs, train in bfloat16 or lower the LR.",
+        )
+    ]

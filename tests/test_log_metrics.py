@@ -165,7 +165,8 @@ _PREFIXES = ("", "a", "loss: 1.0 step", "Epoch 1", "{'loss'", "1/2 ", "Traceback
              "Gradient overflow.", "NCCL error in: ", "invalid value (nan) encountered in ")  # fmt: skip
 _SUFFIXES = ("", "x", "it/s", "Error", "}")
 # A regex that backtracks turns a 16 KiB line into seconds or hours (issue 17: 11-31 s for 1.2 KB);
-# linear scanning costs a few microseconds a byte here. The bounds leave room for a loaded machine.
+# linear scanning costs well under a microsecond a byte. CPU time of this process is measured (not
+# wall time, which other jobs on a shared machine inflate); the bounds leave a wide margin still.
 MAX_US_PER_BYTE_PATTERN = 5.0
 MAX_US_PER_BYTE_PARSER = 40.0
 
@@ -197,13 +198,13 @@ def _check_patterns(full: bool) -> None:
     worst = (0.0, "")
     lines = list(_adversarial_lines(MAX_SEGMENT_BYTES, full))
     for name, pattern in _patterns():
-        start = time.perf_counter()
+        start = time.process_time()
         for line in lines:
             subject = line.encode() if isinstance(pattern.pattern, bytes) else line
             for _ in pattern.finditer(subject):
                 pass
             pattern.match(subject)
-        per_byte = (time.perf_counter() - start) / (len(lines) * MAX_SEGMENT_BYTES) * 1e6
+        per_byte = (time.process_time() - start) / (len(lines) * MAX_SEGMENT_BYTES) * 1e6
         worst = max(worst, (per_byte, name))
     assert worst[0] < MAX_US_PER_BYTE_PATTERN, worst
 
@@ -211,9 +212,9 @@ def _check_patterns(full: bool) -> None:
 def _check_parser(full: bool) -> None:
     worst = (0.0, "")
     for line in _adversarial_lines(MAX_SEGMENT_BYTES, full):
-        start = time.perf_counter()
+        start = time.process_time()
         parse_log_text(line + "\n")
-        per_byte = (time.perf_counter() - start) / len(line) * 1e6
+        per_byte = (time.process_time() - start) / len(line) * 1e6
         worst = max(worst, (per_byte, line[:40]))
     assert worst[0] < MAX_US_PER_BYTE_PARSER, worst
 
@@ -238,9 +239,9 @@ def test_every_pattern_and_the_parser_on_every_adversarial_combination():
 
 def test_the_lines_from_the_issue_take_milliseconds():
     for line in ("a" + " " * 1200 + "it/s", "loss: 1.0 step" + " " * 16000):
-        start = time.perf_counter()
+        start = time.process_time()
         parse_log_text(line + "\n")
-        assert time.perf_counter() - start < 0.5
+        assert time.process_time() - start < 0.5
 
 
 # ---------------------------------------------------------------- every text file is a candidate log

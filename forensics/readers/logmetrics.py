@@ -82,26 +82,22 @@ GLOBAL_COUNTERS = {
     "global step": "global",
     "globalstep": "global",
     "num_updates": "global",
-    "updates": "global",
     "update": "global",
     "up.": "global",
     "_step": "global",  # wandb's own counter
     "trainer/global_step": "global",
     "global_step/max_steps": "global",  # ms-swift: 'global_step/max_steps': '10/1000'
     "step": "step",
-    "steps": "step",
     "train_step": "step",
     "iter": "step",
-    "iters": "step",
     "iteration": "step",
-    "iterations": "step",
     "it": "step",
     "iter(train)": "step",
     "batch": "batch",
-    "batches": "batch",
     "minibatch": "batch",
 }
-EPOCH_NAMES = frozenset({"epoch", "epochs", "ep.", "ep", "epoch(train)", "train_epoch"})
+# (plurals are totals, settings printed at start: "epochs=5", "steps: 1000", not counters)
+EPOCH_NAMES = frozenset({"epoch", "ep.", "ep", "epoch(train)", "train_epoch"})
 EVAL_EPOCH_NAMES = frozenset({"epoch(val)", "epoch(test)", "iter(val)", "iter(test)"})
 
 # aliases of the series the rules read

@@ -100,8 +100,8 @@ GLOBAL_COUNTERS = {
 EPOCH_NAMES = frozenset({"epoch", "ep.", "ep", "epoch(train)", "train_epoch"})
 EVAL_EPOCH_NAMES = frozenset({"epoch(val)", "epoch(test)", "iter(val)", "iter(test)"})
 
-# aliases of the series the rules read
-_ALIASES = {
+# aliases of the series the rules read (the Keras, tqdm and rich paths of readers/logs.py use them too)
+ALIASES = {
     # main loss
     "loss": "loss",
     "train_loss": "loss",
@@ -282,8 +282,8 @@ def metric_name(words: tuple[str, ...]) -> str | None:
         if not key:
             continue
         for k in (key, key.rstrip("."), key.replace(" ", "_")):
-            if k in _ALIASES:
-                return _ALIASES[k]
+            if k in ALIASES:
+                return ALIASES[k]
     key = words[-1].strip("'\"`").lower().rstrip(".:")
     if not key or len(key) > 64 or not key[0].isalpha():
         return None

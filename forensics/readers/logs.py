@@ -87,6 +87,7 @@ from forensics.errors import UnreadableSource
 from forensics.readers.logmessages import NEEDLES as MESSAGE_NEEDLES
 from forensics.readers.logmessages import match_messages
 from forensics.readers.logmetrics import (
+    ALIASES,
     METRIC_HINT,
     LineMetrics,
     header_columns,
@@ -278,46 +279,6 @@ def _num(text: str) -> float | None:
         return None
 
 
-_TAG_ALIASES = {
-    "loss": "loss",
-    "train_loss": "loss",
-    "training_loss": "loss",
-    "train/loss": "loss",
-    "tr_loss": "loss",
-    "loss_step": "loss",
-    "train_loss_step": "loss",
-    "val_loss": "val_loss",
-    "valid_loss": "val_loss",
-    "validation_loss": "val_loss",
-    "val/loss": "val_loss",
-    "eval_loss": "val_loss",
-    "eval/loss": "val_loss",
-    "lr": "learning_rate",
-    "learning_rate": "learning_rate",
-    "learning rate": "learning_rate",
-    "grad_norm": "grad_norm",
-    "grad-norm": "grad_norm",
-    "gradnorm": "grad_norm",
-    "grad norm": "grad_norm",
-    "gnorm": "grad_norm",
-    "gradient_norm": "grad_norm",
-    "total_norm": "grad_norm",
-    "acc": "accuracy",
-    "accuracy": "accuracy",
-    "train_acc": "accuracy",
-    "train_accuracy": "accuracy",
-    "sparse_categorical_accuracy": "accuracy",
-    "categorical_accuracy": "accuracy",
-    "binary_accuracy": "accuracy",
-    "val_acc": "val_accuracy",
-    "val_accuracy": "val_accuracy",
-    "valid_acc": "val_accuracy",
-    "eval_accuracy": "val_accuracy",
-    "val_sparse_categorical_accuracy": "val_accuracy",
-    "val_categorical_accuracy": "val_accuracy",
-    "val_binary_accuracy": "val_accuracy",
-    "epoch": "epoch",
-}
 # printed next to metrics but not metrics
 _NOT_METRICS = frozenset({"v_num", "eta", "step", "batch", "iter", "it", "global_step", "num_updates"})
 _NOT_METRIC_SUFFIXES = ("runtime", "_per_second", "total_flos", "_flos")
@@ -329,11 +290,11 @@ def normalise_tag(name: str) -> str | None:
     key = name.strip().strip("'\"").lower()
     if key.startswith("lr-") or key.startswith("lr/"):  # Lightning LearningRateMonitor: "lr-Adam"
         return "learning_rate"
-    if key in _TAG_ALIASES:
-        return _TAG_ALIASES[key]
+    if key in ALIASES:
+        return ALIASES[key]
     key = key.replace(" ", "_")
-    if key in _TAG_ALIASES:
-        return _TAG_ALIASES[key]
+    if key in ALIASES:
+        return ALIASES[key]
     if key in _NOT_METRICS or key.endswith(_NOT_METRIC_SUFFIXES) or not key or len(key) > 64:
         return None
     return key

@@ -26,6 +26,8 @@ from typing import Any
 import google_crc32c
 
 import forensics
+from forensics.analysis import NOTHING_FOUND
+from forensics.errors import UsageError
 from forensics.records import Status
 from forensics.report.model import Report
 
@@ -47,6 +49,11 @@ class Crash(AssertionError):
     """The analyzer failed on an input instead of reporting it."""
 
 
+class NotAnArtifact(Exception):
+    """Damage left nothing discovery recognises as a training artifact: ``forensics.analyze``
+    raises the one-line UsageError the CLI prints with exit code 2. Reported, not a crash."""
+
+
 def analyze(path: str | os.PathLike[str], fmt: str, **kwargs: Any) -> Report:
     """``forensics.analyze`` counted in the tally; a crash is counted, then re-raised as :class:`Crash`."""
     TALLY[fmt]["inputs"] += 1
@@ -54,6 +61,11 @@ def analyze(path: str | os.PathLike[str], fmt: str, **kwargs: Any) -> Report:
         report = forensics.analyze(str(path), **kwargs)
         report.to_json()
         report.to_markdown()
+    except UsageError as e:
+        if NOTHING_FOUND not in str(e) or "\n" in str(e):
+            TALLY[fmt]["crashes"] += 1
+            raise Crash(f"{fmt}: {path}: {type(e).__name__}: {e}") from e
+        raise NotAnArtifact(str(e)) from None
     except Exception as e:
         TALLY[fmt]["crashes"] += 1
         raise Crash(f"{fmt}: {path}: {type(e).__name__}: {e}") from e

@@ -23,6 +23,7 @@ import pytest
 from robust_util import (
     FIXTURES,
     SAMPLES,
+    NotAnArtifact,
     analyze,
     assert_explained,
     count,
@@ -649,7 +650,11 @@ def _mutate_every_kind(tmp_path: Path, seed: int, n: int) -> None:
                     data[rnd.randrange(len(data))] ^= 1 << rnd.randrange(8)
         path = tmp_path / src.name
         path.write_bytes(bytes(data))
-        report = analyze(path, f"any artifact, damaged ({classify(src.name)})")
+        try:
+            report = analyze(path, f"any artifact, damaged ({classify(src.name)})")
+        except NotAnArtifact:
+            path.unlink()  # no longer recognised as an artifact: one line, as the CLI says it
+            continue
         for s in report.sources:
             assert_explained(s)
         path.unlink()

@@ -122,7 +122,11 @@ def score(rows: list[dict[str, Any]], results: dict[str, dict[str, Any]]) -> dic
         if not ok or (sc["detail"] is not None and res["detail"] != sc["detail"]):
             misses.append((sc, res))
     times.sort()
+    seen = [r for r in rows if r["scenario"]["evidence"] in ("all", "events", "log")]
     return {
+        "seen_n": len(seen),
+        "seen_ok": sum(results[r["scenario"]["name"]]["cause"] == r["scenario"]["cause"] for r in seen),
+        "inconclusive": sum(results[r["scenario"]["name"]]["cause"] == "inconclusive" for r in rows),
         "n": n, "cause_ok": cause_ok, "detail_ok": detail_ok, "detail_n": detail_n, "fnf_ok": fnf_ok,
         "fnf_n": fnf_n, "confusion": confusion, "bins": bins, "times": times, "misses": misses, "by": by,
     }  # fmt: skip
@@ -132,7 +136,7 @@ def pct(a: int, b: int) -> str:
     return f"{100 * a / b:.1f} % ({a}/{b})" if b else "n/a"
 
 
-def render(test: dict[str, Any], dev: dict[str, Any], corpus_note: str) -> str:
+def render(test: dict[str, Any], dev: dict[str, Any], corpus_note: str, before: dict[str, Any] | None = None) -> str:
     L: list[str] = []
     L += [
         "# Accuracy on the scenario corpus",
@@ -148,18 +152,41 @@ def render(test: dict[str, Any], dev: dict[str, Any], corpus_note: str) -> str:
         "",
         "## Test split",
         "",
-        "| measure | value |",
-        "| --- | --- |",
-        f"| runs | {test['n']} |",
-        f"| cause right | {pct(test['cause_ok'], test['n'])} |",
-        f"| detail right (runs whose truth has a detail) | {pct(test['detail_ok'], test['detail_n'])} |",
-        f"| first non-finite step exact (runs whose kept evidence logs it) | {pct(test['fnf_ok'], test['fnf_n'])} |",
     ]
+    b = before
+    rows = [
+        ("runs", str(test["n"]), str(b["n"]) if b else ""),
+        ("cause right", pct(test["cause_ok"], test["n"]), pct(b["cause_ok"], b["n"]) if b else ""),
+        (
+            "cause right, runs that kept a loss curve or the job log",
+            pct(test["seen_ok"], test["seen_n"]),
+            pct(b["seen_ok"], b["seen_n"]) if b else "",
+        ),
+        (
+            "detail right (runs whose truth has a detail)",
+            pct(test["detail_ok"], test["detail_n"]),
+            pct(b["detail_ok"], b["detail_n"]) if b else "",
+        ),
+        (
+            "first non-finite step exact (runs whose kept evidence logs it)",
+            pct(test["fnf_ok"], test["fnf_n"]),
+            pct(b["fnf_ok"], b["fnf_n"]) if b else "",
+        ),
+        ("verdict `inconclusive`", str(test["inconclusive"]), str(b["inconclusive"]) if b else ""),
+    ]
+    L += [
+        "| measure | now | before issue 10 |" if b else "| measure | value |",
+        "| --- | --- |" + (" --- |" if b else ""),
+    ]
+    L += [f"| {m} | {now} |" + (f" {was} |" if b else "") for m, now, was in rows]
     ts = test["times"]
     if ts:
+
+        def timing(t: list[float]) -> str:
+            return f"{t[len(t) // 2]:.2f} s / {t[int(len(t) * 0.9)]:.2f} s / {t[-1]:.2f} s"
+
         L.append(
-            f"| time per run (median / 90th pct / max) | {ts[len(ts) // 2]:.2f} s / "
-            f"{ts[int(len(ts) * 0.9)]:.2f} s / {ts[-1]:.2f} s |"
+            f"| time per run (median / 90th pct / max) | {timing(ts)} |" + (f" {timing(b['times'])} |" if b else "")
         )
     L += ["", "Dev split, for reference (tuned on):", ""]
     L += [
@@ -236,9 +263,13 @@ not relabelled. The split (`HELD_OUT` in `scenarios/matrix.py`) is fixed before 
 Regenerate (a few minutes per hundred PyTorch runs on 2 cores; Keras and TF runs are slower):
 
 ```
-python scripts/make_corpus.py --n 400 --seed 0 --out corpus/
-python scripts/accuracy.py --corpus corpus/ --out docs/accuracy.md
+python scripts/make_corpus.py --n 400 --seed 0 --out corpus/        # and --seed 1, 2 ... into other folders
+python scripts/fit_combination.py --corpus corpus/                    # refit forensics/combination_table.py on dev
+python scripts/accuracy.py --corpus corpus/ --out docs/accuracy.md --cache now.jsonl
 ```
+
+The "before issue 10" column is the same command run with the analyzer of commit 6b43928 first on
+`PYTHONPATH` (`--cache before.jsonl`), then passed as `--before before.jsonl`.
 
 `tests/fixtures/corpus_slice/` holds a few runs of the corpus with their manifest lines; the
 default suite checks their ground truth against their files, and `pytest -m slow
@@ -251,6 +282,7 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "accuracy.md")
     ap.add_argument("--cache", type=Path, help="per-run results (JSON lines), written after analysis")
     ap.add_argument("--reuse", action="store_true", help="render from --cache without analysing")
+    ap.add_argument("--before", type=Path, help="a --cache written by an earlier analyzer, shown beside")
     ap.add_argument("--note", default="", help="a sentence put under the title (what was measured)")
     ap.add_argument("--split", choices=("test", "dev", "all"), default="all", help="which runs to analyse")
     args = ap.parse_args()
@@ -278,7 +310,12 @@ def main() -> int:
     )
     if args.note:
         note = args.note + "\n\n" + note
-    page = render(score(test_rows, results), score(dev_rows, results), note)
+    before = None
+    if args.before and args.before.exists():
+        old = {r["name"]: r for r in map(json.loads, args.before.read_text().splitlines())}
+        if all(r["scenario"]["name"] in old for r in test_rows):
+            before = score(test_rows, old)
+    page = render(score(test_rows, results), score(dev_rows, results), note, before)
     args.out.write_text(page, encoding="utf-8")
     t = score(test_rows, results)
     print(f"test: cause {pct(t['cause_ok'], t['n'])}, detail {pct(t['detail_ok'], t['detail_n'])}, "

@@ -32,6 +32,8 @@ SHORT_CURVE_CONFIDENCE = 0.8
 HEALTHY_MAX_CONFIDENCE = 0.95
 # The framework naming the fault is as sure as this tool gets, whatever else was found.
 DECISIVE_CONFIDENCE = 0.9
+# A cause with a single detail in the contract gets it even when only other findings point to it.
+SOLE_DETAIL = {"exploding_weights": "exploding_gradients"}
 # A crash whose message has no known meaning: as likely a divergence-free bug as anything.
 UNKNOWN_CRASH_CONFIDENCE = 0.5
 # No single piece of evidence is certain: weights are capped here when combined.
@@ -242,8 +244,10 @@ def diagnose(tl: Timeline, evidence: list[Evidence]) -> Diagnosis:
     if decisive:
         top_cause = decisive[0].cause
     elif spoken:
-        # the most probable of the causes some finding spoke for, so the verdict names its evidence
-        top_cause = max(spoken, key=lambda c: (probs.get(c, 0.0), -CAUSES.index(c)))
+        # the most probable cause given every finding: the fitted table lets a finding speak for
+        # more than its own rule's cause (a NaN from the first point is bad data or a net that
+        # blew up in its first updates), and the summary names the findings that raised it
+        top_cause = max(probs, key=lambda c: (probs[c], -CAUSES.index(c)))
     else:
         summary = (first_sentence + " " if first_sentence else "") + (
             "No source says anything about the cause: no rule found evidence for any of them."
@@ -263,10 +267,20 @@ def diagnose(tl: Timeline, evidence: list[Evidence]) -> Diagnosis:
     if lead:
         msg = lead[0].message.rstrip(".")
         summary = (summary + " " if summary else "") + msg + "."
+    else:
+        # no finding of its own: say which findings point here through the fitted table
+        rules = [k.split(":")[0] for k, v in comb.contributions.get(top_cause, []) if v > 0 and ":" in k]
+        cited = [e for e in evidence if e.rule in rules and e.weight > 0][:1]
+        if cited:
+            summary = (summary + " " if summary else "") + (
+                f"{cited[0].rule}: {cited[0].message.rstrip('.')} — on the dev corpus this finding goes with "
+                f"{top_cause.replace('_', ' ')} more often than with {cited[0].cause.replace('_', ' ')}."
+            )
     if second is not None and second.score > 0:
         summary += f" Runner-up: {second.cause.replace('_', ' ')} ({second.score:.2f})."
     fix = next((e.fix for e in top.evidence if e.fix and e.weight > 0), None)
-    verdict = Verdict(top.cause, top.detail, confidence, summary.strip(), fix)
+    detail = top.detail or (SOLE_DETAIL.get(top.cause) if not lead else None)
+    verdict = Verdict(top.cause, detail, confidence, summary.strip(), fix)
     return Diagnosis(verdict, ranked, _recommendations(verdict, top), notes)
 
 

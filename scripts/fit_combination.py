@@ -7,7 +7,8 @@ evidence by name, and what was read) and its true cause form one example. A mult
 logistic regression is fitted by gradient descent, each cause weighing the same, with an
 L2 pull toward the hand-set prior (each rule counts for its own cause, ``PRIOR_COEF``), so
 a feature seen in few dev runs moves little from its documented meaning. The stated
-confidence is then Platt-scaled on the committed dev verdicts. The table is written as a Python module
+confidence is then Platt-scaled on out-of-fold dev verdicts (each stated by a table
+fitted without it). The table is written as a Python module
 of plain dicts; only the test split (``scripts/accuracy.py``) says how well it does.
 """
 
@@ -28,6 +29,8 @@ from forensics.combine import COMBINED_CAUSES, features, prior_coefficient  # no
 # Strength of the pull toward the prior, per coefficient (a Gaussian prior's 1/variance).
 L2 = 0.5
 STEPS = 4000
+# Folds of the out-of-fold confidences the calibration is fitted on.
+FOLDS = 5
 RATE = 0.05
 
 
@@ -88,21 +91,38 @@ def fit_calibration(pairs: list[tuple[float, bool]]) -> tuple[float, float]:
     return a, b
 
 
-def committed_pairs(corpora: list[Path], names: list[str]) -> list[tuple[float, bool]]:
-    """(stated confidence, cause right) of the committed dev verdicts, with the table as written."""
-    from forensics import analyze
-
-    wanted = set(names)
+def out_of_fold_pairs(feats: list[dict[str, float]], ys: list[int]) -> list[tuple[float, bool]]:
+    """(confidence, cause right) of each dev run as diagnose would state it with a table fitted
+    without that run (FOLDS-fold): in-sample confidences are optimistic, and Platt scaling
+    fitted on them would carry the optimism to new runs. Decisive findings (stated at a fixed
+    confidence) and runs with no finding (inconclusive) are left out, as in diagnose."""
+    n = len(ys)
+    folds = np.arange(n) % FOLDS
+    healthy = COMBINED_CAUSES.index("healthy")
     pairs = []
-    for corpus in corpora:
-        for line in (corpus / "manifest.jsonl").read_text().splitlines():
-            r = json.loads(line)
-            sc = r["scenario"]
-            if sc["name"] not in wanted or not (corpus / sc["name"]).is_dir():
+    for k in range(FOLDS):
+        train = [i for i in range(n) if folds[i] != k]
+        keys, w, b = fit([feats[i] for i in train], [ys[i] for i in train])
+        for i in (i for i in range(n) if folds[i] == k):
+            f = feats[i]
+            if any(f.get(d, 0.0) >= 0.85 for d in ("LOG001:data_or_labels", "DATA003:data_or_labels")):
                 continue
-            v = analyze(corpus / sc["name"]).verdict
-            if v.cause != "inconclusive":
-                pairs.append((v.confidence, v.cause == sc["cause"]))
+            z = np.array([f.get(key, 0.0) for key in keys]) @ w + b
+            p = np.exp(z - z.max())
+            p /= p.sum()
+            if f.get("diverged"):
+                if not any(
+                    v > 0 and key.split(":")[-1] != "against" and ":healthy" not in key
+                    for key, v in f.items()
+                    if ":" in key
+                ):
+                    continue
+                p[healthy] = 0.0
+                p /= p.sum()
+                top = int(np.argmax(p))
+                pairs.append((float(p[top]), top == ys[i]))
+            else:
+                pairs.append((float(p[healthy]), ys[i] == healthy))
     return pairs
 
 
@@ -119,7 +139,7 @@ def write_table(
         "BIAS: dict[str, float] = {",
         *[f'    "{c}": {b[j]:.3f},' for j, c in enumerate(COMBINED_CAUSES)],
         "}",
-        "# Platt scaling of the stated confidence, fitted on the committed dev verdicts: (slope, intercept).",
+        "# Platt scaling of the stated confidence, fitted on out-of-fold dev verdicts: (slope, intercept).",
         f"CALIBRATION: tuple[float, float] = ({calibration[0]:.3f}, {calibration[1]:.3f})",
         "COEF: dict[str, dict[str, float]] = {",
     ]
@@ -136,16 +156,9 @@ def main() -> int:
     ap.add_argument("--corpus", type=Path, nargs="+", required=True)
     ap.add_argument("--out", type=Path, default=ROOT / "forensics" / "combination_table.py")
     args = ap.parse_args()
-    feats, ys, names = examples(args.corpus)
+    feats, ys, _ = examples(args.corpus)
     keys, w, b = fit(feats, ys)
-    write_table(args.out, keys, w, b, len(ys))
-    # the calibration is fitted on the verdicts the new table gives (diagnose reads it afresh)
-    import importlib
-
-    import forensics.combination_table
-
-    importlib.reload(forensics.combination_table)
-    calibration = fit_calibration(committed_pairs(args.corpus, names))
+    calibration = fit_calibration(out_of_fold_pairs(feats, ys))
     write_table(args.out, keys, w, b, len(ys), calibration)
     print(f"fitted on {len(ys)} dev runs, {len(keys)} features -> {args.out}")
     return 0

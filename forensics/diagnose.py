@@ -32,6 +32,10 @@ SHORT_CURVE_CONFIDENCE = 0.8
 HEALTHY_MAX_CONFIDENCE = 0.95
 # The framework naming the fault is as sure as this tool gets, whatever else was found.
 DECISIVE_CONFIDENCE = 0.9
+# A cause no finding of its own spoke for (only the fitted table, through other causes'
+# findings) is stated as no better than even: such associations are learned from the dev
+# families and need not carry over to an architecture or framework the table never saw.
+INFERRED_ONLY_CONFIDENCE = 0.5
 # A cause with a single detail in the contract gets it even when only other findings point to it.
 SOLE_DETAIL = {"exploding_weights": "exploding_gradients"}
 # A crash whose message has no known meaning: as likely a divergence-free bug as anything.
@@ -258,6 +262,9 @@ def diagnose(tl: Timeline, evidence: list[Evidence]) -> Diagnosis:
     ranked = [c for c in ranked if c.cause == top_cause] + [c for c in ranked if c.cause != top_cause]
     second = ranked[1] if len(ranked) > 1 else None
     confidence = calibrated(probs.get(top_cause, 0.0))
+    if not any(e.weight > 0 for e in top.evidence):
+        # inferred only through other causes' findings: a weaker inference than a finding of its own
+        confidence = min(confidence, INFERRED_ONLY_CONFIDENCE)
     if decisive:
         confidence = max(confidence, DECISIVE_CONFIDENCE)
     confidence = round(max(0.0, min(confidence, MAX_CONFIDENCE)), 2)

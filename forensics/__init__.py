@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "analyze", "inspect"]
+__all__ = ["__version__", "analyze", "analyze_many", "inspect"]
 
 
 def inspect(path: str, **kwargs):
@@ -15,7 +15,29 @@ def inspect(path: str, **kwargs):
 
 
 def analyze(path: str, **kwargs):
-    """Analyze the run under ``path``; returns a :class:`forensics.report.model.Report`."""
+    """Analyze the run under ``path`` (a folder, a file, or an ``s3://``/``gs://``/``az://``
+    URL); returns a :class:`forensics.report.model.Report`."""
+    from forensics.remote import is_remote
+
+    if is_remote(path):
+        from forensics.remote import analyze_remote
+
+        return analyze_remote(str(path), **kwargs)
     from forensics.analysis import analyze as _analyze
 
     return _analyze(path, **kwargs)
+
+
+def analyze_many(path_or_paths, **kwargs):
+    """Analyze many runs: a folder (or URL) holding several runs, or a list of run paths.
+
+    Each run is analysed as :func:`analyze` would analyse it alone, in a local process
+    pool (``jobs=N``) or on a Dask cluster (``dask="tcp://scheduler:8786"``). Returns a
+    :class:`forensics.sweep.Sweep`: ``.reports()``, the summary rows, ``.findings``
+    (which settings separate the diverged runs), ``.dataframe()`` with pandas.
+    """
+    from forensics.sweep import analyze_list, analyze_sweep
+
+    if isinstance(path_or_paths, (str, bytes)) or hasattr(path_or_paths, "__fspath__"):
+        return analyze_sweep(path_or_paths, **kwargs)
+    return analyze_list(list(path_or_paths), **kwargs)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -223,25 +224,65 @@ def discover(path: str | os.PathLike[str], *, follow_links: bool = False) -> Inv
         raise UsageError(f"{path}: not a directory")
 
     inv = Inventory(root=root.resolve())
+    for file in walk(inv.root, follow_links=follow_links, problems=inv.problems):
+        kind = classify(file.name)
+        if kind is None and file.directory.name == "metrics" and _is_mlflow_metric(file.path, file.size):
+            kind = Kind.MLFLOW_METRIC
+        elif (
+            kind is None
+            and file.directory.name == "params"
+            and "." not in file.name
+            and (file.directory.parent / "meta.yaml").is_file()
+        ):
+            kind = Kind.MLFLOW_PARAM
+        if kind is None and _judge_by_content(file.name, file.size) and _sniff_log(inv, file.path):
+            kind = Kind.JOB_LOG
+        if kind is None:
+            inv.ignored += 1
+            continue
+        _add(inv, file.path, file.rel, kind, file.size)
+    _group_shards(inv)
+    return inv
+
+
+@dataclass(frozen=True, slots=True)
+class WalkedFile:
+    path: Path  # absolute
+    rel: str  # relative to the walked root, POSIX
+    size: int
+    directory: Path
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def walk(root: Path, *, follow_links: bool, problems: list[str]) -> Iterator[WalkedFile]:
+    """Every regular file under ``root``, depth first in name order.
+
+    Symlinks are not followed unless asked, a directory is never entered twice (no
+    loops), VCS and cache folders are skipped, and the walk stops after
+    :data:`MAX_FILES` files; each of these is reported as one line in ``problems``.
+    """
     seen_dirs: set[tuple[int, int]] = set()
-    stack: list[tuple[Path, str]] = [(inv.root, "")]
+    stack: list[tuple[Path, str]] = [(root, "")]
     count = 0
     while stack:
         directory, rel_dir = stack.pop()
         try:
             st = directory.stat()
         except OSError as e:
-            inv.problems.append(f"{rel_dir or '.'}: cannot open directory ({e.strerror})")
+            problems.append(f"{rel_dir or '.'}: cannot open directory ({e.strerror})")
             continue
         key = (st.st_dev, st.st_ino)
         if key in seen_dirs:
-            inv.problems.append(f"{rel_dir}: symlink loop, not followed again")
+            problems.append(f"{rel_dir}: symlink loop, not followed again")
             continue
         seen_dirs.add(key)
         try:
             entries = sorted(os.scandir(directory), key=lambda e: e.name)
         except OSError as e:
-            inv.problems.append(f"{rel_dir or '.'}: cannot list directory ({e.strerror})")
+            problems.append(f"{rel_dir or '.'}: cannot list directory ({e.strerror})")
             continue
         subdirs: list[tuple[Path, str]] = []
         for entry in entries:
@@ -250,7 +291,7 @@ def discover(path: str | os.PathLike[str], *, follow_links: bool = False) -> Inv
                 is_link = entry.is_symlink()
                 if is_link and not follow_links:
                     if entry.is_dir() or entry.is_file():
-                        inv.problems.append(f"{rel}: symlink not followed (use --follow-links)")
+                        problems.append(f"{rel}: symlink not followed (use --follow-links)")
                     continue
                 if entry.is_dir(follow_symlinks=follow_links):
                     if entry.name not in _SKIP_DIRS:
@@ -258,33 +299,16 @@ def discover(path: str | os.PathLike[str], *, follow_links: bool = False) -> Inv
                     continue
                 est = entry.stat(follow_symlinks=follow_links)
             except OSError as e:
-                inv.problems.append(f"{rel}: cannot stat ({e.strerror})")
+                problems.append(f"{rel}: cannot stat ({e.strerror})")
                 continue
             if not stat.S_ISREG(est.st_mode):
                 continue
             count += 1
             if count > MAX_FILES:
-                inv.problems.append(f"more than {MAX_FILES} files: the rest of the tree was not walked")
-                return inv
-            kind = classify(entry.name)
-            if kind is None and directory.name == "metrics" and _is_mlflow_metric(Path(entry.path), est.st_size):
-                kind = Kind.MLFLOW_METRIC
-            elif (
-                kind is None
-                and directory.name == "params"
-                and "." not in entry.name
-                and (directory.parent / "meta.yaml").is_file()
-            ):
-                kind = Kind.MLFLOW_PARAM
-            if kind is None and _judge_by_content(entry.name, est.st_size) and _sniff_log(inv, Path(entry.path)):
-                kind = Kind.JOB_LOG
-            if kind is None:
-                inv.ignored += 1
-                continue
-            _add(inv, Path(entry.path), rel, kind, est.st_size)
+                problems.append(f"more than {MAX_FILES} files: the rest of the tree was not walked")
+                return
+            yield WalkedFile(Path(entry.path), rel, est.st_size, directory)
         stack.extend(reversed(subdirs))
-    _group_shards(inv)
-    return inv
 
 
 _MLFLOW_LINE = re.compile(rb"^\d{9,14} \S+ -?\d+\s*$")

@@ -434,3 +434,15 @@ def read_mlflow_param(path: Path, source: Source) -> ConfigData:
         value = text
     cfg = extract_settings({path.name: value})
     return dataclasses.replace(cfg, source=source, raw={path.name: value})
+
+
+def values_of(tree: dict[str, Any], names: tuple[str, ...]) -> list[Any]:
+    """Scalar values of the keys ``names`` (compared lower-cased) anywhere in ``tree``,
+    shallowest first: for settings outside :data:`FIELDS` (seed, warmup)."""
+    wanted = {_norm_key(n) for n in names}
+    found = [
+        (depth, order, value)
+        for order, (key, value, depth) in enumerate(_walk(tree))
+        if _norm_key(key) in wanted and isinstance(value, (int, float, str)) and not isinstance(value, bool)
+    ]
+    return [v for _, _, v in sorted(found, key=lambda t: (t[0], t[1]))]

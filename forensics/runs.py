@@ -101,7 +101,7 @@ def _anchors(files: Iterable[str]) -> list[_Anchor]:
         if kind is Kind.EVENTS:
             strong, layout = True, "tensorboard"
             if folder and folder[-1].lower() in SPLIT_FOLDERS:
-                folder, layout = folder[:-1], "keras"
+                folder = folder[:-1]
         elif kind is Kind.TRAINER_STATE:
             strong, layout = True, "huggingface"
             if folder and _HF_CHECKPOINT.match(folder[-1]):
@@ -131,6 +131,10 @@ def _split(prefix: tuple[str, ...], anchors: list[_Anchor]) -> list[tuple[tuple[
         layout = (at_prefix or decisive)[0].layout
         if any(a.layout == "huggingface" for a in decisive):
             layout = "huggingface"
+        if prefix and layout == "mlflow":
+            # in a store of several runs, a run is its own folder (an experiment's folder
+            # holding one run is still an experiment)
+            return [(decisive[0].folder, layout)]
         return [(prefix, layout)]
     children = sorted({a.folder[len(prefix)] for a in mine if len(a.folder) > len(prefix)})
     out: list[tuple[tuple[str, ...], str]] = []

@@ -83,7 +83,8 @@ def filesystem(url: str) -> tuple[Any, str]:
         import fsspec
     except ImportError:
         raise UsageError(f"{url}: reading object storage needs fsspec: pip install 'forensics[remote]'") from None
-    options: dict[str, Any] = {}
+    # a fresh client each time: credentials and endpoints are read from the environment now
+    options: dict[str, Any] = {"skip_instance_cache": True}
     if DRIVERS[scheme] == "s3fs":
         endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
         if endpoint:  # botocore reads it too, but older ones do not: say it explicitly
@@ -103,14 +104,13 @@ def remote_error(url: str, e: BaseException) -> UsageError:
     """One line for a failed bucket operation: what is wrong, in words a user can act on."""
     text = " ".join(str(e).split()) or type(e).__name__
     low = text.lower()
-    if isinstance(e, FileNotFoundError) or "nosuchbucket" in low or "does not exist" in low:
-        return UsageError(f"{url}: no such bucket or path ({text})")
-    if isinstance(e, PermissionError) or any(
-        k in low for k in ("accessdenied", "access denied", "invalidaccesskeyid", "signaturedoesnotmatch", "forbidden")
-    ):
+    refused = ("accessdenied", "access denied", "access key", "signaturedoesnotmatch", "signature", "forbidden")
+    if isinstance(e, PermissionError) or any(k in low for k in refused):
         return UsageError(f"{url}: access denied; check the credentials for this bucket ({text})")
     if "credentials" in low:
         return UsageError(f"{url}: no credentials found for this bucket ({text})")
+    if isinstance(e, FileNotFoundError) or "nosuchbucket" in low or "does not exist" in low:
+        return UsageError(f"{url}: no such bucket or path ({text})")
     return UsageError(f"{url}: cannot read the bucket: {type(e).__name__}: {text}")
 
 
@@ -285,9 +285,10 @@ def _human(n: int) -> str:
     return human_bytes(n)
 
 
-def analyze_remote(url: str, *, debug: bool = False, root: Path | None = None, limit: int | None = None) -> Any:
-    """Stage the run at ``url`` and analyse it; the report names the URL, and the files
-    not fetched are listed as skipped sources."""
+def analyze_remote(url: str, *, root: Path | None = None, limit: int | None = None, **options: Any) -> Any:
+    """Stage the run at ``url`` and analyse it (``options`` as for
+    :func:`forensics.analysis.analyze`); the report names the URL, and the files not
+    fetched are listed as skipped sources."""
     from forensics.analysis import analyze
     from forensics.discover import classify
 
@@ -296,7 +297,7 @@ def analyze_remote(url: str, *, debug: bool = False, root: Path | None = None, l
         target = staged.local
         entries = [p for p in target.iterdir() if p.name != _MANIFEST]
         single = len(entries) == 1 and entries[0].is_file() and not staged.skipped
-        report = analyze(entries[0] if single else target, debug=debug)
+        report = analyze(entries[0] if single else target, **options)
     report.run_dir = url
     if report.timeline is not None:
         report.timeline.run_dir = url

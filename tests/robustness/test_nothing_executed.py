@@ -48,8 +48,9 @@ UNSAFE_YAML_LOADERS = {"Loader", "UnsafeLoader", "FullLoader"}
 # The one reviewed exception: the restricted unpickler of PyTorch files runs the standard
 # pickle machine with a find_class that imports nothing (tests/test_torch_hostile.py).
 # And report.to_frame() builds a pandas DataFrame from the timeline's arrays (the notebook
-# API); no pandas reader is called anywhere (the text search below checks read_*).
-ALLOWED = {("torch_pickle.py", "import pickle"), ("frames.py", "import pandas")}
+# API), Sweep.dataframe() one of plain rows (the sweep summary); no pandas reader is called
+# anywhere (the text search below checks read_*).
+ALLOWED = {("torch_pickle.py", "import pickle"), ("frames.py", "import pandas"), ("sweep.py", "import pandas")}
 TORCH_EXTENSIONS = {".pt", ".pth", ".bin", ".ckpt", ".tar"}
 
 

@@ -52,7 +52,7 @@ class Run:
     """One run found under the folder: its path relative to it ("" for the folder itself)."""
 
     rel: str
-    layout: str  # "tensorboard", "keras", "huggingface", "lightning", "mlflow", "logs"
+    layout: str  # "tensorboard", "huggingface", "lightning", "mlflow", "logs"; "file"/"unknown" for a lone input
 
     @property
     def name(self) -> str:

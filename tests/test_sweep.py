@@ -201,3 +201,18 @@ def test_triage_stays_silent_when_nothing_separates_or_nothing_diverged():
 def test_triage_ignores_a_setting_known_for_too_few_runs():
     rows = [(True, {"optimizer": "sgd"}), (False, {"optimizer": "adam"})] + [(i % 2 == 0, {}) for i in range(6)]
     assert triage(_outcomes(rows)) == []
+
+
+@pytest.mark.slow
+def test_one_call_on_many_runs_costs_at_most_a_quarter_of_one_invocation_per_run():
+    """python -m pytest -m slow tests/test_sweep.py (numbers: docs/performance.md)."""
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "bench_sweep.py"), "--runs", "40", "--separate", "8"],
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert r.returncode == 0, r.stderr
+    result = json.loads(r.stdout)
+    assert result["ratio_cpu"] <= 0.25, result

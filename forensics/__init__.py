@@ -36,8 +36,6 @@ def analyze_many(path_or_paths, **kwargs):
     :class:`forensics.sweep.Sweep`: ``.reports()``, the summary rows, ``.findings``
     (which settings separate the diverged runs), ``.dataframe()`` with pandas.
     """
-    from forensics.sweep import analyze_list, analyze_sweep
+    from forensics.sweep import analyze_many as _analyze_many
 
-    if isinstance(path_or_paths, (str, bytes)) or hasattr(path_or_paths, "__fspath__"):
-        return analyze_sweep(path_or_paths, **kwargs)
-    return analyze_list(list(path_or_paths), **kwargs)
+    return _analyze_many(path_or_paths, **kwargs)

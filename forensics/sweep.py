@@ -20,7 +20,7 @@ from typing import Any
 from forensics import __version__
 from forensics.errors import ForensicsError, UsageError
 from forensics.report.model import Report
-from forensics.runs import RunSet, find_runs
+from forensics.runs import Run, RunSet, find_runs
 from forensics.settings import LABELS, Setting, format_value, run_settings
 from forensics.triage import Finding, Outcome, confounded, differing, triage
 
@@ -333,8 +333,8 @@ def sweep_of(found: RunSet, results: list[RunResult]) -> Sweep:
     return Sweep(root=found.root, results=_order(results), shared=list(found.shared), problems=list(found.problems))
 
 
-def analyze_sweep(
-    path: str | os.PathLike[str],
+def analyze_many(
+    path_or_paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     *,
     follow_links: bool = False,
     debug: bool = False,
@@ -342,31 +342,20 @@ def analyze_sweep(
     dask: str | None = None,
     progress: RunProgress | None = None,
 ) -> Sweep:
-    """Find the runs under ``path`` (:func:`forensics.runs.find_runs`) and analyse each."""
-    found = find_runs_anywhere(str(path), follow_links=follow_links)
-    paths = [found.path_of(r) for r in found.runs]
+    """The runs under one folder or URL (:func:`forensics.runs.find_runs`), or each path of
+    a list taken as one run, analysed each alone and gathered into a :class:`Sweep`."""
+    if isinstance(path_or_paths, (str, os.PathLike)):
+        found = find_runs_anywhere(str(path_or_paths), follow_links=follow_links)
+        paths = [found.path_of(r) for r in found.runs]
+    else:
+        paths = [str(p) for p in path_or_paths]
+        if not paths:
+            raise UsageError("no run given")
+        local = not any(map(_is_url, paths))
+        common = os.path.commonpath([os.path.abspath(n) for n in paths]) if local else ""
+        found = RunSet(root=common or "runs", runs=[Run(p, "given") for p in paths])
     results = analyze_paths(paths, follow_links=follow_links, debug=debug, jobs=jobs, dask=dask, progress=progress)
     return sweep_of(found, results)
-
-
-def analyze_list(
-    paths: Sequence[str | os.PathLike[str]],
-    *,
-    follow_links: bool = False,
-    debug: bool = False,
-    jobs: int | None = None,
-    dask: str | None = None,
-    progress: RunProgress | None = None,
-) -> Sweep:
-    """Analyse each of ``paths`` as one run (no search for runs inside them)."""
-    if not paths:
-        raise UsageError("no run given")
-    names = [str(p) for p in paths]
-    results = analyze_paths(names, follow_links=follow_links, debug=debug, jobs=jobs, dask=dask, progress=progress)
-    for name, res in zip(names, results, strict=True):
-        res.name = name
-    common = os.path.commonpath([os.path.abspath(n) for n in names]) if not any(map(_is_url, names)) else ""
-    return Sweep(root=common or "runs", results=_order(results))
 
 
 def _is_url(path: str) -> bool:

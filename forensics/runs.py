@@ -93,8 +93,7 @@ def _anchors(files: Iterable[str]) -> list[_Anchor]:
     out: list[_Anchor] = [_Anchor(r, True, "mlflow") for r in mlflow_runs]
     for p in paths:
         folder, name = p[:-1], p[-1]
-        inside = next((folder[: len(r)] for r in mlflow_runs if folder[: len(r)] == r), None)
-        if inside is not None:
+        if any(folder[: len(r)] == r for r in mlflow_runs):
             continue  # everything in an MLflow run belongs to it
         version = next((i for i, part in enumerate(folder) if _VERSION.match(part)), None)
         kind = classify(name)

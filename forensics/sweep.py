@@ -45,8 +45,13 @@ class RunResult:
     report_file: str | None = None  # the full report written beside the sweep report (-o DIR)
 
     @property
+    def analysed(self) -> bool:
+        """A report came back and something in the run could be read."""
+        return self.report is not None and self.error is None
+
+    @property
     def diverged(self) -> bool:
-        return self.report is not None and self.report.diverged
+        return self.analysed and self.report is not None and self.report.diverged
 
     def row(self) -> dict[str, Any]:
         """The summary row (the JSON view and the DataFrame's columns)."""
@@ -56,7 +61,7 @@ class RunResult:
             "run": self.name,
             "path": self.path,
             "layout": self.layout,
-            "diverged": self.diverged if r is not None else None,
+            "diverged": self.diverged if self.analysed else None,
             "first_nonfinite_step": r.first_nonfinite_step if r is not None else None,
             "cause": v.cause if v is not None else None,
             "detail": v.detail if v is not None else None,
@@ -81,13 +86,11 @@ class Sweep:
 
     @property
     def analysed(self) -> list[RunResult]:
-        return [r for r in self.results if r.report is not None]
+        return [r for r in self.results if r.analysed]
 
     def outcomes(self) -> list[Outcome]:
         return [
-            Outcome(r.name, r.diverged, {k: s.value for k, s in r.settings.items()})
-            for r in self.results
-            if r.report is not None
+            Outcome(r.name, r.diverged, {k: s.value for k, s in r.settings.items()}) for r in self.results if r.analysed
         ]
 
     @property
@@ -317,7 +320,7 @@ def _order(results: list[RunResult]) -> list[RunResult]:
     """The diverged first (earliest blow-up first), then the healthy, then the unreadable."""
 
     def key(r: RunResult) -> tuple[int, int, str]:
-        if r.report is None:
+        if not r.analysed or r.report is None:
             return (2, 0, r.name)
         if r.diverged:
             step = r.report.first_nonfinite_step
@@ -381,7 +384,7 @@ def find_runs_anywhere(path: str, *, follow_links: bool = False) -> RunSet:
 def _verdict_cell(r: RunResult) -> str:
     from forensics.report.markdown import CAUSES_TXT
 
-    if r.report is None:
+    if not r.analysed or r.report is None:
         return "not analysed"
     v = r.report.verdict
     return f"{CAUSES_TXT(v.cause, v.detail)}, {v.confidence:.2f}"
@@ -461,7 +464,7 @@ def write_sweep(s: Sweep, out_dir: Path, fmt: str) -> Path:
     ext = "json" if fmt == "json" else "md"
     used = {f"{SWEEP_REPORT_NAME}.{ext}"}
     for r in s.results:
-        if r.report is None:
+        if not r.analysed or r.report is None:
             continue
         base = _slug(r.name)
         fname = f"{base}.{ext}"

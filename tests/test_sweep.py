@@ -150,7 +150,7 @@ def test_the_process_pool_gives_the_same_reports_as_one_process():
 
 
 def test_an_unreadable_run_gets_a_row_with_its_reason_and_the_others_are_analysed(tmp_path):
-    shutil.copytree(SWEEP / "lr_1", tmp_path / "good")
+    shutil.copytree(SWEEP / "lr_0.1", tmp_path / "good")  # healthy: sorted before an unreadable run only by rule
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "events.out.tfevents.1.host").write_bytes(b"\x00garbage")
     sweep = forensics.analyze_many(tmp_path, jobs=1)
@@ -158,6 +158,8 @@ def test_an_unreadable_run_gets_a_row_with_its_reason_and_the_others_are_analyse
     assert rows["good"].report is not None and rows["good"].error is None
     assert rows["bad"].error and "\n" not in rows["bad"].error
     assert sweep.results[-1].name == "bad"
+    assert [r.name for r in sweep.analysed] == ["good"]
+    assert sweep.to_dict()["runs"][-1]["diverged"] is None
 
 
 # ---------------------------------------------------------------- triage on its own

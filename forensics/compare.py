@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from forensics.report.escape import md_cell, md_code
 from forensics.report.model import Report
 from forensics.settings import LABELS, format_value, run_settings
 from forensics.timeline import Series, Timeline
@@ -341,7 +342,7 @@ def paired_sparklines(a: Series, b: Series, width: int = SPARK_WIDTH) -> tuple[s
 
 
 def _setting(name: str, value: Any) -> str:
-    return "?" if value is None else format_value(name, value)
+    return "?" if value is None else md_cell(format_value(name, value))
 
 
 def _cell(x: Any) -> str:
@@ -349,7 +350,7 @@ def _cell(x: Any) -> str:
         return "—"
     if isinstance(x, float):
         return fmt_num(x)
-    return str(x).replace("|", "\\|").replace("\n", " ")
+    return md_cell(x)
 
 
 def compare_markdown(c: Comparison) -> str:
@@ -359,6 +360,7 @@ def compare_markdown(c: Comparison) -> str:
     hn, dn = _name(h.run_dir), _name(d.run_dir)
     if hn == dn:
         hn, dn = h.run_dir, d.run_dir
+    hn, dn = md_cell(hn), md_cell(dn)
     sep = c.separations[0] if c.separations else None
     where = f"curves part at step {sep.step}" if sep else "no separation of the curves found"
     dv = d.verdict
@@ -376,11 +378,13 @@ def compare_markdown(c: Comparison) -> str:
         for extra in c.separations[1:]:
             lines.append(f"The {extra.series.replace('_', ' ')} parts at step {extra.step}.")
     if c.settings:
-        diffs = "; ".join(f"{LABELS[k]} {_setting(k, a)} → {_setting(k, b)}" for k, a, b in c.settings)
+        diffs = "; ".join(
+            f"{LABELS[k]} {md_cell(_setting(k, a))} → {md_cell(_setting(k, b))}" for k, a, b in c.settings
+        )
         lines.append(f"**What was set differently:** {diffs}.")
     lines.append("")
     for note in c.notes:
-        lines.append(f"> {note}")
+        lines.append(f"> {md_cell(note)}")
     if c.notes:
         lines.append("")
 
@@ -427,5 +431,6 @@ def compare_markdown(c: Comparison) -> str:
             bad = f"step {r.diverged_first_nonfinite}" if r.diverged_first_nonfinite is not None else "—"
             lines.append(f"| {_cell(r.layer)} | {hs} | {ds} | {ratio} | {bad} |")
         lines.append("")
-    lines.append(f"Each run's own report: `forensics analyze {h.run_dir}`, `forensics analyze {d.run_dir}`.")
+    own = [md_code(f"forensics analyze {r.run_dir}") for r in (h, d)]
+    lines.append(f"Each run's own report: {own[0]}, {own[1]}.")
     return "\n".join(lines) + "\n"

@@ -19,6 +19,7 @@ from typing import Any
 
 from forensics import __version__
 from forensics.errors import ForensicsError, UsageError
+from forensics.report.escape import md_cell, md_code, md_text
 from forensics.report.model import Report
 from forensics.runs import Run, RunSet, find_runs
 from forensics.settings import LABELS, Setting, format_value, run_settings
@@ -390,21 +391,17 @@ def _verdict_cell(r: RunResult) -> str:
     return f"{CAUSES_TXT(v.cause, v.detail)}, {v.confidence:.2f}"
 
 
-def _cell(text: object) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
 def sweep_markdown(s: Sweep) -> str:
     analysed = s.analysed
     diverged = s.diverged
     findings = s.findings
-    name = Path(s.root.rstrip("/")).name or s.root
+    name = md_cell(Path(s.root.rstrip("/")).name or s.root)
     lines = [f"# {name}: {len(diverged)} of {len(analysed)} runs diverged"]
     not_analysed = len(s.results) - len(analysed)
     if not_analysed:
         lines[0] += f" ({not_analysed} more could not be analysed)"
     if findings:
-        lines.append(f"**What separates them:** {findings[0].statement}.")
+        lines.append(f"**What separates them:** {md_cell(findings[0].statement)}.")
     elif diverged and len(diverged) < len(analysed):
         lines.append("No setting found in the configs separates the diverged runs from the healthy ones.")
     lines.append("")
@@ -414,15 +411,18 @@ def sweep_markdown(s: Sweep) -> str:
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in s.results:
         step = r.report.first_nonfinite_step if r.report is not None else None
-        report = f"[{r.report_file}]({r.report_file})" if r.report_file else ("—" if r.error is None else r.error)
+        if r.report_file:  # a name we made (letters, digits, - _ .): safe as a link target
+            report = f"[{md_cell(r.report_file)}]({r.report_file})"
+        else:
+            report = "—" if r.error is None else md_cell(r.error)
         cells = [
-            r.name,
+            md_cell(r.name),
             ("**diverged** — " if r.diverged else "") + _verdict_cell(r),
             "—" if step is None else str(step),
-            *(format_value(c, r.settings[c].value) if c in r.settings else "?" for c in cols),
+            *(md_cell(format_value(c, r.settings[c].value)) if c in r.settings else "?" for c in cols),
             report,
         ]
-        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+        lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     if not any(r.report_file for r in s.results) and analysed:
         lines += ["Each run's full report: `forensics analyze RUN`, or all of them with `-o DIR`.", ""]
@@ -430,7 +430,7 @@ def sweep_markdown(s: Sweep) -> str:
     if diverged and len(diverged) < len(analysed):
         lines += ["## What separates the diverged runs from the healthy ones", ""]
         if findings:
-            lines += [f"- **{LABELS[f.setting]}**: {f.statement}." for f in findings]
+            lines += [f"- **{LABELS[f.setting]}**: {md_cell(f.statement)}." for f in findings]
             both = confounded(findings)
             if both:
                 named = " and ".join(LABELS[b] for b in both)
@@ -443,12 +443,12 @@ def sweep_markdown(s: Sweep) -> str:
 
     if s.shared:
         lines += ["## Files outside every run", ""]
-        lines += [f"- `{f}`" for f in s.shared[:20]]
+        lines += [f"- {md_code(f)}" for f in s.shared[:20]]
         if len(s.shared) > 20:
             lines.append(f"- and {len(s.shared) - 20} more")
         lines.append("")
     if s.problems:
-        lines += ["## Problems", ""] + [f"- {p}" for p in s.problems] + [""]
+        lines += ["## Problems", ""] + [f"- {md_text(p)}" for p in s.problems] + [""]
     return "\n".join(lines)
 
 
@@ -481,12 +481,9 @@ def write_sweep(s: Sweep, out_dir: Path, fmt: str) -> Path:
 
 
 def _write(path: Path, text: str) -> None:
-    from forensics.cli import _printable  # one policy for text from a run reaching a file or a terminal
+    from forensics.cli import _write_output  # one policy for writing a report: escaped, replaced whole
 
-    try:
-        path.write_text(_printable(text if text.endswith("\n") else text + "\n"), encoding="utf-8")
-    except OSError as e:
-        raise UsageError(f"cannot write {path}: {e.strerror or e}") from None
+    _write_output(text, path)
 
 
 def prepare_output_dir(out: Path, analysed_root: str) -> None:

@@ -73,13 +73,13 @@ def md_cell(text: object) -> str:
 def md_text(text: object) -> str:
     """:func:`md_cell`, also safe at the start of a line or after a list marker (where
     ``# x`` would be a heading and ``1. x`` a list)."""
-    line = md_cell(text)
-    body = line.lstrip(" ")  # up to three spaces of indent still start a block
-    if not _MD_LINE_START.match(body):
+    # leading spaces are not shown at the start of a paragraph, and with them a list
+    # marker or a heading still starts a block (four make a code block): dropped
+    line = md_cell(text).lstrip(" ")
+    if not _MD_LINE_START.match(line):
         return line
-    indent = line[: len(line) - len(body)]
-    digits = len(body) - len(body.lstrip("0123456789"))
-    return indent + (f"{body[:digits]}\\{body[digits:]}" if digits else "\\" + body)
+    digits = len(line) - len(line.lstrip("0123456789"))
+    return f"{line[:digits]}\\{line[digits:]}" if digits else "\\" + line
 
 
 def md_code(text: object, *, table: bool = False) -> str:

@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 from robust_util import SAMPLES, count, safetensors_bytes
@@ -54,6 +54,8 @@ def _only_paragraph(source: str):
 
 @settings(max_examples=400, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(HOSTILE_TEXT)
+@example(" -")  # found by a full-suite run: indentation before a list marker
+@example("    x")  # four spaces: an indented code block
 def test_md_text_renders_as_exactly_its_characters_on_one_line(text: str) -> None:
     count("report escaping")
     shown = one_line(text)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from forensics.diagnose import diagnose
 from forensics.errors import UsageError
-from forensics.load import ProgressFn, load_run
+from forensics.load import ProgressFn, RunData, load_run
 from forensics.report.model import Report
 from forensics.rules import REGISTRY, run_rules
 from forensics.timeline import build_timeline
@@ -34,14 +34,20 @@ def analyze(
     whose sources say what is wrong with each.
     """
     run = load_run(path, data=data, follow_links=follow_links, progress=progress, debug=debug)
+    return analyze_loaded(run, str(path), debug=debug)
+
+
+def analyze_loaded(run: RunData, run_dir: str, *, debug: bool = False) -> Report:
+    """The analysis of a run already read (:func:`forensics.load.load_run`): for callers
+    that also need what was read (a sweep compares the runs' configs)."""
     if not run.sources:
-        raise UsageError(f"{path}: {NOTHING_FOUND}" + (f" ({run.problems[0]})" if run.problems else ""))
+        raise UsageError(f"{run_dir}: {NOTHING_FOUND}" + (f" ({run.problems[0]})" if run.problems else ""))
     tl = build_timeline(run)
     problems = list(tl.problems)
     evidence = run_rules(tl, debug=debug, problems=problems)
     dx = diagnose(tl, evidence)
     return Report(
-        run_dir=str(path),
+        run_dir=run_dir,
         diverged=tl.diverged or any(e.weight > 0 and REGISTRY[e.rule].diverges for e in evidence),
         first_nonfinite_step=tl.first_nonfinite.step if tl.first_nonfinite is not None else None,
         verdict=dx.verdict,

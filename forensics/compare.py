@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from forensics.load import RunData
 from forensics.report.escape import md_cell, md_code
 from forensics.report.model import Report
 from forensics.settings import LABELS, format_value, run_settings
@@ -190,10 +191,9 @@ def _flat(tree: Any, prefix: str = "", out: dict[str, Any] | None = None, depth:
     return out
 
 
-def _config_tree(tl: Timeline | None) -> dict[str, Any]:
+def _config_tree(run: RunData | None) -> dict[str, Any]:
     """Every config key of the run, by file name then key path; event hparams too."""
     out: dict[str, Any] = {}
-    run = tl.run if tl is not None else None
     if run is None:
         return out
     for c in run.configs:
@@ -248,8 +248,11 @@ def _layers(h: Timeline | None, d: Timeline | None, until: int | None) -> list[L
 # ---------------------------------------------------------------- the comparison
 
 
-def compare_reports(healthy: Report, diverged: Report) -> Comparison:
-    """Compare two analysed runs (:func:`forensics.analyze` reports)."""
+def compare_reports(
+    healthy: Report, diverged: Report, healthy_run: RunData | None = None, diverged_run: RunData | None = None
+) -> Comparison:
+    """Compare two analysed runs (:func:`forensics.analyze` reports); the settings and
+    config differences need what was read (``RunData``, from :func:`compare`)."""
     cmp = Comparison(healthy, diverged)
     ht, dt = healthy.timeline, diverged.timeline
     if healthy.diverged:
@@ -269,13 +272,13 @@ def compare_reports(healthy: Report, diverged: Report) -> Comparison:
         sep = find_separation(a, b)
         if sep is not None:
             cmp.separations.append(sep)
-    hs, ds = run_settings(ht), run_settings(dt)
+    hs, ds = run_settings(healthy_run, ht), run_settings(diverged_run, dt)
     for name in LABELS:
         a = hs[name].value if name in hs else None
         b = ds[name].value if name in ds else None
         if (a is not None or b is not None) and not _same(a, b):
             cmp.settings.append((name, a, b))
-    hc, dc = _config_tree(ht), _config_tree(dt)
+    hc, dc = _config_tree(healthy_run), _config_tree(diverged_run)
     for key in sorted(set(hc) | set(dc)):
         a, b = hc.get(key), dc.get(key)
         if not _same(a, b):
@@ -287,9 +290,11 @@ def compare_reports(healthy: Report, diverged: Report) -> Comparison:
 
 def compare(healthy: str, diverged: str, **options: Any) -> Comparison:
     """Analyse both runs (each alone, as :func:`forensics.analyze` does) and compare them."""
-    import forensics
+    from forensics.sweep import load_and_analyze
 
-    return compare_reports(forensics.analyze(healthy, **options), forensics.analyze(diverged, **options))
+    h_report, h_run = load_and_analyze(healthy, **options)
+    d_report, d_run = load_and_analyze(diverged, **options)
+    return compare_reports(h_report, d_report, h_run, d_run)
 
 
 # ---------------------------------------------------------------- rendering

@@ -285,24 +285,37 @@ def _human(n: int) -> str:
     return human_bytes(n)
 
 
-def analyze_remote(url: str, *, root: Path | None = None, limit: int | None = None, **options: Any) -> Any:
-    """Stage the run at ``url`` and analyse it (``options`` as for
-    :func:`forensics.analysis.analyze`); the report names the URL, and the files not
-    fetched are listed as skipped sources."""
-    from forensics.analysis import analyze
-    from forensics.discover import classify
-
+@contextlib.contextmanager
+def staged_run(url: str, *, root: Path | None = None, limit: int | None = None) -> Iterator[tuple[Path, Staged]]:
+    """The run at ``url`` staged locally: yields (the path to analyse, what was staged),
+    holding the run's cache entry against eviction meanwhile."""
     staged = stage(url, root=root, limit=limit)
     with _locked(staged.lock, shared=True):
-        target = staged.local
-        entries = [p for p in target.iterdir() if p.name != _MANIFEST]
+        entries = [p for p in staged.local.iterdir() if p.name != _MANIFEST]
         single = len(entries) == 1 and entries[0].is_file() and not staged.skipped
-        report = analyze(entries[0] if single else target, **options)
+        yield (entries[0] if single else staged.local), staged
+
+
+def name_remote_report(report: Any, url: str, staged: Staged) -> Any:
+    """The report of a staged run, naming its URL and listing the files not fetched."""
+    from forensics.discover import classify
+
     report.run_dir = url
     if report.timeline is not None:
-        report.timeline.run_dir = url
+        report.timeline = dataclasses.replace(report.timeline, run_dir=url)
     for f, why in staged.skipped:
         kind = classify(f.rel.rsplit("/", 1)[-1]) or Kind.DATA_SAMPLE
         report.sources.append(Source(path=f.rel, kind=kind, status=Status.SKIPPED, note=why, size=f.size))
         report.problems.append(f"{f.rel}: {why}")
     return report
+
+
+def analyze_remote(url: str, *, root: Path | None = None, limit: int | None = None, **options: Any) -> Any:
+    """Stage the run at ``url`` and analyse it (``options`` as for
+    :func:`forensics.analysis.analyze`); the report names the URL, and the files not
+    fetched are listed as skipped sources."""
+    from forensics.analysis import analyze
+
+    with staged_run(url, root=root, limit=limit) as (target, staged):
+        report = analyze(target, **options)
+    return name_remote_report(report, url, staged)

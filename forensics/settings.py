@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from forensics.load import RunData
 from forensics.readers.config import extract_settings, values_of
 from forensics.timeline import Timeline
 
@@ -72,12 +73,22 @@ def _number_or_text(value: Any) -> float | int | str | None:
     return None
 
 
-def run_settings(tl: Timeline | None) -> dict[str, Setting]:
-    """The settings of the run behind ``tl`` that could be found, each with its source."""
+def run_settings(run: RunData | None, tl: Timeline | None = None) -> dict[str, Setting]:
+    """The settings of a run (as read, and its timeline for the logged LR) that could be
+    found, each with its source."""
     out: dict[str, Setting] = {}
-    run = tl.run if tl is not None else None
-    if run is None:
-        return out
+    if run is not None:
+        _read_settings(run, out)
+    if "lr" not in out and tl is not None and tl.lr is not None and len(tl.lr):
+        vals = tl.lr.values[(tl.lr.values > 0) & np.isfinite(tl.lr.values)]
+        if vals.size:
+            _put(out, "lr", float(vals.max()), f"peak of {tl.lr.tag} in {tl.lr.source}")
+    if "optimizer" in out and isinstance(out["optimizer"].value, str):
+        out["optimizer"] = Setting(out["optimizer"].value.lower(), out["optimizer"].source)
+    return {k: out[k] for k in NAMES if k in out}
+
+
+def _read_settings(run: RunData, out: dict[str, Setting]) -> None:
     config_trees = [(c.raw, c.source.path) for c in run.configs if c.raw]
     hparam_trees = [(dict(ev.hparams), f"hparams in {ev.source.path}") for ev in run.events if ev.hparams]
     for cfg in run.configs:
@@ -105,13 +116,6 @@ def run_settings(tl: Timeline | None) -> dict[str, Setting]:
             _put(out, "lr", m.learning_rate, f"optimizer state in {ck.source.path}")
             _put(out, "optimizer", m.optimizer, ck.source.path)
             _put(out, "precision", m.dtype_policy, ck.source.path)
-    if "lr" not in out and tl is not None and tl.lr is not None and len(tl.lr):
-        vals = tl.lr.values[(tl.lr.values > 0) & np.isfinite(tl.lr.values)]
-        if vals.size:
-            _put(out, "lr", float(vals.max()), f"peak of {tl.lr.tag} in {tl.lr.source}")
-    if "optimizer" in out and isinstance(out["optimizer"].value, str):
-        out["optimizer"] = Setting(out["optimizer"].value.lower(), out["optimizer"].source)
-    return {k: out[k] for k in NAMES if k in out}
 
 
 def format_value(name: str, value: float | int | str | None) -> str:

@@ -170,22 +170,31 @@ def _finding_dict(f: Finding) -> dict[str, Any]:
 # ---------------------------------------------------------------- running
 
 
+def load_and_analyze(path: str, *, follow_links: bool = False, debug: bool = False) -> tuple[Report, Any]:
+    """``forensics.analyze(path)`` (the same report), with what was read (``RunData``):
+    the settings and configs of a run are compared from it."""
+    from forensics.analysis import analyze_loaded
+    from forensics.load import load_run
+    from forensics.remote import is_remote
+
+    if not is_remote(path):
+        run = load_run(path, follow_links=follow_links, debug=debug)
+        return analyze_loaded(run, path, debug=debug), run
+    from forensics.remote import name_remote_report, staged_run
+
+    with staged_run(path) as (target, staged):
+        run = load_run(target, follow_links=follow_links, debug=debug)
+        report = analyze_loaded(run, str(target), debug=debug)
+    return name_remote_report(report, path, staged), run
+
+
 def analyze_one(path: str, follow_links: bool = False, debug: bool = False) -> RunResult:
     """Analyse one run as ``forensics analyze`` does; errors become the result's one line.
 
     Module-level and self-contained: a process pool or a Dask worker runs it."""
     result = RunResult(name=path, path=path)
     try:
-        from forensics.remote import is_remote
-
-        if is_remote(path):
-            from forensics.remote import analyze_remote
-
-            report = analyze_remote(path, debug=debug)
-        else:
-            from forensics.analysis import analyze
-
-            report = analyze(path, follow_links=follow_links, debug=debug)
+        report, run = load_and_analyze(path, follow_links=follow_links, debug=debug)
     except ForensicsError as e:
         result.error = " ".join(str(e).split())
         return result
@@ -197,7 +206,7 @@ def analyze_one(path: str, follow_links: bool = False, debug: bool = False) -> R
     if not report.readable:
         result.error = f"nothing could be read: {report.unreadable_summary()}"
     result.report = report
-    result.settings = run_settings(report.timeline)
+    result.settings = run_settings(run, report.timeline)
     return result
 
 

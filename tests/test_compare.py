@@ -46,7 +46,7 @@ def test_a_run_against_its_own_copy_shows_no_separation_and_no_difference(tmp_pa
 
 
 def test_markdown_shows_both_curves_and_the_tables_and_json_is_strict():
-    c = compare_reports(forensics.analyze(SWEEP / "lr_0.01"), forensics.analyze(SWEEP / "lr_10"))
+    c = compare(str(SWEEP / "lr_0.01"), str(SWEEP / "lr_10"))
     md = c.to_markdown()
     assert md.startswith("# lr_10 against lr_0.01: curves part at step ")
     block = md.split("```text\n")[1].split("```")[0].splitlines()
@@ -56,6 +56,11 @@ def test_markdown_shows_both_curves_and_the_tables_and_json_is_strict():
     data = json.loads(c.to_json())
     assert data["kind"] == "compare" and data["diverged"]["diverged"] is True
     assert data["separation"][0]["series"] == "loss"
+
+
+def test_reports_alone_compare_curves_and_layers_without_the_configs():
+    c = compare_reports(forensics.analyze(SWEEP / "lr_0.1"), forensics.analyze(SWEEP / "lr_1"))
+    assert c.separations and c.layers and c.settings and not c.config  # the logged LR still differs
 
 
 def test_the_cli_compares_runs_of_another_framework_and_says_what_differs():

@@ -15,15 +15,20 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn, TypeVar
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from forensics import __version__
 from forensics.errors import ForensicsError, UsageError
 from forensics.util import human_bytes
+
+if TYPE_CHECKING:
+    from forensics.runs import RunSet
+    from forensics.sweep import Sweep
 
 T = TypeVar("T")
 
@@ -240,7 +245,7 @@ def inspect(
 
 
 def analyze(
-    run_dir: Path,
+    run_dir: str,
     format: str,
     output: Path | None,
     data: list[Path],
@@ -248,15 +253,27 @@ def analyze(
     follow_links: bool,
     debug: bool,
     quiet: bool = False,
+    jobs: int | None = None,
+    dask: str | None = None,
 ) -> None:
     """Diagnose why a run diverged and print a report (markdown, a self-contained HTML page, or JSON per the
-    report contract)."""
-    from forensics.analysis import analyze as run_analysis
+    report contract). A folder of several runs gets a sweep report (docs/sweeps.md)."""
+    import forensics
+    from forensics.remote import is_remote
     from forensics.report.json_report import to_json
+    from forensics.sweep import find_runs_anywhere
 
-    _check_output(output, run_dir, data)
+    found = _with_progress(lambda _: find_runs_anywhere(run_dir, follow_links=follow_links), quiet=quiet)
+    if found.is_sweep:
+        if data:
+            raise _fail("--data names a sample for one run; give that run's folder, not the folder of runs")
+        _analyze_sweep(found, format, output, fail_on_divergence, jobs, dask, follow_links, debug)
+        return
+    _check_output(output, None if is_remote(run_dir) else Path(run_dir), data)
     report = _with_progress(
-        lambda progress: run_analysis(run_dir, data=data, follow_links=follow_links, progress=progress, debug=debug),
+        lambda progress: forensics.analyze(
+            run_dir, data=data, follow_links=follow_links, progress=progress, debug=debug
+        ),
         quiet=quiet,
     )
     if not report.readable:
@@ -270,6 +287,67 @@ def analyze(
         raise _fail(str(e)) from None
     if fail_on_divergence and report.diverged:
         raise _Exit(EXIT_DIVERGED)
+
+
+def _analyze_sweep(
+    found: RunSet,
+    format: str,
+    output: Path | None,
+    fail_on_divergence: bool,
+    jobs: int | None,
+    dask: str | None,
+    follow_links: bool,
+    debug: bool,
+) -> None:
+    """The sweep branch of ``analyze``: every run alone, one summary, the full reports in -o DIR."""
+    from forensics.sweep import analyze_paths, prepare_output_dir, sweep_of, write_sweep
+
+    if format == "html":
+        raise _fail("a folder of runs gets a markdown or JSON sweep report; --format html is for one run")
+
+    def work(_: _Progress) -> Sweep:
+        if output is not None:
+            prepare_output_dir(output, found.root)
+        paths = [found.path_of(r) for r in found.runs]
+        results = analyze_paths(paths, follow_links=follow_links, debug=debug, jobs=jobs, dask=dask)
+        sweep = sweep_of(found, results)
+        if output is not None:
+            write_sweep(sweep, output, format)
+        return sweep
+
+    sweep = _with_progress(work)
+    if not sweep.analysed:
+        raise _fail(f"{found.root}: none of its {len(sweep.results)} runs could be read")
+    if output is None:
+        _write_output(sweep.to_json() if format == "json" else sweep.to_markdown(), None)
+    if fail_on_divergence and sweep.diverged:
+        raise _Exit(EXIT_DIVERGED)
+
+
+def compare(healthy: str, diverged: str, format: str, output: Path | None, follow_links: bool, debug: bool) -> None:
+    """Hold a diverged run against a healthy one: where the curves part, the settings and
+    config that differ, each layer's weights side by side, both curves on one scale."""
+    from forensics.compare import compare as run_compare
+
+    _check_output(output)
+    result = _with_progress(lambda _: run_compare(healthy, diverged, follow_links=follow_links, debug=debug))
+    for r in (result.healthy, result.diverged):
+        if not r.readable:
+            raise _fail(f"{r.run_dir}: nothing could be read: {r.unreadable_summary()}")
+    try:
+        _write_output(result.to_json() if format == "json" else result.to_markdown(), output)
+    except ForensicsError as e:
+        raise _fail(str(e)) from None
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not 1 or more")
+    return value
 
 
 def _render(report: object, format: str, output: Path | None) -> str:
@@ -303,8 +381,16 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(EXIT_USAGE)
 
 
-def _common(cmd: argparse.ArgumentParser, what: str, formats: Sequence[str], output_help: str) -> None:
-    cmd.add_argument("run_dir", type=Path, metavar="RUN_DIR", help=f"Run directory (or a single artifact) to {what}.")
+def _common(
+    cmd: argparse.ArgumentParser, what: str, formats: Sequence[str], output_help: str, run_help: str | None = None
+) -> None:
+    cmd.add_argument(
+        "run_dir",
+        # a URL (s3://bucket/run) is not a path: Path would fold its "//"
+        type=str if run_help else Path,
+        metavar="RUN_DIR",
+        help=run_help or f"Run directory (or a single artifact) to {what}.",
+    )
     cmd.add_argument(
         "--format", "-f", choices=formats, default=formats[0], help="Output format (default: %(default)s)."
     )
@@ -343,7 +429,9 @@ def build_parser() -> argparse.ArgumentParser:
         ana,
         "analyze",
         ["markdown", "html", "json"],
-        "Write the report to FILE; markdown puts its figures in FILE's stem + '_files/' beside it.",
+        "Write the report to FILE; markdown puts its figures in FILE's stem + '_files/' beside it. "
+        "A folder of runs: write to the directory FILE, one report per run beside the sweep report.",
+        "Run directory, a single artifact, a folder of several runs (a sweep), or an s3:// gs:// az:// URL.",
     )
     ana.add_argument(
         "--data",
@@ -354,9 +442,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="A data sample (.npz/.npy/.h5/.csv) to check; repeatable.",
     )
     ana.add_argument(
-        "--fail-on-divergence", action="store_true", help="Exit 1 when the run diverged or the checkpoint is broken."
+        "--fail-on-divergence",
+        action="store_true",
+        help="Exit 1 when the run (or any run of a sweep) diverged or the checkpoint is broken.",
+    )
+    ana.add_argument(
+        "--jobs", "-j", type=_positive, default=None, help="Runs of a sweep analysed at once (default: all cores)."
+    )
+    ana.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        default=os.environ.get("DASK_SCHEDULER_ADDRESS") or None,
+        help="Send the runs of a sweep to this Dask scheduler (tcp://host:8786; default: $DASK_SCHEDULER_ADDRESS).",
     )
     _flags(ana)
+    cmp = commands.add_parser(
+        "compare", allow_abbrev=False, help=(compare.__doc__ or "").split(":")[0], description=compare.__doc__
+    )
+    cmp.add_argument("healthy", metavar="HEALTHY", help="A healthy run to compare with (folder, artifact or URL).")
+    cmp.add_argument("diverged", metavar="DIVERGED", help="The diverged run.")
+    cmp.add_argument("--format", "-f", choices=["markdown", "json"], default="markdown", help="Output format.")
+    cmp.add_argument("--output", "-o", type=Path, default=None, help="Write the comparison to this file.")
+    _flags(cmp)
     ins = commands.add_parser(
         "inspect", allow_abbrev=False, help=(inspect.__doc__ or "").split(":")[0], description=inspect.__doc__
     )
@@ -383,7 +490,11 @@ def run(argv: Sequence[str] | None = None) -> int:
                 args.follow_links,
                 args.debug,
                 args.quiet,
+                args.jobs,
+                args.dask,
             )
+        elif args.command == "compare":
+            compare(args.healthy, args.diverged, args.format, args.output, args.follow_links, args.debug)
         else:
             inspect(args.run_dir, args.format, args.output, args.follow_links, args.debug, args.quiet)
     except _Exit as e:

@@ -675,8 +675,12 @@ class Loaded:
 def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int) -> bytes:
     if info.file_size > cap:
         raise PickleRefused(f"{info.filename} is {info.file_size} bytes, more than the {cap}-byte cap")
-    with zf.open(info) as fh:
-        data = fh.read(cap + 1)  # never trust the declared size: a zip bomb lies about it
+    try:
+        with zf.open(info) as fh:
+            data = fh.read(cap + 1)  # never trust the declared size: a zip bomb lies about it
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError, ValueError) as e:
+        # a damaged member (bad CRC, cut deflate stream, unknown method) costs this file, with its name
+        raise UnreadableSource(f"zip member {info.filename} cannot be read: {e}") from None
     if len(data) > cap:
         raise PickleRefused(f"{info.filename} inflates past the {cap}-byte cap")
     return data
@@ -717,10 +721,7 @@ def _load_zip(fd: int, size: int) -> Loaded:
                 if order not in (b"little", b"big"):
                     raise UnreadableSource(f"byteorder record says {order[:16]!r}")
                 big_endian = order == b"big"
-            try:
-                data = _read_member(zf, pkl[0], MAX_PICKLE_BYTES)
-            except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as e:
-                raise UnreadableSource(f"data.pkl cannot be read: {e}") from None
+            data = _read_member(zf, pkl[0], MAX_PICKLE_BYTES)
             scan(data)
             table = StorageTable()
             names: list[str] = []

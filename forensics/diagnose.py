@@ -44,6 +44,8 @@ UNKNOWN_CRASH_CONFIDENCE = 0.5
 MAX_EVIDENCE_WEIGHT = 0.99
 # The confidence of a verdict never reaches certainty.
 MAX_CONFIDENCE = 0.99
+# A runner-up less probable than this is no alternative worth naming in the summary.
+RUNNER_UP_MIN_SCORE = 0.05
 
 
 @dataclass(frozen=True)
@@ -283,7 +285,7 @@ def diagnose(tl: Timeline, evidence: list[Evidence]) -> Diagnosis:
                 f"{cited[0].rule}: {cited[0].message.rstrip('.')} — on the dev corpus this finding goes with "
                 f"{top_cause.replace('_', ' ')} more often than with {cited[0].cause.replace('_', ' ')}."
             )
-    if second is not None and second.score > 0:
+    if second is not None and second.score >= RUNNER_UP_MIN_SCORE:
         summary += f" Runner-up: {second.cause.replace('_', ' ')} ({second.score:.2f})."
     fix = next((e.fix for e in top.evidence if e.fix and e.weight > 0), None)
     detail = top.detail or (SOLE_DETAIL.get(top.cause) if not lead else None)

@@ -51,6 +51,7 @@ from forensics.records import (
     TensorStats,
     hf_steps_per_epoch,
 )
+from forensics.spikes import Spike, accelerating, find_loss_spikes
 from forensics.util import fmt_num
 
 if TYPE_CHECKING:
@@ -346,6 +347,8 @@ class Timeline:
     died_after_step: int | None = None  # the last step a log showed before the job died on an exception
     job_logs: int = 0  # job logs read
     spikes_recovered: tuple[int, ...] = ()
+    loss_spikes: tuple[Spike, ...] = ()  # every spike by the published criteria (forensics/spikes.py)
+    spikes_accelerating: bool = False  # spikes come more and more often
     relative_updates: tuple[RelativeUpdate, ...] = ()
     # facts of the setup, shared by several rules and the report
     lr_info: LrInfo = _NO_LR
@@ -1326,6 +1329,8 @@ def build_timeline(run: RunData) -> Timeline:
 
     onset = None
     spikes: tuple[int, ...] = ()
+    loss_spikes: tuple[Spike, ...] = ()
+    accel = False
     if loss is not None:
         if tl.diverged:
             # the stretch of loss before the blow-up: up to its first non-finite point, or
@@ -1339,6 +1344,12 @@ def build_timeline(run: RunData) -> Timeline:
                 cut = min(cut, int(np.count_nonzero(loss.steps <= div)))
             onset = find_onset(loss.steps[:cut], loss.values[:cut])
         spikes = tuple(find_spikes(loss.values, loss.steps))
+        gn = curves["grad_norm"]
+        on_steps = gn is not None and gn.unit == loss.unit
+        loss_spikes = find_loss_spikes(
+            loss.steps, loss.values, gn.steps if on_steps else None, gn.values if on_steps else None
+        )
+        accel = accelerating(loss_spikes, int(loss.steps.min()), int(loss.steps.max())) if len(loss) else False
 
     restarts: tuple[tuple[int, int], ...] = ()
     if loss_all is not None and len(loss_all) > 1:
@@ -1371,6 +1382,8 @@ def build_timeline(run: RunData) -> Timeline:
         died_after_step=max(died_after) if died_after else None,
         job_logs=len(run.logs),
         spikes_recovered=spikes,
+        loss_spikes=loss_spikes,
+        spikes_accelerating=accel,
         relative_updates=relative_updates,
         lr_info=_lr_info(run, tl.lr, tl.divergence_step),
         output_width=_output_width(run),
@@ -1393,6 +1406,7 @@ DERIVED_BY: dict[str, tuple[Callable[..., object], ...]] = {
     "onset": (find_onset, _snap_onset_to_lr_increase),
     "lr_changes": (_lr_changes,),
     "spikes_recovered": (find_spikes,),
+    "loss_spikes": (find_loss_spikes, accelerating),
     "steps_per_epoch": (_steps_per_epoch,),
     "checkpoints": (_checkpoint_views,),
     "layers": (_layer_tracks,),

@@ -1,0 +1,165 @@
+"""Loss spikes by the published criteria, and where to resume a run that a spike ended.
+
+Context only (weight 0): a spike says the optimisation was disturbed, not why; a
+benign spike must not move a healthy verdict, and a fatal one is already the onset
+the cause rules judge.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from forensics.rules.base import CONTEXT, Finding, rule
+from forensics.spikes import Spike
+from forensics.timeline import CheckpointView, Timeline
+from forensics.util import fmt_num
+
+# A checkpoint whose global weight norm is this many times the smallest norm of the
+# checkpoints before it is already inflated: training moves the norm by tens of
+# percent between saves, a blow-up under way by multiples.
+INFLATED_FACTOR = 3.0
+# PaLM (Chowdhery et al. 2022, section 5.1): restart about 100 steps before the spike and
+# skip about 200-500 data batches around it.
+REWIND_STEPS = 100
+SKIP_BATCHES = (200, 500)
+# The LR cut to suggest after a fatal spike: halving is the usual first remedy
+# (OLMo, BLOOM and OPT logbooks lowered the LR by about this much on restarts).
+LR_CUT = 0.5
+# Spikes named one by one in the message; the JSON report lists them all.
+SHOWN = 6
+
+
+@dataclass(frozen=True)
+class ResumePoint:
+    """The newest checkpoint before a blow-up that is safe to resume from, and why."""
+
+    path: str
+    step: int
+    before: int  # the step it precedes (the fatal spike's start, or the onset)
+    advice: str
+
+
+def _finite(view: CheckpointView) -> bool:
+    ck = view.checkpoint
+    if view.nonfinite_tensors or any(t.nonfinite for t in ck.optimizer_tensors):
+        return False
+    opt = ck.optimizer
+    return opt is None or all(math.isfinite(u.update_l2) for u in opt.layers)
+
+
+def blowup_step(tl: Timeline) -> int | None:
+    """Where the run started to go wrong: the fatal spike's start, else the onset, else
+    the divergence."""
+    fatal = [s for s in tl.loss_spikes if s.fatal]
+    if fatal:
+        return fatal[0].start
+    if tl.onset is not None:
+        return tl.onset.step
+    return tl.divergence_step
+
+
+def last_good_checkpoint(tl: Timeline) -> ResumePoint | None:
+    """The newest checkpoint before the blow-up whose weights and optimizer state are
+    finite and whose weight norm is not yet inflated (None when the run did not blow up
+    or no checkpoint qualifies)."""
+    before = blowup_step(tl)
+    if before is None or not (tl.diverged or any(s.fatal for s in tl.loss_spikes)):
+        return None
+    norms = {w.path: w.norm for w in tl.weight_norms}
+    good: CheckpointView | None = None
+    smallest = math.inf
+    for c in sorted((c for c in tl.checkpoints if c.step is not None), key=lambda c: c.step or 0):
+        if c.step is None or c.step >= before:
+            break
+        n = norms.get(c.path, math.nan)
+        if _finite(c) and not (math.isfinite(n) and n > INFLATED_FACTOR * smallest):
+            good = c
+        if math.isfinite(n) and n > 0:
+            smallest = min(smallest, n)
+    if good is None or good.step is None:
+        return None
+    lr = tl.lr_at(before)
+    lr_part = f"; lower the LR from {fmt_num(lr)} to {fmt_num(lr * LR_CUT)}" if lr else f"; lower the LR by {LR_CUT:g}x"
+    lo = max(0, before - REWIND_STEPS)
+    hi = lo + SKIP_BATCHES[1]
+    with_opt = " and optimizer state" if good.checkpoint.optimizer or good.checkpoint.optimizer_tensors else ""
+    advice = (
+        f"Resume from {good.path} (step {good.step}, finite weights{with_opt}, norm not yet inflated), "
+        f"skip the batches of steps {lo}..{hi} (PaLM: rewind ~{REWIND_STEPS} steps, skip "
+        f"{SKIP_BATCHES[0]}-{SKIP_BATCHES[1]} batches around the spike){lr_part}."
+    )
+    return ResumePoint(good.path, good.step, before, advice)
+
+
+def _describe(s: Spike) -> str:
+    end = f"recovered by {s.recovered}" if s.recovered is not None else "never recovered"
+    lead = f", grad-norm spike at {s.grad_lead} before it" if s.grad_lead is not None else ""
+    return (
+        f"{s.start}→peak {s.peak} ({fmt_num(s.peak_value)} vs {fmt_num(s.baseline)} before), {end}"
+        f" [{', '.join(s.criteria)}]{lead}"
+    )
+
+
+@rule("SPK001", "loss-spikes", "inconclusive", (), needs=("loss",))
+def loss_spikes(tl: Timeline) -> list[Finding]:
+    """
+    What it detects:
+        Every loss spike by any of the published criteria: OLMo 2 (>= 7 sigma above
+        the mean of the last 1000 steps), llm-foundry (>= 2x the last-100-step mean
+        for more than 4 steps), Megatron-LM (> 10x the largest loss so far); each with
+        its start, peak and recovery step (or none: fatal), whether a ZClip
+        gradient-norm spike (z > 2.5 against an EMA with alpha 0.97) came just before
+        it, and whether spikes come more and more often. For a run a spike or a
+        divergence ended, the last good checkpoint: the newest before the blow-up
+        whose weights and optimizer state are finite and whose norm is not inflated.
+
+    Why it points to this cause:
+        It points to none: a spike says the optimisation was disturbed (a bad batch,
+        too high an LR, fp16 overflow), not which. Spikes that recover are benign;
+        the one that never recovers is where the cause rules look.
+
+    Evidence it reports:
+        The spikes (start, peak, recovery, criteria), whether they accelerate, and
+        the checkpoint to resume from.
+
+    Fix to suggest:
+        After a fatal spike: resume from the last good checkpoint, skip the batches
+        around the spike (PaLM: rewind ~100 steps, skip 200-500 batches) and halve
+        the LR. Benign spikes coming more and more often: clip gradients or lower
+        the LR before they turn fatal.
+    """
+    if tl.loss is None:
+        return []
+    spikes = tl.loss_spikes
+    resume = last_good_checkpoint(tl)
+    out: list[Finding] = []
+    if spikes:
+        benign = sum(1 for s in spikes if not s.fatal)
+        shown = "; ".join(_describe(s) for s in spikes[:SHOWN]) + ("; …" if len(spikes) > SHOWN else "")
+        accel = " They come more and more often." if tl.spikes_accelerating else ""
+        fix = None
+        if tl.spikes_accelerating and not any(s.fatal for s in spikes):
+            fix = "Spikes are coming more and more often: clip gradients (max norm 1.0) or lower the LR."
+        out.append(
+            Finding(
+                None,
+                f"{len(spikes)} loss spike(s), {benign} recovered, {len(spikes) - benign} fatal: {shown}.{accel}",
+                step=spikes[0].start,
+                source=tl.loss.source,
+                weight=CONTEXT,
+                fix=fix,
+            )
+        )
+    if resume is not None:
+        out.append(
+            Finding(
+                None,
+                f"Last good checkpoint before step {resume.before}: {resume.path} (step {resume.step}).",
+                step=resume.step,
+                source=resume.path,
+                weight=CONTEXT,
+                fix=resume.advice,
+            )
+        )
+    return out

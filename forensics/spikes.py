@@ -1,0 +1,212 @@
+"""Loss spikes on long curves: every spike's start, peak and recovery, by the criteria the
+teams that trained large models through instabilities published.
+
+Each criterion flags logged points; flagged points that touch form one spike; a spike
+that has not come back down before the next one starts is the same episode. Everything
+is vectorised (cumulative sums, a running maximum, a blocked EMA): a 10^6-point curve
+takes well under a second.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# OLMo 2 (Team OLMo, "2 OLMo 2 Furious", 2024): a spike is a loss >= 7 standard deviations
+# above the mean of the last 1000 steps.
+OLMO_SIGMAS = 7.0
+OLMO_WINDOW_STEPS = 1000
+# llm-foundry's LossSpikeDetection callback: the loss at >= 2x the mean of the last 100
+# steps, for more than 4 steps in a row.
+FOUNDRY_FACTOR = 2.0
+FOUNDRY_WINDOW_STEPS = 100
+FOUNDRY_MIN_POINTS = 5
+# Megatron-LM's rerun state machine: a loss above 10x the largest seen so far.
+MEGATRON_FACTOR = 10.0
+# ZClip (Kumar et al. 2025): a gradient-norm z-score above 2.5 against exponential moving
+# averages of its mean and variance with alpha 0.97.
+ZCLIP_Z = 2.5
+ZCLIP_ALPHA = 0.97
+# Points of history a trailing window needs before it judges (a mean over 2 points is noise).
+MIN_HISTORY = 20
+# A spike has recovered at the first point back within this factor of the mean before it.
+RECOVERY_FACTOR = 1.25
+# Spikes come more and more often: at least this many, and the second half of the
+# curve holds at least ACCELERATION_RATIO times as many as the first half.
+ACCELERATION_MIN_SPIKES = 4
+ACCELERATION_RATIO = 2.0
+# A gradient-norm spike this many logged points (or fewer) before a loss spike's peak leads it
+# (z > 2.5 fires on ~0.6% of Gaussian noise: a wider window would find chance leads).
+GRAD_LEAD_POINTS = 10
+
+CRITERIA = {
+    "olmo2": f">= {OLMO_SIGMAS:g} sigma above the mean of the last {OLMO_WINDOW_STEPS} steps (OLMo 2)",
+    "llm-foundry": f">= {FOUNDRY_FACTOR:g}x the mean of the last {FOUNDRY_WINDOW_STEPS} steps for more than "
+    f"{FOUNDRY_MIN_POINTS - 1} steps (llm-foundry)",
+    "megatron": f"> {MEGATRON_FACTOR:g}x the largest loss seen so far (Megatron-LM)",
+}
+
+
+@dataclass(frozen=True)
+class Spike:
+    """One loss spike: where it started, peaked and came back (None: it never did)."""
+
+    start: int  # step of the first flagged point
+    peak: int
+    peak_value: float
+    baseline: float  # trailing mean of the loss before the start
+    recovered: int | None  # first step back within RECOVERY_FACTOR x baseline
+    fatal: bool  # never recovered: the run diverged from it or ended inside it
+    criteria: tuple[str, ...]  # keys of CRITERIA that flagged it
+    grad_lead: int | None = None  # step of a ZClip gradient-norm spike shortly before the peak
+
+
+def _trailing(values: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation of the ``w`` points before each point (NaN with fewer
+    than MIN_HISTORY). Shifted by the first value so the sums keep their precision."""
+    n = values.size
+    x = values - values[0]
+    c1 = np.concatenate(([0.0], np.cumsum(x)))
+    c2 = np.concatenate(([0.0], np.cumsum(x * x)))
+    i = np.arange(n)
+    lo = np.maximum(0, i - w)
+    cnt = (i - lo).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = (c1[i] - c1[lo]) / cnt
+        var = (c2[i] - c2[lo]) / cnt - mean * mean
+    mean[cnt < MIN_HISTORY] = np.nan
+    return mean + values[0], np.sqrt(np.maximum(var, 0.0))
+
+
+def _window_points(steps: np.ndarray, window_steps: int) -> int:
+    """A window given in steps, in logged points (curves logged every k steps)."""
+    d = np.diff(steps)
+    interval = float(np.median(d[d > 0])) if (d > 0).any() else 1.0
+    return max(MIN_HISTORY, round(window_steps / max(interval, 1.0)))
+
+
+def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end (exclusive) indices of the runs of True in ``mask``."""
+    d = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
+    return np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+
+
+def ema(x: np.ndarray, alpha: float, block: int = 256) -> np.ndarray:
+    """e[t] = alpha * e[t-1] + (1 - alpha) * x[t], e[0] = x[0], in blocks of closed-form
+    cumulative sums (alpha**-block stays small enough for float64; numpy has no scan)."""
+    out = np.empty(x.size, dtype=np.float64)
+    prev = float(x[0]) if x.size else 0.0
+    for b in range(0, x.size, block):
+        seg = x[b : b + block]
+        k = np.arange(seg.size)
+        e = alpha ** (k + 1) * prev + (1 - alpha) * alpha**k * np.cumsum(seg * alpha ** (-k))
+        out[b : b + block] = e
+        prev = float(e[-1])
+    return out
+
+
+def zclip_flags(values: np.ndarray) -> np.ndarray:
+    """Gradient-norm points whose z-score against the EMAs of the points before it is
+    above ZCLIP_Z. (ZClip feeds the clipped value back into its EMAs; on a logged
+    curve the clipping did not happen, so the raw values are averaged.)"""
+    n = values.size
+    flags = np.zeros(n, dtype=bool)
+    if n <= MIN_HISTORY:
+        return flags
+    mu = ema(values, ZCLIP_ALPHA)
+    var = ema((values - mu) ** 2, ZCLIP_ALPHA)
+    prev_mu, prev_sd = mu[:-1], np.sqrt(var[:-1])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = (values[1:] - prev_mu) / prev_sd
+    flags[1:] = np.nan_to_num(z, nan=0.0, posinf=np.inf) > ZCLIP_Z
+    flags[:MIN_HISTORY] = False
+    return flags
+
+
+def find_loss_spikes(
+    steps: np.ndarray, values: np.ndarray, grad_steps: np.ndarray | None = None, grad: np.ndarray | None = None
+) -> tuple[Spike, ...]:
+    """Every loss spike of a curve (steps in order), by any criterion of CRITERIA."""
+    steps = np.asarray(steps)
+    values = np.asarray(values, dtype=np.float64)
+    bad = ~np.isfinite(values)
+    end = int(np.argmax(bad)) if bad.any() else values.size  # spikes live in the finite part
+    steps, values = steps[:end], values[:end]
+    n = values.size
+    if n <= MIN_HISTORY:
+        return ()
+    o_mean, o_sd = _trailing(values, _window_points(steps, OLMO_WINDOW_STEPS))
+    f_mean, _ = _trailing(values, _window_points(steps, FOUNDRY_WINDOW_STEPS))
+    with np.errstate(invalid="ignore"):
+        olmo = (values >= o_mean + OLMO_SIGMAS * o_sd) & (o_sd > 0)
+        above = values >= FOUNDRY_FACTOR * f_mean
+        s, e = _runs(above & (f_mean > 0))
+        foundry = np.zeros(n, dtype=bool)
+        long_enough = (e - s) >= FOUNDRY_MIN_POINTS
+        for a, b in zip(s[long_enough].tolist(), e[long_enough].tolist(), strict=True):
+            foundry[a:b] = True
+        seen = np.maximum.accumulate(np.abs(values))
+        megatron = np.zeros(n, dtype=bool)
+        megatron[MIN_HISTORY:] = np.abs(values[MIN_HISTORY:]) > MEGATRON_FACTOR * seen[MIN_HISTORY - 1 : -1]
+    flagged = olmo | foundry | megatron
+    starts, ends = _runs(flagged)
+    if not starts.size:
+        return ()
+    gflag_steps = np.empty(0, dtype=np.int64)
+    if grad is not None and grad_steps is not None and len(grad):
+        g = np.asarray(grad, dtype=np.float64)
+        gs = np.asarray(grad_steps)
+        ok = np.isfinite(g)
+        gflag_steps = gs[ok][zclip_flags(g[ok])]
+    spikes: list[Spike] = []
+    interval = max(1, int(np.median(np.diff(steps)))) if n > 1 else 1
+    i = 0
+    while i < starts.size:
+        a = int(starts[i])
+        base = float(o_mean[a]) if np.isfinite(o_mean[a]) else float(f_mean[a])
+        if not np.isfinite(base):
+            base = float(np.mean(values[max(0, a - MIN_HISTORY) : a]))
+        # the episode runs until the loss is back near the baseline (merging later flags)
+        j = int(ends[i])
+        back = np.flatnonzero(values[j:] <= RECOVERY_FACTOR * base) if base > 0 else np.empty(0, dtype=np.int64)
+        rec = j + int(back[0]) if back.size else None
+        stop = rec if rec is not None else n
+        k = i + 1
+        while k < starts.size and starts[k] < stop:
+            k += 1
+        seg = slice(a, stop)
+        p = a + int(np.argmax(values[seg]))
+        crit = tuple(
+            name for name, m in (("olmo2", olmo), ("llm-foundry", foundry), ("megatron", megatron)) if m[seg].any()
+        )
+        lead = None
+        if gflag_steps.size:
+            lo, hi = int(steps[p]) - GRAD_LEAD_POINTS * interval, int(steps[p])
+            hit = gflag_steps[(gflag_steps >= lo) & (gflag_steps <= hi)]
+            lead = int(hit[0]) if hit.size else None
+        spikes.append(
+            Spike(
+                start=int(steps[a]),
+                peak=int(steps[p]),
+                peak_value=float(values[p]),
+                baseline=base,
+                recovered=int(steps[rec]) if rec is not None else None,
+                fatal=rec is None,
+                criteria=crit,
+                grad_lead=lead,
+            )
+        )
+        i = k
+    return tuple(spikes)
+
+
+def accelerating(spikes: tuple[Spike, ...], first_step: int, last_step: int) -> bool:
+    """Spikes come more and more often: the second half of the curve holds at least
+    ACCELERATION_RATIO times as many as the first half."""
+    if len(spikes) < ACCELERATION_MIN_SPIKES or last_step <= first_step:
+        return False
+    mid = (first_step + last_step) / 2
+    late = sum(1 for s in spikes if s.start >= mid)
+    early = len(spikes) - late
+    return late >= ACCELERATION_RATIO * max(early, 1)

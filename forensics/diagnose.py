@@ -223,7 +223,7 @@ def diagnose(tl: Timeline, evidence: list[Evidence]) -> Diagnosis:
                 "See the sources below for what was found.",
                 None,
             )
-            return Diagnosis(verdict, cands, _recommendations(verdict, healthy), notes)
+            return Diagnosis(verdict, cands, _recommendations(verdict, healthy, by_cause.get("inconclusive")), notes)
         confidence = min(HEALTHY_MAX_CONFIDENCE, calibrated(p_healthy))
         short = ""
         if len(tl.loss) < SHORT_CURVE_POINTS:
@@ -241,7 +241,10 @@ def diagnose(tl: Timeline, evidence: list[Evidence]) -> Diagnosis:
             None,
         )
         return Diagnosis(
-            verdict, _with_probabilities(cands, comb.probabilities), _recommendations(verdict, healthy), notes
+            verdict,
+            _with_probabilities(cands, comb.probabilities),
+            _recommendations(verdict, healthy, by_cause.get("inconclusive")),
+            notes,
         )
 
     first_sentence = _divergence_sentence(tl)
@@ -290,7 +293,8 @@ def diagnose(tl: Timeline, evidence: list[Evidence]) -> Diagnosis:
     fix = next((e.fix for e in top.evidence if e.fix and e.weight > 0), None)
     detail = top.detail or (SOLE_DETAIL.get(top.cause) if not lead else None)
     verdict = Verdict(top.cause, detail, confidence, summary.strip(), fix)
-    return Diagnosis(verdict, ranked, _recommendations(verdict, top), notes)
+    # the inconclusive context (SPK001: where to resume) follows the cause's own fixes
+    return Diagnosis(verdict, ranked, _recommendations(verdict, top, by_cause.get("inconclusive")), notes)
 
 
 def _rule_is_decisive(e: Evidence) -> bool:

@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 from forensics.report.model import Report
+from forensics.rules.spikes import last_good_checkpoint
 from forensics.util import json_number
 
 SCHEMA_VERSION = 1
@@ -94,6 +95,26 @@ def report_dict(r: Report) -> dict[str, Any]:
             }
         )
         out["steps_per_epoch"] = tl.steps_per_epoch
+        out["loss_spikes"] = [
+            {
+                "start_step": sp.start,
+                "peak_step": sp.peak,
+                "peak_loss": sp.peak_value,
+                "baseline_loss": sp.baseline,
+                "recovered_step": sp.recovered,
+                "fatal": sp.fatal,
+                "criteria": list(sp.criteria),
+                "grad_norm_spike_step": sp.grad_lead,
+            }
+            for sp in tl.loss_spikes
+        ]
+        out["spikes_accelerating"] = tl.spikes_accelerating
+        resume = last_good_checkpoint(tl)
+        out["last_good_checkpoint"] = (
+            None
+            if resume is None
+            else {"path": resume.path, "step": resume.step, "before_step": resume.before, "advice": resume.advice}
+        )
         fc = tl.first_nonfinite_checkpoint
         out["first_nonfinite_checkpoint"] = (
             None

@@ -22,6 +22,7 @@ INFLATED_FACTOR = 3.0
 # PaLM (Chowdhery et al. 2022, section 5.1): restart about 100 steps before the spike and
 # skip about 200-500 data batches around it.
 REWIND_STEPS = 100
+# PaLM's batches skipped around a spike: 200 to 500 (the upper end is suggested).
 SKIP_BATCHES = (200, 500)
 # The LR cut to suggest after a fatal spike: halving is the usual first remedy
 # (OLMo, BLOOM and OPT logbooks lowered the LR by about this much on restarts).

@@ -55,6 +55,6 @@ def test_the_report_names_the_benign_and_the_fatal_spike_and_where_to_resume(spi
     want = max(c for c in made["checkpoints"] if c < fatal[0]["start_step"])
     assert good["step"] == want and good["path"].endswith(f"step_{want:06d}.safetensors")
     assert good["before_step"] == fatal[0]["start_step"]
-    assert f"step {want}" in good["advice"] and "lower the LR" in good["advice"]
+    assert f"step {want}" in good["advice"] and "cut the LR" in good["advice"]
     assert good["advice"] in data["recommendations"]
     assert f"step_{want:06d}.safetensors" in report.to_markdown()

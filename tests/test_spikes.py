@@ -117,8 +117,22 @@ def test_last_good_checkpoint_is_before_the_fatal_spike_finite_and_not_inflated(
     tl = build_timeline(run_from_case(case))
     r = last_good_checkpoint(tl)
     assert r is not None and r.step == 40 and r.before == 100
-    assert "skip the batches of steps 0..500" in r.advice and "to 5.00e-04" in r.advice
+    assert "skip the batches of steps 0..500" in r.advice and "cut the LR by 2x or more (it was 0.001" in r.advice
     case["checkpoints"][1]["layers"]["dense"] = 1.1
     assert last_good_checkpoint(build_timeline(run_from_case(case))).step == 80
     case["checkpoints"][1]["nan"] = {"dense": 2}
     assert last_good_checkpoint(build_timeline(run_from_case(case))).step == 40
+
+
+def test_benign_spikes_leave_a_healthy_verdict_healthy():
+    from forensics.diagnose import diagnose
+    from forensics.rules import run_rules
+
+    flat = {"n": 150, "value": 1.0}
+    loss = [{"n": 200, "from": 3.0, "to": 1.0}, flat, {"n": 5, "value": 3.0}, flat, {"n": 5, "value": 3.0}, flat]
+    tl = build_timeline(run_from_case({"loss": loss}))
+    assert [s.fatal for s in tl.loss_spikes] == [False, False]
+    evidence = run_rules(tl)
+    assert any(e.rule == "SPK001" and e.weight == 0 for e in evidence)
+    assert diagnose(tl, evidence).verdict.cause == "healthy"
+    assert last_good_checkpoint(tl) is None

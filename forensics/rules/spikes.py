@@ -81,7 +81,9 @@ def last_good_checkpoint(tl: Timeline) -> ResumePoint | None:
     if good is None or good.step is None:
         return None
     lr = tl.lr_at(before)
-    lr_part = f"; lower the LR from {fmt_num(lr)} to {fmt_num(lr * LR_CUT)}" if lr else f"; lower the LR by {LR_CUT:g}x"
+    # no LR value to set: a cause rule's fix may set one, and two targets would contradict
+    was = f" (it was {fmt_num(lr)} when the blow-up began)" if lr else ""
+    lr_part = f"; and cut the LR by {1 / LR_CUT:g}x or more{was}"
     lo = max(0, before - REWIND_STEPS)
     hi = lo + SKIP_BATCHES[1]
     with_opt = " and optimizer state" if good.checkpoint.optimizer or good.checkpoint.optimizer_tensors else ""

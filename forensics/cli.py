@@ -502,13 +502,31 @@ def run(argv: Sequence[str] | None = None) -> int:
     return EXIT_OK
 
 
+class _Terminated(BaseException):
+    """SIGTERM arrived: unwound like Ctrl-C, so isolated readers are killed on the way out."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
 def main() -> None:
-    """Console-script entry point: usage errors become one line and exit code 2."""
+    """Console-script entry point: usage errors become one line and exit code 2;
+    SIGINT and SIGTERM end the analysis (and every reader child) with 130 and 143."""
+    import signal
+
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    for stream in (sys.stdout, sys.stderr):  # a message must never die on the locale's encoding
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
     try:
         code = run()
     except KeyboardInterrupt:
         print("forensics: interrupted", file=sys.stderr)
         sys.exit(130)
+    except _Terminated:
+        print("forensics: terminated", file=sys.stderr)
+        sys.exit(143)
     sys.exit(code)
 
 

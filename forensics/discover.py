@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from forensics.errors import UsageError
+from forensics.readers.safe_open import open_binary, read_bytes, remember
 from forensics.records import Kind
 
 # A directory of 10,000 files is routine (sharded data, per-step dumps); past this
@@ -162,9 +163,15 @@ def h5_holds_weights_many(paths: list[Path]) -> list[bool | None]:
 def _peek_h5(path: Path) -> bool | None:
     """The top-level look itself, in this process: only for an isolated child."""
     try:
-        import h5py
+        from forensics.readers.h5safe import import_h5py
+        from forensics.readers.safe_open import fd_path, open_fd
 
-        with h5py.File(path, "r") as f:
+        h5py = import_h5py()
+        fd = open_fd(path)
+    except Exception:
+        return None
+    try:
+        with h5py.File(fd_path(fd, path), "r") as f:
             if (
                 "model_weights" in f
                 or "layer_names" in f.attrs
@@ -178,6 +185,8 @@ def _peek_h5(path: Path) -> bool | None:
             return bool("vars" in f and "optimizer" in f)
     except Exception:  # broken file: let the reader report it
         return None
+    finally:
+        os.close(fd)
 
 
 def _stamp(path: Path) -> tuple[int, int, int] | None:
@@ -218,7 +227,10 @@ def discover(path: str | os.PathLike[str], *, follow_links: bool = False) -> Inv
             kind = Kind.JOB_LOG  # named by the user: judged by its content whatever its extension
         if kind is None:
             raise UsageError(f"{path}: not a run directory nor a file of a known kind")
-        _add(inv, root.resolve(), root.name, kind, root.stat().st_size)
+        target = root.resolve()  # named by the user: a symlink is followed
+        st = target.stat()
+        remember(target, st)
+        _add(inv, target, root.name, kind, st.st_size)
         return inv
     if not root.is_dir():
         raise UsageError(f"{path}: not a directory")
@@ -240,7 +252,11 @@ def discover(path: str | os.PathLike[str], *, follow_links: bool = False) -> Inv
         if kind is None:
             inv.ignored += 1
             continue
-        _add(inv, file.path, file.rel, kind, file.size)
+        try:
+            _add(inv, file.path, file.rel, kind, file.size)
+        except (RecursionError, MemoryError, ValueError, OSError) as e:
+            # a file whose first bytes break a sniffer is still listed: its reader says why
+            inv.problems.append(f"{file.rel}: could not be classified ({type(e).__name__})")
     _group_shards(inv)
     return inv
 
@@ -287,15 +303,24 @@ def walk(root: Path, *, follow_links: bool, problems: list[str]) -> Iterator[Wal
         subdirs: list[tuple[Path, str]] = []
         for entry in entries:
             rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+            entry_path = Path(entry.path)
             try:
                 is_link = entry.is_symlink()
                 if is_link and not follow_links:
                     if entry.is_dir() or entry.is_file():
                         problems.append(f"{rel}: symlink not followed (use --follow-links)")
                     continue
+                if is_link:
+                    # --follow-links follows links within the run only: a link's target is
+                    # read from its resolved path, which must lie inside the run
+                    entry_path = Path(os.path.realpath(entry.path))
+                    if not entry_path.is_relative_to(root):
+                        if entry.is_dir() or entry.is_file():
+                            problems.append(f"{rel}: symlink to outside the run, not followed")
+                        continue
                 if entry.is_dir(follow_symlinks=follow_links):
                     if entry.name not in _SKIP_DIRS:
-                        subdirs.append((Path(entry.path), rel))
+                        subdirs.append((entry_path, rel))
                     continue
                 est = entry.stat(follow_symlinks=follow_links)
             except OSError as e:
@@ -303,11 +328,12 @@ def walk(root: Path, *, follow_links: bool, problems: list[str]) -> Iterator[Wal
                 continue
             if not stat.S_ISREG(est.st_mode):
                 continue
+            remember(entry_path, est)
             count += 1
             if count > MAX_FILES:
                 problems.append(f"more than {MAX_FILES} files: the rest of the tree was not walked")
                 return
-            yield WalkedFile(Path(entry.path), rel, est.st_size, directory)
+            yield WalkedFile(entry_path, rel, est.st_size, directory)
         stack.extend(reversed(subdirs))
 
 
@@ -319,7 +345,7 @@ def _is_mlflow_metric(path: Path, size: int) -> bool:
     if "." in path.name or size == 0:
         return False
     try:
-        with open(path, "rb") as f:
+        with open_binary(path) as f:
             return bool(_MLFLOW_LINE.match(f.readline(256)))
     except OSError:
         return False
@@ -382,9 +408,9 @@ def _group_shards(inv: Inventory) -> None:
         try:
             if idx.size > 64 * 1024 * 1024:
                 continue
-            data = json.loads(idx.path.read_text(encoding="utf-8"))
+            data = json.loads(read_bytes(idx.path).decode("utf-8"))
             names = set(data.get("weight_map", {}).values()) if isinstance(data, dict) else set()
-        except (OSError, ValueError, AttributeError, TypeError):
+        except (OSError, ValueError, AttributeError, TypeError, RecursionError):
             continue  # the index reader reports it
         base = idx.rel.rsplit("/", 1)[0] + "/" if "/" in idx.rel else ""
         wanted = {base + str(n) for n in names}

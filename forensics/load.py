@@ -24,7 +24,7 @@ from typing import Any
 from forensics.discover import Found, Inventory, discover, step_from_path
 from forensics.errors import UnreadableSource, UsageError
 from forensics.progress import reporting
-from forensics.readers import READERS, Reader, Skip
+from forensics.readers import READERS, Reader, Skip, isolation
 from forensics.records import (
     Checkpoint,
     ConfigData,
@@ -41,6 +41,16 @@ from forensics.records import (
 ProgressFn = Callable[[str, int, int], None]  # (current file, done bytes, total bytes)
 # layer -> (||W_b - W_a||, ||W_a||) between two checkpoints; raises UnreadableSource
 UpdateMeter = Callable[[Checkpoint, Checkpoint], dict[str, tuple[float, float]]]
+
+# Wall time one reader gets, whatever it reads: a base plus time for its bytes at a rate
+# far below real reads (the same budget the isolated H5 children get). Past it, the
+# file is listed as not finished and the rest of the run is analysed.
+READER_BASE_SECONDS = isolation.BASE_SECONDS
+
+
+def reader_deadline(nbytes: int) -> float:
+    """Seconds a reader of ``nbytes`` may take (see ``READER_BASE_SECONDS``)."""
+    return READER_BASE_SECONDS + nbytes / isolation.BYTES_PER_SECOND
 
 
 @dataclass
@@ -128,7 +138,8 @@ def _data_files(data: Sequence[str | os.PathLike[str]]) -> list[Found]:
         p = Path(extra)
         if not p.is_file():
             raise UsageError(f"--data {extra}: no such file")
-        out.append(Found(path=p, rel=str(extra), kind=Kind.DATA_SAMPLE, size=p.stat().st_size))
+        # named by the user: a symlink is followed (the readers open with O_NOFOLLOW)
+        out.append(Found(path=p.resolve(), rel=str(extra), kind=Kind.DATA_SAMPLE, size=p.stat().st_size))
     return out
 
 
@@ -160,8 +171,13 @@ def load_inventory(
                 progress(rel, base + min(n, total - base), total)  # type: ignore[misc]
 
         try:
-            with reporting(listener) if listener else contextlib.nullcontext():
+            with (
+                reporting(listener) if listener else contextlib.nullcontext(),
+                isolation.wall_clock_limit(reader_deadline(found.size)),
+            ):
                 record = _read_one(found, inv.root)
+        except isolation.DeadlineExceeded as e:
+            record = dataclasses.replace(_source(found), status=Status.UNREADABLE, note=str(e))
         except UnreadableSource as e:
             record = dataclasses.replace(_source(found), status=Status.UNREADABLE, note=_one_line(str(e)))
         except MemoryError:

@@ -334,10 +334,10 @@ def test_archive_truncated_inside_the_weights_is_unreadable(tmp_path: Path) -> N
 
 
 def test_member_file_reads_a_stored_member_at_any_offset() -> None:
-    with zipfile.ZipFile(FIXTURES / "keras3_nested.keras") as zf:
+    with open(FIXTURES / "keras3_nested.keras", "rb") as fh, zipfile.ZipFile(fh) as zf:
         info = zf.getinfo("model.weights.h5")
         expected = zf.read(info)
-        member = keras_reader._open_member(FIXTURES / "keras3_nested.keras", zf, info)
+        member = keras_reader._open_member(fh, zf, info)
     with member:
         member.seek(100)
         assert member.read(50) == expected[100:150]

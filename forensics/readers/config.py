@@ -26,7 +26,8 @@ from typing import Any
 import yaml
 
 from forensics.errors import UnreadableSource
-from forensics.readers.text import read_capped_text
+from forensics.readers.safe_open import open_binary
+from forensics.readers.text import check_json_budget, read_capped_text
 from forensics.records import ConfigData, Kind, Source, Status
 
 MAX_BYTES = 16 * 1024 * 1024  # configs are KBs; a bigger "config" is data or a dump
@@ -98,6 +99,7 @@ class _Hit:
 def read_config(path: Path, source: Source) -> ConfigData:
     """Parse one config file and pick out the settings; raw keeps the parsed tree."""
     text = read_capped_text(path, "config", MAX_BYTES, encoding="utf-8-sig")
+    check_json_budget(text, "config")  # YAML flow lists and maps too
     is_yaml = path.suffix.lower() in (".yaml", ".yml")
     tree, note = _parse_yaml(text) if is_yaml else _parse_json(text)
     if not isinstance(tree, dict):
@@ -419,7 +421,7 @@ def read_mlflow_param(path: Path, source: Source) -> ConfigData:
     """One MLflow file-store parameter (``mlruns/<exp>/<run>/params/<name>``): the file's
     name is the key, its content the value (typed with YAML's safe scalar rules)."""
     try:
-        with open(path, "rb") as f:
+        with open_binary(path) as f:
             raw = f.read(MLFLOW_PARAM_MAX_BYTES + 1)
     except OSError as e:
         raise UnreadableSource(f"cannot read: {e.strerror or e}") from None

@@ -72,6 +72,10 @@ MAX_TEMPLATE_MISSES_PER_FILE = 32
 MAX_TENSOR_ELEMENTS = 1_000_000
 # Text entries longer than this are cut: a post-mortem quotes them, it does not archive them.
 MAX_TEXT_CHARS = 10_000
+# Distinct scalar tags, and histogram tags, kept per file. Real runs log a few hundred
+# to a few thousand (per-layer histograms); a 47 MiB file of 1,000,000 distinct tags
+# held 1.3 GB. Past it the points of new tags are dropped, and the note says so.
+MAX_TAGS = 10_000
 
 _TEXT_SUFFIX = "/text_summary"  # tensorboardX and torch append it to text tags
 
@@ -584,17 +588,25 @@ class _Decoder:
         self.histos: dict[str, list[tuple[int, int, float, tuple[float, float, float, float, float, bool]]]] = {}
         self.texts: list[tuple[int, TextEntry]] = []
         self.hparams: dict[str, Any] = {}
+        self.overflow_id: int | None = None  # the id every tag past MAX_TAGS gets: never a series
+        self.tags_dropped = False
 
     def tag_id(self, tag: str, nometa: bool) -> int:
         key = (tag, nometa)
         i = self.tag_ids.get(key)
         if i is None:
+            if len(self.tag_ids) >= MAX_TAGS:
+                self.tags_dropped = True
+                if self.overflow_id is None:
+                    self.overflow_id = len(self.tag_names)
+                    self.tag_names.append(("", True))
+                return self.overflow_id
             i = self.tag_ids[key] = len(self.tag_names)
             self.tag_names.append(key)
         return i
 
     def note_plugin(self, tag: str, plugin: str | None) -> None:
-        if plugin is not None and tag not in self.plugin_of:
+        if plugin is not None and tag not in self.plugin_of and len(self.plugin_of) < 2 * MAX_TAGS:
             self.plugin_of[tag] = plugin
 
     # ---------------------------------------------------------------- batch
@@ -795,7 +807,13 @@ class _Decoder:
                 scalars.append((self.tag_id(name, plugin is None), float(arr.reshape(-1)[0])))
 
     def _histogram(self, name: str, rec: int, step: int, wall: float, stats: tuple) -> None:
-        self.histos.setdefault(name, []).append((rec, step, wall, stats))
+        rows = self.histos.get(name)
+        if rows is None:
+            if len(self.histos) >= MAX_TAGS:
+                self.tags_dropped = True
+                return
+            rows = self.histos[name] = []
+        rows.append((rec, step, wall, stats))
 
     def _text(self, name: str, step: int, rec: int, t: Any) -> None:
         strings = _tensor_strings(t)
@@ -957,7 +975,7 @@ def read_event_file(path: Path, source: Source) -> EventFileData:
     names: list[str] = []
     name_index: dict[str, int] = {}
     for tid, (name, nometa) in enumerate(decoder.tag_names):
-        if nometa and decoder.plugin_of.get(name, "") not in _SCALAR_PLUGINS:
+        if tid == decoder.overflow_id or (nometa and decoder.plugin_of.get(name, "") not in _SCALAR_PLUGINS):
             continue
         k = name_index.get(name)
         if k is None:
@@ -1036,7 +1054,9 @@ def read_event_file(path: Path, source: Source) -> EventFileData:
         notes.append(
             f"{summary.oversized_records} record(s) over {MAX_RECORD_BYTES // 2**20} MiB (graphs, run metadata) skipped"
         )
-    partial = bool(summary.damages) or decoder.undecodable > 0
+    if decoder.tags_dropped:
+        notes.append(f"more than {MAX_TAGS} distinct tags: the points of the others were not read")
+    partial = bool(summary.damages) or decoder.undecodable > 0 or decoder.tags_dropped
     status = Status.PARTIAL if partial else Status.OK
     note = "; ".join(notes) if notes else None
 

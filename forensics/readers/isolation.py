@@ -11,6 +11,8 @@ the results it sent before dying are not lost. Elsewhere the work runs in-proces
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import faulthandler
 import json
 import math
@@ -18,8 +20,9 @@ import os
 import select
 import signal
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +36,15 @@ BYTES_PER_SECOND = 20e6
 
 Emit = Callable[[Any], None]
 Work = Callable[[Emit], None]
+
+# prctl(PR_SET_PDEATHSIG): the kernel kills the child when its parent dies, however the
+# parent dies (SIGKILL included), so a reader can never outlive the analysis. Loaded
+# once here, not in the child: a fork copies the loaded library.
+_PR_SET_PDEATHSIG = 1
+try:
+    _prctl = ctypes.CDLL(None, use_errno=True).prctl if ISOLATE else None
+except (OSError, AttributeError):
+    _prctl = None
 
 # Keys of the child's own last line; the work's messages are never dicts holding them.
 _END = "__end__"
@@ -70,16 +82,25 @@ def run_isolated(
         work(sent.append)
         return Outcome(tuple(sent))
     read_fd, write_fd = os.pipe()
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # child: work, report, and leave without running the parent's exit handlers
         try:
             faulthandler.disable()  # a crash here is expected, and reported by the parent
+            _die_with(parent)
             os.close(read_fd)
             _child(work, write_fd)
         finally:
             os._exit(0)
     os.close(write_fd)
-    data, timed_out = _collect(read_fd, pid, timeout, stall_timeout)
+    try:
+        data, timed_out = _collect(read_fd, pid, timeout, stall_timeout)
+    except BaseException:  # interrupted (SIGINT, SIGTERM, a reader deadline): the child goes too
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            os.waitpid(pid, 0)
+        raise
     _, status = os.waitpid(pid, 0)
     lines = data.split(b"\n")
     messages: list[Any] = []
@@ -106,6 +127,54 @@ def run_isolated(
     else:
         failure = "the isolated reader ended without a result"
     return Outcome(tuple(messages), failure, timed_out)
+
+
+def _die_with(parent: int) -> None:
+    """In a fresh child: die with the parent, and let nothing of the run's folder run.
+
+    The working directory moves to ``/`` and ``PATH`` to the system default, so a
+    library that runs a helper program (h5py's import runs ``uname``) cannot pick one
+    from the run. Signals the parent handles are reset: the parent decides how to end.
+    """
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+    for sig in (signal.SIGTERM, signal.SIGALRM):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    os.chdir("/")
+    os.environ["PATH"] = os.defpath
+
+
+class DeadlineExceeded(BaseException):
+    """A reader ran past its wall-clock budget. A BaseException, so that a reader's
+    ``except Exception`` cannot swallow it."""
+
+
+@contextlib.contextmanager
+def wall_clock_limit(seconds: float) -> Iterator[None]:
+    """Raise :class:`DeadlineExceeded` in this thread after ``seconds`` of wall time.
+
+    An interval timer (``SIGALRM``) interrupts Python code and regular expressions
+    alike (the ``re`` engine checks for signals); a forked child waited for is killed
+    by :func:`run_isolated` on the way out. Only in the main thread (where signals are
+    delivered); elsewhere the block runs unbounded.
+    """
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def expired(signum: int, frame: Any) -> None:
+        raise DeadlineExceeded(f"reading it did not finish in {seconds:.0f} s: stopped")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def deadline_for(nbytes: int) -> float:

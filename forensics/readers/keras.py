@@ -26,21 +26,25 @@ import dataclasses
 import io
 import json
 import math
+import os
 import re
 import struct
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-import h5py
 import numpy as np
 
 from forensics.errors import UnreadableSource
 from forensics.readers import isolation, tensorstats
+from forensics.readers.h5safe import h5_refusal, import_h5py
+from forensics.readers.safe_open import fd_path, open_binary, open_fd
 from forensics.readers.tensorstats import StatsAccumulator, layer_of, natural_key, summarize_problems
 from forensics.records import Checkpoint, Kind, LayerInfo, ModelInfo, Source, Status, TensorStats
+
+h5py = import_h5py()  # before anything else: nothing from the run or PATH may run
 
 # JSON members of an archive (config, metadata) are a few KB to a few MB; past this
 # a member is not what it claims to be.
@@ -166,17 +170,31 @@ def _open_keras(path: Path, archive: bool) -> Iterator[_Opened]:
     """Open a Keras H5 file, or the ``model.weights.h5`` of a ``.keras`` archive in place."""
     if not archive:
         try:
-            h5 = h5py.File(path, "r")
-        except _H5_ERRORS as e:
-            raise UnreadableSource(f"not a readable HDF5 file: {_h5_message(e)}") from None
-        with h5:
-            yield _Opened(h5)
+            fd = open_fd(path)
+        except OSError as e:
+            raise UnreadableSource(f"cannot open: {e.strerror or e}") from None
+        try:
+            try:
+                # libhdf5 opens by name: /proc/self/fd/N is the file checked above, whatever
+                # is at ``path`` now
+                h5 = h5py.File(fd_path(fd, path), "r")
+            except _H5_ERRORS as e:
+                raise UnreadableSource(f"not a readable HDF5 file: {_h5_message(e)}") from None
+            with h5:
+                yield _Opened(h5)
+        finally:
+            os.close(fd)
         return
     try:
-        zf = zipfile.ZipFile(path)
+        fh = open_binary(path)
+    except OSError as e:
+        raise UnreadableSource(f"cannot open: {e.strerror or e}") from None
+    try:
+        zf = zipfile.ZipFile(fh)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
-        raise UnreadableSource(f"not a readable zip archive: {e}") from None
-    with zf:
+        fh.close()
+        raise UnreadableSource(_unzippable(path, e)) from None
+    with fh, zf:
         problems: list[str] = []
         config = _archive_json(zf, "config.json", problems)
         metadata = _archive_json(zf, "metadata.json", problems)
@@ -185,7 +203,7 @@ def _open_keras(path: Path, archive: bool) -> Iterator[_Opened]:
         except KeyError:
             names = ", ".join(sorted(zf.namelist())[:5]) or "nothing"
             raise UnreadableSource(f"archive holds no model.weights.h5 (it holds {names})") from None
-        fileobj = _open_member(path, zf, info)
+        fileobj = _open_member(fh, zf, info)
         try:
             try:
                 h5 = h5py.File(fileobj, "r")
@@ -257,9 +275,9 @@ class _MemberFile(io.RawIOBase):
     start on every backward seek, so the stored bytes are addressed directly.
     """
 
-    def __init__(self, path: Path, start: int, size: int) -> None:
+    def __init__(self, archive: BinaryIO, start: int, size: int) -> None:
         super().__init__()
-        self._fh = open(path, "rb")  # noqa: SIM115 (closed by close())
+        self._fh = os.fdopen(os.dup(archive.fileno()), "rb")  # the archive already checked; closed by close()
         self._start = start
         self._size = size
         self._pos = 0
@@ -293,16 +311,13 @@ class _MemberFile(io.RawIOBase):
         super().close()
 
 
-def _open_member(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> io.IOBase:
+def _open_member(fh: BinaryIO, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> io.IOBase:
     if info.flag_bits & 0x1:
         raise UnreadableSource("model.weights.h5 in the archive is encrypted")
     if info.compress_type == zipfile.ZIP_STORED:
         try:
-            with open(path, "rb") as fh:
-                fh.seek(info.header_offset)
-                local = fh.read(30)
-                fh.seek(0, io.SEEK_END)
-                archive_size = fh.tell()
+            local = os.pread(fh.fileno(), 30, info.header_offset)
+            archive_size = os.fstat(fh.fileno()).st_size
         except OSError as e:
             raise UnreadableSource(f"cannot read: {e.strerror or e}") from None
         if len(local) < 30 or local[:4] != b"PK\x03\x04":
@@ -311,7 +326,7 @@ def _open_member(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> io.I
         start = info.header_offset + 30 + name_len + extra_len
         if start + info.file_size > archive_size:
             raise UnreadableSource("archive is truncated inside model.weights.h5")
-        return _MemberFile(path, start, info.file_size)
+        return _MemberFile(fh, start, info.file_size)
     # Compressed: random access needs the inflated bytes; bounded by a cap.
     if info.file_size > MAX_INFLATED_WEIGHTS_BYTES:
         raise UnreadableSource(
@@ -322,11 +337,28 @@ def _open_member(path: Path, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> io.I
     return io.BytesIO(data)
 
 
+# A member is inflated this many bytes at a time: asking zipfile for a whole member at
+# once makes it read and inflate up to that many bytes in one call before cutting the
+# result to the declared size, so a member lying about its size peaked at the cap.
+_INFLATE_STEP = 1 << 20
+
+
 def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int) -> bytes:
-    """The member's bytes, refusing to inflate past ``cap`` whatever its header claims."""
+    """The member's bytes, refusing to inflate past ``cap`` whatever its header claims.
+
+    zipfile stops at the declared size (then checks the CRC), so a member that claims
+    little and inflates to much costs its declared size, not the cap.
+    """
     try:
         with zf.open(info) as member:
-            data = member.read(cap + 1)
+            buf = bytearray()
+            while len(buf) <= cap:
+                block = member.read(min(_INFLATE_STEP, cap + 1 - len(buf)))
+                if not block:
+                    break
+                buf += block
+            data = bytes(buf)
+            del buf
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError) as e:
         raise UnreadableSource(f"{info.filename} in the archive cannot be read: {e}") from None
     except Exception as e:  # zlib.error and friends
@@ -334,6 +366,47 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int) -> bytes:
     if len(data) > cap:
         raise UnreadableSource(f"{info.filename} in the archive inflates past the {cap}-byte cap")
     return data
+
+
+def _unzippable(path: Path, error: Exception) -> str:
+    """Why an archive cannot be opened, in one line: a zip whose end (the central
+    directory) is missing was cut short, and its local headers still say which members
+    lie whole before the cut."""
+    try:
+        with open_binary(path) as fh:
+            head = fh.read(4)
+            size = os.fstat(fh.fileno()).st_size
+            if head != b"PK\x03\x04":
+                return f"not a readable zip archive: {error}"
+            whole, cut = _members_before_cut(fh, size)
+    except OSError:
+        return f"not a readable zip archive: {error}"
+    kept = ", ".join(whole[:6]) + (f" and {len(whole) - 6} more" if len(whole) > 6 else "") if whole else "no member"
+    cut_txt = f"; {cut} is cut" if cut else ""
+    return (
+        f"truncated .keras archive ({size} bytes, its central directory is missing: an interrupted save?); "
+        f"whole before the cut: {kept}{cut_txt}"
+    )
+
+
+def _members_before_cut(fh: BinaryIO, size: int, limit: int = 10_000) -> tuple[list[str], str | None]:
+    """Names of the members whose local header and data lie wholly in the file, walking
+    the local headers from the start; and the name of the member the file ends inside."""
+    whole: list[str] = []
+    offset = 0
+    for _ in range(limit):
+        header = os.pread(fh.fileno(), 30, offset)
+        if len(header) < 30 or header[:4] != b"PK\x03\x04":
+            return whole, None
+        flags, csize = struct.unpack("<H", header[6:8])[0], struct.unpack("<I", header[18:22])[0]
+        name_len, extra_len = struct.unpack("<HH", header[26:30])
+        name = os.pread(fh.fileno(), name_len, offset + 30).decode("utf-8", "replace")
+        end = offset + 30 + name_len + extra_len + csize
+        if flags & 0x8 or end > size:  # sizes after the data (streamed), or cut inside it
+            return whole, name
+        whole.append(name)
+        offset = end
+    return whole, None
 
 
 def _archive_json(zf: zipfile.ZipFile, name: str, problems: list[str]) -> Any:
@@ -664,6 +737,10 @@ def _dataset(group: h5py.Group, name: str, reading: _Reading) -> h5py.Dataset | 
         return None
     if obj.external or obj.is_virtual:
         reading.problems.append(f"'{name}': external or virtual dataset not read")
+        return None
+    refused = h5_refusal(obj, obj.dtype)  # chunks past the inflate budget, deflate bombs
+    if refused:
+        reading.problems.append(f"'{name}': {refused}")
         return None
     return obj
 

@@ -96,6 +96,7 @@ from forensics.readers.logmetrics import (
     row_metrics,
     scan_line,
 )
+from forensics.readers.safe_open import open_binary
 from forensics.records import LogData, LogEvent, ScalarSeries, Source, Status
 
 READ_CHUNK_BYTES = 1 << 20  # 1 MiB reads: few syscalls, small fixed buffer
@@ -1199,7 +1200,7 @@ def read_job_log(path: Path, source: Source) -> LogData:
     status = Status.OK
     notes: list[str] = []
     try:
-        with open(path, "rb") as f:
+        with open_binary(path) as f:
             head = f.read(BINARY_SNIFF_BYTES)
             chunks = _decoded_chunks(f, head)
             try:

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from forensics.errors import UnreadableSource
+from forensics.readers.safe_open import open_binary, open_text
 from forensics.records import LogData, ScalarSeries, Source, Status
 
 # Metrics files are small; past this the file is read up to the cap and marked partial.
@@ -45,7 +46,7 @@ def looks_like_metrics_csv(first_line: str) -> bool:
 def sniff(path: Path) -> bool:
     """Read the first line of ``path`` and say whether it is a metrics CSV."""
     try:
-        with open(path, encoding="utf-8", errors="replace") as f:
+        with open_text(path, encoding="utf-8", errors="replace") as f:
             return looks_like_metrics_csv(f.readline(4096))
     except OSError:
         return False
@@ -54,7 +55,7 @@ def sniff(path: Path) -> bool:
 def _read_capped(path: Path) -> tuple[bytes, bool]:
     """The file's bytes up to MAX_BYTES, and whether it was longer."""
     try:
-        with open(path, "rb") as f:
+        with open_binary(path) as f:
             raw = f.read(MAX_BYTES + 1)
     except OSError as e:
         raise UnreadableSource(f"cannot read: {e.strerror or e}") from None
@@ -207,12 +208,18 @@ def sniff_jsonl(path: Path) -> bool:
     import json
 
     try:
-        with open(path, encoding="utf-8", errors="replace") as f:
+        with open_text(path, encoding="utf-8", errors="replace") as f:
             line = f.readline(65536)
         obj = json.loads(line)
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: a line of 100,000 "["
         return False
     return isinstance(obj, dict) and _jsonl_axis(obj) is not None and any(_LOSSY.search(str(k)) for k in obj)
+
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+# A metrics line is one flat object; one holding more lists and objects than this is
+# not one (100 KB of "[],": 35,000 lists) and is skipped before it is parsed.
+MAX_LINE_CONTAINERS = 10_000
 
 
 def read_jsonl_metrics(path: Path, source: Source) -> LogData:
@@ -227,9 +234,14 @@ def read_jsonl_metrics(path: Path, source: Source) -> LogData:
     for line in raw.splitlines():
         if not line.strip():
             continue
+        # One bad line costs that line: nested past the recursion limit, a number past
+        # float64 or int64 (a step of 1e300, a 400-digit integer), or not JSON at all.
+        if line.count(b"[") + line.count(b"{") > MAX_LINE_CONTAINERS:
+            bad += 1
+            continue
         try:
             obj = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             bad += 1
             continue
         if not isinstance(obj, dict):
@@ -240,15 +252,22 @@ def read_jsonl_metrics(path: Path, source: Source) -> LogData:
             continue  # e.g. an env-info header line, or an eval line without a step
         axis_name = axis_name or axis
         step = obj.get(axis_name, obj.get(axis))
-        if not isinstance(step, (int, float)) or not math.isfinite(step):
+        if not isinstance(step, (int, float)) or not _INT64_MIN <= step <= _INT64_MAX:  # NaN, inf: out too
             bad += 1
             continue
-        for k, v in obj.items():
-            if k == axis or isinstance(v, bool) or not isinstance(v, (int, float)):
-                continue
-            st, va = cols.setdefault(str(k), (array("q"), array("d")))
+        try:
+            values = [
+                (str(k), float(v))
+                for k, v in obj.items()
+                if k != axis and not isinstance(v, bool) and isinstance(v, (int, float))
+            ]
+        except OverflowError:  # an integer past float64
+            bad += 1
+            continue
+        for k, v in values:
+            st, va = cols.setdefault(k, (array("q"), array("d")))
             st.append(int(step))
-            va.append(float(v))
+            va.append(v)
     by_epoch = axis_name == "epoch"
     scalars: dict[str, ScalarSeries] = {}
     for k, (st, va) in cols.items():
@@ -258,7 +277,11 @@ def read_jsonl_metrics(path: Path, source: Source) -> LogData:
         raise UnreadableSource("no numeric fields with a step in the JSON lines")
     src = source
     if truncated or bad:
-        note = f"read up to {MAX_BYTES} bytes" if truncated else f"{bad} malformed line(s) skipped"
+        note = (
+            f"read up to {MAX_BYTES} bytes"
+            if truncated
+            else f"{bad} malformed line(s) skipped (not JSON, nested too deep, or a number out of range)"
+        )
         src = dataclasses.replace(source, status=Status.PARTIAL, note=note)
     last = max(int(s.steps.max()) for s in scalars.values())
     return LogData(source=src, scalars=scalars, events=(), last_step=last, step_unit="epoch" if by_epoch else "step")

@@ -31,6 +31,7 @@ import numpy as np
 
 from forensics.errors import UnreadableSource
 from forensics.readers import tensorstats
+from forensics.readers.safe_open import open_binary
 from forensics.readers.tensorstats import StatsAccumulator, ml_dtype, natural_key, summarize_problems
 from forensics.records import Checkpoint, ModelInfo, Source, Status, TensorStats
 
@@ -262,7 +263,7 @@ class SafetensorsFile:
 
     def __init__(self, path: Path) -> None:
         try:
-            self._fh = open(path, "rb")  # noqa: SIM115 (closed by close())
+            self._fh = open_binary(path)
         except OSError as e:
             raise UnreadableSource(f"cannot read: {e.strerror or e}") from None
         self._mm: mmap.mmap | None = None
@@ -427,10 +428,12 @@ def read_safetensors_index(path: Path, source: Source, root: Path, *, chunk_elem
     partial; no readable shard at all makes it unreadable.
     """
     try:
-        size = path.stat().st_size
-        if size > MAX_INDEX_BYTES:
-            raise UnreadableSource(f"index is {size} bytes, more than the {MAX_INDEX_BYTES}-byte cap for an index")
-        index = json.loads(path.read_bytes().decode("utf-8"), object_pairs_hook=_no_duplicates)
+        with open_binary(path) as f:
+            size = os.fstat(f.fileno()).st_size
+            if size > MAX_INDEX_BYTES:
+                raise UnreadableSource(f"index is {size} bytes, more than the {MAX_INDEX_BYTES}-byte cap for an index")
+            raw = f.read()
+        index = json.loads(raw.decode("utf-8"), object_pairs_hook=_no_duplicates)
     except _DuplicateKey as e:
         raise UnreadableSource(f"index names '{e}' twice") from None
     except UnicodeDecodeError:

@@ -35,6 +35,7 @@ The whole file is never read at once.
 
 from __future__ import annotations
 
+import errno
 import io
 import itertools
 import os
@@ -48,6 +49,7 @@ import google_crc32c
 import numpy as np
 
 from forensics import progress
+from forensics.readers.safe_open import open_binary
 
 HEADER_BYTES = 12  # uint64 length + uint32 masked CRC of the length
 FOOTER_BYTES = 4  # uint32 masked CRC of the payload
@@ -459,7 +461,7 @@ class TFRecordReader:
     def _open(self) -> BinaryIO:
         if isinstance(self._source, (bytes, bytearray)):
             return io.BytesIO(bytes(self._source))
-        return open(Path(self._source), "rb")
+        return open_binary(Path(self._source))
 
     @staticmethod
     def _read_at(f: BinaryIO, offset: int, n: int) -> bytes:
@@ -654,6 +656,11 @@ class TFRecordReader:
         lost = 0
         pos = start
         while pos + HEADER_BYTES <= size:
+            data = _next_data(f, pos)
+            if data is None:
+                break  # only a hole (sparse zeros) is left: no record can start there
+            # a header that starts in the zeros just before the data could still end in it
+            pos = max(pos, data - HEADER_BYTES + 1)
             window = self._read_at(f, pos, RESYNC_WINDOW_BYTES + HEADER_BYTES - 1)
             if len(window) < HEADER_BYTES:
                 break
@@ -876,3 +883,23 @@ def read_records(
 ) -> TFRecordReader:
     """A reader over a file or bytes: iterate it for (offset, payload), then look at ``.summary``."""
     return TFRecordReader(source, accept=accept)
+
+
+def _next_data(f: BinaryIO, pos: int) -> int | None:
+    """The first offset >= ``pos`` that holds data rather than a hole, by ``SEEK_DATA``;
+    None when only a hole is left. A sparse 100 GiB event file is then skipped in
+    microseconds instead of scanning its zeros at 80 MB/s (21 minutes). Where the file
+    system or the stream cannot tell, ``pos`` itself."""
+    seek_data = getattr(os, "SEEK_DATA", None)
+    try:
+        fd = f.fileno()
+    except (AttributeError, OSError, ValueError):  # an in-memory stream
+        return pos
+    if seek_data is None:
+        return pos
+    try:
+        return os.lseek(fd, pos, seek_data)
+    except OSError as e:
+        if e.errno == errno.ENXIO:  # no data at or after pos
+            return None
+        return pos

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from forensics.errors import UnreadableSource
-from forensics.readers.text import read_capped_text
+from forensics.readers.text import check_json_budget, read_capped_text
 from forensics.records import ScalarSeries, Source, Status, TrainerState
 
 MAX_BYTES = 512 * 1024 * 1024  # 100k log entries are ~20 MB; anything past this is not a trainer state
@@ -44,6 +44,7 @@ _NOT_SERIES_SUFFIXES = ("_runtime", "_per_second")  # eval timing: not a trainin
 def read_trainer_state(path: Path, source: Source) -> TrainerState:
     """Parse one ``trainer_state.json`` into series and run facts."""
     text = read_capped_text(path, "trainer_state.json", MAX_BYTES)
+    check_json_budget(text, "trainer_state.json")
     status, note = Status.OK, None
     try:
         data = json.loads(text)

@@ -407,10 +407,13 @@ def test_a_zip_member_lying_about_its_size_costs_its_declared_size(tmp_path: Pat
     assert peak < 32 << 20, peak
 
 
-def test_a_safetensors_header_of_100000_entries_is_analysed_in_bounded_time(tmp_path: Path) -> None:
-    """Bound: analyse and render markdown + JSON in < 60 s (18 s measured before on an idle machine)."""
+@pytest.mark.parametrize(
+    ("n", "bound"), [(10_000, 15.0), pytest.param(100_000, 60.0, marks=pytest.mark.slow)], ids=["10k", "100k"]
+)
+def test_a_safetensors_header_of_many_entries_is_analysed_in_bounded_time(tmp_path: Path, n: int, bound: float) -> None:
+    """Bound: linear, about 0.5 ms per entry on a busy machine (100,000 entries: 18 s idle, 51 s
+    at a load of 16 on 2 cores; the slow suite runs that size)."""
     count("hostile runs")
-    n = 100_000
     header = {
         f"model.layers.{i // 10}.w{i % 10}": {"dtype": "F32", "shape": [2], "data_offsets": [8 * i, 8 * i + 8]}
         for i in range(n)
@@ -423,7 +426,7 @@ def test_a_safetensors_header_of_100000_entries_is_analysed_in_bounded_time(tmp_
     report = analyze(run, "hostile runs")
     seconds = time.monotonic() - t0
     assert report.sources[0].status is Status.OK
-    assert seconds < 60, seconds
+    assert seconds < bound, seconds
 
 
 def test_the_safe_open_refuses_a_device_without_blocking() -> None:

@@ -132,9 +132,11 @@ def run_isolated(
 def _die_with(parent: int) -> None:
     """In a fresh child: die with the parent, and let nothing of the run's folder run.
 
-    The working directory moves to ``/`` and ``PATH`` to the system default, so a
-    library that runs a helper program (h5py's import runs ``uname``) cannot pick one
-    from the run. Signals the parent handles are reset: the parent decides how to end.
+    ``PATH`` becomes the system default (no ``.``, no relative entry), so a library that
+    runs a helper program (h5py's import runs ``uname``) cannot pick one from the run
+    even when the run is the working directory. The working directory itself is kept:
+    the work may name files relative to it. Signals the parent handles are reset: the
+    parent decides how to end.
     """
     if _prctl is not None:
         _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
@@ -143,7 +145,6 @@ def _die_with(parent: int) -> None:
     for sig in (signal.SIGTERM, signal.SIGALRM):
         signal.signal(sig, signal.SIG_DFL)
     signal.setitimer(signal.ITIMER_REAL, 0)
-    os.chdir("/")
     os.environ["PATH"] = os.defpath
 
 

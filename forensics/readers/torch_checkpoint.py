@@ -26,6 +26,7 @@ import numpy as np
 
 from forensics.errors import UnreadableSource
 from forensics.readers import isolation, tensorstats, torch_pickle
+from forensics.readers.safe_open import open_binary, open_fd
 from forensics.readers.tensorstats import StatsAccumulator, flat_native, layer_of, summarize_problems
 from forensics.records import (
     Checkpoint,
@@ -431,7 +432,7 @@ def _parsed(path: Path, limit_memory: bool) -> Iterator[torch_pickle.Loaded]:
     if limit_memory:
         _limit_memory()
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+        fd = open_fd(path)  # no symlink, no FIFO, the very file discovery found
     except OSError as e:
         raise UnreadableSource(f"cannot read: {e.strerror or e}") from None
     try:
@@ -549,7 +550,7 @@ def _read(path: Path, source: Source, isolate: bool | None) -> Checkpoint | Conf
     except OSError as e:
         raise UnreadableSource(f"cannot read: {e.strerror or e}") from None
     try:
-        with open(path, "rb") as fh:
+        with open_binary(path) as fh:
             head = fh.read(4)
     except OSError as e:
         raise UnreadableSource(f"cannot read: {e.strerror or e}") from None

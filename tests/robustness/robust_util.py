@@ -280,3 +280,19 @@ def raw_zip(entries: list[tuple[str, int, bytes, int, int, int]]) -> bytes:
 
 def stored(name: str, data: bytes, flags: int = 0) -> tuple[str, int, bytes, int, int, int]:
     return (name, zipfile.ZIP_STORED, data, zlib.crc32(data), len(data), flags)
+
+
+# ---------------------------------------------------------------- Keras H5 written by hand
+
+
+def keras2_dense_group(f: Any) -> Any:
+    """Give an open, empty h5py file the layout of a Keras 2 ``model.save("x.h5")`` with one
+    Dense layer, and return the group its ``kernel:0`` dataset goes in (the caller makes
+    that dataset: sparse, chunked, compressed or hostile)."""
+    f.attrs["keras_version"] = "2.15.0"
+    f.attrs["backend"] = "tensorflow"
+    mw = f.create_group("model_weights")
+    mw.attrs["layer_names"] = [b"dense"]
+    g = mw.create_group("dense")
+    g.attrs["weight_names"] = [b"dense/kernel:0"]
+    return g.create_group("dense")

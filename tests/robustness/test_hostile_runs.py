@@ -21,7 +21,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from robust_util import SAMPLES, analyze, count, run_cli
+from robust_util import SAMPLES, analyze, count, keras2_dense_group, run_cli
 
 import forensics
 from forensics.discover import discover
@@ -206,15 +206,7 @@ def _h5_bomb(path: Path, declared_mib: int, inflates_mib: int, keras: bool) -> N
     to ``inflates_mib`` MiB, in a Keras H5 weights file or a plain data file."""
     n = declared_mib << 20
     with h5py.File(path, "w") as f:
-        group = f
-        if keras:
-            f.attrs["keras_version"] = "2.15.0"
-            f.attrs["backend"] = "tensorflow"
-            mw = f.create_group("model_weights")
-            mw.attrs["layer_names"] = [b"dense"]
-            g = mw.create_group("dense")
-            g.attrs["weight_names"] = [b"dense/kernel:0"]
-            group = g.create_group("dense")
+        group = keras2_dense_group(f) if keras else f
         ds = group.create_dataset("kernel:0" if keras else "x", shape=(n,), dtype="u1", chunks=(n,), compression="gzip")
         ds.id.write_direct_chunk((0,), _zlib_zeros(inflates_mib))
 
@@ -471,13 +463,7 @@ def _slow_h5_run(tmp_path: Path) -> Path:
     shutil.copytree(SAMPLES / "tbx_lr_too_high", run)
     n = 4 << 30 >> 2
     with h5py.File(run / "step_100.weights.h5", "w") as f:
-        f.attrs["keras_version"] = "2.15.0"
-        f.attrs["backend"] = "tensorflow"
-        mw = f.create_group("model_weights")
-        mw.attrs["layer_names"] = [b"dense"]
-        g = mw.create_group("dense")
-        g.attrs["weight_names"] = [b"dense/kernel:0"]
-        ds = g.create_group("dense").create_dataset("kernel:0", shape=(n // 1024, 1024), dtype="f4")
+        ds = keras2_dense_group(f).create_dataset("kernel:0", shape=(n // 1024, 1024), dtype="f4")
         ds[-1, -1] = np.nan
     return run
 

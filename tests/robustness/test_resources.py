@@ -22,7 +22,18 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from robust_util import MEASURED, SAMPLES, analyze, assert_explained, count, raw_zip, run_cli, stored, zeros_deflated
+from robust_util import (
+    MEASURED,
+    SAMPLES,
+    analyze,
+    assert_explained,
+    count,
+    keras2_dense_group,
+    raw_zip,
+    run_cli,
+    stored,
+    zeros_deflated,
+)
 
 from forensics.records import Status
 
@@ -79,13 +90,7 @@ def _sparse_safetensors(path: Path, mib: int) -> int:
 def _sparse_h5(path: Path, mib: int) -> int:
     n = mib * 2**20 // 4
     with h5py.File(path, "w") as f:
-        f.attrs["keras_version"] = "2.15.0"
-        f.attrs["backend"] = "tensorflow"
-        mw = f.create_group("model_weights")
-        mw.attrs["layer_names"] = [b"dense"]
-        g = mw.create_group("dense")
-        g.attrs["weight_names"] = [b"dense/kernel:0"]
-        ds = g.create_group("dense").create_dataset("kernel:0", shape=(n // 1024, 1024), dtype="f4")
+        ds = keras2_dense_group(f).create_dataset("kernel:0", shape=(n // 1024, 1024), dtype="f4")
         ds[-1, -1] = np.nan  # contiguous storage: the whole extent is allocated, only this is written
     return n
 

@@ -137,9 +137,10 @@ def h5_holds_weights_many(paths: list[Path]) -> list[bool | None]:
 
     A file that crashes or hangs the child gets None; a new child goes on after it.
     """
-    import h5py  # noqa: F401  (imported here, not in each child: the reader needs it next anyway)
-
     from forensics.readers import isolation
+    from forensics.readers.h5safe import import_h5py
+
+    import_h5py()  # here, not in each child: the reader needs it next anyway (and never from PATH)
 
     answers: dict[int, bool | None] = {}
     start = 0

@@ -328,8 +328,10 @@ def compare(healthy: str, diverged: str, format: str, output: Path | None, follo
     """Hold a diverged run against a healthy one: where the curves part, the settings and
     config that differ, each layer's weights side by side, both curves on one scale."""
     from forensics.compare import compare as run_compare
+    from forensics.remote import is_remote
 
-    _check_output(output)
+    for run in (healthy, diverged):  # neither run is ever written into
+        _check_output(output, None if is_remote(run) else Path(run))
     result = _with_progress(lambda _: run_compare(healthy, diverged, follow_links=follow_links, debug=debug))
     for r in (result.healthy, result.diverged):
         if not r.readable:

@@ -75,3 +75,16 @@ def test_the_cli_compares_runs_of_another_framework_and_says_what_differs():
 def test_the_cli_refuses_a_missing_run_in_one_line(tmp_path):
     r = run("compare", str(SWEEP / "lr_0.1"), str(tmp_path / "nope"))
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "no such file" in r.stderr
+
+
+def test_the_cli_never_writes_its_output_into_either_compared_run(tmp_path):
+    import shutil
+
+    healthy, diverged = tmp_path / "healthy", tmp_path / "diverged"
+    shutil.copytree(SWEEP / "lr_0.1", healthy)
+    shutil.copytree(SWEEP / "lr_1", diverged)
+    for run_dir in (healthy, diverged):
+        before = sorted(p.name for p in run_dir.rglob("*"))
+        r = run("compare", str(healthy), str(diverged), "-o", str(run_dir / "compare.md"))
+        assert r.returncode == 2 and r.stderr.count("\n") == 1 and "inside the run" in r.stderr
+        assert sorted(p.name for p in run_dir.rglob("*")) == before

@@ -5,8 +5,8 @@ Each fuzzer feeds bytes chosen by libFuzzer (coverage guided: atheris instrument
 ``UnreadableSource``; anything else escaping, or a property the fuzzer checks failing,
 is a crash: the input is kept and the run stops.
 
-    /work/devenv/bin/python scripts/fuzz_logs.py --seconds 600
-    /work/devenv/bin/python scripts/fuzz_events.py --seconds 600 -max_len=65536
+    python scripts/fuzz_logs.py --seconds 600
+    python scripts/fuzz_events.py --seconds 600 -max_len=65536
 
 Other arguments are passed to libFuzzer. Needs ``pip install atheris`` (dev only);
 without it the script says so and exits 2.

@@ -1,6 +1,6 @@
 """Fuzz the TFRecord framing and the Event decoding with atheris (see scripts/fuzz_common.py).
 
-    /work/devenv/bin/python scripts/fuzz_events.py --seconds 600
+    python scripts/fuzz_events.py --seconds 600
 
 Properties checked on every input, beyond "no exception but UnreadableSource":
 every record the framing hands out is a complete frame lying inside the input, in order.

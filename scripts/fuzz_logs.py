@@ -1,6 +1,6 @@
 """Fuzz the job-log parser (forensics.readers.logs.parse_log_text) with atheris (see scripts/fuzz_common.py).
 
-    /work/devenv/bin/python scripts/fuzz_logs.py --seconds 600
+    python scripts/fuzz_logs.py --seconds 600
 
 The bytes are decoded as UTF-8 with ``surrogateescape`` (what a damaged console log
 looks like to Python). Properties checked on every input: the parser never raises, and

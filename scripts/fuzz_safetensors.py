@@ -1,6 +1,6 @@
 """Fuzz the safetensors header parser and tensor streaming with atheris (see scripts/fuzz_common.py).
 
-    /work/devenv/bin/python scripts/fuzz_safetensors.py --seconds 600
+    python scripts/fuzz_safetensors.py --seconds 600
 
 Properties checked on every input, beyond "no exception but UnreadableSource": every
 tensor returned has as many elements as its shape says, and the file is partial

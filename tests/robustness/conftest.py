@@ -1,6 +1,6 @@
 """Robustness suite: write the tally of inputs tried when asked (for docs/robustness.md).
 
-FORENSICS_ROBUSTNESS_TALLY=/tmp/tally.json pytest tests/robustness
+FORENSICS_ROBUSTNESS_TALLY=tally.json pytest tests/robustness
 """
 
 from __future__ import annotations

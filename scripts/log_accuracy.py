@@ -1,0 +1,168 @@
+"""Measure the analyzer on real training logs people pasted into public issue threads.
+
+    python scripts/log_accuracy.py                 # print the table
+    python scripts/log_accuracy.py --write         # and put it into docs/logs.md
+
+Each case of ``tests/fixtures/real_logs/{dev,heldout}/`` is a log (``NAME.log``) and its
+label (``NAME.json``: source address, toolkit, whether the run diverged, the cause the
+thread settled or ``unknown``, whether the log holds a loss or a known framework
+message). A case is analysed as a user would: the log alone in a run folder, under the
+file name the toolkit gives it (``train.log``, ``nohup.out``, ``log_rank0.txt``), through
+``forensics.analyze``. What is counted, per split:
+
+- diverged: the report's ``diverged`` against the label, where the label knows it;
+- cause: the verdict's cause against the thread's, where the thread settled one;
+- inconclusive with evidence: ``inconclusive`` on a log that holds a loss or a known
+  message (the issue allows ``inconclusive`` only on a log that holds neither);
+- crashes: an exception out of ``analyze`` (a usage error for "nothing could be read"
+  counts too: the log was there).
+
+The dev split may be tuned on; the held-out one never is (docs/logs.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.append(str(ROOT))  # after PYTHONPATH: a baseline can be measured with another checkout
+
+CASES = ROOT / "tests" / "fixtures" / "real_logs"
+SPLITS = ("heldout", "dev")
+DOC = ROOT / "docs" / "logs.md"
+START, END = "<!-- real-logs:start -->\n", "<!-- real-logs:end -->"
+
+
+def load_cases(split: str) -> list[dict[str, Any]]:
+    out = []
+    for meta_path in sorted((CASES / split).glob("*.json")):
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        meta["log_path"] = meta_path.with_suffix(".log")
+        out.append(meta)
+    return out
+
+
+def run_case(case: dict[str, Any], tmp: Path) -> dict[str, Any]:
+    from forensics import analyze
+
+    run = tmp / case["name"]
+    run.mkdir()
+    shutil.copyfile(case["log_path"], run / case.get("filename", "train.log"))
+    try:
+        rep = analyze(str(run))
+    except Exception as e:  # a crash is what is being counted
+        return {"crash": f"{type(e).__name__}: {e}"[:200]}
+    return {
+        "crash": None,
+        "diverged": bool(rep.diverged),
+        "cause": rep.verdict.cause,
+        "detail": rep.verdict.detail,
+        "first_nonfinite_step": rep.first_nonfinite_step,
+    }
+
+
+def judge(case: dict[str, Any], got: dict[str, Any]) -> dict[str, bool | None]:
+    """Per measure: True/False where the case counts for it, None where it does not."""
+    if got["crash"]:
+        return {
+            "diverged": False if case["diverged"] is not None else None,
+            "cause": False if case["cause"] != "unknown" else None,
+            "bad_inconclusive": None,
+        }
+    evidence = case.get("holds_loss", True) or case.get("known_message", False)
+    return {
+        "diverged": None if case["diverged"] is None else got["diverged"] == case["diverged"],
+        "cause": None if case["cause"] == "unknown" else got["cause"] == case["cause"],
+        "bad_inconclusive": (got["cause"] == "inconclusive") if evidence else None,
+    }
+
+
+def measure(split: str) -> list[dict[str, Any]]:
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="real-logs-") as tmp:
+        for case in load_cases(split):
+            got = run_case(case, Path(tmp))
+            rows.append({"case": case, "got": got, "judged": judge(case, got)})
+    return rows
+
+
+def summary(rows: list[dict[str, Any]]) -> dict[str, tuple[int, int]]:
+    """(hits, counted) for each measure; for bad_inconclusive and crashes the hits are the bad ones."""
+
+    def count(key: str) -> tuple[int, int]:
+        judged = [r["judged"][key] for r in rows if r["judged"][key] is not None]
+        return sum(judged), len(judged)
+
+    return {
+        "diverged": count("diverged"),
+        "cause": count("cause"),
+        "bad_inconclusive": count("bad_inconclusive"),
+        "crashes": (sum(1 for r in rows if r["got"]["crash"]), len(rows)),
+    }
+
+
+def _rate(hit: int, n: int) -> str:
+    return f"{hit}/{n} ({hit / n:.0%})" if n else "–"
+
+
+def render(results: dict[str, list[dict[str, Any]]]) -> str:
+    lines = [
+        "| split | cases | diverged right | cause right (cause known) "
+        "| inconclusive on a log with a loss or message | crashes |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for split in SPLITS:
+        s = summary(results[split])
+        lines.append(
+            f"| {split} | {len(results[split])} | {_rate(*s['diverged'])} | {_rate(*s['cause'])} | "
+            f"{s['bad_inconclusive'][0]} of {s['bad_inconclusive'][1]} | {s['crashes'][0]} |"
+        )
+    lines += [
+        "",
+        "| split | case | toolkit | label: diverged, cause | report: diverged, cause |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for split in SPLITS:
+        for r in results[split]:
+            c, g, j = r["case"], r["got"], r["judged"]
+            miss = any(v is False for k, v in j.items() if k != "bad_inconclusive") or j["bad_inconclusive"]
+            label = f"{_yes_no(c['diverged'])}, {c['cause']}"
+            got = f"crash: {g['crash']}" if g["crash"] else f"{_yes_no(g['diverged'])}, {g['cause']}"
+            name = f"[{c['name']}]({c['url']})"
+            lines.append(
+                f"| {split} | {name} | {c['toolkit']} | {label} | {'**' if miss else ''}{got}{'**' if miss else ''} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def _yes_no(value: bool | None) -> str:
+    return "?" if value is None else ("yes" if value else "no")
+
+
+def write_doc(table: str) -> None:
+    text = DOC.read_text(encoding="utf-8")
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    DOC.write_text(head + START + table + END + tail, encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--write", action="store_true", help="put the table into docs/logs.md")
+    args = ap.parse_args(argv)
+    results = {split: measure(split) for split in SPLITS}
+    table = render(results)
+    print(table)
+    if args.write:
+        write_doc(table)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

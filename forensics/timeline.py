@@ -883,6 +883,41 @@ def _nonfinite(s: Series | None) -> NonFinite | None:
     )
 
 
+# Messages that say the training loss went non-finite where no logged value shows it: a NaN
+# guard that stopped the run ("Model diverged with loss = NaN", Lightning's and fairseq's
+# checks, Keras TerminateOnNaN) and the fp16 loss scale at its floor (fairseq: "Your loss is
+# probably exploding"; readers/logs.py also infers the floor from the logged scale).
+_NONFINITE_MESSAGES = ("nan_loss", "nan_loss_terminated", "loss_scale_minimum")
+
+
+def _nonfinite_from_messages(run: RunData, loss: Series | None) -> NonFinite | None:
+    """The first such message with a step (its own, else the last logged loss), as the loss's first non-finite."""
+    best: NonFinite | None = None
+    for path, e in _gather_log_events(run):
+        if e.kind not in _NONFINITE_MESSAGES:
+            continue
+        step = e.step if e.step is not None else (int(loss.steps[-1]) if loss is not None and len(loss) else None)
+        if step is None or (best is not None and step >= best.step):
+            continue
+        last_step = last_value = None
+        if loss is not None:
+            ok = np.nonzero(np.isfinite(loss.values) & (loss.steps <= step))[0]
+            if ok.size:
+                last_step, last_value = int(loss.steps[ok[-1]]), float(loss.values[ok[-1]])
+        best = NonFinite(
+            role="loss",
+            step=step,
+            value=math.nan,
+            last_finite_step=last_step,
+            last_finite_value=last_value,
+            interval=loss.interval if loss is not None else math.nan,
+            unit=loss.unit if loss is not None else "step",
+            source=path,
+            tag=f"message:{e.kind}",
+        )
+    return best
+
+
 def _recovers(s: Series | None) -> bool:
     """A non-finite grad norm followed by finite ones: the steps were skipped, not the run lost.
 
@@ -1305,6 +1340,10 @@ def build_timeline(run: RunData) -> Timeline:
         and not _recovers(curves["grad_norm"])
     ):
         first_nonfinite = nonfinite_by_role["grad_norm"]
+    else:
+        first_nonfinite = _nonfinite_from_messages(run, loss)
+        if first_nonfinite is not None:
+            nonfinite_by_role["loss"] = first_nonfinite
     exploded_step = _exploded(loss) if first_nonfinite is None else None
 
     views = tuple(_checkpoint_views(run, spe))

@@ -261,7 +261,8 @@ CATALOGUE: tuple[Message, ...] = (
             rf"{_SCALE})?)?",
             re.IGNORECASE,
         ),
-        lambda m: {"loss_scale": _num(m.group(2) or m.group(1))},
+        # "attempted" only beside a new scale: "..., but hysteresis is 2" lowers nothing
+        lambda m: {"loss_scale": _num(m.group(2) or m.group(1)), "attempted": _num(m.group(1)) if m.group(2) else None},
     ),
     Message(
         "loss_scale_overflow_transient",
@@ -270,7 +271,7 @@ CATALOGUE: tuple[Message, ...] = (
         "deepspeed/runtime/fp16/fused_optimizer.py, unfused_optimizer.py, zero/stage3.py",
         "loss scale overflow! Skipping step",
         re.compile(r"Attempted loss scale: " + _SCALE + r", reducing to " + _SCALE),
-        lambda m: {"loss_scale": _num(m.group(2))},
+        lambda m: {"loss_scale": _num(m.group(2)), "attempted": _num(m.group(1))},
     ),
     Message(
         "loss_scale_overflow_transient",

@@ -73,6 +73,15 @@ _NONFINITE = {
 _TRANSPARENT = frozenset("'\"`")
 _NAME_SEPARATORS = frozenset(":=")
 _FILLER_WORDS = frozenset({"is", "was", "became", "becomes", "now"})  # "loss is nan"; not "to": "setting lr to"
+# A word of these standing alone before the metrics (not part of a name that takes a value)
+# says the line reports an evaluation: fairseq's "| valid | epoch 002 | valid on 'valid'
+# subset | loss 9.39", pytorch/examples' "Test set: Average loss: 0.03".
+_EVAL_STAGE_WORDS = frozenset({"val", "valid", "validation", "validating", "eval", "evaluation", "evaluating", "test"})
+# "Loss at step 100 : nan", "Average loss at step 2000: 4.37": a metric named before the
+# counter that tells where it was taken, its value after the counter
+_COUNTER_CONNECTORS = frozenset({"at", "after", "for", "in"})
+# "loss_scaler.py:183:update_scale", "train.py 221": a source file and line, not a metric
+_SOURCE_SUFFIXES = (".py", ".pyx", ".cc", ".cpp", ".cu", ".cuh", ".c", ".h", ".hpp", ".lua", ".java", ".go", ".rs")
 
 # ---------------------------------------------------------------- names
 
@@ -268,6 +277,27 @@ _MAIN_LOSS_FALLBACKS = ("objective", "cost", "xent", "cross_entropy", "ce", "nll
 METRIC_HINT = re.compile("|".join(re.escape(w) for w in (*_METRIC_WORDS, "l.r", "learning")), re.IGNORECASE)
 
 
+# a word before a metric's name that says it was measured on held-out data: "Vali Loss",
+# "Valid Acc", "Test Loss" (the Time-Series-Library print loop)
+_STAGE_PREFIXES = {
+    "val": "val",
+    "vali": "val",
+    "valid": "val",
+    "validation": "val",
+    "eval": "val",
+    "evaluation": "val",
+    "dev": "val",
+    "test": "test",
+    "testing": "test",
+}
+
+
+def _staged(stage: str, series: str) -> str:
+    if series.startswith(("val_", "test_")):
+        return series
+    return f"{stage}_{series}"
+
+
 @functools.lru_cache(maxsize=8192)
 def metric_name(words: tuple[str, ...]) -> str | None:
     """The series name for a printed name (one or more words), or None when it is no metric.
@@ -283,9 +313,10 @@ def metric_name(words: tuple[str, ...]) -> str | None:
             continue
         for k in (key, key.rstrip("."), key.replace(" ", "_")):
             if k in ALIASES:
-                return ALIASES[k]
+                stage = _STAGE_PREFIXES.get(words[i - 1].strip("'\"`").lower()) if i else None
+                return _staged(stage, ALIASES[k]) if stage else ALIASES[k]
     key = words[-1].strip("'\"`").lower().rstrip(".:")
-    if not key or len(key) > 64 or not key[0].isalpha():
+    if not key or len(key) > 64 or not key[0].isalpha() or key.endswith(_SOURCE_SUFFIXES):
         return None
     if key.startswith(("lr-", "lr/")) or key.endswith(("/lr", "_lr")):
         return "learning_rate" if "base" not in key else None  # Lightning "lr-Adam"; mmengine base_lr kept out
@@ -369,7 +400,15 @@ def scan_line(line: str) -> LineMetrics:
     sep = False  # a ':' or '=' followed the name
     bracket_owner: tuple[str, ...] | None = None  # "Epoch: [3]": the bracket's number belongs to the name
     in_bracket = False
+    bracket_words_only = False  # "[Loss] nan", "[step] 89": a bracket holding only a name names what follows
+    pending: tuple[str, ...] | None = None  # "Loss at step 100 : nan": the name waiting for its value
     train_epoch: int | None = None  # timm "Train: 3 [120/500 (24%)]": the number before the bracket is the epoch
+
+    def drop(words: list[str]) -> None:
+        """Words that named nothing: a stage word among them marks an evaluation line."""
+        if not out.eval_context and any(w.strip("'\"`").lower() in _EVAL_STAGE_WORDS for w in words):
+            out.eval_context = True
+
     i = 0
     while i < n:
         kind, text = kinds[i], texts[i]
@@ -379,23 +418,30 @@ def scan_line(line: str) -> LineMetrics:
                 continue
             if text in _NAME_SEPARATORS and words:
                 sep = True
+            elif text in _NAME_SEPARATORS and pending:
+                pass  # "Loss at step 100 : nan": the separator before the pending name's value
             elif text == "[":
                 in_bracket = True
+                bracket_words_only = True
                 bracket_owner = tuple(words) if words else None
                 words, sep = [], False
             elif text == "-" and i + 1 < n and kinds[i + 1] == WORD and texts[i + 1].lower() in _NONFINITE:
                 texts[i + 1] = "-" + texts[i + 1]  # "-nan", "-inf"
+            elif text == "]" and in_bracket and bracket_words_only and words and bracket_owner is None:
+                in_bracket = False  # "[Loss]": the name stays for the value after the bracket
+                sep = False
             else:
                 if text in "])":
                     in_bracket = False
                     bracket_owner = None
-                words, sep = [], False
+                drop(words)
+                words, sep, pending = [], False, None
             i += 1
             continue
         value: float | None = None
         if kind == WORD:
             low = text.lower()
-            if low in _NONFINITE and (words or bracket_owner):
+            if low in _NONFINITE and (words or bracket_owner or pending):
                 value = _NONFINITE[low]
             elif low == "tensor" and i + 2 < n and texts[i + 1] == "(" and kinds[i + 2] == NUM and words:
                 value = parse_number(texts[i + 2])  # tensor(2.3, device='cuda:0')
@@ -404,14 +450,19 @@ def scan_line(line: str) -> LineMetrics:
                     i += 1
             else:
                 if sep:
+                    drop(words)
                     words, sep = [], False
+                pending = None
                 words.append(text)
                 if len(words) > MAX_NAME_WORDS:
+                    drop(words[:1])
                     del words[0]
                 i += 1
                 continue
         else:
             value = parse_number(text)
+        if in_bracket:
+            bracket_words_only = False
         # a number (or NaN spelling): whose is it?
         total: int | None = None
         if i + 2 < n and texts[i + 1] == "/" and kinds[i + 2] == NUM:
@@ -420,7 +471,8 @@ def scan_line(line: str) -> LineMetrics:
             i += 2
         while words and words[-1].lower() in _FILLER_WORDS:  # "loss is nan", "loss became inf"
             words.pop()
-        name = tuple(words) if words else (bracket_owner if in_bracket else None)
+        name = tuple(words) if words else (bracket_owner if in_bracket else pending)
+        pending = None
         i += 1
         if value is None:
             words, sep = [], False
@@ -428,6 +480,8 @@ def scan_line(line: str) -> LineMetrics:
         if name:
             ck = counter_kind(name)
             iv = _int_of(value)
+            if ck is not None and len(name) > 2:
+                pending = _named_before_counter(name)
             if ck in ("epoch", "eval_epoch") and iv is None:
                 out.pairs.append(("epoch", value))  # a fractional epoch (the HF Trainer's 'epoch': 0.4)
             elif ck in ("epoch", "eval_epoch"):
@@ -460,6 +514,15 @@ def scan_line(line: str) -> LineMetrics:
     if out.epoch is None and train_epoch is not None and any(c[0] == "bracket" for c in out.counters):
         out.epoch = train_epoch
     return out
+
+
+def _named_before_counter(name: tuple[str, ...]) -> tuple[str, ...] | None:
+    """("Loss", "at", "step") -> ("Loss",): the metric whose value follows the counter, if one is named."""
+    for j in range(len(name) - 2, 0, -1):
+        if name[j].lower() in _COUNTER_CONNECTORS:
+            head = name[:j]
+            return head if metric_name(head) is not None else None
+    return None
 
 
 def main_loss_of(pairs: list[tuple[str, float]]) -> list[tuple[str, float]]:

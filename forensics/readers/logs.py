@@ -117,6 +117,11 @@ NOTE_LIMIT = 300  # Source.note is one line
 # significant ones); a longer run of digits is damage, and int() refuses past 4300 digits.
 MAX_NUMBER_DIGITS = 64
 STEP_MAX = 2**63 - 1  # steps live in int64 columns; a step past this is a damaged number
+# A dynamic loss scale below this means fp16 overflowed even with the loss divided by ~1000:
+# gradients past 6.5e7 or non-finite on step after step, the scaler halving at each. Healthy
+# runs settle far above it (DeepSpeed and torch.amp never go under 1 by default; fairseq, whose
+# losses are sums over ~1e5 tokens, settles around 0.1-4 and gives up at 1e-4).
+LOSS_SCALE_FLOOR = 2.0**-10
 
 RUN_NAME = "log"
 
@@ -558,6 +563,8 @@ class _LogParser:
         self.line_order = 0
         self.epoch_counter: tuple[int, int, int, int, int] | None = None
         self.forward_trace: deque[str] = deque(maxlen=FORWARD_TRACE_KEEP)
+        # where the loss scale reached its floor: (line, step, scale, how it shows)
+        self.scale_floor: tuple[int, int | None, float, str] | None = None
         self.pending_forward: tuple[str, tuple[str, ...]] | None = None
         self.last_op_event: _EventBuilder | None = None
         self.last_op_line = 0
@@ -698,8 +705,18 @@ class _LogParser:
             self.last_op_event = stored
             self.last_op_line = line
 
+    def _note_scale(self, scale: Any, line: int, step: int | None, how: str) -> None:
+        if self.scale_floor is None and isinstance(scale, float) and 0 <= scale < LOSS_SCALE_FLOOR:
+            self.scale_floor = (line, step, scale, how)
+
     def _store(self, ev: _EventBuilder) -> _EventBuilder:
         """Keep ``ev``, or count it on the identical event already kept; return the one kept."""
+        if ev.kind == "loss_scale_overflow_transient":
+            scale, attempted = ev.values.get("loss_scale"), ev.values.pop("attempted", None)
+            if self.scale_floor is None and isinstance(scale, float) and attempted == scale:
+                # "Attempted loss scale: 1, reducing to 1": the scaler could not go lower
+                self.scale_floor = (ev.line, ev.step, scale, "the scaler could not lower it further")
+            self._note_scale(scale, ev.line, ev.step, "set by the loss scaler after an overflow")
         # the same message printed twice (TF logs it, then raises it) is one event
         key = (ev.kind,) if ev.kind in _COUNTED_KINDS else ev.key()
         same = self.by_key.get(key)
@@ -729,6 +746,8 @@ class _LogParser:
         if tag in _SNIFF_TAGS and self.line != self.last_metric_line:
             self.metric_lines += 1
             self.last_metric_line = self.line
+        if tag == "loss_scale":
+            self._note_scale(value, self.line, step if unit == "step" else None, "as logged")
         key = (tag, unit, emitter)
         b = self.series.get(key)
         if b is None:
@@ -989,7 +1008,10 @@ class _LogParser:
             self.generic_epoch = epoch
         by_kind: dict[str, tuple[int, int | None]] = {}
         for kind, n, total in lm.counters:
-            by_kind.setdefault(kind, (n, total))
+            # two counters of a kind ("iter[ 14/ 15] ... [step] 104"): the iteration within
+            # the epoch and the global one; the global count is the larger
+            if kind not in by_kind or n > by_kind[kind][0]:
+                by_kind[kind] = (n, total)
         if "global" in by_kind:
             return by_kind["global"][0]
         within = None
@@ -1055,6 +1077,17 @@ class _LogParser:
             self.tb_state = 2
         if self.tb_state == 2:
             self._close_exception()
+        if self.scale_floor is not None and not any(e.kind == "loss_scale_minimum" for e in self.events):
+            line, step, scale, how = self.scale_floor
+            self.events.append(
+                _EventBuilder(
+                    kind="loss_scale_minimum",
+                    message=f"the fp16 loss scale fell to {scale:g} ({how}): overflow on step after step",
+                    line=line,
+                    step=step,
+                    values={"loss_scale": scale},
+                )
+            )
         notes: list[str] = []
         self._place_hf(notes)
         self._place_line_order(notes)

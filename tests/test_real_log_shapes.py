@@ -111,3 +111,17 @@ def test_a_nan_guard_message_is_a_divergence_at_the_last_step_logged(tmp_path):
     rep = forensics.analyze(str(run))
     assert rep.diverged and rep.first_nonfinite_step == 10
     assert not _run(tmp_path, "timemixer_88_healthy").diverged
+
+
+def test_bare_step_and_value_lines_are_the_loss_only_when_nothing_is_named():
+    # prajdabre/yanmtt#7: print(step, loss) in a BART pre-training loop
+    series, *_ = parse_log_text("76960 2.735384\n76970 2.6265104\n76980 nan\n76990 nan\nSaving the model\n77000 nan\n")
+    assert series["loss"].steps.tolist() == [76960, 76970, 76980, 76990, 77000]
+    assert math.isnan(series["loss"].values[2])
+    # a log that names its loss keeps it; stray number pairs and integer pairs are no curve
+    series, *_ = parse_log_text("step 10 loss 2.5\n76960 2.735384\n76970 2.6265104\n76980 2.5\n")
+    assert series["loss"].steps.tolist() == [10]
+    series, *_ = parse_log_text("76960 2.73\n76970 2.62\n")
+    assert "loss" not in series
+    series, *_ = parse_log_text("10 20\n20 30\n30 40\n40 50\n")
+    assert "loss" not in series

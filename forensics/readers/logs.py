@@ -958,6 +958,12 @@ class _LogParser:
                     self.columns = cols
                 return
             if not METRIC_HINT.search(text):
+                bare = _BARE_STEP_VALUE.fullmatch(text)
+                if bare:
+                    value = _num(bare.group(2))
+                    if value is not None:
+                        emitter = "print" if not self.rank else f"rank{self.rank}"
+                        self._put(_BARE_TAG, int(bare.group(1)), value, emitter)
                 return  # no metric named: nothing to read (a bare "Epoch 3" line moves no series)
             lm = scan_line(text)
         pairs = [(t, v) for t, v in main_loss_of(lm.pairs) if t != "epoch"]
@@ -1089,6 +1095,7 @@ class _LogParser:
                 )
             )
         notes: list[str] = []
+        self._place_bare(notes)
         self._place_hf(notes)
         self._place_line_order(notes)
         # Keras TerminateOnNaN events: placed on a global step once steps_per_epoch is known
@@ -1141,6 +1148,20 @@ class _LogParser:
                 scalars[full] = b.build(full, self.source)
         return scalars
 
+    def _place_bare(self, notes: list[str]) -> None:
+        """Bare "step value" lines are the loss when nothing else in the log is, else dropped."""
+        keys = [k for k in self.series if k[0] == _BARE_TAG]
+        builders = [self.series.pop(k) for k in keys]
+        if any(tag == "loss" for tag, _, _ in self.series) or self.hf_points:
+            return
+        for (_, unit, emitter), b in zip(keys, builders, strict=True):
+            if len(b.steps) >= MIN_BARE_POINTS:
+                self.series[("loss", unit, emitter)] = b
+                notes.append(
+                    f"{len(b.steps)} lines print a bare step and one unnamed value: read as the loss, "
+                    "the log naming no loss"
+                )
+
     def _place_line_order(self, notes: list[str]) -> None:
         """Metric lines printed with no counter at all are numbered in the order they came."""
         keys = [k for k in self.series if k[1] == "line"]
@@ -1187,6 +1208,15 @@ class _LogParser:
         notes.append("Hugging Face Trainer lines carry no step: points are numbered in log order")
 
 
+# "76930 2.6496577": a bare step and one fractional value, nothing named (a print loop's
+# print(step, loss)); read as the loss only when the log names no loss anywhere
+_BARE_STEP_VALUE = re.compile(
+    r"\s{0,64}(\d{1,19}):?[ \t]{1,64}([-+]?(?:\d{1,30}\.\d{0,30}(?:[eE][-+]?\d{1,4})?|\d{1,30}[eE][-+]?\d{1,4}"
+    r"|nan|inf|infinity))[ \t]{0,64}",
+    re.IGNORECASE,
+)
+MIN_BARE_POINTS = 3  # bare step/value lines it takes to read them as a curve rather than stray numbers
+_BARE_TAG = "_bare_value"
 _HAS_VALUE = re.compile(r"\d|\b(?:nan|inf|infinity)\b", re.IGNORECASE)  # a line that can print a value
 _SETTINGS_WORDS = ("config", "args", "hparams", "hyperparameters", "params", "settings", "options", "namespace")
 

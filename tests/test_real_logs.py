@@ -53,3 +53,16 @@ def test_heldout_real_logs():
 
 def test_dev_real_logs_never_crash():
     assert summary(measure("dev"))["crashes"][0] == 0
+
+
+@pytest.mark.parametrize("split", SPLITS)
+def test_the_framework_messages_people_pasted_are_in_the_catalogue(split):
+    """Real pasted lines check the catalogue's texts: every case labelled as holding a known
+    message yields a catalogued event, not just an uncaught exception."""
+    from forensics.readers.logs import parse_log_text
+
+    for case in load_cases(split):
+        if not case.get("known_message"):
+            continue
+        _, events, *_ = parse_log_text(case["log_path"].read_text(encoding="utf-8"))
+        assert {e.kind for e in events} - {"exception"}, case["name"]

@@ -17,8 +17,8 @@ Families and their members:
 - ``label_out_of_range``: TensorFlow (CPU) sparse cross-entropy, PyTorch (CPU) nll /
   cross-entropy target check, the CUDA ``n_classes`` assertion (PyTorch CUDA, Lua
   Torch/cutorch and old PyTorch with a single quote closing it);
-- ``index_out_of_range``: PyTorch embedding on CPU, CUDA index kernels, TensorFlow
-  gather/embedding lookup on CPU;
+- ``index_out_of_range``: PyTorch embedding on CPU, CUDA index kernels (and old
+  PyTorch's THC scatter / gather), TensorFlow gather/embedding lookup on CPU;
 - ``cuda_device_assert``: the CUDA error that follows a device-side assertion
   (PyTorch CUDA, Lua Torch's THCudaCheck);
 - ``nonfinite_gradient``: PyTorch anomaly detection (also what Lightning's
@@ -130,6 +130,13 @@ CATALOGUE: tuple[Message, ...] = (
         'Assertion `-sizes[i] <= index && index < sizes[i] && "index out of bounds"` failed.',
         "aten/src/ATen/native/cuda/IndexKernel.cu",
         '"index out of bounds"',
+    ),
+    Message(
+        "index_out_of_range",
+        "pytorch",
+        "Assertion `indexValue >= 0 && indexValue < tensor.sizes[dim]` failed.",
+        "aten/src/THC/THCTensorScatterGather.cu (old PyTorch CUDA scatter / gather: one-hot labels, index targets)",
+        "indexValue >= 0 && indexValue < tensor.sizes[dim]",
     ),
     Message(
         "index_out_of_range",

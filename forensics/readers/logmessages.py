@@ -26,7 +26,8 @@ Families and their members:
 - ``nonfinite_tensor``: TensorFlow check_numerics / enable_check_numerics, JAX
   ``jax_debug_nans`` / ``jax_debug_infs``;
 - ``nan_loss``: NaN guards that stop a run: TensorFlow's NanTensorHook and estimator,
-  Lightning's loss check and EarlyStopping(check_finite), fairseq's gradient check,
+  Lightning's loss check and EarlyStopping(check_finite), detectron2's anomaly check
+  (it names the iteration), fairseq's gradient check,
   Megatron's grad-norm check;
 - ``nan_loss_terminated``: Keras TerminateOnNaN (Keras 2 and 3, tf.keras);
 - ``loss_scale_overflow_transient``: one skipped step of dynamic loss scaling:
@@ -215,6 +216,15 @@ CATALOGUE: tuple[Message, ...] = (
         "is not finite",
         re.compile(r"Monitored metric (\S{1,128}) = (\S{1,64}) is not finite"),
         lambda m: {"metric": m.group(1), "value": m.group(2)},
+    ),
+    Message(
+        "nan_loss",
+        "detectron2",
+        "Loss became infinite or NaN at iteration={iter}!\nloss_dict = {loss_dict}",
+        "detectron2/engine/train_loop.py (SimpleTrainer._detect_anomaly, later write_metrics)",
+        "Loss became infinite or NaN at iteration=",
+        re.compile(r"Loss became infinite or NaN at iteration=(\d{1,19})"),
+        lambda m: {"step": int(m.group(1))},
     ),
     Message(
         "nan_loss",

@@ -692,7 +692,8 @@ class _LogParser:
             self.keras_stop = (self.keras_epoch, batch)
             ev.values["epoch"] = self.keras_epoch
         else:
-            ev.step = self.cur_step
+            named = ev.values.pop("step", None)  # a message that names its own iteration (detectron2)
+            ev.step = named if isinstance(named, int) and 0 <= named <= STEP_MAX else self.cur_step
         if (
             ev.kind == "nonfinite_gradient"
             and self.pending_forward

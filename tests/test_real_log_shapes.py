@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 import forensics
-from forensics.readers.logmetrics import metric_name, scan_line
+from forensics.readers.logmetrics import main_loss_of, metric_name, scan_line
 from forensics.readers.logs import LOSS_SCALE_FLOOR, parse_log_text
 
 DEV = Path(__file__).parent / "fixtures" / "real_logs" / "dev"
@@ -125,3 +125,11 @@ def test_bare_step_and_value_lines_are_the_loss_only_when_nothing_is_named():
     assert "loss" not in series
     series, *_ = parse_log_text("10 20\n20 30\n30 40\n40 50\n")
     assert "loss" not in series
+
+
+def test_a_loss_scale_is_never_the_loss():
+    # deepspeedai/DeepSpeed#931: the scaler's line names no loss but its scale
+    line = "[deepspeed] OVERFLOW! Rank 0 Skipping step. Attempted loss scale: 65536, reducing to 32768"
+    series, *_ = parse_log_text(f"{line}\n{line}\n")
+    assert "loss" not in series
+    assert dict(main_loss_of([("loss_cls", 0.3), ("loss_weight", 1.0)])) == {"loss": 0.3, "loss_weight": 1.0}

@@ -16,9 +16,9 @@ from scripts.log_accuracy import CASES, SPLITS, load_cases, measure, summary
 CAUSES = {"learning_rate", "exploding_weights", "data_or_labels", "numerical_instability", "healthy", "unknown"}
 
 # Held-out floors: the goals where they are met, else the numbers measured (docs/logs.md).
-MIN_HELDOUT_DIVERGED = 15 / 17
+MIN_HELDOUT_DIVERGED = 0.90
 MIN_HELDOUT_CAUSE = 0.85
-MAX_HELDOUT_BAD_INCONCLUSIVE = 1
+MAX_HELDOUT_BAD_INCONCLUSIVE = 4
 
 
 @pytest.mark.parametrize("split", SPLITS)

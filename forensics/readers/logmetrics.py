@@ -269,6 +269,8 @@ _NOT_METRIC_WORDS = (
 _NOT_METRIC_PREFIXES = ("num_", "n_", "max_", "min_", "lr_", "init_", "warmup_")
 # Taken as the line's loss when it prints no main loss, in this order of preference
 # (a total before a cross-entropy before a perplexity, which is exp(loss)).
+# "loss_scale", "loss_weight": a setting of a loss, never the loss ("Attempted loss scale: 65536")
+_LOSS_SETTING_WORDS = ("scale", "weight", "coef", "factor")
 _MAIN_LOSS_FALLBACKS = ("objective", "cost", "xent", "cross_entropy", "ce", "nll", "nll_loss", "perplexity")
 
 
@@ -533,7 +535,13 @@ def main_loss_of(pairs: list[tuple[str, float]]) -> list[tuple[str, float]]:
     for fallback in _MAIN_LOSS_FALLBACKS:
         if fallback in names:
             return [("loss", v) if name == fallback else (name, v) for name, v in pairs]
-    losses = [name for name in names if "loss" in name and not name.startswith(("val", "eval", "test", "valid"))]
+    losses = [
+        name
+        for name in names
+        if "loss" in name
+        and not name.startswith(("val", "eval", "test", "valid"))
+        and not any(w in name for w in _LOSS_SETTING_WORDS)
+    ]
     if len(losses) == 1 and len(names & {"val_loss", "test_loss"}) == 0:
         only = losses[0]
         return [("loss", v) if name == only else (name, v) for name, v in pairs]

@@ -634,22 +634,25 @@ def row_metrics(header: list[str], line: str) -> LineMetrics | None:
     fields = split_columns(line)
     if len(fields) != len(header):
         return None
-    values = [parse_number(f.rstrip("%")) for f in fields]
-    if any(v is None for v in values):
-        return None
     out = LineMetrics()
-    for col, v in zip(header, values, strict=True):
-        assert v is not None
+    for col, f in zip(header, fields, strict=True):
         words = tuple(col.split())
         ck = counter_kind(words)
+        tag = metric_name(words) if ck is None else None
+        if ck is None and tag is None:
+            continue  # a column that is no metric ("GPU_mem 2.61G", "Size 640") may hold anything
+        n, _, total = f.partition("/")  # a counter with its total: YOLO's "Epoch 3/100"
+        v = parse_number(n.rstrip("%")) if ck is not None and total else parse_number(f.rstrip("%"))
+        if v is None:
+            return None  # a metric or counter column that holds no number: the row does not fit
         iv = _int_of(v)
+        tv = parse_number(total) if total else None
         if ck in ("epoch", "eval_epoch"):
             out.epoch = iv
+            out.epoch_total = _int_of(tv) if tv is not None else None
         elif ck is not None:
             if iv is not None:
-                out.counters.append((ck, iv, None))
-        else:
-            tag = metric_name(words)
-            if tag is not None:
-                out.pairs.append((tag, v))
+                out.counters.append((ck, iv, _int_of(tv) if tv is not None else None))
+        elif tag is not None:
+            out.pairs.append((tag, v))
     return out

@@ -871,6 +871,8 @@ class _LogParser:
         n, total = int(bar.group("n")), int(bar.group("total"))
         if desc and _NON_TRAIN_BAR.search(desc):
             return
+        if desc and self.columns is not None and self._bar_row(desc, n, total, line):
+            return
         em = _EPOCH_DESC.match(desc) if desc else None
         if em:  # Lightning: "Epoch 3:" is 0-based, the counter is the batch within the epoch
             step = int(em.group(1)) * total + n
@@ -897,6 +899,29 @@ class _LogParser:
             self._saw_metrics(line, step, bar=True)
         elif not em and -STEP_MAX <= step <= STEP_MAX:
             self.cur_step = step if self.cur_step is None else max(self.cur_step, step)
+
+    def _bar_row(self, desc: str, n: int, total: int, line: int) -> bool:
+        """A bar whose description is a row under the header printed before it (ultralytics YOLO:
+        "Epoch GPU_mem box_loss cls_loss dfl_loss Instances Size", then "3/100 2.61G 1.2 ...: 42%|..")."""
+        lm = row_metrics(self.columns or [], desc)
+        if lm is None or lm.epoch is None:
+            return False
+        pairs = [(t, v) for t, v in main_loss_of(lm.pairs) if t != "epoch"]
+        components = [v for t, v in pairs if t.endswith("_loss") and not t.startswith(_EVAL_PREFIXES)]
+        if len(components) > 1 and all(t != "loss" for t, _ in pairs):
+            # ultralytics optimises the sum of the weighted components it shows (loss.sum() per
+            # image): with no total column their sum is the loss, non-finite when one of them is
+            pairs.append(("loss", math.fsum(components)))
+        if not pairs:
+            return False
+        if self.generic_epoch_base is None:
+            self.generic_epoch_base = 0 if lm.epoch == 0 else 1
+        step = (lm.epoch - self.generic_epoch_base) * total + n  # the bar counts batches within the epoch
+        self.spe = total
+        for tag, val in pairs:
+            self._put(tag, step, val, "tqdm")
+        self._saw_metrics(line, step, bar=True)
+        return True
 
     def _rich(self, desc: str, n: int, total: int, rest: str, line: int, pairs: Any) -> None:
         if _NON_TRAIN_BAR.search(desc):

@@ -133,3 +133,14 @@ def test_a_loss_scale_is_never_the_loss():
     series, *_ = parse_log_text(f"{line}\n{line}\n")
     assert "loss" not in series
     assert dict(main_loss_of([("loss_cls", 0.3), ("loss_weight", 1.0)])) == {"loss": 0.3, "loss_weight": 1.0}
+
+
+def test_apex_overflow_with_or_without_the_scalers_id():
+    # apex/amp/handle.py: "... loss scaler {loss_id} reducing ..."; apex/amp/_process_optimizer.py
+    # (fused optimizers): "... loss scaler reducing loss scale to {}"
+    for line in (
+        "Gradient overflow.  Skipping step, loss scaler 0 reducing loss scale to 32768.0",
+        "Gradient overflow.  Skipping step, loss scaler reducing loss scale to 4096.0",
+    ):
+        _, events, *_ = parse_log_text(line + "\n")
+        assert [e.kind for e in events] == ["loss_scale_overflow_transient"], line

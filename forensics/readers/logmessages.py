@@ -297,7 +297,8 @@ CATALOGUE: tuple[Message, ...] = (
         "apex/amp/scaler.py (also DeepSpeed's and Megatron's old fp16 optimizers)",
         "Gradient overflow.",
         re.compile(
-            r"Gradient overflow\.\s{1,8}Skipping step,(?: loss scaler \d{1,6})? reducing loss scale to " + _SCALE
+            # apex/amp/_process_optimizer.py prints it without the scaler's id for fused optimizers
+            r"Gradient overflow\.\s{1,8}Skipping step,(?: loss scaler(?: \d{1,6})?)? reducing loss scale to " + _SCALE
         ),
         lambda m: {"loss_scale": _num(m.group(1))},
     ),

@@ -179,7 +179,6 @@ ALIASES = {
     "fp16 grad scale": "loss_scale",
     "grad_scale": "loss_scale",
     "scale": "loss_scale",
-    "scaler": "loss_scale",
     # accuracy
     "acc": "accuracy",
     "accuracy": "accuracy",

@@ -266,10 +266,10 @@ _NOT_METRIC_WORDS = (
 )
 # sizes, limits and schedule settings: "max_norm", "num_tokens", "lr_gamma", "lr_milestones"
 _NOT_METRIC_PREFIXES = ("num_", "n_", "max_", "min_", "lr_", "init_", "warmup_")
-# Taken as the line's loss when it prints no main loss, in this order of preference
-# (a total before a cross-entropy before a perplexity, which is exp(loss)).
 # "loss_scale", "loss_weight": a setting of a loss, never the loss ("Attempted loss scale: 65536")
 _LOSS_SETTING_WORDS = ("scale", "weight", "coef", "factor")
+# Taken as the line's loss when it prints no main loss, in this order of preference
+# (a total before a cross-entropy before a perplexity, which is exp(loss)).
 _MAIN_LOSS_FALLBACKS = ("objective", "cost", "xent", "cross_entropy", "ce", "nll", "nll_loss", "perplexity")
 
 

@@ -8,6 +8,8 @@ import math
 import shutil
 from pathlib import Path
 
+import pytest
+
 import forensics
 from forensics.readers.logmetrics import main_loss_of, metric_name, scan_line
 from forensics.readers.logs import LOSS_SCALE_FLOOR, parse_log_text
@@ -144,3 +146,12 @@ def test_apex_overflow_with_or_without_the_scalers_id():
     ):
         _, events, *_ = parse_log_text(line + "\n")
         assert [e.kind for e in events] == ["loss_scale_overflow_transient"], line
+
+
+def test_a_header_whose_names_hold_digits_is_still_a_header():
+    # ultralytics/ultralytics#1654: "l1_loss" in the header, rows in the bar's description
+    series, *_ = parse_log_text((DEV / "ultralytics_1654_oom_rows.log").read_text(encoding="utf-8"))
+    assert series["l1_loss"].values.tolist() == [0.5341, 0.5755]
+    assert series["loss"].values.tolist() == pytest.approx([1.64 + 0.3032 + 0.5341, 1.697 + 0.2921 + 0.5755])
+    # epoch 128 of 3500 ends at batch 82 of 82; epoch 129 is at 66 of 82 (1-based epochs)
+    assert series["loss"].steps.tolist() == [127 * 82 + 82, 128 * 82 + 66]

@@ -1243,7 +1243,9 @@ _BARE_STEP_VALUE = re.compile(
 )
 MIN_BARE_POINTS = 3  # bare step/value lines it takes to read them as a curve rather than stray numbers
 _BARE_TAG = "_bare_value"
-_HAS_VALUE = re.compile(r"\d|\b(?:nan|inf|infinity)\b", re.IGNORECASE)  # a line that can print a value
+# a line that prints a value: a number standing on its own (not the digit of a name such as
+# "l1_loss", "top5_acc", "mAP50-95", which a table header may hold) or a NaN/Inf spelling
+_HAS_VALUE = re.compile(r"(?:^|[\s:=,;|(\[{])[-+]?\.?\d|\b(?:nan|inf|infinity)\b", re.IGNORECASE)
 _SETTINGS_WORDS = ("config", "args", "hparams", "hyperparameters", "params", "settings", "options", "namespace")
 
 

@@ -9,17 +9,22 @@ from forensics.errors import UnreadableSource
 from forensics.readers.safe_open import open_binary
 
 
-def read_capped_text(path: Path, what: str, max_bytes: int, encoding: str = "utf-8") -> str:
-    """The file's text, or UnreadableSource naming ``what`` when it is too large,
-    unreadable or not valid text in ``encoding``."""
+def read_capped_bytes(path: Path, what: str, max_bytes: int) -> bytes:
+    """The file's bytes, or UnreadableSource naming ``what`` when it is too large or unreadable."""
     try:
         with open_binary(path) as f:
             size = os.fstat(f.fileno()).st_size
             if size > max_bytes:
                 raise UnreadableSource(f"{what} is {size} bytes, more than the {max_bytes} read")
-            raw = f.read(max_bytes + 1)
+            return f.read(max_bytes + 1)
     except OSError as e:
         raise UnreadableSource(f"cannot read {what}: {e.strerror or e}") from e
+
+
+def read_capped_text(path: Path, what: str, max_bytes: int, encoding: str = "utf-8") -> str:
+    """The file's text, or UnreadableSource naming ``what`` when it is too large,
+    unreadable or not valid text in ``encoding``."""
+    raw = read_capped_bytes(path, what, max_bytes)
     try:
         return raw.decode(encoding)
     except UnicodeDecodeError as e:

@@ -18,7 +18,7 @@ import contextlib
 import dataclasses
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -197,19 +197,33 @@ def _adam_update(
     eps: float,
     stats: tuple[StatsAccumulator, StatsAccumulator],
 ) -> tuple[float, int, int]:
+    """:func:`adam_update` of a parameter's two moments; the same chunks feed their statistics."""
+    return adam_update(_pair_chunks(m, v), step, lr, float(betas[0]), float(betas[1]), eps, stats)
+
+
+def adam_update(
+    pairs: Iterable[tuple[np.ndarray, np.ndarray]],
+    step: float,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    stats: tuple[StatsAccumulator, StatsAccumulator] | None = None,
+) -> tuple[float, int, int]:
     """(sum of squared update elements, elements with sqrt(v_hat) < NEAR_EPS_FACTOR*eps, elements).
 
-    The moments are read once: the same chunks feed their statistics (``stats``).
+    ``pairs`` are aligned chunks of the first and second moment; they are read once,
+    and also folded into ``stats`` when given. Shared by the TensorFlow checkpoint reader.
     """
-    b1, b2 = float(betas[0]), float(betas[1])
-    bc1 = 1.0 - b1**step if step > 0 else 1.0
-    bc2 = 1.0 - b2**step if step > 0 else 1.0
+    bc1 = 1.0 - beta1**step if step > 0 else 1.0
+    bc2 = 1.0 - beta2**step if step > 0 else 1.0
     sq = 0.0
     near = 0
     n = 0
-    for mc, vc in _pair_chunks(m, v):
-        stats[0].update(mc)
-        stats[1].update(vc)
+    for mc, vc in pairs:
+        if stats is not None:
+            stats[0].update(mc)
+            stats[1].update(vc)
         with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
             denom = flat_native(vc).astype(np.float64)
             np.maximum(denom, 0.0, out=denom)

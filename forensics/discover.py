@@ -31,6 +31,7 @@ _CONFIG_NAMES = re.compile(
     r"\.(json|ya?ml)$",
     re.IGNORECASE,
 )
+_TF_SHARD = re.compile(r"\.data-\d{5}-of-\d{5}$")
 _PICKLE_EXT = {".pt", ".pth", ".bin", ".ckpt", ".pkl", ".pickle", ".joblib", ".tar"}
 _DATA_EXT = {".npz", ".npy", ".csv"}
 _IGNORED_NAMES = {"manifest.json"}  # sample_runs/manifest.json and similar run catalogues
@@ -73,6 +74,8 @@ def classify(name: str) -> Kind | None:
         return Kind.KERAS_H5  # may be re-classified as a data sample by its content
     if lower.endswith(".index") and not lower.endswith(".safetensors.index"):
         return Kind.TF_CHECKPOINT  # its .data-NNNNN-of-NNNNN shards belong to it
+    if _TF_SHARD.search(lower):
+        return Kind.TF_CHECKPOINT  # grouped under its .index by _group_shards, read through it
     if lower in ("saved_model.pb", "saved_model.pbtxt"):
         return Kind.SAVED_MODEL
     if lower.endswith((".jsonl", ".log.json")) or lower in ("metrics.json", "scalars.json"):
@@ -402,8 +405,18 @@ def _add(inv: Inventory, path: Path, rel: str, kind: Kind, size: int) -> None:
 
 
 def _group_shards(inv: Inventory) -> None:
-    """Mark safetensors shards that an index names, so they are read once, through the index."""
+    """Mark safetensors shards that an index names, and the data shards of a TensorFlow bundle,
+    so they are read once, through their index."""
     import json
+
+    bundles = {f.rel[: -len(".index")]: f.rel for f in inv.of_kind(Kind.TF_CHECKPOINT) if f.rel.endswith(".index")}
+    if bundles:
+        inv.files = [
+            Found(f.path, f.rel, f.kind, f.size, bundles.get(_TF_SHARD.sub("", f.rel), ""))
+            if f.kind is Kind.TF_CHECKPOINT and _TF_SHARD.search(f.rel)
+            else f
+            for f in inv.files
+        ]
 
     for idx in inv.of_kind(Kind.SAFETENSORS_INDEX):
         try:

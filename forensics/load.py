@@ -104,7 +104,7 @@ def _read_one(found: Found, root: Path) -> Any:
         raise AssertionError(f"no reader for {found.kind}")
     if isinstance(entry, Skip):
         return dataclasses.replace(src, status=Status.SKIPPED, note=entry.note)
-    if found.kind is Kind.SAFETENSORS and found.group:
+    if found.kind in (Kind.SAFETENSORS, Kind.TF_CHECKPOINT) and found.group:
         return None  # a shard: read through its index
     record = entry.read(found.path, src, root)
     # a reader may return a Source instead (a torch file that holds no checkpoint: RNG state)

@@ -76,6 +76,7 @@ READERS: dict[Kind, Reader | Skip] = {
     # torch.save files; other pickles (.pkl, .joblib) are listed as skipped by the reader itself
     Kind.PICKLE: Reader("forensics.readers.torch_checkpoint:read_torch_checkpoint", "checkpoints"),
     Kind.TRAINING_ARGS: Reader("forensics.readers.torch_checkpoint:read_training_args", "configs"),
-    Kind.TF_CHECKPOINT: Skip("TensorFlow checkpoint bundle (.index + .data): tensors not read yet"),
-    Kind.SAVED_MODEL: Skip("TensorFlow SavedModel graph: holds no training curve"),
+    # a bundle is read through its .index; its .data-* shards are grouped under it by discovery
+    Kind.TF_CHECKPOINT: Reader("forensics.readers.tf_checkpoint:read_tf_checkpoint", "checkpoints"),
+    Kind.SAVED_MODEL: Skip("TensorFlow SavedModel graph: holds no training curve (its variables/ bundle is read)"),
 }

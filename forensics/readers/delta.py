@@ -134,7 +134,8 @@ class _Spec:
 def _spec(ckpt: Checkpoint, root: Path) -> _Spec:
     src = ckpt.source
     kind = src.kind
-    if kind not in (Kind.KERAS_H5, Kind.KERAS_ARCHIVE, Kind.SAFETENSORS, Kind.SAFETENSORS_INDEX, Kind.PICKLE):
+    readable = (Kind.KERAS_H5, Kind.KERAS_ARCHIVE, Kind.SAFETENSORS, Kind.SAFETENSORS_INDEX, Kind.PICKLE)
+    if kind not in (*readable, Kind.TF_CHECKPOINT):
         raise UnreadableSource(f"{src.path}: a {kind} checkpoint has no tensors to compare")
     if kind is Kind.SAFETENSORS_INDEX:
         # the index reader listed the shards it accepted (inside the run directory)
@@ -192,6 +193,19 @@ def _opened(spec: _Spec) -> Iterator[dict[str, _Tensor]]:
                 raise UnreadableSource(f"{spec.rel}: {e}") from None
             for name, t in model:
                 tensors.setdefault(name, _Tensor(layer_of(name), dtype_label(t), t.shape, t.chunks))
+        elif spec.kind is Kind.TF_CHECKPOINT:
+            from forensics.readers.tf_checkpoint import TFBundle, model_entries
+
+            try:
+                bundle = stack.enter_context(TFBundle(spec.files[0]))
+            except UnreadableSource as e:
+                raise UnreadableSource(f"{spec.rel}: {e}") from None
+            for name, entry in model_entries(bundle):
+                # a sliced variable streams slice by slice: two slicings would not line up element by element
+                if not entry.parts and bundle.readable(entry) is None:
+                    tensors.setdefault(
+                        name, _Tensor(layer_of(name), entry.dtype_name, entry.shape, _bind_tf(bundle, entry))
+                    )
         else:
             from forensics.readers.safetensors import SafetensorsFile
 
@@ -213,6 +227,10 @@ def _opened(spec: _Spec) -> Iterator[dict[str, _Tensor]]:
             if len(problems) == len(spec.files):
                 raise UnreadableSource(f"{spec.rel}: {problems[0]}")
         yield tensors
+
+
+def _bind_tf(bundle: Any, entry: Any) -> Callable[[int], Iterator[np.ndarray]]:
+    return lambda limit: bundle.chunks(entry, limit)
 
 
 def _bind(st: Any, name: str) -> Callable[[int], Iterator[np.ndarray]]:

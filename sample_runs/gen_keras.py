@@ -15,6 +15,7 @@ training loss exactly as logged.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import os
@@ -371,7 +372,13 @@ def job_healthy(seed: int, epochs: int, batch_size: int) -> None:
 
 
 def job_lr_schedule_spike(
-    seed: int, boundary: int, lr_values: list[float], total_steps: int, save_every: int, batch_size: int
+    seed: int,
+    boundary: int,
+    lr_values: list[float],
+    total_steps: int,
+    save_every: int,
+    batch_size: int,
+    tf_checkpoints: bool = False,
 ) -> None:
     """TF2 GradientTape loop; PiecewiseConstantDecay whose second value was typed far too high."""
     import keras
@@ -400,6 +407,10 @@ def job_lr_schedule_spike(
     loss_fn = keras.losses.MeanSquaredError()
     writer = tf.summary.create_file_writer("logs/train")
     os.makedirs("checkpoints", exist_ok=True)
+    # the twin saves what a TF2 custom loop usually keeps: tf.train.Checkpoint bundles of model and optimizer
+    manager = tf.train.CheckpointManager(
+        tf.train.Checkpoint(model=model, optimizer=optimizer), "checkpoints", max_to_keep=None
+    )
 
     @tf.function
     def train_step(xb, yb):
@@ -420,14 +431,24 @@ def job_lr_schedule_spike(
             tf.summary.scalar("grad_norm", gnorm, step=step)
             if step % 10 == 0:
                 print(f"step {step:5d}  loss {float(loss):.4f}  lr {float(lr_now):.2e}  grad_norm {float(gnorm):.3f}")
-            if step % save_every == 0:
+            if step % save_every == 0 and tf_checkpoints:
+                manager.save(checkpoint_number=step)
+            elif step % save_every == 0:
                 model.save_weights(f"checkpoints/step_{step:06d}.weights.h5")
     writer.flush()
     print("done", flush=True)
 
 
 def job_exploding_gradients(
-    seed: int, depth: int, width: int, init_std: float, lr: float, max_steps: int, batch_size: int, save_every: int
+    seed: int,
+    depth: int,
+    width: int,
+    init_std: float,
+    lr: float,
+    max_steps: int,
+    batch_size: int,
+    save_every: int,
+    tf_checkpoints: bool = False,
 ) -> None:
     """A 20-layer plain ReLU MLP, no normalisation, no clipping, SGD at a normal LR."""
     import keras
@@ -450,6 +471,7 @@ def job_exploding_gradients(
     optimizer = keras.optimizers.SGD(learning_rate=lr)
     writer = tf.summary.create_file_writer("summaries")
     os.makedirs("ckpt", exist_ok=True)
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
     print(f"depth={depth} width={width} init=RandomNormal(stddev={init_std}) SGD lr={lr}", flush=True)
 
     @tf.function
@@ -470,7 +492,9 @@ def job_exploding_gradients(
             if step % 10 == 0:
                 for layer in model.layers:
                     tf.summary.histogram(f"{layer.name}/kernel", layer.kernel, step=step)
-            if step % save_every == 0:
+            if step % save_every == 0 and tf_checkpoints:
+                checkpoint.write(f"ckpt/step-{step}")  # a bundle: step-30.index + step-30.data-00000-of-00001
+            elif step % save_every == 0:
                 model.save_weights(f"ckpt/step-{step}.weights.h5")
             if step % 10 == 0 or not np.isfinite(float(loss)):
                 print(f"step {step}: loss={float(loss):.4g} grad_norm={float(gnorm):.4g}", flush=True)
@@ -641,7 +665,7 @@ def build_healthy(run_dir: Path) -> dict[str, Any]:
     return _keras_result(run_dir, "logs/fit/baseline/train", 26, peak_lr=1e-3)
 
 
-def build_lr_schedule_spike(run_dir: Path) -> dict[str, Any]:
+def build_lr_schedule_spike(run_dir: Path, tf_checkpoints: bool = False) -> dict[str, Any]:
     boundary, values = 150, [1e-3, 0.3]  # meant 3e-4: a decay typed as a 300x jump
     _run_job(
         run_dir,
@@ -653,6 +677,7 @@ def build_lr_schedule_spike(run_dir: Path) -> dict[str, Any]:
         total_steps=240,
         save_every=40,
         batch_size=32,
+        tf_checkpoints=tf_checkpoints,
     )
     scalars = read_scalars(run_dir).get("logs/train", {})
     # the first logged step trained at the high LR, read back (the schedule sees the 0-based
@@ -668,7 +693,7 @@ def build_lr_schedule_spike(run_dir: Path) -> dict[str, Any]:
     }
 
 
-def build_exploding_gradients(run_dir: Path) -> dict[str, Any]:
+def build_exploding_gradients(run_dir: Path, tf_checkpoints: bool = False) -> dict[str, Any]:
     lr = 1e-2
     _run_job(
         run_dir,
@@ -682,6 +707,7 @@ def build_exploding_gradients(run_dir: Path) -> dict[str, Any]:
         max_steps=1000,
         batch_size=32,
         save_every=30,
+        tf_checkpoints=tf_checkpoints,
     )
     loss = read_scalars(run_dir).get("summaries", {}).get("loss", [])
     return {"first_nonfinite_step": _first_nonfinite(loss), "step_unit": "step", "steps_per_epoch": 64, "peak_lr": lr}
@@ -776,3 +802,20 @@ RUNS: list[RunSpec] = [
         build_exploding_gradients,
     ),
 ]
+
+# Twins: the same TF2 jobs (same seeds, so the same training), keeping tf.train.Checkpoint
+# bundles (.index + .data) instead of .weights.h5 files, for the TensorFlow checkpoint reader.
+_TWINS = {"tf2_exploding_gradients": build_exploding_gradients, "tf2_lr_schedule_spike": build_lr_schedule_spike}
+for _spec in list(RUNS):
+    if _spec.name in _TWINS:
+        RUNS.append(
+            RunSpec(
+                f"{_spec.name}_tfckpt",
+                _spec.framework,
+                _spec.cause,
+                _spec.detail,
+                f"{_spec.name} trained again with its seed, saving tf.train.Checkpoint bundles (model and "
+                "optimizer) instead of .weights.h5 files.",
+                functools.partial(_TWINS[_spec.name], tf_checkpoints=True),
+            )
+        )

@@ -185,3 +185,49 @@ def test_a_run_saved_with_torch_save_gets_the_verdict_and_weights_of_its_safeten
     for key, (l2, absmax, nonfinite) in mine.items():
         assert (l2, absmax) == pytest.approx(other[key][:2], rel=1e-4) and nonfinite == other[key][2], key
     assert all(c.optimizer is not None and c.optimizer.groups for c in run.checkpoints)
+
+
+TF_TWINS = [n for n in RUNS if n.endswith("_tfckpt") and n.removesuffix("_tfckpt") in MANIFEST]
+
+
+def test_there_are_tensorflow_checkpoint_twins():
+    assert len(TF_TWINS) >= 2
+
+
+@pytest.mark.parametrize("name", TF_TWINS)
+def test_a_tf2_run_that_kept_tf_checkpoints_gets_the_verdict_and_weights_of_its_h5_twin(reports, name):
+    from forensics.readers.tensorstats import layer_aggregates
+
+    twin = name.removesuffix("_tfckpt")
+    files = [p.name for p in (SAMPLES / name).rglob("*") if p.is_file()]
+    assert any(f.endswith(".index") for f in files) and not any(f.endswith(".h5") for f in files)
+    ours, theirs = reports[name], reports[twin]
+    assert (ours.verdict.cause, ours.verdict.detail) == (theirs.verdict.cause, theirs.verdict.detail)
+    assert ours.first_nonfinite_step == theirs.first_nonfinite_step
+    updates = [(u.step_a, u.step_b, u.per_step) for u in ours.timeline.relative_updates]
+    expected = [(u.step_a, u.step_b, pytest.approx(u.per_step, rel=1e-3)) for u in theirs.timeline.relative_updates]
+    assert updates == expected
+
+    def layer_norms(path):
+        # Keras 3 keeps no layer names in a tf.train.Checkpoint (the layers are the model's
+        # operations by position): each checkpoint's layers are compared as a set of norms
+        run = load_run(path)
+        out = {}
+        for c in run.checkpoints:
+            out[c.step] = sorted((a.l2, a.nonfinite) for a in layer_aggregates(c.tensors).values())
+        return out, run
+
+    mine, run = layer_norms(SAMPLES / name)
+    other = layer_norms(SAMPLES / twin)[0]
+    assert mine and set(mine) == set(other)
+    for step, layers in mine.items():
+        assert len(layers) == len(other[step]), step
+        for (l2, bad), (l2_h5, bad_h5) in zip(layers, other[step], strict=True):
+            assert bad == bad_h5 and l2 == pytest.approx(l2_h5, rel=1e-4, nan_ok=True), step
+    # the bundles also hold the optimizer: its step is the checkpoint's, and its LR unless a
+    # schedule computes it (Keras 3 then stores no learning-rate variable)
+    lr = MANIFEST[twin]["peak_lr"] if "lr_before" not in MANIFEST[twin] else None
+    for c in run.checkpoints:
+        assert c.optimizer is not None and c.optimizer.step == c.step, c.source.path
+        if lr is not None:
+            assert c.optimizer.groups[0].lr == pytest.approx(lr), c.source.path

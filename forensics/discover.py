@@ -76,6 +76,8 @@ def classify(name: str) -> Kind | None:
         return Kind.TF_CHECKPOINT  # its .data-NNNNN-of-NNNNN shards belong to it
     if _TF_SHARD.search(lower):
         return Kind.TF_CHECKPOINT  # grouped under its .index by _group_shards, read through it
+    if lower == "checkpoint":
+        return Kind.TF_CHECKPOINT_STATE  # tf.train.CheckpointManager's and the v1 Saver's state file
     if lower in ("saved_model.pb", "saved_model.pbtxt"):
         return Kind.SAVED_MODEL
     if lower.endswith((".jsonl", ".log.json")) or lower in ("metrics.json", "scalars.json"):

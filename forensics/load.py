@@ -161,6 +161,11 @@ def load_inventory(
     )
     files = [*inv.files, *_data_files(data)]
     total = sum(f.size for f in files) or 1
+    # a sharded checkpoint's index reads its shards: its reader's time budget counts their bytes
+    shard_bytes: dict[str, int] = {}
+    for f in files:
+        if f.group and f.kind in (Kind.SAFETENSORS, Kind.TF_CHECKPOINT):
+            shard_bytes[f.group] = shard_bytes.get(f.group, 0) + f.size
     done = 0
     for found in files:
         listener = None
@@ -173,7 +178,7 @@ def load_inventory(
         try:
             with (
                 reporting(listener) if listener else contextlib.nullcontext(),
-                isolation.wall_clock_limit(reader_deadline(found.size)),
+                isolation.wall_clock_limit(reader_deadline(found.size + shard_bytes.get(found.rel, 0))),
             ):
                 record = _read_one(found, inv.root)
         except isolation.DeadlineExceeded as e:

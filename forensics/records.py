@@ -44,6 +44,7 @@ class Kind(str, Enum):
     MLFLOW_METRIC = "mlflow_metric"  # mlruns/<exp>/<run>/metrics/<name>: "timestamp value step" lines
     MLFLOW_PARAM = "mlflow_param"  # mlruns/<exp>/<run>/params/<name>: one value
     TF_CHECKPOINT = "tf_checkpoint"  # tf.train.Checkpoint / Saver bundle (.index + .data-*)
+    TF_CHECKPOINT_STATE = "tf_checkpoint_state"  # the `checkpoint` file beside the bundles: latest and kept
     SAVED_MODEL = "saved_model"  # TensorFlow SavedModel graph
 
     def __str__(self) -> str:

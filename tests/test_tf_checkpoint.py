@@ -278,3 +278,36 @@ def test_update_between_two_bundles_is_the_difference_of_their_weights(tmp_path)
     assert d.tensors == len(names) == 2 and not d.skipped
     want = math.sqrt(sum(float(np.sum((arrays[1][n] - arrays[0][n]) ** 2)) for n in names))
     assert d.delta_l2 == pytest.approx(want, rel=1e-9) and d.delta_l2 > 0
+
+
+def test_the_checkpoint_state_file_says_which_bundles_it_keeps_and_which_are_gone(tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(FIXTURES / "keras3_adam", run)
+    inv = discover(run)
+    assert {f.rel: f.kind for f in inv.files}["ckpts/checkpoint"] is Kind.TF_CHECKPOINT_STATE
+    notes = {s.path: s for s in load_run(run).sources}
+    state = notes["ckpts/checkpoint"]
+    assert state.status is Status.OK and state.note == "TensorFlow checkpoint state: latest ckpt-3, 2 kept"
+    for f in (run / "ckpts").glob("ckpt-2.*"):
+        f.unlink()
+    state = {s.path: s for s in load_run(run).sources}["ckpts/checkpoint"]
+    assert state.note.endswith("2 kept; 1 of them not in this folder (first: ckpt-2)")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'model_checkpoint_path: "/elsewhere/on/another/machine/model.ckpt-7"\n',
+        'model_checkpoint_path: "a\\000b"\nall_model_checkpoint_paths: "' + "x" * 5000 + '"\n',
+        "not a state file at all \x00\xff",
+    ],
+)
+def test_a_state_file_from_elsewhere_or_damaged_is_explained(tmp_path, text):
+    path = tmp_path / "checkpoint"
+    path.write_text(text, encoding="utf-8", errors="surrogateescape")
+    got = tfc.read_checkpoint_state(path, Source("checkpoint", Kind.TF_CHECKPOINT_STATE))
+    assert got.note and "\n" not in got.note
+    if "model_checkpoint_path" in text:
+        assert "latest" in got.note and "not in this folder" in got.note and "/" not in got.note.split("latest")[1]
+    else:
+        assert got.status is Status.SKIPPED

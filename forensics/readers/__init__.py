@@ -78,5 +78,7 @@ READERS: dict[Kind, Reader | Skip] = {
     Kind.TRAINING_ARGS: Reader("forensics.readers.torch_checkpoint:read_training_args", "configs"),
     # a bundle is read through its .index; its .data-* shards are grouped under it by discovery
     Kind.TF_CHECKPOINT: Reader("forensics.readers.tf_checkpoint:read_tf_checkpoint", "checkpoints"),
+    # a source with a note (latest, kept, missing), no record: it holds no tensors
+    Kind.TF_CHECKPOINT_STATE: Reader("forensics.readers.tf_checkpoint:read_checkpoint_state", "checkpoints"),
     Kind.SAVED_MODEL: Skip("TensorFlow SavedModel graph: holds no training curve (its variables/ bundle is read)"),
 }

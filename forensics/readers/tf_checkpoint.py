@@ -1024,3 +1024,47 @@ def read_tf_checkpoint(path: Path, source: Source, *, chunk_elements: int | None
         metadata=metadata,
         optimizer=optimizer,
     )
+
+
+# ---------------------------------------------------------------- the `checkpoint` state file
+
+# tf.train.CheckpointManager and the v1 Saver keep a `checkpoint` text file beside the
+# bundles (a CheckpointState proto in text form); it names a few checkpoints, so past
+# this it is not one.
+MAX_STATE_BYTES = 1024 * 1024
+_STATE_LINE = re.compile(r'^\s*(model_checkpoint_path|all_model_checkpoint_paths)\s*:\s*"((?:[^"\\]|\\.)*)"\s*$')
+
+
+def _is_file(folder: Path, name: str) -> bool:
+    try:
+        return (folder / name).is_file()
+    except (OSError, ValueError):  # a NUL byte or a name too long, from the file
+        return False
+
+
+def read_checkpoint_state(path: Path, source: Source) -> Source:
+    """The ``checkpoint`` state file: which bundle is the latest, which are kept, and
+    which of those are not in its folder (deleted, or not copied with the run)."""
+    text = read_capped_bytes(path, "the checkpoint state file", MAX_STATE_BYTES).decode("utf-8", "replace")
+    latest: str | None = None
+    kept: list[str] = []
+    for line in text.splitlines():
+        m = _STATE_LINE.match(line)
+        if m is None:
+            continue
+        # v1 Savers may write absolute paths: only the name is looked for, beside this file
+        name = m[2].encode("utf-8").decode("unicode_escape", "replace").replace("\\", "/").rsplit("/", 1)[-1]
+        if m[1] == "model_checkpoint_path":
+            latest = name
+        elif name not in kept:
+            kept.append(name)
+    if latest is None:
+        return dataclasses.replace(
+            source, status=Status.SKIPPED, note="not a TensorFlow checkpoint state file (no model_checkpoint_path)"
+        )
+    kept = kept or [latest]
+    missing = [n for n in kept if not _is_file(path.parent, f"{n}.index")]
+    note = f"TensorFlow checkpoint state: latest {latest[:80]}, {len(kept)} kept"
+    if missing:
+        note += f"; {len(missing)} of them not in this folder (first: {missing[0][:80]})"
+    return dataclasses.replace(source, status=Status.OK, note=note)

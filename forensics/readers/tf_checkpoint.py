@@ -229,15 +229,16 @@ def read_table(data: bytes) -> Iterator[tuple[bytes, bytes | memoryview]]:
         size, pos = _varint(data, pos, foot + 40)
         handles.append((offset, size))
     index = _block(data, handles[1], "index")
-    last = b""
+    last: bytes | None = None
     for _, value in _entries(index, "index"):
         offset, p = _varint(value, 0, len(value))
         size, _ = _varint(value, p, len(value))
         if size > MAX_BLOCK_BYTES:
             raise ValueError(f"a data block declares {size} bytes, more than the {MAX_BLOCK_BYTES}-byte cap")
         for key, entry in _entries(_block(data, (offset, size), "data"), "data"):
-            if key < last:
-                raise ValueError("the index's keys are out of order: its blocks are damaged")
+            # keys are unique and sorted: an index naming one block twice (work without end) stops here
+            if last is not None and key <= last:
+                raise ValueError("the index's keys are repeated or out of order: its blocks are damaged")
             last = key
             yield key, entry
 

@@ -163,3 +163,31 @@ def test_a_data_shard_without_its_index(run):
     src = by[DATA]
     assert src.status is Status.UNREADABLE and ".index file is missing" in src.note
     assert_explained(src)
+
+
+def test_an_index_naming_one_data_block_again_and_again_stops_at_the_repeat(run):
+    import google_crc32c
+    from tf_table import mask
+
+    from forensics.readers.tf_checkpoint import _entries, _varint
+
+    table = write_table(entries_of(run / INDEX), per_block=10_000)  # one data block, then meta, then index
+    footer = table[-48:-8]
+    handles, pos = [], 0
+    for _ in range(4):  # metaindex offset and size, index offset and size
+        value, pos = _varint(footer, pos, 40)
+        handles.append(value)
+    index_block = table[handles[2] : handles[2] + handles[3]]
+    ((_, data_handle),) = list(_entries(index_block, "index"))
+    # a new index naming that one data block a hundred thousand times, under increasing keys
+    body = bytearray()
+    for i in range(100_000):
+        body += varint(0) + varint(4) + varint(len(data_handle)) + struct.pack(">I", i) + bytes(data_handle)
+    body += struct.pack("<II", 0, 1)
+    out = bytearray(table[: handles[2]])
+    index_handle = varint(len(out)) + varint(len(body))
+    out += body + b"\0" + struct.pack("<I", mask(google_crc32c.value(bytes(body) + b"\0")))
+    out += (varint(handles[0]) + varint(handles[1]) + index_handle).ljust(40, b"\0") + table[-8:]
+    (run / INDEX).write_bytes(bytes(out))
+    src = _bundle_source(run, {Status.PARTIAL, Status.UNREADABLE})
+    assert "repeated or out of order" in src.note

@@ -74,8 +74,9 @@ MAX_INDEX_BYTES = 256 * 1024 * 1024
 # TensorFlow cuts data blocks at 4 KiB (options.block_size); a block larger than this,
 # once inflated, is corruption.
 MAX_BLOCK_BYTES = 64 * 1024 * 1024
-# Entries of one index; past this the rest are not read (and the bundle is partial).
-MAX_ENTRIES = 2_000_000
+# Entries of one index, slices included; past this the rest are not read (and the bundle is
+# partial). Each costs a few hundred bytes once parsed; the largest models hold ~100,000 tensors.
+MAX_ENTRIES = 1_000_000
 # A bundle saved by N devices or a sharding policy has N shards; more is a lying header.
 MAX_SHARDS = 100_000
 # The object graph is a few KB per thousand variables.
@@ -375,11 +376,16 @@ class TFBundle:
         header = None
         slices: dict[str, list[Entry]] = {}  # sliced variable -> its slices, in key order
         self._sliced: dict[str, list[tuple[tuple[int, int], ...]]] = {}  # sliced variable -> its slices' extents
+        seen = 0
         try:
             for key, value in read_table(data):
                 if key == b"":
                     header = header_cls.FromString(bytes(value))
                     continue
+                seen += 1
+                if seen > MAX_ENTRIES:  # said first: it is why the bundle is partial
+                    self.problems.insert(0, f"more than {MAX_ENTRIES} entries: the rest were not read")
+                    break
                 if key[:1] == b"\x00":
                     slice_of = _slice_name(key)
                     try:
@@ -394,9 +400,6 @@ class TFBundle:
                         slices.setdefault(slice_of, []).append(slice_entry)
                     continue
                 self.declared += 1
-                if self.declared > MAX_ENTRIES:
-                    self.problems.append(f"more than {MAX_ENTRIES} entries: the rest were not read")
-                    break
                 name = key.decode("utf-8", "replace")
                 try:
                     proto = entry_cls.FromString(bytes(value))

@@ -191,3 +191,15 @@ def test_an_index_naming_one_data_block_again_and_again_stops_at_the_repeat(run)
     (run / INDEX).write_bytes(bytes(out))
     src = _bundle_source(run, {Status.PARTIAL, Status.UNREADABLE})
     assert "repeated or out of order" in src.note
+
+
+def test_a_million_and_one_tiny_entries_are_capped(run, monkeypatch):
+    from forensics.readers import tf_checkpoint
+
+    monkeypatch.setattr(tf_checkpoint, "MAX_ENTRIES", 1000)  # the cap's logic; a real million costs seconds
+    entries = entries_of(run / INDEX)
+    header, rest = entries[0], entries[1:]
+    extra = [(b"zz/%06d" % i, b"") for i in range(2000)]  # empty entries: float32 scalars at offset 0
+    (run / INDEX).write_bytes(write_table([header, *rest, *extra], per_block=500))
+    src = _bundle_source(run, {Status.PARTIAL})
+    assert "more than 1000 entries" in src.note

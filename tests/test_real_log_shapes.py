@@ -155,3 +155,11 @@ def test_a_header_whose_names_hold_digits_is_still_a_header():
     assert series["loss"].values.tolist() == pytest.approx([1.64 + 0.3032 + 0.5341, 1.697 + 0.2921 + 0.5755])
     # epoch 128 of 3500 ends at batch 82 of 82; epoch 129 is at 66 of 82 (1-based epochs)
     assert series["loss"].steps.tolist() == [127 * 82 + 82, 128 * 82 + 66]
+
+
+def test_a_bare_scale_is_no_loss_scale_and_no_floor():
+    # a diffusion trainer's "scale" (guidance, noise) near 0 says nothing of fp16 loss scaling
+    series, events, *_ = parse_log_text("step 1 loss 0.20 scale 0.0\nstep 2 loss 0.19 scale 0.0\n")
+    assert "loss_scale" not in series and not [e for e in events if e.kind == "loss_scale_minimum"]
+    series, events, *_ = parse_log_text("step 1 loss 0.20 loss_scale 0.0\nstep 2 loss 0.19 loss_scale 0.0\n")
+    assert [e.kind for e in events] == ["loss_scale_minimum"]

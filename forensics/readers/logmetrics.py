@@ -178,7 +178,6 @@ ALIASES = {
     "grad scale": "loss_scale",
     "fp16 grad scale": "loss_scale",
     "grad_scale": "loss_scale",
-    "scale": "loss_scale",
     # accuracy
     "acc": "accuracy",
     "accuracy": "accuracy",

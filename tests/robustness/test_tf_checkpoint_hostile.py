@@ -203,3 +203,11 @@ def test_a_million_and_one_tiny_entries_are_capped(run, monkeypatch):
     (run / INDEX).write_bytes(write_table([header, *rest, *extra], per_block=500))
     src = _bundle_source(run, {Status.PARTIAL})
     assert "more than 1000 entries" in src.note
+
+
+def test_data_shard_cut_in_half_keeps_the_tensors_before_the_cut(run):
+    data = run / DATA
+    raw = data.read_bytes()
+    data.write_bytes(raw[: len(raw) // 2])
+    src = _bundle_source(run, {Status.PARTIAL})
+    assert "lie past the end of 'ckpt-3.data-00000-of-00001'" in src.note

@@ -208,6 +208,7 @@ class Truth:
 
     events_loss: list[tuple[int, float]] = field(default_factory=list)  # (step as logged, loss)
     log_loss: list[tuple[int, float]] = field(default_factory=list)
+    state_loss: list[tuple[int, float]] = field(default_factory=list)  # a checkpoint's own log (trainer_state.json)
     step_losses: list[float] = field(default_factory=list)
     exception: str | None = None
     ended: str = "finished"
@@ -227,15 +228,18 @@ class Truth:
         return len(fin) > 5 and max(fin[len(fin) // 2 :]) > 1e4 * max(1e-3, min(fin[:5]))
 
     def record(self, sc: Scenario) -> dict[str, Any]:
-        ev, lg = self._first(self.events_loss), self._first(self.log_loss)
+        ev, lg, st = self._first(self.events_loss), self._first(self.log_loss), self._first(self.state_loss)
         keeps_events = sc.evidence in ("all", "events") and self.events_loss
         keeps_log = sc.evidence in ("all", "log") and self.log_loss
-        held = ev if keeps_events else (lg if keeps_log else None)
+        keeps_state = sc.evidence in ("all", "ckpt", "ckpt_config") and self.state_loss
+        held = ev if keeps_events else (lg if keeps_log else (st if keeps_state else None))
+        kept = keeps_events or keeps_log or keeps_state
         return {
             "first_nonfinite_step": held,
-            "first_nonfinite_held": bool(keeps_events or keeps_log) and (sc.cause not in ("healthy", "inconclusive")),
+            "first_nonfinite_held": bool(kept) and (sc.cause not in ("healthy", "inconclusive")),
             "first_nonfinite_events": ev,
             "first_nonfinite_log": lg,
+            **({"first_nonfinite_state": st} if self.state_loss else {}),
             "nonfinite_loss": self.nonfinite(),
             "exception": self.exception,
             "ended": self.ended,

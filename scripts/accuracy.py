@@ -75,12 +75,14 @@ def analyse(where: dict[str, Path], rows: list[dict[str, Any]], progress: bool =
 
 
 def fnf_truths(t: dict[str, Any], sc: dict[str, Any]) -> set[int]:
-    """The first non-finite step as each kept source logged it (events and/or console)."""
+    """The first non-finite step as each kept source logged it (events, console, a checkpoint's trainer_state)."""
     out = set()
     if sc["evidence"] in ("all", "events") and t.get("first_nonfinite_events") is not None:
         out.add(t["first_nonfinite_events"])
     if sc["evidence"] in ("all", "log") and t.get("first_nonfinite_log") is not None:
         out.add(t["first_nonfinite_log"])
+    if sc["evidence"] in ("all", "ckpt", "ckpt_config") and t.get("first_nonfinite_state") is not None:
+        out.add(t["first_nonfinite_state"])
     return out
 
 
@@ -244,7 +246,7 @@ def render(test: dict[str, Any], dev: dict[str, Any], corpus_note: str, before: 
 HOW = """## How the corpus is made
 
 `scenarios/matrix.py` draws each scenario from a seeded RNG: framework (PyTorch loop, Lightning,
-Keras 3, tf.keras, a raw TF2 `GradientTape` loop), architecture (MLP, deep plain MLP, CNN,
+the Hugging Face Trainer, Keras 3, tf.keras, a raw TF2 `GradientTape` loop), architecture (MLP, deep plain MLP, CNN,
 RNN/LSTM/GRU, a one-block transformer), optimizer (SGD with and without momentum, Adam, AdamW,
 RMSprop; with and without gradient clipping; constant, step, cosine and warmup schedules), logging
 cadence (every step, every N, per epoch; the console at its own cadence), checkpoints (every N
@@ -254,11 +256,13 @@ checkpoints only; checkpoints and a config) and the fault, with a random magnitu
 contract, plus healthy look-alikes (label noise, warm restarts, loss spikes that recover, fp16
 steps skipped by the loss scaler, early stopping, an out-of-memory crash, a job killed by its time
 limit) and crashes of no known meaning. The workers (`scenarios/torch_worker.py`,
-`lightning_worker.py`, `keras_worker.py`) train each scenario for real, many per process, with the
-frameworks' own writers; the ground truth (cause, detail, the first non-finite loss as each source
-logged it, how the job ended) is recorded from what the run really did, read back from the event
-files. A fault that did not bite after three tries (its magnitude raised each time) is dropped,
-not relabelled. The split (`HELD_OUT` in `scenarios/matrix.py`) is fixed before anything trains.
+`lightning_worker.py`, `hf_worker.py`, `keras_worker.py`) train each scenario for real, many per
+process, with the frameworks' own writers; the ground truth (cause, detail, the first non-finite
+loss as each source logged it, how the job ended) is recorded from what the run really did, read
+back from the event files, the console and the Trainer's `trainer_state.json` (where the Trainer's
+`logging_nan_inf_filter` masks a NaN loss, the first non-finite grad norm, as the contract says).
+A fault that did not bite after three tries (its magnitude raised each time) is dropped, not
+relabelled. The split (`HELD_OUT` in `scenarios/matrix.py`) is fixed before anything trains.
 
 Regenerate (a few minutes per hundred PyTorch runs on 2 cores; Keras and TF runs are slower):
 

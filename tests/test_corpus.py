@@ -135,6 +135,26 @@ def test_make_corpus_trains_a_few_scenarios_end_to_end(tmp_path):
         assert r["truth"]["ended"] in ("finished", "crashed", "stopped", "killed")
 
 
+@pytest.mark.slow
+def test_make_corpus_trains_hugging_face_trainer_scenarios_end_to_end(tmp_path):
+    """python scripts/make_corpus.py on three HF Trainer scenarios (a minute or two)."""
+    out = tmp_path / "corpus"
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "make_corpus.py"), "--n", "80", "--seed", "5", "--out", str(out),
+         "--frameworks", "hf", "--max-per-framework", "3"],
+        check=True, cwd=ROOT,
+    )  # fmt: skip
+    rows = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    assert len(rows) == 3
+    ok = [r for r in rows if r["status"] == "ok"]
+    assert ok
+    for r in ok:
+        run = out / r["scenario"]["name"]
+        assert r["info"]["output_dir"] and "generator_error" not in r["info"]
+        if r["scenario"]["evidence"] in ("all", "log"):
+            assert "{'loss': " in next(run.glob("slurm-*.out")).read_text()
+
+
 def test_a_crash_of_no_known_meaning_is_quoted_and_never_called_healthy():
     row = next(r for r in ROWS if r["scenario"]["lookalike"] == "crash")
     r = forensics.analyze(SLICE / row["scenario"]["name"])

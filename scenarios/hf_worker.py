@@ -92,22 +92,22 @@ class Wrapped(nn.Module):
         return {"loss": loss, "logits": out}
 
 
-def _stream_dataset(sc: Scenario, s: Stream, spe: int):
-    class StreamData(torch.utils.data.IterableDataset):
-        """Each pass (a Trainer epoch) reads the next ``spe`` batches of the stream, row by row."""
+class StreamEpochs(torch.utils.data.Dataset):
+    """The stream as a map-style dataset read in order (``train_sampling_strategy="sequential"``):
+    Trainer epoch ``e`` reads the stream's rows from ``e * spe`` batches on, so no row is read twice
+    and the fault's step is the stream's. The epoch is advanced by ``StepHooks.on_epoch_begin``."""
 
-        pos = 0
+    def __init__(self, sc: Scenario, s: Stream, spe: int) -> None:
+        self.s, self.rows, self.epoch = s, spe * sc.batch, -1
+        self.total = sc.steps * sc.batch
 
-        def __iter__(self):
-            for _ in range(spe):
-                StreamData.pos += 1
-                if StreamData.pos > sc.steps:
-                    return
-                xb, yb = s.batch(StreamData.pos, sc.batch)
-                for i in range(len(xb)):
-                    yield {"x": torch.from_numpy(np.ascontiguousarray(xb[i])), "labels": torch.as_tensor(yb[i])}
+    def __len__(self) -> int:
+        return self.rows
 
-    return StreamData()
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        # past the last step (a loader fetching ahead) the last row stands in: never trained on
+        row = min(self.epoch * self.rows + i, self.total - 1)
+        return {"x": torch.from_numpy(np.ascontiguousarray(self.s.x[row])), "labels": torch.as_tensor(self.s.y[row])}
 
 
 def _eval_dataset(sc: Scenario, s: Stream):
@@ -203,7 +203,12 @@ def train_hf(sc: Scenario, run_dir: Path, truth: Truth) -> dict[str, Any]:
         kw.update(eval_strategy="steps", eval_steps=every, metric_for_best_model="eval_loss", greater_is_better=False)
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=r.choice((1, 2))))
 
+    train_rows = StreamEpochs(sc, s, spe)
+
     class StepHooks(TrainerCallback):
+        def on_epoch_begin(self, args, state, control, **k):
+            train_rows.epoch += 1
+
         def on_step_begin(self, args, state, control, **k):
             model.step = state.global_step + 1
             if sc.lookalike == "time_limit" and model.step == event_step:
@@ -227,7 +232,8 @@ def train_hf(sc: Scenario, run_dir: Path, truth: Truth) -> dict[str, Any]:
             per_device_train_batch_size=sc.batch, per_device_eval_batch_size=sc.batch,
             max_grad_norm=sc.clip or 0.0, logging_nan_inf_filter=masked,
             report_to=["tensorboard"] if report_tb else "none", disable_tqdm=r.random() < 0.4,
-            dataloader_num_workers=0, log_level="info" if log_info else "passive", **kw,
+            dataloader_num_workers=0, train_sampling_strategy="sequential",
+            log_level="info" if log_info else "passive", **kw,
         )  # fmt: skip
         optimizers: tuple[Any, Any] = (None, None)
         if hf_sched is None:
@@ -237,7 +243,7 @@ def train_hf(sc: Scenario, run_dir: Path, truth: Truth) -> dict[str, Any]:
             sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: common.lr_at(sc, i + 1, s.onset_step) / sc.lr)
             optimizers = (opt, sched)
         trainer = Trainer(
-            model=model, args=args, train_dataset=_stream_dataset(sc, s, spe), eval_dataset=eval_rows,
+            model=model, args=args, train_dataset=train_rows, eval_dataset=eval_rows,
             callbacks=callbacks, optimizers=optimizers,
         )  # fmt: skip
         trainer.train()
@@ -299,7 +305,12 @@ def _read_back(
     printed = console_points(text)
     if len(printed) != len(log_steps):
         raise RuntimeError(f"{len(printed)} training dicts on the console, {len(log_steps)} in the Trainer's history")
-    truth.log_loss = [(st, p.get(key, 0.0)) for st, p in zip(log_steps, printed, strict=True)]
+    # the console places its dicts on steps only through the header the Trainer prints at INFO
+    # level ("Num examples", "Total train batch size": the epoch fractions are step / steps per epoch)
+    placeable = "Total optimization steps" in text and "Num examples" in text
+    truth.notes["console_places_steps"] = placeable
+    if placeable:
+        truth.log_loss = [(st, p.get(key, 0.0)) for st, p in zip(log_steps, printed, strict=True)]
 
 
 def main(argv: list[str]) -> None:

@@ -29,6 +29,7 @@ import torch.nn.functional as F  # noqa: E402
 from scenarios import common  # noqa: E402
 from scenarios.common import Stream, Truth  # noqa: E402
 from scenarios.matrix import Scenario  # noqa: E402
+from scenarios.readback import read_scalar  # noqa: E402
 from scenarios.runner import run_all  # noqa: E402
 
 torch.set_num_threads(1)
@@ -215,7 +216,6 @@ class Loggers:
         self.writer.add_scalar(self.tags[1], lr, step)
         if gn is not None and self.sc.grad_norm_logged:
             self.writer.add_scalar(self.tags[2], gn, step)
-        self.truth.events_loss.append((step, loss))
 
     def end_epoch(self, model: nn.Module, step: int) -> None:
         if not self.epoch_losses:
@@ -225,7 +225,6 @@ class Loggers:
         self.epoch_losses = []
         if self.sc.log_every == "epoch":
             self.writer.add_scalar(self.tags[0], mean, epoch)
-            self.truth.events_loss.append((epoch, mean))
         if self.sc.print_every == "epoch":
             print(common.epoch_line(self.sc, epoch, mean))
             self.truth.log_loss.append((epoch, mean))
@@ -343,6 +342,8 @@ def train_torch(sc: Scenario, run_dir: Path, truth: Truth) -> dict[str, Any]:
         truth.ended = "crashed"
     finally:
         logs.close()
+    # what the event files hold, read back (a float32 summary can turn a huge finite loss into inf)
+    truth.events_loss = read_scalar(logs.events_dir, logs.tags[0])
     kinds = {
         "events": [logs.events_dir],
         "log": [run_dir / f"slurm-{common.job_id(sc)}.out"],

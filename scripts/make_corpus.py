@@ -9,6 +9,10 @@ process so each framework is imported once (``--chunk``). Each run lands in ``OU
 first non-finite step as logged, how the job ended) and its split (dev/test). A scenario
 whose fault did not bite after three tries (magnitude raised each time) is recorded as
 ``dropped`` and has no folder. Re-running with the same ``--out`` skips what is done.
+
+``--from-manifest M`` trains the scenarios listed in another corpus's manifest instead of drawing
+them, exactly as they were recorded (each line holds its whole scenario): a corpus stays
+reproducible after the matrix changes.
 Needs the ``samples`` extra (torch, lightning, tensorflow, tf-keras, transformers).
 """
 
@@ -26,7 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from scenarios.matrix import FRAMEWORKS, draw  # noqa: E402
+from scenarios.matrix import FRAMEWORKS, Scenario, draw  # noqa: E402
 
 WORKERS = {
     "torch": "scenarios.torch_worker",
@@ -38,6 +42,18 @@ WORKERS = {
 }
 
 
+def scenarios(args: argparse.Namespace) -> list[Scenario]:
+    if args.from_manifest is None:
+        return draw(args.n, args.seed)
+    rows = [json.loads(line) for line in args.from_manifest.read_text().splitlines() if line.strip()]
+    # each row holds the scenario as it last trained (a retried one with its raised magnitude)
+    picked = {}
+    for r in rows:
+        sc = r.get("scenario", r)
+        picked.setdefault(sc["name"], Scenario.from_json(sc))
+    return list(picked.values())
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=320)
@@ -46,6 +62,7 @@ def main() -> int:
     ap.add_argument("--frameworks", default=",".join(FRAMEWORKS), help="comma-separated subset to train now")
     ap.add_argument("--max-per-framework", type=int, default=None, help="train at most this many of each now")
     ap.add_argument("--chunk", type=int, default=25, help="scenarios per worker process")
+    ap.add_argument("--from-manifest", type=Path, default=None, help="train the scenarios this manifest lists")
     args = ap.parse_args()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -54,7 +71,7 @@ def main() -> int:
     if manifest.exists():
         done = {json.loads(line)["scenario"]["name"] for line in manifest.read_text().splitlines() if line.strip()}
     wanted = set(args.frameworks.split(","))
-    todo = [sc for sc in draw(args.n, args.seed) if sc.framework in wanted and sc.name not in done]
+    todo = [sc for sc in scenarios(args) if sc.framework in wanted and sc.name not in done]
     if args.max_per_framework is not None:
         seen: dict[str, int] = {}
         kept = []

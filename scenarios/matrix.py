@@ -229,6 +229,16 @@ def draw_one(index: int, corpus_seed: int, frameworks: tuple[str, ...] = FRAMEWO
     split_held = family_held_out(cause, arch, framework)
     split = "test" if split_held or index % 5 in (1, 3) else "dev"
     name = f"s{corpus_seed}_{index:04d}_{framework}_{arch}_{detail or lookalike or cause}"
+    long_run = random.Random(seed + 41).random() < 0.35
+    if cause == "healthy" and lookalike in (None, "noisy") and not tf_family and long_run:
+        # A long healthy run logged every step: thousands of points of plain noise, where a rule
+        # reading oscillation or drift off a short curve must stay quiet. Its own RNG: the draw of
+        # every other scenario (and of this one's other fields) is the one it was before.
+        long_rng = random.Random(seed + 43)
+        steps, batch, log_every = long_rng.choice((1000, 2000, 3000)), 16, 1
+        print_every = long_rng.choice((1, 10, 50))
+        ckpt_every = long_rng.choice((250, 500, 1000))
+        name += "_long"
     if framework == "hf":
         # The HF family came after corpora drawn while it had fewer architectures: an index that
         # was another framework's then is a Trainer run now. Its own training seed keeps the two

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -62,6 +63,7 @@ def main() -> int:
     ap.add_argument("--frameworks", default=",".join(FRAMEWORKS), help="comma-separated subset to train now")
     ap.add_argument("--max-per-framework", type=int, default=None, help="train at most this many of each now")
     ap.add_argument("--chunk", type=int, default=25, help="scenarios per worker process")
+    ap.add_argument("--match", default=None, help="train only the scenarios whose name matches this regex")
     ap.add_argument("--from-manifest", type=Path, default=None, help="train the scenarios this manifest lists")
     args = ap.parse_args()
     out: Path = args.out
@@ -72,6 +74,8 @@ def main() -> int:
         done = {json.loads(line)["scenario"]["name"] for line in manifest.read_text().splitlines() if line.strip()}
     wanted = set(args.frameworks.split(","))
     todo = [sc for sc in scenarios(args) if sc.framework in wanted and sc.name not in done]
+    if args.match:
+        todo = [sc for sc in todo if re.search(args.match, sc.name)]
     if args.max_per_framework is not None:
         seen: dict[str, int] = {}
         kept = []

@@ -22,11 +22,9 @@ contract's definition). TensorFlow is hidden, as on a torch-only job.
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 import random
-import re
 import sys
 import traceback
 from pathlib import Path
@@ -43,7 +41,7 @@ import torch.nn as nn  # noqa: E402
 from scenarios import common  # noqa: E402
 from scenarios.common import Stream, Truth  # noqa: E402
 from scenarios.matrix import Scenario  # noqa: E402
-from scenarios.readback import read_scalar  # noqa: E402
+from scenarios.readback import console_points, read_scalar  # noqa: E402
 from scenarios.runner import run_all  # noqa: E402
 from scenarios.torch_worker import build_model, loss_fn  # noqa: E402
 
@@ -118,30 +116,6 @@ def _eval_dataset(sc: Scenario, s: Stream):
     y = s.y[rng.integers(0, len(s.y), n)].copy()
     rows = [{"x": torch.from_numpy(x[i]), "labels": torch.as_tensor(y[i])} for i in range(n)]
     return rows
-
-
-_DICT_LINE = re.compile(r"\{'(?:loss|grad_norm|learning_rate)'[^{}]*\}")
-
-
-def console_points(text: str) -> list[dict[str, float]]:
-    """The Trainer's training-log dicts as printed on the console, in order (eval and summary dicts left out)."""
-    out = []
-    for m in _DICT_LINE.finditer(text):
-        try:
-            d = ast.literal_eval(m.group(0))
-        except (ValueError, SyntaxError):
-            continue
-        if "loss" in d and "train_runtime" not in d:
-            out.append({k: float(v) for k, v in d.items() if isinstance(v, (int, float, str)) and _num(v)})
-    return out
-
-
-def _num(v: Any) -> bool:
-    try:
-        float(v)
-    except (TypeError, ValueError):
-        return False
-    return True
 
 
 def train_hf(sc: Scenario, run_dir: Path, truth: Truth) -> dict[str, Any]:

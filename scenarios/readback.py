@@ -1,4 +1,5 @@
-"""Read a scalar series back from the event files a framework wrote (for the ground truth).
+"""Read what a run wrote back for the ground truth: a scalar series from its event files, the HF
+Trainer's log dicts from its console.
 
 TFRecord framing read by hand and protos parsed with TensorBoard's classes, as in
 ``sample_runs/gen_torch.py``: no TensorFlow needed, CRCs not checked (we wrote them).
@@ -6,8 +7,11 @@ TFRecord framing read by hand and protos parsed with TensorBoard's classes, as i
 
 from __future__ import annotations
 
+import ast
+import re
 import struct
 from pathlib import Path
+from typing import Any
 
 
 def _events(path: Path):
@@ -58,3 +62,27 @@ def list_tags(logdir: Path) -> set[str]:
         for ev in _events(path):
             tags.update(v.tag for v in ev.summary.value)
     return tags
+
+
+_DICT_LINE = re.compile(r"\{'(?:loss|grad_norm|learning_rate)'[^{}]*\}")
+
+
+def console_points(text: str) -> list[dict[str, float]]:
+    """The Trainer's training-log dicts as printed on the console, in order (eval and summary dicts left out)."""
+    out = []
+    for m in _DICT_LINE.finditer(text):
+        try:
+            d = ast.literal_eval(m.group(0))
+        except (ValueError, SyntaxError):
+            continue
+        if "loss" in d and "train_runtime" not in d:
+            out.append({k: float(v) for k, v in d.items() if isinstance(v, (int, float, str)) and _num(v)})
+    return out
+
+
+def _num(v: Any) -> bool:
+    try:
+        float(v)
+    except (TypeError, ValueError):
+        return False
+    return True

@@ -89,6 +89,40 @@ def test_recorded_exception_is_the_one_the_log_ends_with(row):
     assert row["truth"]["exception"].split(":")[0] in logs[0].read_text()
 
 
+HF_MASKED = [
+    r
+    for r in ROWS
+    if r["scenario"]["framework"] == "hf" and r["info"].get("nan_inf_filter") and r["truth"]["nonfinite_loss"]
+]
+
+
+def test_slice_holds_hugging_face_runs_whose_log_masked_the_nan():
+    assert any(r["scenario"]["evidence"] in ("all", "log") for r in HF_MASKED)
+    assert any(r["scenario"]["cause"] == "data_or_labels" for r in HF_MASKED)
+
+
+@pytest.mark.parametrize("row", HF_MASKED, ids=lambda r: r["scenario"]["name"])
+def test_hf_masked_runs_log_a_finite_loss_and_a_non_finite_grad_norm(row):
+    """logging_nan_inf_filter: every loss the Trainer wrote is finite; the grad norm at the recorded step is not."""
+    from scenarios.readback import console_points, read_scalar
+
+    run = SLICE / row["scenario"]["name"]
+    step = row["truth"]["first_nonfinite_step"]
+    states = sorted(run.rglob("trainer_state.json"), key=lambda p: p.stat().st_size)
+    for state in states:
+        history = [h for h in json.loads(state.read_text())["log_history"] if "loss" in h]
+        assert all(math.isfinite(h["loss"]) for h in history)
+    for log in run.glob("slurm-*.out"):
+        points = console_points(log.read_text(encoding="utf-8", errors="replace"))
+        assert points and all(math.isfinite(p["loss"]) for p in points)
+        assert any(not math.isfinite(p["grad_norm"]) for p in points)
+    for events in {p.parent for p in run.rglob("events.out.tfevents*")}:
+        assert all(math.isfinite(v) for _, v in read_scalar(events, "train/loss"))
+        norms = dict(read_scalar(events, "train/grad_norm"))
+        assert not math.isfinite(norms[step])
+        assert all(math.isfinite(v) for s, v in norms.items() if s < step)
+
+
 def test_healthy_scenarios_never_went_non_finite():
     for r in ROWS:
         if r["scenario"]["cause"] == "healthy":

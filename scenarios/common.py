@@ -173,9 +173,14 @@ def _set_fault(sc: Scenario, s: Stream, first: int, last: int) -> None:
     s.onset_step = first // sc.batch + 1
 
 
+def base_lr(sc: Scenario) -> float:
+    """The LR the job is configured with: for a constant LR too high, the usual one times the fault's magnitude."""
+    return sc.lr * sc.magnitude if sc.detail == "lr_too_high" else sc.lr
+
+
 def lr_at(sc: Scenario, step: int, onset: int | None) -> float:
     """The LR the schedule gives at 1-based ``step`` (the fault's jump included)."""
-    base, total, warm = sc.lr, sc.steps, sc.warmup
+    base, total, warm = base_lr(sc), sc.steps, sc.warmup
     if sc.schedule == "constant":
         return base
     if sc.schedule == "step":
@@ -227,6 +232,12 @@ class Truth:
         fin = [v for v in self.step_losses if math.isfinite(v)]
         return len(fin) > 5 and max(fin[len(fin) // 2 :]) > 1e4 * max(1e-3, min(fin[:5]))
 
+    def wrecked(self) -> bool:
+        """The loss sat far above where it started for the whole second half: an adaptive optimizer
+        at a huge LR kills the units in a step or two and the loss then stays put, finite."""
+        fin = [v for v in self.step_losses if math.isfinite(v)]
+        return len(fin) > 10 and float(np.median(fin[len(fin) // 2 :])) > 100 * max(1e-3, fin[0])
+
     def record(self, sc: Scenario) -> dict[str, Any]:
         ev, lg, st = self._first(self.events_loss), self._first(self.log_loss), self._first(self.state_loss)
         keeps_events = sc.evidence in ("all", "events") and self.events_loss
@@ -241,6 +252,8 @@ class Truth:
             "first_nonfinite_log": lg,
             **({"first_nonfinite_state": st} if self.state_loss else {}),
             "nonfinite_loss": self.nonfinite(),
+            "exploded_loss": self.exploded(),
+            "wrecked_loss": self.wrecked(),
             "exception": self.exception,
             "ended": self.ended,
             "last_step": self.last_step,
@@ -315,7 +328,7 @@ def write_config(sc: Scenario, run_dir: Path, extra: dict[str, Any]) -> None:
             sc.optimizer
         ],
         "momentum": 0.9 if sc.optimizer == "sgdm" else 0.0,
-        "lr": sc.lr if sc.schedule not in ("warmup_jump",) else sc.lr * sc.magnitude,
+        "lr": base_lr(sc) if sc.schedule not in ("warmup_jump",) else sc.lr * sc.magnitude,
         "batch_size": sc.batch,
         "max_steps": sc.steps,
         "lr_schedule": {"warmup_jump": "linear_warmup", "step_jump": "multistep"}.get(sc.schedule, sc.schedule),

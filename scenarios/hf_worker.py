@@ -146,7 +146,7 @@ def train_hf(sc: Scenario, run_dir: Path, truth: Truth) -> dict[str, Any]:
     kw: dict[str, Any] = {}
     if hf_sched is not None:
         name, warm = hf_sched
-        peak = sc.lr * (sc.magnitude if sc.schedule == "warmup_jump" else 1.0)
+        peak = common.base_lr(sc) * (sc.magnitude if sc.schedule == "warmup_jump" else 1.0)
         kw.update(lr_scheduler_type=name, warmup_steps=sc.warmup if warm is None else warm, learning_rate=peak)
         if name == "cosine_with_restarts":
             kw["lr_scheduler_kwargs"] = {"num_cycles": 3}
@@ -155,7 +155,7 @@ def train_hf(sc: Scenario, run_dir: Path, truth: Truth) -> dict[str, Any]:
             kw["optim_args"] = "momentum=0.9"
         kw["weight_decay"] = 0.01 if sc.optimizer == "adamw" else 0.0
     else:
-        kw["learning_rate"] = sc.lr
+        kw["learning_rate"] = common.base_lr(sc)
     if isinstance(sc.log_every, int):
         kw.update(logging_strategy="steps", logging_steps=sc.log_every, logging_first_step=r.random() < 0.3)
     else:

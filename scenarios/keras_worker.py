@@ -295,7 +295,7 @@ def train_tf2(sc: Scenario, run_dir: Path, truth: Truth) -> dict[str, Any]:
 
     nan_left: int | None = None
     epoch_losses: list[float] = []
-    print(f"model: {sc.arch} | {sc.optimizer} lr={sc.lr:g} | batch {sc.batch} | steps {sc.steps}")
+    print(f"model: {sc.arch} | {sc.optimizer} lr={common.base_lr(sc):g} | batch {sc.batch} | steps {sc.steps}")
     try:
         with writer.as_default():
             for step in range(1, sc.steps + 1):

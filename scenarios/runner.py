@@ -36,6 +36,8 @@ def acceptable(sc: Scenario, truth: Truth) -> bool:
     # an LR or input scale past the stable limit may blow the loss up by decades without a NaN
     # (adaptive optimizers bound each step): an exploded loss is a divergence too
     if sc.detail in ("lr_too_high", "lr_schedule_spike", "unnormalized_inputs"):
+        if sc.detail == "lr_too_high" and truth.wrecked():
+            return True  # the LR destroyed training from the first steps on: the loss never came back
         return truth.nonfinite() or truth.exploded()
     return truth.nonfinite()
 

@@ -278,7 +278,8 @@ def train_torch(sc: Scenario, run_dir: Path, truth: Truth) -> dict[str, Any]:
         common.write_config(sc, run_dir, {"seed": sc.seed % 10_000, "precision": "fp16" if half else "fp32"})
     common.write_data_sample(sc, run_dir, s)
     nparams = sum(p.numel() for p in model.parameters())
-    print(f"model: {sc.arch} ({nparams} parameters) | optimizer: {sc.optimizer} lr={sc.lr:g} | batch {sc.batch}")
+    lr0 = common.base_lr(sc)
+    print(f"model: {sc.arch} ({nparams} parameters) | optimizer: {sc.optimizer} lr={lr0:g} | batch {sc.batch}")
     scaler = torch.amp.GradScaler("cpu", init_scale=2.0**24) if sc.lookalike == "fp16_skips" else None
     event_step = random.Random(sc.seed + 17).randint(int(sc.steps * 0.4), int(sc.steps * 0.85))
     nan_left: int | None = None

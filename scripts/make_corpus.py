@@ -64,6 +64,7 @@ def main() -> int:
     ap.add_argument("--max-per-framework", type=int, default=None, help="train at most this many of each now")
     ap.add_argument("--chunk", type=int, default=25, help="scenarios per worker process")
     ap.add_argument("--match", default=None, help="train only the scenarios whose name matches this regex")
+    ap.add_argument("--redo", action="store_true", help="train the --match scenarios again (their old lines go)")
     ap.add_argument("--from-manifest", type=Path, default=None, help="train the scenarios this manifest lists")
     args = ap.parse_args()
     out: Path = args.out
@@ -73,7 +74,10 @@ def main() -> int:
     if manifest.exists():
         done = {json.loads(line)["scenario"]["name"] for line in manifest.read_text().splitlines() if line.strip()}
     wanted = set(args.frameworks.split(","))
-    todo = [sc for sc in scenarios(args) if sc.framework in wanted and sc.name not in done]
+    if args.redo and not args.match:
+        ap.error("--redo needs --match")
+    redo = args.redo and args.match
+    todo = [sc for sc in scenarios(args) if sc.framework in wanted and (sc.name not in done or redo)]
     if args.match:
         todo = [sc for sc in todo if re.search(args.match, sc.name)]
     if args.max_per_framework is not None:
@@ -84,6 +88,14 @@ def main() -> int:
             if seen[sc.framework] <= args.max_per_framework:
                 kept.append(sc)
         todo = kept
+    if redo and todo and manifest.exists():
+        # the old lines of what is trained again go (atomically): every reader sees one line a run
+        again = {sc.name for sc in todo}
+        lines = [line for line in manifest.read_text().splitlines() if line.strip()]
+        lines = [line for line in lines if json.loads(line)["scenario"]["name"] not in again]
+        tmp = manifest.with_suffix(".tmp")
+        tmp.write_text("".join(line + "\n" for line in lines))
+        os.replace(tmp, manifest)
     by_worker: dict[str, list] = {}
     for sc in todo:
         # keras3 and tf.keras cannot share a process (TF_USE_LEGACY_KERAS is read at import)

@@ -350,3 +350,14 @@ def test_a_big_endian_bundle_reads_the_same_numbers(tmp_path):
     theirs = _read("sharded_dtypes/bundle/vars.index")
     assert ours.source.status is Status.OK, ours.source.note
     assert ours.tensors == theirs.tensors
+
+
+def test_mixed_precision_adam_is_read_through_its_loss_scale_wrapper():
+    ckpt = _read("keras3_mixed_precision/ckpt/amp.index")
+    opt = ckpt.optimizer
+    # the wrapper's own step and LR stay 0: the inner Adam's are the real ones
+    assert opt.name == "adam" and opt.step == ckpt.step == 4  # 8 rows, batches of 4, two epochs
+    assert opt.groups[0].lr == pytest.approx(1e-3)
+    assert opt.loss_scale is not None and math.log2(opt.loss_scale).is_integer()
+    assert len(ckpt.optimizer_tensors) == 2 * len(ckpt.tensors) == 8
+    assert {u.layer for u in opt.layers} == {t.layer for t in ckpt.tensors}

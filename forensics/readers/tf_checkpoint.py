@@ -618,6 +618,7 @@ class Roles:
     iterations: str | None = None  # key of the optimizer's step counter
     learning_rate: str | None = None
     betas: tuple[str, str] | None = None  # keys of beta_1, beta_2 where the optimizer keeps them (tf.keras legacy)
+    loss_scale: str | None = None  # the dynamic loss scale of a mixed-precision LossScaleOptimizer
     framework: str | None = None
 
 
@@ -684,6 +685,16 @@ def roles_from_graph(graph_bytes: bytes, keys: set[str]) -> Roles:
     text = " ".join(roles.names.values())
     roles.framework = "keras3" if "/operations/" in text else "keras2" if "layer_with_weights-" in text else None
     for o in optimizers[:4]:
+        # a LossScaleOptimizer (mixed precision) wraps the one that trains: its own step and LR
+        # stay at 0, the inner optimizer holds the real ones and the slots; the wrapper, the loss scale
+        inner = child(o, ("inner_optimizer", "_optimizer"))
+        if inner is not None and is_optimizer(inner):
+            scale = child(o, ("dynamic_scale", "current_loss_scale"))
+            wrapped = child(o, ("loss_scale",))
+            if scale is None and wrapped is not None:
+                scale = child(wrapped, ("current_loss_scale",))  # tf.keras' legacy wrapper
+            roles.loss_scale = roles.loss_scale or (key_of(scale) if scale is not None else None)
+            o = inner
         _optimizer_roles(o, nodes, key_of, child, roles, model_vars_in_order)
     return roles
 
@@ -904,6 +915,7 @@ def read_tf_checkpoint(path: Path, source: Source, *, chunk_elements: int | None
         roles = bundle_roles(bundle)
         lr = _scalar(bundle, roles.learning_rate)
         step_value = _scalar(bundle, roles.iterations)
+        loss_scale = _scalar(bundle, roles.loss_scale)
         stored_betas = tuple(_scalar(bundle, k) for k in roles.betas) if roles.betas else None
         betas = stored_betas if stored_betas and None not in stored_betas else None
         tensors: list[TensorStats] = []
@@ -1002,6 +1014,7 @@ def read_tf_checkpoint(path: Path, source: Source, *, chunk_elements: int | None
             step=int(step_value) if step_value is not None else None,
             groups=(ParamGroup(lr=lr, params=len(slots_of) or len(tensors), betas=betas),) if lr is not None else (),
             layers=layer_updates,
+            loss_scale=loss_scale,
         )
     in_saved_model = path.parent.name == "variables" and (path.parent.parent / "saved_model.pb").exists()
     metadata = {"format": "tf_saved_model_variables" if in_saved_model else "tf_checkpoint"}

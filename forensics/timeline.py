@@ -397,7 +397,7 @@ class Timeline:
         """Last finite loss before the blow-up and its trend ("falling", "flat", "rising")."""
         if self.loss is None:
             return None, None
-        end = _finite_prefix_end(self.loss)
+        end = self._loss_end_before_blowup()
         if end <= 0:
             return None, None
         v = self.loss.values[:end]
@@ -412,10 +412,22 @@ class Timeline:
         trend = "rising" if slope > 0.15 else "falling" if slope < -0.15 else "flat"
         return last, trend
 
+    def _loss_end_before_blowup(self) -> int:
+        """Index of the first loss point at or past the blow-up. Where another series caught
+        the NaN (the grad norm, when the logger masks NaN losses as HF Trainer's
+        logging_nan_inf_filter does), the loss logged from that step on is a stand-in: a
+        window of skipped NaN steps averages to 0, which is no saturation."""
+        assert self.loss is not None
+        end = _finite_prefix_end(self.loss)
+        nf = self.first_nonfinite
+        if nf is not None and nf.role != "loss":
+            end = min(end, int(np.count_nonzero(self.loss.steps < nf.step)))
+        return end
+
     def loss_near_zero_before_blowup(self) -> bool:
         if self.loss is None:
             return False
-        end = _finite_prefix_end(self.loss)
+        end = self._loss_end_before_blowup()
         if end < 3:
             return False
         v = self.loss.values[:end]

@@ -231,3 +231,80 @@ def checkpoint_weights_healthy(tl: Timeline) -> list[Finding]:
             source=last.view.path,
         )
     ]
+
+
+# A layer whose norm grew by less than this from the first checkpoint to the last finite
+# one did not grow: training moves a layer's norm by tens of percent (the healthy runs of
+# the corpus stay under 1.6x), a blow-up by decades.
+NO_GROWTH_RATIO = 3.0
+# NaN in at least this fraction of the float elements of the first non-finite checkpoint:
+# every layer went at once, as one NaN gradient does (a blow-up leaves huge finite values
+# beside the Inf ones).
+EVERYWHERE_FRACTION = 0.9
+# A NaN update out of weights that were not growing: a batch or a singular operation, never
+# the step size; weighed like a sudden NaN in a curve (DATA005).
+SUDDEN_NAN_CHECKPOINT_WEIGHT = 0.45
+
+
+def _float_tensors(view: CheckpointView) -> list:
+    return [t for t in view.checkpoint.tensors if t.dtype.startswith(("float", "bfloat")) and t.numel]
+
+
+@rule("CKPT002", "nan-everywhere-after-steady-checkpoints", "data_or_labels", ("nan_in_inputs",), ("checkpoints",))
+def nan_after_steady_checkpoints(tl: Timeline) -> list[Finding]:
+    """
+    What it detects:
+        Given checkpoints without a training-loss curve, the first checkpoint holding
+        non-finite weights follows at least one finite checkpoint, no layer's norm grew
+        by 3x or more from the first checkpoint to the last finite one (nor is any
+        layer broken by CKPT001's checks), and NaN/Inf fill at least 90 % of the
+        float elements of the first non-finite checkpoint.
+
+    Why it points to this cause:
+        Weights that explode (a too-high LR, exploding gradients) grow checkpoint after
+        checkpoint before they overflow, and leave huge finite values beside the Inf
+        ones. Steady weights that turn NaN in every layer at once took one update
+        whose gradient was NaN everywhere: a batch holding NaN/Inf (or a label outside
+        the loss's domain), or an operation that hit a singularity on it (a division
+        by a zero batch statistic, a log of zero) — the checkpoints cannot tell these
+        two apart, the data pipeline can.
+
+    Evidence it reports:
+        The last finite checkpoint, the first non-finite one, the largest layer growth
+        before it and the fraction of non-finite elements.
+
+    Fix to suggest:
+        Check the batches fed between the two checkpoints for NaN/Inf and label range;
+        add an epsilon to divisions and logs of batch statistics.
+    """
+    if not checkpoint_only(tl):
+        return []
+    views = list(tl.checkpoints)
+    i = next((k for k, v in enumerate(views) if any(t.nonfinite for t in _float_tensors(v))), None)
+    if i is None or i == 0:
+        return []
+    before, bad = views[i - 1], views[i]
+    if checkpoint_health(before).broken:
+        return []
+    growths = [g for g in (t.growth() for t in tl.layers) if g is not None]
+    grown = max(growths, default=1.0)
+    if grown >= NO_GROWTH_RATIO:
+        return []
+    ts = _float_tensors(bad)
+    frac = sum(t.nonfinite for t in ts) / max(1, sum(t.numel for t in ts))
+    if frac < EVERYWHERE_FRACTION:
+        return []
+    at = f" (step {before.step})" if before.step is not None else ""
+    return [
+        Finding(
+            "nan_in_inputs",
+            f"The weights were steady up to {before.path}{at} (no layer grew more than {grown:.2g}x), then "
+            f"{frac:.0%} of them were NaN/Inf in {bad.path}: one update with a NaN gradient everywhere — a bad "
+            "batch or a singular operation, not growth.",
+            SUDDEN_NAN_CHECKPOINT_WEIGHT,
+            step=bad.step,
+            source=bad.path,
+            fix="Check the batches fed between these two checkpoints for NaN/Inf and label range; add an epsilon "
+            "to divisions and logs of batch statistics.",
+        )
+    ]

@@ -99,6 +99,9 @@ def _span(tl: Timeline) -> tuple[int, int]:
 def _early(tl: Timeline) -> bool:
     """Did the run blow up within its first steps?"""
     d = tl.divergence_step
+    if tl.loss is None and tl.checkpoints and tl.first_nonfinite_checkpoint is not None:
+        # no curve: the weights were already non-finite in the first checkpoint saved
+        return tl.first_nonfinite_checkpoint.order == tl.checkpoints[0].order
     if d is None or tl.loss is None or not len(tl.loss):
         return False
     first, last = _span(tl)
@@ -207,8 +210,9 @@ def architecture_blowup(tl: Timeline) -> list[Finding]:
         A recurrent net (recurrent weights in the checkpoint or histograms) or a
         deep plain stack (8 or more weight matrices, no normalisation layer)
         whose loss blew up early in the run (within the first 20 %, or its
-        first few logged points) or climbed into the blow-up, at an LR that is
-        not high for its optimizer.
+        first few logged points; without a loss curve, weights already
+        non-finite in the first checkpoint saved) or climbed into the blow-up,
+        at an LR that is not high for its optimizer.
 
     Why it points to this cause:
         In these nets the signal and its gradient are multiplied by the same

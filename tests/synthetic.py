@@ -22,7 +22,7 @@ Case keys (all optional):
     ``{optimizer: adam, learning_rate: 0.1, grad_clip: 0, loss: ..., num_classes: 5,
     mixed_precision: fp16}``.
 ``data``
-    ``{arrays: [{name: x, min: 0, max: 255, mean: 120, std: 70, nan: 0, inf: 0}],
+    ``{arrays: [{name: x, min: 0, max: 255, mean: 120, std: 70, nan: 0, inf: 0, rows: 100}],
     labels: {counts: {0: 50, 4: 50, 8000: 1}}}``.
 """
 
@@ -135,7 +135,7 @@ def _data(spec: dict[str, Any]) -> DataSample:
             ArrayStats(
                 name=a["name"],
                 dtype="float32",
-                shape=(100, 4),
+                shape=(int(a.get("rows", 100)), 4),
                 nan=int(a.get("nan", 0)),
                 posinf=int(a.get("inf", 0)),
                 neginf=0,

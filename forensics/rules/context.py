@@ -107,3 +107,32 @@ def geometric_growth(s: Series | None, until: int | None = None) -> Growth | Non
     if o is None:
         return None
     return Growth(o.step, o.end_step, o.value, o.end_value, o.fold_per_step, o.rise_decades)
+
+
+# Where the config does not state the batch size, a batch is taken to hold at least this
+# many rows (the smallest batch in common use): a sample is judged against step x this.
+MIN_ASSUMED_BATCH = 8
+
+
+def clean_sample(tl: Timeline) -> bool:
+    """Every data sample at hand is finite (and there is one)."""
+    samples = tl.data_samples
+    return bool(samples) and not any(a.nan + a.posinf + a.neginf for ds in samples for a in ds.arrays)
+
+
+def clean_sample_covers(tl: Timeline, step: int | None) -> bool:
+    """Whether the data samples at hand are all finite *and* could hold the batch fed at
+    ``step``: a sample of N rows speaks for the rows fed up to a step only when it holds as
+    many (step x batch size). A clean sample from the head of the data says nothing of a
+    shard fed later; where it came from is not recorded, so a smaller one counts for less."""
+    if not clean_sample(tl):
+        return False
+    if step is None:
+        return True
+    batch = next((s.value for s in tl.settings if s.name == "batch size"), None)
+    try:
+        b = max(1, int(float(batch))) if batch is not None else MIN_ASSUMED_BATCH
+    except ValueError:
+        b = MIN_ASSUMED_BATCH
+    rows = max((a.shape[0] for ds in tl.data_samples for a in ds.arrays if a.shape), default=0)
+    return rows >= max(step, 1) * b

@@ -10,7 +10,7 @@ import numpy as np
 
 from forensics.records import ArrayStats, DataSample, labels_out_of_range
 from forensics.rules.base import Finding, rule
-from forensics.rules.context import GRAD_LAST_RATIO, climbed_into_blowup, grad_norm_before_blowup
+from forensics.rules.context import GRAD_LAST_RATIO, clean_sample_covers, climbed_into_blowup, grad_norm_before_blowup
 from forensics.rules.messages import label_fix
 from forensics.timeline import Timeline
 from forensics.util import fmt_num
@@ -336,7 +336,8 @@ def sudden_nonfinite(tl: Timeline) -> list[Finding]:
         before it (no onset), not near zero (not a saturation), the weights of
         the last checkpoint before it finite, and the gradient norm not growing.
         When the loss is finite again right after, the step is an isolated bad
-        batch.
+        batch. A finite data sample that could hold the batch fed at that step
+        (step x batch size rows) caps its weight.
 
     Why it points to this cause:
         Nothing in the optimisation was drifting, so the NaN came in with one
@@ -372,9 +373,7 @@ def sudden_nonfinite(tl: Timeline) -> list[Finding]:
     g = grad_norm_before_blowup(tl)
     if g is not None and g[0] > 0 and g[2] >= GRAD_LAST_RATIO * g[0]:
         weight = min(weight, SWELLING_GRADIENTS_CAP)
-    samples = tl.data_samples
-    clean = bool(samples) and all(a.nan + a.posinf + a.neginf == 0 for ds in samples for a in ds.arrays)
-    if clean:
+    if clean_sample_covers(tl, nf.step):
         weight = min(weight, FINITE_DATA_CAP)
     return [
         Finding(

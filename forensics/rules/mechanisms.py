@@ -10,7 +10,7 @@ import re
 import numpy as np
 
 from forensics.rules.base import Finding, rule
-from forensics.rules.context import lr_high, lr_normal
+from forensics.rules.context import clean_sample, clean_sample_covers, lr_high, lr_normal
 from forensics.timeline import Timeline
 from forensics.util import fmt_num
 
@@ -58,6 +58,9 @@ LR_PRIOR_NORMAL_WEIGHT = -0.3
 # A NaN out of a long stable stretch: a batch, as a strong hint (an operation dividing by a
 # batch statistic looks the same).
 LONG_STRETCH_NAN_WEIGHT = 0.5
+# ... with a clean data sample too small to hold the batches fed up to it (it may be from
+# the head of the data, the NaN from a later shard): weaker.
+PARTIAL_CLEAN_SAMPLE_WEIGHT = 0.3
 
 _RECURRENT = re.compile(r"weight_hh|recurrent_kernel|simple_?rnn|\blstm|\bgru|\brnn|lstm_cell|gru_cell", re.IGNORECASE)
 _NORM = re.compile(r"norm|\bbn\d*\b|batch_?norm|layer_?norm|\bln_|gamma|running_mean|moving_mean", re.IGNORECASE)
@@ -321,7 +324,9 @@ def nan_after_long_stretch(tl: Timeline) -> list[Finding]:
         stretch (at least 15 logged points and 30 % of the run) with no climb
         before it, the loss not near zero, no LR increase before it, the LR not
         high, the gradient norm (when logged) steady up to the last finite
-        point, and no data sample at hand that is entirely finite.
+        point, and no finite data sample at hand that could hold the batch fed
+        at that step (as many rows as step x batch size; a smaller clean sample,
+        which may come from the head of the data, only weakens it).
 
     Why it points to this cause:
         The optimizer had been stable for a long time at this LR, and nothing
@@ -349,9 +354,10 @@ def nan_after_long_stretch(tl: Timeline) -> list[Finding]:
         return []
     if not math.isnan(nf.value):
         return []  # an Inf first points to an operation that overflowed, not a NaN row
-    samples = tl.data_samples
-    if samples and all(a.nan + a.posinf + a.neginf == 0 for ds in samples for a in ds.arrays):
-        return []  # the data at hand is finite: an operation is the likelier source (NUM003)
+    if clean_sample_covers(tl, nf.step):
+        return []  # the data fed up to here is at hand and finite: an operation is the likelier source (NUM003)
+    # a clean sample smaller than what was fed may be from the head of the data: weaker, not silent
+    weight = PARTIAL_CLEAN_SAMPLE_WEIGHT if clean_sample(tl) else LONG_STRETCH_NAN_WEIGHT
     lri = tl.lr_info
     if lr_high(lri):
         return []
@@ -373,7 +379,7 @@ def nan_after_long_stretch(tl: Timeline) -> list[Finding]:
             "nan_in_inputs",
             f"The loss was finite for {finite_before} logged points{lr_txt}{g_txt}, then {fmt_num(nf.value)} at step "
             f"{nf.step} with no climb: a batch, not the optimizer.",
-            LONG_STRETCH_NAN_WEIGHT,
+            weight,
             step=nf.step,
             source=nf.source,
             fix=f"Replay the batch fed at step {nf.step} and check it for NaN/Inf and label range; assert "

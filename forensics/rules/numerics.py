@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from forensics.rules.base import Finding, rule
-from forensics.rules.context import FP16_MAX, climbed_into_blowup
+from forensics.rules.context import FP16_MAX, clean_sample, clean_sample_covers, climbed_into_blowup
 from forensics.timeline import Timeline
 from forensics.util import fmt_num
 
@@ -24,6 +24,9 @@ FP16_AT_LIMIT_WEIGHT = 0.8
 FP16_INF_LOSS_WEIGHT = 0.6
 # Non-finite with finite weights and finite inputs: an operation, by elimination.
 FINITE_WEIGHTS_AND_INPUTS_WEIGHT = 0.55
+# ... when the clean sample is smaller than what was fed up to the NaN (step x batch size rows),
+# it may come from elsewhere in the data than the batch that broke: weaker.
+PARTIAL_SAMPLE_WEIGHT = 0.3
 # A first non-finite value that is Inf, not NaN: an overflow more often than not.
 INF_FIRST_WEIGHT = 0.35
 
@@ -159,7 +162,10 @@ def nonfinite_with_clean_inputs(tl: Timeline) -> list[Finding]:
     What it detects:
         The loss went non-finite suddenly (no climb before it) while the last
         checkpoint before that step is finite and every data sample's inputs and
-        labels are finite and in range.
+        labels are finite and in range. Weaker when the sample holds fewer rows
+        than were fed up to that step (step x batch size, 8 when the config does
+        not say): it may come from the head of the data, and says little of a
+        shard fed later.
 
     Why it points to this cause:
         Finite weights and finite, valid inputs can only give NaN/Inf through an
@@ -180,14 +186,11 @@ def nonfinite_with_clean_inputs(tl: Timeline) -> list[Finding]:
     if nf is None or nf.last_finite_step is None or climbed_into_blowup(tl):
         return []
     samples = tl.data_samples
-    if not samples:
+    if not clean_sample(tl):
         return []
-    for ds in samples:
-        for a in ds.arrays:
-            if a.nan or a.posinf or a.neginf:
-                return []
-        if ds.labels is not None and ds.labels.negative:
-            return []
+    covers = clean_sample_covers(tl, nf.step)
+    if any(ds.labels is not None and ds.labels.negative for ds in samples):
+        return []
     ck = tl.checkpoint_before(nf.step)
     if ck is None or ck.nonfinite_tensors:
         return []
@@ -198,10 +201,15 @@ def nonfinite_with_clean_inputs(tl: Timeline) -> list[Finding]:
             detail,
             f"Loss became {fmt_num(nf.value)} at step {nf.step} with finite weights ({ck.path}, step {ck.step}) and "
             f"finite inputs in {', '.join(d.source.path for d in samples)}: an operation hit a singularity"
-            + (" (the loss was near 0: log of 0)." if near_zero else " (a division or log of 0)."),
+            + (" (the loss was near 0: log of 0)." if near_zero else " (a division or log of 0).")
+            + (
+                ""
+                if covers
+                else " (The sample holds fewer rows than were fed up to that step: a later shard may differ.)"
+            ),
             step=nf.step,
             source=nf.source,
-            weight=FINITE_WEIGHTS_AND_INPUTS_WEIGHT,
+            weight=FINITE_WEIGHTS_AND_INPUTS_WEIGHT if covers else PARTIAL_SAMPLE_WEIGHT,
             fix="Add an epsilon to every denominator and log argument (x / (std + 1e-5), log(p + 1e-7)); run a step "
             "with torch.autograd.set_detect_anomaly(True) or tf.debugging.enable_check_numerics() to name the op.",
         )

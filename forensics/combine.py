@@ -85,11 +85,19 @@ def combine(tl: Timeline | None, evidence: Iterable[Evidence]) -> Combined:
     return Combined({c: exp[c] / z for c in COMBINED_CAUSES}, contrib)
 
 
-def calibrated(confidence: float) -> float:
-    """The stated confidence after the Platt scaling fitted on the dev split (``CALIBRATION``)."""
+# The kinds of verdict whose confidence is calibrated apart: each is right at its own rate
+# for the same combined probability (a cause some finding of its own spoke for; one only
+# the table inferred from other causes' findings; a healthy curve; finite checkpoints and
+# no curve, which say nothing of the steps after the last one).
+CONFIDENCE_KINDS = ("finding", "inferred", "healthy", "healthy_checkpoints")
+
+
+def calibrated(confidence: float, kind: str = "finding") -> float:
+    """The stated confidence after the Platt scaling fitted, for this kind of verdict, on
+    out-of-family dev verdicts (``CALIBRATION``)."""
     from forensics.combination_table import CALIBRATION
 
-    a, b = CALIBRATION
+    a, b = CALIBRATION.get(kind, (1.0, 0.0))
     c = min(max(confidence, 1e-3), 1 - 1e-3)
     return 1.0 / (1.0 + math.exp(-(a * math.log(c / (1 - c)) + b)))
 

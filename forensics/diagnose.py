@@ -32,10 +32,6 @@ SHORT_CURVE_CONFIDENCE = 0.8
 HEALTHY_MAX_CONFIDENCE = 0.95
 # The framework naming the fault is as sure as this tool gets, whatever else was found.
 DECISIVE_CONFIDENCE = 0.9
-# A cause no finding of its own spoke for (only the fitted table, through other causes'
-# findings) is stated as no better than even: such associations are learned from the dev
-# families and need not carry over to an architecture or framework the table never saw.
-INFERRED_ONLY_CONFIDENCE = 0.5
 # A cause with a single detail in the contract gets it even when only other findings point to it.
 SOLE_DETAIL = {"exploding_weights": "exploding_gradients"}
 # A crash whose message has no known meaning: as likely a divergence-free bug as anything.
@@ -75,6 +71,9 @@ class Diagnosis:
     candidates: list[Candidate]
     recommendations: list[str]
     not_checked: list[str] = field(default_factory=list)
+    # which calibration the confidence went through (``combine.CONFIDENCE_KINDS``), None
+    # when it is fixed (inconclusive, decisive)
+    confidence_kind: str | None = None
 
 
 def _score(evs: list[Evidence]) -> float:
@@ -209,12 +208,14 @@ def diagnose(tl: Timeline, evidence: list[Evidence]) -> Diagnosis:
                 verdict = Verdict(
                     "healthy",
                     None,
-                    round(min(calibrated(p_healthy), HEALTHY_MAX_CONFIDENCE), 2),
+                    round(min(calibrated(p_healthy, "healthy_checkpoints"), HEALTHY_MAX_CONFIDENCE), 2),
                     f"No training-loss series was found, but all {len(tl.checkpoints)} checkpoint(s){upto} hold "
                     "only finite weights: no sign of divergence up to there.",
                     None,
                 )
-                return Diagnosis(verdict, _with_probabilities(cands, comb.probabilities), [], notes)
+                return Diagnosis(
+                    verdict, _with_probabilities(cands, comb.probabilities), [], notes, "healthy_checkpoints"
+                )
             verdict = Verdict(
                 "inconclusive",
                 None,
@@ -224,7 +225,7 @@ def diagnose(tl: Timeline, evidence: list[Evidence]) -> Diagnosis:
                 None,
             )
             return Diagnosis(verdict, cands, _recommendations(verdict, healthy, by_cause.get("inconclusive")), notes)
-        confidence = min(HEALTHY_MAX_CONFIDENCE, calibrated(p_healthy))
+        confidence = min(HEALTHY_MAX_CONFIDENCE, calibrated(p_healthy, "healthy"))
         short = ""
         if len(tl.loss) < SHORT_CURVE_POINTS:
             # a few points say less: the job may have died right after the last one
@@ -245,6 +246,7 @@ def diagnose(tl: Timeline, evidence: list[Evidence]) -> Diagnosis:
             _with_probabilities(cands, comb.probabilities),
             _recommendations(verdict, healthy, by_cause.get("inconclusive")),
             notes,
+            "healthy",
         )
 
     first_sentence = _divergence_sentence(tl)
@@ -266,10 +268,10 @@ def diagnose(tl: Timeline, evidence: list[Evidence]) -> Diagnosis:
     top = by_cause[top_cause]
     ranked = [c for c in ranked if c.cause == top_cause] + [c for c in ranked if c.cause != top_cause]
     second = ranked[1] if len(ranked) > 1 else None
-    confidence = calibrated(probs.get(top_cause, 0.0))
-    if not any(e.weight > 0 for e in top.evidence):
-        # inferred only through other causes' findings: a weaker inference than a finding of its own
-        confidence = min(confidence, INFERRED_ONLY_CONFIDENCE)
+    # inferred only through other causes' findings (the fitted table's associations, which
+    # need not carry over to a family the dev split never saw) is calibrated apart
+    kind = "finding" if any(e.weight > 0 for e in top.evidence) else "inferred"
+    confidence = calibrated(probs.get(top_cause, 0.0), kind)
     if decisive:
         confidence = max(confidence, DECISIVE_CONFIDENCE)
     confidence = round(max(0.0, min(confidence, MAX_CONFIDENCE)), 2)
@@ -294,7 +296,13 @@ def diagnose(tl: Timeline, evidence: list[Evidence]) -> Diagnosis:
     detail = top.detail or (SOLE_DETAIL.get(top.cause) if not lead else None)
     verdict = Verdict(top.cause, detail, confidence, summary.strip(), fix)
     # the inconclusive context (SPK001: where to resume) follows the cause's own fixes
-    return Diagnosis(verdict, ranked, _recommendations(verdict, top, by_cause.get("inconclusive")), notes)
+    return Diagnosis(
+        verdict,
+        ranked,
+        _recommendations(verdict, top, by_cause.get("inconclusive")),
+        notes,
+        None if decisive else kind,
+    )
 
 
 def _rule_is_decisive(e: Evidence) -> bool:

@@ -7,9 +7,13 @@ evidence by name, and what was read) and its true cause form one example. A mult
 logistic regression is fitted by gradient descent, each cause weighing the same, with an
 L2 pull toward the hand-set prior (each rule counts for its own cause, ``PRIOR_COEF``), so
 a feature seen in few dev runs moves little from its documented meaning. The stated
-confidence is then Platt-scaled on out-of-fold dev verdicts (each stated by a table
-fitted without it). The table is written as a Python module
-of plain dicts; only the test split (``scripts/accuracy.py``) says how well it does.
+confidence is then Platt-scaled, per kind of verdict (``combine.CONFIDENCE_KINDS``), on
+out-of-family dev verdicts: the runs of each cause in each architecture are left out in
+turn, the table fitted on the rest, and ``diagnose`` run on them as on a new run. The
+test split holds out, for each cause, whole families dev never saw, so confidences
+learned in-family would promise what the table's associations do not keep there. The table is written as a
+Python module of plain dicts; only the test split (``scripts/accuracy.py``) says how well
+it does.
 """
 
 from __future__ import annotations
@@ -17,41 +21,57 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from forensics.combine import COMBINED_CAUSES, features, prior_coefficient  # noqa: E402
+from forensics.combine import COMBINED_CAUSES, CONFIDENCE_KINDS, features, prior_coefficient  # noqa: E402
 
 # Strength of the pull toward the prior, per coefficient (a Gaussian prior's 1/variance).
 L2 = 0.5
 STEPS = 4000
-# Folds of the out-of-fold confidences the calibration is fitted on.
-FOLDS = 5
+# The scenario field whose values are left out in turn for the out-of-family confidences.
+FAMILY = "arch"
 RATE = 0.05
 
 
-def examples(corpora: list[Path]) -> tuple[list[dict[str, float]], list[int], list[str]]:
+@dataclass
+class Example:
+    features: dict[str, float]
+    y: int
+    name: str
+    family: str
+    timeline: Any
+    evidence: list[Any]
+
+
+def examples(corpora: list[Path]) -> list[Example]:
     from forensics import analyze
     from forensics.rules import run_rules
 
-    feats, ys, names = [], [], []
+    out = []
     for corpus in corpora:
-        for line in (corpus / "manifest.jsonl").read_text().splitlines():
-            r = json.loads(line)
+        rows = [json.loads(line) for line in (corpus / "manifest.jsonl").read_text().splitlines() if line.strip()]
+        for r in {r["scenario"]["name"]: r for r in rows}.values():  # a re-run scenario: its last line
             sc = r["scenario"]
             if r["status"] != "ok" or sc["split"] != "dev" or sc["cause"] not in COMBINED_CAUSES:
                 continue
             if not (corpus / sc["name"]).is_dir():
                 continue
             rep = analyze(corpus / sc["name"])
-            feats.append(features(rep.timeline, run_rules(rep.timeline)))
-            ys.append(COMBINED_CAUSES.index(sc["cause"]))
-            names.append(sc["name"])
-    return feats, ys, names
+            ev = run_rules(rep.timeline)
+            out.append(
+                Example(
+                    features(rep.timeline, ev), COMBINED_CAUSES.index(sc["cause"]), sc["name"], sc[FAMILY],
+                    rep.timeline, ev,
+                )
+            )  # fmt: skip
+    return out
 
 
 def fit(feats: list[dict[str, float]], ys: list[int]) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -78,7 +98,10 @@ def fit(feats: list[dict[str, float]], ys: list[int]) -> tuple[list[str], np.nda
 
 
 def fit_calibration(pairs: list[tuple[float, bool]]) -> tuple[float, float]:
-    """Platt scaling of the stated confidence: right ~ sigmoid(a * logit(confidence) + b)."""
+    """Platt scaling of the stated confidence: right ~ sigmoid(a * logit(confidence) + b),
+    pulled toward the identity (1, 0) so a kind with few verdicts keeps its probability."""
+    if not pairs:
+        return 1.0, 0.0
     c = np.clip(np.array([p for p, _ in pairs]), 1e-3, 1 - 1e-3)
     z = np.log(c / (1 - c))
     y = np.array([float(ok) for _, ok in pairs])
@@ -86,48 +109,53 @@ def fit_calibration(pairs: list[tuple[float, bool]]) -> tuple[float, float]:
     for _ in range(STEPS):
         p = 1 / (1 + np.exp(-(a * z + b)))
         g = p - y
-        a -= RATE * (float(np.mean(g * z)) + L2 * (a - 1.0) / len(y))
+        # a slope below 0 would state less for a stronger combination: no calibration does
+        # that, it is noise of a few verdicts; at 0 the kind states its observed rate
+        a = max(0.0, a - RATE * (float(np.mean(g * z)) + L2 * (a - 1.0) / len(y)))
         b -= RATE * (float(np.mean(g)) + L2 * b / len(y))
     return a, b
 
 
-def out_of_fold_pairs(feats: list[dict[str, float]], ys: list[int]) -> list[tuple[float, bool]]:
-    """(confidence, cause right) of each dev run as diagnose would state it with a table fitted
-    without that run (FOLDS-fold): in-sample confidences are optimistic, and Platt scaling
-    fitted on them would carry the optimism to new runs. Decisive findings (stated at a fixed
-    confidence) and runs with no finding (inconclusive) are left out, as in diagnose."""
-    n = len(ys)
-    folds = np.arange(n) % FOLDS
-    healthy = COMBINED_CAUSES.index("healthy")
-    pairs = []
-    for k in range(FOLDS):
-        train = [i for i in range(n) if folds[i] != k]
-        keys, w, b = fit([feats[i] for i in train], [ys[i] for i in train])
-        for i in (i for i in range(n) if folds[i] == k):
-            f = feats[i]
-            if any(f.get(d, 0.0) >= 0.85 for d in ("LOG001:data_or_labels", "DATA003:data_or_labels")):
+def install(keys: list[str], w: np.ndarray, b: np.ndarray, calibration: dict[str, tuple[float, float]]) -> None:
+    """Make ``forensics.combine`` use this table (it reads the module's attributes per call)."""
+    import forensics.combination_table as table
+
+    table.BIAS = {c: float(b[j]) for j, c in enumerate(COMBINED_CAUSES)}
+    table.COEF = {k: {c: float(w[i, j]) for j, c in enumerate(COMBINED_CAUSES)} for i, k in enumerate(keys)}
+    table.CALIBRATION = dict(calibration)
+
+
+def out_of_family_verdicts(exs: list[Example]) -> dict[str, list[tuple[float, bool]]]:
+    """Per kind of verdict, (confidence before calibration, cause right) of each dev run as
+    ``diagnose`` states it with a table fitted without the run's family (FAMILY): in-sample
+    or in-family confidences are optimistic, and the test split holds families dev never
+    saw. Fixed confidences (decisive findings, inconclusive) are left out, as in diagnose."""
+    from forensics.diagnose import diagnose
+
+    identity = {k: (1.0, 0.0) for k in CONFIDENCE_KINDS}
+    pairs: dict[str, list[tuple[float, bool]]] = {k: [] for k in CONFIDENCE_KINDS}
+    # as the test split holds out, for each cause, whole families: each (cause, family)
+    # group of dev runs is stated by a table that never saw that cause in that family
+    for group in sorted({(e.y, e.family) for e in exs}):
+        train = [e for e in exs if (e.y, e.family) != group]
+        keys, w, b = fit([e.features for e in train], [e.y for e in train])
+        install(keys, w, b, identity)
+        for e in (e for e in exs if (e.y, e.family) == group):
+            dx = diagnose(e.timeline, e.evidence)
+            if dx.confidence_kind is None:
                 continue
-            z = np.array([f.get(key, 0.0) for key in keys]) @ w + b
-            p = np.exp(z - z.max())
-            p /= p.sum()
-            if f.get("diverged"):
-                if not any(
-                    v > 0 and key.split(":")[-1] != "against" and ":healthy" not in key
-                    for key, v in f.items()
-                    if ":" in key
-                ):
-                    continue
-                p[healthy] = 0.0
-                p /= p.sum()
-                top = int(np.argmax(p))
-                pairs.append((float(p[top]), top == ys[i]))
-            else:
-                pairs.append((float(p[healthy]), ys[i] == healthy))
+            pairs[dx.confidence_kind].append((dx.verdict.confidence, dx.verdict.cause == COMBINED_CAUSES[e.y]))
     return pairs
 
 
 def write_table(
-    path: Path, keys: list[str], w: np.ndarray, b: np.ndarray, n: int, calibration: tuple[float, float] = (1.0, 0.0)
+    path: Path,
+    keys: list[str],
+    w: np.ndarray,
+    b: np.ndarray,
+    n: int,
+    calibration: dict[str, tuple[float, float]],
+    counts: dict[str, int],
 ) -> None:
     lines = [
         '"""Coefficients of the evidence combination (``forensics/combine.py``).',
@@ -139,8 +167,14 @@ def write_table(
         "BIAS: dict[str, float] = {",
         *[f'    "{c}": {b[j]:.3f},' for j, c in enumerate(COMBINED_CAUSES)],
         "}",
-        "# Platt scaling of the stated confidence, fitted on out-of-fold dev verdicts: (slope, intercept).",
-        f"CALIBRATION: tuple[float, float] = ({calibration[0]:.3f}, {calibration[1]:.3f})",
+        "# Platt scaling of the stated confidence per kind of verdict, fitted on out-of-family dev",
+        "# verdicts: (slope, intercept); the comment says on how many verdicts.",
+        "CALIBRATION: dict[str, tuple[float, float]] = {",
+        *[
+            f'    "{k}": ({calibration[k][0]:.3f}, {calibration[k][1]:.3f}),  # {counts.get(k, 0)} verdicts'
+            for k in CONFIDENCE_KINDS
+        ],
+        "}",
         "COEF: dict[str, dict[str, float]] = {",
     ]
     for i, k in enumerate(keys):
@@ -156,11 +190,17 @@ def main() -> int:
     ap.add_argument("--corpus", type=Path, nargs="+", required=True)
     ap.add_argument("--out", type=Path, default=ROOT / "forensics" / "combination_table.py")
     args = ap.parse_args()
-    feats, ys, _ = examples(args.corpus)
-    keys, w, b = fit(feats, ys)
-    calibration = fit_calibration(out_of_fold_pairs(feats, ys))
-    write_table(args.out, keys, w, b, len(ys), calibration)
-    print(f"fitted on {len(ys)} dev runs, {len(keys)} features -> {args.out}")
+    exs = examples(args.corpus)
+    pairs = out_of_family_verdicts(exs)
+    calibration = {k: fit_calibration(v) for k, v in pairs.items()}
+    keys, w, b = fit([e.features for e in exs], [e.y for e in exs])
+    write_table(args.out, keys, w, b, len(exs), calibration, {k: len(v) for k, v in pairs.items()})
+    print(f"fitted on {len(exs)} dev runs, {len(keys)} features -> {args.out}")
+    for k, v in pairs.items():
+        if v:
+            mean, right = np.mean([p for p, _ in v]), np.mean([ok for _, ok in v])
+            a, b = calibration[k]
+            print(f"  {k}: {len(v)} out-of-family verdicts, mean {mean:.2f}, right {right:.2f}, Platt {a:.2f}, {b:.2f}")
     return 0
 
 

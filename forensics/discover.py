@@ -35,6 +35,8 @@ _TF_SHARD = re.compile(r"\.data-\d{5}-of-\d{5}$")
 _PICKLE_EXT = {".pt", ".pth", ".bin", ".ckpt", ".pkl", ".pickle", ".joblib", ".tar"}
 _DATA_EXT = {".npz", ".npy", ".csv"}
 _IGNORED_NAMES = {"manifest.json"}  # sample_runs/manifest.json and similar run catalogues
+_SQLITE_EXT = (".db", ".sqlite", ".sqlite3")
+_SQLITE_SIDECARS = tuple(f"{ext}{side}" for ext in _SQLITE_EXT for side in ("-wal", "-shm", "-journal"))
 _SKIP_DIRS = {".git", "__pycache__", ".ipynb_checkpoints", ".hg", ".svn", "node_modules"}
 
 
@@ -82,6 +84,10 @@ def classify(name: str) -> Kind | None:
         return Kind.SAVED_MODEL
     if lower.endswith((".jsonl", ".log.json")) or lower in ("metrics.json", "scalars.json"):
         return Kind.METRICS_JSONL  # confirmed by its first line when added
+    if lower.endswith(".wandb"):
+        return Kind.WANDB_RUN  # W&B's binary run log: wandb/run-<date>-<id>/run-<id>.wandb
+    if lower.endswith(_SQLITE_SIDECARS):
+        return None  # an SQLite journal, WAL or WAL index: read with its database, never alone
     if lower == "trainer_state.json":
         return Kind.TRAINER_STATE
     if lower == "training_args.bin":
@@ -229,6 +235,8 @@ def discover(path: str | os.PathLike[str], *, follow_links: bool = False) -> Inv
     if root.is_file():
         kind = classify(root.name)
         inv = Inventory(root=root.parent.resolve())
+        if kind is None and _is_mlflow_db(root):
+            kind = Kind.MLFLOW_DB
         if kind is None and _sniff_log(inv, root):
             kind = Kind.JOB_LOG  # named by the user: judged by its content whatever its extension
         if kind is None:
@@ -253,6 +261,11 @@ def discover(path: str | os.PathLike[str], *, follow_links: bool = False) -> Inv
             and (file.directory.parent / "meta.yaml").is_file()
         ):
             kind = Kind.MLFLOW_PARAM
+        if kind is Kind.JOB_LOG and _is_wandb_internal_log(file):
+            inv.ignored += 1  # W&B's own diagnostics, not the job's output (that is files/output.log)
+            continue
+        if kind is None and _is_mlflow_db(file.path):
+            kind = Kind.MLFLOW_DB
         if kind is None and _judge_by_content(file.name, file.size) and _sniff_log(inv, file.path):
             kind = Kind.JOB_LOG
         if kind is None:
@@ -355,6 +368,25 @@ def _is_mlflow_metric(path: Path, size: int) -> bool:
             return bool(_MLFLOW_LINE.match(f.readline(256)))
     except OSError:
         return False
+
+
+def _is_wandb_internal_log(file: WalkedFile) -> bool:
+    """wandb/run-*/logs/debug*.log: what the W&B client logged about itself."""
+    if file.directory.name != "logs" or not file.name.startswith("debug"):
+        return False
+    try:
+        return any(name.endswith(".wandb") for name in os.listdir(file.directory.parent))
+    except OSError:
+        return False
+
+
+def _is_mlflow_db(path: Path) -> bool:
+    """An SQLite database (by name: .db, .sqlite, .sqlite3) holding MLflow's tables."""
+    if not path.name.lower().endswith(_SQLITE_EXT):
+        return False
+    from forensics.readers.mlflow_db import looks_like_mlflow_db
+
+    return looks_like_mlflow_db(path)
 
 
 # Every text file of no known kind is a candidate log, judged by its first bytes

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from forensics.load import RunData
-from forensics.records import Checkpoint, OptimizerState, ScalarSeries, Source, Status, TensorStats
+from forensics.records import Checkpoint, OptimizerState, ScalarSeries, Source, Status, StoreRun, TensorStats
 from forensics.report.escape import one_line
 from forensics.util import fmt_num, human_bytes, json_number
 
@@ -29,6 +29,23 @@ def _series_summary(s: ScalarSeries) -> dict[str, Any]:
         "first_step": int(s.steps.min()) if n else None,
         "last_step": int(s.steps.max()) if n else None,
         "first_nonfinite_step": first_nonfinite_step(s) if n else None,
+    }
+
+
+def _store_run_json(r: StoreRun) -> dict[str, Any]:
+    """One run of a metrics store (MLflow database, W&B run file), every series of it."""
+    return {
+        "id": r.id,
+        "name": r.name,
+        "experiment": r.experiment,
+        "status": r.status,
+        "exit_code": r.exit_code,
+        "analysed": r.analysed,
+        "start_time": json_number(r.start_time),
+        "end_time": json_number(r.end_time),
+        "params": dict(r.params),
+        "tags": dict(r.tags),
+        "scalars": [_series_summary(s) for s in r.scalars.values()],
     }
 
 
@@ -188,6 +205,10 @@ def inventory_json(run: RunData) -> dict[str, Any]:
             "died_with_exception": log.died_with_exception,
             "last_step": log.last_step,
         }
+        if log.store_runs:
+            details[log.source.path]["store_status"] = log.store_status
+            details[log.source.path]["exit_code"] = log.exit_code
+            details[log.source.path]["runs"] = [_store_run_json(r) for r in log.store_runs]
     for ts in run.trainer_states:
         details[ts.source.path] = {
             "global_step": ts.global_step,
@@ -195,7 +216,7 @@ def inventory_json(run: RunData) -> dict[str, Any]:
             "checkpoints": list(ts.checkpoints),
         }
     for cfg in run.configs:
-        details[cfg.source.path] = {
+        settings = {
             k: json_number(v) if isinstance(v, float) else v
             for k, v in {
                 "learning_rate": cfg.learning_rate,
@@ -208,6 +229,10 @@ def inventory_json(run: RunData) -> dict[str, Any]:
             }.items()
             if v is not None
         }
+        if cfg.source.path in details:  # a metrics store's params, beside its series
+            details[cfg.source.path]["settings"] = settings
+        else:
+            details[cfg.source.path] = settings
     for ds in run.data_samples:
         details[ds.source.path] = {
             "arrays": [
@@ -339,6 +364,20 @@ def inventory_text(run: RunData) -> str:
                 lines.append(f"  model ({m['framework'] or 'unknown'}): " + ", ".join(bits))
             if c.get("optimizer"):
                 lines.append("  " + _optimizer_line(c["optimizer"]))
+        for r in c.get("runs", []):
+            mark = " (analysed)" if r["analysed"] else ""
+            lines.append(f"  run {r['name']} [{r['status']}]{mark}: {len(r['scalars'])} series")
+            if not r["analysed"]:
+                for s in r["scalars"]:
+                    nf = (
+                        f"  first non-finite at step {s['first_nonfinite_step']}"
+                        if s["first_nonfinite_step"] is not None
+                        else ""
+                    )
+                    lines.append(
+                        f"    scalar {s['tag']:<30} steps {_fmt_step(s['first_step'])}..{_fmt_step(s['last_step'])}"
+                        f"  ({s['points']} points){nf}"
+                    )
         for e in c.get("events", []):
             at = f" at step {e['step']}" if e["step"] is not None else ""
             lines.append(f"  line {e['line']}: {e['kind']}{at}: {e['message'][:160]}")
@@ -356,6 +395,8 @@ def inventory_text(run: RunData) -> str:
                     f"  labels '{lab['array']}': {lab['classes']} classes, min {lab['min']}, max {lab['max']}, "
                     f"{lab['negative']} negative"
                 )
+        if c.get("settings"):
+            lines.append("  settings: " + ", ".join(f"{k}={v}" for k, v in c["settings"].items()))
         if entry["kind"] in ("config", "mlflow_param", "training_args"):
             settings = ", ".join(f"{k}={v}" for k, v in c.items())
             lines.append(f"  {settings}")

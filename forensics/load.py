@@ -76,6 +76,17 @@ class RunData:
         return any(s.status in (Status.OK, Status.PARTIAL) for s in self.sources)
 
 
+# Where the further records of a reader that returns several (a metrics store) go.
+_INTO_BY_TYPE: dict[type, str] = {
+    LogData: "logs",
+    ConfigData: "configs",
+    Checkpoint: "checkpoints",
+    TrainerState: "trainer_states",
+    EventFileData: "events",
+    DataSample: "data_samples",
+}
+
+
 def _source(found: Found) -> Source:
     return Source(path=found.rel, kind=found.kind, size=found.size, group=found.group)
 
@@ -199,10 +210,13 @@ def load_inventory(
         if isinstance(record, Source):  # skipped or unreadable: listed, nothing to keep
             run.sources.append(record)
             continue
-        run.sources.append(record.source)
         entry = READERS[found.kind]
         assert isinstance(entry, Reader)
-        getattr(run, entry.into).append(record)
+        first, *others = record if isinstance(record, tuple) else (record,)
+        run.sources.append(first.source)  # one source, whatever number of records it gave
+        getattr(run, entry.into).append(first)
+        for other in others:
+            getattr(run, _INTO_BY_TYPE[type(other)]).append(other)
     if progress:
         progress("", total, total)
     # Hugging Face dict lines carry no step: once the trainer state tells the steps per

@@ -43,6 +43,8 @@ class Kind(str, Enum):
     METRICS_JSONL = "metrics_jsonl"  # JSON-lines metrics logs (detectron2 metrics.json, mmcv *.log.json)
     MLFLOW_METRIC = "mlflow_metric"  # mlruns/<exp>/<run>/metrics/<name>: "timestamp value step" lines
     MLFLOW_PARAM = "mlflow_param"  # mlruns/<exp>/<run>/params/<name>: one value
+    MLFLOW_DB = "mlflow_db"  # MLflow's SQLite store (mlflow.db, MLflow 3's default backend)
+    WANDB_RUN = "wandb_run"  # W&B's binary run log (wandb/run-<date>-<id>/run-<id>.wandb)
     TF_CHECKPOINT = "tf_checkpoint"  # tf.train.Checkpoint / Saver bundle (.index + .data-*)
     TF_CHECKPOINT_STATE = "tf_checkpoint_state"  # the `checkpoint` file beside the bundles: latest and kept
     SAVED_MODEL = "saved_model"  # TensorFlow SavedModel graph
@@ -289,6 +291,25 @@ class LogEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class StoreRun:
+    """One run of a metrics store (an MLflow database holds many; a W&B file one), as the
+    store records it. Only the analysed run's series reach the timeline; the others are
+    listed by ``inspect``."""
+
+    id: str
+    name: str
+    experiment: str  # MLflow experiment or W&B project, "" when not recorded
+    status: str  # the store's own word: RUNNING, FINISHED, FAILED, KILLED (MLflow); "exit 1" (W&B)
+    scalars: dict[str, ScalarSeries]
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    start_time: float | None = None  # seconds since the epoch
+    end_time: float | None = None
+    exit_code: int | None = None  # W&B's exit record
+    analysed: bool = False  # its series are the LogData's scalars
+
+
+@dataclass(frozen=True, slots=True)
 class LogData:
     source: Source
     scalars: dict[str, ScalarSeries]  # tag -> series (run "log")
@@ -300,6 +321,12 @@ class LogData:
     # dict lines numbered in log order, see readers.logs.with_steps_from_epochs)
     step_unit: str | None = None
     steps_per_epoch: int | None = None  # when the log shows it (Keras "8/8", a bar's total)
+    # metrics stores (MLflow database, W&B run file): every run they hold, and how the
+    # analysed one ended by the store's own record ("RUNNING" for a job that died
+    # without closing its run: killed, or crashed too hard to say so)
+    store_runs: tuple[StoreRun, ...] = ()
+    store_status: str | None = None
+    exit_code: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,8 @@ folder of one training:
   ``checkpoint-N/``;
 * an MLflow run folder (``mlruns/<exp>/<run>/`` with ``meta.yaml`` beside
   ``metrics/`` or ``params/``): that folder, whatever is inside it;
+* a W&B run folder (``wandb/run-<date>-<id>/`` holding ``run-<id>.wandb``): that
+  folder, whatever is inside it; an SQLite file (``mlflow.db``): its folder;
 * a Lightning ``version_N/`` folder: that folder, whatever is inside it;
 * job logs and metrics files (weak anchors): their folder, used only where a
   folder holds no anchor above, so log-only runs are found too.
@@ -52,7 +54,8 @@ class Run:
     """One run found under the folder: its path relative to it ("" for the folder itself)."""
 
     rel: str
-    layout: str  # "tensorboard", "huggingface", "lightning", "mlflow", "logs"; "file"/"unknown" for a lone input
+    # "tensorboard", "huggingface", "lightning", "mlflow", "wandb", "logs"; "file"/"unknown" for a lone input
+    layout: str
 
     @property
     def name(self) -> str:
@@ -90,11 +93,18 @@ def _anchors(files: Iterable[str]) -> list[_Anchor]:
     with_meta = {p[:-1] for p in paths if p[-1] == "meta.yaml"}
     with_values = {p[:-2] for p in paths if len(p) >= 2 and p[-2] in ("metrics", "params")}
     mlflow_runs = with_meta & with_values
+    # a W&B run folder (wandb/run-<date>-<id>/ with its run-<id>.wandb): its files/ and
+    # logs/ belong to it
+    wandb_runs = {p[:-1] for p in paths if classify(p[-1]) is Kind.WANDB_RUN}
     out: list[_Anchor] = [_Anchor(r, True, "mlflow") for r in mlflow_runs]
+    out += [_Anchor(r, True, "wandb") for r in wandb_runs]
     for p in paths:
         folder, name = p[:-1], p[-1]
-        if any(folder[: len(r)] == r for r in mlflow_runs):
-            continue  # everything in an MLflow run belongs to it
+        if any(folder[: len(r)] == r for r in mlflow_runs | wandb_runs):
+            continue  # everything in an MLflow or W&B run belongs to it
+        if name.lower().endswith((".db", ".sqlite", ".sqlite3")):
+            out.append(_Anchor(folder, True, "mlflow"))  # an MLflow database: its folder (names only here)
+            continue
         version = next((i for i, part in enumerate(folder) if _VERSION.match(part)), None)
         kind = classify(name)
         if kind is Kind.EVENTS:

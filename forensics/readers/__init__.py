@@ -11,7 +11,10 @@ returns it, with status ``partial`` and a note when it read only part), ``root``
 directory (a reader that follows references, like a sharded checkpoint's index, must
 not leave it). A reader returns a frozen record of ``forensics/records.py`` or raises
 :class:`~forensics.errors.UnreadableSource`; the loader puts the record in the
-:class:`~forensics.load.RunData` list named by ``into``. Files named with ``--data``
+:class:`~forensics.load.RunData` list named by ``into``. A reader of a store that holds
+several kinds of evidence (an MLflow database: metrics and params) returns a tuple of
+records of the one source: the first goes into ``into``, each other into the list of
+its type. Files named with ``--data``
 go through the same table as ``Kind.DATA_SAMPLE``.
 
 To add a reader: write ``readers/<format>.py`` with a function of that signature (or
@@ -69,6 +72,9 @@ READERS: dict[Kind, Reader | Skip] = {
     Kind.METRICS_CSV: Reader("forensics.readers.metrics_csv:read_metrics_csv", "logs"),
     Kind.METRICS_JSONL: Reader("forensics.readers.metrics_csv:read_jsonl_metrics", "logs"),
     Kind.MLFLOW_METRIC: Reader("forensics.readers.metrics_csv:read_mlflow_metric", "logs"),
+    # a store holds metrics and params: the reader returns a LogData and a ConfigData
+    Kind.MLFLOW_DB: Reader("forensics.readers.mlflow_db:read_mlflow_db", "logs"),
+    Kind.WANDB_RUN: Reader("forensics.readers.wandb:read_wandb_run", "logs"),
     Kind.TRAINER_STATE: Reader("forensics.readers.trainer_state:read_trainer_state", "trainer_states"),
     Kind.CONFIG: Reader("forensics.readers.config:read_config", "configs"),
     Kind.MLFLOW_PARAM: Reader("forensics.readers.config:read_mlflow_param", "configs"),

@@ -427,15 +427,20 @@ def read_mlflow_param(path: Path, source: Source) -> ConfigData:
         raise UnreadableSource(f"cannot read: {e.strerror or e}") from None
     if len(raw) > MLFLOW_PARAM_MAX_BYTES:
         raise UnreadableSource(f"larger than {MLFLOW_PARAM_MAX_BYTES} bytes: not an MLflow parameter")
-    text = raw.decode("utf-8", errors="replace").strip()
+    value = mlflow_param_value(raw.decode("utf-8", errors="replace"))
+    cfg = extract_settings({path.name: value})
+    return dataclasses.replace(cfg, source=source, raw={path.name: value})
+
+
+def mlflow_param_value(text: str) -> Any:
+    """An MLflow parameter (stored as text) typed with YAML's safe scalar rules: "0.5" is a
+    number, "sgd" a string; a value that parses as a list or mapping stays text."""
+    text = text.strip()
     try:
         value = yaml.safe_load(text) if text else None
     except yaml.YAMLError:
         value = text
-    if isinstance(value, (dict, list)):
-        value = text
-    cfg = extract_settings({path.name: value})
-    return dataclasses.replace(cfg, source=source, raw={path.name: value})
+    return text if isinstance(value, (dict, list)) else value
 
 
 def values_of(tree: dict[str, Any], names: tuple[str, ...]) -> list[Any]:

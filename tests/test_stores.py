@@ -315,3 +315,12 @@ def test_a_store_is_one_source_whatever_records_it_gave():
     run = load_run(MLFLOW_DIR)
     assert [s.path for s in run.sources] == ["mlflow.db"]
     assert [c.source.path for c in run.configs] == [lg.source.path for lg in run.logs] == ["mlflow.db"]
+
+
+def test_reading_a_wandb_run_writes_nothing_into_it(tmp_path: Path):
+    run = tmp_path / "run"
+    shutil.copytree(WANDB_DIR, run, symlinks=True)
+    before = tree(run)
+    forensics.analyze(str(run))
+    load_run(run)
+    assert tree(run) == before

@@ -126,6 +126,25 @@ def _rows_dot(x: np.ndarray, y: np.ndarray) -> float:
     return total
 
 
+# A row of ones: a sum done as dot products with it runs at the speed of the sums of
+# squares (BLAS inner loops), ~1.5x numpy's pairwise add.reduce over float64.
+_ONES = np.ones(_DOT_ROW, np.float64)
+
+
+def row_sum(x: np.ndarray) -> float:
+    """``sum(x)`` of a contiguous float64 vector, as dot products with ones on this thread."""
+    n = x.shape[0]
+    cut = n - n % _DOT_ROW
+    total = 0.0
+    if cut:
+        rows = x[:cut].reshape(-1, _DOT_ROW)
+        sums = np.vecdot(rows, _ONES) if hasattr(np, "vecdot") else rows @ _ONES
+        total = float(np.add.reduce(sums))
+    if cut < n:
+        total += float(np.add.reduce(x[cut:]))
+    return total
+
+
 def sum_of_squares(x: np.ndarray) -> float:
     """``sum(x**2)`` of a contiguous float64 vector, at BLAS speed but on this thread only."""
     return _rows_dot(x, x)
@@ -191,9 +210,12 @@ class StatsAccumulator:
         self.numel += size
         narrow = _is_narrow(flat.dtype)
         self._buffers(min(size, BLOCK_ELEMENTS))
-        for start in range(0, size, BLOCK_ELEMENTS):
-            block = flat[start : start + BLOCK_ELEMENTS]
-            self._fold(flat_native(block, out=self._f32) if narrow else block)
+        # NaN/inf met in a cast or a sum are counted in _fold; one errstate per chunk, not
+        # per block (entering it costs as much as a block's min)
+        with np.errstate(invalid="ignore", over="ignore"):
+            for start in range(0, size, BLOCK_ELEMENTS):
+                block = flat[start : start + BLOCK_ELEMENTS]
+                self._fold(flat_native(block, out=self._f32) if narrow else block)
 
     def _fold(self, a: np.ndarray) -> None:
         assert self._f64 is not None and self._zero is not None
@@ -203,13 +225,12 @@ class StatsAccumulator:
         self.zeros += int(np.count_nonzero(zero))
         # One float64 sum doubles as the finiteness test: it is finite iff every element
         # is (a float32 sum cannot overflow float64); only float64 data can overflow it.
-        with np.errstate(invalid="ignore", over="ignore"):  # NaN/inf met in a cast or a sum: counted below
-            if a.dtype == np.float64:
-                x = a  # read only: anything that changes it below makes a copy
-            else:
-                x = self._f64[:n]
-                np.copyto(x, a, casting="unsafe")
-            total: float | None = float(np.add.reduce(x))
+        if a.dtype == np.float64:
+            x = a  # read only: anything that changes it below makes a copy
+        else:
+            x = self._f64[:n]
+            np.copyto(x, a, casting="unsafe")
+        total: float | None = row_sum(x)
         if a.dtype.kind == "f" and not math.isfinite(total):
             mask = np.isfinite(a)
             n_finite = int(np.count_nonzero(mask))
@@ -235,7 +256,7 @@ class StatsAccumulator:
             x = x * 2.0**-self._exp  # exact: a power of two
             total = None
         if total is None:
-            total = float(np.add.reduce(x))
+            total = row_sum(x)
         squares = sum_of_squares(x)
         mean_b = total / n
         m2_b = squares - total * mean_b

@@ -762,7 +762,8 @@ def _candidates(run: RunData) -> dict[str, list[Candidate]]:
         add(1, sc, "step")
     log_groups: dict[tuple[int, str, str], list[ScalarSeries]] = {}
     for log in sorted(run.logs, key=lambda lg: lg.source.path):
-        prio = 1 if log.source.kind in (Kind.METRICS_CSV, Kind.METRICS_JSONL, Kind.MLFLOW_METRIC) else 2
+        structured = (Kind.METRICS_CSV, Kind.METRICS_JSONL, Kind.MLFLOW_METRIC, Kind.MLFLOW_DB, Kind.WANDB_RUN)
+        prio = 1 if log.source.kind in structured else 2
         unit = "epoch" if log.step_unit == "epoch" else "log_index" if log.step_unit == "log_index" else "step"
         for sc in log.scalars.values():
             log_groups.setdefault((prio, unit, sc.tag), []).append(sc)

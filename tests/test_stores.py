@@ -107,6 +107,7 @@ def test_mlflow_database_run_is_diagnosed_from_its_newest_run():
     r = forensics.analyze(str(MLFLOW_DIR))
     assert r.diverged and r.first_nonfinite_step == 5  # the loss overflowed to inf at step 5
     assert r.verdict.cause == "learning_rate"
+    assert r.timeline.loss.source == "mlflow.db"
     lrs = [c.learning_rate for c in load_run(MLFLOW_DIR).configs]
     assert lrs == [0.5]
 
@@ -221,6 +222,8 @@ def test_wandb_run_becomes_a_timeline_with_its_config():
     assert cfg.learning_rate == 0.01 and cfg.optimizer == "sgd"
     r = forensics.analyze(str(WANDB_DIR))
     assert r.diverged and r.first_nonfinite_step == first_bad
+    # the structured history wins over the same numbers parsed from files/output.log
+    assert r.timeline.loss.source.endswith(".wandb") and r.timeline.loss.tag == "train_loss"
 
 
 def test_wandb_console_records_give_the_exception_when_output_log_is_not_beside(tmp_path: Path):

@@ -327,3 +327,15 @@ def test_reading_a_wandb_run_writes_nothing_into_it(tmp_path: Path):
     forensics.analyze(str(run))
     load_run(run)
     assert tree(run) == before
+
+
+def test_a_database_left_in_wal_mode_by_a_clean_close_is_read_in_place(tmp_path: Path):
+    run = tmp_path / "run"
+    shutil.copytree(MLFLOW_DIR, run)
+    con = sqlite3.connect(run / "mlflow.db")
+    assert con.execute("PRAGMA journal_mode=WAL").fetchone() == ("wal",)
+    con.close()  # the last connection checkpoints and removes the -wal
+    before = tree(run)
+    log = store_log(load_run(run), Kind.MLFLOW_DB)
+    assert tree(run) == before and "private copy" not in log.source.note
+    assert len(log.store_runs) == 3

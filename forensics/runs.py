@@ -14,7 +14,7 @@ folder of one training:
 * an MLflow run folder (``mlruns/<exp>/<run>/`` with ``meta.yaml`` beside
   ``metrics/`` or ``params/``): that folder, whatever is inside it;
 * a W&B run folder (``wandb/run-<date>-<id>/`` holding ``run-<id>.wandb``): that
-  folder, whatever is inside it; an SQLite file (``mlflow.db``): its folder;
+  folder, whatever is inside it; an MLflow database (``mlflow.db``): its folder;
 * a Lightning ``version_N/`` folder: that folder, whatever is inside it;
 * job logs and metrics files (weak anchors): their folder, used only where a
   folder holds no anchor above, so log-only runs are found too.
@@ -45,6 +45,9 @@ from forensics.records import Kind
 SPLIT_FOLDERS = frozenset({"train", "training", "validation", "valid", "val", "eval", "evaluation", "test", "dev"})
 _VERSION = re.compile(r"^version_\d+$")  # Lightning's lightning_logs/version_N
 _HF_CHECKPOINT = re.compile(r"^checkpoint-\d+$")
+# MLflow's SQLite store by its usual names (sqlite:///mlflow.db); any other SQLite file is
+# read when it holds MLflow's tables, but only these names make a folder a run
+_MLFLOW_DB_NAME = re.compile(r"^(mlflow|mlruns)[\w.-]*\.(db|sqlite3?)$", re.IGNORECASE)
 _WEAK_KINDS = (Kind.JOB_LOG, Kind.METRICS_JSONL)
 _METRICS_CSV_NAMES = ("metrics.csv",)  # Lightning CSVLogger, Keras CSVLogger by convention
 
@@ -102,7 +105,7 @@ def _anchors(files: Iterable[str]) -> list[_Anchor]:
         folder, name = p[:-1], p[-1]
         if any(folder[: len(r)] == r for r in mlflow_runs | wandb_runs):
             continue  # everything in an MLflow or W&B run belongs to it
-        if name.lower().endswith((".db", ".sqlite", ".sqlite3")):
+        if _MLFLOW_DB_NAME.match(name):
             out.append(_Anchor(folder, True, "mlflow"))  # an MLflow database: its folder (names only here)
             continue
         version = next((i for i, part in enumerate(folder) if _VERSION.match(part)), None)

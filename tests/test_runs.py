@@ -127,3 +127,23 @@ def test_a_missing_path_is_a_one_line_error(tmp_path):
 
     with pytest.raises(UsageError, match="no such file"):
         find_runs(tmp_path / "nope")
+
+
+def test_an_mlflow_database_and_a_wandb_run_folder_are_runs():
+    from forensics.runs import partition
+
+    listing = [
+        "a/mlflow.db",
+        "a/ckpt/step_10.safetensors",
+        "b/wandb/run-20250101_000000-abc/run-abc.wandb",
+        "b/wandb/run-20250101_000000-abc/files/output.log",
+        "b/wandb/run-20250101_000000-abc/logs/debug.log",
+        "c/cache.db",
+        "c/train.log",
+    ]
+    runs = partition(listing, "sweep")
+    assert {(r.rel, r.layout) for r in runs.runs} == {
+        ("a", "mlflow"),
+        ("b", "wandb"),  # the project folder holding one W&B run: checkpoints beside wandb/ belong to it
+        ("c", "logs"),
+    }

@@ -339,3 +339,29 @@ def test_a_database_left_in_wal_mode_by_a_clean_close_is_read_in_place(tmp_path:
     log = store_log(load_run(run), Kind.MLFLOW_DB)
     assert tree(run) == before and "private copy" not in log.source.note
     assert len(log.store_runs) == 3
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_stores_written_now_by_the_installed_mlflow_and_wandb_are_read(tmp_path: Path):
+    """Regenerate both fixtures with the libraries installed today (2 minutes on an idle machine):
+    python -m pytest -m slow tests/test_stores.py"""
+    pytest.importorskip("mlflow")
+    pytest.importorskip("wandb")
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "fixtures"))
+    try:
+        import make_store_fixtures as gen
+    finally:
+        sys.path.pop(0)
+    gen.make_mlflow(tmp_path / "mlflow")
+    gen.make_wandb(tmp_path / "wandb_run")
+    log = store_log(load_run(tmp_path / "mlflow"), Kind.MLFLOW_DB)
+    assert {r.name: r.status for r in log.store_runs} == {
+        "baseline/healthy": "FINISHED",
+        "sweep/nan-guard": "FAILED",
+        "sweep/killed": "RUNNING",
+    }
+    assert not np.isfinite(log.scalars["train_loss"].values).all()
+    wlog = store_log(load_run(tmp_path / "wandb_run"), Kind.WANDB_RUN)
+    assert wlog.exit_code == 1 and not np.isfinite(wlog.scalars["train_loss"].values[-1])
+    assert wlog.source.status is Status.OK

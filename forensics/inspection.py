@@ -300,6 +300,15 @@ def _fmt_step(v: int | None) -> str:
     return "-" if v is None else str(v)
 
 
+def _scalar_line(s: dict[str, Any], indent: str) -> str:
+    nf = f"  first non-finite at step {s['first_nonfinite_step']}" if s["first_nonfinite_step"] is not None else ""
+    width = 34 - len(indent)
+    return (
+        f"{indent}scalar {s['tag']:<{width}} steps {_fmt_step(s['first_step'])}..{_fmt_step(s['last_step'])}"
+        f"  ({s['points']} points){nf}"
+    )
+
+
 def inventory_text(run: RunData) -> str:
     """A plain-text inventory for the terminal."""
     counts: dict[str, int] = {}
@@ -325,16 +334,7 @@ def inventory_text(run: RunData) -> str:
             for r in c["restarts"]:
                 lines.append(f"  restart: step {r['from_step']} -> {r['to_step']} (earlier events kept)")
         if "scalars" in c:
-            for s in c["scalars"]:
-                nf = (
-                    f"  first non-finite at step {s['first_nonfinite_step']}"
-                    if s["first_nonfinite_step"] is not None
-                    else ""
-                )
-                lines.append(
-                    f"  scalar {s['tag']:<32} steps {_fmt_step(s['first_step'])}..{_fmt_step(s['last_step'])}"
-                    f"  ({s['points']} points){nf}"
-                )
+            lines.extend(_scalar_line(s, "  ") for s in c["scalars"])
         for h in c.get("histograms", []):
             nf = (
                 f"  first non-finite at step {h['first_nonfinite_step']}"
@@ -367,17 +367,8 @@ def inventory_text(run: RunData) -> str:
         for r in c.get("runs", []):
             mark = " (analysed)" if r["analysed"] else ""
             lines.append(f"  run {r['name']} [{r['status']}]{mark}: {len(r['scalars'])} series")
-            if not r["analysed"]:
-                for s in r["scalars"]:
-                    nf = (
-                        f"  first non-finite at step {s['first_nonfinite_step']}"
-                        if s["first_nonfinite_step"] is not None
-                        else ""
-                    )
-                    lines.append(
-                        f"    scalar {s['tag']:<30} steps {_fmt_step(s['first_step'])}..{_fmt_step(s['last_step'])}"
-                        f"  ({s['points']} points){nf}"
-                    )
+            if not r["analysed"]:  # the analysed run's series are listed above
+                lines.extend(_scalar_line(s, "    ") for s in r["scalars"])
         for e in c.get("events", []):
             at = f" at step {e['step']}" if e["step"] is not None else ""
             lines.append(f"  line {e['line']}: {e['kind']}{at}: {e['message'][:160]}")

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tf_table import varint
 
 import forensics
 from forensics.discover import discover
@@ -274,7 +275,7 @@ def test_wandb_record_split_over_three_blocks_is_joined_and_a_bad_crc_costs_its_
         return struct.pack("<IHB", zlib.crc32(body, zlib.crc32(bytes((kind,)))), len(body), kind) + body
 
     # a record of 70,000 bytes: protobuf field 1 (num) followed by a long unknown field 99
-    long_record = big + bytes([0x9A, 0x06]) + _varint(70_000) + b"z" * 70_000
+    long_record = big + bytes([0x9A, 0x06]) + varint(70_000) + b"z" * 70_000
     out = bytearray(struct.pack("<4sHB", b":W&B", 0xBEE1, 0))
     rest = long_record
     first = True
@@ -294,16 +295,6 @@ def test_wandb_record_split_over_three_blocks_is_joined_and_a_bad_crc_costs_its_
     fr = wandb_reader.Framing()
     got = list(wandb_reader.records(io.BytesIO(bytes(damaged)), fr))
     assert got == [filler] and fr.damaged_blocks == 1 and fr.dropped_records == 1
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
 
 
 def test_a_file_that_is_not_a_wandb_run_gets_one_line(tmp_path: Path):

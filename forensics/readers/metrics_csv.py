@@ -62,15 +62,16 @@ def _read_capped(path: Path) -> tuple[bytes, bool]:
     return raw[:MAX_BYTES], len(raw) > MAX_BYTES
 
 
-def _series(tag: str, run: str, source: str, steps: array, values: array) -> ScalarSeries:
-    """A series from the typed arrays a metrics reader filled (no wall times recorded)."""
+def series_of(tag: str, run: str, source: str, steps: array, values: array, walls: array | None = None) -> ScalarSeries:
+    """A series from the typed arrays a metrics reader filled (``q`` steps, ``d`` values and,
+    where the writer recorded them, ``d`` wall times in seconds)."""
     return ScalarSeries(
         tag=tag,
         run=run,
         source=source,
         steps=np.frombuffer(steps, dtype=np.int64).copy(),
         values=np.frombuffer(values, dtype=np.float64).copy(),
-        wall_times=np.full(len(steps), np.nan),
+        wall_times=np.full(len(steps), np.nan) if walls is None else np.frombuffer(walls, dtype=np.float64).copy(),
         segment=np.zeros(len(steps), dtype=np.int32),
     )
 
@@ -134,7 +135,7 @@ def read_metrics_csv(path: Path, source: Source) -> LogData:
         if not len(st) or i == epoch_col:
             continue
         tag = f"epoch_{header[i]}" if by_epoch else header[i]
-        scalars[tag] = _series(tag, "csv", source.path, st, va)
+        scalars[tag] = series_of(tag, "csv", source.path, st, va)
     if not scalars:
         raise UnreadableSource("no numeric metric columns in the CSV")
     src = source
@@ -173,15 +174,7 @@ def read_mlflow_metric(path: Path, source: Source) -> LogData:
     if not len(steps):
         raise UnreadableSource("no '<timestamp> <value> <step>' lines (not an MLflow metric file)")
     tag = path.name
-    series = ScalarSeries(
-        tag=tag,
-        run="mlflow",
-        source=source.path,
-        steps=np.frombuffer(steps, dtype=np.int64).copy(),
-        values=np.frombuffer(values, dtype=np.float64).copy(),
-        wall_times=np.frombuffer(walls, dtype=np.float64).copy(),
-        segment=np.zeros(len(steps), dtype=np.int32),
-    )
+    series = series_of(tag, "mlflow", source.path, steps, values, walls)
     src = source
     if truncated or bad:
         src = dataclasses.replace(
@@ -272,7 +265,7 @@ def read_jsonl_metrics(path: Path, source: Source) -> LogData:
     scalars: dict[str, ScalarSeries] = {}
     for k, (st, va) in cols.items():
         tag = f"epoch_{k}" if by_epoch else k
-        scalars[tag] = _series(tag, "jsonl", source.path, st, va)
+        scalars[tag] = series_of(tag, "jsonl", source.path, st, va)
     if not scalars:
         raise UnreadableSource("no numeric fields with a step in the JSON lines")
     src = source

@@ -37,12 +37,11 @@ from array import array
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
-
 from forensics.errors import UnreadableSource
 from forensics.readers.config import extract_settings, mlflow_param_value
+from forensics.readers.metrics_csv import series_of
 from forensics.readers.safe_open import fd_path, open_fd
-from forensics.records import ConfigData, LogData, ScalarSeries, Source, Status, StoreRun
+from forensics.records import ConfigData, LogData, Source, Status, StoreRun
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 # MLflow's stand-in for ±infinity (sanitize_metric_value): no real metric is exactly this.
@@ -314,18 +313,7 @@ def read_mlflow_db(path: Path, source: Source) -> tuple[LogData, ConfigData]:
     store_runs = []
     for rid, r in runs.items():
         label = f"{r['experiment']}/{r['name'] or rid}"
-        scalars = {
-            key: ScalarSeries(
-                tag=key,
-                run="mlflow",
-                source=source.path,
-                steps=np.frombuffer(st, dtype=np.int64).copy(),
-                values=np.frombuffer(va, dtype=np.float64).copy(),
-                wall_times=np.frombuffer(wt, dtype=np.float64).copy(),
-                segment=np.zeros(len(st), dtype=np.int32),
-            )
-            for key, (st, va, wt) in r["cols"].items()
-        }
+        scalars = {key: series_of(key, "mlflow", source.path, *cols) for key, cols in r["cols"].items()}
         store_runs.append(
             StoreRun(
                 id=rid,

@@ -36,12 +36,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from forensics.errors import UnreadableSource
 from forensics.readers.config import extract_settings
+from forensics.readers.metrics_csv import series_of
 from forensics.readers.safe_open import open_binary
-from forensics.records import ConfigData, LogData, ScalarSeries, Source, Status, StoreRun
+from forensics.records import ConfigData, LogData, Source, Status, StoreRun
 
 FILE_HEADER = struct.Struct("<4sHB")
 IDENT, MAGIC = b":W&B", 0xBEE1
@@ -400,18 +399,7 @@ def read_wandb_run(path: Path, source: Source) -> tuple[LogData, ConfigData]:
     if framing.records == 0:
         raise UnreadableSource("; ".join(["no complete record in the W&B run file", *notes]))
 
-    scalars = {
-        key: ScalarSeries(
-            tag=key,
-            run="wandb",
-            source=source.path,
-            steps=np.frombuffer(st, dtype=np.int64).copy(),
-            values=np.frombuffer(va, dtype=np.float64).copy(),
-            wall_times=np.frombuffer(wt, dtype=np.float64).copy(),
-            segment=np.zeros(len(st), dtype=np.int32),
-        )
-        for key, (st, va, wt) in run.cols.items()
-    }
+    scalars = {key: series_of(key, "wandb", source.path, *cols) for key, cols in run.cols.items()}
     if run.exit_code is None:
         status = "no exit record"
         notes.append("no exit record: the job was killed, or is still running")

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from robust_util import FIXTURES, analyze, assert_explained, count, one_line, run_cli
+from tf_table import varint
 
 from forensics.errors import UnreadableSource
 from forensics.readers import mlflow_db
@@ -89,23 +90,13 @@ WANDB_CASES = {
 }
 
 
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
 def _msg(field: int, body: bytes) -> bytes:
-    return _varint(field << 3 | 2) + _varint(len(body)) + body
+    return varint(field << 3 | 2) + varint(len(body)) + body
 
 
 def _history(key: bytes, value_json: bytes, step: int) -> bytes:
     item = _msg(2, key) + _msg(16, value_json)
-    return _msg(2, _msg(1, item) + _msg(2, b"\x08" + _varint(step)))
+    return _msg(2, _msg(1, item) + _msg(2, b"\x08" + varint(step)))
 
 
 # a history value of 30,000 nested lists, a number past float64, a step past int64

@@ -30,7 +30,8 @@ ZCLIP_Z = 2.5
 ZCLIP_ALPHA = 0.97
 # Points of history a trailing window needs before it judges (a mean over 2 points is noise).
 MIN_HISTORY = 20
-# A spike has recovered at the first point back within this factor of the mean before it.
+# A spike has recovered at the first point back within this factor of the loss level before it
+# (the median of the OLMo window before its start).
 RECOVERY_FACTOR = 1.25
 # Spikes come more and more often: at least this many, and the second half of the
 # curve holds at least ACCELERATION_RATIO times as many as the first half.
@@ -55,28 +56,45 @@ class Spike:
     start: int  # step of the first flagged point
     peak: int
     peak_value: float
-    baseline: float  # trailing mean of the loss before the start
+    baseline: float  # median loss of the OLMo window before the start (see _baseline)
     recovered: int | None  # first step back within RECOVERY_FACTOR x baseline
     fatal: bool  # never recovered: the run diverged from it or ended inside it
     criteria: tuple[str, ...]  # keys of CRITERIA that flagged it
     grad_lead: int | None = None  # step of a ZClip gradient-norm spike shortly before the peak
 
 
+# Points per block of the trailing statistics: a few float64 arrays of this size are all
+# the working memory they take, whatever the curve's length (a 3.3M-point curve took
+# about 250 MB in whole-curve temporaries before).
+TRAILING_BLOCK = 1 << 16
+
+
 def _trailing(values: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray]:
     """Mean and standard deviation of the ``w`` points before each point (NaN with fewer
-    than MIN_HISTORY). Shifted by the first value so the sums keep their precision."""
+    than MIN_HISTORY). Shifted by the first value so the sums keep their precision; the
+    cumulative sums run block by block, each block carrying the ``w`` points before it."""
     n = values.size
-    x = values - values[0]
-    c1 = np.concatenate(([0.0], np.cumsum(x)))
-    c2 = np.concatenate(([0.0], np.cumsum(x * x)))
-    i = np.arange(n)
-    lo = np.maximum(0, i - w)
-    cnt = (i - lo).astype(np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = (c1[i] - c1[lo]) / cnt
-        var = (c2[i] - c2[lo]) / cnt - mean * mean
-    mean[cnt < MIN_HISTORY] = np.nan
-    return mean + values[0], np.sqrt(np.maximum(var, 0.0))
+    mean = np.empty(n, dtype=np.float64)
+    sd = np.empty(n, dtype=np.float64)
+    if n == 0:
+        return mean, sd
+    v0 = float(values[0])
+    for b in range(0, n, TRAILING_BLOCK):
+        e = min(n, b + TRAILING_BLOCK)
+        lo_b = max(0, b - w)
+        x = np.asarray(values[lo_b:e], dtype=np.float64) - v0
+        c1 = np.concatenate(([0.0], np.cumsum(x)))
+        c2 = np.concatenate(([0.0], np.cumsum(x * x)))
+        i = np.arange(b, e) - lo_b  # each point's index within the block's cumulative sums
+        lo = np.maximum(0, i - w)
+        cnt = (i - lo).astype(np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            m = (c1[i] - c1[lo]) / cnt
+            var = (c2[i] - c2[lo]) / cnt - m * m
+        m[cnt < MIN_HISTORY] = np.nan
+        mean[b:e] = m + v0
+        sd[b:e] = np.sqrt(np.maximum(var, 0.0))
+    return mean, sd
 
 
 def _window_points(steps: np.ndarray, window_steps: int) -> int:
@@ -90,6 +108,15 @@ def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Start and end (exclusive) indices of the runs of True in ``mask``."""
     d = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
     return np.flatnonzero(d == 1), np.flatnonzero(d == -1)
+
+
+def _baseline(values: np.ndarray, a: int, w: int) -> float:
+    """The loss level before a spike starting at index ``a``: the median of the window
+    before it. A median, not the mean the criteria use: when the loss was already
+    climbing (or an earlier spike sits in the window) the mean is dragged up towards the
+    spike, and a 'recovery' to within RECOVERY_FACTOR of it would be no recovery at all."""
+    window = values[max(0, a - w) : a]
+    return float(np.median(window)) if window.size else float("nan")
 
 
 def ema(x: np.ndarray, alpha: float, block: int = 256) -> np.ndarray:
@@ -114,13 +141,43 @@ def zclip_flags(values: np.ndarray) -> np.ndarray:
     flags = np.zeros(n, dtype=bool)
     if n <= MIN_HISTORY:
         return flags
+    # z > ZCLIP_Z written as dev > ZCLIP_Z * sd, in place: a zero spread flags any rise (z
+    # is +inf) and no change (0/0); two curve-sized float64 buffers at most besides the EMA
     mu = ema(values, ZCLIP_ALPHA)
-    var = ema((values - mu) ** 2, ZCLIP_ALPHA)
-    prev_mu, prev_sd = mu[:-1], np.sqrt(var[:-1])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        z = (values[1:] - prev_mu) / prev_sd
-    flags[1:] = np.nan_to_num(z, nan=0.0, posinf=np.inf) > ZCLIP_Z
+    dev = values - mu
+    dev *= dev
+    sd = ema(dev, ZCLIP_ALPHA)
+    np.sqrt(sd, out=sd)
+    np.subtract(values[1:], mu[:-1], out=dev[1:])
+    del mu
+    sd *= ZCLIP_Z
+    flags[1:] = dev[1:] > sd[:-1]
     flags[:MIN_HISTORY] = False
+    return flags
+
+
+def _olmo_flags(values: np.ndarray, w: int) -> np.ndarray:
+    mean, sd = _trailing(values, w)
+    with np.errstate(invalid="ignore"):
+        mean += OLMO_SIGMAS * sd
+        return (values >= mean) & (sd > 0)
+
+
+def _foundry_flags(values: np.ndarray, w: int) -> np.ndarray:
+    mean, _ = _trailing(values, w)
+    with np.errstate(invalid="ignore"):
+        s, e = _runs((values >= FOUNDRY_FACTOR * mean) & (mean > 0))
+    flags = np.zeros(values.size, dtype=bool)
+    long_enough = (e - s) >= FOUNDRY_MIN_POINTS
+    for a, b in zip(s[long_enough].tolist(), e[long_enough].tolist(), strict=True):
+        flags[a:b] = True
+    return flags
+
+
+def _megatron_flags(values: np.ndarray) -> np.ndarray:
+    seen = np.maximum.accumulate(np.abs(values))
+    flags = np.zeros(values.size, dtype=bool)
+    flags[MIN_HISTORY:] = np.abs(values[MIN_HISTORY:]) > MEGATRON_FACTOR * seen[MIN_HISTORY - 1 : -1]
     return flags
 
 
@@ -136,19 +193,11 @@ def find_loss_spikes(
     n = values.size
     if n <= MIN_HISTORY:
         return ()
-    o_mean, o_sd = _trailing(values, _window_points(steps, OLMO_WINDOW_STEPS))
-    f_mean, _ = _trailing(values, _window_points(steps, FOUNDRY_WINDOW_STEPS))
-    with np.errstate(invalid="ignore"):
-        olmo = (values >= o_mean + OLMO_SIGMAS * o_sd) & (o_sd > 0)
-        above = values >= FOUNDRY_FACTOR * f_mean
-        s, e = _runs(above & (f_mean > 0))
-        foundry = np.zeros(n, dtype=bool)
-        long_enough = (e - s) >= FOUNDRY_MIN_POINTS
-        for a, b in zip(s[long_enough].tolist(), e[long_enough].tolist(), strict=True):
-            foundry[a:b] = True
-        seen = np.maximum.accumulate(np.abs(values))
-        megatron = np.zeros(n, dtype=bool)
-        megatron[MIN_HISTORY:] = np.abs(values[MIN_HISTORY:]) > MEGATRON_FACTOR * seen[MIN_HISTORY - 1 : -1]
+    w_olmo = _window_points(steps, OLMO_WINDOW_STEPS)
+    # each criterion in its own function: its float64 temporaries are freed before the next
+    olmo = _olmo_flags(values, w_olmo)
+    foundry = _foundry_flags(values, _window_points(steps, FOUNDRY_WINDOW_STEPS))
+    megatron = _megatron_flags(values)
     flagged = olmo | foundry | megatron
     starts, ends = _runs(flagged)
     if not starts.size:
@@ -158,15 +207,15 @@ def find_loss_spikes(
         g = np.asarray(grad, dtype=np.float64)
         gs = np.asarray(grad_steps)
         ok = np.isfinite(g)
-        gflag_steps = gs[ok][zclip_flags(g[ok])]
+        if not ok.all():  # copies only when there is something to drop
+            g, gs = g[ok], gs[ok]
+        gflag_steps = gs[zclip_flags(g)]
     spikes: list[Spike] = []
     interval = max(1, int(np.median(np.diff(steps)))) if n > 1 else 1
     i = 0
     while i < starts.size:
         a = int(starts[i])
-        base = float(o_mean[a]) if np.isfinite(o_mean[a]) else float(f_mean[a])
-        if not np.isfinite(base):
-            base = float(np.mean(values[max(0, a - MIN_HISTORY) : a]))
+        base = _baseline(values, a, w_olmo)
         # the episode runs until the loss is back near the baseline (merging later flags)
         j = int(ends[i])
         back = np.flatnonzero(values[j:] <= RECOVERY_FACTOR * base) if base > 0 else np.empty(0, dtype=np.int64)

@@ -1398,8 +1398,14 @@ def build_timeline(run: RunData) -> Timeline:
         spikes = tuple(find_spikes(loss.values, loss.steps))
         gn = curves["grad_norm"]
         on_steps = gn is not None and gn.unit == loss.unit
+        # a logger that masks NaN losses (HF's logging_nan_inf_filter) keeps writing finite
+        # stand-ins after the blow-up, down to 0: they are no recovery, so spikes are found
+        # on the loss before the step where another series caught the non-finite value
+        keep = len(loss)
+        if first_nonfinite is not None and first_nonfinite.role != "loss":
+            keep = int(np.count_nonzero(loss.steps < first_nonfinite.step))
         loss_spikes = find_loss_spikes(
-            loss.steps, loss.values, gn.steps if on_steps else None, gn.values if on_steps else None
+            loss.steps[:keep], loss.values[:keep], gn.steps if on_steps else None, gn.values if on_steps else None
         )
         accel = accelerating(loss_spikes, int(loss.steps.min()), int(loss.steps.max())) if len(loss) else False
 

@@ -4,6 +4,7 @@ checkpoint of SPK001 (the rule's fire/silent cases are in synthetic_rule_cases/S
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from forensics.rules.spikes import last_good_checkpoint
 from forensics.spikes import (
@@ -136,3 +137,45 @@ def test_benign_spikes_leave_a_healthy_verdict_healthy():
     assert any(e.rule == "SPK001" and e.weight == 0 for e in evidence)
     assert diagnose(tl, evidence).verdict.cause == "healthy"
     assert last_good_checkpoint(tl) is None
+
+
+def test_masked_stand_ins_after_a_nan_grad_norm_are_no_recovery():
+    """HF's logging_nan_inf_filter logs finite stand-ins (0 once every step is NaN) after
+    the blow-up; the grad norm shows it. The spike that ran into it is fatal."""
+    climb = {"n": 14, "from": 4.0, "to": 1e12}
+    case = {
+        "loss": [{"n": 40, "value": 4.0}, climb, {"n": 10, "value": 0.0}],
+        "grad_norm": [{"n": 40, "value": 1.0}, {"n": 14, "from": 1.0, "to": 1e9}, {"n": 10, "value": float("nan")}],
+    }
+    tl = build_timeline(run_from_case(case))
+    assert tl.first_nonfinite is not None and tl.first_nonfinite.role == "grad_norm"
+    assert tl.loss_spikes and all(s.fatal and s.recovered is None for s in tl.loss_spikes)
+    # the same curve with a real recovery (the grad norm stays finite) recovers
+    case["loss"][2] = {"n": 10, "value": 4.0}
+    case["grad_norm"][2] = {"n": 10, "value": 1.0}
+    tl = build_timeline(run_from_case(case))
+    assert tl.loss_spikes and not tl.loss_spikes[-1].fatal
+
+
+def test_the_baseline_is_the_level_before_a_climb_not_its_tail():
+    v = np.concatenate([np.full(100, 2.0), np.geomspace(2.0, 1e6, 12), np.full(30, 3e4)])
+    spikes = _spikes(v)
+    assert spikes and spikes[-1].baseline == 2.0
+    # 3e4 is under the mean of a window holding the climb, but nowhere near the level before it
+    assert all(s.fatal for s in spikes)
+
+
+def test_trailing_statistics_by_block_equal_the_whole_curve():
+    from forensics import spikes as sp
+
+    rng = np.random.default_rng(3)
+    v = 5.0 + rng.standard_normal(3 * sp.TRAILING_BLOCK + 17)
+    mean, sd = sp._trailing(v, 1000)
+    i = np.arange(v.size)
+    for k in [0, 19, 20, 999, 1000, sp.TRAILING_BLOCK - 1, sp.TRAILING_BLOCK, sp.TRAILING_BLOCK + 500, v.size - 1]:
+        w = v[max(0, k - 1000) : k]
+        if w.size < sp.MIN_HISTORY:
+            assert np.isnan(mean[k])
+            continue
+        assert mean[k] == pytest.approx(w.mean(), rel=1e-9) and sd[k] == pytest.approx(w.std(), rel=1e-6), k
+    assert i.size == mean.size

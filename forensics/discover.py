@@ -27,7 +27,8 @@ _LOG_NAMES = re.compile(
     re.IGNORECASE,
 )
 _CONFIG_NAMES = re.compile(
-    r"^(config|hparams|hyperparameters|params|args|training_args|train_config|cfg|.*[._-]config|.*[._-]hparams)"
+    r"^(config|hparams|hyperparameters|params|args|training_args|train_config|cfg|.*[._-]config|.*[._-]hparams"
+    r"|all_results|train_results)"
     r"\.(json|ya?ml)$",
     re.IGNORECASE,
 )

@@ -342,6 +342,14 @@ class ConfigData:
     loss: str | None = None
     num_classes: int | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    # what places an optimizer step on the data (forensics/batches.py)
+    grad_accum: int | None = None  # micro-batches per optimizer step
+    world_size: int | None = None  # data-parallel processes
+    num_samples: int | None = None  # samples in the training set
+    seed: int | None = None  # the data order's seed (Hugging Face: data_seed, else seed)
+    drop_last: bool | None = None
+    sampler: str | None = None  # "sequential", "random", or another strategy's name
+    seed_per_epoch: bool | None = None  # accelerate's seedable sampler: epoch e shuffles with seed + e
 
 
 @dataclass(frozen=True, slots=True)
@@ -437,9 +445,18 @@ class TrainerState:
 
 
 def hf_steps_per_epoch(states: Iterable[TrainerState]) -> float | None:
-    """Optimizer steps per epoch from Hugging Face trainer states (max_steps / epochs),
-    the latest state first."""
-    for ts in sorted(states, key=lambda t: -(t.global_step or 0)):
+    """Optimizer steps per epoch from Hugging Face trainer states, the latest state first:
+    global step / epoch of its logged points (the Trainer logs the epoch as a fraction, so
+    this is exact), else max_steps / num_train_epochs (exact only when the run was given
+    epochs: with max_steps set, num_train_epochs is rounded up)."""
+    ordered = sorted(states, key=lambda t: -(t.global_step or 0))
+    for ts in ordered:
+        ep = ts.scalars.get("epoch")
+        if ep is not None and len(ep):
+            ok = (ep.values > 0) & np.isfinite(ep.values)
+            if ok.any():
+                return float(np.median(ep.steps[ok] / ep.values[ok]))
+    for ts in ordered:
         if ts.max_steps and ts.num_train_epochs:
             return ts.max_steps / ts.num_train_epochs
     return None

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
+from forensics.batches import DataOrder
 from forensics.errors import UnreadableSource
 from forensics.records import (
     Checkpoint,
@@ -349,6 +350,7 @@ class Timeline:
     spikes_recovered: tuple[int, ...] = ()
     loss_spikes: tuple[Spike, ...] = ()  # every spike by the published criteria (forensics/spikes.py)
     spikes_accelerating: bool = False  # spikes come more and more often
+    data_order: DataOrder | None = None  # what places a step on the data (forensics/batches.py)
     relative_updates: tuple[RelativeUpdate, ...] = ()
     # facts of the setup, shared by several rules and the report
     lr_info: LrInfo = _NO_LR
@@ -821,6 +823,56 @@ def _steps_per_epoch(run: RunData, cands: dict[str, list[Candidate]]) -> tuple[i
                         "per-step and per-epoch losses logged side by side"
                     )
     return None, None
+
+
+def _data_order(run: RunData, spe: int | None, spe_origin: str | None, loss: Series | None) -> DataOrder | None:
+    """What places a step on the data: batch size, accumulation, processes, sampler, seed and
+    dataset length from the configs (the first that records each), steps per epoch from the
+    timeline's evidence, else from the dataset length. None when nothing is recorded."""
+    found: dict[str, object] = {}
+    origins: list[tuple[str, str]] = []
+    for c in run.configs:
+        for name in ("batch_size", "grad_accum", "world_size", "num_samples", "seed", "drop_last", "sampler"):
+            value = getattr(c, name)
+            if value is not None and name not in found:
+                found[name] = value
+                origins.append((name, c.source.path))
+        if c.seed_per_epoch is not None and "seed_per_epoch" not in found:
+            found["seed_per_epoch"] = c.seed_per_epoch
+    if not found and spe is None:
+        return None
+    accum = int(found.get("grad_accum") or 1)  # type: ignore[call-overload]
+    world = int(found.get("world_size") or 1)  # type: ignore[call-overload]
+    bs = found.get("batch_size")
+    n = found.get("num_samples")
+    # steps per epoch, most exact first: the HF Trainer's logged epoch fractions; the dataset
+    # length over the samples a step takes; the timeline's estimate (a checkpoint's epoch
+    # counter, a progress bar, max_steps / num_train_epochs)
+    hf = next((ts for ts in run.trainer_states if "epoch" in ts.scalars), None)
+    if hf is not None and spe is not None:
+        origins.append(("steps_per_epoch", f"{hf.source.path} (global step / logged epoch)"))
+    elif isinstance(bs, int) and isinstance(n, int):
+        # micro-batches per process (the last one partial unless dropped), then whole steps
+        per_rank = -(-n // world)
+        micro = per_rank // bs if found.get("drop_last") else -(-per_rank // bs)
+        spe = max(1, -(-micro // accum))
+        origins.append(("steps_per_epoch", "dataset length / (batch size x accumulation x processes)"))
+    elif spe is not None and spe_origin:
+        origins.append(("steps_per_epoch", spe_origin))
+    first = 0 if loss is not None and len(loss) and int(loss.steps.min()) == 0 else 1
+    return DataOrder(
+        steps_per_epoch=spe,
+        batch_size=bs if isinstance(bs, int) else None,
+        grad_accum=accum,
+        world_size=world,
+        num_samples=n if isinstance(n, int) else None,
+        drop_last=found.get("drop_last"),  # type: ignore[arg-type]
+        sampler=found.get("sampler"),  # type: ignore[arg-type]
+        seed=found.get("seed"),  # type: ignore[arg-type]
+        seed_per_epoch=bool(found.get("seed_per_epoch")),
+        first_step=first,
+        origins=tuple(origins),
+    )
 
 
 def _map_epochs(s: Series, spe: int | None, epoch_base: int = 0) -> Series:
@@ -1442,6 +1494,7 @@ def build_timeline(run: RunData) -> Timeline:
         spikes_recovered=spikes,
         loss_spikes=loss_spikes,
         spikes_accelerating=accel,
+        data_order=_data_order(run, spe, spe_origin, loss),
         relative_updates=relative_updates,
         lr_info=_lr_info(run, tl.lr, tl.divergence_step),
         output_width=_output_width(run),
@@ -1466,6 +1519,7 @@ DERIVED_BY: dict[str, tuple[Callable[..., object], ...]] = {
     "spikes_recovered": (find_spikes,),
     "loss_spikes": (find_loss_spikes, accelerating),
     "steps_per_epoch": (_steps_per_epoch,),
+    "data_order": (_data_order,),
     "checkpoints": (_checkpoint_views,),
     "layers": (_layer_tracks,),
     "relative_updates": (_relative_updates,),

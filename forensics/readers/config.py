@@ -72,6 +72,30 @@ FIELDS: dict[str, tuple[str, ...]] = {
         "clip_norm",
     ),
     "loss": ("loss", "criterion", "loss_fn", "loss_function", "loss_type", "loss_name"),
+    # where a step sits in the data (forensics/batches.py): HF TrainingArguments, Lightning
+    # hparams, DeepSpeed and script configs, HF example scripts' train_results.json
+    "grad_accum": (
+        "gradient_accumulation_steps",
+        "accumulate_grad_batches",
+        "grad_accum_steps",
+        "grad_accum",
+        "gradient_accumulation",
+        "accum_steps",
+    ),
+    "world_size": ("world_size", "num_processes", "data_parallel_size", "dp_size"),
+    "num_samples": (
+        "train_samples",
+        "num_train_samples",
+        "num_train_examples",
+        "num_examples",
+        "train_size",
+        "dataset_size",
+        "n_train",
+    ),
+    "seed": ("data_seed", "seed"),
+    "drop_last": ("dataloader_drop_last", "drop_last"),
+    "sampler": ("train_sampling_strategy", "sampler", "shuffle"),
+    "seed_per_epoch": ("use_seedable_sampler",),
     "num_classes": ("num_classes", "n_classes", "num_labels", "nb_classes", "n_labels", "num_class", "classes"),
 }
 _PRECISION_KEYS = (
@@ -145,6 +169,13 @@ def extract_settings(tree: dict[str, Any]) -> ConfigData:
         loss=loss,
         num_classes=classes,
         raw=tree,
+        grad_accum=first(FIELDS["grad_accum"], _positive_int),
+        world_size=first(FIELDS["world_size"], _positive_int),
+        num_samples=first(FIELDS["num_samples"], _positive_int),
+        seed=first(FIELDS["seed"], _seed_value),
+        drop_last=first(FIELDS["drop_last"], _bool_value),
+        sampler=first(FIELDS["sampler"], _sampler_value),
+        seed_per_epoch=first(FIELDS["seed_per_epoch"], _bool_value),
     )
 
 
@@ -292,6 +323,36 @@ def _positive_int(value: Any) -> int | None:
     if v is None or v <= 0 or v != int(v):
         return None
     return int(v)
+
+
+def _seed_value(value: Any) -> int | None:
+    """A seed: any non-negative integer (0 is a seed; None, as HF's unset data_seed, is not)."""
+    if isinstance(value, bool):
+        return None
+    v = _number(value)
+    return int(v) if v is not None and v >= 0 and v == int(v) else None
+
+
+def _bool_value(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    return None
+
+
+def _sampler_value(value: Any) -> str | None:
+    """``shuffle: true/false`` or a sampler's name, as "random", "sequential" or the name."""
+    if isinstance(value, bool):
+        return "random" if value else "sequential"
+    name = _name_value(value)
+    if name is None:
+        return None
+    low = name.lower()
+    for kind in ("sequential", "random"):
+        if kind in low:
+            return kind
+    return low
 
 
 def _name_value(value: Any) -> str | None:

@@ -11,8 +11,9 @@ import json
 import math
 from typing import Any
 
+from forensics.batches import StepData
 from forensics.report.model import Report
-from forensics.rules.spikes import last_good_checkpoint
+from forensics.rules.spikes import last_good_checkpoint, spike_data
 from forensics.util import json_number
 
 SCHEMA_VERSION = 1
@@ -105,15 +106,42 @@ def report_dict(r: Report) -> dict[str, Any]:
                 "fatal": sp.fatal,
                 "criteria": list(sp.criteria),
                 "grad_norm_spike_step": sp.grad_lead,
+                "data": _step_data(spike_data(tl, sp)),
             }
             for sp in tl.loss_spikes
         ]
+        order = tl.data_order
+        out["data_order"] = (
+            None
+            if order is None
+            else {
+                "steps_per_epoch": order.steps_per_epoch,
+                "batch_size": order.batch_size,
+                "gradient_accumulation_steps": order.grad_accum,
+                "world_size": order.world_size,
+                "num_samples": order.num_samples,
+                "sampler": order.sampler,
+                "seed": order.seed,
+                "seed_per_epoch": order.seed_per_epoch,
+                "first_step": order.first_step,
+                "samples_missing": order.samples_missing(),
+                "sources": {fact: path for fact, path in order.origins},
+            }
+        )
         out["spikes_accelerating"] = tl.spikes_accelerating
         resume = last_good_checkpoint(tl)
         out["last_good_checkpoint"] = (
             None
             if resume is None
-            else {"path": resume.path, "step": resume.step, "before_step": resume.before, "advice": resume.advice}
+            else {
+                "path": resume.path,
+                "step": resume.step,
+                "before_step": resume.before,
+                "advice": resume.advice,
+                "skip_steps": list(resume.skip),
+                "skip_from": _step_data(resume.skip_data[0]) if resume.skip_data else None,
+                "skip_to": _step_data(resume.skip_data[1]) if resume.skip_data else None,
+            }
         )
         fc = tl.first_nonfinite_checkpoint
         out["first_nonfinite_checkpoint"] = (
@@ -164,3 +192,18 @@ def report_dict(r: Report) -> dict[str, Any]:
 
 def to_json(r: Report) -> str:
     return json.dumps(report_dict(r), indent=2, allow_nan=False, ensure_ascii=False) + "\n"
+
+
+def _step_data(d: StepData | None) -> dict[str, Any] | None:
+    """Where a step sits in the data: epoch, micro-batches within it, samples (or what is missing)."""
+    if d is None:
+        return None
+    return {
+        "step": d.step,
+        "epoch": d.epoch,
+        "step_in_epoch": d.step_in_epoch,
+        "first_batch": d.first_batch,
+        "last_batch": d.last_batch,
+        "samples": list(d.samples) if d.samples is not None else None,
+        "missing": d.missing,
+    }

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from forensics.batches import StepData, describe, step_data
 from forensics.rules.base import CONTEXT, Finding, rule
 from forensics.spikes import Spike
 from forensics.timeline import CheckpointView, Timeline
@@ -39,6 +40,8 @@ class ResumePoint:
     step: int
     before: int  # the step it precedes (the fatal spike's start, or the onset)
     advice: str
+    skip: tuple[int, int]  # the steps whose batches to skip on resuming
+    skip_data: tuple[StepData, StepData] | None = None  # where those steps sit in the data
 
 
 def _finite(view: CheckpointView) -> bool:
@@ -84,23 +87,38 @@ def last_good_checkpoint(tl: Timeline) -> ResumePoint | None:
     # no LR value to set: a cause rule's fix may set one, and two targets would contradict
     was = f" (it was {fmt_num(lr)} when the blow-up began)" if lr else ""
     lr_part = f"; and cut the LR by {1 / LR_CUT:g}x or more{was}"
-    lo = max(0, before - REWIND_STEPS)
-    hi = lo + SKIP_BATCHES[1]
+    # the batches from the restart point on, PaLM's upper count, and at least through the blow-up
+    lo = good.step + 1
+    hi = max(lo + SKIP_BATCHES[1] - 1, before)
+    skip_data = None
+    where = ""
+    if tl.data_order is not None and tl.data_order.steps_per_epoch:
+        skip_data = (step_data(tl.data_order, lo), step_data(tl.data_order, hi))
+        a, b = skip_data
+        where = f" (from epoch {a.epoch} batch {a.first_batch} to epoch {b.epoch} batch {b.last_batch})"
     with_opt = " and optimizer state" if good.checkpoint.optimizer or good.checkpoint.optimizer_tensors else ""
     advice = (
         f"Resume from {good.path} (step {good.step}, finite weights{with_opt}, norm not yet inflated), "
-        f"skip the batches of steps {lo}..{hi} (PaLM: rewind ~{REWIND_STEPS} steps, skip "
-        f"{SKIP_BATCHES[0]}-{SKIP_BATCHES[1]} batches around the spike){lr_part}."
+        f"skip the batches of steps {lo}..{hi}{where} (PaLM: restart ~{REWIND_STEPS} steps before the spike, "
+        f"skip {SKIP_BATCHES[0]}-{SKIP_BATCHES[1]} batches){lr_part}."
     )
-    return ResumePoint(good.path, good.step, before, advice)
+    return ResumePoint(good.path, good.step, before, advice, (lo, hi), skip_data)
 
 
-def _describe(s: Spike) -> str:
+def spike_data(tl: Timeline, s: Spike) -> StepData | None:
+    """The data of the step a spike started at, when anything places steps on the data."""
+    return step_data(tl.data_order, s.start) if tl.data_order is not None else None
+
+
+def _describe(s: Spike, data: StepData | None) -> str:
     end = f"recovered by {s.recovered}" if s.recovered is not None else "never recovered"
     lead = f", grad-norm spike at {s.grad_lead} before it" if s.grad_lead is not None else ""
+    batch = ""
+    if data is not None and data.epoch is not None:
+        batch = f", step {s.start} trained on {describe(data, say_missing=False)}"
     return (
         f"{s.start}→peak {s.peak} ({fmt_num(s.peak_value)} vs {fmt_num(s.baseline)} before), {end}"
-        f" [{', '.join(s.criteria)}]{lead}"
+        f" [{', '.join(s.criteria)}]{lead}{batch}"
     )
 
 
@@ -123,12 +141,17 @@ def loss_spikes(tl: Timeline) -> list[Finding]:
         the one that never recovers is where the cause rules look.
 
     Evidence it reports:
-        The spikes (start, peak, recovery, criteria), whether they accelerate, and
-        the checkpoint to resume from.
+        The spikes (start, peak, recovery against the median loss before the spike,
+        criteria), whether they accelerate, the checkpoint to resume from, and the
+        data each spike's first step trained on: its epoch, its micro-batches within
+        the epoch and, where the order can be recovered (a sequential sampler, or the
+        Hugging Face Trainer's seeded sampler with the dataset length known), its
+        samples; otherwise what is missing to recover them (forensics/batches.py).
 
     Fix to suggest:
         After a fatal spike: resume from the last good checkpoint, skip the batches
-        around the spike (PaLM: rewind ~100 steps, skip 200-500 batches) and halve
+        from there on (PaLM: restart ~100 steps before the spike, skip 200-500
+        batches), named by epoch and batch where the data order is known, and halve
         the LR. Benign spikes coming more and more often: clip gradients or lower
         the LR before they turn fatal.
     """
@@ -139,15 +162,23 @@ def loss_spikes(tl: Timeline) -> list[Finding]:
     out: list[Finding] = []
     if spikes:
         benign = sum(1 for s in spikes if not s.fatal)
-        shown = "; ".join(_describe(s) for s in spikes[:SHOWN]) + ("; …" if len(spikes) > SHOWN else "")
+        shown = "; ".join(_describe(s, spike_data(tl, s)) for s in spikes[:SHOWN])
+        shown += "; …" if len(spikes) > SHOWN else ""
         accel = " They come more and more often." if tl.spikes_accelerating else ""
         fix = None
         if tl.spikes_accelerating and not any(s.fatal for s in spikes):
             fix = "Spikes are coming more and more often: clip gradients (max norm 1.0) or lower the LR."
+        order = tl.data_order
+        missing = ""
+        if order is None or not order.steps_per_epoch:
+            missing = " Which batches: unknown (no trainer state, config or progress line gives the steps per epoch)."
+        elif order.samples_missing():
+            missing = f" Which samples: missing {order.samples_missing()}."
         out.append(
             Finding(
                 None,
-                f"{len(spikes)} loss spike(s), {benign} recovered, {len(spikes) - benign} fatal: {shown}.{accel}",
+                f"{len(spikes)} loss spike(s), {benign} recovered, {len(spikes) - benign} fatal: {shown}.{accel}"
+                f"{missing}",
                 step=spikes[0].start,
                 source=tl.loss.source,
                 weight=CONTEXT,

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-MODULES = ["gen_keras", "gen_torch", "gen_hf"]
+MODULES = ["gen_keras", "gen_torch", "gen_hf", "gen_spikes"]
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
@@ -44,7 +44,7 @@ def _specs(framework: str | None):
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", action="append", default=[], help="run name (repeatable)")
-    ap.add_argument("--framework", choices=["keras", "torch", "hf"], help="only one generator module")
+    ap.add_argument("--framework", choices=["keras", "torch", "hf", "spikes"], help="only one generator module")
     args = ap.parse_args()
 
     manifest_path = HERE / "manifest.json"

@@ -15,7 +15,9 @@ Case keys (all optional):
     (geometric from -> to over n points).
 ``checkpoints``
     ``[{step: 10, layers: {dense: 1.5}, dtype: float32, nan: {dense: 3}, absmax: {dense: 70000}}]``:
-    one weight tensor per layer with that L2 norm.
+    one weight tensor per layer with that L2 norm; ``adam: {lr: 1e-3, eps: 1e-8, layers: {dense:
+    {update: 0.01, near_eps: 0.6}}}`` adds an Adam state (next-step L2 norm, share of elements
+    with sqrt(v_hat) near eps) as the PyTorch reader reports it.
 ``log``
     lines of a job log, parsed by the real log parser.
 ``config``
@@ -44,7 +46,10 @@ from forensics.records import (
     EventFileData,
     Kind,
     LabelStats,
+    LayerUpdate,
     LogData,
+    OptimizerState,
+    ParamGroup,
     ScalarSeries,
     Source,
     TensorStats,
@@ -118,6 +123,18 @@ def _checkpoint(spec: dict[str, Any]) -> Checkpoint:
         for layer, norm in spec["layers"].items()
     )
     path = f"checkpoints/step_{step:06d}.safetensors"
+    optimizer = None
+    if "adam" in spec:
+        adam = spec["adam"]
+        optimizer = OptimizerState(
+            name="adam",
+            step=step,
+            groups=(ParamGroup(lr=float(adam.get("lr", 1e-3)), params=len(tensors), eps=float(adam.get("eps", 1e-8))),),
+            layers=tuple(
+                LayerUpdate(layer, float(u["update"]), float(spec["layers"].get(layer, 1.0)), _float(u.get("near_eps")))
+                for layer, u in adam["layers"].items()
+            ),
+        )
     return Checkpoint(
         source=Source(path, Kind.SAFETENSORS),
         format="safetensors",
@@ -125,6 +142,7 @@ def _checkpoint(spec: dict[str, Any]) -> Checkpoint:
         step_origin="name",
         epoch=None,
         tensors=tensors,
+        optimizer=optimizer,
     )
 
 

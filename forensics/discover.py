@@ -327,7 +327,7 @@ def walk(root: Path, *, follow_links: bool, problems: list[str]) -> Iterator[Wal
             try:
                 is_link = entry.is_symlink()
                 if is_link and not follow_links:
-                    if entry.is_dir() or entry.is_file():
+                    if (entry.is_dir() or entry.is_file()) and not _is_wandb_pointer(directory, entry.name):
                         problems.append(f"{rel}: symlink not followed (use --follow-links)")
                     continue
                 if is_link:
@@ -369,6 +369,15 @@ def _is_mlflow_metric(path: Path, size: int) -> bool:
             return bool(_MLFLOW_LINE.match(f.readline(256)))
     except OSError:
         return False
+
+
+# W&B links its newest run and that run's debug logs from wandb/: the files themselves are
+# walked in the run's folder, so not following these links loses nothing worth a line.
+_WANDB_POINTERS = frozenset({"latest-run", "debug.log", "debug-internal.log"})
+
+
+def _is_wandb_pointer(directory: Path, name: str) -> bool:
+    return directory.name == "wandb" and name in _WANDB_POINTERS
 
 
 def _is_wandb_internal_log(file: WalkedFile) -> bool:

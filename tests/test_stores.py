@@ -180,8 +180,10 @@ def _wandb_records_with_real_protos() -> list:
 
 
 def test_wandb_run_file_is_found_and_wandbs_own_logs_are_left_out():
-    kinds = {f.rel.rsplit("/", 1)[-1]: f.kind for f in discover(WANDB_DIR).files}
+    inv = discover(WANDB_DIR)
+    kinds = {f.rel.rsplit("/", 1)[-1]: f.kind for f in inv.files}
     assert kinds == {WANDB_FILE.name: Kind.WANDB_RUN, "output.log": Kind.JOB_LOG}
+    assert inv.problems == []  # wandb/latest-run and wandb/debug*.log are W&B's own links: no line
 
 
 def test_wandb_history_matches_the_records_wandbs_protobufs_decode():

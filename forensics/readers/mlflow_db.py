@@ -15,7 +15,7 @@ What MLflow writes (``mlflow/store/tracking/sqlalchemy_store.py``, ``dbmodels/mo
 
 A database holds many runs, of many experiments. Each is kept apart (its own series,
 params and status, listed by ``inspect``); the timeline follows one: the newest run
-not deleted, the one a user asking about "the run" most likely means.
+not deleted that logged a metric, the one a user asking about "the run" most likely means.
 
 Nothing is written beside the database (see :func:`_connect`), nothing of its schema
 runs (``trusted_schema`` off, no extensions, only plain tables read), and every query
@@ -309,7 +309,10 @@ def read_mlflow_db(path: Path, source: Source) -> tuple[LogData, ConfigData]:
     if not runs:
         raise UnreadableSource("an MLflow database with no runs")
     live = [rid for rid, r in runs.items() if not r["deleted"]] or list(runs)
-    subject = max(live, key=lambda rid: (runs[rid]["start"] or 0.0, rid))
+    # the newest run that logged a metric (a run opened after the failure and left empty
+    # is not the one a user asks about), else the newest
+    logged = [rid for rid in live if runs[rid]["cols"]] or live
+    subject = max(logged, key=lambda rid: (runs[rid]["start"] or 0.0, rid))
     store_runs = []
     for rid, r in runs.items():
         label = f"{r['experiment']}/{r['name'] or rid}"

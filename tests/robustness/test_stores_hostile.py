@@ -227,3 +227,17 @@ def test_garbage_named_mlflow_db_given_alone_is_one_line(tmp_path: Path) -> None
     bad.write_bytes(b"SQLite format 3\x00" + b"\xff" * 5000)
     r = run_cli("analyze", str(bad))
     assert r.returncode == 2 and one_line(r.stderr)
+
+
+def test_a_newer_run_without_metrics_is_listed_but_not_the_one_analysed(tmp_path: Path) -> None:
+    db = _copy_db(tmp_path)
+    con = sqlite3.connect(db)
+    cols = "run_uuid, name, status, start_time, experiment_id, lifecycle_stage, source_type"
+    con.execute(
+        f"INSERT INTO runs ({cols}) VALUES ('f' || hex(randomblob(15)), 'empty', 'RUNNING', 9e12, 2, 'active', 'LOCAL')"
+    )
+    con.commit()
+    con.close()
+    log, _ = mlflow_db.read_mlflow_db(db, Source("mlflow.db", Kind.MLFLOW_DB))
+    assert len(log.store_runs) == 4
+    assert [r.name for r in log.store_runs if r.analysed] == ["sweep/killed"]

@@ -37,6 +37,9 @@ _PICKLE_EXT = {".pt", ".pth", ".bin", ".ckpt", ".pkl", ".pickle", ".joblib", ".t
 _DATA_EXT = {".npz", ".npy", ".csv"}
 _IGNORED_NAMES = {"manifest.json"}  # sample_runs/manifest.json and similar run catalogues
 _SQLITE_EXT = (".db", ".sqlite", ".sqlite3")
+# MLflow's SQLite store by its usual names (sqlite:///mlflow.db); any SQLite file holding
+# MLflow's tables is read, these names also when the tables are still only in the -wal
+MLFLOW_DB_NAME = re.compile(r"^(mlflow|mlruns)[\w.-]*\.(db|sqlite3?)$", re.IGNORECASE)
 _SQLITE_SIDECARS = tuple(f"{ext}{side}" for ext in _SQLITE_EXT for side in ("-wal", "-shm", "-journal"))
 _SKIP_DIRS = {".git", "__pycache__", ".ipynb_checkpoints", ".hg", ".svn", "node_modules"}
 
@@ -396,7 +399,14 @@ def _is_mlflow_db(path: Path) -> bool:
         return False
     from forensics.readers.mlflow_db import looks_like_mlflow_db
 
-    return looks_like_mlflow_db(path)
+    if looks_like_mlflow_db(path):
+        return True
+    # a store in WAL mode whose schema is still only in its -wal (never checkpointed) shows
+    # no table in the file itself: by its usual name, the reader (which reads the WAL) decides
+    try:
+        return bool(MLFLOW_DB_NAME.match(path.name)) and os.lstat(f"{path}-wal").st_size > 0
+    except OSError:
+        return False
 
 
 # Every text file of no known kind is a candidate log, judged by its first bytes

@@ -36,7 +36,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from forensics.discover import classify, walk
+from forensics.discover import MLFLOW_DB_NAME, classify, walk
 from forensics.errors import UsageError
 from forensics.records import Kind
 
@@ -45,9 +45,7 @@ from forensics.records import Kind
 SPLIT_FOLDERS = frozenset({"train", "training", "validation", "valid", "val", "eval", "evaluation", "test", "dev"})
 _VERSION = re.compile(r"^version_\d+$")  # Lightning's lightning_logs/version_N
 _HF_CHECKPOINT = re.compile(r"^checkpoint-\d+$")
-# MLflow's SQLite store by its usual names (sqlite:///mlflow.db); any other SQLite file is
-# read when it holds MLflow's tables, but only these names make a folder a run
-_MLFLOW_DB_NAME = re.compile(r"^(mlflow|mlruns)[\w.-]*\.(db|sqlite3?)$", re.IGNORECASE)
+
 _WEAK_KINDS = (Kind.JOB_LOG, Kind.METRICS_JSONL)
 _METRICS_CSV_NAMES = ("metrics.csv",)  # Lightning CSVLogger, Keras CSVLogger by convention
 
@@ -105,7 +103,7 @@ def _anchors(files: Iterable[str]) -> list[_Anchor]:
         folder, name = p[:-1], p[-1]
         if any(folder[: len(r)] == r for r in mlflow_runs | wandb_runs):
             continue  # everything in an MLflow or W&B run belongs to it
-        if _MLFLOW_DB_NAME.match(name):
+        if MLFLOW_DB_NAME.match(name):  # only these names make a folder a run (names only here)
             out.append(_Anchor(folder, True, "mlflow"))  # an MLflow database: its folder (names only here)
             continue
         version = next((i for i, part in enumerate(folder) if _VERSION.match(part)), None)

@@ -358,3 +358,35 @@ def test_stores_written_now_by_the_installed_mlflow_and_wandb_are_read(tmp_path:
     wlog = store_log(load_run(tmp_path / "wandb_run"), Kind.WANDB_RUN)
     assert wlog.exit_code == 1 and not np.isfinite(wlog.scalars["train_loss"].values[-1])
     assert wlog.source.status is Status.OK
+
+
+def test_a_new_store_whose_schema_is_only_in_its_write_ahead_log_is_found_and_read(tmp_path: Path):
+    run = tmp_path / "run"
+    run.mkdir()
+    source = sqlite3.connect(MLFLOW_DIR / "mlflow.db")
+    schema = [
+        sql
+        for (sql,) in source.execute("SELECT sql FROM sqlite_master WHERE name IN ('experiments', 'runs', 'metrics')")
+    ]
+    rows = source.execute("SELECT key, value, timestamp, step, is_nan, run_uuid FROM metrics").fetchall()
+    runs = source.execute("SELECT * FROM runs").fetchall()
+    exps = source.execute("SELECT * FROM experiments").fetchall()
+    source.close()
+    writer = sqlite3.connect(run / "mlflow.db", isolation_level=None)  # a live writer: its WAL never checkpointed
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("PRAGMA wal_autocheckpoint=0")
+    try:
+        for sql in schema:
+            writer.execute(sql)
+        writer.executemany(f"INSERT INTO experiments VALUES ({','.join('?' * len(exps[0]))})", exps)
+        writer.executemany(f"INSERT INTO runs VALUES ({','.join('?' * len(runs[0]))})", runs)
+        writer.executemany(
+            "INSERT INTO metrics (key, value, timestamp, step, is_nan, run_uuid) VALUES (?,?,?,?,?,?)", rows
+        )
+        before = tree(run)
+        assert [f.kind for f in discover(run).files] == [Kind.MLFLOW_DB]
+        log = store_log(load_run(run), Kind.MLFLOW_DB)
+        assert tree(run) == before
+    finally:
+        writer.close()
+    assert len(log.store_runs) == 3 and "private copy" in log.source.note

@@ -95,3 +95,21 @@ def test_the_data_order_says_where_each_fact_came_from(reports, name):
     assert order["num_samples"] == made["train_samples"]
     assert order["samples_missing"] is None
     assert {"batch_size", "steps_per_epoch", "num_samples"} <= set(order["sources"])
+
+
+@pytest.mark.slow
+def test_regenerating_a_loop_run_gives_the_record_in_the_manifest(tmp_path):
+    """python sample_runs/generate.py --only spikes_loop_bf16, into a temporary folder (about a
+    minute on a loaded 2-core machine): the same faults, recoveries, checkpoints and batches."""
+    pytest.importorskip("torch")
+    pytest.importorskip("tensorboard")
+    import sys
+
+    sys.path.insert(0, str(ROOT / "sample_runs"))
+    import gen_spikes
+
+    (spec,) = [s for s in gen_spikes.RUNS if s.name == "spikes_loop_bf16"]
+    made = spec.build(tmp_path)
+    want = MANIFEST["spikes_loop_bf16"]
+    for key in ("spikes", "last_good_checkpoint", "batches_by_step", "checkpoints", "steps_per_epoch"):
+        assert made[key] == want[key], key

@@ -1,12 +1,15 @@
 """Measure the analyzer on real training logs people pasted into public issue threads.
 
-    python scripts/log_accuracy.py                 # print the table
-    python scripts/log_accuracy.py --write         # and put it into docs/logs.md
+    python scripts/log_accuracy.py --logs DIR                 # print the table
+    python scripts/log_accuracy.py --logs DIR --write         # and put it into docs/logs.md
 
-Each case of ``tests/fixtures/real_logs/{dev,heldout}/`` is a log (``NAME.log``) and its
-label (``NAME.json``: source address, toolkit, whether the run diverged, the cause the
-thread settled or ``unknown``, whether the log holds a loss or a known framework
-message). A case is analysed as a user would: the log alone in a run folder, under the
+Each case has a label in this repository, ``tests/fixtures/real_logs/{dev,heldout}/NAME.json``
+(source address, toolkit, whether the run diverged, the cause the thread settled or
+``unknown``, whether the log holds a loss or a known framework message), and a log,
+``DIR/{dev,heldout}/NAME.log``, kept outside it: the text is other people's, copied from the
+thread named in the label, so it is not redistributed here (and held-out cases kept out of
+the tree keep measuring what a user meets). ``DIR`` may also come from the environment
+variable ``FORENSICS_REAL_LOGS``. A case is analysed as a user would: the log alone in a run folder, under the
 file name the toolkit gives it (``train.log``, ``nohup.out``, ``log_rank0.txt``), through
 ``forensics.analyze``. What is counted, per split:
 
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -33,17 +37,25 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.append(str(ROOT))  # after PYTHONPATH: a baseline can be measured with another checkout
 
-CASES = ROOT / "tests" / "fixtures" / "real_logs"
+CASES = ROOT / "tests" / "fixtures" / "real_logs"  # the labels
+LOGS_ENV = "FORENSICS_REAL_LOGS"  # where the logs themselves are (DIR/{split}/NAME.log)
 SPLITS = ("heldout", "dev")
 DOC = ROOT / "docs" / "logs.md"
 START, END = "<!-- real-logs:start -->\n", "<!-- real-logs:end -->"
 
 
-def load_cases(split: str) -> list[dict[str, Any]]:
+def logs_dir(given: str | Path | None = None) -> Path | None:
+    """The folder holding the cases' logs: the one given, else ``$FORENSICS_REAL_LOGS``, else None."""
+    given = given or os.environ.get(LOGS_ENV)
+    return Path(given) if given else None
+
+
+def load_cases(split: str, logs: Path | None = None) -> list[dict[str, Any]]:
+    """The labelled cases of a split; each ``log_path`` points into ``logs`` (None without it)."""
     out = []
     for meta_path in sorted((CASES / split).glob("*.json")):
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        meta["log_path"] = meta_path.with_suffix(".log")
+        meta["log_path"] = logs / split / f"{meta_path.stem}.log" if logs else None
         out.append(meta)
     return out
 
@@ -83,10 +95,10 @@ def judge(case: dict[str, Any], got: dict[str, Any]) -> dict[str, bool | None]:
     }
 
 
-def measure(split: str) -> list[dict[str, Any]]:
+def measure(split: str, logs: Path) -> list[dict[str, Any]]:
     rows = []
     with tempfile.TemporaryDirectory(prefix="real-logs-") as tmp:
-        for case in load_cases(split):
+        for case in load_cases(split, logs):
             got = run_case(case, Path(tmp))
             rows.append({"case": case, "got": got, "judged": judge(case, got)})
     return rows
@@ -154,9 +166,14 @@ def write_doc(table: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--logs", help=f"folder of the cases' logs, DIR/{{dev,heldout}}/NAME.log (default: ${LOGS_ENV})")
     ap.add_argument("--write", action="store_true", help="put the table into docs/logs.md")
     args = ap.parse_args(argv)
-    results = {split: measure(split) for split in SPLITS}
+    logs = logs_dir(args.logs)
+    if logs is None or not logs.is_dir():
+        print(f"log_accuracy: no folder of real logs (--logs DIR or ${LOGS_ENV}); see docs/logs.md", file=sys.stderr)
+        return 2
+    results = {split: measure(split, logs) for split in SPLITS}
     table = render(results)
     print(table)
     if args.write:

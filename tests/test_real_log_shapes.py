@@ -1,5 +1,7 @@
-"""Shapes the real logs of tests/fixtures/real_logs/dev taught the extractor, each on lines
-quoted from those logs (their threads are named beside), plus look-alikes that must not move.
+"""Shapes the real logs of the dev split (tests/fixtures/real_logs, docs/logs.md) taught the
+extractor, each on lines written here in that toolkit's format (the thread that showed the shape
+is named beside; the pasted logs themselves stay outside the repository), plus look-alikes that
+must not move.
 """
 
 from __future__ import annotations
@@ -14,14 +16,12 @@ import forensics
 from forensics.readers.logmetrics import main_loss_of, metric_name, scan_line
 from forensics.readers.logs import LOSS_SCALE_FLOOR, parse_log_text
 
-DEV = Path(__file__).parent / "fixtures" / "real_logs" / "dev"
-
 
 def test_a_bracketed_name_names_the_value_after_it():
     # nv-tlabs/LION#9 (loguru trainer)
-    lm = scan_line("[R0] | E6 iter[ 14/ 15] | [Loss] nan | [exp] ./exp/0125/car | [step]   104 | [time] 0.4m (~5h)")
+    lm = scan_line("[R0] | E3 iter[  9/ 12] | [Loss] nan | [exp] ./exp/run7/chair | [step]    45 | [time] 0.2m (~2h)")
     assert [t for t, _ in lm.pairs] == ["loss"] and math.isnan(lm.pairs[0][1])
-    assert ("step", 104, None) in lm.counters
+    assert ("step", 45, None) in lm.counters
     # a bracket with a number in it is a counter as before: mmcv's "Epoch [1][50/2500]"
     assert scan_line("Epoch [1][50/2500]\tlr: 1.000e-02, loss: 1.6522").epoch == 1
 
@@ -43,9 +43,9 @@ def test_a_metric_named_before_its_counter_takes_the_value_after_it():
 
 def test_a_stage_word_standing_alone_marks_an_evaluation_line():
     # facebookresearch/fairseq#1529 (fairseq 0.9) and #1895 (fairseq 0.10): train then valid lines
-    train = scan_line("| epoch 028 | loss 3.976 | nll_loss 2.204 | ppl 4.61 | num_updates 9165 | loss_scale 0.000")
-    valid = scan_line("| epoch 028 | valid on 'valid' subset | loss 9.329 | nll_loss 8.088 | num_updates 9165")
-    newer = scan_line("2020-03-23 11:38:31 | INFO | valid | epoch 002 | valid on 'valid' subset | loss 9.393")
+    train = scan_line("| epoch 011 | loss 4.512 | nll_loss 3.104 | ppl 8.6 | num_updates 4100 | loss_scale 0.000")
+    valid = scan_line("| epoch 011 | valid on 'valid' subset | loss 8.871 | nll_loss 7.502 | num_updates 4100")
+    newer = scan_line("2021-05-02 09:13:02 | INFO | valid | epoch 004 | valid on 'valid' subset | loss 9.02")
     assert not train.eval_context and valid.eval_context and newer.eval_context
     series, *_ = parse_log_text(
         "| epoch 028 | loss 3.976 | num_updates 9165\n"
@@ -56,28 +56,66 @@ def test_a_stage_word_standing_alone_marks_an_evaluation_line():
 
 def test_a_stage_word_before_a_metric_name_makes_it_that_stages_metric():
     # kwuking/TimeMixer#88 (Time-Series-Library print loop)
-    pairs = scan_line("Epoch: 18, Steps: 569 | Train Loss: 0.1296439 Vali Loss: 0.1200742 Test Loss: 0.1446345").pairs
-    assert pairs == [("loss", 0.1296439), ("val_loss", 0.1200742), ("test_loss", 0.1446345)]
+    pairs = scan_line("Epoch: 8, Steps: 569 | Train Loss: 0.1296 Vali Loss: 0.1201 Test Loss: 0.1446").pairs
+    assert pairs == [("loss", 0.1296), ("val_loss", 0.1201), ("test_loss", 0.1446)]
     assert metric_name(("Minibatch", "Loss")) == "loss"
 
 
 def test_a_source_file_and_line_is_not_a_metric():
     # zai-org/CogVideo#233: DeepSpeed's logger prints "[loss_scaler.py:183:update_scale]"
-    assert scan_line("[2024-09-11 17:52:18,030] [INFO] [loss_scaler.py:183:update_scale] [deepspeed]").pairs == []
+    assert scan_line("[2024-03-01 10:00:00,000] [INFO] [loss_scaler.py:183:update_scale] [deepspeed]").pairs == []
     assert metric_name(("loss_scaler.py",)) is None
 
 
-def _run(tmp_path: Path, name: str, filename: str = "train.log"):
+def _run(tmp_path: Path, name: str, text: str, filename: str = "train.log"):
     run = tmp_path / name
     run.mkdir()
-    shutil.copyfile(DEV / f"{name}.log", run / filename)
+    (run / filename).write_text(text, encoding="utf-8")
     return forensics.analyze(str(run))
+
+
+def _halvings(line: str, start: float, stop: float) -> str:
+    out, scale = [], start
+    while scale >= stop:
+        out.append(line.format(scale=scale))
+        scale /= 2
+    return "\n".join(out) + "\n"
+
+
+# fairseq's three ways of showing its fp16 scale driven to the bottom (the threads of
+# facebookresearch/fairseq #1529, #1895 and #512): the epoch summary printing loss_scale 0.000,
+# the newer logger printing loss_scale 0 beside "NOTE: overflow detected" notes, and the old
+# "| WARNING: overflow detected" lines halving the scale to 2**-13.
+FAIRSEQ_AT_FLOOR = {
+    "summary_prints_zero": (
+        "| epoch 011 | loss 4.512 | nll_loss 3.104 | ppl 8.6 | wps 201000 | ups 2 | num_updates 4100 | "
+        "lr 0.0003 | gnorm 0.71 | clip 0.000 | oom 0.000 | loss_scale 0.000 | wall 2100 | train_wall 1900\n"
+        "| epoch 011 | valid on 'valid' subset | loss 8.871 | nll_loss 7.502 | ppl 181.2 | num_updates 4100\n"
+    ),
+    "newer_logger": (
+        "2021-05-02 09:12:40 | INFO | train | epoch 004 | loss 8.912 | nll_loss 8.01 | ppl 257.8 | "
+        "num_updates 1210 | lr 0.00021 | gnorm 61.2 | loss_scale 0 | train_wall 3100 | wall 6400\n"
+        "2021-05-02 09:13:02 | INFO | valid | epoch 004 | valid on 'valid' subset | loss 9.02 | num_updates 1210\n"
+        "2021-05-02 09:14:10 | INFO | train_inner | epoch 005:      5 / 300 loss=8.87, nll_loss=7.93, "
+        "num_updates=1215, lr=0.000212, gnorm=140.5, loss_scale=0, wall=6470\n"
+        + _halvings(
+            "2021-05-02 09:15:00 | INFO | fairseq.trainer | NOTE: overflow detected, setting loss scale to: {scale}",
+            2.0**-11,
+            2.0**-12,
+        )
+    ),
+    "old_warnings": (
+        "| epoch 019 | loss 6.102 | nll_loss 4.77 | ppl 27.3 | num_updates 8800 | lr 0.0006 | gnorm 0.41 | "
+        "clip 0% | oom 0 | loss_scale 0.500 | wall 20100\n"
+        + _halvings("| WARNING: overflow detected, setting loss scale to: {scale}", 0.25, 2.0**-13)
+    ),
+}
 
 
 def test_a_loss_scale_at_its_floor_is_a_divergence(tmp_path):
     # the three fairseq threads: the scale printed as 0.000 / 0, or set to 1.2e-4 by overflow notes
-    for name in ("fairseq_1529_min_loss_scale", "fairseq_1895_backtranslation_overflow", "fairseq_512_overflow_to_min"):
-        rep = _run(tmp_path, name)
+    for name, text in FAIRSEQ_AT_FLOOR.items():
+        rep = _run(tmp_path, name, text)
         assert rep.diverged and rep.verdict.cause == "numerical_instability", name
         assert rep.verdict.detail == "fp16_overflow", name
 
@@ -99,8 +137,20 @@ def test_scaler_skips_far_above_the_floor_stay_healthy(tmp_path):
         "[deepspeed] OVERFLOW! Rank 0 Skipping step. Attempted loss scale: 65536, reducing to 32768\n"
     )
     assert {e.kind for e in events} == {"loss_scale_overflow_transient"}
-    for name in ("cogvideo_233_overflow_recovered", "transformers_9996_t5_deepspeed_success"):
-        assert not _run(tmp_path, name).diverged, name
+    # DeepSpeed's scaler at work: its logger's prefix, or glued after an HF tqdm bar
+    deepspeed = "".join(
+        f"[2024-03-01 10:00:{i:02d},000] [INFO] [loss_scaler.py:183:update_scale] [deepspeed] OVERFLOW! Rank 0 "
+        f"Skipping step. Attempted loss scale: {2**k}, reducing to {2 ** (k - 1)}\n"
+        for i, k in enumerate(range(32, 26, -1))
+    )
+    tqdm = "".join(
+        f"  1%|          | {i}/900 [00:{20 + 3 * i}<1:02:00,  3.40s/it][2021-06-01 12:00:{10 + i},000] [INFO] "
+        f"[stage2.py:1357:step] [deepscale] OVERFLOW! Rank 0 Skipping step. Attempted loss scale: "
+        f"{2.0 ** (28 - i)}, reducing to {2.0 ** (27 - i)}\n"
+        for i in range(5, 9)
+    )
+    for name, text in (("deepspeed", deepspeed), ("hf_tqdm_deepspeed", tqdm)):
+        assert not _run(tmp_path, name, text).diverged, name
     assert 2.0**-12 < LOSS_SCALE_FLOOR < 0.1
 
 
@@ -112,13 +162,21 @@ def test_a_nan_guard_message_is_a_divergence_at_the_last_step_logged(tmp_path):
     shutil.copyfile(Path(__file__).parent / "fixtures" / "logs" / "tf1_nan_tensor_hook.log", run / "train.log")
     rep = forensics.analyze(str(run))
     assert rep.diverged and rep.first_nonfinite_step == 10
-    assert not _run(tmp_path, "timemixer_88_healthy").diverged
+    # a print loop's healthy log (the Time-Series-Library's shape, kwuking/TimeMixer#88) stays healthy
+    summary = "Epoch: 8, Steps: 569 | Train Loss: 0.1296 Vali Loss: 0.1201 Test Loss: 0.1446\n"
+    healthy = "".join(
+        f"\titers: {i}00, epoch: {e} | loss: {0.16 - 0.004 * e + 0.002 * (i % 3):.7f}\n"
+        f"\tspeed: 1.1{i}s/iter; left time: 6900{i}.0s\n"
+        for e in (7, 8)
+        for i in range(1, 6)
+    ) + (summary + "EarlyStopping counter: 1 out of 15\n")
+    assert not _run(tmp_path, "print_loop_healthy", healthy).diverged
 
 
 def test_bare_step_and_value_lines_are_the_loss_only_when_nothing_is_named():
     # prajdabre/yanmtt#7: print(step, loss) in a BART pre-training loop
-    series, *_ = parse_log_text("76960 2.735384\n76970 2.6265104\n76980 nan\n76990 nan\nSaving the model\n77000 nan\n")
-    assert series["loss"].steps.tolist() == [76960, 76970, 76980, 76990, 77000]
+    series, *_ = parse_log_text("5100 2.9151\n5110 2.8872\n5120 nan\n5130 nan\nSaving the model\n5140 nan\n")
+    assert series["loss"].steps.tolist() == [5100, 5110, 5120, 5130, 5140]
     assert math.isnan(series["loss"].values[2])
     # a log that names its loss keeps it; stray number pairs and integer pairs are no curve
     series, *_ = parse_log_text("step 10 loss 2.5\n76960 2.735384\n76970 2.6265104\n76980 2.5\n")
@@ -150,7 +208,17 @@ def test_apex_overflow_with_or_without_the_scalers_id():
 
 def test_a_header_whose_names_hold_digits_is_still_a_header():
     # ultralytics/ultralytics#1654: "l1_loss" in the header, rows in the bar's description
-    series, *_ = parse_log_text((DEV / "ultralytics_1654_oom_rows.log").read_text(encoding="utf-8"))
+    bar = "██████████"
+    header = "      Epoch    GPU_mem  giou_loss   cls_loss    l1_loss  Instances       Size\n"
+    series, *_ = parse_log_text(
+        header + f"   128/3500      34.4G       1.64     0.3032     0.5341        219       2048: 100%|{bar}| 82/82 "
+        "[00:53<00:00,  1.53it/s]\n"
+        "                 Class     Images  Instances      Box(P          R      mAP50  mAP50-95): 100%| 36/36\n"
+        "                   all        491      14399     0.0357       0.26     0.0251    0.00567\n\n"
+        + header
+        + f"   129/3500      34.2G      1.697     0.2921     0.5755        134       2048:  80%|{bar[:8]}  | 66/82 "
+        "[00:42<00:10,  1.55it/s]\n"
+    )
     assert series["l1_loss"].values.tolist() == [0.5341, 0.5755]
     assert series["loss"].values.tolist() == pytest.approx([1.64 + 0.3032 + 0.5341, 1.697 + 0.2921 + 0.5755])
     # epoch 128 of 3500 ends at batch 82 of 82; epoch 129 is at 66 of 82 (1-based epochs)

@@ -76,6 +76,10 @@ MAX_TEXT_CHARS = 10_000
 # to a few thousand (per-layer histograms); a 47 MiB file of 1,000,000 distinct tags
 # held 1.3 GB. Past it the points of new tags are dropped, and the note says so.
 MAX_TAGS = 10_000
+# Once a length class holds this many one-tag templates, the next template derived for it
+# leaves the tag bytes free (their length is fixed by the framing) and looks each row's tag
+# up instead: a file of 1,000,000 distinct tags took every record through the protos (57 s).
+VARIABLE_TAG_AFTER = 16
 
 _TEXT_SUFFIX = "/text_summary"  # tensorboardX and torch append it to text tags
 
@@ -317,7 +321,10 @@ class _Template:
     wall: int  # offset of the wall time double, or -1
     step: tuple[int, int]  # (offset, varint bytes) or (-1, 0)
     value: tuple[int, int, str]  # (offset, bytes, kind); kind "v*" is a varint
-    tag_id: int
+    tag_id: int  # -1: the tag varies, read from tag_span in each row
+    tag_span: tuple[int, int] = (0, 0)  # (offset, bytes) of the tag, for a template whose tag varies
+    nometa: bool = False  # for a varying tag: tag_id's flag (a tensor scalar without metadata)
+    plugin: str | None = None  # for a varying tag: the plugin its (constant) metadata names
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,6 +335,7 @@ class _Layout:
     tag: str
     plugin: str | None  # plugin named by the metadata in this record, if any
     from_tensor: bool
+    tag_span: tuple[int, int]  # (offset, bytes) of the tag's UTF-8
 
 
 def _scalar_layout(p: bytes) -> _Layout | None:
@@ -362,9 +370,11 @@ def _scalar_layout(p: bytes) -> _Layout | None:
     except _Malformed:
         return None
     tag = None
+    tag_span = (0, 0)
     simple = tensor = meta = None
     for number, wire, s, e in fields:
         if number == 1 and wire == 2 and tag is None:
+            tag_span = (s, e - s)
             try:
                 tag = p[s:e].decode("utf-8")
             except UnicodeDecodeError:
@@ -388,13 +398,13 @@ def _scalar_layout(p: bytes) -> _Layout | None:
         except Exception:
             return None
     if simple is not None:
-        return _Layout(wall, step, (simple, 4, "f4"), tag, plugin, False)
+        return _Layout(wall, step, (simple, 4, "f4"), tag, plugin, False, tag_span)
     if plugin not in (None, "scalars"):
         return None
     value = _tensor_layout(p, *tensor)
     if value is None:
         return None
-    return _Layout(wall, step, value, tag, plugin, True)
+    return _Layout(wall, step, value, tag, plugin, True, tag_span)
 
 
 def _tensor_layout(p: bytes, start: int, end: int) -> tuple[int, int, str] | None:
@@ -543,9 +553,12 @@ def _matches(words: np.ndarray, t: _Template) -> np.ndarray:
     return acc == 0
 
 
-def _template_mask(length: int, layout: _Layout) -> np.ndarray:
-    """Per byte: 0xFF where the byte must match, 0x80 on varint bytes (continuation bit), 0 elsewhere."""
+def _template_mask(length: int, layout: _Layout, variable_tag: bool = False) -> np.ndarray:
+    """Per byte: 0xFF where the byte must match, 0x80 on varint bytes (continuation bit), 0 elsewhere
+    (the tag's bytes too when ``variable_tag``: its length prefix stays fixed)."""
     mask = np.full(length, 0xFF, dtype=np.uint8)
+    if variable_tag:
+        mask[layout.tag_span[0] : layout.tag_span[0] + layout.tag_span[1]] = 0
     if layout.wall >= 0:
         mask[layout.wall : layout.wall + 8] = 0
     if layout.step[0] >= 0:
@@ -677,7 +690,7 @@ class _Decoder:
                 if len(known) >= MAX_TEMPLATES_PER_LENGTH or misses >= MAX_TEMPLATE_MISSES:
                     break
                 start = int(starts[idx[0]])
-                t = self._derive(bytes(windows.raw[start : start + length]), length)
+                t = self._derive(bytes(windows.raw[start : start + length]), length, len(known) >= VARIABLE_TAG_AFTER)
                 if t is None:
                     # leave this record to the reference path; look for templates among the others
                     misses += 1
@@ -687,10 +700,15 @@ class _Decoder:
                     known.append(t)
                 continue
             t, m = hit
+            if t.tag_id < 0:  # the tag varies: rows whose tag is not UTF-8 stay unmatched
+                self._tags_of(rows[m], t, m, idx, tag)
+                if not m.any():
+                    continue
             everything = bool(m.all())
             sel = idx if everything else idx[m]
             w, st, v = _decode_rows(rows if everything else rows[m], t.wall, t.step, t.value)
-            tag[sel] = t.tag_id
+            if t.tag_id >= 0:
+                tag[sel] = t.tag_id
             wall[sel] = w
             step[sel] = st
             value[sel] = v
@@ -702,8 +720,38 @@ class _Decoder:
         deferred.append(idx)
         return np.concatenate(deferred) if len(deferred) > 1 else deferred[0]
 
-    def _derive(self, payload: bytes, length: int) -> _Template | None:
-        """A template from one record, accepted only if both decodings of it agree exactly."""
+    def _tags_of(self, rows: np.ndarray, t: _Template, m: np.ndarray, idx: np.ndarray, tag: np.ndarray) -> None:
+        """Set ``tag`` for the rows ``idx[m]`` of a varying-tag template, each by its own bytes.
+
+        Rows whose tag is not UTF-8 are taken out of ``m``: they go on to the reference path,
+        which counts them as it always did."""
+        off, n = t.tag_span
+        cells = np.ascontiguousarray(rows[:, off : off + n]).view(f"V{n}").reshape(-1)
+        uniq, first, inverse = np.unique(cells, return_index=True, return_inverse=True)
+        blob = uniq.tobytes()
+        per_tag = np.empty(len(uniq), dtype=np.int32)
+        for u in np.argsort(first, kind="stable").tolist():  # tags in order of first appearance
+            try:
+                name = blob[u * n : (u + 1) * n].decode("utf-8")
+            except UnicodeDecodeError:
+                per_tag[u] = -1
+                continue
+            if t.plugin is not None:
+                self.note_plugin(name, t.plugin)
+            per_tag[u] = self.tag_id(name, t.nometa)
+        ids = per_tag[inverse.reshape(-1)]
+        bad = np.flatnonzero(ids < 0)
+        where = np.flatnonzero(m)
+        if bad.size:
+            m[where[bad]] = False
+            keep = ids >= 0
+            tag[idx[where[keep]]] = ids[keep]
+        else:
+            tag[idx[where]] = ids
+
+    def _derive(self, payload: bytes, length: int, variable_tag: bool = False) -> _Template | None:
+        """A template from one record, accepted only if both decodings of it agree exactly;
+        with ``variable_tag``, one that matches any tag of the same length."""
         if self.rejects.get(length, 0) > MAX_TEMPLATE_MISSES_PER_FILE:
             return None  # this length is mostly not scalars: stop trying in later batches
         layout = _scalar_layout(payload)
@@ -721,7 +769,7 @@ class _Decoder:
             return None
         self.note_plugin(layout.tag, layout.plugin)
         nometa = layout.from_tensor and layout.plugin is None
-        mask = _template_mask(length, layout)
+        mask = _template_mask(length, layout, variable_tag)
         row = np.frombuffer(payload, dtype=np.uint8)
         return _Template(
             length=length,
@@ -730,7 +778,10 @@ class _Decoder:
             wall=layout.wall,
             step=layout.step,
             value=layout.value,
-            tag_id=self.tag_id(layout.tag, nometa),
+            tag_id=-1 if variable_tag else self.tag_id(layout.tag, nometa),
+            tag_span=layout.tag_span,
+            nometa=nometa,
+            plugin=layout.plugin,
         )
 
     # ---------------------------------------------------------------- reference path

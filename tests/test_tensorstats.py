@@ -20,6 +20,7 @@ from forensics.readers.tensorstats import (
     layer_aggregates,
     layer_of,
     natural_key,
+    small_tensors_stats,
     sum_of_squares,
     summarize_problems,
 )
@@ -281,3 +282,45 @@ def test_natural_order_puts_layer_2_before_layer_10() -> None:
 def test_problem_summary_is_one_line_and_counts_the_rest() -> None:
     text = summarize_problems(["a\nb", "c", "d", "e", "f"])
     assert "\n" not in text and text.endswith("(+2 more)")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    tensors=st.lists(
+        st.lists(
+            st.one_of(
+                st.floats(width=32, min_value=-(2.0**100), max_value=2.0**100),
+                st.sampled_from([math.nan, math.inf, -math.inf, 0.0]),
+            ),
+            max_size=40,
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_small_tensors_folded_together_get_the_statistics_each_gets_alone(tensors: list[list[float]]) -> None:
+    arrays = [np.array(t, dtype=np.float32) for t in tensors]
+    names = [f"layer{i}.weight" for i in range(len(arrays))]
+    together = small_tensors_stats(names, "float32", [a.shape for a in arrays], arrays)
+    for name, a, got in zip(names, arrays, together, strict=True):
+        alone = array_stats(name, a)
+        for key in ("name", "layer", "dtype", "shape", "numel", "nan", "posinf", "neginf", "zeros", "min", "max"):
+            g, w = getattr(got, key), getattr(alone, key)
+            assert g == w or (isinstance(w, float) and math.isnan(g) and math.isnan(w)), key
+        for key in ("absmax", "mean", "std", "l2"):
+            g, w = getattr(got, key), getattr(alone, key)
+            assert g == pytest.approx(w, rel=1e-9, abs=1e-12) or (math.isnan(g) and math.isnan(w)), key
+
+
+def test_small_tensors_of_bfloat16_bits_booleans_and_huge_float64_match_the_accumulator() -> None:
+    bits = np.array([0x3F80, 0x7FC0, 0, 0xBF80, 0x7F80], dtype="<u2").view(BFLOAT16_BITS)
+    huge = np.array([1e300, -1e300, 3.0])  # squares past float64: the careful path
+    flags = np.array([True, False, True])
+    for dtype, a in (("bfloat16", bits), ("float64", huge), ("bool", flags)):
+        (got,) = small_tensors_stats(["w"], dtype, [a.shape], [a])
+        want = StatsAccumulator("w", dtype, a.shape)
+        want.update(a)
+        w = want.result()
+        for key in ("numel", "nan", "posinf", "neginf", "zeros", "min", "max", "absmax", "mean", "std", "l2"):
+            g, r = getattr(got, key), getattr(w, key)
+            assert g == pytest.approx(r, rel=1e-12) or (math.isnan(g) and math.isnan(r)), (dtype, key)

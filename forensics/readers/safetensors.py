@@ -18,6 +18,7 @@ import contextlib
 import dataclasses
 import errno
 import json
+import math
 import mmap
 import os
 import re
@@ -73,13 +74,7 @@ class _Entry:
     shape: tuple[int, ...]
     begin: int  # offsets inside the data section
     end: int
-
-    @property
-    def numel(self) -> int:
-        n = 1
-        for d in self.shape:
-            n *= d
-        return n
+    numel: int  # the product of the shape, asked for several times per tensor
 
 
 @dataclass
@@ -188,7 +183,7 @@ def _validate_entry(name: str, spec: Any, data_len: int, problems: list[str]) ->
     if not 0 <= begin <= end <= data_len:
         problems.append(f"'{name}': data offsets [{begin}, {end}] lie outside the {data_len}-byte data section")
         return None
-    entry = _Entry(name, code, dtype, tuple(shape), begin, end)
+    entry = _Entry(name, code, dtype, tuple(shape), begin, end, math.prod(shape))
     expected = entry.numel * dtype.itemsize
     if end - begin != expected:
         problems.append(
@@ -308,6 +303,11 @@ class SafetensorsFile:
             return _pread_chunks(self._fh.fileno(), entry, self._header.data_start, step)
         return _chunks(self._mm, entry, self._header.data_start, step)
 
+    def whole(self, name: str) -> np.ndarray:
+        """A small tensor's elements as one flat array (for a tensor of a few elements)."""
+        entry = self.entries[name]
+        return next(iter(self.chunks(name, max(1, entry.numel))), np.empty(0, entry.dtype))
+
     def close(self) -> None:
         if self._mm is not None:
             # a chunk still referenced by an exception's traceback keeps the map exported; do not
@@ -332,12 +332,36 @@ def _stat_entry(st: SafetensorsFile, name: str, shape: tuple[int, ...], chunk_el
     return acc.result()
 
 
+# Small tensors are folded together (tensorstats.small_tensors_stats) this many elements at a time.
+_SMALL_BATCH_ELEMENTS = 1 << 18
+
+
+def _stat_small(st: SafetensorsFile, names: list[str]) -> list[TensorStats]:
+    # A function of its own, as _stat_entry: the views into the map die with its frame.
+    chunks = [st.whole(n) for n in names]
+    shapes = [st.entries[n].shape for n in names]
+    return tensorstats.small_tensors_stats(names, st.dtype_name(names[0]), shapes, chunks)
+
+
 def _read_file(path: Path, chunk_elements: int | None) -> _FileResult:
     with SafetensorsFile(path) as st:
         tensors: list[TensorStats] = []
+        small: dict[str, list[str]] = {}  # dtype -> small tensors not folded yet
+        held = 0
         try:
             for name, entry in st.entries.items():
-                tensors.append(_stat_entry(st, name, entry.shape, chunk_elements))
+                if entry.numel > tensorstats.SMALL_TENSOR_ELEMENTS or (chunk_elements or entry.numel) < entry.numel:
+                    tensors.append(_stat_entry(st, name, entry.shape, chunk_elements))
+                    continue
+                small.setdefault(st.dtype_name(name), []).append(name)
+                held += entry.numel
+                if held >= _SMALL_BATCH_ELEMENTS:
+                    for names in small.values():
+                        tensors.extend(_stat_small(st, names))
+                    small.clear()
+                    held = 0
+            for names in small.values():
+                tensors.extend(_stat_small(st, names))
         except OSError as e:
             raise UnreadableSource(f"cannot read: {e.strerror or e}") from None
     tensors.sort(key=lambda t: natural_key(t.name))

@@ -298,19 +298,25 @@ def test_a_trainer_state_of_empty_lists_is_refused_before_parsing(run: Path) -> 
     assert src.status is Status.UNREADABLE and "budget" in src.note, src
 
 
-def test_an_event_file_with_a_million_tags_keeps_a_bounded_number(tmp_path: Path) -> None:
-    """Bound: the first 10,000 tags kept, the file partial with the reason (1,000,000
-    distinct tags in 47 MiB held 1.3 GB for 43 s)."""
+@pytest.mark.parametrize(
+    ("tags", "bound"), [(12_000, 10.0), pytest.param(1_000_000, 30.0, marks=pytest.mark.slow)], ids=["12k", "1M"]
+)
+def test_an_event_file_with_a_million_tags_keeps_a_bounded_number(tmp_path: Path, tags: int, bound: float) -> None:
+    """Bound: the first 10,000 tags kept, the file partial with the reason, in linear time
+    (1,000,000 distinct tags in 47 MiB held 1.3 GB for 43 s; then 329 MiB for 57 s, every
+    record through the protos; now they share one template whose tag is looked up)."""
     from tensorboardX import SummaryWriter
 
     count("hostile runs")
     run = tmp_path / "run"
     with SummaryWriter(str(run)) as w:
-        for i in range(12_000):
+        for i in range(tags):
             w.add_scalar(f"t{i}", float(i), 1)
         for step in range(20):
             w.add_scalar("loss", 1.0 / (step + 1), step)
+    t0 = time.monotonic()
     analyze(run, "hostile runs")  # through the whole analysis without a crash
+    assert time.monotonic() - t0 < bound
     (ev,) = forensics.inspect(run).events
     assert len(ev.scalars) == 10_000
     assert ev.source.status is Status.PARTIAL and "distinct tags" in ev.source.note
@@ -402,11 +408,12 @@ def test_a_zip_member_lying_about_its_size_costs_its_declared_size(tmp_path: Pat
 
 
 @pytest.mark.parametrize(
-    ("n", "bound"), [(10_000, 15.0), pytest.param(100_000, 60.0, marks=pytest.mark.slow)], ids=["10k", "100k"]
+    ("n", "bound"), [(10_000, 8.0), pytest.param(100_000, 30.0, marks=pytest.mark.slow)], ids=["10k", "100k"]
 )
 def test_a_safetensors_header_of_many_entries_is_analysed_in_bounded_time(tmp_path: Path, n: int, bound: float) -> None:
-    """Bound: linear, about 0.5 ms per entry on a busy machine (100,000 entries: 18 s idle, 51 s
-    at a load of 16 on 2 cores; the slow suite runs that size)."""
+    """Bound: linear, under 0.3 ms per entry on a busy machine (100,000 entries took 18 s idle and
+    51 s at a load of 16, ~15 numpy calls per tiny tensor; small tensors are now folded together:
+    4 s CPU, 7 s wall at a load of 9; the slow suite runs that size)."""
     count("hostile runs")
     header = {
         f"model.layers.{i // 10}.w{i % 10}": {"dtype": "F32", "shape": [2], "data_offsets": [8 * i, 8 * i + 8]}

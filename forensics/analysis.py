@@ -34,7 +34,10 @@ def analyze(
     whose sources say what is wrong with each.
     """
     run = load_run(path, data=data, follow_links=follow_links, progress=progress, debug=debug)
-    return analyze_loaded(run, str(path), debug=debug)
+    try:
+        return analyze_loaded(run, str(path), debug=debug)
+    finally:
+        run.close()
 
 
 def analyze_loaded(run: RunData, run_dir: str, *, debug: bool = False) -> Report:

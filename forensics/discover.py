@@ -132,6 +132,12 @@ def h5_holds_weights(path: Path) -> bool | None:
     read, in an isolated child that also looks at the H5 files after this one in its
     directory: discovery asks about those next, and gets the answers without a fork.
     """
+    from forensics.readers import isolation, worker
+
+    work = worker.current()
+    if work is not None and isolation.ISOLATE:  # the run's worker looks, as it will read the file
+        answer = work.call("forensics.discover:_peek_h5", path.absolute(), timeout=H5_PEEK_SECONDS)
+        return answer.value if isinstance(answer.value, bool) else None
     stamp = _stamp(path)
     key = str(path)
     cached = _h5_looked.pop(key, None)
@@ -177,7 +183,7 @@ def h5_holds_weights_many(paths: list[Path]) -> list[bool | None]:
 
 
 def _peek_h5(path: Path) -> bool | None:
-    """The top-level look itself, in this process: only for an isolated child."""
+    """The top-level look itself, in this process: only for an isolated child (or the worker)."""
     try:
         from forensics.readers.h5safe import import_h5py
         from forensics.readers.safe_open import fd_path, open_fd

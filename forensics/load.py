@@ -24,7 +24,7 @@ from typing import Any
 from forensics.discover import Found, Inventory, discover, step_from_path
 from forensics.errors import UnreadableSource, UsageError
 from forensics.progress import reporting
-from forensics.readers import READERS, Reader, Skip, isolation
+from forensics.readers import READERS, Reader, Skip, isolation, worker
 from forensics.records import (
     Checkpoint,
     ConfigData,
@@ -46,6 +46,10 @@ UpdateMeter = Callable[[Checkpoint, Checkpoint], dict[str, tuple[float, float]]]
 # far below real reads (the same budget the isolated H5 children get). Past it, the
 # file is listed as not finished and the rest of the run is analysed.
 READER_BASE_SECONDS = isolation.BASE_SECONDS
+
+
+# Files handed to libhdf5 (what a crash of the worker reading them is blamed on).
+HDF5_SUFFIXES = (".h5", ".hdf5", ".keras")
 
 
 def reader_deadline(nbytes: int) -> float:
@@ -70,6 +74,13 @@ class RunData:
     ignored_files: int = 0
     # measures the update between two of these checkpoints by reading them again
     measure_update: UpdateMeter | None = None
+    # the worker child that read the files and measures the updates (see readers/worker.py)
+    worker: worker.Worker | None = field(default=None, repr=False, compare=False)
+
+    def close(self) -> None:
+        """End the worker child (it also ends when this object is dropped, or the process exits)."""
+        if self.worker is not None:
+            self.worker.close()
 
     @property
     def readable(self) -> bool:
@@ -122,22 +133,34 @@ def _read_one(found: Found, root: Path) -> Any:
     return _with_step(record) if isinstance(record, Checkpoint) else record
 
 
-def update_meter(root: Path, *, debug: bool = False) -> UpdateMeter:
-    """Measure ||dW|| between two checkpoints of the run under ``root``; a reader bug is
-    reported like an unreadable file (``debug=True`` re-raises it)."""
+def _measure(a: Checkpoint, b: Checkpoint, root: Path) -> dict[str, tuple[float, float]]:
+    """||dW|| and ||W|| per layer from ``a`` to ``b`` (in the worker)."""
+    from forensics.readers.delta import checkpoint_deltas
+
+    deltas = checkpoint_deltas(a, b, root)
+    return {k: (d.delta_l2, d.base_l2) for k, d in deltas.items() if d.elements > 0}
+
+
+def update_meter(root: Path, *, debug: bool = False, work: worker.Worker | None = None) -> UpdateMeter:
+    """Measure ||dW|| between two checkpoints of the run under ``root``, in ``work`` when given;
+    a reader bug is reported like an unreadable file (``debug=True`` re-raises it)."""
 
     def measure(a: Checkpoint, b: Checkpoint) -> dict[str, tuple[float, float]]:
-        from forensics.readers.delta import checkpoint_deltas
-
+        if work is not None and not debug:
+            timeout = isolation.deadline_for(a.source.size + b.source.size)
+            answer = work.call("forensics.load:_measure", a, b, root.absolute(), timeout=timeout)
+            if answer.failure is not None:
+                prefix = "internal error: " if answer.bug else ""
+                raise UnreadableSource(_one_line(prefix + answer.failure))
+            return {str(k): (float(v[0]), float(v[1])) for k, v in answer.value.items()}
         try:
-            deltas = checkpoint_deltas(a, b, root)
+            return _measure(a, b, root)
         except UnreadableSource:
             raise
         except Exception as e:  # a reader bug must not stop the analysis
             if debug:
                 raise
             raise UnreadableSource(f"internal error: {type(e).__name__}: {e}") from e
-        return {k: (d.delta_l2, d.base_l2) for k, d in deltas.items() if d.elements > 0}
 
     return measure
 
@@ -161,14 +184,22 @@ def load_inventory(
     data: Sequence[str | os.PathLike[str]] = (),
     progress: ProgressFn | None = None,
     debug: bool = False,
+    work: worker.Worker | None = None,
 ) -> RunData:
-    """Read every file of ``inv``, then the extra ``data`` samples (inside or outside the run)."""
+    """Read every file of ``inv``, then the extra ``data`` samples (inside or outside the run).
+
+    Each file is read in the worker child ``work`` (a new one when not given; none with
+    ``debug=True``, which re-raises a reader's bug with its traceback, in this process
+    under a ``SIGALRM`` budget)."""
+    if work is None and not debug:
+        work = worker.Worker()
     run = RunData(
         root=inv.root,
         given=given,
         problems=list(inv.problems),
         ignored_files=inv.ignored,
-        measure_update=update_meter(inv.root, debug=debug),
+        measure_update=update_meter(inv.root, debug=debug, work=work),
+        worker=work,
     )
     files = [*inv.files, *_data_files(data)]
     total = sum(f.size for f in files) or 1
@@ -187,11 +218,15 @@ def load_inventory(
                 progress(rel, base + min(n, total - base), total)  # type: ignore[misc]
 
         try:
-            with (
-                reporting(listener) if listener else contextlib.nullcontext(),
-                isolation.wall_clock_limit(reader_deadline(found.size + shard_bytes.get(found.rel, 0))),
-            ):
-                record = _read_one(found, inv.root)
+            budget = found.size + shard_bytes.get(found.rel, 0)
+            if work is not None:
+                record = _read_in(work, found, inv.root, listener, budget)
+            else:
+                with (
+                    reporting(listener) if listener else contextlib.nullcontext(),
+                    isolation.wall_clock_limit(reader_deadline(budget)),
+                ):
+                    record = _read_one(found, inv.root)
         except isolation.DeadlineExceeded as e:
             record = dataclasses.replace(_source(found), status=Status.UNREADABLE, note=str(e))
         except UnreadableSource as e:
@@ -229,6 +264,27 @@ def load_inventory(
     return run
 
 
+def _read_in(
+    work: worker.Worker, found: Found, root: Path, listener: Callable[[int], None] | None, budget: int
+) -> Any:
+    """``_read_one`` in the worker, within the file's wall-time budget (past it the worker is
+    killed and the file listed as not finished; the next file gets a fresh worker)."""
+    found = dataclasses.replace(found, path=found.path.absolute())  # the worker's directory is /
+    hdf5 = found.path.suffix.lower() in HDF5_SUFFIXES
+    answer = work.call(
+        "forensics.load:_read_one",
+        found,
+        root.absolute(),
+        timeout=reader_deadline(found.size),
+        progress=listener,
+        crashes="the HDF5 library" if hdf5 else "its reader",
+    )
+    if answer.failure is None:
+        return answer.value
+    note = f"internal error: {answer.failure}" if answer.bug else answer.failure
+    return dataclasses.replace(_source(found), status=Status.UNREADABLE, note=_one_line(note))
+
+
 def load_run(
     path: str | os.PathLike[str],
     *,
@@ -237,9 +293,19 @@ def load_run(
     progress: ProgressFn | None = None,
     debug: bool = False,
 ) -> RunData:
-    """Discover and read every artifact under ``path``, and the extra ``data`` samples."""
-    inv = discover(path, follow_links=follow_links)
-    return load_inventory(inv, str(path), data=data, progress=progress, debug=debug)
+    """Discover and read every artifact under ``path``, and the extra ``data`` samples.
+
+    The files are read in a worker child that stays to measure checkpoint updates for the
+    timeline: :meth:`RunData.close` ends it (so does dropping the RunData)."""
+    work = None if debug else worker.Worker()
+    try:
+        with worker.serving(work) if work is not None else contextlib.nullcontext():
+            inv = discover(path, follow_links=follow_links)
+        return load_inventory(inv, str(path), data=data, progress=progress, debug=debug, work=work)
+    except BaseException:
+        if work is not None:
+            work.kill()
+        raise
 
 
 def _one_line(text: str, limit: int = 300) -> str:

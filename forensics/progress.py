@@ -4,8 +4,8 @@ A reader calls :func:`advance` with the bytes it has just consumed (tensor chunk
 or :func:`reached` with its offset in the file (record framing); both cost a
 context-variable look-up when nobody listens. The loader sets the listener per file
 with :func:`reporting`, so a 500 MB checkpoint moves the progress line while it is
-read instead of at its end. Readers running in a forked child (H5) report nothing
-until they return.
+read instead of at its end. In the run's worker child the listener sends the count to
+the parent a few times a second (``forensics/readers/worker.py``).
 """
 
 from __future__ import annotations

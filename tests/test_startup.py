@@ -3,7 +3,8 @@
 ml_dtypes alone costs about a second of CPU at import, h5py and the TensorBoard protos a
 tenth each, typer with pydantic a fifth; a small run's whole analysis costs less. Each
 case analyses a real sample run in a fresh interpreter (imports are per process) and
-lists which of those libraries got loaded, with a run that needs each as the control.
+lists which of those libraries got loaded, in the parent and in the run's worker child
+(where the readers run), with a run that needs each as the control.
 """
 
 from __future__ import annotations
@@ -23,8 +24,14 @@ _CHILD = """
 import json, sys
 from forensics.cli import run
 code = run(["analyze", sys.argv[1], "--format", "json", "-o", sys.argv[2]])
-print(json.dumps({"code": code, "loaded": sorted(m for m in sys.modules if m.split(".")[0] in HEAVY_ROOTS
-                                                  or m in HEAVY_NAMES)}))
+heavy = lambda names: sorted(m for m in names if m.split(".")[0] in HEAVY_ROOTS or m in HEAVY_NAMES)
+parent = heavy(sys.modules)
+# the readers run in the run's worker child: ask a fresh one what reading the run imported
+from forensics.load import load_run
+data = load_run(sys.argv[1])
+worker = heavy(data.worker.call("forensics.readers.worker:loaded_modules", timeout=60).value)
+data.close()
+print(json.dumps({"code": code, "parent": parent, "loaded": sorted(set(parent) | set(worker))}))
 """
 
 
@@ -42,6 +49,8 @@ def _loaded(run: Path, tmp_path: Path) -> set[str]:
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout.strip().splitlines()[-1])
     assert out["code"] == 0
+    # the parent itself never loads a reader's library: the worker child does
+    assert not {"h5py", "ml_dtypes", "tensorboard"} & set(out["parent"]), out["parent"]
     return {h for h in HEAVY if h in out["loaded"]}
 
 

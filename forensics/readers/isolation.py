@@ -6,7 +6,9 @@ B-tree. Every place that hands a file from the run directory to libhdf5 goes
 through :func:`run_isolated`: on Linux the work runs in a forked child (copy-on-write,
 no re-import, so a few milliseconds) that streams its results back as JSON lines,
 never pickle. The parent keeps every complete line, so when the child dies half-way
-the results it sent before dying are not lost. Elsewhere the work runs in-process.
+the results it sent before dying are not lost. Elsewhere the work runs in-process,
+and so it does in the run's worker child (:mod:`forensics.readers.worker`), which is
+itself the isolation: there ``ISOLATE`` is False and ``IN_WORKER`` True.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from typing import Any
 from forensics.errors import UnreadableSource
 
 ISOLATE = sys.platform.startswith("linux")
+# True in the run's worker child (forensics.readers.worker): readers run in it directly.
+IN_WORKER = False
 # A child gets this long plus time proportional to the bytes it reads before it is
 # killed. 20 MB/s is far below real read rates, so only a stuck child hits it.
 BASE_SECONDS = 120.0
@@ -87,7 +91,7 @@ def run_isolated(
     if pid == 0:  # child: work, report, and leave without running the parent's exit handlers
         try:
             faulthandler.disable()  # a crash here is expected, and reported by the parent
-            _die_with(parent)
+            become_child(parent)
             os.close(read_fd)
             _child(work, write_fd)
         finally:
@@ -129,7 +133,7 @@ def run_isolated(
     return Outcome(tuple(messages), failure, timed_out)
 
 
-def _die_with(parent: int) -> None:
+def become_child(parent: int) -> None:
     """In a fresh child: die with the parent, and let nothing of the run's folder run.
 
     ``PATH`` becomes the system default (no ``.``, no relative entry), so a library that

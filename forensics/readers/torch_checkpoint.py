@@ -64,8 +64,10 @@ _BUFFER_SUFFIXES = ("running_mean", "running_var", "num_batches_tracked")
 _RNG_KEYS = {"python", "numpy", "cpu", "cuda", "mps", "xla", "npu", "hpu", "xpu", "torch", "random", "np"}
 
 
-def _limit_memory() -> None:
-    """Cap the data segment of this (child) process at what it has plus CHILD_MEMORY_BYTES."""
+@contextlib.contextmanager
+def _limit_memory() -> Iterator[None]:
+    """Cap the data segment of this (child) process at what it has plus CHILD_MEMORY_BYTES,
+    for the block (the run's worker reads other files after this one)."""
     try:
         import resource
 
@@ -74,13 +76,19 @@ def _limit_memory() -> None:
             for line in fh:
                 if line.startswith("VmData:"):
                     used = int(line.split()[1]) * 1024
-        _, hard = resource.getrlimit(resource.RLIMIT_DATA)
+        soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
         limit = used + CHILD_MEMORY_BYTES
         if hard != resource.RLIM_INFINITY:
             limit = min(limit, hard)
         resource.setrlimit(resource.RLIMIT_DATA, (limit, hard))
     except (ImportError, OSError, ValueError):
-        pass
+        yield
+        return
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            resource.setrlimit(resource.RLIMIT_DATA, (soft, hard))
 
 
 # ---------------------------------------------------------------- structure
@@ -432,7 +440,7 @@ def opened_model_tensors(path: Path) -> Iterator[list[tuple[str, torch_pickle.La
     Unpickles in this process: call it only in an isolated child (it limits its memory
     when isolation is on).
     """
-    with _parsed(path, isolation.ISOLATE) as loaded:
+    with _parsed(path, isolation.ISOLATE or isolation.IN_WORKER) as loaded:
         tensors = torch_pickle.walk_tensors(loaded.obj)
         opts = [p for p, _ in _find(loaded.obj, _is_optimizer)]
         others = [p for p, _ in _find(loaded.obj, _is_scheduler) + _find(loaded.obj, _is_scaler)]
@@ -442,24 +450,28 @@ def opened_model_tensors(path: Path) -> Iterator[list[tuple[str, torch_pickle.La
 
 @contextlib.contextmanager
 def _parsed(path: Path, limit_memory: bool) -> Iterator[torch_pickle.Loaded]:
-    """The file unpickled (restricted), its storages open; only ever called in the isolated child."""
-    if limit_memory:
-        _limit_memory()
-    try:
-        fd = open_fd(path)  # no symlink, no FIFO, the very file discovery found
-    except OSError as e:
-        raise UnreadableSource(f"cannot read: {e.strerror or e}") from None
-    try:
-        loaded = torch_pickle.parse(fd, os.fstat(fd).st_size)
+    """The file unpickled (restricted), its storages open; only ever called in an isolated child
+    (a forked one, or the run's worker: ``limit_memory`` caps its memory for the block)."""
+    with _limit_memory() if limit_memory else contextlib.nullcontext():
         try:
-            yield loaded
+            fd = open_fd(path)  # no symlink, no FIFO, the very file discovery found
+        except OSError as e:
+            raise UnreadableSource(f"cannot read: {e.strerror or e}") from None
+        try:
+            loaded = torch_pickle.parse(fd, os.fstat(fd).st_size)
+            try:
+                yield loaded
+            finally:
+                loaded.close()
+        except OSError as e:
+            raise UnreadableSource(f"cannot read: {e.strerror or e}") from None
+        except MemoryError:
+            raise UnreadableSource(
+                f"reading it exhausted the reader's {CHILD_MEMORY_BYTES >> 20} MiB memory limit"
+            ) from None
         finally:
-            loaded.close()
-    except OSError as e:
-        raise UnreadableSource(f"cannot read: {e.strerror or e}") from None
-    finally:
-        with contextlib.suppress(OSError):
-            os.close(fd)
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 def dtype_label(t: torch_pickle.LazyTensor) -> str:
@@ -573,8 +585,10 @@ def _read(path: Path, source: Source, isolate: bool | None) -> Checkpoint | Conf
             source, status=Status.SKIPPED, note="not a PyTorch checkpoint (neither a zip archive nor a pickle)"
         )
     isolated = isolation.ISOLATE if isolate is None else isolate
+    # in the run's worker the file is read right here, its memory capped all the same
+    limited = isolated or (isolate is None and isolation.IN_WORKER)
     timeout = isolation.deadline_for(size)
-    outcome = isolation.run_isolated(_work(path, isolated), timeout, isolate=isolated)
+    outcome = isolation.run_isolated(_work(path, limited), timeout, isolate=isolated)
     tensors: list[TensorStats] = []
     opt_tensors: list[TensorStats] = []
     summary: dict[str, Any] | None = None

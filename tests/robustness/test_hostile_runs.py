@@ -299,7 +299,7 @@ def test_a_trainer_state_of_empty_lists_is_refused_before_parsing(run: Path) -> 
 
 
 @pytest.mark.parametrize(
-    ("tags", "bound"), [(12_000, 10.0), pytest.param(1_000_000, 30.0, marks=pytest.mark.slow)], ids=["12k", "1M"]
+    ("tags", "bound"), [(12_000, 30.0), pytest.param(1_000_000, 60.0, marks=pytest.mark.slow)], ids=["12k", "1M"]
 )
 def test_an_event_file_with_a_million_tags_keeps_a_bounded_number(tmp_path: Path, tags: int, bound: float) -> None:
     """Bound: the first 10,000 tags kept, the file partial with the reason, in linear time

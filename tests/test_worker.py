@@ -1,0 +1,190 @@
+"""The run's worker child: every reader runs in it, the parent enforces each one's wall time.
+
+Checked with real sample runs (what comes back equals what the readers return in this
+process) and with readers made to hang, crash and report progress (monkeypatched before
+the worker forks, so the child runs the patched code).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from forensics.load import load_run
+from forensics.readers import isolation, worker
+from forensics.records import Status
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "sample_runs"
+pytestmark = pytest.mark.skipif(not isolation.ISOLATE, reason="the worker is a forked child (Linux)")
+
+
+def _flat(obj: object) -> tuple[str, list[np.ndarray]]:
+    arrays: list[np.ndarray] = []
+    return json.dumps(worker._encode(obj, arrays)), arrays
+
+
+def _same(a: object, b: object) -> None:
+    tree_a, arrays_a = _flat(a)
+    tree_b, arrays_b = _flat(b)
+    assert tree_a == tree_b
+    assert len(arrays_a) == len(arrays_b)
+    for x, y in zip(arrays_a, arrays_b, strict=True):
+        assert x.dtype == y.dtype and x.shape == y.shape
+        assert np.array_equal(x, y, equal_nan=x.dtype.kind in "fc")
+
+
+@pytest.mark.parametrize("name", ["tbx_lr_too_high", "tf2_exploding_gradients", "hf_trainer_lr_too_high"])
+def test_records_read_in_the_worker_equal_those_read_in_this_process(name: str) -> None:
+    here = load_run(SAMPLES / name, debug=True)  # debug: every reader in this process
+    there = load_run(SAMPLES / name)
+    try:
+        assert there.worker is not None and here.worker is None
+        for field in ("sources", "events", "checkpoints", "logs", "trainer_states", "configs", "data_samples"):
+            _same(getattr(here, field), getattr(there, field))
+        a, b = here.checkpoints[0], here.checkpoints[-1]
+        assert there.measure_update is not None and here.measure_update is not None
+        assert there.measure_update(a, b) == here.measure_update(a, b)
+    finally:
+        there.close()
+
+
+def test_frames_round_trip_every_kind_of_value_and_refuse_lies() -> None:
+    value = {
+        "tuple": (1, 2.5, None, True),
+        3: "int key",
+        "set": {1, 2},
+        "path": Path("/x/y"),
+        "nan": float("nan"),
+        "surrogate": "a\udc80b",
+        "arrays": [np.arange(5, dtype=np.int64), np.array([1.5, np.nan]), np.zeros((2, 3), np.float32)],
+        "status": Status.PARTIAL,
+    }
+    r, w = os.pipe()
+    worker._write_all(w, worker._frame("ok", value))
+    kind, got = worker._read_frame(r, time.monotonic() + 5)
+    assert kind == "ok"
+    _same(got, value)
+    assert isinstance(got["status"], Status) and got["arrays"][2].shape == (2, 3)
+    # a header longer than the budget is refused before it is read
+    os.write(w, worker._LEN.pack(worker.MAX_HEADER_BYTES + 1))
+    with pytest.raises(ValueError, match="frame header"):
+        worker._read_frame(r, time.monotonic() + 5)
+    # an array whose bytes do not match its shape
+    header = json.dumps({"k": "ok", "v": {"__a": 0}, "a": [{"dt": "<f8", "sh": [4], "at": 0, "n": 8}], "blob": 8})
+    os.write(w, worker._LEN.pack(len(header)) + header.encode() + bytes(8))
+    with pytest.raises(ValueError, match="do not match"):
+        worker._read_frame(r, time.monotonic() + 5)
+    # only this package's dataclasses and enums are built
+    for name in ("os:system", "forensics.readers.worker:Worker.call", "forensics.readers.worker:json"):
+        with pytest.raises(ValueError, match="not a record type"):
+            worker._decode({"__d": name, "f": []}, [])
+    os.close(r)
+    os.close(w)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+def test_a_call_past_its_budget_kills_the_worker_and_the_next_call_gets_a_fresh_one(monkeypatch) -> None:
+    def stuck() -> list[str]:
+        while True:
+            pass
+
+    w = worker.Worker()
+    monkeypatch.setattr(worker, "loaded_modules", stuck)  # before the fork: the child runs it
+    t0 = time.monotonic()
+    answer = w.call("forensics.readers.worker:loaded_modules", timeout=1.0)
+    assert answer.timed_out and answer.failure == "reading it did not finish in 1 s: stopped"
+    assert time.monotonic() - t0 < 3
+    monkeypatch.undo()
+    first = w._pid
+    assert first is None  # killed and reaped
+    answer = w.call("forensics.readers.worker:loaded_modules", timeout=30)
+    assert answer.failure is None and "forensics.readers.worker" in answer.value
+    w.close()
+
+
+def test_a_crash_in_the_worker_costs_one_call_named_by_its_signal(monkeypatch) -> None:
+    def crash() -> None:
+        os.kill(os.getpid(), signal.SIGSEGV)
+
+    monkeypatch.setattr(worker, "loaded_modules", crash)
+    with worker.Worker() as w:
+        answer = w.call("forensics.readers.worker:loaded_modules", timeout=30, crashes="the HDF5 library")
+        assert answer.failure == "reading it crashed the HDF5 library (SIGSEGV): the file is damaged"
+        monkeypatch.undo()
+        assert w.call("forensics.readers.worker:loaded_modules", timeout=30).failure is None
+
+
+def test_the_worker_runs_outside_the_run_with_a_minimal_environment_and_dies_with_its_parent(monkeypatch) -> None:
+    def where() -> dict[str, object]:
+        return {
+            "cwd": os.getcwd(),
+            "env": dict(os.environ),
+            "pid": os.getpid(),
+            "sigint": signal.getsignal(signal.SIGINT) == signal.SIG_IGN,
+        }
+
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not for readers")
+    monkeypatch.setenv("PATH", ".:" + os.environ.get("PATH", ""))
+    monkeypatch.setattr(worker, "loaded_modules", where)
+    with worker.Worker() as w:
+        got = w.call("forensics.readers.worker:loaded_modules", timeout=30).value
+    assert got["cwd"] == "/"
+    assert "AWS_SECRET_ACCESS_KEY" not in got["env"] and "." not in got["env"]["PATH"].split(":")
+    assert got["sigint"] is True
+    assert not _alive(got["pid"])  # closed with the block
+
+
+def test_progress_inside_a_file_reaches_the_parent(monkeypatch) -> None:
+    from forensics import progress
+
+    def slow_reader() -> int:
+        for _ in range(4):
+            progress.advance(1000)
+            time.sleep(worker.PROGRESS_EVERY * 1.5)
+        return 4000
+
+    seen: list[int] = []
+    monkeypatch.setattr(worker, "loaded_modules", slow_reader)
+    with worker.Worker() as w:
+        answer = w.call("forensics.readers.worker:loaded_modules", timeout=30, progress=seen.append)
+    assert answer.value == 4000
+    assert len(seen) >= 2 and seen == sorted(seen) and seen[-1] <= 4000
+
+
+def test_a_run_with_h5_checkpoints_forks_one_worker_and_no_child_per_file(monkeypatch) -> None:
+    """Discovery's look, the statistics and the update ratio of each H5 file all happen in
+    the one worker (each forked a child of its own before)."""
+    import forensics
+
+    starts: list[int] = []
+    isolated: list[int] = []
+    real_start = worker.Worker._start
+    real_isolated = isolation.run_isolated
+
+    def counted_start(self: worker.Worker) -> None:
+        starts.append(1)
+        real_start(self)
+
+    def counted_isolated(*a, **k):  # in this process only: the worker runs the work itself
+        isolated.append(1)
+        return real_isolated(*a, **k)
+
+    monkeypatch.setattr(worker.Worker, "_start", counted_start)
+    monkeypatch.setattr(isolation, "run_isolated", counted_isolated)
+    report = forensics.analyze(SAMPLES / "tf2_exploding_gradients")
+    assert report.verdict.cause == "exploding_weights"
+    assert len(starts) == 1 and not isolated

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from forensics.diagnose import diagnose
 from forensics.errors import UsageError
 from forensics.load import ProgressFn, RunData, load_run
-from forensics.report.model import Report
-from forensics.rules import REGISTRY, run_rules
-from forensics.timeline import build_timeline
+
+if TYPE_CHECKING:
+    from forensics.report.model import Report
 
 NOTHING_FOUND = "no training artifacts found (event files, checkpoints, logs, configs, data)"
 
@@ -33,16 +33,32 @@ def analyze(
     be read still give a report (``report.readable`` is False; the CLI exits 2 on it),
     whose sources say what is wrong with each.
     """
-    run = load_run(path, data=data, follow_links=follow_links, progress=progress, debug=debug)
+    run = load_run(
+        path, data=data, follow_links=follow_links, progress=progress, debug=debug, meanwhile=_import_the_analysis
+    )
     try:
         return analyze_loaded(run, str(path), debug=debug)
     finally:
         run.close()
 
 
+def _import_the_analysis() -> None:
+    """Import the timeline, the rules, the diagnosis and the report: done while the run's
+    worker child reads the files, so the two cores share the start-up of a small run."""
+    import forensics.diagnose
+    import forensics.report.model
+    import forensics.rules
+    import forensics.timeline  # noqa: F401
+
+
 def analyze_loaded(run: RunData, run_dir: str, *, debug: bool = False) -> Report:
     """The analysis of a run already read (:func:`forensics.load.load_run`): for callers
     that also need what was read (a sweep compares the runs' configs)."""
+    from forensics.diagnose import diagnose
+    from forensics.report.model import Report
+    from forensics.rules import REGISTRY, run_rules
+    from forensics.timeline import build_timeline
+
     if not run.sources:
         raise UsageError(f"{run_dir}: {NOTHING_FOUND}" + (f" ({run.problems[0]})" if run.problems else ""))
     tl = build_timeline(run)

@@ -260,8 +260,10 @@ def analyze(
     report contract). A folder of several runs gets a sweep report (docs/sweeps.md)."""
     import forensics
     from forensics.remote import is_remote
-    from forensics.report.json_report import to_json
-    from forensics.sweep import find_runs_anywhere
+
+    # not the sweep's module, nor the report's: they import the whole analysis, which
+    # forensics.analyze imports while the run's worker reads the files
+    from forensics.runs import find_runs_anywhere
 
     found = _with_progress(lambda _: find_runs_anywhere(run_dir, follow_links=follow_links), quiet=quiet)
     if found.is_sweep:
@@ -278,6 +280,8 @@ def analyze(
     )
     if not report.readable:
         if format == "json":
+            from forensics.report.json_report import to_json
+
             with contextlib.suppress(ForensicsError):
                 _write_output(to_json(report), output)
         raise _fail(f"{run_dir}: nothing could be read: {report.unreadable_summary()}")

@@ -185,12 +185,14 @@ def load_inventory(
     progress: ProgressFn | None = None,
     debug: bool = False,
     work: worker.Worker | None = None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> RunData:
     """Read every file of ``inv``, then the extra ``data`` samples (inside or outside the run).
 
     Each file is read in the worker child ``work`` (a new one when not given; none with
     ``debug=True``, which re-raises a reader's bug with its traceback, in this process
-    under a ``SIGALRM`` budget)."""
+    under a ``SIGALRM`` budget). ``meanwhile`` is called once the worker has its first
+    files to read: what the caller can do in parallel (import the analysis)."""
     if work is None and not debug:
         work = worker.Worker()
     run = RunData(
@@ -208,38 +210,42 @@ def load_inventory(
     for f in files:
         if f.group and f.kind in (Kind.SAFETENSORS, Kind.TF_CHECKPOINT):
             shard_bytes[f.group] = shard_bytes.get(f.group, 0) + f.size
-    done = 0
-    for found in files:
-        listener = None
+    starts = []  # bytes before each file, for the progress line
+    before_it = 0
+    for f in files:
+        starts.append(before_it)
+        before_it += f.size
+    listeners: list[Callable[[int], None] | None] = []
+    befores: list[Callable[[], None] | None] = []
+    for found, base in zip(files, starts, strict=True):
         if progress:
-            progress(found.rel, done, total)
 
-            def listener(n: int, rel: str = found.rel, base: int = done) -> None:
+            def listener(n: int, rel: str = found.rel, base: int = base) -> None:
                 progress(rel, base + min(n, total - base), total)  # type: ignore[misc]
 
-        try:
-            budget = found.size + shard_bytes.get(found.rel, 0)
-            if work is not None:
-                record = _read_in(work, found, inv.root, listener, budget)
-            else:
-                with (
-                    reporting(listener) if listener else contextlib.nullcontext(),
-                    isolation.wall_clock_limit(reader_deadline(budget)),
-                ):
-                    record = _read_one(found, inv.root)
-        except isolation.DeadlineExceeded as e:
-            record = dataclasses.replace(_source(found), status=Status.UNREADABLE, note=str(e))
-        except UnreadableSource as e:
-            record = dataclasses.replace(_source(found), status=Status.UNREADABLE, note=_one_line(str(e)))
-        except MemoryError:
-            record = dataclasses.replace(_source(found), status=Status.UNREADABLE, note="ran out of memory reading it")
-        except Exception as e:  # a reader bug must not cost the other files
-            if debug:
-                raise
-            record = dataclasses.replace(
-                _source(found), status=Status.UNREADABLE, note=_one_line(f"internal error: {type(e).__name__}: {e}")
-            )
-        done += found.size
+            def before(rel: str = found.rel, base: int = base) -> None:
+                progress(rel, base, total)  # type: ignore[misc]
+
+            listeners.append(listener)
+            befores.append(before)
+        else:
+            listeners.append(None)
+            befores.append(None)
+    if work is not None:
+        calls = [
+            _call_for(found, inv.root, lst, bef, found.size + shard_bytes.get(found.rel, 0))
+            for found, lst, bef in zip(files, listeners, befores, strict=True)
+        ]
+        answers = work.map(calls, meanwhile=meanwhile)
+        records = (_record_of(found, answer) for found, answer in zip(files, answers, strict=True))
+    else:
+        if meanwhile is not None:
+            meanwhile()
+        records = (
+            _read_here(found, inv.root, lst, bef, debug, found.size + shard_bytes.get(found.rel, 0))
+            for found, lst, bef in zip(files, listeners, befores, strict=True)
+        )
+    for found, record in zip(files, records, strict=True):
         if record is None:
             continue
         if isinstance(record, Source):  # skipped or unreadable: listed, nothing to keep
@@ -264,25 +270,63 @@ def load_inventory(
     return run
 
 
-def _read_in(
-    work: worker.Worker, found: Found, root: Path, listener: Callable[[int], None] | None, budget: int
-) -> Any:
-    """``_read_one`` in the worker, within the file's wall-time budget (past it the worker is
-    killed and the file listed as not finished; the next file gets a fresh worker)."""
+def _call_for(
+    found: Found,
+    root: Path,
+    listener: Callable[[int], None] | None,
+    before: Callable[[], None] | None,
+    budget: int,
+) -> worker.Call:
+    """The worker's request for ``_read_one`` of a file, within the file's wall-time budget
+    (past it the worker is killed and the file listed as not finished; the files after it
+    go to a fresh worker)."""
     found = dataclasses.replace(found, path=found.path.absolute())  # the worker's directory is /
-    hdf5 = found.path.suffix.lower() in HDF5_SUFFIXES
-    answer = work.call(
+    return worker.Call(
         "forensics.load:_read_one",
-        found,
-        root.absolute(),
-        timeout=reader_deadline(found.size),
+        (found, root.absolute()),
+        timeout=reader_deadline(budget),  # the file's bytes, and its shards' for an index
         progress=listener,
-        crashes="the HDF5 library" if hdf5 else "its reader",
+        crashes="the HDF5 library" if found.path.suffix.lower() in HDF5_SUFFIXES else "its reader",
+        before=before,
     )
+
+
+def _record_of(found: Found, answer: worker.Answer) -> Any:
     if answer.failure is None:
         return answer.value
     note = f"internal error: {answer.failure}" if answer.bug else answer.failure
     return dataclasses.replace(_source(found), status=Status.UNREADABLE, note=_one_line(note))
+
+
+def _read_here(
+    found: Found,
+    root: Path,
+    listener: Callable[[int], None] | None,
+    before: Callable[[], None] | None,
+    debug: bool,
+    budget: int,
+) -> Any:
+    """``_read_one`` in this process, under a ``SIGALRM`` budget (``debug``: bugs re-raise)."""
+    if before is not None:
+        before()
+    try:
+        with (
+            reporting(listener) if listener else contextlib.nullcontext(),
+            isolation.wall_clock_limit(reader_deadline(budget)),
+        ):
+            return _read_one(found, root)
+    except isolation.DeadlineExceeded as e:
+        return dataclasses.replace(_source(found), status=Status.UNREADABLE, note=str(e))
+    except UnreadableSource as e:
+        return dataclasses.replace(_source(found), status=Status.UNREADABLE, note=_one_line(str(e)))
+    except MemoryError:
+        return dataclasses.replace(_source(found), status=Status.UNREADABLE, note="ran out of memory reading it")
+    except Exception as e:  # a reader bug must not cost the other files
+        if debug:
+            raise
+        return dataclasses.replace(
+            _source(found), status=Status.UNREADABLE, note=_one_line(f"internal error: {type(e).__name__}: {e}")
+        )
 
 
 def load_run(
@@ -292,6 +336,7 @@ def load_run(
     follow_links: bool = False,
     progress: ProgressFn | None = None,
     debug: bool = False,
+    meanwhile: Callable[[], None] | None = None,
 ) -> RunData:
     """Discover and read every artifact under ``path``, and the extra ``data`` samples.
 
@@ -301,7 +346,7 @@ def load_run(
     try:
         with worker.serving(work) if work is not None else contextlib.nullcontext():
             inv = discover(path, follow_links=follow_links)
-        return load_inventory(inv, str(path), data=data, progress=progress, debug=debug, work=work)
+        return load_inventory(inv, str(path), data=data, progress=progress, debug=debug, work=work, meanwhile=meanwhile)
     except BaseException:
         if work is not None:
             work.kill()

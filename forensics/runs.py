@@ -179,3 +179,14 @@ def find_runs(path: str | os.PathLike[str], *, follow_links: bool = False) -> Ru
     if not found.runs:
         found.runs = [Run("", "unknown")]  # analysed as given; the analysis says what is missing
     return found
+
+
+def find_runs_anywhere(path: str, *, follow_links: bool = False) -> RunSet:
+    """:func:`find_runs` for a local folder or an object-store URL."""
+    from forensics.remote import is_remote
+
+    if is_remote(path):
+        from forensics.remote import find_remote_runs
+
+        return find_remote_runs(path)
+    return find_runs(path, follow_links=follow_links)

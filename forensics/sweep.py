@@ -21,7 +21,7 @@ from forensics import __version__
 from forensics.errors import ForensicsError, UsageError
 from forensics.report.escape import md_cell, md_code, md_text
 from forensics.report.model import Report
-from forensics.runs import Run, RunSet, find_runs
+from forensics.runs import Run, RunSet, find_runs_anywhere
 from forensics.settings import LABELS, Setting, format_value, run_settings
 from forensics.triage import Finding, Outcome, confounded, differing, triage
 
@@ -375,17 +375,6 @@ def _is_url(path: str) -> bool:
     from forensics.remote import is_remote
 
     return is_remote(path)
-
-
-def find_runs_anywhere(path: str, *, follow_links: bool = False) -> RunSet:
-    """:func:`find_runs` for a local folder or an object-store URL."""
-    from forensics.remote import is_remote
-
-    if is_remote(path):
-        from forensics.remote import find_remote_runs
-
-        return find_remote_runs(path)
-    return find_runs(path, follow_links=follow_links)
 
 
 # ---------------------------------------------------------------- rendering

@@ -23,11 +23,13 @@ checks every length against a budget before it reads.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import enum
 import faulthandler
 import functools
+import gc
 import importlib
 import json
 import math
@@ -53,8 +55,6 @@ MAX_HEADER_BYTES = 1 << 30
 MAX_ARRAY_BYTES = 16 << 30
 # Progress messages from the child at most this often (seconds).
 PROGRESS_EVERY = 0.1
-# A worker that ends on request gets this long before it is killed.
-CLOSE_SECONDS = 1.0
 # A child whose pipe closed is given this long to be reaped, so its signal can be named.
 DYING_SECONDS = 0.5
 
@@ -321,6 +321,19 @@ class Answer:
     timed_out: bool = False
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Call:
+    """One request: ``function(*args)`` in the worker, and how long it may take."""
+
+    function: str  # "module:name" of this package
+    args: tuple[Any, ...]
+    timeout: float
+    stall: float | None = None
+    progress: Callable[[int], None] | None = None
+    crashes: str = "its reader"  # what a crash is blamed on
+    before: Callable[[], None] | None = None  # run when the parent starts waiting for this answer
+
+
 class Worker:
     """The parent's handle on its worker child, started on the first request (and again
     after a child had to be killed). Use as a context manager, or call :meth:`close`."""
@@ -333,6 +346,7 @@ class Worker:
 
     # one child at a time; its fds and pid live in a list the finalizer can reach
     def _start(self) -> None:
+        _reap()
         req_r, req_w = _wide_pipe()
         rep_r, rep_w = _wide_pipe()
         parent = os.getpid()
@@ -343,6 +357,9 @@ class Worker:
             try:
                 os.close(req_w)
                 os.close(rep_r)
+                # the objects inherited from the parent are never collected here: a collection
+                # would write to every one of them and copy the parent's whole heap page by page
+                gc.freeze()
                 faulthandler.disable()  # a crash here is expected, and reported by the parent
                 isolation.become_child(parent)
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -371,32 +388,70 @@ class Worker:
         """``function(*args)`` in the worker (``module:name`` of this package), within ``timeout``
         seconds of wall time (and ``stall`` without any message, when given). ``crashes``
         names what a crash of the worker is blamed on ("the HDF5 library")."""
+        (answer,) = self.map([Call(function, args, timeout, stall, progress, crashes)])
+        return answer
+
+    def map(
+        self, calls: list[Call], *, window: int = 16, meanwhile: Callable[[], None] | None = None
+    ) -> Iterator[Answer]:
+        """The answers to ``calls``, in order. Up to ``window`` requests are queued in the
+        child at a time, so it goes from one source to the next without waiting for the
+        parent; each call's budget runs from when the parent starts waiting for its answer
+        (the previous one has arrived: the child is on it). ``meanwhile`` runs once the
+        first requests are queued: work the parent does while the child reads. A call that
+        fails kills the child; the calls queued after it go to a fresh one."""
         if not isolation.ISOLATE:  # no fork here (or already in a worker): in this process
-            return _in_process(function, args, timeout, progress)
-        if self._pid is None:
-            self._start()
-        deadline = time.monotonic() + timeout
+            if meanwhile is not None:
+                meanwhile()
+            for c in calls:
+                if c.before is not None:
+                    c.before()
+                yield _in_process(c.function, c.args, c.timeout, c.progress)
+            return
+        sent: collections.deque[int] = collections.deque()  # queued in the current child
+        following = 0  # the next call to queue
+        for i, c in enumerate(calls):
+            try:
+                if self._pid is None:
+                    self._start()
+                    sent.clear()
+                    following = i
+                while following < len(calls) and len(sent) < window:
+                    _write_all(self._to_child, _frame("call", [calls[following].function, *calls[following].args]))
+                    sent.append(following)
+                    following += 1
+                if meanwhile is not None:
+                    meanwhile()
+                    meanwhile = None
+                if c.before is not None:
+                    c.before()
+                answer = self._receive(c)
+            except BaseException:  # interrupted (SIGINT, SIGTERM): the child goes too
+                self._stop()
+                raise
+            if sent and sent[0] == i:
+                sent.popleft()
+            yield answer
+
+    def _receive(self, c: Call) -> Answer:
+        deadline = time.monotonic() + c.timeout
         try:
-            _write_all(self._to_child, _frame("call", [function, *args]))
             while True:
-                wait_until = deadline if stall is None else min(deadline, time.monotonic() + stall)
+                wait_until = deadline if c.stall is None else min(deadline, time.monotonic() + c.stall)
                 kind, value = _read_frame(self._from_child, wait_until)
                 if kind == "progress":
-                    if progress is not None:
-                        progress(int(value))
+                    if c.progress is not None:
+                        c.progress(int(value))
                     continue
                 if kind == "ok":
                     return Answer(value)
                 return Answer(None, str(value), bug=kind == "bug")
         except TimeoutError:
             self._stop()
-            limit = timeout if stall is None else min(timeout, stall)
+            limit = c.timeout if c.stall is None else min(c.timeout, c.stall)
             return Answer(None, f"reading it did not finish in {limit:.0f} s: stopped", timed_out=True)
         except (_Stopped, OSError, ValueError):  # the child died (or sent what it must not)
-            return Answer(None, self._stop(crashes, dying=True))
-        except BaseException:  # interrupted (SIGINT, SIGTERM): the child goes too
-            self._stop()
-            raise
+            return Answer(None, self._stop(c.crashes, dying=True))
 
     def kill(self) -> None:
         """End the child now (on the way out of an error)."""
@@ -419,8 +474,13 @@ class Worker:
                     break
                 else:
                     time.sleep(0.001)
-        if self._finalizer is not None:
-            self._finalizer()  # SIGKILL, close the pipes, reap
+        if self._finalizer is not None and status is not None:  # reaped already: only the pipes
+            self._finalizer.detach()
+            for fd in (self._to_child, self._from_child):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        elif self._finalizer is not None:
+            self._finalizer()  # SIGKILL, close the pipes, reap when it is gone
         self._pid = None
         if status is not None and os.WIFSIGNALED(status):
             sig = os.WTERMSIG(status)
@@ -429,21 +489,12 @@ class Worker:
         return "the reader process ended without a result"
 
     def close(self) -> None:
-        """End the child: it leaves when its request pipe closes, or is killed after CLOSE_SECONDS."""
+        """End the child (idle, or reading files nobody waits for any more): killed at once,
+        reaped later, so that the parent never waits for a large process to be torn down."""
         if self._pid is None:
             return
-        pid = self._pid
-        with contextlib.suppress(OSError):
-            os.close(self._to_child)
-        deadline = time.monotonic() + CLOSE_SECONDS
-        while time.monotonic() < deadline:
-            with contextlib.suppress(ChildProcessError):
-                if os.waitpid(pid, os.WNOHANG)[0]:
-                    break
-            time.sleep(0.002)
         if self._finalizer is not None:
-            self._finalizer.detach()
-        _kill(pid, -1, self._from_child)
+            self._finalizer()
         self._pid = None
 
     def __enter__(self) -> Worker:
@@ -456,6 +507,11 @@ class Worker:
             self._stop()
 
 
+# Children killed and not reaped yet: tearing down a process as large as a test runner's
+# (TensorFlow imported) takes a tenth of a second, which the parent does not wait for.
+_unreaped: list[int] = []
+
+
 def _kill(pid: int, to_child: int, from_child: int) -> None:
     with contextlib.suppress(OSError):
         os.kill(pid, signal.SIGKILL)
@@ -463,8 +519,19 @@ def _kill(pid: int, to_child: int, from_child: int) -> None:
         if fd >= 0:
             with contextlib.suppress(OSError):
                 os.close(fd)
-    with contextlib.suppress(ChildProcessError, OSError):
-        os.waitpid(pid, 0)
+    _unreaped.append(pid)
+    _reap()
+
+
+def _reap() -> None:
+    """Collect the children killed earlier that have finished dying."""
+    for pid in list(_unreaped):
+        try:
+            done = os.waitpid(pid, os.WNOHANG)[0]
+        except ChildProcessError:
+            done = pid
+        if done:
+            _unreaped.remove(pid)
 
 
 def _in_process(function: str, args: tuple[Any, ...], timeout: float, progress: Callable[[int], None] | None) -> Answer:

@@ -231,6 +231,7 @@ def inspect(
     run = _with_progress(
         lambda progress: load_run(run_dir, follow_links=follow_links, progress=progress, debug=debug), quiet=quiet
     )
+    run.close()  # its worker child: everything is read
     if not run.sources:
         raise _fail(f"{run_dir}: no training artifacts found (event files, checkpoints, logs, configs, data)")
     try:

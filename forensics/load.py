@@ -78,8 +78,9 @@ class RunData:
     worker: worker.Worker | None = field(default=None, repr=False, compare=False)
 
     def close(self) -> None:
-        """End the worker child (it also ends when this object is dropped, or the process exits)."""
-        if self.worker is not None:
+        """Done with the worker child: a worker of its own ends (it also ends when this
+        object is dropped, or the process exits); this thread's kept worker stays."""
+        if self.worker is not None and not self.worker.shared:
             self.worker.close()
 
     @property
@@ -194,7 +195,7 @@ def load_inventory(
     under a ``SIGALRM`` budget). ``meanwhile`` is called once the worker has its first
     files to read: what the caller can do in parallel (import the analysis)."""
     if work is None and not debug:
-        work = worker.Worker()
+        work = worker.shared()
     run = RunData(
         root=inv.root,
         given=given,
@@ -342,7 +343,7 @@ def load_run(
 
     The files are read in a worker child that stays to measure checkpoint updates for the
     timeline: :meth:`RunData.close` ends it (so does dropping the RunData)."""
-    work = None if debug else worker.Worker()
+    work = None if debug else worker.shared()
     try:
         with worker.serving(work) if work is not None else contextlib.nullcontext():
             inv = discover(path, follow_links=follow_links)

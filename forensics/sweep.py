@@ -179,12 +179,18 @@ def load_and_analyze(path: str, *, follow_links: bool = False, debug: bool = Fal
 
     if not is_remote(path):
         run = load_run(path, follow_links=follow_links, debug=debug)
-        return analyze_loaded(run, path, debug=debug), run
+        try:
+            return analyze_loaded(run, path, debug=debug), run
+        finally:
+            run.close()  # its worker child: a sweep keeps hundreds of RunData
     from forensics.remote import name_remote_report, staged_run
 
     with staged_run(path) as (target, staged):
         run = load_run(target, follow_links=follow_links, debug=debug)
-        report = analyze_loaded(run, str(target), debug=debug)
+        try:
+            report = analyze_loaded(run, str(target), debug=debug)
+        finally:
+            run.close()
     return name_remote_report(report, path, staged), run
 
 

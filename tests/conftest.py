@@ -17,6 +17,17 @@ SAMPLES = ROOT / "sample_runs"
 SAMPLE_RUNS = sorted(json.loads((SAMPLES / "manifest.json").read_text(encoding="utf-8"))["runs"])
 
 
+@pytest.fixture(autouse=True)
+def _fresh_reader_worker():
+    """Each test's first run forks a fresh reader worker (forensics/readers/worker.py keeps
+    one from run to run): it then runs the readers as the test patched them."""
+    from forensics.readers import worker
+
+    worker.reset()
+    yield
+    worker.reset()
+
+
 @pytest.fixture(scope="session")
 def reports(tmp_path_factory):
     """Every sample run analysed from a read-only copy named 'run' (once per session: the

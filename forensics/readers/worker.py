@@ -1,15 +1,17 @@
 """One worker child per run: every reader runs in it, under a wall-time budget the parent enforces.
 
 A reader can crash the process (libhdf5 on a damaged file), loop (a pathological
-input), or run far past any reasonable time. So the loader forks one worker child
-when it starts reading a run (numpy and the loader already imported: a fork costs a
-few milliseconds, no import is paid twice) and asks it for one source at a time:
-read this file, look at this H5 file's top level, measure the update between these two
+input), or run far past any reasonable time. So the loader forks a worker child when
+it starts reading a run (numpy and the loader already imported: a fork costs about a
+millisecond, no import is paid twice) and asks it for one source at a time: read this
+file, look at this H5 file's top level, measure the update between these two
 checkpoints. The parent waits for each answer with that source's deadline; past it,
 or when the child dies, the parent kills the child, lists that source with a one-line
 reason, and the next request forks a fresh child for the remaining sources. Each H5
 file is handed to libhdf5 in this one process for discovery's look, its statistics and
-the update ratio, instead of a forked child each time.
+the update ratio, instead of a forked child each time. The CLI reads one run per
+process; a process that reads many (a sweep, a test suite) keeps its worker from run
+to run (:func:`shared`), replaced every ``RUNS_PER_WORKER`` runs.
 
 The child runs with a minimal environment (``PATH`` the system default: nothing from
 the run's folder can run), its working directory ``/`` (every path it gets is
@@ -23,6 +25,7 @@ checks every length against a budget before it reads.
 
 from __future__ import annotations
 
+import atexit
 import collections
 import contextlib
 import dataclasses
@@ -37,6 +40,7 @@ import os
 import select
 import signal
 import struct
+import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator
@@ -338,11 +342,14 @@ class Worker:
     """The parent's handle on its worker child, started on the first request (and again
     after a child had to be killed). Use as a context manager, or call :meth:`close`."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, shared: bool = False) -> None:
         self._pid: int | None = None
         self._to_child = -1
         self._from_child = -1
         self._finalizer: weakref.finalize | None = None
+        self.shared = shared  # this thread's worker, kept from run to run (see shared())
+        self.runs = 0  # runs served
+        self.owner = os.getpid()  # a forked copy of this object (a process pool) is not ours
 
     # one child at a time; its fds and pid live in a list the finalizer can reach
     def _start(self) -> None:
@@ -523,6 +530,16 @@ def _kill(pid: int, to_child: int, from_child: int) -> None:
     _reap()
 
 
+@atexit.register
+def _reap_all() -> None:
+    """At exit, wait for the children killed earlier: their time counts as this process's
+    children's (what a benchmark measures), and none is left a zombie for init."""
+    while _unreaped:
+        with contextlib.suppress(ChildProcessError, OSError):
+            os.waitpid(_unreaped[0], 0)
+        _unreaped.pop(0)
+
+
 def _reap() -> None:
     """Collect the children killed earlier that have finished dying."""
     for pid in list(_unreaped):
@@ -554,6 +571,34 @@ def _in_process(function: str, args: tuple[Any, ...], timeout: float, progress: 
 
 # The worker of the run being loaded in this thread (a sweep loads runs in threads).
 _current: ContextVar[Worker | None] = ContextVar("forensics_worker", default=None)
+
+# One worker is kept per thread from run to run: forking a process as large as a test
+# runner with TensorFlow imported costs a tenth of a second (a small CLI process: half a
+# millisecond), and a sweep or a test suite analyses thousands of runs. It is replaced
+# after this many runs (nothing one run leaves behind in it outlives a few more), and
+# whenever a source had to be stopped or crashed it.
+RUNS_PER_WORKER = 64
+_kept = threading.local()
+
+
+def shared() -> Worker:
+    """This thread's worker, for one more run."""
+    w: Worker | None = getattr(_kept, "worker", None)
+    if w is None or w.owner != os.getpid() or w.runs >= RUNS_PER_WORKER:
+        if w is not None and w.owner == os.getpid():
+            w.close()
+        w = _kept.worker = Worker(shared=True)
+    w.runs += 1
+    return w
+
+
+def reset() -> None:
+    """End this thread's kept worker: the next run forks a fresh one, which sees the code
+    as it is then (a test that patches a reader relies on this)."""
+    w: Worker | None = getattr(_kept, "worker", None)
+    _kept.worker = None
+    if w is not None and w.owner == os.getpid():
+        w.close()
 
 
 @contextlib.contextmanager

@@ -136,7 +136,10 @@ def h5_holds_weights(path: Path) -> bool | None:
 
     work = worker.current()
     if work is not None and isolation.ISOLATE:  # the run's worker looks, as it will read the file
-        answer = work.call("forensics.discover:_peek_h5", path.absolute(), timeout=H5_PEEK_SECONDS)
+        from forensics.readers.safe_open import seen_under
+
+        ident = seen_under(path.parent).get(str(path.absolute()))
+        answer = work.call("forensics.discover:_peek_h5_as", path.absolute(), ident, timeout=H5_PEEK_SECONDS)
         return answer.value if isinstance(answer.value, bool) else None
     stamp = _stamp(path)
     key = str(path)
@@ -180,6 +183,15 @@ def h5_holds_weights_many(paths: list[Path]) -> list[bool | None]:
             answers[start] = None  # the file the child died on, or was stuck in
             start += 1
     return [answers.get(i) for i in range(len(paths))]
+
+
+def _peek_h5_as(path: Path, ident: tuple[int, int] | None) -> bool | None:
+    """:func:`_peek_h5` in the run's worker, told the device and inode discovery saw."""
+    if ident is not None:
+        from forensics.readers.safe_open import remember_ids
+
+        remember_ids({str(path): ident})
+    return _peek_h5(path)
 
 
 def _peek_h5(path: Path) -> bool | None:

@@ -233,6 +233,13 @@ def load_inventory(
             listeners.append(None)
             befores.append(None)
     if work is not None:
+        from forensics.readers.safe_open import seen_under
+
+        # what discovery saw (device, inode) goes to every worker child first: it opens the
+        # files only if they are still those
+        work.set_preamble(
+            worker.Call("forensics.readers.safe_open:remember_ids", (seen_under(inv.root.absolute()),), timeout=60)
+        )
         calls = [
             _call_for(found, inv.root, lst, bef, found.size + shard_bytes.get(found.rel, 0))
             for found, lst, bef in zip(files, listeners, befores, strict=True)

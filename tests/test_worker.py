@@ -145,7 +145,10 @@ def test_the_worker_runs_outside_the_run_with_a_minimal_environment_and_dies_wit
     assert got["cwd"] == "/"
     assert "AWS_SECRET_ACCESS_KEY" not in got["env"] and "." not in got["env"]["PATH"].split(":")
     assert got["sigint"] is True
-    assert not _alive(got["pid"])  # closed with the block
+    deadline = time.monotonic() + 2
+    while _alive(got["pid"]) and time.monotonic() < deadline:  # killed with the block
+        time.sleep(0.01)
+    assert not _alive(got["pid"])
 
 
 def test_progress_inside_a_file_reaches_the_parent(monkeypatch) -> None:
@@ -188,3 +191,29 @@ def test_a_run_with_h5_checkpoints_forks_one_worker_and_no_child_per_file(monkey
     report = forensics.analyze(SAMPLES / "tf2_exploding_gradients")
     assert report.verdict.cause == "exploding_weights"
     assert len(starts) == 1 and not isolated
+
+
+def test_a_worker_started_before_discovery_still_refuses_a_file_replaced_after_it(tmp_path: Path) -> None:
+    """The device and inode discovery saw reach the worker (and any child started after a
+    kill): a file replaced by another regular file after discovery is not read."""
+    import shutil
+
+    from forensics.discover import discover
+    from forensics.load import load_inventory
+
+    run = tmp_path / "run"
+    shutil.copytree(SAMPLES / "tbx_lr_too_high", run)
+    w = worker.Worker()
+    assert w.call("forensics.readers.worker:loaded_modules", timeout=30).failure is None  # the child is up
+    inv = discover(run)
+    (log,) = [f for f in inv.files if f.rel.endswith(".out") or f.rel.endswith(".log")]
+    twin = log.path.with_name("twin")
+    twin.write_bytes(log.path.read_bytes())
+    os.replace(twin, log.path)  # the same bytes, another inode (the old one lives until then)
+    try:
+        data = load_inventory(inv, str(run), work=w)
+        src = next(s for s in data.sources if s.path == log.rel)
+        assert src.status is Status.UNREADABLE and "replaced by another file" in src.note, src
+        assert any(s.status is Status.OK for s in data.sources)
+    finally:
+        w.close()

@@ -40,6 +40,18 @@ def remember(path: str | os.PathLike[str], st: os.stat_result) -> None:
     _seen[os.fspath(path)] = (st.st_dev, st.st_ino)
 
 
+def seen_under(root: str | os.PathLike[str]) -> dict[str, tuple[int, int]]:
+    """What discovery saw under ``root``: handed to the process that reads the files."""
+    prefix = os.path.join(os.fspath(root), "")
+    return {p: v for p, v in _seen.items() if p.startswith(prefix)}
+
+
+def remember_ids(ids: dict[str, tuple[int, int]]) -> None:
+    """Record what another process's discovery saw (:func:`seen_under`)."""
+    for p, (dev, ino) in ids.items():
+        _seen[p] = (int(dev), int(ino))
+
+
 def open_fd(path: str | os.PathLike[str]) -> int:
     """A read-only descriptor of ``path``, refused (``OSError``) unless it is a regular
     file reached without a symlink in its last component and, if discovery saw it,

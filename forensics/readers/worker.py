@@ -350,6 +350,27 @@ class Worker:
         self.shared = shared  # this thread's worker, kept from run to run (see shared())
         self.runs = 0  # runs served
         self.owner = os.getpid()  # a forked copy of this object (a process pool) is not ours
+        self._preamble: Call | None = None  # sent to every child first (see set_preamble)
+
+    def set_preamble(self, call: Call | None) -> None:
+        """A call every child of this worker gets before any other, from now on (and the
+        current child at once): what the run's discovery saw, so that a child started
+        after a kill checks the files as the first one did."""
+        self._preamble = call
+        if call is not None and self._pid is not None and isolation.ISOLATE:
+            self._send_preamble()
+
+    def _send_preamble(self) -> None:
+        c = self._preamble
+        assert c is not None
+        try:
+            _write_all(self._to_child, _frame("call", [c.function, *c.args]))
+            answer = self._receive(c)
+        except BaseException:
+            self._stop()
+            raise
+        if answer.failure is not None:
+            raise RuntimeError(f"the reader worker could not be prepared: {answer.failure}")
 
     # one child at a time; its fds and pid live in a list the finalizer can reach
     def _start(self) -> None:
@@ -382,6 +403,8 @@ class Worker:
         os.close(rep_w)
         self._pid, self._to_child, self._from_child = pid, req_w, rep_r
         self._finalizer = weakref.finalize(self, _kill, pid, req_w, rep_r)
+        if self._preamble is not None:
+            self._send_preamble()
 
     def call(
         self,

@@ -57,7 +57,8 @@ from forensics.readers import isolation
 # million tensors is ~300 MB of JSON), and all its arrays (10^8 points of a few columns).
 MAX_HEADER_BYTES = 1 << 30
 MAX_ARRAY_BYTES = 16 << 30
-# Progress messages from the child at most this often (seconds).
+# Progress messages from the child: after this many bytes read, or this many seconds.
+PROGRESS_BYTES = 1 << 20
 PROGRESS_EVERY = 0.1
 # A child whose pipe closed is given this long to be reaped, so its signal can be named.
 DYING_SECONDS = 0.5
@@ -273,16 +274,18 @@ def _serve(requests: int, replies: int) -> None:
 
 
 class _Reporter:
-    """Progress of the current request, sent to the parent at most every PROGRESS_EVERY seconds."""
+    """Progress of the current request, sent to the parent every PROGRESS_BYTES read or
+    PROGRESS_EVERY seconds, whichever comes first (not per tiny tensor)."""
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
         self.last = 0.0
+        self.sent = 0
 
     def __call__(self, done: int) -> None:
         now = time.monotonic()
-        if now - self.last >= PROGRESS_EVERY:
-            self.last = now
+        if done - self.sent >= PROGRESS_BYTES or now - self.last >= PROGRESS_EVERY:
+            self.last, self.sent = now, done
             _write_all(self.fd, _frame("progress", done))
 
 

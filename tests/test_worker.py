@@ -19,6 +19,7 @@ import pytest
 from forensics.load import load_run
 from forensics.readers import isolation, worker
 from forensics.records import Status
+from tests.robustness.robust_util import alive
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_runs"
@@ -89,14 +90,6 @@ def test_frames_round_trip_every_kind_of_value_and_refuse_lies() -> None:
     os.close(w)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in ("Z", "X")
-
-
 def test_a_call_past_its_budget_kills_the_worker_and_the_next_call_gets_a_fresh_one(monkeypatch) -> None:
     def stuck() -> list[str]:
         while True:
@@ -146,9 +139,9 @@ def test_the_worker_runs_outside_the_run_with_a_minimal_environment_and_dies_wit
     assert "AWS_SECRET_ACCESS_KEY" not in got["env"] and "." not in got["env"]["PATH"].split(":")
     assert got["sigint"] is True
     deadline = time.monotonic() + 2
-    while _alive(got["pid"]) and time.monotonic() < deadline:  # killed with the block
+    while alive(got["pid"]) and time.monotonic() < deadline:  # killed with the block
         time.sleep(0.01)
-    assert not _alive(got["pid"])
+    assert not alive(got["pid"])
 
 
 def test_progress_inside_a_file_reaches_the_parent(monkeypatch) -> None:

@@ -296,3 +296,12 @@ def keras2_dense_group(f: Any) -> Any:
     g = mw.create_group("dense")
     g.attrs["weight_names"] = [b"dense/kernel:0"]
     return g.create_group("dense")
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie does not: it only waits to be reaped)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")

@@ -21,7 +21,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from robust_util import SAMPLES, analyze, count, keras2_dense_group, run_cli
+from robust_util import SAMPLES, alive, analyze, count, keras2_dense_group, run_cli
 
 import forensics
 from forensics.discover import discover
@@ -455,14 +455,6 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in ("Z", "X")
-
-
 def _slow_h5_run(tmp_path: Path) -> Path:
     """A run whose H5 weights take many seconds to read in the isolated child: 4 GiB of a
     sparse contiguous dataset (every element is read)."""
@@ -489,7 +481,7 @@ def _start_and_wait_for_the_reader(run: Path, out: Path) -> tuple[subprocess.Pop
     while time.monotonic() < deadline:
         now = time.monotonic()
         for kid in _children(proc.pid):
-            if _alive(kid):
+            if alive(kid):
                 born.setdefault(kid, now)
                 if now - born[kid] > 2:
                     return proc, kid
@@ -521,7 +513,7 @@ def test_a_signal_ends_the_whole_tree_within_a_second(tmp_path: Path, sig: str, 
     assert proc.returncode == code, err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
     assert seconds < 1.5, seconds
-    assert not _alive(child)
+    assert not alive(child)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
 
 
@@ -537,9 +529,9 @@ def test_a_reader_child_dies_with_a_killed_parent(tmp_path: Path) -> None:
     proc.wait(timeout=10)
     proc.communicate()
     deadline = time.monotonic() + 1.5
-    while _alive(child) and time.monotonic() < deadline:
+    while alive(child) and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert not _alive(child)
+    assert not alive(child)
 
 
 def test_a_reader_past_its_wall_time_costs_that_source_only(run: Path, monkeypatch) -> None:

@@ -10,7 +10,15 @@ import re
 import numpy as np
 
 from forensics.rules.base import Finding, rule
-from forensics.rules.context import clean_sample, clean_sample_covers, lr_high, lr_normal
+from forensics.rules.context import (
+    GRAD_LAST_RATIO,
+    clean_sample,
+    clean_sample_covers,
+    climbed_into_blowup,
+    grad_norm_before_blowup,
+    lr_high,
+    lr_normal,
+)
 from forensics.timeline import Timeline
 from forensics.util import fmt_num
 
@@ -200,6 +208,71 @@ def huge_first_gradient(tl: Timeline) -> list[Finding]:
     ]
 
 
+# A first logged loss this large is no loss of an initialised net: cross-entropy starts near
+# ln(classes) (under 10), a regression on standardised targets near 1. Three decades above
+# that, the output was already blown up by the layers it passed through.
+FIRST_LOSS_HUGE = 1e3
+# The output blown up at initialisation and the run dead within its first steps: the
+# network's signal, not the step size — weaker than a logged gradient (EXP006), since
+# unscaled regression targets also start high.
+HUGE_FIRST_LOSS_WEIGHT = 0.4
+
+
+@rule("EXP007", "huge-first-loss", "exploding_weights", ("exploding_gradients",), needs=("loss",))
+def huge_first_loss(tl: Timeline) -> list[Finding]:
+    """
+    What it detects:
+        A run that blew up within its first steps whose first logged loss was
+        finite but already 1e3 or more, at an LR that is not high for its
+        optimizer.
+
+    Why it points to this cause:
+        Before training has moved anything, the loss is what the initialised net
+        outputs: about ln(classes) for cross-entropy, about 1 for a regression on
+        standardised targets. A loss of thousands means the output was amplified
+        layer after layer (or step after step through a recurrence) from
+        initialisation, so the gradient of the first update is as large and the
+        next steps overflow: exploding gradients, which no LR makes safe. A
+        high LR would explain the blow-up as well, so the rule stays silent then;
+        raw, unscaled inputs amplify the output the same way, which a data
+        sample tells (DATA004) — hence a hint, not a finding.
+
+    Evidence it reports:
+        The step and value of the first logged loss, and the LR.
+
+    Fix to suggest:
+        Fix the init scale (He/Glorot, orthogonal recurrent weights with gain at
+        most 1), add normalisation layers and clip gradients; check the targets'
+        scale if it is a regression.
+    """
+    if not tl.diverged or not _early(tl) or tl.loss is None or not len(tl.loss):
+        return []
+    nf = tl.first_nonfinite
+    end = nf.step if nf is not None else tl.divergence_step
+    # the first logged point only: later ones already carry updates, whose size is the LR's
+    i = int(np.argmin(tl.loss.steps))
+    first, at = float(tl.loss.values[i]), int(tl.loss.steps[i])
+    if end is not None and at >= end:
+        return []
+    if not math.isfinite(first) or abs(first) < FIRST_LOSS_HUGE or lr_high(tl.lr_info):
+        return []
+    lr = tl.lr_info.value
+    return [
+        Finding(
+            "exploding_gradients",
+            f"The first logged loss was already {fmt_num(first)} (step {at})"
+            + (f", at an LR of {fmt_num(lr)}" if lr is not None else "")
+            + ": an initialised net's loss is near ln(classes) or 1, so its output was amplified through its "
+            "layers from the start.",
+            HUGE_FIRST_LOSS_WEIGHT,
+            step=at,
+            source=tl.loss.source,
+            fix="Fix the init scale (He/Glorot; orthogonal recurrent init with gain ≤ 1), add normalisation layers and "
+            "clip gradients (clipnorm=1.0); for a regression, standardise the targets.",
+        )
+    ]
+
+
 @rule(
     "EXP005",
     "recurrent-or-deep-plain-net-blows-up-early",
@@ -215,7 +288,11 @@ def architecture_blowup(tl: Timeline) -> list[Finding]:
         whose loss blew up early in the run (within the first 20 %, or its
         first few logged points; without a loss curve, weights already
         non-finite in the first checkpoint saved) or climbed into the blow-up,
-        at an LR that is not high for its optimizer.
+        at an LR that is not high for its optimizer. Not when the loss went
+        non-finite straight from its normal level (finite points logged before,
+        the last within 3x of the first, no climb, the gradient norm not
+        rising): compounding growth leaves a trace, a sudden NaN is a batch's
+        or an operation's.
 
     Why it points to this cause:
         In these nets the signal and its gradient are multiplied by the same
@@ -233,6 +310,8 @@ def architecture_blowup(tl: Timeline) -> list[Finding]:
         most 1 (or use LSTM/GRU); add normalisation layers to deep stacks.
     """
     if not tl.diverged or not (_early(tl) or tl.onset is not None):
+        return []
+    if _sudden_from_normal(tl):
         return []
     kind, how = architecture(tl)
     if kind is None:
@@ -255,6 +334,29 @@ def architecture_blowup(tl: Timeline) -> list[Finding]:
             "normalisation layers in deep stacks.",
         )
     ]
+
+
+# A blow-up that compounds leaves a trace before the NaN; a loss at most this many times
+# its first logged value right before it had not started compounding.
+SUDDEN_LEVEL_RATIO = 3.0
+
+
+def _sudden_from_normal(tl: Timeline) -> bool:
+    """The loss was logged finite before its first NaN/Inf, and went there straight from
+    its normal level: no climb, the last finite value within SUDDEN_LEVEL_RATIO of the first
+    and under FIRST_LOSS_HUGE, the gradient norm (when logged) not rising into it. Growth
+    through a recurrence or a deep stack compounds over steps; this did not."""
+    nf = tl.first_nonfinite
+    if nf is None or tl.loss is None or nf.last_finite_step is None or climbed_into_blowup(tl):
+        return False
+    fin = tl.loss.values[(tl.loss.steps < nf.step) & np.isfinite(tl.loss.values)]
+    if not fin.size:
+        return False
+    first, last = abs(float(fin[0])), abs(float(fin[-1]))
+    if last >= FIRST_LOSS_HUGE or first <= 0 or last > SUDDEN_LEVEL_RATIO * first:
+        return False
+    g = grad_norm_before_blowup(tl)
+    return not (g is not None and g[0] > 0 and g[2] >= GRAD_LAST_RATIO * g[0])
 
 
 def _param_count(tl: Timeline) -> int | None:

@@ -151,6 +151,8 @@ def _divergence_sentence(tl: Timeline) -> str:
     if tl.died_with_exception:
         at = f" after step {tl.died_after_step}" if tl.died_after_step is not None else ""
         return f"The job died on an error{at}, before any non-finite loss was logged."
+    if tl.loss is not None:
+        return "The training loss stayed finite and did not explode, but the weights tell otherwise."
     return ""
 
 
@@ -182,7 +184,12 @@ def diagnose(tl: Timeline, evidence: list[Evidence]) -> Diagnosis:
     decisive = [c for c in problem if any(e.weight >= DECISIVE_WEIGHT and _rule_is_decisive(e) for e in c.evidence)]
     healthy = by_cause.get("healthy")
 
-    if not tl.diverged and not decisive and not (tl.died_with_exception and spoken):
+    # a run whose loss never went non-finite nor exploded, but whose own findings for a
+    # problem cause (weights grown 10x, updates too large for their weights) outweigh
+    # everything that says healthy: the best-supported cause is that one, not "healthy"
+    p_all = comb.probabilities
+    outweighed = any(p_all.get(c, 0.0) > p_all["healthy"] for c in spoken)
+    if not tl.diverged and not decisive and not (tl.died_with_exception and spoken) and not outweighed:
         # a rule that saw the job stop for a reason that is not divergence says so
         notes_ = [_healthy_note(e) for e in (healthy.evidence if healthy else ())]
         extra = next((" " + n for n in notes_ if n), "")

@@ -158,6 +158,8 @@ def _headline(r: Report) -> str:
         what = "crashed"
     elif v.cause == "healthy":
         what = "did not diverge"
+    elif v.cause != "inconclusive" and tl is not None and tl.loss is not None:
+        what = "loss stayed finite"  # the weights' own findings named the cause
     else:
         what = "no divergence found"
     cause = CAUSES_TXT(v.cause, v.detail)

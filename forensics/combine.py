@@ -9,7 +9,8 @@ coefficient x feature; the probabilities are the softmax of the scores.
 The coefficients (``forensics/combination_table.py``) are fitted on the dev split of the
 scenario corpus by ``python scripts/fit_combination.py``: a multinomial logistic
 regression pulled toward the hand-set prior (each rule counts for its own cause), so a
-rule the dev runs never saw keeps its documented meaning. Every verdict still traces
+rule the dev runs never saw keeps its documented meaning; a finding may count against
+another cause but never for it. Every verdict still traces
 back to the named evidence that raised its score (``contributions``).
 """
 

@@ -6,7 +6,12 @@ Each dev run is analysed; its features (``forensics.combine.features``: the rule
 evidence by name, and what was read) and its true cause form one example. A multinomial
 logistic regression is fitted by gradient descent, each cause weighing the same, with an
 L2 pull toward the hand-set prior (each rule counts for its own cause, ``PRIOR_COEF``), so
-a feature seen in few dev runs moves little from its documented meaning. The stated
+a feature seen in few dev runs moves little from its documented meaning. A finding may
+count against other causes than its own, never for them: "NaN from the first step" is
+the data's mechanism, and an association of the dev families (there, deep nets that blew
+up at init) must not make it speak for exploding weights in a family the table never saw
+— a rule that reasons from that mechanism (EXP005, EXP007) speaks for it instead. On
+dev, held out by (cause, architecture), this is as accurate as the unconstrained fit. The stated
 confidence is then Platt-scaled, per kind of verdict (``combine.CONFIDENCE_KINDS``), on
 out-of-family dev verdicts: the runs of each cause in each architecture are left out in
 turn, the table fitted on the rest, and ``diagnose`` run on them as on a new run. The
@@ -86,6 +91,7 @@ def fit(feats: list[dict[str, float]], ys: list[int]) -> tuple[list[str], np.nda
     # mix of causes is the generator's choice (and its drop rate), not a prior about real runs.
     counts = y.sum(0)
     balance = (y @ np.where(counts > 0, n / (len(COMBINED_CAUSES) * np.maximum(counts, 1)), 0.0))[:, None]
+    own, cross = sign_constraints(keys)
     for _ in range(STEPS):
         z = x @ w + b
         z -= z.max(1, keepdims=True)
@@ -93,8 +99,27 @@ def fit(feats: list[dict[str, float]], ys: list[int]) -> tuple[list[str], np.nda
         p /= p.sum(1, keepdims=True)
         g = balance * (p - y) / n
         w -= RATE * (x.T @ g + L2 * (w - w0) / n)
+        # a finding keeps its documented direction for its own cause, and may count against
+        # other causes but never for them (projected gradient descent)
+        w = np.where(own & (w0 > 0), np.maximum(w, 0.0), w)
+        w = np.where(own & (w0 < 0), np.minimum(w, 0.0), w)
+        w = np.where(cross, np.minimum(w, 0.0), w)
         b -= RATE * g.sum(0)
     return keys, w, b
+
+
+def sign_constraints(keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(own, cross) masks over (feature, cause): a rule's finding ``RULE:cause[:against]``
+    against its own cause, and against every other cause. Facts of what was read
+    (``diverged``, ``no_loss_series`` ...) are free."""
+    own = np.zeros((len(keys), len(COMBINED_CAUSES)), dtype=bool)
+    named = np.zeros((len(keys), 1), dtype=bool)
+    for i, k in enumerate(keys):
+        parts = k.split(":")
+        if len(parts) >= 2 and parts[1] in COMBINED_CAUSES:
+            own[i, COMBINED_CAUSES.index(parts[1])] = True
+            named[i] = True
+    return own, named & ~own
 
 
 def fit_calibration(pairs: list[tuple[float, bool]]) -> tuple[float, float]:

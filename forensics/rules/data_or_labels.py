@@ -79,7 +79,9 @@ def _input_arrays(ds: DataSample) -> list[ArrayStats]:
 def nonfinite_first_step(tl: Timeline) -> list[Finding]:
     """
     What it detects:
-        The training loss is non-finite at its very first logged step, while the
+        The training loss is non-finite at its very first logged step (or the
+        gradient norm is, where the logger masked the NaN loss with finite
+        stand-ins, as HF Trainer's logging_nan_inf_filter does), while the
         weights of the earliest checkpoint are finite (or no checkpoint says
         otherwise). A first point logged only after updates ran (an epoch's mean,
         or a step past the first) weighs less: the net may have blown up in them.
@@ -98,7 +100,8 @@ def nonfinite_first_step(tl: Timeline) -> list[Finding]:
         range against the output layer before training.
     """
     nf = tl.first_nonfinite
-    if nf is None or nf.role != "loss" or (nf.last_finite_step is None and tl.loss is None):
+    # the grad norm stands in for the loss only where the timeline found the loss masked
+    if nf is None or nf.role not in ("loss", "grad_norm") or (nf.last_finite_step is None and tl.loss is None):
         return []
     if nf.last_finite_step is not None:
         return []
@@ -124,7 +127,12 @@ def nonfinite_first_step(tl: Timeline) -> list[Finding]:
     return [
         Finding(
             None,
-            f"The loss is {fmt_num(nf.value)} at the first logged {nf.unit} ({nf.step}){lr_txt}{w_txt}: "
+            (
+                f"The loss is {fmt_num(nf.value)}"
+                if nf.role == "loss"
+                else f"The gradient norm is {fmt_num(nf.value)} (the loss logged there is the logger's stand-in)"
+            )
+            + f" at the first logged {nf.unit} ({nf.step}){lr_txt}{w_txt}: "
             + (
                 "only the updates before it could have blown up, or the inputs or labels produce it."
                 if after_updates and lr0 != 0

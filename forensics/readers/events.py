@@ -38,7 +38,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from google.protobuf.json_format import MessageToDict
 from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_shape_pb2
 from tensorboard.plugins.hparams import plugin_data_pb2
 
@@ -298,6 +297,8 @@ def _hparam_value(v: Any) -> Any:
         return v.bool_value
     if kind == "null_value" or kind is None:
         return None
+    from google.protobuf.json_format import MessageToDict  # ~20 ms to import: only for hparams
+
     return MessageToDict(v)
 
 

@@ -21,7 +21,7 @@ Goals and their floors:
 
 Every measurement runs in a fresh subprocess; the rounds interleave ours and the floor so
 that a burst of load on a shared machine hits both; the best of ``--repeat`` rounds is kept,
-wall and CPU time (children included: the H5 readers work in a forked child) both. Peak
+wall and CPU time (children included: the readers work in the run's worker child) both. Peak
 RSS is the measuring process's ``VmHWM`` or its children's ``ru_maxrss``, whichever is larger.
 The load average before and after is printed: on a shared machine, quote it with the numbers.
 Start-up is measured with bytecode cached (``PYTHONPYCACHEPREFIX`` in the temp dir, warmed
@@ -149,7 +149,7 @@ from forensics.records import Kind, Source
     + _PEAK
     + """
 job, run = sys.argv[1], Path(sys.argv[2])
-t0, c0 = time.perf_counter(), time.process_time()
+t0, c0, k0 = time.perf_counter(), time.process_time(), os.times()
 if job == "read":
     path = next(run.glob("events.out.tfevents.*"))
     data = read_event_file(path, Source(path.name, Kind.EVENTS))
@@ -157,8 +157,14 @@ if job == "read":
 else:
     report = forensics.analyze(run)
     out = {"first_nonfinite_step": report.first_nonfinite_step, "cause": report.verdict.cause}
-t1, c1 = time.perf_counter(), time.process_time()
-print(json.dumps({**out, "wall": t1 - t0, "cpu": c1 - c0, "peak_mb": _peak_mb()}))
+    # the files were read in the worker child: end it and wait for it, so that its time
+    # and memory count (children's rusage covers reaped children only)
+    from forensics.readers import worker
+    worker.reset()
+    worker._reap_all()
+t1, c1, k1 = time.perf_counter(), time.process_time(), os.times()
+children = (k1.children_user - k0.children_user) + (k1.children_system - k0.children_system)
+print(json.dumps({**out, "wall": t1 - t0, "cpu": c1 - c0 + children, "peak_mb": _peak_mb()}))
 """
 )
 

@@ -236,14 +236,17 @@ def _read_frame(fd: int, deadline: float | None) -> tuple[str, Any]:
     return header["k"], _decode(header["v"], arrays)
 
 
-def _wide_pipe() -> tuple[int, int]:
-    """A pipe with a 1 MiB buffer where Linux allows it (fewer switches between the processes)."""
+def _wide_pipe() -> tuple[int, int, int]:
+    """A pipe with a 1 MiB buffer where Linux allows it (fewer switches between the
+    processes), and the bytes it holds (64 KiB, the default, when it could not be asked)."""
     r, w = os.pipe()
+    size = 1 << 16
     with contextlib.suppress(OSError, AttributeError):
         import fcntl
 
         fcntl.fcntl(w, fcntl.F_SETPIPE_SZ, 1 << 20)
-    return r, w
+        size = fcntl.fcntl(w, fcntl.F_GETPIPE_SZ)
+    return r, w, size
 
 
 # ---------------------------------------------------------------- the child
@@ -347,6 +350,7 @@ class Worker:
 
     def __init__(self, *, shared: bool = False) -> None:
         self._pid: int | None = None
+        self._room = 1 << 15  # bytes of requests queued in the child at a time
         self._to_child = -1
         self._from_child = -1
         self._finalizer: weakref.finalize | None = None
@@ -378,8 +382,11 @@ class Worker:
     # one child at a time; its fds and pid live in a list the finalizer can reach
     def _start(self) -> None:
         _reap()
-        req_r, req_w = _wide_pipe()
-        rep_r, rep_w = _wide_pipe()
+        req_r, req_w, room = _wide_pipe()
+        rep_r, rep_w, _ = _wide_pipe()
+        # requests queued at a time fill at most half the request pipe: the parent never
+        # blocks writing one while the child blocks writing an answer nobody reads yet
+        self._room = room // 2
         parent = os.getpid()
         env = _minimal_env()
         pid = os.fork()
@@ -424,11 +431,9 @@ class Worker:
         (answer,) = self.map([Call(function, args, timeout, stall, progress, crashes)])
         return answer
 
-    def map(
-        self, calls: list[Call], *, window: int = 16, meanwhile: Callable[[], None] | None = None
-    ) -> Iterator[Answer]:
-        """The answers to ``calls``, in order. Up to ``window`` requests are queued in the
-        child at a time, so it goes from one source to the next without waiting for the
+    def map(self, calls: list[Call], *, meanwhile: Callable[[], None] | None = None) -> Iterator[Answer]:
+        """The answers to ``calls``, in order. As many requests as half the request pipe
+        holds are queued in the child at a time, so it goes from one source to the next without waiting for the
         parent; each call's budget runs from when the parent starts waiting for its answer
         (the previous one has arrived: the child is on it). ``meanwhile`` runs once the
         first requests are queued: work the parent does while the child reads. A call that
@@ -441,17 +446,24 @@ class Worker:
                     c.before()
                 yield _in_process(c.function, c.args, c.timeout, c.progress)
             return
-        sent: collections.deque[int] = collections.deque()  # queued in the current child
+        sent: collections.deque[tuple[int, int]] = collections.deque()  # (call, bytes) queued in the child
+        queued = 0  # bytes of those
         following = 0  # the next call to queue
         for i, c in enumerate(calls):
             try:
                 if self._pid is None:
                     self._start()
                     sent.clear()
+                    queued = 0
                     following = i
-                while following < len(calls) and len(sent) < window:
-                    _write_all(self._to_child, _frame("call", [calls[following].function, *calls[following].args]))
-                    sent.append(following)
+                while following < len(calls):
+                    frame = _frame("call", [calls[following].function, *calls[following].args])
+                    size = sum(len(part) for part in frame)
+                    if sent and queued + size > self._room:
+                        break
+                    _write_all(self._to_child, frame)
+                    sent.append((following, size))
+                    queued += size
                     following += 1
                 if meanwhile is not None:
                     meanwhile()
@@ -462,8 +474,8 @@ class Worker:
             except BaseException:  # interrupted (SIGINT, SIGTERM): the child goes too
                 self._stop()
                 raise
-            if sent and sent[0] == i:
-                sent.popleft()
+            if sent and sent[0][0] == i:
+                queued -= sent.popleft()[1]
             yield answer
 
     def _receive(self, c: Call) -> Answer:

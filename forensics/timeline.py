@@ -346,6 +346,8 @@ class Timeline:
     log_events: tuple[tuple[str, LogEvent], ...] = ()  # (log path, event)
     died_with_exception: bool = False
     died_after_step: int | None = None  # the last step a log showed before the job died on an exception
+    # how metrics stores recorded the job's end: (store path, the store's word, exit code)
+    store_endings: tuple[tuple[str, str, int | None], ...] = ()
     job_logs: int = 0  # job logs read
     spikes_recovered: tuple[int, ...] = ()
     loss_spikes: tuple[Spike, ...] = ()  # every spike by the published criteria (forensics/spikes.py)
@@ -1490,6 +1492,9 @@ def build_timeline(run: RunData) -> Timeline:
         log_events=tuple(_gather_log_events(run)),
         died_with_exception=any(log.died_with_exception for log in run.logs),
         died_after_step=max(died_after) if died_after else None,
+        store_endings=tuple(
+            (lg.source.path, lg.store_status, lg.exit_code) for lg in run.logs if lg.store_status is not None
+        ),
         job_logs=len(run.logs),
         spikes_recovered=spikes,
         loss_spikes=loss_spikes,

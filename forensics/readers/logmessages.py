@@ -447,6 +447,56 @@ CATALOGUE: tuple[Message, ...] = (
         "Timed out initializing process group",
         None,
     ),
+    # ------------------------------------------------------------ how the job ended (report's `ended`)
+    Message(
+        "job_finished",
+        "transformers",
+        "Training completed. Do not forget to share your model on huggingface.co/models =)",
+        "transformers/trainer.py (Trainer._inner_training_loop)",
+        "Training completed. Do not forget",
+    ),
+    Message(
+        "job_finished",
+        "lightning",
+        "`Trainer.fit` stopped: `max_epochs={n}` reached.",
+        "lightning/pytorch/loops/fit_loop.py (FitLoop.done)",
+        "`Trainer.fit` stopped: `max_",
+    ),
+    Message(
+        "early_stopping",
+        "keras",
+        "Epoch {epoch}: early stopping",
+        "keras/src/callbacks/early_stopping.py (Keras 3; Keras 2 pads the epoch: 'Epoch 00012')",
+        ": early stopping",
+        re.compile(r"Epoch (\d{1,9}): early stopping"),
+        lambda m: {"epoch": int(m.group(1))},
+    ),
+    Message(
+        "early_stopping",
+        "lightning",
+        "Monitored metric {monitor} did not improve in the last {n} records. Best score: {best}. "
+        "Signaling Trainer to stop.",
+        "lightning/pytorch/callbacks/early_stopping.py",
+        "did not improve in the last",
+    ),
+    Message(
+        "job_killed",
+        "slurm",
+        "slurmstepd: error: *** JOB {id} ON {node} CANCELLED AT {time} DUE TO TIME LIMIT ***",
+        "slurmstepd (the job or step ran past its --time)",
+        "DUE TO TIME LIMIT",
+        None,
+        lambda m: {"what": "time_limit"},
+    ),
+    Message(
+        "job_killed",
+        "pytorch",
+        "torch.distributed.elastic.multiprocessing.api.SignalException: Process {pid} got signal: {sig}",
+        "torch/distributed/elastic/multiprocessing/api.py (torchrun, the launcher signalled)",
+        "SignalException: Process",
+        re.compile(r"got signal: (\d{1,3})"),
+        lambda m: {"what": "signal", "signal": int(m.group(1))},
+    ),
 )
 
 NEEDLES = tuple(sorted({m.needle for m in CATALOGUE}))

@@ -44,6 +44,10 @@ what it means: the table from family to cause, detail and fix is the rules'
                                    (``values["count"]`` says how many)
 ``loss_scale_minimum``             the loss scale hit its floor
 ``oom``                            out of memory (GPU, CPU, TF allocator, OOM killer)
+``distributed_failure``            an NCCL error or a collective that timed out
+``job_finished``                   the trainer said it finished (HF, Lightning)
+``early_stopping``                 an early-stopping callback ended training
+``job_killed``                     a time limit or a signal ended the job (Slurm, torchrun)
 ``exception``                      any other uncaught exception
 =================================  ===================================================
 
@@ -137,11 +141,19 @@ EVENT_KINDS = (
     "loss_scale_minimum",
     "oom",
     "distributed_failure",
+    "job_finished",
+    "early_stopping",
+    "job_killed",
     "exception",
 )
 # Events that end a run: an exception raised right after one of these is the
 # same failure, so the event gets the traceback and no separate "exception".
-_FATAL_KINDS = frozenset(EVENT_KINDS) - {"loss_scale_overflow_transient", "exception"}
+_FATAL_KINDS = frozenset(EVENT_KINDS) - {
+    "loss_scale_overflow_transient",
+    "job_finished",
+    "early_stopping",
+    "exception",
+}
 # Aggregated: thousands of identical lines (one per CUDA thread, one per skipped
 # step) become one event with a count.
 _COUNTED_KINDS = frozenset({"loss_scale_overflow_transient", "cuda_device_assert", "distributed_failure"})

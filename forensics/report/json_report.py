@@ -34,6 +34,7 @@ def _clean(x: Any) -> Any:
 
 def report_dict(r: Report) -> dict[str, Any]:
     tl = r.timeline
+    end = r.ending
     out: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "tool_version": r.tool_version,
@@ -62,6 +63,8 @@ def report_dict(r: Report) -> dict[str, Any]:
             {"path": s.path, "kind": s.kind.value, "status": s.status.value, "note": s.note} for s in r.sources
         ],
         "recommendations": list(r.recommendations),
+        "ended": end.ended,
+        "crash": end.crash.to_dict() if end.crash is not None else None,
         # ---- extra fields (not part of the contract's required set)
         "fix": r.verdict.fix,
         "not_checked": list(r.not_checked),

@@ -506,6 +506,13 @@ def to_markdown(
         lines += [md_text(summary), ""]
     if v.fix:
         lines += [f"**Fix:** {md_cell(said.new(v.fix) or v.fix)}", ""]
+    end = r.ending
+    if end.ended != "unknown":
+        ended = f"**Ended:** {end.ended} ({md_text(end.how)})"
+        if end.crash is not None:
+            meaning = f" — {md_text(end.crash.meaning.replace('_', ' '))}" if end.crash.meaning else ""
+            ended = f"**Ended:** {end.ended} on {md_code(end.crash.exception)}{meaning} ({md_code(end.crash.source)})"
+        lines += [ended, ""]
     lines += [CONFIDENCE_NOTE, ""]
     said.new(CONFIDENCE_NOTE)
     if "timeline.png" in figures:

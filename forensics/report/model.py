@@ -8,6 +8,7 @@ from pathlib import Path
 
 from forensics import __version__
 from forensics.diagnose import Candidate, Verdict
+from forensics.ending import Ending, ending_of
 from forensics.records import Source, Status
 from forensics.timeline import Timeline
 
@@ -28,6 +29,13 @@ class Report:
     # the figures, drawn once on first use (markdown files, the HTML page and a
     # notebook cell all show the same ones)
     figure_cache: list | None = field(default=None, repr=False, compare=False)  # type: ignore[type-arg]
+
+    @property
+    def ending(self) -> Ending:
+        """How the job ended and what it crashed with (the contract's ``ended`` and ``crash``)."""
+        if self.timeline is None:
+            return Ending("unknown", None, "no source says how the job ended")
+        return ending_of(self.timeline)
 
     @property
     def readable(self) -> bool:

@@ -169,6 +169,16 @@ FAMILIES: dict[str, Family] = {
         "An NCCL error or a collective that timed out (a rank died or hung): the job stopped, not of a "
         "divergence (rule LOG004 says so in the report).",
     ),
+    "job_finished": Family(None, _none, _none, "The trainer said training completed: how the job ended, no cause."),
+    "early_stopping": Family(
+        None, _none, _none, "An early-stopping callback ended training on a metric that stopped improving: no cause."
+    ),
+    "job_killed": Family(
+        None,
+        _none,
+        _none,
+        "The scheduler's time limit or a signal ended the job: it was killed, which says nothing of divergence.",
+    ),
     "exception": Family(None, _none, _none, "An uncaught exception of no known meaning: the job died, cause unknown."),
 }
 

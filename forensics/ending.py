@@ -1,0 +1,143 @@
+"""How the job ended and what it crashed with: the report contract's ``ended`` and ``crash``.
+
+``ended`` is one of ``finished``, ``crashed``, ``stopped`` (a NaN guard or early stopping
+ended training), ``killed`` (a time limit or a signal) or ``unknown``, from what the
+sources say of the job's last moments, strongest first:
+
+1. the exception the job died with (a log's traceback, an MLflow run closed FAILED, a
+   W&B exit code other than 0): ``crashed``, or ``stopped`` when what raised was a NaN
+   guard (``NanTensorHook``, detectron2's check): the guard did its job;
+   a framework message that ends the process (out of memory, a collective timeout, a
+   label the loss refuses) counts the same when no traceback follows it;
+2. a message that a time limit or a signal ended it: ``killed`` (MLflow's KILLED too);
+3. a NaN guard or an early-stopping callback that ended training without raising:
+   ``stopped``;
+4. the trainer saying it completed, MLflow's FINISHED, W&B's exit code 0: ``finished``;
+5. otherwise ``unknown``: a log that simply stops (a job still running, or killed
+   without a word) says nothing of how it ended.
+
+``crash`` is ``None`` unless the job ended in an exception; then it quotes the exception,
+the last step before it, the source, and its meaning: the contract detail the message
+names (``labels_out_of_range``...), a known non-divergence (``out_of_memory``,
+``nccl_timeout``, ``distributed_failure``), ``nan_guard``, or ``None``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from forensics.records import LogEvent
+from forensics.rules.messages import meaning
+from forensics.timeline import Timeline
+
+ENDINGS = ("finished", "crashed", "stopped", "killed", "unknown")
+
+# Families whose message is what the job died of when it died of an exception (the event
+# carries the traceback then); a plain "exception" is the fallback.
+_GUARDS = frozenset({"nan_loss", "nan_loss_terminated"})
+_NON_DIVERGENCE = {"oom": "out_of_memory"}
+# Messages that end the process whether or not the log kept a traceback after them (the
+# watchdog aborts, the OOM killer kills, the loss raises on a bad label).
+_FATAL = frozenset(
+    {
+        "label_out_of_range",
+        "cuda_device_assert",
+        "index_out_of_range",
+        "nonfinite_gradient",
+        "nonfinite_tensor",
+        "loss_scale_minimum",
+        "oom",
+        "distributed_failure",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Crash:
+    exception: str  # the exception line as the log printed it
+    step: int | None  # the last step before it, when a log showed one
+    source: str  # the file that says so
+    meaning: str | None  # a contract detail, a known non-divergence, "nan_guard", or None
+
+    def to_dict(self) -> dict[str, object]:
+        return {"exception": self.exception, "step": self.step, "source": self.source, "meaning": self.meaning}
+
+
+@dataclass(frozen=True, slots=True)
+class Ending:
+    ended: str  # one of ENDINGS
+    crash: Crash | None
+    how: str  # one line for the report: what says so
+
+
+def _crash_meaning(e: LogEvent) -> str | None:
+    if e.kind in _GUARDS:
+        return "nan_guard"
+    if e.kind in _NON_DIVERGENCE:
+        return _NON_DIVERGENCE[e.kind]
+    if e.kind == "distributed_failure":
+        return "nccl_timeout" if e.values.get("what") == "timeout" else "distributed_failure"
+    m = meaning(e)
+    if m is not None:
+        return m.detail or m.cause
+    return None
+
+
+def _fatal_event(tl: Timeline) -> tuple[str, LogEvent] | None:
+    """The event the job died of: the last fatal framework message of the logs, else the last exception."""
+    fatal = [(p, e) for p, e in tl.log_events if e.kind not in ("exception", "loss_scale_overflow_transient")]
+    fatal = [(p, e) for p, e in fatal if e.kind not in ("job_finished", "early_stopping")]
+    if fatal and fatal[-1][1].traceback:
+        return fatal[-1]
+    exceptions = [(p, e) for p, e in tl.log_events if e.kind == "exception"]
+    if exceptions:
+        return exceptions[-1]
+    return fatal[-1] if fatal else None
+
+
+def _exception_line(e: LogEvent) -> str:
+    return e.traceback[-1] if e.traceback else e.message
+
+
+def ending_of(tl: Timeline) -> Ending:
+    kinds = {e.kind for _, e in tl.log_events}
+    stores = tl.store_endings
+    if tl.died_with_exception:
+        found = _fatal_event(tl)
+        if found is not None:
+            path, e = found
+            crash = Crash(_exception_line(e), tl.died_after_step, path, _crash_meaning(e))
+        else:  # a store said so (MLflow FAILED, a W&B exit code) without a console to quote
+            path, status, code = next(((p, s, c) for p, s, c in stores), ("", "", None))
+            text = f"exit code {code}" if code is not None else f"run closed {status}"
+            crash = Crash(text, tl.died_after_step, path, None)
+        if crash.meaning == "nan_guard":
+            return Ending("stopped", crash, f"a NaN guard raised ({crash.source})")
+        return Ending("crashed", crash, f"the job died on an exception ({crash.source})")
+    fatal = [(p, e) for p, e in tl.log_events if e.kind in _FATAL]
+    if fatal:
+        path, e = fatal[-1]
+        crash = Crash(_exception_line(e), tl.died_after_step, path, _crash_meaning(e))
+        return Ending("crashed", crash, f"{e.message} ({path} line {e.line})")
+    for path, e in tl.log_events:
+        if e.kind == "job_killed":
+            return Ending("killed", None, f"{e.message} ({path} line {e.line})")
+    for path, status, code in stores:
+        if status == "KILLED":
+            return Ending("killed", None, f"the MLflow run was closed KILLED ({path})")
+        if code is not None and code != 0:
+            text = f"the W&B run exited with code {code} ({path})"
+            return Ending("crashed", Crash(f"exit code {code}", tl.died_after_step, path, None), text)
+    if kinds & _GUARDS:
+        path, e = next((p, e) for p, e in tl.log_events if e.kind in _GUARDS)
+        return Ending("stopped", None, f"a NaN guard stopped training ({path} line {e.line})")
+    if "early_stopping" in kinds:
+        path, e = next((p, e) for p, e in tl.log_events if e.kind == "early_stopping")
+        return Ending("stopped", None, f"early stopping ended training ({path} line {e.line})")
+    if "job_finished" in kinds:
+        path, e = next((p, e) for p, e in tl.log_events if e.kind == "job_finished")
+        return Ending("finished", None, f"the trainer said it completed ({path} line {e.line})")
+    for path, status, code in stores:
+        if status == "FINISHED" or code == 0:
+            return Ending("finished", None, f"the store recorded the run as finished ({path})")
+    return Ending("unknown", None, "no source says how the job ended")

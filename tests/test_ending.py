@@ -1,0 +1,117 @@
+"""How the job ended (the contract's ``ended`` and ``crash``): each ending where it must be
+said and where it must not, on sample runs trained by the real frameworks, the metrics stores
+written by MLflow and wandb, and logs written here in the frameworks' own wording."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+import forensics
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "sample_runs"
+
+
+def _ending(run: Path) -> tuple[str, dict | None]:
+    d = json.loads(forensics.analyze(str(run)).to_json())
+    return d["ended"], d["crash"]
+
+
+def _log_run(tmp_path: Path, text: str, name: str = "train.log") -> Path:
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / name).write_text(text, encoding="utf-8")
+    return run
+
+
+LOSS = "".join(f"step {i} loss {2.0 - 0.01 * i:.3f}\n" for i in range(1, 40))
+
+
+def test_a_label_the_loss_refused_is_a_crash_with_that_meaning():
+    ended, crash = _ending(SAMPLES / "torch_labels_out_of_range")
+    assert ended == "crashed"
+    assert crash["meaning"] == "labels_out_of_range" and "8000" in crash["exception"]
+    assert crash["step"] == 40 and crash["source"].endswith(".out")
+
+
+def test_terminate_on_nan_stopped_the_run_and_is_no_crash():
+    assert _ending(SAMPLES / "keras_nan_in_inputs") == ("stopped", None)
+
+
+def test_lightning_ran_to_max_epochs_even_with_a_nan_loss():
+    # the loss went NaN, but the job itself ran to its end: "finished" says how the job ended,
+    # "diverged" says what the loss did
+    rep = forensics.analyze(str(SAMPLES / "logonly_lightning_lr_too_high"))
+    assert rep.diverged and rep.ending.ended == "finished" and rep.ending.crash is None
+
+
+def test_a_run_that_simply_stops_logging_ended_unknown():
+    assert _ending(SAMPLES / "torch_healthy") == ("unknown", None)
+
+
+def test_out_of_memory_without_a_traceback_is_a_crash_that_is_no_divergence(tmp_path):
+    run = _log_run(tmp_path, LOSS + "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB.\n")
+    rep = forensics.analyze(str(run))
+    assert rep.verdict.cause == "healthy" and not rep.diverged
+    assert rep.ending.ended == "crashed" and rep.ending.crash.meaning == "out_of_memory"
+
+
+def test_a_collective_timeout_alone_is_healthy_and_crashed(tmp_path):
+    line = (
+        "[rank1]:[E1206 10:01:02.000000 77 ProcessGroupNCCL.cpp:616] [Rank 1] Watchdog caught collective "
+        "operation timeout: WorkNCCL(SeqNum=12, OpType=ALLREDUCE, NumelIn=1, NumelOut=1, Timeout(ms)=600000) "
+        "ran for 600010 milliseconds before timing out.\n"
+    )
+    rep = forensics.analyze(str(_log_run(tmp_path, line)))
+    # no loss curve, no checkpoint: the message is the only word, and it names no divergence
+    assert rep.verdict.cause == "healthy" and "distributed failure" in rep.verdict.summary
+    assert rep.ending.ended == "crashed" and rep.ending.crash.meaning == "nccl_timeout"
+
+
+@pytest.mark.parametrize(
+    ("tail", "ended"),
+    [
+        ("slurmstepd: error: *** JOB 4242 ON gpu17 CANCELLED AT 2026-12-01T03:00:00 DUE TO TIME LIMIT ***\n", "killed"),
+        ("torch.distributed.elastic.multiprocessing.api.SignalException: Process 311 got signal: 15\n", "killed"),
+        ("Epoch 12: early stopping\n", "stopped"),
+        ("Epoch 00012: early stopping\n", "stopped"),
+        ("\n\nTraining completed. Do not forget to share your model on huggingface.co/models =)\n\n", "finished"),
+        ("`Trainer.fit` stopped: `max_steps=39` reached.\n", "finished"),
+        ("saving checkpoint to ckpt/step_39.pt\n", "unknown"),
+    ],
+)
+def test_what_the_last_messages_say_of_the_end(tmp_path, tail, ended):
+    rep = forensics.analyze(str(_log_run(tmp_path, LOSS + tail)))
+    assert rep.ending.ended == ended
+    assert rep.ending.crash is None
+    assert not rep.diverged  # none of these is a divergence
+
+
+def test_mlflow_closed_failed_is_a_crash_and_running_is_unknown(tmp_path):
+    # the store the real MLflow wrote (tests/fixtures/make_store_fixtures.py): its newest run was
+    # killed, so MLflow still says RUNNING, which tells nothing of how it ended
+    run = tmp_path / "mlflow"
+    shutil.copytree(ROOT / "tests" / "fixtures" / "stores" / "mlflow", run)
+    assert _ending(run) == ("unknown", None)
+
+
+def test_wandb_exit_code_says_the_job_failed(tmp_path):
+    run = tmp_path / "wandb_run"
+    shutil.copytree(ROOT / "tests" / "fixtures" / "stores" / "wandb_run", run)
+    ended, crash = _ending(run)
+    # the run's console (wandb's files/output.log) holds the traceback; the exit record says 1
+    assert ended == "crashed" and crash is not None and crash["exception"]
+    assert crash["source"].startswith("wandb/")
+
+
+def test_every_report_says_how_its_job_ended():
+    for run in sorted(p for p in SAMPLES.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))):
+        d = json.loads(forensics.analyze(str(run)).to_json())
+        assert d["ended"] in ("finished", "crashed", "stopped", "killed", "unknown"), run.name
+        # a crash is quoted only for a job that ended in an exception (a NaN guard's raise included)
+        assert d["crash"] is None or d["ended"] in ("crashed", "stopped"), run.name
+        assert d["ended"] != "crashed" or d["crash"] is not None, run.name

@@ -36,6 +36,10 @@ DECISIVE_CONFIDENCE = 0.9
 SOLE_DETAIL = {"exploding_weights": "exploding_gradients"}
 # A crash whose message has no known meaning: as likely a divergence-free bug as anything.
 UNKNOWN_CRASH_CONFIDENCE = 0.5
+# With no loss curve and no checkpoint, a framework message naming a stop that is not a divergence
+# (out of memory, a collective timeout) is the only word on the run: it says why the job ended,
+# not that the loss was finite before it, so the healthy verdict is held below a curve's.
+STOP_MESSAGE_ONLY_CONFIDENCE = 0.7
 # No single piece of evidence is certain: weights are capped here when combined.
 MAX_EVIDENCE_WEIGHT = 0.99
 # The confidence of a verdict never reaches certainty.
@@ -223,6 +227,15 @@ def diagnose(tl: Timeline, evidence: list[Evidence]) -> Diagnosis:
                 return Diagnosis(
                     verdict, _with_probabilities(cands, comb.probabilities), [], notes, "healthy_checkpoints"
                 )
+            if extra:
+                verdict = Verdict(
+                    "healthy",
+                    None,
+                    STOP_MESSAGE_ONLY_CONFIDENCE,
+                    "No training-loss series and no checkpoint could be read." + extra,
+                    None,
+                )
+                return Diagnosis(verdict, _with_probabilities(cands, comb.probabilities), [], notes)
             verdict = Verdict(
                 "inconclusive",
                 None,

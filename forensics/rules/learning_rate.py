@@ -253,8 +253,11 @@ def diverges_from_start(tl: Timeline) -> list[Finding]:
     ]
 
 
-def _update_detail(tl: Timeline) -> str:
-    """Too large a step is a schedule spike when the logged LR rose before the blow-up, else a high LR."""
+def _update_detail(tl: Timeline) -> str | None:
+    """Too large a step is a schedule spike when the logged LR rose before the blow-up, a high
+    LR when it was logged and did not; without a logged LR the schedule is unknown: no detail."""
+    if tl.lr is None or not len(tl.lr):
+        return None
     end = tl.divergence_step
     ups = [c for c in tl.lr_changes if c.kind == "jump" and (end is None or c.step <= end)]
     return "lr_schedule_spike" if ups else "lr_too_high"
@@ -289,7 +292,8 @@ def relative_update_too_large(tl: Timeline) -> list[Finding]:
     Fix to suggest:
         Lower the learning rate so updates stay near 1e-3 of the weight norm per
         step; add gradient clipping. (The detail is a schedule spike when the
-        logged LR jumped up before the blow-up.)
+        logged LR jumped up before the blow-up, a high LR when it was logged
+        and did not, none when no LR series was logged.)
     """
     lri = tl.lr_info
     measured = [u for u in tl.relative_updates if math.isfinite(u.per_step)]

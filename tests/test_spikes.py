@@ -118,7 +118,7 @@ def test_last_good_checkpoint_is_before_the_fatal_spike_finite_and_not_inflated(
     tl = build_timeline(run_from_case(case))
     r = last_good_checkpoint(tl)
     assert r is not None and r.step == 40 and r.before == 100
-    assert "skip the batches of steps 41..540" in r.advice and "cut the LR by 2x or more (it was 0.001" in r.advice
+    assert "skip the batches of steps 41..540" in r.advice and "cut the LR by 2× or more (it was 0.001" in r.advice
     case["checkpoints"][1]["layers"]["dense"] = 1.1
     assert last_good_checkpoint(build_timeline(run_from_case(case))).step == 80
     case["checkpoints"][1]["nan"] = {"dense": 2}

@@ -317,7 +317,7 @@ def nan_after_steady_checkpoints(tl: Timeline) -> list[Finding]:
     return [
         Finding(
             "nan_in_inputs",
-            f"The weights were steady up to {before.path}{at} (no layer grew more than {grown:.2g}x), then "
+            f"The weights were steady up to {before.path}{at} (no layer grew more than {grown:.2g}×), then "
             f"{frac:.0%} of them were NaN/Inf in {bad.path}: one update with a NaN gradient everywhere — a bad "
             "batch or a singular operation, not growth.",
             SUDDEN_NAN_CHECKPOINT_WEIGHT,

@@ -138,7 +138,7 @@ def lr_increase_then_blowup(tl: Timeline) -> list[Finding]:
         ratio_txt = (
             "the loss went non-finite"
             if ratio is not None and math.isinf(ratio)
-            else (f"the loss rose {fmt_num(ratio)}x" if ratio is not None else "the loss climbed")
+            else (f"the loss rose {fmt_num(ratio)}×" if ratio is not None else "the loss climbed")
         )
         out.append(
             Finding(
@@ -243,7 +243,7 @@ def diverges_from_start(tl: Timeline) -> list[Finding]:
         Finding(
             "lr_too_high",
             f"The loss climbed from step {tl.onset.step} ({when}){lr_txt}, growing "
-            f"{tl.onset.fold_per_step:.3g}x per step until step {tl.onset.end_step}.",
+            f"{tl.onset.fold_per_step:.3g}× per step until step {tl.onset.end_step}.",
             step=tl.onset.step,
             source=tl.loss.source,
             weight=weight,
@@ -385,7 +385,7 @@ def growing_oscillation(tl: Timeline) -> list[Finding]:
         Finding(
             "lr_too_high",
             f"The loss oscillated with growing amplitude before the blow-up: {alternation:.0%} of its changes "
-            f"alternate in sign and the swing grew {a1 / a0:.1f}x.",
+            f"alternate in sign and the swing grew {a1 / a0:.1f}×.",
             step=int(tl.loss.steps[0]),
             source=tl.loss.source,
             weight=OSCILLATION_WEIGHT,

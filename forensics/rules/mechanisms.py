@@ -401,7 +401,7 @@ def stated_lr_prior(tl: Timeline) -> list[Finding]:
         return [
             Finding(
                 None,  # a level, not a shape: a warmup peak can be as high as a constant LR
-                f"The LR was {fmt_num(lri.value)} ({lri.origin}), {ratio:.0f}x the usual {fmt_num(usual)} for {fam}.",
+                f"The LR was {fmt_num(lri.value)} ({lri.origin}), {ratio:.0f}× the usual {fmt_num(usual)} for {fam}.",
                 min(LR_PRIOR_HIGH_MAX, LR_PRIOR_HIGH_BASE + LR_PRIOR_HIGH_PER_DECADE * math.log10(ratio)),
                 fix=f"Bring the LR near {fmt_num(usual)} (it was {fmt_num(lri.value)}).",
             )
@@ -410,7 +410,7 @@ def stated_lr_prior(tl: Timeline) -> list[Finding]:
         return [
             Finding(
                 None,
-                f"The LR was {fmt_num(lri.value)} ({lri.origin}), within {LR_PRIOR_NORMAL_RATIO:.0f}x of the usual "
+                f"The LR was {fmt_num(lri.value)} ({lri.origin}), within {LR_PRIOR_NORMAL_RATIO:.0f}× of the usual "
                 f"{fmt_num(usual)} for {fam}: the step size alone is an unlikely cause.",
                 LR_PRIOR_NORMAL_WEIGHT,
             )

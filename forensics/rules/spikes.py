@@ -86,7 +86,7 @@ def last_good_checkpoint(tl: Timeline) -> ResumePoint | None:
     lr = tl.lr_at(before)
     # no LR value to set: a cause rule's fix may set one, and two targets would contradict
     was = f" (it was {fmt_num(lr)} when the blow-up began)" if lr else ""
-    lr_part = f"; and cut the LR by {1 / LR_CUT:g}x or more{was}"
+    lr_part = f"; and cut the LR by {1 / LR_CUT:g}× or more{was}"
     # the batches from the restart point on, PaLM's upper count, and at least through the blow-up
     lo = good.step + 1
     hi = max(lo + SKIP_BATCHES[1] - 1, before)

@@ -117,7 +117,7 @@ def grad_norm_growth(tl: Timeline) -> list[Finding]:
         Finding(
             "exploding_gradients",
             f"Gradient norm grew from {fmt_num(g.start)} (step {g.start_step}) to {fmt_num(g.end)} (step "
-            f"{g.end_step}), {g.fold_per_step:.3g}x per step{lr_txt}.",
+            f"{g.end_step}), {g.fold_per_step:.3g}× per step{lr_txt}.",
             step=g.start_step,
             source=src,
             weight=weight,
@@ -142,8 +142,8 @@ def _erratic_grad_norm(tl: Timeline) -> list[Finding]:
     return [
         Finding(
             "exploding_gradients",
-            f"Gradient norm spiked to {fmt_num(peak)} (step {peak_step}), {peak / med:.0f}x its median {fmt_num(med)}"
-            + (f", and stood at {fmt_num(last)} ({last / med:.1f}x) right before the blow-up." if rising else ".")
+            f"Gradient norm spiked to {fmt_num(peak)} (step {peak_step}), {peak / med:.0f}× its median {fmt_num(med)}"
+            + (f", and stood at {fmt_num(last)} ({last / med:.1f}×) right before the blow-up." if rising else ".")
             + " Gradients were exploding intermittently (no clipping caught them).",
             step=peak_step,
             source=tl.grad_norm.source,
@@ -199,7 +199,7 @@ def weight_growth(tl: Timeline) -> list[Finding]:
                 Finding(
                     "exploding_gradients",
                     f"Weight histograms: max |w| grew from {fmt_num(g.start)} (step {g.start_step}) to "
-                    f"{fmt_num(g.end)} (step {g.end_step}), {g.fold_per_step:.3g}x per step.",
+                    f"{fmt_num(g.end)} (step {g.end_step}), {g.fold_per_step:.3g}× per step.",
                     step=g.start_step,
                     source=src,
                     weight=_lr_weight(tl, **WEIGHT_GROWTH_WEIGHT),
@@ -213,14 +213,14 @@ def weight_growth(tl: Timeline) -> list[Finding]:
     g, track = grown[0]
     finite = [p for p in track.points if not p.nonfinite]
     fold = track.fold_per_step()
-    fold_txt = f", {fold:.3g}x per step" if fold is not None else ""
+    fold_txt = f", {fold:.3g}× per step" if fold is not None else ""
     return [
         Finding(
             "exploding_gradients",
-            f"Layer {track.layer}: weight norm grew {fmt_num(g)}x, "
+            f"Layer {track.layer}: weight norm grew {fmt_num(g)}×, "
             f"from {fmt_num(finite[0].l2)} to {fmt_num(finite[-1].l2)} "
             f"between checkpoints{fold_txt}; "
-            f"{len(grown)} of {len(tl.layers)} layers grew ≥{WEIGHT_GROWTH_FACTOR:.0f}x.",
+            f"{len(grown)} of {len(tl.layers)} layers grew ≥{WEIGHT_GROWTH_FACTOR:.0f}×.",
             step=finite[-1].step,
             source=finite[-1].source,
             weight=_lr_weight(tl, **WEIGHT_GROWTH_WEIGHT),

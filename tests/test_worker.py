@@ -18,7 +18,7 @@ import pytest
 
 from forensics.load import load_run
 from forensics.readers import isolation, worker
-from forensics.records import Status
+from forensics.records import Kind, Status
 from tests.robustness.robust_util import alive
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,6 +73,14 @@ def test_frames_round_trip_every_kind_of_value_and_refuse_lies() -> None:
     assert kind == "ok"
     _same(got, value)
     assert isinstance(got["status"], Status) and got["arrays"][2].shape == (2, 3)
+    # an object held twice comes back as one object (a store's series is also in its run)
+    from forensics.records import Source
+
+    shared = Source("a.log", Kind.JOB_LOG)
+    worker._write_all(w, worker._frame("ok", {"x": [shared, shared], "a": [value["arrays"][0]] * 2}))
+    _, got = worker._read_frame(r, time.monotonic() + 5)
+    assert got["x"][0] is got["x"][1] and got["x"][0] == shared
+    assert got["a"][0] is got["a"][1]
     # a header longer than the budget is refused before it is read
     os.write(w, worker._LEN.pack(worker.MAX_HEADER_BYTES + 1))
     with pytest.raises(ValueError, match="frame header"):

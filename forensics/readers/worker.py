@@ -79,10 +79,33 @@ def _field_names(cls: type) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(cls))
 
 
+class _Sink(list):  # type: ignore[type-arg]
+    """The arrays of a frame, and the objects already in it: an object a record holds
+    twice (a store's series, also in its run) is sent once and comes back one object."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: dict[int, tuple[int, Any]] = {}  # id -> (reference, the object: kept alive)
+
+
 def _encode(obj: Any, arrays: list[np.ndarray]) -> Any:
     """A JSON-able tree of ``obj``; numpy arrays go to ``arrays`` and are named by index.
 
     A dataclass is its type's name and its fields in order (both ends run this code)."""
+    seen = getattr(arrays, "seen", None)
+    if seen is None or not (isinstance(obj, np.ndarray) or dataclasses.is_dataclass(type(obj))):
+        return _encode_new(obj, arrays)
+    ref = seen.get(id(obj))
+    if ref is not None:
+        return {"__r": ref[0]}
+    number = len(seen)
+    seen[id(obj)] = (number, obj)
+    tree = _encode_new(obj, arrays)
+    tree["i"] = number
+    return tree
+
+
+def _encode_new(obj: Any, arrays: list[np.ndarray]) -> Any:
     if isinstance(obj, enum.Enum):  # first: our enums are str subclasses
         return {"__e": _type_name(type(obj)), "v": obj.value}
     if obj is None or isinstance(obj, (bool, str, int, float)):
@@ -126,25 +149,35 @@ def _our_type(name: str) -> Any:
     return cls
 
 
-def _decode(tree: Any, arrays: list[np.ndarray]) -> Any:
+def _decode(tree: Any, arrays: list[np.ndarray], refs: dict[int, Any] | None = None) -> Any:
+    if refs is None:
+        refs = {}
     if isinstance(tree, list):
-        return [_decode(x, arrays) for x in tree]
+        return [_decode(x, arrays, refs) for x in tree]
     if not isinstance(tree, dict):
         return tree
+    if "__r" in tree:
+        return refs[tree["__r"]]
     if "__d" in tree:
-        return _our_type(tree["__d"])(*[_decode(v, arrays) for v in tree["f"]])
+        obj = _our_type(tree["__d"])(*[_decode(v, arrays, refs) for v in tree["f"]])
+        if "i" in tree:
+            refs[tree["i"]] = obj
+        return obj
     if "__a" in tree:
-        return arrays[tree["__a"]]
+        a = arrays[tree["__a"]]
+        if "i" in tree:
+            refs[tree["i"]] = a
+        return a
     if "__m" in tree:
-        return {k: _decode(v, arrays) for k, v in tree["__m"].items()}
+        return {k: _decode(v, arrays, refs) for k, v in tree["__m"].items()}
     if "__t" in tree:
-        return tuple(_decode(x, arrays) for x in tree["__t"])
+        return tuple(_decode(x, arrays, refs) for x in tree["__t"])
     if "__e" in tree:
         return _our_type(tree["__e"])(tree["v"])
     if "__k" in tree:
-        return {_decode(k, arrays): _decode(v, arrays) for k, v in tree["__k"]}
+        return {_decode(k, arrays, refs): _decode(v, arrays, refs) for k, v in tree["__k"]}
     if "__s" in tree:
-        items = [_decode(x, arrays) for x in tree["__s"]]
+        items = [_decode(x, arrays, refs) for x in tree["__s"]]
         return frozenset(items) if tree["frozen"] else set(items)
     if "__p" in tree:
         return Path(tree["__p"])
@@ -166,7 +199,7 @@ def _dtype_of(a: np.ndarray) -> Any:
 def _frame(kind: str, value: Any = None) -> list[bytes | memoryview]:
     """One message: its length, its JSON header, then every array's bytes in one blob, each
     at an 8-byte aligned offset (the parent makes its arrays views of the blob it reads)."""
-    arrays: list[np.ndarray] = []
+    arrays: list[np.ndarray] = _Sink()
     tree = _encode(value, arrays)
     meta = []
     offset = 0

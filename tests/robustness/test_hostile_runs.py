@@ -246,6 +246,17 @@ def test_a_csv_that_makes_the_sniffer_backtrack_is_read_in_linear_time(run: Path
     assert {"sample.csv", "sample2.csv"} <= {s.path for s in report.sources}
 
 
+def test_a_log_of_padded_progress_lines_is_read_in_linear_time(run: Path) -> None:
+    """Bound: < 5 s (one 1.2 KB line, ``a``, 1,200 spaces, ``it/s``, made the old log regexes run 11-31 s)."""
+    count("hostile runs")
+    line = "a" + " " * 1200 + "it/s"
+    (run / "train.log").write_text("step 1 loss 2.5\n" + (line + "\n") * 2000 + (line + "\r") * 2000, encoding="utf-8")
+    t0 = time.monotonic()
+    report = analyze(run, "hostile runs")
+    assert time.monotonic() - t0 < 5 + 10  # 10 s: the rest of the run
+    assert _source(report, "train.log").status.value in ("ok", "partial")
+
+
 def test_a_csv_dialect_is_still_found(tmp_path: Path) -> None:
     from forensics.readers.data import _sniff_dialect
 

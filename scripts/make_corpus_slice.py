@@ -22,7 +22,7 @@ TEXT_SUFFIXES = (".out", ".log", ".txt", ".err")
 # a traceback's absolute path up to a directory whose tail says enough
 _PATHS = (
     (re.compile(r"""/[^\s"':]*?/site-packages/"""), "/opt/venv/lib/python3/site-packages/"),
-    (re.compile(r"""/[^\s"':]*?/scenarios/"""), "/home/user/forensics/scenarios/"),
+    (re.compile(r"""/[^\s"':]*?/scenarios/"""), "/opt/forensics/scenarios/"),
 )
 
 

@@ -73,7 +73,7 @@ def test_what_the_messages_name_is_kept():
 
 
 def test_lua_torch_and_old_pytorch_close_the_assertion_with_a_quote():
-    line = "/tmp/luarocks/cunn/lib/THCUNN/ClassNLLCriterion.cu:52: Assertion `t >= 0 && t < n_classes' failed."
+    line = "/opt/luarocks/cunn/lib/THCUNN/ClassNLLCriterion.cu:52: Assertion `t >= 0 && t < n_classes' failed."
     assert [f for f, _ in match_messages(line)] == ["label_out_of_range"]
 
 

@@ -52,6 +52,11 @@ _FATAL = frozenset(
 )
 
 
+# Messages a job prints and goes on from (or that are the plain exception itself): never the
+# framework message it died of.
+_NOT_WHAT_IT_DIED_OF = frozenset({"exception", "loss_scale_overflow_transient", "job_finished", "early_stopping"})
+
+
 @dataclass(frozen=True, slots=True)
 class Crash:
     exception: str  # the exception line as the log printed it
@@ -85,8 +90,7 @@ def _crash_meaning(e: LogEvent) -> str | None:
 
 def _fatal_event(tl: Timeline) -> tuple[str, LogEvent] | None:
     """The event the job died of: the last fatal framework message of the logs, else the last exception."""
-    fatal = [(p, e) for p, e in tl.log_events if e.kind not in ("exception", "loss_scale_overflow_transient")]
-    fatal = [(p, e) for p, e in fatal if e.kind not in ("job_finished", "early_stopping")]
+    fatal = [(p, e) for p, e in tl.log_events if e.kind not in _NOT_WHAT_IT_DIED_OF]
     if fatal and fatal[-1][1].traceback:
         return fatal[-1]
     exceptions = [(p, e) for p, e in tl.log_events if e.kind == "exception"]

@@ -18,6 +18,7 @@ CALIBRATION: dict[str, tuple[float, float]] = {
     "inferred": (0.242, -0.035),  # 59 verdicts
     "healthy": (0.906, 0.805),  # 61 verdicts
     "healthy_checkpoints": (0.000, 0.405),  # 28 verdicts
+    "prior": (0.327, -0.150),  # 9 verdicts
 }
 COEF: dict[str, dict[str, float]] = {
     "CKPT001:exploding_weights": {

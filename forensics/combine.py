@@ -89,8 +89,9 @@ def combine(tl: Timeline | None, evidence: Iterable[Evidence]) -> Combined:
 # The kinds of verdict whose confidence is calibrated apart: each is right at its own rate
 # for the same combined probability (a cause some finding of its own spoke for; one only
 # the table inferred from other causes' findings; a healthy curve; finite checkpoints and
-# no curve, which say nothing of the steps after the last one).
-CONFIDENCE_KINDS = ("finding", "inferred", "healthy", "healthy_checkpoints")
+# no curve, which say nothing of the steps after the last one; a divergence no finding
+# explains, whose cause is the table's base rate for what was read).
+CONFIDENCE_KINDS = ("finding", "inferred", "healthy", "healthy_checkpoints", "prior")
 
 
 def calibrated(confidence: float, kind: str = "finding") -> float:

@@ -4,8 +4,10 @@ The verdict commits: the cause with the highest combined probability
 (``forensics.combine``: the rules' evidence through a table fitted on the dev split of
 the scenario corpus) among those some source spoke for, with its runner-up named and
 that probability as its confidence. ``inconclusive`` only when no source says anything
-about the cause, or when the job died of an exception of no known meaning (quoted, and
-said not to be a divergence). A decisive rule (the framework naming the fault) settles
+about the cause and nothing shows a divergence, or when the job died of an exception of
+no known meaning (quoted, and said not to be a divergence). A run that diverged with no
+finding for any cause still gets the cause the table's base rates favour for what was
+read, said to be a weak prior. A decisive rule (the framework naming the fault) settles
 the cause on its own. Within a cause, the detail is the one with the largest summed
 weight; each cause's noisy-OR of its weights (``_score``) orders its evidence.
 """
@@ -46,6 +48,9 @@ MAX_EVIDENCE_WEIGHT = 0.99
 MAX_CONFIDENCE = 0.99
 # A runner-up less probable than this is no alternative worth naming in the summary.
 RUNNER_UP_MIN_SCORE = 0.05
+# A cause named from the fitted table's base rates alone, no finding for it (kind ``prior``), is
+# never stated as more likely than not: those rates are the scenario corpus's mix of faults.
+PRIOR_MAX_CONFIDENCE = 0.5
 
 
 @dataclass(frozen=True)
@@ -138,6 +143,8 @@ def _divergence_sentence(tl: Timeline) -> str:
         last = (
             f" (last finite at {unit} {nf.last_finite_step})"
             if nf.last_finite_step is not None
+            else " (a framework message; no loss logged before it)"
+            if nf.tag.startswith("message:") and tl.loss is None
             else " (first logged point)"
         )
         onset = ""
@@ -149,6 +156,12 @@ def _divergence_sentence(tl: Timeline) -> str:
         return f"The {what} became {fmt_num(nf.value)} at {unit} {nf.step}{last}{onset}."
     if tl.exploded_step is not None:
         return f"The training loss exploded at step {tl.exploded_step} without going non-finite."
+    if tl.nonfinite_unplaced is not None:
+        path, e = tl.nonfinite_unplaced
+        return (
+            f"A framework message says the training loss went non-finite ({path} line {e.line}: "
+            f"{e.message.rstrip('.')}); the log shows no step or loss before it, so when is unknown."
+        )
     if tl.first_nonfinite_checkpoint is not None:
         c = tl.first_nonfinite_checkpoint
         return f"No non-finite loss was logged, but {c.path} holds non-finite weights."
@@ -280,11 +293,7 @@ def diagnose(tl: Timeline, evidence: list[Evidence]) -> Diagnosis:
         # blew up in its first updates), and the summary names the findings that raised it
         top_cause = max(probs, key=lambda c: (probs[c], -CAUSES.index(c)))
     else:
-        summary = (first_sentence + " " if first_sentence else "") + (
-            "No source says anything about the cause: no rule found evidence for any of them."
-        )
-        verdict = Verdict("inconclusive", None, 0.0, summary, None)
-        return Diagnosis(verdict, ranked, _recommendations(verdict), notes)
+        return _prior_verdict(tl, first_sentence, ranked, probs, notes)
     top = by_cause[top_cause]
     ranked = [c for c in ranked if c.cause == top_cause] + [c for c in ranked if c.cause != top_cause]
     second = ranked[1] if len(ranked) > 1 else None
@@ -325,6 +334,28 @@ def diagnose(tl: Timeline, evidence: list[Evidence]) -> Diagnosis:
     )
 
 
+def _prior_verdict(
+    tl: Timeline, first_sentence: str, ranked: list[Candidate], probs: dict[str, float], notes: list[str]
+) -> Diagnosis:
+    """The run diverged and no rule found evidence for any cause: the cause named is the one
+    the fitted table's base rates make most probable given what was read (that it diverged,
+    whether a loss series was there), said plainly to be a prior and not evidence, with its
+    runner-up and a low confidence (calibrated apart, kind ``prior``, and capped)."""
+    top = ranked[0]
+    second = ranked[1] if len(ranked) > 1 else None
+    confidence = round(min(calibrated(probs.get(top.cause, 0.0), "prior"), PRIOR_MAX_CONFIDENCE), 2)
+    what = "a run that diverged" + (" with no loss series read" if tl.loss is None else "")
+    summary = (first_sentence + " " if first_sentence else "") + (
+        "No source says anything about the cause: no rule found evidence for any of them. "
+        f"{top.cause.replace('_', ' ').capitalize()} is named from a weak prior, not from evidence: it is the "
+        f"likeliest cause of {what}, by the base rates fitted on the scenario corpus."
+    )
+    if second is not None:
+        summary += f" Runner-up: {second.cause.replace('_', ' ')} ({second.score:.2f})."
+    verdict = Verdict(top.cause, None, confidence, summary, None)
+    return Diagnosis(verdict, ranked, _recommendations(verdict, prior=True), notes, "prior")
+
+
 def _rule_is_decisive(e: Evidence) -> bool:
     r = REGISTRY.get(e.rule)
     return r is not None and r.decisive
@@ -335,7 +366,7 @@ def _healthy_note(e: Evidence) -> str | None:
     return r.healthy_note if r is not None else None
 
 
-def _recommendations(verdict: Verdict, *cands: Candidate | None) -> list[str]:
+def _recommendations(verdict: Verdict, *cands: Candidate | None, prior: bool = False) -> list[str]:
     recs: list[str] = []
     settled: set[str] = set()  # what a recommendation already sets: the strongest fix wins
     for c in cands:
@@ -348,7 +379,7 @@ def _recommendations(verdict: Verdict, *cands: Candidate | None) -> list[str]:
                 recs.append(e.fix)
                 if e.fix_sets is not None:
                     settled.add(e.fix_sets)
-    if verdict.cause == "inconclusive" and not recs:
+    if (verdict.cause == "inconclusive" or prior) and not recs:
         recs.append(
             "Re-run a few steps before the divergence with anomaly detection on "
             "(torch.autograd.set_detect_anomaly(True) / tf.debugging.enable_check_numerics()) to name the operation."

@@ -334,6 +334,9 @@ class Timeline:
     steps_per_epoch: int | None = None
     steps_per_epoch_origin: str | None = None
     first_nonfinite: NonFinite | None = None  # of the training loss (or grad norm where the loss is masked)
+    # a framework message saying the loss went non-finite (a NaN guard) in a log that shows no
+    # step and no loss to place it on: (log path, event); the run diverged, its step unknown
+    nonfinite_unplaced: tuple[str, LogEvent] | None = None
     nonfinite_by_role: dict[str, NonFinite] = field(default_factory=dict)
     exploded_step: int | None = None  # loss finite but exploded (no NaN logged)
     onset: Onset | None = None
@@ -378,6 +381,7 @@ class Timeline:
             self.first_nonfinite is not None
             or self.exploded_step is not None
             or self.first_nonfinite_checkpoint is not None
+            or self.nonfinite_unplaced is not None
         )
 
     @property
@@ -985,6 +989,12 @@ def _nonfinite_from_messages(run: RunData, loss: Series | None) -> NonFinite | N
     return best
 
 
+def _unplaced_nonfinite(run: RunData) -> tuple[str, LogEvent] | None:
+    """The first such message when none could be placed on a step: the log printed no step and
+    no loss before it (a paste that starts at the guard). The run diverged all the same."""
+    return next(((path, e) for path, e in _gather_log_events(run) if e.kind in _NONFINITE_MESSAGES), None)
+
+
 def _recovers(s: Series | None) -> bool:
     """A non-finite grad norm followed by finite ones: the steps were skipped, not the run lost.
 
@@ -1412,6 +1422,7 @@ def build_timeline(run: RunData) -> Timeline:
         if first_nonfinite is not None:
             nonfinite_by_role["loss"] = first_nonfinite
     exploded_step = _exploded(loss) if first_nonfinite is None else None
+    unplaced = _unplaced_nonfinite(run) if first_nonfinite is None and exploded_step is None else None
 
     views = tuple(_checkpoint_views(run, spe))
     # the landmarks so far: what diverged and when (the properties below read them)
@@ -1427,6 +1438,7 @@ def build_timeline(run: RunData) -> Timeline:
         steps_per_epoch=spe,
         steps_per_epoch_origin=spe_origin,
         first_nonfinite=first_nonfinite,
+        nonfinite_unplaced=unplaced,
         nonfinite_by_role=nonfinite_by_role,
         exploded_step=exploded_step,
         checkpoints=views,

@@ -8,18 +8,27 @@ import shutil
 from pathlib import Path
 
 import forensics
+from forensics.diagnose import PRIOR_MAX_CONFIDENCE
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_runs"
 
 
-def test_a_lone_nan_checkpoint_is_a_divergence_without_a_cause(tmp_path):
+def test_a_lone_nan_checkpoint_is_a_divergence_whose_cause_is_a_weak_prior(tmp_path):
     src = SAMPLES / "torch_bf16_lr_too_high" / "checkpoints" / "model_00030.safetensors"
     shutil.copy(src, tmp_path / "model_00030.safetensors")
     r = forensics.analyze(str(tmp_path / "model_00030.safetensors"))
     assert r.diverged
-    assert r.verdict.cause == "inconclusive"
     assert any("no training-loss series" in n for n in r.not_checked)
+    # nothing points to a cause: the verdict still names the likeliest one by the fitted base
+    # rates, says it is a prior and not evidence, never states it as more likely than not,
+    # and names the runner-up
+    assert r.verdict.cause not in ("inconclusive", "healthy")
     assert "No source says anything about the cause" in r.verdict.summary
+    assert "weak prior, not from evidence" in r.verdict.summary
+    assert 0 < r.verdict.confidence <= PRIOR_MAX_CONFIDENCE
+    assert r.candidates[0].cause == r.verdict.cause
+    assert f"Runner-up: {r.candidates[1].cause.replace('_', ' ')}" in r.verdict.summary
+    assert not r.candidates[0].evidence or all(e.weight <= 0 for e in r.candidates[0].evidence)
 
 
 def test_missing_checkpoints_lower_confidence_and_are_named(tmp_path):

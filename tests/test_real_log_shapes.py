@@ -173,6 +173,23 @@ def test_a_nan_guard_message_is_a_divergence_at_the_last_step_logged(tmp_path):
     assert not _run(tmp_path, "print_loop_healthy", healthy).diverged
 
 
+def test_a_nan_guard_with_no_step_before_it_is_still_a_divergence(tmp_path):
+    # NVIDIA/DeepLearningExamples#78's shape: a paste that starts at TF's NanTensorHook message
+    # and ends inside the traceback it raised. Cut here from the real TF1 run of the test above:
+    # no step and no loss before the guard, no exception line after it.
+    lines = (Path(__file__).parent / "fixtures" / "logs" / "tf1_nan_tensor_hook.log").read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if "Model diverged with loss = NaN" in line)
+    rep = _run(tmp_path, "guard_cut", "\n".join(lines[start : start + 8]) + "\n")
+    assert rep.diverged and rep.first_nonfinite_step is None
+    assert rep.timeline.nonfinite_unplaced is not None
+    assert "so when is unknown" in rep.verdict.summary
+    # the traceback cut after the guard is the guard's, not a crash of unknown meaning
+    assert rep.verdict.cause != "inconclusive" and "weak prior" in rep.verdict.summary
+    md = rep.to_markdown()
+    assert "diverged (step unknown)" in md.splitlines()[0]
+    assert "**Ended:** stopped on `ERROR:tensorflow:Model diverged with loss = NaN.` — nan guard" in md
+
+
 def test_bare_step_and_value_lines_are_the_loss_only_when_nothing_is_named():
     # prajdabre/yanmtt#7: print(step, loss) in a BART pre-training loop
     series, *_ = parse_log_text("5100 2.9151\n5110 2.8872\n5120 nan\n5130 nan\nSaving the model\n5140 nan\n")

@@ -682,7 +682,10 @@ class _LogParser:
             if not ev.claimed and self.tb_start - LOOKBACK_LINES <= ev.line <= self.region_end:
                 ev.claimed = True
                 claimed = True
-                ev.traceback = exc.traceback
+                # a traceback cut before its exception line ends, as far as the log shows, on
+                # the known message that raised it
+                cut = exc.values["qualified_type"] is None
+                ev.traceback = (*exc.traceback, ev.message) if cut else exc.traceback
                 if ev.step is None and ev.keras_epoch_batch is None:
                     ev.step = exc.step
                 ev.values.setdefault("exception", exc.values["qualified_type"])
@@ -1118,6 +1121,7 @@ class _LogParser:
             )
             self.last_exception_line = self.tb_start
             self.last_exception_step = self.tb_step
+            self.region_end = self.line  # a known message printed before the cut is what it raised
             self.tb_state = 2
         if self.tb_state == 2:
             self._close_exception()

@@ -151,6 +151,8 @@ def _headline(r: Report) -> str:
         what = f"diverged at {unit} {r.first_nonfinite_step}"
     elif r.diverged and tl is not None and tl.exploded_step is not None:
         what = f"loss exploded at step {tl.exploded_step}"
+    elif tl is not None and tl.nonfinite_unplaced is not None:
+        what = "diverged (step unknown)"
     elif tl is not None and checkpoint_only(tl) and (r.diverged or v.cause == "healthy"):
         bad = tl.first_nonfinite_checkpoint is not None
         what = "non-finite weights" if bad else "weights exploded" if r.diverged else "weights healthy"

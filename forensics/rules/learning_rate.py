@@ -112,7 +112,8 @@ def lr_increase_then_blowup(tl: Timeline) -> list[Finding]:
     if not ups:
         return []
     start = tl.onset.step if tl.onset is not None else tl.divergence_step
-    assert start is not None
+    if start is None:
+        return []  # diverged where no step shows (a NaN guard the log places nowhere)
     positive = tl.lr.values[np.isfinite(tl.lr.values) & (tl.lr.values > 0)]
     lr0 = float(positive[0]) if positive.size else None
     out = []

@@ -14,7 +14,7 @@ import statistics
 from dataclasses import dataclass
 
 from forensics.rules.base import CONTEXT, Finding, rule
-from forensics.rules.context import DTYPE_MAX, FP16_MAX
+from forensics.rules.context import DTYPE_MAX, FP16_MAX, lr_high, lr_normal
 from forensics.timeline import CheckpointView, Timeline
 from forensics.util import fmt_num
 
@@ -42,6 +42,22 @@ BROKEN_WEIGHT = 0.85
 NONFINITE_WEIGHT = CONTEXT
 # A checkpoint that passes every check: the run had not diverged when it was saved.
 HEALTHY_WEIGHT = 0.5
+
+# Initialisers put a layer's weights at an RMS per element of about sqrt(1/fan_in) (under 1
+# for any layer of two inputs or more), embeddings and norm gains at 1, and training moves
+# them by tens of percent (the healthy runs of the corpus stay under 2). A layer at 5 per
+# element, half a decade above any of those, was lifted there by updates far larger than
+# training makes.
+FAR_ABOVE_INIT_RMS = 5.0
+# ... in at least this share of the model's layers: the step size acts on every parameter
+# alike, so too large a step lifts most layers at once, while a local blow-up leaves one
+# layer out of line with its neighbours (CKPT001's case).
+FAR_ABOVE_INIT_SHARE = 0.5
+# Evidence weights, by the LR in force: most layers lifted far above their initial scale yet
+# finite is the mark of oversized steps (bounded by the LR for Adam-family optimizers and
+# under clipping, so they grow linearly and stay finite); at a normal stated LR the growth
+# is more likely the network's own (exploding gradients, EXP002).
+LIFTED_WEIGHTS_WEIGHT = {"high": 0.7, "unknown": 0.55, "normal": 0.3}
 
 _LIMITS = {**DTYPE_MAX, "float16": FP16_MAX}
 
@@ -78,6 +94,24 @@ class CheckpointHealth:
     @property
     def broken(self) -> bool:
         return bool(self.exploded or self.out_of_line or self.near_limit)
+
+    @property
+    def lifted_share(self) -> float:
+        """The share of layers whose RMS per element is FAR_ABOVE_INIT_RMS or more."""
+        if not self.layers:
+            return 0.0
+        return sum(h.rms >= FAR_ABOVE_INIT_RMS and math.isfinite(h.rms) for h in self.layers) / len(self.layers)
+
+    @property
+    def uniformly_lifted(self) -> bool:
+        """Finite, no tensor near its dtype's limit, no layer out of line, and most layers far
+        above their initial scale: every layer was moved by oversized steps (LR007's case)."""
+        return (
+            not self.nonfinite_tensors
+            and not self.near_limit
+            and not self.out_of_line
+            and self.lifted_share >= FAR_ABOVE_INIT_SHARE
+        )
 
     @property
     def healthy(self) -> bool:
@@ -154,7 +188,9 @@ def checkpoint_weights_broken(tl: Timeline) -> list[Finding]:
         |x| reaches half its dtype's largest finite value, a layer whose weights have
         an RMS per element of 1e3 or more, or a layer 1000x (three decades) away from
         the median RMS of the two layers on each side of it. BatchNorm running
-        statistics and integer tensors are not judged.
+        statistics and integer tensors are not judged. A checkpoint whose weights
+        are all finite, none near the dtype's limit, none out of line, with most
+        layers lifted alike is LR007's case, not this rule's.
 
     Why it points to this cause:
         Trained weights stay within an order of magnitude or two of their
@@ -162,8 +198,9 @@ def checkpoint_weights_broken(tl: Timeline) -> list[Finding]:
         model within a decade of each other. Weights thousands of times larger, or one
         layer decades out of line with its neighbours (the per-layer view
         WeightWatcher takes), only come from updates that compounded: the weights
-        exploded. Non-finite weights say the run diverged but not why: they are
-        reported as context and vote for no cause.
+        exploded. Every layer lifted alike and still finite is the step size's mark
+        instead (LR007). Non-finite weights say the run diverged but not why: they
+        are reported as context and vote for no cause.
 
     Evidence it reports:
         The checkpoint, the layers with their RMS per element and how many decades
@@ -178,7 +215,7 @@ def checkpoint_weights_broken(tl: Timeline) -> list[Finding]:
         return []
     for view in tl.checkpoints:
         h = checkpoint_health(view)
-        if not h.broken and not h.nonfinite_tensors:
+        if (not h.broken and not h.nonfinite_tensors) or h.uniformly_lifted:
             continue
         parts = []
         if h.exploded:
@@ -327,3 +364,72 @@ def nan_after_steady_checkpoints(tl: Timeline) -> list[Finding]:
             "to divisions and logs of batch statistics.",
         )
     ]
+
+
+@rule(
+    "LR007",
+    "weights-lifted-far-above-their-scale",
+    "learning_rate",
+    (),
+    ("checkpoints",),
+)
+def weights_lifted(tl: Timeline) -> list[Finding]:
+    """
+    What it detects:
+        A checkpoint whose weights are all finite, none near the dtype's limit and
+        no layer out of line with its neighbours, but in which at least half of the
+        layers have an RMS per element of 5 or more: far above any initial scale.
+        The last such checkpoint is reported.
+
+    Why it points to this cause:
+        Initialisers put weights at about sqrt(1/fan_in) per element (embeddings
+        and norm gains at 1), and training moves them by tens of percent. The step
+        size acts on every parameter alike: updates far too large lift every layer
+        at once, and where the step is bounded (Adam-family optimizers move each
+        weight by about the LR per step; clipping bounds the update to LR x the
+        clip norm) the weights grow linearly and stay finite, so a checkpoint catches
+        them huge but finite. Exploding gradients at a normal step size compound
+        geometrically and overflow, or lift one layer out of line first (CKPT001).
+        The stated LR weighs it: strong when high, weak when normal.
+
+    Evidence it reports:
+        The checkpoint, how many layers are lifted and the largest RMS per element,
+        and the LR where known.
+
+    Fix to suggest:
+        Lower the learning rate (by 10x as a first try; concrete value when the LR
+        is known) and add gradient clipping; resume from a checkpoint saved before
+        the weights grew. (No detail: a level, not a shape — a schedule's peak
+        lifts the weights as a constant LR does.)
+    """
+    for view in reversed(tl.checkpoints):
+        h = checkpoint_health(view)
+        if not h.uniformly_lifted:
+            continue
+        lifted = [x for x in h.layers if x.rms >= FAR_ABOVE_INIT_RMS]
+        top = max(lifted, key=lambda x: x.rms)
+        lri = tl.lr_info
+        level = "normal" if lr_normal(lri) else "high" if lr_high(lri) else "unknown"
+        lr_txt = f", at an LR of {fmt_num(lri.value)}" if lri.value is not None else ""
+        fix = (
+            f"Lower the learning rate to about {fmt_num(lri.value / 10)} (it was {fmt_num(lri.value)}) and add "
+            "gradient clipping (clipnorm=1.0); resume from a checkpoint saved before the weights grew."
+            if lri.value is not None
+            else "Lower the learning rate (by 10x as a first try) and add gradient clipping (clipnorm=1.0); resume "
+            "from a checkpoint saved before the weights grew."
+        )
+        return [
+            Finding(
+                None,  # a level, not a shape: a schedule's peak lifts the weights as a constant LR does
+                f"In {view.path}, {len(lifted)} of {len(h.layers)} layers have weights of RMS "
+                f"{fmt_num(FAR_ABOVE_INIT_RMS)} or more per element (largest {fmt_num(top.rms)}, {top.layer}), "
+                f"all finite{lr_txt}: initial weights sit under 1 per element, so every layer was lifted by "
+                "oversized steps.",
+                LIFTED_WEIGHTS_WEIGHT[level],
+                step=view.step,
+                source=view.path,
+                fix=fix,
+                fix_sets="learning_rate",
+            )
+        ]
+    return []

@@ -365,6 +365,19 @@ def _param_count(tl: Timeline) -> int | None:
     return sum(t.numel for t in tl.checkpoints[-1].checkpoint.tensors if t.dtype.startswith(("float", "bfloat")))
 
 
+def usual_lr(tl: Timeline) -> float | None:
+    """The LR usual for the run's optimizer family and model size (LR_USUAL, scaled down by
+    (parameters / LR_SIZE_PIVOT)^-1/4 for larger models); None when no LR is stated."""
+    lri = tl.lr_info
+    if lri.value is None or lri.value <= 0:
+        return None
+    usual = LR_USUAL.get(lri.family, LR_USUAL[None])
+    params = _param_count(tl)
+    if params is not None and params > LR_SIZE_PIVOT:
+        usual *= (params / LR_SIZE_PIVOT) ** -0.25
+    return usual
+
+
 @rule("LR006", "stated-lr-against-usual", "learning_rate", (), needs=("lr",))
 def stated_lr_prior(tl: Timeline) -> list[Finding]:
     """
@@ -389,12 +402,9 @@ def stated_lr_prior(tl: Timeline) -> list[Finding]:
     if not tl.diverged:
         return []
     lri = tl.lr_info
-    if lri.value is None or lri.value <= 0:
+    usual = usual_lr(tl)
+    if lri.value is None or lri.value <= 0 or usual is None:
         return []
-    usual = LR_USUAL.get(lri.family, LR_USUAL[None])
-    params = _param_count(tl)
-    if params is not None and params > LR_SIZE_PIVOT:
-        usual *= (params / LR_SIZE_PIVOT) ** -0.25
     ratio = lri.value / usual
     fam = lri.family or "unknown optimizer"
     if ratio >= LR_PRIOR_HIGH_RATIO:
@@ -416,6 +426,78 @@ def stated_lr_prior(tl: Timeline) -> list[Finding]:
             )
         ]
     return []
+
+
+# A loss that reached FIRST_LOSS_HUGE at a stated LR this many times the usual one (LR006's
+# bar for a high LR): the outputs were blown up, and the step size is the likelier reason.
+HUGE_LOSS_LR_RATIO = LR_PRIOR_HIGH_RATIO
+# A loss of thousands at ten times the usual LR or more: the steps blew the outputs up, whether or
+# not the loss then went non-finite (Adam-family optimizers at a huge LR wreck the net and the loss
+# stays finite and high).
+HUGE_LOSS_HIGH_LR_WEIGHT = 0.6
+
+
+@rule("LR008", "huge-loss-at-high-stated-lr", "learning_rate", (), needs=("loss", "lr"))
+def huge_loss_at_high_lr(tl: Timeline) -> list[Finding]:
+    """
+    What it detects:
+        A finite logged training loss of 1e3 or more (before any non-finite one),
+        in a run whose stated LR (logged, or from the optimizer state or config) is
+        at least 10x the usual one for its optimizer family and model size (as
+        LR006 judges it) — whether or not the loss later went non-finite.
+
+    Why it points to this cause:
+        An initialised or trained net's loss sits near ln(classes) for a
+        cross-entropy and near 1 for a regression on standardised targets; a loss
+        of thousands means the outputs were blown up. At ten times the usual LR,
+        the step size is what blew them up: the updates overshoot and push the
+        weights far from where they started. An Adam-family optimizer at a huge LR
+        moves each weight by about the LR per step and wrecks the net in a few
+        steps while the loss stays finite, so the run need not end in NaN.
+        (EXP007 is the counterpart at an LR that is not high: the network's own
+        amplification.)
+
+    Evidence it reports:
+        The largest finite loss and its step, the LR, and how many times the usual
+        one it is.
+
+    Fix to suggest:
+        Bring the LR near the usual value for the optimizer (concrete value), add
+        warmup and gradient clipping. (No detail: a level, not a shape — a
+        schedule's peak can be as high as a constant LR.)
+    """
+    if tl.loss is None or not len(tl.loss):
+        return []
+    lri = tl.lr_info
+    usual = usual_lr(tl)
+    if usual is None or lri.value is None or lri.value < HUGE_LOSS_LR_RATIO * usual:
+        return []
+    nf = tl.first_nonfinite
+    steps, vals = tl.loss.steps, tl.loss.values
+    keep = np.isfinite(vals)
+    if nf is not None and nf.role == "loss":
+        keep &= steps < nf.step
+    if not keep.any():
+        return []
+    i = int(np.argmax(np.where(keep, np.abs(vals), -np.inf)))
+    top, at = float(vals[i]), int(steps[i])
+    if abs(top) < FIRST_LOSS_HUGE:
+        return []
+    ratio = lri.value / usual
+    return [
+        Finding(
+            None,  # a level, not a shape: a schedule's peak can be as high as a constant LR
+            f"The loss reached {fmt_num(top)} at step {at} with the LR at {fmt_num(lri.value)} ({lri.origin}), "
+            f"{ratio:.0f}× the usual {fmt_num(usual)} for {lri.family or 'unknown optimizer'}: the steps blew the "
+            "outputs up.",
+            HUGE_LOSS_HIGH_LR_WEIGHT,
+            step=at,
+            source=tl.loss.source,
+            fix=f"Bring the LR near {fmt_num(usual)} (it was {fmt_num(lri.value)}); add warmup and gradient clipping "
+            "(clipnorm=1.0).",
+            fix_sets="learning_rate",
+        )
+    ]
 
 
 @rule("DATA006", "nan-after-long-healthy-stretch", "data_or_labels", ("nan_in_inputs",), needs=("loss",))

@@ -6,6 +6,7 @@ import math
 
 from forensics.rules.base import Finding, rule
 from forensics.rules.context import FP16_MAX, clean_sample, clean_sample_covers, climbed_into_blowup
+from forensics.rules.mechanisms import FIRST_LOSS_HUGE
 from forensics.timeline import Timeline
 from forensics.util import fmt_num
 
@@ -221,12 +222,15 @@ def first_value_is_inf(tl: Timeline) -> list[Finding]:
     """
     What it detects:
         The first non-finite training loss is ±Inf rather than NaN, arrived
-        without a climb, and the weights before it were finite.
+        without a climb, the last finite loss was not already huge (under 1e3,
+        EXP007's bar), and the weights before it were finite.
 
     Why it points to this cause:
         NaN inputs propagate as NaN, never as Inf; an Inf out of finite weights
         comes from an operation: an overflow (exp, fp16), log(0) or x/0. It
-        argues against a NaN-in-the-data explanation.
+        argues against a NaN-in-the-data explanation. A loss already in the
+        thousands that then overflows to Inf is a blow-up reaching the float
+        limit, not an operation's singularity: the rule stays silent then.
 
     Evidence it reports:
         The step and the value.
@@ -238,6 +242,8 @@ def first_value_is_inf(tl: Timeline) -> list[Finding]:
     nf = tl.first_nonfinite
     if nf is None or not math.isinf(nf.value) or nf.last_finite_step is None or climbed_into_blowup(tl):
         return []
+    if nf.last_finite_value is not None and abs(nf.last_finite_value) >= FIRST_LOSS_HUGE:
+        return []  # already blown up: the Inf is the blow-up passing the float limit
     ck = tl.checkpoint_before(nf.step)
     if ck is not None and ck.nonfinite_tensors:
         return []

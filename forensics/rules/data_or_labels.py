@@ -75,6 +75,16 @@ def _input_arrays(ds: DataSample) -> list[ArrayStats]:
     return [a for a in ds.arrays if a.name != label]
 
 
+def unscaled_input(tl: Timeline) -> tuple[str, ArrayStats] | None:
+    """(sample path, array) of the first input array of a data sample that is not
+    normalised (``unscaled``), or None: what DATA004 reports."""
+    for ds in tl.data_samples:
+        for a in _input_arrays(ds):
+            if unscaled(a):
+                return ds.source.path, a
+    return None
+
+
 @rule("DATA001", "non-finite-from-the-first-step", "data_or_labels", (), needs=("loss",))
 def nonfinite_first_step(tl: Timeline) -> list[Finding]:
     """

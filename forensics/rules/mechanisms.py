@@ -19,6 +19,7 @@ from forensics.rules.context import (
     lr_high,
     lr_normal,
 )
+from forensics.rules.data_or_labels import unscaled_input
 from forensics.timeline import Timeline
 from forensics.util import fmt_num
 
@@ -170,13 +171,19 @@ def huge_first_gradient(tl: Timeline) -> list[Finding]:
         A run that blew up within its first steps whose gradient norm was 1e3 or
         more (or non-finite) on one of its first logged steps, while the loss
         there was still finite. (A loss non-finite from its first point is left
-        to the data rules: a NaN input gives a NaN gradient as well.)
+        to the data rules: a NaN input gives a NaN gradient as well.) Silent when
+        the stated LR is 10x the usual one or more (LR006's bar), or when a data
+        sample shows inputs that are not normalised (DATA004's check).
 
     Why it points to this cause:
         The first update is LR x gradient. If the gradient is already enormous at
         initialisation, the step size is not the problem: the network's signal
         grows through its layers (bad init, no normalisation, a recurrent weight
-        above 1) — exploding gradients, at any LR.
+        above 1) — exploding gradients, at any LR. Two other things make the
+        first logged gradients enormous, and the rule leaves them to their own
+        rules: an LR ten times the usual one (the first logged steps already
+        carry updates of that size), and raw inputs in the hundreds or
+        thousands (the first layer's gradient scales with its input).
 
     Evidence it reports:
         The step and size of the largest of the first logged gradient norms, the
@@ -194,6 +201,8 @@ def huge_first_gradient(tl: Timeline) -> list[Finding]:
         return []
     if math.isfinite(g) and g < FIRST_GRAD_HUGE:
         return []
+    if lr_far_above_usual(tl) or unscaled_input(tl) is not None:
+        return []  # the step size, or inputs in the thousands, explain the gradient as well
     return [
         Finding(
             "exploding_gradients",
@@ -224,7 +233,7 @@ def huge_first_loss(tl: Timeline) -> list[Finding]:
     What it detects:
         A run that blew up within its first steps whose first logged loss was
         finite but already 1e3 or more, at an LR that is not high for its
-        optimizer.
+        optimizer, and no data sample shows inputs that are not normalised.
 
     Why it points to this cause:
         Before training has moved anything, the loss is what the initialised net
@@ -235,7 +244,8 @@ def huge_first_loss(tl: Timeline) -> list[Finding]:
         next steps overflow: exploding gradients, which no LR makes safe. A
         high LR would explain the blow-up as well, so the rule stays silent then;
         raw, unscaled inputs amplify the output the same way, which a data
-        sample tells (DATA004) — hence a hint, not a finding.
+        sample tells (DATA004): silent when one shows them, and without a
+        sample a hint, not a finding.
 
     Evidence it reports:
         The step and value of the first logged loss, and the LR.
@@ -256,6 +266,8 @@ def huge_first_loss(tl: Timeline) -> list[Finding]:
         return []
     if not math.isfinite(first) or abs(first) < FIRST_LOSS_HUGE or lr_high(tl.lr_info):
         return []
+    if unscaled_input(tl) is not None:
+        return []  # inputs in the hundreds or thousands amplify the output as well (DATA004)
     lr = tl.lr_info.value
     return [
         Finding(
@@ -292,14 +304,16 @@ def architecture_blowup(tl: Timeline) -> list[Finding]:
         non-finite straight from its normal level (finite points logged before,
         the last within 3x of the first, no climb, the gradient norm not
         rising): compounding growth leaves a trace, a sudden NaN is a batch's
-        or an operation's.
+        or an operation's. Nor when a data sample shows inputs that are not
+        normalised (DATA004's check).
 
     Why it points to this cause:
         In these nets the signal and its gradient are multiplied by the same
         weights once per time step or layer; a gain slightly above 1 compounds
         geometrically from initialisation, so they blow up in the first steps at
         an ordinary LR. A high LR would explain it as well, so the rule stays
-        silent when the LR is high.
+        silent when the LR is high; so would inputs hundreds of times their
+        usual scale, which the first layer passes on to every later one.
 
     Evidence it reports:
         What marks the architecture (a recurrent tensor's name, or the count of
@@ -319,6 +333,8 @@ def architecture_blowup(tl: Timeline) -> list[Finding]:
     lri = tl.lr_info
     if lr_high(lri):
         return []
+    if unscaled_input(tl) is not None:
+        return []  # inputs far from unit scale blow the signal up through any stack (DATA004)
     weight = ARCH_BLOWUP_WEIGHT["early" if _early(tl) else "climb"]["normal" if lr_normal(lri) else "unknown"]
     return [
         Finding(
@@ -363,6 +379,12 @@ def _param_count(tl: Timeline) -> int | None:
     if not tl.checkpoints:
         return None
     return sum(t.numel for t in tl.checkpoints[-1].checkpoint.tensors if t.dtype.startswith(("float", "bfloat")))
+
+
+def lr_far_above_usual(tl: Timeline) -> bool:
+    """Is the stated LR at least LR_PRIOR_HIGH_RATIO times the usual one (LR006's high prior)?"""
+    usual = usual_lr(tl)
+    return usual is not None and tl.lr_info.value is not None and tl.lr_info.value >= LR_PRIOR_HIGH_RATIO * usual
 
 
 def usual_lr(tl: Timeline) -> float | None:

@@ -15,7 +15,8 @@ Case keys (all optional):
     (geometric from -> to over n points).
 ``checkpoints``
     ``[{step: 10, layers: {dense: 1.5}, dtype: float32, nan: {dense: 3}, absmax: {dense: 70000}}]``:
-    one weight tensor per layer with that L2 norm; ``adam: {lr: 1e-3, eps: 1e-8, layers: {dense:
+    one weight tensor per layer with that L2 norm, named ``<layer>/kernel``, of shape 10 x 10
+    (``shapes: {dense: [40, 10]}`` sets another); ``adam: {lr: 1e-3, eps: 1e-8, layers: {dense:
     {update: 0.01, near_eps: 0.6}}}`` adds an Adam state (next-step L2 norm, share of elements
     with sqrt(v_hat) near eps) as the PyTorch reader reports it.
 ``log``
@@ -87,14 +88,16 @@ def _scalar(tag: str, values: np.ndarray, start: int, every: int) -> ScalarSerie
     )
 
 
-def _tensor(layer: str, l2: float, dtype: str, nan: int, absmax: float | None) -> TensorStats:
-    numel = 100
+def _tensor(
+    layer: str, l2: float, dtype: str, nan: int, absmax: float | None, shape: tuple[int, ...] = (10, 10)
+) -> TensorStats:
+    numel = math.prod(shape)
     peak = absmax if absmax is not None else l2 / math.sqrt(numel) * 3
     return TensorStats(
         name=f"{layer}/kernel",
         layer=layer,
         dtype=dtype,
-        shape=(10, 10),
+        shape=shape,
         numel=numel,
         nan=nan,
         posinf=0,
@@ -118,7 +121,12 @@ def _checkpoint(spec: dict[str, Any]) -> Checkpoint:
     dtype = spec.get("dtype", "float32")
     tensors = tuple(
         _tensor(
-            layer, float(norm), dtype, int(spec.get("nan", {}).get(layer, 0)), _float(spec.get("absmax", {}).get(layer))
+            layer,
+            float(norm),
+            dtype,
+            int(spec.get("nan", {}).get(layer, 0)),
+            _float(spec.get("absmax", {}).get(layer)),
+            tuple(spec.get("shapes", {}).get(layer, (10, 10))),
         )
         for layer, norm in spec["layers"].items()
     )

@@ -72,6 +72,12 @@ LONG_STRETCH_NAN_WEIGHT = 0.5
 PARTIAL_CLEAN_SAMPLE_WEIGHT = 0.3
 
 _RECURRENT = re.compile(r"weight_hh|recurrent_kernel|simple_?rnn|\blstm|\bgru|\brnn|lstm_cell|gru_cell", re.IGNORECASE)
+# The recurrent matrix of a cell (PyTorch's weight_hh, Keras's recurrent_kernel), whose shape
+# tells a gated cell from a plain one.
+_RECURRENT_MATRIX = re.compile(r"weight_hh|recurrent_kernel", re.IGNORECASE)
+_GATED = re.compile(r"lstm|gru", re.IGNORECASE)
+# Gate blocks stacked in a gated cell's recurrent matrix: a GRU has 3, an LSTM 4.
+GATED_BLOCKS = (3, 4)
 _NORM = re.compile(r"norm|\bbn\d*\b|batch_?norm|layer_?norm|\bln_|gamma|running_mean|moving_mean", re.IGNORECASE)
 
 
@@ -83,15 +89,30 @@ def _tensor_names(tl: Timeline) -> list[tuple[str, tuple[int, ...]]]:
     return names
 
 
+def _gated(name: str, shape: tuple[int, ...]) -> bool:
+    """Is this recurrent tensor a gated cell's (LSTM, GRU)? Its recurrent matrix stacks one
+    block per gate: (4h, h) for an LSTM, (3h, h) for a GRU (Keras: (h, 4h), (h, 3h)), against
+    (h, h) for a plain RNN; without a shape, the name says it."""
+    if _RECURRENT_MATRIX.search(name) and len(shape) == 2 and min(shape) > 0:
+        return max(shape) // min(shape) in GATED_BLOCKS and max(shape) % min(shape) == 0
+    return bool(_GATED.search(name))
+
+
 def architecture(tl: Timeline) -> tuple[str | None, str]:
-    """("recurrent" | "deep_plain" | None, how it was told) from the checkpoint's tensor names
-    (or histogram tags), or a config naming a recurrent model."""
+    """("recurrent" | "gated_recurrent" | "deep_plain" | None, how it was told) from the
+    checkpoint's tensor names and shapes (or histogram tags), or a config naming a recurrent model."""
     names = _tensor_names(tl)
-    rec = [n for n, _ in names if _RECURRENT.search(n)]
+    rec = [(n, shape) for n, shape in names if _RECURRENT.search(n)]
     if rec:
-        return "recurrent", f"recurrent weights ({rec[0]})"
+        shaped = [(n, shape) for n, shape in rec if _RECURRENT_MATRIX.search(n) and len(shape) == 2]
+        n, shape = (shaped or rec)[0]
+        if _gated(n, shape):
+            return "gated_recurrent", f"gated recurrent weights ({n}{' ' + str(list(shape)) if shape else ''})"
+        return "recurrent", f"recurrent weights ({n})"
     for st in tl.settings:
         if st.name == "model" and _RECURRENT.search(st.value):
+            if _GATED.search(st.value):
+                return "gated_recurrent", f"model: {st.value} in {st.source}"
             return "recurrent", f"model: {st.value} in {st.source}"
     if not names:
         return None, ""
@@ -130,8 +151,9 @@ def _first_grad(tl: Timeline) -> tuple[int, float] | None:
     order = np.argsort(g.steps, kind="stable")
     steps, vals = g.steps[order], g.values[order]
     nf = tl.first_nonfinite
-    if nf is not None and nf.role == "loss":
-        # a gradient logged at or after the loss went non-finite only echoes the blow-up
+    if nf is not None and nf.role in ("loss", "grad_norm"):
+        # a gradient logged at or after the run went non-finite only echoes the blow-up (where the
+        # logger masked the loss, the first non-finite grad norm is the divergence itself)
         keep = steps < nf.step
         steps, vals = steps[keep], vals[keep]
         if not steps.size:
@@ -171,7 +193,10 @@ def huge_first_gradient(tl: Timeline) -> list[Finding]:
         A run that blew up within its first steps whose gradient norm was 1e3 or
         more (or non-finite) on one of its first logged steps, while the loss
         there was still finite. (A loss non-finite from its first point is left
-        to the data rules: a NaN input gives a NaN gradient as well.) Silent when
+        to the data rules: a NaN input gives a NaN gradient as well.) Gradients
+        logged at or after the first non-finite point do not count: they echo
+        the blow-up, and where the logger masked the loss (HF Trainer) the first
+        NaN gradient norm is the divergence itself. Silent when
         the stated LR is 10x the usual one or more (LR006's bar), or when a data
         sample shows inputs that are not normalised (DATA004's check).
 
@@ -295,8 +320,10 @@ def huge_first_loss(tl: Timeline) -> list[Finding]:
 def architecture_blowup(tl: Timeline) -> list[Finding]:
     """
     What it detects:
-        A recurrent net (recurrent weights in the checkpoint or histograms) or a
-        deep plain stack (8 or more weight matrices, no normalisation layer)
+        A plain recurrent net (recurrent weights in the checkpoint or histograms
+        whose recurrent matrix is square, not a gated LSTM/GRU cell's stack of 3 or
+        4 gate blocks; or a config naming a plain RNN) or a deep plain stack
+        (8 or more weight matrices, no normalisation layer)
         whose loss blew up early in the run (within the first 20 %, or its
         first few logged points; without a loss curve, weights already
         non-finite in the first checkpoint saved) or climbed into the blow-up,
@@ -313,7 +340,11 @@ def architecture_blowup(tl: Timeline) -> list[Finding]:
         geometrically from initialisation, so they blow up in the first steps at
         an ordinary LR. A high LR would explain it as well, so the rule stays
         silent when the LR is high; so would inputs hundreds of times their
-        usual scale, which the first layer passes on to every later one.
+        usual scale, which the first layer passes on to every later one. A gated
+        cell (LSTM, GRU) carries its state through a forget or update gate of at
+        most 1 and adds to it rather than multiplying it by the recurrent weights
+        at each step — the remedy the fix below names — so an early blow-up
+        there is not this mechanism's: the rule stays silent for gated cells.
 
     Evidence it reports:
         What marks the architecture (a recurrent tensor's name, or the count of
@@ -328,8 +359,8 @@ def architecture_blowup(tl: Timeline) -> list[Finding]:
     if _sudden_from_normal(tl):
         return []
     kind, how = architecture(tl)
-    if kind is None:
-        return []
+    if kind is None or kind == "gated_recurrent":
+        return []  # gates bound a cell's state: an LSTM/GRU does not compound as a plain RNN does
     lri = tl.lr_info
     if lr_high(lri):
         return []
@@ -339,7 +370,7 @@ def architecture_blowup(tl: Timeline) -> list[Finding]:
     return [
         Finding(
             "exploding_gradients",
-            f"A {'recurrent' if kind == 'recurrent' else 'deep plain'} net ({how}) blew up early, at step "
+            f"A {'plain recurrent' if kind == 'recurrent' else 'deep plain'} net ({how}) blew up early, at step "
             f"{tl.divergence_step}"
             + (f", at an LR of {fmt_num(lri.value)}" if lri.value is not None else "")
             + ": its signal compounds through the same weights step after step.",

@@ -18,6 +18,7 @@ import math
 from dataclasses import dataclass, field
 
 from forensics.combine import COMBINED_CAUSES, calibrated, combine, renormalised
+from forensics.records import CUT_TRACEBACK
 from forensics.rules import REGISTRY
 from forensics.rules.base import CAUSES, CONTEXT, Evidence
 from forensics.timeline import Timeline
@@ -211,6 +212,21 @@ def diagnose(tl: Timeline, evidence: list[Evidence]) -> Diagnosis:
         notes_ = [_healthy_note(e) for e in (healthy.evidence if healthy else ())]
         extra = next((" " + n for n in notes_ if n), "")
         crash = _crash_line(tl) if tl.died_with_exception and not extra else None
+        if crash is not None and tl.loss is not None and crash[0] == CUT_TRACEBACK:
+            # the log ends inside a traceback (a paste or a killed writer cut it): there is no
+            # exception to judge, but a loss curve that stayed finite up to the cut, so the run is
+            # called what its curve shows, below any curve's own confidence
+            last = int(tl.loss.steps.max())
+            verdict = Verdict(
+                "healthy",
+                None,
+                round(min(calibrated(comb.probabilities["healthy"], "healthy"), UNKNOWN_CRASH_CONFIDENCE), 2),
+                f"The training loss stayed finite up to {tl.loss.unit} {last}; then the job died on a traceback "
+                f"cut before its exception line ({crash[1]}), so what it died of is not in the log. Nothing "
+                "logged shows a divergence.",
+                None,
+            )
+            return Diagnosis(verdict, _with_probabilities(cands, comb.probabilities), [], notes)
         if crash is not None:
             # an exception of no known meaning: quote it, say it is not a divergence, and do
             # not call the run healthy
@@ -319,6 +335,8 @@ def diagnose(tl: Timeline, evidence: list[Evidence]) -> Diagnosis:
                 f"{cited[0].rule}: {cited[0].message.rstrip('.')} — on the dev corpus this finding goes with "
                 f"{top_cause.replace('_', ' ')} more often than with {cited[0].cause.replace('_', ' ')}."
             )
+        else:  # the findings there only count against the other causes
+            summary = (summary + " " if summary else "") + _prior_sentence(tl, top_cause, after_findings=True)
     if second is not None and second.score >= RUNNER_UP_MIN_SCORE:
         summary += f" Runner-up: {second.cause.replace('_', ' ')} ({second.score:.2f})."
     fix = next((e.fix for e in top.evidence if e.fix and e.weight > 0), None)
@@ -344,16 +362,25 @@ def _prior_verdict(
     top = ranked[0]
     second = ranked[1] if len(ranked) > 1 else None
     confidence = round(min(calibrated(probs.get(top.cause, 0.0), "prior"), PRIOR_MAX_CONFIDENCE), 2)
-    what = "a run that diverged" + (" with no loss series read" if tl.loss is None else "")
     summary = (first_sentence + " " if first_sentence else "") + (
         "No source says anything about the cause: no rule found evidence for any of them. "
-        f"{top.cause.replace('_', ' ').capitalize()} is named from a weak prior, not from evidence: it is the "
-        f"likeliest cause of {what}, by the base rates fitted on the scenario corpus."
+        + _prior_sentence(tl, top.cause)
     )
     if second is not None:
         summary += f" Runner-up: {second.cause.replace('_', ' ')} ({second.score:.2f})."
     verdict = Verdict(top.cause, None, confidence, summary, None)
     return Diagnosis(verdict, ranked, _recommendations(verdict, prior=True), notes, "prior")
+
+
+def _prior_sentence(tl: Timeline, cause: str, after_findings: bool = False) -> str:
+    """Why a cause no finding spoke for is named: the fitted base rates for what was read (and,
+    ``after_findings``, the findings' weight against the other causes)."""
+    what = "a run that diverged" + (" with no loss series read" if tl.loss is None else "")
+    rest = ", once the findings' weight against the other causes is counted" if after_findings else ""
+    return (
+        f"{cause.replace('_', ' ').capitalize()} is named from a weak prior, not from evidence: it is the "
+        f"likeliest cause of {what} by the base rates fitted on the scenario corpus{rest}."
+    )
 
 
 def _rule_is_decisive(e: Evidence) -> bool:

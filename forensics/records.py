@@ -269,6 +269,11 @@ class Checkpoint:
 # ---------------------------------------------------------------- other evidence
 
 
+# The message of the "exception" event of a log that ends inside a traceback, before its
+# exception line: there is no exception to quote.
+CUT_TRACEBACK = "traceback cut before its exception line"
+
+
 @dataclass(frozen=True, slots=True)
 class LogEvent:
     """A framework message the job log printed: what was seen, not what it means.

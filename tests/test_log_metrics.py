@@ -85,8 +85,10 @@ def test_main_loss_is_told_apart_from_its_components():
     # no "loss" printed: the total-like value stands in for it (OpenNMT's xent, Marian's cost)
     assert series("Step 50/1000; acc: 12.00; ppl: 500.00; xent: 6.21; lr: 1.00000\n")["loss"] == [(50, 6.21)]
     assert "loss" in series("Ep. 1 : Up. 500 : Sen. 12,345 : Cost 9.87 : Time 60.00s : gNorm 1.2 : L.r. 3.0e-04\n")
-    # two components and no total: neither is the loss
-    assert "loss" not in series("step 1 kl_loss 0.5 recon_loss 2.0\n")
+    # two terms and no total: the loss is their sum (what is optimised; a non-finite term makes
+    # it non-finite), and each term keeps its own series
+    got = series("step 1 kl_loss 0.5 recon_loss 2.0\n")
+    assert got["loss"] == [(1, 2.5)] and got["kl_loss"] == [(1, 0.5)]
 
 
 def test_counters_of_every_common_shape():
@@ -310,3 +312,73 @@ def test_settings_printed_at_start_are_not_metrics():
     )
     got = series(text)
     assert got["learning_rate"] == [(1, 0.05)] and "lr_gamma" not in got
+
+
+def test_tensor_and_numpy_reprs_are_values():
+    # detectron2's NaN guard prints its loss dict of tensors; numpy 2 prints np.float64(...)
+    lm = scan_line(
+        "loss_dict = {'loss_cls': tensor(nan, device='cuda:0', grad_fn=<NllLossBackward>), "
+        "'loss_box_reg': tensor(0.3100, device='cuda:0'), 'loss_rpn_loc': tensor(-inf, device='cuda:0')}"
+    )
+    got = dict(lm.pairs)
+    assert math.isnan(got["loss_cls"]) and got["loss_box_reg"] == 0.31 and got["loss_rpn_loc"] == -math.inf
+    got = dict(scan_line("loss_dict = {'loss_cls': np.float64(nan), 'loss_box_reg': np.float64(0.25)}").pairs)
+    assert math.isnan(got["loss_cls"]) and got["loss_box_reg"] == 0.25
+    assert scan_line("tensor(0.5)").pairs == []  # a value with no name names nothing
+
+
+def test_a_tuple_of_values_after_a_name_gives_the_name_its_first():
+    # BasicSR 1.x: "lr:(1.000e-04,1.000e-04,)", one LR per optimizer
+    lm = scan_line("[ESRGA..][epoch:  0, iter:   1,200, lr:(2.000e-04,1.000e-04,)] l_g_pix: 5.5e-02")
+    assert dict(lm.pairs)["learning_rate"] == 2e-4 and ("step", 1200, None) in lm.counters
+    # a value's running average in brackets is still skipped, and a bracket after a name with no
+    # separator ("time (data): 0.5 (0.003)") is no tuple
+    assert scan_line("loss: 6.9 (6.94) time (data): 0.512 (0.003)").pairs == [("loss", 6.9)]
+
+
+def test_loss_terms_without_a_total_sum_to_the_loss_and_a_discriminator_is_left_out():
+    pairs = logmetrics.main_loss_of(scan_line("l_g_pix: 1.0e-02 l_g_gan: 1.0e-01 l_d_real: 7.0e-01").pairs)
+    assert dict(pairs)["loss"] == pytest.approx(0.11)  # the generator's terms, not the discriminator's
+    assert dict(logmetrics.main_loss_of(scan_line("l_g_total: 1.5 l_g_pix: 0.5 l_d_total: 0.3").pairs))["loss"] == 1.5
+    nan = dict(logmetrics.main_loss_of(scan_line("loss_cls: nan, loss_bbox: 0.3").pairs))["loss"]
+    assert math.isnan(nan)  # a non-finite term makes the loss non-finite
+    # look-alikes: a main loss printed is kept; a line with a validation loss is not summed; l1/l2
+    # are no loss terms
+    assert dict(logmetrics.main_loss_of(scan_line("loss: 2.0, loss_cls: 1.5, loss_bbox: 0.5").pairs))["loss"] == 2.0
+    assert "loss" not in dict(logmetrics.main_loss_of(scan_line("kd_loss 1 ce_loss 2 val_loss 3").pairs))
+    assert metric_name(("l1",)) is None and metric_name(("l_pix",)) == "l_pix"
+    s = read_job_log(TOOLKITS / "basicsr_1.log", Source("basicsr_1.log", Kind.JOB_LOG, size=1)).scalars
+    assert s["learning_rate"].values.tolist()[0] == 1e-4
+    first = {t: float(s[t].values[0]) for t in ("loss", "l_g_pix", "l_g_percep", "l_g_gan")}
+    assert first["loss"] == pytest.approx(first["l_g_pix"] + first["l_g_percep"] + first["l_g_gan"])
+
+
+def test_a_progress_header_of_epoch_and_memory_names_its_short_columns_as_loss_terms():
+    # YOLOv5 up to 6.1 and YOLOv3 (2020): "Epoch gpu_mem box obj cls [total] labels img_size"
+    assert logmetrics.header_columns("     Epoch   gpu_mem       box       obj       cls    labels  img_size") == [
+        "Epoch",
+        "gpu_mem",
+        "box_loss",
+        "obj_loss",
+        "cls_loss",
+        "labels",
+        "img_size",
+    ]
+    assert logmetrics.header_columns("Epoch gpu_mem GIoU obj cls total targets img_size")[5] == "loss"
+    # named columns stay as they are (the ultralytics 8 detection and classification headers), and
+    # a header that does not open with the epoch and the memory is no progress header
+    cls = "Epoch GPU_mem train_loss test_loss top1_acc top5_acc"
+    assert logmetrics.header_columns(cls) == cls.split()
+    assert logmetrics.header_columns("Epoch box obj cls labels") is None
+
+
+def test_values_printed_with_a_guard_that_names_its_step_are_that_steps():
+    # detectron2 0.1: "FloatingPointError: Loss became infinite or NaN at iteration=550!" then the loss dict
+    facts = MANIFEST["detectron2_nan_guard.log"]
+    s = read_job_log(TOOLKITS / "detectron2_nan_guard.log", Source("d2.log", Kind.JOB_LOG, size=1)).scalars
+    assert s["loss_box_reg"].steps.tolist()[-1] == facts["first_nonfinite_step"] == 550
+    assert s["loss_box_reg"].values.tolist()[-1] == 0.31
+    assert math.isnan(float(s["loss"].values[-1]))
+    # a counter-less metric line far from any such message is numbered in line order as before
+    far = parse_log_text("FloatingPointError: Loss became infinite or NaN at iteration=5!\na\nb\nc\nloss: 2.0\n")[0]
+    assert far["loss"].steps.tolist() == [1]

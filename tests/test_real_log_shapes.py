@@ -190,6 +190,21 @@ def test_a_nan_guard_with_no_step_before_it_is_still_a_divergence(tmp_path):
     assert "**Ended:** stopped on `ERROR:tensorflow:Model diverged with loss = NaN.` — nan guard" in md
 
 
+def test_a_paste_cut_inside_a_traceback_after_a_finite_loss_is_called_what_the_curve_shows(tmp_path):
+    # ultralytics/ultralytics#1654's shape: finite loss rows, then the paste ends inside the
+    # traceback, before its exception line (the thread says out of memory). Here the mmcv 1.7
+    # healthy toolkit log (tests/fixtures/make_toolkit_log_fixtures.py) with a cut traceback after it.
+    log = (Path(__file__).parent / "fixtures" / "logs" / "toolkits" / "mmcv_text.log").read_text()
+    frames = '  File "tools/train.py", line 187, in <module>\n    main()\n'
+    rep = _run(tmp_path, "cut", log + "Traceback (most recent call last):\n" + frames)
+    assert not rep.diverged and rep.verdict.cause == "healthy"
+    assert 0 < rep.verdict.confidence <= 0.5
+    assert "cut before its exception line" in rep.verdict.summary and "not in the log" in rep.verdict.summary
+    # the same log ending on an exception of no known meaning stays inconclusive (the contract)
+    whole = _run(tmp_path, "whole", log + "Traceback (most recent call last):\n" + frames + "KeyError: 'img'\n")
+    assert whole.verdict.cause == "inconclusive" and "KeyError" in whole.verdict.summary
+
+
 def test_bare_step_and_value_lines_are_the_loss_only_when_nothing_is_named():
     # prajdabre/yanmtt#7: print(step, loss) in a BART pre-training loop
     series, *_ = parse_log_text("5100 2.9151\n5110 2.8872\n5120 nan\n5130 nan\nSaving the model\n5140 nan\n")

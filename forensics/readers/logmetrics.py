@@ -69,6 +69,11 @@ _NONFINITE = {
     "nan.0": math.nan,  # Lightning's bar prints every float with a trailing ".0"
     "inf.0": math.inf,
 }
+# reprs that wrap a value: torch's tensor(2.3, device='cuda:0', grad_fn=<...>) in a printed
+# loss dict (detectron2's NaN guard), numpy 2's np.float64(0.41) in a dict of numpy means
+_VALUE_WRAPPERS = frozenset({"tensor", "np.float64", "np.float32", "np.float16", "numpy.float64", "numpy.float32"})
+# numpy 2's repr of a non-finite scalar is one word token: np.float64(nan)
+_WRAPPED_NONFINITE = re.compile(r"(?:np|numpy)\.float\d{0,2}\((-?(?:nan|inf))\)", re.IGNORECASE)
 # quotes around keys and values ('loss': '2.3') are not separators
 _TRANSPARENT = frozenset("'\"`")
 _NAME_SEPARATORS = frozenset(":=")
@@ -267,6 +272,14 @@ _NOT_METRIC_WORDS = (
 _NOT_METRIC_PREFIXES = ("num_", "n_", "max_", "min_", "lr_", "init_", "warmup_")
 # "loss_scale", "loss_weight": a setting of a loss, never the loss ("Attempted loss scale: 65536")
 _LOSS_SETTING_WORDS = ("scale", "weight", "coef", "factor")
+# "l_pix", "l_g_gan", "l_d_real": a loss term by the short prefix (BasicSR and the mmsr/ESRGAN
+# family name every term so); "l1", "l2" have no underscore and are no loss term
+_LOSS_TERM = re.compile(r"l_[a-z][a-z0-9_]{0,40}")
+# a word of a loss term's name that says it trains a GAN's discriminator ("l_d_real",
+# "loss_D", "d_loss"): another objective than the model's, never summed into its loss
+_DISCRIMINATOR_WORDS = frozenset({"d", "disc", "discriminator"})
+# a word of a loss term's name that says it is the total of the others ("l_g_total")
+_TOTAL_WORDS = frozenset({"total", "sum", "all"})
 # Taken as the line's loss when it prints no main loss, in this order of preference
 # (a total before a cross-entropy before a perplexity, which is exp(loss)).
 _MAIN_LOSS_FALLBACKS = ("objective", "cost", "xent", "cross_entropy", "ce", "nll", "nll_loss", "perplexity")
@@ -322,7 +335,7 @@ def metric_name(words: tuple[str, ...]) -> str | None:
         return "learning_rate" if "base" not in key else None  # Lightning "lr-Adam"; mmengine base_lr kept out
     if any(w in key for w in _NOT_METRIC_WORDS) or key.startswith(_NOT_METRIC_PREFIXES):
         return None
-    if any(w in key for w in _METRIC_WORDS):
+    if any(w in key for w in _METRIC_WORDS) or _LOSS_TERM.fullmatch(key):
         return key
     return None
 
@@ -385,6 +398,10 @@ class LineMetrics:
     eval_context: bool = False  # "Epoch(val)", "Validation:": the metrics are evaluation metrics
 
 
+def _is_nonfinite(text: str) -> bool:
+    return text.lower() in _NONFINITE
+
+
 def _int_of(value: float) -> int | None:
     return int(value) if math.isfinite(value) and value == int(value) and abs(value) < 2**62 else None
 
@@ -420,6 +437,10 @@ def scan_line(line: str) -> LineMetrics:
                 sep = True
             elif text in _NAME_SEPARATORS and pending:
                 pass  # "Loss at step 100 : nan": the separator before the pending name's value
+            elif text == "(" and words and sep and i + 1 < n and (kinds[i + 1] == NUM or _is_nonfinite(texts[i + 1])):
+                # "lr:(1.000e-04,)": a tuple of values (one per optimizer or param group); the
+                # name takes the first, the rest are bare numbers that name nothing
+                pass
             elif text == "[":
                 in_bracket = True
                 bracket_words_only = True
@@ -443,11 +464,18 @@ def scan_line(line: str) -> LineMetrics:
             low = text.lower()
             if low in _NONFINITE and (words or bracket_owner or pending):
                 value = _NONFINITE[low]
-            elif low == "tensor" and i + 2 < n and texts[i + 1] == "(" and kinds[i + 2] == NUM and words:
-                value = parse_number(texts[i + 2])  # tensor(2.3, device='cuda:0')
-                i += 2
-                while i + 1 < n and texts[i] != ")":
+            elif low in _VALUE_WRAPPERS and words and i + 2 < n and texts[i + 1] == "(":
+                # tensor(2.3, device='cuda:0'), tensor(nan, ...), tensor(-inf, ...)
+                j = i + 3 if texts[i + 2] == "-" and i + 3 < n else i + 2
+                v = texts[j].lower()
+                value = parse_number(texts[j]) if kinds[j] == NUM else _NONFINITE.get(v) if kinds[j] == WORD else None
+                if value is not None and j > i + 2:
+                    value = -value
+                i = j
+                while i + 1 < n and texts[i] != ")" and i - j < 32:
                     i += 1
+            elif words and (wrapped := _WRAPPED_NONFINITE.fullmatch(text)) is not None:
+                value = _NONFINITE[wrapped.group(1).lower()]
             else:
                 if sep:
                     drop(words)
@@ -526,24 +554,40 @@ def _named_before_counter(name: tuple[str, ...]) -> tuple[str, ...] | None:
 
 
 def main_loss_of(pairs: list[tuple[str, float]]) -> list[tuple[str, float]]:
-    """``pairs`` with a main loss named ``loss``: when the line prints none, its total-like value is taken."""
+    """``pairs`` with a main loss named ``loss``: when the line prints none, its total-like value is
+    taken; failing that, its single loss term, its one total of terms (``l_g_total``) or, when it
+    prints several terms and no total, their sum (what detectron2, mmdet and YOLO optimise: the
+    sum of the terms they print; a non-finite term makes it non-finite). A GAN's discriminator
+    terms are another objective and are left out."""
     names = {name for name, _ in pairs}
     if "loss" in names:
         return pairs
     for fallback in _MAIN_LOSS_FALLBACKS:
         if fallback in names:
             return [("loss", v) if name == fallback else (name, v) for name, v in pairs]
-    losses = [
-        name
-        for name in names
-        if "loss" in name
+    if names & {"val_loss", "test_loss"}:
+        return pairs
+    losses = [name for name in names if _is_loss_term(name)]
+    own = [name for name in losses if not _words_of(name) & _DISCRIMINATOR_WORDS]
+    totals = [name for name in own if _words_of(name) & _TOTAL_WORDS]
+    only = losses[0] if len(losses) == 1 else totals[0] if len(totals) == 1 else None
+    if only is not None:
+        return [("loss", v) if name == only else (name, v) for name, v in pairs]
+    if len(own) > 1 and not totals:
+        return [*pairs, ("loss", math.fsum(v for name, v in pairs if name in own))]
+    return pairs
+
+
+def _words_of(name: str) -> frozenset[str]:
+    return frozenset(re.split(r"[_/.\s-]+", name.lower()))
+
+
+def _is_loss_term(name: str) -> bool:
+    return (
+        ("loss" in name or _LOSS_TERM.fullmatch(name) is not None)
         and not name.startswith(("val", "eval", "test", "valid"))
         and not any(w in name for w in _LOSS_SETTING_WORDS)
-    ]
-    if len(losses) == 1 and len(names & {"val_loss", "test_loss"}) == 0:
-        only = losses[0]
-        return [("loss", v) if name == only else (name, v) for name, v in pairs]
-    return pairs
+    )
 
 
 # ---------------------------------------------------------------- JSON lines
@@ -610,11 +654,35 @@ def split_columns(line: str) -> list[str]:
     return s.split()
 
 
+# Columns of a progress table that count things in the batch, not metrics ("labels", "Instances")
+_COUNT_COLUMNS = frozenset({"labels", "targets", "instances", "img_size", "imgsz", "size", "images"})
+
+
+def _progress_header(cols: list[str]) -> list[str] | None:
+    """A detection trainer's progress header: the epoch, then the GPU memory, then the running
+    means of the loss terms under short names, then batch counts (YOLOv3 and YOLOv5 up to 6.1:
+    "Epoch gpu_mem box obj cls [total] labels img_size"; ultralytics 8: "... box_loss ..."). The
+    unnamed columns are loss terms ("box" is "box_loss") and "total" is the loss."""
+    if len(cols) < 3 or counter_kind((cols[0],)) != "epoch" or "mem" not in cols[1].lower():
+        return None
+    out = cols[:2]
+    for c in cols[2:]:
+        low = c.lower()
+        if low in _COUNT_COLUMNS or metric_name((c,)) is not None or counter_kind((c,)) is not None:
+            out.append(c)
+        else:
+            out.append("loss" if low in _TOTAL_WORDS else f"{c}_loss")
+    return out
+
+
 def header_columns(line: str) -> list[str] | None:
     """The column names when ``line`` is a table header naming at least one metric; else None."""
+    cols = split_columns(line)
+    progress = _progress_header(cols) if len(cols) <= 64 else None
+    if progress is not None and all(c and len(c) <= 48 and c[0].isalpha() for c in cols):
+        return progress
     if not METRIC_HINT.search(line):
         return None  # a header names at least one metric
-    cols = split_columns(line)
     if len(cols) < MIN_COLUMNS or len(cols) > 64:
         return None
     if not all(c and len(c) <= 48 and (c[0].isalpha() or c[0] in "_#") for c in cols):

@@ -101,7 +101,7 @@ from forensics.readers.logmetrics import (
     scan_line,
 )
 from forensics.readers.safe_open import open_binary
-from forensics.records import LogData, LogEvent, ScalarSeries, Source, Status
+from forensics.records import CUT_TRACEBACK, LogData, LogEvent, ScalarSeries, Source, Status
 
 READ_CHUNK_BYTES = 1 << 20  # 1 MiB reads: few syscalls, small fixed buffer
 MAX_SEGMENT_BYTES = 16_384  # a line or redraw longer than this is cut: real metric lines are < 1 KiB
@@ -110,6 +110,9 @@ TRACEBACK_KEEP_LINES = 16  # the last frame lines kept with an exception (the us
 LOOKBACK_LINES = 60  # a known message this many lines before a traceback belongs to it (TF's rendezvous
 #                      warning and CUDA's per-thread assertion lines are printed before the traceback)
 REGION_LINES = 200  # ...or this many lines after the exception line (TF prints the op message after frames)
+# A metric line with no counter printed this many lines after a message that named its own step
+# is that message's (detectron2's guard prints "...at iteration=1029!" then "loss_dict = {...}")
+MESSAGE_VALUES_LINES = 2
 FORWARD_TRACE_KEEP = 8  # lines of anomaly mode's "Traceback of forward call" kept
 # A progress bar redrawn after a traceback is tqdm closing at interpreter exit (its last state), not
 # training going on: more redraws than this at new steps and the job is taken to have continued.
@@ -580,6 +583,7 @@ class _LogParser:
         self.pending_forward: tuple[str, tuple[str, ...]] | None = None
         self.last_op_event: _EventBuilder | None = None
         self.last_op_line = 0
+        self.message_step: tuple[int, int] | None = None  # (line, step) of the last message naming its step
         # bookkeeping
         self.cut_lines = 0
         self.unterminated = False
@@ -709,6 +713,8 @@ class _LogParser:
         else:
             named = ev.values.pop("step", None)  # a message that names its own iteration (detectron2)
             ev.step = named if isinstance(named, int) and 0 <= named <= STEP_MAX else self.cur_step
+            if ev.step is not None and ev.step == named:
+                self.message_step = (line, ev.step)
         if (
             ev.kind == "nonfinite_gradient"
             and self.pending_forward
@@ -921,12 +927,9 @@ class _LogParser:
         lm = row_metrics(self.columns or [], desc)
         if lm is None or lm.epoch is None:
             return False
+        # with no total column, the loss is the sum of the terms shown (main_loss_of): ultralytics
+        # optimises the sum of the weighted terms (loss.sum() per image), non-finite when one is
         pairs = [(t, v) for t, v in main_loss_of(lm.pairs) if t != "epoch"]
-        components = [v for t, v in pairs if t.endswith("_loss") and not t.startswith(_EVAL_PREFIXES)]
-        if len(components) > 1 and all(t != "loss" for t, _ in pairs):
-            # ultralytics optimises the sum of the weighted components it shows (loss.sum() per
-            # image): with no total column their sum is the loss, non-finite when one of them is
-            pairs.append(("loss", math.fsum(components)))
         if not pairs:
             return False
         if self.generic_epoch_base is None:
@@ -976,10 +979,23 @@ class _LogParser:
             if metrics:
                 self._saw_metrics(line, steps[0])
             return
+        if self._values_of_message(main_loss_of(lm.pairs), line):
+            return
         if "'loss'" in text:
             self.hf_index += 1
         self.hf_points.append((max(self.hf_index, 1), values.get("epoch"), values))
         self._saw_metrics(line, None)
+
+    def _values_of_message(self, pairs: list[tuple[str, float]], line: int) -> bool:
+        """Counter-less values printed right after a message that named its step (a NaN guard's
+        loss dict) are that step's; True when they were put there."""
+        at = self.message_step
+        if at is None or not 0 < line - at[0] <= MESSAGE_VALUES_LINES:
+            return False
+        found = [(t, v) for t, v in pairs if t != "epoch"]
+        for tag, val in found:
+            self._put(tag, at[1], val, "print")
+        return bool(found)
 
     def _generic(self, text: str, line: int) -> None:
         """Any other line: JSON objects, table rows under a header, or name/value pairs near counters."""
@@ -1024,6 +1040,8 @@ class _LogParser:
         if lm.epoch is not None:
             base = self.generic_epoch_base if self.generic_epoch_base is not None else 1
             self._epoch_level(lm.epoch, base, pairs, line, emitter)
+            return
+        if self._values_of_message(pairs, line):
             return
         # no counter at all: the points are numbered in the order they were printed
         self.line_order += 1
@@ -1113,7 +1131,7 @@ class _LogParser:
         if self.tb_state == 1:  # the file ends inside a traceback: the job died printing it
             self.exc = _EventBuilder(
                 kind="exception",
-                message="traceback cut before its exception line",
+                message=CUT_TRACEBACK,
                 line=self.tb_start,
                 step=self.tb_step,
                 values={"type": None, "qualified_type": None, "message": None},

@@ -212,6 +212,70 @@ def test_a_weight_far_from_zero_with_a_tiny_spread_keeps_its_variance(spread: fl
         assert stats.std == 0.0
 
 
+def _bf16_blocks() -> dict[str, np.ndarray]:
+    """bfloat16 blocks whose min, max and zeros the integer comparisons of the patterns must get right."""
+    rng = np.random.default_rng(13)
+    mixed = (rng.standard_normal(5000) * 3).astype(ml_dtypes.bfloat16)
+    return {
+        "mixed": mixed,
+        "all-negative": -np.abs(mixed) - 1,
+        "all-positive": np.abs(mixed) + 1,
+        "negative-and-minus-zero": np.concatenate([-np.abs(mixed[:100]) - 1, np.full(7, -0.0)]),
+        "only-minus-zero": np.full(9, -0.0),
+        "both-zeros": np.concatenate([mixed[:50], np.full(5, -0.0), np.full(6, 0.0)]),
+        "positive-and-minus-zero": np.concatenate([np.abs(mixed[:100]) + 1, np.full(3, -0.0)]),
+        "extremes": np.array([3.3895e38, -3.3895e38, 1e-40, -1e-40, 9.2e-41, 0.0]),  # largest finite, subnormals
+        "every-finite-pattern": np.arange(1 << 16, dtype=np.uint16).view(ml_dtypes.bfloat16),
+    }
+
+
+@pytest.mark.parametrize("case", list(_bf16_blocks()))
+def test_bfloat16_min_max_and_zeros_read_on_the_bit_patterns_equal_numpy_on_the_values(case: str) -> None:
+    a = _bf16_blocks()[case].astype(ml_dtypes.bfloat16)
+    if case == "every-finite-pattern":
+        a = a[np.isfinite(a.astype(np.float32))]
+    for as_given in (a, a.view(np.uint16).view(BFLOAT16_BITS)):  # ml_dtypes' type, and the bare patterns
+        stats = array_stats("w", as_given)
+        ref = _reference(a)
+        _assert_matches(stats, ref)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, ml_dtypes.bfloat16], ids=["float32", "bfloat16"])
+def test_a_block_with_a_nan_or_an_infinity_among_finite_ones_is_counted_exactly(dtype) -> None:
+    # the fast paths skip the non-finite count when a block's sum is finite; a block with one
+    # NaN, one +inf, or +inf and -inf together (whose sum is NaN) must still be counted exactly
+    rng = np.random.default_rng(17)
+    for specials in ([np.nan], [np.inf], [-np.inf], [np.inf, -np.inf], [np.nan, np.inf, -np.inf]):
+        a = (rng.standard_normal(3 * BLOCK_ELEMENTS) * 0.1).astype(np.float32)
+        a[BLOCK_ELEMENTS + 11 : BLOCK_ELEMENTS + 11 + len(specials)] = specials
+        a[5] = -0.0
+        a = a.astype(dtype)
+        stats = array_stats("w", a)
+        _assert_matches(stats, _reference(a))
+
+
+def test_float32_values_near_its_largest_sum_their_squares_without_overflow() -> None:
+    # x^2 of a float32 near 3.4e38 overflows float32 (and a float32 dot product of them would be
+    # inf), but is 1.2e77 in float64: the statistics must stay finite and exact
+    big = np.finfo(np.float32).max
+    a = np.array([big, -big, big / 3, 1.0, -0.0, 0.0] * 5000, dtype=np.float32)
+    stats = array_stats("w", a)
+    _assert_matches(stats, _reference(a))
+    assert math.isfinite(stats.l2) and stats.nan == stats.posinf == stats.neginf == 0 and stats.zeros == 10000
+
+
+def test_a_float32_chunk_after_a_float64_chunk_of_huge_values_keeps_the_scale() -> None:
+    # a float64 chunk past 2**448 scales the moments; a float32 chunk after it must be folded
+    # in the same units (the float32 path leaves such an accumulator to the generic fold)
+    acc = StatsAccumulator("w", "float64", (6,))
+    acc.update(np.array([1e300, -1e300, 3.0]))
+    acc.update(np.array([1.0, 2.0, 4.0], dtype=np.float32))
+    whole = np.array([1e300, -1e300, 3.0, 1.0, 2.0, 4.0])
+    stats = acc.result()
+    assert stats.mean == pytest.approx(whole.mean(), rel=1e-12, abs=1e-12)
+    assert stats.std == pytest.approx((whole / 1e300).std() * 1e300, rel=1e-12)
+
+
 def test_sum_of_squares_in_rows_equals_numpy_for_any_length() -> None:
     rng = np.random.default_rng(2)
     for n in (0, 1, 8191, 8192, 8193, 3 * 8192 + 17):

@@ -51,6 +51,9 @@ class Found:
     kind: Kind
     size: int
     group: str = ""  # event sub-run ("train"), or the index a shard belongs to
+    # False for an .h5 whose look (Keras weights or a data sample?) is left to its reader: under
+    # load_run the worker child that reads the file looks first (see :func:`_leave_h5_to_reader`)
+    judged: bool = True
 
 
 @dataclass
@@ -132,15 +135,6 @@ def h5_holds_weights(path: Path) -> bool | None:
     read, in an isolated child that also looks at the H5 files after this one in its
     directory: discovery asks about those next, and gets the answers without a fork.
     """
-    from forensics.readers import isolation, worker
-
-    work = worker.current()
-    if work is not None and isolation.ISOLATE:  # the run's worker looks, as it will read the file
-        from forensics.readers.safe_open import seen_under
-
-        ident = seen_under(path.parent).get(str(path.absolute()))
-        answer = work.call("forensics.discover:_peek_h5_as", path.absolute(), ident, timeout=H5_PEEK_SECONDS)
-        return answer.value if isinstance(answer.value, bool) else None
     stamp = _stamp(path)
     key = str(path)
     cached = _h5_looked.pop(key, None)
@@ -185,13 +179,13 @@ def h5_holds_weights_many(paths: list[Path]) -> list[bool | None]:
     return [answers.get(i) for i in range(len(paths))]
 
 
-def _peek_h5_as(path: Path, ident: tuple[int, int] | None) -> bool | None:
-    """:func:`_peek_h5` in the run's worker, told the device and inode discovery saw."""
-    if ident is not None:
-        from forensics.readers.safe_open import remember_ids
+def _leave_h5_to_reader() -> bool:
+    """Is a run's worker child serving this discovery (``load_run``)? Then an .h5 is looked at
+    by that child when it reads the file, not now: discovery does not wait for the child to
+    import h5py (about 0.1 s), which it does while this process imports the analysis."""
+    from forensics.readers import isolation, worker
 
-        remember_ids({str(path): ident})
-    return _peek_h5(path)
+    return worker.current() is not None and isolation.ISOLATE
 
 
 def _peek_h5(path: Path) -> bool | None:
@@ -470,6 +464,9 @@ def _add(inv: Inventory, path: Path, rel: str, kind: Kind, size: int) -> None:
                 return
             kind = Kind.JOB_LOG
     elif kind is Kind.KERAS_H5:
+        if _leave_h5_to_reader():
+            inv.files.append(Found(path=path, rel=rel, kind=kind, size=size, group=group, judged=False))
+            return
         holds = h5_holds_weights(path)
         if holds is False:
             kind = Kind.DATA_SAMPLE

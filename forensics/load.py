@@ -120,7 +120,20 @@ def _with_step(ckpt: Checkpoint) -> Checkpoint:
 
 def _read_one(found: Found, root: Path) -> Any:
     """Read one file with the reader its kind names in the reader table. Returns a record,
-    a Source for a skipped kind, or None for a shard (read through its index)."""
+    a Source for a skipped kind, or None for a shard (read through its index).
+
+    An .h5 that discovery left unjudged is looked at first (Keras weights or a data sample?),
+    here in the worker, which reads it next."""
+    if not found.judged:
+        from forensics.discover import _peek_h5
+
+        holds = _peek_h5(found.path)  # None (cannot tell): its checkpoint reader says why
+        found = dataclasses.replace(found, kind=Kind.DATA_SAMPLE if holds is False else found.kind, judged=True)
+        if found.kind is Kind.DATA_SAMPLE:
+            try:
+                return _read_one(found, root)
+            except UnreadableSource as e:  # listed as the data sample it is, not as weights
+                return dataclasses.replace(_source(found), status=Status.UNREADABLE, note=_one_line(str(e)))
     src = _source(found)
     entry = READERS.get(found.kind)
     if entry is None:
@@ -259,9 +272,10 @@ def load_inventory(
         if isinstance(record, Source):  # skipped or unreadable: listed, nothing to keep
             run.sources.append(record)
             continue
-        entry = READERS[found.kind]
-        assert isinstance(entry, Reader)
         first, *others = record if isinstance(record, tuple) else (record,)
+        # an unjudged .h5 comes back as what its reader found it to be
+        entry = READERS[found.kind if found.judged else first.source.kind]
+        assert isinstance(entry, Reader)
         run.sources.append(first.source)  # one source, whatever number of records it gave
         getattr(run, entry.into).append(first)
         for other in others:

@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 
 from forensics import discover as discover_module
+from forensics import load as load_module
 from forensics.discover import discover, h5_holds_weights
 from forensics.load import load_run
-from forensics.readers import isolation
+from forensics.readers import isolation, worker
 from forensics.records import Kind, Status
 
 FIXTURES = Path(__file__).parent / "fixtures" / "checkpoints"
@@ -152,3 +153,46 @@ def test_an_unreadable_or_non_hdf5_file_is_left_to_the_reader(tmp_path: Path) ->
     (tmp_path / "a.h5").write_bytes(b"not hdf5 at all")
     assert h5_holds_weights(tmp_path / "a.h5") is None
     assert _kinds(tmp_path) == {"a.h5": Kind.KERAS_H5}
+
+
+def test_under_load_run_the_worker_judges_each_h5_as_it_reads_it_and_discovery_waits_for_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # discovery used to ask the worker about each .h5 and wait, h5py's import in the worker
+    # included; now the look is the first thing the worker's read of the file does
+    shutil.copy(FIXTURES / "keras2_weights.h5", tmp_path / "a.h5")
+    _data_h5(tmp_path / "b.h5")
+    calls: list[str] = []
+    real_call = worker.Worker.call
+
+    def call(self: worker.Worker, function: str, *args: object, **kwargs: object) -> worker.Answer:
+        calls.append(function)
+        return real_call(self, function, *args, **kwargs)
+
+    seen: dict[str, object] = {}
+    real_discover = load_module.discover
+
+    def spy(*args: object, **kwargs: object) -> discover_module.Inventory:
+        inv = real_discover(*args, **kwargs)  # type: ignore[arg-type]
+        seen.update(inv=inv, calls=list(calls))
+        return inv
+
+    monkeypatch.setattr(worker.Worker, "call", call)
+    monkeypatch.setattr(load_module, "discover", spy)
+    run = load_run(tmp_path)
+    try:
+        assert seen["calls"] == []
+        inv = seen["inv"]
+        assert isinstance(inv, discover_module.Inventory)
+        assert {f.rel: (f.kind, f.judged) for f in inv.files} == {
+            "a.h5": (Kind.KERAS_H5, False),
+            "b.h5": (Kind.KERAS_H5, False),
+        }
+        assert {s.path: (s.kind, s.status) for s in run.sources} == {
+            "a.h5": (Kind.KERAS_H5, Status.OK),
+            "b.h5": (Kind.DATA_SAMPLE, Status.OK),
+        }
+        assert [c.source.path for c in run.checkpoints] == ["a.h5"]
+        assert [d.source.path for d in run.data_samples] == ["b.h5"]
+    finally:
+        run.close()

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import json
 import os
 import re
@@ -224,6 +223,8 @@ def stage(url: str, *, root: Path | None = None, limit: int | None = None) -> St
         root.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise UsageError(f"cannot create the cache {root}: {e.strerror or e}") from None
+    import hashlib  # here: only a remote run needs it (a few ms of every start-up otherwise)
+
     key = hashlib.sha256(url.rstrip("/").encode()).hexdigest()[:20]
     local = root / key
     lock = root / f"{key}.lock"

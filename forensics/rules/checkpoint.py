@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import re
-import statistics
 from dataclasses import dataclass
 
 from forensics.rules.base import CONTEXT, Finding, rule
@@ -161,11 +160,19 @@ def _checkpoint_health(view: CheckpointView) -> CheckpointHealth:
     for i, name in enumerate(names):
         around = [logs[j] for j in range(max(0, i - NEIGHBOURS), min(len(names), i + NEIGHBOURS + 1)) if j != i]
         around = [x for x in around if not math.isnan(x)]
-        # statistics.median, not np.median: the same value for these few numbers, and a
-        # checkpoint of 10,000 layers made 10,000 numpy calls of ~20 us each
-        med = float(10 ** statistics.median(around)) if around else None
+        # not np.median: the same value for these few numbers, and a checkpoint of 10,000
+        # layers made 10,000 numpy calls of ~20 us each
+        med = float(10 ** _median(around)) if around else None
         layers.append(LayerHealth(name, rms[i], med, int(sums[name][2])))
     return CheckpointHealth(view, tuple(layers), tuple(nonfinite), tuple(near))
+
+
+def _median(values: list[float]) -> float:
+    """The median of a few numbers, as ``statistics.median`` gives it (the mean of the middle two
+    for an even count); that module imports decimal, fractions and random, a few ms of start-up."""
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
 def checkpoint_only(tl: Timeline) -> bool:

@@ -365,7 +365,8 @@ def main() -> int:
     goals = set(args.goals.split(","))
 
     print(f"machine: {_machine()}")
-    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    load_before = os.getloadavg()
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in load_before)}")
     tmp = Path(tempfile.mkdtemp(prefix="bench_goals_", dir=args.dir))
     rows: list[dict] = []
     try:
@@ -391,11 +392,13 @@ def main() -> int:
                 rows.append(long_runs(tmp, args.steps, args.repeat))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    load_after = os.getloadavg()
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in load_after)}")
     print()
     _print(rows)
     if args.json:
-        args.json.write_text(json.dumps(rows, indent=2))
+        meta = {"machine": _machine(), "load_before": load_before, "load_after": load_after}
+        args.json.write_text(json.dumps({**meta, "rows": rows}, indent=2))
     return 0 if all(r["met"] for r in rows) else 1
 
 

@@ -139,6 +139,12 @@ def not_checked(tl: Timeline) -> list[str]:
 def _divergence_sentence(tl: Timeline) -> str:
     nf = tl.first_nonfinite
     unit = "epoch" if nf is not None and nf.unit == "epoch" else "step"
+    if nf is not None and nf.tag.startswith("message:") and nf.last_finite_step == nf.step:
+        # a NaN guard after the last logged loss: the non-finite value came after that step
+        return (
+            f"The training loss went non-finite after {unit} {nf.step} (the last loss logged before a framework "
+            f"message in {nf.source} said so, {fmt_num(nf.last_finite_value)})."
+        )
     if nf is not None:
         what = "training loss" if nf.role == "loss" else nf.role.replace("_", " ")
         last = (

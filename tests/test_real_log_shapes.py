@@ -190,6 +190,19 @@ def test_a_nan_guard_with_no_step_before_it_is_still_a_divergence(tmp_path):
     assert "**Ended:** stopped on `ERROR:tensorflow:Model diverged with loss = NaN.` — nan guard" in md
 
 
+def test_a_nan_guard_with_no_step_is_placed_after_the_points_printed_before_it(tmp_path):
+    # counter-less metric lines are numbered in log order; a guard that names no step sits after the
+    # last of them printed before it, not after the last of the log (TF's NanTensorHook text)
+    guard = "ERROR:tensorflow:Model diverged with loss = NaN.\n"
+    rep = _run(tmp_path, "order", "loss: 2.0\nloss: 1.9\n" + guard + "loss: 1.8\n")
+    assert rep.diverged and rep.first_nonfinite_step == 2
+    assert rep.verdict.summary.startswith("The training loss went non-finite after step 2")
+    # HF Trainer dict lines (no step either) place it the same way
+    hf = "".join(f"{{'loss': {v}, 'learning_rate': 0.0001, 'epoch': {e}}}\n" for v, e in ((2.0, 0.1), (1.9, 0.2)))
+    rep = _run(tmp_path, "hf", hf + guard + "{'loss': 1.8, 'learning_rate': 0.0001, 'epoch': 0.3}\n")
+    assert rep.first_nonfinite_step == 2
+
+
 def test_a_paste_cut_inside_a_traceback_after_a_finite_loss_is_called_what_the_curve_shows(tmp_path):
     # ultralytics/ultralytics#1654's shape: finite loss rows, then the paste ends inside the
     # traceback, before its exception line (the thread says out of memory). Here the mmcv 1.7

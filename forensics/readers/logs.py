@@ -410,6 +410,9 @@ class _EventBuilder:
     claimed: bool = False
     count: int = 1
     keras_epoch_batch: tuple[int, int] | None = None  # TerminateOnNaN: placed on a step at the end
+    # with no step: how many counter-less metric lines (and HF dict lines) came before it, to
+    # place it after the last of them once those are numbered in log order
+    after_points: tuple[int, int] = (0, 0)
 
     def key(self) -> tuple[Any, ...]:
         simple = tuple(sorted((k, v) for k, v in self.values.items() if isinstance(v, (int, float, str, bool))))
@@ -713,6 +716,8 @@ class _LogParser:
         else:
             named = ev.values.pop("step", None)  # a message that names its own iteration (detectron2)
             ev.step = named if isinstance(named, int) and 0 <= named <= STEP_MAX else self.cur_step
+            if ev.step is None:
+                ev.after_points = (self.line_order, self.hf_index)
             if ev.step is not None and ev.step == named:
                 self.message_step = (line, ev.step)
         if (
@@ -1234,7 +1239,15 @@ class _LogParser:
         for tag, _, emitter in keys:
             self.series[(tag, "step", emitter)] = self.series.pop((tag, "line", emitter))
         self._line_ordered = True
+        self._place_events_in_order(0)
         notes.append("no step counter in the log: points are numbered in the order the lines were printed")
+
+    def _place_events_in_order(self, which: int) -> None:
+        """Messages that named no step, in a log whose points are numbered in log order (``which``:
+        0 counter-less metric lines, 1 HF dict lines): at the last point printed before them."""
+        for ev in self.events:
+            if ev.step is None and ev.keras_epoch_batch is None and ev.after_points[which] > 0:
+                ev.step = ev.after_points[which]
 
     def _place_hf(self, notes: list[str]) -> None:
         """Give Hugging Face dict lines a step: epoch x steps_per_epoch where that is known."""
@@ -1265,6 +1278,7 @@ class _LogParser:
                 for tag, val in values.items():
                     self._put(tag, index, val, "hf")
             self._hf_unplaced = True
+            self._place_events_in_order(1)
         notes.append("Hugging Face Trainer lines carry no step: points are numbered in log order")
 
 

@@ -18,7 +18,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_runs"
-HEAVY = ("ml_dtypes", "h5py", "tensorboard", "google.protobuf", "typer", "pydantic", "rich")
+HEAVY = ("ml_dtypes", "h5py", "tensorboard", "google.protobuf", "typer", "pydantic", "rich", "subprocess", "zipfile")
 
 _CHILD = """
 import json, sys
@@ -83,3 +83,11 @@ def test_a_bfloat16_run_needs_no_ml_dtypes_either(tmp_path: Path) -> None:
 )
 def test_a_run_that_holds_such_files_loads_the_library_it_needs(tmp_path: Path, path: Path, needed: str) -> None:
     assert needed in _loaded(path, tmp_path)
+
+
+def test_a_keras_h5_run_spawns_no_uname_and_opens_no_zip_machinery(tmp_path: Path) -> None:
+    # h5py's import asks platform for the processor, which ran `uname -p` through subprocess
+    # (a fork, an exec and an import); zipfile is for .keras archives only
+    loaded = _loaded(SAMPLES / "keras_lr_too_high", tmp_path)
+    assert "h5py" in loaded
+    assert not {"subprocess", "zipfile"} & loaded

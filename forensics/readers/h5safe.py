@@ -7,6 +7,7 @@ Every reader that hands a dataset to libhdf5 (Keras weights, H5 data samples) as
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
@@ -25,15 +26,22 @@ def import_h5py() -> Any:
 
     Importing h5py calls ``platform.processor()``, which runs ``uname -p`` found on
     ``PATH``: with ``.`` on ``PATH`` and the run folder as working directory, the run's
-    own ``uname`` ran. The first call here asks for the processor with ``PATH`` set to
-    the system default (``os.defpath``, no relative entry), and ``platform`` caches
-    the answer, so h5py's own call runs nothing.
+    own ``uname`` ran. The processor is set here to unknown ("", what ``platform`` says
+    when it cannot tell) in ``platform``'s cache, so h5py's call runs nothing at all (a
+    fork and an exec of ``uname``, and the import of ``subprocess``: about 10 ms of every
+    run with an .h5 file). Where that cache is not there to fill (another Python), the
+    processor is asked with ``PATH`` set to the system default (``os.defpath``, no
+    relative entry), and ``platform`` caches the answer.
     """
     h5py = sys.modules.get("h5py")
     if h5py is not None:
         return h5py
     import platform
 
+    # CPython 3.9+: uname()'s processor is a cached_property, resolved on first use; with no
+    # instance dict to fill (TypeError), it is asked with a safe PATH below
+    with contextlib.suppress(TypeError):
+        vars(platform.uname()).setdefault("processor", "")
     saved = os.environ.get("PATH")
     os.environ["PATH"] = os.defpath.replace(":.", "").replace(".:", "")
     try:

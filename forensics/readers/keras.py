@@ -29,11 +29,10 @@ import math
 import os
 import re
 import struct
-import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
@@ -43,6 +42,9 @@ from forensics.readers.h5safe import h5_refusal, import_h5py
 from forensics.readers.safe_open import fd_path, open_binary, open_fd
 from forensics.readers.tensorstats import StatsAccumulator, layer_of, natural_key, summarize_problems
 from forensics.records import Checkpoint, Kind, LayerInfo, ModelInfo, Source, Status, TensorStats
+
+if TYPE_CHECKING:
+    import zipfile  # imported where a .keras archive is opened: an .h5 run does not need it
 
 h5py = import_h5py()  # before anything else: nothing from the run or PATH may run
 
@@ -189,6 +191,8 @@ def _open_keras(path: Path, archive: bool) -> Iterator[_Opened]:
         fh = open_binary(path)
     except OSError as e:
         raise UnreadableSource(f"cannot open: {e.strerror or e}") from None
+    import zipfile
+
     try:
         zf = zipfile.ZipFile(fh)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
@@ -312,6 +316,8 @@ class _MemberFile(io.RawIOBase):
 
 
 def _open_member(fh: BinaryIO, zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> io.IOBase:
+    import zipfile
+
     if info.flag_bits & 0x1:
         raise UnreadableSource("model.weights.h5 in the archive is encrypted")
     if info.compress_type == zipfile.ZIP_STORED:
@@ -349,6 +355,8 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int) -> bytes:
     zipfile stops at the declared size (then checks the CRC), so a member that claims
     little and inflates to much costs its declared size, not the cap.
     """
+    import zipfile
+
     try:
         with zf.open(info) as member:
             buf = bytearray()

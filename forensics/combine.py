@@ -60,6 +60,8 @@ def prior_coefficient(feature: str, cause: str) -> float:
 
 @dataclass(frozen=True)
 class Combined:
+    """The fitted table's cause probabilities, and what each finding contributed."""
+
     probabilities: dict[str, float]  # cause -> probability (over COMBINED_CAUSES)
     contributions: dict[str, list[tuple[str, float]]]  # cause -> (feature, coef x value), largest first
 

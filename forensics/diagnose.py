@@ -56,6 +56,8 @@ PRIOR_MAX_CONFIDENCE = 0.5
 
 @dataclass(frozen=True)
 class Candidate:
+    """One cause the findings point to, with its score and evidence."""
+
     cause: str
     detail: str | None
     score: float
@@ -64,6 +66,8 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Verdict:
+    """The cause named for the run, with its confidence, summary and fix."""
+
     cause: str
     detail: str | None
     confidence: float
@@ -77,6 +81,8 @@ class Verdict:
 
 @dataclass
 class Diagnosis:
+    """The verdict, the causes ranked against it, and what could not be checked."""
+
     verdict: Verdict
     candidates: list[Candidate]
     recommendations: list[str]

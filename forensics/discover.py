@@ -46,6 +46,8 @@ _SKIP_DIRS = {".git", "__pycache__", ".ipynb_checkpoints", ".hg", ".svn", "node_
 
 @dataclass(frozen=True, slots=True)
 class Found:
+    """One file discovery kept: where it is, what kind it is, and its size."""
+
     path: Path  # absolute
     rel: str  # relative to the root, POSIX
     kind: Kind
@@ -58,6 +60,8 @@ class Found:
 
 @dataclass
 class Inventory:
+    """Everything discovery found under a run's root, and what it left out."""
+
     root: Path
     files: list[Found] = field(default_factory=list)
     ignored: int = 0  # files of no known kind (images, code, ...)
@@ -298,6 +302,8 @@ def discover(path: str | os.PathLike[str], *, follow_links: bool = False) -> Inv
 
 @dataclass(frozen=True, slots=True)
 class WalkedFile:
+    """A regular file met by the walk, before it is classified."""
+
     path: Path  # absolute
     rel: str  # relative to the walked root, POSIX
     size: int

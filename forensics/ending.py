@@ -59,6 +59,8 @@ _NOT_WHAT_IT_DIED_OF = frozenset({"exception", "loss_scale_overflow_transient", 
 
 @dataclass(frozen=True, slots=True)
 class Crash:
+    """The exception or fatal message a job died with, and where it was read."""
+
     exception: str  # the exception line as the log printed it
     step: int | None  # the last step before it, when a log showed one
     source: str  # the file that says so
@@ -70,6 +72,8 @@ class Crash:
 
 @dataclass(frozen=True, slots=True)
 class Ending:
+    """How the job ended (one of ENDINGS), with the crash if it crashed."""
+
     ended: str  # one of ENDINGS
     crash: Crash | None
     how: str  # one line for the report: what says so

@@ -121,6 +121,8 @@ class Restart:
 
 @dataclass(frozen=True, slots=True)
 class TextEntry:
+    """One text summary of an event file (a tag, a step and its text)."""
+
     tag: str
     step: int
     text: str
@@ -181,6 +183,8 @@ class TensorStats:
 
 @dataclass(frozen=True, slots=True)
 class LayerInfo:
+    """One layer as a model's stored config describes it."""
+
     name: str
     class_name: str | None = None  # "Dense", "Conv2D", ...
     units: int | None = None  # output width where the config says
@@ -316,6 +320,8 @@ class StoreRun:
 
 @dataclass(frozen=True, slots=True)
 class LogData:
+    """What one job log, metrics file or store gave: its scalar series and the notable lines."""
+
     source: Source
     scalars: dict[str, ScalarSeries]  # tag -> series (run "log")
     events: tuple[LogEvent, ...]
@@ -359,6 +365,8 @@ class ConfigData:
 
 @dataclass(frozen=True, slots=True)
 class ArrayStats:
+    """Statistics of one array of a data sample."""
+
     name: str
     dtype: str
     shape: tuple[int, ...]
@@ -376,6 +384,8 @@ class ArrayStats:
 
 @dataclass(frozen=True, slots=True)
 class LabelStats:
+    """The integer labels of a data sample: their range and counts."""
+
     array: str
     min: int
     max: int
@@ -392,6 +402,8 @@ class LabelStats:
 
 @dataclass(frozen=True, slots=True)
 class DataSample:
+    """A data file of the run (or named with --data): its arrays, and its labels if it holds some."""
+
     source: Source
     arrays: tuple[ArrayStats, ...]
     labels: LabelStats | None = None

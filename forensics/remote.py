@@ -115,6 +115,8 @@ def remote_error(url: str, e: BaseException) -> UsageError:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class RemoteFile:
+    """One object of a remote run, as listed before fetching."""
+
     rel: str  # relative to the run's URL, POSIX
     key: str  # the object's path in its filesystem
     size: int
@@ -205,6 +207,8 @@ def _evict(root: Path, keep: Path, need: int, limit: int) -> None:
 
 @dataclasses.dataclass
 class Staged:
+    """A remote run fetched into the local cache: where, what was left out, and its lock."""
+
     local: Path
     skipped: list[tuple[RemoteFile, str]]  # (file, why it was not fetched)
     lock: Path

@@ -84,6 +84,8 @@ class RunSet:
 
 @dataclass(frozen=True, slots=True)
 class _Anchor:
+    """A folder that looks like the root of one run, and how sure that is."""
+
     folder: tuple[str, ...]
     strong: bool
     layout: str

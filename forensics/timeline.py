@@ -174,6 +174,8 @@ class Onset:
 
 @dataclass(frozen=True)
 class LrChange:
+    """A change of the learning rate, and how the loss behaved after it."""
+
     step: int  # first step at the new LR
     before: float
     after: float
@@ -184,6 +186,8 @@ class LrChange:
 
 @dataclass(frozen=True)
 class LayerPoint:
+    """One layer's weights at one checkpoint."""
+
     step: int | None
     order: int  # index of the checkpoint in time order
     l2: float
@@ -222,6 +226,8 @@ class LayerTrack:
 
 @dataclass(frozen=True)
 class CheckpointView:
+    """A checkpoint placed on the run's steps, in time order."""
+
     checkpoint: Checkpoint
     step: int | None  # global step (mapped from epochs when possible)
     order: int

@@ -15,6 +15,8 @@ from forensics.timeline import Timeline
 
 @dataclass(repr=False)
 class Report:
+    """Everything one report says, before it is written as markdown or JSON."""
+
     run_dir: str
     diverged: bool
     first_nonfinite_step: int | None

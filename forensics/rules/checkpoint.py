@@ -63,6 +63,8 @@ _LIMITS = {**DTYPE_MAX, "float16": FP16_MAX}
 
 @dataclass(frozen=True)
 class LayerHealth:
+    """One layer of a checkpoint: the scale of its weights against its neighbours'."""
+
     layer: str
     rms: float  # root mean square per element of the layer's finite weights
     neighbours_rms: float | None  # median RMS of the layers around it
@@ -77,6 +79,8 @@ class LayerHealth:
 
 @dataclass(frozen=True)
 class CheckpointHealth:
+    """One checkpoint's weights: layer scales, non-finite tensors, values near their dtype's limit."""
+
     view: CheckpointView
     layers: tuple[LayerHealth, ...]
     nonfinite_tensors: tuple[str, ...]

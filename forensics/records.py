@@ -361,6 +361,8 @@ class ConfigData:
     drop_last: bool | None = None
     sampler: str | None = None  # "sequential", "random", or another strategy's name
     seed_per_epoch: bool | None = None  # accelerate's seedable sampler: epoch e shuffles with seed + e
+    warmup: float | None = None  # the LR warmup's length as written (steps, epochs or a ratio)
+    lr_step_factor: float | None = None  # what a step/multistep schedule multiplies the LR by at each milestone
 
 
 @dataclass(frozen=True, slots=True)

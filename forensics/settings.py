@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from forensics.load import RunData
-from forensics.readers.config import extract_settings, values_of
+from forensics.readers.config import WARMUP_KEYS, extract_settings, values_of
 from forensics.timeline import Timeline
 
 # The settings compared between runs, in the order tables show them.
@@ -37,7 +37,6 @@ NUMERIC = frozenset({"lr", "batch_size", "grad_clip", "warmup"})
 # Digits kept of a float setting: more than any config writes, fewer than float32 noise.
 SIGNIFICANT_DIGITS = 6
 
-_WARMUP_KEYS = ("warmup_steps", "num_warmup_steps", "warmup_iters", "warmup_epochs", "warmup_ratio", "warmup")
 _SEED_KEYS = ("seed", "random_seed", "manual_seed", "rng_seed", "data_seed")
 
 
@@ -106,7 +105,7 @@ def _read_settings(run: RunData, out: dict[str, Setting]) -> None:
         _put(out, "precision", s.mixed_precision, src)
         _put(out, "optimizer", s.optimizer, src)
     for tree, src in config_trees + hparam_trees:
-        for v in values_of(tree, _WARMUP_KEYS):
+        for v in values_of(tree, WARMUP_KEYS):
             _put(out, "warmup", _number_or_text(v), src)
         for v in values_of(tree, _SEED_KEYS):
             _put(out, "seed", _number_or_text(v), src)

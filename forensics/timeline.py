@@ -297,6 +297,17 @@ class Clipping(NamedTuple):
     origin: str | None
 
 
+class LrSchedule(NamedTuple):
+    """The LR schedule as a config states it (first config that says, each with its file):
+    the warmup's length as written, and the factor a step schedule multiplies the LR by at
+    each milestone (below 1 it decays; above 1 each milestone raises the LR). None: not stated."""
+
+    warmup: float | None
+    warmup_origin: str | None
+    step_factor: float | None
+    step_factor_origin: str | None
+
+
 class WeightNorm(NamedTuple):
     """Global L2 norm of a checkpoint's float weights (NaN when any of them is non-finite)."""
 
@@ -316,6 +327,7 @@ class Setting(NamedTuple):
 _NO_LR = LrInfo(None, None, None, None, None, None)
 _NO_WIDTH = OutputWidth(None, None)
 _NO_CLIPPING = Clipping(None, None)
+_NO_SCHEDULE = LrSchedule(None, None, None, None)
 
 
 # Measures one checkpoint-to-checkpoint update: layer -> (||dW||, ||W_a||) over finite
@@ -367,6 +379,7 @@ class Timeline:
     lr_info: LrInfo = _NO_LR
     output_width: OutputWidth = _NO_WIDTH
     clipping: Clipping = _NO_CLIPPING
+    lr_schedule: LrSchedule = _NO_SCHEDULE
     model_loss: str | None = None  # the loss a checkpoint's training config or a config file names
     weight_dtype: str | None = None  # the dtype the model trains in
     weight_norms: tuple[WeightNorm, ...] = ()  # per checkpoint, in time order
@@ -1283,6 +1296,13 @@ def _clipping(run: RunData) -> Clipping:
     return Clipping(None, None)
 
 
+def _lr_schedule(run: RunData) -> LrSchedule:
+    none = (None, None)
+    warmup = next(((c.warmup, c.source.path) for c in run.configs if c.warmup is not None), none)
+    factor = next(((c.lr_step_factor, c.source.path) for c in run.configs if c.lr_step_factor is not None), none)
+    return LrSchedule(*warmup, *factor)
+
+
 def _model_loss(run: RunData) -> str | None:
     for c in run.checkpoints:
         if c.model is not None and c.model.loss:
@@ -1522,6 +1542,7 @@ def build_timeline(run: RunData) -> Timeline:
         lr_info=_lr_info(run, tl.lr, tl.divergence_step),
         output_width=_output_width(run),
         clipping=_clipping(run),
+        lr_schedule=_lr_schedule(run),
         model_loss=_model_loss(run),
         weight_dtype=_weight_dtype(run, views),
         weight_norms=_weight_norms(views),

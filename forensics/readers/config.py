@@ -110,6 +110,10 @@ _PRECISION_KEYS = (
     "half",
 )
 _WIDTH_KEYS = ("out_features", "units", "output_dim", "out_dim", "n_out")
+# An LR warmup's length, and the factor a step/multistep schedule applies to the LR at each
+# milestone (torch's StepLR/MultiStepLR gamma, a decay rate): below 1 it decays, above 1 it raises.
+WARMUP_KEYS = ("warmup_steps", "num_warmup_steps", "warmup_iters", "warmup_epochs", "warmup_ratio", "warmup")
+LR_STEP_FACTOR_KEYS = ("gamma", "lr_gamma", "lr_decay", "lr_decay_rate", "decay_rate", "lr_factor")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -176,7 +180,21 @@ def extract_settings(tree: dict[str, Any]) -> ConfigData:
         drop_last=first(FIELDS["drop_last"], _bool_value),
         sampler=first(FIELDS["sampler"], _sampler_value),
         seed_per_epoch=first(FIELDS["seed_per_epoch"], _bool_value),
+        warmup=_first_number(values_of(tree, WARMUP_KEYS), lambda v: v >= 0),
+        lr_step_factor=_first_number(values_of(tree, LR_STEP_FACTOR_KEYS), lambda v: v > 0),
     )
+
+
+def _first_number(values: list[Any], ok: Any) -> float | None:
+    """The first finite number of ``values`` that passes ``ok`` (strings of numbers count)."""
+    for v in values:
+        try:
+            x = float(v)
+        except (TypeError, ValueError):
+            continue
+        if math.isfinite(x) and ok(x):
+            return x
+    return None
 
 
 # ---------------------------------------------------------------- parsing

@@ -346,7 +346,7 @@ def unnormalised_inputs(tl: Timeline) -> list[Finding]:
     return out
 
 
-@rule("DATA005", "sudden-non-finite-step", "data_or_labels", ("nan_in_inputs",), needs=("loss",))
+@rule("DATA005", "sudden-non-finite-step", "data_or_labels", ("nan_in_inputs", "inf_in_inputs"), needs=("loss",))
 def sudden_nonfinite(tl: Timeline) -> list[Finding]:
     """
     What it detects:
@@ -362,6 +362,10 @@ def sudden_nonfinite(tl: Timeline) -> list[Finding]:
         batch: a row with NaN/Inf, or a label the loss cannot take. NaN (not
         Inf) is what a NaN input propagates; an Inf first points instead at an
         operation (overflow, log(0), x/0), which the numerical rules weigh.
+        Within the data, an Inf loss names Inf inputs: a NaN row can only give
+        NaN, while an Inf row gives Inf until opposite signs meet in a sum
+        (then NaN: a NaN loss names NaN rows, and the fitted detail table
+        weighs how often Inf rows hide behind it).
 
     Evidence it reports:
         The step, the last finite loss and its step, whether the NaN was
@@ -395,7 +399,7 @@ def sudden_nonfinite(tl: Timeline) -> list[Finding]:
         weight = min(weight, FINITE_DATA_CAP)
     return [
         Finding(
-            "nan_in_inputs",
+            "nan_in_inputs" if is_nan else "inf_in_inputs",
             f"The loss went from {fmt_num(nf.last_finite_value)} (step {nf.last_finite_step}) straight to "
             f"{fmt_num(nf.value)} at step {nf.step} with no climb before it"
             + (", and was finite again right after: one bad batch." if isolated else ".")

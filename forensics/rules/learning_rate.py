@@ -261,7 +261,8 @@ def _update_detail(tl: Timeline) -> str | None:
         return None
     end = tl.divergence_step
     ups = [c for c in tl.lr_changes if c.kind == "jump" and (end is None or c.step <= end)]
-    return "lr_schedule_spike" if ups else "lr_too_high"
+    # a warmup that climbed into the blow-up after training at the lower LR is LR001's spike
+    return "lr_schedule_spike" if ups or lr_increase_then_blowup(tl) else "lr_too_high"
 
 
 @rule(
@@ -293,8 +294,9 @@ def relative_update_too_large(tl: Timeline) -> list[Finding]:
     Fix to suggest:
         Lower the learning rate so updates stay near 1e-3 of the weight norm per
         step; add gradient clipping. (The detail is a schedule spike when the
-        logged LR jumped up before the blow-up, a high LR when it was logged
-        and did not, none when no LR series was logged.)
+        logged LR jumped up before the blow-up, or rose into it as LR001 sees,
+        a high LR when it was logged and did neither, none when no LR series
+        was logged.)
     """
     lri = tl.lr_info
     measured = [u for u in tl.relative_updates if math.isfinite(u.per_step)]
@@ -394,3 +396,112 @@ def growing_oscillation(tl: Timeline) -> list[Finding]:
             fix_sets="learning_rate",
         )
     ]
+
+
+# A step schedule whose factor per milestone is above this raises the LR at each milestone.
+STEP_FACTOR_RAISES = 1.0
+# How the step size came to be too large, once the blow-up is the LR's: it names the detail
+# and weighs little for the cause (LR001, LR002 and LR006 say whether the LR did it).
+SCHEDULE_SHAPE_WEIGHT = 0.2
+
+
+@rule(
+    "LR009",
+    "lr-raised-by-the-schedule-or-high-throughout",
+    "learning_rate",
+    ("lr_schedule_spike", "lr_too_high"),
+    needs=("lr",),
+)
+def schedule_or_constant(tl: Timeline) -> list[Finding]:
+    """
+    What it detects:
+        In a run that diverged, how the LR in force came about, where LR001 (an
+        LR that rose into the blow-up after training at a lower one) is silent.
+        A logged LR that jumped up before the blow-up (a schedule step, not a
+        warmup's ramp) is a schedule spike; a logged LR that was high for its
+        optimizer and rose by no jump before the blow-up is an LR too high
+        throughout. Without a logged
+        LR, a config whose step schedule multiplies the LR by more than 1 at each
+        milestone (gamma > 1) is a schedule spike, and a config stating an LR
+        that is high for its optimizer, with no such schedule, an LR too high.
+
+    Why it points to this cause:
+        Both details are a step size past the stability limit; they differ in
+        where it came from, and the fix differs with it: a schedule that raised a
+        working LR (cap the milestone factor or the peak) or an LR that was too
+        high from the first step (lower it). A warmup that ramps up to the
+        configured LR is not a spike: the configured LR itself is what it
+        reached. The weight is low: whether the LR caused the blow-up is for the
+        other LR rules to say.
+
+    Evidence it reports:
+        The jump and its step, or the constant level, or the config's factor or
+        stated LR, and where each was read.
+
+    Fix to suggest:
+        For a spike, keep the schedule from raising the LR (a gamma below 1, a
+        lower peak); for an LR too high, lower it by 10x.
+    """
+    if not tl.diverged:
+        return []
+    lri = tl.lr_info
+    end = tl.divergence_step
+    if tl.lr is not None and len(tl.lr):
+        if lr_increase_then_blowup(tl):
+            return []  # LR001 names the spike: the LR rose into the blow-up after training at a lower one
+        jumps = [c for c in tl.lr_changes if c.kind == "jump" and (end is None or c.step <= end)]
+        if jumps:
+            c = jumps[-1]
+            return [
+                Finding(
+                    "lr_schedule_spike",
+                    f"The logged LR jumped from {fmt_num(c.before)} to {fmt_num(c.after)} at step {c.step}, before "
+                    "the blow-up: the schedule raised it.",
+                    SCHEDULE_SHAPE_WEIGHT,
+                    step=c.step,
+                    source=tl.lr.source,
+                    fix=_fix_cap(c.before, c.after),
+                    fix_sets="learning_rate",
+                )
+            ]
+        if lr_high(lri):
+            return [
+                Finding(
+                    "lr_too_high",
+                    f"The logged LR was {fmt_num(lri.value)} ({lri.origin}), high for "
+                    f"{lri.family or 'an unknown optimizer'}, and no schedule step raised it before the blow-up: "
+                    "it was too high throughout.",
+                    SCHEDULE_SHAPE_WEIGHT,
+                    source=tl.lr.source,
+                    fix=_fix_cap(None, lri.value),
+                    fix_sets="learning_rate",
+                )
+            ]
+        return []
+    sch = tl.lr_schedule
+    if sch.step_factor is not None and sch.step_factor > STEP_FACTOR_RAISES:
+        return [
+            Finding(
+                "lr_schedule_spike",
+                f"The config's step schedule multiplies the LR by {fmt_num(sch.step_factor)} at each milestone "
+                f"({sch.step_factor_origin}): every milestone raises it.",
+                SCHEDULE_SHAPE_WEIGHT,
+                source=sch.step_factor_origin,
+                fix=f"Set the schedule's factor below 1 (it is {fmt_num(sch.step_factor)}): a step schedule should "
+                "decay the LR, not raise it.",
+                fix_sets="learning_rate",
+            )
+        ]
+    if lr_high(lri):
+        return [
+            Finding(
+                "lr_too_high",
+                f"The stated LR is {fmt_num(lri.value)} ({lri.origin}), high for "
+                f"{lri.family or 'an unknown optimizer'}, and no schedule in the config raises it: it was too high "
+                "from the start.",
+                SCHEDULE_SHAPE_WEIGHT,
+                fix=_fix_cap(None, lri.value),
+                fix_sets="learning_rate",
+            )
+        ]
+    return []

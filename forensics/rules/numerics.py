@@ -30,6 +30,9 @@ FINITE_WEIGHTS_AND_INPUTS_WEIGHT = 0.55
 PARTIAL_SAMPLE_WEIGHT = 0.3
 # A first non-finite value that is Inf, not NaN: an overflow more often than not.
 INF_FIRST_WEIGHT = 0.35
+# A float16 model that went non-finite with no climb and no value at the limit in view:
+# the half-precision range is the likeliest operation to fail, not a proof of it.
+FP16_NONFINITE_WEIGHT = 0.5
 
 
 def _weights_bounded(tl: Timeline) -> bool | None:
@@ -256,5 +259,56 @@ def first_value_is_inf(tl: Timeline) -> list[Finding]:
             source=nf.source,
             weight=INF_FIRST_WEIGHT,
             fix="Add epsilons to denominators and log arguments; compute the loss in float32.",
+        )
+    ]
+
+
+@rule("NUM005", "float16-model-went-non-finite", "numerical_instability", ("fp16_overflow",), needs=("checkpoints",))
+def fp16_model_nonfinite(tl: Timeline) -> list[Finding]:
+    """
+    What it detects:
+        The model trains in float16 (its checkpoint tensors are float16, or a
+        config or dtype policy says fp16 / mixed_float16 / torch_dtype float16)
+        and its loss or a checkpoint went non-finite without a climb before it,
+        where NUM002 saw no tensor at the limit and no Inf loss (the NaN that
+        follows an overflow hides it: Inf - Inf and 0 x Inf are NaN, and one
+        update spreads that NaN to every weight).
+
+    Why it points to this cause:
+        float16 overflows at 65504: a logit, an exp() or a sum of squares that
+        float32 holds easily becomes Inf in half precision, and the NaN that
+        follows is all a checkpoint or a loss curve keeps. A float32 or
+        bfloat16 model never meets that limit, so among the operations that
+        can fail, the precision is the first suspect. A climb into the blow-up
+        is left to the LR and weight rules (any dtype overflows then).
+
+    Evidence it reports:
+        The dtype and where it was read, and where the run first went
+        non-finite.
+
+    Fix to suggest:
+        Train with mixed precision and dynamic loss scaling instead of pure
+        fp16 (or bfloat16); keep the loss and softmax in float32.
+    """
+    if tl.weight_dtype != "float16" or fp16_overflow(tl) or climbed_into_blowup(tl):
+        return []
+    nf, ck = tl.first_nonfinite, tl.first_nonfinite_checkpoint
+    if nf is None and ck is None:
+        return []
+    where = (
+        f"its loss became {fmt_num(nf.value)} at step {nf.step}"
+        if nf is not None
+        else f"{ck.path} holds {len(ck.nonfinite_tensors)} non-finite tensor(s)"
+    )
+    return [
+        Finding(
+            "fp16_overflow",
+            f"The model trains in float16 and {where}: float16 overflows at {FP16_MAX:.0f}, and the NaN that "
+            "follows an overflow hides the Inf.",
+            step=nf.step if nf is not None else ck.step,
+            source=nf.source if nf is not None else ck.path,
+            weight=FP16_NONFINITE_WEIGHT,
+            fix="Use mixed precision with dynamic loss scaling (torch.amp + GradScaler, Keras 'mixed_float16') instead "
+            "of pure fp16; keep the loss/softmax in float32, or switch to bfloat16.",
         )
     ]

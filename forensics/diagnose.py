@@ -8,8 +8,11 @@ about the cause and nothing shows a divergence, or when the job died of an excep
 no known meaning (quoted, and said not to be a divergence). A run that diverged with no
 finding for any cause still gets the cause the table's base rates favour for what was
 read, said to be a weak prior. A decisive rule (the framework naming the fault) settles
-the cause on its own. Within a cause, the detail is the one with the largest summed
-weight; each cause's noisy-OR of its weights (``_score``) orders its evidence.
+the cause on its own. Within the verdict's cause, the detail is the one the fitted detail
+table (``forensics.details``) scores highest: the detail a finding names when one does,
+otherwise the likeliest for that cause given what was found (a prior, and the summary
+says so). A candidate's detail is the one with the largest summed weight; each cause's
+noisy-OR of its weights (``_score``) orders its evidence.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import math
 from dataclasses import dataclass, field
 
 from forensics.combine import COMBINED_CAUSES, calibrated, combine, renormalised
+from forensics.details import choose_detail
 from forensics.records import CUT_TRACEBACK
 from forensics.rules import REGISTRY
 from forensics.rules.base import CAUSES, CONTEXT, Evidence
@@ -35,8 +39,6 @@ SHORT_CURVE_CONFIDENCE = 0.8
 HEALTHY_MAX_CONFIDENCE = 0.95
 # The framework naming the fault is as sure as this tool gets, whatever else was found.
 DECISIVE_CONFIDENCE = 0.9
-# A cause with a single detail in the contract gets it even when only other findings point to it.
-SOLE_DETAIL = {"exploding_weights": "exploding_gradients"}
 # A crash whose message has no known meaning: as likely a divergence-free bug as anything.
 UNKNOWN_CRASH_CONFIDENCE = 0.5
 # With no loss curve and no checkpoint, a framework message naming a stop that is not a divergence
@@ -73,6 +75,9 @@ class Verdict:
     confidence: float
     summary: str
     fix: str | None
+    # how the detail was chosen: "evidence" (a finding names it), "prior" (none does: the
+    # likeliest detail of the cause given what was found, from the fitted table), or None
+    detail_basis: str | None = None
 
     def __repr__(self) -> str:
         what = self.cause + (f"/{self.detail}" if self.detail else "")
@@ -352,8 +357,11 @@ def diagnose(tl: Timeline, evidence: list[Evidence]) -> Diagnosis:
     if second is not None and second.score >= RUNNER_UP_MIN_SCORE:
         summary += f" Runner-up: {second.cause.replace('_', ' ')} ({second.score:.2f})."
     fix = next((e.fix for e in top.evidence if e.fix and e.weight > 0), None)
-    detail = top.detail or (SOLE_DETAIL.get(top.cause) if not lead else None)
-    verdict = Verdict(top.cause, detail, confidence, summary.strip(), fix)
+    choice = choose_detail(top.cause, tl, evidence)
+    if choice.basis == "prior" and choice.detail is not None:
+        summary += " " + _prior_detail_sentence(choice.detail, top.cause, choice.contributions)
+    ranked = [Candidate(c.cause, choice.detail, c.score, c.evidence) if c.cause == top.cause else c for c in ranked]
+    verdict = Verdict(top.cause, choice.detail, confidence, summary.strip(), fix, choice.basis)
     # the inconclusive context (SPK001: where to resume) follows the cause's own fixes
     return Diagnosis(
         verdict,
@@ -380,7 +388,11 @@ def _prior_verdict(
     )
     if second is not None:
         summary += f" Runner-up: {second.cause.replace('_', ' ')} ({second.score:.2f})."
-    verdict = Verdict(top.cause, None, confidence, summary, None)
+    choice = choose_detail(top.cause, tl, ())
+    if choice.detail is not None:
+        summary += " " + _prior_detail_sentence(choice.detail, top.cause, choice.contributions)
+        ranked = [Candidate(c.cause, choice.detail, c.score, c.evidence) if c is top else c for c in ranked]
+    verdict = Verdict(top.cause, choice.detail, confidence, summary, None, choice.basis)
     return Diagnosis(verdict, ranked, _recommendations(verdict, prior=True), notes, "prior")
 
 
@@ -392,6 +404,16 @@ def _prior_sentence(tl: Timeline, cause: str, after_findings: bool = False) -> s
     return (
         f"{cause.replace('_', ' ').capitalize()} is named from a weak prior, not from evidence: it is the "
         f"likeliest cause of {what} by the base rates fitted on the scenario corpus{rest}."
+    )
+
+
+def _prior_detail_sentence(detail: str, cause: str, contributions: list[tuple[str, float]]) -> str:
+    """Say that a detail no finding names is a prior, and which findings raised it most."""
+    raised = list(dict.fromkeys(k.split(":")[0] for k, v in contributions if v > 0 and ":" in k))[:2]
+    given = f" given {' and '.join(raised)}" if raised else ""
+    return (
+        f"No finding names the detail: {detail.replace('_', ' ')} is the likeliest for "
+        f"{cause.replace('_', ' ')}{given} on the dev corpus (a prior, not seen in this run)."
     )
 
 

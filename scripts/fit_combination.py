@@ -36,6 +36,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from forensics.combine import COMBINED_CAUSES, CONFIDENCE_KINDS, features, prior_coefficient  # noqa: E402
+from forensics.details import DETAILS_OF, detail_features  # noqa: E402
+from forensics.details import prior_coefficient as detail_prior  # noqa: E402
 
 # Strength of the pull toward the prior, per coefficient (a Gaussian prior's 1/variance).
 L2 = 0.5
@@ -43,12 +45,16 @@ STEPS = 4000
 # The scenario field whose values are left out in turn for the out-of-family confidences.
 FAMILY = "arch"
 RATE = 0.05
+# The detail tables are fitted on fewer runs (one cause's dev runs each) over as many
+# features: a firmer pull toward the prior keeps a feature seen in a handful of runs near it.
+DETAIL_L2 = 2.0
 
 
 @dataclass
 class Example:
     features: dict[str, float]
     y: int
+    detail: str | None
     name: str
     family: str
     timeline: Any
@@ -72,33 +78,40 @@ def examples(corpora: list[Path]) -> list[Example]:
             ev = run_rules(rep.timeline)
             out.append(
                 Example(
-                    features(rep.timeline, ev), COMBINED_CAUSES.index(sc["cause"]), sc["name"], sc[FAMILY],
-                    rep.timeline, ev,
+                    features(rep.timeline, ev), COMBINED_CAUSES.index(sc["cause"]), sc["detail"], sc["name"],
+                    sc[FAMILY], rep.timeline, ev,
                 )
             )  # fmt: skip
     return out
 
 
-def fit(feats: list[dict[str, float]], ys: list[int]) -> tuple[list[str], np.ndarray, np.ndarray]:
+def fit(
+    feats: list[dict[str, float]],
+    ys: list[int],
+    classes: tuple[str, ...] = COMBINED_CAUSES,
+    prior: Any = prior_coefficient,
+    constraints: Any = None,
+    l2: float = L2,
+) -> tuple[list[str], np.ndarray, np.ndarray]:
     keys = sorted({k for f in feats for k in f})
     x = np.array([[f.get(k, 0.0) for k in keys] for f in feats])
-    y = np.zeros((len(ys), len(COMBINED_CAUSES)))
+    y = np.zeros((len(ys), len(classes)))
     y[np.arange(len(ys)), ys] = 1.0
-    w0 = np.array([[prior_coefficient(k, c) for c in COMBINED_CAUSES] for k in keys])
-    w, b = w0.copy(), np.zeros(len(COMBINED_CAUSES))
+    w0 = np.array([[prior(k, c) for c in classes] for k in keys])
+    w, b = w0.copy(), np.zeros(len(classes))
     n = len(ys)
     # Each cause weighs the same in the fit, whatever its share of the dev runs: the corpus's
     # mix of causes is the generator's choice (and its drop rate), not a prior about real runs.
     counts = y.sum(0)
-    balance = (y @ np.where(counts > 0, n / (len(COMBINED_CAUSES) * np.maximum(counts, 1)), 0.0))[:, None]
-    own, cross = sign_constraints(keys)
+    balance = (y @ np.where(counts > 0, n / (len(classes) * np.maximum(counts, 1)), 0.0))[:, None]
+    own, cross = (constraints or sign_constraints)(keys)
     for _ in range(STEPS):
         z = x @ w + b
         z -= z.max(1, keepdims=True)
         p = np.exp(z)
         p /= p.sum(1, keepdims=True)
         g = balance * (p - y) / n
-        w -= RATE * (x.T @ g + L2 * (w - w0) / n)
+        w -= RATE * (x.T @ g + l2 * (w - w0) / n)
         # a finding keeps its documented direction for its own cause, and may count against
         # other causes but never for them (projected gradient descent)
         w = np.where(own & (w0 > 0), np.maximum(w, 0.0), w)
@@ -120,6 +133,46 @@ def sign_constraints(keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
             own[i, COMBINED_CAUSES.index(parts[1])] = True
             named[i] = True
     return own, named & ~own
+
+
+def detail_constraints(details: tuple[str, ...]) -> Any:
+    """(own, cross) masks for a cause's details: a finding ``RULE:detail`` for the detail it
+    names, and against the cause's other details. Other features are free."""
+
+    def masks(keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        own = np.zeros((len(keys), len(details)), dtype=bool)
+        named = np.zeros((len(keys), 1), dtype=bool)
+        for i, k in enumerate(keys):
+            parts = k.split(":")
+            if len(parts) == 2 and parts[1] in details:
+                own[i, details.index(parts[1])] = True
+                named[i] = True
+        return own, named & ~own
+
+    return masks
+
+
+def fit_details(exs: list[Example]) -> tuple[dict[str, float], dict[str, dict[str, float]], dict[str, int]]:
+    """Per cause with more than one detail, a multinomial logistic regression over its details,
+    fitted on the dev runs of that cause (each detail weighing the same): DETAIL_BIAS, DETAIL_COEF
+    and how many runs each cause's table saw."""
+    bias: dict[str, float] = {}
+    coef: dict[str, dict[str, float]] = {}
+    seen: dict[str, int] = {}
+    for cause, details in DETAILS_OF.items():
+        mine = [e for e in exs if COMBINED_CAUSES[e.y] == cause and e.detail in details]
+        if len(details) < 2 or not mine:
+            continue
+        feats = [detail_features(e.timeline, e.evidence) for e in mine]
+        ys = [details.index(e.detail) for e in mine]  # type: ignore[arg-type]
+        keys, w, b = fit(feats, ys, details, detail_prior, detail_constraints(details), DETAIL_L2)
+        seen[cause] = len(mine)
+        for j, d in enumerate(details):
+            bias[d] = float(b[j])
+            for i, k in enumerate(keys):
+                if abs(w[i, j]) >= 5e-4:
+                    coef.setdefault(k, {})[d] = float(w[i, j])
+    return bias, coef, seen
 
 
 def fit_calibration(pairs: list[tuple[float, bool]]) -> tuple[float, float]:
@@ -181,6 +234,7 @@ def write_table(
     n: int,
     calibration: dict[str, tuple[float, float]],
     counts: dict[str, int],
+    details: tuple[dict[str, float], dict[str, dict[str, float]], dict[str, int]] = ({}, {}, {}),
 ) -> None:
     lines = [
         '"""Coefficients of the evidence combination (``forensics/combine.py``).',
@@ -207,6 +261,20 @@ def write_table(
         lines += [f'        "{c}": {w[i, j]:.3f},' for j, c in enumerate(COMBINED_CAUSES) if abs(w[i, j]) >= 5e-4]
         lines.append("    },")
     lines.append("}")
+    dbias, dcoef, seen = details
+    lines += [
+        "# The detail of a verdict's cause (forensics/details.py): per cause, fitted on its dev runs:",
+        "# " + ", ".join(f"{c} {n}" for c, n in seen.items()) + ".",
+        "DETAIL_BIAS: dict[str, float] = {",
+        *[f'    "{d}": {v:.3f},' for d, v in dbias.items()],
+        "}",
+        "DETAIL_COEF: dict[str, dict[str, float]] = {",
+    ]
+    for k in sorted(dcoef):
+        lines.append(f'    "{k}": {{')
+        lines += [f'        "{d}": {v:.3f},' for d, v in dcoef[k].items()]
+        lines.append("    },")
+    lines.append("}")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -219,7 +287,8 @@ def main() -> int:
     pairs = out_of_family_verdicts(exs)
     calibration = {k: fit_calibration(v) for k, v in pairs.items()}
     keys, w, b = fit([e.features for e in exs], [e.y for e in exs])
-    write_table(args.out, keys, w, b, len(exs), calibration, {k: len(v) for k, v in pairs.items()})
+    details = fit_details(exs)
+    write_table(args.out, keys, w, b, len(exs), calibration, {k: len(v) for k, v in pairs.items()}, details)
     print(f"fitted on {len(exs)} dev runs, {len(keys)} features -> {args.out}")
     for k, v in pairs.items():
         if v:

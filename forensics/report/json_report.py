@@ -44,6 +44,8 @@ def report_dict(r: Report) -> dict[str, Any]:
         "verdict": {
             "cause": r.verdict.cause,
             "detail": r.verdict.detail,
+            # "evidence": a finding names the detail; "prior": none does (the likeliest for the cause)
+            "detail_basis": r.verdict.detail_basis,
             "confidence": r.verdict.confidence,
             "summary": r.verdict.summary,
         },

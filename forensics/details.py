@@ -1,0 +1,109 @@
+"""Choose the detail of a verdict's cause, with a table fitted on the dev corpus.
+
+Each contract cause has its details (``DETAILS_OF``). The detail of a verdict is the
+one of its cause with the highest score: its bias plus the sum of coefficient x
+feature, where the features are the combination's (``combine.features``: each rule's
+finding by cause, and what was read) plus one per finding that names a detail,
+``RULE:detail`` (value 1: the rule named it). A finding counts for the detail it
+names (``PRIOR_COEF`` in the prior the fit starts from and is pulled toward) and
+never for another of the same cause; the other features may lean either way, as
+the dev runs show (a NaN from the first step goes with some details more than
+others).
+
+So a verdict names the detail its evidence names when some finding does, and
+otherwise the detail the dev runs of that cause most often had, given what was
+found: a prior, said so in the report (``DetailChoice.basis``). The coefficients
+(``DETAIL_BIAS``, ``DETAIL_COEF`` in ``forensics/combination_table.py``) are fitted by
+``python scripts/fit_combination.py`` with the cause table.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from forensics.combine import features
+from forensics.rules.base import Evidence
+from forensics.timeline import Timeline
+
+# The details of each cause, as the report contract groups them.
+DETAILS_OF: dict[str, tuple[str, ...]] = {
+    "learning_rate": ("lr_too_high", "lr_schedule_spike"),
+    "exploding_weights": ("exploding_gradients",),
+    "data_or_labels": (
+        "nan_in_inputs",
+        "inf_in_inputs",
+        "labels_out_of_range",
+        "negative_labels",
+        "unnormalized_inputs",
+    ),
+    "numerical_instability": ("log_of_zero", "division_by_zero", "fp16_overflow"),
+    "healthy": (),
+    "inconclusive": (),
+}
+# A finding naming a detail counts this much for it in the prior the fit starts from:
+# one finding alone then gives ~7:1 odds for its detail over a sibling.
+PRIOR_COEF = 2.0
+
+
+def detail_features(tl: Timeline | None, evidence: Iterable[Evidence]) -> dict[str, float]:
+    """The combination's features plus ``RULE:detail`` for every finding (or context) naming a detail."""
+    evidence = list(evidence)
+    f = features(tl, evidence)
+    for e in evidence:
+        if e.detail is not None and e.weight >= 0:
+            f[f"{e.rule}:{e.detail}"] = 1.0
+    return f
+
+
+def prior_coefficient(feature: str, detail: str) -> float:
+    """The hand-set meaning of a feature for a detail: a finding counts for the detail it names."""
+    parts = feature.split(":")
+    return PRIOR_COEF if len(parts) == 2 and parts[1] == detail else 0.0
+
+
+def _named_detail(feature: str) -> str | None:
+    parts = feature.split(":")
+    return parts[1] if len(parts) == 2 and parts[1] in _ALL_DETAILS else None
+
+
+_ALL_DETAILS = frozenset(d for ds in DETAILS_OF.values() for d in ds)
+
+
+@dataclass(frozen=True)
+class DetailChoice:
+    detail: str | None
+    # "evidence": a finding names it; "prior": none does, it is the likeliest for the cause given
+    # what was found (the fitted table); None when the cause has no details
+    basis: str | None
+    probabilities: dict[str, float]
+    contributions: list[tuple[str, float]]  # (feature, coef x value) for the chosen detail, largest first
+
+
+def choose_detail(cause: str, tl: Timeline | None, evidence: Iterable[Evidence]) -> DetailChoice:
+    from forensics.combination_table import DETAIL_BIAS, DETAIL_COEF
+
+    details = DETAILS_OF.get(cause, ())
+    if not details:
+        return DetailChoice(None, None, {}, [])
+    f = detail_features(tl, evidence)
+    named = {_named_detail(k) for k in f} & set(details)
+    scores: dict[str, float] = {}
+    parts: dict[str, list[tuple[str, float]]] = {}
+    for d in details:
+        s = DETAIL_BIAS.get(d, 0.0)
+        contrib = []
+        for k, v in f.items():
+            coef = DETAIL_COEF[k].get(d, 0.0) if k in DETAIL_COEF else prior_coefficient(k, d)
+            if coef:
+                contrib.append((k, coef * v))
+                s += coef * v
+        scores[d] = s
+        parts[d] = sorted(contrib, key=lambda kv: -kv[1])
+    m = max(scores.values())
+    exp = {d: math.exp(s - m) for d, s in scores.items()}
+    z = sum(exp.values())
+    probs = {d: exp[d] / z for d in details}
+    best = max(details, key=lambda d: (probs[d], -details.index(d)))
+    return DetailChoice(best, "evidence" if best in named else "prior", probs, parts[best])

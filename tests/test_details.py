@@ -1,0 +1,83 @@
+"""The detail of a verdict: named by the evidence when a finding names one, otherwise the
+likeliest for the cause from the fitted table, and then said to be a prior."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from forensics import analyze
+from forensics.combination_table import DETAIL_BIAS, DETAIL_COEF
+from forensics.details import DETAILS_OF, choose_detail
+from forensics.rules import DETAILS, REGISTRY, run_rules
+from forensics.rules.base import Evidence
+
+ROOT = Path(__file__).resolve().parents[1]
+SLICE = sorted(p for p in (ROOT / "tests" / "fixtures" / "corpus_slice").iterdir() if p.is_dir())
+
+
+def test_every_contract_detail_belongs_to_exactly_one_cause():
+    grouped = [d for ds in DETAILS_OF.values() for d in ds]
+    assert sorted(grouped) == sorted(DETAILS)
+    for rule in REGISTRY.values():
+        assert set(rule.details) <= set(DETAILS_OF[rule.cause]), f"{rule.id} names a detail of another cause"
+
+
+def test_fitted_table_keeps_each_finding_for_the_detail_it_names():
+    assert set(DETAIL_BIAS) <= set(DETAILS)
+    for feature, coefs in DETAIL_COEF.items():
+        parts = feature.split(":")
+        if len(parts) != 2 or parts[1] not in DETAILS:
+            continue  # a cause-level feature: free to lean either way
+        named = parts[1]
+        siblings = next(ds for ds in DETAILS_OF.values() if named in ds)
+        assert coefs.get(named, 0.0) >= 0.0, feature
+        for d in siblings:
+            if d != named:
+                assert coefs.get(d, 0.0) <= 0.0, f"{feature} counts for {d}"
+
+
+def _ev(rule: str, cause: str, detail: str | None, weight: float) -> Evidence:
+    return Evidence(rule, cause, detail, "test finding", weight=weight)
+
+
+def test_a_finding_that_names_a_detail_decides_it():
+    ev = [_ev("NUM002", "numerical_instability", "fp16_overflow", 0.8), _ev("DATA001", "data_or_labels", None, 0.6)]
+    choice = choose_detail("numerical_instability", None, ev)
+    assert (choice.detail, choice.basis) == ("fp16_overflow", "evidence")
+    assert choice.contributions[0][0] == "NUM002:fp16_overflow"
+
+
+@pytest.mark.parametrize("cause", ["learning_rate", "data_or_labels", "numerical_instability"])
+def test_without_a_finding_naming_one_the_detail_is_a_prior_of_the_cause(cause):
+    ev = [_ev("DATA001", "data_or_labels", None, 0.6)]
+    choice = choose_detail(cause, None, ev)
+    assert choice.detail in DETAILS_OF[cause]
+    assert choice.basis == "prior"
+    assert sum(choice.probabilities.values()) == pytest.approx(1.0)
+
+
+def test_a_cause_without_details_gets_none():
+    assert choose_detail("healthy", None, []).detail is None
+    sole = choose_detail("exploding_weights", None, [_ev("DATA001", "data_or_labels", None, 0.6)])
+    assert (sole.detail, sole.basis) == ("exploding_gradients", "prior")
+
+
+def test_corpus_slice_verdicts_say_how_their_detail_was_chosen():
+    bases = set()
+    for run in SLICE:
+        rep = analyze(run)
+        v = rep.verdict
+        if v.cause not in DETAILS_OF or not DETAILS_OF[v.cause]:
+            assert v.detail is None and v.detail_basis is None, run.name
+            continue
+        assert v.detail in DETAILS_OF[v.cause], run.name  # a verdict that names a cause names a detail
+        bases.add(v.detail_basis)
+        named = {e.detail for e in run_rules(rep.timeline) if e.weight >= 0}
+        if v.detail_basis == "evidence":
+            assert v.detail in named, run.name
+        else:
+            assert v.detail_basis == "prior" and v.detail not in named, run.name
+            assert "a prior, not seen in this run" in v.summary, run.name
+    assert bases == {"evidence", "prior"}  # the slice shows both kinds

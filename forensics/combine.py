@@ -17,7 +17,7 @@ back to the named evidence that raised its score (``contributions``).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from forensics.rules.base import Evidence
@@ -69,23 +69,36 @@ class Combined:
 def combine(tl: Timeline | None, evidence: Iterable[Evidence]) -> Combined:
     from forensics.combination_table import BIAS, COEF
 
-    f = features(tl, evidence)
+    probs, contrib = softmax_of_table(COMBINED_CAUSES, features(tl, evidence), BIAS, COEF, prior_coefficient)
+    return Combined(probs, contrib)
+
+
+def softmax_of_table(
+    classes: tuple[str, ...],
+    f: dict[str, float],
+    bias: dict[str, float],
+    coef: dict[str, dict[str, float]],
+    prior: Callable[[str, str], float],
+) -> tuple[dict[str, float], dict[str, list[tuple[str, float]]]]:
+    """Each class's probability (softmax of bias + sum of coefficient x feature; a feature or
+    class the table does not list keeps its ``prior`` coefficient), and the (feature,
+    coefficient x value) that made each score, largest first."""
     scores: dict[str, float] = {}
     contrib: dict[str, list[tuple[str, float]]] = {}
-    for c in COMBINED_CAUSES:
-        s = BIAS.get(c, 0.0)
+    for c in classes:
+        s = bias.get(c, 0.0)
         parts = []
         for k, v in f.items():
-            coef = COEF.get(k, {}).get(c, prior_coefficient(k, c)) if k in COEF else prior_coefficient(k, c)
-            if coef:
-                parts.append((k, coef * v))
-                s += coef * v
+            w = coef[k].get(c, prior(k, c)) if k in coef else prior(k, c)
+            if w:
+                parts.append((k, w * v))
+                s += w * v
         scores[c] = s
         contrib[c] = sorted(parts, key=lambda kv: -kv[1])
     m = max(scores.values())
     exp = {c: math.exp(s - m) for c, s in scores.items()}
     z = sum(exp.values())
-    return Combined({c: exp[c] / z for c in COMBINED_CAUSES}, contrib)
+    return {c: exp[c] / z for c in classes}, contrib
 
 
 # The kinds of verdict whose confidence is calibrated apart: each is right at its own rate

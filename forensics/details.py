@@ -19,11 +19,10 @@ found: a prior, said so in the report (``DetailChoice.basis``). The coefficients
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from forensics.combine import features
+from forensics.combine import features, softmax_of_table
 from forensics.rules.base import Evidence
 from forensics.timeline import Timeline
 
@@ -89,21 +88,6 @@ def choose_detail(cause: str, tl: Timeline | None, evidence: Iterable[Evidence])
         return DetailChoice(None, None, {}, [])
     f = detail_features(tl, evidence)
     named = {_named_detail(k) for k in f} & set(details)
-    scores: dict[str, float] = {}
-    parts: dict[str, list[tuple[str, float]]] = {}
-    for d in details:
-        s = DETAIL_BIAS.get(d, 0.0)
-        contrib = []
-        for k, v in f.items():
-            coef = DETAIL_COEF[k].get(d, 0.0) if k in DETAIL_COEF else prior_coefficient(k, d)
-            if coef:
-                contrib.append((k, coef * v))
-                s += coef * v
-        scores[d] = s
-        parts[d] = sorted(contrib, key=lambda kv: -kv[1])
-    m = max(scores.values())
-    exp = {d: math.exp(s - m) for d, s in scores.items()}
-    z = sum(exp.values())
-    probs = {d: exp[d] / z for d in details}
+    probs, parts = softmax_of_table(details, f, DETAIL_BIAS, DETAIL_COEF, prior_coefficient)
     best = max(details, key=lambda d: (probs[d], -details.index(d)))
     return DetailChoice(best, "evidence" if best in named else "prior", probs, parts[best])

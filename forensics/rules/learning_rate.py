@@ -9,7 +9,7 @@ import numpy as np
 
 from forensics.rules.base import Finding, rule
 from forensics.rules.context import lr_high, lr_normal
-from forensics.timeline import LrInfo, Timeline, log10_safe
+from forensics.timeline import LrChange, LrInfo, Timeline, log10_safe
 from forensics.util import fmt_num
 
 # The climb must start within this fraction of the run before the blow-up to count as
@@ -254,13 +254,18 @@ def diverges_from_start(tl: Timeline) -> list[Finding]:
     ]
 
 
+def _jumps_before_divergence(tl: Timeline) -> list[LrChange]:
+    """The schedule steps up (not a warmup's ramp) at or before the divergence."""
+    end = tl.divergence_step
+    return [c for c in tl.lr_changes if c.kind == "jump" and (end is None or c.step <= end)]
+
+
 def _update_detail(tl: Timeline) -> str | None:
     """Too large a step is a schedule spike when the logged LR rose before the blow-up, a high
     LR when it was logged and did not; without a logged LR the schedule is unknown: no detail."""
     if tl.lr is None or not len(tl.lr):
         return None
-    end = tl.divergence_step
-    ups = [c for c in tl.lr_changes if c.kind == "jump" and (end is None or c.step <= end)]
+    ups = _jumps_before_divergence(tl)
     # a warmup that climbed into the blow-up after training at the lower LR is LR001's spike
     return "lr_schedule_spike" if ups or lr_increase_then_blowup(tl) else "lr_too_high"
 
@@ -445,11 +450,10 @@ def schedule_or_constant(tl: Timeline) -> list[Finding]:
     if not tl.diverged:
         return []
     lri = tl.lr_info
-    end = tl.divergence_step
     if tl.lr is not None and len(tl.lr):
         if lr_increase_then_blowup(tl):
             return []  # LR001 names the spike: the LR rose into the blow-up after training at a lower one
-        jumps = [c for c in tl.lr_changes if c.kind == "jump" and (end is None or c.step <= end)]
+        jumps = _jumps_before_divergence(tl)
         if jumps:
             c = jumps[-1]
             return [

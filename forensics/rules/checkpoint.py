@@ -317,7 +317,7 @@ def _float_tensors(view: CheckpointView) -> list:
     return [t for t in view.checkpoint.tensors if t.dtype.startswith(("float", "bfloat")) and t.numel]
 
 
-@rule("CKPT002", "nan-everywhere-after-steady-checkpoints", "data_or_labels", ("nan_in_inputs",), ("checkpoints",))
+@rule("CKPT002", "nan-everywhere-after-steady-checkpoints", "data_or_labels", (), ("checkpoints",))
 def nan_after_steady_checkpoints(tl: Timeline) -> list[Finding]:
     """
     What it detects:
@@ -334,7 +334,9 @@ def nan_after_steady_checkpoints(tl: Timeline) -> list[Finding]:
         whose gradient was NaN everywhere: a batch holding NaN/Inf (or a label outside
         the loss's domain), or an operation that hit a singularity on it (a division
         by a zero batch statistic, a log of zero) — the checkpoints cannot tell these
-        two apart, the data pipeline can.
+        two apart, the data pipeline can. Nor can they tell NaN rows from Inf rows
+        (an Inf input's update is Inf - Inf or 0 x Inf: NaN too), so the finding
+        names no detail.
 
     Evidence it reports:
         The last finite checkpoint, the first non-finite one, the largest layer growth
@@ -364,7 +366,7 @@ def nan_after_steady_checkpoints(tl: Timeline) -> list[Finding]:
     at = f" (step {before.step})" if before.step is not None else ""
     return [
         Finding(
-            "nan_in_inputs",
+            None,
             f"The weights were steady up to {before.path}{at} (no layer grew more than {grown:.2g}×), then "
             f"{frac:.0%} of them were NaN/Inf in {bad.path}: one update with a NaN gradient everywhere — a bad "
             "batch or a singular operation, not growth.",

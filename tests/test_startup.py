@@ -18,7 +18,18 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_runs"
-HEAVY = ("ml_dtypes", "h5py", "tensorboard", "google.protobuf", "typer", "pydantic", "rich", "subprocess", "zipfile")
+HEAVY = (
+    "ml_dtypes",
+    "h5py",
+    "tensorboard",
+    "google.protobuf",
+    "typer",
+    "pydantic",
+    "rich",
+    "subprocess",
+    "zipfile",
+    "yaml",
+)
 
 _CHILD = """
 import json, sys
@@ -91,3 +102,8 @@ def test_a_keras_h5_run_spawns_no_uname_and_opens_no_zip_machinery(tmp_path: Pat
     loaded = _loaded(SAMPLES / "keras_lr_too_high", tmp_path)
     assert "h5py" in loaded
     assert not {"subprocess", "zipfile"} & loaded
+
+
+def test_pyyaml_is_imported_for_a_yaml_config_only(tmp_path: Path) -> None:
+    assert "yaml" not in _loaded(SAMPLES / "hf_trainer_lr_too_high", tmp_path)  # JSON configs only
+    assert "yaml" in _loaded(SAMPLES / "torch_bf16_lr_too_high", tmp_path)  # config.yaml

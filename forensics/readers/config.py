@@ -16,19 +16,21 @@ bounded in depth and node count (a YAML alias bomb stays cheap).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from forensics.errors import UnreadableSource
 from forensics.readers.safe_open import open_binary
 from forensics.readers.text import check_json_budget, read_capped_text
 from forensics.records import ConfigData, Kind, Source, Status
+
+if TYPE_CHECKING:
+    import yaml
 
 MAX_BYTES = 16 * 1024 * 1024  # configs are KBs; a bigger "config" is data or a dump
 MAX_DEPTH = 32  # deeper than any real config; stops cyclic YAML aliases too
@@ -209,32 +211,37 @@ def _parse_json(text: str) -> tuple[Any, str | None]:
         raise UnreadableSource("JSON nested too deeply") from e
 
 
-class _PlainLoader(yaml.SafeLoader):
-    """SafeLoader that reads unknown tags (``!!python/object:...``) as plain data instead of failing.
+@functools.cache
+def _plain_loader() -> type[yaml.SafeLoader]:
+    """A SafeLoader that reads unknown tags (``!!python/object:...``) as plain data instead of failing.
 
     Nothing is ever constructed from a tag: a tagged mapping becomes a dict,
-    a tagged sequence a list, a tagged scalar its string.
+    a tagged sequence a list, a tagged scalar its string. Made (and PyYAML imported, ~10 ms)
+    when a YAML file is first met: most runs hold none.
     """
+    import yaml
 
-    saw_tags = False
+    class _PlainLoader(yaml.SafeLoader):
+        saw_tags = False
 
+    def _plain(loader: _PlainLoader, suffix: str, node: yaml.Node) -> Any:
+        loader.saw_tags = True
+        if isinstance(node, yaml.MappingNode):
+            return loader.construct_mapping(node, deep=True)
+        if isinstance(node, yaml.SequenceNode):
+            return loader.construct_sequence(node, deep=True)
+        return loader.construct_scalar(node)  # type: ignore[arg-type]
 
-def _plain(loader: _PlainLoader, suffix: str, node: yaml.Node) -> Any:
-    loader.saw_tags = True
-    if isinstance(node, yaml.MappingNode):
-        return loader.construct_mapping(node, deep=True)
-    if isinstance(node, yaml.SequenceNode):
-        return loader.construct_sequence(node, deep=True)
-    return loader.construct_scalar(node)  # type: ignore[arg-type]
-
-
-_PlainLoader.add_multi_constructor("tag:yaml.org,2002:python/", _plain)
-_PlainLoader.add_multi_constructor("!", _plain)
+    _PlainLoader.add_multi_constructor("tag:yaml.org,2002:python/", _plain)
+    _PlainLoader.add_multi_constructor("!", _plain)
+    return _PlainLoader
 
 
 def _parse_yaml(text: str) -> tuple[Any, str | None]:
+    import yaml
+
     try:
-        loader = _PlainLoader(text)
+        loader = _plain_loader()(text)
     except yaml.YAMLError as e:  # robustness: PyYAML refuses control characters as it makes the loader
         raise UnreadableSource(f"malformed YAML: {' '.join(str(e).split())[:160]}") from e
     try:
@@ -514,6 +521,8 @@ def read_mlflow_param(path: Path, source: Source) -> ConfigData:
 def mlflow_param_value(text: str) -> Any:
     """An MLflow parameter (stored as text) typed with YAML's safe scalar rules: "0.5" is a
     number, "sgd" a string; a value that parses as a list or mapping stays text."""
+    import yaml
+
     text = text.strip()
     try:
         value = yaml.safe_load(text) if text else None

@@ -674,7 +674,8 @@ def reset() -> None:
 
 @contextlib.contextmanager
 def serving(worker: Worker) -> Iterator[Worker]:
-    """Within the block, :func:`current` is ``worker`` (discovery's H5 looks go through it)."""
+    """Within the block, :func:`current` is ``worker`` (discovery then leaves each .h5's look to it:
+    the worker's read of the file looks first)."""
     token = _current.set(worker)
     try:
         yield worker

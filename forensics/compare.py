@@ -372,7 +372,8 @@ def compare_markdown(c: Comparison) -> str:
     when = f"diverged at step {d.first_nonfinite_step}" if d.first_nonfinite_step is not None else "diverged"
     if not d.diverged:
         when = "did not diverge"
-    lines = [f"# {dn} against {hn}: {where} — {dn} {when} ({CAUSES_TXT(dv.cause, dv.detail)})"]
+    cause = CAUSES_TXT(dv.cause, dv.detail, dv.detail_basis == "prior")
+    lines = [f"# {dn} against {hn}: {where} — {dn} {when} ({cause})"]
     if sep:
         ratio = f", {fmt_num(sep.ratio)}× the healthy run's" if sep.ratio is not None else ""
         lines.append(

@@ -392,7 +392,7 @@ def _verdict_cell(r: RunResult) -> str:
     if not r.analysed or r.report is None:
         return "not analysed"
     v = r.report.verdict
-    return f"{CAUSES_TXT(v.cause, v.detail)}, {v.confidence:.2f}"
+    return f"{CAUSES_TXT(v.cause, v.detail, v.detail_basis == 'prior')}, {v.confidence:.2f}"
 
 
 def sweep_markdown(s: Sweep) -> str:

@@ -81,3 +81,13 @@ def test_corpus_slice_verdicts_say_how_their_detail_was_chosen():
             assert v.detail_basis == "prior" and v.detail not in named, run.name
             assert "a prior, not seen in this run" in v.summary, run.name
     assert bases == {"evidence", "prior"}  # the slice shows both kinds
+
+
+def test_headline_says_a_prior_detail_is_likely_only():
+    from forensics.report.markdown import CAUSES_TXT
+
+    assert CAUSES_TXT("numerical_instability", "division_by_zero") == "numerical instability (division by zero)"
+    assert CAUSES_TXT("numerical_instability", "division_by_zero", prior=True) == (
+        "numerical instability (likely division by zero)"
+    )
+    assert CAUSES_TXT("healthy", None, prior=True) == "healthy"

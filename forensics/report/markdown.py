@@ -164,13 +164,17 @@ def _headline(r: Report) -> str:
         what = "loss stayed finite"  # the weights' own findings named the cause
     else:
         what = "no divergence found"
-    cause = CAUSES_TXT(v.cause, v.detail)
+    cause = CAUSES_TXT(v.cause, v.detail, v.detail_basis == "prior")
     return f"# {md_cell(_name(r.run_dir))}: {what} — {cause}, confidence {v.confidence:.2f}"
 
 
-def CAUSES_TXT(cause: str, detail: str | None) -> str:
+def CAUSES_TXT(cause: str, detail: str | None, prior: bool = False) -> str:
+    """The cause as a headline names it, with its detail; a detail no finding names (a prior) is
+    "likely" so."""
     base = CAUSE_NAMES.get(cause, cause)
-    return f"{base} ({detail.replace('_', ' ')})" if detail else base
+    if not detail:
+        return base
+    return f"{base} ({'likely ' if prior else ''}{detail.replace('_', ' ')})"
 
 
 def _value_at(s: Series | None, step: int) -> float | None:

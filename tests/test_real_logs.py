@@ -42,6 +42,12 @@ MIN_HELDOUT_DIVERGED = 0.90
 MIN_HELDOUT_CAUSE = 0.85
 MAX_HELDOUT_BAD_INCONCLUSIVE = 0
 
+# heldout2 floors: what it measured the first time it was analysed (docs/logs.md), once the
+# extractor's last changes had landed; it is never tuned on, so these only catch a case lost.
+MIN_HELDOUT2_DIVERGED = 33 / 37
+MIN_HELDOUT2_CAUSE = 14 / 22
+MAX_HELDOUT2_BAD_INCONCLUSIVE = 2
+
 
 @pytest.mark.parametrize("split", SPLITS)
 def test_every_case_is_labelled_with_its_source(split):
@@ -110,8 +116,8 @@ def test_dev_real_logs_never_crash():
 
 
 @needs_logs
-def test_heldout2_real_logs_are_measured():
-    """heldout2 is measured, never tuned on: its numbers go to docs/logs.md (printed with -s)."""
+def test_heldout2_real_logs():
+    """heldout2 is never tuned on: its numbers are in docs/logs.md (printed with -s)."""
     rows = measure("heldout2", LOGS)
     for r in rows:
         print(r["case"]["name"], r["got"], r["judged"])
@@ -119,25 +125,43 @@ def test_heldout2_real_logs_are_measured():
     print("heldout2", s)
     assert len(rows) == len(load_cases("heldout2"))
     assert s["crashes"][0] == 0
+    hit, n = s["diverged"]
+    assert hit / n >= MIN_HELDOUT2_DIVERGED
+    hit, n = s["cause"]
+    assert hit / n >= MIN_HELDOUT2_CAUSE
+    assert s["bad_inconclusive"][0] <= MAX_HELDOUT2_BAD_INCONCLUSIVE
+
+
+# Real logs holding a framework message the catalogue does not know yet, each with why (docs/logs.md).
+UNCATALOGUED = {
+    "deepspeed_697_scale_stuck_at_1": "DeepSpeed's older fused_optimizer wording: 'Overflow detected. Skipping step. "
+    "Attempted loss scale: 1, reducing to 1', 'Grad overflow on iteration 8'",
+}
 
 
 @needs_logs
 @pytest.mark.parametrize("split", SPLITS)
 def test_the_framework_messages_people_pasted_are_in_the_catalogue(split):
     """Real pasted lines check the catalogue's texts: every case labelled as holding a known
-    message yields a catalogued event, not just an uncaught exception."""
+    message yields a catalogued event, not just an uncaught exception (the known gaps listed above;
+    an improvement must shorten the list)."""
     from forensics.readers.logs import parse_log_text
 
-    for case in load_cases(split, LOGS):
+    missed, cases = set(), load_cases(split, LOGS)
+    for case in cases:
         if not case.get("known_message"):
             continue
         _, events, *_ = parse_log_text(case["log_path"].read_text(encoding="utf-8"))
-        assert {e.kind for e in events} - {"exception"}, case["name"]
+        if not {e.kind for e in events} - {"exception"}:
+            missed.add(case["name"])
+    assert missed == {c["name"] for c in cases} & set(UNCATALOGUED)
 
 
 # Real logs that print a loss the extractor does not read yet, each with why (docs/logs.md).
 UNREAD_LOSSES = {
     "yolov3tf2_386_label_range": "unnamed values: '1_train_51, 1312.84, [45.96, ...]'",
+    "yolact_56_augmentation_explodes": "YOLACT names its losses by letters: 'B: ... | M: ... | T: ...' (T the total)",
+    "yolact_359_apex_scale_collapse": "YOLACT names its losses by letters: 'B: ... | M: ... | T: ...' (T the total)",
 }
 
 
@@ -148,7 +172,7 @@ def test_the_extractor_reads_a_loss_from_every_real_log_that_prints_one():
     from forensics.readers.logs import parse_log_text
 
     unread = set()
-    for split in ("heldout", "dev"):  # heldout2's gaps are listed once it has been measured (docs/logs.md)
+    for split in SPLITS:
         for case in load_cases(split, LOGS):
             if case.get("holds_loss", True):
                 series, *_ = parse_log_text(case["log_path"].read_text(encoding="utf-8"))

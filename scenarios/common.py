@@ -196,7 +196,8 @@ def lr_at(sc: Scenario, step: int, onset: int | None) -> float:
     if sc.schedule == "warm_restarts":
         period = max(20, total // 3)
         return base * 0.5 * (1 + math.cos(math.pi * ((step - 1) % period) / period))
-    if sc.schedule == "warmup_jump":  # warmup climbs to a peak `magnitude` times too high
+    if sc.schedule == "warmup_jump":  # older manifests: a warmup to a peak `magnitude` times too high
+        # (drawn now as lr_too_high with warmup_constant, the same LR at every step: matrix.LR_DETAILS)
         return base * sc.magnitude * min(1.0, step / warm)
     if sc.schedule == "step_jump":  # a milestone multiplies instead of divides
         return base * (sc.magnitude if onset is not None and step >= onset else 1.0)

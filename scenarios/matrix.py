@@ -47,6 +47,20 @@ FAULTS: dict[tuple[str, str | None], tuple[str, ...]] = {
     ("numerical_instability", "fp16_overflow"): ("mlp", "cnn", "transformer"),
     ("healthy", None): ("mlp", "cnn", "lstm", "gru", "transformer", "deep_mlp"),
 }
+# How the two learning-rate details are told apart (the truth a run is labelled with). Both
+# are a step size past the stability limit; they differ in where it came from, and so in the fix:
+# - ``lr_schedule_spike``: training worked at the LR in force, then the schedule raised the LR
+#   past the limit during the run (here a milestone that multiplies instead of divides,
+#   ``step_jump``; a long warmup that climbs past it after the loss had fallen is one too). Fix:
+#   keep the schedule from raising a working LR (the factor, the peak).
+# - ``lr_too_high``: the LR the job is configured with (``common.base_lr``, the ``lr`` its config
+#   states) is past the limit, so training never worked. A short warmup up to it (5-20 steps
+#   here, at 15x the usual LR or more: past the usual LR within its first steps) does not change
+#   that. Fix: lower the configured LR.
+LR_DETAILS = {
+    "lr_schedule_spike": "training worked, then the schedule raised the LR past the limit",
+    "lr_too_high": "the configured LR is past the limit from the start (a short warmup up to it included)",
+}
 # Healthy runs that look like trouble; None is a plain healthy run.
 LOOKALIKES = (None, "noisy", "warm_restarts", "spikes", "fp16_skips", "early_stop", "oom", "time_limit", "crash")
 
@@ -171,13 +185,21 @@ def draw_one(index: int, corpus_seed: int, frameworks: tuple[str, ...] = FRAMEWO
         clip = None  # clipping is the cure
     onset = _pick(rng, ONSETS, (0.3, 0.3, 0.2, 0.2))
     magnitude = 1.0
+    warm_peak = False
     if detail == "lr_too_high":
         magnitude = _log_uniform(rng, 15, 500)  # the configured LR over the usual one (common.base_lr)
         onset = "start"
     elif detail == "lr_schedule_spike":
         magnitude = _log_uniform(rng, 15, 300)
-        onset = _pick(rng, ("start", "mid", "late"))  # start: a warmup that climbs to a peak far too high
-        schedule = "warmup_jump" if onset == "start" else "step_jump"
+        onset = _pick(rng, ("start", "mid", "late"))
+        if onset == "start":
+            # A short warmup that climbs to a peak far too high: the peak is the LR the config states
+            # (common.base_lr) and training never worked, so this is an LR too high with a warmup
+            # (LR_DETAILS), drawn as one.
+            # (One random number either way, so no other field of the draw moves.)
+            detail, schedule, warm_peak = "lr_too_high", "warmup_constant", True
+        else:
+            schedule = "step_jump"
     elif detail == "exploding_gradients":
         magnitude = rng.uniform(1.5, 4.0)  # init gain past what keeps the signal's scale
         onset = "start"
@@ -208,7 +230,8 @@ def draw_one(index: int, corpus_seed: int, frameworks: tuple[str, ...] = FRAMEWO
             magnitude = float(rng.randint(1, 4))  # how many bad batches
     if lookalike == "warm_restarts":
         schedule = "warm_restarts"
-    if detail in ("lr_too_high", "unnormalized_inputs", "exploding_gradients") and schedule.startswith("warmup"):
+    warmup_drawn = detail in ("lr_too_high", "unnormalized_inputs", "exploding_gradients") and not warm_peak
+    if warmup_drawn and schedule.startswith("warmup"):
         schedule = _pick(rng, ("constant", "warmup_constant"))
     # TensorFlow trains these tiny models several times slower than PyTorch: shorter runs there
     tf_family = framework in ("keras3", "tfkeras", "tf2")

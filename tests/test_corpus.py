@@ -54,6 +54,31 @@ def test_the_same_seed_draws_the_same_scenarios():
     assert draw(50, 3) != draw(50, 4)
 
 
+def test_a_warmup_up_to_a_too_high_lr_is_always_labelled_lr_too_high():
+    """One convention (matrix.LR_DETAILS): a schedule spike is a schedule that raised a working LR
+    (a milestone that multiplies); a short warmup up to a configured LR far too high is that LR."""
+    lr_runs = [s for s in draw(600, 0) + draw(600, 1) if s.cause == "learning_rate"]
+    assert {s.detail for s in lr_runs} == {"lr_too_high", "lr_schedule_spike"}
+    for s in lr_runs:
+        if s.detail == "lr_schedule_spike":
+            assert s.schedule == "step_jump" and s.onset in ("mid", "late"), s.name
+        assert not s.schedule.startswith("warmup") or s.detail == "lr_too_high", s.name
+    assert any(s.detail == "lr_too_high" and s.schedule == "warmup_constant" for s in lr_runs)
+
+
+def test_relabelled_warmup_runs_trained_the_lr_their_new_label_gives():
+    """The corpus's old ``warmup_jump`` spikes were relabelled ``lr_too_high``/``warmup_constant``:
+    the LR at every step, and the LR the config states, are the same under both."""
+    import dataclasses
+
+    from scenarios.common import base_lr, lr_at
+
+    s = next(s for s in draw(600, 0) if s.detail == "lr_too_high" and s.schedule == "warmup_constant")
+    old = dataclasses.replace(s, detail="lr_schedule_spike", schedule="warmup_jump")
+    assert all(math.isclose(lr_at(s, k, None), lr_at(old, k, None)) for k in range(1, s.steps + 1))
+    assert math.isclose(base_lr(s), old.lr * old.magnitude)
+
+
 def test_slice_stays_small_and_covers_every_fault_cause():
     total = sum(p.stat().st_size for p in SLICE.rglob("*") if p.is_file())
     assert total < MAX_SLICE_BYTES

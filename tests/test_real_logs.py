@@ -5,7 +5,9 @@ says how to rebuild the folder from the labelled threads); the tests that analys
 ``FORENSICS_REAL_LOGS`` names that folder and are skipped otherwise. The held-out split is never
 tuned on: the floors below are what it measured, so a change that loses a held-out case fails
 here. The heldout2 split was collected after the extractor was last tuned and is never tuned on
-either. ``python scripts/log_accuracy.py --logs DIR`` prints the table.
+either. The heldout3 split was collected blind and has not been measured yet: it is left out of the
+checks that would show its cases (the lists of known gaps below) until it is measured once, on purpose
+(``--blind``). ``python scripts/log_accuracy.py --logs DIR`` prints the table.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from urllib.parse import urlparse
 import pytest
 
 from scripts.log_accuracy import (
+    BLIND,
     CASES,
     LOGS_ENV,
     SPLITS,
@@ -47,6 +50,14 @@ MAX_HELDOUT_BAD_INCONCLUSIVE = 0
 MIN_HELDOUT2_DIVERGED = 33 / 37
 MIN_HELDOUT2_CAUSE = 14 / 22
 MAX_HELDOUT2_BAD_INCONCLUSIVE = 2
+
+# heldout3 floors: none yet. It was collected blind and has never been measured; whoever measures it
+# once sets these to what it measured (docs/logs.md), as was done for heldout2.
+MIN_HELDOUT3_DIVERGED = 0.0
+MIN_HELDOUT3_CAUSE = 0.0
+
+# The splits whose per-case results have been seen: the checks that name cases (the known gaps) cover these.
+MEASURED = tuple(split for split in SPLITS if split not in BLIND)
 
 
 @pytest.mark.parametrize("split", SPLITS)
@@ -81,6 +92,25 @@ def test_a_split_missing_from_the_logs_folder_is_left_out(tmp_path):
     (tmp_path / "dev").mkdir()
     (tmp_path / "heldout2").mkdir()
     assert splits_present(tmp_path) == ["heldout2", "dev"]
+
+
+def test_a_blind_split_is_measured_only_when_asked_for(tmp_path):
+    """heldout3 is blind until measured once on purpose: a routine run leaves it out even when its logs are there."""
+    for split in ("dev", "heldout3"):
+        (tmp_path / split).mkdir()
+    assert BLIND == ("heldout3",)
+    assert splits_present(tmp_path) == ["dev"]
+    assert splits_present(tmp_path, blind=True) == ["heldout3", "dev"]
+
+
+def test_the_blind_split_is_labelled_like_the_others():
+    """Every heldout3 case names the thread it came from and says how its log was stored."""
+    cases = load_cases("heldout3")
+    assert len(cases) >= 25
+    for case in cases:
+        assert case["justification"].strip(), case["name"]
+        assert isinstance(case["holds_loss"], bool) and isinstance(case["known_message"], bool), case["name"]
+        assert case["filename"], case["name"]
 
 
 def test_the_table_has_a_row_for_each_measured_split_only():
@@ -132,6 +162,21 @@ def test_heldout2_real_logs():
     assert s["bad_inconclusive"][0] <= MAX_HELDOUT2_BAD_INCONCLUSIVE
 
 
+@needs_logs
+def test_heldout3_real_logs():
+    """heldout3 has never been measured: no floors yet (the numbers are printed with -s, once, on purpose)."""
+    rows = measure("heldout3", LOGS)
+    for r in rows:
+        print(r["case"]["name"], r["got"], r["judged"])
+    s = summary(rows)
+    print("heldout3", s)
+    assert len(rows) == len(load_cases("heldout3"))
+    hit, n = s["diverged"]
+    assert n and hit / n >= MIN_HELDOUT3_DIVERGED
+    hit, n = s["cause"]
+    assert n and hit / n >= MIN_HELDOUT3_CAUSE
+
+
 # Real logs holding a framework message the catalogue does not know yet, each with why (docs/logs.md).
 UNCATALOGUED = {
     "deepspeed_697_scale_stuck_at_1": "DeepSpeed's older fused_optimizer wording: 'Overflow detected. Skipping step. "
@@ -140,7 +185,7 @@ UNCATALOGUED = {
 
 
 @needs_logs
-@pytest.mark.parametrize("split", SPLITS)
+@pytest.mark.parametrize("split", MEASURED)
 def test_the_framework_messages_people_pasted_are_in_the_catalogue(split):
     """Real pasted lines check the catalogue's texts: every case labelled as holding a known
     message yields a catalogued event, not just an uncaught exception (the known gaps listed above;
@@ -172,7 +217,7 @@ def test_the_extractor_reads_a_loss_from_every_real_log_that_prints_one():
     from forensics.readers.logs import parse_log_text
 
     unread = set()
-    for split in SPLITS:
+    for split in MEASURED:
         for case in load_cases(split, LOGS):
             if case.get("holds_loss", True):
                 series, *_ = parse_log_text(case["log_path"].read_text(encoding="utf-8"))

@@ -145,15 +145,21 @@ def test_dev_real_logs_never_crash():
     assert summary(measure("dev", LOGS))["crashes"][0] == 0
 
 
-@needs_logs
-def test_heldout2_real_logs():
-    """heldout2 is never tuned on: its numbers are in docs/logs.md (printed with -s)."""
-    rows = measure("heldout2", LOGS)
+def _measure_whole_split(split):
+    """Every labelled case of ``split`` analysed, each row printed (seen with -s), and the split's summary."""
+    rows = measure(split, LOGS)
     for r in rows:
         print(r["case"]["name"], r["got"], r["judged"])
     s = summary(rows)
-    print("heldout2", s)
-    assert len(rows) == len(load_cases("heldout2"))
+    print(split, s)
+    assert len(rows) == len(load_cases(split))
+    return s
+
+
+@needs_logs
+def test_heldout2_real_logs():
+    """heldout2 is never tuned on: its numbers are in docs/logs.md (printed with -s)."""
+    s = _measure_whole_split("heldout2")
     assert s["crashes"][0] == 0
     hit, n = s["diverged"]
     assert hit / n >= MIN_HELDOUT2_DIVERGED
@@ -165,12 +171,7 @@ def test_heldout2_real_logs():
 @needs_logs
 def test_heldout3_real_logs():
     """heldout3 has never been measured: no floors yet (the numbers are printed with -s, once, on purpose)."""
-    rows = measure("heldout3", LOGS)
-    for r in rows:
-        print(r["case"]["name"], r["got"], r["judged"])
-    s = summary(rows)
-    print("heldout3", s)
-    assert len(rows) == len(load_cases("heldout3"))
+    s = _measure_whole_split("heldout3")
     hit, n = s["diverged"]
     assert n and hit / n >= MIN_HELDOUT3_DIVERGED
     hit, n = s["cause"]

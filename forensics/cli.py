@@ -522,6 +522,12 @@ def main() -> None:
     SIGINT and SIGTERM end the analysis (and every reader child) with 130 and 143."""
     import signal
 
+    if "numpy" not in sys.modules:
+        # One BLAS thread: the analysis makes no product large enough to share out (sums of
+        # squares go in rows below OpenBLAS's threading threshold), and the pool numpy's import
+        # starts otherwise spends 0.05-0.1 s of CPU on a second core, the core the run's worker
+        # child reads on. A user's own setting wins.
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     signal.signal(signal.SIGTERM, _on_sigterm)
     for stream in (sys.stdout, sys.stderr):  # a message must never die on the locale's encoding
         with contextlib.suppress(AttributeError, ValueError):

@@ -36,6 +36,7 @@ from forensics.records import (
     Status,
     TrainerState,
     hf_steps_per_epoch,
+    with_steps_from_epochs,
 )
 
 ProgressFn = Callable[[str, int, int], None]  # (current file, done bytes, total bytes)
@@ -283,11 +284,9 @@ def load_inventory(
     if progress:
         progress("", total, total)
     # Hugging Face dict lines carry no step: once the trainer state tells the steps per
-    # epoch, place them on global steps (readers.logs.with_steps_from_epochs)
+    # epoch, place them on global steps (records.with_steps_from_epochs)
     spe = hf_steps_per_epoch(run.trainer_states)
     if spe:
-        from forensics.readers.logs import with_steps_from_epochs
-
         run.logs = [with_steps_from_epochs(lg, spe) for lg in run.logs]
     return run
 

@@ -8,6 +8,7 @@ runs hold millions of events.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -15,6 +16,10 @@ from enum import Enum
 from typing import Any
 
 import numpy as np
+
+from forensics.median import median
+
+STEP_MAX = 2**63 - 1  # steps live in int64 columns; a step past this is a damaged number
 
 
 class Status(str, Enum):
@@ -329,7 +334,7 @@ class LogData:
     last_step: int | None = None
     # added by the log reader: what the steps of the series count. "step" (global
     # optimiser steps), "epoch" (only per-epoch lines), "log_index" (Hugging Face
-    # dict lines numbered in log order, see readers.logs.with_steps_from_epochs)
+    # dict lines numbered in log order, see with_steps_from_epochs below)
     step_unit: str | None = None
     steps_per_epoch: int | None = None  # when the log shows it (Keras "8/8", a bar's total)
     # metrics stores (MLflow database, W&B run file): every run they hold, and how the
@@ -474,8 +479,53 @@ def hf_steps_per_epoch(states: Iterable[TrainerState]) -> float | None:
         if ep is not None and len(ep):
             ok = (ep.values > 0) & np.isfinite(ep.values)
             if ok.any():
-                return float(np.median(ep.steps[ok] / ep.values[ok]))
+                return float(median(ep.steps[ok] / ep.values[ok]))
     for ts in ordered:
         if ts.max_steps and ts.num_train_epochs:
             return ts.max_steps / ts.num_train_epochs
     return None
+
+
+def step_of(x: float) -> int | None:
+    """``round(x)`` as a step, or None when x is not finite or past int64 (a damaged number)."""
+    return round(x) if math.isfinite(x) and abs(x) <= STEP_MAX else None
+
+
+def with_steps_from_epochs(log: LogData, steps_per_epoch: float) -> LogData:
+    """Renumber log-order points (Hugging Face dict lines) as global steps: epoch x steps_per_epoch.
+
+    Call once the trainer state (max_steps / num_train_epochs) is known. A log
+    whose steps are already global steps is returned unchanged.
+    """
+    if log.step_unit != "log_index" or not steps_per_epoch or "epoch" not in log.scalars:
+        return log
+    if step_of(steps_per_epoch) is None:
+        return log  # robustness: an infinite or absurd epoch length from a damaged trainer state
+    ep = log.scalars["epoch"]
+    index_to_epoch = {int(s): float(v) for s, v in zip(ep.steps, ep.values, strict=True)}
+
+    def placed(i: int) -> int:
+        step = step_of(index_to_epoch[i] * steps_per_epoch) if i in index_to_epoch else None
+        return -1 if step is None else step  # not finite or past int64: dropped below
+
+    scalars = {}
+    for tag, s in log.scalars.items():
+        steps = np.array([placed(int(i)) for i in s.steps], dtype=np.int64)
+        keep = steps >= 0
+        segment = np.zeros(int(keep.sum()), np.int32)
+        kept = steps[keep]
+        if kept.shape[0] > 1:
+            segment[1:] = np.cumsum(np.diff(kept) < 0)
+        scalars[tag] = dataclasses.replace(
+            s, steps=kept, values=s.values[keep], wall_times=s.wall_times[keep], segment=segment
+        )
+    last = None
+    if log.last_step is not None and log.last_step in index_to_epoch:
+        last = step_of(index_to_epoch[log.last_step] * steps_per_epoch)
+    return dataclasses.replace(
+        log,
+        scalars=scalars,
+        step_unit="step",
+        steps_per_epoch=round(steps_per_epoch),
+        last_step=last if last is not None else log.last_step,
+    )

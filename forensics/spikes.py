@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from forensics.median import median
+
 # OLMo 2 (Team OLMo, "2 OLMo 2 Furious", 2024): a spike is a loss >= 7 standard deviations
 # above the mean of the last 1000 steps.
 OLMO_SIGMAS = 7.0
@@ -100,7 +102,7 @@ def _trailing(values: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray]:
 def _window_points(steps: np.ndarray, window_steps: int) -> int:
     """A window given in steps, in logged points (curves logged every k steps)."""
     d = np.diff(steps)
-    interval = float(np.median(d[d > 0])) if (d > 0).any() else 1.0
+    interval = float(median(d[d > 0])) if (d > 0).any() else 1.0
     return max(MIN_HISTORY, round(window_steps / max(interval, 1.0)))
 
 
@@ -116,7 +118,7 @@ def _baseline(values: np.ndarray, a: int, w: int) -> float:
     climbing (or an earlier spike sits in the window) the mean is dragged up towards the
     spike, and a 'recovery' to within RECOVERY_FACTOR of it would be no recovery at all."""
     window = values[max(0, a - w) : a]
-    return float(np.median(window)) if window.size else float("nan")
+    return float(median(window)) if window.size else float("nan")
 
 
 def ema(x: np.ndarray, alpha: float, block: int = 256) -> np.ndarray:
@@ -211,7 +213,7 @@ def find_loss_spikes(
             g, gs = g[ok], gs[ok]
         gflag_steps = gs[zclip_flags(g)]
     spikes: list[Spike] = []
-    interval = max(1, int(np.median(np.diff(steps)))) if n > 1 else 1
+    interval = max(1, int(median(np.diff(steps)))) if n > 1 else 1
     i = 0
     while i < starts.size:
         a = int(starts[i])

@@ -40,6 +40,7 @@ import numpy as np
 
 from forensics.batches import DataOrder
 from forensics.errors import UnreadableSource
+from forensics.median import median
 from forensics.records import (
     Checkpoint,
     DataSample,
@@ -142,7 +143,7 @@ class Series:
         if (d < 0).any():  # not in step order (a restart rewrote some): sort first
             d = np.diff(np.sort(self.steps))
         d = d[d > 0]  # a step logged twice is one point (np.unique did this at O(n) hashing cost)
-        return float(np.median(d)) if d.size else math.nan
+        return float(median(d)) if d.size else math.nan
 
 
 @dataclass(frozen=True)
@@ -460,8 +461,8 @@ class Timeline:
         v = self.loss.values[:end]
         if np.any(v[np.isfinite(v)] < 0):
             return False  # a loss that goes negative (Poisson, log-likelihoods) has no floor at 0
-        first = float(np.median(v[: max(1, min(5, end // 10 + 1))]))
-        last = float(np.median(v[max(0, end - 3) : end]))
+        first = float(median(v[: max(1, min(5, end // 10 + 1))]))
+        last = float(median(v[max(0, end - 3) : end]))
         if not (math.isfinite(first) and math.isfinite(last)):
             return False
         return last <= NEAR_ZERO_ABS or (first > 0 and last <= NEAR_ZERO_FRACTION * first)
@@ -511,14 +512,14 @@ def running_median(y: np.ndarray, window: int) -> np.ndarray:
         # windows clipped at the edges: full ones all at once, the few clipped ones one by one
         out = np.empty(n)
         if n > 2 * half:
-            out[half : n - half] = np.median(np.lib.stride_tricks.sliding_window_view(y, 2 * half + 1), axis=1)
+            out[half : n - half] = median(np.lib.stride_tricks.sliding_window_view(y, 2 * half + 1), axis=1)
         for i in (*range(min(half, n)), *range(max(half, n - half), n)):
-            out[i] = np.median(y[max(0, i - half) : i + half + 1])
+            out[i] = median(y[max(0, i - half) : i + half + 1])
         return out
     # long series: a strided view keeps this vectorised
     pad = np.pad(y, half, mode="edge")
     view = np.lib.stride_tricks.sliding_window_view(pad, window)
-    return np.median(view, axis=1)
+    return median(view, axis=1)
 
 
 # Curves longer than this are reduced to bucket medians before the smoothing and the
@@ -660,7 +661,7 @@ def find_spikes(values: np.ndarray, steps: np.ndarray) -> list[int]:
     # that bound the copy np.median makes (the values are finite: the decimated finite part)
     windows = np.lib.stride_tricks.sliding_window_view(values, w)[: n - 1 - w]  # row j: values[j : j + w]
     rows = max(1, _SPIKE_MEDIAN_BLOCK // w)
-    base = np.concatenate([np.median(windows[j : j + rows], axis=1) for j in range(0, windows.shape[0], rows)])
+    base = np.concatenate([median(windows[j : j + rows], axis=1) for j in range(0, windows.shape[0], rows)])
     v = values[w : n - 1]
     for k in np.flatnonzero((base > 0) & (v > SPIKE_FACTOR * base)).tolist():
         i, b = k + w, float(base[k])
@@ -827,7 +828,7 @@ def _steps_per_epoch(run: RunData, cands: dict[str, list[Candidate]]) -> tuple[i
         if c.epoch and it and it > 0:
             ratios.append(it / c.epoch)
     if ratios:
-        spe = round(float(np.median(ratios)))
+        spe = round(float(median(ratios)))
         if spe > 0:
             return spe, "optimizer iterations stored in epoch-named checkpoints"
     hf = hf_steps_per_epoch(run.trainer_states)
@@ -1048,7 +1049,7 @@ def _exploded(s: Series | None) -> int | None:
     if not np.all(v[finite] > 0) or finite.sum() < 20:
         return None
     fv, fs = v[finite], s.steps[finite]
-    tail = float(np.median(fv[-max(3, fv.size // 10) :]))
+    tail = float(median(fv[-max(3, fv.size // 10) :]))
     m = int(np.argmin(fv))
     if tail > STUCK_FACTOR * fv[m] and tail > fv[0] and m < fv.size - 1:
         above = np.nonzero(fv[m + 1 :] > STUCK_FACTOR * fv[m])[0]
@@ -1126,7 +1127,7 @@ def _loss_ratio_after(loss: Series | None, step: int, lr_steps: np.ndarray) -> t
     before = before[np.isfinite(before)]
     if before.size == 0 or after.size == 0:
         return None, window
-    base = float(np.median(np.abs(before)))
+    base = float(median(np.abs(before)))
     worst = math.inf if not np.all(np.isfinite(after)) else float(np.max(np.abs(after)))
     return (worst / base if base > 0 else math.inf), window
 

@@ -23,8 +23,8 @@ from hypothesis import strategies as st
 
 from forensics.errors import UnreadableSource
 from forensics.readers import logs
-from forensics.readers.logs import clean_segment, parse_log_text, read_job_log, with_steps_from_epochs
-from forensics.records import Kind, LogData, LogEvent, Source, Status
+from forensics.readers.logs import clean_segment, parse_log_text, read_job_log
+from forensics.records import Kind, LogData, LogEvent, Source, Status, with_steps_from_epochs
 from forensics.rules.messages import meaning
 
 FIX = Path(__file__).parent / "fixtures" / "logs"

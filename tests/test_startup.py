@@ -29,6 +29,8 @@ HEAVY = (
     "subprocess",
     "zipfile",
     "yaml",
+    "numpy.ma",
+    "forensics.readers.logs",
 )
 
 _CHILD = """
@@ -47,6 +49,11 @@ print(json.dumps({"code": code, "parent": parent, "loaded": sorted(set(parent) |
 
 
 def _loaded(run: Path, tmp_path: Path) -> set[str]:
+    return _imports(run, tmp_path)[0]
+
+
+def _imports(run: Path, tmp_path: Path) -> tuple[set[str], set[str]]:
+    """The HEAVY modules loaded by analysing ``run``: (in the parent or the worker, in the parent)."""
     roots = sorted({h.split(".")[0] for h in HEAVY if "." not in h})
     names = sorted(h for h in HEAVY if "." in h)
     code = f"HEAVY_ROOTS = {roots!r}\nHEAVY_NAMES = {names!r}\n" + _CHILD
@@ -62,7 +69,7 @@ def _loaded(run: Path, tmp_path: Path) -> set[str]:
     assert out["code"] == 0
     # the parent itself never loads a reader's library: the worker child does
     assert not {"h5py", "ml_dtypes", "tensorboard"} & set(out["parent"]), out["parent"]
-    return {h for h in HEAVY if h in out["loaded"]}
+    return {h for h in HEAVY if h in out["loaded"]}, {h for h in HEAVY if h in out["parent"]}
 
 
 def test_a_run_without_h5_or_narrow_floats_imports_neither_h5py_nor_ml_dtypes(tmp_path: Path) -> None:
@@ -107,3 +114,13 @@ def test_a_keras_h5_run_spawns_no_uname_and_opens_no_zip_machinery(tmp_path: Pat
 def test_pyyaml_is_imported_for_a_yaml_config_only(tmp_path: Path) -> None:
     assert "yaml" not in _loaded(SAMPLES / "hf_trainer_lr_too_high", tmp_path)  # JSON configs only
     assert "yaml" in _loaded(SAMPLES / "torch_bf16_lr_too_high", tmp_path)  # config.yaml
+
+
+def test_the_parent_imports_neither_numpy_ma_nor_the_log_reader(tmp_path: Path) -> None:
+    # np.median imports numpy.ma on its first call (15-25 ms): forensics.median is the same
+    # computation without it. The log reader (its ~50 patterns) runs in the worker; the parent
+    # places a Hugging Face log's epoch points on steps without it.
+    for run in ("hf_trainer_lr_too_high", "keras_lr_too_high"):
+        loaded, parent = _imports(SAMPLES / run, tmp_path)
+        assert "forensics.readers.logs" in loaded  # read in the worker: the control
+        assert not {"numpy.ma", "forensics.readers.logs"} & parent, (run, parent)

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 from forensics.errors import UnreadableSource
-from forensics.readers.logs import read_job_log, with_steps_from_epochs
+from forensics.readers.logs import read_job_log
 from forensics.readers.trainer_state import read_trainer_state
-from forensics.records import Kind, Source, Status
+from forensics.records import Kind, Source, Status, with_steps_from_epochs
 
 REAL = Path(__file__).parent / "fixtures" / "logs" / "hf_trainer" / "trainer_state.json"
 

@@ -74,7 +74,6 @@ from __future__ import annotations
 import codecs
 import dataclasses
 import functools
-import math
 import os
 import re
 import stat
@@ -101,7 +100,7 @@ from forensics.readers.logmetrics import (
     scan_line,
 )
 from forensics.readers.safe_open import open_binary
-from forensics.records import CUT_TRACEBACK, LogData, LogEvent, ScalarSeries, Source, Status
+from forensics.records import CUT_TRACEBACK, STEP_MAX, LogData, LogEvent, ScalarSeries, Source, Status, step_of
 
 READ_CHUNK_BYTES = 1 << 20  # 1 MiB reads: few syscalls, small fixed buffer
 MAX_SEGMENT_BYTES = 16_384  # a line or redraw longer than this is cut: real metric lines are < 1 KiB
@@ -123,7 +122,6 @@ NOTE_LIMIT = 300  # Source.note is one line
 # No number a training log prints has more digits than this (int64 has 19, a float's repr 17
 # significant ones); a longer run of digits is damage, and int() refuses past 4300 digits.
 MAX_NUMBER_DIGITS = 64
-STEP_MAX = 2**63 - 1  # steps live in int64 columns; a step past this is a damaged number
 # A dynamic loss scale below this means fp16 overflowed even with the loss divided by ~1000:
 # gradients past 6.5e7 or non-finite on step after step, the scaler halving at each. Healthy
 # runs settle far above it (DeepSpeed and torch.amp never go under 1 by default; fairseq, whose
@@ -1261,13 +1259,13 @@ class _LogParser:
         if spe and all(epoch is not None for _, epoch, _ in self.hf_points):
             self.spe = round(spe) if abs(spe - round(spe)) < 1e-6 else self.spe
             for _, epoch, values in self.hf_points:
-                step = _step_of(float(epoch) * spe)  # type: ignore[arg-type]
+                step = step_of(float(epoch) * spe)  # type: ignore[arg-type]
                 if step is None:
                     continue  # an epoch of inf or 1e300: a damaged line
                 for tag, val in values.items():
                     self._put(tag, step, val, "hf")
             if self.cur_step is None:
-                self.cur_step = _step_of(float(self.hf_points[-1][1]) * spe)  # type: ignore[arg-type]
+                self.cur_step = step_of(float(self.hf_points[-1][1]) * spe)  # type: ignore[arg-type]
             return
         if self._has_steps:  # other step-level series exist: keep the HF points apart
             for index, _, values in self.hf_points:
@@ -1304,11 +1302,6 @@ def _is_settings_dump(text: str) -> bool:
         return False
     head = text[:brace].strip().rstrip(":=").strip().lower()
     return bool(head) and head.split()[-1].endswith(_SETTINGS_WORDS)
-
-
-def _step_of(x: float) -> int | None:
-    """``round(x)`` as a step, or None when x is not finite or past int64 (a damaged number)."""
-    return round(x) if math.isfinite(x) and abs(x) <= STEP_MAX else None
 
 
 def _trim_frames(frames: Iterable[str]) -> list[str]:
@@ -1472,43 +1465,3 @@ def looks_like_log(path: Path) -> bool:
         if metric_lines >= SNIFF_MIN_METRIC_LINES or parser.events or parser.tb_state:
             return True
     return bool(parser.hf_points)
-
-
-def with_steps_from_epochs(log: LogData, steps_per_epoch: float) -> LogData:
-    """Renumber log-order points (Hugging Face dict lines) as global steps: epoch x steps_per_epoch.
-
-    Call once the trainer state (max_steps / num_train_epochs) is known. A log
-    whose steps are already global steps is returned unchanged.
-    """
-    if log.step_unit != "log_index" or not steps_per_epoch or "epoch" not in log.scalars:
-        return log
-    if _step_of(steps_per_epoch) is None:
-        return log  # robustness: an infinite or absurd epoch length from a damaged trainer state
-    ep = log.scalars["epoch"]
-    index_to_epoch = {int(s): float(v) for s, v in zip(ep.steps, ep.values, strict=True)}
-
-    def placed(i: int) -> int:
-        step = _step_of(index_to_epoch[i] * steps_per_epoch) if i in index_to_epoch else None
-        return -1 if step is None else step  # not finite or past int64: dropped below
-
-    scalars = {}
-    for tag, s in log.scalars.items():
-        steps = np.array([placed(int(i)) for i in s.steps], dtype=np.int64)
-        keep = steps >= 0
-        segment = np.zeros(int(keep.sum()), np.int32)
-        kept = steps[keep]
-        if kept.shape[0] > 1:
-            segment[1:] = np.cumsum(np.diff(kept) < 0)
-        scalars[tag] = dataclasses.replace(
-            s, steps=kept, values=s.values[keep], wall_times=s.wall_times[keep], segment=segment
-        )
-    last = None
-    if log.last_step is not None and log.last_step in index_to_epoch:
-        last = _step_of(index_to_epoch[log.last_step] * steps_per_epoch)
-    return dataclasses.replace(
-        log,
-        scalars=scalars,
-        step_unit="step",
-        steps_per_epoch=round(steps_per_epoch),
-        last_step=last if last is not None else log.last_step,
-    )

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from forensics.median import median
 from forensics.timeline import LrInfo, Series, Timeline, find_onset
 
 # Adam-family default is 1e-3; ten times that routinely diverges on plain nets.
@@ -62,7 +63,7 @@ def climbed_into_blowup(tl: Timeline) -> bool:
     before = tl.loss.values[(tl.loss.steps < nf.step) & np.isfinite(tl.loss.values)]
     if before.size < 2:
         return False
-    base = float(np.median(np.abs(before[:-1])))
+    base = float(median(np.abs(before[:-1])))
     return base > 0 and abs(float(before[-1])) > CLIMB_FACTOR * base
 
 
@@ -79,7 +80,7 @@ def grad_norm_before_blowup(tl: Timeline) -> tuple[float, float, float, int] | N
     if v.size < 8:
         return None
     i = int(np.argmax(v))
-    return float(np.median(v)), float(v[i]), float(v[-1]), int(st[i])
+    return float(median(v)), float(v[i]), float(v[-1]), int(st[i])
 
 
 @dataclass(frozen=True)

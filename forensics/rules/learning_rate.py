@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 
+from forensics.median import median
 from forensics.rules.base import Finding, rule
 from forensics.rules.context import lr_high, lr_normal
 from forensics.timeline import LrChange, LrInfo, Timeline, log10_safe
@@ -175,7 +176,7 @@ def _trained_before(tl: Timeline, step: int) -> bool:
     if v.size < STABLE_MIN_POINTS and not (v.size >= 4 and v.size >= STABLE_MIN_FRACTION * n_all):
         return False
     k = max(1, v.size // 3)
-    first, last = float(np.median(v[:k])), float(np.median(v[-k:]))
+    first, last = float(median(v[:k])), float(median(v[-k:]))
     return last <= (1.0 - STABLE_MIN_IMPROVEMENT) * first if first > 0 else last < first
 
 
@@ -219,7 +220,7 @@ def diverges_from_start(tl: Timeline) -> list[Finding]:
     # a few logged points count as early in a short run, but never most of a coarsely logged one
     early = max(EARLY_ONSET_FRACTION * span, min(EARLY_ONSET_POINTS * interval, UNSETTLED_ONSET_FRACTION * span))
     head = tl.loss.values[: max(1, min(3, len(tl.loss)))]
-    initial = float(np.median(head[np.isfinite(head)])) if np.isfinite(head).any() else math.nan
+    initial = float(median(head[np.isfinite(head)])) if np.isfinite(head).any() else math.nan
     never_settled = (
         tl.onset.step - first <= UNSETTLED_ONSET_FRACTION * span
         and initial > 0

@@ -9,6 +9,7 @@ import re
 
 import numpy as np
 
+from forensics.median import median
 from forensics.rules.base import Finding, rule
 from forensics.rules.context import (
     GRAD_LAST_RATIO,
@@ -606,7 +607,7 @@ def nan_after_long_stretch(tl: Timeline) -> list[Finding]:
         mask = (g.steps < nf.step) & np.isfinite(g.values) & (g.values > 0)
         v = g.values[mask]
         if v.size >= 4:
-            med = float(np.median(v))
+            med = float(median(v))
             if float(v[-3:].max()) > GRAD_STEADY_RATIO * med:
                 return []
             g_txt = f", gradient norm steady near {fmt_num(med)}"

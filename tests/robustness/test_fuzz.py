@@ -446,7 +446,8 @@ def test_a_run_of_digits_longer_than_any_number_is_masked_but_the_rest_of_the_li
 
 @pytest.mark.parametrize("steps_per_epoch", [math.inf, 1e300, -math.inf])
 def test_hf_points_are_left_unplaced_when_the_epoch_length_is_absurd(steps_per_epoch: float) -> None:
-    from forensics.readers.logs import read_job_log, with_steps_from_epochs
+    from forensics.readers.logs import read_job_log
+    from forensics.records import with_steps_from_epochs
 
     count("job log (regressions)")
     with tempfile.TemporaryDirectory() as d:

@@ -342,3 +342,45 @@ def test_comparing_two_512_mib_tensors_stays_within_a_bounded_memory(tmp_path: P
     elements, delta, rss_growth = out.stdout.split()
     assert int(elements) == numel and float(delta) == 0.0
     assert int(rss_growth) < 128 * 1024 * 1024
+
+
+# ---------------------------------------------------------------- the layout kept from the read
+
+
+def _located(path: Path) -> list[tuple[str, str, str, tuple[int, ...], str]]:
+    archive = path.suffix == ".keras"
+    with keras_reader.located_weights(path, archive=archive) as located:
+        return [(w.name, w.layer, w.dtype, w.shape, w.dataset.name) for w in located]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["keras2_full.h5", "keras2_weights.h5", "keras3_mixed.keras", "keras3_nested.keras", "keras3_nested.weights.h5"],
+)
+def test_weights_located_again_from_the_read_are_those_a_fresh_walk_finds(name: str) -> None:
+    # the update ratio reads a checkpoint the worker has just read: its weights are found by the
+    # paths that read walked to, not by walking the group tree again (most of a small file's time)
+    path = FIXTURES / name
+    keras_reader._LAYOUTS.clear()
+    walked = _located(path)
+    assert walked
+    keras_reader._LAYOUTS.clear()
+    read = keras_reader._read_keras_archive_here if path.suffix == ".keras" else keras_reader._read_keras_h5_here
+    read(path, Source(name, Kind.KERAS_H5), None)
+    assert len(keras_reader._LAYOUTS) == 1
+    assert _located(path) == walked
+
+
+def test_a_changed_file_is_walked_again(tmp_path: Path) -> None:
+    path = tmp_path / "weights.h5"
+    shutil.copy(FIXTURES / "keras2_full.h5", path)
+    keras_reader._LAYOUTS.clear()
+    before = _located(path)
+    shutil.copy(FIXTURES / "keras3_nested.weights.h5", path)  # another inode, size and time: another file
+    assert _located(path) == _located(FIXTURES / "keras3_nested.weights.h5") != before
+    # the same identity with a tree that no longer holds those paths: walked again, not trusted
+    keras_reader._LAYOUTS.clear()
+    _located(path)
+    ((identity, placed),) = keras_reader._LAYOUTS.items()
+    keras_reader._LAYOUTS[identity] = tuple((n, la, d, s, "/no/such/path", v) for n, la, d, s, _, v in placed)
+    assert _located(path) == _located(FIXTURES / "keras3_nested.weights.h5")

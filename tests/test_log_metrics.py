@@ -193,7 +193,7 @@ def _patterns():
                 yield f"{mod.__name__}.{name}", value
     for msg in logmessages.CATALOGUE:
         if msg.pattern is not None:
-            yield f"catalogue: {msg.text[:40]}", msg.pattern
+            yield f"catalogue: {msg.text[:40]}", msg.pattern.compiled
 
 
 def _check_patterns(full: bool) -> None:

@@ -271,7 +271,17 @@ def _parse_yaml(text: str) -> tuple[Any, str | None]:
 
 
 def _norm_key(key: Any) -> str:
-    return re.sub(r"[\s]+", "_", str(key).strip().lower())
+    return _norm_text(str(key))
+
+
+_SPACES = re.compile(r"\s+")
+
+
+@functools.lru_cache(maxsize=4096)
+def _norm_text(key: str) -> str:
+    # cached: a model config's few hundred keys are normalised many times over (a run's configs
+    # share most of them), ~3 us each through re.sub
+    return _SPACES.sub("_", key.strip().lower())
 
 
 def _walk(tree: Any) -> Iterator[tuple[str, Any, int]]:

@@ -177,9 +177,7 @@ def _opened(spec: _Spec) -> Iterator[dict[str, _Tensor]]:
             from forensics.readers.keras import located_weights
 
             try:
-                located, _ = stack.enter_context(
-                    located_weights(spec.files[0], archive=spec.kind is Kind.KERAS_ARCHIVE)
-                )
+                located = stack.enter_context(located_weights(spec.files[0], archive=spec.kind is Kind.KERAS_ARCHIVE))
             except UnreadableSource as e:
                 raise UnreadableSource(f"{spec.rel}: {e}") from None
             for w in located:

@@ -121,12 +121,48 @@ def test_a_loss_scale_at_its_floor_is_a_divergence(tmp_path):
 
 
 def test_a_scaler_that_cannot_lower_the_scale_is_at_its_floor():
-    # huggingface/transformers#14531: DeepSpeed at its minimum scale of 1
-    _, events, _, _ = parse_log_text(
-        "[INFO] [stage2.py:1628:step] [deepscale] OVERFLOW! Rank 0 Skipping step. "
-        "Attempted loss scale: 1, reducing to 1\n"
-    )
+    # huggingface/transformers#14531: DeepSpeed at its minimum scale of 1, overflowing step after step
+    line = "[stage2.py:1628:step] [deepscale] OVERFLOW! Rank 0 Skipping step. Attempted loss scale: 1, reducing to 1\n"
+    _, events, _, _ = parse_log_text(line * 3)
     assert [e.kind for e in events] == ["loss_scale_overflow_transient", "loss_scale_minimum"]
+    # one overflow at the floor is one bad batch at a low scale, not a scaler that gave up
+    _, events, _, _ = parse_log_text("step 1 loss 2.0\n" + line + "step 2 loss 1.9\n")
+    assert [e.kind for e in events] == ["loss_scale_overflow_transient"]
+
+
+# DeepSpeed's fused fp16 optimizer (deepspeed/runtime/fp16/fused_optimizer.py, 0.3 on): the
+# scaler's two lines (the first a bare newline then the iteration), then the step's own line
+def _deepspeed_fused_overflow(when: str, it: int, prev: float, new: float) -> str:
+    return (
+        f"[{when}] [INFO] [fused_optimizer.py:314:_update_scale] \n"
+        f"Grad overflow on iteration {it}\n"
+        f"[{when}] [INFO] [fused_optimizer.py:316:_update_scale] Reducing dynamic loss scale from {prev:g} to {new:g}\n"
+        f"[{when}] [INFO] [logging.py:60:log_dist] [Rank 0] Overflow detected. Skipping step. Attempted loss "
+        f"scale: {prev:g}, reducing to {new:g}\n"
+    )
+
+
+def test_deepspeed_fused_optimizer_overflows_are_counted_once_each(tmp_path):
+    # deepspeedai/DeepSpeed#697 (heldout2): three lines per overflow, one overflow each
+    text = "".join(
+        _deepspeed_fused_overflow(f"2021-01-26 22:05:{10 + i:02d},100", i, 2.0 ** (16 - i), 2.0 ** (15 - i))
+        + f"[2021-01-26 22:05:{10 + i:02d},200] [INFO] [timer.py:166:stop] 0/{10 * i}, SamplesPerSec=28.7\n"
+        for i in range(4)
+    )
+    _, events, _, _ = parse_log_text(text)
+    (ev,) = events
+    assert ev.kind == "loss_scale_overflow_transient" and ev.values["count"] == 4
+    assert ev.values["last_loss_scale"] == 2.0**12
+    assert not _run(tmp_path, "ds_fused_skips", "step 1 loss 2.1\n" + text + "step 40 loss 1.8\n").diverged
+
+
+def test_deepspeed_fused_optimizer_stuck_at_its_minimum_scale_is_at_its_floor(tmp_path):
+    # deepspeedai/DeepSpeed#697 (heldout2): "Attempted loss scale: 1, reducing to 1" again and again
+    text = "".join(_deepspeed_fused_overflow(f"2021-01-26 22:05:{30 + i},108", 8, 1, 1) for i in range(3))
+    _, events, _, _ = parse_log_text(text)
+    assert [e.kind for e in events] == ["loss_scale_overflow_transient", "loss_scale_minimum"]
+    rep = _run(tmp_path, "ds_fused_floor", text)
+    assert rep.diverged and rep.verdict.cause == "numerical_instability" and rep.verdict.detail == "fp16_overflow"
 
 
 def test_scaler_skips_far_above_the_floor_stay_healthy(tmp_path):
@@ -276,3 +312,19 @@ def test_a_bare_scale_is_no_loss_scale_and_no_floor():
     assert "loss_scale" not in series and not [e for e in events if e.kind == "loss_scale_minimum"]
     series, events, *_ = parse_log_text("step 1 loss 0.20 loss_scale 0.0\nstep 2 loss 0.19 loss_scale 0.0\n")
     assert [e.kind for e in events] == ["loss_scale_minimum"]
+
+
+def test_one_letter_loss_terms_between_pipes_with_their_total_under_t():
+    # dbolya/yolact#56 and #359 (heldout2): train.py's "[%3d] %7d ||", " %s: %.3f |" per term,
+    # " T: %.3f || ETA: %s || timer: %.3f"
+    series, *_ = parse_log_text(
+        "[  0]     240 || B: 3.412 | C: 9.871 | M: 6.102 | S: 1.203 | T: 20.588 || ETA: 3 days, 1:02:03 || timer: 0.4\n"
+        "[  0]     250 || B: 3.118 | C: 8.904 | M: 5.877 | S: 1.150 | T: 19.049 || ETA: 3 days, 1:01:40 || timer: 0.3\n"
+        "[  1]    6170 || B: nan | C: 4.112 | M: 4.019 | S: 0.702 | T: nan || ETA: 2 days, 20:13:00 || timer: 0.410\n"
+    )
+    assert series["loss"].steps.tolist() == [240, 250, 6170]
+    assert series["loss"].values[:2].tolist() == [20.588, 19.049] and math.isnan(series["loss"].values[2])
+    assert series["loss_B"].values[0] == 3.412
+    # letters that are no loss terms: no total under T, or a single letter beside it
+    assert parse_log_text("| A: 1.0 | B: 2.0 | C: 3.0 |\n")[0] == {}
+    assert "loss" not in parse_log_text("| X: 4 | T: 5 |\n")[0]

@@ -31,7 +31,8 @@ Families and their members:
   Megatron's grad-norm check;
 - ``nan_loss_terminated``: Keras TerminateOnNaN (Keras 2 and 3, tf.keras);
 - ``loss_scale_overflow_transient``: one skipped step of dynamic loss scaling:
-  DeepSpeed (both wordings), apex amp, fairseq, Megatron's skipped-iterations count;
+  DeepSpeed (its three step wordings and the scaler's own two lines), apex amp, fairseq,
+  Megatron's skipped-iterations count;
 - ``loss_scale_minimum``: the loss scale at its floor: DeepSpeed, fairseq;
 - ``oom``: out of memory: PyTorch CUDA and CPU, TensorFlow allocator, Lua Torch,
   cuBLAS, the kernel's OOM killer, Python's MemoryError;
@@ -82,12 +83,13 @@ class Message:
         if self.needle not in line:
             return None
         if self.pattern is None:
-            return {"framework": self.framework}
+            return {"framework": self.framework, "wording": self.needle}
         m = self.pattern.compiled.search(line)
         if m is None:
             return None
         out = self.fields(m) if self.fields else {}
         out.setdefault("framework", self.framework)
+        out["wording"] = self.needle  # which of a family's texts it is (a reader may count them apart)
         return out
 
 
@@ -308,6 +310,37 @@ CATALOGUE: tuple[Message, ...] = (
         "loss scale overflow! Skipping step",
         Deferred(r"Attempted loss scale: " + _SCALE + r", reducing to " + _SCALE),
         lambda m: {"loss_scale": _num(m.group(2)), "attempted": _num(m.group(1))},
+    ),
+    Message(
+        "loss_scale_overflow_transient",
+        "deepspeed",
+        "Overflow detected. Skipping step. Attempted loss scale: {prev}, reducing to {new}",
+        "deepspeed/runtime/fp16/fused_optimizer.py (FP16_Optimizer.step through log_dist, DeepSpeed 0.3 on)",
+        "Overflow detected. Skipping step",
+        Deferred(r"Attempted loss scale: " + _SCALE + r", reducing to " + _SCALE),
+        lambda m: {"loss_scale": _num(m.group(2)), "attempted": _num(m.group(1))},
+    ),
+    # the scaler's own two lines about the same overflow, printed right before the step's line
+    # (``verbose``); each wording is counted apart, the overflows are the most any one counts
+    Message(
+        "loss_scale_overflow_transient",
+        "deepspeed",
+        "Reducing dynamic loss scale from {prev} to {new}",
+        "deepspeed/runtime/fp16/fused_optimizer.py, unfused_optimizer.py (_update_scale), loss_scaler.py "
+        "(DynamicLossScaler.update_scale)",
+        "Reducing dynamic loss scale from",
+        Deferred(r"Reducing dynamic loss scale from " + _SCALE + r" to " + _SCALE),
+        lambda m: {"loss_scale": _num(m.group(2)), "attempted": _num(m.group(1))},
+    ),
+    Message(
+        "loss_scale_overflow_transient",
+        "deepspeed",
+        "Grad overflow on iteration {n}",
+        "deepspeed/runtime/fp16/fused_optimizer.py (_update_scale; unfused_optimizer.py and loss_scaler.py print "
+        "'Grad overflow on iteration: {n}')",
+        "Grad overflow on iteration",
+        Deferred(r"Grad overflow on iteration:? {0,4}(\d{1,19})"),
+        lambda m: {"iteration": int(m.group(1))},
     ),
     Message(
         "loss_scale_overflow_transient",

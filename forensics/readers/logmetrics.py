@@ -722,3 +722,43 @@ def row_metrics(header: list[str], line: str) -> LineMetrics | None:
         elif tag is not None:
             out.pairs.append((tag, v))
     return out
+
+
+# ---------------------------------------------------------------- one-letter loss keys
+
+
+# Loss terms printed under one capital letter each, between pipes, with their total under ``T``:
+# YOLACT and its forks, train.py's "[%3d] %7d ||" + " %s: %.3f |" per term + " T: %.3f || ETA: %s"
+# (B box, C class confidence, M mask, S semantic segmentation, ... and T their sum). A letter
+# names nothing by itself, so the shape is read only with at least this many terms beside the total.
+MIN_LETTER_TERMS = 2
+LETTER_TOTAL = "T"
+_LETTER_PAIR = re.compile(
+    r"(?:^|\|) {0,8}([A-Z]): {0,8}(-?(?:nan|inf|\d{1,64}(?:\.\d{0,20})?(?:[eE][-+]?\d{1,4})?)) {0,8}(?=\|)",
+    re.IGNORECASE,
+)
+# the "[epoch] iteration ||" such a line opens with
+_LETTER_COUNTERS = re.compile(r"^\[ {0,8}(\d{1,9})\] {1,16}(\d{1,19}) {0,8}\|\|")
+
+
+def letter_metrics(line: str) -> LineMetrics | None:
+    """The loss of a line that prints its terms under one-letter keys between pipes and their total
+    under ``T`` (the total is the loss; the terms are kept as ``loss_B``, ``loss_C``...), with the
+    epoch and iteration it opens with; None for any other line."""
+    if "|" not in line:
+        return None
+    found = [(k, v) for k, v in _LETTER_PAIR.findall(line) if k.isupper()]
+    keys = [k for k, _ in found]
+    if LETTER_TOTAL not in keys or len(set(keys)) - 1 < MIN_LETTER_TERMS or len(set(keys)) != len(keys):
+        return None
+    out = LineMetrics()
+    for k, text in found:
+        v = parse_number(text)
+        if v is None:
+            return None
+        out.pairs.append(("loss" if k == LETTER_TOTAL else f"loss_{k}", v))
+    m = _LETTER_COUNTERS.match(line.strip())
+    if m:
+        out.epoch = int(m.group(1))
+        out.counters.append(("global", int(m.group(2)), None))
+    return out

@@ -95,6 +95,7 @@ from forensics.readers.logmetrics import (
     LineMetrics,
     header_columns,
     json_metrics,
+    letter_metrics,
     main_loss_of,
     row_metrics,
     scan_line,
@@ -127,6 +128,9 @@ MAX_NUMBER_DIGITS = 64
 # runs settle far above it (DeepSpeed and torch.amp never go under 1 by default; fairseq, whose
 # losses are sums over ~1e5 tokens, settles around 0.1-4 and gives up at 1e-4).
 LOSS_SCALE_FLOOR = 2.0**-10
+# The scaler saying it cannot lower the scale ("Attempted loss scale: 1, reducing to 1") this many
+# times: overflow at the floor step after step. Once is one bad batch at a scale already low.
+FLOOR_OVERFLOWS = 2
 
 RUN_NAME = "log"
 
@@ -411,6 +415,7 @@ class _EventBuilder:
     # with no step: how many counter-less metric lines (and HF dict lines) came before it, to
     # place it after the last of them once those are numbered in log order
     after_points: tuple[int, int] = (0, 0)
+    wording: str = ""  # which of its family's catalogued texts the line is (the catalogue entry's needle)
 
     def key(self) -> tuple[Any, ...]:
         simple = tuple(sorted((k, v) for k, v in self.values.items() if isinstance(v, (int, float, str, bool))))
@@ -450,7 +455,10 @@ def _match_events(text: str) -> list[_EventBuilder]:
     check_numerics' "Tensor had NaN values", whose tensor name comes before it in the line.
     """
     msg = text.strip()[:1000]
-    found = [_EventBuilder(kind=family, message=msg, line=0, values=fields) for family, fields in match_messages(text)]
+    found = [
+        _EventBuilder(kind=family, message=msg, line=0, values=fields, wording=fields.pop("wording", ""))
+        for family, fields in match_messages(text)
+    ]
     if "Tensor had" in text:
         m = _TENSOR_HAD.search(text)
         if m:
@@ -581,6 +589,8 @@ class _LogParser:
         self.forward_trace: deque[str] = deque(maxlen=FORWARD_TRACE_KEEP)
         # where the loss scale reached its floor: (line, step, scale, how it shows)
         self.scale_floor: tuple[int, int | None, float, str] | None = None
+        self.overflow_wordings: dict[str, int] = {}  # loss-scale overflow lines seen, by catalogued wording
+        self.floor_overflows: dict[str, int] = {}  # of those, overflows the scaler could not lower the scale on
         self.pending_forward: tuple[str, tuple[str, ...]] | None = None
         self.last_op_event: _EventBuilder | None = None
         self.last_op_line = 0
@@ -738,19 +748,32 @@ class _LogParser:
         """Keep ``ev``, or count it on the identical event already kept; return the one kept."""
         if ev.kind == "loss_scale_overflow_transient":
             scale, attempted = ev.values.get("loss_scale"), ev.values.pop("attempted", None)
-            if self.scale_floor is None and isinstance(scale, float) and attempted == scale:
-                # "Attempted loss scale: 1, reducing to 1": the scaler could not go lower
-                self.scale_floor = (ev.line, ev.step, scale, "the scaler could not lower it further")
+            if isinstance(scale, float) and attempted == scale:
+                # "Attempted loss scale: 1, reducing to 1": the scaler could not go lower, and a
+                # floor that keeps overflowing (not one skip there) is fp16 overflowing for good
+                n = self.floor_overflows[ev.wording] = self.floor_overflows.get(ev.wording, 0) + 1
+                if self.scale_floor is None and n >= FLOOR_OVERFLOWS:
+                    self.scale_floor = (ev.line, ev.step, scale, "the scaler could not lower it further")
             self._note_scale(scale, ev.line, ev.step, "set by the loss scaler after an overflow")
         # the same message printed twice (TF logs it, then raises it) is one event
         key = (ev.kind,) if ev.kind in _COUNTED_KINDS else ev.key()
         same = self.by_key.get(key)
-        if same is not None:
-            same.count += 1
-            if ev.kind == "loss_scale_overflow_transient":
-                same.values["last_loss_scale"] = ev.values.get("loss_scale")
+        if ev.kind == "loss_scale_overflow_transient":
+            # DeepSpeed reports one overflow in up to three lines of its own wordings (the scaler's
+            # "Grad overflow on iteration" and "Reducing dynamic loss scale", then the step's
+            # "Overflow detected. Skipping step"): each wording is counted apart, and the overflows
+            # are as many as the wording printed most often
+            n = self.overflow_wordings[ev.wording] = self.overflow_wordings.get(ev.wording, 0) + 1
+            if same is not None:
+                same.count = max(same.count, n)
+                if ev.values.get("loss_scale") is not None:
+                    same.values.setdefault("loss_scale", ev.values["loss_scale"])
+                    same.values["last_loss_scale"] = ev.values["loss_scale"]
                 same.values["last_step"] = ev.step
                 same.values["last_line"] = ev.line
+        elif same is not None:
+            same.count += 1
+        if same is not None:
             return same
         n = self.kind_counts.get(ev.kind, 0)
         if n >= MAX_EVENTS_PER_KIND:
@@ -1011,6 +1034,8 @@ class _LogParser:
                 self.columns = None
         if lm is None and "{" in text and '"' in text:
             lm = json_metrics(text)
+        if lm is None and "|" in text:
+            lm = letter_metrics(text)
         if lm is None:
             if not _HAS_VALUE.search(text):  # no number on the line: a table header at most
                 cols = header_columns(text)

@@ -173,7 +173,8 @@ def _divergence_sentence(tl: Timeline) -> str:
             )
         return f"The {what} became {fmt_num(nf.value)} at {unit} {nf.step}{last}{onset}."
     if tl.exploded_step is not None:
-        return f"The training loss exploded at step {tl.exploded_step} without going non-finite."
+        how = f" ({tl.exploded_how})" if tl.exploded_how else ""
+        return f"The training loss exploded at step {tl.exploded_step} without going non-finite{how}."
     if tl.nonfinite_unplaced is not None:
         path, e = tl.nonfinite_unplaced
         return (

@@ -71,6 +71,25 @@ ONSET_EARLY_RISE_SHARE = 0.25
 ONSET_TOLERANCE_DECADES = 0.1
 # A finite loss this many times above its minimum (and above its first value) has exploded.
 EXPLODED_FACTOR = 1e4
+# A finite loss above what any task reaches while training works has exploded, even on the one
+# line a paste shows (``_implausible``: past one of the three bounds below, for good).
+
+# A classification or token loss (its name says cls, ce, xent, nll, entropy,
+# conf, lm) starts near ln(classes), at most ~14 nats for the largest vocabularies (1e6), and a sum
+# over every element of a batch multiplies that by at most ~1e6 (the tokens of a large LM batch):
+# past 1e8 (ten times that) the logits themselves blew up.
+CLASS_LOSS_IMPLAUSIBLE = 1e8
+# Any other loss (a regression on raw targets summed over a batch: squared errors of targets up to
+# 1e6, prices or counts, over 1e4 elements) stays under 1e16.
+ANY_LOSS_IMPLAUSIBLE = 1e16
+# A perplexity is exp(mean token cross-entropy): about the vocabulary size at initialisation, and a
+# mean of 30 nats (14 for the largest vocabulary, plus 16 of slack for the first steps) is e^30 ~ 1e13.
+# (OpenNMT-py caps the perplexity it prints at e^100: the cap itself is past this.)
+PERPLEXITY_IMPLAUSIBLE = math.exp(30.0)
+_CLASS_LOSS = re.compile(
+    r"(^|[/_ .-])(cls|class|classification|ce|xent|nll|cross[_ -]?entropy|entropy|conf|lm)($|[/_ .-])", re.IGNORECASE
+)
+_PERPLEXITY = re.compile(r"(^|[/_ .-])(ppl|perplexity)$", re.IGNORECASE)
 # Consecutive LR values differing by this factor or more are a schedule jump, not a decay step.
 LR_JUMP_FACTOR = 2.0
 # A run whose loss ends this many times above its best, and above where it started,
@@ -358,6 +377,7 @@ class Timeline:
     nonfinite_unplaced: tuple[str, LogEvent] | None = None
     nonfinite_by_role: dict[str, NonFinite] = field(default_factory=dict)
     exploded_step: int | None = None  # loss finite but exploded (no NaN logged)
+    exploded_how: str | None = None  # when a value past any plausible loss said so: which, and the bound
     onset: Onset | None = None
     lr_changes: tuple[LrChange, ...] = ()
     checkpoints: tuple[CheckpointView, ...] = ()
@@ -1057,6 +1077,57 @@ def _exploded(s: Series | None) -> int | None:
     return None
 
 
+def _implausible_bound(tag: str) -> float:
+    """The loss no working training of this kind reaches (``CLASS_LOSS_IMPLAUSIBLE`` for a
+    classification or token loss by its name, ``ANY_LOSS_IMPLAUSIBLE`` otherwise)."""
+    return CLASS_LOSS_IMPLAUSIBLE if _CLASS_LOSS.search(tag) else ANY_LOSS_IMPLAUSIBLE
+
+
+def _above_for_good(s: Series, bound: float) -> int | None:
+    """The step from which a finite value of ``s`` stood above ``bound`` and never came back under
+    it (a spike that falls back is the spike rules' case), or None."""
+    v = s.values
+    finite = np.isfinite(v)
+    above = finite & (v > bound)
+    if not above.any():
+        return None
+    under = np.nonzero(finite & (v <= bound))[0]
+    last_under = int(under[-1]) if under.size else -1
+    later = np.nonzero(above[last_under + 1 :])[0]
+    return int(s.steps[last_under + 1 + int(later[0])]) if later.size else None
+
+
+def _implausible(loss: Series | None, terms: tuple[Series, ...], perplexities: list[Series]) -> tuple[int, str] | None:
+    """(step, what) where the loss, one of its terms, or the perplexity printed beside it stood
+    above any value a working training reaches, for good: a divergence a short log shows without a
+    NaN or a curve to climb."""
+    if loss is None:
+        return None
+    hits: list[tuple[int, str]] = []
+    for s, bound in (
+        (loss, _implausible_bound(loss.tag)),
+        *((t, _implausible_bound(t.tag)) for t in terms if t.unit == loss.unit and t.source == loss.source),
+        *((p, PERPLEXITY_IMPLAUSIBLE) for p in perplexities),
+    ):
+        step = _above_for_good(s, bound)
+        if step is not None:
+            value = float(s.values[int(np.nonzero(s.steps == step)[0][0])])
+            hits.append((step, f"{s.tag} {fmt_num(value)}, past the {fmt_num(bound)} no working training reaches"))
+    return min(hits) if hits else None
+
+
+def _perplexities(run: RunData, loss: Series | None) -> list[Series]:
+    """The training perplexity series printed in the loss's own file, in its unit."""
+    if loss is None:
+        return []
+    out = []
+    for log in run.logs:
+        for sc in log.scalars.values():
+            if sc.source == loss.source and _PERPLEXITY.search(sc.tag) and not _EVAL_WORDS.search(sc.tag) and len(sc):
+                out.append(_as_series(sc, "perplexity", loss.unit))
+    return out
+
+
 # ---------------------------------------------------------------- learning rate
 
 
@@ -1449,6 +1520,11 @@ def build_timeline(run: RunData) -> Timeline:
         if first_nonfinite is not None:
             nonfinite_by_role["loss"] = first_nonfinite
     exploded_step = _exploded(loss) if first_nonfinite is None else None
+    exploded_how = None
+    if first_nonfinite is None:
+        implausible = _implausible(loss, other_losses, _perplexities(run, loss))
+        if implausible is not None and (exploded_step is None or implausible[0] < exploded_step):
+            exploded_step, exploded_how = implausible
     unplaced = _unplaced_nonfinite(run) if first_nonfinite is None and exploded_step is None else None
 
     views = tuple(_checkpoint_views(run, spe))
@@ -1468,6 +1544,7 @@ def build_timeline(run: RunData) -> Timeline:
         nonfinite_unplaced=unplaced,
         nonfinite_by_role=nonfinite_by_role,
         exploded_step=exploded_step,
+        exploded_how=exploded_how,
         checkpoints=views,
         first_nonfinite_checkpoint=next((c for c in views if c.nonfinite_tensors), None),
     )
@@ -1558,7 +1635,7 @@ def build_timeline(run: RunData) -> Timeline:
 DERIVED_BY: dict[str, tuple[Callable[..., object], ...]] = {
     "loss": (_effective,),
     "first_nonfinite": (_nonfinite,),
-    "exploded_step": (_exploded,),
+    "exploded_step": (_exploded, _implausible, _implausible_bound),
     "onset": (find_onset, _snap_onset_to_lr_increase),
     "lr_changes": (_lr_changes,),
     "spikes_recovered": (find_spikes,),

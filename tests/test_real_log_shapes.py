@@ -328,3 +328,40 @@ def test_one_letter_loss_terms_between_pipes_with_their_total_under_t():
     # letters that are no loss terms: no total under T, or a single letter beside it
     assert parse_log_text("| A: 1.0 | B: 2.0 | C: 3.0 |\n")[0] == {}
     assert "loss" not in parse_log_text("| X: 4 | T: 5 |\n")[0]
+
+
+def test_a_loss_past_any_plausible_value_is_a_divergence_even_on_one_line(tmp_path):
+    # open-mmlab/mmdetection#4383 (heldout2): mmcv's text log, one line, a classification term of 1e9
+    mmdet = (
+        "2021-01-03 10:02:15,629 - mmdet - INFO - Epoch [1][450/58633]\tlr: 1.796e-02, eta: 3 days, 18:20:01, "
+        "time: 0.431, data_time: 0.005, memory: 4851, loss_rpn_cls: 2.1874, loss_rpn_bbox: 0.0052, "
+        "loss_cls: 871402226.1093, acc: 82.6211, loss_bbox: 40218733.0187, loss: 911620961.3206, "
+        "grad_norm: 401872233919.2190\n"
+    )
+    rep = _run(tmp_path, "mmdet", mmdet, "20210103_100000.log")
+    assert rep.diverged and rep.timeline.exploded_step == 450
+    assert "loss_cls" in rep.verdict.summary
+    # OpenNMT-py 0.x prints exp(min(xent, 100)): a perplexity at its cap is past any vocabulary
+    onmt = (
+        "[2018-08-01 18:29:48,221 INFO] Step 50/100000; acc:   0.00; ppl: "
+        f"{math.exp(100):.2f}; xent: 5012.77; lr: 2.00000; 4132/2064 tok/s;     52 sec\n"
+    )
+    assert len(f"{math.exp(100):.2f}") > 40  # every digit is printed
+    rep = _run(tmp_path, "onmt", onmt)
+    assert rep.diverged and rep.timeline.exploded_step == 50
+
+
+def test_large_losses_a_task_can_have_stay_healthy(tmp_path):
+    # a regression on raw targets (squared errors of prices) that falls, and a summed token loss
+    raw = "".join(f"epoch {e} loss {4e10 * 0.8**e:.1f}\n" for e in range(1, 30))
+    summed = "".join(f"step {s} nll_loss {3.2e6 * 0.99**s:.1f}\n" for s in range(10, 400, 10))
+    for name, text in (("raw_targets", raw), ("summed_tokens", summed)):
+        rep = _run(tmp_path, name, text)
+        assert not rep.diverged and rep.verdict.cause == "healthy", name
+    # a classification loss that passed the bound once and came back is a spike, not this rule's case
+    spike = "".join(f"step {s} loss_cls {(2e8 if s == 200 else 1.5):.4f}\n" for s in range(10, 400, 10))
+    from forensics.timeline import CLASS_LOSS_IMPLAUSIBLE
+
+    assert CLASS_LOSS_IMPLAUSIBLE < 2e8
+    rep = _run(tmp_path, "spike", spike)
+    assert rep.timeline.exploded_how is None

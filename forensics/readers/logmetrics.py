@@ -354,6 +354,12 @@ def counter_kind(words: tuple[str, ...]) -> str | None:
     return None
 
 
+# The longest printed number read: "%f" writes every integer digit of a float (OpenNMT-py's capped
+# perplexity e^100 is 44 digits, a float32 near its limit 39, a float64's largest 309), plus sign,
+# point and decimals. Longer runs of digits are damage.
+MAX_NUMBER_CHARS = 330
+
+
 def parse_number(text: str) -> float | None:
     """A printed number or NaN/Inf spelling; None if it is not one."""
     if len(text) <= 40:
@@ -367,7 +373,7 @@ def parse_number(text: str) -> float | None:
     low = t.lower()
     if low in _NONFINITE:
         return _NONFINITE[low]
-    if len(t) > 40:  # no logger prints a number this long
+    if len(t) > MAX_NUMBER_CHARS:
         return None
     try:
         return float(t)

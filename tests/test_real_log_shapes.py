@@ -7,6 +7,7 @@ must not move.
 from __future__ import annotations
 
 import math
+import re
 import shutil
 from pathlib import Path
 
@@ -365,3 +366,21 @@ def test_large_losses_a_task_can_have_stay_healthy(tmp_path):
     assert CLASS_LOSS_IMPLAUSIBLE < 2e8
     rep = _run(tmp_path, "spike", spike)
     assert rep.timeline.exploded_how is None
+
+
+def test_a_nan_while_a_warmup_still_raises_the_lr_points_at_the_lr(tmp_path):
+    # YunYang1994/TensorFlow2.0-Examples#8 (heldout2): the YOLOv3 eager loop's "=> STEP" lines,
+    # a linear warmup longer than the run, a loss term gone NaN as the LR kept rising
+    def line(step: int, loss: float) -> str:
+        return (
+            f"=> STEP {step:4d}   lr: {step * 8e-7:.6f}   giou_loss: {loss / 4:4.2f}   conf_loss: {loss / 2:4.2f}   "
+            f"prob_loss: {loss / 4:4.2f}   total_loss: {loss:4.2f}\n"
+        )
+
+    text = "".join(line(s, 30.0 * 0.999**s) for s in range(560, 640)) + line(640, math.nan)
+    rep = _run(tmp_path, "warmup", text)
+    assert rep.diverged and rep.verdict.cause == "learning_rate"
+    assert any(e.rule == "LR010" for c in rep.candidates for e in c.evidence)
+    # the same NaN at a constant LR is not the LR's: LR010 stays silent
+    rep = _run(tmp_path, "flat", re.sub(r"lr: \S+", "lr: 0.000500", text))
+    assert not any(e.rule == "LR010" for c in rep.candidates for e in c.evidence)

@@ -51,6 +51,32 @@ def lr_normal(lri: LrInfo) -> bool | None:
     return lri.value <= NORMAL_LR_CEILING[lri.family]
 
 
+# A warmup still raising the LR at the blow-up: the logged LR rose at each of at least this many
+# logged points up to the first non-finite loss (two rises, three points: a ramp, not noise) ...
+WARMUP_RISES = 2
+# ... by steps smaller than a schedule jump (timeline.LR_JUMP_FACTOR: LR001's and LR009's case).
+WARMUP_RISE_MAX = 2.0
+
+
+def lr_still_rising(tl: Timeline) -> float | None:
+    """The LR at the first non-finite loss when a warmup was still raising it there (the logged LR
+    rose by small steps at each of the last ``WARMUP_RISES`` points up to it, above zero, and the
+    loss was finite at the logged point before), else None. The LR the run was set to is then
+    above any LR logged: only the one it had reached is known."""
+    nf = tl.first_nonfinite
+    if nf is None or nf.role != "loss" or nf.last_finite_step is None or tl.lr is None:
+        return None
+    order = np.argsort(tl.lr.steps, kind="stable")
+    s, v = tl.lr.steps[order], tl.lr.values[order]
+    v = v[(s <= nf.step) & np.isfinite(v)]
+    if v.size < WARMUP_RISES + 1:
+        return None
+    tail = v[-(WARMUP_RISES + 1) :]
+    if tail[0] <= 0 or not np.all(tail[1:] > tail[:-1]) or not np.all(tail[1:] < WARMUP_RISE_MAX * tail[:-1]):
+        return None
+    return float(tail[-1])
+
+
 def climbed_into_blowup(tl: Timeline) -> bool:
     """Did the loss climb before its first non-finite value? Either the timeline found an
     onset, or (too few points for one) the last finite loss already stood

@@ -9,7 +9,7 @@ import numpy as np
 
 from forensics.median import median
 from forensics.rules.base import Finding, rule
-from forensics.rules.context import lr_high, lr_normal
+from forensics.rules.context import lr_high, lr_normal, lr_still_rising
 from forensics.timeline import LrChange, LrInfo, Timeline, log10_safe
 from forensics.util import fmt_num
 
@@ -510,3 +510,58 @@ def schedule_or_constant(tl: Timeline) -> list[Finding]:
             )
         ]
     return []
+
+
+# The loss went non-finite while a warmup was raising the LR, after finite training at the lower
+# LR just before: the step size was the thing changing. Below a climb's weight (LR001, LR002): a
+# fault that strikes at any time can fall inside a long warmup too.
+WARMUP_IN_PROGRESS_WEIGHT = 0.5
+
+
+@rule("LR010", "non-finite-while-warmup-raises-lr", "learning_rate", ("lr_too_high",), needs=("lr", "loss"))
+def nonfinite_during_warmup(tl: Timeline) -> list[Finding]:
+    """
+    What it detects:
+        The training loss went non-finite while the logged LR was still rising:
+        the LR rose at each of the last two (or more) logged points up to the
+        first non-finite loss, by small steps (a ramp, not a jump), the loss was
+        finite at the logged point before, and the LR was above zero there.
+        Silent where LR001 names the warmup (a blow-up right at its end, after
+        stable training at the lower LR).
+
+    Why it points to this cause:
+        During a warmup the step size grows at every update, and nothing else
+        about the training changes with it. Training that stayed finite at the
+        slightly lower LR just before and broke as the LR kept rising crossed
+        the stability limit on the way up: the LR the warmup heads for is too
+        high for the model (or the warmup too short to reach it safely). A NaN
+        that a bad batch or an operation produces can fall inside a warmup too,
+        so the weight stays below that of a visible climb.
+
+    Evidence it reports:
+        The LR at the last finite point and at the blow-up, and the steps.
+
+    Fix to suggest:
+        Lower the peak LR (the LR at the blow-up is already too much), or
+        lengthen the warmup; add gradient clipping.
+    """
+    rising = lr_still_rising(tl)
+    nf = tl.first_nonfinite
+    if rising is None or nf is None:
+        return []
+    if lr_increase_then_blowup(tl):
+        return []  # LR001 names it: the warmup's end, after stable training
+    lr_ok = tl.lr_at(nf.last_finite_step)
+    return [
+        Finding(
+            "lr_too_high",
+            f"The loss went {fmt_num(nf.value)} at step {nf.step} while the LR was still rising (a warmup in "
+            f"progress): finite at step {nf.last_finite_step} with the LR at {fmt_num(lr_ok)}, non-finite as it "
+            f"reached {fmt_num(rising)}.",
+            WARMUP_IN_PROGRESS_WEIGHT,
+            step=nf.step,
+            source=tl.lr.source,
+            fix=_fix_cap(lr_ok, rising),
+            fix_sets="learning_rate",
+        )
+    ]

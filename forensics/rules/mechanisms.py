@@ -19,6 +19,7 @@ from forensics.rules.context import (
     grad_norm_before_blowup,
     lr_high,
     lr_normal,
+    lr_still_rising,
 )
 from forensics.rules.data_or_labels import unscaled_input
 from forensics.timeline import Timeline
@@ -470,7 +471,8 @@ def stated_lr_prior(tl: Timeline) -> list[Finding]:
                 fix=f"Bring the LR near {fmt_num(usual)} (it was {fmt_num(lri.value)}).",
             )
         ]
-    if ratio <= LR_PRIOR_NORMAL_RATIO:
+    if ratio <= LR_PRIOR_NORMAL_RATIO and lr_still_rising(tl) is None:
+        # (a warmup still rising at the blow-up was set to an LR above any it logged: unknown)
         return [
             Finding(
                 None,
@@ -560,8 +562,8 @@ def nan_after_long_stretch(tl: Timeline) -> list[Finding]:
     What it detects:
         The first non-finite loss is a NaN that arrives after a long finite
         stretch (at least 15 logged points and 30 % of the run) with no climb
-        before it, the loss not near zero, no LR increase before it, the LR not
-        high, the gradient norm (when logged) steady up to the last finite
+        before it, the loss not near zero, no LR increase before it (nor a warmup
+        still raising it there), the LR not high, the gradient norm (when logged) steady up to the last finite
         point, and no finite data sample at hand that could hold the batch fed
         at that step (as many rows as step x batch size; a smaller clean sample,
         which may come from the head of the data, only weakens it).
@@ -601,6 +603,8 @@ def nan_after_long_stretch(tl: Timeline) -> list[Finding]:
         return []
     if any(c.kind in ("jump", "warmup_end") and c.step <= nf.step for c in tl.lr_changes):
         return []
+    if lr_still_rising(tl) is not None:
+        return []  # not stable at one LR: a warmup was still raising it (LR010's case)
     g_txt = ""
     if tl.grad_norm is not None and len(tl.grad_norm):
         g = tl.grad_norm

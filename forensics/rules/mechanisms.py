@@ -33,6 +33,12 @@ FIRST_GRAD_HUGE = 1e3
 FIRST_STEPS_FRACTION = 0.05
 # ... or within this many logged points, whichever is larger (coarse logging).
 FIRST_STEPS_POINTS = 3
+# A gradient logged within this many updates of step 0 still speaks for the initialisation:
+# healthy updates move the weights by about 1e-3 of their norm each (REL_UPDATE_HIGH's note),
+# so after 100 they are within ~10 % of where they started. A first logged point later than
+# that (a log printed every few hundred steps, a paste that starts mid-run) follows updates
+# that could have grown it, the step size's as much as the network's.
+NEAR_INIT_STEPS = 100
 # A blow-up is "early" when the divergence comes within this fraction of the run.
 EARLY_FRACTION = 0.2
 # A plain (unnormalised) stack needs at least this many weight matrices to be "deep": signal
@@ -166,8 +172,9 @@ def _first_grad(tl: Timeline) -> tuple[int, float] | None:
         for i, (s, v) in enumerate(zip(steps, vals, strict=True))
         if i < FIRST_STEPS_POINTS or s <= limit
     ]
+    head = [(s, v) for s, v in head if s <= NEAR_INIT_STEPS]
     if not head:
-        return None
+        return None  # logged only after updates that could have grown it
     # the largest of the first few: one huge gradient is what blows up the first update
     return max(head, key=lambda sv: sv[1] if math.isfinite(sv[1]) else math.inf)
 
@@ -193,8 +200,9 @@ def huge_first_gradient(tl: Timeline) -> list[Finding]:
     """
     What it detects:
         A run that blew up within its first steps whose gradient norm was 1e3 or
-        more (or non-finite) on one of its first logged steps, while the loss
-        there was still finite. (A loss non-finite from its first point is left
+        more (or non-finite) on one of its first logged steps, within the first
+        100 updates (later, updates could have grown it), while the loss there
+        was still finite. (A loss non-finite from its first point is left
         to the data rules: a NaN input gives a NaN gradient as well.) Gradients
         logged at or after the first non-finite point do not count: they echo
         the blow-up, and where the logger masked the loss (HF Trainer) the first

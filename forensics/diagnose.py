@@ -174,7 +174,7 @@ def _divergence_sentence(tl: Timeline) -> str:
         return f"The {what} became {fmt_num(nf.value)} at {unit} {nf.step}{last}{onset}."
     if tl.exploded_step is not None:
         how = f" ({tl.exploded_how})" if tl.exploded_how else ""
-        return f"The training loss exploded at step {tl.exploded_step} without going non-finite{how}."
+        return f"The training loss exploded at {tl.unit} {tl.exploded_step} without going non-finite{how}."
     if tl.nonfinite_unplaced is not None:
         path, e = tl.nonfinite_unplaced
         return (
@@ -317,7 +317,13 @@ def diagnose(tl: Timeline, evidence: list[Evidence]) -> Diagnosis:
         )
 
     first_sentence = _divergence_sentence(tl)
-    probs = renormalised(comb.probabilities, [c for c in COMBINED_CAUSES if c != "healthy"])
+    possible = [c for c in COMBINED_CAUSES if c != "healthy"]
+    if _finite_blowup(tl) and "numerical_instability" not in spoken:
+        # an operation that overflowed or hit a singularity (log(0), x/0, fp16 overflow) makes
+        # Inf or NaN; a loss that blew up and stayed finite is grown weights or outputs
+        possible.remove("numerical_instability")
+        first_sentence += " An overflow or a singularity would have made it Inf or NaN: not numerical instability."
+    probs = renormalised(comb.probabilities, possible)
     ranked = _with_probabilities(problem, probs)
     if decisive:
         top_cause = decisive[0].cause
@@ -415,6 +421,16 @@ def _prior_detail_sentence(detail: str, cause: str, contributions: list[tuple[st
     return (
         f"No finding names the detail: {detail.replace('_', ' ')} is the likeliest for "
         f"{cause.replace('_', ' ')}{given} on the dev corpus (a prior, not seen in this run)."
+    )
+
+
+def _finite_blowup(tl: Timeline) -> bool:
+    """The run diverged only by a finite loss that exploded: nothing non-finite anywhere."""
+    return (
+        tl.exploded_step is not None
+        and tl.first_nonfinite is None
+        and tl.first_nonfinite_checkpoint is None
+        and tl.nonfinite_unplaced is None
     )
 
 

@@ -384,3 +384,18 @@ def test_a_nan_while_a_warmup_still_raises_the_lr_points_at_the_lr(tmp_path):
     # the same NaN at a constant LR is not the LR's: LR010 stays silent
     rep = _run(tmp_path, "flat", re.sub(r"lr: \S+", "lr: 0.000500", text))
     assert not any(e.rule == "LR010" for c in rep.candidates for e in c.evidence)
+
+
+def test_a_loss_that_blew_up_and_stayed_finite_is_not_named_numerical_instability(tmp_path):
+    # dbolya/yolact#56 (heldout2): the total in the 1e31s, never Inf or NaN; an overflow or a
+    # singularity (log(0), x/0, fp16) would have made it non-finite
+    text = "".join(
+        f"[  0] {it:7d} || B: {b:.3f} | C: {c:.3f} | M: 4.102 | S: 0.911 | T: {b + c + 5.013:.3f} || ETA: 20:27:56 "
+        "|| timer: 0.341\n"
+        for it, b, c in ((7840, 3.1, 9.2), (7850, 4.4e12, 2.9e11), (7860, 2.0e31, 1.4e30))
+    )
+    rep = _run(tmp_path, "finite_blowup", text)
+    assert rep.diverged and rep.timeline.first_nonfinite is None
+    assert rep.verdict.cause not in ("numerical_instability", "healthy", "inconclusive")
+    assert "not numerical instability" in rep.verdict.summary
+    assert {c.cause: c.score for c in rep.candidates}["numerical_instability"] == 0.0

@@ -45,11 +45,11 @@ MIN_HELDOUT_DIVERGED = 0.90
 MIN_HELDOUT_CAUSE = 0.85
 MAX_HELDOUT_BAD_INCONCLUSIVE = 0
 
-# heldout2 floors: what it measured the first time it was analysed (docs/logs.md), once the
-# extractor's last changes had landed; it is never tuned on, so these only catch a case lost.
-MIN_HELDOUT2_DIVERGED = 33 / 37
-MIN_HELDOUT2_CAUSE = 14 / 22
-MAX_HELDOUT2_BAD_INCONCLUSIVE = 2
+# heldout2 floors: what it measures now (docs/logs.md). It was first measured blind (33/37 diverged,
+# 14/22 cause, 2 inconclusive with evidence); its misses were then read and it became tunable.
+MIN_HELDOUT2_DIVERGED = 36 / 37
+MIN_HELDOUT2_CAUSE = 15 / 22
+MAX_HELDOUT2_BAD_INCONCLUSIVE = 0
 
 # heldout3 floors: none yet. It was collected blind and has never been measured; whoever measures it
 # once sets these to what it measured (docs/logs.md), as was done for heldout2.
@@ -179,10 +179,7 @@ def test_heldout3_real_logs():
 
 
 # Real logs holding a framework message the catalogue does not know yet, each with why (docs/logs.md).
-UNCATALOGUED = {
-    "deepspeed_697_scale_stuck_at_1": "DeepSpeed's older fused_optimizer wording: 'Overflow detected. Skipping step. "
-    "Attempted loss scale: 1, reducing to 1', 'Grad overflow on iteration 8'",
-}
+UNCATALOGUED: dict[str, str] = {}
 
 
 @needs_logs
@@ -206,8 +203,6 @@ def test_the_framework_messages_people_pasted_are_in_the_catalogue(split):
 # Real logs that print a loss the extractor does not read yet, each with why (docs/logs.md).
 UNREAD_LOSSES = {
     "yolov3tf2_386_label_range": "unnamed values: '1_train_51, 1312.84, [45.96, ...]'",
-    "yolact_56_augmentation_explodes": "YOLACT names its losses by letters: 'B: ... | M: ... | T: ...' (T the total)",
-    "yolact_359_apex_scale_collapse": "YOLACT names its losses by letters: 'B: ... | M: ... | T: ...' (T the total)",
 }
 
 

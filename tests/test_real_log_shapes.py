@@ -399,3 +399,30 @@ def test_a_loss_that_blew_up_and_stayed_finite_is_not_named_numerical_instabilit
     assert rep.verdict.cause not in ("numerical_instability", "healthy", "inconclusive")
     assert "not numerical instability" in rep.verdict.summary
     assert {c.cause: c.score for c in rep.candidates}["numerical_instability"] == 0.0
+
+
+def test_detrs_check_of_its_predicted_boxes_failing_is_a_divergence(tmp_path):
+    # facebookresearch/detr#285 (heldout2): the predicted boxes come out of a sigmoid, so the check
+    # fails only on NaN; the traceback of a training step, as DETR's main.py dies with it
+    frames = (
+        "Traceback (most recent call last):\n"
+        '  File "main.py", line 248, in <module>\n'
+        '  File "/code/detr/models/matcher.py", line 74, in forward\n'
+        "    cost_giou = -generalized_box_iou(box_cxcywh_to_xyxy(out_bbox), box_cxcywh_to_xyxy(tgt_bbox))\n"
+        '  File "/code/detr/util/box_ops.py", line 51, in generalized_box_iou\n'
+    )
+    text = (
+        "Epoch: [0]  [ 100/7393]  eta: 1:05:11  lr: 0.002000  loss: 31.2201 (33.8410)  loss_ce: 2.0141 (2.1120)\n"
+        + frames
+        + "    assert (boxes1[:, 2:] >= boxes1[:, :2]).all()\nAssertionError\n"
+    )
+    rep = _run(tmp_path, "detr", text)
+    assert rep.diverged and rep.verdict.cause not in ("healthy", "inconclusive")
+    # the same check on the target boxes (the second argument) says the annotations are degenerate,
+    # not that the model went NaN: no divergence is read from it
+    rep = _run(
+        tmp_path,
+        "detr_targets",
+        text.replace("assert (boxes1", "assert (boxes2").replace("boxes1[:, :2]", "boxes2[:, :2]"),
+    )
+    assert not rep.diverged

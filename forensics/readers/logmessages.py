@@ -28,7 +28,7 @@ Families and their members:
 - ``nan_loss``: NaN guards that stop a run: TensorFlow's NanTensorHook and estimator,
   Lightning's loss check and EarlyStopping(check_finite), detectron2's anomaly check
   (it names the iteration), fairseq's gradient check,
-  Megatron's grad-norm check;
+  Megatron's grad-norm check, DETR's check of its predicted boxes (NaN fails it);
 - ``nan_loss_terminated``: Keras TerminateOnNaN (Keras 2 and 3, tf.keras);
 - ``loss_scale_overflow_transient``: one skipped step of dynamic loss scaling:
   DeepSpeed (its three step wordings and the scaler's own two lines), apex amp, fairseq,
@@ -267,6 +267,14 @@ CATALOGUE: tuple[Message, ...] = (
         "found NaN in local forward loss calculation",
         "megatron/training/training.py / rerun_state_machine (check_for_nan_in_loss_and_grad)",
         "found NaN in local forward loss",
+    ),
+    Message(
+        "nan_loss",
+        "detr",
+        "assert (boxes1[:, 2:] >= boxes1[:, :2]).all()",
+        "util/box_ops.py generalized_box_iou (DETR and its forks: Deformable DETR, DINO...): the predicted boxes "
+        "come out of a sigmoid, so x1 < x0 only when they are NaN; the line is the traceback's frame",
+        "assert (boxes1[:, 2:] >= boxes1[:, :2]).all()",
     ),
     Message(
         "nan_loss_terminated",

@@ -685,6 +685,12 @@ class _LogParser:
             self.last_exception_step = self.tb_step
             self.progress_after_exception = False
             self.redraws_after_exception = set()
+            last = next((f.strip() for f in reversed(self.tb_frames) if f.strip()), "")
+            if exc_type.endswith("AssertionError") and not message and _EVENT_PREFILTER.search(last):
+                # a bare AssertionError says nothing: the assert statement, the traceback's last
+                # frame line, is the message (DETR's check of its predicted boxes)
+                for ev in _match_events(last):
+                    self._add_event(ev, line)
         return False  # the exception line (or a stray line inside frames) is also looked at
 
     def _close_exception(self) -> None:

@@ -47,7 +47,7 @@ MAX_HELDOUT_BAD_INCONCLUSIVE = 0
 
 # heldout2 floors: what it measures now (docs/logs.md). It was first measured blind (33/37 diverged,
 # 14/22 cause, 2 inconclusive with evidence); its misses were then read and it became tunable.
-MIN_HELDOUT2_DIVERGED = 36 / 37
+MIN_HELDOUT2_DIVERGED = 37 / 37
 MIN_HELDOUT2_CAUSE = 15 / 22
 MAX_HELDOUT2_BAD_INCONCLUSIVE = 0
 

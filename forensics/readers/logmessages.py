@@ -101,6 +101,14 @@ def _num(text: str | None) -> float | None:
 
 
 _SCALE = r"([-+]?\d{1,20}(?:\.\d{0,20})?(?:[eE][-+]?\d{1,4})?)"
+# DeepSpeed's step line after an overflow, in either wording: the scale tried, then the new one
+_ATTEMPTED = Deferred(r"Attempted loss scale: " + _SCALE + r", reducing to " + _SCALE)
+
+
+def _scale_change(m: re.Match[str]) -> Fields:
+    """(scale tried, new scale) of a line that names both, in that order."""
+    return {"loss_scale": _num(m.group(2)), "attempted": _num(m.group(1))}
+
 
 CATALOGUE: tuple[Message, ...] = (
     # ------------------------------------------------------------ labels and indices
@@ -316,8 +324,8 @@ CATALOGUE: tuple[Message, ...] = (
         "[deepspeed] fp16 dynamic loss scale overflow! Skipping step. Attempted loss scale: {prev}, reducing to {new}",
         "deepspeed/runtime/fp16/fused_optimizer.py, unfused_optimizer.py, zero/stage3.py",
         "loss scale overflow! Skipping step",
-        Deferred(r"Attempted loss scale: " + _SCALE + r", reducing to " + _SCALE),
-        lambda m: {"loss_scale": _num(m.group(2)), "attempted": _num(m.group(1))},
+        _ATTEMPTED,
+        _scale_change,
     ),
     Message(
         "loss_scale_overflow_transient",
@@ -325,8 +333,8 @@ CATALOGUE: tuple[Message, ...] = (
         "Overflow detected. Skipping step. Attempted loss scale: {prev}, reducing to {new}",
         "deepspeed/runtime/fp16/fused_optimizer.py (FP16_Optimizer.step through log_dist, DeepSpeed 0.3 on)",
         "Overflow detected. Skipping step",
-        Deferred(r"Attempted loss scale: " + _SCALE + r", reducing to " + _SCALE),
-        lambda m: {"loss_scale": _num(m.group(2)), "attempted": _num(m.group(1))},
+        _ATTEMPTED,
+        _scale_change,
     ),
     # the scaler's own two lines about the same overflow, printed right before the step's line
     # (``verbose``); each wording is counted apart, the overflows are the most any one counts
@@ -338,7 +346,7 @@ CATALOGUE: tuple[Message, ...] = (
         "(DynamicLossScaler.update_scale)",
         "Reducing dynamic loss scale from",
         Deferred(r"Reducing dynamic loss scale from " + _SCALE + r" to " + _SCALE),
-        lambda m: {"loss_scale": _num(m.group(2)), "attempted": _num(m.group(1))},
+        _scale_change,
     ),
     Message(
         "loss_scale_overflow_transient",

@@ -31,6 +31,7 @@ HEAVY = (
     "yaml",
     "numpy.ma",
     "forensics.readers.logs",
+    "tensorboard.plugins.hparams",
 )
 
 _CHILD = """
@@ -77,6 +78,7 @@ def test_a_run_without_h5_or_narrow_floats_imports_neither_h5py_nor_ml_dtypes(tm
     loaded = _loaded(SAMPLES / "torch_healthy", tmp_path)
     assert "h5py" not in loaded and "ml_dtypes" not in loaded
     assert "tensorboard" in loaded  # it has event files: the protos are needed there
+    assert "tensorboard.plugins.hparams" not in loaded  # but none holds hparams (tests/test_events.py reads some)
     assert not {"typer", "pydantic", "rich"} & loaded  # no terminal waiting: no progress bar
 
 

@@ -39,7 +39,6 @@ from typing import Any
 
 import numpy as np
 from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_shape_pb2
-from tensorboard.plugins.hparams import plugin_data_pb2
 
 from forensics.errors import UnreadableSource
 from forensics.readers.tfrecord import HEADER_BYTES, MAX_RECORD_BYTES, Damage, RecordBatch, TFRecordReader
@@ -880,6 +879,9 @@ class _Decoder:
         self.texts.append((rec, TextEntry(tag=name, step=step, text=text[:MAX_TEXT_CHARS])))
 
     def _hparams(self, content: bytes) -> None:
+        # imported here: the hparams plugin's protos cost ~8 ms, and most event files hold none
+        from tensorboard.plugins.hparams import plugin_data_pb2
+
         data = plugin_data_pb2.HParamsPluginData.FromString(content)
         if data.HasField("session_start_info"):
             hp = data.session_start_info.hparams

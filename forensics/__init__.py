@@ -17,7 +17,7 @@ def inspect(path: str, **kwargs):
 def analyze(path: str, **kwargs):
     """Analyze the run under ``path`` (a folder, a file, or an ``s3://``/``gs://``/``az://``
     URL); returns a :class:`forensics.report.model.Report`."""
-    from forensics.remote import is_remote
+    from forensics.util import is_remote
 
     if is_remote(path):
         from forensics.remote import analyze_remote

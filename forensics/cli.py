@@ -261,11 +261,11 @@ def analyze(
     """Diagnose why a run diverged and print a report (markdown, a self-contained HTML page, or JSON per the
     report contract). A folder of several runs gets a sweep report (docs/sweeps.md)."""
     import forensics
-    from forensics.remote import is_remote
 
     # not the sweep's module, nor the report's: they import the whole analysis, which
     # forensics.analyze imports while the run's worker reads the files
     from forensics.runs import find_runs_anywhere
+    from forensics.util import is_remote
 
     found = _with_progress(lambda _: find_runs_anywhere(run_dir, follow_links=follow_links), quiet=quiet)
     if found.is_sweep:
@@ -334,7 +334,7 @@ def compare(healthy: str, diverged: str, format: str, output: Path | None, follo
     """Hold a diverged run against a healthy one: where the curves part, the settings and
     config that differ, each layer's weights side by side, both curves on one scale."""
     from forensics.compare import compare as run_compare
-    from forensics.remote import is_remote
+    from forensics.util import is_remote
 
     for run in (healthy, diverged):  # neither run is ever written into
         _check_output(output, None if is_remote(run) else Path(run))

@@ -25,7 +25,6 @@ import contextlib
 import dataclasses
 import json
 import os
-import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -34,19 +33,13 @@ from typing import Any
 
 from forensics.errors import UsageError
 from forensics.records import Kind, Source, Status
+from forensics.util import URL as _URL
 
-_URL = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
 # The schemes fsspec drivers serve for object stores, and the package each needs.
 DRIVERS = {"s3": "s3fs", "s3a": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "az": "adlfs", "abfs": "adlfs", "abfss": "adlfs"}
 # Enough for a few runs with mid-size checkpoints; a laptop's disk is not a bucket.
 DEFAULT_CACHE_BYTES = 4 * 1024**3
 _MANIFEST = ".forensics-staged.json"
-
-
-def is_remote(path: object) -> bool:
-    """True for a URL (``scheme://...``); local paths and ``file://`` are not remote."""
-    m = _URL.match(str(path))
-    return bool(m) and m.group(1).lower() != "file"
 
 
 def cache_dir() -> Path:

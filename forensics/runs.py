@@ -185,7 +185,7 @@ def find_runs(path: str | os.PathLike[str], *, follow_links: bool = False) -> Ru
 
 def find_runs_anywhere(path: str, *, follow_links: bool = False) -> RunSet:
     """:func:`find_runs` for a local folder or an object-store URL."""
-    from forensics.remote import is_remote
+    from forensics.util import is_remote
 
     if is_remote(path):
         from forensics.remote import find_remote_runs

@@ -175,7 +175,7 @@ def load_and_analyze(path: str, *, follow_links: bool = False, debug: bool = Fal
     the settings and configs of a run are compared from it."""
     from forensics.analysis import analyze_loaded
     from forensics.load import load_run
-    from forensics.remote import is_remote
+    from forensics.util import is_remote
 
     if not is_remote(path):
         run = load_run(path, follow_links=follow_links, debug=debug)
@@ -378,7 +378,7 @@ def analyze_many(
 
 
 def _is_url(path: str) -> bool:
-    from forensics.remote import is_remote
+    from forensics.util import is_remote
 
     return is_remote(path)
 
@@ -492,7 +492,7 @@ def _write(path: Path, text: str) -> None:
 
 def prepare_output_dir(out: Path, analysed_root: str) -> None:
     """-o DIR for a sweep: a directory that exists or can be made, outside the runs."""
-    from forensics.remote import is_remote
+    from forensics.util import is_remote
 
     if out.exists() and not out.is_dir():
         raise UsageError(f"cannot write {out}: a sweep writes one report per run, so -o must name a directory")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 
@@ -47,3 +48,15 @@ def fmt_num(x: float | None, digits: int = 3) -> str:
     if ax >= 1e5 or ax < 1e-3:
         return f"{x:.{digits - 1}e}"
     return f"{x:.{digits}g}"
+
+
+URL = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://")
+
+
+def is_remote(path: object) -> bool:
+    """True for a URL (``scheme://...``); local paths and ``file://`` are not remote.
+
+    Here, not in ``forensics.remote``: a local run must not pay that module's import to learn
+    that it is local."""
+    m = URL.match(str(path))
+    return bool(m) and m.group(1).lower() != "file"

@@ -32,6 +32,7 @@ HEAVY = (
     "numpy.ma",
     "forensics.readers.logs",
     "tensorboard.plugins.hparams",
+    "forensics.remote",
 )
 
 _CHILD = """
@@ -121,8 +122,9 @@ def test_pyyaml_is_imported_for_a_yaml_config_only(tmp_path: Path) -> None:
 def test_the_parent_imports_neither_numpy_ma_nor_the_log_reader(tmp_path: Path) -> None:
     # np.median imports numpy.ma on its first call (15-25 ms): forensics.median is the same
     # computation without it. The log reader (its ~50 patterns) runs in the worker; the parent
-    # places a Hugging Face log's epoch points on steps without it.
+    # places a Hugging Face log's epoch points on steps without it. A local run needs nothing
+    # of the object-store module to know it is local.
     for run in ("hf_trainer_lr_too_high", "keras_lr_too_high"):
         loaded, parent = _imports(SAMPLES / run, tmp_path)
         assert "forensics.readers.logs" in loaded  # read in the worker: the control
-        assert not {"numpy.ma", "forensics.readers.logs"} & parent, (run, parent)
+        assert not {"numpy.ma", "forensics.readers.logs", "forensics.remote"} & parent, (run, parent)

@@ -46,6 +46,7 @@ def _import_the_analysis() -> None:
     """Import the timeline, the rules, the diagnosis and the report (its markdown and JSON
     writers too: ~8 ms a caller would otherwise pay after the analysis): done while the
     run's worker child reads the files, so the two cores share the start-up of a small run."""
+    import forensics.combination_table  # the fitted tables the diagnosis reads when it first combines
     import forensics.diagnose
     import forensics.report.json_report
     import forensics.report.markdown

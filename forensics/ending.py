@@ -54,7 +54,9 @@ _FATAL = frozenset(
 
 # Messages a job prints and goes on from (or that are the plain exception itself): never the
 # framework message it died of.
-_NOT_WHAT_IT_DIED_OF = frozenset({"exception", "loss_scale_overflow_transient", "job_finished", "early_stopping"})
+_NOT_WHAT_IT_DIED_OF = frozenset(
+    {"exception", "loss_scale_overflow_transient", "job_finished", "early_stopping", "mixed_precision"}
+)
 
 
 @dataclass(frozen=True, slots=True)

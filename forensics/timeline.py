@@ -1386,7 +1386,8 @@ def _model_loss(run: RunData) -> str | None:
 
 
 def _weight_dtype(run: RunData, views: Iterable[CheckpointView]) -> str | None:
-    """A mixed-precision setting wins; else the dtype holding most float weights."""
+    """A mixed-precision setting wins (a config's, else the trainer's own line in its log); else the
+    dtype holding most float weights."""
     counts: dict[str, int] = {}
     for c in views:
         for t in c.checkpoint.tensors:
@@ -1395,6 +1396,9 @@ def _weight_dtype(run: RunData, views: Iterable[CheckpointView]) -> str | None:
     for cfg in run.configs:
         if cfg.mixed_precision:
             return {"fp16": "float16", "bf16": "bfloat16"}.get(cfg.mixed_precision, cfg.mixed_precision)
+    for _path, e in _gather_log_events(run):
+        if e.kind == "mixed_precision" and e.values.get("dtype"):
+            return str(e.values["dtype"])  # the trainer said so in its log (Lightning's AMP line)
     for ck in run.checkpoints:
         if ck.model is not None and ck.model.dtype_policy and "float16" in ck.model.dtype_policy:
             return "float16" if "bfloat" not in ck.model.dtype_policy else "bfloat16"

@@ -426,3 +426,25 @@ def test_detrs_check_of_its_predicted_boxes_failing_is_a_divergence(tmp_path):
         text.replace("assert (boxes1", "assert (boxes2").replace("boxes1[:, :2]", "boxes2[:, :2]"),
     )
     assert not rep.diverged
+
+
+def test_a_log_that_says_it_trains_in_16bit_names_fp16_overflow_for_a_nan_without_a_climb(tmp_path):
+    # IDEA-CCNL/Fengshenbang-LM#222 (heldout2; its paste starts after the header): Lightning's
+    # precision line (Lightning 2, Fabric and 1.x wordings), then a loss NaN from the first batch
+    rows = "".join(
+        f"Epoch 0/1 | Batch {b}/15582 | Train Loss nan | Learning Rate {b * 2e-10:.1e}\n" for b in range(0, 400, 100)
+    )
+    for line in (
+        "Using 16bit Automatic Mixed Precision (AMP)",
+        "Using 16-bit Automatic Mixed Precision (AMP)",
+        "Using native 16bit precision.",
+    ):
+        rep = _run(tmp_path, re.sub(r"\W+", "_", line), f"GPU available: True (cuda), used: True\n{line}\n{rows}")
+        assert rep.timeline.weight_dtype == "float16", line
+        assert (rep.verdict.cause, rep.verdict.detail) == ("numerical_instability", "fp16_overflow"), line
+    # bfloat16 keeps float32's range; a healthy 16-bit run stays healthy
+    rep = _run(tmp_path, "bf16", f"Using bfloat16 Automatic Mixed Precision (AMP)\n{rows}")
+    assert rep.timeline.weight_dtype == "bfloat16" and rep.verdict.detail != "fp16_overflow"
+    healthy = "".join(f"Epoch 0/1 | Batch {b}/15582 | Train Loss {3 * 0.999**b:.4f}\n" for b in range(0, 4000, 100))
+    rep = _run(tmp_path, "amp_healthy", f"Using 16bit Automatic Mixed Precision (AMP)\n{healthy}")
+    assert not rep.diverged and rep.verdict.cause == "healthy"

@@ -38,6 +38,8 @@ Families and their members:
   cuBLAS, the kernel's OOM killer, Python's MemoryError;
 - ``distributed_failure``: NCCL errors and collective timeouts, elastic launcher
   failures: the job died, not of divergence.
+- ``mixed_precision``: the trainer saying it computes in 16-bit (Lightning's AMP line, 1.x and
+  2.x): how the run computes, no fault (NUM005 weighs it when the loss goes non-finite).
 """
 
 from __future__ import annotations
@@ -514,6 +516,26 @@ CATALOGUE: tuple[Message, ...] = (
         "torch/distributed/distributed_c10d.py (_store_based_barrier)",
         "Timed out initializing process group",
         None,
+    ),
+    # ------------------------------------------------------------ how the run computes
+    Message(
+        "mixed_precision",
+        "lightning",
+        "Using {16bit|bfloat16} Automatic Mixed Precision (AMP)",
+        "lightning/pytorch/trainer/connectors/accelerator_connector.py (Lightning 2; Fabric's "
+        "lightning/fabric/connector.py writes '16-bit')",
+        "Automatic Mixed Precision (AMP)",
+        Deferred(r"Using (16bit|16-bit|bfloat16) Automatic Mixed Precision"),
+        lambda m: {"dtype": "bfloat16" if m.group(1) == "bfloat16" else "float16"},
+    ),
+    Message(
+        "mixed_precision",
+        "lightning",
+        "Using native 16bit precision.",
+        "pytorch_lightning/trainer/connectors/accelerator_connector.py (PyTorch Lightning 1.x, precision=16)",
+        "Using native 16bit precision",
+        Deferred(r"Using native 16bit precision"),
+        lambda m: {"dtype": "float16"},
     ),
     # ------------------------------------------------------------ how the job ended (report's `ended`)
     Message(

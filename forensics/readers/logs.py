@@ -149,12 +149,14 @@ EVENT_KINDS = (
     "job_finished",
     "early_stopping",
     "job_killed",
+    "mixed_precision",
     "exception",
 )
 # Events that end a run: an exception raised right after one of these is the
 # same failure, so the event gets the traceback and no separate "exception".
 _FATAL_KINDS = frozenset(EVENT_KINDS) - {
     "loss_scale_overflow_transient",
+    "mixed_precision",
     "job_finished",
     "early_stopping",
     "exception",

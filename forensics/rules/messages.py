@@ -173,6 +173,13 @@ FAMILIES: dict[str, Family] = {
     "early_stopping": Family(
         None, _none, _none, "An early-stopping callback ended training on a metric that stopped improving: no cause."
     ),
+    "mixed_precision": Family(
+        None,
+        _none,
+        _none,
+        "The trainer said it computes in 16-bit mixed precision: how the run computes, not a fault (NUM005 "
+        "weighs float16 when the loss goes non-finite without a climb).",
+    ),
     "job_killed": Family(
         None,
         _none,

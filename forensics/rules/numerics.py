@@ -267,8 +267,9 @@ def first_value_is_inf(tl: Timeline) -> list[Finding]:
 def fp16_model_nonfinite(tl: Timeline) -> list[Finding]:
     """
     What it detects:
-        The model trains in float16 (its checkpoint tensors are float16, or a
-        config or dtype policy says fp16 / mixed_float16 / torch_dtype float16)
+        The model trains in float16 (its checkpoint tensors are float16, a config
+        or dtype policy says fp16 / mixed_float16 / torch_dtype float16, or the
+        trainer's log says it computes in 16-bit: Lightning's AMP line)
         and its loss or a checkpoint went non-finite without a climb before it,
         where NUM002 saw no tensor at the limit and no Inf loss (the NaN that
         follows an overflow hides it: Inf - Inf and 0 x Inf are NaN, and one

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from forensics.median import median
-from forensics.timeline import LrInfo, Series, Timeline, find_onset
+from forensics.timeline import LrChange, LrInfo, Series, Timeline, find_onset
 
 # Adam-family default is 1e-3; ten times that routinely diverges on plain nets.
 ADAPTIVE_HIGH_LR = 1e-2
@@ -34,6 +34,9 @@ DTYPE_MAX = {"float16": FP16_MAX, "bfloat16": BF16_MAX, "float32": 3.40282346638
 CLIMB_FACTOR = 10.0
 # A gradient norm this many times its median at the last finite step: it was rising into the NaN.
 GRAD_LAST_RATIO = 4.0
+# An LR increase acts within a few steps: a climb (or NaN) that starts more than this fraction of
+# the run after it (or two of its follow-up windows), at the same LR, is not the increase's doing.
+LR_SPIKE_REACH_FRACTION = 0.1
 
 
 def lr_high(lri: LrInfo) -> bool | None:
@@ -75,6 +78,14 @@ def lr_still_rising(tl: Timeline) -> float | None:
     if tail[0] <= 0 or not np.all(tail[1:] > tail[:-1]) or not np.all(tail[1:] < WARMUP_RISE_MAX * tail[:-1]):
         return None
     return float(tail[-1])
+
+
+def long_after_raise(tl: Timeline, c: LrChange, step: int) -> bool:
+    """Does a blow-up at ``step`` come long after the LR increase ``c``, past its reach
+    (``LR_SPIKE_REACH_FRACTION`` of the run, or two follow-up windows)? The run then trained
+    stably at the raised LR, so the raise is not what broke it."""
+    span = max(1, int(tl.loss.steps.max() - tl.loss.steps.min())) if tl.loss is not None and len(tl.loss) else 1
+    return step > c.step + max(2 * (c.window or 1), LR_SPIKE_REACH_FRACTION * span)
 
 
 def climbed_into_blowup(tl: Timeline) -> bool:

@@ -9,7 +9,7 @@ import numpy as np
 
 from forensics.median import median
 from forensics.rules.base import Finding, rule
-from forensics.rules.context import lr_high, lr_normal, lr_still_rising
+from forensics.rules.context import long_after_raise, lr_high, lr_normal, lr_still_rising
 from forensics.timeline import LrChange, LrInfo, Timeline, log10_safe
 from forensics.util import fmt_num
 
@@ -32,9 +32,6 @@ STABLE_MIN_IMPROVEMENT = 0.1
 # After an LR increase, the loss must reach this multiple of its level before the
 # increase (or go non-finite) inside the follow-up window to tie the blow-up to it.
 LR_SPIKE_LOSS_RATIO = 5.0
-# ... and the climb must start within this fraction of the run after the increase (or two
-# follow-up windows): a blow-up long after, at the same LR, is not the schedule's doing.
-LR_SPIKE_REACH_FRACTION = 0.1
 # Healthy training moves weights by about 1e-3 of their norm per step; a lower bound
 # ten times that says the steps are far too large.
 REL_UPDATE_HIGH = 1e-2
@@ -124,7 +121,7 @@ def lr_increase_then_blowup(tl: Timeline) -> list[Finding]:
         lr_at_start = tl.lr_at(start)
         raised_before_climb = lr_at_start is not None and lr0 is not None and lr_at_start >= 2.0 * lr0
         # a climb that starts long after the increase, at the same LR, is not the increase's doing
-        late = start > c.step + max(2 * (c.window or 1), LR_SPIKE_REACH_FRACTION * _span(tl))
+        late = long_after_raise(tl, c, start)
         if c.kind == "jump":
             tied = c.step <= start + (c.window or 0) and (c.loss_ratio_after or 0) >= LR_SPIKE_LOSS_RATIO
             tied = tied and start >= c.step - max(c.window, 1) and not late
@@ -156,12 +153,6 @@ def lr_increase_then_blowup(tl: Timeline) -> list[Finding]:
         )
         break
     return out
-
-
-def _span(tl: Timeline) -> int:
-    if tl.loss is None or not len(tl.loss):
-        return 1
-    return max(1, int(tl.loss.steps.max() - tl.loss.steps.min()))
 
 
 def _trained_before(tl: Timeline, step: int) -> bool:

@@ -17,6 +17,7 @@ from forensics.rules.context import (
     clean_sample_covers,
     climbed_into_blowup,
     grad_norm_before_blowup,
+    long_after_raise,
     lr_high,
     lr_normal,
     lr_still_rising,
@@ -570,8 +571,10 @@ def nan_after_long_stretch(tl: Timeline) -> list[Finding]:
     What it detects:
         The first non-finite loss is a NaN that arrives after a long finite
         stretch (at least 15 logged points and 30 % of the run) with no climb
-        before it, the loss not near zero, no LR increase before it (nor a warmup
-        still raising it there), the LR not high, the gradient norm (when logged) steady up to the last finite
+        before it, the loss not near zero, no LR increase shortly before it (a
+        warmup or schedule step the run then trained through for a tenth of its
+        length is past its reach; nor a warmup still raising it there), the LR
+        not high, the gradient norm (when logged) steady up to the last finite
         point, and no finite data sample at hand that could hold the batch fed
         at that step (as many rows as step x batch size; a smaller clean sample,
         which may come from the head of the data, only weakens it).
@@ -609,7 +612,11 @@ def nan_after_long_stretch(tl: Timeline) -> list[Finding]:
     lri = tl.lr_info
     if lr_high(lri):
         return []
-    if any(c.kind in ("jump", "warmup_end") and c.step <= nf.step for c in tl.lr_changes):
+    # an LR raise acts within a few steps: one the run trained through stably is not the cause
+    if any(
+        c.kind in ("jump", "warmup_end") and c.step <= nf.step and not long_after_raise(tl, c, nf.step)
+        for c in tl.lr_changes
+    ):
         return []
     if lr_still_rising(tl) is not None:
         return []  # not stable at one LR: a warmup was still raising it (LR010's case)

@@ -2,9 +2,9 @@
 
 Like sqlfluff's std_rule_cases: ``tests/synthetic_rule_cases/<RULE>.yml`` holds named, minimal
 runs (a few series, checkpoints, log lines, a data sample; see tests/synthetic.py)
-on which the rule must fire (``fires: <detail>`` or ``fires: true``) or must stay
-silent (``fires: false``), most of them in pairs on either side of a threshold's
-edge. ``weight`` pins the evidence weight where a threshold moves the weight rather
+on which the rule must fire (``fires: <detail>`` or ``fires: true``; ``detail: null`` when it
+must name none) or must stay silent (``fires: false``), most of them in pairs on either
+side of a threshold's edge. ``weight`` pins the evidence weight where a threshold moves the weight rather
 than the firing. They need no framework and run in milliseconds.
 """
 
@@ -54,5 +54,7 @@ def test_synthetic_case(rule_id, name, case):
     assert evidence, f"{rule_id} did not fire on '{name}'"
     if isinstance(expected, str):
         assert evidence[0].detail == expected, f"{rule_id} on '{name}': detail {evidence[0].detail}"
+    if "detail" in case:  # ``detail: null``: it fires and names no detail
+        assert evidence[0].detail == case["detail"], f"{rule_id} on '{name}': detail {evidence[0].detail}"
     if "weight" in case:
         assert evidence[0].weight == pytest.approx(case["weight"]), f"{rule_id} on '{name}'"

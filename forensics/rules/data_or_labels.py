@@ -371,7 +371,7 @@ def unnormalised_inputs(tl: Timeline) -> list[Finding]:
     return out
 
 
-@rule("DATA005", "sudden-non-finite-step", "data_or_labels", ("nan_in_inputs", "inf_in_inputs"), needs=("loss",))
+@rule("DATA005", "sudden-non-finite-step", "data_or_labels", ("inf_in_inputs",), needs=("loss",))
 def sudden_nonfinite(tl: Timeline) -> list[Finding]:
     """
     What it detects:
@@ -388,9 +388,11 @@ def sudden_nonfinite(tl: Timeline) -> list[Finding]:
         Inf) is what a NaN input propagates; an Inf first points instead at an
         operation (overflow, log(0), x/0), which the numerical rules weigh.
         Within the data, an Inf loss names Inf inputs: a NaN row can only give
-        NaN, while an Inf row gives Inf until opposite signs meet in a sum
-        (then NaN: a NaN loss names NaN rows, and the fitted detail table
-        weighs how often Inf rows hide behind it).
+        NaN. A NaN loss names no detail: an Inf row gives NaN too as soon as
+        opposite signs meet in a sum (Inf - Inf) or a zero weight meets it
+        (0 x Inf), so NaN rows and Inf rows leave the same NaN loss; only the
+        data (DATA002) tells them apart, and without it the fitted detail table
+        gives the likelier.
 
     Evidence it reports:
         The step, the last finite loss and its step, whether the NaN was
@@ -424,7 +426,7 @@ def sudden_nonfinite(tl: Timeline) -> list[Finding]:
         weight = min(weight, FINITE_DATA_CAP)
     return [
         Finding(
-            "nan_in_inputs" if is_nan else "inf_in_inputs",
+            None if is_nan else "inf_in_inputs",  # NaN rows and Inf rows both give a NaN loss
             f"The loss went from {fmt_num(nf.last_finite_value)} (step {nf.last_finite_step}) straight to "
             f"{fmt_num(nf.value)} at step {nf.step} with no climb before it"
             + (", and was finite again right after: one bad batch." if isolated else ".")

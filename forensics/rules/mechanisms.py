@@ -565,7 +565,7 @@ def huge_loss_at_high_lr(tl: Timeline) -> list[Finding]:
     ]
 
 
-@rule("DATA006", "nan-after-long-healthy-stretch", "data_or_labels", ("nan_in_inputs",), needs=("loss",))
+@rule("DATA006", "nan-after-long-healthy-stretch", "data_or_labels", (), needs=("loss",))
 def nan_after_long_stretch(tl: Timeline) -> list[Finding]:
     """
     What it detects:
@@ -584,7 +584,9 @@ def nan_after_long_stretch(tl: Timeline) -> list[Finding]:
         was growing: a step that suddenly produces NaN must have been fed
         something new — a batch with NaN/Inf or a label out of range. (An
         operation that divides by a batch statistic looks the same; the data
-        sample, where kept, tells them apart.)
+        sample, where kept, tells them apart.) It names no detail: NaN rows and
+        Inf rows leave the same NaN loss (Inf - Inf, 0 x Inf), so which of them,
+        or a label, is for the data to say.
 
     Evidence it reports:
         The step, the length of the finite stretch, the LR and the gradient norm
@@ -633,7 +635,7 @@ def nan_after_long_stretch(tl: Timeline) -> list[Finding]:
     lr_txt = f" at an LR of {fmt_num(lri.value)}" if lri.value is not None else ""
     return [
         Finding(
-            "nan_in_inputs",
+            None,  # NaN rows and Inf rows leave the same NaN loss
             f"The loss was finite for {finite_before} logged points{lr_txt}{g_txt}, then {fmt_num(nf.value)} at step "
             f"{nf.step} with no climb: a batch, not the optimizer.",
             weight,

@@ -5,7 +5,7 @@ regenerate rather than edit. Features not listed keep their hand-set prior meani
 """
 
 BIAS: dict[str, float] = {
-    "learning_rate": 0.159,
+    "learning_rate": 0.158,
     "exploding_weights": -0.044,
     "data_or_labels": 0.049,
     "numerical_instability": 0.161,
@@ -14,11 +14,11 @@ BIAS: dict[str, float] = {
 # Platt scaling of the stated confidence per kind of verdict, fitted on out-of-family dev
 # verdicts: (slope, intercept); the comment says on how many verdicts.
 CALIBRATION: dict[str, tuple[float, float]] = {
-    "finding": (1.070, -0.101),  # 86 verdicts
+    "finding": (1.060, -0.106),  # 86 verdicts
     "inferred": (0.255, -0.013),  # 50 verdicts
     "healthy": (1.510, -0.021),  # 60 verdicts
     "healthy_checkpoints": (0.000, 0.492),  # 27 verdicts
-    "prior": (0.898, 0.132),  # 17 verdicts
+    "prior": (0.819, 0.126),  # 17 verdicts
 }
 COEF: dict[str, dict[str, float]] = {
     "CKPT001:exploding_weights": {
@@ -38,9 +38,9 @@ COEF: dict[str, dict[str, float]] = {
         "healthy": -0.212,
     },
     "DATA001:data_or_labels:against": {
-        "learning_rate": -0.481,
+        "learning_rate": -0.480,
         "data_or_labels": -3.077,
-        "numerical_instability": -0.376,
+        "numerical_instability": -0.375,
         "healthy": -0.138,
     },
     "DATA002:data_or_labels": {
@@ -65,8 +65,8 @@ COEF: dict[str, dict[str, float]] = {
         "healthy": -0.003,
     },
     "DATA005:data_or_labels": {
-        "learning_rate": -0.249,
-        "exploding_weights": -0.977,
+        "learning_rate": -0.247,
+        "exploding_weights": -0.978,
         "data_or_labels": 2.588,
         "healthy": -0.182,
     },
@@ -83,29 +83,29 @@ COEF: dict[str, dict[str, float]] = {
         "healthy": -0.118,
     },
     "EXP002:exploding_weights": {
-        "exploding_weights": 2.778,
+        "exploding_weights": 2.777,
         "data_or_labels": -0.090,
         "numerical_instability": -0.115,
         "healthy": -0.002,
     },
     "EXP005:exploding_weights": {
-        "learning_rate": -0.184,
-        "exploding_weights": 3.540,
-        "numerical_instability": -0.340,
+        "learning_rate": -0.195,
+        "exploding_weights": 3.548,
+        "numerical_instability": -0.338,
         "healthy": -0.092,
     },
     "EXP006:exploding_weights": {
-        "learning_rate": -0.065,
-        "exploding_weights": 3.280,
+        "learning_rate": -0.078,
+        "exploding_weights": 3.292,
         "data_or_labels": -0.060,
-        "numerical_instability": -0.145,
+        "numerical_instability": -0.144,
         "healthy": -0.010,
     },
     "EXP007:exploding_weights": {
-        "learning_rate": -0.060,
-        "exploding_weights": 3.482,
+        "learning_rate": -0.067,
+        "exploding_weights": 3.489,
         "data_or_labels": -0.106,
-        "numerical_instability": -0.296,
+        "numerical_instability": -0.295,
         "healthy": -0.020,
     },
     "LOG001:data_or_labels": {
@@ -123,14 +123,14 @@ COEF: dict[str, dict[str, float]] = {
         "healthy": 3.039,
     },
     "LR001:learning_rate": {
-        "learning_rate": 2.911,
+        "learning_rate": 2.912,
         "exploding_weights": -0.091,
         "data_or_labels": -0.051,
         "healthy": -0.008,
     },
     "LR002:learning_rate": {
-        "learning_rate": 2.983,
-        "exploding_weights": -0.053,
+        "learning_rate": 2.976,
+        "exploding_weights": -0.046,
         "data_or_labels": -0.014,
         "healthy": -0.006,
     },
@@ -149,9 +149,9 @@ COEF: dict[str, dict[str, float]] = {
         "healthy": -0.007,
     },
     "LR006:learning_rate:against": {
-        "learning_rate": -3.364,
-        "exploding_weights": -0.400,
-        "data_or_labels": -0.384,
+        "learning_rate": -3.361,
+        "exploding_weights": -0.404,
+        "data_or_labels": -0.383,
         "healthy": -0.283,
     },
     "LR007:learning_rate": {
@@ -163,16 +163,20 @@ COEF: dict[str, dict[str, float]] = {
     },
     "LR008:learning_rate": {
         "learning_rate": 3.964,
-        "exploding_weights": -0.122,
+        "exploding_weights": -0.123,
         "data_or_labels": -0.095,
-        "numerical_instability": -0.139,
+        "numerical_instability": -0.140,
         "healthy": -0.607,
     },
     "LR009:learning_rate": {
-        "learning_rate": 2.949,
+        "learning_rate": 2.950,
         "data_or_labels": -0.118,
         "numerical_instability": -0.127,
         "healthy": -0.036,
+    },
+    "LR010:learning_rate": {
+        "learning_rate": 2.989,
+        "numerical_instability": -0.002,
     },
     "NUM003:numerical_instability": {
         "learning_rate": -0.003,
@@ -196,9 +200,9 @@ COEF: dict[str, dict[str, float]] = {
         "healthy": -0.012,
     },
     "OK001:healthy": {
-        "exploding_weights": -0.942,
+        "exploding_weights": -0.943,
         "numerical_instability": -0.775,
-        "healthy": 3.921,
+        "healthy": 3.920,
     },
     "OK002:healthy": {
         "exploding_weights": -0.023,
@@ -209,15 +213,15 @@ COEF: dict[str, dict[str, float]] = {
     "OK003:healthy": {
         "learning_rate": -0.036,
         "exploding_weights": -0.241,
-        "data_or_labels": -0.200,
+        "data_or_labels": -0.199,
         "healthy": 3.209,
     },
     "diverged": {
-        "learning_rate": 0.082,
-        "exploding_weights": 1.035,
-        "data_or_labels": -0.594,
+        "learning_rate": 0.081,
+        "exploding_weights": 1.036,
+        "data_or_labels": -0.593,
         "numerical_instability": 1.246,
-        "healthy": -1.770,
+        "healthy": -1.769,
     },
     "finite_checkpoints_only": {
         "learning_rate": 0.286,
@@ -227,8 +231,8 @@ COEF: dict[str, dict[str, float]] = {
         "healthy": 0.361,
     },
     "no_loss_series": {
-        "learning_rate": -0.298,
-        "exploding_weights": -0.844,
+        "learning_rate": -0.297,
+        "exploding_weights": -0.846,
         "data_or_labels": 1.223,
         "numerical_instability": -0.161,
         "healthy": 0.080,

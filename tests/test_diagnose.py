@@ -60,3 +60,21 @@ def test_an_unreadable_source_is_listed_and_the_rest_still_diagnosed(tmp_path):
     assert bad and bad[0].status.value == "unreadable" and bad[0].note
     assert (r.verdict.cause, r.verdict.detail) == ("learning_rate", "lr_schedule_spike")
     assert "step_000175.safetensors" in r.to_markdown()
+
+
+CORPUS_SLICE = Path(__file__).resolve().parent / "fixtures" / "corpus_slice"
+
+
+def test_a_data_sample_showing_inf_rows_names_them_though_the_loss_went_nan():
+    # the loss of a batch with Inf rows is NaN (Inf - Inf): the rules that saw only the NaN
+    # name no detail, so the sample's Inf rows (DATA002) decide it
+    v = forensics.analyze(CORPUS_SLICE / "s0_0066_torch_mlp_inf_in_inputs").verdict
+    assert (v.cause, v.detail, v.detail_basis) == ("data_or_labels", "inf_in_inputs", "evidence")
+
+
+def test_a_sudden_nan_alone_names_the_input_detail_only_as_a_prior():
+    # no data sample: NaN rows or Inf rows cannot be told from the NaN loss, and the report says so
+    v = forensics.analyze(CORPUS_SLICE / "s0_0049_torch_mlp_nan_in_inputs").verdict
+    assert v.cause == "data_or_labels"
+    assert v.detail in ("nan_in_inputs", "inf_in_inputs") and v.detail_basis == "prior"
+    assert "No finding names the detail" in v.summary

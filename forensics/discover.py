@@ -17,6 +17,7 @@ from pathlib import Path
 from forensics.errors import UsageError
 from forensics.readers.safe_open import open_binary, read_bytes, remember
 from forensics.records import Kind
+from forensics.util import natural_order
 
 # A directory of 10,000 files is routine (sharded data, per-step dumps); past this
 # many entries we stop walking and say so instead of spending minutes on `ls`.
@@ -230,12 +231,13 @@ def _stamp(path: Path) -> tuple[int, int, int] | None:
 
 
 def _h5_after(path: Path, limit: int) -> list[Path]:
-    """Regular H5 files (not symlinks) after ``path`` in its directory, in name order."""
+    """Regular H5 files (not symlinks) after ``path`` in its directory, in the walk's order."""
     found: list[Path] = []
+    here = natural_order(path.name)
     try:
         with os.scandir(path.parent) as entries:
             for entry in entries:
-                if entry.name > path.name and classify(entry.name) is Kind.KERAS_H5:
+                if natural_order(entry.name) > here and classify(entry.name) is Kind.KERAS_H5:
                     try:
                         if entry.is_file(follow_symlinks=False):
                             found.append(Path(entry.path))
@@ -243,7 +245,7 @@ def _h5_after(path: Path, limit: int) -> list[Path]:
                         continue
     except OSError:
         return []
-    found.sort(key=lambda p: p.name)
+    found.sort(key=lambda p: natural_order(p.name))
     return found[:limit]
 
 
@@ -315,7 +317,7 @@ class WalkedFile:
 
 
 def walk(root: Path, *, follow_links: bool, problems: list[str]) -> Iterator[WalkedFile]:
-    """Every regular file under ``root``, depth first in name order.
+    """Every regular file under ``root``, depth first in name order (numbers in number order).
 
     Symlinks are not followed unless asked, a directory is never entered twice (no
     loops), VCS and cache folders are skipped, and the walk stops after
@@ -337,7 +339,8 @@ def walk(root: Path, *, follow_links: bool, problems: list[str]) -> Iterator[Wal
             continue
         seen_dirs.add(key)
         try:
-            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+            # numbers in number order: ckpt-40 before ckpt-120, checkpoint-500/ before checkpoint-1000/
+            entries = sorted(os.scandir(directory), key=lambda e: natural_order(e.name))
         except OSError as e:
             problems.append(f"{rel_dir or '.'}: cannot list directory ({e.strerror})")
             continue

@@ -54,7 +54,7 @@ from forensics.records import (
     hf_steps_per_epoch,
 )
 from forensics.spikes import Spike, accelerating, find_loss_spikes
-from forensics.util import fmt_num
+from forensics.util import fmt_num, natural_order
 
 if TYPE_CHECKING:
     from forensics.load import RunData
@@ -784,7 +784,7 @@ def _candidates(run: RunData) -> dict[str, list[Candidate]]:
     resumed, or TensorBoard's one-file-per-session) are joined in write order. HF
     trainer_state.json files repeat the whole history up to their checkpoint: the
     longest one per tag is kept. Several job logs (a job and its restarts) are joined
-    in name order, which is submission order for slurm-<id>.out. Hugging Face dict
+    in name order (numbers in number order), which is submission order for slurm-<id>.out. Hugging Face dict
     lines carry no step; the loader places them with the trainer state's steps per epoch.
     """
     by_role: dict[str, list[Candidate]] = {}
@@ -809,7 +809,7 @@ def _candidates(run: RunData) -> dict[str, list[Candidate]]:
     for sc in longest.values():
         add(1, sc, "step")
     log_groups: dict[tuple[int, str, str], list[ScalarSeries]] = {}
-    for log in sorted(run.logs, key=lambda lg: lg.source.path):
+    for log in sorted(run.logs, key=lambda lg: natural_order(lg.source.path)):
         structured = (Kind.METRICS_CSV, Kind.METRICS_JSONL, Kind.MLFLOW_METRIC, Kind.MLFLOW_DB, Kind.WANDB_RUN)
         prio = 1 if log.source.kind in structured else 2
         unit = "epoch" if log.step_unit == "epoch" else "log_index" if log.step_unit == "log_index" else "step"
@@ -1218,15 +1218,18 @@ def _checkpoint_views(run: RunData, spe: int | None) -> list[CheckpointView]:
             step = c.epoch * spe
         views.append((c, step))
 
-    def key(cs: tuple[Checkpoint, int | None]) -> tuple[int, float, str]:
+    def key(cs: tuple[Checkpoint, int | None]) -> tuple[int, float, tuple[tuple[str | int, ...], str]]:
         c, step = cs
+        # with no step, epoch or save counter known, the number in the name orders them (weights_40
+        # before weights_120)
+        name = natural_order(c.source.path)
         if step is not None:
-            return (0, float(step), c.source.path)
+            return (0, float(step), name)
         if c.epoch is not None:
-            return (1, float(c.epoch), c.source.path)
+            return (1, float(c.epoch), name)
         if c.step_origin == "index" and c.step is not None:
-            return (1, float(c.step), c.source.path)
-        return (2, 0.0, c.source.path)
+            return (1, float(c.step), name)
+        return (2, 0.0, name)
 
     views.sort(key=key)
     return [CheckpointView(c, step, i) for i, (c, step) in enumerate(views)]

@@ -6,6 +6,20 @@ import math
 import re
 from typing import Any
 
+_DIGITS = re.compile(r"(\d+)")
+
+
+def natural_key(name: str) -> tuple[str | int, ...]:
+    """Sort key that puts numbers in number order: ``layers.2`` before ``layers.10``, ``ckpt-40``
+    before ``ckpt-120`` (a checkpoint's step or epoch is most often the number in its name)."""
+    parts = _DIGITS.split(name)
+    return tuple(int(p) if i % 2 else p for i, p in enumerate(parts))
+
+
+def natural_order(name: str) -> tuple[tuple[str | int, ...], str]:
+    """:func:`natural_key`, then the name itself: ``a01`` and ``a1`` keep one fixed order."""
+    return natural_key(name), name
+
 
 def json_number(x: Any) -> Any:
     """A float for strict JSON: non-finite values become the strings the contract names."""

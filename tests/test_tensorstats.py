@@ -19,11 +19,11 @@ from forensics.readers.tensorstats import (
     flat_native,
     layer_aggregates,
     layer_of,
-    natural_key,
     small_tensors_stats,
     sum_of_squares,
     summarize_problems,
 )
+from forensics.util import natural_key
 
 SMALL_CHUNK = 7  # forces dozens of chunks on the test arrays
 

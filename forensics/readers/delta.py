@@ -31,8 +31,9 @@ import numpy as np
 
 from forensics.errors import UnreadableSource
 from forensics.readers import isolation, tensorstats
-from forensics.readers.tensorstats import flat_native, layer_of, natural_key, sum_of_squares
+from forensics.readers.tensorstats import flat_native, layer_of, sum_of_squares
 from forensics.records import Checkpoint, Kind
+from forensics.util import natural_key
 
 # A child that crashes libhdf5 is started again past the tensor it died on; a file
 # that crashes this often is damaged throughout, and the rest is skipped.

@@ -40,8 +40,9 @@ from forensics.errors import UnreadableSource
 from forensics.readers import isolation, tensorstats
 from forensics.readers.h5safe import h5_refusal, import_h5py
 from forensics.readers.safe_open import fd_path, open_binary, open_fd
-from forensics.readers.tensorstats import StatsAccumulator, layer_of, natural_key, summarize_problems
+from forensics.readers.tensorstats import StatsAccumulator, layer_of, summarize_problems
 from forensics.records import Checkpoint, Kind, LayerInfo, ModelInfo, Source, Status, TensorStats
+from forensics.util import natural_key
 
 if TYPE_CHECKING:
     import zipfile  # imported where a .keras archive is opened: an .h5 run does not need it

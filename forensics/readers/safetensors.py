@@ -33,8 +33,9 @@ import numpy as np
 from forensics.errors import UnreadableSource
 from forensics.readers import tensorstats
 from forensics.readers.safe_open import open_binary
-from forensics.readers.tensorstats import StatsAccumulator, ml_dtype, natural_key, summarize_problems
+from forensics.readers.tensorstats import StatsAccumulator, ml_dtype, summarize_problems
 from forensics.records import Checkpoint, ModelInfo, Source, Status, TensorStats
+from forensics.util import natural_key
 
 # The safetensors format itself refuses headers above 100 MB; a larger length
 # field is corruption (or an attempt to make us allocate it).

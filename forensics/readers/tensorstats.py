@@ -594,14 +594,6 @@ def layer_aggregates(tensors: Iterable[TensorStats]) -> dict[str, LayerAggregate
 # A source note is one line; past this many problems the rest are only counted.
 MAX_PROBLEMS_IN_NOTE = 3
 
-_DIGITS = re.compile(r"(\d+)")
-
-
-def natural_key(name: str) -> tuple[str | int, ...]:
-    """Sort key that orders ``layers.2`` before ``layers.10`` (and ``dense_2`` before ``dense_10``)."""
-    parts = _DIGITS.split(name)
-    return tuple(int(p) if i % 2 else p for i, p in enumerate(parts))
-
 
 def summarize_problems(problems: list[str]) -> str:
     """The first few problems on one line, and how many more there were."""

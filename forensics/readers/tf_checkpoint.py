@@ -55,7 +55,7 @@ import numpy as np
 from forensics.errors import UnreadableSource
 from forensics.readers import tensorstats
 from forensics.readers.safe_open import open_fd
-from forensics.readers.tensorstats import StatsAccumulator, layer_of, natural_key, summarize_problems
+from forensics.readers.tensorstats import StatsAccumulator, layer_of, summarize_problems
 from forensics.readers.text import read_capped_bytes
 from forensics.records import (
     Checkpoint,
@@ -67,6 +67,7 @@ from forensics.records import (
     Status,
     TensorStats,
 )
+from forensics.util import natural_key
 
 # An index holds ~100 bytes per tensor: a million-tensor model's is ~100 MB. Past this
 # it is not a bundle index (or an attempt to make us read it all).

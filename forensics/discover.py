@@ -1,6 +1,6 @@
 """Find and classify the artifacts in a run directory.
 
-Only names and, for H5 files, the top-level structure are looked at here;
+Only names and, for H5 files, the top-level structure (or the first bytes) are looked at here;
 no file is parsed beyond that. Symlinks are not followed unless asked, and
 never twice to the same directory (no loops).
 """
@@ -179,7 +179,8 @@ def h5_holds_weights_many(paths: list[Path]) -> list[bool | None]:
             answers[start + i] = answer if isinstance(answer, bool) else None
         start += len(outcome.messages)
         if outcome.failure is not None:
-            answers[start] = None  # the file the child died on, or was stuck in
+            # the file the child died on, or was stuck in: judged from its first bytes here
+            answers[start] = h5_look_by_bytes(paths[start])
             start += 1
     return [answers.get(i) for i in range(len(paths))]
 
@@ -204,7 +205,11 @@ def _peek_h5(path: Path) -> bool | None:
     except Exception:
         return None
     try:
-        with h5py.File(fd_path(fd, path), "r") as f:
+        try:
+            f = h5py.File(fd_path(fd, path), "r")
+        except Exception:  # truncated or damaged: its first bytes may still tell
+            return h5_look_by_bytes(path)
+        with f:
             if (
                 "model_weights" in f
                 or "layer_names" in f.attrs
@@ -220,6 +225,54 @@ def _peek_h5(path: Path) -> bool | None:
         return None
     finally:
         os.close(fd)
+
+
+# When libhdf5 cannot open an .h5 (truncated, damaged) or crashes or hangs on it, the file is
+# judged from its first bytes instead, without libhdf5. Keras writes its markers first: the root
+# group's attributes (keras_version, backend, layer_names, model_config) and its first members'
+# names (model_weights; Keras 3's layers / vars / optimizer) sit in the root object header and
+# local heap, within the first 2 KiB of every Keras file we have met; this many bytes are read.
+H5_SNIFF_BYTES = 64 * 1024
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+# attribute and member names are stored NUL-terminated (and a heap's names NUL-padded before)
+_KERAS_MARKERS = (
+    b"keras_version\0",
+    b"layer_names\0",
+    b"model_weights\0",
+    b"model_config\0",
+    b"_layer_checkpoint_dependencies\0",
+    b"\0layers\0",
+)
+_KERAS3_PAIR = (b"\0vars\0", b"\0optimizer\0")
+# A file cut shorter than this (the farthest a marker sat in the Keras files we have met, with
+# room to spare) says nothing by its bytes: a name like these then keeps it a checkpoint.
+KERAS_MARKERS_WITHIN = 8 * 1024
+_CHECKPOINT_NAME = re.compile(r"weight|model|ckpt|checkpoint|epoch|step", re.IGNORECASE)
+
+
+def h5_look_by_bytes(path: Path) -> bool | None:
+    """:func:`h5_holds_weights` from the file's first :data:`H5_SNIFF_BYTES` bytes, without libhdf5.
+
+    True for Keras weights (its markers are there, or the name is Keras 3's ``.weights.h5``),
+    False for an HDF5 file with none of them (plain data: inputs, labels), None when the bytes
+    are not HDF5 or cannot be read, or the file is cut too short to tell and named like a
+    checkpoint: its checkpoint reader says what is wrong."""
+    if path.name.lower().endswith(".weights.h5"):
+        return True  # Keras 3 refuses any other name for save_weights
+    try:
+        with open_binary(path) as fh:
+            head = fh.read(H5_SNIFF_BYTES)
+    except (OSError, ValueError):
+        return None
+    # the signature is at 0, or after a user block of 512, 1024, 2048... bytes
+    at = [n for n in (0, *(512 << k for k in range(8))) if head[n : n + 8] == _HDF5_SIGNATURE]
+    if not at:
+        return None
+    if any(m in head for m in _KERAS_MARKERS) or all(m in head for m in _KERAS3_PAIR):
+        return True
+    if len(head) < KERAS_MARKERS_WITHIN and _CHECKPOINT_NAME.search(path.name):
+        return None
+    return False
 
 
 def _stamp(path: Path) -> tuple[int, int, int] | None:

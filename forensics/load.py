@@ -316,7 +316,19 @@ def _record_of(found: Found, answer: worker.Answer) -> Any:
     if answer.failure is None:
         return answer.value
     note = f"internal error: {answer.failure}" if answer.bug else answer.failure
-    return dataclasses.replace(_source(found), status=Status.UNREADABLE, note=_one_line(note))
+    return dataclasses.replace(_source(_judged_here(found)), status=Status.UNREADABLE, note=_one_line(note))
+
+
+def _judged_here(found: Found) -> Found:
+    """An .h5 the worker crashed or ran out of time on before saying what it was: judged from
+    its first bytes in this process (no libhdf5), so that a data sample is not listed as a
+    broken checkpoint."""
+    if found.judged:
+        return found
+    from forensics.discover import h5_look_by_bytes
+
+    kind = Kind.DATA_SAMPLE if h5_look_by_bytes(found.path) is False else found.kind
+    return dataclasses.replace(found, kind=kind, judged=True)
 
 
 def _read_here(

@@ -15,7 +15,7 @@ import pytest
 
 from forensics import discover as discover_module
 from forensics import load as load_module
-from forensics.discover import discover, h5_holds_weights
+from forensics.discover import discover, h5_holds_weights, h5_look_by_bytes
 from forensics.load import load_run
 from forensics.readers import isolation, worker
 from forensics.records import Kind, Status
@@ -68,7 +68,7 @@ def test_a_run_holding_an_h5_that_crashes_hdf5_is_discovered_and_read_around_it(
     assert status["b_model.h5"].status is Status.OK and status["c_sample.h5"].status is Status.OK
 
 
-def test_a_crash_while_looking_at_one_h5_leaves_it_to_the_reader_and_the_rest_is_classified(
+def test_a_crash_while_looking_at_one_h5_judges_it_by_its_first_bytes_and_the_rest_is_classified(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, count_forks: list[int]
 ) -> None:
     shutil.copy(FIXTURES / "keras2_weights.h5", tmp_path / "a.h5")
@@ -86,7 +86,7 @@ def test_a_crash_while_looking_at_one_h5_leaves_it_to_the_reader_and_the_rest_is
     kinds = _kinds(tmp_path)
     assert kinds == {
         "a.h5": Kind.KERAS_H5,
-        "b.h5": Kind.KERAS_H5,
+        "b.h5": Kind.DATA_SAMPLE,  # judged from its first bytes once the look crashed on it
         "c.h5": Kind.DATA_SAMPLE,
         "d.weights.h5": Kind.KERAS_H5,
     }
@@ -108,7 +108,8 @@ def test_an_h5_that_hangs_the_look_is_given_up_on_after_the_deadline(
     monkeypatch.setattr(discover_module, "_peek_h5", hang_on_a)
     monkeypatch.setattr(discover_module, "H5_PEEK_SECONDS", 0.5)
     started = time.monotonic()
-    assert _kinds(tmp_path) == {"a.h5": Kind.KERAS_H5, "b.h5": Kind.DATA_SAMPLE}
+    # a.h5 is judged from its first bytes once the look is given up on
+    assert _kinds(tmp_path) == {"a.h5": Kind.DATA_SAMPLE, "b.h5": Kind.DATA_SAMPLE}
     assert time.monotonic() - started < 10
 
 
@@ -196,3 +197,77 @@ def test_under_load_run_the_worker_judges_each_h5_as_it_reads_it_and_discovery_w
         assert [d.source.path for d in run.data_samples] == ["b.h5"]
     finally:
         run.close()
+
+
+def _cut(src: Path, dest: Path, keep: int) -> Path:
+    """A real file cut after ``keep`` bytes, as an interrupted copy or save leaves it."""
+    dest.write_bytes(src.read_bytes()[:keep])
+    return dest
+
+
+def test_a_truncated_data_h5_is_listed_as_a_data_sample_and_a_truncated_keras_file_as_a_checkpoint(
+    tmp_path: Path,
+) -> None:
+    # libhdf5 refuses both: each is judged from its first bytes (Keras writes its markers first)
+    whole = _data_h5(tmp_path / "whole.h5")
+    run = tmp_path / "run"
+    run.mkdir()
+    _cut(whole, run / "batch_1.h5", whole.stat().st_size // 2)
+    _cut(FIXTURES / "keras2_full.h5", run / "a.h5", 3000)
+    _cut(FIXTURES / "keras3_nested.weights.h5", run / "b.h5", 3000)
+    assert _kinds(run) == {"a.h5": Kind.KERAS_H5, "b.h5": Kind.KERAS_H5, "batch_1.h5": Kind.DATA_SAMPLE}
+    loaded = load_run(run)  # the worker's own look (discovery leaves it the files) judges them alike
+    try:
+        got = {s.path: (s.kind, s.status) for s in loaded.sources}
+        note = next(s.note for s in loaded.sources if s.path == "batch_1.h5")
+    finally:
+        loaded.close()
+    assert got == {
+        "a.h5": (Kind.KERAS_H5, Status.UNREADABLE),
+        "b.h5": (Kind.KERAS_H5, Status.UNREADABLE),
+        "batch_1.h5": (Kind.DATA_SAMPLE, Status.UNREADABLE),
+    }
+    assert "truncated" in note
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["keras2_full.h5", "keras2_weights.h5", "keras3_nested.weights.h5", "crashes_hdf5.h5"],
+)
+def test_every_keras_fixture_is_told_from_data_by_its_first_bytes_whatever_its_name(tmp_path: Path, name: str) -> None:
+    renamed = tmp_path / "x.h5"
+    shutil.copy(FIXTURES / name, renamed)
+    assert h5_look_by_bytes(renamed) is True
+    assert h5_look_by_bytes(_data_h5(tmp_path / "y.h5")) is False
+    assert h5_look_by_bytes(_cut(FIXTURES / name, tmp_path / "model_3.h5", 200)) is None  # cut too short to tell
+
+
+def _fail_in_data_reader(monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+    from forensics.readers import data
+
+    real = data.read_data_sample
+
+    def read(path: Path, source: object) -> object:
+        if how == "crash":
+            os.kill(os.getpid(), signal.SIGSEGV)  # in the worker: as libhdf5 would
+        time.sleep(60)
+        return real(path, source)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(data, "read_data_sample", read)
+    monkeypatch.setattr(load_module, "READER_BASE_SECONDS", 1.0)
+
+
+@pytest.mark.parametrize("how", ["crash", "hang"])
+def test_a_data_h5_whose_read_crashes_or_hangs_is_listed_as_a_data_sample_not_a_broken_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    shutil.copy(FIXTURES / "keras2_weights.h5", tmp_path / "a.h5")
+    _data_h5(tmp_path / "b.h5")
+    _fail_in_data_reader(monkeypatch, how)
+    run = load_run(tmp_path)
+    try:
+        got = {s.path: (s.kind, s.status) for s in run.sources}
+    finally:
+        run.close()
+    assert got == {"a.h5": (Kind.KERAS_H5, Status.OK), "b.h5": (Kind.DATA_SAMPLE, Status.UNREADABLE)}
+    assert not run.data_samples and [c.source.path for c in run.checkpoints] == ["a.h5"]

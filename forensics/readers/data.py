@@ -43,7 +43,7 @@ from typing import IO, Any
 import numpy as np
 
 from forensics.errors import UnreadableSource
-from forensics.readers.h5safe import h5_refusal, import_h5py
+from forensics.readers.h5safe import h5_message, h5_refusal, import_h5py
 from forensics.readers.safe_open import fd_path, open_binary, open_fd, open_text
 from forensics.records import (  # noqa: F401  (LabelRangeCheck, labels_out_of_range: re-exported)
     ArrayStats,
@@ -416,7 +416,7 @@ def _open_h5(path: Path) -> _Opened:
         f = h5py.File(fd_path(fd, path), "r")
     except Exception as e:  # h5py raises OSError, ValueError, KeyError... for bad files
         os.close(fd)
-        raise UnreadableSource(f"not a readable HDF5 file: {_one_line(str(e))}") from e
+        raise UnreadableSource(f"not a readable HDF5 file: {h5_message(e)}") from e
     out.closers += [f.close, lambda: os.close(fd)]
     found: list[tuple[str, Any]] = []
 

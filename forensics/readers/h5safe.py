@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
 import sys
 import zlib
 from typing import Any
@@ -112,3 +113,15 @@ def _deflate_bomb(ds: Any, chunk_bytes: int) -> str | None:
         if inflater.unconsumed_tail:
             return f"chunk {i} inflates past its declared {chunk_bytes} bytes (a decompression bomb): not read"
     return None
+
+
+_TRUNCATED = re.compile(r"truncated file: eof = (\d+).*stored_eof = (\d+)")
+
+
+def h5_message(e: BaseException) -> str:
+    """libhdf5's complaint on one line, a truncated file's in plain words."""
+    text = " ".join(str(e).split()) or type(e).__name__
+    cut = _TRUNCATED.search(text)
+    if cut:
+        return f"truncated: {cut.group(1)} of {cut.group(2)} bytes present (an interrupted save?)"
+    return text[:200]

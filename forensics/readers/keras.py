@@ -38,7 +38,7 @@ import numpy as np
 
 from forensics.errors import UnreadableSource
 from forensics.readers import isolation, tensorstats
-from forensics.readers.h5safe import h5_refusal, import_h5py
+from forensics.readers.h5safe import h5_message, h5_refusal, import_h5py
 from forensics.readers.safe_open import fd_path, open_binary, open_fd
 from forensics.readers.tensorstats import StatsAccumulator, layer_of, summarize_problems
 from forensics.records import Checkpoint, Kind, LayerInfo, ModelInfo, Source, Status, TensorStats
@@ -185,7 +185,7 @@ def _open_keras(path: Path, archive: bool) -> Iterator[_Opened]:
                 # is at ``path`` now
                 h5 = h5py.File(fd_path(fd, path), "r")
             except _H5_ERRORS as e:
-                raise UnreadableSource(f"not a readable HDF5 file: {_h5_message(e)}") from None
+                raise UnreadableSource(f"not a readable HDF5 file: {h5_message(e)}") from None
             with h5:
                 yield _Opened(h5, identity=_identity(fd, archive))
         finally:
@@ -217,7 +217,7 @@ def _open_keras(path: Path, archive: bool) -> Iterator[_Opened]:
                 h5 = h5py.File(fileobj, "r")
             except _H5_ERRORS as e:
                 raise UnreadableSource(
-                    f"model.weights.h5 in the archive is not readable HDF5: {_h5_message(e)}"
+                    f"model.weights.h5 in the archive is not readable HDF5: {h5_message(e)}"
                 ) from None
             version = metadata.get("keras_version") if isinstance(metadata, dict) else None
             with h5:
@@ -528,7 +528,7 @@ def _walk_layout(opened: _Opened, reading: _Reading) -> _Layout:
     except _WalkBudget:
         raise UnreadableSource(f"H5 group tree exceeds {MAX_GROUPS} groups or depth {MAX_GROUP_DEPTH}") from None
     except _H5_ERRORS as e:
-        raise UnreadableSource(f"HDF5 structure is damaged: {_h5_message(e)}") from None
+        raise UnreadableSource(f"HDF5 structure is damaged: {h5_message(e)}") from None
     return layout
 
 
@@ -776,7 +776,7 @@ def _child(group: h5py.Group, name: str, reading: _Reading) -> Any:
     try:
         link = group.get(name, getlink=True)
     except _H5_ERRORS as e:
-        reading.problems.append(f"'{name}': {_h5_message(e)}")
+        reading.problems.append(f"'{name}': {h5_message(e)}")
         return None
     if link is None:
         return None
@@ -853,7 +853,7 @@ def _stat(ds: h5py.Dataset, name: str, layer: str, out: list[TensorStats], readi
         for chunk in _dataset_chunks(ds, view, shape, reading.chunk_elements):
             acc.update(chunk)
     except _H5_ERRORS as e:
-        reading.problems.append(f"'{name}': data unreadable ({_h5_message(e)})")
+        reading.problems.append(f"'{name}': data unreadable ({h5_message(e)})")
         return
     out.append(acc.result())
 
@@ -898,17 +898,6 @@ def _scalar_state(ds: h5py.Dataset, is_iterations: bool, reading: _Reading) -> N
 
 
 # ---------------------------------------------------------------- attributes and config
-
-
-_TRUNCATED = re.compile(r"truncated file: eof = (\d+).*stored_eof = (\d+)")
-
-
-def _h5_message(e: BaseException) -> str:
-    text = " ".join(str(e).split()) or type(e).__name__
-    cut = _TRUNCATED.search(text)
-    if cut:
-        return f"truncated: {cut.group(1)} of {cut.group(2)} bytes present (an interrupted save?)"
-    return text[:200]
 
 
 def _attr_str(value: Any) -> str | None:

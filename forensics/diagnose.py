@@ -49,6 +49,9 @@ STOP_MESSAGE_ONLY_CONFIDENCE = 0.7
 MAX_EVIDENCE_WEIGHT = 0.99
 # The confidence of a verdict never reaches certainty.
 MAX_CONFIDENCE = 0.99
+# The runs of a store not analysed are named in the not-checked list up to this many (a team's
+# store can hold thousands; `forensics inspect` lists them all)
+MAX_RUNS_NAMED = 5
 # A runner-up less probable than this is no alternative worth naming in the summary.
 RUNNER_UP_MIN_SCORE = 0.05
 # A cause named from the fitted table's base rates alone, no finding for it (kind ``prior``), is
@@ -144,6 +147,13 @@ def not_checked(tl: Timeline) -> list[str]:
         notes.append("no data sample: inputs and labels not checked directly (add one with --data)")
     if not tl.job_logs:
         notes.append("no job log: framework errors and tracebacks not checked")
+    for path, analysed, others in tl.stores_of_many:
+        shown = ", ".join(f"'{n}'" for n in others[:MAX_RUNS_NAMED])
+        more = f" and {len(others) - MAX_RUNS_NAMED} more" if len(others) > MAX_RUNS_NAMED else ""
+        notes.append(
+            f"{path} holds {len(others) + 1} runs: only '{analysed}' was analysed (the newest that logged a metric); "
+            f"not analysed: {shown}{more} (forensics inspect lists each run's series)"
+        )
     return notes
 
 

@@ -390,6 +390,9 @@ class Timeline:
     died_after_step: int | None = None  # the last step a log showed before the job died on an exception
     # how metrics stores recorded the job's end: (store path, the store's word, exit code)
     store_endings: tuple[tuple[str, str, int | None], ...] = ()
+    # a store of several runs (an MLflow database) feeds one to the timeline: (store path, the
+    # analysed run's name, the names of the others, newest first), so the report can say so
+    stores_of_many: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
     job_logs: int = 0  # job logs read
     spikes_recovered: tuple[int, ...] = ()
     loss_spikes: tuple[Spike, ...] = ()  # every spike by the published criteria (forensics/spikes.py)
@@ -1618,6 +1621,7 @@ def build_timeline(run: RunData) -> Timeline:
         store_endings=tuple(
             (lg.source.path, lg.store_status, lg.exit_code) for lg in run.logs if lg.store_status is not None
         ),
+        stores_of_many=_stores_of_many(run),
         job_logs=len(run.logs),
         spikes_recovered=spikes,
         loss_spikes=loss_spikes,
@@ -1635,6 +1639,17 @@ def build_timeline(run: RunData) -> Timeline:
         data_samples=tuple(run.data_samples),
         problems=tuple(problems),
     )
+
+
+def _stores_of_many(run: RunData) -> tuple[tuple[str, str, tuple[str, ...]], ...]:
+    out = []
+    for log in run.logs:
+        chosen = [r for r in log.store_runs if r.analysed]
+        if len(log.store_runs) < 2 or not chosen:
+            continue
+        others = sorted((r for r in log.store_runs if not r.analysed), key=lambda r: -(r.start_time or 0.0))
+        out.append((log.source.path, chosen[0].name, tuple(r.name for r in others)))
+    return tuple(out)
 
 
 # Which functions derive each landmark of the Timeline: a rule that reads the field

@@ -116,6 +116,19 @@ def test_mlflow_database_run_is_diagnosed_from_its_newest_run():
     assert lrs == [0.5]
 
 
+def test_a_store_of_several_runs_says_which_run_was_analysed_and_names_the_others():
+    # mlflow.db holds baseline/healthy, sweep/nan-guard and sweep/killed (the newest): the
+    # report's not-checked list says the other two were not analysed, not only the sources table
+    r = forensics.analyze(str(MLFLOW_DIR))
+    said = [n for n in r.not_checked if n.startswith("mlflow.db holds")]
+    assert len(said) == 1
+    assert "3 runs: only 'sweep/killed' was analysed" in said[0]
+    assert "'sweep/nan-guard'" in said[0] and "'baseline/healthy'" in said[0]
+    assert said[0] in r.to_markdown() and said[0] in json.loads(r.to_json())["not_checked"]
+    # a W&B file holds one run: nothing left out to say
+    assert not [n for n in forensics.analyze(str(WANDB_DIR)).not_checked if " runs: only " in n]
+
+
 def test_reading_the_database_writes_nothing_beside_it(tmp_path: Path):
     run = tmp_path / "run"
     shutil.copytree(MLFLOW_DIR, run)

@@ -199,6 +199,11 @@ def _divergence_sentence(tl: Timeline) -> str:
         return f"The job died on an error{at}, before any non-finite loss was logged."
     if tl.loss is not None:
         return "The training loss stayed finite and did not explode, but the weights tell otherwise."
+    if not tl.checkpoints:
+        return (
+            "No loss series and no checkpoint were kept, so whether and when the run diverged is not shown: the "
+            "cause rests on what its settings state."
+        )
     return ""
 
 
@@ -416,7 +421,10 @@ def _prior_verdict(
 def _prior_sentence(tl: Timeline, cause: str, after_findings: bool = False) -> str:
     """Why a cause no finding spoke for is named: the fitted base rates for what was read (and,
     ``after_findings``, the findings' weight against the other causes)."""
-    what = "a run that diverged" + (" with no loss series read" if tl.loss is None else "")
+    if not tl.diverged:
+        what = "a run whose loss was not kept"
+    else:
+        what = "a run that diverged" + (" with no loss series read" if tl.loss is None else "")
     rest = ", once the findings' weight against the other causes is counted" if after_findings else ""
     return (
         f"{cause.replace('_', ' ').capitalize()} is named from a weak prior, not from evidence: it is the "

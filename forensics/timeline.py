@@ -328,6 +328,31 @@ class LrSchedule(NamedTuple):
     step_factor_origin: str | None
 
 
+class Setup(NamedTuple):
+    """What the configs state about the training setup beyond the LR (first config that says,
+    with its file): what shifts the LR that is usual, and the settings that are risky in
+    themselves. None: not stated."""
+
+    batch_size: int | None = None  # per device and micro-batch
+    grad_accum: int | None = None
+    world_size: int | None = None
+    momentum: float | None = None  # SGD's momentum (0: plain SGD)
+    epsilon: float | None = None  # the smallest epsilon an optimizer or normalisation states
+    epsilon_key: str | None = None  # the key it was stated under
+    precision: str | None = None  # the precision as written ("16-mixed", "float16", "fp16"...)
+    loss_scaling: bool | None = None  # a loss scaler is stated on (True) or off (False)
+    model: str | None = None  # the model or cell the config names ("lstm", "resnet18"...)
+    origin: str | None = None  # the config file the first of these came from
+    configs: int = 0  # configs read (a config file, hparams, a log's header)
+
+    @property
+    def global_batch(self) -> int | None:
+        """Samples per optimizer step: batch x accumulation x data-parallel processes."""
+        if self.batch_size is None:
+            return None
+        return self.batch_size * (self.grad_accum or 1) * (self.world_size or 1)
+
+
 class WeightNorm(NamedTuple):
     """Global L2 norm of a checkpoint's float weights (NaN when any of them is non-finite)."""
 
@@ -348,6 +373,7 @@ _NO_LR = LrInfo(None, None, None, None, None, None)
 _NO_WIDTH = OutputWidth(None, None)
 _NO_CLIPPING = Clipping(None, None)
 _NO_SCHEDULE = LrSchedule(None, None, None, None)
+_NO_SETUP = Setup()
 
 
 # Measures one checkpoint-to-checkpoint update: layer -> (||dW||, ||W_a||) over finite
@@ -404,6 +430,7 @@ class Timeline:
     output_width: OutputWidth = _NO_WIDTH
     clipping: Clipping = _NO_CLIPPING
     lr_schedule: LrSchedule = _NO_SCHEDULE
+    setup: Setup = _NO_SETUP
     model_loss: str | None = None  # the loss a checkpoint's training config or a config file names
     weight_dtype: str | None = None  # the dtype the model trains in
     weight_norms: tuple[WeightNorm, ...] = ()  # per checkpoint, in time order
@@ -1381,6 +1408,134 @@ def _lr_schedule(run: RunData) -> LrSchedule:
     return LrSchedule(*warmup, *factor)
 
 
+# Keys an optimizer's or a normalisation layer's epsilon is stated under (compared lower-cased).
+_EPSILON_KEYS = (
+    "eps",
+    "epsilon",
+    "adam_epsilon",
+    "adam_eps",
+    "optimizer_eps",
+    "norm_eps",
+    "layer_norm_eps",
+    "layer_norm_epsilon",
+    "layernorm_eps",
+    "ln_eps",
+    "bn_eps",
+    "batch_norm_eps",
+    "batchnorm_eps",
+    "rms_norm_eps",
+)
+# Keys that turn a loss scaler on or off, or set its scale (DeepSpeed, apex, Accelerate, scripts).
+_LOSS_SCALE_KEYS = (
+    "loss_scale",
+    "loss_scaler",
+    "dynamic_loss_scale",
+    "use_grad_scaler",
+    "grad_scaler",
+    "use_loss_scaling",
+    "initial_scale_power",
+    "init_scale",
+)
+# Precision values that train in float16 with a dynamic loss scaler by default: Lightning's
+# "16-mixed" (and the older 16), Keras's "mixed_float16" policy (model.fit wraps the optimizer in
+# a LossScaleOptimizer), apex O1/O2, torch amp.
+_SCALED_FP16 = frozenset({"16-mixed", "16", "mixed_float16", "o1", "o2", "amp", "fp16-mixed", "mixed"})
+# ... and values that keep the weights and every operation in float16 with no scaler.
+_PURE_FP16 = frozenset({"16-true", "half", "float16", "torch.float16", "o3", "fp16-true", "true16"})
+_MODEL_NAME_KEYS = ("model", "model_name", "arch", "architecture", "model_type", "cell", "rnn_type", "network")
+
+
+def _setup(run: RunData) -> Setup:
+    """What the configs state about the setup (first config that says wins, each key alone)."""
+    from forensics.readers.config import values_of
+
+    out: dict[str, object] = {}
+    origin = None
+
+    def put(key: str, value: object, src: str) -> None:
+        nonlocal origin
+        if value is not None and key not in out:
+            out[key] = value
+            origin = origin or src
+
+    for c in run.configs:
+        src = c.source.path
+        put("batch_size", c.batch_size, src)
+        put("grad_accum", c.grad_accum, src)
+        put("world_size", c.world_size, src)
+        tree = c.raw
+        if not tree:
+            continue
+        put("momentum", _first_float(values_of(tree, ("momentum",)), lambda v: 0 <= v < 1), src)
+        eps = [
+            (float(v), k)
+            for k in _EPSILON_KEYS
+            for v in values_of(tree, (k,))
+            if _as_float(v) is not None and _as_float(v) >= 0  # type: ignore[operator]
+        ]
+        if eps and "epsilon" not in out:
+            value, key = min(eps)
+            put("epsilon", value, src)
+            put("epsilon_key", key, src)
+        if c.mixed_precision == "fp16":
+            written = [str(v).strip().lower() for v in values_of(tree, _PRECISION_VALUE_KEYS)]
+            put("precision", next((w for w in written if w in _SCALED_FP16 | _PURE_FP16), "fp16"), src)
+        scale = values_of(tree, _LOSS_SCALE_KEYS)
+        if scale:
+            put("loss_scaling", _scaler_on(scale[0]), src)
+        names = [v for v in values_of(tree, _MODEL_NAME_KEYS) if isinstance(v, str) and v.strip()]
+        if names:
+            put("model", names[0].strip(), src)
+    if not run.configs:
+        return _NO_SETUP
+    return Setup(**out, origin=origin, configs=len(run.configs))  # type: ignore[arg-type]
+
+
+# Keys whose value says which float16 training it is ("16-mixed", "O1", "float16"...).
+_PRECISION_VALUE_KEYS = (
+    "precision",
+    "mixed_precision",
+    "dtype_policy",
+    "dtype",
+    "torch_dtype",
+    "amp_level",
+    "opt_level",
+    "fp16_opt_level",
+    "name",  # a Keras DTypePolicy's {"config": {"name": "mixed_float16"}}
+)
+
+
+def _as_float(v: object) -> float | None:
+    if isinstance(v, bool):
+        return None
+    try:
+        x = float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return x if math.isfinite(x) else None
+
+
+def _first_float(values: list[object], ok: Callable[[float], bool]) -> float | None:
+    for v in values:
+        x = _as_float(v)
+        if x is not None and ok(x):
+            return x
+    return None
+
+
+def _scaler_on(value: object) -> bool | None:
+    """A loss-scale setting: on unless it is off/false (a fixed scale of 1 is no scaling)."""
+    if isinstance(value, bool):
+        return value
+    x = _as_float(value)
+    if x is not None:
+        return x != 1.0  # DeepSpeed: 0 means dynamic; any other value a fixed scale
+    s = str(value).strip().lower()
+    if s in ("false", "off", "none", "no"):
+        return False
+    return True if s in ("true", "on", "dynamic", "yes") else None
+
+
 def _model_loss(run: RunData) -> str | None:
     for c in run.checkpoints:
         if c.model is not None and c.model.loss:
@@ -1632,6 +1787,7 @@ def build_timeline(run: RunData) -> Timeline:
         output_width=_output_width(run),
         clipping=_clipping(run),
         lr_schedule=_lr_schedule(run),
+        setup=_setup(run),
         model_loss=_model_loss(run),
         weight_dtype=_weight_dtype(run, views),
         weight_norms=_weight_norms(views),

@@ -68,7 +68,8 @@ READERS: dict[Kind, Reader | Skip] = {
     Kind.SAFETENSORS_INDEX: Reader(
         "forensics.readers.safetensors:read_safetensors_index", "checkpoints", takes_root=True
     ),
-    Kind.JOB_LOG: Reader("forensics.readers.logs:read_job_log", "logs"),
+    # a job log, and the settings its header states (readers/log_settings.py) as a ConfigData
+    Kind.JOB_LOG: Reader("forensics.readers.log_settings:read_job_log_with_settings", "logs"),
     Kind.METRICS_CSV: Reader("forensics.readers.metrics_csv:read_metrics_csv", "logs"),
     Kind.METRICS_JSONL: Reader("forensics.readers.metrics_csv:read_jsonl_metrics", "logs"),
     Kind.MLFLOW_METRIC: Reader("forensics.readers.metrics_csv:read_mlflow_metric", "logs"),

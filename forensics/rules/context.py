@@ -88,6 +88,13 @@ def long_after_raise(tl: Timeline, c: LrChange, step: int) -> bool:
     return step > c.step + max(2 * (c.window or 1), LR_SPIKE_REACH_FRACTION * span)
 
 
+def may_have_failed(tl: Timeline) -> bool:
+    """Did the run diverge, or is there no loss series to show it did not? Only a config, or
+    checkpoints that may end before the fault, leave how the run went open: what the config
+    states may then speak, as a prior."""
+    return tl.diverged or tl.loss is None
+
+
 def climbed_into_blowup(tl: Timeline) -> bool:
     """Did the loss climb before its first non-finite value? Either the timeline found an
     onset, or (too few points for one) the last finite loss already stood

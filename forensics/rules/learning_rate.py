@@ -9,7 +9,7 @@ import numpy as np
 
 from forensics.median import median
 from forensics.rules.base import Finding, rule
-from forensics.rules.context import long_after_raise, lr_high, lr_normal, lr_still_rising
+from forensics.rules.context import long_after_raise, lr_high, lr_normal, lr_still_rising, may_have_failed
 from forensics.timeline import LrChange, LrInfo, Timeline, log10_safe
 from forensics.util import fmt_num
 
@@ -412,7 +412,8 @@ SCHEDULE_SHAPE_WEIGHT = 0.2
 def schedule_or_constant(tl: Timeline) -> list[Finding]:
     """
     What it detects:
-        In a run that diverged, how the LR in force came about, where LR001 (an
+        In a run that diverged (or whose loss was not kept: only a config or
+        checkpoints say how it went), how the LR in force came about, where LR001 (an
         LR that rose into the blow-up after training at a lower one) is silent.
         A logged LR that jumped up before the blow-up (a schedule step, not a
         warmup's ramp) is a schedule spike; a logged LR that was high for its
@@ -439,7 +440,7 @@ def schedule_or_constant(tl: Timeline) -> list[Finding]:
         For a spike, keep the schedule from raising the LR (a gamma below 1, a
         lower peak); for an LR too high, lower it by 10x.
     """
-    if not tl.diverged:
+    if not may_have_failed(tl):
         return []
     lri = tl.lr_info
     if tl.lr is not None and len(tl.lr):

@@ -21,6 +21,7 @@ from forensics.rules.context import (
     lr_high,
     lr_normal,
     lr_still_rising,
+    may_have_failed,
 )
 from forensics.rules.data_or_labels import unscaled_input
 from forensics.timeline import Timeline
@@ -48,6 +49,25 @@ DEEP_PLAIN_LAYERS = 8
 # The LR usual for each optimizer family on a small model (Adam-family default 1e-3; SGD
 # 0.01-0.1; unknown optimizer in between).
 LR_USUAL = {"adaptive": 1e-3, "sgd": 0.05, None: 1e-2}
+# The LR usual for a named optimizer, where it is not its family's (first pattern found in the
+# name, lower-cased, wins): the frameworks' defaults and the recipes they come from.
+LR_USUAL_BY_NAME: tuple[tuple[str, float], ...] = (
+    ("adadelta", 1.0),  # Zeiler 2012 has no LR (a factor of 1); torch's default 1.0, Keras's note: "use 1.0"
+    ("adagrad", 1e-2),  # torch's default 1e-2 (Keras 1e-3); Duchi et al. 2011 ran 0.01-0.1
+    ("rmsprop", 1e-3),  # Hinton's lecture 6e and Keras's default 1e-3 (torch's 1e-2 is the range's top)
+    ("lion", 1e-4),  # Chen et al. 2023: 3-10x below AdamW's LR (AdamW 1e-3 -> 1e-4..3e-4)
+    ("adamax", 2e-3),  # Kingma & Ba 2015 (section 7.1) and torch's default 2e-3
+    ("nadam", 2e-3),  # torch's default 2e-3 (Keras 1e-3)
+    ("adafactor", 1e-3),  # with its relative step off, Transformers' docs use 1e-3
+    ("adam", 1e-3),  # Kingma & Ba 2015's default, torch's and Keras's for Adam, AdamW, RAdam
+    ("sgd", 0.05),  # 0.01 (Keras's default) to 0.1 (the ResNet recipe, with momentum 0.9): the middle
+)
+# The batch the usual LRs are quoted at: Goyal et al. 2017 state the linear rule as 0.1 x batch / 256.
+LR_REFERENCE_BATCH = 256
+# Above it, with a warmup, a larger batch takes a larger LR: linearly for SGD (Goyal et al. 2017,
+# who needed the warmup to reach it), by the square root for Adam-family optimizers (Hoffer et al.
+# 2017; Malladi et al. 2022). The exponent per family:
+LR_BATCH_EXPONENT = {"sgd": 1.0, "adaptive": 0.5, None: 0.5}
 # A stated LR this many times above the usual one is a prior for the LR cause ...
 LR_PRIOR_HIGH_RATIO = 10.0
 # ... and one within this factor of it argues (weakly) against the LR.
@@ -430,15 +450,22 @@ def lr_far_above_usual(tl: Timeline) -> bool:
 
 
 def usual_lr(tl: Timeline) -> float | None:
-    """The LR usual for the run's optimizer family and model size (LR_USUAL, scaled down by
-    (parameters / LR_SIZE_PIVOT)^-1/4 for larger models); None when no LR is stated."""
+    """The LR usual for the run's optimizer, model size and batch; None when no LR is stated.
+
+    The optimizer's own value (LR_USUAL_BY_NAME), else its family's (LR_USUAL); scaled down by
+    (parameters / LR_SIZE_PIVOT)^-1/4 for larger models, and up for a global batch past
+    LR_REFERENCE_BATCH when the config states a warmup (LR_BATCH_EXPONENT)."""
     lri = tl.lr_info
     if lri.value is None or lri.value <= 0:
         return None
-    usual = LR_USUAL.get(lri.family, LR_USUAL[None])
+    name = (lri.optimizer or "").lower()
+    usual = next((v for pattern, v in LR_USUAL_BY_NAME if pattern in name), LR_USUAL.get(lri.family, LR_USUAL[None]))
     params = _param_count(tl)
     if params is not None and params > LR_SIZE_PIVOT:
         usual *= (params / LR_SIZE_PIVOT) ** -0.25
+    batch = tl.setup.global_batch
+    if batch is not None and batch > LR_REFERENCE_BATCH and tl.lr_schedule.warmup:
+        usual *= (batch / LR_REFERENCE_BATCH) ** LR_BATCH_EXPONENT.get(lri.family, LR_BATCH_EXPONENT[None])
     return usual
 
 
@@ -446,31 +473,55 @@ def usual_lr(tl: Timeline) -> float | None:
 def stated_lr_prior(tl: Timeline) -> list[Finding]:
     """
     What it detects:
-        A run that diverged, whose stated LR (logged, or from the optimizer
-        state or config) is at least 10x what is usual for its optimizer family
-        and model size (Adam-family 1e-3, SGD 0.05, unknown 1e-2, scaled down by
-        (parameters / 1e6)^-1/4 for larger models) — or within 3x of it.
+        A run that diverged, or whose loss was not kept (only a config or
+        checkpoints are left to say how it went), whose stated LR (logged, or
+        from the optimizer state or config, or printed in the job log's header)
+        is at least 10x what is usual for its optimizer, model size and batch —
+        or within 3x of it. The usual LR, from the frameworks' defaults and the
+        recipes behind them: SGD with or without momentum 0.05 (Keras's default
+        0.01; 0.1 with momentum 0.9 in the ResNet recipe of He et al. 2016 and
+        Goyal et al. 2017 — momentum lengthens the effective step by
+        1/(1-momentum), but the recipes pick the LR with it in place);
+        Adam/AdamW/RAdam 1e-3 (Kingma & Ba 2015; torch and Keras defaults);
+        Adamax and NAdam 2e-3 (torch's defaults); RMSprop 1e-3 (Hinton's
+        lecture 6e, Keras's default; torch's 1e-2 is the top of its range);
+        Adagrad 1e-2 (torch's default); Adadelta 1.0 (the paper's rule has no
+        LR; torch's default, and Keras's note on its 1e-3); Lion 1e-4 (Chen et
+        al. 2023: 3-10x below AdamW's); another adaptive optimizer 1e-3, an
+        unknown one 1e-2. Larger models want less: scaled by (parameters /
+        1e6)^-1/4 above a million parameters (GPT-3's table, Brown et al. 2020,
+        goes from 6e-4 at 125M to 6e-5 at 175B). A larger batch takes more,
+        when a warmup is stated: above a global batch of 256 (batch x
+        accumulation x processes), linearly for SGD (Goyal et al. 2017, who
+        needed the warmup to get there) and by the square root for
+        Adam-family optimizers (Hoffer et al. 2017, Malladi et al. 2022).
+        Clipping and precision do not move it: clipping bounds each update to
+        LR x the clip norm, which turns a blow-up at too high an LR into a
+        steady climb of the weights (LR007) but does not make that LR right;
+        the schedule's peak, not its start, is the LR compared.
 
     Why it points to this cause:
         A prior, not a finding: most blow-ups at 10x the usual LR are the LR's
-        doing, and most at the usual LR are not. Other evidence (a huge first
-        gradient, a NaN batch) overturns it; its weight is kept low so it only
-        decides between otherwise balanced causes.
+        doing, and most at the usual LR are not. Where the job left only its
+        config (it died before its first checkpoint) or checkpoints that end
+        before the fault, the stated LR is the one thing that speaks. Other
+        evidence (a huge first gradient, a NaN batch) overturns it; its weight
+        is kept low so it only decides between otherwise balanced causes.
 
     Evidence it reports:
-        The LR, where it was read, the optimizer family and the usual value.
+        The LR, where it was read, the optimizer and the usual value.
 
     Fix to suggest:
         Bring the LR to the usual range for the optimizer (concrete value).
     """
-    if not tl.diverged:
+    if not may_have_failed(tl):
         return []
     lri = tl.lr_info
     usual = usual_lr(tl)
     if lri.value is None or lri.value <= 0 or usual is None:
         return []
     ratio = lri.value / usual
-    fam = lri.family or "unknown optimizer"
+    fam = lri.optimizer or lri.family or "unknown optimizer"
     if ratio >= LR_PRIOR_HIGH_RATIO:
         return [
             Finding(

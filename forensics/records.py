@@ -368,6 +368,17 @@ class ConfigData:
     seed_per_epoch: bool | None = None  # accelerate's seedable sampler: epoch e shuffles with seed + e
     warmup: float | None = None  # the LR warmup's length as written (steps, epochs or a ratio)
     lr_step_factor: float | None = None  # what a step/multistep schedule multiplies the LR by at each milestone
+    # what else the setup says (timeline.Setup): SGD's momentum, the smallest epsilon an optimizer or
+    # a normalisation states (and its key), the float16 precision as written ("16-mixed", "float16"...),
+    # a loss scaler stated on/off, the model's name, and a class count stated as such (num_classes,
+    # num_labels, a label map; not a language model's vocabulary)
+    momentum: float | None = None
+    epsilon: float | None = None
+    epsilon_key: str | None = None
+    precision_written: str | None = None
+    loss_scaling: bool | None = None
+    model_name: str | None = None
+    classes_stated: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

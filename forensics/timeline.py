@@ -340,10 +340,13 @@ class Setup(NamedTuple):
     epsilon: float | None = None  # the smallest epsilon an optimizer or normalisation states
     epsilon_key: str | None = None  # the key it was stated under
     precision: str | None = None  # the precision as written ("16-mixed", "float16", "fp16"...)
-    loss_scaling: bool | None = None  # a loss scaler is stated on (True) or off (False)
+    loss_scaling: bool | None = None  # a loss scaler on (True) or off (False), as stated or as the precision implies
     model: str | None = None  # the model or cell the config names ("lstm", "resnet18"...)
     origin: str | None = None  # the config file the first of these came from
     configs: int = 0  # configs read (a config file, hparams, a log's header)
+    num_classes: int | None = None  # the class count a config states (num_classes, num_labels, id2label)
+    classes_origin: str | None = None  # the config it was read from
+    head: OutputWidth = OutputWidth(None, None)  # the output layer's width as the checkpoint's weights say it
 
     @property
     def global_batch(self) -> int | None:
@@ -1373,9 +1376,9 @@ def _lr_info(run: RunData, lr: Series | None, end: int | None) -> LrInfo:
 
 
 def _output_width(run: RunData) -> OutputWidth:
-    for c in run.checkpoints:
-        if c.model is not None and c.model.output_units:
-            return OutputWidth(c.model.output_units, f"output layer units in {c.source.path}")
+    model = _model_output_width(run)
+    if model.units is not None:
+        return model
     for cfg in run.configs:
         if cfg.num_classes:
             return OutputWidth(cfg.num_classes, f"num_classes in {cfg.source.path}")
@@ -1385,13 +1388,40 @@ def _output_width(run: RunData) -> OutputWidth:
             if e.classes is not None and e.classes > 0:
                 return OutputWidth(e.classes, f"the valid range [0, {e.classes}) in {log.source.path} line {e.line}")
     # no config: the last layer's bias length is its output width
+    return _bias_output_width(run)
+
+
+def _model_output_width(run: RunData) -> OutputWidth:
+    """The output layer's units as a checkpoint's model description states them (Keras)."""
+    for c in run.checkpoints:
+        if c.model is not None and c.model.output_units:
+            return OutputWidth(c.model.output_units, f"output layer units in {c.source.path}")
+    return _NO_WIDTH
+
+
+def _bias_output_width(run: RunData, skip_norms: bool = False) -> OutputWidth:
+    """The length of a checkpoint's last bias: the output layer's width in a state dict
+    (``skip_norms``: not a normalisation layer's, which follows the head in some models)."""
     for c in run.checkpoints:
         biases = [
-            t for t in c.tensors if len(t.shape) == 1 and "bias" in t.name.lower().rsplit("/", 1)[-1].rsplit(".", 1)[-1]
+            t
+            for t in c.tensors
+            if len(t.shape) == 1
+            and "bias" in t.name.lower().rsplit("/", 1)[-1].rsplit(".", 1)[-1]
+            and not (skip_norms and _NORM_NAME.search(t.name))
         ]
         if biases:
             return OutputWidth(biases[-1].shape[0], f"length of the last bias ({biases[-1].name}) in {c.source.path}")
-    return OutputWidth(None, None)
+    return _NO_WIDTH
+
+
+_NORM_NAME = re.compile(r"norm|(^|[._/])(ln|bn)(_?f|_?\d+)?([._/]|$)", re.IGNORECASE)
+
+
+def _head_width(run: RunData) -> OutputWidth:
+    """The output layer's width as the weights say it (not a config): to hold a config's class count against."""
+    model = _model_output_width(run)
+    return model if model.units is not None else _bias_output_width(run, skip_norms=True)
 
 
 def _clipping(run: RunData) -> Clipping:
@@ -1408,132 +1438,41 @@ def _lr_schedule(run: RunData) -> LrSchedule:
     return LrSchedule(*warmup, *factor)
 
 
-# Keys an optimizer's or a normalisation layer's epsilon is stated under (compared lower-cased).
-_EPSILON_KEYS = (
-    "eps",
-    "epsilon",
-    "adam_epsilon",
-    "adam_eps",
-    "optimizer_eps",
-    "norm_eps",
-    "layer_norm_eps",
-    "layer_norm_epsilon",
-    "layernorm_eps",
-    "ln_eps",
-    "bn_eps",
-    "batch_norm_eps",
-    "batchnorm_eps",
-    "rms_norm_eps",
-)
-# Keys that turn a loss scaler on or off, or set its scale (DeepSpeed, apex, Accelerate, scripts).
-_LOSS_SCALE_KEYS = (
-    "loss_scale",
-    "loss_scaler",
-    "dynamic_loss_scale",
-    "use_grad_scaler",
-    "grad_scaler",
-    "use_loss_scaling",
-    "initial_scale_power",
-    "init_scale",
-)
-# Precision values that train in float16 with a dynamic loss scaler by default: Lightning's
-# "16-mixed" (and the older 16), Keras's "mixed_float16" policy (model.fit wraps the optimizer in
-# a LossScaleOptimizer), apex O1/O2, torch amp.
-_SCALED_FP16 = frozenset({"16-mixed", "16", "mixed_float16", "o1", "o2", "amp", "fp16-mixed", "mixed"})
-# ... and values that keep the weights and every operation in float16 with no scaler.
-_PURE_FP16 = frozenset({"16-true", "half", "float16", "torch.float16", "o3", "fp16-true", "true16"})
-_MODEL_NAME_KEYS = ("model", "model_name", "arch", "architecture", "model_type", "cell", "rnn_type", "network")
-
-
 def _setup(run: RunData) -> Setup:
-    """What the configs state about the setup (first config that says wins, each key alone)."""
-    from forensics.readers.config import values_of
-
-    out: dict[str, object] = {}
-    origin = None
-
-    def put(key: str, value: object, src: str) -> None:
-        nonlocal origin
-        if value is not None and key not in out:
-            out[key] = value
-            origin = origin or src
-
-    for c in run.configs:
-        src = c.source.path
-        put("batch_size", c.batch_size, src)
-        put("grad_accum", c.grad_accum, src)
-        put("world_size", c.world_size, src)
-        tree = c.raw
-        if not tree:
-            continue
-        put("momentum", _first_float(values_of(tree, ("momentum",)), lambda v: 0 <= v < 1), src)
-        eps = [
-            (float(v), k)
-            for k in _EPSILON_KEYS
-            for v in values_of(tree, (k,))
-            if _as_float(v) is not None and _as_float(v) >= 0  # type: ignore[operator]
-        ]
-        if eps and "epsilon" not in out:
-            value, key = min(eps)
-            put("epsilon", value, src)
-            put("epsilon_key", key, src)
-        if c.mixed_precision == "fp16":
-            written = [str(v).strip().lower() for v in values_of(tree, _PRECISION_VALUE_KEYS)]
-            put("precision", next((w for w in written if w in _SCALED_FP16 | _PURE_FP16), "fp16"), src)
-        scale = values_of(tree, _LOSS_SCALE_KEYS)
-        if scale:
-            put("loss_scaling", _scaler_on(scale[0]), src)
-        names = [v for v in values_of(tree, _MODEL_NAME_KEYS) if isinstance(v, str) and v.strip()]
-        if names:
-            put("model", names[0].strip(), src)
+    """What the configs state about the setup (first config that says wins, each setting alone;
+    the config reader judged each tree: ``readers.config.extract_settings``)."""
     if not run.configs:
         return _NO_SETUP
-    return Setup(**out, origin=origin, configs=len(run.configs))  # type: ignore[arg-type]
-
-
-# Keys whose value says which float16 training it is ("16-mixed", "O1", "float16"...).
-_PRECISION_VALUE_KEYS = (
-    "precision",
-    "mixed_precision",
-    "dtype_policy",
-    "dtype",
-    "torch_dtype",
-    "amp_level",
-    "opt_level",
-    "fp16_opt_level",
-    "name",  # a Keras DTypePolicy's {"config": {"name": "mixed_float16"}}
-)
-
-
-def _as_float(v: object) -> float | None:
-    if isinstance(v, bool):
-        return None
-    try:
-        x = float(v)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return x if math.isfinite(x) else None
-
-
-def _first_float(values: list[object], ok: Callable[[float], bool]) -> float | None:
-    for v in values:
-        x = _as_float(v)
-        if x is not None and ok(x):
-            return x
-    return None
-
-
-def _scaler_on(value: object) -> bool | None:
-    """A loss-scale setting: on unless it is off/false (a fixed scale of 1 is no scaling)."""
-    if isinstance(value, bool):
-        return value
-    x = _as_float(value)
-    if x is not None:
-        return x != 1.0  # DeepSpeed: 0 means dynamic; any other value a fixed scale
-    s = str(value).strip().lower()
-    if s in ("false", "off", "none", "no"):
-        return False
-    return True if s in ("true", "on", "dynamic", "yes") else None
+    out: dict[str, object] = {}
+    origin = None
+    fields = (
+        ("batch_size", "batch_size"),
+        ("grad_accum", "grad_accum"),
+        ("world_size", "world_size"),
+        ("momentum", "momentum"),
+        ("epsilon", "epsilon"),
+        ("epsilon_key", "epsilon_key"),
+        ("precision", "precision_written"),
+        ("loss_scaling", "loss_scaling"),
+        ("model", "model_name"),
+    )
+    for c in run.configs:
+        for name, attr in fields:
+            value = getattr(c, attr)
+            if value is not None and name not in out:
+                if name == "epsilon_key" and out.get("epsilon") != c.epsilon:
+                    continue  # the key goes with the value kept
+                out[name] = value
+                origin = origin or c.source.path
+    classes = next(((c.classes_stated, c.source.path) for c in run.configs if c.classes_stated), (None, None))
+    return Setup(
+        **out,  # type: ignore[arg-type]
+        origin=origin,
+        configs=len(run.configs),
+        num_classes=classes[0],
+        classes_origin=classes[1],
+        head=_head_width(run),
+    )
 
 
 def _model_loss(run: RunData) -> str | None:

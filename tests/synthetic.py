@@ -16,14 +16,16 @@ Case keys (all optional):
 ``checkpoints``
     ``[{step: 10, layers: {dense: 1.5}, dtype: float32, nan: {dense: 3}, absmax: {dense: 70000}}]``:
     one weight tensor per layer with that L2 norm, named ``<layer>/kernel``, of shape 10 x 10
-    (``shapes: {dense: [40, 10]}`` sets another); ``adam: {lr: 1e-3, eps: 1e-8, layers: {dense:
+    (``shapes: {dense: [40, 10]}`` sets another; ``biases: {head: 5}`` adds ``head/bias`` of that
+    length); ``adam: {lr: 1e-3, eps: 1e-8, layers: {dense:
     {update: 0.01, near_eps: 0.6}}}`` adds an Adam state (next-step L2 norm, share of elements
     with sqrt(v_hat) near eps) as the PyTorch reader reports it.
 ``log``
     lines of a job log, parsed by the real log parser.
 ``config``
     ``{optimizer: adam, learning_rate: 0.1, grad_clip: 0, loss: ..., num_classes: 5,
-    mixed_precision: fp16}``.
+    mixed_precision: fp16}``; with ``raw: {...}`` the config reader judges that tree first
+    (``extract_settings``) and the other keys override what it found.
 ``data``
     ``{arrays: [{name: x, min: 0, max: 255, mean: 120, std: 70, nan: 0, inf: 0, rows: 100}],
     labels: {counts: {0: 50, 4: 50, 8000: 1}}}``.
@@ -31,6 +33,7 @@ Case keys (all optional):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 from typing import Any
@@ -38,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from forensics.load import RunData
+from forensics.readers.config import extract_settings
 from forensics.readers.logs import parse_log_text
 from forensics.records import (
     ArrayStats,
@@ -89,12 +93,18 @@ def _scalar(tag: str, values: np.ndarray, start: int, every: int) -> ScalarSerie
 
 
 def _tensor(
-    layer: str, l2: float, dtype: str, nan: int, absmax: float | None, shape: tuple[int, ...] = (10, 10)
+    layer: str,
+    l2: float,
+    dtype: str,
+    nan: int,
+    absmax: float | None,
+    shape: tuple[int, ...] = (10, 10),
+    kind: str = "kernel",
 ) -> TensorStats:
     numel = math.prod(shape)
     peak = absmax if absmax is not None else l2 / math.sqrt(numel) * 3
     return TensorStats(
-        name=f"{layer}/kernel",
+        name=f"{layer}/{kind}",
         layer=layer,
         dtype=dtype,
         shape=shape,
@@ -130,6 +140,9 @@ def _checkpoint(spec: dict[str, Any]) -> Checkpoint:
         )
         for layer, norm in spec["layers"].items()
     )
+    # ``biases: {head: 5}``: a bias of that length after the layers, named ``<layer>/bias``
+    biases = spec.get("biases", {})
+    tensors += tuple(_tensor(layer, 1.0, dtype, 0, None, (int(n),), "bias") for layer, n in biases.items())
     path = f"checkpoints/step_{step:06d}.safetensors"
     optimizer = None
     if "adam" in spec:
@@ -211,7 +224,12 @@ def run_from_case(case: dict[str, Any]) -> RunData:
         run.sources.append(src)
     if "config" in case:
         src = Source("config.yaml", Kind.CONFIG)
-        run.configs.append(ConfigData(source=src, **case["config"]))
+        spec = dict(case["config"])
+        if "raw" in spec:  # a tree: what the config reader makes of it, then the keys given beside it
+            cfg = dataclasses.replace(extract_settings(spec.pop("raw")), source=src, **spec)
+        else:
+            cfg = ConfigData(source=src, **spec)
+        run.configs.append(cfg)
         run.sources.append(src)
     if "data" in case:
         ds = _data(case["data"])

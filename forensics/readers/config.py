@@ -184,7 +184,112 @@ def extract_settings(tree: dict[str, Any]) -> ConfigData:
         seed_per_epoch=first(FIELDS["seed_per_epoch"], _bool_value),
         warmup=_first_number(values_of(tree, WARMUP_KEYS), lambda v: v >= 0),
         lr_step_factor=_first_number(values_of(tree, LR_STEP_FACTOR_KEYS), lambda v: v > 0),
+        **_setup_fields(tree, _precision(hits)),
     )
+
+
+# Keys an optimizer's or a normalisation layer's epsilon is stated under (compared lower-cased).
+EPSILON_KEYS = (
+    "eps",
+    "epsilon",
+    "adam_epsilon",
+    "adam_eps",
+    "optimizer_eps",
+    "norm_eps",
+    "layer_norm_eps",
+    "layer_norm_epsilon",
+    "layernorm_eps",
+    "ln_eps",
+    "bn_eps",
+    "batch_norm_eps",
+    "batchnorm_eps",
+    "rms_norm_eps",
+)
+# Keys that turn a loss scaler on or off, or set its scale (DeepSpeed, apex, Accelerate, scripts).
+LOSS_SCALE_KEYS = (
+    "loss_scale",
+    "loss_scaler",
+    "dynamic_loss_scale",
+    "use_grad_scaler",
+    "grad_scaler",
+    "use_loss_scaling",
+    "initial_scale_power",
+    "init_scale",
+)
+# float16 precisions as frameworks write them: with a dynamic loss scaler by default (Lightning's
+# "16-mixed" and older 16, Keras's "mixed_float16" policy whose model.fit wraps the optimizer in a
+# LossScaleOptimizer, apex O1/O2, torch amp), and with none (everything in float16).
+SCALED_FP16 = frozenset({"16-mixed", "16", "mixed_float16", "o1", "o2", "amp", "fp16-mixed", "mixed"})
+PURE_FP16 = frozenset({"16-true", "half", "float16", "o3", "fp16-true", "true16"})
+# Keys whose value says which float16 training it is ("16-mixed", "O1", "float16"...); a Keras
+# DTypePolicy writes it as {"config": {"name": "mixed_float16"}}.
+_PRECISION_VALUE_KEYS = (
+    "precision",
+    "mixed_precision",
+    "dtype_policy",
+    "dtype",
+    "torch_dtype",
+    "amp_level",
+    "opt_level",
+    "fp16_opt_level",
+    "name",
+)
+_MODEL_NAME_KEYS = ("model", "model_name", "arch", "architecture", "model_type", "cell", "rnn_type", "network")
+
+
+def _setup_fields(tree: dict[str, Any], precision: str | None) -> dict[str, Any]:
+    """What else the tree states about the setup: momentum, the smallest epsilon (and its key), the
+    float16 precision as written, a loss scaler, the model's name, a class count stated as one."""
+    eps = [(x, k) for k in EPSILON_KEYS for v in values_of(tree, (k,)) if (x := _number(v)) is not None and x >= 0]
+    written = None
+    if precision == "fp16":
+        values = [str(v).strip().lower().replace("torch.", "") for v in values_of(tree, _PRECISION_VALUE_KEYS)]
+        written = next((w for w in values if w in SCALED_FP16 | PURE_FP16), "fp16")
+    scale = values_of(tree, LOSS_SCALE_KEYS)
+    names = [v.strip() for v in values_of(tree, _MODEL_NAME_KEYS) if isinstance(v, str) and v.strip()]
+    return {
+        "momentum": _first_number(values_of(tree, ("momentum",)), lambda v: 0 <= v < 1),
+        "epsilon": min(eps)[0] if eps else None,
+        "epsilon_key": min(eps)[1] if eps else None,
+        "precision_written": written,
+        # a key that says, else what the precision implies (a scaler with 16-mixed, none with 16-true)
+        "loss_scaling": _scaler_on(scale[0]) if scale else _implied_scaler(written),
+        "model_name": names[0] if names else None,
+        "classes_stated": _stated_classes(tree),
+    }
+
+
+def _scaler_on(value: Any) -> bool | None:
+    """A loss-scale setting: on unless it says off (DeepSpeed's 0 is its dynamic scaler; a fixed
+    scale of 1 is no scaling)."""
+    if isinstance(value, bool):
+        return value
+    x = _number(value)
+    if x is not None:
+        return x != 1.0
+    s = str(value).strip().lower()
+    if s in ("false", "off", "none", "no"):
+        return False
+    return True if s in ("true", "on", "dynamic", "yes") else None
+
+
+def _implied_scaler(written: str | None) -> bool | None:
+    if written in SCALED_FP16:
+        return True
+    return False if written in PURE_FP16 else None
+
+
+def _stated_classes(tree: dict[str, Any]) -> int | None:
+    """A class count stated as one (a num_classes key, or a label map), not a language model's
+    vocabulary (which ``_output_width`` takes for its output width)."""
+    n = _first_number(values_of(tree, FIELDS["num_classes"]), lambda v: v >= 1 and v == int(v))
+    if n is not None:
+        return int(n)
+    for key in ("id2label", "label2id"):
+        m = tree.get(key)
+        if isinstance(m, dict) and m:
+            return len(m)
+    return None
 
 
 def _first_number(values: list[Any], ok: Any) -> float | None:

@@ -10,7 +10,7 @@ import numpy as np
 from forensics.median import median
 from forensics.rules.base import Finding, rule
 from forensics.rules.context import long_after_raise, lr_high, lr_normal, lr_still_rising, may_have_failed
-from forensics.timeline import LrChange, LrInfo, Timeline, log10_safe
+from forensics.timeline import LrChange, LrInfo, RelativeUpdate, Timeline, log10_safe
 from forensics.util import fmt_num
 
 # The climb must start within this fraction of the run before the blow-up to count as
@@ -35,6 +35,10 @@ LR_SPIKE_LOSS_RATIO = 5.0
 # Healthy training moves weights by about 1e-3 of their norm per step; a lower bound
 # ten times that says the steps are far too large.
 REL_UPDATE_HIGH = 1e-2
+# Between consecutive checkpoints the per-step update of healthy training changes by a few fold
+# at most (a decay lowers it, a warmup spread over hundreds of steps raises it gradually); one
+# this many times the pair before it, past REL_UPDATE_HIGH, had its step size jump in between.
+UPDATE_JUMP_FACTOR = 30.0
 # Oscillation: at least this share of consecutive loss changes alternate in sign. Independent
 # noise alternates 2/3 of the time (of three iid values the middle one is the extreme with
 # probability 2/3), so the bar sits well above that ...
@@ -252,11 +256,26 @@ def _jumps_before_divergence(tl: Timeline) -> list[LrChange]:
     return [c for c in tl.lr_changes if c.kind == "jump" and (end is None or c.step <= end)]
 
 
+def _update_jump(tl: Timeline) -> tuple[RelativeUpdate, RelativeUpdate] | None:
+    """(healthy pair, the pair after it) when the per-step relative update jumped by
+    UPDATE_JUMP_FACTOR or more from a healthy level past REL_UPDATE_HIGH, the healthy pair
+    after any warmup the config states: the step size rose between two checkpoints."""
+    ups = sorted((u for u in tl.relative_updates if math.isfinite(u.per_step)), key=lambda u: u.step_a)
+    warm = tl.lr_schedule.warmup if tl.lr_schedule.warmup is not None and tl.lr_schedule.warmup >= 1 else 0.0
+    for a, b in itertools.pairwise(ups):
+        if a.step_a < warm or not 0 < a.per_step < REL_UPDATE_HIGH:
+            continue
+        if b.per_step >= REL_UPDATE_HIGH and b.per_step >= UPDATE_JUMP_FACTOR * a.per_step:
+            return a, b
+    return None
+
+
 def _update_detail(tl: Timeline) -> str | None:
     """Too large a step is a schedule spike when the logged LR rose before the blow-up, a high
-    LR when it was logged and did not; without a logged LR the schedule is unknown: no detail."""
+    LR when it was logged and did not; without a logged LR, a spike when the checkpoints show
+    the per-step update jump from a healthy level (_update_jump), else no detail."""
     if tl.lr is None or not len(tl.lr):
-        return None
+        return "lr_schedule_spike" if _update_jump(tl) is not None else None
     ups = _jumps_before_divergence(tl)
     # a warmup that climbed into the blow-up after training at the lower LR is LR001's spike
     return "lr_schedule_spike" if ups or lr_increase_then_blowup(tl) else "lr_too_high"
@@ -292,8 +311,11 @@ def relative_update_too_large(tl: Timeline) -> list[Finding]:
         Lower the learning rate so updates stay near 1e-3 of the weight norm per
         step; add gradient clipping. (The detail is a schedule spike when the
         logged LR jumped up before the blow-up, or rose into it as LR001 sees,
-        a high LR when it was logged and did neither, none when no LR series
-        was logged.)
+        a high LR when it was logged and did neither. Without a logged LR, a
+        schedule spike when the per-step update jumped 30x or more between two
+        consecutive pairs of checkpoints, from a healthy level (under 1e-2, past
+        any stated warmup) to a too-large one: training worked at the step size
+        before, so the step size rose in between; else no detail.)
     """
     lri = tl.lr_info
     measured = [u for u in tl.relative_updates if math.isfinite(u.per_step)]
@@ -302,16 +324,29 @@ def relative_update_too_large(tl: Timeline) -> list[Finding]:
         if worst.per_step < REL_UPDATE_HIGH:
             return []
         top = max(worst.layers.items(), key=lambda kv: kv[1][0] / kv[1][1] if kv[1][1] > 0 else 0.0)
+        detail = _update_detail(tl)
+        jump = _update_jump(tl) if tl.lr is None or not len(tl.lr) else None
+        before, fix = "", _fix_cap(None, lri.value)
+        if jump is not None:
+            a, b = jump
+            before = (
+                f" Between step {a.step_a} and {a.step_b} it was {a.per_step:.1e} per step: the step size rose "
+                f"{fmt_num(b.per_step / a.per_step)}-fold between those checkpoints."
+            )
+            fix = (
+                f"Keep the schedule from raising the LR after step {a.step_b} (a milestone factor below 1, a lower "
+                f"peak) and resume from the checkpoint at step {a.step_b}; add gradient clipping."
+            )
         return [
             Finding(
-                _update_detail(tl),
+                detail,
                 f"Between step {worst.step_a} and {worst.step_b} the weights moved by ||dW||/||W|| = "
                 f"{fmt_num(worst.relative)}, about {worst.per_step:.1e} per step (healthy ≈ 1e-3); "
-                f"largest in layer {top[0]}.",
+                f"largest in layer {top[0]}.{before}",
                 step=worst.step_b,
                 source=worst.path_b,
                 weight=_by_lr(lri, REL_UPDATE_WEIGHT),
-                fix=_fix_cap(None, lri.value),
+                fix=fix,
                 fix_sets="learning_rate",
             )
         ]
@@ -421,7 +456,9 @@ def schedule_or_constant(tl: Timeline) -> list[Finding]:
         throughout. Without a logged
         LR, a config whose step schedule multiplies the LR by more than 1 at each
         milestone (gamma > 1) is a schedule spike, and a config stating an LR
-        that is high for its optimizer, with no such schedule, an LR too high.
+        that is high for its optimizer, with no such schedule and no warmup, an
+        LR too high (with a warmup up to it, the config cannot say whether
+        training worked on the way up, a spike, or not, too high).
 
     Why it points to this cause:
         Both details are a step size past the stability limit; they differ in
@@ -489,7 +526,7 @@ def schedule_or_constant(tl: Timeline) -> list[Finding]:
                 fix_sets="learning_rate",
             )
         ]
-    if lr_high(lri):
+    if lr_high(lri) and not sch.warmup:
         return [
             Finding(
                 "lr_too_high",

@@ -27,9 +27,9 @@ ZERO_EPSILON_WEIGHT = 0.45
 # recurrent cell (or a deep stack with no normalisation), or a gated cell (LSTM/GRU).
 NO_CLIPPING_WEIGHT = {"recurrent": 0.3, "deep_plain": 0.3, "gated_recurrent": 0.1}
 
-# Precision values under which float16 training has a dynamic loss scaler by default
-# (readers keep the value as written: timeline.Setup.precision).
-_SCALED = frozenset({"16-mixed", "16", "mixed_float16", "o1", "o2", "amp", "fp16-mixed", "mixed"})
+# A config's class count past the output layer's width: a label the model cannot output is
+# coming (the loss refuses it, or a gather reads past the logits). Not the data sample's proof.
+CLASSES_PAST_WIDTH_WEIGHT = 0.45
 
 
 def _nothing_else_speaks(tl: Timeline) -> bool:
@@ -70,7 +70,7 @@ def float16_stated(tl: Timeline) -> list[Finding]:
         return []
     st = tl.setup
     written = st.precision or "float16"
-    scaled = st.loss_scaling is True or written in _SCALED
+    scaled = st.loss_scaling is True  # stated, or implied by the precision (16-mixed, mixed_float16, amp)
     where = f" ({st.origin})" if st.origin and st.precision else ""
     scaler = "with a loss scaler" if scaled else "with no loss scaler stated"
     return [
@@ -180,5 +180,57 @@ def no_clipping(tl: Timeline) -> list[Finding]:
             NO_CLIPPING_WEIGHT[arch],
             fix="Clip the gradient norm: torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0) / clipnorm=1.0 / "
             "Trainer(gradient_clip_val=1.0).",
+        )
+    ]
+
+
+@rule(
+    "DATA007",
+    "classes-stated-past-output-width",
+    "data_or_labels",
+    ("labels_out_of_range",),
+    needs=("config", "checkpoints"),
+)
+def classes_past_width(tl: Timeline) -> list[Finding]:
+    """
+    What it detects:
+        A run that diverged, or whose loss was not kept, whose config states
+        more classes (num_classes, num_labels, n_classes, an id2label map) than
+        the model's output layer has units, as its checkpoint's weights say (a
+        Keras model's last layer, else the length of the last bias in the
+        state dict). A binary head of one unit counts as two classes.
+
+    Why it points to this cause:
+        The labels of K classes run up to K-1. An output layer of fewer units
+        cannot score the higher ones: the cross-entropy refuses such a label
+        (PyTorch's target check, a CUDA device-side assert) or, hand-written, a
+        gather or one-hot reads past the logits and gives garbage or NaN. A
+        config that says K and a head that has fewer is that fault waiting for
+        the first such label; a data sample, where kept, shows it (DATA003).
+
+    Evidence it reports:
+        The class count and the config it was read from, the output width and
+        where it was read.
+
+    Fix to suggest:
+        Make the output layer as wide as the number of classes (or remap the
+        labels to 0..width-1).
+    """
+    st = tl.setup
+    width, where = st.head
+    if st.num_classes is None or width is None or not may_have_failed(tl):
+        return []
+    if width == 1:
+        width = 2  # a single sigmoid unit scores two classes
+    if st.num_classes <= width:
+        return []
+    return [
+        Finding(
+            "labels_out_of_range",
+            f"The config states {st.num_classes} classes ({st.classes_origin}) but the output layer has {width} "
+            f"units ({where}): labels {width}..{st.num_classes - 1} are outside what the model can score.",
+            CLASSES_PAST_WIDTH_WEIGHT,
+            source=st.classes_origin,
+            fix=f"Make the output layer {st.num_classes} wide, or remap the labels to 0..{width - 1}.",
         )
     ]

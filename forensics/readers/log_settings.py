@@ -150,27 +150,21 @@ def _namespace_by_commas(body: str) -> dict[str, Any]:
 def _training_arguments(text: str) -> dict[str, Any]:
     """Hugging Face ``TrainingArguments(`` followed by ``name=value,`` lines and ``)``."""
     m = _TRAINING_ARGS.search(text)
-    if m is None:
-        return {}
-    out: dict[str, Any] = {}
-    for line in text[m.end() : m.end() + MAX_REPR_CHARS].splitlines()[1:]:
-        if line.startswith(")"):
-            break
-        a = _ARG_LINE.match(line)
-        if a is None:
-            break
-        out[a.group(1)] = _literal(a.group(2))
-    return out
+    return {} if m is None else _block(text, m.end(), _ARG_LINE)
 
 
 def _optimizer_repr(text: str) -> dict[str, Any]:
     """A torch optimizer's repr: its class name and the settings of its first parameter group."""
     m = _OPTIMIZER_HEAD.search(text)
-    if m is None:
-        return {}
-    out: dict[str, Any] = {"optimizer": m.group(1)}
-    for line in text[m.end() : m.end() + MAX_REPR_CHARS].splitlines()[1:]:
-        g = _GROUP_LINE.match(line)
+    return {} if m is None else {"optimizer": m.group(1), **_block(text, m.end(), _GROUP_LINE)}
+
+
+def _block(text: str, start: int, line: re.Pattern[str]) -> dict[str, Any]:
+    """The ``name`` / ``value`` pairs of the lines after ``start`` that match ``line``, up to the
+    first that does not (a repr's closing parenthesis, or the log going on)."""
+    out: dict[str, Any] = {}
+    for row in text[start : start + MAX_REPR_CHARS].splitlines()[1:]:
+        g = line.match(row)
         if g is None:
             break
         out[g.group(1)] = _literal(g.group(2))

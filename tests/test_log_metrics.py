@@ -382,3 +382,22 @@ def test_values_printed_with_a_guard_that_names_its_step_are_that_steps():
     # a counter-less metric line far from any such message is numbered in line order as before
     far = parse_log_text("FloatingPointError: Loss became infinite or NaN at iteration=5!\na\nb\nc\nloss: 2.0\n")[0]
     assert far["loss"].steps.tolist() == [1]
+
+
+def test_the_metric_hint_is_the_case_free_word_test_it_replaced():
+    """names_a_metric answers as the case-insensitive alternation of the hint words did, on
+    lines with and without a metric's name, in any case, and on a long padded line."""
+    from forensics.readers.logmetrics import _HINT_WORDS, names_a_metric
+
+    alternation = re.compile("|".join(re.escape(w) for w in _HINT_WORDS), re.IGNORECASE)
+    lines = [
+        "Epoch 3 [120/500] LOSS: 0.234 Lr: 0.001",
+        "iter 40 | Grad_Norm 3.2",
+        "a" + " " * 1200 + "it/s",
+        "Saving checkpoint to out/ckpt-40",
+        "Train PPL 12.3 xent 2.5",
+        "",
+    ]
+    for line in lines:
+        assert names_a_metric(line) == bool(alternation.search(line)), line
+    assert names_a_metric("step 1 LOSS 2.5") and not names_a_metric("Saving model")

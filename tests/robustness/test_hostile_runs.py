@@ -505,8 +505,9 @@ def _start_and_wait_for_the_reader(run: Path, out: Path) -> tuple[subprocess.Pop
 
 @pytest.mark.parametrize(("sig", "code"), [("SIGTERM", 143), ("SIGINT", 130)])
 def test_a_signal_ends_the_whole_tree_within_a_second(tmp_path: Path, sig: str, code: int) -> None:
-    """Bound: the CLI exits with 130/143 within a second (1.5 s allowed for a loaded
-    machine), its reader child is gone, no -o file or temporary is left."""
+    """Bound: the CLI exits with 130/143 within a second (3 s allowed: on a 2-core machine
+    under a load of 7 the exit has taken 1.5 s; the defect was a child running on for
+    minutes), its reader child is gone, no -o file or temporary is left."""
     import signal
 
     count("hostile runs")
@@ -523,7 +524,7 @@ def test_a_signal_ends_the_whole_tree_within_a_second(tmp_path: Path, sig: str, 
     _, err = proc.communicate()
     assert proc.returncode == code, err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
-    assert seconds < 1.5, seconds
+    assert seconds < 3.0, seconds
     assert not alive(child)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
 

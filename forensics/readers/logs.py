@@ -1499,11 +1499,13 @@ def looks_like_log(path: Path) -> bool:
         return False
     if not _SNIFF_WORDS.search(head):
         return False  # no metric name nor message anywhere in the head: not worth parsing
+    whole = len(head) < SNIFF_BYTES  # the file ended inside the head: its last line is whole too
     parser = _LogParser(path.name)
-    metric_lines = 0
+    metric_lines = lines = 0
     for seg in _segments([head]):
-        if seg.at_eof:
+        if seg.at_eof and not whole:
             break  # the cut at SNIFF_BYTES: a partial line
+        lines += bool(seg.raw.strip())
         if parser.columns is None and not _SNIFF_WORDS.search(seg.raw):
             continue  # only lines that name a metric or a message are parsed (rows under a header too)
         before = parser.metric_lines
@@ -1512,4 +1514,6 @@ def looks_like_log(path: Path) -> bool:
             metric_lines += 1
         if metric_lines >= SNIFF_MIN_METRIC_LINES or parser.events or parser.tb_state:
             return True
-    return bool(parser.hf_points)
+    # A file shorter than the minimum (a one-line paste of the last iteration) is a log when
+    # every line it holds prints a metric: a prose file that names a loss once has other lines.
+    return bool(parser.hf_points) or (whole and 0 < metric_lines == lines)

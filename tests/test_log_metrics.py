@@ -275,11 +275,13 @@ def test_text_that_is_not_a_log_is_not_taken_for_one(tmp_path):
 
 def test_a_log_of_one_metric_line_is_a_log_and_prose_that_names_a_loss_once_is_not(tmp_path):
     """A paste of the last iteration alone (one line, newline or not) is a log: every line of the
-    file prints a metric. A short note with one metric-like line among prose is not."""
+    file prints a metric and one is the loss. A short note with one metric-like line among prose
+    is not, nor a one-line summary of scores."""
     line = "iter: 5100  loss: nan (nan)  loss_cls: 0.0 (0.0)  time: 1.12 (1.13)  lr: 0.000467  max mem: 9431"
     (tmp_path / "log.txt").write_text(line + "\n")
     (tmp_path / "last.txt").write_text(line)
     (tmp_path / "notes.txt").write_text("Run 3 stopped overnight.\n" + line + "\nWill retry with a lower LR.\n")
+    (tmp_path / "scores.txt").write_text("accuracy: 0.91  lr: 0.001\n")  # a one-line summary names no loss
     kinds = _kinds(tmp_path)
     assert kinds == {"log.txt": Kind.JOB_LOG, "last.txt": Kind.JOB_LOG}
 

@@ -1435,6 +1435,7 @@ def _decoded_chunks(f: Any, head: bytes) -> Iterator[bytes]:
 SNIFF_BYTES = 64 * 1024  # what discovery reads of a file of unknown name to judge whether it is a log
 SNIFF_MIN_METRIC_LINES = 2  # lines with a metric value (loss, LR, grad norm...) in that head
 _SNIFF_TAGS = frozenset({"loss", "val_loss", "learning_rate", "grad_norm", "accuracy", "perplexity", "loss_scale"})
+_LOSS_TAGS = frozenset({"loss", "perplexity"})  # a training loss, or exp of one
 # structured files other readers own, and source code or prose that mentions losses without being a log
 NOT_LOG_EXTENSIONS = frozenset(
     {
@@ -1515,5 +1516,7 @@ def looks_like_log(path: Path) -> bool:
         if metric_lines >= SNIFF_MIN_METRIC_LINES or parser.events or parser.tb_state:
             return True
     # A file shorter than the minimum (a one-line paste of the last iteration) is a log when
-    # every line it holds prints a metric: a prose file that names a loss once has other lines.
-    return bool(parser.hf_points) or (whole and 0 < metric_lines == lines)
+    # every line it holds prints a metric and one is a training loss: a prose file that names a
+    # loss once has other lines, and a one-line summary of evaluation scores names no loss.
+    short_log = whole and 0 < metric_lines == lines and any(tag in _LOSS_TAGS for tag, _, _ in parser.series)
+    return bool(parser.hf_points) or short_log

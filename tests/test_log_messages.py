@@ -132,3 +132,25 @@ def test_a_loss_spike_that_recovers_is_not_a_divergence(tmp_path):
     (run / "log.txt").write_text("\n".join(lines) + "\n")
     report = forensics.analyze(str(run))
     assert report.diverged is False and report.verdict.cause == "healthy"
+
+
+def test_the_reference_engines_stop_on_a_non_finite_loss_is_a_divergence(tmp_path):
+    """torchvision's references and the DeiT/MAE/DETR engines print 'Loss is nan, stopping training'
+    and exit: lines written here in the MetricLogger's format (value, then the running mean in
+    parentheses), then that stop."""
+    import forensics
+
+    run = tmp_path / "run"
+    run.mkdir()
+    lines = [
+        f"Epoch: [0]  [{i:>4}/5000]  eta: 1:02:03  lr: 0.000100  loss: {2.5 - i / 1000:.4f} ({2.6 - i / 1000:.4f})"
+        "  time: 0.7000  data: 0.0100  max mem: 9000"
+        for i in range(0, 200, 20)
+    ]
+    (run / "log.txt").write_text("\n".join([*lines, "Loss is nan, stopping training", ""]))
+    report = forensics.analyze(str(run))
+    assert report.diverged is True
+    healthy = tmp_path / "healthy"
+    healthy.mkdir()
+    (healthy / "log.txt").write_text("\n".join([*lines, ""]))
+    assert forensics.analyze(str(healthy)).diverged is False

@@ -233,6 +233,16 @@ CATALOGUE: tuple[Message, ...] = (
     ),
     Message(
         "nan_loss",
+        "pytorch-references",
+        "Loss is {loss_value}, stopping training",
+        "pytorch/vision references/detection/engine.py; facebookresearch/deit engine.py, mae engine_pretrain.py, "
+        "detr engine.py (the check after loss.item(), then sys.exit(1))",
+        "stopping training",
+        Deferred(r"Loss is (\S{1,64}), stopping training"),
+        lambda m: {"value": m.group(1)},
+    ),
+    Message(
+        "nan_loss",
         "lightning",
         "The loss returned in `training_step` is {loss}.",
         "lightning/pytorch/loops/optimization/automatic.py",

@@ -81,7 +81,8 @@ def run_case(case: dict[str, Any], tmp: Path) -> dict[str, Any]:
     try:
         rep = analyze(str(run))
     except Exception as e:  # a crash is what is being counted
-        return {"crash": f"{type(e).__name__}: {e}"[:200]}
+        # the run's temporary folder is this machine's: the table names the case instead
+        return {"crash": f"{type(e).__name__}: {e}".replace(str(run), case["name"])[:200]}
     return {
         "crash": None,
         "diverged": bool(rep.diverged),

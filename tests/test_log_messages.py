@@ -154,3 +154,30 @@ def test_the_reference_engines_stop_on_a_non_finite_loss_is_a_divergence(tmp_pat
     healthy.mkdir()
     (healthy / "log.txt").write_text("\n".join([*lines, ""]))
     assert forensics.analyze(str(healthy)).diverged is False
+
+
+def test_yolos_label_check_names_the_class_past_nc(tmp_path):
+    """YOLOv3/YOLOv5 train.py checks the largest class id against nc before training; its
+    assertion (written here as the traceback prints it, the source line echoed above it) is a
+    label out of range, with the class and nc in the fix. The echoed source line alone is not."""
+    import forensics
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "train.log").write_text(
+        "Traceback (most recent call last):\n"
+        '  File "train.py", line 527, in <module>\n'
+        "    train(hyp, opt, device, tb_writer)\n"
+        '  File "train.py", line 188, in train\n'
+        "    assert mlc < nc, 'Label class %g exceeds nc=%g in %s. Possible class labels are 0-%g'"
+        " % (mlc, nc, opt.data, nc - 1)\n"
+        "AssertionError: Label class 15 exceeds nc=2 in data/ships.yaml. Possible class labels are 0-1\n"
+    )
+    report = forensics.analyze(str(run))
+    assert report.verdict.cause == "data_or_labels"
+    assert report.verdict.detail == "labels_out_of_range"
+    assert "15" in report.verdict.fix and "2" in report.verdict.fix
+    from forensics.readers.logmessages import match_messages
+
+    echoed = "    assert mlc < nc, 'Label class %g exceeds nc=%g in %s. Possible class labels are 0-%g' % (mlc, nc)"
+    assert match_messages(echoed) == []

@@ -142,6 +142,16 @@ CATALOGUE: tuple[Message, ...] = (
         lambda m: {"assertion": m.group(0), "device": "cuda"},
     ),
     Message(
+        "label_out_of_range",
+        "ultralytics",
+        "Label class {mlc} exceeds nc={nc} in {data}. Possible class labels are 0-{nc - 1}",
+        "ultralytics/yolov3 and yolov5 train.py (the check of the dataset's largest class id before"
+        " training; kept by their forks)",
+        " exceeds nc=",
+        Deferred(r"Label class (-?\d{1,20}(?:\.\d{1,8})?) exceeds nc=(\d{1,20})"),
+        lambda m: {"label": int(float(m.group(1))), "classes": int(m.group(2))},
+    ),
+    Message(
         "index_out_of_range",
         "pytorch",
         "IndexError: index out of range in self",

@@ -116,7 +116,8 @@ FAMILIES: dict[str, Family] = {
         _label_detail,
         _label_event_fix,
         "The loss checked the label against the output width and refused it (TensorFlow's sparse "
-        "cross-entropy, PyTorch's nll/cross-entropy target check, CUDA's n_classes assert); "
+        "cross-entropy, PyTorch's nll/cross-entropy target check, CUDA's n_classes assert; "
+        "YOLOv3/YOLOv5's check of the largest class id against nc before training); "
         "a negative label is `negative_labels`, any other `labels_out_of_range`.",
     ),
     "cuda_device_assert": Family(

@@ -507,6 +507,14 @@ def _sniff_log(inv: Inventory, path: Path) -> bool:
     return looks_like_log(path)
 
 
+def _headerless_log(path: Path) -> bool:
+    """A file a toolkit writes in a known column layout without a header, whose rows fit it."""
+    from forensics.readers.logmetrics import headerless_layouts
+    from forensics.readers.logs import looks_like_log
+
+    return bool(headerless_layouts(path.name)) and looks_like_log(path)
+
+
 def _add(inv: Inventory, path: Path, rel: str, kind: Kind, size: int) -> None:
     group = ""
     if kind is Kind.EVENTS:
@@ -517,6 +525,8 @@ def _add(inv: Inventory, path: Path, rel: str, kind: Kind, size: int) -> None:
 
         if sniff(path):
             kind = Kind.METRICS_CSV
+        elif kind is Kind.DATA_SAMPLE and _headerless_log(path):
+            kind = Kind.JOB_LOG  # timm's summary.csv without its header: the run's per-epoch log
     elif kind is Kind.METRICS_JSONL:
         from forensics.readers.metrics_csv import sniff_jsonl
 

@@ -55,7 +55,14 @@ _FATAL = frozenset(
 # Messages a job prints and goes on from (or that are the plain exception itself): never the
 # framework message it died of.
 _NOT_WHAT_IT_DIED_OF = frozenset(
-    {"exception", "loss_scale_overflow_transient", "job_finished", "early_stopping", "mixed_precision"}
+    {
+        "exception",
+        "loss_scale_overflow_transient",
+        "nonfinite_step_skipped",
+        "job_finished",
+        "early_stopping",
+        "mixed_precision",
+    }
 )
 
 

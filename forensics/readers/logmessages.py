@@ -28,7 +28,10 @@ Families and their members:
 - ``nan_loss``: NaN guards that stop a run: TensorFlow's NanTensorHook and estimator,
   Lightning's loss check and EarlyStopping(check_finite), detectron2's anomaly check
   (it names the iteration), fairseq's gradient check,
-  Megatron's grad-norm check, DETR's check of its predicted boxes (NaN fails it);
+  Megatron's grad-norm check, DETR's check of its predicted boxes (NaN fails it),
+  OpenNMT-tf's, neuralhydrology's and Lua nngraph's checks;
+- ``nonfinite_step_skipped``: a trainer's own guard that threw one step away on a NaN (or
+  out-of-range) loss or gradient and went on: ESPnet's two warnings, neuralhydrology's;
 - ``nan_loss_terminated``: Keras TerminateOnNaN (Keras 2 and 3, tf.keras);
 - ``loss_scale_overflow_transient``: one skipped step of dynamic loss scaling:
   DeepSpeed (its three step wordings and the scaler's own two lines), apex amp, fairseq,
@@ -238,7 +241,7 @@ CATALOGUE: tuple[Message, ...] = (
         "nan_loss",
         "tensorflow",
         "Model diverged with loss = NaN.",
-        "tensorflow_estimator/python/estimator/estimator.py",
+        "tensorflow_estimator/python/estimator/estimator.py; OpenNMT-tf 2 opennmt/training.py raises the same words",
         "Model diverged with loss = NaN",
     ),
     Message(
@@ -250,6 +253,22 @@ CATALOGUE: tuple[Message, ...] = (
         "stopping training",
         Deferred(r"Loss is (\S{1,64}), stopping training"),
         lambda m: {"value": m.group(1)},
+    ),
+    Message(
+        "nan_loss",
+        "neuralhydrology",
+        "Loss was NaN for {n} times in a row. Stopped training.",
+        "neuralhydrology/training/basetrainer.py (_train_epoch, past allow_subsequent_nan_losses; newer: "
+        "'Loss/gradients were NaN for {n} times in a row')",
+        "times in a row. Stopped training",
+    ),
+    Message(
+        "nan_loss",
+        "lua-nngraph",
+        "{file}:{line}: output is nan, during forward pass, aborting...",
+        "nngraph/gmodule.lua (a node's output checked for NaN in the forward pass, 2015-era releases; the "
+        "wording as a real char-rnn log prints it: the stored copies of the source are later ones, without it)",
+        "output is nan, during forward pass",
     ),
     Message(
         "nan_loss",
@@ -305,6 +324,33 @@ CATALOGUE: tuple[Message, ...] = (
         "util/box_ops.py generalized_box_iou (DETR and its forks: Deformable DETR, DINO...): the predicted boxes "
         "come out of a sigmoid, so x1 < x0 only when they are NaN; the line is the traceback's frame",
         "assert (boxes1[:, 2:] >= boxes1[:, :2]).all()",
+    ),
+    # ------------------------------------------------------------ a step thrown away, training goes on
+    Message(
+        "nonfinite_step_skipped",
+        "espnet",
+        "grad norm is nan. Do not update model.",
+        "espnet/asr/pytorch_backend/asr.py, asr/chainer_backend/asr.py, tts/*/tts.py (CustomUpdater.update_core)",
+        "grad norm is nan. Do not update model",
+    ),
+    Message(
+        "nonfinite_step_skipped",
+        "espnet",
+        "loss (={loss}) is not correct",
+        "espnet/nets/pytorch_backend/e2e_asr*.py, chainer_backend/e2e_asr*.py (forward: a NaN loss, or past "
+        "CTC_LOSS_THRESHOLD, is kept out of the report)",
+        ") is not correct",
+        Deferred(r"loss \(=(\S{1,64})\) is not correct"),
+        lambda m: {"value": m.group(1)},
+    ),
+    Message(
+        "nonfinite_step_skipped",
+        "neuralhydrology",
+        "Loss is Nan; ignoring step. (#{n}/{max})",
+        "neuralhydrology/training/basetrainer.py (_train_epoch; later 'Loss is NaN;' and 'Loss or gradients are "
+        "NaN; ignoring step.')",
+        "; ignoring step",
+        Deferred(r"NaN; ignoring step", re.IGNORECASE),
     ),
     Message(
         "nan_loss_terminated",
@@ -627,4 +673,6 @@ def match_messages(line: str) -> list[tuple[str, Fields]]:
 
 
 # a line says one of these once, even when two wordings of the catalogue match it
-_ONE_PER_LINE = frozenset({"oom", "distributed_failure", "loss_scale_overflow_transient", "nan_loss"})
+_ONE_PER_LINE = frozenset(
+    {"oom", "distributed_failure", "loss_scale_overflow_transient", "nan_loss", "nonfinite_step_skipped"}
+)

@@ -69,6 +69,25 @@ _NONFINITE = {
     "nan.0": math.nan,  # Lightning's bar prints every float with a trailing ".0"
     "inf.0": math.inf,
 }
+# Other spellings of a non-finite value, as one word token: a C runtime's payload ("-nan(ind)",
+# MSVC's printf; "nan(snan)"), a Python format spec's fill up to its width ("nanxxx", "-infxx":
+# PaddleOCR's logger prints every value with '{:x<6f}', and the fill shows only on nan and inf,
+# whose text is shorter than the width), and the full stop of a sentence ("loss is NaN.").
+_NONFINITE_SPELLING = re.compile(r"([-+]?)(nan|inf(?:inity)?)(?:\([a-z]{0,8}\))?(?:x{1,16}|_{1,16}|\.0{1,8})?\.?")
+
+
+def nonfinite_value(text: str) -> float | None:
+    """The value of a NaN/Inf spelling (any case, sign, payload, fill or full stop), else None."""
+    low = text.lower()
+    v = _NONFINITE.get(low)
+    if v is not None or len(low) > 40 or low.lstrip("-+")[:3] not in ("nan", "inf"):
+        return v
+    m = _NONFINITE_SPELLING.fullmatch(low)
+    if m is None:
+        return None
+    return math.nan if m.group(2) == "nan" else -math.inf if m.group(1) == "-" else math.inf
+
+
 # reprs that wrap a value: torch's tensor(2.3, device='cuda:0', grad_fn=<...>) in a printed
 # loss dict (detectron2's NaN guard), numpy 2's np.float64(0.41) in a dict of numpy means
 _VALUE_WRAPPERS = frozenset({"tensor", "np.float64", "np.float32", "np.float16", "numpy.float64", "numpy.float32"})
@@ -77,6 +96,10 @@ _WRAPPED_NONFINITE = re.compile(r"(?:np|numpy)\.float\d{0,2}\((-?(?:nan|inf))\)"
 # quotes around keys and values ('loss': '2.3') are not separators
 _TRANSPARENT = frozenset("'\"`")
 _NAME_SEPARATORS = frozenset(":=")
+# A list of values each named after it, cut by these ("0.53 avg loss, 0.001 rate, 3.2 seconds"), is read
+# only with at least MIN_VALUE_FIRST such items on the line: one "3 files" is no list.
+_LIST_SEPARATORS = frozenset(",;|")
+MIN_VALUE_FIRST = 2
 _FILLER_WORDS = frozenset({"is", "was", "became", "becomes", "now"})  # "loss is nan"; not "to": "setting lr to"
 # A word of these standing alone before the metrics (not part of a name that takes a value)
 # says the line reports an evaluation: fairseq's "| valid | epoch 002 | valid on 'valid'
@@ -267,6 +290,8 @@ _NOT_METRIC_WORDS = (
     "count",
     "total_flos",
     "percentage",
+    "reader_cost",  # PaddlePaddle's timings: "reader_cost: 0.05 s, batch_cost: 0.84 s"
+    "batch_cost",
 )
 # sizes, limits and schedule settings: "max_norm", "num_tokens", "lr_gamma", "lr_milestones"
 _NOT_METRIC_PREFIXES = ("num_", "n_", "max_", "min_", "lr_", "init_", "warmup_")
@@ -380,9 +405,9 @@ def parse_number(text: str) -> float | None:
     t = text.strip().strip("'\"").replace(",", "")
     if not t:
         return None
-    low = t.lower()
-    if low in _NONFINITE:
-        return _NONFINITE[low]
+    nonfinite = nonfinite_value(t)
+    if nonfinite is not None:
+        return nonfinite
     if len(t) > MAX_NUMBER_CHARS:
         return None
     try:
@@ -415,7 +440,7 @@ class LineMetrics:
 
 
 def _is_nonfinite(text: str) -> bool:
-    return text.lower() in _NONFINITE
+    return nonfinite_value(text) is not None
 
 
 def _int_of(value: float) -> int | None:
@@ -437,10 +462,21 @@ def scan_line(line: str) -> LineMetrics:
     pending: tuple[str, ...] | None = None  # "Loss at step 100 : nan": the name waiting for its value
     train_epoch: int | None = None  # timm "Train: 3 [120/500 (24%)]": the number before the bracket is the epoch
 
+    # darknet's "74: 0.51, 0.53 avg loss, 0.001 rate, 3.2 seconds": values named after them, each
+    # name read up to the next comma; the value that had no name before it, and whether the words
+    # being read came right after it
+    orphan: float | None = None
+    orphan_next = -1
+    after_orphan = False
+    value_first: list[tuple[tuple[str, ...], float]] = []
+    eval_from = 0  # the pairs read before the stage word (pytorch-kaldi's "loss=0.67 ... valid=dev loss=0.69")
+
     def drop(words: list[str]) -> None:
         """Words that named nothing: a stage word among them marks an evaluation line."""
+        nonlocal eval_from
         if not out.eval_context and any(w.strip("'\"`").lower() in _EVAL_STAGE_WORDS for w in words):
             out.eval_context = True
+            eval_from = len(out.pairs)
 
     i = 0
     while i < n:
@@ -462,7 +498,7 @@ def scan_line(line: str) -> LineMetrics:
                 bracket_words_only = True
                 bracket_owner = tuple(words) if words else None
                 words, sep = [], False
-            elif text == "-" and i + 1 < n and kinds[i + 1] == WORD and texts[i + 1].lower() in _NONFINITE:
+            elif text == "-" and i + 1 < n and kinds[i + 1] == WORD and _is_nonfinite(texts[i + 1]):
                 texts[i + 1] = "-" + texts[i + 1]  # "-nan", "-inf"
             elif text == "]" and in_bracket and bracket_words_only and words and bracket_owner is None:
                 in_bracket = False  # "[Loss]": the name stays for the value after the bracket
@@ -471,6 +507,9 @@ def scan_line(line: str) -> LineMetrics:
                 if text in "])":
                     in_bracket = False
                     bracket_owner = None
+                if after_orphan and words and not sep and text in _LIST_SEPARATORS and orphan is not None:
+                    value_first.append((tuple(words), orphan))
+                orphan, after_orphan = None, False
                 drop(words)
                 words, sep, pending = [], False, None
             i += 1
@@ -478,13 +517,14 @@ def scan_line(line: str) -> LineMetrics:
         value: float | None = None
         if kind == WORD:
             low = text.lower()
-            if low in _NONFINITE and (words or bracket_owner or pending):
-                value = _NONFINITE[low]
+            nonfinite = nonfinite_value(text)
+            if nonfinite is not None:  # a value, named or not ("74: -nan, -nan avg loss")
+                value = nonfinite
             elif low in _VALUE_WRAPPERS and words and i + 2 < n and texts[i + 1] == "(":
                 # tensor(2.3, device='cuda:0'), tensor(nan, ...), tensor(-inf, ...)
                 j = i + 3 if texts[i + 2] == "-" and i + 3 < n else i + 2
                 v = texts[j].lower()
-                value = parse_number(texts[j]) if kinds[j] == NUM else _NONFINITE.get(v) if kinds[j] == WORD else None
+                value = parse_number(texts[j]) if kinds[j] == NUM else nonfinite_value(v) if kinds[j] == WORD else None
                 if value is not None and j > i + 2:
                     value = -value
                 i = j
@@ -497,6 +537,8 @@ def scan_line(line: str) -> LineMetrics:
                     drop(words)
                     words, sep = [], False
                 pending = None
+                if not words:
+                    after_orphan = orphan is not None and i == orphan_next
                 words.append(text)
                 if len(words) > MAX_NAME_WORDS:
                     drop(words[:1])
@@ -518,6 +560,7 @@ def scan_line(line: str) -> LineMetrics:
         name = tuple(words) if words else (bracket_owner if in_bracket else pending)
         pending = None
         i += 1
+        orphan, after_orphan = None, False
         if value is None:
             words, sep = [], False
             continue
@@ -555,8 +598,26 @@ def scan_line(line: str) -> LineMetrics:
                 j += 1
             if j < n and texts[j] == ")":
                 i = j + 1
+        if not name and total is None:
+            orphan, orphan_next = value, i
+    if after_orphan and words and not sep and orphan is not None:
+        value_first.append((tuple(words), orphan))
+    if len(value_first) >= MIN_VALUE_FIRST:
+        for words_, v in value_first:
+            tag = metric_name(words_)
+            if tag is not None:
+                out.pairs.append((tag, v))
+        if not out.counters and n > 1 and kinds[0] == NUM and texts[1] == ":":
+            iv = _int_of(parse_number(texts[0]) or math.nan)  # darknet's "74:" opens with the iteration
+            if iv is not None and iv >= 0:
+                out.counters.append(("step", iv, None))
     if out.epoch is None and train_epoch is not None and any(c[0] == "bracket" for c in out.counters):
         out.epoch = train_epoch
+    if out.eval_context and eval_from:
+        # the stage word came after metrics of its own: those before it are the training's, those
+        # after it the evaluation's (one line printing both under the same names)
+        out.pairs[eval_from:] = [(t if t == "epoch" else _staged("val", t), v) for t, v in out.pairs[eval_from:]]
+        out.eval_context = False
     return out
 
 
@@ -703,12 +764,56 @@ def header_columns(line: str) -> list[str] | None:
         return None
     if not all(c and len(c) <= 48 and (c[0].isalpha() or c[0] in "_#") for c in cols):
         return None
-    if any(c.lower() in _NONFINITE for c in cols):
+    if any(_is_nonfinite(c) for c in cols):
         return None  # a row of values, not of names
     named = [metric_name(tuple(c.split())) or counter_kind(tuple(c.split())) for c in cols]
     if not any(m is not None and m not in ("epoch", "eval_epoch", "global", "step", "batch") for m in named):
         return None
     return cols
+
+
+# Files some toolkits write with a fixed column layout and no header line of their own (or whose header
+# a paste leaves out), by file name: each layout taken from the toolkit's source, the row's number of
+# fields picking among them. A row is read only when every metric and counter field holds a number.
+HEADERLESS_LAYOUTS: dict[str, tuple[tuple[str, ...], ...]] = {
+    # timm train.py, timm/utils/summary.py update_summary: a csv.DictWriter row of epoch, train_ then
+    # eval_ metrics (loss; loss, top1, top5), then the LR from timm 0.4 on; the header is written only
+    # with the first epoch's row, so a resumed run's file or a paste of its tail has none
+    "summary.csv": (
+        ("epoch", "train_loss", "eval_loss", "eval_top1", "eval_top5"),
+        ("epoch", "train_loss", "eval_loss", "eval_top1", "eval_top5", "lr"),
+    ),
+    # YOLOv5 up to 5.0 and YOLOv3 (ultralytics, 2019-2021) train.py: "%10s" * 2 + "%10.4g" * 6 of
+    # epoch/epochs, GPU memory, the running means of box, obj, cls and their total, the targets and the
+    # image size, then "%10.4g" * 7 of P, R, mAP@.5, mAP@.5:.95 (YOLOv3: F1) and the three val losses;
+    # results.txt never had a header (YOLOv5 6.0 moved to results.csv, which has one)
+    "results.txt": (
+        (
+            "epoch",
+            "gpu_mem",
+            "box_loss",
+            "obj_loss",
+            "cls_loss",
+            "loss",
+            "targets",
+            "img_size",
+            "precision",
+            "recall",
+            "map_0.5",
+            "map_0.5:0.95",
+            "val_box_loss",
+            "val_obj_loss",
+            "val_cls_loss",
+        ),
+    ),
+}
+
+
+def headerless_layouts(file_name: str | None) -> tuple[list[str], ...]:
+    """The column layouts a file of this name is known to be written in without a header."""
+    if not file_name:
+        return ()
+    return tuple(list(cols) for cols in HEADERLESS_LAYOUTS.get(file_name.lower(), ()))
 
 
 def row_metrics(header: list[str], line: str) -> LineMetrics | None:
@@ -755,6 +860,32 @@ _LETTER_PAIR = re.compile(
 )
 # the "[epoch] iteration ||" such a line opens with
 _LETTER_COUNTERS = re.compile(r"^\[ {0,8}(\d{1,9})\] {1,16}(\d{1,19}) {0,8}\|\|")
+
+
+# A progress bar's postfix (tqdm's set_postfix) holds only what the script chose to watch: keys of one
+# to three capitals there that name nothing known are its loss terms, as YOLACT's letters are (musika's
+# GAN: "DR=713, DF=nan, G=nan, GP=2.16e+4, LR=0.0001, TIME=0.06"). With a G and a D key side by side
+# (a GAN's generator and discriminator), the D keys are the discriminator's, another objective.
+_POSTFIX_LETTERS = re.compile(r"(?:^|[,\s])([A-Z][A-Z0-9]{0,2})=([-+]?[\w.+-]{1,64})")
+
+
+def postfix_letter_terms(postfix: str) -> list[tuple[str, float]]:
+    """The loss terms a bar's postfix shows under capital-letter keys (``loss_G``, ``loss_GP``; a
+    GAN's discriminator terms as ``loss_D_R``...), or [] with fewer than MIN_LETTER_TERMS."""
+    found = []
+    for key, text in _POSTFIX_LETTERS.findall(postfix):
+        low = key.lower()
+        if metric_name((key,)) is not None or counter_kind((key,)) is not None or low in EPOCH_NAMES:
+            continue  # LR, ACC, IT...: a known name, read as such
+        if any(w in low for w in _NOT_METRIC_WORDS):
+            continue  # ETA, MEM
+        value = parse_number(text)
+        if value is not None:
+            found.append((key, value))
+    if len({k for k, _ in found}) < MIN_LETTER_TERMS:
+        return []
+    gan = any(k[0] == "G" for k, _ in found) and any(k[0] == "D" for k, _ in found)
+    return [(f"loss_D_{k[1:]}".rstrip("_") if gan and k[0] == "D" else f"loss_{k}", v) for k, v in found]
 
 
 def letter_metrics(line: str) -> LineMetrics | None:

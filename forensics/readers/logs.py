@@ -40,6 +40,8 @@ what it means: the table from family to cause, detail and fix is the rules'
 ``nan_loss``                       the framework stopped on a NaN loss
                                    (NanTensorHook, Lightning, EarlyStopping)
 ``nan_loss_terminated``            Keras ``TerminateOnNaN`` (``step`` = global step)
+``nonfinite_step_skipped``         a trainer's guard threw a step away on a NaN loss or
+                                   gradient and went on (ESPnet, neuralhydrology)
 ``loss_scale_overflow_transient``  fp16 loss-scale overflow, step skipped
                                    (``values["count"]`` says how many)
 ``loss_scale_minimum``             the loss scale hit its floor
@@ -93,10 +95,12 @@ from forensics.readers.logmetrics import (
     ALIASES,
     LineMetrics,
     header_columns,
+    headerless_layouts,
     json_metrics,
     letter_metrics,
     main_loss_of,
     names_a_metric,
+    postfix_letter_terms,
     row_metrics,
     scan_line,
 )
@@ -142,6 +146,7 @@ EVENT_KINDS = (
     "nonfinite_tensor",
     "nan_loss",
     "nan_loss_terminated",
+    "nonfinite_step_skipped",
     "loss_scale_overflow_transient",
     "loss_scale_minimum",
     "oom",
@@ -156,6 +161,7 @@ EVENT_KINDS = (
 # same failure, so the event gets the traceback and no separate "exception".
 _FATAL_KINDS = frozenset(EVENT_KINDS) - {
     "loss_scale_overflow_transient",
+    "nonfinite_step_skipped",
     "mixed_precision",
     "job_finished",
     "early_stopping",
@@ -163,7 +169,13 @@ _FATAL_KINDS = frozenset(EVENT_KINDS) - {
 }
 # Aggregated: thousands of identical lines (one per CUDA thread, one per skipped
 # step) become one event with a count.
-_COUNTED_KINDS = frozenset({"loss_scale_overflow_transient", "cuda_device_assert", "distributed_failure"})
+# A guard's message names the value it saw ("Model diverged with loss = NaN.", ESPnet's "grad norm is
+# nan. Do not update model."): that is the event (a stop, or a step thrown away), not a point of the
+# series. (Keras TerminateOnNaN is left out: it shares its line with the bar it stopped.)
+_GUARD_KINDS = frozenset({"nan_loss", "nonfinite_step_skipped"})
+_COUNTED_KINDS = frozenset(
+    {"loss_scale_overflow_transient", "nonfinite_step_skipped", "cuda_device_assert", "distributed_failure"}
+)
 
 
 # ---------------------------------------------------------------- framing
@@ -396,6 +408,12 @@ _EXC_LINE = re.compile(
     r"^(?P<type>(?=[A-Za-z_])(?:[A-Za-z_]\w*\.)*\w*(?:Error|Exception|Interrupt|Exit|Failure|Exhausted)"
     r"|KeyboardInterrupt|SystemExit|StopIteration)(?::\s?(?P<msg>.*))?$"
 )
+# a traceback whose line breaks a paste lost: the exception line glued to the end of the last frame's
+# code ('...raise RuntimeError("Model diverged with loss = NaN.")RuntimeError: Model diverged ...')
+_GLUED_EXC = re.compile(
+    r"[)\]'\"](?P<exc>(?:[A-Za-z_]\w{0,64}\.){0,8}[A-Z]\w{0,64}(?:Error|Exception|Interrupt|Exit|Failure|Exhausted)"
+    r"(?::\s.*)?)$"
+)
 _CHAIN = re.compile(r"^(?:During handling of the above exception|The above exception was the direct cause)")
 _FORWARD_TRACE = re.compile(r"Error detected in (\w+)\. Traceback of forward call that caused the error:")
 
@@ -534,8 +552,10 @@ class _ParseResult:
 class _LogParser:
     """Feed cleaned segments in file order; :meth:`finish` returns what was found."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, file_name: str | None = None) -> None:
         self.source = source
+        # the column layouts a file of this name is written in without a header (timm's summary.csv)
+        self.layouts = headerless_layouts(file_name)
         # (tag, unit, emitter) -> columns. Emitters (a Keras bar, a tqdm postfix, a print
         # loop...) are kept apart: two of them reporting the same tag from two streams
         # interleave out of order, which must not read as a restart.
@@ -644,8 +664,12 @@ class _LogParser:
             self.forward_fn = m.group(1)
             self.forward_trace.clear()
         if _EVENT_PREFILTER.search(text):
+            guard = False
             for ev in _match_events(text):
                 self._add_event(ev, seg.line)
+                guard = guard or ev.kind in _GUARD_KINDS
+            if guard:
+                return  # "Model diverged with loss = NaN.": the guard's words, not a logged point
         self._metrics(text, seg.line, seg.at_eof)
 
     def _traceback(self, text: str, line: int) -> bool:
@@ -664,8 +688,12 @@ class _LogParser:
         if self.tb_state != 1:
             return False
         if text[:1].isspace():
-            self.tb_frames.append(text.rstrip())
-            return True
+            glued = _GLUED_EXC.search(text) if ("Error" in text or "Exception" in text) else None
+            if glued is None:
+                self.tb_frames.append(text.rstrip())
+                return True
+            self.tb_frames.append(text[: glued.start("exc")].rstrip())
+            text = glued.group("exc")  # read as the exception line it was
         if _CHAIN.match(text):
             return True
         m = _EXC_LINE.match(text.rstrip())
@@ -945,9 +973,14 @@ class _LogParser:
         info = bar.group("info") or ""
         found = []
         info_start = bar.start("info") if bar.group("info") is not None else 0
-        for tag, val in scan_line(info[: max(end_ok - info_start, 0)]).pairs:
+        postfix = info[: max(end_ok - info_start, 0)]
+        for tag, val in scan_line(postfix).pairs:
             if tag != "epoch":
                 found.append((tag, val))
+        if "=" in postfix and not any(tag == "loss" for tag, _ in found):
+            letters = postfix_letter_terms(postfix)
+            if letters:  # a GAN's "DR=713, DF=nan, G=nan": the loss is the generator's terms
+                found = main_loss_of(found + letters)
         for tag, val in found:
             self._put(tag, step, val, "tqdm")
         if found:
@@ -1040,6 +1073,8 @@ class _LogParser:
             lm = row_metrics(self.columns, text)
             if lm is None:
                 self.columns = None
+        if lm is None and self.layouts and self.columns is None:
+            lm = next((r for cols in self.layouts if (r := row_metrics(cols, text)) is not None), None)
         if lm is None and "{" in text and '"' in text:
             lm = json_metrics(text)
         if lm is None and "|" in text:
@@ -1050,13 +1085,15 @@ class _LogParser:
                 if cols is not None:
                     self.columns = cols
                 return
-            if not names_a_metric(text):
-                bare = _BARE_STEP_VALUE.fullmatch(text)
+            pct = _STEP_PERCENT_VALUE.match(text) if "%" in text else None
+            if pct is not None or not names_a_metric(text):
+                bare = pct or _BARE_STEP_VALUE.fullmatch(text)
                 if bare:
-                    value = _num(bare.group(2))
+                    step = int(bare.group("step") or bare.group("step2"))
+                    value = _num(bare.group("value"))
                     if value is not None:
                         emitter = "print" if not self.rank else f"rank{self.rank}"
-                        self._put(_BARE_TAG, int(bare.group(1)), value, emitter)
+                        self._put(_BARE_TAG, step, value, emitter)
                 return  # no metric named: nothing to read (a bare "Epoch 3" line moves no series)
             lm = scan_line(text)
         pairs = [(t, v) for t, v in main_loss_of(lm.pairs) if t != "epoch"]
@@ -1315,16 +1352,24 @@ class _LogParser:
 
 # "76930 2.6496577": a bare step and one fractional value, nothing named (a print loop's
 # print(step, loss)); read as the loss only when the log names no loss anywhere
-_BARE_STEP_VALUE = re.compile(
-    r"\s{0,64}(\d{1,19}):?[ \t]{1,64}([-+]?(?:\d{1,30}\.\d{0,30}(?:[eE][-+]?\d{1,4})?|\d{1,30}[eE][-+]?\d{1,4}"
-    r"|nan|inf|infinity))[ \t]{0,64}",
+_BARE_VALUE = r"(?P<value>[-+]?(?:\d{1,30}\.\d{0,30}(?:[eE][-+]?\d{1,4})?|\d{1,30}[eE][-+]?\d{1,4}|nan|inf|infinity))"
+_BARE_STEP_VALUE = re.compile(r"\s{0,64}(?P<step>\d{1,19}):?[ \t]{1,64}" + _BARE_VALUE + r"[ \t]{0,64}", re.IGNORECASE)
+# The same with the step's percent of the run and the time elapsed beside it, then one unnamed value (the
+# PyTorch tutorials' print loops, copied widely: the char-RNN classifier's '%d %d%% (%s) %.4f %s / %s %s'
+# % (iter, percent, timeSince(start), loss, name, guess, correct), the char-RNN generator's and the
+# seq2seq tutorial's '%s (%d %d%%) %.4f' % (timeSince(...), iter, percent, loss))
+_STEP_PERCENT_VALUE = re.compile(
+    r"(?:[ \t]{0,64}(?P<step>\d{1,19})[ \t]{1,8}\d{1,3}%[ \t]{1,8}\([^()]{0,32}\)"
+    r"|\d[^()]{0,31}(?:\([^()]{0,32}\)[ \t]{1,8}){0,2}\((?P<step2>\d{1,19})[ \t]{1,8}\d{1,3}%\))[ \t]{1,8}"
+    + _BARE_VALUE
+    + r"(?:[ \t]|$)",
     re.IGNORECASE,
 )
 MIN_BARE_POINTS = 3  # bare step/value lines it takes to read them as a curve rather than stray numbers
 _BARE_TAG = "_bare_value"
 # a line that prints a value: a number standing on its own (not the digit of a name such as
 # "l1_loss", "top5_acc", "mAP50-95", which a table header may hold) or a NaN/Inf spelling
-_HAS_VALUE = re.compile(r"(?:^|[\s:=,;|(\[{])[-+]?\.?\d|\b(?:nan|inf|infinity)\b", re.IGNORECASE)
+_HAS_VALUE = re.compile(r"(?:^|[\s:=,;|(\[{])[-+]?\.?\d|\b(?:nan|inf|infinity)(?:x{1,16}|_{1,16})?\b", re.IGNORECASE)
 _ANY_DIGIT = re.compile(r"\d")
 
 
@@ -1360,13 +1405,16 @@ def _trim_frames(frames: Iterable[str]) -> list[str]:
 # ---------------------------------------------------------------- public API
 
 
-def parse_log_text(text: str) -> tuple[dict[str, ScalarSeries], tuple[LogEvent, ...], bool, int | None]:
-    """Parse a whole log held in memory: (series, events, died_with_exception, last_step).
+def parse_log_text(
+    text: str, file_name: str | None = None
+) -> tuple[dict[str, ScalarSeries], tuple[LogEvent, ...], bool, int | None]:
+    """Parse a whole log held in memory: (series, events, died_with_exception, last_step); ``file_name``
+    as the file would be named (a layout known by name, :data:`HEADERLESS_LAYOUTS`).
 
     Pure function over the text, for tests and fuzzing; :func:`read_job_log`
     streams the same parser over a file.
     """
-    parser = _LogParser("<text>")
+    parser = _LogParser("<text>", file_name)
     data = text.encode("utf-8", "surrogatepass")
     for seg in _segments(data[i : i + READ_CHUNK_BYTES] for i in range(0, len(data), READ_CHUNK_BYTES)):
         parser.feed(seg)
@@ -1376,7 +1424,7 @@ def parse_log_text(text: str) -> tuple[dict[str, ScalarSeries], tuple[LogEvent, 
 
 def read_job_log(path: Path, source: Source) -> LogData:
     """Stream a console log into series and events. Bounded memory whatever its size."""
-    parser = _LogParser(source.path)
+    parser = _LogParser(source.path, path.name)
     status = Status.OK
     notes: list[str] = []
     try:
@@ -1498,16 +1546,16 @@ def looks_like_log(path: Path) -> bool:
         head = head.decode("utf-16", "replace").encode("utf-8")
     if not head or head.count(0) > BINARY_NUL_FRACTION * len(head):
         return False
-    if not _SNIFF_WORDS.search(head):
+    parser = _LogParser(path.name, path.name)
+    if not parser.layouts and not _SNIFF_WORDS.search(head):
         return False  # no metric name nor message anywhere in the head: not worth parsing
     whole = len(head) < SNIFF_BYTES  # the file ended inside the head: its last line is whole too
-    parser = _LogParser(path.name)
     metric_lines = lines = 0
     for seg in _segments([head]):
         if seg.at_eof and not whole:
             break  # the cut at SNIFF_BYTES: a partial line
         lines += bool(seg.raw.strip())
-        if parser.columns is None and not _SNIFF_WORDS.search(seg.raw):
+        if parser.columns is None and not parser.layouts and not _SNIFF_WORDS.search(seg.raw):
             continue  # only lines that name a metric or a message are parsed (rows under a header too)
         before = parser.metric_lines
         parser.feed(seg)

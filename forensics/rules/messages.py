@@ -158,6 +158,13 @@ FAMILIES: dict[str, Family] = {
     "loss_scale_overflow_transient": Family(
         None, _none, _none, "One skipped step per overflow is how dynamic loss scaling works: normal in small numbers."
     ),
+    "nonfinite_step_skipped": Family(
+        None,
+        _none,
+        _none,
+        "The trainer's own guard threw away a step whose loss or gradient was NaN (or out of range) and went "
+        "on: a skipped step, not a divergence (ESPnet, neuralhydrology).",
+    ),
     "nan_loss": Family(None, _none, _none, "A NaN guard stopped the run: it says that it diverged, not why."),
     "nan_loss_terminated": Family(
         None, _none, _none, "Keras TerminateOnNaN stopped the run: it says when it diverged, not why."

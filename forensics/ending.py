@@ -10,11 +10,13 @@ sources say of the job's last moments, strongest first:
    a framework message that ends the process (out of memory, a collective timeout, a
    label the loss refuses) counts the same when no traceback follows it;
 2. a message that a time limit or a signal ended it: ``killed`` (MLflow's KILLED too);
-3. a NaN guard or an early-stopping callback that ended training without raising:
+3. a NaN guard or an early-stopping callback that ended training without raising
+   (the Hugging Face Trainer's end-of-training summary before its planned max_steps):
    ``stopped``;
-4. the trainer saying it completed, MLflow's FINISHED, W&B's exit code 0: ``finished``;
-5. otherwise ``unknown``: a log that simply stops (a job still running, or killed
-   without a word) says nothing of how it ended.
+4. the trainer saying it completed, MLflow's FINISHED, W&B's exit code 0, the Hugging Face
+   Trainer's end-of-training summary or its record reaching the planned max_steps: ``finished``;
+5. otherwise ``unknown``: a log that simply stops (a job still running, or killed without a
+   word) says nothing of how it ended; a record that stops before the planned steps says so.
 
 ``crash`` is ``None`` unless the job ended in an exception; then it quotes the exception,
 the last step before it, the source, and its meaning: the contract detail the message
@@ -157,4 +159,20 @@ def ending_of(tl: Timeline) -> Ending:
     for path, status, code in stores:
         if status == "FINISHED" or code == 0:
             return Ending("finished", None, f"the store recorded the run as finished ({path})")
+    end = tl.record_end
+    if end is not None and end.summary and end.last_step < end.planned:
+        # train() returned before max_steps: a callback set should_training_stop (early stopping)
+        return Ending(
+            "stopped",
+            None,
+            f"the trainer logged its end-of-training summary at step {end.last_step} of the {end.planned} planned: "
+            f"a callback ended training early ({end.origin})",
+        )
+    if end is not None and end.reached:
+        what = "logged its end-of-training summary" if end.summary else f"reached its planned {end.planned} steps"
+        return Ending("finished", None, f"the trainer {what} ({end.origin})")
+    if end is not None:
+        return Ending(
+            "unknown", None, f"the record stops at step {end.last_step} of the {end.planned} planned ({end.origin})"
+        )
     return Ending("unknown", None, "no source says how the job ended")

@@ -477,6 +477,9 @@ class TrainerState:
     num_train_epochs: float | None = None
     logging_steps: int | None = None
     best_global_step: int | None = None
+    # the log history holds the Trainer's end-of-training summary (train_runtime...): train()
+    # returned; a state saved at a checkpoint during training never holds it
+    summary: bool = False
 
 
 def hf_steps_per_epoch(states: Iterable[TrainerState]) -> float | None:

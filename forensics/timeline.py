@@ -166,6 +166,23 @@ class Series:
 
 
 @dataclass(frozen=True)
+class RecordEnd:
+    """Where the kept record stops against the run's planned length, where a source states it
+    (the Hugging Face Trainer's max_steps, in its trainer_state.json or the args it writes to
+    TensorBoard), and whether the trainer logged its end-of-training summary."""
+
+    last_step: int  # the last step the record reaches
+    planned: int  # the optimizer steps the run was set to train
+    origin: str  # the file that states the plan
+    summary: bool  # the trainer logged its end-of-training summary (train_runtime...)
+
+    @property
+    def reached(self) -> bool:
+        """Did the record reach the planned end (its last step, or the trainer saying it returned)?"""
+        return self.summary or self.last_step >= self.planned
+
+
+@dataclass(frozen=True)
 class NonFinite:
     """Where a series first went non-finite, with the honest window around it."""
 
@@ -423,6 +440,7 @@ class Timeline:
     # analysed run's name, the names of the others, newest first), so the report can say so
     stores_of_many: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
     job_logs: int = 0  # job logs read
+    record_end: RecordEnd | None = None  # where the record stops against the planned length, when stated
     spikes_recovered: tuple[int, ...] = ()
     loss_spikes: tuple[Spike, ...] = ()  # every spike by the published criteria (forensics/spikes.py)
     spikes_accelerating: bool = False  # spikes come more and more often
@@ -1717,6 +1735,7 @@ def build_timeline(run: RunData) -> Timeline:
         ),
         stores_of_many=_stores_of_many(run),
         job_logs=len(run.logs),
+        record_end=_record_end(run),
         spikes_recovered=spikes,
         loss_spikes=loss_spikes,
         spikes_accelerating=accel,
@@ -1734,6 +1753,35 @@ def build_timeline(run: RunData) -> Timeline:
         data_samples=tuple(run.data_samples),
         problems=tuple(problems),
     )
+
+
+# The Trainer's arguments as it writes them to TensorBoard (a JSON text under the tag "args"):
+# the planned optimizer steps (-1 when the run is set by epochs).
+_ARGS_MAX_STEPS = re.compile(r'"max_steps"\s*:\s*(-?\d+)')
+
+
+def _record_end(run: RunData) -> RecordEnd | None:
+    """The planned length and how far the record got, from the Hugging Face Trainer's own files:
+    trainer_state.json (global_step, max_steps, the end-of-training entry of its log history)
+    and the args text and train_runtime scalar its TensorBoard callback writes."""
+    found: list[RecordEnd] = []
+    for ts in run.trainer_states:
+        if ts.max_steps and ts.max_steps > 0 and ts.global_step is not None:
+            found.append(RecordEnd(ts.global_step, ts.max_steps, ts.source.path, ts.summary))
+    for ev in run.events:
+        args = next((t for t in ev.texts if t.tag.rsplit("/", 1)[-1] == "args"), None)
+        m = _ARGS_MAX_STEPS.search(args.text) if args is not None else None
+        if m is None or int(m.group(1)) <= 0:
+            continue
+        steps = [int(sc.steps.max()) for sc in ev.scalars.values() if len(sc)]
+        if steps:
+            summary = any(tag.endswith("train_runtime") for tag in ev.scalars)
+            found.append(RecordEnd(max(steps), int(m.group(1)), ev.source.path, summary))
+    if not found:
+        return None
+    # the source that got furthest speaks for the record; any that reached the end says it did
+    best = max(found, key=lambda r: (r.reached, r.last_step))
+    return best
 
 
 def _stores_of_many(run: RunData) -> tuple[tuple[str, str, tuple[str, ...]], ...]:

@@ -78,3 +78,19 @@ def test_a_sudden_nan_alone_names_the_input_detail_only_as_a_prior():
     assert v.cause == "data_or_labels"
     assert v.detail in ("nan_in_inputs", "inf_in_inputs") and v.detail_basis == "prior"
     assert "No finding names the detail" in v.summary
+
+
+def test_a_loss_that_blew_up_before_its_first_inf_is_not_called_numerical():
+    # the log shows 8.6e25 the point before the Inf: the blow-up reached the float limit; an
+    # operation's singularity (log(0), x/0) strikes from a normal level
+    v = forensics.analyze(CORPUS_SLICE / "s0_0007_torch_gru_lr_schedule_spike").verdict
+    assert v.cause not in ("numerical_instability", "data_or_labels")
+    assert "already blown up" in v.summary
+
+
+def test_a_warmup_the_loss_kept_falling_under_is_not_named_for_the_nan_after_it():
+    # the warmup ended at step 20 and the loss fell from 0.52 to 0.066 at the raised LR before the
+    # NaN at step 40: the LR trained, so the verdict is not the LR's
+    r = forensics.analyze(CORPUS_SLICE / "s1_0379_torch_mlp_log_of_zero")
+    assert r.verdict.cause != "learning_rate"
+    assert not any(e.rule == "LR001" for c in r.candidates for e in c.evidence)

@@ -115,3 +115,28 @@ def test_every_report_says_how_its_job_ended():
         # a crash is quoted only for a job that ended in an exception (a NaN guard's raise included)
         assert d["crash"] is None or d["ended"] in ("crashed", "stopped"), run.name
         assert d["ended"] != "crashed" or d["crash"] is not None, run.name
+
+
+SLICE = ROOT / "tests" / "fixtures" / "corpus_slice"
+
+
+def test_a_trainer_record_that_stops_before_its_planned_steps_says_so_and_claims_no_health():
+    # a real Trainer run of the corpus that crashed at step 72 of 120: its last checkpoint is at
+    # step 48, and its state says max_steps 120 with no end-of-training summary
+    rep = forensics.analyze(str(SLICE / "s2_0245_hf_deep_mlp_crash"))
+    assert rep.ending.ended == "unknown" and rep.ending.crash is None
+    assert "stops at step 48 of the 120 planned" in rep.ending.how
+    assert rep.verdict.cause == "healthy" and rep.verdict.confidence <= 0.5
+    assert "what came after is unknown" in rep.verdict.summary
+
+
+def test_a_trainer_that_reached_its_planned_steps_finished():
+    rep = forensics.analyze(str(SAMPLES / "hf_trainer_lr_too_high"))
+    assert rep.ending.ended == "finished" and "planned 40 steps" in rep.ending.how
+
+
+def test_a_trainer_summary_before_the_planned_steps_is_an_early_stop():
+    # early stopping: train() returned at step 20 of 120 and logged its summary to TensorBoard
+    rep = forensics.analyze(str(SLICE / "s0_0391_hf_transformer_early_stop"))
+    assert rep.ending.ended == "stopped" and "step 20 of the 120 planned" in rep.ending.how
+    assert rep.verdict.cause == "healthy" and rep.verdict.confidence > 0.5

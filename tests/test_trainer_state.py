@@ -123,3 +123,13 @@ def test_sample_run_trainer_states_when_present():
                 assert np.isfinite(state.scalars["loss"].values).all(), f  # the filter masked it
             else:
                 assert bad.size == 0, f
+
+
+def test_the_end_of_training_summary_is_told_from_a_checkpoints_state():
+    # a real Trainer run of the corpus: train() returned and saved its state with the summary
+    # entry (train_runtime...); the states saved inside its checkpoints during training hold none
+    run = Path(__file__).parent / "fixtures" / "corpus_slice" / "s2_0054_hf_mlp_lr_schedule_spike"
+    final = read_trainer_state(run / "trainer_state.json", Source("trainer_state.json", Kind.TRAINER_STATE, Status.OK))
+    assert final.summary and final.global_step == final.max_steps
+    for path in run.glob("checkpoint-*/trainer_state.json"):
+        assert not read_trainer_state(path, Source(path.name, Kind.TRAINER_STATE, Status.OK)).summary

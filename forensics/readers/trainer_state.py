@@ -83,6 +83,7 @@ def read_trainer_state(path: Path, source: Source) -> TrainerState:
         num_train_epochs=_as_float(data.get("num_train_epochs")),
         logging_steps=_as_int(data.get("logging_steps")),
         best_global_step=_as_int(data.get("best_global_step")),
+        summary=any(isinstance(h, dict) and bool(_SUMMARY_KEYS & h.keys()) for h in history),
     )
 
 

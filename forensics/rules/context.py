@@ -8,6 +8,7 @@ judge them and the helpers more than one rule calls.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +33,10 @@ BF16_MAX = 3.3895313892515355e38
 DTYPE_MAX = {"float16": FP16_MAX, "bfloat16": BF16_MAX, "float32": 3.4028234663852886e38}
 # A last finite loss this many times the median before it was already climbing.
 CLIMB_FACTOR = 10.0
+# A first logged loss this large is no loss of an initialised net: cross-entropy starts near
+# ln(classes) (under 10), a regression on standardised targets near 1. Three decades above
+# that, the output was already blown up by the layers it passed through.
+FIRST_LOSS_HUGE = 1e3
 # A gradient norm this many times its median at the last finite step: it was rising into the NaN.
 GRAD_LAST_RATIO = 4.0
 # An LR increase acts within a few steps: a climb (or NaN) that starts more than this fraction of
@@ -93,6 +98,21 @@ def may_have_failed(tl: Timeline) -> bool:
     checkpoints that may end before the fault, leave how the run went open: what the config
     states may then speak, as a prior."""
     return tl.diverged or tl.loss is None
+
+
+def blown_up_before_nonfinite(tl: Timeline) -> bool:
+    """Was the last finite loss before the first non-finite one already huge (FIRST_LOSS_HUGE), and
+    either the only finite point logged before it or CLIMB_FACTOR above the first? Then the run
+    was at no normal level when it went non-finite: it had blown up on the way there, and the
+    NaN/Inf is that blow-up reaching the float limit, not a batch's or an operation's doing."""
+    nf = tl.first_nonfinite
+    if nf is None or tl.loss is None or nf.last_finite_value is None:
+        return False
+    last = abs(nf.last_finite_value)
+    if not math.isfinite(last) or last < FIRST_LOSS_HUGE:
+        return False
+    before = tl.loss.values[(tl.loss.steps < nf.step) & np.isfinite(tl.loss.values)]
+    return before.size <= 1 or last >= CLIMB_FACTOR * abs(float(before[0]))
 
 
 def climbed_into_blowup(tl: Timeline) -> bool:

@@ -10,7 +10,13 @@ import numpy as np
 
 from forensics.records import ArrayStats, DataSample, labels_out_of_range
 from forensics.rules.base import Finding, rule
-from forensics.rules.context import GRAD_LAST_RATIO, clean_sample_covers, climbed_into_blowup, grad_norm_before_blowup
+from forensics.rules.context import (
+    GRAD_LAST_RATIO,
+    blown_up_before_nonfinite,
+    clean_sample_covers,
+    climbed_into_blowup,
+    grad_norm_before_blowup,
+)
 from forensics.rules.messages import label_fix
 from forensics.timeline import Timeline
 from forensics.util import fmt_num
@@ -376,7 +382,9 @@ def sudden_nonfinite(tl: Timeline) -> list[Finding]:
     """
     What it detects:
         The loss goes NaN at one step straight from its normal level: no climb
-        before it (no onset), not near zero (not a saturation), the weights of
+        before it (no onset), not near zero (not a saturation), not already
+        huge (a last finite loss of 1e3 or more that is the only one logged, or
+        10x the first: the loss had blown up on the way), the weights of
         the last checkpoint before it finite, and the gradient norm not growing.
         When the loss is finite again right after, the step is an isolated bad
         batch. A finite data sample that could hold the batch fed at that step
@@ -407,6 +415,8 @@ def sudden_nonfinite(tl: Timeline) -> list[Finding]:
         return []
     if tl.loss_near_zero_before_blowup():
         return []
+    if blown_up_before_nonfinite(tl):
+        return []  # no normal level to leave: the loss had already exploded (EXP007's and NUM004's bar)
     ck = tl.checkpoint_before(nf.step)
     if ck is not None and ck.nonfinite_tensors:
         return []

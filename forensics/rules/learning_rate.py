@@ -32,6 +32,11 @@ STABLE_MIN_IMPROVEMENT = 0.1
 # After an LR increase, the loss must reach this multiple of its level before the
 # increase (or go non-finite) inside the follow-up window to tie the blow-up to it.
 LR_SPIKE_LOSS_RATIO = 5.0
+# A raise the loss then kept falling under is not what broke the run: at least this many finite
+# points logged at the raised LR before the blow-up ...
+TRAINED_THROUGH_POINTS = 3
+# ... none above the loss at the raise, the last this fraction below the first of them.
+TRAINED_THROUGH_FALL = 0.1
 # Healthy training moves weights by about 1e-3 of their norm per step; a lower bound
 # ten times that says the steps are far too large.
 REL_UPDATE_HIGH = 1e-2
@@ -92,13 +97,17 @@ def lr_increase_then_blowup(tl: Timeline) -> list[Finding]:
         whose peak is too high. The climb must start after the LR had risen by at
         least 2x over its starting value, and before the increase the model must
         have trained: at least 8 logged points (or a quarter of a short run) over
-        which the loss fell by 10 %.
+        which the loss fell by 10 %. Not when the loss kept falling at the raised
+        LR up to the blow-up (3 finite points logged there, none above its level
+        at the raise, the last 10 % below the first): the raised LR trained.
 
     Why it points to this cause:
         A step size above the stability limit of the loss surface (about 2 / the
         largest curvature) makes every update overshoot; the error grows
         geometrically from the first step at the new LR. Training that was stable
-        at the lower LR rules out the data and the architecture.
+        at the lower LR rules out the data and the architecture. A loss that
+        went on falling at the new LR was not overshooting: what broke the run
+        came after, from elsewhere (a saturated log, a bad batch).
 
     Evidence it reports:
         The LR before and after the increase and its step; the loss ratio in the
@@ -124,8 +133,9 @@ def lr_increase_then_blowup(tl: Timeline) -> list[Finding]:
             continue  # no stretch of healthy training at the lower LR: the LR itself is too high
         lr_at_start = tl.lr_at(start)
         raised_before_climb = lr_at_start is not None and lr0 is not None and lr_at_start >= 2.0 * lr0
-        # a climb that starts long after the increase, at the same LR, is not the increase's doing
-        late = long_after_raise(tl, c, start)
+        # a climb that starts long after the increase, at the same LR, is not the increase's doing;
+        # nor a NaN the loss fell into steadily at the raised LR
+        late = long_after_raise(tl, c, start) or trained_through_raise(tl, c.step, start)
         if c.kind == "jump":
             tied = c.step <= start + (c.window or 0) and (c.loss_ratio_after or 0) >= LR_SPIKE_LOSS_RATIO
             tied = tied and start >= c.step - max(c.window, 1) and not late
@@ -157,6 +167,23 @@ def lr_increase_then_blowup(tl: Timeline) -> list[Finding]:
         )
         break
     return out
+
+
+def trained_through_raise(tl: Timeline, raise_step: int, start: int) -> bool:
+    """Did the loss keep falling at the raised LR, from the raise up to the blow-up at ``start``?
+    An LR past the stability limit makes the error grow from the first update at it; a loss
+    that went on falling there (TRAINED_THROUGH_POINTS finite points logged at it, none above
+    its level before the raise, the last TRAINED_THROUGH_FALL below the first) was trained by it, so what broke
+    the run came later and from elsewhere."""
+    if tl.loss is None:
+        return False
+    steps, vals = tl.loss.steps, tl.loss.values
+    at = vals[(steps < raise_step) & np.isfinite(vals)]  # the level it was raised from
+    keep = (steps >= raise_step) & (steps < start) & np.isfinite(vals)
+    after = vals[keep][np.argsort(steps[keep], kind="stable")]
+    if not at.size or after.size < TRAINED_THROUGH_POINTS:
+        return False
+    return bool(after.max() <= at[-1] and after[-1] <= (1.0 - TRAINED_THROUGH_FALL) * after[0])
 
 
 def _trained_before(tl: Timeline, step: int) -> bool:

@@ -12,6 +12,7 @@ import numpy as np
 from forensics.median import median
 from forensics.rules.base import Finding, rule
 from forensics.rules.context import (
+    FIRST_LOSS_HUGE,
     GRAD_LAST_RATIO,
     clean_sample,
     clean_sample_covers,
@@ -273,10 +274,6 @@ def huge_first_gradient(tl: Timeline) -> list[Finding]:
     ]
 
 
-# A first logged loss this large is no loss of an initialised net: cross-entropy starts near
-# ln(classes) (under 10), a regression on standardised targets near 1. Three decades above
-# that, the output was already blown up by the layers it passed through.
-FIRST_LOSS_HUGE = 1e3
 # The output blown up at initialisation and the run dead within its first steps: the
 # network's signal, not the step size — weaker than a logged gradient (EXP006), since
 # unscaled regression targets also start high.

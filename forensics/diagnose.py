@@ -357,11 +357,13 @@ def diagnose(tl: Timeline, evidence: list[Evidence]) -> Diagnosis:
     elif blown_up_before_nonfinite(tl) and "numerical_instability" not in spoken:
         # the same blow-up, logged once more after it passed the float limit: an operation's
         # singularity strikes from a normal level, not after the loss grew by orders of magnitude
+        before = renormalised(comb.probabilities, possible)
         possible.remove("numerical_instability")
-        first_sentence += (
-            " The loss had already blown up before that: an overflow or a singularity strikes from a normal "
-            "level, so not numerical instability."
-        )
+        if max(before, key=lambda c: before[c]) == "numerical_instability":  # said where it moves the verdict
+            first_sentence += (
+                " The loss had already blown up before that: an overflow or a singularity strikes from a normal "
+                "level, so not numerical instability."
+            )
     probs = renormalised(comb.probabilities, possible)
     ranked = _with_probabilities(problem, probs)
     if decisive:

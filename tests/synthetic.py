@@ -21,7 +21,8 @@ Case keys (all optional):
     {update: 0.01, near_eps: 0.6}}}`` adds an Adam state (next-step L2 norm, share of elements
     with sqrt(v_hat) near eps) as the PyTorch reader reports it.
 ``log``
-    lines of a job log, parsed by the real log parser.
+    lines of a job log, parsed by the real log parser; ``log_steps_per_epoch: 12`` adds the
+    epoch's length a log shows (a progress bar's total), as the log reader records it.
 ``config``
     ``{optimizer: adam, learning_rate: 0.1, grad_clip: 0, loss: ..., num_classes: 5,
     mixed_precision: fp16}``; with ``raw: {...}`` the config reader judges that tree first
@@ -220,7 +221,8 @@ def run_from_case(case: dict[str, Any]) -> RunData:
     if "log" in case:
         series, events, died, last = parse_log_text("\n".join(case["log"]) + "\n")
         src = Source("slurm-1.out", Kind.JOB_LOG)
-        run.logs.append(LogData(src, series, events, died_with_exception=died, last_step=last))
+        spe = case.get("log_steps_per_epoch")
+        run.logs.append(LogData(src, series, events, died_with_exception=died, last_step=last, steps_per_epoch=spe))
         run.sources.append(src)
     if "config" in case:
         src = Source("config.yaml", Kind.CONFIG)

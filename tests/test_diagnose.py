@@ -94,3 +94,15 @@ def test_a_warmup_the_loss_kept_falling_under_is_not_named_for_the_nan_after_it(
     r = forensics.analyze(CORPUS_SLICE / "s1_0379_torch_mlp_log_of_zero")
     assert r.verdict.cause != "learning_rate"
     assert not any(e.rule == "LR001" for c in r.candidates for e in c.evidence)
+
+
+RECURRING = Path(__file__).resolve().parent / "fixtures" / "recurring_nan"
+
+
+def test_a_nan_that_comes_back_every_epoch_at_one_place_is_named_the_data():
+    # a real PyTorch loop that skips non-finite steps, one NaN row of 96 fed in a fixed order:
+    # NaN at steps 5, 17, 29 and 41, the weights finite throughout
+    r = forensics.analyze(RECURRING / "fixed_order")
+    assert r.verdict.cause == "data_or_labels" and r.verdict.confidence > 0.6
+    assert "every 12 steps" in r.verdict.summary
+    assert "data_or_labels" in {c.cause for c in r.candidates}

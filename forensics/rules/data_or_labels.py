@@ -63,6 +63,15 @@ SUDDEN_INF_WEIGHT = 0.2
 SWELLING_GRADIENTS_CAP = 0.2
 # ... or while the data we can see is finite: an operation is the likelier source.
 FINITE_DATA_CAP = 0.15
+# Non-finite losses the run recovered from (finite again after each) that keep to one period:
+# at least this many at equal gaps when the epoch's length is unknown (two points make a gap of
+# any length; three at one gap is a period) ...
+RECUR_MIN_TIMES = 3
+# ... or at one position within an epoch of known length, in at least this many epochs.
+RECUR_MIN_EPOCHS = 2
+# The same rows fed at the same place every epoch: the data, as plainly as a loss curve shows it,
+# unless an operation divides by a statistic those rows zero (the rows, checked, tell which).
+RECURRING_NONFINITE_WEIGHT = 0.75
 # A loss non-finite from its first point while a finite data sample at hand holds every row fed up
 # to it (no negative label, inputs at unit scale): the inputs are seen clean, so this argues against the data; the
 # network or an operation produced it (on the corpus, 34 of the 36 such runs were not the data).
@@ -446,5 +455,77 @@ def sudden_nonfinite(tl: Timeline) -> list[Finding]:
             weight=weight,
             fix=f"Inspect the batch fed at step {nf.step} for NaN/Inf and out-of-range labels; "
             "assert np.isfinite(x).all() in the input pipeline.",
+        )
+    ]
+
+
+@rule("DATA008", "non-finite-loss-recurs-each-epoch", "data_or_labels", (), needs=("loss",))
+def recurring_nonfinite(tl: Timeline) -> list[Finding]:
+    """
+    What it detects:
+        The training loss is non-finite at several logged steps and finite again
+        after each (the loop skipped those updates, as a NaN check or a loss
+        scaler does, so the weights stayed finite), and those steps keep to one
+        period: the same position within each epoch where the epoch's length is
+        known (in at least 2 epochs), otherwise at least 3 of them at equal gaps.
+
+    Why it points to this cause:
+        A run that skips a non-finite step comes back to the same place: what
+        made it non-finite was not the weights, which stayed finite, but what
+        was fed at that step. Data fed in a fixed order brings the same rows back
+        at the same position every epoch, so a bad row (NaN/Inf, or a label the
+        loss cannot take) gives a non-finite loss at that period. An overflow, or
+        a log of a probability the model drove to 0, depends on the model's
+        state, which moves from epoch to epoch, and keeps to no period of the
+        data. (An operation that divides by a statistic of the batch, such as
+        its std, comes back with the rows that zero it: the rows, checked, tell
+        a bad row from a missing epsilon.) With the data shuffled, the bad rows
+        land elsewhere each epoch and no period shows: DATA005 weighs each NaN.
+
+    Evidence it reports:
+        The non-finite steps, the period or the position within the epoch, and
+        the epoch length's origin.
+
+    Fix to suggest:
+        The rows fed at that position of the epoch hold the fault: with the same
+        order, index position x batch size; check them for NaN/Inf and labels out
+        of range, and filter or repair them.
+    """
+    s = tl.loss
+    if s is None or len(s) < 3:
+        return []
+    order = np.argsort(s.steps, kind="stable")
+    steps, values = s.steps[order], s.values[order]
+    bad_idx = np.flatnonzero(~np.isfinite(values))
+    # each non-finite point must be followed by a finite one: the run came back from it
+    if bad_idx.size < 2 or bad_idx[-1] == values.size - 1 or not np.all(np.isfinite(values[bad_idx + 1])):
+        return []
+    bad = [int(steps[i]) for i in bad_idx]
+    spe = tl.steps_per_epoch
+    if spe and s.unit == "step":
+        positions = {b % spe for b in bad}
+        epochs = {b // spe for b in bad}
+        if len(positions) != 1 or len(epochs) < RECUR_MIN_EPOCHS:
+            return []
+        how = (
+            f"at position {positions.pop()} of the {spe}-step epoch ({tl.steps_per_epoch_origin}) in {len(epochs)} "
+            "epochs"
+        )
+    else:
+        gaps = set(np.diff(bad).tolist())
+        if len(bad) < RECUR_MIN_TIMES or len(gaps) != 1 or next(iter(gaps)) < 2:
+            return []
+        how = f"every {gaps.pop()} {s.unit}s, a period of the data (an epoch's length)"
+    shown = ", ".join(str(b) for b in bad[:6]) + (", ..." if len(bad) > 6 else "")
+    return [
+        Finding(
+            None,
+            f"The loss was non-finite at {s.unit}s {shown} and finite again after each, {how}: the same rows "
+            "come back at the same place, and the weights, which stayed finite, are not what makes it.",
+            RECURRING_NONFINITE_WEIGHT,
+            step=bad[0],
+            source=s.source,
+            fix=f"Replay the batches fed at {s.unit}s {shown} (same order): check their rows for NaN/Inf and "
+            "out-of-range labels, and filter or repair them.",
         )
     ]

@@ -5,50 +5,50 @@ regenerate rather than edit. Features not listed keep their hand-set prior meani
 """
 
 BIAS: dict[str, float] = {
-    "learning_rate": 0.304,
-    "exploding_weights": -0.173,
+    "learning_rate": 0.303,
+    "exploding_weights": -0.168,
     "data_or_labels": 0.060,
-    "numerical_instability": 0.120,
-    "healthy": -0.311,
+    "numerical_instability": 0.116,
+    "healthy": -0.312,
 }
 # Platt scaling of the stated confidence per kind of verdict, fitted on out-of-family dev
 # verdicts: (slope, intercept); the comment says on how many verdicts.
 CALIBRATION: dict[str, tuple[float, float]] = {
-    "finding": (1.016, -0.110),  # 92 verdicts
+    "finding": (1.088, -0.102),  # 91 verdicts
     "inferred": (0.000, 0.174),  # 44 verdicts
     "healthy": (1.133, 0.560),  # 60 verdicts
     "healthy_checkpoints": (0.000, 0.492),  # 27 verdicts
-    "prior": (0.781, 0.338),  # 17 verdicts
+    "prior": (0.800, 0.425),  # 18 verdicts
 }
 COEF: dict[str, dict[str, float]] = {
     "CKPT001:exploding_weights": {
         "learning_rate": -0.037,
-        "exploding_weights": 2.657,
-        "numerical_instability": -0.096,
+        "exploding_weights": 2.658,
+        "numerical_instability": -0.097,
         "healthy": -0.007,
     },
     "CKPT002:data_or_labels": {
-        "exploding_weights": -0.315,
-        "data_or_labels": 2.676,
+        "exploding_weights": -0.313,
+        "data_or_labels": 2.677,
         "healthy": -0.075,
     },
     "DATA001:data_or_labels": {
-        "learning_rate": -0.006,
-        "data_or_labels": 2.250,
-        "numerical_instability": -0.482,
-        "healthy": -0.204,
+        "learning_rate": -0.004,
+        "data_or_labels": 2.258,
+        "numerical_instability": -0.467,
+        "healthy": -0.203,
     },
     "DATA001:data_or_labels:against": {
-        "learning_rate": -0.230,
-        "data_or_labels": -3.061,
-        "numerical_instability": -0.039,
-        "healthy": -0.108,
+        "learning_rate": -0.227,
+        "data_or_labels": -3.060,
+        "numerical_instability": -0.003,
+        "healthy": -0.107,
     },
     "DATA002:data_or_labels": {
         "learning_rate": -0.034,
-        "exploding_weights": -0.217,
-        "data_or_labels": 3.481,
-        "numerical_instability": -0.216,
+        "exploding_weights": -0.221,
+        "data_or_labels": 3.483,
+        "numerical_instability": -0.214,
         "healthy": -0.014,
     },
     "DATA003:data_or_labels": {
@@ -67,13 +67,13 @@ COEF: dict[str, dict[str, float]] = {
     },
     "DATA005:data_or_labels": {
         "learning_rate": -0.248,
-        "exploding_weights": -1.144,
+        "exploding_weights": -1.152,
         "data_or_labels": 2.465,
         "healthy": -0.161,
     },
     "DATA006:data_or_labels": {
         "learning_rate": -0.086,
-        "exploding_weights": -0.249,
+        "exploding_weights": -0.251,
         "data_or_labels": 2.639,
         "healthy": -0.034,
     },
@@ -90,23 +90,23 @@ COEF: dict[str, dict[str, float]] = {
         "healthy": -0.003,
     },
     "EXP005:exploding_weights": {
-        "learning_rate": -0.280,
-        "exploding_weights": 3.730,
-        "numerical_instability": -0.361,
-        "healthy": -0.117,
+        "learning_rate": -0.268,
+        "exploding_weights": 3.815,
+        "numerical_instability": -0.481,
+        "healthy": -0.111,
     },
     "EXP006:exploding_weights": {
-        "learning_rate": -0.099,
-        "exploding_weights": 3.281,
-        "data_or_labels": -0.027,
-        "numerical_instability": -0.145,
+        "learning_rate": -0.097,
+        "exploding_weights": 3.278,
+        "data_or_labels": -0.026,
+        "numerical_instability": -0.143,
         "healthy": -0.011,
     },
     "EXP007:exploding_weights": {
-        "learning_rate": -0.057,
-        "exploding_weights": 3.428,
+        "learning_rate": -0.056,
+        "exploding_weights": 3.422,
         "data_or_labels": -0.051,
-        "numerical_instability": -0.299,
+        "numerical_instability": -0.294,
         "healthy": -0.021,
     },
     "EXP008:exploding_weights": {
@@ -119,7 +119,7 @@ COEF: dict[str, dict[str, float]] = {
         "learning_rate": -0.168,
         "exploding_weights": -0.097,
         "data_or_labels": 4.434,
-        "numerical_instability": -0.137,
+        "numerical_instability": -0.136,
         "healthy": -1.033,
     },
     "LOG002:healthy": {
@@ -137,8 +137,8 @@ COEF: dict[str, dict[str, float]] = {
         "healthy": -0.001,
     },
     "LR002:learning_rate": {
-        "learning_rate": 2.965,
-        "exploding_weights": -0.035,
+        "learning_rate": 2.966,
+        "exploding_weights": -0.036,
         "data_or_labels": -0.014,
         "healthy": -0.006,
     },
@@ -150,20 +150,20 @@ COEF: dict[str, dict[str, float]] = {
         "healthy": -0.056,
     },
     "LR006:learning_rate": {
-        "learning_rate": 3.471,
-        "exploding_weights": -0.124,
+        "learning_rate": 3.472,
+        "exploding_weights": -0.125,
         "data_or_labels": -0.134,
         "numerical_instability": -0.194,
         "healthy": -0.019,
     },
     "LR006:learning_rate:against": {
-        "learning_rate": -3.374,
-        "data_or_labels": -0.361,
+        "learning_rate": -3.376,
+        "data_or_labels": -0.362,
         "healthy": -0.479,
     },
     "LR007:learning_rate": {
-        "learning_rate": 3.714,
-        "exploding_weights": -0.197,
+        "learning_rate": 3.715,
+        "exploding_weights": -0.198,
         "data_or_labels": -0.112,
         "numerical_instability": -0.155,
         "healthy": -0.250,
@@ -176,15 +176,15 @@ COEF: dict[str, dict[str, float]] = {
         "healthy": -0.603,
     },
     "LR009:learning_rate": {
-        "learning_rate": 3.247,
+        "learning_rate": 3.248,
         "data_or_labels": -0.084,
-        "numerical_instability": -0.217,
+        "numerical_instability": -0.216,
         "healthy": -0.034,
     },
     "LR010:learning_rate": {
         "learning_rate": 2.986,
         "data_or_labels": -0.001,
-        "numerical_instability": -0.003,
+        "numerical_instability": -0.002,
     },
     "NUM003:numerical_instability": {
         "learning_rate": -0.004,
@@ -197,54 +197,54 @@ COEF: dict[str, dict[str, float]] = {
         "learning_rate": -0.007,
         "exploding_weights": -0.022,
         "data_or_labels": -0.013,
-        "numerical_instability": 3.043,
+        "numerical_instability": 3.044,
         "healthy": -0.003,
     },
     "NUM005:numerical_instability": {
         "learning_rate": -0.035,
-        "exploding_weights": -0.080,
+        "exploding_weights": -0.081,
         "data_or_labels": -0.043,
         "numerical_instability": 3.171,
         "healthy": -0.012,
     },
     "OK001:healthy": {
         "learning_rate": -0.074,
-        "exploding_weights": -0.873,
-        "numerical_instability": -0.749,
-        "healthy": 3.928,
+        "exploding_weights": -0.876,
+        "numerical_instability": -0.747,
+        "healthy": 3.929,
     },
     "OK002:healthy": {
-        "exploding_weights": -0.021,
+        "exploding_weights": -0.022,
         "data_or_labels": -0.024,
         "numerical_instability": -0.019,
         "healthy": 2.970,
     },
     "OK003:healthy": {
         "learning_rate": -0.008,
-        "exploding_weights": -0.251,
+        "exploding_weights": -0.250,
         "data_or_labels": -0.202,
-        "healthy": 3.199,
+        "healthy": 3.200,
     },
     "diverged": {
-        "learning_rate": 0.082,
-        "exploding_weights": 0.918,
+        "learning_rate": 0.081,
+        "exploding_weights": 0.920,
         "data_or_labels": -0.549,
         "numerical_instability": 1.283,
-        "healthy": -1.734,
+        "healthy": -1.736,
     },
     "finite_checkpoints_only": {
         "learning_rate": 0.397,
-        "exploding_weights": -0.618,
+        "exploding_weights": -0.615,
         "data_or_labels": -0.492,
-        "numerical_instability": 0.371,
-        "healthy": 0.342,
+        "numerical_instability": 0.367,
+        "healthy": 0.343,
     },
     "no_loss_series": {
-        "learning_rate": -0.241,
-        "exploding_weights": -0.772,
-        "data_or_labels": 1.153,
-        "numerical_instability": -0.188,
-        "healthy": 0.048,
+        "learning_rate": -0.238,
+        "exploding_weights": -0.794,
+        "data_or_labels": 1.157,
+        "numerical_instability": -0.174,
+        "healthy": 0.050,
     },
 }
 # The detail of a verdict's cause (forensics/details.py): per cause, fitted on its dev runs:
@@ -257,9 +257,9 @@ DETAIL_BIAS: dict[str, float] = {
     "labels_out_of_range": -0.445,
     "negative_labels": -0.442,
     "unnormalized_inputs": 0.332,
-    "log_of_zero": 0.196,
-    "division_by_zero": 0.145,
-    "fp16_overflow": -0.341,
+    "log_of_zero": 0.193,
+    "division_by_zero": 0.150,
+    "fp16_overflow": -0.342,
 }
 DETAIL_COEF: dict[str, dict[str, float]] = {
     "CKPT001:exploding_gradients": {
@@ -284,8 +284,7 @@ DETAIL_COEF: dict[str, dict[str, float]] = {
         "labels_out_of_range": -0.018,
         "negative_labels": -0.017,
         "unnormalized_inputs": -0.053,
-        "log_of_zero": -0.001,
-        "division_by_zero": 0.057,
+        "division_by_zero": 0.056,
         "fp16_overflow": -0.056,
     },
     "DATA001:data_or_labels": {
@@ -369,8 +368,8 @@ DETAIL_COEF: dict[str, dict[str, float]] = {
         "labels_out_of_range": -0.022,
         "negative_labels": -0.022,
         "unnormalized_inputs": -0.070,
-        "log_of_zero": 0.016,
-        "division_by_zero": 0.098,
+        "log_of_zero": 0.017,
+        "division_by_zero": 0.097,
         "fp16_overflow": -0.114,
     },
     "DATA005:inf_in_inputs": {
@@ -385,7 +384,7 @@ DETAIL_COEF: dict[str, dict[str, float]] = {
         "negative_labels": -0.010,
         "unnormalized_inputs": -0.032,
         "log_of_zero": -0.072,
-        "division_by_zero": 0.114,
+        "division_by_zero": 0.113,
         "fp16_overflow": -0.041,
     },
     "EXP001:exploding_gradients": {
@@ -410,9 +409,9 @@ DETAIL_COEF: dict[str, dict[str, float]] = {
         "labels_out_of_range": -0.010,
         "negative_labels": -0.010,
         "unnormalized_inputs": -0.031,
-        "log_of_zero": -0.100,
-        "division_by_zero": 0.164,
-        "fp16_overflow": -0.064,
+        "log_of_zero": -0.078,
+        "division_by_zero": 0.127,
+        "fp16_overflow": -0.050,
     },
     "EXP005:exploding_weights": {
         "nan_in_inputs": -0.022,
@@ -420,9 +419,9 @@ DETAIL_COEF: dict[str, dict[str, float]] = {
         "labels_out_of_range": -0.006,
         "negative_labels": -0.006,
         "unnormalized_inputs": -0.018,
-        "log_of_zero": -0.058,
-        "division_by_zero": 0.094,
-        "fp16_overflow": -0.037,
+        "log_of_zero": -0.047,
+        "division_by_zero": 0.076,
+        "fp16_overflow": -0.030,
     },
     "EXP008:exploding_gradients": {
         "nan_in_inputs": -0.010,
@@ -556,13 +555,13 @@ DETAIL_COEF: dict[str, dict[str, float]] = {
         "fp16_overflow": 0.085,
     },
     "NUM005:fp16_overflow": {
-        "log_of_zero": -0.154,
+        "log_of_zero": -0.153,
         "division_by_zero": -0.147,
-        "fp16_overflow": 2.300,
+        "fp16_overflow": 2.301,
     },
     "NUM005:numerical_instability": {
         "log_of_zero": -0.077,
-        "division_by_zero": -0.073,
+        "division_by_zero": -0.074,
         "fp16_overflow": 0.150,
     },
     "OK001:healthy": {
@@ -603,8 +602,8 @@ DETAIL_COEF: dict[str, dict[str, float]] = {
         "labels_out_of_range": -0.013,
         "negative_labels": -0.076,
         "unnormalized_inputs": -0.115,
-        "log_of_zero": 0.076,
-        "division_by_zero": 0.035,
+        "log_of_zero": 0.077,
+        "division_by_zero": 0.033,
         "fp16_overflow": -0.110,
     },
 }

@@ -354,8 +354,9 @@ def architecture_blowup(tl: Timeline) -> list[Finding]:
         (8 or more weight matrices, no normalisation layer)
         whose loss blew up early in the run (within the first 20 %, or its
         first few logged points; without a loss curve, weights already
-        non-finite in the first checkpoint saved) or climbed into the blow-up,
-        at an LR that is not high for its optimizer. Not when the loss went
+        non-finite in the first checkpoint saved) or climbed into the blow-up
+        by at least a decade (10x: a doubling in a noisy curve is no compounding
+        growth), at an LR that is not high for its optimizer. Not when the loss went
         non-finite straight from its normal level (finite points logged before,
         the last within 3x of the first, no climb, the gradient norm not
         rising): compounding growth leaves a trace, a sudden NaN is a batch's
@@ -384,6 +385,8 @@ def architecture_blowup(tl: Timeline) -> list[Finding]:
     """
     if not tl.diverged or not (_early(tl) or tl.onset is not None):
         return []
+    if not _early(tl) and tl.onset is not None and tl.onset.rise_decades < ARCH_CLIMB_DECADES:
+        return []  # a doubling in a noisy curve is no compounding blow-up
     if _sudden_from_normal(tl):
         return []
     kind, how = architecture(tl)
@@ -414,6 +417,9 @@ def architecture_blowup(tl: Timeline) -> list[Finding]:
 # A blow-up that compounds leaves a trace before the NaN; a loss at most this many times
 # its first logged value right before it had not started compounding.
 SUDDEN_LEVEL_RATIO = 3.0
+# Growth that compounds through a recurrence or a deep stack climbs by orders of magnitude before
+# it overflows; a climb into the blow-up of less than this many decades (10x) is no such growth.
+ARCH_CLIMB_DECADES = 1.0
 
 
 def _sudden_from_normal(tl: Timeline) -> bool:

@@ -229,11 +229,16 @@ def _bf16_blocks() -> dict[str, np.ndarray]:
     }
 
 
+@pytest.mark.parametrize("size", [None, 2 * BLOCK_ELEMENTS + 7], ids=["as-is", "over-blocks"])
 @pytest.mark.parametrize("case", list(_bf16_blocks()))
-def test_bfloat16_min_max_and_zeros_read_on_the_bit_patterns_equal_numpy_on_the_values(case: str) -> None:
+def test_bfloat16_min_max_and_zeros_read_on_the_bit_patterns_equal_numpy_on_the_values(case: str, size) -> None:
+    # as-is: most cases are shorter than a row of the fused fold; over-blocks: the same values
+    # repeated over three blocks, so that min, max and zeros are combined across blocks
     a = _bf16_blocks()[case].astype(ml_dtypes.bfloat16)
     if case == "every-finite-pattern":
         a = a[np.isfinite(a.astype(np.float32))]
+    if size:
+        a = np.resize(a, size)
     for as_given in (a, a.view(np.uint16).view(BFLOAT16_BITS)):  # ml_dtypes' type, and the bare patterns
         stats = array_stats("w", as_given)
         ref = _reference(a)
@@ -252,6 +257,29 @@ def test_a_block_with_a_nan_or_an_infinity_among_finite_ones_is_counted_exactly(
         a = a.astype(dtype)
         stats = array_stats("w", a)
         _assert_matches(stats, _reference(a))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, ml_dtypes.bfloat16], ids=["float32", "bfloat16"])
+def test_one_chunk_of_a_non_finite_block_a_cancelling_block_and_a_short_tail_matches_numpy(dtype) -> None:
+    # the fused fold settles finiteness, cancellation and Chan's combination for a chunk's blocks
+    # together: one block all NaN, one a LayerNorm gain (1 + 1e-4 noise), one ordinary with zeros,
+    # then a tail shorter than a row
+    rng = np.random.default_rng(23)
+    a = np.concatenate(
+        [
+            np.full(BLOCK_ELEMENTS, np.nan, np.float32),
+            (1.0 + 1e-4 * rng.standard_normal(BLOCK_ELEMENTS)).astype(np.float32),
+            (0.05 * rng.standard_normal(BLOCK_ELEMENTS)).astype(np.float32),
+            (-2.0 - rng.random(100)).astype(np.float32),
+        ]
+    )
+    a[2 * BLOCK_ELEMENTS + 10 : 2 * BLOCK_ELEMENTS + 50] = 0.0
+    a = a.astype(dtype)
+    for chunk in (None, BLOCK_ELEMENTS + 3):
+        stats = array_stats("w", a, chunk_elements=chunk)
+        ref = _reference(a)
+        assert ref["nan"] == BLOCK_ELEMENTS and ref["zeros"] >= 40
+        _assert_matches(stats, ref)
 
 
 def test_float32_values_near_its_largest_sum_their_squares_without_overflow() -> None:

@@ -132,6 +132,7 @@ def _rows_dot(x: np.ndarray, y: np.ndarray) -> float:
 # A row of ones: a sum done as dot products with it runs at the speed of the sums of
 # squares (BLAS inner loops), ~1.5x numpy's pairwise add.reduce over float64.
 _ONES = np.ones(_DOT_ROW, np.float64)
+_ONES_ROWS = np.broadcast_to(_ONES, (BLOCK_ELEMENTS // _DOT_ROW, _DOT_ROW))
 
 
 def row_sum(x: np.ndarray) -> float:
@@ -202,6 +203,7 @@ class StatsAccumulator:
         self._f64: np.ndarray | None = None  # reused buffers, sized on first use
         self._f32: np.ndarray | None = None
         self._zero: np.ndarray | None = None
+        self._chunk: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # see _chunk_scratch
 
     def _buffers(self, size: int) -> None:
         if self._f64 is None or self._f64.shape[0] < size:
@@ -221,85 +223,125 @@ class StatsAccumulator:
             return
         self.numel += size
         dt = flat.dtype
-        narrow = _is_narrow(dt)
         self._buffers(min(size, BLOCK_ELEMENTS))
-        if dt == BFLOAT16_BITS or dt.name == "bfloat16":
-            fold = self._fold_bfloat16
-        elif dt == np.float32:
-            fold = self._fold_float32
-        elif narrow:
-            fold = self._fold_narrow
-        else:
-            fold = self._fold
+        bf16 = dt == BFLOAT16_BITS or dt.name == "bfloat16"
         # NaN/inf met in a cast or a sum are counted in _fold; one errstate per chunk, not
         # per block (entering it costs as much as a block's min)
         with np.errstate(invalid="ignore", over="ignore"):
+            if (bf16 or dt == np.float32) and not self._exp:
+                # (moments scaled by an earlier float64 chunk of huge values go to the generic fold)
+                self._fold_chunk(flat, bf16)
+                return
+            fold = self._fold_narrow if _is_narrow(dt) else self._fold
             for start in range(0, size, BLOCK_ELEMENTS):
                 fold(flat[start : start + BLOCK_ELEMENTS])
 
     def _fold_narrow(self, block: np.ndarray) -> None:
         self._fold(flat_native(block, out=self._f32))
 
-    def _fold_float32(self, a: np.ndarray) -> None:
-        """A float32 block: the generic fold's figures, with no finiteness or scale checks of
-        its own (see ``_fold_finite``); a block with a NaN or an infinity goes to ``_fold``."""
-        if not self._fold_finite(a):
-            self._fold(a)
-            return
-        lo = float(np.minimum.reduce(a))
-        hi = float(np.maximum.reduce(a))
+    def _fold_chunk(self, flat: np.ndarray, bf16: bool) -> None:
+        """A float32 or bfloat16 chunk, with the least work and the least Python per block.
+
+        Each block is cast once into the reused float64 buffer, and two single-threaded dot
+        products per row (with ones, and with itself) write its sums and sums of squares into
+        per-chunk arrays; its min, max and zero count are taken on the block itself (the
+        first of them pulls it into the cache). Finiteness, the cancellation test and Chan's
+        combination are then done for all of the chunk's blocks at once. The float64 sum is
+        the finiteness test: a float32 sum cannot overflow float64, so a block's sum is finite
+        iff every element is, and its squares (at most 1.2e77 each) are then finite too, with
+        no rescaling (see ``_SAFE_MAGNITUDE``). A block with a NaN or an infinity is folded
+        again, alone, by the generic ``_fold``, which counts them.
+
+        bfloat16 min, max and zeros are read on the 16-bit patterns: comparing 2-byte integers
+        costs half what comparing the widened float32 does. As int16, the patterns with the sign
+        bit clear (+0 and the positive values) are ordered as their values; those with it set
+        (-0 and the negatives) are below them, the more negative the value the larger the
+        pattern as uint16. -0.0 is 0x8000, the least int16 of all.
+        """
+        assert self._f64 is not None and self._f32 is not None and self._zero is not None
+        f64, f32, zero = self._f64, self._f32, self._zero
+        size = flat.shape[0]
+        blocks = -(-size // BLOCK_ELEMENTS)
+        sums, squares, counts = self._chunk_scratch(blocks)
+        kind = np.int64 if bf16 else np.float64
+        low, high, top, zeros = (np.empty(blocks, t) for t in (kind, kind, kind, np.int64))
+        for j, start in enumerate(range(0, size, BLOCK_ELEMENTS)):
+            block = flat[start : start + BLOCK_ELEMENTS]
+            m = block.shape[0]
+            if bf16:
+                bits = block.view(np.uint16)
+                signed = bits.view(np.int16)
+                low[j] = np.minimum.reduce(signed)
+                high[j] = np.maximum.reduce(signed)
+                top[j] = np.maximum.reduce(bits)  # the most negative value's pattern, if any
+                block = np.left_shift(bits, 16, out=f32[:m].view(np.uint32), dtype=np.uint32).view(np.float32)
+                n_zero = m - np.count_nonzero(bits)  # +0.0
+                if low[j] == _BF16_NEGATIVE_ZERO:
+                    n_zero += np.count_nonzero(np.equal(signed, _BF16_NEGATIVE_ZERO, out=zero[:m]))
+            else:
+                low[j] = np.minimum.reduce(block)
+                high[j] = np.maximum.reduce(block)
+                n_zero = np.count_nonzero(np.equal(block, 0, out=zero[:m]))
+            zeros[j] = n_zero
+            counts[j] = m
+            x = f64[:m]
+            np.copyto(x, block, casting="unsafe")
+            k, rest = divmod(m, _DOT_ROW)
+            rows = x[: m - rest].reshape(k, _DOT_ROW)
+            np.vecdot(rows, _ONES_ROWS[:k], out=sums[j, :k])
+            np.vecdot(rows, rows, out=squares[j, :k])
+            if k < sums.shape[1]:  # only the last block can be short
+                tail = x[m - rest :]
+                sums[j, k] = np.add.reduce(tail)
+                squares[j, k] = np.dot(tail, tail)
+                sums[j, k + 1 :] = 0.0
+                squares[j, k + 1 :] = 0.0
+        total = np.add.reduce(sums[:blocks], axis=1)
+        sq = np.add.reduce(squares[:blocks], axis=1)
+        n = counts[:blocks]
+        keep = np.isfinite(total)
+        kept = np.flatnonzero(keep)
+        if kept.shape[0] < blocks:
+            for j in np.flatnonzero(~keep):
+                self._fold(flat_native(flat[j * BLOCK_ELEMENTS : (j + 1) * BLOCK_ELEMENTS], out=f32))
+            if not kept.shape[0]:
+                return
+            total, sq, n, low, high, top, zeros = (v[kept] for v in (total, sq, n, low, high, top, zeros))
+        mean_b = total / n
+        m2_b = sq - total * mean_b
+        # the cancellation test of _combine, block by block: such a block is centred and summed again
+        for i in np.flatnonzero((sq != 0) & ~(m2_b > sq * _CANCELLATION)):
+            start = int(kept[i]) * BLOCK_ELEMENTS
+            block = flat_native(flat[start : start + BLOCK_ELEMENTS], out=f32)
+            x = f64[: block.shape[0]]
+            np.copyto(x, block, casting="unsafe")
+            m2_b[i] = sum_of_squares(np.subtract(x, mean_b[i], out=x))
+        count = int(np.add.reduce(n))
+        mean = float(np.add.reduce(total)) / count
+        dev = mean_b - mean
+        self._merge(count, mean, float(np.add.reduce(m2_b)) + float(np.add.reduce(n * dev * dev)))
+        self.zeros += int(np.add.reduce(zeros))
+        if bf16:
+            # the least value: the negative of largest magnitude, else the least non-negative one;
+            # the largest: the largest pattern with the sign clear, else (every value negative) the
+            # negative nearest zero, the least pattern as uint16 (looked for only then)
+            smallest, largest = int(np.minimum.reduce(low)), int(np.maximum.reduce(high))
+            lo = _bf16_value(int(np.maximum.reduce(top)) if smallest < 0 else smallest)
+            if largest < 0:
+                starts = (int(j) * BLOCK_ELEMENTS for j in kept)
+                largest = min(int(np.minimum.reduce(flat[a : a + BLOCK_ELEMENTS].view(np.uint16))) for a in starts)
+            hi = _bf16_value(largest)
+        else:
+            lo, hi = float(np.minimum.reduce(low)), float(np.maximum.reduce(high))
         self._min = min(self._min, lo)
         self._max = max(self._max, hi)
-        self.zeros += int(np.count_nonzero(np.equal(a, 0, out=self._zero[: a.shape[0]])))  # type: ignore[index]
 
-    def _fold_bfloat16(self, block: np.ndarray) -> None:
-        """A bfloat16 block (its 16-bit patterns): min, max and zeros are read on the patterns.
-
-        Comparing 2-byte integers costs half what comparing the widened float32 does. As int16,
-        the patterns with the sign bit clear (+0 and the positive values) are ordered as their
-        values; those with it set (-0 and the negatives) are below them, the more negative the
-        value the larger the pattern as uint16. -0.0 is 0x8000, the least int16 of all.
-        """
-        bits = block.view(np.uint16)
-        n = bits.shape[0]
-        assert self._f32 is not None
-        wide = np.left_shift(bits, 16, out=self._f32[:n].view(np.uint32), dtype=np.uint32).view(np.float32)
-        if not self._fold_finite(wide):
-            self._fold(wide)
-            return
-        signed = bits.view(np.int16)
-        smallest = int(np.minimum.reduce(signed))
-        largest = int(np.maximum.reduce(signed))
-        # the largest value: the largest pattern with the sign clear, else the negative nearest zero
-        hi = _bf16_value(largest if largest >= 0 else int(np.minimum.reduce(bits)))
-        # the least value: the negative of largest magnitude, else the least non-negative one
-        lo = _bf16_value(int(np.maximum.reduce(bits)) if smallest < 0 else smallest)
-        self._min = min(self._min, lo)
-        self._max = max(self._max, hi)
-        zeros = n - int(np.count_nonzero(bits))  # +0.0
-        if smallest == _BF16_NEGATIVE_ZERO:
-            zeros += int(np.count_nonzero(np.equal(signed, _BF16_NEGATIVE_ZERO, out=self._zero[:n])))  # type: ignore[index]
-        self.zeros += zeros
-
-    def _fold_finite(self, a: np.ndarray) -> bool:
-        """Fold a float32 block's moments if every element is finite; False (nothing folded) if not.
-
-        One cast into the reused float64 buffer, then its sum and its sum of squares. The sum
-        doubles as the finiteness test: a float32 sum cannot overflow float64, so it is finite
-        iff every element is, and the squares (at most 1.2e77 each) are then finite too; no
-        rescaling either (see ``_SAFE_MAGNITUDE``). Min, max and zeros are the caller's.
-        """
-        assert self._f64 is not None
-        if self._exp:  # moments scaled by an earlier float64 chunk of huge values: the generic fold
-            return False
-        n = a.shape[0]
-        x = self._f64[:n]
-        np.copyto(x, a, casting="unsafe")
-        total = row_sum(x)
-        if not math.isfinite(total):
-            return False
-        self._combine(n, total, sum_of_squares(x), x)
-        return True
+    def _chunk_scratch(self, blocks: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``_fold_chunk``'s arrays, reused: row sums and sums of squares per block, block sizes."""
+        if self._chunk is None or self._chunk[2].shape[0] < blocks:
+            per_block = BLOCK_ELEMENTS // _DOT_ROW
+            self._chunk = (np.empty((blocks, per_block)), np.empty((blocks, per_block)), np.empty(blocks, np.int64))
+        return self._chunk
 
     def _fold(self, a: np.ndarray) -> None:
         assert self._f64 is not None and self._zero is not None
@@ -351,7 +393,10 @@ class StatsAccumulator:
         m2_b = squares - total * mean_b
         if squares and not m2_b > squares * _CANCELLATION:
             m2_b = sum_of_squares(np.subtract(x, mean_b, out=self._f64[:n]))
-        # Chan et al.: combine (n_a, mean_a, M2_a) with (n_b, mean_b, M2_b).
+        self._merge(n, mean_b, m2_b)
+
+    def _merge(self, n: int, mean_b: float, m2_b: float) -> None:
+        """Chan et al.: combine (n_a, mean_a, M2_a) with (n_b, mean_b, M2_b)."""
         n_a = self._n
         total_n = n_a + n
         delta = mean_b - self._mean

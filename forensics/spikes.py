@@ -121,17 +121,45 @@ def _baseline(values: np.ndarray, a: int, w: int) -> float:
     return float(median(window)) if window.size else float("nan")
 
 
+# Rows of ``ema``'s blocks done at once: two float64 temporaries of this many blocks (2 MiB).
+_EMA_ROWS = 1024
+
+
 def ema(x: np.ndarray, alpha: float, block: int = 256) -> np.ndarray:
     """e[t] = alpha * e[t-1] + (1 - alpha) * x[t], e[0] = x[0], in blocks of closed-form
-    cumulative sums (alpha**-block stays small enough for float64; numpy has no scan)."""
-    out = np.empty(x.size, dtype=np.float64)
-    prev = float(x[0]) if x.size else 0.0
-    for b in range(0, x.size, block):
-        seg = x[b : b + block]
-        k = np.arange(seg.size)
-        e = alpha ** (k + 1) * prev + (1 - alpha) * alpha**k * np.cumsum(seg * alpha ** (-k))
-        out[b : b + block] = e
-        prev = float(e[-1])
+    cumulative sums (alpha**-block stays small enough for float64; numpy has no scan).
+
+    In block b, e = alpha**(k+1) * prev + (1 - alpha) * alpha**k * cumsum(seg * alpha**-k),
+    prev the last e of the block before. The cumulative sums of many blocks are taken at
+    once, as the rows of a 2-D array, so that only the carry from block to block (one
+    multiply-add per block) runs in Python: the same operations on the same values, in
+    the same order, as one block at a time, so the same numbers bit for bit.
+    """
+    n = x.size
+    out = np.empty(n, dtype=np.float64)
+    prev = float(x[0]) if n else 0.0
+    k = np.arange(block)
+    grow = alpha ** (k + 1)
+    weight = (1 - alpha) * alpha**k
+    shrink = alpha ** (-k)
+    full = n - n % block
+    rows = np.asarray(x[:full], dtype=np.float64).reshape(-1, block)
+    result = out[:full].reshape(-1, block)
+    last_grow = float(grow[-1])
+    for r in range(0, rows.shape[0], _EMA_ROWS):
+        seg = np.multiply(rows[r : r + _EMA_ROWS], shrink)
+        np.cumsum(seg, axis=1, out=seg)
+        seg *= weight  # each block's (1 - alpha) * alpha**k * cumsum(...)
+        prevs = np.empty(seg.shape[0])
+        for i, tail in enumerate(seg[:, -1].tolist()):
+            prevs[i] = prev
+            prev = last_grow * prev + tail  # the block's last e, the next block's prev
+        np.multiply(grow, prevs[:, None], out=result[r : r + _EMA_ROWS])
+        result[r : r + _EMA_ROWS] += seg
+    if full < n:
+        seg = x[full:]
+        k = k[: seg.size]
+        out[full:] = alpha ** (k + 1) * prev + (1 - alpha) * alpha**k * np.cumsum(seg * alpha ** (-k))
     return out
 
 

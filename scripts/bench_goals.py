@@ -20,21 +20,32 @@ Goals and their floors:
    most 2x. ``--scale`` adds 1e5..1e7 events and 0.5..8 GiB checkpoints.
 
 Every measurement runs in a fresh subprocess; the rounds interleave ours and the floor so
-that a burst of load on a shared machine hits both; the best of ``--repeat`` rounds is kept,
-wall and CPU time (children included: the readers work in the run's worker child) both. Peak
-RSS is the measuring process's ``VmHWM`` or its children's ``ru_maxrss``, whichever is larger.
-The load average before and after is printed: on a shared machine, quote it with the numbers.
+that a burst of load on a shared machine hits both, and alternate which of the two goes first;
+the best of ``--repeat`` rounds is kept (the median is printed beside it), wall and CPU time
+(children included: the readers work in the run's worker child) both. Peak RSS is the
+measuring process's ``VmHWM`` or its children's ``ru_maxrss``, whichever is larger. The load
+average before and after is printed: on a shared machine, quote it with the numbers.
 Start-up is measured with bytecode cached (``PYTHONPYCACHEPREFIX`` in the temp dir, warmed
 first), as an installed package has it.
+
+Page cache: the files of goals 2 and 3 are read through once, untimed, right before every
+measurement of ours and of the floor alike, and the share of their pages resident then is
+recorded (``resident``, the least seen). Without that, a file written minutes earlier on a
+machine whose memory is full of other page cache may be partly evicted, and whichever side
+runs first pays the disk (the wall time then far exceeds the CPU time, as in an earlier
+cost-growth table). Both sides read from memory; the disk's own speed is not measured.
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
+import mmap
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -185,12 +196,53 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def _best(runs: list[dict]) -> dict:
-    return {
+    best = {
         "wall": min(r["wall"] for r in runs),
         "cpu": min(r["cpu"] for r in runs),
+        "wall_median": statistics.median(r["wall"] for r in runs),
+        "cpu_median": statistics.median(r["cpu"] for r in runs),
         "peak_mb": max(r.get("peak_mb", 0.0) for r in runs),
-        **{k: v for k, v in runs[0].items() if k not in ("wall", "cpu", "peak_mb")},
+        **{k: v for k, v in runs[0].items() if k not in ("wall", "cpu", "peak_mb", "resident")},
     }
+    if any("resident" in r for r in runs):
+        best["resident"] = min(r.get("resident", 1.0) for r in runs)
+    return best
+
+
+def _resident(path: Path) -> float:
+    """The share of the file's pages in the page cache (``mincore`` on a read-only map of it)."""
+    size = path.stat().st_size
+    if not size:
+        return 1.0
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mincore.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
+    pages = -(-size // mmap.PAGESIZE)
+    vec = np.zeros(pages, np.uint8)
+    with path.open("rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        view = np.frombuffer(mm, np.uint8)
+        try:
+            if libc.mincore(ctypes.c_void_p(view.ctypes.data), ctypes.c_size_t(size), vec.ctypes.data):
+                raise OSError(ctypes.get_errno(), f"mincore failed on {path}")
+        finally:
+            del view
+    return int(np.count_nonzero(vec & 1)) / pages
+
+
+def _warm(paths: list[Path]) -> float:
+    """Read the files through (untimed) so that the measurement after finds them in the page
+    cache, whichever side it is; return the least share of pages resident after it."""
+    buf = bytearray(8 * MIB)
+    for path in paths:
+        with path.open("rb", buffering=0) as fh:
+            while fh.readinto(buf):
+                pass
+    return min(_resident(p) for p in paths)
+
+
+def _measured(code: str, files: list[Path], *args: str) -> dict:
+    """One measurement in a fresh subprocess, its files warmed in the page cache first."""
+    resident = _warm(files)
+    return {**_child(code, *args), "resident": resident}
 
 
 def _row(goal: str, case: str, ours: dict, floor: dict, target: str, met: bool, **extra: object) -> dict:
@@ -200,6 +252,7 @@ def _row(goal: str, case: str, ours: dict, floor: dict, target: str, met: bool, 
     ratio = (lambda k: floor[k] / ours[k]) if throughput else (lambda k: ours[k] / floor[k])
     row = {"goal": goal, "case": case, "ours": ours, "floor": floor, "target": target}
     row.update(ratio_wall=ratio("wall"), ratio_cpu=ratio("cpu"), met=met, **extra)
+    row.update(ratio_median_wall=ratio("wall_median"), ratio_median_cpu=ratio("cpu_median"))
     return row
 
 
@@ -281,10 +334,11 @@ def write_checkpoints(tmp: Path, mb: int, h5_mb: int, which: tuple[str, ...]) ->
 
 def checkpoints(paths: dict[str, Path], repeat: int) -> list[dict]:
     runs: dict[tuple[str, str], list[dict]] = {}
-    for _ in range(repeat):
+    for i in range(repeat):
         for kind, path in paths.items():
-            for job in ("floor", "stats"):
-                runs.setdefault((kind, job), []).append(_child(_CHECKPOINT_CHILD, job, str(path), str(FLOOR_CHUNK)))
+            for job in ("floor", "stats") if i % 2 == 0 else ("stats", "floor"):
+                run = _measured(_CHECKPOINT_CHILD, [path], job, str(path), str(FLOOR_CHUNK))
+                runs.setdefault((kind, job), []).append(run)
     rows = []
     for kind, path in paths.items():
         floor, ours = _best(runs[(kind, "floor")]), _best(runs[(kind, "stats")])
@@ -303,9 +357,10 @@ def long_runs(tmp: Path, steps: int, repeat: int) -> dict:
     run = tmp / f"run_{steps}"
     nan_at = write_run(run, steps)
     reads, analyses = [], []
-    for _ in range(repeat):
-        reads.append(_child(_LONG_CHILD, "read", str(run)))
-        analyses.append(_child(_LONG_CHILD, "analyze", str(run)))
+    files = sorted(p for p in run.iterdir() if p.is_file())
+    for i in range(repeat):
+        for job in ("read", "analyze") if i % 2 == 0 else ("analyze", "read"):
+            (reads if job == "read" else analyses).append(_measured(_LONG_CHILD, files, job, str(run)))
     floor, ours = _best(reads), _best(analyses)
     size = sum(p.stat().st_size for p in run.iterdir())
     shutil.rmtree(run)
@@ -336,15 +391,18 @@ def _machine() -> str:
 
 def _print(rows: list[dict]) -> None:
     print(
-        "| goal | case | ours: wall / CPU s | floor: wall / CPU s | ratio wall | ratio CPU | peak MB | target | met |"
+        "| goal | case | ours: wall / CPU s | floor: wall / CPU s | ratio wall | ratio CPU "
+        "| ratio of medians: wall / CPU | resident | peak MB | target | met |"
     )
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |")
     for r in rows:
         o, f = r["ours"], r["floor"]
+        resident = min(o.get("resident", 1.0), f.get("resident", 1.0))
         print(
             f"| {r['goal']} | {r['case']} | {o['wall']:.3f} / {o['cpu']:.3f} | {f['wall']:.3f} / {f['cpu']:.3f} "
-            f"| {r['ratio_wall']:.2f} | {r['ratio_cpu']:.2f} | {o.get('peak_mb', 0):.0f} | {r['target']} "
-            f"| {'yes' if r['met'] else 'NO'} |"
+            f"| {r['ratio_wall']:.2f} | {r['ratio_cpu']:.2f} "
+            f"| {r['ratio_median_wall']:.2f} / {r['ratio_median_cpu']:.2f} | {resident:.0%} "
+            f"| {o.get('peak_mb', 0):.0f} | {r['target']} | {'yes' if r['met'] else 'NO'} |"
         )
 
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from forensics.median import median
+from forensics.median import median, sliding_medians
 
 
 def _same(ours: object, theirs: object) -> None:
@@ -66,3 +66,28 @@ def test_does_not_import_numpy_ma() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("width", [401, 400, 64])
+@pytest.mark.parametrize("values", ["normal", "ties", "huge"])
+def test_sliding_medians_of_a_long_series_equal_numpy_on_every_window(width: int, values: str) -> None:
+    # long enough for the kept sorted window (windows x width past 2**20, or 30,000 windows)
+    rng = np.random.default_rng(width)
+    a = {
+        "normal": rng.standard_normal(30_000),
+        "ties": np.round(rng.standard_normal(30_000), 1),  # many equal values, -0.0 among them
+        "huge": np.full(30_000, 1e308) * rng.choice([1.0, 0.5], 30_000),  # middle pairs overflow to inf
+    }[values]
+    with np.errstate(over="ignore"):
+        want = np.median(np.lib.stride_tricks.sliding_window_view(a, width), axis=1)
+        got = sliding_medians(a, width)
+    assert got.shape == want.shape and np.array_equal(got, want)
+
+
+def test_sliding_medians_of_a_series_with_a_nan_are_numpys() -> None:
+    a = np.random.default_rng(9).standard_normal(5_000)
+    a[1234] = np.nan  # no place in a sorted window: partitioned as numpy does, NaN where it is in
+    want = np.median(np.lib.stride_tricks.sliding_window_view(a, 301), axis=1)
+    got = sliding_medians(a, 301)
+    assert np.array_equal(got, want, equal_nan=True) and np.isnan(got[1000]) and not np.isnan(got[0])
+    assert sliding_medians(a[:10], 11).shape == (0,)

@@ -63,11 +63,13 @@ def test_a_spike_that_never_comes_down_is_fatal():
     assert s.fatal and s.recovered is None and s.start == 100 and s.peak == 129
 
 
-def test_ema_matches_the_recurrence():
-    x = np.random.default_rng(1).standard_normal(1000)
+@pytest.mark.parametrize("n", [1, 255, 1000, 256 * 1024 + 17], ids=["one", "under-a-block", "blocks", "row-groups"])
+def test_ema_matches_the_recurrence(n):
+    # row-groups: more blocks than one 2-D pass takes, and a partial block at the end
+    x = np.random.default_rng(1).standard_normal(n)
     want = np.empty_like(x)
     e = x[0]
-    for i, xi in enumerate(x):
+    for i, xi in enumerate(x.tolist()):
         e = ZCLIP_ALPHA * e + (1 - ZCLIP_ALPHA) * xi
         want[i] = e
     np.testing.assert_allclose(ema(x, ZCLIP_ALPHA), want, rtol=1e-10, atol=1e-12)

@@ -119,6 +119,39 @@ def test_spikes_of_a_long_curve_are_the_points_a_plain_trailing_median_loop_find
     assert find_spikes(values, steps) == want
 
 
+def test_spikes_of_a_curve_decimated_to_its_limit_are_the_points_a_plain_trailing_median_loop_finds() -> None:
+    # 20,000 decimated points, windows of 400: the trailing medians come from a kept sorted window
+    steps, values = _long_noisy_curve(3 * MAX_CURVE_POINTS, 3)
+    got = find_spikes(values, steps)
+    steps, values = _decimate(steps, values, MAX_CURVE_POINTS, how="max")
+    w = max(5, values.size // 50)
+    want = []
+    for i in np.flatnonzero(values[w:-1] > SPIKE_FACTOR * np.min(values)).tolist():
+        i += w
+        base = float(np.median(values[i - w : i]))
+        if base > 0 and values[i] > SPIKE_FACTOR * base and float(np.min(values[i + 1 : i + 1 + w])) < 1.5 * base:
+            want.append(int(steps[i]))
+    assert want and got == want
+
+
+def test_running_median_of_a_long_series_is_the_median_of_its_edge_padded_windows() -> None:
+    y = np.round(np.random.default_rng(4).standard_normal(20_000), 2)
+    for window in (401, 9):
+        half = window // 2
+        pad = np.pad(y, half, mode="edge")
+        want = np.median(np.lib.stride_tricks.sliding_window_view(pad, window), axis=1)
+        assert np.array_equal(running_median(y, window), want)
+
+
+def test_a_series_in_step_order_is_its_own_arrays_and_one_out_of_order_is_sorted_stably() -> None:
+    steps = np.arange(5)
+    s = Series("lr", steps, np.arange(5.0), "step", "f", "lr", "run")
+    assert s.in_step_order[0] is s.steps and s.in_step_order[1] is s.values
+    restarted = Series("lr", np.array([0, 10, 20, 10, 30]), np.array([1.0, 2.0, 3.0, 4.0, 5.0]), "step", "f", "lr", "r")
+    got_steps, got_values = restarted.in_step_order
+    assert got_steps.tolist() == [0, 10, 10, 20, 30] and got_values.tolist() == [1.0, 2.0, 4.0, 3.0, 5.0]
+
+
 def test_logging_interval_ignores_repeated_steps_and_write_order() -> None:
     steps = np.array([0, 10, 10, 20, 30, 5, 15, 40], dtype=np.int64)  # a restart rewrote 5 and 15
     s = Series("loss", steps, np.ones(steps.size), "step", "f", "loss", "run")

@@ -81,8 +81,8 @@ def _png(fig) -> bytes:  # type: ignore[no-untyped-def]
 
 
 def _sorted(s: Series) -> tuple[np.ndarray, np.ndarray]:
-    order = np.argsort(s.steps, kind="stable")
-    return s.steps[order].astype(np.float64), s.values[order]
+    steps, values = s.in_step_order
+    return steps.astype(np.float64), values
 
 
 def _wants_log(values: np.ndarray) -> bool:

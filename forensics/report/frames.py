@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from forensics.timeline import Series, Timeline
 
 
@@ -18,8 +16,8 @@ def _pandas():  # type: ignore[no-untyped-def]
 def _column(s: Series):  # type: ignore[no-untyped-def]
     pd = _pandas()
     # the last value logged at a step wins, as on the timeline after a restart
-    order = np.argsort(s.steps, kind="stable")
-    col = pd.Series(s.values[order], index=pd.Index(s.steps[order], name="step"))
+    steps, values = s.in_step_order
+    col = pd.Series(values, index=pd.Index(steps, name="step"))
     return col[~col.index.duplicated(keep="last")]
 
 

@@ -180,8 +180,7 @@ def CAUSES_TXT(cause: str, detail: str | None, prior: bool = False) -> str:
 def _value_at(s: Series | None, step: int) -> float | None:
     if s is None or not len(s):
         return None
-    order = np.argsort(s.steps, kind="stable")
-    st, va = s.steps[order], s.values[order]
+    st, va = s.in_step_order  # sorted once per series, not once per row of the table
     i = int(np.searchsorted(st, step, side="right")) - 1
     if i < 0:
         return None
@@ -345,8 +344,7 @@ def _sparklines(tl: Timeline) -> list[str]:
     rows = []
     for label, s, log in (("loss", tl.loss, True), ("LR", tl.lr, True), ("grad norm", tl.grad_norm, True)):
         if s is not None and len(s) > 1:
-            order = np.argsort(s.steps, kind="stable")
-            rows.append((label, sparkline(s.values[order], log=log), _range_txt(s)))
+            rows.append((label, sparkline(s.in_step_order[1], log=log), _range_txt(s)))
     norms = [(s, n) for s, n, _ in tl.weight_norms]
     if len(norms) > 1:
         vals = np.array(

@@ -74,8 +74,7 @@ def lr_still_rising(tl: Timeline) -> float | None:
     nf = tl.first_nonfinite
     if nf is None or nf.role != "loss" or nf.last_finite_step is None or tl.lr is None:
         return None
-    order = np.argsort(tl.lr.steps, kind="stable")
-    s, v = tl.lr.steps[order], tl.lr.values[order]
+    s, v = tl.lr.in_step_order
     v = v[(s <= nf.step) & np.isfinite(v)]
     if v.size < WARMUP_RISES + 1:
         return None

@@ -178,8 +178,7 @@ def _first_grad(tl: Timeline) -> tuple[int, float] | None:
     g = tl.grad_norm
     if g is None or not len(g):
         return None
-    order = np.argsort(g.steps, kind="stable")
-    steps, vals = g.steps[order], g.values[order]
+    steps, vals = g.in_step_order
     nf = tl.first_nonfinite
     if nf is not None and nf.role in ("loss", "grad_norm"):
         # a gradient logged at or after the run went non-finite only echoes the blow-up (where the

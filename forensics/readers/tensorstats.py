@@ -177,7 +177,9 @@ class StatsAccumulator:
     Each chunk is folded in cache-sized blocks (``BLOCK_ELEMENTS``) through reused
     buffers: one float64 copy, whose sum doubles as the finiteness test, one sum of
     squares of it, and min, max and a zero count on the block itself. Blocks are
-    combined with Chan's parallel formula.
+    combined with Chan's parallel formula. float32 and bfloat16 chunks, the common
+    checkpoint dtypes, take ``_fold_chunk``: the same figures with the per-block
+    bookkeeping done for a whole chunk at once.
 
     Moments are kept in units of ``2**self._exp`` so that float64 tensors with huge
     finite values do not overflow the sum of squares; for every narrower dtype the

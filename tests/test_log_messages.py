@@ -42,6 +42,13 @@ SAMPLE = {
     "ms": "600060",
     "n": "2",
     "16bit|bfloat16": "16bit",
+    "NaN|Inf": "NaN",
+    "forward|backward": "forward",
+    "shape": "torch.Size([8, 512])",
+    "call": "ncclGroupEnd()",
+    "reason": "unhandled cuda error",
+    "address": "10.0.0.2",
+    "port": "43512",
 }
 
 

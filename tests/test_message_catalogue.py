@@ -1,0 +1,361 @@
+"""The catalogue of framework messages, family by family and framework by framework (the audit
+table in docs/logs.md): each text as the framework prints it, built here from the format string
+in its own source (file and version named in each case), read to its family and to what it names;
+and the look-alikes each family must not take (a warning the job goes on from, a word another
+program prints).
+
+Most of these frameworks do not install here (DeepSpeed, apex, fairseq, Megatron, JAX, Lua Torch,
+Theano) or print the message only on a GPU, so the lines are filled in from the source's format
+string with sample values; the CPU messages of PyTorch, Keras and TensorFlow are also covered by
+logs the real frameworks wrote (tests/test_logs.py, sample_runs/).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import forensics
+from forensics.readers.logmessages import CATALOGUE, match_messages
+from forensics.readers.logs import parse_log_text
+
+# (framework and version, the line as it prints it, family, what the event must name)
+PRINTED: list[tuple[str, str, str, dict]] = [
+    # ---------------------------------------------------------------- labels out of range
+    (
+        "PyTorch 0.4 / 1.0 CPU (THNN ClassNLLCriterion.c), Lua Torch nn",
+        "RuntimeError: Assertion `cur_target >= 0 && cur_target < n_classes' failed.  at "
+        "/pytorch/aten/src/THNN/generic/ClassNLLCriterion.c:94",
+        "label_out_of_range",
+        {},
+    ),
+    (
+        "PyTorch 2.x CUDA (aten/src/ATen/native/cuda/Loss.cu)",
+        "../aten/src/ATen/native/cuda/Loss.cu:240: nll_loss_forward_reduce_cuda_kernel_2d: block: [0,0,0], "
+        "thread: [5,0,0] Assertion `t >= 0 && t < n_classes` failed.",
+        "label_out_of_range",
+        {},
+    ),
+    (
+        "PyTorch 2.x CPU (aten/src/ATen/native/LossNLL.cpp)",
+        "IndexError: Target 5 is out of bounds.",
+        "label_out_of_range",
+        {"label": 5},
+    ),
+    (
+        "TensorFlow 2.x CPU (core/kernels/sparse_xent_op.cc), Keras 2/3 on TensorFlow",
+        "Received a label value of 10 which is outside the valid range of [0, 10).  Label values: 3 10 1",
+        "label_out_of_range",
+        {"label": 10, "classes": 10},
+    ),
+    (
+        "Lua Torch cutorch (THCGeneral.c __THCudaCheck), PyTorch <= 0.4",
+        "THCudaCheck FAIL file=/tmp/luarocks_cutorch-scm-1-1695/cutorch/lib/THC/generic/THCStorage.c line=32 "
+        "error=59 : device-side assert triggered",
+        "cuda_device_assert",
+        {},
+    ),
+    (
+        "Lua Torch cutorch (THCGeneral.c _THError), PyTorch <= 0.4",
+        "RuntimeError: cuda runtime error (59) : device-side assert triggered at "
+        "/pytorch/torch/lib/THC/generic/THCStorage.c:32",
+        "cuda_device_assert",
+        {},
+    ),
+    # ---------------------------------------------------------------- NaN guards
+    (
+        "PyTorch 1.9+ (torch/nn/utils/clip_grad.py, error_if_nonfinite=True)",
+        "RuntimeError: The total norm of order 2.0 for gradients from `parameters` is non-finite, so it cannot "
+        "be clipped. To disable this error and scale the gradients by the non-finite norm anyway, set "
+        "`error_if_nonfinite=False`",
+        "nan_loss",
+        {},
+    ),
+    (
+        "PyTorch Lightning 1.2 (terminate_on_nan=True, training_tricks.py detect_nan_tensors)",
+        "ValueError: Detected nan and/or inf values in `layer.0.weight`. Check your forward pass for "
+        "numerically unstable operations.",
+        "nan_loss",
+        {"parameter": "layer.0.weight"},
+    ),
+    (
+        "neuralhydrology 1.x (training/basetrainer.py)",
+        "RuntimeError: Loss was NaN for 3 times in a row. Stopped training.",
+        "nan_loss",
+        {},
+    ),
+    (
+        "neuralhydrology 1.10+ (training/basetrainer.py, loss or gradients)",
+        "RuntimeError: Loss/gradients were NaN for 1 times in a row. Stopped training.",
+        "nan_loss",
+        {},
+    ),
+    (
+        "Lua Torch char-rnn (train.lua)",
+        "loss is NaN.  This usually indicates a bug. Please check the issues page for existing issues, or create "
+        "a new issue, if none exist.  Ideally, please state: your operating system, 32-bit/64-bit, your blas "
+        "version, cpu/cuda/cl?",
+        "nan_loss",
+        {"value": "nan"},
+    ),
+    ("Lua Torch char-rnn (train.lua)", "loss is exploding, aborting.", "nan_loss", {"value": "exploding"}),
+    # ---------------------------------------------------------------- anomaly detection
+    (
+        "PyTorch 2.x anomaly mode (torch/csrc/autograd/engine.cpp), Lightning detect_anomaly=True",
+        "RuntimeError: Function 'LogBackward0' returned nan values in its 0th output.",
+        "nonfinite_gradient",
+        {"function": "LogBackward0"},
+    ),
+    (
+        "transformers 4.x DebugUnderflowOverflow (debug_utils.py dump_saved_frames)",
+        "Detected inf/nan during batch_number=12",
+        "nonfinite_tensor",
+        {"batch": 12},
+    ),
+    (
+        "transformers 4.x DebugUnderflowOverflow (debug_utils.py, the ValueError)",
+        "ValueError: DebugUnderflowOverflow: inf/nan detected, aborting as there is no point running further. "
+        "Please scroll up above this traceback to see the activation values prior to this event.",
+        "nonfinite_tensor",
+        {},
+    ),
+    (
+        "fairseq 0.10-0.12 NanDetector (fairseq/nan_detector.py, through its logger)",
+        "2022-05-01 10:00:00 | WARNING | fairseq.nan_detector | NaN detected in output of "
+        "decoder.layers.5.self_attn, shape: torch.Size([128, 16, 512]), forward input max: 12.5, input min: -11.0",
+        "nonfinite_tensor",
+        {"module": "decoder.layers.5.self_attn", "what": "nan"},
+    ),
+    (
+        "JAX 0.4 checkify (jax/_src/checkify.py, float_checks)",
+        "jax._src.checkify.JaxRuntimeError: nan generated by primitive: log",
+        "nonfinite_tensor",
+        {"op": "log"},
+    ),
+    (
+        "JAX 0.3 checkify (jax/experimental/checkify.py)",
+        "ValueError: nan generated by primitive sin at train.py:12 (loss_fn)",
+        "nonfinite_tensor",
+        {"op": "sin"},
+    ),
+    (
+        "JAX jax_debug_nans (jax/_src/dispatch.py)",
+        "FloatingPointError: invalid value (nan) encountered in jit(log)",
+        "nonfinite_tensor",
+        {"op": "log"},
+    ),
+    (
+        "Lua Torch nngraph (gmodule.lua, checked mode)",
+        "/home/u/torch/install/bin/luajit: ...install/share/lua/5.1/nngraph/gmodule.lua:265: output is nan, "
+        "during forward pass, aborting...",
+        "nan_loss",
+        {},
+    ),
+    # ---------------------------------------------------------------- loss scaling and its floor
+    (
+        "apex 0.1 FP16_Optimizer (apex/fp16_utils/fp16_optimizer.py), Megatron-LM's first fp16 optimizer",
+        "OVERFLOW! Skipping step. Attempted loss scale: 65536.0, reducing to 32768.0",
+        "loss_scale_overflow_transient",
+        {"loss_scale": 32768.0, "attempted": 65536.0},
+    ),
+    (
+        "apex before 0.1 FP16_Optimizer (scale only)",
+        "OVERFLOW! Skipping step. Attempted loss scale: 4294967296",
+        "loss_scale_overflow_transient",
+        {"loss_scale": 4294967296.0, "attempted": None},
+    ),
+    (
+        "DeepSpeed <= 0.9 (zero/stage_1_and_2.py)",
+        "[deepspeed] OVERFLOW! Rank 0 Skipping step. Attempted loss scale: 65536, reducing to 32768",
+        "loss_scale_overflow_transient",
+        {"loss_scale": 32768.0, "attempted": 65536.0},
+    ),
+    (
+        "DeepSpeed (runtime/fp16/loss_scaler.py)",
+        "Current loss scale already at minimum - cannot decrease scale anymore. Exiting run.",
+        "loss_scale_minimum",
+        {},
+    ),
+    (
+        "fairseq (optim/dynamic_loss_scaler.py)",
+        "FloatingPointError: Minimum loss scale reached (0.0001). Your loss is probably exploding. Try lowering "
+        "the learning rate, using gradient clipping or increasing the batch size.",
+        "loss_scale_minimum",
+        {"min_scale": 0.0001},
+    ),
+    # ---------------------------------------------------------------- out of memory
+    (
+        "Lua Torch torch7 (lib/TH/THGeneral.c THAlloc), PyTorch <= 0.4 CPU",
+        "$ Torch: not enough memory: you tried to allocate 21GB. Buy new RAM! at "
+        "/tmp/luarocks_torch-scm-1-1092/torch7/lib/TH/THGeneral.c:270",
+        "oom",
+        {},
+    ),
+    (
+        "PyTorch 1.1-1.3 CPU (c10/core/CPUAllocator.cpp)",
+        "RuntimeError: [enforce fail at ..\\c10\\core\\CPUAllocator.cpp:72] data. DefaultCPUAllocator: not enough "
+        "memory: you tried to allocate 12000000000 bytes. Buy new RAM!",
+        "oom",
+        {},
+    ),
+    (
+        "PyTorch 0.3 CUDA (THC THCGeneral.c), Lua Torch cutorch",
+        "RuntimeError: cuda runtime error (2) : out of memory at /pytorch/torch/lib/THC/generic/THCStorage.cu:58",
+        "oom",
+        {},
+    ),
+    (
+        "PyTorch 2.x MPS (aten/src/ATen/mps/MPSAllocator.mm)",
+        "RuntimeError: MPS backend out of memory (MPS allocated: 17.75 GB, other allocations: 328.00 KB, max "
+        "allowed: 18.13 GB). Tried to allocate 1.00 GB on private pool.",
+        "oom",
+        {},
+    ),
+    (
+        "accelerate 0.20+ find_executable_batch_size (HF Trainer auto_find_batch_size)",
+        "RuntimeError: No executable batch size found, reached zero.",
+        "oom",
+        {},
+    ),
+    (
+        "Theano 0.9 (sandbox/cuda/cuda_ndarray.cu), Keras 1/2 on Theano",
+        "MemoryError: Error allocating 37748736 bytes of device memory (out of memory).",
+        "oom",
+        {},
+    ),
+    (
+        "Theano 0.9 (cuda_ndarray.cu device_malloc's own stderr line)",
+        "Error allocating 37748736 bytes of device memory (out of memory). Driver report 3964928 bytes free and "
+        "2147155968 bytes total",
+        "oom",
+        {},
+    ),
+    (
+        "JAX 0.4 / XLA (RESOURCE_EXHAUSTED status)",
+        "jaxlib.xla_extension.XlaRuntimeError: RESOURCE_EXHAUSTED: Out of memory while trying to allocate "
+        "17179869184 bytes.",
+        "oom",
+        {},
+    ),
+    # ---------------------------------------------------------------- NCCL and timeouts
+    (
+        "PyTorch 1.12-2.x (c10d ProcessGroupNCCL.cpp WorkNCCL::handleException)",
+        "[E ProcessGroupNCCL.cpp:414] Some NCCL operations have failed or timed out. Due to the asynchronous "
+        "nature of CUDA kernels, subsequent GPU operations might run on corrupted/incomplete data. To avoid this "
+        "inconsistency, we are taking the entire process down.",
+        "distributed_failure",
+        {},
+    ),
+    (
+        "PyTorch 1.7 (torch/lib/c10d/ProcessGroupNCCL.cpp)",
+        "[Rank 0] Caught collective operation timeout for work: WorkNCCL(OpType=ALLREDUCE, TensorShape=[1], "
+        "Timeout(ms)=1800000)",
+        "distributed_failure",
+        {"what": "timeout"},
+    ),
+    (
+        "PyTorch Gloo (third_party/gloo/gloo/transport/tcp/unbound_buffer.cc)",
+        "RuntimeError: [/pytorch/third_party/gloo/gloo/transport/tcp/unbound_buffer.cc:78] Timed out waiting "
+        "1800000ms for recv operation to complete",
+        "distributed_failure",
+        {"what": "timeout"},
+    ),
+    (
+        "PyTorch Gloo (third_party/gloo/gloo/transport/tcp/pair.cc)",
+        "RuntimeError: [../third_party/gloo/gloo/transport/tcp/pair.cc:598] Connection closed by peer [10.0.0.2]:43512",
+        "distributed_failure",
+        {"what": "peer_closed"},
+    ),
+    (
+        "TensorFlow 2.4-2.15 (core/common_runtime/base_collective_executor.cc)",
+        "tensorflow.python.framework.errors_impl.InternalError: Collective ops is aborted by: Error invoking "
+        "NCCL: unhandled cuda error",
+        "distributed_failure",
+        {},
+    ),
+    (
+        "JAX 0.4 / XLA (xla/service/gpu/nccl_api.cc XLA_NCCL_STATUS)",
+        "jaxlib.xla_extension.XlaRuntimeError: INTERNAL: NCCL operation ncclGroupEnd() failed: unhandled system "
+        "error. Last NCCL warning(error) log entry (may be unrelated) 'Net : Call to recv failed'.",
+        "distributed_failure",
+        {"what": "nccl_error", "reason": "unhandled system error"},
+    ),
+]
+
+
+@pytest.mark.parametrize(("framework", "line", "family", "names"), PRINTED, ids=[p[0] for p in PRINTED])
+def test_each_framework_message_is_read_to_its_family(framework, line, family, names):
+    found = match_messages(line)
+    assert family in [f for f, _ in found], (framework, found)
+    got = next(fields for f, fields in found if f == family)
+    for key, want in names.items():
+        assert got.get(key) == want, (framework, key, got)
+    # and the log reader turns the line into an event of that family
+    _, events, *_ = parse_log_text(f"step 1 loss 2.0\n{line}\n")
+    assert family in [e.kind for e in events], framework
+
+
+def test_every_printed_case_is_a_catalogue_entry_or_the_reader_s_own():
+    # each case above exercises a catalogued text (or check_numerics, which logs.py reads itself)
+    needles = {m.needle for m in CATALOGUE}
+    for framework, line, *_ in PRINTED:
+        assert any(n in line for n in needles), framework
+
+
+# Lines that look like a family's message and are not: warnings a job goes on from, words other
+# programs print.
+NOT_A_MESSAGE = [
+    # TensorFlow GPU's start-up warnings: the BFC allocator retries smaller, the job goes on
+    "2019-03-01 10:00:00.1: E tensorflow/stream_executor/cuda/cuda_driver.cc:806] failed to allocate 3.45G "
+    "(3706811392 bytes) from device: CUDA_ERROR_OUT_OF_MEMORY: out of memory",
+    "W tensorflow/core/common_runtime/bfc_allocator.cc:243] Allocator (GPU_0_bfc) ran out of memory trying to "
+    "allocate 2.26GiB with freed_by_count=0. The caller indicates that this is not a failure, but may mean that "
+    "there could be performance gains if more memory were available.",
+    "W tensorflow/core/framework/cpu_allocator_impl.cc:80] Allocation of 1073741824 exceeds 10% of free system memory.",
+    # anomaly mode prints this for any error in backward, not only a NaN
+    "UserWarning: Error detected in AddmmBackward0. Traceback of forward call that caused the error:",
+    # the same words from programs that are no training framework
+    "ssh_exchange_identification: Connection closed by peer",
+    "Timed out waiting for the server to start",
+    "NCCL operation is slow on this node, consider NCCL_P2P_DISABLE=1",
+    "the loss is exploding, aborting is what I would do",
+    "Skipping step 300 (already done)",
+    "nan generated by the scaler is handled",
+]
+
+
+@pytest.mark.parametrize("line", NOT_A_MESSAGE)
+def test_look_alikes_are_no_message(line):
+    _, events, *_ = parse_log_text(f"step 1 loss 2.0\n{line}\nstep 2 loss 1.9\n")
+    assert [e.kind for e in events if e.kind != "exception"] == [], line
+
+
+def _analyze(tmp_path, text: str):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "train.log").write_text(text, encoding="utf-8")
+    return forensics.analyze(str(run))
+
+
+def test_a_toolkit_guard_stops_a_run_that_otherwise_looks_healthy(tmp_path):
+    """neuralhydrology's NaN stop after finite losses: the run diverged, stopped by its guard."""
+    lines = "".join(f"# Epoch {e}: avg_loss: {0.9 - 0.05 * e:.5f}\n" for e in range(1, 8))
+    stop = (
+        "Traceback (most recent call last):\n"
+        '  File "neuralhydrology/training/basetrainer.py", line 248, in _train_epoch\n'
+        '    raise RuntimeError(f"Loss was NaN for {nan_count} times in a row. Stopped training.")\n'
+        "RuntimeError: Loss was NaN for 1 times in a row. Stopped training.\n"
+    )
+    report = _analyze(tmp_path, lines + stop)
+    assert report.diverged is True
+    assert report.ending.ended == "stopped"
+
+
+def test_a_gloo_timeout_is_a_crash_that_is_no_divergence(tmp_path):
+    lines = "".join(f"step {i} loss {2.0 - 0.01 * i:.3f}\n" for i in range(1, 40))
+    stop = (
+        "RuntimeError: [/pytorch/third_party/gloo/gloo/transport/tcp/unbound_buffer.cc:78] Timed out waiting "
+        "1800000ms for recv operation to complete\n"
+    )
+    report = _analyze(tmp_path, lines + stop)
+    assert report.diverged is False
+    assert report.ending.ended == "crashed" and report.ending.crash.meaning == "nccl_timeout"

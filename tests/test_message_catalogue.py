@@ -150,6 +150,51 @@ PRINTED: list[tuple[str, str, str, dict]] = [
         "nan_loss",
         {},
     ),
+    (
+        "TensorFlow 1.x (core/kernels/summary_op.cc, tf.summary.histogram)",
+        "tensorflow.python.framework.errors_impl.InvalidArgumentError: Nan in summary histogram for: conv2/activations",
+        "nonfinite_tensor",
+        {"tensor": "conv2/activations", "what": "nan"},
+    ),
+    (
+        "Keras 2.2 TensorBoard(histogram_freq=1) on TensorFlow 1.x (summary_op.cc)",
+        "InvalidArgumentError: Infinity in summary histogram for: dense_1/kernel_0",
+        "nonfinite_tensor",
+        {"tensor": "dense_1/kernel_0", "what": "inf"},
+    ),
+    (
+        "PyTorch 1.8+ distributions (torch/distributions/distribution.py, validate_args)",
+        "ValueError: Expected parameter loc (Tensor of shape (64, 2)) of distribution Normal(loc: "
+        "torch.Size([64, 2]), scale: torch.Size([64, 2])) to satisfy the constraint Real(), but found invalid "
+        "values:",
+        "nonfinite_tensor",
+        {"parameter": "loc", "what": "nan"},
+    ),
+    (
+        "PyTorch 1.x-2.x torch.multinomial (aten/src/ATen/native/Distributions.cpp)",
+        "RuntimeError: probability tensor contains either `inf`, `nan` or element < 0",
+        "nonfinite_tensor",
+        {},
+    ),
+    (
+        "TF Object Detection API 1.x (trainer.py check_numerics on the total loss)",
+        "InvalidArgumentError (see above for traceback): LossTensor is inf or nan. : Tensor had NaN values",
+        "nan_loss",
+        {},
+    ),
+    (
+        "tf_slim (learning.py create_train_op, check_numerics=True)",
+        "LossTensor is inf or nan : Tensor had Inf values",
+        "nan_loss",
+        {},
+    ),
+    (
+        "Megatron-LM core 0.9+ (param_and_grad_buffer.py through the rerun state machine)",
+        "RuntimeError: Rank 3, node gpu-17, device 3, iteration 1512: Unexpected result inf (message='found Inf in "
+        "local grad norm for bucket #0 in backward pass before data-parallel communication collective')",
+        "nan_loss",
+        {},
+    ),
     # ---------------------------------------------------------------- loss scaling and its floor
     (
         "apex 0.1 FP16_Optimizer (apex/fp16_utils/fp16_optimizer.py), Megatron-LM's first fp16 optimizer",
@@ -313,6 +358,10 @@ NOT_A_MESSAGE = [
     "W tensorflow/core/framework/cpu_allocator_impl.cc:80] Allocation of 1073741824 exceeds 10% of free system memory.",
     # anomaly mode prints this for any error in backward, not only a NaN
     "UserWarning: Error detected in AddmmBackward0. Traceback of forward call that caused the error:",
+    # a distribution's other constraints fail on finite values too (a scale of 0)
+    "ValueError: Expected parameter scale (Tensor of shape (64, 2)) of distribution Normal(loc: "
+    "torch.Size([64, 2]), scale: torch.Size([64, 2])) to satisfy the constraint GreaterThan(lower_bound=0.0), "
+    "but found invalid values:",
     # the same words from programs that are no training framework
     "ssh_exchange_identification: Connection closed by peer",
     "Timed out waiting for the server to start",

@@ -1054,8 +1054,17 @@ def _nonfinite(s: Series | None) -> NonFinite | None:
 # Messages that say the training loss went non-finite where no logged value shows it: a NaN
 # guard that stopped the run ("Model diverged with loss = NaN", Lightning's and fairseq's
 # checks, Keras TerminateOnNaN) and the fp16 loss scale at its floor (fairseq: "Your loss is
-# probably exploding"; readers/logs.py also infers the floor from the logged scale).
-_NONFINITE_MESSAGES = ("nan_loss", "nan_loss_terminated", "loss_scale_minimum")
+# probably exploding"; readers/logs.py also infers the floor from the logged scale); and the
+# anomaly checks that raise on a NaN or Inf computed in training (PyTorch's anomaly mode,
+# check_numerics, jax_debug_nans, nngraph's checked mode...): the values they name feed the loss
+# or the weights, so the run diverged there even when no logged loss shows it.
+_NONFINITE_MESSAGES = (
+    "nan_loss",
+    "nan_loss_terminated",
+    "loss_scale_minimum",
+    "nonfinite_gradient",
+    "nonfinite_tensor",
+)
 
 
 def _nonfinite_from_messages(run: RunData, loss: Series | None) -> NonFinite | None:

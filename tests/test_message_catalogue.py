@@ -12,6 +12,8 @@ logs the real frameworks wrote (tests/test_logs.py, sample_runs/).
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 import forensics
@@ -408,3 +410,24 @@ def test_a_gloo_timeout_is_a_crash_that_is_no_divergence(tmp_path):
     report = _analyze(tmp_path, lines + stop)
     assert report.diverged is False
     assert report.ending.ended == "crashed" and report.ending.crash.meaning == "nccl_timeout"
+
+
+def test_an_anomaly_check_that_raised_is_a_divergence_where_no_logged_loss_shows_it(tmp_path):
+    """Anomaly mode raises on the backward of a finite loss: the log's losses are all finite, the
+    run diverged all the same, at the last step the log reached (the sample run
+    logonly_torch_anomaly_log0 is a real one: its manifest says the loss was NaN at the raise)."""
+    lines = "".join(f"step {i} loss {2.0 - 0.01 * i:.3f}\n" for i in range(1, 40))
+    raised = (
+        "Traceback (most recent call last):\n"
+        '  File "train.py", line 40, in <module>\n'
+        "    loss.backward()\n"
+        "RuntimeError: Function 'LogBackward0' returned nan values in its 0th output.\n"
+    )
+    report = _analyze(tmp_path, lines + raised)
+    assert report.diverged is True
+    first = json.loads(report.to_json())["first_nonfinite"]
+    assert first is not None and first["step"] == 39
+    healthy = tmp_path / "healthy"
+    healthy.mkdir()
+    (healthy / "train.log").write_text(lines, encoding="utf-8")
+    assert forensics.analyze(str(healthy)).diverged is False

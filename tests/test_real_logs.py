@@ -56,10 +56,11 @@ MAX_HELDOUT2_BAD_INCONCLUSIVE = 0
 # 2 logs not found), then the one-line log was read, the reference engines' stop and YOLO's label check catalogued,
 # then (after its misses were read) non-finite spellings, values named after them, a stage word in mid-line,
 # headerless layouts known by file name, bar postfix letters, step-percent print loops, flattened tracebacks and
-# four more guards (docs/logs.md); these hold what it measures now.
-MIN_HELDOUT3_DIVERGED = 57 / 60
+# four more guards (docs/logs.md), and an anomaly check that raised (jax_debug_nans) made a run diverged; these
+# hold what it measures now.
+MIN_HELDOUT3_DIVERGED = 58 / 60
 MIN_HELDOUT3_CAUSE = 20 / 23
-MAX_HELDOUT3_BAD_INCONCLUSIVE = 2
+MAX_HELDOUT3_BAD_INCONCLUSIVE = 1
 MAX_HELDOUT3_CRASHES = 0
 
 # The splits whose per-case results have been seen: the checks that name cases (the known gaps) cover these.

@@ -387,14 +387,21 @@ def _analyze(tmp_path, text: str):
     return forensics.analyze(str(run))
 
 
+LOSS_LINES = "".join(f"step {i} loss {2.0 - 0.01 * i:.3f}\n" for i in range(1, 40))
+
+
+def _raised(frame: str, source: str, exception: str) -> str:
+    """A traceback as Python prints it: one frame, its source line, the exception."""
+    return f"Traceback (most recent call last):\n  {frame}\n    {source}\n{exception}\n"
+
+
 def test_a_toolkit_guard_stops_a_run_that_otherwise_looks_healthy(tmp_path):
     """neuralhydrology's NaN stop after finite losses: the run diverged, stopped by its guard."""
     lines = "".join(f"# Epoch {e}: avg_loss: {0.9 - 0.05 * e:.5f}\n" for e in range(1, 8))
-    stop = (
-        "Traceback (most recent call last):\n"
-        '  File "neuralhydrology/training/basetrainer.py", line 248, in _train_epoch\n'
-        '    raise RuntimeError(f"Loss was NaN for {nan_count} times in a row. Stopped training.")\n'
-        "RuntimeError: Loss was NaN for 1 times in a row. Stopped training.\n"
+    stop = _raised(
+        'File "neuralhydrology/training/basetrainer.py", line 248, in _train_epoch',
+        'raise RuntimeError(f"Loss was NaN for {nan_count} times in a row. Stopped training.")',
+        "RuntimeError: Loss was NaN for 1 times in a row. Stopped training.",
     )
     report = _analyze(tmp_path, lines + stop)
     assert report.diverged is True
@@ -402,12 +409,11 @@ def test_a_toolkit_guard_stops_a_run_that_otherwise_looks_healthy(tmp_path):
 
 
 def test_a_gloo_timeout_is_a_crash_that_is_no_divergence(tmp_path):
-    lines = "".join(f"step {i} loss {2.0 - 0.01 * i:.3f}\n" for i in range(1, 40))
     stop = (
         "RuntimeError: [/pytorch/third_party/gloo/gloo/transport/tcp/unbound_buffer.cc:78] Timed out waiting "
         "1800000ms for recv operation to complete\n"
     )
-    report = _analyze(tmp_path, lines + stop)
+    report = _analyze(tmp_path, LOSS_LINES + stop)
     assert report.diverged is False
     assert report.ending.ended == "crashed" and report.ending.crash.meaning == "nccl_timeout"
 
@@ -416,18 +422,14 @@ def test_an_anomaly_check_that_raised_is_a_divergence_where_no_logged_loss_shows
     """Anomaly mode raises on the backward of a finite loss: the log's losses are all finite, the
     run diverged all the same, at the last step the log reached (the sample run
     logonly_torch_anomaly_log0 is a real one: its manifest says the loss was NaN at the raise)."""
-    lines = "".join(f"step {i} loss {2.0 - 0.01 * i:.3f}\n" for i in range(1, 40))
-    raised = (
-        "Traceback (most recent call last):\n"
-        '  File "train.py", line 40, in <module>\n'
-        "    loss.backward()\n"
-        "RuntimeError: Function 'LogBackward0' returned nan values in its 0th output.\n"
+    anomaly = "RuntimeError: Function 'LogBackward0' returned nan values in its 0th output."
+    report = _analyze(
+        tmp_path, LOSS_LINES + _raised('File "train.py", line 40, in <module>', "loss.backward()", anomaly)
     )
-    report = _analyze(tmp_path, lines + raised)
     assert report.diverged is True
     first = json.loads(report.to_json())["first_nonfinite"]
     assert first is not None and first["step"] == 39
     healthy = tmp_path / "healthy"
     healthy.mkdir()
-    (healthy / "train.log").write_text(lines, encoding="utf-8")
+    (healthy / "train.log").write_text(LOSS_LINES, encoding="utf-8")
     assert forensics.analyze(str(healthy)).diverged is False

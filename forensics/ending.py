@@ -26,6 +26,7 @@ names (``labels_out_of_range``...), a known non-divergence (``out_of_memory``,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from forensics.records import LogEvent
@@ -68,6 +69,15 @@ _NOT_WHAT_IT_DIED_OF = frozenset(
 )
 
 
+def _outlived(tl: Timeline) -> Callable[[str, LogEvent], bool]:
+    """Whether an event is a fault the job went on from: a trainer's own word that it recovered
+    from an out-of-memory batch (fairseq's 'attempting to recover from OOM', the 'ran out of
+    memory, skipping batch' idiom), and, in a log that says so, the out-of-memory lines printed
+    without a traceback (fairseq logs the exception it caught before it recovers)."""
+    recovered = {p for p, e in tl.log_events if e.kind == "oom" and e.values.get("recovered")}
+    return lambda p, e: bool(e.values.get("recovered")) or (e.kind == "oom" and p in recovered and not e.traceback)
+
+
 @dataclass(frozen=True, slots=True)
 class Crash:
     """The exception or fatal message a job died with, and where it was read."""
@@ -105,7 +115,8 @@ def _crash_meaning(e: LogEvent) -> str | None:
 
 def _fatal_event(tl: Timeline) -> tuple[str, LogEvent] | None:
     """The event the job died of: the last fatal framework message of the logs, else the last exception."""
-    fatal = [(p, e) for p, e in tl.log_events if e.kind not in _NOT_WHAT_IT_DIED_OF]
+    outlived = _outlived(tl)
+    fatal = [(p, e) for p, e in tl.log_events if e.kind not in _NOT_WHAT_IT_DIED_OF and not outlived(p, e)]
     if fatal and fatal[-1][1].traceback:
         return fatal[-1]
     exceptions = [(p, e) for p, e in tl.log_events if e.kind == "exception"]
@@ -133,7 +144,8 @@ def ending_of(tl: Timeline) -> Ending:
         if crash.meaning == "nan_guard":
             return Ending("stopped", crash, f"a NaN guard raised ({crash.source})")
         return Ending("crashed", crash, f"the job died on an exception ({crash.source})")
-    fatal = [(p, e) for p, e in tl.log_events if e.kind in _FATAL]
+    outlived = _outlived(tl)
+    fatal = [(p, e) for p, e in tl.log_events if e.kind in _FATAL and not outlived(p, e)]
     if fatal:
         path, e = fatal[-1]
         crash = Crash(_exception_line(e), tl.died_after_step, path, _crash_meaning(e))

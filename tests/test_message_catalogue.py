@@ -277,6 +277,25 @@ PRINTED: list[tuple[str, str, str, dict]] = [
         {},
     ),
     (
+        "fairseq 0.10-0.12 (trainer.py train_step, through its logger)",
+        "2021-03-01 10:01:00 | WARNING | fairseq.trainer | attempting to recover from OOM in forward/backward pass",
+        "oom",
+        {"recovered": True},
+    ),
+    (
+        "fairseq2 (recipes' trainer)",
+        "Attempting to recover from OOM on R0 (OOMS=1)",
+        "oom",
+        {"recovered": True},
+    ),
+    (
+        "fairseq-py 0.6 (trainer.py), ParlAI and their copies",
+        "| WARNING: ran out of memory, skipping batch: 12(train) | Message: CUDA out of memory. Tried to allocate "
+        "20.00 MiB",
+        "oom",
+        {"recovered": True},
+    ),
+    (
         "JAX 0.4 / XLA (RESOURCE_EXHAUSTED status)",
         "jaxlib.xla_extension.XlaRuntimeError: RESOURCE_EXHAUSTED: Out of memory while trying to allocate "
         "17179869184 bytes.",
@@ -433,3 +452,31 @@ def test_an_anomaly_check_that_raised_is_a_divergence_where_no_logged_loss_shows
     healthy.mkdir()
     (healthy / "train.log").write_text(LOSS_LINES, encoding="utf-8")
     assert forensics.analyze(str(healthy)).diverged is False
+
+
+FAIRSEQ_LINES = [
+    f"2021-03-01 10:00:00 | INFO | train_inner | epoch 001:    {i} / 1000 loss={9.9 - 0.01 * i:.3f}, "
+    f"nll_loss=8.1, ppl=276.5, wps=12000, ups=3.1, wpb=3900, bsz=128, num_updates={i}, lr=0.0005, gnorm=1.2"
+    for i in range(1, 120)
+]
+FAIRSEQ_OOM = (
+    "2021-03-01 10:01:00 | WARNING | fairseq.trainer | OOM: Ran out of memory with exception: CUDA out of memory. "
+    "Tried to allocate 1.95 GiB (GPU 0; 15.78 GiB total capacity; 12.10 GiB already allocated)"
+)
+
+
+def test_an_out_of_memory_batch_the_trainer_recovered_from_is_not_what_the_job_died_of(tmp_path):
+    """fairseq logs the out-of-memory error it caught, says it recovers, and trains on: the job did not
+    crash of it (it simply stops logging here), and the run is no divergence either."""
+    recovered = (
+        "2021-03-01 10:01:00 | WARNING | fairseq.trainer | attempting to recover from OOM in forward/backward pass"
+    )
+    lines = [*FAIRSEQ_LINES[:60], FAIRSEQ_OOM, recovered, *FAIRSEQ_LINES[60:]]
+    report = _analyze(tmp_path, "\n".join(lines) + "\n")
+    assert report.diverged is False
+    assert report.ending.ended == "unknown" and report.ending.crash is None
+
+
+def test_the_same_out_of_memory_line_without_the_recovery_is_the_crash(tmp_path):
+    report = _analyze(tmp_path, "\n".join([*FAIRSEQ_LINES, FAIRSEQ_OOM]) + "\n")
+    assert report.ending.ended == "crashed" and report.ending.crash.meaning == "out_of_memory"

@@ -615,6 +615,28 @@ CATALOGUE: tuple[Message, ...] = (
         lambda m: {"loss_scale": _num(m.group(2) or m.group(1)), "attempted": _num(m.group(1)) if m.group(2) else None},
     ),
     # ------------------------------------------------------------ out of memory
+    # a trainer that caught the out-of-memory error, threw the batch away and went on: the job did
+    # not die of it (forensics/ending.py), though it ran out of memory; first, so that a line quoting the
+    # error it caught is read as caught
+    Message(
+        "oom",
+        "fairseq",
+        "attempting to recover from OOM in forward/backward pass",
+        "fairseq/trainer.py train_step (after _log_oom's 'OOM: Ran out of memory with exception: {exc}'; fairseq "
+        "<= 0.9 prints it after '| WARNING: '; fairseq2: 'Attempting to recover from OOM on R{rank} (OOMS={n})')",
+        "to recover from OOM",
+        Deferred(r"[Aa]ttempting to recover from OOM"),
+        lambda m: {"recovered": True},
+    ),
+    Message(
+        "oom",
+        "fairseq",
+        "| WARNING: ran out of memory, skipping batch",
+        "fairseq-py <= 0.6 trainer.py (train_step), copied by ParlAI and many training loops",
+        "ran out of memory, skipping batch",
+        Deferred(r"ran out of memory, skipping batch"),
+        lambda m: {"recovered": True},
+    ),
     Message(
         "oom",
         "pytorch",

@@ -22,10 +22,14 @@ def analyze(
     follow_links: bool = False,
     progress: ProgressFn | None = None,
     debug: bool = False,
+    workers: int = 1,
 ) -> Report:
     """Analyze the run under ``path`` (a directory, or one artifact) and return the report.
 
-    ``data`` names extra data samples (inside or outside the run) to check.
+    ``data`` names extra data samples (inside or outside the run) to check. ``workers=2``
+    lets two worker children share the reading of the files (:func:`forensics.load.share_files`):
+    the command does so on two cores or more; a process as large as a notebook with a framework
+    imported pays a tenth of a second or more for each fork, so one worker is the default here.
     Nothing is written anywhere.
 
     Raises :class:`UsageError` when ``path`` does not exist or holds no training
@@ -34,7 +38,13 @@ def analyze(
     whose sources say what is wrong with each.
     """
     run = load_run(
-        path, data=data, follow_links=follow_links, progress=progress, debug=debug, meanwhile=_import_the_analysis
+        path,
+        data=data,
+        follow_links=follow_links,
+        progress=progress,
+        debug=debug,
+        meanwhile=_import_the_analysis,
+        workers=workers,
     )
     try:
         return analyze_loaded(run, str(path), debug=debug)

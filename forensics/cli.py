@@ -47,6 +47,8 @@ PLAIN_PROGRESS_EVERY_S = 5.0
 # rescanned the objects the imports create dozens of times, ~10 ms of a small run's CPU in
 # each process; garbage in reference cycles waits a little longer, a few MB at most.
 GC_THRESHOLDS = (50_000, 50, 50)
+# Worker children that read one run's files at once, on a machine with that many cores or more.
+READ_WORKERS = 2
 # Every plain progress line starts so: a script reading stderr for the error line can drop them.
 PROGRESS_PREFIX = "forensics: progress: "
 
@@ -280,9 +282,12 @@ def analyze(
         _analyze_sweep(found, format, output, fail_on_divergence, jobs, dask, follow_links, debug)
         return
     _check_output(output, None if is_remote(run_dir) else Path(run_dir), data)
+    # a local run's files are shared by two reader workers when two cores are there (forking
+    # this small process costs about a millisecond)
+    workers = {} if is_remote(run_dir) else {"workers": min(READ_WORKERS, _cores())}
     report = _with_progress(
         lambda progress: forensics.analyze(
-            run_dir, data=data, follow_links=follow_links, progress=progress, debug=debug
+            run_dir, data=data, follow_links=follow_links, progress=progress, debug=debug, **workers
         ),
         quiet=quiet,
     )
@@ -299,6 +304,13 @@ def analyze(
         raise _fail(str(e)) from None
     if fail_on_divergence and report.diverged:
         raise _Exit(EXIT_DIVERGED)
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def _analyze_sweep(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +52,25 @@ READER_BASE_SECONDS = isolation.BASE_SECONDS
 # Files handed to libhdf5 (what a crash of the worker reading them is blamed on).
 HDF5_SUFFIXES = (".h5", ".hdf5", ".keras")
 
+# Sharing a run's files between worker children (``workers=2``): what reading a file costs, in
+# milliseconds of CPU, estimated from the readers' times on the sample runs (docs/performance.md):
+# (importing its reader in a child, the first time; each file; each MB). A reader's import is paid
+# once per child, so a kind's files stay together unless splitting them shortens the longer child.
+# The numbers only decide who reads what; a wrong guess costs time, never a result.
+READ_COST_MS: dict[Kind, tuple[float, float, float]] = {
+    Kind.KERAS_H5: (20.0, 20.0, 1.0),  # h5py; each file walks its groups (h5py's per-object cost)
+    Kind.KERAS_ARCHIVE: (20.0, 20.0, 1.0),
+    Kind.PICKLE: (12.0, 4.0, 2.0),  # the torch.save reader; small files are pickle opcodes
+    Kind.TRAINING_ARGS: (12.0, 3.0, 2.0),
+    Kind.SAFETENSORS: (7.0, 2.0, 1.0),
+    Kind.SAFETENSORS_INDEX: (7.0, 2.0, 1.0),
+    Kind.EVENTS: (15.0, 3.0, 10.0),  # the TensorBoard protos; records parsed one by one
+    Kind.JOB_LOG: (12.0, 2.0, 500.0),  # the log reader's patterns; every line matched
+    Kind.TF_CHECKPOINT: (10.0, 5.0, 1.0),
+    Kind.DATA_SAMPLE: (5.0, 3.0, 2.0),
+}
+READ_COST_OTHER_MS = (2.0, 1.0, 10.0)  # configs, trainer states, metrics files, stores
+
 
 def reader_deadline(nbytes: int) -> float:
     """Seconds a reader of ``nbytes`` may take (see ``READER_BASE_SECONDS``)."""
@@ -77,12 +96,15 @@ class RunData:
     measure_update: UpdateMeter | None = None
     # the worker child that read the files and measures the updates (see readers/worker.py)
     worker: worker.Worker | None = field(default=None, repr=False, compare=False)
+    # every worker child that read some of the files (``worker`` first)
+    workers: tuple[worker.Worker, ...] = field(default=(), repr=False, compare=False)
 
     def close(self) -> None:
-        """Done with the worker child: a worker of its own ends (it also ends when this
-        object is dropped, or the process exits); this thread's kept worker stays."""
-        if self.worker is not None and not self.worker.shared:
-            self.worker.close()
+        """Done with the worker children: a worker of its own ends (it also ends when this
+        object is dropped, or the process exits); this thread's kept workers stay."""
+        for w in self.workers or ((self.worker,) if self.worker is not None else ()):
+            if not w.shared:
+                w.close()
 
     @property
     def readable(self) -> bool:
@@ -156,14 +178,23 @@ def _measure(a: Checkpoint, b: Checkpoint, root: Path) -> dict[str, tuple[float,
     return {k: (d.delta_l2, d.base_l2) for k, d in deltas.items() if d.elements > 0}
 
 
-def update_meter(root: Path, *, debug: bool = False, work: worker.Worker | None = None) -> UpdateMeter:
-    """Measure ||dW|| between two checkpoints of the run under ``root``, in ``work`` when given;
-    a reader bug is reported like an unreadable file (``debug=True`` re-raises it)."""
+def update_meter(
+    root: Path,
+    *,
+    debug: bool = False,
+    work: worker.Worker | None = None,
+    reader_of: dict[str, worker.Worker] | None = None,
+) -> UpdateMeter:
+    """Measure ||dW|| between two checkpoints of the run under ``root``, in ``work`` when given
+    (or, when ``reader_of`` names it, in the worker that read the first checkpoint: it kept
+    where the file's weights are); a reader bug is reported like an unreadable file
+    (``debug=True`` re-raises it)."""
 
     def measure(a: Checkpoint, b: Checkpoint) -> dict[str, tuple[float, float]]:
         if work is not None and not debug:
+            here = (reader_of or {}).get(a.source.path, work)
             timeout = isolation.deadline_for(a.source.size + b.source.size)
-            answer = work.call("forensics.load:_measure", a, b, root.absolute(), timeout=timeout)
+            answer = here.call("forensics.load:_measure", a, b, root.absolute(), timeout=timeout)
             if answer.failure is not None:
                 prefix = "internal error: " if answer.bug else ""
                 raise UnreadableSource(_one_line(prefix + answer.failure))
@@ -201,24 +232,33 @@ def load_inventory(
     debug: bool = False,
     work: worker.Worker | None = None,
     meanwhile: Callable[[], None] | None = None,
+    workers: int = 1,
 ) -> RunData:
     """Read every file of ``inv``, then the extra ``data`` samples (inside or outside the run).
 
     Each file is read in the worker child ``work`` (a new one when not given; none with
     ``debug=True``, which re-raises a reader's bug with its traceback, in this process
-    under a ``SIGALRM`` budget). ``meanwhile`` is called once the worker has its first
-    files to read: what the caller can do in parallel (import the analysis)."""
+    under a ``SIGALRM`` budget). With ``workers=2`` the files are shared with a second
+    worker child (:func:`share_files`) when that shortens the reading: two cores read at
+    once. ``meanwhile`` is called once the workers have their first files to read: what
+    the caller can do in parallel (import the analysis)."""
     if work is None and not debug:
         work = worker.shared()
+    files = [*inv.files, *_data_files(data)]
+    lanes = share_files(files, workers if work is not None and isolation.ISOLATE else 1)
+    works = [work] if work is not None else []
+    for lane in range(1, max(lanes, default=0) + 1):  # a further worker of the same kind
+        works.append(worker.shared(lane) if work is not None and work.shared else worker.Worker())
+    reader_of = {f.rel: works[lane] for f, lane in zip(files, lanes, strict=True)} if len(works) > 1 else None
     run = RunData(
         root=inv.root,
         given=given,
         problems=list(inv.problems),
         ignored_files=inv.ignored,
-        measure_update=update_meter(inv.root, debug=debug, work=work),
+        measure_update=update_meter(inv.root, debug=debug, work=work, reader_of=reader_of),
         worker=work,
+        workers=tuple(works),
     )
-    files = [*inv.files, *_data_files(data)]
     total = sum(f.size for f in files) or 1
     # a sharded checkpoint's index reads its shards: its reader's time budget counts their bytes
     shard_bytes: dict[str, int] = {}
@@ -251,14 +291,14 @@ def load_inventory(
 
         # what discovery saw (device, inode) goes to every worker child first: it opens the
         # files only if they are still those
-        work.set_preamble(
-            worker.Call("forensics.readers.safe_open:remember_ids", (seen_under(inv.root.absolute()),), timeout=60)
-        )
+        seen = seen_under(inv.root.absolute())
+        for w in works:
+            w.set_preamble(worker.Call("forensics.readers.safe_open:remember_ids", (seen,), timeout=60))
         calls = [
             _call_for(found, inv.root, lst, bef, found.size + shard_bytes.get(found.rel, 0))
             for found, lst, bef in zip(files, listeners, befores, strict=True)
         ]
-        answers = work.map(calls, meanwhile=meanwhile)
+        answers = _answers(works, calls, lanes, meanwhile)
         records = (_record_of(found, answer) for found, answer in zip(files, answers, strict=True))
     else:
         if meanwhile is not None:
@@ -289,6 +329,93 @@ def load_inventory(
     if spe:
         run.logs = [with_steps_from_epochs(lg, spe) for lg in run.logs]
     return run
+
+
+def _answers(
+    works: list[worker.Worker], calls: list[worker.Call], lanes: list[int], meanwhile: Callable[[], None] | None
+) -> Iterator[worker.Answer]:
+    """The answers to ``calls`` in order, call ``i`` read by ``works[lanes[i]]``: every worker
+    is given its first files before ``meanwhile`` runs and the parent waits for any."""
+    streams = [w.stream([c for c, lane in zip(calls, lanes, strict=True) if lane == n]) for n, w in enumerate(works)]
+    try:
+        for s in streams:
+            next(s)  # its first requests are queued
+        if meanwhile is not None:
+            meanwhile()
+        for lane in lanes:
+            answer = next(streams[lane])
+            assert answer is not None
+            yield answer
+    finally:
+        for s in streams:
+            s.close()  # a stream left before its end stops its child (an interrupt)
+
+
+def share_files(files: Sequence[Found], workers: int) -> list[int]:
+    """Which of ``workers`` worker children reads each file (0, 1, ...): a reader's files go
+    together to the child with the least work so far, then single files move from the
+    busiest child to the idlest while that finishes the reading sooner (``READ_COST_MS``:
+    a child that had no file of a kind pays its reader's import too). All 0 for one worker,
+    or when sharing would not shorten the reading."""
+    lanes = [0] * len(files)
+    if workers < 2 or len(files) < 2:
+        return lanes
+    module = [_reader_module(f) for f in files]
+    cost = [_read_cost(f)[1] + _read_cost(f)[2] * f.size / 1e6 for f in files]
+    imports = {m: _read_cost(f)[0] for f, m in zip(files, module, strict=True)}
+    load = [0.0] * workers
+    held: list[dict[str, int]] = [{} for _ in range(workers)]  # files of each reader per child
+
+    def put(i: int, lane: int) -> None:
+        lanes[i] = lane
+        load[lane] += cost[i] + (0.0 if held[lane].get(module[i]) else imports[module[i]])
+        held[lane][module[i]] = held[lane].get(module[i], 0) + 1
+
+    def take(i: int) -> None:
+        lane = lanes[i]
+        held[lane][module[i]] -= 1
+        load[lane] -= cost[i] + (0.0 if held[lane][module[i]] else imports[module[i]])
+
+    groups: dict[str, list[int]] = {}
+    for i, m in enumerate(module):
+        groups.setdefault(m, []).append(i)
+    for m, members in sorted(groups.items(), key=lambda g: -(imports[g[0]] + sum(cost[i] for i in g[1]))):
+        lane = min(range(workers), key=load.__getitem__)
+        for i in members:
+            put(i, lane)
+    while True:
+        busiest = max(range(workers), key=load.__getitem__)
+        idlest = min(range(workers), key=load.__getitem__)
+        before = load[busiest]
+        best: tuple[float, int] | None = None
+        for i in reversed(range(len(files))):  # the later files first: the earlier ones start sooner
+            if lanes[i] != busiest:
+                continue
+            take(i)
+            put(i, idlest)
+            after = max(load[busiest], load[idlest])
+            take(i)
+            put(i, busiest)
+            if after < before - MIN_GAIN_MS and (best is None or after < best[0]):
+                best = (after, i)
+        if best is None:
+            break
+        take(best[1])
+        put(best[1], idlest)
+    return lanes
+
+
+# Sharing is kept only when it shortens the longer child by more than this (a fork, a preamble).
+MIN_GAIN_MS = 2.0
+
+
+def _reader_module(found: Found) -> str:
+    entry = READERS.get(found.kind)
+    return entry.function.partition(":")[0] if isinstance(entry, Reader) else ""
+
+
+def _read_cost(found: Found) -> tuple[float, float, float]:
+    return READ_COST_MS.get(found.kind, READ_COST_OTHER_MS)
 
 
 def _call_for(
@@ -370,16 +497,20 @@ def load_run(
     progress: ProgressFn | None = None,
     debug: bool = False,
     meanwhile: Callable[[], None] | None = None,
+    workers: int = 1,
 ) -> RunData:
     """Discover and read every artifact under ``path``, and the extra ``data`` samples.
 
-    The files are read in a worker child that stays to measure checkpoint updates for the
-    timeline: :meth:`RunData.close` ends it (so does dropping the RunData)."""
+    The files are read in a worker child (``workers=2``: shared by two, when that reads the
+    run sooner) that stays to measure checkpoint updates for the timeline:
+    :meth:`RunData.close` ends it (so does dropping the RunData)."""
     work = None if debug else worker.shared()
     try:
         with worker.serving(work) if work is not None else contextlib.nullcontext():
             inv = discover(path, follow_links=follow_links)
-        return load_inventory(inv, str(path), data=data, progress=progress, debug=debug, work=work, meanwhile=meanwhile)
+        return load_inventory(
+            inv, str(path), data=data, progress=progress, debug=debug, work=work, meanwhile=meanwhile, workers=workers
+        )
     except BaseException:
         if work is not None:
             work.kill()

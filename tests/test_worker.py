@@ -218,3 +218,81 @@ def test_a_worker_started_before_discovery_still_refuses_a_file_replaced_after_i
         assert any(s.status is Status.OK for s in data.sources)
     finally:
         w.close()
+
+
+@pytest.mark.parametrize("name", ["tf2_exploding_gradients", "keras_lr_too_high", "hf_trainer_lr_too_high"])
+def test_two_workers_read_a_run_into_the_same_records_and_the_same_report(name: str) -> None:
+    """Shared between two worker children (as the command does on two cores), a run reads into
+    the same records, in the same order, with the same updates measured, and the same report."""
+    import forensics
+    from forensics.report.json_report import to_json
+
+    one = load_run(SAMPLES / name)
+    two = load_run(SAMPLES / name, workers=2)
+    try:
+        assert len(two.workers) == 2 and len(one.workers) == 1
+        assert two.workers[0]._pid != two.workers[1]._pid  # both read some of the files
+        for field in ("sources", "events", "checkpoints", "logs", "trainer_states", "configs", "data_samples"):
+            _same(getattr(one, field), getattr(two, field))
+        assert one.measure_update is not None and two.measure_update is not None
+        for a, b in zip(one.checkpoints, one.checkpoints[1:], strict=False):
+            try:
+                expected = one.measure_update(a, b)
+            except Exception as e:  # a NaN checkpoint: both say so
+                with pytest.raises(type(e)):
+                    two.measure_update(a, b)
+                continue
+            assert two.measure_update(a, b) == expected
+    finally:
+        one.close()
+        two.close()
+    a = json.loads(to_json(forensics.analyze(SAMPLES / name)))
+    b = json.loads(to_json(forensics.analyze(SAMPLES / name, workers=2)))
+    assert a == b
+
+
+def test_a_second_worker_crash_costs_its_file_only(monkeypatch, tmp_path: Path) -> None:
+    """A reader that crashes its worker costs that file only, whichever of the two workers read it."""
+    import shutil
+
+    from forensics.readers import keras
+
+    run = tmp_path / "run"
+    shutil.copytree(SAMPLES / "tf2_exploding_gradients", run)
+
+    def crash(*a: object, **k: object) -> None:
+        os.kill(os.getpid(), signal.SIGSEGV)
+
+    monkeypatch.setattr(keras, "read_keras_h5", crash)  # before the forks: the children run it
+    data = load_run(run, workers=2)
+    try:
+        assert len(data.workers) == 2
+        by_path = {s.path: s for s in data.sources}
+        h5 = [s for p, s in by_path.items() if p.endswith(".h5")]
+        assert h5 and all(s.status is Status.UNREADABLE and "crashed the HDF5 library" in s.note for s in h5)
+        assert all(s.status is Status.OK for p, s in by_path.items() if not p.endswith(".h5"))
+    finally:
+        data.close()
+
+
+def _found(rel: str, kind: Kind, size: int = 1000) -> object:
+    from forensics.discover import Found
+
+    return Found(path=Path("/r") / rel, rel=rel, kind=kind, size=size)
+
+
+def test_files_are_shared_by_reader_and_split_only_where_that_reads_sooner() -> None:
+    from forensics.load import share_files
+
+    log, events = _found("job.log", Kind.JOB_LOG), _found("ev/events.out.tfevents.1", Kind.EVENTS)
+    h5 = [_found(f"ckpt/w{i}.h5", Kind.KERAS_H5) for i in range(6)]
+    assert share_files([log, events, *h5[:2]], 1) == [0, 0, 0, 0]
+    assert share_files([log], 2) == [0]
+    # two kinds: each child imports one reader
+    lanes = share_files([log, events, *h5[:2]], 2)
+    assert lanes[0] == lanes[1] != lanes[2] == lanes[3]
+    # many H5 files outweigh the rest: some go to the other child, which then imports h5py too
+    lanes = share_files([log, *h5], 2)
+    assert set(lanes[1:]) == {0, 1}
+    # one kind only, a few cheap files: not worth a second child
+    assert share_files([_found(f"c{i}.json", Kind.CONFIG) for i in range(3)], 2) == [0, 0, 0]

@@ -869,12 +869,22 @@ def _dataset_chunks(ds: h5py.Dataset, view: np.dtype, shape: tuple[int, ...], li
 
     Numeric data is read into one buffer reused from block to block (each block is
     valid until the next is asked for): a fresh array per block costs its allocation
-    and page faults, about as much again as the read.
+    and page faults, about as much again as the read. A dataset that fits in one block
+    is read whole through the dataset's own read (``H5S_ALL``: the same elements in the
+    same order), without the selection objects ``read_direct`` builds: 20 against 85 us
+    for each of a small model's few dozen tensors, read again by the update ratio.
     """
     if shape == ():
         yield np.asarray(ds[()]).reshape(1).view(view)
     elif math.prod(shape):
-        buf = np.empty(min(limit, math.prod(shape)), ds.dtype) if ds.dtype.kind in "fiu" else None
+        numel = math.prod(shape)
+        buf = np.empty(min(limit, numel), ds.dtype) if ds.dtype.kind in "fiu" else None
+        if buf is not None and numel <= limit:
+            from h5py import h5s
+
+            ds.id.read(h5s.ALL, h5s.ALL, buf)
+            yield buf.reshape(shape).view(view)
+            return
         for sel in _blocks(shape, limit):
             want = _selection_shape(shape, sel)
             if buf is None or math.prod(want) > buf.shape[0]:

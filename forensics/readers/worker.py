@@ -471,9 +471,22 @@ class Worker:
         (the previous one has arrived: the child is on it). ``meanwhile`` runs once the
         first requests are queued: work the parent does while the child reads. A call that
         fails kills the child; the calls queued after it go to a fresh one."""
-        if not isolation.ISOLATE:  # no fork here (or already in a worker): in this process
+        answers = self.stream(calls)
+        try:
+            next(answers)  # the first requests are queued
             if meanwhile is not None:
                 meanwhile()
+        except BaseException:
+            answers.close()  # the child goes too
+            raise
+        yield from answers
+
+    def stream(self, calls: list[Call]) -> Iterator[Answer | None]:
+        """:meth:`map` in two steps: the first item is None, once the first requests are queued
+        (several workers can then be set going before the parent waits for any), then the
+        answers in order."""
+        if not isolation.ISOLATE:  # no fork here (or already in a worker): in this process
+            yield None
             for c in calls:
                 if c.before is not None:
                     c.before()
@@ -482,6 +495,9 @@ class Worker:
         sent: collections.deque[tuple[int, int]] = collections.deque()  # (call, bytes) queued in the child
         queued = 0  # bytes of those
         following = 0  # the next call to queue
+        first = True
+        if not calls:
+            yield None
         for i, c in enumerate(calls):
             try:
                 if self._pid is None:
@@ -498,9 +514,9 @@ class Worker:
                     sent.append((following, size))
                     queued += size
                     following += 1
-                if meanwhile is not None:
-                    meanwhile()
-                    meanwhile = None
+                if first:
+                    first = False
+                    yield None
                 if c.before is not None:
                     c.before()
                 answer = self._receive(c)
@@ -652,24 +668,28 @@ RUNS_PER_WORKER = 64
 _kept = threading.local()
 
 
-def shared() -> Worker:
-    """This thread's worker, for one more run."""
-    w: Worker | None = getattr(_kept, "worker", None)
+def shared(slot: int = 0) -> Worker:
+    """This thread's worker, for one more run (``slot`` 1: its second, for a run whose files
+    are read by two workers at once)."""
+    kept: dict[int, Worker] = _kept.__dict__.setdefault("workers", {})
+    w = kept.get(slot)
     if w is None or w.owner != os.getpid() or w.runs >= RUNS_PER_WORKER:
         if w is not None and w.owner == os.getpid():
             w.close()
-        w = _kept.worker = Worker(shared=True)
+        w = kept[slot] = Worker(shared=True)
     w.runs += 1
     return w
 
 
 def reset() -> None:
-    """End this thread's kept worker: the next run forks a fresh one, which sees the code
+    """End this thread's kept workers: the next run forks fresh ones, which see the code
     as it is then (a test that patches a reader relies on this)."""
-    w: Worker | None = getattr(_kept, "worker", None)
-    _kept.worker = None
-    if w is not None and w.owner == os.getpid():
-        w.close()
+    kept: dict[int, Worker] = _kept.__dict__.setdefault("workers", {})
+    workers = list(kept.values())
+    kept.clear()
+    for w in workers:
+        if w.owner == os.getpid():
+            w.close()
 
 
 @contextlib.contextmanager

@@ -379,7 +379,7 @@ def share_files(files: Sequence[Found], workers: int) -> list[int]:
     groups: dict[str, list[int]] = {}
     for i, m in enumerate(module):
         groups.setdefault(m, []).append(i)
-    for m, members in sorted(groups.items(), key=lambda g: -(imports[g[0]] + sum(cost[i] for i in g[1]))):
+    for _, members in sorted(groups.items(), key=lambda g: -(imports[g[0]] + sum(cost[i] for i in g[1]))):
         lane = min(range(workers), key=load.__getitem__)
         for i in members:
             put(i, lane)

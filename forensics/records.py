@@ -11,12 +11,13 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import field
 from enum import Enum
 from typing import Any
 
 import numpy as np
 
+from forensics.frozen import frozen_dataclass
 from forensics.median import median
 
 STEP_MAX = 2**63 - 1  # steps live in int64 columns; a step past this is a damaged number
@@ -58,7 +59,7 @@ class Kind(str, Enum):
         return self.value
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass
 class Source:
     """One artifact found in the run directory, read or not."""
 
@@ -73,7 +74,7 @@ class Source:
 # ---------------------------------------------------------------- series
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass
 class ScalarSeries:
     """One scalar tag of one sub-run, in file order (restarts kept, not purged).
 
@@ -93,7 +94,7 @@ class ScalarSeries:
         return int(self.steps.shape[0])
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass
 class HistogramSeries:
     """A histogram tag summarised per logged step."""
 
@@ -113,7 +114,7 @@ class HistogramSeries:
         return int(self.steps.shape[0])
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass
 class Restart:
     """The step counter went backwards inside one event file or sub-run."""
 
@@ -124,7 +125,7 @@ class Restart:
     wall_time: float
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass
 class TextEntry:
     """One text summary of an event file (a tag, a step and its text)."""
 
@@ -133,7 +134,7 @@ class TextEntry:
     text: str
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass
 class EventFileData:
     """What one ``events.out.tfevents.*`` file holds."""
 
@@ -153,7 +154,7 @@ class EventFileData:
 # ---------------------------------------------------------------- tensors
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass
 class TensorStats:
     """Streaming statistics of one tensor. Moments are over the finite elements."""
 
@@ -186,7 +187,7 @@ class TensorStats:
         return self.zeros / self.numel if self.numel else math.nan
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass
 class LayerInfo:
     """One layer as a model's stored config describes it."""
 
@@ -196,7 +197,7 @@ class LayerInfo:
     activation: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass
 class ModelInfo:
     """What a checkpoint or config says about the model, where it says it."""
 
@@ -211,7 +212,7 @@ class ModelInfo:
     dtype_policy: str | None = None  # "mixed_float16", "float32", ...
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass
 class ParamGroup:
     """One parameter group of a saved optimizer: its hyper-parameters as stored."""
 
@@ -224,7 +225,7 @@ class ParamGroup:
     initial_lr: float | None = None  # set by LR schedulers
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass
 class LayerUpdate:
     """The size of the next optimizer step of one layer, from the optimizer's saved state.
 
@@ -246,7 +247,7 @@ class LayerUpdate:
         return self.update_l2 / self.weight_l2
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass
 class OptimizerState:
     """What a saved optimizer (and the scheduler and loss scaler saved beside it) holds."""
 
@@ -258,7 +259,7 @@ class OptimizerState:
     loss_scale: float | None = None  # AMP GradScaler's scale, when saved
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass
 class Checkpoint:
     """One logical checkpoint (a sharded set reads as one)."""
 
@@ -283,7 +284,7 @@ class Checkpoint:
 CUT_TRACEBACK = "traceback cut before its exception line"
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass
 class LogEvent:
     """A framework message the job log printed: what was seen, not what it means.
 
@@ -304,7 +305,7 @@ class LogEvent:
     traceback: tuple[str, ...] = ()  # last frames and the message
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass
 class StoreRun:
     """One run of a metrics store (an MLflow database holds many; a W&B file one), as the
     store records it. Only the analysed run's series reach the timeline; the others are
@@ -323,7 +324,7 @@ class StoreRun:
     analysed: bool = False  # its series are the LogData's scalars
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass
 class LogData:
     """What one job log, metrics file or store gave: its scalar series and the notable lines."""
 
@@ -345,7 +346,7 @@ class LogData:
     exit_code: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass
 class ConfigData:
     """Normalised training settings found in a config file or hparams."""
 
@@ -381,7 +382,7 @@ class ConfigData:
     classes_stated: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass
 class ArrayStats:
     """Statistics of one array of a data sample."""
 
@@ -400,7 +401,7 @@ class ArrayStats:
     role: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass
 class LabelStats:
     """The integer labels of a data sample: their range and counts."""
 
@@ -418,7 +419,7 @@ class LabelStats:
     classes_complete: bool = True  # False when ``classes`` was capped (extremes always kept)
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass
 class DataSample:
     """A data file of the run (or named with --data): its arrays, and its labels if it holds some."""
 
@@ -427,7 +428,7 @@ class DataSample:
     labels: LabelStats | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass
 class LabelRangeCheck:
     """Labels outside ``[0, width)`` for a model with ``width`` outputs."""
 
@@ -460,7 +461,7 @@ def labels_out_of_range(labels: LabelStats | DataSample, width: int) -> LabelRan
     )
 
 
-@dataclass(frozen=True, slots=True)
+@frozen_dataclass
 class TrainerState:
     """Hugging Face ``trainer_state.json``: its log history as series."""
 

@@ -53,23 +53,26 @@ READER_BASE_SECONDS = isolation.BASE_SECONDS
 HDF5_SUFFIXES = (".h5", ".hdf5", ".keras")
 
 # Sharing a run's files between worker children (``workers=2``): what reading a file costs, in
-# milliseconds of CPU, estimated from the readers' times on the sample runs (docs/performance.md):
-# (importing its reader in a child, the first time; each file; each MB). A reader's import is paid
-# once per child, so a kind's files stay together unless splitting them shortens the longer child.
-# The numbers only decide who reads what; a wrong guess costs time, never a result.
+# milliseconds of CPU, from the readers' times on the sample runs (docs/performance.md; the
+# ratios matter, not the scale): (importing its reader in a child, the first time; each file;
+# each MB). A reader's import is paid once per child, so a kind's files stay together unless
+# splitting them ends the reading sooner. The numbers only decide who reads what: a wrong guess
+# costs time, never a result.
 READ_COST_MS: dict[Kind, tuple[float, float, float]] = {
-    Kind.KERAS_H5: (20.0, 20.0, 1.0),  # h5py; each file walks its groups (h5py's per-object cost)
-    Kind.KERAS_ARCHIVE: (20.0, 20.0, 1.0),
-    Kind.PICKLE: (12.0, 4.0, 2.0),  # the torch.save reader; small files are pickle opcodes
+    Kind.KERAS_H5: (30.0, 12.0, 1.0),  # h5py; each file walks its groups (h5py's per-object cost)
+    Kind.KERAS_ARCHIVE: (30.0, 12.0, 1.0),
+    Kind.PICKLE: (12.0, 3.0, 2.0),  # the torch.save reader; small files are pickle opcodes
     Kind.TRAINING_ARGS: (12.0, 3.0, 2.0),
-    Kind.SAFETENSORS: (7.0, 2.0, 1.0),
-    Kind.SAFETENSORS_INDEX: (7.0, 2.0, 1.0),
-    Kind.EVENTS: (15.0, 3.0, 10.0),  # the TensorBoard protos; records parsed one by one
-    Kind.JOB_LOG: (12.0, 2.0, 500.0),  # the log reader's patterns; every line matched
-    Kind.TF_CHECKPOINT: (10.0, 5.0, 1.0),
+    Kind.SAFETENSORS: (12.0, 2.0, 1.0),
+    Kind.SAFETENSORS_INDEX: (12.0, 2.0, 1.0),
+    Kind.EVENTS: (18.0, 3.0, 10.0),  # the TensorBoard protos; records parsed one by one
+    Kind.JOB_LOG: (18.0, 2.0, 500.0),  # the log reader's patterns; every line matched
+    Kind.TF_CHECKPOINT: (15.0, 5.0, 1.0),
     Kind.DATA_SAMPLE: (5.0, 3.0, 2.0),
 }
 READ_COST_OTHER_MS = (2.0, 1.0, 10.0)  # configs, trainer states, metrics files, stores
+# What the parent does on the same cores while the workers read (it imports the analysis).
+PARENT_WHILE_READING_MS = 40.0
 
 
 def reader_deadline(nbytes: int) -> float:
@@ -352,60 +355,66 @@ def _answers(
 
 
 def share_files(files: Sequence[Found], workers: int) -> list[int]:
-    """Which of ``workers`` worker children reads each file (0, 1, ...): a reader's files go
-    together to the child with the least work so far, then single files move from the
-    busiest child to the idlest while that finishes the reading sooner (``READ_COST_MS``:
-    a child that had no file of a kind pays its reader's import too). All 0 for one worker,
-    or when sharing would not shorten the reading."""
+    """Which of ``workers`` worker children reads each file (0, 1, ...), from the costs in
+    ``READ_COST_MS`` (a child that had no file of a kind pays its reader's import too): a
+    reader's files go together to the child with the least work so far, then files move one
+    at a time (the last of a kind in a child first: the earlier ones start sooner) while that
+    ends the reading sooner. The end is bounded by the busiest child, and by all the work, the
+    parent's included, shared by the cores. All 0 for one worker, or when a second would not
+    end the reading sooner."""
     lanes = [0] * len(files)
     if workers < 2 or len(files) < 2:
         return lanes
     module = [_reader_module(f) for f in files]
     cost = [_read_cost(f)[1] + _read_cost(f)[2] * f.size / 1e6 for f in files]
     imports = {m: _read_cost(f)[0] for f, m in zip(files, module, strict=True)}
+    held: list[dict[str, list[int]]] = [{} for _ in range(workers)]  # a child's files of each reader
     load = [0.0] * workers
-    held: list[dict[str, int]] = [{} for _ in range(workers)]  # files of each reader per child
 
-    def put(i: int, lane: int) -> None:
-        lanes[i] = lane
-        load[lane] += cost[i] + (0.0 if held[lane].get(module[i]) else imports[module[i]])
-        held[lane][module[i]] = held[lane].get(module[i], 0) + 1
+    def end(load: list[float]) -> float:
+        return max(max(load), (sum(load) + PARENT_WHILE_READING_MS) / workers)
 
-    def take(i: int) -> None:
-        lane = lanes[i]
-        held[lane][module[i]] -= 1
-        load[lane] -= cost[i] + (0.0 if held[lane][module[i]] else imports[module[i]])
+    def after_move(m: str, a: int, b: int) -> list[float]:
+        i = held[a][m][-1]
+        out = list(load)
+        out[a] -= cost[i] + (imports[m] if len(held[a][m]) == 1 else 0.0)
+        out[b] += cost[i] + (0.0 if held[b].get(m) else imports[m])
+        return out
 
     groups: dict[str, list[int]] = {}
     for i, m in enumerate(module):
         groups.setdefault(m, []).append(i)
-    for _, members in sorted(groups.items(), key=lambda g: -(imports[g[0]] + sum(cost[i] for i in g[1]))):
+    for m, members in sorted(groups.items(), key=lambda g: -(imports[g[0]] + sum(cost[i] for i in g[1]))):
         lane = min(range(workers), key=load.__getitem__)
-        for i in members:
-            put(i, lane)
+        load[lane] += imports[m] + sum(cost[i] for i in members)
+        held[lane][m] = list(members)
+    alone = end([sum(imports.values()) + sum(cost)] + [0.0] * (workers - 1))
     while True:
-        busiest = max(range(workers), key=load.__getitem__)
-        idlest = min(range(workers), key=load.__getitem__)
-        before = load[busiest]
-        best: tuple[float, int] | None = None
-        for i in reversed(range(len(files))):  # the later files first: the earlier ones start sooner
-            if lanes[i] != busiest:
-                continue
-            take(i)
-            put(i, idlest)
-            after = max(load[busiest], load[idlest])
-            take(i)
-            put(i, busiest)
-            if after < before - MIN_GAIN_MS and (best is None or after < best[0]):
-                best = (after, i)
+        best: tuple[float, str, int, int] | None = None
+        for a in range(workers):
+            for m, there in held[a].items():
+                if not there:
+                    continue
+                for b in range(workers):
+                    if b != a:
+                        t = end(after_move(m, a, b))
+                        if t < end(load) - MIN_GAIN_MS and (best is None or t < best[0]):
+                            best = (t, m, a, b)
         if best is None:
             break
-        take(best[1])
-        put(best[1], idlest)
+        _, m, a, b = best
+        load = after_move(m, a, b)
+        held[b].setdefault(m, []).insert(0, held[a][m].pop())
+    if end(load) >= alone - MIN_GAIN_MS:
+        return lanes
+    for lane, kinds in enumerate(held):
+        for members in kinds.values():
+            for i in members:
+                lanes[i] = lane
     return lanes
 
 
-# Sharing is kept only when it shortens the longer child by more than this (a fork, a preamble).
+# Sharing is kept only when it ends the reading sooner by more than this (a fork, a preamble).
 MIN_GAIN_MS = 2.0
 
 

@@ -296,3 +296,9 @@ def test_files_are_shared_by_reader_and_split_only_where_that_reads_sooner() -> 
     assert set(lanes[1:]) == {0, 1}
     # one kind only, a few cheap files: not worth a second child
     assert share_files([_found(f"c{i}.json", Kind.CONFIG) for i in range(3)], 2) == [0, 0, 0]
+    # thousands of files: each move is judged in constant time, the split stays even
+    many = [_found(f"ckpt/w{i}.h5", Kind.KERAS_H5) for i in range(4000)]
+    t0 = time.process_time()
+    lanes = share_files(many, 2)
+    assert time.process_time() - t0 < 5
+    assert abs(lanes.count(0) - lanes.count(1)) <= 2

@@ -47,6 +47,7 @@ PLAIN_PROGRESS_EVERY_S = 5.0
 # rescanned the objects the imports create dozens of times, ~10 ms of a small run's CPU in
 # each process; garbage in reference cycles waits a little longer, a few MB at most.
 GC_THRESHOLDS = (50_000, 50, 50)
+COMMANDS = ("analyze", "compare", "inspect")
 # Worker children that read one run's files at once, on a machine with that many cores or more.
 READ_WORKERS = 2
 # Every plain progress line starts so: a script reading stderr for the error line can drop them.
@@ -406,6 +407,26 @@ class _Parser(argparse.ArgumentParser):
         print(f"forensics: {text} (see '{self.prog} --help')", file=sys.stderr)
         sys.exit(EXIT_USAGE)
 
+    def _get_formatter(self) -> argparse.HelpFormatter:
+        # argparse makes a formatter for every argument added (to check its metavar), and each
+        # asks shutil for the terminal's width: shutil's import (with bz2 and lzma) was ~2 ms of
+        # every command's start. The same width, as shutil.get_terminal_size finds it.
+        return self.formatter_class(prog=self.prog, width=_terminal_columns() - 2)
+
+
+def _terminal_columns() -> int:
+    """The terminal's width as ``shutil.get_terminal_size().columns`` gives it (80 when unknown)."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns if columns > 0 else 80
+
 
 def _common(
     cmd: argparse.ArgumentParser, what: str, formats: Sequence[str], output_help: str, run_help: str | None = None
@@ -433,7 +454,9 @@ def _flags(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--quiet", "-q", action="store_true", help="No progress on stderr (errors are still printed).")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command line's parser; given the ``command`` about to run, the other commands get
+    only their name and help line (what ``forensics --help`` lists), not their options."""
     parser = _Parser(
         prog="forensics",
         allow_abbrev=False,
@@ -451,6 +474,27 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    if command in (None, "analyze"):
+        _analyze_options(ana)
+    cmp = commands.add_parser(
+        "compare", allow_abbrev=False, help=(compare.__doc__ or "").split(":")[0], description=compare.__doc__
+    )
+    if command in (None, "compare"):
+        cmp.add_argument("healthy", metavar="HEALTHY", help="A healthy run to compare with (folder, artifact or URL).")
+        cmp.add_argument("diverged", metavar="DIVERGED", help="The diverged run.")
+        cmp.add_argument("--format", "-f", choices=["markdown", "json"], default="markdown", help="Output format.")
+        cmp.add_argument("--output", "-o", type=Path, default=None, help="Write the comparison to this file.")
+        _flags(cmp)
+    ins = commands.add_parser(
+        "inspect", allow_abbrev=False, help=(inspect.__doc__ or "").split(":")[0], description=inspect.__doc__
+    )
+    if command in (None, "inspect"):
+        _common(ins, "inventory", ["text", "json"], "Write to this file.")
+        _flags(ins)
+    return parser
+
+
+def _analyze_options(ana: argparse.ArgumentParser) -> None:
     _common(
         ana,
         "analyze",
@@ -482,25 +526,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="Send the runs of a sweep to this Dask scheduler (tcp://host:8786; default: $DASK_SCHEDULER_ADDRESS).",
     )
     _flags(ana)
-    cmp = commands.add_parser(
-        "compare", allow_abbrev=False, help=(compare.__doc__ or "").split(":")[0], description=compare.__doc__
-    )
-    cmp.add_argument("healthy", metavar="HEALTHY", help="A healthy run to compare with (folder, artifact or URL).")
-    cmp.add_argument("diverged", metavar="DIVERGED", help="The diverged run.")
-    cmp.add_argument("--format", "-f", choices=["markdown", "json"], default="markdown", help="Output format.")
-    cmp.add_argument("--output", "-o", type=Path, default=None, help="Write the comparison to this file.")
-    _flags(cmp)
-    ins = commands.add_parser(
-        "inspect", allow_abbrev=False, help=(inspect.__doc__ or "").split(":")[0], description=inspect.__doc__
-    )
-    _common(ins, "inventory", ["text", "json"], "Write to this file.")
-    _flags(ins)
-    return parser
 
 
 def run(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` and run the command; returns the exit code."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # the options of the command named first (a command is the first word not an option)
+    parser = build_parser(argv[0] if argv and argv[0] in COMMANDS else None)
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help(sys.stderr)

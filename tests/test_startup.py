@@ -128,3 +128,30 @@ def test_the_parent_imports_neither_numpy_ma_nor_the_log_reader(tmp_path: Path) 
         loaded, parent = _imports(SAMPLES / run, tmp_path)
         assert "forensics.readers.logs" in loaded  # read in the worker: the control
         assert not {"numpy.ma", "forensics.readers.logs", "forensics.remote"} & parent, (run, parent)
+
+
+def test_the_command_line_parser_builds_only_the_command_it_runs_and_no_shutil() -> None:
+    """argparse asked shutil for the terminal width for every option it added (shutil imports
+    bz2 and lzma: ~2 ms a command); the width comes the same way without it, and only the
+    options of the command about to run are added."""
+    code = (
+        "import sys, shutil as s0; w = s0.get_terminal_size().columns; del sys.modules['shutil']\n"
+        "from forensics import cli\n"
+        "assert cli._terminal_columns() == w, (cli._terminal_columns(), w)\n"
+        "p = cli.build_parser('analyze')\n"
+        "args = p.parse_args(['analyze', 'x', '-f', 'json'])\n"
+        "assert args.format == 'json' and args.run_dir == 'x'\n"
+        "print('shutil' in sys.modules)\n"
+    )
+    for env in ({}, {"COLUMNS": "57"}):
+        r = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60, env={**_env(), **env}
+        )
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.strip() == "False"
+
+
+def _env() -> dict[str, str]:
+    import os
+
+    return {k: v for k, v in os.environ.items() if k != "COLUMNS"}

@@ -350,7 +350,7 @@ def test_comparing_two_512_mib_tensors_stays_within_a_bounded_memory(tmp_path: P
 def _located(path: Path) -> list[tuple[str, str, str, tuple[int, ...], str]]:
     archive = path.suffix == ".keras"
     with keras_reader.located_weights(path, archive=archive) as located:
-        return [(w.name, w.layer, w.dtype, w.shape, w.dataset.name) for w in located]
+        return [(w.name, w.layer, w.dtype, w.shape, w.path) for w in located]
 
 
 @pytest.mark.parametrize(
@@ -384,3 +384,51 @@ def test_a_changed_file_is_walked_again(tmp_path: Path) -> None:
     ((identity, placed),) = keras_reader._LAYOUTS.items()
     keras_reader._LAYOUTS[identity] = tuple((n, la, d, s, "/no/such/path", v) for n, la, d, s, _, v in placed)
     assert _located(path) == _located(FIXTURES / "keras3_nested.weights.h5")
+
+
+@pytest.mark.parametrize("name", ["keras2_full.h5", "keras3_mixed.keras", "keras3_nested.weights.h5"])
+@pytest.mark.parametrize("chunk_elements", [None, 7])
+def test_weights_kept_from_the_read_give_the_data_a_fresh_read_gives(name: str, chunk_elements: int | None) -> None:
+    """A small file's model weights are kept from its read for the update ratio: block for block
+    the data equals what reading the file again gives, whatever the block size asked."""
+    path = FIXTURES / name
+    keras_reader._LAYOUTS.clear()
+    keras_reader._KEPT.clear()
+    with keras_reader.located_weights(path, archive=path.suffix == ".keras") as located:
+        fresh = [[c.copy() for c in w.chunks(chunk_elements)] for w in located]
+        assert all(w.data is None for w in located)
+    read = keras_reader._read_keras_archive_here if path.suffix == ".keras" else keras_reader._read_keras_h5_here
+    read(path, Source(name, Kind.KERAS_H5), None)
+    assert len(keras_reader._KEPT) == 1
+    with keras_reader.located_weights(path, archive=path.suffix == ".keras") as located:
+        assert all(w.data is not None and w.dataset is None for w in located)
+        kept = [list(w.chunks(chunk_elements)) for w in located]
+    assert len(kept) == len(fresh)
+    for a, b in zip(kept, fresh, strict=True):
+        assert len(a) == len(b)
+        for x, y in zip(a, b, strict=True):
+            assert x.dtype == y.dtype and x.shape == y.shape and x.tobytes() == y.tobytes()
+
+
+def test_kept_weights_stay_within_their_budget_and_a_changed_file_is_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "weights.h5"
+    shutil.copy(FIXTURES / "keras2_full.h5", path)
+    keras_reader._LAYOUTS.clear()
+    keras_reader._KEPT.clear()
+    monkeypatch.setattr(keras_reader, "MAX_KEPT_BYTES", 16)  # smaller than any file's weights
+    keras_reader._read_keras_h5_here(path, Source("weights.h5", Kind.KERAS_H5), None)
+    assert not keras_reader._KEPT and len(keras_reader._LAYOUTS) == 1
+    monkeypatch.undo()
+    keras_reader._read_keras_h5_here(path, Source("weights.h5", Kind.KERAS_H5), None)
+    assert len(keras_reader._KEPT) == 1
+    shutil.copy(FIXTURES / "keras3_nested.weights.h5", path)  # another file under the same name
+    with keras_reader.located_weights(path, archive=False) as located:
+        assert all(w.data is None for w in located)
+        assert [w.path for w in located] == [p for *_, p in _located_paths(FIXTURES / "keras3_nested.weights.h5")]
+
+
+def _located_paths(path: Path) -> list[tuple[str, str]]:
+    with keras_reader.located_weights(path, archive=False) as located:
+        return [(w.name, w.path) for w in located]

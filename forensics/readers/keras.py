@@ -88,6 +88,8 @@ class _Reading:
     located: list[LocatedWeight] | None = None
     # every model weight reached, with its dataset's path: what located_weights would find
     layout: list[_Placed] = field(default_factory=list)
+    # the data of each model weight read in one block, by dataset path (see _KEPT)
+    kept: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------- public API
@@ -253,8 +255,10 @@ class LocatedWeight:
     layer: str
     dtype: str  # "float32", "bfloat16", ...
     shape: tuple[int, ...]
-    dataset: h5py.Dataset
+    dataset: h5py.Dataset | None  # None when its data was kept from the read
     view: np.dtype  # the dtype to view the stored bytes as
+    path: str = ""  # the dataset's path in the file
+    data: np.ndarray | None = None  # its data as the read's one block gave it (see _KEPT)
 
     def chunks(self, chunk_elements: int | None = None) -> Iterator[np.ndarray]:
         """The data in row-major blocks of at most ``chunk_elements`` elements.
@@ -262,7 +266,13 @@ class LocatedWeight:
         Two weights of the same shape are cut at the same places, so they can be
         walked in lockstep.
         """
-        return _dataset_chunks(self.dataset, self.view, self.shape, _chunk_limit(chunk_elements))
+        limit = _chunk_limit(chunk_elements)
+        if self.data is None:
+            assert self.dataset is not None
+            return _dataset_chunks(self.dataset, self.view, self.shape, limit)
+        if self.shape == () or math.prod(self.shape) <= limit:
+            return iter((self.data,))
+        return (self.data[sel] for sel in _blocks(self.shape, limit))  # the blocks a read would give
 
 
 # A model weight as the walk reaches it: (name, layer, dtype name, shape, the dataset's path, view).
@@ -276,6 +286,13 @@ _Placed = tuple[str, str, str, tuple[int, ...], str, np.dtype]
 # tree. A layout is kept only from a walk that finished.
 _LAYOUTS: dict[tuple[Any, ...], tuple[_Placed, ...]] = {}
 MAX_LAYOUTS = 256
+# The model weights' data of the small files read lately, by file identity then dataset path:
+# for a small model the update ratio's own cost is h5py's per-dataset lookup and read (~10 ms of
+# CPU for a pair of 150 KB Keras 3 files, at the end of every run with two checkpoints, after
+# the timeline asked); an unchanged file holds the same data. Only a file whose every model weight
+# came in one block is kept, up to MAX_KEPT_BYTES in all (the oldest files dropped first).
+_KEPT: dict[tuple[Any, ...], dict[str, np.ndarray]] = {}
+MAX_KEPT_BYTES = 32 << 20
 
 
 def _remember_layout(opened: _Opened, reading: _Reading) -> None:
@@ -284,20 +301,37 @@ def _remember_layout(opened: _Opened, reading: _Reading) -> None:
     if len(_LAYOUTS) >= MAX_LAYOUTS:
         del _LAYOUTS[next(iter(_LAYOUTS))]
     _LAYOUTS[opened.identity] = tuple(reading.layout)
+    _KEPT.pop(opened.identity, None)
+    if not reading.layout or any(where not in reading.kept for *_, where, _ in reading.layout):
+        return
+    kept = {where: reading.kept[where] for *_, where, _ in reading.layout}
+    size = sum(a.nbytes for a in kept.values())
+    if size > MAX_KEPT_BYTES:
+        return
+    while _KEPT and size + sum(a.nbytes for data in _KEPT.values() for a in data.values()) > MAX_KEPT_BYTES:
+        del _KEPT[next(iter(_KEPT))]
+    _KEPT[opened.identity] = kept
 
 
 def _located_again(opened: _Opened) -> list[LocatedWeight] | None:
-    """The weights of a file walked before (see ``_LAYOUTS``), or None (walk it)."""
+    """The weights of a file walked before (see ``_LAYOUTS``), or None (walk it); with their data
+    when it was kept (``_KEPT``)."""
     placed = _LAYOUTS.get(opened.identity) if opened.identity else None
     if placed is None:
         return None
+    kept = _KEPT.get(opened.identity)
+    if kept is not None and all(where in kept for *_, where, _ in placed):
+        return [
+            LocatedWeight(name, layer, dtype_name, shape, None, view, where, kept[where])
+            for name, layer, dtype_name, shape, where, view in placed
+        ]
     located = []
     try:
         for name, layer, dtype_name, shape, where, view in placed:
             ds = opened.h5[where]
             if not isinstance(ds, h5py.Dataset) or (tuple(ds.shape) if ds.shape is not None else (0,)) != shape:
                 return None
-            located.append(LocatedWeight(name, layer, dtype_name, shape, ds, view))
+            located.append(LocatedWeight(name, layer, dtype_name, shape, ds, view, where))
     except _H5_ERRORS:
         return None
     return located
@@ -846,15 +880,22 @@ def _stat(ds: h5py.Dataset, name: str, layer: str, out: list[TensorStats], readi
         reading.layout.append((name, layer, dtype_name, shape, ds.name, view))
     if reading.located is not None:
         if out is reading.tensors:
-            reading.located.append(LocatedWeight(name, layer, dtype_name, shape, ds, view))
+            reading.located.append(LocatedWeight(name, layer, dtype_name, shape, ds, view, ds.name))
         return
     acc = StatsAccumulator(name, dtype_name, shape, layer)
+    blocks = 0
+    first: np.ndarray | None = None
     try:
         for chunk in _dataset_chunks(ds, view, shape, reading.chunk_elements):
             acc.update(chunk)
+            blocks += 1
+            if out is reading.tensors and blocks == 1 and chunk.nbytes <= MAX_KEPT_BYTES:
+                first = chunk.copy()
     except _H5_ERRORS as e:
         reading.problems.append(f"'{name}': data unreadable ({h5_message(e)})")
         return
+    if out is reading.tensors and blocks == 1 and first is not None:
+        reading.kept[ds.name] = first
     out.append(acc.result())
 
 

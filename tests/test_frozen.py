@@ -153,3 +153,14 @@ def test_the_record_types_write_no_method_at_import() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.split() == ["['__delattr__',", "'__setattr__']"], out.stdout
+
+
+def test_a_field_without_default_after_one_with_is_refused_as_dataclass_refuses_it() -> None:
+    with pytest.raises(TypeError, match="non-default argument 'b' follows default argument"):
+
+        @frozen_dataclass
+        class Bad:
+            """Refused at definition, not at the first instance."""
+
+            a: int = 0
+            b: int

@@ -349,9 +349,13 @@ def _answers(
             answer = next(streams[lane])
             assert answer is not None
             yield answer
+    except BaseException:  # an interrupt, or the caller gave up: no child keeps reading for nobody
+        for w in works:
+            w.kill()
+        raise
     finally:
         for s in streams:
-            s.close()  # a stream left before its end stops its child (an interrupt)
+            s.close()
 
 
 def share_files(files: Sequence[Found], workers: int) -> list[int]:

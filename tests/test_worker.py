@@ -302,3 +302,31 @@ def test_files_are_shared_by_reader_and_split_only_where_that_reads_sooner() -> 
     lanes = share_files(many, 2)
     assert time.process_time() - t0 < 5
     assert abs(lanes.count(0) - lanes.count(1)) <= 2
+
+
+def test_an_interrupt_while_two_workers_read_stops_both_and_the_next_run_is_clean(monkeypatch) -> None:
+    """A caller that stops taking answers (an interrupt) leaves no child reading for nobody:
+    both workers are stopped, and the next run reads with fresh ones, its answers its own."""
+    from forensics import load
+
+    real = load._record_of
+    seen: list[object] = []
+
+    def interrupted(found, answer):
+        seen.append(found)
+        if len(seen) == 2:
+            raise KeyboardInterrupt
+        return real(found, answer)
+
+    monkeypatch.setattr(load, "_record_of", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        load_run(SAMPLES / "tf2_exploding_gradients", workers=2)
+    monkeypatch.undo()
+    assert all(w._pid is None for w in (worker.shared(0), worker.shared(1)))
+    again = load_run(SAMPLES / "tf2_exploding_gradients", workers=2)
+    fresh = load_run(SAMPLES / "tf2_exploding_gradients", debug=True)
+    try:
+        for field in ("sources", "events", "checkpoints", "logs"):
+            _same(getattr(again, field), getattr(fresh, field))
+    finally:
+        again.close()

@@ -100,17 +100,20 @@ def may_have_failed(tl: Timeline) -> bool:
 
 
 def blown_up_before_nonfinite(tl: Timeline) -> bool:
-    """Was the last finite loss before the first non-finite one already huge (FIRST_LOSS_HUGE), and
+    """Was the last finite value before the first non-finite one already huge (FIRST_LOSS_HUGE), and
     either the only finite point logged before it or CLIMB_FACTOR above the first? Then the run
     was at no normal level when it went non-finite: it had blown up on the way there, and the
-    NaN/Inf is that blow-up reaching the float limit, not a batch's or an operation's doing."""
+    NaN/Inf is that blow-up reaching the float limit, not a batch's or an operation's doing.
+    Judged on the series that went non-finite: the loss, or the gradient norm that stands in for
+    it where the logger masked the loss (against its own first value, never the loss's)."""
     nf = tl.first_nonfinite
-    if nf is None or tl.loss is None or nf.last_finite_value is None:
+    series = {"loss": tl.loss, "grad_norm": tl.grad_norm}.get(nf.role) if nf is not None else None
+    if nf is None or series is None or nf.last_finite_value is None:
         return False
     last = abs(nf.last_finite_value)
     if not math.isfinite(last) or last < FIRST_LOSS_HUGE:
         return False
-    before = tl.loss.values[(tl.loss.steps < nf.step) & np.isfinite(tl.loss.values)]
+    before = series.values[(series.steps < nf.step) & np.isfinite(series.values)]
     return before.size <= 1 or last >= CLIMB_FACTOR * abs(float(before[0]))
 
 

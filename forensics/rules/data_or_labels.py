@@ -430,7 +430,9 @@ def sudden_nonfinite(tl: Timeline) -> list[Finding]:
     if ck is not None and ck.nonfinite_tensors:
         return []
     # the points logged right after the first non-finite one (in whichever series caught it)
-    series = next((s for s in [tl.loss, *tl.other_losses] if s.source == nf.source and s.tag == nf.tag), tl.loss)
+    # (the grad norm where it stands in for a loss the logger masked: that loss is finite by design)
+    caught = [tl.grad_norm] if nf.role == "grad_norm" and tl.grad_norm is not None else [tl.loss, *tl.other_losses]
+    series = next((s for s in caught if s.source == nf.source and s.tag == nf.tag), caught[0])
     later = series.steps > nf.step
     after = series.values[later][:3]
     isolated = bool(after.size and np.all(np.isfinite(after)))
@@ -446,7 +448,8 @@ def sudden_nonfinite(tl: Timeline) -> list[Finding]:
     return [
         Finding(
             None if is_nan else "inf_in_inputs",  # NaN rows and Inf rows both give a NaN loss
-            f"The loss went from {fmt_num(nf.last_finite_value)} (step {nf.last_finite_step}) straight to "
+            f"The {'loss' if nf.role == 'loss' else 'gradient norm (the logger masked the loss)'} went from "
+            f"{fmt_num(nf.last_finite_value)} (step {nf.last_finite_step}) straight to "
             f"{fmt_num(nf.value)} at step {nf.step} with no climb before it"
             + (", and was finite again right after: one bad batch." if isolated else ".")
             + (f" Weights in {ck.path} (step {ck.step}) were finite." if ck is not None else ""),

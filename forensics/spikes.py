@@ -85,14 +85,26 @@ def _trailing(values: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray]:
         e = min(n, b + TRAILING_BLOCK)
         lo_b = max(0, b - w)
         x = np.asarray(values[lo_b:e], dtype=np.float64) - v0
-        c1 = np.concatenate(([0.0], np.cumsum(x)))
-        c2 = np.concatenate(([0.0], np.cumsum(x * x)))
-        i = np.arange(b, e) - lo_b  # each point's index within the block's cumulative sums
-        lo = np.maximum(0, i - w)
-        cnt = (i - lo).astype(np.float64)
+        c1 = np.empty(x.size + 1)
+        c1[0] = 0.0
+        np.cumsum(x, out=c1[1:])
+        x *= x
+        c2 = np.empty(x.size + 1)
+        c2[0] = 0.0
+        np.cumsum(x, out=c2[1:])
+        # point i of the block's cumulative sums averages [i - w, i): both ends are slices, but
+        # for the first w points of the curve, whose windows are cut at 0 (and hold i points)
+        i0, i1 = b - lo_b, e - lo_b
+        cut = max(0, min(w - i0, i1 - i0))
+        cnt = np.full(i1 - i0, float(w))
+        cnt[:cut] = np.arange(i0, i0 + cut)
+        start1, start2 = np.empty(i1 - i0), np.empty(i1 - i0)
+        start1[:cut] = start2[:cut] = 0.0
+        start1[cut:] = c1[i0 + cut - w : i1 - w]
+        start2[cut:] = c2[i0 + cut - w : i1 - w]
         with np.errstate(invalid="ignore", divide="ignore"):
-            m = (c1[i] - c1[lo]) / cnt
-            var = (c2[i] - c2[lo]) / cnt - m * m
+            m = (c1[i0:i1] - start1) / cnt
+            var = (c2[i0:i1] - start2) / cnt - m * m
         m[cnt < MIN_HISTORY] = np.nan
         mean[b:e] = m + v0
         sd[b:e] = np.sqrt(np.maximum(var, 0.0))

@@ -631,7 +631,7 @@ def _bucket_medians(values: np.ndarray, starts: np.ndarray, lengths: np.ndarray)
     out = np.empty(starts.size, dtype=np.float64)
     for length in np.unique(lengths).tolist():
         which = np.flatnonzero(lengths == length)
-        rows = values[starts[which, None] + np.arange(length)]
+        rows = np.lib.stride_tricks.sliding_window_view(values, length)[starts[which]]  # a copy of the rows
         lo_k, hi_k = (length - 1) // 2, length // 2
         rows.partition(sorted({lo_k, hi_k}), axis=1)
         lo, hi = rows[:, lo_k], rows[:, hi_k]

@@ -112,7 +112,11 @@ def flat_native(chunk: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
 
 
 # a dot product per row (numpy < 2 has no vecdot; einsum needs no BLAS at all)
-_vecdot = getattr(np, "vecdot", None) or (lambda rx, ry: np.einsum("ij,ij->i", rx, np.broadcast_to(ry, rx.shape)))
+def _einsum_vecdot(rx: np.ndarray, ry: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    return np.einsum("ij,ij->i", rx, np.broadcast_to(ry, rx.shape), out=out)
+
+
+_vecdot = getattr(np, "vecdot", None) or _einsum_vecdot
 
 
 def _rows_dot(x: np.ndarray, y: np.ndarray) -> float:
@@ -290,8 +294,8 @@ class StatsAccumulator:
             np.copyto(x, block, casting="unsafe")
             k, rest = divmod(m, _DOT_ROW)
             rows = x[: m - rest].reshape(k, _DOT_ROW)
-            np.vecdot(rows, _ONES_ROWS[:k], out=sums[j, :k])
-            np.vecdot(rows, rows, out=squares[j, :k])
+            _vecdot(rows, _ONES_ROWS[:k], out=sums[j, :k])
+            _vecdot(rows, rows, out=squares[j, :k])
             if k < sums.shape[1]:  # only the last block can be short
                 tail = x[m - rest :]
                 sums[j, k] = np.add.reduce(tail)

@@ -422,3 +422,15 @@ def test_small_tensors_of_bfloat16_bits_booleans_and_huge_float64_match_the_accu
         for key in ("numel", "nan", "posinf", "neginf", "zeros", "min", "max", "absmax", "mean", "std", "l2"):
             g, r = getattr(got, key), getattr(w, key)
             assert g == pytest.approx(r, rel=1e-12) or (math.isnan(g) and math.isnan(r)), (dtype, key)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, ml_dtypes.bfloat16], ids=["float32", "bfloat16"])
+def test_the_fused_fold_through_einsum_as_on_numpy_1_gets_numpys_figures(dtype, monkeypatch) -> None:
+    # numpy < 2 (which pyproject allows) has no vecdot: the row dot products go through einsum
+    from forensics.readers import tensorstats
+
+    monkeypatch.setattr(tensorstats, "_vecdot", tensorstats._einsum_vecdot)
+    a = (np.random.default_rng(29).standard_normal(2 * BLOCK_ELEMENTS + 5) * 0.1).astype(np.float32)
+    a[[7, BLOCK_ELEMENTS + 9]] = [np.nan, 0.0]
+    a = a.astype(dtype)
+    _assert_matches(array_stats("w", a), _reference(a))

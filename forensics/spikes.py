@@ -111,10 +111,14 @@ def _trailing(values: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray]:
     return mean, sd
 
 
-def _window_points(steps: np.ndarray, window_steps: int) -> int:
-    """A window given in steps, in logged points (curves logged every k steps)."""
+def _logged_interval(steps: np.ndarray) -> float:
+    """The median step between logged points (1 when no step follows another)."""
     d = np.diff(steps)
-    interval = float(median(d[d > 0])) if (d > 0).any() else 1.0
+    return float(median(d[d > 0])) if (d > 0).any() else 1.0
+
+
+def _window_points(interval: float, window_steps: int) -> int:
+    """A window given in steps, in logged points (curves logged every ``interval`` steps)."""
     return max(MIN_HISTORY, round(window_steps / max(interval, 1.0)))
 
 
@@ -235,10 +239,11 @@ def find_loss_spikes(
     n = values.size
     if n <= MIN_HISTORY:
         return ()
-    w_olmo = _window_points(steps, OLMO_WINDOW_STEPS)
+    logged = _logged_interval(steps)
+    w_olmo = _window_points(logged, OLMO_WINDOW_STEPS)
     # each criterion in its own function: its float64 temporaries are freed before the next
     olmo = _olmo_flags(values, w_olmo)
-    foundry = _foundry_flags(values, _window_points(steps, FOUNDRY_WINDOW_STEPS))
+    foundry = _foundry_flags(values, _window_points(logged, FOUNDRY_WINDOW_STEPS))
     megatron = _megatron_flags(values)
     flagged = olmo | foundry | megatron
     starts, ends = _runs(flagged)

@@ -281,3 +281,43 @@ def test_lua_nngraphs_nan_check_stops_the_run():
         "output is nan, during forward pass, aborting...\nstack traceback:\n"
     )
     assert [e.kind for e in events] == ["nan_loss"]
+
+
+# ---------------------------------------------------------------- Lua Torch's err
+
+
+def test_lua_torchs_err_is_the_loss_where_the_line_prints_no_other():
+    # facebookarchive/NAMAS summary/train.lua: print("err", err) (Lua's print puts a tab between);
+    # facebook/fb.resnet.torch train.lua: (' | Epoch: [%d][%d/%d]    Time %.3f  Data %.3f  Err %1.4f  top1 %7.3f
+    # top5 %7.3f'):format(epoch, n, trainSize, time, dataTime, loss, top1, top5): Err is the criterion's output
+    assert math.isnan(_series("err\tnan\nerr\tnan\n")["loss"][0][1])
+    line = " | Epoch: [%d][%d/%d]    Time %.3f  Data %.3f  Err %1.4f  top1 %7.3f  top5 %7.3f\n"
+    got = _series(
+        line % (1, 10, 5005, 0.52, 0.01, 6.9077, 99.9, 99.5) + line % (1, 20, 5005, 0.5, 0.01, 6.88, 99.8, 99.3)
+    )
+    assert got["loss"] == [(10, 6.9077), (20, 6.88)]
+    # beside a loss, err is another metric (pytorch-kaldi's frame error rate), and stderr is none
+    assert dict(scan_line("loss=0.671 err=0.214").pairs) == {"loss": 0.671, "err": 0.214}
+    assert scan_line("stderr 2 lines").pairs == []
+
+
+# ---------------------------------------------------------------- checks that raise on a non-finite tensor
+
+
+def test_a_check_that_raised_on_a_non_finite_tensor_is_a_divergence(tmp_path):
+    # jax/_src/interpreters/pxla.py & dispatch.py (jax_debug_nans): FloatingPointError(f"invalid value
+    # ({nan|inf}) encountered in {name}"), here as a notebook's error record shows it (Keras 3 on JAX)
+    record = (
+        '{\n\t"name": "FloatingPointError",\n\t"message": "invalid value (nan) encountered in '
+        "jit(compiled_train_step). Because jax_config.debug_nans.value and/or config.jax_debug_infs is set, the "
+        'de-optimized function ... was called.",\n}\n'
+    )
+    rep = _analyze(tmp_path / "jax", "train.log", record)
+    assert rep.diverged
+    # numpy's warning on the same words, without the value in brackets, is no such check
+    rep = _analyze(
+        tmp_path / "np",
+        "train.log",
+        "step 1 loss 2.5\nstep 2 loss 2.4\nRuntimeWarning: invalid value encountered in log\nstep 3 loss 2.3\n",
+    )
+    assert not rep.diverged

@@ -227,6 +227,9 @@ ALIASES = {
     "val_categorical_accuracy": "val_accuracy",
     "val_binary_accuracy": "val_accuracy",
     "ppl": "perplexity",
+    # Lua Torch names the criterion's output err ("local err = criterion:forward(...)"; NAMAS prints
+    # "err  nan", fb.resnet.torch "Err 6.9077"): a loss only where the line prints no other
+    "err": "err",
     "perplexity": "perplexity",
 }
 # a name containing one of these reads as a metric worth a series; anything else
@@ -307,12 +310,12 @@ _DISCRIMINATOR_WORDS = frozenset({"d", "disc", "discriminator"})
 _TOTAL_WORDS = frozenset({"total", "sum", "all"})
 # Taken as the line's loss when it prints no main loss, in this order of preference
 # (a total before a cross-entropy before a perplexity, which is exp(loss)).
-_MAIN_LOSS_FALLBACKS = ("objective", "cost", "xent", "cross_entropy", "ce", "nll", "nll_loss", "perplexity")
+_MAIN_LOSS_FALLBACKS = ("objective", "cost", "xent", "cross_entropy", "ce", "nll", "nll_loss", "err", "perplexity")
 
 
 # A line that names no metric cannot give one: a cheap test before tokenizing (every alias
-# above contains one of these, or "l.r" or "learning")
-_HINT_WORDS = tuple(dict.fromkeys(w.lower() for w in (*_METRIC_WORDS, "l.r", "learning")))
+# above contains one of these, or "l.r", "learning" or "err")
+_HINT_WORDS = tuple(dict.fromkeys(w.lower() for w in (*_METRIC_WORDS, "l.r", "learning", "err")))
 
 
 def names_a_metric(text: str) -> bool:

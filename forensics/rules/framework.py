@@ -8,6 +8,8 @@ out-of-memory errors that end a run without a divergence.
 
 from __future__ import annotations
 
+import numpy as np
+
 from forensics.rules.base import Finding, rule
 from forensics.rules.messages import meaning
 from forensics.timeline import Timeline
@@ -206,48 +208,91 @@ SCALER_SKIPS_WEIGHT = 0.2
 
 @rule(
     "LOG005",
-    "loss-scaler-skips-are-normal",
+    "skipped-steps-are-normal",
     "healthy",
     (),
     needs=("job_log",),
-    healthy_note="The loss scaler skipped a few steps on overflow and went on: that is how fp16 training works.",
+    healthy_note="A loss scaler or the trainer's own guard skipped a few steps and went on: not a divergence.",
 )
 def loss_scaler_skips(tl: Timeline) -> list[Finding]:
     """
     What it detects:
-        The dynamic loss scaler's own "skipping step" messages (DeepSpeed's
-        "OVERFLOW! ... Skipping step", apex's "Gradient overflow. Skipping
-        step", fairseq's "gradient overflow detected, ignoring gradient") in a
-        run that did not diverge and whose scale never hit its floor.
+        Steps thrown away in a run that did not diverge and whose loss scale
+        never hit its floor: the dynamic loss scaler's own "skipping step"
+        messages (DeepSpeed's "OVERFLOW! ... Skipping step", apex's "Gradient
+        overflow. Skipping step", fairseq's "gradient overflow detected,
+        ignoring gradient"), a trainer's own guard that skips a step on a NaN
+        loss or gradient (ESPnet's "grad norm is nan. Do not update model.",
+        neuralhydrology's "Loss is Nan; ignoring step."), or, with neither
+        message, a logged grad norm that went non-finite and came back finite
+        (what a GradScaler's skipped step logs).
 
     Why it points to this cause:
         A scaler skips the update of a step whose fp16 gradients overflowed and
-        lowers the scale; the weights stay finite and training goes on. A NaN
-        grad norm on such a step is the overflow being caught, not a divergence.
+        lowers the scale; a guard drops the step whose loss or gradient is NaN.
+        Either way the weights stay finite and training goes on: a NaN grad
+        norm on such a step is the fault being caught, not a divergence, and a
+        divergence would leave every later grad norm non-finite.
 
     Evidence it reports:
-        How many skips the log shows, the last loss scale, and the step of the
-        first.
+        How many skips the log shows (or how many non-finite grad norms), the
+        last loss scale, and the step of the first.
 
     Fix to suggest:
-        None needed; if skips come in long runs, use bfloat16 or a lower LR.
+        None needed; if skips come in long runs, use bfloat16 or a lower LR; if
+        a guard keeps dropping steps, find the batches it drops.
     """
     if tl.diverged or any(e.kind == "loss_scale_minimum" for _, e in tl.log_events):
         return []
+    out = []
     skips = [(path, e) for path, e in tl.log_events if e.kind == "loss_scale_overflow_transient"]
-    if not skips:
-        return []
-    path, first = skips[0]
-    count = sum(int(e.values.get("count", 1)) for _, e in skips)
-    scale = first.values.get("last_loss_scale", first.values.get("loss_scale"))
-    at = f", loss scale now {scale:g}" if isinstance(scale, float) else ""
-    return [
-        Finding(
-            None,
-            f"{path} line {first.line}: the loss scaler skipped {count} step(s) on fp16 overflow{at}; the run went on.",
-            step=first.step,
-            source=path,
-            weight=SCALER_SKIPS_WEIGHT,
-            fix="Nothing to fix; if the skips come in long runs, train in bfloat16 or lower the LR.",
+    if skips:
+        path, first = skips[0]
+        count = sum(int(e.values.get("count", 1)) for _, e in skips)
+        scale = first.values.get("last_loss_scale", first.values.get("loss_scale"))
+        at = f", loss scale now {scale:g}" if isinstance(scale, float) else ""
+        out.append(
+            Finding(
+                None,
+                f"{path} line {first.line}: the loss scaler skipped {count} step(s) on fp16 overflow{at}; "
+                "the run went on.",
+                step=first.step,
+                source=path,
+                weight=SCALER_SKIPS_WEIGHT,
+                fix="Nothing to fix; if the skips come in long runs, train in bfloat16 or lower the LR.",
+            )
         )
-    ]
+    guarded = [(path, e) for path, e in tl.log_events if e.kind == "nonfinite_step_skipped"]
+    if guarded:
+        path, first = guarded[0]
+        count = sum(int(e.values.get("count", 1)) for _, e in guarded)
+        out.append(
+            Finding(
+                None,
+                f"{path} line {first.line}: the trainer's own guard threw away {count} step(s) whose loss or "
+                f"gradient was NaN or out of range ({first.message.strip()[-100:]}); the run went on.",
+                step=first.step,
+                source=path,
+                weight=SCALER_SKIPS_WEIGHT,
+                fix="Nothing to fix if they are rare; if the guard keeps dropping steps, find the batches it drops "
+                "(their lengths and labels).",
+            )
+        )
+    gn = tl.grad_norm
+    if not out and gn is not None and len(gn):
+        bad = ~np.isfinite(gn.values)
+        if bad.any() and np.isfinite(gn.values[int(np.argmax(bad)) :]).any():
+            at = int(gn.steps[int(np.argmax(bad))])
+            out.append(
+                Finding(
+                    None,
+                    f"{gn.source}: the grad norm was non-finite at {int(bad.sum())} of {len(gn)} logged point(s) "
+                    f"from {gn.unit} {at} on, each time followed by finite ones: steps a loss scaler skipped; the run "
+                    "went on.",
+                    step=at,
+                    source=gn.source,
+                    weight=SCALER_SKIPS_WEIGHT,
+                    fix="Nothing to fix; if the skips come in long runs, train in bfloat16 or lower the LR.",
+                )
+            )
+    return out

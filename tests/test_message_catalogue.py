@@ -258,6 +258,13 @@ PRINTED: list[tuple[str, str, str, dict]] = [
         {},
     ),
     (
+        "PyTorch 1.x ROCm (CUDACachingAllocator.cpp hipified)",
+        "RuntimeError: HIP out of memory. Tried to allocate 2.00 GiB (GPU 0; 15.98 GiB total capacity; 14.20 GiB "
+        "already allocated)",
+        "oom",
+        {},
+    ),
+    (
         "accelerate 0.20+ find_executable_batch_size (HF Trainer auto_find_batch_size)",
         "RuntimeError: No executable batch size found, reached zero.",
         "oom",
@@ -383,6 +390,11 @@ NOT_A_MESSAGE = [
     "ValueError: Expected parameter scale (Tensor of shape (64, 2)) of distribution Normal(loc: "
     "torch.Size([64, 2]), scale: torch.Size([64, 2])) to satisfy the constraint GreaterThan(lower_bound=0.0), "
     "but found invalid values:",
+    # NCCL's own informational and warning lines: the collective goes on
+    "node1:1234:1290 [0] NCCL INFO NET/Socket : Using [0]eth0:10.0.0.1<0>",
+    "node1:1234:1290 [0] misc/ibvwrap.cc:252 NCCL WARN Call to ibv_open_device failed",
+    # Lightning's batch-size finder caught an out-of-memory and tries a smaller batch
+    "Batch size 512 failed, trying batch size 256",
     # the same words from programs that are no training framework
     "ssh_exchange_identification: Connection closed by peer",
     "Timed out waiting for the server to start",

@@ -645,6 +645,14 @@ CATALOGUE: tuple[Message, ...] = (
         "CUDA out of memory",
     ),
     Message("oom", "pytorch", "torch.OutOfMemoryError", "torch/__init__.py", "OutOfMemoryError"),
+    Message(
+        "oom",
+        "pytorch",
+        "HIP out of memory. Tried to allocate {size}",
+        "c10/cuda/CUDACachingAllocator.cpp as hipified for ROCm builds (AMD GPUs; before torch.OutOfMemoryError it "
+        "came as a plain RuntimeError)",
+        "HIP out of memory",
+    ),
     Message("oom", "pytorch", "CUDA error: out of memory", "c10/cuda/CUDAException", "CUDA error: out of memory"),
     Message(
         "oom",

@@ -338,6 +338,9 @@ class LogData:
     # dict lines numbered in log order, see with_steps_from_epochs below)
     step_unit: str | None = None
     steps_per_epoch: int | None = None  # when the log shows it (Keras "8/8", a bar's total)
+    # the series of a log whose other series count steps that count epochs instead (per-epoch
+    # lines beside per-step ones: their tag has an "_epoch" suffix)
+    epoch_tags: frozenset[str] = frozenset()
     # metrics stores (MLflow database, W&B run file): every run they hold, and how the
     # analysed one ended by the store's own record ("RUNNING" for a job that died
     # without closing its run: killed, or crashed too hard to say so)

@@ -871,11 +871,47 @@ def _candidates(run: RunData) -> dict[str, list[Candidate]]:
         prio = 1 if log.source.kind in structured else 2
         unit = "epoch" if log.step_unit == "epoch" else "log_index" if log.step_unit == "log_index" else "step"
         for sc in log.scalars.values():
-            log_groups.setdefault((prio, unit, sc.tag), []).append(sc)
+            # per-epoch lines beside per-step ones count epochs, not the steps of the rest of the log
+            log_groups.setdefault((prio, "epoch" if sc.tag in log.epoch_tags else unit, sc.tag), []).append(sc)
     for (prio, unit, _tag), parts in log_groups.items():
         # a console prints "Epoch 3/10" (1-based); CSV loggers write epoch indices (0-based)
         add(prio, _concat(parts), unit, 1 if prio == 2 else 0)
+    _epochs_on_the_step_axis(by_role.get("loss", []))
     return by_role
+
+
+# An event-file point and a console's per-epoch line print the same mean when they agree to this
+# relative tolerance (a console rounds to 4-5 significant digits).
+SAME_PRINTED_VALUE = 5e-4
+# ... at this many points at least, every one at the same number and one finite at least (a
+# finite mean printed to 4 digits agrees by chance about once in a thousand).
+SAME_EPOCH_POINTS = 2
+
+
+def _epochs_on_the_step_axis(cands: list[Candidate]) -> None:
+    """An event file's loss written at the epoch number (``add_scalar(tag, mean, epoch)``, as many
+    PyTorch loops do) reads as steps 1, 2, 3; a console's per-epoch lines beside it print the same
+    means at the same numbers. Such a series counts epochs: relabelled in place (1-based, as the
+    console), so it is placed on steps with the console's epochs, or reported in epochs."""
+    consoles = [c for c in cands if c[2] == "epoch" and c[0] == 2]
+    for i, (prio, sc, unit, _base) in enumerate(cands):
+        if prio != 0 or unit != "step" or len(sc) < SAME_EPOCH_POINTS:
+            continue
+        for _, ep, _, _ in consoles:
+            printed = dict(zip(ep.steps.tolist(), ep.values.tolist(), strict=True))
+            pairs = [
+                (v, printed[s]) for s, v in zip(sc.steps.tolist(), sc.values.tolist(), strict=True) if s in printed
+            ]
+            finite = [(a, b) for a, b in pairs if math.isfinite(a) and math.isfinite(b)]
+            if (
+                len(pairs) == len(sc)
+                and len(pairs) >= SAME_EPOCH_POINTS
+                and finite
+                and all(abs(a - b) <= SAME_PRINTED_VALUE * max(abs(a), abs(b), 1e-12) for a, b in finite)
+                and all(math.isfinite(a) == math.isfinite(b) for a, b in pairs)
+            ):
+                cands[i] = (prio, sc, "epoch", 1)
+                break
 
 
 def _pick(cands: list[Candidate]) -> Candidate | None:
@@ -902,6 +938,8 @@ def _steps_per_epoch(run: RunData, cands: dict[str, list[Candidate]]) -> tuple[i
     ratios = []
     for c in run.checkpoints:
         it = c.model.iterations if c.model is not None else None
+        if not it and c.step_origin == "internal":  # a step stored inside an epoch-named checkpoint
+            it = c.step
         if c.epoch and it and it > 0:
             ratios.append(it / c.epoch)
     if ratios:
@@ -984,8 +1022,14 @@ def _map_epochs(s: Series, spe: int | None, epoch_base: int = 0) -> Series:
     Keras' TensorBoard callback and CSV loggers number epochs from 0, a console's
     "Epoch 3/10" from 1; epoch e (numbered from ``epoch_base``) ends at step
     (e - epoch_base + 1) x steps_per_epoch."""
-    if s.unit != "epoch" or not spe:
+    if s.unit != "epoch":
         return s
+    if not spe:  # left in epochs, counted from 1 as a console does
+        return (
+            s
+            if epoch_base == 1
+            else Series(s.role, s.steps - epoch_base + 1, s.values, "epoch", s.source, s.tag, s.run, s.segment)
+        )
     return Series(s.role, (s.steps - epoch_base + 1) * spe, s.values, "step", s.source, s.tag, s.run, s.segment)
 
 
@@ -1641,6 +1685,15 @@ def build_timeline(run: RunData) -> Timeline:
         nf = _nonfinite(curves[role])
         if nf is not None:
             nonfinite_by_role[role] = nf
+    if found and all(n.last_finite_step is None for n in found):
+        # a per-step series non-finite from its first point only bounds the onset: a per-epoch
+        # series that shows finite epochs before its non-finite one places it
+        placed = [
+            n
+            for s in other_losses
+            if (n := _nonfinite(s)) is not None and n.unit != found[0].unit and n.last_finite_step is not None
+        ]
+        found = placed[:1] or found
     first_nonfinite = None
     if found:
         first_nonfinite = min(found, key=lambda n: n.step)

@@ -211,7 +211,8 @@ class Schedule(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None) -> None:
         loss = float((logs or {}).get("loss", float("nan")))
-        self.truth.log_loss.append((epoch + 1, loss))  # what the console's "Epoch k/N" line shows
+        self.truth.epoch_end[epoch + 1] = self.step
+        self.truth.log_epochs.append((epoch + 1, loss))  # what the console's "Epoch k/N" line shows
 
 
 def train_keras(sc: Scenario, run_dir: Path, truth: Truth) -> dict[str, Any]:
@@ -252,6 +253,8 @@ def train_keras(sc: Scenario, run_dir: Path, truth: Truth) -> dict[str, Any]:
     tags = list_tags(events_dir) if events_dir.exists() else set()
     tag = next((t for t in ("batch_loss", "epoch_loss", "loss") if t in tags), None)
     truth.events_loss = read_scalar(events_dir, tag) if tag else []
+    if tag == "epoch_loss":  # the callback writes the epoch index (0-based)
+        truth.events_epochs, truth.events_loss = [(e + 1, v) for e, v in truth.events_loss], []
     kinds = {
         "events": [events_dir],
         "log": [run_dir / f"slurm-{common.job_id(sc)}.out", run_dir / "training_log.csv"],
@@ -366,12 +369,13 @@ def _tf2_epoch(sc: Scenario, step: int, spe: int, losses: list[float], truth: Tr
         return
     epoch = math.ceil(step / spe)
     mean = float(np.mean(losses))
+    truth.epoch_end[epoch] = step
     if sc.log_every == "epoch":
         tf.summary.scalar("epoch_loss", mean, step=epoch)
-        truth.events_loss.append((epoch, mean))
+        truth.events_epochs.append((epoch, mean))
     if sc.print_every == "epoch":
         print(common.epoch_line(sc, epoch, mean))
-        truth.log_loss.append((epoch, mean))
+        truth.log_epochs.append((epoch, mean))
 
 
 def main(argv: list[str]) -> None:

@@ -80,12 +80,13 @@ def train_lightning(sc: Scenario, run_dir: Path, truth: Truth) -> dict[str, Any]
                 self.trainer.should_stop = True
 
         def on_train_epoch_end(self) -> None:
+            epoch = self.current_epoch + 1
+            truth.epoch_end[epoch] = self.global_step
             if sc.print_every == "epoch":
                 vals = truth.step_losses[-spe:]
-                epoch = self.current_epoch + 1
                 mean = float(np.mean(vals)) if vals else float("nan")
                 print(common.epoch_line(sc, epoch, mean))
-                truth.log_loss.append((epoch, mean))
+                truth.log_epochs.append((epoch, mean))
 
         def configure_optimizers(self):
             opt = make_optimizer(sc, self.parameters())

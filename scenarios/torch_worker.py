@@ -223,11 +223,12 @@ class Loggers:
         epoch = math.ceil(step / self.spe)
         mean = float(np.mean(self.epoch_losses))
         self.epoch_losses = []
+        self.truth.epoch_end[epoch] = step
         if self.sc.log_every == "epoch":
             self.writer.add_scalar(self.tags[0], mean, epoch)
         if self.sc.print_every == "epoch":
             print(common.epoch_line(self.sc, epoch, mean))
-            self.truth.log_loss.append((epoch, mean))
+            self.truth.log_epochs.append((epoch, mean))
         self.writer.flush()
         if self.sc.ckpt == "epoch":
             self.checkpoint(model, step, epoch)
@@ -328,6 +329,7 @@ def train_torch(sc: Scenario, run_dir: Path, truth: Truth) -> dict[str, Any]:
                 nan_left = common.stop_after_nan(sc)
                 if sc.seed % 3 == 0:
                     print(f"WARNING: non-finite loss {lv} at step {step}")
+                    truth.log_loss.append((step, lv))  # the console shows this step's loss too
             if nan_left is not None:
                 nan_left -= 1
                 if nan_left < 0:
@@ -345,6 +347,9 @@ def train_torch(sc: Scenario, run_dir: Path, truth: Truth) -> dict[str, Any]:
         logs.close()
     # what the event files hold, read back (a float32 summary can turn a huge finite loss into inf)
     truth.events_loss = read_scalar(logs.events_dir, logs.tags[0])
+    if sc.log_every == "epoch":  # written at the epoch number (1-based)
+        truth.events_epochs, truth.events_loss = truth.events_loss, []
+        truth.events_epochs_on_step_axis = True
     kinds = {
         "events": [logs.events_dir],
         "log": [run_dir / f"slurm-{common.job_id(sc)}.out"],

@@ -60,6 +60,8 @@ def analyse(where: dict[str, Path], rows: list[dict[str, Any]], progress: bool =
                 "confidence": float(v.confidence),
                 "runner_up": cands[0].cause if cands else None,
                 "first_nonfinite_step": rep.first_nonfinite_step,
+                # "epoch" when the reader could not place the epoch it found on steps (and says so)
+                "step_unit": _unit(rep),
                 "summary": v.summary,
                 "error": None,
             }
@@ -74,14 +76,28 @@ def analyse(where: dict[str, Path], rows: list[dict[str, Any]], progress: bool =
     return out
 
 
-def fnf_truths(t: dict[str, Any], sc: dict[str, Any]) -> set[int]:
-    """The first non-finite step as each kept source logged it (events, console, a checkpoint's trainer_state)."""
+def _unit(rep: Any) -> str:
+    nf = rep.timeline.first_nonfinite if rep.timeline is not None else None
+    return "epoch" if nf is not None and nf.unit == "epoch" else "step"
+
+
+def fnf_truths(t: dict[str, Any], sc: dict[str, Any], unit: str = "step") -> set[int]:
+    """The first non-finite step as each kept source logged it (events, console, a checkpoint's
+    trainer_state), in global steps as the contract counts them (an epoch's record at the step
+    that ended it). A report that says its step is an epoch (``step_unit``: its reader found only
+    per-epoch records and nothing that places an epoch on steps) is compared with the epoch of
+    the sources that logged per epoch, and is wrong against any other. An event file whose writer
+    put the epoch on its step axis under a tag that does not say so records no global step: the
+    number on its axis counts as its step (``first_nonfinite_events_axis``)."""
+    suffix = "_epoch" if unit == "epoch" else ""
     out = set()
-    if sc["evidence"] in ("all", "events") and t.get("first_nonfinite_events") is not None:
-        out.add(t["first_nonfinite_events"])
-    if sc["evidence"] in ("all", "log") and t.get("first_nonfinite_log") is not None:
-        out.add(t["first_nonfinite_log"])
-    if sc["evidence"] in ("all", "ckpt", "ckpt_config") and t.get("first_nonfinite_state") is not None:
+    if sc["evidence"] in ("all", "events") and t.get(f"first_nonfinite_events{suffix}") is not None:
+        out.add(t[f"first_nonfinite_events{suffix}"])
+    if unit != "epoch" and sc["evidence"] in ("all", "events") and t.get("first_nonfinite_events_axis") is not None:
+        out.add(t["first_nonfinite_events_axis"])  # an event file that wrote the epoch on its step axis
+    if sc["evidence"] in ("all", "log") and t.get(f"first_nonfinite_log{suffix}") is not None:
+        out.add(t[f"first_nonfinite_log{suffix}"])
+    if not suffix and sc["evidence"] in ("all", "ckpt", "ckpt_config") and t.get("first_nonfinite_state") is not None:
         out.add(t["first_nonfinite_state"])
     return out
 
@@ -109,10 +125,9 @@ def score(rows: list[dict[str, Any]], results: dict[str, dict[str, Any]]) -> dic
         if sc["detail"] is not None:
             detail_n += 1
             detail_ok += ok and res["detail"] == sc["detail"]
-        truths = fnf_truths(t, sc)
-        if truths:
+        if fnf_truths(t, sc):
             fnf_n += 1
-            fnf_ok += res["first_nonfinite_step"] in truths
+            fnf_ok += res["first_nonfinite_step"] in fnf_truths(t, sc, res.get("step_unit", "step"))
         c = res["confidence"]
         # calibration is of committed verdicts: an inconclusive one states no cause to be right about
         for i, (lo, hi) in enumerate(BINS if res["cause"] != "inconclusive" else ()):
@@ -261,6 +276,13 @@ process, with the frameworks' own writers; the ground truth (cause, detail, the 
 loss as each source logged it, how the job ended) is recorded from what the run really did, read
 back from the event files, the console and the Trainer's `trainer_state.json` (where the Trainer's
 `logging_nan_inf_filter` masks a NaN loss, the first non-finite grad norm, as the contract says).
+The first non-finite step is a global step, as the contract counts it: a console line naming the
+step whose loss went non-finite counts, and a per-epoch record counts at the step that ended its
+epoch, its epoch kept beside it. A report that says its step is an epoch (`step_unit`: the reader
+found only per-epoch records and nothing placing them on steps) is compared with that epoch; an
+event file whose writer put the epoch on its step axis, under a tag that does not say so, records
+no global step, and the number on its axis counts (`scenarios/retruth.py` says how a corpus made
+before this convention is brought to it: `python scripts/retruth_corpus.py --corpus corpus/ --write`).
 A fault that did not bite after three tries (its magnitude raised each time) is dropped, not
 relabelled. The split (`HELD_OUT` in `scenarios/matrix.py`) is fixed before anything trains.
 

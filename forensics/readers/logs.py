@@ -544,6 +544,7 @@ class _ParseResult:
     step_unit: str | None
     steps_per_epoch: int | None
     notes: list[str]
+    epoch_tags: frozenset[str] = frozenset()
 
 
 # ---------------------------------------------------------------- the parser
@@ -568,6 +569,7 @@ class _LogParser:
         # step state
         self.cur_step: int | None = None
         self.keras_epoch = 1
+        self._epoch_series: dict[str, bool] = {}  # built series: does it count epochs (set by _build_series)
         self.keras_spe: int | None = None
         self.keras_stop: tuple[int, int] | None = None  # (epoch, batch) where TerminateOnNaN fired
         self.generic_epoch: int | None = None
@@ -1264,7 +1266,8 @@ class _LogParser:
             notes.append(f"{n} more '{kind}' event(s) not kept")
         if len(self.ranks_seen) > 1:
             notes.append(f"{len(self.ranks_seen)} ranks in one log: ranks other than the first are tagged @rankN")
-        return _ParseResult(scalars, events, died, last_step, unit, self.spe, notes)
+        epoch_tags = frozenset(t for t in scalars if unit != "epoch" and self._epoch_series.get(t))
+        return _ParseResult(scalars, events, died, last_step, unit, self.spe, notes, epoch_tags)
 
     def _build_series(self) -> dict[str, ScalarSeries]:
         """One series per tag: the emitter that printed it most often; the others keep a suffix."""
@@ -1273,12 +1276,14 @@ class _LogParser:
         for (tag, unit, emitter), b in self.series.items():
             groups.setdefault((tag, unit), []).append((emitter, b))
         scalars: dict[str, ScalarSeries] = {}
+        self._epoch_series.clear()
         for (tag, unit), members in groups.items():
             members.sort(key=lambda eb: -len(eb[1].steps))
             name = f"{tag}_epoch" if unit == "epoch" and has_steps else tag
             for i, (emitter, b) in enumerate(members):
                 full = name if i == 0 else f"{name}@{emitter}"
                 scalars[full] = b.build(full, self.source)
+                self._epoch_series[full] = unit == "epoch"
         return scalars
 
     def _place_bare(self, notes: list[str]) -> None:
@@ -1453,6 +1458,7 @@ def read_job_log(path: Path, source: Source) -> LogData:
         last_step=res.last_step,
         step_unit=res.step_unit,
         steps_per_epoch=res.steps_per_epoch,
+        epoch_tags=res.epoch_tags,
     )
 
 

@@ -1561,9 +1561,56 @@ def _model_loss(run: RunData) -> str | None:
     return None
 
 
-def _weight_dtype(run: RunData, views: Iterable[CheckpointView]) -> str | None:
+# A run of loss values each on float16's grid, that float32 arithmetic would land on by chance less
+# often than this (the product of each value's chance), was computed in float16.
+FP16_GRID_CHANCE = 1e-3
+# A printed value says where the grid is only where float16's spacing is this many times the
+# printed resolution at least (else any printed value is near some grid point).
+FP16_GRID_RESOLUTION = 4.0
+
+
+def _float16_chance(v: float) -> float | None:
+    """The chance a float32 loss of this value lies on float16's grid as ``v`` does; None when
+    ``v`` is off the grid; 1.0 when it says nothing (its grid is coarser than the value shows:
+    a round number, a value bfloat16 holds as well, a value printed with too few digits)."""
+    if not math.isfinite(v) or v == 0 or abs(v) >= 65504 or abs(v) < 2**-14:
+        return 1.0
+    h = float(np.float16(v))
+    spacing = 2.0 ** (math.floor(math.log2(abs(v))) - 10)  # float16's 11 significant bits
+    if float(np.float32(v)) == v:  # a float32 as an event file stores it: exact
+        if h != v:
+            return None
+        bits = int(np.float32(v).view(np.uint32))
+        return 1.0 if bits & 0xFFFF == 0 else 2.0**-13  # bfloat16 holds it too / the 13 low bits are 0
+    text = repr(v)
+    if "e" in text or "." not in text:
+        return 1.0
+    resolution = 10.0 ** -len(text.split(".")[1])  # a printed value: what its digits resolve
+    if spacing < FP16_GRID_RESOLUTION * resolution:
+        return 1.0
+    return (resolution / spacing) if abs(h - v) <= resolution / 2 + 1e-12 else None
+
+
+def loss_on_float16_grid(loss: Series | None) -> bool:
+    """Whether the training loss was computed in float16: every finite value it logged lies on
+    float16's grid, and together they would land there by chance from float32 arithmetic less
+    often than ``FP16_GRID_CHANCE``. A model cast to half precision computes its loss in it; a
+    float32 loss (or an average of float16 ones taken in float32) leaves the grid."""
+    if loss is None:
+        return False
+    chance = 1.0
+    for v in np.unique(loss.values[np.isfinite(loss.values)]).tolist():
+        c = _float16_chance(float(v))
+        if c is None:
+            return False
+        chance *= c
+    return chance < FP16_GRID_CHANCE
+
+
+def _weight_dtype(run: RunData, views: Iterable[CheckpointView], loss: Series | None = None) -> str | None:
     """A mixed-precision setting wins (a config's, else the trainer's own line in its log); else the
-    dtype holding most float weights."""
+    dtype holding most float weights; with no checkpoint, float16 when the loss values lie on its
+    grid (``loss_on_float16_grid``)."""
     counts: dict[str, int] = {}
     for c in views:
         for t in c.checkpoint.tensors:
@@ -1578,7 +1625,9 @@ def _weight_dtype(run: RunData, views: Iterable[CheckpointView]) -> str | None:
     for ck in run.checkpoints:
         if ck.model is not None and ck.model.dtype_policy and "float16" in ck.model.dtype_policy:
             return "float16" if "bfloat" not in ck.model.dtype_policy else "bfloat16"
-    return max(counts, key=counts.get) if counts else None  # type: ignore[arg-type]
+    if counts:
+        return max(counts, key=counts.get)  # type: ignore[arg-type]
+    return "float16" if loss_on_float16_grid(loss) else None
 
 
 def _weight_norms(views: Iterable[CheckpointView]) -> tuple[WeightNorm, ...]:
@@ -1814,7 +1863,7 @@ def build_timeline(run: RunData) -> Timeline:
         lr_schedule=_lr_schedule(run),
         setup=_setup(run),
         model_loss=_model_loss(run),
-        weight_dtype=_weight_dtype(run, views),
+        weight_dtype=_weight_dtype(run, views, tl.loss),
         weight_norms=_weight_norms(views),
         settings=_settings(run),
         data_samples=tuple(run.data_samples),

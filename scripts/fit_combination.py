@@ -18,7 +18,8 @@ turn, the table fitted on the rest, and ``diagnose`` run on them as on a new run
 test split holds out, for each cause, whole families dev never saw, so confidences
 learned in-family would promise what the table's associations do not keep there. The table is written as a
 Python module of plain dicts; only the test split (``scripts/accuracy.py``) says how well
-it does.
+it does. ``--details-only`` refits the detail tables alone (a change that moves no cause's
+evidence need not move the cause table or its calibration).
 """
 
 from __future__ import annotations
@@ -288,12 +289,34 @@ def write_table(
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+DETAIL_SECTION = "# The detail of a verdict's cause"
+
+
+def replace_details(path: Path, details: tuple[dict[str, float], dict[str, dict[str, float]], dict[str, int]]) -> None:
+    """Rewrite only the detail tables of an existing table module, its cause table and calibration kept."""
+    text = path.read_text(encoding="utf-8")
+    tmp = path.with_suffix(".details.tmp")
+    identity = {k: (1.0, 0.0) for k in CONFIDENCE_KINDS}
+    write_table(tmp, [], np.zeros((0, len(COMBINED_CAUSES))), np.zeros(len(COMBINED_CAUSES)), 0, identity, {}, details)
+    fresh = tmp.read_text(encoding="utf-8")
+    tmp.unlink()
+    path.write_text(text[: text.index(DETAIL_SECTION)] + fresh[fresh.index(DETAIL_SECTION) :], encoding="utf-8")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, nargs="+", required=True)
     ap.add_argument("--out", type=Path, default=ROOT / "forensics" / "combination_table.py")
+    ap.add_argument(
+        "--details-only", action="store_true", help="refit only the detail tables, keeping the cause table in --out"
+    )
     args = ap.parse_args()
     exs = examples(args.corpus)
+    if args.details_only:
+        details = fit_details(exs)
+        replace_details(args.out, details)
+        print(f"detail tables refitted on {len(exs)} dev runs -> {args.out}")
+        return 0
     pairs = out_of_family_verdicts(exs)
     calibration = {k: fit_calibration(v) for k, v in pairs.items()}
     keys, w, b = fit([e.features for e in exs], [e.y for e in exs])

@@ -91,3 +91,72 @@ def test_headline_says_a_prior_detail_is_likely_only():
         "numerical instability (likely division by zero)"
     )
     assert CAUSES_TXT("healthy", None, prior=True) == "healthy"
+
+
+def _evidence(name: str) -> list[Evidence]:
+    from forensics.load import load_run
+    from forensics.timeline import build_timeline
+
+    run = load_run(ROOT / "tests" / "fixtures" / "corpus_slice" / name)
+    try:
+        return run_rules(build_timeline(run))
+    finally:
+        run.close()
+
+
+@pytest.mark.parametrize(
+    "name, fires",
+    [
+        ("s0_0030_torch_mlp_division_by_zero", True),  # a batch std of 0 at step 152, the loss near its start
+        ("s3_0277_torch_lstm_nan_in_inputs", True),  # the level says nothing of a NaN batch (the data rules do)
+        ("s0_0146_torch_gru_log_of_zero", False),  # a saturating softmax: log(0)
+        ("s0_0159_lightning_mlp_division_by_zero", False),  # the loss had fallen to a sixth: no word either way
+        ("s0_0079_torch_rnn_exploding_gradients", False),  # NaN from the first point: no level to judge
+        ("s2_0107_torch_mlp_fp16_overflow", False),  # Inf first, not NaN
+    ],
+)
+def test_num008_names_a_division_for_a_nan_at_an_unsaturated_loss(name, fires):
+    found = [e for e in _evidence(name) if e.rule == "NUM008"]
+    assert bool(found) == fires
+    for e in found:
+        assert (e.cause, e.detail, e.weight) == ("numerical_instability", "division_by_zero", 0.0)
+
+
+def test_a_loss_on_the_float16_grid_says_the_model_trained_in_float16():
+    """s2_0107 kept only its events (a model cast to half, its loss 4.5703125 at step 1, Inf at 2): no
+    checkpoint or config states the dtype, the loss value does; every float32 run of the slice stays off it."""
+    from forensics.load import load_run
+    from forensics.timeline import build_timeline, loss_on_float16_grid
+
+    for p in SLICE:
+        run = load_run(p)
+        tl = build_timeline(run)
+        run.close()
+        fp16 = "fp16_overflow" in p.name
+        if not fp16:
+            assert not loss_on_float16_grid(tl.loss), p.name
+        if p.name == "s2_0107_torch_mlp_fp16_overflow":
+            assert loss_on_float16_grid(tl.loss) and tl.weight_dtype == "float16"
+    ev = _evidence("s2_0107_torch_mlp_fp16_overflow")
+    assert any(e.detail == "fp16_overflow" and e.weight > 0 for e in ev)
+    assert analyze(ROOT / "tests" / "fixtures" / "corpus_slice" / "s2_0107_torch_mlp_fp16_overflow").verdict.detail == (
+        "fp16_overflow"
+    )
+
+
+@pytest.mark.parametrize(
+    "value, chance",
+    [
+        (4.5703125, 2.0**-13),  # float32-exact, 11 significant bits: float16 holds it, bfloat16 does not
+        (0.5, 1.0),  # a round value: any dtype holds it
+        (0.6930999755859375, None),  # float32's ln 2 to 4 digits: off the float16 grid
+        (1.6047, None),  # printed to 4 digits: float16's neighbours are 1.6045 and 1.6055
+        (1.6045, 0.1),  # printed to 4 digits, on the grid to that resolution: a 1-in-10 chance
+        (0.0312, 1.0),  # printed digits finer than the grid's spacing there would need: says nothing
+    ],
+)
+def test_float16_grid_chance_of_one_value(value, chance):
+    from forensics.timeline import _float16_chance
+
+    got = _float16_chance(value)
+    assert got == pytest.approx(chance, rel=0.05) if chance is not None else got is None

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 
-from forensics.rules.base import Finding, rule
+import numpy as np
+
+from forensics.rules.base import CONTEXT, Finding, rule
 from forensics.rules.context import FP16_MAX, clean_sample, clean_sample_covers, climbed_into_blowup
 from forensics.rules.mechanisms import FIRST_LOSS_HUGE
 from forensics.timeline import Timeline
@@ -33,6 +35,11 @@ INF_FIRST_WEIGHT = 0.35
 # A float16 model that went non-finite with no climb and no value at the limit in view:
 # the half-precision range is the likeliest operation to fail, not a proof of it.
 FP16_NONFINITE_WEIGHT = 0.5
+# A loss still above this fraction of its starting level when it went NaN had not saturated: a
+# trained classifier's loss falls by far more before a softmax output underflows to 0.
+UNSATURATED_FRACTION = 0.5
+# ... judged from this many finite loss points before the NaN at least (a start and an end).
+UNSATURATED_MIN_POINTS = 2
 
 
 def _weights_bounded(tl: Timeline) -> bool | None:
@@ -311,5 +318,58 @@ def fp16_model_nonfinite(tl: Timeline) -> list[Finding]:
             weight=FP16_NONFINITE_WEIGHT,
             fix="Use mixed precision with dynamic loss scaling (torch.amp + GradScaler, Keras 'mixed_float16') instead "
             "of pure fp16; keep the loss/softmax in float32, or switch to bfloat16.",
+        )
+    ]
+
+
+@rule("NUM008", "nan-at-an-unsaturated-loss", "numerical_instability", ("division_by_zero",), needs=("loss",))
+def nan_at_unsaturated_loss(tl: Timeline) -> list[Finding]:
+    """
+    What it detects:
+        The training loss went NaN (not Inf) without a climb before it, while it
+        still stood above half of its starting level (the median of its first
+        points against that of its last ones, over two finite points at least).
+        Context for the detail of a numerical fault; it argues for no cause.
+
+    Why it points to this cause:
+        log(0) needs a softmax or sigmoid output rounded to exactly 0, which only
+        a saturated model gives: one whose loss on most samples has fallen near
+        0. A loss still near where it started says the outputs were far from
+        saturating, so among the operations with a singularity a division is
+        the likelier: a batch statistic that reached 0 (the std of a feature
+        constant over a batch, a count of masked tokens), and 0/0 is NaN where
+        log(0) is -Inf. The loss level says nothing of whether the NaN came in
+        with the data instead: that is left to the data rules.
+
+    Evidence it reports:
+        The loss at the start and before the NaN, and the step.
+
+    Fix to suggest:
+        Add an epsilon to every denominator (x / (std + 1e-5), sum / max(count,
+        1)); run one step with anomaly detection
+        (torch.autograd.set_detect_anomaly(True), tf.debugging.enable_check_numerics)
+        to name the operation.
+    """
+    nf, loss = tl.first_nonfinite, tl.loss
+    if nf is None or loss is None or nf.role != "loss" or not math.isnan(nf.value) or climbed_into_blowup(tl):
+        return []
+    before = loss.values[(loss.steps < nf.step) & np.isfinite(loss.values)]
+    if before.size < UNSATURATED_MIN_POINTS or np.any(before <= 0):
+        return []  # a masked or negative loss has no level to judge
+    k = max(1, min(3, before.size // 2))
+    first, last = float(np.median(before[:k])), float(np.median(before[-k:]))
+    if last < UNSATURATED_FRACTION * first:
+        return []
+    return [
+        Finding(
+            "division_by_zero",
+            f"The loss went NaN at step {nf.step} while it still stood at {fmt_num(last)} (it started at "
+            f"{fmt_num(first)}): the model's outputs were not saturated, so a log(0) is unlikely and a division "
+            "by a quantity that reached 0 is the likelier operation.",
+            step=nf.step,
+            source=nf.source,
+            weight=CONTEXT,
+            fix="Add an epsilon to every denominator (x / (std + 1e-5)); run one step with "
+            "torch.autograd.set_detect_anomaly(True) or tf.debugging.enable_check_numerics to name the operation.",
         )
     ]

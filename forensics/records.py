@@ -402,6 +402,10 @@ class ArrayStats:
     nonfinite_rows: tuple[int, ...] = ()  # first rows holding NaN/Inf (capped)
     # added by the data reader: "features" (what the model is fed), "labels", or "other"
     role: str = ""
+    # the most consecutive rows over which one position of the row (a feature) kept the same
+    # finite value, and where that run starts (0, None for a 1-D array or no rows)
+    constant_run: int = 0
+    constant_run_row: int | None = None
 
 
 @frozen_dataclass

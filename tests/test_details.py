@@ -160,3 +160,31 @@ def test_float16_grid_chance_of_one_value(value, chance):
 
     got = _float16_chance(value)
     assert got == pytest.approx(chance, rel=0.05) if chance is not None else got is None
+
+
+def test_num009_names_a_division_for_a_feature_constant_over_a_batch():
+    """s0_0317 (HF Trainer, a batch standardisation without epsilon): its data sample holds a feature
+    stuck at 0 over 38 rows, more than its batch of 16; no other run of the slice fires (Inf rows in a
+    column are the data's fault, not a constant)."""
+    fired = {p.name for p in SLICE if any(e.rule == "NUM009" for e in _evidence(p.name))}
+    assert fired == {"s0_0317_hf_mlp_division_by_zero"}
+    (e,) = [e for e in _evidence("s0_0317_hf_mlp_division_by_zero") if e.rule == "NUM009"]
+    assert (e.detail, e.weight) == ("division_by_zero", 0.0) and "38 consecutive rows" in e.message
+
+
+def test_constant_run_statistic_streams_across_chunks():
+    import numpy as np
+
+    from forensics.readers.data import _Acc
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(100, 3, 4)).astype(np.float32)
+    x[30:75, 1, 2] = 0.0  # 45 rows
+    x[80:90, 0, 0] = np.inf  # a run of Inf is not a constant
+    acc = _Acc()
+    for start in range(0, 100, 16):  # chunk boundaries inside the run
+        acc.add(start, x[start : start + 16])
+    assert (acc.constant_run, acc.constant_run_row) == (45, 30)
+    one = _Acc()
+    one.add(0, x)
+    assert (one.constant_run, one.constant_run_row) == (45, 30)

@@ -603,10 +603,39 @@ class _Acc:
         self.max = -math.inf
         self.rows: list[int] = []
         self.integral = True
+        # per position of a row: its value in the last row read and for how many rows it has held
+        self.last_row: np.ndarray | None = None
+        self.held: np.ndarray | None = None
+        self.constant_run = 0
+        self.constant_run_row: int | None = None
+
+    def _runs(self, start: int, chunk: np.ndarray) -> None:
+        """The longest run of rows over which one position keeps one finite value (a feature constant
+        over a batch: its batch std is 0). Streams with the chunks; NaN never equals itself."""
+        if chunk.ndim < 2 or chunk.shape[0] == 0 or chunk.dtype.kind not in "fiu":
+            return
+        rows = chunk.reshape(chunk.shape[0], -1)
+        if self.last_row is None or self.last_row.shape[0] != rows.shape[1]:
+            self.last_row, self.held = rows[0].copy(), np.zeros(rows.shape[1], dtype=np.int64)
+            first_same = np.zeros(rows.shape[1], dtype=bool)
+        else:
+            first_same = rows[0] == self.last_row
+        same = np.vstack([first_same[None], rows[1:] == rows[:-1]])
+        if rows.dtype.kind == "f":
+            same &= np.isfinite(rows)  # Inf == Inf, but a run of Inf is the data's fault, not a constant
+        idx = np.arange(rows.shape[0])[:, None]
+        last_change = np.maximum.accumulate(np.where(same, -1, idx), axis=0)
+        held = np.where(last_change >= 0, idx - last_change + 1, idx + 1 + self.held[None])
+        best = np.unravel_index(int(np.argmax(held)), held.shape)
+        if held[best] > self.constant_run:
+            self.constant_run = int(held[best])
+            self.constant_run_row = start + int(best[0]) - self.constant_run + 1
+        self.held, self.last_row = held[-1].copy(), rows[-1].copy()
 
     def add(self, start: int, chunk: np.ndarray) -> None:
         if chunk.dtype.kind == "b":
             chunk = chunk.astype(np.uint8)
+        self._runs(start, chunk)
         f = chunk.astype(np.float64, copy=False)
         if chunk.dtype.kind == "f":
             finite = np.isfinite(f)
@@ -657,6 +686,8 @@ class _Acc:
             std=math.sqrt(self.m2 / self.n) if self.n else nan_,
             nonfinite_rows=tuple(sorted(set(self.rows)))[:MAX_ROWS_KEPT],
             role=role,
+            constant_run=self.constant_run,
+            constant_run_row=self.constant_run_row,
         )
 
 

@@ -7,7 +7,13 @@ import math
 import numpy as np
 
 from forensics.rules.base import CONTEXT, Finding, rule
-from forensics.rules.context import FP16_MAX, clean_sample, clean_sample_covers, climbed_into_blowup
+from forensics.rules.context import (
+    FP16_MAX,
+    MIN_ASSUMED_BATCH,
+    clean_sample,
+    clean_sample_covers,
+    climbed_into_blowup,
+)
 from forensics.rules.mechanisms import FIRST_LOSS_HUGE
 from forensics.timeline import Timeline
 from forensics.util import fmt_num
@@ -373,3 +379,66 @@ def nan_at_unsaturated_loss(tl: Timeline) -> list[Finding]:
             "torch.autograd.set_detect_anomaly(True) or tf.debugging.enable_check_numerics to name the operation.",
         )
     ]
+
+
+def _batch_size(tl: Timeline) -> int:
+    batch = next((s.value for s in tl.settings if s.name == "batch size"), None)
+    try:
+        return max(2, int(float(batch))) if batch is not None else MIN_ASSUMED_BATCH
+    except ValueError:
+        return MIN_ASSUMED_BATCH
+
+
+@rule(
+    "NUM009",
+    "feature-constant-over-a-batch",
+    "numerical_instability",
+    ("division_by_zero",),
+    needs=("loss", "data"),
+)
+def feature_constant_over_a_batch(tl: Timeline) -> list[Finding]:
+    """
+    What it detects:
+        The run went non-finite (a NaN, not an Inf first) and a data sample's
+        inputs hold one feature that keeps exactly the same value over at least
+        a batch's worth of consecutive rows (the batch size the config states, 8
+        when it does not), while the inputs vary otherwise. Context for the
+        detail of a numerical fault; it argues for no cause.
+
+    Why it points to this cause:
+        A batch in which a feature is constant has a standard deviation of 0
+        for it: a normalisation computed over the batch without an epsilon,
+        (x - mean) / std, then divides 0 by 0, and the NaN spreads to every
+        weight in one update. The values are finite and in range, so nothing in
+        the data itself is wrong; the division that meets them is.
+
+    Evidence it reports:
+        The array, the first row of the run, how many rows it spans against the
+        batch size.
+
+    Fix to suggest:
+        Add an epsilon to the normalisation's denominator ((x - mean) / (std +
+        1e-5), or the framework's BatchNorm/LayerNorm with its default eps), or
+        drop features that are constant.
+    """
+    nf = tl.first_nonfinite
+    if not tl.diverged or (nf is not None and math.isinf(nf.value)):
+        return []
+    batch = _batch_size(tl)
+    for ds in tl.data_samples:
+        for a in ds.arrays:
+            if a.role != "features" or a.constant_run < batch or not (a.std > 0) or a.constant_run_row is None:
+                continue
+            return [
+                Finding(
+                    "division_by_zero",
+                    f"{ds.source.path}: one feature of '{a.name}' keeps the same value over {a.constant_run} "
+                    f"consecutive rows from row {a.constant_run_row} (a batch holds {batch}): its batch std is 0, "
+                    "and a normalisation over the batch without an epsilon divides 0 by 0.",
+                    source=ds.source.path,
+                    weight=CONTEXT,
+                    fix="Add an epsilon to the normalisation's denominator ((x - mean) / (std + 1e-5)) or use the "
+                    "framework's normalisation layer; drop features that are constant.",
+                )
+            ]
+    return []

@@ -181,6 +181,15 @@ def geometric_growth(s: Series | None, until: int | None = None) -> Growth | Non
 MIN_ASSUMED_BATCH = 8
 
 
+def stated_batch(tl: Timeline) -> int:
+    """The batch size the settings state, else ``MIN_ASSUMED_BATCH``."""
+    batch = next((s.value for s in tl.settings if s.name == "batch size"), None)
+    try:
+        return max(1, int(float(batch))) if batch is not None else MIN_ASSUMED_BATCH
+    except ValueError:
+        return MIN_ASSUMED_BATCH
+
+
 def clean_sample(tl: Timeline) -> bool:
     """Every data sample at hand is finite (and there is one)."""
     samples = tl.data_samples
@@ -196,10 +205,6 @@ def clean_sample_covers(tl: Timeline, step: int | None) -> bool:
         return False
     if step is None:
         return True
-    batch = next((s.value for s in tl.settings if s.name == "batch size"), None)
-    try:
-        b = max(1, int(float(batch))) if batch is not None else MIN_ASSUMED_BATCH
-    except ValueError:
-        b = MIN_ASSUMED_BATCH
+    b = stated_batch(tl)
     rows = max((a.shape[0] for ds in tl.data_samples for a in ds.arrays if a.shape), default=0)
     return rows >= max(step, 1) * b

@@ -9,10 +9,10 @@ import numpy as np
 from forensics.rules.base import CONTEXT, Finding, rule
 from forensics.rules.context import (
     FP16_MAX,
-    MIN_ASSUMED_BATCH,
     clean_sample,
     clean_sample_covers,
     climbed_into_blowup,
+    stated_batch,
 )
 from forensics.rules.mechanisms import FIRST_LOSS_HUGE
 from forensics.timeline import Timeline
@@ -381,14 +381,6 @@ def nan_at_unsaturated_loss(tl: Timeline) -> list[Finding]:
     ]
 
 
-def _batch_size(tl: Timeline) -> int:
-    batch = next((s.value for s in tl.settings if s.name == "batch size"), None)
-    try:
-        return max(2, int(float(batch))) if batch is not None else MIN_ASSUMED_BATCH
-    except ValueError:
-        return MIN_ASSUMED_BATCH
-
-
 @rule(
     "NUM009",
     "feature-constant-over-a-batch",
@@ -424,7 +416,7 @@ def feature_constant_over_a_batch(tl: Timeline) -> list[Finding]:
     nf = tl.first_nonfinite
     if not tl.diverged or (nf is not None and math.isinf(nf.value)):
         return []
-    batch = _batch_size(tl)
+    batch = max(2, stated_batch(tl))
     for ds in tl.data_samples:
         for a in ds.arrays:
             if a.role != "features" or a.constant_run < batch or not (a.std > 0) or a.constant_run_row is None:

@@ -184,6 +184,8 @@ def _data(spec: dict[str, Any]) -> DataSample:
                 mean=float(a.get("mean", 0.0)),
                 std=float(a.get("std", 1.0)),
                 role="features",
+                constant_run=int(a.get("constant_run", 0)),
+                constant_run_row=int(a.get("constant_run_row", 0)) if a.get("constant_run") else None,
             )
         )
     labels = None

@@ -68,10 +68,11 @@ MAX_HELDOUT3_CRASHES = 0
 
 # heldout4 floors: measured once blind, on the fifth round's final main (51/56 diverged, 26/31 cause,
 # 4 inconclusive with evidence, no crash; at the round's start the same split gave 48/56, 24/31, 6 and 1).
-# Its misses have been seen since, so a later round may tune on it and raise these.
-MIN_HELDOUT4_DIVERGED = 51 / 56
-MIN_HELDOUT4_CAUSE = 26 / 31
-MAX_HELDOUT4_BAD_INCONCLUSIVE = 4
+# Its misses have been seen since, so a later round may tune on it and raise these: Mozilla TTS's
+# NaN guard catalogued and sd-scripts' "steps" bar with its avr_loss read since (53/56, 27/31, 2).
+MIN_HELDOUT4_DIVERGED = 53 / 56
+MIN_HELDOUT4_CAUSE = 27 / 31
+MAX_HELDOUT4_BAD_INCONCLUSIVE = 2
 MAX_HELDOUT4_CRASHES = 0
 
 # The splits whose per-case results have been seen: the checks that name cases (the known gaps) cover these.
@@ -216,10 +217,7 @@ def test_heldout4_real_logs():
 # Real logs holding a framework message the catalogue does not know yet, each with why (docs/logs.md).
 # (heldout3's blind measurement found four: nngraph's NaN check, ESPnet's skip warnings, neuralhydrology's
 # stop, OpenNMT-tf's guard in a flattened traceback; all read since)
-UNCATALOGUED: dict[str, str] = {
-    # heldout4, found by its one blind measurement
-    "mozilla_tts_575_amp_decoder_loss_nan_guard": "Mozilla TTS's own guard, RuntimeError(' [!] NaN loss with {key}.')",
-}
+UNCATALOGUED: dict[str, str] = {}
 
 
 @needs_logs
@@ -246,7 +244,6 @@ UNREAD_LOSSES = {
     # heldout3, found by its one blind measurement
     "espnet_186_ctc_loss_not_correct": "only warnings around the loss, no value per step",
     # heldout4, found by its one blind measurement
-    "kohya_2137_lora_avr_loss_nan_every_epoch": "sd-scripts' tqdm postfix 'avr_loss=nan' is not taken for a loss",
     "open_r1_704_grpo_kl_nan_beta_zero_healthy": "the Trainer's notebook table, pasted as markdown",
     "stable_baselines_178_ppo2_ep_rewmean_nan": "stable-baselines' boxed key/value table (policy_loss, value_loss)",
 }

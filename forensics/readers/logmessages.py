@@ -30,7 +30,7 @@ Families and their members:
   Lightning's loss check and EarlyStopping(check_finite), detectron2's anomaly check
   (it names the iteration), fairseq's gradient check,
   Megatron's grad-norm check, DETR's check of its predicted boxes (NaN fails it),
-  OpenNMT-tf's, neuralhydrology's and Lua nngraph's checks, PyTorch's
+  OpenNMT-tf's, neuralhydrology's, Mozilla/Coqui TTS's and Lua nngraph's checks, PyTorch's
   ``clip_grad_norm_(error_if_nonfinite=True)``, Lightning 1.x's ``terminate_on_nan``
   parameter check, Lua char-rnn's NaN and exploding-loss stops;
 - ``nonfinite_step_skipped``: a trainer's own guard that threw one step away on a NaN (or
@@ -336,6 +336,16 @@ CATALOGUE: tuple[Message, ...] = (
         "neuralhydrology/training/basetrainer.py (_train_epoch, past allow_subsequent_nan_losses; newer: "
         "'Loss/gradients were NaN for {n} times in a row')",
         "times in a row. Stopped training",
+    ),
+    Message(
+        "nan_loss",
+        "mozilla-tts",
+        " [!] NaN loss with {key}.",
+        "mozilla/TTS and coqui-ai/TTS TTS/tts/layers/losses.py (TacotronLoss, GlowTTSLoss, the vocoders' "
+        "generator losses: every term of the loss dict checked with torch.isnan, then RuntimeError)",
+        "[!] NaN loss with",
+        Deferred(r"\[!\] NaN loss with (\w{1,128})\."),
+        lambda m: {"loss": m.group(1)},
     ),
     Message(
         "nan_loss",

@@ -158,6 +158,7 @@ ALIASES = {
     "avg loss": "loss",
     "average loss": "loss",
     "mean loss": "loss",
+    "avr_loss": "loss",  # kohya's sd-scripts: its tqdm postfix, the moving average of the step losses
     "loss/train": "loss",
     "losses/train": "loss",
     # validation loss

@@ -967,7 +967,9 @@ class _LogParser:
             if n == 0:
                 return  # the bar was reset for a new epoch but still shows the last epoch's postfix
         else:
-            if (self.main_bar_total is None and not desc) or desc.lower().startswith("train"):
+            # the training loop's bar: no description, "Training", or sd-scripts' "steps" (its bar over
+            # max_train_steps)
+            if (self.main_bar_total is None and not desc) or desc.lower().startswith(("train", "steps")):
                 self.main_bar_total = self.main_bar_total or total
             if total != self.main_bar_total:
                 return  # a nested bar (HF evaluation) or another loop

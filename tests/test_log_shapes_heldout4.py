@@ -73,3 +73,48 @@ def test_a_bar_named_otherwise_than_the_training_loop_is_not_the_loss():
         other.set_postfix(loss=float("nan"))
     text = out.getvalue()
     assert all(math.isfinite(v) for _, v in _loss(text))
+
+
+def _trainer_notebook_table(columns: list[str], rows: list[dict]) -> str:
+    """transformers 4.x NotebookProgressCallback (utils/notebook.py): the notebook's progress table
+    with a column per logged name, "No log" where a row lacks a value; pasted into a GitHub issue
+    the HTML table becomes a markdown one, its header, a "-- | --" delimiter row, then the rows."""
+    lines = [" | ".join(columns), " | ".join("--" for _ in columns)]
+    for row in rows:
+        lines.append(" | ".join(str(row.get(c, "No log")) for c in columns))
+    return "\n".join(lines) + "\n"
+
+
+TRL_COLUMNS = ["Step", "Training Loss", "reward", "kl", "entropy"]
+
+
+def test_a_markdown_progress_table_is_columns_under_its_header(tmp_path):
+    rows = [{"Step": s, "Training Loss": f"{0.9 - 0.02 * s:.6f}", "reward": 1.0, "kl": "nan"} for s in range(1, 12)]
+    rows[0]["entropy"] = 0
+    rows += [{"Step": s, "Training Loss": "nan", "reward": 0.0, "kl": "nan"} for s in range(12, 20)]
+    text = _trainer_notebook_table(TRL_COLUMNS, rows)
+    points = _loss(text)
+    assert points[0] == (1, pytest.approx(0.88))
+    assert next(step for step, v in points if math.isnan(v)) == 12
+    assert len(points) == len(rows)  # "No log" cells skipped, not the rows
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "train.log").write_text(text, encoding="utf-8")
+    assert forensics.analyze(str(run)).diverged is True
+
+
+def test_a_markdown_table_whose_loss_stays_finite_is_healthy_whatever_its_other_columns(tmp_path):
+    # TRL's GRPO with beta=0 computes no KL: the kl column is nan while the loss is fine
+    rows = [{"Step": s, "Training Loss": f"{-0.28 + 0.02 * s:.6f}", "reward": 6.0, "kl": "nan"} for s in range(1, 20)]
+    text = _trainer_notebook_table(TRL_COLUMNS, rows)
+    assert all(math.isfinite(v) for _, v in _loss(text))
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "train.log").write_text(text, encoding="utf-8")
+    assert forensics.analyze(str(run)).diverged is False
+
+
+@pytest.mark.parametrize("line", ["-- | --", "|:---|---:|", "---|---|---"])
+def test_a_delimiter_row_without_a_header_above_is_no_table(line):
+    text = f"{line}\n1 | nan | 3\n2 | nan | 4\n"
+    assert "loss" not in parse_log_text(text)[0]

@@ -820,6 +820,27 @@ def headerless_layouts(file_name: str | None) -> tuple[list[str], ...]:
     return tuple(list(cols) for cols in HEADERLESS_LAYOUTS.get(file_name.lower(), ()))
 
 
+# A markdown table's delimiter row under its header ("-- | -- | --", "|:---|---:|"): GitHub turns a
+# notebook's HTML table (the HF Trainer's progress table) into one when it is pasted into an issue
+# what a table prints in a cell that holds no value this row: transformers' notebook tracker
+# (utils/notebook.py) fills "No log" for a loss not logged yet and "No Log" for a column a later row added
+_NO_VALUE_CELLS = frozenset({"no log"})
+
+
+def is_table_delimiter(line: str) -> bool:
+    """True for a markdown table's delimiter row, which sits between the header and its rows."""
+    if "|" not in line or "--" not in line:
+        return False
+    cells = [c.strip() for c in line.strip().strip("|").split("|")]
+    return len(cells) >= 2 and all(_is_delimiter_cell(c) for c in cells)
+
+
+def _is_delimiter_cell(cell: str) -> bool:
+    """ "--", ":---", "---:" or ":---:": dashes, with the alignment colons markdown allows."""
+    core = cell.removeprefix(":").removesuffix(":")
+    return len(core) >= 2 and core.count("-") == len(core)
+
+
 def row_metrics(header: list[str], line: str) -> LineMetrics | None:
     """The metrics of one row under ``header``, or None when the row does not fit it."""
     fields = split_columns(line)
@@ -832,6 +853,8 @@ def row_metrics(header: list[str], line: str) -> LineMetrics | None:
         tag = metric_name(words) if ck is None else None
         if ck is None and tag is None:
             continue  # a column that is no metric ("GPU_mem 2.61G", "Size 640") may hold anything
+        if ck is None and f.lower() in _NO_VALUE_CELLS:
+            continue  # a metric this row does not hold
         n, _, total = f.partition("/")  # a counter with its total: YOLO's "Epoch 3/100"
         v = parse_number(n.rstrip("%")) if ck is not None and total else parse_number(f.rstrip("%"))
         if v is None:

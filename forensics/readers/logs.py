@@ -96,6 +96,7 @@ from forensics.readers.logmetrics import (
     LineMetrics,
     header_columns,
     headerless_layouts,
+    is_table_delimiter,
     json_metrics,
     letter_metrics,
     main_loss_of,
@@ -1074,6 +1075,8 @@ class _LogParser:
             return  # "config: {...}", "Namespace(lr=0.1, ...)": hyperparameters, not metrics
         lm: LineMetrics | None = None
         if self.columns is not None:
+            if is_table_delimiter(text):
+                return  # the markdown delimiter under the header: its rows follow
             lm = row_metrics(self.columns, text)
             if lm is None:
                 self.columns = None

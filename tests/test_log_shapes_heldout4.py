@@ -118,3 +118,76 @@ def test_a_markdown_table_whose_loss_stays_finite_is_healthy_whatever_its_other_
 def test_a_delimiter_row_without_a_header_above_is_no_table(line):
     text = f"{line}\n1 | nan | 3\n2 | nan | 4\n"
     assert "loss" not in parse_log_text(text)[0]
+
+
+def _baselines_box(kvs: dict[str, object]) -> str:
+    """OpenAI baselines / stable-baselines 2.x logger.py HumanOutputFormat.writekvs: floats as
+    '%-8.3g', a border of dashes (key width + value width + 7), then '| %s%s | %s%s |' per key,
+    sorted, then the border again."""
+    key2str = {k: ("%-8.3g" % (v,) if isinstance(v, float) else str(v)) for k, v in kvs.items()}  # noqa: UP031
+    kw, vw = max(map(len, key2str)), max(map(len, key2str.values()))
+    dashes = "-" * (kw + vw + 7)
+    lines = [dashes]
+    for key, val in sorted(key2str.items()):
+        lines.append("| %s%s | %s%s |" % (key, " " * (kw - len(key)), val, " " * (vw - len(val))))  # noqa: UP031
+    lines.append(dashes)
+    return "\n".join(lines) + "\n"
+
+
+def _ppo2_log(policy_losses: list[float]) -> str:
+    return "".join(
+        _baselines_box(
+            {
+                "approxkl": 6.6e-05,
+                "ep_rewmean": float("nan"),  # no Monitor wrapper: the episode statistics are nan
+                "nupdates": i,
+                "policy_loss": loss,
+                "total_timesteps": 128 * i,
+                "value_loss": 63.7,
+            }
+        )
+        for i, loss in enumerate(policy_losses, 1)
+    )
+
+
+def test_a_baselines_key_value_box_is_one_record_and_its_losses_are_read(tmp_path):
+    losses = [0.01 - 0.0005 * i for i in range(10)] + [math.nan] * 6
+    text = _ppo2_log(losses)
+    series = parse_log_text(text)[0]
+    assert "ep_rewmean" not in series or all(math.isnan(v) for v in series["ep_rewmean"].values)
+    points = _loss(text)
+    assert len(points) == len(losses)  # one point per box, not per row
+    assert points[0][1] == pytest.approx(0.01)
+    assert next(i for i, (_, v) in enumerate(points) if math.isnan(v)) == 10
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "train.log").write_text(text, encoding="utf-8")
+    assert forensics.analyze(str(run)).diverged is True
+
+
+def test_a_box_whose_episode_statistics_are_nan_and_losses_finite_is_no_divergence(tmp_path):
+    text = _ppo2_log([0.01 - 0.0005 * i for i in range(16)])
+    assert all(math.isfinite(v) for _, v in _loss(text))
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "train.log").write_text(text, encoding="utf-8")
+    assert forensics.analyze(str(run)).diverged is False
+
+
+def test_stable_baselines3_groups_its_keys_under_a_prefix_row():
+    # stable-baselines3 logger.py: "| train/ |  |" then the group's keys indented by four blanks
+    box = (
+        "------------------------------\n"
+        "| rollout/           |       |\n"
+        "|    ep_rew_mean     | nan   |\n"
+        "| train/             |       |\n"
+        "|    loss            | 0.52  |\n"
+        "|    value_loss      | 3.1   |\n"
+        "------------------------------\n"
+    )
+    assert _loss(box * 3) == [(1, 0.52), (2, 0.52), (3, 0.52)]
+
+
+def test_a_rule_of_dashes_and_a_two_column_row_outside_a_box_read_as_before():
+    text = "----------------\nstep 1 loss 2.0\nstep 2 loss 1.9\n----------------\n| note | nan |\nstep 3 loss 1.8\n"
+    assert _loss(text) == [(1, 2.0), (2, 1.9), (3, 1.8)]

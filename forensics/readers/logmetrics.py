@@ -841,6 +841,48 @@ def _is_delimiter_cell(cell: str) -> bool:
     return len(core) >= 2 and core.count("-") == len(core)
 
 
+# A key/value box: OpenAI baselines' and stable-baselines' logger (logger.py HumanOutputFormat.writekvs)
+# prints each record as a border of dashes, one "| key | value |" row per name, then the border again;
+# stable-baselines3 groups the keys under "| train/ |  |" rows and indents them. A border is at least
+# this many dashes (the logger's is key and value widths + 7), so a short rule is not taken for one.
+MIN_BOX_BORDER = 10
+# a record holds tens of keys; more rows than this between two borders is no record (memory stays bounded)
+MAX_BOX_ROWS = 512
+
+
+def is_box_border(line: str) -> bool:
+    """True for a line of dashes only, long enough to be a key/value box's border."""
+    s = line.strip()
+    return len(s) >= MIN_BOX_BORDER and s.count("-") == len(s)
+
+
+def box_row(line: str) -> tuple[str, str] | None:
+    """(key, value) of a "| key | value |" row (the key keeps its indent), or None for any other line."""
+    s = line.strip()
+    if len(s) < 5 or s[0] != "|" or s[-1] != "|" or s.count("|") != 3:
+        return None
+    key, value = s[1:-1].split("|")
+    return key.removeprefix(" ").rstrip(), value.strip()
+
+
+def box_metrics(rows: list[tuple[str, str]]) -> LineMetrics:
+    """The metrics of one key/value box; an indented key is under the group row above it."""
+    out = LineMetrics()
+    group = ""
+    for key, value in rows:
+        name = key.strip()
+        if not value and name.endswith("/"):
+            group = name  # stable-baselines3: "| train/ |  |", its keys indented below
+            continue
+        if not key.startswith(" "):
+            group = ""
+        tag = metric_name((group + name,))
+        v = parse_number(value)
+        if tag is not None and v is not None:
+            out.pairs.append((tag, v))
+    return out
+
+
 def row_metrics(header: list[str], line: str) -> LineMetrics | None:
     """The metrics of one row under ``header``, or None when the row does not fit it."""
     fields = split_columns(line)

@@ -93,9 +93,13 @@ from forensics.readers.logmessages import NEEDLES as MESSAGE_NEEDLES
 from forensics.readers.logmessages import match_messages
 from forensics.readers.logmetrics import (
     ALIASES,
+    MAX_BOX_ROWS,
     LineMetrics,
+    box_metrics,
+    box_row,
     header_columns,
     headerless_layouts,
+    is_box_border,
     is_table_delimiter,
     json_metrics,
     letter_metrics,
@@ -551,6 +555,10 @@ class _ParseResult:
 # ---------------------------------------------------------------- the parser
 
 
+# what _LogParser._box returns for a border or row of a key/value box still open: nothing to read yet
+_IN_BOX = LineMetrics()
+
+
 class _LogParser:
     """Feed cleaned segments in file order; :meth:`finish` returns what was found."""
 
@@ -607,6 +615,7 @@ class _LogParser:
         # position of counter-less metric lines, (epoch, offset, lowest, highest, interval) of a
         # per-epoch counter printed without its total
         self.columns: list[str] | None = None
+        self.box: list[tuple[str, str]] | None = None  # the rows of a key/value box being read
         self.rank = 0
         self.ranks_seen: set[int] = set()
         self.line_order = 0
@@ -1073,8 +1082,10 @@ class _LogParser:
         """Any other line: JSON objects, table rows under a header, or name/value pairs near counters."""
         if _is_settings_dump(text):
             return  # "config: {...}", "Namespace(lr=0.1, ...)": hyperparameters, not metrics
-        lm: LineMetrics | None = None
-        if self.columns is not None:
+        lm: LineMetrics | None = self._box(text)
+        if lm is _IN_BOX:
+            return
+        if lm is None and self.columns is not None:
             if is_table_delimiter(text):
                 return  # the markdown delimiter under the header: its rows follow
             lm = row_metrics(self.columns, text)
@@ -1128,6 +1139,23 @@ class _LogParser:
         for tag, val in pairs:
             self._put(tag, self.line_order, val, emitter, unit="line")
         self._saw_metrics(line, None)
+
+    def _box(self, text: str) -> LineMetrics | None:
+        """A key/value box (baselines' logger): its border and rows are kept (_IN_BOX) until the
+        closing border, which gives the record's metrics; None for a line that is no part of one."""
+        if is_box_border(text):
+            rows, self.box = self.box, None
+            if rows:
+                return box_metrics(rows)
+            self.box = []
+            return _IN_BOX
+        if self.box is not None:
+            row = box_row(text)
+            if row is not None and len(self.box) < MAX_BOX_ROWS:
+                self.box.append(row)
+                return _IN_BOX
+            self.box = None
+        return None
 
     def _counters_only(self, lm: LineMetrics) -> None:
         """A line with counters and no metrics ("Epoch 3", "Step 120/500") still moves the step."""

@@ -162,6 +162,25 @@ def test_float16_grid_chance_of_one_value(value, chance):
     assert got == pytest.approx(chance, rel=0.05) if chance is not None else got is None
 
 
+def test_the_whole_array_float16_check_agrees_with_each_values_chance():
+    """``_off_float16_grid`` (one pass over a long loss) says True exactly when some value's
+    ``_float16_chance`` is None, on float32-exact values as event files hold them: float16
+    ones, float32 ones, both mixed, and the edges (zero, float16's subnormals and overflow).
+    A printed decimal (not float32-exact) is left to the per-value test: never True for it."""
+    import numpy as np
+
+    from forensics.timeline import _float16_chance, _off_float16_grid
+
+    rng = np.random.default_rng(0)
+    half = rng.standard_normal(500).astype(np.float16).astype(np.float64)
+    single = rng.standard_normal(500).astype(np.float32).astype(np.float64)
+    edges = np.array([0.0, -0.0, 65504.0, 70000.0, 2.0**-15, 2.0**-14, 4.5703125, -3.0])
+    for values in (half, single, np.r_[half, single[:1]], np.r_[half, edges], edges, edges[:2], np.empty(0)):
+        want = any(_float16_chance(v) is None for v in values.tolist())
+        assert _off_float16_grid(values) == want
+    assert _float16_chance(1.6047) is None and not _off_float16_grid(np.array([1.6047]))
+
+
 def test_num009_names_a_division_for_a_feature_constant_over_a_batch():
     """s0_0317 (HF Trainer, a batch standardisation without epsilon): its data sample holds a feature
     stuck at 0 over 38 rows, more than its batch of 16; no other run of the slice fires (Inf rows in a

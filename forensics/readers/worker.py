@@ -198,7 +198,9 @@ def _dtype_of(a: np.ndarray) -> Any:
 
 def _frame(kind: str, value: Any = None) -> list[bytes | memoryview]:
     """One message: its length, its JSON header, then every array's bytes in one blob, each
-    at an 8-byte aligned offset (the parent makes its arrays views of the blob it reads)."""
+    at an 8-byte aligned offset (the parent makes its arrays views of the blob it reads). The
+    blob goes out as the arrays' own buffers and the zero bytes padding them: a long run's
+    columns (tens of MB) are not copied into one first."""
     arrays: list[np.ndarray] = _Sink()
     tree = _encode(value, arrays)
     meta = []
@@ -208,11 +210,11 @@ def _frame(kind: str, value: Any = None) -> list[bytes | memoryview]:
         offset += a.nbytes + (-a.nbytes) % 8
     header = json.dumps({"k": kind, "v": tree, "a": meta, "blob": offset}).encode("utf-8")
     parts: list[bytes | memoryview] = [_LEN.pack(len(header)), header]
-    if offset:
-        blob = bytearray(offset)
-        for a, m in zip(arrays, meta, strict=True):
-            blob[m["at"] : m["at"] + m["n"]] = memoryview(a).cast("B")
-        parts.append(blob)
+    for a, m in zip(arrays, meta, strict=True):
+        if m["n"]:
+            parts.append(memoryview(a).cast("B"))
+        if m["n"] % 8:
+            parts.append(bytes(-m["n"] % 8))
     return parts
 
 
@@ -254,7 +256,7 @@ def _read_frame(fd: int, deadline: float | None) -> tuple[str, Any]:
     size = int(header["blob"])
     if not 0 <= size <= MAX_ARRAY_BYTES:
         raise ValueError(f"a frame of {size} array bytes")
-    blob = bytearray(size)
+    blob = np.empty(size, np.uint8)  # not zeroed: every byte is read into it
     if size:
         _read_into(fd, memoryview(blob), deadline)
     arrays: list[np.ndarray] = []

@@ -71,10 +71,11 @@ class Spike:
 TRAILING_BLOCK = 1 << 16
 
 
-def _trailing(values: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray]:
+def _trailing(values: np.ndarray, w: int, spread: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Mean and standard deviation of the ``w`` points before each point (NaN with fewer
     than MIN_HISTORY). Shifted by the first value so the sums keep their precision; the
-    cumulative sums run block by block, each block carrying the ``w`` points before it."""
+    cumulative sums run block by block, each block carrying the ``w`` points before it.
+    ``spread=False``: the mean alone (the deviation is left unset: no squares, no second sum)."""
     n = values.size
     mean = np.empty(n, dtype=np.float64)
     sd = np.empty(n, dtype=np.float64)
@@ -88,32 +89,36 @@ def _trailing(values: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray]:
         c1 = np.empty(x.size + 1)
         c1[0] = 0.0
         np.cumsum(x, out=c1[1:])
-        x *= x
-        c2 = np.empty(x.size + 1)
-        c2[0] = 0.0
-        np.cumsum(x, out=c2[1:])
         # point i of the block's cumulative sums averages [i - w, i): both ends are slices, but
         # for the first w points of the curve, whose windows are cut at 0 (and hold i points)
         i0, i1 = b - lo_b, e - lo_b
         cut = max(0, min(w - i0, i1 - i0))
         cnt = np.full(i1 - i0, float(w))
         cnt[:cut] = np.arange(i0, i0 + cut)
-        start1, start2 = np.empty(i1 - i0), np.empty(i1 - i0)
-        start1[:cut] = start2[:cut] = 0.0
+        start1 = np.empty(i1 - i0)
+        start1[:cut] = 0.0
         start1[cut:] = c1[i0 + cut - w : i1 - w]
-        start2[cut:] = c2[i0 + cut - w : i1 - w]
         with np.errstate(invalid="ignore", divide="ignore"):
             m = (c1[i0:i1] - start1) / cnt
-            var = (c2[i0:i1] - start2) / cnt - m * m
+        if spread:
+            x *= x
+            c2 = np.empty(x.size + 1)
+            c2[0] = 0.0
+            np.cumsum(x, out=c2[1:])
+            start2 = np.empty(i1 - i0)
+            start2[:cut] = 0.0
+            start2[cut:] = c2[i0 + cut - w : i1 - w]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                var = (c2[i0:i1] - start2) / cnt - m * m
+            sd[b:e] = np.sqrt(np.maximum(var, 0.0))
         m[cnt < MIN_HISTORY] = np.nan
         mean[b:e] = m + v0
-        sd[b:e] = np.sqrt(np.maximum(var, 0.0))
     return mean, sd
 
 
-def _logged_interval(steps: np.ndarray) -> float:
-    """The median step between logged points (1 when no step follows another)."""
-    d = np.diff(steps)
+def _logged_interval(d: np.ndarray) -> float:
+    """The median step between logged points, ``d`` the curve's step differences (1 when no
+    step follows another)."""
     return float(median(d[d > 0])) if (d > 0).any() else 1.0
 
 
@@ -210,7 +215,7 @@ def _olmo_flags(values: np.ndarray, w: int) -> np.ndarray:
 
 
 def _foundry_flags(values: np.ndarray, w: int) -> np.ndarray:
-    mean, _ = _trailing(values, w)
+    mean, _ = _trailing(values, w, spread=False)
     with np.errstate(invalid="ignore"):
         s, e = _runs((values >= FOUNDRY_FACTOR * mean) & (mean > 0))
     flags = np.zeros(values.size, dtype=bool)
@@ -239,7 +244,8 @@ def find_loss_spikes(
     n = values.size
     if n <= MIN_HISTORY:
         return ()
-    logged = _logged_interval(steps)
+    gaps = np.diff(steps)
+    logged = _logged_interval(gaps)
     w_olmo = _window_points(logged, OLMO_WINDOW_STEPS)
     # each criterion in its own function: its float64 temporaries are freed before the next
     olmo = _olmo_flags(values, w_olmo)
@@ -258,7 +264,8 @@ def find_loss_spikes(
             g, gs = g[ok], gs[ok]
         gflag_steps = gs[zclip_flags(g)]
     spikes: list[Spike] = []
-    interval = max(1, int(median(np.diff(steps)))) if n > 1 else 1
+    # the median gap of all points: the positive gaps' median already taken when every gap is one
+    interval = max(1, int(logged if (gaps > 0).all() else median(gaps))) if n > 1 else 1
     i = 0
     while i < starts.size:
         a = int(starts[i])

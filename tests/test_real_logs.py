@@ -179,6 +179,17 @@ def _measure_whole_split(split):
     return s
 
 
+def _holds_its_floors(split, min_diverged, min_cause, max_bad_inconclusive, max_crashes):
+    """A blind-measured split, whole, against its floors."""
+    s = _measure_whole_split(split)
+    assert s["crashes"][0] <= max_crashes
+    hit, n = s["diverged"]
+    assert n and hit / n >= min_diverged
+    hit, n = s["cause"]
+    assert n and hit / n >= min_cause
+    assert s["bad_inconclusive"][0] <= max_bad_inconclusive
+
+
 @needs_logs
 def test_heldout2_real_logs():
     """heldout2 is never tuned on: its numbers are in docs/logs.md (printed with -s)."""
@@ -194,25 +205,17 @@ def test_heldout2_real_logs():
 @needs_logs
 def test_heldout3_real_logs():
     """heldout3 was measured once blind; its floors hold what it measures now (docs/logs.md)."""
-    s = _measure_whole_split("heldout3")
-    assert s["crashes"][0] <= MAX_HELDOUT3_CRASHES
-    hit, n = s["diverged"]
-    assert n and hit / n >= MIN_HELDOUT3_DIVERGED
-    hit, n = s["cause"]
-    assert n and hit / n >= MIN_HELDOUT3_CAUSE
-    assert s["bad_inconclusive"][0] <= MAX_HELDOUT3_BAD_INCONCLUSIVE
+    _holds_its_floors(
+        "heldout3", MIN_HELDOUT3_DIVERGED, MIN_HELDOUT3_CAUSE, MAX_HELDOUT3_BAD_INCONCLUSIVE, MAX_HELDOUT3_CRASHES
+    )
 
 
 @needs_logs
 def test_heldout4_real_logs():
     """heldout4 was measured once blind; its floors hold that measurement (docs/logs.md)."""
-    s = _measure_whole_split("heldout4")
-    assert s["crashes"][0] <= MAX_HELDOUT4_CRASHES
-    hit, n = s["diverged"]
-    assert n and hit / n >= MIN_HELDOUT4_DIVERGED
-    hit, n = s["cause"]
-    assert n and hit / n >= MIN_HELDOUT4_CAUSE
-    assert s["bad_inconclusive"][0] <= MAX_HELDOUT4_BAD_INCONCLUSIVE
+    _holds_its_floors(
+        "heldout4", MIN_HELDOUT4_DIVERGED, MIN_HELDOUT4_CAUSE, MAX_HELDOUT4_BAD_INCONCLUSIVE, MAX_HELDOUT4_CRASHES
+    )
 
 
 # Real logs holding a framework message the catalogue does not know yet, each with why (docs/logs.md).

@@ -105,8 +105,9 @@ def softmax_of_table(
 # for the same combined probability (a cause some finding of its own spoke for; one only
 # the table inferred from other causes' findings; a healthy curve; finite checkpoints and
 # no curve, which say nothing of the steps after the last one; a divergence no finding
-# explains, whose cause is the table's base rate for what was read).
-CONFIDENCE_KINDS = ("finding", "inferred", "healthy", "healthy_checkpoints", "prior")
+# explains, whose cause is the table's base rate for what was read; a cause only a setting
+# states, a config being all that was read).
+CONFIDENCE_KINDS = ("finding", "inferred", "healthy", "healthy_checkpoints", "prior", "setup")
 
 
 def calibrated(confidence: float, kind: str = "finding") -> float:

@@ -17,6 +17,7 @@ noisy-OR of its weights (``_score``) orders its evidence.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -50,7 +51,8 @@ STOP_MESSAGE_ONLY_CONFIDENCE = 0.7
 # A healthy curve whose record stops before the run's planned end, the trainer's end-of-training
 # summary missing and no source saying why: the job crashed, was killed or is still running,
 # and what came after the last point is unknown; the verdict is no surer than a coin
-# (on the corpus's dev split, 2 of the 6 such runs were healthy).
+# (on the corpus's dev split, 2 of the 6 such runs were healthy; of the runs whose finite checkpoints
+# stop before the steps a config planned, 3 of 10).
 PARTIAL_RECORD_CONFIDENCE = 0.5
 # No single piece of evidence is certain: weights are capped here when combined.
 MAX_EVIDENCE_WEIGHT = 0.99
@@ -285,12 +287,24 @@ def diagnose(tl: Timeline, evidence: list[Evidence]) -> Diagnosis:
             if tl.checkpoints:
                 last = max((c.step for c in tl.checkpoints if c.step is not None), default=None)
                 upto = f" up to step {last}" if last is not None else ""
+                short = _checkpoints_stop_short(tl)
+                confidence = min(calibrated(p_healthy, "healthy_checkpoints"), HEALTHY_MAX_CONFIDENCE)
+                said = ""
+                if short:
+                    # the job ended before its planned length, and what ended it came after the last
+                    # checkpoint: a crash, a kill or a divergence are as open as a healthy stop
+                    confidence = min(confidence, PARTIAL_RECORD_CONFIDENCE)
+                    said = (
+                        f" But the last checkpoint is at step {short[0]} of the {short[1]} planned ({short[2]}), "
+                        f"and checkpoints came every {short[3]} steps: the job stopped before its end (it crashed, "
+                        "was killed or diverged after that checkpoint), and no source says which."
+                    )
                 verdict = Verdict(
                     "healthy",
                     None,
-                    round(min(calibrated(p_healthy, "healthy_checkpoints"), HEALTHY_MAX_CONFIDENCE), 2),
+                    round(confidence, 2),
                     f"No training-loss series was found, but all {len(tl.checkpoints)} checkpoint(s){upto} hold "
-                    "only finite weights: no sign of divergence up to there.",
+                    "only finite weights: no sign of divergence up to there." + said,
                     None,
                 )
                 return Diagnosis(
@@ -368,6 +382,8 @@ def diagnose(tl: Timeline, evidence: list[Evidence]) -> Diagnosis:
     ranked = _with_probabilities(problem, probs)
     if decisive:
         top_cause = decisive[0].cause
+    elif spoken and not tl.diverged and tl.loss is None and not tl.checkpoints:
+        return _setup_verdict(tl, first_sentence, ranked, probs, spoken, by_cause, evidence, notes)
     elif spoken:
         # the most probable cause given every finding: the fitted table lets a finding speak for
         # more than its own rule's cause (a NaN from the first point is bad data or a net that
@@ -418,6 +434,48 @@ def diagnose(tl: Timeline, evidence: list[Evidence]) -> Diagnosis:
         notes,
         None if decisive else kind,
     )
+
+
+def _setup_verdict(
+    tl: Timeline,
+    first_sentence: str,
+    ranked: list[Candidate],
+    probs: dict[str, float],
+    spoken: set[str],
+    by_cause: dict[str, Candidate],
+    evidence: list[Evidence],
+    notes: list[str],
+) -> Diagnosis:
+    """Only settings were read (a config: the job died before its first checkpoint), yet a finding
+    outweighs healthy: what the settings state (a float16 model with no loss scaler, a
+    recurrent net without clipping, an LR far above the usual). The verdict follows that named
+    evidence: the table's facts of what was read (no loss series) carry the corpus's mix of
+    faults among runs that kept none, not anything seen in this run, so a cause only they favour
+    is named as the likelier base rate, never as the verdict. The confidence is the table's
+    probability for the cause named, calibrated apart (kind ``setup``)."""
+    top_cause = max(spoken, key=lambda c: (probs.get(c, 0.0), -CAUSES.index(c)))
+    top = by_cause[top_cause]
+    ranked = [c for c in ranked if c.cause == top_cause] + [c for c in ranked if c.cause != top_cause]
+    confidence = round(min(calibrated(probs.get(top_cause, 0.0), "setup"), MAX_CONFIDENCE), 2)
+    lead = next(e for e in top.evidence if e.weight > 0)
+    summary = (first_sentence + " " if first_sentence else "") + lead.message.rstrip(".") + "."
+    likelier = max(probs, key=lambda c: (probs[c], -CAUSES.index(c)))
+    second = ranked[1] if len(ranked) > 1 else None
+    if likelier != top_cause:
+        summary += (
+            f" By the base rates fitted on the scenario corpus, {likelier.replace('_', ' ')} is likelier in a run "
+            f"that kept no loss series ({probs[likelier]:.2f} against {probs.get(top_cause, 0.0):.2f}), but nothing "
+            "in this run names it: the verdict follows the setting named, a weak prior."
+        )
+    elif second is not None and second.score >= RUNNER_UP_MIN_SCORE:
+        summary += f" Runner-up: {second.cause.replace('_', ' ')} ({second.score:.2f})."
+    choice = choose_detail(top.cause, tl, evidence)
+    if choice.basis == "prior" and choice.detail is not None:
+        summary += " " + _prior_detail_sentence(choice.detail, top.cause, choice.contributions)
+    ranked = [Candidate(c.cause, choice.detail, c.score, c.evidence) if c.cause == top.cause else c for c in ranked]
+    fix = next((e.fix for e in top.evidence if e.fix and e.weight > 0), None)
+    verdict = Verdict(top.cause, choice.detail, confidence, summary.strip(), fix, choice.basis)
+    return Diagnosis(verdict, ranked, _recommendations(verdict, top), notes, "setup")
 
 
 def _prior_verdict(
@@ -472,6 +530,23 @@ def _stopped_before_plan(tl: Timeline) -> RecordEnd | None:
     """Where the record stops short of the run's planned length, or None (reached, or not stated)."""
     end = tl.record_end
     return end if end is not None and not end.reached else None
+
+
+def _checkpoints_stop_short(tl: Timeline) -> tuple[int, int, str, int] | None:
+    """(last checkpoint's step, planned steps, where the plan is stated, steps between checkpoints)
+    when the checkpoints stop more than one checkpoint interval (their median spacing) before the
+    optimizer steps a config says the run was set to train: the next checkpoint was due before the
+    end and never came. None when the plan or the spacing is not known (a single checkpoint
+    needs no spacing when it is due: its own step), or the last checkpoint is near the end."""
+    planned, origin = tl.setup.max_steps, tl.setup.max_steps_origin
+    steps = sorted({c.step for c in tl.checkpoints if c.step is not None and c.step > 0})
+    if planned is None or origin is None or not steps:
+        return None
+    gaps = sorted(b - a for a, b in itertools.pairwise(steps))
+    every = gaps[len(gaps) // 2] if gaps else steps[0]
+    if steps[-1] + every > planned:
+        return None
+    return steps[-1], planned, origin, every
 
 
 def _finite_blowup(tl: Timeline) -> bool:

@@ -372,6 +372,7 @@ class ConfigData:
     seed_per_epoch: bool | None = None  # accelerate's seedable sampler: epoch e shuffles with seed + e
     warmup: float | None = None  # the LR warmup's length as written (steps, epochs or a ratio)
     lr_step_factor: float | None = None  # what a step/multistep schedule multiplies the LR by at each milestone
+    max_steps: int | None = None  # the optimizer steps the run was set to train, when stated as steps
     # what else the setup says (timeline.Setup): SGD's momentum, the smallest epsilon an optimizer or
     # a normalisation states (and its key), the float16 precision as written ("16-mixed", "float16"...),
     # a loss scaler stated on/off, the model's name, and a class count stated as such (num_classes,

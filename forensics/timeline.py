@@ -373,6 +373,8 @@ class Setup(NamedTuple):
     num_classes: int | None = None  # the class count a config states (num_classes, num_labels, id2label)
     classes_origin: str | None = None  # the config it was read from
     head: OutputWidth = OutputWidth(None, None)  # the output layer's width as the checkpoint's weights say it
+    max_steps: int | None = None  # the optimizer steps the run was set to train (max_steps ...)
+    max_steps_origin: str | None = None  # the config it was read from
 
     @property
     def global_batch(self) -> int | None:
@@ -1542,6 +1544,7 @@ def _setup(run: RunData) -> Setup:
                 out[name] = value
                 origin = origin or c.source.path
     classes = next(((c.classes_stated, c.source.path) for c in run.configs if c.classes_stated), (None, None))
+    planned = next(((c.max_steps, c.source.path) for c in run.configs if c.max_steps), (None, None))
     return Setup(
         **out,  # type: ignore[arg-type]
         origin=origin,
@@ -1549,6 +1552,8 @@ def _setup(run: RunData) -> Setup:
         num_classes=classes[0],
         classes_origin=classes[1],
         head=_head_width(run),
+        max_steps=planned[0],
+        max_steps_origin=planned[1],
     )
 
 

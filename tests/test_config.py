@@ -40,6 +40,14 @@ def test_hugging_face_training_args():
     assert c.raw["logging_nan_inf_filter"] is True  # kept for the rule that knows it hides NaN losses
 
 
+def test_the_planned_steps_are_read_only_when_stated_as_steps(tmp_path):
+    # HF TrainingArguments and Lightning's Trainer write max_steps -1 when the length is set in epochs
+    assert read(FIX / "hf_trainer" / "training_args.json").max_steps is None
+    assert read(write(tmp_path, "a.yaml", "max_steps: -1\nnum_train_epochs: 3\n")).max_steps is None
+    assert read(write(tmp_path, "b.yaml", "trainer:\n  max_steps: 120\n")).max_steps == 120
+    assert read(write(tmp_path, "c.json", '{"num_training_steps": 5000}')).max_steps == 5000
+
+
 def test_hugging_face_model_config_gives_the_number_of_labels():
     c = read(FIX / "hf_trainer" / "config.json")
     assert c.num_classes == 3  # from id2label

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import forensics
-from forensics.diagnose import PRIOR_MAX_CONFIDENCE
+from forensics.diagnose import PARTIAL_RECORD_CONFIDENCE, PRIOR_MAX_CONFIDENCE
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_runs"
 
@@ -106,3 +106,32 @@ def test_a_nan_that_comes_back_every_epoch_at_one_place_is_named_the_data():
     assert r.verdict.cause == "data_or_labels" and r.verdict.confidence > 0.6
     assert "every 12 steps" in r.verdict.summary
     assert "data_or_labels" in {c.cause for c in r.candidates}
+
+
+def test_a_setting_named_in_a_config_alone_is_the_verdict_over_the_base_rate(tmp_path):
+    # a job that died before its first checkpoint and left only its config: a float16 model with
+    # no loss scaler (NUM006) is the only thing said of the cause; the table's base rate for runs
+    # with no loss series (data faults, on the corpus) is named beside it, never instead of it
+    r = forensics.analyze(CORPUS_SLICE / "s9_0001_torch_mlp_fp16_overflow")
+    assert (r.verdict.cause, r.verdict.detail) == ("numerical_instability", "fp16_overflow")
+    assert 0 < r.verdict.confidence < 1
+    assert "data or labels is likelier in a run that kept no loss series" in r.verdict.summary
+    assert "the verdict follows the setting named" in r.verdict.summary
+    # the same config in float32 states nothing risky: no source says anything about the cause
+    run = tmp_path / "run"
+    run.mkdir()
+    text = (CORPUS_SLICE / "s9_0001_torch_mlp_fp16_overflow" / "config.yaml").read_text()
+    (run / "config.yaml").write_text(text.replace("precision: fp16", "precision: fp32"))
+    assert forensics.analyze(run).verdict.cause == "inconclusive"
+
+
+def test_finite_checkpoints_that_stop_before_the_planned_steps_are_no_surer_than_a_coin():
+    # one finite checkpoint at step 50 of the 120 its config planned, then nothing: the job ended
+    # early (here a division by zero after that checkpoint), and nothing says why
+    r = forensics.analyze(CORPUS_SLICE / "s3_0357_torch_rnn_division_by_zero")
+    assert r.verdict.cause == "healthy" and r.verdict.confidence <= PARTIAL_RECORD_CONFIDENCE
+    assert "step 50 of the 120 planned (config.json)" in r.verdict.summary
+    # checkpoints every 20 steps up to the 160 planned: they reached the end, nothing is capped
+    full = forensics.analyze(CORPUS_SLICE / "s1_0000_torch_cnn_fp16_skips")
+    assert full.verdict.cause == "healthy" and "planned" not in full.verdict.summary
+    assert full.verdict.confidence > r.verdict.confidence

@@ -99,6 +99,9 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "sampler": ("train_sampling_strategy", "sampler", "shuffle"),
     "seed_per_epoch": ("use_seedable_sampler",),
     "num_classes": ("num_classes", "n_classes", "num_labels", "nb_classes", "n_labels", "num_class", "classes"),
+    # the optimizer steps the run was set to train (HF TrainingArguments and Lightning's Trainer
+    # write -1 when the length is set in epochs: not a length)
+    "max_steps": ("max_steps", "num_training_steps", "total_steps", "train_steps", "max_iters", "max_iter"),
 }
 _PRECISION_KEYS = (
     "mixed_precision",
@@ -182,6 +185,7 @@ def extract_settings(tree: dict[str, Any]) -> ConfigData:
         drop_last=first(FIELDS["drop_last"], _bool_value),
         sampler=first(FIELDS["sampler"], _sampler_value),
         seed_per_epoch=first(FIELDS["seed_per_epoch"], _bool_value),
+        max_steps=first(FIELDS["max_steps"], _positive_int),
         warmup=_first_number(values_of(tree, WARMUP_KEYS), lambda v: v >= 0),
         lr_step_factor=_first_number(values_of(tree, LR_STEP_FACTOR_KEYS), lambda v: v > 0),
         **_setup_fields(tree, _precision(hits)),

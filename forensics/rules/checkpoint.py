@@ -446,3 +446,89 @@ def weights_lifted(tl: Timeline) -> list[Finding]:
             )
         ]
     return []
+
+
+# A weight matrix's RMS per element against its largest |w|. Initialisers draw from a normal
+# (about 0.3 for a few hundred elements) or a uniform (0.58) distribution, and gradient steps,
+# proportional to each weight's own gradient, keep that spread (every healthy run of the corpus
+# and every sample run stays under 0.62); at 0.8 most elements sit near one magnitude.
+ONE_MAGNITUDE_RATIO = 0.8
+# Judged on weight matrices (two dimensions or more) of at least this many elements: a vector may
+# hold one value by design (a norm's gain starts at all ones), and a few elements say little.
+ONE_MAGNITUDE_MIN_ELEMENTS = 16
+# ... and on at least this many of them: the step size acts on every layer alike.
+ONE_MAGNITUDE_MIN_MATRICES = 2
+# Every weight overwritten by steps of one size: the step size's mark, whatever the stated LR.
+ONE_MAGNITUDE_WEIGHT = 0.6
+
+
+def _spread(t) -> float | None:  # type: ignore[no-untyped-def]
+    """RMS per element over max |x| of a finite weight matrix, or None when it is not judged."""
+    if len(t.shape) < 2 or t.numel < ONE_MAGNITUDE_MIN_ELEMENTS or t.nonfinite or _BUFFER_RE.search(t.name):
+        return None
+    if not t.dtype.startswith(("float", "bfloat")) or not (t.absmax > 0 and math.isfinite(t.absmax)):
+        return None
+    return t.l2 / math.sqrt(t.numel) / t.absmax
+
+
+@rule("LR011", "weights-at-one-magnitude", "learning_rate", (), ("checkpoints",))
+def weights_at_one_magnitude(tl: Timeline) -> list[Finding]:
+    """
+    What it detects:
+        In the last checkpoint whose weights are all finite, the median weight
+        matrix (two dimensions or more, 16 elements or more; at least two
+        matrices judged) has an RMS per element of 0.8 or more of its largest
+        |w|: its elements sit near one magnitude.
+
+    Why it points to this cause:
+        Initialisers draw weights from a normal distribution (RMS about 0.3 of
+        the largest of a few hundred) or a uniform one (0.58), and gradient
+        steps, each proportional to its weight's own gradient, keep that spread.
+        Adam, AdamW and RMSprop divide each gradient by its running RMS, so each
+        step moves every weight by about the LR whatever its gradient: when the
+        LR is far above the weights' scale, a few steps overwrite every initial
+        value with a sum of equal-sized steps, and the tensor's elements end up
+        at one magnitude (often with the units saturated, the gradients gone and
+        the weights frozen there). No other fault levels the weights so: an
+        exploding gradient or a bad batch scales them or poisons them with NaN.
+        Weight clipping to a fixed bound (a WGAN critic's ±c) or binarised
+        weights would show the same and are not told apart.
+
+    Evidence it reports:
+        The checkpoint, how many matrices sit at one magnitude, the median ratio,
+        and the LR where known.
+
+    Fix to suggest:
+        Lower the learning rate (by 10x or more as a first try) and retrain from
+        the initial weights: the levelled weights have lost what they learned.
+        (No detail: a level, not a shape.)
+    """
+    for view in reversed(tl.checkpoints):
+        floats = _float_tensors(view)
+        if any(t.nonfinite for t in floats):
+            continue
+        spreads = sorted(s for s in map(_spread, floats) if s is not None)
+        if len(spreads) < ONE_MAGNITUDE_MIN_MATRICES:
+            return []
+        median = _median(spreads)
+        if median < ONE_MAGNITUDE_RATIO:
+            return []
+        level = sum(s >= ONE_MAGNITUDE_RATIO for s in spreads)
+        lri = tl.lr_info
+        lr_txt = f" (LR {fmt_num(lri.value)}, {lri.optimizer or 'optimizer not stated'})" if lri.value else ""
+        return [
+            Finding(
+                None,  # a level, not a shape
+                f"In {view.path}, {level} of {len(spreads)} weight matrices have their elements at one magnitude "
+                f"(RMS per element {median:.2f} of the largest |w| in the median matrix; initial weights and "
+                f"gradient steps keep it near 0.3-0.6){lr_txt}: every weight was overwritten by steps of one "
+                "size, as an adaptive optimizer makes at an LR far above the weights' scale.",
+                ONE_MAGNITUDE_WEIGHT,
+                step=view.step,
+                source=view.path,
+                fix="Lower the learning rate (by 10x or more as a first try) and retrain from the initial weights: "
+                "the levelled weights have lost what they learned.",
+                fix_sets="learning_rate",
+            )
+        ]
+    return []

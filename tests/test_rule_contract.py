@@ -133,3 +133,19 @@ def test_every_evidence_weight_is_a_named_constant(path):
 def test_decisive_rules_are_declared_on_the_rules():
     # the framework naming the fault, or labels outside the output width in the data
     assert {"DATA003", "LOG001", "LOG003"} <= {rid for rid, r in REGISTRY.items() if r.decisive}
+
+
+def test_lr001_is_worked_out_once_per_timeline_though_other_rules_ask_whether_it_fired(monkeypatch):
+    from forensics.rules import learning_rate
+
+    calls: list[Timeline] = []
+    real = learning_rate._lr_increase_then_blowup
+    monkeypatch.setattr(learning_rate, "_lr_increase_then_blowup", lambda tl: calls.append(tl) or real(tl))
+    monkeypatch.setattr(learning_rate, "_LR001_LAST", None)
+    run = ROOT / "sample_runs" / "torch_lr_schedule_spike"
+    first = build_timeline(load_run(run))
+    fired = [e for e in run_rules(first) if e.rule == "LR001"]
+    assert fired and calls == [first]  # it fired, the rules that defer to it asked, and it ran once
+    second = build_timeline(load_run(run))
+    assert [e.rule for e in run_rules(second) if e.rule == "LR001"] == ["LR001"]
+    assert len(calls) == 2 and calls[1] is second  # another timeline is judged afresh

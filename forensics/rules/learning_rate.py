@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import weakref
 
 import numpy as np
 
@@ -117,6 +118,21 @@ def lr_increase_then_blowup(tl: Timeline) -> list[Finding]:
         Cap the peak LR at the level where training was still stable (or lengthen
         the warmup), and add gradient clipping.
     """
+    global _LR001_LAST
+    last = _LR001_LAST
+    if last is not None and last[0]() is tl:
+        return list(last[1])
+    found = _lr_increase_then_blowup(tl)
+    _LR001_LAST = (weakref.ref(tl), tuple(found))
+    return found
+
+
+# LR001's findings on the last timeline it judged: four other rules ask whether it fired, so that
+# each asking does not work it out again (a weak reference: the timeline is not kept alive by it)
+_LR001_LAST: tuple[weakref.ref[Timeline], tuple[Finding, ...]] | None = None
+
+
+def _lr_increase_then_blowup(tl: Timeline) -> list[Finding]:
     if not tl.diverged or tl.lr is None:
         return []
     ups = [c for c in tl.lr_changes if c.kind in ("jump", "warmup_end")]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 import shutil
 import zipfile
 from pathlib import Path
@@ -201,6 +202,52 @@ def test_streamed_h5_stats_equal_numpy_on_the_whole_dataset(fixture: str, where:
             assert t.mean == pytest.approx(x.mean(), rel=1e-9, abs=1e-12)
             assert t.std == pytest.approx(x.std(), rel=1e-9, abs=1e-12)
             assert t.l2 == pytest.approx(np.linalg.norm(x), rel=1e-9)
+
+
+def _numeric_datasets(f: h5py.File) -> list[h5py.Dataset]:
+    found: list[h5py.Dataset] = []
+    f.visititems(lambda _, o: found.append(o) if isinstance(o, h5py.Dataset) else None)
+    return found
+
+
+@pytest.mark.parametrize("limit", [1, 3, 7])
+@pytest.mark.parametrize("fixture", ["keras2_full.h5", "keras3_nested.weights.h5"])
+def test_blocks_read_from_a_map_of_the_file_are_the_bytes_and_cuts_libhdf5_gives(fixture: str, limit: int) -> None:
+    # Keras writes contiguous datasets, so every weight larger than a block is read from the map
+    # (Keras 3's bfloat16 too, opaque 2-byte values); the blocks, row runs and pieces of a row
+    # alike, must be libhdf5's byte for byte
+    mapped = 0
+    with h5py.File(FIXTURES / fixture, "r") as f:
+        for ds in _numeric_datasets(f):
+            typed = keras_reader._tensor_dtype(ds)
+            if typed is None or ds.shape is None or ds.size <= limit:
+                continue
+            view, shape = typed[0], tuple(ds.shape)
+            blocks = keras_reader._mapped_blocks(ds, view, shape, limit)
+            assert blocks is not None, ds.name
+            got = [b.copy() for b in blocks]
+            want = [np.asarray(ds[sel]).view(view) for sel in keras_reader._blocks(shape, limit)]
+            assert [(g.shape, g.dtype, g.tobytes()) for g in got] == [(w.shape, w.dtype, w.tobytes()) for w in want]
+            mapped += 1
+    assert mapped >= 4
+
+
+def test_datasets_not_stored_as_they_are_read_go_through_libhdf5(tmp_path: Path) -> None:
+    # chunked and compressed, or in a file cut short: no map; the compressed one reads as it is
+    rng = np.random.default_rng(3)
+    kernel = rng.standard_normal((40, 30)).astype(np.float32)
+    path = tmp_path / "w.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("packed", data=kernel, chunks=(8, 30), compression="gzip")
+        f.create_dataset("plain", data=kernel)
+    with h5py.File(path, "r") as f:
+        assert keras_reader._mapped_blocks(f["packed"], np.dtype(np.float32), (40, 30), 100) is None
+        assert keras_reader._mapped_blocks(f["plain"], np.dtype(np.float32), (40, 30), 100) is not None
+        blocks = [b.copy() for b in keras_reader._dataset_chunks(f["packed"], np.dtype(np.float32), (40, 30), 100)]
+        assert np.array_equal(np.concatenate([b.reshape(-1) for b in blocks]), kernel.reshape(-1))
+        # cut short while open (libhdf5 will not open a file already cut): its bytes are not all there
+        os.truncate(path, f["plain"].id.get_offset() + kernel.nbytes // 2)
+        assert keras_reader._mapped_blocks(f["plain"], np.dtype(np.float32), (40, 30), 100) is None
 
 
 # ---------------------------------------------------------------- broken and hostile files

@@ -26,6 +26,7 @@ import dataclasses
 import io
 import json
 import math
+import mmap
 import os
 import re
 import struct
@@ -926,6 +927,10 @@ def _dataset_chunks(ds: h5py.Dataset, view: np.dtype, shape: tuple[int, ...], li
             ds.id.read(h5s.ALL, h5s.ALL, buf)
             yield buf.reshape(shape).view(view)
             return
+        mapped = _mapped_blocks(ds, view, shape, limit) if buf is not None or ds.dtype.kind == "V" else None
+        if mapped is not None:
+            yield from mapped
+            return
         for sel in _blocks(shape, limit):
             want = _selection_shape(shape, sel)
             if buf is None or math.prod(want) > buf.shape[0]:
@@ -934,6 +939,61 @@ def _dataset_chunks(ds: h5py.Dataset, view: np.dtype, shape: tuple[int, ...], li
             dest = buf[: math.prod(want)].reshape(want)
             ds.read_direct(dest, source_sel=sel)
             yield dest.view(view)
+
+
+def _mapped_blocks(ds: h5py.Dataset, view: np.dtype, shape: tuple[int, ...], limit: int) -> Iterator[np.ndarray] | None:
+    """The blocks :func:`_blocks` cuts, as read-only views into a memory map of the file, where the
+    dataset's bytes lie in it as they are; None elsewhere (read through libhdf5 then).
+
+    That is a contiguous dataset (no filter, no fill: its bytes were written) of a plain file
+    opened by libhdf5's default driver, whose stored type is the very type it is read as (no
+    conversion: the same bytes libhdf5 would copy; opaque bytes, as Keras 3 stores bfloat16, of
+    the same size), and which ends inside the file. Keras writes
+    its weights so. Mapping spares libhdf5's copy of every block into the buffer: measured, a
+    third of the CPU the statistics of a 2 GiB file cost. Pages already walked are dropped from
+    the resident set as the safetensors reader does, so memory stays bounded.
+    """
+    try:
+        stored = ds.id.get_type()
+        if stored.get_class() == h5py.h5t.OPAQUE:  # bfloat16 as Keras 3 stores it: bytes as they are
+            same = stored.get_size() == ds.dtype.itemsize
+        else:
+            same = stored == h5py.h5t.py_create(ds.dtype)
+        if ds.file.driver != "sec2" or not same:
+            return None
+        offset = ds.id.get_offset()  # None unless contiguous and allocated
+        if offset is None:
+            return None
+        fd = ds.file.id.get_vfd_handle()
+        end = offset + math.prod(shape) * ds.dtype.itemsize
+        if end > os.fstat(fd).st_size:
+            return None  # a truncated file: libhdf5 says what is wrong
+        base = offset - offset % mmap.ALLOCATIONGRANULARITY
+        mm = mmap.mmap(fd, end - base, access=mmap.ACCESS_READ, offset=base)
+    except (*_H5_ERRORS, OverflowError):
+        return None
+    return _map_walk(mm, offset - base, ds.dtype, view, shape, limit)
+
+
+def _map_walk(
+    mm: mmap.mmap, start: int, dtype: np.dtype, view: np.dtype, shape: tuple[int, ...], limit: int
+) -> Iterator[np.ndarray]:
+    strides = [math.prod(shape[k + 1 :]) for k in range(len(shape))]  # in elements, row-major
+    try:
+        for sel in _blocks(shape, limit):
+            want = _selection_shape(shape, sel)
+            # every block is a run of whole rows at fixed leading indices: contiguous in the file
+            lead = (s.start if isinstance(s, slice) else s for s in sel)  # the block's first index
+            first = sum(i * st for i, st in zip(lead, strides, strict=False))
+            offset = start + first * dtype.itemsize
+            count = math.prod(want)
+            block = np.frombuffer(mm, dtype, count, offset).reshape(want).view(view)
+            yield block
+            del block
+            tensorstats.release_pages(mm, offset, count * dtype.itemsize)
+    finally:
+        with contextlib.suppress(BufferError):  # a block still referenced: the map goes with it
+            mm.close()
 
 
 def _scalar_state(ds: h5py.Dataset, is_iterations: bool, reading: _Reading) -> None:

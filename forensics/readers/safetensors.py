@@ -33,7 +33,7 @@ import numpy as np
 from forensics.errors import UnreadableSource
 from forensics.readers import tensorstats
 from forensics.readers.safe_open import open_binary
-from forensics.readers.tensorstats import StatsAccumulator, ml_dtype, summarize_problems
+from forensics.readers.tensorstats import StatsAccumulator, ml_dtype, release_pages, summarize_problems
 from forensics.records import Checkpoint, ModelInfo, Source, Status, TensorStats
 from forensics.util import natural_key
 
@@ -210,16 +210,6 @@ def _drop_overlaps(entries: list[_Entry], problems: list[str]) -> list[_Entry]:
     return [e for e in entries if e.name not in bad]
 
 
-def _release(mm: mmap.mmap, start: int, length: int) -> None:
-    """Drop pages already read from this process's resident set (they stay in the page cache)."""
-    advice = getattr(mmap, "MADV_DONTNEED", None)
-    if advice is None or length <= 0:
-        return
-    lo = start - start % mmap.PAGESIZE
-    with contextlib.suppress(OSError, ValueError):  # advisory only
-        mm.madvise(advice, lo, start + length - lo)
-
-
 def _chunks(mm: mmap.mmap, entry: _Entry, data_start: int, chunk_elements: int) -> Iterator[np.ndarray]:
     itemsize = entry.dtype.itemsize
     base = data_start + entry.begin
@@ -232,7 +222,7 @@ def _chunks(mm: mmap.mmap, entry: _Entry, data_start: int, chunk_elements: int) 
             chunk = chunk != 0
         yield chunk
         del chunk  # the buffer export must end before the map can be closed
-        _release(mm, offset, count * itemsize)
+        release_pages(mm, offset, count * itemsize)
 
 
 def _pread_chunks(fd: int, entry: _Entry, data_start: int, chunk_elements: int) -> Iterator[np.ndarray]:

@@ -12,7 +12,9 @@ rest); the non-finite ones are counted separately.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import mmap
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -641,6 +643,18 @@ def layer_aggregates(tensors: Iterable[TensorStats]) -> dict[str, LayerAggregate
 
 
 # ---------------------------------------------------------------- shared by the checkpoint readers
+
+
+def release_pages(mm: mmap.mmap, start: int, length: int) -> None:
+    """Drop pages of a read-only file map already read from this process's resident set (they
+    stay in the page cache, and come back if touched again)."""
+    advice = getattr(mmap, "MADV_DONTNEED", None)
+    if advice is None or length <= 0:
+        return
+    lo = start - start % mmap.PAGESIZE
+    with contextlib.suppress(OSError, ValueError):  # advisory only
+        mm.madvise(advice, lo, start + length - lo)
+
 
 # A source note is one line; past this many problems the rest are only counted.
 MAX_PROBLEMS_IN_NOTE = 3

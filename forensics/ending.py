@@ -14,7 +14,9 @@ sources say of the job's last moments, strongest first:
    (the Hugging Face Trainer's end-of-training summary before its planned max_steps):
    ``stopped``;
 4. the trainer saying it completed, MLflow's FINISHED, W&B's exit code 0, the Hugging Face
-   Trainer's end-of-training summary or its record reaching the planned max_steps: ``finished``;
+   Trainer's end-of-training summary or a record reaching the planned steps (the Trainer's
+   max_steps or the total its console prints, Keras's 'Epoch i/N' times an epoch's batches, a
+   config's max_steps; within the record's logging interval): ``finished``;
 5. otherwise ``unknown``: a log that simply stops (a job still running, or killed without a
    word) says nothing of how it ended; a record that stops before the planned steps says so.
 
@@ -172,7 +174,7 @@ def ending_of(tl: Timeline) -> Ending:
         if status == "FINISHED" or code == 0:
             return Ending("finished", None, f"the store recorded the run as finished ({path})")
     end = tl.record_end
-    if end is not None and end.summary and end.last_step < end.planned:
+    if end is not None and end.summary and end.cut_short:
         # train() returned before max_steps: a callback set should_training_stop (early stopping)
         return Ending(
             "stopped",

@@ -325,6 +325,15 @@ class StoreRun:
 
 
 @frozen_dataclass
+class Plan:
+    """The optimizer steps a job said it would train, as its trainer printed or its config states."""
+
+    steps: int
+    how: str  # what stated it ("'Total optimization steps = 160'", "max_steps: 80")
+    summary: bool = False  # the trainer printed its end-of-training summary (the job returned from train())
+
+
+@frozen_dataclass
 class LogData:
     """What one job log, metrics file or store gave: its scalar series and the notable lines."""
 
@@ -347,6 +356,7 @@ class LogData:
     store_runs: tuple[StoreRun, ...] = ()
     store_status: str | None = None
     exit_code: int | None = None
+    plan: Plan | None = None  # the planned optimizer steps the trainer printed (HF's total, Keras's epochs)
 
 
 @frozen_dataclass

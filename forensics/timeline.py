@@ -32,7 +32,7 @@ import functools
 import itertools
 import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -47,6 +47,7 @@ from forensics.records import (
     HistogramSeries,
     Kind,
     LogEvent,
+    Plan,
     ScalarSeries,
     Source,
     Status,
@@ -177,18 +178,29 @@ class Series:
 @dataclass(frozen=True)
 class RecordEnd:
     """Where the kept record stops against the run's planned length, where a source states it
-    (the Hugging Face Trainer's max_steps, in its trainer_state.json or the args it writes to
-    TensorBoard), and whether the trainer logged its end-of-training summary."""
+    (the Hugging Face Trainer's max_steps, in its trainer_state.json, the args it writes to
+    TensorBoard or the total its console prints; Keras's 'Epoch i/N' times its epoch's batches;
+    a config's max_steps), and whether the trainer logged its end-of-training summary."""
 
     last_step: int  # the last step the record reaches
     planned: int  # the optimizer steps the run was set to train
     origin: str  # the file that states the plan
     summary: bool  # the trainer logged its end-of-training summary (train_runtime...)
+    # the steps between two of the record's points, where the record is a logged curve: a loss
+    # logged every k steps shows its last point up to k steps before the planned end of a run
+    # that reached it (k - 1 when it counts from 1, k when from 0); 0 where the source counts the
+    # steps themselves (the Trainer's global_step)
+    interval: int = 0
+
+    @property
+    def cut_short(self) -> bool:
+        """Does the record stop before the planned end, by more than its own logging interval?"""
+        return self.last_step + self.interval < self.planned
 
     @property
     def reached(self) -> bool:
         """Did the record reach the planned end (its last step, or the trainer saying it returned)?"""
-        return self.summary or self.last_step >= self.planned
+        return self.summary or not self.cut_short
 
 
 @dataclass(frozen=True)
@@ -1872,7 +1884,7 @@ def build_timeline(run: RunData) -> Timeline:
         ),
         stores_of_many=_stores_of_many(run),
         job_logs=len(run.logs),
-        record_end=_record_end(run),
+        record_end=_record_end(run, (loss, *other_losses)),
         spikes_recovered=spikes,
         loss_spikes=loss_spikes,
         spikes_accelerating=accel,
@@ -1897,11 +1909,13 @@ def build_timeline(run: RunData) -> Timeline:
 _ARGS_MAX_STEPS = re.compile(r'"max_steps"\s*:\s*(-?\d+)')
 
 
-def _record_end(run: RunData) -> RecordEnd | None:
+def _record_end(run: RunData, curves: Sequence[Series | None] = ()) -> RecordEnd | None:
     """The planned length and how far the record got, from the Hugging Face Trainer's own files:
     trainer_state.json (global_step, max_steps, the end-of-training entry of its log history)
-    and the args text and train_runtime scalar its TensorBoard callback writes."""
-    found: list[RecordEnd] = []
+    and the args text and train_runtime scalar its TensorBoard callback writes; and, against the
+    training-loss ``curves`` counted in steps, the plan a job log printed (``LogData.plan``) or a
+    config states (``max_steps``)."""
+    found: list[RecordEnd] = _stated_plan_ends(run, curves)
     for ts in run.trainer_states:
         if ts.max_steps and ts.max_steps > 0 and ts.global_step is not None:
             found.append(RecordEnd(ts.global_step, ts.max_steps, ts.source.path, ts.summary))
@@ -1919,6 +1933,21 @@ def _record_end(run: RunData) -> RecordEnd | None:
     # the source that got furthest speaks for the record; any that reached the end says it did
     best = max(found, key=lambda r: (r.reached, r.last_step))
     return best
+
+
+def _stated_plan_ends(run: RunData, curves: Sequence[Series | None]) -> list[RecordEnd]:
+    """How far the loss logged in global steps got against each plan a log printed or a config
+    states. A log that numbered its points by their order, not by step, places nothing."""
+    unplaced = {lg.source.path for lg in run.logs if lg.step_unit != "step"}
+    placed = [s for s in curves if s is not None and len(s) and s.unit == "step" and s.source not in unplaced]
+    if not placed:
+        return []
+    reach = max(placed, key=lambda s: int(s.steps.max()))
+    interval = max(1, int(reach.interval)) if math.isfinite(reach.interval) else 1
+    last = int(reach.steps.max())
+    plans = [(lg.plan, lg.source.path) for lg in run.logs if lg.plan is not None and lg.step_unit == "step"]
+    plans += [(Plan(c.max_steps, f"max_steps {c.max_steps}"), c.source.path) for c in run.configs if c.max_steps]
+    return [RecordEnd(last, plan.steps, f"{plan.how} in {path}", plan.summary, interval) for plan, path in plans]
 
 
 def _stores_of_many(run: RunData) -> tuple[tuple[str, str, tuple[str, ...]], ...]:

@@ -140,3 +140,71 @@ def test_a_trainer_summary_before_the_planned_steps_is_an_early_stop():
     rep = forensics.analyze(str(SLICE / "s0_0391_hf_transformer_early_stop"))
     assert rep.ending.ended == "stopped" and "step 20 of the 120 planned" in rep.ending.how
     assert rep.verdict.cause == "healthy" and rep.verdict.confidence > 0.5
+
+
+# ---------------------------------------------------------------- planned length: consoles and configs
+
+
+def test_a_config_max_steps_the_record_reaches_is_a_finished_run():
+    # a PyTorch loop whose train_config.json says max_steps 300 and whose events reach step 300
+    rep = forensics.analyze(str(SAMPLES / "spikes_loop_bf16"))
+    assert rep.ending.ended == "finished" and "planned 300 steps" in rep.ending.how
+    assert "max_steps 300 in train_config.json" in rep.ending.how
+
+
+def test_keras_epoch_headers_times_the_epoch_bar_give_the_planned_steps():
+    # Keras prints 'Epoch i/12' and a 26-batch bar per epoch: 312 steps planned, all reached
+    rep = forensics.analyze(str(SAMPLES / "keras_healthy"))
+    assert rep.ending.ended == "finished" and "planned 312 steps" in rep.ending.how
+    assert "'Epoch i/12' of 26-step epochs" in rep.ending.how
+
+
+def test_the_trainer_console_total_and_summary_say_the_run_finished():
+    # the Trainer's console only ('Total optimization steps = 160' and its train_runtime summary)
+    rep = forensics.analyze(str(SLICE / "s3_0048_hf_transformer_nan_in_inputs"))
+    end = rep.timeline.record_end
+    assert end is not None and end.planned == 160 and end.summary and end.reached
+    assert "'Total optimization steps = 160'" in end.origin and rep.ending.ended == "finished"
+
+
+def test_a_healthy_curve_cut_before_the_config_max_steps_claims_no_healthy_finish(tmp_path):
+    # the corpus's time-limit run without slurm's cancel line: a job killed without a word, its
+    # record stopping at step 62 of the 120 its config.yaml plans
+    run = tmp_path / "run"
+    shutil.copytree(SLICE / "s0_0097_torch_lstm_time_limit", run)
+    log = next(run.glob("slurm-*.out"))
+    log.write_text("".join(ln for ln in log.read_text().splitlines(True) if "slurmstepd" not in ln))
+    rep = forensics.analyze(str(run))
+    assert rep.ending.ended == "unknown" and "stops at step 62 of the 120 planned" in rep.ending.how
+    assert rep.verdict.cause == "healthy" and rep.verdict.confidence <= 0.5
+    assert "what came after is unknown" in rep.verdict.summary
+    # with the cancel line the job's end is known (killed), and the curve's verdict keeps its confidence
+    rep = forensics.analyze(str(SLICE / "s0_0097_torch_lstm_time_limit"))
+    assert rep.ending.ended == "killed" and rep.verdict.confidence > 0.5
+
+
+def test_a_keras_log_cut_after_its_fifth_epoch_of_twelve_stops_short(tmp_path):
+    # the console of a job killed during epoch 6 is the first lines of the full one
+    lines = (SAMPLES / "keras_healthy" / "slurm-4817430.out").read_text().splitlines(True)
+    cut = next(i for i, ln in enumerate(lines) if ln.startswith("Epoch 6/12"))
+    run = _log_run(tmp_path, "".join(lines[:cut]), "slurm-1.out")
+    rep = forensics.analyze(str(run))
+    assert rep.ending.ended == "unknown" and "stops at step 130 of the 312 planned" in rep.ending.how
+    assert rep.verdict.cause == "healthy" and rep.verdict.confidence <= 0.5
+
+
+def test_a_last_point_within_one_logging_interval_of_the_plan_reached_it(tmp_path):
+    # a loop logging every 5 steps of a 123-step plan prints its last loss at step 120; one that
+    # counts from 0 and logs every 5 steps of 125 prints its last at step 120 too
+    text = "".join(f"step {i} loss {2.0 - 0.01 * i:.3f}\n" for i in range(5, 121, 5))
+    run = _log_run(tmp_path, text)
+    for planned in (123, 125):
+        (run / "config.json").write_text(json.dumps({"max_steps": planned, "lr": 0.001}))
+        assert forensics.analyze(str(run)).ending.ended == "finished", planned
+    # more than one interval short: the record stops before the plan
+    (run / "config.json").write_text(json.dumps({"max_steps": 126, "lr": 0.001}))
+    rep = forensics.analyze(str(run))
+    assert rep.ending.ended == "unknown" and "stops at step 120 of the 126 planned" in rep.ending.how
+    # a plan of -1 (the Trainer's 'set by epochs') plans nothing
+    (run / "config.json").write_text(json.dumps({"max_steps": -1, "lr": 0.001}))
+    assert "planned" not in forensics.analyze(str(run)).ending.how

@@ -110,7 +110,7 @@ from forensics.readers.logmetrics import (
     scan_line,
 )
 from forensics.readers.safe_open import open_binary
-from forensics.records import CUT_TRACEBACK, STEP_MAX, LogData, LogEvent, ScalarSeries, Source, Status, step_of
+from forensics.records import CUT_TRACEBACK, STEP_MAX, LogData, LogEvent, Plan, ScalarSeries, Source, Status, step_of
 
 READ_CHUNK_BYTES = 1 << 20  # 1 MiB reads: few syscalls, small fixed buffer
 MAX_SEGMENT_BYTES = 16_384  # a line or redraw longer than this is cut: real metric lines are < 1 KiB
@@ -550,6 +550,7 @@ class _ParseResult:
     steps_per_epoch: int | None
     notes: list[str]
     epoch_tags: frozenset[str] = frozenset()
+    plan: Plan | None = None
 
 
 # ---------------------------------------------------------------- the parser
@@ -592,6 +593,8 @@ class _LogParser:
         self.hf_epochs: float | None = None
         self.hf_max_steps: int | None = None
         self.hf_final_epoch: float | None = None
+        self.hf_summary = False  # the Trainer printed its end-of-training summary ('train_runtime')
+        self.keras_epochs: int | None = None  # N of Keras's 'Epoch i/N' headers: the epochs planned
         self._hf_unplaced = False  # no steps_per_epoch known: HF points numbered in log order
         self._line_ordered = False  # metric lines with no counter at all: numbered in log order
         # tracebacks
@@ -897,6 +900,7 @@ class _LogParser:
             if epoch <= 1:
                 self.keras_stop = None
             self.keras_epoch = epoch
+            self.keras_epochs = int(m.group(2)) or None
             return
         rest = text
         offset = 0
@@ -1049,6 +1053,7 @@ class _LogParser:
             values["epoch"] = float(lm.epoch)
         if "'train_runtime'" in text:  # the end-of-training summary: averages, not points
             self.hf_final_epoch = values.get("epoch")
+            self.hf_summary = True
             return
         if not values:
             return
@@ -1300,7 +1305,22 @@ class _LogParser:
         if len(self.ranks_seen) > 1:
             notes.append(f"{len(self.ranks_seen)} ranks in one log: ranks other than the first are tagged @rankN")
         epoch_tags = frozenset(t for t in scalars if unit != "epoch" and self._epoch_series.get(t))
-        return _ParseResult(scalars, events, died, last_step, unit, self.spe, notes, epoch_tags)
+        plan = self._plan()
+        return _ParseResult(scalars, events, died, last_step, unit, self.spe, notes, epoch_tags, plan)
+
+    def _plan(self) -> Plan | None:
+        """The optimizer steps the job said it would train, where its trainer printed them: the
+        Hugging Face Trainer's 'Total optimization steps = N' (with its end-of-training summary,
+        if printed), or Keras's 'Epoch i/N' headers times the batches of an epoch its bar counts."""
+        if self.hf_max_steps and self.hf_max_steps > 0:
+            return Plan(self.hf_max_steps, f"'Total optimization steps = {self.hf_max_steps}'", self.hf_summary)
+        if self.keras_epochs and self.keras_spe:
+            return Plan(
+                self.keras_epochs * self.keras_spe,
+                f"'Epoch i/{self.keras_epochs}' of {self.keras_spe}-step epochs",
+                False,
+            )
+        return None
 
     def _build_series(self) -> dict[str, ScalarSeries]:
         """One series per tag: the emitter that printed it most often; the others keep a suffix."""
@@ -1492,6 +1512,7 @@ def read_job_log(path: Path, source: Source) -> LogData:
         step_unit=res.step_unit,
         steps_per_epoch=res.steps_per_epoch,
         epoch_tags=res.epoch_tags,
+        plan=res.plan,
     )
 
 

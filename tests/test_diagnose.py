@@ -7,6 +7,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 import forensics
 from forensics.diagnose import PARTIAL_RECORD_CONFIDENCE, PRIOR_MAX_CONFIDENCE
 
@@ -135,3 +137,49 @@ def test_finite_checkpoints_that_stop_before_the_planned_steps_are_no_surer_than
     full = forensics.analyze(CORPUS_SLICE / "s1_0000_torch_cnn_fp16_skips")
     assert full.verdict.cause == "healthy" and "planned" not in full.verdict.summary
     assert full.verdict.confidence > r.verdict.confidence
+
+
+FIRST_POINT_OPEN = "non-finite from its first logged point, so nothing logged before it tells"
+SUDDEN_OPEN = "straight from a normal loss is what a batch holding NaN/Inf and an operation's singularity"
+
+
+@pytest.mark.parametrize(
+    "run",
+    [
+        # a deep plain net that blew up in its first updates, no checkpoint kept: NaN at the first point
+        "s0_0172_lightning_deep_mlp_exploding_gradients",
+    ],
+)
+def test_a_verdict_on_a_loss_non_finite_from_its_first_point_says_the_record_cannot_tell(run):
+    v = forensics.analyze(CORPUS_SLICE / run).verdict
+    assert FIRST_POINT_OPEN in v.summary and "a lean, not a finding" in v.summary
+    assert v.confidence < 0.7
+
+
+@pytest.mark.parametrize(
+    "run",
+    [
+        "s0_0039_torch_mlp_nan_in_inputs",  # NaN rows, events only: named numerical on the table's lean
+        "s0_0030_torch_mlp_division_by_zero",  # 0/0 in a batch std: named the data on the long finite stretch
+        "s3_0277_torch_lstm_nan_in_inputs",  # NaN rows, a data sample that does not reach them
+    ],
+)
+def test_a_verdict_on_a_sudden_nan_alone_says_a_batch_and_an_operation_leave_the_same_record(run):
+    v = forensics.analyze(CORPUS_SLICE / run).verdict
+    assert v.cause in ("data_or_labels", "numerical_instability")
+    assert SUDDEN_OPEN in v.summary and v.confidence < 0.7
+
+
+@pytest.mark.parametrize(
+    "run",
+    [
+        "s0_0079_torch_rnn_exploding_gradients",  # first point NaN, but the checkpoint shows a plain RNN (EXP005)
+        "s1_0040_torch_deep_mlp_exploding_gradients",  # a first gradient norm of 1e12 (EXP006)
+        "s2_0107_torch_mlp_fp16_overflow",  # sudden Inf in float16 (NUM002)
+        "s0_0066_torch_mlp_inf_in_inputs",  # the data sample holds the Inf rows (DATA002)
+        "s2_0054_hf_mlp_lr_schedule_spike",  # the loss climbed after the LR rose (LR001): no sudden NaN
+    ],
+)
+def test_a_verdict_a_finding_settles_does_not_say_the_record_leaves_it_open(run):
+    v = forensics.analyze(CORPUS_SLICE / run).verdict
+    assert FIRST_POINT_OPEN not in v.summary and SUDDEN_OPEN not in v.summary

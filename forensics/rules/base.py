@@ -88,7 +88,10 @@ class Rule:
     fired (the job stopped, but not by diverging). ``needs``: the source kinds or series
     it reads, for the "not checked" notes. ``diverges``: its evidence with a positive
     weight shows a divergence by itself (weights that exploded, seen without a loss
-    curve), so the report says the run diverged."""
+    curve), so the report says the run diverged. ``shape``: what its finding sees is only the
+    shape of the record at the divergence, which several causes leave alike ("first_point": a
+    loss non-finite from its first logged point; "sudden": a NaN straight from a normal
+    level), so a verdict resting on such findings alone says it is a lean."""
 
     id: str
     name: str
@@ -99,6 +102,7 @@ class Rule:
     decisive: bool = False
     healthy_note: str | None = None
     diverges: bool = False
+    shape: str | None = None
 
     def check(self, tl: Timeline) -> list[Evidence]:
         """The rule's findings on ``tl``, stamped with its id and cause."""
@@ -137,6 +141,8 @@ class Rule:
 SECTIONS = ("What it detects", "Why it points to this cause", "Evidence it reports", "Fix to suggest")
 
 REGISTRY: dict[str, Rule] = {}
+# The shapes of a record at its divergence that a finding may describe alone (``Rule.shape``).
+SHAPES = ("first_point", "sudden")
 
 
 def rule(
@@ -149,6 +155,7 @@ def rule(
     decisive: bool = False,
     healthy_note: str | None = None,
     diverges: bool = False,
+    shape: str | None = None,
 ) -> Callable[[Check], Check]:
     """Register a rule. The decorated function takes a Timeline and returns findings."""
 
@@ -161,7 +168,9 @@ def rule(
         missing = [s for s in SECTIONS if f"{s}:" not in doc]
         if missing:
             raise ValueError(f"rule {id} docstring lacks: {', '.join(missing)}")
-        REGISTRY[id] = Rule(id, name, cause, details, fn, needs, decisive, healthy_note, diverges)
+        if shape not in (None, *SHAPES):
+            raise ValueError(f"rule {id}: shape {shape!r} is not one of {SHAPES}")
+        REGISTRY[id] = Rule(id, name, cause, details, fn, needs, decisive, healthy_note, diverges, shape)
         return fn
 
     return deco

@@ -169,6 +169,7 @@ def catalogue_markdown() -> str:
             + f"; module `{r.module}`"
             + (f"; needs {', '.join(f'`{n}`' for n in r.needs)}" if r.needs else "")
             + ("; decisive" if r.decisive else "")
+            + (f"; sees only the record's shape ({r.shape.replace('_', ' ')})" if r.shape else "")
             + ".",
             "",
         ]

@@ -104,7 +104,7 @@ def unscaled_input(tl: Timeline) -> tuple[str, ArrayStats] | None:
     return None
 
 
-@rule("DATA001", "non-finite-from-the-first-step", "data_or_labels", (), needs=("loss",))
+@rule("DATA001", "non-finite-from-the-first-step", "data_or_labels", (), needs=("loss",), shape="first_point")
 def nonfinite_first_step(tl: Timeline) -> list[Finding]:
     """
     What it detects:
@@ -386,7 +386,7 @@ def unnormalised_inputs(tl: Timeline) -> list[Finding]:
     return out
 
 
-@rule("DATA005", "sudden-non-finite-step", "data_or_labels", ("inf_in_inputs",), needs=("loss",))
+@rule("DATA005", "sudden-non-finite-step", "data_or_labels", ("inf_in_inputs",), needs=("loss",), shape="sudden")
 def sudden_nonfinite(tl: Timeline) -> list[Finding]:
     """
     What it detects:

@@ -618,7 +618,7 @@ def huge_loss_at_high_lr(tl: Timeline) -> list[Finding]:
     ]
 
 
-@rule("DATA006", "nan-after-long-healthy-stretch", "data_or_labels", (), needs=("loss",))
+@rule("DATA006", "nan-after-long-healthy-stretch", "data_or_labels", (), needs=("loss",), shape="sudden")
 def nan_after_long_stretch(tl: Timeline) -> list[Finding]:
     """
     What it detects:

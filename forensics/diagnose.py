@@ -390,7 +390,7 @@ def diagnose(tl: Timeline, evidence: list[Evidence]) -> Diagnosis:
         # blew up in its first updates), and the summary names the findings that raised it
         top_cause = max(probs, key=lambda c: (probs[c], -CAUSES.index(c)))
     else:
-        return _prior_verdict(tl, first_sentence, ranked, probs, notes)
+        return _prior_verdict(tl, first_sentence, ranked, probs, notes, evidence)
     top = by_cause[top_cause]
     ranked = [c for c in ranked if c.cause == top_cause] + [c for c in ranked if c.cause != top_cause]
     second = ranked[1] if len(ranked) > 1 else None
@@ -482,12 +482,20 @@ def _setup_verdict(
 
 
 def _prior_verdict(
-    tl: Timeline, first_sentence: str, ranked: list[Candidate], probs: dict[str, float], notes: list[str]
+    tl: Timeline,
+    first_sentence: str,
+    ranked: list[Candidate],
+    probs: dict[str, float],
+    notes: list[str],
+    evidence: list[Evidence],
 ) -> Diagnosis:
     """The run diverged and no rule found evidence for any cause: the cause named is the one
     the fitted table's base rates make most probable given what was read (that it diverged,
     whether a loss series was there), said plainly to be a prior and not evidence, with its
-    runner-up and a low confidence (calibrated apart, kind ``prior``, and capped)."""
+    runner-up and a low confidence (calibrated apart, kind ``prior``, and capped). Its detail
+    is chosen from every finding, as the detail table was fitted: a context finding (weight 0,
+    for no cause) may still name the detail of the cause the prior names (NUM009's feature
+    constant over a batch, a division by 0)."""
     top = ranked[0]
     second = ranked[1] if len(ranked) > 1 else None
     confidence = round(min(calibrated(probs.get(top.cause, 0.0), "prior"), PRIOR_MAX_CONFIDENCE), 2)
@@ -497,9 +505,14 @@ def _prior_verdict(
     )
     if second is not None:
         summary += f" Runner-up: {second.cause.replace('_', ' ')} ({second.score:.2f})."
-    choice = choose_detail(top.cause, tl, ())
+    choice = choose_detail(top.cause, tl, evidence)
     if choice.detail is not None:
-        summary += " " + _prior_detail_sentence(choice.detail, top.cause, choice.contributions)
+        namer = next((e for e in evidence if e.detail == choice.detail and e.weight >= 0), None)
+        if choice.basis == "evidence" and namer is not None:
+            # no finding spoke for a cause, but a context finding names the detail
+            summary += f" {namer.rule} names the detail: {namer.message.rstrip('.')}."
+        else:
+            summary += " " + _prior_detail_sentence(choice.detail, top.cause, choice.contributions)
         ranked = [Candidate(c.cause, choice.detail, c.score, c.evidence) if c is top else c for c in ranked]
     verdict = Verdict(top.cause, choice.detail, confidence, summary, None, choice.basis)
     return Diagnosis(verdict, ranked, _recommendations(verdict, prior=True), notes, "prior")

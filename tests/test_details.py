@@ -207,3 +207,62 @@ def test_constant_run_statistic_streams_across_chunks():
     one = _Acc()
     one.add(0, x)
     assert (one.constant_run, one.constant_run_row) == (45, 30)
+
+
+def _slice_evidence(name: str):
+    from forensics.load import load_run
+    from forensics.timeline import build_timeline
+
+    run = load_run(ROOT / "tests" / "fixtures" / "corpus_slice" / name)
+    try:
+        tl = build_timeline(run)
+        return tl, run_rules(tl)
+    finally:
+        run.close()
+
+
+def test_a_prior_verdict_takes_its_detail_from_a_context_finding():
+    """s0_0317 (HF Trainer, a batch standardisation without epsilon): no rule speaks for a cause, so
+    the cause is the table's prior, but NUM009 (context, weight 0) names the division its data sample
+    shows; the detail table was fitted with every finding, and the verdict's detail is chosen so too."""
+    v = analyze(ROOT / "tests" / "fixtures" / "corpus_slice" / "s0_0317_hf_mlp_division_by_zero").verdict
+    assert (v.cause, v.detail, v.detail_basis) == ("numerical_instability", "division_by_zero", "evidence")
+    assert "No source says anything about the cause" in v.summary
+    assert "NUM009 names the detail" in v.summary and "a prior, not seen in this run" not in v.summary
+
+
+@pytest.mark.parametrize(
+    "name, detail",
+    [
+        # the config states sgdm at 0.0186, usual for it: an LR fault would be a schedule's raise
+        ("s1_0394_torch_mlp_lr_schedule_spike", "lr_schedule_spike"),
+        # the config states sgd at 26.8, 536x the usual: no such context, the LR too high stays likeliest
+        ("s1_0002_torch_gru_lr_too_high", "lr_too_high"),
+    ],
+)
+def test_a_usual_stated_lr_leaves_the_schedule_as_the_lr_detail(name, detail):
+    tl, ev = _slice_evidence(name)
+    context = [e for e in ev if e.rule == "LR006" and e.detail == "lr_schedule_spike"]
+    assert bool(context) == (detail == "lr_schedule_spike")
+    for e in context:
+        assert e.weight == 0.0 and any(o.rule == "LR006" and o.weight < 0 for o in ev)
+    assert choose_detail("learning_rate", tl, ev).detail == detail
+
+
+@pytest.mark.parametrize(
+    "name, fires",
+    [
+        ("s2_0054_hf_mlp_lr_schedule_spike", True),  # 1.4 fell to 0.44 over 39 points, then the LR jump
+        ("s0_0030_torch_mlp_division_by_zero", True),  # any cause: context for the LR's detail only
+        ("s1_0002_torch_gru_lr_too_high", False),  # an LR 20x the usual from the start
+        ("s0_0079_torch_rnn_exploding_gradients", False),  # NaN from the first point
+    ],
+)
+def test_lr011_names_a_schedule_for_a_run_that_trained_before_it_broke(name, fires):
+    tl, ev = _slice_evidence(name)
+    found = [e for e in ev if e.rule == "LR012"]
+    assert bool(found) == fires
+    for e in found:
+        assert (e.cause, e.detail, e.weight) == ("learning_rate", "lr_schedule_spike", 0.0)
+    if fires:
+        assert choose_detail("learning_rate", tl, ev).detail == "lr_schedule_spike"

@@ -9,8 +9,15 @@ import weakref
 import numpy as np
 
 from forensics.median import median
-from forensics.rules.base import Finding, rule
-from forensics.rules.context import long_after_raise, lr_high, lr_normal, lr_still_rising, may_have_failed
+from forensics.rules.base import CONTEXT, Finding, rule
+from forensics.rules.context import (
+    FIRST_LOSS_HUGE,
+    long_after_raise,
+    lr_high,
+    lr_normal,
+    lr_still_rising,
+    may_have_failed,
+)
 from forensics.timeline import LrChange, LrInfo, RelativeUpdate, Timeline, log10_safe
 from forensics.util import fmt_num
 
@@ -38,6 +45,13 @@ LR_SPIKE_LOSS_RATIO = 5.0
 TRAINED_THROUGH_POINTS = 3
 # ... none above the loss at the raise, the last this fraction below the first of them.
 TRAINED_THROUGH_FALL = 0.1
+# A run trained at the LR it was configured with when, before its blow-up, at least this many
+# finite loss points ...
+TRAINED_STRETCH_POINTS = 15
+# ... covering at least this fraction of the steps it logged ...
+TRAINED_STRETCH_FRACTION = 0.3
+# ... ended no higher than this factor above where they began (it fell, or held level within noise).
+TRAINED_HELD_FACTOR = 1.1
 # Healthy training moves weights by about 1e-3 of their norm per step; a lower bound
 # ten times that says the steps are far too large.
 REL_UPDATE_HIGH = 1e-2
@@ -635,5 +649,60 @@ def nonfinite_during_warmup(tl: Timeline) -> list[Finding]:
             source=tl.lr.source,
             fix=_fix_cap(lr_ok, rising),
             fix_sets="learning_rate",
+        )
+    ]
+
+
+@rule("LR012", "trained-before-the-blowup", "learning_rate", ("lr_schedule_spike",), needs=("loss",))
+def trained_before_blowup(tl: Timeline) -> list[Finding]:
+    """
+    What it detects:
+        The run diverged after a long stretch of training that worked: before
+        the climb (or the first non-finite value), at least 15 finite loss
+        points covering 30 % of the logged steps, starting at no huge level,
+        ended no more than 10 % above where they began. Silent while a warmup
+        was still raising the LR at the blow-up (LR010's case). Context for the
+        detail of an LR fault; it argues for no cause.
+
+    Why it points to this cause:
+        An LR configured too high (lr_too_high) breaks training from its first
+        updates: the loss never settles. A loss that fell, or held, for a long
+        stretch was trained by the LR in force then, so if the LR is what broke
+        the run, the LR changed: a schedule raised it (a jump, a restart, a
+        scaling step) past what the model could take. Whether the LR is the
+        cause at all is left to the other rules; a bad batch or an operation
+        can end such a stretch too.
+
+    Evidence it reports:
+        The stretch (points, steps) and the loss at its start and end.
+
+    Fix to suggest:
+        None of its own: context, whose fix (the schedule's peak, where the LR
+        is logged) is LR001's and LR009's to give.
+    """
+    if tl.loss is None or not tl.diverged or lr_still_rising(tl) is not None:
+        return []
+    until = tl.onset.step if tl.onset is not None else tl.divergence_step
+    if until is None:
+        return []
+    steps, values = tl.loss.steps, tl.loss.values
+    keep = (steps < until) & np.isfinite(values)
+    before = values[keep]
+    first, last = float(steps.min()), float(steps.max())
+    if before.size < TRAINED_STRETCH_POINTS or (until - first) < TRAINED_STRETCH_FRACTION * (last - first):
+        return []
+    k = max(3, before.size // 10)
+    start, end = float(median(before[:k])), float(median(before[-k:]))
+    if not (0 < abs(start) < FIRST_LOSS_HUGE) or end > TRAINED_HELD_FACTOR * start:
+        return []
+    return [
+        Finding(
+            "lr_schedule_spike",
+            f"The loss trained for {before.size} points before the blow-up at step {until} (from {fmt_num(start)} "
+            f"to {fmt_num(end)}): the LR in force then worked, so an LR that broke the run was raised later, "
+            "not configured too high.",
+            CONTEXT,
+            step=until,
+            source=tl.loss.source,
         )
     ]

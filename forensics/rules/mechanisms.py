@@ -10,7 +10,7 @@ import re
 import numpy as np
 
 from forensics.median import median
-from forensics.rules.base import Finding, rule
+from forensics.rules.base import CONTEXT, Finding, rule
 from forensics.rules.context import (
     FIRST_LOSS_HUGE,
     GRAD_LAST_RATIO,
@@ -471,7 +471,7 @@ def usual_lr(tl: Timeline) -> float | None:
     return usual
 
 
-@rule("LR006", "stated-lr-against-usual", "learning_rate", (), needs=("lr",))
+@rule("LR006", "stated-lr-against-usual", "learning_rate", ("lr_schedule_spike",), needs=("lr",))
 def stated_lr_prior(tl: Timeline) -> list[Finding]:
     """
     What it detects:
@@ -502,9 +502,16 @@ def stated_lr_prior(tl: Timeline) -> list[Finding]:
         steady climb of the weights (LR007) but does not make that LR right;
         the schedule's peak, not its start, is the LR compared.
 
+        With an LR within 3x of the usual one it also reports, as context for
+        the detail (weight 0, for no cause), that an LR fault could only be a
+        schedule that raised the LR past the stated one (lr_schedule_spike).
+
     Why it points to this cause:
         A prior, not a finding: most blow-ups at 10x the usual LR are the LR's
-        doing, and most at the usual LR are not. Where the job left only its
+        doing, and most at the usual LR are not. An LR too high
+        (lr_too_high) is one configured too high; a stated LR that is usual
+        leaves, of the LR's details, a schedule that raised it (a jump, a
+        restart, a warmup past the stated peak). Where the job left only its
         config (it died before its first checkpoint) or checkpoints that end
         before the fault, the stated LR is the one thing that speaks. Other
         evidence (a huge first gradient, a NaN batch) overturns it; its weight
@@ -541,7 +548,13 @@ def stated_lr_prior(tl: Timeline) -> list[Finding]:
                 f"The LR was {fmt_num(lri.value)} ({lri.origin}), within {LR_PRIOR_NORMAL_RATIO:.0f}× of the usual "
                 f"{fmt_num(usual)} for {fam}: the step size alone is an unlikely cause.",
                 LR_PRIOR_NORMAL_WEIGHT,
-            )
+            ),
+            Finding(
+                "lr_schedule_spike",
+                f"The stated LR {fmt_num(lri.value)} is a usual one: were the LR at fault, it would be a schedule "
+                "that raised it past that value, not an LR configured too high.",
+                CONTEXT,
+            ),
         ]
     return []
 

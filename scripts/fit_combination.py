@@ -156,22 +156,18 @@ def detail_constraints(details: tuple[str, ...]) -> Any:
 
 def fit_details(exs: list[Example]) -> tuple[dict[str, float], dict[str, dict[str, float]], dict[str, int]]:
     """Per cause with more than one detail, a multinomial logistic regression over its details,
-    fitted on the dev runs of that cause that diverged or where a finding spoke for it (each
-    detail weighing the same): DETAIL_BIAS, DETAIL_COEF and how many runs each cause's table saw."""
+    fitted on every dev run of that cause (each detail weighing the same): DETAIL_BIAS,
+    DETAIL_COEF and how many runs each cause's table saw."""
     bias: dict[str, float] = {}
     coef: dict[str, dict[str, float]] = {}
     seen: dict[str, int] = {}
     for cause, details in DETAILS_OF.items():
-        # only the runs a problem verdict is given on (they diverged, or a finding spoke for the
-        # cause): a run of the cause that looks healthy teaches the look of a healthy run, not
-        # which detail a diverged one had
-        mine = [
-            e
-            for e in exs
-            if COMBINED_CAUSES[e.y] == cause
-            and e.detail in details
-            and (e.timeline.diverged or any(v.weight > 0 and v.cause == cause for v in e.evidence))
-        ]
+        # every run of the cause, those that did not diverge too: the table is conditional on what
+        # was read (``diverged``, ``no_loss_series`` ...), and a verdict names a cause on runs that
+        # did not diverge (a decisive message, a crash, findings that outweigh a finite curve).
+        # Their detail is what those runs teach: a label the loss cannot take stops the job before
+        # any NaN, where NaN or Inf inputs always make one.
+        mine = [e for e in exs if COMBINED_CAUSES[e.y] == cause and e.detail in details]
         if len(details) < 2 or not mine:
             continue
         feats = [detail_features(e.timeline, e.evidence) for e in mine]

@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass, field
 
 from forensics.combine import COMBINED_CAUSES, calibrated, combine, renormalised
-from forensics.details import choose_detail
+from forensics.details import DetailChoice, choose_detail
 from forensics.ending import ending_of
 from forensics.records import CUT_TRACEBACK
 from forensics.rules import REGISTRY
@@ -63,6 +63,9 @@ MAX_CONFIDENCE = 0.99
 MAX_RUNS_NAMED = 5
 # A runner-up less probable than this is no alternative worth naming in the summary.
 RUNNER_UP_MIN_SCORE = 0.05
+# A prior detail's sibling at least this share as probable is named beside it: the fitted table
+# then leans between the two on base rates, not on anything the run shows.
+DETAIL_TOSS_UP_SHARE = 0.5
 # A cause named from the fitted table's base rates alone, no finding for it (kind ``prior``), is
 # never stated as more likely than not: those rates are the scenario corpus's mix of faults.
 PRIOR_MAX_CONFIDENCE = 0.5
@@ -426,7 +429,7 @@ def diagnose(tl: Timeline, evidence: list[Evidence]) -> Diagnosis:
     fix = next((e.fix for e in top.evidence if e.fix and e.weight > 0), None)
     choice = choose_detail(top.cause, tl, evidence)
     if choice.basis == "prior" and choice.detail is not None:
-        summary += " " + _prior_detail_sentence(choice.detail, top.cause, choice.contributions)
+        summary += " " + _prior_detail_sentence(choice, top.cause)
     ranked = [Candidate(c.cause, choice.detail, c.score, c.evidence) if c.cause == top.cause else c for c in ranked]
     verdict = Verdict(top.cause, choice.detail, confidence, summary.strip(), fix, choice.basis)
     # the inconclusive context (SPK001: where to resume) follows the cause's own fixes
@@ -512,7 +515,7 @@ def _prior_verdict(
             # no finding spoke for a cause, but a context finding names the detail
             summary += f" {namer.rule} names the detail: {namer.message.rstrip('.')}."
         else:
-            summary += " " + _prior_detail_sentence(choice.detail, top.cause, choice.contributions)
+            summary += " " + _prior_detail_sentence(choice, top.cause)
         ranked = [Candidate(c.cause, choice.detail, c.score, c.evidence) if c is top else c for c in ranked]
     verdict = Verdict(top.cause, choice.detail, confidence, summary, None, choice.basis)
     return Diagnosis(verdict, ranked, _recommendations(verdict, prior=True), notes, "prior")
@@ -532,14 +535,21 @@ def _prior_sentence(tl: Timeline, cause: str, after_findings: bool = False) -> s
     )
 
 
-def _prior_detail_sentence(detail: str, cause: str, contributions: list[tuple[str, float]]) -> str:
-    """Say that a detail no finding names is a prior, and which findings raised it most."""
-    raised = list(dict.fromkeys(k.split(":")[0] for k, v in contributions if v > 0 and ":" in k))[:2]
+def _prior_detail_sentence(choice: DetailChoice, cause: str) -> str:
+    """Say that a detail no finding names is a prior, which findings raised it most, and which
+    sibling detail is nearly as likely (nothing read tells them apart)."""
+    detail = choice.detail or ""
+    raised = list(dict.fromkeys(k.split(":")[0] for k, v in choice.contributions if v > 0 and ":" in k))[:2]
     given = f" given {' and '.join(raised)}" if raised else ""
-    return (
+    text = (
         f"No finding names the detail: {detail.replace('_', ' ')} is the likeliest for "
         f"{cause.replace('_', ' ')}{given} on the dev corpus (a prior, not seen in this run)."
     )
+    p = choice.probabilities
+    others = sorted((d for d in p if d != detail), key=lambda d: -p[d])
+    if others and p[others[0]] >= DETAIL_TOSS_UP_SHARE * p.get(detail, 0.0):
+        text += f" {others[0].replace('_', ' ').capitalize()} is nearly as likely: nothing read tells them apart."
+    return text
 
 
 def _stopped_before_plan(tl: Timeline) -> RecordEnd | None:

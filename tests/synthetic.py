@@ -29,7 +29,8 @@ Case keys (all optional):
     (``extract_settings``) and the other keys override what it found.
 ``data``
     ``{arrays: [{name: x, min: 0, max: 255, mean: 120, std: 70, nan: 0, inf: 0, rows: 100}],
-    labels: {counts: {0: 50, 4: 50, 8000: 1}}}``.
+    labels: {counts: {0: 50, 4: 50, 8000: 1}}}``; an array's ``role: labels`` makes it real-valued
+    targets (a float array in the label role, as a regression's are read).
 """
 
 from __future__ import annotations
@@ -183,7 +184,7 @@ def _data(spec: dict[str, Any]) -> DataSample:
                 max=float(a.get("max", 1.0)),
                 mean=float(a.get("mean", 0.0)),
                 std=float(a.get("std", 1.0)),
-                role="features",
+                role=a.get("role", "features"),
                 constant_run=int(a.get("constant_run", 0)),
                 constant_run_row=int(a.get("constant_run_row", 0)) if a.get("constant_run") else None,
             )

@@ -266,3 +266,34 @@ def test_lr011_names_a_schedule_for_a_run_that_trained_before_it_broke(name, fir
         assert (e.cause, e.detail, e.weight) == ("learning_rate", "lr_schedule_spike", 0.0)
     if fires:
         assert choose_detail("learning_rate", tl, ev).detail == "lr_schedule_spike"
+
+
+def test_a_prior_detail_names_its_sibling_when_nothing_read_tells_them_apart():
+    from forensics.details import DetailChoice
+    from forensics.diagnose import DETAIL_TOSS_UP_SHARE, _prior_detail_sentence
+
+    close = {"log_of_zero": 0.45, "division_by_zero": 0.45 * DETAIL_TOSS_UP_SHARE + 0.01, "fp16_overflow": 0.05}
+    text = _prior_detail_sentence(DetailChoice("log_of_zero", "prior", close, []), "numerical_instability")
+    assert "a prior, not seen in this run" in text
+    assert "Division by zero is nearly as likely: nothing read tells them apart." in text
+    far = {"log_of_zero": 0.8, "division_by_zero": 0.8 * DETAIL_TOSS_UP_SHARE - 0.01, "fp16_overflow": 0.01}
+    text = _prior_detail_sentence(DetailChoice("log_of_zero", "prior", far, []), "numerical_instability")
+    assert "nearly as likely" not in text
+
+
+def test_num010_names_a_division_for_a_regression_that_went_non_finite():
+    """torch_division_by_zero (a sample run: a batch standardisation without epsilon, MSE on real
+    targets, float32 weights) fires; a classifier's run or a float16 one does not."""
+    tl, ev = _slice_evidence("s0_0189_hf_mlp_fp16_overflow")
+    assert not [e for e in ev if e.rule == "NUM010"]
+    from forensics.load import load_run
+    from forensics.timeline import build_timeline
+
+    run = load_run(ROOT / "sample_runs" / "torch_division_by_zero")
+    try:
+        tl = build_timeline(run)
+    finally:
+        run.close()
+    (e,) = [e for e in run_rules(tl) if e.rule == "NUM010"]
+    assert (e.cause, e.detail, e.weight) == ("numerical_instability", "division_by_zero", 0.0)
+    assert "takes no log" in e.message

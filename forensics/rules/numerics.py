@@ -434,3 +434,64 @@ def feature_constant_over_a_batch(tl: Timeline) -> list[Finding]:
                 )
             ]
     return []
+
+
+def regression_targets(tl: Timeline) -> tuple[str, str, float, float] | None:
+    """(sample path, array, min, max) of a data sample's targets that are real numbers, not class
+    indices: a float array in the label role whose values are finite and not all integers (the data
+    reader then keeps no class counts for it), or None."""
+    for ds in tl.data_samples:
+        if ds.labels is not None:
+            continue  # integer labels: class indices
+        for a in ds.arrays:
+            if a.role != "labels" or not a.dtype.startswith(("float", "bfloat")) or a.nan + a.posinf + a.neginf:
+                continue
+            if math.isfinite(a.min) and math.isfinite(a.max) and a.max > a.min:
+                return ds.source.path, a.name, a.min, a.max
+    return None
+
+
+@rule("NUM010", "regression-targets-take-no-log", "numerical_instability", ("division_by_zero",), needs=("data",))
+def regression_takes_no_log(tl: Timeline) -> list[Finding]:
+    """
+    What it detects:
+        The run went non-finite, its weights are not float16 (the checkpoints
+        or the config say float32 or bfloat16), and a data sample holds its
+        targets as real numbers (a float array in the label role whose values
+        are not all integers). Context for the detail of a numerical fault; it
+        argues for no cause.
+
+    Why it points to this cause:
+        Of the operations that fail, log(0) lives in a classification loss: a
+        cross-entropy takes the log of a predicted probability, which a
+        confident softmax rounds to 0. A regression's loss (mean squared or
+        absolute error, Huber) takes no log, and float32 or bfloat16 do not
+        overflow at float16's 65504: of the three, a division by a quantity
+        that reached 0 (a batch std, a count, a norm) is what is left.
+
+    Evidence it reports:
+        The targets' array and range, the dtype.
+
+    Fix to suggest:
+        Add an epsilon to every denominator (x / (std + 1e-5)); run one step
+        with anomaly detection to name the operation.
+    """
+    nf, ck = tl.first_nonfinite, tl.first_nonfinite_checkpoint
+    if (nf is None and ck is None) or tl.weight_dtype in (None, "float16"):
+        return []
+    found = regression_targets(tl)
+    if found is None:
+        return []
+    path, name, lo, hi = found
+    return [
+        Finding(
+            "division_by_zero",
+            f"{path}: the targets '{name}' are real numbers ({fmt_num(lo)} to {fmt_num(hi)}), so the loss is a "
+            f"regression's, which takes no log, and the weights are {tl.weight_dtype}, which does not overflow at "
+            "65504: of the operations that fail, a division by a quantity that reached 0 is left.",
+            CONTEXT,
+            source=path,
+            fix="Add an epsilon to every denominator (x / (std + 1e-5)); run one step with "
+            "torch.autograd.set_detect_anomaly(True) or tf.debugging.enable_check_numerics to name the operation.",
+        )
+    ]

@@ -477,7 +477,7 @@ def _setup_verdict(
         summary += f" Runner-up: {second.cause.replace('_', ' ')} ({second.score:.2f})."
     choice = choose_detail(top.cause, tl, evidence)
     if choice.basis == "prior" and choice.detail is not None:
-        summary += " " + _prior_detail_sentence(choice.detail, top.cause, choice.contributions)
+        summary += " " + _prior_detail_sentence(choice, top.cause)
     ranked = [Candidate(c.cause, choice.detail, c.score, c.evidence) if c.cause == top.cause else c for c in ranked]
     fix = next((e.fix for e in top.evidence if e.fix and e.weight > 0), None)
     verdict = Verdict(top.cause, choice.detail, confidence, summary.strip(), fix, choice.basis)

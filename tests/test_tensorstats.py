@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+import shutil
 
 import ml_dtypes
 import numpy as np
@@ -10,6 +12,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from forensics.readers import tensorstats
 from forensics.readers.tensorstats import (
     BFLOAT16_BITS,
     BLOCK_ELEMENTS,
@@ -26,6 +29,28 @@ from forensics.readers.tensorstats import (
 from forensics.util import natural_key
 
 SMALL_CHUNK = 7  # forces dozens of chunks on the test arrays
+
+
+@pytest.fixture(autouse=True, params=["kernel", "numpy"])
+def fold_path(request, monkeypatch):
+    """Every test runs twice: through the C kernel (float32/bfloat16 chunks) and through the numpy passes."""
+    if request.param == "kernel":
+        if tensorstats._KERNEL is None:
+            pytest.skip("the C kernel is not built here (no compiler, or FORENSICS_NO_KERNEL)")
+    else:
+        monkeypatch.setattr(tensorstats, "_KERNEL", None)
+    return request.param
+
+
+def test_the_one_pass_kernel_is_built_where_a_compiler_is() -> None:
+    """`pip install -e .` builds forensics/_tensorkernel.c (setup.py); CI must measure and test that path."""
+    if os.environ.get("FORENSICS_NO_KERNEL"):
+        pytest.skip("FORENSICS_NO_KERNEL asks for the numpy passes")
+    if shutil.which("cc") is None and shutil.which("gcc") is None:
+        pytest.skip("no C compiler: the build skips the optional kernel")
+    from forensics import _tensorkernel
+
+    assert _tensorkernel.fold(np.array([1.0, -2.0, 0.0, np.nan], np.float32), False, 0.0)[:5] == (3, 1, 0, 0, 1)
 
 
 def _reference(a: np.ndarray) -> dict[str, float]:

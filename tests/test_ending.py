@@ -208,3 +208,17 @@ def test_a_last_point_within_one_logging_interval_of_the_plan_reached_it(tmp_pat
     # a plan of -1 (the Trainer's 'set by epochs') plans nothing
     (run / "config.json").write_text(json.dumps({"max_steps": -1, "lr": 0.001}))
     assert "planned" not in forensics.analyze(str(run)).ending.how
+
+
+def test_lightnings_rich_bar_gives_the_planned_steps_its_config_states(tmp_path):
+    # Lightning's RichProgressBar prints 'Epoch 0/3' (max_epochs - 1) over 20-batch epochs: 80 steps,
+    # what the run's config.yaml says (max_steps: 80); the log alone knows it, and the job stopped at 5
+    run = tmp_path / "run"
+    run.mkdir()
+    src = SLICE / "s0_0172_lightning_deep_mlp_exploding_gradients"
+    shutil.copy(next(src.glob("slurm-*.out")), run)
+    end = forensics.analyze(str(run)).timeline.record_end
+    assert end is not None and end.planned == 80 and "4 epochs of 20 steps" in end.origin and end.cut_short
+    assert "max_steps: 80" in (src / "config.yaml").read_text()
+    # the default tqdm bar says no number of epochs: no plan from it
+    assert forensics.analyze(str(SAMPLES / "logonly_lightning_lr_too_high")).timeline.record_end is None

@@ -595,6 +595,8 @@ class _LogParser:
         self.hf_final_epoch: float | None = None
         self.hf_summary = False  # the Trainer printed its end-of-training summary ('train_runtime')
         self.keras_epochs: int | None = None  # N of Keras's 'Epoch i/N' headers: the epochs planned
+        # M of Lightning's rich bar 'Epoch e/M': its last epoch index (max_epochs - 1)
+        self.lightning_last_epoch: int | None = None
         self._hf_unplaced = False  # no steps_per_epoch known: HF points numbered in log order
         self._line_ordered = False  # metric lines with no counter at all: numbered in log order
         # tracebacks
@@ -1036,6 +1038,10 @@ class _LogParser:
             step -= 1  # as for Lightning's tqdm bar: the metrics shown at n are those of batch n-1
         if em:
             self.spe = total
+            if em.group(2) is not None and "v_num" in rest:
+                # Lightning's RichProgressBar describes its bar 'Epoch {e}/{max_epochs - 1}' (and shows
+                # its logger's v_num): the epochs planned
+                self.lightning_last_epoch = int(em.group(2))
             if n == 0:  # reset for a new epoch, still showing the last epoch's metrics
                 self.last_rich_step = None
                 return
@@ -1311,7 +1317,8 @@ class _LogParser:
     def _plan(self) -> Plan | None:
         """The optimizer steps the job said it would train, where its trainer printed them: the
         Hugging Face Trainer's 'Total optimization steps = N' (with its end-of-training summary,
-        if printed), or Keras's 'Epoch i/N' headers times the batches of an epoch its bar counts."""
+        if printed), Keras's 'Epoch i/N' headers times the batches of an epoch its bar counts, or
+        Lightning's rich bar 'Epoch e/M' (M = max_epochs - 1) times the batches its bar counts."""
         if self.hf_max_steps and self.hf_max_steps > 0:
             return Plan(self.hf_max_steps, f"'Total optimization steps = {self.hf_max_steps}'", self.hf_summary)
         if self.keras_epochs and self.keras_spe:
@@ -1320,6 +1327,10 @@ class _LogParser:
                 f"'Epoch i/{self.keras_epochs}' of {self.keras_spe}-step epochs",
                 False,
             )
+        if self.lightning_last_epoch is not None and self.spe:
+            epochs = self.lightning_last_epoch + 1
+            how = f"Lightning's 'Epoch e/{epochs - 1}' bar: {epochs} epochs of {self.spe} steps"
+            return Plan(epochs * self.spe, how)
         return None
 
     def _build_series(self) -> dict[str, ScalarSeries]:

@@ -76,8 +76,8 @@ static inline float bf16_value(uint16_t bits)
                 st->neginf++;                                                                          \
         } else {                                                                                       \
             double d = (double)v - shift;                                                              \
-            s1 += d;                                                                                   \
-            s2 += d * d;                                                                               \
+            st->s1 += d;                                                                               \
+            st->s2 += d * d;                                                                           \
             st->finite++;                                                                              \
             st->zeros += (v == 0.0f);                                                                  \
             if (v < st->min)                                                                           \
@@ -128,44 +128,37 @@ static inline float key_value(int32_t key)
 #define LOAD_F32(j) (x[j])
 #define LOAD_BF16(j) (bf16_value(x[j]))
 
+/* Adds a sub-block's fast-loop figures to st when its sums are finite (so were its elements);
+   returns 0, adding nothing, when it must be read again by the slow loop. */
+static inline int take_fast(Stats *st, Py_ssize_t n, double t1, double t2, Py_ssize_t z, float mn, float mx)
+{
+    if (!(isfinite(t1) && isfinite(t2)))
+        return 0;
+    st->s1 += t1;
+    st->s2 += t2;
+    st->finite += n;
+    st->zeros += z;
+    if (mn < st->min)
+        st->min = mn;
+    if (mx > st->max)
+        st->max = mx;
+    return 1;
+}
+
 VECTOR_CLONES static void sub_f32(const float *x, Py_ssize_t n, double shift, Stats *st)
 {
     FAST_LOOP(LOAD_F32)
-    if (isfinite(t1) && isfinite(t2)) {
-        st->s1 += t1;
-        st->s2 += t2;
-        st->finite += n;
-        st->zeros += z;
-        if (mn < st->min)
-            st->min = mn;
-        if (mx > st->max)
-            st->max = mx;
-        return;
+    if (!take_fast(st, n, t1, t2, z, mn, mx)) {
+        SLOW_LOOP(LOAD_F32)
     }
-    double s1 = 0.0, s2 = 0.0;
-    SLOW_LOOP(LOAD_F32)
-    st->s1 += s1;
-    st->s2 += s2;
 }
 
 VECTOR_CLONES static void sub_bf16(const uint16_t *x, Py_ssize_t n, double shift, Stats *st)
 {
     FAST_LOOP(LOAD_BF16)
-    if (isfinite(t1) && isfinite(t2)) {
-        st->s1 += t1;
-        st->s2 += t2;
-        st->finite += n;
-        st->zeros += z;
-        if (mn < st->min)
-            st->min = mn;
-        if (mx > st->max)
-            st->max = mx;
-        return;
+    if (!take_fast(st, n, t1, t2, z, mn, mx)) {
+        SLOW_LOOP(LOAD_BF16)
     }
-    double s1 = 0.0, s2 = 0.0;
-    SLOW_LOOP(LOAD_BF16)
-    st->s1 += s1;
-    st->s2 += s2;
 }
 
 static PyObject *fold(PyObject *self, PyObject *args)

@@ -48,7 +48,13 @@ def test_the_one_pass_kernel_is_built_where_a_compiler_is() -> None:
         pytest.skip("FORENSICS_NO_KERNEL asks for the numpy passes")
     if shutil.which("cc") is None and shutil.which("gcc") is None:
         pytest.skip("no C compiler: the build skips the optional kernel")
-    from forensics import _tensorkernel
+    try:
+        from forensics import _tensorkernel
+    except ImportError:
+        pytest.fail(
+            "forensics._tensorkernel is not built: `pip install -e .` builds it "
+            "(or `python setup.py build_ext --inplace`)"
+        )
 
     assert _tensorkernel.fold(np.array([1.0, -2.0, 0.0, np.nan], np.float32), False, 0.0)[:5] == (3, 1, 0, 0, 1)
 

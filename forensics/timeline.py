@@ -930,11 +930,14 @@ def _epochs_on_the_step_axis(cands: list[Candidate]) -> None:
 
 
 def _pick(cands: list[Candidate]) -> Candidate | None:
-    """Per-step before per-epoch, then the better source, then the plain name, then length."""
+    """A curve before a lone point, then per-step before per-epoch, then the better source, then
+    the plain name, then length. One point draws no curve: a per-epoch summary printed once (a
+    Lua loop's ``[EPOCH : 20 LOSS: ...]``) says less than the per-batch prints of the same log
+    placed by line order, however its unit ranks."""
     if not cands:
         return None
     unit_rank = {"step": 0, "epoch": 1, "log_index": 2}
-    return min(cands, key=lambda c: (unit_rank.get(c[2], 3), c[0], *_loss_rank(c[1])[1:]))
+    return min(cands, key=lambda c: (len(c[1]) < 2, unit_rank.get(c[2], 3), c[0], *_loss_rank(c[1])[1:]))
 
 
 # ---------------------------------------------------------------- steps per epoch

@@ -301,6 +301,28 @@ def test_lua_torchs_err_is_the_loss_where_the_line_prints_no_other():
     assert scan_line("stderr 2 lines").pairs == []
 
 
+def test_a_curve_of_line_order_points_beats_a_lone_per_epoch_summary(tmp_path):
+    # facebookarchive/NAMAS summary/nnlm.lua (2015): a NaN batch is skipped with print("NaN") and the
+    # input table printed; the epoch ends with string.format("[EPOCH : %d LOSS: %f TOTAL: %d BATCHES: %d]",
+    # epoch, epoch_loss / total, total, batch), where epoch_loss sums only the finite batches (0 when every
+    # one was NaN); the per-batch print("err", err) is the user's own. The one summary point is no curve:
+    # the three NaN batches placed by line order are the loss, and the run diverged.
+    batch = "err\tnan\nNaN\n{\n  1 : CudaTensor - size: 64x291\n  2 : CudaTensor - size: 64x291\n}\n"
+    summary = "[EPOCH : %d LOSS: %f TOTAL: %d BATCHES: %d]\n" % (20, 0.0, 850461, 13683)
+    rep = _analyze(tmp_path, "train.log", batch * 3 + summary)
+    assert rep.diverged
+    assert rep.timeline.loss is not None and rep.timeline.loss.unit == "log_index"
+    assert len(rep.timeline.loss) == 3
+    # two summaries are a curve of their own, and a per-epoch curve still ranks above line order
+    two = "[EPOCH : %d LOSS: %f TOTAL: %d BATCHES: %d]\n"
+    rep = _analyze(
+        tmp_path / "two",
+        "train.log",
+        "err\t4.2\nerr\t4.1\n" + two % (1, 4.3, 100, 2) + "err\t3.9\n" + "err\t3.8\n" + two % (2, 3.9, 100, 2),
+    )
+    assert rep.timeline.loss.unit == "epoch"
+
+
 # ---------------------------------------------------------------- checks that raise on a non-finite tensor
 
 

@@ -60,10 +60,9 @@ MAX_HELDOUT2_BAD_INCONCLUSIVE = 0
 # headerless layouts known by file name, bar postfix letters, step-percent print loops, flattened tracebacks and
 # four more guards (docs/logs.md), an anomaly check that raised (jax_debug_nans) made a run diverged, Lua Torch's
 # err read, and steps a scaler or guard skipped (LOG005) taken as healthy; these hold what it measures now.
-# One case read right in the round that tuned on it is missed again on the final main of that round
-# (namas_21: the per-epoch summary line's loss of 0 is picked over the line-order 'err nan' points);
-# the floor holds what main measures, the case is named in docs/logs.md.
-MIN_HELDOUT3_DIVERGED = 58 / 60
+# namas_21's line-order 'err nan' points, lost for a round to its one per-epoch summary line, are the
+# loss again since a curve ranks above a lone point (forensics.timeline._pick).
+MIN_HELDOUT3_DIVERGED = 59 / 60
 MIN_HELDOUT3_CAUSE = 22 / 23
 MAX_HELDOUT3_BAD_INCONCLUSIVE = 0
 MAX_HELDOUT3_CRASHES = 0

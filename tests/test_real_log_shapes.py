@@ -386,6 +386,41 @@ def test_a_nan_while_a_warmup_still_raises_the_lr_points_at_the_lr(tmp_path):
     assert not any(e.rule == "LR010" for c in rep.candidates for e in c.evidence)
 
 
+def test_a_nan_before_the_loss_fell_at_an_unstated_lr_points_at_the_lr(tmp_path):
+    # ishtos/mpII-face-gaze#3 (heldout2): main.py's logging format '[%(asctime)s %(name)s %(levelname)s] -
+    # %(message)s' and its train loop's 'Epoch {} Step {}/{} Loss {:.4f} ({:.4f}) AngleError {:.2f} ({:.2f})'
+    # every 100 steps (value and running average); SGD at its default base_lr, the thread's fix a lower LR
+    def line(step: int, loss: float, avg: float) -> str:
+        return (
+            f"[2019/06/24 16:19:{step // 100:02d} __main__ INFO] - Epoch 1 Step {step}/1500 Loss {loss:.4f} "
+            f"({avg:.4f}) AngleError {loss / 2:.2f} ({avg / 2:.2f})\n"
+        )
+
+    head = "[2019/06/24 16:19:45 __main__ INFO] - Train 1\n"
+    text = head + line(0, 48.9613, 48.9613) + "".join(line(s, math.nan, math.nan) for s in range(100, 1000, 100))
+    rep = _run(tmp_path, "nan", text)
+    assert rep.diverged and rep.verdict.cause == "learning_rate"
+    assert any(e.rule == "LR013" for c in rep.candidates for e in c.evidence)
+    # a header that states the LR (argparse's Namespace, print(args)): a normal one is not this rule's to blame
+    args = "Namespace(base_lr=0.0001, batch_size=32, epochs=40, momentum=0.9, nesterov=True)\n"
+    rep = _run(tmp_path, "stated", args + text)
+    assert rep.timeline.lr_info.value == pytest.approx(1e-4)
+    assert not any(e.rule == "LR013" for c in rep.candidates for e in c.evidence)
+    # guillaumegenthial/sequence_tagging#47 (dev): logging's '%(asctime)s:%(levelname)s: %(message)s' with
+    # 'train loss:{}' and no step: a bouncing loss then NaN, but nothing places it early in the run (a paste's
+    # last lines look the same), so the rule stays silent
+    lines = [1.10886, 1.53702, 0.866067, 1.32708, 1.20029] + [math.nan] * 5
+    text_ = "".join(f"2018-03-23 15:{29 + 2 * i}:33,355:INFO: train loss:{v}\n" for i, v in enumerate(lines))
+    rep = _run(tmp_path, "unplaced", text_)
+    assert rep.diverged and rep.timeline.loss.unit == "log_index"
+    assert not any(e.rule == "LR013" for c in rep.candidates for e in c.evidence)
+    # a loss falling into the NaN was learning: the NaN struck out of a normal level (not this rule's)
+    falling = head + "".join(line(s, 48.0 * 0.7 ** (s // 100), 40.0) for s in range(0, 500, 100))
+    rep = _run(tmp_path, "falling", falling + "".join(line(s, math.nan, math.nan) for s in range(500, 1000, 100)))
+    assert rep.diverged
+    assert not any(e.rule == "LR013" for c in rep.candidates for e in c.evidence)
+
+
 def test_a_loss_that_blew_up_and_stayed_finite_is_not_named_numerical_instability(tmp_path):
     # dbolya/yolact#56 (heldout2): the total in the 1e31s, never Inf or NaN; an overflow or a
     # singularity (log(0), x/0, fp16) would have made it non-finite

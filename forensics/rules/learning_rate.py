@@ -12,6 +12,7 @@ from forensics.median import median
 from forensics.rules.base import CONTEXT, Finding, rule
 from forensics.rules.context import (
     FIRST_LOSS_HUGE,
+    blown_up_before_nonfinite,
     long_after_raise,
     lr_high,
     lr_normal,
@@ -704,5 +705,130 @@ def trained_before_blowup(tl: Timeline) -> list[Finding]:
             CONTEXT,
             step=until,
             source=tl.loss.source,
+        )
+    ]
+
+
+# A non-finite loss the run never came back from, logged after updates had run and before the
+# loss had fallen, where nothing states the LR: the likeliest of the faults that need updates, but
+# an operation or a net that blew up in its first updates looks the same, so the weight stays below
+# a visible climb's at an unknown LR (LR002's EARLY_CLIMB_WEIGHT["unknown"], 0.6).
+NONFINITE_BEFORE_LEARNING_WEIGHT = 0.55
+# ... non-finite from its first logged point, past the first step: the NaN may as well have started
+# on the initial weights (an operation or the inputs: DATA001) and stayed, so it weighs less.
+NONFINITE_FROM_FIRST_POINT_WEIGHT = 0.45
+# The loss was not falling into it: its last finite value before it at or above this fraction of
+# the first (a loss that learns falls by more than minibatch noise, ~10 %, over a few points) ...
+NO_PROGRESS_FRACTION = 0.9
+# ... judged over at least this many finite points: fewer show no trend through minibatch noise, and
+# weigh as a NaN at the first logged point does.
+MIN_TREND_POINTS = 3
+# The first forward passes run on the initial weights: a loss non-finite at a first logged step at
+# or below this (before any update could act) is the data's or an operation's (DATA001), never the LR's.
+FIRST_UPDATE_STEP = 1
+# A step size past the stability limit breaks a run within its first few hundred updates, or as a
+# warmup (a few hundred to two thousand steps in common recipes) reaches it: a loss still finite
+# later than this step trained stably at that LR, and a NaN first logged later shows nothing of the
+# start (a paste's last lines) ...
+EARLY_NONFINITE_STEP = 2000
+# ... nor one later than this epoch, where the log counts epochs.
+EARLY_NONFINITE_EPOCH = 2
+# A step size past the stability limit grows the loss geometrically over several updates before it
+# overflows; logged at (nearly) every step that climb shows (LR002). A NaN this few steps or fewer
+# after a normal finite loss (or after the start) came straight from a normal level: a batch's or
+# an operation's, not the step size's.
+HIDDEN_CLIMB_STEPS = 10
+
+
+@rule("LR013", "non-finite-before-the-loss-fell", "learning_rate", ("lr_too_high",), needs=("loss",))
+def nonfinite_before_learning(tl: Timeline) -> list[Finding]:
+    """
+    What it detects:
+        Where no source states the LR (no logged LR, optimizer state or config),
+        the training loss went non-finite early (by step 2000, or epoch 2, where
+        the log places it on steps or epochs) and stayed so to the end of the
+        record, after updates had run (a finite loss was logged before it, or its
+        first logged point is an epoch's mean or a step past the first) and
+        before the loss had learned anything: the finite losses before it, if
+        any, were not falling into it (the last at or above 90 % of the first,
+        none below 30 % of it; fewer than three finite points show no trend and
+        weigh as a NaN at the first point). Silent where the run trains in
+        float16 (a config, the trainer's own line or the loss's values say so:
+        an overflow is as likely), where a climb was seen before it (LR002's
+        case from the start; a run that had trained first otherwise), where the
+        NaN came fewer than 10 steps after a finite loss (or the start): logged
+        that densely a step size's climb would show, and where
+        the loss was already huge before it (the blow-up reached the float
+        limit: the EXP rules' case).
+
+    Why it points to this cause:
+        A step size past the stability limit overshoots from the first updates:
+        the loss rises or bounces instead of falling, and within the first
+        batches the weights leave the float range and every later loss is NaN.
+        The faults that strike out of a normal level hit a loss that is falling:
+        a log(0) needs outputs saturated by training, a bad batch or an x/0
+        arrives while the model learns (DATA005, NUM008), and a forward pass on
+        the initial weights is no update's doing (DATA001 weighs that). A NaN
+        from the first logged point past the first step may have started on the
+        initial weights too, so it weighs less. A loss still finite thousands of
+        steps in trained stably at its LR, and a NaN first logged that late
+        shows nothing of how the run began: the rule is then silent. Where the LR is stated, LR006 and LR009
+        judge it against its optimizer's usual range and this rule stays silent;
+        where it is not, the log cannot rule the step size out, and a run dead
+        before it learned is the commonest picture of one too high.
+
+    Evidence it reports:
+        The step of the first non-finite loss, and the finite losses before it
+        (or that none was logged).
+
+    Fix to suggest:
+        Lower the LR by 10x, add a warmup and gradient clipping; log the LR, so
+        that its value can be weighed.
+    """
+    nf = tl.first_nonfinite
+    if not tl.diverged or tl.loss is None or nf is None or nf.role != "loss":
+        return []
+    if tl.lr_info.value is not None or tl.lr is not None:
+        return []  # a stated LR is judged against its optimizer's range (LR006, LR009)
+    if tl.weight_dtype == "float16":
+        return []  # in float16 an early NaN is as much an overflow (NUM002, NUM005, NUM006 weigh it)
+    if tl.onset is not None:
+        return []  # a climb before it: LR002's picture from the start, else a run that trained first
+    if blown_up_before_nonfinite(tl):
+        return []  # the loss had blown up on the way: the float limit, not a sudden NaN
+    limit = {"step": EARLY_NONFINITE_STEP, "epoch": EARLY_NONFINITE_EPOCH}.get(tl.loss.unit)
+    if limit is None or nf.step > limit:
+        return []  # not early, or where in the run is unknown (line order): nothing shows it never learned
+    s, v = tl.loss.in_step_order
+    if np.isfinite(v[s >= nf.step]).any():
+        return []  # the loss came back: a skipped batch or a guard, not weights gone non-finite
+    before = v[(s < nf.step) & np.isfinite(v)]
+    last_finite_step = int(s[(s < nf.step) & np.isfinite(v)][-1]) if before.size else 0
+    if tl.loss.unit == "step" and nf.step - last_finite_step < HIDDEN_CLIMB_STEPS:
+        return []  # logged densely enough to show a climb, and none came: a sudden NaN
+    if before.size:
+        first, last = float(before[0]), float(before[-1])
+        if first > 0 and (last < NO_PROGRESS_FRACTION * first or float(before.min()) < UNSETTLED_LOSS_FRACTION * first):
+            return []  # it was learning: a fault that strikes out of a normal, falling loss
+        what = (
+            f"from {fmt_num(first)}, the last finite loss ({fmt_num(last)}) no lower"
+            if before.size > 1
+            else f"after one finite loss ({fmt_num(first)})"
+        )
+    elif tl.loss.unit == "step" and nf.step <= FIRST_UPDATE_STEP:
+        return []  # no update is known to have run before it: DATA001's case
+    else:
+        what = "(its first logged point, after updates the log does not show)"
+    return [
+        Finding(
+            "lr_too_high",
+            f"The loss went {fmt_num(nf.value)} at {tl.loss.unit} {nf.step} {what}, and stayed non-finite: a run "
+            "that diverged before it learned anything, as a step size past the stability limit does (no source "
+            "states the LR).",
+            NONFINITE_BEFORE_LEARNING_WEIGHT if before.size >= MIN_TREND_POINTS else NONFINITE_FROM_FIRST_POINT_WEIGHT,
+            step=nf.step,
+            source=tl.loss.source,
+            fix=_fix_cap(None, None),
+            fix_sets="learning_rate",
         )
     ]

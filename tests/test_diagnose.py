@@ -183,3 +183,11 @@ def test_a_verdict_on_a_sudden_nan_alone_says_a_batch_and_an_operation_leave_the
 def test_a_verdict_a_finding_settles_does_not_say_the_record_leaves_it_open(run):
     v = forensics.analyze(CORPUS_SLICE / run).verdict
     assert FIRST_POINT_OPEN not in v.summary and SUDDEN_OPEN not in v.summary
+
+
+def test_a_schedule_that_raises_the_lr_explains_steady_checkpoints_turning_nan():
+    # checkpoints only, steady up to step 100, NaN everywhere at 120; the config's multistep schedule
+    # multiplies the LR by 57 at each milestone: the step size jumped between the two checkpoints
+    r = forensics.analyze(CORPUS_SLICE / "s3_0397_torch_gru_lr_schedule_spike")
+    assert (r.verdict.cause, r.verdict.detail) == ("learning_rate", "lr_schedule_spike")
+    assert "multiplies the LR by 56.9 at each milestone" in r.verdict.summary

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from forensics.rules.base import CONTEXT, Finding, rule
-from forensics.rules.context import DTYPE_MAX, FP16_MAX, lr_high, lr_normal
+from forensics.rules.context import DTYPE_MAX, FP16_MAX, STEP_FACTOR_RAISES, lr_high, lr_normal
 from forensics.timeline import CheckpointView, Timeline
 from forensics.util import fmt_num
 
@@ -336,7 +336,10 @@ def nan_after_steady_checkpoints(tl: Timeline) -> list[Finding]:
         by a zero batch statistic, a log of zero) — the checkpoints cannot tell these
         two apart, the data pipeline can. Nor can they tell NaN rows from Inf rows
         (an Inf input's update is Inf - Inf or 0 x Inf: NaN too), so the finding
-        names no detail.
+        names no detail. Silent when a config's step schedule raises the LR at
+        each milestone (a factor above 1, LR009): the step size itself jumped,
+        and a jump of tens of times blows steady weights up within the few steps
+        between two checkpoints.
 
     Evidence it reports:
         The last finite checkpoint, the first non-finite one, the largest layer growth
@@ -348,6 +351,9 @@ def nan_after_steady_checkpoints(tl: Timeline) -> list[Finding]:
     """
     if not checkpoint_only(tl):
         return []
+    sf = tl.lr_schedule.step_factor
+    if sf is not None and sf > STEP_FACTOR_RAISES:
+        return []  # the step size itself jumps at a milestone: steady weights say nothing of the optimizer
     views = list(tl.checkpoints)
     i = next((k for k, v in enumerate(views) if any(t.nonfinite for t in _float_tensors(v))), None)
     if i is None or i == 0:

@@ -92,6 +92,10 @@ def long_after_raise(tl: Timeline, c: LrChange, step: int) -> bool:
     return step > c.step + max(2 * (c.window or 1), LR_SPIKE_REACH_FRACTION * span)
 
 
+# A step schedule whose factor per milestone is above this raises the LR at each milestone.
+STEP_FACTOR_RAISES = 1.0
+
+
 def may_have_failed(tl: Timeline) -> bool:
     """Did the run diverge, or is there no loss series to show it did not? Only a config, or
     checkpoints that may end before the fault, leave how the run went open: what the config

@@ -12,6 +12,7 @@ from forensics.median import median
 from forensics.rules.base import CONTEXT, Finding, rule
 from forensics.rules.context import (
     FIRST_LOSS_HUGE,
+    STEP_FACTOR_RAISES,
     blown_up_before_nonfinite,
     long_after_raise,
     lr_high,
@@ -488,11 +489,14 @@ def growing_oscillation(tl: Timeline) -> list[Finding]:
     ]
 
 
-# A step schedule whose factor per milestone is above this raises the LR at each milestone.
-STEP_FACTOR_RAISES = 1.0
 # How the step size came to be too large, once the blow-up is the LR's: it names the detail
 # and weighs little for the cause (LR001, LR002 and LR006 say whether the LR did it).
 SCHEDULE_SHAPE_WEIGHT = 0.2
+# A config's step schedule that multiplies the LR by more than 1 at each milestone, no LR logged:
+# the LR grows geometrically by design, and no rule that reads a logged LR can say whether it
+# rose into the blow-up, so the stated factor itself speaks for the cause (a factor above 1 is a
+# misconfiguration: a step schedule decays the LR).
+STATED_RAISE_WEIGHT = 0.5
 
 
 @rule(
@@ -525,7 +529,10 @@ def schedule_or_constant(tl: Timeline) -> list[Finding]:
         high from the first step (lower it). A warmup that ramps up to the
         configured LR is not a spike: the configured LR itself is what it
         reached. The weight is low: whether the LR caused the blow-up is for the
-        other LR rules to say.
+        other LR rules to say, except for a config's factor above 1 with no LR
+        logged: no rule that reads a logged LR can judge it then, and the factor
+        raises the LR geometrically by design (a step schedule decays it), so it
+        weighs as a finding of its own.
 
     Evidence it reports:
         The jump and its step, or the constant level, or the config's factor or
@@ -577,7 +584,7 @@ def schedule_or_constant(tl: Timeline) -> list[Finding]:
                 "lr_schedule_spike",
                 f"The config's step schedule multiplies the LR by {fmt_num(sch.step_factor)} at each milestone "
                 f"({sch.step_factor_origin}): every milestone raises it.",
-                SCHEDULE_SHAPE_WEIGHT,
+                STATED_RAISE_WEIGHT,
                 source=sch.step_factor_origin,
                 fix=f"Set the schedule's factor below 1 (it is {fmt_num(sch.step_factor)}): a step schedule should "
                 "decay the LR, not raise it.",

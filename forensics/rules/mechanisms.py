@@ -14,6 +14,7 @@ from forensics.rules.base import CONTEXT, Finding, rule
 from forensics.rules.context import (
     FIRST_LOSS_HUGE,
     GRAD_LAST_RATIO,
+    STEP_FACTOR_RAISES,
     clean_sample,
     clean_sample_covers,
     climbed_into_blowup,
@@ -540,8 +541,10 @@ def stated_lr_prior(tl: Timeline) -> list[Finding]:
                 fix=f"Bring the LR near {fmt_num(usual)} (it was {fmt_num(lri.value)}).",
             )
         ]
-    if ratio <= LR_PRIOR_NORMAL_RATIO and lr_still_rising(tl) is None:
-        # (a warmup still rising at the blow-up was set to an LR above any it logged: unknown)
+    if ratio <= LR_PRIOR_NORMAL_RATIO and lr_still_rising(tl) is None and not _schedule_raises_unlogged(tl):
+        # (a warmup still rising at the blow-up was set to an LR above any it logged: unknown; so
+        # is the peak of a config's step schedule that multiplies the LR by more than 1 at each
+        # milestone, when no LR was logged: the LR stated is only where it started)
         return [
             Finding(
                 None,
@@ -557,6 +560,12 @@ def stated_lr_prior(tl: Timeline) -> list[Finding]:
             ),
         ]
     return []
+
+
+def _schedule_raises_unlogged(tl: Timeline) -> bool:
+    """No LR logged, and a config's step schedule multiplies it by more than 1 at each milestone."""
+    sf = tl.lr_schedule.step_factor
+    return (tl.lr is None or not len(tl.lr)) and sf is not None and sf > STEP_FACTOR_RAISES
 
 
 # A loss that reached FIRST_LOSS_HUGE at a stated LR this many times the usual one (LR006's

@@ -458,11 +458,13 @@ def _setup_verdict(
     evidence: the table's facts of what was read (no loss series) carry the corpus's mix of
     faults among runs that kept none, not anything seen in this run, so a cause only they favour
     is named as the likelier base rate, never as the verdict. The confidence is the table's
-    probability for the cause named, calibrated apart (kind ``setup``)."""
+    probability for the cause named, calibrated apart (kind ``setup``, on dev runs seen as their
+    config alone) and, a prior as the summary says, never more likely than not
+    (PRIOR_MAX_CONFIDENCE)."""
     top_cause = max(spoken, key=lambda c: (probs.get(c, 0.0), -CAUSES.index(c)))
     top = by_cause[top_cause]
     ranked = [c for c in ranked if c.cause == top_cause] + [c for c in ranked if c.cause != top_cause]
-    confidence = round(min(calibrated(probs.get(top_cause, 0.0), "setup"), MAX_CONFIDENCE), 2)
+    confidence = round(min(calibrated(probs.get(top_cause, 0.0), "setup"), PRIOR_MAX_CONFIDENCE), 2)
     lead = next(e for e in top.evidence if e.weight > 0)
     summary = (first_sentence + " " if first_sentence else "") + lead.message.rstrip(".") + "."
     likelier = max(probs, key=lambda c: (probs[c], -CAUSES.index(c)))

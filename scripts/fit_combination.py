@@ -16,7 +16,10 @@ confidence is then Platt-scaled, per kind of verdict (``combine.CONFIDENCE_KINDS
 out-of-family dev verdicts: the runs of each cause in each architecture are left out in
 turn, the table fitted on the rest, and ``diagnose`` run on them as on a new run. The
 test split holds out, for each cause, whole families dev never saw, so confidences
-learned in-family would promise what the table's associations do not keep there. The table is written as a
+learned in-family would promise what the table's associations do not keep there. The ``setup``
+kind (a cause only a config's setting names) has no dev run of its own: each dev run that failed
+is also seen as a job that died before its first checkpoint leaves it, its config files alone,
+and the verdict stated on that view calibrates it. The table is written as a
 Python module of plain dicts; only the test split (``scripts/accuracy.py``) says how well
 it does. ``--details-only`` refits the detail tables alone (a change that moves no cause's
 evidence need not move the cause table or its calibration).
@@ -26,7 +29,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,6 +66,7 @@ class Example:
     family: str
     timeline: Any
     evidence: list[Any]
+    path: Path | None = None  # the run's folder
 
 
 def examples(corpora: list[Path]) -> list[Example]:
@@ -81,7 +87,7 @@ def examples(corpora: list[Path]) -> list[Example]:
             out.append(
                 Example(
                     features(rep.timeline, ev), COMBINED_CAUSES.index(sc["cause"]), sc["detail"], sc["name"],
-                    sc[FAMILY], rep.timeline, ev,
+                    sc[FAMILY], rep.timeline, ev, corpus / sc["name"],
                 )
             )  # fmt: skip
     return out
@@ -221,15 +227,58 @@ def out_of_family_verdicts(exs: list[Example]) -> dict[str, list[tuple[float, bo
     pairs: dict[str, list[tuple[float, bool]]] = {k: [] for k in CONFIDENCE_KINDS}
     # as the test split holds out, for each cause, whole families: each (cause, family)
     # group of dev runs is stated by a table that never saw that cause in that family
-    for group in sorted({(e.y, e.family) for e in exs}):
-        train = [e for e in exs if (e.y, e.family) != group]
-        keys, w, b = fit([e.features for e in train], [e.y for e in train])
-        install(keys, w, b, identity)
-        for e in (e for e in exs if (e.y, e.family) == group):
-            dx = diagnose(e.timeline, e.evidence)
-            if dx.confidence_kind is None:
-                continue
-            pairs[dx.confidence_kind].append((dx.verdict.confidence, dx.verdict.cause == COMBINED_CAUSES[e.y]))
+    with tempfile.TemporaryDirectory() as tmp:
+        for group in sorted({(e.y, e.family) for e in exs}):
+            train = [e for e in exs if (e.y, e.family) != group]
+            keys, w, b = fit([e.features for e in train], [e.y for e in train])
+            install(keys, w, b, identity)
+            mine = [e for e in exs if (e.y, e.family) == group]
+            for e in mine:
+                dx = diagnose(e.timeline, e.evidence)
+                if dx.confidence_kind is None:
+                    continue
+                pairs[dx.confidence_kind].append((dx.verdict.confidence, dx.verdict.cause == COMBINED_CAUSES[e.y]))
+            pairs["setup"] += setup_verdicts(mine, Path(tmp))
+    return pairs
+
+
+# A config, as a job that died before its first checkpoint leaves it: the run's text settings files
+# (not the Trainer's trainer_state.json, which logs the loss).
+CONFIG_SUFFIXES = (".json", ".yaml", ".yml")
+CONFIG_NOT = ("trainer_state.json",)
+
+
+def config_only(run: Path, into: Path) -> Path:
+    """A copy of ``run`` holding only its config files (their paths kept), in ``into``."""
+    out = into / run.name
+    for f in sorted(run.rglob("*")):
+        if f.is_file() and f.suffix in CONFIG_SUFFIXES and f.name not in CONFIG_NOT:
+            dest = out / f.relative_to(run)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(f, dest)
+    return out
+
+
+def setup_verdicts(exs: list[Example], into: Path) -> list[tuple[float, bool]]:
+    """(confidence, cause right) of the ``setup`` verdicts the installed table gives on the dev runs
+    of ``exs`` seen as a job that died before its first checkpoint would leave them: their config
+    alone. No dev run kept only its config with a setting that speaks, so the runs that failed (a
+    healthy run never leaves only a config: its checkpoints come) are viewed that way."""
+    from forensics import analyze
+    from forensics.diagnose import diagnose
+    from forensics.rules import run_rules
+
+    pairs = []
+    for e in exs:
+        if e.path is None or COMBINED_CAUSES[e.y] == "healthy":
+            continue
+        view = config_only(e.path, into)
+        if not any(view.rglob("*")):
+            continue
+        tl = analyze(view).timeline
+        dx = diagnose(tl, run_rules(tl))
+        if dx.confidence_kind == "setup":
+            pairs.append((dx.verdict.confidence, dx.verdict.cause == COMBINED_CAUSES[e.y]))
     return pairs
 
 

@@ -116,7 +116,7 @@ def test_a_setting_named_in_a_config_alone_is_the_verdict_over_the_base_rate(tmp
     # with no loss series (data faults, on the corpus) is named beside it, never instead of it
     r = forensics.analyze(CORPUS_SLICE / "s9_0001_torch_mlp_fp16_overflow")
     assert (r.verdict.cause, r.verdict.detail) == ("numerical_instability", "fp16_overflow")
-    assert 0 < r.verdict.confidence < 1
+    assert 0 < r.verdict.confidence <= PRIOR_MAX_CONFIDENCE
     assert "data or labels is likelier in a run that kept no loss series" in r.verdict.summary
     assert "the verdict follows the setting named" in r.verdict.summary
     # the same config in float32 states nothing risky: no source says anything about the cause

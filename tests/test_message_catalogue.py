@@ -223,6 +223,12 @@ PRINTED: list[tuple[str, str, str, dict]] = [
         {"loss_scale": 32768.0, "attempted": 65536.0},
     ),
     (
+        "openai guided-diffusion 2021 (guided_diffusion/fp16_util.py MixedPrecisionTrainer, logger.log)",
+        "Found NaN, decreased lg_loss_scale to 19.5",
+        "loss_scale_overflow_transient",
+        {"loss_scale": 2.0**19.5},
+    ),
+    (
         "DeepSpeed (runtime/fp16/loss_scaler.py)",
         "Current loss scale already at minimum - cannot decrease scale anymore. Exiting run.",
         "loss_scale_minimum",

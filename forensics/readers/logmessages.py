@@ -590,6 +590,17 @@ CATALOGUE: tuple[Message, ...] = (
     ),
     Message(
         "loss_scale_overflow_transient",
+        "improved-diffusion",
+        "Found NaN, decreased lg_loss_scale to {lg_loss_scale}",
+        "openai improved-diffusion / guided-diffusion (train_util.py optimize_fp16, fp16_util.py "
+        "MixedPrecisionTrainer._optimize_fp16): the scale is kept as its base-2 logarithm",
+        "decreased lg_loss_scale to",
+        Deferred(r"decreased lg_loss_scale to ([-+]?\d{1,9}(?:\.\d{0,20})?)"),
+        # 2 ** lg; a scale far below 1 (a runaway, thousands of halvings) reads as 0
+        lambda m: {"loss_scale": 2.0 ** min(float(m.group(1)), 1000.0)},
+    ),
+    Message(
+        "loss_scale_overflow_transient",
         "megatron",
         "number of skipped iterations: {n}",
         "megatron/training/training.py training_log (a nonzero count: steps skipped on overflow)",

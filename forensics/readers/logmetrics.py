@@ -473,6 +473,7 @@ def scan_line(line: str) -> LineMetrics:
     orphan_next = -1
     after_orphan = False
     value_first: list[tuple[tuple[str, ...], float]] = []
+    plural: tuple[str, int, None] | None = None  # "steps: 16" opening a line, a counter if a metric follows
     eval_from = 0  # the pairs read before the stage word (pytorch-kaldi's "loss=0.67 ... valid=dev loss=0.69")
 
     def drop(words: list[str]) -> None:
@@ -581,6 +582,8 @@ def scan_line(line: str) -> LineMetrics:
                 out.eval_context = out.eval_context or ck == "eval_epoch"
             elif ck is not None and iv is not None:
                 out.counters.append((ck, iv, total))
+            elif iv is not None and total is None and not out.pairs and len(name) == 1 and _plural_counter(name[0]):
+                plural = (_plural_counter(name[0]), iv, None)
             elif name[-1].strip("'\"").lower().rstrip(":") in ("train", "training") and iv is not None:
                 train_epoch = iv if total is None else train_epoch
                 if total is not None and out.epoch is None:  # Swin: "Train: [3/300][120/1251]"
@@ -615,6 +618,8 @@ def scan_line(line: str) -> LineMetrics:
             iv = _int_of(parse_number(texts[0]) or math.nan)  # darknet's "74:" opens with the iteration
             if iv is not None and iv >= 0:
                 out.counters.append(("step", iv, None))
+    if plural is not None and not out.counters and out.pairs:
+        out.counters.append(plural)
     if out.epoch is None and train_epoch is not None and any(c[0] == "bracket" for c in out.counters):
         out.epoch = train_epoch
     if out.eval_context and eval_from:
@@ -623,6 +628,16 @@ def scan_line(line: str) -> LineMetrics:
         out.pairs[eval_from:] = [(t if t == "epoch" else _staged("val", t), v) for t, v in out.pairs[eval_from:]]
         out.eval_context = False
     return out
+
+
+# A plural counter name is a total when alone ("steps: 1000" among the settings printed at start),
+# but a counter when it opens a line that goes on with a metric: DeepSpeed's pipeline engine prints
+# f"steps: {self.global_steps} loss: {loss:0.4f} iter time (s): ..." (runtime/pipe/engine.py).
+PLURAL_COUNTERS = {"steps": "global", "iters": "step", "iterations": "step"}
+
+
+def _plural_counter(word: str) -> str | None:
+    return PLURAL_COUNTERS.get(word.strip("'\"").lower().rstrip(":"))
 
 
 def _named_before_counter(name: tuple[str, ...]) -> tuple[str, ...] | None:

@@ -639,6 +639,7 @@ class _LogParser:
         self.unterminated = False
         self.line = 0
         self.metric_lines = 0  # lines that gave a point of a series the rules read (for sniffing)
+        self.box_rows = 0  # rows of the key/value boxes closed so far: each printed a metric (for sniffing)
         self.last_metric_line = -1
 
     # ------------------------------------------------------------ input
@@ -1157,6 +1158,7 @@ class _LogParser:
         if is_box_border(text):
             rows, self.box = self.box, None
             if rows:
+                self.box_rows += len(rows)
                 return box_metrics(rows)
             self.box = []
             return _IN_BOX
@@ -1595,6 +1597,10 @@ _SNIFF_WORDS = re.compile(
 )
 
 
+# a line of dashes only, which may open a key/value box (is_box_border decides; this is the cheap look)
+_BOX_BORDER = re.compile(rb"\s*-{8,}\s*$")
+
+
 def looks_like_log(path: Path) -> bool:
     """Is this file, whatever its name, a training log? Judged on its first SNIFF_BYTES.
 
@@ -1626,12 +1632,19 @@ def looks_like_log(path: Path) -> bool:
         if seg.at_eof and not whole:
             break  # the cut at SNIFF_BYTES: a partial line
         lines += bool(seg.raw.strip())
-        if parser.columns is None and not parser.layouts and not _SNIFF_WORDS.search(seg.raw):
-            continue  # only lines that name a metric or a message are parsed (rows under a header too)
-        before = parser.metric_lines
+        if (
+            parser.columns is None
+            and parser.box is None
+            and not parser.layouts
+            and not _SNIFF_WORDS.search(seg.raw)
+            and not _BOX_BORDER.match(seg.raw)
+        ):
+            continue  # only lines that name a metric or a message are parsed (rows under a header or in a box too)
+        before, rows_before = parser.metric_lines, parser.box_rows
         parser.feed(seg)
         if parser.metric_lines > before:
-            metric_lines += 1
+            # a key/value box gives its record at its closing border: each of its rows printed a metric
+            metric_lines += max(1, parser.box_rows - rows_before)
         if metric_lines >= SNIFF_MIN_METRIC_LINES or parser.events or parser.tb_state:
             return True
     # A file shorter than the minimum (a one-line paste of the last iteration) is a log when

@@ -467,11 +467,13 @@ def _children(pid: int) -> list[int]:
 
 
 def _slow_h5_run(tmp_path: Path) -> Path:
-    """A run whose H5 weights take many seconds to read in the isolated child: 4 GiB of a
-    sparse contiguous dataset (every element is read)."""
+    """A run whose H5 weights take many seconds to read in the isolated child: 16 GiB of a
+    sparse contiguous dataset (every element is read; the file's holes take no disk). Since the
+    reader maps such a dataset and folds it in one pass, 4 GiB took about 2.4 s in all, too close
+    to the 2 s the test waits before it signals; 16 GiB take about 7 s on a quiet machine."""
     run = tmp_path / "run"
     shutil.copytree(SAMPLES / "tbx_lr_too_high", run)
-    n = 4 << 30 >> 2
+    n = 16 << 30 >> 2
     with h5py.File(run / "step_100.weights.h5", "w") as f:
         ds = keras2_dense_group(f).create_dataset("kernel:0", shape=(n // 1024, 1024), dtype="f4")
         ds[-1, -1] = np.nan

@@ -94,6 +94,7 @@ from forensics.readers.logmessages import match_messages
 from forensics.readers.logmetrics import (
     ALIASES,
     MAX_BOX_ROWS,
+    MIN_BOX_BORDER,
     LineMetrics,
     box_metrics,
     box_row,
@@ -1597,8 +1598,11 @@ _SNIFF_WORDS = re.compile(
 )
 
 
-# a line of dashes only, which may open a key/value box (is_box_border decides; this is the cheap look)
-_BOX_BORDER = re.compile(rb"\s*-{8,}\s*$")
+def _dashes_only(raw: bytes) -> bool:
+    """A line of dashes only, which may open a key/value box (is_box_border decides later); no regex,
+    so that a line of blanks and dashes costs one pass."""
+    line = raw.strip()
+    return len(line) >= MIN_BOX_BORDER and line.count(b"-") == len(line)
 
 
 def looks_like_log(path: Path) -> bool:
@@ -1637,7 +1641,7 @@ def looks_like_log(path: Path) -> bool:
             and parser.box is None
             and not parser.layouts
             and not _SNIFF_WORDS.search(seg.raw)
-            and not _BOX_BORDER.match(seg.raw)
+            and not _dashes_only(seg.raw)
         ):
             continue  # only lines that name a metric or a message are parsed (rows under a header or in a box too)
         before, rows_before = parser.metric_lines, parser.box_rows

@@ -582,8 +582,14 @@ def scan_line(line: str) -> LineMetrics:
                 out.eval_context = out.eval_context or ck == "eval_epoch"
             elif ck is not None and iv is not None:
                 out.counters.append((ck, iv, total))
-            elif iv is not None and total is None and not out.pairs and len(name) == 1 and _plural_counter(name[0]):
-                plural = (_plural_counter(name[0]), iv, None)
+            elif (
+                iv is not None
+                and total is None
+                and not out.pairs
+                and len(name) == 1
+                and (plural_kind := _plural_counter(name[0])) is not None
+            ):
+                plural = (plural_kind, iv, None)
             elif name[-1].strip("'\"").lower().rstrip(":") in ("train", "training") and iv is not None:
                 train_epoch = iv if total is None else train_epoch
                 if total is not None and out.epoch is None:  # Swin: "Train: [3/300][120/1251]"
@@ -865,10 +871,11 @@ MIN_BOX_BORDER = 10
 MAX_BOX_ROWS = 512
 
 
-def is_box_border(line: str) -> bool:
-    """True for a line of dashes only, long enough to be a key/value box's border."""
+def is_box_border(line: str | bytes) -> bool:
+    """True for a line of dashes only, long enough to be a key/value box's border (text, or the raw
+    bytes the log sniff looks at)."""
     s = line.strip()
-    return len(s) >= MIN_BOX_BORDER and s.count("-") == len(s)
+    return len(s) >= MIN_BOX_BORDER and s.count(b"-" if isinstance(s, bytes) else "-") == len(s)
 
 
 def box_row(line: str) -> tuple[str, str] | None:

@@ -94,7 +94,6 @@ from forensics.readers.logmessages import match_messages
 from forensics.readers.logmetrics import (
     ALIASES,
     MAX_BOX_ROWS,
-    MIN_BOX_BORDER,
     LineMetrics,
     box_metrics,
     box_row,
@@ -1598,13 +1597,6 @@ _SNIFF_WORDS = re.compile(
 )
 
 
-def _dashes_only(raw: bytes) -> bool:
-    """A line of dashes only, which may open a key/value box (is_box_border decides later); no regex,
-    so that a line of blanks and dashes costs one pass."""
-    line = raw.strip()
-    return len(line) >= MIN_BOX_BORDER and line.count(b"-") == len(line)
-
-
 def looks_like_log(path: Path) -> bool:
     """Is this file, whatever its name, a training log? Judged on its first SNIFF_BYTES.
 
@@ -1641,7 +1633,7 @@ def looks_like_log(path: Path) -> bool:
             and parser.box is None
             and not parser.layouts
             and not _SNIFF_WORDS.search(seg.raw)
-            and not _dashes_only(seg.raw)
+            and not is_box_border(seg.raw)
         ):
             continue  # only lines that name a metric or a message are parsed (rows under a header or in a box too)
         before, rows_before = parser.metric_lines, parser.box_rows

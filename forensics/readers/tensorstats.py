@@ -201,6 +201,11 @@ def _unscale(x: float, exp: int) -> float:
         return math.copysign(math.inf, x)
 
 
+def _shifted_moments(shift: float, s1: float, s2: float, n: int) -> tuple[float, float]:
+    """(mean, sum of squared deviations) of n values from the sums of their deviations from ``shift``."""
+    return shift + s1 / n, s2 - s1 * (s1 / n)
+
+
 class StatsAccumulator:
     """Running statistics of one tensor, fed chunk by chunk.
 
@@ -289,13 +294,9 @@ class StatsAccumulator:
         self.zeros += zeros
         if not finite:
             return
-        mean_b = shift + s1 / finite
-        m2_b = s2 - s1 * (s1 / finite)
+        mean_b, m2_b = _shifted_moments(shift, s1, s2, finite)
         if s2 and not m2_b > s2 * _CANCELLATION:
-            shift = mean_b
-            s1, s2 = _KERNEL.fold(data, bf16, shift)[7:]
-            mean_b = shift + s1 / finite
-            m2_b = s2 - s1 * (s1 / finite)
+            mean_b, m2_b = _shifted_moments(mean_b, *_KERNEL.fold(data, bf16, mean_b)[7:], finite)
         self._merge(finite, mean_b, max(m2_b, 0.0))
         self._min = min(self._min, lo)
         self._max = max(self._max, hi)

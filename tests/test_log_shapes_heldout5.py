@@ -82,3 +82,158 @@ def test_a_plural_counter_alone_is_a_setting_not_a_step():
     text = "total steps: 1000\nsteps: 1000\n" + "".join(f"step {i} loss {2.0 - 0.1 * i}\n" for i in range(1, 4))
     points = parse_log_text(text)[0]["loss"]
     assert list(points.steps) == [1, 2, 3]
+
+
+# ---------------------------------------------------------------- the loss when no line prints one as "loss"
+
+
+def _gluoncv_ssd_lines(terms: list[tuple[float, float]]) -> str:
+    """GluonCV 0.3-0.8 scripts/detection/ssd/train_ssd.py on MXNet: two mx.metric.Loss meters named
+    'CrossEntropy' and 'SmoothL1' (the two terms of SSDMultiBoxLoss, whose sum is what autograd.backward
+    gets), printed by logger.info('[Epoch {}][Batch {}], Speed: {:.3f} samples/sec, {}={:.3f}, {}={:.3f}')
+    under logging's default 'INFO:root:' prefix; no total is printed."""
+    lines = ["INFO:root:Start training from [Epoch 0]\n"]
+    for i, (ce, l1) in enumerate(terms):
+        lines.append(
+            "INFO:root:[Epoch {}][Batch {}], Speed: {:.3f} samples/sec, {}={:.3f}, {}={:.3f}\n".format(
+                0, i, 24.21, "CrossEntropy", ce, "SmoothL1", l1
+            )
+        )
+    return "".join(lines)
+
+
+def _read(tmp_path, text: str, name: str = "train.log"):
+    from forensics.readers.logs import read_job_log
+    from forensics.records import Kind, Source
+
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return read_job_log(path, Source(name, Kind.JOB_LOG, size=path.stat().st_size))
+
+
+def test_two_criteria_printed_without_a_total_sum_into_the_loss_and_the_note_says_so(tmp_path):
+    nan = float("nan")
+    data = _read(tmp_path, _gluoncv_ssd_lines([(19.147, 3.899), (2.9e33, nan), (1.9e33, nan)]))
+    loss = data.scalars["loss"]
+    assert loss.steps.tolist() == [0, 1, 2]
+    assert abs(loss.values[0] - (19.147 + 3.899)) < 1e-6 and all(v != v for v in loss.values[1:])
+    assert data.scalars["crossentropy"].values[0] == 19.147  # each term is kept under its own name
+    assert "the sum of crossentropy, smoothl1 (no total printed)" in data.source.note
+
+
+def test_the_ssd_sum_going_nan_after_a_finite_batch_is_a_divergence(tmp_path):
+    nan = float("nan")
+    (tmp_path / "train.log").write_text(_gluoncv_ssd_lines([(19.1, 3.9), (2.9e33, nan), (1.9e33, nan)]))
+    report = forensics.analyze(str(tmp_path))
+    assert report.diverged is True and report.first_nonfinite_step == 1
+
+
+def test_one_criterion_alone_is_the_loss_and_metrics_that_are_not_criteria_are_never_summed():
+    from forensics.readers.logmetrics import main_loss_and_basis, scan_line
+
+    pairs, basis = main_loss_and_basis(scan_line("[Epoch 0][Batch 3], CrossEntropy=2.310, acc=0.12").pairs)
+    assert dict(pairs)["loss"] == 2.31 and basis == "'crossentropy' (no 'loss' printed)"
+    # a regression's error metrics are evaluations as often as losses: no sum is made of them
+    assert "loss" not in dict(main_loss_and_basis(scan_line("epoch 3 mse=0.31, mae=0.22").pairs)[0])
+    # a printed loss stays the loss, whatever criteria sit beside it
+    pairs, basis = main_loss_and_basis(scan_line("loss=5.0, CrossEntropy=3.0, SmoothL1=2.0").pairs)
+    assert dict(pairs)["loss"] == 5.0 and basis is None
+
+
+def _rd_lines(points: list[tuple[int, float, float]]) -> str:
+    """A CompressAI-based training script's own logger, as InterDigitalInc/CompressAI#148 shows it (the script
+    is not public: the line is the shape its paste prints): the rate-distortion objective (bpp + lambda *
+    255^2 * mse, CompressAI's RateDistortionLoss) as its running mean and its value this step, beside its
+    parts, each 'avg_X: v | cur_X: v' between brackets."""
+    out = []
+    for step, avg, cur in points:
+        out.append(
+            f"01/02/2023 05:22:21 - Epoch [0/200], Step [{step}/4039]: [ avg_rd: {avg:.2f} | cur_rd: {cur:.2f} | "
+            f"avg_mse: 0.01 | cur_mse: 0.01 | avg_aux: 5059.33 | cur_aux: 4696.83 | avg_bpp: 0.3884 | "
+            f"cur_bpp: 0.3296 | avg_psnr: 21.63 | cur_psnr: 22.01 | iter_time: 1.15 s/it | time_left: 00:36:42]\n"
+        )
+    return "".join(out)
+
+
+def test_a_rate_distortion_loss_is_the_loss_and_the_step_s_value_wins_over_its_running_mean(tmp_path):
+    nan = float("nan")
+    data = _read(tmp_path, _rd_lines([(1500, 14.47, 13.22), (1510, 14.43, 3.02), (1520, nan, nan)]))
+    loss = data.scalars["loss"]
+    assert loss.steps.tolist() == [1500, 1510, 1520]
+    assert loss.values[:2].tolist() == [13.22, 3.02] and loss.values[2] != loss.values[2]
+    assert data.scalars["avg_rd"].values[0] == 14.47
+    assert "'cur_rd' (no 'loss' printed)" in data.source.note
+
+
+def test_rd_is_read_as_a_word_not_as_letters_inside_other_names():
+    from forensics.readers.logmetrics import metric_name
+
+    assert metric_name(("avg_rd",)) == "avg_rd" and metric_name(("rate_distortion",)) is None
+    assert metric_name(("forward",)) is None and metric_name(("word",)) is None and metric_name(("rd_time",)) is None
+
+
+def _yolov3_2019(header: tuple[str, ...], rows: list[tuple[float, ...]]) -> str:
+    """ultralytics/yolov3 train.py of early 2019: print(('%8s%12s' + '%10s' * n) % header) each epoch, then per
+    batch ('%8s%12s' + '%10.3g' * n) % ('%g/%g' % (epoch, epochs - 1), '%g/%g' % (i, nb - 1), *running means of
+    the loss terms, their total, nTargets, time); the total is the loss the batch optimises."""
+    n = len(header) - 2
+    out = [("%8s%12s" + "%10s" * n) % header + "\n"]
+    for i, row in enumerate(rows):
+        counters = ("%g/%g" % (0, 99), "%g/%g" % (i, 7328))  # noqa: UP031 (the script's own format)
+        out.append(("%8s%12s" + "%10.3g" * n) % (*counters, *row) + "\n")
+    return "".join(out)
+
+
+def test_early_yolov3_s_columns_take_their_total_as_the_loss():
+    header = ("Epoch", "Batch", "x", "y", "w", "h", "conf", "cls", "total", "nTargets", "time")
+    series = parse_log_text(_yolov3_2019(header, [(1.41, 1.33, 6.3, 8.07, 734, 17.5, 769, 121, 4.19)]))[0]
+    assert series["loss"].values.tolist() == [769] and series["conf_loss"].values.tolist() == [734]
+    assert "ntargets" not in {k.lower() for k in series} and "time_loss" not in series
+    # the later header of the same script ('xy', 'wh' merged): the same reading
+    header = ("Epoch", "Batch", "xy", "wh", "conf", "cls", "total", "nTargets", "time")
+    rows = [(2.1, 3.2, 11.0, 4.1, 20.4, 98, 0.61), (2.0, 3.1, 9.0, 4.0, 18.1, 95, 0.6)]
+    series = parse_log_text(_yolov3_2019(header, rows))[0]
+    assert series["loss"].values.tolist() == [20.4, 18.1] and series["loss"].steps.tolist() == [0, 1]
+
+
+def test_a_total_column_beside_one_term_or_none_makes_no_header():
+    from forensics.readers.logmetrics import header_columns
+
+    assert header_columns("   Epoch     total   images") is None  # a count, not a total of loss terms
+    assert header_columns("   Epoch     box     total   images") is None  # one term: no total of terms
+
+
+# ---------------------------------------------------------------- a bare counter and its value
+
+
+def _waveglow_lines(losses: list[float], first: int) -> str:
+    """NVIDIA WaveGlow train.py (2018-2020): print("{}:\\t{:.9f}".format(iteration, reduced_loss)) every step,
+    and nothing else per step (the same line in NVIDIA's nv-wavenet and the forks of both)."""
+    return "".join("{}:\t{:.9f}\n".format(first + i, loss) for i, loss in enumerate(losses))  # noqa: UP032
+
+
+def test_a_counter_a_colon_and_one_value_are_the_loss_even_on_one_line():
+    series, _, _, last = parse_log_text(_waveglow_lines([float("nan")], 21129))
+    assert series["loss"].steps.tolist() == [21129] and last == 21129
+    series = parse_log_text(_waveglow_lines([-5.1, -5.3, -5.2, -5.6], 1))[0]
+    assert series["loss"].values.tolist() == [-5.1, -5.3, -5.2, -5.6]
+
+
+def test_a_lone_bare_pair_without_its_colon_or_beside_a_named_loss_is_not_read():
+    # "3 0.5" alone: two numbers say nothing of which counts (three such lines make a curve, as before)
+    assert "loss" not in parse_log_text("3 0.5\nsaving checkpoint\n")[0]
+    # a log that names its loss elsewhere: the bare lines are not it
+    series = parse_log_text("21129:\t0.5\nstep 10 loss 2.3\nstep 20 loss 2.1\n")[0]
+    assert series["loss"].values.tolist() == [2.3, 2.1]
+
+
+def test_the_waveglow_nan_line_and_its_traceback_are_a_divergence(tmp_path):
+    text = _waveglow_lines([-5.1, -5.0, float("nan")], 21127) + (
+        "Traceback (most recent call last):\n"
+        '  File "train.py", line 138, in train\n'
+        "    loss.backward()\n"
+        "RuntimeError: Function 'SubBackward0' returned nan values in its 0th output.\n"
+    )
+    (tmp_path / "train.log").write_text(text, encoding="utf-8")
+    report = forensics.analyze(str(tmp_path))
+    assert report.diverged is True and report.first_nonfinite_step == 21129

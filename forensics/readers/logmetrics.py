@@ -309,9 +309,30 @@ _LOSS_TERM = re.compile(r"l_[a-z][a-z0-9_]{0,40}")
 _DISCRIMINATOR_WORDS = frozenset({"d", "disc", "discriminator"})
 # a word of a loss term's name that says it is the total of the others ("l_g_total")
 _TOTAL_WORDS = frozenset({"total", "sum", "all"})
-# Taken as the line's loss when it prints no main loss, in this order of preference
-# (a total before a cross-entropy before a perplexity, which is exp(loss)).
-_MAIN_LOSS_FALLBACKS = ("objective", "cost", "xent", "cross_entropy", "ce", "nll", "nll_loss", "err", "perplexity")
+# What a line's loss is called when it prints none under that name, by the words of the name past
+# those that say which reading it is (:func:`_reading`), in this order of preference: a loss under a
+# qualifier ("cur_loss"), an objective, a cost (Marian, TF1 tutorials), a rate-distortion loss (learned
+# compression's objective, bpp + lambda * distortion: CompressAI-style "avg_rd", "cur_rd").
+_OBJECTIVE_CORES = ("loss", "objective", "cost", "rd")
+# Names of training criteria, a loss term even without the word "loss": cross-entropy (OpenNMT's
+# "xent", GluonCV's "CrossEntropy"), NLL, and the robust regression losses nobody reports as an
+# evaluation (GluonCV's "SmoothL1", Huber, focal); not MSE, MAE, IoU or Dice, which are metrics as often
+_CRITERIA = frozenset(
+    {"xent", "cross_entropy", "crossentropy", "ce", "bce", "nll", "nll_loss", "smoothl1", "smooth_l1", "huber", "focal"}
+)
+# a bare total ("total", "sum") is the loss only beside at least this many terms it totals
+MIN_SUMMED_TERMS = 2
+# with no loss, objective or term: Lua Torch's criterion output, then a perplexity (exp of a loss)
+_LAST_FALLBACKS = ("err", "perplexity")
+# Words of a metric's name that say which reading it is: the step's value ("cur_rd", "batch_loss")
+# or a mean over the steps so far ("avg_rd", "running_loss"); a line printing both gives the step's
+# value as its point, as "loss 6.9 (6.94)" does. Words that name the stage trained say nothing more.
+# names read as metrics by their words though they hold no metric word: a rate-distortion loss, a
+# training criterion, and a bare total (kept only as the total of loss terms beside it, main_loss_of)
+_NAMED_BY_CORE = frozenset({"rd", "total"}) | _CRITERIA
+_CURRENT_WORDS = frozenset({"cur", "curr", "current", "batch", "step", "iter", "last"})
+_AVERAGE_WORDS = frozenset({"avg", "average", "mean", "running", "smooth", "smoothed", "ema", "moving"})
+_TRAIN_WORDS = frozenset({"train", "training", "tr"})
 
 
 # A line that names no metric cannot give one: a cheap test before tokenizing (every alias
@@ -374,7 +395,7 @@ def metric_name(words: tuple[str, ...]) -> str | None:
         return "learning_rate" if "base" not in key else None  # Lightning "lr-Adam"; mmengine base_lr kept out
     if any(w in key for w in _NOT_METRIC_WORDS) or key.startswith(_NOT_METRIC_PREFIXES):
         return None
-    if any(w in key for w in _METRIC_WORDS) or _LOSS_TERM.fullmatch(key):
+    if any(w in key for w in _METRIC_WORDS) or _LOSS_TERM.fullmatch(key) or _reading(key)[0] in _NAMED_BY_CORE:
         return key
     return None
 
@@ -656,28 +677,80 @@ def _named_before_counter(name: tuple[str, ...]) -> tuple[str, ...] | None:
 
 
 def main_loss_of(pairs: list[tuple[str, float]]) -> list[tuple[str, float]]:
-    """``pairs`` with a main loss named ``loss``: when the line prints none, its total-like value is
-    taken; failing that, its single loss term, its one total of terms (``l_g_total``) or, when it
-    prints several terms and no total, their sum (what detectron2, mmdet and YOLO optimise: the
-    sum of the terms they print; a non-finite term makes it non-finite). A GAN's discriminator
-    terms are another objective and are left out."""
-    names = {name for name, _ in pairs}
+    """``pairs`` with a main loss named ``loss`` (:func:`main_loss_and_basis`)."""
+    return main_loss_and_basis(pairs)[0]
+
+
+def main_loss_and_basis(pairs: list[tuple[str, float]]) -> tuple[list[tuple[str, float]], str | None]:
+    """``pairs`` with a main loss named ``loss``, and how it was found when the line printed none
+    under that name (for the source note), else None.
+
+    When the line prints no ``loss``, its objective is taken: a name whose words, past the ones that
+    say which reading it is (``cur_``, ``avg_``, ``train_``), are a loss, an objective, a cost or a
+    rate-distortion loss (``cur_rd``; the step's value over its running mean); failing that, its
+    single loss term or training criterion (``xent``, ``CrossEntropy``, ``nll_loss``), its one total
+    of terms (``l_g_total``, a bare ``total`` beside them) or, when it prints several terms and no
+    total, their sum (what detectron2, mmdet, YOLO and GluonCV's SSD optimise: the sum of the terms
+    they print; a non-finite term makes it non-finite). A GAN's discriminator terms are another
+    objective and are left out. A bare ``total`` that is no total of loss terms is dropped: alone it
+    counts anything."""
+    names = list(dict.fromkeys(name for name, _ in pairs))
     if "loss" in names:
-        return pairs
-    for fallback in _MAIN_LOSS_FALLBACKS:
-        if fallback in names:
-            return [("loss", v) if name == fallback else (name, v) for name, v in pairs]
-    if names & {"val_loss", "test_loss"}:
-        return pairs
-    losses = [name for name in names if _is_loss_term(name)]
+        return _without_bare_totals(pairs), None
+    readings = {name: _reading(name) for name in names}
+    for core in _OBJECTIVE_CORES:
+        found = [name for name in names if readings[name][0] == core]
+        if found:
+            pick = min(found, key=lambda name: readings[name][1])
+            return _renamed(pairs, pick), f"'{pick}' (no 'loss' printed)"
+    terms: dict[str, str] = {}  # one reading per term, by its core: the step's value over a running mean
+    for name in names:
+        core, rank = readings[name]
+        if (_is_loss_term(name) or core in _CRITERIA) and (core not in terms or rank < readings[terms[core]][1]):
+            terms[core] = name
+    losses = list(terms.values())
+    if len(losses) == 1 and readings[losses[0]][0] in _CRITERIA:
+        return _renamed(pairs, losses[0]), f"'{losses[0]}' (no 'loss' printed)"
+    if "val_loss" in names or "test_loss" in names:
+        return _without_bare_totals(pairs), None
     own = [name for name in losses if not _words_of(name) & _DISCRIMINATOR_WORDS]
     totals = [name for name in own if _words_of(name) & _TOTAL_WORDS]
+    if not totals and len(own) >= MIN_SUMMED_TERMS:
+        totals = [name for name in names if readings[name][0] in _TOTAL_WORDS]  # "x y w h conf cls total"
     only = losses[0] if len(losses) == 1 else totals[0] if len(totals) == 1 else None
     if only is not None:
-        return [("loss", v) if name == only else (name, v) for name, v in pairs]
+        return _renamed(pairs, only), f"'{only}' (no 'loss' printed)"
     if len(own) > 1 and not totals:
-        return [*pairs, ("loss", math.fsum(v for name, v in pairs if name in own))]
-    return pairs
+        pairs = _without_bare_totals(pairs)
+        kept = [(name, v) for name, v in pairs if name in own]
+        return [*pairs, ("loss", math.fsum(v for _, v in kept))], f"the sum of {', '.join(own)} (no total printed)"
+    for fallback in _LAST_FALLBACKS:
+        if fallback in names:
+            return _renamed(pairs, fallback), f"'{fallback}' (no 'loss' printed)"
+    return _without_bare_totals(pairs), None
+
+
+def _renamed(pairs: list[tuple[str, float]], main: str) -> list[tuple[str, float]]:
+    return [("loss", v) if name == main else (name, v) for name, v in _without_bare_totals(pairs, main)]
+
+
+def _without_bare_totals(pairs: list[tuple[str, float]], keep: str = "") -> list[tuple[str, float]]:
+    return [(name, v) for name, v in pairs if name == keep or name not in _TOTAL_WORDS]
+
+
+def _reading(name: str) -> tuple[str, int]:
+    """(core, rank) of a metric's name: the words that name what it measures, and which reading it
+    is (0 the step's value, 1 unqualified, 2 a running mean): ("rd", 0) for ``cur_rd``."""
+    rank = 1
+    core = []
+    for w in re.split(r"[_/.\s-]+", name.lower()):
+        if w in _CURRENT_WORDS:
+            rank = 0
+        elif w in _AVERAGE_WORDS:
+            rank = rank and 2  # "cur_avg_loss" is still the step's
+        elif w and w not in _TRAIN_WORDS:
+            core.append(w)
+    return "_".join(core), rank
 
 
 def _words_of(name: str) -> frozenset[str]:
@@ -761,20 +834,31 @@ _COUNT_COLUMNS = frozenset({"labels", "targets", "instances", "img_size", "imgsz
 
 
 def _progress_header(cols: list[str]) -> list[str] | None:
-    """A detection trainer's progress header: the epoch, then the GPU memory, then the running
-    means of the loss terms under short names, then batch counts (YOLOv3 and YOLOv5 up to 6.1:
-    "Epoch gpu_mem box obj cls [total] labels img_size"; ultralytics 8: "... box_loss ..."). The
-    unnamed columns are loss terms ("box" is "box_loss") and "total" is the loss."""
-    if len(cols) < 3 or counter_kind((cols[0],)) != "epoch" or "mem" not in cols[1].lower():
+    """A detection trainer's progress header: the epoch (and the batch), then the GPU memory or the
+    running means of the loss terms under short names and their ``total``, then batch counts and
+    times (YOLOv3 and YOLOv5 up to 6.1: "Epoch gpu_mem box obj cls [total] labels img_size";
+    ultralytics 8: "... box_loss ..."; early YOLOv3: "Epoch Batch x y w h conf cls total nTargets
+    time"). The unnamed columns before the total are loss terms ("box" is "box_loss") and "total" is
+    the loss; without a memory column, it takes a total beside at least MIN_SUMMED_TERMS of them."""
+    if len(cols) < 3 or counter_kind((cols[0],)) != "epoch":
         return None
-    out = cols[:2]
-    for c in cols[2:]:
+    memory = "mem" in cols[1].lower()
+    total_at = next((i for i, c in enumerate(cols) if c.lower() in _TOTAL_WORDS), len(cols))
+    out = []
+    for i, c in enumerate(cols):
         low = c.lower()
-        if low in _COUNT_COLUMNS or metric_name((c,)) is not None or counter_kind((c,)) is not None:
+        if i == 0 or (memory and i == 1) or i > total_at:
+            out.append(c)  # after the total: counts and times ("nTargets", "time"), no loss terms
+        elif i == total_at:
+            out.append("loss")
+        elif low in _COUNT_COLUMNS or metric_name((c,)) is not None or counter_kind((c,)) is not None:
             out.append(c)
         else:
-            out.append("loss" if low in _TOTAL_WORDS else f"{c}_loss")
-    return out
+            out.append(f"{c}_loss")
+    terms = sum(c.endswith("_loss") and c not in cols for c in out)
+    if memory or (total_at < len(cols) and terms >= MIN_SUMMED_TERMS):
+        return out
+    return None
 
 
 def header_columns(line: str) -> list[str] | None:

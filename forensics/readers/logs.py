@@ -103,6 +103,7 @@ from forensics.readers.logmetrics import (
     is_table_delimiter,
     json_metrics,
     letter_metrics,
+    main_loss_and_basis,
     main_loss_of,
     names_a_metric,
     postfix_letter_terms,
@@ -639,6 +640,7 @@ class _LogParser:
         self.unterminated = False
         self.line = 0
         self.metric_lines = 0  # lines that gave a point of a series the rules read (for sniffing)
+        self.loss_basis = ""  # what the loss was read as on a line that printed none as 'loss'
         self.box_rows = 0  # rows of the key/value boxes closed so far: each printed a metric (for sniffing)
         self.last_metric_line = -1
 
@@ -1123,10 +1125,14 @@ class _LogParser:
                     value = _num(bare.group("value"))
                     if value is not None:
                         emitter = "print" if not self.rank else f"rank{self.rank}"
-                        self._put(_BARE_TAG, step, value, emitter)
+                        keyed = pct is None and bare.group("colon") is not None
+                        self._put(_BARE_KEYED_TAG if keyed else _BARE_TAG, step, value, emitter)
                 return  # no metric named: nothing to read (a bare "Epoch 3" line moves no series)
             lm = scan_line(text)
-        pairs = [(t, v) for t, v in main_loss_of(lm.pairs) if t != "epoch"]
+        found, basis = main_loss_and_basis(lm.pairs)
+        pairs = [(t, v) for t, v in found if t != "epoch"]
+        if basis is not None and not self.loss_basis:
+            self.loss_basis = basis  # said once in the source note: the loss no line names as such
         if not pairs:
             if lm.counters or lm.epoch is not None:
                 self._counters_only(lm)
@@ -1276,6 +1282,8 @@ class _LogParser:
                 )
             )
         notes: list[str] = []
+        if self.loss_basis and any(tag == "loss" for tag, _, _ in self.series):
+            notes.append(f"the loss is read as {self.loss_basis}")
         self._place_bare(notes)
         self._place_hf(notes)
         self._place_line_order(notes)
@@ -1354,12 +1362,12 @@ class _LogParser:
 
     def _place_bare(self, notes: list[str]) -> None:
         """Bare "step value" lines are the loss when nothing else in the log is, else dropped."""
-        keys = [k for k in self.series if k[0] == _BARE_TAG]
+        keys = [k for k in self.series if k[0] in _BARE_MIN_POINTS]
         builders = [self.series.pop(k) for k in keys]
         if any(tag == "loss" for tag, _, _ in self.series) or self.hf_points:
             return
-        for (_, unit, emitter), b in zip(keys, builders, strict=True):
-            if len(b.steps) >= MIN_BARE_POINTS:
+        for (tag, unit, emitter), b in sorted(zip(keys, builders, strict=True), key=lambda kb: len(kb[1].steps)):
+            if len(b.steps) >= _BARE_MIN_POINTS[tag]:  # of two shapes by one emitter, the longer is kept
                 self.series[("loss", unit, emitter)] = b
                 notes.append(
                     f"{len(b.steps)} lines print a bare step and one unnamed value: read as the loss, "
@@ -1424,7 +1432,9 @@ class _LogParser:
 # "76930 2.6496577": a bare step and one fractional value, nothing named (a print loop's
 # print(step, loss)); read as the loss only when the log names no loss anywhere
 _BARE_VALUE = r"(?P<value>[-+]?(?:\d{1,30}\.\d{0,30}(?:[eE][-+]?\d{1,4})?|\d{1,30}[eE][-+]?\d{1,4}|nan|inf|infinity))"
-_BARE_STEP_VALUE = re.compile(r"\s{0,64}(?P<step>\d{1,19}):?[ \t]{1,64}" + _BARE_VALUE + r"[ \t]{0,64}", re.IGNORECASE)
+_BARE_STEP_VALUE = re.compile(
+    r"\s{0,64}(?P<step>\d{1,19})(?P<colon>:)?[ \t]{1,64}" + _BARE_VALUE + r"[ \t]{0,64}", re.IGNORECASE
+)
 # The same with the step's percent of the run and the time elapsed beside it, then one unnamed value (the
 # PyTorch tutorials' print loops, copied widely: the char-RNN classifier's '%d %d%% (%s) %.4f %s / %s %s'
 # % (iter, percent, timeSince(start), loss, name, guess, correct), the char-RNN generator's and the
@@ -1437,7 +1447,14 @@ _STEP_PERCENT_VALUE = re.compile(
     re.IGNORECASE,
 )
 MIN_BARE_POINTS = 3  # bare step/value lines it takes to read them as a curve rather than stray numbers
+# "21129:\tnan": the colon after the step is the key/value shape with the counter as its key (WaveGlow's
+# train.py prints print("{}:\t{:.9f}".format(iteration, reduced_loss)) and nothing else per step): the
+# line itself says which number counts and which is the value, so one such line is read (a paste often
+# keeps only the last line before the crash)
+MIN_KEYED_BARE_POINTS = 1
 _BARE_TAG = "_bare_value"
+_BARE_KEYED_TAG = "_bare_keyed_value"
+_BARE_MIN_POINTS = {_BARE_TAG: MIN_BARE_POINTS, _BARE_KEYED_TAG: MIN_KEYED_BARE_POINTS}
 # a line that prints a value: a number standing on its own (not the digit of a name such as
 # "l1_loss", "top5_acc", "mAP50-95", which a table header may hold) or a NaN/Inf spelling
 _HAS_VALUE = re.compile(r"(?:^|[\s:=,;|(\[{])[-+]?\.?\d|\b(?:nan|inf|infinity)(?:x{1,16}|_{1,16})?\b", re.IGNORECASE)

@@ -1179,7 +1179,7 @@ def _recovers(s: Series | None) -> bool:
 
 def _exploded(s: Series | None) -> int | None:
     """A divergence that never printed NaN: the first step where a finite loss stood
-    ``EXPLODED_FACTOR`` above both its minimum so far and its first value, or, when the
+    ``EXPLODED_FACTOR`` above both its minimum so far and its first non-zero value, or, when the
     run ended stuck far above its best (the last tenth's median ``STUCK_FACTOR`` above
     the minimum and above the first value), the step where it left that minimum for good."""
     if s is None or len(s) < 3:
@@ -1189,7 +1189,12 @@ def _exploded(s: Series | None) -> int | None:
     if not finite.any():
         return None
     a = np.abs(v)
-    first = float(a[finite][0])
+    # a loss printed as exactly 0 (a saturated margin loss, a rounded print) sets no scale: the
+    # first value that does is the first non-zero one, else nothing can have exploded from it
+    scaled = finite & (a > 0)
+    if not scaled.any():
+        return None
+    first = float(a[scaled][0])
     running_min = np.minimum.accumulate(np.where(finite, a, np.inf))
     hit = finite & (a > EXPLODED_FACTOR * np.maximum(running_min, 1e-12)) & (a > EXPLODED_FACTOR * first)
     if hit.any():

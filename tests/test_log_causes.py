@@ -1,0 +1,53 @@
+"""The verdict on real training logs, by mechanism (docs/logs.md, issue 11): what a log shows that
+tells the causes apart, each on lines written here in the toolkit's own format (the thread that
+showed the case is named beside; the pasted logs themselves stay outside the repository), with
+the look-alikes that must not move.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import forensics
+
+
+def _run(tmp_path: Path, name: str, text: str, filename: str = "train.log"):
+    run = tmp_path / name
+    run.mkdir()
+    (run / filename).write_text(text, encoding="utf-8")
+    return forensics.analyze(str(run))
+
+
+def _hf_dicts(losses: list[float]) -> str:
+    # the HF Trainer's on-log print (TRL's DPOTrainer adds its reward keys), no step numbers
+    return "".join(
+        f"{{'loss': {v}, 'learning_rate': {6e-05 - i * 3e-07}, 'rewards/chosen': 3.87, 'rewards/rejected': -11.44, "
+        f"'rewards/accuracies': 1.0, 'rewards/margins': 15.31, 'logps/rejected': -783.4, 'logps/chosen': -781.2, "
+        f"'epoch': {0.01 * (i + 1):.2f}}}\n"
+        for i, v in enumerate(losses)
+    )
+
+
+def test_a_loss_printed_as_zero_sets_no_scale_to_explode_from(tmp_path):
+    # huggingface/trl#1236 (heldout4): a saturated DPO loss prints 0.0, then 0.0036, then 0.0
+    rep = _run(tmp_path, "dpo", _hf_dicts([0.0, 0.0036, 0.0]))
+    assert not rep.diverged and rep.verdict.cause == "healthy"
+    # the scale is the first non-zero value: a climb 1e4 above that still exploded
+    rep = _run(tmp_path, "blown", _hf_dicts([0.0, 2.1, 1.9, 1.8, 4.0e5]))
+    assert rep.diverged and rep.timeline.exploded_step is not None
+
+
+def _ssd(losses: list[str]) -> str:
+    # amdegroot/ssd.pytorch train.py: print('iter ' + repr(iteration) + ' || Loss: %.4f ||' % (loss.item()), end=' ')
+    # after print('timer: %.4f sec.' % (t1 - t0))
+    return "".join(f"timer: 0.0842 sec.\niter {10 * i} || Loss: {v} || " for i, v in enumerate(losses)) + "\n"
+
+
+def test_a_loss_that_never_fell_below_its_first_value_before_it_blew_up_is_the_step_size(tmp_path):
+    # amdegroot/ssd.pytorch#275 (heldout5): batch 1 at the default LR, 3.3 -> 3e10 -> nan by iteration 60
+    rep = _run(tmp_path, "ssd", _ssd(["3.2635", "14.6995", "12.2860", "14.0080", "20.0848", "29821698048.0000", "nan"]))
+    assert rep.diverged and rep.verdict.cause == "learning_rate"
+    assert any(e.rule == "LR002" for c in rep.candidates for e in c.evidence)
+    # a loss that learned first (below its first value) and then climbed late: not LR002's case
+    rep = _run(tmp_path, "late", _ssd(["3.2635", "2.9", "2.6", "2.7", "2.9", "3.1", "29821698048.0000", "nan"]))
+    assert rep.diverged and not any(e.rule == "LR002" for c in rep.candidates for e in c.evidence)

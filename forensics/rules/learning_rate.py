@@ -32,6 +32,9 @@ EARLY_ONSET_POINTS = 5
 UNSETTLED_ONSET_FRACTION = 0.35
 # ... never got below this fraction of its first value: it had not started learning.
 UNSETTLED_LOSS_FRACTION = 0.3
+# A loss that never went below its first value over this many logged points before its climb
+# learned nothing before it (fewer are as likely noise around the first value).
+NEVER_FELL_MIN_POINTS = 3
 # A schedule spike needs training that worked at the lower LR first: this many logged
 # loss points before the increase ...
 STABLE_MIN_POINTS = 8
@@ -240,7 +243,8 @@ def diverges_from_start(tl: Timeline) -> list[Finding]:
     What it detects:
         The loss never settles: its climb starts within the first 15 % of the run
         (or within its first 35 % while the loss never got below 30 % of its first
-        value), the blow-up does not follow an LR increase after stable training
+        value, or anywhere when no loss logged before it went below the first one),
+        the blow-up does not follow an LR increase after stable training
         (LR001's case; a short warmup straight to the final LR is not one), and the
         first logged loss was finite (a non-finite first loss is a data rule's case).
 
@@ -279,7 +283,7 @@ def diverges_from_start(tl: Timeline) -> list[Finding]:
         tl.onset.step - first <= UNSETTLED_ONSET_FRACTION * span
         and initial > 0
         and tl.onset.value >= UNSETTLED_LOSS_FRACTION * initial
-    )
+    ) or _never_fell(tl)
     if tl.onset.step - first > early and not never_settled:
         return []
     when = (
@@ -307,6 +311,15 @@ def diverges_from_start(tl: Timeline) -> list[Finding]:
             fix_sets="learning_rate",
         )
     ]
+
+
+def _never_fell(tl: Timeline) -> bool:
+    """No finite loss logged before the climb's onset fell below the first one (at least
+    NEVER_FELL_MIN_POINTS of them): the run never learned anything before it blew up."""
+    assert tl.loss is not None and tl.onset is not None
+    s, v = tl.loss.in_step_order
+    before = v[(s <= tl.onset.step) & np.isfinite(v)]
+    return before.size >= NEVER_FELL_MIN_POINTS and before[0] > 0 and float(before.min()) >= before[0]
 
 
 def _jumps_before_divergence(tl: Timeline) -> list[LrChange]:

@@ -1216,11 +1216,13 @@ def _implausible_bound(tag: str) -> float:
     return CLASS_LOSS_IMPLAUSIBLE if _CLASS_LOSS.search(tag) else ANY_LOSS_IMPLAUSIBLE
 
 
-def _above_for_good(s: Series, bound: float) -> int | None:
+def _above_for_good(s: Series, bound: float, overflowed: bool = False) -> int | None:
     """The step from which a finite value of ``s`` stood above ``bound`` and never came back under
-    it (a spike that falls back is the spike rules' case), or None."""
+    it (a spike that falls back is the spike rules' case), or None. With ``overflowed``, +inf is
+    such a value too: an exp() of the loss (a perplexity) printed as inf beside a finite loss
+    overflowed the float range, far past any bound."""
     v = s.values
-    finite = np.isfinite(v)
+    finite = np.isfinite(v) | (overflowed & (v == np.inf))
     above = finite & (v > bound)
     if not above.any():
         return None
@@ -1237,12 +1239,13 @@ def _implausible(loss: Series | None, terms: tuple[Series, ...], perplexities: l
     if loss is None:
         return None
     hits: list[tuple[int, str]] = []
-    for s, bound in (
-        (loss, _implausible_bound(loss.tag)),
-        *((t, _implausible_bound(t.tag)) for t in terms if t.unit == loss.unit and t.source == loss.source),
-        *((p, PERPLEXITY_IMPLAUSIBLE) for p in perplexities),
+    for s, bound, overflowed in (
+        (loss, _implausible_bound(loss.tag), False),
+        *((t, _implausible_bound(t.tag), False) for t in terms if t.unit == loss.unit and t.source == loss.source),
+        # the loss stayed finite (else this is not asked): a perplexity of inf is its exp() overflowed
+        *((p, PERPLEXITY_IMPLAUSIBLE, True) for p in perplexities),
     ):
-        step = _above_for_good(s, bound)
+        step = _above_for_good(s, bound, overflowed)
         if step is not None:
             value = float(s.values[int(np.nonzero(s.steps == step)[0][0])])
             hits.append((step, f"{s.tag} {fmt_num(value)}, past the {fmt_num(bound)} no working training reaches"))
@@ -1447,7 +1450,8 @@ def _family(name: str | None) -> str | None:
 
 
 def _lr_info(run: RunData, lr: Series | None, end: int | None) -> LrInfo:
-    """The logged LR before ``end`` (its peak), else the optimizer state or a config."""
+    """The logged LR before ``end`` (its peak; the logged LR when it is constant and starts after ``end``),
+    else the optimizer state or a config."""
     optimizer = None
     cfg_lr = None
     origin = None
@@ -1464,7 +1468,11 @@ def _lr_info(run: RunData, lr: Series | None, end: int | None) -> LrInfo:
         v = lr.values
         mask = np.isfinite(v) & (v > 0)
         if end is not None:
-            mask &= lr.steps <= end
+            before = mask & (lr.steps <= end)
+            # logged only after the divergence (a paste that starts at the blow-up): the LR it met is
+            # the one logged when that stays constant, unknown when it moves
+            if before.any() or (mask.any() and v[mask].max() >= LR_CONSTANT_RATIO * v[mask].min()):
+                mask = before
         if mask.any():
             vals = v[mask]
             constant = bool(vals.max() < LR_CONSTANT_RATIO * vals.min())

@@ -51,3 +51,31 @@ def test_a_loss_that_never_fell_below_its_first_value_before_it_blew_up_is_the_s
     # a loss that learned first (below its first value) and then climbed late: not LR002's case
     rep = _run(tmp_path, "late", _ssd(["3.2635", "2.9", "2.6", "2.7", "2.9", "3.1", "29821698048.0000", "nan"]))
     assert rep.diverged and not any(e.rule == "LR002" for c in rep.candidates for e in c.evidence)
+
+
+def _opennmt_tf(eval_loss: str, ppl: str, losses: list[float], lr: float) -> str:
+    # OpenNMT-tf 2 (opennmt/training.py, opennmt/evaluation.py): "Evaluation result for step %d: %s" with
+    # "%s = %f" joined by " ; " (perplexity = exp(loss)), then "Step = %d ; %s ; Learning rate = %f ; Loss = %f"
+    lines = [
+        "INFO:tensorflow:Saved checkpoint data/model_gpt/ckpt-435000",
+        "INFO:tensorflow:Running evaluation for step 435000",
+        f"INFO:tensorflow:Evaluation result for step 435000: loss = {eval_loss} ; perplexity = {ppl}",
+    ]
+    lines += [
+        f"INFO:tensorflow:Step = {435100 + 100 * i} ; steps/s = 2.97, source words/s = 12176 ; "
+        f"Learning rate = {lr - 3e-4 * i:f} ; Loss = {v:f}"
+        for i, v in enumerate(losses)
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def test_a_perplexity_printed_as_inf_beside_a_finite_loss_overflowed_and_the_run_diverged(tmp_path):
+    # OpenNMT/OpenNMT-tf#744 (heldout5): a GPT2Small LM at LR 1.2, losses of 1.5e5, its perplexity exp(loss) = inf
+    huge = [185912.78, 158771.16, 138000.16, 159760.92, 159738.69, 169730.59]
+    rep = _run(tmp_path, "gpt", _opennmt_tf("148890.718750", "inf", huge, 1.2025))
+    assert rep.diverged and rep.timeline.exploded_step == 435000 and "perplexity inf" in rep.verdict.summary
+    # the LR, logged only after that point but constant, is the one the run met: 120x the usual, the LR's doing
+    assert rep.timeline.lr_info.value is not None and rep.verdict.cause == "learning_rate"
+    # the same lines with a working model's perplexity: no divergence
+    rep = _run(tmp_path, "ok", _opennmt_tf("3.184", "24.146", [3.21, 3.19, 3.2, 3.18, 3.17, 3.18], 0.00025))
+    assert not rep.diverged and rep.verdict.cause == "healthy"

@@ -74,8 +74,9 @@ MAX_HELDOUT3_CRASHES = 0
 # 4 inconclusive with evidence, no crash; at the round's start the same split gave 48/56, 24/31, 6 and 1).
 # Its misses have been seen since, so a later round may tune on it and raise these: Mozilla TTS's
 # NaN guard catalogued, sd-scripts' "steps" bar with its avr_loss, a markdown table under its header
-# and baselines' key/value boxes read since (53/56, 28/31, 0).
-MIN_HELDOUT4_DIVERGED = 53 / 56
+# and baselines' key/value boxes read since (53/56, 28/31, 0); TRL's loss of exactly 0 sets no scale to
+# explode from since (54/56).
+MIN_HELDOUT4_DIVERGED = 54 / 56
 MIN_HELDOUT4_CAUSE = 28 / 31
 MAX_HELDOUT4_BAD_INCONCLUSIVE = 0
 MAX_HELDOUT4_CRASHES = 0
@@ -85,9 +86,11 @@ MAX_HELDOUT4_CRASHES = 0
 # on it). Seen since: a key/value box in a file of unknown name is sniffed as a log, improved-diffusion's
 # scaler line is catalogued, DeepSpeed's pipeline engine's "steps: N loss: X" is counted (54/58, 23/30, 3, 0);
 # then a loss under an unfamiliar name ('cur_rd', a 'total' column), the sum of criteria printed without a
-# total, and a bare '{iteration}:<tab>{loss}' line are read (56/58, 24/30, 0, 0).
-MIN_HELDOUT5_DIVERGED = 56 / 58
-MIN_HELDOUT5_CAUSE = 24 / 30
+# total, and a bare '{iteration}:<tab>{loss}' line are read (56/58, 24/30, 0, 0); then a perplexity printed
+# as inf is an overflowed exp (OpenNMT-tf diverged) and a loss that never fell below its first value before
+# its climb is LR002's (ssd.pytorch: learning_rate): 57/58, 25/30.
+MIN_HELDOUT5_DIVERGED = 57 / 58
+MIN_HELDOUT5_CAUSE = 25 / 30
 MAX_HELDOUT5_BAD_INCONCLUSIVE = 0
 MAX_HELDOUT5_CRASHES = 0
 

@@ -237,3 +237,86 @@ def test_the_waveglow_nan_line_and_its_traceback_are_a_divergence(tmp_path):
     (tmp_path / "train.log").write_text(text, encoding="utf-8")
     report = forensics.analyze(str(tmp_path))
     assert report.diverged is True and report.first_nonfinite_step == 21129
+
+
+# ---------------------------------------------------------------- a guard's skipped steps, counted
+
+
+def _espnet2_warnings(skips: int, stopped_at: int | None) -> str:
+    """ESPnet2 0.9.9 espnet2/train/trainer.py: logging.warning(f"The grad norm is {grad_norm}. Skipping updating
+    the model.") for each step whose clipped gradient norm is not finite, and at the end of an epoch in which no
+    step was updated, logging.warning(f"The gradients at all steps are invalid in this epoch. " f"Something seems
+    wrong. This training was stopped at {iepoch}epoch"), then the run breaks out of its epoch loop."""
+    out = "(trainer:582) WARNING: The grad norm is nan. Skipping updating the model.\n" * skips
+    if stopped_at is not None:
+        out += (
+            "(trainer:404) WARNING: The gradients at all steps are invalid in this epoch. Something seems wrong. "
+            f"This training was stopped at {stopped_at}epoch\n"
+        )
+    return out
+
+
+def test_espnet2_s_stop_after_an_epoch_of_skipped_steps_is_a_divergence(tmp_path):
+    _, events, *_ = parse_log_text(_espnet2_warnings(3, stopped_at=2))
+    kinds = {e.kind: e for e in events}
+    assert set(kinds) == {"nonfinite_step_skipped", "nan_loss"} and kinds["nan_loss"].values["epoch"] == 2
+    (tmp_path / "train.log").write_text(_espnet2_warnings(3, stopped_at=2), encoding="utf-8")
+    assert forensics.analyze(str(tmp_path)).diverged is True
+
+
+def test_espnet2_s_skip_warnings_alone_are_a_working_guard(tmp_path):
+    # nothing to count them against (no loss logged): the guard threw steps away and the run went on
+    (tmp_path / "train.log").write_text(_espnet2_warnings(4, stopped_at=None), encoding="utf-8")
+    report = forensics.analyze(str(tmp_path))
+    assert report.diverged is not True
+
+
+def _loop_with_skips(points: list[tuple[int, float]], skips_after: int, then: list[tuple[int, float]]) -> str:
+    """A training loop's own NaN check (print(f"[Epoch {epoch} Step {step}] NaN loss, skipping step") on every
+    step it drops, print(f"[Epoch {epoch} Step {step}] loss={loss:.4f}") every few steps)."""
+    out = [f"[Epoch 0 Step {s}] loss={v:.4f}\n" for s, v in points]
+    last = points[-1][0]
+    out += [f"[Epoch 0 Step {last + 1 + i}] NaN loss, skipping step\n" for i in range(skips_after)]
+    out += [f"[Epoch 0 Step {s}] loss={v:.4f}\n" for s, v in then]
+    return "".join(out)
+
+
+def test_skips_that_last_until_the_log_ends_are_counted_against_the_steps_trained(tmp_path):
+    curve = [(10 * i, 2.0 - 0.01 * i) for i in range(1, 11)]  # a loss every 10 steps, up to step 100
+    # 30 steps dropped after step 100 and no finite loss since: three prints were due, none came
+    _, events, *_ = parse_log_text(_loop_with_skips(curve, 30, []))
+    stop = [e for e in events if e.kind == "nan_loss"]
+    assert len(stop) == 1 and stop[0].step == 100 and stop[0].values["skips"] == 30
+    (tmp_path / "train.log").write_text(_loop_with_skips(curve, 30, []), encoding="utf-8")
+    assert forensics.analyze(str(tmp_path)).diverged is True
+
+
+def test_isolated_skips_or_fewer_than_the_print_interval_stay_a_working_guard(tmp_path):
+    curve = [(10 * i, 2.0 - 0.01 * i) for i in range(1, 11)]
+    # three skips, then the loss is finite again: the guard did its work
+    text = _loop_with_skips(curve, 3, [(110, 1.89), (120, 1.88)])
+    assert not [e for e in parse_log_text(text)[1] if e.kind == "nan_loss"]
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "train.log").write_text(text, encoding="utf-8")
+    assert forensics.analyze(str(tmp_path / "a")).diverged is False
+    # a loss every 50 steps and 20 skips at the end: the next print was not due yet, nothing is known
+    sparse = [(50 * i, 2.0 - 0.01 * i) for i in range(1, 6)]
+    assert not [e for e in parse_log_text(_loop_with_skips(sparse, 20, []))[1] if e.kind == "nan_loss"]
+    # nine in a row after per-step prints: fewer than PERSISTENT_SKIPS, a paste's tail proves nothing
+    dense = [(i, 2.0 - 0.01 * i) for i in range(1, 30)]
+    assert not [e for e in parse_log_text(_loop_with_skips(dense, 9, []))[1] if e.kind == "nan_loss"]
+
+
+def test_chainer_s_main_loss_is_the_loss_not_a_term_summed_with_its_parts():
+    # chainer's PrintReport (extensions/print_report.py), as ESPnet 1 prints it: each entry left-aligned in
+    # max(10, len(entry)) characters and two blanks; 'main/' names the main optimizer's observer, so
+    # 'main/loss' is the loss the model trains on and 'main/loss_ctc', 'main/loss_att' are its terms
+    entries = ["epoch", "iteration", "main/loss", "main/loss_ctc", "main/loss_att", "elapsed_time"]
+    widths = [max(10, len(e)) for e in entries]
+    header = "  ".join(f"{e:<{w}}" for e, w in zip(entries, widths, strict=True)) + "\n"
+    rows = "".join(
+        "".join(f"{v:<{w}g}  " for v, w in zip(row, widths, strict=True)) + "\n"
+        for row in ([0, 100, 150.2, 200.1, 128.7, 60.5], [0, 200, 141.9, 190.3, 121.2, 121.0])
+    )
+    series = parse_log_text(header + rows)[0]
+    assert series["loss"].steps.tolist() == [100, 200] and series["loss"].values.tolist() == [150.2, 141.9]

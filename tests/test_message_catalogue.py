@@ -106,6 +106,45 @@ PRINTED: list[tuple[str, str, str, dict]] = [
         {"value": "nan"},
     ),
     ("Lua Torch char-rnn (train.lua)", "loss is exploding, aborting.", "nan_loss", {"value": "exploding"}),
+    (
+        "ESPnet2 0.9-202x (espnet2/train/trainer.py Trainer.run, all_steps_are_invalid)",
+        "[gpu01] 2021-08-20 10:00:00,000 (trainer:404) WARNING: The gradients at all steps are invalid in this "
+        "epoch. Something seems wrong. This training was stopped at 2epoch",
+        "nan_loss",
+        {"epoch": 2},
+    ),
+    # ---------------------------------------------------------------- a step thrown away, training goes on
+    (
+        "ESPnet2 0.9 (espnet2/train/trainer.py train_one_epoch; clip_grad_norm_ gave a float)",
+        "[gpu01] 2021-08-20 10:00:00,000 (trainer:582) WARNING: The grad norm is nan. Skipping updating the model.",
+        "nonfinite_step_skipped",
+        {"value": "nan", "framework": "espnet2"},
+    ),
+    (
+        "ESPnet2 202x (espnet2/train/trainer.py train_one_epoch; the norm made a tensor first)",
+        "[gpu01] 2023-03-01 10:00:00,000 (trainer:612) WARNING: The grad norm is tensor(inf, device='cuda:0'). "
+        "Skipping updating the model.",
+        "nonfinite_step_skipped",
+        {"value": "tensor(inf, device='cuda:0')", "framework": "espnet2"},
+    ),
+    (
+        "a training loop's own check: print(f'[Epoch {epoch} Step {step}] NaN loss, skipping step')",
+        "[Epoch 3 Step 1200] NaN loss, skipping step",
+        "nonfinite_step_skipped",
+        {"framework": "any"},
+    ),
+    (
+        "a training loop's own check: print('Batch had nan loss, skipping this batch.')",
+        "Batch had nan loss, skipping this batch.",
+        "nonfinite_step_skipped",
+        {"framework": "any"},
+    ),
+    (
+        "a training loop's own check: print(f'  Step {step}: NaN loss, skipping')",
+        "  Step 40: NaN loss, skipping",
+        "nonfinite_step_skipped",
+        {"framework": "any"},
+    ),
     # ---------------------------------------------------------------- anomaly detection
     (
         "PyTorch 2.x anomaly mode (torch/csrc/autograd/engine.cpp), Lightning detect_anomaly=True",
@@ -417,6 +456,14 @@ NOT_A_MESSAGE = [
     # the TTS guard's own source line, as a traceback shows it above the error: no loss named yet
     'raise RuntimeError(f" [!] NaN loss with {key}.")',
     "warning: NaN loss with fp16 is skipped by the scaler",
+    # a skip that is no non-finite value's: resuming a data loader, a disabled EMA, a finance word
+    "Skipping 120 batches to resume from step 3000",
+    "[ema] skipping update of the EMA weights: ema disabled",
+    "skipping step 40: the infinite sampler wraps around",
+    # Megatron-LM's training_log counts them in every record: a count of 0 is no skip (and its metrics are read)
+    " iteration     5426/  250000 | consumed samples:        43408 | elapsed time per iteration (ms): 4247.9 | "
+    "learning rate: 2.999E-04 | global batch size:     8 | lm loss: 2.301E+00 | loss scale: 1.0 | grad norm: 0.512 | "
+    "number of skipped iterations:   0 | number of nan iterations:   0 |",
 ]
 
 

@@ -29,12 +29,15 @@ Families and their members:
 - ``nan_loss``: NaN guards that stop a run: TensorFlow's NanTensorHook and estimator,
   Lightning's loss check and EarlyStopping(check_finite), detectron2's anomaly check
   (it names the iteration), fairseq's gradient check,
-  Megatron's grad-norm check, DETR's check of its predicted boxes (NaN fails it),
+  Megatron's grad-norm check, DETR's check of its predicted boxes (NaN fails it), ESPnet2's stop
+  after an epoch whose every step it skipped,
   OpenNMT-tf's, neuralhydrology's, Mozilla/Coqui TTS's and Lua nngraph's checks, PyTorch's
   ``clip_grad_norm_(error_if_nonfinite=True)``, Lightning 1.x's ``terminate_on_nan``
   parameter check, Lua char-rnn's NaN and exploding-loss stops;
 - ``nonfinite_step_skipped``: a trainer's own guard that threw one step away on a NaN (or
-  out-of-range) loss or gradient and went on: ESPnet's two warnings, neuralhydrology's;
+  out-of-range) loss or gradient and went on: ESPnet's two warnings, ESPnet2's, neuralhydrology's,
+  and any line that says a NaN/Inf made it skip a step, update, batch or iteration (the reader counts
+  them against the steps trained: skips that last until the log ends are a divergence);
 - ``nan_loss_terminated``: Keras TerminateOnNaN (Keras 2 and 3, tf.keras);
 - ``loss_scale_overflow_transient``: one skipped step of dynamic loss scaling:
   DeepSpeed (its three step wordings and the scaler's own two lines), apex amp and its
@@ -410,6 +413,17 @@ CATALOGUE: tuple[Message, ...] = (
         "come out of a sigmoid, so x1 < x0 only when they are NaN; the line is the traceback's frame",
         "assert (boxes1[:, 2:] >= boxes1[:, :2]).all()",
     ),
+    Message(
+        "nan_loss",
+        "espnet2",
+        "The gradients at all steps are invalid in this epoch. Something seems wrong. This training was stopped at "
+        "{iepoch}epoch",
+        "espnet2/train/trainer.py (Trainer.run: every step of the epoch was skipped on a non-finite grad norm, "
+        "all_steps_are_invalid, so the run stops)",
+        "The gradients at all steps are invalid",
+        Deferred(r"The gradients at all steps are invalid(?:.{0,80}?stopped at (\d{1,9}) ?epoch)?"),
+        lambda m: {"epoch": int(m.group(1))} if m.group(1) else {},
+    ),
     # ------------------------------------------------------------ a step thrown away, training goes on
     Message(
         "nonfinite_step_skipped",
@@ -427,6 +441,34 @@ CATALOGUE: tuple[Message, ...] = (
         ") is not correct",
         Deferred(r"loss \(=(\S{1,64})\) is not correct"),
         lambda m: {"value": m.group(1)},
+    ),
+    Message(
+        "nonfinite_step_skipped",
+        "espnet2",
+        "The grad norm is {grad_norm}. Skipping updating the model.",
+        "espnet2/train/trainer.py (Trainer.train_one_epoch: clip_grad_norm_ gave a non-finite norm; the step is "
+        "dropped, scaler.step/update still run; 0.9 to 202x)",
+        "Skipping updating the model",
+        Deferred(r"grad norm is (.{1,80}?)\.? Skipping updating the model"),
+        lambda m: {"value": m.group(1)},
+    ),
+    Message(
+        "nonfinite_step_skipped",
+        "any",
+        "NaN loss, skipping step",
+        "a trainer's own check, in any words: a NaN or Inf, a skip, and what was skipped (step, update, batch, "
+        "iteration) on one line ('[Epoch 3 Step 120] NaN loss, skipping step', 'Batch had nan loss, skipping "
+        "this batch.', 'WARNING: NaN loss, skipping update'), not a record counting them (Megatron's 'number of "
+        "skipped iterations: 0 | number of nan iterations: 0'); a loss scaler's skip is its own family",
+        "kip",
+        Deferred(
+            # not a record that counts them ("number of skipped iterations: 0 | number of nan iterations: 0")
+            r"^(?!.{0,400}?(?:skip|nan)\w{0,8}[ \w]{0,30}[:=][ \t]{0,4}[-+]?\d)"
+            r"(?=.{0,400}?(?<![\w.])[-+]?(?:nan|inf|infinity|non-?finite)(?!\w|\.\w))"
+            r"(?=.{0,400}?(?<!\w)skip(?:ping|ped|s)?(?!\w))"
+            r"(?=.{0,400}?(?<!\w)(?:steps?|updat(?:e|es|ing)|batch(?:es)?|iter(?:ation)?s?)(?!\w))",
+            re.IGNORECASE | re.DOTALL,
+        ),
     ),
     Message(
         "nonfinite_step_skipped",

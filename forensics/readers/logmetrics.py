@@ -332,7 +332,7 @@ _LAST_FALLBACKS = ("err", "perplexity")
 _NAMED_BY_CORE = frozenset({"rd", "total"}) | _CRITERIA
 _CURRENT_WORDS = frozenset({"cur", "curr", "current", "batch", "step", "iter", "last"})
 _AVERAGE_WORDS = frozenset({"avg", "average", "mean", "running", "smooth", "smoothed", "ema", "moving"})
-_TRAIN_WORDS = frozenset({"train", "training", "tr"})
+_TRAIN_WORDS = frozenset({"train", "training", "tr", "main"})  # chainer's "main/loss": the main optimizer's
 
 
 # A line that names no metric cannot give one: a cheap test before tokenizing (every alias

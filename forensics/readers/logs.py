@@ -76,6 +76,7 @@ from __future__ import annotations
 import codecs
 import dataclasses
 import functools
+import math
 import os
 import re
 import stat
@@ -629,6 +630,11 @@ class _LogParser:
         self.forward_trace: deque[str] = deque(maxlen=FORWARD_TRACE_KEEP)
         # where the loss scale reached its floor: (line, step, scale, how it shows)
         self.scale_floor: tuple[int, int | None, float, str] | None = None
+        # a trainer's guard dropping steps (nonfinite_step_skipped), counted since the last finite loss
+        # point: (line, step) of the first of them, and how many; the steps of the last two loss points
+        self.skips_since_finite = 0
+        self.first_skip: tuple[int, int | None] | None = None
+        self.loss_steps: tuple[int | None, int | None] = (None, None)
         self.overflow_wordings: dict[str, int] = {}  # loss-scale overflow lines seen, by catalogued wording
         self.floor_overflows: dict[str, int] = {}  # of those, overflows the scaler could not lower the scale on
         self.pending_forward: tuple[str, tuple[str, ...]] | None = None
@@ -791,6 +797,9 @@ class _LogParser:
         ):
             ev.values["forward_trace"] = self.pending_forward[1]
             self.pending_forward = None
+        if ev.kind == "nonfinite_step_skipped":
+            self.skips_since_finite += 1
+            self.first_skip = self.first_skip or (line, ev.step)
         stored = self._store(ev)
         if ev.kind == "nonfinite_tensor" and "op" in ev.values:
             self.last_op_event = stored
@@ -852,6 +861,9 @@ class _LogParser:
             self.last_metric_line = self.line
         if tag == "loss_scale":
             self._note_scale(value, self.line, step if unit == "step" else None, "as logged")
+        if tag == "loss" and unit == "step" and math.isfinite(value) and self.loss_steps[1] != step:
+            self.loss_steps = (self.loss_steps[1], step)
+            self.skips_since_finite, self.first_skip = 0, None
         key = (tag, unit, emitter)
         b = self.series.get(key)
         if b is None:
@@ -1281,6 +1293,7 @@ class _LogParser:
                     values={"loss_scale": scale},
                 )
             )
+        self._persisting_skips()
         notes: list[str] = []
         if self.loss_basis and any(tag == "loss" for tag, _, _ in self.series):
             notes.append(f"the loss is read as {self.loss_basis}")
@@ -1323,6 +1336,31 @@ class _LogParser:
         epoch_tags = frozenset(t for t in scalars if unit != "epoch" and self._epoch_series.get(t))
         plan = self._plan()
         return _ParseResult(scalars, events, died, last_step, unit, self.spe, notes, epoch_tags, plan)
+
+    def _persisting_skips(self) -> None:
+        """Steps a trainer's guard dropped, counted against the steps trained: skips followed by a
+        finite loss are a working guard (LOG005), but at least as many skips as the steps between the
+        last two loss points, and PERSISTENT_SKIPS, with no finite loss since, until the log ends, mean
+        every step was being thrown away: the guard is then a stop, as ESPnet2's own "all steps are
+        invalid" is."""
+        prev, last = self.loss_steps
+        if self.first_skip is None or prev is None or last is None:
+            return  # no loss logged twice: nothing to count the skips against
+        needed = max(PERSISTENT_SKIPS, last - prev)
+        if self.skips_since_finite < needed:
+            return
+        line, step = self.first_skip
+        self.events.append(
+            _EventBuilder(
+                kind="nan_loss",
+                message=f"the trainer's guard dropped {self.skips_since_finite} step(s) on a non-finite loss or "
+                f"gradient from step {last} on, with no finite loss logged since (the log prints one every "
+                f"{last - prev} step(s)): every step was being thrown away until the log ends",
+                line=line,
+                step=step,
+                values={"skips": self.skips_since_finite, "interval": last - prev, "what": "persisting_skips"},
+            )
+        )
 
     def _plan(self) -> Plan | None:
         """The optimizer steps the job said it would train, where its trainer printed them: the
@@ -1452,6 +1490,10 @@ MIN_BARE_POINTS = 3  # bare step/value lines it takes to read them as a curve ra
 # line itself says which number counts and which is the value, so one such line is read (a paste often
 # keeps only the last line before the crash)
 MIN_KEYED_BARE_POINTS = 1
+# A guard's skips that last until the log ends are a stop when there are at least as many as the steps
+# between two logged losses (a print was due and none came finite) and at least this many: a working guard
+# drops isolated steps, and a few in a row at the end of a paste are still no proof that none came after
+PERSISTENT_SKIPS = 10
 _BARE_TAG = "_bare_value"
 _BARE_KEYED_TAG = "_bare_keyed_value"
 _BARE_MIN_POINTS = {_BARE_TAG: MIN_BARE_POINTS, _BARE_KEYED_TAG: MIN_KEYED_BARE_POINTS}

@@ -34,9 +34,14 @@ NEAR_LIMIT_FRACTION = 0.5
 # with unnormalised inputs, a step counter is an integer): not weights, not judged.
 BUFFER_NAMES = ("running_mean", "running_var", "moving_mean", "moving_variance", "num_batches_tracked")
 
-# Evidence weights. Weights exploded, at the dtype's limit or out of line by decades:
-# the checkpoint itself shows the blow-up, decisive without a curve.
-BROKEN_WEIGHT = 0.85
+# Evidence weights, by the step size a source states. Weights exploded, at the dtype's limit or
+# out of line by decades show the blow-up itself, decisive without a curve: at a normal LR only
+# the network's own compounding grows them so (exploding gradients); with no LR stated it is
+# still the blow-up the weights show (weighed lower, the fitted table's base rate for a run with
+# no curve, the data's, would outvote it: 0.84 is where exploded weights stop winning there). At
+# a high LR, or under a step schedule that multiplies it at each milestone, the step size
+# explains them: weak, weighed against the LR's own evidence (LR006, LR009).
+BROKEN_WEIGHT = {"normal": 0.85, "unknown": 0.85, "high": 0.2}
 # Non-finite weights alone say the run diverged, not why: context, no vote for a cause.
 NONFINITE_WEIGHT = CONTEXT
 # A checkpoint that passes every check: the run had not diverged when it was saved.
@@ -184,6 +189,15 @@ def checkpoint_only(tl: Timeline) -> bool:
     return tl.loss is None and bool(tl.checkpoints)
 
 
+def step_size_level(tl: Timeline) -> str:
+    """The step size a source states: "high" (an LR high for its optimizer, or a config's step
+    schedule that multiplies the LR at each milestone), "normal", or "unknown"."""
+    sf = tl.lr_schedule.step_factor
+    if lr_high(tl.lr_info) or (sf is not None and sf > STEP_FACTOR_RAISES):
+        return "high"
+    return "normal" if lr_normal(tl.lr_info) else "unknown"
+
+
 def _layer_list(layers: list[LayerHealth], what: str) -> str:
     shown = ", ".join(f"{h.layer} ({what(h)})" for h in layers[:3])  # type: ignore[operator]
     return shown + (f" and {len(layers) - 3} more" if len(layers) > 3 else "")
@@ -211,7 +225,11 @@ def checkpoint_weights_broken(tl: Timeline) -> list[Finding]:
         WeightWatcher takes), only come from updates that compounded: the weights
         exploded. Every layer lifted alike and still finite is the step size's mark
         instead (LR007). Non-finite weights say the run diverged but not why: they
-        are reported as context and vote for no cause.
+        are reported as context and vote for no cause. The step size a source
+        states (the optimizer state, a config) weighs it: at a high LR, or under a
+        step schedule that multiplies the LR at each milestone (LR009), the steps
+        explain the blow-up (weak evidence, not decisive), as the EXP rules stay
+        silent there; otherwise it settles the cause.
 
     Evidence it reports:
         The checkpoint, the layers with their RMS per element and how many decades
@@ -245,12 +263,15 @@ def checkpoint_weights_broken(tl: Timeline) -> list[Finding]:
             parts.append(f"{name} reached max |x| {fmt_num(absmax)}, near {dtype}'s limit of {fmt_num(_LIMITS[dtype])}")
         if h.nonfinite_tensors:
             parts.append(f"{len(h.nonfinite_tensors)} tensor(s) hold NaN or Inf (first: {h.nonfinite_tensors[0]})")
+        level = step_size_level(tl)
+        if h.broken and level == "high":
+            parts.append("the stated step size explains such growth as well")
         message = f"In {view.path}, " + "; ".join(parts) + "."
         return [
             Finding(
                 "exploding_gradients" if h.broken else None,
                 message[0].upper() + message[1:],
-                BROKEN_WEIGHT if h.broken else NONFINITE_WEIGHT,
+                BROKEN_WEIGHT[level] if h.broken else NONFINITE_WEIGHT,
                 step=view.step,
                 source=view.path,
                 fix="Resume from an earlier checkpoint with gradient clipping (clipnorm=1.0) and a lower peak LR; "

@@ -51,9 +51,15 @@ STOP_MESSAGE_ONLY_CONFIDENCE = 0.7
 # A healthy curve whose record stops before the run's planned end, the trainer's end-of-training
 # summary missing and no source saying why: the job crashed, was killed or is still running,
 # and what came after the last point is unknown; the verdict is no surer than a coin
-# (on the corpus's dev split, 2 of the 6 such runs were healthy; of the runs whose finite checkpoints
-# stop before the steps a config planned, 3 of 10).
+# (on the corpus's dev split, 2 of the 6 such runs were healthy).
 PARTIAL_RECORD_CONFIDENCE = 0.5
+# Finite checkpoints, no curve, and the last checkpoint more than one interval before the steps a
+# config planned: the job ended early and the weights say nothing of why. A crash, a kill, a label
+# the loss cannot take (the job dies of it before any NaN) and a NaN after the last checkpoint all
+# leave this; a healthy stop is one of four or five such endings, not a coin's side. On the dev
+# split 3 of the 12 such runs were healthy (3 of 16 with the dev runs that kept curves seen as their
+# checkpoints and config alone); the others diverged or crashed after the last checkpoint.
+STOPPED_SHORT_CHECKPOINTS_CONFIDENCE = 0.25
 # No single piece of evidence is certain: weights are capped here when combined.
 MAX_EVIDENCE_WEIGHT = 0.99
 # The confidence of a verdict never reaches certainty.
@@ -219,6 +225,15 @@ def _divergence_sentence(tl: Timeline) -> str:
     return ""
 
 
+def _runner_up_sentence(probs: dict[str, float]) -> str:
+    """The likeliest problem cause by the fitted table, named beside a healthy verdict that the
+    record cannot vouch for (its probability, or nothing when it is below RUNNER_UP_MIN_SCORE)."""
+    other = max((c for c in probs if c != "healthy"), key=lambda c: (probs[c], -CAUSES.index(c)), default=None)
+    if other is None or probs[other] < RUNNER_UP_MIN_SCORE:
+        return ""
+    return f" Runner-up: {other.replace('_', ' ')} ({probs[other]:.2f})."
+
+
 def _crash_line(tl: Timeline) -> tuple[str, str] | None:
     """(exception line, where) of the exception the job died with, as the log printed it."""
     for path, e in tl.log_events:
@@ -292,15 +307,18 @@ def diagnose(tl: Timeline, evidence: list[Evidence]) -> Diagnosis:
                 upto = f" up to step {last}" if last is not None else ""
                 short = _checkpoints_stop_short(tl)
                 confidence = min(calibrated(p_healthy, "healthy_checkpoints"), HEALTHY_MAX_CONFIDENCE)
+                kind: str | None = "healthy_checkpoints"
                 said = ""
                 if short:
                     # the job ended before its planned length, and what ended it came after the last
-                    # checkpoint: a crash, a kill or a divergence are as open as a healthy stop
-                    confidence = min(confidence, PARTIAL_RECORD_CONFIDENCE)
+                    # checkpoint: a crash, a kill or a divergence are as open as a healthy stop (a fixed
+                    # confidence, left out of the kind's calibration)
+                    confidence, kind = min(confidence, STOPPED_SHORT_CHECKPOINTS_CONFIDENCE), None
                     said = (
                         f" But the last checkpoint is at step {short[0]} of the {short[1]} planned ({short[2]}), "
                         f"and checkpoints came every {short[3]} steps: the job stopped before its end (it crashed, "
                         "was killed or diverged after that checkpoint), and no source says which."
+                        + _runner_up_sentence(comb.probabilities)
                     )
                 verdict = Verdict(
                     "healthy",
@@ -310,9 +328,7 @@ def diagnose(tl: Timeline, evidence: list[Evidence]) -> Diagnosis:
                     "only finite weights: no sign of divergence up to there." + said,
                     None,
                 )
-                return Diagnosis(
-                    verdict, _with_probabilities(cands, comb.probabilities), [], notes, "healthy_checkpoints"
-                )
+                return Diagnosis(verdict, _with_probabilities(cands, comb.probabilities), [], notes, kind)
             if extra:
                 verdict = Verdict(
                     "healthy",

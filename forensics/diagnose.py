@@ -600,9 +600,22 @@ def _left_open(tl: Timeline, top: Candidate, evidence: list[Evidence]) -> str | 
     times in 52 (7 in 21 at a first-point NaN), and a sudden NaN from a normal level was an
     operation's in 27 runs and the data's in 10: a lean, which the summary says."""
     nf = tl.first_nonfinite
-    if nf is None or nf.role not in ("loss", "grad_norm"):
+    in_weights = nf is None and tl.loss is None and tl.first_nonfinite_checkpoint is not None
+    if not in_weights and (nf is None or nf.role not in ("loss", "grad_norm")):
         return None
     if any(e.weight > 0 and _shape(e) is None for e in top.evidence):
+        return None
+    sudden = any(e.weight > 0 and _shape(e) == "sudden" for e in evidence)
+    if in_weights:
+        if not sudden or top.cause not in ("data_or_labels", "numerical_instability"):
+            return None
+        return (
+            "Steady weights that turn NaN in every layer between two checkpoints are what a batch holding NaN/Inf "
+            "and an operation's singularity on a batch (0/0 in a batch statistic, log(0)) both leave, and the "
+            "weights cannot tell them apart (the rows fed between the two checkpoints would): the cause named is a "
+            "lean, not a finding, and its confidence says so."
+        )
+    if nf is None:
         return None
     if nf.last_finite_step is None:
         return (
@@ -610,7 +623,6 @@ def _left_open(tl: Timeline, top: Candidate, evidence: list[Evidence]) -> str | 
             "blew up in its first updates from a bad first batch or an operation's singularity: the cause named is "
             "a lean, not a finding, and its confidence says so."
         )
-    sudden = any(e.weight > 0 and _shape(e) == "sudden" for e in evidence)
     if sudden and top.cause in ("data_or_labels", "numerical_instability"):
         return (
             "A NaN straight from a normal loss is what a batch holding NaN/Inf and an operation's singularity in that "

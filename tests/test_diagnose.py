@@ -187,6 +187,30 @@ def test_a_verdict_a_finding_settles_does_not_say_the_record_leaves_it_open(run)
     assert FIRST_POINT_OPEN not in v.summary and SUDDEN_OPEN not in v.summary
 
 
+CHECKPOINT_SUDDEN_OPEN = "turn NaN in every layer between two checkpoints are what a batch holding NaN/Inf"
+
+
+@pytest.mark.parametrize(
+    "run",
+    [
+        "torch_division_by_zero/checkpoints",  # 0/0 in a batch statistic (PyTorch): steady, then NaN everywhere
+        "keras_log_of_zero/checkpoints",  # log(0) in a hand-written loss (Keras): the same checkpoints
+        "keras_nan_in_inputs/ckpt",  # NaN rows (Keras): the same checkpoints again
+    ],
+)
+def test_a_verdict_on_steady_checkpoints_turning_nan_says_a_batch_and_an_operation_leave_the_same_weights(run):
+    v = forensics.analyze(SAMPLES / run).verdict
+    assert v.cause in ("data_or_labels", "numerical_instability")
+    assert CHECKPOINT_SUDDEN_OPEN in v.summary and "a lean, not a finding" in v.summary
+    assert v.confidence < 0.7
+
+
+def test_checkpoints_whose_nan_a_finding_explains_do_not_say_the_weights_leave_it_open():
+    # Inf in float16 tensors beside steady checkpoints (NUM005): the dtype names the overflow
+    v = forensics.analyze(SAMPLES / "torch_fp16_overflow/checkpoints").verdict
+    assert v.cause == "numerical_instability" and CHECKPOINT_SUDDEN_OPEN not in v.summary
+
+
 def test_a_schedule_that_raises_the_lr_explains_steady_checkpoints_turning_nan():
     # checkpoints only, steady up to step 100, NaN everywhere at 120; the config's multistep schedule
     # multiplies the LR by 57 at each milestone: the step size jumped between the two checkpoints

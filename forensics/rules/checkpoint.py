@@ -338,7 +338,7 @@ def _float_tensors(view: CheckpointView) -> list:
     return [t for t in view.checkpoint.tensors if t.dtype.startswith(("float", "bfloat")) and t.numel]
 
 
-@rule("CKPT002", "nan-everywhere-after-steady-checkpoints", "data_or_labels", (), ("checkpoints",))
+@rule("CKPT002", "nan-everywhere-after-steady-checkpoints", "data_or_labels", (), ("checkpoints",), shape="sudden")
 def nan_after_steady_checkpoints(tl: Timeline) -> list[Finding]:
     """
     What it detects:
@@ -355,7 +355,8 @@ def nan_after_steady_checkpoints(tl: Timeline) -> list[Finding]:
         whose gradient was NaN everywhere: a batch holding NaN/Inf (or a label outside
         the loss's domain), or an operation that hit a singularity on it (a division
         by a zero batch statistic, a log of zero) — the checkpoints cannot tell these
-        two apart, the data pipeline can. Nor can they tell NaN rows from Inf rows
+        two apart, the data pipeline can, so a verdict resting on this finding alone
+        says it is a lean. Nor can they tell NaN rows from Inf rows
         (an Inf input's update is Inf - Inf or 0 x Inf: NaN too), so the finding
         names no detail. Silent when a config's step schedule raises the LR at
         each milestone (a factor above 1, LR009): the step size itself jumped,

@@ -96,6 +96,12 @@ LR_JUMP_FACTOR = 2.0
 # A run whose loss ends this many times above its best, and above where it started,
 # has diverged even without a NaN (healthy training loss never ends 10x off its minimum).
 STUCK_FACTOR = 10.0
+# A loss whose last logged points stand this many times above its first logged value (two decades)
+# has diverged, however few points it logged: no training that works ends there.
+STAYED_UP_FACTOR = 100.0
+# The end of the record is the median of this share of its last points (one point at least), so
+# a last point that spikes up or down does not decide alone.
+STAYED_UP_TAIL_SHARE = 0.1
 # A loss point this many times its trailing median is a spike.
 SPIKE_FACTOR = 3.0
 # The loss is "near zero" before the blow-up when its last finite level is this
@@ -1179,9 +1185,11 @@ def _recovers(s: Series | None) -> bool:
 
 def _exploded(s: Series | None) -> int | None:
     """A divergence that never printed NaN: the first step where a finite loss stood
-    ``EXPLODED_FACTOR`` above both its minimum so far and its first non-zero value, or, when the
-    run ended stuck far above its best (the last tenth's median ``STUCK_FACTOR`` above
-    the minimum and above the first value), the step where it left that minimum for good."""
+    ``EXPLODED_FACTOR`` above both its minimum so far and its first non-zero value; when the
+    record ended ``STAYED_UP_FACTOR`` above that first value (the median of its last tenth), the
+    first step that stood that high; or, when the run ended stuck far above its best (the last
+    tenth's median ``STUCK_FACTOR`` above the minimum and above the first value), the step
+    where it left that minimum for good."""
     if s is None or len(s) < 3:
         return None
     v = s.values
@@ -1199,6 +1207,15 @@ def _exploded(s: Series | None) -> int | None:
     hit = finite & (a > EXPLODED_FACTOR * np.maximum(running_min, 1e-12)) & (a > EXPLODED_FACTOR * first)
     if hit.any():
         return int(s.steps[int(np.argmax(hit))])
+    fa = a[finite]
+    if (
+        fa.size >= 3
+        and first > 0
+        and float(median(fa[-max(1, int(STAYED_UP_TAIL_SHARE * fa.size)) :])) >= (STAYED_UP_FACTOR * first)
+    ):
+        # ended two decades above where it began: too few points for the stuck test below, or a
+        # first point already the best, and still no working training ends there
+        return int(s.steps[int(np.argmax(finite & (a >= STAYED_UP_FACTOR * first)))])
     if not np.all(v[finite] > 0) or finite.sum() < 20:
         return None
     fv, fs = v[finite], s.steps[finite]

@@ -14,7 +14,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from forensics.median import median
-from forensics.timeline import LrChange, LrInfo, Series, Timeline, find_onset
+from forensics.timeline import (
+    STAYED_UP_FACTOR,
+    STAYED_UP_TAIL_SHARE,
+    LrChange,
+    LrInfo,
+    Series,
+    Timeline,
+    find_onset,
+)
 
 # Adam-family default is 1e-3; ten times that routinely diverges on plain nets.
 ADAPTIVE_HIGH_LR = 1e-2
@@ -212,3 +220,30 @@ def clean_sample_covers(tl: Timeline, step: int | None) -> bool:
     b = stated_batch(tl)
     rows = max((a.shape[0] for ds in tl.data_samples for a in ds.arrays if a.shape), default=0)
     return rows >= max(step, 1) * b
+
+
+@dataclass(frozen=True)
+class StayedUp:
+    """A finite loss that blew up and stayed there: its |values| in step order and its end level."""
+
+    steps: np.ndarray
+    values: np.ndarray
+    tail: float
+
+
+def stayed_blown_up(tl: Timeline) -> StayedUp | None:
+    """The loss, when every logged value is finite, no checkpoint holds a non-finite weight, and the
+    end of the record (the median of its last ``STAYED_UP_TAIL_SHARE``) stands ``STAYED_UP_FACTOR``
+    above its first non-zero logged value: a divergence that never printed NaN or Inf. None otherwise."""
+    lo = tl.loss
+    if lo is None or len(lo) < 3 or tl.first_nonfinite is not None or tl.first_nonfinite_checkpoint is not None:
+        return None
+    s, v = lo.in_step_order
+    if not np.isfinite(v).all():
+        return None
+    a = np.abs(v)
+    nonzero = np.flatnonzero(a > 0)  # a loss printed as exactly 0 sets no scale (as the timeline judges it)
+    tail = float(median(a[-max(1, int(STAYED_UP_TAIL_SHARE * a.size)) :]))
+    if not nonzero.size or tail < STAYED_UP_FACTOR * a[nonzero[0]]:
+        return None
+    return StayedUp(s[nonzero[0] :], a[nonzero[0] :], tail)

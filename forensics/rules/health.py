@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from forensics.rules.base import Finding, rule
+from forensics.rules.context import FIRST_LOSS_HUGE
 from forensics.timeline import Timeline
 from forensics.util import fmt_num
 
@@ -21,11 +22,17 @@ def no_divergence(tl: Timeline) -> list[Finding]:
     """
     What it detects:
         Every logged training loss (and gradient norm) is finite and never
-        exploded, and no checkpoint holds a non-finite tensor.
+        exploded (a loss that ended two decades above its first logged value
+        exploded, finite or not), and no checkpoint holds a non-finite tensor.
+        A loss that passed 1e3 on the way counts as one that did not fall.
 
     Why it points to this cause:
         Divergence shows as a non-finite or exploded loss; without one the run
-        is healthy as far as its artifacts tell, whatever else ended it.
+        is healthy as far as its artifacts tell, whatever else ended it. A
+        loss of thousands is no initialised net's (cross-entropy starts near
+        ln(classes), a standardised regression near 1): its outputs were blown
+        up at some point, or its targets are unscaled, and a fall from there
+        says less of health than a fall from a normal level.
 
     Evidence it reports:
         The loss at the first and last logged step and how many steps were
@@ -38,7 +45,8 @@ def no_divergence(tl: Timeline) -> list[Finding]:
         return []
     v = tl.loss.values
     first, last = float(v[0]), float(v[-1])
-    improved = last < first
+    # a fall from a blown-up level (FIRST_LOSS_HUGE) is no sign that training worked
+    improved = last < first and float(np.nanmax(np.abs(v))) < FIRST_LOSS_HUGE
     return [
         Finding(
             None,

@@ -19,6 +19,7 @@ from forensics.rules.context import (
     lr_normal,
     lr_still_rising,
     may_have_failed,
+    stayed_blown_up,
 )
 from forensics.timeline import LrChange, LrInfo, RelativeUpdate, Timeline, log10_safe
 from forensics.util import fmt_num
@@ -849,6 +850,67 @@ def nonfinite_before_learning(tl: Timeline) -> list[Finding]:
             step=nf.step,
             source=tl.loss.source,
             fix=_fix_cap(None, None),
+            fix_sets="learning_rate",
+        )
+    ]
+
+
+# A blow-up that stayed finite: the step size is the likelier cause, but clipped exploding
+# gradients can leave the same picture (bounded updates), so it is a finding, not a verdict.
+FINITE_BLOWUP_WEIGHT = 0.5
+
+
+@rule("LR016", "blew-up-and-stayed-finite", "learning_rate", (), needs=("loss",))
+def blew_up_and_stayed_finite(tl: Timeline) -> list[Finding]:
+    """
+    What it detects:
+        A training loss that rose at least 100x above its first logged value and
+        was still there at the end of the record (the median of its last tenth
+        of points, one point at least), every logged loss finite and no
+        checkpoint holding a non-finite weight: a divergence that never printed
+        a NaN or an Inf.
+
+    Why it points to this cause:
+        Growth that compounds — a gradient amplified layer after layer or step
+        after step through a recurrence (exploding gradients), or an operation
+        that overflows or hits a singularity — multiplies the loss by a factor
+        at every step until it leaves the float range: such runs end in Inf or
+        NaN within a few hundred steps. A step size past the stability limit
+        need not: an adaptive optimizer (Adam, RMSprop) moves each weight by
+        about the LR per step whatever the gradient, and clipping bounds the
+        update to LR x the clip norm, so at too high an LR the weights are
+        thrown to a large but finite place and the loss stays blown up without
+        overflowing. Clipped exploding gradients can leave the same picture
+        (clipping is their cure, so that run would have to be clipped and still
+        fail), which keeps this a finding to weigh, not a verdict.
+
+    Evidence it reports:
+        The first logged loss, the peak and its step, the level at the end of
+        the record, and the LR where known.
+
+    Fix to suggest:
+        Lower the LR by 10x (concrete value where it is known), add a warmup
+        and gradient clipping.
+    """
+    up = stayed_blown_up(tl)
+    if up is None:
+        return []
+    lo = tl.loss
+    assert lo is not None
+    s, a = up.steps, up.values
+    first, tail, peak = float(a[0]), up.tail, int(np.argmax(a))
+    lri = tl.lr_info
+    lr_txt = f" (LR {fmt_num(lri.value)}, {lri.origin})" if lri.value is not None else ""
+    return [
+        Finding(
+            None,  # a level, not a shape: a warmup's or a schedule's peak can throw the weights as far
+            f"The loss rose from {fmt_num(first)} ({lo.unit} {int(s[0])}) to {fmt_num(float(a[peak]))} at {lo.unit} "
+            f"{int(s[peak])} and was still {fmt_num(tail)} at the end of the record, never Inf or NaN{lr_txt}: the "
+            "weights were thrown far by bounded steps too large, not grown by compounding, which overflows.",
+            FINITE_BLOWUP_WEIGHT,
+            step=int(s[peak]),
+            source=lo.source,
+            fix=_fix_cap(None, lri.value),
             fix_sets="learning_rate",
         )
     ]

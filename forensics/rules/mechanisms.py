@@ -287,6 +287,8 @@ def huge_first_loss(tl: Timeline) -> list[Finding]:
         A run that blew up within its first steps whose first logged loss was
         finite but already 1e3 or more, at an LR that is not high for its
         optimizer, and no data sample shows inputs that are not normalised.
+        Not when that first point is an epoch's mean or was logged after the
+        first 100 updates: those carry updates, whose size is the LR's.
 
     Why it points to this cause:
         Before training has moved anything, the loss is what the initialised net
@@ -317,6 +319,8 @@ def huge_first_loss(tl: Timeline) -> list[Finding]:
     first, at = float(tl.loss.values[i]), int(tl.loss.steps[i])
     if end is not None and at >= end:
         return []
+    if tl.loss.unit == "epoch" or at > NEAR_INIT_STEPS:
+        return []  # an epoch's mean, or a point logged after many updates: the step size's doing as well
     if not math.isfinite(first) or abs(first) < FIRST_LOSS_HUGE or lr_high(tl.lr_info):
         return []
     if unscaled_input(tl) is not None:

@@ -1233,13 +1233,12 @@ def _implausible_bound(tag: str) -> float:
     return CLASS_LOSS_IMPLAUSIBLE if _CLASS_LOSS.search(tag) else ANY_LOSS_IMPLAUSIBLE
 
 
-def _above_for_good(s: Series, bound: float, overflowed: bool = False) -> int | None:
+def _above_for_good(s: Series, bound: float, overflowed: np.ndarray | None = None) -> int | None:
     """The step from which a finite value of ``s`` stood above ``bound`` and never came back under
-    it (a spike that falls back is the spike rules' case), or None. With ``overflowed``, +inf is
-    such a value too: an exp() of the loss (a perplexity) printed as inf beside a finite loss
-    overflowed the float range, far past any bound."""
+    it (a spike that falls back is the spike rules' case), or None. The points ``overflowed`` marks
+    (+inf values that stand for a number past the float range) count as values above it."""
     v = s.values
-    finite = np.isfinite(v) | (overflowed & (v == np.inf))
+    finite = np.isfinite(v) if overflowed is None else np.isfinite(v) | overflowed
     above = finite & (v > bound)
     if not above.any():
         return None
@@ -1257,16 +1256,31 @@ def _implausible(loss: Series | None, terms: tuple[Series, ...], perplexities: l
         return None
     hits: list[tuple[int, str]] = []
     for s, bound, overflowed in (
-        (loss, _implausible_bound(loss.tag), False),
-        *((t, _implausible_bound(t.tag), False) for t in terms if t.unit == loss.unit and t.source == loss.source),
-        # the loss stayed finite (else this is not asked): a perplexity of inf is its exp() overflowed
-        *((p, PERPLEXITY_IMPLAUSIBLE, True) for p in perplexities),
+        (loss, _implausible_bound(loss.tag), None),
+        *((t, _implausible_bound(t.tag), None) for t in terms if t.unit == loss.unit and t.source == loss.source),
+        *((p, PERPLEXITY_IMPLAUSIBLE, _overflowed_exp(p, loss)) for p in perplexities),
     ):
         step = _above_for_good(s, bound, overflowed)
         if step is not None:
             value = float(s.values[int(np.nonzero(s.steps == step)[0][0])])
             hits.append((step, f"{s.tag} {fmt_num(value)}, past the {fmt_num(bound)} no working training reaches"))
     return min(hits) if hits else None
+
+
+def _overflowed_exp(ppl: Series, loss: Series) -> np.ndarray:
+    """The perplexity's +inf points that are its exp() overflowed past the float range: the loss
+    stayed finite (else this is not asked), and where it is logged at that step it stands above the
+    log of the perplexity's bound too (an exp taken in float16, which overflows past 11 nats, beside
+    a plausible loss, is no divergence)."""
+    at = dict(zip(loss.steps.tolist(), loss.values.tolist(), strict=True))
+    floor = math.log(PERPLEXITY_IMPLAUSIBLE)
+    return np.array(
+        [
+            v == math.inf and at.get(step, math.inf) > floor
+            for step, v in zip(ppl.steps.tolist(), ppl.values.tolist(), strict=True)
+        ],
+        dtype=bool,
+    )
 
 
 def _perplexities(run: RunData, loss: Series | None) -> list[Series]:

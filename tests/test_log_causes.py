@@ -6,6 +6,7 @@ the look-alikes that must not move.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import forensics
@@ -79,3 +80,18 @@ def test_a_perplexity_printed_as_inf_beside_a_finite_loss_overflowed_and_the_run
     # the same lines with a working model's perplexity: no divergence
     rep = _run(tmp_path, "ok", _opennmt_tf("3.184", "24.146", [3.21, 3.19, 3.2, 3.18, 3.17, 3.18], 0.00025))
     assert not rep.diverged and rep.verdict.cause == "healthy"
+
+
+def test_a_perplexity_overflowed_in_float16_beside_a_plausible_loss_is_no_divergence(tmp_path):
+    # a print loop that takes exp() of a float16 loss: past 11.09 nats it overflows 65504, so a
+    # healthy LM at initialisation (ln 50257 = 10.8 nats, a little above in its first steps) prints inf
+    lines = "".join(
+        f"step {10 * i} | loss {v:.4f} | ppl {'inf' if v > 11.09 else f'{math.exp(v):.2f}'}\n"
+        for i, v in enumerate([11.42, 11.31, 11.2, 11.12, 11.1, 11.15])
+    )
+    rep = _run(tmp_path, "fp16exp", lines)
+    assert rep.timeline.loss is not None and not rep.diverged
+    # the same inf beside a loss past any token's cross-entropy is an overflow of the model's outputs
+    lines = "".join(f"step {10 * i} | loss {v:.4f} | ppl inf\n" for i, v in enumerate([1.48e5, 1.52e5, 1.49e5, 1.51e5]))
+    rep = _run(tmp_path, "blown", lines)
+    assert rep.diverged

@@ -244,7 +244,8 @@ def diverges_from_start(tl: Timeline) -> list[Finding]:
     What it detects:
         The loss never settles: its climb starts within the first 15 % of the run
         (or within its first 35 % while the loss never got below 30 % of its first
-        value, or anywhere when no loss logged before it went below the first one),
+        value, or anywhere when no loss logged before it went below the first one in a
+        record that starts by step 2000 or epoch 2),
         the blow-up does not follow an LR increase after stable training
         (LR001's case; a short warmup straight to the final LR is not one), and the
         first logged loss was finite (a non-finite first loss is a data rule's case).
@@ -316,9 +317,15 @@ def diverges_from_start(tl: Timeline) -> list[Finding]:
 
 def _never_fell(tl: Timeline) -> bool:
     """No finite loss logged before the climb's onset fell below the first one (at least
-    NEVER_FELL_MIN_POINTS of them): the run never learned anything before it blew up."""
+    NEVER_FELL_MIN_POINTS of them), in a record that starts where a step size past the stability
+    limit breaks a run (by EARLY_NONFINITE_STEP or EARLY_NONFINITE_EPOCH; a paste that starts
+    later, or lines placed by their order, show nothing of the run's start): the run never learned
+    anything before it blew up."""
     assert tl.loss is not None and tl.onset is not None
     s, v = tl.loss.in_step_order
+    start = {"step": EARLY_NONFINITE_STEP, "epoch": EARLY_NONFINITE_EPOCH}.get(tl.loss.unit)
+    if start is None or not len(s) or int(s[0]) > start:
+        return False
     before = v[(s <= tl.onset.step) & np.isfinite(v)]
     return before.size >= NEVER_FELL_MIN_POINTS and before[0] > 0 and float(before.min()) >= before[0]
 

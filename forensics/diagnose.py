@@ -27,7 +27,7 @@ from forensics.ending import ending_of
 from forensics.records import CUT_TRACEBACK
 from forensics.rules import REGISTRY
 from forensics.rules.base import CAUSES, CONTEXT, Evidence
-from forensics.rules.context import blown_up_before_nonfinite
+from forensics.rules.context import blown_up_before_nonfinite, term_blown_up_at_nonfinite
 from forensics.timeline import RecordEnd, Timeline
 from forensics.util import fmt_num
 
@@ -393,10 +393,13 @@ def diagnose(tl: Timeline, evidence: list[Evidence]) -> Diagnosis:
         before = renormalised(comb.probabilities, possible)
         possible.remove("numerical_instability")
         if max(before, key=lambda c: before[c]) == "numerical_instability":  # said where it moves the verdict
+            term = term_blown_up_at_nonfinite(tl)
             first_sentence += (
-                " The loss had already blown up before that: an overflow or a singularity strikes from a normal "
-                "level, so not numerical instability."
-            )
+                f" Its term {term[0]} stood at {fmt_num(term[1])} at {tl.loss.unit if tl.loss else 'step'} {term[2]}, "
+                "still finite: the loss had blown up, and "
+                if term is not None
+                else " The loss had already blown up before that: "
+            ) + "an overflow or a singularity strikes from a normal level, so not numerical instability."
     probs = renormalised(comb.probabilities, possible)
     ranked = _with_probabilities(problem, probs)
     if decisive:

@@ -95,3 +95,26 @@ def test_a_perplexity_overflowed_in_float16_beside_a_plausible_loss_is_no_diverg
     lines = "".join(f"step {10 * i} | loss {v:.4f} | ppl inf\n" for i, v in enumerate([1.48e5, 1.52e5, 1.49e5, 1.51e5]))
     rep = _run(tmp_path, "blown", lines)
     assert rep.diverged
+
+
+def _gluoncv(pairs: list[tuple[str, str]]) -> str:
+    # GluonCV scripts/detection/ssd/train_ssd.py:
+    # '[Epoch {}][Batch {}], Speed: {:.3f} samples/sec, {}={:.3f}, {}={:.3f}'
+    # with the two metrics' names (CrossEntropy, SmoothL1), no total printed
+    return "".join(
+        f"INFO:root:[Epoch 0][Batch {i}], Speed: 24.210 samples/sec, CrossEntropy={ce}, SmoothL1={l1}\n"
+        for i, (ce, l1) in enumerate(pairs)
+    )
+
+
+def test_a_term_still_finite_but_blown_up_where_the_total_went_nan_is_no_sudden_nan(tmp_path):
+    # dmlc/gluon-cv#142 (heldout5): after one batch the cross-entropy is 2.9e33 and the smooth L1 NaN
+    huge = "2911234189311495764698741583380480.000"
+    rep = _run(tmp_path, "ssd", _gluoncv([("19.147", "3.899"), (huge, "nan"), (huge, "nan")]))
+    assert rep.diverged and rep.verdict.cause != "numerical_instability"
+    assert "crossentropy stood at 2.91e+33" in rep.verdict.summary
+    assert not any(e.rule == "DATA005" for c in rep.candidates for e in c.evidence)
+    # the terms at a normal level where the total went NaN: a NaN from a normal level, as before
+    rep = _run(tmp_path, "sudden", _gluoncv([("19.147", "3.899"), ("7.512", "2.310"), ("6.904", "nan")]))
+    assert rep.diverged and "stood at" not in rep.verdict.summary
+    assert any(e.rule == "DATA005" for c in rep.candidates for e in c.evidence)

@@ -117,16 +117,47 @@ def blown_up_before_nonfinite(tl: Timeline) -> bool:
     was at no normal level when it went non-finite: it had blown up on the way there, and the
     NaN/Inf is that blow-up reaching the float limit, not a batch's or an operation's doing.
     Judged on the series that went non-finite: the loss, or the gradient norm that stands in for
-    it where the logger masked the loss (against its own first value, never the loss's)."""
+    it where the logger masked the loss (against its own first value, never the loss's); or on a
+    term of the loss printed beside it that was still finite but blown up at that very step
+    (``term_blown_up_at_nonfinite``)."""
     nf = tl.first_nonfinite
     series = {"loss": tl.loss, "grad_norm": tl.grad_norm}.get(nf.role) if nf is not None else None
-    if nf is None or series is None or nf.last_finite_value is None:
+    if nf is None or series is None:
+        return False
+    if term_blown_up_at_nonfinite(tl) is not None:
+        return True
+    if nf.last_finite_value is None:
         return False
     last = abs(nf.last_finite_value)
     if not math.isfinite(last) or last < FIRST_LOSS_HUGE:
         return False
     before = series.values[(series.steps < nf.step) & np.isfinite(series.values)]
     return before.size <= 1 or last >= CLIMB_FACTOR * abs(float(before[0]))
+
+
+def term_blown_up_at_nonfinite(tl: Timeline) -> tuple[str, float, int] | None:
+    """(name, value, step) of a term of the loss, printed in the loss's own file and unit, that was finite
+    at the step where the loss first went non-finite (or at its last finite step before it) and
+    already huge there (FIRST_LOSS_HUGE, and CLIMB_FACTOR above its own first value when it has
+    one before): the total's NaN is that term's blow-up meeting another term's overflow (Inf - Inf,
+    0 x Inf), not a sudden NaN from a normal level. None when no term shows it."""
+    nf = tl.first_nonfinite
+    if nf is None or nf.role != "loss" or tl.loss is None:
+        return None
+    start = nf.last_finite_step if nf.last_finite_step is not None else nf.step
+    for t in tl.other_losses:
+        if t.unit != tl.loss.unit or t.source != tl.loss.source:
+            continue
+        ok = np.isfinite(t.values)
+        near = ok & (t.steps >= start) & (t.steps <= nf.step)
+        if not near.any():
+            continue
+        i = int(np.nonzero(near)[0][np.argmax(np.abs(t.values[near]))])
+        value = abs(float(t.values[i]))
+        before = t.values[ok & (t.steps < int(t.steps[i]))]
+        if value >= FIRST_LOSS_HUGE and (not before.size or value >= CLIMB_FACTOR * abs(float(before[0]))):
+            return t.tag, float(t.values[i]), int(t.steps[i])
+    return None
 
 
 def climbed_into_blowup(tl: Timeline) -> bool:

@@ -495,3 +495,61 @@ def regression_takes_no_log(tl: Timeline) -> list[Finding]:
             "torch.autograd.set_detect_anomaly(True) or tf.debugging.enable_check_numerics to name the operation.",
         )
     ]
+
+
+# The first forward pass runs on the initial weights: a loss logged at this step or before it
+# carries no update (step 0 or 1, as the loops count the first batch).
+FIRST_FORWARD_STEP = 1
+
+
+@rule("NUM014", "inf-at-the-first-forward-pass", "numerical_instability", ("fp16_overflow",), needs=("loss",))
+def inf_at_first_forward_pass(tl: Timeline) -> list[Finding]:
+    """
+    What it detects:
+        The training loss is +Inf or -Inf at its first logged point, and that
+        point is the first forward pass (step 0 or 1: no update has run), while
+        no source says the weights are float32 or bfloat16. Context for the
+        detail of a numerical fault; it argues for no cause.
+
+    Why it points to this cause:
+        Before any update the net computes on its initial weights, whose
+        activations and logits sit near 1: in float32 an Inf there needs a
+        value past 3.4e38 or a probability rounded to exactly 0 (a logit gap
+        past about 100), which no ordinarily initialised net reaches. float16
+        reaches its limit at 65504, its exp() overflows once a logit passes
+        11.09 and its softmax rounds a probability to 0 at a gap of about 17:
+        of the operations that fail, the one an initialised net meets most
+        often is float16's range. A log(0) there needs logits scaled up from
+        the start (a temperature or logit scale of tens), an x/0 a batch that
+        triggers it: both happen, which is why this is context for the detail
+        the fitted table weighs, not a finding. A first logged point after
+        updates (or an epoch's mean) is silent here, as is a NaN, which many
+        things leave.
+
+    Evidence it reports:
+        The step and the value of the first logged loss.
+
+    Fix to suggest:
+        Train in mixed precision with dynamic loss scaling (or bfloat16) and
+        keep the loss and softmax in float32.
+    """
+    nf = tl.first_nonfinite
+    if tl.loss is None or nf is None or nf.role != "loss" or nf.last_finite_step is not None:
+        return []
+    if not math.isinf(nf.value) or nf.unit != "step" or nf.step > FIRST_FORWARD_STEP:
+        return []
+    if nf.step != int(tl.loss.steps.min()) or tl.weight_dtype in ("float32", "bfloat16"):
+        return []
+    return [
+        Finding(
+            "fp16_overflow",
+            f"The loss was {fmt_num(nf.value)} at step {nf.step}, its first forward pass, before any update: an "
+            "initialised net in float32 stays far from its limit, while float16 overflows at 65504 (exp() past "
+            "11.09).",
+            CONTEXT,
+            step=nf.step,
+            source=nf.source,
+            fix="Use mixed precision with dynamic loss scaling (torch.amp + GradScaler) or bfloat16; keep the loss and "
+            "softmax in float32.",
+        )
+    ]

@@ -118,3 +118,26 @@ def test_a_term_still_finite_but_blown_up_where_the_total_went_nan_is_no_sudden_
     rep = _run(tmp_path, "sudden", _gluoncv([("19.147", "3.899"), ("7.512", "2.310"), ("6.904", "nan")]))
     assert rep.diverged and "stood at" not in rep.verdict.summary
     assert any(e.rule == "DATA005" for c in rep.candidates for e in c.evidence)
+
+
+_HF_ARGS = (
+    "06/12/2024 10:01:02 - INFO - __main__ - Training/evaluation parameters TrainingArguments(\n_n_gpu=1,\n"
+    "{precision}gradient_accumulation_steps=1,\nlearning_rate=2e-05,\nlogging_steps=10,\nlr_scheduler_type=linear,\n"
+    "num_train_epochs=3,\nper_device_train_batch_size=16,\nwarmup_ratio=0.1,\n)\n"
+)
+
+
+def test_a_nan_before_any_update_in_a_float16_run_is_the_forward_pass_overflow_as_much_as_the_inputs(tmp_path):
+    # the HF Trainer's example scripts log their TrainingArguments, then one dict per logging step; with
+    # logging_nan_inf_filter a NaN loss is logged as 0.0 and the grad norm shows the NaN
+    # (huggingface/sentence-transformers#2703, heldout5, is the one-line case of an mT5 in fp16)
+    dicts = "".join(f"{{'loss': 0.0, 'grad_norm': nan, 'learning_rate': 0.0, 'epoch': 0.0{i}}}\n" for i in (1, 2, 3))
+    rep = _run(tmp_path, "fp16", _HF_ARGS.format(precision="fp16=True,\n") + dicts)
+    data001 = [e for c in rep.candidates for e in c.evidence if e.rule == "DATA001"]
+    assert rep.timeline.weight_dtype == "float16" and data001 and data001[0].weight <= 0.3
+    assert rep.verdict.cause == "numerical_instability"
+    # the same lines in float32: nothing was updated, so the inputs are what the finding names
+    rep = _run(tmp_path, "fp32", _HF_ARGS.format(precision="") + dicts)
+    data001 = [e for c in rep.candidates for e in c.evidence if e.rule == "DATA001"]
+    assert rep.timeline.weight_dtype != "float16" and data001 and data001[0].weight == 0.8
+    assert rep.verdict.cause == "data_or_labels"

@@ -41,6 +41,10 @@ FIRST_STEP_WEIGHT = 0.6
 # ... at a first point logged only after updates ran (an epoch mean, a step past the first):
 # an early blow-up of the network looks the same.
 FIRST_POINT_AFTER_UPDATES_WEIGHT = 0.3
+# ... in a run that computes in float16 (a config, the trainer's line or the loss's grid says so):
+# its forward pass overflows past 65504 on the initial weights as readily (a pretrained model's
+# activations, T5's feed-forward), so a NaN before any update is the inputs' no more than an overflow's.
+FIRST_STEP_FLOAT16_WEIGHT = 0.3
 # A data sample holding NaN/Inf inputs: seen directly, as sure as evidence gets.
 NONFINITE_SAMPLE_WEIGHT = 0.9
 # Negative labels in a data sample: no class index is negative.
@@ -126,7 +130,9 @@ def nonfinite_first_step(tl: Timeline) -> list[Finding]:
         yet — the Stack Overflow case where the loss is NaN even at LR 0. With
         the inputs fed at hand and clean, what remains is the network (a signal
         amplified through its layers from initialisation) or an operation with a
-        singularity, which other rules weigh.
+        singularity, which other rules weigh. In a run that computes in float16
+        the forward pass itself overflows (past 65504) on the initial weights as
+        readily, so the finding weighs little there.
 
     Evidence it reports:
         The first logged step and value, the state of the earliest checkpoint.
@@ -190,7 +196,9 @@ def nonfinite_first_step(tl: Timeline) -> list[Finding]:
             ),
             step=nf.step,
             source=nf.source,
-            weight=FIRST_STEP_LR0_WEIGHT
+            weight=FIRST_STEP_FLOAT16_WEIGHT
+            if tl.weight_dtype == "float16"
+            else FIRST_STEP_LR0_WEIGHT
             if lr0 == 0
             else (FIRST_POINT_AFTER_UPDATES_WEIGHT if after_updates else FIRST_STEP_WEIGHT),
             fix="Check the inputs for NaN/Inf and the labels against the output layer's range before training.",

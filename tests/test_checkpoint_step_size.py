@@ -1,9 +1,10 @@
-"""CKPT001 on a real PyTorch training whose step schedule blows the weights up: a small MLP
-trained here for 40 SGD steps (well under a second), its LR multiplied at step 20 by the
-config's ``lr_gamma``, checkpoints written by safetensors every 5 steps and no loss curve
-kept. The exploded weights are the step size's doing when the config says the schedule
-raises the LR, and the finding must not settle the cause as exploding gradients then; with
-no config the blow-up the weights show settles it, as before."""
+"""CKPT001 and EXP004 on a real PyTorch training whose step schedule blows the weights up: a
+small MLP trained here for 40 SGD steps (well under a second), its LR multiplied at step 20 by
+the config's ``lr_gamma``, checkpoints written by safetensors every 5 steps and no loss curve
+kept. The exploded weights are the step size's doing when the config says the schedule raises
+the LR: neither exploded weights (CKPT001) nor weights at the dtype's limit (EXP004) may settle
+the cause as exploding gradients then, and the schedule is the verdict; with no config the
+blow-up the weights show settles it, as before."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from forensics.diagnose import DECISIVE_CONFIDENCE
 from forensics.load import load_run
 from forensics.rules import REGISTRY
 from forensics.rules.checkpoint import BROKEN_WEIGHT
+from forensics.rules.weights import DTYPE_LIMIT_WEIGHT
 from forensics.timeline import build_timeline
 
 torch = pytest.importorskip("torch")
@@ -69,10 +71,12 @@ def test_weights_blown_up_under_a_schedule_that_raises_the_lr_are_the_step_sizes
     finding = _ckpt001(runs["with_config"])
     assert finding.detail == "exploding_gradients" and finding.weight == BROKEN_WEIGHT["high"]
     assert "the stated step size explains such growth as well" in finding.message
+    # weights at float32's limit too (EXP004): the steps compounded them as well
+    (limit,) = REGISTRY["EXP004"].check(build_timeline(load_run(runs["with_config"])))
+    assert limit.weight == DTYPE_LIMIT_WEIGHT["high"]
+    # the schedule (LR009) outweighs the blow-up it caused
     report = forensics.analyze(runs["with_config"])
-    # the schedule (LR009) is weighed against the blow-up: no exploding-gradients verdict stated as settled
-    assert report.verdict.confidence < DECISIVE_CONFIDENCE
-    assert "learning_rate" in {c.cause for c in report.candidates[:2]}
+    assert report.verdict.cause == "learning_rate" and report.verdict.confidence < DECISIVE_CONFIDENCE
 
 
 def test_the_same_weights_without_a_config_are_named_exploded_weights(runs):

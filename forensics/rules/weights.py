@@ -7,6 +7,7 @@ import math
 import numpy as np
 
 from forensics.rules.base import CONTEXT, Finding, rule
+from forensics.rules.checkpoint import step_size_level
 from forensics.rules.context import (
     DTYPE_MAX,
     GRAD_LAST_RATIO,
@@ -59,8 +60,10 @@ GRAD_SPIKE_RISING_WEIGHT = {"normal": 0.6, "high": 0.2, "unknown": 0.45}
 GRAD_SPIKE_WEIGHT = {"normal": 0.5, "high": 0.2, "unknown": 0.35}
 # Weight norms (or weight histograms) grown ten-fold across checkpoints.
 WEIGHT_GROWTH_WEIGHT = {"normal": 0.6, "high": 0.2, "unknown": 0.4}
-# Weights at the dtype's limit: they exploded, but the limit alone does not say why.
-DTYPE_LIMIT_WEIGHT = 0.4
+# Weights at the dtype's limit: they exploded, but the limit alone does not say why. At a high
+# stated LR, or under a config's step schedule that multiplies it at each milestone, the steps
+# compounded them (CKPT001's reading of the same weights): weak.
+DTYPE_LIMIT_WEIGHT = {"normal": 0.4, "unknown": 0.4, "high": 0.15}
 
 
 def _lr_weight(tl: Timeline, normal: float, high: float, unknown: float) -> float:
@@ -304,7 +307,10 @@ def weights_near_dtype_limit(tl: Timeline) -> list[Finding]:
 
     Why it points to this cause:
         Weights only get near the dtype's limit by compounding growth: the
-        explosion is in the parameters themselves, not in one bad batch.
+        explosion is in the parameters themselves, not in one bad batch. Steps far
+        too large compound as well: at a high stated LR, or under a config's step
+        schedule that multiplies the LR at each milestone (LR009), the finding is
+        weak, the step size's evidence weighed against it.
 
     Evidence it reports:
         Tensor, dtype, max |x|, the dtype's limit, checkpoint and step.
@@ -319,14 +325,16 @@ def weights_near_dtype_limit(tl: Timeline) -> list[Finding]:
                 continue
             near = math.isfinite(t.absmax) and t.absmax >= DTYPE_LIMIT_FRACTION * limit
             if near or t.posinf or t.neginf:
+                level = step_size_level(tl)
+                why = ": the stated step size explains such growth as well" if level == "high" else ""
                 return [
                     Finding(
                         "exploding_gradients",
                         f"{t.name} ({t.dtype}) reached max |x| {fmt_num(t.absmax)} with {t.posinf + t.neginf} Inf "
-                        f"(dtype limit {fmt_num(limit)}) in {c.path}.",
+                        f"(dtype limit {fmt_num(limit)}) in {c.path}{why}.",
                         step=c.step,
                         source=c.path,
-                        weight=DTYPE_LIMIT_WEIGHT,
+                        weight=DTYPE_LIMIT_WEIGHT[level],
                         fix=_clip_fix(tl),
                     )
                 ]

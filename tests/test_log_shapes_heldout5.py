@@ -320,3 +320,49 @@ def test_chainer_s_main_loss_is_the_loss_not_a_term_summed_with_its_parts():
     )
     series = parse_log_text(header + rows)[0]
     assert series["loss"].steps.tolist() == [100, 200] and series["loss"].values.tolist() == [150.2, 141.9]
+
+
+# ---------------------------------------------------------------- a project's own NaN stop
+
+
+def _lightning_bar(epoch: int, n: int, total: int, loss: str) -> str:
+    """PyTorch Lightning 0.x's training bar (tqdm: '{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt}
+    [{elapsed}<{remaining}, {rate_fmt}{postfix}]', desc 'Epoch {e}', postfix loss, v_num and the logged metrics),
+    as scae-pytorch (mlberkeley, 2020) shows it."""
+    pct = 100 * n / total
+    return (
+        f"Epoch {epoch}: {pct:3.0f}%|████▌     | {n}/{total} [00:20<00:24, 10.32it/s, loss={loss}, v_num=sbr8, "
+        "rec_log_likelihood=-1.48e+3, temp_l1=0.251, rec_mse=0.00765]"
+    )
+
+
+# scae-pytorch scae/models/pcae.py training_step: "if torch.isnan(loss): raise ValueError('loss is nan')", as a
+# traceback prints its last frame (a paste that kept only that frame, without the exception line)
+_SCAE_FRAME = (
+    '  File "/home/user/scae-pytorch/scae/models/pcae.py", line 100, in training_step\n'
+    "    raise ValueError('loss is nan')\n"
+)
+
+
+def test_a_frame_that_raises_a_nan_stop_is_that_stop_when_the_paste_ends_on_it(tmp_path):
+    bars = [_lightning_bar(26, n, 469, "0.512") for n in (214, 215)] + [_lightning_bar(26, 216, 469, "inf")]
+    text = "\r".join(bars)
+    _, events, *_ = parse_log_text(text + "\n" + _SCAE_FRAME)
+    assert [(e.kind, e.message) for e in events] == [("nan_loss", "ValueError: loss is nan")]
+    # with its header and exception line, the stop is one event, read from the exception line
+    full = "Traceback (most recent call last):\n" + _SCAE_FRAME + "ValueError: loss is nan\n"
+    _, events, *_ = parse_log_text(text + "\n" + full)
+    assert [e.kind for e in events if e.kind != "exception"] == ["nan_loss"]
+    (tmp_path / "train.log").write_text(text + "\n" + _SCAE_FRAME, encoding="utf-8")
+    assert forensics.analyze(str(tmp_path)).diverged is True
+
+
+def test_a_raise_that_is_no_frame_s_or_names_no_value_is_no_stop():
+    # a source listing (no frame line before it), an f-string whose value the traceback does not show,
+    # and a frame raising another error: no NaN stop
+    assert not parse_log_text("step 1 loss 2.0\n    raise ValueError('loss is nan')\n")[1]
+    frame = '  File "train.py", line 12, in step\n'
+    events = parse_log_text(frame + "    raise ValueError(f'loss is {loss}')\n")[1]
+    assert not [e for e in events if e.kind == "nan_loss"]
+    events = parse_log_text(frame + "    raise ValueError('batch size must be positive')\n")[1]
+    assert not [e for e in events if e.kind == "nan_loss"]

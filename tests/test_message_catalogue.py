@@ -107,6 +107,18 @@ PRINTED: list[tuple[str, str, str, dict]] = [
     ),
     ("Lua Torch char-rnn (train.lua)", "loss is exploding, aborting.", "nan_loss", {"value": "exploding"}),
     (
+        "scae-pytorch (scae/models/pcae.py training_step: raise ValueError('loss is nan')), a project's own stop",
+        "ValueError: loss is nan",
+        "nan_loss",
+        {"framework": "any"},
+    ),
+    (
+        "a project's own stop: raise RuntimeError('Loss is NaN, gradients are not finite')",
+        "RuntimeError: Loss is NaN, gradients are not finite",
+        "nan_loss",
+        {"framework": "any"},
+    ),
+    (
         "ESPnet2 0.9-202x (espnet2/train/trainer.py Trainer.run, all_steps_are_invalid)",
         "[gpu01] 2021-08-20 10:00:00,000 (trainer:404) WARNING: The gradients at all steps are invalid in this "
         "epoch. Something seems wrong. This training was stopped at 2epoch",
@@ -460,6 +472,9 @@ NOT_A_MESSAGE = [
     "Skipping 120 batches to resume from step 3000",
     "[ema] skipping update of the EMA weights: ema disabled",
     "skipping step 40: the infinite sampler wraps around",
+    # an exception naming the loss but no non-finite value, and one naming a NaN but no loss
+    "KeyError: 'loss'",
+    "ValueError: Input contains NaN, infinity or a value too large for dtype('float64').",
     # Megatron-LM's training_log counts them in every record: a count of 0 is no skip (and its metrics are read)
     " iteration     5426/  250000 | consumed samples:        43408 | elapsed time per iteration (ms): 4247.9 | "
     "learning rate: 2.999E-04 | global batch size:     8 | lm loss: 2.301E+00 | loss scale: 1.0 | grad norm: 0.512 | "

@@ -26,7 +26,8 @@ Families and their members:
 - ``nonfinite_tensor``: TensorFlow check_numerics / enable_check_numerics, JAX
   ``jax_debug_nans`` / ``jax_debug_infs`` and checkify, the HF Trainer's
   DebugUnderflowOverflow, fairseq's NanDetector;
-- ``nan_loss``: NaN guards that stop a run: TensorFlow's NanTensorHook and estimator,
+- ``nan_loss``: NaN guards that stop a run (and, in any words, an exception whose message names the
+  loss or the gradients and a NaN or Inf): TensorFlow's NanTensorHook and estimator,
   Lightning's loss check and EarlyStopping(check_finite), detectron2's anomaly check
   (it names the iteration), fairseq's gradient check,
   Megatron's grad-norm check, DETR's check of its predicted boxes (NaN fails it), ESPnet2's stop
@@ -62,6 +63,7 @@ from dataclasses import dataclass
 from typing import Any
 
 Fields = dict[str, Any]
+GENERIC = "any"  # the framework of the catalogue's entries that read a family's message in any words
 
 
 class Deferred:
@@ -415,6 +417,21 @@ CATALOGUE: tuple[Message, ...] = (
     ),
     Message(
         "nan_loss",
+        GENERIC,
+        "ValueError: loss is nan",
+        "a project's own NaN stop, in any words: an exception whose message says the loss or the gradients "
+        "are NaN or Inf (scae-pytorch's raise ValueError('loss is nan') in training_step, 'RuntimeError: Loss is "
+        "NaN'); read from the exception line, or from the raise statement when a paste ends on its frame",
+        "Error: ",
+        Deferred(
+            r"^\s{0,8}(?:[A-Za-z_][\w.]{0,80}\.)?[A-Z]\w{0,60}Error: "
+            r"(?=.{0,160}?(?<!\w)(?:loss|losses|gradients?|grads|grad(?:ient)?[ _]norm)(?!\w))"
+            r"(?=.{0,200}?(?<![\w.])[-+]?(?:nan|inf|infinity|non-?finite)(?!\w|\.\w))",
+            re.IGNORECASE,
+        ),
+    ),
+    Message(
+        "nan_loss",
         "espnet2",
         "The gradients at all steps are invalid in this epoch. Something seems wrong. This training was stopped at "
         "{iepoch}epoch",
@@ -454,7 +471,7 @@ CATALOGUE: tuple[Message, ...] = (
     ),
     Message(
         "nonfinite_step_skipped",
-        "any",
+        GENERIC,
         "NaN loss, skipping step",
         "a trainer's own check, in any words: a NaN or Inf, a skip, and what was skipped (step, update, batch, "
         "iteration) on one line ('[Epoch 3 Step 120] NaN loss, skipping step', 'Batch had nan loss, skipping "
@@ -998,6 +1015,10 @@ def match_messages(line: str) -> list[tuple[str, Fields]]:
         if fields is not None:
             found.append((msg.family, fields))
             seen.add(msg.family)
+    if len(found) > 1 and any(f.get("framework") != GENERIC for _, f in found):
+        # a wording in any words is the fallback for those the catalogue does not know: a line one of
+        # them names is that message only (Keras 3's "RuntimeError: NaN or Inf loss encountered")
+        found = [(family, f) for family, f in found if f.get("framework") != GENERIC]
     return found
 
 

@@ -421,6 +421,21 @@ _GLUED_EXC = re.compile(
     r"[)\]'\"](?P<exc>(?:[A-Za-z_]\w{0,64}\.){0,8}[A-Z]\w{0,64}(?:Error|Exception|Interrupt|Exit|Failure|Exhausted)"
     r"(?::\s.*)?)$"
 )
+# A traceback's frame line, and a frame's source line that raises an exception with a literal message
+# (an f-string's placeholders are not filled in a traceback, so it says nothing of the values: left out)
+_FRAME = re.compile(r'\s{0,16}File "[^"\n]{1,500}", line \d{1,9}, in ')
+_RAISE_LITERAL = re.compile(
+    r"\s{1,64}raise (?P<type>(?:[A-Za-z_]\w{0,64}\.){0,4}[A-Za-z_]\w{0,64}(?:Error|Exception))"
+    r"\((?P<q>['\"])(?P<msg>[^'\"\\\n{}]{1,300})(?P=q)\)\s{0,8}"
+)
+
+
+def _raised_literal(text: str) -> str | None:
+    """ "ValueError: loss is nan" for the frame line "    raise ValueError('loss is nan')"; else None."""
+    m = _RAISE_LITERAL.fullmatch(text)
+    return f"{m.group('type')}: {m.group('msg')}" if m else None
+
+
 _CHAIN = re.compile(r"^(?:During handling of the above exception|The above exception was the direct cause)")
 _FORWARD_TRACE = re.compile(r"Error detected in (\w+)\. Traceback of forward call that caused the error:")
 
@@ -606,6 +621,8 @@ class _LogParser:
         self.tb_start = 0
         self.tb_frames: deque[str] = deque(maxlen=TRACEBACK_KEEP_LINES)
         self.tb_step: int | None = None
+        self.after_frame = False  # the line before was a traceback frame's 'File "...", line N, in f'
+        self.tb_raise: tuple[str, int] | None = None  # the last frame's raise of a literal message, and its line
         self.exc: _EventBuilder | None = None
         self.exc_line = 0
         self.region_end = 0
@@ -679,6 +696,11 @@ class _LogParser:
             self._close_exception()
         if self._traceback(text, seg.line):
             return
+        if self.after_frame and "raise " in text:
+            raised = _raised_literal(text)
+            if raised:
+                self._raised_events(raised, seg.line)
+        self.after_frame = text.lstrip().startswith("File ") and _FRAME.match(text) is not None
         if self.forward_fn is not None:
             if text[:1].isspace():
                 self.forward_trace.append(text.strip())
@@ -708,6 +730,7 @@ class _LogParser:
                 self._close_exception()
             self.tb_state = 1
             self.tb_start = line
+            self.tb_raise = None
             self.tb_frames.clear()
             self.tb_step = self.cur_step
             return True
@@ -717,6 +740,8 @@ class _LogParser:
             glued = _GLUED_EXC.search(text) if ("Error" in text or "Exception" in text) else None
             if glued is None:
                 self.tb_frames.append(text.rstrip())
+                raised = _raised_literal(text) if "raise " in text else None
+                self.tb_raise = (raised, line) if raised else self.tb_raise
                 return True
             self.tb_frames.append(text[: glued.start("exc")].rstrip())
             text = glued.group("exc")  # read as the exception line it was
@@ -748,6 +773,13 @@ class _LogParser:
                 for ev in _match_events(last):
                     self._add_event(ev, line)
         return False  # the exception line (or a stray line inside frames) is also looked at
+
+    def _raised_events(self, raised: str, line: int) -> None:
+        """The catalogued messages of an exception known only from the raise statement that threw it
+        (a traceback cut after its last frame): the raise's literal is what the exception line says."""
+        if _EVENT_PREFILTER.search(raised):
+            for ev in _match_events(raised):
+                self._add_event(ev, line)
 
     def _close_exception(self) -> None:
         exc = self.exc
@@ -1267,6 +1299,8 @@ class _LogParser:
     # ------------------------------------------------------------ output
 
     def finish(self) -> _ParseResult:
+        if self.tb_state == 1 and self.tb_raise is not None:  # cut after the frame that raised a literal
+            self._raised_events(*self.tb_raise)
         if self.tb_state == 1:  # the file ends inside a traceback: the job died printing it
             self.exc = _EventBuilder(
                 kind="exception",

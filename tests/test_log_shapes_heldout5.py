@@ -366,3 +366,31 @@ def test_a_raise_that_is_no_frame_s_or_names_no_value_is_no_stop():
     assert not [e for e in events if e.kind == "nan_loss"]
     events = parse_log_text(frame + "    raise ValueError('batch size must be positive')\n")[1]
     assert not [e for e in events if e.kind == "nan_loss"]
+
+
+# ---------------------------------------------------------------- counters glued before their name
+
+
+def _espnet2_interval(epoch: int, start: int, end: int, loss: float) -> str:
+    """ESPnet2 espnet2/train/reporter.py log_message (0.9 to 202x), through trainer.py's logging.info: the
+    interval's means after f"{epoch}epoch:{key}:{start}-{end}batch: ", each f"{key}={value:.3f}" (or .3e)."""
+    stats = {"iter_time": 1.512e-04, "forward_time": 0.142, "loss_ctc": loss * 1.1, "loss_att": loss * 0.95}
+    stats |= {"acc": 0.314, "loss": loss, "backward_time": 0.254, "grad_norm": 43.966, "optim0_lr0": 4.004e-04}
+    body = ", ".join(f"{k}={v:.3e}" if v < 1e-3 else f"{k}={v:.3f}" for k, v in stats.items())
+    return f"[gpu01] 2023-03-01 10:00:00,000 (trainer:737) INFO: {epoch}epoch:train:{start}-{end}batch: {body}\n"
+
+
+def test_espnet2_s_interval_lines_are_placed_at_the_last_batch_they_cover_epoch_after_epoch():
+    text = "".join(_espnet2_interval(1, 1 + 1000 * i, 1000 * (i + 1), 250.0 - 50 * i) for i in range(3))
+    text += "".join(_espnet2_interval(2, 1 + 1000 * i, 1000 * (i + 1), 100.0 - 10 * i) for i in range(2))
+    loss = parse_log_text(text)[0]["loss"]
+    # the batch counter restarts each epoch: epoch 2 comes after the 3000 batches of epoch 1
+    assert loss.steps.tolist() == [1000, 2000, 3000, 4000, 5000]
+
+
+def test_a_plural_or_a_word_that_only_ends_in_a_counter_s_name_is_no_glued_counter():
+    from forensics.readers.logmetrics import scan_line
+
+    for line in ("trained 3epochs, 100steps: loss=0.5", "mp3step loss=0.5", "resnet50 loss=0.5 2xbatch"):
+        lm = scan_line(line)
+        assert lm.epoch is None and lm.counters == [], line

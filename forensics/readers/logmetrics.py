@@ -476,6 +476,7 @@ def scan_line(line: str) -> LineMetrics:
     """Names, values and counters of one cleaned log line."""
     out = LineMetrics()
     raw = _TOKEN.findall(line)[:MAX_TOKENS]
+    _glued_counters(line, out)
     texts = [num or word or punct for num, word, punct in raw]
     kinds = [NUM if num else WORD if word else PUNCT for num, word, punct in raw]
     n = len(texts)
@@ -655,6 +656,27 @@ def scan_line(line: str) -> LineMetrics:
         out.pairs[eval_from:] = [(t if t == "epoch" else _staged("val", t), v) for t, v in out.pairs[eval_from:]]
         out.eval_context = False
     return out
+
+
+# A counter's number glued before its name ("1epoch", "1-1000batch": ESPnet2's reporter prints
+# f"{epoch}epoch:{phase}:{start}-{end}batch: " before each interval's means, espnet2/train/reporter.py
+# log_message); of a range the end is the counter (the last batch the means cover)
+_GLUED_COUNTER = re.compile(r"(?<![\w.])(?:\d{1,12}-)?(\d{1,12})(epoch|batch|iter|step)(?![a-z])", re.IGNORECASE)
+_GLUED_HINTS = ("epoch", "batch", "iter", "step")
+
+
+def _glued_counters(line: str, out: LineMetrics) -> None:
+    """The epoch and counters a line prints as a number glued before the counter's name."""
+    low = line.lower()
+    if not any(h in low for h in _GLUED_HINTS):
+        return
+    for m in _GLUED_COUNTER.finditer(line[:200]):
+        n, word = int(m.group(1)), m.group(2).lower()
+        if word == "epoch":
+            if out.epoch is None:
+                out.epoch = n
+        else:
+            out.counters.append((GLOBAL_COUNTERS[word], n, None))
 
 
 # A plural counter name is a total when alone ("steps: 1000" among the settings printed at start),

@@ -1186,7 +1186,7 @@ def _recovers(s: Series | None) -> bool:
 def _exploded(s: Series | None) -> int | None:
     """A divergence that never printed NaN: the first step where a finite loss stood
     ``EXPLODED_FACTOR`` above both its minimum so far and its first non-zero value; when the
-    record ended ``STAYED_UP_FACTOR`` above that first value (the median of its last tenth), the
+    record ended ``STAYED_UP_FACTOR`` above that first value (:func:`stayed_up_from`), the
     first step that stood that high; or, when the run ended stuck far above its best (the last
     tenth's median ``STUCK_FACTOR`` above the minimum and above the first value), the step
     where it left that minimum for good."""
@@ -1207,15 +1207,10 @@ def _exploded(s: Series | None) -> int | None:
     hit = finite & (a > EXPLODED_FACTOR * np.maximum(running_min, 1e-12)) & (a > EXPLODED_FACTOR * first)
     if hit.any():
         return int(s.steps[int(np.argmax(hit))])
-    fa = a[finite]
-    if (
-        fa.size >= 3
-        and first > 0
-        and float(median(fa[-max(1, int(STAYED_UP_TAIL_SHARE * fa.size)) :])) >= (STAYED_UP_FACTOR * first)
-    ):
+    if v[finite].size >= 3 and stayed_up_from(v[finite], first):
         # ended two decades above where it began: too few points for the stuck test below, or a
         # first point already the best, and still no working training ends there
-        return int(s.steps[int(np.argmax(finite & (a >= STAYED_UP_FACTOR * first)))])
+        return int(s.steps[int(np.argmax(finite & (v >= STAYED_UP_FACTOR * first)))])
     if not np.all(v[finite] > 0) or finite.sum() < 20:
         return None
     fv, fs = v[finite], s.steps[finite]
@@ -1225,6 +1220,16 @@ def _exploded(s: Series | None) -> int | None:
         above = np.nonzero(fv[m + 1 :] > STUCK_FACTOR * fv[m])[0]
         return int(fs[m + 1 + above[0]]) if above.size else None
     return None
+
+
+def stayed_up_from(values: np.ndarray, first: float) -> bool:
+    """Did a finite loss end ``STAYED_UP_FACTOR`` above ``first`` (the size of its first non-zero
+    value)? The end is the median of the last ``STAYED_UP_TAIL_SHARE`` of ``values``, signed: a loss
+    that falls through zero (a negative log-likelihood, a flow's or a VAE's with a density term) and
+    ends far below it grew in size by learning, not by blowing up."""
+    if first <= 0 or not values.size:
+        return False
+    return float(median(values[-max(1, int(STAYED_UP_TAIL_SHARE * values.size)) :])) >= STAYED_UP_FACTOR * first
 
 
 def _implausible_bound(tag: str) -> float:

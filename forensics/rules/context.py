@@ -15,13 +15,13 @@ import numpy as np
 
 from forensics.median import median
 from forensics.timeline import (
-    STAYED_UP_FACTOR,
     STAYED_UP_TAIL_SHARE,
     LrChange,
     LrInfo,
     Series,
     Timeline,
     find_onset,
+    stayed_up_from,
 )
 
 # Adam-family default is 1e-3; ten times that routinely diverges on plain nets.
@@ -255,7 +255,7 @@ def clean_sample_covers(tl: Timeline, step: int | None) -> bool:
 
 @dataclass(frozen=True)
 class StayedUp:
-    """A finite loss that blew up and stayed there: its |values| in step order and its end level."""
+    """A finite loss that blew up and stayed there: its values in step order and its end level."""
 
     steps: np.ndarray
     values: np.ndarray
@@ -264,17 +264,17 @@ class StayedUp:
 
 def stayed_blown_up(tl: Timeline) -> StayedUp | None:
     """The loss, when every logged value is finite, no checkpoint holds a non-finite weight, and the
-    end of the record (the median of its last ``STAYED_UP_TAIL_SHARE``) stands ``STAYED_UP_FACTOR``
-    above its first non-zero logged value: a divergence that never printed NaN or Inf. None otherwise."""
+    end of the record (the median of its last ``STAYED_UP_TAIL_SHARE``, signed) stands ``STAYED_UP_FACTOR``
+    above the size of its first non-zero logged value (:func:`forensics.timeline.stayed_up_from`): a
+    divergence that never printed NaN or Inf. None otherwise."""
     lo = tl.loss
     if lo is None or len(lo) < 3 or tl.first_nonfinite is not None or tl.first_nonfinite_checkpoint is not None:
         return None
     s, v = lo.in_step_order
     if not np.isfinite(v).all():
         return None
-    a = np.abs(v)
-    nonzero = np.flatnonzero(a > 0)  # a loss printed as exactly 0 sets no scale (as the timeline judges it)
-    tail = float(median(a[-max(1, int(STAYED_UP_TAIL_SHARE * a.size)) :]))
-    if not nonzero.size or tail < STAYED_UP_FACTOR * a[nonzero[0]]:
+    nonzero = np.flatnonzero(v != 0)  # a loss printed as exactly 0 sets no scale (as the timeline judges it)
+    if not nonzero.size or not stayed_up_from(v, abs(float(v[nonzero[0]]))):
         return None
-    return StayedUp(s[nonzero[0] :], a[nonzero[0] :], tail)
+    tail = float(median(v[-max(1, int(STAYED_UP_TAIL_SHARE * v.size)) :]))
+    return StayedUp(s[nonzero[0] :], v[nonzero[0] :], tail)

@@ -875,7 +875,9 @@ def blew_up_and_stayed_finite(tl: Timeline) -> list[Finding]:
         was still there at the end of the record (the median of its last tenth
         of points, one point at least), every logged loss finite and no
         checkpoint holding a non-finite weight: a divergence that never printed
-        a NaN or an Inf.
+        a NaN or an Inf. A rise, signed: a loss that falls through zero and ends
+        far below it (a negative log-likelihood, a flow's) grew in size by
+        learning.
 
     Why it points to this cause:
         Growth that compounds — a gradient amplified layer after layer or step

@@ -760,6 +760,7 @@ def _without_bare_totals(pairs: list[tuple[str, float]], keep: str = "") -> list
     return [(name, v) for name, v in pairs if name == keep or name not in _TOTAL_WORDS]
 
 
+@functools.lru_cache(maxsize=8192)  # asked of every name on every line that prints no "loss": a log repeats its names
 def _reading(name: str) -> tuple[str, int]:
     """(core, rank) of a metric's name: the words that name what it measures, and which reading it
     is (0 the step's value, 1 unqualified, 2 a running mean): ("rd", 0) for ``cur_rd``."""
@@ -775,6 +776,7 @@ def _reading(name: str) -> tuple[str, int]:
     return "_".join(core), rank
 
 
+@functools.lru_cache(maxsize=8192)
 def _words_of(name: str) -> frozenset[str]:
     return frozenset(re.split(r"[_/.\s-]+", name.lower()))
 

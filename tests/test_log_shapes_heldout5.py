@@ -394,3 +394,15 @@ def test_a_plural_or_a_word_that_only_ends_in_a_counter_s_name_is_no_glued_count
     for line in ("trained 3epochs, 100steps: loss=0.5", "mp3step loss=0.5", "resnet50 loss=0.5 2xbatch"):
         lm = scan_line(line)
         assert lm.epoch is None and lm.counters == [], line
+
+
+def test_skips_after_a_restart_are_not_counted_against_the_interval_of_the_run_before(tmp_path):
+    # a file that holds a run up to step 100, then a restart from step 10 whose guard drops 30 steps: the
+    # print interval of the restarted run is unknown (one point of it), so nothing counts the skips against it
+    curve = [(10 * i, 2.0 - 0.01 * i) for i in range(1, 11)]
+    text = _loop_with_skips(curve, 0, []) + _loop_with_skips([(10, 2.1)], 30, [])
+    assert not [e for e in parse_log_text(text)[1] if e.kind == "nan_loss"]
+    # two points of the restarted run set its interval again: 30 skips past it are a stop, at its own interval
+    text = _loop_with_skips(curve, 0, []) + _loop_with_skips([(10, 2.1), (20, 2.0)], 30, [])
+    (stop,) = [e for e in parse_log_text(text)[1] if e.kind == "nan_loss"]
+    assert stop.values["interval"] == 10 and stop.values["skips"] == 30

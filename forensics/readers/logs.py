@@ -894,7 +894,10 @@ class _LogParser:
         if tag == "loss_scale":
             self._note_scale(value, self.line, step if unit == "step" else None, "as logged")
         if tag == "loss" and unit == "step" and math.isfinite(value) and self.loss_steps[1] != step:
-            self.loss_steps = (self.loss_steps[1], step)
+            last = self.loss_steps[1]
+            # a step below the last one is a restart (or a second run in the file): its print interval is
+            # still unknown, so the count starts again from this point
+            self.loss_steps = (last if last is None or step > last else None, step)
             self.skips_since_finite, self.first_skip = 0, None
         key = (tag, unit, emitter)
         b = self.series.get(key)

@@ -201,6 +201,8 @@ def test_a_total_column_beside_one_term_or_none_makes_no_header():
 
     assert header_columns("   Epoch     total   images") is None  # a count, not a total of loss terms
     assert header_columns("   Epoch     box     total   images") is None  # one term: no total of terms
+    # timings before a total (a profiler's per-epoch table): no loss terms, so no total of them
+    assert header_columns("Epoch   data_time   batch_time   total") is None
 
 
 # ---------------------------------------------------------------- a bare counter and its value

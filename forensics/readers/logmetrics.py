@@ -877,6 +877,8 @@ def _progress_header(cols: list[str]) -> list[str] | None:
             out.append("loss")
         elif low in _COUNT_COLUMNS or metric_name((c,)) is not None or counter_kind((c,)) is not None:
             out.append(c)
+        elif any(w in low for w in _NOT_METRIC_WORDS) or low.startswith(_NOT_METRIC_PREFIXES):
+            out.append(c)  # a time, a speed, a memory or a setting ("data_time", "batch_time"): never a loss term
         else:
             out.append(f"{c}_loss")
     terms = sum(c.endswith("_loss") and c not in cols for c in out)

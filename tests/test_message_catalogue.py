@@ -569,3 +569,57 @@ def test_an_out_of_memory_batch_the_trainer_recovered_from_is_not_what_the_job_d
 def test_the_same_out_of_memory_line_without_the_recovery_is_the_crash(tmp_path):
     report = _analyze(tmp_path, "\n".join([*FAIRSEQ_LINES, FAIRSEQ_OOM]) + "\n")
     assert report.ending.ended == "crashed" and report.ending.crash.meaning == "out_of_memory"
+
+
+# PyTorch Lightning 0.7.6 (Trainer(terminate_on_nan=True)): the tqdm bar with its loss= postfix, then a
+# traceback through trainer/training_loop.py's run_training_batch, whose "if self.terminate_on_nan:" calls
+# training_tricks.py's detect_nan_tensors(loss), which raises only on a non-finite loss or weight
+LIGHTNING_BAR = "".join(
+    f"Epoch 1:  {5 * i}%|#     | {i}/20 [00:{10 + i:02d}<00:50,  1.5it/s, loss={0.9 - 0.01 * i:.3f}, v_num=6]\n"
+    for i in range(1, 14)
+)
+LIGHTNING_FRAMES = (
+    "Traceback (most recent call last):\n"
+    '  File "trainer.py", line 43, in train\n'
+    "    trainer.fit(model)\n"
+    '  File "site-packages/pytorch_lightning/trainer/training_loop.py", line 435, in run_training_epoch\n'
+    "    _outputs = self.run_training_batch(batch, batch_idx)\n"
+    '  File "site-packages/pytorch_lightning/trainer/training_loop.py", line 607, in run_training_batch\n'
+)
+
+
+def test_a_traceback_cut_inside_lightning_s_nan_check_is_that_guard_firing(tmp_path):
+    """The paste stops at the frame that calls detect_nan_tensors: the check raised, so the loss (or a
+    weight) was non-finite, though the message never made it into the log."""
+    cut = LIGHTNING_FRAMES + "    self.detect_nan_tensors(loss)\n"
+    _, events, *_ = parse_log_text(LIGHTNING_BAR + cut)
+    guards = [e for e in events if e.kind == "nan_loss"]
+    assert [(e.framework, e.op) for e in guards] == [("lightning", "detect_nan_tensors")]
+    assert _analyze(tmp_path, LIGHTNING_BAR + cut).diverged is True
+
+
+def test_the_whole_traceback_of_lightning_s_nan_check_is_one_guard_event():
+    whole = (
+        LIGHTNING_FRAMES + "    self.detect_nan_tensors(loss)\n"
+        '  File "site-packages/pytorch_lightning/trainer/training_tricks.py", line 31, in detect_nan_tensors\n'
+        "    'The loss returned in `training_step` is nan or inf.'\n"
+        "ValueError: The loss returned in `training_step` is nan or inf.\n"
+    )
+    _, events, *_ = parse_log_text(LIGHTNING_BAR + whole)
+    assert [e.kind for e in events if e.kind != "exception"] == ["nan_loss"]
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        # the same traceback cut at the training step's forward call: a crash, no NaN check involved
+        LIGHTNING_FRAMES + "    output = self.training_forward(batch, batch_idx, opt_idx, hiddens)\n",
+        # the check's name outside a traceback (Lightning 1.3's deprecation warning)
+        "UserWarning: Internal: TrainerTrainingTricksMixin.detect_nan_tensors is deprecated in v1.3 and will be "
+        "removed in v1.5. Use `pytorch_lightning.utilities.finite_checks.detect_nan_parameters` instead.\n",
+    ],
+)
+def test_lightning_s_nan_check_named_elsewhere_is_no_guard(tmp_path, tail):
+    _, events, *_ = parse_log_text(LIGHTNING_BAR + tail)
+    assert [e.kind for e in events if e.kind == "nan_loss"] == []
+    assert _analyze(tmp_path, LIGHTNING_BAR + tail).diverged is False

@@ -1003,6 +1003,42 @@ CATALOGUE: tuple[Message, ...] = (
 
 NEEDLES = tuple(sorted({m.needle for m in CATALOGUE}))
 
+# NaN/Inf checks whose only way to raise is a non-finite value: a traceback through one of them is
+# that guard firing, also when the paste stops at its frame, before the exception line. Name ->
+# (framework, where the function is).
+GUARD_FUNCTIONS: dict[str, tuple[str, str]] = {
+    "detect_nan_tensors": (
+        "lightning",
+        "pytorch_lightning/trainer/training_tricks.py (TrainerTrainingTricksMixin.detect_nan_tensors, called by "
+        "run_training_batch under Trainer(terminate_on_nan=True), PyTorch Lightning 0.7-1.4): raises only on a "
+        "non-finite loss or weight",
+    ),
+    "detect_nan_parameters": (
+        "lightning",
+        "pytorch_lightning/utilities/finite_checks.py (PyTorch Lightning 1.3-1.5): raises only on a non-finite weight",
+    ),
+}
+# a frame of one: 'File "...", line 12, in detect_nan_tensors' or the call 'self.detect_nan_tensors(loss)'
+_GUARD_FRAME = re.compile(
+    r"(?:\bin (?P<inside>"
+    + "|".join(GUARD_FUNCTIONS)
+    + r")\s*$|(?:^|[\s.=(])(?P<call>"
+    + "|".join(GUARD_FUNCTIONS)
+    + r")\()"
+)
+
+
+def guard_frame(frames: tuple[str, ...] | list[str]) -> tuple[str, str] | None:
+    """(function, framework) of the first traceback frame inside or calling a catalogued NaN check."""
+    for frame in frames:
+        if "nan" not in frame:
+            continue
+        m = _GUARD_FRAME.search(frame.strip())
+        if m:
+            name = m.group("inside") or m.group("call")
+            return name, GUARD_FUNCTIONS[name][0]
+    return None
+
 
 def match_messages(line: str) -> list[tuple[str, Fields]]:
     """(family, what it names) for every catalogued message in one cleaned line."""

@@ -91,7 +91,7 @@ import numpy as np
 
 from forensics.errors import UnreadableSource
 from forensics.readers.logmessages import NEEDLES as MESSAGE_NEEDLES
-from forensics.readers.logmessages import match_messages
+from forensics.readers.logmessages import guard_frame, match_messages
 from forensics.readers.logmetrics import (
     ALIASES,
     MAX_BOX_ROWS,
@@ -786,6 +786,7 @@ class _LogParser:
         if exc is None:
             self.tb_state = 0
             return
+        self._guard_in_frames(exc)
         claimed = False
         for ev in self.recent_fatal:
             if not ev.claimed and self.tb_start - LOOKBACK_LINES <= ev.line <= self.region_end:
@@ -802,6 +803,27 @@ class _LogParser:
             self._store(exc)
         self.exc = None
         self.tb_state = 0
+
+    def _guard_in_frames(self, exc: _EventBuilder) -> None:
+        """A traceback through a framework's NaN check (Lightning's ``detect_nan_tensors``) is that
+        guard firing, also when the paste stops at its frame before the message it raised."""
+        found = guard_frame(exc.traceback)
+        if found is None:
+            return
+        if any(
+            ev.kind in _GUARD_KINDS and not ev.claimed and self.tb_start - LOOKBACK_LINES <= ev.line <= self.region_end
+            for ev in self.recent_fatal
+        ):
+            return  # its own message was read (the exception line): one event
+        function, framework = found
+        ev = _EventBuilder(
+            kind="nan_loss",
+            message=f"traceback through {framework}'s NaN check {function}()",
+            line=exc.line,
+            step=exc.step,
+            values={"framework": framework, "function": function},
+        )
+        self._store(ev)
 
     def _add_event(self, ev: _EventBuilder, line: int) -> None:
         ev.line = line

@@ -1253,7 +1253,9 @@ def _above_for_good(s: Series, bound: float, overflowed: np.ndarray | None = Non
     return int(s.steps[last_under + 1 + int(later[0])]) if later.size else None
 
 
-def _implausible(loss: Series | None, terms: tuple[Series, ...], perplexities: list[Series]) -> tuple[int, str] | None:
+def _implausible(
+    loss: Series | None, terms: tuple[Series, ...], perplexities: list[tuple[Series, Series]]
+) -> tuple[int, str] | None:
     """(step, what) where the loss, one of its terms, or the perplexity printed beside it stood
     above any value a working training reaches, for good: a divergence a short log shows without a
     NaN or a curve to climb."""
@@ -1263,7 +1265,7 @@ def _implausible(loss: Series | None, terms: tuple[Series, ...], perplexities: l
     for s, bound, overflowed in (
         (loss, _implausible_bound(loss.tag), None),
         *((t, _implausible_bound(t.tag), None) for t in terms if t.unit == loss.unit and t.source == loss.source),
-        *((p, PERPLEXITY_IMPLAUSIBLE, _overflowed_exp(p, loss)) for p in perplexities),
+        *((p, PERPLEXITY_IMPLAUSIBLE, _overflowed_exp(p, of)) for p, of in perplexities),
     ):
         step = _above_for_good(s, bound, overflowed)
         if step is not None:
@@ -1288,15 +1290,29 @@ def _overflowed_exp(ppl: Series, loss: Series) -> np.ndarray:
     )
 
 
-def _perplexities(run: RunData, loss: Series | None) -> list[Series]:
-    """The training perplexity series printed in the loss's own file, in its unit."""
+def _perplexities(run: RunData, loss: Series | None) -> list[tuple[Series, Series]]:
+    """The perplexity series printed in the loss's own file, in its unit, each with the loss it is
+    the exp of: the training loss, or for an evaluation's perplexity the evaluation loss printed
+    beside it (OpenNMT-tf's 'Evaluation result for step N: loss = 148890.7 ; perplexity = inf')."""
     if loss is None:
         return []
     out = []
     for log in run.logs:
+        val_loss = next(
+            (
+                _as_series(sc, "val_loss", loss.unit)
+                for sc in log.scalars.values()
+                if sc.source == loss.source and sc.tag == "val_loss" and len(sc)
+            ),
+            None,
+        )
         for sc in log.scalars.values():
-            if sc.source == loss.source and _PERPLEXITY.search(sc.tag) and not _EVAL_WORDS.search(sc.tag) and len(sc):
-                out.append(_as_series(sc, "perplexity", loss.unit))
+            if sc.source != loss.source or not _PERPLEXITY.search(sc.tag) or not len(sc):
+                continue
+            if not _EVAL_WORDS.search(sc.tag):
+                out.append((_as_series(sc, "perplexity", loss.unit), loss))
+            elif val_loss is not None:
+                out.append((_as_series(sc, "val_perplexity", loss.unit), val_loss))
     return out
 
 
@@ -1795,6 +1811,12 @@ def build_timeline(run: RunData) -> Timeline:
     loss_all = loss = None
     other_losses: tuple[Series, ...] = ()
     best = _pick(cands.get("loss", []))
+    # a run that logs an evaluation loss and no training loss (Flax's VAE example prints only 'eval
+    # epoch: N, loss: ...'): the evaluation loss is the one curve of the model it has, read as its loss
+    # (its tag, val_loss, says which it is)
+    eval_as_loss = best is None and _pick(cands.get("val_loss", [])) is not None
+    if eval_as_loss:
+        best = _pick(cands["val_loss"])
     if best is not None:
         loss_all = _map_epochs(_as_series(best[1], "loss", best[2]), spe, best[3])
         loss = _effective(loss_all)
@@ -1803,7 +1825,7 @@ def build_timeline(run: RunData) -> Timeline:
         )
     curves: dict[str, Series | None] = {}
     for role in ("val_loss", "lr", "grad_norm"):
-        c = _pick(cands.get(role, []))
+        c = None if role == "val_loss" and eval_as_loss else _pick(cands.get(role, []))
         curves[role] = _map_epochs(_as_series(c[1], role, c[2]), spe, c[3]) if c is not None else None
 
     # first non-finite: the training loss, or any other training-loss series logged in

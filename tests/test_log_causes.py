@@ -6,10 +6,12 @@ the look-alikes that must not move.
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
 import forensics
+from forensics.readers.logs import parse_log_text
 
 
 def _run(tmp_path: Path, name: str, text: str, filename: str = "train.log"):
@@ -141,3 +143,26 @@ def test_a_nan_before_any_update_in_a_float16_run_is_the_forward_pass_overflow_a
     data001 = [e for c in rep.candidates for e in c.evidence if e.rule == "DATA001"]
     assert rep.timeline.weight_dtype != "float16" and data001 and data001[0].weight == 0.8
     assert rep.verdict.cause == "data_or_labels"
+
+
+def test_an_evaluation_result_line_feeds_the_validation_series_not_the_training_loss():
+    # OpenNMT-tf 2's "Evaluation result for step %d: %s": its step counter carries the stage word
+    series, *_ = parse_log_text(_opennmt_tf("3.184", "24.146", [3.21, 3.19, 3.2, 3.18], 0.00025))
+    assert 435000 not in series["loss"].steps.tolist() and len(series["loss"]) == 4
+    assert series["val_loss"].steps.tolist() == [435000] and series["val_loss"].values.tolist() == [3.184]
+    # the same shape of line for the training stays the training loss
+    series, *_ = parse_log_text(
+        "".join(f"Training result for step {100 * i}: loss = {2 - 0.1 * i}\n" for i in range(4))
+    )
+    assert len(series["loss"]) == 4 and "val_loss" not in series
+
+
+def test_a_log_with_only_an_evaluation_loss_reads_it_as_its_loss_and_says_so(tmp_path):
+    # Flax examples/vae/train.py: print('eval epoch: {}, loss: {:.4f}, BCE: {:.4f}, KLD: {:.4f}'.format(...)),
+    # the only metric line it prints
+    lines = "".join(
+        f"eval epoch: {e}, loss: {120 - 2 * e:.4f}, BCE: {95 - 2 * e:.4f}, KLD: 24.6818\n" for e in range(1, 11)
+    )
+    rep = _run(tmp_path, "vae", lines)
+    assert rep.timeline.loss is not None and len(rep.timeline.loss) == 10 and not rep.diverged
+    assert rep.timeline.loss.tag == "val_loss"

@@ -306,6 +306,8 @@ def test_the_extractor_reads_a_loss_from_every_real_log_that_prints_one():
         for case in load_cases(split, LOGS):
             if case.get("holds_loss", True):
                 series, *_ = parse_log_text(case["log_path"].read_text(encoding="utf-8"), case.get("filename"))
-                if "loss" not in series:
+                # an evaluation loss counts where the log prints no other (Flax's VAE example prints only
+                # 'eval epoch: N, loss: ...'; the analysis reads it as the loss)
+                if "loss" not in series and "val_loss" not in series:
                     unread.add(case["name"])
     assert unread == set(UNREAD_LOSSES)

@@ -104,7 +104,9 @@ _FILLER_WORDS = frozenset({"is", "was", "became", "becomes", "now"})  # "loss is
 # A word of these standing alone before the metrics (not part of a name that takes a value)
 # says the line reports an evaluation: fairseq's "| valid | epoch 002 | valid on 'valid'
 # subset | loss 9.39", pytorch/examples' "Test set: Average loss: 0.03".
-_EVAL_STAGE_WORDS = frozenset({"val", "valid", "validation", "validating", "eval", "evaluation", "evaluating", "test"})
+_EVAL_STAGE_WORDS = frozenset(
+    {"val", "valid", "validation", "validating", "eval", "evaluation", "evaluating", "test", "dev"}
+)
 # "Loss at step 100 : nan", "Average loss at step 2000: 4.37": a metric named before the
 # counter that tells where it was taken, its value after the counter
 _COUNTER_CONNECTORS = frozenset({"at", "after", "for", "in"})
@@ -596,6 +598,10 @@ def scan_line(line: str) -> LineMetrics:
             iv = _int_of(value)
             if ck is not None and len(name) > 2:
                 pending = _named_before_counter(name)
+            if ck is not None and len(name) > 1:
+                # "Evaluation result for step 435000: loss = ...": the stage word is read into the
+                # counter's name, and still says that the metrics after it are the evaluation's
+                drop(list(name[:-1]))
             if ck in ("epoch", "eval_epoch") and iv is None:
                 out.pairs.append(("epoch", value))  # a fractional epoch (the HF Trainer's 'epoch': 0.4)
             elif ck in ("epoch", "eval_epoch"):

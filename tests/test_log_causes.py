@@ -166,3 +166,33 @@ def test_a_log_with_only_an_evaluation_loss_reads_it_as_its_loss_and_says_so(tmp
     rep = _run(tmp_path, "vae", lines)
     assert rep.timeline.loss is not None and len(rep.timeline.loss) == 10 and not rep.diverged
     assert rep.timeline.loss.tag == "val_loss"
+
+
+def _bmn(epochs: list[int], totals: list[str]) -> str:
+    # JJBOY/BMN-Boundary-Matching-Network main.py train_BMN: print("BMN training loss(epoch %d): tem_loss: %.03f,
+    # pem class_loss: %.03f, pem reg_loss: %.03f, total_loss: %.03f" % (epoch, ...)), printed once an epoch,
+    # or (as pasted in its issue 22) after every batch with the same epoch
+    return "".join(
+        f"BMN training loss(epoch {e}): tem_loss: 1.184, pem class_loss: 0.458, pem reg_loss: 0.024, total_loss: {t}\n"
+        for e, t in zip(epochs, totals, strict=True)
+    )
+
+
+def test_a_counter_that_never_advances_across_successive_records_falls_back_to_line_order(tmp_path):
+    text = _bmn([0] * 5, ["1.883", "1.884", "1.871", "nan", "nan"])
+    series, _, _, _ = parse_log_text(text)
+    assert series["loss"].steps.tolist() == [1, 2, 3, 4, 5]
+    assert series["loss"].values.tolist()[:3] == [1.883, 1.884, 1.871]
+    rep = _run(tmp_path, "bmn", text)
+    assert rep.diverged and json.loads(rep.to_json())["first_nonfinite"]["step"] == 4
+    notes = [s["note"] for s in json.loads(rep.to_json())["sources"]]
+    assert any("does not advance across its 5 metric lines" in (n or "") for n in notes)
+
+
+def test_an_advancing_counter_or_one_record_printed_again_keeps_its_steps():
+    # once an epoch, as the source prints it: per-epoch points
+    series, *_ = parse_log_text(_bmn([0, 1, 2, 3], ["1.883", "1.2", "0.9", "0.8"]))
+    assert series["loss"].steps.tolist() == [1, 2, 3, 4]
+    # the same record printed three times (two handlers and the console): one point
+    series, *_ = parse_log_text(_bmn([0, 0, 0], ["1.883"] * 3))
+    assert series["loss"].values.tolist() == [1.883]

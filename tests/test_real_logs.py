@@ -89,9 +89,10 @@ MAX_HELDOUT4_CRASHES = 0
 # then a loss under an unfamiliar name ('cur_rd', a 'total' column), the sum of criteria printed without a
 # total, and a bare '{iteration}:<tab>{loss}' line are read (56/58, 24/30, 0, 0); then a perplexity printed
 # as inf is an overflowed exp (OpenNMT-tf diverged) and a loss that never fell below its first value before
-# its climb is LR002's (ssd.pytorch: learning_rate): 57/58, 25/30.
+# its climb is LR002's (ssd.pytorch: learning_rate): 57/58, 25/30; a counter that never advances numbers its
+# lines in log order (BMN: numerical_instability): 26/30.
 MIN_HELDOUT5_DIVERGED = 57 / 58
-MIN_HELDOUT5_CAUSE = 25 / 30
+MIN_HELDOUT5_CAUSE = 26 / 30
 MAX_HELDOUT5_BAD_INCONCLUSIVE = 0
 MAX_HELDOUT5_CRASHES = 0
 

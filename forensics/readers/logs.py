@@ -117,6 +117,7 @@ from forensics.records import CUT_TRACEBACK, STEP_MAX, LogData, LogEvent, Plan, 
 READ_CHUNK_BYTES = 1 << 20  # 1 MiB reads: few syscalls, small fixed buffer
 MAX_SEGMENT_BYTES = 16_384  # a line or redraw longer than this is cut: real metric lines are < 1 KiB
 MAX_EVENTS_PER_KIND = 50  # distinct events kept per kind; later ones are only counted
+STUCK_MIN_RECORDS = 3  # lines on one step before they are a sequence: two may be one record printed twice
 TRACEBACK_KEEP_LINES = 16  # the last frame lines kept with an exception (the useful end of a stack)
 LOOKBACK_LINES = 60  # a known message this many lines before a traceback belongs to it (TF's rendezvous
 #                      warning and CUDA's per-thread assertion lines are printed before the traceback)
@@ -527,13 +528,26 @@ _EVENT_PREFILTER = re.compile("|".join(re.escape(n) for n in (*MESSAGE_NEEDLES, 
 class _SeriesBuilder:
     """Columns of one tag, in file order. A redraw of the same step replaces the value."""
 
-    __slots__ = ("steps", "values")
+    __slots__ = ("last_line", "one_step", "records", "steps", "values")
 
     def __init__(self) -> None:
         self.steps = array("q")
         self.values = array("d")
+        # while every point sits on one step: the value of each line that printed it, in order (a
+        # counter that never advances across successive records, :meth:`_Parser._stuck_counter`)
+        self.one_step = True
+        self.records = array("d")
+        self.last_line = -1
 
-    def add(self, step: int, value: float) -> None:
+    def add(self, step: int, value: float, line: int = -1) -> None:
+        if self.one_step:
+            if self.steps and self.steps[0] != step:
+                self.one_step, self.records = False, array("d")
+            elif line != self.last_line or not self.records:
+                self.records.append(value)
+            else:
+                self.records[-1] = value  # the same line redrawn
+            self.last_line = line
         if self.steps and self.steps[-1] == step:
             self.values[-1] = value
             return
@@ -925,7 +939,7 @@ class _LogParser:
         b = self.series.get(key)
         if b is None:
             b = self.series[key] = _SeriesBuilder()
-        b.add(step, value)
+        b.add(step, value, self.line)
 
     @property
     def _has_steps(self) -> bool:
@@ -1314,6 +1328,29 @@ class _LogParser:
         self.epoch_counter = (epoch, offset, n, n, interval)
         return offset
 
+    def _stuck_counter(self, notes: list[str]) -> None:
+        """A counter that never advances across the log's metric lines (BMN prints 'BMN training
+        loss(epoch 0): ...' for every batch, COMPOSE 'Epoch N, Iter 0' with the iteration it logs at):
+        every point would sit on one step, the last line's value hiding the others. When the loss's
+        successive lines differ, they are successive records: numbered in the order they were printed."""
+        loss = [b for (tag, _, _), b in self.series.items() if tag == "loss"]
+        if not loss or not all(b.one_step for b in self.series.values()):
+            return
+        records = max(loss, key=lambda b: len(b.records)).records
+        if len(records) < STUCK_MIN_RECORDS or len(set(records)) < 2:
+            return
+        for key in list(self.series):
+            old = self.series.pop(key)
+            b = self.series[(key[0], "step", key[2])] = _SeriesBuilder()
+            for i, value in enumerate(old.records, start=1):
+                b.add(i, value)
+        self._line_ordered = True
+        self.cur_step = len(records)
+        notes.append(
+            f"the log's counter does not advance across its {len(records)} metric lines: points are numbered in "
+            "the order the lines were printed"
+        )
+
     def _per_epoch(self, epoch: int, n: int) -> bool:
         """Is "Epoch 2 Step 20/150" the 20th step of epoch 2 (True) or global step 20?"""
         if self.fraction_per_epoch is None and self.last_fraction is not None and epoch > self.last_fraction[0]:
@@ -1359,6 +1396,7 @@ class _LogParser:
         self._place_bare(notes)
         self._place_hf(notes)
         self._place_line_order(notes)
+        self._stuck_counter(notes)
         # Keras TerminateOnNaN events: placed on a global step once steps_per_epoch is known
         for ev in self.events:
             if ev.keras_epoch_batch is not None and self.keras_spe:

@@ -508,7 +508,8 @@ def inf_at_first_forward_pass(tl: Timeline) -> list[Finding]:
     What it detects:
         The training loss is +Inf or -Inf at its first logged point, and that
         point is the first forward pass (step 0 or 1: no update has run), while
-        no source says the weights are float32 or bfloat16. Context for the
+        no source says the weights are in a dtype other than float16 (float32,
+        bfloat16, float64: none overflows at 65504). Context for the
         detail of a numerical fault; it argues for no cause.
 
     Why it points to this cause:
@@ -538,7 +539,7 @@ def inf_at_first_forward_pass(tl: Timeline) -> list[Finding]:
         return []
     if not math.isinf(nf.value) or nf.unit != "step" or nf.step > FIRST_FORWARD_STEP:
         return []
-    if nf.step != int(tl.loss.steps.min()) or tl.weight_dtype in ("float32", "bfloat16"):
+    if nf.step != int(tl.loss.steps.min()) or tl.weight_dtype not in (None, "float16"):
         return []
     return [
         Finding(

@@ -623,3 +623,23 @@ def test_lightning_s_nan_check_named_elsewhere_is_no_guard(tmp_path, tail):
     _, events, *_ = parse_log_text(LIGHTNING_BAR + tail)
     assert [e.kind for e in events if e.kind == "nan_loss"] == []
     assert _analyze(tmp_path, LIGHTNING_BAR + tail).diverged is False
+
+
+def test_a_traceback_cut_inside_detectron2_s_anomaly_check_is_that_guard_firing():
+    # detectron2 engine/train_loop.py (2020): SimpleTrainer.run_step calls self._detect_anomaly(losses, loss_dict),
+    # which raises FloatingPointError("Loss became infinite or NaN at iteration={}!...") and nothing else
+    lines = "".join(
+        f"[04/12 10:{i:02d}:00 d2.utils.events]:  iter: {20 * i}  total_loss: {2.1 - 0.01 * i:.3f}  lr: 0.000200\n"
+        for i in range(1, 8)
+    )
+    frames = (
+        "Traceback (most recent call last):\n"
+        '  File "detectron2/engine/train_loop.py", line 132, in train\n'
+        "    self.run_step()\n"
+        '  File "detectron2/engine/train_loop.py", line 216, in run_step\n'
+    )
+    _, events, *_ = parse_log_text(lines + frames + "    self._detect_anomaly(losses, loss_dict)\n")
+    assert [(e.kind, e.framework) for e in events if e.kind == "nan_loss"] == [("nan_loss", "detectron2")]
+    # cut at the backward pass instead: a crash, no guard
+    _, events, *_ = parse_log_text(lines + frames + "    losses.backward()\n")
+    assert [e.kind for e in events if e.kind == "nan_loss"] == []

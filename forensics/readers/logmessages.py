@@ -1017,6 +1017,11 @@ GUARD_FUNCTIONS: dict[str, tuple[str, str]] = {
         "lightning",
         "pytorch_lightning/utilities/finite_checks.py (PyTorch Lightning 1.3-1.5): raises only on a non-finite weight",
     ),
+    "_detect_anomaly": (
+        "detectron2",
+        "detectron2/engine/train_loop.py (SimpleTrainer._detect_anomaly, 2019-2020, and the trainers copied from it): "
+        "raises FloatingPointError only on a non-finite total loss",
+    ),
 }
 # a frame of one: 'File "...", line 12, in detect_nan_tensors' or the call 'self.detect_nan_tensors(loss)'
 _GUARD_FRAME = re.compile(
@@ -1031,7 +1036,7 @@ _GUARD_FRAME = re.compile(
 def guard_frame(frames: tuple[str, ...] | list[str]) -> tuple[str, str] | None:
     """(function, framework) of the first traceback frame inside or calling a catalogued NaN check."""
     for frame in frames:
-        if "nan" not in frame:
+        if not any(name in frame for name in GUARD_FUNCTIONS):
             continue
         m = _GUARD_FRAME.search(frame.strip())
         if m:

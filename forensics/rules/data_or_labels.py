@@ -33,11 +33,16 @@ SUDDEN_NAN_WEIGHT = 0.35
 # even when the model's width is unknown.
 OUTLIER_LABEL_FACTOR = 10.0
 
-# Evidence weights. Non-finite loss at the first logged step with the LR at 0: nothing
-# was trained, so only the inputs or labels can make it.
-FIRST_STEP_LR0_WEIGHT = 0.8
-# ... with a non-zero LR: one step could in principle already overflow.
+# Evidence weights. Non-finite loss at the first forward pass (the first logged step, or any
+# point reached with the LR at 0, whose updates moved nothing): nothing was learned yet, so the inputs
+# or labels make it, or an operation of that forward pass (a float16 overflow, a log or division of 0).
 FIRST_STEP_WEIGHT = 0.6
+# ... reached with the LR at 0 in a run whose settings were read and name no float16 (a config, the
+# trainer's arguments, the weights' dtype): its forward pass ran in float32 on the initial weights, which
+# overflow nowhere, so the inputs or labels are what is left, bar a log or division of 0. Where no
+# setting is read the precision is unknown, and a float16 forward pass overflows at LR 0 as readily:
+# the first step's weight.
+FIRST_STEP_LR0_WEIGHT = 0.8
 # ... at a first point logged only after updates ran (an epoch mean, a step past the first):
 # an early blow-up of the network looks the same.
 FIRST_POINT_AFTER_UPDATES_WEIGHT = 0.3
@@ -127,7 +132,11 @@ def nonfinite_first_step(tl: Timeline) -> list[Finding]:
         With finite weights, the first forward pass can only produce NaN/Inf from
         what is fed in: NaN/Inf inputs, or labels the loss cannot take (an index
         past the output layer, a negative class). No learning rate is involved
-        yet — the Stack Overflow case where the loss is NaN even at LR 0. With
+        yet — the Stack Overflow case where the loss is NaN even at LR 0. An LR
+        of 0 (a warmup's first steps) says no update moved the weights, so a
+        first point reached at LR 0 weighs as a first step; it says nothing of
+        the forward pass itself, where a float16 overflow or a log or division
+        of 0 makes NaN at LR 0 too, so it weighs no more than one. With
         the inputs fed at hand and clean, what remains is the network (a signal
         amplified through its layers from initialisation) or an operation with a
         singularity, which other rules weigh. In a run that computes in float16
@@ -192,15 +201,16 @@ def nonfinite_first_step(tl: Timeline) -> list[Finding]:
             + (
                 "only the updates before it could have blown up, or the inputs or labels produce it."
                 if after_updates and lr0 != 0
-                else "nothing was learned yet, so the inputs or labels produce it."
+                else "nothing was learned yet, so the inputs or labels produce it, or an operation of that forward "
+                "pass (a float16 overflow, a log or division of 0)."
             ),
             step=nf.step,
             source=nf.source,
             weight=FIRST_STEP_FLOAT16_WEIGHT
             if tl.weight_dtype == "float16"
             else FIRST_STEP_LR0_WEIGHT
-            if lr0 == 0
-            else (FIRST_POINT_AFTER_UPDATES_WEIGHT if after_updates else FIRST_STEP_WEIGHT),
+            if lr0 == 0 and (tl.weight_dtype is not None or tl.setup.configs > 0)
+            else (FIRST_POINT_AFTER_UPDATES_WEIGHT if after_updates and lr0 != 0 else FIRST_STEP_WEIGHT),
             fix="Check the inputs for NaN/Inf and the labels against the output layer's range before training.",
         )
     ]

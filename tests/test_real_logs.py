@@ -101,8 +101,10 @@ MAX_HELDOUT5_CRASHES = 0
 
 # heldout6 floors: measured once blind, on the seventh round's final main (47/59 diverged, 20/29 cause,
 # 5 inconclusive with evidence, no crash; the round's starting commit gave 48/59, 21/29, 5 and 0 on it).
-MIN_HELDOUT6_DIVERGED = 47 / 59
-MIN_HELDOUT6_CAUSE = 20 / 29
+# Seen since: a progress bar redrawn before a guard's print on the same line is read (the accelerate
+# trainer's NaN skips are a divergence again): 48/59, 21/29.
+MIN_HELDOUT6_DIVERGED = 48 / 59
+MIN_HELDOUT6_CAUSE = 21 / 29
 MAX_HELDOUT6_BAD_INCONCLUSIVE = 5
 MAX_HELDOUT6_CRASHES = 0
 
@@ -312,14 +314,13 @@ UNREAD_LOSSES = {
     "yolov3tf2_386_label_range": "unnamed values: '1_train_51, 1312.84, [45.96, ...]'",
     # heldout3, found by its one blind measurement
     "espnet_186_ctc_loss_not_correct": "only warnings around the loss, no value per step",
-    # heldout6, found by its one blind measurement
+    # heldout6, found by its one blind measurement (and an accelerate trainer's tqdm postfix glued to its
+    # guard's warning on the same line, read since)
     "chainsofreasoning_10_lua_avg_loss_in_epoch_nan_cpu": "one 'avg loss in epoch = nan' line, a phrase for a key",
     "detectron2_214_loss_dict_cls_nan_box_1310_one_gpu_lr": "a printed dict of tensors: 'tensor(nan, device=...)'",
     "fashionai_cpm_2_lr_0_4_stage_losses_nan_step_682": "'Total loss: nan' beside per-stage 'S1 loss:' terms",
     "fastai_941_v1_table_nan_after_an_hour_lr_too_high": "fastai v1's table, 'train loss' and 'valid loss' as"
     " two-word column names",
-    "gpsdiffusion_18_accelerate_deepspeed_mixed_precision_loss_nan_skips": "a tqdm postfix 'loss=nan' glued to a"
-    " warning printed on the same line",
     "litgpt_1224_lora_merging_bug_training_lines_fine": "'loss train: 3.724, val: n/a', the stage after the key",
     "neuralhydrology_101_lstm_gages_nan_lowered_lr": "a tqdm postfix 'Loss: 1.48' on a line a notebook prefixed"
     " with '# '",

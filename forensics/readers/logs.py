@@ -731,7 +731,14 @@ class _LogParser:
                 self._add_event(ev, seg.line)
                 guard = guard or ev.kind in _GUARD_KINDS
             if guard:
-                return  # "Model diverged with loss = NaN.": the guard's words, not a logged point
+                # "Model diverged with loss = NaN.": the guard's words, not a logged point. But a
+                # progress bar redrawn without a newline before the guard's print ("... loss=nan,
+                # lr=1e-5]Warning: loss is NaN, skipping this step") still holds the step's values:
+                # the bar is read, the words after it are not.
+                bar_end = _bar_before_message(text)
+                if bar_end:
+                    self._metrics(text[:bar_end], seg.line, False)
+                return
         self._metrics(text, seg.line, seg.at_eof)
 
     def _traceback(self, text: str, line: int) -> bool:
@@ -1598,6 +1605,16 @@ _BARE_MIN_POINTS = {_BARE_TAG: MIN_BARE_POINTS, _BARE_KEYED_TAG: MIN_KEYED_BARE_
 # "l1_loss", "top5_acc", "mAP50-95", which a table header may hold) or a NaN/Inf spelling
 _HAS_VALUE = re.compile(r"(?:^|[\s:=,;|(\[{])[-+]?\.?\d|\b(?:nan|inf|infinity)(?:x{1,16}|_{1,16})?\b", re.IGNORECASE)
 _ANY_DIGIT = re.compile(r"\d")
+
+
+def _bar_before_message(text: str) -> int:
+    """Where a progress bar that opens ``text`` ends, when words follow it on the same line (0 if none)."""
+    if "%|" not in text:
+        return 0
+    end = 0
+    for bar in _TQDM.finditer(text):
+        end = bar.end()
+    return end if end and text[end:].strip() else 0
 
 
 def _has_value(text: str) -> bool:

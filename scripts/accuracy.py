@@ -153,7 +153,52 @@ def pct(a: int, b: int) -> str:
     return f"{100 * a / b:.1f} % ({a}/{b})" if b else "n/a"
 
 
-def render(test: dict[str, Any], dev: dict[str, Any], corpus_note: str, before: dict[str, Any] | None = None) -> str:
+def calibration_table(bins: list[list[Any]]) -> list[str]:
+    out = ["| confidence | runs | mean stated | observed right | gap |", "| --- | --- | --- | --- | --- |"]
+    for (lo, hi), (k, right, csum) in zip(BINS, bins, strict=True):
+        if not k:
+            out.append(f"| {lo:.1f}–{min(hi, 1.0):.1f} | 0 | | | |")
+            continue
+        mean, obs = csum / k, right / k
+        flag = "" if k >= MIN_BIN_RUNS else " (few runs)"
+        out.append(f"| {lo:.1f}–{min(hi, 1.0):.1f} | {k} | {mean:.2f} | {obs:.2f} | {obs - mean:+.2f}{flag} |")
+    return out
+
+
+def cv_section(cv: dict[str, Any]) -> list[str]:
+    """The leave-one-family-out check of the calibration on dev (``fit_combination.py --cv``)."""
+    from scripts.fit_combination import cv_table
+
+    fam = cv["family"]
+    return [
+        f"### Calibration check on dev, leave one {fam} out",
+        "",
+        "How the confidences are calibrated: the combined probability is Platt-scaled per kind of verdict "
+        "(a cause a finding spoke for, one only inferred, a healthy curve, finite checkpoints alone, a "
+        "base-rate prior, a setting alone), fitted on dev verdicts stated by a table that had not seen "
+        f"the run's cause in its {fam}. A kind with fewer than {cv['min_kind_verdicts']} such verdicts "
+        "takes the scaling of all kinds pooled, and a kind with more is pulled toward the pooled one "
+        f"as if it had been seen on {cv['shrink_verdicts']} of its verdicts, so no bin rests on a "
+        "two-parameter fit to a handful of runs. Verdicts per kind: "
+        + ", ".join(f"{k} {n}" for k, n in cv["verdicts"].items())
+        + ".",
+        "",
+        f"The check (`python scripts/fit_combination.py --corpus CORPUS --check-only --cv cv.json`): each dev "
+        f"{fam} is left out in turn, the scalings fitted on the other {fam}s' verdicts only, and its runs "
+        "stated with them; below, every dev run so stated, and the range of one "
+        f"{fam}'s own gap per bin (over {fam}s with at least 5 runs in the bin).",
+        "",
+        *cv_table(cv).splitlines(),
+    ]
+
+
+def render(
+    test: dict[str, Any],
+    dev: dict[str, Any],
+    corpus_note: str,
+    before: dict[str, Any] | None = None,
+    cv: dict[str, Any] | None = None,
+) -> str:
     L: list[str] = []
     L += [
         "# Accuracy on the scenario corpus",
@@ -230,16 +275,14 @@ def render(test: dict[str, Any], dev: dict[str, Any], corpus_note: str, before: 
         "`inconclusive` one names no cause). A bin is judged when it holds at least",
         f"{MIN_BIN_RUNS} runs; the target is |gap| ≤ 0.1.",
         "",
-        "| confidence | runs | mean stated | observed right | gap |",
-        "| --- | --- | --- | --- | --- |",
+        *calibration_table(test["bins"]),
+        "",
+        "Dev split, for reference (tuned on):",
+        "",
+        *calibration_table(dev["bins"]),
     ]
-    for (lo, hi), (k, right, csum) in zip(BINS, test["bins"], strict=True):
-        if not k:
-            L.append(f"| {lo:.1f}–{min(hi, 1.0):.1f} | 0 | | | |")
-            continue
-        mean, obs = csum / k, right / k
-        flag = "" if k >= MIN_BIN_RUNS else " (few runs)"
-        L.append(f"| {lo:.1f}–{min(hi, 1.0):.1f} | {k} | {mean:.2f} | {obs:.2f} | {obs - mean:+.2f}{flag} |")
+    if cv is not None:
+        L += ["", *cv_section(cv)]
     L += ["", "### Cause right, by family (test)", ""]
     for key, groups in test["by"].items():
         L.append(f"- **{key}**: " + ", ".join(f"{g} {pct(v[1], v[0])}" for g, v in sorted(groups.items())))
@@ -311,6 +354,9 @@ def main() -> int:
     ap.add_argument("--before", type=Path, help="a --cache written by an earlier analyzer, shown beside")
     ap.add_argument("--note", default="", help="a sentence put under the title (what was measured)")
     ap.add_argument("--split", choices=("test", "dev", "all"), default="all", help="which runs to analyse")
+    ap.add_argument(
+        "--calibration-cv", type=Path, help="the JSON of fit_combination.py --cv: its check is shown on the page"
+    )
     args = ap.parse_args()
     rows, where = [], {}
     for corpus in args.corpus:
@@ -341,7 +387,8 @@ def main() -> int:
         old = {r["name"]: r for r in map(json.loads, args.before.read_text().splitlines())}
         if all(r["scenario"]["name"] in old for r in test_rows):
             before = score(test_rows, old)
-    page = render(score(test_rows, results), score(dev_rows, results), note, before)
+    cv = json.loads(args.calibration_cv.read_text()) if args.calibration_cv else None
+    page = render(score(test_rows, results), score(dev_rows, results), note, before, cv)
     args.out.write_text(page, encoding="utf-8")
     t = score(test_rows, results)
     print(f"test: cause {pct(t['cause_ok'], t['n'])}, detail {pct(t['detail_ok'], t['detail_n'])}, "

@@ -14,7 +14,12 @@ up at init) must not make it speak for exploding weights in a family the table n
 dev, held out by (cause, architecture), this is as accurate as the unconstrained fit. The stated
 confidence is then Platt-scaled, per kind of verdict (``combine.CONFIDENCE_KINDS``), on
 out-of-family dev verdicts: the runs of each cause in each architecture are left out in
-turn, the table fitted on the rest, and ``diagnose`` run on them as on a new run. The
+turn, the table fitted on the rest, and ``diagnose`` run on them as on a new run. A kind
+with fewer than MIN_KIND_VERDICTS such verdicts takes the scaling of all kinds pooled, and
+a kind with more is pulled toward the pooled one (SHRINK_VERDICTS), so no kind's scaling
+rests on a two-parameter fit to a handful of runs. ``--cv FILE`` checks it: each dev
+architecture is left out in turn, the scalings fitted on the others' verdicts, and its runs
+stated with them (per bin, the gap and each architecture's own). The
 test split holds out, for each cause, whole families dev never saw, so confidences
 learned in-family would promise what the table's associations do not keep there. The ``setup``
 kind (a cause only a config's setting names) has no dev run of its own: each dev run that failed
@@ -55,6 +60,19 @@ RATE = 0.05
 # features: a firmer pull toward the prior keeps a feature seen in a handful of runs near it
 # (held out by architecture on dev, 2 and 32 did worse than 8).
 DETAIL_L2 = 8.0
+# A kind of verdict (``combine.CONFIDENCE_KINDS``) whose out-of-family dev verdicts number fewer
+# than this gets no Platt scaling of its own, but the one of all verdicts pooled: two parameters
+# fitted on ~20 verdicts of one or two families move with a handful of them (healthy_checkpoints,
+# 18 verdicts, moved the test's 0.7-0.8 bin by 0.2 between two fits of nearly the same code); at
+# 30 the slope's standard error is about half what it is at 10, and a bin of 20 holds its mean.
+MIN_KIND_VERDICTS = 30
+# A kind with enough verdicts is still pulled toward the pooled scaling as if that scaling had
+# been seen on this many of its verdicts: a kind of 30-60 verdicts weighs its own rate about
+# two to one against the pool's, and one of 100 barely moves from its own.
+SHRINK_VERDICTS = 15
+# ``--cv`` shows a family's own gap in a bin when the family holds at least this many of its runs
+# (a gap over fewer is one or two verdicts' noise).
+CV_FAMILY_RUNS = 5
 
 
 @dataclass
@@ -188,23 +206,50 @@ def fit_details(exs: list[Example]) -> tuple[dict[str, float], dict[str, dict[st
     return bias, coef, seen
 
 
-def fit_calibration(pairs: list[tuple[float, bool]]) -> tuple[float, float]:
+def fit_calibration(
+    pairs: list[tuple[float, bool]], prior: tuple[float, float] | None = None, pseudo: float = 0.0
+) -> tuple[float, float]:
     """Platt scaling of the stated confidence: right ~ sigmoid(a * logit(confidence) + b),
-    pulled toward the identity (1, 0) so a kind with few verdicts keeps its probability."""
+    pulled toward the identity (1, 0) so a kind with few verdicts keeps its probability. With a
+    ``prior`` scaling, ``pseudo`` more verdicts are counted at the kind's own confidences, each
+    right as often as the prior scaling says (hierarchical shrinkage toward it, weighed as that
+    many verdicts, not as a penalty on the parameters whose strength depends on their scale)."""
     if not pairs:
-        return 1.0, 0.0
+        return prior or (1.0, 0.0)
     c = np.clip(np.array([p for p, _ in pairs]), 1e-3, 1 - 1e-3)
     z = np.log(c / (1 - c))
     y = np.array([float(ok) for _, ok in pairs])
+    share = pseudo / len(y) if prior is not None else 0.0
+    told = 1 / (1 + np.exp(-(prior[0] * z + prior[1]))) if prior is not None else y
     a, b = 1.0, 0.0
     for _ in range(STEPS):
         p = 1 / (1 + np.exp(-(a * z + b)))
-        g = p - y
+        g = (p - y) + share * (p - told)
         # a slope below 0 would state less for a stronger combination: no calibration does
         # that, it is noise of a few verdicts; at 0 the kind states its observed rate
         a = max(0.0, a - RATE * (float(np.mean(g * z)) + L2 * (a - 1.0) / len(y)))
         b -= RATE * (float(np.mean(g)) + L2 * b / len(y))
     return a, b
+
+
+def fit_calibrations(
+    pairs: dict[str, list[tuple[float, bool]]],
+) -> tuple[dict[str, tuple[float, float]], dict[str, str]]:
+    """The Platt scaling of every kind of verdict (``CONFIDENCE_KINDS``), robust to how few
+    verdicts a kind holds: the scaling of all verdicts pooled is fitted first; a kind with at
+    least MIN_KIND_VERDICTS verdicts gets its own fit, pulled toward the pooled one with
+    SHRINK_VERDICTS pseudo-verdicts (hierarchical shrinkage); a kind with fewer takes the
+    pooled scaling whole. Returns the scalings and, per kind, where its scaling came from."""
+    pooled = fit_calibration([pv for v in pairs.values() for pv in v])
+    out: dict[str, tuple[float, float]] = {}
+    source: dict[str, str] = {}
+    for k in CONFIDENCE_KINDS:
+        mine = pairs.get(k, [])
+        if len(mine) >= MIN_KIND_VERDICTS:
+            out[k], source[k] = fit_calibration(mine, pooled, SHRINK_VERDICTS), "own, shrunk toward pooled"
+        else:
+            out[k], source[k] = pooled, "pooled (too few of its own)"
+    return out, source
 
 
 def install(keys: list[str], w: np.ndarray, b: np.ndarray, calibration: dict[str, tuple[float, float]]) -> None:
@@ -216,29 +261,75 @@ def install(keys: list[str], w: np.ndarray, b: np.ndarray, calibration: dict[str
     table.CALIBRATION = dict(calibration)
 
 
-def out_of_family_verdicts(exs: list[Example]) -> dict[str, list[tuple[float, bool]]]:
-    """Per kind of verdict, (confidence before calibration, cause right) of each dev run as
-    ``diagnose`` states it with a table fitted without the run's family (FAMILY): in-sample
-    or in-family confidences are optimistic, and the test split holds families dev never
-    saw. Fixed confidences (decisive findings, inconclusive) are left out, as in diagnose."""
-    from forensics.diagnose import diagnose
+@dataclass
+class Stated:
+    """One verdict ``diagnose`` stated with a table that never saw its run's (cause, family)."""
 
+    family: str
+    kind: str  # its confidence kind (``combine.CONFIDENCE_KINDS``)
+    probability: float  # the table's probability for the cause named, before calibration
+    right: bool
+
+
+class _Probabilities:
+    """Stands in for ``diagnose``'s ``calibrated`` while the fit runs: it keeps the probability a
+    verdict's confidence was calibrated from (the last call; a cap applied after it is not the
+    calibration's input) and calibrates as the installed table does."""
+
+    def __init__(self) -> None:
+        self.last: tuple[float, str] | None = None
+
+    def __call__(self, confidence: float, kind: str = "finding") -> float:
+        from forensics.combine import calibrated
+
+        self.last = (confidence, kind)
+        return calibrated(confidence, kind)
+
+    def diagnose(self, tl: Any, evidence: list[Any]) -> tuple[Any, float | None]:
+        """``diagnose``'s verdict, and the probability its confidence kind was calibrated from."""
+        import forensics.diagnose as dg
+
+        self.last = None
+        was, dg.calibrated = dg.calibrated, self
+        try:
+            dx = dg.diagnose(tl, evidence)
+        finally:
+            dg.calibrated = was
+        if dx.confidence_kind is None or self.last is None or self.last[1] != dx.confidence_kind:
+            return dx, None
+        return dx, self.last[0]
+
+
+def out_of_family_verdicts(exs: list[Example]) -> tuple[list[Stated], dict[tuple[int, str], Any]]:
+    """Per dev run, (kind, probability before calibration, cause right) of the verdict ``diagnose``
+    states with a table fitted without the run's family (FAMILY): in-sample or in-family
+    confidences are optimistic, and the test split holds families dev never saw. Fixed
+    confidences (decisive findings, inconclusive) are left out, as in diagnose. Also returns the
+    table each (cause, family) group was stated by (for ``--cv``)."""
     identity = {k: (1.0, 0.0) for k in CONFIDENCE_KINDS}
-    pairs: dict[str, list[tuple[float, bool]]] = {k: [] for k in CONFIDENCE_KINDS}
+    out: list[Stated] = []
+    tables: dict[tuple[int, str], Any] = {}
+    probe = _Probabilities()
     # as the test split holds out, for each cause, whole families: each (cause, family)
     # group of dev runs is stated by a table that never saw that cause in that family
     with tempfile.TemporaryDirectory() as tmp:
         for group in sorted({(e.y, e.family) for e in exs}):
             train = [e for e in exs if (e.y, e.family) != group]
-            keys, w, b = fit([e.features for e in train], [e.y for e in train])
-            install(keys, w, b, identity)
+            tables[group] = fit([e.features for e in train], [e.y for e in train])
+            install(*tables[group], identity)
             mine = [e for e in exs if (e.y, e.family) == group]
             for e in mine:
-                dx = diagnose(e.timeline, e.evidence)
-                if dx.confidence_kind is None:
-                    continue
-                pairs[dx.confidence_kind].append((dx.verdict.confidence, dx.verdict.cause == COMBINED_CAUSES[e.y]))
-            pairs["setup"] += setup_verdicts(mine, Path(tmp))
+                dx, p = probe.diagnose(e.timeline, e.evidence)
+                if p is not None:
+                    out.append(Stated(e.family, dx.confidence_kind, p, dx.verdict.cause == COMBINED_CAUSES[e.y]))
+            out += setup_verdicts(mine, Path(tmp), probe)
+    return out, tables
+
+
+def by_kind(stated: list[Stated]) -> dict[str, list[tuple[float, bool]]]:
+    pairs: dict[str, list[tuple[float, bool]]] = {k: [] for k in CONFIDENCE_KINDS}
+    for s in stated:
+        pairs[s.kind].append((s.probability, s.right))
     return pairs
 
 
@@ -259,16 +350,15 @@ def config_only(run: Path, into: Path) -> Path:
     return out
 
 
-def setup_verdicts(exs: list[Example], into: Path) -> list[tuple[float, bool]]:
-    """(confidence, cause right) of the ``setup`` verdicts the installed table gives on the dev runs
-    of ``exs`` seen as a job that died before its first checkpoint would leave them: their config
-    alone. No dev run kept only its config with a setting that speaks, so the runs that failed (a
-    healthy run never leaves only a config: its checkpoints come) are viewed that way."""
+def setup_verdicts(exs: list[Example], into: Path, probe: _Probabilities) -> list[Stated]:
+    """The ``setup`` verdicts the installed table gives on the dev runs of ``exs`` seen as a job
+    that died before its first checkpoint would leave them: their config alone. No dev run kept
+    only its config with a setting that speaks, so the runs that failed (a healthy run never
+    leaves only a config: its checkpoints come) are viewed that way."""
     from forensics import analyze
-    from forensics.diagnose import diagnose
     from forensics.rules import run_rules
 
-    pairs = []
+    out = []
     for e in exs:
         if e.path is None or COMBINED_CAUSES[e.y] == "healthy":
             continue
@@ -276,10 +366,10 @@ def setup_verdicts(exs: list[Example], into: Path) -> list[tuple[float, bool]]:
         if not any(view.rglob("*")):
             continue
         tl = analyze(view).timeline
-        dx = diagnose(tl, run_rules(tl))
-        if dx.confidence_kind == "setup":
-            pairs.append((dx.verdict.confidence, dx.verdict.cause == COMBINED_CAUSES[e.y]))
-    return pairs
+        dx, p = probe.diagnose(tl, run_rules(tl))
+        if dx.confidence_kind == "setup" and p is not None:
+            out.append(Stated(e.family, "setup", p, dx.verdict.cause == COMBINED_CAUSES[e.y]))
+    return out
 
 
 def write_table(
@@ -291,6 +381,7 @@ def write_table(
     calibration: dict[str, tuple[float, float]],
     counts: dict[str, int],
     details: tuple[dict[str, float], dict[str, dict[str, float]], dict[str, int]] = ({}, {}, {}),
+    sources: dict[str, str] | None = None,
 ) -> None:
     lines = [
         '"""Coefficients of the evidence combination (``forensics/combine.py``).',
@@ -303,10 +394,12 @@ def write_table(
         *[f'    "{c}": {b[j]:.3f},' for j, c in enumerate(COMBINED_CAUSES)],
         "}",
         "# Platt scaling of the stated confidence per kind of verdict, fitted on out-of-family dev",
-        "# verdicts: (slope, intercept); the comment says on how many verdicts.",
+        "# verdicts: (slope, intercept); the comment says on how many verdicts, and whether the kind has",
+        f"# its own scaling (shrunk toward all kinds pooled) or, under {MIN_KIND_VERDICTS} verdicts, the pooled one.",
         "CALIBRATION: dict[str, tuple[float, float]] = {",
         *[
             f'    "{k}": ({calibration[k][0]:.3f}, {calibration[k][1]:.3f}),  # {counts.get(k, 0)} verdicts'
+            + (f", {sources[k]}" if sources and k in sources else "")
             for k in CONFIDENCE_KINDS
         ],
         "}",
@@ -334,6 +427,71 @@ def write_table(
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+def cross_validate(
+    exs: list[Example], stated: list[Stated], tables: dict[tuple[int, str], Any], fitter: Any = fit_calibrations
+) -> dict[str, Any]:
+    """Leave-one-family-out check of the calibration on dev. For each dev family (FAMILY) in
+    turn, the scalings are fitted (``fitter``) on the other families' out-of-family verdicts
+    only, and ``diagnose`` states every run of the family left out with its group's
+    out-of-family table and those scalings: the stated confidence against how often the cause
+    was right, per bin (over committed verdicts, as ``scripts/accuracy.py`` bins them), and each
+    family's own gap in each bin. A bin whose pooled gap stays within 0.1 and whose families
+    agree is a calibration that does not rest on which families the fit saw."""
+    from forensics.diagnose import diagnose
+    from scripts.accuracy import BINS
+
+    rows: list[tuple[str, float, bool]] = []
+    for fam in sorted({e.family for e in exs}):
+        scalings = fitter(by_kind([s for s in stated if s.family != fam]))[0]
+        for e in exs:
+            if e.family != fam:
+                continue
+            install(*tables[(e.y, e.family)], scalings)
+            v = diagnose(e.timeline, e.evidence).verdict
+            if v.cause != "inconclusive":
+                rows.append((fam, v.confidence, v.cause == COMBINED_CAUSES[e.y]))
+    bins = []
+    for lo, hi in BINS:
+        inside = [r for r in rows if lo <= r[1] < hi]
+        fams = {}
+        for fam in sorted({r[0] for r in inside}):
+            mine = [r for r in inside if r[0] == fam]
+            fams[fam] = (len(mine), float(np.mean([r[2] for r in mine]) - np.mean([r[1] for r in mine])))
+        bins.append({
+            "lo": lo, "hi": min(hi, 1.0), "runs": len(inside),
+            "mean": float(np.mean([r[1] for r in inside])) if inside else None,
+            "observed": float(np.mean([r[2] for r in inside])) if inside else None,
+            "families": fams,
+        })  # fmt: skip
+    return {"family": FAMILY, "runs": len(rows), "bins": bins}
+
+
+def per_kind_alone(pairs: dict[str, list[tuple[float, bool]]]) -> tuple[dict[str, tuple[float, float]], dict[str, str]]:
+    """The scaling before MIN_KIND_VERDICTS: each kind fitted on its own verdicts, pulled toward the
+    identity (shown beside the pooled one by ``--cv``)."""
+    return {k: fit_calibration(v) for k, v in pairs.items()}, {}
+
+
+def cv_table(cv: dict[str, Any]) -> str:
+    """The check as a markdown table: each bin's pooled gap, and the range of the families' gaps
+    over those families with at least CV_FAMILY_RUNS runs in the bin."""
+    out = [
+        f"| confidence | runs | mean stated | observed right | gap | gap by {cv['family']} left out (min … max) |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for b in cv["bins"]:
+        if not b["runs"]:
+            out.append(f"| {b['lo']:.1f}–{b['hi']:.1f} | 0 | | | | |")
+            continue
+        gaps = [g for n, g in b["families"].values() if n >= CV_FAMILY_RUNS]
+        spread = f"{min(gaps):+.2f} … {max(gaps):+.2f} ({len(gaps)} families)" if gaps else "—"
+        out.append(
+            f"| {b['lo']:.1f}–{b['hi']:.1f} | {b['runs']} | {b['mean']:.2f} | {b['observed']:.2f} | "
+            f"{b['observed'] - b['mean']:+.2f} | {spread} |"
+        )
+    return "\n".join(out)
+
+
 DETAIL_SECTION = "# The detail of a verdict's cause"
 
 
@@ -355,6 +513,14 @@ def main() -> int:
     ap.add_argument(
         "--details-only", action="store_true", help="refit only the detail tables, keeping the cause table in --out"
     )
+    ap.add_argument(
+        "--cv",
+        type=Path,
+        metavar="JSON",
+        help="also check the calibration leave-one-family-out on dev; print it and write it to JSON "
+        "(scripts/accuracy.py --calibration-cv JSON shows it)",
+    )
+    ap.add_argument("--check-only", action="store_true", help="with --cv: do not write the table")
     args = ap.parse_args()
     exs = examples(args.corpus)
     if args.details_only:
@@ -362,17 +528,31 @@ def main() -> int:
         replace_details(args.out, details)
         print(f"detail tables refitted on {len(exs)} dev runs -> {args.out}")
         return 0
-    pairs = out_of_family_verdicts(exs)
-    calibration = {k: fit_calibration(v) for k, v in pairs.items()}
+    stated, tables = out_of_family_verdicts(exs)
+    pairs = by_kind(stated)
+    calibration, source = fit_calibrations(pairs)
     keys, w, b = fit([e.features for e in exs], [e.y for e in exs])
-    details = fit_details(exs)
-    write_table(args.out, keys, w, b, len(exs), calibration, {k: len(v) for k, v in pairs.items()}, details)
-    print(f"fitted on {len(exs)} dev runs, {len(keys)} features -> {args.out}")
+    if not args.check_only:
+        details = fit_details(exs)
+        counts = {k: len(v) for k, v in pairs.items()}
+        write_table(args.out, keys, w, b, len(exs), calibration, counts, details, source)
+        print(f"fitted on {len(exs)} dev runs, {len(keys)} features -> {args.out}")
     for k, v in pairs.items():
         if v:
             mean, right = np.mean([p for p, _ in v]), np.mean([ok for _, ok in v])
             a, b = calibration[k]
-            print(f"  {k}: {len(v)} out-of-family verdicts, mean {mean:.2f}, right {right:.2f}, Platt {a:.2f}, {b:.2f}")
+            print(
+                f"  {k}: {len(v)} out-of-family verdicts, mean {mean:.2f}, right {right:.2f}, "
+                f"Platt {a:.2f}, {b:.2f} ({source[k]})"
+            )
+    if args.cv:
+        cv = cross_validate(exs, stated, tables)
+        cv["before"] = cross_validate(exs, stated, tables, per_kind_alone)
+        cv["min_kind_verdicts"], cv["shrink_verdicts"] = MIN_KIND_VERDICTS, SHRINK_VERDICTS
+        cv["verdicts"] = {k: len(v) for k, v in pairs.items()}
+        args.cv.write_text(json.dumps(cv, indent=1) + "\n", encoding="utf-8")
+        print(f"\nleave-one-{FAMILY}-out on dev, scalings as fitted now:\n" + cv_table(cv))
+        print("\neach kind scaled on its own verdicts alone (before):\n" + cv_table(cv["before"]))
     return 0
 
 

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from forensics.batches import DataOrder
+from forensics.clamps import Clamp, pinned_from
 from forensics.errors import UnreadableSource
 from forensics.median import median, sliding_medians
 from forensics.records import (
@@ -96,6 +97,11 @@ LR_JUMP_FACTOR = 2.0
 # A run whose loss ends this many times above its best, and above where it started,
 # has diverged even without a NaN (healthy training loss never ends 10x off its minimum).
 STUCK_FACTOR = 10.0
+# The end is judged by the median of the record's last tenth from this many finite points on ...
+STUCK_MIN_POINTS = 20
+# ... and on a shorter record (an epoch-per-line log of a dozen epochs) by every one of its last this
+# many points: three in a row that high after a lower best are a level the loss stayed at, not a spike.
+STUCK_TAIL_POINTS = 3
 # A loss whose last logged points stand this many times above its first logged value (two decades)
 # has diverged, however few points it logged: no training that works ends there.
 STAYED_UP_FACTOR = 100.0
@@ -1188,7 +1194,9 @@ def _exploded(s: Series | None) -> int | None:
     ``EXPLODED_FACTOR`` above both its minimum so far and its first non-zero value; when the
     record ended ``STAYED_UP_FACTOR`` above that first value (:func:`stayed_up_from`), the
     first step that stood that high; or, when the run ended stuck far above its best (the last
-    tenth's median ``STUCK_FACTOR`` above the minimum and above the first value), the step
+    tenth's median ``STUCK_FACTOR`` above the minimum and above the first value; on a record shorter
+    than ``STUCK_MIN_POINTS``, each of its last ``STUCK_TAIL_POINTS``, also above the median before them),
+    the step
     where it left that minimum for good."""
     if s is None or len(s) < 3:
         return None
@@ -1211,10 +1219,15 @@ def _exploded(s: Series | None) -> int | None:
         # ended two decades above where it began: too few points for the stuck test below, or a
         # first point already the best, and still no working training ends there
         return int(s.steps[int(np.argmax(finite & (v >= STAYED_UP_FACTOR * first)))])
-    if not np.all(v[finite] > 0) or finite.sum() < 20:
+    if not np.all(v[finite] > 0) or finite.sum() <= STUCK_TAIL_POINTS:
         return None
     fv, fs = v[finite], s.steps[finite]
-    tail = float(median(fv[-max(3, fv.size // 10) :]))
+    if fv.size >= STUCK_MIN_POINTS:
+        tail = float(median(fv[-max(3, fv.size // 10) :]))
+    else:  # a short record: every one of its last points stands that high, above the level before them
+        tail = float(fv[-STUCK_TAIL_POINTS:].min())
+        if tail <= STUCK_FACTOR * float(median(fv[:-STUCK_TAIL_POINTS])):
+            return None  # a lucky low point is no best the loss left
     m = int(np.argmin(fv))
     if tail > STUCK_FACTOR * fv[m] and tail > fv[0] and m < fv.size - 1:
         above = np.nonzero(fv[m + 1 :] > STUCK_FACTOR * fv[m])[0]
@@ -1271,6 +1284,31 @@ def _implausible(
         if step is not None:
             value = float(s.values[int(np.nonzero(s.steps == step)[0][0])])
             hits.append((step, f"{s.tag} {fmt_num(value)}, past the {fmt_num(bound)} no working training reaches"))
+    return min(hits) if hits else None
+
+
+def pinned_at_clamp(s: Series) -> tuple[int, Clamp] | None:
+    """(step, clamp) from which ``s`` sat at a framework's clamp of a saturated cross-entropy to the end
+    of its record (:mod:`forensics.clamps`): every element's probability of its label had underflowed,
+    a dead net that prints the same finite value step after step instead of Inf or NaN."""
+    steps, values = s.in_step_order
+    finite = np.isfinite(values)
+    if not finite.all():
+        return None  # a non-finite point is the divergence itself, placed by its own test
+    hit = pinned_from(values)
+    return (int(steps[hit[0]]), hit[1]) if hit is not None else None
+
+
+def _pinned(loss: Series | None, terms: tuple[Series, ...]) -> tuple[int, str] | None:
+    """(step, what) where the loss or one of its terms printed in the same file sat at a clamp for good."""
+    if loss is None:
+        return None
+    hits = []
+    for s in (loss, *(t for t in terms if t.unit == loss.unit and t.source == loss.source)):
+        pinned = pinned_at_clamp(s)
+        if pinned is not None:
+            step, clamp = pinned
+            hits.append((step, f"{s.tag} pinned at {clamp.value:.6g} from {s.unit} {step} on: {clamp.what}"))
     return min(hits) if hits else None
 
 
@@ -1870,6 +1908,9 @@ def build_timeline(run: RunData) -> Timeline:
         implausible = _implausible(loss, other_losses, _perplexities(run, loss))
         if implausible is not None and (exploded_step is None or implausible[0] < exploded_step):
             exploded_step, exploded_how = implausible
+        pinned = _pinned(loss, other_losses)
+        if pinned is not None and (exploded_step is None or pinned[0] <= exploded_step):
+            exploded_step, exploded_how = pinned
     unplaced = _unplaced_nonfinite(run) if first_nonfinite is None and exploded_step is None else None
 
     views = tuple(_checkpoint_views(run, spe))
@@ -2040,7 +2081,7 @@ def _stores_of_many(run: RunData) -> tuple[tuple[str, str, tuple[str, ...]], ...
 DERIVED_BY: dict[str, tuple[Callable[..., object], ...]] = {
     "loss": (_effective,),
     "first_nonfinite": (_nonfinite,),
-    "exploded_step": (_exploded, _implausible, _implausible_bound),
+    "exploded_step": (_exploded, _implausible, _implausible_bound, _pinned),
     "onset": (find_onset, _snap_onset_to_lr_increase),
     "lr_changes": (_lr_changes,),
     "spikes_recovered": (find_spikes,),

@@ -104,8 +104,10 @@ MAX_HELDOUT5_CRASHES = 0
 # heldout6 floors: measured once blind, on the seventh round's final main (47/59 diverged, 20/29 cause,
 # 5 inconclusive with evidence, no crash; the round's starting commit gave 48/59, 21/29, 5 and 0 on it).
 # Seen since: a progress bar redrawn before a guard's print on the same line is read (the accelerate
-# trainer's NaN skips are a divergence again): 48/59, 21/29.
-MIN_HELDOUT6_DIVERGED = 48 / 59
+# trainer's NaN skips are a divergence again): 48/59, 21/29; a loss pinned at a framework's clamp (two Caffe runs
+# at 87.3365), a short record that jumped far above its best and stayed (Keras 0.1) and apex's scaler halving
+# below 1 are divergences: 52/59.
+MIN_HELDOUT6_DIVERGED = 52 / 59
 MIN_HELDOUT6_CAUSE = 21 / 29
 MAX_HELDOUT6_BAD_INCONCLUSIVE = 5
 MAX_HELDOUT6_CRASHES = 0

@@ -43,7 +43,9 @@ def thresholds(mod: types.ModuleType) -> list[tuple[str, str, str]]:
 
 
 def option_modules() -> list[types.ModuleType]:
-    """Where numbers that move a verdict live: the timeline, the rule modules, diagnose."""
+    """Where numbers that move a verdict live: the timeline (and the clamps it reads), the rule modules,
+    diagnose."""
+    import forensics.clamps
     import forensics.diagnose
     import forensics.rules
     import forensics.timeline
@@ -53,7 +55,7 @@ def option_modules() -> list[types.ModuleType]:
         for m in pkgutil.iter_modules(forensics.rules.__path__)
         if not m.name.startswith("_")
     ]
-    return [forensics.timeline, *rules, forensics.diagnose]
+    return [forensics.timeline, forensics.clamps, *rules, forensics.diagnose]
 
 
 def _is_number(v: Any) -> bool:
@@ -90,7 +92,9 @@ def _names(code: types.CodeType) -> set[str]:
 
 
 def _ours(obj: Any) -> bool:
-    return isinstance(obj, types.FunctionType) and obj.__module__.startswith(("forensics.rules", "forensics.timeline"))
+    return isinstance(obj, types.FunctionType) and obj.__module__.startswith(
+        ("forensics.rules", "forensics.timeline", "forensics.clamps")
+    )
 
 
 def rule_options(r: Rule) -> list[Option]:

@@ -21,7 +21,7 @@ from forensics.rules.context import (
     may_have_failed,
     stayed_blown_up,
 )
-from forensics.timeline import LrChange, LrInfo, RelativeUpdate, Timeline, log10_safe
+from forensics.timeline import LrChange, LrInfo, RelativeUpdate, Timeline, log10_safe, pinned_at_clamp
 from forensics.util import fmt_num
 
 # The climb must start within this fraction of the run before the blow-up to count as
@@ -920,6 +920,86 @@ def blew_up_and_stayed_finite(tl: Timeline) -> list[Finding]:
             step=int(s[peak]),
             source=lo.source,
             fix=_fix_cap(None, lri.value),
+            fix_sets="learning_rate",
+        )
+    ]
+
+
+# A loss pinned at a framework's clamp: the step size is the usual cause, but unnormalised inputs or a
+# label past the output layer saturate a softmax as surely, so it is a finding, as a finite blow-up is.
+PINNED_AT_CLAMP_WEIGHT = 0.5
+
+
+@rule("LR017", "loss-pinned-at-a-clamp", "learning_rate", (), needs=("loss",))
+def loss_pinned_at_a_clamp(tl: Timeline) -> list[Finding]:
+    """
+    What it detects:
+        A training loss (or one of its terms printed beside it) that reached the
+        value a framework clamps a saturated cross-entropy at, and stayed there,
+        two logged points in a row at least, to the end of the record: Caffe's
+        87.3365 (-ln FLT_MIN) and 46.0517, Keras' 16.1181 (-ln 1e-7) and its
+        binary 15.9424, tf.keras 2's 15.4249 and 15.3332, PyTorch BCELoss's 100,
+        Lua Torch's and MXNet's 27.6310 (``forensics/clamps.py``: each from the
+        framework's source), within 2e-4 of the constant. The timeline counts the
+        run diverged from there: it never prints NaN, the clamp keeps the log
+        finite. Not when the loss sat there from its first logged point at step 0
+        or 1, before any update (the initial weights and the inputs did it).
+
+    Why it points to this cause:
+        The loss sits exactly at -log(clamp) only when the probability the net
+        gives the right label underflowed to zero on every element: its logits
+        were thrown so far that the softmax or sigmoid saturated on the wrong
+        side, and stayed so (the gradient through a saturated output is zero, so
+        the net cannot come back). After updates ran, a step size too large is
+        what throws logits that far in one move (Caffe's "loss 87.3365" after the
+        first iterations at base_lr 0.01-0.1 is its best-known case). Inputs fed
+        unscaled (0-255 pixels) or a label past the output layer's width (Caffe's
+        GPU loss does not check it) saturate it as well, which keeps this a
+        finding to weigh, not a verdict.
+
+    Evidence it reports:
+        The value, the clamp it is and whose, the step it got there, the loss
+        before it, and the LR where known.
+
+    Fix to suggest:
+        Lower the LR by 10x (concrete value where it is known) and add a warmup;
+        check that the inputs are normalised and the labels within the output
+        layer's classes.
+    """
+    lo = tl.loss
+    if lo is None or tl.first_nonfinite is not None:
+        return []
+    hits = []
+    for s in (lo, *(t for t in tl.other_losses if t.unit == lo.unit and t.source == lo.source)):
+        pinned = pinned_at_clamp(s)
+        if pinned is not None:
+            hits.append((pinned[0], s.tag, pinned[1], s))
+    if not hits:
+        return []
+    step, tag, clamp, s = min(hits, key=lambda h: h[0])
+    steps, values = s.in_step_order
+    before = values[steps < step]
+    if not before.size and lo.unit == "step" and step <= FIRST_UPDATE_STEP:
+        return []  # saturated by the first forward pass: no update had run
+    was = (
+        f", from {fmt_num(float(before[-1]))} at {lo.unit} {int(steps[before.size - 1])}"
+        if before.size
+        else f" (its first logged point, {lo.unit} {step})"
+    )
+    lri = tl.lr_info
+    lr_txt = f" (LR {fmt_num(lri.value)}, {lri.origin})" if lri.value is not None else ""
+    return [
+        Finding(
+            None,
+            f"The {tag} reached {clamp.value:.6g} at {lo.unit} {step}{was}, and sat there to the end of the "
+            f"record{lr_txt}: {clamp.what}, the value a cross-entropy prints when the right label's probability "
+            "underflowed on every element. The net's outputs saturated on the wrong side and stopped moving: "
+            "logits thrown far by a step too large, or inputs fed unscaled.",
+            PINNED_AT_CLAMP_WEIGHT,
+            step=step,
+            source=lo.source,
+            fix=_fix_cap(None, lri.value)
+            + " Check that the inputs are normalised and every label is within the output layer's classes.",
             fix_sets="learning_rate",
         )
     ]

@@ -1,0 +1,88 @@
+"""The values a saturated cross-entropy is pinned at: the clamps frameworks put before the log.
+
+A cross-entropy takes -log(p) of the probability the net gives the right label. Frameworks that
+compute it from probabilities (not logits) keep that log finite by clamping ``p`` from below, so a
+net whose outputs saturate on the wrong side (the right label's probability underflows to 0 on
+every element, as logits thrown to huge values make it) prints a loss of exactly -log(the clamp),
+step after step, instead of Inf. The constants below are the frameworks' own, read in their sources
+and, where the framework is installed here, computed by it (``tests/test_loss_clamps.py``):
+
+* Caffe's ``SoftmaxWithLoss`` (``softmax_loss_layer.cpp``, and the many layers copied from it) takes
+  ``log(std::max(prob, Dtype(FLT_MIN)))``: -ln(float32's smallest normal) = 87.3365;
+* Caffe's ``MultinomialLogisticLoss`` and ``InfogainLoss`` clamp at ``kLOG_THRESHOLD = 1e-20``
+  (``loss_layer.hpp``): 46.0517;
+* Keras (1 to 3, and tf.keras) clips probabilities to ``[epsilon, 1 - epsilon]``, epsilon 1e-7, before
+  a categorical cross-entropy: -ln(1e-7) = 16.1181; Keras 3's binary cross-entropy gives the same on a
+  positive target and, on a negative one, -ln(1 - float32(1 - 1e-7)) = -ln(2^-23) = 15.9424;
+* tf.keras 2.x's binary cross-entropy adds epsilon inside the log after the clip (``log(p + epsilon)``,
+  ``log(1 - p + epsilon)``): -ln(2e-7) = 15.4249 on a positive target, -ln(2^-23 + 1e-7) = 15.3332 on a
+  negative one;
+* PyTorch's ``BCELoss`` clamps its log at -100 (``binary_cross_entropy`` in ATen): 100;
+* Lua Torch's ``BCECriterion`` (``eps = 1e-12``) and MXNet's ``CrossEntropy`` metric (``eps=1e-12``):
+  -ln(1e-12) = 27.6310.
+
+A mean over elements sits exactly at the constant only when every element is saturated wrong; a net
+that is right on some elements averages below it (a mixture, which no constant marks). Losses computed
+from logits (TensorFlow's ``softmax_cross_entropy_with_logits``, PyTorch's ``CrossEntropyLoss``, Gluon's,
+Chainer's) have no clamp: a saturated net there prints a large, unpinned value or Inf.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+_FLOAT32_TINY = float(np.finfo(np.float32).tiny)  # FLT_MIN, 2^-126
+_FLOAT32_EPS = float(np.finfo(np.float32).eps)  # 2^-23: 1 - float32(1 - 1e-7)
+_KERAS_EPSILON = 1e-7  # keras.backend.epsilon()'s default, Keras 1 to 3
+
+
+@dataclass(frozen=True)
+class Clamp:
+    value: float  # the loss a saturated element prints
+    what: str  # whose clamp, in words
+
+
+CLAMPS: tuple[Clamp, ...] = (
+    Clamp(-math.log(_FLOAT32_TINY), "Caffe's softmax loss clamps the probability at FLT_MIN: -ln(FLT_MIN)"),
+    Clamp(-math.log(1e-20), "Caffe's multinomial logistic and infogain losses clamp it at 1e-20"),
+    Clamp(-math.log(_KERAS_EPSILON), "Keras clips probabilities at its epsilon, 1e-7: -ln(1e-7)"),
+    Clamp(-math.log(_FLOAT32_EPS), "Keras 3's binary cross-entropy on a negative target: -ln(1 - float32(1 - 1e-7))"),
+    Clamp(-math.log(2 * _KERAS_EPSILON), "tf.keras 2's binary cross-entropy on a positive target: -ln(1e-7 + 1e-7)"),
+    Clamp(
+        -math.log(_FLOAT32_EPS + _KERAS_EPSILON),
+        "tf.keras 2's binary cross-entropy on a negative target: -ln(1 - float32(1 - 1e-7) + 1e-7)",
+    ),
+    Clamp(100.0, "PyTorch's BCELoss clamps its log at -100"),
+    Clamp(-math.log(1e-12), "Lua Torch's BCECriterion and MXNet's cross-entropy metric clamp it at 1e-12"),
+)
+# A printed value within this relative distance of a clamp is at it: Caffe prints 6 significant digits
+# (87.3365, and 87.3363 for a display average over iterations), Keras 4 decimals (16.1181), and a
+# 2-decimal print (87.34, 16.12) is within 1.2e-4; the constants sit more than 1 % apart.
+CLAMP_TOLERANCE = 2e-4
+# Points in a row at the clamp, to the end of the record, that make it pinned: one is a value that may
+# pass through it; two in a row at a constant to 4-6 digits is a net whose outputs stopped moving.
+PINNED_POINTS = 2
+
+
+def clamp_of(value: float) -> Clamp | None:
+    """The clamp ``value`` is printed at, or None."""
+    if not math.isfinite(value) or value <= 0:
+        return None
+    return next((c for c in CLAMPS if abs(value - c.value) <= CLAMP_TOLERANCE * c.value), None)
+
+
+def pinned_from(values: np.ndarray) -> tuple[int, Clamp] | None:
+    """(index, clamp) where ``values`` (in step order) reached the clamp they stay at to their end, at
+    least ``PINNED_POINTS`` points in a row; None when the record does not end pinned."""
+    if values.size < PINNED_POINTS:
+        return None
+    last = clamp_of(float(values[-1]))
+    if last is None:
+        return None
+    i = values.size - 1
+    while i > 0 and clamp_of(float(values[i - 1])) is last:
+        i -= 1
+    return (i, last) if values.size - i >= PINNED_POINTS else None

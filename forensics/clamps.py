@@ -8,7 +8,9 @@ step after step, instead of Inf. The constants below are the frameworks' own, re
 and, where the framework is installed here, computed by it (``tests/test_loss_clamps.py``):
 
 * Caffe's ``SoftmaxWithLoss`` (``softmax_loss_layer.cpp``, and the many layers copied from it) takes
-  ``log(std::max(prob, Dtype(FLT_MIN)))``: -ln(float32's smallest normal) = 87.3365;
+  ``log(std::max(prob, Dtype(FLT_MIN)))``: -ln(float32's smallest normal) = 87.3365. Its GPU kernel
+  (``softmax_loss_layer.cu``) takes CUDA's ``max``, which returns the operand that is not NaN, so a net
+  whose outputs went NaN prints 87.3365 there too, not NaN;
 * Caffe's ``MultinomialLogisticLoss`` and ``InfogainLoss`` clamp at ``kLOG_THRESHOLD = 1e-20``
   (``loss_layer.hpp``): 46.0517;
 * Keras (1 to 3, and tf.keras) clips probabilities to ``[epsilon, 1 - epsilon]``, epsilon 1e-7, before

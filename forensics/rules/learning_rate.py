@@ -950,7 +950,9 @@ def loss_pinned_at_a_clamp(tl: Timeline) -> list[Finding]:
         gives the right label underflowed to zero on every element: its logits
         were thrown so far that the softmax or sigmoid saturated on the wrong
         side, and stayed so (the gradient through a saturated output is zero, so
-        the net cannot come back). After updates ran, a step size too large is
+        the net cannot come back). Caffe's GPU loss prints its clamp for NaN
+        outputs too (CUDA's max drops the NaN): weights gone NaN, the same
+        divergence. After updates ran, a step size too large is
         what throws logits that far in one move (Caffe's "loss 87.3365" after the
         first iterations at base_lr 0.01-0.1 is its best-known case). Inputs fed
         unscaled (0-255 pixels) or a label past the output layer's width (Caffe's

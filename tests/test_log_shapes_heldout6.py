@@ -5,6 +5,13 @@ pasted logs stay outside the repository), with a look-alike that must not move.
 
 from __future__ import annotations
 
+import io
+import math
+
+import numpy as np
+import pytest
+from tqdm import tqdm
+
 import forensics
 from forensics.readers.logs import parse_log_text
 
@@ -47,3 +54,166 @@ def test_the_guards_print_alone_still_gives_no_logged_point():
     series, events, *_ = parse_log_text(SKIP + "\n" + "Model diverged with loss = NaN.\n", "train.log")
     assert "loss" not in series
     assert events
+
+
+# ---------------------------------------------------------------- losses heldout6 showed unread
+# Each shape below is read by the general mechanism (a key's words, its stage, its value's wrapper),
+# not by a pattern for the toolkit; each comes with lines that must not give a loss.
+
+
+def _lua_chains_epoch(epoch: int, avg: str) -> str:
+    """ChainsofReasoning (Lua Torch 7, model/optimizer/MyOptimizer.lua, 2017): its epoch summary,
+    string.format('\\nIter: %d\\navg loss in epoch = %f\\ntotal elapsed = %f\\ntime per batch = %f', ...)
+    then 'examples/sec = %f' (Lua's %f prints a NaN as 'nan', a division by a zero time as 'inf')."""
+    return (
+        f"\nIter: {epoch}\navg loss in epoch = {avg}\ntotal elapsed = 0.885171\ntime per batch = inf\n"
+        "examples/sec = 0.000000\n"
+    )
+
+
+def test_a_phrase_for_the_loss_with_its_counter_named_but_not_numbered_is_the_loss():
+    text = _lua_chains_epoch(1, "0.693147") + _lua_chains_epoch(2, "nan")
+    series, *_ = parse_log_text(text, "train.log")
+    assert list(series["loss"].values[:1]) == [0.693147] and len(series["loss"].values) == 2
+    assert series["loss"].values[1] != series["loss"].values[1]  # the NaN
+    # not fire: the time per batch (inf), the elapsed time and the rate are no loss
+    assert set(series) == {"loss"}
+
+
+def test_a_loss_named_in_words_around_its_counter():
+    series, *_ = parse_log_text("loss of epoch 3 is 0.52\nloss of epoch 4 is 0.48\n", "train.log")
+    assert list(series["loss"].values) == [0.52, 0.48]
+    # not fire: a count phrased the same way is no metric, and names no loss
+    series, *_ = parse_log_text("number of batches in epoch = 120\nnumber of batches in epoch = 121\n", "t.log")
+    assert "loss" not in series
+
+
+def _litgpt_line(iter_num: int, step: int, loss: float, val: str) -> str:
+    """LitGPT 0.4 finetune (litgpt/finetune/lora.py fit()): fabric.print(f"Epoch {epoch + 1} | iter {iter}
+    step {step} |" f" loss train: {loss:.3f}," f" val: {val_loss} |" f" iter time: {ms:.2f} ms"), where
+    val_loss is 'n/a' until the first evaluation and then f"{val_loss:.3f}"."""
+    return f"Epoch 1 | iter {iter_num} step {step} | loss train: {loss:.3f}, val: {val} | iter time: 45.73 ms\n"
+
+
+def test_the_stage_named_after_the_key_is_read_and_the_bare_stage_after_it_too():
+    text = "".join(_litgpt_line(i, i // 4, 3.7 - i / 100, "n/a") for i in range(1, 9))
+    text += _litgpt_line(9, 2, 3.6, "3.812")
+    series, *_ = parse_log_text(text, "train.log")
+    assert len(series["loss"].values) == 9 and series["loss"].values[0] == 3.69
+    assert list(series["val_loss"].values) == [3.812]
+    # not fire: the iteration's time in ms and the counters are no metric
+    assert set(series) == {"loss", "val_loss"}
+
+
+def test_tensorboard_style_keys_with_the_stage_after_the_metric():
+    series, *_ = parse_log_text("step 1 loss/train 0.9 loss/val 1.1\nstep 2 loss/train 0.8 loss/val 1.0\n", "t.log")
+    assert list(series["loss"].values) == [0.9, 0.8] and list(series["val_loss"].values) == [1.1, 1.0]
+    # not fire: a time per stage is no loss
+    series, *_ = parse_log_text("step 1 time/train 0.9\nstep 2 time/train 0.8\n", "t.log")
+    assert "loss" not in series
+
+
+def test_a_printed_dict_of_torch_tensors_gives_the_sum_of_its_loss_terms():
+    torch = pytest.importorskip("torch")
+    w = torch.ones(1, requires_grad=True)
+    # detectron2's guard (engine/train_loop.py _detect_anomaly) prints the loss dict as Python does:
+    # "loss_dict = {}".format(loss_dict), each value a tensor with its device and grad_fn
+    loss_dict = {"loss_cls": (w * float("nan")).sum() / 2, "loss_box_reg": (w * 1310.0702).sum() / 2}
+    line = f"loss_dict = {loss_dict}\n"
+    assert "tensor(nan" in line and "grad_fn=<DivBackward0>" in line
+    series, *_ = parse_log_text(line, "train.log")
+    assert math.isnan(series["loss"].values[-1])
+    assert series["loss_box_reg"].values[-1] == pytest.approx(655.0351)
+    # not fire: a dict of tensors that are counts and times holds no loss
+    counts = {"num_fg": torch.tensor(12), "data_time": torch.tensor(0.51)}
+    series, *_ = parse_log_text(f"stats = {counts}\nstats = {counts}\n", "train.log")
+    assert "loss" not in series
+
+
+def test_a_dict_of_numpy_0d_arrays_is_read_by_value():
+    values = {"loss": np.array(0.52, dtype=np.float32), "accuracy": np.array(0.91, dtype=np.float32)}
+    line = f"step 10 {values}\n"
+    assert "array(0.52, dtype=float32)" in line  # numpy's own repr
+    series, *_ = parse_log_text(line + line.replace("step 10", "step 20"), "train.log")
+    assert list(series["loss"].values) == [pytest.approx(0.52)] * 2
+    assert list(series["accuracy"].values) == [pytest.approx(0.91)] * 2
+
+
+def _cpm_record(step: int, stage_losses: list[str], total: str) -> str:
+    """FashionAI keypoint CPM trainer (TF1 print loop): 'Step: {}/{} ----- Cur_lr: {:1.7f} ----- Time: {:.2f}
+    sec.', then one 'S{i} loss: {:>7.2f}' per stage joined by ' | ' with '| Total loss: {:>7.2f}', then
+    'Total loss : {}.' under it."""
+    stages = " | ".join(f"S{i + 1} loss: {v:>7}" for i, v in enumerate(stage_losses))
+    return (
+        f"Step: {step}/800000 ----- Cur_lr: 0.4000000 ----- Time: 0.82 sec.\n"
+        f"{stages} | Total loss: {total:>7}\nTotal loss : {total}.\n"
+    )
+
+
+def test_a_total_loss_beside_per_stage_loss_terms_is_the_loss_of_the_record_opened_by_its_counter():
+    text = _cpm_record(681, ["3.10", "2.90", "2.80"], "8.80") + _cpm_record(682, ["nan", "nan", "25.47"], "nan")
+    series, *_ = parse_log_text(text, "train.log")
+    assert list(series["loss"].steps) == [681, 682] and series["loss"].values[0] == 8.8
+    assert math.isnan(series["loss"].values[1])
+    assert list(series["s1_loss"].values[:1]) == [3.1]  # the stages are terms, not the loss
+    # not fire: a stage's loss alone on a line is no second loss series, and a line far below the
+    # record is not placed on its step
+    text = _cpm_record(681, ["3.10"], "3.10") + "\n\n\n\nS1 loss: 9.99\n"
+    series, *_ = parse_log_text(text, "train.log")
+    assert list(series["loss"].values) == [3.1]
+
+
+def test_a_gans_two_players_named_by_a_letter_before_loss():
+    # PyTorch-GAN's implementations print "[Epoch %d/%d] [Batch %d/%d] [D loss: %f] [G loss: %f]"
+    text = "".join(f"[Epoch 0/200] [Batch {b}/938] [D loss: 0.69{b}] [G loss: 0.71{b}]\n" for b in range(3))
+    series, *_ = parse_log_text(text, "train.log")
+    assert list(series["loss"].values) == [0.710, 0.711, 0.712]  # the generator's, not the discriminator's
+    assert "d_loss" in series
+
+
+def _fastai1_table(rows: list[tuple[int, str, str, str]]) -> str:
+    """fastai 1.0 (fastai/basic_train.py Recorder.on_train_begin, 2018): self.names = ['epoch', 'train loss',
+    'valid loss'] + metric names, written as '  '.join(self.names); each epoch a row of the values. A paste
+    often collapses the double blanks."""
+    lines = ["epoch  train loss  valid loss  accuracy_thresh"]
+    lines += [f"{e}  {t}  {v}  {a}" for e, t, v, a in rows]
+    return "\n".join(lines) + "\n"
+
+
+def test_two_word_column_names_of_a_table_header():
+    for text in (_fastai1_table([(0, "0.350", "0.300", "0.91"), (1, "nan", "nan", "0.99")]),):
+        for collapsed in (text, text.replace("  ", " ")):
+            series, *_ = parse_log_text(collapsed, "train.log")
+            assert list(series["loss"].values[:1]) == [0.35] and math.isnan(series["loss"].values[1])
+            assert list(series["val_loss"].values[:1]) == [0.3]
+            assert list(series["accuracy_thresh"].values) == [0.91, 0.99]  # not fire: a metric is no loss
+
+
+def _tqdm_with_desc(desc: str, n: int, total: int, postfix: str = "") -> str:
+    out = io.StringIO()
+    bar = tqdm(total=total, file=out, mininterval=0, miniters=1, ascii=False, ncols=120)
+    bar.set_description(desc, refresh=False)
+    if postfix:
+        bar.set_postfix_str(postfix, refresh=False)
+    bar.update(n)
+    bar.close()
+    return out.getvalue()
+
+
+def test_a_description_that_prints_the_metrics_is_read_as_the_bar_shows_them():
+    # res-loglikelihood-regression (rlepose/trainer.py): train_loader.set_description('loss: {loss:.8f} |
+    # acc: {acc:.4f}'.format(...)) on the tqdm bar over the training loader
+    text = _tqdm_with_desc("loss: -8.48068483 | acc: 0.2207", 417, 586)
+    series, *_ = parse_log_text(text + "\n", "train.log")
+    assert series["loss"].values[-1] == -8.48068483 and series["accuracy"].values[-1] == 0.2207
+    # not fire: a description of words only moves no series
+    series, *_ = parse_log_text(_tqdm_with_desc("Training", 417, 586) + "\n", "train.log")
+    assert not series
+
+
+def test_a_bar_described_with_a_hash_is_the_training_bar():
+    # neuralhydrology (training/basetrainer.py): pbar.set_description(f'# Epoch {epoch}') and
+    # pbar.set_postfix_str(f"Loss: {loss.item():.4f}")
+    text = _tqdm_with_desc("# Epoch 2", 10815, 15299, "Loss: 1.4837")
+    series, *_ = parse_log_text(text + "\n", "train.log")
+    assert series["loss"].values[-1] == 1.4837

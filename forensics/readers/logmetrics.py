@@ -89,8 +89,21 @@ def nonfinite_value(text: str) -> float | None:
 
 
 # reprs that wrap a value: torch's tensor(2.3, device='cuda:0', grad_fn=<...>) in a printed
-# loss dict (detectron2's NaN guard), numpy 2's np.float64(0.41) in a dict of numpy means
-_VALUE_WRAPPERS = frozenset({"tensor", "np.float64", "np.float32", "np.float16", "numpy.float64", "numpy.float32"})
+# loss dict (detectron2's NaN guard), numpy 2's np.float64(0.41) in a dict of numpy means, numpy's
+# array(0.5, dtype=float32) (a 0-d array's repr: a Keras or JAX loop's dict of fetched values)
+_VALUE_WRAPPERS = frozenset(
+    {
+        "tensor",
+        "array",
+        "np.array",
+        "numpy.array",
+        "np.float64",
+        "np.float32",
+        "np.float16",
+        "numpy.float64",
+        "numpy.float32",
+    }
+)
 # numpy 2's repr of a non-finite scalar is one word token: np.float64(nan)
 _WRAPPED_NONFINITE = re.compile(r"(?:np|numpy)\.float\d{0,2}\((-?(?:nan|inf))\)", re.IGNORECASE)
 # quotes around keys and values ('loss': '2.3') are not separators
@@ -107,9 +120,10 @@ _FILLER_WORDS = frozenset({"is", "was", "became", "becomes", "now"})  # "loss is
 _EVAL_STAGE_WORDS = frozenset(
     {"val", "valid", "validation", "validating", "eval", "evaluation", "evaluating", "test", "dev"}
 )
-# "Loss at step 100 : nan", "Average loss at step 2000: 4.37": a metric named before the
-# counter that tells where it was taken, its value after the counter
-_COUNTER_CONNECTORS = frozenset({"at", "after", "for", "in"})
+# "Loss at step 100 : nan", "Average loss at step 2000: 4.37", "loss of epoch 3 is 0.52": a metric named
+# before the counter that tells where it was taken, its value after the counter; with no number for the
+# counter ("avg loss in epoch = nan", Lua loops' summaries), the value is the metric's
+_COUNTER_CONNECTORS = frozenset({"at", "after", "for", "in", "of", "per"})
 # "loss_scaler.py:183:update_scale", "train.py 221": a source file and line, not a metric
 _SOURCE_SUFFIXES = (".py", ".pyx", ".cc", ".cpp", ".cu", ".cuh", ".c", ".h", ".hpp", ".lua", ".java", ".go", ".rs")
 
@@ -373,6 +387,36 @@ def _staged(stage: str, series: str) -> str:
     return f"{stage}_{series}"
 
 
+# The stage named after the metric rather than before it: LitGPT's "loss train: 3.724, val: n/a",
+# TensorBoard-style tags "loss/train", "acc/val" printed as keys. The training stage adds nothing.
+_STAGE_AFTER = {**_STAGE_PREFIXES, "train": "", "training": ""}
+
+
+def _unstaged(series: str) -> str:
+    """``val_loss`` -> ``loss``: a series without the stage it was measured at."""
+    for stage in ("val_", "test_"):
+        if series.startswith(stage):
+            return series[len(stage) :]
+    return series
+
+
+def _stage_after(words: tuple[str, ...]) -> str | None:
+    """The series of a name whose last word (or last '/' part) is a stage: ("loss", "train") is
+    ``loss``, ("loss/val",) ``val_loss``; None when the name does not end so."""
+    last = words[-1].strip("'\"`").lower().rstrip(":")
+    head: tuple[str, ...] = words[:-1]
+    if "/" in last and last.count("/") == 1:
+        inner, last = last.split("/")
+        head = (*head, inner)
+    stage = _STAGE_AFTER.get(last)
+    if stage is None or not head or counter_kind(head) is not None:
+        return None
+    series = ALIASES.get(head[-1].strip("'\"`").lower())
+    if series is None:
+        return None
+    return _staged(stage, series) if stage else series
+
+
 @functools.lru_cache(maxsize=8192)
 def metric_name(words: tuple[str, ...]) -> str | None:
     """The series name for a printed name (one or more words), or None when it is no metric.
@@ -390,6 +434,9 @@ def metric_name(words: tuple[str, ...]) -> str | None:
             if k in ALIASES:
                 stage = _STAGE_PREFIXES.get(words[i - 1].strip("'\"`").lower()) if i else None
                 return _staged(stage, ALIASES[k]) if stage else ALIASES[k]
+    staged = _stage_after(words)
+    if staged is not None:
+        return staged
     key = words[-1].strip("'\"`").lower().rstrip(".:")
     if not key or len(key) > 64 or not key[0].isalpha() or key.endswith(_SOURCE_SUFFIXES):
         return None
@@ -499,6 +546,8 @@ def scan_line(line: str) -> LineMetrics:
     value_first: list[tuple[tuple[str, ...], float]] = []
     plural: tuple[str, int, None] | None = None  # "steps: 16" opening a line, a counter if a metric follows
     eval_from = 0  # the pairs read before the stage word (pytorch-kaldi's "loss=0.67 ... valid=dev loss=0.69")
+    printed: dict[int, tuple[str, ...]] = {}  # the name printed for each pair read as "loss", by its index
+    staged_core: str | None = None  # the metric of the last pair whose stage came after its name ("loss train")
 
     def drop(words: list[str]) -> None:
         """Words that named nothing: a stage word among them marks an evaluation line."""
@@ -550,12 +599,17 @@ def scan_line(line: str) -> LineMetrics:
             if nonfinite is not None:  # a value, named or not ("74: -nan, -nan avg loss")
                 value = nonfinite
             elif low in _VALUE_WRAPPERS and words and i + 2 < n and texts[i + 1] == "(":
-                # tensor(2.3, device='cuda:0'), tensor(nan, ...), tensor(-inf, ...)
-                j = i + 3 if texts[i + 2] == "-" and i + 3 < n else i + 2
+                # tensor(2.3, device='cuda:0'), tensor(nan, ...), tensor(-inf, ...), tensor([2.3]) (one element)
+                j = i + 3 if texts[i + 2] in ("-", "[") and i + 3 < n else i + 2
+                if texts[i + 2] == "[" and texts[j] == "-" and j + 1 < n:
+                    j += 1
+                one = texts[i + 2] != "[" or (j + 1 < n and texts[j + 1] == "]")  # "[2.3, 1.1]" is no scalar
                 v = texts[j].lower()
                 value = parse_number(texts[j]) if kinds[j] == NUM else nonfinite_value(v) if kinds[j] == WORD else None
-                if value is not None and j > i + 2:
+                if value is not None and texts[j - 1] == "-":
                     value = -value
+                if not one:
+                    value = None
                 i = j
                 while i + 1 < n and texts[i] != ")" and i - j < 32:
                     i += 1
@@ -565,7 +619,8 @@ def scan_line(line: str) -> LineMetrics:
                 if sep:
                     drop(words)
                     words, sep = [], False
-                pending = None
+                if low not in _FILLER_WORDS:
+                    pending = None  # "loss of epoch 3 is 0.52": the filler keeps the name waiting for its value
                 if not words:
                     after_orphan = orphan is not None and i == orphan_next
                 words.append(text)
@@ -596,8 +651,15 @@ def scan_line(line: str) -> LineMetrics:
         if name:
             ck = counter_kind(name)
             iv = _int_of(value)
-            if ck is not None and len(name) > 2:
-                pending = _named_before_counter(name)
+            core_before, staged_core = staged_core, None
+            head = _named_before_counter(name) if ck is not None and len(name) > 2 else None
+            if head is not None and iv is None:
+                # "avg loss in epoch = nan": the counter is named without its number, so the value is
+                # the metric's, not the counter's
+                out.pairs.append((metric_name(head) or "", value))
+                words, sep = [], False
+                continue
+            pending = head
             if ck is not None and len(name) > 1:
                 # "Evaluation result for step 435000: loss = ...": the stage word is read into the
                 # counter's name, and still says that the metrics after it are the evaluation's
@@ -624,7 +686,15 @@ def scan_line(line: str) -> LineMetrics:
                     out.epoch, out.epoch_total = iv, total
             elif total is None or not in_bracket:
                 tag = metric_name(name)
+                stage_word = name[-1].strip("'\"`").lower().rstrip(":")
+                if tag is None and len(name) == 1 and core_before and stage_word in _STAGE_AFTER:
+                    # "Loss train: 0.52, val: 0.61": the stage alone names the metric just read at another stage
+                    tag = _staged(_STAGE_AFTER[stage_word], core_before) if _STAGE_AFTER[stage_word] else core_before
+                elif tag is not None and len(name) > 1 and stage_word in _STAGE_AFTER:
+                    staged_core = _unstaged(tag)
                 if tag is not None:
+                    if tag == "loss":
+                        printed[len(out.pairs)] = name
                     out.pairs.append((tag, value))
         else:
             iv = _int_of(value)
@@ -656,12 +726,32 @@ def scan_line(line: str) -> LineMetrics:
         out.counters.append(plural)
     if out.epoch is None and train_epoch is not None and any(c[0] == "bracket" for c in out.counters):
         out.epoch = train_epoch
+    if len(printed) > 1:
+        _qualified_losses(out.pairs, printed)
     if out.eval_context and eval_from:
         # the stage word came after metrics of its own: those before it are the training's, those
         # after it the evaluation's (one line printing both under the same names)
         out.pairs[eval_from:] = [(t if t == "epoch" else _staged("val", t), v) for t, v in out.pairs[eval_from:]]
         out.eval_context = False
     return out
+
+
+# A word before a loss's name that says which loss it is, on a line printing several: "S1 loss: nan | S2 loss:
+# ... | Total loss: nan" (a stage of a multi-stage network), "D loss: 0.69, G loss: 0.71" (a GAN's two
+# players). Each is a term under its own name then, the unqualified one (or "Total loss") the main loss.
+_QUALIFIER = re.compile(r"[a-z][a-z0-9]{0,15}|[a-z]{0,4}\d{1,3}")
+
+
+def _qualified_losses(pairs: list[tuple[str, float]], printed: dict[int, tuple[str, ...]]) -> None:
+    """Rename in place the pairs read as ``loss`` whose printed name has a qualifier before the alias."""
+    for k, name in printed.items():
+        for i in range(len(name)):  # the longest tail that names the loss, as metric_name reads it
+            tail = " ".join(w.strip("'\"`").lower() for w in name[i:])
+            if ALIASES.get(tail) == "loss" or ALIASES.get(tail.replace(" ", "_")) == "loss":
+                word = name[i - 1].strip("'\"`").lower() if i else ""
+                if _QUALIFIER.fullmatch(word) and word not in _TRAIN_WORDS and word not in _STAGE_PREFIXES:
+                    pairs[k] = (f"{word}_loss", pairs[k][1])
+                break
 
 
 # A counter's number glued before its name ("1epoch", "1-1000batch": ESPnet2's reporter prints
@@ -745,7 +835,16 @@ def main_loss_and_basis(pairs: list[tuple[str, float]]) -> tuple[list[tuple[str,
     totals = [name for name in own if _words_of(name) & _TOTAL_WORDS]
     if not totals and len(own) >= MIN_SUMMED_TERMS:
         totals = [name for name in names if readings[name][0] in _TOTAL_WORDS]  # "x y w h conf cls total"
-    only = losses[0] if len(losses) == 1 else totals[0] if len(totals) == 1 else None
+    # one term left once a GAN's discriminator terms are set aside ("D loss", "G loss"): the generator's
+    only = (
+        losses[0]
+        if len(losses) == 1
+        else totals[0]
+        if len(totals) == 1
+        else own[0]
+        if len(own) == 1 and not totals
+        else None
+    )
     if only is not None:
         return _renamed(pairs, only), f"'{only}' (no 'loss' printed)"
     if len(own) > 1 and not totals:
@@ -893,9 +992,28 @@ def _progress_header(cols: list[str]) -> list[str] | None:
     return None
 
 
+def _two_word_names(cols: list[str]) -> list[str]:
+    """Blank-separated header words with the names of two words joined back: fastai 1's Recorder writes
+    ``'  '.join(['epoch', 'train loss', 'valid loss'] + metric names)`` (basic_train.py), and a paste
+    that collapses blanks leaves one space everywhere. A pair is joined when it is a known name."""
+    out: list[str] = []
+    i = 0
+    while i < len(cols):
+        pair = f"{cols[i]} {cols[i + 1]}" if i + 1 < len(cols) else ""
+        if pair and pair.lower() in ALIASES:
+            out.append(pair)
+            i += 2
+        else:
+            out.append(cols[i])
+            i += 1
+    return out
+
+
 def header_columns(line: str) -> list[str] | None:
     """The column names when ``line`` is a table header naming at least one metric; else None."""
     cols = split_columns(line)
+    if " " in line and not any(sep in line for sep in "|\t,"):
+        cols = _two_word_names(cols)
     progress = _progress_header(cols) if len(cols) <= 64 else None
     if progress is not None and all(c and len(c) <= 48 and c[0].isalpha() for c in cols):
         return progress

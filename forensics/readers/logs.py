@@ -125,6 +125,9 @@ REGION_LINES = 200  # ...or this many lines after the exception line (TF prints 
 # A metric line with no counter printed this many lines after a message that named its own step
 # is that message's (detectron2's guard prints "...at iteration=1029!" then "loss_dict = {...}")
 MESSAGE_VALUES_LINES = 2
+# A metric line with no counter this many lines under a line whose counters gave a step and that printed no
+# loss (a record printed over several lines: the counters first, the losses under them) is that record's
+RECORD_LINES = 2
 FORWARD_TRACE_KEEP = 8  # lines of anomaly mode's "Traceback of forward call" kept
 # A progress bar redrawn after a traceback is tqdm closing at interpreter exit (its last state), not
 # training going on: more redraws than this at new steps and the job is taken to have continued.
@@ -687,6 +690,9 @@ class _LogParser:
         self.loss_basis = ""  # what the loss was read as on a line that printed none as 'loss'
         self.box_rows = 0  # rows of the key/value boxes closed so far: each printed a metric (for sniffing)
         self.last_metric_line = -1
+        # (line, step, emitter) of the last metric line whose counters gave a step and that printed no loss:
+        # counter-less metric lines right under it are the rest of its record
+        self.record: tuple[int, int, str] | None = None
 
     # ------------------------------------------------------------ input
 
@@ -1075,13 +1081,17 @@ class _LogParser:
         self._saw_metrics(line, None)
 
     def _tqdm(self, bar: re.Match[str], desc: str, line: int, end_ok: int) -> None:
-        desc = desc.strip().rstrip(":").strip()
+        # what a notebook or a shell put before the bar's own text ('# Epoch 2: ', '> ') is not its description
+        desc = desc.strip().rstrip(":").strip().lstrip(_DESC_LEAD).strip()
         n, total = int(bar.group("n")), int(bar.group("total"))
         if desc and _NON_TRAIN_BAR.search(desc):
             return
         if desc and self.columns is not None and self._bar_row(desc, n, total, line):
             return
         em = _EPOCH_DESC.match(desc) if desc else None
+        # a description that prints the metrics (set_description(f"loss: {loss:.8f} | acc: {acc:.4f}")): the
+        # training loop's bar, its values read as a postfix's
+        shown = [] if em or not desc or not names_a_metric(desc) else _bar_values(desc)
         if em:  # Lightning: "Epoch 3:" is 0-based, the counter is the batch within the epoch
             step = int(em.group(1)) * total + n
             if "v_num" in (bar.group("info") or ""):
@@ -1092,18 +1102,15 @@ class _LogParser:
         else:
             # the training loop's bar: no description, "Training", or sd-scripts' "steps" (its bar over
             # max_train_steps)
-            if (self.main_bar_total is None and not desc) or desc.lower().startswith(("train", "steps")):
+            if (self.main_bar_total is None and (not desc or shown)) or desc.lower().startswith(("train", "steps")):
                 self.main_bar_total = self.main_bar_total or total
             if total != self.main_bar_total:
                 return  # a nested bar (HF evaluation) or another loop
             step = n
         info = bar.group("info") or ""
-        found = []
         info_start = bar.start("info") if bar.group("info") is not None else 0
         postfix = info[: max(end_ok - info_start, 0)]
-        for tag, val in scan_line(postfix).pairs:
-            if tag != "epoch":
-                found.append((tag, val))
+        found = [*shown, *_bar_values(postfix)]
         if "=" in postfix and not any(tag == "loss" for tag, _ in found):
             letters = postfix_letter_terms(postfix)
             if letters:  # a GAN's "DR=713, DF=nan, G=nan": the loss is the generator's terms
@@ -1161,7 +1168,10 @@ class _LogParser:
 
     def _hf(self, text: str, line: int) -> None:
         lm = scan_line(text)
-        values = dict(lm.pairs)  # a fractional epoch ('epoch': 0.4) is among the pairs
+        # a dict of loss terms and no 'loss' (detectron2's printed loss_dict of tensors) has its main loss as
+        # any line does; a fractional epoch ('epoch': 0.4) is among the pairs
+        found, basis = main_loss_and_basis(lm.pairs)
+        values = dict(found)
         if lm.epoch is not None:
             values["epoch"] = float(lm.epoch)
         if "'train_runtime'" in text:  # the end-of-training summary: averages, not points
@@ -1178,9 +1188,11 @@ class _LogParser:
             if metrics:
                 self._saw_metrics(line, steps[0])
             return
-        if self._values_of_message(main_loss_of(lm.pairs), line):
+        if basis is not None and not self.loss_basis:
+            self.loss_basis = basis
+        if self._values_of_message(found, line):
             return
-        if "'loss'" in text:
+        if "loss" in values:
             self.hf_index += 1
         self.hf_points.append((max(self.hf_index, 1), values.get("epoch"), values))
         self._saw_metrics(line, None)
@@ -1249,12 +1261,23 @@ class _LogParser:
             for tag, val in pairs:
                 self._put(tag, step, val, emitter)
             self._saw_metrics(line, step)
+            # a record that opens with its counters and prints its loss on the lines under them
+            self.record = (line, step, emitter) if not any(t == "loss" for t, _ in pairs) else None
             return
         if lm.epoch is not None:
             base = self.generic_epoch_base if self.generic_epoch_base is not None else 1
             self._epoch_level(lm.epoch, base, pairs, line, emitter)
             return
         if self._values_of_message(pairs, line):
+            return
+        record = self.record
+        if record is not None and 0 < line - record[0] <= RECORD_LINES and record[2] == emitter:
+            # "Step: 682/800000 ----- Cur_lr: 0.4 ----- Time: 0.82 sec." then "S1 loss: ... | Total loss: ..."
+            # (a multi-stage pose network's print loop): the lines under a record's counters are its values
+            for tag, val in pairs:
+                self._put(tag, record[1], val, emitter)
+            self._saw_metrics(line, record[1])
+            self.record = (line, record[1], emitter)
             return
         # no counter at all: the points are numbered in the order they were printed
         self.line_order += 1
@@ -1619,6 +1642,15 @@ _BARE_MIN_POINTS = {_BARE_TAG: MIN_BARE_POINTS, _BARE_KEYED_TAG: MIN_KEYED_BARE_
 # "l1_loss", "top5_acc", "mAP50-95", which a table header may hold) or a NaN/Inf spelling
 _HAS_VALUE = re.compile(r"(?:^|[\s:=,;|(\[{])[-+]?\.?\d|\b(?:nan|inf|infinity)(?:x{1,16}|_{1,16})?\b", re.IGNORECASE)
 _ANY_DIGIT = re.compile(r"\d")
+
+
+# characters a notebook cell's comment or a prompt puts before a bar's description
+_DESC_LEAD = "#>*| \t"
+
+
+def _bar_values(text: str) -> list[tuple[str, float]]:
+    """The metrics a progress bar's postfix or description shows (its epoch is the bar's business)."""
+    return [(tag, val) for tag, val in scan_line(text).pairs if tag != "epoch"]
 
 
 def _bar_before_message(text: str) -> int:

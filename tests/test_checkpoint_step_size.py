@@ -4,7 +4,7 @@ the config's ``lr_gamma``, checkpoints written by safetensors every 5 steps and 
 kept. The exploded weights are the step size's doing when the config says the schedule raises
 the LR: neither exploded weights (CKPT001) nor weights at the dtype's limit (EXP004) may settle
 the cause as exploding gradients then, and the schedule is the verdict; with no config the
-blow-up the weights show settles it, as before."""
+blow-up the weights show names it, below a decisive confidence."""
 
 from __future__ import annotations
 
@@ -80,8 +80,9 @@ def test_weights_blown_up_under_a_schedule_that_raises_the_lr_are_the_step_sizes
 
 
 def test_the_same_weights_without_a_config_are_named_exploded_weights(runs):
-    # nothing states the step size: the blow-up the weights show is all there is, and it settles the cause
+    # nothing states the step size: the blow-up the weights show is all there is, and names the cause;
+    # not decisive (they show a blow-up, not what drove it), so stated below the framework's own word
     finding = _ckpt001(runs["weights_only"])
     assert finding.weight == BROKEN_WEIGHT["unknown"] and "step size" not in finding.message
     report = forensics.analyze(runs["weights_only"])
-    assert report.verdict.cause == "exploding_weights" and report.verdict.confidence >= DECISIVE_CONFIDENCE
+    assert report.verdict.cause == "exploding_weights" and 0.5 < report.verdict.confidence < DECISIVE_CONFIDENCE

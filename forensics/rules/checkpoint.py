@@ -35,13 +35,15 @@ NEAR_LIMIT_FRACTION = 0.5
 BUFFER_NAMES = ("running_mean", "running_var", "moving_mean", "moving_variance", "num_batches_tracked")
 
 # Evidence weights, by the step size a source states. Weights exploded, at the dtype's limit or
-# out of line by decades show the blow-up itself, decisive without a curve: at a normal LR only
-# the network's own compounding grows them so (exploding gradients); with no LR stated it is
-# still the blow-up the weights show (weighed lower, the fitted table's base rate for a run with
-# no curve, the data's, would outvote it: 0.84 is where exploded weights stop winning there). At
-# a high LR, or under a step schedule that multiplies it at each milestone, the step size
+# out of line by decades are the blow-up itself, near certain: strong (0.95) at a normal or
+# unstated LR. But they do not show what drove it (compounding through depth, steps too large,
+# inputs far from unit scale: a dev run of unnormalised inputs left its output layer at RMS
+# 3e25; the sample runs' single checkpoints that fire are LR faults), so not decisive: the
+# fitted table and other evidence weigh it. On a checkpoint alone the table's base rate for a
+# run with no curve outweighs it up to 0.84 in this fit; 0.95 leaves a refit room to move that edge.
+# At a high LR, or under a step schedule that multiplies it at each milestone, the step size
 # explains them: weak, weighed against the LR's own evidence (LR006, LR009).
-BROKEN_WEIGHT = {"normal": 0.85, "unknown": 0.85, "high": 0.2}
+BROKEN_WEIGHT = {"normal": 0.95, "unknown": 0.95, "high": 0.2}
 # Non-finite weights alone say the run diverged, not why: context, no vote for a cause.
 NONFINITE_WEIGHT = CONTEXT
 # A checkpoint that passes every check: the run had not diverged when it was saved.
@@ -204,7 +206,7 @@ def _layer_list(layers: list[LayerHealth], what: str) -> str:
 
 
 @rule("CKPT001", "checkpoint-weights-broken", "exploding_weights", ("exploding_gradients",), ("checkpoints",),
-      decisive=True, diverges=True)  # fmt: skip
+      diverges=True)  # fmt: skip
 def checkpoint_weights_broken(tl: Timeline) -> list[Finding]:
     """
     What it detects:
@@ -225,11 +227,13 @@ def checkpoint_weights_broken(tl: Timeline) -> list[Finding]:
         WeightWatcher takes), only come from updates that compounded: the weights
         exploded. Every layer lifted alike and still finite is the step size's mark
         instead (LR007). Non-finite weights say the run diverged but not why: they
-        are reported as context and vote for no cause. The step size a source
-        states (the optimizer state, a config) weighs it: at a high LR, or under a
-        step schedule that multiplies the LR at each milestone (LR009), the steps
-        explain the blow-up (weak evidence, not decisive), as the EXP rules stay
-        silent there; otherwise it settles the cause.
+        are reported as context and vote for no cause. The weights show the blow-up,
+        not what drove it (inputs far from unit scale grow a layer's gradient and
+        blow its weights up too), so the finding is strong but not decisive: other
+        evidence (a data sample, the LR) still weighs. The step size a source states
+        (the optimizer state, a config) weighs it: at a high LR, or under a step
+        schedule that multiplies the LR at each milestone (LR009), the steps explain
+        the blow-up (weak evidence), as the EXP rules stay silent there.
 
     Evidence it reports:
         The checkpoint, the layers with their RMS per element and how many decades

@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 from forensics.rules.base import CONTEXT, Finding, rule
-from forensics.rules.checkpoint import step_size_level
+from forensics.rules.checkpoint import BROKEN_WEIGHT, step_size_level
 from forensics.rules.context import (
     DTYPE_MAX,
     GRAD_LAST_RATIO,
@@ -62,8 +62,9 @@ GRAD_SPIKE_WEIGHT = {"normal": 0.5, "high": 0.2, "unknown": 0.35}
 WEIGHT_GROWTH_WEIGHT = {"normal": 0.6, "high": 0.2, "unknown": 0.4}
 # Weights at the dtype's limit: they exploded, but the limit alone does not say why. At a high
 # stated LR, or under a config's step schedule that multiplies it at each milestone, the steps
-# compounded them (CKPT001's reading of the same weights): weak.
-DTYPE_LIMIT_WEIGHT = {"normal": 0.4, "unknown": 0.4, "high": 0.15}
+# compounded them: weak, as CKPT001 weighs its reading of the same weights there (a real run
+# whose schedule multiplies the LR 100x keeps the LR's verdict from 0.15 to 0.3).
+DTYPE_LIMIT_WEIGHT = {"normal": 0.4, "unknown": 0.4, "high": BROKEN_WEIGHT["high"]}
 
 
 def _lr_weight(tl: Timeline, normal: float, high: float, unknown: float) -> float:

@@ -267,7 +267,22 @@ def diagnose(tl: Timeline, evidence: list[Evidence]) -> Diagnosis:
     # everything that says healthy: the best-supported cause is that one, not "healthy"
     p_all = comb.probabilities
     outweighed = any(p_all.get(c, 0.0) > p_all["healthy"] for c in spoken)
-    if not tl.diverged and not decisive and not (tl.died_with_exception and spoken) and not outweighed:
+    # only settings were read (no curve, no checkpoint, no message that says how the job stopped) and one
+    # speaks for a cause: the verdict follows it, weakly (_setup_verdict), for `inconclusive` is for a
+    # run where no source says anything about the cause
+    settings_speak = (
+        bool(spoken)
+        and tl.loss is None
+        and not tl.checkpoints
+        and not any(_healthy_note(e) for e in (healthy.evidence if healthy else ()))
+    )
+    if (
+        not tl.diverged
+        and not decisive
+        and not (tl.died_with_exception and spoken)
+        and not outweighed
+        and not settings_speak
+    ):
         # a rule that saw the job stop for a reason that is not divergence says so
         notes_ = [_healthy_note(e) for e in (healthy.evidence if healthy else ())]
         extra = next((" " + n for n in notes_ if n), "")

@@ -217,3 +217,17 @@ def test_a_schedule_that_raises_the_lr_explains_steady_checkpoints_turning_nan()
     r = forensics.analyze(CORPUS_SLICE / "s3_0397_torch_gru_lr_schedule_spike")
     assert (r.verdict.cause, r.verdict.detail) == ("learning_rate", "lr_schedule_spike")
     assert "multiplies the LR by 56.9 at each milestone" in r.verdict.summary
+
+
+def test_a_config_alone_whose_setting_speaks_commits_weakly_and_one_that_says_nothing_stays_inconclusive(tmp_path):
+    # a job that died before its first checkpoint leaves its config: a recurrent net with no clipping
+    # says something about the cause even where healthy stays likelier by the base rates (a setting is
+    # weak), so the verdict names it at a low confidence; `inconclusive` is for a run where no source
+    # says anything about the cause (an MLP's config with a usual LR)
+    from scripts.fit_combination import config_only
+
+    gru = forensics.analyze(config_only(CORPUS_SLICE / "s0_0082_torch_gru_labels_out_of_range", tmp_path)).verdict
+    assert gru.cause == "exploding_weights" and 0.0 < gru.confidence < 0.5
+    assert "rests on what its settings state" in gru.summary and "no gradient clipping" in gru.summary
+    mlp = forensics.analyze(config_only(CORPUS_SLICE / "s0_0066_torch_mlp_inf_in_inputs", tmp_path)).verdict
+    assert mlp.cause == "inconclusive"

@@ -5,39 +5,39 @@ regenerate rather than edit. Features not listed keep their hand-set prior meani
 """
 
 BIAS: dict[str, float] = {
-    "learning_rate": 0.111,
-    "exploding_weights": -0.125,
+    "learning_rate": 0.110,
+    "exploding_weights": -0.124,
     "data_or_labels": 0.127,
-    "numerical_instability": 0.151,
+    "numerical_instability": 0.150,
     "healthy": -0.264,
 }
 # Platt scaling of the stated confidence per kind of verdict, fitted on out-of-family dev
 # verdicts: (slope, intercept); the comment says on how many verdicts, and whether the kind has
 # its own scaling (shrunk toward all kinds pooled) or, under 30 verdicts, the pooled one.
 CALIBRATION: dict[str, tuple[float, float]] = {
-    "finding": (0.960, -0.014),  # 91 verdicts, own, shrunk toward pooled
-    "inferred": (0.000, 0.238),  # 46 verdicts, own, shrunk toward pooled
-    "healthy": (1.603, -0.309),  # 59 verdicts, own, shrunk toward pooled
-    "healthy_checkpoints": (0.923, 0.500),  # 18 verdicts, pooled (too few of its own)
-    "prior": (0.923, 0.500),  # 16 verdicts, pooled (too few of its own)
-    "setup": (1.866, 1.655),  # 31 verdicts, own, shrunk toward pooled
+    "finding": (0.956, -0.063),  # 92 verdicts, own, shrunk toward pooled
+    "inferred": (0.000, 0.217),  # 46 verdicts, own, shrunk toward pooled
+    "healthy": (1.623, -0.318),  # 59 verdicts, own, shrunk toward pooled
+    "healthy_checkpoints": (1.026, 0.409),  # 18 verdicts, pooled (too few of its own)
+    "prior": (1.026, 0.409),  # 16 verdicts, pooled (too few of its own)
+    "setup": (2.137, 1.800),  # 42 verdicts, own, shrunk toward pooled
 }
 COEF: dict[str, dict[str, float]] = {
     "CKPT001:exploding_weights": {
-        "learning_rate": -0.031,
-        "exploding_weights": 2.654,
-        "numerical_instability": -0.097,
+        "learning_rate": -0.029,
+        "exploding_weights": 2.584,
+        "numerical_instability": -0.093,
         "healthy": -0.007,
     },
     "CKPT002:data_or_labels": {
         "learning_rate": -0.146,
-        "exploding_weights": -0.273,
-        "data_or_labels": 2.785,
+        "exploding_weights": -0.271,
+        "data_or_labels": 2.784,
         "healthy": -0.065,
     },
     "DATA001:data_or_labels": {
         "learning_rate": -0.007,
-        "data_or_labels": 2.291,
+        "data_or_labels": 2.290,
         "numerical_instability": -0.562,
         "healthy": -0.183,
     },
@@ -68,13 +68,13 @@ COEF: dict[str, dict[str, float]] = {
         "healthy": -0.005,
     },
     "DATA005:data_or_labels": {
-        "learning_rate": -0.198,
-        "exploding_weights": -1.061,
+        "learning_rate": -0.199,
+        "exploding_weights": -1.060,
         "data_or_labels": 2.874,
         "healthy": -0.146,
     },
     "DATA006:data_or_labels": {
-        "learning_rate": -0.078,
+        "learning_rate": -0.079,
         "exploding_weights": -0.254,
         "data_or_labels": 2.694,
         "healthy": -0.035,
@@ -92,27 +92,27 @@ COEF: dict[str, dict[str, float]] = {
     },
     "EXP005:exploding_weights": {
         "learning_rate": -0.233,
-        "exploding_weights": 3.768,
-        "numerical_instability": -0.442,
+        "exploding_weights": 3.771,
+        "numerical_instability": -0.443,
         "healthy": -0.109,
     },
     "EXP006:exploding_weights": {
         "learning_rate": -0.094,
-        "exploding_weights": 3.293,
+        "exploding_weights": 3.294,
         "data_or_labels": -0.032,
         "numerical_instability": -0.155,
         "healthy": -0.013,
     },
     "EXP007:exploding_weights": {
-        "learning_rate": -0.052,
+        "learning_rate": -0.053,
         "exploding_weights": 3.425,
         "data_or_labels": -0.057,
         "numerical_instability": -0.294,
-        "healthy": -0.021,
+        "healthy": -0.022,
     },
     "EXP008:exploding_weights": {
         "learning_rate": -0.004,
-        "exploding_weights": 2.991,
+        "exploding_weights": 2.992,
         "numerical_instability": -0.014,
         "healthy": -0.009,
     },
@@ -146,7 +146,7 @@ COEF: dict[str, dict[str, float]] = {
     },
     "LR003:learning_rate": {
         "learning_rate": 3.069,
-        "exploding_weights": -0.019,
+        "exploding_weights": -0.018,
         "data_or_labels": -0.017,
         "numerical_instability": -0.012,
         "healthy": -0.022,
@@ -159,8 +159,8 @@ COEF: dict[str, dict[str, float]] = {
         "healthy": -0.024,
     },
     "LR006:learning_rate:against": {
-        "learning_rate": -3.389,
-        "data_or_labels": -0.295,
+        "learning_rate": -3.390,
+        "data_or_labels": -0.297,
         "healthy": -0.488,
     },
     "LR007:learning_rate": {
@@ -174,11 +174,11 @@ COEF: dict[str, dict[str, float]] = {
         "learning_rate": 3.837,
         "exploding_weights": -0.117,
         "data_or_labels": -0.089,
-        "numerical_instability": -0.133,
+        "numerical_instability": -0.132,
         "healthy": -0.499,
     },
     "LR009:learning_rate": {
-        "learning_rate": 3.318,
+        "learning_rate": 3.317,
         "data_or_labels": -0.052,
         "numerical_instability": -0.283,
         "healthy": -0.041,
@@ -193,7 +193,7 @@ COEF: dict[str, dict[str, float]] = {
         "exploding_weights": -0.013,
         "data_or_labels": -0.065,
         "numerical_instability": -0.046,
-        "healthy": -0.172,
+        "healthy": -0.171,
     },
     "LR016:learning_rate": {
         "learning_rate": 3.590,
@@ -233,7 +233,7 @@ COEF: dict[str, dict[str, float]] = {
         "learning_rate": -0.352,
         "exploding_weights": -0.834,
         "numerical_instability": -0.685,
-        "healthy": 4.041,
+        "healthy": 4.040,
     },
     "OK002:healthy": {
         "exploding_weights": -0.023,
@@ -242,30 +242,30 @@ COEF: dict[str, dict[str, float]] = {
         "healthy": 2.976,
     },
     "OK003:healthy": {
-        "exploding_weights": -0.262,
+        "exploding_weights": -0.261,
         "data_or_labels": -0.232,
         "healthy": 3.186,
     },
     "diverged": {
         "learning_rate": 0.191,
-        "exploding_weights": 0.874,
-        "data_or_labels": -0.548,
-        "numerical_instability": 1.251,
+        "exploding_weights": 0.872,
+        "data_or_labels": -0.547,
+        "numerical_instability": 1.252,
         "healthy": -1.767,
     },
     "finite_checkpoints_only": {
-        "learning_rate": 0.332,
-        "exploding_weights": -0.568,
+        "learning_rate": 0.331,
+        "exploding_weights": -0.566,
         "data_or_labels": -0.481,
-        "numerical_instability": 0.366,
+        "numerical_instability": 0.365,
         "healthy": 0.351,
     },
     "no_loss_series": {
-        "learning_rate": -0.331,
-        "exploding_weights": -0.745,
-        "data_or_labels": 1.151,
-        "numerical_instability": -0.131,
-        "healthy": 0.056,
+        "learning_rate": -0.329,
+        "exploding_weights": -0.753,
+        "data_or_labels": 1.153,
+        "numerical_instability": -0.128,
+        "healthy": 0.057,
     },
 }
 # The detail of a verdict's cause (forensics/details.py): per cause, fitted on its dev runs:
@@ -273,29 +273,29 @@ COEF: dict[str, dict[str, float]] = {
 DETAIL_BIAS: dict[str, float] = {
     "lr_too_high": 0.531,
     "lr_schedule_spike": -0.531,
-    "nan_in_inputs": 0.031,
-    "inf_in_inputs": -0.139,
+    "nan_in_inputs": 0.032,
+    "inf_in_inputs": -0.138,
     "labels_out_of_range": -0.032,
     "negative_labels": -0.074,
-    "unnormalized_inputs": 0.214,
+    "unnormalized_inputs": 0.212,
     "log_of_zero": 0.335,
     "division_by_zero": 0.203,
     "fp16_overflow": -0.539,
 }
 DETAIL_COEF: dict[str, dict[str, float]] = {
     "CKPT001:exploding_gradients": {
-        "nan_in_inputs": -0.063,
-        "inf_in_inputs": -0.053,
-        "labels_out_of_range": -0.035,
+        "nan_in_inputs": -0.062,
+        "inf_in_inputs": -0.052,
+        "labels_out_of_range": -0.034,
         "negative_labels": -0.028,
-        "unnormalized_inputs": 0.179,
+        "unnormalized_inputs": 0.177,
     },
     "CKPT001:exploding_weights": {
-        "nan_in_inputs": -0.053,
-        "inf_in_inputs": -0.045,
-        "labels_out_of_range": -0.030,
-        "negative_labels": -0.024,
-        "unnormalized_inputs": 0.152,
+        "nan_in_inputs": -0.059,
+        "inf_in_inputs": -0.050,
+        "labels_out_of_range": -0.033,
+        "negative_labels": -0.027,
+        "unnormalized_inputs": 0.168,
     },
     "CKPT002:data_or_labels": {
         "nan_in_inputs": 0.088,
@@ -329,7 +329,7 @@ DETAIL_COEF: dict[str, dict[str, float]] = {
         "inf_in_inputs": 0.093,
         "labels_out_of_range": -0.019,
         "negative_labels": -0.016,
-        "unnormalized_inputs": -0.040,
+        "unnormalized_inputs": -0.039,
     },
     "DATA002:inf_in_inputs": {
         "nan_in_inputs": -0.041,
@@ -529,11 +529,11 @@ DETAIL_COEF: dict[str, dict[str, float]] = {
     "LR006:lr_schedule_spike": {
         "lr_too_high": -0.063,
         "lr_schedule_spike": 2.063,
-        "nan_in_inputs": 0.033,
+        "nan_in_inputs": 0.032,
         "inf_in_inputs": 0.101,
         "labels_out_of_range": 0.095,
-        "negative_labels": -0.151,
-        "unnormalized_inputs": -0.078,
+        "negative_labels": -0.152,
+        "unnormalized_inputs": -0.076,
         "log_of_zero": -0.018,
         "division_by_zero": -0.020,
         "fp16_overflow": 0.039,
@@ -711,10 +711,10 @@ DETAIL_COEF: dict[str, dict[str, float]] = {
     "finite_checkpoints_only": {
         "lr_too_high": 0.048,
         "lr_schedule_spike": -0.048,
-        "nan_in_inputs": -0.089,
+        "nan_in_inputs": -0.090,
         "inf_in_inputs": -0.083,
         "labels_out_of_range": 0.154,
-        "negative_labels": 0.093,
+        "negative_labels": 0.092,
         "unnormalized_inputs": -0.074,
         "log_of_zero": -0.115,
         "division_by_zero": 0.166,
@@ -727,7 +727,7 @@ DETAIL_COEF: dict[str, dict[str, float]] = {
         "inf_in_inputs": 0.059,
         "labels_out_of_range": 0.190,
         "negative_labels": -0.075,
-        "unnormalized_inputs": -0.221,
+        "unnormalized_inputs": -0.222,
         "log_of_zero": -0.056,
         "division_by_zero": 0.177,
         "fp16_overflow": -0.121,

@@ -20,7 +20,8 @@ and, where the framework is installed here, computed by it (``tests/test_loss_cl
   ``log(1 - p + epsilon)``): -ln(2e-7) = 15.4249 on a positive target, -ln(2^-23 + 1e-7) = 15.3332 on a
   negative one;
 * PyTorch's ``BCELoss`` clamps its log at -100 (``binary_cross_entropy`` in ATen): 100;
-* Lua Torch's ``BCECriterion`` (``eps = 1e-12``) and MXNet's ``CrossEntropy`` metric (``eps=1e-12``):
+* Lua Torch's ``BCECriterion`` (``eps = 1e-12``, in ``log(input + eps)``), PyTorch's own ``BCELoss`` before
+  1.0 (THNN's ``BCECriterion.c``, ``EPS 1e-12``) and MXNet's ``CrossEntropy`` metric (``eps=1e-12``):
   -ln(1e-12) = 27.6310.
 
 A mean over elements sits exactly at the constant only when every element is saturated wrong; a net
@@ -58,7 +59,10 @@ CLAMPS: tuple[Clamp, ...] = (
         "tf.keras 2's binary cross-entropy on a negative target: -ln(1 - float32(1 - 1e-7) + 1e-7)",
     ),
     Clamp(100.0, "PyTorch's BCELoss clamps its log at -100"),
-    Clamp(-math.log(1e-12), "Lua Torch's BCECriterion and MXNet's cross-entropy metric clamp it at 1e-12"),
+    Clamp(
+        -math.log(1e-12),
+        "Lua Torch's BCECriterion, PyTorch's BCELoss before 1.0 and MXNet's cross-entropy clamp it at 1e-12",
+    ),
 )
 # A printed value within this relative distance of a clamp is at it: Caffe prints 6 significant digits
 # (87.3365, and 87.3363 for a display average over iterations), Keras 4 decimals (16.1181), and a

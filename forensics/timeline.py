@@ -88,6 +88,11 @@ ANY_LOSS_IMPLAUSIBLE = 1e16
 # mean of 30 nats (14 for the largest vocabulary, plus 16 of slack for the first steps) is e^30 ~ 1e13.
 # (OpenNMT-py caps the perplexity it prints at e^100: the cap itself is past this.)
 PERPLEXITY_IMPLAUSIBLE = math.exp(30.0)
+# A perplexity is exp(loss): a rise this many times above its best is ln(100) = 4.6 nats on the loss, the
+# right label's probability a hundredth of what the model had learned to give it. Ended there (the median
+# of its last tenth, or each of its last STUCK_TAIL_POINTS on a short record), the model lost what it
+# learned, a divergence the loss in nats shows only as a rise of a few units (OpenNMT-py's 50 -> 42885).
+PERPLEXITY_CLIMB_FACTOR = 100.0
 _CLASS_LOSS = re.compile(
     r"(^|[/_ .-])(cls|class|classification|ce|xent|nll|cross[_ -]?entropy|entropy|conf|lm)($|[/_ .-])", re.IGNORECASE
 )
@@ -1312,6 +1317,50 @@ def _pinned(loss: Series | None, terms: tuple[Series, ...]) -> tuple[int, str] |
     return min(hits) if hits else None
 
 
+def _perplexity_climbed(ppl: Series) -> int | None:
+    """The step from which a training perplexity stood ``PERPLEXITY_CLIMB_FACTOR`` above its best and stayed
+    up to the end of the record (the median of its last tenth; each of its last ``STUCK_TAIL_POINTS`` on a
+    record under ``STUCK_MIN_POINTS``), or None. Its first value does not bound it: a perplexity starts near
+    the vocabulary's size, and one that fell from there and climbed back lost what it learned, while one that
+    never fell (a run at chance level throughout) has no best far below its end."""
+    steps, values = ppl.in_step_order
+    finite = np.isfinite(values) & (values > 0)
+    fv, fs = values[finite], steps[finite]
+    if fv.size <= STUCK_TAIL_POINTS:
+        return None
+    if fv.size >= STUCK_MIN_POINTS:
+        tail = float(median(fv[-max(3, fv.size // 10) :]))
+    else:
+        tail = float(fv[-STUCK_TAIL_POINTS:].min())
+    m = int(np.argmin(fv))
+    if m >= fv.size - 1 or tail < PERPLEXITY_CLIMB_FACTOR * fv[m]:
+        return None
+    above = np.nonzero(fv[m + 1 :] >= PERPLEXITY_CLIMB_FACTOR * fv[m])[0]
+    return int(fs[m + 1 + above[0]]) if above.size else None
+
+
+def _climbed(perplexities: list[tuple[Series, Series]]) -> tuple[int, str] | None:
+    """(step, what) where a training perplexity printed beside the loss climbed far above its best for good."""
+    hits = []
+    for ppl, _ in perplexities:
+        if ppl.role != "perplexity":
+            continue  # an evaluation's perplexity is the validation's business
+        step = _perplexity_climbed(ppl)
+        if step is not None:
+            _, v = ppl.in_step_order
+            best = float(np.nanmin(np.where(v > 0, v, np.nan)))
+            at = float(ppl.values[int(np.nonzero(ppl.steps == step)[0][0])])
+            hits.append(
+                (
+                    step,
+                    f"{ppl.tag} {fmt_num(at)}, {fmt_num(at / best)}x its best ({fmt_num(best)}), and it stayed up: "
+                    "the loss, its log, rose by "
+                    f"{math.log(at / best):.1f} nats",
+                )
+            )
+    return min(hits) if hits else None
+
+
 def _overflowed_exp(ppl: Series, loss: Series) -> np.ndarray:
     """The perplexity's +inf points that are its exp() overflowed past the float range: the loss
     stayed finite (else this is not asked), and where it is logged at that step it stands above the
@@ -1905,9 +1954,13 @@ def build_timeline(run: RunData) -> Timeline:
     exploded_step = _exploded(loss) if first_nonfinite is None else None
     exploded_how = None
     if first_nonfinite is None:
-        implausible = _implausible(loss, other_losses, _perplexities(run, loss))
+        perplexities = _perplexities(run, loss)
+        implausible = _implausible(loss, other_losses, perplexities)
         if implausible is not None and (exploded_step is None or implausible[0] < exploded_step):
             exploded_step, exploded_how = implausible
+        climbed = _climbed(perplexities)
+        if climbed is not None and (exploded_step is None or climbed[0] < exploded_step):
+            exploded_step, exploded_how = climbed
         pinned = _pinned(loss, other_losses)
         if pinned is not None and (exploded_step is None or pinned[0] <= exploded_step):
             exploded_step, exploded_how = pinned
@@ -2081,7 +2134,7 @@ def _stores_of_many(run: RunData) -> tuple[tuple[str, str, tuple[str, ...]], ...
 DERIVED_BY: dict[str, tuple[Callable[..., object], ...]] = {
     "loss": (_effective,),
     "first_nonfinite": (_nonfinite,),
-    "exploded_step": (_exploded, _implausible, _implausible_bound, _pinned),
+    "exploded_step": (_exploded, _implausible, _implausible_bound, _pinned, _climbed),
     "onset": (find_onset, _snap_onset_to_lr_increase),
     "lr_changes": (_lr_changes,),
     "spikes_recovered": (find_spikes,),

@@ -214,3 +214,36 @@ def test_fairseq_scale_below_one_is_no_floor(tmp_path):
     )
     rep = _run(tmp_path, "fairseq", text)
     assert not rep.diverged
+
+
+# ---------------------------------------------------------------- a perplexity that climbed back and stayed
+
+
+def _onmt(ppls: list[float]) -> str:
+    # OpenNMT-py 0.x onmt/Trainer.py Statistics.output: ("Epoch %2d, %5d/%5d; acc: %6.2f; ppl: %6.2f; xent: %6.2f; "
+    #   "%3.0f src tok/s; %3.0f tgt tok/s; %6.0f s elapsed") % (epoch, batch, n_batches, ...)
+    # the format string kept as OpenNMT-py wrote it
+    fmt = "Epoch %2d, %5d/%5d; acc: %6.2f; ppl: %6.2f; xent: %6.2f; %3.0f src tok/s; %3.0f tgt tok/s; %6.0f s elapsed\n"
+    return "".join(fmt % (1, 50 * (i + 1), 37527, 30.0, p, math.log(p), 3438, 3517, 10 * i) for i, p in enumerate(ppls))
+
+
+_LEARNED = [30000.0, 4000.0, 800.0, 200.0, 90.0, 60.0, 52.0, 50.0, 48.0]
+
+
+def test_a_perplexity_that_climbed_far_above_its_best_and_stayed_diverged(tmp_path):
+    # OpenNMT-py#709 (heldout6, whose paste starts at the climbed level): the perplexity from ~50 to 42885, the
+    # loss it is the exp of from 3.9 to 10.7 nats, too small a factor for the loss's own tests
+    rep = _run(tmp_path, "onmt", _onmt([*_LEARNED, 400.0, 5000.0, 12792.57, 35173.75, 42885.19, 24048.64, 26476.23]))
+    assert rep.diverged and "nats" in (rep.timeline.exploded_how or "")
+
+
+def test_perplexity_look_alikes_stay_healthy(tmp_path):
+    # a perplexity that falls
+    assert not _run(tmp_path, "falls", _onmt([*_LEARNED, 47.0, 45.0, 44.0, 43.0])).diverged
+    # a spike it came back from
+    assert not _run(tmp_path, "spike", _onmt([*_LEARNED, 5000.0, 60.0, 50.0, 47.0])).diverged
+    # at the vocabulary's size from the start: a model that does not learn, not one that diverged
+    assert not _run(tmp_path, "chance", _onmt([42000.0, 43000.0, 41000.0, 42500.0, 42885.0, 41999.0])).diverged
+    # a noisy stretch without the level it came from: no best far below its end
+    noisy = [12792.57, 35173.75, 42885.19, 24048.64, 26476.23, 9686.04, 3770.76, 2268.05, 2482.59, 2981.62]
+    assert not _run(tmp_path, "noisy", _onmt([*noisy, 16091.52, 20872.71])).diverged

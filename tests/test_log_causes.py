@@ -196,3 +196,23 @@ def test_an_advancing_counter_or_one_record_printed_again_keeps_its_steps():
     # the same record printed three times (two handlers and the console): one point
     series, *_ = parse_log_text(_bmn([0, 0, 0], ["1.883"] * 3))
     assert series["loss"].values.tolist() == [1.883]
+
+
+def test_a_nan_on_the_first_line_of_a_log_without_a_counter_is_no_first_step(tmp_path):
+    # facebookarchive/NAMAS#21 (heldout3), erickrf/multiffn-nli#2 (heldout5): prints with no step counter, the
+    # paste's first line already NaN; the lines are numbered in the order printed, so the first is not the run's
+    # first step and DATA001 weighs it as a point after updates, not as the first forward pass
+    from forensics.rules.data_or_labels import FIRST_POINT_AFTER_UPDATES_WEIGHT, FIRST_STEP_WEIGHT
+
+    def data001(rep):
+        return [e for c in rep.candidates for e in c.evidence if e.rule == "DATA001"]
+
+    # a TF1 print loop: print('Average training batch loss: %f' % avg) (multiffn-nli's train.py)
+    rep = _run(tmp_path, "paste", "".join("Average training batch loss: nan\n" for _ in range(4)))
+    assert rep.timeline.loss.unit == "log_index"
+    (e,) = data001(rep)
+    assert e.weight == FIRST_POINT_AFTER_UPDATES_WEIGHT and "nothing was learned yet" not in e.message
+    # with a counter that says step 1, it is the first forward pass
+    rep = _run(tmp_path, "first", "".join(f"step {i} loss nan\n" for i in range(1, 5)))
+    (e,) = data001(rep)
+    assert e.weight == FIRST_STEP_WEIGHT

@@ -43,8 +43,8 @@ FIRST_STEP_WEIGHT = 0.6
 # setting is read the precision is unknown, and a float16 forward pass overflows at LR 0 as readily:
 # the first step's weight.
 FIRST_STEP_LR0_WEIGHT = 0.8
-# ... at a first point logged only after updates ran (an epoch mean, a step past the first):
-# an early blow-up of the network looks the same.
+# ... at a first point logged only after updates ran (an epoch mean, a step past the first), or one numbered
+# by line order, which says nothing of how many ran: an early blow-up of the network looks the same.
 FIRST_POINT_AFTER_UPDATES_WEIGHT = 0.3
 # ... in a run that computes in float16 (a config, the trainer's line or the loss's grid says so):
 # its forward pass overflows past 65504 on the initial weights as readily (a pretrained model's
@@ -122,7 +122,9 @@ def nonfinite_first_step(tl: Timeline) -> list[Finding]:
         stand-ins, as HF Trainer's logging_nan_inf_filter does), while the
         weights of the earliest checkpoint are finite (or no checkpoint says
         otherwise). A first point logged only after updates ran (an epoch's mean,
-        or a step past the first) weighs less: the net may have blown up in them.
+        or a step past the first) weighs less: the net may have blown up in them;
+        so does one numbered by line order (a log that prints no counter), the
+        first the log shows, which says nothing of the updates before it.
         When a finite data sample at hand holds every row fed up to that point
         (step x batch size rows), no negative label and no input far from unit
         scale (DATA004's check), the inputs are seen clean: the rule then argues
@@ -184,9 +186,10 @@ def nonfinite_first_step(tl: Timeline) -> list[Finding]:
         ]
     lr0 = tl.lr_at(nf.step)
     lr_txt = " with the LR at 0" if lr0 == 0 else ""
-    # a first point logged after an epoch, or at a step past the first, comes after updates:
-    # a net that blew up in those updates looks the same
-    after_updates = nf.unit == "epoch" or nf.step > 1
+    # a first point logged after an epoch, or at a step past the first, comes after updates: a net that
+    # blew up in those updates looks the same. A point numbered by line order (no counter printed: a paste,
+    # the HF Trainer's dicts) is the first the log shows, not the run's first step: updates may have run too
+    after_updates = nf.unit != "step" or nf.step > 1
     if first_ckpt is None:
         w_txt = ""
     elif first_ckpt.nonfinite_tensors:

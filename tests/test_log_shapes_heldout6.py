@@ -217,3 +217,46 @@ def test_a_bar_described_with_a_hash_is_the_training_bar():
     text = _tqdm_with_desc("# Epoch 2", 10815, 15299, "Loss: 1.4837")
     series, *_ = parse_log_text(text + "\n", "train.log")
     assert series["loss"].values[-1] == 1.4837
+
+
+# YOLOv7 train_aux.py (2022): print(('\n' + '%10s' * 8) % ('Epoch', 'gpu_mem', 'box', 'obj', 'cls', 'total',
+# 'labels', 'img_size')), then the tqdm bar's description s = ('%10s' * 2 + '%10.4g' * 6) % (f'{epoch}/{epochs - 1}',
+# mem, *mloss, targets.shape[0], imgs.shape[-1]); DDP's C++ logger prints "Reducer buckets have been rebuilt in
+# this iteration." into the same terminal, right after the first bar redraw
+_YOLO_HEADER = ("%10s" * 8) % ("Epoch", "gpu_mem", "box", "obj", "cls", "total", "labels", "img_size")
+
+
+def _yolo_row(mem: str, box: str, obj: str, cls: str, total: str, n: int) -> str:
+    desc = ("%10s" * 8) % ("0/299", mem, box, obj, cls, total, "540", "768")
+    return f"{desc}:   0%|▎         | {n}/234 [00:04<18:28,  4.76s/it]"
+
+
+def test_another_writers_message_inside_a_table_does_not_end_it():
+    # WongKinYiu/yolov7#251 (heldout6): the message glued to the first row, then the row whose terms are NaN
+    text = "\n".join(
+        [
+            _YOLO_HEADER,
+            _yolo_row("18.5G", "0.1126", "2.552", "0.4747", "3.139", 1) + "Reducer buckets have been rebuilt in this "
+            "iteration.",
+            _yolo_row("18.7G", "nan", "2.028", "nan", "nan", 15),
+        ]
+    )
+    series, *_ = parse_log_text(text + "\n")
+    assert list(series["loss"].steps) == [1, 15] and str(series["loss"].values[-1]) == "nan"
+    # the same message on a line of its own
+    text = "\n".join([_YOLO_HEADER, _yolo_row("18.5G", "0.1126", "2.552", "0.4747", "3.139", 1),
+                      "Reducer buckets have been rebuilt in this iteration.",
+                      _yolo_row("18.7G", "0.1130", "2.501", "0.4702", "3.084", 15)])  # fmt: skip
+    series, *_ = parse_log_text(text + "\n")
+    assert list(series["loss"].steps) == [1, 15]
+
+
+def test_a_sentence_is_no_table_header_and_a_line_with_numbers_still_ends_a_table():
+    from forensics.readers.logmetrics import header_columns
+
+    assert header_columns("Reducer buckets have been rebuilt in this iteration.") is None
+    assert header_columns(_YOLO_HEADER) is not None
+    # a table of epoch rows, then other output with numbers of another shape: the table ended there
+    text = "epoch  loss  acc\n1  0.91  0.61\n2  0.72  0.70\nSaved checkpoint 2 to model_2.pt in 3.1 s\n7  8  9\n"
+    series, *_ = parse_log_text(text)
+    assert list(series["loss"].values) == [0.91, 0.72]

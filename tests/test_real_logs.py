@@ -108,8 +108,9 @@ MAX_HELDOUT5_CRASHES = 0
 # at 87.3365), a short record that jumped far above its best and stayed (Keras 0.1) and apex's scaler halving
 # below 1 are divergences: 52/59; then its unread losses by the words of their keys (a phrase around a counter,
 # the stage after the key, a qualifier before it, two-word column names, a bar's description, a dict of
-# tensors): 55/59, 24/29, none inconclusive with a loss.
-MIN_HELDOUT6_DIVERGED = 55 / 59
+# tensors): 55/59, 24/29, none inconclusive with a loss; a message printed into YOLOv7's table no longer ends it
+# (its NaN row is read): 56/59.
+MIN_HELDOUT6_DIVERGED = 56 / 59
 MIN_HELDOUT6_CAUSE = 24 / 29
 MAX_HELDOUT6_BAD_INCONCLUSIVE = 0
 MAX_HELDOUT6_CRASHES = 0

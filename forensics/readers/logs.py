@@ -1219,8 +1219,11 @@ class _LogParser:
             if is_table_delimiter(text):
                 return  # the markdown delimiter under the header: its rows follow
             lm = row_metrics(self.columns, text)
-            if lm is None:
+            if lm is None and _has_value(text):
                 self.columns = None
+            # a line with no number between two rows is another writer's message printed into the table (DDP's
+            # "Reducer buckets have been rebuilt in this iteration." after YOLOv7's first bar row), not its end;
+            # a new header among such lines takes the columns' place below
         if lm is None and self.layouts and self.columns is None:
             lm = next((r for cols in self.layouts if (r := row_metrics(cols, text)) is not None), None)
         if lm is None and "{" in text and '"' in text:

@@ -930,7 +930,7 @@ def blew_up_and_stayed_finite(tl: Timeline) -> list[Finding]:
 PINNED_AT_CLAMP_WEIGHT = 0.5
 
 
-@rule("LR017", "loss-pinned-at-a-clamp", "learning_rate", (), needs=("loss",))
+@rule("LR017", "loss-pinned-at-a-clamp", "learning_rate", ("lr_too_high",), needs=("loss",))
 def loss_pinned_at_a_clamp(tl: Timeline) -> list[Finding]:
     """
     What it detects:
@@ -961,7 +961,9 @@ def loss_pinned_at_a_clamp(tl: Timeline) -> list[Finding]:
 
     Evidence it reports:
         The value, the clamp it is and whose, the step it got there, the loss
-        before it, and the LR where known.
+        before it, and the LR where known. The detail is an LR too high where
+        the log shows no raise of the LR before it (a schedule's or a warmup's
+        raise there would be LR001's and LR010's); none otherwise.
 
     Fix to suggest:
         Lower the LR by 10x (concrete value where it is known) and add a warmup;
@@ -990,13 +992,14 @@ def loss_pinned_at_a_clamp(tl: Timeline) -> list[Finding]:
     )
     lri = tl.lr_info
     lr_txt = f" (LR {fmt_num(lri.value)}, {lri.origin})" if lri.value is not None else ""
+    raised = any(c.kind in ("jump", "warmup_end") and c.step <= step for c in tl.lr_changes)
     return [
         Finding(
-            None,
+            None if raised else "lr_too_high",
             f"The {tag} reached {clamp.value:.6g} at {lo.unit} {step}{was}, and sat there to the end of the "
-            f"record{lr_txt}: {clamp.what}, the value a cross-entropy prints when the right label's probability "
-            "underflowed on every element. The net's outputs saturated on the wrong side and stopped moving: "
-            "logits thrown far by a step too large, or inputs fed unscaled.",
+            f"record{lr_txt}: the value a cross-entropy clamped before its log prints when the right label's "
+            "probability underflowed on every element. The net's outputs saturated on the wrong side and stopped "
+            "moving: logits thrown far by a step too large, or inputs fed unscaled.",
             PINNED_AT_CLAMP_WEIGHT,
             step=step,
             source=lo.source,

@@ -247,3 +247,29 @@ def test_perplexity_look_alikes_stay_healthy(tmp_path):
     # a noisy stretch without the level it came from: no best far below its end
     noisy = [12792.57, 35173.75, 42885.19, 24048.64, 26476.23, 9686.04, 3770.76, 2268.05, 2482.59, 2981.62]
     assert not _run(tmp_path, "noisy", _onmt([*noisy, 16091.52, 20872.71])).diverged
+
+
+def _deepspeed(pairs: list[tuple[float, float]]) -> str:
+    # DeepSpeed 0.9 zero/stage_1_and_2.py step(): logger.info(f"[deepspeed] OVERFLOW! Rank {dist.get_rank()} Skipping
+    # step. Attempted loss scale: {prev_scale}, reducing to {self.loss_scale}") under its logger's prefix
+    return "".join(
+        f"[2023-06-12 18:08:{i:02d},410] [INFO] [stage_1_and_2.py:1830:step] [deepspeed] OVERFLOW! Rank 0 Skipping "
+        f"step. Attempted loss scale: {a}, reducing to {b}\n"
+        for i, (a, b) in enumerate(pairs)
+    )
+
+
+def test_deepspeed_scale_halved_below_one_with_a_lower_min_diverged(tmp_path):
+    # min_loss_scale set under its default of 1: the scaler keeps halving past 1, overflow after overflow
+    scales = [2.0**k for k in range(16, -4, -1)]
+    rep = _run(tmp_path, "ds", _deepspeed(list(itertools.pairwise(scales))))
+    assert rep.diverged
+
+
+def test_deepspeed_overflows_at_the_start_then_training_is_a_working_scaler(tmp_path):
+    # the first steps halve from 2^16 while the scale finds its level, then the loss prints go on
+    losses = "".join(
+        f"steps: {i} loss: {2.1 - 0.01 * i:.4f} iter time (s): 0.913 samples/sec: 35.0\n" for i in range(4, 40)
+    )
+    rep = _run(tmp_path, "ok", _deepspeed([(65536.0, 32768.0), (32768.0, 16384.0), (16384.0, 8192.0)]) + losses)
+    assert not rep.diverged and rep.verdict.cause == "healthy"

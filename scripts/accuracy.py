@@ -333,9 +333,12 @@ Regenerate (a few minutes per hundred PyTorch runs on 2 cores; Keras and TF runs
 
 ```
 python scripts/make_corpus.py --n 400 --seed 0 --out corpus/        # and --seed 1, 2 ... into other folders
-python scripts/fit_combination.py --corpus corpus/                    # refit forensics/combination_table.py on dev
-python scripts/accuracy.py --corpus corpus/ --out docs/accuracy.md --cache now.jsonl
+python scripts/fit_combination.py --corpus corpus/ --cv cv.json       # refit forensics/combination_table.py on dev
+python scripts/accuracy.py --corpus corpus/ --out docs/accuracy.md --cache now.jsonl --calibration-cv cv.json
 ```
+
+`--cv cv.json` also runs the leave-one-architecture-out check of the calibration on dev (the section
+above); `--check-only` runs it without rewriting the table.
 
 The "before issue 10" column is the same command run with the analyzer of commit 6b43928 first on
 `PYTHONPATH` (`--cache before.jsonl`), then passed as `--before before.jsonl`.

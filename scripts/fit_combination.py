@@ -323,6 +323,9 @@ def out_of_family_verdicts(exs: list[Example]) -> tuple[list[Stated], dict[tuple
                 if p is not None:
                     out.append(Stated(e.family, dx.confidence_kind, p, dx.verdict.cause == COMBINED_CAUSES[e.y]))
             out += setup_verdicts(mine, Path(tmp), probe)
+    if exs and not out:
+        # every calibrated verdict records its probability through diagnose's `calibrated`: none did
+        raise SystemExit("no verdict's probability was recorded: forensics.diagnose no longer calls `calibrated`")
     return out, tables
 
 

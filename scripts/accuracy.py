@@ -35,6 +35,22 @@ CAUSE_ORDER = (
 BINS = ((0.0, 0.5), (0.5, 0.6), (0.6, 0.7), (0.7, 0.8), (0.8, 0.9), (0.9, 1.01))
 # A calibration bin is judged only when it holds at least this many runs (the issue's bar).
 MIN_BIN_RUNS = 20
+# The details in the order of the report contract (rows and columns of the detail confusion).
+DETAIL_ORDER = (
+    "lr_too_high",
+    "lr_schedule_spike",
+    "exploding_gradients",
+    "nan_in_inputs",
+    "inf_in_inputs",
+    "labels_out_of_range",
+    "negative_labels",
+    "unnormalized_inputs",
+    "log_of_zero",
+    "division_by_zero",
+    "fp16_overflow",
+)
+# Columns of the detail confusion for a verdict naming no detail of the truth's cause.
+OTHER_CAUSE, NO_DETAIL = "other cause", "no detail"
 
 
 def load_manifest(corpus: Path) -> list[dict[str, Any]]:
@@ -110,6 +126,9 @@ def score(rows: list[dict[str, Any]], results: dict[str, dict[str, Any]]) -> dic
     times = []
     misses = []
     by: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+    # truth detail -> what the verdict said: its detail when the cause is right, else OTHER_CAUSE
+    detail_confusion: dict[str, Counter] = defaultdict(Counter)
+    detail_by_evidence: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # evidence kind -> [runs, right]
     for r in rows:
         sc, t = r["scenario"], r["truth"]
         res = results[sc["name"]]
@@ -125,6 +144,10 @@ def score(rows: list[dict[str, Any]], results: dict[str, dict[str, Any]]) -> dic
         if sc["detail"] is not None:
             detail_n += 1
             detail_ok += ok and res["detail"] == sc["detail"]
+            said = (res["detail"] or NO_DETAIL) if ok else OTHER_CAUSE
+            detail_confusion[sc["detail"]][said] += 1
+            detail_by_evidence[sc["evidence"]][0] += 1
+            detail_by_evidence[sc["evidence"]][1] += ok and res["detail"] == sc["detail"]
         if fnf_truths(t, sc):
             fnf_n += 1
             fnf_ok += res["first_nonfinite_step"] in fnf_truths(t, sc, res.get("step_unit", "step"))
@@ -146,6 +169,7 @@ def score(rows: list[dict[str, Any]], results: dict[str, dict[str, Any]]) -> dic
         "inconclusive": sum(results[r["scenario"]["name"]]["cause"] == "inconclusive" for r in rows),
         "n": n, "cause_ok": cause_ok, "detail_ok": detail_ok, "detail_n": detail_n, "fnf_ok": fnf_ok,
         "fnf_n": fnf_n, "confusion": confusion, "bins": bins, "times": times, "misses": misses, "by": by,
+        "detail_confusion": detail_confusion, "detail_by_evidence": detail_by_evidence,
     }  # fmt: skip
 
 
@@ -190,6 +214,33 @@ def cv_section(cv: dict[str, Any]) -> list[str]:
         "",
         *cv_table(cv).splitlines(),
     ]
+
+
+def detail_confusion_lines(s: dict[str, Any]) -> list[str]:
+    """The detail confusion (rows: the truth's detail; columns: the verdict's detail where its
+    cause is right, 'no detail', or 'other cause'), and detail accuracy by the evidence kept."""
+    conf = s["detail_confusion"]
+    truths = [d for d in DETAIL_ORDER if d in conf]
+    said = {k for row in conf.values() for k in row}
+    cols = [d for d in DETAIL_ORDER if d in said] + [c for c in (NO_DETAIL, OTHER_CAUSE) if c in said]
+    L = [
+        "",
+        "### Detail confusion (test; rows: truth, columns: the verdict's detail where its cause is right)",
+        "",
+        "| truth \\ verdict | " + " | ".join(c.replace("_", " ") for c in cols) + " |",
+        "| --- |" + " --- |" * len(cols),
+    ]
+    for d in truths:
+        row = conf[d]
+        L.append(f"| {d.replace('_', ' ')} | " + " | ".join(str(row[c]) if row[c] else "·" for c in cols) + " |")
+    by_ev = s["detail_by_evidence"]
+    L += [
+        "",
+        "Detail right, by evidence kept (test): "
+        + ", ".join(f"{k} {pct(v[1], v[0])}" for k, v in sorted(by_ev.items()))
+        + ".",
+    ]
+    return L
 
 
 def render(
@@ -267,6 +318,7 @@ def render(
             continue
         row = test["confusion"][r]
         L.append(f"| {r.replace('_', ' ')} | " + " | ".join(str(row[c]) if row[c] else "·" for c in cols) + " |")
+    L += detail_confusion_lines(test)
     L += [
         "",
         "### Calibration (test)",
@@ -396,6 +448,11 @@ def main() -> int:
     t = score(test_rows, results)
     print(f"test: cause {pct(t['cause_ok'], t['n'])}, detail {pct(t['detail_ok'], t['detail_n'])}, "
           f"fnf {pct(t['fnf_ok'], t['fnf_n'])}")  # fmt: skip
+    d = score(dev_rows, results)
+    print(f"dev: cause {pct(d['cause_ok'], d['n'])}, detail {pct(d['detail_ok'], d['detail_n'])}, "
+          f"fnf {pct(d['fnf_ok'], d['fnf_n'])}")  # fmt: skip
+    if dev_rows:  # what dev tuning reads: the dev split's detail confusion, on the console only
+        print("\n".join(detail_confusion_lines(d)).replace("(test", "(dev"))
     return 0
 
 

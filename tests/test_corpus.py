@@ -238,8 +238,10 @@ def test_evaluator_scores_the_slice_consistently():
     assert s["cause_ok"] == sum(results[r["scenario"]["name"]]["cause"] == r["scenario"]["cause"] for r in rows)
     committed = sum(results[r["scenario"]["name"]]["cause"] != "inconclusive" for r in rows)
     assert sum(b[0] for b in s["bins"]) == committed
+    assert sum(sum(c.values()) for c in s["detail_confusion"].values()) == s["detail_n"]
+    assert sum(v[1] for v in s["detail_by_evidence"].values()) == s["detail_ok"]
     page = accuracy.render(s, s, "slice")
-    assert "| cause right |" in page and "Calibration" in page
+    assert "| cause right |" in page and "Calibration" in page and "Detail confusion" in page
     # the verdicts the evaluator recorded are the analyzer's own
     name = rows[0]["scenario"]["name"]
     assert forensics.analyze(SLICE / name).verdict.cause == results[name]["cause"]

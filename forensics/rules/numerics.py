@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 
@@ -451,15 +452,32 @@ def regression_targets(tl: Timeline) -> tuple[str, str, float, float] | None:
     return None
 
 
+# A loss function a setting names that computes no log: squared, absolute, Huber and log-cosh errors
+# (cosh >= 1, so its log never meets 0); a cross-entropy, NLL, KL or BCE takes one.
+_REGRESSION_LOSS = re.compile(
+    r"\b(?:mse|mae|rmse|l1|l2|smooth_?l1|huber|log_?cosh)(?:_?loss)?\b|mean_?squared|mean_?absolute|"
+    r"squared_?error|absolute_?error|huber",
+    re.IGNORECASE,
+)
+
+
+def regression_loss(name: str) -> bool:
+    """Does a loss function's name (a config's ``loss``, a Keras model's compiled loss) say a
+    regression's error, which takes no log?"""
+    return bool(_REGRESSION_LOSS.search(name.replace("-", "_")))
+
+
 @rule("NUM010", "regression-targets-take-no-log", "numerical_instability", ("division_by_zero",), needs=("data",))
 def regression_takes_no_log(tl: Timeline) -> list[Finding]:
     """
     What it detects:
         The run went non-finite, its weights are not float16 (the checkpoints
-        or the config say float32 or bfloat16), and a data sample holds its
-        targets as real numbers (a float array in the label role whose values
-        are not all integers). Context for the detail of a numerical fault; it
-        argues for no cause.
+        or the config say float32 or bfloat16), and the loss is a regression's:
+        a data sample holds its targets as real numbers (a float array in the
+        label role whose values are not all integers), or the loss function a
+        setting names is a squared, absolute, Huber or log-cosh error (a
+        config's ``loss``/``criterion``, a Keras model's compiled loss).
+        Context for the detail of a numerical fault; it argues for no cause.
 
     Why it points to this cause:
         Of the operations that fail, log(0) lives in a classification loss: a
@@ -470,7 +488,8 @@ def regression_takes_no_log(tl: Timeline) -> list[Finding]:
         that reached 0 (a batch std, a count, a norm) is what is left.
 
     Evidence it reports:
-        The targets' array and range, the dtype.
+        The targets' array and range, or the loss function named, and the
+        dtype.
 
     Fix to suggest:
         Add an epsilon to every denominator (x / (std + 1e-5)); run one step
@@ -480,15 +499,19 @@ def regression_takes_no_log(tl: Timeline) -> list[Finding]:
     if (nf is None and ck is None) or tl.weight_dtype in (None, "float16"):
         return []
     found = regression_targets(tl)
-    if found is None:
+    if found is not None:
+        path, name, lo, hi = found
+        what = f"{path}: the targets '{name}' are real numbers ({fmt_num(lo)} to {fmt_num(hi)}), so the loss is"
+    elif tl.model_loss is not None and regression_loss(tl.model_loss):
+        path = None
+        what = f"The loss the run's settings name is '{tl.model_loss}',"
+    else:
         return []
-    path, name, lo, hi = found
     return [
         Finding(
             "division_by_zero",
-            f"{path}: the targets '{name}' are real numbers ({fmt_num(lo)} to {fmt_num(hi)}), so the loss is a "
-            f"regression's, which takes no log, and the weights are {tl.weight_dtype}, which does not overflow at "
-            "65504: of the operations that fail, a division by a quantity that reached 0 is left.",
+            f"{what} a regression's, which takes no log, and the weights are {tl.weight_dtype}, which does not "
+            "overflow at 65504: of the operations that fail, a division by a quantity that reached 0 is left.",
             CONTEXT,
             source=path,
             fix="Add an epsilon to every denominator (x / (std + 1e-5)); run one step with "
@@ -552,5 +575,72 @@ def inf_at_first_forward_pass(tl: Timeline) -> list[Finding]:
             source=nf.source,
             fix="Use mixed precision with dynamic loss scaling (torch.amp + GradScaler) or bfloat16; keep the loss and "
             "softmax in float32.",
+        )
+    ]
+
+
+# The precisions that do not overflow at float16's 65504: float32's range, which bfloat16 shares.
+WIDE_PRECISIONS = ("float32", "bfloat16", "float64")
+# A last finite loss this many times the run's median level was blowing up into the Inf; a log of 0
+# arrives from the level the loss was at (a drift up from confidently wrong samples included).
+INF_FROM_LEVEL_RISE = 10.0
+
+
+@rule("NUM015", "inf-loss-at-a-wide-precision", "numerical_instability", ("log_of_zero",), needs=("loss",))
+def inf_loss_at_wide_precision(tl: Timeline) -> list[Finding]:
+    """
+    What it detects:
+        The training loss first went +Inf or -Inf, not NaN, straight from a
+        finite level that was not blowing up (under 1e3, EXP007's bar, and
+        under ten times the run's median loss), the checkpoint before it finite, in a run whose
+        precision a source states as float32, bfloat16 or float64 (checkpoint
+        tensors, a config, the trainer's log). Context for the detail of a
+        numerical fault; it argues for no cause.
+
+    Why it points to this cause:
+        Of the operations that fail, a float16 overflow is ruled out by the
+        stated precision (float32 and bfloat16 reach 3.4e38, and a loss near 1
+        gets there only by climbing), and a division by a batch statistic that
+        reached 0 divides 0 by 0 (a feature constant over a batch has x - mean
+        = 0 and std = 0; an empty mask sums and counts nothing), which is NaN.
+        An infinite loss from a normal level is what -log(p) gives when a
+        probability rounds to exactly 0: the log of 0. A division of a nonzero
+        value by 0 (a learned variance collapsing in a Gaussian likelihood)
+        gives Inf as well, which is why this is context for the detail the
+        fitted table weighs, not a finding. A NaN first says nothing here: Inf
+        becomes NaN one update later, and a sparse log shows only that.
+
+    Evidence it reports:
+        The step, the last finite loss, the Inf, and the precision.
+
+    Fix to suggest:
+        Compute the loss from logits (from_logits=True, nn.CrossEntropyLoss,
+        log_softmax) or clip the probability inside the log (log(clip(p, 1e-7,
+        1))).
+    """
+    nf = tl.first_nonfinite
+    if nf is None or nf.role != "loss" or not math.isinf(nf.value) or nf.last_finite_value is None:
+        return []
+    if tl.weight_dtype not in WIDE_PRECISIONS or abs(nf.last_finite_value) >= FIRST_LOSS_HUGE:
+        return []  # past 1e3: the blow-up reaching the float limit, not an operation's singularity
+    if tl.loss is not None:
+        before = tl.loss.values[(tl.loss.steps < nf.step) & np.isfinite(tl.loss.values)]
+        level = float(np.median(np.abs(before))) if before.size else 0.0
+        if level > 0 and abs(nf.last_finite_value) > INF_FROM_LEVEL_RISE * level:
+            return []  # the loss was blowing up into it: the LR and weight rules' case
+    ck = tl.checkpoint_before(nf.step)
+    if ck is not None and ck.nonfinite_tensors:
+        return []
+    return [
+        Finding(
+            "log_of_zero",
+            f"The loss went {fmt_num(nf.value)} at step {nf.step} straight from {fmt_num(nf.last_finite_value)}, "
+            f"in {tl.weight_dtype}, which does not overflow at float16's {FP16_MAX:.0f}: a division of 0 by 0 would "
+            "give NaN, while -log(p) of a probability rounded to 0 gives Inf (a log of 0).",
+            CONTEXT,
+            step=nf.step,
+            source=nf.source,
+            fix="Compute the loss from logits (from_logits=True / nn.CrossEntropyLoss / log_softmax) or add eps=1e-7 "
+            "inside the log (log(clip(p, 1e-7, 1))).",
         )
     ]

@@ -35,20 +35,6 @@ CAUSE_ORDER = (
 BINS = ((0.0, 0.5), (0.5, 0.6), (0.6, 0.7), (0.7, 0.8), (0.8, 0.9), (0.9, 1.01))
 # A calibration bin is judged only when it holds at least this many runs (the issue's bar).
 MIN_BIN_RUNS = 20
-# The details in the order of the report contract (rows and columns of the detail confusion).
-DETAIL_ORDER = (
-    "lr_too_high",
-    "lr_schedule_spike",
-    "exploding_gradients",
-    "nan_in_inputs",
-    "inf_in_inputs",
-    "labels_out_of_range",
-    "negative_labels",
-    "unnormalized_inputs",
-    "log_of_zero",
-    "division_by_zero",
-    "fp16_overflow",
-)
 # Columns of the detail confusion for a verdict naming no detail of the truth's cause.
 OTHER_CAUSE, NO_DETAIL = "other cause", "no detail"
 
@@ -219,6 +205,8 @@ def cv_section(cv: dict[str, Any]) -> list[str]:
 def detail_confusion_lines(s: dict[str, Any]) -> list[str]:
     """The detail confusion (rows: the truth's detail; columns: the verdict's detail where its
     cause is right, 'no detail', or 'other cause'), and detail accuracy by the evidence kept."""
+    from forensics.rules.base import DETAILS as DETAIL_ORDER  # the report contract's order
+
     conf = s["detail_confusion"]
     truths = [d for d in DETAIL_ORDER if d in conf]
     said = {k for row in conf.values() for k in row}

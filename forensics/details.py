@@ -41,6 +41,43 @@ DETAILS_OF: dict[str, tuple[str, ...]] = {
     "healthy": (),
     "inconclusive": (),
 }
+# What would tell two sibling details apart where nothing read does: the reading or the check that
+# decides between them (said beside a prior detail whose sibling is nearly as likely).
+_DATA_SAMPLE = "a data sample holding the batch fed at that step (--data)"
+TELLS_APART: dict[frozenset[str], str] = {
+    frozenset(("lr_too_high", "lr_schedule_spike")): "the LR series or a config's schedule around the divergence",
+    frozenset(("nan_in_inputs", "inf_in_inputs")): (
+        f"np.isnan and np.isinf over the batch fed at that step, or {_DATA_SAMPLE}"
+    ),
+    frozenset(("labels_out_of_range", "negative_labels")): (
+        f"the labels' minimum and maximum against the class count, in {_DATA_SAMPLE} or the framework's message"
+    ),
+    frozenset(("log_of_zero", "division_by_zero")): (
+        "one step under anomaly detection (torch.autograd.set_detect_anomaly(True), "
+        "tf.debugging.enable_check_numerics), which names the operation"
+    ),
+    frozenset(("log_of_zero", "fp16_overflow")): (
+        "the precision the run computed in (a checkpoint's dtype, a config's fp16/AMP setting), or anomaly "
+        "detection naming the operation"
+    ),
+    frozenset(("division_by_zero", "fp16_overflow")): (
+        "the precision the run computed in (a checkpoint's dtype, a config's fp16/AMP setting), or anomaly "
+        "detection naming the operation"
+    ),
+}
+
+
+def tells_apart(a: str, b: str) -> str:
+    """The reading that would decide between sibling details ``a`` and ``b``: the pair's own, else
+    for two data details the data fed at that step."""
+    pair = frozenset((a, b))
+    if pair in TELLS_APART:
+        return TELLS_APART[pair]
+    if pair <= set(DETAILS_OF["data_or_labels"]):
+        return _DATA_SAMPLE
+    return "a source that names the operation or shows the data"
+
+
 # A finding naming a detail counts this much for it in the prior the fit starts from:
 # one finding alone then gives ~7:1 odds for its detail over a sibling.
 PRIOR_COEF = 2.0

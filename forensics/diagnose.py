@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass, field
 
 from forensics.combine import COMBINED_CAUSES, calibrated, combine, renormalised
-from forensics.details import DetailChoice, choose_detail
+from forensics.details import DetailChoice, choose_detail, tells_apart
 from forensics.ending import ending_of
 from forensics.records import CUT_TRACEBACK
 from forensics.rules import REGISTRY
@@ -573,7 +573,7 @@ def _prior_sentence(tl: Timeline, cause: str, after_findings: bool = False) -> s
 
 def _prior_detail_sentence(choice: DetailChoice, cause: str) -> str:
     """Say that a detail no finding names is a prior, which findings raised it most, and which
-    sibling detail is nearly as likely (nothing read tells them apart)."""
+    sibling detail is nearly as likely (nothing read tells them apart), with what would."""
     detail = choice.detail or ""
     raised = list(dict.fromkeys(k.split(":")[0] for k, v in choice.contributions if v > 0 and ":" in k))[:2]
     given = f" given {' and '.join(raised)}" if raised else ""
@@ -584,7 +584,10 @@ def _prior_detail_sentence(choice: DetailChoice, cause: str) -> str:
     p = choice.probabilities
     others = sorted((d for d in p if d != detail), key=lambda d: -p[d])
     if others and p[others[0]] >= DETAIL_TOSS_UP_SHARE * p.get(detail, 0.0):
-        text += f" {others[0].replace('_', ' ').capitalize()} is nearly as likely: nothing read tells them apart."
+        text += (
+            f" {others[0].replace('_', ' ').capitalize()} is nearly as likely: nothing read tells them apart "
+            f"(what would: {tells_apart(detail, others[0])})."
+        )
     return text
 
 

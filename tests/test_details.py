@@ -275,10 +275,26 @@ def test_a_prior_detail_names_its_sibling_when_nothing_read_tells_them_apart():
     close = {"log_of_zero": 0.45, "division_by_zero": 0.45 * DETAIL_TOSS_UP_SHARE + 0.01, "fp16_overflow": 0.05}
     text = _prior_detail_sentence(DetailChoice("log_of_zero", "prior", close, []), "numerical_instability")
     assert "a prior, not seen in this run" in text
-    assert "Division by zero is nearly as likely: nothing read tells them apart." in text
+    assert "Division by zero is nearly as likely: nothing read tells them apart (what would: one step" in text
+    assert text.endswith("which names the operation).")
     far = {"log_of_zero": 0.8, "division_by_zero": 0.8 * DETAIL_TOSS_UP_SHARE - 0.01, "fp16_overflow": 0.01}
     text = _prior_detail_sentence(DetailChoice("log_of_zero", "prior", far, []), "numerical_instability")
     assert "nearly as likely" not in text
+
+
+def test_every_pair_of_sibling_details_has_a_reading_that_tells_them_apart():
+    """A prior detail's toss-up names what would decide it: for every pair of one cause's details,
+    a reading of its own (the two data details that are no pair of TELLS_APART: the data fed)."""
+    import itertools
+
+    from forensics.details import DETAILS_OF, TELLS_APART, tells_apart
+
+    for details in DETAILS_OF.values():
+        for a, b in itertools.combinations(details, 2):
+            assert tells_apart(a, b) == tells_apart(b, a)
+            assert "a source that names" not in tells_apart(a, b), (a, b)
+    assert tells_apart("nan_in_inputs", "unnormalized_inputs").startswith("a data sample holding the batch")
+    assert all(len(pair) == 2 and pair <= {d for ds in DETAILS_OF.values() for d in ds} for pair in TELLS_APART)
 
 
 def test_num010_names_a_division_for_a_regression_that_went_non_finite():

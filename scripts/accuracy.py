@@ -59,6 +59,7 @@ def analyse(where: dict[str, Path], rows: list[dict[str, Any]], progress: bool =
             res = {
                 "cause": v.cause,
                 "detail": v.detail,
+                "detail_basis": v.detail_basis,  # "evidence": a finding names it; "prior": none does
                 "confidence": float(v.confidence),
                 "runner_up": cands[0].cause if cands else None,
                 "first_nonfinite_step": rep.first_nonfinite_step,
@@ -115,6 +116,7 @@ def score(rows: list[dict[str, Any]], results: dict[str, dict[str, Any]]) -> dic
     # truth detail -> what the verdict said: its detail when the cause is right, else OTHER_CAUSE
     detail_confusion: dict[str, Counter] = defaultdict(Counter)
     detail_by_evidence: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # evidence kind -> [runs, right]
+    detail_by_basis: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # how it was chosen -> [runs, right]
     for r in rows:
         sc, t = r["scenario"], r["truth"]
         res = results[sc["name"]]
@@ -134,6 +136,9 @@ def score(rows: list[dict[str, Any]], results: dict[str, dict[str, Any]]) -> dic
             detail_confusion[sc["detail"]][said] += 1
             detail_by_evidence[sc["evidence"]][0] += 1
             detail_by_evidence[sc["evidence"]][1] += ok and res["detail"] == sc["detail"]
+            if ok and res.get("detail_basis"):  # a cache written before the field has none
+                detail_by_basis[res["detail_basis"]][0] += 1
+                detail_by_basis[res["detail_basis"]][1] += res["detail"] == sc["detail"]
         if fnf_truths(t, sc):
             fnf_n += 1
             fnf_ok += res["first_nonfinite_step"] in fnf_truths(t, sc, res.get("step_unit", "step"))
@@ -156,6 +161,7 @@ def score(rows: list[dict[str, Any]], results: dict[str, dict[str, Any]]) -> dic
         "n": n, "cause_ok": cause_ok, "detail_ok": detail_ok, "detail_n": detail_n, "fnf_ok": fnf_ok,
         "fnf_n": fnf_n, "confusion": confusion, "bins": bins, "times": times, "misses": misses, "by": by,
         "detail_confusion": detail_confusion, "detail_by_evidence": detail_by_evidence,
+        "detail_by_basis": detail_by_basis,
     }  # fmt: skip
 
 
@@ -228,6 +234,15 @@ def detail_confusion_lines(s: dict[str, Any]) -> list[str]:
         + ", ".join(f"{k} {pct(v[1], v[0])}" for k, v in sorted(by_ev.items()))
         + ".",
     ]
+    by_basis = s["detail_by_basis"]
+    if by_basis:
+        L += [
+            "",
+            "Detail right where the cause is, by how the detail was chosen (`detail_basis`: a finding names it, "
+            "or none does and the fitted table's likeliest for the cause is said to be a prior): "
+            + ", ".join(f"{k} {pct(v[1], v[0])}" for k, v in sorted(by_basis.items()))
+            + ".",
+        ]
     return L
 
 

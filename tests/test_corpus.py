@@ -240,6 +240,8 @@ def test_evaluator_scores_the_slice_consistently():
     assert sum(b[0] for b in s["bins"]) == committed
     assert sum(sum(c.values()) for c in s["detail_confusion"].values()) == s["detail_n"]
     assert sum(v[1] for v in s["detail_by_evidence"].values()) == s["detail_ok"]
+    assert sum(v[1] for v in s["detail_by_basis"].values()) == s["detail_ok"]
+    assert set(s["detail_by_basis"]) <= {"evidence", "prior"}
     page = accuracy.render(s, s, "slice")
     assert "| cause right |" in page and "Calibration" in page and "Detail confusion" in page
     # the verdicts the evaluator recorded are the analyzer's own

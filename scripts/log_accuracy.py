@@ -109,16 +109,19 @@ def run_case(case: dict[str, Any], tmp: Path) -> dict[str, Any]:
 
 def judge(case: dict[str, Any], got: dict[str, Any]) -> dict[str, bool | None]:
     """Per measure: True/False where the case counts for it, None where it does not."""
+    detail = case.get("detail")  # a label's detail, where its thread settles one
     if got["crash"]:
         return {
             "diverged": False if case["diverged"] is not None else None,
             "cause": False if case["cause"] != "unknown" else None,
+            "detail": False if detail else None,
             "bad_inconclusive": None,
         }
     evidence = case.get("holds_loss", True) or case.get("known_message", False)
     return {
         "diverged": None if case["diverged"] is None else got["diverged"] == case["diverged"],
         "cause": None if case["cause"] == "unknown" else got["cause"] == case["cause"],
+        "detail": None if not detail else (got["cause"], got["detail"]) == (case["cause"], detail),
         "bad_inconclusive": (got["cause"] == "inconclusive") if evidence else None,
     }
 
@@ -142,12 +145,13 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, tuple[int, int]]:
     """(hits, counted) for each measure; for bad_inconclusive and crashes the hits are the bad ones."""
 
     def count(key: str) -> tuple[int, int]:
-        judged = [r["judged"][key] for r in rows if r["judged"][key] is not None]
+        judged = [r["judged"].get(key) for r in rows if r["judged"].get(key) is not None]
         return sum(judged), len(judged)
 
     return {
         "diverged": count("diverged"),
         "cause": count("cause"),
+        "detail": count("detail"),
         "bad_inconclusive": count("bad_inconclusive"),
         "crashes": (sum(1 for r in rows if r["got"]["crash"]), len(rows)),
     }
@@ -160,15 +164,15 @@ def _rate(hit: int, n: int) -> str:
 def render(results: dict[str, list[dict[str, Any]]]) -> str:
     """The summary table, one row per measured split, then one row per case."""
     lines = [
-        "| split | cases | diverged right | cause right (cause known) "
+        "| split | cases | diverged right | cause right (cause known) | cause and detail right (detail known) "
         "| inconclusive on a log with a loss or message | crashes |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for split in results:
         s = summary(results[split])
         lines.append(
             f"| {split} | {len(results[split])} | {_rate(*s['diverged'])} | {_rate(*s['cause'])} | "
-            f"{s['bad_inconclusive'][0]} of {s['bad_inconclusive'][1]} | {s['crashes'][0]} |"
+            f"{_rate(*s['detail'])} | {s['bad_inconclusive'][0]} of {s['bad_inconclusive'][1]} | {s['crashes'][0]} |"
         )
     lines += [
         "",
@@ -178,7 +182,8 @@ def render(results: dict[str, list[dict[str, Any]]]) -> str:
     for split in results:
         for r in results[split]:
             c, g, j = r["case"], r["got"], r["judged"]
-            miss = any(v is False for k, v in j.items() if k != "bad_inconclusive") or j["bad_inconclusive"]
+            # the columns show the cause: a detail missed under the right cause is counted above only
+            miss = any(v is False for k, v in j.items() if k in ("diverged", "cause")) or j["bad_inconclusive"]
             label = f"{_yes_no(c['diverged'])}, {c['cause']}"
             got = f"crash: {g['crash']}" if g["crash"] else f"{_yes_no(g['diverged'])}, {g['cause']}"
             name = f"[{c['name']}]({c['url']})"

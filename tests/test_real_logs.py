@@ -31,6 +31,7 @@ from scripts.log_accuracy import (
     CASES,
     LOGS_ENV,
     SPLITS,
+    judge,
     load_cases,
     logs_dir,
     measure,
@@ -197,6 +198,24 @@ def test_the_table_has_a_row_for_each_measured_split_only():
     assert len(summary_rows) == 2
     assert "| heldout |" not in table
     assert "| heldout2 | [x](https://github.com/o/r/issues/1) | t | yes, unknown | **yes, inconclusive** |" in table
+
+
+def test_a_detail_counts_where_the_label_settles_one_and_only_with_its_cause():
+    case = {"name": "x", "diverged": True, "cause": "numerical_instability", "detail": "fp16_overflow"}
+    got = {"crash": None, "diverged": True, "cause": "numerical_instability", "detail": "fp16_overflow"}
+    assert judge(case, got)["detail"] is True
+    assert judge(case, {**got, "detail": "log_of_zero"})["detail"] is False
+    assert judge(case, {**got, "cause": "data_or_labels"})["detail"] is False
+    assert judge({**case, "detail": None}, got)["detail"] is None
+    assert judge(case, {"crash": "ValueError: x"})["detail"] is False
+    rows = [{"case": case, "got": got, "judged": judge(case, got)}]
+    assert summary(rows)["detail"] == (1, 1)
+    # a right cause with a wrong detail is counted in the summary column, not marked in the case rows
+    wrong = {**got, "detail": "log_of_zero"}
+    row = {"case": {**case, "url": "u", "toolkit": "t"}, "got": wrong, "judged": judge(case, wrong)}
+    table = render({"dev": [row]})
+    assert "| dev | 1 | 1/1 (100%) | 1/1 (100%) | 0/1 (0%) | 0 of 1 | 0 |" in table
+    assert "| yes, numerical_instability |" in table
 
 
 @needs_logs

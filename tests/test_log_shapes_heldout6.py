@@ -1,6 +1,6 @@
 """Shapes the heldout6 real logs showed the tool could not read (docs/logs.md), after that split was
-measured once blind: each on lines written here from the format that prints them (named beside; the
-pasted logs stay outside the repository), with a look-alike that must not move.
+measured once blind, and the reader's earlier leftovers: each on lines written here from the format that
+prints them (named beside; the pasted logs stay outside the repository), with a look-alike that must not move.
 """
 
 from __future__ import annotations
@@ -260,3 +260,155 @@ def test_a_sentence_is_no_table_header_and_a_line_with_numbers_still_ends_a_tabl
     text = "epoch  loss  acc\n1  0.91  0.61\n2  0.72  0.70\nSaved checkpoint 2 to model_2.pt in 3.1 s\n7  8  9\n"
     series, *_ = parse_log_text(text)
     assert list(series["loss"].values) == [0.91, 0.72]
+
+
+# ---------------------------------------------------------------- a catalogued message wrapped by a paste
+
+
+def _mxnet_speedometer(batch: int, acc: float, loss: float) -> str:
+    """MXNet 1.x's Speedometer callback (python/mxnet/callback.py): 'Epoch[%d] Batch [%d]\\tSpeed: %.2f
+    samples/sec' then '\\t%s=%f' per metric, through the root logger."""
+    return f"INFO:root:Epoch[0] Batch [{batch}]\tSpeed: 0.33 samples/sec\tTrain-RCNNAcc={acc:f}\tRCNNLogLoss={loss:f}\n"
+
+
+def test_a_message_a_paste_wrapped_mid_word_is_read_from_the_two_lines():
+    # MXNet's pooled storage manager dies through dmlc's LOG(FATAL) << "cudaMalloc failed: " <<
+    # cudaGetErrorString(e); the issue's code block wrapped the line inside "failed"
+    what = "  what():  [10:44:35] src/storage/./pooled_storage_manager.h:107: cudaMalloc failed: out of memory"
+    head = _mxnet_speedometer(2240, 0.79, 0.64) + "terminate called after throwing an instance of 'dmlc::Error'\n"
+    for cut in (what.index("fail") + 4, what.index("out of")):  # mid-word, and at a blank the wrap ate
+        text = head + what[:cut].rstrip() + "\n" + what[cut:].lstrip() + "\n"
+        _, events, *_ = parse_log_text(text, "train.log")
+        assert [e.kind for e in events] == ["oom"], cut
+    # not fire: two lines that only together look like a message, each a record of its own, stay apart
+    text = _mxnet_speedometer(2240, 0.79, 0.64) + "cudaMalloc\n" + "failed: out of memory? no: retried and went on\n"
+    _, events, *_ = parse_log_text(text, "train.log")
+    assert events == ()
+
+
+def test_megatron_s_rerun_check_is_placed_at_the_iteration_it_names():
+    # Megatron-LM's training_log record, then rerun_state_machine.validate_result's RuntimeError
+    record = (
+        " iteration     {i:>5}/  250000 | consumed samples:        43408 | elapsed time per iteration (ms): 4247.9 |"
+        " learning rate: 2.999E-04 | global batch size:     8 | lm loss: {v} | loss scale: 1.0 | grad norm: 0.512 |"
+        " number of skipped iterations:   0 | number of nan iterations:   0 |\n"
+    )
+    text = record.format(i=1200, v="2.301E+00") + record.format(i=1210, v="2.299E+00")
+    text += (
+        "RuntimeError: Rank 0, node gpu-a1, device 0, iteration 1234: Unexpected result nan (message='found NaN in "
+        "local forward loss calculation')\n"
+    )
+    _, events, *_ = parse_log_text(text, "train.log")
+    assert [(e.kind, e.step) for e in events] == [("nan_loss", 1234)]
+
+
+# ---------------------------------------------------------------- values that are no loss
+
+
+def test_a_cost_beside_loss_terms_is_a_time_not_the_loss():
+    # GluonCV's detection scripts (scripts/detection/ssd/train_ssd.py): logger.info('[Epoch {}] Training cost:
+    # {:.3f}, {}={:.3f}, {}={:.3f}'.format(epoch, (time.time()-tic), name1, loss1, name2, loss2))
+    lines = [
+        f"INFO:root:[Epoch {e}] Training cost: {1053.345 + e:.3f}, CrossEntropy=3.57, SmoothL1=1.52" for e in (0, 1)
+    ]
+    series, *_ = parse_log_text("\n".join(lines) + "\n", "train.log")
+    assert list(series["loss"].values) == [pytest.approx(5.09)] * 2  # the terms' sum, not 1053 seconds
+    # but a cost alone is a loss (TF1 tutorials: print("Epoch:", '%04d' % (epoch+1), "cost=", "{:.9f}".format(c)))
+    series, *_ = parse_log_text("Epoch: 0001 cost= 0.693147182\nEpoch: 0002 cost= 0.512345678\n", "train.log")
+    assert list(series["loss"].values) == [0.693147182, 0.512345678]
+
+
+def test_a_value_in_a_unit_of_time_is_no_metric():
+    text = "".join(f"step {i} loss {2 - i / 10:.2f} eval loss: 12.{i} sec\n" for i in range(3))
+    series, *_ = parse_log_text(text, "train.log")
+    assert list(series["loss"].values) == [2.0, 1.9, 1.8] and "val_loss" not in series
+
+
+def _darknet_line(i: int, loss: str, avg: str) -> str:
+    """darknet (AlexeyAB, src/detector.c train_detector): printf("\\n %d: %f, %f avg loss, %f rate, %lf seconds,
+    %d images\\n", iteration, loss, avg_loss, rate, time, images) (the leading blank dropped by a paste)."""
+    return f"{i}: {loss}, {avg} avg loss, 0.001000 rate, 3.200000 seconds, {i * 64} images\n"
+
+
+def test_an_iteration_before_a_colon_is_no_launcher_s_rank_prefix():
+    text = _darknet_line(10, "2.100000", "2.000000") + _darknet_line(11, "1.950000", "1.900000")
+    text += _darknet_line(12, "-nan", "-nan")
+    series, *_ = parse_log_text(text, "train.log")
+    assert list(series["loss"].steps) == [10, 11, 12] and list(series["loss"].values[:2]) == [2.0, 1.9]
+    # not fire: a launcher's rank prefix before words is still a rank (pdsh/srun '1: ')
+    series, *_ = parse_log_text("0: step 1 loss 2.0\n1: step 1 loss 2.1\n0: step 2 loss 1.9\n", "train.log")
+    assert list(series["loss"].values) == [2.0, 1.9] and "loss@rank1" in series
+
+
+def test_a_bar_postfix_with_only_a_qualified_loss_reads_it_as_the_loss():
+    # NeMo's Lightning bar (nemo/collections/nlp/models/language_modeling/megatron_gpt_model.py logs
+    # 'reduced_train_loss' with prog_bar=True), drawn here by tqdm itself
+    out = io.StringIO()
+    bar = tqdm(total=1000, desc="Epoch 0", file=out, mininterval=0, miniters=1, ncols=160)
+    for i, loss in enumerate(["2.31", "2.2", "nan"], start=1):
+        bar.set_postfix_str(f"reduced_train_loss={loss}, global_step={i}.0, consumed_samples={i * 8}.0", refresh=False)
+        bar.update(1)
+    bar.close()
+    series, *_ = parse_log_text(out.getvalue() + "\n", "train.log")
+    assert series["loss"].values[0] == 2.31 and math.isnan(series["loss"].values[-1])
+    assert "consumed_samples" not in series  # not fire: a count
+
+
+def _chainer_table(observations: list[dict]) -> str:
+    """Chainer's PrintReport (chainer/training/extensions/print_report.py, v2-v7): the header '  '.join of each
+    entry padded to max(10, len(entry)), then per observation '{:<%dg}  ' % w for an entry it holds and
+    ' ' * (w + 2) for one it does not (the validation entries on iterations with no evaluation)."""
+    entries = ["epoch", "iteration", "main/loss", "validation/main/loss", "main/accuracy", "elapsed_time"]
+    widths = [max(10, len(s)) for s in entries]
+    lines = ["  ".join(f"{e:{w}}" for e, w in zip(entries, widths, strict=True))]  # '{:%d}' % w, filled
+    for obs in observations:
+        lines.append(
+            "".join(f"{obs[e]:<{w}g}  " if e in obs else " " * (w + 2) for e, w in zip(entries, widths, strict=True))
+        )
+    return "\n".join(lines) + "\n"
+
+
+def test_a_fixed_width_table_with_blank_cells_is_read_by_position():
+    rows = [
+        {"epoch": 0, "iteration": 100, "main/loss": 2.3, "main/accuracy": 0.1, "elapsed_time": 10.5},
+        {"epoch": 0, "iteration": 200, "main/loss": 2.1, "validation/main/loss": 2.2, "main/accuracy": 0.2,
+         "elapsed_time": 21.0},
+        {"epoch": 1, "iteration": 300, "main/loss": float("nan"), "main/accuracy": 0.1, "elapsed_time": 31.5},
+    ]  # fmt: skip
+    series, *_ = parse_log_text(_chainer_table(rows), "log.txt")
+    assert list(series["loss"].steps) == [100, 200, 300] and math.isnan(series["loss"].values[-1])
+    assert list(series["validation/main/loss"].values) == [2.2]
+    assert "elapsed_time" not in series  # not fire: the time column
+
+
+# ---------------------------------------------------------------- keys qualified in brackets, dicts of losses
+
+
+def test_a_stage_in_brackets_after_the_key_is_that_stage():
+    # a plain loop's print: f"Epoch {epoch + 1}/{EPOCHS} | " f"Loss (train): {train_loss:.5f} | "
+    # f"Loss (val): {val_loss :.5f}"
+    text = "".join(
+        f"Epoch {e}/30 | Loss (train): {t:.5f} | Loss (val): {v:.5f}\n" for e, t, v in ((1, 2.0, 2.1), (2, 1.0, 1.2))
+    )
+    series, *_ = parse_log_text(text, "train.log")
+    assert list(series["loss"].values) == [2.0, 1.0] and list(series["val_loss"].values) == [2.1, 1.2]
+    # not fire: a unit in brackets says nothing of a stage, and a time stays no metric
+    series, *_ = parse_log_text("step 1 Time (s): 0.52\nstep 2 Time (s): 0.51\n", "train.log")
+    assert not series
+
+
+def test_the_keys_of_a_dict_printed_under_a_loss_s_name_are_its_terms():
+    # pix2pix / CycleGAN (models/base_model.py get_current_losses: an OrderedDict of 'G_GAN', 'G_L1', 'D_real',
+    # 'D_fake' floats), printed by a training loop as print('losses:', {k: round(v, 4) for k, v in ...items()})
+    rows = [{"G_GAN": 0.7, "G_L1": 12.3, "D_real": 0.6, "D_fake": 0.7}, {"G_GAN": float("nan"), "G_L1": 11.0}]
+    text = "".join(f"step {i} losses: {row}\n" for i, row in enumerate(rows, start=1))
+    series, *_ = parse_log_text(text, "train.log")
+    assert series["loss"].values[0] == pytest.approx(13.0)  # the generator's terms, not the discriminator's
+    assert math.isnan(series["loss"].values[1])
+    # a 'total' key is the loss itself
+    series, *_ = parse_log_text("step 1 losses: {'total': 2.1, 'cls': 1.3, 'reg': 0.8}\n", "train.log")
+    assert list(series["loss"].values) == [2.1]
+    # not fire: a dict of settings or of counts under another name holds no loss
+    text = "step 1 config: {'total': 100, 'lr': 0.1}\nstep 2 counts: {'total': 120, 'fg': 12}\n"
+    series, *_ = parse_log_text(text, "train.log")
+    assert "loss" not in series

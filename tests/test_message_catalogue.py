@@ -347,6 +347,19 @@ PRINTED: list[tuple[str, str, str, dict]] = [
         {},
     ),
     (
+        "MXNet 1.x (src/storage/pooled_storage_manager.h GPUPooledStorageManager::Alloc, through dmlc's LOG(FATAL))",
+        "  what():  [10:44:35] src/storage/./pooled_storage_manager.h:107: cudaMalloc failed: out of memory",
+        "oom",
+        {},
+    ),
+    (
+        "Megatron-LM core 0.9+ (rerun_state_machine.py validate_result, reruns disabled: it names the iteration)",
+        "RuntimeError: Rank 0, node gpu-a1, device 0, iteration 1234: Unexpected result nan (message='found NaN "
+        "in local forward loss calculation')",
+        "nan_loss",
+        {"step": 1234},
+    ),
+    (
         "fairseq 0.10-0.12 (trainer.py train_step, through its logger)",
         "2021-03-01 10:01:00 | WARNING | fairseq.trainer | attempting to recover from OOM in forward/backward pass",
         "oom",

@@ -308,9 +308,8 @@ def test_heldout6_real_logs():
 # (heldout3's blind measurement found four: nngraph's NaN check, ESPnet's skip warnings, neuralhydrology's
 # stop, OpenNMT-tf's guard in a flattened traceback; all read since)
 UNCATALOGUED: dict[str, str] = {
-    # heldout6, found by its one blind measurement
-    "mx_maskrcnn_98_speedometer_lines_then_cudamalloc_oom": "MXNet's 'cudaMalloc failed: out of memory' from"
-    " its pooled storage manager, wrapped mid-word in the paste",
+    # (heldout6's blind measurement found one, read since: MXNet's 'cudaMalloc failed: out of memory' from its
+    # pooled storage manager, wrapped mid-word in the paste, read from the two lines joined)
     # heldout5, found by its one blind measurement
     # (and ESPnet2's skip warning with its stop after an epoch of skipped steps, catalogued since, and
     # scae-pytorch's own raise ValueError('loss is nan'), read from its frame as any such stop is)

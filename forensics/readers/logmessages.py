@@ -121,6 +121,15 @@ _SCALE = r"([-+]?\d{1,20}(?:\.\d{0,20})?(?:[eE][-+]?\d{1,4})?)"
 _ATTEMPTED = Deferred(r"Attempted loss scale: " + _SCALE + r", reducing to " + _SCALE)
 
 
+# the iteration Megatron's rerun state machine names in its message, with or without the '#'
+_MEGATRON_ITERATION = re.compile(r"\biteration #?(\d{1,19})(?::| invocation)")
+
+
+def _megatron_iteration(line: str) -> Fields:
+    m = _MEGATRON_ITERATION.search(line)
+    return {"step": int(m.group(1))} if m else {}
+
+
 def _scale_change(m: re.Match[str]) -> Fields:
     """(scale tried, new scale) of a line that names both, in that order."""
     return {"loss_scale": _num(m.group(2)), "attempted": _num(m.group(1))}
@@ -403,9 +412,13 @@ CATALOGUE: tuple[Message, ...] = (
     Message(
         "nan_loss",
         "megatron",
-        "found NaN in local forward loss calculation",
-        "megatron/training/training.py / rerun_state_machine (check_for_nan_in_loss_and_grad)",
+        "Rank {rank}, node {node}, device {device}, iteration {i}: Unexpected result {result} (message='found NaN "
+        "in local forward loss calculation')",
+        "megatron/training/training.py / core/rerun_state_machine.py (check_for_nan_in_loss_and_grad; validate_result "
+        "names the iteration, 'iteration {i}:' or, logged on a rerun's first pass, 'at iteration #{i}')",
         "found NaN in local forward loss",
+        Deferred(r"found NaN in local forward loss"),
+        lambda m: _megatron_iteration(m.string),
     ),
     Message(
         "nan_loss",
@@ -822,6 +835,15 @@ CATALOGUE: tuple[Message, ...] = (
         "theano/sandbox/cuda/cuda_ndarray.cu (device_malloc: Keras 1/2 on the Theano backend; raised as "
         "MemoryError, also printed without it)",
         "bytes of device memory (out of memory)",
+    ),
+    Message(
+        "oom",
+        "mxnet",
+        "cudaMalloc failed: out of memory",
+        "mxnet src/storage/pooled_storage_manager.h (GPUPooledStorageManager::Alloc, MXNet 0.x-1.x: LOG(FATAL) << "
+        '"cudaMalloc failed: " << cudaGetErrorString(e); the same words in many CUDA programs\' own checks): '
+        "cudaGetErrorString of cudaErrorMemoryAllocation is 'out of memory'",
+        "cudaMalloc failed: out of memory",
     ),
     # ------------------------------------------------------------ distributed failures: not divergence
     Message(

@@ -38,6 +38,7 @@ line with no main loss but a single total-like value (``cost``, ``xent``,
 
 from __future__ import annotations
 
+import bisect
 import functools
 import json
 import math
@@ -124,6 +125,8 @@ _EVAL_STAGE_WORDS = frozenset(
 # before the counter that tells where it was taken, its value after the counter; with no number for the
 # counter ("avg loss in epoch = nan", Lua loops' summaries), the value is the metric's
 _COUNTER_CONNECTORS = frozenset({"at", "after", "for", "in", "of", "per"})
+# units of time printed after a value: whatever its name, that value is a duration, not a metric
+_TIME_UNITS = frozenset({"s", "sec", "secs", "second", "seconds", "ms", "min", "mins", "minutes", "h", "hours"})
 # "loss_scaler.py:183:update_scale", "train.py 221": a source file and line, not a metric
 _SOURCE_SUFFIXES = (".py", ".pyx", ".cc", ".cpp", ".cu", ".cuh", ".c", ".h", ".hpp", ".lua", ".java", ".go", ".rs")
 
@@ -548,6 +551,7 @@ def scan_line(line: str) -> LineMetrics:
     eval_from = 0  # the pairs read before the stage word (pytorch-kaldi's "loss=0.67 ... valid=dev loss=0.69")
     printed: dict[int, tuple[str, ...]] = {}  # the name printed for each pair read as "loss", by its index
     staged_core: str | None = None  # the metric of the last pair whose stage came after its name ("loss train")
+    loss_dict = False  # inside braces printed under a name that says they hold losses: their keys are loss terms
 
     def drop(words: list[str]) -> None:
         """Words that named nothing: a stage word among them marks an evaluation line."""
@@ -571,6 +575,22 @@ def scan_line(line: str) -> LineMetrics:
                 # "lr:(1.000e-04,)": a tuple of values (one per optimizer or param group); the
                 # name takes the first, the rest are bare numbers that name nothing
                 pass
+            elif text == "(" and words and not sep and i + 2 < n and kinds[i + 1] == WORD and texts[i + 2] == ")":
+                # "Loss (train): 0.52", "Loss (avg): 0.5": a word in brackets after the name qualifies it; a
+                # stage is kept as the name's last word, anything else says which reading it is and is dropped
+                if _STAGE_AFTER.get(texts[i + 1].lower()):  # the training stage adds nothing
+                    words.append(texts[i + 1])
+                i += 3
+                continue
+            elif text == "{" and words and any("loss" in w.lower() for w in words):
+                # "losses: {'total': 2.1, 'cls': 0.3}": a dict printed under a name that says it holds losses
+                loss_dict = True
+                drop(words)
+                words, sep = [], False
+            elif text == "}":
+                loss_dict = False
+                drop(words)
+                words, sep = [], False
             elif text == "[":
                 in_bracket = True
                 bracket_words_only = True
@@ -686,6 +706,10 @@ def scan_line(line: str) -> LineMetrics:
                     out.epoch, out.epoch_total = iv, total
             elif total is None or not in_bracket:
                 tag = metric_name(name)
+                if loss_dict and len(name) == 1 and (tag is None or tag in _TOTAL_WORDS):
+                    tag = _loss_dict_key(name[0])
+                if tag is not None and i < n and kinds[i] == WORD and texts[i].lower() in _TIME_UNITS:
+                    tag = None  # "cost: 0.84 s", "eval: 12.3 sec": a value in a unit of time is a duration
                 stage_word = name[-1].strip("'\"`").lower().rstrip(":")
                 if tag is None and len(name) == 1 and core_before and stage_word in _STAGE_AFTER:
                     # "Loss train: 0.52, val: 0.61": the stage alone names the metric just read at another stage
@@ -740,6 +764,13 @@ def scan_line(line: str) -> LineMetrics:
 # ... | Total loss: nan" (a stage of a multi-stage network), "D loss: 0.69, G loss: 0.71" (a GAN's two
 # players). Each is a term under its own name then, the unqualified one (or "Total loss") the main loss.
 _QUALIFIER = re.compile(r"[a-z][a-z0-9]{0,15}|[a-z]{0,4}\d{1,3}")
+
+
+def _loss_dict_key(key: str) -> str | None:
+    """The series of a key of a dict printed under a loss's name: 'total' is the loss ('loss_total'), 'cls' the
+    term 'loss_cls'; a key that is no identifier names nothing."""
+    word = key.strip("'\"`").lower()
+    return metric_name((f"loss_{word}",)) if _QUALIFIER.fullmatch(word) or word.isidentifier() else None
 
 
 def _qualified_losses(pairs: list[tuple[str, float]], printed: dict[int, tuple[str, ...]]) -> None:
@@ -816,7 +847,12 @@ def main_loss_and_basis(pairs: list[tuple[str, float]]) -> tuple[list[tuple[str,
     if "loss" in names:
         return _without_bare_totals(pairs), None
     readings = {name: _reading(name) for name in names}
+    # a cost beside loss terms is no objective of theirs: "cost" names a time as often as a loss (GluonCV's
+    # '[Epoch N] Training cost: {seconds}, ObjLoss=..., ...'), while the terms name what is optimised
+    terms_printed = any(_is_loss_term(name) or readings[name][0] in _CRITERIA for name in names)
     for core in _OBJECTIVE_CORES:
+        if core == "cost" and terms_printed:
+            continue
         found = [name for name in names if readings[name][0] == core]
         if found:
             pick = min(found, key=lambda name: readings[name][1])
@@ -1141,11 +1177,46 @@ def box_metrics(rows: list[tuple[str, str]]) -> LineMetrics:
     return out
 
 
-def row_metrics(header: list[str], line: str) -> LineMetrics | None:
-    """The metrics of one row under ``header``, or None when the row does not fit it."""
+_FIELD = re.compile(r"\S+")
+
+
+def column_starts(line: str, cols: list[str]) -> list[int] | None:
+    """Where each column name starts in a blank-separated header line (None for any other separator)."""
+    if any(sep in line for sep in "|\t,"):
+        return None
+    starts, pos = [], 0
+    for col in cols:
+        at = line.find(col, pos)
+        if at < 0:
+            return None
+        starts.append(at)
+        pos = at + len(col)
+    return starts
+
+
+def _aligned_fields(line: str, starts: list[int]) -> list[str] | None:
+    """The cells of a fixed-width row under a header whose columns start at ``starts``, a blank cell as "";
+    None when two values fall under one column."""
+    fields = [""] * len(starts)
+    for m in _FIELD.finditer(line):
+        k = bisect.bisect_right(starts, m.start()) - 1
+        if k < 0 or fields[k]:
+            return None
+        fields[k] = m.group()
+    return fields
+
+
+def row_metrics(header: list[str], line: str, starts: list[int] | None = None) -> LineMetrics | None:
+    """The metrics of one row under ``header``, or None when the row does not fit it. With the header's
+    column positions (``starts``), a row with blank cells is read by position: Chainer's PrintReport pads
+    every column to its header's width and writes blanks for an entry the row has no value of
+    (training/extensions/print_report.py: '{:<%dg}  ' per value, ' ' * (w + 2) for a missing one)."""
     fields = split_columns(line)
     if len(fields) != len(header):
-        return None
+        aligned = _aligned_fields(line, starts) if starts and len(fields) < len(header) else None
+        if aligned is None:
+            return None
+        fields = aligned
     out = LineMetrics()
     for col, f in zip(header, fields, strict=True):
         words = tuple(col.split())
@@ -1153,7 +1224,7 @@ def row_metrics(header: list[str], line: str) -> LineMetrics | None:
         tag = metric_name(words) if ck is None else None
         if ck is None and tag is None:
             continue  # a column that is no metric ("GPU_mem 2.61G", "Size 640") may hold anything
-        if ck is None and f.lower() in _NO_VALUE_CELLS:
+        if ck is None and (not f or f.lower() in _NO_VALUE_CELLS):
             continue  # a metric this row does not hold
         n, _, total = f.partition("/")  # a counter with its total: YOLO's "Epoch 3/100"
         v = parse_number(n.rstrip("%")) if ck is not None and total else parse_number(f.rstrip("%"))

@@ -98,6 +98,7 @@ from forensics.readers.logmetrics import (
     LineMetrics,
     box_metrics,
     box_row,
+    column_starts,
     header_columns,
     headerless_layouts,
     is_box_border,
@@ -128,6 +129,9 @@ MESSAGE_VALUES_LINES = 2
 # A metric line with no counter this many lines under a line whose counters gave a step and that printed no
 # loss (a record printed over several lines: the counters first, the losses under them) is that record's
 RECORD_LINES = 2
+# A line this long may have been wrapped by a terminal or a paste (80 columns, an issue's code block) into
+# the next: a catalogued message cut at the wrap is read from the two joined (_LogParser._wrapped_message)
+WRAP_MIN_CHARS = 60
 FORWARD_TRACE_KEEP = 8  # lines of anomaly mode's "Traceback of forward call" kept
 # A progress bar redrawn after a traceback is tqdm closing at interpreter exit (its last state), not
 # training going on: more redraws than this at new steps and the job is taken to have continued.
@@ -416,10 +420,11 @@ _EVAL_PREFIXES = ("val", "eval", "test", "valid")
 # ---------------------------------------------------------------- tracebacks
 
 # what launchers put before each line of a rank: torchrun "[rank1]:" / "[default1]:", mpirun
-# "[1,0]<stdout>:", pdsh-style "1: "; the rank is kept so that ranks' metrics stay apart
+# "[1,0]<stdout>:", pdsh-style "1: "; the rank is kept so that ranks' metrics stay apart. A number and a
+# colon before another number is no rank but a counter and its value (darknet's "74: 0.51, 0.53 avg loss")
 _PREFIX = re.compile(
     r"^(?:\[(?:rank|default)(?P<r1>\d{1,6})\]:|\[(?P<r2>\d{1,6}),\d{1,6}\]<std(?:out|err)>:"
-    r"|(?P<r3>\d{1,4}): (?=\S)|\[Rank (?P<r4>\d{1,6})\]\s)\s?"
+    r"|(?P<r3>\d{1,4}): (?=[^\s\d.+-])(?!(?i:nan|inf)\b)|\[Rank (?P<r4>\d{1,6})\]\s)\s?"
 )
 _TB_START = re.compile(r"Traceback \(most recent call last\):\s*$")
 _EXC_LINE = re.compile(
@@ -530,6 +535,7 @@ def _match_events(text: str) -> list[_EventBuilder]:
 _TENSOR_HAD = re.compile(r":\s{0,8}Tensor had (NaN|[-+]?Inf|NaN and Inf|Inf and NaN|[-+]?Inf and NaN) values")
 _TENSOR_PREFIX_END = re.compile(r"\}\}\s{0,8}|INVALID_ARGUMENT:\s{0,8}|Error:\s{0,8}")
 _EVENT_PREFILTER = re.compile("|".join(re.escape(n) for n in (*MESSAGE_NEEDLES, "Tensor had")))
+_SEAM_CHARS = max(len(n) for n in MESSAGE_NEEDLES)  # a needle cut by a wrap lies within this many characters of it
 
 
 # ---------------------------------------------------------------- series
@@ -663,6 +669,7 @@ class _LogParser:
         # position of counter-less metric lines, (epoch, offset, lowest, highest, interval) of a
         # per-epoch counter printed without its total
         self.columns: list[str] | None = None
+        self.column_starts: list[int] | None = None  # where each column starts in a blank-separated header
         self.box: list[tuple[str, str]] | None = None  # the rows of a key/value box being read
         self.rank = 0
         self.ranks_seen: set[int] = set()
@@ -693,6 +700,7 @@ class _LogParser:
         # (line, step, emitter) of the last metric line whose counters gave a step and that printed no loss:
         # counter-less metric lines right under it are the rest of its record
         self.record: tuple[int, int, str] | None = None
+        self.wrap_tail = ""  # the last line, when long enough to have been wrapped into the next
 
     # ------------------------------------------------------------ input
 
@@ -738,6 +746,7 @@ class _LogParser:
         if m:
             self.forward_fn = m.group(1)
             self.forward_trace.clear()
+        tail, self.wrap_tail = self.wrap_tail, (text if seg.ends_line and len(text) >= WRAP_MIN_CHARS else "")
         if _EVENT_PREFILTER.search(text):
             guard = False
             for ev in _match_events(text):
@@ -752,7 +761,24 @@ class _LogParser:
                 if bar_end:
                     self._metrics(text[:bar_end], seg.line, False)
                 return
+        elif tail and text[:1].isalpha() and (tail[-1].isalpha() or tail[-1] == ":"):
+            # a wrap inside a message leaves a word or a "name:" cut at the end of the line, and the next line
+            # starts with the rest of it (a new record starts with a date, a bracket, a counter or blanks)
+            self._wrapped_message(tail, text, seg.line)
         self._metrics(text, seg.line, seg.at_eof)
+
+    def _wrapped_message(self, tail: str, text: str, line: int) -> None:
+        """A catalogued message that a paste or a terminal wrapped onto the next line, cut mid-word ('...
+        cudaMalloc fail' then 'ed: out of memory') or at a blank: read from the two lines joined, when a
+        needle spans the seam (neither line holds it whole)."""
+        head = tail[-_SEAM_CHARS:]
+        for sep in ("", " "):
+            window = head + sep + text[:_SEAM_CHARS]
+            if any(m.start() < len(head) and m.end() > len(head) + len(sep) for m in _EVENT_PREFILTER.finditer(window)):
+                for ev in _match_events(tail + sep + text):
+                    if ev.wording and ev.wording not in tail and ev.wording not in text:
+                        self._add_event(ev, line)
+                return
 
     def _traceback(self, text: str, line: int) -> bool:
         """Follow a Python traceback; True when the line was a frame (nothing else to look for)."""
@@ -1110,7 +1136,10 @@ class _LogParser:
         info = bar.group("info") or ""
         info_start = bar.start("info") if bar.group("info") is not None else 0
         postfix = info[: max(end_ok - info_start, 0)]
-        found = [*shown, *_bar_values(postfix)]
+        # the bar's main loss as a line's (NeMo's 'reduced_train_loss=', a loss term alone)
+        found, basis = main_loss_and_basis([*shown, *_bar_values(postfix)])
+        if basis is not None and not self.loss_basis:
+            self.loss_basis = basis
         if "=" in postfix and not any(tag == "loss" for tag, _ in found):
             letters = postfix_letter_terms(postfix)
             if letters:  # a GAN's "DR=713, DF=nan, G=nan": the loss is the generator's terms
@@ -1218,7 +1247,7 @@ class _LogParser:
         if lm is None and self.columns is not None:
             if is_table_delimiter(text):
                 return  # the markdown delimiter under the header: its rows follow
-            lm = row_metrics(self.columns, text)
+            lm = row_metrics(self.columns, text, self.column_starts)
             if lm is None and _has_value(text):
                 self.columns = None
             # a line with no number between two rows is another writer's message printed into the table (DDP's
@@ -1235,6 +1264,7 @@ class _LogParser:
                 cols = header_columns(text)
                 if cols is not None:
                     self.columns = cols
+                    self.column_starts = column_starts(text, cols)
                 return
             pct = _STEP_PERCENT_VALUE.match(text) if "%" in text else None
             if pct is not None or not names_a_metric(text):

@@ -169,6 +169,9 @@ def test_a_gans_two_players_named_by_a_letter_before_loss():
     series, *_ = parse_log_text(text, "train.log")
     assert list(series["loss"].values) == [0.710, 0.711, 0.712]  # the generator's, not the discriminator's
     assert "d_loss" in series
+    # not fire: a word that says which reading of the one loss it is names no term
+    series, *_ = parse_log_text("step 1 avg loss 0.52 cur loss 0.40\nstep 2 avg loss 0.50 cur loss 0.38\n", "t.log")
+    assert set(series) == {"loss"}
 
 
 def _fastai1_table(rows: list[tuple[int, str, str, str]]) -> str:
@@ -412,3 +415,28 @@ def test_the_keys_of_a_dict_printed_under_a_loss_s_name_are_its_terms():
     text = "step 1 config: {'total': 100, 'lr': 0.1}\nstep 2 counts: {'total': 120, 'fg': 12}\n"
     series, *_ = parse_log_text(text, "train.log")
     assert "loss" not in series
+
+
+def test_a_description_naming_the_epoch_and_the_loss_is_read():
+    # the common loop idiom pbar.set_description(f"Epoch {epoch} loss: {loss.item():.4f}") on a tqdm bar over
+    # the loader, drawn by tqdm itself: the epoch does not make it a Lightning bar whose metrics are elsewhere
+    out = io.StringIO()
+    for epoch in range(2):
+        bar = tqdm(total=20, file=out, mininterval=0, miniters=1, ncols=100)
+        for i in range(20):
+            loss = float("nan") if (epoch, i) == (1, 19) else 2.0 - epoch - i / 100
+            bar.set_description(f"Epoch {epoch} loss: {loss:.4f}", refresh=False)
+            bar.update(1)
+        bar.close()
+    series, *_ = parse_log_text(out.getvalue() + "\n", "train.log")
+    assert len(series["loss"].values) == 40 and series["loss"].values[0] == 2.0
+    assert math.isnan(series["loss"].values[-1])
+    # not fire: Lightning's own 'Epoch 3' description holds no metric, its postfix does
+    out = io.StringIO()
+    bar = tqdm(total=10, desc="Epoch 3", file=out, mininterval=0, miniters=1, ncols=100)
+    for i in range(10):
+        bar.set_postfix_str(f"v_num=0, train_acc={0.5 + i / 100:.2f}", refresh=False)
+        bar.update(1)
+    bar.close()
+    series, *_ = parse_log_text(out.getvalue() + "\n", "train.log")
+    assert "loss" not in series and "accuracy" in series

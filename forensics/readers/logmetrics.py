@@ -766,6 +766,11 @@ def scan_line(line: str) -> LineMetrics:
 _QUALIFIER = re.compile(r"[a-z][a-z0-9]{0,15}|[a-z]{0,4}\d{1,3}")
 
 
+# words before 'loss' that say which reading of the one loss it is ("cur loss", "avg loss", "train loss"), not
+# which loss: never a term's name
+_READING_WORDS = _TRAIN_WORDS | _CURRENT_WORDS | _AVERAGE_WORDS | _TOTAL_WORDS
+
+
 def _loss_dict_key(key: str) -> str | None:
     """The series of a key of a dict printed under a loss's name: 'total' is the loss ('loss_total'), 'cls' the
     term 'loss_cls'; a key that is no identifier names nothing."""
@@ -780,7 +785,7 @@ def _qualified_losses(pairs: list[tuple[str, float]], printed: dict[int, tuple[s
             tail = " ".join(w.strip("'\"`").lower() for w in name[i:])
             if ALIASES.get(tail) == "loss" or ALIASES.get(tail.replace(" ", "_")) == "loss":
                 word = name[i - 1].strip("'\"`").lower() if i else ""
-                if _QUALIFIER.fullmatch(word) and word not in _TRAIN_WORDS and word not in _STAGE_PREFIXES:
+                if _QUALIFIER.fullmatch(word) and word not in _READING_WORDS and word not in _STAGE_PREFIXES:
                     pairs[k] = (f"{word}_loss", pairs[k][1])
                 break
 

@@ -1115,9 +1115,10 @@ class _LogParser:
         if desc and self.columns is not None and self._bar_row(desc, n, total, line):
             return
         em = _EPOCH_DESC.match(desc) if desc else None
-        # a description that prints the metrics (set_description(f"loss: {loss:.8f} | acc: {acc:.4f}")): the
-        # training loop's bar, its values read as a postfix's
-        shown = [] if em or not desc or not names_a_metric(desc) else _bar_values(desc)
+        # a description that prints the metrics (set_description(f"loss: {loss:.8f} | acc: {acc:.4f}"), and
+        # after the epoch: set_description(f"Epoch {epoch} loss: {loss:.4f}")): the training loop's bar, its
+        # values read as a postfix's
+        shown = _bar_values(desc) if desc and names_a_metric(desc) else []
         if em:  # Lightning: "Epoch 3:" is 0-based, the counter is the batch within the epoch
             step = int(em.group(1)) * total + n
             if "v_num" in (bar.group("info") or ""):
@@ -1128,7 +1129,8 @@ class _LogParser:
         else:
             # the training loop's bar: no description, "Training", or sd-scripts' "steps" (its bar over
             # max_train_steps)
-            if (self.main_bar_total is None and (not desc or shown)) or desc.lower().startswith(("train", "steps")):
+            trains = any(not tag.startswith(_EVAL_PREFIXES) for tag, _ in shown)  # an evaluation's does not
+            if (self.main_bar_total is None and (not desc or trains)) or desc.lower().startswith(("train", "steps")):
                 self.main_bar_total = self.main_bar_total or total
             if total != self.main_bar_total:
                 return  # a nested bar (HF evaluation) or another loop

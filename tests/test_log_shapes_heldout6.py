@@ -440,3 +440,31 @@ def test_a_description_naming_the_epoch_and_the_loss_is_read():
     bar.close()
     series, *_ = parse_log_text(out.getvalue() + "\n", "train.log")
     assert "loss" not in series and "accuracy" in series
+
+
+def _pix2pix_line(epoch: int, iters: int, losses: dict[str, float]) -> str:
+    """pytorch-CycleGAN-and-pix2pix (util/visualizer.py print_current_losses): '(epoch: %d, iters: %d, time:
+    %.3f, data: %.3f) ' % (...), then '%s: %.3f ' % (k, v) per loss name of the model (loss_names)."""
+    message = "(epoch: %d, iters: %d, time: %.3f, data: %.3f) " % (epoch, iters, 0.512, 0.003)  # noqa: UP031
+    for k, v in losses.items():
+        message += "%s: %.3f " % (k, v)  # noqa: UP031
+    return message + "\n"
+
+
+def test_a_gan_s_terms_named_by_their_player_are_its_loss_terms():
+    pix2pix = ["G_GAN", "G_L1", "D_real", "D_fake"]  # models/pix2pix_model.py loss_names
+    text = "".join(
+        _pix2pix_line(1, it, dict(zip(pix2pix, (g, 12.3, 0.6, 0.7), strict=True)))
+        for it, g in ((100, 0.7), (200, float("nan")))
+    )
+    series, *_ = parse_log_text(text, "loss_log.txt")
+    assert series["loss"].values[0] == pytest.approx(13.0)  # the generator's terms, the discriminator's apart
+    assert math.isnan(series["loss"].values[1]) and "loss_D_real" in series
+    cyclegan = ["D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B", "idt_B"]  # cycle_gan_model.py
+    text = _pix2pix_line(1, 100, dict(zip(cyclegan, (0.25, 0.5, 1.2, 0.5, 0.3, 0.4, 1.1, 0.6), strict=True)))
+    series, *_ = parse_log_text(text * 2, "loss_log.txt")
+    assert series["loss"].values[0] == pytest.approx(4.3)  # G_A + G_B + cycle and identity terms
+    # not fire: one player's keys alone, or the header's time and data, give no loss
+    text = "".join(_pix2pix_line(1, it, {"G_score": 0.5, "other": 0.2}) for it in (100, 200))
+    series, *_ = parse_log_text(text, "loss_log.txt")
+    assert "loss" not in series

@@ -552,6 +552,7 @@ def scan_line(line: str) -> LineMetrics:
     printed: dict[int, tuple[str, ...]] = {}  # the name printed for each pair read as "loss", by its index
     staged_core: str | None = None  # the metric of the last pair whose stage came after its name ("loss train")
     loss_dict = False  # inside braces printed under a name that says they hold losses: their keys are loss terms
+    unnamed: list[tuple[str, float]] = []  # values under a one-word name that names no metric, in order
 
     def drop(words: list[str]) -> None:
         """Words that named nothing: a stage word among them marks an evaluation line."""
@@ -716,6 +717,8 @@ def scan_line(line: str) -> LineMetrics:
                     tag = _staged(_STAGE_AFTER[stage_word], core_before) if _STAGE_AFTER[stage_word] else core_before
                 elif tag is not None and len(name) > 1 and stage_word in _STAGE_AFTER:
                     staged_core = _unstaged(tag)
+                if tag is None and len(name) == 1 and not in_bracket:
+                    unnamed.append((name[0].strip("'\"`"), value))
                 if tag is not None:
                     if tag == "loss":
                         printed[len(out.pairs)] = name
@@ -746,6 +749,8 @@ def scan_line(line: str) -> LineMetrics:
             iv = _int_of(parse_number(texts[0]) or math.nan)  # darknet's "74:" opens with the iteration
             if iv is not None and iv >= 0:
                 out.counters.append(("step", iv, None))
+    if len(unnamed) >= MIN_LETTER_TERMS and not any("loss" in tag for tag, _ in out.pairs):
+        out.pairs.extend(_gan_players(unnamed))
     if plural is not None and not out.counters and out.pairs:
         out.counters.append(plural)
     if out.epoch is None and train_epoch is not None and any(c[0] == "bracket" for c in out.counters):
@@ -788,6 +793,27 @@ def _qualified_losses(pairs: list[tuple[str, float]], printed: dict[int, tuple[s
                 if _QUALIFIER.fullmatch(word) and word not in _READING_WORDS and word not in _STAGE_PREFIXES:
                     pairs[k] = (f"{word}_loss", pairs[k][1])
                 break
+
+
+# A GAN's loss terms named by the player they train, "G_" or "D_" and the term (pix2pix and CycleGAN's
+# get_current_losses: 'G_GAN', 'G_L1', 'D_real', 'D_fake'; 'D_A', 'G_A', 'cycle_A', 'idt_A'...), printed with
+# no "loss" in their names: util/visualizer.py print_current_losses writes '(epoch: %d, iters: %d, time: %.3f,
+# data: %.3f) ' then '%s: %.3f ' per term.
+_PLAYER_KEY = re.compile(r"([GD])_[A-Za-z0-9]{1,24}")
+
+
+def _gan_players(unnamed: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """Loss terms of a line printing both players' terms under such keys: from the first of them on, every
+    identifier-like key is a term, the discriminator's ('D_...') set apart as another objective; [] when the
+    line does not name both players."""
+    first = next((k for k, (key, _) in enumerate(unnamed) if _PLAYER_KEY.fullmatch(key)), None)
+    if first is None:
+        return []
+    keys = [(key, v) for key, v in unnamed[first:] if key.isidentifier()]
+    players = {m.group(1) for key, _ in keys if (m := _PLAYER_KEY.fullmatch(key))}
+    if players != {"G", "D"} or len(keys) < MIN_LETTER_TERMS:
+        return []
+    return [(f"loss_D_{key[2:]}" if key.startswith("D_") else f"loss_{key}", v) for key, v in keys]
 
 
 # A counter's number glued before its name ("1epoch", "1-1000batch": ESPnet2's reporter prints

@@ -1269,7 +1269,8 @@ class _LogParser:
                     self.column_starts = column_starts(text, cols)
                 return
             pct = _STEP_PERCENT_VALUE.match(text) if "%" in text else None
-            if pct is not None or not names_a_metric(text):
+            # a GAN's players' terms ("G_GAN: 0.7 ... D_real: 0.6") hold no metric word
+            if pct is not None or not (names_a_metric(text) or ("G_" in text and "D_" in text)):
                 bare = pct or _BARE_STEP_VALUE.fullmatch(text)
                 if bare:
                     step = int(bare.group("step") or bare.group("step2"))

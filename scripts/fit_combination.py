@@ -487,7 +487,7 @@ def cv_table(cv: dict[str, Any]) -> str:
             out.append(f"| {b['lo']:.1f}–{b['hi']:.1f} | 0 | | | | |")
             continue
         gaps = [g for n, g in b["families"].values() if n >= CV_FAMILY_RUNS]
-        spread = f"{min(gaps):+.2f} … {max(gaps):+.2f} ({len(gaps)} families)" if gaps else "—"
+        spread = f"{min(gaps):+.2f} … {max(gaps):+.2f} (of {len(gaps)} {cv['family']}s)" if gaps else "—"
         out.append(
             f"| {b['lo']:.1f}–{b['hi']:.1f} | {b['runs']} | {b['mean']:.2f} | {b['observed']:.2f} | "
             f"{b['observed'] - b['mean']:+.2f} | {spread} |"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -468,3 +469,35 @@ def test_a_gan_s_terms_named_by_their_player_are_its_loss_terms():
     text = "".join(_pix2pix_line(1, it, {"G_score": 0.5, "other": 0.2}) for it in (100, 200))
     series, *_ = parse_log_text(text, "loss_log.txt")
     assert "loss" not in series
+
+
+def _ipython_traceback(exc: Exception) -> str:
+    """A traceback as IPython prints it in a notebook (its own formatter, no colours): the exception's type
+    before 'Traceback (most recent call last)', which has no colon there, then the frames and the error."""
+    from IPython.core.ultratb import VerboseTB
+
+    def training_step():
+        raise exc
+
+    try:
+        training_step()
+    except type(exc):
+        try:
+            formatter = VerboseTB(theme_name="nocolor")  # IPython 9
+        except TypeError:
+            formatter = VerboseTB(color_scheme="NoColor")  # IPython 8
+        return formatter.text(*sys.exc_info())
+    raise AssertionError("no exception raised")
+
+
+def test_a_notebook_s_traceback_is_a_traceback():
+    pytest.importorskip("IPython")
+    tb = _ipython_traceback(ValueError("operands could not be broadcast together with shapes (3,) (4,)"))
+    assert "Traceback (most recent call last)\n" in tb  # no colon in IPython's header
+    text = "step 1 loss 2.0\nstep 2 loss 1.9\n" + tb + "\n"
+    _, events, died, _ = parse_log_text(text, "train.log")
+    assert died and [e.kind for e in events] == ["exception"]
+    assert events[0].values["type"] == "ValueError"
+    # not fire: the words inside a sentence start no traceback
+    _, events, died, _ = parse_log_text("step 1 loss 2.0\nthe Traceback (most recent call last) was long\n", "t.log")
+    assert not died and events == ()

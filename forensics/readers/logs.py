@@ -426,7 +426,9 @@ _PREFIX = re.compile(
     r"^(?:\[(?:rank|default)(?P<r1>\d{1,6})\]:|\[(?P<r2>\d{1,6}),\d{1,6}\]<std(?:out|err)>:"
     r"|(?P<r3>\d{1,4}): (?=[^\s\d.+-])(?!(?i:nan|inf)\b)|\[Rank (?P<r4>\d{1,6})\]\s)\s?"
 )
-_TB_START = re.compile(r"Traceback \(most recent call last\):\s*$")
+# Python's "Traceback (most recent call last):"; IPython and Jupyter print it without the colon, after the
+# exception's type ("ValueError                                Traceback (most recent call last)")
+_TB_START = re.compile(r"Traceback \(most recent call last\):?\s*$")
 _EXC_LINE = re.compile(
     r"^(?P<type>(?=[A-Za-z_])(?:[A-Za-z_]\w*\.)*\w*(?:Error|Exception|Interrupt|Exit|Failure|Exhausted)"
     r"|KeyboardInterrupt|SystemExit|StopIteration)(?::\s?(?P<msg>.*))?$"

@@ -46,17 +46,29 @@ _KERAS_EPSILON = 1e-7  # keras.backend.epsilon()'s default, Keras 1 to 3
 class Clamp:
     value: float  # the loss a saturated element prints
     what: str  # whose clamp, in words
+    # the most any element of that loss can print (its other target's clamp where a binary loss has two): a
+    # mean over elements never stands above it, so a record that did was no loss under this clamp
+    ceiling: float | None = None
+
+    @property
+    def top(self) -> float:
+        return self.value if self.ceiling is None else self.ceiling
 
 
 CLAMPS: tuple[Clamp, ...] = (
     Clamp(-math.log(_FLOAT32_TINY), "Caffe's softmax loss clamps the probability at FLT_MIN: -ln(FLT_MIN)"),
     Clamp(-math.log(1e-20), "Caffe's multinomial logistic and infogain losses clamp it at 1e-20"),
     Clamp(-math.log(_KERAS_EPSILON), "Keras clips probabilities at its epsilon, 1e-7: -ln(1e-7)"),
-    Clamp(-math.log(_FLOAT32_EPS), "Keras 3's binary cross-entropy on a negative target: -ln(1 - float32(1 - 1e-7))"),
+    Clamp(
+        -math.log(_FLOAT32_EPS),
+        "Keras 3's binary cross-entropy on a negative target: -ln(1 - float32(1 - 1e-7))",
+        -math.log(_KERAS_EPSILON),
+    ),
     Clamp(-math.log(2 * _KERAS_EPSILON), "tf.keras 2's binary cross-entropy on a positive target: -ln(1e-7 + 1e-7)"),
     Clamp(
         -math.log(_FLOAT32_EPS + _KERAS_EPSILON),
         "tf.keras 2's binary cross-entropy on a negative target: -ln(1 - float32(1 - 1e-7) + 1e-7)",
+        -math.log(2 * _KERAS_EPSILON),
     ),
     Clamp(100.0, "PyTorch's BCELoss clamps its log at -100"),
     Clamp(
@@ -82,7 +94,10 @@ def clamp_of(value: float) -> Clamp | None:
 
 def pinned_from(values: np.ndarray) -> tuple[int, Clamp] | None:
     """(index, clamp) where ``values`` (in step order) reached the clamp they stay at to their end, at
-    least ``PINNED_POINTS`` points in a row; None when the record does not end pinned."""
+    least ``PINNED_POINTS`` points in a row; None when the record does not end pinned, or when a value
+    before it stood above the clamp's ceiling: the clamp is the most a saturated element prints, so a
+    loss that was ever higher is no loss under it (a summed or regression loss converging from above
+    to a level that happens to lie within the tolerance of a constant)."""
     if values.size < PINNED_POINTS:
         return None
     last = clamp_of(float(values[-1]))
@@ -91,4 +106,7 @@ def pinned_from(values: np.ndarray) -> tuple[int, Clamp] | None:
     i = values.size - 1
     while i > 0 and clamp_of(float(values[i - 1])) is last:
         i -= 1
-    return (i, last) if values.size - i >= PINNED_POINTS else None
+    if values.size - i < PINNED_POINTS:
+        return None
+    above = values[:i] > last.top * (1 + CLAMP_TOLERANCE)
+    return None if above.any() else (i, last)

@@ -61,6 +61,16 @@ def test_pinned_needs_the_record_to_end_at_the_clamp():
     assert clamp_of(87.2) is None and clamp_of(16.0) is None and clamp_of(-87.3365) is None
 
 
+def test_a_loss_that_stood_above_the_clamp_is_no_loss_under_it():
+    # the clamp is the most a saturated element prints: a mean that was higher is another loss
+    assert pinned_from(np.array([40.2, 20.5, 16.1190, 16.1183, 16.1182])) is None
+    assert pinned_from(np.array([900.0, 230.0, 100.01, 100.0])) is None
+    # a Keras 3 binary loss may stand between its two clamps before it pins at the negative target's
+    assert pinned_from(np.array([0.69, 16.0, 15.9424, 15.9424])) == (2, clamp_of(15.9424))
+    # a hair above within the tolerance is still the clamp (a display rounding)
+    assert pinned_from(np.array([2.3, 87.3366, 87.3365, 87.3365])) is not None
+
+
 # ---------------------------------------------------------------- Caffe at FLT_MIN
 
 
@@ -129,6 +139,15 @@ def test_keras_categorical_cross_entropy_pinned_at_its_epsilon_diverged(tmp_path
     rep = _run(tmp_path, "keras", _keras2([0.4512, 0.2103, 16.1181, 16.1181, 16.1181]))
     assert rep.diverged and "LR017" in _rules(rep)
     assert "1e-7" in (rep.timeline.exploded_how or "")
+
+
+def test_keras_loss_converging_from_above_to_a_clamp_s_level_is_healthy(tmp_path):
+    # a regression loss in its own units (an MSE falling from 46 to 16.12) ends at a level within the
+    # tolerance of -ln(1e-7): it came from above the clamp, so no cross-entropy clipped at 1e-7 printed it
+    losses = [16.118 + 30 * math.exp(-e / 3) for e in range(1, 31)]
+    rep = _run(tmp_path, "kreg", _keras2([round(v, 4) for v in losses]))
+    assert not rep.diverged and "LR017" not in _rules(rep)
+    assert rep.timeline.exploded_step is None
 
 
 def test_keras_binary_cross_entropy_on_negative_targets_pinned(tmp_path):

@@ -943,7 +943,10 @@ def loss_pinned_at_a_clamp(tl: Timeline) -> list[Finding]:
         framework's source), within 2e-4 of the constant. The timeline counts the
         run diverged from there: it never prints NaN, the clamp keeps the log
         finite. Not when the loss sat there from its first logged point at step 0
-        or 1, before any update (the initial weights and the inputs did it).
+        or 1, before any update (the initial weights and the inputs did it), nor
+        when it stood above the clamp earlier: the clamp is the most a saturated
+        element prints, so a loss that was higher (a sum, a regression loss
+        converging from above) is no loss under that clamp.
 
     Why it points to this cause:
         The loss sits exactly at -log(clamp) only when the probability the net

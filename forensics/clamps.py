@@ -77,9 +77,13 @@ CLAMPS: tuple[Clamp, ...] = (
     ),
 )
 # A printed value within this relative distance of a clamp is at it: Caffe prints 6 significant digits
-# (87.3365, and 87.3363 for a display average over iterations), Keras 4 decimals (16.1181), and a
-# 2-decimal print (87.34, 16.12) is within 1.2e-4; the constants sit more than 1 % apart.
+# (87.3365, and 87.3363 for a display average over iterations), Keras 4 decimals (16.1181); the
+# constants sit more than 0.5 % apart.
 CLAMP_TOLERANCE = 2e-4
+# ... or within this absolute distance: half the last unit of a 2-decimal print ('{:.2f}'), the coarsest
+# that still tells the constants apart. Relative, it is up to 3.3e-4 (tf.keras 2's 15.3332 prints 15.33,
+# 15.4249 15.42), past CLAMP_TOLERANCE; 87.34 and 16.12 fall within both.
+CLAMP_ROUNDING = 0.005
 # Points in a row at the clamp, to the end of the record, that make it pinned: one is a value that may
 # pass through it; two in a row at a constant to 4-6 digits is a net whose outputs stopped moving.
 PINNED_POINTS = 2
@@ -89,7 +93,7 @@ def clamp_of(value: float) -> Clamp | None:
     """The clamp ``value`` is printed at, or None."""
     if not math.isfinite(value) or value <= 0:
         return None
-    return next((c for c in CLAMPS if abs(value - c.value) <= CLAMP_TOLERANCE * c.value), None)
+    return next((c for c in CLAMPS if abs(value - c.value) <= max(CLAMP_TOLERANCE * c.value, CLAMP_ROUNDING)), None)
 
 
 def pinned_from(values: np.ndarray) -> tuple[int, Clamp] | None:
@@ -108,5 +112,5 @@ def pinned_from(values: np.ndarray) -> tuple[int, Clamp] | None:
         i -= 1
     if values.size - i < PINNED_POINTS:
         return None
-    above = values[:i] > last.top * (1 + CLAMP_TOLERANCE)
+    above = values[:i] > last.top + max(CLAMP_TOLERANCE * last.top, CLAMP_ROUNDING)
     return None if above.any() else (i, last)

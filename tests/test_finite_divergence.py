@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import forensics
-from forensics.clamps import CLAMP_TOLERANCE, CLAMPS, PINNED_POINTS, clamp_of, pinned_from
+from forensics.clamps import CLAMP_ROUNDING, CLAMP_TOLERANCE, CLAMPS, PINNED_POINTS, clamp_of, pinned_from
 
 
 def _run(tmp_path: Path, name: str, text: str, filename: str = "train.log"):
@@ -42,7 +42,7 @@ def test_the_clamps_are_the_frameworks_constants():
     assert 100.0 in values and 27.631 in values
     # distinct from each other beyond the tolerance: a value is at one clamp or none
     ordered = sorted(c.value for c in CLAMPS)
-    assert all(b - a > 2 * CLAMP_TOLERANCE * b for a, b in itertools.pairwise(ordered))
+    assert all(b - a > 2 * max(CLAMP_TOLERANCE * b, CLAMP_ROUNDING) for a, b in itertools.pairwise(ordered))
 
 
 def test_pytorch_bce_loss_prints_its_clamp():
@@ -59,6 +59,13 @@ def test_pinned_needs_the_record_to_end_at_the_clamp():
     assert PINNED_POINTS == 2 and pinned_from(np.array([2.3, 87.3365])) is None  # one point is no level
     assert pinned_from(np.array([16.1181, 87.3365])) is None  # two clamps are no one level
     assert clamp_of(87.2) is None and clamp_of(16.0) is None and clamp_of(-87.3365) is None
+
+
+def test_a_two_decimal_print_of_every_clamp_is_at_it():
+    # '{:.2f}' of each constant: tf.keras 2's binary clamps print 15.42 and 15.33, 3.2e-4 and 2.1e-4 off
+    for c in CLAMPS:
+        assert clamp_of(round(c.value, 2)) is c, c.what
+    assert clamp_of(15.38) is None and clamp_of(16.11) is None  # between clamps, or a unit off: none
 
 
 def test_a_loss_that_stood_above_the_clamp_is_no_loss_under_it():
@@ -139,6 +146,17 @@ def test_keras_categorical_cross_entropy_pinned_at_its_epsilon_diverged(tmp_path
     rep = _run(tmp_path, "keras", _keras2([0.4512, 0.2103, 16.1181, 16.1181, 16.1181]))
     assert rep.diverged and "LR017" in _rules(rep)
     assert "1e-7" in (rep.timeline.exploded_how or "")
+
+
+def test_tf_keras_2_binary_clamp_printed_to_two_decimals_diverged(tmp_path):
+    # a custom loop's print(f"step {step} loss {loss:.2f}") over tf.keras 2's binary cross-entropy, every
+    # element saturated on a positive target: -ln(2e-7) = 15.4249 prints 15.42 (3.2e-4 off)
+    lines = "".join(
+        f"step {s} loss {v:.2f}\n"
+        for s, v in zip(range(100, 800, 100), [0.69, 0.52, 0.41, *[15.4249] * 4], strict=True)
+    )
+    rep = _run(tmp_path, "tfk2", lines)
+    assert rep.diverged and "LR017" in _rules(rep) and rep.timeline.exploded_step == 400
 
 
 def test_keras_loss_converging_from_above_to_a_clamp_s_level_is_healthy(tmp_path):

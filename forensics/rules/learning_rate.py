@@ -940,7 +940,8 @@ def loss_pinned_at_a_clamp(tl: Timeline) -> list[Finding]:
         87.3365 (-ln FLT_MIN) and 46.0517, Keras' 16.1181 (-ln 1e-7) and its
         binary 15.9424, tf.keras 2's 15.4249 and 15.3332, PyTorch BCELoss's 100,
         Lua Torch's and MXNet's 27.6310 (``forensics/clamps.py``: each from the
-        framework's source), within 2e-4 of the constant. The timeline counts the
+        framework's source), within 2e-4 of the constant (or 0.005, a 2-decimal
+        print's rounding). The timeline counts the
         run diverged from there: it never prints NaN, the clamp keeps the log
         finite. Not when the loss sat there from its first logged point at step 0
         or 1, before any update (the initial weights and the inputs did it), nor

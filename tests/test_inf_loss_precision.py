@@ -86,3 +86,18 @@ def test_num015_is_silent_where_the_precision_is_not_stated(tmp_path):
     tl = analyze(run).timeline
     assert tl.weight_dtype is None and tl.first_nonfinite.value == math.inf
     assert not [e for e in run_rules(tl) if e.rule == "NUM015"]
+
+
+def test_num015_is_silent_where_a_float16_loss_scaler_printed(tmp_path):
+    """apex O1 keeps the weights in float32 (the checkpoints say so) and runs the forward pass in float16
+    under its loss scaler, whose overflow lines are in the log: float16's 65504 is met there, so an Inf
+    is no sign of a log of 0. The line is apex's own format (apex/amp/scaler.py update_scale)."""
+    run = _train(tmp_path / "apex_o1", "log0")
+    log = run / "train.log"
+    lines = log.read_text(encoding="utf-8").splitlines()
+    lines.insert(5, "Gradient overflow.  Skipping step, loss scaler 0 reducing loss scale to 32768.0")
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    tl = analyze(run).timeline
+    assert tl.weight_dtype == "float32" and tl.first_nonfinite.value == math.inf
+    assert any(e.kind == "loss_scale_overflow_transient" for _, e in tl.log_events)
+    assert not [e for e in run_rules(tl) if e.rule == "NUM015"]

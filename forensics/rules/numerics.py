@@ -581,6 +581,9 @@ def inf_at_first_forward_pass(tl: Timeline) -> list[Finding]:
 
 # The precisions that do not overflow at float16's 65504: float32's range, which bfloat16 shares.
 WIDE_PRECISIONS = ("float32", "bfloat16", "float64")
+# A dynamic loss scaler's messages (apex, DeepSpeed, fairseq, Megatron): it exists only for float16, so the
+# forward pass ran in float16 under autocast (apex O1, torch.amp) whatever precision the weights are kept in.
+_FP16_SCALER_EVENTS = ("loss_scale_overflow_transient", "loss_scale_minimum")
 # A last finite loss this many times the run's median level was blowing up into the Inf; a log of 0
 # arrives from the level the loss was at (a drift up from confidently wrong samples included).
 INF_FROM_LEVEL_RISE = 10.0
@@ -594,8 +597,11 @@ def inf_loss_at_wide_precision(tl: Timeline) -> list[Finding]:
         finite level that was not blowing up (under 1e3, EXP007's bar, and
         under ten times the run's median loss), the checkpoint before it finite, in a run whose
         precision a source states as float32, bfloat16 or float64 (checkpoint
-        tensors, a config, the trainer's log). Context for the detail of a
-        numerical fault; it argues for no cause.
+        tensors, a config, the trainer's log), and no log line of a float16
+        loss scaler (apex's, DeepSpeed's, fairseq's "Gradient overflow ...
+        reducing loss scale"): a scaler means the forward pass ran in float16
+        under autocast (apex O1, torch.amp), its weights kept in float32.
+        Context for the detail of a numerical fault; it argues for no cause.
 
     Why it points to this cause:
         Of the operations that fail, a float16 overflow is ruled out by the
@@ -623,6 +629,8 @@ def inf_loss_at_wide_precision(tl: Timeline) -> list[Finding]:
         return []
     if tl.weight_dtype not in WIDE_PRECISIONS or abs(nf.last_finite_value) >= FIRST_LOSS_HUGE:
         return []  # past 1e3: the blow-up reaching the float limit, not an operation's singularity
+    if any(e.kind in _FP16_SCALER_EVENTS for _, e in tl.log_events):
+        return []  # float32 weights under a float16 forward pass: its 65504 is met there
     if tl.loss is not None:
         before = tl.loss.values[(tl.loss.steps < nf.step) & np.isfinite(tl.loss.values)]
         level = float(np.median(np.abs(before))) if before.size else 0.0

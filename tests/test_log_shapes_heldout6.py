@@ -328,6 +328,17 @@ def test_a_value_in_a_unit_of_time_is_no_metric():
     assert list(series["loss"].values) == [2.0, 1.9, 1.8] and "val_loss" not in series
 
 
+def test_a_time_unit_s_word_that_names_the_next_value_leaves_the_loss_read():
+    # "seconds: 12", "h 3": the word is the next pair's name (a separator or a value follows), not the loss's unit
+    text = "".join(f"epoch {i} loss: {2 - i / 10:.2f} seconds: {12 + i} h {i}\n" for i in range(3))
+    series, *_ = parse_log_text(text, "train.log")
+    assert list(series["loss"].values) == [2.0, 1.9, 1.8]
+    # a unit followed by the next name's words or by a comma is still a unit: the value is a duration
+    text = "".join(f"step {i} loss {2 - i / 10:.2f} eval loss: 12.{i} s, lr 0.1\n" for i in range(3))
+    series, *_ = parse_log_text(text, "train.log")
+    assert list(series["loss"].values) == [2.0, 1.9, 1.8] and "val_loss" not in series
+
+
 def _darknet_line(i: int, loss: str, avg: str) -> str:
     """darknet (AlexeyAB, src/detector.c train_detector): printf("\\n %d: %f, %f avg loss, %f rate, %lf seconds,
     %d images\\n", iteration, loss, avg_loss, rate, time, images) (the leading blank dropped by a paste)."""

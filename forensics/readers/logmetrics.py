@@ -520,6 +520,14 @@ def _is_nonfinite(text: str) -> bool:
     return nonfinite_value(text) is not None
 
 
+def _duration_unit(texts: list[str], kinds: list[int], i: int) -> bool:
+    """Is token ``i``, right after a value, a unit of time ("0.84 s", "12.3 sec, lr 0.1")? Not when the word
+    names the next pair: a separator or a value follows it ("loss: 0.52 seconds: 12", "loss 0.52 h 3")."""
+    if i >= len(texts) or kinds[i] != WORD or texts[i].lower() not in _TIME_UNITS:
+        return False
+    return i + 1 >= len(texts) or not (texts[i + 1] in (":", "=") or kinds[i + 1] == NUM)
+
+
 def _int_of(value: float) -> int | None:
     return int(value) if math.isfinite(value) and value == int(value) and abs(value) < 2**62 else None
 
@@ -709,7 +717,7 @@ def scan_line(line: str) -> LineMetrics:
                 tag = metric_name(name)
                 if loss_dict and len(name) == 1 and (tag is None or tag in _TOTAL_WORDS):
                     tag = _loss_dict_key(name[0])
-                if tag is not None and i < n and kinds[i] == WORD and texts[i].lower() in _TIME_UNITS:
+                if tag is not None and _duration_unit(texts, kinds, i):
                     tag = None  # "cost: 0.84 s", "eval: 12.3 sec": a value in a unit of time is a duration
                 stage_word = name[-1].strip("'\"`").lower().rstrip(":")
                 if tag is None and len(name) == 1 and core_before and stage_word in _STAGE_AFTER:

@@ -138,6 +138,9 @@ def test_a_dict_of_numpy_0d_arrays_is_read_by_value():
     series, *_ = parse_log_text(line + line.replace("step 10", "step 20"), "train.log")
     assert list(series["loss"].values) == [pytest.approx(0.52)] * 2
     assert list(series["accuracy"].values) == [pytest.approx(0.91)] * 2
+    # not fire: a shape printed after the word ("print('loss array', losses.shape)") is no repr of a value
+    series, *_ = parse_log_text("loss array (32,)\nloss array (64,)\nlogits tensor (8, 3)\n", "train.log")
+    assert "loss" not in series
 
 
 def _cpm_record(step: int, stage_losses: list[str], total: str) -> str:

@@ -536,6 +536,7 @@ def scan_line(line: str) -> LineMetrics:
     """Names, values and counters of one cleaned log line."""
     out = LineMetrics()
     raw = _TOKEN.findall(line)[:MAX_TOKENS]
+    line_low = line.lower()
     _glued_counters(line, out)
     texts = [num or word or punct for num, word, punct in raw]
     kinds = [NUM if num else WORD if word else PUNCT for num, word, punct in raw]
@@ -627,7 +628,8 @@ def scan_line(line: str) -> LineMetrics:
             nonfinite = nonfinite_value(text)
             if nonfinite is not None:  # a value, named or not ("74: -nan, -nan avg loss")
                 value = nonfinite
-            elif low in _VALUE_WRAPPERS and words and i + 2 < n and texts[i + 1] == "(":
+            elif low in _VALUE_WRAPPERS and words and i + 2 < n and texts[i + 1] == "(" and f"{low}(" in line_low:
+                # a repr glues its bracket to the name ("array(0.5"); "loss array (32,)" prints a shape
                 # tensor(2.3, device='cuda:0'), tensor(nan, ...), tensor(-inf, ...), tensor([2.3]) (one element)
                 j = i + 3 if texts[i + 2] in ("-", "[") and i + 3 < n else i + 2
                 if texts[i + 2] == "[" and texts[j] == "-" and j + 1 < n:

@@ -143,6 +143,29 @@ def test_a_dict_of_numpy_0d_arrays_is_read_by_value():
     assert "loss" not in series
 
 
+def test_a_tensorflow_2_eager_tensor_printed_is_read_by_value():
+    # a TF2 custom loop's print("step", step, "loss", loss): Python prints the EagerTensor's repr
+    tf = pytest.importorskip("tensorflow")
+    tf.random.set_seed(0)
+    x = tf.random.normal((32, 4))
+    y = tf.reduce_sum(x, axis=1, keepdims=True)
+    layer = tf.keras.layers.Dense(1)
+    opt = tf.keras.optimizers.SGD(0.05)
+    lines = []
+    for step in range(6):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean((layer(x) - y) ** 2)
+        grads = tape.gradient(loss, layer.trainable_variables)
+        opt.apply_gradients(zip(grads, layer.trainable_variables, strict=True))
+        lines.append(" ".join(str(v) for v in ("step", step, "loss", loss)))
+    lines.append(" ".join(str(v) for v in ("step", 6, "loss", loss * float("nan"))))
+    assert lines[0].startswith("step 0 loss tf.Tensor(") and "shape=(), dtype=float32)" in lines[0]
+    series, *_ = parse_log_text("\n".join(lines) + "\n", "train.log")
+    got = series["loss"].values
+    assert len(got) == 7 and math.isnan(got[-1]) and got[0] > got[5] > 0
+    assert list(series["loss"].steps) == list(range(7))
+
+
 def _cpm_record(step: int, stage_losses: list[str], total: str) -> str:
     """FashionAI keypoint CPM trainer (TF1 print loop): 'Step: {}/{} ----- Cur_lr: {:1.7f} ----- Time: {:.2f}
     sec.', then one 'S{i} loss: {:>7.2f}' per stage joined by ' | ' with '| Total loss: {:>7.2f}', then

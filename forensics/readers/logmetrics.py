@@ -91,10 +91,12 @@ def nonfinite_value(text: str) -> float | None:
 
 # reprs that wrap a value: torch's tensor(2.3, device='cuda:0', grad_fn=<...>) in a printed
 # loss dict (detectron2's NaN guard), numpy 2's np.float64(0.41) in a dict of numpy means, numpy's
-# array(0.5, dtype=float32) (a 0-d array's repr: a Keras or JAX loop's dict of fetched values)
+# array(0.5, dtype=float32) (a 0-d array's repr: a Keras or JAX loop's dict of fetched values), TensorFlow 2's
+# eager tensor printed by Python's print: tf.Tensor(2.3025851, shape=(), dtype=float32)
 _VALUE_WRAPPERS = frozenset(
     {
         "tensor",
+        "tf.tensor",
         "array",
         "np.array",
         "numpy.array",

@@ -1104,8 +1104,10 @@ def header_columns(line: str) -> list[str] | None:
         return None
     if any(_is_nonfinite(c) for c in cols):
         return None  # a row of values, not of names
-    if cols[-1].endswith("."):
-        return None  # a sentence's full stop: another writer's message ("... rebuilt in this iteration."), no header
+    if cols[-1].endswith(".") and not any(sep in line for sep in "|\t,"):
+        # a sentence's full stop: another writer's message ("... rebuilt in this iteration."), no header;
+        # cells cut by tabs or bars are names, and an abbreviated one keeps its dot ("Valid Acc.")
+        return None
     named = [metric_name(tuple(c.split())) or counter_kind(tuple(c.split())) for c in cols]
     if not any(m is not None and m not in ("epoch", "eval_epoch", "global", "step", "batch") for m in named):
         return None

@@ -1848,9 +1848,12 @@ NOT_LOG_EXTENSIONS = frozenset(
 
 # a line worth parsing when sniffing names a metric or a message (a vocabulary or a CSV of
 # numbers is thousands of lines that would each be parsed for nothing)
+# any case: a header of capitalised names ('Learning Rate<TAB>Train Loss', the Logger of
+# pytorch-classification's utils that many research repos copy) names its metrics only there
 _SNIFF_WORDS = re.compile(
-    rb"loss|lr|learning|norm|acc|ppl|perplex|cost|xent|entropy|objective|Traceback|Error|nan|NaN|overflow"
-    rb"|memory|OOM|NCCL|step|Step|iter|Iter|Epoch|epoch"
+    rb"loss|lr|learning|norm|acc|ppl|perplex|cost|xent|entropy|objective|traceback|error|nan|overflow"
+    rb"|memory|oom|nccl|step|iter|epoch",
+    re.IGNORECASE,
 )
 
 

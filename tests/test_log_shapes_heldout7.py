@@ -48,3 +48,40 @@ def test_capitalised_prose_is_still_no_log(tmp_path):
         encoding="utf-8",
     )
     assert not looks_like_log(path)
+
+
+def _build_nanogpt_log(train: list[float], every: int = 5) -> str:
+    """build-nanogpt's train_gpt2.py (Karpathy, 2024) appends to log/log.txt: f"{step} val {val:.4f}" and
+    f"{step} hella {acc_norm:.4f}" at evaluation steps, f"{step} train {loss_accum.item():.6f}" every step."""
+    out = ""
+    for step, loss in enumerate(train):
+        if step % every == 0:
+            out += f"{step} val {loss + 0.01:.4f}\n{step} hella {0.24 + 0.001 * step:.4f}\n"
+        out += f"{step} train {loss:.6f}\n"
+    return out
+
+
+def test_a_log_txt_of_step_stage_value_lines_is_read_as_that_stage_s_loss(tmp_path):
+    path = tmp_path / "log.txt"
+    path.write_text(_build_nanogpt_log([10.9 - 0.05 * i for i in range(40)]))
+    assert looks_like_log(path)
+    report = forensics.analyze(str(tmp_path))
+    assert not any("no training artifacts" in p for p in report.problems)
+    assert report.diverged is False
+    assert report.verdict.cause == "healthy"
+
+
+def test_the_same_lines_going_nan_are_a_divergence_at_their_step(tmp_path):
+    nan = float("nan")
+    (tmp_path / "log.txt").write_text(_build_nanogpt_log([10.9 - 0.05 * i for i in range(30)] + [nan] * 5))
+    report = forensics.analyze(str(tmp_path))
+    assert report.diverged is True
+    assert report.first_nonfinite_step == 30
+
+
+def test_a_stage_word_among_other_words_is_no_loss(tmp_path):
+    # only the whole-line shape {step} {stage} {value} reads the stage as the loss: a count of batches, a
+    # split's size or a stage beside another name stays what it was
+    path = tmp_path / "notes.txt"
+    path.write_text("".join(f"{i} train batches of 128\n3 train 0.5 acc\nsplit train 5000\n" for i in range(10)))
+    assert not looks_like_log(path)

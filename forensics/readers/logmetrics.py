@@ -518,6 +518,28 @@ class LineMetrics:
     eval_context: bool = False  # "Epoch(val)", "Validation:": the metrics are evaluation metrics
 
 
+# A line of just a step, a stage word and one value names that stage's loss by the stage alone:
+# build-nanogpt's train_gpt2.py (and its many forks) writes f"{step} train {loss:.6f}" and
+# f"{step} val {loss:.4f}" to log.txt. Only this whole-line shape: elsewhere a stage word qualifies a
+# name ("train loss", "Epoch(train)") or marks an evaluation line.
+_STAGE_ALONE = {"train": "loss", "training": "loss", "val": "val_loss", "valid": "val_loss", "validation": "val_loss"}
+# the same shape as one cheap test on a whole line, for the readers' gate before scan_line
+# (every quantifier bounded, so a search over any line stays linear; the gate strips the line first)
+STAGE_ROW = re.compile(r"\d{1,12}[ \t]{1,16}(?:train|training|val|valid|validation)[ \t]{1,16}\S{1,40}", re.IGNORECASE)
+
+
+def _stage_row(texts: list[str]) -> LineMetrics | None:
+    step = parse_number(texts[0])
+    iv = _int_of(step) if step is not None else None
+    value = parse_number(texts[2])
+    if value is None:
+        value = nonfinite_value(texts[2])
+    if iv is None or iv < 0 or value is None:
+        return None
+    tag = _STAGE_ALONE[texts[1].lower()]
+    return LineMetrics(pairs=[(tag, value)], counters=[("step", iv, None)], eval_context=tag != "loss")
+
+
 def _is_nonfinite(text: str) -> bool:
     return nonfinite_value(text) is not None
 
@@ -543,6 +565,10 @@ def scan_line(line: str) -> LineMetrics:
     texts = [num or word or punct for num, word, punct in raw]
     kinds = [NUM if num else WORD if word else PUNCT for num, word, punct in raw]
     n = len(texts)
+    if n == 3 and kinds[:2] == [NUM, WORD] and texts[1].lower() in _STAGE_ALONE:
+        staged = _stage_row(texts)
+        if staged is not None:
+            return staged
     words: list[str] = []  # the name being read
     sep = False  # a ':' or '=' followed the name
     bracket_owner: tuple[str, ...] | None = None  # "Epoch: [3]": the bracket's number belongs to the name

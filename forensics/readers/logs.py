@@ -95,6 +95,7 @@ from forensics.readers.logmessages import guard_frame, match_messages
 from forensics.readers.logmetrics import (
     ALIASES,
     MAX_BOX_ROWS,
+    STAGE_ROW,
     LineMetrics,
     box_metrics,
     box_row,
@@ -1272,7 +1273,11 @@ class _LogParser:
                 return
             pct = _STEP_PERCENT_VALUE.match(text) if "%" in text else None
             # a GAN's players' terms ("G_GAN: 0.7 ... D_real: 0.6") hold no metric word
-            if pct is not None or not (names_a_metric(text) or ("G_" in text and "D_" in text)):
+            if pct is not None or not (
+                names_a_metric(text)
+                or ("G_" in text and "D_" in text)
+                or (len(text) <= 96 and STAGE_ROW.fullmatch(text.strip()))
+            ):
                 bare = pct or _BARE_STEP_VALUE.fullmatch(text)
                 if bare:
                     step = int(bare.group("step") or bare.group("step2"))
@@ -1848,12 +1853,12 @@ NOT_LOG_EXTENSIONS = frozenset(
 
 # a line worth parsing when sniffing names a metric or a message (a vocabulary or a CSV of
 # numbers is thousands of lines that would each be parsed for nothing)
-# any case: a header of capitalised names ('Learning Rate<TAB>Train Loss', the Logger of
-# pytorch-classification's utils that many research repos copy) names its metrics only there
+# searched in the lowered bytes, so any case: a header of capitalised names ('Learning Rate<TAB>Train
+# Loss', the Logger of pytorch-classification's utils that many research repos copy) names its metrics only
+# there (lowering first, not IGNORECASE: see names_a_metric on the speed of a case-blind alternation)
 _SNIFF_WORDS = re.compile(
     rb"loss|lr|learning|norm|acc|ppl|perplex|cost|xent|entropy|objective|traceback|error|nan|overflow"
-    rb"|memory|oom|nccl|step|iter|epoch",
-    re.IGNORECASE,
+    rb"|memory|oom|nccl|step|iter|epoch|train"
 )
 
 
@@ -1880,7 +1885,7 @@ def looks_like_log(path: Path) -> bool:
     if not head or head.count(0) > BINARY_NUL_FRACTION * len(head):
         return False
     parser = _LogParser(path.name, path.name)
-    if not parser.layouts and not _SNIFF_WORDS.search(head):
+    if not parser.layouts and not _SNIFF_WORDS.search(head.lower()):
         return False  # no metric name nor message anywhere in the head: not worth parsing
     whole = len(head) < SNIFF_BYTES  # the file ended inside the head: its last line is whole too
     metric_lines = lines = 0
@@ -1892,7 +1897,7 @@ def looks_like_log(path: Path) -> bool:
             parser.columns is None
             and parser.box is None
             and not parser.layouts
-            and not _SNIFF_WORDS.search(seg.raw)
+            and not _SNIFF_WORDS.search(seg.raw.lower())
             and not is_box_border(seg.raw)
         ):
             continue  # only lines that name a metric or a message are parsed (rows under a header or in a box too)

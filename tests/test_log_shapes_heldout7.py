@@ -20,16 +20,21 @@ def _classification_logger(names: list[str], rows: list[list[float]]) -> str:
     return out
 
 
+def _is_a_healthy_log(path):
+    """The file is sniffed as a log whatever its name, and the run it is the only source of reads healthy."""
+    assert looks_like_log(path)
+    report = forensics.analyze(str(path.parent))
+    assert not any("no training artifacts" in p for p in report.problems)
+    assert report.diverged is False
+    assert report.verdict.cause == "healthy"
+
+
 def test_a_log_txt_of_capitalised_column_names_is_a_log_by_its_content(tmp_path):
     # the header names its metrics in capitals only ('Train Loss'): the sniff's words match any case
     rows = [[0.1, 1.9 - 0.1 * i, 0.5 + 0.01 * i, 50.0 + i] for i in range(12)]
     path = tmp_path / "log.txt"
     path.write_text(_classification_logger(["Learning Rate", "Train Loss", "Valid Loss", "Valid Acc."], rows))
-    assert looks_like_log(path)
-    report = forensics.analyze(str(tmp_path))
-    assert not any("no training artifacts" in p for p in report.problems)
-    assert report.diverged is False
-    assert report.verdict.cause == "healthy"
+    _is_a_healthy_log(path)
 
 
 def test_the_same_logger_with_its_loss_going_nan_is_a_divergence(tmp_path):
@@ -64,11 +69,7 @@ def _build_nanogpt_log(train: list[float], every: int = 5) -> str:
 def test_a_log_txt_of_step_stage_value_lines_is_read_as_that_stage_s_loss(tmp_path):
     path = tmp_path / "log.txt"
     path.write_text(_build_nanogpt_log([10.9 - 0.05 * i for i in range(40)]))
-    assert looks_like_log(path)
-    report = forensics.analyze(str(tmp_path))
-    assert not any("no training artifacts" in p for p in report.problems)
-    assert report.diverged is False
-    assert report.verdict.cause == "healthy"
+    _is_a_healthy_log(path)
 
 
 def test_the_same_lines_going_nan_are_a_divergence_at_their_step(tmp_path):

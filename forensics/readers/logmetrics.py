@@ -525,7 +525,7 @@ class LineMetrics:
 _STAGE_ALONE = {"train": "loss", "training": "loss", "val": "val_loss", "valid": "val_loss", "validation": "val_loss"}
 # the same shape as one cheap test on a whole line, for the readers' gate before scan_line
 # (every quantifier bounded, so a search over any line stays linear; the gate strips the line first)
-STAGE_ROW = re.compile(r"\d{1,12}[ \t]{1,16}(?:train|training|val|valid|validation)[ \t]{1,16}\S{1,40}", re.IGNORECASE)
+STAGE_ROW = re.compile(rf"\d{{1,12}}[ \t]{{1,16}}(?:{'|'.join(_STAGE_ALONE)})[ \t]{{1,16}}\S{{1,40}}", re.IGNORECASE)
 
 
 def _stage_row(texts: list[str]) -> LineMetrics | None:

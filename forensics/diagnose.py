@@ -202,7 +202,10 @@ def _divergence_sentence(tl: Timeline) -> str:
         return f"The {what} became {fmt_num(nf.value)} at {unit} {nf.step}{last}{onset}."
     if tl.exploded_step is not None:
         how = f" ({tl.exploded_how})" if tl.exploded_how else ""
-        return f"The training loss exploded at {tl.unit} {tl.exploded_step} without going non-finite{how}."
+        if tl.exploded_verb == "collapsed":
+            where = f"{tl.unit} {tl.exploded_step}"
+            return f"The training loss collapsed at {where}{how}: a loss that learns does not get there."
+        return f"The training loss {tl.exploded_verb} at {tl.unit} {tl.exploded_step} without going non-finite{how}."
     if tl.nonfinite_unplaced is not None:
         path, e = tl.nonfinite_unplaced
         return (
@@ -659,9 +662,12 @@ def _shape(e: Evidence) -> str | None:
 
 
 def _finite_blowup(tl: Timeline) -> bool:
-    """The run diverged only by a finite loss that exploded: nothing non-finite anywhere."""
+    """The run diverged only by a finite loss that exploded: nothing non-finite anywhere. A loss that
+    collapsed to exactly 0 is no such blow-up: its zeros stand for a NaN the logger masked or a
+    float16 loss zeroed (``timeline.collapsed_from``)."""
     return (
         tl.exploded_step is not None
+        and tl.exploded_verb != "collapsed"
         and tl.first_nonfinite is None
         and tl.first_nonfinite_checkpoint is None
         and tl.nonfinite_unplaced is None

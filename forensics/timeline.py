@@ -107,6 +107,16 @@ STUCK_MIN_POINTS = 20
 # ... and on a shorter record (an epoch-per-line log of a dozen epochs) by every one of its last this
 # many points: three in a row that high after a lower best are a level the loss stayed at, not a spike.
 STUCK_TAIL_POINTS = 3
+# A loss whose end (judged as the stuck test judges it: the median of its last tenth, or each of its last
+# STUCK_TAIL_POINTS on a short record) stands this many times above its first logged value, after a best
+# before that end, climbed past where it started and stayed: the first value is an untrained or early
+# model's, and a model four times worse than that lost what it learned and more (a cross-entropy that far
+# above its start is confidently wrong, past chance). A batch-to-batch spread doubles a loss at most, and a
+# median of a tenth or three points in a row is not one noisy batch.
+CLIMB_ABOVE_START = 4.0
+# ... and the climb began after the last point that stood within this factor of the start (halfway, on a log
+# scale, to that bar): the noise of a loss near its start is not where it left.
+CLIMB_ONSET_FACTOR = 2.0
 # A loss whose last logged points stand this many times above its first logged value (two decades)
 # has diverged, however few points it logged: no training that works ends there.
 STAYED_UP_FACTOR = 100.0
@@ -115,6 +125,22 @@ STAYED_UP_FACTOR = 100.0
 STAYED_UP_TAIL_SHARE = 0.1
 # A loss point this many times its trailing median is a spike.
 SPIKE_FACTOR = 3.0
+# A loss that fell from at least this straight to exactly 0 in one logged interval did not converge there:
+# a loss converging to ~0 passes through its print's last decimals on the way (0.0003, 0.0001, 0.0), and a
+# cross-entropy of 0.1 is still ~10 % of the label's probability away from a perfect fit. The zeros are
+# a NaN the logger masked (the HF Trainer's logging_nan_inf_filter logs 0.0 for an interval whose every
+# step was NaN or Inf) or a float16 loss that overflowed and was zeroed: a dead run.
+COLLAPSE_FROM = 0.1
+# ... and printed exactly 0 on at least this many points, to the end of the record: one zero is one
+# batch (a margin loss met, a rounded print), a run of them to the end is where the run stayed.
+COLLAPSE_POINTS = 3
+# A loss that stood on exactly one finite value for at least this many points to the end of its record froze
+# there: a net whose outputs stopped depending on its weights (dead units after a blow-up) prints the same mean
+# loss at every point; five identical prints are no noise of a loss still moving (a clamp's value is the clamps').
+FROZEN_POINTS = 5
+# ... this many times above its best before: a plateau at the best is a converged loss printed coarsely, while
+# a frozen level twice the best is a net that lost what it learned.
+FROZEN_ABOVE_BEST = 2.0
 # The loss is "near zero" before the blow-up when its last finite level is this
 # fraction of its first level (or below NEAR_ZERO_ABS): the model had saturated.
 NEAR_ZERO_FRACTION = 0.02
@@ -464,6 +490,9 @@ class Timeline:
     nonfinite_by_role: dict[str, NonFinite] = field(default_factory=dict)
     exploded_step: int | None = None  # loss finite but exploded (no NaN logged)
     exploded_how: str | None = None  # when a value past any plausible loss said so: which, and the bound
+    # how the finite loss diverged, for the report's sentence: "exploded" (a climb or a value past any
+    # plausible loss), "saturated" (pinned at a clamp), "collapsed" (fell to exactly 0 or froze on one value)
+    exploded_verb: str = "exploded"
     onset: Onset | None = None
     lr_changes: tuple[LrChange, ...] = ()
     checkpoints: tuple[CheckpointView, ...] = ()
@@ -1201,8 +1230,8 @@ def _exploded(s: Series | None) -> int | None:
     first step that stood that high; or, when the run ended stuck far above its best (the last
     tenth's median ``STUCK_FACTOR`` above the minimum and above the first value; on a record shorter
     than ``STUCK_MIN_POINTS``, each of its last ``STUCK_TAIL_POINTS``, also above the median before them),
-    the step
-    where it left that minimum for good."""
+    the step where it left that minimum for good; or, when that end stood ``CLIMB_ABOVE_START`` above the first
+    value after a best before it, the step after the last that stood within ``CLIMB_ONSET_FACTOR`` of it."""
     if s is None or len(s) < 3:
         return None
     v = s.values
@@ -1227,16 +1256,21 @@ def _exploded(s: Series | None) -> int | None:
     if not np.all(v[finite] > 0) or finite.sum() <= STUCK_TAIL_POINTS:
         return None
     fv, fs = v[finite], s.steps[finite]
+    lucky = False  # a short record whose low point is one lucky print, no best the loss left
     if fv.size >= STUCK_MIN_POINTS:
         tail = float(median(fv[-max(3, fv.size // 10) :]))
     else:  # a short record: every one of its last points stands that high, above the level before them
         tail = float(fv[-STUCK_TAIL_POINTS:].min())
-        if tail <= STUCK_FACTOR * float(median(fv[:-STUCK_TAIL_POINTS])):
-            return None  # a lucky low point is no best the loss left
+        lucky = tail <= STUCK_FACTOR * float(median(fv[:-STUCK_TAIL_POINTS]))
     m = int(np.argmin(fv))
-    if tail > STUCK_FACTOR * fv[m] and tail > fv[0] and m < fv.size - 1:
+    if not lucky and tail > STUCK_FACTOR * fv[m] and tail > fv[0] and m < fv.size - 1:
         above = np.nonzero(fv[m + 1 :] > STUCK_FACTOR * fv[m])[0]
         return int(fs[m + 1 + above[0]]) if above.size else None
+    if tail >= CLIMB_ABOVE_START * first and m < fv.size - STUCK_TAIL_POINTS:
+        # ended far above where it started, from a best before that end (a lucky low point included: the
+        # level is judged against the start): the climb began after the last point near the start
+        near = np.nonzero(fv <= CLIMB_ONSET_FACTOR * first)[0]
+        return int(fs[int(near[-1]) + 1]) if near.size and near[-1] + 1 < fv.size else None
     return None
 
 
@@ -1315,6 +1349,49 @@ def _pinned(loss: Series | None, terms: tuple[Series, ...]) -> tuple[int, str] |
             step, clamp = pinned
             hits.append((step, f"{s.tag} pinned at {clamp.value:.6g} from {s.unit} {step} on: {clamp.what}"))
     return min(hits) if hits else None
+
+
+def collapsed_from(values: np.ndarray) -> tuple[int, str] | None:
+    """(index, how) from which a finite loss, in step order, sat on one printed value to the end after a
+    different value: exactly 0 after at least ``COLLAPSE_FROM`` on ``COLLAPSE_POINTS`` points or more (a NaN the
+    logger masked, or a float16 loss zeroed), or any one value ``FROZEN_ABOVE_BEST`` times above its best before,
+    on ``FROZEN_POINTS`` or more (a net that lost what it learned and froze); else None. A loss that takes negative
+    values passes through 0 on its way (a log-likelihood, a flow's), and one that sat on its value from the first
+    point never learned (a loss at chance level throughout, an all-masked batch) or is printed too coarsely to say."""
+    v = values
+    if v.size <= COLLAPSE_POINTS or not np.isfinite(v).all() or (v < 0).any():
+        return None
+    last = float(v[-1])
+    differ = np.nonzero(v != last)[0]
+    if not differ.size:
+        return None
+    start = int(differ[-1]) + 1
+    run = v.size - start
+    before = v[:start]
+    if last == 0.0:
+        prev = float(before[-1])
+        if run >= COLLAPSE_POINTS and prev >= COLLAPSE_FROM:
+            return start, f"it fell from {fmt_num(prev)} straight to exactly 0 and printed 0 on all {run} points after"
+        return None
+    best = float(before.min())
+    if run >= FROZEN_POINTS and best > 0 and last >= FROZEN_ABOVE_BEST * best:
+        return start, (
+            f"it froze at {fmt_num(last)}, {fmt_num(last / best)}x its best before ({fmt_num(best)}), on all {run} "
+            "points after"
+        )
+    return None
+
+
+def _collapsed(loss: Series | None) -> tuple[int, str] | None:
+    """(step, what) where the training loss collapsed to exactly 0 or froze on one value for good
+    (:func:`collapsed_from`)."""
+    if loss is None:
+        return None
+    steps, values = loss.in_step_order
+    hit = collapsed_from(values)
+    if hit is None:
+        return None
+    return int(steps[hit[0]]), f"{loss.tag}: {hit[1]}"
 
 
 def _perplexity_climbed(ppl: Series) -> int | None:
@@ -1953,6 +2030,7 @@ def build_timeline(run: RunData) -> Timeline:
             nonfinite_by_role["loss"] = first_nonfinite
     exploded_step = _exploded(loss) if first_nonfinite is None else None
     exploded_how = None
+    exploded_verb = "exploded"
     if first_nonfinite is None:
         perplexities = _perplexities(run, loss)
         implausible = _implausible(loss, other_losses, perplexities)
@@ -1964,6 +2042,11 @@ def build_timeline(run: RunData) -> Timeline:
         pinned = _pinned(loss, other_losses)
         if pinned is not None and (exploded_step is None or pinned[0] <= exploded_step):
             exploded_step, exploded_how = pinned
+            exploded_verb = "saturated"
+        collapsed = _collapsed(loss)
+        if collapsed is not None and (exploded_step is None or collapsed[0] < exploded_step):
+            exploded_step, exploded_how = collapsed
+            exploded_verb = "collapsed"
     unplaced = _unplaced_nonfinite(run) if first_nonfinite is None and exploded_step is None else None
 
     views = tuple(_checkpoint_views(run, spe))
@@ -1984,6 +2067,7 @@ def build_timeline(run: RunData) -> Timeline:
         nonfinite_by_role=nonfinite_by_role,
         exploded_step=exploded_step,
         exploded_how=exploded_how,
+        exploded_verb=exploded_verb,
         checkpoints=views,
         first_nonfinite_checkpoint=next((c for c in views if c.nonfinite_tensors), None),
     )

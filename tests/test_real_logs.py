@@ -120,8 +120,10 @@ MAX_HELDOUT6_CRASHES = 0
 # starting commit gave 48/55, 19/26, 4 and 2 on it). Seen since: a header naming its metrics in capitals is
 # sniffed in a file of any name, and a tab-cut header cell ending in a dot is a name (pytorch-classification's
 # Logger in log.txt): 50/55, 22/26; a line of just a step, a stage word and a value names that stage's loss
-# (build-nanogpt's '{step} train {loss}' in log.txt): 51/55, 23/26, every log read.
-MIN_HELDOUT7_DIVERGED = 51 / 55
+# (build-nanogpt's '{step} train {loss}' in log.txt): 51/55, 23/26, every log read; a loss collapsed to exactly 0
+# (the HF Trainer's masked NaN), a loss climbing far above its start over one-epoch fits, and Megatron's line that
+# left its NaN loss off are divergences, and the AdaBins/ZoeDepth SILog loss's NaN print is a NaN in training: 55/55.
+MIN_HELDOUT7_DIVERGED = 55 / 55
 MIN_HELDOUT7_CAUSE = 23 / 26
 MAX_HELDOUT7_BAD_INCONCLUSIVE = 1
 MAX_HELDOUT7_CRASHES = 0

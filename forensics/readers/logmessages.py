@@ -345,6 +345,37 @@ CATALOGUE: tuple[Message, ...] = (
     ),
     Message(
         "nan_loss",
+        GENERIC,
+        "SILog is NaN, Stopping training",
+        "a project's own NaN stop in any words: a name, 'is' (was, became...) NaN or Inf, then stop, terminate or "
+        "abort training (ZoeDepth's trainers/base_trainer.py raises ValueError(f'{name} is NaN, Stopping training') "
+        "for each loss term; the reference engines' 'Loss is nan, stopping training' and its copies print 'Loss is "
+        "NAN, stopping training', 'Loss is NaN, stopping training...'); the name is what went non-finite",
+        "raining",
+        Deferred(
+            # an evaluation's NaN stopping training is an early stop on a validation metric, not the training loss
+            r"(?<![\w.])(?<!val )(?<!valid )(?<!validation )(?<!eval )(?<!evaluation )(?<!test )(?<!dev )"
+            r"(?!(?:val|valid|validation|eval|evaluation|test|dev)(?:[_ /.-]|\b))"
+            r"([A-Za-z][\w./-]{0,40}(?: [\w./-]{1,40}){0,3}) (?:is|are|was|were|became|went|got) "
+            r"[-+]?(?:nan|inf|infinity|non-?finite)(?!\w|\.\w)[.,;:!]? {0,4}(?:-{1,2} {0,4})?"
+            r"(?:stop(?:ping|ped|s)?|terminat(?:e|es|ing|ed)|abort(?:s|ing|ed)?|halt(?:s|ing|ed)?) (?:the )?training",
+            re.IGNORECASE,
+        ),
+        lambda m: {"name": m.group(1)},
+    ),
+    Message(
+        "nonfinite_tensor",
+        "adabins",
+        "Nan SILog loss",
+        "AdaBins loss.py SILogLoss.forward (print('Nan SILog loss') then the input, target and Dg it was computed "
+        "from, when torch.isnan(loss)); copied with its prints by ZoeDepth (zoedepth/trainers/loss.py), Depth "
+        "Anything's metric depth and other depth estimators: the loss computed in training is NaN",
+        "Nan SILog loss",
+        Deferred(r"^\s{0,8}Nan SILog loss\s{0,8}$"),
+        lambda m: {"tensor": "SILog loss", "what": "nan"},
+    ),
+    Message(
+        "nan_loss",
         "neuralhydrology",
         "Loss was NaN for {n} times in a row. Stopped training.",
         "neuralhydrology/training/basetrainer.py (_train_epoch, past allow_subsequent_nan_losses; newer: "

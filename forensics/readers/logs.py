@@ -1300,6 +1300,8 @@ class _LogParser:
             pairs = [(t if t.startswith(_EVAL_PREFIXES) else f"val_{t}", v) for t, v in pairs]
         emitter = "print" if not self.rank else f"rank{self.rank}"
         step = self._resolve_step(lm)
+        if step is not None and _megatron_loss_left_off(text, pairs):
+            pairs.append(("loss", math.nan))  # the average Megatron's 'avg > 0.0' left off the line was NaN
         if step is not None:
             for tag, val in pairs:
                 self._put(tag, step, val, emitter)
@@ -1649,6 +1651,27 @@ class _LogParser:
             self._hf_unplaced = True
             self._place_events_in_order(1)
         notes.append("Hugging Face Trainer lines carry no step: points are numbered in log order")
+
+
+# Megatron's training_log line (Megatron-LM, Megatron-DeepSpeed, GPT-NeoX, Megatron-LLM and their forks) prints
+# each loss of the interval as ' {key}: {avg:.6E} |' only `if avg > 0.0`, so a loss whose average was NaN is
+# left off the line; its counters close the line as ' number of skipped iterations: {:3d} | number of nan
+# iterations: {:3d} |'. A skipped iteration adds nothing to the loss sums, so an interval skipped whole (the
+# fp16 scaler overflowing at every step) leaves the loss off too, with no NaN: the loss was NaN when no
+# iteration was skipped, or when a skipped one counted a NaN loss.
+_MEGATRON_COUNTERS = re.compile(
+    r"\| number of skipped iterations: {0,12}(\d{1,10}) \| number of nan iterations: {0,12}(\d{1,10}) \|"
+)
+
+
+def _megatron_loss_left_off(text: str, pairs: list[tuple[str, float]]) -> bool:
+    """A Megatron iteration line whose loss average was NaN, left off the line (see _MEGATRON_COUNTERS)."""
+    if "number of nan iterations" not in text or any(t == "loss" for t, _ in pairs):
+        return False
+    m = _MEGATRON_COUNTERS.search(text)
+    if m is None or "loss:" in text.replace("loss scale:", ""):
+        return False
+    return int(m.group(1)) == 0 or int(m.group(2)) > 0
 
 
 # "76930 2.6496577": a bare step and one fractional value, nothing named (a print loop's

@@ -150,7 +150,7 @@ def _headline(r: Report) -> str:
     if r.first_nonfinite_step is not None:
         what = f"diverged at {unit} {r.first_nonfinite_step}"
     elif r.diverged and tl is not None and tl.exploded_step is not None:
-        what = f"loss exploded at step {tl.exploded_step}"
+        what = f"loss {tl.exploded_verb} at {tl.unit} {tl.exploded_step}"
     elif tl is not None and tl.nonfinite_unplaced is not None:
         what = "diverged (step unknown)"
     elif tl is not None and checkpoint_only(tl) and (r.diverged or v.cause == "healthy"):

@@ -40,6 +40,8 @@ import numpy as np
 _FLOAT32_TINY = float(np.finfo(np.float32).tiny)  # FLT_MIN, 2^-126
 _FLOAT32_EPS = float(np.finfo(np.float32).eps)  # 2^-23: 1 - float32(1 - 1e-7)
 _KERAS_EPSILON = 1e-7  # keras.backend.epsilon()'s default, Keras 1 to 3
+# PyTorch BCELoss's clamp, -(-100): also where a percentage error sits when the net predicts 0 (not a clamp then)
+PERCENT_CLAMP = 100.0
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ CLAMPS: tuple[Clamp, ...] = (
         "tf.keras 2's binary cross-entropy on a negative target: -ln(1 - float32(1 - 1e-7) + 1e-7)",
         -math.log(2 * _KERAS_EPSILON),
     ),
-    Clamp(100.0, "PyTorch's BCELoss clamps its log at -100"),
+    Clamp(PERCENT_CLAMP, "PyTorch's BCELoss clamps its log at -100"),
     Clamp(
         -math.log(1e-12),
         "Lua Torch's BCECriterion, PyTorch's BCELoss before 1.0 and MXNet's cross-entropy clamp it at 1e-12",

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from forensics.batches import DataOrder
-from forensics.clamps import Clamp, pinned_from
+from forensics.clamps import PERCENT_CLAMP, Clamp, pinned_from
 from forensics.errors import UnreadableSource
 from forensics.median import median, sliding_medians
 from forensics.records import (
@@ -493,6 +493,7 @@ class Timeline:
     # how the finite loss diverged, for the report's sentence: "exploded" (a climb or a value past any
     # plausible loss), "saturated" (pinned at a clamp), "collapsed" (fell to exactly 0 or froze on one value)
     exploded_verb: str = "exploded"
+    loss_is_percentage: bool = False  # the loss is a percentage (Keras 'mape'): at 100 it is no BCELoss clamp
     onset: Onset | None = None
     lr_changes: tuple[LrChange, ...] = ()
     checkpoints: tuple[CheckpointView, ...] = ()
@@ -1326,25 +1327,50 @@ def _implausible(
     return min(hits) if hits else None
 
 
-def pinned_at_clamp(s: Series) -> tuple[int, Clamp] | None:
+# A loss named a percentage (Keras' 'mape' / 'mean_absolute_percentage_error'): it sits at exactly 100 when the
+# net predicts 0 for every sample, |y - 0| / |y| = 1, which is PyTorch BCELoss's clamp by coincidence only.
+_PERCENTAGE = re.compile(r"(^|[/_ .-])(mape|mean_absolute_percentage_error|percentage|percent)($|[/_ .-])", re.I)
+
+
+def pinned_at_clamp(s: Series, percentage: bool = False) -> tuple[int, Clamp] | None:
     """(step, clamp) from which ``s`` sat at a framework's clamp of a saturated cross-entropy to the end
     of its record (:mod:`forensics.clamps`): every element's probability of its label had underflowed,
-    a dead net that prints the same finite value step after step instead of Inf or NaN."""
+    a dead net that prints the same finite value step after step instead of Inf or NaN. A loss that is a
+    percentage (``percentage``, or its name says so) at 100 is no clamp (:data:`_PERCENTAGE`)."""
     steps, values = s.in_step_order
     finite = np.isfinite(values)
     if not finite.all():
         return None  # a non-finite point is the divergence itself, placed by its own test
     hit = pinned_from(values)
+    if hit is not None and hit[1].value == PERCENT_CLAMP and (percentage or _PERCENTAGE.search(s.tag)):
+        return None
     return (int(steps[hit[0]]), hit[1]) if hit is not None else None
 
 
-def _pinned(loss: Series | None, terms: tuple[Series, ...]) -> tuple[int, str] | None:
+def percentage_loss(run: RunData, loss: Series | None) -> bool:
+    """Is the training loss a percentage: the model's loss named so (a checkpoint's training config, a
+    config file), or a metric named so printed beside it that ends on the loss's last value (Keras
+    prints a loss compiled as 'mape' and the same value as 'mean_absolute_percentage_error')."""
+    named = _model_loss(run)
+    if named and _PERCENTAGE.search(named):
+        return True
+    if loss is None or not len(loss):
+        return False
+    last = float(loss.in_step_order[1][-1])
+    for lg in run.logs:
+        for tag, sc in lg.scalars.items():
+            if tag != loss.tag and _PERCENTAGE.search(tag) and len(sc) and abs(float(sc.values[-1]) - last) < 1e-3:
+                return True
+    return False
+
+
+def _pinned(loss: Series | None, terms: tuple[Series, ...], percentage: bool = False) -> tuple[int, str] | None:
     """(step, what) where the loss or one of its terms printed in the same file sat at a clamp for good."""
     if loss is None:
         return None
     hits = []
     for s in (loss, *(t for t in terms if t.unit == loss.unit and t.source == loss.source)):
-        pinned = pinned_at_clamp(s)
+        pinned = pinned_at_clamp(s, percentage and s is loss)
         if pinned is not None:
             step, clamp = pinned
             hits.append((step, f"{s.tag} pinned at {clamp.value:.6g} from {s.unit} {step} on: {clamp.what}"))
@@ -2039,7 +2065,7 @@ def build_timeline(run: RunData) -> Timeline:
         climbed = _climbed(perplexities)
         if climbed is not None and (exploded_step is None or climbed[0] < exploded_step):
             exploded_step, exploded_how = climbed
-        pinned = _pinned(loss, other_losses)
+        pinned = _pinned(loss, other_losses, percentage_loss(run, loss))
         if pinned is not None and (exploded_step is None or pinned[0] <= exploded_step):
             exploded_step, exploded_how = pinned
             exploded_verb = "saturated"
@@ -2068,6 +2094,7 @@ def build_timeline(run: RunData) -> Timeline:
         exploded_step=exploded_step,
         exploded_how=exploded_how,
         exploded_verb=exploded_verb,
+        loss_is_percentage=percentage_loss(run, loss),
         checkpoints=views,
         first_nonfinite_checkpoint=next((c for c in views if c.nonfinite_tensors), None),
     )

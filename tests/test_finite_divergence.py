@@ -310,3 +310,37 @@ def test_deepspeed_overflows_at_the_start_then_training_is_a_working_scaler(tmp_
     )
     rep = _run(tmp_path, "ok", _deepspeed([(65536.0, 32768.0), (32768.0, 16384.0), (16384.0, 8192.0)]) + losses)
     assert not rep.diverged and rep.verdict.cause == "healthy"
+
+
+def test_one_overflow_from_a_scale_that_started_at_1_is_no_floor(tmp_path):
+    # DeepSpeed's fp16 "initial_scale_power": 0 with min_loss_scale under 1: the scale starts at 2^0, so a
+    # single overflow sets it to 0.5 (overflow after overflow is what a scale under 1 means, not one of them)
+    losses = "".join(
+        f"steps: {i} loss: {2.1 - 0.01 * i:.4f} iter time (s): 0.913 samples/sec: 35.0\n" for i in range(4, 40)
+    )
+    rep = _run(tmp_path, "p0", _deepspeed([(1.0, 0.5)]) + losses)
+    assert not rep.diverged
+    # halved below 1 again: overflowing with the loss scaled down, step after step
+    rep = _run(tmp_path, "p0b", _deepspeed([(1.0, 0.5), (0.5, 0.25), (0.25, 0.125)]))
+    assert rep.diverged
+
+
+def _keras2_metric(losses: list[float], metric: str) -> str:
+    # tf.keras 2.x Progbar: 'N/N [====] - 0s 2ms/step - loss: %.4f - {metric}: %.4f' (a model compiled with
+    # loss='mape' and metrics=['mape'] names it mean_absolute_percentage_error)
+    return "".join(
+        f"Epoch {e}/{len(losses)}\n100/100 [==============================] - 0s 2ms/step - loss: {v:.4f} - "
+        f"{metric}: {v:.4f}\n"
+        for e, v in enumerate(losses, 1)
+    )
+
+
+def test_a_percentage_error_at_100_is_no_bce_clamp(tmp_path):
+    # a MAPE that reached 100: the net predicts 0 for every sample (|y - 0| / |y| = 1), BCELoss's 100 by chance
+    losses = [310.2, 180.4, 120.9, 100.0, 100.0, 100.0]
+    rep = _run(tmp_path, "mape", _keras2_metric(losses, "mean_absolute_percentage_error"))
+    assert "LR017" not in _rules(rep)
+    assert rep.timeline.exploded_verb != "saturated"
+    # the same values beside a metric that is no percentage: BCELoss's clamp
+    rep = _run(tmp_path, "bce", _keras2_metric([0.6931, 0.4210, 0.3102, 100.0, 100.0, 100.0], "accuracy"))
+    assert "LR017" in _rules(rep) and rep.timeline.exploded_verb == "saturated"

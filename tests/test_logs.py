@@ -472,7 +472,9 @@ def test_cuda_device_side_assert_with_nll_assertion_lines():
     _, events_, died, last = parse_log_text(text)
     kinds = {e.kind: e for e in events_}
     assert kinds["label_out_of_range"].values["count"] == 32
-    assert _means(kinds["label_out_of_range"])[1] == "labels_out_of_range"
+    # the assertion checks both sides and prints no label: a -1 fails it as a label past the last class does,
+    # so the message names the fault, not the side (other evidence, a data sample's labels, tells which)
+    assert _means(kinds["label_out_of_range"]) == ("data_or_labels", None)
     assert kinds["cuda_device_assert"].values["certain"] is False
     assert "exception" not in kinds and died and last == 10
 
@@ -614,3 +616,20 @@ def test_sample_run_console_logs_agree_with_what_the_generator_recorded(run, log
             i = int(np.flatnonzero(~np.isfinite(s.values))[0])
             first, before = int(s.steps[i]), (int(s.steps[i - 1]) if i else -1)
             assert before < expected <= first, (before, expected, first)
+
+
+def test_the_two_sided_cuda_assertion_names_the_fault_not_the_side(tmp_path):
+    import forensics
+
+    line = (
+        "../aten/src/ATen/native/cuda/Loss.cu:240: nll_loss_forward_reduce_cuda_kernel_2d: block: [0,0,0], "
+        "thread: [5,0,0] Assertion `t >= 0 && t < n_classes` failed.\n"
+    )
+    text = "step 10 loss 2.31\nstep 20 loss 2.20\n" + line * 4
+    text += "RuntimeError: CUDA error: device-side assert triggered\n"
+    (tmp_path / "train.log").write_text(text, encoding="utf-8")
+    rep = forensics.analyze(str(tmp_path))
+    assert rep.verdict.cause == "data_or_labels"
+    log001 = [e for c in rep.candidates for e in c.evidence if e.rule == "LOG001"]
+    assert log001 and all(e.detail is None and e.weight >= 0.85 for e in log001)  # the fault named, decisively
+    assert "negative label" in rep.verdict.summary and "n_classes" in rep.verdict.summary

@@ -428,6 +428,18 @@ PRINTED: list[tuple[str, str, str, dict]] = [
         "distributed_failure",
         {"what": "nccl_error", "reason": "unhandled system error"},
     ),
+    (
+        'ZoeDepth (2023, zoedepth/trainers/base_trainer.py: raise ValueError(f"{name} is NaN, Stopping training"))',
+        "ValueError: SILog is NaN, Stopping training",
+        "nan_loss",
+        {"name": "SILog"},
+    ),
+    (
+        'AdaBins (2021, loss.py SILogLoss.forward: print("Nan SILog loss")), copied by ZoeDepth\'s loss.py',
+        "Nan SILog loss",
+        "nonfinite_tensor",
+        {"tensor": "SILog loss"},
+    ),
 ]
 
 

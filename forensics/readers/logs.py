@@ -155,8 +155,10 @@ LOSS_SCALE_FLOOR = 2.0**-10
 # fairseq sums its loss over the batch's tokens, so its scale settles lower and LOSS_SCALE_FLOOR judges it.
 MEAN_LOSS_SCALE_FLOOR = 1.0
 MEAN_LOSS_SCALERS = ("apex", "deepspeed")
-# The scaler saying it cannot lower the scale ("Attempted loss scale: 1, reducing to 1") this many
-# times: overflow at the floor step after step. Once is one bad batch at a scale already low.
+# The scaler saying it cannot lower the scale ("Attempted loss scale: 1, reducing to 1") this many times, or
+# setting a mean loss's scale below MEAN_LOSS_SCALE_FLOOR on its this-many-th overflow or later: overflow at the
+# floor step after step. Once is one bad batch at a scale already low (or one overflow from a scale that
+# started at 1: DeepSpeed's initial_scale_power 0).
 FLOOR_OVERFLOWS = 2
 
 RUN_NAME = "log"
@@ -688,6 +690,7 @@ class _LogParser:
         self.loss_steps: tuple[int | None, int | None] = (None, None)
         self.overflow_wordings: dict[str, int] = {}  # loss-scale overflow lines seen, by catalogued wording
         self.floor_overflows: dict[str, int] = {}  # of those, overflows the scaler could not lower the scale on
+        self.mean_overflows: dict[str, int] = {}  # overflows of a mean loss's scaler (apex, DeepSpeed), by wording
         self.pending_forward: tuple[str, tuple[str, ...]] | None = None
         self.last_op_event: _EventBuilder | None = None
         self.last_op_line = 0
@@ -937,11 +940,17 @@ class _LogParser:
                 if self.scale_floor is None and n >= FLOOR_OVERFLOWS:
                     self.scale_floor = (ev.line, ev.step, scale, "the scaler could not lower it further")
             self._note_scale(scale, ev.line, ev.step, "set by the loss scaler after an overflow")
+            mean_scaler = ev.values.get("framework") in MEAN_LOSS_SCALERS
+            if mean_scaler:
+                self.mean_overflows[ev.wording] = self.mean_overflows.get(ev.wording, 0) + 1
+            # the first overflow of a scale that started at 1 (DeepSpeed's initial_scale_power 0) sets it below 1
+            # once; below 1 after an earlier overflow is overflow after overflow, halving down to it
             if (
                 self.scale_floor is None
-                and ev.values.get("framework") in MEAN_LOSS_SCALERS
+                and mean_scaler
                 and isinstance(scale, float)
                 and 0 <= scale < MEAN_LOSS_SCALE_FLOOR
+                and self.mean_overflows[ev.wording] >= FLOOR_OVERFLOWS
             ):
                 self.scale_floor = (ev.line, ev.step, scale, "set below 1 by the loss scaler, overflow after overflow")
         # the same message printed twice (TF logs it, then raises it) is one event

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from forensics.rules.base import Finding, rule
-from forensics.rules.messages import meaning
+from forensics.rules.messages import TWO_SIDED_NOTE, meaning
 from forensics.timeline import Timeline
 
 # The framework checked the fault and named it (label and range, the op): as sure as
@@ -26,15 +26,22 @@ OOM_WEIGHT = 0.3
 
 def _framework_findings(tl: Timeline, cause: str) -> list[Finding]:
     out = []
+    # a label check that failed names the fault even when it cannot say on which side of the range; CUDA's
+    # "device-side assert triggered" after it is the same assertion's echo, and says no more of the side
+    sides_unknown = any(
+        e.kind == "label_out_of_range" and (m := meaning(e)) is not None and m.detail is None for _, e in tl.log_events
+    )
     for path, e in tl.log_events:
         m = meaning(e)
         if m is None or m.cause != cause:
             continue
+        two_sided = e.kind == "label_out_of_range" and m.detail is None
+        detail = None if sides_unknown and e.kind == "cuda_device_assert" else m.detail
         out.append(
             Finding(
-                m.detail,
-                f"{path} line {e.line}: {e.message}",
-                weight=NAMED_FAULT_WEIGHT if m.detail else UNNAMED_FAULT_WEIGHT,
+                detail,
+                f"{path} line {e.line}: {e.message}" + (TWO_SIDED_NOTE if two_sided else ""),
+                weight=NAMED_FAULT_WEIGHT if m.detail or two_sided else UNNAMED_FAULT_WEIGHT,
                 step=e.step,
                 source=path,
                 fix=m.fix,

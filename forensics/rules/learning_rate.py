@@ -947,7 +947,9 @@ def loss_pinned_at_a_clamp(tl: Timeline) -> list[Finding]:
         or 1, before any update (the initial weights and the inputs did it), nor
         when it stood above the clamp earlier: the clamp is the most a saturated
         element prints, so a loss that was higher (a sum, a regression loss
-        converging from above) is no loss under that clamp.
+        converging from above) is no loss under that clamp. Nor a percentage
+        error at 100 (Keras' 'mape', by its name or the metric printed beside
+        it): a net predicting 0 everywhere prints that, no BCELoss clamp.
 
     Why it points to this cause:
         The loss sits exactly at -log(clamp) only when the probability the net
@@ -979,7 +981,7 @@ def loss_pinned_at_a_clamp(tl: Timeline) -> list[Finding]:
         return []
     hits = []
     for s in (lo, *(t for t in tl.other_losses if t.unit == lo.unit and t.source == lo.source)):
-        pinned = pinned_at_clamp(s)
+        pinned = pinned_at_clamp(s, tl.loss_is_percentage and s is lo)
         if pinned is not None:
             hits.append((pinned[0], s.tag, pinned[1], s))
     if not hits:

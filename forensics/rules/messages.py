@@ -88,11 +88,29 @@ def _fixed(text: str | None) -> Callable[[LogEvent], str | None]:
     return lambda _: text
 
 
-def _label_detail(e: LogEvent) -> str:
-    return "negative_labels" if e.label is not None and e.label < 0 else "labels_out_of_range"
+def _label_detail(e: LogEvent) -> str | None:
+    """The side of the range the label fell on, where the message prints the label or the check has one
+    side; None for a two-sided check that prints neither (the CUDA ``t >= 0 && t < n_classes`` assertion:
+    a -1 fails it as a label past the last class does), left to other evidence (the labels of a data
+    sample) to tell."""
+    if e.label is not None:
+        return "negative_labels" if e.label < 0 else "labels_out_of_range"
+    return None if e.values.get("assertion") else "labels_out_of_range"
+
+
+TWO_SIDED_NOTE = (
+    " (the assertion checks both sides, t >= 0 and t < n_classes, and prints neither the label nor the side: a "
+    "negative label, such as -1 for 'ignore', fails it as one past the last class does)"
+)
 
 
 def _label_event_fix(e: LogEvent) -> str:
+    if _label_detail(e) is None:
+        return (
+            "Check the labels' minimum and maximum against the output layer's K classes: every class index must lie "
+            "in 0..K-1 (remap -1 or other negative ids, or widen the output layer; ignore_index for the ignored "
+            "ones)."
+        )
     if _label_detail(e) == "negative_labels":
         return "Remap the classes to 0..K-1 (np.unique(y, return_inverse=True)); -1 is not a class index."
     if e.label is not None and e.classes is not None:
@@ -118,7 +136,8 @@ FAMILIES: dict[str, Family] = {
         "The loss checked the label against the output width and refused it (TensorFlow's sparse "
         "cross-entropy, PyTorch's nll/cross-entropy target check, CUDA's n_classes assert; "
         "YOLOv3/YOLOv5's check of the largest class id against nc before training); "
-        "a negative label is `negative_labels`, any other `labels_out_of_range`.",
+        "a negative label is `negative_labels`, any other `labels_out_of_range`; CUDA's two-sided assertion prints "
+        "no label, so other evidence (a data sample's labels) tells which.",
     ),
     "cuda_device_assert": Family(
         "data_or_labels",

@@ -102,12 +102,26 @@ def softmax_of_table(
 
 
 # The kinds of verdict whose confidence is calibrated apart: each is right at its own rate
-# for the same combined probability (a cause some finding of its own spoke for; one only
-# the table inferred from other causes' findings; a healthy curve; finite checkpoints and
-# no curve, which say nothing of the steps after the last one; a divergence no finding
-# explains, whose cause is the table's base rate for what was read; a cause only a setting
-# states, a config being all that was read).
-CONFIDENCE_KINDS = ("finding", "inferred", "healthy", "healthy_checkpoints", "prior", "setup")
+# for the same combined probability (a cause some finding of its own spoke for, from a rule
+# that sees more than the record's shape; a cause that rests only on the shape of the record
+# at its divergence, ``Rule.shape``, which several causes leave alike (a sudden NaN from a
+# normal level: a bad batch or an operation's singularity), whether its own shape finding
+# named it or the table inferred it from another cause's; one only the table inferred from
+# other causes' findings; a healthy curve; a healthy curve of fewer than
+# ``diagnose.SHORT_CURVE_POINTS`` points, which says less (the job may have died right after
+# its last point); finite checkpoints and no curve, which say nothing of the steps after the
+# last one; a divergence no finding explains, whose cause is the table's base rate for what
+# was read; a cause only a setting states, a config being all that was read).
+CONFIDENCE_KINDS = (
+    "finding",
+    "shape",
+    "inferred",
+    "healthy",
+    "healthy_short",
+    "healthy_checkpoints",
+    "prior",
+    "setup",
+)
 
 
 def calibrated(confidence: float, kind: str = "finding") -> float:

@@ -183,6 +183,7 @@ def calibration_table(bins: list[list[Any]]) -> list[str]:
 
 def cv_section(cv: dict[str, Any]) -> list[str]:
     """The leave-one-family-out check of the calibration on dev (``fit_combination.py --cv``)."""
+    from forensics.diagnose import SHORT_CURVE_POINTS
     from scripts.fit_combination import cv_table
 
     fam = cv["family"]
@@ -190,14 +191,21 @@ def cv_section(cv: dict[str, Any]) -> list[str]:
         f"### Calibration check on dev, leave one {fam} out",
         "",
         "How the confidences are calibrated: the combined probability is Platt-scaled per kind of verdict "
-        "(a cause a finding spoke for, one only inferred, a healthy curve, finite checkpoints alone, a "
-        "base-rate prior, a setting alone), fitted on dev verdicts stated by a table that had not seen "
-        f"the run's cause in its {fam}. A kind with fewer than {cv['min_kind_verdicts']} such verdicts "
+        "(a cause a finding spoke for; one resting only on the shape of the record at its divergence, a "
+        "sudden NaN from a normal loss that a bad batch and an operation's singularity leave alike; one only "
+        "inferred from other causes' findings; a healthy curve; a healthy curve of fewer than "
+        f"{SHORT_CURVE_POINTS} points; finite checkpoints alone; a base-rate prior; a setting alone), fitted "
+        f"on dev verdicts stated by a table that had not seen the run's cause in its {fam}. A kind with "
+        f"fewer than {cv['min_kind_verdicts']} such verdicts "
         "takes the scaling of all kinds pooled, and a kind with more is pulled toward the pooled one "
         f"as if it had been seen on {cv['shrink_verdicts']} of its verdicts, so no bin rests on a "
         "two-parameter fit to a handful of runs. Verdicts per kind: "
         + ", ".join(f"{k} {n}" for k, n in cv["verdicts"].items())
-        + ".",
+        + ". A cause resting only on a loss non-finite from its first logged point is stated at 1/3 at most "
+        "(`FIRST_POINT_MAX_CONFIDENCE`), outside any fit: a net that blew up in its first updates, a bad "
+        "first batch and an operation's singularity leave that point alike, and which of them a set of runs "
+        "holds is its mix of architectures, which nothing read shows (out of family on dev, 6 of 21 such "
+        "verdicts were right: none of 10 on deep plain MLPs, 4 of 5 on plain MLPs).",
         "",
         f"The check (`python scripts/fit_combination.py --corpus CORPUS --check-only --cv cv.json`): each dev "
         f"{fam} is left out in turn, the scalings fitted on the other {fam}s' verdicts only, and its runs "

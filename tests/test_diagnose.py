@@ -10,7 +10,16 @@ from pathlib import Path
 import pytest
 
 import forensics
-from forensics.diagnose import PRIOR_MAX_CONFIDENCE, STOPPED_SHORT_CHECKPOINTS_CONFIDENCE
+from forensics.combine import calibrated
+from forensics.diagnose import (
+    FIRST_POINT_MAX_CONFIDENCE,
+    HEALTHY_MAX_CONFIDENCE,
+    PRIOR_MAX_CONFIDENCE,
+    STOPPED_SHORT_CHECKPOINTS_CONFIDENCE,
+    Diagnosis,
+    diagnose,
+)
+from forensics.rules import run_rules
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_runs"
 
@@ -231,3 +240,47 @@ def test_a_config_alone_whose_setting_speaks_commits_weakly_and_one_that_says_no
     assert "rests on what its settings state" in gru.summary and "no gradient clipping" in gru.summary
     mlp = forensics.analyze(config_only(CORPUS_SLICE / "s0_0066_torch_mlp_inf_in_inputs", tmp_path)).verdict
     assert mlp.cause == "inconclusive"
+
+
+def _diagnosis(run: Path) -> Diagnosis:
+    tl = forensics.analyze(run).timeline
+    return diagnose(tl, run_rules(tl))
+
+
+def test_a_healthy_verdict_on_a_short_curve_is_calibrated_apart_by_its_own_kind_not_capped_by_hand():
+    # a healthy LSTM whose job log printed 3 losses: a few points say less than a long curve (the
+    # job may have died after the last), so its confidence goes through the healthy_short scaling
+    short = _diagnosis(CORPUS_SLICE / "s0_0337_torch_lstm_healthy")
+    assert short.verdict.cause == "healthy" and short.confidence_kind == "healthy_short"
+    assert "Only 3 points were logged" in short.verdict.summary
+    p = next(c.score for c in short.candidates if c.cause == "healthy")
+    assert short.verdict.confidence == round(min(HEALTHY_MAX_CONFIDENCE, calibrated(p, "healthy_short")), 2)
+    # a curve of 111 points is the healthy kind's
+    full = _diagnosis(CORPUS_SLICE / "s0_0008_torch_mlp_early_stop")
+    assert full.verdict.cause == "healthy" and full.confidence_kind == "healthy"
+
+
+def test_a_cause_resting_on_a_loss_non_finite_from_its_first_point_alone_is_no_surer_than_one_of_three():
+    # a deep plain net that blew up in its first updates, only its curve kept: NaN from the first
+    # point, which a bad first batch and an operation's singularity leave alike
+    dx = _diagnosis(CORPUS_SLICE / "s0_0172_lightning_deep_mlp_exploding_gradients")
+    assert 0.0 < dx.verdict.confidence <= FIRST_POINT_MAX_CONFIDENCE and dx.confidence_kind is None
+
+
+@pytest.mark.parametrize(
+    ("run", "kind"),
+    [
+        # first point NaN too, but the checkpoint shows a plain RNN (EXP005): a finding, not the shape
+        ("s0_0079_torch_rnn_exploding_gradients", "finding"),
+        # a sudden NaN from a normal loss alone: the shape kind, calibrated (two causes leave it, not three)
+        ("s0_0039_torch_mlp_nan_in_inputs", "shape"),
+        ("s3_0277_torch_lstm_nan_in_inputs", "shape"),
+        # a first gradient norm of 1e12 (EXP006)
+        ("s1_0040_torch_deep_mlp_exploding_gradients", "finding"),
+    ],
+)
+def test_a_cause_a_finding_or_a_sudden_nan_speaks_for_is_calibrated_by_its_kind_not_bounded(run, kind):
+    dx = _diagnosis(CORPUS_SLICE / run)
+    assert dx.confidence_kind == kind
+    probability = next(c.score for c in dx.candidates if c.cause == dx.verdict.cause)
+    assert dx.verdict.confidence == round(min(calibrated(probability, kind), 0.99), 2)

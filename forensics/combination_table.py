@@ -15,12 +15,14 @@ BIAS: dict[str, float] = {
 # verdicts: (slope, intercept); the comment says on how many verdicts, and whether the kind has
 # its own scaling (shrunk toward all kinds pooled) or, under 30 verdicts, the pooled one.
 CALIBRATION: dict[str, tuple[float, float]] = {
-    "finding": (0.956, -0.063),  # 92 verdicts, own, shrunk toward pooled
-    "inferred": (0.000, 0.217),  # 46 verdicts, own, shrunk toward pooled
-    "healthy": (1.623, -0.318),  # 59 verdicts, own, shrunk toward pooled
-    "healthy_checkpoints": (1.026, 0.409),  # 18 verdicts, pooled (too few of its own)
-    "prior": (1.026, 0.409),  # 16 verdicts, pooled (too few of its own)
-    "setup": (2.137, 1.800),  # 42 verdicts, own, shrunk toward pooled
+    "finding": (0.735, 0.692),  # 71 verdicts, own, shrunk toward pooled
+    "shape": (0.000, 0.454),  # 42 verdicts, own, shrunk toward pooled
+    "inferred": (1.037, 0.563),  # 4 verdicts, pooled (too few of its own)
+    "healthy": (1.790, -0.490),  # 41 verdicts, own, shrunk toward pooled
+    "healthy_short": (1.037, 0.563),  # 16 verdicts, pooled (too few of its own)
+    "healthy_checkpoints": (1.037, 0.563),  # 18 verdicts, pooled (too few of its own)
+    "prior": (1.037, 0.563),  # 16 verdicts, pooled (too few of its own)
+    "setup": (2.151, 1.871),  # 42 verdicts, own, shrunk toward pooled
 }
 COEF: dict[str, dict[str, float]] = {
     "CKPT001:exploding_weights": {

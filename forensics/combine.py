@@ -107,17 +107,19 @@ def softmax_of_table(
 # at its divergence, ``Rule.shape``, which several causes leave alike (a sudden NaN from a
 # normal level: a bad batch or an operation's singularity), whether its own shape finding
 # named it or the table inferred it from another cause's; one only the table inferred from
-# other causes' findings; a healthy curve; a healthy curve of fewer than
-# ``diagnose.SHORT_CURVE_POINTS`` points, which says less (the job may have died right after
-# its last point); finite checkpoints and no curve, which say nothing of the steps after the
-# last one; a divergence no finding explains, whose cause is the table's base rate for what
-# was read; a cause only a setting states, a config being all that was read).
+# other causes' findings; a healthy curve whose job's ending a source states (a completion
+# line, an exception, a kill, the trainer's summary); a healthy curve no source says how its job
+# ended, which vouches only for its own steps (the job may have died right after the last point,
+# unseen: a crash leaves the event files as a normal end does); finite checkpoints and no
+# curve, which say nothing of the steps after the last one; a divergence no finding explains,
+# whose cause is the table's base rate for what was read; a cause only a setting states, a
+# config being all that was read).
 CONFIDENCE_KINDS = (
     "finding",
     "shape",
     "inferred",
     "healthy",
-    "healthy_short",
+    "healthy_end_unknown",
     "healthy_checkpoints",
     "prior",
     "setup",

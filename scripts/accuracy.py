@@ -183,7 +183,6 @@ def calibration_table(bins: list[list[Any]]) -> list[str]:
 
 def cv_section(cv: dict[str, Any]) -> list[str]:
     """The leave-one-family-out check of the calibration on dev (``fit_combination.py --cv``)."""
-    from forensics.diagnose import SHORT_CURVE_POINTS
     from scripts.fit_combination import cv_table
 
     fam = cv["family"]
@@ -193,8 +192,8 @@ def cv_section(cv: dict[str, Any]) -> list[str]:
         "How the confidences are calibrated: the combined probability is Platt-scaled per kind of verdict "
         "(a cause a finding spoke for; one resting only on the shape of the record at its divergence, a "
         "sudden NaN from a normal loss that a bad batch and an operation's singularity leave alike; one only "
-        "inferred from other causes' findings; a healthy curve; a healthy curve of fewer than "
-        f"{SHORT_CURVE_POINTS} points; finite checkpoints alone; a base-rate prior; a setting alone), fitted "
+        "inferred from other causes' findings; a healthy curve whose job's ending a source states; a healthy "
+        "curve no source says how its job ended; finite checkpoints alone; a base-rate prior; a setting alone), fitted "
         f"on dev verdicts stated by a table that had not seen the run's cause in its {fam}. A kind with "
         f"fewer than {cv['min_kind_verdicts']} such verdicts "
         "takes the scaling of all kinds pooled, and a kind with more is pulled toward the pooled one "

@@ -247,17 +247,29 @@ def _diagnosis(run: Path) -> Diagnosis:
     return diagnose(tl, run_rules(tl))
 
 
-def test_a_healthy_verdict_on_a_short_curve_is_calibrated_apart_by_its_own_kind_not_capped_by_hand():
-    # a healthy LSTM whose job log printed 3 losses: a few points say less than a long curve (the
-    # job may have died after the last), so its confidence goes through the healthy_short scaling
+def test_a_healthy_curve_no_source_says_how_its_job_ended_is_calibrated_apart_and_says_what_it_cannot_show(tmp_path):
+    # a healthy LSTM whose job log printed 3 losses and stops with no word of the end: the job may
+    # have died right after the last point, so its confidence goes through its own kind's scaling
     short = _diagnosis(CORPUS_SLICE / "s0_0337_torch_lstm_healthy")
-    assert short.verdict.cause == "healthy" and short.confidence_kind == "healthy_short"
+    assert short.verdict.cause == "healthy" and short.confidence_kind == "healthy_end_unknown"
     assert "Only 3 points were logged" in short.verdict.summary
+    assert "The job log stops with no word of how the job ended" in short.verdict.summary
     p = next(c.score for c in short.candidates if c.cause == "healthy")
-    assert short.verdict.confidence == round(min(HEALTHY_MAX_CONFIDENCE, calibrated(p, "healthy_short")), 2)
-    # a curve of 111 points is the healthy kind's
-    full = _diagnosis(CORPUS_SLICE / "s0_0008_torch_mlp_early_stop")
-    assert full.verdict.cause == "healthy" and full.confidence_kind == "healthy"
+    assert short.verdict.confidence == round(min(HEALTHY_MAX_CONFIDENCE, calibrated(p, "healthy_end_unknown")), 2)
+    # the event files of a run killed by its time limit, its console and config removed: the kill is
+    # unseen there (with the config, the record stops short of its plan: PARTIAL_RECORD_CONFIDENCE)
+    run = tmp_path / "events_only"
+    shutil.copytree(CORPUS_SLICE / "s0_0097_torch_lstm_time_limit", run)
+    for f in [*run.glob("*.out"), run / "config.yaml"]:
+        f.unlink()
+    unseen = _diagnosis(run)
+    assert unseen.verdict.cause == "healthy" and unseen.confidence_kind == "healthy_end_unknown"
+    assert "No job log was read and no source says how the job ended" in unseen.verdict.summary
+    assert "not whether the job then finished, was killed or died of an error" in unseen.verdict.summary
+    # with its console, the kill is read: the ending is known, the healthy kind's, and nothing said unseen
+    seen = _diagnosis(CORPUS_SLICE / "s0_0097_torch_lstm_time_limit")
+    assert seen.verdict.cause == "healthy" and seen.confidence_kind == "healthy"
+    assert "how the job ended" not in seen.verdict.summary
 
 
 def test_a_cause_resting_on_a_loss_non_finite_from_its_first_point_alone_is_no_surer_than_one_of_three():

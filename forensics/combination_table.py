@@ -18,8 +18,8 @@ CALIBRATION: dict[str, tuple[float, float]] = {
     "finding": (0.735, 0.692),  # 71 verdicts, own, shrunk toward pooled
     "shape": (0.000, 0.454),  # 42 verdicts, own, shrunk toward pooled
     "inferred": (1.037, 0.563),  # 4 verdicts, pooled (too few of its own)
-    "healthy": (1.790, -0.490),  # 41 verdicts, own, shrunk toward pooled
-    "healthy_short": (1.037, 0.563),  # 16 verdicts, pooled (too few of its own)
+    "healthy": (1.037, 0.563),  # 26 verdicts, pooled (too few of its own)
+    "healthy_end_unknown": (1.291, -0.141),  # 31 verdicts, own, shrunk toward pooled
     "healthy_checkpoints": (1.037, 0.563),  # 18 verdicts, pooled (too few of its own)
     "prior": (1.037, 0.563),  # 16 verdicts, pooled (too few of its own)
     "setup": (2.151, 1.871),  # 42 verdicts, own, shrunk toward pooled

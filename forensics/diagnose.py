@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from forensics.combine import COMBINED_CAUSES, calibrated, combine, renormalised
 from forensics.details import DetailChoice, choose_detail, tells_apart
 from forensics.ending import ending_of
-from forensics.records import CUT_TRACEBACK
+from forensics.records import CUT_TRACEBACK, Kind, Status
 from forensics.rules import REGISTRY
 from forensics.rules.base import CAUSES, CONTEXT, Evidence
 from forensics.rules.context import blown_up_before_nonfinite, term_blown_up_at_nonfinite
@@ -69,6 +69,15 @@ MAX_CONFIDENCE = 0.99
 # The runs of a store not analysed are named in the not-checked list up to this many (a team's
 # store can hold thousands; `forensics inspect` lists them all)
 MAX_RUNS_NAMED = 5
+# An inconclusive summary names at most this many of the files of one kind that were read.
+MAX_FILES_NAMED = 3
+# What each kind of file read can say of a run whose verdict is inconclusive (no curve, no checkpoint),
+# and so why it said nothing: curves and the stores that hold them, settings, the console.
+_CURVE_KINDS = frozenset({
+    Kind.EVENTS, Kind.METRICS_CSV, Kind.METRICS_JSONL, Kind.MLFLOW_METRIC, Kind.MLFLOW_DB, Kind.WANDB_RUN,
+    Kind.TRAINER_STATE,
+})  # fmt: skip
+_SETTINGS_KINDS = frozenset({Kind.CONFIG, Kind.TRAINING_ARGS, Kind.MLFLOW_PARAM})
 # A runner-up less probable than this is no alternative worth naming in the summary.
 RUNNER_UP_MIN_SCORE = 0.05
 # A prior detail's sibling at least this share as probable is named beside it: the fitted table
@@ -239,6 +248,50 @@ def _divergence_sentence(tl: Timeline) -> str:
     return ""
 
 
+def _silence_sentence(tl: Timeline, evidence: list[Evidence]) -> str:
+    """For an inconclusive verdict (no curve, no checkpoint): which sources were read and why none
+    speaks for a cause, and what would."""
+
+    def named(paths: list[str]) -> str:
+        shown = ", ".join(paths[:MAX_FILES_NAMED])
+        return shown + (f" and {len(paths) - MAX_FILES_NAMED} more" if len(paths) > MAX_FILES_NAMED else "")
+
+    read = [s for s in tl.sources if s.status in (Status.OK, Status.PARTIAL)]
+    if not read:
+        return " No source could be read."
+    other = _CURVE_KINDS | _SETTINGS_KINDS | {Kind.JOB_LOG}
+    groups = (  # (files, why one says nothing, why several do)
+        (
+            [s for s in read if s.kind in _CURVE_KINDS],
+            "no training-loss series is in it",
+            "no training-loss series is in them",
+        ),
+        (
+            [s for s in read if s.kind in _SETTINGS_KINDS],
+            "it states settings, none of which makes a cause likelier",
+            "they state settings, none of which makes a cause likelier",
+        ),
+        (
+            [s for s in read if s.kind == Kind.JOB_LOG],
+            "it holds no loss line and no error",
+            "they hold no loss line and no error",
+        ),
+        (
+            [s for s in read if s.kind not in other],
+            "nothing in it shows how the run went",
+            "nothing in them shows how the run went",
+        ),
+    )
+    parts = [
+        f"{named([f.path for f in files])} ({one if len(files) == 1 else many})" for files, one, many in groups if files
+    ]
+    text = " Read: " + "; ".join(parts) + "."
+    against = list(dict.fromkeys(f"{e.rule} against {e.cause.replace('_', ' ')}" for e in evidence if e.weight < 0))
+    if against:
+        text += f" The only findings argue against a cause and name none ({', '.join(against)})."
+    return text + " A loss curve, a checkpoint or the job's console output would say more."
+
+
 def _runner_up_sentence(probs: dict[str, float]) -> str:
     """The likeliest problem cause by the fitted table, named beside a healthy verdict that the
     record cannot vouch for (its probability, or nothing when it is below RUNNER_UP_MIN_SCORE)."""
@@ -371,8 +424,8 @@ def diagnose(tl: Timeline, evidence: list[Evidence]) -> Diagnosis:
                 "inconclusive",
                 None,
                 0.0,
-                "No training-loss series and no checkpoint could be read, so divergence could not be judged. "
-                "See the sources below for what was found.",
+                "No training-loss series and no checkpoint could be read, so divergence could not be judged."
+                + _silence_sentence(tl, evidence),
                 None,
             )
             return Diagnosis(verdict, cands, _recommendations(verdict, healthy, by_cause.get("inconclusive")), notes)

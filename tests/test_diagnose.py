@@ -240,6 +240,20 @@ def test_a_config_alone_whose_setting_speaks_commits_weakly_and_one_that_says_no
     assert "rests on what its settings state" in gru.summary and "no gradient clipping" in gru.summary
     mlp = forensics.analyze(config_only(CORPUS_SLICE / "s0_0066_torch_mlp_inf_in_inputs", tmp_path)).verdict
     assert mlp.cause == "inconclusive"
+    # the summary says plainly what was read and why none of it speaks
+    assert "Read: config.json (it states settings, none of which makes a cause likelier)." in mlp.summary
+    assert "The only findings argue against a cause and name none (LR006 against learning rate)." in mlp.summary
+
+
+def test_an_inconclusive_verdict_on_an_event_file_that_holds_no_scalar_says_so(tmp_path):
+    # a job that opened its TensorBoard writer and died before its first scalar (tensorboardX's own file)
+    from tensorboardX import SummaryWriter
+
+    SummaryWriter(str(tmp_path / "logs")).close()
+    v = forensics.analyze(tmp_path).verdict
+    assert v.cause == "inconclusive"
+    assert "Read: logs/events.out.tfevents." in v.summary and "(no training-loss series is in it)." in v.summary
+    assert "A loss curve, a checkpoint or the job's console output would say more." in v.summary
 
 
 def _diagnosis(run: Path) -> Diagnosis:

@@ -13,9 +13,12 @@ and, where the framework is installed here, computed by it (``tests/test_loss_cl
   whose outputs went NaN prints 87.3365 there too, not NaN;
 * Caffe's ``MultinomialLogisticLoss`` and ``InfogainLoss`` clamp at ``kLOG_THRESHOLD = 1e-20``
   (``loss_layer.hpp``): 46.0517;
-* Keras (1 to 3, and tf.keras) clips probabilities to ``[epsilon, 1 - epsilon]``, epsilon 1e-7, before
-  a categorical cross-entropy: -ln(1e-7) = 16.1181; Keras 3's binary cross-entropy gives the same on a
-  positive target and, on a negative one, -ln(1 - float32(1 - 1e-7)) = -ln(2^-23) = 15.9424;
+* Keras clips probabilities to ``[epsilon, 1 - epsilon]``, epsilon 1e-7, before a categorical
+  cross-entropy: -ln(1e-7) = 16.1181. Standalone Keras 1 and 2 always do; tf.keras and Keras 3's TensorFlow
+  backend first take the logits back when the probabilities come straight out of a softmax or sigmoid
+  (``_get_logits``: the op's input, or the layer's ``_keras_logits``) and compute from those, with no clamp,
+  so there only probabilities normalised some other way reach it. Keras 3's binary cross-entropy gives the
+  same on a positive target and, on a negative one, -ln(1 - float32(1 - 1e-7)) = -ln(2^-23) = 15.9424;
 * tf.keras 2.x's binary cross-entropy adds epsilon inside the log after the clip (``log(p + epsilon)``,
   ``log(1 - p + epsilon)``): -ln(2e-7) = 15.4249 on a positive target, -ln(2^-23 + 1e-7) = 15.3332 on a
   negative one;

@@ -937,8 +937,10 @@ def loss_pinned_at_a_clamp(tl: Timeline) -> list[Finding]:
         A training loss (or one of its terms printed beside it) that reached the
         value a framework clamps a saturated cross-entropy at, and stayed there,
         two logged points in a row at least, to the end of the record: Caffe's
-        87.3365 (-ln FLT_MIN) and 46.0517, Keras' 16.1181 (-ln 1e-7) and its
-        binary 15.9424, tf.keras 2's 15.4249 and 15.3332, PyTorch BCELoss's 100,
+        87.3365 (-ln FLT_MIN) and 46.0517, Keras' 16.1181 (-ln 1e-7: tf.keras
+        computes from the logits of a softmax output instead, with no clamp)
+        and its binary 15.9424, tf.keras 2's 15.4249 and 15.3332, PyTorch
+        BCELoss's 100,
         Lua Torch's and MXNet's 27.6310 (``forensics/clamps.py``: each from the
         framework's source), within 2e-4 of the constant (or 0.005, a 2-decimal
         print's rounding). The timeline counts the

@@ -286,6 +286,18 @@ def test_a_healthy_curve_no_source_says_how_its_job_ended_is_calibrated_apart_an
     assert "how the job ended" not in seen.verdict.summary
 
 
+def test_finite_checkpoints_alone_say_they_cannot_show_how_the_job_ended_unless_a_stop_is_named():
+    # checkpoints only (fp16 steps skipped by the scaler, then the run went on): no console was kept
+    v = forensics.analyze(CORPUS_SLICE / "s1_0000_torch_cnn_fp16_skips").verdict
+    assert v.cause == "healthy"
+    assert "No job log was read and no source says how the job ended: the checkpoints show the weights up to " in (
+        v.summary
+    )
+    # checkpoints that stop short of a config's plan say that instead, once
+    short = forensics.analyze(CORPUS_SLICE / "s3_0357_torch_rnn_division_by_zero").verdict
+    assert "the job stopped before its end" in short.summary and "how the job ended" not in short.summary
+
+
 def test_a_cause_resting_on_a_loss_non_finite_from_its_first_point_alone_is_no_surer_than_one_of_three():
     # a deep plain net that blew up in its first updates, only its curve kept: NaN from the first
     # point, which a bad first batch and an operation's singularity leave alike

@@ -67,6 +67,7 @@ _NOT_WHAT_IT_DIED_OF = frozenset(
         "job_finished",
         "early_stopping",
         "mixed_precision",
+        "nonfinite_logged",
     }
 )
 

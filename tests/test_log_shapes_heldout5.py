@@ -214,11 +214,21 @@ def _waveglow_lines(losses: list[float], first: int) -> str:
     return "".join("{}:\t{:.9f}\n".format(first + i, loss) for i, loss in enumerate(losses))  # noqa: UP032
 
 
-def test_a_counter_a_colon_and_one_value_are_the_loss_even_on_one_line():
-    series, _, _, last = parse_log_text(_waveglow_lines([float("nan")], 21129))
+def test_a_counter_a_colon_and_one_value_are_the_loss_even_on_one_line_before_a_crash():
+    # the paste kept the last line before the traceback: that line is the last point trained
+    crash = 'Traceback (most recent call last):\n  File "train.py", line 138, in train\nRuntimeError: x\n'
+    series, _, _, last = parse_log_text(_waveglow_lines([float("nan")], 21129) + crash)
     assert series["loss"].steps.tolist() == [21129] and last == 21129
     series = parse_log_text(_waveglow_lines([-5.1, -5.3, -5.2, -5.6], 1))[0]
     assert series["loss"].values.tolist() == [-5.1, -5.3, -5.2, -5.6]
+    assert parse_log_text(_waveglow_lines([-5.1, -5.3], 1))[0]["loss"].values.tolist() == [-5.1, -5.3]
+
+
+def test_one_bare_keyed_line_alone_is_no_series():
+    # not fire: one "12:<tab>0.87" with nothing after it may be anything's twelfth entry (a class's AP, an ID's
+    # count); one line is no curve unless the job died right after it
+    assert "loss" not in parse_log_text(_waveglow_lines([0.87], 12))[0]
+    assert "loss" not in parse_log_text("Results per class\n12:\t0.87\nDone.\n")[0]
 
 
 def test_a_lone_bare_pair_without_its_colon_or_beside_a_named_loss_is_not_read():

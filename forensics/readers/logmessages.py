@@ -53,6 +53,9 @@ Families and their members:
   failures: the job died, not of divergence.
 - ``mixed_precision``: the trainer saying it computes in 16-bit (Lightning's AMP line, 1.x and
   2.x): how the run computes, no fault (NUM005 weighs it when the loss goes non-finite).
+- ``nonfinite_logged``: a metrics logger warning that a value it was given held NaN or Inf
+  (tensorboardX's check of every value it writes): the written curve holds a non-finite point (or
+  lacks it); a sign of divergence that does not say which value.
 """
 
 from __future__ import annotations
@@ -1001,6 +1004,15 @@ CATALOGUE: tuple[Message, ...] = (
         "Using native 16bit precision",
         Deferred(r"Using native 16bit precision"),
         lambda m: {"dtype": "float16"},
+    ),
+    # ------------------------------------------------------------ what a metrics logger was given
+    Message(
+        "nonfinite_logged",
+        "tensorboardx",
+        "NaN or Inf found in input tensor.",
+        "tensorboardX/x2num.py check_nan, called by make_np on every scalar, histogram and image a SummaryWriter "
+        "writes (2.x: logger.warning, shown as 'WARNING:tensorboardX.x2num:...'; 1.x printed it after 'Warning: ')",
+        "NaN or Inf found in input tensor",
     ),
     # ------------------------------------------------------------ how the job ended (report's `ended`)
     Message(

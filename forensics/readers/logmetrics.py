@@ -107,8 +107,9 @@ _VALUE_WRAPPERS = frozenset(
         "numpy.float32",
     }
 )
-# numpy 2's repr of a non-finite scalar is one word token: np.float64(nan)
-_WRAPPED_NONFINITE = re.compile(r"(?:np|numpy)\.float\d{0,2}\((-?(?:nan|inf))\)", re.IGNORECASE)
+# a repr of a non-finite scalar with nothing else in its brackets is one word token: numpy 2's np.float64(nan), a
+# 0-d array's array(nan), a CPU tensor's tensor(nan)
+_WRAPPED_NONFINITE = re.compile(r"(?:(?:np|numpy)\.float\d{0,2}|array|tensor)\((-?(?:nan|inf))\)", re.IGNORECASE)
 # quotes around keys and values ('loss': '2.3') are not separators
 _TRANSPARENT = frozenset("'\"`")
 _NAME_SEPARATORS = frozenset(":=")
@@ -127,6 +128,9 @@ _EVAL_STAGE_WORDS = frozenset(
 # before the counter that tells where it was taken, its value after the counter; with no number for the
 # counter ("avg loss in epoch = nan", Lua loops' summaries), the value is the metric's
 _COUNTER_CONNECTORS = frozenset({"at", "after", "for", "in", "of", "per"})
+# a counter's name after one of these is what a quantity is counted per ("steps per epoch: 500", "save every
+# epoch: 1"): the value is a setting, never the counter's
+_RATE_CONNECTORS = frozenset({"per", "each", "every"})
 # units of time printed after a value: whatever its name, that value is a duration, not a metric
 _TIME_UNITS = frozenset({"s", "sec", "secs", "second", "seconds", "ms", "min", "mins", "minutes", "h", "hours"})
 # "loss_scaler.py:183:update_scale", "train.py 221": a source file and line, not a metric
@@ -422,14 +426,27 @@ def _stage_after(words: tuple[str, ...]) -> str | None:
     return _staged(stage, series) if stage else series
 
 
+# A word of a name that says its value is the best so far ("best loss", "best_validation_loss: inf", "lowest
+# val_loss"): a summary of the curve, printed beside it or once at the end, never a point of it; and its first
+# value is often the initial best, inf, which is no non-finite loss
+_SUMMARY_WORDS = frozenset({"best", "lowest", "highest"})
+_NAME_PARTS = re.compile(r"[_/.\s:'\"`()-]+")
+
+
+def _names_a_summary(words: tuple[str, ...]) -> bool:
+    return any(part in _SUMMARY_WORDS for w in words for part in _NAME_PARTS.split(w.lower()))
+
+
 @functools.lru_cache(maxsize=8192)
 def metric_name(words: tuple[str, ...]) -> str | None:
     """The series name for a printed name (one or more words), or None when it is no metric.
 
     Longer endings are tried first: ``("Minibatch", "Loss")`` is ``loss`` because
     ``minibatch loss`` is an alias; ``("samples/sec", "Loss")`` is ``loss`` because
-    ``loss`` is.
+    ``loss`` is. A best-so-far value is no metric (``_SUMMARY_WORDS``).
     """
+    if _names_a_summary(words):
+        return None
     for i in range(len(words)):
         tail = [w.strip("'\"`").lower() for w in words[i:]]
         key = " ".join(tail)
@@ -516,6 +533,8 @@ class LineMetrics:
     epoch: int | None = None
     epoch_total: int | None = None
     eval_context: bool = False  # "Epoch(val)", "Validation:": the metrics are evaluation metrics
+    score_is_loss: bool = False  # a bare 'score' that is the training objective (:func:`_score_is_loss`)
+    curves: dict[str, list[float]] = field(default_factory=dict)  # a printed history: series -> its values in order
 
 
 # A line of just a step, a stage word and one value names that stage's loss by the stage alone:
@@ -526,6 +545,27 @@ _STAGE_ALONE = {"train": "loss", "training": "loss", "val": "val_loss", "valid":
 # the same shape as one cheap test on a whole line, for the readers' gate before scan_line
 # (every quantifier bounded, so a search over any line stays linear; the gate strips the line first)
 STAGE_ROW = re.compile(rf"\d{{1,12}}[ \t]{{1,16}}(?:{'|'.join(_STAGE_ALONE)})[ \t]{{1,16}}\S{{1,40}}", re.IGNORECASE)
+
+
+# The stage word glued between the two counters as one label, then the step's loss and whatever else: yolov3-tf2's
+# train.py logs "{}_train_{}, {}, {}".format(epoch, batch, total_loss, per-output losses) and "{}_val_{}, ..."
+# for each batch (the per-output list after the total is its terms). The same rule as STAGE_ROW: the stage alone
+# names the loss, the first value after the label is it. Bounded quantities and fixed separators: linear.
+STAGE_LABEL = re.compile(
+    rf"(?<![\w.])(\d{{1,9}})_({'|'.join(_STAGE_ALONE)})_(\d{{1,12}}),?[ \t]{{1,8}}"
+    r"([-+]?(?:\d{1,30}(?:\.\d{0,30})?(?:[eE][-+]?\d{1,4})?|nan|inf(?:inity)?))(?![\w.])",
+    re.IGNORECASE,
+)
+
+
+def _stage_label(line: str, line_low: str) -> LineMetrics | None:
+    m = STAGE_LABEL.search(line) if "_train" in line_low or "_val" in line_low else None
+    value = parse_number(m.group(4)) if m else None
+    if m is None or value is None:
+        return None
+    tag = _STAGE_ALONE[m.group(2).lower()]
+    counters: list[tuple[str, int, int | None]] = [("batch", int(m.group(3)), None)]
+    return LineMetrics(pairs=[(tag, value)], counters=counters, epoch=int(m.group(1)), eval_context=tag != "loss")
 
 
 def _stage_row(texts: list[str]) -> LineMetrics | None:
@@ -558,9 +598,12 @@ def _int_of(value: float) -> int | None:
 
 def scan_line(line: str) -> LineMetrics:
     """Names, values and counters of one cleaned log line."""
+    line_low = line.lower()
+    labelled = _stage_label(line, line_low)
+    if labelled is not None:
+        return labelled
     out = LineMetrics()
     raw = _TOKEN.findall(line)[:MAX_TOKENS]
-    line_low = line.lower()
     _glued_counters(line, out)
     texts = [num or word or punct for num, word, punct in raw]
     kinds = [NUM if num else WORD if word else PUNCT for num, word, punct in raw]
@@ -590,6 +633,7 @@ def scan_line(line: str) -> LineMetrics:
     staged_core: str | None = None  # the metric of the last pair whose stage came after its name ("loss train")
     loss_dict = False  # inside braces printed under a name that says they hold losses: their keys are loss terms
     unnamed: list[tuple[str, float]] = []  # values under a one-word name that names no metric, in order
+    lists: dict[str, list[float]] = {}  # the values of each list printed under a metric's (or a stage's) name
 
     def drop(words: list[str]) -> None:
         """Words that named nothing: a stage word among them marks an evaluation line."""
@@ -613,6 +657,19 @@ def scan_line(line: str) -> LineMetrics:
                 # "lr:(1.000e-04,)": a tuple of values (one per optimizer or param group); the
                 # name takes the first, the rest are bare numbers that name nothing
                 pass
+            elif (
+                text == "("
+                and words
+                and not sep
+                and i + 2 < n
+                and texts[i + 1] in _NAME_SEPARATORS
+                and (kinds[i + 2] == NUM or _is_nonfinite(texts[i + 2]))
+            ):
+                # "loss (=250000064.000000) is not correct": the value in brackets after its own sign (ESPnet's
+                # logging.warning('loss (=%f) is not correct', loss_data)); the name takes it as after "loss="
+                sep = True
+                i += 2
+                continue
             elif text == "(" and words and not sep and i + 2 < n and kinds[i + 1] == WORD and texts[i + 2] == ")":
                 # "Loss (train): 0.52", "Loss (avg): 0.5": a word in brackets after the name qualifies it; a
                 # stage is kept as the name's last word, anything else says which reading it is and is dropped
@@ -656,7 +713,13 @@ def scan_line(line: str) -> LineMetrics:
             nonfinite = nonfinite_value(text)
             if nonfinite is not None:  # a value, named or not ("74: -nan, -nan avg loss")
                 value = nonfinite
-            elif low in _VALUE_WRAPPERS and words and i + 2 < n and texts[i + 1] == "(" and f"{low}(" in line_low:
+            elif (
+                low in _VALUE_WRAPPERS
+                and (words or (in_bracket and bracket_owner))
+                and i + 2 < n
+                and texts[i + 1] == "("
+                and f"{low}(" in line_low
+            ):
                 # a repr glues its bracket to the name ("array(0.5"); "loss array (32,)" prints a shape
                 # tensor(2.3, device='cuda:0'), tensor(nan, ...), tensor(-inf, ...), tensor([2.3]) (one element)
                 j = i + 3 if texts[i + 2] in ("-", "[") and i + 3 < n else i + 2
@@ -672,7 +735,7 @@ def scan_line(line: str) -> LineMetrics:
                 i = j
                 while i + 1 < n and texts[i] != ")" and i - j < 32:
                     i += 1
-            elif words and (wrapped := _WRAPPED_NONFINITE.fullmatch(text)) is not None:
+            elif (words or (in_bracket and bracket_owner)) and (wrapped := _WRAPPED_NONFINITE.fullmatch(text)):
                 value = _NONFINITE[wrapped.group(1).lower()]
             else:
                 if sep:
@@ -701,6 +764,7 @@ def scan_line(line: str) -> LineMetrics:
         while words and words[-1].lower() in _FILLER_WORDS:  # "loss is nan", "loss became inf"
             words.pop()
         name = tuple(words) if words else (bracket_owner if in_bracket else pending)
+        listed = not words and in_bracket and bracket_owner is not None  # "'loss': [0.69, 0.52, ...]": a list's entry
         pending = None
         i += 1
         orphan, after_orphan = None, False
@@ -709,6 +773,8 @@ def scan_line(line: str) -> LineMetrics:
             continue
         if name:
             ck = counter_kind(name)
+            if ck is not None and len(name) > 1 and name[-2].strip("'\"`").lower() in _RATE_CONNECTORS:
+                ck = None  # "steps per epoch: 500": how many per counter, a setting, not the counter's value
             iv = _int_of(value)
             core_before, staged_core = staged_core, None
             head = _named_before_counter(name) if ck is not None and len(name) > 2 else None
@@ -739,7 +805,11 @@ def scan_line(line: str) -> LineMetrics:
                 and (plural_kind := _plural_counter(name[0])) is not None
             ):
                 plural = (plural_kind, iv, None)
-            elif name[-1].strip("'\"").lower().rstrip(":") in ("train", "training") and iv is not None:
+            elif (
+                (total is not None or not listed)  # Swin's "Train: [3/300]" is its epoch; "'train': [2.8e10," a list
+                and name[-1].strip("'\"").lower().rstrip(":") in ("train", "training")
+                and iv is not None
+            ):
                 train_epoch = iv if total is None else train_epoch
                 if total is not None and out.epoch is None:  # Swin: "Train: [3/300][120/1251]"
                     out.epoch, out.epoch_total = iv, total
@@ -755,6 +825,12 @@ def scan_line(line: str) -> LineMetrics:
                     tag = _staged(_STAGE_AFTER[stage_word], core_before) if _STAGE_AFTER[stage_word] else core_before
                 elif tag is not None and len(name) > 1 and stage_word in _STAGE_AFTER:
                     staged_core = _unstaged(tag)
+                if listed and tag is None and len(name) == 1 and stage_word in _STAGE_ALONE:
+                    tag = _STAGE_ALONE[stage_word]  # "'train': [...]": the stage alone names its loss (STAGE_ROW)
+                    lists.setdefault(tag, []).append(value)
+                    tag = None
+                elif listed and tag is not None:
+                    lists.setdefault(tag, []).append(value)
                 if tag is None and len(name) == 1 and not in_bracket:
                     unnamed.append((name[0].strip("'\"`"), value))
                 if tag is not None:
@@ -795,12 +871,54 @@ def scan_line(line: str) -> LineMetrics:
         out.epoch = train_epoch
     if len(printed) > 1:
         _qualified_losses(out.pairs, printed)
+    out.score_is_loss = _score_is_loss(out, line_low)
+    if lists and not out.counters and out.epoch is None:
+        _history_curves(out, lists)
     if out.eval_context and eval_from:
         # the stage word came after metrics of its own: those before it are the training's, those
         # after it the evaluation's (one line printing both under the same names)
         out.pairs[eval_from:] = [(t if t == "epoch" else _staged("val", t), v) for t, v in out.pairs[eval_from:]]
         out.eval_context = False
     return out
+
+
+# A 'score' is what a toolkit that calls its objective so prints at each training iteration: Deeplearning4j's
+# Model.score() is the loss (with its regularisation terms), which ScoreIterationListener logs as
+# "Score at iteration {} is {}" and PerformanceListener as "iteration {}; ...; score: {};". Elsewhere a score is
+# something maximised (an evaluation's F1 or BLEU, an RL episode's return), so it is the loss only where the line
+# counts training steps, is no evaluation, prints no other metric (an accuracy beside it makes it a metric among
+# metrics) and no reinforcement-learning word.
+_SCORE_CORE = "score"
+_SCORE_COUNTERS = frozenset({"global", "step", "batch"})
+_SCORE_COMPANIONS = frozenset({"learning_rate", "grad_norm", "loss_scale", "epoch"})
+_RL_WORDS = ("episode", "reward", "return")
+
+
+def _score_is_loss(out: LineMetrics, line_low: str) -> bool:
+    if out.eval_context or "score" not in line_low or not any(c[0] in _SCORE_COUNTERS for c in out.counters):
+        return False
+    scores = [t for t, _ in out.pairs if _reading(t)[0] == _SCORE_CORE]
+    others = [t for t, _ in out.pairs if t not in scores and t not in _SCORE_COMPANIONS]
+    return len(scores) == 1 and not others and not any(w in line_low for w in _RL_WORDS)
+
+
+# A list of at least this many values under a loss's or an accuracy's name, on a line with no counter, is that
+# series' history, one entry per epoch: Keras's print(history.history) ({'loss': [0.69, 0.52, ...], ...}), a
+# trainer's returned history dict pretty-printed ('train': [array(2.8e10), array(nan), ...]). A list on a line
+# with a counter is that step's per-output values, and a list of learning rates is one per parameter group.
+MIN_HISTORY_ENTRIES = 2
+
+
+def _history_curves(out: LineMetrics, lists: dict[str, list[float]]) -> None:
+    curves = {
+        tag: values
+        for tag, values in lists.items()
+        if len(values) >= MIN_HISTORY_ENTRIES
+        and (("loss" in tag and not any(w in tag for w in _LOSS_SETTING_WORDS)) or _unstaged(tag) == "accuracy")
+    }
+    if curves:
+        out.curves = curves
+        out.pairs = [(tag, v) for tag, v in out.pairs if tag not in curves]
 
 
 # A word before a loss's name that says which loss it is, on a line printing several: "S1 loss: nan | S2 loss:
@@ -899,13 +1017,16 @@ def main_loss_of(pairs: list[tuple[str, float]]) -> list[tuple[str, float]]:
     return main_loss_and_basis(pairs)[0]
 
 
-def main_loss_and_basis(pairs: list[tuple[str, float]]) -> tuple[list[tuple[str, float]], str | None]:
+def main_loss_and_basis(
+    pairs: list[tuple[str, float]], score_is_loss: bool = False
+) -> tuple[list[tuple[str, float]], str | None]:
     """``pairs`` with a main loss named ``loss``, and how it was found when the line printed none
     under that name (for the source note), else None.
 
     When the line prints no ``loss``, its objective is taken: a name whose words, past the ones that
     say which reading it is (``cur_``, ``avg_``, ``train_``), are a loss, an objective, a cost or a
-    rate-distortion loss (``cur_rd``; the step's value over its running mean); failing that, its
+    rate-distortion loss (``cur_rd``; the step's value over its running mean), or a training step's
+    ``score`` where the line says it is the objective (``score_is_loss``, :func:`_score_is_loss`); failing that, its
     single loss term or training criterion (``xent``, ``CrossEntropy``, ``nll_loss``), its one total
     of terms (``l_g_total``, a bare ``total`` beside them) or, when it prints several terms and no
     total, their sum (what detectron2, mmdet, YOLO and GluonCV's SSD optimise: the sum of the terms
@@ -926,6 +1047,9 @@ def main_loss_and_basis(pairs: list[tuple[str, float]]) -> tuple[list[tuple[str,
         if found:
             pick = min(found, key=lambda name: readings[name][1])
             return _renamed(pairs, pick), f"'{pick}' (no 'loss' printed)"
+    if score_is_loss:
+        pick = next(name for name in names if readings[name][0] == _SCORE_CORE)
+        return _renamed(pairs, pick), f"'{pick}' at each training iteration, the toolkit's name for its objective"
     terms: dict[str, str] = {}  # one reading per term, by its core: the step's value over a running mean
     for name in names:
         core, rank = readings[name]
@@ -992,17 +1116,22 @@ def _words_of(name: str) -> frozenset[str]:
 
 
 def _is_loss_term(name: str) -> bool:
+    # a setting's word before the word loss names which loss (GluonCV's 'BoxScaleLoss', the box-size term), after
+    # it a setting of the loss ('loss_scale', 'cls_loss_weight')
     return (
         ("loss" in name or _LOSS_TERM.fullmatch(name) is not None)
         and not name.startswith(("val", "eval", "test", "valid"))
-        and not any(w in name for w in _LOSS_SETTING_WORDS)
+        and (name.endswith("loss") or not any(w in name for w in _LOSS_SETTING_WORDS))
     )
 
 
 # ---------------------------------------------------------------- JSON lines
 
 
-MAX_JSON_DEPTH = 2  # {"train": {"loss": ...}} is flattened to train/loss; deeper nesting is not metrics
+# {"train": {"loss": ...}} is flattened to train/loss; deeper, {"train": {"metrics": {"loss": ...}}} is named by its
+# leaf and the last stage word on its path (train/loss), the groups between ("metrics", "scalars") saying nothing
+# of which metric it is; past this depth an object is a config or a payload, not a line of metrics
+MAX_JSON_DEPTH = 4
 
 
 def json_metrics(line: str) -> LineMetrics | None:
@@ -1045,7 +1174,15 @@ def _flatten(obj: dict, prefix: str, depth: int) -> Iterator[tuple[str, object]]
             if depth < MAX_JSON_DEPTH:
                 yield from _flatten(val, name + "/", depth + 1)
         elif isinstance(val, (int, float, str)) and not isinstance(val, bool):
-            yield name, val
+            yield (name if depth <= 2 else _deep_json_name(name)), val
+
+
+def _deep_json_name(path: str) -> str:
+    """train/metrics/loss -> train/loss, eval/scalars/loss -> eval/loss, metrics/epoch_0/loss -> loss: the leaf,
+    under the last stage word on its path if there is one."""
+    *groups, leaf = path.split("/")
+    stages = [g for g in groups if g.lower() in _STAGE_AFTER]
+    return f"{stages[-1]}/{leaf}" if stages else leaf
 
 
 # ---------------------------------------------------------------- columns under a header

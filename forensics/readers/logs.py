@@ -95,6 +95,7 @@ from forensics.readers.logmessages import guard_frame, match_messages
 from forensics.readers.logmetrics import (
     ALIASES,
     MAX_BOX_ROWS,
+    STAGE_LABEL,
     STAGE_ROW,
     LineMetrics,
     box_metrics,
@@ -180,6 +181,7 @@ EVENT_KINDS = (
     "early_stopping",
     "job_killed",
     "mixed_precision",
+    "nonfinite_logged",
     "exception",
 )
 # Events that end a run: an exception raised right after one of these is the
@@ -188,6 +190,7 @@ _FATAL_KINDS = frozenset(EVENT_KINDS) - {
     "loss_scale_overflow_transient",
     "nonfinite_step_skipped",
     "mixed_precision",
+    "nonfinite_logged",
     "job_finished",
     "early_stopping",
     "exception",
@@ -199,7 +202,13 @@ _FATAL_KINDS = frozenset(EVENT_KINDS) - {
 # series. (Keras TerminateOnNaN is left out: it shares its line with the bar it stopped.)
 _GUARD_KINDS = frozenset({"nan_loss", "nonfinite_step_skipped"})
 _COUNTED_KINDS = frozenset(
-    {"loss_scale_overflow_transient", "nonfinite_step_skipped", "cuda_device_assert", "distributed_failure"}
+    {
+        "loss_scale_overflow_transient",
+        "nonfinite_step_skipped",
+        "cuda_device_assert",
+        "distributed_failure",
+        "nonfinite_logged",
+    }
 )
 
 
@@ -674,6 +683,7 @@ class _LogParser:
         # position of counter-less metric lines, (epoch, offset, lowest, highest, interval) of a
         # per-epoch counter printed without its total
         self.columns: list[str] | None = None
+        self.stray_lines = 0  # lines with a value that were no row, in a row, since the table's last row
         self.column_starts: list[int] | None = None  # where each column starts in a blank-separated header
         self.box: list[tuple[str, str]] | None = None  # the rows of a key/value box being read
         self.rank = 0
@@ -707,6 +717,7 @@ class _LogParser:
         # counter-less metric lines right under it are the rest of its record
         self.record: tuple[int, int, str] | None = None
         self.wrap_tail = ""  # the last line, when long enough to have been wrapped into the next
+        self.open_list: tuple[str, int, int] | None = None  # a list still open: (its text, first line, lines)
 
     # ------------------------------------------------------------ input
 
@@ -771,7 +782,31 @@ class _LogParser:
             # a wrap inside a message leaves a word or a "name:" cut at the end of the line, and the next line
             # starts with the rest of it (a new record starts with a date, a bracket, a counter or blanks)
             self._wrapped_message(tail, text, seg.line)
-        self._metrics(text, seg.line, seg.at_eof)
+        self._metrics_joined(text, seg.line, seg.at_eof)
+
+    def _metrics_joined(self, text: str, line: int, at_eof: bool) -> None:
+        """A line, or a list under a key printed over several lines joined into one (pprint writes a history
+        dict's list one entry a line: " 'train': [array(2.8e10)," then "  array(nan)," ... "  array(nan)],")."""
+        held = self.open_list
+        if held is None:
+            if "[" in text and text.count("[") > text.count("]") and _LIST_OPEN.search(text):
+                self.open_list = (text.rstrip(), line, 1)
+                return
+            self._metrics(text, line, at_eof)
+            return
+        joined, first, lines = held
+        if lines >= MAX_LIST_LINES or not _only_list_entries(text):
+            # no entry of a list: what was held is read as it was printed, then this line
+            self.open_list = None
+            self._metrics(joined, first, False)
+            self._metrics_joined(text, line, at_eof)
+            return
+        joined = f"{joined} {text.strip()}"
+        if joined.count("[") > joined.count("]"):
+            self.open_list = (joined, first, lines + 1)
+            return
+        self.open_list = None
+        self._metrics(joined, line, at_eof)
 
     def _wrapped_message(self, tail: str, text: str, line: int) -> None:
         """A catalogued message that a paste or a terminal wrapped onto the next line, cut mid-word ('...
@@ -1211,9 +1246,12 @@ class _LogParser:
 
     def _hf(self, text: str, line: int) -> None:
         lm = scan_line(text)
+        if lm.curves:  # print(history.history): each list is its series' history
+            self._history(lm.curves, line)
+            return
         # a dict of loss terms and no 'loss' (detectron2's printed loss_dict of tensors) has its main loss as
         # any line does; a fractional epoch ('epoch': 0.4) is among the pairs
-        found, basis = main_loss_and_basis(lm.pairs)
+        found, basis = main_loss_and_basis(lm.pairs, lm.score_is_loss)
         values = dict(found)
         if lm.epoch is not None:
             values["epoch"] = float(lm.epoch)
@@ -1262,8 +1300,17 @@ class _LogParser:
             if is_table_delimiter(text):
                 return  # the markdown delimiter under the header: its rows follow
             lm = row_metrics(self.columns, text, self.column_starts)
-            if lm is None and _has_value(text):
-                self.columns = None
+            if lm is not None and self.stray_lines and not _left_aligned(text, self.column_starts):
+                lm, self.columns = None, None  # a line of another shape after the stray one: the table had ended
+            elif lm is not None:
+                self.stray_lines = 0
+            elif _has_value(text):
+                # one line with a number between two rows of a fixed-width table is another writer's print too (a
+                # warning naming its source line between two rows of Chainer's PrintReport): the table goes on if
+                # the next row is aligned under the header as its rows are, and ends at a second such line
+                self.stray_lines += 1
+                if self.stray_lines > MAX_STRAY_TABLE_LINES or self.column_starts is None:
+                    self.columns = None
             # a line with no number between two rows is another writer's message printed into the table (DDP's
             # "Reducer buckets have been rebuilt in this iteration." after YOLOv7's first bar row), not its end;
             # a new header among such lines takes the columns' place below
@@ -1277,7 +1324,7 @@ class _LogParser:
             if not _has_value(text):  # no number on the line: a table header at most
                 cols = header_columns(text)
                 if cols is not None:
-                    self.columns = cols
+                    self.columns, self.stray_lines = cols, 0
                     self.column_starts = column_starts(text, cols)
                 return
             pct = _STEP_PERCENT_VALUE.match(text) if "%" in text else None
@@ -1286,6 +1333,8 @@ class _LogParser:
                 names_a_metric(text)
                 or ("G_" in text and "D_" in text)
                 or (len(text) <= 96 and STAGE_ROW.fullmatch(text.strip()))
+                or (("_train" in text or "_val" in text) and STAGE_LABEL.search(text))
+                or ("[" in text and _LIST_OPEN.search(text))
             ):
                 bare = pct or _BARE_STEP_VALUE.fullmatch(text)
                 if bare:
@@ -1297,7 +1346,10 @@ class _LogParser:
                         self._put(_BARE_KEYED_TAG if keyed else _BARE_TAG, step, value, emitter)
                 return  # no metric named: nothing to read (a bare "Epoch 3" line moves no series)
             lm = scan_line(text)
-        found, basis = main_loss_and_basis(lm.pairs)
+        if lm.curves:
+            self._history(lm.curves, line)
+            return
+        found, basis = main_loss_and_basis(lm.pairs, lm.score_is_loss)
         pairs = [(t, v) for t, v in found if t != "epoch"]
         if basis is not None and not self.loss_basis:
             self.loss_basis = basis  # said once in the source note: the loss no line names as such
@@ -1337,6 +1389,14 @@ class _LogParser:
         self.line_order += 1
         for tag, val in pairs:
             self._put(tag, self.line_order, val, emitter, unit="line")
+        self._saw_metrics(line, None)
+
+    def _history(self, curves: dict[str, list[float]], line: int) -> None:
+        """A printed history (logmetrics.MIN_HISTORY_ENTRIES): each list's entries are its series' epochs 1, 2, ..."""
+        emitter = "print" if not self.rank else f"rank{self.rank}"
+        for tag, values in curves.items():
+            for k, value in enumerate(values, 1):
+                self._put(tag, k, value, emitter, unit="epoch")
         self._saw_metrics(line, None)
 
     def _box(self, text: str) -> LineMetrics | None:
@@ -1459,6 +1519,10 @@ class _LogParser:
     # ------------------------------------------------------------ output
 
     def finish(self) -> _ParseResult:
+        if self.open_list is not None:  # the log ends inside a list: its entries so far
+            joined, first, _ = self.open_list
+            self.open_list = None
+            self._metrics(joined, first, False)
         if self.tb_state == 1 and self.tb_raise is not None:  # cut after the frame that raised a literal
             self._raised_events(*self.tb_raise)
         if self.tb_state == 1:  # the file ends inside a traceback: the job died printing it
@@ -1599,8 +1663,10 @@ class _LogParser:
         builders = [self.series.pop(k) for k in keys]
         if any(tag == "loss" for tag, _, _ in self.series) or self.hf_points:
             return
+        crashed = bool(self.last_exception_line)
         for (tag, unit, emitter), b in sorted(zip(keys, builders, strict=True), key=lambda kb: len(kb[1].steps)):
-            if len(b.steps) >= _BARE_MIN_POINTS[tag]:  # of two shapes by one emitter, the longer is kept
+            need = MIN_KEYED_BARE_POINTS_BEFORE_CRASH if crashed and tag == _BARE_KEYED_TAG else _BARE_MIN_POINTS[tag]
+            if len(b.steps) >= need:  # of two shapes by one emitter, the longer is kept
                 self.series[("loss", unit, emitter)] = b
                 notes.append(
                     f"{len(b.steps)} lines print a bare step and one unnamed value: read as the loss, "
@@ -1700,12 +1766,41 @@ _STEP_PERCENT_VALUE = re.compile(
     + r"(?:[ \t]|$)",
     re.IGNORECASE,
 )
+# a quoted key opening a list ("'train': [", '"loss": ['): where a printed history's list starts
+_LIST_OPEN = re.compile(r"""['"][A-Za-z_][\w./ -]{0,63}['"]:[ \t]{0,8}\[""")
+# an entry of a list printed one a line: a number or NaN/Inf, bare or in its repr ("array(nan)", "np.float64(0.5)")
+_LIST_REPR = re.compile(r"[A-Za-z_][\w.]{0,15}\(([^()]{1,40})\)")
+MAX_ENTRY_LINE = 400
+
+
+_CELL = re.compile(r"\S+")
+
+
+def _left_aligned(text: str, starts: list[int] | None) -> bool:
+    """Does every cell of the row start where a header column starts (a fixed-width table's row: Chainer's
+    PrintReport pads each entry with '{:<%dg}' to its column's width)?"""
+    return starts is not None and all(m.start() in starts for m in _CELL.finditer(text))
+
+
+def _only_list_entries(text: str) -> bool:
+    """Is the line nothing but entries of a list, with their commas and brackets ("  array(nan)],")?"""
+    if len(text) > MAX_ENTRY_LINE:
+        return False
+    pieces = [p.strip(" \t[]{}") for p in text.split(",")]
+    pieces = [p for p in pieces if p]
+    return bool(pieces) and all(_num(m.group(1) if (m := _LIST_REPR.fullmatch(p)) else p) is not None for p in pieces)
+
+
+MAX_LIST_LINES = 4096  # a list printed one entry a line is read over at most this many lines (epochs)
+MAX_STRAY_TABLE_LINES = 1  # lines with a value but no row a table goes on through (another writer's print)
 MIN_BARE_POINTS = 3  # bare step/value lines it takes to read them as a curve rather than stray numbers
 # "21129:\tnan": the colon after the step is the key/value shape with the counter as its key (WaveGlow's
 # train.py prints print("{}:\t{:.9f}".format(iteration, reduced_loss)) and nothing else per step): the
-# line itself says which number counts and which is the value, so one such line is read (a paste often
-# keeps only the last line before the crash)
-MIN_KEYED_BARE_POINTS = 1
+# line itself says which number counts and which is the value, so two such lines make a curve; one line
+# alone is no series (a "12:\t0.87" may be anything's twelfth entry) unless the job died after it: a paste
+# often keeps only the last line before the crash, and that line is then the last point trained
+MIN_KEYED_BARE_POINTS = 2
+MIN_KEYED_BARE_POINTS_BEFORE_CRASH = 1
 # A guard's skips that last until the log ends are a stop when there are at least as many as the steps
 # between two logged losses (a print was due and none came finite) and at least this many: a working guard
 # drops isolated steps, and a few in a row at the end of a paste are still no proof that none came after

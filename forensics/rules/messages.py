@@ -207,6 +207,15 @@ FAMILIES: dict[str, Family] = {
         "The trainer said it computes in 16-bit mixed precision: how the run computes, not a fault (NUM005 "
         "weighs float16 when the loss goes non-finite without a climb).",
     ),
+    "nonfinite_logged": Family(
+        None,
+        _none,
+        _none,
+        "A metrics logger warned that a value it was given held NaN or Inf (tensorboardX's check on every "
+        "scalar, histogram and image it writes): some logged value went non-finite, and the written curve holds "
+        "that point or a gap where it was dropped. A sign of divergence, not proof: it does not say which value "
+        "(a weight histogram, an accuracy of an empty batch) nor that the loss followed.",
+    ),
     "job_killed": Family(
         None,
         _none,

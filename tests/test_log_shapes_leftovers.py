@@ -269,3 +269,55 @@ def test_a_logger_s_nan_warning_alone_names_no_cause(tmp_path):
     (tmp_path / "train.log").write_text(text)
     report = forensics.analyze(str(tmp_path))
     assert report.verdict.cause in ("healthy", "inconclusive")
+
+
+# ---------------------------------------------------------------- mixed precision stated by a config's name
+
+
+def _mmengine_lines(losses: list[float], exp_name: str) -> str:
+    """mmengine 0.7 (mmpretrain 1.0) LoggerHook.after_train_iter: 'Exp name: {runner.experiment_name}' (the
+    config's stem and the run's timestamp) every interval_exp_name iterations, and LogProcessor's
+    'Epoch(train) [{epoch}][{iter}/{len}]  lr: ... loss: {loss}' lines, through mmengine's MMFormatter."""
+    out = ""
+    for k, loss in enumerate(losses, 1):
+        out += (
+            f"2023/06/09 23:{k:02d}:22 - mmengine - INFO - Epoch(train) [165][{k * 100}/351]  lr: 2.3623e-03  "
+            f"eta: 5 days, 22:27:01  time: 0.9934  data_time: 0.0023  memory: 48596  loss: {loss:.4f}\n"
+        )
+        out += f"2023/06/09 23:{k:02d}:40 - mmengine - INFO - Exp name: {exp_name}\n"
+    return out
+
+
+def test_an_openmmlab_config_named_amp_states_float16(tmp_path):
+    text = _mmengine_lines([0.71, 0.69, float("nan")], "mae_vit-base-p16_8xb512-amp-coslr-300e_in1k_20230609_120904")
+    _, events, *_ = parse_log_text(text, "20230609_120904.log")
+    amp = [e for e in events if e.kind == "mixed_precision"]
+    assert len(amp) == 1 and amp[0].values["dtype"] == "float16"  # one event for the repeated line
+    (tmp_path / "20230609_120904.log").write_text(text)
+    report = forensics.analyze(str(tmp_path))
+    assert report.diverged is True
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "mae_vit-base-p16_8xb512-coslr-300e_in1k_20230609_120904",  # no precision in the name
+        "lamp_rcnn_r50_fpn_1x_coco_20230609_120904",  # 'amp' inside a word
+        "example_fp160_20230609_120904",
+    ],
+)
+def test_a_config_name_without_an_amp_part_states_no_precision(name):
+    _, events, *_ = parse_log_text(_mmengine_lines([0.71, 0.69], name), "20230609_120904.log")
+    assert not [e for e in events if e.kind == "mixed_precision"]
+
+
+def test_an_amp_optim_wrapper_in_the_printed_config_states_its_dtype():
+    # mmengine's Runner prints 'Config:' and the config's text; AmpOptimWrapper's dtype is float16 unless set
+    config = (
+        "optim_wrapper = dict(type='AmpOptimWrapper', optimizer=dict(type='AdamW', lr=0.0015), loss_scale='dynamic')"
+    )
+    _, events, *_ = parse_log_text(f"Config:\n{config}\n")
+    assert [e.values["dtype"] for e in events if e.kind == "mixed_precision"] == ["float16"]
+    bf16 = config.replace("loss_scale='dynamic'", "dtype='bfloat16'")
+    _, events, *_ = parse_log_text(f"Config:\n{bf16}\n")
+    assert [e.values["dtype"] for e in events if e.kind == "mixed_precision"] == ["bfloat16"]

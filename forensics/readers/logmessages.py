@@ -52,7 +52,9 @@ Families and their members:
   Gloo backends, TensorFlow's collective executor, XLA's NCCL calls), elastic launcher
   failures: the job died, not of divergence.
 - ``mixed_precision``: the trainer saying it computes in 16-bit (Lightning's AMP line, 1.x and
-  2.x): how the run computes, no fault (NUM005 weighs it when the loss goes non-finite).
+  2.x; OpenMMLab's config printed with AmpOptimWrapper, or a config name with an ``amp``/``fp16`` part
+  in mmengine's ``Exp name:`` line): how the run computes, no fault (NUM005 weighs it when the loss
+  goes non-finite).
 - ``nonfinite_logged``: a metrics logger warning that a value it was given held NaN or Inf
   (tensorboardX's check of every value it writes): the written curve holds a non-finite point (or
   lacks it); a sign of divergence that does not say which value.
@@ -1004,6 +1006,31 @@ CATALOGUE: tuple[Message, ...] = (
         "Using native 16bit precision",
         Deferred(r"Using native 16bit precision"),
         lambda m: {"dtype": "float16"},
+    ),
+    # OpenMMLab states mixed precision in its config's own name ('mask-rcnn_r50_fpn_amp-1x_coco.py',
+    # 'mae_vit-base-p16_8xb512-amp-coslr-1600e_in1k.py', mmcv 1.x's 'faster_rcnn_r50_fpn_fp16_1x_coco.py'), and
+    # its runners print that name with the run's timestamp on every logging interval
+    Message(
+        "mixed_precision",
+        "mmengine",
+        "Exp name: {config}-amp-{schedule}_{timestamp}",
+        "mmengine/hooks/logger_hook.py after_train_iter: runner.logger.info(f'Exp name: {runner.experiment_name}'), "
+        "the config file's stem and the timestamp (mmcv 1.x's TextLoggerHook prints 'Exp name: {config file}'); "
+        "an 'amp', 'fp16' or 'bf16' part of that name is OpenMMLab's naming of a mixed-precision config",
+        "Exp name: ",
+        Deferred(r"Exp name: [\w.-]{0,200}?(?<![A-Za-z0-9])(amp|fp16|bf16)(?![A-Za-z0-9])"),
+        lambda m: {"dtype": "bfloat16" if m.group(1) == "bf16" else "float16", "stated_by": "config_name"},
+    ),
+    Message(
+        "mixed_precision",
+        "mmengine",
+        "optim_wrapper = dict(type='AmpOptimWrapper', ...)",
+        "the config mmengine's Runner prints at start ('Config:' then the config's text): AmpOptimWrapper runs the "
+        "forward pass under autocast with a loss scaler (mmengine/optim/optimizer/amp_optimizer_wrapper.py; its "
+        "dtype float16 unless the config says dtype='bfloat16')",
+        "AmpOptimWrapper",
+        Deferred(r"AmpOptimWrapper(?:[^\n]{0,200}?dtype=['\"](bfloat16|float16)['\"])?"),
+        lambda m: {"dtype": m.group(1) or "float16", "stated_by": "config"},
     ),
     # ------------------------------------------------------------ what a metrics logger was given
     Message(

@@ -208,6 +208,7 @@ _COUNTED_KINDS = frozenset(
         "cuda_device_assert",
         "distributed_failure",
         "nonfinite_logged",
+        "mixed_precision",  # mmengine repeats its 'Exp name:' line on every logging interval
     }
 )
 

@@ -294,3 +294,32 @@ def test_a_crash_of_no_known_meaning_is_quoted_and_never_called_healthy():
     assert "not a divergence" in r.verdict.summary
     assert "stack expects each tensor to be equal size" in r.verdict.summary
     assert not r.diverged
+
+
+def test_confusion_misses_lists_exactly_the_runs_of_a_cell(capsys):
+    """scripts/confusion_misses.py: the runs it lists under TRUTH:VERDICT are the slice's runs of
+    that truth the analyzer calls that verdict, each with the first non-finite value the report
+    states and the findings that spoke."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import confusion_misses
+
+    truth, verdict = "data_or_labels", "numerical_instability"
+    assert confusion_misses.main(["--corpus", str(SLICE), "--split", "all", f"{truth}:{verdict}"]) == 0
+    out = capsys.readouterr().out
+    listed = {line.split(" | ")[0].lstrip("| ") for line in out.splitlines() if line.startswith("| s")}
+    expected = set()
+    for r in ROWS:
+        name = r["scenario"]["name"]
+        if r["scenario"]["cause"] == truth and forensics.analyze(SLICE / name).verdict.cause == verdict:
+            expected.add(name)
+    assert listed == expected and expected  # the slice holds at least one such miss
+    for name in expected:
+        rep = forensics.analyze(SLICE / name)
+        nf = rep.timeline.first_nonfinite
+        row = next(line for line in out.splitlines() if line.startswith(f"| {name} "))
+        if nf is not None:
+            assert f"at {nf.step}" in row and ("NaN" if math.isnan(nf.value) else "Inf") in row
+        spoke = [e.rule for c in rep.candidates for e in c.evidence if e.weight]
+        assert all(f"{rule}:" in row for rule in spoke)
+    with pytest.raises(SystemExit):
+        confusion_misses.main(["--corpus", str(SLICE), "data_or_labels"])  # no VERDICT

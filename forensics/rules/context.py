@@ -21,6 +21,8 @@ from forensics.timeline import (
     Series,
     Timeline,
     find_onset,
+    log10_safe,
+    running_median,
     stayed_up_from,
 )
 
@@ -214,9 +216,35 @@ def geometric_growth(s: Series | None, until: int | None = None) -> Growth | Non
     if ok.sum() < 4:
         return None
     o = find_onset(steps[ok], vals[ok])
-    if o is None:
+    if o is None or o.end_value <= o.value or _settling(steps[ok], vals[ok], o.step, o.end_step):
         return None
     return Growth(o.step, o.end_step, o.value, o.end_value, o.fold_per_step, o.rise_decades)
+
+
+# A climb whose second half (in steps) rose by less than this share of the decades its first half
+# rose is settling toward a level, not compounding: a geometric growth rises as much in each half
+# (a share of 1) and a blow-up more, while learning moves a tensor fastest early and slows as its
+# gradients shrink (a bias from its init near 0 toward its fitted value, a gradient norm as the
+# fit of noisy labels saturates).
+SETTLING_SHARE = 0.5
+# A climb is judged for settling only with at least this many points (four a half): fewer show a jump, not a shape.
+SETTLING_MIN_POINTS = 8
+
+
+def _settling(steps: np.ndarray, values: np.ndarray, start: int, end: int) -> bool:
+    """Does the climb from ``start`` to ``end`` rise less in its second half than SETTLING_SHARE of its
+    first? Judged on the log10 values smoothed by a running median (a single noisy point decides
+    nothing), from the climb's first point to its middle step and from there to its last point."""
+    sel = (steps >= start) & (steps <= end)
+    if sel.sum() < SETTLING_MIN_POINTS:
+        return False  # too few points to see a shape: keep the climb
+    s = steps[sel].astype(np.float64)
+    raw = log10_safe(values[sel])
+    y = running_median(raw, max(3, (int(sel.sum()) // 10) | 1))
+    mid = int(np.argmin(np.abs(s - (s[0] + s[-1]) / 2)))
+    # the end of the climb: the raw last point too (the smoothing lags a blow-up, as find_onset's)
+    first, second = float(y[mid] - y[0]), float(max(y[-1], raw[-1]) - y[mid])
+    return first > 0 and second < SETTLING_SHARE * first
 
 
 # Where the config does not state the batch size, a batch is taken to hold at least this

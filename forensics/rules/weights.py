@@ -90,7 +90,9 @@ def grad_norm_growth(tl: Timeline) -> list[Finding]:
         blow-up, while the learning rate stays normal for its optimizer. Short of
         a sustained climb, it also fires (weaker) on spikes of at least 20x the
         median gradient norm before a divergence, stronger when the norm was
-        already 4x its median at the last finite step.
+        already 4x its median at the last finite step. A climb of 8 points or
+        more whose second half rose under half as much as its first is settling
+        toward a level, not compounding, and does not count (SETTLING_SHARE).
 
     Why it points to this cause:
         Gradients that multiply layer over layer (deep plain nets, RNNs unrolled
@@ -174,7 +176,10 @@ def weight_growth(tl: Timeline) -> list[Finding]:
     What it detects:
         Across checkpoints (or weight histograms), the weight norm of some layer
         grows by 10x or more before any tensor goes non-finite, at a learning
-        rate that is normal for its optimizer.
+        rate that is normal for its optimizer. A histogram's climb that settles
+        (8 points or more, the second half rising under half as much as the
+        first: SETTLING_SHARE) is learning, not growth feeding on itself: a bias
+        initialised at 0 rises by decades toward its fitted value and stays.
 
     Why it points to this cause:
         Healthy weight norms drift by tens of percent over a run. Ten-fold growth

@@ -5,9 +5,9 @@ regenerate rather than edit. Features not listed keep their hand-set prior meani
 """
 
 BIAS: dict[str, float] = {
-    "learning_rate": 0.110,
-    "exploding_weights": -0.124,
-    "data_or_labels": 0.127,
+    "learning_rate": 0.104,
+    "exploding_weights": -0.114,
+    "data_or_labels": 0.125,
     "numerical_instability": 0.150,
     "healthy": -0.264,
 }
@@ -15,14 +15,14 @@ BIAS: dict[str, float] = {
 # verdicts: (slope, intercept); the comment says on how many verdicts, and whether the kind has
 # its own scaling (shrunk toward all kinds pooled) or, under 30 verdicts, the pooled one.
 CALIBRATION: dict[str, tuple[float, float]] = {
-    "finding": (0.735, 0.692),  # 71 verdicts, own, shrunk toward pooled
-    "shape": (0.000, 0.454),  # 42 verdicts, own, shrunk toward pooled
-    "inferred": (1.037, 0.563),  # 4 verdicts, pooled (too few of its own)
-    "healthy": (1.037, 0.563),  # 26 verdicts, pooled (too few of its own)
-    "healthy_end_unknown": (1.291, -0.141),  # 31 verdicts, own, shrunk toward pooled
-    "healthy_checkpoints": (1.037, 0.563),  # 18 verdicts, pooled (too few of its own)
-    "prior": (1.037, 0.563),  # 16 verdicts, pooled (too few of its own)
-    "setup": (2.151, 1.871),  # 42 verdicts, own, shrunk toward pooled
+    "finding": (0.732, 0.693),  # 71 verdicts, own, shrunk toward pooled
+    "shape": (0.000, 0.453),  # 42 verdicts, own, shrunk toward pooled
+    "inferred": (1.037, 0.562),  # 4 verdicts, pooled (too few of its own)
+    "healthy": (1.037, 0.562),  # 26 verdicts, pooled (too few of its own)
+    "healthy_end_unknown": (1.289, -0.146),  # 31 verdicts, own, shrunk toward pooled
+    "healthy_checkpoints": (1.037, 0.562),  # 18 verdicts, pooled (too few of its own)
+    "prior": (1.037, 0.562),  # 16 verdicts, pooled (too few of its own)
+    "setup": (2.159, 1.872),  # 42 verdicts, own, shrunk toward pooled
 }
 COEF: dict[str, dict[str, float]] = {
     "CKPT001:exploding_weights": {
@@ -70,13 +70,13 @@ COEF: dict[str, dict[str, float]] = {
         "healthy": -0.005,
     },
     "DATA005:data_or_labels": {
-        "learning_rate": -0.199,
+        "learning_rate": -0.198,
         "exploding_weights": -1.060,
         "data_or_labels": 2.874,
         "healthy": -0.146,
     },
     "DATA006:data_or_labels": {
-        "learning_rate": -0.079,
+        "learning_rate": -0.078,
         "exploding_weights": -0.254,
         "data_or_labels": 2.694,
         "healthy": -0.035,
@@ -88,9 +88,10 @@ COEF: dict[str, dict[str, float]] = {
         "healthy": -0.093,
     },
     "EXP002:exploding_weights": {
-        "exploding_weights": 2.905,
-        "data_or_labels": -0.039,
-        "numerical_instability": -0.045,
+        "exploding_weights": 2.932,
+        "data_or_labels": -0.030,
+        "numerical_instability": -0.038,
+        "healthy": -0.014,
     },
     "EXP005:exploding_weights": {
         "learning_rate": -0.233,
@@ -100,30 +101,30 @@ COEF: dict[str, dict[str, float]] = {
     },
     "EXP006:exploding_weights": {
         "learning_rate": -0.094,
-        "exploding_weights": 3.294,
+        "exploding_weights": 3.293,
         "data_or_labels": -0.032,
         "numerical_instability": -0.155,
         "healthy": -0.013,
     },
     "EXP007:exploding_weights": {
-        "learning_rate": -0.053,
+        "learning_rate": -0.052,
         "exploding_weights": 3.425,
         "data_or_labels": -0.057,
         "numerical_instability": -0.294,
-        "healthy": -0.022,
+        "healthy": -0.021,
     },
     "EXP008:exploding_weights": {
         "learning_rate": -0.004,
-        "exploding_weights": 2.992,
+        "exploding_weights": 2.991,
         "numerical_instability": -0.014,
         "healthy": -0.009,
     },
     "LOG001:data_or_labels": {
-        "learning_rate": -0.122,
-        "exploding_weights": -0.096,
-        "data_or_labels": 4.425,
+        "learning_rate": -0.121,
+        "exploding_weights": -0.098,
+        "data_or_labels": 4.424,
         "numerical_instability": -0.136,
-        "healthy": -1.071,
+        "healthy": -1.070,
     },
     "LOG002:healthy": {
         "learning_rate": -0.009,
@@ -134,55 +135,55 @@ COEF: dict[str, dict[str, float]] = {
     },
     "LR001:learning_rate": {
         "learning_rate": 3.028,
-        "exploding_weights": -0.015,
+        "exploding_weights": -0.016,
         "data_or_labels": -0.002,
         "numerical_instability": -0.010,
         "healthy": -0.001,
     },
     "LR002:learning_rate": {
-        "learning_rate": 3.208,
-        "exploding_weights": -0.107,
+        "learning_rate": 3.207,
+        "exploding_weights": -0.106,
         "data_or_labels": -0.040,
         "numerical_instability": -0.048,
         "healthy": -0.014,
     },
     "LR003:learning_rate": {
-        "learning_rate": 3.069,
-        "exploding_weights": -0.018,
-        "data_or_labels": -0.017,
-        "numerical_instability": -0.012,
-        "healthy": -0.022,
+        "learning_rate": 3.056,
+        "exploding_weights": -0.017,
+        "data_or_labels": -0.015,
+        "numerical_instability": -0.011,
+        "healthy": -0.013,
     },
     "LR006:learning_rate": {
-        "learning_rate": 3.445,
-        "exploding_weights": -0.128,
-        "data_or_labels": -0.087,
-        "numerical_instability": -0.206,
+        "learning_rate": 3.448,
+        "exploding_weights": -0.129,
+        "data_or_labels": -0.088,
+        "numerical_instability": -0.207,
         "healthy": -0.024,
     },
     "LR006:learning_rate:against": {
-        "learning_rate": -3.390,
-        "data_or_labels": -0.297,
+        "learning_rate": -3.389,
+        "data_or_labels": -0.296,
         "healthy": -0.488,
     },
     "LR007:learning_rate": {
-        "learning_rate": 3.495,
+        "learning_rate": 3.482,
         "exploding_weights": -0.086,
-        "data_or_labels": -0.092,
+        "data_or_labels": -0.091,
         "numerical_instability": -0.092,
-        "healthy": -0.224,
+        "healthy": -0.212,
     },
     "LR008:learning_rate": {
-        "learning_rate": 3.837,
-        "exploding_weights": -0.117,
+        "learning_rate": 3.839,
+        "exploding_weights": -0.118,
         "data_or_labels": -0.089,
-        "numerical_instability": -0.132,
-        "healthy": -0.499,
+        "numerical_instability": -0.133,
+        "healthy": -0.500,
     },
     "LR009:learning_rate": {
-        "learning_rate": 3.317,
+        "learning_rate": 3.318,
         "data_or_labels": -0.052,
-        "numerical_instability": -0.283,
+        "numerical_instability": -0.284,
         "healthy": -0.041,
     },
     "LR010:learning_rate": {
@@ -191,17 +192,17 @@ COEF: dict[str, dict[str, float]] = {
         "numerical_instability": -0.002,
     },
     "LR011:learning_rate": {
-        "learning_rate": 3.296,
+        "learning_rate": 3.283,
         "exploding_weights": -0.013,
-        "data_or_labels": -0.065,
+        "data_or_labels": -0.064,
         "numerical_instability": -0.046,
-        "healthy": -0.171,
+        "healthy": -0.161,
     },
     "LR016:learning_rate": {
         "learning_rate": 3.590,
-        "exploding_weights": -0.202,
+        "exploding_weights": -0.203,
         "data_or_labels": -0.059,
-        "numerical_instability": -0.306,
+        "numerical_instability": -0.307,
         "healthy": -0.022,
     },
     "NUM002:numerical_instability": {
@@ -232,39 +233,39 @@ COEF: dict[str, dict[str, float]] = {
         "healthy": -0.012,
     },
     "OK001:healthy": {
-        "learning_rate": -0.352,
-        "exploding_weights": -0.834,
-        "numerical_instability": -0.685,
-        "healthy": 4.040,
+        "learning_rate": -0.361,
+        "exploding_weights": -0.817,
+        "numerical_instability": -0.686,
+        "healthy": 4.036,
     },
     "OK002:healthy": {
-        "exploding_weights": -0.023,
+        "exploding_weights": -0.016,
         "data_or_labels": -0.027,
         "numerical_instability": -0.022,
-        "healthy": 2.976,
+        "healthy": 2.969,
     },
     "OK003:healthy": {
-        "exploding_weights": -0.261,
+        "exploding_weights": -0.262,
         "data_or_labels": -0.232,
         "healthy": 3.186,
     },
     "diverged": {
-        "learning_rate": 0.191,
-        "exploding_weights": 0.872,
-        "data_or_labels": -0.547,
+        "learning_rate": 0.197,
+        "exploding_weights": 0.863,
+        "data_or_labels": -0.546,
         "numerical_instability": 1.252,
-        "healthy": -1.767,
+        "healthy": -1.766,
     },
     "finite_checkpoints_only": {
-        "learning_rate": 0.331,
-        "exploding_weights": -0.566,
+        "learning_rate": 0.335,
+        "exploding_weights": -0.569,
         "data_or_labels": -0.481,
-        "numerical_instability": 0.365,
-        "healthy": 0.351,
+        "numerical_instability": 0.364,
+        "healthy": 0.350,
     },
     "no_loss_series": {
-        "learning_rate": -0.329,
-        "exploding_weights": -0.753,
+        "learning_rate": -0.326,
+        "exploding_weights": -0.756,
         "data_or_labels": 1.153,
         "numerical_instability": -0.128,
         "healthy": 0.057,
@@ -273,8 +274,8 @@ COEF: dict[str, dict[str, float]] = {
 # The detail of a verdict's cause (forensics/details.py): per cause, fitted on its dev runs:
 # learning_rate 39, data_or_labels 53, numerical_instability 65.
 DETAIL_BIAS: dict[str, float] = {
-    "lr_too_high": 0.531,
-    "lr_schedule_spike": -0.531,
+    "lr_too_high": 0.564,
+    "lr_schedule_spike": -0.564,
     "nan_in_inputs": 0.032,
     "inf_in_inputs": -0.138,
     "labels_out_of_range": -0.032,
@@ -410,16 +411,16 @@ DETAIL_COEF: dict[str, dict[str, float]] = {
         "fp16_overflow": -0.014,
     },
     "EXP001:exploding_gradients": {
-        "lr_too_high": 0.004,
-        "lr_schedule_spike": -0.004,
+        "lr_too_high": 0.002,
+        "lr_schedule_spike": -0.002,
     },
     "EXP001:exploding_weights": {
         "lr_too_high": 0.001,
         "lr_schedule_spike": -0.001,
     },
     "EXP002:exploding_gradients": {
-        "lr_too_high": -0.083,
-        "lr_schedule_spike": 0.083,
+        "lr_too_high": -0.077,
+        "lr_schedule_spike": 0.077,
     },
     "EXP002:exploding_weights": {
         "lr_too_high": -0.025,
@@ -481,12 +482,12 @@ DETAIL_COEF: dict[str, dict[str, float]] = {
         "unnormalized_inputs": -0.057,
     },
     "LR001:learning_rate": {
-        "lr_too_high": -0.050,
-        "lr_schedule_spike": 0.050,
+        "lr_too_high": -0.049,
+        "lr_schedule_spike": 0.049,
     },
     "LR001:lr_schedule_spike": {
-        "lr_too_high": -0.059,
-        "lr_schedule_spike": 2.059,
+        "lr_too_high": -0.058,
+        "lr_schedule_spike": 2.058,
     },
     "LR002:learning_rate": {
         "lr_too_high": -0.035,
@@ -496,25 +497,21 @@ DETAIL_COEF: dict[str, dict[str, float]] = {
         "fp16_overflow": -0.010,
     },
     "LR002:lr_too_high": {
-        "lr_too_high": 1.897,
+        "lr_too_high": 1.896,
         "log_of_zero": 0.069,
         "division_by_zero": -0.041,
         "fp16_overflow": -0.028,
     },
-    "LR003:learning_rate": {
-        "lr_too_high": -0.018,
-        "lr_schedule_spike": 0.018,
-    },
     "LR003:lr_schedule_spike": {
-        "lr_too_high": -0.046,
-        "lr_schedule_spike": 2.046,
+        "lr_too_high": -0.009,
+        "lr_schedule_spike": 2.009,
     },
     "LR003:lr_too_high": {
         "lr_too_high": 2.000,
     },
     "LR006:learning_rate": {
-        "lr_too_high": -0.001,
-        "lr_schedule_spike": 0.001,
+        "lr_too_high": -0.019,
+        "lr_schedule_spike": 0.019,
     },
     "LR006:learning_rate:against": {
         "lr_too_high": -0.019,
@@ -529,8 +526,8 @@ DETAIL_COEF: dict[str, dict[str, float]] = {
         "fp16_overflow": 0.012,
     },
     "LR006:lr_schedule_spike": {
-        "lr_too_high": -0.063,
-        "lr_schedule_spike": 2.063,
+        "lr_too_high": -0.064,
+        "lr_schedule_spike": 2.064,
         "nan_in_inputs": 0.032,
         "inf_in_inputs": 0.101,
         "labels_out_of_range": 0.095,
@@ -541,16 +538,16 @@ DETAIL_COEF: dict[str, dict[str, float]] = {
         "fp16_overflow": 0.040,
     },
     "LR007:learning_rate": {
-        "lr_too_high": -0.008,
-        "lr_schedule_spike": 0.008,
+        "lr_too_high": -0.006,
+        "lr_schedule_spike": 0.006,
     },
     "LR008:learning_rate": {
-        "lr_too_high": 0.033,
-        "lr_schedule_spike": -0.033,
+        "lr_too_high": 0.031,
+        "lr_schedule_spike": -0.031,
     },
     "LR009:learning_rate": {
-        "lr_too_high": -0.011,
-        "lr_schedule_spike": 0.011,
+        "lr_too_high": -0.016,
+        "lr_schedule_spike": 0.016,
         "nan_in_inputs": -0.012,
         "inf_in_inputs": -0.010,
         "labels_out_of_range": -0.006,
@@ -561,12 +558,12 @@ DETAIL_COEF: dict[str, dict[str, float]] = {
         "fp16_overflow": -0.003,
     },
     "LR009:lr_schedule_spike": {
-        "lr_too_high": -0.045,
-        "lr_schedule_spike": 2.045,
+        "lr_too_high": -0.074,
+        "lr_schedule_spike": 2.074,
     },
     "LR009:lr_too_high": {
-        "lr_too_high": 2.056,
-        "lr_schedule_spike": -0.056,
+        "lr_too_high": 2.057,
+        "lr_schedule_spike": -0.057,
         "nan_in_inputs": -0.061,
         "inf_in_inputs": -0.051,
         "labels_out_of_range": -0.029,
@@ -577,12 +574,12 @@ DETAIL_COEF: dict[str, dict[str, float]] = {
         "fp16_overflow": -0.014,
     },
     "LR011:learning_rate": {
-        "lr_too_high": -0.008,
-        "lr_schedule_spike": 0.008,
+        "lr_too_high": -0.005,
+        "lr_schedule_spike": 0.005,
     },
     "LR012:lr_schedule_spike": {
-        "lr_too_high": -0.055,
-        "lr_schedule_spike": 2.055,
+        "lr_too_high": -0.056,
+        "lr_schedule_spike": 2.056,
         "nan_in_inputs": 0.135,
         "inf_in_inputs": 0.021,
         "labels_out_of_range": -0.042,
@@ -676,8 +673,8 @@ DETAIL_COEF: dict[str, dict[str, float]] = {
         "fp16_overflow": -0.007,
     },
     "OK001:healthy": {
-        "lr_too_high": 0.022,
-        "lr_schedule_spike": -0.022,
+        "lr_too_high": 0.042,
+        "lr_schedule_spike": -0.042,
         "nan_in_inputs": -0.078,
         "inf_in_inputs": -0.067,
         "labels_out_of_range": 0.030,
@@ -692,8 +689,8 @@ DETAIL_COEF: dict[str, dict[str, float]] = {
         "lr_schedule_spike": -0.005,
     },
     "OK003:healthy": {
-        "lr_too_high": 0.027,
-        "lr_schedule_spike": -0.027,
+        "lr_too_high": 0.026,
+        "lr_schedule_spike": -0.026,
         "nan_in_inputs": -0.045,
         "inf_in_inputs": -0.041,
         "labels_out_of_range": 0.077,
@@ -704,8 +701,8 @@ DETAIL_COEF: dict[str, dict[str, float]] = {
         "fp16_overflow": -0.026,
     },
     "diverged": {
-        "lr_too_high": -0.086,
-        "lr_schedule_spike": 0.086,
+        "lr_too_high": -0.115,
+        "lr_schedule_spike": 0.115,
         "nan_in_inputs": 0.276,
         "inf_in_inputs": 0.248,
         "labels_out_of_range": -0.441,
@@ -716,8 +713,8 @@ DETAIL_COEF: dict[str, dict[str, float]] = {
         "fp16_overflow": 0.064,
     },
     "finite_checkpoints_only": {
-        "lr_too_high": 0.048,
-        "lr_schedule_spike": -0.048,
+        "lr_too_high": 0.045,
+        "lr_schedule_spike": -0.045,
         "nan_in_inputs": -0.090,
         "inf_in_inputs": -0.083,
         "labels_out_of_range": 0.154,
@@ -728,8 +725,8 @@ DETAIL_COEF: dict[str, dict[str, float]] = {
         "fp16_overflow": -0.052,
     },
     "no_loss_series": {
-        "lr_too_high": 0.010,
-        "lr_schedule_spike": -0.010,
+        "lr_too_high": 0.009,
+        "lr_schedule_spike": -0.009,
         "nan_in_inputs": 0.048,
         "inf_in_inputs": 0.059,
         "labels_out_of_range": 0.190,

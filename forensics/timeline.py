@@ -141,6 +141,15 @@ FROZEN_POINTS = 5
 # ... this many times above its best before: a plateau at the best is a converged loss printed coarsely, while
 # a frozen level twice the best is a net that lost what it learned.
 FROZEN_ABOVE_BEST = 2.0
+# The value a collapse fell from, and a frozen value, stand at least this many of the print's last digit
+# (print_quantum): a fall from there to under half a digit is a 200-fold fall in one logged interval, which no
+# loss that learns makes, and identical prints of three significant digits are a loss that stopped moving. A
+# loss printed coarsely steps down one digit at a time as it converges ('%.1f': 0.2, 0.1, 0.0; a margin loss
+# at '%.2f': 0.12, 0.00), and repeats its value while it moves within one digit (0.7 after a stage change).
+PRINT_QUANTA = 100
+# The print's last digit is read off this many of the values before the collapse or freeze (the most
+# decimals any shows: '0.10' reads back as 0.1).
+QUANTUM_SAMPLE = 50
 # The loss is "near zero" before the blow-up when its last finite level is this
 # fraction of its first level (or below NEAR_ZERO_ABS): the model had saturated.
 NEAR_ZERO_FRACTION = 0.02
@@ -1383,7 +1392,8 @@ def collapsed_from(values: np.ndarray) -> tuple[int, str] | None:
     logger masked, or a float16 loss zeroed), or any one value ``FROZEN_ABOVE_BEST`` times above its best before,
     on ``FROZEN_POINTS`` or more (a net that lost what it learned and froze); else None. A loss that takes negative
     values passes through 0 on its way (a log-likelihood, a flow's), and one that sat on its value from the first
-    point never learned (a loss at chance level throughout, an all-masked batch) or is printed too coarsely to say."""
+    point never learned (a loss at chance level throughout, an all-masked batch) or is printed too coarsely to say;
+    so is a fall or a frozen value of fewer than ``PRINT_QUANTA`` of the print's last digit (:func:`print_quantum`)."""
     v = values
     if v.size <= COLLAPSE_POINTS or not np.isfinite(v).all() or (v < 0).any():
         return None
@@ -1394,18 +1404,31 @@ def collapsed_from(values: np.ndarray) -> tuple[int, str] | None:
     start = int(differ[-1]) + 1
     run = v.size - start
     before = v[:start]
+    quantum = print_quantum(np.append(before[-QUANTUM_SAMPLE:], last))
     if last == 0.0:
         prev = float(before[-1])
-        if run >= COLLAPSE_POINTS and prev >= COLLAPSE_FROM:
+        if run >= COLLAPSE_POINTS and prev >= max(COLLAPSE_FROM, PRINT_QUANTA * quantum):
             return start, f"it fell from {fmt_num(prev)} straight to exactly 0 and printed 0 on all {run} points after"
         return None
     best = float(before.min())
-    if run >= FROZEN_POINTS and best > 0 and last >= FROZEN_ABOVE_BEST * best:
+    if run >= FROZEN_POINTS and best > 0 and last >= FROZEN_ABOVE_BEST * best and last >= PRINT_QUANTA * quantum:
         return start, (
             f"it froze at {fmt_num(last)}, {fmt_num(last / best)}x its best before ({fmt_num(best)}), on all {run} "
             "points after"
         )
     return None
+
+
+def print_quantum(values: np.ndarray) -> float:
+    """The last digit of the print that wrote ``values``: ten to the minus the most decimals any of them
+    shows in its shortest form (0.1234 -> 1e-4; values read from binary records show float32's many
+    decimals, a quantum far below any loss). A loss's text print rounds to it: 0 printed is under half of it."""
+    decimals = 0
+    for x in values:
+        if np.isfinite(x) and x != 0:
+            digits = np.format_float_positional(float(x), unique=True, trim="-")
+            decimals = max(decimals, len(digits.partition(".")[2]))
+    return 10.0 ** -min(decimals, 15)
 
 
 def _collapsed(loss: Series | None) -> tuple[int, str] | None:

@@ -11,7 +11,14 @@ import pytest
 
 import forensics
 from forensics.readers.logmessages import match_messages
-from forensics.timeline import CLIMB_ABOVE_START, COLLAPSE_FROM, COLLAPSE_POINTS, collapsed_from
+from forensics.timeline import (
+    CLIMB_ABOVE_START,
+    COLLAPSE_FROM,
+    COLLAPSE_POINTS,
+    PRINT_QUANTA,
+    collapsed_from,
+    print_quantum,
+)
 
 
 def _analyze(tmp_path, text: str, name: str = "train.log"):
@@ -63,8 +70,8 @@ def test_one_zero_among_finite_values_is_one_batch():
     v = np.array([1.2, 0.9, 0.0, 0.8, 0.7])
     assert collapsed_from(v) is None
     # too few zeros at the end to be where the run stayed
-    assert collapsed_from(np.array([1.2, 0.9, 0.8] + [0.0] * (COLLAPSE_POINTS - 1))) is None
-    assert collapsed_from(np.array([1.2, 0.9, 0.8] + [0.0] * COLLAPSE_POINTS)) is not None
+    assert collapsed_from(np.array([1.2034, 0.9121, 0.8046] + [0.0] * (COLLAPSE_POINTS - 1))) is None
+    assert collapsed_from(np.array([1.2034, 0.9121, 0.8046] + [0.0] * COLLAPSE_POINTS)) is not None
     # a fall from under COLLAPSE_FROM is a loss at its print's resolution
     assert collapsed_from(np.array([0.5, 0.2, COLLAPSE_FROM / 2] + [0.0] * 4)) is None
     # a loss that takes negative values passes through 0
@@ -244,3 +251,30 @@ def test_a_short_record_that_fell_then_jumped_above_its_start_and_stayed(tmp_pat
     report = _analyze(tmp_path, text)
     assert report.diverged is True
     assert min(losses[-3:]) >= CLIMB_ABOVE_START * losses[0]
+
+
+# ---------------------------------------------------------------- healthy look-alikes of the shapes above
+
+
+def test_the_print_s_last_digit_is_read_off_its_values():
+    assert print_quantum(np.array([0.1234, 0.5, 2.0])) == pytest.approx(1e-4)
+    assert print_quantum(np.array([2.3, 0.1, 0.0])) == pytest.approx(0.1)
+    # a float32 value read from a binary record shows many decimals: a quantum far below any loss
+    assert print_quantum(np.array([np.float32(0.1)], dtype=np.float64)) < 1e-6
+
+
+def test_a_loss_printed_coarsely_steps_down_to_0_and_that_is_no_collapse():
+    # '%.1f' of a converging loss: 0.2, 0.1, 0.0 is one digit at a time
+    assert collapsed_from(np.array([2.3, 1.5, 0.9, 0.6, 0.4, 0.3, 0.2, 0.1, 0.0, 0.0, 0.0, 0.0])) is None
+    # a margin (hinge, triplet) loss at '%.2f' met on every triplet: 0.12 is 12 of its last digit
+    assert collapsed_from(np.array([0.9, 0.6, 0.35, 0.2, 0.12, 0.0, 0.0, 0.0, 0.0])) is None
+    # the same fall printed to 4 decimals stands PRINT_QUANTA digits and more above 0: a collapse
+    assert collapsed_from(np.array([0.9134, 0.6021, 0.3517, 0.2046, 0.1213, 0.0, 0.0, 0.0, 0.0])) is not None
+    assert PRINT_QUANTA * 1e-4 <= 0.1213
+
+
+def test_a_coarse_print_repeating_its_value_after_a_stage_change_is_no_freeze():
+    # '%.1f': a harder stage's loss moves within one digit, printed 0.7 again and again
+    assert collapsed_from(np.array([1.2, 0.8, 0.5, 0.4, 0.3, 0.3] + [0.7] * 6)) is None
+    # printed to 4 decimals, the same value six times is a loss that stopped moving
+    assert collapsed_from(np.array([1.2034, 0.8121, 0.5032, 0.4011, 0.3046, 0.3012] + [0.7013] * 6)) is not None

@@ -1233,7 +1233,7 @@ def _recovers(s: Series | None) -> bool:
     return bool(np.isfinite(s.values[s.first_nonfinite_index :]).any())
 
 
-def _exploded(s: Series | None) -> int | None:
+def _exploded(s: Series | None, adversarial: bool = False) -> int | None:
     """A divergence that never printed NaN: the first step where a finite loss stood
     ``EXPLODED_FACTOR`` above both its minimum so far and its first non-zero value; when the
     record ended ``STAYED_UP_FACTOR`` above that first value (:func:`stayed_up_from`), the
@@ -1241,7 +1241,8 @@ def _exploded(s: Series | None) -> int | None:
     tenth's median ``STUCK_FACTOR`` above the minimum and above the first value; on a record shorter
     than ``STUCK_MIN_POINTS``, each of its last ``STUCK_TAIL_POINTS``, also above the median before them),
     the step where it left that minimum for good; or, when that end stood ``CLIMB_ABOVE_START`` above the first
-    value after a best before it, the step after the last that stood within ``CLIMB_ONSET_FACTOR`` of it."""
+    value after a best before it, the step after the last that stood within ``CLIMB_ONSET_FACTOR`` of it (unless it
+    had stood that high before and come back, or ``adversarial``: a GAN generator's loss, :func:`_adversarial`)."""
     if s is None or len(s) < 3:
         return None
     v = s.values
@@ -1276,12 +1277,37 @@ def _exploded(s: Series | None) -> int | None:
     if not lucky and tail > STUCK_FACTOR * fv[m] and tail > fv[0] and m < fv.size - 1:
         above = np.nonzero(fv[m + 1 :] > STUCK_FACTOR * fv[m])[0]
         return int(fs[m + 1 + above[0]]) if above.size else None
-    if tail >= CLIMB_ABOVE_START * first and m < fv.size - STUCK_TAIL_POINTS:
+    if not adversarial and tail >= CLIMB_ABOVE_START * first and m < fv.size - STUCK_TAIL_POINTS:
         # ended far above where it started, from a best before that end (a lucky low point included: the
         # level is judged against the start): the climb began after the last point near the start
         near = np.nonzero(fv <= CLIMB_ONSET_FACTOR * first)[0]
-        return int(fs[int(near[-1]) + 1]) if near.size and near[-1] + 1 < fv.size else None
+        if not near.size or near[-1] + 1 >= fv.size:
+            return None
+        if (fv[: near[-1]] >= CLIMB_ABOVE_START * first).any():
+            # it stood that high before and came back to its start: a climb that recurs (a running total
+            # restarted each epoch, printed undivided) and ends where the period does, no divergence that stayed
+            return None
+        return int(fs[int(near[-1]) + 1])
     return None
+
+
+# A tag that names a GAN's discriminator ("D loss", "loss_D_real", "d_loss", "disc_loss"); the log reader's
+# discriminator words (readers/logmetrics.py), restated here: the timeline imports no reader.
+_DISCRIMINATOR_TAG = re.compile(r"(?:^|[_/.\s-])(?:d|disc|discriminator)(?:$|[_/.\s-])", re.IGNORECASE)
+
+
+def _adversarial(run: RunData, loss: Series | None) -> bool:
+    """Is the training loss a GAN generator's: its log prints a discriminator's loss beside it. The
+    generator's loss rises as its discriminator learns (a game, not a loss minimised to a floor), so a
+    climb above its start is no divergence of its own."""
+    if loss is None:
+        return False
+    for lg in run.logs:
+        if loss.tag in lg.scalars and any(
+            _DISCRIMINATOR_TAG.search(tag) and not _EVAL_WORDS.search(tag) for tag in lg.scalars
+        ):
+            return True
+    return False
 
 
 def stayed_up_from(values: np.ndarray, first: float) -> bool:
@@ -2077,7 +2103,7 @@ def build_timeline(run: RunData) -> Timeline:
         first_nonfinite = _nonfinite_from_messages(run, loss)
         if first_nonfinite is not None:
             nonfinite_by_role["loss"] = first_nonfinite
-    exploded_step = _exploded(loss) if first_nonfinite is None else None
+    exploded_step = _exploded(loss, _adversarial(run, loss)) if first_nonfinite is None else None
     exploded_how = None
     exploded_verb = "exploded"
     if first_nonfinite is None:

@@ -278,3 +278,40 @@ def test_a_coarse_print_repeating_its_value_after_a_stage_change_is_no_freeze():
     assert collapsed_from(np.array([1.2, 0.8, 0.5, 0.4, 0.3, 0.3] + [0.7] * 6)) is None
     # printed to 4 decimals, the same value six times is a loss that stopped moving
     assert collapsed_from(np.array([1.2034, 0.8121, 0.5032, 0.4011, 0.3046, 0.3012] + [0.7013] * 6)) is not None
+
+
+def _gan_lines(g_losses: list[float], with_d: bool = True) -> str:
+    """PyTorch-GAN's implementations (eriklindernoren/PyTorch-GAN, gan.py and its siblings): print('[Epoch %d/%d]
+    [Batch %d/%d] [D loss: %f] [G loss: %f]' % ...) after each batch."""
+    n = len(g_losses)
+    if with_d:
+        return "".join(
+            f"[Epoch {i}/{n}] [Batch 937/938] [D loss: {0.69 - 0.3 * i / n:f}] [G loss: {g:f}]\n"
+            for i, g in enumerate(g_losses)
+        )
+    return "".join(f"[Epoch {i}/{n}] [Batch 937/938] [loss: {g:f}]\n" for i, g in enumerate(g_losses))
+
+
+_G_RISING = [0.72, 0.70, 0.69] + [0.7 + 0.15 * i for i in range(1, 25)] + [4.3, 4.4, 4.2, 4.35]
+
+
+def test_a_gan_generator_s_loss_rising_as_its_discriminator_learns_is_no_climb(tmp_path):
+    (tmp_path / "gan").mkdir()
+    assert _analyze(tmp_path / "gan", _gan_lines(_G_RISING)).diverged is False
+    # the same values as a model's only loss climbed far above its start and stayed there
+    (tmp_path / "plain").mkdir()
+    report = _analyze(tmp_path / "plain", _gan_lines(_G_RISING, with_d=False))
+    assert report.diverged is True
+    assert min(_G_RISING[-3:]) >= CLIMB_ABOVE_START * _G_RISING[0]
+
+
+def test_a_running_total_restarted_each_epoch_climbs_again_and_again_and_is_no_climb(tmp_path):
+    # `running_loss += loss.item()` printed undivided every 200 batches and reset at each epoch: each epoch
+    # climbs from one batch's loss to ten times it and comes back
+    text = ""
+    for epoch in range(1, 4):
+        total = 0.0
+        for b in range(1, 11):
+            total += 0.7 * 0.8 ** (epoch - 1)
+            text += f"[{epoch}, {b * 200:5d}] loss: {total:.3f}\n"
+    assert _analyze(tmp_path, text).diverged is False

@@ -176,6 +176,9 @@ def test_a_name_going_nan_then_stopping_training_is_a_nan_guard(line, name):
         "Epoch 3: val_loss is nan. Stopping training",  # an evaluation metric's early stop
         "Validation Loss is nan, stop training",
         "loss is 0.5123, stopping training early: target reached",
+        # a condition describes the guard (a flag's help text, a config comment); it need never have fired
+        "  --nan_guard           if loss is NaN, stop training",
+        "terminate_on_nan: when the loss is inf, terminate training (default: True)",
     ],
 )
 def test_look_alikes_of_the_guard_are_not_it(line):

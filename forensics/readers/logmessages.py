@@ -99,6 +99,7 @@ class Message:
     needle: str  # a literal every such line contains
     pattern: Deferred | None = None  # what the message names; None: the needle says it all
     fields: Callable[[re.Match[str]], Fields] | None = None
+    unless: Deferred | None = None  # a line this also matches only describes the message (a condition, help text)
 
     def match(self, line: str) -> Fields | None:
         if self.needle not in line:
@@ -106,7 +107,7 @@ class Message:
         if self.pattern is None:
             return {"framework": self.framework, "wording": self.needle}
         m = self.pattern.compiled.search(line)
-        if m is None:
+        if m is None or (self.unless is not None and self.unless.compiled.search(line)):
             return None
         out = self.fields(m) if self.fields else {}
         out.setdefault("framework", self.framework)
@@ -367,6 +368,12 @@ CATALOGUE: tuple[Message, ...] = (
             re.IGNORECASE,
         ),
         lambda m: {"name": m.group(1)},
+        # a guard states that the value went non-finite; a condition before it ("if the loss is NaN, stop
+        # training" in a flag's help text or a config comment) describes the guard, which may never have fired
+        Deferred(
+            r"\b(?:if|when|whenever|whether|unless|until|in case)\s[^.;!?]{0,80}?\b(?:nan|inf|infinity|non-?finite)\b",
+            re.IGNORECASE,
+        ),
     ),
     Message(
         "nonfinite_tensor",

@@ -58,6 +58,10 @@ def test_deeplearning4j_s_performance_listener_score_is_its_loss():
         "step 500 score 0.81 acc 0.77",  # a score among other metrics
         "Epoch 3 validation score 0.8",  # an evaluation's
         "score: 0.93",  # no training counter
+        # a bare score at a step in other words than Deeplearning4j's: a training F1 or BLEU, maximised
+        "step 300 bleu score: 25.10",
+        "Iteration 50, score: 0.8123",
+        "global_step 100 score 0.4512",
     ],
 )
 def test_a_score_that_is_no_training_objective_is_not_the_loss(line):

@@ -887,8 +887,13 @@ def scan_line(line: str) -> LineMetrics:
 # "Score at iteration {} is {}" and PerformanceListener as "iteration {}; ...; score: {};". Elsewhere a score is
 # something maximised (an evaluation's F1 or BLEU, an RL episode's return), so it is the loss only where the line
 # counts training steps, is no evaluation, prints no other metric (an accuracy beside it makes it a metric among
-# metrics) and no reinforcement-learning word.
+# metrics) and no reinforcement-learning word; and only in the wordings of the toolkits that call their objective so
+# (_OBJECTIVE_SCORE): a bare 'score' at a step elsewhere is as often a training F1, a BLEU or a reward model's output,
+# which rise as the model learns and would read as a divergence.
 _SCORE_CORE = "score"
+# Deeplearning4j's two listeners' wordings (their Scala and Kotlin wrappers print them unchanged): the score after
+# "Score at iteration N is", or after the per-iteration timings "iteration time: ..." on PerformanceListener's line.
+_OBJECTIVE_SCORE = re.compile(r"\bscore at iteration \d{1,19} is |\biteration time: [^;]{0,40}; .{0,200}?; score: ")
 _SCORE_COUNTERS = frozenset({"global", "step", "batch"})
 _SCORE_COMPANIONS = frozenset({"learning_rate", "grad_norm", "loss_scale", "epoch"})
 _RL_WORDS = ("episode", "reward", "return")
@@ -899,7 +904,12 @@ def _score_is_loss(out: LineMetrics, line_low: str) -> bool:
         return False
     scores = [t for t, _ in out.pairs if _reading(t)[0] == _SCORE_CORE]
     others = [t for t, _ in out.pairs if t not in scores and t not in _SCORE_COMPANIONS]
-    return len(scores) == 1 and not others and not any(w in line_low for w in _RL_WORDS)
+    return (
+        len(scores) == 1
+        and not others
+        and not any(w in line_low for w in _RL_WORDS)
+        and _OBJECTIVE_SCORE.search(line_low) is not None
+    )
 
 
 # A list of at least this many values under a loss's or an accuracy's name, on a line with no counter, is that

@@ -162,6 +162,21 @@ def test_a_history_dict_pretty_printed_over_many_lines_is_read_whole():
     assert len(series["loss"]) == 8 and len(series["val_loss"]) == 8
 
 
+def test_a_history_after_the_epoch_lines_leaves_their_curve_as_read():
+    # Keras's per-epoch lines, then print(history.history): the same values, the curve as the lines gave it
+    losses = [1.5 * 0.93**e for e in range(1, 31)]
+    lines = "".join(f"Epoch {e}/30 - loss: {v:.4f}\n" for e, v in enumerate(losses, 1))
+    series, *_ = parse_log_text(lines + str({"loss": [round(v, 4) for v in losses]}) + "\n")
+    assert len(series["loss"]) == 30 and series["loss"].values[-1] == pytest.approx(losses[-1], abs=1e-4)
+    # not fire: a shorter list under the same name printed after the run (a setting's values in a config dump)
+    # does not cut the curve to its length
+    series, *_ = parse_log_text(lines + "config: {'loss': [10.0, 20.0, 30.0]}\n")
+    assert len(series["loss"]) == 30 and series["loss"].values.max() < 2
+    # fires: a history alone is read (as above)
+    series, *_ = parse_log_text("{'loss': [10.0, 20.0, 30.0]}\n")
+    assert series["loss"].values.tolist() == [10.0, 20.0, 30.0]
+
+
 def test_a_list_on_a_step_line_is_that_step_s_values_not_a_history():
     # not fire: mmcv's 'lr: [0.01, 0.001]' (one LR per parameter group) and a step's per-output losses
     lm = scan_line("Epoch [3][100/200] lr: [0.01, 0.001], loss: 0.5")

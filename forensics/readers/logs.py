@@ -1393,9 +1393,14 @@ class _LogParser:
         self._saw_metrics(line, None)
 
     def _history(self, curves: dict[str, list[float]], line: int) -> None:
-        """A printed history (logmetrics.MIN_HISTORY_ENTRIES): each list's entries are its series' epochs 1, 2, ..."""
+        """A printed history (logmetrics.MIN_HISTORY_ENTRIES): each list's entries are its series' epochs 1, 2, ...
+        A series the log's own lines already gave as many points or more is left as read: the history repeats
+        them (Keras prints each epoch, then print(history.history) the same values), and a list of fewer under
+        that name (a setting's values in a config printed after the run) would cut the curve to its length."""
         emitter = "print" if not self.rank else f"rank{self.rank}"
         for tag, values in curves.items():
+            if any(t == tag and len(b.steps) >= len(values) for (t, _, _), b in self.series.items()):
+                continue
             for k, value in enumerate(values, 1):
                 self._put(tag, k, value, emitter, unit="epoch")
         self._saw_metrics(line, None)

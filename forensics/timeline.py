@@ -1419,7 +1419,9 @@ def collapsed_from(values: np.ndarray) -> tuple[int, str] | None:
     on ``FROZEN_POINTS`` or more (a net that lost what it learned and froze); else None. A loss that takes negative
     values passes through 0 on its way (a log-likelihood, a flow's), and one that sat on its value from the first
     point never learned (a loss at chance level throughout, an all-masked batch) or is printed too coarsely to say;
-    so is a fall or a frozen value of fewer than ``PRINT_QUANTA`` of the print's last digit (:func:`print_quantum`)."""
+    so is a fall or a frozen value of fewer than ``PRINT_QUANTA`` of the print's last digit (:func:`print_quantum`).
+    Points are counted in the logger's holds (:func:`print_hold`): one that repeats each value it prints shows a
+    run of one value whichever the loss did."""
     v = values
     if v.size <= COLLAPSE_POINTS or not np.isfinite(v).all() or (v < 0).any():
         return None
@@ -1431,18 +1433,30 @@ def collapsed_from(values: np.ndarray) -> tuple[int, str] | None:
     run = v.size - start
     before = v[:start]
     quantum = print_quantum(np.append(before[-QUANTUM_SAMPLE:], last))
+    hold = print_hold(before)
     if last == 0.0:
         prev = float(before[-1])
-        if run >= COLLAPSE_POINTS and prev >= max(COLLAPSE_FROM, PRINT_QUANTA * quantum):
+        if run >= COLLAPSE_POINTS * hold and prev >= max(COLLAPSE_FROM, PRINT_QUANTA * quantum):
             return start, f"it fell from {fmt_num(prev)} straight to exactly 0 and printed 0 on all {run} points after"
         return None
     best = float(before.min())
-    if run >= FROZEN_POINTS and best > 0 and last >= FROZEN_ABOVE_BEST * best and last >= PRINT_QUANTA * quantum:
+    if run >= FROZEN_POINTS * hold and best > 0 and last >= FROZEN_ABOVE_BEST * best and last >= PRINT_QUANTA * quantum:
         return start, (
             f"it froze at {fmt_num(last)}, {fmt_num(last / best)}x its best before ({fmt_num(best)}), on all {run} "
             "points after"
         )
     return None
+
+
+def print_hold(values: np.ndarray) -> int:
+    """How many points in a row the logger printed each value for: the median length of the runs of one value
+    in ``values`` (1 for a loss printed fresh at each point). A progress bar redrawn at every step with a
+    postfix set every N steps (`pbar.set_postfix(loss=...)` inside `if step % N == 0`) holds each value N
+    points: the last value sitting there to the end is its last sample, not a frozen loss."""
+    if values.size < 2:
+        return 1
+    bounds = np.concatenate(([0], np.nonzero(values[1:] != values[:-1])[0] + 1, [values.size]))
+    return max(1, int(median(np.diff(bounds))))
 
 
 def print_quantum(values: np.ndarray) -> float:

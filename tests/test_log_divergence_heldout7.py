@@ -17,6 +17,7 @@ from forensics.timeline import (
     COLLAPSE_POINTS,
     PRINT_QUANTA,
     collapsed_from,
+    print_hold,
     print_quantum,
 )
 
@@ -318,3 +319,30 @@ def test_a_running_total_restarted_each_epoch_climbs_again_and_again_and_is_no_c
             total += 0.7 * 0.8 ** (epoch - 1)
             text += f"[{epoch}, {b * 200:5d}] loss: {total:.3f}\n"
     assert _analyze(tmp_path, text).diverged is False
+
+
+def _stale_postfix_bar(samples: list[float], every: int) -> str:
+    """A tqdm bar written to a file at every step (each redraw a line) whose postfix is set every `every`
+    steps: `if step % every == 0: pbar.set_postfix(loss=loss.item())`, tqdm's ', loss=0.6213]' format."""
+    out, step, total = "", 0, len(samples) * every
+    for loss in samples:
+        for _ in range(every):
+            step += 1
+            bar = f"{step * 100 // total:3d}%|#####     | {step}/{total}"
+            out += f"Epoch 1: {bar} [00:10<00:10, 10.00it/s, loss={loss:.4f}]\n"
+    return out
+
+
+_NOISY_SAMPLES = [0.6213, 0.5521, 0.4843, 0.7112, 0.4109, 0.5237, 0.6631, 0.3921, 0.5832, 0.4711, 0.6023, 0.8517]
+
+
+def test_a_bar_that_repeats_its_last_sample_to_the_end_is_no_frozen_loss(tmp_path):
+    assert print_hold(np.array([0.5, 0.5, 0.5, 0.4, 0.4, 0.4, 0.3, 0.3, 0.3])) == 3
+    assert print_hold(np.array([0.5, 0.4, 0.3, 0.3, 0.2])) == 1
+    # not fire: each per-batch sample held 100 redraws, the last (a noisy 0.85, 2.2x the lowest) is no freeze
+    report = _analyze(tmp_path, _stale_postfix_bar(_NOISY_SAMPLES, every=100))
+    assert report.diverged is False
+    # fires: a value held five holds and more to the end, as a fresh print's five points
+    held = np.repeat(np.array(_NOISY_SAMPLES[:-1] + [2.3026] * 5), 100)
+    assert collapsed_from(held) is not None
+    assert collapsed_from(np.repeat(np.array(_NOISY_SAMPLES[:-1] + [2.3026] * 4), 100)) is None

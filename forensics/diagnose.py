@@ -785,7 +785,7 @@ def _shape(e: Evidence) -> str | None:
 def _finite_blowup(tl: Timeline) -> bool:
     """The run diverged only by a finite loss that exploded: nothing non-finite anywhere. A loss that
     collapsed to exactly 0 is no such blow-up: its zeros stand for a NaN the logger masked or a
-    float16 loss zeroed (``timeline.collapsed_from``)."""
+    NaN the training code replaced by 0 (``timeline.collapsed_from``)."""
     return (
         tl.exploded_step is not None
         and tl.exploded_verb != "collapsed"

@@ -129,7 +129,8 @@ SPIKE_FACTOR = 3.0
 # a loss converging to ~0 passes through its print's last decimals on the way (0.0003, 0.0001, 0.0), and a
 # cross-entropy of 0.1 is still ~10 % of the label's probability away from a perfect fit. The zeros are
 # a NaN the logger masked (the HF Trainer's logging_nan_inf_filter logs 0.0 for an interval whose every
-# step was NaN or Inf) or a float16 loss that overflowed and was zeroed: a dead run.
+# step was NaN or Inf) or the training code replaced by 0 (torch.nan_to_num(loss), a guard that sets a NaN
+# loss to 0 and goes on): a dead run.
 COLLAPSE_FROM = 0.1
 # ... and printed exactly 0 on at least this many points, to the end of the record: one zero is one
 # batch (a margin loss met, a rounded print), a run of them to the end is where the run stayed.
@@ -1415,7 +1416,7 @@ def _pinned(loss: Series | None, terms: tuple[Series, ...], percentage: bool = F
 def collapsed_from(values: np.ndarray) -> tuple[int, str] | None:
     """(index, how) from which a finite loss, in step order, sat on one printed value to the end after a
     different value: exactly 0 after at least ``COLLAPSE_FROM`` on ``COLLAPSE_POINTS`` points or more (a NaN the
-    logger masked, or a float16 loss zeroed), or any one value ``FROZEN_ABOVE_BEST`` times above its best before,
+    logger or the training code masked as 0), or any one value ``FROZEN_ABOVE_BEST`` times above its best before,
     on ``FROZEN_POINTS`` or more (a net that lost what it learned and froze); else None. A loss that takes negative
     values passes through 0 on its way (a log-likelihood, a flow's), and one that sat on its value from the first
     point never learned (a loss at chance level throughout, an all-masked batch) or is printed too coarsely to say;

@@ -655,7 +655,7 @@ def inf_loss_at_wide_precision(tl: Timeline) -> list[Finding]:
 
 
 # A loss that collapsed to exactly 0 (timeline.collapsed_from): its zeros stand for non-finite steps
-# the logger masked or a float16 loss zeroed. Which operation failed is not shown, so the weight is
+# the logger or the training code masked as 0. Which operation failed is not shown, so the weight is
 # that of a sign, not a proof; stated float16 (or a float16 scaler's lines) names the overflow.
 COLLAPSE_WEIGHT = 0.35
 
@@ -669,7 +669,8 @@ def loss_collapsed_to_zero(tl: Timeline) -> list[Finding]:
         COLLAPSE_POINTS (3) or more, to the end of the record, with no
         non-finite value logged (the divergence the timeline calls
         "collapsed"): the HF Trainer's `{'loss': 0.0, ...}` dicts of a
-        fine-tune that logged 3.85 once, a float16 run's printed loss of 0.
+        fine-tune that logged 3.85 once, a loss the training code passed
+        through torch.nan_to_num.
         A loss that converges passes through its print's last decimals on its
         way down (0.0003, 0.0001, 0.0), and one at 0 from its first point (a
         GRPO loss, a DPO margin met from the start) never fell there: both
@@ -682,11 +683,13 @@ def loss_collapsed_to_zero(tl: Timeline) -> list[Finding]:
         print's resolution in one logging interval. Exactly 0 there is what is
         left of a non-finite loss: the HF Trainer's logging_nan_inf_filter
         leaves NaN and Inf steps out of its running sum, so an interval whose
-        every step was non-finite logs 0.0; a float16 loss that overflowed
-        and was zeroed or masked does the same. The operation that overflowed
-        is the likeliest fault (the logger hid its Inf or NaN), float16 first
-        where a source states it (its 65504 is met by logits and sums of
-        squares that float32 holds). A weak sign, not a proof: a NaN from an
+        every step was non-finite logs 0.0 (no precision makes it: only the
+        filter); training code that replaces a NaN loss by 0
+        (torch.nan_to_num(loss), a guard that sets it to 0 and goes on) prints
+        0 for each such step. The operation that went non-finite is the
+        likeliest fault (the logger hid its Inf or NaN), a float16 overflow
+        first where a source states float16 (its 65504 is met by logits and
+        sums of squares that float32 holds). A weak sign, not a proof: a NaN from an
         LR past the stability limit or from bad inputs is masked the same way.
 
     Evidence it reports:
@@ -694,8 +697,8 @@ def loss_collapsed_to_zero(tl: Timeline) -> list[Finding]:
         follow; the precision where a source states it.
 
     Fix to suggest:
-        Log the raw loss (logging_nan_inf_filter=False) to see the first NaN or
-        Inf; train in bfloat16 or float32 instead of float16 (V100 and older
+        Log the raw loss (logging_nan_inf_filter=False, no nan_to_num on it) to
+        see the first NaN or Inf; train in bfloat16 or float32 instead of float16 (V100 and older
         GPUs have no bfloat16: keep fp16 with dynamic loss scaling and the
         loss and softmax in float32).
     """
@@ -710,12 +713,14 @@ def loss_collapsed_to_zero(tl: Timeline) -> list[Finding]:
         Finding(
             "fp16_overflow" if fp16 else None,
             f"The zeros from {where} on are no fit: a logger that masks non-finite steps prints 0.0 for an "
-            "interval whose every step was NaN or Inf (the HF Trainer's logging_nan_inf_filter), and a float16 "
-            "loss that overflowed is zeroed the same way" + ("; this run computes in float16." if fp16 else "."),
+            "interval whose every step was NaN or Inf (the HF Trainer's logging_nan_inf_filter), and training "
+            "code that replaces a NaN loss by 0 (torch.nan_to_num) prints 0 for each such step"
+            + ("; this run computes in float16, whose overflow is the likeliest NaN." if fp16 else "."),
             COLLAPSE_WEIGHT,
             step=tl.exploded_step,
             source=tl.loss.source,
-            fix="Log the raw loss (logging_nan_inf_filter=False) to find the first NaN/Inf; train in bfloat16 or "
-            "float32 rather than float16, or keep fp16 with dynamic loss scaling and the loss/softmax in float32.",
+            fix="Log the raw loss (logging_nan_inf_filter=False, no nan_to_num on it) to find the first NaN/Inf; "
+            "train in bfloat16 or float32 rather than float16, or keep fp16 with dynamic loss scaling and the "
+            "loss/softmax in float32.",
         )
     ]

@@ -97,9 +97,10 @@ MAX_HELDOUT4_CRASHES = 0
 # as inf is an overflowed exp (OpenNMT-tf diverged) and a loss that never fell below its first value before
 # its climb is LR002's (ssd.pytorch: learning_rate): 57/58, 25/30; a counter that never advances numbers its
 # lines in log order (BMN: numerical_instability): 26/30; a NaN at LR 0 with no setting read weighing as a
-# first step, no more (DATA001), makes sentence_transformers_2703's mt5 in fp16 numerical: 27/30.
+# first step, no more (DATA001), makes sentence_transformers_2703's mt5 in fp16 numerical: 27/30; faster-rcnn.pytorch's
+# head terms read under the loss they add up to, and a box term NaN beside normal class terms (DATA009): 28/30.
 MIN_HELDOUT5_DIVERGED = 57 / 58
-MIN_HELDOUT5_CAUSE = 27 / 30
+MIN_HELDOUT5_CAUSE = 28 / 30
 MAX_HELDOUT5_BAD_INCONCLUSIVE = 0
 MAX_HELDOUT5_CRASHES = 0
 

@@ -329,6 +329,10 @@ _LOSS_SETTING_WORDS = ("scale", "weight", "coef", "factor")
 # "l_pix", "l_g_gan", "l_d_real": a loss term by the short prefix (BasicSR and the mmsr/ESRGAN
 # family name every term so); "l1", "l2" have no underscore and are no loss term
 _LOSS_TERM = re.compile(r"l_[a-z][a-z0-9_]{0,40}")
+# faster-rcnn.pytorch (trainval_net.py, and the many detectors forked from it) prints its four head terms bare,
+# on the line under its loss: "rpn_cls: %.4f, rpn_box: %.4f, rcnn_cls: %.4f, rcnn_box %.4f"; each is read as the
+# loss term it is (loss_rpn_cls, mmdetection's and detectron2's way of naming the same heads' terms)
+_HEAD_TERM = re.compile(r"(?:rpn|rcnn)_(?:cls|box)")
 # a word of a loss term's name that says it trains a GAN's discriminator ("l_d_real",
 # "loss_D", "d_loss"): another objective than the model's, never summed into its loss
 _DISCRIMINATOR_WORDS = frozenset({"d", "disc", "discriminator"})
@@ -362,7 +366,8 @@ _TRAIN_WORDS = frozenset({"train", "training", "tr", "main"})  # chainer's "main
 
 # A line that names no metric cannot give one: a cheap test before tokenizing (every alias
 # above contains one of these, or "l.r", "learning" or "err")
-_HINT_WORDS = tuple(dict.fromkeys(w.lower() for w in (*_METRIC_WORDS, "l.r", "learning", "err")))
+# "rpn_" hints at faster-rcnn.pytorch's bare head terms (_HEAD_TERM), whose names hold no metric word
+_HINT_WORDS = tuple(dict.fromkeys(w.lower() for w in (*_METRIC_WORDS, "l.r", "learning", "err", "rpn_")))
 
 
 def names_a_metric(text: str) -> bool:
@@ -466,6 +471,8 @@ def metric_name(words: tuple[str, ...]) -> str | None:
         return "learning_rate" if "base" not in key else None  # Lightning "lr-Adam"; mmengine base_lr kept out
     if any(w in key for w in _NOT_METRIC_WORDS) or key.startswith(_NOT_METRIC_PREFIXES):
         return None
+    if _HEAD_TERM.fullmatch(key):
+        return f"loss_{key}"
     if any(w in key for w in _METRIC_WORDS) or _LOSS_TERM.fullmatch(key) or _reading(key)[0] in _NAMED_BY_CORE:
         return key
     return None

@@ -714,9 +714,10 @@ class _LogParser:
         self.loss_basis = ""  # what the loss was read as on a line that printed none as 'loss'
         self.box_rows = 0  # rows of the key/value boxes closed so far: each printed a metric (for sniffing)
         self.last_metric_line = -1
-        # (line, step, emitter) of the last metric line whose counters gave a step and that printed no loss:
-        # counter-less metric lines right under it are the rest of its record
-        self.record: tuple[int, int, str] | None = None
+        # (line, step, emitter, printed its loss) of the last metric line whose counters gave a step:
+        # counter-less metric lines right under it are the rest of its record (under a line that printed
+        # the loss, only a line of its terms, whose own total the record's loss already is)
+        self.record: tuple[int, int, str, bool] | None = None
         self.wrap_tail = ""  # the last line, when long enough to have been wrapped into the next
         self.open_list: tuple[str, int, int] | None = None  # a list still open: (its text, first line, lines)
 
@@ -1368,8 +1369,8 @@ class _LogParser:
             for tag, val in pairs:
                 self._put(tag, step, val, emitter)
             self._saw_metrics(line, step)
-            # a record that opens with its counters and prints its loss on the lines under them
-            self.record = (line, step, emitter) if not any(t == "loss" for t, _ in pairs) else None
+            # a record that opens with its counters and prints its loss, or its loss's terms, on the lines under them
+            self.record = (line, step, emitter, any(t == "loss" for t, _ in pairs))
             return
         if lm.epoch is not None:
             base = self.generic_epoch_base if self.generic_epoch_base is not None else 1
@@ -1379,13 +1380,26 @@ class _LogParser:
             return
         record = self.record
         if record is not None and 0 < line - record[0] <= RECORD_LINES and record[2] == emitter:
-            # "Step: 682/800000 ----- Cur_lr: 0.4 ----- Time: 0.82 sec." then "S1 loss: ... | Total loss: ..."
-            # (a multi-stage pose network's print loop): the lines under a record's counters are its values
-            for tag, val in pairs:
-                self._put(tag, record[1], val, emitter)
-            self._saw_metrics(line, record[1])
-            self.record = (line, record[1], emitter)
-            return
+            if record[3]:
+                # faster-rcnn.pytorch's trainval_net.py: "[session 1][epoch  1][iter  100/2892] loss: nan, lr: ..."
+                # then "rpn_cls: 0.69, rpn_box: nan, rcnn_cls: 0.26, rcnn_box 0.0": the terms of the loss the
+                # counters' line printed (a line whose loss is the sum of its terms, none printed as 'loss');
+                # any other line under a printed loss is not the record's (and is read as before)
+                terms = [(t, v) for t, v in pairs if t != "loss"]
+                if basis is not None and not lm.eval_context and terms:
+                    for tag, val in terms:
+                        self._put(tag, record[1], val, emitter)
+                    self._saw_metrics(line, record[1])
+                    self.record = (line, record[1], emitter, True)
+                    return
+            else:
+                # "Step: 682/800000 ----- Cur_lr: 0.4 ----- Time: 0.82 sec." then "S1 loss: ... | Total loss: ..."
+                # (a multi-stage pose network's print loop): the lines under a record's counters are its values
+                for tag, val in pairs:
+                    self._put(tag, record[1], val, emitter)
+                self._saw_metrics(line, record[1])
+                self.record = (line, record[1], emitter, False)
+                return
         # no counter at all: the points are numbered in the order they were printed
         self.line_order += 1
         for tag, val in pairs:

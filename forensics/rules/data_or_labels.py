@@ -87,6 +87,23 @@ RECURRING_NONFINITE_WEIGHT = 0.75
 CLEAN_FIRST_INPUTS_WEIGHT = -0.5
 
 
+# DATA009. A detector's box-regression term on encoded offsets (Faster R-CNN's smooth L1 on (dx, dy, log dw,
+# log dh), mmdet's loss_bbox, detectron2's loss_box_reg): its name holds one of these words
+_BOX_TERM_WORDS = frozenset({"box", "bbox", "reg", "loc", "l1", "smoothl1", "rpnl1loss", "rcnnl1loss"})
+# ... unless its name says it is an IoU loss: GIoU/DIoU/CIoU compare boxes decoded through exp(), which overflows
+# to Inf as soon as the outputs grow (an LR too high), so its NaN says nothing of its targets
+_IOU_TERM = re.compile(r"iou", re.IGNORECASE)
+# a classification term of the same detector (cross-entropy over classes, objectness, RPN's fg/bg logloss)
+_CLASS_TERM_WORDS = frozenset({"cls", "class", "classifier", "conf", "obj", "objectness", "ce", "logloss"})
+# a classification cross-entropy at or under this is at a level training reaches (ln 1000 = 6.9 for a
+# thousand classes at chance; 20 is a true-class probability of 2e-9: logits already far out of range)
+CLASS_TERM_NORMAL_MAX = 20.0
+# the box term's NaN with every classification term finite and normal: a target the encoding cannot take
+# (log of a zero-width box); a lean, below a framework's word, as an operation's own overflow in the box
+# head is still possible
+BOX_TERM_NAN_WEIGHT = 0.6
+
+
 def unscaled(a: ArrayStats) -> bool:
     """Inputs far from unit scale: values past UNSCALED_ABS_MAX, or a std past UNSCALED_STD."""
     if not (math.isfinite(a.max) and math.isfinite(a.min)):
@@ -551,5 +568,80 @@ def recurring_nonfinite(tl: Timeline) -> list[Finding]:
             source=s.source,
             fix=f"Replay the batches fed at {s.unit}s {shown} (same order): check their rows for NaN/Inf and "
             "out-of-range labels, and filter or repair them.",
+        )
+    ]
+
+
+def _term_words(tag: str) -> set[str]:
+    return {w for w in re.split(r"[^a-z0-9]+", tag.lower()) if w} | {tag.lower()}
+
+
+@rule("DATA009", "box-term-non-finite-beside-finite-class-terms", "data_or_labels", (), needs=("loss",))
+def box_term_nonfinite(tl: Timeline) -> list[Finding]:
+    """
+    What it detects:
+        At the step where a detector's loss first went non-finite, a
+        box-regression term printed beside it (``rpn_box``, ``loss_bbox``,
+        ``loss_box_reg``, ``RPNL1Loss``; not an IoU loss) is non-finite while
+        every classification term printed at that step (``rpn_cls``,
+        ``loss_cls``, objectness) is finite and at a level training reaches
+        (CLASS_TERM_NORMAL_MAX).
+
+    Why it points to this cause:
+        The heads share one backbone: weights or activations that blew up (an
+        LR too high, exploding gradients) make every head's outputs non-finite,
+        the classification logits with the box offsets, and an overflow in the
+        shared features does the same. A box term that alone goes NaN while the
+        classifier on the same features stays at a normal loss went non-finite
+        in its own computation, which beside the predictions takes only the
+        targets: the offsets are encoded as (dx/w, dy/h, log(w_gt/w), log(h_gt/h)),
+        so a ground-truth box of zero width or height (x2 == x1, a box flipped or
+        cut to nothing by a crop), or a NaN coordinate in the annotations, makes
+        its target -Inf or NaN. IoU losses are left out: they compare boxes
+        decoded through exp(), which overflows from the outputs alone.
+
+    Evidence it reports:
+        The step, the box term(s) non-finite and the classification terms with
+        their values there.
+
+    Fix to suggest:
+        Filter the annotations: drop boxes with x2 <= x1 or y2 <= y1 (after any
+        resize or crop) and boxes with NaN coordinates, and check images whose
+        boxes all fall outside the crop.
+    """
+    nf = tl.first_nonfinite
+    if nf is None or nf.role != "loss" or tl.loss is None:
+        return []
+    box: list[str] = []
+    classes: list[tuple[str, float]] = []
+    for t in tl.other_losses:
+        if t.unit != tl.loss.unit or t.source != tl.loss.source:
+            continue
+        at = t.values[t.steps == nf.step]
+        if not at.size:
+            continue
+        value = float(at[0])
+        words = _term_words(t.tag)
+        if words & _CLASS_TERM_WORDS:
+            classes.append((t.tag, value))
+        elif words & _BOX_TERM_WORDS and not _IOU_TERM.search(t.tag) and not math.isfinite(value):
+            box.append(t.tag)
+    if not box or not classes:
+        return []
+    if not all(math.isfinite(v) and abs(v) <= CLASS_TERM_NORMAL_MAX for _, v in classes):
+        return []
+    shown = ", ".join(f"{name} {fmt_num(v)}" for name, v in classes)
+    return [
+        Finding(
+            None,
+            f"At step {nf.step} the box term {', '.join(box)} went non-finite while the classification term(s) "
+            f"on the same features stayed at a normal level ({shown}): the weights did not blow up (every head "
+            "would be non-finite), the box targets did: a ground-truth box of zero width or height, or a NaN "
+            "coordinate, makes the encoded offset log(0) or NaN.",
+            BOX_TERM_NAN_WEIGHT,
+            step=nf.step,
+            source=nf.source,
+            fix="Check the annotations fed around that step: drop boxes with x2 <= x1 or y2 <= y1 (after resizing "
+            "and cropping) and boxes with NaN coordinates.",
         )
     ]

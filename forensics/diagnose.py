@@ -28,7 +28,7 @@ from forensics.records import CUT_TRACEBACK, Kind, Status
 from forensics.rules import REGISTRY
 from forensics.rules.base import CAUSES, CONTEXT, Evidence
 from forensics.rules.context import blown_up_before_nonfinite, term_blown_up_at_nonfinite
-from forensics.timeline import RecordEnd, Timeline
+from forensics.timeline import NonFinite, RecordEnd, Timeline
 from forensics.util import fmt_num
 
 # Evidence at or above this weight is decisive on its own (the framework named the fault,
@@ -759,8 +759,41 @@ def _left_open(tl: Timeline, top: Candidate, evidence: list[Evidence]) -> str | 
             "A NaN straight from a normal loss is what a batch holding NaN/Inf and an operation's singularity in that "
             "step (0/0 in a batch statistic, log(0)) both leave, and nothing kept tells them apart (the rows fed at "
             "that step would): the cause named is a lean, not a finding, and its confidence says so."
+            + _unlogged_between(nf)
         )
     return None
+
+
+def _unlogged_between(nf: NonFinite) -> str:
+    """What the log did not show between the last finite loss it printed and the first non-finite one, when
+    that is more than the one update a sudden NaN takes: a climb there, under a step size too large or
+    gradients growing, leaves the same two printed values, so "straight from a normal loss" holds only at
+    the print's resolution (in the public threads, such NaNs were settled as an LR too high and as exploding
+    gradients as often as an operation's; the scenario corpus, whose faults climb where they are logged, does
+    not show it, so this is said, not weighed)."""
+    if nf.last_finite_step is None or nf.tag.startswith("message:"):
+        return ""
+    if nf.unit == "log_index":
+        unseen = (
+            "The log prints no step counter, so how many updates ran between its last finite line and the NaN is "
+            "unknown"
+        )
+    elif nf.unit == "epoch":
+        unseen = (
+            f"The loss is printed once an epoch: a whole epoch of updates ran between epoch {nf.last_finite_step} "
+            f"and epoch {nf.step}, unlogged"
+        )
+    elif nf.step - nf.last_finite_step > 1:
+        unseen = (
+            f"{nf.step - nf.last_finite_step} updates ran unlogged between step {nf.last_finite_step} and step "
+            f"{nf.step}"
+        )
+    else:
+        return ""
+    return (
+        f" {unseen}: a climb there, from a step size too large or from growing gradients, would print the same, so "
+        "the learning rate and exploding weights are not ruled out either."
+    )
 
 
 def _cause_kind(top: Candidate, evidence: list[Evidence]) -> tuple[str, set[str]]:

@@ -95,6 +95,11 @@ _BOX_TERM_WORDS = frozenset({"box", "bbox", "reg", "loc", "l1", "smoothl1", "rpn
 _IOU_TERM = re.compile(r"iou", re.IGNORECASE)
 # a classification term of the same detector (cross-entropy over classes, objectness, RPN's fg/bg logloss)
 _CLASS_TERM_WORDS = frozenset({"cls", "class", "classifier", "conf", "obj", "objectness", "ce", "logloss"})
+# "reg" and "l1" also name a weight penalty (a classifier's "ce_loss ... reg_loss", "l1_loss", "l2_reg"), whose
+# sum of squares overflows from large weights alone: a box term by them only beside a detector's own
+# classification term, not beside a bare cross-entropy that any classifier prints
+_PENALTY_WORDS = frozenset({"reg", "l1"})
+_DETECTOR_CLASS_WORDS = _CLASS_TERM_WORDS - {"ce"}
 # a classification cross-entropy at or under this is at a level training reaches (ln 1000 = 6.9 for a
 # thousand classes at chance; 20 is a true-class probability of 2e-9: logits already far out of range)
 CLASS_TERM_NORMAL_MAX = 20.0
@@ -585,7 +590,10 @@ def box_term_nonfinite(tl: Timeline) -> list[Finding]:
         ``loss_box_reg``, ``RPNL1Loss``; not an IoU loss) is non-finite while
         every classification term printed at that step (``rpn_cls``,
         ``loss_cls``, objectness) is finite and at a level training reaches
-        (CLASS_TERM_NORMAL_MAX).
+        (CLASS_TERM_NORMAL_MAX). A term named only by "reg" or "l1" counts
+        as a box term beside a detector's own classification term (cls,
+        objectness...), not beside a bare cross-entropy: there it is a weight
+        penalty, whose sum of squares overflows from large weights alone.
 
     Why it points to this cause:
         The heads share one backbone: weights or activations that blew up (an
@@ -612,7 +620,7 @@ def box_term_nonfinite(tl: Timeline) -> list[Finding]:
     nf = tl.first_nonfinite
     if nf is None or nf.role != "loss" or tl.loss is None:
         return []
-    box: list[str] = []
+    box: list[tuple[str, bool]] = []  # (tag, named only by a word that may name a weight penalty)
     classes: list[tuple[str, float]] = []
     for t in tl.other_losses:
         if t.unit != tl.loss.unit or t.source != tl.loss.source:
@@ -625,8 +633,10 @@ def box_term_nonfinite(tl: Timeline) -> list[Finding]:
         if words & _CLASS_TERM_WORDS:
             classes.append((t.tag, value))
         elif words & _BOX_TERM_WORDS and not _IOU_TERM.search(t.tag) and not math.isfinite(value):
-            box.append(t.tag)
-    if not box or not classes:
+            box.append((t.tag, not (words & _BOX_TERM_WORDS) - _PENALTY_WORDS))
+    detector = any(_term_words(name) & _DETECTOR_CLASS_WORDS for name, _ in classes)
+    box_tags = [tag for tag, penalty_word in box if detector or not penalty_word]
+    if not box_tags or not classes:
         return []
     if not all(math.isfinite(v) and abs(v) <= CLASS_TERM_NORMAL_MAX for _, v in classes):
         return []
@@ -634,7 +644,7 @@ def box_term_nonfinite(tl: Timeline) -> list[Finding]:
     return [
         Finding(
             None,
-            f"At step {nf.step} the box term {', '.join(box)} went non-finite while the classification term(s) "
+            f"At step {nf.step} the box term {', '.join(box_tags)} went non-finite while the classification term(s) "
             f"on the same features stayed at a normal level ({shown}): the weights did not blow up (every head "
             "would be non-finite), the box targets did: a ground-truth box of zero width or height, or a NaN "
             "coordinate, makes the encoded offset log(0) or NaN.",

@@ -292,6 +292,19 @@ PRINTED: list[tuple[str, str, str, dict]] = [
         "loss_scale_minimum",
         {"min_scale": 0.0001},
     ),
+    (
+        "Marian 1.11 (src/training/graph_group.cpp GraphGroup::decreaseCostScaleFactor, spdlog prefix)",
+        "[2022-05-09 06:55:01] NaN/Inf percentage 0.70 in 10 gradient updates, but cost-scaling factor 7.62939e-06 "
+        "is already at minimum",
+        "loss_scale_minimum",
+        {"min_scale": 7.62939e-06},
+    ),
+    (
+        "k2-fsa icefall (2023, egs/*/train.py: raise RuntimeError(f'grad_scale is too small, exiting: {...}'))",
+        "RuntimeError: grad_scale is too small, exiting: 2.3283064365386963e-10",
+        "loss_scale_minimum",
+        {"min_scale": 2.3283064365386963e-10},
+    ),
     # ---------------------------------------------------------------- out of memory
     (
         "Lua Torch torch7 (lib/TH/THGeneral.c THAlloc), PyTorch <= 0.4 CPU",
@@ -433,6 +446,18 @@ PRINTED: list[tuple[str, str, str, dict]] = [
         "ValueError: SILog is NaN, Stopping training",
         "nan_loss",
         {"name": "SILog"},
+    ),
+    (
+        "ultralytics yolov5 (2020, train.py: print('WARNING: non-finite loss, ending training ', loss_items))",
+        "WARNING: non-finite loss, ending training  tensor([nan, nan, nan, nan], device='cuda:0')",
+        "nan_loss",
+        {},
+    ),
+    (
+        "neosr (2024, neosr/models/image.py: raise ValueError with this text when torch.isnan(l_g_total))",
+        "                  NaN found, aborting training. Make sure you're using a proper learning rate.",
+        "nan_loss",
+        {},
     ),
     (
         'AdaBins (2021, loss.py SILogLoss.forward: print("Nan SILog loss")), copied by ZoeDepth\'s loss.py',

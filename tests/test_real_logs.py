@@ -134,10 +134,11 @@ MAX_HELDOUT7_BAD_INCONCLUSIVE = 0
 MAX_HELDOUT7_CRASHES = 0
 
 # heldout8 floors: measured once blind, on the ninth round's final main (38/54 diverged, 15/26 cause,
-# 7 inconclusive with evidence, no crash; the round's starting commit gave 38/54, 16/26, 7 and 0 on it).
-MIN_HELDOUT8_DIVERGED = 38 / 54
+# 7 inconclusive with evidence, no crash; the round's starting commit gave 38/54, 16/26, 7 and 0 on it). Seen
+# since: the NaN stops and scaler floors of ultralytics, neosr, icefall and Marian catalogued: 42/54, 4.
+MIN_HELDOUT8_DIVERGED = 42 / 54
 MIN_HELDOUT8_CAUSE = 15 / 26
-MAX_HELDOUT8_BAD_INCONCLUSIVE = 7
+MAX_HELDOUT8_BAD_INCONCLUSIVE = 4
 MAX_HELDOUT8_CRASHES = 0
 
 # dev floors: what it measures since LR013 (34/34 diverged, 9 -> 10 of 11 cause, none inconclusive with evidence).
@@ -348,14 +349,11 @@ def test_heldout8_real_logs():
 # (heldout3's blind measurement found four: nngraph's NaN check, ESPnet's skip warnings, neuralhydrology's
 # stop, OpenNMT-tf's guard in a flattened traceback; all read since)
 UNCATALOGUED: dict[str, str] = {
-    # heldout8, found by its one blind measurement
+    # heldout8, found by its one blind measurement (and ultralytics' 'non-finite loss, ending training', neosr's
+    # 'NaN found, aborting training', icefall's 'grad_scale is too small, exiting' and Marian's cost scaler at its
+    # minimum, catalogued since)
     "deepspeech_pytorch_485_one_nan_loss_set_to_0_skipped_then_loss_40s_again": "deepspeech.pytorch's NaN skip",
-    "marian_386_cost_nan_at_update_535500_cost_scaling_at_minimum": "Marian's cost-scaling factor at its minimum",
     "mmrotate_326_kfiou_retinanet_loss_nan_after_30_epochs": "PyTorch's clip_grad_norm_ 'Non-finite norm' warning",
-    "neosr_82_nan_found_aborting_training_epoch_79_bf16_amp": "neosr's 'NaN found, aborting training'",
-    "ultralytics_yolov3_842_huge_images_obj_loss_1400_non_finite_warning": "ultralytics' non-finite loss stop",
-    "yolov5_673_epoch_16_bar_non_finite_loss_ending_training": "ultralytics' non-finite loss stop",
-    "zipvoice_17_grad_scale_too_small_two_gpus_without_k2": "icefall's 'grad_scale is too small, exiting'",
     # (heldout6's blind measurement found one, read since: MXNet's 'cudaMalloc failed: out of memory' from its
     # pooled storage manager, wrapped mid-word in the paste, read from the two lines joined)
     # heldout5, found by its one blind measurement

@@ -376,6 +376,21 @@ CATALOGUE: tuple[Message, ...] = (
         ),
     ),
     Message(
+        "nan_loss",
+        "ultralytics",
+        "WARNING: non-finite loss, ending training {loss_items}",
+        "ultralytics/yolov3 and yolov5 train.py (the torch.isfinite(loss) check before backward, then return; "
+        "copied with sys.exit(1) into many classification and detection training loops)",
+        "non-finite loss, ending training",
+    ),
+    Message(
+        "nan_loss",
+        "neosr",
+        "NaN found, aborting training. Make sure you're using a proper learning rate.",
+        "neosr/models/image.py (torch.isnan on the generator's total loss, then ValueError)",
+        "NaN found, aborting training",
+    ),
+    Message(
         "nonfinite_tensor",
         "adabins",
         "Nan SILog loss",
@@ -738,6 +753,26 @@ CATALOGUE: tuple[Message, ...] = (
         "fairseq/optim/dynamic_loss_scaler.py",
         "Minimum loss scale reached",
         Deferred(r"Minimum loss scale reached \(" + _SCALE + r"\)"),
+        lambda m: {"min_scale": _num(m.group(1))},
+    ),
+    Message(
+        "loss_scale_minimum",
+        "marian",
+        "NaN/Inf percentage {:.2f} in {} gradient updates, but cost-scaling factor {} is already at minimum",
+        "marian-nmt src/training/graph_group.cpp (GraphGroup::decreaseCostScaleFactor: its fp16 cost scaler, at "
+        "its floor, still meets NaN/Inf gradients; warned, not aborted)",
+        "is already at minimum",
+        Deferred(r"but cost-scaling factor " + _SCALE + r" is already at minimum"),
+        lambda m: {"min_scale": _num(m.group(1))},
+    ),
+    Message(
+        "loss_scale_minimum",
+        "icefall",
+        "grad_scale is too small, exiting: {cur_grad_scale}",
+        "k2-fsa/icefall recipes' train.py and their offspring (ZipVoice): the GradScaler's scale fell below 1e-5, "
+        "after the 'Grad scale is small' warnings, then RuntimeError",
+        "grad_scale is too small, exiting",
+        Deferred(r"grad_scale is too small, exiting: {0,4}" + _SCALE),
         lambda m: {"min_scale": _num(m.group(1))},
     ),
     Message(

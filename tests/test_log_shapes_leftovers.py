@@ -340,3 +340,52 @@ def test_an_amp_optim_wrapper_in_the_printed_config_states_its_dtype():
     bf16 = config.replace("loss_scale='dynamic'", "dtype='bfloat16'")
     _, events, *_ = parse_log_text(f"Config:\n{bf16}\n")
     assert [e.values["dtype"] for e in events if e.kind == "mixed_precision"] == ["bfloat16"]
+
+
+# ---------------------------------------------------------------- a loss's terms listed by name after its heading
+
+
+_PYTORCH_YOLOV3_FORMAT = (
+    "[Epoch %d/%d, Batch %d/%d] [Losses: x %f, y %f, w %f, h %f, conf %f, cls %f, total %f, recall: %.5f, "
+    "precision: %.5f]\n"
+)
+
+
+def _pytorch_yolov3_lines(totals: list[float]) -> str:
+    """eriklindernoren/PyTorch-YOLOv3 train.py of 2018 prints _PYTORCH_YOLOV3_FORMAT % (epoch, epochs, batch_i,
+    len(dataloader), losses["x"], ..., losses["cls"], loss.item(), losses["recall"], losses["precision"])."""
+    out = []
+    for k, total in enumerate(totals):
+        x = y = w = h = cls = total / 6 if math.isfinite(total) else total
+        values = (0, 30, 320 + k, 1313, x, y, w, h, 0.755184, cls, total, 0.1, 0.2)
+        out.append(_PYTORCH_YOLOV3_FORMAT % values)  # the toolkit's own printf format
+    return "".join(out)
+
+
+def test_the_total_among_terms_listed_after_a_losses_heading_is_the_loss():
+    totals = [9.1, 8.7, 8.2, float("nan"), float("nan")]
+    series, *_ = parse_log_text(_pytorch_yolov3_lines(totals), "train.log")
+    assert series["loss"].values[:3].tolist() == pytest.approx([9.1, 8.7, 8.2])
+    assert np.isnan(series["loss"].values[3:]).all()
+    assert series["loss_conf"].values.tolist() == [0.755184] * 5  # a term, not the loss
+    assert series["recall"].values.tolist() == [0.1] * 5  # a metric after the terms keeps its own name
+
+
+def test_pytorch_yolo2_s_region_loss_line_lists_its_terms_after_loss():
+    # marvis/pytorch-yolo2 region_loss.py (2017): print('%d: nGT %d, recall %d, proposals %d, loss: x %f, y %f, w %f,
+    # h %f, conf %f, cls %f, total %f' % (self.seen, nGT, nCorrect, nProposals, ...)), without its 'seen' prefix
+    line = "nGT 46, recall 26, proposals 0, loss: x 2.349184, y 2.490905, w nan, h nan, conf nan, cls nan, total nan"
+    pairs = dict(scan_line(line).pairs)
+    assert math.isnan(pairs["loss"]) and pairs["loss_x"] == 2.349184
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["Loss: train 0.5, val 0.7", "loss: avg 0.4, cur 0.5", "Loss: mean 0.5", "loss: epoch 3 0.5"],
+)
+def test_a_reading_or_a_stage_after_a_loss_heading_is_no_term(line):
+    # which reading or which stage of the loss, or a counter: none of them is a term of the loss
+    assert not any(
+        tag.startswith("loss_") and tag[5:] in ("train", "val", "avg", "cur", "mean")
+        for tag, _ in scan_line(line).pairs
+    )

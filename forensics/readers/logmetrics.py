@@ -338,6 +338,8 @@ _HEAD_TERM = re.compile(r"(?:rpn|rcnn)_(?:cls|box)")
 _DISCRIMINATOR_WORDS = frozenset({"d", "disc", "discriminator"})
 # a word of a loss term's name that says it is the total of the others ("l_g_total")
 _TOTAL_WORDS = frozenset({"total", "sum", "all"})
+# a heading that lists a loss's terms after it by name ("loss: x 2.3, y 2.4, total 4.7")
+_LOSS_HEADINGS = frozenset({"loss", "losses", "loss:", "losses:"})
 # What a line's loss is called when it prints none under that name, by the words of the name past
 # those that say which reading it is (:func:`_reading`), in this order of preference: a loss under a
 # qualifier ("cur_loss"), an objective, a cost (Marian, TF1 tutorials), a rate-distortion loss (learned
@@ -639,6 +641,7 @@ def scan_line(line: str) -> LineMetrics:
     printed: dict[int, tuple[str, ...]] = {}  # the name printed for each pair read as "loss", by its index
     staged_core: str | None = None  # the metric of the last pair whose stage came after its name ("loss train")
     loss_dict = False  # inside braces printed under a name that says they hold losses: their keys are loss terms
+    loss_list = False  # "loss: x 2.3, y 2.4, ..., total 9.1": name-value pairs listed after a loss's heading
     unnamed: list[tuple[str, float]] = []  # values under a one-word name that names no metric, in order
     lists: dict[str, list[float]] = {}  # the values of each list printed under a metric's (or a stage's) name
 
@@ -707,6 +710,7 @@ def scan_line(line: str) -> LineMetrics:
                 if text in "])":
                     in_bracket = False
                     bracket_owner = None
+                    loss_list = False
                 if after_orphan and words and not sep and text in _LIST_SEPARATORS and orphan is not None:
                     value_first.append((tuple(words), orphan))
                 orphan, after_orphan = None, False
@@ -746,6 +750,17 @@ def scan_line(line: str) -> LineMetrics:
                 value = _NONFINITE[wrapped.group(1).lower()]
             else:
                 if sep:
+                    if (
+                        not loss_list
+                        and words[-1].strip("'\"`").lower() in _LOSS_HEADINGS
+                        and i + 1 < n
+                        and (kinds[i + 1] == NUM or _is_nonfinite(texts[i + 1]))
+                    ):
+                        # "loss: x 2.349, y 2.491, ..., total 117.7" (pytorch-yolo2's region loss and its
+                        # forks), "[Losses: x nan, ..., total nan]" (PyTorch-YOLOv3): the heading's name is
+                        # followed by a word and its value, so what follows lists the loss's terms by name,
+                        # as the keys of a dict printed under it do
+                        loss_list = True
                     drop(words)
                     words, sep = [], False
                 if low not in _FILLER_WORDS:
@@ -822,7 +837,9 @@ def scan_line(line: str) -> LineMetrics:
                     out.epoch, out.epoch_total = iv, total
             elif total is None or not in_bracket:
                 tag = metric_name(name)
-                if loss_dict and len(name) == 1 and (tag is None or tag in _TOTAL_WORDS):
+                if loss_list and len(name) == 1 and _names_a_reading(name[0]):
+                    tag = None  # "loss: avg 0.4, cur 0.5", "Loss: train 0.5": readings or stages, not terms
+                elif (loss_dict or loss_list) and len(name) == 1 and (tag is None or tag in _TOTAL_WORDS):
                     tag = _loss_dict_key(name[0])
                 if tag is not None and _duration_unit(texts, kinds, i):
                     tag = None  # "cost: 0.84 s", "eval: 12.3 sec": a value in a unit of time is a duration
@@ -947,6 +964,13 @@ _QUALIFIER = re.compile(r"[a-z][a-z0-9]{0,15}|[a-z]{0,4}\d{1,3}")
 # words before 'loss' that say which reading of the one loss it is ("cur loss", "avg loss", "train loss"), not
 # which loss: never a term's name
 _READING_WORDS = _TRAIN_WORDS | _CURRENT_WORDS | _AVERAGE_WORDS | _TOTAL_WORDS
+
+
+def _names_a_reading(key: str) -> bool:
+    """Whether a key listed after a loss's heading says which reading or stage of the loss it is ('avg', 'cur',
+    'train', 'val'), not which of its terms ('total' is the loss itself, read as a term named so)."""
+    word = key.strip("'\"`").lower()
+    return word not in _TOTAL_WORDS and (word in _READING_WORDS or word in _STAGE_AFTER or word in _STAGE_ALONE)
 
 
 def _loss_dict_key(key: str) -> str | None:

@@ -68,6 +68,7 @@ _NOT_WHAT_IT_DIED_OF = frozenset(
         "early_stopping",
         "mixed_precision",
         "nonfinite_logged",
+        "nonfinite_grad_norm",
     }
 )
 

@@ -465,6 +465,77 @@ PRINTED: list[tuple[str, str, str, dict]] = [
         "nonfinite_tensor",
         {"tensor": "SILog loss"},
     ),
+    # guards that zero or skip a non-finite loss and go on, clip_grad_norm_'s non-finite norm (issue 11)
+    (
+        "deepspeech.pytorch 2017-2018 train.py: print('WARNING: received an inf loss, setting loss value to 0')",
+        "WARNING: received an inf loss, setting loss value to 0",
+        "nonfinite_step_skipped",
+        {"value": "inf", "framework": "deepspeech.pytorch"},
+    ),
+    (
+        "deepspeech.pytorch 2019-2020 utils.py check_loss (NaN branch), printed by train.py before 'Skipping grad "
+        "update'",
+        "WARNING: received a nan loss, setting loss value to 0",
+        "nonfinite_step_skipped",
+        {"value": "nan"},
+    ),
+    (
+        "deepspeech.pytorch 2019-2020 utils.py check_loss (inf branch)",
+        "WARNING: received an inf loss",
+        "nonfinite_step_skipped",
+        {"value": "inf"},
+    ),
+    (
+        "deepspeech.pytorch 2019-2020 utils.py check_loss (negative branch)",
+        "WARNING: received a negative loss",
+        "nonfinite_step_skipped",
+        {"value": "negative"},
+    ),
+    (
+        "crnn forks of deepspeech.pytorch's check (print('Warning: received an inf loss, setting loss value to 0'))",
+        "Warning: received an inf loss, setting loss value to 0",
+        "nonfinite_step_skipped",
+        {"value": "inf"},
+    ),
+    (
+        "deepspeech.pytorch 2021 deepspeech_pytorch/model.py: raise Exception('WARNING: received a nan loss')",
+        "Exception: WARNING: received a nan loss",
+        "nan_loss",
+        {"value": "nan"},
+    ),
+    (
+        "k2-fsa icefall pruned_transducer_stateless*/train.py compute_loss: logging.info('Not all losses are "
+        "finite!\\n' ...), through the logging format '%(asctime)s %(levelname)s [%(filename)s:%(lineno)d] "
+        "%(message)s'",
+        "2023-03-01 10:00:00,123 INFO [train.py:712] Not all losses are finite!",
+        "nonfinite_step_skipped",
+        {"framework": "icefall"},
+    ),
+    (
+        "a training loop's own check in any words, ending on the skip (print('NaN in loss, skipping'))",
+        "[step 1200] NaN in loss, skipping",
+        "nonfinite_step_skipped",
+        {},
+    ),
+    (
+        "PyTorch 1.9-1.12 torch/nn/utils/clip_grad.py: warnings.warn(..., FutureWarning), shown as "
+        "'{file}:{line}: FutureWarning: {message}'",
+        "/opt/conda/lib/python3.8/site-packages/transformers/trainer.py:1410: FutureWarning: Non-finite norm "
+        "encountered in torch.nn.utils.clip_grad_norm_; continuing anyway. Note that the default behavior will "
+        "change in a future release to error out if a non-finite total norm is encountered. At that point, setting "
+        "error_if_nonfinite=false will be required to retain the old behavior.",
+        "nonfinite_grad_norm",
+        {"framework": "pytorch"},
+    ),
+    (
+        "PyTorch >= 1.9 clip_grad_norm_(..., error_if_nonfinite=True): the RuntimeError (torch 2.13 prints the "
+        "same words)",
+        "RuntimeError: The total norm of order 2.0 for gradients from `parameters` is non-finite, so it cannot be "
+        "clipped. To disable this error and scale the gradients by the non-finite norm anyway, set "
+        "`error_if_nonfinite=False`",
+        "nan_loss",
+        {},
+    ),
 ]
 
 
@@ -529,6 +600,14 @@ NOT_A_MESSAGE = [
     " iteration     5426/  250000 | consumed samples:        43408 | elapsed time per iteration (ms): 4247.9 | "
     "learning rate: 2.999E-04 | global batch size:     8 | lm loss: 2.301E+00 | loss scale: 1.0 | grad norm: 0.512 | "
     "number of skipped iterations:   0 | number of nan iterations:   0 |",
+    # deepspeech.pytorch's second line says what was done, not that a value was non-finite: the first line counts
+    "Skipping grad update",
+    # a data loader skipping a file that holds NaN: no loss, no step
+    "Found nan in data file shard_0003.csv, skipping",
+    # the words in other senses
+    "received a new learning rate from the scheduler: 0.001",
+    "Not all ranks are ready, waiting",
+    "clip_grad_norm_ total norm: 2.31",
 ]
 
 

@@ -37,6 +37,7 @@ Families and their members:
   parameter check, Lua char-rnn's NaN and exploding-loss stops;
 - ``nonfinite_step_skipped``: a trainer's own guard that threw one step away on a NaN (or
   out-of-range) loss or gradient and went on: ESPnet's two warnings, ESPnet2's, neuralhydrology's,
+  deepspeech.pytorch's (which counts the step's loss as 0), icefall's dropping of non-finite utterances,
   and any line that says a NaN/Inf made it skip a step, update, batch or iteration (the reader counts
   them against the steps trained: skips that last until the log ends are a divergence);
 - ``nan_loss_terminated``: Keras TerminateOnNaN (Keras 2 and 3, tf.keras);
@@ -55,6 +56,9 @@ Families and their members:
   2.x; OpenMMLab's config printed with AmpOptimWrapper, or a config name with an ``amp``/``fp16`` part
   in mmengine's ``Exp name:`` line): how the run computes, no fault (NUM005 weighs it when the loss
   goes non-finite).
+- ``nonfinite_grad_norm``: PyTorch's clip_grad_norm_ warning that the total norm it met was non-finite
+  and that it went on: under a GradScaler the step is then skipped, without one the update is NaN; a weak
+  sign that the loss after it decides.
 - ``nonfinite_logged``: a metrics logger warning that a value it was given held NaN or Inf
   (tensorboardX's check of every value it writes): the written curve holds a non-finite point (or
   lacks it); a sign of divergence that does not say which value.
@@ -139,6 +143,10 @@ def _megatron_iteration(line: str) -> Fields:
 def _scale_change(m: re.Match[str]) -> Fields:
     """(scale tried, new scale) of a line that names both, in that order."""
     return {"loss_scale": _num(m.group(2)), "attempted": _num(m.group(1))}
+
+
+# deepspeech.pytorch's later Lightning module raises check_loss's words instead of skipping the step
+_RAISED_DEEPSPEECH = Deferred(r"(?:Exception|Error): WARNING: received an? ")
 
 
 CATALOGUE: tuple[Message, ...] = (
@@ -546,7 +554,8 @@ CATALOGUE: tuple[Message, ...] = (
         "NaN loss, skipping step",
         "a trainer's own check, in any words: a NaN or Inf, a skip, and what was skipped (step, update, batch, "
         "iteration) on one line ('[Epoch 3 Step 120] NaN loss, skipping step', 'Batch had nan loss, skipping "
-        "this batch.', 'WARNING: NaN loss, skipping update'), not a record counting them (Megatron's 'number of "
+        "this batch.', 'WARNING: NaN loss, skipping update'), or a line that ends on the skip of a non-finite loss "
+        "or gradient ('NaN in loss, skipping'), not a record counting them (Megatron's 'number of "
         "skipped iterations: 0 | number of nan iterations: 0'); a loss scaler's skip is its own family",
         "kip",
         Deferred(
@@ -554,9 +563,64 @@ CATALOGUE: tuple[Message, ...] = (
             r"^(?!.{0,400}?(?:skip|nan)\w{0,8}[ \w]{0,30}[:=][ \t]{0,4}[-+]?\d)"
             r"(?=.{0,400}?(?<![\w.])[-+]?(?:nan|inf|infinity|non-?finite)(?!\w|\.\w))"
             r"(?=.{0,400}?(?<!\w)skip(?:ping|ped|s)?(?!\w))"
-            r"(?=.{0,400}?(?<!\w)(?:steps?|updat(?:e|es|ing)|batch(?:es)?|iter(?:ation)?s?)(?!\w))",
+            r"(?=.{0,400}?(?<!\w)(?:steps?|updat(?:e|es|ing)|batch(?:es)?|iter(?:ation)?s?)(?!\w)"
+            # or the skip the line ends on, of a non-finite loss or gradient ('NaN in loss, skipping')
+            r"|(?=.{0,400}?(?<!\w)(?:loss|losses|grads?|gradients?)(?!\w)).{0,400}?(?<!\w)skipping[.!]{0,3}\s{0,4}$)",
             re.IGNORECASE | re.DOTALL,
         ),
+    ),
+    Message(
+        "nonfinite_step_skipped",
+        "deepspeech.pytorch",
+        "WARNING: received an inf loss, setting loss value to 0",
+        "SeanNaren/deepspeech.pytorch train.py (2017-2018: an inf CTC loss is reported as 0, training goes on; "
+        "later check_loss in utils.py returns 'WARNING: received an inf loss' and train.py prints it, then 'Skipping "
+        "grad update'); copied into many CTC trainers (crnn, speech and OCR forks)",
+        "received an inf loss",
+        Deferred(r"received an inf loss"),
+        lambda m: {"value": "inf", "zeroed": True},
+        _RAISED_DEEPSPEECH,
+    ),
+    Message(
+        "nonfinite_step_skipped",
+        "deepspeech.pytorch",
+        "WARNING: received a nan loss, setting loss value to 0",
+        "SeanNaren/deepspeech.pytorch utils.py check_loss (the NaN branch; train.py prints it, then 'Skipping grad "
+        "update', and counts the step's loss as 0)",
+        "received a nan loss",
+        Deferred(r"received a nan loss"),
+        lambda m: {"value": "nan", "zeroed": True},
+        _RAISED_DEEPSPEECH,
+    ),
+    Message(
+        "nonfinite_step_skipped",
+        "deepspeech.pytorch",
+        "WARNING: received a negative loss",
+        "SeanNaren/deepspeech.pytorch utils.py check_loss (a CTC loss below 0, out of its range: the step is skipped "
+        "as a non-finite one is)",
+        "received a negative loss",
+        Deferred(r"received a negative loss"),
+        lambda m: {"value": "negative", "zeroed": True},
+        _RAISED_DEEPSPEECH,
+    ),
+    Message(
+        "nan_loss",
+        "deepspeech.pytorch",
+        "Exception: WARNING: received a nan loss",
+        "SeanNaren/deepspeech.pytorch deepspeech_pytorch/model.py (2021 on, the Lightning module's training_step: "
+        "raise Exception('WARNING: received an inf loss') or '... a nan loss', where train.py used to skip the step)",
+        "WARNING: received a",
+        Deferred(r"(?:Exception|Error): WARNING: received an? (inf|nan) loss"),
+        lambda m: {"value": m.group(1)},
+    ),
+    Message(
+        "nonfinite_step_skipped",
+        "icefall",
+        "Not all losses are finite!\nsimple_loss: {simple_loss}\npruned_loss: {pruned_loss}",
+        "k2-fsa/icefall recipes' train.py compute_loss (transducer and CTC recipes: the utterances whose loss is inf "
+        "or NaN are dropped from the batch's sum and training goes on; all of them non-finite raises 'There are too "
+        "many utterances in this batch leading to inf or nan losses.')",
+        "Not all losses are finite!",
     ),
     Message(
         "nonfinite_step_skipped",
@@ -641,6 +705,17 @@ CATALOGUE: tuple[Message, ...] = (
         "megatron/core/distributed/param_and_grad_buffer.py (check_for_nan_in_grad: the rerun state machine's "
         "Inf test next to the NaN one)",
         "found Inf in local grad norm",
+    ),
+    Message(
+        "nonfinite_grad_norm",
+        "pytorch",
+        "Non-finite norm encountered in torch.nn.utils.clip_grad_norm_; continuing anyway. Note that the default "
+        "behavior will change in a future release to error out if a non-finite total norm is encountered. At that "
+        "point, setting error_if_nonfinite=false will be required to retain the old behavior.",
+        "torch/nn/utils/clip_grad.py (clip_grad_norm_ with error_if_nonfinite=False, PyTorch 1.9-1.12: a "
+        "FutureWarning, shown once per call site; the HF Trainer, YOLOv5 and other loops that clip after a "
+        "GradScaler's unscale_ print it when the scaler is about to skip an overflowed step)",
+        "Non-finite norm encountered in torch.nn.utils.clip_grad_norm_",
     ),
     # ------------------------------------------------------------ fp16 loss scaling
     Message(

@@ -42,6 +42,7 @@ what it means: the table from family to cause, detail and fix is the rules'
 ``nan_loss_terminated``            Keras ``TerminateOnNaN`` (``step`` = global step)
 ``nonfinite_step_skipped``         a trainer's guard threw a step away on a NaN loss or
                                    gradient and went on (ESPnet, neuralhydrology)
+``nonfinite_grad_norm``            clip_grad_norm_ warned of a non-finite norm and went on
 ``loss_scale_overflow_transient``  fp16 loss-scale overflow, step skipped
                                    (``values["count"]`` says how many)
 ``loss_scale_minimum``             the loss scale hit its floor
@@ -182,6 +183,7 @@ EVENT_KINDS = (
     "job_killed",
     "mixed_precision",
     "nonfinite_logged",
+    "nonfinite_grad_norm",
     "exception",
 )
 # Events that end a run: an exception raised right after one of these is the
@@ -191,6 +193,7 @@ _FATAL_KINDS = frozenset(EVENT_KINDS) - {
     "nonfinite_step_skipped",
     "mixed_precision",
     "nonfinite_logged",
+    "nonfinite_grad_norm",
     "job_finished",
     "early_stopping",
     "exception",
@@ -208,6 +211,7 @@ _COUNTED_KINDS = frozenset(
         "cuda_device_assert",
         "distributed_failure",
         "nonfinite_logged",
+        "nonfinite_grad_norm",
         "mixed_precision",  # mmengine repeats its 'Exp name:' line on every logging interval
     }
 )
@@ -699,6 +703,9 @@ class _LogParser:
         self.skips_since_finite = 0
         self.first_skip: tuple[int, int | None] | None = None
         self.loss_steps: tuple[int | None, int | None] = (None, None)
+        # the guard said it counts the step's loss as 0 (deepspeech.pytorch's 'setting loss value to 0'): the
+        # next loss printed, if exactly 0, is that stand-in
+        self.zeroed_loss = False
         self.overflow_wordings: dict[str, int] = {}  # loss-scale overflow lines seen, by catalogued wording
         self.floor_overflows: dict[str, int] = {}  # of those, overflows the scaler could not lower the scale on
         self.mean_overflows: dict[str, int] = {}  # overflows of a mean loss's scaler (apex, DeepSpeed), by wording
@@ -957,6 +964,7 @@ class _LogParser:
         if ev.kind == "nonfinite_step_skipped":
             self.skips_since_finite += 1
             self.first_skip = self.first_skip or (line, ev.step)
+            self.zeroed_loss = bool(ev.values.pop("zeroed", False))
         stored = self._store(ev)
         if ev.kind == "nonfinite_tensor" and "op" in ev.values:
             self.last_op_event = stored
@@ -1031,6 +1039,10 @@ class _LogParser:
             self.last_metric_line = self.line
         if tag == "loss_scale":
             self._note_scale(value, self.line, step if unit == "step" else None, "as logged")
+        if tag == "loss" and self.zeroed_loss:
+            self.zeroed_loss = False
+            if value == 0.0:
+                return  # the guard's stand-in for the non-finite loss it threw away, not a loss the model gave
         if tag == "loss" and unit == "step" and math.isfinite(value) and self.loss_steps[1] != step:
             last = self.loss_steps[1]
             # a step below the last one is a restart (or a second run in the file): its print interval is

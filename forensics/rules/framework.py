@@ -230,16 +230,24 @@ def loss_scaler_skips(tl: Timeline) -> list[Finding]:
         overflow. Skipping step", fairseq's "gradient overflow detected,
         ignoring gradient"), a trainer's own guard that skips a step on a NaN
         loss or gradient (ESPnet's "grad norm is nan. Do not update model.",
-        neuralhydrology's "Loss is Nan; ignoring step."), or, with neither
+        neuralhydrology's "Loss is Nan; ignoring step.", deepspeech.pytorch's
+        "received a nan loss, setting loss value to 0"), or, with neither
         message, a logged grad norm that went non-finite and came back finite
-        (what a GradScaler's skipped step logs).
+        (what a GradScaler's skipped step logs), or PyTorch's clip_grad_norm_
+        warning of a non-finite norm ("Non-finite norm encountered in
+        torch.nn.utils.clip_grad_norm_; continuing anyway") with a finite loss
+        logged after it.
 
     Why it points to this cause:
         A scaler skips the update of a step whose fp16 gradients overflowed and
         lowers the scale; a guard drops the step whose loss or gradient is NaN.
         Either way the weights stay finite and training goes on: a NaN grad
         norm on such a step is the fault being caught, not a divergence, and a
-        divergence would leave every later grad norm non-finite.
+        divergence would leave every later grad norm non-finite. clip_grad_norm_
+        met a non-finite norm and scaled the gradients by it: under a GradScaler
+        (which unscales before clipping) the step is then skipped; without one
+        the update is NaN and so is the next loss, so a finite loss after the
+        warning is the skip.
 
     Evidence it reports:
         How many skips the log shows (or how many non-finite grad norms), the
@@ -285,6 +293,7 @@ def loss_scaler_skips(tl: Timeline) -> list[Finding]:
                 "(their lengths and labels).",
             )
         )
+    out += _clip_warning_outlived(tl)
     gn = tl.grad_norm
     if not out and gn is not None and len(gn):
         bad = ~np.isfinite(gn.values)
@@ -303,3 +312,31 @@ def loss_scaler_skips(tl: Timeline) -> list[Finding]:
                 )
             )
     return out
+
+
+def _clip_warning_outlived(tl: Timeline) -> list[Finding]:
+    """clip_grad_norm_'s warning of a non-finite norm, with a finite training loss logged after it."""
+    warned = [(path, e) for path, e in tl.log_events if e.kind == "nonfinite_grad_norm"]
+    loss = tl.loss
+    if not warned or loss is None or not len(loss):
+        return []
+    path, first = warned[0]
+    if first.step is None:
+        return []
+    later = np.isfinite(loss.values) & (loss.steps > first.step)
+    if not later.any():
+        return []  # nothing logged after it: a weak sign alone, no vote either way
+    count = sum(int(e.values.get("count", 1)) for _, e in warned)
+    return [
+        Finding(
+            None,
+            f"{path} line {first.line}: clip_grad_norm_ met a non-finite gradient norm at {loss.unit} {first.step} "
+            f"({count} warning(s); PyTorch prints it once per call site) and the loss logged after it stayed finite "
+            f"({int(later.sum())} point(s) to {loss.unit} {int(loss.steps[later][-1])}): a step a GradScaler skipped, "
+            "not a divergence.",
+            step=first.step,
+            source=path,
+            weight=SCALER_SKIPS_WEIGHT,
+            fix="Nothing to fix if it is rare; if it comes often, train in bfloat16 or lower the LR.",
+        )
+    ]

@@ -196,6 +196,15 @@ FAMILIES: dict[str, Family] = {
         "An NCCL error or a collective that timed out (a rank died or hung): the job stopped, not of a "
         "divergence (rule LOG004 says so in the report).",
     ),
+    "nonfinite_grad_norm": Family(
+        None,
+        _none,
+        _none,
+        "PyTorch's clip_grad_norm_ warned that the gradients' total norm was NaN or Inf and went on (its "
+        "FutureWarning, once per call site): under a GradScaler, which unscales before clipping, that step is then "
+        "skipped and training goes on; without one the update is NaN and the next loss is too. A weak sign: the "
+        "loss logged after it decides whether the run diverged.",
+    ),
     "job_finished": Family(None, _none, _none, "The trainer said training completed: how the job ended, no cause."),
     "early_stopping": Family(
         None, _none, _none, "An early-stopping callback ended training on a metric that stopped improving: no cause."

@@ -28,7 +28,7 @@ from forensics.records import CUT_TRACEBACK, Kind, Status
 from forensics.rules import REGISTRY
 from forensics.rules.base import CAUSES, CONTEXT, Evidence
 from forensics.rules.context import blown_up_before_nonfinite, term_blown_up_at_nonfinite
-from forensics.timeline import NonFinite, RecordEnd, Timeline
+from forensics.timeline import NonFinite, RecordEnd, Timeline, ValidationOnly
 from forensics.util import fmt_num
 
 # Evidence at or above this weight is decisive on its own (the framework named the fault,
@@ -60,6 +60,10 @@ STOP_MESSAGE_ONLY_CONFIDENCE = 0.7
 # scaling of it can, and 6 verdicts are too few for a kind of their own (pooled, they would be
 # stated as a finished curve is).
 PARTIAL_RECORD_CONFIDENCE = 0.5
+# A validation loss non-finite from its first evaluation, with no training loss logged after it: the
+# evaluation's own fault and weights gone non-finite on the last update leave the record alike, and only
+# the next training loss would tell; a coin, not a calibration (as PARTIAL_RECORD_CONFIDENCE).
+VALIDATION_UNSURE_CONFIDENCE = 0.5
 # Finite checkpoints, no curve, and the last checkpoint more than one interval before the steps a
 # config planned: the job ended early and the weights say nothing of why. A crash, a kill, a label
 # the loss cannot take (the job dies of it before any NaN) and a NaN after the last checkpoint all
@@ -213,6 +217,12 @@ def _divergence_sentence(tl: Timeline) -> str:
             f"The training loss went non-finite after {unit} {nf.step} (the last loss logged before a framework "
             f"message in {nf.source} said so, {fmt_num(nf.last_finite_value)})."
         )
+    vo = tl.validation_only
+    if nf is not None and vo is not None and nf is vo.nonfinite:
+        return _validation_sentence(vo) + (
+            " The same validation set evaluated finite before, so what changed is the weights: they went "
+            "non-finite there, as far as the record shows."
+        )
     if nf is not None:
         what = "training loss" if nf.role == "loss" else nf.role.replace("_", " ")
         last = (
@@ -255,6 +265,25 @@ def _divergence_sentence(tl: Timeline) -> str:
             "cause rests on what its settings state."
         )
     return ""
+
+
+def _validation_sentence(vo: ValidationOnly) -> str:
+    """Where only the validation loss went non-finite, and what the training loss did around it."""
+    nf = vo.nonfinite
+    unit = "epoch" if nf.unit == "epoch" else "step"
+    train = (
+        f"; the training loss logged before it was finite ({fmt_num(vo.train_value)} at {unit} {vo.train_step})"
+        if vo.train_step is not None
+        else ""
+    )
+    if vo.reading == "evaluation":
+        after = f" and stayed finite on the {vo.later_points} point(s) logged after it (to {unit} {vo.later_step})"
+    else:
+        after = ", and no training loss was logged after it"
+    return (
+        f"Only the validation loss went non-finite: {nf.tag} became {fmt_num(nf.value)} at {unit} {nf.step} "
+        f"({nf.source}){train}{after}."
+    )
 
 
 def _silence_sentence(tl: Timeline, evidence: list[Evidence]) -> str:
@@ -448,6 +477,24 @@ def diagnose(tl: Timeline, evidence: list[Evidence]) -> Diagnosis:
         kind = "healthy_end_unknown" if end_unknown else "healthy"  # str | None, as in the branch above
         confidence = min(HEALTHY_MAX_CONFIDENCE, calibrated(p_healthy, kind))
         cut = _stopped_before_plan(tl)
+        vo = tl.validation_only
+        if vo is not None:
+            short += " " + _validation_sentence(vo)
+            if vo.reading == "evaluation":
+                short += (
+                    " Training went on from the weights it evaluated, so they were finite: the fault is the "
+                    "evaluation's (an empty or NaN-holding validation set, an fp16 overflow or BatchNorm running "
+                    "statistics only evaluation uses), not a divergence."
+                )
+            else:
+                # the record's one look at the weights after the last update is non-finite, from the set's first
+                # evaluation: an evaluation fault and weights gone non-finite leave it alike (a fixed bound)
+                confidence, kind = min(confidence, VALIDATION_UNSURE_CONFIDENCE), None
+                short += (
+                    " It was non-finite from its first evaluation, so an evaluation fault (an empty or NaN-holding "
+                    "validation set) and weights gone non-finite on the last update leave it alike: a training "
+                    "loss logged after it would tell."
+                )
         if end_unknown and cut is None and not extra:
             short += _end_unseen_sentence(tl)
         if cut is not None and end_unknown:

@@ -272,6 +272,24 @@ class NonFinite:
 
 
 @dataclass(frozen=True)
+class ValidationOnly:
+    """The validation loss went non-finite and the training loss did not (:func:`_validation_only`).
+
+    ``reading``: "evaluation" (a finite training loss was logged after it: the weights training uses are
+    finite, so the fault is the evaluation's), "weights" (no training loss after it, and the same validation
+    set evaluated finite before: the record's last look at the weights found them non-finite) or "unknown"
+    (no training loss after it and non-finite from its first evaluation: an empty or broken validation set
+    and weights gone non-finite on the last update leave it alike)."""
+
+    nonfinite: NonFinite  # where the validation loss first went non-finite
+    reading: str
+    later_points: int  # finite training-loss points logged after it
+    later_step: int | None  # the last of them
+    train_step: int | None  # the last training-loss point at or before it
+    train_value: float | None
+
+
+@dataclass(frozen=True)
 class Onset:
     """When the loss left its trend before blowing up (see :func:`find_onset`)."""
 
@@ -498,6 +516,7 @@ class Timeline:
     # step and no loss to place it on: (log path, event); the run diverged, its step unknown
     nonfinite_unplaced: tuple[str, LogEvent] | None = None
     nonfinite_by_role: dict[str, NonFinite] = field(default_factory=dict)
+    validation_only: ValidationOnly | None = None  # only the validation loss went non-finite
     exploded_step: int | None = None  # loss finite but exploded (no NaN logged)
     exploded_how: str | None = None  # when a value past any plausible loss said so: which, and the bound
     # how the finite loss diverged, for the report's sentence: "exploded" (a climb or a value past any
@@ -1212,6 +1231,42 @@ def _nonfinite_from_messages(run: RunData, loss: Series | None) -> NonFinite | N
             tag=f"message:{e.kind}",
         )
     return best
+
+
+def _validation_only(loss: Series | None, val: NonFinite | None) -> ValidationOnly | None:
+    """A validation loss that went non-finite while the training loss did not: what the record says of it.
+
+    Evaluation runs the weights training goes on from, so non-finite weights leave the next training loss
+    non-finite too; a finite training loss logged after the validation's non-finite point shows the
+    weights were finite, and the fault is the evaluation's own (an empty validation set's 0/0, NaN in the
+    validation data, an fp16 overflow or non-finite BatchNorm running statistics, which only evaluation
+    uses). With no training loss after it, the validation loss is the record's last look at the weights:
+    when the same set evaluated finite before, what changed since is the weights, gone non-finite (the
+    run diverged there); non-finite from its first evaluation, it cannot say which."""
+    if val is None or loss is None or not len(loss) or val.unit != loss.unit:
+        return None
+    finite = np.isfinite(loss.values)
+    later = finite & (loss.steps > val.step)
+    before = np.nonzero(finite & (loss.steps <= val.step))[0]
+    train_step = int(loss.steps[before[-1]]) if before.size else None
+    train_value = float(loss.values[before[-1]]) if before.size else None
+    if later.any():
+        reading = "evaluation"
+    elif val.last_finite_step is not None and before.size:
+        reading = "weights"
+    else:
+        reading = "unknown"
+    nf = val
+    if reading == "weights":
+        nf = dataclasses.replace(val, last_finite_step=train_step, last_finite_value=train_value)
+    return ValidationOnly(
+        nf,
+        reading,
+        int(later.sum()),
+        int(loss.steps[later][-1]) if later.any() else None,
+        train_step,
+        train_value,
+    )
 
 
 def _unplaced_nonfinite(run: RunData) -> tuple[str, LogEvent] | None:
@@ -2138,6 +2193,11 @@ def build_timeline(run: RunData) -> Timeline:
             exploded_step, exploded_how = collapsed
             exploded_verb = "collapsed"
     unplaced = _unplaced_nonfinite(run) if first_nonfinite is None and exploded_step is None else None
+    validation_only = None
+    if first_nonfinite is None and exploded_step is None and unplaced is None:
+        validation_only = _validation_only(loss, nonfinite_by_role.get("val_loss"))
+        if validation_only is not None and validation_only.reading == "weights":
+            first_nonfinite = validation_only.nonfinite
 
     views = tuple(_checkpoint_views(run, spe))
     # the landmarks so far: what diverged and when (the properties below read them)
@@ -2155,6 +2215,7 @@ def build_timeline(run: RunData) -> Timeline:
         first_nonfinite=first_nonfinite,
         nonfinite_unplaced=unplaced,
         nonfinite_by_role=nonfinite_by_role,
+        validation_only=validation_only,
         exploded_step=exploded_step,
         exploded_how=exploded_how,
         exploded_verb=exploded_verb,

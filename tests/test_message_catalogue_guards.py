@@ -1,8 +1,8 @@
-"""Guards that zero or skip a non-finite loss and go on, and clip_grad_norm_'s non-finite norm
-(issue 11): each text as its toolkit prints it, built from the format string in its source (toolkit
-and version named at each; the lines themselves are read to their family with the rest of the
-catalogue in tests/test_message_catalogue.py), and the healthy look-alike of each beside the
-divergence it must still be told from.
+"""Guards that zero or skip a non-finite loss and go on, clip_grad_norm_'s non-finite norm, and a
+non-finite validation loss beside a finite training loss (issue 11): each text as its toolkit prints it,
+built from the format string in its source (toolkit and version named at each; the lines themselves are
+read to their family with the rest of the catalogue in tests/test_message_catalogue.py), and the healthy
+look-alike of each beside the divergence it must still be told from.
 
 None of these toolkits is installed here except PyTorch, whose current release no longer prints the
 clip_grad_norm_ warning (it was PyTorch 1.9-1.12's): so the lines are filled in from the format strings.
@@ -146,3 +146,85 @@ def test_the_clip_error_is_a_divergence_whatever_the_loss_says(tmp_path):
     )
     rep = _analyze(tmp_path, text)
     assert rep.diverged and rep.first_nonfinite_step == 39
+
+
+# ------------------------------------------------------------------ a non-finite validation loss
+
+
+def _keras(epochs: int, val_nan_from: int, train_nan_from: int | None = None) -> str:
+    """tf.keras 2.x fit(verbose=1), the epoch's last progress line ('{n}/{n} [===...] - {t}s {ms}ms/step - loss:
+    {v:.4f} - val_loss: {v:.4f}'; a NaN prints as 'nan')."""
+    lines = []
+    for e in range(1, epochs + 1):
+        loss = 2.0 * 0.8**e
+        train = "nan" if train_nan_from is not None and e >= train_nan_from else f"{loss:.4f}"
+        val = "nan" if e >= val_nan_from else f"{1.1 * loss:.4f}"
+        lines.append(f"Epoch {e}/{epochs}\n")
+        lines.append(
+            f"100/100 [==============================] - 3s 30ms/step - loss: {train} - accuracy: 0.8000 - "
+            f"val_loss: {val} - val_accuracy: 0.7000\n"
+        )
+    return "".join(lines)
+
+
+def test_a_nan_validation_loss_with_training_going_on_finite_is_the_evaluation_s_fault(tmp_path):
+    rep = _analyze(tmp_path, _keras(10, 3))
+    assert not rep.diverged and rep.verdict.cause == "healthy"
+    assert "Only the validation loss went non-finite" in rep.verdict.summary
+    assert "at step 300" in rep.verdict.summary  # where: the third epoch's end
+    assert "OK004" in _rules(rep)
+
+
+def test_a_nan_evaluation_dict_between_finite_training_dicts_is_no_divergence(tmp_path):
+    # the HF Trainer's log lines (trainer.py self.log: a dict printed per logging step, and the eval dict
+    # 'eval_loss' after each evaluation)
+    lines = []
+    for e in range(1, 6):
+        for k in range(1, 5):
+            lines.append(
+                str({"loss": round(2.0 * 0.9 ** (e * 4 + k), 4), "learning_rate": 5e-05, "epoch": e - 1 + k / 4})
+            )
+        lines.append(
+            "{'eval_loss': nan, 'eval_runtime': 1.2, 'eval_samples_per_second': 100.0, 'eval_steps_per_second': 12.5, "
+            f"'epoch': {float(e)}}}"
+        )
+    rep = _analyze(tmp_path, "\n".join(lines) + "\n")
+    assert not rep.diverged
+    assert "Only the validation loss went non-finite" in rep.verdict.summary
+
+
+def _plain(epochs: int, val_nan_from: int) -> list[str]:
+    """A research loop's prints: print(f'Epoch {e} Iter {i}/{n} Train loss: {loss:.4f}') and, after each
+    epoch's evaluation, print(f'Epoch {e} Validation loss: {val}')."""
+    lines = []
+    for e in range(1, epochs + 1):
+        for i in range(1, 6):
+            lines.append(f"Epoch {e} Iter {i * 100}/500 Train loss: {3 * 0.9 ** (e * 5 + i):.4f}")
+        lines.append(f"Epoch {e} Validation loss: {'nan' if e >= val_nan_from else round(2 * 0.9**e, 4)}")
+    return lines
+
+
+def test_a_validation_loss_that_went_nan_after_finite_evaluations_at_the_record_s_end_is_a_divergence(tmp_path):
+    # the same set evaluated finite for five epochs; the sixth evaluation is the record's last look at the weights
+    rep = _analyze(tmp_path, "\n".join(_plain(8, 6)[:36]) + "\n")
+    assert rep.diverged and rep.first_nonfinite_step == 3000
+    assert rep.verdict.summary.startswith("Only the validation loss went non-finite")
+
+
+def test_the_same_validation_nan_followed_by_finite_training_is_not(tmp_path):
+    rep = _analyze(tmp_path, "\n".join(_plain(8, 6)) + "\n")
+    assert not rep.diverged and rep.verdict.cause == "healthy"
+    assert "OK004" in _rules(rep)
+
+
+def test_a_validation_nan_from_its_first_evaluation_with_nothing_after_is_stated_unsure(tmp_path):
+    rep = _analyze(tmp_path, _keras(1, 1))
+    assert not rep.diverged
+    assert rep.verdict.confidence <= 0.5
+    assert "Only the validation loss went non-finite" in rep.verdict.summary
+
+
+def test_a_training_nan_is_the_divergence_whatever_the_validation_did(tmp_path):
+    rep = _analyze(tmp_path, _keras(6, 4, train_nan_from=5))
+    assert rep.diverged and rep.first_nonfinite_step == 500
+    assert "OK004" not in _rules(rep)

@@ -109,6 +109,14 @@ CLASS_TERM_NORMAL_MAX = 20.0
 BOX_TERM_NAN_WEIGHT = 0.6
 
 
+# what the first non-finite value was read from, by its series' role, for the sentences that quote it
+_CAUGHT_BY = {
+    "loss": "loss",
+    "grad_norm": "gradient norm (the logger masked the loss)",
+    "val_loss": "loss (its last training value, then the validation loss)",
+}
+
+
 def unscaled(a: ArrayStats) -> bool:
     """Inputs far from unit scale: values past UNSCALED_ABS_MAX, or a std past UNSCALED_STD."""
     if not (math.isfinite(a.max) and math.isfinite(a.min)):
@@ -491,7 +499,7 @@ def sudden_nonfinite(tl: Timeline) -> list[Finding]:
     return [
         Finding(
             None if is_nan else "inf_in_inputs",  # NaN rows and Inf rows both give a NaN loss
-            f"The {'loss' if nf.role == 'loss' else 'gradient norm (the logger masked the loss)'} went from "
+            f"The {_CAUGHT_BY.get(nf.role, 'loss')} went from "
             f"{fmt_num(nf.last_finite_value)} (step {nf.last_finite_step}) straight to "
             f"{fmt_num(nf.value)} at step {nf.step} with no climb before it"
             + (", and was finite again right after: one bad batch." if isolated else ".")

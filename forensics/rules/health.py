@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from forensics.rules.base import Finding, rule
+from forensics.rules.base import CONTEXT, Finding, rule
 from forensics.rules.context import FIRST_LOSS_HUGE
 from forensics.timeline import Timeline
 from forensics.util import fmt_num
@@ -108,5 +108,74 @@ def recovered_spikes(tl: Timeline) -> list[Finding]:
             source=tl.loss.source,
             weight=RECOVERED_SPIKES_WEIGHT,
             fix="If the spikes grow more frequent, add gradient clipping (clipnorm=1.0) or lower the LR.",
+        )
+    ]
+
+
+# A validation loss non-finite while training went on finite from the weights it evaluated: the fault is
+# the evaluation's, a sign of health as faint as recovered spikes (the run trained; its evaluation is broken).
+EVALUATION_ONLY_WEIGHT = 0.2
+
+
+@rule("OK004", "validation-only-nonfinite", "healthy", (), needs=("loss",))
+def validation_only_nonfinite(tl: Timeline) -> list[Finding]:
+    """
+    What it detects:
+        A validation (evaluation) loss that went non-finite (Keras's
+        `val_loss: nan`, a `Validation loss: nan` line, an evaluation dict's
+        `eval_loss: NaN`) while the training loss stayed finite, and whether a
+        finite training loss was logged after it.
+
+    Why it points to this cause:
+        Evaluation runs the weights that training goes on from: weights gone
+        non-finite make the next training loss non-finite too. A finite
+        training loss logged after the validation's non-finite point shows the
+        weights were finite, so the fault is the evaluation's own (an empty
+        validation set's 0/0, NaN in the validation data, an fp16 overflow in
+        evaluation, BatchNorm running statistics gone non-finite, which only
+        evaluation uses): not a divergence, and the contract's `diverged`
+        speaks of the training loss. With no training loss after it, the
+        validation loss is the record's last look at the weights: when the same
+        set evaluated finite before, what changed is the weights and the run
+        diverged there (the divergence sentence says so and this rule is
+        silent); non-finite from the first evaluation, the record cannot tell
+        an evaluation fault from weights gone non-finite on the last update,
+        and the finding is context only.
+
+    Evidence it reports:
+        The validation series, the step of its first non-finite value, the
+        training loss before it and how many finite training points came after.
+
+    Fix to suggest:
+        Check the validation set (non-empty, finite inputs and labels), run
+        evaluation in float32, and look at BatchNorm running statistics.
+    """
+    vo = tl.validation_only
+    if vo is None or tl.diverged:
+        return []
+    nf = vo.nonfinite
+    unit = "epoch" if nf.unit == "epoch" else "step"
+    if vo.reading == "evaluation":
+        how = (
+            f"the training loss stayed finite on the {vo.later_points} point(s) logged after it (to {unit} "
+            f"{vo.later_step}): training went on from finite weights, so the fault is the evaluation's."
+        )
+        weight = EVALUATION_ONLY_WEIGHT
+    else:
+        how = (
+            "no training loss was logged after it, and it was non-finite from its first evaluation: an evaluation "
+            "fault and weights gone non-finite on the last update leave this alike."
+        )
+        weight = CONTEXT
+    return [
+        Finding(
+            None,
+            f"Only the validation loss went non-finite: {nf.tag} became {fmt_num(nf.value)} at {unit} {nf.step} "
+            f"({nf.source}); {how}",
+            step=nf.step,
+            source=nf.source,
+            weight=weight,
+            fix="Check the validation set (not empty; finite inputs and labels), evaluate in float32, and check "
+            "BatchNorm running statistics for NaN/Inf.",
         )
     ]

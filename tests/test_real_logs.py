@@ -373,11 +373,9 @@ def test_heldout8_real_logs():
 # (heldout3's blind measurement found four: nngraph's NaN check, ESPnet's skip warnings, neuralhydrology's
 # stop, OpenNMT-tf's guard in a flattened traceback; all read since)
 UNCATALOGUED: dict[str, str] = {
-    # heldout8, found by its one blind measurement (and ultralytics' 'non-finite loss, ending training', neosr's
-    # 'NaN found, aborting training', icefall's 'grad_scale is too small, exiting' and Marian's cost scaler at its
-    # minimum, catalogued since)
-    "deepspeech_pytorch_485_one_nan_loss_set_to_0_skipped_then_loss_40s_again": "deepspeech.pytorch's NaN skip",
-    "mmrotate_326_kfiou_retinanet_loss_nan_after_30_epochs": "PyTorch's clip_grad_norm_ 'Non-finite norm' warning",
+    # (heldout8's blind measurement found six: ultralytics' 'non-finite loss, ending training', neosr's 'NaN found,
+    # aborting training', icefall's 'grad_scale is too small, exiting', Marian's cost scaler at its minimum,
+    # deepspeech.pytorch's NaN skip and PyTorch's clip_grad_norm_ 'Non-finite norm' warning: all catalogued since)
     # (heldout6's blind measurement found one, read since: MXNet's 'cudaMalloc failed: out of memory' from its
     # pooled storage manager, wrapped mid-word in the paste, read from the two lines joined)
     # heldout5, found by its one blind measurement

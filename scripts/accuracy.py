@@ -59,7 +59,8 @@ def analyse(where: dict[str, Path], rows: list[dict[str, Any]], progress: bool =
             res = {
                 "cause": v.cause,
                 "detail": v.detail,
-                "detail_basis": v.detail_basis,  # "evidence": a finding names it; "prior": none does
+                # "evidence": a finding names it; "prior": none does (an analyzer older than the field: None)
+                "detail_basis": getattr(v, "detail_basis", None),
                 "confidence": float(v.confidence),
                 "runner_up": cands[0].cause if cands else None,
                 "first_nonfinite_step": rep.first_nonfinite_step,

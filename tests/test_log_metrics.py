@@ -194,6 +194,8 @@ def _patterns():
     for msg in logmessages.CATALOGUE:
         if msg.pattern is not None:
             yield f"catalogue: {msg.text[:40]}", msg.pattern.compiled
+        if msg.unless is not None:  # tried on every line the pattern matches
+            yield f"catalogue (unless): {msg.text[:40]}", msg.unless.compiled
 
 
 def _check_patterns(full: bool) -> None:

@@ -64,6 +64,16 @@ PARTIAL_RECORD_CONFIDENCE = 0.5
 # evaluation's own fault and weights gone non-finite on the last update leave the record alike, and only
 # the next training loss would tell; a coin, not a calibration (as PARTIAL_RECORD_CONFIDENCE).
 VALIDATION_UNSURE_CONFIDENCE = 0.5
+# what the summary says at that bound, of a set non-finite from its first evaluation
+FIRST_EVALUATION_SENTENCE = (
+    " It was non-finite from its first evaluation, so an evaluation fault (an empty or NaN-holding validation set) "
+    "and weights gone non-finite on the last update leave it alike: a training loss logged after it would tell."
+)
+# ...and where restarts leave it unknown whether a training loss was logged after it (the same bound)
+UNORDERED_SENTENCE = (
+    " Which training loss came after it cannot be told, so an evaluation fault and weights gone non-finite "
+    "leave it alike: the log of one run, without its restarts, would tell."
+)
 # Finite checkpoints, no curve, and the last checkpoint more than one interval before the steps a
 # config planned: the job ended early and the weights say nothing of why. A crash, a kill, a label
 # the loss cannot take (the job dies of it before any NaN) and a NaN after the last checkpoint all
@@ -277,7 +287,9 @@ def _validation_sentence(vo: ValidationOnly) -> str:
         else ""
     )
     if vo.reading == "evaluation":
-        after = f" and stayed finite on the {vo.later_points} point(s) logged after it (to {unit} {vo.later_step})"
+        after = f" and stayed finite on the {vo.later_points} point(s) logged after it ({vo.later_span(unit)})"
+    elif vo.reading == "unordered":
+        after = "; the job restarted, and the training loss and the validation loss do not restart alike"
     else:
         after = ", and no training loss was logged after it"
     return (
@@ -490,11 +502,7 @@ def diagnose(tl: Timeline, evidence: list[Evidence]) -> Diagnosis:
                 # the record's one look at the weights after the last update is non-finite, from the set's first
                 # evaluation: an evaluation fault and weights gone non-finite leave it alike (a fixed bound)
                 confidence, kind = min(confidence, VALIDATION_UNSURE_CONFIDENCE), None
-                short += (
-                    " It was non-finite from its first evaluation, so an evaluation fault (an empty or NaN-holding "
-                    "validation set) and weights gone non-finite on the last update leave it alike: a training "
-                    "loss logged after it would tell."
-                )
+                short += UNORDERED_SENTENCE if vo.reading == "unordered" else FIRST_EVALUATION_SENTENCE
         if end_unknown and cut is None and not extra:
             short += _end_unseen_sentence(tl)
         if cut is not None and end_unknown:

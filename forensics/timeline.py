@@ -279,7 +279,8 @@ class ValidationOnly:
     finite, so the fault is the evaluation's), "weights" (no training loss after it, and the same validation
     set evaluated finite before: the record's last look at the weights found them non-finite) or "unknown"
     (no training loss after it and non-finite from its first evaluation: an empty or broken validation set
-    and weights gone non-finite on the last update leave it alike)."""
+    and weights gone non-finite on the last update leave it alike) or "unordered" (the job restarted and the
+    two series do not restart alike: which training loss came after it cannot be told)."""
 
     nonfinite: NonFinite  # where the validation loss first went non-finite
     reading: str
@@ -287,6 +288,11 @@ class ValidationOnly:
     later_step: int | None  # the last of them
     train_step: int | None  # the last training-loss point at or before it
     train_value: float | None
+    later_restarted: bool = False  # some of the later points are a restart's (their steps start over)
+
+    def later_span(self, unit: str) -> str:
+        """Where the finite training loss logged after it ends, for a sentence: 'to step N'."""
+        return f"to {unit} {self.later_step}" + (", after a restart" if self.later_restarted else "")
 
 
 @dataclass(frozen=True)
@@ -1233,7 +1239,7 @@ def _nonfinite_from_messages(run: RunData, loss: Series | None) -> NonFinite | N
     return best
 
 
-def _validation_only(loss: Series | None, val: NonFinite | None) -> ValidationOnly | None:
+def _validation_only(loss: Series | None, val_curve: Series | None) -> ValidationOnly | None:
     """A validation loss that went non-finite while the training loss did not: what the record says of it.
 
     Evaluation runs the weights training goes on from, so non-finite weights leave the next training loss
@@ -1242,20 +1248,34 @@ def _validation_only(loss: Series | None, val: NonFinite | None) -> ValidationOn
     validation data, an fp16 overflow or non-finite BatchNorm running statistics, which only evaluation
     uses). With no training loss after it, the validation loss is the record's last look at the weights:
     when the same set evaluated finite before, what changed since is the weights, gone non-finite (the
-    run diverged there); non-finite from its first evaluation, it cannot say which."""
-    if val is None or loss is None or not len(loss) or val.unit != loss.unit:
+    run diverged there); non-finite from its first evaluation, it cannot say which.
+
+    ``loss`` is every point of the training loss, restarts included: "after" is in the order the log wrote
+    them, a later segment (a restart) or a later step of the same one. When the two series do not restart
+    alike, their segments cannot be lined up and the order is unknown: neither reading is stated."""
+    val = _nonfinite(val_curve)
+    if val is None or val_curve is None or loss is None or not len(loss) or val.unit != loss.unit:
         return None
     finite = np.isfinite(loss.values)
-    later = finite & (loss.steps > val.step)
-    before = np.nonzero(finite & (loss.steps <= val.step))[0]
+    lseg = loss.segment if loss.segment is not None else np.zeros(len(loss), np.int32)
+    vseg = val_curve.segment if val_curve.segment is not None else np.zeros(len(val_curve), np.int32)
+    i = val_curve.first_nonfinite_index
+    k = int(vseg[i]) if i is not None else 0
+    aligned = int(lseg.max(initial=0)) == int(vseg.max(initial=0))
+    if aligned:
+        later = finite & ((lseg > k) | ((lseg == k) & (loss.steps > val.step)))
+        before = np.nonzero(finite & ((lseg < k) | ((lseg == k) & (loss.steps <= val.step))))[0]
+    else:  # one of them restarted and the other did not (or not as often): no common order
+        later = np.zeros(len(loss), bool)
+        before = np.zeros(0, np.int64)
     train_step = int(loss.steps[before[-1]]) if before.size else None
     train_value = float(loss.values[before[-1]]) if before.size else None
     if later.any():
         reading = "evaluation"
-    elif val.last_finite_step is not None and before.size:
+    elif aligned and val.last_finite_step is not None and before.size:
         reading = "weights"
     else:
-        reading = "unknown"
+        reading = "unknown" if aligned else "unordered"
     nf = val
     if reading == "weights":
         nf = dataclasses.replace(val, last_finite_step=train_step, last_finite_value=train_value)
@@ -1266,6 +1286,7 @@ def _validation_only(loss: Series | None, val: NonFinite | None) -> ValidationOn
         int(loss.steps[later][-1]) if later.any() else None,
         train_step,
         train_value,
+        bool((later & (lseg > k)).any()),
     )
 
 
@@ -2195,7 +2216,7 @@ def build_timeline(run: RunData) -> Timeline:
     unplaced = _unplaced_nonfinite(run) if first_nonfinite is None and exploded_step is None else None
     validation_only = None
     if first_nonfinite is None and exploded_step is None and unplaced is None:
-        validation_only = _validation_only(loss, nonfinite_by_role.get("val_loss"))
+        validation_only = _validation_only(loss_all, curves["val_loss"])
         if validation_only is not None and validation_only.reading == "weights":
             first_nonfinite = validation_only.nonfinite
 

@@ -228,3 +228,39 @@ def test_a_training_nan_is_the_divergence_whatever_the_validation_did(tmp_path):
     rep = _analyze(tmp_path, _keras(6, 4, train_nan_from=5))
     assert rep.diverged and rep.first_nonfinite_step == 500
     assert "OK004" not in _rules(rep)
+
+
+# ------------------------------------------------------------------ a non-finite validation loss and restarts
+# "after it" is in the order the log wrote the points: after a restart the steps start over, so a step number
+# alone does not say which training loss came after the validation's non-finite point.
+
+
+def test_a_validation_nan_before_a_restart_with_training_going_on_finite_is_no_divergence(tmp_path):
+    # the first run trains on finite after its validation NaN (epochs 4-6), then the job restarts and trains finite:
+    # the restart's shorter history is no evidence that nothing came after the NaN
+    rep = _analyze(tmp_path, _keras(6, 4) + _keras(3, 99))
+    assert not rep.diverged and rep.verdict.cause == "healthy"
+    assert "after a restart" in rep.verdict.summary
+    assert "OK004" in _rules(rep)
+
+
+def test_a_validation_nan_after_finite_evaluations_at_the_end_of_a_restarted_run_is_a_divergence(tmp_path):
+    # a long first run, then a restart whose last evaluation goes NaN after finite ones: the first run's later
+    # steps are not 'after' it
+    rep = _analyze(tmp_path, _keras(10, 99) + _keras(3, 3))
+    assert rep.diverged and rep.first_nonfinite_step == 300
+    assert rep.verdict.summary.startswith("Only the validation loss went non-finite")
+    md = rep.to_markdown()
+    assert "logging_nan_inf_filter" not in md  # the training loss was not masked: the validation loss shows it
+    assert "the training loss finite at 300" in md
+
+
+def test_restarts_the_two_losses_do_not_share_leave_the_order_unknown(tmp_path):
+    # the first run's evaluation goes NaN after finite ones, then the job restarts and prints training losses only:
+    # the two series cannot be lined up, so the record cannot say whether training went on after the NaN
+    first = _plain(6, 6)
+    restart = [line for line in _plain(2, 99) if "Validation" not in line]
+    rep = _analyze(tmp_path, "\n".join(first + restart) + "\n")
+    assert not rep.diverged
+    assert rep.verdict.confidence <= 0.5
+    assert "do not restart alike" in rep.verdict.summary

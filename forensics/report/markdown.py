@@ -437,11 +437,18 @@ def _timeline_intro(tl: Timeline) -> str:
         else f", logged every {nf.interval:g} {nf.unit}s"
     )
     last = f"last finite at {nf.last_finite_step}" if nf.last_finite_step is not None else "no finite value before it"
+    if nf.role == "val_loss" and nf.last_finite_step is not None:
+        last = f"the training loss finite at {nf.last_finite_step}"  # what the divergence read from it stands on
     out = (
         f"First non-finite {md_code(nf.tag)} at {nf.unit} {nf.step} ({last}{every}); "
         "a crashing writer may lose its last buffered points."
     )
-    if nf.role != "loss":
+    if nf.role == "val_loss":
+        out += (
+            " The training loss logged before it stays finite and none was logged after it: the validation loss, "
+            "evaluated on the weights after the last update, shows the blow-up."
+        )
+    elif nf.role != "loss":
         out += (
             " The logged loss stays finite there: the logger replaced the non-finite loss (as Hugging "
             f"Face's logging_nan_inf_filter does), so the {nf.role.replace('_', ' ')} shows the blow-up."

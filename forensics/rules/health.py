@@ -140,7 +140,10 @@ def validation_only_nonfinite(tl: Timeline) -> list[Finding]:
         diverged there (the divergence sentence says so and this rule is
         silent); non-finite from the first evaluation, the record cannot tell
         an evaluation fault from weights gone non-finite on the last update,
-        and the finding is context only.
+        and the finding is context only. After a restart (the steps start
+        over) "after" is the order the log wrote the points in; when the two
+        losses do not restart alike that order is unknown, and the finding is
+        context only too.
 
     Evidence it reports:
         The validation series, the step of its first non-finite value, the
@@ -157,10 +160,16 @@ def validation_only_nonfinite(tl: Timeline) -> list[Finding]:
     unit = "epoch" if nf.unit == "epoch" else "step"
     if vo.reading == "evaluation":
         how = (
-            f"the training loss stayed finite on the {vo.later_points} point(s) logged after it (to {unit} "
-            f"{vo.later_step}): training went on from finite weights, so the fault is the evaluation's."
+            f"the training loss stayed finite on the {vo.later_points} point(s) logged after it ("
+            f"{vo.later_span(unit)}): training went on from finite weights, so the fault is the evaluation's."
         )
         weight = EVALUATION_ONLY_WEIGHT
+    elif vo.reading == "unordered":
+        how = (
+            "the job restarted and the two losses do not restart alike, so which training loss came after it "
+            "cannot be told: an evaluation fault and weights gone non-finite leave this alike."
+        )
+        weight = CONTEXT
     else:
         how = (
             "no training loss was logged after it, and it was non-finite from its first evaluation: an evaluation "

@@ -211,6 +211,13 @@ def test_a_validation_loss_that_went_nan_after_finite_evaluations_at_the_record_
     assert rep.verdict.summary.startswith("Only the validation loss went non-finite")
 
 
+def test_the_findings_on_a_divergence_read_from_the_validation_loss_say_which_loss_went_nan(tmp_path):
+    rep = _analyze(tmp_path, "\n".join(_plain(8, 6)[:36]) + "\n")
+    said = [e.message for c in rep.candidates for e in c.evidence if e.rule == "DATA006"]
+    assert said and all("then the validation loss was NaN at step 3000" in m for m in said)
+    assert all(m.startswith("The training loss was finite") for m in said)
+
+
 def test_the_same_validation_nan_followed_by_finite_training_is_not(tmp_path):
     rep = _analyze(tmp_path, "\n".join(_plain(8, 6)) + "\n")
     assert not rep.diverged and rep.verdict.cause == "healthy"

@@ -712,11 +712,14 @@ def nan_after_long_stretch(tl: Timeline) -> list[Finding]:
                 return []
             g_txt = f", gradient norm steady near {fmt_num(med)}"
     lr_txt = f" at an LR of {fmt_num(lri.value)}" if lri.value is not None else ""
+    # a divergence read from the validation loss (the training loss stayed finite up to it): say which went NaN
+    val = nf.role == "val_loss"
     return [
         Finding(
             None,  # NaN rows and Inf rows leave the same NaN loss
-            f"The loss was finite for {finite_before} logged points{lr_txt}{g_txt}, then {fmt_num(nf.value)} at step "
-            f"{nf.step} with no climb: a batch, not the optimizer.",
+            f"The {'training ' if val else ''}loss was finite for {finite_before} logged points{lr_txt}{g_txt}, then "
+            f"{'the validation loss was ' if val else ''}{fmt_num(nf.value)} at step {nf.step} with no climb: a batch, "
+            "not the optimizer.",
             weight,
             step=nf.step,
             source=nf.source,

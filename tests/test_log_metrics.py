@@ -241,6 +241,19 @@ def test_every_pattern_and_the_parser_on_every_adversarial_combination():
     _check_parser(full=True)
 
 
+def test_a_line_read_only_up_to_the_token_cap_is_named_in_the_note(tmp_path):
+    # a step and loss printed after more numbered fields than MAX_TOKENS is not read: the note says a line was cut
+    # short, where otherwise the curve would just stop; ordinary lines say nothing
+    p = tmp_path / "train.log"
+    fields = "".join(f"{k}: " for k in range(1, logmetrics.MAX_TOKENS))
+    p.write_text("step 1 loss: 2.3\nstep 2 loss: 2.1\n" + fields + "step 3 loss: nan\n")
+    data = read_job_log(p, Source("train.log", Kind.JOB_LOG))
+    assert f"1 line(s) held more than {logmetrics.MAX_TOKENS} words and numbers" in (data.source.note or "")
+    q = tmp_path / "plain.log"
+    q.write_text("step 1 loss: 2.3\nstep 2 loss: 2.1\n")
+    assert "words and numbers" not in (read_job_log(q, Source("plain.log", Kind.JOB_LOG)).source.note or "")
+
+
 def test_the_lines_from_the_issue_take_milliseconds():
     for line in ("a" + " " * 1200 + "it/s", "loss: 1.0 step" + " " * 16000):
         start = time.process_time()

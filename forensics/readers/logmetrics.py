@@ -544,6 +544,7 @@ class LineMetrics:
     eval_context: bool = False  # "Epoch(val)", "Validation:": the metrics are evaluation metrics
     score_is_loss: bool = False  # a bare 'score' that is the training objective (:func:`_score_is_loss`)
     curves: dict[str, list[float]] = field(default_factory=dict)  # a printed history: series -> its values in order
+    truncated: bool = False  # the line held more than MAX_TOKENS tokens: the rest was not read
 
 
 # A line of just a step, a stage word and one value names that stage's loss by the stage alone:
@@ -612,7 +613,9 @@ def scan_line(line: str) -> LineMetrics:
     if labelled is not None:
         return labelled
     out = LineMetrics()
-    raw = _TOKEN.findall(line)[:MAX_TOKENS]
+    raw = _TOKEN.findall(line)
+    if len(raw) > MAX_TOKENS:
+        raw, out.truncated = raw[:MAX_TOKENS], True
     _glued_counters(line, out)
     texts = [num or word or punct for num, word, punct in raw]
     kinds = [NUM if num else WORD if word else PUNCT for num, word, punct in raw]

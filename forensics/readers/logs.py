@@ -96,6 +96,7 @@ from forensics.readers.logmessages import guard_frame, match_messages
 from forensics.readers.logmetrics import (
     ALIASES,
     MAX_BOX_ROWS,
+    MAX_TOKENS,
     STAGE_LABEL,
     STAGE_ROW,
     LineMetrics,
@@ -715,6 +716,7 @@ class _LogParser:
         self.message_step: tuple[int, int] | None = None  # (line, step) of the last message naming its step
         # bookkeeping
         self.cut_lines = 0
+        self.token_capped = 0  # lines read only up to logmetrics.MAX_TOKENS tokens
         self.unterminated = False
         self.line = 0
         self.metric_lines = 0  # lines that gave a point of a series the rules read (for sniffing)
@@ -1260,6 +1262,7 @@ class _LogParser:
 
     def _hf(self, text: str, line: int) -> None:
         lm = scan_line(text)
+        self.token_capped += lm.truncated
         if lm.curves:  # print(history.history): each list is its series' history
             self._history(lm.curves, line)
             return
@@ -1360,6 +1363,7 @@ class _LogParser:
                         self._put(_BARE_KEYED_TAG if keyed else _BARE_TAG, step, value, emitter)
                 return  # no metric named: nothing to read (a bare "Epoch 3" line moves no series)
             lm = scan_line(text)
+        self.token_capped += lm.truncated
         if lm.curves:
             self._history(lm.curves, line)
             return
@@ -1618,6 +1622,10 @@ class _LogParser:
         events = tuple(ev.build() for ev in sorted(self.events, key=lambda e: e.line))
         if self.cut_lines:
             notes.append(f"{self.cut_lines} line(s) longer than {MAX_SEGMENT_BYTES} bytes were cut")
+        if self.token_capped:
+            notes.append(
+                f"{self.token_capped} line(s) held more than {MAX_TOKENS} words and numbers: the rest was not read"
+            )
         if self.unterminated:
             notes.append("last line unterminated (log cut mid-line or still being written)")
         for kind, n in self.dropped.items():

@@ -480,12 +480,26 @@ def _slow_h5_run(tmp_path: Path) -> Path:
     return run
 
 
+def _as_from_a_terminal() -> None:
+    """In the CLI child before it runs: SIGINT at its default, as a terminal's foreground job has it. A
+    suite started in the background by a shell without job control (``pytest ... &`` in a script, under
+    nohup) inherits SIGINT ignored, as POSIX has such a shell do for its background commands; the CLI
+    would inherit that too, and Python, which installs its KeyboardInterrupt handler only when SIGINT is
+    not ignored at start, leaves it ignored: the interrupt this test sends did nothing and the CLI ran
+    on to exit 0. Respecting an inherited SIG_IGN is right for the CLI (Ctrl-C in the terminal is not
+    meant for a background job); the test is about what the CLI does when an interrupt reaches it."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start_and_wait_for_the_reader(run: Path, out: Path) -> tuple[subprocess.Popen, int]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "forensics", "analyze", str(run), "-o", str(out)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_as_from_a_terminal,
     )
     # the reader child: one alive for 2 s (discovery's H5 look lives milliseconds); the
     # parent then waits on it, as it does for any long read

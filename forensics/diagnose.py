@@ -233,6 +233,13 @@ def _divergence_sentence(tl: Timeline) -> str:
             " The same validation set evaluated finite before, so what changed is the weights: they went "
             "non-finite there, as far as the record shows."
         )
+    if nf is not None and nf.after_record:
+        # a job log's non-finite loss at a step of its own that the recorded loss contradicts
+        return (
+            f"The training loss went non-finite after {unit} {nf.step} (the last loss recorded, "
+            f"{fmt_num(nf.last_finite_value)}): {nf.source} printed {fmt_num(nf.value)}, at a step of its own "
+            "that does not place it on the recorded steps."
+        )
     if nf is not None:
         what = "training loss" if nf.role == "loss" else nf.role.replace("_", " ")
         last = (
@@ -826,7 +833,7 @@ def _unlogged_between(nf: NonFinite) -> str:
     the print's resolution (in the public threads, such NaNs were settled as an LR too high and as exploding
     gradients as often as an operation's; the scenario corpus, whose faults climb where they are logged, does
     not show it, so this is said, not weighed)."""
-    if nf.last_finite_step is None or nf.tag.startswith("message:"):
+    if nf.last_finite_step is None or nf.tag.startswith("message:") or nf.after_record:
         return ""
     if nf.unit == "log_index":
         unseen = (

@@ -357,6 +357,11 @@ class LogData:
     store_status: str | None = None
     exit_code: int | None = None
     plan: Plan | None = None  # the planned optimizer steps the trainer printed (HF's total, Keras's epochs)
+    # the series whose steps the reader worked out rather than read from a counter of global steps: epochs
+    # before x an epoch's length + the count within the epoch (a batch counter, a per-epoch bar, Keras's
+    # 'Epoch i/N' and its bar), an HF dict line's epoch x steps per epoch, a position in the log. Such steps
+    # are global steps only as far as the epoch's numbering and length were guessed right.
+    inferred_tags: frozenset[str] = frozenset()
 
 
 @frozen_dataclass
@@ -558,6 +563,7 @@ def with_steps_from_epochs(log: LogData, steps_per_epoch: float) -> LogData:
     return dataclasses.replace(
         log,
         scalars=scalars,
+        inferred_tags=frozenset(scalars),  # each point placed at its logged epoch x the trainer state's epoch length
         step_unit="step",
         steps_per_epoch=round(steps_per_epoch),
         last_step=last if last is not None else log.last_step,

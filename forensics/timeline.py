@@ -269,6 +269,9 @@ class NonFinite:
     unit: str
     source: str
     tag: str
+    # placed after the last point the record kept rather than where it was seen: a job log's non-finite loss
+    # whose own step the record contradicts (:func:`_against_the_record`); its step is that last point
+    after_record: bool = False
 
 
 @dataclass(frozen=True)
@@ -523,6 +526,9 @@ class Timeline:
     nonfinite_unplaced: tuple[str, LogEvent] | None = None
     nonfinite_by_role: dict[str, NonFinite] = field(default_factory=dict)
     validation_only: ValidationOnly | None = None  # only the validation loss went non-finite
+    # a job log's non-finite loss left out of first_nonfinite: its steps are in doubt (worked out, or its
+    # counter went back) and the recorded loss was finite at or after its step: (where the log saw it, why)
+    nonfinite_set_aside: tuple[tuple[NonFinite, str], ...] = ()
     exploded_step: int | None = None  # loss finite but exploded (no NaN logged)
     exploded_how: str | None = None  # when a value past any plausible loss said so: which, and the bound
     # how the finite loss diverged, for the report's sentence: "exploded" (a climb or a value past any
@@ -926,7 +932,8 @@ def _first_wall(s: ScalarSeries) -> float:
     return float(w[0]) if w.size else math.inf
 
 
-Candidate = tuple[int, ScalarSeries, str, int]  # (source priority, series, unit, first epoch's number)
+# (source priority, series, unit, first epoch's number, its steps were worked out: LogData.inferred_tags)
+Candidate = tuple[int, ScalarSeries, str, int, bool]
 
 
 def _candidates(run: RunData) -> dict[str, list[Candidate]]:
@@ -943,10 +950,10 @@ def _candidates(run: RunData) -> dict[str, list[Candidate]]:
     """
     by_role: dict[str, list[Candidate]] = {}
 
-    def add(prio: int, sc: ScalarSeries, unit: str, epoch_base: int = 0) -> None:
+    def add(prio: int, sc: ScalarSeries, unit: str, epoch_base: int = 0, worked_out: bool = False) -> None:
         r = role_of(sc.tag, sc.run)
         if r and len(sc):
-            by_role.setdefault(r, []).append((prio, sc, unit, epoch_base))
+            by_role.setdefault(r, []).append((prio, sc, unit, epoch_base, worked_out))
 
     groups: dict[tuple[str, str], list[ScalarSeries]] = {}
     for ev in run.events:
@@ -963,16 +970,20 @@ def _candidates(run: RunData) -> dict[str, list[Candidate]]:
     for sc in longest.values():
         add(1, sc, "step")
     log_groups: dict[tuple[int, str, str], list[ScalarSeries]] = {}
+    worked_out: set[tuple[int, str, str]] = set()
     for log in sorted(run.logs, key=lambda lg: natural_order(lg.source.path)):
         structured = (Kind.METRICS_CSV, Kind.METRICS_JSONL, Kind.MLFLOW_METRIC, Kind.MLFLOW_DB, Kind.WANDB_RUN)
         prio = 1 if log.source.kind in structured else 2
         unit = "epoch" if log.step_unit == "epoch" else "log_index" if log.step_unit == "log_index" else "step"
         for sc in log.scalars.values():
             # per-epoch lines beside per-step ones count epochs, not the steps of the rest of the log
-            log_groups.setdefault((prio, "epoch" if sc.tag in log.epoch_tags else unit, sc.tag), []).append(sc)
-    for (prio, unit, _tag), parts in log_groups.items():
+            key = (prio, "epoch" if sc.tag in log.epoch_tags else unit, sc.tag)
+            log_groups.setdefault(key, []).append(sc)
+            if sc.tag in log.inferred_tags:
+                worked_out.add(key)
+    for key, parts in log_groups.items():
         # a console prints "Epoch 3/10" (1-based); CSV loggers write epoch indices (0-based)
-        add(prio, _concat(parts), unit, 1 if prio == 2 else 0)
+        add(key[0], _concat(parts), key[1], 1 if key[0] == 2 else 0, key in worked_out)
     _epochs_on_the_step_axis(by_role.get("loss", []))
     return by_role
 
@@ -990,11 +1001,11 @@ def _epochs_on_the_step_axis(cands: list[Candidate]) -> None:
     PyTorch loops do) reads as steps 1, 2, 3; a console's per-epoch lines beside it print the same
     means at the same numbers. Such a series counts epochs: relabelled in place (1-based, as the
     console), so it is placed on steps with the console's epochs, or reported in epochs."""
-    consoles = [c for c in cands if c[2] == "epoch" and c[0] == 2]
-    for i, (prio, sc, unit, _base) in enumerate(cands):
+    consoles = [c[1] for c in cands if c[2] == "epoch" and c[0] == 2]
+    for i, (prio, sc, unit, _base, worked_out) in enumerate(cands):
         if prio != 0 or unit != "step" or len(sc) < SAME_EPOCH_POINTS:
             continue
-        for _, ep, _, _ in consoles:
+        for ep in consoles:
             printed = dict(zip(ep.steps.tolist(), ep.values.tolist(), strict=True))
             pairs = [
                 (v, printed[s]) for s, v in zip(sc.steps.tolist(), sc.values.tolist(), strict=True) if s in printed
@@ -1007,7 +1018,7 @@ def _epochs_on_the_step_axis(cands: list[Candidate]) -> None:
                 and all(abs(a - b) <= SAME_PRINTED_VALUE * max(abs(a), abs(b), 1e-12) for a, b in finite)
                 and all(math.isfinite(a) == math.isfinite(b) for a, b in pairs)
             ):
-                cands[i] = (prio, sc, "epoch", 1)
+                cands[i] = (prio, sc, "epoch", 1, worked_out)
                 break
 
 
@@ -1053,10 +1064,10 @@ def _steps_per_epoch(run: RunData, cands: dict[str, list[Candidate]]) -> tuple[i
         if log.steps_per_epoch:
             return int(log.steps_per_epoch), f"progress lines in {log.source.path}"
     losses = cands.get("loss", [])
-    for _, e, eu, _b in losses:
+    for _, e, eu, *_ in losses:
         if eu != "epoch":
             continue
-        for _, b, bu, _b2 in losses:
+        for _, b, bu, *_ in losses:
             if bu == "step" and b.run == e.run and len(b) > 1:
                 epochs = int(np.unique(e.steps).size)
                 if epochs >= 2:
@@ -1209,6 +1220,53 @@ _NONFINITE_MESSAGES = (
     "nonfinite_gradient",
     "nonfinite_tensor",
 )
+
+
+def _steps_in_doubt(c: Candidate) -> str | None:
+    """Why a job log's steps may not be the run's global steps, or None. Event files, a trainer state and a
+    metrics store hold the steps the program recorded; a console log's are global steps when it reads them
+    off a counter of global steps that never goes back. A counter that went back (a job restarted, a
+    second loop printing into the same file) or steps worked out rather than read (LogData.inferred_tags:
+    an epoch counter times an epoch's length, a position in the log; per-epoch lines placed at the epoch
+    length the timeline found) may not be."""
+    prio, sc, unit, _base, worked_out = c
+    if prio < 2:
+        return None
+    if len(sc) > 1 and bool(np.any(np.diff(sc.steps) < 0)):
+        return "its step counter went back"
+    if worked_out or unit == "epoch":
+        return "its steps were worked out, not read off a counter of global steps"
+    return None
+
+
+def _recorded_loss(cands: list[Candidate]) -> Series | None:
+    """The training loss a recording source (event files, a trainer state, a metrics store) wrote at global
+    steps, as the analysis reads it (the history that led to its first non-finite point), or None."""
+    rec = _pick([c for c in cands if c[0] < 2 and c[2] == "step"])
+    return _effective(_as_series(rec[1], "loss", "step")) if rec is not None else None
+
+
+def _against_the_record(nf: NonFinite, record: Series) -> NonFinite | None:
+    """A job log's non-finite loss whose steps are in doubt (:func:`_steps_in_doubt`), held against the
+    loss a recording source wrote at global steps. After the record's last finite point nothing
+    contradicts the log's step: it stands (the earlier of it and the record's own non-finite point is the
+    first). At or before that point the record saw a finite loss where the log says it was not, so the
+    log's step is not the run's: the record's own non-finite point is the first (None); where the record
+    shows none, the log's value came after the last point the record kept, and is placed there."""
+    rec_nf = _nonfinite(record)
+    last = rec_nf.last_finite_step if rec_nf is not None else (int(record.steps[-1]) if len(record) else None)
+    if last is None or nf.step > last:
+        return nf
+    if rec_nf is not None:
+        return None
+    return dataclasses.replace(
+        nf,
+        step=last,
+        last_finite_step=last,
+        last_finite_value=float(record.values[-1]),
+        interval=record.interval,
+        after_record=True,
+    )
 
 
 def _nonfinite_from_messages(run: RunData, loss: Series | None) -> NonFinite | None:
@@ -2140,7 +2198,9 @@ def build_timeline(run: RunData) -> Timeline:
 
     loss_all = loss = None
     other_losses: tuple[Series, ...] = ()
-    best = _pick(cands.get("loss", []))
+    loss_cands = cands.get("loss", [])
+    others: list[Candidate] = []
+    best = _pick(loss_cands)
     # a run that logs an evaluation loss and no training loss (Flax's VAE example prints only 'eval
     # epoch: N, loss: ...'): the evaluation loss is the one curve of the model it has, read as its loss
     # (its tag, val_loss, says which it is)
@@ -2150,9 +2210,8 @@ def build_timeline(run: RunData) -> Timeline:
     if best is not None:
         loss_all = _map_epochs(_as_series(best[1], "loss", best[2]), spe, best[3])
         loss = _effective(loss_all)
-        other_losses = tuple(
-            _map_epochs(_as_series(c[1], "loss", c[2]), spe, c[3]) for c in cands.get("loss", []) if c is not best
-        )
+        others = [c for c in loss_cands if c is not best]
+        other_losses = tuple(_map_epochs(_as_series(c[1], "loss", c[2]), spe, c[3]) for c in others)
     curves: dict[str, Series | None] = {}
     for role in ("val_loss", "lr", "grad_norm"):
         c = None if role == "val_loss" and eval_as_loss else _pick(cands.get(role, []))
@@ -2161,11 +2220,24 @@ def build_timeline(run: RunData) -> Timeline:
     # first non-finite: the training loss, or any other training-loss series logged in
     # the same unit (a log may catch the NaN an event writer lost), or the grad norm
     # where the logger masks NaN losses (HF Trainer's logging_nan_inf_filter).
+    # A job log whose steps are in doubt speaks at its own step only where the loss a recording source
+    # wrote at global steps does not contradict it (_against_the_record).
+    record = _recorded_loss(loss_cands)
     found: list[NonFinite] = []
-    for s in [loss, *other_losses]:
+    set_aside: list[tuple[NonFinite, str]] = []
+    for s, c in zip((loss, *other_losses), (best, *others), strict=True):
         nf = _nonfinite(s)
-        if nf is not None and (loss is None or nf.unit == loss.unit):
-            found.append(nf)
+        if nf is None or (loss is not None and nf.unit != loss.unit):
+            continue
+        doubt = _steps_in_doubt(c) if c is not None and record is not None and nf.unit == "step" else None
+        if doubt is not None and record is not None:
+            kept = _against_the_record(nf, record)
+            if kept is not nf:
+                set_aside.append((nf, doubt))
+            if kept is None:
+                continue
+            nf = kept
+        found.append(nf)
     nonfinite_by_role: dict[str, NonFinite] = {}
     for role in ("grad_norm", "lr", "val_loss"):
         nf = _nonfinite(curves[role])
@@ -2235,6 +2307,7 @@ def build_timeline(run: RunData) -> Timeline:
         steps_per_epoch_origin=spe_origin,
         first_nonfinite=first_nonfinite,
         nonfinite_unplaced=unplaced,
+        nonfinite_set_aside=tuple(set_aside),
         nonfinite_by_role=nonfinite_by_role,
         validation_only=validation_only,
         exploded_step=exploded_step,

@@ -564,7 +564,7 @@ _SEAM_CHARS = max(len(n) for n in MESSAGE_NEEDLES)  # a needle cut by a wrap lie
 class _SeriesBuilder:
     """Columns of one tag, in file order. A redraw of the same step replaces the value."""
 
-    __slots__ = ("last_line", "one_step", "records", "steps", "values")
+    __slots__ = ("inferred", "last_line", "one_step", "records", "steps", "values")
 
     def __init__(self) -> None:
         self.steps = array("q")
@@ -574,6 +574,9 @@ class _SeriesBuilder:
         self.one_step = True
         self.records = array("d")
         self.last_line = -1
+        # a step of this series was worked out (an epoch counter times an epoch's length, a position in
+        # the log) rather than read from a counter of global steps (see LogData.inferred_tags)
+        self.inferred = False
 
     def add(self, step: int, value: float, line: int = -1) -> None:
         if self.one_step:
@@ -618,6 +621,7 @@ class _ParseResult:
     notes: list[str]
     epoch_tags: frozenset[str] = frozenset()
     plan: Plan | None = None
+    inferred_tags: frozenset[str] = frozenset()
 
 
 # ---------------------------------------------------------------- the parser
@@ -645,13 +649,16 @@ class _LogParser:
         self.recent_fatal: deque[_EventBuilder] = deque(maxlen=64)
         # step state
         self.cur_step: int | None = None
-        self.keras_epoch = 1
+        self.keras_epoch = 1  # the epoch of Keras's last 'Epoch i/N' header, counted from 1
+        self.keras_epoch_base: int | None = None  # the number its headers count from (Keras's own: 1)
         self._epoch_series: dict[str, bool] = {}  # built series: does it count epochs (set by _build_series)
+        self._inferred_series: set[str] = set()  # built series with a step worked out (set by _build_series)
         self.keras_spe: int | None = None
         self.keras_stop: tuple[int, int] | None = None  # (epoch, batch) where TerminateOnNaN fired
         self.generic_epoch: int | None = None
         self.generic_epoch_base: int | None = None
         self.last_rich_step: int | None = None
+        self.last_rich_inferred = False  # that step was worked out from the bar's epoch
         self.main_bar_total: int | None = None
         self.spe: int | None = None
         # Hugging Face dict lines: (order index, epoch or None, {tag: value}), placed at the end
@@ -726,7 +733,8 @@ class _LogParser:
         # (line, step, emitter, printed its loss) of the last metric line whose counters gave a step:
         # counter-less metric lines right under it are the rest of its record (under a line that printed
         # the loss, only a line of its terms, whose own total the record's loss already is)
-        self.record: tuple[int, int, str, bool] | None = None
+        self.record: tuple[int, int, str, bool, bool] | None = None  # ... and whether its step was worked out
+        self.step_inferred = False  # the step _resolve_step gave last was worked out from an epoch counter
         self.wrap_tail = ""  # the last line, when long enough to have been wrapped into the next
         self.open_list: tuple[str, int, int] | None = None  # a list still open: (its text, first line, lines)
 
@@ -1033,7 +1041,7 @@ class _LogParser:
 
     # ------------------------------------------------------------ metrics
 
-    def _put(self, tag: str, step: int, value: float, emitter: str, unit: str = "step") -> None:
+    def _put(self, tag: str, step: int, value: float, emitter: str, unit: str = "step", inferred: bool = False) -> None:
         if not -STEP_MAX <= step <= STEP_MAX:
             return  # robustness: a step no int64 column holds is a damaged number, not a point
         if tag in _SNIFF_TAGS and self.line != self.last_metric_line:
@@ -1056,6 +1064,7 @@ class _LogParser:
         if b is None:
             b = self.series[key] = _SeriesBuilder()
         b.add(step, value, self.line)
+        b.inferred = b.inferred or inferred
 
     @property
     def _has_steps(self) -> bool:
@@ -1100,7 +1109,13 @@ class _LogParser:
             return
         m = _KERAS_EPOCH.match(text)
         if m:
-            epoch = int(m.group(1))
+            printed = int(m.group(1))
+            # Keras prints its epochs from 1; a loop of its own that prints 'Epoch 0/N' over Keras's Progbar counts
+            # from 0: the headers count from the first one's number, and from 0 where an 'Epoch 0/N' follows
+            # 1-based ones (a counter started again, as _epoch_base says)
+            if self.keras_epoch_base is None or printed < self.keras_epoch_base:
+                self.keras_epoch_base = 0 if printed == 0 else 1
+            epoch = printed - self.keras_epoch_base + 1
             if epoch <= 1:
                 self.keras_stop = None
             self.keras_epoch = epoch
@@ -1132,7 +1147,7 @@ class _LogParser:
         if self.last_rich_step is not None and _only_colon_pairs(rest):
             found = pairs(_COLON_PAIR, rest, offset)
             for tag, val in found:
-                self._put(tag, self.last_rich_step, val, "rich")
+                self._put(tag, self.last_rich_step, val, "rich", inferred=self.last_rich_inferred)
             if found:
                 self._saw_metrics(line, self.last_rich_step, bar=True)
             return
@@ -1158,7 +1173,7 @@ class _LogParser:
         if i == total and self.keras_stop is not None and self.keras_stop[0] == self.keras_epoch:
             step = base + self.keras_stop[1] + 1  # the epoch ended where TerminateOnNaN stopped it
         for tag, val in found:
-            self._put(tag, step, val, "keras")
+            self._put(tag, step, val, "keras", inferred=True)  # epochs before x the bar's total, + its count
         if found:
             self._saw_metrics(line, step)
 
@@ -1210,7 +1225,7 @@ class _LogParser:
             if letters:  # a GAN's "DR=713, DF=nan, G=nan": the loss is the generator's terms
                 found = main_loss_of(found + letters)
         for tag, val in found:
-            self._put(tag, step, val, "tqdm")
+            self._put(tag, step, val, "tqdm", inferred=em is not None)  # an epoch's bar: epochs x its total + n
         if found:
             self._saw_metrics(line, step, bar=True)
         elif not em and -STEP_MAX <= step <= STEP_MAX:
@@ -1227,12 +1242,10 @@ class _LogParser:
         pairs = [(t, v) for t, v in main_loss_of(lm.pairs) if t != "epoch"]
         if not pairs:
             return False
-        if self.generic_epoch_base is None:
-            self.generic_epoch_base = 0 if lm.epoch == 0 else 1
-        step = (lm.epoch - self.generic_epoch_base) * total + n  # the bar counts batches within the epoch
+        step = (lm.epoch - self._epoch_base(lm.epoch)) * total + n  # the bar counts batches within the epoch
         self.spe = total
         for tag, val in pairs:
-            self._put(tag, step, val, "tqdm")
+            self._put(tag, step, val, "tqdm", inferred=True)
         self._saw_metrics(line, step, bar=True)
         return True
 
@@ -1254,9 +1267,10 @@ class _LogParser:
                 self.last_rich_step = None
                 return
         self.last_rich_step = step
+        self.last_rich_inferred = em is not None
         found = pairs(_COLON_PAIR, rest, 0)
         for tag, val in found:
-            self._put(tag, step, val, "rich")
+            self._put(tag, step, val, "rich", inferred=em is not None)
         if found:
             self._saw_metrics(line, step, bar=True)
 
@@ -1382,11 +1396,12 @@ class _LogParser:
         if step is not None and _megatron_loss_left_off(text, pairs):
             pairs.append(("loss", math.nan))  # the average Megatron's 'avg > 0.0' left off the line was NaN
         if step is not None:
+            inferred = self.step_inferred
             for tag, val in pairs:
-                self._put(tag, step, val, emitter)
+                self._put(tag, step, val, emitter, inferred=inferred)
             self._saw_metrics(line, step)
             # a record that opens with its counters and prints its loss, or its loss's terms, on the lines under them
-            self.record = (line, step, emitter, any(t == "loss" for t, _ in pairs))
+            self.record = (line, step, emitter, any(t == "loss" for t, _ in pairs), inferred)
             return
         if lm.epoch is not None:
             base = self.generic_epoch_base if self.generic_epoch_base is not None else 1
@@ -1404,17 +1419,17 @@ class _LogParser:
                 terms = [(t, v) for t, v in pairs if t != "loss"]
                 if basis is not None and not lm.eval_context and terms:
                     for tag, val in terms:
-                        self._put(tag, record[1], val, emitter)
+                        self._put(tag, record[1], val, emitter, inferred=record[4])
                     self._saw_metrics(line, record[1])
-                    self.record = (line, record[1], emitter, True)
+                    self.record = (line, record[1], emitter, True, record[4])
                     return
             else:
                 # "Step: 682/800000 ----- Cur_lr: 0.4 ----- Time: 0.82 sec." then "S1 loss: ... | Total loss: ..."
                 # (a multi-stage pose network's print loop): the lines under a record's counters are its values
                 for tag, val in pairs:
-                    self._put(tag, record[1], val, emitter)
+                    self._put(tag, record[1], val, emitter, inferred=record[4])
                 self._saw_metrics(line, record[1])
-                self.record = (line, record[1], emitter, False)
+                self.record = (line, record[1], emitter, False, record[4])
                 return
         # no counter at all: the points are numbered in the order they were printed
         self.line_order += 1
@@ -1456,9 +1471,19 @@ class _LogParser:
     def _counters_only(self, lm: LineMetrics) -> None:
         """A line with counters and no metrics ("Epoch 3", "Step 120/500") still moves the step."""
         if lm.epoch is not None:
-            if self.generic_epoch_base is None:
-                self.generic_epoch_base = 0 if lm.epoch == 0 else 1
+            self._epoch_base(lm.epoch)
             self.generic_epoch = lm.epoch
+
+    def _epoch_base(self, epoch: int) -> int:
+        """The number the log's epoch counter counts from: 0 when the first epoch it prints is 0, else 1.
+        An epoch below it later (epochs 1, 2, ... 10, then 'Epoch 0/30': a job started again, or a second
+        loop printing into the same file with epochs from 0) is a counter started again from 0: the epochs
+        count from there, as a step counter that goes back starts a new segment. Counted from the old
+        base, that epoch's steps would come before the run's first step, below 0."""
+        base = self.generic_epoch_base
+        if base is None or epoch < base:
+            base = self.generic_epoch_base = 0 if epoch == 0 else 1
+        return base
 
     def _resolve_step(self, lm: LineMetrics) -> int | None:
         """The global step of a line from its counters, or None when it has none.
@@ -1470,10 +1495,10 @@ class _LogParser:
         (:meth:`_per_epoch`); its epoch length is the printed total or, when none is
         printed, the largest counter seen in the epoch before.
         """
+        self.step_inferred = False
         epoch = lm.epoch
         if epoch is not None:
-            if self.generic_epoch_base is None:
-                self.generic_epoch_base = 0 if epoch == 0 else 1
+            self._epoch_base(epoch)
             self.generic_epoch = epoch
         by_kind: dict[str, tuple[int, int | None]] = {}
         for kind, n, total in lm.counters:
@@ -1500,6 +1525,7 @@ class _LogParser:
             per_epoch = self._per_epoch(epoch, n)
         if not per_epoch:
             return n
+        self.step_inferred = True  # epochs before x an epoch's length, + the count within the epoch
         if total:
             self.spe = total
             return (epoch - (self.generic_epoch_base or 0)) * total + n
@@ -1634,7 +1660,8 @@ class _LogParser:
             notes.append(f"{len(self.ranks_seen)} ranks in one log: ranks other than the first are tagged @rankN")
         epoch_tags = frozenset(t for t in scalars if unit != "epoch" and self._epoch_series.get(t))
         plan = self._plan()
-        return _ParseResult(scalars, events, died, last_step, unit, self.spe, notes, epoch_tags, plan)
+        inferred = frozenset(self._inferred_series & set(scalars))
+        return _ParseResult(scalars, events, died, last_step, unit, self.spe, notes, epoch_tags, plan, inferred)
 
     def _persisting_skips(self) -> None:
         """Steps a trainer's guard dropped, counted against the steps trained: skips followed by a
@@ -1688,6 +1715,7 @@ class _LogParser:
             groups.setdefault((tag, unit), []).append((emitter, b))
         scalars: dict[str, ScalarSeries] = {}
         self._epoch_series.clear()
+        self._inferred_series.clear()
         for (tag, unit), members in groups.items():
             members.sort(key=lambda eb: -len(eb[1].steps))
             name = f"{tag}_epoch" if unit == "epoch" and has_steps else tag
@@ -1695,6 +1723,8 @@ class _LogParser:
                 full = name if i == 0 else f"{name}@{emitter}"
                 scalars[full] = b.build(full, self.source)
                 self._epoch_series[full] = unit == "epoch"
+                if b.inferred:
+                    self._inferred_series.add(full)
         return scalars
 
     def _place_bare(self, notes: list[str]) -> None:
@@ -1751,14 +1781,14 @@ class _LogParser:
                 if step is None:
                     continue  # an epoch of inf or 1e300: a damaged line
                 for tag, val in values.items():
-                    self._put(tag, step, val, "hf")
+                    self._put(tag, step, val, "hf", inferred=True)  # the logged epoch x steps per epoch
             if self.cur_step is None:
                 self.cur_step = step_of(float(self.hf_points[-1][1]) * spe)  # type: ignore[arg-type]
             return
         if self._has_steps:  # other step-level series exist: keep the HF points apart
             for index, _, values in self.hf_points:
                 for tag, val in values.items():
-                    self._put(f"hf_{tag}", index, val, "hf")
+                    self._put(f"hf_{tag}", index, val, "hf", inferred=True)  # a position in the log
         else:
             for index, _, values in self.hf_points:
                 for tag, val in values.items():
@@ -1955,6 +1985,7 @@ def read_job_log(path: Path, source: Source) -> LogData:
         steps_per_epoch=res.steps_per_epoch,
         epoch_tags=res.epoch_tags,
         plan=res.plan,
+        inferred_tags=res.inferred_tags,
     )
 
 

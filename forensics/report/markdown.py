@@ -458,6 +458,20 @@ def _timeline_intro(tl: Timeline) -> str:
             f" The job restarted: steps went back from {a} to {b}; the points written before the "
             "restart are kept (the table follows the history that led to the blow-up)."
         )
+    logs_said: set[str] = set()
+    for seen, why in tl.nonfinite_set_aside:
+        if seen.source in logs_said:
+            continue  # its loss's terms went non-finite with it: the log's first is said
+        logs_said.add(seen.source)
+        where = (
+            "it is placed after the last recorded point"
+            if nf.after_record
+            else "the first non-finite step is the recorded one"
+        )
+        out += (
+            f" {md_code(seen.source)} printed a non-finite {md_code(seen.tag)} at its step {seen.step}, where the "
+            f"recorded loss was still finite: {why}; {where}."
+        )
     if tl.steps_per_epoch and nf.unit == "step" and "epoch" in nf.tag.lower():
         out += f" Epochs mapped to steps at {tl.steps_per_epoch} steps/epoch ({tl.steps_per_epoch_origin})."
     return out

@@ -1019,7 +1019,12 @@ def _gan_players(unnamed: list[tuple[str, float]]) -> list[tuple[str, float]]:
 # A counter's number glued before its name ("1epoch", "1-1000batch": ESPnet2's reporter prints
 # f"{epoch}epoch:{phase}:{start}-{end}batch: " before each interval's means, espnet2/train/reporter.py
 # log_message); of a range the end is the counter (the last batch the means cover)
-_GLUED_COUNTER = re.compile(r"(?<![\w.])(?:\d{1,12}-)?(\d{1,12})(epoch|batch|iter|step)(?![a-z])", re.IGNORECASE)
+# The name glued before its number ("step110": FPN_Tensorflow's train.py prints " {}: step{}    image_name:{} |")
+# is read the same way, a word standing alone (not "model_step100", not "epoch3.pth")
+_GLUED_COUNTER = re.compile(
+    r"(?<![\w.])(?:(?:\d{1,12}-)?(\d{1,12})(epoch|batch|iter|step)(?![a-z])|(epoch|batch|iter|step)(\d{1,12})(?![\w.]))",
+    re.IGNORECASE,
+)
 _GLUED_HINTS = ("epoch", "batch", "iter", "step")
 
 
@@ -1029,7 +1034,7 @@ def _glued_counters(line: str, out: LineMetrics) -> None:
     if not any(h in low for h in _GLUED_HINTS):
         return
     for m in _GLUED_COUNTER.finditer(line[:200]):
-        n, word = int(m.group(1)), m.group(2).lower()
+        n, word = int(m.group(1) or m.group(4)), (m.group(2) or m.group(3)).lower()
         if word == "epoch":
             if out.epoch is None:
                 out.epoch = n
@@ -1276,6 +1281,43 @@ def _progress_header(cols: list[str]) -> list[str] | None:
     if memory or (total_at < len(cols) and terms >= MIN_SUMMED_TERMS):
         return out
     return None
+
+
+# A detection trainer's progress row whose header the log does not hold (a paste that kept only the bar rows):
+# ultralytics YOLOv3 and YOLOv5 (to 2021) describe their bar with ('%10s' * 2 + '%10.4g' * 6) % ('%g/%g' % (epoch,
+# epochs - 1), '%.3gG' % memory, *mean_losses, targets, img_size), the mean loss terms then their total; YOLOv5 6.x
+# and ultralytics 8 the same with three terms and no total; forks add terms or put the total first. The epoch and
+# its total, the memory in G or M, then these many numbers: the loss columns, then the two counts of the batch.
+_HEADERLESS_ROW = re.compile(
+    r"(\d{1,9})/(\d{1,9})[ \t]{1,32}\d{1,6}(?:\.\d{1,6})?[GM][ \t]{1,32}((?:[^\s/]{1,24}[ \t]{1,32}){3,7}[^\s/]{1,24})"
+)
+HEADERLESS_COUNT_COLUMNS = 2  # the targets (labels, instances) of the batch and its image size
+# a loss column that is the sum of the others, as printed to 4 significant digits each ('%10.4g'): their total
+_PRINTED_SUM_TOLERANCE = 2e-3
+
+
+def headerless_row(desc: str) -> LineMetrics | None:
+    """The epoch and the loss of a progress row printed without its header (:data:`_HEADERLESS_ROW`), or None.
+    The loss is the column that is the sum of the others where one is (the printed total), else the sum of them
+    all (the trainer optimises the sum of its terms, non-finite when one is); the terms stay unnamed."""
+    m = _HEADERLESS_ROW.fullmatch(desc.strip())
+    if m is None:
+        return None
+    values = [parse_number(f) for f in m.group(3).split()]
+    if any(v is None for v in values):
+        return None
+    losses = [float(v) for v in values[:-HEADERLESS_COUNT_COLUMNS] if v is not None]
+    if len(losses) < MIN_SUMMED_TERMS:
+        return None
+    total = math.fsum(losses)
+    loss = next(
+        (v for v in losses if math.isclose(v, total - v, rel_tol=_PRINTED_SUM_TOLERANCE, abs_tol=1e-6) and v != 0),
+        total,
+    )
+    out = LineMetrics()
+    out.epoch, out.epoch_total = int(m.group(1)), int(m.group(2))
+    out.pairs.append(("loss", loss))
+    return out
 
 
 def _two_word_names(cols: list[str]) -> list[str]:

@@ -74,6 +74,7 @@ them on steps, are kept with the epoch number as step (``step_unit ==
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import dataclasses
 import functools
@@ -105,6 +106,7 @@ from forensics.readers.logmetrics import (
     column_starts,
     header_columns,
     headerless_layouts,
+    headerless_row,
     is_box_border,
     is_table_delimiter,
     json_metrics,
@@ -127,6 +129,8 @@ TRACEBACK_KEEP_LINES = 16  # the last frame lines kept with an exception (the us
 LOOKBACK_LINES = 60  # a known message this many lines before a traceback belongs to it (TF's rendezvous
 #                      warning and CUDA's per-thread assertion lines are printed before the traceback)
 REGION_LINES = 200  # ...or this many lines after the exception line (TF prints the op message after frames)
+# the start of the note that says a log's per-epoch lines were read as per-iteration records (_per_iteration_epochs)
+_PER_ITERATION_NOTE = "per-iteration lines"
 # A metric line with no counter printed this many lines after a message that named its own step
 # is that message's (detectron2's guard prints "...at iteration=1029!" then "loss_dict = {...}")
 MESSAGE_VALUES_LINES = 2
@@ -438,12 +442,27 @@ _EVAL_PREFIXES = ("val", "eval", "test", "valid")
 # ---------------------------------------------------------------- tracebacks
 
 # what launchers put before each line of a rank: torchrun "[rank1]:" / "[default1]:", mpirun
-# "[1,0]<stdout>:", pdsh-style "1: "; the rank is kept so that ranks' metrics stay apart. A number and a
-# colon before another number is no rank but a counter and its value (darknet's "74: 0.51, 0.53 avg loss")
+# "[1,0]<stdout>:", pdsh-style "1: " (when the file shows it is a rank: _LEAD_NUMBER); the rank is kept so that ranks'
+# metrics stay apart. A number and a colon before another number is no rank but a counter and its value (darknet's
+# "74: 0.51, 0.53 avg loss")
 _PREFIX = re.compile(
     r"^(?:\[(?:rank|default)(?P<r1>\d{1,6})\]:|\[(?P<r2>\d{1,6}),\d{1,6}\]<std(?:out|err)>:"
     r"|(?P<r3>\d{1,4}): (?=[^\s\d.+-])(?!(?i:nan|inf)\b)|\[Rank (?P<r4>\d{1,6})\]\s)\s?"
 )
+# A number and a colon before a line's text ("7: ..."): a launcher's rank (srun --label, pdsh) or a counter the
+# script prints before its values (pytorch-yolo2's region loss prints '%d: nGT %d, recall %d, ..., loss: x %f, ...'
+# % (self.seen, ...), the images seen so far). A launcher's ranks come from a small set and come back as the ranks
+# interleave; a counter grows line by line. Which one a file holds is decided from the numbers it shows
+# (_LogParser._lead_evidence): the lines led so are held until then, and read once it is known.
+_LEAD_NUMBER = re.compile(r"(\d{1,12}): (?=[^\s\d.+-])(?!(?i:nan|inf)\b)")
+# Values that grew on this many lines in a row with none coming back are a counter: more ranks than this printing one
+# line each, in rank order, before any of them prints a second is no launcher's output
+LEAD_COUNTER_LINES = 64
+# ...or, short of that, on at least this many lines when the file (or the hold) ends: a rank reading would give each
+# line a rank of its own, seen once
+LEAD_COUNTER_MIN_LINES = 2
+MAX_HELD_BYTES = 1 << 20  # lines held while the leading numbers are undecided: bounded whatever the file holds
+MAX_HELD_LINES = 4096
 # Python's "Traceback (most recent call last):"; IPython and Jupyter print it without the colon, after the
 # exception's type ("ValueError                                Traceback (most recent call last)")
 _TB_START = re.compile(r"Traceback \(most recent call last\):?\s*$")
@@ -634,8 +653,15 @@ _IN_BOX = LineMetrics()
 class _LogParser:
     """Feed cleaned segments in file order; :meth:`finish` returns what was found."""
 
-    def __init__(self, source: str, file_name: str | None = None) -> None:
+    def __init__(self, source: str, file_name: str | None = None, hold_leads: bool = True) -> None:
         self.source = source
+        # a number and a colon leading lines (_LEAD_NUMBER): "rank" or "counter" once the file has shown which (None
+        # until then, the lines held in `held`); `hold_leads` False reads them as ranks at once (sniffing a head)
+        self.lead_mode: str | None = None if hold_leads else "rank"
+        self.lead_values: list[int] = []
+        self.held: list[_Segment] = []
+        self.held_bytes = 0
+        self.lead_step: int | None = None  # the counter leading the line being read, in "counter" mode
         # the column layouts a file of this name is written in without a header (timm's summary.csv)
         self.layouts = headerless_layouts(file_name)
         # (tag, unit, emitter) -> columns. Emitters (a Keras bar, a tqdm postfix, a print
@@ -702,6 +728,13 @@ class _LogParser:
         self.rank = 0
         self.ranks_seen: set[int] = set()
         self.line_order = 0
+        self.order_lines = array("q")  # the file line of each counter-less metric line, in line_order
+        # lines that name only their epoch (_epoch_level from a print loop): their values by line, (tag, emitter) ->
+        # points on the file line, and the epoch of each such line; they are per-iteration records when an epoch
+        # holds many with a changing loss (_per_iteration_epochs)
+        self.epoch_line_points: dict[tuple[str, str], _SeriesBuilder] = {}
+        self.epoch_rows = array("q")  # the file lines of those lines, in order
+        self.epoch_of_row = array("q")  # ...and the epoch each names
         self.epoch_counter: tuple[int, int, int, int, int] | None = None
         self.forward_trace: deque[str] = deque(maxlen=FORWARD_TRACE_KEEP)
         # where the loss scale reached its floor: (line, step, scale, how it shows)
@@ -735,12 +768,53 @@ class _LogParser:
         # the loss, only a line of its terms, whose own total the record's loss already is)
         self.record: tuple[int, int, str, bool, bool] | None = None  # ... and whether its step was worked out
         self.step_inferred = False  # the step _resolve_step gave last was worked out from an epoch counter
+        # a record opened by a line whose counters gave a step and that printed no metric (FPN_Tensorflow's " {time}:
+        # step{N}    image_name:{} |" then its losses on the lines under it): (last line, step, emitter, the values
+        # of its lines so far, whether its step was worked out), read as one line once it ends (_flush_record)
+        self.pending: tuple[int, int, str, list[tuple[str, float]], bool] | None = None
         self.wrap_tail = ""  # the last line, when long enough to have been wrapped into the next
         self.open_list: tuple[str, int, int] | None = None  # a list still open: (its text, first line, lines)
 
     # ------------------------------------------------------------ input
 
     def feed(self, seg: _Segment) -> None:
+        if self.lead_mode is not None:
+            self._feed(seg)
+            return
+        lead = None
+        if seg.raw[:1].isdigit() or seg.raw[:1] == b"\x1b":
+            m = _LEAD_NUMBER.match(clean_segment(seg.raw.decode("utf-8", "replace")))
+            lead = int(m.group(1)) if m else None
+        if lead is None and not self.held:
+            self._feed(seg)
+            return
+        self.held.append(seg)
+        self.held_bytes += len(seg.raw)
+        mode = self._lead_evidence(lead) if lead is not None else None
+        if mode is None and (self.held_bytes > MAX_HELD_BYTES or len(self.held) > MAX_HELD_LINES):
+            mode = self._lead_default()
+        if mode is not None:
+            self._release(mode)
+
+    def _lead_evidence(self, value: int) -> str | None:
+        """What the numbers leading lines are, from one more of them: "rank" once one comes back or goes down (a
+        launcher's small set of ranks, interleaved), "counter" once they have grown on LEAD_COUNTER_LINES lines."""
+        if self.lead_values and value <= self.lead_values[-1]:
+            return "rank"
+        self.lead_values.append(value)
+        return "counter" if len(self.lead_values) >= LEAD_COUNTER_LINES else None
+
+    def _lead_default(self) -> str:
+        """Undecided when the file or the hold ends: numbers that only grew, on more than one line, are a counter."""
+        return "counter" if len(self.lead_values) >= LEAD_COUNTER_MIN_LINES else "rank"
+
+    def _release(self, mode: str) -> None:
+        self.lead_mode = mode
+        held, self.held, self.held_bytes = self.held, [], 0
+        for seg in held:
+            self._feed(seg)
+
+    def _feed(self, seg: _Segment) -> None:
         self.line = seg.line
         if seg.cut and seg.ends_line:
             self.cut_lines += 1
@@ -751,8 +825,13 @@ class _LogParser:
             if self.tb_state == 1:
                 self.tb_frames.append("")
             return
-        pm = _PREFIX.match(text)
-        if pm:
+        lead = _LEAD_NUMBER.match(text) if self.lead_mode == "counter" and text[:1].isdigit() else None
+        self.lead_step = int(lead.group(1)) if lead else None
+        pm = None if lead else _PREFIX.match(text)
+        if lead:
+            self.rank = 0
+            text = text[lead.end() :]
+        elif pm:
             rank = pm.group("r1") or pm.group("r2") or pm.group("r3") or pm.group("r4")
             self.rank = int(rank) if rank and len(rank) < 7 else 0
             self.ranks_seen.add(self.rank)
@@ -1190,7 +1269,7 @@ class _LogParser:
         n, total = int(bar.group("n")), int(bar.group("total"))
         if desc and _NON_TRAIN_BAR.search(desc):
             return
-        if desc and self.columns is not None and self._bar_row(desc, n, total, line):
+        if desc and self._bar_row(desc, n, total, line):
             return
         em = _EPOCH_DESC.match(desc) if desc else None
         # a description that prints the metrics (set_description(f"loss: {loss:.8f} | acc: {acc:.4f}"), and
@@ -1233,8 +1312,12 @@ class _LogParser:
 
     def _bar_row(self, desc: str, n: int, total: int, line: int) -> bool:
         """A bar whose description is a row under the header printed before it (ultralytics YOLO:
-        "Epoch GPU_mem box_loss cls_loss dfl_loss Instances Size", then "3/100 2.61G 1.2 ...: 42%|..")."""
-        lm = row_metrics(self.columns or [], desc)
+        "Epoch GPU_mem box_loss cls_loss dfl_loss Instances Size", then "3/100 2.61G 1.2 ...: 42%|.."), or the
+        same row where the log holds no header (logmetrics.headerless_row)."""
+        if self.columns is not None:
+            lm = row_metrics(self.columns, desc)
+        else:  # the same row with no header in the log: its loss columns told apart by their place
+            lm = headerless_row(desc) if desc[:1].isdigit() else None
         if lm is None or lm.epoch is None:
             return False
         # with no total column, the loss is the sum of the terms shown (main_loss_of): ultralytics
@@ -1322,6 +1405,8 @@ class _LogParser:
 
     def _generic(self, text: str, line: int) -> None:
         """Any other line: JSON objects, table rows under a header, or name/value pairs near counters."""
+        if self.pending is not None and line - self.pending[0] > RECORD_LINES:
+            self._flush_record()
         if _is_settings_dump(text):
             return  # "config: {...}", "Namespace(lr=0.1, ...)": hyperparameters, not metrics
         lm: LineMetrics | None = self._box(text)
@@ -1375,11 +1460,15 @@ class _LogParser:
                         emitter = "print" if not self.rank else f"rank{self.rank}"
                         keyed = pct is None and bare.group("colon") is not None
                         self._put(_BARE_KEYED_TAG if keyed else _BARE_TAG, step, value, emitter)
+                elif _RECORD_HEAD_HINT.search(text):
+                    self._open_record(scan_line(text), line)
                 return  # no metric named: nothing to read (a bare "Epoch 3" line moves no series)
             lm = scan_line(text)
         self.token_capped += lm.truncated
         if lm.curves:
             self._history(lm.curves, line)
+            return
+        if self.pending is not None and self._continues_record(lm, line):
             return
         found, basis = main_loss_and_basis(lm.pairs, lm.score_is_loss)
         pairs = [(t, v) for t, v in found if t != "epoch"]
@@ -1388,11 +1477,14 @@ class _LogParser:
         if not pairs:
             if lm.counters or lm.epoch is not None:
                 self._counters_only(lm)
+                self._open_record(lm, line)
             return
         if lm.eval_context:
             pairs = [(t if t.startswith(_EVAL_PREFIXES) else f"val_{t}", v) for t, v in pairs]
         emitter = "print" if not self.rank else f"rank{self.rank}"
         step = self._resolve_step(lm)
+        if step is None:
+            step = self.lead_step  # the counter leading the line (_LEAD_NUMBER), when it prints none of its own
         if step is not None and _megatron_loss_left_off(text, pairs):
             pairs.append(("loss", math.nan))  # the average Megatron's 'avg > 0.0' left off the line was NaN
         if step is not None:
@@ -1406,6 +1498,11 @@ class _LogParser:
         if lm.epoch is not None:
             base = self.generic_epoch_base if self.generic_epoch_base is not None else 1
             self._epoch_level(lm.epoch, base, pairs, line, emitter)
+            if not self.epoch_rows or self.epoch_rows[-1] != line:  # a line redrawn is one record
+                self.epoch_rows.append(line)
+                self.epoch_of_row.append(lm.epoch)
+            for tag, val in pairs:
+                self.epoch_line_points.setdefault((tag, emitter), _SeriesBuilder()).add(line, val, line)
             return
         if self._values_of_message(pairs, line):
             return
@@ -1433,9 +1530,56 @@ class _LogParser:
                 return
         # no counter at all: the points are numbered in the order they were printed
         self.line_order += 1
+        self.order_lines.append(line)
         for tag, val in pairs:
             self._put(tag, self.line_order, val, emitter, unit="line")
         self._saw_metrics(line, None)
+
+    def _open_record(self, lm: LineMetrics, line: int) -> None:
+        """A line whose counters give a step (no epoch) and that prints no metric opens a record printed over the
+        lines under it: FPN_Tensorflow's train.py prints one triple-quoted block every few steps, " {time}:
+        step{N}    image_name:{} |" then "rpn_loc_loss:{} |\t rpn_cla_loss:{} |\t rpn_total_loss:{} |", the same
+        for fast_rcnn and "total_loss:{} |\t per_cost_time:{}s" indented under it."""
+        self._flush_record()
+        if lm.pairs or lm.epoch is not None or not lm.counters:
+            return
+        step = self._resolve_step(lm)
+        if step is not None:
+            self.pending = (line, step, "print" if not self.rank else f"rank{self.rank}", [], self.step_inferred)
+
+    def _continues_record(self, lm: LineMetrics, line: int) -> bool:
+        """A counter-less metric line right under an open record (or under its last line) is the record's; True
+        when it was kept for it. Any other line ends the record first."""
+        last, step, emitter, values, inferred = self.pending  # type: ignore[misc]
+        mine = "print" if not self.rank else f"rank{self.rank}"
+        if (
+            lm.pairs
+            and not lm.counters
+            and lm.epoch is None
+            and not lm.eval_context
+            and 0 < line - last <= RECORD_LINES
+            and emitter == mine
+        ):
+            self.pending = (line, step, emitter, [*values, *((t, v) for t, v in lm.pairs if t != "epoch")], inferred)
+            return True
+        self._flush_record()
+        return False
+
+    def _flush_record(self) -> None:
+        """The values of a record printed over several lines, read as one line's once it has ended: its loss is
+        the one its lines name together (a 'total_loss' under 'rpn_total_loss' and 'fast_rcnn_total_loss' is the
+        total of those stages' totals, which are its terms)."""
+        pending, self.pending = self.pending, None
+        if pending is None or not pending[3]:
+            return
+        last, step, emitter, values, inferred = pending
+        found, basis = main_loss_and_basis(values)
+        if basis is not None and not self.loss_basis:
+            self.loss_basis = basis
+        for tag, val in found:
+            self._put(tag, step, val, emitter, inferred=inferred)
+        self._saw_metrics(last, step)
+        self.record = (last, step, emitter, any(t == "loss" for t, _ in found), inferred)
 
     def _history(self, curves: dict[str, list[float]], line: int) -> None:
         """A printed history (logmetrics.MIN_HISTORY_ENTRIES): each list's entries are its series' epochs 1, 2, ...
@@ -1581,6 +1725,9 @@ class _LogParser:
     # ------------------------------------------------------------ output
 
     def finish(self) -> _ParseResult:
+        if self.held:
+            self._release(self._lead_default())
+        self._flush_record()
         if self.open_list is not None:  # the log ends inside a list: its entries so far
             joined, first, _ = self.open_list
             self.open_list = None
@@ -1619,6 +1766,7 @@ class _LogParser:
             notes.append(f"the loss is read as {self.loss_basis}")
         self._place_bare(notes)
         self._place_hf(notes)
+        self._per_iteration_epochs(notes)
         self._place_line_order(notes)
         self._stuck_counter(notes)
         # Keras TerminateOnNaN events: placed on a global step once steps_per_epoch is known
@@ -1756,7 +1904,54 @@ class _LogParser:
             self.series[(tag, "step", emitter)] = self.series.pop((tag, "line", emitter))
         self._line_ordered = True
         self._place_events_in_order(0)
-        notes.append("no step counter in the log: points are numbered in the order the lines were printed")
+        if not any(n.startswith(_PER_ITERATION_NOTE) for n in notes):
+            notes.append("no step counter in the log: points are numbered in the order the lines were printed")
+
+    def _per_iteration_epochs(self, notes: list[str]) -> None:
+        """Lines that name only their epoch, printed on every batch ('epoch:  0 loss:  0.6931' from a loop's
+        print('epoch: ', epoch, 'loss: ', loss.item())): many lines on one epoch with a changing loss are
+        per-iteration records, not one summary per epoch (the last line of each would hide the others, and a NaN
+        among them). They are numbered by line order with the log's counter-less lines, each in its place within
+        its epoch; left as epochs when the log has step-level series, beside which line order cannot be put."""
+        loss = [b for (tag, _), b in self.epoch_line_points.items() if tag == "loss"]
+        if not loss or self._has_steps or all(b.one_step for b in self.series.values()):
+            return  # (every point on one epoch, nothing else: _stuck_counter says so in its own words)
+        rows, epochs = self.epoch_rows, self.epoch_of_row
+        longest = max(loss, key=lambda b: len(b.steps))
+        values: dict[int, list[float]] = {}
+        for line, value in zip(longest.steps, longest.values, strict=True):
+            values.setdefault(epochs[bisect.bisect_left(rows, line)], []).append(value)
+        if not any(len(v) >= STUCK_MIN_RECORDS and len(set(np.nan_to_num(v, nan=np.inf))) > 1 for v in values.values()):
+            return
+        order = np.union1d(np.asarray(self.order_lines, np.int64), np.asarray(rows, np.int64))
+
+        def position(line: int) -> int:  # 1-based place of a file line among all the lines numbered
+            return int(np.searchsorted(order, line)) + 1
+
+        merged: dict[tuple[str, str], list[tuple[int, float]]] = {}
+        for (tag, unit, emitter), b in list(self.series.items()):
+            if unit == "line":
+                del self.series[(tag, unit, emitter)]
+                merged[(tag, emitter)] = [
+                    (position(self.order_lines[i - 1]), v) for i, v in zip(b.steps, b.values, strict=True)
+                ]
+        for (tag, emitter), b in self.epoch_line_points.items():
+            self.series.pop((tag, "epoch", emitter), None)
+            merged.setdefault((tag, emitter), []).extend(
+                (position(line), v) for line, v in zip(b.steps, b.values, strict=True)
+            )
+        for (tag, emitter), points in merged.items():
+            b = self.series[(tag, "line", emitter)] = _SeriesBuilder()
+            for step, value in sorted(points, key=lambda p: p[0]):
+                b.add(step, value)
+        self.line_order = len(order)
+        for ev in self.events:
+            if ev.step is None and ev.keras_epoch_batch is None:
+                ev.after_points = (int(np.searchsorted(order, ev.line)), ev.after_points[1])
+        notes.append(
+            f"{_PER_ITERATION_NOTE}: {len(rows)} lines name only their epoch, many of them the same one with a "
+            "changing loss: read as per-iteration records, numbered in the order they were printed"
+        )
 
     def _place_events_in_order(self, which: int) -> None:
         """Messages that named no step, in a log whose points are numbered in log order (``which``:
@@ -1796,6 +1991,11 @@ class _LogParser:
             self._hf_unplaced = True
             self._place_events_in_order(1)
         notes.append("Hugging Face Trainer lines carry no step: points are numbered in log order")
+
+
+# a line naming no metric is read for a step counter that opens a record (_LogParser._open_record) only with one of
+# these words in it (a glued "step110" too): a cheap test before the scan
+_RECORD_HEAD_HINT = re.compile(r"step|iter", re.IGNORECASE)
 
 
 # Megatron's training_log line (Megatron-LM, Megatron-DeepSpeed, GPT-NeoX, Megatron-LLM and their forks) prints
@@ -2082,7 +2282,7 @@ def looks_like_log(path: Path) -> bool:
         head = head.decode("utf-16", "replace").encode("utf-8")
     if not head or head.count(0) > BINARY_NUL_FRACTION * len(head):
         return False
-    parser = _LogParser(path.name, path.name)
+    parser = _LogParser(path.name, path.name, hold_leads=False)
     if not parser.layouts and not _SNIFF_WORDS.search(head.lower()):
         return False  # no metric name nor message anywhere in the head: not worth parsing
     whole = len(head) < SNIFF_BYTES  # the file ended inside the head: its last line is whole too
@@ -2109,5 +2309,8 @@ def looks_like_log(path: Path) -> bool:
     # A file shorter than the minimum (a one-line paste of the last iteration) is a log when
     # every line it holds prints a metric and one is a training loss: a prose file that names a
     # loss once has other lines, and a one-line summary of evaluation scores names no loss.
+    before = parser.metric_lines
+    parser._flush_record()  # a record printed over the file's last lines
+    metric_lines += parser.metric_lines - before
     short_log = whole and 0 < metric_lines == lines and any(tag in _LOSS_TAGS for tag, _, _ in parser.series)
     return bool(parser.hf_points) or short_log

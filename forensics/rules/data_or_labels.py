@@ -93,8 +93,9 @@ _BOX_TERM_WORDS = frozenset({"box", "bbox", "reg", "loc", "l1", "smoothl1", "rpn
 # ... unless its name says it is an IoU loss: GIoU/DIoU/CIoU compare boxes decoded through exp(), which overflows
 # to Inf as soon as the outputs grow (an LR too high), so its NaN says nothing of its targets
 _IOU_TERM = re.compile(r"iou", re.IGNORECASE)
-# a classification term of the same detector (cross-entropy over classes, objectness, RPN's fg/bg logloss)
-_CLASS_TERM_WORDS = frozenset({"cls", "class", "classifier", "conf", "obj", "objectness", "ce", "logloss"})
+# a classification term of the same detector (cross-entropy over classes, objectness, RPN's fg/bg logloss;
+# FPN_Tensorflow and its R2CNN kin print theirs as "rpn_cla_loss", "fast_rcnn_cla_loss")
+_CLASS_TERM_WORDS = frozenset({"cls", "cla", "class", "classifier", "conf", "obj", "objectness", "ce", "logloss"})
 # "reg" and "l1" also name a weight penalty (a classifier's "ce_loss ... reg_loss", "l1_loss", "l2_reg"), whose
 # sum of squares overflows from large weights alone: a box term by them only beside a detector's own
 # classification term, not beside a bare cross-entropy that any classifier prints

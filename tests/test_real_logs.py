@@ -404,10 +404,10 @@ def test_the_framework_messages_people_pasted_are_in_the_catalogue(split):
 
 # Real logs that print a loss the extractor does not read yet, each with why (docs/logs.md).
 UNREAD_LOSSES = {
-    # heldout8, found by its one blind measurement (and a loss's terms listed by name after its heading,
-    # pytorch-yolo2's 'loss: x .., total ..' and PyTorch-YOLOv3's '[Losses: x .., total ..]', read since)
-    "yolov5_673_epoch_16_bar_non_finite_loss_ending_training": "one ultralytics bar row, the guard glued to it",
-    "windyalan_finetune_committed_nohup_bert_classifier_three_epochs_healthy": "'epoch:  0 loss:  0.68' per batch",
+    # (heldout8's blind measurement found these, read since: a loss's terms listed by name after its heading,
+    # pytorch-yolo2's 'loss: x .., total ..' and PyTorch-YOLOv3's '[Losses: x .., total ..]'; an ultralytics bar row
+    # pasted without its header, the guard glued to it; 'epoch:  0 loss:  0.68' printed on every batch, per-iteration
+    # records rather than one per-epoch loss)
     # (dev's yolov3-tf2 '1_train_51, 1312.84, [45.96, ...]', the stage glued between its counters, read since)
     # heldout3, found by its one blind measurement: the paste keeps only ESPnet's 'loss (=X) is not correct'
     # warnings, each the value of a step the trainer left out of its reported curve (NaN or above its CTC

@@ -3,7 +3,7 @@ was measured once blind: each class on lines written here from the toolkit's own
 source file named beside; the pasted logs stay outside the repository), with look-alikes that must not move.
 """
 
-# ruff: noqa: UP031 (the toolkits' own %-format strings are kept as they wrote them)
+# ruff: noqa: UP031, UP032 (the toolkits' own %-format strings are kept as they wrote them)
 
 from __future__ import annotations
 
@@ -219,3 +219,34 @@ def test_lines_far_under_a_counter_line_or_of_another_shape_are_not_its_record()
     # a name and a number glued inside a word or a file name is no counter
     series, *_ = parse_log_text("saved model_step100.pth\nacc: 0.5\nacc: 0.6\n")
     assert series["accuracy"].steps.tolist() == [1, 2]
+
+
+# ---------------------------------------------------------------- a counter named with its total's name
+
+
+def _ner_line(epoch: int, step: int, total: int, loss: float) -> str:
+    """A BiLSTM-CRF NER trainer (copied by many): print("Epoch {}, step/total_step: {}/{} {:.2f}% Loss:{:.4f}"
+    .format(e, self.step, total_step, 100. * self.step / total_step, losses / self.print_step)), the step reset
+    every epoch."""
+    return "Epoch {}, step/total_step: {}/{} {:.2f}% Loss:{:.4f}\n".format(
+        epoch, step, total, 100.0 * step / total, loss
+    )
+
+
+def test_a_counter_printed_over_the_name_of_its_total_is_the_step():
+    text = "".join(_ner_line(e, s, 60, 6.0 / (s / 5) + e) for e in (1, 2, 3) for s in range(5, 65, 5))
+    series, *_ = parse_log_text(text)
+    assert "step/total_step" not in series  # no metric
+    steps = series["loss"].steps.tolist()
+    assert len(steps) == 36 and steps == sorted(steps)
+    assert steps[-12:] == [2 * 60 + s for s in range(5, 65, 5)]  # per epoch once the counter fell back
+
+
+def test_a_slash_between_a_counter_and_another_name_is_no_counter():
+    from forensics.readers.logmetrics import counter_kind
+
+    assert counter_kind(("global_step/max_steps",)) == "global"
+    assert counter_kind(("iter/max_iter",)) == "step"
+    assert counter_kind(("step/total_loss",)) is None
+    assert counter_kind(("loss/total_loss",)) is None
+    assert counter_kind(("step/epoch",)) is None

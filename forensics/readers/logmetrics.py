@@ -480,6 +480,22 @@ def metric_name(words: tuple[str, ...]) -> str | None:
     return None
 
 
+# A counter named with the name of its total after a slash, as its value is printed with the total: "step/total_step:
+# 5/60" (a BiLSTM-CRF NER trainer's print("Epoch {}, step/total_step: {}/{} {:.2f}% Loss:{:.4f}"), copied by many),
+# ms-swift's "global_step/max_steps"; the total's name is the counter's under one of these prefixes
+_TOTAL_PREFIXES = ("total_", "max_", "num_", "n_")
+
+
+def _counter_over_total(key: str) -> str | None:
+    head, sep, tail = key.partition("/")
+    if not sep or "/" in tail or head not in GLOBAL_COUNTERS:
+        return None
+    core = next((tail[len(p) :] for p in _TOTAL_PREFIXES if tail.startswith(p)), None)
+    if core is None or core.rstrip("s") != head.rsplit("_", 1)[-1]:
+        return None
+    return GLOBAL_COUNTERS[head]
+
+
 @functools.lru_cache(maxsize=8192)
 def counter_kind(words: tuple[str, ...]) -> str | None:
     """ "global", "step" or "batch" for a step-like name; "epoch" / "eval_epoch" for an epoch; else None."""
@@ -487,6 +503,9 @@ def counter_kind(words: tuple[str, ...]) -> str | None:
         key = " ".join(w.strip("'\"`").lower() for w in words[i:]).rstrip(":")
         if key in GLOBAL_COUNTERS:
             return GLOBAL_COUNTERS[key]
+        over_total = _counter_over_total(key) if "/" in key else None
+        if over_total is not None:
+            return over_total
         if key in EPOCH_NAMES:
             return "epoch"
         if key in EVAL_EPOCH_NAMES:

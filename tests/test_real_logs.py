@@ -435,7 +435,7 @@ UNREAD_LOSSES = {
     "gan_intro_1_minibatch_discrimination_step_0_inf_then_nan_eps": "bare '<step>: <loss_d>\\t<loss_g>' lines",
     "gnn_art_label_3_graph_nets_ltr_nan_lge_nan_model_saved": "graph_nets' 'Ltr x, Lge y' abbreviations",
     "graconet_4_gan_epoch_11_g_gan_6_8_d_fake_0_016_maintainer_use_eval": "'[G - gan1: ..] [D - real: ..]'",
-    "second_pytorch_144_pointpillars_step_1900_all_losses_nan_rpn_acc_0_996": "second.pytorch's 'loss.cls_loss=' keys",
+    # (and second.pytorch's 'runtime.step=.., loss.cls_loss=..' keys under a group's name, read since)
     # (heldout8's blind measurement found these, read since: a loss's terms listed by name after its heading,
     # pytorch-yolo2's 'loss: x .., total ..' and PyTorch-YOLOv3's '[Losses: x .., total ..]'; an ultralytics bar row
     # pasted without its header, the guard glued to it; 'epoch:  0 loss:  0.68' printed on every batch, per-iteration

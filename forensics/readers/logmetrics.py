@@ -48,9 +48,11 @@ from dataclasses import dataclass, field
 
 # One alternative per token kind, each a single greedy run over characters the
 # next token cannot start with: the scan never backtracks more than a few
-# characters (the thousands-separator form falls back to plain digits).
+# characters (the thousands-separator form falls back to plain digits). A Windows C runtime's NaN or Inf
+# ("1.#QNAN", MSVC_NONFINITE) is a number token too, tried before the digits that start it.
 _TOKEN = re.compile(
-    r"([-+]?(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d*)?(?:[eE][-+]?\d{1,4})?|[-+]?\.\d+(?:[eE][-+]?\d{1,4})?)"
+    r"([-+]?\d\.#(?i:qnan|snan|ind|inf)\d{0,16}(?![A-Za-z_])"
+    r"|[-+]?(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d*)?(?:[eE][-+]?\d{1,4})?|[-+]?\.\d+(?:[eE][-+]?\d{1,4})?)"
     r"|([A-Za-z_][\w.\-/@]*(?:\([\w/]{0,32}\))?)"
     r"|(\S)",
 )
@@ -77,10 +79,20 @@ _NONFINITE = {
 _NONFINITE_SPELLING = re.compile(r"([-+]?)(nan|inf(?:inity)?)(?:\([a-z]{0,8}\))?(?:x{1,16}|_{1,16}|\.0{1,8})?\.?")
 
 
+# The Windows C runtime's spellings before the Universal CRT (Visual C++ up to 2013): printf writes a quiet NaN
+# "1.#QNAN" (then the precision's zeros, "1.#QNAN000"), a signalling one "1.#SNAN", the indeterminate NaN that
+# 0/0 gives "-1.#IND", infinity "1.#INF"; MSVC builds of CNTK 1.x, Caffe, darknet and TensorFlow print them.
+# (The Universal CRT's "-nan(ind)" is a payload of _NONFINITE_SPELLING.) Bounded: linear on any text.
+MSVC_NONFINITE = re.compile(r"([-+]?)\d\.#(qnan|snan|ind|inf)\d{0,16}", re.IGNORECASE)
+
+
 def nonfinite_value(text: str) -> float | None:
     """The value of a NaN/Inf spelling (any case, sign, payload, fill or full stop), else None."""
     low = text.lower()
     v = _NONFINITE.get(low)
+    if v is None and "#" in low[:4]:
+        m = MSVC_NONFINITE.fullmatch(low)
+        return None if m is None else math.inf * (-1 if m.group(1) == "-" else 1) if m.group(2) == "inf" else math.nan
     if v is not None or len(low) > 40 or low.lstrip("-+")[:3] not in ("nan", "inf"):
         return v
     m = _NONFINITE_SPELLING.fullmatch(low)
@@ -221,6 +233,7 @@ ALIASES = {
     "gradient_norm": "grad_norm",
     "gnorm": "grad_norm",
     "total_norm": "grad_norm",
+    "total_grad_norm": "grad_norm",  # the norm over all parameters, what clip_grad_norm_ returns (OLMo's optim/...)
     "total norm": "grad_norm",
     "train/grad_norm": "grad_norm",
     "grad_norm_total": "grad_norm",
@@ -466,6 +479,9 @@ def metric_name(words: tuple[str, ...]) -> str | None:
     staged = _stage_after(words)
     if staged is not None:
         return staged
+    leaf = _grouped_leaf(words)
+    if leaf is not None and leaf in ALIASES:
+        return ALIASES[leaf]
     key = words[-1].strip("'\"`").lower().rstrip(".:")
     if not key or len(key) > 64 or not key[0].isalpha() or key.endswith(_SOURCE_SUFFIXES):
         return None
@@ -496,9 +512,35 @@ def _counter_over_total(key: str) -> str | None:
     return GLOBAL_COUNTERS[head]
 
 
+# A key filed under a group by a logger that flattens a nested dict of metrics with a dot or a slash: second.pytorch's
+# train.py prints 'runtime.step=.., loss.cls_loss=.., misc.lr=..', OLMo's trainer 'optim/total_grad_norm=..'
+# and 'train/CrossEntropyLoss=..'. These groups name the run's bookkeeping, not what is measured: the leaf says
+# which metric or counter it is, read as if printed alone. A group naming a part of the model or a player ('G/loss',
+# 'encoder.grad_norm') is no such group: the whole key stays the name (a term beside the others). A unit before a
+# slash ('time/step', 'samples/step') is a rate, not a group. The loss's own group ('loss.cls_loss') needs no
+# reading: its keys say loss and are the loss's terms by the rules of main_loss_and_basis. Nor does a stage's
+# ('train/..', 'val/..'): _stage_after and the aliases read those, and a leaf alone would make OLMo's
+# 'train/Perplexity', printed on a line of its own, the line's objective.
+_KEY_GROUPS = frozenset({"runtime", "misc", "optim", "optimizer", "trainer", "progress", "metrics", "stats"})
+
+
+def _grouped_leaf(words: tuple[str, ...]) -> str | None:
+    """The leaf of a one-word key under one of _KEY_GROUPS ('runtime.step' -> 'step'), else None."""
+    if len(words) != 1:
+        return None
+    key = words[0].strip("'\"`").lower().rstrip(":")
+    cut = max(key.rfind("."), key.rfind("/"))
+    if cut <= 0 or re.split(r"[./]", key, maxsplit=1)[0] not in _KEY_GROUPS:
+        return None
+    return key[cut + 1 :] or None
+
+
 @functools.lru_cache(maxsize=8192)
 def counter_kind(words: tuple[str, ...]) -> str | None:
     """ "global", "step" or "batch" for a step-like name; "epoch" / "eval_epoch" for an epoch; else None."""
+    leaf = _grouped_leaf(words)
+    if leaf is not None:
+        words = (leaf,)
     for i in range(len(words)):
         key = " ".join(w.strip("'\"`").lower() for w in words[i:]).rstrip(":")
         if key in GLOBAL_COUNTERS:

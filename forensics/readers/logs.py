@@ -114,6 +114,7 @@ from forensics.readers.logmetrics import (
     main_loss_and_basis,
     main_loss_of,
     names_a_metric,
+    nonfinite_value,
     postfix_letter_terms,
     row_metrics,
     scan_line,
@@ -333,8 +334,12 @@ def _apply_backspaces(text: str) -> str:
 
 # ---------------------------------------------------------------- values and names
 
-# "nan.0"/"inf.0": Lightning's tqdm bar formats every float with a trailing ".0"
-_NUM = r"[-+]?(?:(?:nan|inf(?:inity)?)(?:\.0+)?|\d+(?:\.\d*)?(?:e[-+]?\d+)?|\.\d+(?:e[-+]?\d+)?)(?![\d.])"
+# "nan.0"/"inf.0": Lightning's tqdm bar formats every float with a trailing ".0"; "1.#QNAN", "-1.#IND": the older
+# Windows C runtime's NaN and Inf (logmetrics.MSVC_NONFINITE), tried before the digits that start them
+_NUM = (
+    r"[-+]?(?:\d\.#(?:qnan|snan|ind|inf)\d{0,16}(?![a-z_])|(?:nan|inf(?:inity)?)(?:\.0+)?"
+    r"|\d+(?:\.\d*)?(?:e[-+]?\d+)?|\.\d+(?:e[-+]?\d+)?)(?![\d.])"
+)
 _NUM_RE = re.compile(_NUM, re.IGNORECASE)  # used with fullmatch: no "$" that would backtrack at every start
 
 
@@ -350,8 +355,8 @@ def _num(text: str) -> float | None:
         s = s[7:].split(",")[0].rstrip(")")
     elif s.startswith(("np.float", "np.int")) and "(" in s:
         s = s[s.index("(") + 1 :].rstrip(")")
-    if not s or not _NUM_RE.fullmatch(s):
-        return None
+    if not s or not _NUM_RE.fullmatch(s) or "#" in s:
+        return nonfinite_value(s)  # a C runtime's payload "-nan(ind)", MSVC's "1.#QNAN", "-1.#IND"; else None
     if s[-1] == "0" and s.rstrip("0").endswith(".") and s.lstrip("+-")[:1] in ("n", "N", "i", "I"):
         s = s.rstrip("0")[:-1]
     try:

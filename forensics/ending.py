@@ -69,6 +69,7 @@ _NOT_WHAT_IT_DIED_OF = frozenset(
         "mixed_precision",
         "nonfinite_logged",
         "nonfinite_grad_norm",
+        "numpy_fp_warning",
     }
 )
 

@@ -91,6 +91,71 @@ def test_what_the_last_messages_say_of_the_end(tmp_path, tail, ended):
     assert not rep.diverged  # none of these is a divergence
 
 
+# Python's own traceback of a Ctrl+C (CPython prints the bare type name for an exception without a message)
+CTRL_C = (
+    "^CTraceback (most recent call last):\n"
+    '  File "train.py", line 286, in <module>\n'
+    "    loss.backward()\n"
+    "KeyboardInterrupt\n"
+)
+# torchrun's agent on SIGTERM (torch/distributed/elastic/agent/server/api.py's warning, then the
+# SignalException raised by multiprocessing/api.py's _terminate_process_handler); the agent logs through
+# torch's logger format 'W<mmdd> <time> <pid> <file>:<line>] '
+SIGNAL_TRACEBACK = (
+    "Traceback (most recent call last):\n"
+    '  File "torch/distributed/elastic/multiprocessing/api.py", line 85, in _terminate_process_handler\n'
+    '    raise SignalException(f"Process {os.getpid()} got signal: {sigval}", sigval=sigval)\n'
+    "torch.distributed.elastic.multiprocessing.api.SignalException: Process 91 got signal: 15\n"
+)
+TORCHRUN_SIGTERM = (
+    "W1206 10:00:00.000000 91 torch/distributed/elastic/agent/server/api.py:725] Received 15 death signal, "
+    "shutting down workers\n"
+    "W1206 10:00:00.001000 91 torch/distributed/elastic/multiprocessing/api.py:908] Sending process 92 closing "
+    "signal SIGTERM\n" + SIGNAL_TRACEBACK
+)
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        CTRL_C,
+        CTRL_C + "\npython train.py  1.00s user 0.10s system 99% cpu 1.200 total\n",  # the shell's `time` after it
+        TORCHRUN_SIGTERM,
+        TORCHRUN_SIGTERM
+        + "\nDuring handling of the above exception, another exception occurred:\n\n"
+        + SIGNAL_TRACEBACK,
+        # Python < 3.11 printed the signal enum by its name
+        "WARNING:torch.distributed.elastic.agent.server.api:Received Signals.SIGTERM death signal, shutting down "
+        "workers\n",
+    ],
+    ids=["ctrl_c", "ctrl_c_then_time", "torchrun_sigterm", "torchrun_chained", "torchrun_enum_name"],
+)
+def test_a_job_stopped_from_outside_was_killed_and_its_curve_decides(tmp_path, tail):
+    rep = forensics.analyze(str(_log_run(tmp_path, LOSS + tail)))
+    assert rep.ending.ended == "killed" and rep.ending.crash is None
+    assert rep.verdict.cause == "healthy" and not rep.diverged
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        # another exception after a Ctrl+C: the job died of that one
+        CTRL_C + "\nDuring handling of the above exception, another exception occurred:\n\n"
+        'Traceback (most recent call last):\n  File "train.py", line 300, in <module>\n    save()\n'
+        "OSError: [Errno 28] No space left on device\n",
+        # an exception that only names an interrupt in its message, and a subclass-looking name
+        'Traceback (most recent call last):\n  File "train.py", line 9, in <module>\n    run()\n'
+        "RuntimeError: KeyboardInterrupt handler failed\n",
+        'Traceback (most recent call last):\n  File "train.py", line 9, in <module>\n    run()\n'
+        "MyKeyboardInterruptError: bad\n",
+    ],
+    ids=["ctrl_c_then_error", "message_names_it", "other_type"],
+)
+def test_look_alikes_of_a_stop_are_still_crashes(tmp_path, tail):
+    rep = forensics.analyze(str(_log_run(tmp_path, LOSS + tail)))
+    assert rep.ending.ended == "crashed"
+
+
 def test_mlflow_closed_failed_is_a_crash_and_running_is_unknown(tmp_path):
     # the store the real MLflow wrote (tests/fixtures/make_store_fixtures.py): its newest run was
     # killed, so MLflow still says RUNNING, which tells nothing of how it ended

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+import forensics
 from forensics.readers.logmessages import CATALOGUE, match_messages
 from forensics.readers.logs import EVENT_KINDS, parse_log_text
 
@@ -107,8 +108,6 @@ TOOLKITS = Path(__file__).parent / "fixtures" / "logs" / "toolkits"
 
 
 def _analyze_log(tmp_path, fixture: str, name: str):
-    import forensics
-
     run = tmp_path / "run"
     run.mkdir()
     shutil.copy(TOOLKITS / fixture, run / name)
@@ -128,8 +127,6 @@ def test_a_nan_grad_norm_on_every_line_after_the_loss_collapses_is_a_divergence(
 
 
 def test_a_loss_spike_that_recovers_is_not_a_divergence(tmp_path):
-    import forensics
-
     run = tmp_path / "run"
     run.mkdir()
     lines = []
@@ -188,3 +185,64 @@ def test_yolos_label_check_names_the_class_past_nc(tmp_path):
 
     echoed = "    assert mlc < nc, 'Label class %g exceeds nc=%g in %s. Possible class labels are 0-%g' % (mlc, nc)"
     assert match_messages(echoed) == []
+
+
+# NumPy's floating-point warnings as Python's warnings module shows them ('FILE:LINE: CATEGORY: MESSAGE' and the
+# source line under it); the message is numpy's '%s encountered in %s' (ufunc name, 'reduce', 'scalar divide' in
+# numpy >= 1.25, 'double_scalars' before it)
+NUMPY_WARNINGS = [
+    ("lib/bbox_transform.py:24: RuntimeWarning: invalid value encountered in log", "invalid value", "log"),
+    ("train.py:88: RuntimeWarning: divide by zero encountered in log", "divide by zero", "log"),
+    ("losses.py:12: RuntimeWarning: overflow encountered in exp", "overflow", "exp"),
+    ("trainer.py:1119: RuntimeWarning: invalid value encountered in scalar divide", "invalid value", "scalar divide"),
+    ("metrics.py:5: RuntimeWarning: invalid value encountered in double_scalars", "invalid value", "double_scalars"),
+    ("numpy/core/_methods.py:29: RuntimeWarning: invalid value encountered in reduce", "invalid value", "reduce"),
+    ("utils.py:3: RuntimeWarning: invalid value encountered in true_divide", "invalid value", "true_divide"),
+]
+
+
+@pytest.mark.parametrize(("line", "what", "op"), NUMPY_WARNINGS)
+def test_numpys_floating_point_warning_names_the_operation(line, what, op):
+    [(family, fields)] = match_messages(line)
+    assert family == "numpy_fp_warning" and fields["what"] == what and fields["op"] == op
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Warning: invalid value encountered in log",  # np.seterr(all='print') prints to stdout, no category
+        "UserWarning: invalid value encountered in log",
+        "A NaN was encountered in the loss",
+        "RuntimeWarning: Mean of empty slice.",
+    ],
+)
+def test_look_alikes_of_numpys_warning_are_not_it(line):
+    assert not any(family == "numpy_fp_warning" for family, _ in match_messages(line))
+
+
+LOSS_LINES = "".join(f"step {i} loss {2.0 - 0.01 * i:.3f}\n" for i in range(1, 40))
+
+
+def test_numpys_warning_alone_is_no_divergence(tmp_path):
+    import forensics
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "train.log").write_text(
+        LOSS_LINES[:200] + NUMPY_WARNINGS[0][0] + "\n  x = np.log(a / b)\n" + LOSS_LINES[200:]
+    )
+    rep = forensics.analyze(str(run))
+    assert not rep.diverged and rep.verdict.cause == "healthy"
+    assert any(e.kind == "numpy_fp_warning" and e.op == "log" for _, e in rep.timeline.log_events)
+
+
+def test_numpys_warning_beside_a_nan_loss_is_kept_and_the_nan_decides(tmp_path):
+    import forensics
+
+    run = tmp_path / "run"
+    run.mkdir()
+    text = LOSS_LINES + NUMPY_WARNINGS[3][0] + "\n" + "".join(f"step {i} loss nan\n" for i in range(40, 45))
+    (run / "train.log").write_text(text)
+    rep = forensics.analyze(str(run))
+    assert rep.diverged
+    assert rep.ending.ended == "unknown"  # a warning is not what a job dies of

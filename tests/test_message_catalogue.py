@@ -267,6 +267,20 @@ PRINTED: list[tuple[str, str, str, dict]] = [
         "loss_scale_overflow_transient",
         {"loss_scale": 4294967296.0, "attempted": None},
     ),
+    # MindYOLO (mindyolo/utils/trainer_factory.py, logger.warning through its '%(asctime)s [%(levelname)s] '
+    # format; the scale is a float32 Tensor's asnumpy())
+    (
+        "MindYOLO 0.4 (overflow_still_update True)",
+        "2024-12-25 09:58:34,125 [WARNING] overflow, still update, loss scale adjust to 1024.0",
+        "loss_scale_overflow_transient",
+        {"loss_scale": 1024.0, "still_update": True},
+    ),
+    (
+        "MindYOLO 0.4 (overflow_still_update False)",
+        "2024-12-25 09:58:34,125 [WARNING] overflow, drop step, loss scale adjust to 32768.0",
+        "loss_scale_overflow_transient",
+        {"loss_scale": 32768.0, "still_update": False},
+    ),
     (
         "DeepSpeed <= 0.9 (zero/stage_1_and_2.py)",
         "[deepspeed] OVERFLOW! Rank 0 Skipping step. Attempted loss scale: 65536, reducing to 32768",
@@ -577,6 +591,9 @@ NOT_A_MESSAGE = [
     # NCCL's own informational and warning lines: the collective goes on
     "node1:1234:1290 [0] NCCL INFO NET/Socket : Using [0]eth0:10.0.0.1<0>",
     "node1:1234:1290 [0] misc/ibvwrap.cc:252 NCCL WARN Call to ibv_open_device failed",
+    # an overflow and a loss scale in other words (a config key, a note)
+    "overflow_still_update: True",
+    "integer overflow, still update the counter",
     # Lightning's batch-size finder caught an out-of-memory and tries a smaller batch
     "Batch size 512 failed, trying batch size 256",
     # the same words from programs that are no training framework

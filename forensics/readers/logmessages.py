@@ -44,7 +44,7 @@ Families and their members:
 - ``loss_scale_overflow_transient``: one skipped step of dynamic loss scaling:
   DeepSpeed (its three step wordings and the scaler's own two lines), apex amp and its
   older FP16_Optimizer, fairseq,
-  Megatron's skipped-iterations count;
+  Megatron's skipped-iterations count, MindYOLO's two (MindSpore's dynamic loss scaler);
 - ``loss_scale_minimum``: the loss scale at its floor: DeepSpeed, fairseq;
 - ``oom``: out of memory: PyTorch CUDA, CPU and MPS, TensorFlow allocator, XLA/JAX,
   Lua Torch (TH and THC, also PyTorch <= 0.4), Theano, accelerate's batch-size search,
@@ -59,6 +59,9 @@ Families and their members:
 - ``nonfinite_grad_norm``: PyTorch's clip_grad_norm_ warning that the total norm it met was non-finite
   and that it went on: under a GradScaler the step is then skipped, without one the update is NaN; a weak
   sign that the loss after it decides.
+- ``numpy_fp_warning``: NumPy's RuntimeWarning of a floating-point fault, naming the operation
+  (``invalid value encountered in log``): host code (data, targets, metrics) made a NaN or Inf; a weak
+  sign, context beside a non-finite loss, never a divergence alone.
 - ``nonfinite_logged``: a metrics logger warning that a value it was given held NaN or Inf
   (tensorboardX's check of every value it writes): the written curve holds a non-finite point (or
   lacks it); a sign of divergence that does not say which value.
@@ -762,6 +765,18 @@ CATALOGUE: tuple[Message, ...] = (
         Deferred(r"Reducing dynamic loss scale from " + _SCALE + r" to " + _SCALE),
         _scale_change,
     ),
+    # MindYOLO's trainer on MindSpore's dynamic loss scaler: 'still update' (overflow_still_update, the step is
+    # applied anyway) or 'drop step'; the scale is the scaler's Tensor printed through asnumpy()
+    Message(
+        "loss_scale_overflow_transient",
+        "mindyolo",
+        "overflow, still update, loss scale adjust to {scale}",
+        "mindyolo/utils/trainer_factory.py (Trainer.train_step, after scaler.adjust(grads_finite); 'drop step' in "
+        "place of 'still update' when overflow_still_update is off)",
+        ", loss scale adjust to",
+        Deferred(r"overflow, (still update|drop step), loss scale adjust to \[?" + _SCALE),
+        lambda m: {"loss_scale": _num(m.group(2)), "still_update": m.group(1) == "still update"},
+    ),
     Message(
         "loss_scale_overflow_transient",
         "deepspeed",
@@ -1158,6 +1173,23 @@ CATALOGUE: tuple[Message, ...] = (
         "writes (2.x: logger.warning, shown as 'WARNING:tensorboardX.x2num:...'; 1.x printed it after 'Warning: ')",
         "NaN or Inf found in input tensor",
     ),
+    # ------------------------------------------------------------ NumPy's floating-point warnings
+    Message(
+        "numpy_fp_warning",
+        "numpy",
+        "RuntimeWarning: invalid value encountered in {op}",
+        "numpy's ufunc floating-point error handler (_error_handler in its C umath sources: '%s encountered in "
+        "%s', the first 'divide by zero', 'overflow', 'underflow' or 'invalid value', under np.seterr's default "
+        "'warn' for divide, over and invalid; under is ignored unless set), shown by "
+        "Python's warnings as 'FILE:LINE: RuntimeWarning: ...'); {op} is the ufunc (log, divide, true_divide, "
+        "exp, power, sqrt), 'reduce' for a reduction, 'scalar divide' (numpy >= 1.25) or 'double_scalars' "
+        "(older) for a scalar's arithmetic",
+        "encountered in",
+        Deferred(
+            r"RuntimeWarning: (divide by zero|overflow|underflow|invalid value) encountered in (\w{1,40}(?: \w{1,40})?)"
+        ),
+        lambda m: {"what": m.group(1), "op": m.group(2)},
+    ),
     # ------------------------------------------------------------ how the job ended (report's `ended`)
     Message(
         "job_finished",
@@ -1208,7 +1240,25 @@ CATALOGUE: tuple[Message, ...] = (
         Deferred(r"got signal: (\d{1,3})"),
         lambda m: {"what": "signal", "signal": int(m.group(1))},
     ),
+    Message(
+        "job_killed",
+        "pytorch",
+        "Received {sig} death signal, shutting down workers",
+        "torch/distributed/elastic/agent/server/api.py (SimpleElasticAgent.run, torchrun's agent caught a "
+        "SignalException; {sig} is the number, or 'Signals.SIGTERM' where Python < 3.11 printed the enum's name)",
+        "death signal, shutting down workers",
+        Deferred(r"Received (?:Signals\.)?(SIG[A-Z]{2,6}|\d{1,3}) death signal"),
+        lambda m: {"what": "signal", "signal": _signal_number(m.group(1))},
+    ),
 )
+
+
+def _signal_number(sig: str) -> int | str:
+    """A signal as a number where POSIX fixes it (SIGTERM 15...), else as its name."""
+    return int(sig) if sig.isdigit() else _POSIX_SIGNALS.get(sig, sig)
+
+
+_POSIX_SIGNALS = {"SIGHUP": 1, "SIGINT": 2, "SIGQUIT": 3, "SIGKILL": 9, "SIGTERM": 15}
 
 NEEDLES = tuple(sorted({m.needle for m in CATALOGUE}))
 

@@ -50,7 +50,9 @@ what it means: the table from family to cause, detail and fix is the rules'
 ``distributed_failure``            an NCCL error or a collective that timed out
 ``job_finished``                   the trainer said it finished (HF, Lightning)
 ``early_stopping``                 an early-stopping callback ended training
-``job_killed``                     a time limit or a signal ended the job (Slurm, torchrun)
+``job_killed``                     a time limit or a signal ended the job (Slurm, torchrun, Ctrl+C)
+``numpy_fp_warning``               NumPy's RuntimeWarning of a floating-point fault (``op``
+                                   and what: divide by zero, overflow, invalid value)
 ``exception``                      any other uncaught exception
 =================================  ===================================================
 
@@ -127,6 +129,11 @@ MAX_SEGMENT_BYTES = 16_384  # a line or redraw longer than this is cut: real met
 MAX_EVENTS_PER_KIND = 50  # distinct events kept per kind; later ones are only counted
 STUCK_MIN_RECORDS = 3  # lines on one step before they are a sequence: two may be one record printed twice
 TRACEBACK_KEEP_LINES = 16  # the last frame lines kept with an exception (the useful end of a stack)
+# Exceptions that are a job stopped from outside, not a fault: the traceback a stop leaves. Type -> how.
+STOP_EXCEPTIONS = {
+    "KeyboardInterrupt": "Ctrl+C or SIGINT",
+    "SignalException": "torchrun's agent got a signal",
+}
 LOOKBACK_LINES = 60  # a known message this many lines before a traceback belongs to it (TF's rendezvous
 #                      warning and CUDA's per-thread assertion lines are printed before the traceback)
 REGION_LINES = 200  # ...or this many lines after the exception line (TF prints the op message after frames)
@@ -189,6 +196,7 @@ EVENT_KINDS = (
     "job_killed",
     "mixed_precision",
     "nonfinite_logged",
+    "numpy_fp_warning",
     "nonfinite_grad_norm",
     "exception",
 )
@@ -200,6 +208,7 @@ _FATAL_KINDS = frozenset(EVENT_KINDS) - {
     "mixed_precision",
     "nonfinite_logged",
     "nonfinite_grad_norm",
+    "numpy_fp_warning",
     "job_finished",
     "early_stopping",
     "exception",
@@ -218,6 +227,7 @@ _COUNTED_KINDS = frozenset(
         "distributed_failure",
         "nonfinite_logged",
         "nonfinite_grad_norm",
+        "numpy_fp_warning",
         "mixed_precision",  # mmengine repeats its 'Exp name:' line on every logging interval
     }
 )
@@ -716,6 +726,7 @@ class _LogParser:
         self.region_end = 0
         self.last_exception_line = 0
         self.last_exception_step: int | None = None
+        self.stopped_line = 0  # the exception line of a stop from outside (Ctrl+C, a signal): no crash
         self.progress_after_exception = False
         self.redraws_after_exception: set[int | None] = set()
         # "[epoch 1][ 25/125]" / "Epoch 1 Step 20/150": is the counter per epoch or global? Decided
@@ -991,6 +1002,10 @@ class _LogParser:
             self.tb_state = 0
             return
         self._guard_in_frames(exc)
+        if self._stopped_from_outside(exc):
+            self.exc = None
+            self.tb_state = 0
+            return
         claimed = False
         for ev in self.recent_fatal:
             if not ev.claimed and self.tb_start - LOOKBACK_LINES <= ev.line <= self.region_end:
@@ -1007,6 +1022,29 @@ class _LogParser:
             self._store(exc)
         self.exc = None
         self.tb_state = 0
+
+    def _stopped_from_outside(self, exc: _EventBuilder) -> bool:
+        """A traceback that is the job being stopped, not failing: Python's KeyboardInterrupt (Ctrl+C, or
+        SIGINT from a scheduler) or torchrun's SignalException (its catalogued line is the event). The job
+        was killed: a ``job_killed`` event, and no exception it died of."""
+        kind = exc.values.get("type")
+        if kind not in STOP_EXCEPTIONS:
+            return False
+        self.stopped_line = self.last_exception_line
+        if any(
+            ev.kind == "job_killed" and self.tb_start - LOOKBACK_LINES <= ev.line <= self.region_end
+            for ev in self.events
+        ):
+            return True  # its own message was read (SignalException's 'got signal: 15')
+        ev = _EventBuilder(
+            kind="job_killed",
+            message=f"{kind}: the job was interrupted ({STOP_EXCEPTIONS[kind]})",
+            line=exc.line,
+            step=exc.step,
+            values={"framework": "python", "what": "interrupt"},
+        )
+        self._store(ev)
+        return True
 
     def _guard_in_frames(self, exc: _EventBuilder) -> None:
         """A traceback through a framework's NaN check (Lightning's ``detect_nan_tensors``) is that
@@ -1787,9 +1825,11 @@ class _LogParser:
             unit = "epoch"
         else:
             unit = None
-        died = bool(self.last_exception_line) and not self.progress_after_exception
+        ended_in_traceback = bool(self.last_exception_line) and not self.progress_after_exception
         last_step = self.cur_step
-        if died:
+        # a job stopped from outside (its last traceback a KeyboardInterrupt or a signal) did not crash
+        died = ended_in_traceback and self.last_exception_line != self.stopped_line
+        if ended_in_traceback:
             closing = [s for s in self.redraws_after_exception if s is not None]
             known = [s for s in (self.last_exception_step, *closing) if s is not None]
             last_step = max(known) if known else None

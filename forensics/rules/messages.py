@@ -229,7 +229,18 @@ FAMILIES: dict[str, Family] = {
         None,
         _none,
         _none,
-        "The scheduler's time limit or a signal ended the job: it was killed, which says nothing of divergence.",
+        "The scheduler's time limit or a signal (Ctrl+C's KeyboardInterrupt, torchrun's SIGTERM) ended the job: "
+        "it was killed, which says nothing of divergence; the loss curve decides.",
+    ),
+    "numpy_fp_warning": Family(
+        None,
+        _none,
+        _none,
+        "NumPy warned of a floating-point fault in one of its operations (divide by zero, overflow, invalid "
+        "value: a NaN made, as by the log or square root of a negative number), naming the operation. NumPy runs "
+        "on the host, outside the framework's graph: the data pipeline, target encoding (a box of non-positive "
+        "size gives 'invalid value encountered in log'), a metric. A weak sign kept as context: alone it is no "
+        "divergence, and the loss logged after it decides.",
     ),
     "exception": Family(None, _none, _none, "An uncaught exception of no known meaning: the job died, cause unknown."),
 }

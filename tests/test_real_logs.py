@@ -146,10 +146,13 @@ MAX_HELDOUT8_CRASHES = 0
 
 # heldout9 floors: measured once blind, on the tenth round's final main (49/58 diverged, 16/30 cause,
 # 9 inconclusive with evidence, 1 log of which nothing was read; the round's starting commit gave the same on it).
-MIN_HELDOUT9_DIVERGED = 49 / 58
-MIN_HELDOUT9_CAUSE = 16 / 30
-MAX_HELDOUT9_BAD_INCONCLUSIVE = 9
-MAX_HELDOUT9_CRASHES = 1
+# Seen since: Windows C runtimes' '1.#QNAN' read as NaN and keys filed under a group name ('loss.cls_loss=',
+# 'optim/total_grad_norm=') read by their last part: 51/58, every log read; a job stopped by Ctrl+C or SIGTERM is
+# killed, not a crash of unknown meaning: 18/30 cause, 7 inconclusive with evidence.
+MIN_HELDOUT9_DIVERGED = 51 / 58
+MIN_HELDOUT9_CAUSE = 18 / 30
+MAX_HELDOUT9_BAD_INCONCLUSIVE = 7
+MAX_HELDOUT9_CRASHES = 0
 
 # dev floors: what it measures since LR013 (34/34 diverged, 9 -> 10 of 11 cause, none inconclusive with evidence).
 MIN_DEV_DIVERGED = 34 / 34

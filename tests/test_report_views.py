@@ -308,3 +308,48 @@ def test_figure_module_draws_several_runs_side_by_side(reports):
     png = runs_figure([(n, reports[n].timeline) for n in ("torch_healthy", "torch_lr_schedule_spike")])
     assert png is not None
     _check_png(png)
+
+
+@pytest.mark.parametrize("name", ["torch_healthy", "keras_lr_too_high", "keras_unnormalized_inputs"])
+def test_the_validation_loss_is_drawn_beside_the_training_loss(reports, name):
+    """A run that logged a validation loss shows it on the training loss's panel, on the same axes (the
+    gap between them is what a reader looks for), every finite evaluation drawn and each non-finite one
+    marked; a run with no validation loss keeps its one curve."""
+    from forensics.report.figures import draw_timeline
+
+    tl = reports[name].timeline
+    assert tl.val_loss is not None and tl.val_loss.unit == tl.loss.unit
+    fig = draw_timeline(tl)
+    try:
+        ax = fig.axes[0]
+        _, labels = ax.get_legend_handles_labels()
+        assert "training loss" in labels and "validation loss" in labels
+        drawn = next(line for line in ax.get_lines() if line.get_label() == "validation loss")
+        vals = tl.val_loss.values
+        assert len(drawn.get_xdata()) == int(sum(1 for v in vals if v == v and abs(v) != float("inf")))
+        bad = sum(1 for v in vals if not (v == v and abs(v) != float("inf")))
+        assert (f"validation loss non-finite ({bad})" in labels) == (bad > 0)
+    finally:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+    from forensics.report.figures import timeline_figure
+
+    _check_png(timeline_figure(tl))
+
+
+def test_a_run_without_a_validation_loss_draws_one_loss_curve(reports):
+    from forensics.report.figures import draw_timeline
+
+    tl = reports["torch_lr_schedule_spike"].timeline
+    assert tl.val_loss is None
+    fig = draw_timeline(tl)
+    try:
+        lines = fig.axes[0].get_lines()
+        assert not any("validation" in line.get_label() for line in lines)
+        finite = sum(1 for v in tl.loss.values if v == v and abs(v) != float("inf"))
+        assert len(lines[0].get_xdata()) == finite
+    finally:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)

@@ -7,8 +7,8 @@ JSON report never pay for it.
 
 What is drawn:
 
-- :func:`timeline_figure`: loss, LR, gradient norm and total weight norm stacked on
-  one step axis, log scale where the values span decades, with the onset and the
+- :func:`timeline_figure`: loss (the validation loss beside it), LR, gradient norm and
+  total weight norm stacked on one step axis, log scale where the values span decades, with the onset and the
   first non-finite step marked and non-finite points drawn as ✕ at the panel's top.
 - :func:`layer_figure`: per-layer L2 norms across checkpoints as a heatmap (growth
   since the first checkpoint, in decades); a single checkpoint gets one bar per
@@ -42,6 +42,7 @@ MAX_HEATMAP_CHECKPOINTS = 60
 
 ONSET_COLOUR = "#e69f00"
 NONFINITE_COLOUR = "#d62728"
+VALIDATION_COLOUR = "#2ca02c"
 
 
 @dataclass(frozen=True)
@@ -92,36 +93,55 @@ def _wants_log(values: np.ndarray) -> bool:
     return math.log10(float(fin.max()) / float(fin.min())) >= LOG_SCALE_DECADES
 
 
-def _panel(ax, x: np.ndarray, y: np.ndarray, label: str, unit: str, style: str = "-") -> None:  # type: ignore[no-untyped-def]
-    fin = np.isfinite(y)
-    log = _wants_log(y)
-    if log:
-        ax.set_yscale("log")
-    ax.plot(x[fin], y[fin], style, color="#1f77b4", linewidth=1.2, markersize=4)
-    bad = ~fin
+def _nonfinite_marks(ax, x: np.ndarray, y: np.ndarray, top: float, colour: str, label: str) -> None:  # type: ignore[no-untyped-def]
+    bad = ~np.isfinite(y)
     if bad.any():
         # non-finite points sit on the panel's top edge: the blow-up is never hidden
-        top = float(np.max(y[fin])) if fin.any() else 1.0
         ax.plot(
-            x[bad],
-            np.full(int(bad.sum()), top),
-            "x",
-            color=NONFINITE_COLOUR,
-            markersize=6,
-            label=f"non-finite ({int(bad.sum())})",
+            x[bad], np.full(int(bad.sum()), top), "x", color=colour, markersize=6, label=f"{label} ({int(bad.sum())})"
         )
+
+
+def _panel(  # type: ignore[no-untyped-def]
+    ax, x: np.ndarray, y: np.ndarray, label: str, unit: str, style: str = "-", beside: tuple | None = None
+) -> None:
+    """One panel; ``beside`` is (x, y, label) of a second curve on the same axes (the validation loss
+    beside the training loss): the two scales must agree, so the log axis is chosen on both."""
+    both = y if beside is None else np.concatenate([y, beside[1]])
+    fin_all = both[np.isfinite(both)]
+    log = _wants_log(both)
+    if log:
+        ax.set_yscale("log")
+    fin = np.isfinite(y)
+    ax.plot(x[fin], y[fin], style, color="#1f77b4", linewidth=1.2, markersize=4, label=label if beside else None)
+    top = float(np.max(fin_all)) if fin_all.size else 1.0
+    _nonfinite_marks(ax, x, y, top, NONFINITE_COLOUR, "non-finite")
+    if beside is not None:
+        bx, by, blabel = beside
+        bfin = np.isfinite(by)
+        # evaluations are sparse: markers, so a single evaluation still shows
+        ax.plot(bx[bfin], by[bfin], "s--", color=VALIDATION_COLOUR, linewidth=1.0, markersize=4, label=blabel)
+        _nonfinite_marks(ax, bx, by, top, VALIDATION_COLOUR, f"{blabel} non-finite")
+    if ax.get_legend_handles_labels()[1]:
         ax.legend(loc="upper left", fontsize=8, frameon=False)
-    ax.set_ylabel(f"{label}\n({unit}{', log' if log else ''})", fontsize=9)
+    name = "loss" if beside is not None else label  # the legend tells the two curves apart
+    ax.set_ylabel(f"{name}\n({unit}{', log' if log else ''})", fontsize=9)
     ax.grid(True, alpha=0.3)
 
 
 def timeline_figure(tl: Timeline, title: str = "") -> bytes | None:
     """Loss, LR, gradient norm and weight norm on one step axis, as PNG; None when
     matplotlib is missing or there is nothing to draw."""
-    if not available():
-        return None
-    panels: list[tuple[str, str, np.ndarray, np.ndarray, str]] = []
+    fig = draw_timeline(tl, title) if available() else None
+    return None if fig is None else _png(fig)
+
+
+def draw_timeline(tl: Timeline, title: str = ""):  # type: ignore[no-untyped-def]
+    """The matplotlib figure behind :func:`timeline_figure` (None when there is nothing to draw);
+    matplotlib must be installed."""
+    panels: list[tuple[str, str, np.ndarray, np.ndarray, str, tuple | None]] = []  # type: ignore[type-arg]
     unit = "step"
+    val = tl.val_loss if tl.val_loss is not None and len(tl.val_loss) else None
     for label, s, what in (
         ("training loss", tl.loss, "value"),
         ("learning rate", tl.lr, "value"),
@@ -129,13 +149,24 @@ def timeline_figure(tl: Timeline, title: str = "") -> bytes | None:
     ):
         if s is not None and len(s):
             x, y = _sorted(s)
-            panels.append((label, what, x, y, "-"))
-            unit = s.unit if label == "training loss" else unit
+            beside = None
+            if label == "training loss":
+                unit = s.unit
+                # the validation loss shares the training loss's panel when both count the same unit
+                # (a loss logged per step beside evaluations per epoch would put them on different axes)
+                if val is not None and val.unit == s.unit:
+                    beside = (*_sorted(val), "validation loss")
+                    val = None
+            panels.append((label, what, x, y, "-", beside))
+    if val is not None and tl.loss is None:
+        x, y = _sorted(val)
+        unit = val.unit
+        panels.insert(0, ("validation loss", "value", x, y, "s--", None))
     norms = [(st, n) for st, n, _ in tl.weight_norms if st is not None]
     if norms:
         x = np.array([float(st) for st, _ in norms])
         y = np.array([n for _, n in norms])
-        panels.append(("weight norm", "L2, all layers", x, y, "o-"))
+        panels.append(("weight norm", "L2, all layers", x, y, "o-", None))
     if not panels or (len(panels) == 1 and len(panels[0][2]) < 2):
         return None  # one checkpoint alone is no curve
     plt = _pyplot()
@@ -147,8 +178,8 @@ def timeline_figure(tl: Timeline, title: str = "") -> bytes | None:
         (onset, ONSET_COLOUR, "--", f"onset {onset}", "right"),
         (nf, NONFINITE_COLOUR, "-", f"first non-finite {nf}", "left"),
     ]
-    for ax, (label, what, x, y, style) in zip(axes[:, 0], panels, strict=True):
-        _panel(ax, x, y, label, what, style)
+    for ax, (label, what, x, y, style, beside) in zip(axes[:, 0], panels, strict=True):
+        _panel(ax, x, y, label, what, style, beside)
         for step, colour, line, _, _ in marks:
             if step is not None:
                 ax.axvline(step, color=colour, linestyle=line, linewidth=1.2)
@@ -161,7 +192,7 @@ def timeline_figure(tl: Timeline, title: str = "") -> bytes | None:
     if title:
         fig.suptitle(title, fontsize=11)
     fig.tight_layout()
-    return _png(fig)
+    return fig
 
 
 def _layer_rows(tl: Timeline) -> list:  # type: ignore[type-arg]

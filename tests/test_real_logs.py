@@ -391,11 +391,10 @@ def test_heldout9_real_logs():
 # (heldout3's blind measurement found four: nngraph's NaN check, ESPnet's skip warnings, neuralhydrology's
 # stop, OpenNMT-tf's guard in a flattened traceback; all read since)
 UNCATALOGUED: dict[str, str] = {
-    # heldout9, found by its one blind measurement
-    "cntk_406_cifar10_maxepochs_1_trainlosspersample_qnan_training_criterion_nan": "CNTK's NaN criterion stop",
-    # (and, catalogued since: two NumPy floating-point RuntimeWarnings, 'invalid value encountered in reduce' /
-    # 'in scalar divide', numpy_fp_warning, context beside the NaN loss; MindYOLO's two 'overflow, still update,
-    # loss scale adjust to 1024.0' logs, its loss scaler's overflow)
+    # (heldout9's blind measurement found these, catalogued since: CNTK's 'The training criterion is not a number
+    # (NAN).' stop (SGD.cpp, 1.x and 2.x); two NumPy floating-point RuntimeWarnings, 'invalid value encountered in
+    # reduce' / 'in scalar divide', numpy_fp_warning, context beside the NaN loss; MindYOLO's two 'overflow, still
+    # update, loss scale adjust to 1024.0' logs, its loss scaler's overflow)
     # (heldout8's blind measurement found six: ultralytics' 'non-finite loss, ending training', neosr's 'NaN found,
     # aborting training', icefall's 'grad_scale is too small, exiting', Marian's cost scaler at its minimum,
     # deepspeech.pytorch's NaN skip and PyTorch's clip_grad_norm_ 'Non-finite norm' warning: all catalogued since)
@@ -428,7 +427,6 @@ def test_the_framework_messages_people_pasted_are_in_the_catalogue(split):
 # Real logs that print a loss the extractor does not read yet, each with why (docs/logs.md).
 UNREAD_LOSSES = {
     # heldout9, found by its one blind measurement
-    "colossalai_examples_37_gpt2_zero3_deepscale_overflow_loss_265_then_nan": "tqdm postfix run into ZeRO's line",
     "crnn_chinese_244_300w_one_epoch_test_loss_0_0086_acc_0_987_normal": "a test loss beside 'accuray'",
     "darknet_pjreddie_701_yolov3_rate_0_at_iter_1_burn_in_normal": "darknet's 'N: loss, avg avg, rate rate, ...' line",
     "deepfacelab_217_use_fp16_loss_nan_nan_pred_nan": "DeepFaceLab's '[time ms][src][dst]' status line",
@@ -437,7 +435,8 @@ UNREAD_LOSSES = {
     "gan_intro_1_minibatch_discrimination_step_0_inf_then_nan_eps": "bare '<step>: <loss_d>\\t<loss_g>' lines",
     "gnn_art_label_3_graph_nets_ltr_nan_lge_nan_model_saved": "graph_nets' 'Ltr x, Lge y' abbreviations",
     "graconet_4_gan_epoch_11_g_gan_6_8_d_fake_0_016_maintainer_use_eval": "'[G - gan1: ..] [D - real: ..]'",
-    # (and second.pytorch's 'runtime.step=.., loss.cls_loss=..' keys under a group's name, read since)
+    # (and second.pytorch's 'runtime.step=.., loss.cls_loss=..' keys under a group's name, read since; ColossalAI's
+    # tqdm bar with its description in brackets, '[Epoch 0 / Train]', its postfix run into ZeRO's overflow line)
     # (heldout8's blind measurement found these, read since: a loss's terms listed by name after its heading,
     # pytorch-yolo2's 'loss: x .., total ..' and PyTorch-YOLOv3's '[Losses: x .., total ..]'; an ultralytics bar row
     # pasted without its header, the guard glued to it; 'epoch:  0 loss:  0.68' printed on every batch, per-iteration

@@ -30,7 +30,8 @@ Families and their members:
   loss or the gradients and a NaN or Inf): TensorFlow's NanTensorHook and estimator,
   Lightning's loss check and EarlyStopping(check_finite), detectron2's anomaly check
   (it names the iteration), fairseq's gradient check,
-  Megatron's grad-norm check, DETR's check of its predicted boxes (NaN fails it), ESPnet2's stop
+  Megatron's grad-norm check, DETR's check of its predicted boxes (NaN fails it), CNTK's criterion check,
+  ESPnet2's stop
   after an epoch whose every step it skipped,
   OpenNMT-tf's, neuralhydrology's, Mozilla/Coqui TTS's and Lua nngraph's checks, PyTorch's
   ``clip_grad_norm_(error_if_nonfinite=True)``, Lightning 1.x's ``terminate_on_nan``
@@ -393,6 +394,14 @@ CATALOGUE: tuple[Message, ...] = (
         "ultralytics/yolov3 and yolov5 train.py (the torch.isfinite(loss) check before backward, then return; "
         "copied with sys.exit(1) into many classification and detection training loops)",
         "non-finite loss, ending training",
+    ),
+    Message(
+        "nan_loss",
+        "cntk",
+        "The training criterion is not a number (NAN).",
+        "CNTK Source/SGDLib/SGD.cpp (RuntimeError after an epoch's and, later, each progress print's criterion "
+        "went NaN; 1.x adds ' Stop'; the console prints it after 'EXCEPTION occurred: ')",
+        "The training criterion is not a number (NAN)",
     ),
     Message(
         "nan_loss",

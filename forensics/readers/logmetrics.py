@@ -367,6 +367,13 @@ _CRITERIA = frozenset(
 # a bare total ("total", "sum") is the loss only beside at least this many terms it totals
 MIN_SUMMED_TERMS = 2
 # with no loss, objective or term: Lua Torch's criterion output, then a perplexity (exp of a loss)
+# A reading's word that says so only beside its twin: second.pytorch prints each loss term twice, 'cls_loss' (its
+# metric object's running mean) and 'cls_loss_rt' (the step's value); alone, 'rt' may name a term (a pose's rotation
+# and translation), so it is a reading only where the name without it is printed too. One of the two is summed.
+_TWIN_READINGS = frozenset({"rt"})
+# Coqui TTS's Trainer, with several optimizers (a GAN's generator and discriminator), renames each optimizer's total
+# 'loss_{idx}' (and its 'grad_norm_{idx}') and prints it beside the terms it is the sum of: a total, never a term.
+_PER_OPTIMIZER_TOTAL = re.compile(r"loss_\d{1,2}")
 _LAST_FALLBACKS = ("err", "perplexity")
 # Words of a metric's name that say which reading it is: the step's value ("cur_rd", "batch_loss")
 # or a mean over the steps so far ("avg_rd", "running_loss"); a line printing both gives the step's
@@ -667,6 +674,22 @@ def _int_of(value: float) -> int | None:
     return int(value) if math.isfinite(value) and value == int(value) and abs(value) < 2**62 else None
 
 
+def _range_end(texts: list[str], kinds: list[int], i: int, start: int) -> tuple[int, int] | None:
+    """(end, index after it) of a counter printed as a range from ``start`` whose end is at ``texts[i]``:
+    CNTK 1.x prints 'Minibatch[%4d-%4d]' (the first and the last minibatch a line averages over), which the
+    tokenizer cuts as '501', '-1000' or '1', '-', ' 500'. A counter never counts down, so a negative number or
+    a dash and a number right after a counter's value, no smaller than it, is the range's end."""
+    n = len(texts)
+    if i < n and kinds[i] == NUM and texts[i].startswith("-"):
+        digits, nxt = texts[i][1:], i + 1
+    elif i + 1 < n and texts[i] == "-" and kinds[i + 1] == NUM and texts[i + 1][0].isdigit():
+        digits, nxt = texts[i + 1], i + 2
+    else:
+        return None
+    end = _int_of(parse_number(digits) or math.nan)
+    return (end, nxt) if end is not None and end >= start else None
+
+
 def scan_line(line: str) -> LineMetrics:
     """Names, values and counters of one cleaned log line."""
     line_low = line.lower()
@@ -882,6 +905,9 @@ def scan_line(line: str) -> LineMetrics:
                     out.epoch, out.epoch_total = iv, total
                 out.eval_context = out.eval_context or ck == "eval_epoch"
             elif ck is not None and iv is not None:
+                end = _range_end(texts, kinds, i, iv) if total is None else None
+                if end is not None:  # "Minibatch[ 501-1000]": the steps a line reports on end at the range's end
+                    iv, i = end
                 out.counters.append((ck, iv, total))
             elif (
                 iv is not None
@@ -1147,6 +1173,10 @@ def main_loss_and_basis(
     if "loss" in names:
         return _without_bare_totals(pairs), None
     readings = {name: _reading(name) for name in names}
+    for name in names:
+        base, _, word = name.rpartition("_")
+        if word in _TWIN_READINGS and base in readings:
+            readings[name] = (readings[base][0], 0)  # 'cls_loss_rt' beside 'cls_loss': the same term, the step's value
     # a cost beside loss terms is no objective of theirs: "cost" names a time as often as a loss (GluonCV's
     # '[Epoch N] Training cost: {seconds}, ObjLoss=..., ...'), while the terms name what is optimised
     terms_printed = any(_is_loss_term(name) or readings[name][0] in _CRITERIA for name in names)
@@ -1157,6 +1187,10 @@ def main_loss_and_basis(
         if found:
             pick = min(found, key=lambda name: readings[name][1])
             return _renamed(pairs, pick), f"'{pick}' (no 'loss' printed)"
+    per_optimizer = sorted(name for name in names if _PER_OPTIMIZER_TOTAL.fullmatch(name))
+    if len(per_optimizer) >= MIN_SUMMED_TERMS and per_optimizer[0] == "loss_0" and len(names) > len(per_optimizer):
+        # the terms are printed beside each optimizer's total: the first optimizer's is the model's (a GAN's generator)
+        return _renamed(pairs, "loss_0"), "'loss_0', the first optimizer's total (no 'loss' printed)"
     if score_is_loss:
         pick = next(name for name in names if readings[name][0] == _SCORE_CORE)
         return _renamed(pairs, pick), f"'{pick}' at each training iteration, the toolkit's name for its objective"

@@ -1309,6 +1309,9 @@ class _LogParser:
     def _tqdm(self, bar: re.Match[str], desc: str, line: int, end_ok: int) -> None:
         # what a notebook or a shell put before the bar's own text ('# Epoch 2: ', '> ') is not its description
         desc = desc.strip().rstrip(":").strip().lstrip(_DESC_LEAD).strip()
+        if desc[:1] == "[" and desc[-1:] == "]" and "[" not in desc[1:]:
+            # ColossalAI's Trainer: tqdm(desc=f"[Epoch {epoch} / Train]"), "[Train]": the words in brackets describe it
+            desc = desc[1:-1].strip()
         n, total = int(bar.group("n")), int(bar.group("total"))
         if desc and _NON_TRAIN_BAR.search(desc):
             return

@@ -1,0 +1,198 @@
+"""Issue #11, eleventh round: classes of heldout9's misses (docs/logs.md), each on lines built from the toolkit's own
+format string (named in a comment), with look-alikes that must read as before.
+"""
+
+import math
+
+import pytest
+
+import forensics
+from forensics.readers.logmetrics import main_loss_and_basis, scan_line
+from forensics.readers.logs import parse_log_text
+
+
+def _analyze(tmp_path, text, filename="train.log"):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / filename).write_text(text, encoding="utf-8")
+    return forensics.analyze(str(run))
+
+
+# ---------------------------------------------------------------- CNTK
+
+
+def _cntk1_line(first, last, loss, percent=None):
+    # CNTK 1.x Source/SGDLib/SGD.cpp: "%s Epoch[%2d of %d]-Minibatch[%4d-%4d]: SamplesSeen = %d; TrainLossPerSample =
+    # %11.8f; " then "EvalErr[%lu]PerSample = %.8f; " and "TotalTime = %.4fs; SamplesPerSecond = %.1f"; with a known
+    # epoch size "Minibatch[%4d-%4d, %2.2f%%]"
+    rng = f"{first:4d}-{last:4d}" + (f", {percent:2.2f}%" if percent is not None else "")
+    return (
+        f" Epoch[ 1 of 2]-Minibatch[{rng}]: SamplesSeen = 500; TrainLossPerSample = {loss:>11}; "
+        "EvalErr[0]PerSample = 0.27600000; TotalTime = 2.7641s; SamplesPerSecond = 180.9"
+    )
+
+
+@pytest.mark.parametrize("percent", [None, 25.0])
+def test_cntk_minibatch_range_is_stepped_at_its_end(percent):
+    text = "\n".join(_cntk1_line(a, b, v, percent) for a, b, v in [(1, 500, "5.87155566"), (501, 1000, "2.10000000")])
+    series, *_ = parse_log_text(text + "\n")
+    assert list(series["loss"].steps) == [500, 1000]
+
+
+@pytest.mark.parametrize(
+    ("line", "counter"),
+    [
+        ("batch 10 -5 loss 2.0", ("batch", 10, None)),  # a negative number below the counter is no range's end
+        ("iter 10 - loss 2.3", ("step", 10, None)),  # a dash before a name
+        ("step 7/100 - loss 1.5", ("step", 7, 100)),  # a fraction is no range
+    ],
+)
+def test_look_alikes_of_a_range_keep_their_counter(line, counter):
+    assert scan_line(line).counters == [counter]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        # CNTK 1.x SGD.cpp: RuntimeError("The training criterion is not a number (NAN). Stop\n"), printed by the
+        # console's handler after "EXCEPTION occurred: "
+        "EXCEPTION occurred: The training criterion is not a number (NAN). Stop",
+        # CNTK 2.x SGD.cpp (BrainScript): RuntimeError("The training criterion is not a number (NAN).")
+        "EXCEPTION occurred: The training criterion is not a number (NAN).",
+    ],
+)
+def test_cntk_nan_criterion_stop_is_a_nan_guard(line):
+    _, events, *_ = parse_log_text(line + "\n")
+    assert [(e.kind, e.framework) for e in events] == [("nan_loss", "cntk")]
+
+
+def test_cntk_log_stopped_on_its_criterion_check_diverged_at_the_range_end(tmp_path):
+    text = "\n".join(
+        [
+            _cntk1_line(1, 500, "5.87155566"),
+            _cntk1_line(501, 1000, "1.#QNAN000"),
+            "",
+            "EXCEPTION occurred: The training criterion is not a number (NAN). Stop",
+        ]
+    )
+    rep = _analyze(tmp_path, text + "\n")
+    assert rep.diverged and rep.first_nonfinite_step == 1000
+
+
+@pytest.mark.parametrize("line", ["criterion: nan", "The training criterion is a number", "training criterion = 2.3"])
+def test_look_alikes_of_cntk_s_stop_are_no_guard(line):
+    _, events, *_ = parse_log_text(line + "\n")
+    assert not [e for e in events if e.kind == "nan_loss"]
+
+
+# ---------------------------------------------------------------- ColossalAI's bar run into ZeRO's line
+
+
+def _colossal_bar(n, loss, tail=""):
+    # ColossalAI's Trainer (2022): tqdm(desc=f"[Epoch {epoch} / Train]"), set_postfix(loss=.., lr=.., throughput=..);
+    # ZeRO's loss scaler prints "[deepscale] OVERFLOW! Rank {rank} Skipping step. Attempted loss scale: {prev},
+    # reducing to {new}" onto the bar's line
+    return f"[Epoch 0 / Train]:   0%|          | {n}/8614 [00:00<1:03:35,  2.26it/s, loss={loss}, lr=2.5e-05]{tail}"
+
+
+def _overflow(prev):
+    return f"[deepscale] OVERFLOW! Rank 0 Skipping step. Attempted loss scale: {prev}, reducing to {prev / 2}"
+
+
+def test_a_bracketed_bar_description_glued_to_the_scaler_s_line_reads_both(tmp_path):
+    text = "\n".join(
+        _colossal_bar(n, v, _overflow(2.0 ** (33 - n))) for n, v in [(1, "265.25"), (2, "nan"), (3, "nan")]
+    )
+    series, events, *_ = parse_log_text(text + "\n")
+    assert series["loss"].values[0] == 265.25 and list(series["loss"].steps) == [1, 2, 3]
+    assert math.isnan(series["loss"].values[-1])
+    assert any(e.kind == "loss_scale_overflow_transient" for e in events)
+    # a NaN loss printed while the scaler halves: the forward pass itself went NaN, which no scale causes
+    assert _analyze(tmp_path, text + "\n").diverged
+
+
+def test_bracketed_bars_that_are_no_training_loop_s_are_not_read():
+    text = "[Epoch 0 / Test]:  50%|#####     | 4/8 [00:01<00:01,  2.6it/s, loss=2.31]\n"
+    series, *_ = parse_log_text(text)
+    assert "loss" not in series and "val_loss" not in series
+
+
+def test_a_plain_train_bar_in_brackets_is_the_training_loop_s():
+    series, *_ = parse_log_text("[Train]:  50%|#####     | 4/8 [00:01<00:01,  2.6it/s, loss=2.31]\n")
+    assert series["loss"].values[-1] == 2.31
+
+
+# ---------------------------------------------------------------- terms and their twins, totals per optimizer
+
+
+def test_a_term_and_its_step_twin_are_summed_once():
+    # second.pytorch's metrics: "cls_loss" (the running mean of its Scalar metric) beside "cls_loss_rt" (the step's)
+    pairs = scan_line(
+        "runtime.step=100, loss.cls_loss=0.5, loss.cls_loss_rt=0.4, loss.loc_loss=1.0, loss.loc_loss_rt=0.9"
+    ).pairs
+    found, basis = main_loss_and_basis(pairs)
+    assert dict(found)["loss"] == pytest.approx(1.3) and "cls_loss_rt" in basis and "loss.cls_loss," not in basis
+
+
+def test_an_rt_term_without_its_twin_is_a_term_of_its_own():
+    found, _ = main_loss_and_basis(scan_line("step=100, cls_loss=0.5, loc_loss=1.0, loss_rt=0.3").pairs)
+    assert dict(found)["loss"] == pytest.approx(1.8)
+
+
+def _coqui_block(step, gen, total_0, disc):
+    # Coqui TTS 0.2 Trainer, two optimizers (VITS): "\n --> STEP: {s}/{n} -- GLOBAL_STEP: {g}" then one
+    # "     | > {key}: {value}  ({avg})" line per key, each optimizer's total renamed "loss_{idx}"
+    rows = [
+        ("loss_gen", gen),
+        ("loss_kl", 2.52505),
+        ("loss_mel", 16.64367),
+        ("loss_0", total_0),
+        ("grad_norm_0", 459.31244),
+        ("loss_disc", disc),
+        ("loss_1", disc),
+        ("grad_norm_1", 115.94435),
+        ("step_time", 1.022),
+    ]
+    head = f"   --> STEP: {step % 270}/270 -- GLOBAL_STEP: {step}"
+    return "\n".join([head, *(f"     | > {k}: {v}  ({v})" for k, v in rows)])
+
+
+def test_coqui_per_optimizer_totals_give_the_loss_not_a_sum_with_their_terms():
+    text = _coqui_block(1061600, 2.4, 21.57, 3.2) + "\n\n" + _coqui_block(1061700, 2.44422, 20.48293, 3.21796) + "\n"
+    series, *_ = parse_log_text(text, "trainer_0_log.txt")
+    assert list(series["loss"].steps) == [1061600, 1061700]
+    assert list(series["loss"].values) == [21.57, 20.48293]
+
+
+def test_numbered_losses_alone_are_still_summed():
+    # deep supervision's "loss_0 .. loss_2" with nothing else: no totals beside terms, read as before
+    found, _ = main_loss_and_basis(scan_line("iter 10: loss_0=0.5, loss_1=0.25, loss_2=0.125").pairs)
+    assert dict(found)["loss"] == pytest.approx(0.875)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        # the NaN check of Coqui TTS 0.2's Trainer, as its traceback ends
+        "RuntimeError:  > Detected NaN loss - {'loss_gen': tensor(nan), 'loss_kl': tensor(2.5)}.",
+        # lmnt-com's DiffWave / WaveGrad learner.py: raise RuntimeError(f'Detected NaN loss at step {self.step}.')
+        "RuntimeError: Detected NaN loss at step 3120.",
+    ],
+)
+def test_a_raised_nan_loss_check_is_a_guard(line):
+    _, events, *_ = parse_log_text(line + "\n")
+    assert [e.kind for e in events] == ["nan_loss"]
+
+
+# ---------------------------------------------------------------- a step's header, its metrics on the lines under it
+
+
+def test_olmo_step_header_gives_the_cross_entropy_as_the_loss_not_the_perplexity():
+    # OLMo train.py: log_metrics_to_console(f"[step={step}/{max_steps}]", metrics) logs f"{prefix}\n" and one
+    # f"    {name}={format_float(value)}" line per metric
+    block = "[step={s}/739328]\n    train/CrossEntropyLoss={ce}\n    train/Perplexity={ppl}\n"
+    block += "    optim/total_grad_norm=0.2\n"
+    text = block.format(s=100, ce="3.112", ppl="22.47") + block.format(s=110, ce="2.956", ppl="19.22")
+    series, *_ = parse_log_text(text)
+    assert list(series["loss"].steps) == [100, 110] and list(series["loss"].values) == [3.112, 2.956]
+    assert list(series["train/perplexity"].values) == [22.47, 19.22]

@@ -39,6 +39,7 @@ line with no main loss but a single total-like value (``cost``, ``xent``,
 from __future__ import annotations
 
 import bisect
+import fnmatch
 import functools
 import json
 import math
@@ -196,6 +197,10 @@ ALIASES = {
     "average loss": "loss",
     "mean loss": "loss",
     "avr_loss": "loss",  # kohya's sd-scripts: its tqdm postfix, the moving average of the step losses
+    # graph_nets' demo notebooks (shortest_path, sort, physics; graph_nets 1.x) print "# {:05d}, T {:.1f}, Ltr {:.4f},
+    # Lge {:.4f}, Ctr {:.4f}, ..." of the iteration, the time, the loss on the training graphs and on the test graphs
+    # (L for loss, tr and ge for training and generalisation), then fractions correct and solved; forks keep them
+    "ltr": "loss",
     "loss/train": "loss",
     "losses/train": "loss",
     # validation loss
@@ -210,6 +215,7 @@ ALIASES = {
     "eval_loss": "val_loss",
     "eval/loss": "val_loss",
     "test_loss": "test_loss",
+    "lge": "val_loss",  # graph_nets' generalisation loss (see "ltr")
     "test loss": "test_loss",
     # learning rate
     "lr": "learning_rate",
@@ -375,6 +381,15 @@ _TWIN_READINGS = frozenset({"rt"})
 # 'loss_{idx}' (and its 'grad_norm_{idx}') and prints it beside the terms it is the sum of: a total, never a term.
 _PER_OPTIMIZER_TOTAL = re.compile(r"loss_\d{1,2}")
 _LAST_FALLBACKS = ("err", "perplexity")
+# with none of those either: a regression error of the whole prediction measured on the training data, by the core
+# of its name past the words of its reading and its stage ('rmse_trn' is 'rmse'; 'rmse_e_trn' is one target's
+# 'rmse_e'). Named with the training stage it is the loss's reading, not a metric beside it as an accuracy is: the
+# criterion a regression trains on is the MSE or the L1 error, and the RMSE the root of the MSE, rising and turning
+# non-finite with it. DeePMD-kit's lcurve.out prints no 'loss' but 'rmse_trn', the root of its weighted total loss
+# (the TF backend's EnerStdLoss.eval: results["rmse"] = np.sqrt(error) of l2_l, the loss it minimises), and
+# 'mae_trn' for a property model. Without the stage word an MSE or MAE is as often an evaluation and stays a metric;
+# an accuracy only rises as a model learns and never stands for the loss.
+_ERROR_CORES = ("rmse", "mse", "mae")
 # Words of a metric's name that say which reading it is: the step's value ("cur_rd", "batch_loss")
 # or a mean over the steps so far ("avg_rd", "running_loss"); a line printing both gives the step's
 # value as its point, as "loss 6.9 (6.94)" does. Words that name the stage trained say nothing more.
@@ -383,13 +398,15 @@ _LAST_FALLBACKS = ("err", "perplexity")
 _NAMED_BY_CORE = frozenset({"rd", "total"}) | _CRITERIA
 _CURRENT_WORDS = frozenset({"cur", "curr", "current", "batch", "step", "iter", "last"})
 _AVERAGE_WORDS = frozenset({"avg", "average", "mean", "running", "smooth", "smoothed", "ema", "moving"})
-_TRAIN_WORDS = frozenset({"train", "training", "tr", "main"})  # chainer's "main/loss": the main optimizer's
+_TRAIN_WORDS = frozenset({"train", "training", "tr", "trn", "main"})  # chainer's "main/loss": the main optimizer's
+# ("trn": DeePMD-kit's lcurve.out names its training columns 'rmse_trn', 'rmse_e_trn')
 
 
 # A line that names no metric cannot give one: a cheap test before tokenizing (every alias
 # above contains one of these, or "l.r", "learning" or "err")
-# "rpn_" hints at faster-rcnn.pytorch's bare head terms (_HEAD_TERM), whose names hold no metric word
-_HINT_WORDS = tuple(dict.fromkeys(w.lower() for w in (*_METRIC_WORDS, "l.r", "learning", "err", "rpn_")))
+# "rpn_" hints at faster-rcnn.pytorch's bare head terms (_HEAD_TERM), whose names hold no metric word; "ltr", "lge"
+# at graph_nets' abbreviated losses
+_HINT_WORDS = tuple(dict.fromkeys(w.lower() for w in (*_METRIC_WORDS, "l.r", "learning", "err", "rpn_", "ltr", "lge")))
 
 
 def names_a_metric(text: str) -> bool:
@@ -690,8 +707,38 @@ def _range_end(texts: list[str], kinds: list[int], i: int, start: int) -> tuple[
     return (end, nxt) if end is not None and end >= start else None
 
 
+# A GAN's terms grouped in brackets under the player they train: GracoNet's train loop logs "[Epoch %d/%d] [Batch %d/%d]
+# [G - gan1: %.3f, gan2: %.3f, rec: %.3f, kld: %.4f] [D - real: %.3f, fake1: %.3f, fake2: %.3f]" (running means).
+# Each key of the G group is a term of the generator's loss, the model's, and those of the D group the
+# discriminator's, another objective: read as the terms 'loss_G_<key>' and 'loss_D_<key>', as main_loss_and_basis
+# reads a GAN's named terms (the generator's summed into the loss, the discriminator's set apart).
+_NUMBER_TEXT = r"[-+]?(?:\d{1,30}(?:\.\d{0,30})?(?:[eE][-+]?\d{1,4})?|nan|inf)"
+_PLAYER_GROUP = re.compile(
+    rf"\[([GD]) {{0,4}}- {{0,4}}((?:[A-Za-z_]\w{{0,23}}: {{0,4}}{_NUMBER_TEXT}(?:, {{0,4}}|(?=\]))){{1,16}})\]",
+    re.IGNORECASE,
+)
+_GROUP_KEY = re.compile(r"([A-Za-z_]\w{0,23}):")
+
+
+def _player_groups(line: str) -> str:
+    """``line`` with each player's bracketed group of terms written as the terms' own keys, when it holds both
+    players' groups (:data:`_PLAYER_GROUP`); else unchanged."""
+    groups = list(_PLAYER_GROUP.finditer(line))
+    if {m.group(1).upper() for m in groups} != {"G", "D"}:
+        return line
+    out, at = [], 0
+    for m in groups:
+        player = m.group(1).upper()
+        terms = _GROUP_KEY.sub(lambda k, p=player: f"loss_{p}_{k.group(1)}:", m.group(2))
+        out += [line[at : m.start()], " ", terms, " "]
+        at = m.end()
+    return "".join([*out, line[at:]])
+
+
 def scan_line(line: str) -> LineMetrics:
     """Names, values and counters of one cleaned log line."""
+    if "[G" in line and "[D" in line:
+        line = _player_groups(line)
     line_low = line.lower()
     labelled = _stage_label(line, line_low)
     if labelled is not None:
@@ -973,7 +1020,11 @@ def scan_line(line: str) -> LineMetrics:
             tag = metric_name(words_)
             if tag is not None:
                 out.pairs.append((tag, v))
-        if not out.counters and n > 1 and kinds[0] == NUM and texts[1] == ":":
+        darknet = _darknet_loss(line, value_first, out)
+        if darknet is not None:
+            out.pairs.append(("loss", darknet[1]))
+            out.counters.append(("step", darknet[0], None))
+        elif not out.counters and n > 1 and kinds[0] == NUM and texts[1] == ":":
             iv = _int_of(parse_number(texts[0]) or math.nan)  # darknet's "74:" opens with the iteration
             if iv is not None and iv >= 0:
                 out.counters.append(("step", iv, None))
@@ -994,6 +1045,38 @@ def scan_line(line: str) -> LineMetrics:
         out.pairs[eval_from:] = [(t if t == "epoch" else _staged("val", t), v) for t, v in out.pairs[eval_from:]]
         out.eval_context = False
     return out
+
+
+# darknet's training line opens with the iteration (the classifiers' with the epochs seen after it), then the loss
+# unnamed and its running mean named 'avg' after it: pjreddie's examples/detector.c printf("%ld: %f, %f avg, %f rate,
+# %lf seconds, %d images\n", get_current_batch(net), loss, avg_loss, ...) (rnn.c and the forks the same; classifier.c
+# "%ld, %.3f: %f, %f avg, ..."); AlexeyAB's fork names the mean 'avg loss', read as the loss as before. The first
+# value is the step's loss where the mean is named 'avg' alone: 'avg' says which reading of the unnamed value it is.
+_DARKNET_HEAD = re.compile(
+    rf"\s{{0,16}}(\d{{1,12}})(?:, {{0,4}}\d{{1,12}}\.\d{{1,12}})?: {{0,4}}({_NUMBER_TEXT}), ", re.IGNORECASE
+)
+_DARKNET_MEAN = ("avg",)
+
+
+def is_darknet_line(line: str) -> bool:
+    """A cheap gate for readers that skip lines naming no metric: darknet's line names its loss by 'avg' alone."""
+    return " avg, " in line and _DARKNET_HEAD.match(line) is not None
+
+
+def _darknet_loss(
+    line: str, value_first: list[tuple[tuple[str, ...], float]], out: LineMetrics
+) -> tuple[int, float] | None:
+    """(iteration, loss) of darknet's training line whose running mean is named 'avg' alone, else None."""
+    names = [tuple(w.lower() for w in words) for words, _ in value_first]
+    if _DARKNET_MEAN not in names or out.counters or any(t == "loss" for t, _ in out.pairs):
+        return None
+    m = _DARKNET_HEAD.match(line)
+    if m is None:
+        return None
+    value = parse_number(m.group(2))
+    if value is None:
+        value = nonfinite_value(m.group(2))
+    return (int(m.group(1)), value) if value is not None else None
 
 
 # A 'score' is what a toolkit that calls its objective so prints at each training iteration: Deeplearning4j's
@@ -1222,11 +1305,21 @@ def main_loss_and_basis(
         return _renamed(pairs, only), f"'{only}' (no 'loss' printed)"
     if len(own) > 1 and not totals:
         pairs = _without_bare_totals(pairs)
-        kept = [(name, v) for name, v in pairs if name in own]
-        return [*pairs, ("loss", math.fsum(v for _, v in kept))], f"the sum of {', '.join(own)} (no total printed)"
+        # each term once: a line holding two records run together (a print without its newline before the next)
+        # names every term twice, and the loss is one record's sum, the first's
+        kept: dict[str, float] = {}
+        for name, v in pairs:
+            if name in own:
+                kept.setdefault(name, v)
+        return [*pairs, ("loss", math.fsum(kept.values()))], f"the sum of {', '.join(own)} (no total printed)"
     for fallback in _LAST_FALLBACKS:
         if fallback in names:
             return _renamed(pairs, fallback), f"'{fallback}' (no 'loss' printed)"
+    for core in _ERROR_CORES:
+        found = [name for name in names if readings[name][0] == core and _words_of(name) & _TRAIN_WORDS]
+        if found:
+            pick = min(found, key=lambda name: readings[name][1])
+            return _renamed(pairs, pick), f"'{pick}', the regression error of the whole prediction (no 'loss' printed)"
     return _without_bare_totals(pairs), None
 
 
@@ -1432,8 +1525,17 @@ def _two_word_names(cols: list[str]) -> list[str]:
     return out
 
 
+# The comment marker before a header that a file of rows writes for readers such as np.loadtxt and gnuplot to skip
+# ('#  step  rmse_val  rmse_trn ... lr' in DeePMD-kit's lcurve.out, '# step loss acc' from research scripts): no
+# column of the rows, which hold one field fewer; glued to the first name ('#step') it is cut off that name.
+COMMENT_MARKER = "#"
+
+
 def header_columns(line: str) -> list[str] | None:
     """The column names when ``line`` is a table header naming at least one metric; else None."""
+    lead = line.lstrip()
+    if lead[:1] == COMMENT_MARKER and lead[1:2] not in ("", " ", "\t", COMMENT_MARKER):
+        line = line.replace(COMMENT_MARKER, COMMENT_MARKER + " ", 1)  # '#step loss' is '# step loss'
     cols = split_columns(line)
     if " " in line and not any(sep in line for sep in "|\t,"):
         cols = _two_word_names(cols)
@@ -1595,17 +1697,67 @@ def _aligned_fields(line: str, starts: list[int]) -> list[str] | None:
     return fields
 
 
-def row_metrics(header: list[str], line: str, starts: list[int] | None = None) -> LineMetrics | None:
+# words of a column's name that say it is measured on held-out data ('rmse_val', 'loss_tst', 'val/loss'): the
+# columns a header names for an evaluation its rows may not hold (see _without_eval_columns)
+_EVAL_COLUMN_WORDS = frozenset({*_STAGE_PREFIXES, "tst"})
+
+
+def _without_eval_columns(header: list[str], fields: int) -> list[str] | None:
+    """The header without its evaluation columns, when that leaves as many columns as the row has fields.
+
+    A writer that prints the held-out columns only when it has held-out data can still head the table with them:
+    DeePMD-kit writes '   %11s %11s' % (k + '_val', k + '_trn') per key in the header when it expects
+    validation data, while each row has '   %11.2e' of the training value only when there is none (its v3.0.0a1
+    header was written so for a run without validation data, fixed since); the rows are then the training
+    columns in the header's order. Read by name, not by position: such a header's widths do not match the rows'."""
+    kept = [c for c in header if not (_words_of(c) & _EVAL_COLUMN_WORDS)]
+    return kept if len(kept) == fields and len(kept) < len(header) else None
+
+
+# A note under a header that names the columns printing NaN when the data to measure them is missing: DeePMD-kit
+# writes '# If there is no available reference data, rmse_*_{val,trn} will print nan' under its lcurve.out header
+# (a system without energy or force labels has no error to print). NaN in such a column is no value, not a
+# divergence; the note's shell pattern says which columns ('rmse_e_trn' but not the total 'rmse_trn').
+_NAN_NOTE = re.compile(
+    r"(?<![\w*?{},])([\w*?{},]{1,64}) (?:will |would |may )?(?:print|show|be)s? nan\b", re.IGNORECASE
+)
+_NO_DATA = re.compile(r"\bno\b[ \w]{0,40}\bdata\b", re.IGNORECASE)
+
+
+def nan_note_columns(line: str, header: list[str]) -> frozenset[str]:
+    """The columns of ``header`` a comment line under it says print NaN for missing data (:data:`_NAN_NOTE`)."""
+    m = _NAN_NOTE.search(line) if "nan" in line.lower() else None
+    if m is None or _NO_DATA.search(line[: m.start()]) is None:
+        return frozenset()
+    pattern = m.group(1).lower()
+    brace = re.search(r"\{([^{}]{1,64})\}", pattern)
+    options = brace.group(1).split(",") if brace else [""]
+    globs = [pattern[: brace.start()] + o + pattern[brace.end() :] for o in options] if brace else [pattern]
+    return frozenset(c for c in header if any(fnmatch.fnmatchcase(c.lower(), g) for g in globs))
+
+
+def row_metrics(
+    header: list[str], line: str, starts: list[int] | None = None, nan_missing: frozenset[str] = frozenset()
+) -> LineMetrics | None:
     """The metrics of one row under ``header``, or None when the row does not fit it. With the header's
     column positions (``starts``), a row with blank cells is read by position: Chainer's PrintReport pads
     every column to its header's width and writes blanks for an entry the row has no value of
-    (training/extensions/print_report.py: '{:<%dg}  ' per value, ' ' * (w + 2) for a missing one)."""
+    (training/extensions/print_report.py: '{:<%dg}  ' per value, ' ' * (w + 2) for a missing one).
+    A header's comment marker is no column; NaN in a column of ``nan_missing`` is no value (:data:`_NAN_NOTE`)."""
     fields = split_columns(line)
+    if header and header[0] == COMMENT_MARKER and len(fields) < len(header):
+        bare = header[1:]
+        if len(fields) == len(bare) or _without_eval_columns(bare, len(fields)) is not None:
+            header, starts = bare, starts[1:] if starts else None
     if len(fields) != len(header):
-        aligned = _aligned_fields(line, starts) if starts and len(fields) < len(header) else None
-        if aligned is None:
-            return None
-        fields = aligned
+        kept = _without_eval_columns(header, len(fields)) if len(fields) < len(header) else None
+        if kept is not None:
+            header, starts = kept, None
+        else:
+            aligned = _aligned_fields(line, starts) if starts and len(fields) < len(header) else None
+            if aligned is None:
+                return None
+            fields = aligned
     out = LineMetrics()
     for col, f in zip(header, fields, strict=True):
         words = tuple(col.split())
@@ -1615,6 +1767,8 @@ def row_metrics(header: list[str], line: str, starts: list[int] | None = None) -
             continue  # a column that is no metric ("GPU_mem 2.61G", "Size 640") may hold anything
         if ck is None and (not f or f.lower() in _NO_VALUE_CELLS):
             continue  # a metric this row does not hold
+        if col in nan_missing and f.lower().lstrip("+-") == "nan":
+            continue  # the note under the header: NaN here means no data to measure it on
         n, _, total = f.partition("/")  # a counter with its total: YOLO's "Epoch 3/100"
         v = parse_number(n.rstrip("%")) if ck is not None and total else parse_number(f.rstrip("%"))
         if v is None:
@@ -1629,6 +1783,39 @@ def row_metrics(header: list[str], line: str, starts: list[int] | None = None) -
                 out.counters.append((ck, iv, _int_of(tv) if tv is not None else None))
         elif tag is not None:
             out.pairs.append((tag, v))
+    return out
+
+
+# ---------------------------------------------------------------- bracketed status lines
+
+
+# DeepFaceLab's trainer status line: mainscripts/Trainer.py builds "{time_str}[#{iter:06d}][{ms:04d}ms]" (or
+# "[{s:.5s}s]" for a slow iteration) and appends "[%.4f]" for each of the model's losses in the order the model
+# returns them (SAEHD: the src and the dst reconstruction losses, optimised together), the mean since the last save
+# on the line after a save; 2019 versions printed the time brackets alone before the losses ("[0282ms][nan][nan]").
+# The bracketed time is what marks the line: bare bracketed numbers elsewhere are anything (indices, shapes).
+_STATUS_LINE = re.compile(
+    r"[ \t]{0,16}(?:\[\d{1,2}:\d\d:\d\d\])?(?:\[#(\d{1,12})\])?\[(?:\d{1,7}ms|\d{1,6}(?:\.\d{0,6})?s)\]"
+    rf"((?:\[{_NUMBER_TEXT}\]){{1,8}})[ \t]{{0,16}}",
+    re.IGNORECASE,
+)
+
+
+def status_line_metrics(line: str) -> LineMetrics | None:
+    """The loss of a bracketed status line (:data:`_STATUS_LINE`): the sum of its losses (non-finite when one is),
+    as the model optimises their sum; the iteration as its step when printed. None for any other line."""
+    if "s][" not in line:
+        return None
+    m = _STATUS_LINE.fullmatch(line)
+    if m is None:
+        return None
+    values = [parse_number(v) for v in m.group(2)[1:-1].split("][")]
+    if any(v is None for v in values):
+        return None
+    out = LineMetrics()
+    out.pairs.append(("loss", math.fsum(v for v in values if v is not None)))
+    if m.group(1) is not None:
+        out.counters.append(("step", int(m.group(1)), None))
     return out
 
 

@@ -80,6 +80,7 @@ import bisect
 import codecs
 import dataclasses
 import functools
+import itertools
 import math
 import os
 import re
@@ -98,6 +99,7 @@ from forensics.readers.logmessages import NEEDLES as MESSAGE_NEEDLES
 from forensics.readers.logmessages import guard_frame, match_messages
 from forensics.readers.logmetrics import (
     ALIASES,
+    COMMENT_MARKER,
     MAX_BOX_ROWS,
     MAX_TOKENS,
     STAGE_LABEL,
@@ -110,16 +112,19 @@ from forensics.readers.logmetrics import (
     headerless_layouts,
     headerless_row,
     is_box_border,
+    is_darknet_line,
     is_table_delimiter,
     json_metrics,
     letter_metrics,
     main_loss_and_basis,
     main_loss_of,
     names_a_metric,
+    nan_note_columns,
     nonfinite_value,
     postfix_letter_terms,
     row_metrics,
     scan_line,
+    status_line_metrics,
 )
 from forensics.readers.safe_open import open_binary
 from forensics.records import CUT_TRACEBACK, STEP_MAX, LogData, LogEvent, Plan, ScalarSeries, Source, Status, step_of
@@ -740,6 +745,9 @@ class _LogParser:
         self.columns: list[str] | None = None
         self.stray_lines = 0  # lines with a value that were no row, in a row, since the table's last row
         self.column_starts: list[int] | None = None  # where each column starts in a blank-separated header
+        self.nan_missing: frozenset[str] = frozenset()  # columns whose NaN the header's note says is missing data
+        # the line of a heading naming a metric other than a loss, or of an unnamed row under it (_bare_row)
+        self.bare_heading: int | None = None
         self.box: list[tuple[str, str]] | None = None  # the rows of a key/value box being read
         self.rank = 0
         self.ranks_seen: set[int] = set()
@@ -1438,6 +1446,20 @@ class _LogParser:
         self.hf_points.append((max(self.hf_index, 1), values.get("epoch"), values))
         self._saw_metrics(line, None)
 
+    def _bare_row(self, row: re.Match[str], line: int) -> None:
+        """A step and several unnamed values (_BARE_STEP_VALUES), kept by position and by the row's width; rows under
+        a heading that names another metric than a loss (and the rows right under those) are that metric's."""
+        if self.bare_heading is not None and self.bare_heading == line - 1:
+            self.bare_heading = line
+            return
+        values = [_num(v) for v in row.group("values").split()]
+        if any(v is None for v in values):
+            return
+        emitter = "print" if not self.rank else f"rank{self.rank}"
+        for i, v in enumerate(values):
+            if v is not None:
+                self._put(f"{_BARE_COLUMN_TAG}{len(values)}_{i}", int(row.group("step")), v, emitter)
+
     def _values_of_message(self, pairs: list[tuple[str, float]], line: int) -> bool:
         """Counter-less values printed right after a message that named its step (a NaN guard's
         loss dict) are that step's; True when they were put there."""
@@ -1461,7 +1483,12 @@ class _LogParser:
         if lm is None and self.columns is not None:
             if is_table_delimiter(text):
                 return  # the markdown delimiter under the header: its rows follow
-            lm = row_metrics(self.columns, text, self.column_starts)
+            if self.columns[0] == COMMENT_MARKER and text.lstrip().startswith(COMMENT_MARKER):
+                # a comment under a commented header ('# If there is no available reference data, ...'): no row and
+                # no other writer's line; it may say which columns print NaN for missing data
+                self.nan_missing |= nan_note_columns(text, self.columns)
+                return
+            lm = row_metrics(self.columns, text, self.column_starts, self.nan_missing)
             if lm is not None and self.stray_lines and not _left_aligned(text, self.column_starts):
                 lm, self.columns = None, None  # a line of another shape after the stray one: the table had ended
             elif lm is not None:
@@ -1482,11 +1509,15 @@ class _LogParser:
             lm = json_metrics(text)
         if lm is None and "|" in text:
             lm = letter_metrics(text)
+        if lm is None and "s][" in text:
+            lm = status_line_metrics(text)
         if lm is None:
             if not _has_value(text):  # no number on the line: a table header at most
+                # a heading naming another metric than a loss ("Accuracy per class:"): unnamed rows under it are its
+                self.bare_heading = line if names_a_metric(text) and "loss" not in text.lower() else None
                 cols = header_columns(text)
                 if cols is not None:
-                    self.columns, self.stray_lines = cols, 0
+                    self.columns, self.stray_lines, self.nan_missing = cols, 0, frozenset()
                     self.column_starts = column_starts(text, cols)
                 return
             pct = _STEP_PERCENT_VALUE.match(text) if "%" in text else None
@@ -1494,6 +1525,7 @@ class _LogParser:
             if pct is not None or not (
                 names_a_metric(text)
                 or ("G_" in text and "D_" in text)
+                or is_darknet_line(text)
                 or (len(text) <= 96 and STAGE_ROW.fullmatch(text.strip()))
                 or (("_train" in text or "_val" in text) and STAGE_LABEL.search(text))
                 or ("[" in text and _LIST_OPEN.search(text))
@@ -1506,6 +1538,8 @@ class _LogParser:
                         emitter = "print" if not self.rank else f"rank{self.rank}"
                         keyed = pct is None and bare.group("colon") is not None
                         self._put(_BARE_KEYED_TAG if keyed else _BARE_TAG, step, value, emitter)
+                elif (row := _BARE_STEP_VALUES.fullmatch(text)) is not None:
+                    self._bare_row(row, line)
                 elif _RECORD_HEAD_HINT.search(text):
                     self._open_record(scan_line(text), line)
                 return  # no metric named: nothing to read (a bare "Epoch 3" line moves no series)
@@ -1814,6 +1848,7 @@ class _LogParser:
         self._place_hf(notes)
         self._per_iteration_epochs(notes)
         self._place_line_order(notes)
+        self._test_loss_as_eval(notes)
         self._stuck_counter(notes)
         # Keras TerminateOnNaN events: placed on a global step once steps_per_epoch is known
         for ev in self.events:
@@ -1925,10 +1960,13 @@ class _LogParser:
 
     def _place_bare(self, notes: list[str]) -> None:
         """Bare "step value" lines are the loss when nothing else in the log is, else dropped."""
+        columns = {k: self.series.pop(k) for k in [k for k in self.series if k[0].startswith(_BARE_COLUMN_TAG)]}
         keys = [k for k in self.series if k[0] in _BARE_MIN_POINTS]
         builders = [self.series.pop(k) for k in keys]
         if any(tag == "loss" for tag, _, _ in self.series) or self.hf_points:
             return
+        if not keys and columns:
+            self._place_bare_columns(columns, notes)
         crashed = bool(self.last_exception_line)
         for (tag, unit, emitter), b in sorted(zip(keys, builders, strict=True), key=lambda kb: len(kb[1].steps)):
             need = MIN_KEYED_BARE_POINTS_BEFORE_CRASH if crashed and tag == _BARE_KEYED_TAG else _BARE_MIN_POINTS[tag]
@@ -1938,6 +1976,44 @@ class _LogParser:
                     f"{len(b.steps)} lines print a bare step and one unnamed value: read as the loss, "
                     "the log naming no loss"
                 )
+
+    def _place_bare_columns(self, columns: dict[tuple[str, str, str], _SeriesBuilder], notes: list[str]) -> None:
+        """Rows of a step and several unnamed values (_BARE_STEP_VALUES), in a log naming no loss: the widest
+        regular table (same width, at least MIN_BARE_POINTS rows, the step growing) gives its first column as the
+        loss, as a print loop prints its loss first, and its other columns by position; the names are guesses."""
+        tables: dict[tuple[int, str, str], dict[int, _SeriesBuilder]] = {}
+        for (tag, unit, emitter), b in columns.items():
+            width, _, pos = tag[len(_BARE_COLUMN_TAG) :].partition("_")
+            tables.setdefault((int(width), unit, emitter), {})[int(pos)] = b
+        regular = [
+            (key, cols)
+            for key, cols in tables.items()
+            if len(cols) == key[0]
+            and len({len(b.steps) for b in cols.values()}) == 1
+            and len(cols[0].steps) >= MIN_BARE_POINTS
+            and all(a < b for a, b in itertools.pairwise(cols[0].steps))
+        ]
+        if not regular:
+            return
+        (width, unit, emitter), cols = max(regular, key=lambda kc: (len(kc[1][0].steps), kc[0][0]))
+        for pos, b in sorted(cols.items()):
+            self.series[("loss" if pos == 0 else f"value_{pos + 1}", unit, emitter)] = b
+        notes.append(
+            f"{len(cols[0].steps)} lines print a step and {width} unnamed values: the first read as the loss, the "
+            "others as value_2.. (names guessed from their position; the log names no loss)"
+        )
+
+    def _test_loss_as_eval(self, notes: list[str]) -> None:
+        """A test loss is the held-out loss the analysis reads as ``val_loss`` where the log prints no other loss:
+        a validation loop printed under 'Test' (CRNN_Chinese_Characters_Rec's validate() prints 'Test loss: {:.4f},
+        accuray: {:.4f}' of the validation set). Beside a validation loss it stays a third stage's."""
+        if any(tag in ("loss", "val_loss") for tag, _, _ in self.series) or self.hf_points:
+            return
+        keys = [k for k in self.series if k[0] == "test_loss"]
+        for tag, unit, emitter in keys:
+            self.series[("val_loss", unit, emitter)] = self.series.pop((tag, unit, emitter))
+        if keys:
+            notes.append("'test loss' read as the evaluation loss (the log prints no other loss)")
 
     def _place_line_order(self, notes: list[str]) -> None:
         """Metric lines printed with no counter at all are numbered in the order they came."""
@@ -2073,6 +2149,17 @@ _BARE_VALUE = r"(?P<value>[-+]?(?:\d{1,30}\.\d{0,30}(?:[eE][-+]?\d{1,4})?|\d{1,3
 _BARE_STEP_VALUE = re.compile(
     r"\s{0,64}(?P<step>\d{1,19})(?P<colon>:)?[ \t]{1,64}" + _BARE_VALUE + r"[ \t]{0,64}", re.IGNORECASE
 )
+# A step, a colon and several unnamed fractional values (or NaN/Inf), blank-separated: a print loop's
+# print('{}: {}\t{}'.format(step, loss_d, loss_g)) (AYLIEN's gan-intro gan.py, 2016, and the 1-D GAN tutorials copied
+# from it, every log_every steps). Nothing names the values, so they are read by position and only as a table: at
+# least MIN_BARE_POINTS rows of the same width, the step growing from row to row (_LogParser._place_bare_columns).
+# Integers are no values here ("epoch 3: 12 batches", "1: 3 4"), nor a date, a time, an address or a version.
+_BARE_NUMBER = r"[-+]?(?:\d{1,30}\.\d{1,30}(?:[eE][-+]?\d{1,4})?|\d{1,30}[eE][-+]?\d{1,4}|nan|inf|infinity)"
+MAX_BARE_COLUMNS = 8
+_BARE_VALUES = rf"{_BARE_NUMBER}(?:[ \t]{{1,64}}{_BARE_NUMBER}){{1,{MAX_BARE_COLUMNS - 1}}}"
+_BARE_STEP_VALUES = re.compile(
+    rf"[ \t]{{0,64}}(?P<step>\d{{1,19}}):[ \t]{{1,64}}(?P<values>{_BARE_VALUES})[ \t]{{0,64}}", re.IGNORECASE
+)
 # The same with the step's percent of the run and the time elapsed beside it, then one unnamed value (the
 # PyTorch tutorials' print loops, copied widely: the char-RNN classifier's '%d %d%% (%s) %.4f %s / %s %s'
 # % (iter, percent, timeSince(start), loss, name, guess, correct), the char-RNN generator's and the
@@ -2124,6 +2211,7 @@ MIN_KEYED_BARE_POINTS_BEFORE_CRASH = 1
 # drops isolated steps, and a few in a row at the end of a paste are still no proof that none came after
 PERSISTENT_SKIPS = 10
 _BARE_TAG = "_bare_value"
+_BARE_COLUMN_TAG = "_bare_column"  # + the row's width and the column's position: "_bare_column2_0"
 _BARE_KEYED_TAG = "_bare_keyed_value"
 _BARE_MIN_POINTS = {_BARE_TAG: MIN_BARE_POINTS, _BARE_KEYED_TAG: MIN_KEYED_BARE_POINTS}
 # a line that prints a value: a number standing on its own (not the digit of a name such as

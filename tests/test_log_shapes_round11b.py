@@ -196,3 +196,51 @@ def test_olmo_step_header_gives_the_cross_entropy_as_the_loss_not_the_perplexity
     series, *_ = parse_log_text(text)
     assert list(series["loss"].steps) == [100, 110] and list(series["loss"].values) == [3.112, 2.956]
     assert list(series["train/perplexity"].values) == [22.47, 19.22]
+
+
+# ---------------------------------------------------------------- a dump of counter-less lines, one metric each
+
+
+def _rllib_result(iteration, total, policy, vf):
+    # Ray RLlib 0.8 pretty_print(result): yaml.safe_dump of the result dict, keys sorted, the learner's stats nested
+    return (
+        f"episode_len_mean: 200.0\nepisode_reward_mean: 21.5\nepisodes_this_iter: 4\nepisodes_total: {4 * iteration}\n"
+        "info:\n  learner:\n    default_policy:\n      learner_stats:\n        cur_kl_coeff: 0.2\n"
+        f"        cur_lr: 5.0e-05\n        entropy: 1.05\n        kl: 0.012\n        policy_loss: {policy}\n"
+        f"        total_loss: {total}\n        vf_explained_var: 0.31\n        vf_loss: {vf}\n"
+        f"  num_steps_sampled: {4000 * iteration}\n  num_steps_trained: {4000 * iteration}\n"
+        f"iterations_since_restore: {iteration}\nnode_ip: 192.168.0.2\ntraining_iteration: {iteration}\n"
+    )
+
+
+def test_rllib_result_dump_gives_its_total_loss_once_per_result():
+    series, *_ = parse_log_text(_rllib_result(1, 412.5, -0.031, 825.1) + _rllib_result(2, 380.25, -0.027, 760.6))
+    assert list(series["loss"].values) == [412.5, 380.25]  # total_loss: not policy_loss, not vf_loss
+    assert list(series["vf_loss"].values) == [825.1, 760.6] and list(series["policy_loss"].values) == [-0.031, -0.027]
+    assert len(set(series["loss"].steps)) == 2
+
+
+def test_olmo_metrics_pasted_without_their_header_are_one_step():
+    # OLMo's f"    {name}={format_float(value)}" lines, the '[step=N/M]' header left out of the paste
+    series, *_ = parse_log_text("    train/CrossEntropyLoss=2.956\n    train/Perplexity=19.22\n")
+    assert list(series["loss"].steps) == list(series["train/perplexity"].steps)
+    assert series["loss"].values[0] == 2.956  # the cross-entropy, never the perplexity (its exp)
+
+
+@pytest.mark.parametrize(
+    ("text", "losses"),
+    [
+        ("loss: 0.5\nloss: 0.4\nloss: 0.3\n", [0.5, 0.4, 0.3]),  # one metric printed again: a point each
+        ("loss_cls: 0.3\nloss_box: 0.2\nloss_cls: 0.25\nloss_box: 0.1\n", [0.5, 0.35]),  # a name again: next record
+        ("loss: 0.5\n\n\n\nloss: 0.4\n", [0.5, 0.4]),
+    ],
+)
+def test_counter_less_lines_of_one_metric_each_are_records_until_a_name_repeats(text, losses):
+    series, *_ = parse_log_text(text)
+    assert list(series["loss"].values) == pytest.approx(losses)
+
+
+def test_a_message_after_a_dump_is_placed_after_it():
+    text = "loss: 0.5\nacc: 0.8\nloss: nan\nacc: 0.1\nNaN loss during training.\n"
+    series, events, *_ = parse_log_text(text)
+    assert list(series["loss"].steps) == [1, 2] and [(e.kind, e.step) for e in events] == [("nan_loss", 2)]

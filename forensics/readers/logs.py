@@ -794,8 +794,9 @@ class _LogParser:
         self.step_inferred = False  # the step _resolve_step gave last was worked out from an epoch counter
         # a record opened by a line whose counters gave a step and that printed no metric (FPN_Tensorflow's " {time}:
         # step{N}    image_name:{} |" then its losses on the lines under it): (last line, step, emitter, the values
-        # of its lines so far, whether its step was worked out), read as one line once it ends (_flush_record)
-        self.pending: tuple[int, int, str, list[tuple[str, float]], bool] | None = None
+        # of its lines so far, whether its step was worked out), read as one line once it ends (_flush_record); a
+        # step of None: a dump of counter-less lines, one metric each, numbered in the order printed
+        self.pending: tuple[int, int | None, str, list[tuple[str, float]], bool] | None = None
         self.wrap_tail = ""  # the last line, when long enough to have been wrapped into the next
         self.open_list: tuple[str, int, int] | None = None  # a list still open: (its text, first line, lines)
 
@@ -1077,6 +1078,8 @@ class _LogParser:
 
     def _add_event(self, ev: _EventBuilder, line: int) -> None:
         ev.line = line
+        if self.pending is not None and self.pending[1] is None:
+            self._flush_record()  # a counter-less dump printed before the message: numbered before it is placed
         if ev.kind == "nonfinite_tensor" and "what" in ev.values and ev.values.get("tensor") is None:
             prev = self.last_op_event
             if prev is not None and line - self.last_op_line <= 30:
@@ -1552,6 +1555,7 @@ class _LogParser:
             return
         found, basis = main_loss_and_basis(lm.pairs, lm.score_is_loss)
         pairs = [(t, v) for t, v in found if t != "epoch"]
+        basis_before = self.loss_basis
         if basis is not None and not self.loss_basis:
             self.loss_basis = basis  # said once in the source note: the loss no line names as such
         if not pairs:
@@ -1609,6 +1613,13 @@ class _LogParser:
                 self.record = (line, record[1], emitter, False, record[4])
                 return
         # no counter at all: the points are numbered in the order they were printed
+        raw = [(t, v) for t, v in lm.pairs if t != "epoch"]
+        if len(raw) == 1 and not lm.counters and lm.epoch is None and not lm.eval_context:
+            # one metric on the line: a dump that prints one per line (RLlib's pretty_print of a result, OLMo's metrics
+            # pasted without their step's header) may go on under it, read as one record (_continues_record)
+            self.pending = (line, None, emitter, raw, False)
+            self.loss_basis = basis_before  # the record's lines together say what its loss is (_flush_record)
+            return
         self.line_order += 1
         self.order_lines.append(line)
         for tag, val in pairs:
@@ -1632,6 +1643,14 @@ class _LogParser:
         when it was kept for it. Any other line ends the record first."""
         last, step, emitter, values, inferred = self.pending  # type: ignore[misc]
         mine = "print" if not self.rank else f"rank{self.rank}"
+        if step is None and not lm.pairs and not lm.counters and lm.epoch is None:
+            return (
+                True  # a number under a name that is no metric ('vf_explained_var: 0.1') is the dump's, read as nothing
+            )
+        if step is None and (len(lm.pairs) != 1 or any(t == lm.pairs[0][0] for t, _ in values)):
+            # a counter-less dump goes on line by line, one metric each, and a name printed again is the next record's
+            self._flush_record()
+            return False
         if (
             lm.pairs
             and not lm.counters
@@ -1656,6 +1675,13 @@ class _LogParser:
         found, basis = main_loss_and_basis(values)
         if basis is not None and not self.loss_basis:
             self.loss_basis = basis
+        if step is None:  # a counter-less dump: one point in the order printed, as a line of them would be
+            self.line_order += 1
+            self.order_lines.append(last)
+            for tag, val in found:
+                self._put(tag, self.line_order, val, emitter, unit="line")
+            self._saw_metrics(last, None)
+            return
         for tag, val in found:
             self._put(tag, step, val, emitter, inferred=inferred)
         self._saw_metrics(last, step)

@@ -932,8 +932,14 @@ def _first_wall(s: ScalarSeries) -> float:
     return float(w[0]) if w.size else math.inf
 
 
-# (source priority, series, unit, first epoch's number, its steps were worked out: LogData.inferred_tags)
-Candidate = tuple[int, ScalarSeries, str, int, bool]
+class Candidate(NamedTuple):
+    """A scalar series that may serve a role (the loss, the LR, ...), with what ranks it."""
+
+    prio: int  # source priority, lower is better: event files 0, structured writers 1, console logs 2
+    series: ScalarSeries
+    unit: str  # "step", "epoch" or "log_index"
+    epoch_base: int  # the first epoch's number: 1 for a console's "Epoch 1/10", 0 for a CSV logger's index
+    worked_out: bool  # its steps were worked out, not read off a counter (LogData.inferred_tags)
 
 
 def _candidates(run: RunData) -> dict[str, list[Candidate]]:
@@ -953,7 +959,7 @@ def _candidates(run: RunData) -> dict[str, list[Candidate]]:
     def add(prio: int, sc: ScalarSeries, unit: str, epoch_base: int = 0, worked_out: bool = False) -> None:
         r = role_of(sc.tag, sc.run)
         if r and len(sc):
-            by_role.setdefault(r, []).append((prio, sc, unit, epoch_base, worked_out))
+            by_role.setdefault(r, []).append(Candidate(prio, sc, unit, epoch_base, worked_out))
 
     groups: dict[tuple[str, str], list[ScalarSeries]] = {}
     for ev in run.events:
@@ -1001,9 +1007,10 @@ def _epochs_on_the_step_axis(cands: list[Candidate]) -> None:
     PyTorch loops do) reads as steps 1, 2, 3; a console's per-epoch lines beside it print the same
     means at the same numbers. Such a series counts epochs: relabelled in place (1-based, as the
     console), so it is placed on steps with the console's epochs, or reported in epochs."""
-    consoles = [c[1] for c in cands if c[2] == "epoch" and c[0] == 2]
-    for i, (prio, sc, unit, _base, worked_out) in enumerate(cands):
-        if prio != 0 or unit != "step" or len(sc) < SAME_EPOCH_POINTS:
+    consoles = [c.series for c in cands if c.unit == "epoch" and c.prio == 2]
+    for i, c in enumerate(cands):
+        sc = c.series
+        if c.prio != 0 or c.unit != "step" or len(sc) < SAME_EPOCH_POINTS:
             continue
         for ep in consoles:
             printed = dict(zip(ep.steps.tolist(), ep.values.tolist(), strict=True))
@@ -1018,7 +1025,7 @@ def _epochs_on_the_step_axis(cands: list[Candidate]) -> None:
                 and all(abs(a - b) <= SAME_PRINTED_VALUE * max(abs(a), abs(b), 1e-12) for a, b in finite)
                 and all(math.isfinite(a) == math.isfinite(b) for a, b in pairs)
             ):
-                cands[i] = (prio, sc, "epoch", 1, worked_out)
+                cands[i] = c._replace(unit="epoch", epoch_base=1)
                 break
 
 
@@ -1030,7 +1037,7 @@ def _pick(cands: list[Candidate]) -> Candidate | None:
     if not cands:
         return None
     unit_rank = {"step": 0, "epoch": 1, "log_index": 2}
-    return min(cands, key=lambda c: (len(c[1]) < 2, unit_rank.get(c[2], 3), c[0], *_loss_rank(c[1])[1:]))
+    return min(cands, key=lambda c: (len(c.series) < 2, unit_rank.get(c.unit, 3), c.prio, *_loss_rank(c.series)[1:]))
 
 
 # ---------------------------------------------------------------- steps per epoch
@@ -1064,11 +1071,13 @@ def _steps_per_epoch(run: RunData, cands: dict[str, list[Candidate]]) -> tuple[i
         if log.steps_per_epoch:
             return int(log.steps_per_epoch), f"progress lines in {log.source.path}"
     losses = cands.get("loss", [])
-    for _, e, eu, *_ in losses:
-        if eu != "epoch":
+    for per_epoch in losses:
+        if per_epoch.unit != "epoch":
             continue
-        for _, b, bu, *_ in losses:
-            if bu == "step" and b.run == e.run and len(b) > 1:
+        e = per_epoch.series
+        for per_step in losses:
+            b = per_step.series
+            if per_step.unit == "step" and b.run == e.run and len(b) > 1:
                 epochs = int(np.unique(e.steps).size)
                 if epochs >= 2:
                     return max(1, round((int(b.steps.max()) + 1) / epochs)), (
@@ -1229,7 +1238,7 @@ def _steps_in_doubt(c: Candidate) -> str | None:
     second loop printing into the same file) or steps worked out rather than read (LogData.inferred_tags:
     an epoch counter times an epoch's length, a position in the log; per-epoch lines placed at the epoch
     length the timeline found) may not be."""
-    prio, sc, unit, _base, worked_out = c
+    prio, sc, unit, worked_out = c.prio, c.series, c.unit, c.worked_out
     if prio < 2:
         return None
     if len(sc) > 1 and bool(np.any(np.diff(sc.steps) < 0)):
@@ -1242,8 +1251,8 @@ def _steps_in_doubt(c: Candidate) -> str | None:
 def _recorded_loss(cands: list[Candidate]) -> Series | None:
     """The training loss a recording source (event files, a trainer state, a metrics store) wrote at global
     steps, as the analysis reads it (the history that led to its first non-finite point), or None."""
-    rec = _pick([c for c in cands if c[0] < 2 and c[2] == "step"])
-    return _effective(_as_series(rec[1], "loss", "step")) if rec is not None else None
+    rec = _pick([c for c in cands if c.prio < 2 and c.unit == "step"])
+    return _effective(_as_series(rec.series, "loss", "step")) if rec is not None else None
 
 
 def _against_the_record(nf: NonFinite, record: Series) -> NonFinite | None:
@@ -2208,14 +2217,14 @@ def build_timeline(run: RunData) -> Timeline:
     if eval_as_loss:
         best = _pick(cands["val_loss"])
     if best is not None:
-        loss_all = _map_epochs(_as_series(best[1], "loss", best[2]), spe, best[3])
+        loss_all = _map_epochs(_as_series(best.series, "loss", best.unit), spe, best.epoch_base)
         loss = _effective(loss_all)
         others = [c for c in loss_cands if c is not best]
-        other_losses = tuple(_map_epochs(_as_series(c[1], "loss", c[2]), spe, c[3]) for c in others)
+        other_losses = tuple(_map_epochs(_as_series(c.series, "loss", c.unit), spe, c.epoch_base) for c in others)
     curves: dict[str, Series | None] = {}
     for role in ("val_loss", "lr", "grad_norm"):
         c = None if role == "val_loss" and eval_as_loss else _pick(cands.get(role, []))
-        curves[role] = _map_epochs(_as_series(c[1], role, c[2]), spe, c[3]) if c is not None else None
+        curves[role] = _map_epochs(_as_series(c.series, role, c.unit), spe, c.epoch_base) if c is not None else None
 
     # first non-finite: the training loss, or any other training-loss series logged in
     # the same unit (a log may catch the NaN an event writer lost), or the grad norm

@@ -362,6 +362,9 @@ class LogData:
     # 'Epoch i/N' and its bar), an HF dict line's epoch x steps per epoch, a position in the log. Such steps
     # are global steps only as far as the epoch's numbering and length were guessed right.
     inferred_tags: frozenset[str] = frozenset()
+    # the log printed a classification rate in percent (an accuracy or an error rate) on a line with its loss: the
+    # loss is a classifier's (readers/logs.py, _PERCENT_RATE)
+    classifier_rate: bool = False
 
 
 @frozen_dataclass

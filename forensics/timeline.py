@@ -76,10 +76,10 @@ EXPLODED_FACTOR = 1e4
 # A finite loss above what any task reaches while training works has exploded, even on the one
 # line a paste shows (``_implausible``: past one of the three bounds below, for good).
 
-# A classification or token loss (its name says cls, ce, xent, nll, entropy,
-# conf, lm) starts near ln(classes), at most ~14 nats for the largest vocabularies (1e6), and a sum
-# over every element of a batch multiplies that by at most ~1e6 (the tokens of a large LM batch):
-# past 1e8 (ten times that) the logits themselves blew up.
+# A classification or token loss (its name says cls, ce, xent, nll, entropy, conf, lm, or its log
+# prints an accuracy or error rate in percent beside it) starts near ln(classes), at most ~14 nats for
+# the largest vocabularies (1e6), and a sum over every element of a batch multiplies that by at most
+# ~1e6 (the tokens of a large LM batch): past 1e8 (ten times that) the logits themselves blew up.
 CLASS_LOSS_IMPLAUSIBLE = 1e8
 # Any other loss (a regression on raw targets summed over a batch: squared errors of targets up to
 # 1e6, prices or counts, over 1e4 elements) stays under 1e16.
@@ -1464,10 +1464,10 @@ def stayed_up_from(values: np.ndarray, first: float) -> bool:
     return float(median(values[-max(1, int(STAYED_UP_TAIL_SHARE * values.size)) :])) >= STAYED_UP_FACTOR * first
 
 
-def _implausible_bound(tag: str) -> float:
+def _implausible_bound(tag: str, classifier: bool = False) -> float:
     """The loss no working training of this kind reaches (``CLASS_LOSS_IMPLAUSIBLE`` for a
-    classification or token loss by its name, ``ANY_LOSS_IMPLAUSIBLE`` otherwise)."""
-    return CLASS_LOSS_IMPLAUSIBLE if _CLASS_LOSS.search(tag) else ANY_LOSS_IMPLAUSIBLE
+    classification or token loss by its name, or a ``classifier``'s, ``ANY_LOSS_IMPLAUSIBLE`` otherwise)."""
+    return CLASS_LOSS_IMPLAUSIBLE if classifier or _CLASS_LOSS.search(tag) else ANY_LOSS_IMPLAUSIBLE
 
 
 def _above_for_good(s: Series, bound: float, overflowed: np.ndarray | None = None) -> int | None:
@@ -1486,16 +1486,19 @@ def _above_for_good(s: Series, bound: float, overflowed: np.ndarray | None = Non
 
 
 def _implausible(
-    loss: Series | None, terms: tuple[Series, ...], perplexities: list[tuple[Series, Series]]
+    loss: Series | None,
+    terms: tuple[Series, ...],
+    perplexities: list[tuple[Series, Series]],
+    classifier: bool = False,
 ) -> tuple[int, str] | None:
     """(step, what) where the loss, one of its terms, or the perplexity printed beside it stood
     above any value a working training reaches, for good: a divergence a short log shows without a
-    NaN or a curve to climb."""
+    NaN or a curve to climb. ``classifier``: the loss's log printed a classification rate beside it."""
     if loss is None:
         return None
     hits: list[tuple[int, str]] = []
     for s, bound, overflowed in (
-        (loss, _implausible_bound(loss.tag), None),
+        (loss, _implausible_bound(loss.tag, classifier), None),
         *((t, _implausible_bound(t.tag), None) for t in terms if t.unit == loss.unit and t.source == loss.source),
         *((p, PERPLEXITY_IMPLAUSIBLE, _overflowed_exp(p, of)) for p, of in perplexities),
     ):
@@ -2280,7 +2283,10 @@ def build_timeline(run: RunData) -> Timeline:
     exploded_verb = "exploded"
     if first_nonfinite is None:
         perplexities = _perplexities(run, loss)
-        implausible = _implausible(loss, other_losses, perplexities)
+        classifier = loss is not None and any(
+            lg.classifier_rate and any(sc.source == loss.source for sc in lg.scalars.values()) for lg in run.logs
+        )
+        implausible = _implausible(loss, other_losses, perplexities, classifier)
         if implausible is not None and (exploded_step is None or implausible[0] < exploded_step):
             exploded_step, exploded_how = implausible
         climbed = _climbed(perplexities)

@@ -244,3 +244,42 @@ def test_a_message_after_a_dump_is_placed_after_it():
     text = "loss: 0.5\nacc: 0.8\nloss: nan\nacc: 0.1\nNaN loss during training.\n"
     series, events, *_ = parse_log_text(text)
     assert list(series["loss"].steps) == [1, 2] and [(e.kind, e.step) for e in events] == [("nan_loss", 2)]
+
+
+# ---------------------------------------------------------------- a classifier's loss by the rate printed beside it
+
+
+def _cntk2_epoch(epoch, loss, metric):
+    # CNTK 2.0 beta ProgressPrinter.epoch_summary(with_metric=True): "Finished Epoch [{}]: {}loss = {:0.6f} * {},
+    # metric = {:0.1f}% * {} {:0.3f}s ({:5.1f} samples per second)" with tag "[Training] " (the metric times 100)
+    return (
+        f"Finished Epoch [{epoch}]: [Training] loss = {loss:0.6f} * 18014, metric = {metric:0.1f}% * 18014 "
+        "6.094s (2956.1 samples per second)"
+    )
+
+
+def test_cntk_loss_past_a_classifier_s_bound_beside_its_error_rate_diverged(tmp_path):
+    rep = _analyze(tmp_path, _cntk2_epoch(16, 2837788428.932164, 98.4) + "\n")
+    assert rep.diverged and rep.verdict.cause != "numerical_instability"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        _cntk2_epoch(16, 0.412, 8.1),  # a classifier that trains
+        _cntk2_epoch(16, 2837788428.932164, 12345.6),  # a metric past 100 %: a squared error, no rate
+        "Finished Epoch [16]: [Training] loss = 2837788428.932164 * 18014 6.094s (2956.1 samples per second)",
+        # Keras prints its accuracy as a fraction: a regression on raw targets compiled with metrics=['accuracy']
+        "1000/1000 [==============================] - 0s 12us/step - loss: 2837788428.9322 - accuracy: 0.0000",
+    ],
+)
+def test_a_large_loss_with_no_rate_in_percent_beside_it_keeps_the_any_loss_bound(tmp_path, text):
+    assert not _analyze(tmp_path, text + "\n").diverged
+
+
+def test_cntk_brainscript_errs_in_percent_marks_its_ce_a_classifier_s(tmp_path):
+    # CNTK 2.x Source/SGDLib/Criterion.h EpochCriterion::LogCriterion: "%ls = " then the average ("%.8g"), or for a
+    # plural node name (an error counter) 100 times it and "%%" ("%.3g"), then " * %d; ", after SGD.cpp's
+    # " Epoch[%2d of %d]-Minibatch[%4d-%4d, %2.2f%%]: "
+    text = " Epoch[ 1 of 3]-Minibatch[  11-  20, 2.50%]: ce = 312456789 * 2560; errs = 96.6% * 2560; \n"
+    assert _analyze(tmp_path, text).diverged

@@ -661,6 +661,7 @@ class _ParseResult:
     epoch_tags: frozenset[str] = frozenset()
     plan: Plan | None = None
     inferred_tags: frozenset[str] = frozenset()
+    classifier_rate: bool = False
 
 
 # ---------------------------------------------------------------- the parser
@@ -785,6 +786,7 @@ class _LogParser:
         self.line = 0
         self.metric_lines = 0  # lines that gave a point of a series the rules read (for sniffing)
         self.loss_basis = ""  # what the loss was read as on a line that printed none as 'loss'
+        self.classifier_rate = False  # a classification rate printed in percent on a line with the loss
         self.box_rows = 0  # rows of the key/value boxes closed so far: each printed a metric (for sniffing)
         self.last_metric_line = -1
         # (line, step, emitter, printed its loss) of the last metric line whose counters gave a step:
@@ -1556,6 +1558,9 @@ class _LogParser:
         found, basis = main_loss_and_basis(lm.pairs, lm.score_is_loss)
         pairs = [(t, v) for t, v in found if t != "epoch"]
         basis_before = self.loss_basis
+        if "%" in text and not self.classifier_rate and any(t == "loss" for t, _ in pairs):
+            rate = _PERCENT_RATE.search(text)
+            self.classifier_rate = rate is not None and float(rate.group(1)) <= 100
         if basis is not None and not self.loss_basis:
             self.loss_basis = basis  # said once in the source note: the loss no line names as such
         if not pairs:
@@ -1918,7 +1923,9 @@ class _LogParser:
         epoch_tags = frozenset(t for t in scalars if unit != "epoch" and self._epoch_series.get(t))
         plan = self._plan()
         inferred = frozenset(self._inferred_series & set(scalars))
-        return _ParseResult(scalars, events, died, last_step, unit, self.spe, notes, epoch_tags, plan, inferred)
+        return _ParseResult(
+            scalars, events, died, last_step, unit, self.spe, notes, epoch_tags, plan, inferred, self.classifier_rate
+        )
 
     def _persisting_skips(self) -> None:
         """Steps a trainer's guard dropped, counted against the steps trained: skips followed by a
@@ -2246,6 +2253,16 @@ _HAS_VALUE = re.compile(r"(?:^|[\s:=,;|(\[{])[-+]?\.?\d|\b(?:nan|inf|infinity)(?
 _ANY_DIGIT = re.compile(r"\d")
 
 
+# A classification rate printed in percent on the loss's line: an accuracy or an error rate ('acc: 95.3%'; CNTK's
+# 'errs = 96.6% * 2560', its criterion logger printing a plural node name, an error counter, in percent; CNTK 2's
+# Python progress printer's 'metric = 98.4% * 18014', the trainer's evaluation function times 100, a classification
+# error wherever it stays within 100 %): the loss beside it is a classifier's. Bounded: linear on any text.
+_PERCENT_RATE = re.compile(
+    r"(?<![\w.])(?:acc|accuracy|err|errs|error|error[_ ]rate|metric|top-?1)[ \t]{0,4}[:=][ \t]{0,4}"
+    r"(\d{1,3}(?:\.\d{1,12})?)[ \t]{0,2}%",
+    re.IGNORECASE,
+)
+
 # characters a notebook cell's comment or a prompt puts before a bar's description
 _DESC_LEAD = "#>*| \t"
 
@@ -2348,6 +2365,7 @@ def read_job_log(path: Path, source: Source) -> LogData:
         epoch_tags=res.epoch_tags,
         plan=res.plan,
         inferred_tags=res.inferred_tags,
+        classifier_rate=res.classifier_rate,
     )
 
 

@@ -761,6 +761,10 @@ class _LogParser:
         self.epoch_rows = array("q")  # the file lines of those lines, in order
         self.epoch_of_row = array("q")  # ...and the epoch each names
         self.epoch_counter: tuple[int, int, int, int, int] | None = None
+        # (epoch, step) of the last step worked out from an epoch counter, and how many steps of a later epoch
+        # worked out at or before it were moved one step past it (a point never replaces an earlier epoch's)
+        self.epoch_step: tuple[int, int] | None = None
+        self.epoch_overlaps = 0
         self.forward_trace: deque[str] = deque(maxlen=FORWARD_TRACE_KEEP)
         # where the loss scale reached its floor: (line, step, scale, how it shows)
         self.scale_floor: tuple[int, int | None, float, str] | None = None
@@ -1783,8 +1787,17 @@ class _LogParser:
         self.step_inferred = True  # epochs before x an epoch's length, + the count within the epoch
         if total:
             self.spe = total
-            return (epoch - (self.generic_epoch_base or 0)) * total + n
-        return offset + n
+            step = (epoch - (self.generic_epoch_base or 0)) * total + n
+        else:
+            step = offset + n
+        last = self.epoch_step
+        if last is not None and epoch > last[0] and step <= last[1]:
+            # a later epoch's step worked out at or before an earlier epoch's (a total that is no epoch's length, an
+            # epoch shorter than its count made it): the later line comes after, one step past it, and it is said
+            step = last[1] + 1
+            self.epoch_overlaps += 1
+        self.epoch_step = (epoch, step)
+        return step
 
     def _epoch_offset(self, epoch: int, n: int) -> int:
         """Steps before ``epoch`` when the per-epoch counter prints no total: learnt from the epochs seen."""
@@ -1798,8 +1811,10 @@ class _LogParser:
                 interval = interval or n - hi
             self.epoch_counter = (cur, offset, min(lo, n), max(hi, n), interval)
             return offset
-        # a new epoch: the last one held hi (+ one interval when it counted from 0)
-        offset += hi + (interval if lo == 0 else 0)
+        # a new epoch: the last one held hi (+ one interval when the count is from 0, which an epoch shows at its
+        # start, or the next one at its own when the log began inside an epoch; at least the one step that count 0
+        # was, when it printed no other)
+        offset += hi + (max(interval, 1) if lo == 0 or n == 0 else 0)
         self.epoch_counter = (epoch, offset, n, n, interval)
         return offset
 
@@ -1829,7 +1844,9 @@ class _LogParser:
     def _per_epoch(self, epoch: int, n: int) -> bool:
         """Is "Epoch 2 Step 20/150" the 20th step of epoch 2 (True) or global step 20?"""
         if self.fraction_per_epoch is None and self.last_fraction is not None and epoch > self.last_fraction[0]:
-            self.fraction_per_epoch = n < self.last_fraction[1]
+            # a global count advances with every step an epoch holds: one that fell back, or stayed where it was
+            # ("[epoch 1][iter 0/88]" then "[epoch 2][iter 0/88]"), when the epoch moved on counts within the epoch
+            self.fraction_per_epoch = n <= self.last_fraction[1]
         self.last_fraction = (epoch, n)
         return self.fraction_per_epoch is True
 
@@ -1920,6 +1937,11 @@ class _LogParser:
             notes.append(f"{n} more '{kind}' event(s) not kept")
         if len(self.ranks_seen) > 1:
             notes.append(f"{len(self.ranks_seen)} ranks in one log: ranks other than the first are tagged @rankN")
+        if self.epoch_overlaps:
+            notes.append(
+                f"{self.epoch_overlaps} line(s) of a later epoch worked out to a step at or before an earlier epoch's "
+                "last: each put one step after it"
+            )
         epoch_tags = frozenset(t for t in scalars if unit != "epoch" and self._epoch_series.get(t))
         plan = self._plan()
         inferred = frozenset(self._inferred_series & set(scalars))

@@ -161,12 +161,13 @@ def test_fractional_epoch_is_a_value_and_not_a_counter():
 _FILLERS = (" ", "a", "0", "1.", ".", "-", ":", "=", "[", "|", "━", "'", "\t", ",", "%|", "1%|", "0/", "[0", "a.",
             "1e", "\x1b[", "[1;", "{'loss': ", "a:", "a=", "0 ", "0/0 ", "loss 1 (", "step ", "nan ", ": Tensor had",
             "{\"a\": ", "| loss |", "Epoch [1][", "step1 ", "1.5G ", "1.#", "-1.#IND0",
-            "a.b=1, ", "[G - a: 1, ", "[1ms][1.5]", "0: 1.5\t", "no data a* ", "1, 1.5: 1.5, ")  # fmt: skip
+            "a.b=1, ", "[G - a: 1, ", "[1ms][1.5]", "0: 1.5\t", "no data a* ", "1, 1.5: 1.5, ",
+            "output #1: a = 1 (* ", " >>> a: ")  # fmt: skip
 _PREFIXES = ("", "a", "loss: 1.0 step", "Epoch 1", "{'loss'", "1/2 ", "Traceback (most recent call last):",
              "Function 'a' returned nan values in its ", "Train: 0 [", "  Num Epochs = ",
              "Received a label value of 1", "indices[0,", "Attempted loss scale: 1", "Monitored metric ",
              "Gradient overflow.", "NCCL error in: ", "invalid value (nan) encountered in ", "7: ",
-             "1/2 1.5G ")  # fmt: skip
+             "1/2 1.5G ", "Train net output #0: a = ")  # fmt: skip
 _SUFFIXES = ("", "x", "it/s", "Error", "}")
 # A regex that backtracks turns a 16 KiB line into seconds or hours (issue 17: 11-31 s for 1.2 KB);
 # linear scanning costs well under a microsecond a byte. CPU time of this process is measured (not

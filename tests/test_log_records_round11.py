@@ -1,8 +1,11 @@
-"""Issue #11, eleventh round: a step's record read whole (docs/logs.md).
+"""Issue #11, eleventh round: a step's record read whole (docs/logs.md, "Records over several lines").
 
 1. An epoch beside an iteration that starts again each epoch: the global step is the epochs before times an epoch's
    length plus the iteration, also when the iteration printed is the same in both epochs; a later epoch's point
    never replaces an earlier one's.
+2. tf-faster-rcnn's ' >>> term: value' lines under 'iter: i / N, total loss: x': the terms and the LR at iteration i.
+3. Caffe's 'Train net output #k' lines under 'Iteration i, loss = x': the weighted outputs are terms, the others
+   metrics.
 
 Every line is built from the toolkit's own format string (named in a comment), with look-alikes that must read as
 before.
@@ -107,3 +110,108 @@ def test_a_later_epoch_worked_out_onto_an_earlier_step_is_moved_past_it_and_said
     loss = data.scalars["loss"]
     assert loss.steps.tolist() == [0, 80, 81] and math.isnan(loss.values[-1])
     assert "later epoch" in (data.source.note or "")
+
+
+# ---------------------------------------------------------------- 2. tf-faster-rcnn's record of terms
+
+# endernewton/tf-faster-rcnn lib/model/train_val.py (and ruotianluo/pytorch-faster-rcnn, its PyTorch port):
+# print('iter: %d / %d, total loss: %.6f\n >>> rpn_loss_cls: %.6f\n >>> rpn_loss_box: %.6f\n >>> loss_cls: %.6f\n
+# >>> loss_box: %.6f\n >>> lr: %f' % (iter, max_iters, total_loss, rpn_loss_cls, rpn_loss_box, loss_cls, loss_box,
+# lr)), then print('speed: {:.3f}s / iter'.format(...))
+_TF_FASTER_RCNN = (
+    "iter: {i} / 70000, total loss: {total}\n >>> rpn_loss_cls: 0.648382\n >>> rpn_loss_box: {box}\n"
+    " >>> loss_cls: 2.149889\n >>> loss_box: 0.199051\n >>> lr: 0.010000\nspeed: 0.794s / iter\n"
+)
+
+
+def test_tf_faster_rcnn_terms_and_lr_are_the_iterations():
+    text = _TF_FASTER_RCNN.format(i=20, total="1.2", box="0.045217") + _TF_FASTER_RCNN.format(
+        i=40, total="nan", box="nan"
+    )
+    series, *_ = parse_log_text(text)
+    assert [s for s, _ in _points(series, "loss")] == [20, 40]
+    box = _points(series, "rpn_loss_box")
+    assert [s for s, _ in box] == [20, 40] and box[0][1] == 0.045217 and math.isnan(box[1][1])
+    assert _points(series, "learning_rate") == [(20, 0.01), (40, 0.01)]
+    assert _points(series, "loss_cls") == [(20, 2.149889), (40, 2.149889)]
+
+
+def test_an_evaluations_values_under_a_training_line_are_its_evaluation_not_its_terms():
+    # look-alike: a validation's terms printed under the last step's line, "giou_val_loss: %7.2f, conf_val_loss:
+    # %7.2f, prob_val_loss: %7.2f, total_val_loss: %7.2f" (TensorFlow-2.0 YOLOv3 tutorials' train.py), right under it
+    # or after a blank line: the evaluation at that step, its total kept under its own name
+    step = (
+        "epoch:49 step:    1/19, lr:0.000052, giou_loss:   2.31, conf_loss:  10.61, prob_loss:   0.08, "
+        "total_loss:  12.99\n"
+    )
+    val = "giou_val_loss:    nan, conf_val_loss:  12.31, prob_val_loss:   0.06, total_val_loss:    nan\n"
+    for text in (step + val, step + "\n" + val):
+        series, *_ = parse_log_text(text)
+        assert math.isnan(_points(series, "total_val_loss")[0][1]) and _points(series, "conf_val_loss") == [(1, 12.31)]
+        assert _points(series, "loss") == [(1, 12.99)]
+
+
+def test_a_term_line_far_under_the_loss_is_not_the_records():
+    # look-alike: a line of terms with other lines between it and the loss belongs to no record it can be tied to
+    text = "iter: 20 / 70000, total loss: 1.2\nspeed: 0.794s / iter\nWrote snapshot to: model_iter_20.ckpt\n"
+    text += " >>> rpn_loss_box: nan\n"
+    series, *_ = parse_log_text(text)
+    assert "rpn_loss_box" not in series
+
+
+# ---------------------------------------------------------------- 3. Caffe's train net outputs
+
+# BVLC Caffe 1.0 src/caffe/solver.cpp Solver::Step: LOG(INFO) << "Iteration " << iter_ << ", loss = " << smoothed_loss;
+# then per output blob LOG(INFO) << "    Train net output #" << score_index++ << ": " << output_name << " = " <<
+# result_vec[k] << loss_msg_stream.str(), where loss_msg_stream holds " (* " << loss_weight << " = " << loss_weight
+# * result_vec[k] << " loss)" for a blob with a loss weight; sgd_solver.cpp: "Iteration " << iter_ << ", lr = " << rate
+_GLOG = "I0426 19:55:49.662811 30135 solver.cpp:{n}] "
+
+
+def _caffe(i, loss, bbox, cls, accuracy=None):
+    lines = [f"{_GLOG.format(n=229)}Iteration {i}, loss = {loss}"]
+    k = 0
+    if accuracy is not None:
+        lines.append(f"{_GLOG.format(n=245)}    Train net output #{k}: bbox_accuracy = {accuracy}")
+        k += 1
+    lines.append(f"{_GLOG.format(n=245)}    Train net output #{k}: loss_bbox = {bbox} (* 1 = {bbox} loss)")
+    lines.append(f"{_GLOG.format(n=245)}    Train net output #{k + 1}: loss_cls = {cls} (* 1 = {cls} loss)")
+    lines.append(f"I0426 19:55:49.662895 30135 sgd_solver.cpp:106] Iteration {i}, lr = 0.001")
+    return "\n".join(lines) + "\n"
+
+
+def test_caffe_weighted_outputs_are_the_iterations_terms():
+    series, *_ = parse_log_text(_caffe(0, "nan", "nan", "1.88031") + _caffe(20, "nan", "nan", "0.0256684"))
+    assert [s for s, _ in _points(series, "loss_bbox")] == [0, 20]
+    assert _points(series, "loss_cls") == [(0, 1.88031), (20, 0.0256684)]
+    assert all(math.isnan(v) for _, v in _points(series, "loss"))
+
+
+def test_caffe_outputs_without_a_loss_weight_are_metrics_not_terms():
+    series, *_ = parse_log_text(_caffe(0, "5.06628", "0.369181", "3.12335", accuracy="0.046875"))
+    assert _points(series, "bbox_accuracy") == [(0, 0.046875)]
+    assert _points(series, "loss") == [(0, 5.06628)]  # the solver's loss, not a sum with the accuracy in it
+    assert _points(series, "loss_bbox") == [(0, 0.369181)] and _points(series, "loss_cls") == [(0, 3.12335)]
+
+
+def test_a_caffe_net_whose_one_output_is_the_loss_keeps_the_solvers_loss():
+    # the solver's loss is smoothed over average_loss iterations; the output named 'loss' is this iteration's
+    text = (
+        f"{_GLOG.format(n=228)}Iteration 100, loss = 2.5\n"
+        f"{_GLOG.format(n=244)}    Train net output #0: loss = 2.46876 (* 1 = 2.46876 loss)\n"
+    )
+    series, *_ = parse_log_text(text)
+    assert _points(series, "loss") == [(100, 2.5)]
+
+
+def test_caffe_test_net_outputs_are_no_train_terms():
+    # look-alike: Solver::Test's "    Test net output #" << i << ": " << output_name << " = " << mean_score after
+    # "Iteration " << iter_ << ", Testing net (#" << test_net_id << ")"
+    text = (
+        f"{_GLOG.format(n=228)}Iteration 100, loss = 2.5\n"
+        f"{_GLOG.format(n=330)}Iteration 100, Testing net (#0)\n"
+        f"{_GLOG.format(n=397)}    Test net output #0: accuracy = 0.5\n"
+        f"{_GLOG.format(n=397)}    Test net output #1: loss_cls = 2.4 (* 1 = 2.4 loss)\n"
+    )
+    series, *_ = parse_log_text(text)
+    assert "accuracy" not in series and "loss_cls" not in series

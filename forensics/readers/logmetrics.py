@@ -1352,6 +1352,26 @@ def _words_of(name: str) -> frozenset[str]:
     return frozenset(re.split(r"[_/.\s-]+", name.lower()))
 
 
+# what a trainer prints beside a step's loss and terms, of that same step
+_STEP_COMPANIONS = frozenset({"learning_rate", "grad_norm", "loss_scale"})
+
+
+def only_terms(pairs: list[tuple[str, float]]) -> bool:
+    """A line that prints only loss terms (never the loss itself, nor an evaluation's) and a step's companions (its
+    LR, grad norm, loss scale): under a line that printed a step's loss, the rest of that step's record
+    (tf-faster-rcnn's ' >>> rpn_loss_cls: {}' ... ' >>> lr: {}' under 'iter: {} / {}, total loss: {}'); an
+    evaluation's terms ('giou_val_loss') are no step's."""
+    return bool(pairs) and all(
+        name in _STEP_COMPANIONS or (name != "loss" and _is_loss_term(name) and not names_an_evaluation(name))
+        for name, _ in pairs
+    )
+
+
+def names_an_evaluation(name: str) -> bool:
+    """A series name with an evaluation's word among its words ('giou_val_loss', 'loss_test')."""
+    return not _EVAL_STAGE_WORDS.isdisjoint(_NAME_PARTS.split(name))
+
+
 def _is_loss_term(name: str) -> bool:
     # a setting's word before the word loss names which loss (GluonCV's 'BoxScaleLoss', the box-size term), after
     # it a setting of the loss ('loss_scale', 'cls_loss_weight')

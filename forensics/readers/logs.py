@@ -119,8 +119,10 @@ from forensics.readers.logmetrics import (
     main_loss_and_basis,
     main_loss_of,
     names_a_metric,
+    names_an_evaluation,
     nan_note_columns,
     nonfinite_value,
+    only_terms,
     postfix_letter_terms,
     row_metrics,
     scan_line,
@@ -150,6 +152,10 @@ MESSAGE_VALUES_LINES = 2
 # A metric line with no counter this many lines under a line whose counters gave a step and that printed no
 # loss (a record printed over several lines: the counters first, the losses under them) is that record's
 RECORD_LINES = 2
+# A line of only loss terms or a step's LR is the record's of the line printing the loss right above it (or right
+# above the record's last line read): a record printed one value a line (tf-faster-rcnn's ' >>> {term}: {}', Caffe's
+# 'Train net output #k') has no line between them
+TERM_LINES = 1
 # A line this long may have been wrapped by a terminal or a paste (80 columns, an issue's code block) into
 # the next: a catalogued message cut at the wrap is read from the two joined (_LogParser._wrapped_message)
 WRAP_MIN_CHARS = 60
@@ -1486,6 +1492,9 @@ class _LogParser:
             self._flush_record()
         if _is_settings_dump(text):
             return  # "config: {...}", "Namespace(lr=0.1, ...)": hyperparameters, not metrics
+        caffe = _caffe_train_output(text) if "net output #" in text else None
+        if caffe is not None and self._record_values([caffe], line, TERM_LINES):
+            return  # a term (weighted) or a metric of the iteration Caffe's line above printed the loss of
         lm: LineMetrics | None = self._box(text)
         if lm is _IN_BOX:
             return
@@ -1561,6 +1570,13 @@ class _LogParser:
             return
         found, basis = main_loss_and_basis(lm.pairs, lm.score_is_loss)
         pairs = [(t, v) for t, v in found if t != "epoch"]
+        if not lm.counters and lm.epoch is None and not lm.eval_context and lm.pairs:
+            # the terms or the LR of the loss printed right above (no loss of their own to name), or an evaluation's
+            # values printed under the step's line ('giou_val_loss: {} ... total_val_loss: {}'), as they are named
+            if only_terms(lm.pairs) and self._record_values(lm.pairs, line, TERM_LINES):
+                return
+            if all(names_an_evaluation(t) for t, _ in lm.pairs) and self._record_values(lm.pairs, line, RECORD_LINES):
+                return
         basis_before = self.loss_basis
         if "%" in text and not self.classifier_rate and any(t == "loss" for t, _ in pairs):
             rate = _PERCENT_RATE.search(text)
@@ -1634,6 +1650,20 @@ class _LogParser:
         for tag, val in pairs:
             self._put(tag, self.line_order, val, emitter, unit="line")
         self._saw_metrics(line, None)
+
+    def _record_values(self, pairs: list[tuple[str, float]], line: int, within: int) -> bool:
+        """Values printed at most ``within`` lines under a line whose counters gave a step and that printed the
+        step's loss (or under the last of its lines read so far) put at that step; False, nothing put, when no
+        such record is open."""
+        record = self.record
+        emitter = "print" if not self.rank else f"rank{self.rank}"
+        if record is None or not record[3] or not 0 < line - record[0] <= within or record[2] != emitter:
+            return False
+        for tag, val in pairs:
+            self._put(tag, record[1], val, emitter, inferred=record[4])
+        self._saw_metrics(line, record[1])
+        self.record = (line, record[1], emitter, True, record[4])
+        return True
 
     def _open_record(self, lm: LineMetrics, line: int) -> None:
         """A line whose counters give a step (no epoch) and that prints no metric opens a record printed over the
@@ -2175,6 +2205,27 @@ class _LogParser:
 # a line naming no metric is read for a step counter that opens a record (_LogParser._open_record) only with one of
 # these words in it (a glued "step110" too): a cheap test before the scan
 _RECORD_HEAD_HINT = re.compile(r"step|iter", re.IGNORECASE)
+
+
+# Caffe (BVLC 1.0, src/caffe/solver.cpp, Solver::Step) logs "Iteration {iter}, loss = {smoothed loss}" every display
+# iterations, then one line per value of the train net's output blobs: "    Train net output #{k}: {name} = {value}",
+# followed by " (* {loss weight} = {weighted value} loss)" for a blob with a loss weight. The weighted outputs are the
+# terms the loss sums; the others (an Accuracy layer's top) are metrics of the same iteration, no terms.
+_CAFFE_TRAIN_OUTPUT = re.compile(
+    r"Train net output #\d{1,9}: ([^\s=]{1,128}) = (\S{1,64})( \(\* \S{1,64} = \S{1,64} loss\))?[ \t]{0,64}$"
+)
+
+
+def _caffe_train_output(text: str) -> tuple[str, float] | None:
+    """(series, value) of one of Caffe's train net output lines (_CAFFE_TRAIN_OUTPUT), or None for any other line
+    (and for an output named 'loss': the net's one loss, whose smoothed value the iteration's line printed)."""
+    m = _CAFFE_TRAIN_OUTPUT.search(text)
+    if m is None:
+        return None
+    tag, value = normalise_tag(m.group(1)), _num(m.group(2))
+    if tag is None or value is None or tag == "loss":
+        return None
+    return tag, value
 
 
 # Megatron's training_log line (Megatron-LM, Megatron-DeepSpeed, GPT-NeoX, Megatron-LLM and their forks) prints

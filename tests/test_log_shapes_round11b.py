@@ -283,3 +283,45 @@ def test_cntk_brainscript_errs_in_percent_marks_its_ce_a_classifier_s(tmp_path):
     # " Epoch[%2d of %d]-Minibatch[%4d-%4d, %2.2f%%]: "
     text = " Epoch[ 1 of 3]-Minibatch[  11-  20, 2.50%]: ce = 312456789 * 2560; errs = 96.6% * 2560; \n"
     assert _analyze(tmp_path, text).diverged
+
+
+# ---------------------------------------------------------------- NumPy's log of a negative box size
+
+
+def _caffe_iteration(i, loss):
+    # BVLC Caffe solver.cpp: LOG(INFO) << "Iteration " << iter_ << ", loss = " << smoothed_loss_ (glog prefix)
+    return f"I0201 18:00:{12 + i // 20:02d}.837128 22329 solver.cpp:238] Iteration {i}, loss = {loss}"
+
+
+def _numpy_warning(where):
+    # Python's warnings.formatwarning: "{filename}:{lineno}: {category}: {message}" then the source line; NumPy's
+    # ufunc error handler's message "invalid value encountered in log"
+    return f"/opt/frcnn/tools/../lib/{where}:24: RuntimeWarning: invalid value encountered in log\n" + (
+        "  targets_dh = np.log(gt_heights / ex_heights)"
+    )
+
+
+def _frcnn_log(where, nan=True):
+    lines = [_caffe_iteration(0, "5.07012"), _numpy_warning(where)]
+    lines += [_caffe_iteration(i, "nan" if nan else f"{5.0 - i / 100:.5f}") for i in range(20, 200, 20)]
+    return "\n".join(lines) + "\n"
+
+
+def test_numpys_invalid_log_in_the_box_encoding_of_a_run_that_diverged_names_the_data(tmp_path):
+    rep = _analyze(tmp_path, _frcnn_log("fast_rcnn/bbox_transform.py"))
+    assert rep.diverged and rep.verdict.cause == "data_or_labels"
+    assert any("x2 < x1" in (e.fix or "") for c in rep.candidates for e in c.evidence)
+
+
+@pytest.mark.parametrize(
+    ("where", "nan"),
+    [
+        ("fast_rcnn/bbox_transform.py", False),  # the loss went on falling: a warning alone moves no verdict
+        ("losses/focal.py", True),  # a log of a negative number elsewhere says nothing of which data
+        ("utils/boxing_day.py", True),  # 'box' inside another word
+    ],
+)
+def test_numpys_invalid_log_elsewhere_or_alone_names_no_data_fault(tmp_path, where, nan):
+    rep = _analyze(tmp_path, _frcnn_log(where, nan))
+    assert rep.diverged == nan
+    assert not any(e.rule == "LOG001" for c in rep.candidates for e in c.evidence)

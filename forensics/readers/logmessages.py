@@ -1195,9 +1195,10 @@ CATALOGUE: tuple[Message, ...] = (
         "(older) for a scalar's arithmetic",
         "encountered in",
         Deferred(
+            r"(?:([\w.-]{1,128})\.py:\d{1,9}: )?"
             r"RuntimeWarning: (divide by zero|overflow|underflow|invalid value) encountered in (\w{1,40}(?: \w{1,40})?)"
         ),
-        lambda m: {"what": m.group(1), "op": m.group(2)},
+        lambda m: {"what": m.group(2), "op": m.group(3), **({"where": m.group(1)} if m.group(1) else {})},
     ),
     # ------------------------------------------------------------ how the job ended (report's `ended`)
     Message(

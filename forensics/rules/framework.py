@@ -33,8 +33,8 @@ def _framework_findings(tl: Timeline, cause: str) -> list[Finding]:
     )
     for path, e in tl.log_events:
         m = meaning(e)
-        if m is None or m.cause != cause:
-            continue
+        if m is None or m.cause != cause or (e.kind == "numpy_fp_warning" and not tl.diverged):
+            continue  # NumPy's warning from host code is no fault of the run's alone: a divergence it explains
         two_sided = e.kind == "label_out_of_range" and m.detail is None
         detail = None if sides_unknown and e.kind == "cuda_device_assert" else m.detail
         out.append(
@@ -64,7 +64,10 @@ def framework_data_fault(tl: Timeline) -> list[Finding]:
         A message in the job log that the framework prints for a fault in the
         data: TensorFlow's "Received a label value of N which is outside the
         valid range of [0, K)", PyTorch's "Target N is out of bounds" or the
-        CUDA assert "t >= 0 && t < n_classes", an embedding index out of range.
+        CUDA assert "t >= 0 && t < n_classes", an embedding index out of range;
+        in a run that diverged, NumPy's "invalid value encountered in log" warned
+        from a box-encoding file (bbox_transform.py): the log of a box's negative
+        width or height, a box whose x2 < x1 or y2 < y1.
         The message families and their meaning are listed under
         "Message families" below.
 

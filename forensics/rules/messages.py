@@ -240,14 +240,38 @@ FAMILIES: dict[str, Family] = {
         "value: a NaN made, as by the log or square root of a negative number), naming the operation. NumPy runs "
         "on the host, outside the framework's graph: the data pipeline, target encoding (a box of non-positive "
         "size gives 'invalid value encountered in log'), a metric. A weak sign kept as context: alone it is no "
-        "divergence, and the loss logged after it decides.",
+        "divergence, and the loss logged after it decides. Of a run that diverged, 'invalid value encountered in "
+        "log' warned from a file whose name says boxes (bbox_transform.py) is the log of a box's negative width or "
+        "height in the box-target encoding (NaN passes through log without a warning): LOG001 names the data.",
     ),
     "exception": Family(None, _none, _none, "An uncaught exception of no known meaning: the job died, cause unknown."),
 }
 
 
+# A Python file whose name says it encodes or transforms boxes (py-faster-rcnn's lib/fast_rcnn/bbox_transform.py, its
+# forks' box_utils.py, anchor target layers): NumPy's log there is of a box's width or height over an anchor's or a
+# proposal's (the regression targets' dw, dh), and NaN stays NaN through log without a warning, so NumPy's 'invalid
+# value encountered in log' there is the log of a negative size: a box whose x2 < x1 or y2 < y1.
+_BOX_FILE = re.compile(r"(?:^|[_.-])(?:bbox|box|boxes|anchor|anchors)(?:$|[_.-])", re.IGNORECASE)
+NEGATIVE_BOX_FIX = (
+    "A box of negative width or height reached the box-target encoding: find the annotations whose x2 < x1 or "
+    "y2 < y1 and fix or drop them (a 0-based coordinate that a loader's '- 1' turned into -1, wrapped to 65535 in "
+    "an unsigned array, makes one; so do boxes past the image, flipped without clipping)."
+)
+
+
+def _negative_box(event: LogEvent) -> Meaning | None:
+    """A box of negative size, for NumPy's 'invalid value encountered in log' warned from a box-encoding file."""
+    where = event.values.get("where")
+    if event.values.get("what") == "invalid value" and event.op == "log" and where and _BOX_FILE.search(where):
+        return Meaning("data_or_labels", None, NEGATIVE_BOX_FIX)
+    return None
+
+
 def meaning(event: LogEvent) -> Meaning | None:
     """What ``event`` stands for, or None when it is not evidence for a cause on its own."""
+    if event.kind == "numpy_fp_warning":
+        return _negative_box(event)
     fam = FAMILIES.get(event.kind)
     if fam is None or fam.cause is None:
         return None

@@ -204,14 +204,31 @@ def test_a_caffe_net_whose_one_output_is_the_loss_keeps_the_solvers_loss():
     assert _points(series, "loss") == [(100, 2.5)]
 
 
-def test_caffe_test_net_outputs_are_no_train_terms():
-    # look-alike: Solver::Test's "    Test net output #" << i << ": " << output_name << " = " << mean_score after
-    # "Iteration " << iter_ << ", Testing net (#" << test_net_id << ")"
+def test_caffe_test_net_outputs_are_the_evaluation_at_the_testing_iteration():
+    # Solver::Test: LOG(INFO) << "Iteration " << iter_ << ", Testing net (#" << test_net_id << ")", the test
+    # iterations (a data layer may log meanwhile), then "    Test net output #" << i << ": " << output_name << " = "
+    # << mean_score and the same loss suffix
     text = (
-        f"{_GLOG.format(n=228)}Iteration 100, loss = 2.5\n"
         f"{_GLOG.format(n=330)}Iteration 100, Testing net (#0)\n"
+        "I0426 19:55:50.000000 30140 data_layer.cpp:73] Restarting data prefetching from start.\n"
         f"{_GLOG.format(n=397)}    Test net output #0: accuracy = 0.5\n"
         f"{_GLOG.format(n=397)}    Test net output #1: loss_cls = 2.4 (* 1 = 2.4 loss)\n"
+        f"{_GLOG.format(n=228)}Iteration 100, loss = 2.5\n"
     )
     series, *_ = parse_log_text(text)
-    assert "accuracy" not in series and "loss_cls" not in series
+    assert _points(series, "val_accuracy") == [(100, 0.5)] and _points(series, "val_loss_cls") == [(100, 2.4)]
+    assert "accuracy" not in series and "loss_cls" not in series and _points(series, "loss") == [(100, 2.5)]
+
+
+def test_caffe_outputs_that_cannot_be_placed_or_are_no_loss_give_no_point():
+    # look-alikes: a test output pasted without its 'Testing net' line (no iteration to put it at), and an output
+    # without a loss weight named as a loss would be (GoogLeNet's Accuracy top 'loss1/top-1')
+    text = (
+        f"{_GLOG.format(n=397)}    Test net output #0: accuracy = 0.5\n"
+        f"{_GLOG.format(n=228)}Iteration 100, loss = 2.5\n"
+        f"{_GLOG.format(n=244)}    Train net output #0: loss1/top-1 = 0.29\n"
+        f"{_GLOG.format(n=244)}    Train net output #1: loss1/loss1 = 6.9 (* 0.3 = 2.07 loss)\n"
+    )
+    series, *_ = parse_log_text(text)
+    assert "val_accuracy" not in series and not any("top-1" in tag for tag in series)
+    assert _points(series, "loss1/loss1") == [(100, 6.9)] and _points(series, "loss") == [(100, 2.5)]

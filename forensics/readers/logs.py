@@ -771,6 +771,7 @@ class _LogParser:
         # worked out at or before it were moved one step past it (a point never replaces an earlier epoch's)
         self.epoch_step: tuple[int, int] | None = None
         self.epoch_overlaps = 0
+        self.caffe_test: int | None = None  # the iteration of Caffe's last "Testing net (#k)" line
         self.forward_trace: deque[str] = deque(maxlen=FORWARD_TRACE_KEEP)
         # where the loss scale reached its floor: (line, step, scale, how it shows)
         self.scale_floor: tuple[int, int | None, float, str] | None = None
@@ -1492,9 +1493,10 @@ class _LogParser:
             self._flush_record()
         if _is_settings_dump(text):
             return  # "config: {...}", "Namespace(lr=0.1, ...)": hyperparameters, not metrics
-        caffe = _caffe_train_output(text) if "net output #" in text else None
-        if caffe is not None and self._record_values([caffe], line, TERM_LINES):
-            return  # a term (weighted) or a metric of the iteration Caffe's line above printed the loss of
+        if "net output #" in text and self._caffe_output(text, line):
+            return
+        if "Testing net (#" in text and (m := _CAFFE_TESTING.search(text)) is not None:
+            self.caffe_test = int(m.group(1))  # the iteration Caffe's test net output lines that follow are at
         lm: LineMetrics | None = self._box(text)
         if lm is _IN_BOX:
             return
@@ -1650,6 +1652,23 @@ class _LogParser:
         for tag, val in pairs:
             self._put(tag, self.line_order, val, emitter, unit="line")
         self._saw_metrics(line, None)
+
+    def _caffe_output(self, text: str, line: int) -> bool:
+        """One of Caffe's net output lines: a train net's, a term (weighted) or a metric of the iteration whose loss
+        the line above printed; a test net's, the evaluation at the iteration its 'Testing net' line named. True
+        when it was read."""
+        out = _caffe_output(text)
+        if out is None:
+            return False
+        test, points = out
+        if not test:
+            return self._record_values(points, line, TERM_LINES)
+        if self.caffe_test is None:
+            return False
+        for tag, value in points:
+            self._put(tag, self.caffe_test, value, "print" if not self.rank else f"rank{self.rank}")
+        self._saw_metrics(line, self.caffe_test)
+        return True
 
     def _record_values(self, pairs: list[tuple[str, float]], line: int, within: int) -> bool:
         """Values printed at most ``within`` lines under a line whose counters gave a step and that printed the
@@ -2210,22 +2229,31 @@ _RECORD_HEAD_HINT = re.compile(r"step|iter", re.IGNORECASE)
 # Caffe (BVLC 1.0, src/caffe/solver.cpp, Solver::Step) logs "Iteration {iter}, loss = {smoothed loss}" every display
 # iterations, then one line per value of the train net's output blobs: "    Train net output #{k}: {name} = {value}",
 # followed by " (* {loss weight} = {weighted value} loss)" for a blob with a loss weight. The weighted outputs are the
-# terms the loss sums; the others (an Accuracy layer's top) are metrics of the same iteration, no terms.
-_CAFFE_TRAIN_OUTPUT = re.compile(
-    r"Train net output #\d{1,9}: ([^\s=]{1,128}) = (\S{1,64})( \(\* \S{1,64} = \S{1,64} loss\))?[ \t]{0,64}$"
+# terms the loss sums; the others (an Accuracy layer's top) are metrics of the same iteration, no terms. Solver::Test
+# logs "Iteration {iter}, Testing net (#{id})", runs the test net over its iterations (other layers may log
+# meanwhile: "Restarting data prefetching from start."), then "    Test net output #{k}: {name} = {mean}" and the
+# same loss suffix: the evaluation at that iteration.
+_CAFFE_OUTPUT = re.compile(
+    r"(Train|Test) net output #\d{1,9}: ([^\s=]{1,128}) = (\S{1,64})( \(\* \S{1,64} = \S{1,64} loss\))?[ \t]{0,64}$"
 )
+_CAFFE_TESTING = re.compile(r"Iteration (\d{1,19}), Testing net \(#\d{1,6}\)")
 
 
-def _caffe_train_output(text: str) -> tuple[str, float] | None:
-    """(series, value) of one of Caffe's train net output lines (_CAFFE_TRAIN_OUTPUT), or None for any other line
-    (and for an output named 'loss': the net's one loss, whose smoothed value the iteration's line printed)."""
-    m = _CAFFE_TRAIN_OUTPUT.search(text)
+def _caffe_output(text: str) -> tuple[bool, list[tuple[str, float]]] | None:
+    """(a test net's, its value as a series' point, or none) of one of Caffe's net output lines (_CAFFE_OUTPUT), or
+    None for any other line. A test net's outputs are an evaluation's: ``val_`` before the name. No point for a
+    train net's output named 'loss' (the net's one loss, whose smoothed value the iteration's line printed), nor for
+    an output without a loss weight named as a loss would be (GoogLeNet's accuracy 'loss1/top-1'): no loss."""
+    m = _CAFFE_OUTPUT.search(text)
     if m is None:
         return None
-    tag, value = normalise_tag(m.group(1)), _num(m.group(2))
-    if tag is None or value is None or tag == "loss":
+    tag, value = normalise_tag(m.group(2)), _num(m.group(3))
+    test = m.group(1) == "Test"
+    if tag is None or value is None:
         return None
-    return tag, value
+    if (tag == "loss" and not test) or ("loss" in tag and not m.group(4)):
+        return test, []
+    return test, [(f"val_{tag}" if test else tag, value)]
 
 
 # Megatron's training_log line (Megatron-LM, Megatron-DeepSpeed, GPT-NeoX, Megatron-LLM and their forks) prints

@@ -151,7 +151,8 @@ MAX_HELDOUT8_CRASHES = 0
 # killed, not a crash of unknown meaning: 18/30 cause, 7 inconclusive with evidence. CNTK's NaN stop and ColossalAI's
 # bar: 52/58. '#'-headed tables (DeePMD's lcurve.out), darknet's and gan-intro's unnamed values, graph_nets' and
 # GracoNet's abbreviated and grouped terms, DeepFaceLab's status line read (eleventh round): 55/58, 24/30, none.
-MIN_HELDOUT9_DIVERGED = 55 / 58
+# A loss beside a classification rate in percent is a classifier's, past 1e8 exploded (CNTK's 'metric = 98.4%'): 56/58.
+MIN_HELDOUT9_DIVERGED = 56 / 58
 MIN_HELDOUT9_CAUSE = 24 / 30
 MAX_HELDOUT9_BAD_INCONCLUSIVE = 0
 MAX_HELDOUT9_CRASHES = 0

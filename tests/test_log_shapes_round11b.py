@@ -325,3 +325,17 @@ def test_numpys_invalid_log_elsewhere_or_alone_names_no_data_fault(tmp_path, whe
     rep = _analyze(tmp_path, _frcnn_log(where, nan))
     assert rep.diverged == nan
     assert not any(e.rule == "LOG001" for c in rep.candidates for e in c.evidence)
+
+
+def test_coqui_block_then_its_trainer_s_nan_raise_diverged(tmp_path):
+    # Coqui TTS 0.2's step block (above), then the traceback of its Trainer's NaN check raising
+    # RuntimeError(f" > Detected NaN loss ..."): the guard, whatever follows its words (the stored copy of the thread
+    # cuts inside them), read as any exception naming the loss and a NaN is
+    text = (
+        _coqui_block(1061700, 2.44422, 20.48293, 3.21796)
+        + "\n\nTraceback (most recent call last):\n"
+        + '  File "/opt/TTS/TTS/trainer.py", line 855, in fit\n    self._fit()\n'
+        + "RuntimeError:  > Detected NaN loss - step 1061701.\n"
+    )
+    rep = _analyze(tmp_path, text, "trainer_0_log.txt")
+    assert rep.diverged

@@ -339,3 +339,28 @@ def test_coqui_block_then_its_trainer_s_nan_raise_diverged(tmp_path):
     )
     rep = _analyze(tmp_path, text, "trainer_0_log.txt")
     assert rep.diverged
+
+
+def test_a_term_split_by_its_samples_beside_it_is_summed_once():
+    # second.pytorch train.py: metrics["cls_pos_rt"], metrics["cls_neg_rt"] (the classification loss over the positive
+    # and the negative anchors) beside the net's "cls_loss_rt" (their sum), flattened under "loss."
+    line = (
+        "runtime.step=100, loss.cls_loss=0.52, loss.cls_loss_rt=0.4, loss.loc_loss=1.1, loss.loc_loss_rt=0.9, "
+        "loss.cls_pos_rt=0.1, loss.cls_neg_rt=0.3, loss.dir_rt=0.6, misc.lr=0.0003"
+    )
+    found, basis = main_loss_and_basis(scan_line(line).pairs)
+    assert dict(found)["loss"] == pytest.approx(1.9) and "cls_pos_rt" not in basis
+
+
+@pytest.mark.parametrize(
+    ("line", "loss"),
+    [
+        # parts that do not add up to it: kept
+        ("iter 5: cls_loss=0.4, cls_pos_loss=0.1, cls_neg_loss=0.2, box_loss=0.9", 1.6),
+        ("iter 5: cls_a_loss=0.2, cls_b_loss=0.2, cls_loss=0.4, box_loss=1.0", 1.8),  # no split's word: terms
+        ("iter 5: loss_cls=0.3, loss_box=0.2, loss_obj=0.5", 1.0),  # a sum by coincidence, named apart
+    ],
+)
+def test_look_alikes_of_a_split_term_are_summed_as_before(line, loss):
+    found, _ = main_loss_and_basis(scan_line(line).pairs)
+    assert dict(found)["loss"] == pytest.approx(loss)

@@ -1311,6 +1311,9 @@ def main_loss_and_basis(
         for name, v in pairs:
             if name in own:
                 kept.setdefault(name, v)
+        for part in _parts_of_a_term(kept):
+            del kept[part]
+        own = [name for name in own if name in kept]
         return [*pairs, ("loss", math.fsum(kept.values()))], f"the sum of {', '.join(own)} (no total printed)"
     for fallback in _LAST_FALLBACKS:
         if fallback in names:
@@ -1321,6 +1324,36 @@ def main_loss_and_basis(
             pick = min(found, key=lambda name: readings[name][1])
             return _renamed(pairs, pick), f"'{pick}', the regression error of the whole prediction (no 'loss' printed)"
     return _without_bare_totals(pairs), None
+
+
+def _first_word(name: str) -> str:
+    """A term's first word past the loss's group ('loss.cls_pos_rt' -> 'cls')."""
+    words = [w for w in re.split(r"[_/.\s-]+", name.lower()) if w]
+    return words[1] if len(words) > 1 and words[0] in _LOSS_HEADINGS else words[0] if words else ""
+
+
+# The words of a split of one term by the samples it is taken over: positive and negative anchors, foreground
+# and background (second.pytorch's 'cls_pos_rt', 'cls_neg_rt')
+_SPLIT_WORDS = frozenset({"pos", "neg", "positive", "negative", "fg", "bg"})
+
+
+def _parts_of_a_term(terms: dict[str, float]) -> list[str]:
+    """The terms that split another printed beside them by its samples: named after it (the same first word), each
+    by a split's word (pos / neg, fg / bg), and adding up to it as printed (second.pytorch's 'cls_pos_rt' and
+    'cls_neg_rt', the classification loss over the positive and over the negative anchors, beside 'cls_loss_rt',
+    their sum): summed again they would count it twice."""
+    parts: list[str] = []
+    for name, value in terms.items():
+        same = [n for n in terms if n != name and _first_word(n) == _first_word(name) and _words_of(n) & _SPLIT_WORDS]
+        values = [terms[n] for n in same]
+        if (
+            len(same) >= MIN_SUMMED_TERMS
+            and value != 0
+            and all(map(math.isfinite, [value, *values]))
+            and math.isclose(math.fsum(values), value, rel_tol=_PRINTED_SUM_TOLERANCE, abs_tol=1e-6)
+        ):
+            parts.extend(n for n in same if n not in parts)
+    return parts
 
 
 def _renamed(pairs: list[tuple[str, float]], main: str) -> list[tuple[str, float]]:

@@ -157,6 +157,13 @@ MIN_HELDOUT9_CAUSE = 24 / 30
 MAX_HELDOUT9_BAD_INCONCLUSIVE = 0
 MAX_HELDOUT9_CRASHES = 0
 
+# heldout10 floors: measured once blind, on the eleventh round's main at 1032efe (64/78 diverged, 26/43 cause,
+# 11 inconclusive with evidence, no crash; the round's starting commit 64cd131 gave 61/78, 25/43, 14).
+MIN_HELDOUT10_DIVERGED = 64 / 78
+MIN_HELDOUT10_CAUSE = 26 / 43
+MAX_HELDOUT10_BAD_INCONCLUSIVE = 11
+MAX_HELDOUT10_CRASHES = 0
+
 # dev floors: what it measures since LR013 (34/34 diverged, 9 -> 10 of 11 cause, none inconclusive with evidence).
 MIN_DEV_DIVERGED = 34 / 34
 MIN_DEV_CAUSE = 10 / 11
@@ -229,7 +236,9 @@ def test_every_split_not_blind_is_measured():
     assert not set(MEASURED) & set(BLIND)
 
 
-@pytest.mark.parametrize("split", ["heldout3", "heldout4", "heldout5", "heldout6", "heldout7", "heldout8", "heldout9"])
+@pytest.mark.parametrize(
+    "split", ["heldout3", "heldout4", "heldout5", "heldout6", "heldout7", "heldout8", "heldout9", "heldout10"]
+)
 def test_the_blind_splits_are_labelled_like_the_others(split):
     """Every case of a split collected blind names the thread it came from and says how its log was stored."""
     cases = load_cases(split)
@@ -390,10 +399,28 @@ def test_heldout9_real_logs():
     )
 
 
+@needs_logs
+def test_heldout10_real_logs():
+    """heldout10 was measured once blind; its floors hold that measurement (docs/logs.md)."""
+    _holds_its_floors(
+        "heldout10", MIN_HELDOUT10_DIVERGED, MIN_HELDOUT10_CAUSE, MAX_HELDOUT10_BAD_INCONCLUSIVE, MAX_HELDOUT10_CRASHES
+    )
+
+
 # Real logs holding a framework message the catalogue does not know yet, each with why (docs/logs.md).
 # (heldout3's blind measurement found four: nngraph's NaN check, ESPnet's skip warnings, neuralhydrology's
 # stop, OpenNMT-tf's guard in a flattened traceback; all read since)
 UNCATALOGUED: dict[str, str] = {
+    # heldout10, found by its one blind measurement
+    "deepspeechrecognition_25_cnn_ctc_loss_28_7_then_inf_after_no_valid_path_found": "TF's CTC 'No valid path found.'",
+    "returnn_experiments_1_librispeech_ctc_no_valid_path_found_occasionally_fine": "TF's CTC 'No valid path found.'",
+    "tf_crnn_50_ctc_no_valid_path_found_label_longer_than_input_samples_ignored": "TF's CTC 'No valid path found.'",
+    "dl4j_snapshot_examples_73_dbn_lfw_score_nan_backtrack_line_search_value_infinite": (
+        "DL4J's line search 'Value is infinite'"
+    ),
+    "weightedloss_cpm_2_batch_4_step_60_loss_nan_histogram_range_not_finite_lower_lr": (
+        "numpy.histogram's non-finite range"
+    ),
     # (heldout9's blind measurement found these, catalogued since: CNTK's 'The training criterion is not a number
     # (NAN).' stop (SGD.cpp, 1.x and 2.x); two NumPy floating-point RuntimeWarnings, 'invalid value encountered in
     # reduce' / 'in scalar divide', numpy_fp_warning, context beside the NaN loss; MindYOLO's two 'overflow, still
@@ -429,6 +456,28 @@ def test_the_framework_messages_people_pasted_are_in_the_catalogue(split):
 
 # Real logs that print a loss the extractor does not read yet, each with why (docs/logs.md).
 UNREAD_LOSSES = {
+    # heldout10, found by its one blind measurement
+    "basicsr_160_esrgan_l_d_real_0_32_l_d_fake_0_54_maintainer_seems_ok": "a GAN's 'l_d_real: x l_d_fake: y' alone",
+    "deepctr_261_xdeepfm_total_loss_nan_from_batch_387_while_bce_finite": "bare 'batch: n <total> <bce> <acc>' prints",
+    "deepxde_1208_lbfgs_loss_1e36_at_19000_then_nan_fixed_by_float64": (
+        "DeepXDE's 'Step  Train loss  Test loss' table of lists"
+    ),
+    "dsvt_31_fp16_within_100_iters_loss_hm_nan_tensorboardx_nan_or_inf_warnings": (
+        "OpenPCDet's tqdm postfix 'loss_hm=.., loss=..'"
+    ),
+    "eesen_73_tedlium_iter_14_obj_minus_8_7_to_minus_8_6e29_token_acc_97_to_4": (
+        "EESEN's 'Obj(log[Pzx]) = x' (a log-likelihood)"
+    ),
+    "espnet_2771_malach_on_ami_recipe_empty_tokenid_loss_inf_grad_norm_nan_skipped": (
+        "only ESPnet's 'loss (=inf) is not correct'"
+    ),
+    "espnet_863_ami_ctc_loss_nan_huge_negative_warnings_ignored_harmless": "only ESPnet's 'loss (=x) is not correct'",
+    "keras_frcnn_25_voc_epoch_1884_loss_class_cls_1_49_acc_0_57_lr_1e_7_pushed_by_mistake": (
+        "comma-separated 'name,x,name,x'"
+    ),
+    "keras_rl_36_ddpg_pendulum_reward_improves_to_minus_132_then_reward_nan_interval_5": (
+        "keras-rl's '- loss: x' interval line"
+    ),
     # (heldout9's blind measurement found these, read since: DeePMD-kit's lcurve.out, a table under a '#' header whose
     # loss is the training RMSE and whose v3.0.0a1 header names validation columns the rows lack; darknet's 'N: loss,
     # avg avg, ...'; gan-intro's bare '<step>: <loss_d>\t<loss_g>' rows, read by position; graph_nets' 'Ltr x, Lge y';

@@ -265,6 +265,30 @@ def test_the_lines_from_the_issue_take_milliseconds():
         assert time.process_time() - start < 0.5
 
 
+# A multi-line record costs at most this much more per line when the log is 4x longer: linear reading gives about 1,
+# a reading that looks back over the whole record on each line about 4 (the ratio of the times, about 16, over 4)
+MAX_PER_LINE_GROWTH = 2.5
+
+
+def _cpu_per_line(text: str, lines: int) -> float:
+    start = time.process_time()
+    parse_log_text(text)
+    return (time.process_time() - start) / lines
+
+
+@pytest.mark.timeout(120)
+def test_a_record_printed_over_lines_of_distinct_names_is_read_in_linear_time():
+    # counter-less lines of one metric each are one record until a name comes again, and each line is checked against
+    # the names the record holds so far: without a bound a log of thousands of such lines, no name printed twice, was
+    # quadratic (40,000 lines: 107 s against 5 s); MAX_RECORD_VALUES ends a record there
+    def text(n: int) -> str:
+        return "".join(f"metric_loss_{i}: 0.5\n" for i in range(n))
+
+    _cpu_per_line(text(500), 500)  # warm the caches
+    small, large = 4_000, 16_000
+    assert _cpu_per_line(text(large), large) < MAX_PER_LINE_GROWTH * _cpu_per_line(text(small), small)
+
+
 # ---------------------------------------------------------------- every text file is a candidate log
 
 

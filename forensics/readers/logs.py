@@ -156,6 +156,11 @@ RECORD_LINES = 2
 # above the record's last line read): a record printed one value a line (tf-faster-rcnn's ' >>> {term}: {}', Caffe's
 # 'Train net output #k') has no line between them
 TERM_LINES = 1
+# A record printed over several lines holds one step's metrics; one that has gathered this many values ends there and
+# the next line begins anew. The longest in the seen real logs holds 18 (an RL library's result printed one metric a
+# line), so the bound changes no reading of them: it keeps a log of thousands of counter-less lines of distinct names
+# linear, each line being checked against the names its record holds so far.
+MAX_RECORD_VALUES = 64
 # A line this long may have been wrapped by a terminal or a paste (80 columns, an issue's code block) into
 # the next: a catalogued message cut at the wrap is read from the two joined (_LogParser._wrapped_message)
 WRAP_MIN_CHARS = 60
@@ -1705,6 +1710,9 @@ class _LogParser:
             return (
                 True  # a number under a name that is no metric ('vf_explained_var: 0.1') is the dump's, read as nothing
             )
+        if len(values) >= MAX_RECORD_VALUES:
+            self._flush_record()
+            return False
         if step is None and (len(lm.pairs) != 1 or any(t == lm.pairs[0][0] for t, _ in values)):
             # a counter-less dump goes on line by line, one metric each, and a name printed again is the next record's
             self._flush_record()

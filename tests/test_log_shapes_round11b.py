@@ -45,6 +45,14 @@ def test_cntk_minibatch_range_is_stepped_at_its_end(percent):
         ("batch 10 -5 loss 2.0", ("batch", 10, None)),  # a negative number below the counter is no range's end
         ("iter 10 - loss 2.3", ("step", 10, None)),  # a dash before a name
         ("step 7/100 - loss 1.5", ("step", 7, 100)),  # a fraction is no range
+        # after the counter's dash a time, a date or a count is no range's end: the range closes at its end
+        ("Iter 5 - 12:30:01 - loss 0.5", ("step", 5, None)),
+        ("iter 5 - 2023-01-01 loss 0.5", ("step", 5, None)),
+        ("Step 100 - 150 samples, loss: 0.5", ("step", 100, None)),
+        ("step 3 -15 loss 0.5", ("step", 3, None)),
+        # CNTK 2.x cntk/logging/progress_print.py: " Minibatch[{:4d}-{:4d}]: loss = {:0.6f} * {:d}"; a range before ":"
+        (" Minibatch[   1- 128]: loss = 2.302585 * 64", ("batch", 128, None)),
+        ("Minibatch 501-1000: loss = 2.3", ("batch", 1000, None)),
     ],
 )
 def test_look_alikes_of_a_range_keep_their_counter(line, counter):

@@ -695,7 +695,9 @@ def _range_end(texts: list[str], kinds: list[int], i: int, start: int) -> tuple[
     """(end, index after it) of a counter printed as a range from ``start`` whose end is at ``texts[i]``:
     CNTK 1.x prints 'Minibatch[%4d-%4d]' (the first and the last minibatch a line averages over), which the
     tokenizer cuts as '501', '-1000' or '1', '-', ' 500'. A counter never counts down, so a negative number or
-    a dash and a number right after a counter's value, no smaller than it, is the range's end."""
+    a dash and a number right after a counter's value, no smaller than it, is the range's end, where the range
+    closes there (:data:`_RANGE_CLOSERS`: CNTK's ']' or ', 25.00%]'; a ':' before a name, or the line's end): after
+    'Iter 5 - ' a time ('12:30:01'), a date ('2023-01-01') or a count ('150 samples') is no range's end."""
     n = len(texts)
     if i < n and kinds[i] == NUM and texts[i].startswith("-"):
         digits, nxt = texts[i][1:], i + 1
@@ -703,8 +705,16 @@ def _range_end(texts: list[str], kinds: list[int], i: int, start: int) -> tuple[
         digits, nxt = texts[i + 1], i + 2
     else:
         return None
+    if nxt < n and not (
+        texts[nxt] in _RANGE_CLOSERS or (texts[nxt] == ":" and (nxt + 1 == n or kinds[nxt + 1] != NUM))
+    ):
+        return None
     end = _int_of(parse_number(digits) or math.nan)
     return (end, nxt) if end is not None and end >= start else None
+
+
+# what may follow a range's end: its bracket closing, or the bracket's next field ('Minibatch[ 501-1000, 25.00%]')
+_RANGE_CLOSERS = frozenset({"]", ")", ","})
 
 
 # A GAN's terms grouped in brackets under the player they train: GracoNet's train loop logs "[Epoch %d/%d] [Batch %d/%d]

@@ -289,6 +289,21 @@ def test_a_record_printed_over_lines_of_distinct_names_is_read_in_linear_time():
     assert _cpu_per_line(text(large), large) < MAX_PER_LINE_GROWTH * _cpu_per_line(text(small), small)
 
 
+@pytest.mark.timeout(120)
+def test_a_line_of_many_loss_terms_is_read_in_time_linear_in_its_terms():
+    # the terms a line sums are checked for parts of another (second.pytorch's cls_pos_rt and cls_neg_rt beside
+    # cls_loss_rt): a check of each term against every other made a line of 200 terms 50 times slower than at the
+    # round's start (60 us a byte), past what the parser's linearity bound allows
+    def text(n: int) -> str:
+        return ", ".join(f"t{i}_pos_loss: 1.0" for i in range(n)) + "\n"
+
+    _cpu_per_line(text(50) * 5, 5 * 50)
+    small, large = 50, 200
+    assert _cpu_per_line(text(large) * 10, 10 * large) < MAX_PER_LINE_GROWTH * _cpu_per_line(
+        text(small) * 10, 10 * small
+    )
+
+
 # ---------------------------------------------------------------- every text file is a candidate log
 
 

@@ -1352,17 +1352,31 @@ def _parts_of_a_term(terms: dict[str, float]) -> list[str]:
     by a split's word (pos / neg, fg / bg), and adding up to it as printed (second.pytorch's 'cls_pos_rt' and
     'cls_neg_rt', the classification loss over the positive and over the negative anchors, beside 'cls_loss_rt',
     their sum): summed again they would count it twice."""
-    parts: list[str] = []
+    # the split terms by their first word, each group's sum taken once: linear in the terms a line prints
+    first = {name: _first_word(name) for name in terms}
+    groups: dict[str, list[str]] = {}
+    for name in terms:
+        if _words_of(name) & _SPLIT_WORDS:
+            groups.setdefault(first[name], []).append(name)
+    sums = {w: math.fsum(terms[n] for n in group) for w, group in groups.items()}
+    finite = {w: all(math.isfinite(terms[n]) for n in group) for w, group in groups.items()}
+    members = {w: set(group) for w, group in groups.items()}
+    # per group, the names that the rest of it adds up to ('' for a name outside it: then the whole group)
+    wholes: dict[str, set[str]] = {}
     for name, value in terms.items():
-        same = [n for n in terms if n != name and _first_word(n) == _first_word(name) and _words_of(n) & _SPLIT_WORDS]
-        values = [terms[n] for n in same]
-        if (
-            len(same) >= MIN_SUMMED_TERMS
-            and value != 0
-            and all(map(math.isfinite, [value, *values]))
-            and math.isclose(math.fsum(values), value, rel_tol=_PRINTED_SUM_TOLERANCE, abs_tol=1e-6)
+        w = first[name]
+        if w not in groups or value == 0 or not math.isfinite(value) or not finite[w]:
+            continue
+        inside = name in members[w]
+        rest = sums[w] - value if inside else sums[w]
+        if len(groups[w]) - inside >= MIN_SUMMED_TERMS and math.isclose(
+            rest, value, rel_tol=_PRINTED_SUM_TOLERANCE, abs_tol=1e-6
         ):
-            parts.extend(n for n in same if n not in parts)
+            wholes.setdefault(w, set()).add(name if inside else "")
+    parts: list[str] = []
+    for w, named in wholes.items():
+        kept = next(iter(named)) if len(named) == 1 else ""  # one part the others add up to is no part itself
+        parts.extend(n for n in groups[w] if n != kept)
     return parts
 
 

@@ -46,6 +46,7 @@ _NON_DIVERGENCE = {"oom": "out_of_memory"}
 _FATAL = frozenset(
     {
         "label_out_of_range",
+        "ctc_invalid_label",
         "cuda_device_assert",
         "index_out_of_range",
         "nonfinite_gradient",
@@ -70,6 +71,7 @@ _NOT_WHAT_IT_DIED_OF = frozenset(
         "nonfinite_logged",
         "nonfinite_grad_norm",
         "numpy_fp_warning",
+        "ctc_no_valid_path",
     }
 )
 

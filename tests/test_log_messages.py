@@ -246,3 +246,96 @@ def test_numpys_warning_beside_a_nan_loss_is_kept_and_the_nan_decides(tmp_path):
     rep = forensics.analyze(str(run))
     assert rep.diverged
     assert rep.ending.ended == "unknown"  # a warning is not what a job dies of
+
+
+# Keras 2's Progbar line ('{current}/{target} [{bar}] - ETA: {eta} - loss: {value:.4f}') and TensorFlow 1.x's glog
+# warning from its CTC loss (tensorflow/core/util/ctc/ctc_loss_calculator.h: LOG(WARNING) << "No valid path found.")
+def _progbar(i: int, loss: str) -> str:
+    return f" {i}/17725 [===========>..................] - ETA: 43:19 - loss: {loss}"
+
+
+CTC_WARNING = "2018-12-26 11:04:36.796989: W tensorflow/core/util/ctc/ctc_loss_calculator.cc:144] No valid path found."
+
+
+def _ctc_run(tmp_path, lines: list[str]):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "train.log").write_text("\n".join(lines) + "\n")
+    return forensics.analyze(str(run))
+
+
+def test_ctcs_no_valid_path_beside_the_inf_loss_it_makes_is_the_data(tmp_path):
+    lines = [_progbar(i, f"{30 - i / 100:.4f}") for i in range(1, 60)]
+    lines[-1] += CTC_WARNING  # spliced into the bar, as a console shows it
+    lines += [_progbar(i, "inf") for i in range(60, 70)]
+    rep = _ctc_run(tmp_path, lines)
+    assert rep.diverged and rep.verdict.cause == "data_or_labels"
+
+
+def test_ctcs_occasional_no_valid_path_in_a_run_that_trains_is_healthy(tmp_path):
+    lines = [_progbar(i, f"{30 - i / 100:.4f}") for i in range(1, 60)]
+    lines.insert(20, CTC_WARNING)
+    lines.insert(45, CTC_WARNING)
+    rep = _ctc_run(tmp_path, lines)
+    assert not rep.diverged and rep.verdict.cause == "healthy"
+
+
+def test_ctcs_no_valid_path_alone_names_a_sample_its_frames_cannot_align(tmp_path):
+    rep = _ctc_run(tmp_path, [CTC_WARNING])
+    assert rep.verdict.cause == "data_or_labels" and not rep.diverged
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "No valid path found.",  # a path planner's print
+        "[ROUTING] No valid path found.",
+        "W planner/astar.cc:12] No valid path found.",
+    ],
+)
+def test_look_alikes_of_ctcs_warning_are_not_it(line):
+    _, events, *_ = parse_log_text(f"step 1 loss 2.0\n{line}\n")
+    assert "ctc_no_valid_path" not in [e.kind for e in events]
+
+
+def test_ctcs_empty_label_check_is_a_data_fault_the_job_dies_of(tmp_path):
+    # TF 1.x's session error as it prints it: the op's InvalidArgument status, then the node that failed
+    lines = [
+        "step 1 loss 40.1",
+        "step 2 loss 38.7",
+        "tensorflow.python.framework.errors_impl.InvalidArgumentError: Labels length is zero in batch 17",
+        "\t [[Node: CTCLoss = CTCLoss[ctc_merge_repeated=true, preprocess_collapse_repeated=false]()]]",
+    ]
+    rep = _ctc_run(tmp_path, lines)
+    assert not rep.diverged and rep.verdict.cause == "data_or_labels"
+    assert rep.ending.ended == "crashed"
+
+
+def test_autogluons_nan_guard_is_a_divergence(tmp_path):
+    # autogluon's fastai callback, epoch 0: raise AssertionError(f"WARNING: NaN loss encountered in epoch {epoch}!")
+    rep = _ctc_run(tmp_path, ["\tWARNING: NaN loss encountered in epoch 0!"])
+    assert rep.diverged
+    _, events, *_ = parse_log_text("NaN loss encountered in epoch 3, batch 7. Skipping batch.\n")
+    assert "nan_loss" not in [e.kind for e in events]  # a project's own skip, not autogluon's stop
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "ValueError: autodetected range of [nan, nan] is not finite",  # numpy >= 1.13
+        "ValueError: range parameter must be finite.",  # older numpy's histogram
+    ],
+)
+def test_numpys_histogram_of_non_finite_values_is_a_divergence(tmp_path, line):
+    rep = _ctc_run(tmp_path, ["step 1 loss 2.0", "step 2 loss 1.9", line])
+    assert rep.diverged
+
+
+def test_dl4js_line_search_scaling_back_a_non_finite_step_is_a_skipped_step():
+    # deeplearning4j BackTrackLineSearch's log.warn("Value is infinite after jump. oldStep={}. score={}, score2={}...")
+    line = (
+        "o.d.o.s.BackTrackLineSearch - Value is infinite after jump. oldStep=1.0. score=NaN, score2=NaN. "
+        "Scaling back step size..."
+    )
+    _, events, *_ = parse_log_text(f"{line}\n")
+    assert [e.kind for e in events] == ["nonfinite_step_skipped"]

@@ -158,10 +158,11 @@ MAX_HELDOUT9_BAD_INCONCLUSIVE = 0
 MAX_HELDOUT9_CRASHES = 0
 
 # heldout10 floors: measured once blind, on the eleventh round's main at 1032efe (64/78 diverged, 26/43 cause,
-# 11 inconclusive with evidence, no crash; the round's starting commit 64cd131 gave 61/78, 25/43, 14).
-MIN_HELDOUT10_DIVERGED = 64 / 78
-MIN_HELDOUT10_CAUSE = 26 / 43
-MAX_HELDOUT10_BAD_INCONCLUSIVE = 11
+# 11 inconclusive with evidence, no crash; the round's starting commit 64cd131 gave 61/78, 25/43, 14); seen since,
+# raised to what is measured: TensorFlow's CTC messages and autogluon's NaN stop catalogued (65/78, 30/43, 8).
+MIN_HELDOUT10_DIVERGED = 65 / 78
+MIN_HELDOUT10_CAUSE = 30 / 43
+MAX_HELDOUT10_BAD_INCONCLUSIVE = 8
 MAX_HELDOUT10_CRASHES = 0
 
 # dev floors: what it measures since LR013 (34/34 diverged, 9 -> 10 of 11 cause, none inconclusive with evidence).
@@ -411,16 +412,9 @@ def test_heldout10_real_logs():
 # (heldout3's blind measurement found four: nngraph's NaN check, ESPnet's skip warnings, neuralhydrology's
 # stop, OpenNMT-tf's guard in a flattened traceback; all read since)
 UNCATALOGUED: dict[str, str] = {
-    # heldout10, found by its one blind measurement
-    "deepspeechrecognition_25_cnn_ctc_loss_28_7_then_inf_after_no_valid_path_found": "TF's CTC 'No valid path found.'",
-    "returnn_experiments_1_librispeech_ctc_no_valid_path_found_occasionally_fine": "TF's CTC 'No valid path found.'",
-    "tf_crnn_50_ctc_no_valid_path_found_label_longer_than_input_samples_ignored": "TF's CTC 'No valid path found.'",
-    "dl4j_snapshot_examples_73_dbn_lfw_score_nan_backtrack_line_search_value_infinite": (
-        "DL4J's line search 'Value is infinite'"
-    ),
-    "weightedloss_cpm_2_batch_4_step_60_loss_nan_histogram_range_not_finite_lower_lr": (
-        "numpy.histogram's non-finite range"
-    ),
+    # (heldout10's blind measurement found five, catalogued since: TensorFlow's CTC warning 'No valid path found.'
+    # (three logs), DL4J's line search 'Value is infinite after jump', numpy.histogram's non-finite range raised
+    # from tensorboardX's add_histogram)
     # (heldout9's blind measurement found these, catalogued since: CNTK's 'The training criterion is not a number
     # (NAN).' stop (SGD.cpp, 1.x and 2.x); two NumPy floating-point RuntimeWarnings, 'invalid value encountered in
     # reduce' / 'in scalar divide', numpy_fp_warning, context beside the NaN loss; MindYOLO's two 'overflow, still

@@ -17,6 +17,10 @@ Families and their members:
 - ``label_out_of_range``: TensorFlow (CPU) sparse cross-entropy, PyTorch (CPU) nll /
   cross-entropy target check, the CUDA ``n_classes`` assertion (PyTorch CUDA, Lua
   Torch/cutorch and old PyTorch with a single quote closing it);
+- ``ctc_invalid_label``: TensorFlow's CTC loss refusing a sample's label (empty, or longer than its
+  frames): the op fails, a data fault;
+- ``ctc_no_valid_path``: TensorFlow's CTC warning that a sample's label has no alignment to its frames
+  (that sample's loss is inf): the loss after it tells an occasional sample from the cause of an inf loss;
 - ``index_out_of_range``: PyTorch embedding on CPU, CUDA index kernels (and old
   PyTorch's THC scatter / gather), TensorFlow gather/embedding lookup on CPU;
 - ``cuda_device_assert``: the CUDA error that follows a device-side assertion
@@ -336,6 +340,38 @@ CATALOGUE: tuple[Message, ...] = (
         "non-finite, in RL rollouts and generation)",
         "probability tensor contains either",
     ),
+    Message(
+        "ctc_invalid_label",
+        "tensorflow",
+        "Labels length is zero in batch {b}",
+        "tensorflow/core/util/ctc/ctc_loss_calculator.h (CTCLossCalculator::PopulateLPrimes: an InvalidArgument "
+        "status for a sample whose label sequence is empty; the CTCLoss op fails and the session raises it)",
+        "Labels length is zero in batch",
+        Deferred(r"Labels length is zero in batch (\d{1,19})"),
+        lambda m: {"what": "empty", "batch": int(m.group(1))},
+    ),
+    Message(
+        "ctc_invalid_label",
+        "tensorflow",
+        "Not enough time for target transition sequence (required: {required}, available: {time}){b}You can turn "
+        "this error into a warning by using the flag ignore_longer_outputs_than_inputs",
+        "tensorflow/core/util/ctc/ctc_loss_calculator.h (PopulateLPrimes, unless ignore_longer_outputs_than_inputs: "
+        "a label longer than the sample's frames)",
+        "Not enough time for target transition sequence",
+        Deferred(r"Not enough time for target transition sequence \(required: (\d{1,19}), available: (-?\d{1,19})\)"),
+        lambda m: {"what": "too_long", "required": int(m.group(1)), "available": int(m.group(2))},
+    ),
+    Message(
+        "ctc_no_valid_path",
+        "tensorflow",
+        "W tensorflow/core/util/ctc/ctc_loss_calculator.cc:{line}] No valid path found.",
+        "tensorflow/core/util/ctc/ctc_loss_calculator.h (CTCLossCalculator::CalculateGradient, LOG(WARNING) when "
+        "log p(z|x) is log 0: no alignment of the sample's label to its frames has a non-zero probability; that "
+        "sample's loss is +inf and its gradient is set to the softmax output); the glog line names the file",
+        "No valid path found",
+        # the glog prefix names TensorFlow's CTC file: path planners print the same words
+        Deferred(r"ctc_loss_calculator\.\w{1,3}:\d{1,6}\]\s{0,4}No valid path found"),
+    ),
     # ------------------------------------------------------------ guards that stop a run
     Message(
         "nan_loss",
@@ -532,6 +568,38 @@ CATALOGUE: tuple[Message, ...] = (
         Deferred(r"The gradients at all steps are invalid(?:.{0,80}?stopped at (\d{1,9}) ?epoch)?"),
         lambda m: {"epoch": int(m.group(1))} if m.group(1) else {},
     ),
+    Message(
+        "nan_loss",
+        "autogluon",
+        "WARNING: NaN loss encountered in epoch {epoch}!",
+        "autogluon/tabular/models/fastainn/callbacks.py (EarlyStoppingCallbackWithTimeLimit.after_epoch: a NaN "
+        "validation loss in epoch 0 raises AssertionError with these words, in a later epoch it is logged with "
+        "': early stopping' and the fit is cancelled)",
+        "NaN loss encountered in epoch",
+        Deferred(r"WARNING: NaN loss encountered in epoch (\d{1,9})(?:!|: early stopping)"),
+        lambda m: {"epoch": int(m.group(1))},
+    ),
+    Message(
+        "nonfinite_tensor",
+        "numpy",
+        "autodetected range of [{first_edge}, {last_edge}] is not finite",
+        "numpy/lib/histograms.py _get_outer_edges (np.histogram of values holding NaN or Inf; 'range parameter "
+        "must be finite.' when the range given is), raised where a metrics logger writes a histogram of the "
+        "weights or gradients (tensorboardX's and TensorBoard's add_histogram call np.histogram)",
+        "is not finite",
+        Deferred(r"autodetected range of \[(\S{1,40}), (\S{1,40})\] is not finite"),
+        lambda m: {"tensor": "a histogram's values", "what": "nan" if "nan" in m.group(0).lower() else "inf"},
+    ),
+    Message(
+        "nonfinite_tensor",
+        "numpy",
+        "range parameter must be finite.",
+        "numpy/lib/histograms.py _get_outer_edges (older numpy/lib/function_base.py histogram): the range that "
+        "add_histogram computed from the values it logs is NaN or Inf",
+        "range parameter must be finite",
+        Deferred(r"range parameter must be finite"),
+        lambda m: {"tensor": "a histogram's range"},
+    ),
     # ------------------------------------------------------------ a step thrown away, training goes on
     Message(
         "nonfinite_step_skipped",
@@ -580,6 +648,15 @@ CATALOGUE: tuple[Message, ...] = (
             r"|(?=.{0,400}?(?<!\w)(?:loss|losses|grads?|gradients?)(?!\w)).{0,400}?(?<!\w)skipping[.!]{0,3}\s{0,4}$)",
             re.IGNORECASE | re.DOTALL,
         ),
+    ),
+    Message(
+        "nonfinite_step_skipped",
+        "dl4j",
+        "Value is infinite after jump. oldStep={}. score={}, score2={}. Scaling back step size...",
+        "deeplearning4j optimize/solvers/BackTrackLineSearch.java (optimize: the score after the trial step is NaN "
+        "or Inf, so the step is shrunk 5x and tried again; older releases print 'Value is infinite after jump "
+        "{alam}. f=.., f2=..')",
+        "Value is infinite after jump",
     ),
     Message(
         "nonfinite_step_skipped",

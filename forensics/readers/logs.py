@@ -196,6 +196,8 @@ RUN_NAME = "log"
 
 EVENT_KINDS = (
     "label_out_of_range",
+    "ctc_invalid_label",
+    "ctc_no_valid_path",
     "cuda_device_assert",
     "index_out_of_range",
     "nonfinite_gradient",
@@ -219,6 +221,7 @@ EVENT_KINDS = (
 # Events that end a run: an exception raised right after one of these is the
 # same failure, so the event gets the traceback and no separate "exception".
 _FATAL_KINDS = frozenset(EVENT_KINDS) - {
+    "ctc_no_valid_path",
     "loss_scale_overflow_transient",
     "nonfinite_step_skipped",
     "mixed_precision",
@@ -244,6 +247,7 @@ _COUNTED_KINDS = frozenset(
         "nonfinite_logged",
         "nonfinite_grad_norm",
         "numpy_fp_warning",
+        "ctc_no_valid_path",  # one warning per sample without an alignment
         "mixed_precision",  # mmengine repeats its 'Exp name:' line on every logging interval
     }
 )

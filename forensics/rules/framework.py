@@ -20,8 +20,33 @@ NAMED_FAULT_WEIGHT = 0.9
 # The message names the kind of fault but not which one (an index out of range, a NaN
 # from an op that neither takes a log nor divides): strong, but not decisive alone.
 UNNAMED_FAULT_WEIGHT = 0.6
+# Messages that name the fault exactly though no contract detail fits it (TensorFlow's CTC refusing an empty label
+# or one longer than its frames): the framework checked the sample and said what is wrong with it.
+_NAMED_WITHOUT_DETAIL = frozenset({"ctc_invalid_label"})
 # Out of memory speaks for "not a divergence" only weakly: the curve says more.
 OOM_WEIGHT = 0.3
+
+
+# TensorFlow's CTC gives a sample it finds no valid path for an infinite loss, so the batch's loss is inf: a first
+# non-finite training loss at most this many finite logged points after the warning is that sample's (the point
+# logged for the batch it was printed in; a progress bar prints a batch's point after the batch's warnings).
+CTC_INF_POINTS = 1
+
+
+def _ctc_weight(tl: Timeline, step: int | None) -> float | None:
+    """LOG001's weight for TensorFlow's 'No valid path found.' warned at ``step``: decisive beside the infinite
+    loss it makes, unnamed-fault weight where no loss was logged after it, None (no finding: LOG005 says the run
+    went on) where the loss stayed finite after it."""
+    loss, nf = tl.loss, tl.first_nonfinite
+    if loss is None or not len(loss) or step is None:
+        return UNNAMED_FAULT_WEIGHT
+    if nf is not None:
+        between = np.isfinite(loss.values) & (loss.steps > step) & (loss.steps < nf.step)
+        beside = nf.step >= step and int(between.sum()) <= CTC_INF_POINTS
+        return NAMED_FAULT_WEIGHT if beside else UNNAMED_FAULT_WEIGHT
+    if tl.diverged:
+        return UNNAMED_FAULT_WEIGHT
+    return None if bool((np.isfinite(loss.values) & (loss.steps > step)).any()) else UNNAMED_FAULT_WEIGHT
 
 
 def _framework_findings(tl: Timeline, cause: str) -> list[Finding]:
@@ -37,11 +62,19 @@ def _framework_findings(tl: Timeline, cause: str) -> list[Finding]:
             continue  # NumPy's warning from host code is no fault of the run's alone: a divergence it explains
         two_sided = e.kind == "label_out_of_range" and m.detail is None
         detail = None if sides_unknown and e.kind == "cuda_device_assert" else m.detail
+        weight = (
+            NAMED_FAULT_WEIGHT if m.detail or two_sided or e.kind in _NAMED_WITHOUT_DETAIL else UNNAMED_FAULT_WEIGHT
+        )
+        if e.kind == "ctc_no_valid_path":
+            ctc = _ctc_weight(tl, e.step)
+            if ctc is None:
+                continue  # the loss stayed finite after it: an occasional unalignable sample (LOG005)
+            weight = ctc
         out.append(
             Finding(
                 detail,
                 f"{path} line {e.line}: {e.message}" + (TWO_SIDED_NOTE if two_sided else ""),
-                weight=NAMED_FAULT_WEIGHT if m.detail or two_sided else UNNAMED_FAULT_WEIGHT,
+                weight=weight,
                 step=e.step,
                 source=path,
                 fix=m.fix,
@@ -64,7 +97,12 @@ def framework_data_fault(tl: Timeline) -> list[Finding]:
         A message in the job log that the framework prints for a fault in the
         data: TensorFlow's "Received a label value of N which is outside the
         valid range of [0, K)", PyTorch's "Target N is out of bounds" or the
-        CUDA assert "t >= 0 && t < n_classes", an embedding index out of range;
+        CUDA assert "t >= 0 && t < n_classes", an embedding index out of range,
+        TensorFlow's CTC refusing an empty label ("Labels length is zero in
+        batch N") or one longer than its frames; TensorFlow's CTC warning "No
+        valid path found." (a sample whose label its frames cannot align, given
+        an infinite loss) beside the inf/NaN loss it makes (decisive) or with no
+        loss logged after it (not decisive);
         in a run that diverged, NumPy's "invalid value encountered in log" warned
         from a box-encoding file (bbox_transform.py): the log of a box's negative
         width or height, a box whose x2 < x1 or y2 < y1.
@@ -239,7 +277,9 @@ def loss_scaler_skips(tl: Timeline) -> list[Finding]:
         (what a GradScaler's skipped step logs), or PyTorch's clip_grad_norm_
         warning of a non-finite norm ("Non-finite norm encountered in
         torch.nn.utils.clip_grad_norm_; continuing anyway") with a finite loss
-        logged after it.
+        logged after it, or TensorFlow's CTC warning "No valid path found."
+        with a finite loss logged after it (one sample got an infinite loss,
+        the run went on).
 
     Why it points to this cause:
         A scaler skips the update of a step whose fp16 gradients overflowed and
@@ -297,6 +337,7 @@ def loss_scaler_skips(tl: Timeline) -> list[Finding]:
             )
         )
     out += _clip_warning_outlived(tl)
+    out += _ctc_warning_outlived(tl)
     gn = tl.grad_norm
     if not out and gn is not None and len(gn):
         bad = ~np.isfinite(gn.values)
@@ -315,6 +356,31 @@ def loss_scaler_skips(tl: Timeline) -> list[Finding]:
                 )
             )
     return out
+
+
+def _ctc_warning_outlived(tl: Timeline) -> list[Finding]:
+    """TensorFlow's CTC 'No valid path found.' with a finite training loss logged after it: a sample it could
+    not align got an infinite loss in one batch, and training went on."""
+    warned = [(path, e) for path, e in tl.log_events if e.kind == "ctc_no_valid_path"]
+    if not warned:
+        return []
+    path, first = warned[0]
+    if _ctc_weight(tl, first.step) is not None:
+        return []
+    count = sum(int(e.values.get("count", 1)) for _, e in warned)
+    return [
+        Finding(
+            None,
+            f"{path} line {first.line}: TensorFlow's CTC found no valid path for a sample ({count} warning(s)), "
+            "and the loss logged after it stayed finite: an occasional sample whose label its frames cannot hold, "
+            "not a divergence.",
+            step=first.step,
+            source=path,
+            weight=SCALER_SKIPS_WEIGHT,
+            fix="Nothing to fix if it is occasional; if it comes every step, find the samples whose label is longer "
+            "than their output frames.",
+        )
+    ]
 
 
 def _clip_warning_outlived(tl: Timeline) -> list[Finding]:

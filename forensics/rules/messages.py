@@ -61,6 +61,16 @@ def label_fix(label: int, width: int) -> str:
     )
 
 
+CTC_EMPTY_FIX = (
+    "Drop the samples whose transcript is empty (an empty string, or every symbol filtered out by the vocabulary): "
+    "CTC needs at least one label per sample."
+)
+CTC_TOO_LONG_FIX = (
+    "Drop or shorten the samples whose label is longer than their output frames (input frames over the time "
+    "downsampling), or downsample less; ignore_longer_outputs_than_inputs=True makes TensorFlow skip them."
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Meaning:
     """What one observed message stands for."""
@@ -145,6 +155,29 @@ FAMILIES: dict[str, Family] = {
         _label_event_fix,
         "CUDA's device-side assert is most often a class index past the output layer; the message "
         "alone does not say so for certain.",
+    ),
+    "ctc_invalid_label": Family(
+        "data_or_labels",
+        _none,
+        lambda e: CTC_EMPTY_FIX if e.values.get("what") == "empty" else CTC_TOO_LONG_FIX,
+        "TensorFlow's CTC loss refused a sample's label before computing anything ('Labels length is zero in batch "
+        "N': an empty transcript; 'Not enough time for target transition sequence': a label longer than the "
+        "sample's frames) and the op failed: a data fault named by the framework, the job crashes, no divergence.",
+    ),
+    "ctc_no_valid_path": Family(
+        "data_or_labels",
+        _none,
+        _fixed(
+            "Find the samples whose label is longer than the model's output frames (input frames over the time "
+            "downsampling; a repeated symbol needs a blank between, one frame more) or empty: drop or shorten them, "
+            "or downsample less; ignore_longer_outputs_than_inputs=True makes TensorFlow skip the too-long ones. "
+            "An occasional warning in a run whose loss stays finite is harmless."
+        ),
+        "TensorFlow's CTC found no alignment of a sample's label to its frames with non-zero probability (a label "
+        "too long for the frames after the time downsampling, repeats needing blanks, an empty or mismatched "
+        "target) and gave that sample an infinite loss: beside a loss that goes inf or NaN, that sample is what "
+        "made it (data_or_labels); in a run whose loss stays finite after it, an occasional unalignable sample "
+        "(LOG005 calls it healthy).",
     ),
     "index_out_of_range": Family(
         "data_or_labels",

@@ -664,3 +664,114 @@ def box_term_nonfinite(tl: Timeline) -> list[Finding]:
             "and cropping) and boxes with NaN coordinates.",
         )
     ]
+
+
+# A cross-entropy is -sum(t * log p) over targets t in [0, 1] and probabilities p in (0, 1]: never below zero. A
+# float32 mean near zero rounds to a few 1e-7 below it at worst; past this margin below zero the value is no rounding.
+NEGATIVE_CE_MARGIN = 0.01
+# A cross-entropy below zero is impossible with targets in [0, 1]: the value proves the targets out of range as a
+# framework's own label check would (rules/framework.py's NAMED_FAULT_WEIGHT), once the name says cross-entropy.
+NEGATIVE_CE_WEIGHT = 0.9
+# Words that name a cross-entropy in a loss's tag (its words split at non-alphanumerics): PyTorch's BCELoss and
+# CrossEntropyLoss as projects name them, Keras's binary_crossentropy, Caffe's SoftmaxWithLoss top 'softmax_loss'.
+_CE_WORDS = frozenset({"bce", "ce", "xent", "crossentropy", "softmax", "bcewithlogits", "bceloss", "celoss"})
+# Words that say the series is not a cross-entropy alone: a sum or combination of terms (Dice + BCE, a total), a
+# likelihood or KL term (negative by design for densities), a GAN's terms (a generator's loss may be negative).
+_NOT_CE_ALONE_WORDS = frozenset(
+    {
+        "dice",
+        "jaccard",
+        "iou",
+        "lovasz",
+        "kl",
+        "kld",
+        "nll",
+        "elbo",
+        "lik",
+        "likelihood",
+        "logp",
+        "adv",
+        "gan",
+        "gen",
+        "disc",
+        "g",
+        "d",
+        "total",
+        "sum",
+        "combined",
+        "all",
+        "plus",
+        "reg",
+        "l1",
+        "l2",
+        "mse",
+    }
+)
+
+
+def _names_cross_entropy(tag: str) -> bool:
+    words = _term_words(tag)
+    ce = bool(words & _CE_WORDS) or {"cross", "entropy"} <= words
+    return ce and not (words & _NOT_CE_ALONE_WORDS)
+
+
+@rule(
+    "DATA010",
+    "cross-entropy-below-zero",
+    "data_or_labels",
+    ("labels_out_of_range",),
+    needs=("loss",),
+    decisive=True,
+)
+def negative_cross_entropy(tl: Timeline) -> list[Finding]:
+    """
+    What it detects:
+        A loss series whose name says it is a binary or categorical
+        cross-entropy alone (``bce``, ``ce``, ``xent``, ``cross_entropy``,
+        ``softmax_loss``; not a sum with a Dice, KL or likelihood term, not a
+        GAN's or a total) falling below zero by more than NEGATIVE_CE_MARGIN.
+
+    Why it points to this cause:
+        A cross-entropy is -sum(t * log p) with probabilities p in (0, 1], so
+        -log p >= 0; with targets t in [0, 1] (probabilities, one-hot rows,
+        binary masks) every term is >= 0 and so is the loss. It goes negative
+        only when targets leave [0, 1]: masks saved as 0..255 (BCELoss on
+        them runs to large negative values as the model learns to output 1),
+        soft labels that do not sum to 1, or labels that are not one-hot.
+        Losses that may be negative by design (log-likelihoods of densities,
+        KL terms, Dice + CE combinations, GAN generator losses) are left out
+        by their names.
+
+    Evidence it reports:
+        The series, the step of its first value below zero, and its lowest
+        value.
+
+    Fix to suggest:
+        Check the targets' range: scale masks to {0, 1} (mask / 255, or > 0),
+        give BCE probabilities in [0, 1] and CE class indices or one-hot rows.
+    """
+    out = []
+    for s in (tl.loss, *tl.other_losses, tl.val_loss):
+        if s is None or not len(s) or not _names_cross_entropy(s.tag):
+            continue
+        finite = np.isfinite(s.values)
+        below = finite & (s.values < -NEGATIVE_CE_MARGIN)
+        if not below.any():
+            continue
+        first = int(np.argmax(below))
+        lowest = float(s.values[finite].min())
+        out.append(
+            Finding(
+                "labels_out_of_range",
+                f"{s.source}: {s.tag!r}, a cross-entropy by its name, is {fmt_num(float(s.values[first]))} at "
+                f"{s.unit} {int(s.steps[first])} (lowest {fmt_num(lowest)}): a cross-entropy cannot go below zero "
+                "with targets in [0, 1], so the targets are outside it (masks saved as 0..255, labels that are "
+                "not probabilities or one-hot rows).",
+                NEGATIVE_CE_WEIGHT,
+                step=int(s.steps[first]),
+                source=s.source,
+                fix="Scale the targets into [0, 1] (a mask / 255, or mask > 0) and check that one-hot or soft "
+                "labels are probabilities; class indices belong to CrossEntropyLoss, not BCELoss.",
+            )
+        )
+    return out[:1]

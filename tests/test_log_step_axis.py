@@ -201,3 +201,22 @@ def test_a_record_with_no_nonfinite_point_places_the_log_s_after_its_last_one(tm
     assert nf.after_record and (nf.step, nf.last_finite_step) == (150, 150) and math.isnan(nf.value)
     assert "went non-finite after step 150" in report.verdict.summary
     assert [(n.step, n.source) for n, _ in report.timeline.nonfinite_set_aside] == [(40, "train.log")]
+    # the report says so everywhere: step 150 is the record's last finite point, not a non-finite one
+    md = report.to_markdown()
+    assert "First non-finite `loss` after step 150, the last recorded point" in md
+    assert "| 150 ← last recorded, non-finite after it |" in md and "← first non-finite" not in md
+
+
+def test_a_nan_straight_from_a_steady_loss_placed_after_the_record_is_said_after_it(tmp_path):
+    """The same with a loss that stays at its level (DATA005, a NaN straight from a normal loss): its message
+    says the NaN came after the record's last point, not at it (where the record holds a finite loss)."""
+    from forensics.rules.data_or_labels import sudden_nonfinite
+
+    log = "".join(_loop(s, 2.0 - s / 1000) for s in range(10, 160, 10))
+    run = _run(tmp_path, log + "".join(_loop(s, 2.0 - s / 1000) for s in (100, 110)) + _loop(120, math.nan), False)
+    rows = "".join(f"{2.0 - s / 1000:.4f},0,{s}\n" for s in range(10, 210, 10))
+    (run / "metrics.csv").write_text("train_loss,epoch,step\n" + rows)
+    report = forensics.analyze(run)
+    assert report.timeline.first_nonfinite.after_record and report.first_nonfinite_step == 200
+    (finding,) = sudden_nonfinite(report.timeline)
+    assert "straight to NaN after step 200, the last recorded point," in finding.message

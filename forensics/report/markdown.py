@@ -241,7 +241,9 @@ def _timeline_table(tl: Timeline) -> list[str]:
         if step == onset:
             mark = " ← onset"
         if step == nf:
-            mark = " ← first non-finite"
+            # a log's non-finite value placed after a record that stayed finite: this row is the record's last point
+            after = tl.first_nonfinite is not None and tl.first_nonfinite.after_record
+            mark = " ← last recorded, non-finite after it" if after else " ← first non-finite"
         for ch in tl.lr_changes:
             if ch.step == step and ch.kind != "drop":
                 mark += f" ← LR {ch.kind.replace('_', ' ')}"
@@ -439,10 +441,12 @@ def _timeline_intro(tl: Timeline) -> str:
     last = f"last finite at {nf.last_finite_step}" if nf.last_finite_step is not None else "no finite value before it"
     if nf.role == "val_loss" and nf.last_finite_step is not None:
         last = f"the training loss finite at {nf.last_finite_step}"  # what the divergence read from it stands on
-    out = (
-        f"First non-finite {md_code(nf.tag)} at {nf.unit} {nf.step} ({last}{every}); "
-        "a crashing writer may lose its last buffered points."
+    where = (
+        f"after {nf.unit} {nf.step}, the last recorded point"
+        if nf.after_record  # placed after a record that stayed finite: no step of its own to state
+        else f"at {nf.unit} {nf.step} ({last}{every})"
     )
+    out = f"First non-finite {md_code(nf.tag)} {where}; a crashing writer may lose its last buffered points."
     if nf.role == "val_loss":
         out += (
             " The training loss logged before it stays finite and none was logged after it: the validation loss, "

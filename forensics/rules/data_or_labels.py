@@ -497,12 +497,14 @@ def sudden_nonfinite(tl: Timeline) -> list[Finding]:
         weight = min(weight, SWELLING_GRADIENTS_CAP)
     if clean_sample_covers(tl, nf.step):
         weight = min(weight, FINITE_DATA_CAP)
+    # a log's value placed after a record that stayed finite has no step of its own (timeline._against_the_record)
+    at = f"after step {nf.step}, the last recorded point," if nf.after_record else f"at step {nf.step}"
     return [
         Finding(
             None if is_nan else "inf_in_inputs",  # NaN rows and Inf rows both give a NaN loss
             f"The {_CAUGHT_BY.get(nf.role, 'loss')} went from "
             f"{fmt_num(nf.last_finite_value)} (step {nf.last_finite_step}) straight to "
-            f"{fmt_num(nf.value)} at step {nf.step} with no climb before it"
+            f"{fmt_num(nf.value)} {at} with no climb before it"
             + (", and was finite again right after: one bad batch." if isolated else ".")
             + (f" Weights in {ck.path} (step {ck.step}) were finite." if ck is not None else ""),
             step=nf.step,

@@ -339,3 +339,17 @@ def test_dl4js_line_search_scaling_back_a_non_finite_step_is_a_skipped_step():
     )
     _, events, *_ = parse_log_text(f"{line}\n")
     assert [e.kind for e in events] == ["nonfinite_step_skipped"]
+
+
+def test_numpys_log_of_a_negative_box_size_alone_names_the_data(tmp_path):
+    # the warning and its source line as Python's warnings module prints them, with no loss logged after
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "train.log").write_text(NUMPY_WARNINGS[0][0] + "\n  targets_dh = np.log(gt_heights / ex_heights)\n")
+    rep = forensics.analyze(str(run))
+    assert rep.verdict.cause == "data_or_labels"
+    # NumPy's other warnings alone name nothing
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "train.log").write_text(NUMPY_WARNINGS[1][0] + "\n  x = np.log(p)\n")
+    assert forensics.analyze(str(other)).verdict.cause != "data_or_labels"

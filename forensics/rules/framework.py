@@ -33,20 +33,29 @@ OOM_WEIGHT = 0.3
 CTC_INF_POINTS = 1
 
 
+def _after_warning(tl: Timeline, step: int | None) -> str:
+    """What the training loss did after a warning printed at ``step`` (None: before any point was logged):
+    "beside" (its first non-finite point came at most CTC_INF_POINTS finite points later), "nonfinite" (it went
+    non-finite elsewhere, or the run diverged by another sign), "finite" (finite points logged after it and the
+    run did not diverge) or "nothing" (no point logged after it)."""
+    loss, nf = tl.loss, tl.first_nonfinite
+    if loss is None or not len(loss):
+        return "nonfinite" if tl.diverged else "nothing"
+    after = loss.steps > step if step is not None else np.ones(len(loss), dtype=bool)
+    if nf is not None:
+        between = np.isfinite(loss.values) & after & (loss.steps < nf.step)
+        beside = (step is None or nf.step >= step) and int(between.sum()) <= CTC_INF_POINTS
+        return "beside" if beside else "nonfinite"
+    if tl.diverged:
+        return "nonfinite"
+    return "finite" if bool((np.isfinite(loss.values) & after).any()) else "nothing"
+
+
 def _ctc_weight(tl: Timeline, step: int | None) -> float | None:
     """LOG001's weight for TensorFlow's 'No valid path found.' warned at ``step``: decisive beside the infinite
     loss it makes, unnamed-fault weight where no loss was logged after it, None (no finding: LOG005 says the run
     went on) where the loss stayed finite after it."""
-    loss, nf = tl.loss, tl.first_nonfinite
-    if loss is None or not len(loss) or step is None:
-        return UNNAMED_FAULT_WEIGHT
-    if nf is not None:
-        between = np.isfinite(loss.values) & (loss.steps > step) & (loss.steps < nf.step)
-        beside = nf.step >= step and int(between.sum()) <= CTC_INF_POINTS
-        return NAMED_FAULT_WEIGHT if beside else UNNAMED_FAULT_WEIGHT
-    if tl.diverged:
-        return UNNAMED_FAULT_WEIGHT
-    return None if bool((np.isfinite(loss.values) & (loss.steps > step)).any()) else UNNAMED_FAULT_WEIGHT
+    return {"beside": NAMED_FAULT_WEIGHT, "finite": None}.get(_after_warning(tl, step), UNNAMED_FAULT_WEIGHT)
 
 
 def _framework_findings(tl: Timeline, cause: str) -> list[Finding]:
@@ -58,8 +67,10 @@ def _framework_findings(tl: Timeline, cause: str) -> list[Finding]:
     )
     for path, e in tl.log_events:
         m = meaning(e)
-        if m is None or m.cause != cause or (e.kind == "numpy_fp_warning" and not tl.diverged):
-            continue  # NumPy's warning from host code is no fault of the run's alone: a divergence it explains
+        if m is None or m.cause != cause:
+            continue
+        if e.kind == "numpy_fp_warning" and _after_warning(tl, e.step) == "finite":
+            continue  # NumPy's warning from host code, and the loss stayed finite after it: no fault of the run's
         two_sided = e.kind == "label_out_of_range" and m.detail is None
         detail = None if sides_unknown and e.kind == "cuda_device_assert" else m.detail
         weight = (
@@ -103,9 +114,11 @@ def framework_data_fault(tl: Timeline) -> list[Finding]:
         valid path found." (a sample whose label its frames cannot align, given
         an infinite loss) beside the inf/NaN loss it makes (decisive) or with no
         loss logged after it (not decisive);
-        in a run that diverged, NumPy's "invalid value encountered in log" warned
-        from a box-encoding file (bbox_transform.py): the log of a box's negative
-        width or height, a box whose x2 < x1 or y2 < y1.
+        NumPy's "invalid value encountered in log" warned from a box-encoding
+        file (bbox_transform.py): the log of a box's negative width or height,
+        a box whose x2 < x1 or y2 < y1, in a run that diverged or whose log
+        holds no loss after the warning (with a finite loss after it, the run
+        went on: no finding).
         The message families and their meaning are listed under
         "Message families" below.
 

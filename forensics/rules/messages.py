@@ -273,9 +273,10 @@ FAMILIES: dict[str, Family] = {
         "value: a NaN made, as by the log or square root of a negative number), naming the operation. NumPy runs "
         "on the host, outside the framework's graph: the data pipeline, target encoding (a box of non-positive "
         "size gives 'invalid value encountered in log'), a metric. A weak sign kept as context: alone it is no "
-        "divergence, and the loss logged after it decides. Of a run that diverged, 'invalid value encountered in "
-        "log' warned from a file whose name says boxes (bbox_transform.py) is the log of a box's negative width or "
-        "height in the box-target encoding (NaN passes through log without a warning): LOG001 names the data.",
+        "divergence, and the loss logged after it decides. 'invalid value encountered in log' warned from a file "
+        "whose name says boxes (bbox_transform.py) is the log of a box's negative width or height in the box-target "
+        "encoding (NaN passes through log without a warning): LOG001 names the data, in a run that diverged or "
+        "whose log shows no loss after it (a finite loss after it says the run went on).",
     ),
     "exception": Family(None, _none, _none, "An uncaught exception of no known meaning: the job died, cause unknown."),
 }

@@ -331,6 +331,52 @@ def test_numpys_histogram_of_non_finite_values_is_a_divergence(tmp_path, line):
     assert rep.diverged
 
 
+def _traceback(frames: list[tuple[str, str, str]], line: str) -> list[str]:
+    # CPython's traceback format: '  File "{path}", line {n}, in {function}' then the source line indented
+    out = ["Traceback (most recent call last):"]
+    for path, function, source in frames:
+        out += [f'  File "{path}", line 10, in {function}', f"    {source}"]
+    return [*out, line]
+
+
+_NUMPY_FRAMES = [
+    ("/opt/venv/lib/python3.11/site-packages/numpy/lib/_histograms_impl.py", "histogram", "bin_edges = ..."),
+    ("/opt/venv/lib/python3.11/site-packages/numpy/lib/_histograms_impl.py", "_get_outer_edges", "raise ValueError("),
+]
+
+
+_SITE = "/opt/venv/lib/python3.11/site-packages"
+# torch.utils.tensorboard's SummaryWriter.add_histogram calls summary.histogram, which calls np.histogram
+_WRITER_FRAMES = [
+    ("train.py", "<module>", "writer.add_histogram(name, param, step)"),
+    (f"{_SITE}/torch/utils/tensorboard/writer.py", "add_histogram", "..."),
+    (f"{_SITE}/torch/utils/tensorboard/summary.py", "histogram", "..."),
+]
+# matplotlib's hist (pyplot.hist -> Axes.hist -> np.histogram) of a data column
+_PLOT_FRAMES = [
+    ("prepare.py", "<module>", "plt.hist(df['age'])"),
+    (f"{_SITE}/matplotlib/pyplot.py", "hist", "return gca().hist("),
+    (f"{_SITE}/matplotlib/axes/_axes.py", "hist", "m, bins = np.histogram("),
+]
+
+
+@pytest.mark.parametrize(
+    ("frames", "before", "diverged"),
+    [
+        (_WRITER_FRAMES, ["step 1 loss 2.0", "step 2 loss 1.9"], True),
+        (_WRITER_FRAMES, ["Loading data"], True),  # a writer's histogram is of the run's tensors
+        # a plot of a column holding NaN before any loss: the job died of it, which says nothing of the run
+        (_PLOT_FRAMES, ["Loading data"], False),
+        # drawn once the run has logged its loss, a histogram is of what it trains (its outputs, its weights)
+        (_PLOT_FRAMES, ["step 1 loss 2.0", "step 2 loss 1.9"], True),
+    ],
+)
+def test_numpys_histogram_is_a_divergence_where_it_is_of_the_run(tmp_path, frames, before, diverged):
+    line = "ValueError: autodetected range of [nan, nan] is not finite"
+    rep = _ctc_run(tmp_path, [*before, *_traceback(frames + _NUMPY_FRAMES, line)])
+    assert rep.diverged is diverged and rep.ending.ended == "crashed"
+
+
 def test_dl4js_line_search_scaling_back_a_non_finite_step_is_a_skipped_step():
     # deeplearning4j BackTrackLineSearch's log.warn("Value is infinite after jump. oldStep={}. score={}, score2={}...")
     line = (

@@ -1038,8 +1038,11 @@ class _LogParser:
             self.tb_state = 0
             return
         claimed = False
-        for ev in self.recent_fatal:
+        for ev in list(self.recent_fatal):
             if not ev.claimed and self.tb_start - LOOKBACK_LINES <= ev.line <= self.region_end:
+                if not self._loss_read() and _histogram_of_other_values(ev, exc.traceback):
+                    self._forget(ev)  # the exception stays, of no known meaning
+                    continue
                 ev.claimed = True
                 claimed = True
                 # a traceback cut before its exception line ends, as far as the log shows, on
@@ -1193,6 +1196,22 @@ class _LogParser:
         if ev.kind in _FATAL_KINDS:
             self.recent_fatal.append(ev)  # claimed by the exception raised next, if any
         return ev
+
+    def _loss_read(self) -> bool:
+        """A training or evaluation loss (or an unnamed value that may be one) was read so far."""
+        return bool(self.hf_points) or any(
+            t in _LOSS_TAGS or t == "val_loss" or t.startswith("_bare") for t, _, _ in self.series
+        )
+
+    def _forget(self, ev: _EventBuilder) -> None:
+        """Drop a kept event that the traceback after it shows to mean something else (_histogram_of_other_values)."""
+        if ev.count > 1:
+            ev.count -= 1  # the same message printed before is kept
+            return
+        self.events.remove(ev)
+        self.recent_fatal.remove(ev)
+        self.by_key = {k: e for k, e in self.by_key.items() if e is not ev}
+        self.kind_counts[ev.kind] -= 1
 
     # ------------------------------------------------------------ metrics
 
@@ -2417,6 +2436,27 @@ def _is_settings_dump(text: str) -> bool:
         return False
     head = text[:brace].strip().rstrip(":=").strip().lower()
     return bool(head) and head.split()[-1].endswith(_SETTINGS_WORDS)
+
+
+# NumPy's histogram raises "autodetected range of [nan, nan] is not finite" for any values it is given: it speaks of
+# a run's weights or gradients where a metrics writer's histogram called it (tensorboardX's and
+# torch.utils.tensorboard's add_histogram / summary.histogram, wandb's Histogram: a frame outside NumPy whose file or
+# function names a histogram), or once the run has logged a loss (a histogram of its weights, gradients or outputs
+# drawn while it trains). Raised before any loss through frames that show no such writer (matplotlib's hist of a
+# data column in a preprocessing script), it is a histogram of something else: its NaN is no divergence.
+_FRAME = re.compile(r'File "(?P<path>[^"]{1,1000})", line \d{1,9}, in (?P<function>[\w<>.]{1,200})')
+
+
+def _histogram_of_other_values(ev: _EventBuilder, frames: tuple[str, ...]) -> bool:
+    """NumPy's histogram message (a ``nonfinite_tensor`` it names) raised through a traceback that shows frames
+    and no histogram writer among them."""
+    if ev.kind != "nonfinite_tensor" or not str(ev.values.get("tensor", "")).startswith("a histogram's"):
+        return False
+    seen = [m for f in frames if (m := _FRAME.match(f)) is not None]
+    return bool(seen) and not any(
+        "histogram" in (m.group("path") + m.group("function")).lower() and "numpy" not in m.group("path").lower()
+        for m in seen
+    )
 
 
 def _trim_frames(frames: Iterable[str]) -> list[str]:

@@ -535,6 +535,8 @@ class Timeline:
     # plausible loss), "saturated" (pinned at a clamp), "collapsed" (fell to exactly 0 or froze on one value)
     exploded_verb: str = "exploded"
     loss_is_percentage: bool = False  # the loss is a percentage (Keras 'mape'): at 100 it is no BCELoss clamp
+    # the loss is the log of a perplexity printed beside it: a constant there is the perplexity's print cap, no clamp
+    loss_is_log_of_perplexity: bool = False
     onset: Onset | None = None
     lr_changes: tuple[LrChange, ...] = ()
     checkpoints: tuple[CheckpointView, ...] = ()
@@ -1690,6 +1692,21 @@ def _overflowed_exp(ppl: Series, loss: Series) -> np.ndarray:
     )
 
 
+def _log_of_perplexity(loss: Series | None, perplexities: list[tuple[Series, Series]]) -> bool:
+    """Is the training loss the natural log of a perplexity printed beside it at every point both hold (the
+    log reader takes it so where a line prints a perplexity and no loss)."""
+    if loss is None:
+        return False
+    at = dict(zip(loss.steps.tolist(), loss.values.tolist(), strict=True))
+    for ppl, of in perplexities:
+        if of is not loss:
+            continue
+        pairs = [(at[s], v) for s, v in zip(ppl.steps.tolist(), ppl.values.tolist(), strict=True) if s in at]
+        if pairs and all(v > 0 and math.isclose(x, math.log(v), rel_tol=1e-9, abs_tol=1e-9) for x, v in pairs):
+            return True
+    return False
+
+
 def _perplexities(run: RunData, loss: Series | None) -> list[tuple[Series, Series]]:
     """The perplexity series printed in the loss's own file, in its unit, each with the loss it is
     the exp of: the training loss, or for an evaluation's perplexity the evaluation loss printed
@@ -2281,6 +2298,7 @@ def build_timeline(run: RunData) -> Timeline:
     exploded_step = _exploded(loss, _adversarial(run, loss)) if first_nonfinite is None else None
     exploded_how = None
     exploded_verb = "exploded"
+    log_of_perplexity = False
     if first_nonfinite is None:
         perplexities = _perplexities(run, loss)
         classifier = loss is not None and any(
@@ -2292,7 +2310,10 @@ def build_timeline(run: RunData) -> Timeline:
         climbed = _climbed(perplexities)
         if climbed is not None and (exploded_step is None or climbed[0] < exploded_step):
             exploded_step, exploded_how = climbed
-        pinned = _pinned(loss, other_losses, percentage_loss(run, loss))
+        # a loss read as the log of its perplexity that sits at a constant is the perplexity's print cap (OpenNMT-py
+        # prints exp(min(loss, 100))), no clamp inside a cross-entropy: the perplexity's own tests above judge it
+        log_of_perplexity = _log_of_perplexity(loss, perplexities)
+        pinned = None if log_of_perplexity else _pinned(loss, other_losses, percentage_loss(run, loss))
         if pinned is not None and (exploded_step is None or pinned[0] <= exploded_step):
             exploded_step, exploded_how = pinned
             exploded_verb = "saturated"
@@ -2329,6 +2350,7 @@ def build_timeline(run: RunData) -> Timeline:
         exploded_how=exploded_how,
         exploded_verb=exploded_verb,
         loss_is_percentage=percentage_loss(run, loss),
+        loss_is_log_of_perplexity=log_of_perplexity,
         checkpoints=views,
         first_nonfinite_checkpoint=next((c for c in views if c.nonfinite_tensors), None),
     )

@@ -455,6 +455,10 @@ UNREAD_LOSSES = {
     # heldout10, found by its one blind measurement
     "basicsr_160_esrgan_l_d_real_0_32_l_d_fake_0_54_maintainer_seems_ok": "a GAN's 'l_d_real: x l_d_fake: y' alone",
     "deepctr_261_xdeepfm_total_loss_nan_from_batch_387_while_bce_finite": "bare 'batch: n <total> <bce> <acc>' prints",
+    "deeprecommender_25_own_data_rmse_8_08_then_nan_from_step_1000": (
+        "DeepRecommender's '[e, step] RMSE: x' (its per-epoch 'TRAINING RMSE loss' is read; the loss read at the blind "
+        "measurement was a PyTorch warning's source line, 'loss.data[0]')"
+    ),
     "deepxde_1208_lbfgs_loss_1e36_at_19000_then_nan_fixed_by_float64": (
         "DeepXDE's 'Step  Train loss  Test loss' table of lists"
     ),

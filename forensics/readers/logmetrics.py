@@ -380,7 +380,8 @@ _TWIN_READINGS = frozenset({"rt"})
 # Coqui TTS's Trainer, with several optimizers (a GAN's generator and discriminator), renames each optimizer's total
 # 'loss_{idx}' (and its 'grad_norm_{idx}') and prints it beside the terms it is the sum of: a total, never a term.
 _PER_OPTIMIZER_TOTAL = re.compile(r"loss_\d{1,2}")
-_LAST_FALLBACKS = ("err", "perplexity")
+_PERPLEXITY_NAME = "perplexity"
+_LAST_FALLBACKS = ("err", _PERPLEXITY_NAME)
 # with none of those either: a regression error of the whole prediction measured on the training data, by the core
 # of its name past the words of its reading and its stage ('rmse_trn' is 'rmse'; 'rmse_e_trn' is one target's
 # 'rmse_e'). Named with the training stage it is the loss's reading, not a metric beside it as an accuracy is: the
@@ -1326,6 +1327,8 @@ def main_loss_and_basis(
         own = [name for name in own if name in kept]
         return [*pairs, ("loss", math.fsum(kept.values()))], f"the sum of {', '.join(own)} (no total printed)"
     for fallback in _LAST_FALLBACKS:
+        if fallback == _PERPLEXITY_NAME and fallback in names:
+            return _loss_of_perplexity(pairs), f"the log of '{fallback}', the loss it is the exp of (no 'loss' printed)"
         if fallback in names:
             return _renamed(pairs, fallback), f"'{fallback}' (no 'loss' printed)"
     for core in _ERROR_CORES:
@@ -1378,6 +1381,19 @@ def _parts_of_a_term(terms: dict[str, float]) -> list[str]:
         kept = next(iter(named)) if len(named) == 1 else ""  # one part the others add up to is no part itself
         parts.extend(n for n in groups[w] if n != kept)
     return parts
+
+
+def _loss_of_perplexity(pairs: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """``pairs`` with the loss a printed perplexity is the exp of: its natural log, the mean cross-entropy
+    per token (seq2seq-attn's and OpenNMT's 'PPL: p'). The perplexity stays beside it, so the tests that
+    judge a perplexity (its implausible size, its climb) weigh it as they weigh one printed beside a
+    loss, and the loss's own tests (its size, its spikes) see nats, as they do for any cross-entropy: a
+    first perplexity of 350000 is a loss of 12.8, a vocabulary's chance level, no blown-up output.
+    A non-finite perplexity stays so in its log; one not above 0 is no exp of anything and is left
+    as printed."""
+    out = _without_bare_totals(pairs)
+    v = next(v for name, v in out if name == _PERPLEXITY_NAME)
+    return [*out, ("loss", math.log(v) if v > 0 else v)]
 
 
 def _renamed(pairs: list[tuple[str, float]], main: str) -> list[tuple[str, float]]:

@@ -514,6 +514,11 @@ _GLUED_EXC = re.compile(
 # A traceback's frame line, and a frame's source line that raises an exception with a literal message
 # (an f-string's placeholders are not filled in a traceback, so it says nothing of the values: left out)
 _FRAME = re.compile(r'\s{0,16}File "[^"\n]{1,500}", line \d{1,9}, in ')
+# Python's warnings print a warning as 'FILE:LINE: CATEGORY: MESSAGE' and under it the source line that raised it,
+# stripped and indented by two blanks (warnings.formatwarning): that line is code ('t_loss += loss.data[0]'),
+# no metric, however it reads.
+_PY_WARNING = re.compile(r"\S{0,500}\.py:\d{1,9}: \w{0,80}Warning: ")
+_WARNING_SOURCE_LINE = re.compile(r"  \S")
 _RAISE_LITERAL = re.compile(
     r"\s{1,64}raise (?P<type>(?:[A-Za-z_]\w{0,64}\.){0,4}[A-Za-z_]\w{0,64}(?:Error|Exception))"
     r"\((?P<q>['\"])(?P<msg>[^'\"\\\n{}]{1,300})(?P=q)\)\s{0,8}"
@@ -741,6 +746,7 @@ class _LogParser:
         self.tb_frames: deque[str] = deque(maxlen=TRACEBACK_KEEP_LINES)
         self.tb_step: int | None = None
         self.after_frame = False  # the line before was a traceback frame's 'File "...", line N, in f'
+        self.warning_line = -2  # the line of the last Python warning's 'FILE:LINE: CATEGORY: MESSAGE'
         self.tb_raise: tuple[str, int] | None = None  # the last frame's raise of a literal message, and its line
         self.exc: _EventBuilder | None = None
         self.exc_line = 0
@@ -898,6 +904,10 @@ class _LogParser:
             if raised:
                 self._raised_events(raised, seg.line)
         self.after_frame = text.lstrip().startswith("File ") and _FRAME.match(text) is not None
+        if "Warning: " in text and _PY_WARNING.match(text):
+            self.warning_line = seg.line
+        elif seg.line == self.warning_line + 1 and _WARNING_SOURCE_LINE.match(text):
+            return  # the warning's source line under it: code, no metric and no message
         if self.forward_fn is not None:
             if text[:1].isspace():
                 self.forward_trace.append(text.strip())

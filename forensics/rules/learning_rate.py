@@ -951,7 +951,10 @@ def loss_pinned_at_a_clamp(tl: Timeline) -> list[Finding]:
         element prints, so a loss that was higher (a sum, a regression loss
         converging from above) is no loss under that clamp. Nor a percentage
         error at 100 (Keras' 'mape', by its name or the metric printed beside
-        it): a net predicting 0 everywhere prints that, no BCELoss clamp.
+        it): a net predicting 0 everywhere prints that, no BCELoss clamp. Nor a
+        loss read as the log of the perplexity a line prints instead: a
+        constant there is the perplexity's print cap (OpenNMT-py's e^100),
+        which the timeline judges as a perplexity past any plausible one.
 
     Why it points to this cause:
         The loss sits exactly at -log(clamp) only when the probability the net
@@ -982,7 +985,10 @@ def loss_pinned_at_a_clamp(tl: Timeline) -> list[Finding]:
     if lo is None or tl.first_nonfinite is not None:
         return []
     hits = []
-    for s in (lo, *(t for t in tl.other_losses if t.unit == lo.unit and t.source == lo.source)):
+    # a loss that is the log of its printed perplexity sits at a constant at the perplexity's print cap, no clamp
+    for s in ((lo,) if not tl.loss_is_log_of_perplexity else ()) + tuple(
+        t for t in tl.other_losses if t.unit == lo.unit and t.source == lo.source
+    ):
         pinned = pinned_at_clamp(s, tl.loss_is_percentage and s is lo)
         if pinned is not None:
             hits.append((pinned[0], s.tag, pinned[1], s))

@@ -136,3 +136,34 @@ def test_a_nan_loss_behind_the_warnings_source_lines_is_read_and_the_run_diverge
 )
 def test_warning_look_alikes_keep_their_metrics(text):
     assert list(parse_log_text(text)[0]["loss"].values) == [2.0, 1.9, 1.8]
+
+
+# ---------------------------------------------------------------- LR013 on a record that begins mid-run
+
+
+def _keras_bar(start: int, losses: list[float], total: int = 1000) -> str:
+    # Keras 2.x generic_utils.Progbar (verbose=1), one redraw kept per line: '%d/%d [' + bar + ']'
+    # + ' - ETA: %d:%02d' + ' - %s: %.4f' per metric (the epoch's running mean)
+    fmt = " %d/%d [%s] - ETA: 3:%02d - loss: %.4f - rpn_class_loss: 0.0102\n"
+    rows = []
+    for i, v in enumerate(losses):
+        n = start + i
+        done = int(30 * n / total)
+        bar = "=" * (done - 1) + ">" + "." * (30 - done)
+        rows.append(fmt % (n, total, bar, 57 - i, v))
+    return "".join(rows)
+
+
+def test_a_nan_after_a_paste_that_starts_late_in_the_run_is_not_an_lr_that_never_learned(tmp_path):
+    # the paste keeps steps 803-808 of the epoch, a trained run's level, then the NaN at 829: whether the run
+    # learned before 803 is out of sight, so "diverged before it learned anything" has no ground
+    text = _keras_bar(803, [1.0229, 1.0221, 1.0218, 1.0209, 1.0203, 1.0193]) + _keras_bar(829, [math.nan] * 3)
+    rep, rules = _analyze(tmp_path, "late", text)
+    assert rep.diverged and "LR013" not in rules
+
+
+def test_a_nan_early_in_a_record_that_starts_with_the_run_still_weighs_the_lr(tmp_path):
+    # the same shape from the run's first steps: the record shows the loss never fell before the NaN
+    text = _keras_bar(1, [2.31, 2.35, 2.4, 2.38, 2.42, 2.45]) + _keras_bar(27, [math.nan] * 3)
+    rep, rules = _analyze(tmp_path, "early", text)
+    assert rep.diverged and "LR013" in rules

@@ -785,9 +785,11 @@ def nonfinite_before_learning(tl: Timeline) -> list[Finding]:
         an overflow is as likely), where a climb was seen before it (LR002's
         case from the start; a run that had trained first otherwise), where the
         NaN came fewer than 10 steps after a finite loss (or the start): logged
-        that densely a step size's climb would show, and where
+        that densely a step size's climb would show, where
         the loss was already huge before it (the blow-up reached the float
-        limit: the EXP rules' case).
+        limit: the EXP rules' case), and where the finite record begins past
+        halfway from the first update to the NaN (a paste of a run's last
+        lines: the level it shows is a trained run's).
 
     Why it points to this cause:
         A step size past the stability limit overshoots from the first updates:
@@ -800,7 +802,10 @@ def nonfinite_before_learning(tl: Timeline) -> list[Finding]:
         from the first logged point past the first step may have started on the
         initial weights too, so it weighs less. A loss still finite thousands of
         steps in trained stably at its LR, and a NaN first logged that late
-        shows nothing of how the run began: the rule is then silent. Where the LR is stated, LR006 and LR009
+        shows nothing of how the run began: the rule is then silent. So does a
+        finite record that begins late: a flat stretch there is a trained
+        run's plateau, which the faults out of a normal level strike as well,
+        not a loss that never fell. Where the LR is stated, LR006 and LR009
         judge it against its optimizer's usual range and this rule stays silent;
         where it is not, the log cannot rule the step size out, and a run dead
         before it learned is the commonest picture of one too high.
@@ -835,6 +840,11 @@ def nonfinite_before_learning(tl: Timeline) -> list[Finding]:
     if tl.loss.unit == "step" and nf.step - last_finite_step < HIDDEN_CLIMB_STEPS:
         return []  # logged densely enough to show a climb, and none came: a sudden NaN
     if before.size:
+        first_step = int(s[(s < nf.step) & np.isfinite(v)][0])
+        if first_step - FIRST_UPDATE_STEP > nf.step - first_step:
+            # the record begins past halfway to the NaN (a paste's last lines): what it shows is a trained run's
+            # level, and whether the run learned before it is out of sight
+            return []
         first, last = float(before[0]), float(before[-1])
         if first > 0 and (last < NO_PROGRESS_FRACTION * first or float(before.min()) < UNSETTLED_LOSS_FRACTION * first):
             return []  # it was learning: a fault that strikes out of a normal, falling loss

@@ -25,6 +25,20 @@ def test_every_rule_documents_what_why_evidence_and_fix(rule_id):
     assert all(d in DETAILS for d in r.details)
 
 
+# Every report quotes the first sentence of a cited rule's "What it detects" under "Rules cited" (report/markdown.py,
+# _rules_cited): one readable line. The longest is about 630 characters; LOG001's grew to 1,000 by appending each
+# new message family to it (CTC, NumPy's box warning), which a reader of a plain label error then had to read.
+MAX_CITED_SENTENCE_CHARS = 700
+
+
+@pytest.mark.parametrize("rule_id", sorted(REGISTRY))
+def test_the_sentence_a_report_quotes_of_each_rule_stays_one_readable_line(rule_id):
+    from forensics.report.markdown import sentences
+
+    first = sentences(" ".join(REGISTRY[rule_id].section("What it detects").split()))[0]
+    assert len(first) <= MAX_CITED_SENTENCE_CHARS, f"{rule_id}: {len(first)} characters"
+
+
 def test_every_threshold_constant_has_a_rationale():
     text = catalogue_markdown()
     thresholds = [line for line in text.splitlines() if line.startswith("- `")]

@@ -108,9 +108,9 @@ def framework_data_fault(tl: Timeline) -> list[Finding]:
         A message in the job log that the framework prints for a fault in the
         data: TensorFlow's "Received a label value of N which is outside the
         valid range of [0, K)", PyTorch's "Target N is out of bounds" or the
-        CUDA assert "t >= 0 && t < n_classes", an embedding index out of range,
-        TensorFlow's CTC refusing an empty label ("Labels length is zero in
-        batch N") or one longer than its frames; TensorFlow's CTC warning "No
+        CUDA assert "t >= 0 && t < n_classes", an embedding index out of range.
+        Also TensorFlow's CTC refusing an empty label ("Labels length is zero
+        in batch N") or one longer than its frames; TensorFlow's CTC warning "No
         valid path found." (a sample whose label its frames cannot align, given
         an infinite loss) beside the inf/NaN loss it makes (decisive) or with no
         loss logged after it (not decisive);

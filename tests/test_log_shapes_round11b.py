@@ -372,3 +372,25 @@ def test_a_term_split_by_its_samples_beside_it_is_summed_once():
 def test_look_alikes_of_a_split_term_are_summed_as_before(line, loss):
     found, _ = main_loss_and_basis(scan_line(line).pairs)
     assert dict(found)["loss"] == pytest.approx(loss)
+
+
+# ---------------------------------------------------------------- the line under a Python warning
+
+
+def _keras_bar(current: int, target: int, loss: str) -> str:
+    # Keras 2 Progbar.update: ('%' + str(numdigits) + 'd/%d [') % (current, target), the bar, '] - ETA: ...' and
+    # ' - %s: %.4f' per metric
+    digits = len(str(target))
+    return f"{current:{digits}d}/{target} [==>...........................] - ETA: 1s - loss: {loss}"
+
+
+@pytest.mark.parametrize("source", ["", "    return np.mean(x)"])
+def test_a_progress_bar_right_under_a_python_warning_is_read(source):
+    # warnings.formatwarning prints the warning's source line under it only when the source is at hand; a bar line
+    # opening with its padded count is the job's own either way (a statement does not open with a number)
+    import warnings
+
+    warning = warnings.formatwarning("invalid value encountered in less", RuntimeWarning, "callbacks.py", 10, source)
+    text = "".join(_keras_bar(i, 100, f"{2.0 - i / 100:.4f}") + "\n" for i in range(1, 5))
+    series, *_ = parse_log_text(text + warning + _keras_bar(5, 100, "nan") + "\n")
+    assert math.isnan(series["loss"].values[-1]) and len(series["loss"]) == 5

@@ -516,9 +516,11 @@ _GLUED_EXC = re.compile(
 _FRAME = re.compile(r'\s{0,16}File "[^"\n]{1,500}", line \d{1,9}, in ')
 # Python's warnings print a warning as 'FILE:LINE: CATEGORY: MESSAGE' and under it the source line that raised it,
 # stripped and indented by two blanks (warnings.formatwarning): that line is code ('t_loss += loss.data[0]'),
-# no metric, however it reads.
+# no metric, however it reads. A statement does not open with a number, and the source line is left out where the
+# source is not at hand, so a line opening with a digit is the job's own: Keras's progress bar pads its count to its
+# total's width ('  5/100 [==>...] - loss: nan') and may come right after a warning.
 _PY_WARNING = re.compile(r"\S{0,500}\.py:\d{1,9}: \w{0,80}Warning: ")
-_WARNING_SOURCE_LINE = re.compile(r"  \S")
+_WARNING_SOURCE_LINE = re.compile(r"  [^\s\d]")
 _RAISE_LITERAL = re.compile(
     r"\s{1,64}raise (?P<type>(?:[A-Za-z_]\w{0,64}\.){0,4}[A-Za-z_]\w{0,64}(?:Error|Exception))"
     r"\((?P<q>['\"])(?P<msg>[^'\"\\\n{}]{1,300})(?P=q)\)\s{0,8}"

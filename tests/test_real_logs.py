@@ -453,31 +453,19 @@ def test_the_framework_messages_people_pasted_are_in_the_catalogue(split):
 # Real logs that print a loss the extractor does not read yet, each with why (docs/logs.md).
 UNREAD_LOSSES = {
     # heldout10, found by its one blind measurement
-    "basicsr_160_esrgan_l_d_real_0_32_l_d_fake_0_54_maintainer_seems_ok": "a GAN's 'l_d_real: x l_d_fake: y' alone",
-    "deepctr_261_xdeepfm_total_loss_nan_from_batch_387_while_bce_finite": "bare 'batch: n <total> <bce> <acc>' prints",
     "deeprecommender_25_own_data_rmse_8_08_then_nan_from_step_1000": (
         "DeepRecommender's '[e, step] RMSE: x' (its per-epoch 'TRAINING RMSE loss' is read; the loss read at the blind "
         "measurement was a PyTorch warning's source line, 'loss.data[0]')"
-    ),
-    "deepxde_1208_lbfgs_loss_1e36_at_19000_then_nan_fixed_by_float64": (
-        "DeepXDE's 'Step  Train loss  Test loss' table of lists"
-    ),
-    "dsvt_31_fp16_within_100_iters_loss_hm_nan_tensorboardx_nan_or_inf_warnings": (
-        "OpenPCDet's tqdm postfix 'loss_hm=.., loss=..'"
-    ),
-    "eesen_73_tedlium_iter_14_obj_minus_8_7_to_minus_8_6e29_token_acc_97_to_4": (
-        "EESEN's 'Obj(log[Pzx]) = x' (a log-likelihood)"
     ),
     "espnet_2771_malach_on_ami_recipe_empty_tokenid_loss_inf_grad_norm_nan_skipped": (
         "only ESPnet's 'loss (=inf) is not correct'"
     ),
     "espnet_863_ami_ctc_loss_nan_huge_negative_warnings_ignored_harmless": "only ESPnet's 'loss (=x) is not correct'",
-    "keras_frcnn_25_voc_epoch_1884_loss_class_cls_1_49_acc_0_57_lr_1e_7_pushed_by_mistake": (
-        "comma-separated 'name,x,name,x'"
-    ),
-    "keras_rl_36_ddpg_pendulum_reward_improves_to_minus_132_then_reward_nan_interval_5": (
-        "keras-rl's '- loss: x' interval line"
-    ),
+    # (and seven more, read since, twelfth round: keras-frcnn's comma-separated 'name,x,name,x' record; keras-rl's
+    # '50 episodes - ... - loss: x' under its interval's bar; OpenPCDet's 'epochs' bar with the iteration's postfix
+    # (DSVT); DeepXDE's 'Step  Train loss  Test loss' table of bracketed lists, each the sum of its terms; DeepCTR
+    # users' bare 'batch: n <total> <bce> <acc>', read by position; EESEN's 'Obj(log[Pzx]) = x', a log-likelihood,
+    # read negated; BasicSR's 'l_d_real: x l_d_fake: y' alone, the discriminator's loss)
     # (heldout9's blind measurement found these, read since: DeePMD-kit's lcurve.out, a table under a '#' header whose
     # loss is the training RMSE and whose v3.0.0a1 header names validation columns the rows lack; darknet's 'N: loss,
     # avg avg, ...'; gan-intro's bare '<step>: <loss_d>\t<loss_g>' rows, read by position; graph_nets' 'Ltr x, Lge y';

@@ -406,8 +406,10 @@ _TRAIN_WORDS = frozenset({"train", "training", "tr", "trn", "main"})  # chainer'
 # A line that names no metric cannot give one: a cheap test before tokenizing (every alias
 # above contains one of these, or "l.r", "learning" or "err")
 # "rpn_" hints at faster-rcnn.pytorch's bare head terms (_HEAD_TERM), whose names hold no metric word; "ltr", "lge"
-# at graph_nets' abbreviated losses
-_HINT_WORDS = tuple(dict.fromkeys(w.lower() for w in (*_METRIC_WORDS, "l.r", "learning", "err", "rpn_", "ltr", "lge")))
+# at graph_nets' abbreviated losses; "l_g_", "l_d_" at BasicSR's loss names (l_g_pix, l_d_real: _LOSS_TERM)
+_HINT_WORDS = tuple(
+    dict.fromkeys(w.lower() for w in (*_METRIC_WORDS, "l.r", "learning", "err", "rpn_", "ltr", "lge", "l_g_", "l_d_"))
+)
 
 
 def names_a_metric(text: str) -> bool:
@@ -1299,6 +1301,12 @@ def main_loss_and_basis(
     if "val_loss" in names or "test_loss" in names:
         return _without_bare_totals(pairs), None
     own = [name for name in losses if not _words_of(name) & _DISCRIMINATOR_WORDS]
+    if not own and len(losses) >= MIN_SUMMED_TERMS and len(terms) == len(losses):
+        # only the discriminator's terms printed (BasicSR's ESRGAN: 'l_d_real: x l_d_fake: y', each backpropagated
+        # into the discriminator, which minimises their sum): no generator loss to read, the discriminator's loss is
+        # the run's one loss series, said so in the note (as one 'D loss' alone is read)
+        value = math.fsum(v for name, v in pairs if name in losses)
+        return [*pairs, ("loss", value)], f"the discriminator's loss, the sum of {', '.join(losses)} (no other printed)"
     totals = [name for name in own if _words_of(name) & _TOTAL_WORDS]
     if not totals and len(own) >= MIN_SUMMED_TERMS:
         totals = [name for name in names if readings[name][0] in _TOTAL_WORDS]  # "x y w h conf cls total"
@@ -1453,6 +1461,71 @@ def _is_loss_term(name: str) -> bool:
         and not name.startswith(("val", "eval", "test", "valid"))
         and (name.endswith("loss") or not any(w in name for w in _LOSS_SETTING_WORDS))
     )
+
+
+# ---------------------------------------------------------------- other shapes
+
+
+# Names and values alternating, separated by commas, the whole line (keras-frcnn's epoch summary and CSV-ish
+# loggers that write a dict's items flat: 'loss_rpn_cls,0.77,loss_rpn_regr,0.11,...,elapsed_time,9.77'); at least
+# two pairs, every name an identifier: a CSV header (names only) or a data row (numbers only) is neither
+_COMMA_NAME = r"[A-Za-z_][\w./-]{0,63}"
+_COMMA_VALUE = r"[-+]?(?:\d{1,30}(?:\.\d{0,30})?(?:[eE][-+]?\d{1,4})?|\.\d{1,30}|nan|inf)"
+MAX_COMMA_PAIRS = 64
+_COMMA_PAIRS = re.compile(
+    rf"[ \t]{{0,16}}{_COMMA_NAME},[ \t]?{_COMMA_VALUE}"
+    rf"(?:,[ \t]?{_COMMA_NAME},[ \t]?{_COMMA_VALUE}){{1,{MAX_COMMA_PAIRS - 1}}},?[ \t]{{0,16}}",
+    re.IGNORECASE,
+)
+
+
+def comma_pairs(line: str) -> LineMetrics | None:
+    """A line of 'name,value,name,value,...' alone, read as the same names and values printed 'name: value'."""
+    if line.count(",") < 3 or _COMMA_PAIRS.fullmatch(line) is None:
+        return None
+    items = [item.strip() for item in line.strip().rstrip(",").split(",")]
+    return scan_line(" ".join(f"{name}: {value}" for name, value in zip(items[::2], items[1::2], strict=True)))
+
+
+# A log-likelihood printed as the objective the trainer maximises: EESEN's CTC trainer (net/ctc-loss.cc) logs
+# 'Obj(log[Pzx]) = x' per block of sequences, the mean log-probability of the label sequences, higher is better.
+# The loss it minimises is its negative (the CTC loss); a run that blows up prints it hugely negative.
+_LOG_LIKELIHOOD = re.compile(rf"\bObj\(log\[Pzx\]\)[ \t]{{0,8}}=[ \t]{{0,8}}({_COMMA_VALUE})(?![\w.])", re.IGNORECASE)
+LOG_LIKELIHOOD_BASIS = "the negative of 'Obj(log[Pzx])', the log-likelihood the CTC trainer maximises"
+
+
+# Kaldi's nnet3 trainer (src/nnet3/nnet-training.cc, ObjectiveFunctionInfo::PrintStatsForThisPhase) logs per phase of
+# minibatches "Average objective function for '<output>' for minibatches A-B is X over W frames." (with auxiliary
+# objectives "is X + a + b = S over"; a short phase "... using N minibatches in  minibatch range A-B is ..."): the
+# objective is the log-likelihood of the targets (cross-entropy's negative; -0.5 x the squared error for a quadratic
+# output), maximised. The main output's ('output') is the run's; its loss is the negative, at the phase's last
+# minibatch.
+_KALDI_OBJECTIVE = re.compile(
+    rf"Average objective function for '(?P<name>[\w.-]{{1,64}})'? (?:for minibatches|using \d{{1,12}} minibatches in "
+    rf"{{1,2}}minibatch range) \d{{1,12}}-(?P<end>\d{{1,12}}) is (?P<objf>{_COMMA_VALUE})"
+    rf"(?: \+ {_COMMA_VALUE}(?: \+ {_COMMA_VALUE}){{0,15}} = (?P<sum>{_COMMA_VALUE}))? over ",
+    re.IGNORECASE,
+)
+KALDI_OBJECTIVE_BASIS = "the negative of the objective (a log-likelihood) Kaldi's nnet3 trainer maximises"
+
+
+def kaldi_objective(line: str) -> LineMetrics | None:
+    """The loss of one of Kaldi nnet3's per-phase objective lines (:data:`_KALDI_OBJECTIVE`), for the main output only,
+    stepped at the phase's last minibatch; None for any other line."""
+    m = _KALDI_OBJECTIVE.search(line) if "objective function for" in line else None
+    if m is None or m.group("name") != "output":
+        return None
+    value = parse_number(m.group("sum") or m.group("objf"))
+    if value is None:
+        return None
+    return LineMetrics(pairs=[("loss", -value)], counters=[("step", int(m.group("end")), None)])
+
+
+def negated_log_likelihood(line: str) -> float | None:
+    """The loss of a line printing the log-likelihood objective (:data:`_LOG_LIKELIHOOD`): its negative."""
+    m = _LOG_LIKELIHOOD.search(line) if "Pzx" in line else None
+    value = parse_number(m.group(1)) if m else None
+    return None if value is None else -value
 
 
 # ---------------------------------------------------------------- JSON lines
@@ -1877,6 +1950,34 @@ def row_metrics(
         elif tag is not None:
             out.pairs.append((tag, v))
     return out
+
+
+# A table row whose cells are lists of numbers (DeepXDE's TrainingDisplay: 'Step', 'Train loss', 'Test loss', 'Test
+# metric' padded to the cells' widths, each loss cell list_to_str of the per-term losses, '[{:.2e}, ...]', an empty
+# list where no metric is set): the step, then nothing but such lists. DeepXDE minimises the sum of the terms it lists
+# (each already multiplied by its loss weight), so a loss cell reads as that sum.
+MAX_LIST_TERMS = 64
+_NUMBER_LIST = rf"\[(?:{_NUMBER_TEXT}(?:,[ \t]{{0,4}}{_NUMBER_TEXT}){{0,{MAX_LIST_TERMS - 1}}})?\]"
+_LIST_CELLS_ROW = re.compile(
+    rf"[ \t]{{0,16}}\d{{1,12}}(?:[ \t]{{1,64}}{_NUMBER_LIST}){{1,8}}[ \t]{{0,64}}", re.IGNORECASE
+)
+_LIST_CELL = re.compile(_NUMBER_LIST, re.IGNORECASE)
+LIST_CELLS_BASIS = "the sum of each loss cell's listed terms (the weighted terms the toolkit adds into its loss)"
+
+
+def summed_list_cells(line: str) -> str | None:
+    """``line`` with each list of numbers replaced by their sum, padded to the list's width so that the cells stay
+    under their header's columns (an empty list by blanks: no value); None for a line of any other shape."""
+    if _LIST_CELLS_ROW.fullmatch(line) is None:
+        return None
+
+    def total(m: re.Match[str]) -> str:
+        values = [parse_number(v) for v in m.group(0)[1:-1].split(",") if v.strip()]
+        if not values or None in values:
+            return " " * len(m.group(0))
+        return f"{sum(v for v in values if v is not None):.6g}".ljust(len(m.group(0)))
+
+    return _LIST_CELL.sub(total, line)
 
 
 # ---------------------------------------------------------------- bracketed status lines

@@ -100,6 +100,9 @@ from forensics.readers.logmessages import guard_frame, match_messages
 from forensics.readers.logmetrics import (
     ALIASES,
     COMMENT_MARKER,
+    KALDI_OBJECTIVE_BASIS,
+    LIST_CELLS_BASIS,
+    LOG_LIKELIHOOD_BASIS,
     MAX_BOX_ROWS,
     MAX_TOKENS,
     STAGE_LABEL,
@@ -108,6 +111,7 @@ from forensics.readers.logmetrics import (
     box_metrics,
     box_row,
     column_starts,
+    comma_pairs,
     header_columns,
     headerless_layouts,
     headerless_row,
@@ -115,18 +119,21 @@ from forensics.readers.logmetrics import (
     is_darknet_line,
     is_table_delimiter,
     json_metrics,
+    kaldi_objective,
     letter_metrics,
     main_loss_and_basis,
     main_loss_of,
     names_a_metric,
     names_an_evaluation,
     nan_note_columns,
+    negated_log_likelihood,
     nonfinite_value,
     only_terms,
     postfix_letter_terms,
     row_metrics,
     scan_line,
     status_line_metrics,
+    summed_list_cells,
 )
 from forensics.readers.safe_open import open_binary
 from forensics.records import CUT_TRACEBACK, STEP_MAX, LogData, LogEvent, Plan, ScalarSeries, Source, Status, step_of
@@ -423,6 +430,11 @@ _KERAS_EPOCH = re.compile(r"^\s*Epoch\s+(\d+)/(\d+)\s*$")
 # verbose=2: "10/10 - 0s - loss: nan - acc: 0.6"
 _KERAS_PROGRESS = re.compile(r"^\s*(\d+)/(\d+)\s+(?:\[[=>.]*\]|━+|-\s)")
 _KERAS_NO_COUNTER = re.compile(r"^\s*-\s+\d+s\s+-\s+[A-Za-z_]\w*:\s")  # Keras 2.2 verbose=2: " - 1s - loss: 0.6"
+# keras-rl's TrainIntervalLogger (rl/callbacks.py) opens each interval of steps with 'Interval {} ({} steps
+# performed)' and a Progbar over the interval's steps, and closes it with '{} episodes - episode_reward: {:.3f}
+# [{:.3f}, {:.3f}]' then ' - {name}: {mean:.3f}' per metric (the interval's means): the interval is read as Keras's
+# epoch, its summary at the bar's last step
+_KERAS_INTERVAL = re.compile(r"^\s*Interval (\d{1,12}) \(\d{1,19} steps performed\)\s*$")
 _KERAS_PAIR = re.compile(r"(?:^|\s)-\s+([A-Za-z_][\w./-]*):\s+(" + _NUM + ")", re.IGNORECASE)
 
 # tqdm: "desc:  12%|█▎  | 8/64 [00:00<00:02, 21.49it/s, gnorm=nan, loss=nan]"
@@ -435,6 +447,8 @@ _RICH_COUNTER = re.compile(r"(?<!\S)(?P<n>\d{1,19})/(?P<total>\d{1,19})[ \t]{1,6
 _RICH_BAR_CHARS = " \t━╸╺╼╾"
 _COLON_PAIR = re.compile(r"(?:^|\s)([A-Za-z_][\w./-]{0,63}):\s{1,64}(" + _NUM + ")", re.IGNORECASE)
 _NON_TRAIN_BAR = re.compile(r"valid|sanity|test|predict|eval|writing|loading|download|map|tokeniz", re.IGNORECASE)
+_EPOCHS_BAR = "epochs"  # a bar over the epochs (tqdm.trange(..., desc="epochs")): its count is no step
+_ACCUMULATED_ITER = re.compile(r"\btotal_it=(\d{1,19})(?!\d)")  # OpenPCDet's inner bar: set_postfix(total_it=...)
 _EPOCH_DESC = re.compile(r"^\s*Epoch\s+(\d+)(?:/(\d+))?\b", re.IGNORECASE)
 
 # Hugging Face Trainer: "{'loss': '2.31', 'grad_norm': 'nan', 'learning_rate': '5e-05', 'epoch': '0.4'}"
@@ -724,6 +738,8 @@ class _LogParser:
         self._inferred_series: set[str] = set()  # built series with a step worked out (set by _build_series)
         self.keras_spe: int | None = None
         self.keras_stop: tuple[int, int] | None = None  # (epoch, batch) where TerminateOnNaN fired
+        self.keras_last: tuple[int, int] | None = None  # (line, step) of the last Keras progress bar read
+        self.bar_total_it: int | None = None  # OpenPCDet's iteration counter, the last 'total_it=' a bar showed
         self.generic_epoch: int | None = None
         self.generic_epoch_base: int | None = None
         self.last_rich_step: int | None = None
@@ -1307,6 +1323,9 @@ class _LogParser:
             self.keras_epoch = epoch
             self.keras_epochs = int(m.group(2)) or None
             return
+        if "Interval " in text and (m := _KERAS_INTERVAL.match(text)) is not None:
+            self.keras_epoch, self.keras_epochs, self.keras_stop = max(int(m.group(1)), 1), None, None
+            return
         rest = text
         offset = 0
         if "%|" in text:
@@ -1345,6 +1364,15 @@ class _LogParser:
             found = pairs(_KERAS_PAIR, rest, offset)
             self._epoch_level(self.keras_epoch, 1, found, line, "keras")
             return
+        if self.keras_last is not None and line - self.keras_last[0] == 1 and " - " in rest:
+            # the line right under a Keras bar printing its ' - name: value' pairs after a prefix of its own
+            # (keras-rl's interval summary, '50 episodes - episode_reward: ... - loss: ...'): the bar's last step's
+            found = pairs(_KERAS_PAIR, rest, offset)
+            if found:
+                for tag, val in found:
+                    self._put(tag, self.keras_last[1], val, "keras", inferred=True)
+                self._saw_metrics(line, self.keras_last[1])
+                return
         if offset == 0 or rest.strip():
             if at_eof:  # the job was killed while printing: a number touching the end may be cut short
                 rest = rest.rstrip()
@@ -1360,6 +1388,7 @@ class _LogParser:
             step = base + self.keras_stop[1] + 1  # the epoch ended where TerminateOnNaN stopped it
         for tag, val in found:
             self._put(tag, step, val, "keras", inferred=True)  # epochs before x the bar's total, + its count
+        self.keras_last = (line, step)
         if found:
             self._saw_metrics(line, step)
 
@@ -1378,6 +1407,12 @@ class _LogParser:
             desc = desc[1:-1].strip()
         n, total = int(bar.group("n")), int(bar.group("total"))
         if desc and _NON_TRAIN_BAR.search(desc):
+            return
+        info = bar.group("info") or ""
+        if "total_it=" in info and (it := _ACCUMULATED_ITER.search(info)) is not None:
+            self.bar_total_it = int(it.group(1))
+        if desc.lower() == _EPOCHS_BAR:
+            self._epochs_bar(bar, n, line, end_ok)
             return
         if desc and self._bar_row(desc, n, total, line):
             return
@@ -1402,7 +1437,6 @@ class _LogParser:
             if total != self.main_bar_total:
                 return  # a nested bar (HF evaluation) or another loop
             step = n
-        info = bar.group("info") or ""
         info_start = bar.start("info") if bar.group("info") is not None else 0
         postfix = info[: max(end_ok - info_start, 0)]
         # the bar's main loss as a line's (NeMo's 'reduced_train_loss=', a loss term alone)
@@ -1419,6 +1453,24 @@ class _LogParser:
             self._saw_metrics(line, step, bar=True)
         elif not em and -STEP_MAX <= step <= STEP_MAX:
             self.cur_step = step if self.cur_step is None else max(self.cur_step, step)
+
+    def _epochs_bar(self, bar: re.Match[str], n: int, line: int, end_ok: int) -> None:
+        """A bar over the epochs (OpenPCDet's tools/train_utils: tqdm.trange(..., desc='epochs'), its postfix set to
+        the last iteration's disp_dict, 'loss=.., lr=..'): its count is the epochs done, its values the running
+        iteration's, placed at the iteration counter the inner bar shows ('total_it=N'), else at the running epoch."""
+        info_start = bar.start("info") if bar.group("info") is not None else 0
+        postfix = (bar.group("info") or "")[: max(end_ok - info_start, 0)]
+        found, basis = main_loss_and_basis(_bar_values(postfix))
+        if not found:
+            return
+        if basis is not None and not self.loss_basis:
+            self.loss_basis = basis
+        if self.bar_total_it is None:
+            self._epoch_level(n + 1, 1, found, line, "tqdm")  # tqdm counts the epochs done: the running one is n + 1
+            return
+        for tag, val in found:
+            self._put(tag, self.bar_total_it, val, "tqdm")
+        self._saw_metrics(line, self.bar_total_it, bar=True)
 
     def _bar_row(self, desc: str, n: int, total: int, line: int) -> bool:
         """A bar whose description is a row under the header printed before it (ultralytics YOLO:
@@ -1514,7 +1566,9 @@ class _LogParser:
         emitter = "print" if not self.rank else f"rank{self.rank}"
         for i, v in enumerate(values):
             if v is not None:
-                self._put(f"{_BARE_COLUMN_TAG}{len(values)}_{i}", int(row.group("step")), v, emitter)
+                self._put(
+                    f"{_BARE_COLUMN_TAG}{len(values)}_{i}", int(row.group("step") or row.group("counted")), v, emitter
+                )
 
     def _values_of_message(self, pairs: list[tuple[str, float]], line: int) -> bool:
         """Counter-less values printed right after a message that named its step (a NaN guard's
@@ -1548,7 +1602,10 @@ class _LogParser:
                 # no other writer's line; it may say which columns print NaN for missing data
                 self.nan_missing |= nan_note_columns(text, self.columns)
                 return
-            lm = row_metrics(self.columns, text, self.column_starts, self.nan_missing)
+            cells = summed_list_cells(text) if "[" in text else None
+            lm = row_metrics(self.columns, cells or text, self.column_starts, self.nan_missing)
+            if cells is not None and lm is not None and any(t == "loss" for t, _ in lm.pairs):
+                self.loss_basis = self.loss_basis or LIST_CELLS_BASIS
             if lm is not None and self.stray_lines and not _left_aligned(text, self.column_starts):
                 lm, self.columns = None, None  # a line of another shape after the stray one: the table had ended
             elif lm is not None:
@@ -1565,6 +1622,10 @@ class _LogParser:
             # a new header among such lines takes the columns' place below
         if lm is None and self.layouts and self.columns is None:
             lm = next((r for cols in self.layouts if (r := row_metrics(cols, text)) is not None), None)
+        if lm is None and text.count(",") >= 3:
+            lm = comma_pairs(text)
+        if lm is None and "objective function for" in text and (lm := kaldi_objective(text)) is not None:
+            self.loss_basis = self.loss_basis or KALDI_OBJECTIVE_BASIS
         if lm is None and "{" in text and '"' in text:
             lm = json_metrics(text)
         if lm is None and "|" in text:
@@ -1589,6 +1650,7 @@ class _LogParser:
                 or (len(text) <= 96 and STAGE_ROW.fullmatch(text.strip()))
                 or (("_train" in text or "_val" in text) and STAGE_LABEL.search(text))
                 or ("[" in text and _LIST_OPEN.search(text))
+                or "Pzx" in text
             ):
                 bare = pct or _BARE_STEP_VALUE.fullmatch(text)
                 if bare:
@@ -1604,6 +1666,9 @@ class _LogParser:
                     self._open_record(scan_line(text), line)
                 return  # no metric named: nothing to read (a bare "Epoch 3" line moves no series)
             lm = scan_line(text)
+            if "Pzx" in text and (nll := negated_log_likelihood(text)) is not None:
+                lm.pairs.append(("loss", nll))
+                self.loss_basis = self.loss_basis or LOG_LIKELIHOOD_BASIS
         self.token_capped += lm.truncated
         if lm.curves:
             self._history(lm.curves, line)
@@ -2331,11 +2396,15 @@ _BARE_STEP_VALUE = re.compile(
 # from it, every log_every steps). Nothing names the values, so they are read by position and only as a table: at
 # least MIN_BARE_POINTS rows of the same width, the step growing from row to row (_LogParser._place_bare_columns).
 # Integers are no values here ("epoch 3: 12 batches", "1: 3 4"), nor a date, a time, an address or a version.
+# The step may also follow its counter's name and a colon instead (a loop's print('batch:', i, loss, bce, acc):
+# DeepCTR's users print so over their own train_on_batch loop, the step's values bare after it); an epoch is no step.
 _BARE_NUMBER = r"[-+]?(?:\d{1,30}\.\d{1,30}(?:[eE][-+]?\d{1,4})?|\d{1,30}[eE][-+]?\d{1,4}|nan|inf|infinity)"
 MAX_BARE_COLUMNS = 8
 _BARE_VALUES = rf"{_BARE_NUMBER}(?:[ \t]{{1,64}}{_BARE_NUMBER}){{1,{MAX_BARE_COLUMNS - 1}}}"
 _BARE_STEP_VALUES = re.compile(
-    rf"[ \t]{{0,64}}(?P<step>\d{{1,19}}):[ \t]{{1,64}}(?P<values>{_BARE_VALUES})[ \t]{{0,64}}", re.IGNORECASE
+    rf"[ \t]{{0,64}}(?:(?P<step>\d{{1,19}}):|(?:batch|step|iter|iteration):[ \t]{{0,8}}(?P<counted>\d{{1,19}}))"
+    rf"[ \t]{{1,64}}(?P<values>{_BARE_VALUES})[ \t]{{0,64}}",
+    re.IGNORECASE,
 )
 # The same with the step's percent of the run and the time elapsed beside it, then one unnamed value (the
 # PyTorch tutorials' print loops, copied widely: the char-RNN classifier's '%d %d%% (%s) %.4f %s / %s %s'

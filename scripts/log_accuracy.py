@@ -85,6 +85,7 @@ SPLITS = (
     "heldout8",
     "heldout9",
     "heldout10",
+    "heldout11",
     "dev",
 )
 BLIND: tuple[str, ...] = ()  # splits not measured yet: left out of a run unless asked for (--blind)

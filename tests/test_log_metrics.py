@@ -164,7 +164,9 @@ _FILLERS = (" ", "a", "0", "1.", ".", "-", ":", "=", "[", "|", "━", "'", "\t",
             "a.b=1, ", "[G - a: 1, ", "[1ms][1.5]", "0: 1.5\t", "no data a* ", "1, 1.5: 1.5, ",
             "output #1: a = 1 (* ", " >>> a: ", "Iteration 1, Testing net (#", "acc: 1 ", "metric = 1% ",
             "a.py:1: ", "[1-1", "a,1,", "1 [1.5, ", "batch: 1 1.5 ", "Obj(log[Pzx]) = 1 ",
-            "objective function for 'output' for minibatches 1-1 is 1 + ", "epochs: 1%|", "l_d_a: 1 ")  # fmt: skip
+            "objective function for 'output' for minibatches 1-1 is 1 + ", "epochs: 1%|", "l_d_a: 1 ",
+            "Step 1: 1 E_h", "Step 1: ", "loss (min, avg, ", "loss (avg, max): (1, ", "a Time cost=1 ",
+            "Train-SmoothL1=")  # fmt: skip
 _PREFIXES = ("", "a", "loss: 1.0 step", "Epoch 1", "{'loss'", "1/2 ", "Traceback (most recent call last):",
              "Function 'a' returned nan values in its ", "Train: 0 [", "  Num Epochs = ",
              "Received a label value of 1", "indices[0,", "Attempted loss scale: 1", "Monitored metric ",

@@ -171,10 +171,11 @@ MAX_HELDOUT10_CRASHES = 0
 
 # heldout11 floors: measured once blind, on the eleventh round's main at 9dbb878 after its two waves of fixes (38/50
 # diverged, 17/25 cause, 8 inconclusive with evidence, no crash; the round's start 64cd131 gave 37/50, 17/25, 9, and
-# the first wave's end ab7f77e the same).
-MIN_HELDOUT11_DIVERGED = 38 / 50
-MIN_HELDOUT11_CAUSE = 17 / 25
-MAX_HELDOUT11_BAD_INCONCLUSIVE = 8
+# the first wave's end ab7f77e the same); raised in the thirteenth round to what it measures once four of its nine
+# unread loss formats are read (40/50, 18/25, 5).
+MIN_HELDOUT11_DIVERGED = 40 / 50
+MIN_HELDOUT11_CAUSE = 18 / 25
+MAX_HELDOUT11_BAD_INCONCLUSIVE = 5
 MAX_HELDOUT11_CRASHES = 0
 
 # dev floors: what it measures since LR013 (34/34 diverged, 9 -> 10 of 11 cause, none inconclusive with evidence).
@@ -476,15 +477,24 @@ def test_the_framework_messages_people_pasted_are_in_the_catalogue(split):
 # Real logs that print a loss the extractor does not read yet, each with why (docs/logs.md).
 UNREAD_LOSSES = {
     # heldout11, found by its one blind measurement
-    "ferminet_57_beh_adam_step_3455_energy_nan_variance_nan": "FermiNet's 'Step N: E E_h, variance=V' (the energy)",
-    "mxnet_ssd_sign_blob_ssd300_epoch_train_smoothl1_nan_batches_finite_validation_ok": "MXNet's 'Train-SmoothL1='",
-    "photorealism_enhancement_30_epe_gan_iter_17940_columns_nan": "EPE's unnamed columns after a timestamp",
-    "pointnetlk_revisited_8_epoch_loss_finite_to_0101_nan_by_0198_fixed_by_grad_clip": "a logging-prefixed epoch line",
-    "qlib_1734_lstm_alpha158_epoch0_train_nan_valid_nan": "qlib's 'train nan, valid nan' scores",
-    "sockeye_811_checkpoint_88_validation_perplexity_1_35_decoder_stops_not_divergence": "Sockeye's checkpoint metrics",
-    "torchrec_1057_bert4rec_example_avg_loss_3_79_to_2_83_job_succeeded": "'Epoch n, average loss x'",
-    "us_stock_lstm_1_scaled_mse_nan_only_on_unlabelled_lately_data": "a script's own 'scaled mse' evaluation prints",
-    "warp_ctc_29_ocr_train_loss_min_avg_max_nan_then_inf": "'train loss min/avg/max' triples",
+    "photorealism_enhancement_30_epe_gan_iter_17940_columns_nan": (
+        "EPE's unnamed columns after a timestamp (no name, no header: which column is a loss is the code's alone)"
+    ),
+    "pointnetlk_revisited_8_epoch_loss_finite_to_0101_nan_by_0198_fixed_by_grad_clip": (
+        "PointNetLK's 'epoch, %04d, %f, %f, %f, %f' (unnamed values; the loss is the first only by its source)"
+    ),
+    "qlib_1734_lstm_alpha158_epoch0_train_nan_valid_nan": (
+        "qlib's 'train %.6f, valid %.6f' scores (the negated loss or another metric, as the config's 'metric' says)"
+    ),
+    "torchrec_1057_bert4rec_example_avg_loss_3_79_to_2_83_job_succeeded": (
+        "'Epoch n, average loss x', read as 'loss_epoch' beside the counter-less 'Test, metrics' line"
+    ),
+    "us_stock_lstm_1_scaled_mse_nan_only_on_unlabelled_lately_data": (
+        "a script's own 'scaled data mse' prints, evaluations of no training step"
+    ),
+    # (and four more, read since, thirteenth round: FermiNet's 'Step N: E E_h', the VMC energy it minimises; MXNet
+    # 0.x's Speedometer naming one criterion a line, 'Train-SmoothL1='; Sockeye's 'Train-perplexity=', read as its
+    # log; 'train loss (min, avg, max): (..)' triples, the mean the loss)
     # heldout10, found by its one blind measurement
     "deeprecommender_25_own_data_rmse_8_08_then_nan_from_step_1000": (
         "DeepRecommender's '[e, step] RMSE: x' (its per-epoch 'TRAINING RMSE loss' is read; the loss read at the blind "

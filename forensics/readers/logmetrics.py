@@ -370,6 +370,10 @@ _OBJECTIVE_CORES = ("loss", "objective", "cost", "rd")
 _CRITERIA = frozenset(
     {"xent", "cross_entropy", "crossentropy", "ce", "bce", "nll", "nll_loss", "smoothl1", "smooth_l1", "huber", "focal"}
 )
+# a criterion may be the only name on its line (MXNet 0.x's Speedometer logs one metric a line, 'Epoch[0] Batch [20]
+# \tSpeed: 20.25 samples/sec\tTrain-SmoothL1=23.4'): the line hints at a metric by the criterion's name ('ce' is too
+# short to tell anything, and 'xent', 'nll' and 'cross_entropy' hold a metric word already)
+_CRITERIA_HINTS = ("smoothl1", "smooth_l1", "huber", "focal", "bce")
 # a bare total ("total", "sum") is the loss only beside at least this many terms it totals
 MIN_SUMMED_TERMS = 2
 # with no loss, objective or term: Lua Torch's criterion output, then a perplexity (exp of a loss)
@@ -408,7 +412,10 @@ _TRAIN_WORDS = frozenset({"train", "training", "tr", "trn", "main"})  # chainer'
 # "rpn_" hints at faster-rcnn.pytorch's bare head terms (_HEAD_TERM), whose names hold no metric word; "ltr", "lge"
 # at graph_nets' abbreviated losses; "l_g_", "l_d_" at BasicSR's loss names (l_g_pix, l_d_real: _LOSS_TERM)
 _HINT_WORDS = tuple(
-    dict.fromkeys(w.lower() for w in (*_METRIC_WORDS, "l.r", "learning", "err", "rpn_", "ltr", "lge", "l_g_", "l_d_"))
+    dict.fromkeys(
+        w.lower()
+        for w in (*_METRIC_WORDS, "l.r", "learning", "err", "rpn_", "ltr", "lge", "l_g_", "l_d_", *_CRITERIA_HINTS)
+    )
 )
 
 
@@ -484,6 +491,15 @@ def _names_a_summary(words: tuple[str, ...]) -> bool:
     return any(part in _SUMMARY_WORDS for w in words for part in _NAME_PARTS.split(w.lower()))
 
 
+# 'cost' after a word of time is a duration, no objective: MXNet's Module.fit logs 'Epoch[%d] Time cost=%.3f' (the
+# epoch's seconds) after the epoch's 'Train-<metric>=' lines (mxnet/module/base_module.py, 0.9 to 1.9)
+_TIME_WORDS = frozenset({"time", "timing", "wall"})
+
+
+def _names_a_time_cost(words: tuple[str, ...]) -> bool:
+    return len(words) >= 2 and words[-1].strip("'\"`:").lower() == "cost" and words[-2].lower() in _TIME_WORDS
+
+
 @functools.lru_cache(maxsize=8192)
 def metric_name(words: tuple[str, ...]) -> str | None:
     """The series name for a printed name (one or more words), or None when it is no metric.
@@ -492,7 +508,7 @@ def metric_name(words: tuple[str, ...]) -> str | None:
     ``minibatch loss`` is an alias; ``("samples/sec", "Loss")`` is ``loss`` because
     ``loss`` is. A best-so-far value is no metric (``_SUMMARY_WORDS``).
     """
-    if _names_a_summary(words):
+    if _names_a_summary(words) or _names_a_time_cost(words):
         return None
     for i in range(len(words)):
         tail = [w.strip("'\"`").lower() for w in words[i:]]
@@ -1335,8 +1351,13 @@ def main_loss_and_basis(
         own = [name for name in own if name in kept]
         return [*pairs, ("loss", math.fsum(kept.values()))], f"the sum of {', '.join(own)} (no total printed)"
     for fallback in _LAST_FALLBACKS:
-        if fallback == _PERPLEXITY_NAME and fallback in names:
-            return _loss_of_perplexity(pairs), f"the log of '{fallback}', the loss it is the exp of (no 'loss' printed)"
+        # a training perplexity by its stage word too: Sockeye's (MXNet's EvalMetric names) 'Train-perplexity='
+        ppl = [name for name in names if readings[name][0] == _PERPLEXITY_NAME] if fallback == _PERPLEXITY_NAME else []
+        if ppl:
+            pick = min(ppl, key=lambda name: readings[name][1])
+            return _loss_of_perplexity(
+                pairs, pick
+            ), f"the log of '{pick}', the loss it is the exp of (no 'loss' printed)"
         if fallback in names:
             return _renamed(pairs, fallback), f"'{fallback}' (no 'loss' printed)"
     for core in _ERROR_CORES:
@@ -1391,7 +1412,7 @@ def _parts_of_a_term(terms: dict[str, float]) -> list[str]:
     return parts
 
 
-def _loss_of_perplexity(pairs: list[tuple[str, float]]) -> list[tuple[str, float]]:
+def _loss_of_perplexity(pairs: list[tuple[str, float]], perplexity: str) -> list[tuple[str, float]]:
     """``pairs`` with the loss a printed perplexity is the exp of: its natural log, the mean cross-entropy
     per token (seq2seq-attn's and OpenNMT's 'PPL: p'). The perplexity stays beside it, so the tests that
     judge a perplexity (its implausible size, its climb) weigh it as they weigh one printed beside a
@@ -1400,7 +1421,7 @@ def _loss_of_perplexity(pairs: list[tuple[str, float]]) -> list[tuple[str, float
     A non-finite perplexity stays so in its log; one not above 0 is no exp of anything and is left
     as printed."""
     out = _without_bare_totals(pairs)
-    v = next(v for name, v in out if name == _PERPLEXITY_NAME)
+    v = next(v for name, v in out if name == perplexity)
     return [*out, ("loss", math.log(v) if v > 0 else v)]
 
 
@@ -1519,6 +1540,59 @@ def kaldi_objective(line: str) -> LineMetrics | None:
     if value is None:
         return None
     return LineMetrics(pairs=[("loss", -value)], counters=[("step", int(m.group("end")), None)])
+
+
+# A variational Monte Carlo trainer's energy, the quantity it minimises (its loss), printed in Hartree: FermiNet's
+# train.py (google-deepmind/ferminet, 2020-2024) logs 'Step %05d: %03.4f E_h, variance=%03.4f E_h^2, pmove=%0.2f'
+# per step (a later fork puts the time before 'Step', another 'energy=' before the value). Read only with its
+# unit: the energy is the number the unit 'E_h' follows, right after the step's counter.
+_HARTREE_ENERGY = re.compile(
+    rf"\bStep[ \t]{{1,4}}(?P<step>\d{{1,12}}):[ \t]{{1,4}}(?:energy[ \t]{{0,2}}=[ \t]{{0,2}})?"
+    rf"(?P<energy>{_COMMA_VALUE})[ \t]{{1,4}}E_h\b",
+    re.IGNORECASE,
+)
+HARTREE_ENERGY_BASIS = "the energy in Hartree (E_h), the quantity the variational Monte Carlo trainer minimises"
+
+
+def hartree_energy(line: str) -> LineMetrics | None:
+    """The loss of a VMC trainer's step line (:data:`_HARTREE_ENERGY`): its energy, at its step; None for any other."""
+    m = _HARTREE_ENERGY.search(line) if "E_h" in line else None
+    value = parse_number(m.group("energy")) if m else None
+    if m is None or value is None:
+        return None
+    return LineMetrics(pairs=[("loss", value)], counters=[("step", int(m.group("step")), None)])
+
+
+# A loss summarised over an epoch's batches by its statistics, named in brackets and printed as a tuple in their
+# order: 'train loss (min, avg, max): (-0.276, nan, 1152.610)' (a warp-ctc OCR trainer's per-epoch summary). The
+# mean is the epoch's loss, as an 'avg loss' is; the extremes are single batches'. The stage word before 'loss'
+# says whose (an evaluation's is 'val_loss'); the names and the values must pair up one to one.
+_STAT_NAMES = ("min", "avg", "mean", "max", "std", "median")
+_STAT_NAME = "|".join(_STAT_NAMES)
+_LOSS_STATISTICS = re.compile(
+    rf"(?:^|[\s|,;\]])(?P<stage>[A-Za-z]{{1,12}}[ \t_-]{{1,2}})?loss[ \t]{{0,4}}"
+    rf"\((?P<names>(?:{_STAT_NAME})(?:,[ \t]{{0,4}}(?:{_STAT_NAME})){{1,5}})\)[ \t]{{0,4}}[:=]?[ \t]{{0,4}}"
+    rf"[(\[](?P<values>{_COMMA_VALUE}(?:,[ \t]{{0,4}}{_COMMA_VALUE}){{1,5}})[)\]]",
+    re.IGNORECASE,
+)
+_MEAN_STATS = ("avg", "mean")
+
+
+def loss_statistics(line: str) -> LineMetrics | None:
+    """The loss of a line printing its statistics over the epoch (:data:`_LOSS_STATISTICS`): the mean's value, named
+    by the stage word before 'loss'; None for any other line, or one whose names and values do not pair up."""
+    m = _LOSS_STATISTICS.search(line) if "(" in line else None
+    if m is None:
+        return None
+    names = [n.strip().lower() for n in m.group("names").split(",")]
+    values = [parse_number(v.strip()) for v in m.group("values").split(",")]
+    mean = next((i for i, n in enumerate(names) if n in _MEAN_STATS), None)
+    if mean is None or len(names) != len(values) or values[mean] is None:
+        return None
+    stage = (m.group("stage") or "").strip(" \t_-").lower()
+    if stage and stage not in _TRAIN_WORDS and stage not in _EVAL_STAGE_WORDS:
+        return None  # another loss's statistics ('box loss (min, avg, max)'): a term, not the loss
+    return LineMetrics(pairs=[("val_loss" if stage in _EVAL_STAGE_WORDS else "loss", values[mean])])
 
 
 def negated_log_likelihood(line: str) -> float | None:

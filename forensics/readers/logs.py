@@ -100,6 +100,7 @@ from forensics.readers.logmessages import guard_frame, match_messages
 from forensics.readers.logmetrics import (
     ALIASES,
     COMMENT_MARKER,
+    HARTREE_ENERGY_BASIS,
     KALDI_OBJECTIVE_BASIS,
     LIST_CELLS_BASIS,
     LOG_LIKELIHOOD_BASIS,
@@ -112,6 +113,7 @@ from forensics.readers.logmetrics import (
     box_row,
     column_starts,
     comma_pairs,
+    hartree_energy,
     header_columns,
     headerless_layouts,
     headerless_row,
@@ -121,6 +123,7 @@ from forensics.readers.logmetrics import (
     json_metrics,
     kaldi_objective,
     letter_metrics,
+    loss_statistics,
     main_loss_and_basis,
     main_loss_of,
     names_a_metric,
@@ -831,6 +834,7 @@ class _LogParser:
         self.metric_lines = 0  # lines that gave a point of a series the rules read (for sniffing)
         self.loss_basis = ""  # what the loss was read as on a line that printed none as 'loss'
         self.classifier_rate = False  # a classification rate printed in percent on a line with the loss
+        self.speedometer = False  # MXNet's Speedometer logged a batch's metrics ('Epoch[e] Batch [b]\tSpeed: ...')
         self.box_rows = 0  # rows of the key/value boxes closed so far: each printed a metric (for sniffing)
         self.last_metric_line = -1
         # (line, step, emitter, printed its loss) of the last metric line whose counters gave a step:
@@ -1589,6 +1593,10 @@ class _LogParser:
             return  # "config: {...}", "Namespace(lr=0.1, ...)": hyperparameters, not metrics
         if "net output #" in text and self._caffe_output(text, line):
             return
+        if "Speed: " in text and "Batch [" in text:
+            self.speedometer = True
+        elif self.speedometer and "=nan" in text and _EMPTY_EPOCH_METRIC.search(text):
+            return  # the metric of no batch since the Speedometer reset it (_EMPTY_EPOCH_METRIC)
         if "Testing net (#" in text and (m := _CAFFE_TESTING.search(text)) is not None:
             self.caffe_test = int(m.group(1))  # the iteration Caffe's test net output lines that follow are at
         lm: LineMetrics | None = self._box(text)
@@ -1626,6 +1634,10 @@ class _LogParser:
             lm = comma_pairs(text)
         if lm is None and "objective function for" in text and (lm := kaldi_objective(text)) is not None:
             self.loss_basis = self.loss_basis or KALDI_OBJECTIVE_BASIS
+        if lm is None and "E_h" in text and (lm := hartree_energy(text)) is not None:
+            self.loss_basis = self.loss_basis or HARTREE_ENERGY_BASIS
+        if lm is None and "oss" in text and "(" in text:  # "loss", "Loss"
+            lm = loss_statistics(text)
         if lm is None and "{" in text and '"' in text:
             lm = json_metrics(text)
         if lm is None and "|" in text:
@@ -2344,6 +2356,11 @@ _RECORD_HEAD_HINT = re.compile(r"step|iter", re.IGNORECASE)
 _CAFFE_OUTPUT = re.compile(
     r"(Train|Test) net output #\d{1,9}: ([^\s=]{1,128}) = (\S{1,64})( \(\* \S{1,64} = \S{1,64} loss\))?[ \t]{0,64}$"
 )
+# MXNet's EvalMetric.get() is NaN when the metric has seen no batch (num_inst == 0). The Speedometer (0.x, and 1.x with
+# auto_reset) resets the training metric after each batch line it logs, so when an epoch's batches end on a logged
+# one, Module.fit's 'Epoch[%d] Train-%s=%f' lines at the epoch's end print every metric NaN, the accuracy too: the
+# empty metric, no value of the loss. Left out only after Speedometer lines, whose own values show any divergence.
+_EMPTY_EPOCH_METRIC = re.compile(r"\bEpoch\[\d{1,9}\] Train-[\w-]{1,64}=nan\s{0,8}$")
 _CAFFE_TESTING = re.compile(r"Iteration (\d{1,19}), Testing net \(#\d{1,6}\)")
 
 

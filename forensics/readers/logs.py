@@ -2542,7 +2542,8 @@ def _is_settings_dump(text: str) -> bool:
 # function names a histogram), or once the run has logged a loss (a histogram of its weights, gradients or outputs
 # drawn while it trains). Raised before any loss through frames that show no such writer (matplotlib's hist of a
 # data column in a preprocessing script), it is a histogram of something else: its NaN is no divergence.
-_FRAME = re.compile(r'File "(?P<path>[^"]{1,1000})", line \d{1,9}, in (?P<function>[\w<>.]{1,200})')
+# (not _FRAME above, which tells a frame line from any other: this one takes a trimmed frame apart)
+_FRAME_PARTS = re.compile(r'File "(?P<path>[^"]{1,1000})", line \d{1,9}, in (?P<function>[\w<>.]{1,200})')
 
 
 def _histogram_of_other_values(ev: _EventBuilder, frames: tuple[str, ...]) -> bool:
@@ -2550,7 +2551,7 @@ def _histogram_of_other_values(ev: _EventBuilder, frames: tuple[str, ...]) -> bo
     and no histogram writer among them."""
     if ev.kind != "nonfinite_tensor" or not str(ev.values.get("tensor", "")).startswith("a histogram's"):
         return False
-    seen = [m for f in frames if (m := _FRAME.match(f)) is not None]
+    seen = [m for f in frames if (m := _FRAME_PARTS.match(f)) is not None]
     return bool(seen) and not any(
         "histogram" in (m.group("path") + m.group("function")).lower() and "numpy" not in m.group("path").lower()
         for m in seen

@@ -95,7 +95,6 @@ _U32_LE = struct.Struct("<I")
 _U64_LE = struct.Struct("<Q")
 
 AcceptFn = Callable[[bytes], bool]
-_MASKED_CRC_OF_ZERO_LENGTH = 0  # set below, once masked_crc32c exists
 
 
 def masked_crc32c(data: bytes) -> int:
@@ -104,6 +103,7 @@ def masked_crc32c(data: bytes) -> int:
     return (((crc >> 15) | (crc << 17)) + _MASK_DELTA) & _U32
 
 
+# the CRC every zero-length record's header carries, computed once
 _MASKED_CRC_OF_ZERO_LENGTH = masked_crc32c(bytes(8))
 
 

@@ -399,3 +399,46 @@ def test_numpys_log_of_a_negative_box_size_alone_names_the_data(tmp_path):
     other.mkdir()
     (other / "train.log").write_text(NUMPY_WARNINGS[1][0] + "\n  x = np.log(p)\n")
     assert forensics.analyze(str(other)).verdict.cause != "data_or_labels"
+
+
+@pytest.mark.parametrize(
+    ("line", "family"),
+    [
+        # dl4mt-tutorial nmt.py: print 'NaN detected'; Nematus: logging.warning('NaN detected') under
+        # basicConfig's '%(levelname)s: %(message)s'; copies raise RuntimeError('Inf detected')
+        ("NaN detected", "nan_loss"),
+        ("WARNING: NaN detected", "nan_loss"),
+        ("RuntimeError: Inf detected", "nan_loss"),
+        # keithito/tacotron: log('Loss exploded to %.05f at step %d!' % (loss, step)); a finite value past its bound
+        ("Loss exploded to nan at step 113796!", "nan_loss"),
+        ("Loss exploded to 104.37250 at step 2210!", "nan_loss"),
+        # SpeechBrain 0.5 Brain.check_gradients: logger.warn(...) under its '%(asctime)s - %(name)s - %(levelname)s'
+        (
+            "2022-06-21 20:40:24,602 - speechbrain.core - WARNING - Patience not yet exhausted, ignoring this batch.",
+            "nonfinite_step_skipped",
+        ),
+        # look-alikes: fairseq's NanDetector names a tensor, Theano's MonitorMode example, prose and early stopping
+        ("NaN detected in output of decoder.layers.0.fc1, shape: torch.Size([8, 512]), forward", "nonfinite_tensor"),
+        ("*** NaN detected ***", None),
+        ("No NaN detected", None),
+        ("the training loss exploded to NaN at step 3 last time", None),
+        ("Early stopping: patience not yet exhausted (2/5)", None),
+    ],
+)
+def test_theano_nmt_tacotron_and_speechbrain_guards_and_their_look_alikes(line, family):
+    assert [f for f, _ in match_messages(line)] == ([family] if family else [])
+
+
+def test_speechbrains_stop_past_its_patience_is_a_divergence(tmp_path):
+    # SpeechBrain's logger line, then the ValueError's first line as CPython prints it
+    rep = _ctc_run(
+        tmp_path,
+        [
+            "step 1 loss 5.1",
+            "step 2 loss 4.9",
+            "2022-06-21 20:40:24,602 - speechbrain.core - ERROR - Exception:",
+            "ValueError: Loss is not finite and patience is exhausted. To debug, wrap `fit()` with autograd's "
+            "`detect_anomaly()`, e.g.",
+        ],
+    )
+    assert rep.diverged

@@ -39,10 +39,12 @@ Families and their members:
   after an epoch whose every step it skipped,
   OpenNMT-tf's, neuralhydrology's, Mozilla/Coqui TTS's and Lua nngraph's checks, PyTorch's
   ``clip_grad_norm_(error_if_nonfinite=True)``, Lightning 1.x's ``terminate_on_nan``
-  parameter check, Lua char-rnn's NaN and exploding-loss stops;
+  parameter check, Lua char-rnn's NaN and exploding-loss stops, dl4mt's (Theano NMT) 'NaN detected', the
+  Tacotron trainers' 'Loss exploded to ...', SpeechBrain's non-finite loss past its patience;
 - ``nonfinite_step_skipped``: a trainer's own guard that threw one step away on a NaN (or
   out-of-range) loss or gradient and went on: ESPnet's two warnings, ESPnet2's, neuralhydrology's,
   deepspeech.pytorch's (which counts the step's loss as 0), icefall's dropping of non-finite utterances,
+  SpeechBrain's non-finite loss within its patience,
   and any line that says a NaN/Inf made it skip a step, update, batch or iteration (the reader counts
   them against the steps trained: skips that last until the log ends are a divergence);
 - ``nan_loss_terminated``: Keras TerminateOnNaN (Keras 2 and 3, tf.keras);
@@ -441,6 +443,44 @@ CATALOGUE: tuple[Message, ...] = (
     ),
     Message(
         "nan_loss",
+        "dl4mt",
+        "NaN detected",
+        "nyu-dl dl4mt-tutorial session*/nmt.py train() (the cost checked with numpy.isnan and numpy.isinf after each "
+        "update, then return 1., 1., 1.: training ends); kept by the Theano-era NMT and captioning trainers built on "
+        "it (Nematus's nmt.py logs it as a warning, others as logger.info, and copies raise RuntimeError('NaN "
+        "detected') or its twin 'Inf detected'); the words are the whole message, not a sentence holding them",
+        " detected",
+        Deferred(
+            # alone on its line, or after a logging prefix (level, logger) or an exception's class
+            r"^(?:.{0,120}?\b(?:INFO|WARNING|WARN|ERROR|DEBUG|CRITICAL)\b[^\w\n]{1,6}(?:[\w.]{1,64}[^\w\s]{1,3}\s{0,3})?"
+            r"|.{0,200}?\b\w{0,40}(?:Error|Exception):\s{1,4}|\s{0,8})"
+            r"(nan|inf) detected[.!]?\s{0,8}$",
+            re.IGNORECASE,
+        ),
+        lambda m: {"value": m.group(1).lower()},
+    ),
+    Message(
+        "nan_loss",
+        "tacotron",
+        "Loss exploded to {loss} at step {step}!",
+        "keithito/tacotron train.py (the loss past 100 or NaN: log it, then raise Exception('Loss Exploded')); "
+        "Rayhane-mamah Tacotron-2's and its WaveNet's train.py print 'Loss exploded to {:.5f} at step {}' on the same "
+        "test, and PyTorch vocoder and MelNet trainers copy it with a bound of 1e8; a divergence by the toolkit's own "
+        "test, NaN or a finite value past its bound",
+        "Loss exploded to ",
+        Deferred(r"Loss exploded to ([-+]?[\w.]{1,64}) at step (\d{1,19})"),
+        lambda m: {"value": m.group(1), "step": int(m.group(2))},
+    ),
+    Message(
+        "nan_loss",
+        "speechbrain",
+        "Loss is not finite and patience is exhausted. To debug, wrap `fit()` with autograd's `detect_anomaly()`, e.g.",
+        "speechbrain/core.py Brain.check_gradients (0.5.x: a non-finite loss past nonfinite_patience raises "
+        "ValueError), Brain.check_loss_isfinite in 1.x with the same words; recipes that override the check copy it",
+        "Loss is not finite and patience is exhausted",
+    ),
+    Message(
+        "nan_loss",
         "neosr",
         "NaN found, aborting training. Make sure you're using a proper learning rate.",
         "neosr/models/image.py (torch.isnan on the generator's total loss, then ValueError)",
@@ -648,6 +688,15 @@ CATALOGUE: tuple[Message, ...] = (
             r"|(?=.{0,400}?(?<!\w)(?:loss|losses|grads?|gradients?)(?!\w)).{0,400}?(?<!\w)skipping[.!]{0,3}\s{0,4}$)",
             re.IGNORECASE | re.DOTALL,
         ),
+    ),
+    Message(
+        "nonfinite_step_skipped",
+        "speechbrain",
+        "Patience not yet exhausted, ignoring this batch.",
+        "speechbrain/core.py Brain.check_gradients (0.5.x: a non-finite loss within nonfinite_patience, the batch's "
+        "update is dropped; 1.x's check_loss_isfinite warns 'Patience not yet exhausted.')",
+        "Patience not yet exhausted",
+        Deferred(r"Patience not yet exhausted(?:, ignoring this batch)?\.\s{0,8}$"),
     ),
     Message(
         "nonfinite_step_skipped",

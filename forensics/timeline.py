@@ -123,6 +123,14 @@ STAYED_UP_FACTOR = 100.0
 # The end of the record is the median of this share of its last points (one point at least), so
 # a last point that spikes up or down does not decide alone.
 STAYED_UP_TAIL_SHARE = 0.1
+# A record of two points is too short for the tests above (three in a row, a tenth's median). When its first
+# point is the run's start (step FIRST_UPDATE_STEP or before: the loss of the weights as initialised or loaded),
+# its second CLIMB_ABOVE_START times the first is what the updates did to them: a start is no trained model's
+# noisy batch (mid-run, one hard batch can spike a loss 40x and the next print be back), and those weights were
+# fine a step before (a loss 15x its start after one step at a warm-up LR, a resumed LM's 2.3 nats gone to 11
+# after its first update).
+TWO_POINT_RECORD = 2
+FIRST_UPDATE_STEP = 1
 # A loss point this many times its trailing median is a spike.
 SPIKE_FACTOR = 3.0
 # A loss that fell from at least this straight to exactly 0 in one logged interval did not converge there:
@@ -1386,15 +1394,25 @@ def _exploded(s: Series | None, adversarial: bool = False) -> int | None:
     first step that stood that high; or, when the run ended stuck far above its best (the last
     tenth's median ``STUCK_FACTOR`` above the minimum and above the first value; on a record shorter
     than ``STUCK_MIN_POINTS``, each of its last ``STUCK_TAIL_POINTS``, also above the median before them),
-    the step where it left that minimum for good; or, when that end stood ``CLIMB_ABOVE_START`` above the first
-    value after a best before it, the step after the last that stood within ``CLIMB_ONSET_FACTOR`` of it (unless it
-    had stood that high before and come back, or ``adversarial``: a GAN generator's loss, :func:`_adversarial`)."""
-    if s is None or len(s) < 3:
+    the step where it left that minimum for good; or, on a record of two points from the run's start, the
+    second when it stood ``CLIMB_ABOVE_START`` above the first; or, when that end stood ``CLIMB_ABOVE_START``
+    above the first value after a best before it, the step after the last that stood within
+    ``CLIMB_ONSET_FACTOR`` of it (unless it had stood that high before and come back, or ``adversarial``: a GAN
+    generator's loss, :func:`_adversarial`)."""
+    if s is None or len(s) < TWO_POINT_RECORD:
         return None
     v = s.values
     finite = np.isfinite(v)
     if not finite.any():
         return None
+    if len(s) == TWO_POINT_RECORD:
+        # from the run's start, its end stood CLIMB_ABOVE_START above it, both positive sizes of a loss minimised
+        # toward zero
+        if adversarial or not finite.all() or not np.all(v > 0) or int(s.steps[0]) > FIRST_UPDATE_STEP:
+            return None
+        if v[1] < CLIMB_ABOVE_START * v[0]:
+            return None
+        return int(s.steps[1])
     a = np.abs(v)
     # a loss printed as exactly 0 (a saturated margin loss, a rounded print) sets no scale: the
     # first value that does is the first non-zero one, else nothing can have exploded from it

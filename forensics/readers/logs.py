@@ -506,6 +506,11 @@ _PREFIX = re.compile(
 # % (self.seen, ...), the images seen so far). A launcher's ranks come from a small set and come back as the ranks
 # interleave; a counter grows line by line. Which one a file holds is decided from the numbers it shows
 # (_LogParser._lead_evidence): the lines led so are held until then, and read once it is known.
+# ESPnet2's reporter line of a training interval, f"{epoch}epoch:train:{start}-{end}batch: " then "key=value, ..."
+# (espnet2/train/reporter.py log_message), and the interval's optim_step_time in it
+_ESPNET2_OPTIM_TIME = re.compile(
+    r"\d{1,12}epoch:train:(\d{1,12})-(\d{1,12})batch:.{0,2000}?\boptim_step_time=([-+.\w]{1,32})"
+)
 _LEAD_NUMBER = re.compile(r"(\d{1,12}): (?=[^\s\d.+-])(?!(?i:nan|inf)\b)")
 # Values that grew on this many lines in a row with none coming back are a counter: more ranks than this printing one
 # line each, in rank order, before any of them prints a second is no launcher's output
@@ -815,6 +820,9 @@ class _LogParser:
         # point: (line, step) of the first of them, and how many; the steps of the last two loss points
         self.skips_since_finite = 0
         self.first_skip: tuple[int, int | None] | None = None
+        # ESPnet2's reporter intervals that ran no optimizer step (optim_step_time=nan), since the last that did:
+        # (line, step, batches) of the first of them, and how many batches they cover
+        self.no_update_since: tuple[int, int | None, int] | None = None
         self.loss_steps: tuple[int | None, int | None] = (None, None)
         # the guard said it counts the step's loss as 0 (deepspeech.pytorch's 'setting loss value to 0'): the
         # next loss printed, if exactly 0, is that stand-in
@@ -960,6 +968,25 @@ class _LogParser:
             # starts with the rest of it (a new record starts with a date, a bracket, a counter or blanks)
             self._wrapped_message(tail, text, seg.line)
         self._metrics_joined(text, seg.line, seg.at_eof)
+        if "optim_step_time=" in text:
+            self._espnet2_interval(text, seg.line)
+
+    def _espnet2_interval(self, text: str, line: int) -> None:
+        """ESPnet2's reporter line of a training interval: its optim_step_time is the mean over the steps that ran
+        the optimizer, which the trainer runs only on a finite grad norm (espnet2/train/trainer.py train_one_epoch
+        measures it inside the else of 'The grad norm is nan. Skipping updating the model.'); nan there is no step
+        to average, every step of the interval dropped, even with its loss finite (the loss is the forward's)."""
+        m = _ESPNET2_OPTIM_TIME.search(text)
+        if m is None:
+            return
+        batches = int(m.group(2)) - int(m.group(1)) + 1
+        if m.group(3).lower() != "nan":
+            self.no_update_since = None
+        elif self.no_update_since is None:
+            self.no_update_since = (line, self.loss_steps[1], max(batches, 0))
+        else:
+            first_line, step, n = self.no_update_since
+            self.no_update_since = (first_line, step, n + max(batches, 0))
 
     def _metrics_joined(self, text: str, line: int, at_eof: bool) -> None:
         """A line, or a list under a key printed over several lines joined into one (pprint writes a history
@@ -2058,6 +2085,7 @@ class _LogParser:
                 )
             )
         self._persisting_skips()
+        self._no_updates_at_the_end()
         notes: list[str] = []
         if self.loss_basis and any(tag == "loss" for tag, _, _ in self.series):
             notes.append(f"the loss is read as {self.loss_basis}")
@@ -2140,6 +2168,29 @@ class _LogParser:
                 line=line,
                 step=step,
                 values={"skips": self.skips_since_finite, "interval": last - prev, "what": "persisting_skips"},
+            )
+        )
+
+    def _no_updates_at_the_end(self) -> None:
+        """ESPnet2's intervals that ran no optimizer step (:meth:`_espnet2_interval`) until the log ends, over
+        PERSISTENT_SKIPS batches at least: the guard was dropping every step, a stop as its skips until the end are
+        (:meth:`_persisting_skips`), though each interval's loss printed finite."""
+        if self.no_update_since is None or self.no_update_since[2] < PERSISTENT_SKIPS:
+            return
+        line, first, batches = self.no_update_since
+        # placed at the last loss logged: the finite losses of those intervals are no recovery after it (a model
+        # not updated prints the loss it stopped at)
+        step = self.loss_steps[1] if self.loss_steps[1] is not None else first
+        self.events.append(
+            _EventBuilder(
+                kind="nan_loss",
+                message=f"ESPnet2's reporter printed optim_step_time=nan for the last {batches} batch(es) of the log"
+                + (f" (from step {first} on)" if first is not None else "")
+                + ": no optimizer step ran in them (its trainer dropped each on a non-finite grad norm), though their "
+                "loss printed finite",
+                line=line,
+                step=step,
+                values={"skips": batches, "what": "persisting_skips"},
             )
         )
 

@@ -116,3 +116,33 @@ def test_espnet2_intervals_that_ran_no_optimizer_step_until_the_log_ends_diverge
 )
 def test_espnet2_intervals_that_updated_again_or_always_say_no_divergence(tmp_path, text):
     assert _analyze(tmp_path, text).diverged is False
+
+
+# ---------------------------------------------------------------- flair's running epoch mean
+
+
+def _flair(batches: list[float], epoch: int = 43, every: int = 1) -> str:
+    """flair 0.4.x ModelTrainer.train: train_loss += loss.item(); seen_batches += 1; every `modulo` batches
+    log.info(f"epoch {self.epoch} - iter {seen_batches}/{total_number_of_batches} - loss "
+    f"{train_loss / seen_batches:.8f} - samples/sec: {...:.2f}") under '%(asctime)-15s %(message)s'."""
+    out, total = [], 0.0
+    for seen, loss in enumerate(batches, 1):
+        total += loss
+        if seen % every == 0:
+            out.append(
+                f"2020-02-03 04:46:{seen % 60:02d},809 epoch {epoch} - iter {seen}/{len(batches)} - loss "
+                f"{total / seen:.8f} - samples/sec: 0.55\n"
+            )
+    return "".join(out)
+
+
+def test_flairs_running_mean_after_one_bad_batch_is_one_spike_not_a_level(tmp_path):
+    # one batch at 27.6 among batches near 0.1: the running mean jumps to 4.7 and decays as 1/n
+    batches = [0.117, 0.266, 0.037, 0.035, 0.146, 27.58, 0.03, 0.06, 0.05, 0.09]
+    assert _analyze(tmp_path, _flair(batches)).diverged is False
+
+
+@pytest.mark.parametrize("every", [1, 3])
+def test_flairs_running_mean_of_batches_that_climbed_and_stayed_diverged(tmp_path, every):
+    batches = [0.5, 0.45, 0.4, 0.42, 0.38] + [40.0 * (1.5**i) for i in range(25)]
+    assert _analyze(tmp_path, _flair(batches, every=every)).diverged is True

@@ -506,6 +506,11 @@ _PREFIX = re.compile(
 # % (self.seen, ...), the images seen so far). A launcher's ranks come from a small set and come back as the ranks
 # interleave; a counter grows line by line. Which one a file holds is decided from the numbers it shows
 # (_LogParser._lead_evidence): the lines led so are held until then, and read once it is known.
+# flair's ModelTrainer (0.4-0.x trainers/trainer.py train) per-iteration line, f"epoch {self.epoch} - iter
+# {seen_batches}/{total_number_of_batches} - loss {train_loss / seen_batches:.8f} - samples/sec: ..."
+_FLAIR_RUNNING = re.compile(
+    r"(?<![\w-])epoch (\d{1,9}) - iter (\d{1,12})/\d{1,12} - loss (\d{1,12}(?:\.\d{1,20})?)(?= - )"
+)
 # ESPnet2's reporter line of a training interval, f"{epoch}epoch:train:{start}-{end}batch: " then "key=value, ..."
 # (espnet2/train/reporter.py log_message), and the interval's optim_step_time in it
 _ESPNET2_OPTIM_TIME = re.compile(
@@ -823,6 +828,8 @@ class _LogParser:
         # ESPnet2's reporter intervals that ran no optimizer step (optim_step_time=nan), since the last that did:
         # (line, step, batches) of the first of them, and how many batches they cover
         self.no_update_since: tuple[int, int | None, int] | None = None
+        # flair's last per-iteration print: (epoch, batches seen, their mean loss)
+        self.flair_mean: tuple[int, int, float] | None = None
         self.loss_steps: tuple[int | None, int | None] = (None, None)
         # the guard said it counts the step's loss as 0 (deepspeech.pytorch's 'setting loss value to 0'): the
         # next loss printed, if exactly 0, is that stand-in
@@ -967,9 +974,28 @@ class _LogParser:
             # a wrap inside a message leaves a word or a "name:" cut at the end of the line, and the next line
             # starts with the rest of it (a new record starts with a date, a bracket, a counter or blanks)
             self._wrapped_message(tail, text, seg.line)
+        if " - iter " in text:
+            text = self._flair_interval(text)
         self._metrics_joined(text, seg.line, seg.at_eof)
         if "optim_step_time=" in text:
             self._espnet2_interval(text, seg.line)
+
+    def _flair_interval(self, text: str) -> str:
+        """flair's per-iteration line with its loss turned from the epoch's running mean into the mean of the
+        batches since the previous print: ModelTrainer logs train_loss / seen_batches, so one bad batch lifts every
+        later print of the epoch and decays as 1/n, a level no batch after it had. The first print of an epoch
+        (or of a paste) is the mean of the epoch's batches up to it, read as it is."""
+        m = _FLAIR_RUNNING.search(text)
+        if m is None:
+            return text
+        epoch, seen, mean = int(m.group(1)), int(m.group(2)), float(m.group(3))
+        prev, self.flair_mean = self.flair_mean, (epoch, seen, mean)
+        if prev is None or prev[0] != epoch or not prev[1] < seen:
+            return text
+        interval = (seen * mean - prev[1] * prev[2]) / (seen - prev[1])
+        if mean >= 0 and prev[2] >= 0:
+            interval = max(interval, 0.0)  # the prints' rounding, on a loss that cannot go below zero
+        return f"{text[: m.start(3)]}{interval:.8g}{text[m.end(3) :]}"
 
     def _espnet2_interval(self, text: str, line: int) -> None:
         """ESPnet2's reporter line of a training interval: its optim_step_time is the mean over the steps that ran

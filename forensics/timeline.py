@@ -130,6 +130,7 @@ STAYED_UP_TAIL_SHARE = 0.1
 # fine a step before (a loss 15x its start after one step at a warm-up LR, a resumed LM's 2.3 nats gone to 11
 # after its first update).
 TWO_POINT_RECORD = 2
+# ... the run's start: a first point at step 0 (logged before the first update) or 1 (after it, or counted from 1).
 FIRST_UPDATE_STEP = 1
 # A loss point this many times its trailing median is a spike.
 SPIKE_FACTOR = 3.0

@@ -172,10 +172,12 @@ MAX_HELDOUT10_CRASHES = 0
 # heldout11 floors: measured once blind, on the eleventh round's main at 9dbb878 after its two waves of fixes (38/50
 # diverged, 17/25 cause, 8 inconclusive with evidence, no crash; the round's start 64cd131 gave 37/50, 17/25, 9, and
 # the first wave's end ab7f77e the same); raised in the thirteenth round to what it measures once four of its nine
-# unread loss formats are read (40/50, 18/25, 5).
-MIN_HELDOUT11_DIVERGED = 40 / 50
-MIN_HELDOUT11_CAUSE = 18 / 25
-MAX_HELDOUT11_BAD_INCONCLUSIVE = 5
+# unread loss formats are read (40/50, 18/25, 5); then once its three guards are catalogued, two points from the
+# run's start that climbed 4x diverged, ESPnet2's intervals with no optimizer step are a stop and flair's running
+# mean is read as interval means (46/50, 20/25, 4).
+MIN_HELDOUT11_DIVERGED = 46 / 50
+MIN_HELDOUT11_CAUSE = 20 / 25
+MAX_HELDOUT11_BAD_INCONCLUSIVE = 4
 MAX_HELDOUT11_CRASHES = 0
 
 # dev floors: what it measures since LR013 (34/34 diverged, 9 -> 10 of 11 cause, none inconclusive with evidence).

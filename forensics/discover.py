@@ -94,7 +94,8 @@ def classify(name: str) -> Kind | None:
         return Kind.TF_CHECKPOINT_STATE  # tf.train.CheckpointManager's and the v1 Saver's state file
     if lower in ("saved_model.pb", "saved_model.pbtxt"):
         return Kind.SAVED_MODEL
-    if lower.endswith((".jsonl", ".log.json")) or lower in ("metrics.json", "scalars.json"):
+    if lower.endswith((".jsonl", ".log.json")) or lower in ("metrics.json", "scalars.json", "result.json"):
+        # result.json: Ray Tune's per-trial results (RLlib's too), one JSON object per training iteration
         return Kind.METRICS_JSONL  # confirmed by its first line when added
     if lower.endswith(".wandb"):
         return Kind.WANDB_RUN  # W&B's binary run log: wandb/run-<date>-<id>/run-<id>.wandb
@@ -489,10 +490,19 @@ def _is_mlflow_db(path: Path) -> bool:
 MAX_SNIFFED_FILES = 500
 
 
+# A project's own documents: prose and results tables about runs, never a run's output (the HF Trainer writes its
+# model card, with a table of evaluation results, as README.md beside its checkpoints).
+_PROJECT_DOCS = re.compile(
+    r"^(readme|changelog|changes|history|license|licence|contributing|code_of_conduct|security|"
+    r"authors|model_card|modelcard)\b",
+    re.IGNORECASE,
+)
+
+
 def _judge_by_content(name: str, size: int) -> bool:
     from forensics.readers.logs import NOT_LOG_EXTENSIONS
 
-    return size > 0 and os.path.splitext(name.lower())[1] not in NOT_LOG_EXTENSIONS
+    return size > 0 and os.path.splitext(name.lower())[1] not in NOT_LOG_EXTENSIONS and not _PROJECT_DOCS.match(name)
 
 
 def _sniff_log(inv: Inventory, path: Path) -> bool:

@@ -120,3 +120,29 @@ def test_a_csv_of_training_metrics_is_a_curve_not_a_data_sample(tmp_path):
     (tmp_path / "rows.csv").write_text("x1,x2,label\n0.1,0.2,1\n")
     kinds = {f.rel: f.kind for f in discover(tmp_path).files}
     assert kinds == {"metrics.csv": Kind.METRICS_CSV, "rows.csv": Kind.DATA_SAMPLE}
+
+
+def _nanogpt_lines(n: int) -> str:
+    # karpathy/build-nanogpt train_gpt2.py's print: f"step {step:5d} | loss: {loss_accum.item():.6f} | lr {lr:.4e}
+    # | norm: {norm:.4f} | dt: {dt:.2f}ms | tok/sec: {tokens_per_sec:.2f}"
+    return "".join(
+        f"step {s:5d} | loss: {10.9 - 0.3 * s:.6f} | lr {6e-4 * (s + 1) / 10:.4e} | norm: {1.5:.4f} | "
+        f"dt: {102.95:.2f}ms | tok/sec: {9947.05:.2f}\n"
+        for s in range(n)
+    )
+
+
+def test_a_markdown_file_holding_console_output_is_a_log_but_a_readme_is_not(tmp_path):
+    """People keep a run's console output in a log.md or notes.md: judged by its content like any text. A
+    project's own documents (README.md, which the HF Trainer writes as its model card with a table of
+    evaluation losses, CHANGELOG.md, ...) are not the run's output, whatever numbers they hold."""
+    (tmp_path / "log.md").write_text("# run 3, tf32\n\n" + _nanogpt_lines(12), encoding="utf-8")
+    card = (
+        "## Training results\n\n| Training Loss | Epoch | Step | Validation Loss |\n"
+        "|:-------------:|:-----:|:----:|:---------------:|\n"
+        + "".join(f"| {2.1 - 0.1 * e:.4f} | {e:.1f} | {500 * e} | {2.2 - 0.1 * e:.4f} |\n" for e in range(1, 6))
+    )
+    (tmp_path / "README.md").write_text(card, encoding="utf-8")
+    (tmp_path / "CHANGELOG.md").write_text(_nanogpt_lines(4), encoding="utf-8")
+    kinds = {f.path.name: f.kind for f in discover(tmp_path).files}
+    assert kinds == {"log.md": Kind.JOB_LOG}

@@ -2726,7 +2726,9 @@ SNIFF_BYTES = 64 * 1024  # what discovery reads of a file of unknown name to jud
 SNIFF_MIN_METRIC_LINES = 2  # lines with a metric value (loss, LR, grad norm...) in that head
 _SNIFF_TAGS = frozenset({"loss", "val_loss", "learning_rate", "grad_norm", "accuracy", "perplexity", "loss_scale"})
 _LOSS_TAGS = frozenset({"loss", "perplexity"})  # a training loss, or exp of one
-# structured files other readers own, and source code or prose that mentions losses without being a log
+# structured files other readers own, and source code or prose that mentions losses without being a log (a
+# markdown file is judged by its content: people keep a run's console output in a log.md or notes.md; a project's
+# own documents, README.md (the HF Trainer's model card among them), CHANGELOG.md, ..., are left out by name)
 NOT_LOG_EXTENSIONS = frozenset(
     {
         ".py",
@@ -2738,7 +2740,6 @@ NOT_LOG_EXTENSIONS = frozenset(
         ".toml",
         ".cfg",
         ".ini",
-        ".md",
         ".rst",
         ".html",
         ".xml",

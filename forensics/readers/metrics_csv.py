@@ -24,9 +24,13 @@ from forensics.records import LogData, ScalarSeries, Source, Status
 
 # Metrics files are small; past this the file is read up to the cap and marked partial.
 MAX_BYTES = 256 * 1024 * 1024
-_STEP_COLUMNS = ("step", "global_step", "iteration", "iter", "trainer/global_step")
+# "training_iteration": Ray Tune's counter (its progress.csv and result.json)
+_STEP_COLUMNS = ("step", "global_step", "iteration", "iter", "trainer/global_step", "training_iteration")
 _EPOCH_COLUMNS = ("epoch",)
 _LOSSY = re.compile(r"loss", re.IGNORECASE)
+# Columns Ray Tune adds to every trial's progress.csv: such a file is the trial's metrics whatever it reports (a
+# reward, an accuracy), never a data sample whose NaN would be NaN inputs.
+_TUNE_COLUMNS = frozenset({"training_iteration", "trial_id", "time_total_s"})
 
 
 def _header(line: str) -> list[str]:
@@ -37,8 +41,10 @@ def _header(line: str) -> list[str]:
 
 
 def looks_like_metrics_csv(first_line: str) -> bool:
-    """True when a CSV header names a loss and a step or epoch column."""
+    """True when a CSV header names a loss and a step or epoch column, or is a Ray Tune trial's progress.csv."""
     cols = _header(first_line)
+    if set(cols) >= _TUNE_COLUMNS:
+        return True
     has_axis = any(c in _STEP_COLUMNS or c in _EPOCH_COLUMNS for c in cols)
     return has_axis and any(_LOSSY.search(c) for c in cols)
 
@@ -185,7 +191,34 @@ def read_mlflow_metric(path: Path, source: Source) -> LogData:
     return LogData(source=src, scalars={tag: series}, events=(), last_step=int(series.steps.max()), step_unit="step")
 
 
-_JSONL_STEP_KEYS = ("step", "global_step", "iteration", "iter", "train/global_step", "_step", "num_updates")
+# "training_iteration": Ray Tune's counter, on every line of a trial's result.json (it reports no "step")
+_JSONL_STEP_KEYS = (
+    "step",
+    "global_step",
+    "iteration",
+    "iter",
+    "train/global_step",
+    "_step",
+    "num_updates",
+    "training_iteration",
+)
+# A metrics line may nest its values in objects (Ray Tune's result.json puts RLlib's losses under
+# info/learner/<policy>/learner_stats): numbers down to this depth are read under their joined path.
+MAX_JSONL_DEPTH = 6
+
+
+def _flat_numbers(obj: dict, prefix: str = "", depth: int = 0) -> list[tuple[str, object]]:
+    """(path, value) of every value of a metrics object, nested objects' values under 'outer/inner'
+    (lists are no metrics: a histogram's samples, a per-episode list)."""
+    out: list[tuple[str, object]] = []
+    for k, v in obj.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            if depth + 1 < MAX_JSONL_DEPTH:
+                out += _flat_numbers(v, key + "/", depth + 1)
+        else:
+            out.append((key, v))
+    return out
 
 
 def _jsonl_axis(obj: dict) -> str | None:
@@ -206,7 +239,10 @@ def sniff_jsonl(path: Path) -> bool:
         obj = json.loads(line)
     except (OSError, ValueError, RecursionError):  # RecursionError: a line of 100,000 "["
         return False
-    return isinstance(obj, dict) and _jsonl_axis(obj) is not None and any(_LOSSY.search(str(k)) for k in obj)
+    if not isinstance(obj, dict) or _jsonl_axis(obj) is None:
+        return False
+    # a Tune trial's result.json is its metrics whatever it reports (a reward, an accuracy)
+    return obj.keys() >= _TUNE_COLUMNS or any(_LOSSY.search(str(k)) for k, _ in _flat_numbers(obj))
 
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
@@ -251,7 +287,7 @@ def read_jsonl_metrics(path: Path, source: Source) -> LogData:
         try:
             values = [
                 (str(k), float(v))
-                for k, v in obj.items()
+                for k, v in _flat_numbers(obj)
                 if k != axis and not isinstance(v, bool) and isinstance(v, (int, float))
             ]
         except OverflowError:  # an integer past float64

@@ -86,6 +86,7 @@ SPLITS = (
     "heldout9",
     "heldout10",
     "heldout11",
+    "heldout12",
     "dev",
 )
 BLIND: tuple[str, ...] = ()  # splits not measured yet: left out of a run unless asked for (--blind)

@@ -180,6 +180,15 @@ MIN_HELDOUT11_CAUSE = 20 / 25
 MAX_HELDOUT11_BAD_INCONCLUSIVE = 4
 MAX_HELDOUT11_CRASHES = 0
 
+# heldout12 floors: a small split measured once blind, on the eleventh round's main at 1c925fc after its three waves
+# of fixes (24/29 diverged, 10/15 cause, none inconclusive with evidence, 2 logs of which nothing was read: a Ray Tune
+# result.json and a log.md; the round's start 64cd131 gave 24/29, 9/15, 1, 2). Seen since: Tune's trial files and
+# markdown logs read (e578913): 26/29, 12/15, every log read.
+MIN_HELDOUT12_DIVERGED = 26 / 29
+MIN_HELDOUT12_CAUSE = 12 / 15
+MAX_HELDOUT12_BAD_INCONCLUSIVE = 0
+MAX_HELDOUT12_CRASHES = 0
+
 # dev floors: what it measures since LR013 (34/34 diverged, 9 -> 10 of 11 cause, none inconclusive with evidence).
 MIN_DEV_DIVERGED = 34 / 34
 MIN_DEV_CAUSE = 10 / 11
@@ -254,7 +263,18 @@ def test_every_split_not_blind_is_measured():
 
 @pytest.mark.parametrize(
     "split",
-    ["heldout3", "heldout4", "heldout5", "heldout6", "heldout7", "heldout8", "heldout9", "heldout10", "heldout11"],
+    [
+        "heldout3",
+        "heldout4",
+        "heldout5",
+        "heldout6",
+        "heldout7",
+        "heldout8",
+        "heldout9",
+        "heldout10",
+        "heldout11",
+        "heldout12",
+    ],
 )
 def test_the_blind_splits_are_labelled_like_the_others(split):
     """Every case of a split collected blind names the thread it came from and says how its log was stored."""
@@ -432,10 +452,20 @@ def test_heldout11_real_logs():
     )
 
 
+@needs_logs
+def test_heldout12_real_logs():
+    """heldout12 was measured once blind; its floors hold what it measures since (docs/logs.md)."""
+    _holds_its_floors(
+        "heldout12", MIN_HELDOUT12_DIVERGED, MIN_HELDOUT12_CAUSE, MAX_HELDOUT12_BAD_INCONCLUSIVE, MAX_HELDOUT12_CRASHES
+    )
+
+
 # Real logs holding a framework message the catalogue does not know yet, each with why (docs/logs.md).
 # (heldout3's blind measurement found four: nngraph's NaN check, ESPnet's skip warnings, neuralhydrology's
 # stop, OpenNMT-tf's guard in a flattened traceback; all read since)
 UNCATALOGUED: dict[str, str] = {
+    # heldout12, found by its one blind measurement
+    "mindocr_678_svtr_tiny_ch_no_valid_values_loss_nan": "MindSpore's summary warning on a NaN loss",
     # (heldout11's blind measurement found three, catalogued since: dl4mt's 'NaN detected' stop (Theano-era NMT
     # trainers), the Tacotron trainers' 'Loss exploded to x at step n' raise, SpeechBrain's non-finite loss past
     # its patience and its skip within it)
@@ -477,6 +507,8 @@ def test_the_framework_messages_people_pasted_are_in_the_catalogue(split):
 
 # Real logs that print a loss the extractor does not read yet, each with why (docs/logs.md).
 UNREAD_LOSSES = {
+    # heldout12, found by its one blind measurement
+    "diffusionad_32_epoch0_train_loss_nan": "'Epoch:0, Train loss: nan:' (a colon after the value)",
     # heldout11, found by its one blind measurement
     "photorealism_enhancement_30_epe_gan_iter_17940_columns_nan": (
         "EPE's unnamed columns after a timestamp (no name, no header: which column is a loss is the code's alone)"

@@ -499,10 +499,20 @@ _PROJECT_DOCS = re.compile(
 )
 
 
+# A markdown file is judged by its content only when its name says it holds a run's output (log.md, train_log.md,
+# console_output.md): markdown is mostly prose, and notes or copied documentation quote losses and NaN messages
+# (a copy of docs/rules.md as notes.md read as a log turned a healthy run into 'diverged, fp16 overflow').
+_MARKDOWN_EXT = (".md", ".markdown")
+_MARKDOWN_LOG_NAMES = re.compile(r"(^|[\W_])(logs?|output|console|stdout|stderr|nohup|train|training)([\W_]|$)", re.I)
+
+
 def _judge_by_content(name: str, size: int) -> bool:
     from forensics.readers.logs import NOT_LOG_EXTENSIONS
 
-    return size > 0 and os.path.splitext(name.lower())[1] not in NOT_LOG_EXTENSIONS and not _PROJECT_DOCS.match(name)
+    stem, ext = os.path.splitext(name.lower())
+    if ext in _MARKDOWN_EXT and not _MARKDOWN_LOG_NAMES.search(stem):
+        return False
+    return size > 0 and ext not in NOT_LOG_EXTENSIONS and not _PROJECT_DOCS.match(name)
 
 
 def _sniff_log(inv: Inventory, path: Path) -> bool:

@@ -133,7 +133,7 @@ def _nanogpt_lines(n: int) -> str:
 
 
 def test_a_markdown_file_holding_console_output_is_a_log_but_a_readme_is_not(tmp_path):
-    """People keep a run's console output in a log.md or notes.md: judged by its content like any text. A
+    """People keep a run's console output in a log.md: judged by its content when its name says it holds output. A
     project's own documents (README.md, which the HF Trainer writes as its model card with a table of
     evaluation losses, CHANGELOG.md, ...) are not the run's output, whatever numbers they hold."""
     (tmp_path / "log.md").write_text("# run 3, tf32\n\n" + _nanogpt_lines(12), encoding="utf-8")
@@ -144,5 +144,8 @@ def test_a_markdown_file_holding_console_output_is_a_log_but_a_readme_is_not(tmp
     )
     (tmp_path / "README.md").write_text(card, encoding="utf-8")
     (tmp_path / "CHANGELOG.md").write_text(_nanogpt_lines(4), encoding="utf-8")
+    # notes or copied documentation quote losses and NaN messages: a markdown file is a log only by its name
+    (tmp_path / "notes.md").write_text(_nanogpt_lines(6) + "\nthen `loss: nan` at step 900\n", encoding="utf-8")
+    (tmp_path / "train_output.md").write_text(_nanogpt_lines(5), encoding="utf-8")
     kinds = {f.path.name: f.kind for f in discover(tmp_path).files}
-    assert kinds == {"log.md": Kind.JOB_LOG}
+    assert kinds == {"log.md": Kind.JOB_LOG, "train_output.md": Kind.JOB_LOG}

@@ -164,6 +164,10 @@ def test_rows_of_a_step_and_two_unnamed_values_are_read_by_position():
         _gan(0, 1.39, 0.69) + _gan(10, 1.2, 0.8),  # two rows: no table yet
         _gan(20, 1.39, 0.69) + _gan(10, 1.2, 0.8) + _gan(30, 1.1, 0.9),  # the counter goes back: no curve
         "Accuracy per class:\n" + "".join(_gan(c, 0.95, 0.93) for c in range(1, 6)),  # rows under another metric
+        # a confusion matrix's rows, printed by class index under its heading (found by the round's review)
+        "Confusion matrix:\n" + "".join("%d: %.2f %.2f %.2f\n" % (c, 0.9, 0.05, 0.05) for c in range(4)),
+        "Normalized confusion matrix\n" + "".join(_gan(c, 0.9, 0.1) for c in range(4)),
+        "Per-class recall\n" + "".join(_gan(c, 0.9, 0.1) for c in range(4)),
         "".join("2019-01-0%d: %s %s\n" % (d, 0.5, 0.6) for d in range(1, 6)),  # dates
         "".join("12:3%d: 0.5 0.6\n" % m for m in range(5)),  # times
         "".join("10.0.0.%d:8080 0.5 0.6\n" % h for h in range(5)),  # addresses

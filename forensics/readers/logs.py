@@ -1700,7 +1700,9 @@ class _LogParser:
         if lm is None:
             if not _has_value(text):  # no number on the line: a table header at most
                 # a heading naming another metric than a loss ("Accuracy per class:"): unnamed rows under it are its
-                self.bare_heading = line if names_a_metric(text) and "loss" not in text.lower() else None
+                # (a confusion matrix or a per-class table is one too, whatever words it uses)
+                named = names_a_metric(text) or _TABLE_HEADING.search(text) is not None
+                self.bare_heading = line if named and "loss" not in text.lower() else None
                 cols = header_columns(text)
                 if cols is not None:
                     self.columns, self.stray_lines, self.nan_missing = cols, 0, frozenset()
@@ -2726,6 +2728,9 @@ SNIFF_BYTES = 64 * 1024  # what discovery reads of a file of unknown name to jud
 SNIFF_MIN_METRIC_LINES = 2  # lines with a metric value (loss, LR, grad norm...) in that head
 _SNIFF_TAGS = frozenset({"loss", "val_loss", "learning_rate", "grad_norm", "accuracy", "perplexity", "loss_scale"})
 _LOSS_TAGS = frozenset({"loss", "perplexity"})  # a training loss, or exp of one
+# A heading over a table of rates, not of a loss: a confusion matrix's rows ("0: 0.90 0.05 0.05") or a per-class
+# table would otherwise read as unnamed values after a counter.
+_TABLE_HEADING = re.compile(r"confusion|matrix|per[ _-]class|classification report", re.IGNORECASE)
 # structured files other readers own, and source code or prose that mentions losses without being a log (a
 # markdown file is judged by its content: people keep a run's console output in a log.md or notes.md; a project's
 # own documents, README.md (the HF Trainer's model card among them), CHANGELOG.md, ..., are left out by name)

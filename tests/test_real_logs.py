@@ -196,6 +196,8 @@ MAX_DEV_BAD_INCONCLUSIVE = 0
 
 # The splits whose per-case results have been seen: the checks that name cases (the known gaps) cover these.
 MEASURED = tuple(split for split in SPLITS if split not in BLIND)
+# the splits collected blind, each measured once before anything was fixed on it (heldout3 on)
+BLIND_COLLECTED = tuple(s for s in SPLITS if s not in ("heldout", "heldout2", "dev"))
 
 
 @pytest.mark.parametrize("split", SPLITS)
@@ -261,21 +263,7 @@ def test_every_split_not_blind_is_measured():
     assert not set(MEASURED) & set(BLIND)
 
 
-@pytest.mark.parametrize(
-    "split",
-    [
-        "heldout3",
-        "heldout4",
-        "heldout5",
-        "heldout6",
-        "heldout7",
-        "heldout8",
-        "heldout9",
-        "heldout10",
-        "heldout11",
-        "heldout12",
-    ],
-)
+@pytest.mark.parametrize("split", BLIND_COLLECTED)
 def test_the_blind_splits_are_labelled_like_the_others(split):
     """Every case of a split collected blind names the thread it came from and says how its log was stored."""
     cases = load_cases(split)
@@ -380,84 +368,32 @@ def test_heldout2_real_logs():
     assert s["bad_inconclusive"][0] <= MAX_HELDOUT2_BAD_INCONCLUSIVE
 
 
-@needs_logs
-def test_heldout3_real_logs():
-    """heldout3 was measured once blind; its floors hold what it measures now (docs/logs.md)."""
-    _holds_its_floors(
-        "heldout3", MIN_HELDOUT3_DIVERGED, MIN_HELDOUT3_CAUSE, MAX_HELDOUT3_BAD_INCONCLUSIVE, MAX_HELDOUT3_CRASHES
-    )
+# Each split collected blind (heldout3 on) with its floors above: (min diverged, min cause, max inconclusive with a
+# loss or message, max crashes).
+FLOORS = {
+    "heldout3": (MIN_HELDOUT3_DIVERGED, MIN_HELDOUT3_CAUSE, MAX_HELDOUT3_BAD_INCONCLUSIVE, MAX_HELDOUT3_CRASHES),
+    "heldout4": (MIN_HELDOUT4_DIVERGED, MIN_HELDOUT4_CAUSE, MAX_HELDOUT4_BAD_INCONCLUSIVE, MAX_HELDOUT4_CRASHES),
+    "heldout5": (MIN_HELDOUT5_DIVERGED, MIN_HELDOUT5_CAUSE, MAX_HELDOUT5_BAD_INCONCLUSIVE, MAX_HELDOUT5_CRASHES),
+    "heldout6": (MIN_HELDOUT6_DIVERGED, MIN_HELDOUT6_CAUSE, MAX_HELDOUT6_BAD_INCONCLUSIVE, MAX_HELDOUT6_CRASHES),
+    "heldout7": (MIN_HELDOUT7_DIVERGED, MIN_HELDOUT7_CAUSE, MAX_HELDOUT7_BAD_INCONCLUSIVE, MAX_HELDOUT7_CRASHES),
+    "heldout8": (MIN_HELDOUT8_DIVERGED, MIN_HELDOUT8_CAUSE, MAX_HELDOUT8_BAD_INCONCLUSIVE, MAX_HELDOUT8_CRASHES),
+    "heldout9": (MIN_HELDOUT9_DIVERGED, MIN_HELDOUT9_CAUSE, MAX_HELDOUT9_BAD_INCONCLUSIVE, MAX_HELDOUT9_CRASHES),
+    "heldout10": (MIN_HELDOUT10_DIVERGED, MIN_HELDOUT10_CAUSE, MAX_HELDOUT10_BAD_INCONCLUSIVE, MAX_HELDOUT10_CRASHES),
+    "heldout11": (MIN_HELDOUT11_DIVERGED, MIN_HELDOUT11_CAUSE, MAX_HELDOUT11_BAD_INCONCLUSIVE, MAX_HELDOUT11_CRASHES),
+    "heldout12": (MIN_HELDOUT12_DIVERGED, MIN_HELDOUT12_CAUSE, MAX_HELDOUT12_BAD_INCONCLUSIVE, MAX_HELDOUT12_CRASHES),
+}
+
+
+def test_every_split_collected_blind_has_floors():
+    assert set(FLOORS) == set(BLIND_COLLECTED)
 
 
 @needs_logs
-def test_heldout4_real_logs():
-    """heldout4 was measured once blind; its floors hold that measurement (docs/logs.md)."""
-    _holds_its_floors(
-        "heldout4", MIN_HELDOUT4_DIVERGED, MIN_HELDOUT4_CAUSE, MAX_HELDOUT4_BAD_INCONCLUSIVE, MAX_HELDOUT4_CRASHES
-    )
-
-
-@needs_logs
-def test_heldout5_real_logs():
-    """heldout5 was measured once blind; its floors hold what it measures since (docs/logs.md)."""
-    _holds_its_floors(
-        "heldout5", MIN_HELDOUT5_DIVERGED, MIN_HELDOUT5_CAUSE, MAX_HELDOUT5_BAD_INCONCLUSIVE, MAX_HELDOUT5_CRASHES
-    )
-
-
-@needs_logs
-def test_heldout6_real_logs():
-    """heldout6 was measured once blind; its floors hold that measurement (docs/logs.md)."""
-    _holds_its_floors(
-        "heldout6", MIN_HELDOUT6_DIVERGED, MIN_HELDOUT6_CAUSE, MAX_HELDOUT6_BAD_INCONCLUSIVE, MAX_HELDOUT6_CRASHES
-    )
-
-
-@needs_logs
-def test_heldout7_real_logs():
-    """heldout7 was measured once blind; its floors hold what it measures since (docs/logs.md)."""
-    _holds_its_floors(
-        "heldout7", MIN_HELDOUT7_DIVERGED, MIN_HELDOUT7_CAUSE, MAX_HELDOUT7_BAD_INCONCLUSIVE, MAX_HELDOUT7_CRASHES
-    )
-
-
-@needs_logs
-def test_heldout8_real_logs():
-    """heldout8 was measured once blind; its floors hold what it measures since (docs/logs.md)."""
-    _holds_its_floors(
-        "heldout8", MIN_HELDOUT8_DIVERGED, MIN_HELDOUT8_CAUSE, MAX_HELDOUT8_BAD_INCONCLUSIVE, MAX_HELDOUT8_CRASHES
-    )
-
-
-@needs_logs
-def test_heldout9_real_logs():
-    """heldout9 was measured once blind; its floors hold that measurement (docs/logs.md)."""
-    _holds_its_floors(
-        "heldout9", MIN_HELDOUT9_DIVERGED, MIN_HELDOUT9_CAUSE, MAX_HELDOUT9_BAD_INCONCLUSIVE, MAX_HELDOUT9_CRASHES
-    )
-
-
-@needs_logs
-def test_heldout10_real_logs():
-    """heldout10 was measured once blind; its floors hold that measurement (docs/logs.md)."""
-    _holds_its_floors(
-        "heldout10", MIN_HELDOUT10_DIVERGED, MIN_HELDOUT10_CAUSE, MAX_HELDOUT10_BAD_INCONCLUSIVE, MAX_HELDOUT10_CRASHES
-    )
-
-
-@needs_logs
-def test_heldout11_real_logs():
-    """heldout11 was measured once blind; its floors hold that measurement (docs/logs.md)."""
-    _holds_its_floors(
-        "heldout11", MIN_HELDOUT11_DIVERGED, MIN_HELDOUT11_CAUSE, MAX_HELDOUT11_BAD_INCONCLUSIVE, MAX_HELDOUT11_CRASHES
-    )
-
-
-@needs_logs
-def test_heldout12_real_logs():
-    """heldout12 was measured once blind; its floors hold what it measures since (docs/logs.md)."""
-    _holds_its_floors(
-        "heldout12", MIN_HELDOUT12_DIVERGED, MIN_HELDOUT12_CAUSE, MAX_HELDOUT12_BAD_INCONCLUSIVE, MAX_HELDOUT12_CRASHES
-    )
+@pytest.mark.parametrize("split", BLIND_COLLECTED)
+def test_a_split_collected_blind_holds_its_floors(split):
+    """Each blind split was measured once before anything was fixed on it (docs/logs.md); its floors hold what it
+    measures since, so no later change may lose a case it reads right."""
+    _holds_its_floors(split, *FLOORS[split])
 
 
 # Real logs holding a framework message the catalogue does not know yet, each with why (docs/logs.md).

@@ -1644,14 +1644,22 @@ def json_metrics(line: str) -> LineMetrics | None:
     return out
 
 
-def _flatten(obj: dict, prefix: str, depth: int) -> Iterator[tuple[str, object]]:
+def json_leaves(obj: dict, max_depth: int, prefix: str = "", depth: int = 1) -> Iterator[tuple[str, object, int]]:
+    """(path, value, depth) of every value of a JSON object that is not itself an object, nested objects' values
+    under 'outer/inner', down to ``max_depth`` levels (the top object is level ``depth``)."""
     for key, val in obj.items():
         name = f"{prefix}{key}"
         if isinstance(val, dict):
-            if depth < MAX_JSON_DEPTH:
-                yield from _flatten(val, name + "/", depth + 1)
-        elif isinstance(val, (int, float, str)) and not isinstance(val, bool):
-            yield (name if depth <= 2 else _deep_json_name(name)), val
+            if depth < max_depth:
+                yield from json_leaves(val, max_depth, name + "/", depth + 1)
+        else:
+            yield name, val, depth
+
+
+def _flatten(obj: dict, prefix: str, depth: int) -> Iterator[tuple[str, object]]:
+    for name, val, level in json_leaves(obj, MAX_JSON_DEPTH, prefix, depth):
+        if isinstance(val, (int, float, str)) and not isinstance(val, bool):
+            yield (name if level <= 2 else _deep_json_name(name)), val
 
 
 def _deep_json_name(path: str) -> str:

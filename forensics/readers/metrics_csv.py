@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from forensics.errors import UnreadableSource
+from forensics.readers.logmetrics import json_leaves
 from forensics.readers.safe_open import open_binary, open_text
 from forensics.records import LogData, ScalarSeries, Source, Status
 
@@ -207,18 +208,10 @@ _JSONL_STEP_KEYS = (
 MAX_JSONL_DEPTH = 6
 
 
-def _flat_numbers(obj: dict, prefix: str = "", depth: int = 0) -> list[tuple[str, object]]:
+def _flat_numbers(obj: dict) -> list[tuple[str, object]]:
     """(path, value) of every value of a metrics object, nested objects' values under 'outer/inner'
     (lists are no metrics: a histogram's samples, a per-episode list)."""
-    out: list[tuple[str, object]] = []
-    for k, v in obj.items():
-        key = f"{prefix}{k}"
-        if isinstance(v, dict):
-            if depth + 1 < MAX_JSONL_DEPTH:
-                out += _flat_numbers(v, key + "/", depth + 1)
-        else:
-            out.append((key, v))
-    return out
+    return [(name, val) for name, val, _ in json_leaves(obj, MAX_JSONL_DEPTH)]
 
 
 def _jsonl_axis(obj: dict) -> str | None:

@@ -330,3 +330,20 @@ def test_an_interrupt_while_two_workers_read_stops_both_and_the_next_run_is_clea
             _same(getattr(again, field), getattr(fresh, field))
     finally:
         again.close()
+
+
+def test_equal_sets_built_in_different_orders_encode_to_the_same_frame() -> None:
+    # The parent rebuilds a record's tag set from a list, so its iteration order can differ
+    # from the child's; CI once compared the two frames and failed on the order alone.
+    import random
+
+    names = [f"tag{i}" for i in range(40)]
+    built = []
+    for seed in range(20):
+        shuffled = names[:]
+        random.Random(seed).shuffle(shuffled)
+        built.append(frozenset(shuffled))
+    assert len({tuple(s) for s in built}) > 1  # the premise: iteration order does differ
+    frames = {_flat(s)[0] for s in built}
+    assert len(frames) == 1
+    assert worker._decode(json.loads(frames.pop()), [], {}) == frozenset(names)

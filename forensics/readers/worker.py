@@ -129,7 +129,10 @@ def _encode_new(obj: Any, arrays: list[np.ndarray]) -> Any:
             return {"__m": {k: _encode(v, arrays) for k, v in obj.items()}}
         return {"__k": [[_encode(k, arrays), _encode(v, arrays)] for k, v in obj.items()]}
     if isinstance(obj, (set, frozenset)):
-        return {"__s": [_encode(x, arrays) for x in obj], "frozen": isinstance(obj, frozenset)}
+        # Sorted: two equal sets built in different orders may iterate differently (the
+        # parent rebuilds each set from a list), and equal values must encode to equal frames.
+        items = sorted(obj, key=repr)
+        return {"__s": [_encode(x, arrays) for x in items], "frozen": isinstance(obj, frozenset)}
     if isinstance(obj, PurePath):
         return {"__p": str(obj)}
     if isinstance(obj, bytes):

@@ -321,6 +321,7 @@ def _counts(case, measure_name):
 
 @needs_logs
 def test_heldout_real_logs():
+    _split_present_or_skip("heldout")
     rows = measure("heldout", LOGS)
     s = summary(rows)
     for r in rows:
@@ -337,8 +338,16 @@ def test_dev_real_logs():
     _holds_its_floors("dev", MIN_DEV_DIVERGED, MIN_DEV_CAUSE, MAX_DEV_BAD_INCONCLUSIVE, 0)
 
 
+def _split_present_or_skip(split):
+    """A folder rebuilt from the threads' stored copies may hold only some splits: the others are not measured
+    (log_accuracy says the same of them), rather than failing their floors on no cases."""
+    if not (LOGS / split).is_dir():
+        pytest.skip(f"{LOGS} has no {split} folder")
+
+
 def _measure_whole_split(split):
     """Every labelled case of ``split`` analysed, each row printed (seen with -s), and the split's summary."""
+    _split_present_or_skip(split)
     rows = measure(split, LOGS)
     for r in rows:
         print(r["case"]["name"], r["got"], r["judged"])

@@ -430,6 +430,7 @@ def diagnose(tl: Timeline, evidence: list[Evidence]) -> Diagnosis:
             # an exception of no known meaning: quote it, say it is not a divergence, and do
             # not call the run healthy
             message, where = crash
+            message = message.rstrip().rstrip(".")  # the sentence below ends it
             verdict = Verdict(
                 "inconclusive",
                 None,

@@ -23,7 +23,7 @@ sources say of the job's last moments, strongest first:
 ``crash`` is ``None`` unless the job ended in an exception; then it quotes the exception,
 the last step before it, the source, and its meaning: the contract detail the message
 names (``labels_out_of_range``...), a known non-divergence (``out_of_memory``,
-``nccl_timeout``, ``distributed_failure``), ``nan_guard``, or ``None``.
+``nccl_timeout``, ``distributed_failure``, ``dataloader_worker_died``), ``nan_guard``, or ``None``.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ ENDINGS = ("finished", "crashed", "stopped", "killed", "unknown")
 # Families whose message is what the job died of when it died of an exception (the event
 # carries the traceback then); a plain "exception" is the fallback.
 _GUARDS = frozenset({"nan_loss", "nan_loss_terminated"})
-_NON_DIVERGENCE = {"oom": "out_of_memory"}
+_NON_DIVERGENCE = {"oom": "out_of_memory", "worker_died": "dataloader_worker_died"}
 # Messages that end the process whether or not the log kept a traceback after them (the
 # watchdog aborts, the OOM killer kills, the loss raises on a bad label).
 _FATAL = frozenset(
@@ -54,6 +54,7 @@ _FATAL = frozenset(
         "loss_scale_minimum",
         "oom",
         "distributed_failure",
+        "worker_died",
     }
 )
 

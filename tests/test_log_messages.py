@@ -50,6 +50,9 @@ SAMPLE = {
     "reason": "unhandled cuda error",
     "address": "10.0.0.2",
     "port": "43512",
+    "signal": "Killed",
+    "pids": "24817, 24818",
+    "bus error|segmentation fault|floating-point exception": "bus error",
 }
 
 

@@ -455,6 +455,39 @@ PRINTED: list[tuple[str, str, str, dict]] = [
         "distributed_failure",
         {"what": "nccl_error", "reason": "unhandled system error"},
     ),
+    # ---------------------------------------------------------------- a data-loading worker died
+    (
+        "PyTorch 1.x-2.x (torch/csrc/DataLoader.cpp, _error_if_any_worker_fails: strsignal(SIGKILL))",
+        "RuntimeError: DataLoader worker (pid 24817) is killed by signal: Killed. ",
+        "worker_died",
+        {"signal": "Killed"},
+    ),
+    (
+        "PyTorch 1.x-2.x (torch/csrc/DataLoader.cpp: SIGBUS, with its shared-memory hint)",
+        "RuntimeError: DataLoader worker (pid 311) is killed by signal: Bus error. It is possible that dataloader's "
+        "workers are out of shared memory. Please try to raise your shared memory limit.",
+        "worker_died",
+        {"signal": "Bus error"},
+    ),
+    (
+        "PyTorch 1.x-2.x (torch/csrc/DataLoader.cpp: a worker that exited with an error code)",
+        "RuntimeError: DataLoader worker (pid 9120) exited unexpectedly with exit code 1. Details are lost due to "
+        "multiprocessing. Rerunning with num_workers=0 may give better error trace.",
+        "worker_died",
+        {"exit_code": 1},
+    ),
+    (
+        "PyTorch 1.x-2.x (torch/utils/data/dataloader.py _try_get_data)",
+        "RuntimeError: DataLoader worker (pid(s) 24817, 24818) exited unexpectedly",
+        "worker_died",
+        {},
+    ),
+    (
+        "PyTorch 1.x-2.x (torch/csrc/DataLoader.cpp, the worker's SIGSEGV handler)",
+        "ERROR: Unexpected segmentation fault encountered in worker.",
+        "worker_died",
+        {"signal": "segmentation fault"},
+    ),
     (
         'ZoeDepth (2023, zoedepth/trainers/base_trainer.py: raise ValueError(f"{name} is NaN, Stopping training"))',
         "ValueError: SILog is NaN, Stopping training",
@@ -621,6 +654,9 @@ NOT_A_MESSAGE = [
     "Skipping grad update",
     # a data loader skipping a file that holds NaN: no loss, no step
     "Found nan in data file shard_0003.csv, skipping",
+    # an exception raised in the data code of a worker that is still alive: re-raised as itself, no worker died
+    "KeyError: Caught KeyError in DataLoader worker process 0.",
+    "Original Traceback (most recent call last):",
     # the words in other senses
     "received a new learning rate from the scheduler: 0.001",
     "Not all ranks are ready, waiting",
@@ -670,6 +706,27 @@ def test_a_gloo_timeout_is_a_crash_that_is_no_divergence(tmp_path):
     report = _analyze(tmp_path, LOSS_LINES + stop)
     assert report.diverged is False
     assert report.ending.ended == "crashed" and report.ending.crash.meaning == "nccl_timeout"
+
+
+def test_a_dataloader_worker_killed_mid_run_is_a_crash_that_is_no_divergence(tmp_path):
+    """The host's OOM killer sends SIGKILL: PyTorch names the signal, then raises its own error."""
+    stop = (
+        "Traceback (most recent call last):\n"
+        "RuntimeError: DataLoader worker (pid 24817) is killed by signal: Killed. \n\n"
+        "The above exception was the direct cause of the following exception:\n\n"
+        "Traceback (most recent call last):\n"
+        "RuntimeError: DataLoader worker (pid(s) 24817) exited unexpectedly\n"
+    )
+    report = _analyze(tmp_path, LOSS_LINES + stop)
+    assert report.diverged is False and report.verdict.cause == "healthy"
+    assert report.ending.ended == "crashed" and report.ending.crash.meaning == "dataloader_worker_died"
+
+
+def test_a_dataloader_worker_death_after_the_loss_went_nan_leaves_the_divergence_standing(tmp_path):
+    nan = "".join(f"step {i} loss nan\n" for i in range(40, 45))
+    stop = "RuntimeError: DataLoader worker (pid(s) 24817) exited unexpectedly\n"
+    report = _analyze(tmp_path, LOSS_LINES + nan + stop)
+    assert report.diverged is True and report.verdict.cause != "healthy"
 
 
 def test_an_anomaly_check_that_raised_is_a_divergence_where_no_logged_loss_shows_it(tmp_path):

@@ -59,6 +59,9 @@ Families and their members:
 - ``distributed_failure``: NCCL errors and collective timeouts (PyTorch's NCCL and
   Gloo backends, TensorFlow's collective executor, XLA's NCCL calls), elastic launcher
   failures: the job died, not of divergence.
+- ``worker_died``: a PyTorch DataLoader worker process died (killed by a signal, most often the
+  host's OOM killer or a full ``/dev/shm``, or exited with an error code): the job died, not of
+  divergence.
 - ``mixed_precision``: the trainer saying it computes in 16-bit (Lightning's AMP line, 1.x and
   2.x; OpenMMLab's config printed with AmpOptimWrapper, or a config name with an ``amp``/``fp16`` part
   in mmengine's ``Exp name:`` line): how the run computes, no fault (NUM005 weighs it when the loss
@@ -1254,6 +1257,44 @@ CATALOGUE: tuple[Message, ...] = (
         Deferred(r"NCCL operation \w{1,64}\(\) failed: ([\w ]{1,64})"),
         lambda m: {"what": "nccl_error", "reason": m.group(1).strip()},
     ),
+    # ------------------------------------------------------------ a data-loading worker died: not divergence
+    Message(
+        "worker_died",
+        "pytorch",
+        "DataLoader worker (pid {pid}) is killed by signal: {signal}.",
+        "torch/csrc/DataLoader.cpp (_error_if_any_worker_fails, strsignal's name: 'Killed' is SIGKILL, the host's "
+        "OOM killer as a rule; 'Bus error' adds that the workers may be out of shared memory)",
+        "is killed by signal: ",
+        Deferred(r"DataLoader worker \(pid \d{1,10}\) is killed by signal: ([A-Za-z][A-Za-z ]{0,39}[a-z])"),
+        lambda m: {"signal": m.group(1)},
+    ),
+    Message(
+        "worker_died",
+        "pytorch",
+        "DataLoader worker (pid {pid}) exited unexpectedly with exit code {code}.",
+        "torch/csrc/DataLoader.cpp (_error_if_any_worker_fails: a worker that exited without a signal)",
+        "exited unexpectedly with exit code",
+        Deferred(r"DataLoader worker \(pid \d{1,10}\) exited unexpectedly with exit code (-?\d{1,4})"),
+        lambda m: {"exit_code": int(m.group(1))},
+    ),
+    Message(
+        "worker_died",
+        "pytorch",
+        "DataLoader worker (pid(s) {pids}) exited unexpectedly",
+        "torch/utils/data/dataloader.py (_try_get_data: the error raised in the main process after the worker's own)",
+        "DataLoader worker (pid(s) ",
+        Deferred(r"DataLoader worker \(pid\(s\) [\d, ]{1,200}\) exited unexpectedly"),
+    ),
+    Message(
+        "worker_died",
+        "pytorch",
+        "ERROR: Unexpected {bus error|segmentation fault|floating-point exception} encountered in worker.",
+        "torch/csrc/DataLoader.cpp (the worker's own signal handlers, printed before it dies; the bus error adds "
+        "'This might be caused by insufficient shared memory (shm).')",
+        " encountered in worker.",
+        Deferred(r"ERROR: Unexpected (bus error|segmentation fault|floating-point exception) encountered in worker\."),
+        lambda m: {"signal": m.group(1)},
+    ),
     # ------------------------------------------------------------ how the run computes
     Message(
         "mixed_precision",
@@ -1460,5 +1501,5 @@ def match_messages(line: str) -> list[tuple[str, Fields]]:
 
 # a line says one of these once, even when two wordings of the catalogue match it
 _ONE_PER_LINE = frozenset(
-    {"oom", "distributed_failure", "loss_scale_overflow_transient", "nan_loss", "nonfinite_step_skipped"}
+    {"oom", "distributed_failure", "worker_died", "loss_scale_overflow_transient", "nan_loss", "nonfinite_step_skipped"}
 )

@@ -219,6 +219,7 @@ EVENT_KINDS = (
     "loss_scale_minimum",
     "oom",
     "distributed_failure",
+    "worker_died",
     "job_finished",
     "early_stopping",
     "job_killed",

@@ -8,8 +8,11 @@ out-of-memory errors that end a run without a divergence.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
+from forensics.records import LogEvent
 from forensics.rules.base import Finding, rule
 from forensics.rules.messages import TWO_SIDED_NOTE, meaning
 from forensics.timeline import Timeline
@@ -162,20 +165,27 @@ def out_of_memory(tl: Timeline) -> list[Finding]:
     Fix to suggest:
         Lower the batch size, enable gradient checkpointing or mixed precision.
     """
+    return _not_a_divergence(
+        tl,
+        "oom",
+        OOM_WEIGHT,
+        lambda e: "the job ran out of memory",
+        "Lower the batch size, or use gradient checkpointing / mixed precision to fit in memory.",
+    )
+
+
+def _not_a_divergence(
+    tl: Timeline, kind: str, weight: float, what: Callable[[LogEvent], str], fix: str
+) -> list[Finding]:
+    """The first message of ``kind`` in a run that did not diverge, as the finding that the job stopped on it
+    and not of a divergence (``what`` says what happened, in the words of the message's family)."""
     if tl.diverged:
         return []
-    return [
-        Finding(
-            None,
-            f"{path} line {e.line}: the job ran out of memory ({e.message[:120]}); this is not a divergence.",
-            weight=OOM_WEIGHT,
-            step=e.step,
-            source=path,
-            fix="Lower the batch size, or use gradient checkpointing / mixed precision to fit in memory.",
-        )
-        for path, e in tl.log_events
-        if e.kind == "oom"
-    ][:1]
+    for path, e in tl.log_events:
+        if e.kind == kind:
+            text = f"{path} line {e.line}: {what(e)} ({e.message[:120]}); this is not a divergence."
+            return [Finding(None, text, weight=weight, step=e.step, source=path, fix=fix)]
+    return []
 
 
 @rule(
@@ -245,21 +255,61 @@ def distributed_failure(tl: Timeline) -> list[Finding]:
         Find the rank that died or hung first (its own log), check the network
         and NCCL settings; raise the collective timeout only once that is known.
     """
-    if tl.diverged:
-        return []
-    return [
-        Finding(
-            None,
-            f"{path} line {e.line}: a distributed collective failed ({e.message[:120]}); this is not a divergence.",
-            weight=DISTRIBUTED_FAILURE_WEIGHT,
-            step=e.step,
-            source=path,
-            fix="Find the rank that died or hung first (its own log; NCCL_DEBUG=INFO), check the interconnect; "
-            "raise the collective timeout only once that is known.",
-        )
-        for path, e in tl.log_events
-        if e.kind == "distributed_failure"
-    ][:1]
+    return _not_a_divergence(
+        tl,
+        "distributed_failure",
+        DISTRIBUTED_FAILURE_WEIGHT,
+        lambda e: "a distributed collective failed",
+        "Find the rank that died or hung first (its own log; NCCL_DEBUG=INFO), check the interconnect; "
+        "raise the collective timeout only once that is known.",
+    )
+
+
+# A data-loading worker that died speaks for "not a divergence" as weakly as out of memory
+# does (it is most often the host's OOM killer): the curve says more.
+WORKER_DIED_WEIGHT = OOM_WEIGHT
+
+
+@rule(
+    "LOG006",
+    "dataloader-worker-death-is-not-divergence",
+    "healthy",
+    (),
+    needs=("job_log",),
+    healthy_note="The job did stop, but because a data-loading worker process died, not of a divergence.",
+)
+def worker_died(tl: Timeline) -> list[Finding]:
+    """
+    What it detects:
+        A PyTorch DataLoader worker process that died, in the job log
+        ("DataLoader worker (pid N) is killed by signal: Killed.", "... exited
+        unexpectedly", the worker's own "Unexpected bus error encountered in
+        worker"), in a run whose loss never went non-finite.
+
+    Why it points to this cause:
+        The job died, but not of divergence: a process feeding it batches was
+        killed (SIGKILL is what the kernel's OOM killer sends when the host runs
+        out of memory; a bus error, a full /dev/shm) or crashed in the data code.
+        The training numbers had nothing to do with it.
+
+    Evidence it reports:
+        The log line and step, and the signal when the message names it.
+
+    Fix to suggest:
+        For "Killed": lower host memory use (fewer workers, smaller
+        prefetch_factor, no dataset held in every worker); for a bus error: raise
+        the shared-memory limit (docker --shm-size) or use fewer workers; for
+        anything else rerun with num_workers=0 to see the worker's own traceback.
+    """
+    return _not_a_divergence(
+        tl,
+        "worker_died",
+        WORKER_DIED_WEIGHT,
+        lambda e: "a DataLoader worker process died" + (f" ({e.values['signal']})" if e.values.get("signal") else ""),
+        "If it was killed (SIGKILL: the host's OOM killer), use fewer workers or a smaller prefetch_factor; for a "
+        "bus error raise the shared-memory limit (docker --shm-size); otherwise rerun with num_workers=0 to see the "
+        "worker's own traceback.",
+    )
 
 
 # Skipped steps of a dynamic loss scaler are how fp16 training works: they speak for a

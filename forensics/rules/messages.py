@@ -229,6 +229,14 @@ FAMILIES: dict[str, Family] = {
         "An NCCL error or a collective that timed out (a rank died or hung): the job stopped, not of a "
         "divergence (rule LOG004 says so in the report).",
     ),
+    "worker_died": Family(
+        None,
+        _none,
+        _none,
+        "A PyTorch DataLoader worker process died (a signal: SIGKILL from the host's OOM killer as a rule, a bus "
+        "error when /dev/shm is full, a crash in the data code): the job stopped, not of a divergence (rule LOG006 "
+        "says so in the report).",
+    ),
     "nonfinite_grad_norm": Family(
         None,
         _none,

@@ -140,7 +140,11 @@ def run_case(case: dict[str, Any], tmp: Path) -> dict[str, Any]:
 
 def judge(case: dict[str, Any], got: dict[str, Any]) -> dict[str, bool | None]:
     """Per measure: True/False where the case counts for it, None where it does not."""
-    detail = case.get("detail")  # a label's detail, where its thread settles one
+    from forensics.rules.base import DETAILS
+
+    # a label's detail, where its thread settles one the contract can name: a collector's own phrase
+    # ('sqrt_at_zero_in_gradient_penalty', a crash's kind on a healthy run) is no detail a report could give
+    detail = case.get("detail") if case.get("detail") in DETAILS else None
     if got["crash"]:
         return {
             "diverged": False if case["diverged"] is not None else None,

@@ -294,6 +294,8 @@ def test_a_detail_counts_where_the_label_settles_one_and_only_with_its_cause():
     assert judge(case, {**got, "detail": "log_of_zero"})["detail"] is False
     assert judge(case, {**got, "cause": "data_or_labels"})["detail"] is False
     assert judge({**case, "detail": None}, got)["detail"] is None
+    # a detail outside the contract's list (a collector's own phrase) is none a report could give: not counted
+    assert judge({**case, "detail": "sqrt_at_zero_in_gradient_penalty"}, got)["detail"] is None
     assert judge(case, {"crash": "ValueError: x"})["detail"] is False
     rows = [{"case": case, "got": got, "judged": judge(case, got)}]
     assert summary(rows)["detail"] == (1, 1)

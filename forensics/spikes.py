@@ -35,6 +35,8 @@ MIN_HISTORY = 20
 # A spike has recovered at the first point back within this factor of the loss level before it
 # (the median of the OLMo window before its start).
 RECOVERY_FACTOR = 1.25
+# A median absolute deviation times this is a standard deviation for normal noise.
+MAD_TO_SD = 1.4826
 # Spikes come more and more often: at least this many, and the second half of the
 # curve holds at least ACCELERATION_RATIO times as many as the first half.
 ACCELERATION_MIN_SPIKES = 4
@@ -71,9 +73,11 @@ class Spike:
 TRAILING_BLOCK = 1 << 16
 
 
-def _trailing(values: np.ndarray, w: int, spread: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def _trailing(
+    values: np.ndarray, w: int, spread: bool = True, least: int = MIN_HISTORY
+) -> tuple[np.ndarray, np.ndarray]:
     """Mean and standard deviation of the ``w`` points before each point (NaN with fewer
-    than MIN_HISTORY). Shifted by the first value so the sums keep their precision; the
+    than ``least``). Shifted by the first value so the sums keep their precision; the
     cumulative sums run block by block, each block carrying the ``w`` points before it.
     ``spread=False``: the mean alone (the deviation is left unset: no squares, no second sum)."""
     n = values.size
@@ -111,7 +115,7 @@ def _trailing(values: np.ndarray, w: int, spread: bool = True) -> tuple[np.ndarr
             with np.errstate(invalid="ignore", divide="ignore"):
                 var = (c2[i0:i1] - start2) / cnt - m * m
             sd[b:e] = np.sqrt(np.maximum(var, 0.0))
-        m[cnt < MIN_HISTORY] = np.nan
+        m[cnt < least] = np.nan
         mean[b:e] = m + v0
     return mean, sd
 

@@ -55,7 +55,7 @@ from forensics.records import (
     TensorStats,
     hf_steps_per_epoch,
 )
-from forensics.spikes import Spike, accelerating, find_loss_spikes
+from forensics.spikes import MAD_TO_SD, OLMO_SIGMAS, Spike, _runs, _trailing, accelerating, find_loss_spikes
 from forensics.util import fmt_num, natural_order
 
 if TYPE_CHECKING:
@@ -151,6 +151,24 @@ FROZEN_POINTS = 5
 # ... this many times above its best before: a plateau at the best is a converged loss printed coarsely, while
 # a frozen level twice the best is a net that lost what it learned.
 FROZEN_ABOVE_BEST = 2.0
+# A loss spike the run did not come back from (``settled_after_spike``): the level before the spike is read off
+# the points before it, up to this many (llm-foundry's spike window) ...
+LEVEL_WINDOW = 100
+# ... and at least this many: a median and a spread of ten prints; fewer give no level to hold a shift against.
+LEVEL_MIN_POINTS = 10
+# The spike and the shift of the level after it are measured in spreads of a level (its median absolute deviation,
+# scaled to a standard deviation; never under the print's last digit), OLMo 2's spike bar: a level's own noise puts
+# no point, let alone a level of points, that far above it. Spreads, not ratios: a negative log-likelihood (a
+# flow's, near -5) or a loss near 0 has no meaningful ratio to its level, and its noise says what a shift is.
+SHIFT_SPREADS = OLMO_SIGMAS
+# The level after the spike is this many points or more, to the end of the record: two halves of a level three
+# prints long each (STUCK_TAIL_POINTS), so that whether it came back down can be told from its noise.
+SETTLED_POINTS = 2 * STUCK_TAIL_POINTS
+# ... and not on its way back: a loss coming back from a spike closes its gap to the level a share at a time (its
+# second half's median below its first half's by this share of the gap or more, and by more than one spread of
+# its own), while a level the run settled at drifts by its noise, and relearning what was lost takes as long as
+# learning it did.
+COMING_BACK_SHARE = 0.25
 # The value a collapse fell from, and a frozen value, stand at least this many of the print's last digit
 # (print_quantum): a fall from there to under half a digit is a 200-fold fall in one logged interval, which no
 # loss that learns makes, and identical prints of three significant digits are a loss that stopped moving. A
@@ -1475,6 +1493,19 @@ def _adversarial(run: RunData, loss: Series | None) -> bool:
     return False
 
 
+# A tag that names a reinforcement learner's returns ("episode_reward", "ep_rew_mean", "return", "rewards/chosen").
+_RETURN_TAG = re.compile(r"(?:^|[_/.\s-])(?:ep_?)?(?:rew|reward|rewards|return|returns)(?:$|[_/.\s-])", re.IGNORECASE)
+
+
+def _reinforcement(run: RunData, loss: Series | None) -> bool:
+    """Is the training loss a reinforcement learner's: its log prints returns or rewards beside it. Its targets
+    are the returns the policy earns (a value loss, a policy gradient weighted by advantages), so its level moves
+    with the policy: a new level after an outlier episode is no loss of what the model learned."""
+    if loss is None:
+        return False
+    return any(loss.tag in lg.scalars and any(_RETURN_TAG.search(tag) for tag in lg.scalars) for lg in run.logs)
+
+
 def stayed_up_from(values: np.ndarray, first: float) -> bool:
     """Did a finite loss end ``STAYED_UP_FACTOR`` above ``first`` (the size of its first non-zero
     value)? The end is the median of the last ``STAYED_UP_TAIL_SHARE`` of ``values``, signed: a loss
@@ -1616,6 +1647,80 @@ def collapsed_from(values: np.ndarray) -> tuple[int, str] | None:
     return None
 
 
+def _level(values: np.ndarray) -> tuple[float, float]:
+    """The median of ``values`` and their spread: the median absolute deviation as a standard deviation, at
+    least the print's last digit (a loss printed coarsely repeats its value, and a MAD of 0 is no zero noise)."""
+    med = float(median(values))
+    mad = MAD_TO_SD * float(median(np.abs(values - med)))
+    return med, max(mad, print_quantum(values[-QUANTUM_SAMPLE:]))
+
+
+def settled_after_spike(values: np.ndarray) -> tuple[int, str] | None:
+    """(spike index, how) of a finite loss, in step order, that spiked and then settled far
+    worse than it stood before, to the end of its record: the model lost what it had learned. One catastrophic
+    update does that: a batch whose loss stands orders above the level (an outlier batch, an overflow in a forward
+    pass) gives a gradient that throws the weights far off, Adam's momentum carries them further for a few steps,
+    and the loss after it sits near where an untrained model starts, while a benign spike comes back down.
+
+    The spike: a point ``SHIFT_SPREADS`` standard deviations above the mean of the up to ``LEVEL_WINDOW`` points
+    before it (``LEVEL_MIN_POINTS`` at least), one point or a short run of them; judged robustly, it stands that
+    many spreads (:func:`_level`) above the level before it and above the level after it (a level that a new stage,
+    a warm restart or a switch of data set starts is entered at its own height, with no outlier above it). After
+    it: ``SETTLED_POINTS`` or more to the end of the record, none back as low as the highest point of the level
+    before (its worst batch), their median ``SHIFT_SPREADS`` spreads of that level above it, and not on the way
+    back (the median of their second half below that of their first by ``COMING_BACK_SHARE`` of the gap and by
+    more than one spread of theirs: a spike still recovering when the record ends). Spreads, not ratios: sign- and
+    scale-safe (a flow's negative log-likelihood). Spikes are taken in order, and the first one the loss never
+    came back under the level before, with an outlier above the points right after it, is the one judged: one
+    pass over the curve, whatever its length."""
+    v = values
+    n = v.size
+    if n < LEVEL_MIN_POINTS + 1 + SETTLED_POINTS or not np.isfinite(v).all():
+        return None
+    mean, sd = _trailing(v, LEVEL_WINDOW, least=LEVEL_MIN_POINTS)
+    with np.errstate(invalid="ignore"):
+        mean += SHIFT_SPREADS * sd
+        flagged = (v >= mean) & (sd > 0)
+    del mean, sd
+    flagged[n - SETTLED_POINTS :] = False
+    if not flagged.any():
+        return None
+    lowest_after = np.minimum.accumulate(v[::-1])[::-1]  # the lowest point from each index to the end
+    starts, ends = _runs(flagged)
+    for a, e in zip(starts.tolist(), ends.tolist(), strict=True):
+        if n - e < SETTLED_POINTS:
+            break
+        before = v[max(0, a - LEVEL_WINDOW) : a]
+        if lowest_after[e] <= float(before.max()):
+            continue  # it came back as low as it had been
+        p = a + int(np.argmax(v[a:e]))
+        peak = float(v[p])
+        # an outlier above the points right after it too, or the start of a new level (no spike)
+        near_med, near_spread = _level(v[e : e + SETTLED_POINTS])
+        if peak < near_med + SHIFT_SPREADS * near_spread:
+            continue
+        pre_med, pre_spread = _level(before)
+        after = v[e:]
+        post_med, post_spread = _level(after)
+        half = after.size // 2
+        first_half, second_half = float(median(after[:half])), float(median(after[after.size - half :]))
+        if (
+            peak < pre_med + SHIFT_SPREADS * pre_spread
+            or peak < post_med + SHIFT_SPREADS * post_spread
+            or post_med < pre_med + SHIFT_SPREADS * pre_spread
+            or first_half - second_half > max(post_spread, COMING_BACK_SHARE * (first_half - pre_med))
+        ):
+            return None
+        shift = (post_med - pre_med) / pre_spread
+        return (
+            p,
+            f"it spiked to {fmt_num(peak)} and settled at {fmt_num(post_med)} (the median of the {after.size} points "
+            f"to the end, none back under {fmt_num(float(before.max()))}, the highest of the {before.size} before), "
+            f"{shift:.0f} spreads of the level before ({fmt_num(pre_med)}) above it",
+        )
+    return None
+
+
 def print_hold(values: np.ndarray) -> int:
     """How many points in a row the logger printed each value for: the median length of the runs of one value
     in ``values`` (1 for a loss printed fresh at each point). A progress bar redrawn at every step with a
@@ -1649,6 +1754,28 @@ def _collapsed(loss: Series | None) -> tuple[int, str] | None:
     if hit is None:
         return None
     return int(steps[hit[0]]), f"{loss.tag}: {hit[1]}"
+
+
+def _spiked_and_settled(loss: Series | None, lr: Series | None, moving_target: bool = False) -> tuple[int, str] | None:
+    """(step, what) of the spike after which the training loss settled far worse for good
+    (:func:`settled_after_spike`). Not where the logged LR rose ``LR_JUMP_FACTOR`` or more across it (a warm
+    restart, a schedule's step: the level follows the LR, the LR rules judge it), nor a loss whose target moves
+    (``moving_target``: a GAN generator's, with its discriminator; a reinforcement learner's, with its returns)."""
+    if loss is None or moving_target:
+        return None
+    steps, values = loss.in_step_order
+    hit = settled_after_spike(values)
+    if hit is None:
+        return None
+    p, how = hit
+    if lr is not None and len(lr):
+        ls, lv = lr.in_step_order
+        ok = np.isfinite(lv) & (lv > 0)
+        ls, lv = ls[ok], lv[ok]
+        at, later = lv[ls < steps[p]], lv[ls >= steps[p]]  # the spike's own line may print the new LR
+        if at.size and later.size and float(later.max()) >= LR_JUMP_FACTOR * float(at[-1]):
+            return None
+    return int(steps[p]), f"{loss.tag}: {how}"
 
 
 def _perplexity_climbed(ppl: Series) -> int | None:
@@ -2340,6 +2467,10 @@ def build_timeline(run: RunData) -> Timeline:
         if collapsed is not None and (exploded_step is None or collapsed[0] < exploded_step):
             exploded_step, exploded_how = collapsed
             exploded_verb = "collapsed"
+        settled = _spiked_and_settled(loss, curves["lr"], _adversarial(run, loss) or _reinforcement(run, loss))
+        if settled is not None and (exploded_step is None or settled[0] < exploded_step):
+            exploded_step, exploded_how = settled
+            exploded_verb = "jumped"
     unplaced = _unplaced_nonfinite(run) if first_nonfinite is None and exploded_step is None else None
     validation_only = None
     if first_nonfinite is None and exploded_step is None and unplaced is None:
@@ -2520,7 +2651,7 @@ def _stores_of_many(run: RunData) -> tuple[tuple[str, str, tuple[str, ...]], ...
 DERIVED_BY: dict[str, tuple[Callable[..., object], ...]] = {
     "loss": (_effective,),
     "first_nonfinite": (_nonfinite,),
-    "exploded_step": (_exploded, _implausible, _implausible_bound, _pinned, _climbed),
+    "exploded_step": (_exploded, _implausible, _implausible_bound, _pinned, _climbed, _spiked_and_settled),
     "onset": (find_onset, _snap_onset_to_lr_increase),
     "lr_changes": (_lr_changes,),
     "spikes_recovered": (find_spikes,),

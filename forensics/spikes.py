@@ -9,6 +9,7 @@ takes well under a second.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +36,10 @@ MIN_HISTORY = 20
 # A spike has recovered at the first point back within this factor of the loss level before it
 # (the median of the OLMo window before its start).
 RECOVERY_FACTOR = 1.25
+# A level at or below zero (a negative log-likelihood: a flow's, a VAE's with its density term) has no ratio to come
+# back within: there a spike has recovered at the first point within this many spreads of the level (the median
+# absolute deviation of the window before the spike, as a standard deviation) above its median, the level's noise.
+RECOVERY_SPREADS = 3.0
 # A median absolute deviation times this is a standard deviation for normal noise.
 MAD_TO_SD = 1.4826
 # Spikes come more and more often: at least this many, and the second half of the
@@ -61,7 +66,7 @@ class Spike:
     peak: int
     peak_value: float
     baseline: float  # median loss of the OLMo window before the start (see _baseline)
-    recovered: int | None  # first step back within RECOVERY_FACTOR x baseline
+    recovered: int | None  # first step back near the baseline (RECOVERY_FACTOR x, or RECOVERY_SPREADS at or below 0)
     fatal: bool  # never recovered: the run diverged from it or ended inside it
     criteria: tuple[str, ...]  # keys of CRITERIA that flagged it
     grad_lead: int | None = None  # step of a ZClip gradient-norm spike shortly before the peak
@@ -144,6 +149,17 @@ def _baseline(values: np.ndarray, a: int, w: int) -> float:
     spike, and a 'recovery' to within RECOVERY_FACTOR of it would be no recovery at all."""
     window = values[max(0, a - w) : a]
     return float(median(window)) if window.size else float("nan")
+
+
+def _recovery_bar(values: np.ndarray, a: int, w: int, base: float) -> float:
+    """The loss a spike starting at index ``a`` has recovered at: RECOVERY_FACTOR x its baseline for a
+    positive level, else RECOVERY_SPREADS spreads of the window before it above the baseline (NaN: none)."""
+    if base > 0:
+        return RECOVERY_FACTOR * base
+    window = values[max(0, a - w) : a]
+    if not window.size or not math.isfinite(base):
+        return float("nan")
+    return base + RECOVERY_SPREADS * MAD_TO_SD * float(median(np.abs(window - base)))
 
 
 # Rows of ``ema``'s blocks done at once: two float64 temporaries of this many blocks (2 MiB).
@@ -276,7 +292,8 @@ def find_loss_spikes(
         base = _baseline(values, a, w_olmo)
         # the episode runs until the loss is back near the baseline (merging later flags)
         j = int(ends[i])
-        back = np.flatnonzero(values[j:] <= RECOVERY_FACTOR * base) if base > 0 else np.empty(0, dtype=np.int64)
+        bar = _recovery_bar(values, a, w_olmo, base)
+        back = np.flatnonzero(values[j:] <= bar) if math.isfinite(bar) else np.empty(0, dtype=np.int64)
         rec = j + int(back[0]) if back.size else None
         stop = rec if rec is not None else n
         k = i + 1

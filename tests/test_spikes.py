@@ -11,6 +11,7 @@ from forensics.spikes import (
     FOUNDRY_MIN_POINTS,
     MEGATRON_FACTOR,
     OLMO_SIGMAS,
+    RECOVERY_SPREADS,
     ZCLIP_ALPHA,
     accelerating,
     ema,
@@ -157,6 +158,20 @@ def test_masked_stand_ins_after_a_nan_grad_norm_are_no_recovery():
     case["grad_norm"][2] = {"n": 10, "value": 1.0}
     tl = build_timeline(run_from_case(case))
     assert tl.loss_spikes and not tl.loss_spikes[-1].fatal
+
+
+def test_a_negative_level_recovers_within_its_spread():
+    # a flow's negative log-likelihood near -5.4: no ratio to its level, its noise says when it is back
+    base = _alternating(200, -5.5, -5.3)  # median -5.4, MAD 0.1
+    spike = np.concatenate([base, [40490.0], [-4.0], base])
+    (s,) = _spikes(spike)
+    assert not s.fatal and s.recovered == 202
+    bar = -5.4 + RECOVERY_SPREADS * 1.4826 * 0.1
+    stays = np.concatenate([base, [40490.0], np.full(50, bar + 0.05)])
+    (s,) = _spikes(stays)
+    assert s.fatal and s.recovered is None
+    stays[-1] = bar - 0.05
+    assert _spikes(stays)[0].recovered == stays.size - 1
 
 
 def test_the_baseline_is_the_level_before_a_climb_not_its_tail():

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from forensics.combine import COMBINED_CAUSES, calibrated, combine, renormalised
 from forensics.details import DetailChoice, choose_detail, tells_apart
 from forensics.ending import ending_of
-from forensics.records import CUT_TRACEBACK, Kind, Status
+from forensics.records import CUT_TRACEBACK, Kind, LogEvent, Status
 from forensics.rules import REGISTRY
 from forensics.rules.base import CAUSES, CONTEXT, Evidence
 from forensics.rules.context import blown_up_before_nonfinite, term_blown_up_at_nonfinite
@@ -218,8 +218,26 @@ def not_checked(tl: Timeline) -> list[str]:
     return notes
 
 
+def _nonfinite_values_sentence(path: str, e: LogEvent) -> str:
+    """The reader's finding that a row of values the log names no loss among went non-finite in every value
+    (nonfinite_values): what it shows, and what it does not (which quantity, and when where no counter placed it)."""
+    at = e.values.get("at")
+    where = f" at {e.values.get('unit', 'step')} {at}" if at is not None else ""
+    return (
+        f"The log names no loss, but a row of {e.values.get('columns')} {e.values.get('what', 'unnamed values')}"
+        f"{where} ({path} line {e.line}) "
+        "is non-finite in every value, and none of its columns printed a finite value after it: the run's own "
+        "numbers went non-finite, a divergence. Which quantity went first is not in the log"
+        + ("." if at is not None else ", nor when.")
+    )
+
+
 def _divergence_sentence(tl: Timeline) -> str:
     nf = tl.first_nonfinite
+    if nf is not None and nf.tag == "message:nonfinite_values":
+        found = next(((p, e) for p, e in tl.log_events if e.kind == "nonfinite_values" and p == nf.source), None)
+        if found is not None:
+            return _nonfinite_values_sentence(*found)
     unit = "epoch" if nf is not None and nf.unit == "epoch" else "step"
     if nf is not None and nf.tag.startswith("message:") and nf.last_finite_step == nf.step:
         # a NaN guard after the last logged loss: the non-finite value came after that step
@@ -264,6 +282,8 @@ def _divergence_sentence(tl: Timeline) -> str:
         return f"The training loss {tl.exploded_verb} at {tl.unit} {tl.exploded_step} without going non-finite{how}."
     if tl.nonfinite_unplaced is not None:
         path, e = tl.nonfinite_unplaced
+        if e.kind == "nonfinite_values":
+            return _nonfinite_values_sentence(path, e)
         return (
             f"A framework message says the training loss went non-finite ({path} line {e.line}: "
             f"{e.message.rstrip('.')}); the log shows no step or loss before it, so when is unknown."

@@ -71,6 +71,7 @@ _NOT_WHAT_IT_DIED_OF = frozenset(
         "mixed_precision",
         "nonfinite_logged",
         "nonfinite_grad_norm",
+        "nonfinite_values",
         "numpy_fp_warning",
         "ctc_no_valid_path",
     }

@@ -1250,13 +1250,16 @@ def _nonfinite(s: Series | None) -> NonFinite | None:
 # probably exploding"; readers/logs.py also infers the floor from the logged scale); and the
 # anomaly checks that raise on a NaN or Inf computed in training (PyTorch's anomaly mode,
 # check_numerics, jax_debug_nans, nngraph's checked mode...): the values they name feed the loss
-# or the weights, so the run diverged there even when no logged loss shows it.
+# or the weights, so the run diverged there even when no logged loss shows it. And the log reader's own finding that
+# a row of values the log names no loss among went non-finite in every value (nonfinite_values, read from the log
+# only where no loss is).
 _NONFINITE_MESSAGES = (
     "nan_loss",
     "nan_loss_terminated",
     "loss_scale_minimum",
     "nonfinite_gradient",
     "nonfinite_tensor",
+    "nonfinite_values",
 )
 
 

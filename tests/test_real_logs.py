@@ -458,13 +458,12 @@ UNREAD_LOSSES = {
     "diffusionad_32_epoch0_train_loss_nan": "'Epoch:0, Train loss: nan:' (a colon after the value)",
     # heldout11, found by its one blind measurement
     "photorealism_enhancement_30_epe_gan_iter_17940_columns_nan": (
-        "EPE's unnamed columns after a timestamp (no name, no header: which column is a loss is the code's alone)"
-    ),
-    "pointnetlk_revisited_8_epoch_loss_finite_to_0101_nan_by_0198_fixed_by_grad_clip": (
-        "PointNetLK's 'epoch, %04d, %f, %f, %f, %f' (unnamed values; the loss is the first only by its source)"
+        "EPE's unnamed columns after a timestamp (no name, no header: which column is a loss is the code's alone; "
+        "only that every value of its rows went NaN is read, as a divergence)"
     ),
     "qlib_1734_lstm_alpha158_epoch0_train_nan_valid_nan": (
-        "qlib's 'train %.6f, valid %.6f' scores (the negated loss or another metric, as the config's 'metric' says)"
+        "qlib's 'train %.6f, valid %.6f' scores (the negated loss or another metric, as the config's 'metric' says; "
+        "only that both went NaN is read, as a divergence)"
     ),
     "torchrec_1057_bert4rec_example_avg_loss_3_79_to_2_83_job_succeeded": (
         "'Epoch n, average loss x', read as 'loss_epoch' beside the counter-less 'Test, metrics' line"
@@ -472,6 +471,8 @@ UNREAD_LOSSES = {
     "us_stock_lstm_1_scaled_mse_nan_only_on_unlabelled_lately_data": (
         "a script's own 'scaled data mse' prints, evaluations of no training step"
     ),
+    # (and PointNetLK's comma-separated 'epoch, %04d, %f, %f, %f, %f' record, read since by position as the bare
+    # 'n: v1 v2' rows are: the first value the loss, as its source prints running_loss first)
     # (and four more, read since, thirteenth round: FermiNet's 'Step N: E E_h', the VMC energy it minimises; MXNet
     # 0.x's Speedometer naming one criterion a line, 'Train-SmoothL1='; Sockeye's 'Train-perplexity=', read as its
     # log; 'train loss (min, avg, max): (..)' triples, the mean the loss)

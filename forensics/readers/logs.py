@@ -53,6 +53,8 @@ what it means: the table from family to cause, detail and fix is the rules'
 ``job_killed``                     a time limit or a signal ended the job (Slurm, torchrun, Ctrl+C)
 ``numpy_fp_warning``               NumPy's RuntimeWarning of a floating-point fault (``op``
                                    and what: divide by zero, overflow, invalid value)
+``nonfinite_values``               the reader's own: a row of values the log names no loss
+                                   among went non-finite in every value it printed
 ``exception``                      any other uncaught exception
 =================================  ===================================================
 
@@ -227,6 +229,7 @@ EVENT_KINDS = (
     "nonfinite_logged",
     "numpy_fp_warning",
     "nonfinite_grad_norm",
+    "nonfinite_values",
     "exception",
 )
 # Events that end a run: an exception raised right after one of these is the
@@ -238,6 +241,7 @@ _FATAL_KINDS = frozenset(EVENT_KINDS) - {
     "mixed_precision",
     "nonfinite_logged",
     "nonfinite_grad_norm",
+    "nonfinite_values",
     "numpy_fp_warning",
     "job_finished",
     "early_stopping",
@@ -802,6 +806,10 @@ class _LogParser:
         self.nan_missing: frozenset[str] = frozenset()  # columns whose NaN the header's note says is missing data
         # the line of a heading naming a metric other than a loss, or of an unnamed row under it (_bare_row)
         self.bare_heading: int | None = None
+        # the first row of unnamed values whose every value was non-finite, with none of its columns finite since:
+        # (line, step, unit, shape, the columns it printed, the row as printed) (_unnamed_row)
+        self.nonfinite_row: tuple[int, int | None, str, str, frozenset[int], str] | None = None
+        self.unnamed_rows: dict[str, int] = {}  # rows of unnamed values seen, by shape and width
         self.box: list[tuple[str, str]] | None = None  # the rows of a key/value box being read
         self.rank = 0
         self.ranks_seen: set[int] = set()
@@ -1612,21 +1620,46 @@ class _LogParser:
         self.hf_points.append((max(self.hf_index, 1), values.get("epoch"), values))
         self._saw_metrics(line, None)
 
-    def _bare_row(self, row: re.Match[str], line: int) -> None:
-        """A step and several unnamed values (_BARE_STEP_VALUES), kept by position and by the row's width; rows under
-        a heading that names another metric than a loss (and the rows right under those) are that metric's."""
+    def _bare_row(self, row: re.Match[str], line: int, text: str, shape: str = "bare") -> None:
+        """A step and several unnamed values (_BARE_STEP_VALUES, _COMMA_COUNTER_VALUES), kept by position and by the
+        row's width, an epoch's on the epoch axis; rows under a heading that names another metric than a loss (and the
+        rows right under those) are that metric's. Rows no column of which is read as a loss (_STAMPED_STEP_CELLS,
+        _SPLIT_VALUES: ``shape`` says which) only go to _unnamed_row."""
         if self.bare_heading is not None and self.bare_heading == line - 1:
             self.bare_heading = line
             return
-        values = [_num(v) for v in row.group("values").split()]
-        if any(v is None for v in values):
+        cells = [c for c in _CELL_SPLIT.split(row.group("values")) if c]
+        values = [None if c.startswith("--") else _num(c) for c in cells]
+        if shape == "bare" and any(v is None for v in values):
+            return
+        names = row.groupdict()
+        counted = names.get("step") or names.get("counted")
+        step, unit = (int(counted), "step") if counted else (None, "step")
+        if step is not None and (names.get("name") or "").lower() == "epoch":
+            if self.generic_epoch_base is None:
+                self.generic_epoch_base = 0 if step == 0 else 1
+            step, unit = step + (1 - self.generic_epoch_base), "epoch"
+        self._unnamed_row(values, step, unit, line, f"{shape}{len(values)}", text)
+        if shape != "bare" or step is None:
             return
         emitter = "print" if not self.rank else f"rank{self.rank}"
         for i, v in enumerate(values):
             if v is not None:
-                self._put(
-                    f"{_BARE_COLUMN_TAG}{len(values)}_{i}", int(row.group("step") or row.group("counted")), v, emitter
-                )
+                self._put(f"{_BARE_COLUMN_TAG}{len(values)}_{i}", step, v, emitter, unit=unit)
+
+    def _unnamed_row(
+        self, values: list[float | None], step: int | None, unit: str, line: int, shape: str, text: str
+    ) -> None:
+        """Keep the first row of unnamed values whose every printed value is non-finite (at least
+        MIN_NONFINITE_ROW_VALUES of them; a dashed cell printed none), until a later row of the same shape prints a
+        finite value in one of its columns: the run's numbers came back, and that row says nothing any more."""
+        printed = {i: v for i, v in enumerate(values) if v is not None}
+        self.unnamed_rows[shape] = self.unnamed_rows.get(shape, 0) + 1
+        held = self.nonfinite_row
+        if held is not None and held[3] == shape and any(math.isfinite(printed.get(i, math.nan)) for i in held[4]):
+            self.nonfinite_row = held = None
+        if held is None and len(printed) >= MIN_NONFINITE_ROW_VALUES and not any(map(math.isfinite, printed.values())):
+            self.nonfinite_row = (line, step, unit, shape, frozenset(printed), text.strip()[:MAX_ROW_QUOTE])
 
     def _values_of_message(self, pairs: list[tuple[str, float]], line: int) -> bool:
         """Counter-less values printed right after a message that named its step (a NaN guard's
@@ -1728,8 +1761,14 @@ class _LogParser:
                         emitter = "print" if not self.rank else f"rank{self.rank}"
                         keyed = pct is None and bare.group("colon") is not None
                         self._put(_BARE_KEYED_TAG if keyed else _BARE_TAG, step, value, emitter)
-                elif (row := _BARE_STEP_VALUES.fullmatch(text)) is not None:
-                    self._bare_row(row, line)
+                elif (row := _BARE_STEP_VALUES.fullmatch(text)) is not None or (
+                    "," in text and (row := _COMMA_COUNTER_VALUES.search(text)) is not None
+                ):
+                    self._bare_row(row, line, text)
+                elif text[:1] in _STAMP_LEAD and (row := _STAMPED_STEP_CELLS.fullmatch(text)) is not None:
+                    self._bare_row(row, line, text, "stamped")
+                elif "rain" in text and (row := _SPLIT_VALUES.search(text)) is not None:
+                    self._bare_row(row, line, text, "split")
                 elif _RECORD_HEAD_HINT.search(text):
                     self._open_record(scan_line(text), line)
                 return  # no metric named: nothing to read (a bare "Epoch 3" line moves no series)
@@ -2119,6 +2158,7 @@ class _LogParser:
         if self.loss_basis and any(tag == "loss" for tag, _, _ in self.series):
             notes.append(f"the loss is read as {self.loss_basis}")
         self._place_bare(notes)
+        self._nonfinite_rows(notes)
         self._place_hf(notes)
         self._per_iteration_epochs(notes)
         self._place_line_order(notes)
@@ -2281,6 +2321,34 @@ class _LogParser:
                     "the log naming no loss"
                 )
 
+    def _nonfinite_rows(self, notes: list[str]) -> None:
+        """A row of unnamed values whose every value went non-finite, none of its columns finite again until the log
+        ends (_unnamed_row), in a log where no loss was read: the run's own numbers went non-finite, which is a
+        divergence, though nothing says which quantity went first nor why. With a loss read, the loss speaks. A row
+        led by a counter alone is a training loop's record only in a table of such rows (MIN_BARE_POINTS of its shape,
+        as for reading a loss from them); values named by their split say whose they are on one line."""
+        if self.nonfinite_row is None or self.hf_points or any(t in ("loss", "val_loss") for t, _, _ in self.series):
+            return
+        line, step, unit, shape, columns, row = self.nonfinite_row
+        if not shape.startswith("split") and self.unnamed_rows.get(shape, 0) < MIN_BARE_POINTS:
+            return
+        where = f" at {unit} {step}" if step is not None else ""
+        what = "values named only by their split" if shape.startswith("split") else "unnamed values"
+        self.events.append(
+            _EventBuilder(
+                kind="nonfinite_values",
+                message=f"every one of the {len(columns)} values the row printed{where} is non-finite, and none of "
+                f"its columns printed a finite value after it: {row}",
+                line=line,
+                step=step if unit == "step" else None,
+                values={"columns": len(columns), "unit": unit, "at": step, "what": what},
+            )
+        )
+        notes.append(
+            f"the log names no loss: a row of {len(columns)} {what} (line {line}) is non-finite in every value, read "
+            "as the run's numbers going non-finite, not as any one quantity"
+        )
+
     def _place_bare_columns(self, columns: dict[tuple[str, str, str], _SeriesBuilder], notes: list[str]) -> None:
         """Rows of a step and several unnamed values (_BARE_STEP_VALUES), in a log naming no loss: the widest
         regular table (same width, at least MIN_BARE_POINTS rows, the step growing) gives its first column as the
@@ -2303,7 +2371,8 @@ class _LogParser:
         for pos, b in sorted(cols.items()):
             self.series[("loss" if pos == 0 else f"value_{pos + 1}", unit, emitter)] = b
         notes.append(
-            f"{len(cols[0].steps)} lines print a step and {width} unnamed values: the first read as the loss, the "
+            f"{len(cols[0].steps)} lines print {'an epoch' if unit == 'epoch' else 'a step'} and {width} unnamed "
+            "values: the first read as the loss, the "
             "others as value_2.. (names guessed from their position; the log names no loss)"
         )
 
@@ -2503,6 +2572,46 @@ _BARE_STEP_VALUES = re.compile(
     rf"[ \t]{{1,64}}(?P<values>{_BARE_VALUES})[ \t]{{0,64}}",
     re.IGNORECASE,
 )
+# A counter's name and its count as fields of a comma-separated record, then two to eight unnamed values: Python
+# logging with a format of comma-separated fields, LOGGER.info('epoch, %04d, %f, %f, %f, %f', epoch + 1,
+# running_loss, val_loss, running_info, val_info) under basicConfig's '%(levelname)s:%(name)s, %(asctime)s,
+# %(message)s' (hmgoforth's PointNetLK and the registration trainers built on it). Whatever the logger put before
+# the record's fields is its own; the values are read by position as the rows above are, an epoch's per epoch.
+_COMMA_COUNTER_VALUES = re.compile(
+    rf"(?:^|,)[ \t]{{0,8}}(?P<name>epoch|batch|step|iter|iteration),[ \t]{{0,8}}(?P<counted>\d{{1,19}})"
+    rf"(?P<values>(?:,[ \t]{{0,8}}{_BARE_NUMBER}){{2,{MAX_BARE_COLUMNS}}})[ \t]{{0,64}}$",
+    re.IGNORECASE,
+)
+# A logger's date and time, the step, then unnamed values, a cell of dashes where a value had no update since the last
+# print: isl-org PhotorealismEnhancement's LogSync.print writes f'{i:d} ' then '%.2f ' per scalar it queued, or
+# '---- ' for one with none, under logging's '%(asctime)s %(message)s'; the names ('%-4.4s ' of each) come only on
+# a header every twentieth print. Nothing says which column is a loss, and a generator's and a discriminator's
+# iterations alternate with each other's columns dashed, so no column is read as one: such rows say only when every
+# value they print went non-finite (_LogParser._unnamed_row). The timestamp is what makes the line a log record: an
+# index and numbers alone are as often a printed table of data (a DataFrame's rows, NaN and all).
+MAX_UNNAMED_CELLS = 64
+_STAMP = r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(?:[,.]\d{1,6})?"
+_STAMPED_STEP_CELLS = re.compile(
+    rf"[ \t]{{0,8}}{_STAMP}[ \t]{{1,8}}(?P<step>\d{{1,19}})"
+    rf"(?P<values>(?:[ \t]{{1,64}}(?:{_BARE_NUMBER}|-{{2,8}})){{2,{MAX_UNNAMED_CELLS}}})[ \t]{{0,64}}",
+    re.IGNORECASE,
+)
+# Values named only by the split they were computed on, the training split first, ending the line: Microsoft qlib's
+# PyTorch models (pytorch_lstm_ts.py, pytorch_gru.py, pytorch_alstm.py... fit) log "train %.6f, valid %.6f" %
+# (train_score, val_score) each epoch, the score being what the model's metric makes of its predictions (the negated
+# loss by default). What the number measures is not said, so it is no loss curve; only a row whose every value is
+# non-finite says something (_LogParser._unnamed_row).
+_SPLIT_VALUES = re.compile(
+    rf"(?:^|[\s:-])(?:train|training)[ \t]{{1,8}}(?P<values>{_BARE_NUMBER}(?:,[ \t]{{0,8}}"
+    rf"(?:valid|validation|val|eval|test)[ \t]{{1,8}}{_BARE_NUMBER}){{1,2}})[ \t]{{0,64}}$",
+    re.IGNORECASE,
+)
+_CELL_SPLIT = re.compile(r"[,\s]+(?:(?:valid|validation|val|eval|test)[ \t]+)?", re.IGNORECASE)
+# A row of unnamed values whose every value is NaN or Inf: at least this many (one non-finite value may be a metric
+# with nothing to measure, as an evaluation on unlabelled rows prints; every value at once is the model's numbers)
+MIN_NONFINITE_ROW_VALUES = 2
+MAX_ROW_QUOTE = 200  # what the report quotes of such a row
+_STAMP_LEAD = frozenset(" \t0123456789")
 # The same with the step's percent of the run and the time elapsed beside it, then one unnamed value (the
 # PyTorch tutorials' print loops, copied widely: the char-RNN classifier's '%d %d%% (%s) %.4f %s / %s %s'
 # % (iter, percent, timeSince(start), loss, name, guess, correct), the char-RNN generator's and the

@@ -266,6 +266,16 @@ FAMILIES: dict[str, Family] = {
         "that point or a gap where it was dropped. A sign of divergence, not proof: it does not say which value "
         "(a weight histogram, an accuracy of an empty batch) nor that the loss followed.",
     ),
+    "nonfinite_values": Family(
+        None,
+        _none,
+        _none,
+        "The log reader's own finding, no framework's word: a row of values the log names no loss among (a counter "
+        "and unnamed columns, or values named only by their split) printed NaN or Inf in every value, and none of "
+        "its columns printed a finite one after it. One non-finite value may be a metric with nothing to measure; "
+        "every value at once is the model's numbers: the run diverged there, and nothing says which quantity went "
+        "first nor why.",
+    ),
     "job_killed": Family(
         None,
         _none,

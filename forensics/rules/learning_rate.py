@@ -247,8 +247,10 @@ def diverges_from_start(tl: Timeline) -> list[Finding]:
         value, or anywhere when no loss logged before it went below the first one in a
         record that starts by step 2000 or epoch 2),
         the blow-up does not follow an LR increase after stable training
-        (LR001's case; a short warmup straight to the final LR is not one), and the
-        first logged loss was finite (a non-finite first loss is a data rule's case).
+        (LR001's case; a short warmup straight to the final LR is not one), the
+        first logged loss was finite (a non-finite first loss is a data rule's case),
+        and the record shows the run's start: a counter that begins past step 2000 or
+        epoch 2 (a paste of the run's middle) says nothing of how early a climb began.
 
     Why it points to this cause:
         With a constant step size above the stability limit, the very first
@@ -272,6 +274,8 @@ def diverges_from_start(tl: Timeline) -> list[Finding]:
         return []  # non-finite from the first logged step: the data rules' case
     if lr_increase_then_blowup(tl):
         return []  # the blow-up follows an LR increase after stable training: LR001's case
+    if _record_starts_late(tl):
+        return []  # "early in the run" is measured from the run's start, which a paste of its middle does not show
     lri = tl.lr_info
     first = int(tl.loss.steps[0])
     end = tl.divergence_step if tl.divergence_step is not None else int(tl.loss.steps[-1])
@@ -313,6 +317,19 @@ def diverges_from_start(tl: Timeline) -> list[Finding]:
             fix_sets="learning_rate",
         )
     ]
+
+
+def _record_starts_late(tl: Timeline) -> bool:
+    """The record's counter starts past where a step size beyond the stability limit breaks a run
+    (EARLY_NONFINITE_STEP, or EARLY_NONFINITE_EPOCH where it counts epochs; a first point one
+    logging interval in is the start): a paste of a run's middle, whose first point is no "start"."""
+    assert tl.loss is not None
+    start = {"step": EARLY_NONFINITE_STEP, "epoch": EARLY_NONFINITE_EPOCH}.get(tl.loss.unit)
+    if start is None or not len(tl.loss):
+        return False
+    s, _ = tl.loss.in_step_order
+    interval = tl.loss.interval if tl.loss.unit == "step" and tl.loss.interval > 0 else 0
+    return int(s[0]) > max(start, interval)
 
 
 def _never_fell(tl: Timeline) -> bool:

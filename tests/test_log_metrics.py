@@ -475,3 +475,17 @@ def test_the_metric_hint_is_the_case_free_word_test_it_replaced():
     for line in lines:
         assert names_a_metric(line) == bool(alternation.search(line)), line
     assert names_a_metric("step 1 LOSS 2.5") and not names_a_metric("Saving model")
+
+
+@pytest.mark.parametrize(
+    ("line", "pairs"),
+    [
+        ("Validation Dice Coeff: 0.9720964431762695", [("val_dice", 0.9720964431762695)]),
+        ("INFO: Validation Dice Coeff: 0.5", [("val_dice", 0.5)]),  # the later train.py's logging.info
+        ("Dice coefficient: 0.75", [("dice", 0.75)]),
+        ("loss coef: 0.5", []),  # a setting of a loss, still no metric
+    ],
+)
+def test_the_dice_coefficient_in_words_is_read(line, pairs):
+    # milesial Pytorch-UNet prints 'Validation Dice Coeff: {}'.format(val_dice): its last word names no metric alone
+    assert scan_line(line).pairs == pairs

@@ -272,6 +272,11 @@ ALIASES = {
     "val_categorical_accuracy": "val_accuracy",
     "val_binary_accuracy": "val_accuracy",
     "ppl": "perplexity",
+    # the Dice coefficient printed in words (milesial Pytorch-UNet's 'Validation Dice Coeff: {}' and its many forks):
+    # its last word, a coefficient, names no metric on its own
+    "dice coeff": "dice",
+    "dice coef": "dice",
+    "dice coefficient": "dice",
     # Lua Torch names the criterion's output err ("local err = criterion:forward(...)"; NAMAS prints
     # "err  nan", fb.resnet.torch "Err 6.9077"): a loss only where the line prints no other
     "err": "err",

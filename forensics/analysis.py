@@ -70,7 +70,7 @@ def analyze_loaded(run: RunData, run_dir: str, *, debug: bool = False) -> Report
     that also need what was read (a sweep compares the runs' configs)."""
     from forensics.diagnose import diagnose
     from forensics.report.model import Report
-    from forensics.rules import REGISTRY, run_rules
+    from forensics.rules import run_rules
     from forensics.timeline import build_timeline
 
     if not run.sources:
@@ -81,7 +81,7 @@ def analyze_loaded(run: RunData, run_dir: str, *, debug: bool = False) -> Report
     dx = diagnose(tl, evidence)
     return Report(
         run_dir=run_dir,
-        diverged=tl.diverged or any(e.weight > 0 and REGISTRY[e.rule].diverges for e in evidence),
+        diverged=tl.diverged or any(e.weight > 0 and e.diverges for e in evidence),
         first_nonfinite_step=tl.first_nonfinite.step if tl.first_nonfinite is not None else None,
         verdict=dx.verdict,
         candidates=dx.candidates,

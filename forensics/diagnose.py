@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from forensics.combine import COMBINED_CAUSES, calibrated, combine, renormalised
@@ -232,7 +233,7 @@ def _nonfinite_values_sentence(path: str, e: LogEvent) -> str:
     )
 
 
-def _divergence_sentence(tl: Timeline) -> str:
+def _divergence_sentence(tl: Timeline, evidence: Sequence[Evidence] = ()) -> str:
     nf = tl.first_nonfinite
     if nf is not None and nf.tag == "message:nonfinite_values":
         found = next(((p, e) for p, e in tl.log_events if e.kind == "nonfinite_values" and p == nf.source), None)
@@ -294,6 +295,11 @@ def _divergence_sentence(tl: Timeline) -> str:
     if tl.died_with_exception:
         at = f" after step {tl.died_after_step}" if tl.died_after_step is not None else ""
         return f"The job died on an error{at}, before any non-finite loss was logged."
+    if tl.loss is not None and any(e.weight > 0 and e.diverges for e in evidence):
+        # a finding that is a divergence by itself (a loss without a floor driven below it): it says how
+        return "No loss went non-finite or climbed, but one diverged all the same."
+    if tl.loss is not None and any(e.weight >= DECISIVE_WEIGHT and _rule_is_decisive(e) for e in evidence):
+        return "The training loss stayed finite and did not explode, but what was logged names a fault all the same."
     if tl.loss is not None:
         return "The training loss stayed finite and did not explode, but the weights tell otherwise."
     if not tl.checkpoints:
@@ -560,7 +566,7 @@ def diagnose(tl: Timeline, evidence: list[Evidence]) -> Diagnosis:
             kind,
         )
 
-    first_sentence = _divergence_sentence(tl)
+    first_sentence = _divergence_sentence(tl, evidence)
     possible = [c for c in COMBINED_CAUSES if c != "healthy"]
     if _finite_blowup(tl) and "numerical_instability" not in spoken:
         # an operation that overflowed or hit a singularity (log(0), x/0, fp16 overflow) makes

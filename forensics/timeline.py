@@ -562,6 +562,9 @@ class Timeline:
     # plausible loss), "saturated" (pinned at a clamp), "collapsed" (fell to exactly 0 or froze on one value)
     exploded_verb: str = "exploded"
     loss_is_percentage: bool = False  # the loss is a percentage (Keras 'mape'): at 100 it is no BCELoss clamp
+    # the classification scores (accuracy, precision, F1, AUC, Dice, IoU) the source of the loss wrote beside it:
+    # what the run trains is a classifier (or a segmenter, a per-pixel one), whatever its loss is named
+    loss_scored_by: tuple[str, ...] = ()
     # the loss is the log of a perplexity printed beside it: a constant there is the perplexity's print cap, no clamp
     loss_is_log_of_perplexity: bool = False
     onset: Onset | None = None
@@ -1584,6 +1587,35 @@ def pinned_at_clamp(s: Series, percentage: bool = False) -> tuple[int, Clamp] | 
     return (int(steps[hit[0]]), hit[1]) if hit is not None else None
 
 
+# Words of a metric's name that say it scores a classification: the share of labels right (accuracy, top-1), its
+# per-class forms (precision, recall, F1, the ROC's AUC), and a segmentation's per-pixel overlap (Dice, IoU, Jaccard).
+_CLASSIFICATION_SCORE_WORDS = frozenset(
+    {"acc", "accuracy", "acc1", "acc5", "top1", "top5", "precision", "recall", "f1", "auc", "dice", "dsc", "iou"}
+    | {"miou", "jaccard"}
+)
+# ... unless it scores a reward: an RL or preference run's 'rewards/accuracies' (DPO), 'accuracy_reward' (GRPO)
+_REWARD_WORDS = frozenset({"reward", "rewards"})
+
+
+def classification_scores(run: RunData, loss: Series | None) -> tuple[str, ...]:
+    """The names of the classification scores (``_CLASSIFICATION_SCORE_WORDS``) that the source which wrote the
+    training loss wrote too: a Keras bar's 'acc' beside its 'loss', a trainer's 'Validation Dice Coeff' line. A score
+    never above 0 says nothing: a regression compiled with metrics=['accuracy'] prints the share of its continuous
+    targets its outputs hit exactly, 0 throughout."""
+    if loss is None:
+        return ()
+    found: dict[str, None] = {}
+    holders = [*run.events, *run.trainer_states, *run.logs]
+    for holder in holders:
+        for tag, sc in holder.scalars.items():
+            if sc.source != loss.source or role_of(tag, sc.run) is not None:
+                continue
+            words = frozenset(re.split(r"[^a-z0-9]+", tag.lower()))
+            if words & _CLASSIFICATION_SCORE_WORDS and not words & _REWARD_WORDS and bool(np.any(sc.values > 0)):
+                found[tag] = None
+    return tuple(found)
+
+
 def percentage_loss(run: RunData, loss: Series | None) -> bool:
     """Is the training loss a percentage: the model's loss named so (a checkpoint's training config, a
     config file), or a metric named so printed beside it that ends on the loss's last value (Keras
@@ -2503,6 +2535,7 @@ def build_timeline(run: RunData) -> Timeline:
         exploded_how=exploded_how,
         exploded_verb=exploded_verb,
         loss_is_percentage=percentage_loss(run, loss),
+        loss_scored_by=classification_scores(run, loss),
         loss_is_log_of_perplexity=log_of_perplexity,
         checkpoints=views,
         first_nonfinite_checkpoint=next((c for c in views if c.nonfinite_tensors), None),

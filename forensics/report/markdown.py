@@ -160,6 +160,8 @@ def _headline(r: Report) -> str:
         what = "crashed"
     elif v.cause == "healthy":
         what = "did not diverge"
+    elif r.diverged and tl is not None and tl.loss is not None:
+        what = "diverged with a finite loss"  # a finding that is a divergence by itself (a loss driven past its floor)
     elif v.cause != "inconclusive" and tl is not None and tl.loss is not None:
         what = "loss stayed finite"  # the weights' own findings named the cause
     else:

@@ -53,6 +53,9 @@ class Evidence:
     # what the fix sets ("learning_rate"): two fixes setting the same thing to different
     # values would contradict each other, so only the strongest is recommended
     fix_sets: str | None = None
+    # it shows a divergence by itself, with no non-finite or exploded loss (weights blown up in a checkpoint
+    # given without a curve, a loss with no floor driven below it): the report then says the run diverged
+    diverges: bool = False
 
     def __post_init__(self) -> None:
         if self.cause not in CAUSES:
@@ -73,6 +76,7 @@ class Finding:
     source: str | None = None
     fix: str | None = None
     fix_sets: str | None = None  # see Evidence.fix_sets
+    diverges: bool = False  # see Evidence.diverges; a rule declared ``diverges`` sets it on every finding
 
 
 Check = Callable[[Timeline], list[Finding]]
@@ -88,7 +92,8 @@ class Rule:
     fired (the job stopped, but not by diverging). ``needs``: the source kinds or series
     it reads, for the "not checked" notes. ``diverges``: its evidence with a positive
     weight shows a divergence by itself (weights that exploded, seen without a loss
-    curve), so the report says the run diverged. ``shape``: what its finding sees is only the
+    curve), so the report says the run diverged (a rule whose findings only sometimes do
+    says so on each, ``Finding.diverges``). ``shape``: what its finding sees is only the
     shape of the record at the divergence, which several causes leave alike ("first_point": a
     loss non-finite from its first logged point; "sudden": a NaN straight from a normal
     level), so a verdict resting on such findings alone says it is a lean."""
@@ -111,7 +116,18 @@ class Rule:
             if f.detail is not None and f.detail not in self.details:
                 raise ValueError(f"{self.id}: detail {f.detail!r} is not one the rule declares")
             out.append(
-                Evidence(self.id, self.cause, f.detail, f.message, f.step, f.source, f.weight, f.fix, f.fix_sets)
+                Evidence(
+                    self.id,
+                    self.cause,
+                    f.detail,
+                    f.message,
+                    f.step,
+                    f.source,
+                    f.weight,
+                    f.fix,
+                    f.fix_sets,
+                    self.diverges or f.diverges,
+                )
             )
         return out
 

@@ -18,7 +18,7 @@ from forensics.rules.context import (
     grad_norm_before_blowup,
 )
 from forensics.rules.messages import label_fix
-from forensics.timeline import Timeline
+from forensics.timeline import FROZEN_POINTS, Series, Timeline, print_hold
 from forensics.util import fmt_num
 
 # Inputs whose magnitude passes this are not standardised (scaled inputs sit within a
@@ -717,6 +717,75 @@ def _names_cross_entropy(tag: str) -> bool:
     return ce and not (words & _NOT_CE_ALONE_WORDS)
 
 
+# A loss trained beside a classification score may still be one built from a score bounded by 1 (-Dice, -IoU,
+# -cosine similarity as SimSiam's, a cross-entropy minus a Dice): at or above -1. Only a term without a floor (a
+# cross-entropy whose targets left [0, 1]) goes below it.
+BOUNDED_SCORE_LOSS_FLOOR = -1.0
+# Below the name's weight, for here the kind of loss is read from the score printed beside it; decisive all the same
+# (diagnose.DECISIVE_WEIGHT): past -1 only a loss negative by design goes, and the words below keep those out.
+NEGATIVE_SCORED_LOSS_WEIGHT = 0.85
+# Words of a loss's name that say it may be negative by design though the run scores a classification: besides the
+# sums and the likelihood, GAN and KL terms above, an RL agent's policy, value and entropy terms, a critic's, an
+# energy's, a flow's log-determinant, a boundary (distance-map) loss, a maximised objective or score.
+_NEGATIVE_BY_DESIGN_WORDS = _NOT_CE_ALONE_WORDS | frozenset(
+    {
+        "policy",
+        "pg",
+        "actor",
+        "critic",
+        "value",
+        "entropy",
+        "reward",
+        "q",
+        "w",
+        "wasserstein",
+        "energy",
+        "flow",
+        "logdet",
+        "boundary",
+        "surface",
+        "obj",
+        "objective",
+        "score",
+    }
+)
+
+
+# Words of a term's name that say the print holds a GAN's players (Keras-GAN's '[D loss: .., acc.: ..%] [G loss: ..]'
+# scores its discriminator's accuracy beside a generator's loss, which a Wasserstein critic makes negative).
+_GAN_PLAYER_WORDS = frozenset({"d", "disc", "discriminator", "critic", "g", "gen", "generator", "adv", "gan"})
+
+
+def _stood_still(values: np.ndarray) -> bool:
+    """Did the loss sit on one printed value over its last ``FROZEN_POINTS`` points (counted in the logger's holds,
+    as the timeline's frozen loss is)? A net driven to its output's clip (Keras clips probabilities at 1e-7, PyTorch's
+    BCELoss its logs at -100) has no gradient left: the loss stays there, no longer driven down."""
+    v = values[np.isfinite(values)]
+    if v.size < FROZEN_POINTS:
+        return False
+    differ = np.nonzero(v != v[-1])[0]
+    start = int(differ[-1]) + 1 if differ.size else 0
+    return v.size - start >= FROZEN_POINTS * (print_hold(v[:start]) if start else 1)
+
+
+def _classification_loss_by_score(tl: Timeline, s: Series) -> bool:
+    """Is ``s`` (the training or validation loss) a classification loss by the score its source printed beside it,
+    and nothing in its name or its printed terms says it may be negative by design."""
+    if not tl.loss_scored_by:
+        return False
+    words = _term_words(s.tag)
+    if not words & {"loss", "cost"} or words & _NEGATIVE_BY_DESIGN_WORDS:
+        return False
+    for t in tl.other_losses:
+        if t.source != s.source:
+            continue
+        if _term_words(t.tag) & _GAN_PLAYER_WORDS:
+            return False  # a GAN's players printed together: the loss is a generator's or a critic's, no classifier's
+        if not _names_cross_entropy(t.tag) and bool(np.any(np.isfinite(t.values) & (t.values < -NEGATIVE_CE_MARGIN))):
+            return False  # a term below zero that no name calls a cross-entropy: the sum may be negative by it
+    return True
+
+
 @rule(
     "DATA010",
     "cross-entropy-below-zero",
@@ -732,6 +801,14 @@ def negative_cross_entropy(tl: Timeline) -> list[Finding]:
         cross-entropy alone (``bce``, ``ce``, ``xent``, ``cross_entropy``,
         ``softmax_loss``; not a sum with a Dice, KL or likelihood term, not a
         GAN's or a total) falling below zero by more than NEGATIVE_CE_MARGIN.
+        Or the training (or validation) loss of a classifier known by the
+        score its trainer printed beside it (accuracy, top-1, precision,
+        recall, F1, AUC, Dice, IoU; not a reward's "accuracy"), whatever the
+        loss is named, falling below BOUNDED_SCORE_LOSS_FLOOR: unless its name
+        says it may be negative by design (a policy's, a critic's, an
+        entropy, a likelihood or an objective, a GAN's, a total), the same
+        print holds a GAN's players, or a term printed with it that no name
+        calls a cross-entropy is itself below zero.
 
     Why it points to this cause:
         A cross-entropy is -sum(t * log p) with probabilities p in (0, 1], so
@@ -739,14 +816,26 @@ def negative_cross_entropy(tl: Timeline) -> list[Finding]:
         binary masks) every term is >= 0 and so is the loss. It goes negative
         only when targets leave [0, 1]: masks saved as 0..255 (BCELoss on
         them runs to large negative values as the model learns to output 1),
-        soft labels that do not sum to 1, or labels that are not one-hot.
+        class indices such as 0/1/2 fed to a binary cross-entropy, or
+        negative entries in soft labels.
         Losses that may be negative by design (log-likelihoods of densities,
         KL terms, Dice + CE combinations, GAN generator losses) are left out
-        by their names.
+        by their names. A classifier trains on a cross-entropy, focal or
+        hinge loss, all at or above zero, or on one built from a score
+        bounded by 1 (-Dice, -IoU, -cosine, a cross-entropy minus a Dice), at
+        or above -1: a classifier's loss below -1 has lost its floor, so the
+        optimiser drives it (and the logits) down without bound, which is a
+        divergence though nothing goes non-finite (the report says the run
+        diverged), unless the loss stood on one value over its last
+        FROZEN_POINTS points: the net sat at its output's clip, where the
+        gradient is gone, and went no further. Left possible: a loss
+        negative by design under a plain name beside a classification score
+        (a Poisson loss on counts, a boundary loss on distance maps), rare.
 
     Evidence it reports:
-        The series, the step of its first value below zero, and its lowest
-        value.
+        The series, what says it is a cross-entropy (its name, or the score
+        printed beside it), the step of its first value past the bound, and
+        its lowest value.
 
     Fix to suggest:
         Check the targets' range: scale masks to {0, 1} (mask / 255, or > 0),
@@ -754,26 +843,48 @@ def negative_cross_entropy(tl: Timeline) -> list[Finding]:
     """
     out = []
     for s in (tl.loss, *tl.other_losses, tl.val_loss):
-        if s is None or not len(s) or not _names_cross_entropy(s.tag):
+        if s is None or not len(s):
+            continue
+        if _names_cross_entropy(s.tag):
+            bound, weight = -NEGATIVE_CE_MARGIN, NEGATIVE_CE_WEIGHT
+            kind, floor = "a cross-entropy by its name", "a cross-entropy cannot go below zero"
+        elif (s is tl.loss or s is tl.val_loss) and _classification_loss_by_score(tl, s):
+            scores = ", ".join(repr(t) for t in tl.loss_scored_by[:2])
+            bound, weight = BOUNDED_SCORE_LOSS_FLOOR - NEGATIVE_CE_MARGIN, NEGATIVE_SCORED_LOSS_WEIGHT
+            kind = f"the loss of a classifier by the score printed beside it ({scores})"
+            floor = (
+                "a classifier's loss (a cross-entropy, focal or hinge loss) cannot go below zero, nor one built "
+                "from a score bounded by 1 (-Dice, -IoU) below -1,"
+            )
+        else:
             continue
         finite = np.isfinite(s.values)
-        below = finite & (s.values < -NEGATIVE_CE_MARGIN)
+        below = finite & (s.values < bound)
         if not below.any():
             continue
         first = int(np.argmax(below))
         lowest = float(s.values[finite].min())
+        # driven down without bound, a divergence with nothing non-finite; a loss that stopped at one value sat at
+        # its output's clip instead: the targets are out of range all the same, but it went no further
+        still = _stood_still(s.in_step_order[1])
+        end = (
+            f"the net sat at its output's clip, where the loss stopped ({fmt_num(float(s.in_step_order[1][-1]))})"
+            if still
+            else "training drives it down without bound"
+        )
         out.append(
             Finding(
                 "labels_out_of_range",
-                f"{s.source}: {s.tag!r}, a cross-entropy by its name, is {fmt_num(float(s.values[first]))} at "
-                f"{s.unit} {int(s.steps[first])} (lowest {fmt_num(lowest)}): a cross-entropy cannot go below zero "
-                "with targets in [0, 1], so the targets are outside it (masks saved as 0..255, labels that are "
-                "not probabilities or one-hot rows).",
-                NEGATIVE_CE_WEIGHT,
+                f"{s.source}: {s.tag!r}, {kind}, is {fmt_num(float(s.values[first]))} at "
+                f"{s.unit} {int(s.steps[first])} (lowest {fmt_num(lowest)}): {floor} with targets in [0, 1], so "
+                "the targets are outside it (masks saved as 0..255, labels that are not probabilities or one-hot "
+                f"rows), and the loss has no floor left: {end}.",
+                weight,
                 step=int(s.steps[first]),
                 source=s.source,
                 fix="Scale the targets into [0, 1] (a mask / 255, or mask > 0) and check that one-hot or soft "
                 "labels are probabilities; class indices belong to CrossEntropyLoss, not BCELoss.",
+                diverges=not still,
             )
         )
     return out[:1]

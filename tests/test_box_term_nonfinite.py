@@ -86,3 +86,43 @@ def test_the_class_term_nan_with_a_blown_up_box_term_is_not_read_as_the_box_targ
     text = _faster_rcnn([(0, 2.0858, (0.7161, 0.0311, 1.1516, 0.1871)), (100, NAN, (NAN, 1310.0702, NAN, 0.0))])
     report = _analyze(tmp_path, text)
     assert "DATA009" not in _rules(report)
+
+
+def _tf_faster_rcnn(records: list[tuple[int, float, tuple[float, float, float, float]]], lr: float) -> str:
+    # tf-faster-rcnn / pytorch-faster-rcnn's train_val.py, its own format strings: 'iter: %d / %d, total loss: %.6f'
+    # then ' >>> rpn_loss_cls: %.6f', ' >>> rpn_loss_box: %.6f', ' >>> loss_cls: %.6f', ' >>> loss_box: %.6f',
+    # ' >>> lr: %f' (one print, newline-separated), then 'speed: {:.3f}s / iter'
+    fmt = (
+        "iter: %d / %d, total loss: %.6f\n >>> rpn_loss_cls: %.6f\n >>> rpn_loss_box: %.6f\n >>> loss_cls: %.6f\n"
+        " >>> loss_box: %.6f\n >>> lr: %f"
+    )
+    out = []
+    for it, loss, terms in records:
+        out.append(fmt % (it, 70000, loss, *terms, lr))
+        out.append("speed: {:.3f}s / iter".format(0.412))  # noqa: UP032
+    return "\n".join(out) + "\n"
+
+
+# a climb of the total before the NaN (LR002 reads it as an LR too high), the box term rising with it
+_CLIMB = [
+    (20, 0.873120, (0.052018, 0.754391, 0.051207, 0.015504)),
+    (40, 1.192465, (0.080314, 0.961052, 0.108833, 0.042266)),
+    (60, 2.436007, (0.914250, 1.287193, 0.172019, 0.062545)),
+]
+
+
+def test_the_box_term_alone_going_nan_outweighs_the_base_rate_of_a_nan(tmp_path):
+    # BOX_TERM_NAN_WEIGHT: a finding that only tied the table's lean toward an operation for a NaN out of a
+    # normal level would never name the data
+    text = _tf_faster_rcnn([*_CLIMB, (80, NAN, (0.251903, NAN, 0.301877, 0.000000))], lr=0.001)
+    report = _analyze(tmp_path, text)
+    assert "DATA009" in _rules(report)
+    assert report.verdict.cause == "data_or_labels"
+
+
+def test_every_term_going_nan_after_the_same_climb_stays_off_the_data(tmp_path):
+    text = _tf_faster_rcnn([*_CLIMB, (80, NAN, (NAN, NAN, NAN, NAN))], lr=0.001)
+    report = _analyze(tmp_path, text)
+    assert report.diverged is True
+    assert "DATA009" not in _rules(report)
+    assert report.verdict.cause != "data_or_labels"

@@ -105,9 +105,12 @@ _DETECTOR_CLASS_WORDS = _CLASS_TERM_WORDS - {"ce"}
 # thousand classes at chance; 20 is a true-class probability of 2e-9: logits already far out of range)
 CLASS_TERM_NORMAL_MAX = 20.0
 # the box term's NaN with every classification term finite and normal: a target the encoding cannot take
-# (log of a zero-width box); a lean, below a framework's word, as an operation's own overflow in the box
-# head is still possible
-BOX_TERM_NAN_WEIGHT = 0.6
+# (log of a zero-width box). As plain a sign of the data as a curve gives (RECURRING_NONFINITE_WEIGHT's
+# standing), and above the lean a NaN out of a normal level gives an operation (at 0.6 the two only tied):
+# the one other way, the box head's outputs going non-finite alone, needs that head blown up while the
+# classifier on the same features, at the same LR, is not; an LR too high takes every head together, which
+# this rule does not read. Below a framework's word all the same: only anomaly detection names the operation.
+BOX_TERM_NAN_WEIGHT = 0.75
 
 
 # what the first non-finite value was read from, by its series' role, for the sentences that quote it

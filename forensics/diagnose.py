@@ -29,7 +29,7 @@ from forensics.records import CUT_TRACEBACK, Kind, LogEvent, Status
 from forensics.rules import REGISTRY
 from forensics.rules.base import CAUSES, CONTEXT, Evidence
 from forensics.rules.context import blown_up_before_nonfinite, term_blown_up_at_nonfinite
-from forensics.timeline import NonFinite, RecordEnd, Timeline, ValidationOnly
+from forensics.timeline import NonFinite, RecordEnd, Timeline, ValidationOnly, box_target_nonfinite
 from forensics.util import fmt_num
 
 # Evidence at or above this weight is decisive on its own (the framework named the fault,
@@ -84,6 +84,14 @@ UNORDERED_SENTENCE = (
 # fitted, as PARTIAL_RECORD_CONFIDENCE: the table's probability does not see the stop, and 12 verdicts
 # are too few for a kind of their own.
 STOPPED_SHORT_CHECKPOINTS_CONFIDENCE = 0.25
+# How a divergence read off NumPy's warning of a non-finite box target (timeline.box_target_nonfinite) is said: the
+# loss taken over those targets is non-finite, which the warning implies rather than states. Of NumPy's warnings only
+# those place a non-finite loss, so the family's tag says which.
+BOX_TARGET_TAG = "message:numpy_fp_warning"
+BOX_TARGET_SAID = (
+    "a NumPy warning of a non-finite box regression target (the log of a box's zero or negative size), which makes "
+    "the loss taken over it non-finite"
+)
 # No single piece of evidence is certain: weights are capped here when combined.
 MAX_EVIDENCE_WEIGHT = 0.99
 # The confidence of a verdict never reaches certainty.
@@ -242,6 +250,11 @@ def _divergence_sentence(tl: Timeline, evidence: Sequence[Evidence] = ()) -> str
     unit = "epoch" if nf is not None and nf.unit == "epoch" else "step"
     if nf is not None and nf.tag.startswith("message:") and nf.last_finite_step == nf.step:
         # a NaN guard after the last logged loss: the non-finite value came after that step
+        if nf.tag == BOX_TARGET_TAG:
+            return (
+                f"The training loss went non-finite after {unit} {nf.step} (the last loss logged, "
+                f"{fmt_num(nf.last_finite_value)}, came before {nf.source} printed {BOX_TARGET_SAID})."
+            )
         return (
             f"The training loss went non-finite after {unit} {nf.step} (the last loss logged before a framework "
             f"message in {nf.source} said so, {fmt_num(nf.last_finite_value)})."
@@ -285,9 +298,14 @@ def _divergence_sentence(tl: Timeline, evidence: Sequence[Evidence] = ()) -> str
         path, e = tl.nonfinite_unplaced
         if e.kind == "nonfinite_values":
             return _nonfinite_values_sentence(path, e)
+        said = (
+            f"The log holds {BOX_TARGET_SAID}"
+            if box_target_nonfinite(e)
+            else "A framework message says the training loss went non-finite"
+        )
         return (
-            f"A framework message says the training loss went non-finite ({path} line {e.line}: "
-            f"{e.message.rstrip('.')}); the log shows no step or loss before it, so when is unknown."
+            f"{said} ({path} line {e.line}: {e.message.rstrip('.')}); the log shows no step or loss before it, so "
+            "when is unknown."
         )
     if tl.first_nonfinite_checkpoint is not None:
         c = tl.first_nonfinite_checkpoint

@@ -1265,6 +1265,42 @@ _NONFINITE_MESSAGES = (
     "nonfinite_values",
 )
 
+# A Python file whose name says it encodes or transforms boxes (py-faster-rcnn's lib/fast_rcnn/bbox_transform.py, its
+# forks' box_utils.py, anchor target layers): NumPy's log there is of a ground-truth box's width or height over an
+# anchor's or a proposal's (the regression targets' dw, dh). NaN stays NaN through log without a warning, so NumPy's
+# 'invalid value encountered in log' there is the log of a negative size (a box whose x2 < x1 or y2 < y1) and
+# 'divide by zero encountered in log' the log of a zero one (x2 == x1): a target of NaN or -Inf either way.
+BOX_FILE = re.compile(r"(?:^|[_.-])(?:bbox|box|boxes|anchor|anchors)(?:$|[_.-])", re.IGNORECASE)
+_BOX_SIZE_FAULTS = frozenset({"invalid value", "divide by zero"})
+
+
+def box_target_nonfinite(e: LogEvent) -> bool:
+    """NumPy's warning of a log of a zero or negative size, from a box-encoding file: a non-finite regression target."""
+    where = e.values.get("where")
+    return bool(
+        e.kind == "numpy_fp_warning" and e.values.get("what") in _BOX_SIZE_FAULTS and e.op == "log" and where
+    ) and bool(BOX_FILE.search(where))
+
+
+def _says_nonfinite(e: LogEvent, last_loss_step: int | None) -> bool:
+    """Whether ``e`` says the training loss went non-finite. A NaN guard's message does (_NONFINITE_MESSAGES).
+    So does a non-finite box regression target (:func:`box_target_nonfinite`) where no loss was logged after it:
+    the loss takes every target the encoding made, and the weights that keep only the assigned anchors' terms
+    multiply the rest by zero, which leaves a NaN or an Inf non-finite (py-faster-rcnn's and its ports' smooth
+    L1), so the loss of that step is non-finite and the update puts it into the weights. A loss logged after it
+    decides instead (finite: the targets were indexed out, the run went on); a warning with no step came before
+    the first step the log printed, so every logged loss is after it. ``last_loss_step``: the highest step the
+    training loss was logged at, None where none was."""
+    if e.kind in _NONFINITE_MESSAGES:
+        return True
+    if not box_target_nonfinite(e):
+        return False
+    return last_loss_step is None or (e.step is not None and e.step >= last_loss_step)
+
+
+def _last_loss_step(loss: Series | None) -> int | None:
+    return int(loss.steps.max()) if loss is not None and len(loss) else None
+
 
 def _steps_in_doubt(c: Candidate) -> str | None:
     """Why a job log's steps may not be the run's global steps, or None. Event files, a trainer state and a
@@ -1316,8 +1352,9 @@ def _against_the_record(nf: NonFinite, record: Series) -> NonFinite | None:
 def _nonfinite_from_messages(run: RunData, loss: Series | None) -> NonFinite | None:
     """The first such message with a step (its own, else the last logged loss), as the loss's first non-finite."""
     best: NonFinite | None = None
+    last = _last_loss_step(loss)
     for path, e in _gather_log_events(run):
-        if e.kind not in _NONFINITE_MESSAGES:
+        if not _says_nonfinite(e, last):
             continue
         step = e.step if e.step is not None else (int(loss.steps[-1]) if loss is not None and len(loss) else None)
         if step is None or (best is not None and step >= best.step):
@@ -1392,10 +1429,11 @@ def _validation_only(loss: Series | None, val_curve: Series | None) -> Validatio
     )
 
 
-def _unplaced_nonfinite(run: RunData) -> tuple[str, LogEvent] | None:
+def _unplaced_nonfinite(run: RunData, loss: Series | None) -> tuple[str, LogEvent] | None:
     """The first such message when none could be placed on a step: the log printed no step and
     no loss before it (a paste that starts at the guard). The run diverged all the same."""
-    return next(((path, e) for path, e in _gather_log_events(run) if e.kind in _NONFINITE_MESSAGES), None)
+    last = _last_loss_step(loss)
+    return next(((path, e) for path, e in _gather_log_events(run) if _says_nonfinite(e, last)), None)
 
 
 def _recovers(s: Series | None) -> bool:
@@ -2506,7 +2544,7 @@ def build_timeline(run: RunData) -> Timeline:
         if settled is not None and (exploded_step is None or settled[0] < exploded_step):
             exploded_step, exploded_how = settled
             exploded_verb = "jumped"
-    unplaced = _unplaced_nonfinite(run) if first_nonfinite is None and exploded_step is None else None
+    unplaced = _unplaced_nonfinite(run, loss) if first_nonfinite is None and exploded_step is None else None
     validation_only = None
     if first_nonfinite is None and exploded_step is None and unplaced is None:
         validation_only = _validation_only(loss_all, curves["val_loss"])

@@ -404,6 +404,73 @@ def test_numpys_log_of_a_negative_box_size_alone_names_the_data(tmp_path):
     assert forensics.analyze(str(other)).verdict.cause != "data_or_labels"
 
 
+def _caffe_iteration(it: int, loss: float, terms: dict[str, float], lr: float = 1e-4) -> list[str]:
+    # Caffe's solver (solver.cpp: LOG(INFO) << "Iteration " << iter_ << ", loss = " << smoothed_loss_, then
+    # "    Train net output #" << i << ": " << name << " = " << value << " (* " << weight << " = " << v << " loss)")
+    # and sgd_solver.cpp's "Iteration " << iter_ << ", lr = " << rate, each behind glog's prefix
+    out = [f"I0305 09:12:{it % 60:02d}.104233  4122 solver.cpp:238] Iteration {it}, loss = {loss:g}"]
+    for i, (name, v) in enumerate(terms.items()):
+        prefix = f"I0305 09:12:{it % 60:02d}.104250  4122 solver.cpp:254]"
+        out.append(f"{prefix}     Train net output #{i}: {name} = {v:g} (* 1 = {v:g} loss)")
+    out.append(f"I0305 09:12:{it % 60:02d}.104262  4122 sgd_solver.cpp:138] Iteration {it}, lr = {lr:g}")
+    return out
+
+
+_FRCNN_TERMS = {"loss_bbox": 0.0512, "loss_cls": 0.9338, "rpn_cls_loss": 0.3107, "rpn_loss_bbox": 0.0215}
+# Python's warnings module: "{file}:{line}: {category}: {message}" and the source line indented under it
+_BOX_WARNING = [
+    "/opt/py-faster-rcnn/tools/../lib/fast_rcnn/bbox_transform.py:27: RuntimeWarning: invalid value encountered in log",
+    "  targets_dh = np.log(gt_heights / ex_heights)",
+]
+
+
+@pytest.mark.parametrize(
+    ("lines", "diverged"),
+    [
+        # the record ends at the warning: the NaN target is the loss's, and the run went non-finite after it
+        ([*_caffe_iteration(0, 1.2172, _FRCNN_TERMS), *_BOX_WARNING], True),
+        (
+            [*_caffe_iteration(0, 1.2172, _FRCNN_TERMS), *_caffe_iteration(20, 1.1054, _FRCNN_TERMS), *_BOX_WARNING],
+            True,
+        ),
+        (_BOX_WARNING, True),  # a paste of the warning alone
+        # a finite loss logged after it: the targets were dropped before the loss, the run went on
+        (
+            [*_BOX_WARNING, *_caffe_iteration(0, 1.2172, _FRCNN_TERMS), *_caffe_iteration(20, 1.1054, _FRCNN_TERMS)],
+            False,
+        ),
+        (
+            [*_caffe_iteration(0, 1.2172, _FRCNN_TERMS), *_BOX_WARNING, *_caffe_iteration(20, 1.1054, _FRCNN_TERMS)],
+            False,
+        ),
+        # a box of zero width or height (a degenerate annotation, a box cropped to nothing): log(0), 'divide by zero'
+        (
+            [*_caffe_iteration(0, 1.2172, _FRCNN_TERMS), _BOX_WARNING[0].replace("invalid value", "divide by zero")],
+            True,
+        ),
+        # NumPy's log of a negative value elsewhere (a metric, a data transform): no target of the loss
+        (
+            [
+                *_caffe_iteration(0, 1.2172, _FRCNN_TERMS),
+                "utils/eval.py:41: RuntimeWarning: invalid value encountered in log",
+                "  ap = np.log(p)",
+            ],
+            False,
+        ),
+    ],
+)
+def test_numpys_log_of_a_negative_box_size_is_the_divergence_where_no_loss_follows(tmp_path, lines, diverged):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "train.log").write_text("\n".join(lines) + "\n")
+    rep = forensics.analyze(str(run))
+    assert rep.diverged is diverged
+    if diverged:
+        assert rep.verdict.cause == "data_or_labels"
+        assert "box regression target" in rep.verdict.summary
+        assert any(e.rule == "LOG001" for c in rep.candidates for e in c.evidence)
+
+
 @pytest.mark.parametrize(
     ("line", "family"),
     [

@@ -119,9 +119,12 @@ def framework_data_fault(tl: Timeline) -> list[Finding]:
         loss logged after it (not decisive);
         NumPy's "invalid value encountered in log" warned from a box-encoding
         file (bbox_transform.py): the log of a box's negative width or height,
-        a box whose x2 < x1 or y2 < y1, in a run that diverged or whose log
-        holds no loss after the warning (with a finite loss after it, the run
-        went on: no finding).
+        a box whose x2 < x1 or y2 < y1 ("divide by zero encountered in log"
+        there: a zero one), in a run that diverged or whose log holds no loss
+        after the warning (with a finite loss after it, the run went on: no
+        finding). With no loss after it the run is read as diverged there:
+        the loss takes the non-finite target, and a zero weight on an
+        unassigned anchor's term leaves it non-finite (0 x NaN is NaN).
         The message families and their meaning are listed under
         "Message families" below.
 

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from forensics.records import LogEvent
+from forensics.timeline import box_target_nonfinite
 
 # log(0) and x/0, by the name of the op (TensorFlow) or backward function (PyTorch,
 # "LogBackward0") that produced the non-finite value.
@@ -293,29 +294,25 @@ FAMILIES: dict[str, Family] = {
         "size gives 'invalid value encountered in log'), a metric. A weak sign kept as context: alone it is no "
         "divergence, and the loss logged after it decides. 'invalid value encountered in log' warned from a file "
         "whose name says boxes (bbox_transform.py) is the log of a box's negative width or height in the box-target "
-        "encoding (NaN passes through log without a warning): LOG001 names the data, in a run that diverged or "
-        "whose log shows no loss after it (a finite loss after it says the run went on).",
+        "encoding (NaN passes through log without a warning), 'divide by zero encountered in log' there the log of "
+        "a zero one: a non-finite target. LOG001 names the data, in a run that diverged or whose log shows no loss "
+        "after it (a finite loss after it says the run went on); with no loss after it, the loss taken over the "
+        "target is non-finite, and the run diverged there.",
     ),
     "exception": Family(None, _none, _none, "An uncaught exception of no known meaning: the job died, cause unknown."),
 }
 
 
-# A Python file whose name says it encodes or transforms boxes (py-faster-rcnn's lib/fast_rcnn/bbox_transform.py, its
-# forks' box_utils.py, anchor target layers): NumPy's log there is of a box's width or height over an anchor's or a
-# proposal's (the regression targets' dw, dh), and NaN stays NaN through log without a warning, so NumPy's 'invalid
-# value encountered in log' there is the log of a negative size: a box whose x2 < x1 or y2 < y1.
-_BOX_FILE = re.compile(r"(?:^|[_.-])(?:bbox|box|boxes|anchor|anchors)(?:$|[_.-])", re.IGNORECASE)
 NEGATIVE_BOX_FIX = (
-    "A box of negative width or height reached the box-target encoding: find the annotations whose x2 < x1 or "
-    "y2 < y1 and fix or drop them (a 0-based coordinate that a loader's '- 1' turned into -1, wrapped to 65535 in "
-    "an unsigned array, makes one; so do boxes past the image, flipped without clipping)."
+    "A box of zero or negative width or height reached the box-target encoding: find the annotations whose x2 <= x1 "
+    "or y2 <= y1 and fix or drop them (a 0-based coordinate that a loader's '- 1' turned into -1, wrapped to 65535 in "
+    "an unsigned array, makes one; so do boxes past the image, flipped or cropped without clipping)."
 )
 
 
 def _negative_box(event: LogEvent) -> Meaning | None:
-    """A box of negative size, for NumPy's 'invalid value encountered in log' warned from a box-encoding file."""
-    where = event.values.get("where")
-    if event.values.get("what") == "invalid value" and event.op == "log" and where and _BOX_FILE.search(where):
+    """A box of zero or negative size, for NumPy's log of one warned from a box-encoding file."""
+    if box_target_nonfinite(event):
         return Meaning("data_or_labels", None, NEGATIVE_BOX_FIX)
     return None
 

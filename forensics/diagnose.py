@@ -53,6 +53,12 @@ UNKNOWN_CRASH_CONFIDENCE = 0.5
 # (out of memory, a collective timeout) is the only word on the run: it says why the job ended,
 # not that the loss was finite before it, so the healthy verdict is held below a curve's.
 STOP_MESSAGE_ONLY_CONFIDENCE = 0.7
+# With no loss curve and no checkpoint, a healthy finding of a rule that speaks without one (Rule.speaks_without_loss:
+# episode statistics NaN only over windows that finished no episode) is the only word on the run: no value read went
+# non-finite but by a cause it names, but the learner itself was not seen (an environment where no episode ends
+# looks the same under a policy that works and one that does not), so the healthy verdict is held below a stop
+# message's, which at least says how the job ended.
+NO_CURVE_FINDING_CONFIDENCE = 0.6
 # A healthy curve whose record stops before the run's planned end, the trainer's end-of-training
 # summary missing and no source saying why: the job crashed, was killed or is still running,
 # and what came after the last point is unknown; the verdict is no surer than a coin
@@ -524,6 +530,19 @@ def diagnose(tl: Timeline, evidence: list[Evidence]) -> Diagnosis:
                     None,
                 )
                 return Diagnosis(verdict, _with_probabilities(cands, comb.probabilities), [], notes)
+            alone = next((e for e in (healthy.evidence if healthy else ()) if _speaks_without_loss(e)), None)
+            if alone is not None:
+                verdict = Verdict(
+                    "healthy",
+                    None,
+                    NO_CURVE_FINDING_CONFIDENCE,
+                    "No training-loss series and no checkpoint could be read, and no divergence shows in what was: "
+                    + alone.message
+                    + " The model's own loss was not seen, so this vouches only for the values that were read.",
+                    None,
+                )
+                fixes = [alone.fix] if alone.fix else []
+                return Diagnosis(verdict, _with_probabilities(cands, comb.probabilities), fixes, notes)
             verdict = Verdict(
                 "inconclusive",
                 None,
@@ -938,6 +957,11 @@ def _finite_blowup(tl: Timeline) -> bool:
 def _rule_is_decisive(e: Evidence) -> bool:
     r = REGISTRY.get(e.rule)
     return r is not None and r.decisive
+
+
+def _speaks_without_loss(e: Evidence) -> bool:
+    r = REGISTRY.get(e.rule)
+    return r is not None and r.speaks_without_loss and e.weight > 0
 
 
 def _healthy_note(e: Evidence) -> str | None:

@@ -326,6 +326,23 @@ class ValidationOnly:
 
 
 @dataclass(frozen=True)
+class EmptyStatistic:
+    """An episode statistic NaN where its window held no finished episode (:func:`_empty_statistics`).
+
+    ``basis``: "count" (an episode count of 0 printed beside each NaN point) or "numpy" (NumPy's warning of its
+    mean's own 0/0, the division by a count of 0, printed just before the first NaN point)."""
+
+    tag: str
+    source: str
+    nan_steps: tuple[int, ...]  # where it is NaN, in write order
+    points: int  # all its points
+    finite_before: int  # finite points before its first NaN
+    finite_after: int  # finite points after its first NaN
+    basis: str
+    evidence: str  # the count's name and value, or the warning's line as printed
+
+
+@dataclass(frozen=True)
 class Onset:
     """When the loss left its trend before blowing up (see :func:`find_onset`)."""
 
@@ -587,6 +604,10 @@ class Timeline:
     spikes_recovered: tuple[int, ...] = ()
     loss_spikes: tuple[Spike, ...] = ()  # every spike by the published criteria (forensics/spikes.py)
     spikes_accelerating: bool = False  # spikes come more and more often
+    # episode statistics NaN over a window with no finished episode (:func:`_empty_statistics`), and, when there are
+    # any, every other non-finite value the logs and metrics files hold (series, NumPy warnings), one line each
+    empty_statistics: tuple[EmptyStatistic, ...] = ()
+    nonfinite_elsewhere: tuple[str, ...] = ()
     data_order: DataOrder | None = None  # what places a step on the data (forensics/batches.py)
     relative_updates: tuple[RelativeUpdate, ...] = ()
     # facts of the setup, shared by several rules and the report
@@ -1548,6 +1569,139 @@ def _reinforcement(run: RunData, loss: Series | None) -> bool:
     if loss is None:
         return False
     return any(loss.tag in lg.scalars and any(_RETURN_TAG.search(tag) for tag in lg.scalars) for lg in run.logs)
+
+
+# A reinforcement learner's statistics of the episodes a window finished, by the last part of the name (after a '/'):
+# their mean, max or min reward or return (RLlib's and Tune's 'episode_reward_mean', the new stack's
+# 'episode_return_mean', Stable-Baselines' 'ep_rew_mean', OpenAI Baselines' 'eprewmean', ML-Agents' 'Mean Reward')
+# and their mean length ('episode_len_mean', 'ep_len_mean', 'eplenmean'). Not a reward model's output ('rewards/chosen'
+# of a preference trainer: its last part names the response, not an episode).
+_EPISODE_STAT = re.compile(
+    r"(?:ep_?|episode_?|mean_?|avg_?)?(?:rew|reward|return)s?(?:_?(?:mean|max|min|avg))?"
+    r"|ep(?:rew|len)mean|(?:ep_?|episode_?)len(?:gth)?s?(?:_?(?:mean|max|min))?",
+    re.IGNORECASE,
+)
+# A count of the episodes a result covers: RLlib's 'episodes_this_iter', 'episodes_total', the new stack's
+# 'num_episodes', 'num_episodes_lifetime', Stable-Baselines 3's 'time/episodes'
+_EPISODE_COUNT = re.compile(r"(?:num_)?episodes(?:_this_iter|_total|_lifetime)?", re.IGNORECASE)
+# NumPy's mean divides the sum by the count in its own numpy/core/_methods.py (_mean, and _var's by the degrees of
+# freedom): over no element that is 0/0, which warns 'invalid value encountered in' the division (the scalar's
+# 'double_scalars' before NumPy 1.25, 'scalar divide' after; an array's 'true_divide' or 'divide'), right after its
+# 'Mean of empty slice' warning. A mean over values that are themselves NaN warns nothing there (NaN / n raises no
+# flag), and np.nanmean over all-NaN values divides under errstate(invalid='ignore') in nanfunctions.py.
+_EMPTY_MEAN_FILE = "_methods"
+_EMPTY_MEAN_OPS = frozenset({"double_scalars", "scalar divide", "true_divide", "divide"})
+
+
+def _leaf(tag: str) -> str:
+    return tag.rsplit("/", 1)[-1].strip()
+
+
+def _empty_mean_warning(e: LogEvent) -> bool:
+    """NumPy's warning of a mean's 0/0: its count of elements was 0."""
+    return (
+        e.kind == "numpy_fp_warning"
+        and e.values.get("what") == "invalid value"
+        and e.values.get("where") == _EMPTY_MEAN_FILE
+        and e.op in _EMPTY_MEAN_OPS
+    )
+
+
+def _counts_by_step(counts: list[ScalarSeries]) -> tuple[np.ndarray, np.ndarray]:
+    """The steps an episode count was printed at (sorted, once each) and the largest count printed at each."""
+    steps = np.concatenate([c.steps for c in counts]) if counts else np.zeros(0, dtype=np.int64)
+    values = np.concatenate([c.values for c in counts]) if counts else np.zeros(0)
+    order = np.argsort(steps, kind="stable")
+    steps, values = steps[order], np.nan_to_num(values[order], nan=0.0)
+    at, starts = np.unique(steps, return_index=True)
+    return at, np.maximum.reduceat(values, starts) if len(values) else values
+
+
+def _empty_by_count(s: ScalarSeries, nan_at: np.ndarray, counts: tuple[np.ndarray, np.ndarray]) -> str | None:
+    """What the episode counts printed beside the NaN points of ``s`` say: "0" when every NaN point has one at its
+    step and each is 0; "finished" when one of them is above 0 (episodes finished and the statistic is NaN all the
+    same); None when some NaN point has no count beside it."""
+    at, largest = counts
+    if not len(at):
+        return None
+    steps = s.steps[nan_at]
+    i = np.clip(np.searchsorted(at, steps), 0, len(at) - 1)
+    beside = at[i] == steps
+    if bool((largest[i][beside] > 0).any()):
+        return "finished"
+    return "0" if bool(beside.all()) else None
+
+
+def _empty_by_warning(s: ScalarSeries, first: int, warnings: list[LogEvent]) -> LogEvent | None:
+    """The warning of a mean's 0/0 printed just before the statistic's first NaN point (at index ``first``):
+    after the point before it and no later than its own step, or, for a first point, before any point."""
+    hi = int(s.steps[first])
+    lo = int(s.steps[first - 1]) if first > 0 else None
+    for e in warnings:
+        if e.step is None and lo is None:
+            return e
+        if e.step is not None and (lo is None or e.step >= lo) and e.step <= hi:
+            return e
+    return None
+
+
+def _empty_statistics(run: RunData) -> tuple[tuple[EmptyStatistic, ...], tuple[str, ...]]:
+    """The episode statistics that are NaN because their window held no finished episode, and, where there are
+    any, every other non-finite value in the logs, metrics files and event files (empty when there are none).
+
+    A mean over an empty set is NaN by definition: a mean reward over the episodes an iteration finished is NaN
+    when none finished (an environment that never returns done, a summary asked for before the first episode
+    ends). Told from a policy gone NaN (NaN actions, NaN rewards in episodes that did finish) by what the writer
+    printed with it: an episode count of 0 at the same point, or NumPy's warning of the mean's own 0/0 just before
+    the first NaN (Python shows a warning once per place, so the later NaN points of the same mean print none). An
+    Inf is never an empty mean, and a count above 0 beside a NaN is episodes that finished with a NaN reward."""
+    found: list[EmptyStatistic] = []
+    elsewhere: list[str] = []
+    sources: list[tuple[str, dict[str, ScalarSeries], tuple[LogEvent, ...]]] = [
+        (lg.source.path, lg.scalars, lg.events) for lg in run.logs
+    ]
+    sources += [(ev.source.path, ev.scalars, ()) for ev in run.events]
+    for path, scalars, events in sources:
+        warnings = [e for e in events if _empty_mean_warning(e)]
+        # NumPy's other floating-point warnings (an overflow, a log of a negative number): a value gone non-finite
+        # on the host that the series may not show; a mean's 0/0 is an empty mean whatever it averaged
+        elsewhere += [
+            f"{path} line {e.line}: {e.message}"
+            for e in events
+            if e.kind == "numpy_fp_warning" and not _empty_mean_warning(e)
+        ]
+        counts = [c for tag, c in scalars.items() if _EPISODE_COUNT.fullmatch(_leaf(tag))]
+        by_step = _counts_by_step(counts)
+        for tag, s in scalars.items():
+            finite = np.isfinite(s.values)
+            if finite.all():
+                continue
+            nan_at = np.isnan(s.values)
+            first = int(np.argmax(~finite))
+            empty = None
+            if _EPISODE_STAT.fullmatch(_leaf(tag)) and bool((nan_at | finite).all()):
+                by_count = _empty_by_count(s, nan_at, by_step)
+                if by_count == "0":
+                    named = next(c.tag for c in counts if (c.steps == s.steps[first]).any())
+                    empty = ("count", f"{named} 0")
+                elif by_count is None and (w := _empty_by_warning(s, first, warnings)) is not None:
+                    said = w.message[w.message.find("RuntimeWarning") :] if "RuntimeWarning" in w.message else w.message
+                    empty = ("numpy", f"{path} line {w.line}: {said}")
+            if empty is None:
+                elsewhere.append(f"{tag} in {path}")
+                continue
+            found.append(
+                EmptyStatistic(
+                    tag,
+                    path,
+                    tuple(int(x) for x in s.steps[nan_at]),
+                    len(s),
+                    int(finite[:first].sum()),
+                    int(finite[first:].sum()),
+                    *empty,
+                )
+            )
+    return (tuple(found), tuple(elsewhere)) if found else ((), ())
 
 
 def stayed_up_from(values: np.ndarray, first: float) -> bool:
@@ -2625,6 +2779,7 @@ def build_timeline(run: RunData) -> Timeline:
                 h = dataclasses.replace(h, steps=(h.steps + 1) * spe)
             (grad_histograms if re.search(r"grad", h.tag, re.IGNORECASE) else weight_histograms).append(h)
     died_after = [lg.last_step for lg in run.logs if lg.died_with_exception and lg.last_step]
+    empty = _empty_statistics(run)
     problems = list(run.problems)
     relative_updates = _relative_updates(tl, run.measure_update, problems)
     return dataclasses.replace(
@@ -2647,6 +2802,8 @@ def build_timeline(run: RunData) -> Timeline:
         spikes_recovered=spikes,
         loss_spikes=loss_spikes,
         spikes_accelerating=accel,
+        empty_statistics=empty[0],
+        nonfinite_elsewhere=empty[1],
         data_order=_data_order(run, spe, spe_origin, loss),
         relative_updates=relative_updates,
         lr_info=_lr_info(run, tl.lr, tl.divergence_step),

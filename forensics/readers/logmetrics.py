@@ -50,9 +50,11 @@ from dataclasses import dataclass, field
 # One alternative per token kind, each a single greedy run over characters the
 # next token cannot start with: the scan never backtracks more than a few
 # characters (the thousands-separator form falls back to plain digits). A Windows C runtime's NaN or Inf
-# ("1.#QNAN", MSVC_NONFINITE) is a number token too, tried before the digits that start it.
+# ("1.#QNAN", MSVC_NONFINITE) is a number token too, tried before the digits that start it, and so is YAML's spelling
+# of a non-finite float (YAML_NONFINITE) where a value stands: after a blank, a separator or the line's start.
 _TOKEN = re.compile(
     r"([-+]?\d\.#(?i:qnan|snan|ind|inf)\d{0,16}(?![A-Za-z_])"
+    r"|(?<![^\s:=,])[-+]?\.(?i:nan|inf)(?![\w.])"
     r"|[-+]?(?:\d{1,3}(?:,\d{3})+(?!\d)|\d+)(?:\.\d*)?(?:[eE][-+]?\d{1,4})?|[-+]?\.\d+(?:[eE][-+]?\d{1,4})?)"
     r"|([A-Za-z_][\w.\-/@]*(?:\([\w/]{0,32}\))?)"
     r"|(\S)",
@@ -73,6 +75,10 @@ _NONFINITE = {
     "nan.0": math.nan,  # Lightning's bar prints every float with a trailing ".0"
     "inf.0": math.inf,
 }
+# YAML's spellings of a non-finite float (YAML 1.1 and 1.2 core schema; PyYAML's safe_dump writes these): a result
+# dumped as YAML, as Ray's pretty_print does every RLlib and Tune result ('episode_reward_mean: .nan')
+YAML_NONFINITE = {".nan": math.nan, ".inf": math.inf, "-.inf": -math.inf, "+.inf": math.inf}
+_NONFINITE.update(YAML_NONFINITE)
 # Other spellings of a non-finite value, as one word token: a C runtime's payload ("-nan(ind)",
 # MSVC's printf; "nan(snan)"), a Python format spec's fill up to its width ("nanxxx", "-infxx":
 # PaddleOCR's logger prints every value with '{:x<6f}', and the fill shows only on nan and inf,
@@ -412,6 +418,14 @@ _TRAIN_WORDS = frozenset({"train", "training", "tr", "trn", "main"})  # chainer'
 # ("trn": DeePMD-kit's lcurve.out names its training columns 'rmse_trn', 'rmse_e_trn')
 
 
+# A reinforcement learner's result counts the episodes it covers and gives their mean length: RLlib's names for these,
+# in the result Ray's pretty_print dumps one key a line ('episodes_this_iter: 0', 'episodes_total: 0' and, on the new
+# API stack, 'num_episodes', 'num_episodes_lifetime'; 'episode_len_mean'). Neither holds a metric word, and a count is
+# no metric; they are kept as series beside the episode rewards, whose mean over no finished episode is NaN.
+EPISODE_COUNT = re.compile(r"(?:num_)?episodes(?:_this_iter|_total|_lifetime)?")
+EPISODE_LENGTH = re.compile(r"episode_len(?:gth)?_(?:mean|max|min)")
+
+
 # A line that names no metric cannot give one: a cheap test before tokenizing (every alias
 # above contains one of these, or "l.r", "learning" or "err")
 # "rpn_" hints at faster-rcnn.pytorch's bare head terms (_HEAD_TERM), whose names hold no metric word; "ltr", "lge"
@@ -419,7 +433,11 @@ _TRAIN_WORDS = frozenset({"train", "training", "tr", "trn", "main"})  # chainer'
 _HINT_WORDS = tuple(
     dict.fromkeys(
         w.lower()
-        for w in (*_METRIC_WORDS, "l.r", "learning", "err", "rpn_", "ltr", "lge", "l_g_", "l_d_", *_CRITERIA_HINTS)
+        for w in (
+            *_METRIC_WORDS,
+            *("l.r", "learning", "err", "rpn_", "ltr", "lge", "l_g_", "l_d_", "episodes", "episode_len"),
+            *_CRITERIA_HINTS,
+        )
     )
 )
 
@@ -535,6 +553,8 @@ def metric_name(words: tuple[str, ...]) -> str | None:
         return None
     if key.startswith(("lr-", "lr/")) or key.endswith(("/lr", "_lr")):
         return "learning_rate" if "base" not in key else None  # Lightning "lr-Adam"; mmengine base_lr kept out
+    if EPISODE_COUNT.fullmatch(key) or EPISODE_LENGTH.fullmatch(key):
+        return key
     if any(w in key for w in _NOT_METRIC_WORDS) or key.startswith(_NOT_METRIC_PREFIXES):
         return None
     if _HEAD_TERM.fullmatch(key):

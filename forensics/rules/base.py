@@ -96,7 +96,9 @@ class Rule:
     says so on each, ``Finding.diverges``). ``shape``: what its finding sees is only the
     shape of the record at the divergence, which several causes leave alike ("first_point": a
     loss non-finite from its first logged point; "sudden": a NaN straight from a normal
-    level), so a verdict resting on such findings alone says it is a lean."""
+    level), so a verdict resting on such findings alone says it is a lean. ``speaks_without_loss``: its healthy
+    finding (a positive weight) is the verdict's own word on a run where no loss curve and no checkpoint was read
+    (the values it read are all that was seen, and none went non-finite but by a cause it names)."""
 
     id: str
     name: str
@@ -108,6 +110,7 @@ class Rule:
     healthy_note: str | None = None
     diverges: bool = False
     shape: str | None = None
+    speaks_without_loss: bool = False
 
     def check(self, tl: Timeline) -> list[Evidence]:
         """The rule's findings on ``tl``, stamped with its id and cause."""
@@ -172,6 +175,7 @@ def rule(
     healthy_note: str | None = None,
     diverges: bool = False,
     shape: str | None = None,
+    speaks_without_loss: bool = False,
 ) -> Callable[[Check], Check]:
     """Register a rule. The decorated function takes a Timeline and returns findings."""
 
@@ -186,7 +190,9 @@ def rule(
             raise ValueError(f"rule {id} docstring lacks: {', '.join(missing)}")
         if shape not in (None, *SHAPES):
             raise ValueError(f"rule {id}: shape {shape!r} is not one of {SHAPES}")
-        REGISTRY[id] = Rule(id, name, cause, details, fn, needs, decisive, healthy_note, diverges, shape)
+        REGISTRY[id] = Rule(
+            id, name, cause, details, fn, needs, decisive, healthy_note, diverges, shape, speaks_without_loss
+        )
         return fn
 
     return deco

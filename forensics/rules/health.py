@@ -188,3 +188,87 @@ def validation_only_nonfinite(tl: Timeline) -> list[Finding]:
             "BatchNorm running statistics for NaN/Inf.",
         )
     ]
+
+
+# An episode statistic NaN over a window with no finished episode, and nothing else non-finite: a sign of health as
+# faint as recovered spikes where no loss was read (it says the statistic had no data, not that the learner trained);
+# beside a loss curve, the curve decides and this is context.
+EMPTY_WINDOW_WEIGHT = 0.2
+# The steps shown in the finding, at most.
+EMPTY_STEPS_SHOWN = 4
+
+
+@rule("OK005", "empty-episode-window", "healthy", (), speaks_without_loss=True)
+def empty_episode_window(tl: Timeline) -> list[Finding]:
+    """
+    What it detects:
+        A reinforcement learner's episode statistic (the mean, max or min
+        reward or return of the episodes a window finished, or their mean
+        length) that is NaN where the window held no finished episode: an
+        episode count of 0 printed at the same point (RLlib's
+        `episode_reward_mean: .nan` beside `episodes_this_iter: 0` or
+        `episodes_total: 0`, in its pretty-printed result, result.json or
+        progress.csv), or NumPy's warning of the mean's own 0/0 just before
+        the first NaN ('Mean of empty slice', then 'invalid value encountered
+        in double_scalars' or 'scalar divide' from numpy's _methods.py, as
+        ML-Agents' 'Mean Reward: nan' follows). Only where nothing else the
+        run logged is non-finite: no loss, policy or value loss, entropy, KL
+        or other series, no checkpoint, no other NumPy floating-point warning.
+
+    Why it points to this cause:
+        A mean over an empty set is NaN by definition: the statistic had no
+        data (an environment that never returns done, a summary asked for
+        before the first episode ends), which says nothing of the policy. A
+        policy that diverged shows otherwise: its losses go NaN, its actions
+        NaN, and the episodes that still finish return NaN rewards, so a count
+        above 0 beside the NaN, an Inf, or any other non-finite value keeps
+        this rule silent. Where no loss was read, the verdict is healthy at a
+        modest confidence: the empty windows are the only non-finite values,
+        but the learner itself was not seen.
+
+    Evidence it reports:
+        The statistic, the points where it is NaN, the count or the warning
+        that shows the window empty, and its finite points before and after.
+
+    Fix to suggest:
+        Nothing diverged. Make sure episodes end (the environment returns
+        done, or set a horizon / max episode steps), or report the statistic
+        over a longer window (ML-Agents' summary_freq, RLlib's smoothing over
+        the last episodes) so that each one holds a finished episode.
+    """
+    if (
+        not tl.empty_statistics
+        or tl.diverged
+        or tl.nonfinite_elsewhere
+        or tl.nonfinite_by_role
+        or tl.validation_only is not None
+        or tl.first_nonfinite_checkpoint is not None
+    ):
+        return []
+    # the mean reward or return speaks for the others (max, min, length) where it is among them
+    st = min(tl.empty_statistics, key=lambda s: ("mean" not in s.tag.lower(), "len" in s.tag.lower()))
+    names = sorted({s.tag for s in tl.empty_statistics})
+    shown = ", ".join(str(x) for x in st.nan_steps[:EMPTY_STEPS_SHOWN]) + (
+        ", …" if len(st.nan_steps) > EMPTY_STEPS_SHOWN else ""
+    )
+    why = (
+        f"an episode count of 0 beside it ({st.evidence})"
+        if st.basis == "count"
+        else f"NumPy's warning of the mean's 0/0 (a division by a count of 0) just before it ({st.evidence})"
+    )
+    around = [f"{n} finite point(s) {w}" for n, w in ((st.finite_before, "before"), (st.finite_after, "after")) if n]
+    return [
+        Finding(
+            None,
+            f"{', '.join(names[:EMPTY_STEPS_SHOWN])}{' and more' if len(names) > EMPTY_STEPS_SHOWN else ''} "
+            f"{'is' if len(names) == 1 else 'are'} NaN only where the window held no finished episode: "
+            f"{st.tag} in {st.source} is NaN at point(s) {shown}, with {why}"
+            + (f"; {' and '.join(around)}" if around else "")
+            + ". A mean over no episode is NaN by definition, and nothing else logged is non-finite.",
+            step=st.nan_steps[0],
+            source=st.source,
+            weight=EMPTY_WINDOW_WEIGHT if tl.loss is None else CONTEXT,
+            fix="Nothing diverged: make sure episodes end (the environment returns done, or set a horizon or max "
+            "episode steps), or report the statistic over a window long enough to hold a finished episode.",
+        )
+    ]

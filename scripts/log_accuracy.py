@@ -51,7 +51,10 @@ The splits (docs/logs.md):
 - heldout9: collected blind the same way, from threads and committed log files no earlier split holds, with
   frameworks the earlier splits barely hold (CNTK, Caffe, PaddlePaddle, MindSpore, DeePMD-kit, Lasagne,
   ColossalAI, OLMo, RLlib, Coqui TTS, darknet...), measured once blind at the end of the tenth round
-  (docs/logs.md); seen since.
+  (docs/logs.md); seen since;
+- heldout10 to heldout13: collected blind the same way, each from threads and committed files no earlier split
+  holds, measured once blind at the round's end (heldout10-12 in the eleventh round, heldout13 in the twelfth, after
+  that round's first wave of fixes; docs/logs.md); seen since.
 
 A split whose folder is missing from ``DIR`` is left out of the table, with a note; so is a case whose log
 the folder lacks (a copy rebuilt from the threads' stored copies may lack a few), named in the note.
@@ -87,6 +90,7 @@ SPLITS = (
     "heldout10",
     "heldout11",
     "heldout12",
+    "heldout13",
     "dev",
 )
 BLIND: tuple[str, ...] = ()  # splits not measured yet: left out of a run unless asked for (--blind)

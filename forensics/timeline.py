@@ -158,8 +158,9 @@ LEVEL_WINDOW = 100
 LEVEL_MIN_POINTS = 10
 # The spike and the shift of the level after it are measured in spreads of a level (its median absolute deviation,
 # scaled to a standard deviation; never under the print's last digit), OLMo 2's spike bar: a level's own noise puts
-# no point, let alone a level of points, that far above it. Spreads, not ratios: a negative log-likelihood (a
-# flow's, near -5) or a loss near 0 has no meaningful ratio to its level, and its noise says what a shift is.
+# no point, let alone a level of points, that far above it. Spreads, because a negative log-likelihood (a flow's,
+# near -5) has no meaningful ratio to its level, and its noise says what a shift is (a level above zero must also
+# pass a ratio: SETTLED_ABOVE_LEVEL).
 SHIFT_SPREADS = OLMO_SIGMAS
 # The level after the spike is this many points or more, to the end of the record: two halves of a level three
 # prints long each (STUCK_TAIL_POINTS), so that whether it came back down can be told from its noise.
@@ -169,6 +170,11 @@ SETTLED_POINTS = 2 * STUCK_TAIL_POINTS
 # its own), while a level the run settled at drifts by its noise, and relearning what was lost takes as long as
 # learning it did.
 COMING_BACK_SHARE = 0.25
+# ... and, for a level above zero, a level after it this many times the one before: a loss with a floor at zero has a
+# meaningful ratio to its level, and a quiet level (a converged loss printed to many digits) counts a few per cent
+# as many spreads, which is no loss of what was learned; twice the level is, as for a frozen loss (FROZEN_ABOVE_BEST).
+# A level at or below zero (a flow's negative log-likelihood) has no ratio: there the spreads alone judge.
+SETTLED_ABOVE_LEVEL = FROZEN_ABOVE_BEST
 # The value a collapse fell from, and a frozen value, stand at least this many of the print's last digit
 # (print_quantum): a fall from there to under half a digit is a 200-fold fall in one logged interval, which no
 # loss that learns makes, and identical prints of three significant digits are a loss that stopped moving. A
@@ -1896,10 +1902,11 @@ def settled_after_spike(values: np.ndarray) -> tuple[int, str] | None:
     it: ``SETTLED_POINTS`` or more to the end of the record, none back as low as the highest point of the level
     before (its worst batch), their median ``SHIFT_SPREADS`` spreads of that level above it, and not on the way
     back (the median of their second half below that of their first by ``COMING_BACK_SHARE`` of the gap and by
-    more than one spread of theirs: a spike still recovering when the record ends). Spreads, not ratios: sign- and
-    scale-safe (a flow's negative log-likelihood). Spikes are taken in order, and the first one the loss never
-    came back under the level before, with an outlier above the points right after it, is the one judged: one
-    pass over the curve, whatever its length."""
+    more than one spread of theirs: a spike still recovering when the record ends). Spreads: sign-safe (a flow's
+    negative log-likelihood); a level above zero must besides stand ``SETTLED_ABOVE_LEVEL`` times the one before
+    after it, for a quiet level makes a few per cent many spreads. Spikes are taken in order, and the first one the
+    loss never came back under the level before, with an outlier above the points right after it, is the one
+    judged: one pass over the curve, whatever its length."""
     v = values
     n = v.size
     if n < LEVEL_MIN_POINTS + 1 + SETTLED_POINTS or not np.isfinite(v).all():
@@ -1935,6 +1942,7 @@ def settled_after_spike(values: np.ndarray) -> tuple[int, str] | None:
             peak < pre_med + SHIFT_SPREADS * pre_spread
             or peak < post_med + SHIFT_SPREADS * post_spread
             or post_med < pre_med + SHIFT_SPREADS * pre_spread
+            or (pre_med > 0 and post_med < SETTLED_ABOVE_LEVEL * pre_med)
             or first_half - second_half > max(post_spread, COMING_BACK_SHARE * (first_half - pre_med))
         ):
             return None

@@ -14,7 +14,13 @@ from pathlib import Path
 import numpy as np
 
 import forensics
-from forensics.timeline import LEVEL_MIN_POINTS, SETTLED_POINTS, SHIFT_SPREADS, settled_after_spike
+from forensics.timeline import (
+    LEVEL_MIN_POINTS,
+    SETTLED_ABOVE_LEVEL,
+    SETTLED_POINTS,
+    SHIFT_SPREADS,
+    settled_after_spike,
+)
 
 
 def _run(tmp_path: Path, name: str, lines: list[str], filename: str = "train.log"):
@@ -82,14 +88,39 @@ def test_too_few_points_after_the_spike_are_no_level():
 
 def test_the_shift_is_measured_in_spreads_of_the_level_before():
     # level 1.0 with a spread of ~0.1 (alternating 0.9 / 1.1, MAD 0.1): the level after a spike must stand
-    # SHIFT_SPREADS spreads above it, whatever the sign or the size of the loss
+    # SHIFT_SPREADS spreads above it, whatever the sign of the loss (at 1.0 the level after is past twice the one
+    # before too: SETTLED_ABOVE_LEVEL, tested below)
     base = np.where(np.arange(40) % 2 == 0, 0.9, 1.1)
     spread = 0.1 * 1.4826
-    for offset in (0.0, -7.0, 1000.0):
+    for offset in (0.0, -7.0):
         for shift, fires in ((SHIFT_SPREADS + 1, True), (SHIFT_SPREADS - 1, False)):
             after = 1.0 + shift * spread + np.where(np.arange(12) % 2 == 0, -0.01, 0.01)
             v = np.concatenate([base, [60.0], after]) + offset
             assert (settled_after_spike(v) is not None) is fires, (offset, shift)
+
+
+def test_a_positive_level_must_also_settle_twice_as_high():
+    # a quiet positive level (a converged loss printed to many digits) makes a shift of a few per cent many spreads:
+    # a loss with a floor at zero has a ratio to its level, and only a level past SETTLED_ABOVE_LEVEL times it is a
+    # loss of what was learned; a level at or below zero has none, and the spreads alone judge it
+    quiet = np.where(np.arange(40) % 2 == 0, -0.01, 0.01)  # a spread of ~0.015 around the level
+    wiggle = np.where(np.arange(12) % 2 == 0, -0.001, 0.001)
+    for level, after, fires in (
+        (1000.0, 1000.5, False),  # 34 spreads, 0.05 % up
+        (1.0, 0.95 * SETTLED_ABOVE_LEVEL, False),  # 60 spreads, under twice the level
+        (1.0, 1.05 * SETTLED_ABOVE_LEVEL, True),
+        (-7.0, -6.5, True),  # below zero: the spreads alone (34 of them)
+    ):
+        v = np.concatenate([level + quiet, [level + 60.0], after + wiggle])
+        assert (settled_after_spike(v) is not None) is fires, (level, after)
+
+
+def test_a_converged_loss_a_few_per_cent_worse_after_a_spike_is_healthy(tmp_path):
+    # mmcv's text logger, a detector converged at 0.0100 printed to four digits: one outlier batch, then 0.0112
+    rng = np.random.default_rng(13)
+    curve = np.concatenate([0.0100 + rng.normal(0.0, 5e-5, 60), [0.8], 0.0112 + rng.normal(0.0, 5e-5, 20)])
+    rep = _run(tmp_path, "mmdet_quiet", _mmcv(curve, np.full(curve.size, 0.02)))
+    assert not rep.timeline.diverged and rep.timeline.exploded_verb != "jumped"
 
 
 def test_the_level_before_needs_its_points():

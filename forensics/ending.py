@@ -109,7 +109,10 @@ class Ending:
     how: str  # one line for the report: what says so
 
 
-def _crash_meaning(e: LogEvent) -> str | None:
+def _crash_meaning(e: LogEvent, kinds: set[str] | frozenset[str] = frozenset()) -> str | None:
+    """What the event the job died of means; ``kinds``: the kinds of every event of the logs."""
+    if e.kind == "worker_died" and "job_killed" in kinds:
+        return None  # a time limit or a signal stopped the job, its workers with it: their death is no cause
     if e.kind in _GUARDS:
         return "nan_guard"
     if e.kind in _NON_DIVERGENCE:
@@ -145,7 +148,7 @@ def ending_of(tl: Timeline) -> Ending:
         found = _fatal_event(tl)
         if found is not None:
             path, e = found
-            crash = Crash(_exception_line(e), tl.died_after_step, path, _crash_meaning(e))
+            crash = Crash(_exception_line(e), tl.died_after_step, path, _crash_meaning(e, kinds))
         else:  # a store said so (MLflow FAILED, a W&B exit code) without a console to quote
             path, status, code = next(((p, s, c) for p, s, c in stores), ("", "", None))
             text = f"exit code {code}" if code is not None else f"run closed {status}"
@@ -157,7 +160,7 @@ def ending_of(tl: Timeline) -> Ending:
     fatal = [(p, e) for p, e in tl.log_events if e.kind in _FATAL and not outlived(p, e)]
     if fatal:
         path, e = fatal[-1]
-        crash = Crash(_exception_line(e), tl.died_after_step, path, _crash_meaning(e))
+        crash = Crash(_exception_line(e), tl.died_after_step, path, _crash_meaning(e, kinds))
         return Ending("crashed", crash, f"{e.message} ({path} line {e.line})")
     for path, e in tl.log_events:
         if e.kind == "job_killed":

@@ -51,6 +51,7 @@ SAMPLE = {
     "address": "10.0.0.2",
     "port": "43512",
     "signal": "Killed",
+    "Terminated|Interrupt|Hangup": "Terminated",
     "pids": "24817, 24818",
     "bus error|segmentation fault|floating-point exception": "bus error",
 }

@@ -483,6 +483,12 @@ PRINTED: list[tuple[str, str, str, dict]] = [
         {},
     ),
     (
+        "PyTorch 1.x-2.x (torch/csrc/DataLoader.cpp: strsignal(SIGTERM), a worker stopped from outside with its job)",
+        "RuntimeError: DataLoader worker (pid 24817) is killed by signal: Terminated. ",
+        "job_killed",
+        {"what": "signal", "signal": 15},
+    ),
+    (
         "PyTorch 1.x-2.x (torch/csrc/DataLoader.cpp, the worker's SIGSEGV handler)",
         "ERROR: Unexpected segmentation fault encountered in worker.",
         "worker_died",
@@ -672,7 +678,7 @@ def test_look_alikes_are_no_message(line):
 
 def _analyze(tmp_path, text: str):
     run = tmp_path / "run"
-    run.mkdir()
+    run.mkdir(parents=True)
     (run / "train.log").write_text(text, encoding="utf-8")
     return forensics.analyze(str(run))
 
@@ -720,6 +726,24 @@ def test_a_dataloader_worker_killed_mid_run_is_a_crash_that_is_no_divergence(tmp
     report = _analyze(tmp_path, LOSS_LINES + stop)
     assert report.diverged is False and report.verdict.cause == "healthy"
     assert report.ending.ended == "crashed" and report.ending.crash.meaning == "dataloader_worker_died"
+
+
+def test_workers_stopped_with_the_job_by_a_time_limit_or_a_signal_did_not_stop_it(tmp_path):
+    """Slurm's time limit sends SIGTERM to every process of the step: the main process reports its workers
+    'killed by signal: Terminated' and raises. The job was stopped from outside; no worker failed it."""
+    stop = (
+        "slurmstepd: error: *** JOB 4242 ON gpu01 CANCELLED AT 2023-01-01T00:00:00 DUE TO TIME LIMIT ***\n"
+        "Traceback (most recent call last):\n"
+        "RuntimeError: DataLoader worker (pid 24817) is killed by signal: Terminated. \n\n"
+        "The above exception was the direct cause of the following exception:\n\n"
+        "Traceback (most recent call last):\n"
+        "RuntimeError: DataLoader worker (pid(s) 24817) exited unexpectedly\n"
+    )
+    for i, text in enumerate((stop, stop.split("\n", 1)[1])):  # with the scheduler's line, and the signal alone
+        report = _analyze(tmp_path / str(i), LOSS_LINES + text)
+        assert report.diverged is False and report.verdict.cause == "healthy"
+        assert report.ending.crash is None or report.ending.crash.meaning != "dataloader_worker_died"
+        assert "LOG006" not in {e.rule for c in report.candidates for e in c.evidence}
 
 
 def test_a_dataloader_worker_death_after_the_loss_went_nan_leaves_the_divergence_standing(tmp_path):

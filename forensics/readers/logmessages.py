@@ -1265,8 +1265,23 @@ CATALOGUE: tuple[Message, ...] = (
         "torch/csrc/DataLoader.cpp (_error_if_any_worker_fails, strsignal's name: 'Killed' is SIGKILL, the host's "
         "OOM killer as a rule; 'Bus error' adds that the workers may be out of shared memory)",
         "is killed by signal: ",
-        Deferred(r"DataLoader worker \(pid \d{1,10}\) is killed by signal: ([A-Za-z][A-Za-z ]{0,39}[a-z])"),
+        Deferred(
+            r"DataLoader worker \(pid \d{1,10}\) is killed by signal: "
+            r"(?!(?:Terminated|Interrupt|Hangup)\b)([A-Za-z][A-Za-z ]{0,39}[a-z])"
+        ),
         lambda m: {"signal": m.group(1)},
+    ),
+    # ... but SIGTERM, SIGINT and SIGHUP come from outside the job (a scheduler's time limit or preemption, Ctrl+C, a
+    # closed terminal): the signal stopped the job and its workers with it, and the worker's death is no cause
+    Message(
+        "job_killed",
+        "pytorch",
+        "DataLoader worker (pid {pid}) is killed by signal: {Terminated|Interrupt|Hangup}.",
+        "torch/csrc/DataLoader.cpp (_error_if_any_worker_fails, strsignal of SIGTERM, SIGINT, SIGHUP: PyTorch itself "
+        "stops its workers only after it stopped watching them, so these were sent from outside)",
+        "is killed by signal: ",
+        Deferred(r"DataLoader worker \(pid \d{1,10}\) is killed by signal: (Terminated|Interrupt|Hangup)\b"),
+        lambda m: {"what": "signal", "signal": {"Hangup": 1, "Interrupt": 2, "Terminated": 15}[m.group(1)]},
     ),
     Message(
         "worker_died",

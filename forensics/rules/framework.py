@@ -287,7 +287,9 @@ def worker_died(tl: Timeline) -> list[Finding]:
         A PyTorch DataLoader worker process that died, in the job log
         ("DataLoader worker (pid N) is killed by signal: Killed.", "... exited
         unexpectedly", the worker's own "Unexpected bus error encountered in
-        worker"), in a run whose loss never went non-finite.
+        worker"), in a run whose loss never went non-finite, and that no time
+        limit or signal stopped (a worker killed by SIGTERM, SIGINT or SIGHUP
+        was stopped from outside with the job: that is the job killed).
 
     Why it points to this cause:
         The job died, but not of divergence: a process feeding it batches was
@@ -304,6 +306,8 @@ def worker_died(tl: Timeline) -> list[Finding]:
         the shared-memory limit (docker --shm-size) or use fewer workers; for
         anything else rerun with num_workers=0 to see the worker's own traceback.
     """
+    if any(e.kind == "job_killed" for _, e in tl.log_events):
+        return []  # a time limit or a signal stopped the job, and its workers with it: no worker failed it
     return _not_a_divergence(
         tl,
         "worker_died",

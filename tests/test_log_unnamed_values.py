@@ -206,3 +206,19 @@ def test_a_counter_led_row_alone_is_no_table_and_says_nothing():
     text = "\n".join(_epe_rows(100, 102, [math.nan, math.nan], [math.nan, math.nan])) + "\n"
     assert not _nonfinite_events(parse_log_text(text)[1])
     assert not _nonfinite_events(parse_log_text("5: nan nan\n")[1])
+
+
+def test_a_data_frame_printed_with_a_date_and_time_index_is_no_training_record(tmp_path):
+    # print(df.head()) of pandas' own repr: a DatetimeIndex reads as a logger's date and time, an integer column as
+    # a step, and rolling features are NaN over their first window. The integer column does not grow from row to
+    # row as a loop's counter does (the reader asks the same of rows it reads a loss from): no divergence.
+    pd = pytest.importorskip("pandas")
+    index = pd.date_range("2020-01-02 09:30", periods=40, freq="min", name="datetime")
+    frame = pd.DataFrame({"volume": [1775, 1455, 1266, 904, 961] * 8}, index=index)
+    frame["ma_20"] = frame.volume.rolling(20).mean()
+    frame["std_20"] = frame.volume.rolling(20).std()
+    text = str(frame.head()) + "\n"
+    assert not _nonfinite_events(parse_log_text(text)[1])
+    # the same rows with a counter that grows are a record (LogSync.print's shape), as before
+    grown = re.sub(r"(:00) +\d+", lambda m: f"{m.group(1)} {100 + text.index(m.group(0))}", text)
+    assert _nonfinite_events(parse_log_text(grown)[1])

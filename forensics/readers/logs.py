@@ -810,6 +810,8 @@ class _LogParser:
         # (line, step, unit, shape, the columns it printed, the row as printed) (_unnamed_row)
         self.nonfinite_row: tuple[int, int | None, str, str, frozenset[int], str] | None = None
         self.unnamed_rows: dict[str, int] = {}  # rows of unnamed values seen, by shape and width
+        self.unnamed_steps: dict[str, int] = {}  # the step of the last such row, by shape and width
+        self.unnamed_unordered: set[str] = set()  # shapes whose step did not grow from row to row: no counter
         self.box: list[tuple[str, str]] | None = None  # the rows of a key/value box being read
         self.rank = 0
         self.ranks_seen: set[int] = set()
@@ -1655,6 +1657,10 @@ class _LogParser:
         finite value in one of its columns: the run's numbers came back, and that row says nothing any more."""
         printed = {i: v for i, v in enumerate(values) if v is not None}
         self.unnamed_rows[shape] = self.unnamed_rows.get(shape, 0) + 1
+        if step is not None:
+            if shape in self.unnamed_steps and step <= self.unnamed_steps[shape]:
+                self.unnamed_unordered.add(shape)
+            self.unnamed_steps[shape] = step
         held = self.nonfinite_row
         if held is not None and held[3] == shape and any(math.isfinite(printed.get(i, math.nan)) for i in held[4]):
             self.nonfinite_row = held = None
@@ -2326,11 +2332,15 @@ class _LogParser:
         ends (_unnamed_row), in a log where no loss was read: the run's own numbers went non-finite, which is a
         divergence, though nothing says which quantity went first nor why. With a loss read, the loss speaks. A row
         led by a counter alone is a training loop's record only in a table of such rows (MIN_BARE_POINTS of its shape,
-        as for reading a loss from them); values named by their split say whose they are on one line."""
+        as for reading a loss from them, its step growing from row to row as a loop's counter does: an integer column
+        that does not is a table's, as a printed data frame's beside its date-and-time index); values named by their
+        split say whose they are on one line."""
         if self.nonfinite_row is None or self.hf_points or any(t in ("loss", "val_loss") for t, _, _ in self.series):
             return
         line, step, unit, shape, columns, row = self.nonfinite_row
-        if not shape.startswith("split") and self.unnamed_rows.get(shape, 0) < MIN_BARE_POINTS:
+        if not shape.startswith("split") and (
+            self.unnamed_rows.get(shape, 0) < MIN_BARE_POINTS or shape in self.unnamed_unordered
+        ):
             return
         where = f" at {unit} {step}" if step is not None else ""
         what = "values named only by their split" if shape.startswith("split") else "unnamed values"

@@ -66,8 +66,11 @@ def test_a_flow_spike_that_came_back_is_healthy(tmp_path):
 
 
 def test_a_spike_still_coming_back_when_the_record_ends_is_healthy(tmp_path):
-    # benign: the loss after it falls back towards its level, the record ends on the way
-    after = np.geomspace(4.0, 0.3, 14) - 5.6 + _noise(14, 0.05, 3)
+    # benign: the loss after it falls back towards its level, the record ends on the way, every point still above
+    # the level's worst (so only the halves' fall, COMING_BACK_SHARE, tells it from a level it settled at)
+    after = np.geomspace(4.0, 1.2, 14) - 5.6 + _noise(14, 0.05, 3)
+    before = _waveglow_curve(after)[:40]
+    assert after.min() > before.max()
     rep = _run(tmp_path, "waveglow_coming_back", _waveglow(_waveglow_curve(after)))
     assert not rep.timeline.diverged
 

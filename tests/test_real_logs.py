@@ -468,14 +468,14 @@ def test_the_framework_messages_people_pasted_are_in_the_catalogue(split):
 UNREAD_LOSSES = {
     # heldout13, found by its one blind measurement
     "lasagne_333_softmax_crossentropy_regression_nan_epoch_244": "nolearn's epoch table ('train loss', 'valid loss')",
-    "mfpython_5_sgd_matrix_factorization_overflow_error_nan_alpha_too_high": "'Iteration: N ; error = x' (an error)",
     "recbole_1571_sasrec_ml1m_training_healthy_metrics_gap": "RecBole's 'train loss' per epoch, read as 'loss_epoch'",
     "sb3_25_ppo_default_hp_pendulum_reward_stuck_minus_1000": "stable-baselines3's boxed logger table",
-    "shainet_105_xor_error_stuck_at_0125_not_learning": "SHAInet's 'Epoch: N, Error: x, MSE: y'",
-    "torch7_261_lenet_stochasticgradient_nan_weights_crash_lr_too_high": "Lua nn.StochasticGradient's 'current error'",
     "xgboost_6723_reg_gamma_nloglik_nan_zero_labels": "XGBoost's '[i]\\ttrain-gamma-nloglik:x' evaluation lines",
     "xlearn_316_fm_log_loss_nan_auc_half": "xLearn's '[ 10% ] epoch  Train log_loss' progress table",
     "xlearndoc_11_fm_csv_train_log_loss_nan": "xLearn's '[ 10% ] epoch  Train log_loss' progress table",
+    # (and three more, read since: an 'error' the training loop prints alone at its step, epoch or as its current
+    # reading, the objective: 'Iteration: N ; error = x', SHAInet's 'Epoch: N, Error: x, MSE: y', Lua
+    # nn.StochasticGradient's 'current error = x')
     # heldout12, found by its one blind measurement
     "diffusionad_32_epoch0_train_loss_nan": "'Epoch:0, Train loss: nan:' (a colon after the value)",
     # heldout11, found by its one blind measurement

@@ -672,6 +672,7 @@ class LineMetrics:
     epoch_total: int | None = None
     eval_context: bool = False  # "Epoch(val)", "Validation:": the metrics are evaluation metrics
     score_is_loss: bool = False  # a bare 'score' that is the training objective (:func:`_score_is_loss`)
+    error_is_loss: bool = False  # a bare 'error' that is the training objective (:func:`_error_is_loss`)
     curves: dict[str, list[float]] = field(default_factory=dict)  # a printed history: series -> its values in order
     truncated: bool = False  # the line held more than MAX_TOKENS tokens: the rest was not read
 
@@ -827,6 +828,7 @@ def scan_line(line: str) -> LineMetrics:
     plural: tuple[str, int, None] | None = None  # "steps: 16" opening a line, a counter if a metric follows
     eval_from = 0  # the pairs read before the stage word (pytorch-kaldi's "loss=0.67 ... valid=dev loss=0.69")
     printed: dict[int, tuple[str, ...]] = {}  # the name printed for each pair read as "loss", by its index
+    errors: list[tuple[tuple[str, ...], bool]] = []  # each pair read as "error": its printed name, a rate or count
     staged_core: str | None = None  # the metric of the last pair whose stage came after its name ("loss train")
     loss_dict = False  # inside braces printed under a name that says they hold losses: their keys are loss terms
     loss_list = False  # "loss: x 2.3, y 2.4, ..., total 9.1": name-value pairs listed after a loss's heading
@@ -1051,6 +1053,8 @@ def scan_line(line: str) -> LineMetrics:
                 if tag is not None:
                     if tag == "loss":
                         printed[len(out.pairs)] = name
+                    elif tag == "error":
+                        errors.append((name, total is not None or _printed_as_rate_or_count(texts, kinds, i)))
                     out.pairs.append((tag, value))
         else:
             iv = _int_of(value)
@@ -1091,6 +1095,7 @@ def scan_line(line: str) -> LineMetrics:
     if len(printed) > 1:
         _qualified_losses(out.pairs, printed)
     out.score_is_loss = _score_is_loss(out, line_low)
+    out.error_is_loss = bool(errors) and _error_is_loss(out, errors)
     if lists and not out.counters and out.epoch is None:
         _history_curves(out, lists)
     if out.eval_context and eval_from:
@@ -1161,6 +1166,45 @@ def _score_is_loss(out: LineMetrics, line_low: str) -> bool:
         and not any(w in line_low for w in _RL_WORDS)
         and _OBJECTIVE_SCORE.search(line_low) is not None
     )
+
+
+# An 'error' is the training objective of the loops that call it so (a criterion's output, Lua Torch's
+# nn.StochasticGradient 'current error = %f'; a sum or mean of squared errors a from-scratch SGD or a small NN library
+# prints each epoch: 'Iteration: %d ; error = %.4f', 'Epoch: %d, Error: %f, MSE: %f'), and as often a classification
+# error rate (1 - accuracy: 'top-1 error', 'test error: 0.23 %'). It is the loss only where the line says which: the
+# error is named alone or by a word of its reading ('current', 'avg', 'total'; not 'top-1', 'test', 'classification',
+# 'absolute', 'squared', whose errors are rates or metrics), printed once, as a decimal or non-finite value (an integer
+# is a code or a count: a segfault's 'error 4', 'error: 3 files'), with no percent sign after it, no classification
+# score beside it (an error beside an accuracy is its complement) and no evaluation's stage; and where the line counts
+# the step or epoch it is printed at, or names the reading (a bare 'Error: 0.5' with neither is a message's number).
+_ERROR_CORE = "error"
+_ERROR_READINGS = _CURRENT_WORDS | _AVERAGE_WORDS | frozenset({"total"})
+# words of a metric's name that say it scores a classifier or a decoder: a rate beside them, no objective
+_RATE_SCORE_WORDS = frozenset(
+    {"acc", "accuracy", "acc1", "acc5", "top1", "top5", "precision", "recall", "f1", "auc", "dice", "iou", "miou"}
+    | {"map", "bleu", "wer", "cer"}
+)
+
+
+def _printed_as_rate_or_count(texts: list[str], kinds: list[int], i: int) -> bool:
+    """Whether the value just read (``texts[i - 1]``, ``i`` past it) is printed as a percentage ('%' after it) or as
+    an integer: no objective's value."""
+    if i < len(texts) and texts[i] == "%":
+        return True
+    text = texts[i - 1]
+    return kinds[i - 1] == NUM and not any(c in text for c in ".eE")
+
+
+def _error_is_loss(out: LineMetrics, errors: list[tuple[tuple[str, ...], bool]]) -> bool:
+    if out.eval_context or len(errors) != 1 or sum(t == _ERROR_CORE for t, _ in out.pairs) != 1:
+        return False
+    name, rate = errors[0]
+    words = [w.strip("'\"`").lower().rstrip(":") for w in name]
+    if rate or words[-1] != _ERROR_CORE or not set(words[:-1]) <= _ERROR_READINGS:
+        return False
+    if any(set(_NAME_PARTS.split(t.lower())) & _RATE_SCORE_WORDS for t, _ in out.pairs):
+        return False
+    return bool(out.counters) or out.epoch is not None or len(words) > 1
 
 
 # A list of at least this many values under a loss's or an accuracy's name, on a line with no counter, is that
@@ -1291,7 +1335,7 @@ def main_loss_of(pairs: list[tuple[str, float]]) -> list[tuple[str, float]]:
 
 
 def main_loss_and_basis(
-    pairs: list[tuple[str, float]], score_is_loss: bool = False
+    pairs: list[tuple[str, float]], score_is_loss: bool = False, error_is_loss: bool = False
 ) -> tuple[list[tuple[str, float]], str | None]:
     """``pairs`` with a main loss named ``loss``, and how it was found when the line printed none
     under that name (for the source note), else None.
@@ -1305,7 +1349,8 @@ def main_loss_and_basis(
     total, their sum (what detectron2, mmdet, YOLO and GluonCV's SSD optimise: the sum of the terms
     they print; a non-finite term makes it non-finite). A GAN's discriminator terms are another
     objective and are left out. A bare ``total`` that is no total of loss terms is dropped: alone it
-    counts anything."""
+    counts anything. Last, a bare ``error`` where the line says it is the objective (``error_is_loss``,
+    :func:`_error_is_loss`)."""
     names = list(dict.fromkeys(name for name, _ in pairs))
     if "loss" in names:
         return _without_bare_totals(pairs), None
@@ -1390,6 +1435,8 @@ def main_loss_and_basis(
         if found:
             pick = min(found, key=lambda name: readings[name][1])
             return _renamed(pairs, pick), f"'{pick}', the regression error of the whole prediction (no 'loss' printed)"
+    if error_is_loss and _ERROR_CORE in names:
+        return _renamed(pairs, _ERROR_CORE), "'error', the objective the training loop prints (no 'loss' printed)"
     return _without_bare_totals(pairs), None
 
 

@@ -1595,7 +1595,7 @@ class _LogParser:
             return
         # a dict of loss terms and no 'loss' (detectron2's printed loss_dict of tensors) has its main loss as
         # any line does; a fractional epoch ('epoch': 0.4) is among the pairs
-        found, basis = main_loss_and_basis(lm.pairs, lm.score_is_loss)
+        found, basis = main_loss_and_basis(lm.pairs, lm.score_is_loss, lm.error_is_loss)
         values = dict(found)
         if lm.epoch is not None:
             values["epoch"] = float(lm.epoch)
@@ -1788,7 +1788,7 @@ class _LogParser:
             return
         if self.pending is not None and self._continues_record(lm, line):
             return
-        found, basis = main_loss_and_basis(lm.pairs, lm.score_is_loss)
+        found, basis = main_loss_and_basis(lm.pairs, lm.score_is_loss, lm.error_is_loss)
         pairs = [(t, v) for t, v in found if t != "epoch"]
         if not lm.counters and lm.epoch is None and not lm.eval_context and lm.pairs:
             # the terms or the LR of the loss printed right above (no loss of their own to name), or an evaluation's
@@ -1862,8 +1862,11 @@ class _LogParser:
         if len(raw) == 1 and not lm.counters and lm.epoch is None and not lm.eval_context:
             # one metric on the line: a dump that prints one per line (RLlib's pretty_print of a result, OLMo's metrics
             # pasted without their step's header) may go on under it, read as one record (_continues_record)
+            if lm.error_is_loss:
+                raw = pairs  # the line itself says its error is the loss (logmetrics._error_is_loss): kept so named
+            else:
+                self.loss_basis = basis_before  # the record's lines together say what its loss is (_flush_record)
             self.pending = (line, None, emitter, raw, False)
-            self.loss_basis = basis_before  # the record's lines together say what its loss is (_flush_record)
             return
         self.line_order += 1
         self.order_lines.append(line)
@@ -1926,7 +1929,9 @@ class _LogParser:
         if len(values) >= MAX_RECORD_VALUES:
             self._flush_record()
             return False
-        if step is None and (len(lm.pairs) != 1 or any(t == lm.pairs[0][0] for t, _ in values)):
+        # the line's values as it names them: an error it says is the loss is the record's loss
+        read = main_loss_and_basis(lm.pairs, error_is_loss=True)[0] if lm.error_is_loss else lm.pairs
+        if step is None and (len(read) != 1 or any(t == read[0][0] for t, _ in values)):
             # a counter-less dump goes on line by line, one metric each, and a name printed again is the next record's
             self._flush_record()
             return False
@@ -1938,7 +1943,7 @@ class _LogParser:
             and 0 < line - last <= RECORD_LINES
             and emitter == mine
         ):
-            self.pending = (line, step, emitter, [*values, *((t, v) for t, v in lm.pairs if t != "epoch")], inferred)
+            self.pending = (line, step, emitter, [*values, *((t, v) for t, v in read if t != "epoch")], inferred)
             return True
         self._flush_record()
         return False

@@ -507,6 +507,26 @@ PRINTED: list[tuple[str, str, str, dict]] = [
         {},
     ),
     (
+        "fastText 0.9 (src/densematrix.h EncounteredNaNError, libstdc++'s terminate handler glued to the "
+        "trainer's \\r progress line)",
+        "Progress:   0.4% words/sec/thread:    5120 lr:  0.996012 avg.loss:  9.000000 ETA:   1h02m03s"
+        "terminate called after throwing an instance of 'fasttext::DenseMatrix::EncounteredNaNError'",
+        "nan_loss",
+        {"framework": "fasttext"},
+    ),
+    (
+        "fastText 0.9 (the terminate handler's what() line)",
+        "  what():  Encountered NaN.",
+        "nan_loss",
+        {"framework": "fasttext"},
+    ),
+    (
+        "fastText 0.9 Python module (pybind11 turns the std::runtime_error into RuntimeError)",
+        "RuntimeError: Encountered NaN.",
+        "nan_loss",
+        {"framework": "fasttext"},
+    ),
+    (
         "neosr (2024, neosr/models/image.py: raise ValueError with this text when torch.isnan(l_g_total))",
         "                  NaN found, aborting training. Make sure you're using a proper learning rate.",
         "nan_loss",
@@ -614,6 +634,11 @@ def test_every_printed_case_is_a_catalogue_entry_or_the_reader_s_own():
 # Lines that look like a family's message and are not: warnings a job goes on from, words other
 # programs print.
 NOT_A_MESSAGE = [
+    # another C++ exception out of a trainer (out of memory is its own family: std::bad_alloc is not read as it)
+    "terminate called after throwing an instance of 'std::invalid_argument'",
+    "  what():  stoi",
+    # fastText's words quoted in a question, not printed by the handler or pybind11
+    "Why does training print Encountered NaN. when the lr is 1.0?",
     # TensorFlow GPU's start-up warnings: the BFC allocator retries smaller, the job goes on
     "2019-03-01 10:00:00.1: E tensorflow/stream_executor/cuda/cuda_driver.cc:806] failed to allocate 3.45G "
     "(3706811392 bytes) from device: CUDA_ERROR_OUT_OF_MEMORY: out of memory",
@@ -870,3 +895,33 @@ def test_a_traceback_cut_inside_detectron2_s_anomaly_check_is_that_guard_firing(
     # cut at the backward pass instead: a crash, no guard
     _, events, *_ = parse_log_text(lines + frames + "    losses.backward()\n")
     assert [e.kind for e in events if e.kind == "nan_loss"] == []
+
+
+def _fasttext_progress(progress: float, lr: float, loss: float) -> str:
+    """fastText 0.9's FastText::printInfo: '\\rProgress: ' then progress*100 (setw 5, precision 1), '%', ' words/sec/
+    thread: ' (setw 7), ' lr: ' and ' avg.loss: ' (setw 9, precision 6), ' ETA: ' h (setw 3) 'h' m (setw 2) 'm' s
+    (setw 2) 's', redrawn on stderr with a carriage return and no newline."""
+    return (
+        f"\rProgress: {progress * 100:5.1f}% words/sec/thread: {4139:7d} lr: {lr:9.6f} avg.loss: {loss:9.6f} "
+        f"ETA: {2:3d}h{33:2d}m{27:2d}s"
+    )
+
+
+@pytest.mark.parametrize(
+    ("exception", "what", "diverged"),
+    [
+        ("fasttext::DenseMatrix::EncounteredNaNError", "Encountered NaN.", True),
+        ("std::bad_array_new_length", "x", False),
+    ],
+)
+def test_fasttext_s_nan_abort_after_its_progress_line_is_a_divergence(tmp_path, exception, what, diverged):
+    """libstdc++'s terminate handler writes "terminate called after throwing an instance of '<type>'" and
+    "  what():  <what()>" right after the last redrawn progress line; the line's loss and LR are still read."""
+    text = "Read 18M words\nNumber of words:  138381\nNumber of labels: 3324\n"
+    text += "".join(_fasttext_progress(p, 0.9 - 0.001 * i, 110.0 + i) for i, p in enumerate((0.0, 0.001, 0.002)))
+    text += f"terminate called after throwing an instance of '{exception}'\n  what():  {what}\nAborted\n"
+    rep = _analyze(tmp_path, text)
+    assert rep.diverged is diverged
+    if diverged:
+        assert json.loads(rep.to_json())["ended"] == "stopped"
+        assert rep.verdict.cause == "learning_rate"  # the LR of 0.9 on the line the abort was glued to was read

@@ -40,7 +40,9 @@ Families and their members:
   OpenNMT-tf's, neuralhydrology's, Mozilla/Coqui TTS's and Lua nngraph's checks, PyTorch's
   ``clip_grad_norm_(error_if_nonfinite=True)``, Lightning 1.x's ``terminate_on_nan``
   parameter check, Lua char-rnn's NaN and exploding-loss stops, dl4mt's (Theano NMT) 'NaN detected', the
-  Tacotron trainers' 'Loss exploded to ...', SpeechBrain's non-finite loss past its patience;
+  Tacotron trainers' 'Loss exploded to ...', SpeechBrain's non-finite loss past its patience, fastText's
+  EncounteredNaNError; and a traceback raised by the job's own NaN check (an assert testing isnan, isinf or isfinite,
+  nan_assert);
 - ``nonfinite_step_skipped``: a trainer's own guard that threw one step away on a NaN (or
   out-of-range) loss or gradient and went on: ESPnet's two warnings, ESPnet2's, neuralhydrology's,
   deepspeech.pytorch's (which counts the step's loss as 0), icefall's dropping of non-finite utterances,
@@ -488,6 +490,27 @@ CATALOGUE: tuple[Message, ...] = (
         "NaN found, aborting training. Make sure you're using a proper learning rate.",
         "neosr/models/image.py (torch.isnan on the generator's total loss, then ValueError)",
         "NaN found, aborting training",
+    ),
+    Message(
+        "nan_loss",
+        "fasttext",
+        "terminate called after throwing an instance of 'fasttext::DenseMatrix::EncounteredNaNError'",
+        "fastText src/densematrix.h (EncounteredNaNError, a std::runtime_error whose what() is 'Encountered NaN.'), "
+        "thrown by DenseMatrix::dotRow and l2NormRow when a product with a weight row is NaN; FastText::trainThread "
+        "keeps it and FastText::train throws it again, so the command-line trainer dies in the C++ runtime's "
+        "terminate handler, which prints the exception's type, then '  what():  Encountered NaN.'",
+        "EncounteredNaNError",
+        Deferred(r"throwing an instance of '(?:\w{1,40}::){0,4}EncounteredNaNError'"),
+    ),
+    Message(
+        "nan_loss",
+        "fasttext",
+        "  what():  Encountered NaN.",
+        "fastText src/densematrix.h (EncounteredNaNError's what()): the terminate handler's second line after the "
+        "command-line trainer died of it, or the RuntimeError pybind11 makes of it in the Python module's "
+        "train_supervised / train_unsupervised; the words alone, as the whole message",
+        "Encountered NaN.",
+        Deferred(r"^\s{0,8}(?:what\(\):|(?:[\w.]{0,80}\.)?RuntimeError:)\s{1,4}Encountered NaN\.\s{0,8}$"),
     ),
     Message(
         "nonfinite_tensor",
@@ -1494,6 +1517,75 @@ def guard_frame(frames: tuple[str, ...] | list[str]) -> tuple[str, str] | None:
             name = m.group("inside") or m.group("call")
             return name, GUARD_FUNCTIONS[name][0]
     return None
+
+
+# A project's own NaN check written as a Python statement: an ``assert`` whose condition tests a value for NaN or
+# Inf (``assert not torch.isnan(flow_preds[i]).any()``), or a one-line ``if <test>: raise X``. A traceback whose last
+# frame is that statement, ended by the exception it raises, is the check firing: the value was non-finite. The
+# tests: a call of isnan / isinf / isfinite in any of the array libraries' spellings (torch, NumPy, math, JAX;
+# TensorFlow's is_nan / is_inf / is_finite), the tensor methods, and a value compared with itself (NaN != NaN).
+_NONFINITE_TEST = re.compile(
+    r"(?<!\w)(?:is_?nan|is_?inf|is_?finite|isneginf|isposinf)\(\s{0,4}(?P<arg>[A-Za-z_][\w.]{0,80}(?:\[[^\]\n]{0,40}\])?)?"
+    r"|(?P<recv>[A-Za-z_][\w.]{0,80}(?:\[[^\]\n]{0,40}\])?)\.is(?:nan|inf|finite)\(\)"
+    r"|(?<![\w.\]])(?P<same>[A-Za-z_][\w.]{0,80}(?:\[[^\]\n]{0,40}\])?)\s{0,4}(?:!=|==)\s{0,4}(?P=same)(?![\w.(\[])"
+)
+_ASSERT_STATEMENT = re.compile(r"assert\s(?P<cond>.{1,400})")
+_IF_RAISE_STATEMENT = re.compile(r"if\s(?P<cond>.{1,400}?):\s{0,8}raise\s{1,8}(?P<type>[A-Za-z_][\w.]{0,120})")
+# a traceback's frame line, stripped: where the code is and the function it is in
+FRAME_PARTS = re.compile(r'File "(?P<path>[^"\n]{1,1000})", line \d{1,9}, in (?P<function>[\w<>.]{1,200})')
+# Where a finiteness check is no guard on the training's numbers: the data pipeline's own check of a sample (a
+# dataset's __getitem__, a loader or collate function, a file whose name, or whose folder's, says datasets) or of a
+# tensor it names as input or target, and a metric's or an evaluation's check. Such a check firing says the data (or
+# a metric's input) held a NaN, not that the run diverged: the exception is left of no known meaning. Only the file's
+# name and its folder are read: a machine's own folders ('/data/user/...') say nothing of the code.
+_DATA_FUNCTION = re.compile(
+    r"(?i)^_{0,2}(?:getitem|next|iter|transforms?)_{0,2}$"
+    r"|(?:^|_)(?:load|read|collate|parse|preprocess|augment|getitem)(?:_|$)"
+)
+_DATA_FILE = re.compile(r"(?i)(?:^|_)(?:data|datasets?|dataloaders?|loaders?|datamodules?|transforms?)(?:_|\.|$)")
+_DATA_FOLDER = re.compile(r"(?i)^(?:datasets?|dataloaders?|data_?loaders?|datamodules?|transforms?)$")
+_DATA_OPERAND = re.compile(
+    r"(?i)(?:^|[._\[])(?:inputs?|images?|imgs?|labels?|targets?|batch|samples?|data|gt|x_?train|y_?train)(?:$|[._\]\[])"
+)
+_METRIC_PLACE = re.compile(r"(?i)(?:^|[_.])(?:metrics?|eval|valid|test|score|accuracy|measure)")
+
+
+def _data_place(function: str, path: str) -> bool:
+    parts = path.replace("\\", "/").rsplit("/", 2)
+    folder = parts[-2] if len(parts) > 1 else ""
+    return bool(_DATA_FUNCTION.search(function) or _DATA_FILE.search(parts[-1]) or _DATA_FOLDER.match(folder))
+
+
+def nan_assert(frames: tuple[str, ...] | list[str], exc_type: str | None) -> tuple[str, str, str | None] | None:
+    """(function, statement, value tested) when a traceback ending in ``exc_type`` was raised by a NaN check
+    written in the job's own code (see _NONFINITE_TEST), at a place that guards the training's numbers."""
+    if not exc_type or len(frames) < 2:
+        return None
+    last = len(frames) - 2  # frames[-1] is the exception line; the statement is the frame's source line
+    while last > 0 and not frames[last].startswith("File "):
+        last -= 1
+    where = FRAME_PARTS.match(frames[last])
+    if where is None or last + 1 >= len(frames) - 1:
+        return None  # no source line under the last frame (a paste without them): nothing shows the check
+    statement = frames[last + 1]
+    m = _ASSERT_STATEMENT.match(statement)
+    if m is not None:
+        if not exc_type.endswith("AssertionError"):
+            return None  # evaluating the condition raised (a TypeError of a None): the check never ran
+    else:
+        m = _IF_RAISE_STATEMENT.match(statement)
+        if m is None or m.group("type").rsplit(".", 1)[-1] != exc_type.rsplit(".", 1)[-1]:
+            return None
+    test = _NONFINITE_TEST.search(m.group("cond"))
+    if test is None:
+        return None
+    operand = test.group("arg") or test.group("recv") or test.group("same")
+    function, path = where.group("function"), where.group("path")
+    if _data_place(function, path) or (operand and _DATA_OPERAND.search(operand)):
+        return None
+    if _METRIC_PLACE.search(function) or _METRIC_PLACE.search(path.replace("\\", "/").rsplit("/", 1)[-1]):
+        return None
+    return function, statement[:300], operand
 
 
 def match_messages(line: str) -> list[tuple[str, Fields]]:

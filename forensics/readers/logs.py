@@ -97,8 +97,8 @@ from typing import Any
 import numpy as np
 
 from forensics.errors import UnreadableSource
+from forensics.readers.logmessages import FRAME_PARTS, GENERIC, guard_frame, match_messages, nan_assert
 from forensics.readers.logmessages import NEEDLES as MESSAGE_NEEDLES
-from forensics.readers.logmessages import guard_frame, match_messages
 from forensics.readers.logmetrics import (
     ALIASES,
     COMMENT_MARKER,
@@ -977,7 +977,7 @@ class _LogParser:
                 # progress bar redrawn without a newline before the guard's print ("... loss=nan,
                 # lr=1e-5]Warning: loss is NaN, skipping this step") still holds the step's values:
                 # the bar is read, the words after it are not.
-                bar_end = _bar_before_message(text)
+                bar_end = _bar_before_message(text) or _output_before_terminate(text)
                 if bar_end:
                     self._metrics(text[:bar_end], seg.line, False)
                 return
@@ -1178,23 +1178,27 @@ class _LogParser:
 
     def _guard_in_frames(self, exc: _EventBuilder) -> None:
         """A traceback through a framework's NaN check (Lightning's ``detect_nan_tensors``) is that
-        guard firing, also when the paste stops at its frame before the message it raised."""
+        guard firing, also when the paste stops at its frame before the message it raised; so is one
+        raised by the job's own check, an assert (or a one-line if-raise) testing a value with isnan,
+        isinf or isfinite, that the traceback's last frame shows (nan_assert)."""
         found = guard_frame(exc.traceback)
-        if found is None:
+        asserted = None if found else nan_assert(exc.traceback, exc.values.get("qualified_type"))
+        if found is None and asserted is None:
             return
         if any(
             ev.kind in _GUARD_KINDS and not ev.claimed and self.tb_start - LOOKBACK_LINES <= ev.line <= self.region_end
             for ev in self.recent_fatal
         ):
             return  # its own message was read (the exception line): one event
-        function, framework = found
-        ev = _EventBuilder(
-            kind="nan_loss",
-            message=f"traceback through {framework}'s NaN check {function}()",
-            line=exc.line,
-            step=exc.step,
-            values={"framework": framework, "function": function},
-        )
+        if found is not None:
+            function, framework = found
+            message = f"traceback through {framework}'s NaN check {function}()"
+            values: dict[str, Any] = {"framework": framework, "function": function}
+        else:
+            function, statement, tested = asserted
+            message = f"{exc.values['type']} raised by the NaN check in {function}(): {statement}"
+            values = {"framework": GENERIC, "function": function, "tensor": tested}
+        ev = _EventBuilder(kind="nan_loss", message=message, line=exc.line, step=exc.step, values=values)
         self._store(ev)
 
     def _add_event(self, ev: _EventBuilder, line: int) -> None:
@@ -2716,6 +2720,18 @@ def _bar_before_message(text: str) -> int:
     return end if end and text[end:].strip() else 0
 
 
+# The C++ runtime's last words when an exception leaves a program (libstdc++'s verbose terminate handler, on stderr):
+# a progress line redrawn with a carriage return and no newline ('Progress: 0.2% ... avg.loss: 114.7 ETA: ...') has
+# them glued to its end, and what comes before them is the program's own output.
+_TERMINATE = "terminate called after throwing an instance of"
+
+
+def _output_before_terminate(text: str) -> int:
+    """Where the program's output before the C++ terminate handler's message on the same line ends (0 if none)."""
+    at = text.find(_TERMINATE) if "terminate called" in text else -1
+    return at if at > 0 and text[:at].strip() else 0
+
+
 def _has_value(text: str) -> bool:
     """Whether ``text`` holds a number (or nan/inf) standing on its own.
 
@@ -2746,8 +2762,7 @@ def _is_settings_dump(text: str) -> bool:
 # function names a histogram), or once the run has logged a loss (a histogram of its weights, gradients or outputs
 # drawn while it trains). Raised before any loss through frames that show no such writer (matplotlib's hist of a
 # data column in a preprocessing script), it is a histogram of something else: its NaN is no divergence.
-# (not _FRAME above, which tells a frame line from any other: this one takes a trimmed frame apart)
-_FRAME_PARTS = re.compile(r'File "(?P<path>[^"]{1,1000})", line \d{1,9}, in (?P<function>[\w<>.]{1,200})')
+# (FRAME_PARTS, shared with the catalogue, takes a trimmed frame apart; _FRAME above tells a frame line from others)
 
 
 def _histogram_of_other_values(ev: _EventBuilder, frames: tuple[str, ...]) -> bool:
@@ -2755,7 +2770,7 @@ def _histogram_of_other_values(ev: _EventBuilder, frames: tuple[str, ...]) -> bo
     and no histogram writer among them."""
     if ev.kind != "nonfinite_tensor" or not str(ev.values.get("tensor", "")).startswith("a histogram's"):
         return False
-    seen = [m for f in frames if (m := _FRAME_PARTS.match(f)) is not None]
+    seen = [m for f in frames if (m := FRAME_PARTS.match(f)) is not None]
     return bool(seen) and not any(
         "histogram" in (m.group("path") + m.group("function")).lower() and "numpy" not in m.group("path").lower()
         for m in seen

@@ -468,15 +468,13 @@ def test_the_framework_messages_people_pasted_are_in_the_catalogue(split):
 # Real logs that print a loss the extractor does not read yet, each with why (docs/logs.md).
 UNREAD_LOSSES = {
     # heldout13, found by its one blind measurement
-    "lasagne_333_softmax_crossentropy_regression_nan_epoch_244": "nolearn's epoch table ('train loss', 'valid loss')",
     "recbole_1571_sasrec_ml1m_training_healthy_metrics_gap": "RecBole's 'train loss' per epoch, read as 'loss_epoch'",
-    "sb3_25_ppo_default_hp_pendulum_reward_stuck_minus_1000": "stable-baselines3's boxed logger table",
-    "xgboost_6723_reg_gamma_nloglik_nan_zero_labels": "XGBoost's '[i]\\ttrain-gamma-nloglik:x' evaluation lines",
-    "xlearn_316_fm_log_loss_nan_auc_half": "xLearn's '[ 10% ] epoch  Train log_loss' progress table",
-    "xlearndoc_11_fm_csv_train_log_loss_nan": "xLearn's '[ 10% ] epoch  Train log_loss' progress table",
     # (and three more, read since: an 'error' the training loop prints alone at its step, epoch or as its current
     # reading, the objective: 'Iteration: N ; error = x', SHAInet's 'Epoch: N, Error: x, MSE: y', Lua
     # nn.StochasticGradient's 'current error = x')
+    # (and five more, read since, fourteenth round: nolearn's PrintLog rows without their header, known by the
+    # 'train/val' ratio of the two losses; xLearn's progress table, its names of several words and its '[ 10% ]'
+    # cells; XGBoost's '[i]\tset-metric:x' lines, a loss metric per set; stable-baselines3's box cut by the paste)
     # heldout12, found by its one blind measurement
     "diffusionad_32_epoch0_train_loss_nan": "'Epoch:0, Train loss: nan:' (a colon after the value)",
     # heldout11, found by its one blind measurement

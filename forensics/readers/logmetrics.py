@@ -1748,8 +1748,16 @@ def _deep_json_name(path: str) -> str:
 MIN_COLUMNS = 2
 
 
+# The progress cell xLearn's Trainer prints before its table's cells (src/solver/trainer.cc): '[------------]' before
+# the header (show_head_info), '[ ' then the percent of the epochs done in four places, '%      ]' before each row
+# (show_train_info). It is no column: the header's names and the row's cells follow it.
+_PROGRESS_CELL = re.compile(r"\s{0,8}\[(?:-{4,16}|[ \t]{0,4}\d{1,3}%[ \t]{0,8})\]")
+
+
 def split_columns(line: str) -> list[str]:
     """Fields of a table row: by ``|``, tabs, commas, or runs of blanks, whichever the line uses."""
+    if line[:1] in " [" and (m := _PROGRESS_CELL.match(line)) is not None:
+        line = line[m.end() :]
     s = line.strip().strip("|")
     for sep in ("|", "\t", ","):
         if sep in s:
@@ -1828,6 +1836,92 @@ def headerless_row(desc: str) -> LineMetrics | None:
     return out
 
 
+# A row of nolearn's PrintLog (nolearn/lasagne/handlers.py) printed without its header (a paste that kept only the
+# last epochs): tabulate's row of the epoch, the training and the validation loss, their ratio ('train/val', the
+# training loss divided by the validation loss), the validation accuracy and any scores, then the epoch's duration
+# as '{:.2f}s'. Nothing names the cells; the ratio does: the third value is the first divided by the second (to the
+# five decimals printed), which says the two before it are the losses it was taken of.
+_NOLEARN_ROW = re.compile(
+    rf"[ \t]{{0,16}}(\d{{1,9}})((?:[ \t]{{1,32}}{_NUMBER_TEXT}){{3,16}})[ \t]{{1,32}}\d{{1,9}}\.\d\ds[ \t]{{0,8}}",
+    re.IGNORECASE,
+)
+# the ratio as printed ('.5f') against the ratio of the two losses as printed (each '.5f' too): both roundings
+_PRINTED_RATIO_TOLERANCE = 1e-5
+
+
+def _is_ratio(train: float, valid: float, ratio: float) -> bool:
+    """Is ``ratio`` what train / valid prints, non-finite where a loss is (a NaN loss makes a NaN ratio)?"""
+    if not (math.isfinite(train) and math.isfinite(valid)) or valid == 0:
+        return not math.isfinite(ratio)
+    if not math.isfinite(ratio):
+        return False
+    exact = train / valid
+    # each loss is off by up to half a unit of its fifth decimal: the quotient moves by that much relative to each
+    slack = 0.5 * _PRINTED_RATIO_TOLERANCE * (1 / abs(valid) + abs(exact) / abs(valid))
+    return abs(ratio - exact) <= _PRINTED_RATIO_TOLERANCE + slack
+
+
+def nolearn_row(line: str) -> LineMetrics | None:
+    """The epoch and the two losses of a headerless nolearn PrintLog row (:data:`_NOLEARN_ROW`), or None."""
+    m = _NOLEARN_ROW.fullmatch(line)
+    if m is None:
+        return None
+    values = [parse_number(f) for f in m.group(2).split()]
+    if any(v is None for v in values[:3]):
+        return None
+    train, valid, ratio = (float(v) for v in values[:3] if v is not None)
+    if not _is_ratio(train, valid, ratio):
+        return None
+    out = LineMetrics()
+    out.epoch = int(m.group(1))
+    out.pairs += [("loss", train), ("val_loss", valid)]
+    return out
+
+
+# XGBoost's evaluation line per boosting round: '[%d]' of the round, then for each evaluation set and metric a tab,
+# the set's name, '-', the metric's name, ':' and its value (the C++ learner's EvalOneIter and the Python package's
+# EvaluationMonitor alike, 'train-rmse:0.48' or 'validation_0-mlogloss:1.02'; xgb.cv adds '+' and the standard
+# deviation; a syslog that escapes the tab writes '#011', as SageMaker's logs show it).
+MAX_EVAL_ENTRIES = 32
+_XGB_ENTRY = rf"(?:\t|#011)[\w.]{{1,64}}-[\w@.-]{{1,64}}:{_NUMBER_TEXT}(?:(?:\+|±){_NUMBER_TEXT})?"
+_XGB_EVAL = re.compile(
+    rf"[ \t]{{0,8}}\[(\d{{1,9}})\]((?:{_XGB_ENTRY}){{1,{MAX_EVAL_ENTRIES}}})[ \t]{{0,8}}", re.IGNORECASE
+)
+_XGB_PAIR = re.compile(rf"(?:\t|#011)([\w.]{{1,64}})-([\w@.-]{{1,64}}):({_NUMBER_TEXT})", re.IGNORECASE)
+# XGBoost's metrics that measure the fit as a loss does (lower is better, non-finite when the model is): the squared,
+# absolute and percentage errors, the (multi-class) log loss and the negative log-likelihoods of the count, survival
+# and gamma objectives, the gamma deviance. Each is the default metric of its objective, so the objective's own loss.
+# The ranking and classification scores (auc, aucpr, error, merror, map, ndcg, pre) are no loss.
+_XGB_LOSS_METRIC = re.compile(
+    r"(?:rmse|rmsle|mae|mape|mphe|logloss|mlogloss|(?:\w{1,16}-)?nloglik|gamma-deviance)(?:@[\w.-]{0,32})?"
+)
+
+
+def xgboost_eval(line: str) -> LineMetrics | None:
+    """The round and the loss of each evaluation set of an XGBoost evaluation line (:data:`_XGB_EVAL`), or None.
+    A set named for the training data gives ``loss``, any other ``val_loss``; of several loss metrics per set the
+    first printed. A line whose metrics are all scores gives the round and no loss."""
+    m = _XGB_EVAL.fullmatch(line)
+    if m is None:
+        return None
+    out = LineMetrics()
+    out.counters.append(("step", int(m.group(1)), None))
+    seen: set[str] = set()
+    for data, metric, value in _XGB_PAIR.findall(m.group(2)):
+        tag = "loss" if "train" in data.lower() else "val_loss"
+        v = parse_number(value)
+        if tag in seen or v is None or _XGB_LOSS_METRIC.fullmatch(metric.lower()) is None:
+            continue
+        seen.add(tag)
+        out.pairs.append((tag, v))
+    for data, metric, value in _XGB_PAIR.findall(m.group(2)):
+        name = metric_name((metric.lower(),)) if _XGB_LOSS_METRIC.fullmatch(metric.lower()) is None else None
+        v = parse_number(value)
+        if name is not None and v is not None:  # a score ('auc', 'map'), kept under its name as a score
+            out.pairs.append((name if "train" in data.lower() else _staged("val", name), v))
+    return out
+
+
 def _two_word_names(cols: list[str]) -> list[str]:
     """Blank-separated header words with the names of two words joined back: fastai 1's Recorder writes
     ``'  '.join(['epoch', 'train loss', 'valid loss'] + metric names)`` (basic_train.py), and a paste
@@ -1845,6 +1939,30 @@ def _two_word_names(cols: list[str]) -> list[str]:
     return out
 
 
+# Columns set apart by at least two blanks, as fixed-width printers pad them: tabulate's two blanks between columns
+# (nolearn's PrintLog: 'epoch', 'train loss', 'valid loss', 'train/val', 'valid acc', 'dur'), xLearn's names
+# right-aligned in 20 places ('Train log_loss', 'Test AUC', 'Time cost (sec)'). Between two such runs one blank
+# joins the words of one name, unless each of its words names a metric or a counter alone ('loss acc': two columns
+# of a header whose own padding is uneven).
+_WIDE_GAP = re.compile(r"[ ]{2,}")
+
+
+def _spaced_names(line: str) -> list[str] | None:
+    """The names of a header whose columns are set apart by runs of blanks and whose names hold single blanks, or
+    None when the line is not so (no name of several words, or a paste that collapsed the blanks)."""
+    start = _PROGRESS_CELL.match(line)
+    cells = [c for c in _WIDE_GAP.split(line[start.end() if start else 0 :].strip()) if c]
+    if cells and cells[0][:1] == COMMENT_MARKER:  # '# step  rmse_val': the marker is no word of the first name
+        cells = [COMMENT_MARKER, *filter(None, [cells[0][1:].strip()]), *cells[1:]]
+    if len(cells) < MIN_COLUMNS or not any(" " in c for c in cells):
+        return None
+    for c in cells:
+        words = tuple(c.split())
+        if len(words) > 1 and all(metric_name((w,)) or counter_kind((w,)) for w in words):
+            return None
+    return cells
+
+
 # The comment marker before a header that a file of rows writes for readers such as np.loadtxt and gnuplot to skip
 # ('#  step  rmse_val  rmse_trn ... lr' in DeePMD-kit's lcurve.out, '# step loss acc' from research scripts): no
 # column of the rows, which hold one field fewer; glued to the first name ('#step') it is cut off that name.
@@ -1858,7 +1976,7 @@ def header_columns(line: str) -> list[str] | None:
         line = line.replace(COMMENT_MARKER, COMMENT_MARKER + " ", 1)  # '#step loss' is '# step loss'
     cols = split_columns(line)
     if " " in line and not any(sep in line for sep in "|\t,"):
-        cols = _two_word_names(cols)
+        cols = _spaced_names(line) or _two_word_names(cols)
     progress = _progress_header(cols) if len(cols) <= 64 else None
     if progress is not None and all(c and len(c) <= 48 and c[0].isalpha() for c in cols):
         return progress
@@ -2085,6 +2203,11 @@ def row_metrics(
         tag = metric_name(words) if ck is None else None
         if ck is None and tag is None:
             continue  # a column that is no metric ("GPU_mem 2.61G", "Size 640") may hold anything
+        stage = _STAGE_PREFIXES.get(words[0].lower()) if tag is not None and len(words) > 1 else None
+        if stage is not None:
+            tag = _staged(stage, tag)  # xLearn's 'Test log_loss' beside its 'Train log_loss': the held-out one
+        elif tag in _ERROR_CORES and len(words) > 1 and words[0].lower() in _TRAIN_WORDS:
+            tag = f"train_{tag}"  # xLearn's 'Train mse': the training error its stage word names (main_loss_and_basis)
         if ck is None and (not f or f.lower() in _NO_VALUE_CELLS):
             continue  # a metric this row does not hold
         if col in nan_missing and f.lower().lstrip("+-") == "nan":

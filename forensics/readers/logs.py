@@ -108,6 +108,7 @@ from forensics.readers.logmetrics import (
     LOG_LIKELIHOOD_BASIS,
     MAX_BOX_ROWS,
     MAX_TOKENS,
+    MIN_BOX_BORDER,
     STAGE_LABEL,
     STAGE_ROW,
     LineMetrics,
@@ -132,6 +133,7 @@ from forensics.readers.logmetrics import (
     names_an_evaluation,
     nan_note_columns,
     negated_log_likelihood,
+    nolearn_row,
     nonfinite_value,
     only_terms,
     postfix_letter_terms,
@@ -139,6 +141,7 @@ from forensics.readers.logmetrics import (
     scan_line,
     status_line_metrics,
     summed_list_cells,
+    xgboost_eval,
 )
 from forensics.readers.safe_open import open_binary
 from forensics.records import CUT_TRACEBACK, STEP_MAX, LogData, LogEvent, Plan, ScalarSeries, Source, Status, step_of
@@ -1727,6 +1730,10 @@ class _LogParser:
             # a new header among such lines takes the columns' place below
         if lm is None and self.layouts and self.columns is None:
             lm = next((r for cols in self.layouts if (r := row_metrics(cols, text)) is not None), None)
+        if lm is None and "]" in text[:20] and text.lstrip()[:1] == "[":
+            lm = xgboost_eval(text)
+        if lm is None and self.columns is None and text.rstrip()[-1:] == "s":
+            lm = nolearn_row(text)
         if lm is None and text.count(",") >= 3:
             lm = comma_pairs(text)
         if lm is None and "objective function for" in text and (lm := kaldi_objective(text)) is not None:
@@ -2134,6 +2141,11 @@ class _LogParser:
     def finish(self) -> _ParseResult:
         if self.held:
             self._release(self._lead_default())
+        if self.box:
+            # the log ends inside a key/value box (a paste cut before its closing border): the rows it holds are the
+            # record's, as the border would have given them
+            self._generic("-" * MIN_BOX_BORDER, self.line)
+            self.box = None
         self._flush_record()
         if self.open_list is not None:  # the log ends inside a list: its entries so far
             joined, first, _ = self.open_list

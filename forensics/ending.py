@@ -8,7 +8,7 @@ sources say of the job's last moments, strongest first:
    W&B exit code other than 0): ``crashed``, or ``stopped`` when what raised was a NaN
    guard (``NanTensorHook``, detectron2's check): the guard did its job;
    a framework message that ends the process (out of memory, a collective timeout, a
-   label the loss refuses) counts the same when no traceback follows it;
+   label the loss refuses, a full disk, a CUDA fault) counts the same when no traceback follows it;
 2. a message that a time limit or a signal ended it: ``killed`` (MLflow's KILLED too);
 3. a NaN guard or an early-stopping callback that ended training without raising
    (the Hugging Face Trainer's end-of-training summary before its planned max_steps):
@@ -23,7 +23,9 @@ sources say of the job's last moments, strongest first:
 ``crash`` is ``None`` unless the job ended in an exception; then it quotes the exception,
 the last step before it, the source, and its meaning: the contract detail the message
 names (``labels_out_of_range``...), a known non-divergence (``out_of_memory``,
-``nccl_timeout``, ``distributed_failure``, ``dataloader_worker_died``), ``nan_guard``, or ``None``.
+``nccl_timeout``, ``distributed_failure``, ``dataloader_worker_died``, ``disk_full`` (a full disk or quota:
+the OS's ENOSPC, or a writer that wrote short), ``shared_memory_full``, ``write_failed`` (a file that could not
+be opened for writing), ``cuda_fault`` (an illegal memory access and its kin)), ``nan_guard``, or ``None``.
 """
 
 from __future__ import annotations
@@ -40,7 +42,9 @@ ENDINGS = ("finished", "crashed", "stopped", "killed", "unknown")
 # Families whose message is what the job died of when it died of an exception (the event
 # carries the traceback then); a plain "exception" is the fallback.
 _GUARDS = frozenset({"nan_loss", "nan_loss_terminated"})
-_NON_DIVERGENCE = {"oom": "out_of_memory", "worker_died": "dataloader_worker_died"}
+_NON_DIVERGENCE = {"oom": "out_of_memory", "worker_died": "dataloader_worker_died", "cuda_fault": "cuda_fault"}
+# what a failed write means: the disk (or /dev/shm, or the quota) was full, or the file could not be opened
+_WRITE_FAILURES = {"disk_full": "disk_full", "short_write": "disk_full", "quota": "disk_full"}
 # Messages that end the process whether or not the log kept a traceback after them (the
 # watchdog aborts, the OOM killer kills, the loss raises on a bad label).
 _FATAL = frozenset(
@@ -55,6 +59,8 @@ _FATAL = frozenset(
         "oom",
         "distributed_failure",
         "worker_died",
+        "write_failed",
+        "cuda_fault",
     }
 )
 
@@ -117,6 +123,9 @@ def _crash_meaning(e: LogEvent, kinds: set[str] | frozenset[str] = frozenset()) 
         return "nan_guard"
     if e.kind in _NON_DIVERGENCE:
         return _NON_DIVERGENCE[e.kind]
+    if e.kind == "write_failed":
+        what = e.values.get("what")
+        return "shared_memory_full" if what == "shared_memory" else _WRITE_FAILURES.get(what or "", "write_failed")
     if e.kind == "distributed_failure":
         return "nccl_timeout" if e.values.get("what") == "timeout" else "distributed_failure"
     m = meaning(e)

@@ -495,6 +495,105 @@ PRINTED: list[tuple[str, str, str, dict]] = [
         {"signal": "segmentation fault"},
     ),
     (
+        "PyTorch 1.x-2.x (torch/csrc/DataLoader.cpp), the line cut after 'is killed by' as a paste or a terminal "
+        "lost its end",
+        "RuntimeError: DataLoader worker (pid 2978) is killed by",
+        "worker_died",
+        {},
+    ),
+    # ---------------------------------------------------------------- a file the job could not write
+    (
+        "Python 3 on Linux (OSError of ENOSPC: '[Errno %d] %s' % (errno, strerror)), raised out of torch.save",
+        "OSError: [Errno 28] No space left on device",
+        "write_failed",
+        {"what": "disk_full"},
+    ),
+    (
+        "Python 3 on Linux (OSError of EDQUOT)",
+        "OSError: [Errno 122] Disk quota exceeded",
+        "write_failed",
+        {"what": "quota"},
+    ),
+    (
+        "Python 3 on Windows (OSError of ERROR_DISK_FULL: '[WinError %d] %s')",
+        "OSError: [WinError 112] There is not enough space on the disk",
+        "write_failed",
+        {"what": "disk_full"},
+    ),
+    (
+        "TensorFlow 2.x (tsl/platform/errors.cc IOError: StrCat(context, '; ', strerror(errno)), ENOSPC mapped to "
+        "RESOURCE_EXHAUSTED), a SaveV2 on a full disk",
+        "tensorflow.python.framework.errors_impl.ResourceExhaustedError: /ckpt/model.ckpt-500_temp/part-00000-of-00001"
+        ".data-00000-of-00001.tempstate5914226105466155; No space left on device [Op:SaveV2]",
+        "write_failed",
+        {"what": "disk_full"},
+    ),
+    (
+        "PyTorch 1.x-2.x (torch/lib/libshm/core.cpp: a DataLoader batch into a full /dev/shm)",
+        "RuntimeError: unable to write to file </torch_6123_3318196932_0>: No space left on device (28)",
+        "write_failed",
+        {"what": "shared_memory"},
+    ),
+    (
+        "PyTorch 1.x-2.x (caffe2/serialize/inline_container.cc PyTorchStreamWriter::valid, miniz's "
+        "MZ_ZIP_FILE_WRITE_FAILED)",
+        "RuntimeError: PytorchStreamWriter failed writing file data/12: file write failed",
+        "write_failed",
+        {"what": "short_write"},
+    ),
+    (
+        "PyTorch 1.x-2.x (caffe2/serialize/inline_container.cc writeRecord: CAFFE_ENFORCE_EQ on the position)",
+        "RuntimeError: [enforce fail at inline_container.cc:445] . unexpected pos 2368 vs 2262",
+        "write_failed",
+        {"what": "short_write"},
+    ),
+    (
+        "PyTorch 1.x (caffe2/serialize/inline_container.cc PyTorchStreamWriter::setup: CAFFE_ENFORCE(file_stream_, "
+        "'File ', file_name, ' cannot be opened.'))",
+        "RuntimeError: File checkpoints/checkpoint_0.pt cannot be opened.",
+        "write_failed",
+        {"what": "open"},
+    ),
+    (
+        "NumPy 1.x (numpy/core/src/multiarray/convert.c PyArray_ToFile: '%ld requested and %ld written')",
+        "OSError: 100000 requested and 496 written",
+        "write_failed",
+        {"what": "short_write"},
+    ),
+    # ---------------------------------------------------------------- a CUDA kernel faulted
+    (
+        "PyTorch 1.x-2.x (c10/cuda/CUDAException: 'CUDA error: ' + cudaGetErrorString(cudaErrorIllegalAddress))",
+        "RuntimeError: CUDA error: an illegal memory access was encountered",
+        "cuda_fault",
+        {"what": "an illegal memory access was encountered"},
+    ),
+    (
+        "PyTorch 1.x-2.x (cudaErrorMisalignedAddress)",
+        "RuntimeError: CUDA error: misaligned address",
+        "cuda_fault",
+        {"what": "misaligned address"},
+    ),
+    (
+        "PyTorch 1.x-2.x (cudaErrorLaunchFailure)",
+        "RuntimeError: CUDA error: unspecified launch failure",
+        "cuda_fault",
+        {"what": "unspecified launch failure"},
+    ),
+    (
+        "Lua Torch / PyTorch <= 0.4 (cutorch THCGeneral.c __THCudaCheck: 'cuda runtime error (%d) : %s at %s:%d')",
+        "RuntimeError: cuda runtime error (77) : an illegal memory access was encountered at "
+        "/pytorch/aten/src/THC/THCCachingHostAllocator.cpp:265",
+        "cuda_fault",
+        {"what": "an illegal memory access was encountered"},
+    ),
+    (
+        "TensorFlow 2.x / XLA stream executor (cuGetErrorName: cuGetErrorString)",
+        "E tensorflow/stream_executor/cuda/cuda_event.cc:29] Error polling for event status: failed to query event: "
+        "CUDA_ERROR_ILLEGAL_ADDRESS: an illegal memory access was encountered",
+        "cuda_fault",
+        {"what": "illegal_address"},
+    ),
+    (
         'ZoeDepth (2023, zoedepth/trainers/base_trainer.py: raise ValueError(f"{name} is NaN, Stopping training"))',
         "ValueError: SILog is NaN, Stopping training",
         "nan_loss",
@@ -692,6 +791,15 @@ NOT_A_MESSAGE = [
     "received a new learning rate from the scheduler: 0.001",
     "Not all ranks are ready, waiting",
     "clip_grad_norm_ total norm: 2.31",
+    # a disk and its space in other words, a reader's failure (a corrupt checkpoint, no write), counts of things
+    "Checking free space on device: 120 GB left",
+    "RuntimeError: PytorchStreamReader failed reading zip archive: failed finding central directory",
+    "Warning: File data/extra.txt cannot be opened. Skipping.",
+    "4 GPUs requested and 2 available",
+    "TypeError: unexpected positional argument 'pos'",
+    # a CUDA error that is no fault of a kernel's (the driver or the device not there)
+    "RuntimeError: CUDA error: no CUDA-capable device is detected",
+    "UserWarning: CUDA initialization: CUDA driver initialization failed, you might not have a CUDA gpu.",
 ]
 
 
@@ -771,10 +879,19 @@ def test_workers_stopped_with_the_job_by_a_time_limit_or_a_signal_did_not_stop_i
         assert "LOG006" not in {e.rule for c in report.candidates for e in c.evidence}
 
 
-def test_a_dataloader_worker_death_after_the_loss_went_nan_leaves_the_divergence_standing(tmp_path):
+@pytest.mark.parametrize(
+    "stop",
+    [
+        "RuntimeError: DataLoader worker (pid(s) 24817) exited unexpectedly",
+        "OSError: [Errno 28] No space left on device",
+        "RuntimeError: CUDA error: an illegal memory access was encountered",
+    ],
+)
+def test_a_crash_of_no_divergence_after_the_loss_went_nan_leaves_the_divergence_standing(tmp_path, stop):
+    """A dead worker, a full disk, a CUDA fault after a NaN loss: the run diverged first (a NaN made into an
+    index faults too)."""
     nan = "".join(f"step {i} loss nan\n" for i in range(40, 45))
-    stop = "RuntimeError: DataLoader worker (pid(s) 24817) exited unexpectedly\n"
-    report = _analyze(tmp_path, LOSS_LINES + nan + stop)
+    report = _analyze(tmp_path, LOSS_LINES + nan + stop + "\n")
     assert report.diverged is True and report.verdict.cause != "healthy"
 
 
@@ -925,3 +1042,110 @@ def test_fasttext_s_nan_abort_after_its_progress_line_is_a_divergence(tmp_path, 
     if diverged:
         assert json.loads(rep.to_json())["ended"] == "stopped"
         assert rep.verdict.cause == "learning_rate"  # the LR of 0.9 on the line the abort was glued to was read
+
+
+def test_tensorflows_full_disk_is_no_out_of_memory(tmp_path):
+    """tsl's IOError maps ENOSPC to RESOURCE_EXHAUSTED: the ResourceExhaustedError names the disk, not memory."""
+    line = (
+        "tensorflow.python.framework.errors_impl.ResourceExhaustedError: /ckpt/model.ckpt-500_temp/part-00000-of-"
+        "00001.data-00000-of-00001.tempstate5914226105466155; No space left on device [Op:SaveV2]"
+    )
+    assert [f for f, _ in match_messages(line)] == ["write_failed"]
+    report = _analyze(tmp_path, LOSS_LINES + line + "\n")
+    assert report.ending.crash.meaning == "disk_full"
+    oom = "tensorflow.python.framework.errors_impl.ResourceExhaustedError: OOM when allocating tensor with shape[8]"
+    assert "oom" in [f for f, _ in match_messages(oom)]
+
+
+CUDA_HINT = (
+    "CUDA kernel errors might be asynchronously reported at some other API call, so the stacktrace below might be "
+    "incorrect.\nFor debugging consider passing CUDA_LAUNCH_BLOCKING=1.\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("frame", "source", "exception", "meaning", "rule"),
+    [
+        # torch.save on a full disk: the OS's ENOSPC out of the zip writer
+        (
+            'File "train.py", line 80, in <module>',
+            "torch.save(state, path)",
+            "OSError: [Errno 28] No space left on device",
+            "disk_full",
+            "LOG007",
+        ),
+        # torch.save's writer could not open its file
+        (
+            'File "/venv/site-packages/torch/serialization.py", line 287, in __init__',
+            "super().__init__(torch._C.PyTorchFileWriter(str(name)))",
+            "RuntimeError: File my_out/checkpoints/checkpoint_0.pt cannot be opened.",
+            "write_failed",
+            "LOG007",
+        ),
+        # a kernel of the backward pass faulted, then PyTorch's two hints
+        (
+            'File "train.py", line 183, in do_train',
+            "loss_g.backward()",
+            "RuntimeError: CUDA error: an illegal memory access was encountered\n" + CUDA_HINT.rstrip("\n"),
+            "cuda_fault",
+            "LOG008",
+        ),
+    ],
+)
+def test_a_full_disk_or_a_cuda_fault_is_a_crash_that_is_no_divergence(
+    tmp_path, frame, source, exception, meaning, rule
+):
+    report = _analyze(tmp_path, LOSS_LINES + _raised(frame, source, exception))
+    assert report.diverged is False and report.verdict.cause == "healthy"
+    assert report.ending.ended == "crashed" and report.ending.crash.meaning == meaning
+    assert f'"rule": "{rule}"' in json.dumps(report.to_dict())
+
+
+def test_an_illegal_memory_access_after_a_device_side_assert_is_the_assert_s(tmp_path):
+    """The indexing kernels check their indices: the assert names the data, the fault after it is its doing."""
+    lines = (
+        "../aten/src/ATen/native/cuda/Loss.cu:240: nll_loss_forward_reduce_cuda_kernel_2d: block: [0,0,0], "
+        "thread: [5,0,0] Assertion `t >= 0 && t < n_classes` failed.\n"
+        "RuntimeError: CUDA error: device-side assert triggered\n"
+        "RuntimeError: CUDA error: an illegal memory access was encountered\n"
+    )
+    report = _analyze(tmp_path, LOSS_LINES + lines)
+    assert report.verdict.cause == "data_or_labels"
+
+
+def _metaflow(seconds: int, text: str) -> str:
+    # Metaflow's forwarded task output: '{date} {time} [{step}/{task} (pid {pid})] [{run id}] {line}'
+    return f"2023-04-29 06:01:{seconds:02d}.977 [177/train/578 (pid 28936)] [09c561ee-a44c-4795-967c] {text}\n"
+
+
+def test_a_traceback_under_a_runner_s_line_prefix_is_read_through_it(tmp_path):
+    """A runner that leads every line with a timestamp, a task and a run id: the frames and the exception
+    line come after the same prefix as the traceback's first line, and are read without it."""
+    text = "".join(
+        _metaflow(s, t)
+        for s, t in [
+            (10, "Traceback (most recent call last):"),
+            (10, '  File "/venv/site-packages/torch/serialization.py", line 379, in save'),
+            (10, "    _save(obj, opened_zipfile, pickle_module, pickle_protocol)"),
+            (11, "OSError: [Errno 28] No space left on device"),
+        ]
+    )
+    _, events, *_ = parse_log_text(text)
+    (event,) = [e for e in events if e.kind == "write_failed"]
+    assert event.traceback[0].strip().startswith('File "/venv/site-packages/torch/serialization.py"')
+    report = _analyze(tmp_path, LOSS_LINES + text)
+    assert report.ending.crash.exception == "OSError: [Errno 28] No space left on device"
+    assert report.ending.crash.meaning == "disk_full"
+
+
+def test_a_progress_bar_before_a_traceback_is_no_prefix_of_its_frames():
+    """MockingBird's bar redrawn without a newline before the traceback: the frames under it do not share it."""
+    text = (
+        "{| Epoch: 55/167 (996/1926) | Loss: 0.2907 | 0.93 steps/s | Step: 425k | }Traceback (most recent call last):\n"
+        '  File "/venv/site-packages/torch/serialization.py", line 379, in save\n'
+        "    _save(obj, opened_zipfile, pickle_module, pickle_protocol)\n"
+        "OSError: [Errno 28] No space left on device\n"
+    )
+    _, events, *_ = parse_log_text(text)
+    (event,) = [e for e in events if e.kind == "write_failed"]
+    assert event.traceback[-1] == "OSError: [Errno 28] No space left on device"

@@ -64,6 +64,14 @@ Families and their members:
 - ``worker_died``: a PyTorch DataLoader worker process died (killed by a signal, most often the
   host's OOM killer or a full ``/dev/shm``, or exited with an error code): the job died, not of
   divergence.
+- ``write_failed``: the job could not write a file, a checkpoint as a rule: the OS's ENOSPC (Python's
+  ``OSError: [Errno 28] No space left on device``, TensorFlow's file system error naming it, which TensorFlow
+  raises as ResourceExhaustedError; Windows' ERROR_DISK_FULL; EDQUOT's disk quota), PyTorch's shared-memory
+  write of a DataLoader batch, PyTorch's checkpoint writer stopped short ('file write failed', 'unexpected pos')
+  or unable to open its file, NumPy's short write ('N requested and M written'): the job died, not of divergence.
+- ``cuda_fault``: a CUDA kernel faulted on the device (an illegal memory access, a misaligned address, an
+  illegal instruction, an unspecified launch failure: PyTorch, Lua Torch, TensorFlow/XLA): a kernel bug, a
+  custom op's out-of-bounds index or the hardware, no training number; the job died, not of divergence.
 - ``mixed_precision``: the trainer saying it computes in 16-bit (Lightning's AMP line, 1.x and
   2.x; OpenMMLab's config printed with AmpOptimWrapper, or a config name with an ``amp``/``fp16`` part
   in mmengine's ``Exp name:`` line): how the run computes, no fault (NUM005 weighs it when the loss
@@ -132,6 +140,10 @@ class Message:
         out.setdefault("framework", self.framework)
         out["wording"] = self.needle  # which of a family's texts it is (a reader may count them apart)
         return out
+
+
+# the OS's words for a full disk or quota, in any library's message that passes them on
+_DISK_FULL_WORDS = r"No space left on device|Disk quota exceeded"
 
 
 def _num(text: str | None) -> float | None:
@@ -1094,15 +1106,20 @@ CATALOGUE: tuple[Message, ...] = (
         "oom",
         "tensorflow",
         "ResourceExhaustedError",
-        "tensorflow/python/framework/errors_impl.py",
+        "tensorflow/python/framework/errors_impl.py (not where the line names the disk: tsl's IOError maps ENOSPC "
+        "and EDQUOT to RESOURCE_EXHAUSTED too, a write_failed)",
         "ResourceExhaustedError",
+        Deferred(r"ResourceExhaustedError"),
+        unless=Deferred(_DISK_FULL_WORDS),
     ),
     Message(
         "oom",
         "tensorflow",
         "RESOURCE_EXHAUSTED: ...",
-        "tensorflow/core/platform/status.h (XLA/JAX too)",
+        "tensorflow/core/platform/status.h (XLA/JAX too; not the disk's ENOSPC, as above)",
         "RESOURCE_EXHAUSTED",
+        Deferred(r"RESOURCE_EXHAUSTED"),
+        unless=Deferred(_DISK_FULL_WORDS),
     ),
     Message(
         "oom",
@@ -1287,12 +1304,12 @@ CATALOGUE: tuple[Message, ...] = (
         "DataLoader worker (pid {pid}) is killed by signal: {signal}.",
         "torch/csrc/DataLoader.cpp (_error_if_any_worker_fails, strsignal's name: 'Killed' is SIGKILL, the host's "
         "OOM killer as a rule; 'Bus error' adds that the workers may be out of shared memory)",
-        "is killed by signal: ",
+        ") is killed by",
         Deferred(
-            r"DataLoader worker \(pid \d{1,10}\) is killed by signal: "
-            r"(?!(?:Terminated|Interrupt|Hangup)\b)([A-Za-z][A-Za-z ]{0,39}[a-z])"
+            r"DataLoader worker \(pid \d{1,10}\) is killed by(?:\s{0,8}$| signal:(?:\s{0,8}$| "
+            r"(?!(?:Terminated|Interrupt|Hangup)\b)([A-Za-z][A-Za-z ]{0,39}[a-z])))"
         ),
-        lambda m: {"signal": m.group(1)},
+        lambda m: {"signal": m.group(1)} if m.group(1) else {},  # a paste cut short of the signal's name
     ),
     # ... but SIGTERM, SIGINT and SIGHUP come from outside the job (a scheduler's time limit or preemption, Ctrl+C, a
     # closed terminal): the signal stopped the job and its workers with it, and the worker's death is no cause
@@ -1332,6 +1349,114 @@ CATALOGUE: tuple[Message, ...] = (
         " encountered in worker.",
         Deferred(r"ERROR: Unexpected (bus error|segmentation fault|floating-point exception) encountered in worker\."),
         lambda m: {"signal": m.group(1)},
+    ),
+    # ------------------------------------------------------------ a file the job could not write: not divergence
+    Message(
+        "write_failed",
+        "python",
+        "OSError: [Errno 28] No space left on device",
+        "strerror(ENOSPC) as Python's OSError prints it ('[Errno 28]' on Linux and macOS), and wherever a library "
+        "passes the OS's words on: TensorFlow's file systems ('{path}; No space left on device', tsl IOError), h5py, "
+        "shutil; PyTorch's shared memory for DataLoader batches ('unable to write to file </torch_{id}>: No space "
+        "left on device (28)', torch/lib/libshm: /dev/shm full); EDQUOT's 'Disk quota exceeded' [Errno 122] likewise",
+        "No space left on device",
+        Deferred(r"No space left on device"),
+        lambda m: {"what": "shared_memory" if "</torch_" in m.string else "disk_full"},
+    ),
+    Message(
+        "write_failed",
+        "python",
+        "OSError: [Errno 122] Disk quota exceeded",
+        "strerror(EDQUOT) as Python's OSError prints it (Linux; a user's or project's quota full)",
+        "Disk quota exceeded",
+        Deferred(r"\[Errno \d{1,4}\] Disk quota exceeded"),
+        lambda m: {"what": "quota"},
+    ),
+    Message(
+        "write_failed",
+        "python",
+        "OSError: [WinError 112] There is not enough space on the disk",
+        "FormatMessage of ERROR_DISK_FULL (112) as Python's OSError prints it on Windows",
+        "not enough space on the disk",
+        Deferred(r"There is not enough space on the disk"),
+        lambda m: {"what": "disk_full"},
+    ),
+    Message(
+        "write_failed",
+        "pytorch",
+        "PytorchStreamWriter failed writing file {name}: file write failed",
+        "caffe2/serialize/inline_container.cc (PyTorchStreamWriter::valid: 'PytorchStreamWriter failed ', what, info, "
+        "': ', miniz's error string; torch.save's zip writer, whose write came back short: a full disk as a rule)",
+        "PytorchStreamWriter failed ",
+        Deferred(r"PytorchStreamWriter failed (writing file|writing central directory|writing)"),
+        lambda m: {"what": "short_write"},
+    ),
+    Message(
+        "write_failed",
+        "pytorch",
+        "[enforce fail at inline_container.cc:{line}] . unexpected pos {pos} vs {expected}",
+        "caffe2/serialize/inline_container.cc (PyTorchStreamWriter::writeRecord / writeEndOfFile: the file's "
+        "position is short of the bytes handed to it, torch.save on a full disk; after 'basic_ios::clear: iostream "
+        "error' in torch >= 2.0)",
+        "unexpected pos ",
+        Deferred(r"unexpected pos \d{1,20} vs \d{1,20}"),
+        lambda m: {"what": "short_write"},
+    ),
+    Message(
+        "write_failed",
+        "pytorch",
+        "File {name} cannot be opened.",
+        "caffe2/serialize/inline_container.cc (PyTorchStreamWriter::setup, torch.save's CAFFE_ENFORCE on the "
+        "ofstream: a missing directory, no permission, or no room for the file's entry on a full disk)",
+        " cannot be opened.",
+        Deferred(r"(?:^|Error: |\] \. )File \S[^\n]{0,500} cannot be opened\.\s{0,8}$"),
+        lambda m: {"what": "open"},
+    ),
+    Message(
+        "write_failed",
+        "numpy",
+        "{requested} requested and {written} written",
+        "numpy/core/src/multiarray/convert.c (PyArray_ToFile: OSError when fwrite wrote fewer items than asked; "
+        "ndarray.tofile and np.save of a contiguous array on a full disk)",
+        " requested and ",
+        Deferred(r"(?:OSError: |^)\d{1,20} requested and \d{1,20} written"),
+        lambda m: {"what": "short_write"},
+    ),
+    # ------------------------------------------------------------ a CUDA kernel faulted: not divergence
+    Message(
+        "cuda_fault",
+        "pytorch",
+        "CUDA error: an illegal memory access was encountered",
+        "c10/cuda/CUDAException (C10_CUDA_CHECK: 'CUDA error: ' and cudaGetErrorString of cudaErrorIllegalAddress; "
+        "of cudaErrorMisalignedAddress 'misaligned address', of cudaErrorIllegalInstruction 'an illegal instruction "
+        "was encountered', of cudaErrorLaunchFailure 'unspecified launch failure'); Lua Torch and "
+        "PyTorch <= 0.4: 'cuda runtime error (77) : an illegal memory access was encountered at {file}:{line}'",
+        "CUDA error: ",
+        Deferred(
+            r"CUDA error: (an illegal memory access was encountered|misaligned address"
+            r"|an illegal instruction was encountered|unspecified launch failure)"
+        ),
+        lambda m: {"what": m.group(1)},
+    ),
+    Message(
+        "cuda_fault",
+        "lua-torch",
+        "cuda runtime error (77) : an illegal memory access was encountered at {file}:{line}",
+        "cutorch lib/THC/THCGeneral.c (__THCudaCheck: Lua Torch and PyTorch <= 0.4)",
+        "cuda runtime error (",
+        Deferred(r"cuda runtime error \((?:77|74|73|4)\) : ([a-z ]{0,60}?[a-z])(?= at |\s{0,8}$)"),
+        lambda m: {"what": m.group(1).strip()},
+    ),
+    Message(
+        "cuda_fault",
+        "tensorflow",
+        "CUDA_ERROR_ILLEGAL_ADDRESS: an illegal memory access was encountered",
+        "the CUDA driver API's cuGetErrorName and cuGetErrorString as TensorFlow's and XLA's stream executor print "
+        "them ('failed to synchronize the stop event: CUDA_ERROR_ILLEGAL_ADDRESS: ...'); also "
+        "CUDA_ERROR_MISALIGNED_ADDRESS, CUDA_ERROR_ILLEGAL_INSTRUCTION, CUDA_ERROR_LAUNCH_FAILED",
+        "CUDA_ERROR_",
+        Deferred(r"CUDA_ERROR_(ILLEGAL_ADDRESS|MISALIGNED_ADDRESS|ILLEGAL_INSTRUCTION|LAUNCH_FAILED)\b"),
+        lambda m: {"what": m.group(1).lower()},
     ),
     # ------------------------------------------------------------ how the run computes
     Message(
@@ -1608,5 +1733,14 @@ def match_messages(line: str) -> list[tuple[str, Fields]]:
 
 # a line says one of these once, even when two wordings of the catalogue match it
 _ONE_PER_LINE = frozenset(
-    {"oom", "distributed_failure", "worker_died", "loss_scale_overflow_transient", "nan_loss", "nonfinite_step_skipped"}
+    {
+        "oom",
+        "distributed_failure",
+        "worker_died",
+        "write_failed",
+        "cuda_fault",
+        "loss_scale_overflow_transient",
+        "nan_loss",
+        "nonfinite_step_skipped",
+    }
 )

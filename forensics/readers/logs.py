@@ -225,6 +225,8 @@ EVENT_KINDS = (
     "oom",
     "distributed_failure",
     "worker_died",
+    "write_failed",
+    "cuda_fault",
     "job_finished",
     "early_stopping",
     "job_killed",
@@ -562,6 +564,20 @@ _RAISE_LITERAL = re.compile(
 )
 
 
+# What a runner that forwards a job's output puts before each line (Metaflow's '{date} {time} [{step}/{task}
+# ({pid})] [{run id}] ', a timestamp and a logger name): the same text on every line but for its digits. A
+# traceback whose first line comes after such a prefix keeps it on every frame and on the exception line.
+_PREFIX_DIGITS = re.compile(r"\d")
+MAX_LINE_PREFIX = 200  # longer than any runner's prefix: past it, the text before 'Traceback' is the job's own
+
+
+def _line_prefix_shape(text: str) -> str | None:
+    """The prefix with its digits masked, or None when it is no runner's (blank, or too long to be one)."""
+    if not text.strip() or len(text) > MAX_LINE_PREFIX:
+        return None
+    return _PREFIX_DIGITS.sub("0", text)
+
+
 def _raised_literal(text: str) -> str | None:
     """ "ValueError: loss is nan" for the frame line "    raise ValueError('loss is nan')"; else None."""
     m = _RAISE_LITERAL.fullmatch(text)
@@ -787,6 +803,7 @@ class _LogParser:
         self.after_frame = False  # the line before was a traceback frame's 'File "...", line N, in f'
         self.warning_line = -2  # the line of the last Python warning's 'FILE:LINE: CATEGORY: MESSAGE'
         self.tb_raise: tuple[str, int] | None = None  # the last frame's raise of a literal message, and its line
+        self.tb_prefix: str | None = None  # the shape of what a runner put before the traceback's first line
         self.exc: _EventBuilder | None = None
         self.exc_line = 0
         self.region_end = 0
@@ -1069,6 +1086,7 @@ class _LogParser:
         """Follow a Python traceback; True when the line was a frame (nothing else to look for)."""
         tb = _TB_START.search(text) if "Traceback (" in text else None
         if tb:
+            self.tb_prefix = _line_prefix_shape(text[: tb.start()]) if tb.start() > 0 else None
             if tb.start() > 0:  # "...loss: 0.3632Traceback (most recent call last):"
                 self._metrics(text[: tb.start()], line, False)
             if self.tb_state == 2:
@@ -1081,6 +1099,11 @@ class _LogParser:
             return True
         if self.tb_state != 1:
             return False
+        prefix = self.tb_prefix
+        if prefix is not None and len(text) > len(prefix) and _line_prefix_shape(text[: len(prefix)]) == prefix:
+            # a runner that leads every line with its own prefix (a timestamp, a task and pid, a run id): the
+            # traceback is what follows it, on this line as on the first
+            text = text[len(prefix) :]
         if text[:1].isspace():
             glued = _GLUED_EXC.search(text) if ("Error" in text or "Exception" in text) else None
             if glued is None:

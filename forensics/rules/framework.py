@@ -319,6 +319,117 @@ def worker_died(tl: Timeline) -> list[Finding]:
     )
 
 
+# A write that failed speaks for "not a divergence" as weakly as out of memory does: the curve says more.
+WRITE_FAILED_WEIGHT = OOM_WEIGHT
+
+_WRITE_FAILURE_WORDS = {
+    "disk_full": "the disk was full",
+    "quota": "the disk quota was full",
+    "short_write": "a file write came back short (a full disk as a rule)",
+    "shared_memory": "shared memory (/dev/shm) was full",
+    "open": "a file could not be opened for writing",
+}
+
+
+@rule(
+    "LOG007",
+    "failed-write-is-not-divergence",
+    "healthy",
+    (),
+    needs=("job_log",),
+    healthy_note="The job did stop, but because it could not write a file (a full disk as a rule), not of a "
+    "divergence.",
+)
+def write_failed(tl: Timeline) -> list[Finding]:
+    """
+    What it detects:
+        A file the job could not write, in the job log: the OS's "No space
+        left on device" (Python's OSError [Errno 28], TensorFlow's file
+        system error, which it raises as ResourceExhaustedError), a disk quota
+        exceeded, torch.save's writer stopped short ("PytorchStreamWriter
+        failed writing file ...: file write failed", "unexpected pos N vs M")
+        or unable to open its file ("File ... cannot be opened."), NumPy's
+        "N requested and M written", PyTorch's shared memory for a DataLoader
+        batch full, in a run whose loss never went non-finite.
+
+    Why it points to this cause:
+        The job died, but not of divergence: a checkpoint (or a log, or a
+        batch in shared memory) found no room. The training numbers had
+        nothing to do with it; the last checkpoint written whole is good.
+
+    Evidence it reports:
+        The log line and step, and what failed when the message says.
+
+    Fix to suggest:
+        Free space or save elsewhere; keep fewer checkpoints
+        (save_total_limit), and check the output directory exists.
+    """
+    return _not_a_divergence(
+        tl,
+        "write_failed",
+        WRITE_FAILED_WEIGHT,
+        lambda e: _WRITE_FAILURE_WORDS.get(e.values.get("what") or "", "a file write failed"),
+        "Free space on the output disk or save elsewhere, keep fewer checkpoints (save_total_limit, "
+        "max_to_keep); for shared memory raise /dev/shm (docker --shm-size); if the file could not be opened, check "
+        "that its directory exists and is writable. The last checkpoint written whole is a good one to resume from.",
+    )
+
+
+# A CUDA fault speaks for "not a divergence" as weakly as out of memory does: the curve says more.
+CUDA_FAULT_WEIGHT = OOM_WEIGHT
+# Messages that name the data in a CUDA kernel: with one of them in the log, a fault after it is
+# that bad index's doing, and the message (LOG001) speaks, not the fault.
+_INDEX_FAULTS = frozenset({"cuda_device_assert", "label_out_of_range", "index_out_of_range"})
+
+
+@rule(
+    "LOG008",
+    "cuda-fault-is-not-divergence",
+    "healthy",
+    (),
+    needs=("job_log",),
+    healthy_note="The job did stop, but on a CUDA fault (an illegal memory access or its kin), not a divergence.",
+)
+def cuda_fault(tl: Timeline) -> list[Finding]:
+    """
+    What it detects:
+        A CUDA kernel that faulted on the device, in the job log ("CUDA
+        error: an illegal memory access was encountered", "misaligned
+        address", "an illegal instruction was encountered", "unspecified
+        launch failure"; Lua Torch's "cuda runtime error (77)", the driver's
+        CUDA_ERROR_ILLEGAL_ADDRESS), in a run whose loss never went
+        non-finite and whose log names no bad index or label.
+
+    Why it points to this cause:
+        A kernel read or wrote memory it does not own: a bug in a kernel
+        (cuDNN, cuBLAS, a custom CUDA op), an index past a tensor in a kernel
+        that does not check it, or the GPU or its driver. None of these is a
+        training number going wrong. PyTorch's own indexing kernels check
+        their indices and raise "device-side assert triggered" instead,
+        which the catalogue reads as the data (LOG001); a NaN turned into an
+        index can fault too, but then the loss went NaN first and the run
+        diverged.
+
+    Evidence it reports:
+        The log line and step, and which fault.
+
+    Fix to suggest:
+        Rerun with CUDA_LAUNCH_BLOCKING=1 to see the kernel that faulted;
+        update the driver, CUDA, cuDNN and the framework; try a smaller batch;
+        check the indices fed to custom ops on the CPU.
+    """
+    if any(e.kind in _INDEX_FAULTS for _, e in tl.log_events):
+        return []
+    return _not_a_divergence(
+        tl,
+        "cuda_fault",
+        CUDA_FAULT_WEIGHT,
+        lambda e: "a CUDA kernel faulted" + (f" ({e.values['what']})" if e.values.get("what") else ""),
+        "Rerun with CUDA_LAUNCH_BLOCKING=1 to name the kernel that faulted; update the driver, CUDA, cuDNN and the "
+        "framework, try a smaller batch, and check the indices fed to custom CUDA ops on the CPU.",
+    )
+
+
 # Skipped steps of a dynamic loss scaler are how fp16 training works: they speak for a
 # healthy run as weakly as recovered spikes do.
 SCALER_SKIPS_WEIGHT = 0.2

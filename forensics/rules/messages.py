@@ -238,6 +238,27 @@ FAMILIES: dict[str, Family] = {
         "error when /dev/shm is full, a crash in the data code): the job stopped, not of a divergence (rule LOG006 "
         "says so in the report).",
     ),
+    "write_failed": Family(
+        None,
+        _none,
+        _none,
+        "The job could not write a file, a checkpoint as a rule: the disk or the quota was full (the OS's 'No space "
+        "left on device', which TensorFlow raises as ResourceExhaustedError; torch.save's writer stopped short, "
+        "'file write failed' or 'unexpected pos'; NumPy's 'N requested and M written'), /dev/shm was full "
+        "(PyTorch's shared memory for a DataLoader batch), or the file could not be opened: the job stopped, not of "
+        "a divergence (rule LOG007 says so in the report).",
+    ),
+    "cuda_fault": Family(
+        None,
+        _none,
+        _none,
+        "A CUDA kernel faulted on the device (an illegal memory access, a misaligned address, an illegal "
+        "instruction, an unspecified launch failure): a bug in a kernel (cuDNN, a custom op), an index past a tensor "
+        "in a kernel that does not check it, or the GPU itself, and no training number. PyTorch's own indexing "
+        "kernels check their indices and say 'device-side assert triggered' instead (cuda_device_assert, the "
+        "data); a NaN reaching an index computed from floats can fault too, but then the loss went NaN first. "
+        "The job stopped, not of a divergence (rule LOG008 says so in the report).",
+    ),
     "nonfinite_grad_norm": Family(
         None,
         _none,

@@ -409,7 +409,14 @@ def _runner_up_sentence(probs: dict[str, float]) -> str:
 
 
 def _crash_line(tl: Timeline) -> tuple[str, str] | None:
-    """(exception line, where) of the exception the job died with, as the log printed it."""
+    """(exception line, where) of the exception the job died with, as the log printed it: a native crash (the
+    process's own words of a signal or an abort) when one came after every exception, the job having died of it."""
+    native = [(p, e) for p, e in tl.log_events if e.kind == "native_crash"]
+    if native and not any(
+        e.kind == "exception" and p == native[-1][0] and e.line > native[-1][1].line for p, e in tl.log_events
+    ):
+        path, e = native[-1]
+        return e.message, f"{path} line {e.line}"
     for path, e in tl.log_events:
         if e.kind == "exception":
             return e.message, f"{path} line {e.line}"

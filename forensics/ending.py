@@ -4,7 +4,8 @@
 ended training), ``killed`` (a time limit or a signal) or ``unknown``, from what the
 sources say of the job's last moments, strongest first:
 
-1. the exception the job died with (a log's traceback, an MLflow run closed FAILED, a
+1. the exception the job died with (a log's traceback, a native crash's own words (glibc's
+   abort, the shell's 'Segmentation fault', C++'s terminate), an MLflow run closed FAILED, a
    W&B exit code other than 0): ``crashed``, or ``stopped`` when what raised was a NaN
    guard (``NanTensorHook``, detectron2's check): the guard did its job;
    a framework message that ends the process (out of memory, a collective timeout, a
@@ -138,8 +139,8 @@ def _fatal_event(tl: Timeline) -> tuple[str, LogEvent] | None:
     """The event the job died of: the last fatal framework message of the logs, else the last exception."""
     outlived = _outlived(tl)
     fatal = [(p, e) for p, e in tl.log_events if e.kind not in _NOT_WHAT_IT_DIED_OF and not outlived(p, e)]
-    if fatal and fatal[-1][1].traceback:
-        return fatal[-1]
+    if fatal and (fatal[-1][1].traceback or fatal[-1][1].kind == "native_crash"):
+        return fatal[-1]  # a native crash is the job's death in its own words, as a traceback is
     exceptions = [(p, e) for p, e in tl.log_events if e.kind == "exception"]
     if exceptions:
         return exceptions[-1]
@@ -164,6 +165,9 @@ def ending_of(tl: Timeline) -> Ending:
             crash = Crash(text, tl.died_after_step, path, None)
         if crash.meaning == "nan_guard":
             return Ending("stopped", crash, f"a NaN guard raised ({crash.source})")
+        if found is not None and found[1].kind == "native_crash":
+            where = f"{crash.source} line {found[1].line}"
+            return Ending("crashed", crash, f"the process died of a native crash ({where})")
         return Ending("crashed", crash, f"the job died on an exception ({crash.source})")
     outlived = _outlived(tl)
     fatal = [(p, e) for p, e in tl.log_events if e.kind in _FATAL and not outlived(p, e)]

@@ -82,6 +82,12 @@ Families and their members:
 - ``numpy_fp_warning``: NumPy's RuntimeWarning of a floating-point fault, naming the operation
   (``invalid value encountered in log``): host code (data, targets, metrics) made a NaN or Inf; a weak
   sign, context beside a non-finite loss, never a divergence alone.
+- ``native_crash``: the process's own report that it died of a signal or an abort, with no Python exception: glibc's
+  heap checks (``*** Error in `prog': ...`` before glibc 2.26, the check's words alone after), the shell's name of the
+  signal that killed its job ('Segmentation fault (core dumped)', bash's 'FILE: line N: PID Aborted ...'), C++'s
+  uncaught exception ('terminate called after throwing ...'), CPython's faulthandler ('Fatal Python error: ...') and
+  an uncaught Lua error (the interpreter's 'luajit: file.lua:N: msg' over 'stack traceback:'); the shell's 'Killed'
+  (SIGKILL, sent from outside) is ``job_killed``. Says the job died, not why: no divergence by itself.
 - ``nonfinite_logged``: a metrics logger warning that a value it was given held NaN or Inf
   (tensorboardX's check of every value it writes): the written curve holds a non-finite point (or
   lacks it); a sign of divergence that does not say which value.
@@ -174,6 +180,26 @@ def _scale_change(m: re.Match[str]) -> Fields:
 
 # deepspeech.pytorch's later Lightning module raises check_loss's words instead of skipping the step
 _RAISED_DEEPSPEECH = Deferred(r"(?:Exception|Error): WARNING: received an? ")
+
+
+# The signals a shell names when one killed its job (strsignal's names), and what each is: a crash of the process
+# itself (SIGKILL is left out: it comes from outside, see the shell's 'Killed' entry)
+_CRASH_SIGNALS = (
+    ("Segmentation fault", "SIGSEGV"),
+    ("Aborted", "SIGABRT"),
+    ("Illegal instruction", "SIGILL"),
+    ("Bus error", "SIGBUS"),
+    ("Floating point exception", "SIGFPE"),
+)
+
+
+def _shell_report(name: str) -> Deferred:
+    """A shell's line for a job ``name`` (a signal's name) killed: the name alone on its line, with ' (core dumped)'
+    (interactive bash, dash), or a script's 'FILE: line N: PID NAME (core dumped) COMMAND' (bash pads the name)."""
+    return Deferred(
+        rf"^(?:{name}(?: ?\(core dumped\))?|\S{{1,300}}: line \d{{1,9}}: {{1,8}}\d{{1,10}} {name}"
+        rf"(?: {{0,40}}\(core dumped\))?(?: {{1,40}}\S.{{0,1000}})?)\s{{0,8}}$"
+    )
 
 
 CATALOGUE: tuple[Message, ...] = (
@@ -1529,6 +1555,108 @@ CATALOGUE: tuple[Message, ...] = (
             r"RuntimeWarning: (divide by zero|overflow|underflow|invalid value) encountered in (\w{1,40}(?: \w{1,40})?)"
         ),
         lambda m: {"what": m.group(2), "op": m.group(3), **({"where": m.group(1)} if m.group(1) else {})},
+    ),
+    # ------------------------------------------------------------ a native crash: died with no Python exception
+    Message(
+        "native_crash",
+        "glibc",
+        "*** Error in `{argv0}': {check}: 0x{pointer} ***",
+        "glibc malloc/malloc.c (malloc_printerr before 2.26: __libc_message's '*** Error in `%s': %s: 0x%s ***\\n', "
+        "then abort(): SIGABRT); {check} is the check that failed ('free(): invalid next size (fast)', 'double free "
+        "or corruption (fasttop)', 'malloc(): memory corruption'...)",
+        "*** Error in `",
+        Deferred(r"\*\*\* Error in `([^'`\n]{1,300})': ([^*\n]{1,200}): 0x[0-9a-fA-F]{1,16} \*\*\*"),
+        lambda m: {"signal": "SIGABRT", "program": m.group(1).rsplit("/", 1)[-1], "what": m.group(2)},
+    ),
+    Message(
+        "native_crash",
+        "glibc",
+        "free(): invalid pointer",
+        "glibc malloc/malloc.c (malloc_printerr from 2.26: '%s\\n' of the failed check alone, then abort(): "
+        "'free(): invalid pointer', 'malloc(): corrupted top size', 'munmap_chunk(): invalid pointer', "
+        "'free(): double free detected in tcache 2'...); a line of its own",
+        "(): ",
+        Deferred(
+            r"^\s{0,16}((?:free|malloc|realloc|calloc|munmap_chunk|malloc_consolidate|_int_malloc|_int_free|"
+            r"tcache_thread_shutdown)\(\): [a-z][\w ().,/-]{2,80})\s{0,8}$"
+        ),
+        lambda m: {"signal": "SIGABRT", "what": m.group(1)},
+    ),
+    Message(
+        "native_crash",
+        "glibc",
+        "double free or corruption (out)",
+        "glibc malloc/malloc.c (_int_free's checks; a line of its own from 2.26, inside '*** Error in' before)",
+        "double free or corruption (",
+        Deferred(r"^\s{0,16}(double free or corruption \((?:out|top|fasttop|!prev)\))\s{0,8}$"),
+        lambda m: {"signal": "SIGABRT", "what": m.group(1)},
+    ),
+    Message(
+        "native_crash",
+        "glibc",
+        "corrupted size vs. prev_size",
+        "glibc malloc/malloc.c (unlink_chunk's and the top chunk's checks, a line of their own from 2.26)",
+        "corrupted ",
+        Deferred(
+            r"^\s{0,16}(corrupted (?:size vs\. prev_size|double-linked list(?: \(not small\))?|top size))\s{0,8}$"
+        ),
+        lambda m: {"signal": "SIGABRT", "what": m.group(1)},
+    ),
+    Message(
+        "native_crash",
+        "libstdc++",
+        "terminate called after throwing an instance of '{type}'\\n  what():  {what}",
+        "libstdc++-v3/libsupc++/vterminate.cc (__gnu_cxx::__verbose_terminate_handler, the default std::terminate of "
+        "g++ builds: an uncaught C++ exception, then abort(); the '  what():  ' line follows for a std::exception)",
+        "terminate called ",
+        Deferred(r"terminate called (?:after throwing an instance of '([^'\n]{1,300})'|without an active exception)"),
+        lambda m: {"signal": "SIGABRT", **({"thrown": m.group(1)} if m.group(1) else {})},
+    ),
+    Message(
+        "native_crash",
+        "cpython",
+        "Fatal Python error: {Segmentation fault|Aborted|Bus error|Illegal instruction|Floating point exception}",
+        "Modules/faulthandler.c (faulthandler_fatal_error: 'Fatal Python error: ' and the signal's name, then the "
+        "threads' stacks 'Current thread 0x... (most recent call first):'; Py_FatalError writes the same start)",
+        "Fatal Python error: ",
+        Deferred(r"Fatal Python error: (\S.{0,300})"),
+        lambda m: {"what": m.group(1).strip()},
+    ),
+    Message(
+        "native_crash",
+        "lua",
+        "{progname}: {file}:{line}: {error}\\nstack traceback:",
+        "lua.c and LuaJIT's luajit.c (l_message: '%s: ' of the interpreter's name, then the error with the "
+        "traceback its message handler adds, luaL_traceback's 'stack traceback:'): an uncaught Lua error ends the "
+        "interpreter; the reader takes the line above as the message",
+        "stack traceback:",
+        Deferred(r"^\s{0,8}stack traceback:\s{0,8}$"),
+        lambda m: {"framework": "lua"},
+    ),
+    *(
+        Message(
+            "native_crash",
+            "shell",
+            f"{{script}}: line {{line}}: {{pid}} {name} (core dumped) {{command}}",
+            "bash jobs.c (notify_of_job_status: a job a signal killed, strsignal's name and ' (core dumped)'; in a "
+            "script '%s: line %d: ' and the job's pid, its name padded to the status column, and its command; an "
+            "interactive bash and dash print the name and ' (core dumped)' alone)",
+            name,
+            _shell_report(name),
+            lambda m, sig=sig: {"signal": sig},
+        )
+        for name, sig in _CRASH_SIGNALS
+    ),
+    # bash's report of SIGKILL: the kernel's OOM killer, a scheduler or a user's kill -9; an out-of-memory line of the
+    # log (the kernel's, Slurm's oom-kill) says which, and is what the job died of (report's `ended`)
+    Message(
+        "job_killed",
+        "shell",
+        "{script}: line {line}: {pid} Killed {command}",
+        "bash jobs.c (notify_of_job_status, strsignal(SIGKILL); 'Killed' alone in an interactive bash and dash)",
+        "Killed",
+        _shell_report("Killed"),
+        lambda m: {"what": "signal", "signal": 9},
     ),
     # ------------------------------------------------------------ how the job ended (report's `ended`)
     Message(

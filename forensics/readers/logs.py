@@ -55,6 +55,9 @@ what it means: the table from family to cause, detail and fix is the rules'
                                    and what: divide by zero, overflow, invalid value)
 ``nonfinite_values``               the reader's own: a row of values the log names no loss
                                    among went non-finite in every value it printed
+``native_crash``                   the process died of a signal or an abort, no Python exception
+                                   (glibc's heap checks, the shell's 'Segmentation fault',
+                                   C++'s terminate, faulthandler, an uncaught Lua error)
 ``exception``                      any other uncaught exception
 =================================  ===================================================
 
@@ -159,6 +162,7 @@ STOP_EXCEPTIONS = {
 LOOKBACK_LINES = 60  # a known message this many lines before a traceback belongs to it (TF's rendezvous
 #                      warning and CUDA's per-thread assertion lines are printed before the traceback)
 REGION_LINES = 200  # ...or this many lines after the exception line (TF prints the op message after frames)
+NATIVE_REPORT_LINES = 8  # a native crash's report names its cause this many lines after it (C++'s what(), wrapped)
 # the start of the note that says a log's per-epoch lines were read as per-iteration records (_per_iteration_epochs)
 _PER_ITERATION_NOTE = "per-iteration lines"
 # A metric line with no counter printed this many lines after a message that named its own step
@@ -235,6 +239,7 @@ EVENT_KINDS = (
     "numpy_fp_warning",
     "nonfinite_grad_norm",
     "nonfinite_values",
+    "native_crash",
     "exception",
 )
 # Events that end a run: an exception raised right after one of these is the
@@ -250,6 +255,7 @@ _FATAL_KINDS = frozenset(EVENT_KINDS) - {
     "numpy_fp_warning",
     "job_finished",
     "early_stopping",
+    "native_crash",  # the job's death itself, as a traceback is: no message a later exception raised
     "exception",
 }
 # Aggregated: thousands of identical lines (one per CUDA thread, one per skipped
@@ -584,6 +590,12 @@ def _raised_literal(text: str) -> str | None:
     return f"{m.group('type')}: {m.group('msg')}" if m else None
 
 
+# libstdc++'s verbose terminate handler prints the exception's what() on the line after its own
+_WHAT_LINE = "  what():  "
+# the native crash reports that may follow an unterminated line (a progress bar redrawn with '\r') on the same line
+_GLUED_CRASH_WORDS = ("terminate called ", "*** Error in `", "Fatal Python error: ")
+# lua.c / luajit.c's l_message: the interpreter's name (argv[0], a path for Torch's luajit), then the error
+_LUA_ERROR = re.compile(r"\s{0,8}\S{0,300}(?:lua|luajit|qlua|th)[\d.]{0,8}: \S")
 _CHAIN = re.compile(r"^(?:During handling of the above exception|The above exception was the direct cause)")
 _FORWARD_TRACE = re.compile(r"Error detected in (\w+)\. Traceback of forward call that caused the error:")
 
@@ -812,6 +824,11 @@ class _LogParser:
         self.stopped_line = 0  # the exception line of a stop from outside (Ctrl+C, a signal): no crash
         self.progress_after_exception = False
         self.redraws_after_exception: set[int | None] = set()
+        # a native crash (the 'native_crash' family): the one the job died of, as far as the log went on after it
+        self.native: _EventBuilder | None = None
+        self.native_claims: list[_EventBuilder] = []  # known messages that say what the native crash was
+        self.last_metrics_line = 0  # the last line a metric was read from
+        self.prev_text = ""  # the last line with something on it (an uncaught Lua error's message, above its trace)
         # "[epoch 1][ 25/125]" / "Epoch 1 Step 20/150": is the counter per epoch or global? Decided
         # the first time the epoch changes (per epoch if the counter falls back then)
         self.fraction_per_epoch: bool | None = None
@@ -963,6 +980,12 @@ class _LogParser:
             # robustness: a digit run no logger prints (a damaged or hostile line) is masked,
             # so that no int() below meets it; the rest of the line is still read
             text = _LONG_DIGITS.sub("#", text)
+        prev_text, self.prev_text = self.prev_text, text
+        what_line = self.native is not None and seg.line == self.native.line + 1 and text.startswith(_WHAT_LINE)
+        if what_line and self.native is not None:
+            self.native.message = f"{self.native.message} {text.strip()}"[:1000]  # the C++ exception's what()
+            for known in self.native_claims:
+                known.traceback = (self.native.message,)
         if self.tb_state == 2 and seg.line > self.region_end:
             self._close_exception()
         if self._traceback(text, seg.line):
@@ -989,9 +1012,15 @@ class _LogParser:
         tail, self.wrap_tail = self.wrap_tail, (text if seg.ends_line and len(text) >= WRAP_MIN_CHARS else "")
         if _EVENT_PREFILTER.search(text):
             guard = False
+            natives = []
             for ev in _match_events(text):
+                if ev.kind == "native_crash":
+                    natives.append(ev)  # read after the line's other messages, which may say what it was
+                    continue
                 self._add_event(ev, seg.line)
                 guard = guard or ev.kind in _GUARD_KINDS
+            for ev in natives:
+                self._native_crash(ev, seg.line, prev_text)
             if guard:
                 # "Model diverged with loss = NaN.": the guard's words, not a logged point. But a
                 # progress bar redrawn without a newline before the guard's print ("... loss=nan,
@@ -1142,6 +1171,54 @@ class _LogParser:
                     self._add_event(ev, line)
         return False  # the exception line (or a stray line inside frames) is also looked at
 
+    def _native_crash(self, ev: _EventBuilder, line: int, prev_text: str) -> None:
+        """A process's own report of its death by a signal or an abort (glibc's heap checks, the shell's 'Segmentation
+        fault', C++'s terminate, faulthandler, an uncaught Lua error): the job died of it as it dies of a Python
+        exception, unless training goes on after it (a later step, more than a closing bar redraw), which the
+        exception's bookkeeping already follows. A report right after a death already read (the shell's
+        'Aborted (core dumped)' under glibc's message, a segfault at exit after a traceback) is that same death."""
+        if self.tb_state == 2 and self.exc_line == line:
+            return  # the exception line of a Python traceback quotes the words: the exception is what it died of
+        if ev.values.get("framework") == "lua":
+            if not _LUA_ERROR.match(prev_text):
+                return  # a traceback printed by the program's own handler, not the interpreter's last words
+            ev.message = prev_text.strip()[:1000]
+        elif ev.wording in _GLUED_CRASH_WORDS and ev.wording in ev.message:
+            ev.message = ev.message[ev.message.index(ev.wording) :]  # printed after an unterminated progress line
+        if self.last_exception_line and not self.progress_after_exception:
+            if self.native is not None and self.native.line == self.last_exception_line:
+                self.native.values.setdefault("signal", ev.values.get("signal"))
+            return
+        ev.line = line
+        self.native = ev
+        self.native_claims = []
+        self.last_exception_line = line
+        self.last_exception_step = self.cur_step
+        self.progress_after_exception = False
+        self.redraws_after_exception = set()
+        # a message before it names it, as one before a traceback does, if training did not go on after the message
+        self._native_claims(max(line - LOOKBACK_LINES, self.last_metrics_line), line)
+        if not self.native_claims:
+            self._add_event(ev, line)
+
+    def _native_claims(self, first: int, last: int) -> None:
+        """Known fatal messages printed with the native crash (before it, on its line, or as C++'s what() after it)
+        say what it was, as those before a traceback do for it: each takes the crash's words as its traceback, and
+        the crash is no event of its own."""
+        native = self.native
+        if native is None:
+            return
+        claimed = False
+        for known in self.recent_fatal:
+            if not known.claimed and first <= known.line <= last:
+                known.claimed = claimed = True
+                known.traceback = (native.message,)
+                self.native_claims.append(known)
+        if claimed and any(e is native for e in self.events):  # stored before its what() line named it
+            self.events = [e for e in self.events if e is not native]
+            self.by_key = {k: e for k, e in self.by_key.items() if e is not native}
+            self.kind_counts[native.kind] -= 1
+
     def _raised_events(self, raised: str, line: int) -> None:
         """The catalogued messages of an exception known only from the raise statement that threw it
         (a traceback cut after its last frame): the raise's literal is what the exception line says."""
@@ -1260,6 +1337,15 @@ class _LogParser:
             self.first_skip = self.first_skip or (line, ev.step)
             self.zeroed_loss = bool(ev.values.pop("zeroed", False))
         stored = self._store(ev)
+        native = self.native
+        if (
+            native is not None
+            and stored.kind in _FATAL_KINDS
+            and self.last_exception_line == native.line
+            and not self.progress_after_exception
+            and native.line < line <= native.line + NATIVE_REPORT_LINES
+        ):
+            self._native_claims(line, line)  # named after the crash, in C++'s what() under it
         if ev.kind == "nonfinite_tensor" and "op" in ev.values:
             self.last_op_event = stored
             self.last_op_line = line
@@ -1371,6 +1457,7 @@ class _LogParser:
         return any(unit == "step" for _, unit, _ in self.series)
 
     def _saw_metrics(self, line: int, step: int | None, bar: bool = False) -> None:
+        self.last_metrics_line = line
         if step is not None and not -STEP_MAX <= step <= STEP_MAX:
             step = None  # robustness: a damaged number is no step (as in _put)
         if step is not None:

@@ -305,6 +305,15 @@ FAMILIES: dict[str, Family] = {
         "The scheduler's time limit or a signal (Ctrl+C's KeyboardInterrupt, torchrun's SIGTERM) ended the job: "
         "it was killed, which says nothing of divergence; the loss curve decides.",
     ),
+    "native_crash": Family(
+        None,
+        _none,
+        _none,
+        "The process died of a signal or an abort and said so in its own words, no Python exception: glibc's heap "
+        "checks, the shell naming the signal, C++'s terminate, faulthandler, an uncaught Lua error. The job crashed, "
+        "and the words say only how it died: a heap corrupted by NaN weights and a plain bug print the same. A loss "
+        "that went non-finite before it keeps the divergence; without one the run is not shown to have diverged.",
+    ),
     "numpy_fp_warning": Family(
         None,
         _none,

@@ -91,6 +91,7 @@ SPLITS = (
     "heldout11",
     "heldout12",
     "heldout13",
+    "heldout14",
     "dev",
 )
 BLIND: tuple[str, ...] = ()  # splits not measured yet: left out of a run unless asked for (--blind)

@@ -455,6 +455,12 @@ PRINTED: list[tuple[str, str, str, dict]] = [
         "distributed_failure",
         {"what": "nccl_error", "reason": "unhandled system error"},
     ),
+    (
+        "YOLACT (utils/functions.py MovingAverage.add: print('Warning: Moving average ignored a value of %f' % elem))",
+        "Warning: Moving average ignored a value of nan",
+        "nonfinite_logged",
+        {},
+    ),
     # ---------------------------------------------------------------- a data-loading worker died
     (
         "PyTorch 1.x-2.x (torch/csrc/DataLoader.cpp, _error_if_any_worker_fails: strsignal(SIGKILL))",

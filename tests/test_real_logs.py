@@ -435,7 +435,7 @@ UNCATALOGUED: dict[str, str] = {
         "R brulee's 'Loss is NaN at epoch N. Training is stopped.', kept in a test snapshot, overflow.md"
     ),
     "nemo_282_tacotron2_loss_is_nan_warning_epoch251_amp_o1": "NeMo's warning that the loss is NaN",
-    "yolact_586_resnet50_loss_explosion_1e31_iter197950_epoch13": "YOLACT's loss-explosion warning",
+    # (and YOLACT's 'Moving average ignored a value of nan', its loss meter dropping a non-finite value, catalogued)
     # heldout13, found by its one blind measurement (and two more, read since: fastText's C++ 'EncounteredNaNError'
     # abort, catalogued, and RAFT-Stereo's own 'assert not torch.isnan(...)', read as any NaN check asserted is)
     "speechbrain_649_conformer_loss_nan_parameter_not_finite": "SpeechBrain's check of non-finite parameters",

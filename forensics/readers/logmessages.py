@@ -89,8 +89,9 @@ Families and their members:
   an uncaught Lua error (the interpreter's 'luajit: file.lua:N: msg' over 'stack traceback:'); the shell's 'Killed'
   (SIGKILL, sent from outside) is ``job_killed``. Says the job died, not why: no divergence by itself.
 - ``nonfinite_logged``: a metrics logger warning that a value it was given held NaN or Inf
-  (tensorboardX's check of every value it writes): the written curve holds a non-finite point (or
-  lacks it); a sign of divergence that does not say which value.
+  (tensorboardX's check of every value it writes; YOLACT's moving average dropping a loss that is not
+  finite): the written curve holds a non-finite point (or lacks it); a sign of divergence that does not
+  say which value.
 """
 
 from __future__ import annotations
@@ -1537,6 +1538,15 @@ CATALOGUE: tuple[Message, ...] = (
         "tensorboardX/x2num.py check_nan, called by make_np on every scalar, histogram and image a SummaryWriter "
         "writes (2.x: logger.warning, shown as 'WARNING:tensorboardX.x2num:...'; 1.x printed it after 'Warning: ')",
         "NaN or Inf found in input tensor",
+    ),
+    Message(
+        "nonfinite_logged",
+        "yolact",
+        "Warning: Moving average ignored a value of {value}",
+        "YOLACT utils/functions.py MovingAverage.add (its loss meters: a value that is not math.isfinite is dropped "
+        "from the running mean; the first release dropped values above 999999999999 with the same words; copied by "
+        "YolactEdge, yolact++ forks and other trainers)",
+        "Moving average ignored a value of",
     ),
     # ------------------------------------------------------------ NumPy's floating-point warnings
     Message(

@@ -984,6 +984,19 @@ def scan_line(line: str) -> LineMetrics:
             words, sep = [], False
             continue
         if name:
+            if (
+                words
+                and not sep
+                and total is None
+                and not out.counters
+                and _counter_after_loss(name, text, texts, kinds, i)
+            ):
+                # "Train loss 7 5.797815", "Validation loss 61000:  0.325403": the integer is the step, the
+                # value after it the loss's (the name waits for it as after "Loss at step 100 :")
+                out.counters.append(("step", int(text), None))
+                pending = name
+                words, sep = [], False
+                continue
             ck = counter_kind(name)
             if ck is not None and len(name) > 1 and name[-2].strip("'\"`").lower() in _RATE_CONNECTORS:
                 ck = None  # "steps per epoch: 500": how many per counter, a setting, not the counter's value
@@ -1318,6 +1331,24 @@ PLURAL_COUNTERS = {"steps": "global", "iters": "step", "iterations": "step"}
 
 def _plural_counter(word: str) -> str | None:
     return PLURAL_COUNTERS.get(word.strip("'\"").lower().rstrip(":"))
+
+
+def _counter_after_loss(name: tuple[str, ...], text: str, texts: list[str], kinds: list[int], i: int) -> bool:
+    """Is ``text``, printed right after a loss's name, the step rather than the loss? NVIDIA's Tacotron 2 and
+    its forks print 'Train loss {iteration} {loss:.6f} ...' and 'Validation loss {iteration}: {loss:9f}': an
+    integer with no decimal point, then (past one colon) a value printed with one, or a NaN or Inf. An
+    integer followed by a word ('loss 0 acc 0.9', 'loss 5 of 10'), after a separator ('loss: 2 0.5') or
+    before another integer ('loss 3 4') stays the loss's value."""
+    if not text.isdigit() or i >= len(texts):
+        return False
+    tag = metric_name(name)
+    if tag is None or not (_unstaged(tag) == "loss" or tag.endswith("_loss")):
+        return False
+    j = i + 1 if texts[i] == ":" and i + 1 < len(texts) else i
+    nxt = texts[j]
+    if kinds[j] == NUM:
+        return any(c in nxt for c in ".eE") and ("," not in nxt)
+    return kinds[j] == WORD and _is_nonfinite(nxt)
 
 
 def _named_before_counter(name: tuple[str, ...]) -> tuple[str, ...] | None:

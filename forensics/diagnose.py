@@ -54,10 +54,11 @@ UNKNOWN_CRASH_CONFIDENCE = 0.5
 # not that the loss was finite before it, so the healthy verdict is held below a curve's.
 STOP_MESSAGE_ONLY_CONFIDENCE = 0.7
 # With no loss curve and no checkpoint, a healthy finding of a rule that speaks without one (Rule.speaks_without_loss:
-# episode statistics NaN only over windows that finished no episode) is the only word on the run: no value read went
-# non-finite but by a cause it names, but the learner itself was not seen (an environment where no episode ends
-# looks the same under a policy that works and one that does not), so the healthy verdict is held below a stop
-# message's, which at least says how the job ended.
+# episode statistics NaN only over windows that finished no episode, or episode rewards finite over several
+# summaries) is the only word on the run: no value read went non-finite but by a cause it names, but the learner
+# itself was not seen (an environment where no episode ends looks the same under a policy that works and one that
+# does not, and one whose reward does not depend on the action's values pays a NaN policy finitely), so the healthy
+# verdict is held below a stop message's, which at least says how the job ended.
 NO_CURVE_FINDING_CONFIDENCE = 0.6
 # A healthy curve whose record stops before the run's planned end, the trainer's end-of-training
 # summary missing and no source saying why: the job crashed, was killed or is still running,

@@ -349,6 +349,19 @@ class EmptyStatistic:
 
 
 @dataclass(frozen=True)
+class FiniteReturn:
+    """An episode reward or return statistic finite at every point it was read (:func:`_finite_returns`)."""
+
+    tag: str
+    source: str
+    points: int  # distinct steps it was read at
+    first_step: int
+    last_step: int
+    first: float
+    last: float
+
+
+@dataclass(frozen=True)
 class Onset:
     """When the loss left its trend before blowing up (see :func:`find_onset`)."""
 
@@ -614,6 +627,9 @@ class Timeline:
     # any, every other non-finite value the logs and metrics files hold (series, NumPy warnings), one line each
     empty_statistics: tuple[EmptyStatistic, ...] = ()
     nonfinite_elsewhere: tuple[str, ...] = ()
+    # episode reward or return statistics read finite at MIN_RETURN_POINTS steps or more, where nothing the logs,
+    # metrics files and event files hold is non-finite (:func:`_finite_returns`); empty otherwise
+    finite_returns: tuple[FiniteReturn, ...] = ()
     data_order: DataOrder | None = None  # what places a step on the data (forensics/batches.py)
     relative_updates: tuple[RelativeUpdate, ...] = ()
     # facts of the setup, shared by several rules and the report
@@ -1587,6 +1603,14 @@ _EPISODE_STAT = re.compile(
     r"|ep(?:rew|len)mean|(?:ep_?|episode_?)len(?:gth)?s?(?:_?(?:mean|max|min))?",
     re.IGNORECASE,
 )
+# The reward or return statistics among them (not the length: a policy gone NaN still runs its episodes to their
+# time limit, so their length stays finite)
+_EPISODE_RETURN = re.compile(
+    r"(?:ep_?|episode_?|mean_?|avg_?)?(?:rew|reward|return)s?(?:_?(?:mean|max|min|avg))?|eprewmean", re.IGNORECASE
+)
+# A return statistic read at fewer steps than this may all precede the first update (the first summary, result or
+# table of every trainer comes from episodes the initial weights played), so it says nothing of what the updates did.
+MIN_RETURN_POINTS = 3
 # A count of the episodes a result covers: RLlib's 'episodes_this_iter', 'episodes_total', the new stack's
 # 'num_episodes', 'num_episodes_lifetime', Stable-Baselines 3's 'time/episodes'
 _EPISODE_COUNT = re.compile(r"(?:num_)?episodes(?:_this_iter|_total|_lifetime)?", re.IGNORECASE)
@@ -1651,6 +1675,13 @@ def _empty_by_warning(s: ScalarSeries, first: int, warnings: list[LogEvent]) -> 
     return None
 
 
+def _scalar_sources(run: RunData) -> list[tuple[str, dict[str, ScalarSeries], tuple[LogEvent, ...]]]:
+    """(path, scalar series, log events) of every log, metrics file and event file read."""
+    return [(lg.source.path, lg.scalars, tuple(lg.events)) for lg in run.logs] + [
+        (ev.source.path, ev.scalars, ()) for ev in run.events
+    ]
+
+
 def _empty_statistics(run: RunData) -> tuple[tuple[EmptyStatistic, ...], tuple[str, ...]]:
     """The episode statistics that are NaN because their window held no finished episode, and, where there are
     any, every other non-finite value in the logs, metrics files and event files (empty when there are none).
@@ -1663,11 +1694,7 @@ def _empty_statistics(run: RunData) -> tuple[tuple[EmptyStatistic, ...], tuple[s
     Inf is never an empty mean, and a count above 0 beside a NaN is episodes that finished with a NaN reward."""
     found: list[EmptyStatistic] = []
     elsewhere: list[str] = []
-    sources: list[tuple[str, dict[str, ScalarSeries], tuple[LogEvent, ...]]] = [
-        (lg.source.path, lg.scalars, lg.events) for lg in run.logs
-    ]
-    sources += [(ev.source.path, ev.scalars, ()) for ev in run.events]
-    for path, scalars, events in sources:
+    for path, scalars, events in _scalar_sources(run):
         warnings = [e for e in events if _empty_mean_warning(e)]
         # NumPy's other floating-point warnings (an overflow, a log of a negative number): a value gone non-finite
         # on the host that the series may not show; a mean's 0/0 is an empty mean whatever it averaged
@@ -1708,6 +1735,32 @@ def _empty_statistics(run: RunData) -> tuple[tuple[EmptyStatistic, ...], tuple[s
                 )
             )
     return (tuple(found), tuple(elsewhere)) if found else ((), ())
+
+
+def _finite_returns(run: RunData) -> tuple[FiniteReturn, ...]:
+    """The episode reward or return statistics (:data:`_EPISODE_RETURN`) finite at every one of at least
+    :data:`MIN_RETURN_POINTS` steps, where no series of any log, metrics file or event file holds a non-finite value
+    and no NumPy floating-point warning was printed; empty otherwise.
+
+    A policy whose weights went non-finite acts non-finite: its action logits or means are NaN, so sampling them
+    raises, or the environment is stepped with NaN actions and errors or returns NaN observations and rewards. The
+    episodes it still finishes then return NaN. Finite returns from episodes finished across many updates are so the
+    run's state seen without its loss: no sign of divergence up to the last of them (their level says nothing of it:
+    a collapse of the reward is a policy that got worse, not one gone non-finite)."""
+    found: list[FiniteReturn] = []
+    for path, scalars, events in _scalar_sources(run):
+        if any(e.kind == "numpy_fp_warning" for e in events):
+            return ()
+        for tag, s in scalars.items():
+            if not np.isfinite(s.values).all():
+                return ()
+            if not len(s) or not _EPISODE_RETURN.fullmatch(_leaf(tag)):
+                continue
+            points = len(np.unique(s.steps))
+            if points >= MIN_RETURN_POINTS:
+                first, last = float(s.values[0]), float(s.values[-1])  # in the order written
+                found.append(FiniteReturn(tag, path, points, int(s.steps.min()), int(s.steps.max()), first, last))
+    return tuple(found)
 
 
 def stayed_up_from(values: np.ndarray, first: float) -> bool:
@@ -2812,6 +2865,7 @@ def build_timeline(run: RunData) -> Timeline:
         spikes_accelerating=accel,
         empty_statistics=empty[0],
         nonfinite_elsewhere=empty[1],
+        finite_returns=_finite_returns(run) if tl.loss is None and not tl.diverged else (),
         data_order=_data_order(run, spe, spe_origin, loss),
         relative_updates=relative_updates,
         lr_info=_lr_info(run, tl.lr, tl.divergence_step),

@@ -424,6 +424,10 @@ _TRAIN_WORDS = frozenset({"train", "training", "tr", "trn", "main"})  # chainer'
 # no metric; they are kept as series beside the episode rewards, whose mean over no finished episode is NaN.
 EPISODE_COUNT = re.compile(r"(?:num_)?episodes(?:_this_iter|_total|_lifetime)?")
 EPISODE_LENGTH = re.compile(r"episode_len(?:gth)?_(?:mean|max|min)")
+# ... and the statistics of their returns under names holding no metric word: Stable-Baselines' 'ep_rew_mean' (SB3's
+# logger box files it under 'rollout/'), OpenAI Baselines' 'eprewmean', RLlib's new stack 'episode_return_mean'
+# (the names holding 'reward' are metrics by that word)
+EPISODE_RETURN = re.compile(r"(?:ep_?|episode_)(?:rew|return)_?(?:mean|max|min)")
 
 
 # A line that names no metric cannot give one: a cheap test before tokenizing (every alias
@@ -436,6 +440,7 @@ _HINT_WORDS = tuple(
         for w in (
             *_METRIC_WORDS,
             *("l.r", "learning", "err", "rpn_", "ltr", "lge", "l_g_", "l_d_", "episodes", "episode_len"),
+            *("ep_rew", "eprew", "episode_return"),
             *_CRITERIA_HINTS,
         )
     )
@@ -523,6 +528,12 @@ def _names_a_time_cost(words: tuple[str, ...]) -> bool:
     return len(words) >= 2 and words[-1].strip("'\"`:").lower() == "cost" and words[-2].lower() in _TIME_WORDS
 
 
+# A word before a metric's name that says the value is the spread of its samples, not the metric: ML-Agents' trainer
+# prints 'Mean Reward: X. Std of Reward: Y.' (both read as 'reward' before, the spread overwriting the mean). The
+# spread is kept apart, as '<metric>_std'.
+_SPREAD_WORDS = frozenset({"std", "stddev", "stdev"})
+
+
 @functools.lru_cache(maxsize=8192)
 def metric_name(words: tuple[str, ...]) -> str | None:
     """The series name for a printed name (one or more words), or None when it is no metric.
@@ -533,6 +544,9 @@ def metric_name(words: tuple[str, ...]) -> str | None:
     """
     if _names_a_summary(words) or _names_a_time_cost(words):
         return None
+    if len(words) > 1 and any(w.strip("'\"`").lower() in _SPREAD_WORDS for w in words[:-1]):
+        of = metric_name(words[-1:])
+        return f"{of}_std" if of is not None else None
     for i in range(len(words)):
         tail = [w.strip("'\"`").lower() for w in words[i:]]
         key = " ".join(tail)
@@ -554,6 +568,8 @@ def metric_name(words: tuple[str, ...]) -> str | None:
     if key.startswith(("lr-", "lr/")) or key.endswith(("/lr", "_lr")):
         return "learning_rate" if "base" not in key else None  # Lightning "lr-Adam"; mmengine base_lr kept out
     if EPISODE_COUNT.fullmatch(key) or EPISODE_LENGTH.fullmatch(key):
+        return key
+    if EPISODE_RETURN.fullmatch(key.rsplit("/", 1)[-1]):
         return key
     if any(w in key for w in _NOT_METRIC_WORDS) or key.startswith(_NOT_METRIC_PREFIXES):
         return None

@@ -198,11 +198,16 @@ EMPTY_WINDOW_WEIGHT = 0.2
 EMPTY_STEPS_SHOWN = 4
 
 
-@rule("OK005", "empty-episode-window", "healthy", (), speaks_without_loss=True)
+@rule("OK005", "episode-statistics-finite", "healthy", (), speaks_without_loss=True)
 def empty_episode_window(tl: Timeline) -> list[Finding]:
     """
     What it detects:
-        A reinforcement learner's episode statistic (the mean, max or min
+        Where no loss was read, a reinforcement learner's episode reward or
+        return statistic finite at every one of at least three steps
+        (ML-Agents' 'Step: N. Mean Reward: X. Std of Reward: Y.', RLlib's and
+        Tune's episode_reward_mean or episode_return_mean, Stable-Baselines'
+        ep_rew_mean), with nothing else logged non-finite. Or, beside a loss
+        or without one, an episode statistic (the mean, max or min
         reward or return of the episodes a window finished, or their mean
         length) that is NaN where the window held no finished episode: an
         episode count of 0 printed at the same point (RLlib's
@@ -216,7 +221,18 @@ def empty_episode_window(tl: Timeline) -> list[Finding]:
         or other series, no checkpoint, no other NumPy floating-point warning.
 
     Why it points to this cause:
-        A mean over an empty set is NaN by definition: the statistic had no
+        A policy whose weights went non-finite acts non-finite: its action
+        logits or means are NaN, so sampling them raises, or the environment
+        is stepped with NaN actions and errors or returns NaN rewards. The
+        episodes it still finishes return NaN. Finite returns from episodes
+        finished over several summaries (the first may precede any update) are
+        the run's state seen without its loss: no sign of divergence up to the
+        last of them, at the same modest confidence as the empty windows below
+        (the learner itself was not seen, and an environment whose reward does
+        not depend on the action's values can pay a broken policy finitely).
+        Their level says nothing of divergence: a reward that collapses is a
+        policy that got worse, not one gone non-finite.
+        For the empty windows: a mean over an empty set is NaN by definition: the statistic had no
         data (an environment that never returns done, a summary asked for
         before the first episode ends), which says nothing of the policy. A
         policy that diverged shows otherwise: its losses go NaN, its actions
@@ -227,7 +243,9 @@ def empty_episode_window(tl: Timeline) -> list[Finding]:
         but the learner itself was not seen.
 
     Evidence it reports:
-        The statistic, the points where it is NaN, the count or the warning
+        That no loss was logged, the reward statistic read instead, its number
+        of points, steps and first and last values. For empty windows: the
+        statistic, the points where it is NaN, the count or the warning
         that shows the window empty, and its finite points before and after.
 
     Fix to suggest:
@@ -236,9 +254,10 @@ def empty_episode_window(tl: Timeline) -> list[Finding]:
         over a longer window (ML-Agents' summary_freq, RLlib's smoothing over
         the last episodes) so that each one holds a finished episode.
     """
+    if not tl.empty_statistics:
+        return _finite_returns_finding(tl)
     if (
-        not tl.empty_statistics
-        or tl.diverged
+        tl.diverged
         or tl.nonfinite_elsewhere
         or tl.nonfinite_by_role
         or tl.validation_only is not None
@@ -270,5 +289,29 @@ def empty_episode_window(tl: Timeline) -> list[Finding]:
             weight=EMPTY_WINDOW_WEIGHT if tl.loss is None else CONTEXT,
             fix="Nothing diverged: make sure episodes end (the environment returns done, or set a horizon or max "
             "episode steps), or report the statistic over a window long enough to hold a finished episode.",
+        )
+    ]
+
+
+def _finite_returns_finding(tl: Timeline) -> list[Finding]:
+    """OK005 where no loss was read and the episode returns read instead stayed finite (Timeline.finite_returns)."""
+    if not tl.finite_returns or tl.loss is not None or tl.diverged or tl.validation_only is not None:
+        return []
+    # the mean reward or return speaks for the others (max, min) where it is among them
+    r = min(tl.finite_returns, key=lambda x: ("mean" not in x.tag.lower() and "avg" not in x.tag.lower(), -x.points))
+    others = sorted({x.tag for x in tl.finite_returns} - {r.tag})
+    also = f" ({', '.join(others[:EMPTY_STEPS_SHOWN])}{' and more' if len(others) > EMPTY_STEPS_SHOWN else ''} too)"
+    return [
+        Finding(
+            None,
+            f"No loss was logged; read instead: {r.tag} in {r.source}, finite at all {r.points} points it was "
+            f"printed (steps {r.first_step}..{r.last_step}), from {fmt_num(r.first)} to {fmt_num(r.last)}"
+            + (also if others else "")
+            + ". Episodes went on finishing with finite returns, which a policy gone non-finite does not give (its "
+            f"NaN actions make the environment fail or its returns NaN): no sign of divergence up to step "
+            f"{r.last_step}. The reward's level is no measure of divergence.",
+            step=r.last_step,
+            source=r.source,
+            weight=EMPTY_WINDOW_WEIGHT,
         )
     ]

@@ -41,6 +41,7 @@ from __future__ import annotations
 import bisect
 import fnmatch
 import functools
+import itertools
 import json
 import math
 import re
@@ -806,8 +807,37 @@ def _player_groups(line: str) -> str:
     return "".join([*out, line[at:]])
 
 
+# A metric printed as two readings, the epoch's running mean then the last batch's value: burn's dashboard
+# (burn-train NumericMetricState::update formats 'epoch {running} - batch {current}', a unit after each value where
+# the metric has one, and the CLI renderer writes '  - Train {name}: {formatted}' under '[Metrics]'). The epoch's
+# mean is the metric's value, as an 'avg loss' is; the batch's reading is dropped. Only after a name that names a
+# metric, with a reading a float prints (a point, an exponent, NaN or inf) and nothing after it on the line: 'Fit g:
+# epoch 3 - batch 12' and 'Loss: epoch 3 - batch 12 done' count, and keep their counters.
+_TWO_READINGS = re.compile(
+    rf"(?P<name>[A-Za-z][\w .-]{{0,40}}?):[ ]epoch[ ](?P<running>{_NUMBER_TEXT})(?:[ ][^\s\d-][^\s]{{0,7}})?"
+    rf"[ ]-[ ]batch[ ]{_NUMBER_TEXT}(?:[ ][^\s\d-][^\s]{{0,7}})?",
+    re.IGNORECASE,
+)
+
+
+def _running_readings(line: str) -> str:
+    """``line`` with each metric's two readings (:data:`_TWO_READINGS`) cut to the epoch's: 'Train Loss: 0.5'."""
+
+    def epoch_reading(m: re.Match[str]) -> str:
+        running = m.group("running")
+        if m.end() < len(line.rstrip()) or running.lstrip("+-").isdigit():
+            return m.group()  # a counter's number in prose, or more words after it
+        if metric_name(tuple(m.group("name").split())) is None:
+            return m.group()
+        return f"{m.group('name')}: {m.group('running')}"
+
+    return _TWO_READINGS.sub(epoch_reading, line)
+
+
 def scan_line(line: str) -> LineMetrics:
     """Names, values and counters of one cleaned log line."""
+    if ": epoch " in line and " - batch " in line:
+        line = _running_readings(line)
     if "[G" in line and "[D" in line:
         line = _player_groups(line)
     line_low = line.lower()
@@ -1117,6 +1147,12 @@ def scan_line(line: str) -> LineMetrics:
                 out.counters.append(("step", iv, None))
     if len(unnamed) >= MIN_LETTER_TERMS and not any("loss" in tag for tag, _ in out.pairs):
         out.pairs.extend(_gan_players(unnamed))
+    if not any(tag == "loss" for tag, _ in out.pairs) and ("lb" in line_low or "bound" in line_low):
+        # 'lower_bound' holds a metric's word by chance ('wer'), so it may be among the pairs read
+        named = [(tag, v) for tag, v in out.pairs if tag in _BOUND_NAMES]
+        bound = _variational_bound([*unnamed, *named], out, line_low)
+        if bound is not None:
+            out.pairs.append((BOUND_SERIES, bound))
     if plural is not None and not out.counters and out.pairs:
         out.counters.append(plural)
     if out.epoch is None and train_epoch is not None and any(c[0] == "bracket" for c in out.counters):
@@ -1133,6 +1169,47 @@ def scan_line(line: str) -> LineMetrics:
         out.pairs[eval_from:] = [(t if t == "epoch" else _staged("val", t), v) for t, v in out.pairs[eval_from:]]
         out.eval_context = False
     return out
+
+
+# A variational lower bound (ELBO) printed under its own name, one word: 'elbo', 'lower_bound', or 'lb' where the line
+# also prints its parts ('lb-labeled', 'lb_unlabeled'). The bound is maximised, but what a writer prints under its
+# name is either the bound or its negative: the auxiliary deep generative models' Theano code (larsmaaloee's ADGM/SDGM)
+# computes elbo = ((lb_l.mean() + lb_u.mean()) * n + weight_priors) / -n, hands it to T.grad and Adam, and prints it
+# as 'lb=%0.4f' with lb-labeled = -lb_l.mean() beside it: the negated bound, the loss it minimises. The name does not
+# settle the sign; the value does where the likelihood is of discrete data (binarised images, tokens), whose bound is
+# never above 0: a value below 0 is the bound (the loss is its negative), one above 0 the negated bound (the loss
+# itself). A bound of continuous data can be above 0 and is then misread as its own negative; the non-finite values
+# that mark a divergence read the same either way. Read only on a line of training (an epoch or step counter on it),
+# with its separator ('lb=', 'elbo:'), and with no upper bound beside it ('lb=0.1; ub=1.0' is a range; '150 lb' is
+# a weight).
+_BOUND_NAMES = frozenset({"elbo", "lower_bound", "lowerbound"})
+_BOUND_PART = re.compile(r"lb[-_][a-z]{1,24}")
+_BOUND_NAMED = re.compile(r"(?<![\w.-])(elbo|lower_?bound|lb)[ \t]{0,2}[=:]")
+_UPPER_BOUND = re.compile(r"(?<![\w.-])(?:ub|upper_?bound|upper)(?![\w.-])")
+BOUND_SERIES = "elbo"
+BOUND_BASIS = "the variational lower bound's magnitude, its negative when printed below 0 (no 'loss' printed)"
+
+
+def names_a_bound(text: str) -> bool:
+    """Whether ``text`` may print a variational bound by name (:data:`_BOUND_NAMED`): the readers' gate, as
+    :func:`names_a_metric` is for the other metrics."""
+    low = text.lower()
+    return ("lb" in low or "bound" in low) and _BOUND_NAMED.search(low) is not None
+
+
+def _variational_bound(values: list[tuple[str, float]], out: LineMetrics, line_low: str) -> float | None:
+    """The loss a line's printed variational bound stands for (:data:`_BOUND_NAMES`), among its one-word ``values``,
+    or None when it prints none or the line does not say unambiguously that the name is the bound."""
+    if not out.counters and out.epoch is None:
+        return None
+    names = [name.lower() for name, _ in values]
+    pick = next((i for i, name in enumerate(names) if name in _BOUND_NAMES), None)
+    if pick is None and "lb" in names and any(_BOUND_PART.fullmatch(name) for name in names):
+        pick = names.index("lb")
+    if pick is None or _BOUND_NAMED.search(line_low) is None or _UPPER_BOUND.search(line_low) is not None:
+        return None
+    value = values[pick][1]
+    return -value if value < 0 else value
 
 
 # darknet's training line opens with the iteration (the classifiers' with the epochs seen after it), then the loss
@@ -1416,6 +1493,8 @@ def main_loss_and_basis(
         if found:
             pick = min(found, key=lambda name: readings[name][1])
             return _renamed(pairs, pick), f"'{pick}' (no 'loss' printed)"
+    if BOUND_SERIES in names:
+        return _renamed(pairs, BOUND_SERIES), BOUND_BASIS
     per_optimizer = sorted(name for name in names if _PER_OPTIMIZER_TOTAL.fullmatch(name))
     if len(per_optimizer) >= MIN_SUMMED_TERMS and per_optimizer[0] == "loss_0" and len(names) > len(per_optimizer):
         # the terms are printed beside each optimizer's total: the first optimizer's is the model's (a GAN's generator)
@@ -1801,10 +1880,23 @@ MIN_COLUMNS = 2
 _PROGRESS_CELL = re.compile(r"\s{0,8}\[(?:-{4,16}|[ \t]{0,4}\d{1,3}%[ \t]{0,8})\]")
 
 
+# tf_cnn_benchmarks' throughput cell (benchmark_cnn.py get_perf_timing_str: 'images/sec: %.1f +/- %.1f (jitter = %.1f)',
+# or 'images/sec: %.1f' alone when scaled), printed between the step and the loss of its rows
+# ('%i\t%s\t%.*f' under 'Step\tImg/sec\ttotal_loss'): one cell, though it holds blanks. A paste that turned the tabs
+# into blanks leaves the row's cells set apart by blanks only, so the cell is closed up before such a row is split.
+_THROUGHPUT_CELL = re.compile(
+    rf"images/sec:[ ]{{0,4}}({_NUMBER_TEXT})(?:[ ]{{1,4}}\+/-[ ]{{1,4}}{_NUMBER_TEXT}"
+    rf"[ ]{{1,4}}\(jitter[ ]{{0,4}}=[ ]{{0,4}}{_NUMBER_TEXT}\))?",
+    re.IGNORECASE,
+)
+
+
 def split_columns(line: str) -> list[str]:
     """Fields of a table row: by ``|``, tabs, commas, or runs of blanks, whichever the line uses."""
     if line[:1] in " [" and (m := _PROGRESS_CELL.match(line)) is not None:
         line = line[m.end() :]
+    if "images/sec:" in line:
+        line = _THROUGHPUT_CELL.sub(r"images/sec:\1", line)
     s = line.strip().strip("|")
     for sep in ("|", "\t", ","):
         if sep in s:
@@ -1994,9 +2086,28 @@ def _two_word_names(cols: list[str]) -> list[str]:
 _WIDE_GAP = re.compile(r"[ ]{2,}")
 
 
+# A terminal or a paste shows a tab as blanks up to the next multiple of this many places
+TAB_STOP = 8
+
+
+def _tab_stop_names(line: str) -> list[str] | None:
+    """The names of a tab-separated header whose tabs were turned into blanks (tf_cnn_benchmarks' 'Step\tImg/sec\t
+    total_loss' pasted): every name starts at a tab stop and some gap is wider than one blank, so each blank-free
+    word is a name, even where only one blank was left before the next stop. None for any other line."""
+    words = list(_FIELD.finditer(line))
+    if len(words) < MIN_COLUMNS or any(m.start() % TAB_STOP for m in words):
+        return None
+    if not any(b.start() - a.end() > 1 for a, b in itertools.pairwise(words)):
+        return None
+    return [m.group() for m in words]
+
+
 def _spaced_names(line: str) -> list[str] | None:
     """The names of a header whose columns are set apart by runs of blanks and whose names hold single blanks, or
     None when the line is not so (no name of several words, or a paste that collapsed the blanks)."""
+    tabbed = _tab_stop_names(line)
+    if tabbed is not None:
+        return tabbed
     start = _PROGRESS_CELL.match(line)
     cells = [c for c in _WIDE_GAP.split(line[start.end() if start else 0 :].strip()) if c]
     if cells and cells[0][:1] == COMMENT_MARKER:  # '# step  rmse_val': the marker is no word of the first name

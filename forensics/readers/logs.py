@@ -132,6 +132,7 @@ from forensics.readers.logmetrics import (
     loss_statistics,
     main_loss_and_basis,
     main_loss_of,
+    names_a_bound,
     names_a_metric,
     names_an_evaluation,
     nan_note_columns,
@@ -1879,6 +1880,7 @@ class _LogParser:
                 or (("_train" in text or "_val" in text) and STAGE_LABEL.search(text))
                 or ("[" in text and _LIST_OPEN.search(text))
                 or "Pzx" in text
+                or names_a_bound(text)
             ):
                 bare = pct or _BARE_STEP_VALUE.fullmatch(text)
                 if bare:

@@ -833,7 +833,11 @@ def negative_cross_entropy(tl: Timeline) -> list[Finding]:
         FROZEN_POINTS points: the net sat at its output's clip, where the
         gradient is gone, and went no further. Left possible: a loss
         negative by design under a plain name beside a classification score
-        (a Poisson loss on counts, a boundary loss on distance maps), rare.
+        (a Poisson loss on counts, a boundary loss on distance maps, a
+        mutual-information clustering loss such as IIC's, near -ln K, a
+        multi-task sum with learned uncertainty weights); the record alone
+        does not tell those from the fault (the real cases are one point at
+        -8, and a record flat at BCE's clamp), so this reading stays.
 
     Evidence it reports:
         The series, what says it is a cross-entropy (its name, or the score

@@ -35,7 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from forensics.records import LogEvent
-from forensics.rules.messages import meaning
+from forensics.rules.messages import exception_family, meaning
 from forensics.timeline import Timeline
 
 ENDINGS = ("finished", "crashed", "stopped", "killed", "unknown")
@@ -132,7 +132,7 @@ def _crash_meaning(e: LogEvent, kinds: set[str] | frozenset[str] = frozenset()) 
     m = meaning(e)
     if m is not None:
         return m.detail or m.cause
-    return None
+    return exception_family(e)
 
 
 def _fatal_event(tl: Timeline) -> tuple[str, LogEvent] | None:

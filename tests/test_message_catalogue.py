@@ -1154,3 +1154,33 @@ def test_a_progress_bar_before_a_traceback_is_no_prefix_of_its_frames():
     _, events, *_ = parse_log_text(text)
     (event,) = [e for e in events if e.kind == "write_failed"]
     assert event.traceback[-1] == "OSError: [Errno 28] No space left on device"
+
+
+@pytest.mark.parametrize(
+    ("exception", "meaning"),
+    [
+        ("FileNotFoundError: [Errno 2] No such file or directory: 'runs/x/metrics.csv'", "environment_error"),
+        ("PermissionError: [Errno 13] Permission denied: '/ckpt/last.pt'", "environment_error"),
+        (
+            "requests.exceptions.ConnectionError: HTTPSConnectionPool(host='huggingface.co', port=443)",
+            "environment_error",
+        ),
+        ("BrokenPipeError: [Errno 32] Broken pipe", "environment_error"),
+        ("ModuleNotFoundError: No module named 'apex'", "code_error"),
+        ("AttributeError: 'NoneType' object has no attribute 'shape'", "code_error"),
+        ("TypeError: linear(): argument 'input' (position 1) must be Tensor, not list", "code_error"),
+        # value errors may be a NaN's doing; a lookup may be the data's: no meaning from the type
+        ("ValueError: cannot convert float NaN to integer", None),
+        ("RuntimeError: probability tensor contains either `inf`, `nan` or element < 0", None),
+        ("KeyError: 'image_id'", None),
+        ("IndexError: list index out of range", None),
+        # a catalogued message inside an OSError keeps its own meaning
+        ("OSError: [Errno 28] No space left on device", "disk_full"),
+    ],
+)
+def test_an_exception_s_type_gives_its_crash_a_meaning_only_where_no_value_could_cause_it(tmp_path, exception, meaning):
+    trace = 'Traceback (most recent call last):\n  File "train.py", line 88, in <module>\n    main()\n'
+    report = _analyze(tmp_path, LOSS_LINES + trace + exception + "\n")
+    assert report.ending.ended == "crashed"
+    assert report.ending.crash.meaning == meaning
+    assert (report.verdict.cause == "healthy") == (meaning in ("environment_error", "code_error", "disk_full"))

@@ -430,6 +430,71 @@ def cuda_fault(tl: Timeline) -> list[Finding]:
     )
 
 
+# An exception of the operating system or of the program's structure speaks for "not a divergence" as
+# weakly as out of memory does: the curve says more.
+OS_OR_CODE_ERROR_WEIGHT = OOM_WEIGHT
+_OS_OR_CODE_WORDS = {
+    "environment_error": "an error of the operating system (a file, a socket or a device refused an operation)",
+    "code_error": "an error in the program's code (a name, an attribute, an import or an argument's type)",
+}
+
+
+@rule(
+    "LOG009",
+    "os-or-code-error-is-not-divergence",
+    "healthy",
+    (),
+    needs=("job_log",),
+    healthy_note="The job did stop, but on an error of its environment or its code, not a divergence.",
+)
+def os_or_code_error(tl: Timeline) -> list[Finding]:
+    """
+    What it detects:
+        A job that died of an exception whose type the catalogue does not
+        know by its message but whose type alone says what failed: the
+        operating system's (OSError and its kin: FileNotFoundError,
+        PermissionError, ConnectionError, BrokenPipeError, TimeoutError...)
+        or the program's structure (ImportError, NameError, AttributeError,
+        TypeError, SyntaxError...), in a run whose loss never went
+        non-finite.
+
+    Why it points to this cause:
+        NaN and Inf are floats of the right type: a diverging run raises
+        value errors (a NaN turned into an index, a probability that is not
+        one), never an error of a file, a socket or a device, nor one of a
+        name, an attribute or an argument's type. The job died, but not of
+        its training numbers; calling it inconclusive would send the engineer
+        looking for a divergence there is no sign of.
+
+    Evidence it reports:
+        The exception line and the step before it.
+
+    Fix to suggest:
+        For the operating system's: the path, its permissions and free
+        space, the network; for the code's: the traceback's last frame. The
+        last checkpoint before it is a good one to resume from.
+    """
+    if tl.diverged or not tl.died_with_exception:
+        return []
+    from forensics.ending import ending_of  # the ending reads the rules' message families: imported when run
+
+    crash = ending_of(tl).crash
+    if crash is None or crash.meaning not in _OS_OR_CODE_WORDS:
+        return []
+    return [
+        Finding(
+            None,
+            f"{crash.source}: the job died of {crash.exception[:160]}, {_OS_OR_CODE_WORDS[crash.meaning]}; "
+            "this is not a divergence.",
+            weight=OS_OR_CODE_ERROR_WEIGHT,
+            step=crash.step,
+            source=crash.source,
+            fix="For an error of the operating system check the path, its permissions, the free space and the "
+            "network; for one of the code, its traceback's last frame. Resume from the last checkpoint before it.",
+        )
+    ]
+
+
 # Skipped steps of a dynamic loss scaler are how fp16 training works: they speak for a
 # healthy run as weakly as recovered spikes do.
 SCALER_SKIPS_WEIGHT = 0.2

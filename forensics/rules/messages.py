@@ -347,6 +347,55 @@ def _negative_box(event: LogEvent) -> Meaning | None:
     return None
 
 
+# Exceptions whose type alone says the job died of something no training value could cause. NaN and Inf
+# are floats of the right type: they make a value error, never an error of the operating system (a file, a
+# socket, a device refused an operation) nor one of the program's structure (a name, an attribute, an
+# import, an argument's type). The meaning is the type's; a catalogued message in the exception wins.
+OS_ERRORS = frozenset(
+    {
+        "OSError",
+        "IOError",
+        "EnvironmentError",
+        "FileNotFoundError",
+        "FileExistsError",
+        "PermissionError",
+        "IsADirectoryError",
+        "NotADirectoryError",
+        "ConnectionError",
+        "ConnectionResetError",
+        "ConnectionRefusedError",
+        "ConnectionAbortedError",
+        "BrokenPipeError",
+        "TimeoutError",
+        "BlockingIOError",
+        "ChildProcessError",
+        "ProcessLookupError",
+    }
+)
+CODE_ERRORS = frozenset(
+    {
+        "ImportError",
+        "ModuleNotFoundError",
+        "SyntaxError",
+        "IndentationError",
+        "NameError",
+        "UnboundLocalError",
+        "AttributeError",
+        "TypeError",
+        "NotImplementedError",
+    }
+)
+
+
+def exception_family(event: LogEvent) -> str | None:
+    """``environment_error`` or ``code_error`` for an exception whose type says so (OS_ERRORS, CODE_ERRORS),
+    else None."""
+    if event.kind != "exception":
+        return None
+    kind = event.values.get("type")
+    return "environment_error" if kind in OS_ERRORS else "code_error" if kind in CODE_ERRORS else None
+
+
 def meaning(event: LogEvent) -> Meaning | None:
     """What ``event`` stands for, or None when it is not evidence for a cause on its own."""
     if event.kind == "numpy_fp_warning":

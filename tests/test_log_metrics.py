@@ -417,10 +417,10 @@ def test_loss_terms_without_a_total_sum_to_the_loss_and_a_discriminator_is_left_
     nan = dict(logmetrics.main_loss_of(scan_line("loss_cls: nan, loss_bbox: 0.3").pairs))["loss"]
     assert math.isnan(nan)  # a non-finite term makes the loss non-finite
     # look-alikes: a main loss printed is kept; a line with a validation loss is not summed; l1/l2
-    # are no loss terms
+    # are no 'l_' loss terms of BasicSR's naming, but criteria (EDSR's '[L1: 5.96]', tests/test_log_formats_round15.py)
     assert dict(logmetrics.main_loss_of(scan_line("loss: 2.0, loss_cls: 1.5, loss_bbox: 0.5").pairs))["loss"] == 2.0
     assert "loss" not in dict(logmetrics.main_loss_of(scan_line("kd_loss 1 ce_loss 2 val_loss 3").pairs))
-    assert metric_name(("l1",)) is None and metric_name(("l_pix",)) == "l_pix"
+    assert not logmetrics._LOSS_TERM.fullmatch("l1") and metric_name(("l_pix",)) == "l_pix"
     s = read_job_log(TOOLKITS / "basicsr_1.log", Source("basicsr_1.log", Kind.JOB_LOG, size=1)).scalars
     assert s["learning_rate"].values.tolist()[0] == 1e-4
     first = {t: float(s[t].values[0]) for t in ("loss", "l_g_pix", "l_g_percep", "l_g_gan")}

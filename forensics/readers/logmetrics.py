@@ -358,7 +358,7 @@ _NOT_METRIC_PREFIXES = ("num_", "n_", "max_", "min_", "lr_", "init_", "warmup_")
 # "loss_scale", "loss_weight": a setting of a loss, never the loss ("Attempted loss scale: 65536")
 _LOSS_SETTING_WORDS = ("scale", "weight", "coef", "factor")
 # "l_pix", "l_g_gan", "l_d_real": a loss term by the short prefix (BasicSR and the mmsr/ESRGAN
-# family name every term so); "l1", "l2" have no underscore and are no loss term
+# family name every term so); "l1", "l2" have no underscore and are no loss term (they are criteria, below)
 _LOSS_TERM = re.compile(r"l_[a-z][a-z0-9_]{0,40}")
 # faster-rcnn.pytorch (trainval_net.py, and the many detectors forked from it) prints its four head terms bare,
 # on the line under its loss: "rpn_cls: %.4f, rpn_box: %.4f, rcnn_cls: %.4f, rcnn_box %.4f"; each is read as the
@@ -378,14 +378,22 @@ _LOSS_HEADINGS = frozenset({"loss", "losses", "loss:", "losses:"})
 _OBJECTIVE_CORES = ("loss", "objective", "cost", "rd")
 # Names of training criteria, a loss term even without the word "loss": cross-entropy (OpenNMT's
 # "xent", GluonCV's "CrossEntropy"), NLL, and the robust regression losses nobody reports as an
-# evaluation (GluonCV's "SmoothL1", Huber, focal); not MSE, MAE, IoU or Dice, which are metrics as often
+# evaluation (GluonCV's "SmoothL1", Huber, focal), and the L1, L2 and Charbonnier penalties that image restoration
+# trains with and names its loss by (EDSR and the super-resolution trainers forked from it print each term under its
+# criterion's name, '[L1: 5.9633]'); not MSE, MAE, IoU or Dice, which are metrics as often
 _CRITERIA = frozenset(
-    {"xent", "cross_entropy", "crossentropy", "ce", "bce", "nll", "nll_loss", "smoothl1", "smooth_l1", "huber", "focal"}
+    {
+        *("xent", "cross_entropy", "crossentropy", "ce", "bce", "nll", "nll_loss"),
+        *("smoothl1", "smooth_l1", "huber", "focal", "l1", "l2", "charbonnier"),
+    }
 )
+# the criteria that also name a regulariser's strength ('l2: 1e-4' in a settings dump): read on a line of training only
+_PENALTY_CRITERIA = frozenset({"l1", "l2", "charbonnier"})
 # a criterion may be the only name on its line (MXNet 0.x's Speedometer logs one metric a line, 'Epoch[0] Batch [20]
 # \tSpeed: 20.25 samples/sec\tTrain-SmoothL1=23.4'): the line hints at a metric by the criterion's name ('ce' is too
-# short to tell anything, and 'xent', 'nll' and 'cross_entropy' hold a metric word already)
-_CRITERIA_HINTS = ("smoothl1", "smooth_l1", "huber", "focal", "bce")
+# short to tell anything, and 'xent', 'nll' and 'cross_entropy' hold a metric word already); 'l1' and 'l2' only
+# as a name before its value, for the two characters are in too many words ('model1', 'pool2')
+_CRITERIA_HINTS = ("smoothl1", "smooth_l1", "huber", "focal", "bce", "l1:", "l1=", "l2:", "l2=", "charbonnier")
 # a bare total ("total", "sum") is the loss only beside at least this many terms it totals
 MIN_SUMMED_TERMS = 2
 # with no loss, objective or term: Lua Torch's criterion output, then a perplexity (exp of a loss)
@@ -1163,6 +1171,9 @@ def scan_line(line: str) -> LineMetrics:
     out.error_is_loss = bool(errors) and _error_is_loss(out, errors)
     if lists and not out.counters and out.epoch is None:
         _history_curves(out, lists)
+    if not out.counters and out.epoch is None and any(tag in _PENALTY_CRITERIA for tag, _ in out.pairs):
+        # 'l2: 0.0001' with no step or epoch on its line is a regulariser's strength in a settings dump
+        out.pairs = [(tag, v) for tag, v in out.pairs if tag not in _PENALTY_CRITERIA]
     if out.eval_context and eval_from:
         # the stage word came after metrics of its own: those before it are the training's, those
         # after it the evaluation's (one line printing both under the same names)

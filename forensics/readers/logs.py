@@ -3036,6 +3036,8 @@ NOT_LOG_EXTENSIONS = frozenset(
 _SNIFF_WORDS = re.compile(
     rb"loss|lr|learning|norm|acc|ppl|perplex|cost|xent|entropy|objective|traceback|error|nan|overflow"
     rb"|memory|oom|nccl|step|iter|epoch|train"
+    # the criteria a loss is printed under without a metric word (logmetrics._CRITERIA_HINTS): '[L1: 5.96]'
+    rb"|l[12][:=]|charbonnier|huber|focal|bce"
 )
 
 

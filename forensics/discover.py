@@ -315,6 +315,8 @@ def discover(path: str | os.PathLike[str], *, follow_links: bool = False) -> Inv
             kind = Kind.MLFLOW_DB
         if kind is None and _sniff_log(inv, root):
             kind = Kind.JOB_LOG  # named by the user: judged by its content whatever its extension
+        if kind is None and root.stat().st_size > 0 and _thorough_look(root):
+            kind = Kind.JOB_LOG  # the second look (SECOND_LOOK_FILES)
         if kind is None:
             raise UsageError(f"{path}: not a run directory nor a file of a known kind")
         target = root.resolve()  # named by the user: a symlink is followed
@@ -326,6 +328,7 @@ def discover(path: str | os.PathLike[str], *, follow_links: bool = False) -> Inv
         raise UsageError(f"{path}: not a directory")
 
     inv = Inventory(root=root.resolve())
+    second: list[WalkedFile] = []  # text files the quick look did not take for logs (SECOND_LOOK_FILES)
     for file in walk(inv.root, follow_links=follow_links, problems=inv.problems):
         kind = classify(file.name)
         if kind is None and file.directory.name == "metrics" and _is_mlflow_metric(file.path, file.size):
@@ -346,12 +349,17 @@ def discover(path: str | os.PathLike[str], *, follow_links: bool = False) -> Inv
             kind = Kind.JOB_LOG
         if kind is None:
             inv.ignored += 1
+            if file.size > 0 and len(second) < SECOND_LOOK_FILES:
+                second.append(file)
             continue
         try:
             _add(inv, file.path, file.rel, kind, file.size)
         except (RecursionError, MemoryError, ValueError, OSError) as e:
             # a file whose first bytes break a sniffer is still listed: its reader says why
             inv.problems.append(f"{file.rel}: could not be classified ({type(e).__name__})")
+    if not inv.files and second:
+        _second_look(inv, second)
+        inv.ignored -= len(inv.files)  # counted as ignored by the quick look
     _group_shards(inv)
     return inv
 
@@ -513,6 +521,31 @@ def _judge_by_content(name: str, size: int) -> bool:
     if ext in _MARKDOWN_EXT and not _MARKDOWN_LOG_NAMES.search(stem):
         return False
     return size > 0 and ext not in NOT_LOG_EXTENSIONS and not _PROJECT_DOCS.match(name)
+
+
+# Where discovery found nothing at all, the text files it judged not to be logs get a second look, every line of their
+# head parsed (readers.logs.looks_like_log's thorough mode): a log whose lines name their loss in no word the quick look
+# knows ('[800/8000]\t[L1: 5.9633]', EDSR's) is read rather than the run called empty. Markdown of any name is looked
+# at then too (a test's snapshot of a fit's messages), never a project's own documents. At most this many files, the
+# first the walk met: the thorough look parses each line, a few times the quick look's cost.
+SECOND_LOOK_FILES = 20
+
+
+def _second_look(inv: Inventory, candidates: list[WalkedFile]) -> None:
+    """Add to an inventory that found nothing the candidates a thorough look takes for logs."""
+    from forensics.readers.logs import NOT_LOG_EXTENSIONS
+
+    for file in candidates[:SECOND_LOOK_FILES]:
+        if os.path.splitext(file.name.lower())[1] in NOT_LOG_EXTENSIONS or _PROJECT_DOCS.match(file.name):
+            continue
+        if _thorough_look(file.path):
+            _add(inv, file.path, file.rel, Kind.JOB_LOG, file.size)
+
+
+def _thorough_look(path: Path) -> bool:
+    from forensics.readers.logs import looks_like_log
+
+    return looks_like_log(path, thorough=True)
 
 
 def _sniff_log(inv: Inventory, path: Path) -> bool:

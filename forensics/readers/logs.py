@@ -3041,11 +3041,13 @@ _SNIFF_WORDS = re.compile(
 )
 
 
-def looks_like_log(path: Path) -> bool:
+def looks_like_log(path: Path, *, thorough: bool = False) -> bool:
     """Is this file, whatever its name, a training log? Judged on its first SNIFF_BYTES.
 
     Text (no NUL bytes, or UTF-16 with its BOM) holding either two lines that print
     a metric the rules read, or a framework message or traceback with a known meaning.
+    Only lines holding a word of :data:`_SNIFF_WORDS` are parsed, for speed over many files, unless
+    ``thorough``: every line is (discovery's second look, where nothing else was found).
     """
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO swapped in must not block discovery
@@ -3064,7 +3066,7 @@ def looks_like_log(path: Path) -> bool:
     if not head or head.count(0) > BINARY_NUL_FRACTION * len(head):
         return False
     parser = _LogParser(path.name, path.name, hold_leads=False)
-    if not parser.layouts and not _SNIFF_WORDS.search(head.lower()):
+    if not thorough and not parser.layouts and not _SNIFF_WORDS.search(head.lower()):
         return False  # no metric name nor message anywhere in the head: not worth parsing
     whole = len(head) < SNIFF_BYTES  # the file ended inside the head: its last line is whole too
     metric_lines = lines = 0
@@ -3073,7 +3075,8 @@ def looks_like_log(path: Path) -> bool:
             break  # the cut at SNIFF_BYTES: a partial line
         lines += bool(seg.raw.strip())
         if (
-            parser.columns is None
+            not thorough
+            and parser.columns is None
             and parser.box is None
             and not parser.layouts
             and not _SNIFF_WORDS.search(seg.raw.lower())
@@ -3093,5 +3096,8 @@ def looks_like_log(path: Path) -> bool:
     before = parser.metric_lines
     parser._flush_record()  # a record printed over the file's last lines
     metric_lines += parser.metric_lines - before
-    short_log = whole and 0 < metric_lines == lines and any(tag in _LOSS_TAGS for tag, _, _ in parser.series)
-    return bool(parser.hf_points) or short_log
+    loss_read = any(tag in _LOSS_TAGS for tag, _, _ in parser.series)
+    short_log = whole and 0 < metric_lines == lines and loss_read
+    # the second look, where nothing else was found: one line that reads as the training loss will do (a snapshot of
+    # a fit's messages: 'Loss is NaN at epoch 10. Training is stopped.' among the model's printout)
+    return bool(parser.hf_points) or short_log or (thorough and loss_read)

@@ -61,3 +61,46 @@ def test_a_real_loss_beside_an_l1_term_stays_the_loss():
     text = "".join(f"step {i} loss: {1.0 / i:.4f} l1: {0.5 / i:.4f}\n" for i in range(1, 5))
     assert [v for _, v in _points(_read(text), "loss")] == [1.0, 0.5, 0.3333, 0.25]
 
+
+# ---------------------------------------------------------------- printed arrays (heldout15's Flux model-zoo log)
+
+
+def _analyze_text(tmp_path, text):
+    import forensics
+
+    (tmp_path / "train.log").write_text(text)
+    return forensics.analyze(tmp_path)
+
+
+def test_a_printed_array_of_nan_outputs_is_the_runs_numbers_going_non_finite(tmp_path):
+    # Julia's display of a 2x10 matrix (Base.print_matrix: the summary line, then each row's values blank-separated),
+    # as the Flux model zoo's transfer-learning tutorial printed its model's outputs once per epoch
+    rows = ["NaN  " * 9 + "NaN"] * 2
+    text = "[ Info: Epoch 1\n[ Info: Epoch 2\n2×10 CuArrays.CuArray{Float32,2,Nothing}:\n" + "\n".join(rows) + "\n"
+    report = _analyze_text(tmp_path, text)
+    assert report.diverged and "printed array" in report.verdict.summary
+
+
+def test_pytorchs_tensor_repr_of_nan_is_read_the_same(tmp_path):
+    # torch.Tensor.__repr__: 'tensor([[v, v, v],' then the other rows, then the keyword arguments
+    text = (
+        "tensor([[nan, nan, nan],\n        [nan, nan, nan]], device='cuda:0', grad_fn=<AddmmBackward0>)\n"
+        "tensor([[nan, nan, nan],\n        [nan, nan, nan]], device='cuda:0', grad_fn=<AddmmBackward0>)\n"
+    )
+    assert _analyze_text(tmp_path, text).diverged
+
+
+def test_arrays_that_print_finite_values_again_say_nothing(tmp_path):
+    text = "tensor([nan, nan, nan])\ntensor([0.1000, 0.2000, 0.3000])\ntensor([0.1000, 0.2500, 0.3000])\n"
+    report = _analyze_text(tmp_path, text)
+    assert not report.diverged and report.verdict.cause == "inconclusive"  # no loss, and nothing stayed non-finite
+    text = "model loaded\n" + text + "Traceback (most recent call last):\n" + '  File "t.py", line 1\nKeyError: 3\n'
+    assert not _analyze_text(tmp_path, text).diverged
+
+
+def test_a_short_row_or_a_loss_read_leaves_the_verdict_to_the_loss(tmp_path):
+    from forensics.readers.logs import array_row
+
+    assert array_row("nan nan") is None and array_row("AP per class: nan nan nan nan") is None
+    text = "".join(f"step {i} loss {1.0 / i:.3f}\n" for i in range(1, 8)) + "[nan, nan, nan, nan]\n"
+    assert not _analyze_text(tmp_path, text).diverged

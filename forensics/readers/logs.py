@@ -1802,6 +1802,15 @@ class _LogParser:
             self._flush_record()
         if _is_settings_dump(text):
             return  # "config: {...}", "Namespace(lr=0.1, ...)": hyperparameters, not metrics
+        if self.columns is None and (values := array_row(text)) is not None and not math.isfinite(min(values)):
+            # a printed array holding a non-finite value: its width is its shape (MIN_ARRAY_VALUES)
+            self._unnamed_row(list(values), None, "step", line, f"array{len(values)}", text)
+        elif (
+            self.nonfinite_row is not None
+            and self.nonfinite_row[3].startswith("array")
+            and (values := array_row(text)) is not None
+        ):
+            self._unnamed_row(list(values), None, "step", line, f"array{len(values)}", text)
         if "net output #" in text and self._caffe_output(text, line):
             return
         if "Speed: " in text and "Batch [" in text:
@@ -2471,12 +2480,18 @@ class _LogParser:
         if self.nonfinite_row is None or self.hf_points or any(t in ("loss", "val_loss") for t, _, _ in self.series):
             return
         line, step, unit, shape, columns, row = self.nonfinite_row
-        if not shape.startswith("split") and (
+        if not shape.startswith(("split", "array")) and (
             self.unnamed_rows.get(shape, 0) < MIN_BARE_POINTS or shape in self.unnamed_unordered
         ):
             return
         where = f" at {unit} {step}" if step is not None else ""
-        what = "values named only by their split" if shape.startswith("split") else "unnamed values"
+        what = (
+            "values named only by their split"
+            if shape.startswith("split")
+            else "values of a printed array"
+            if shape.startswith("array")
+            else "unnamed values"
+        )
         self.events.append(
             _EventBuilder(
                 kind="nonfinite_values",
@@ -2754,6 +2769,42 @@ _CELL_SPLIT = re.compile(r"[,\s]+(?:(?:valid|validation|val|eval|test)[ \t]+)?",
 # with nothing to measure, as an evaluation on unlabelled rows prints; every value at once is the model's numbers)
 MIN_NONFINITE_ROW_VALUES = 2
 MAX_ROW_QUOTE = 200  # what the report quotes of such a row
+# A printed array: NumPy's and PyTorch's repr ('tensor([[nan, nan, nan],', then its other rows, then ', device=...,
+# grad_fn=<...>)'), Julia's and R's matrix display ('NaN  NaN  NaN  NaN', under '2×10 Array{Float32,2}:'), a bare
+# row of numbers. A job prints one to look at a model's outputs, weights or gradients, which go non-finite all at
+# once when the weights do. Read as such a row is (_unnamed_row) when it holds at least this many values on one
+# line, or this many less one inside its wrapper's call (the wrapper names it an array): fewer are a metric's
+# handful of per-class values as often (an AP of NaN for each class the split lacks). Lines longer than the cap
+# are not split into tokens.
+MIN_ARRAY_VALUES = 4
+MAX_ARRAY_LINE = 20_000
+_ARRAY_SPLIT = re.compile(r"[\s,;\[\]()]+")
+_ARRAY_WRAPPERS = frozenset({"tensor", "array", "np.array", "numpy.array", "torch.tensor", "tf.tensor"})
+
+
+def array_row(text: str) -> list[float] | None:
+    """The values of a line that is a printed array's row (MIN_ARRAY_VALUES), or None; its wrapper's keyword
+    arguments (device=, dtype=, grad_fn=, requires_grad=) are no values."""
+    low = text.lower()
+    if len(text) > MAX_ARRAY_LINE or ("nan" not in low and "inf" not in low and not any(map(str.isdigit, text))):
+        return None
+    tokens = [tok for tok in _ARRAY_SPLIT.split(text) if tok]
+    wrapped = bool(tokens) and tokens[0].lower() in _ARRAY_WRAPPERS
+    if wrapped:
+        tokens = tokens[1:]
+    while tokens and ("=" in tokens[-1] or tokens[-1].startswith(("<", "'", '"')) or tokens[-1].endswith(">")):
+        tokens.pop()  # the repr's keyword arguments, at its end: "device='cuda:0'", "grad_fn=<AddmmBackward0>"
+    values = []
+    for tok in tokens:
+        v = nonfinite_value(tok)
+        if v is None:
+            v = _num(tok)
+        if v is None:
+            return None
+        values.append(v)
+    return values if len(values) >= MIN_ARRAY_VALUES - wrapped else None
+
+
 _STAMP_LEAD = frozenset(" \t0123456789")
 # The same with the step's percent of the run and the time elapsed beside it, then one unnamed value (the
 # PyTorch tutorials' print loops, copied widely: the char-RNN classifier's '%d %d%% (%s) %.4f %s / %s %s'

@@ -526,8 +526,9 @@ def _judge_by_content(name: str, size: int) -> bool:
 # Where discovery found nothing at all, the text files it judged not to be logs get a second look, every line of their
 # head parsed (readers.logs.looks_like_log's thorough mode): a log whose lines name their loss in no word the quick look
 # knows ('[800/8000]\t[L1: 5.9633]', EDSR's) is read rather than the run called empty. Markdown of any name is looked
-# at then too (a test's snapshot of a fit's messages), never a project's own documents. At most this many files, the
-# first the walk met: the thorough look parses each line, a few times the quick look's cost.
+# at then too (a test's snapshot of a fit's messages), and a project's own documents where they hold a log's lines (a
+# README that quotes the run it fixed). At most this many files, the first the walk met: the thorough look parses each
+# line, a few times the quick look's cost.
 SECOND_LOOK_FILES = 20
 
 
@@ -536,16 +537,18 @@ def _second_look(inv: Inventory, candidates: list[WalkedFile]) -> None:
     from forensics.readers.logs import NOT_LOG_EXTENSIONS
 
     for file in candidates[:SECOND_LOOK_FILES]:
-        if os.path.splitext(file.name.lower())[1] in NOT_LOG_EXTENSIONS or _PROJECT_DOCS.match(file.name):
+        if os.path.splitext(file.name.lower())[1] in NOT_LOG_EXTENSIONS:
             continue
-        if _thorough_look(file.path):
+        # a project's README may quote a log (a repository's notes on a run it fixed), but a line or two of
+        # prose naming a loss is no log: it must hold a log's lines, as the quick look asks
+        if _thorough_look(file.path, one_line=not _PROJECT_DOCS.match(file.name)):
             _add(inv, file.path, file.rel, Kind.JOB_LOG, file.size)
 
 
-def _thorough_look(path: Path) -> bool:
+def _thorough_look(path: Path, *, one_line: bool = True) -> bool:
     from forensics.readers.logs import looks_like_log
 
-    return looks_like_log(path, thorough=True)
+    return looks_like_log(path, thorough=True, one_line=one_line)
 
 
 def _sniff_log(inv: Inventory, path: Path) -> bool:

@@ -45,11 +45,23 @@ def test_a_snapshot_of_a_fits_messages_in_markdown_is_read(tmp_path):
     assert report.diverged
 
 
-def test_prose_and_project_documents_are_still_no_run(tmp_path):
+def test_prose_and_a_readme_quoting_a_loss_are_still_no_run(tmp_path):
     (tmp_path / "notes.txt").write_text("we tried a learning rate of 0.1 and then 0.01\nthe loss looked fine\n")
-    (tmp_path / "README.md").write_text("nll: 2.3\nnll: 2.2\nnll: nan\n")
+    (tmp_path / "README.md").write_text("# Our model\n\nWith the default settings the loss is nan after a while.\n")
     with pytest.raises(UsageError):
         forensics.analyze(tmp_path)
+
+
+def test_a_readme_quoting_the_log_of_a_run_is_read(tmp_path):
+    # a repository's README that pastes the mmdetection log of the run it went on to fix
+    rows = [
+        f"2021-01-25 19:25:{i:02d},220 - mmdet - INFO - Epoch [1][{50 * i}/5455]\tlr: {1e-4 * i:.3e}, "
+        f"loss_rpn_cls: 0.1925, loss_rpn_bbox: 0.0304, loss: {'nan' if i > 4 else f'{1.5 - 0.1 * i:.4f}'}"
+        for i in range(1, 7)
+    ]
+    (tmp_path / "README.md").write_text("# Notes\n\n" + "\n".join(rows) + "\n\nThe labels were mapped wrong.\n")
+    report = forensics.analyze(tmp_path)
+    assert report.diverged and report.first_nonfinite_step == 250
 
 
 def test_no_second_look_where_the_quick_look_found_an_artifact(tmp_path):

@@ -3092,13 +3092,14 @@ _SNIFF_WORDS = re.compile(
 )
 
 
-def looks_like_log(path: Path, *, thorough: bool = False) -> bool:
+def looks_like_log(path: Path, *, thorough: bool = False, one_line: bool = True) -> bool:
     """Is this file, whatever its name, a training log? Judged on its first SNIFF_BYTES.
 
     Text (no NUL bytes, or UTF-16 with its BOM) holding either two lines that print
     a metric the rules read, or a framework message or traceback with a known meaning.
     Only lines holding a word of :data:`_SNIFF_WORDS` are parsed, for speed over many files, unless
-    ``thorough``: every line is (discovery's second look, where nothing else was found).
+    ``thorough``: every line is (discovery's second look, where nothing else was found), and one line that reads as
+    the training loss will do, unless not ``one_line`` (a project's README quoting a loss in its prose).
     """
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO swapped in must not block discovery
@@ -3151,4 +3152,4 @@ def looks_like_log(path: Path, *, thorough: bool = False) -> bool:
     short_log = whole and 0 < metric_lines == lines and loss_read
     # the second look, where nothing else was found: one line that reads as the training loss will do (a snapshot of
     # a fit's messages: 'Loss is NaN at epoch 10. Training is stopped.' among the model's printout)
-    return bool(parser.hf_points) or short_log or (thorough and loss_read)
+    return bool(parser.hf_points) or short_log or (thorough and one_line and loss_read)

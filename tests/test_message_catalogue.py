@@ -714,6 +714,26 @@ PRINTED: list[tuple[str, str, str, dict]] = [
         "nan_loss",
         {},
     ),
+    (
+        "PyTorch c10 CUDA check (C10_CUDA_CHECK) of cudaErrorECCUncorrectable",
+        "RuntimeError: CUDA error: uncorrectable ECC error encountered",
+        "cuda_fault",
+        {"what": "uncorrectable ECC error encountered"},
+    ),
+    (
+        "Thrust's failed to synchronize, with the CUDA runtime's error name and string (PyTorch 1.x reductions)",
+        "RuntimeError: transform: failed to synchronize: cudaErrorECCUncorrectable: uncorrectable ECC error "
+        "encountered",
+        "cuda_fault",
+        {"what": "ECCUncorrectable"},
+    ),
+    (
+        "TensorFlow / XLA stream executor (the driver API's error name)",
+        "E external/xla/xla/stream_executor/cuda/cuda_driver.cc:1202] failed to synchronize the stop event: "
+        "CUDA_ERROR_ECC_UNCORRECTABLE: uncorrectable ECC error encountered",
+        "cuda_fault",
+        {"what": "ecc_uncorrectable"},
+    ),
 ]
 
 
@@ -1092,6 +1112,15 @@ CUDA_HINT = (
             'File "train.py", line 183, in do_train',
             "loss_g.backward()",
             "RuntimeError: CUDA error: an illegal memory access was encountered\n" + CUDA_HINT.rstrip("\n"),
+            "cuda_fault",
+            "LOG008",
+        ),
+        # a GPU's memory failed under the job (Megatron-DeepSpeed's train_batch, then Thrust's synchronize)
+        (
+            'File "megatron/training.py", line 780, in train_step',
+            "loss = model[0].train_batch(data_iter=data_iterator)",
+            "RuntimeError: transform: failed to synchronize: cudaErrorECCUncorrectable: uncorrectable ECC error "
+            "encountered",
             "cuda_fault",
             "LOG008",
         ),

@@ -1456,12 +1456,15 @@ CATALOGUE: tuple[Message, ...] = (
         "CUDA error: an illegal memory access was encountered",
         "c10/cuda/CUDAException (C10_CUDA_CHECK: 'CUDA error: ' and cudaGetErrorString of cudaErrorIllegalAddress; "
         "of cudaErrorMisalignedAddress 'misaligned address', of cudaErrorIllegalInstruction 'an illegal instruction "
-        "was encountered', of cudaErrorLaunchFailure 'unspecified launch failure'); Lua Torch and "
+        "was encountered', of cudaErrorLaunchFailure 'unspecified launch failure', and the device's own faults: "
+        "cudaErrorECCUncorrectable 'uncorrectable ECC error encountered', cudaErrorLaunchTimeout 'the launch timed out "
+        "and was terminated', cudaErrorHardwareStackError 'hardware stack error'); Lua Torch and "
         "PyTorch <= 0.4: 'cuda runtime error (77) : an illegal memory access was encountered at {file}:{line}'",
         "CUDA error: ",
         Deferred(
             r"CUDA error: (an illegal memory access was encountered|misaligned address"
-            r"|an illegal instruction was encountered|unspecified launch failure)"
+            r"|an illegal instruction was encountered|unspecified launch failure"
+            r"|uncorrectable ECC error encountered|the launch timed out and was terminated|hardware stack error)"
         ),
         lambda m: {"what": m.group(1)},
     ),
@@ -1480,10 +1483,28 @@ CATALOGUE: tuple[Message, ...] = (
         "CUDA_ERROR_ILLEGAL_ADDRESS: an illegal memory access was encountered",
         "the CUDA driver API's cuGetErrorName and cuGetErrorString as TensorFlow's and XLA's stream executor print "
         "them ('failed to synchronize the stop event: CUDA_ERROR_ILLEGAL_ADDRESS: ...'); also "
-        "CUDA_ERROR_MISALIGNED_ADDRESS, CUDA_ERROR_ILLEGAL_INSTRUCTION, CUDA_ERROR_LAUNCH_FAILED",
+        "CUDA_ERROR_MISALIGNED_ADDRESS, CUDA_ERROR_ILLEGAL_INSTRUCTION, CUDA_ERROR_LAUNCH_FAILED and the device's "
+        "CUDA_ERROR_ECC_UNCORRECTABLE, CUDA_ERROR_LAUNCH_TIMEOUT, CUDA_ERROR_HARDWARE_STACK_ERROR",
         "CUDA_ERROR_",
-        Deferred(r"CUDA_ERROR_(ILLEGAL_ADDRESS|MISALIGNED_ADDRESS|ILLEGAL_INSTRUCTION|LAUNCH_FAILED)\b"),
+        Deferred(
+            r"CUDA_ERROR_(ILLEGAL_ADDRESS|MISALIGNED_ADDRESS|ILLEGAL_INSTRUCTION|LAUNCH_FAILED|ECC_UNCORRECTABLE"
+            r"|LAUNCH_TIMEOUT|HARDWARE_STACK_ERROR)\b"
+        ),
         lambda m: {"what": m.group(1).lower()},
+    ),
+    Message(
+        "cuda_fault",
+        "cuda-runtime",
+        "transform: failed to synchronize: cudaErrorECCUncorrectable: uncorrectable ECC error encountered",
+        "the CUDA runtime's error names (cudaGetErrorName) as libraries that call it directly print them beside "
+        "cudaGetErrorString's text: Thrust's and CUB's 'failed to synchronize: {name}: {string}', cuDNN and NCCL "
+        "wrappers; the same faults as above by their enum names",
+        "cudaError",
+        Deferred(
+            r"\bcudaError(IllegalAddress|MisalignedAddress|IllegalInstruction|LaunchFailure|ECCUncorrectable"
+            r"|LaunchTimeout|HardwareStackError)\b"
+        ),
+        lambda m: {"what": m.group(1)},
     ),
     # ------------------------------------------------------------ how the run computes
     Message(

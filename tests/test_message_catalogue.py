@@ -715,6 +715,25 @@ PRINTED: list[tuple[str, str, str, dict]] = [
         {},
     ),
     (
+        "detectron2 (modeling/proposal_generator/proposal_utils.py find_top_rpn_proposals, in training)",
+        "FloatingPointError: Predicted boxes or scores contain Inf/NaN. Training has diverged.",
+        "nan_loss",
+        {"framework": "detectron2"},
+    ),
+    (
+        "NeMo 0.x's warning of a non-finite loss, as its Python logging printed it (a QuartzNet run's log)",
+        "2020-01-20 11:00:16,715 - WARNING - WARNING: Loss is NaN or inf tensor(nan, device='cuda:0', "
+        "grad_fn=<MeanBackward0>)",
+        "nan_loss",
+        {"framework": "any", "name": "Loss"},
+    ),
+    (
+        "a trainer's own statement under a bracketed counter",
+        "[Epoch 3][iter 120] total loss became inf",
+        "nan_loss",
+        {"framework": "any", "name": "total loss"},
+    ),
+    (
         "PyTorch c10 CUDA check (C10_CUDA_CHECK) of cudaErrorECCUncorrectable",
         "RuntimeError: CUDA error: uncorrectable ECC error encountered",
         "cuda_fault",
@@ -825,6 +844,12 @@ NOT_A_MESSAGE = [
     # a CUDA error that is no fault of a kernel's (the driver or the device not there)
     "RuntimeError: CUDA error: no CUDA-capable device is detected",
     "UserWarning: CUDA initialization: CUDA driver initialization failed, you might not have a CUDA gpu.",
+    # the loss said to be non-finite in prose, in a condition, of an evaluation; a gradient norm's (the scaler's)
+    "With the default settings the loss is nan after a while.",
+    "if loss is nan: lower the learning rate",
+    "Epoch 1: val loss is nan",
+    "grad norm is inf",
+    "the loss is nan-free since the fix",
 ]
 
 
@@ -1213,3 +1238,16 @@ def test_an_exception_s_type_gives_its_crash_a_meaning_only_where_no_value_could
     assert report.ending.ended == "crashed"
     assert report.ending.crash.meaning == meaning
     assert (report.verdict.cause == "healthy") == (meaning in ("environment_error", "code_error", "disk_full"))
+
+
+def test_a_trainers_warning_that_its_loss_is_nan_after_finite_prints_is_a_divergence(tmp_path):
+    # NeMo 0.x printed 'Step: N' and 'Loss: x' every 100 steps, and warned of a non-finite loss between them
+    lines = []
+    for step in range(100, 600, 100):
+        lines += [
+            f"2020-01-20 10:56:56,094 - INFO - Step: {step}",
+            f"2020-01-20 10:56:56,099 - INFO - Loss: {9.0 - step / 100}",
+        ]
+    warning = "2020-01-20 11:00:16,715 - WARNING - WARNING: Loss is NaN or inf tensor(nan, device='cuda:0')"
+    report = _analyze(tmp_path, "\n".join([*lines, warning, warning]) + "\n")
+    assert report.diverged and report.verdict.cause != "inconclusive"

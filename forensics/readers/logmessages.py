@@ -149,6 +149,42 @@ class Message:
         return out
 
 
+# A statement that the loss went non-finite (the GENERIC nan_loss statement entries): the subject at the start of the
+# line's message (so not an evaluation's 'val loss', nor inside a word), a verb of being or becoming, then NaN or Inf as
+# a word. Not the gradients or
+# their norm: one non-finite grad norm is the fp16 scaler's overflow as often, a warning the run goes on from.
+_NONFINITE_STATEMENT = Deferred(
+    # where the line's message starts: nothing but a log's prefix before it (a time stamp, a level, a bracketed
+    # counter, closed by ':', ']', '|', '>' or '-'), so that a sentence of prose saying it ('with these settings the
+    # loss is nan after a while', a README's) is no such statement
+    r"^(?:.{0,200}?[\]:|>-][ \t]{0,4}|[^A-Za-z]{0,40})(?:(?:warning|error|info)[ \t]{0,2}:?[ \t]{0,4})?(?:the )?"
+    r"((?:training |train |total |final |batch )?loss(?:es)?)"
+    r"(?: value)? (?:is|are|was|were|has become|have become|became|becomes|went|goes|got|turned)(?: to)? "
+    r"[-+]?(?:nan|inf(?:inity|inite)?|non-?finite)(?![\w-])",
+    re.IGNORECASE,
+)
+# ... unless the line only describes the check (a condition before it), or says the step was skipped or ignored (the
+# nonfinite_step_skipped family's)
+_NONFINITE_STATEMENT_UNLESS = Deferred(
+    r"\b(?:if|when|whenever|whether|unless|until|in case)\s[^.;!?]{0,80}?\b(?:nan|inf)"
+    r"|\b(?:skip(?:ping|ped|s)?|ignor(?:e|es|ing|ed))\b",
+    re.IGNORECASE,
+)
+
+
+# the step or iteration such a statement names ('Loss is nan; stopping at step 90', '... at iteration 1200'): where the
+# value went non-finite, as a message that names its own iteration says
+_STATEMENT_STEP = re.compile(
+    r"\b(?:global[_ ]step|step|iteration|iter)[ \t]{0,2}[=:#]?[ \t]{0,2}(\d{1,12})\b", re.IGNORECASE
+)
+
+
+def _statement_fields(m: re.Match[str]) -> Fields:
+    # 'statement': the line's own values are still read (logs.py), for it may print the loss with its step
+    found = _STATEMENT_STEP.search(m.string, m.end())
+    return {"name": m.group(1), "statement": True, **({"step": int(found.group(1))} if found else {})}
+
+
 # the OS's words for a full disk or quota, in any library's message that passes them on
 _DISK_FULL_WORDS = r"No space left on device|Disk quota exceeded"
 
@@ -661,6 +697,14 @@ CATALOGUE: tuple[Message, ...] = (
             r"(?=.{0,200}?(?<![\w.])[-+]?(?:nan|inf|infinity|non-?finite)(?!\w|\.\w))",
             re.IGNORECASE,
         ),
+    ),
+    Message(
+        "nan_loss",
+        "detectron2",
+        "FloatingPointError: Predicted boxes or scores contain Inf/NaN. Training has diverged.",
+        "detectron2/modeling/proposal_generator/proposal_utils.py find_top_rpn_proposals (raised in training when "
+        "the RPN's proposals or their scores are not all finite; its forks and ports raise the same words)",
+        "Training has diverged",
     ),
     Message(
         "nan_loss",
@@ -1748,6 +1792,25 @@ CATALOGUE: tuple[Message, ...] = (
         "death signal, shutting down workers",
         Deferred(r"Received (?:Signals\.)?(SIG[A-Z]{2,6}|\d{1,3}) death signal"),
         lambda m: {"what": "signal", "signal": _signal_number(m.group(1))},
+    ),
+    # last: a family's wording in any words gives way to a framework's own on one line (match_messages keeps one
+    # nan_loss a line, the first met); each spelling of the value is one entry, so the pattern runs only on lines
+    # holding it
+    *(
+        Message(
+            "nan_loss",
+            GENERIC,
+            f"WARNING: Loss is {needle}",
+            "a trainer's own statement, in any words, that its loss is NaN or Inf, with no stop, skip or condition on "
+            "the line (NeMo 0.x's warning 'WARNING: Loss is NaN or inf {loss}', 'loss became nan', 'Total loss is "
+            "inf'): the value went non-finite. A condition ('if the loss is NaN, lower the LR') only describes a "
+            "check; a skip is its own family; a validation loss is an evaluation's",
+            needle,
+            _NONFINITE_STATEMENT,
+            _statement_fields,
+            _NONFINITE_STATEMENT_UNLESS,
+        )
+        for needle in ("NaN", "nan", "NAN", "Inf", "inf")
     ),
 )
 

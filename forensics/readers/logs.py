@@ -1018,8 +1018,9 @@ class _LogParser:
                 if ev.kind == "native_crash":
                     natives.append(ev)  # read after the line's other messages, which may say what it was
                     continue
+                statement = bool(ev.values.pop("statement", False))  # a trainer's words with its values: read them
                 self._add_event(ev, seg.line)
-                guard = guard or ev.kind in _GUARD_KINDS
+                guard = guard or (ev.kind in _GUARD_KINDS and not statement)
             for ev in natives:
                 self._native_crash(ev, seg.line, prev_text)
             if guard:

@@ -721,6 +721,14 @@ PRINTED: list[tuple[str, str, str, dict]] = [
         {"framework": "detectron2"},
     ),
     (
+        "PaddlePaddle 2.x GPU (phi/kernels/gpu/bce_loss_kernel.cu: the binary cross-entropy's check of its input)",
+        "Error: /paddle/paddle/phi/kernels/gpu/bce_loss_kernel.cu:42 Assertion `(x >= static_cast<T>(0)) && (x <= "
+        "one)` failed. Input is expected to be within the interval [0, 1], but recieved nan.",
+        "nan_loss",
+        {"framework": "any"},
+    ),
+    ("an op's range check in other words", "ValueError: expected a probability in [0, 1] but got nan", "nan_loss", {}),
+    (
         "NeMo 0.x's warning of a non-finite loss, as its Python logging printed it (a QuartzNet run's log)",
         "2020-01-20 11:00:16,715 - WARNING - WARNING: Loss is NaN or inf tensor(nan, device='cuda:0', "
         "grad_fn=<MeanBackward0>)",
@@ -850,6 +858,10 @@ NOT_A_MESSAGE = [
     "Epoch 1: val loss is nan",
     "grad norm is inf",
     "the loss is nan-free since the fix",
+    # a check's words with a finite value, or a NaN the expectation does not name
+    "ValueError: expected 3 channels but got 4",
+    "Input is expected to be within the interval [0, 1], but received 1.2.",
+    "but got nano seconds of sleep",
 ]
 
 

@@ -698,6 +698,35 @@ CATALOGUE: tuple[Message, ...] = (
             re.IGNORECASE,
         ),
     ),
+    *(
+        Message(
+            "nan_loss",
+            GENERIC,
+            text,
+            "an operation's own check of its input's range that names the non-finite value it was handed, in any "
+            "words: PaddlePaddle's kernels ('Input is expected to be within the interval [0, 1], but recieved nan.', "
+            "phi/kernels/gpu/bce_loss_kernel.cu, the binary cross-entropy's PADDLE_ENFORCE on the predicted "
+            "probabilities; 'expected ... but received'), 'expected a value in [0, 1] but got nan'. The model's "
+            "output reached the loss non-finite: a NaN check firing, which says that the run diverged, not why",
+            needle,
+            Deferred(
+                # anchored at the line's start, so each part is scanned once whatever the line repeats
+                r"^(?=[^\n]{0,4000}?\bexpected\b)[^\n]*?\bbut (?:rec(?:ei|ie)ved|got|found|was)[:=]? {0,2}[-+]?"
+                r"(?:nan|inf(?:inity)?)(?![\w-])",
+                re.IGNORECASE,
+            ),
+        )
+        for needle, text in (
+            (
+                "but rec",
+                "Error: /paddle/paddle/phi/kernels/gpu/bce_loss_kernel.cu:42 Assertion `(x >= static_cast<T>(0)) && "
+                "(x <= one)` failed. Input is expected to be within the interval [0, 1], but recieved nan.",
+            ),
+            ("but got", "ValueError: expected a probability in [0, 1] but got nan"),
+            ("but found", "expected finite logits but found inf"),
+            ("but was", "expected the loss to be positive but was nan"),
+        )
+    ),
     Message(
         "nan_loss",
         "detectron2",

@@ -736,6 +736,12 @@ PRINTED: list[tuple[str, str, str, dict]] = [
         {"framework": "any", "name": "Loss"},
     ),
     (
+        "Low-rank Multimodal Fusion's train scripts (print('Training got into NaN values...'), then its exit)",
+        "Training got into NaN values...",
+        "nan_loss",
+        {"framework": "any", "name": "Training"},
+    ),
+    (
         "a trainer's own statement under a bracketed counter",
         "[Epoch 3][iter 120] total loss became inf",
         "nan_loss",
@@ -862,6 +868,7 @@ NOT_A_MESSAGE = [
     "ValueError: expected 3 channels but got 4",
     "Input is expected to be within the interval [0, 1], but received 1.2.",
     "but got nano seconds of sleep",
+    "Training is infeasible with these settings",
 ]
 
 

@@ -158,9 +158,9 @@ _NONFINITE_STATEMENT = Deferred(
     # counter, closed by ':', ']', '|', '>' or '-'), so that a sentence of prose saying it ('with these settings the
     # loss is nan after a while', a README's) is no such statement
     r"^(?:.{0,200}?[\]:|>-][ \t]{0,4}|[^A-Za-z]{0,40})(?:(?:warning|error|info)[ \t]{0,2}:?[ \t]{0,4})?(?:the )?"
-    r"((?:training |train |total |final |batch )?loss(?:es)?)"
-    r"(?: value)? (?:is|are|was|were|has become|have become|became|becomes|went|goes|got|turned)(?: to)? "
-    r"[-+]?(?:nan|inf(?:inity|inite)?|non-?finite)(?![\w-])",
+    r"((?:training |train |total |final |batch )?loss(?:es)?|training)"
+    r"(?: value)? (?:is|are|was|were|has become|have become|became|becomes|went|goes|got|turned|got into|ran into"
+    r"|hit|reached)(?: to)? [-+]?(?:nan|inf(?:inity|inite)?|non-?finite)(?![\w-])",
     re.IGNORECASE,
 )
 # ... unless the line only describes the check (a condition before it), or says the step was skipped or ignored (the
@@ -1832,7 +1832,8 @@ CATALOGUE: tuple[Message, ...] = (
             f"WARNING: Loss is {needle}",
             "a trainer's own statement, in any words, that its loss is NaN or Inf, with no stop, skip or condition on "
             "the line (NeMo 0.x's warning 'WARNING: Loss is NaN or inf {loss}', 'loss became nan', 'Total loss is "
-            "inf'): the value went non-finite. A condition ('if the loss is NaN, lower the LR') only describes a "
+            "inf', the Low-rank Multimodal Fusion scripts' 'Training got into NaN values...'): the value went "
+            "non-finite. A condition ('if the loss is NaN, lower the LR') only describes a "
             "check; a skip is its own family; a validation loss is an evaluation's",
             needle,
             _NONFINITE_STATEMENT,

@@ -55,8 +55,9 @@ The splits (docs/logs.md):
 - heldout10 to heldout13: collected blind the same way, each from threads and committed files no earlier split
   holds, measured once blind at the round's end (heldout10-12 in the eleventh round, heldout13 in the twelfth, after
   that round's first wave of fixes; docs/logs.md); seen since;
-- heldout15 and heldout16: collected blind the same way in the thirteenth round, heldout15 measured once blind at the
-  round's start, heldout16 at the start and again after the round's first wave (docs/logs.md); seen since.
+- heldout15 to heldout17: collected blind the same way in the thirteenth round, heldout15 measured once blind at the
+  round's start, heldout16 at the start and again after the round's first wave, heldout17 at the start and after each
+  of the round's two waves (docs/logs.md); seen since.
 
 A split whose folder is missing from ``DIR`` is left out of the table, with a note; so is a case whose log
 the folder lacks (a copy rebuilt from the threads' stored copies may lack a few), named in the note.
@@ -96,6 +97,7 @@ SPLITS = (
     "heldout14",
     "heldout15",
     "heldout16",
+    "heldout17",
     "dev",
 )
 BLIND: tuple[str, ...] = ()  # splits not measured yet: left out of a run unless asked for (--blind)

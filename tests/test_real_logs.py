@@ -233,6 +233,14 @@ MIN_HELDOUT16_CAUSE = 6 / 13
 MAX_HELDOUT16_BAD_INCONCLUSIVE = 2
 MAX_HELDOUT16_CRASHES = 0
 
+# heldout17 floors: measured blind three times in the thirteenth round, at its start on 1fe91dd and after each of its
+# waves, made without it (0af35a1, d10b1a8): 31/36 diverged, 10/13 cause, 1 inconclusive with a loss or message, no
+# log unread, each time. Seen since: PaddlePaddle's range check naming the NaN it was handed: 32/36.
+MIN_HELDOUT17_DIVERGED = 32 / 36
+MIN_HELDOUT17_CAUSE = 10 / 13
+MAX_HELDOUT17_BAD_INCONCLUSIVE = 1
+MAX_HELDOUT17_CRASHES = 0
+
 # dev floors: what it measures since LR013 (34/34 diverged, 9 -> 10 of 11 cause, none inconclusive with evidence).
 MIN_DEV_DIVERGED = 34 / 34
 MIN_DEV_CAUSE = 10 / 11
@@ -440,6 +448,7 @@ FLOORS = {
     "heldout14": (MIN_HELDOUT14_DIVERGED, MIN_HELDOUT14_CAUSE, MAX_HELDOUT14_BAD_INCONCLUSIVE, MAX_HELDOUT14_CRASHES),
     "heldout15": (MIN_HELDOUT15_DIVERGED, MIN_HELDOUT15_CAUSE, MAX_HELDOUT15_BAD_INCONCLUSIVE, MAX_HELDOUT15_CRASHES),
     "heldout16": (MIN_HELDOUT16_DIVERGED, MIN_HELDOUT16_CAUSE, MAX_HELDOUT16_BAD_INCONCLUSIVE, MAX_HELDOUT16_CRASHES),
+    "heldout17": (MIN_HELDOUT17_DIVERGED, MIN_HELDOUT17_CAUSE, MAX_HELDOUT17_BAD_INCONCLUSIVE, MAX_HELDOUT17_CRASHES),
 }
 
 
@@ -459,6 +468,12 @@ def test_a_split_collected_blind_holds_its_floors(split):
 # (heldout3's blind measurement found four: nngraph's NaN check, ESPnet's skip warnings, neuralhydrology's
 # stop, OpenNMT-tf's guard in a flattened traceback; all read since)
 UNCATALOGUED: dict[str, str] = {
+    # heldout17, found by its blind measurements (and two more, read since: PaddlePaddle's range check naming its NaN;
+    # the Low-rank Multimodal Fusion scripts' 'Training got into NaN values...', a trainer's statement)
+    "chatglm_finetuning_30_lightning_deepspeed_loss_nan_epoch0": "Lightning's bar printing 'loss=nan', a value only",
+    "cppo_3_grpo_v100_fp16_grad_norm_nan_reward_std_nan": "the HF Trainer's dicts with NaN values, no message",
+    "dsnerf_85_anomaly_powbackward_nan_after_9929_iters": "anomaly mode's header only, the paste cut before its error",
+    "nerf2mesh_69_anomaly_mmbackward_nan_epoch5": "anomaly mode's header only, the paste cut before its error",
     # heldout16, found by its blind measurements (and three more, read since: a GPU's ECC fault, detectron2's RPN
     # check, NeMo 0.x's statement that its loss is NaN)
     "astronn_6_bcnn_mnist_loss_nan_known_loss_bug": "Keras's 'loss: nan' values only, no message of its own",

@@ -57,6 +57,12 @@ def test_l1_inside_other_words_reads_nothing_new():
     assert "loss" not in _read(text)
 
 
+def test_an_l1_or_l2_of_another_quantity_or_an_evaluations_is_no_loss():
+    # a gradient's or a weight's norm, an evaluation's distance, each on a line with a step or epoch
+    for line in ("step 5 grad L2: inf", "epoch 3 acc 0.5 weight l2: 2.0", "[Epoch 2] test L1: nan L2: 0.3"):
+        assert "loss" not in _read("".join(f"{line.replace('5', str(i))}\n" for i in range(1, 4))), line
+
+
 def test_a_real_loss_beside_an_l1_term_stays_the_loss():
     text = "".join(f"step {i} loss: {1.0 / i:.4f} l1: {0.5 / i:.4f}\n" for i in range(1, 5))
     assert [v for _, v in _points(_read(text), "loss")] == [1.0, 0.5, 0.3333, 0.25]

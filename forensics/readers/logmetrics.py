@@ -387,8 +387,25 @@ _CRITERIA = frozenset(
         *("smoothl1", "smooth_l1", "huber", "focal", "l1", "l2", "charbonnier"),
     }
 )
-# the criteria that also name a regulariser's strength ('l2: 1e-4' in a settings dump): read on a line of training only
+# the criteria that also name other things than a training loss: a regulariser's strength ('l2: 1e-4' in a settings
+# dump), a norm ('grad L2: 1.5', 'weight l2'), an evaluation's distance ('test L1: 0.2'); read only as below
 _PENALTY_CRITERIA = frozenset({"l1", "l2", "charbonnier"})
+# a word right before such a name that makes it another quantity's, and the stage words that make a line an evaluation's
+_PENALTY_QUALIFIED = re.compile(
+    r"\b(?:grad|grads|gradient|gradients|weight|weights|param|params|parameter|parameters|norm|reg|regularization|"
+    r"decay|penalty|dist|distance|error|err)[ \t_/.-]{0,2}(?:l1|l2|charbonnier)\b"
+)
+_EVAL_STAGE = re.compile(r"\b(?:val|valid|validation|eval|evaluation|test|testing|dev)\b")
+
+
+def _penalty_is_a_loss(out: LineMetrics, line_low: str) -> bool:
+    """An L1, L2 or Charbonnier value is the training loss only on a line of training (a step or an epoch counted on
+    it, no evaluation's stage word) where its name stands alone, not qualified by a quantity it would be the norm of."""
+    if not out.counters and out.epoch is None:
+        return False
+    return not _PENALTY_QUALIFIED.search(line_low) and not _EVAL_STAGE.search(line_low)
+
+
 # a criterion may be the only name on its line (MXNet 0.x's Speedometer logs one metric a line, 'Epoch[0] Batch [20]
 # \tSpeed: 20.25 samples/sec\tTrain-SmoothL1=23.4'): the line hints at a metric by the criterion's name ('ce' is too
 # short to tell anything, and 'xent', 'nll' and 'cross_entropy' hold a metric word already); 'l1' and 'l2' only
@@ -1171,8 +1188,7 @@ def scan_line(line: str) -> LineMetrics:
     out.error_is_loss = bool(errors) and _error_is_loss(out, errors)
     if lists and not out.counters and out.epoch is None:
         _history_curves(out, lists)
-    if not out.counters and out.epoch is None and any(tag in _PENALTY_CRITERIA for tag, _ in out.pairs):
-        # 'l2: 0.0001' with no step or epoch on its line is a regulariser's strength in a settings dump
+    if any(tag in _PENALTY_CRITERIA for tag, _ in out.pairs) and not _penalty_is_a_loss(out, line_low):
         out.pairs = [(tag, v) for tag, v in out.pairs if tag not in _PENALTY_CRITERIA]
     if out.eval_context and eval_from:
         # the stage word came after metrics of its own: those before it are the training's, those

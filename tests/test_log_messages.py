@@ -107,6 +107,11 @@ def test_skipped_steps_are_counted_as_one_transient_event():
     assert ev.kind == "loss_scale_overflow_transient" and ev.values["count"] == 5
 
 
+def test_a_trainers_statement_that_its_loss_is_nan_is_an_event():
+    _, events, *_ = parse_log_text("step 1 loss 2.0\nstep 2 loss 1.9\nloss is nan, retrying with a lower lr\n")
+    assert [e.kind for e in events] == ["nan_loss"]
+
+
 def test_a_nan_that_is_not_a_message_is_not_an_event():
     # (a trainer's own 'loss is nan, retrying with a lower lr' is a statement that its loss went NaN: a message)
     _, events, *_ = parse_log_text("3 rows held nan, retrying with a lower lr\nno OOM here: boom\n")

@@ -1267,6 +1267,18 @@ def test_a_trainers_warning_that_its_loss_is_nan_after_finite_prints_is_a_diverg
             f"2020-01-20 10:56:56,094 - INFO - Step: {step}",
             f"2020-01-20 10:56:56,099 - INFO - Loss: {9.0 - step / 100}",
         ]
-    warning = "2020-01-20 11:00:16,715 - WARNING - WARNING: Loss is NaN or inf tensor(nan, device='cuda:0')"
+    # as the paste holds it, the quotes curled: the tensor's value is then not read as a loss value
+    warning = "2020-01-20 11:00:16,715 - WARNING - WARNING: Loss is NaN or inf tensor(nan, device=‘cuda:0’)"
     report = _analyze(tmp_path, "\n".join([*lines, warning, warning]) + "\n")
     assert report.diverged and report.verdict.cause != "inconclusive"
+
+
+def test_a_note_saying_the_loss_was_nan_beside_a_healthy_log_is_no_message_of_the_run(tmp_path):
+    # the statement's words in a file of notes, a README's heading, an evaluation's line: prose or another stage
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "train.log").write_text(LOSS_LINES + "[val] loss is nan\nEpoch 3 | eval | loss is nan\n", encoding="utf-8")
+    (run / "notes.txt").write_text("Loss is NaN with lr 0.1, so this run uses lr 0.01.\n", encoding="utf-8")
+    (run / "TODO.txt").write_text("- loss is nan with fp16, try bf16\n# loss is nan here\n", encoding="utf-8")
+    report = forensics.analyze(str(run))
+    assert not report.diverged and report.verdict.cause == "healthy"

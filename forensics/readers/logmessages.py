@@ -157,7 +157,8 @@ _NONFINITE_STATEMENT = Deferred(
     # where the line's message starts: nothing but a log's prefix before it (a time stamp, a level, a bracketed
     # counter, closed by ':', ']', '|', '>' or '-'), so that a sentence of prose saying it ('with these settings the
     # loss is nan after a while', a README's) is no such statement
-    r"^(?:.{0,200}?[\]:|>-][ \t]{0,4}|[^A-Za-z]{0,40})(?:(?:warning|error|info)[ \t]{0,2}:?[ \t]{0,4})?(?:the )?"
+    r"^(?P<prefix>.{0,200}?[\]:|>-][ \t]{0,4}|[^A-Za-z]{0,40})"
+    r"(?P<level>(?:warning|error|info)[ \t]{0,2}:?[ \t]{0,4})?(?:the )?"
     r"((?:training |train |total |final |batch )?loss(?:es)?|training)"
     r"(?: value)? (?:is|are|was|were|has become|have become|became|becomes|went|goes|got|turned|got into|ran into"
     r"|hit|reached)(?: to)? [-+]?(?:nan|inf(?:inity|inite)?|non-?finite)(?![\w-])",
@@ -166,8 +167,18 @@ _NONFINITE_STATEMENT = Deferred(
 # ... unless the line only describes the check (a condition before it), or says the step was skipped or ignored (the
 # nonfinite_step_skipped family's)
 _NONFINITE_STATEMENT_UNLESS = Deferred(
-    r"\b(?:if|when|whenever|whether|unless|until|in case)\s[^.;!?]{0,80}?\b(?:nan|inf)"
-    r"|\b(?:skip(?:ping|ped|s)?|ignor(?:e|es|ing|ed))\b",
+    # anchored at the line's start with bounded spans, so a line repeating the words is not scanned from each of them
+    r"^(?:"
+    # a condition before the value: the line describes a check
+    r"[^\n]{0,400}?\b(?:if|when|whenever|whether|unless|until|in case)\s[^.;!?\n]{0,80}?\b(?:nan|inf)"
+    # the step skipped or ignored (the nonfinite_step_skipped family's), one sample's loss (CTC's zero_infinity)
+    r"|[^\n]{0,400}?\b(?:skip(?:ping|ped|s)?|ignor(?:e|es|ing|ed)|for (?:sample|example|item|utterance))\b"
+    # an evaluation's, by its stage word anywhere on the line ('[val] loss is nan', 'Epoch 3 | eval | ...')
+    r"|[^\n]{0,400}?\b(?:val|valid|validation|eval|evaluation|test|testing|dev)\b"
+    # a comment, a heading, a list item of notes, or a question: prose, not a log's line (a quoted '> ' line is a
+    # paste's as often)
+    r"|\s{0,40}(?:#|//|--|\*|- |\+ |q:|a:)|[^\n]{0,4000}\?\s{0,8}$"
+    r")",
     re.IGNORECASE,
 )
 
@@ -179,10 +190,23 @@ _STATEMENT_STEP = re.compile(
 )
 
 
+# when such a statement says it happened: a step or an epoch counted on its line
+_STATEMENT_WHEN = re.compile(
+    r"\b(?:epoch|step|iteration|iter|global[_ ]step)[ \t]{0,2}[=:#]?[ \t]{0,2}\d", re.IGNORECASE
+)
+
+
 def _statement_fields(m: re.Match[str]) -> Fields:
-    # 'statement': the line's own values are still read (logs.py), for it may print the loss with its step
+    # 'statement': the line's own values are still read (logs.py), for it may print the loss with its step; 'bare':
+    # no log's prefix before it and no step or epoch on it, which a sentence of notes says alike (logs.py keeps it only
+    # in a file that is a log on other grounds)
     found = _STATEMENT_STEP.search(m.string, m.end())
-    return {"name": m.group(1), "statement": True, **({"step": int(found.group(1))} if found else {})}
+    bare = not (m.group("prefix").strip() or m.group("level") or _STATEMENT_WHEN.search(m.string))
+    return {
+        "name": m.group(3),
+        "statement": "bare" if bare else True,
+        **({"step": int(found.group(1))} if found else {}),
+    }
 
 
 # the OS's words for a full disk or quota, in any library's message that passes them on
@@ -733,7 +757,7 @@ CATALOGUE: tuple[Message, ...] = (
         "FloatingPointError: Predicted boxes or scores contain Inf/NaN. Training has diverged.",
         "detectron2/modeling/proposal_generator/proposal_utils.py find_top_rpn_proposals (raised in training when "
         "the RPN's proposals or their scores are not all finite; its forks and ports raise the same words)",
-        "Training has diverged",
+        "contain Inf/NaN. Training has diverged",
     ),
     Message(
         "nan_loss",
@@ -1829,7 +1853,7 @@ CATALOGUE: tuple[Message, ...] = (
         Message(
             "nan_loss",
             GENERIC,
-            f"WARNING: Loss is {needle}",
+            text,
             "a trainer's own statement, in any words, that its loss is NaN or Inf, with no stop, skip or condition on "
             "the line (NeMo 0.x's warning 'WARNING: Loss is NaN or inf {loss}', 'loss became nan', 'Total loss is "
             "inf', the Low-rank Multimodal Fusion scripts' 'Training got into NaN values...'): the value went "
@@ -1840,7 +1864,24 @@ CATALOGUE: tuple[Message, ...] = (
             _statement_fields,
             _NONFINITE_STATEMENT_UNLESS,
         )
-        for needle in ("NaN", "nan", "NAN", "Inf", "inf")
+        # not 'inf', 'Inf' nor 'INF' alone: every 'info', 'Info' and 'INFO' line of a log would run the catalogue
+        for needle, text in (
+            ("NaN", "WARNING: Loss is NaN"),
+            ("nan", "loss is nan"),
+            ("NAN", "LOSS IS NAN"),
+            ("Nan", "Loss is Nan"),
+            ("inf ", "loss is inf (step 12)"),
+            ("inf.", "loss is inf."),
+            ("inf,", "loss is inf, lowering the learning rate"),
+            ("s inf", "loss is inf"),
+            ("e inf", "total loss became inf"),
+            ("Inf ", "Loss is Inf (step 12)"),
+            ("Inf.", "Loss is Inf."),
+            ("Inf,", "Loss is Inf, lowering the learning rate"),
+            ("s Inf", "Loss is Inf"),
+            ("e Inf", "Total loss became Inf"),
+            ("finite", "loss is non-finite"),
+        )
     ),
 )
 

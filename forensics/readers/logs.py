@@ -776,6 +776,9 @@ class _LogParser:
         # interleave out of order, which must not read as a restart.
         self.series: dict[tuple[str, str, str], _SeriesBuilder] = {}
         self.events: list[_EventBuilder] = []
+        # events of a trainer's statement in any words ('Loss is NaN'), which prose says alike: a file holding only
+        # these is no log to discovery (looks_like_log), though a log's own are read as any message
+        self.statement_events = 0
         self.by_key: dict[tuple[Any, ...], _EventBuilder] = {}
         self.kind_counts: dict[str, int] = {}
         self.dropped: dict[str, int] = {}
@@ -1018,7 +1021,8 @@ class _LogParser:
                 if ev.kind == "native_crash":
                     natives.append(ev)  # read after the line's other messages, which may say what it was
                     continue
-                statement = bool(ev.values.pop("statement", False))  # a trainer's words with its values: read them
+                statement = bool(ev.values.get("statement"))  # a trainer's words with its values: read them
+                self.statement_events += statement
                 self._add_event(ev, seg.line)
                 guard = guard or (ev.kind in _GUARD_KINDS and not statement)
             for ev in natives:
@@ -2303,6 +2307,7 @@ class _LogParser:
             )
         self._persisting_skips()
         self._no_updates_at_the_end()
+        self._statements_of_a_log_only()
         notes: list[str] = []
         if self.loss_basis and any(tag == "loss" for tag, _, _ in self.series):
             notes.append(f"the loss is read as {self.loss_basis}")
@@ -2469,6 +2474,20 @@ class _LogParser:
                     f"{len(b.steps)} lines print a bare step and one unnamed value: read as the loss, "
                     "the log naming no loss"
                 )
+
+    def _statements_of_a_log_only(self) -> None:
+        """A trainer's statement in any words that its loss went non-finite (the catalogue's GENERIC statement) is a
+        message of a log's, not of a file of notes saying the same in a sentence: where the file prints no value at a
+        step or epoch it counts, fewer than SNIFF_MIN_METRIC_LINES lines of values and no other message, its bare
+        statements (no log's prefix before them, no step or epoch on their line) are dropped (the values its lines
+        print are still read)."""
+        statements = [e for e in self.events if e.values.get("statement")]
+        counted = any(unit != "line" for _, unit, _ in self.series)
+        few = self.metric_lines < SNIFF_MIN_METRIC_LINES
+        if statements and not counted and few and len(statements) == len(self.events):
+            self.events = [e for e in self.events if e.values.get("statement") != "bare"]
+        for e in statements:
+            e.values.pop("statement", None)
 
     def _nonfinite_rows(self, notes: list[str]) -> None:
         """A row of unnamed values whose every value went non-finite, none of its columns finite again until the log
@@ -3141,7 +3160,7 @@ def looks_like_log(path: Path, *, thorough: bool = False, one_line: bool = True)
         if parser.metric_lines > before:
             # a key/value box gives its record at its closing border: each of its rows printed a metric
             metric_lines += max(1, parser.box_rows - rows_before)
-        if metric_lines >= SNIFF_MIN_METRIC_LINES or parser.events or parser.tb_state:
+        if metric_lines >= SNIFF_MIN_METRIC_LINES or len(parser.events) > parser.statement_events or parser.tb_state:
             return True
     # A file shorter than the minimum (a one-line paste of the last iteration) is a log when
     # every line it holds prints a metric and one is a training loss: a prose file that names a
@@ -3151,6 +3170,8 @@ def looks_like_log(path: Path, *, thorough: bool = False, one_line: bool = True)
     metric_lines += parser.metric_lines - before
     loss_read = any(tag in _LOSS_TAGS for tag, _, _ in parser.series)
     short_log = whole and 0 < metric_lines == lines and loss_read
-    # the second look, where nothing else was found: one line that reads as the training loss will do (a snapshot of
-    # a fit's messages: 'Loss is NaN at epoch 10. Training is stopped.' among the model's printout)
-    return bool(parser.hf_points) or short_log or (thorough and one_line and loss_read)
+    # the second look, where nothing else was found: one line that reads as the training loss at a step or epoch it
+    # names will do (a snapshot of a fit's messages: 'Loss is NaN at epoch 10. Training is stopped.' among the model's
+    # printout); a loss placed by line order alone is a sentence's as often ('the loss is nan with lr 0.1' in notes)
+    counted = any(tag in _LOSS_TAGS and unit != "line" for tag, unit, _ in parser.series)
+    return bool(parser.hf_points) or short_log or (thorough and one_line and counted)

@@ -349,7 +349,7 @@ def discover(path: str | os.PathLike[str], *, follow_links: bool = False) -> Inv
             kind = Kind.JOB_LOG
         if kind is None:
             inv.ignored += 1
-            if file.size > 0 and len(second) < SECOND_LOOK_FILES:
+            if len(second) < SECOND_LOOK_FILES and _second_look_candidate(file):
                 second.append(file)
             continue
         try:
@@ -532,13 +532,60 @@ def _judge_by_content(name: str, size: int) -> bool:
 SECOND_LOOK_FILES = 20
 
 
-def _second_look(inv: Inventory, candidates: list[WalkedFile]) -> None:
-    """Add to an inventory that found nothing the candidates a thorough look takes for logs."""
+# images, sound, video, archives and documents: never a log, and binary (the quick look turns them down by their bytes)
+_MEDIA_EXTENSIONS = frozenset(
+    [
+        ".png",
+        ".jpg",
+        ".jpeg",
+        ".gif",
+        ".bmp",
+        ".tif",
+        ".tiff",
+        ".webp",
+        ".svg",
+        ".wav",
+        ".mp3",
+        ".flac",
+        ".ogg",
+        ".mp4",
+        ".avi",
+        ".mov",
+        ".mkv",
+        ".zip",
+        ".gz",
+        ".tgz",
+        ".bz2",
+        ".xz",
+        ".zst",
+        ".tar",
+        ".7z",
+        ".pdf",
+        ".docx",
+        ".xlsx",
+        ".pptx",
+        ".so",
+        ".dll",
+        ".exe",
+        ".o",
+        ".a",
+        ".whl",
+    ]
+)
+
+
+def _second_look_candidate(file: WalkedFile) -> bool:
+    """A file the second look may read: not empty, and of no extension another reader or no log has (counted
+    against SECOND_LOOK_FILES only then: a tree of source files and images before the log does not use it up)."""
     from forensics.readers.logs import NOT_LOG_EXTENSIONS
 
+    ext = os.path.splitext(file.name.lower())[1]
+    return file.size > 0 and ext not in NOT_LOG_EXTENSIONS and ext not in _MEDIA_EXTENSIONS
+
+
+def _second_look(inv: Inventory, candidates: list[WalkedFile]) -> None:
+    """Add to an inventory that found nothing the candidates a thorough look takes for logs."""
     for file in candidates[:SECOND_LOOK_FILES]:
-        if os.path.splitext(file.name.lower())[1] in NOT_LOG_EXTENSIONS:
-            continue
         # a project's README may quote a log (a repository's notes on a run it fixed), but a line or two of
         # prose naming a loss is no log: it must hold a log's lines, as the quick look asks
         if _thorough_look(file.path, one_line=not _PROJECT_DOCS.match(file.name)):

@@ -70,9 +70,21 @@ def test_no_second_look_where_the_quick_look_found_an_artifact(tmp_path):
     assert [f.rel for f in discover(tmp_path).files] == ["train.log"]
 
 
-def test_the_second_look_is_bounded(tmp_path):
-    for i in range(SECOND_LOOK_FILES + 5):
+@pytest.mark.parametrize(("notes", "read"), [(SECOND_LOOK_FILES - 1, True), (SECOND_LOOK_FILES + 5, False)])
+def test_the_second_look_is_bounded(tmp_path, notes, read):
+    for i in range(notes):
         (tmp_path / f"note_{i:03d}.txt").write_text("nothing of a run here\n")
-    (tmp_path / "zz_progress.txt").write_text(_nll_log())  # the walk meets it after the cap
-    with pytest.raises(UsageError):
-        forensics.analyze(tmp_path)
+    (tmp_path / "zz_progress.txt").write_text(_nll_log())  # the walk meets it last
+    if read:
+        assert [f.rel for f in discover(tmp_path).files] == ["zz_progress.txt"]
+    else:
+        with pytest.raises(UsageError):
+            forensics.analyze(tmp_path)
+
+
+def test_source_files_and_images_do_not_use_up_the_second_look(tmp_path):
+    for i in range(SECOND_LOOK_FILES + 5):
+        (tmp_path / f"a{i:03d}.py").write_text("print('hello')\n")
+        (tmp_path / f"b{i:03d}.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
+    (tmp_path / "zz_progress.txt").write_text(_nll_log())
+    assert [f.rel for f in discover(tmp_path).files] == ["zz_progress.txt"]

@@ -104,6 +104,13 @@ def test_arrays_that_print_finite_values_again_say_nothing(tmp_path):
     assert not _analyze_text(tmp_path, text).diverged
 
 
+def test_a_matrix_row_of_nan_under_finite_rows_is_a_per_class_row(tmp_path):
+    # numpy's print of a normalised confusion matrix each epoch, the last class absent from the split (0/0 = nan)
+    block = "[[0.9 0.1 0.  0. ]\n [0.2 0.8 0.  0. ]\n [0.1 0.1 0.8 0. ]\n [nan nan nan nan]]\n"
+    report = _analyze_text(tmp_path, "".join(f"epoch {i}\n{block}" for i in range(1, 4)))
+    assert not report.diverged
+
+
 def test_a_short_row_or_a_loss_read_leaves_the_verdict_to_the_loss(tmp_path):
     from forensics.readers.logs import array_row
 

@@ -779,6 +779,7 @@ class _LogParser:
         # events of a trainer's statement in any words ('Loss is NaN'), which prose says alike: a file holding only
         # these is no log to discovery (looks_like_log), though a log's own are read as any message
         self.statement_events = 0
+        self.prev_generic: tuple[int, str] | None = None  # the last line _generic saw, and its number
         self.by_key: dict[tuple[Any, ...], _EventBuilder] = {}
         self.kind_counts: dict[str, int] = {}
         self.dropped: dict[str, int] = {}
@@ -1807,7 +1808,14 @@ class _LogParser:
             self._flush_record()
         if _is_settings_dump(text):
             return  # "config: {...}", "Namespace(lr=0.1, ...)": hyperparameters, not metrics
-        if self.columns is None and (values := array_row(text)) is not None and not math.isfinite(min(values)):
+        prev, self.prev_generic = self.prev_generic, (line, text)
+        if (
+            self.columns is None
+            and _NONFINITE_TOKEN.search(text) is not None
+            and (values := array_row(text)) is not None
+            and not math.isfinite(min(values))
+            and not _matrix_row_under_finite(prev, line, len(values))
+        ):
             # a printed array holding a non-finite value: its width is its shape (MIN_ARRAY_VALUES)
             self._unnamed_row(list(values), None, "step", line, f"array{len(values)}", text)
         elif (
@@ -2800,6 +2808,20 @@ MIN_ARRAY_VALUES = 4
 MAX_ARRAY_LINE = 20_000
 _ARRAY_SPLIT = re.compile(r"[\s,;\[\]()]+")
 _ARRAY_WRAPPERS = frozenset({"tensor", "array", "np.array", "numpy.array", "torch.tensor", "tf.tensor"})
+
+
+# a cheap look before a line is split into tokens: NaN or Inf as a word of its own ('Info' and 'nano' are not)
+_NONFINITE_TOKEN = re.compile(r"(?<![A-Za-z])(?:nan|inf)(?![A-Za-z])", re.IGNORECASE)
+
+
+def _matrix_row_under_finite(prev: tuple[int, str] | None, line: int, width: int) -> bool:
+    """The line right above printed an array row of the same width holding a finite value: this row is one of a
+    matrix whose other rows are finite (a confusion matrix's row of a class the split lacks), not the model's numbers
+    gone non-finite."""
+    if prev is None or prev[0] != line - 1:
+        return False
+    above = array_row(prev[1])
+    return above is not None and len(above) == width and any(map(math.isfinite, above))
 
 
 def array_row(text: str) -> list[float] | None:

@@ -741,6 +741,10 @@ PRINTED: list[tuple[str, str, str, dict]] = [
         "nan_loss",
         {"framework": "any", "name": "Training"},
     ),
+    ("a statement in capitals and other spellings", "LOSS IS NON-FINITE", "nan_loss", {"framework": "any"}),
+    ("a statement of a rank's loss", "[rank0]: loss hit inf", "nan_loss", {"framework": "any"}),
+    ("a statement of a negative infinity", "loss is -inf", "nan_loss", {"framework": "any"}),
+    ("a statement with the value's capital only", "Loss is Nan", "nan_loss", {"framework": "any"}),
     (
         "a trainer's own statement under a bracketed counter",
         "[Epoch 3][iter 120] total loss became inf",
@@ -869,6 +873,8 @@ NOT_A_MESSAGE = [
     "Input is expected to be within the interval [0, 1], but received 1.2.",
     "but got nano seconds of sleep",
     "Training is infeasible with these settings",
+    # detectron2's last sentence alone, of a finite loss
+    "Training has diverged: loss 2.0e+06 > 1e5, stopping",
 ]
 
 
@@ -1280,5 +1286,6 @@ def test_a_note_saying_the_loss_was_nan_beside_a_healthy_log_is_no_message_of_th
     (run / "train.log").write_text(LOSS_LINES + "[val] loss is nan\nEpoch 3 | eval | loss is nan\n", encoding="utf-8")
     (run / "notes.txt").write_text("Loss is NaN with lr 0.1, so this run uses lr 0.01.\n", encoding="utf-8")
     (run / "TODO.txt").write_text("- loss is nan with fp16, try bf16\n# loss is nan here\n", encoding="utf-8")
+    (run / "NOTES").write_text("TODO: loss is nan with fp16, try bf16\n", encoding="utf-8")
     report = forensics.analyze(str(run))
     assert not report.diverged and report.verdict.cause == "healthy"

@@ -204,7 +204,7 @@ def _statement_fields(m: re.Match[str]) -> Fields:
     bare = not (m.group("prefix").strip() or m.group("level") or _STATEMENT_WHEN.search(m.string))
     return {
         "name": m.group(3),
-        "statement": "bare" if bare else True,
+        "statement": "level" if m.group("level") else "bare" if bare else True,
         **({"step": int(found.group(1))} if found else {}),
     }
 
@@ -1881,6 +1881,13 @@ CATALOGUE: tuple[Message, ...] = (
             ("s Inf", "Loss is Inf"),
             ("e Inf", "Total loss became Inf"),
             ("finite", "loss is non-finite"),
+            ("FINITE", "LOSS IS NON-FINITE"),
+            ("S INF", "LOSS IS INF"),
+            ("s INF", "Loss is INF"),
+            ("E INF", "LOSS BECAME INF"),
+            ("t inf", "loss went inf"),
+            ("o inf", "loss went to inf"),
+            ("-inf", "loss is -inf"),
         )
     ),
 )

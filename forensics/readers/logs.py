@@ -780,6 +780,7 @@ class _LogParser:
         # these is no log to discovery (looks_like_log), though a log's own are read as any message
         self.statement_events = 0
         self.prev_generic: tuple[int, str] | None = None  # the last line _generic saw, and its number
+        self.matrix_rows: dict[int, int] = {}  # non-finite rows taken for a matrix's under finite rows: line -> width
         self.by_key: dict[tuple[Any, ...], _EventBuilder] = {}
         self.kind_counts: dict[str, int] = {}
         self.dropped: dict[str, int] = {}
@@ -1814,7 +1815,7 @@ class _LogParser:
             and _NONFINITE_TOKEN.search(text) is not None
             and (values := array_row(text)) is not None
             and not math.isfinite(min(values))
-            and not _matrix_row_under_finite(prev, line, len(values))
+            and not _matrix_row_under_finite(prev, line, len(values), self.matrix_rows)
         ):
             # a printed array holding a non-finite value: its width is its shape (MIN_ARRAY_VALUES)
             self._unnamed_row(list(values), None, "step", line, f"array{len(values)}", text)
@@ -2493,7 +2494,12 @@ class _LogParser:
         counted = any(unit != "line" for _, unit, _ in self.series)
         few = self.metric_lines < SNIFF_MIN_METRIC_LINES
         if statements and not counted and few and len(statements) == len(self.events):
-            self.events = [e for e in self.events if e.values.get("statement") != "bare"]
+            # a note of a line or two ('TODO: loss is nan with fp16') says it as a log's prefix would: only a
+            # statement under a log level ('ERROR: Loss is NaN', Flux's) is kept there; a longer file keeps those a
+            # log's prefix or a step or epoch places
+            short = self.line <= NOTE_LINES
+            kept = ("level",) if short else ("level", True)
+            self.events = [e for e in self.events if e.values.get("statement") in kept]
         for e in statements:
             e.values.pop("statement", None)
 
@@ -2814,14 +2820,20 @@ _ARRAY_WRAPPERS = frozenset({"tensor", "array", "np.array", "numpy.array", "torc
 _NONFINITE_TOKEN = re.compile(r"(?<![A-Za-z])(?:nan|inf)(?![A-Za-z])", re.IGNORECASE)
 
 
-def _matrix_row_under_finite(prev: tuple[int, str] | None, line: int, width: int) -> bool:
+def _matrix_row_under_finite(prev: tuple[int, str] | None, line: int, width: int, matrix_rows: dict[int, int]) -> bool:
     """The line right above printed an array row of the same width holding a finite value: this row is one of a
     matrix whose other rows are finite (a confusion matrix's row of a class the split lacks), not the model's numbers
     gone non-finite."""
-    if prev is None or prev[0] != line - 1:
-        return False
+    if prev is None or prev[0] != line - 1 or prev[1].rstrip().endswith((")", "]]")):
+        return False  # not the line right above, or an array it closed (a print of its own, not this one's row)
     above = array_row(prev[1])
-    return above is not None and len(above) == width and any(map(math.isfinite, above))
+    if above is None or len(above) != width:
+        return False
+    # a finite row above, or a row of this matrix already taken for one under finite rows (two classes absent)
+    if any(map(math.isfinite, above)) or matrix_rows.get(line - 1) == width:
+        matrix_rows[line] = width
+        return True
+    return False
 
 
 def array_row(text: str) -> list[float] | None:
@@ -3083,6 +3095,7 @@ def _decoded_chunks(f: Any, head: bytes) -> Iterator[bytes]:
 
 SNIFF_BYTES = 64 * 1024  # what discovery reads of a file of unknown name to judge whether it is a log
 SNIFF_MIN_METRIC_LINES = 2  # lines with a metric value (loss, LR, grad norm...) in that head
+NOTE_LINES = 3  # a file of at most this many lines, no value at a counted step: a note, whose statements are prose
 _SNIFF_TAGS = frozenset({"loss", "val_loss", "learning_rate", "grad_norm", "accuracy", "perplexity", "loss_scale"})
 _LOSS_TAGS = frozenset({"loss", "perplexity"})  # a training loss, or exp of one
 # A heading over a table of rates, not of a loss: a confusion matrix's rows ("0: 0.90 0.05 0.05") or a per-class
@@ -3191,7 +3204,8 @@ def looks_like_log(path: Path, *, thorough: bool = False, one_line: bool = True)
     parser._flush_record()  # a record printed over the file's last lines
     metric_lines += parser.metric_lines - before
     loss_read = any(tag in _LOSS_TAGS for tag, _, _ in parser.series)
-    short_log = whole and 0 < metric_lines == lines and loss_read
+    # (not for a project's README in the second look, one_line False: a heading '## Loss is NaN' is no paste)
+    short_log = whole and 0 < metric_lines == lines and loss_read and (one_line or not thorough)
     # the second look, where nothing else was found: one line that reads as the training loss at a step or epoch it
     # names will do (a snapshot of a fit's messages: 'Loss is NaN at epoch 10. Training is stopped.' among the model's
     # printout); a loss placed by line order alone is a sentence's as often ('the loss is nan with lr 0.1' in notes)

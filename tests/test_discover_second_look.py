@@ -50,6 +50,9 @@ def test_prose_and_a_readme_quoting_a_loss_are_still_no_run(tmp_path):
     (tmp_path / "README.md").write_text("# Our model\n\nWith the default settings the loss is nan after a while.\n")
     with pytest.raises(UsageError):
         forensics.analyze(tmp_path)
+    (tmp_path / "README.md").write_text("## Loss is NaN\n")  # a heading alone is no one-line paste of a log
+    with pytest.raises(UsageError):
+        forensics.analyze(tmp_path)
 
 
 def test_a_readme_quoting_the_log_of_a_run_is_read(tmp_path):
@@ -85,6 +88,7 @@ def test_the_second_look_is_bounded(tmp_path, notes, read):
 def test_source_files_and_images_do_not_use_up_the_second_look(tmp_path):
     for i in range(SECOND_LOOK_FILES + 5):
         (tmp_path / f"a{i:03d}.py").write_text("print('hello')\n")
+        (tmp_path / f"c{i:03d}.jl").write_text("println(1)\n")
         (tmp_path / f"b{i:03d}.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
     (tmp_path / "zz_progress.txt").write_text(_nll_log())
     assert [f.rel for f in discover(tmp_path).files] == ["zz_progress.txt"]

@@ -111,6 +111,21 @@ def test_a_matrix_row_of_nan_under_finite_rows_is_a_per_class_row(tmp_path):
     assert not report.diverged
 
 
+def test_two_absent_classes_of_a_matrix_and_separate_prints(tmp_path):
+    # two rows of nan under finite rows: both the matrix's
+    block = "[[0.9 0.1 0.  0. ]\n [0.2 0.8 0.  0. ]\n [nan nan nan nan]\n [nan nan nan nan]]\n"
+    assert not _analyze_text(tmp_path, "".join(f"epoch {i}\n{block}" for i in range(1, 4))).diverged
+    # a tensor printed on its own after finite prints of its width: no matrix row, the run's outputs gone NaN
+    (tmp_path / "train.log").unlink()
+    prints = "tensor([0.1000, 0.2000, 0.3000, 0.4000])\n" * 5 + "tensor([nan, nan, nan, nan])\n"
+    assert _analyze_text(tmp_path, prints).diverged
+
+
+def test_a_path_holding_an_evaluation_word_leaves_the_l1_the_loss():
+    text = "".join(f"iter {i}00 L1: 0.0{i} saved to /data/test/models\n" for i in range(1, 5))
+    assert len(_points(_read(text), "loss")) == 4
+
+
 def test_a_short_row_or_a_loss_read_leaves_the_verdict_to_the_loss(tmp_path):
     from forensics.readers.logs import array_row
 

@@ -395,7 +395,8 @@ _PENALTY_QUALIFIED = re.compile(
     r"\b(?:grad|grads|gradient|gradients|weight|weights|param|params|parameter|parameters|norm|reg|regularization|"
     r"decay|penalty|dist|distance|error|err)[ \t_/.-]{0,2}(?:l1|l2|charbonnier)\b"
 )
-_EVAL_STAGE = re.compile(r"\b(?:val|valid|validation|eval|evaluation|test|testing|dev)\b")
+# (a word of its own, not a folder of a path: 'saved to /data/test/models' is no evaluation)
+_EVAL_STAGE = re.compile(r"(?<![\w/\\.-])(?:val|valid|validation|eval|evaluation|test|testing|dev)(?![\w/\\.-])")
 
 
 def _penalty_is_a_loss(out: LineMetrics, line_low: str) -> bool:

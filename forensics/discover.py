@@ -534,69 +534,15 @@ SECOND_LOOK_FILES = 20
 
 # images, sound, video, archives and documents: never a log, and binary (the quick look turns them down by their bytes)
 _MEDIA_EXTENSIONS = frozenset(
-    [
-        ".png",
-        ".jpg",
-        ".jpeg",
-        ".gif",
-        ".bmp",
-        ".tif",
-        ".tiff",
-        ".webp",
-        ".svg",
-        ".wav",
-        ".mp3",
-        ".flac",
-        ".ogg",
-        ".mp4",
-        ".avi",
-        ".mov",
-        ".mkv",
-        ".zip",
-        ".gz",
-        ".tgz",
-        ".bz2",
-        ".xz",
-        ".zst",
-        ".tar",
-        ".7z",
-        ".pdf",
-        ".docx",
-        ".xlsx",
-        ".pptx",
-        ".so",
-        ".dll",
-        ".exe",
-        ".o",
-        ".a",
-        ".whl",
-        # other languages' sources and data files no log is kept in
-        ".jl",
-        ".lua",
-        ".r",
-        ".m",
-        ".rb",
-        ".pl",
-        ".php",
-        ".scala",
-        ".kt",
-        ".swift",
-        ".ts",
-        ".tsx",
-        ".jsx",
-        ".mjs",
-        ".cs",
-        ".f90",
-        ".pyc",
-        ".pyi",
-        ".mat",
-        ".parquet",
-        ".feather",
-        ".arrow",
-        ".onnx",
-        ".tflite",
-        ".pb",
-    ]
+    {
+        *(".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp", ".svg"),  # images
+        *(".wav", ".mp3", ".flac", ".ogg", ".mp4", ".avi", ".mov", ".mkv"),  # sound and video
+        *(".zip", ".gz", ".tgz", ".bz2", ".xz", ".zst", ".tar", ".7z", ".whl"),  # archives
+        *(".pdf", ".docx", ".xlsx", ".pptx", ".so", ".dll", ".exe", ".o", ".a"),  # documents and binaries
+        # other languages' sources, and data files no log is kept in
+        *(".jl", ".lua", ".r", ".m", ".rb", ".pl", ".php", ".scala", ".kt", ".swift", ".ts", ".tsx", ".jsx"),
+        *(".mjs", ".cs", ".f90", ".pyc", ".pyi", ".mat", ".parquet", ".feather", ".arrow", ".onnx", ".tflite", ".pb"),
+    }
 )
 
 

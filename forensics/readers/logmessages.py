@@ -197,14 +197,15 @@ _STATEMENT_WHEN = re.compile(
 
 
 def _statement_fields(m: re.Match[str]) -> Fields:
-    # 'statement': the line's own values are still read (logs.py), for it may print the loss with its step; 'bare':
-    # no log's prefix before it and no step or epoch on it, which a sentence of notes says alike (logs.py keeps it only
-    # in a file that is a log on other grounds)
+    # 'statement': the line's own values are still read (logs.py), for it may print the loss with its step. Its kind:
+    # 'level' under a log level ('ERROR: Loss is NaN'); 'placed' after another log prefix or with a step or epoch on
+    # its line; 'bare' with neither, which a sentence of notes says alike (logs.py keeps it only in a file that is a
+    # log on other grounds)
     found = _STATEMENT_STEP.search(m.string, m.end())
     bare = not (m.group("prefix").strip() or m.group("level") or _STATEMENT_WHEN.search(m.string))
     return {
         "name": m.group(3),
-        "statement": "level" if m.group("level") else "bare" if bare else True,
+        "statement": "level" if m.group("level") else "bare" if bare else "placed",
         **({"step": int(found.group(1))} if found else {}),
     }
 

@@ -2498,7 +2498,7 @@ class _LogParser:
             # statement under a log level ('ERROR: Loss is NaN', Flux's) is kept there; a longer file keeps those a
             # log's prefix or a step or epoch places
             short = self.line <= NOTE_LINES
-            kept = ("level",) if short else ("level", True)
+            kept = ("level",) if short else ("level", "placed")
             self.events = [e for e in self.events if e.values.get("statement") in kept]
         for e in statements:
             e.values.pop("statement", None)

@@ -305,11 +305,12 @@ def _divergence_sentence(tl: Timeline, evidence: Sequence[Evidence] = ()) -> str
         path, e = tl.nonfinite_unplaced
         if e.kind == "nonfinite_values":
             return _nonfinite_values_sentence(path, e)
-        said = (
-            f"The log holds {BOX_TARGET_SAID}"
-            if box_target_nonfinite(e)
-            else "A framework message says the training loss went non-finite"
-        )
+        if box_target_nonfinite(e):
+            said = f"The log holds {BOX_TARGET_SAID}"
+        elif e.kind == "nonfinite_input":
+            said = "A framework message says the batch it was about to train on held NaN, whose loss is NaN"
+        else:
+            said = "A framework message says the training loss went non-finite"
         return (
             f"{said} ({path} line {e.line}: {e.message.rstrip('.')}); the log shows no step or loss before it, so "
             "when is unknown."

@@ -51,6 +51,7 @@ _WRITE_FAILURES = {"disk_full": "disk_full", "short_write": "disk_full", "quota"
 _FATAL = frozenset(
     {
         "label_out_of_range",
+        "nonfinite_input",
         "ctc_invalid_label",
         "cuda_device_assert",
         "index_out_of_range",

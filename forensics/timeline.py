@@ -1301,6 +1301,7 @@ def _nonfinite(s: Series | None) -> NonFinite | None:
 # only where no loss is).
 _NONFINITE_MESSAGES = (
     "nan_loss",
+    "nonfinite_input",
     "nan_loss_terminated",
     "loss_scale_minimum",
     "nonfinite_gradient",

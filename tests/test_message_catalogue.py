@@ -319,6 +319,25 @@ PRINTED: list[tuple[str, str, str, dict]] = [
         "loss_scale_minimum",
         {"min_scale": 2.3283064365386963e-10},
     ),
+    (
+        "k2-fsa icefall (2024, egs/*/zipformer/train.py: logging.warning(f'Grad scale is small: {cur_grad_scale}'))",
+        "2024-01-14 01:03:00,826 WARNING [train.py:1057] (2/4) Grad scale is small: 0.0078125",
+        "loss_scale_overflow_transient",
+        {"framework": "icefall", "loss_scale": 0.0078125},
+    ),
+    (
+        "flashlight app/asr/Train.cpp (FL_LOG(fl::FATAL) after af::isNaN on the loss), wav2letter++ 0.2 Train.cpp",
+        "F0723 11:44:54.493821  2870 Train.cpp:616] Loss has NaN values. Samples - train-clean-100-4014-186175-0018",
+        "nan_loss",
+        {"framework": "flashlight"},
+    ),
+    (
+        "flashlight app/asr/Train.cpp (FL_LOG(fl::FATAL) after af::isNaN on the batch's input and target)",
+        "F0827 23:37:31.375236 95819 Train.cpp:527] Sample has NaN values - train-clean-100-2843-152918-0013,"
+        "train-clean-100-3807-4923-0021",
+        "nonfinite_input",
+        {"framework": "flashlight"},
+    ),
     # ---------------------------------------------------------------- out of memory
     (
         "Lua Torch torch7 (lib/TH/THGeneral.c THAlloc), PyTorch <= 0.4 CPU",
@@ -1289,3 +1308,67 @@ def test_a_note_saying_the_loss_was_nan_beside_a_healthy_log_is_no_message_of_th
     (run / "NOTES").write_text("TODO: loss is nan with fp16, try bf16\n", encoding="utf-8")
     report = forensics.analyze(str(run))
     assert not report.diverged and report.verdict.cause == "healthy"
+
+
+def _flashlight_progress(epochs: int) -> list[str]:
+    """flashlight's ASR trainer's epoch lines as app/asr/common/Utils.cpp getLogString builds them (insertItem with
+    ' | ' between: epoch %8d, nupdates %12d, lr and lrcriterion %4.6lf, the timers %.2f, loss %10.5f, the train
+    error rates %5.2f), glog-prefixed."""
+    return [
+        f"I0827 2{e}:00:00.000000 95819 Train.cpp:331] epoch: {e:8d} | nupdates: {e * 1000:12d} | lr: 0.400000 | "
+        f"lrcriterion: 0.000000 | runtime: 00:10:00 | bch(ms): 120.00 | smp(ms): 1.00 | fwd(ms): 40.00 | "
+        f"crit-fwd(ms): 5.00 | bwd(ms): 60.00 | optim(ms): 10.00 | loss: {40.0 / e:10.5f} | "
+        f"train-TER: {60.0 / e:5.2f} | train-WER: {90.0 / e:5.2f}"
+        for e in range(1, epochs + 1)
+    ]
+
+
+def test_flashlights_check_of_the_batch_names_the_data_as_the_cause_and_ends_the_job(tmp_path):
+    fatal = (
+        "F0827 23:37:31.375236 95819 Train.cpp:527] Sample has NaN values - train-clean-100-2843-152918-0013\n"
+        "*** Check failure stack trace: ***\n"
+        "    @     0x7f822f2030cd  google::LogMessage::Fail()\n"
+        "Aborted (core dumped)\n"
+    )
+    report = _analyze(tmp_path, "\n".join(_flashlight_progress(3)) + "\n" + fatal)
+    assert report.diverged is True
+    assert (report.verdict.cause, report.verdict.detail) == ("data_or_labels", "nan_in_inputs")
+    assert report.ending.ended == "crashed"
+
+
+def test_flashlights_nan_loss_check_is_a_guard_that_names_no_cause(tmp_path):
+    fatal = (
+        "F0723 11:44:54.493821  2870 Train.cpp:616] Loss has NaN values. Samples - train-clean-100-4014-186175-0018\n"
+        "*** Check failure stack trace: ***\n"
+        "Aborted (core dumped)\n"
+    )
+    report = _analyze(tmp_path, "\n".join(_flashlight_progress(3)) + "\n" + fatal)
+    assert report.diverged is True
+    assert report.verdict.detail != "nan_in_inputs"
+    assert report.ending.ended == "stopped"
+
+
+def _icefall(scales: list[float]) -> str:
+    """icefall's train.py: a loss line every 50 batches, and its warning when the scaler's scale is under 0.01."""
+    out = []
+    for i, scale in enumerate(scales):
+        batch = 50 * (i + 1)
+        out.append(
+            f"2024-01-14 01:0{i % 10}:00,000 INFO [train.py:1095] (0/4) Epoch 3, batch {batch}, loss[loss=0.21"
+            f"{i % 10}, simple_loss=0.24, pruned_loss=0.09], tot_loss[loss=0.22, simple_loss=0.25], batch size: 80, "
+            f"lr: 2.1e-02, grad_scale: {scale}"
+        )
+        if scale < 0.01:
+            out.append(f"2024-01-14 01:0{i % 10}:00,500 WARNING [train.py:1057] (0/4) Grad scale is small: {scale}")
+    return "\n".join(out) + "\n"
+
+
+def test_icefalls_small_scale_warning_is_a_scaler_at_work_above_the_floor_and_the_floor_below_it(tmp_path):
+    working = _analyze(tmp_path / "a", _icefall([0.5, 0.0078125, 0.0078125, 0.015625, 0.03125, 0.0625]))
+    assert working.diverged is False
+    stuck = _icefall([0.5, 0.0078125]) + (
+        "2024-01-14 01:03:00,826 WARNING [train.py:1057] (2/4) Grad scale is small: 1.2924697071141057e-26\n"
+    )
+    floor = _analyze(tmp_path / "b", stuck)
+    assert floor.diverged is True
+    assert (floor.verdict.cause, floor.verdict.detail) == ("numerical_instability", "fp16_overflow")

@@ -21,6 +21,9 @@ Families and their members:
   frames): the op fails, a data fault;
 - ``ctc_no_valid_path``: TensorFlow's CTC warning that a sample's label has no alignment to its frames
   (that sample's loss is inf): the loss after it tells an occasional sample from the cause of an inf loss;
+- ``nonfinite_input``: a trainer's check that the batch it was about to train on holds NaN in its inputs or
+  targets (flashlight's and wav2letter++'s ASR trainers abort, naming the samples): a data fault, the step's
+  loss non-finite had it been computed;
 - ``index_out_of_range``: PyTorch embedding on CPU, CUDA index kernels (and old
   PyTorch's THC scatter / gather), TensorFlow gather/embedding lookup on CPU;
 - ``cuda_device_assert``: the CUDA error that follows a device-side assertion
@@ -54,7 +57,8 @@ Families and their members:
   DeepSpeed (its three step wordings and the scaler's own two lines), apex amp and its
   older FP16_Optimizer, fairseq,
   Megatron's skipped-iterations count, MindYOLO's two (MindSpore's dynamic loss scaler);
-- ``loss_scale_minimum``: the loss scale at its floor: DeepSpeed, fairseq;
+- ``loss_scale_minimum``: the loss scale at its floor: DeepSpeed, fairseq, Marian, icefall (and icefall's warning of
+  a small scale, read as a logged scale);
 - ``oom``: out of memory: PyTorch CUDA, CPU and MPS, TensorFlow allocator, XLA/JAX,
   Lua Torch (TH and THC, also PyTorch <= 0.4), Theano, accelerate's batch-size search,
   cuBLAS, the kernel's OOM killer, Python's MemoryError;
@@ -447,6 +451,15 @@ CATALOGUE: tuple[Message, ...] = (
         "non-finite, in RL rollouts and generation)",
         "probability tensor contains either",
     ),
+    # a trainer's check of the batch itself, before the forward pass: NaN in the features or the targets
+    Message(
+        "nonfinite_input",
+        "flashlight",
+        "Sample has NaN values - {sample_ids}",
+        "flashlight/app/asr/Train.cpp, wav2letter Train.cpp and its recipes' Train*.cpp (LOG(FATAL) / "
+        "FL_LOG(fl::FATAL) after af::isNaN on the batch's input and target arrays)",
+        "Sample has NaN values",
+    ),
     Message(
         "ctc_invalid_label",
         "tensorflow",
@@ -493,6 +506,17 @@ CATALOGUE: tuple[Message, ...] = (
         "Model diverged with loss = NaN.",
         "tensorflow_estimator/python/estimator/estimator.py; OpenNMT-tf 2 opennmt/training.py raises the same words",
         "Model diverged with loss = NaN",
+    ),
+    # flashlight's (and wav2letter++'s) ASR trainer checks each batch's loss with ArrayFire's isNaN (the later ones
+    # isInf too) and aborts through glog's LOG(FATAL), naming the batch's sample ids; under AMP it first lowers the
+    # scale and retries the sample, and aborts only once the scale can go no lower
+    Message(
+        "nan_loss",
+        "flashlight",
+        "Loss has NaN values. Samples - {sample_ids}",
+        "flashlight/app/asr/Train.cpp, wav2letter Train.cpp and its recipes' Train*.cpp (LOG(FATAL) / "
+        "FL_LOG(fl::FATAL) after af::isNaN on the criterion's loss)",
+        "Loss has NaN values",
     ),
     Message(
         "nan_loss",
@@ -1162,6 +1186,19 @@ CATALOGUE: tuple[Message, ...] = (
         "grad_scale is too small, exiting",
         Deferred(r"grad_scale is too small, exiting: {0,4}" + _SCALE),
         lambda m: {"min_scale": _num(m.group(1))},
+    ),
+    # ... and its warning on the way there: the scale below 0.01, the scaler halving it overflow after overflow (each
+    # check every 100 batches doubles it back once under 1 or 8); the scale it names is read as a logged one is, so
+    # that one under LOSS_SCALE_FLOOR is the floor and one above it a scaler still working
+    Message(
+        "loss_scale_overflow_transient",
+        "icefall",
+        "Grad scale is small: {cur_grad_scale}",
+        "k2-fsa/icefall recipes' train.py (train_one_epoch: the GradScaler's scale under 0.01, warned at each check; "
+        "under 1e-05 the RuntimeError above follows)",
+        "Grad scale is small",
+        Deferred(r"Grad scale is small: {0,4}" + _SCALE),
+        lambda m: {"loss_scale": _num(m.group(1))},
     ),
     Message(
         "loss_scale_overflow_transient",

@@ -28,6 +28,8 @@ what it means: the table from family to cause, detail and fix is the rules'
 =================================  ===================================================
 ``label_out_of_range``             a label/target outside ``[0, classes)``
                                    (``label``; ``classes`` when TensorFlow names it)
+``nonfinite_input``               a trainer's check found NaN in the batch's inputs or
+                                   targets before the forward pass (flashlight)
 ``cuda_device_assert``             "CUDA error: device-side assert triggered": most
                                    often a label out of range (``values["certain"]
                                    = False``)
@@ -216,6 +218,7 @@ RUN_NAME = "log"
 
 EVENT_KINDS = (
     "label_out_of_range",
+    "nonfinite_input",
     "ctc_invalid_label",
     "ctc_no_valid_path",
     "cuda_device_assert",

@@ -101,7 +101,7 @@ def _framework_findings(tl: Timeline, cause: str) -> list[Finding]:
     "LOG001",
     "framework-names-a-data-fault",
     "data_or_labels",
-    ("labels_out_of_range", "negative_labels"),
+    ("labels_out_of_range", "negative_labels", "nan_in_inputs"),
     needs=("job_log",),
     decisive=True,
 )
@@ -117,6 +117,9 @@ def framework_data_fault(tl: Timeline) -> list[Finding]:
         valid path found." (a sample whose label its frames cannot align, given
         an infinite loss) beside the inf/NaN loss it makes (decisive) or with no
         loss logged after it (not decisive);
+        A trainer's own check of the batch before its forward pass finding NaN
+        in the inputs or targets (flashlight's and wav2letter++'s "Sample has
+        NaN values - <sample ids>"), read as the divergence at that step.
         NumPy's "invalid value encountered in log" warned from a box-encoding
         file (bbox_transform.py): the log of a box's negative width or height,
         a box whose x2 < x1 or y2 < y1 ("divide by zero encountered in log"

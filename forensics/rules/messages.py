@@ -150,6 +150,17 @@ FAMILIES: dict[str, Family] = {
         "a negative label is `negative_labels`, any other `labels_out_of_range`; CUDA's two-sided assertion prints "
         "no label, so other evidence (a data sample's labels) tells which.",
     ),
+    "nonfinite_input": Family(
+        "data_or_labels",
+        _fixed("nan_in_inputs"),
+        _fixed(
+            "Load the samples the message names and find the NaN in their features or transcripts (a silent or "
+            "corrupt file normalised by a zero variance, a feature extractor's log of 0): fix or drop them, and "
+            "check the whole list the same way before training."
+        ),
+        "The trainer checked the batch before the forward pass and found NaN in its inputs or targets (flashlight's "
+        "'Sample has NaN values - <ids>'): the data holds it, whatever the model does; the step's loss would be NaN.",
+    ),
     "cuda_device_assert": Family(
         "data_or_labels",
         _fixed("labels_out_of_range"),

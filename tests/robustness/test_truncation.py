@@ -54,6 +54,9 @@ FOOTER_CUTS = (1, 2, 4, 5)
 H5_HEAD_BYTES = 64
 ARCHIVE_TAIL_BYTES = 100
 STRIDE = 211
+# safetensors: every byte of the header and around every tensor's bounds, a stride through the data between (the
+# slow run cuts at every byte)
+SAFETENSORS_STRIDE = 37
 
 
 def _cut(src: Path, dst_dir: Path, at: int) -> Path:
@@ -110,7 +113,27 @@ def _sweep_event_file(tmp_path: Path, rel: str, cuts) -> None:
             assert f"truncated at byte {last_end}" in src.note, (cut, src.note)
 
 
+def _safetensors_cuts(data: bytes) -> list[int]:
+    """Every byte of the length prefix and the JSON header, both sides of every tensor's begin and end (where the
+    set of complete tensors changes), and a stride through the data between."""
+    spans = safetensors_spans(data)
+    header_end = min(b for b, _ in spans.values())
+    cuts = {*range(header_end + 2), *range(0, len(data), SAFETENSORS_STRIDE)}
+    for begin, end in spans.values():
+        cuts.update(k for k in (begin - 1, begin, begin + 1, end - 1, end, end + 1) if 0 <= k < len(data))
+    return sorted(cuts)
+
+
+def test_safetensors_cut_around_every_tensor_keeps_every_tensor_before_the_cut(tmp_path: Path) -> None:
+    _sweep_safetensors(tmp_path, _safetensors_cuts)
+
+
+@pytest.mark.slow
 def test_safetensors_cut_at_every_byte_keeps_every_tensor_before_the_cut(tmp_path: Path) -> None:
+    _sweep_safetensors(tmp_path, lambda data: range(len(data)))
+
+
+def _sweep_safetensors(tmp_path: Path, cuts) -> None:
     full_path = SAMPLES / SAFETENSORS_FILE
     data = full_path.read_bytes()
     spans = safetensors_spans(data)
@@ -118,7 +141,7 @@ def test_safetensors_cut_at_every_byte_keeps_every_tensor_before_the_cut(tmp_pat
     full = {t.name: t for t in analyze(full_path, "safetensors").timeline.checkpoints[0].checkpoint.tensors}
     assert set(full) == set(spans)
     path = tmp_path / "step_000040.safetensors"
-    for cut in range(len(data)):
+    for cut in cuts(data):
         path.write_bytes(data[:cut])
         report = analyze(path, "safetensors")
         src = only_source(report)

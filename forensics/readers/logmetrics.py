@@ -2045,6 +2045,52 @@ def nolearn_row(line: str) -> LineMetrics | None:
     return out
 
 
+# ultralytics YOLOv3's train.py until mid-2019, and the many forks that copied it, printed each batch as
+# ('%8s%12s' + '%10.3g' * 7) % ('%g/%g' % (epoch, epochs - 1), '%g/%g' % (i, nb - 1), *mloss, len(targets), t): the
+# running means of the xy, wh, conf and cls terms and of their total, then the batch's targets and its time (later
+# its image size); results.txt kept the epoch's last row with '%11.3g' * 5 more (P, R, mAP, F1 and the test loss).
+# No header names the cells: the two counters do, and the total, the sum of the four before it, says which are the
+# loss's terms (a row of other numbers after two counters is no such row).
+_YOLO_2019_ROW = re.compile(
+    rf"[ \t]{{0,16}}(\d{{1,9}})/(\d{{1,9}})[ \t]{{1,32}}(\d{{1,9}})/(\d{{1,9}})((?:[ \t]{{1,32}}{_NUMBER_TEXT}){{7}})"
+    rf"((?:[ \t]{{1,32}}{_NUMBER_TEXT}){{5}})?[ \t]{{0,8}}",
+    re.IGNORECASE,
+)
+YOLO_2019_TERMS = 4  # xy, wh, conf, cls: their total follows them
+# the total against the sum of its terms, each printed to 3 significant digits ('%10.3g'): their rounding
+_YOLO_2019_SUM_TOLERANCE = 1e-2
+
+
+def yolo_2019_row(line: str) -> LineMetrics | None:
+    """The epoch, the batch within it, the loss (the printed total) and, in results.txt, the test loss of a row of
+    ultralytics YOLOv3's 2019 train.py (:data:`_YOLO_2019_ROW`), or None."""
+    m = _YOLO_2019_ROW.fullmatch(line)
+    if m is None:
+        return None
+    epoch, last_epoch, batch, last_batch = (int(m.group(k)) for k in range(1, 5))
+    if epoch > last_epoch or batch > last_batch:
+        return None
+    values = [parse_number(f) for f in m.group(5).split()]
+    if any(v is None for v in values):
+        return None
+    terms = [float(v) for v in values[:YOLO_2019_TERMS] if v is not None]
+    total = float(values[YOLO_2019_TERMS] or 0.0)
+    if all(map(math.isfinite, terms)) and math.isfinite(total):
+        if not math.isclose(math.fsum(terms), total, rel_tol=_YOLO_2019_SUM_TOLERANCE, abs_tol=1e-3):
+            return None
+    elif math.isfinite(total):
+        return None  # a non-finite term makes a non-finite total
+    out = LineMetrics()
+    out.epoch, out.epoch_total = epoch, last_epoch + 1
+    out.counters.append(("batch", batch, last_batch + 1))
+    out.pairs.append(("loss", total))
+    if m.group(6):
+        test_loss = parse_number(m.group(6).split()[-1])
+        if test_loss is not None:
+            out.pairs.append(("val_loss", float(test_loss)))
+    return out
+
+
 # XGBoost's evaluation line per boosting round: '[%d]' of the round, then for each evaluation set and metric a tab,
 # the set's name, '-', the metric's name, ':' and its value (the C++ learner's EvalOneIter and the Python package's
 # EvaluationMonitor alike, 'train-rmse:0.48' or 'validation_0-mlogloss:1.02'; xgb.cv adds '+' and the standard

@@ -148,6 +148,7 @@ from forensics.readers.logmetrics import (
     status_line_metrics,
     summed_list_cells,
     xgboost_eval,
+    yolo_2019_row,
 )
 from forensics.readers.safe_open import open_binary
 from forensics.records import CUT_TRACEBACK, STEP_MAX, LogData, LogEvent, Plan, ScalarSeries, Source, Status, step_of
@@ -1871,6 +1872,8 @@ class _LogParser:
             lm = xgboost_eval(text)
         if lm is None and self.columns is None and text.rstrip()[-1:] == "s":
             lm = nolearn_row(text)
+        if lm is None and self.columns is None and text.count("/") == 2:
+            lm = yolo_2019_row(text)
         if lm is None and text.count(",") >= 3:
             lm = comma_pairs(text)
         if lm is None and "objective function for" in text and (lm := kaldi_objective(text)) is not None:

@@ -1,0 +1,78 @@
+"""Issue #11, fourteenth round: shapes of heldout18's unread logs (docs/logs.md), on lines built from the toolkit's own
+format string (named in a comment), with look-alikes that must read as before.
+"""
+
+import math
+
+import forensics
+from forensics.readers.logmetrics import yolo_2019_row
+from forensics.readers.logs import parse_log_text
+
+
+def _points(series, tag):
+    return list(zip(series[tag].steps.tolist(), series[tag].values.tolist(), strict=True))
+
+
+# ---------------------------------------------------------------- ultralytics YOLOv3's 2019 batch rows
+
+
+def _yolo_2019_row(epoch, epochs, i, nb, terms, targets=116, t=0.273, results=None):
+    """ultralytics/yolov3 train.py (early 2019) and its forks: ('%8s%12s' + '%10.3g' * 7) % ('%g/%g' % (epoch, epochs -
+    1), '%g/%g' % (i, nb - 1), *mloss, len(targets), time.time() - t), mloss the running means of xy, wh, conf, cls and
+    their total; results.txt appends '%11.3g' * 5 % (P, R, mAP, F1, test_loss) to the epoch's last row."""
+    total = math.fsum(terms)
+    s = ("%8s%12s" + "%10.3g" * 7) % (f"{epoch}/{epochs - 1}", f"{i}/{nb - 1}", *terms, total, targets, t)
+    return s + ("%11.3g" * 5 % results if results else "")
+
+
+def test_yolov3_2019_rows_give_the_total_at_the_epoch_and_batch_they_count():
+    rows = [_yolo_2019_row(0, 273, i, 7329, [0.5 - 0.01 * i, 0.4, 3.0 - 0.1 * i, 1.2]) for i in range(10)]
+    rows += [_yolo_2019_row(1, 273, i, 7329, [0.3, 0.35, 1.5, 0.9]) for i in range(3)]
+    series, *_ = parse_log_text("\n".join(rows) + "\n")
+    points = _points(series, "loss")
+    assert [s for s, _ in points] == [*range(10), 7329, 7330, 7331]
+    assert math.isclose(points[0][1], 0.5 + 0.4 + 3.0 + 1.2, rel_tol=1e-2)
+
+
+def test_yolov3_2019_rows_gone_nan_are_a_divergence_at_their_batch(tmp_path):
+    nan = float("nan")
+    rows = [_yolo_2019_row(0, 273, i, 7329, [0.5, 0.4, 3.0 - 0.1 * i, 1.2]) for i in range(6)]
+    rows += [_yolo_2019_row(0, 273, i, 7329, [nan] * 4) for i in range(6, 12)]
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "results.txt").write_text("\n".join(rows) + "\n")
+    report = forensics.analyze(run)
+    assert report.diverged is True
+    assert report.first_nonfinite_step == 6
+
+
+def test_a_yolov3_2019_results_txt_row_gives_the_test_loss_too():
+    row = _yolo_2019_row(4, 273, 7328, 7329, [0.3, 0.35, 1.5, 0.9], results=(0.41, 0.52, 0.38, 0.45, 2.7))
+    lm = yolo_2019_row(row)
+    assert lm is not None
+    assert lm.pairs[1] == ("val_loss", 2.7)
+
+
+def test_two_counters_and_seven_numbers_that_hold_no_total_are_no_yolov3_row():
+    # the fifth number is not the sum of the four before it: another table's row
+    assert (
+        yolo_2019_row("   0/272     18/7328      0.25      0.31      0.12      0.05      9.99       116     0.273")
+        is None
+    )
+    # a counter past its total is no such row either
+    assert (
+        yolo_2019_row("   9/5     18/7328      0.25      0.31      0.12      0.05      0.73       116     0.273")
+        is None
+    )
+
+
+def test_a_yolov3_2019_results_txt_is_read_one_epoch_a_row():
+    rows = [
+        _yolo_2019_row(
+            e, 273, 7328, 7329, [0.3, 0.35, 1.5 - 0.1 * e, 0.9], results=(0.41, 0.52, 0.38, 0.45, 2.7 - 0.1 * e)
+        )
+        for e in range(5)
+    ]
+    series, *_ = parse_log_text("\n".join(rows) + "\n", "results.txt")
+    assert [s for s, _ in _points(series, "loss")] == [7328 + 7329 * e for e in range(5)]
+    assert [round(v, 3) for _, v in _points(series, "val_loss")] == [2.7, 2.6, 2.5, 2.4, 2.3]

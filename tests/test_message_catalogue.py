@@ -320,6 +320,20 @@ PRINTED: list[tuple[str, str, str, dict]] = [
         {"min_scale": 2.3283064365386963e-10},
     ),
     (
+        "pjreddie darknet src/yolo_layer.c forward_yolo_layer (printf of the layer's means; No Obj over every anchor)",
+        "Region 82 Avg IOU: nan, Class: nan, Obj: nan, No Obj: nan, .5R: 0.000000, .75R: 0.000000,  count: 2",
+        "nonfinite_tensor",
+        {"framework": "darknet", "value": "nan"},
+    ),
+    (
+        "AlexeyAB darknet src/yolo_layer.c (fprintf to stderr, 'v3 (iou loss, Normalizer: ...) Region N Avg (...)')",
+        "v3 (iou loss, Normalizer: (iou: 0.07, cls: 1.00) Region 106 Avg (IOU: -nan, GIOU: -nan), Class: -nan, "
+        "Obj: -nan, No Obj: -nan, .5R: 0.000000, .75R: 0.000000, count: 3, class_loss = -nan, iou_loss = -nan, "
+        "total_loss = -nan ",
+        "nonfinite_tensor",
+        {"framework": "darknet", "value": "-nan"},
+    ),
+    (
         "k2-fsa icefall (2024, egs/*/zipformer/train.py: logging.warning(f'Grad scale is small: {cur_grad_scale}'))",
         "2024-01-14 01:03:00,826 WARNING [train.py:1057] (2/4) Grad scale is small: 0.0078125",
         "loss_scale_overflow_transient",
@@ -894,6 +908,9 @@ NOT_A_MESSAGE = [
     "Training is infeasible with these settings",
     # detectron2's last sentence alone, of a finite loss
     "Training has diverged: loss 2.0e+06 > 1e5, stopping",
+    # darknet's layer that matched no object this batch: its IOU, class and object means are 0/0 by design, and the
+    # mean objectness over every anchor finite
+    "Region 106 Avg IOU: -nan, Class: -nan, Obj: -nan, No Obj: 0.000427, .5R: -nan, .75R: -nan,  count: 0",
 ]
 
 
@@ -1372,3 +1389,32 @@ def test_icefalls_small_scale_warning_is_a_scaler_at_work_above_the_floor_and_th
     floor = _analyze(tmp_path / "b", stuck)
     assert floor.diverged is True
     assert (floor.verdict.cause, floor.verdict.detail) == ("numerical_instability", "fp16_overflow")
+
+
+def _darknet_batches(first: int, last: int, no_obj: str = "0.004312") -> str:
+    """pjreddie darknet's detector training as it prints to the console: each yolo layer's means per subdivision
+    (yolo_layer.c), then the batch's line ('%ld: %f, %f avg, %f rate, %lf seconds, %d images', detector.c)."""
+    out = []
+    for b in range(first, last + 1):
+        for layer, count in ((82, 2), (94, 1), (106, 0)):
+            if count:
+                out.append(
+                    f"Region {layer} Avg IOU: 0.412345, Class: 0.512345, Obj: 0.112345, No Obj: {no_obj}, .5R: "
+                    f"0.500000, .75R: 0.000000,  count: {count}"
+                )
+            else:
+                out.append(
+                    f"Region {layer} Avg IOU: -nan, Class: -nan, Obj: -nan, No Obj: {no_obj}, .5R: -nan, .75R: -nan,"
+                    f"  count: 0"
+                )
+        out.append(f"{b}: {60.0 / b:f}, {70.0 / b:f} avg, 0.000100 rate, 3.210000 seconds, {64 * b} images")
+    return "\n".join(out) + "\n"
+
+
+def test_darknets_layer_means_gone_nan_are_the_networks_output_and_its_empty_layers_are_not(tmp_path):
+    healthy = _analyze(tmp_path / "a", _darknet_batches(1, 6))
+    assert healthy.diverged is False
+    # a paste of the layers' lines alone, as a thread shows them: the network's output went NaN
+    layers = "".join(line + "\n" for line in _darknet_batches(1, 3, no_obj="nan").splitlines() if "Region" in line)
+    broken = _analyze(tmp_path / "b", layers)
+    assert broken.diverged is True

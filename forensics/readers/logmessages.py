@@ -443,6 +443,19 @@ CATALOGUE: tuple[Message, ...] = (
         ),
         lambda m: {"parameter": m.group(1), "what": "nan"},
     ),
+    # darknet's detection layers print, per batch, the means of their outputs; 'No Obj' is the objectness averaged over
+    # every anchor of the layer (avg_anyobj / (l.w*l.h*l.n*l.batch)): never 0/0, and a logistic's output in [0, 1], so
+    # NaN there is the network's output gone NaN (the IOU and class means are 0/0 where count is 0, 'nan' by design)
+    Message(
+        "nonfinite_tensor",
+        "darknet",
+        "Region {index} Avg IOU: {iou}, Class: {cls}, Obj: {obj}, No Obj: nan, .5R: {r5}, .75R: {r75},  count: {n}",
+        "pjreddie/darknet src/yolo_layer.c and region_layer.c (forward_*_layer's printf; 'Region Avg IOU' in YOLOv2, "
+        "'Avg Recall' in its forks), AlexeyAB/darknet's 'v3 (mse loss, ...) Region N Avg (IOU: ...), ... No Obj'",
+        "No Obj:",
+        Deferred(r"Region\b.{0,200}?No Obj: {0,4}([-+]?nan)\b", re.IGNORECASE),
+        lambda m: {"tensor": "No Obj (the mean objectness over every anchor)", "value": m.group(1)},
+    ),
     Message(
         "nonfinite_tensor",
         "pytorch",

@@ -340,6 +340,12 @@ PRINTED: list[tuple[str, str, str, dict]] = [
         {"framework": "icefall", "loss_scale": 0.0078125},
     ),
     (
+        "mmdetection 2.x mmdet/core/hook/checkloss_hook.py, 3.x mmdet/engine/hooks/checkloss_hook.py (its check hook)",
+        "2022-05-27 15:51:43,674 - mmdet - INFO - loss become infinite or NaN!",
+        "nan_loss",
+        {"framework": "openmmlab"},
+    ),
+    (
         "flashlight app/asr/Train.cpp (FL_LOG(fl::FATAL) after af::isNaN on the loss), wav2letter++ 0.2 Train.cpp",
         "F0723 11:44:54.493821  2870 Train.cpp:616] Loss has NaN values. Samples - train-clean-100-4014-186175-0018",
         "nan_loss",
@@ -1418,3 +1424,21 @@ def test_darknets_layer_means_gone_nan_are_the_networks_output_and_its_empty_lay
     layers = "".join(line + "\n" for line in _darknet_batches(1, 3, no_obj="nan").splitlines() if "Region" in line)
     broken = _analyze(tmp_path / "b", layers)
     assert broken.diverged is True
+
+
+def test_openmmlabs_loss_check_stops_a_run_whose_loss_it_found_non_finite(tmp_path):
+    # mmcv's text logger lines every 50 iterations, then CheckInvalidLossHook's line and its bare AssertionError
+    lines = [
+        f"2022-05-27 15:4{i}:00,000 - mmdet - INFO - Epoch [1][{50 * i}/4751]\tlr: 3.791e-07, eta: 1 day, 10:42:48, "
+        f"time: 1.060, data_time: 0.012, memory: 7974, loss_cls: {2.0 - 0.1 * i:.4f}, loss_bbox: 1.2000, "
+        f"loss: {3.2 - 0.1 * i:.4f}, grad_norm: 5.1000"
+        for i in range(1, 5)
+    ]
+    stop = "2022-05-27 15:51:43,674 - mmdet - INFO - loss become infinite or NaN!\n" + _raised(
+        'File "/usr/local/lib/python3.7/dist-packages/mmdet/core/hook/checkloss_hook.py", line 22, in after_train_iter',
+        "assert torch.isfinite(runner.outputs['loss']), \\",
+        "AssertionError",
+    )
+    report = _analyze(tmp_path, "\n".join(lines) + "\n" + stop)
+    assert report.diverged is True
+    assert report.ending.ended == "stopped"

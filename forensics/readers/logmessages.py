@@ -520,6 +520,17 @@ CATALOGUE: tuple[Message, ...] = (
         "tensorflow_estimator/python/estimator/estimator.py; OpenNMT-tf 2 opennmt/training.py raises the same words",
         "Model diverged with loss = NaN",
     ),
+    # OpenMMLab's CheckInvalidLossHook (mmdet's, mmseg's, mmengine's documented example): every `interval` iterations
+    # it asserts the loss is finite, the assertion's message a logger.info call, so the line is logged and the
+    # AssertionError raised bare
+    Message(
+        "nan_loss",
+        "openmmlab",
+        "loss become infinite or NaN!",
+        "mmdet/core/hook/checkloss_hook.py (2.x) and mmdet/engine/hooks/checkloss_hook.py (3.x), CheckInvalidLossHook "
+        "(assert torch.isfinite(outputs['loss']), runner.logger.info(...)); mmseg and mmengine's hook docs the same",
+        "loss become infinite or NaN",
+    ),
     # flashlight's (and wav2letter++'s) ASR trainer checks each batch's loss with ArrayFire's isNaN (the later ones
     # isInf too) and aborts through glog's LOG(FATAL), naming the batch's sample ids; under AMP it first lowers the
     # scale and retries the sample, and aborts only once the scale can go no lower

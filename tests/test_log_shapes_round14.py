@@ -4,6 +4,8 @@ format string (named in a comment), with look-alikes that must read as before.
 
 import math
 
+import pytest
+
 import forensics
 from forensics.readers.logmetrics import yolo_2019_row
 from forensics.readers.logs import parse_log_text
@@ -76,3 +78,41 @@ def test_a_yolov3_2019_results_txt_is_read_one_epoch_a_row():
     series, *_ = parse_log_text("\n".join(rows) + "\n", "results.txt")
     assert [s for s, _ in _points(series, "loss")] == [7328 + 7329 * e for e in range(5)]
     assert [round(v, 3) for _, v in _points(series, "val_loss")] == [2.7, 2.6, 2.5, 2.4, 2.3]
+
+
+# ---------------------------------------------------------------- tqdm bars copied out of a notebook
+
+
+def test_yolov7_bar_rows_copied_out_of_colab_without_their_bar_are_read():
+    # YOLOv7 train.py: s = ('%10s' * 2 + '%10.4g' * 6) % (f'{epoch}/{epochs - 1}', mem, *mloss, targets, img_size)
+    # as the tqdm bar's description; Colab draws the bar as a widget, and its text keeps '96% 23/24 [00:48<00:02, ..]'
+    header = ("%10s" * 8) % ("Epoch", "gpu_mem", "box", "obj", "cls", "total", "labels", "img_size")
+    rows = [
+        ("%10s" * 2 + "%10.4g" * 6) % ("0/54", "10.6G", 0.07 - 0.001 * n, 0.021, 0.0, 0.091 - 0.001 * n, 74, 640)
+        + f": {100 * n // 24:3d}% {n}/24 [00:{2 * n:02d}<00:{48 - 2 * n:02d},  2.13s/it]"
+        for n in range(1, 5)
+    ]
+    series, *_ = parse_log_text(header + "\n" + "\n".join(rows) + "\n")
+    assert [s for s, _ in _points(series, "loss")] == [1, 2, 3, 4]
+
+
+def test_a_lightning_bar_copied_out_of_a_notebook_gives_its_postfix_loss():
+    lines = [
+        f"Epoch 0:  {n}% {n * 10}/1000 [00:{n:02d}<01:40,  9.8it/s, loss={2.0 - 0.1 * n:.3f}, v_num=0]"
+        for n in range(1, 6)
+    ]
+    series, *_ = parse_log_text("\n".join(lines) + "\n")
+    assert len(series["loss"]) == 5
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Progress: 50% 3/6 [done]",  # no tqdm times in the bracket
+        "Accuracy on the test set: 96% 23/24 [of the classes]",
+    ],
+)
+def test_a_percentage_and_a_count_with_no_tqdm_times_are_no_bar(line):
+    from forensics.readers.logs import _tqdm_bars
+
+    assert list(_tqdm_bars(line)) == []

@@ -463,6 +463,23 @@ _KERAS_PAIR = re.compile(r"(?:^|\s)-\s+([A-Za-z_][\w./-]*):\s+(" + _NUM + ")", r
 
 # tqdm: "desc:  12%|█▎  | 8/64 [00:00<00:02, 21.49it/s, gnorm=nan, loss=nan]"
 _TQDM = re.compile(r"(?P<pct>\d{1,3})%\|[^|]*\|\s*(?P<n>\d+)/(?P<total>\d+)\s*\[(?P<info>[^\]]*)\]?")
+# ... and the same bar copied out of a notebook or Colab, which draws the bar as a widget: the text keeps the
+# percentage, the count and the bracket of times ("640:  96% 23/24 [00:48<00:02,  2.13s/it]"), whose elapsed time
+# before '<' says it is tqdm's
+_TQDM_NO_BAR = re.compile(
+    r"(?P<pct>\d{1,3})%[ \t]{1,4}(?P<n>\d{1,19})/(?P<total>\d{1,19})[ \t]{0,4}"
+    r"\[(?P<info>\d{1,4}:\d\d(?::\d\d)?<[^\]]{0,400})\]?"
+)
+
+
+def _tqdm_bars(text: str) -> Iterator[re.Match[str]]:
+    """The tqdm bars on a line, drawn ('%|') or copied out of a notebook without their bar."""
+    if "%|" in text:
+        yield from _TQDM.finditer(text)
+    elif "% " in text and "<" in text:
+        yield from _TQDM_NO_BAR.finditer(text)
+
+
 # rich (Lightning RichProgressBar):
 #   "Epoch 3/3  ━━━━━━ 10/10 0:00:00 • 0:00:00 924.92it/s v_num: 0.000 train_loss: 18.050"
 # Found by its "n/total h:mm:ss" part; what is before it (less the bar) is the description.
@@ -1525,10 +1542,10 @@ class _LogParser:
             return
         rest = text
         offset = 0
-        if "%|" in text:
+        if "%|" in text or ("% " in text and "<" in text):
             bar = None
             prev = 0
-            for bar in _TQDM.finditer(text):
+            for bar in _tqdm_bars(text):
                 self._tqdm(bar, text[prev : bar.start()], line, end_ok)
                 prev = bar.end()
             if bar is not None:
@@ -2947,10 +2964,8 @@ def _bar_values(text: str) -> list[tuple[str, float]]:
 
 def _bar_before_message(text: str) -> int:
     """Where a progress bar that opens ``text`` ends, when words follow it on the same line (0 if none)."""
-    if "%|" not in text:
-        return 0
     end = 0
-    for bar in _TQDM.finditer(text):
+    for bar in _tqdm_bars(text):
         end = bar.end()
     return end if end and text[end:].strip() else 0
 

@@ -57,7 +57,9 @@ The splits (docs/logs.md):
   that round's first wave of fixes; docs/logs.md); seen since;
 - heldout15 to heldout17: collected blind the same way in the thirteenth round, heldout15 measured once blind at the
   round's start, heldout16 at the start and again after the round's first wave, heldout17 at the start and after each
-  of the round's two waves (docs/logs.md); seen since.
+  of the round's two waves (docs/logs.md); seen since;
+- heldout18: collected blind the same way at the fourteenth round's start by two helpers, measured then, and the
+  round's fixes made on it (docs/logs.md); seen since.
 
 A split whose folder is missing from ``DIR`` is left out of the table, with a note; so is a case whose log
 the folder lacks (a copy rebuilt from the threads' stored copies may lack a few), named in the note.
@@ -98,6 +100,7 @@ SPLITS = (
     "heldout15",
     "heldout16",
     "heldout17",
+    "heldout18",
     "dev",
 )
 BLIND: tuple[str, ...] = ()  # splits not measured yet: left out of a run unless asked for (--blind)

@@ -320,6 +320,30 @@ PRINTED: list[tuple[str, str, str, dict]] = [
         {"min_scale": 2.3283064365386963e-10},
     ),
     (
+        "PyTorch 1.x/2.x CPU (aten/src/ATen/native/Onehot.cpp, F.one_hot)",
+        "RuntimeError: Class values must be smaller than num_classes.",
+        "label_out_of_range",
+        {},
+    ),
+    (
+        "PyTorch 1.x/2.x CPU (aten/src/ATen/native/Onehot.cpp, F.one_hot)",
+        "RuntimeError: Class values must be non-negative.",
+        "label_out_of_range",
+        {"side": "negative"},
+    ),
+    (
+        "NumPy >= 1.17 numpy/random/_generator.pyx and mtrand.pyx (choice with p)",
+        "ValueError: Probabilities contain NaN",
+        "nonfinite_tensor",
+        {"framework": "numpy"},
+    ),
+    (
+        "NumPy < 1.17 numpy/random/mtrand/mtrand.pyx (RandomState.choice with p)",
+        "ValueError: probabilities contain NaN",
+        "nonfinite_tensor",
+        {"framework": "numpy"},
+    ),
+    (
         "pjreddie darknet src/yolo_layer.c forward_yolo_layer (printf of the layer's means; No Obj over every anchor)",
         "Region 82 Avg IOU: nan, Class: nan, Obj: nan, No Obj: nan, .5R: 0.000000, .75R: 0.000000,  count: 2",
         "nonfinite_tensor",
@@ -1442,3 +1466,29 @@ def test_openmmlabs_loss_check_stops_a_run_whose_loss_it_found_non_finite(tmp_pa
     report = _analyze(tmp_path, "\n".join(lines) + "\n" + stop)
     assert report.diverged is True
     assert report.ending.ended == "stopped"
+
+
+def test_one_hots_range_checks_name_the_side_of_the_labels(tmp_path):
+    def crash(message: str) -> str:
+        return LOSS_LINES + _raised(
+            'File "train.py", line 88, in train',
+            "target = F.one_hot(labels, num_classes=21)",
+            f"RuntimeError: {message}",
+        )
+
+    past = _analyze(tmp_path / "a", crash("Class values must be smaller than num_classes."))
+    assert (past.verdict.cause, past.verdict.detail) == ("data_or_labels", "labels_out_of_range")
+    negative = _analyze(tmp_path / "b", crash("Class values must be non-negative."))
+    assert (negative.verdict.cause, negative.verdict.detail) == ("data_or_labels", "negative_labels")
+    assert past.diverged is False and negative.diverged is False
+
+
+def test_numpys_nan_probabilities_are_the_models_output_gone_nan(tmp_path):
+    crash = _raised(
+        'File "agent.py", line 51, in act',
+        "action = np.random.choice(n_actions, p=probs)",
+        "ValueError: probabilities contain NaN",
+    )
+    rewards = "".join(f"episode {i} reward {10.0 + i:.1f} loss {1.0 - 0.05 * i:.3f}\n" for i in range(1, 8))
+    report = _analyze(tmp_path, rewards + crash)
+    assert report.diverged is True

@@ -297,6 +297,24 @@ CATALOGUE: tuple[Message, ...] = (
         Deferred(r"Assertion `(\w{1,32}) >= 0 && \1 < n_classes[`'] failed"),
         lambda m: {"assertion": m.group(0), "device": "cuda"},
     ),
+    # F.one_hot of the targets (segmentation and multi-label losses build their one-hot targets with it) checks the
+    # range on the CPU, neither message printing the value
+    Message(
+        "label_out_of_range",
+        "pytorch",
+        "Class values must be smaller than num_classes.",
+        "aten/src/ATen/native/Onehot.cpp (one_hot, CPU; on CUDA the scatter's device assert)",
+        "Class values must be smaller than num_classes",
+    ),
+    Message(
+        "label_out_of_range",
+        "pytorch",
+        "Class values must be non-negative.",
+        "aten/src/ATen/native/Onehot.cpp (one_hot: a negative class, such as -1 or 255 read as int8)",
+        "Class values must be non-negative",
+        Deferred(r"Class values must be non-negative"),
+        lambda m: {"side": "negative"},
+    ),
     Message(
         "label_out_of_range",
         "ultralytics",
@@ -455,6 +473,16 @@ CATALOGUE: tuple[Message, ...] = (
         "No Obj:",
         Deferred(r"Region\b.{0,200}?No Obj: {0,4}([-+]?nan)\b", re.IGNORECASE),
         lambda m: {"tensor": "No Obj (the mean objectness over every anchor)", "value": m.group(1)},
+    ),
+    # NumPy's sampling from a distribution the model gave (an RL policy's action probabilities, a language model's
+    # next token) checks the probabilities first: NaN there is the model's output gone NaN
+    Message(
+        "nonfinite_tensor",
+        "numpy",
+        "Probabilities contain NaN",
+        "numpy/random/_generator.pyx (Generator.choice) and mtrand.pyx (RandomState.choice; 'probabilities contain "
+        "NaN' before NumPy 1.17)",
+        "robabilities contain NaN",
     ),
     Message(
         "nonfinite_tensor",

@@ -106,6 +106,8 @@ def _label_detail(e: LogEvent) -> str | None:
     sample) to tell."""
     if e.label is not None:
         return "negative_labels" if e.label < 0 else "labels_out_of_range"
+    if e.values.get("side") == "negative":  # a check that names the side it failed on, not the label
+        return "negative_labels"
     return None if e.values.get("assertion") else "labels_out_of_range"
 
 

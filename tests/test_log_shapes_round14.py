@@ -61,6 +61,9 @@ def test_two_counters_and_seven_numbers_that_hold_no_total_are_no_yolov3_row():
         yolo_2019_row("   0/272     18/7328      0.25      0.31      0.12      0.05      9.99       116     0.273")
         is None
     )
+    # finite terms beside a non-finite total, or nothing but zeros, say nothing of which columns are the terms
+    assert yolo_2019_row("   0/9     0/99      0.1      0.2      0.3      0.4      nan       5     6") is None
+    assert yolo_2019_row("   0/9     0/99        0        0        0        0        0       5     6") is None
     # a counter past its total is no such row either
     assert (
         yolo_2019_row("   9/5     18/7328      0.25      0.31      0.12      0.05      0.73       116     0.273")
@@ -102,7 +105,8 @@ def test_a_lightning_bar_copied_out_of_a_notebook_gives_its_postfix_loss():
         for n in range(1, 6)
     ]
     series, *_ = parse_log_text("\n".join(lines) + "\n")
-    assert len(series["loss"]) == 5
+    # read as Lightning's bar: the postfix shown at batch n is batch n-1's (with v_num in it), as for the drawn bar
+    assert [s for s, _ in _points(series, "loss")] == [9, 19, 29, 39, 49]
 
 
 @pytest.mark.parametrize(

@@ -57,8 +57,7 @@ Families and their members:
   DeepSpeed (its three step wordings and the scaler's own two lines), apex amp and its
   older FP16_Optimizer, fairseq,
   Megatron's skipped-iterations count, MindYOLO's two (MindSpore's dynamic loss scaler);
-- ``loss_scale_minimum``: the loss scale at its floor: DeepSpeed, fairseq, Marian, icefall (and icefall's warning of
-  a small scale, read as a logged scale);
+- ``loss_scale_minimum``: the loss scale at its floor: DeepSpeed, fairseq, Marian, icefall;
 - ``oom``: out of memory: PyTorch CUDA, CPU and MPS, TensorFlow allocator, XLA/JAX,
   Lua Torch (TH and THC, also PyTorch <= 0.4), Theano, accelerate's batch-size search,
   cuBLAS, the kernel's OOM killer, Python's MemoryError;
@@ -77,9 +76,9 @@ Families and their members:
   illegal instruction, an unspecified launch failure: PyTorch, Lua Torch, TensorFlow/XLA): a kernel bug, a
   custom op's out-of-bounds index or the hardware, no training number; the job died, not of divergence.
 - ``mixed_precision``: the trainer saying it computes in 16-bit (Lightning's AMP line, 1.x and
-  2.x; OpenMMLab's config printed with AmpOptimWrapper, or a config name with an ``amp``/``fp16`` part
-  in mmengine's ``Exp name:`` line): how the run computes, no fault (NUM005 weighs it when the loss
-  goes non-finite).
+  2.x; icefall's warning that its scale is small, whose scale is read as a logged one; OpenMMLab's
+  config printed with AmpOptimWrapper, or a config name with an ``amp``/``fp16`` part in mmengine's
+  ``Exp name:`` line): how the run computes, no fault (NUM005 weighs it when the loss goes non-finite).
 - ``nonfinite_grad_norm``: PyTorch's clip_grad_norm_ warning that the total norm it met was non-finite
   and that it went on: under a GradScaler the step is then skipped, without one the update is NaN; a weak
   sign that the loss after it decides.
@@ -151,6 +150,15 @@ class Message:
         out.setdefault("framework", self.framework)
         out["wording"] = self.needle  # which of a family's texts it is (a reader may count them apart)
         return out
+
+
+# A message that is the whole of its line's text: at most a log's prefix before it (a time stamp, a glog or logging
+# header, a level, a bracketed counter, closed by ':', ']', '|', '>' or '-'), or an exception's type ('ValueError: '),
+# so that a sentence quoting it ('TODO: add a check like mmdet's: loss become infinite or NaN!') is no such message
+_LOGGED_ALONE = (
+    r"^(?:[^A-Za-z]{0,60}|.{0,160}?\b(?:INFO|WARNING|WARN|ERROR|CRITICAL|FATAL|DEBUG)\b[^A-Za-z]{0,40}"
+    r"|[^A-Za-z]{0,40}(?:\w{1,40}\.){0,4}\w{0,40}(?:Error|Exception): {0,4})"
+)
 
 
 # A statement that the loss went non-finite (the GENERIC nan_loss statement entries): the subject at the start of the
@@ -305,6 +313,7 @@ CATALOGUE: tuple[Message, ...] = (
         "Class values must be smaller than num_classes.",
         "aten/src/ATen/native/Onehot.cpp (one_hot, CPU; on CUDA the scatter's device assert)",
         "Class values must be smaller than num_classes",
+        Deferred(_LOGGED_ALONE + r"Class values must be smaller than num_classes\.?\s{0,8}$"),
     ),
     Message(
         "label_out_of_range",
@@ -312,7 +321,7 @@ CATALOGUE: tuple[Message, ...] = (
         "Class values must be non-negative.",
         "aten/src/ATen/native/Onehot.cpp (one_hot: a negative class, such as -1 or 255 read as int8)",
         "Class values must be non-negative",
-        Deferred(r"Class values must be non-negative"),
+        Deferred(_LOGGED_ALONE + r"Class values must be non-negative\.?\s{0,8}$"),
         lambda m: {"side": "negative"},
     ),
     Message(
@@ -471,7 +480,11 @@ CATALOGUE: tuple[Message, ...] = (
         "pjreddie/darknet src/yolo_layer.c and region_layer.c (forward_*_layer's printf; 'Region Avg IOU' in YOLOv2, "
         "'Avg Recall' in its forks), AlexeyAB/darknet's 'v3 (mse loss, ...) Region N Avg (IOU: ...), ... No Obj'",
         "No Obj:",
-        Deferred(r"Region\b.{0,200}?No Obj: {0,4}([-+]?nan)\b", re.IGNORECASE),
+        Deferred(
+            r"Region (?:\d{1,4} )?Avg (?:IOU: |\(IOU: )[^,]{1,32},.{0,60}?Class: [^,]{1,32}, Obj: [^,]{1,32}, "
+            r"No Obj: {0,4}([-+]?(?:nan(?:\(ind\))?|1\.#(?:IND|QNAN)\d{0,8}))",
+            re.IGNORECASE,
+        ),
         lambda m: {"tensor": "No Obj (the mean objectness over every anchor)", "value": m.group(1)},
     ),
     # NumPy's sampling from a distribution the model gave (an RL policy's action probabilities, a language model's
@@ -483,6 +496,7 @@ CATALOGUE: tuple[Message, ...] = (
         "numpy/random/_generator.pyx (Generator.choice) and mtrand.pyx (RandomState.choice; 'probabilities contain "
         "NaN' before NumPy 1.17)",
         "robabilities contain NaN",
+        Deferred(_LOGGED_ALONE + r"[Pp]robabilities contain NaN[.\s]{0,8}$"),
     ),
     Message(
         "nonfinite_tensor",
@@ -500,6 +514,7 @@ CATALOGUE: tuple[Message, ...] = (
         "flashlight/app/asr/Train.cpp, wav2letter Train.cpp and its recipes' Train*.cpp (LOG(FATAL) / "
         "FL_LOG(fl::FATAL) after af::isNaN on the batch's input and target arrays)",
         "Sample has NaN values",
+        Deferred(r"Sample has NaN values - \S"),
     ),
     Message(
         "ctc_invalid_label",
@@ -558,6 +573,7 @@ CATALOGUE: tuple[Message, ...] = (
         "mmdet/core/hook/checkloss_hook.py (2.x) and mmdet/engine/hooks/checkloss_hook.py (3.x), CheckInvalidLossHook "
         "(assert torch.isfinite(outputs['loss']), runner.logger.info(...)); mmseg and mmengine's hook docs the same",
         "loss become infinite or NaN",
+        Deferred(_LOGGED_ALONE + r"loss become infinite or NaN!?[*\s]{0,8}$"),
     ),
     # flashlight's (and wav2letter++'s) ASR trainer checks each batch's loss with ArrayFire's isNaN (the later ones
     # isInf too) and aborts through glog's LOG(FATAL), naming the batch's sample ids; under AMP it first lowers the
@@ -569,6 +585,7 @@ CATALOGUE: tuple[Message, ...] = (
         "flashlight/app/asr/Train.cpp, wav2letter Train.cpp and its recipes' Train*.cpp (LOG(FATAL) / "
         "FL_LOG(fl::FATAL) after af::isNaN on the criterion's loss)",
         "Loss has NaN values",
+        Deferred(r"Loss has NaN values\. Samples - \S"),
     ),
     Message(
         "nan_loss",
@@ -1239,18 +1256,19 @@ CATALOGUE: tuple[Message, ...] = (
         Deferred(r"grad_scale is too small, exiting: {0,4}" + _SCALE),
         lambda m: {"min_scale": _num(m.group(1))},
     ),
-    # ... and its warning on the way there: the scale below 0.01, the scaler halving it overflow after overflow (each
-    # check every 100 batches doubles it back once under 1 or 8); the scale it names is read as a logged one is, so
-    # that one under LOSS_SCALE_FLOOR is the floor and one above it a scaler still working
+    # ... and its warning on the way there, at its check every 100 batches: the scale below 0.01, the scaler halving it
+    # overflow after overflow (the check doubles it back once under 1 or 8). No step skipped is counted from it: it
+    # says the run computes in fp16 under a scaler, and the scale it names is read as a logged scale is (the reader's
+    # LOSS_SCALE_FLOOR: one under it is the floor, unless a later scale comes back above it)
     Message(
-        "loss_scale_overflow_transient",
+        "mixed_precision",
         "icefall",
         "Grad scale is small: {cur_grad_scale}",
         "k2-fsa/icefall recipes' train.py (train_one_epoch: the GradScaler's scale under 0.01, warned at each check; "
         "under 1e-05 the RuntimeError above follows)",
         "Grad scale is small",
         Deferred(r"Grad scale is small: {0,4}" + _SCALE),
-        lambda m: {"loss_scale": _num(m.group(1))},
+        lambda m: {"loss_scale": _num(m.group(1)), "dtype": "float16"},
     ),
     Message(
         "loss_scale_overflow_transient",

@@ -2075,11 +2075,13 @@ def yolo_2019_row(line: str) -> LineMetrics | None:
         return None
     terms = [float(v) for v in values[:YOLO_2019_TERMS] if v is not None]
     total = float(values[YOLO_2019_TERMS] or 0.0)
-    if all(map(math.isfinite, terms)) and math.isfinite(total):
+    if all(map(math.isfinite, terms)) != math.isfinite(total):
+        return None  # a non-finite term makes a non-finite total, and only one does
+    if math.isfinite(total):
+        if not any(terms):
+            return None  # a sum of zeros says nothing of which columns are the loss's terms
         if not math.isclose(math.fsum(terms), total, rel_tol=_YOLO_2019_SUM_TOLERANCE, abs_tol=1e-3):
             return None
-    elif math.isfinite(total):
-        return None  # a non-finite term makes a non-finite total
     out = LineMetrics()
     out.epoch, out.epoch_total = epoch, last_epoch + 1
     out.counters.append(("batch", batch, last_batch + 1))

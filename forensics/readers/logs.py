@@ -896,6 +896,7 @@ class _LogParser:
         self.forward_trace: deque[str] = deque(maxlen=FORWARD_TRACE_KEEP)
         # where the loss scale reached its floor: (line, step, scale, how it shows)
         self.scale_floor: tuple[int, int | None, float, str] | None = None
+        self.floor_from_scale = False  # the floor is a scale _note_scale saw, which a later one may undo
         # a trainer's guard dropping steps (nonfinite_step_skipped), counted since the last finite loss
         # point: (line, step) of the first of them, and how many; the steps of the last two loss points
         self.skips_since_finite = 0
@@ -1380,11 +1381,24 @@ class _LogParser:
             self.last_op_line = line
 
     def _note_scale(self, scale: Any, line: int, step: int | None, how: str) -> None:
-        if self.scale_floor is None and isinstance(scale, float) and 0 <= scale < LOSS_SCALE_FLOOR:
-            self.scale_floor = (line, step, scale, how)
+        """A loss scale the log names (logged, or set by the scaler): one under LOSS_SCALE_FLOOR is the floor; one back
+        at or above it after such a floor undoes it, as the scaler that brought it back was not stuck there (icefall
+        doubles a scale under 1 at each check, GradScaler grows it after its clean steps). A floor the scaler said it
+        could not go below (_store) stays."""
+        if not isinstance(scale, float) or not scale >= 0:
+            return
+        if scale < LOSS_SCALE_FLOOR:
+            if self.scale_floor is None:
+                self.scale_floor = (line, step, scale, how)
+                self.floor_from_scale = True
+        elif self.scale_floor is not None and self.floor_from_scale:
+            self.scale_floor, self.floor_from_scale = None, False
 
     def _store(self, ev: _EventBuilder) -> _EventBuilder:
         """Keep ``ev``, or count it on the identical event already kept; return the one kept."""
+        if ev.kind == "mixed_precision" and "loss_scale" in ev.values:
+            # a trainer naming its scaler's scale (icefall's 'Grad scale is small: x'): read as a logged scale
+            self._note_scale(ev.values.pop("loss_scale"), ev.line, ev.step, "named by the trainer's warning")
         if ev.kind == "loss_scale_overflow_transient":
             scale, attempted = ev.values.get("loss_scale"), ev.values.pop("attempted", None)
             if isinstance(scale, float) and attempted == scale:

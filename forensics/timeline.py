@@ -82,7 +82,11 @@ EXPLODED_FACTOR = 1e4
 # ~1e6 (the tokens of a large LM batch): past 1e8 (ten times that) the logits themselves blew up.
 CLASS_LOSS_IMPLAUSIBLE = 1e8
 # Any other loss (a regression on raw targets summed over a batch: squared errors of targets up to
-# 1e6, prices or counts, over 1e4 elements) stays under 1e16.
+# 1e6, prices or counts, over 1e4 elements) stays under 1e16. And no loss of any kind goes below minus that: a loss
+# below zero is a negative log-likelihood of a density (a flow's, a VAE's in nats), bounded by the precision of the
+# values it fits (float32's smallest normal scale gives some 87 nats a value, ~1e11 over a large batch of large
+# samples); past -1e16 a term was computed outside its domain and summed (ESPnet's warp-ctc loss of -5.7e35 on
+# utterances whose labels outnumber their frames).
 ANY_LOSS_IMPLAUSIBLE = 1e16
 # A perplexity is exp(mean token cross-entropy): about the vocabulary size at initialisation, and a
 # mean of 30 nats (14 for the largest vocabulary, plus 16 of slack for the first steps) is e^30 ~ 1e13.
@@ -1780,11 +1784,12 @@ def _implausible_bound(tag: str, classifier: bool = False) -> float:
     return CLASS_LOSS_IMPLAUSIBLE if classifier or _CLASS_LOSS.search(tag) else ANY_LOSS_IMPLAUSIBLE
 
 
-def _above_for_good(s: Series, bound: float, overflowed: np.ndarray | None = None) -> int | None:
+def _above_for_good(s: Series, bound: float, overflowed: np.ndarray | None = None, sign: float = 1.0) -> int | None:
     """The step from which a finite value of ``s`` stood above ``bound`` and never came back under
     it (a spike that falls back is the spike rules' case), or None. The points ``overflowed`` marks
-    (+inf values that stand for a number past the float range) count as values above it."""
-    v = s.values
+    (+inf values that stand for a number past the float range) count as values above it. ``sign``
+    -1 asks the same of the values negated: below minus ``bound``."""
+    v = sign * s.values
     finite = np.isfinite(v) if overflowed is None else np.isfinite(v) | overflowed
     above = finite & (v > bound)
     if not above.any():
@@ -1816,6 +1821,16 @@ def _implausible(
         if step is not None:
             value = float(s.values[int(np.nonzero(s.steps == step)[0][0])])
             hits.append((step, f"{s.tag} {fmt_num(value)}, past the {fmt_num(bound)} no working training reaches"))
+    for s in (loss, *(t for t in terms if t.unit == loss.unit and t.source == loss.source)):
+        step = _above_for_good(s, ANY_LOSS_IMPLAUSIBLE, sign=-1.0)
+        if step is not None:
+            value = float(s.values[int(np.nonzero(s.steps == step)[0][0])])
+            hits.append(
+                (
+                    step,
+                    f"{s.tag} {fmt_num(value)}, below the -{fmt_num(ANY_LOSS_IMPLAUSIBLE)} no working training reaches",
+                )
+            )
     return min(hits) if hits else None
 
 

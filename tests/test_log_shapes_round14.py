@@ -2,6 +2,7 @@
 format string (named in a comment), with look-alikes that must read as before.
 """
 
+import json
 import math
 
 import pytest
@@ -120,3 +121,36 @@ def test_a_percentage_and_a_count_with_no_tqdm_times_are_no_bar(line):
     from forensics.readers.logs import _tqdm_bars
 
     assert list(_tqdm_bars(line)) == []
+
+
+# ---------------------------------------------------------------- a loss far below zero
+
+
+def _chainer_report(points: list[tuple[int, float]]) -> str:
+    """ESPnet 1's log file: chainer's LogReport writes its reports as one JSON list (json.dump, indent=4), a dict per
+    report with 'main/loss' and its terms, the epoch, the iteration and the elapsed time."""
+    reports = [
+        {
+            "main/loss_ctc": 2 * loss,
+            "main/loss_att": 15.8,
+            "main/acc": 0.96,
+            "main/loss": loss,
+            "epoch": it // 1000,
+            "iteration": it,
+            "elapsed_time": 28301.3,
+        }
+        for it, loss in points
+    ]
+    return json.dumps(reports, indent=4) + "\n"
+
+
+def test_a_loss_past_minus_1e16_is_a_divergence_and_a_flows_negative_nll_is_not(tmp_path):
+    for name, points, diverged in (
+        # the two reports a paste kept, both past it (no finite point before them to climb from)
+        ("pasted", [(122600, -1.1342744887950961e35), (234600, -1.1342744887950961e35)], True),
+        ("flow", [(1000, -812.5), (2000, -1503.2), (3000, -2210.9), (4000, -2980.4)], False),
+    ):
+        run = tmp_path / name
+        run.mkdir()
+        (run / "log").write_text(_chainer_report(points))
+        assert forensics.analyze(run).diverged is diverged, name

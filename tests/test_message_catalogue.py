@@ -332,6 +332,12 @@ PRINTED: list[tuple[str, str, str, dict]] = [
         {"side": "negative"},
     ),
     (
+        "PyTorch one_hot's check under an MPI launcher's prefix (SageMaker's mpirun: '[1,mpirank:N,host]<stderr>:')",
+        "[1,mpirank:0,algo-1]<stderr>:RuntimeError: Class values must be non-negative.",
+        "label_out_of_range",
+        {"side": "negative"},
+    ),
+    (
         "NumPy >= 1.17 numpy/random/_generator.pyx and mtrand.pyx (choice with p)",
         "ValueError: Probabilities contain NaN",
         "nonfinite_tensor",

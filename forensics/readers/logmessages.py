@@ -153,11 +153,12 @@ class Message:
 
 
 # A message that is the whole of its line's text: at most a log's prefix before it (a time stamp, a glog or logging
-# header, a level, a bracketed counter, closed by ':', ']', '|', '>' or '-'), or an exception's type ('ValueError: '),
-# so that a sentence quoting it ('TODO: add a check like mmdet's: loss become infinite or NaN!') is no such message
+# header, a level, a bracketed counter, closed by ':', ']', '|', '>' or '-'), or an exception's type ('ValueError: ',
+# after a launcher's prefix too: '[1,mpirank:0,algo-1]<stderr>:RuntimeError: '), so that a sentence quoting it
+# ('TODO: add a check like mmdet's: loss become infinite or NaN!') is no such message
 _LOGGED_ALONE = (
     r"^(?:[^A-Za-z]{0,60}|.{0,160}?\b(?:INFO|WARNING|WARN|ERROR|CRITICAL|FATAL|DEBUG)\b[^A-Za-z]{0,40}"
-    r"|[^A-Za-z]{0,40}(?:\w{1,40}\.){0,4}\w{0,40}(?:Error|Exception): {0,4})"
+    r"|.{0,160}?(?<![\w.])(?:\w{1,40}\.){0,4}\w{0,40}(?:Error|Exception): {0,4})"
 )
 
 

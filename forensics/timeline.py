@@ -1812,25 +1812,18 @@ def _implausible(
     if loss is None:
         return None
     hits: list[tuple[int, str]] = []
-    for s, bound, overflowed in (
-        (loss, _implausible_bound(loss.tag, classifier), None),
-        *((t, _implausible_bound(t.tag), None) for t in terms if t.unit == loss.unit and t.source == loss.source),
-        *((p, PERPLEXITY_IMPLAUSIBLE, _overflowed_exp(p, of)) for p, of in perplexities),
+    own = (loss, *(t for t in terms if t.unit == loss.unit and t.source == loss.source))
+    for s, bound, overflowed, sign in (
+        (loss, _implausible_bound(loss.tag, classifier), None, 1.0),
+        *((t, _implausible_bound(t.tag), None, 1.0) for t in own[1:]),
+        *((p, PERPLEXITY_IMPLAUSIBLE, _overflowed_exp(p, of), 1.0) for p, of in perplexities),
+        *((s, ANY_LOSS_IMPLAUSIBLE, None, -1.0) for s in own),  # and below minus it, whatever the loss
     ):
-        step = _above_for_good(s, bound, overflowed)
+        step = _above_for_good(s, bound, overflowed, sign)
         if step is not None:
             value = float(s.values[int(np.nonzero(s.steps == step)[0][0])])
-            hits.append((step, f"{s.tag} {fmt_num(value)}, past the {fmt_num(bound)} no working training reaches"))
-    for s in (loss, *(t for t in terms if t.unit == loss.unit and t.source == loss.source)):
-        step = _above_for_good(s, ANY_LOSS_IMPLAUSIBLE, sign=-1.0)
-        if step is not None:
-            value = float(s.values[int(np.nonzero(s.steps == step)[0][0])])
-            hits.append(
-                (
-                    step,
-                    f"{s.tag} {fmt_num(value)}, below the -{fmt_num(ANY_LOSS_IMPLAUSIBLE)} no working training reaches",
-                )
-            )
+            side = "past the " if sign > 0 else "below the -"
+            hits.append((step, f"{s.tag} {fmt_num(value)}, {side}{fmt_num(bound)} no working training reaches"))
     return min(hits) if hits else None
 
 

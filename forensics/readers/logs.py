@@ -1556,15 +1556,14 @@ class _LogParser:
             return
         rest = text
         offset = 0
-        if "%|" in text or ("% " in text and "<" in text):
-            bar = None
-            prev = 0
-            for bar in _tqdm_bars(text):
-                self._tqdm(bar, text[prev : bar.start()], line, end_ok)
-                prev = bar.end()
-            if bar is not None:
-                offset = bar.end()
-                rest = text[offset:]
+        bar = None
+        prev = 0
+        for bar in _tqdm_bars(text):
+            self._tqdm(bar, text[prev : bar.start()], line, end_ok)
+            prev = bar.end()
+        if bar is not None:
+            offset = bar.end()
+            rest = text[offset:]
         if "{'" in rest:
             spans = list(_dict_spans(rest))
             for span in spans:

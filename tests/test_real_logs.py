@@ -262,7 +262,8 @@ MAX_HELDOUT19_CRASHES = 1
 
 # heldout20 floors: 93 cases collected by three more helpers after the fourteenth round's fixes but the last were made,
 # measured blind on abb71a1 (the round's start), 8cac002, 1d981b0 and 81bb427: 65/90 diverged, 34/45 cause,
-# 7 inconclusive with a loss or message, 1 log unread, every time (no case moved). Still BLIND: no case of it looked at.
+# 7 inconclusive with a loss or message, 1 log unread, every time (no case moved), and at the fifteenth round's start
+# (0cfbbce). Seen since: the fifteenth round's fixes were made on it.
 MIN_HELDOUT20_DIVERGED = 65 / 90
 MIN_HELDOUT20_CAUSE = 34 / 45
 MAX_HELDOUT20_BAD_INCONCLUSIVE = 7

@@ -197,6 +197,9 @@ ALIASES = {
     "train_loss_step": "loss",
     "total_loss": "loss",
     "loss_total": "loss",
+    # tensorpack's models name the sum they minimise total_cost (its monitor prints "total_cost: {}" at each epoch's
+    # end, beside wd_cost and the terms filed under their groups); a 'cost' in seconds is a duration (_duration_unit)
+    "total_cost": "loss",
     "total loss": "loss",
     "minibatch loss": "loss",
     "batch loss": "loss",
@@ -1348,12 +1351,22 @@ def _error_is_loss(out: LineMetrics, errors: list[tuple[tuple[str, ...], bool]])
 MIN_HISTORY_ENTRIES = 2
 
 
+def _names_a_loss(tag: str) -> bool:
+    """A series named as a loss, not as one of its settings (a loss scale, a loss weight)."""
+    return "loss" in tag and not any(w in tag for w in _LOSS_SETTING_WORDS)
+
+
 def _history_curves(out: LineMetrics, lists: dict[str, list[float]]) -> None:
+    if any(tag not in lists and _names_a_loss(tag) for tag, _ in out.pairs):
+        # a loss printed as one value beside the lists: a history prints every series as a list, so these are
+        # this step's values per element or per head (Det3D's 'loss: nan, ..., loc_loss_elem: ['nan', ...]'), and
+        # the line is read by its single values
+        out.pairs = [(tag, v) for tag, v in out.pairs if tag not in lists]
+        return
     curves = {
         tag: values
         for tag, values in lists.items()
-        if len(values) >= MIN_HISTORY_ENTRIES
-        and (("loss" in tag and not any(w in tag for w in _LOSS_SETTING_WORDS)) or _unstaged(tag) == "accuracy")
+        if len(values) >= MIN_HISTORY_ENTRIES and (_names_a_loss(tag) or _unstaged(tag) == "accuracy")
     }
     if curves:
         out.curves = curves
@@ -1700,9 +1713,19 @@ def names_an_evaluation(name: str) -> bool:
     return not _EVAL_STAGE_WORDS.isdisjoint(_NAME_PARTS.split(name))
 
 
+# A group of a key ('rpn_losses/...') that is the loss itself files its terms under it ('loss/cls', 'losses/rpn_box'):
+# any leaf there is a term. Under a group that only names a loss ('rpn_losses', 'detector_loss'), the leaf says what
+# the value is: tensorpack files a head's terms there beside its matching statistics ('rpn_losses/box_loss' and
+# 'rpn_losses/num_pos_anchor', 'rpn_losses/label_metrics/recall_th0.5'), counts and rates that are no loss
+_LOSS_GROUPS = frozenset({"loss", "losses"})
+
+
 def _is_loss_term(name: str) -> bool:
     # a setting's word before the word loss names which loss (GluonCV's 'BoxScaleLoss', the box-size term), after
     # it a setting of the loss ('loss_scale', 'cls_loss_weight')
+    head, sep, leaf = name.rpartition("/")
+    if sep and leaf and head.rsplit("/", 1)[-1] not in _LOSS_GROUPS:
+        name = leaf
     return (
         ("loss" in name or _LOSS_TERM.fullmatch(name) is not None)
         and not name.startswith(("val", "eval", "test", "valid"))

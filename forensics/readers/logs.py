@@ -498,6 +498,12 @@ _HF_EPOCHS = re.compile(r"Num Epochs = ([\d,]{1,24})")
 _HF_MAX_STEPS = re.compile(r"Total optimization steps = ([\d,]{1,24})")
 
 
+# The end of a line printing one value under a name, as a dump printed one metric a line does ('name: 0.25')
+_DUMP_VALUE = re.compile(
+    r"[A-Za-z_][\w./-]{0,127}:[ \t]{1,8}[-+]?(?:\d{1,30}(?:\.\d{0,30})?(?:[eE][-+]?\d{1,4})?|nan|inf)[ \t]*$"
+)
+
+
 def _only_colon_pairs(text: str) -> bool:
     """Is the line (indented) nothing but ``name: value`` pairs? (rich prints its metrics on a second line)"""
     if not text[:1].isspace():
@@ -932,6 +938,9 @@ class _LogParser:
         # counter-less metric lines right under it are the rest of its record (under a line that printed
         # the loss, only a line of its terms, whose own total the record's loss already is)
         self.record: tuple[int, int, str, bool, bool] | None = None  # ... and whether its step was worked out
+        # the record's loss is a term standing in for the loss its line did not print (logmetrics.main_loss_and_basis):
+        # a line under it that prints the loss by name gives the record's own
+        self.record_stand_in = False
         self.step_inferred = False  # the step _resolve_step gave last was worked out from an epoch counter
         # a record opened by a line whose counters gave a step and that printed no metric (FPN_Tensorflow's " {time}:
         # step{N}    image_name:{} |" then its losses on the lines under it): (last line, step, emitter, the values
@@ -1959,6 +1968,11 @@ class _LogParser:
                     self._bare_row(row, line, text, "split")
                 elif _RECORD_HEAD_HINT.search(text):
                     self._open_record(scan_line(text), line)
+                elif self.pending is not None and self.pending[1] is None and _DUMP_VALUE.search(text):
+                    # a value under a name that is no metric, in a dump printed one value a line (tensorpack's
+                    # monitor: 'sample_fast_rcnn_targets/num_bg: 187.04' among its epoch's statistics): the dump goes
+                    # on under it, read as nothing
+                    self.pending = (line, *self.pending[1:])
                 return  # no metric named: nothing to read (a bare "Epoch 3" line moves no series)
             lm = scan_line(text)
             if "Pzx" in text and (nll := negated_log_likelihood(text)) is not None:
@@ -2005,6 +2019,7 @@ class _LogParser:
             self._saw_metrics(line, step)
             # a record that opens with its counters and prints its loss, or its loss's terms, on the lines under them
             self.record = (line, step, emitter, any(t == "loss" for t, _ in pairs), inferred)
+            self.record_stand_in = basis is not None and self.record[3]
             return
         if lm.epoch is not None:
             base = self.generic_epoch_base if self.generic_epoch_base is not None else 1
@@ -2030,6 +2045,17 @@ class _LogParser:
                         self._put(tag, record[1], val, emitter, inferred=record[4])
                     self._saw_metrics(line, record[1])
                     self.record = (line, record[1], emitter, True, record[4])
+                    return
+                if self.record_stand_in and basis is None and not lm.eval_context:
+                    # FCOS_Tensorflow's train.py: " {time}: step{N}    image_name:{} |\t loc_loss:{} |" then, indented
+                    # under it, "cls_loss:{} |\t cnt_loss:{} |\ttotal_loss:{} |": the counters' line printed one
+                    # term, which stood in for the loss, and this line prints the loss itself (a redraw of the
+                    # step's point: it replaces the term's value)
+                    for tag, val in pairs:
+                        self._put(tag, record[1], val, emitter, inferred=record[4])
+                    self._saw_metrics(line, record[1])
+                    self.record = (line, record[1], emitter, True, record[4])
+                    self.record_stand_in = False
                     return
             else:
                 # "Step: 682/800000 ----- Cur_lr: 0.4 ----- Time: 0.82 sec." then "S1 loss: ... | Total loss: ..."
@@ -2152,6 +2178,7 @@ class _LogParser:
             self._put(tag, step, val, emitter, inferred=inferred)
         self._saw_metrics(last, step)
         self.record = (last, step, emitter, any(t == "loss" for t, _ in found), inferred)
+        self.record_stand_in = False
 
     def _history(self, curves: dict[str, list[float]], line: int) -> None:
         """A printed history (logmetrics.MIN_HISTORY_ENTRIES): each list's entries are its series' epochs 1, 2, ...

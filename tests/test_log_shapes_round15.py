@@ -1,0 +1,132 @@
+"""Issue #11, fifteenth round: shapes of heldout20's unread logs (docs/logs.md), on lines built from the toolkit's own
+format string (named in a comment), with look-alikes that must read as before.
+"""
+
+import math
+
+import forensics
+from forensics.readers.logmetrics import main_loss_and_basis
+from forensics.readers.logs import parse_log_text
+
+NAN = float("nan")
+
+
+def _points(series, tag):
+    return list(zip(series[tag].steps.tolist(), series[tag].values.tolist(), strict=True))
+
+
+def _run(tmp_path, name, text):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / name).write_text(text)
+    return run
+
+
+# ---------------------------------------------------------------- a loss beside lists of per-element values
+
+
+def _det3d_line(task, loss, elems, stamp="2020-01-07 17:22:53,040"):
+    """Det3D's (and second.pytorch's) per-task log line: the trainer's text logger formats each task's dict, a list
+    of per-box-coordinate losses among its scalars (det3d/core/utils/... log_vars, 'loc_loss_elem' a list of str)."""
+    fmt = ", ".join(f"'{v:.4f}'" if math.isfinite(v) else "'nan'" for v in elems)
+    return (
+        f"{stamp} - INFO - task : ['{task}'], loss: {loss:.4f}, cls_pos_loss: {loss / 2:.4f}, "
+        f"loc_loss_elem: [{fmt}], num_pos: 26.6600, num_neg: 31688.8400"
+    )
+
+
+def test_a_loss_printed_beside_lists_of_per_element_values_is_read_and_the_lists_are_not_a_history(tmp_path):
+    lines = [_det3d_line(t, NAN, [NAN] * 9) for t in ("car", "truck", "bus", "barrier")]
+    series, *_ = parse_log_text("\n".join(lines) + "\n")
+    assert "loss" in series and all(math.isnan(v) for v in series["loss"].values)
+    assert "loc_loss_elem" not in series  # nine coordinates of one step are no curve of nine epochs
+    # and a file of such lines is a log, found and read (it held no other metric line before)
+    report = forensics.analyze(_run(tmp_path, "log.txt", "\n".join(lines) + "\n"))
+    assert report.diverged is True
+
+
+def test_a_history_printed_as_lists_is_still_read_as_curves():
+    # Keras's print(history.history): every series a list, no loss printed as one value
+    series, *_ = parse_log_text("{'loss': [0.69, 0.52, nan], 'val_loss': [0.7, 0.6, nan], 'lr': [0.1, 0.1, 0.1]}\n")
+    assert [v for _, v in _points(series, "loss")][:2] == [0.69, 0.52]
+    assert math.isnan(series["loss"].values[-1])
+
+
+# ---------------------------------------------------------------- a record whose loss is printed on the next line
+
+
+def _fcos_record(step, loc, cls, cnt, total, stamp="2019-04-27 22:02:27"):
+    """DetectionTeamUCAS FCOS_Tensorflow train.py: print(''' {}: step{}    image_name:{} |\\t loc_loss:{} |\\t
+    (newline, 44 spaces) cls_loss:{} |\\t cnt_loss:{} |\\ttotal_loss:{} | (newline, 44 spaces) per_cost_time:{}s''')."""
+    pad = " " * 44
+    return (
+        f" {stamp}: step{step}    image_name:b'70844.jpg' |\t loc_loss:{loc} |\t \n"
+        f"{pad}cls_loss:{cls} |\t cnt_loss:{cnt} |\ttotal_loss:{total} |\n"
+        f"{pad}per_cost_time:8.343699216842651s\n"
+    )
+
+
+def test_the_total_printed_under_a_line_of_one_term_is_the_step_s_loss():
+    text = _fcos_record(80, 1.2, 0.9, 0.64, 2.74) + _fcos_record(90, 11.51, NAN, 0.65, NAN)
+    series, *_ = parse_log_text(text)
+    points = _points(series, "loss")
+    assert [s for s, _ in points] == [80, 90]
+    assert points[0][1] == 2.74  # the total, not the location term its counters' line printed
+    assert math.isnan(points[1][1])
+    assert math.isnan(_points(series, "cls_loss")[1][1])
+
+
+def test_a_loss_under_a_line_that_printed_its_own_loss_is_not_the_record_s():
+    # the counters' line printed the loss by name: a 'loss' under it is another writer's, read as before
+    text = "step 90 loss: 2.5\nloss: 7.0\nstep 100 loss: 2.4\n"
+    series, *_ = parse_log_text(text)
+    assert (90, 2.5) in _points(series, "loss")
+
+
+# ---------------------------------------------------------------- tensorpack's monitor, one statistic a line
+
+
+def _tensorpack_block(stats, stamp="0810 16:06:24"):
+    """tensorpack/callbacks/monitor.py ScalarPrinter: logger.info('{}: {:.5g}'.format(k, v)) for each scalar of the
+    epoch, sorted by name, under tensorpack's logger prefix '[MMDD HH:MM:SS @monitor.py:474]'."""
+    return "".join(f"[{stamp} @monitor.py:474] {k}: {v:.5g}\n" for k, v in sorted(stats.items()))
+
+
+def _maskrcnn_stats(total, wd):
+    return {
+        "fastrcnn_losses/box_loss": 0.21,
+        "fastrcnn_losses/label_loss": 0.35,
+        "rpn_losses/box_loss": 0.05,
+        "rpn_losses/label_loss": 0.11,
+        "rpn_losses/label_metrics/precision_th0.2": 0.1322,
+        "rpn_losses/label_metrics/recall_th0.5": 0.17936,
+        "rpn_losses/num_pos_anchor": 16.552,
+        "rpn_losses/num_valid_anchor": 255.77,
+        "sample_fast_rcnn_targets/num_bg": 187.04,
+        "sample_fast_rcnn_targets/num_fg": 2.8304,
+        "sample_fast_rcnn_targets/proposal_metrics/best_iou_per_gt": 0.2385,
+        "sample_fast_rcnn_targets/proposal_metrics/recall_iou0.5": 0.18301,
+        "total_cost": total,
+        "wd_cost": wd,
+    }
+
+
+def test_tensorpack_s_total_cost_is_the_loss_and_an_epoch_s_statistics_are_one_record(tmp_path):
+    text = _tensorpack_block(_maskrcnn_stats(1.84, 0.9)) + _tensorpack_block(_maskrcnn_stats(NAN, NAN), "0810 17:06:24")
+    series, *_ = parse_log_text(text)
+    points = _points(series, "loss")
+    assert len(points) == 2  # one record an epoch, the counts and rates that name no metric inside it
+    assert points[0][1] == 1.84 and math.isnan(points[1][1])
+    report = forensics.analyze(_run(tmp_path, "log.log", text))
+    assert report.diverged is True
+
+
+def test_counts_and_rates_filed_under_a_loss_s_group_are_no_terms_of_it():
+    pairs = [("rpn_losses/num_pos_anchor", 16.552), ("rpn_losses/label_metrics/recall_th0.5", 0.179)]
+    pairs += [("rpn_losses/box_loss", 0.05), ("rpn_losses/label_loss", 0.11)]
+    found, _ = main_loss_and_basis(pairs)
+    loss = dict(found)["loss"]
+    assert math.isclose(loss, 0.16)  # the two terms summed, not the anchor count
+    # under the loss's own group every leaf is a term, as before
+    found, _ = main_loss_and_basis([("loss/cls", 0.4), ("loss/box", 0.2)])
+    assert math.isclose(dict(found)["loss"], 0.6)

@@ -130,3 +130,45 @@ def test_counts_and_rates_filed_under_a_loss_s_group_are_no_terms_of_it():
     # under the loss's own group every leaf is a term, as before
     found, _ = main_loss_and_basis([("loss/cls", 0.4), ("loss/box", 0.2)])
     assert math.isclose(dict(found)["loss"], 0.6)
+
+
+# ---------------------------------------------------------------- Paddle's dynamic loss scaler
+
+
+def _paddle_overflow(scale):
+    """python/paddle/amp/grad_scaler.py AmpScaler._update: print('Found inf or nan, current scale is: {}, decrease to:
+    {}*{}'.format(float(self._scale), float(self._scale), float(self._decr_ratio)))"""
+    return f"Found inf or nan, current scale is: {float(scale)}, decrease to: {float(scale)}*0.5"
+
+
+def _ppocr_line(step, loss):
+    """PaddleOCR tools/program.py's train log line (logger 'ppocr', stats joined as 'key: value')."""
+    return (
+        f"[2023/09/12 08:59:36] ppocr INFO: epoch: [1/200], global_step: {step}, lr: 0.001000, loss: {loss:.6f}, "
+        f"loss_shrink_maps: {loss / 2:.6f}, avg_reader_cost: 0.00402 s, avg_batch_cost: 0.93513 s, ips: 17.1 samples/s"
+    )
+
+
+def test_paddle_s_scale_halved_to_nothing_is_fp16_overflow_step_after_step(tmp_path):
+    lines = [_ppocr_line(10 * i, 9.5 - 0.01 * i) for i in range(1, 20)]
+    scale = 32768.0
+    for i in range(20, 27):
+        lines.append(_ppocr_line(10 * i, 9.3))
+        for _ in range(20):
+            lines.append(_paddle_overflow(scale))
+            scale /= 2
+    report = forensics.analyze(_run(tmp_path, "train.log", "\n".join(lines) + "\n"))
+    assert report.diverged is True
+    assert report.verdict.cause == "numerical_instability"
+    assert "loss scale fell to" in report.verdict.summary
+
+
+def test_a_few_paddle_overflows_while_the_scale_settles_are_healthy(tmp_path):
+    lines = []
+    for i in range(1, 40):
+        if i in (3, 17):
+            lines.append(_paddle_overflow(65536.0 if i == 3 else 32768.0))
+        lines.append(_ppocr_line(10 * i, 9.5 - 0.05 * i))
+    report = forensics.analyze(_run(tmp_path, "train.log", "\n".join(lines) + "\n"))
+    assert report.diverged is False
+    assert report.verdict.cause == "healthy"

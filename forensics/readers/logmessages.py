@@ -253,6 +253,13 @@ def _scale_change(m: re.Match[str]) -> Fields:
     return {"loss_scale": _num(m.group(2)), "attempted": _num(m.group(1))}
 
 
+def _scaled_down(scale: str, ratio: str) -> Fields:
+    """(scale tried, new scale) of a line that names the scale and the ratio it is multiplied by."""
+    tried, factor = _num(scale), _num(ratio)
+    new = tried * factor if tried is not None and factor is not None else None
+    return {"loss_scale": new, "attempted": tried}
+
+
 # deepspeech.pytorch's later Lightning module raises check_loss's words instead of skipping the step
 _RAISED_DEEPSPEECH = Deferred(r"(?:Exception|Error): WARNING: received an? ")
 
@@ -575,6 +582,17 @@ CATALOGUE: tuple[Message, ...] = (
         "(assert torch.isfinite(outputs['loss']), runner.logger.info(...)); mmseg and mmengine's hook docs the same",
         "loss become infinite or NaN",
         Deferred(_LOGGED_ALONE + r"loss become infinite or NaN!?[*\s]{0,8}$"),
+    ),
+    # GluonTS's trainer (MXNet's and PyTorch's) keeps the epoch with the best loss, and a NaN loss is never the best:
+    # when the LR scheduler first lowers the LR with no epoch kept, every epoch's loss so far was NaN, and it raises
+    Message(
+        "nan_loss",
+        "gluonts",
+        "Got NaN in first epoch. Try reducing initial learning rate.",
+        "gluonts/trainer/_base.py (0.4-0.5), gluonts/mx/trainer/_base.py and learning_rate_scheduler.py (0.6 on), "
+        "pts/trainer.py (GluonTSUserError when the scheduler lowers the LR and best_epoch_info's epoch_no is still -1)",
+        "Got NaN in first epoch",
+        Deferred(_LOGGED_ALONE + r"Got NaN in first epoch\. {0,4}Try reducing initial learning"),
     ),
     # flashlight's (and wav2letter++'s) ASR trainer checks each batch's loss with ArrayFire's isNaN (the later ones
     # isInf too) and aborts through glog's LOG(FATAL), naming the batch's sample ids; under AMP it first lowers the
@@ -1156,6 +1174,18 @@ CATALOGUE: tuple[Message, ...] = (
         "Reducing dynamic loss scale from",
         Deferred(r"Reducing dynamic loss scale from " + _SCALE + r" to " + _SCALE),
         _scale_change,
+    ),
+    # Paddle's dynamic loss scaler (paddle.amp.GradScaler, AmpScaler._update): on every decr_every_n_nan_or_inf-th
+    # step whose gradients held Inf or NaN it prints the scale it held and the ratio it multiplies it by (0.5 unless
+    # set); the step is skipped (use_dynamic_loss_scaling). No floor: the scale halves on towards 0
+    Message(
+        "loss_scale_overflow_transient",
+        "paddle",
+        "Found inf or nan, current scale is: {scale}, decrease to: {scale}*{ratio}",
+        "python/paddle/amp/grad_scaler.py and python/paddle/fluid/dygraph/amp/loss_scaler.py (AmpScaler._update)",
+        "Found inf or nan, current scale is",
+        Deferred(r"Found inf or nan, current scale is: " + _SCALE + r", decrease to: " + _SCALE + r" ?\* ?" + _SCALE),
+        lambda m: _scaled_down(m.group(1), m.group(3)),
     ),
     # MindYOLO's trainer on MindSpore's dynamic loss scaler: 'still update' (overflow_still_update, the step is
     # applied anyway) or 'drop step'; the scale is the scaler's Tensor printed through asnumpy()

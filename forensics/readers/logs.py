@@ -202,13 +202,13 @@ MAX_NUMBER_DIGITS = 64
 # runs settle far above it (DeepSpeed and torch.amp never go under 1 by default; fairseq, whose
 # losses are sums over ~1e5 tokens, settles around 0.1-4 and gives up at 1e-4).
 LOSS_SCALE_FLOOR = 2.0**-10
-# apex's amp (no floor by default: min_loss_scale None) and DeepSpeed scale a loss that is a mean over the
-# batch, whose gradients a working net keeps far under float16's 65504: a scale their scaler set below this,
-# halving after overflow on overflow, still overflowing with the loss scaled down, means the gradients are
-# non-finite whatever the scale (a NaN forward pass, weights blown up), every step skipped from there on.
+# apex's amp (no floor by default: min_loss_scale None), DeepSpeed and Paddle's GradScaler (no floor either) scale a
+# loss that is a mean over the batch, whose gradients a working net keeps far under float16's 65504: a scale their
+# scaler set below this, halving after overflow on overflow, still overflowing with the loss scaled down, means the
+# gradients are non-finite whatever the scale (a NaN forward pass, weights blown up), every step skipped from there on.
 # fairseq sums its loss over the batch's tokens, so its scale settles lower and LOSS_SCALE_FLOOR judges it.
 MEAN_LOSS_SCALE_FLOOR = 1.0
-MEAN_LOSS_SCALERS = ("apex", "deepspeed")
+MEAN_LOSS_SCALERS = ("apex", "deepspeed", "paddle")
 # The scaler saying it cannot lower the scale ("Attempted loss scale: 1, reducing to 1") this many times, or
 # setting a mean loss's scale below MEAN_LOSS_SCALE_FLOOR on its this-many-th overflow or later: overflow at the
 # floor step after step. Once is one bad batch at a scale already low (or one overflow from a scale that

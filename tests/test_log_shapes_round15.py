@@ -5,7 +5,7 @@ format string (named in a comment), with look-alikes that must read as before.
 import math
 
 import forensics
-from forensics.readers.logmetrics import main_loss_and_basis
+from forensics.readers.logmetrics import main_loss_and_basis, scan_line
 from forensics.readers.logs import parse_log_text
 
 NAN = float("nan")
@@ -172,3 +172,48 @@ def test_a_few_paddle_overflows_while_the_scale_settles_are_healthy(tmp_path):
     report = forensics.analyze(_run(tmp_path, "train.log", "\n".join(lines) + "\n"))
     assert report.diverged is False
     assert report.verdict.cause == "healthy"
+
+
+# ---------------------------------------------------------------- a name with an aside, a value as a one-element array
+
+
+def _keras_guide_epoch(epoch, losses, every=200):
+    """keras.io guides/writing_a_training_loop_from_scratch (TF 2.x): print("\\nStart of epoch %d" % (epoch,)), then
+    every 200 steps print("Training loss (for one batch) at step %d: %.4f" % (step, float(loss_value))) and
+    print("Seen so far: %s samples" % ((step + 1) * batch_size)); Keras 3's guide says "(for 1 batch)"."""
+    lines = [f"\nStart of epoch {epoch}"]
+    for i, loss in enumerate(losses):
+        lines.append(f"Training loss (for one batch) at step {i * every}: {loss:.4f}")
+        lines.append(f"Seen so far: {(i * every + 1) * 64} samples")
+    lines += ["Training acc over epoch: 0.8412", "Validation acc: 0.8567", "Time taken: 3.21s"]
+    return "\n".join(lines) + "\n"
+
+
+def test_the_keras_guide_s_loss_for_one_batch_is_read_at_its_step(tmp_path):
+    text = _keras_guide_epoch(0, [2.3, 1.1, 0.8]) + _keras_guide_epoch(1, [0.7, NAN, NAN])
+    series, *_ = parse_log_text(text)
+    values = [v for _, v in _points(series, "loss")]
+    assert values[:3] == [2.3, 1.1, 0.8] and math.isnan(values[-1])
+    report = forensics.analyze(_run(tmp_path, "train.log", text))
+    assert report.diverged is True
+    # Keras 3's wording, and an aside after a step's counter
+    text = "Training loss (for 1 batch) at step 0: 2.3000\nstep 100 loss (over 100 batches): 1.9\n"
+    series, *_ = parse_log_text(text)
+    assert [v for _, v in _points(series, "loss")] == [2.3, 1.9]
+
+
+def test_an_aside_that_holds_a_value_or_follows_a_number_is_not_dropped():
+    # "(=250000064.0)" is ESPnet's value after its own sign; "Epoch 1 (of 10)" an epoch and its total
+    assert scan_line("loss (=250000064.000000) is not correct").pairs == [("loss", 250000064.0)]
+    series, *_ = parse_log_text("Epoch 1 (of 10) step 5 loss: 0.5\nEpoch 1 (of 10) step 6 loss: 0.4\n")
+    assert [v for _, v in _points(series, "loss")] == [0.5, 0.4]
+
+
+def test_a_value_printed_as_an_array_of_one_element_is_the_waiting_name_s():
+    # a loop printing the loss tensor of shape (1,): print("loss for step: {} = {}".format(step, loss.numpy()))
+    text = "".join(f"loss for step: {s} = [{-0.9 - 0.01 * s!r}]\n" for s in range(620, 625))
+    series, *_ = parse_log_text(text)
+    assert [s for s, _ in _points(series, "loss")] == list(range(620, 625))
+    # two values in the brackets are no one value: nothing is read as the loss
+    series, *_ = parse_log_text("loss at step 5 = [0.25, 0.3]\nloss at step 6 = [0.2, 0.3]\n")
+    assert "loss" not in series

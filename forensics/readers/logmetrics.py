@@ -863,12 +863,21 @@ def _running_readings(line: str) -> str:
     return _TWO_READINGS.sub(epoch_reading, line)
 
 
+# An aside in parentheses between a metric's name and its counter or value, saying over what it was taken: the Keras
+# guide's custom training loop (copied into countless scripts) prints "Training loss (for one batch) at step {step}:
+# {loss:.4f}", Keras 3's "(for 1 batch)"; also "loss (over 100 batches): 0.41". A preposition opens it and it holds
+# a few words, so no value sits inside it; the first such aside on a line is dropped before the line is read
+_ASIDE = re.compile(r"(?<=[A-Za-z]) \((?:for|over|of|per|on|in|across) [A-Za-z0-9 ]{1,30}\)(?= |:|=)", re.IGNORECASE)
+
+
 def scan_line(line: str) -> LineMetrics:
     """Names, values and counters of one cleaned log line."""
     if ": epoch " in line and " - batch " in line:
         line = _running_readings(line)
     if "[G" in line and "[D" in line:
         line = _player_groups(line)
+    if " (" in line and (aside := _ASIDE.search(line)) is not None:
+        line = line[: aside.start()] + line[aside.end() :]
     line_low = line.lower()
     labelled = _stage_label(line, line_low)
     if labelled is not None:
@@ -965,6 +974,15 @@ def scan_line(line: str) -> LineMetrics:
                 in_bracket = True
                 bracket_words_only = True
                 bracket_owner = tuple(words) if words else None
+                if (
+                    not words
+                    and pending
+                    and i + 2 < n
+                    and (kinds[i + 1] == NUM or _is_nonfinite(texts[i + 1]))
+                    and texts[i + 2] == "]"
+                ):
+                    # "loss for step: 622 = [-0.9068]": the waiting name's value printed as an array of one element
+                    bracket_owner = pending
                 words, sep = [], False
             elif text == "-" and i + 1 < n and kinds[i + 1] == WORD and _is_nonfinite(texts[i + 1]):
                 texts[i + 1] = "-" + texts[i + 1]  # "-nan", "-inf"

@@ -5,7 +5,7 @@ format string (named in a comment), with look-alikes that must read as before.
 import math
 
 import forensics
-from forensics.readers.logmetrics import main_loss_and_basis, scan_line
+from forensics.readers.logmetrics import main_loss_and_basis, scan_line, yolo_2019_row
 from forensics.readers.logs import parse_log_text
 
 NAN = float("nan")
@@ -217,3 +217,41 @@ def test_a_value_printed_as_an_array_of_one_element_is_the_waiting_name_s():
     # two values in the brackets are no one value: nothing is read as the loss
     series, *_ = parse_log_text("loss at step 5 = [0.25, 0.3]\nloss at step 6 = [0.2, 0.3]\n")
     assert "loss" not in series
+
+
+# ---------------------------------------------------------------- ultralytics YOLOv3's 2018 rows: six terms
+
+
+def _yolo_2018_row(epoch, epochs, i, nb, terms, extras):
+    """ultralytics/yolov3 train.py (2018 to early 2019): ('%8s%12s' + '%10.3g' * (7 + len(extras))) % ('%g/%g' %
+    (epoch, epochs - 1), '%g/%g' % (i, len(dataloader) - 1), rloss['x'], rloss['y'], rloss['w'], rloss['h'],
+    rloss['conf'], rloss['cls'], rloss['loss'], *extras): nT and the time; precision, recall, nT and the time; or
+    precision, recall, nGT, TP, FP, FN and the time."""
+    total = math.fsum(terms)
+    return ("%8s%12s" + "%10.3g" * (7 + len(extras))) % (
+        f"{epoch}/{epochs - 1}",
+        f"{i}/{nb - 1}",
+        *terms,
+        total,
+        *extras,
+    )
+
+
+def test_yolov3_2018_rows_of_six_terms_give_their_total_whatever_follows_it():
+    for extras in ((115, 1.22), (0.41, 0.52, 115, 1.22), (0.41, 0.52, 120, 40, 60, 80, 1.22)):
+        rows = [_yolo_2018_row(0, 100, i, 250, [0.83, 0.84, 36.4 - i, 34.7, 26.8, 15.6], extras) for i in range(5)]
+        series, *_ = parse_log_text("\n".join(rows) + "\n")
+        points = _points(series, "loss")
+        assert [s for s, _ in points] == list(range(5)), extras
+        assert math.isclose(points[0][1], 115.17, rel_tol=1e-2)
+    nan_rows = [_yolo_2018_row(0, 100, i, 250, [NAN] * 6, (115, 1.2)) for i in range(5, 7)]
+    series, *_ = parse_log_text("\n".join(rows + nan_rows) + "\n")
+    assert math.isnan(series["loss"].values[-1])
+
+
+def test_nine_numbers_after_two_counters_whose_seventh_sums_none_are_no_yolov3_row():
+    # the seventh number is not the sum of the six before it: another table's row
+    row = (
+        "   0/99      93/249     0.831     0.841      36.4      34.7      26.8      15.6       999        46      1.22"
+    )
+    assert yolo_2019_row(row) is None

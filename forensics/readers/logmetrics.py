@@ -2086,25 +2086,30 @@ def nolearn_row(line: str) -> LineMetrics | None:
     return out
 
 
-# ultralytics YOLOv3's train.py until mid-2019, and the many forks that copied it, printed each batch as
-# ('%8s%12s' + '%10.3g' * 7) % ('%g/%g' % (epoch, epochs - 1), '%g/%g' % (i, nb - 1), *mloss, len(targets), t): the
-# running means of the xy, wh, conf and cls terms and of their total, then the batch's targets and its time (later
-# its image size); results.txt kept the epoch's last row with '%11.3g' * 5 more (P, R, mAP, F1 and the test loss).
-# No header names the cells: the two counters do, and the total, the sum of the four before it, says which are the
+# ultralytics YOLOv3's train.py until mid-2019, and the many forks that copied it, printed each batch as two counters
+# ('%g/%g' % (epoch, epochs - 1), '%g/%g' % (i, nb - 1)), then the running means of the loss's terms and their total,
+# then bookkeeping, all '%10.3g' (or '%11.3g'). The versions differ in the terms and what follows them:
+# - spring 2019: xy, wh, conf, cls, total, then the batch's targets and its time (later its image size): 7 numbers;
+#   results.txt kept the epoch's last row with '%11.3g' * 5 more (P, R, mAP, F1 and the test loss): 12;
+# - 2018 to early 2019: x, y, w, h, conf, cls, total, then nT and the time (9), or the running precision and recall
+#   before them (11), or precision, recall, nGT, TP, FP, FN and the time (14).
+# No header names the cells: the two counters do, and the total, the sum of the terms before it, says which are the
 # loss's terms (a row of other numbers after two counters is no such row).
 _YOLO_2019_ROW = re.compile(
-    rf"[ \t]{{0,16}}(\d{{1,9}})/(\d{{1,9}})[ \t]{{1,32}}(\d{{1,9}})/(\d{{1,9}})((?:[ \t]{{1,32}}{_NUMBER_TEXT}){{7}})"
-    rf"((?:[ \t]{{1,32}}{_NUMBER_TEXT}){{5}})?[ \t]{{0,8}}",
+    rf"[ \t]{{0,16}}(\d{{1,9}})/(\d{{1,9}})[ \t]{{1,32}}(\d{{1,9}})/(\d{{1,9}})"
+    rf"((?:[ \t]{{1,32}}{_NUMBER_TEXT}){{7,14}})[ \t]{{0,8}}",
     re.IGNORECASE,
 )
-YOLO_2019_TERMS = 4  # xy, wh, conf, cls: their total follows them
+# the terms before the total, by how many numbers the row prints after its counters (the layouts above)
+YOLO_2019_LAYOUTS = {7: 4, 12: 4, 9: 6, 11: 6, 14: 6}
+YOLO_2019_RESULTS_ROW = 12  # the spring-2019 results.txt row: its last number is the test loss
 # the total against the sum of its terms, each printed to 3 significant digits ('%10.3g'): their rounding
 _YOLO_2019_SUM_TOLERANCE = 1e-2
 
 
 def yolo_2019_row(line: str) -> LineMetrics | None:
     """The epoch, the batch within it, the loss (the printed total) and, in results.txt, the test loss of a row of
-    ultralytics YOLOv3's 2019 train.py (:data:`_YOLO_2019_ROW`), or None."""
+    ultralytics YOLOv3's 2018-2019 train.py (:data:`_YOLO_2019_ROW`), or None."""
     m = _YOLO_2019_ROW.fullmatch(line)
     if m is None:
         return None
@@ -2112,10 +2117,11 @@ def yolo_2019_row(line: str) -> LineMetrics | None:
     if epoch > last_epoch or batch > last_batch:
         return None
     values = [parse_number(f) for f in m.group(5).split()]
-    if any(v is None for v in values):
+    n_terms = YOLO_2019_LAYOUTS.get(len(values))
+    if n_terms is None or any(v is None for v in values):
         return None
-    terms = [float(v) for v in values[:YOLO_2019_TERMS] if v is not None]
-    total = float(values[YOLO_2019_TERMS] or 0.0)
+    terms = [float(v) for v in values[:n_terms] if v is not None]
+    total = float(values[n_terms] or 0.0)
     if all(map(math.isfinite, terms)) != math.isfinite(total):
         return None  # a non-finite term makes a non-finite total, and only one does
     if math.isfinite(total):
@@ -2127,10 +2133,8 @@ def yolo_2019_row(line: str) -> LineMetrics | None:
     out.epoch, out.epoch_total = epoch, last_epoch + 1
     out.counters.append(("batch", batch, last_batch + 1))
     out.pairs.append(("loss", total))
-    if m.group(6):
-        test_loss = parse_number(m.group(6).split()[-1])
-        if test_loss is not None:
-            out.pairs.append(("val_loss", float(test_loss)))
+    if len(values) == YOLO_2019_RESULTS_ROW and values[-1] is not None:
+        out.pairs.append(("val_loss", float(values[-1])))
     return out
 
 

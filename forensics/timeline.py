@@ -73,6 +73,14 @@ ONSET_EARLY_RISE_SHARE = 0.25
 ONSET_TOLERANCE_DECADES = 0.1
 # A finite loss this many times above its minimum (and above its first value) has exploded.
 EXPLODED_FACTOR = 1e4
+# ... unless it came back: every later point (but other such spikes) within this factor of the level before it, a
+# batch-to-batch spread. Weights blown up do not give back the loss they had learned within a print interval; a batch
+# whose loss was huge (a corrupt sample, a box regression on a degenerate target: mmdetection's 1.4e14 for one
+# 50-iteration window, 0.25 before and after) leaves them fine.
+SPIKE_RETURN_FACTOR = 2.0
+# The level before the spike is the median of the finite points before it, up to this many: ten prints say where
+# the loss stood, and one noisy print does not move their median.
+SPIKE_LEVEL_POINTS = 10
 # A finite loss above what any task reaches while training works has exploded, even on the one
 # line a paste shows (``_implausible``: past one of the three bounds below, for good).
 
@@ -1498,9 +1506,21 @@ def _recovers(s: Series | None) -> bool:
     return bool(np.isfinite(s.values[s.first_nonfinite_index :]).any())
 
 
+def _came_back(a: np.ndarray, finite: np.ndarray, hit: np.ndarray, i: int) -> bool:
+    """Did the loss come back from the spike at ``i`` to the level before it (SPIKE_RETURN_FACTOR), at every finite
+    point after it but other spikes, with one such point at least? A non-finite point after it is no return."""
+    before = a[:i][finite[:i]][-SPIKE_LEVEL_POINTS:]
+    after = a[i + 1 :]
+    if not before.size or not after.size or not finite[i + 1 :].all():
+        return False
+    rest = after[~hit[i + 1 :]]
+    return bool(rest.size) and bool(np.all(rest <= SPIKE_RETURN_FACTOR * float(median(before))))
+
+
 def _exploded(s: Series | None, adversarial: bool = False) -> int | None:
     """A divergence that never printed NaN: the first step where a finite loss stood
-    ``EXPLODED_FACTOR`` above both its minimum so far and its first non-zero value; when the
+    ``EXPLODED_FACTOR`` above both its minimum so far and its first non-zero value, and did not come back to
+    the level before it (:func:`_came_back`); when the
     record ended ``STAYED_UP_FACTOR`` above that first value (:func:`stayed_up_from`), the
     first step that stood that high; or, when the run ended stuck far above its best (the last
     tenth's median ``STUCK_FACTOR`` above the minimum and above the first value; on a record shorter
@@ -1533,8 +1553,9 @@ def _exploded(s: Series | None, adversarial: bool = False) -> int | None:
     first = float(a[scaled][0])
     running_min = np.minimum.accumulate(np.where(finite, a, np.inf))
     hit = finite & (a > EXPLODED_FACTOR * np.maximum(running_min, 1e-12)) & (a > EXPLODED_FACTOR * first)
-    if hit.any():
-        return int(s.steps[int(np.argmax(hit))])
+    for i in np.nonzero(hit)[0]:
+        if not _came_back(a, finite, hit, int(i)):
+            return int(s.steps[int(i)])
     if v[finite].size >= 3 and stayed_up_from(v[finite], first):
         # ended two decades above where it began: too few points for the stuck test below, or a
         # first point already the best, and still no working training ends there

@@ -17,7 +17,7 @@ def _points(series, tag):
 
 def _run(tmp_path, name, text):
     run = tmp_path / "run"
-    run.mkdir()
+    run.mkdir(parents=True)
     (run / name).write_text(text)
     return run
 
@@ -255,3 +255,34 @@ def test_nine_numbers_after_two_counters_whose_seventh_sums_none_are_no_yolov3_r
         "   0/99      93/249     0.831     0.841      36.4      34.7      26.8      15.6       999        46      1.22"
     )
     assert yolo_2019_row(row) is None
+
+
+# ---------------------------------------------------------------- a spike of 1e14 that came back is no explosion
+
+
+def _mmdet_line(epoch, it, loss):
+    """mmdetection 1.x TextLoggerHook: 'Epoch [{e}][{i}/{n}]\\tlr: {lr}, eta: ..., time: ..., data_time: ...,
+    memory: ..., {name}: {value:.4f}, ...' with the loss's terms, acc and their total 'loss' last."""
+    return (
+        f"2020-02-07 08:09:11,774 - INFO - Epoch [{epoch}][{it}/702]\tlr: 0.00001, eta: 1:12:12, time: 0.413, "
+        f"data_time: 0.006, memory: 3784, loss_rpn_cls: {loss * 0.06:.4f}, loss_cls: {loss * 0.6:.4f}, acc: 95.7207, "
+        f"loss_bbox: {loss * 0.34:.4f}, loss: {loss:.4f}"
+    )
+
+
+def _mmdet_run(tmp_path, losses):
+    lines = [_mmdet_line(85 + i // 14, 50 * (1 + i % 14), v) for i, v in enumerate(losses)]
+    return forensics.analyze(_run(tmp_path, "20200207_000000.log", "\n".join(lines) + "\n"))
+
+
+def test_a_loss_that_spiked_past_1e4_times_its_level_and_came_right_back_did_not_diverge(tmp_path):
+    report = _mmdet_run(tmp_path, [0.26, 0.25, 0.26, 0.258, 3.1e14, 0.2525, 0.251, 0.26])
+    assert report.diverged is False
+
+
+def test_a_loss_that_blew_up_and_stayed_or_went_nan_after_its_spike_diverged(tmp_path):
+    assert _mmdet_run(tmp_path / "a", [0.26, 0.25, 0.26, 3.1e14, 4.0e3, 2.0e3, 1.5e3]).diverged is True
+    assert _mmdet_run(tmp_path / "b", [0.26, 0.25, 0.26, 3.1e14, 0.25, NAN, NAN]).diverged is True
+    # a second spike that does not come back is the explosion, whatever the first did
+    report = _mmdet_run(tmp_path / "c", [0.26, 0.25, 3.1e14, 0.25, 0.26, 2.0e5, 3.0e5, 2.5e5])
+    assert report.diverged is True

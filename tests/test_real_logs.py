@@ -263,11 +263,19 @@ MAX_HELDOUT19_CRASHES = 1
 # heldout20 floors: 93 cases collected by three more helpers after the fourteenth round's fixes but the last were made,
 # measured blind on abb71a1 (the round's start), 8cac002, 1d981b0 and 81bb427: 65/90 diverged, 34/45 cause,
 # 7 inconclusive with a loss or message, 1 log unread, every time (no case moved), and at the fifteenth round's start
-# (0cfbbce). Seen since: the fifteenth round's fixes were made on it.
-MIN_HELDOUT20_DIVERGED = 65 / 90
-MIN_HELDOUT20_CAUSE = 34 / 45
-MAX_HELDOUT20_BAD_INCONCLUSIVE = 7
-MAX_HELDOUT20_CRASHES = 1
+# (0cfbbce). Seen since: the fifteenth round's fixes were made on it (71/90, 38/45, 4, 0).
+MIN_HELDOUT20_DIVERGED = 71 / 90
+MIN_HELDOUT20_CAUSE = 38 / 45
+MAX_HELDOUT20_BAD_INCONCLUSIVE = 4
+MAX_HELDOUT20_CRASHES = 0
+
+# heldout21 floors: 87 cases collected blind at the fifteenth round's start by three more helpers, measured blind on
+# 0cfbbce (the round's start: 63/80 diverged, 27/41 cause, 6 inconclusive with a loss or message, 1 log unread) and
+# after the round's fixes (see docs/logs.md). BLIND: no case of it looked at.
+MIN_HELDOUT21_DIVERGED = 64 / 80
+MIN_HELDOUT21_CAUSE = 27 / 41
+MAX_HELDOUT21_BAD_INCONCLUSIVE = 6
+MAX_HELDOUT21_CRASHES = 0
 
 # dev floors: what it measures since LR013 (34/34 diverged, 9 -> 10 of 11 cause, none inconclusive with evidence).
 MIN_DEV_DIVERGED = 34 / 34
@@ -480,6 +488,7 @@ FLOORS = {
     "heldout18": (MIN_HELDOUT18_DIVERGED, MIN_HELDOUT18_CAUSE, MAX_HELDOUT18_BAD_INCONCLUSIVE, MAX_HELDOUT18_CRASHES),
     "heldout19": (MIN_HELDOUT19_DIVERGED, MIN_HELDOUT19_CAUSE, MAX_HELDOUT19_BAD_INCONCLUSIVE, MAX_HELDOUT19_CRASHES),
     "heldout20": (MIN_HELDOUT20_DIVERGED, MIN_HELDOUT20_CAUSE, MAX_HELDOUT20_BAD_INCONCLUSIVE, MAX_HELDOUT20_CRASHES),
+    "heldout21": (MIN_HELDOUT21_DIVERGED, MIN_HELDOUT21_CAUSE, MAX_HELDOUT21_BAD_INCONCLUSIVE, MAX_HELDOUT21_CRASHES),
 }
 
 

@@ -286,3 +286,29 @@ def test_a_loss_that_blew_up_and_stayed_or_went_nan_after_its_spike_diverged(tmp
     # a second spike that does not come back is the explosion, whatever the first did
     report = _mmdet_run(tmp_path / "c", [0.26, 0.25, 3.1e14, 0.25, 0.26, 2.0e5, 3.0e5, 2.5e5])
     assert report.diverged is True
+
+
+# ---------------------------------------------------------------- an epoch named on a line of its own
+
+
+def test_steps_counted_within_the_epoch_a_header_line_named_are_placed_after_the_epochs_before(tmp_path):
+    # the Keras guide's loop: 'Start of epoch N' on its own line, its steps counted from 0 again under it
+    text = _keras_guide_epoch(0, [2.3, 1.9, 1.6, 1.4, 1.2]) + _keras_guide_epoch(1, [1.1, 1.0, NAN, NAN, NAN])
+    series, *_ = parse_log_text(text)
+    assert series["loss"].steps.tolist() == [0, 200, 400, 600, 800, 1000, 1200, 1400, 1600, 1800]
+    report = forensics.analyze(_run(tmp_path, "train.log", text))
+    assert report.first_nonfinite_step == 1400  # epoch 1's step 400, not a restart's step 400
+    # and under Keras's own 'Epoch i/N' header, a loop's own step lines the same
+    text = "".join(f"Epoch {e}/3\n" + "".join(f"step {s} loss: 0.5\n" for s in range(0, 500, 100)) for e in (1, 2))
+    assert parse_log_text(text)[0]["loss"].steps.tolist() == [0, 100, 200, 300, 400, 500, 600, 700, 800, 900]
+
+
+def test_a_global_step_under_epoch_headers_stays_global_and_a_sentence_is_no_header():
+    text = "".join(
+        f"Epoch {e}\n" + "".join(f"step {s} loss: 0.5\n" for s in range(e * 500, e * 500 + 500, 250)) for e in range(3)
+    )
+    assert parse_log_text(text)[0]["loss"].steps.tolist() == [0, 250, 500, 750, 1000, 1250]
+    # a long line naming an epoch is a sentence, not the header of the lines under it
+    sentence = "The learning rate is lowered tenfold at the start of epoch 1 when the validation loss stops falling\n"
+    text = "step 0 loss: 0.5\nstep 100 loss: 0.4\n" + sentence + "step 0 loss: 0.6\nstep 100 loss: 0.5\n"
+    assert parse_log_text(text)[0]["loss"].steps.tolist() == [0, 100, 0, 100]

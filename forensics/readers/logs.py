@@ -175,6 +175,9 @@ MESSAGE_VALUES_LINES = 2
 # A metric line with no counter this many lines under a line whose counters gave a step and that printed no
 # loss (a record printed over several lines: the counters first, the losses under them) is that record's
 RECORD_LINES = 2
+# A line naming an epoch and nothing else ("Epoch 3/10", "Start of epoch 3", "===== Epoch 3 =====") is short: a longer
+# one that names an epoch without a metric is a sentence or a settings line, not the header of the lines under it
+EPOCH_HEADER_CHARS = 80
 # A line of only loss terms or a step's LR is the record's of the line printing the loss right above it (or right
 # above the record's last line read): a record printed one value a line (tf-faster-rcnn's ' >>> {term}: {}', Caffe's
 # 'Train net output #k') has no line between them
@@ -823,6 +826,8 @@ class _LogParser:
         self.keras_last: tuple[int, int] | None = None  # (line, step) of the last Keras progress bar read
         self.bar_total_it: int | None = None  # OpenPCDet's iteration counter, the last 'total_it=' a bar showed
         self.generic_epoch: int | None = None
+        # the epoch a line of its own named ("Epoch 3", "Start of epoch 3"), for the counter-only lines under it
+        self.header_epoch: int | None = None
         self.generic_epoch_base: int | None = None
         self.last_rich_step: int | None = None
         self.last_rich_inferred = False  # that step was worked out from the bar's epoch
@@ -1559,6 +1564,9 @@ class _LogParser:
                 self.keras_stop = None
             self.keras_epoch = epoch
             self.keras_epochs = int(m.group(2)) or None
+            # and for a loop of its own printing its steps under the header ('step 200 loss: x'), the header's epoch
+            self._epoch_base(printed)
+            self.generic_epoch = self.header_epoch = printed
             return
         if "Interval " in text and (m := _KERAS_INTERVAL.match(text)) is not None:
             self.keras_epoch, self.keras_epochs, self.keras_stop = max(int(m.group(1)), 1), None, None
@@ -1968,6 +1976,10 @@ class _LogParser:
                     self._bare_row(row, line, text, "split")
                 elif _RECORD_HEAD_HINT.search(text):
                     self._open_record(scan_line(text), line)
+                elif "poch" in text and len(text) <= EPOCH_HEADER_CHARS:
+                    head = scan_line(text)
+                    if head.epoch is not None and not head.counters and not head.pairs:
+                        self._counters_only(head)  # "Epoch 3", "Start of epoch 3": the epoch of the lines under it
                 elif self.pending is not None and self.pending[1] is None and _DUMP_VALUE.search(text):
                     # a value under a name that is no metric, in a dump printed one value a line (tensorpack's
                     # monitor: 'sample_fast_rcnn_targets/num_bg: 187.04' among its epoch's statistics): the dump goes
@@ -2216,6 +2228,8 @@ class _LogParser:
         if lm.epoch is not None:
             self._epoch_base(lm.epoch)
             self.generic_epoch = lm.epoch
+            if not lm.counters:
+                self.header_epoch = lm.epoch
 
     def _epoch_base(self, epoch: int) -> int:
         """The number the log's epoch counter counts from: 0 when the first epoch it prints is 0, else 1.
@@ -2240,6 +2254,11 @@ class _LogParser:
         """
         self.step_inferred = False
         epoch = lm.epoch
+        if epoch is None and self.header_epoch is not None and lm.counters:
+            # "Start of epoch 2" on a line of its own, then "Training loss (for one batch) at step 200: x" under it
+            # (the Keras guide's loop, and most hand-written ones): the step is the epoch's when it fell back as the
+            # epoch moved on (_per_epoch), as on a line that prints both
+            epoch = self.header_epoch
         if epoch is not None:
             self._epoch_base(epoch)
             self.generic_epoch = epoch

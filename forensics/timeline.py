@@ -73,11 +73,16 @@ ONSET_EARLY_RISE_SHARE = 0.25
 ONSET_TOLERANCE_DECADES = 0.1
 # A finite loss this many times above its minimum (and above its first value) has exploded.
 EXPLODED_FACTOR = 1e4
-# ... unless it came back: every later point (but other such spikes) within this factor of the level before it, a
-# batch-to-batch spread. Weights blown up do not give back the loss they had learned within a print interval; a batch
-# whose loss was huge (a corrupt sample, a box regression on a degenerate target: mmdetection's 1.4e14 for one
-# 50-iteration window, 0.25 before and after) leaves them fine.
-SPIKE_RETURN_FACTOR = 2.0
+# ... unless it came back: every later point (but other such spikes) no higher than the loss stood before it, its
+# highest point there or this share above its level, whichever is more. Weights blown up do not give back the loss
+# they had learned within a print interval; a batch whose loss was huge (a corrupt sample, a box regression on a
+# degenerate target: mmdetection's 3e14 for one 50-iteration window, 0.26 before and 0.25 after) leaves them fine. A
+# loss that settles higher after the spike (a classifier back at chance, 0.40 to 0.69) lost what it learned there.
+SPIKE_RETURN_SHARE = 0.25
+# ... and only from a level: the points before the spike within this factor of their median. A loss already jumping
+# by decades before it (an LR past the stability limit: 0.8, 93, 1.6, 332, 33 ...) is climbing, and no later
+# point "comes back" to a level it never had.
+SPIKE_LEVEL_SPREAD = 2.0
 # The level before the spike is the median of the finite points before it, up to this many: ten prints say where
 # the loss stood, and one noisy print does not move their median.
 SPIKE_LEVEL_POINTS = 10
@@ -1507,14 +1512,18 @@ def _recovers(s: Series | None) -> bool:
 
 
 def _came_back(a: np.ndarray, finite: np.ndarray, hit: np.ndarray, i: int) -> bool:
-    """Did the loss come back from the spike at ``i`` to the level before it (SPIKE_RETURN_FACTOR), at every finite
-    point after it but other spikes, with one such point at least? A non-finite point after it is no return."""
+    """Did the loss come back from the spike at ``i`` to where it stood before it (SPIKE_RETURN_SHARE), at every
+    finite point after it but other spikes, with one such point at least? A non-finite point after it is no return."""
     before = a[:i][finite[:i]][-SPIKE_LEVEL_POINTS:]
     after = a[i + 1 :]
     if not before.size or not after.size or not finite[i + 1 :].all():
         return False
+    level = float(median(before))
+    if float(before.max()) > SPIKE_LEVEL_SPREAD * level:
+        return False
     rest = after[~hit[i + 1 :]]
-    return bool(rest.size) and bool(np.all(rest <= SPIKE_RETURN_FACTOR * float(median(before))))
+    bound = max(float(before.max()), (1.0 + SPIKE_RETURN_SHARE) * level)
+    return bool(rest.size) and bool(np.all(rest <= bound))
 
 
 def _exploded(s: Series | None, adversarial: bool = False) -> int | None:

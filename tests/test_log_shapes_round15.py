@@ -169,9 +169,21 @@ def test_a_few_paddle_overflows_while_the_scale_settles_are_healthy(tmp_path):
         if i in (3, 17):
             lines.append(_paddle_overflow(65536.0 if i == 3 else 32768.0))
         lines.append(_ppocr_line(10 * i, 9.5 - 0.05 * i))
+    _, events, *_ = parse_log_text("\n".join(lines) + "\n")
+    overflows = [e for e in events if e.kind == "loss_scale_overflow_transient"]
+    assert overflows and overflows[0].values["count"] == 2  # both read, and no floor
+    assert overflows[0].values["last_loss_scale"] == 16384.0
     report = forensics.analyze(_run(tmp_path, "train.log", "\n".join(lines) + "\n"))
     assert report.diverged is False
     assert report.verdict.cause == "healthy"
+
+
+def test_a_scale_halved_below_1_whose_overflows_then_stop_while_the_loss_falls_is_healthy(tmp_path):
+    # an initial scale of 4 halved to 0.5 by three early overflows, then 57 steps applied: no overflow on every step
+    lines = [_ppocr_line(10, 9.5), _paddle_overflow(4.0), _paddle_overflow(2.0), _paddle_overflow(1.0)]
+    lines += [_ppocr_line(10 * i, 9.5 - 0.1 * i) for i in range(2, 59)]
+    report = forensics.analyze(_run(tmp_path, "train.log", "\n".join(lines) + "\n"))
+    assert report.diverged is False
 
 
 # ---------------------------------------------------------------- a name with an aside, a value as a one-element array
@@ -244,17 +256,11 @@ def test_yolov3_2018_rows_of_six_terms_give_their_total_whatever_follows_it():
         points = _points(series, "loss")
         assert [s for s, _ in points] == list(range(5)), extras
         assert math.isclose(points[0][1], 115.17, rel_tol=1e-2)
+    # the same row whose seventh number is not the sum of the six before it is another table's
+    assert yolo_2019_row(rows[0].replace(" 115 ", " 999 ", 1)) is None
     nan_rows = [_yolo_2018_row(0, 100, i, 250, [NAN] * 6, (115, 1.2)) for i in range(5, 7)]
     series, *_ = parse_log_text("\n".join(rows + nan_rows) + "\n")
     assert math.isnan(series["loss"].values[-1])
-
-
-def test_nine_numbers_after_two_counters_whose_seventh_sums_none_are_no_yolov3_row():
-    # the seventh number is not the sum of the six before it: another table's row
-    row = (
-        "   0/99      93/249     0.831     0.841      36.4      34.7      26.8      15.6       999        46      1.22"
-    )
-    assert yolo_2019_row(row) is None
 
 
 # ---------------------------------------------------------------- a spike of 1e14 that came back is no explosion
@@ -312,3 +318,61 @@ def test_a_global_step_under_epoch_headers_stays_global_and_a_sentence_is_no_hea
     sentence = "The learning rate is lowered tenfold at the start of epoch 1 when the validation loss stops falling\n"
     text = "step 0 loss: 0.5\nstep 100 loss: 0.4\n" + sentence + "step 0 loss: 0.6\nstep 100 loss: 0.5\n"
     assert parse_log_text(text)[0]["loss"].steps.tolist() == [0, 100, 0, 100]
+
+
+# ---------------------------------------------------------------- look-alikes the round's first readings took
+
+
+def test_a_history_whose_name_is_qualified_is_still_a_history_and_an_evaluation_loss_beside_lists_too():
+    series, *_ = parse_log_text("Epoch loss: [2.3, 0.9, 4e5, nan, nan]\n")
+    assert len(series["loss"].values) == 5
+    series, *_ = parse_log_text("{'loss': [0.69, 0.52, 0.4]} Test loss: 0.9\n")
+    assert [v for _, v in _points(series, "loss")] == [0.69, 0.52, 0.4]
+
+
+def test_only_a_total_under_a_line_of_one_term_replaces_it(tmp_path):
+    # a sum of terms on the counters' line, and a loss under it that is no total (another reading, an evaluation)
+    series, *_ = parse_log_text("Iter 100 | cls_loss 0.30 | reg_loss 0.20\nheld-out loss: 9.5\n")
+    assert _points(series, "loss") == [(100, 0.5)]
+    series, *_ = parse_log_text("step 100, cost = 0.52\nloss = 3.0\n")
+    assert _points(series, "loss") == [(100, 0.52)]
+    # a term that explodes under lines of a target loss is still read as exploding
+    text = "".join(f"step {100 * k} recon_loss: {0.5 * 10**k}\ntarget loss: 0.0100\n" for k in range(8))
+    assert forensics.analyze(_run(tmp_path, "train.log", text)).diverged is True
+
+
+def test_terms_filed_under_a_loss_s_group_stay_terms():
+    series, *_ = parse_log_text(
+        "step 1 seg_loss/dice: 0.3 seg_loss/ce: 0.2\nstep 2 seg_loss/dice: 0.3 seg_loss/ce: nan\n"
+    )
+    values = [v for _, v in _points(series, "loss")]
+    assert math.isclose(values[0], 0.5) and math.isnan(values[1])
+
+
+def test_an_aside_that_names_an_evaluation_is_not_dropped():
+    for line in ("loss (on validation set): 0.9", "step 100 loss (on val): 0.5", "Average loss (over test set): 1.25"):
+        assert ("loss", 0.9) not in scan_line(line).pairs and not any(t == "loss" for t, _ in scan_line(line).pairs)
+
+
+def test_a_bracket_after_a_counter_is_no_value_and_a_signed_word_in_one_is():
+    assert not any(t == "loss" and v == 3.0 for t, v in scan_line("Loss at step 100 [3]: 0.25").pairs)
+    pairs = scan_line("loss for step: 622 = [-inf]").pairs
+    assert pairs == [("loss", -math.inf)]
+
+
+def test_a_loss_that_settles_higher_after_its_spike_lost_what_it_learned(tmp_path):
+    # a classifier back at chance (0.40 -> 0.693) after a 3e14 window, and a level 1.9 times the one before
+    assert _mmdet_run(tmp_path / "a", [0.40] * 10 + [3e14] + [0.6931] * 5).diverged is True
+    assert _mmdet_run(tmp_path / "b", [0.40] * 10 + [3e14] + [0.76] * 5).diverged is True
+    # while a noisy level's own spread after it is a return
+    assert _mmdet_run(tmp_path / "c", [0.40, 0.45, 0.38, 0.5, 0.41, 3e14, 0.48, 0.44]).diverged is False
+
+
+def test_a_loss_already_jumping_by_decades_has_no_level_to_come_back_to(tmp_path):
+    # an LR past the stability limit: the loss swings by decades, then passes 1e4 times its minimum at step 10; the
+    # later swings below the earlier peaks are no return to a level it never had
+    losses = [0.936, 0.997, 0.769, 93.1, 1.6, 332, 33.1, 10.2, 27, 4580, 42400, 346, 349, 136, 192000, 4150, 2160]
+    text = "".join(f"step {s} loss: {v}\n" for s, v in enumerate(losses))
+    report = forensics.analyze(_run(tmp_path, "train.log", text))
+    assert report.diverged is True
+    assert "exploded at step 10 " in report.verdict.summary

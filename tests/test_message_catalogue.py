@@ -916,6 +916,7 @@ NOT_A_MESSAGE = [
     "* tune_mqcnn     # GPU issues: Got NaN in first epoch. Try reducing initial learning rate.",
     # Paddle's scaler words in a sentence that is not its print
     "If you see found inf or nan in the scaler output, lower the learning rate",
+    "README: if you see 'Found inf or nan, current scale is: 1.0, decrease to: 1.0*0.5' lower the LR",
     # the TTS guard's own source line, as a traceback shows it above the error: no loss named yet
     'raise RuntimeError(f" [!] NaN loss with {key}.")',
     "warning: NaN loss with fp16 is skipped by the scaler",

@@ -1184,7 +1184,16 @@ CATALOGUE: tuple[Message, ...] = (
         "Found inf or nan, current scale is: {scale}, decrease to: {scale}*{ratio}",
         "python/paddle/amp/grad_scaler.py and python/paddle/fluid/dygraph/amp/loss_scaler.py (AmpScaler._update)",
         "Found inf or nan, current scale is",
-        Deferred(r"Found inf or nan, current scale is: " + _SCALE + r", decrease to: " + _SCALE + r" ?\* ?" + _SCALE),
+        # print()ed alone (under a launcher's or a logger's prefix at most): a README quoting it is no such line
+        Deferred(
+            _LOGGED_ALONE
+            + r"Found inf or nan, current scale is: "
+            + _SCALE
+            + r", decrease to: "
+            + _SCALE
+            + r" ?\* ?"
+            + _SCALE
+        ),
         lambda m: _scaled_down(m.group(1), m.group(3)),
     ),
     # MindYOLO's trainer on MindSpore's dynamic loss scaler: 'still update' (overflow_still_update, the step is

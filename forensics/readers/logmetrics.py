@@ -867,7 +867,13 @@ def _running_readings(line: str) -> str:
 # guide's custom training loop (copied into countless scripts) prints "Training loss (for one batch) at step {step}:
 # {loss:.4f}", Keras 3's "(for 1 batch)"; also "loss (over 100 batches): 0.41". A preposition opens it and it holds
 # a few words, so no value sits inside it; the first such aside on a line is dropped before the line is read
-_ASIDE = re.compile(r"(?<=[A-Za-z]) \((?:for|over|of|per|on|in|across) [A-Za-z0-9 ]{1,30}\)(?= |:|=)", re.IGNORECASE)
+_ASIDE = re.compile(
+    r"(?<=[A-Za-z]) \((?:for|over|of|per|on|in|across) "
+    # an aside that names another stage says which loss this is ('loss (on validation set): 0.9'): kept
+    r"(?![^)]{0,30}\b(?:val|valid|validation|test|testing|dev|eval|evaluation|held|holdout)\b)"
+    r"[A-Za-z0-9 ]{1,30}\)(?= |:|=)",
+    re.IGNORECASE,
+)
 
 
 def scan_line(line: str) -> LineMetrics:
@@ -918,6 +924,7 @@ def scan_line(line: str) -> LineMetrics:
     loss_list = False  # "loss: x 2.3, y 2.4, ..., total 9.1": name-value pairs listed after a loss's heading
     unnamed: list[tuple[str, float]] = []  # values under a one-word name that names no metric, in order
     lists: dict[str, list[float]] = {}  # the values of each list printed under a metric's (or a stage's) name
+    from_lists: set[int] = set()  # which of out.pairs are a list's entries
 
     def drop(words: list[str]) -> None:
         """Words that named nothing: a stage word among them marks an evaluation line."""
@@ -974,14 +981,18 @@ def scan_line(line: str) -> LineMetrics:
                 in_bracket = True
                 bracket_words_only = True
                 bracket_owner = tuple(words) if words else None
+                one = 2 if i + 1 < n and texts[i + 1] == "-" else 1  # "[-inf]": the sign, then the word
                 if (
                     not words
                     and pending
-                    and i + 2 < n
-                    and (kinds[i + 1] == NUM or _is_nonfinite(texts[i + 1]))
-                    and texts[i + 2] == "]"
+                    and i > 0
+                    and texts[i - 1] in _NAME_SEPARATORS
+                    and i + one + 1 < n
+                    and ((kinds[i + one] == NUM and one == 1) or _is_nonfinite(texts[i + one]))
+                    and texts[i + one + 1] == "]"
                 ):
-                    # "loss for step: 622 = [-0.9068]": the waiting name's value printed as an array of one element
+                    # "loss for step: 622 = [-0.9068]": the waiting name's value, after its sign, printed as an
+                    # array of one element
                     bracket_owner = pending
                 words, sep = [], False
             elif text == "-" and i + 1 < n and kinds[i + 1] == WORD and _is_nonfinite(texts[i + 1]):
@@ -1161,6 +1172,8 @@ def scan_line(line: str) -> LineMetrics:
                         printed[len(out.pairs)] = name
                     elif tag == "error":
                         errors.append((name, total is not None or _printed_as_rate_or_count(texts, kinds, i)))
+                    if listed:
+                        from_lists.add(len(out.pairs))
                     out.pairs.append((tag, value))
         else:
             iv = _int_of(value)
@@ -1209,7 +1222,7 @@ def scan_line(line: str) -> LineMetrics:
     out.score_is_loss = _score_is_loss(out, line_low)
     out.error_is_loss = bool(errors) and _error_is_loss(out, errors)
     if lists and not out.counters and out.epoch is None:
-        _history_curves(out, lists)
+        _history_curves(out, lists, from_lists)
     if any(tag in _PENALTY_CRITERIA for tag, _ in out.pairs) and not _penalty_is_a_loss(out, line_low):
         out.pairs = [(tag, v) for tag, v in out.pairs if tag not in _PENALTY_CRITERIA]
     if out.eval_context and eval_from:
@@ -1374,12 +1387,13 @@ def _names_a_loss(tag: str) -> bool:
     return "loss" in tag and not any(w in tag for w in _LOSS_SETTING_WORDS)
 
 
-def _history_curves(out: LineMetrics, lists: dict[str, list[float]]) -> None:
-    if any(tag not in lists and _names_a_loss(tag) for tag, _ in out.pairs):
-        # a loss printed as one value beside the lists: a history prints every series as a list, so these are
-        # this step's values per element or per head (Det3D's 'loss: nan, ..., loc_loss_elem: ['nan', ...]'), and
+def _history_curves(out: LineMetrics, lists: dict[str, list[float]], from_lists: set[int]) -> None:
+    """``out``'s lists as curves when they are a history (``from_lists``: which of its pairs are their entries)."""
+    if any(tag == "loss" and k not in from_lists for k, (tag, _) in enumerate(out.pairs)):
+        # the training loss printed as one value beside the lists: a history prints every series as a list, so these
+        # are this step's values per element or per head (Det3D's 'loss: nan, ..., loc_loss_elem: ['nan', ...]'), and
         # the line is read by its single values
-        out.pairs = [(tag, v) for tag, v in out.pairs if tag not in lists]
+        out.pairs = [pair for k, pair in enumerate(out.pairs) if k not in from_lists]
         return
     curves = {
         tag: values
@@ -1731,19 +1745,32 @@ def names_an_evaluation(name: str) -> bool:
     return not _EVAL_STAGE_WORDS.isdisjoint(_NAME_PARTS.split(name))
 
 
-# A group of a key ('rpn_losses/...') that is the loss itself files its terms under it ('loss/cls', 'losses/rpn_box'):
-# any leaf there is a term. Under a group that only names a loss ('rpn_losses', 'detector_loss'), the leaf says what
-# the value is: tensorpack files a head's terms there beside its matching statistics ('rpn_losses/box_loss' and
-# 'rpn_losses/num_pos_anchor', 'rpn_losses/label_metrics/recall_th0.5'), counts and rates that are no loss
-_LOSS_GROUPS = frozenset({"loss", "losses"})
+# A key filed under a loss's group is a term of it ('seg_loss/dice', 'rpn_losses/box_loss'), but for the statistics a
+# toolkit files there beside the terms: tensorpack's 'rpn_losses/num_pos_anchor' and
+# 'rpn_losses/label_metrics/recall_th0.5', counts and rates of the head's matching that are no loss
+_COUNT_OR_RATE_LEAF = re.compile(
+    r"^(?:num|n|count|number)_|(?:^|_)(?:precision|recall|accuracy|acc|iou|ratio|fraction|rate)(?:_|$|\d)"
+)
+
+
+def one_term_printed(pairs: list[tuple[str, float]]) -> bool:
+    """Does a line print one loss term and nothing else of the loss (no 'loss', no objective or cost, no total)?
+    Its term then stands in for the loss (main_loss_and_basis) until a line under it prints the total."""
+    names = {name for name, _ in pairs}
+    terms = [name for name in names if _is_loss_term(name)]
+    return (
+        len(terms) == 1
+        and "loss" not in names
+        and not any(_reading(name)[0] in _OBJECTIVE_CORES or _words_of(name) & _TOTAL_WORDS for name in names)
+    )
 
 
 def _is_loss_term(name: str) -> bool:
     # a setting's word before the word loss names which loss (GluonCV's 'BoxScaleLoss', the box-size term), after
     # it a setting of the loss ('loss_scale', 'cls_loss_weight')
     head, sep, leaf = name.rpartition("/")
-    if sep and leaf and head.rsplit("/", 1)[-1] not in _LOSS_GROUPS:
-        name = leaf
+    if sep and (_COUNT_OR_RATE_LEAF.search(leaf) or any("metric" in part for part in head.split("/"))):
+        return False
     return (
         ("loss" in name or _LOSS_TERM.fullmatch(name) is not None)
         and not name.startswith(("val", "eval", "test", "valid"))

@@ -141,6 +141,7 @@ from forensics.readers.logmetrics import (
     negated_log_likelihood,
     nolearn_row,
     nonfinite_value,
+    one_term_printed,
     only_terms,
     postfix_letter_terms,
     row_metrics,
@@ -217,6 +218,10 @@ MEAN_LOSS_SCALERS = ("apex", "deepspeed", "paddle")
 # floor step after step. Once is one bad batch at a scale already low (or one overflow from a scale that
 # started at 1: DeepSpeed's initial_scale_power 0).
 FLOOR_OVERFLOWS = 2
+# ... unless the overflow notes stopped: this many finite training losses printed after the last one. A scaler stuck at
+# its floor notes an overflow at every step it skips (every other one for Paddle's default decr_every_n_nan_or_inf), so
+# three prints of the loss with none between them and after are steps applied at a scale that works again.
+FLOOR_RECOVERED_POINTS = 3
 
 RUN_NAME = "log"
 
@@ -499,6 +504,10 @@ _EPOCH_DESC = re.compile(r"^\s*Epoch\s+(\d+)(?:/(\d+))?\b", re.IGNORECASE)
 _HF_FIRST_KEYS = ("loss", "eval_", "grad_norm", "learning_rate", "epoch", "train_runtime", "train_loss")
 _HF_EPOCHS = re.compile(r"Num Epochs = ([\d,]{1,24})")
 _HF_MAX_STEPS = re.compile(r"Total optimization steps = ([\d,]{1,24})")
+
+
+# A loss printed under a name that says it is the total of the terms ('total_loss:', 'Total loss =', 'loss_total')
+_TOTAL_LOSS_NAME = re.compile(r"\btotal[_ ]?loss\b|\bloss[_ ]?total\b", re.IGNORECASE)
 
 
 # The end of a line printing one value under a name, as a dump printed one metric a line does ('name: 0.25')
@@ -923,6 +932,8 @@ class _LogParser:
         self.zeroed_loss = False
         self.overflow_wordings: dict[str, int] = {}  # loss-scale overflow lines seen, by catalogued wording
         self.floor_overflows: dict[str, int] = {}  # of those, overflows the scaler could not lower the scale on
+        self.floor_from_overflows = False  # the floor is one the scaler's overflow notes showed (undone when they stop)
+        self.losses_since_overflow = 0  # finite training losses printed since the scaler's last overflow note
         self.mean_overflows: dict[str, int] = {}  # overflows of a mean loss's scaler (apex, DeepSpeed), by wording
         self.pending_forward: tuple[str, tuple[str, ...]] | None = None
         self.last_op_event: _EventBuilder | None = None
@@ -1414,6 +1425,7 @@ class _LogParser:
             # a trainer naming its scaler's scale (icefall's 'Grad scale is small: x'): read as a logged scale
             self._note_scale(ev.values.pop("loss_scale"), ev.line, ev.step, "named by the trainer's warning")
         if ev.kind == "loss_scale_overflow_transient":
+            self.losses_since_overflow = 0
             scale, attempted = ev.values.get("loss_scale"), ev.values.pop("attempted", None)
             if isinstance(scale, float) and attempted == scale:
                 # "Attempted loss scale: 1, reducing to 1": the scaler could not go lower, and a
@@ -1421,6 +1433,7 @@ class _LogParser:
                 n = self.floor_overflows[ev.wording] = self.floor_overflows.get(ev.wording, 0) + 1
                 if self.scale_floor is None and n >= FLOOR_OVERFLOWS:
                     self.scale_floor = (ev.line, ev.step, scale, "the scaler could not lower it further")
+                    self.floor_from_overflows = True
             self._note_scale(scale, ev.line, ev.step, "set by the loss scaler after an overflow")
             mean_scaler = ev.values.get("framework") in MEAN_LOSS_SCALERS
             if mean_scaler:
@@ -1435,6 +1448,7 @@ class _LogParser:
                 and self.mean_overflows[ev.wording] >= FLOOR_OVERFLOWS
             ):
                 self.scale_floor = (ev.line, ev.step, scale, "set below 1 by the loss scaler, overflow after overflow")
+                self.floor_from_overflows = True
         # the same message printed twice (TF logs it, then raises it) is one event
         key = (ev.kind,) if ev.kind in _COUNTED_KINDS else ev.key()
         same = self.by_key.get(key)
@@ -1492,6 +1506,8 @@ class _LogParser:
             self.last_metric_line = self.line
         if tag == "loss_scale":
             self._note_scale(value, self.line, step if unit == "step" else None, "as logged")
+        if tag == "loss" and math.isfinite(value):
+            self.losses_since_overflow += 1
         if tag == "loss" and self.zeroed_loss:
             self.zeroed_loss = False
             if value == 0.0:
@@ -1796,6 +1812,8 @@ class _LogParser:
         if "loss" in values:
             self.hf_index += 1
         self.hf_points.append((max(self.hf_index, 1), values.get("epoch"), values))
+        if isinstance(values.get("loss"), float) and math.isfinite(values["loss"]):
+            self.losses_since_overflow += 1
         self._saw_metrics(line, None)
 
     def _bare_row(self, row: re.Match[str], line: int, text: str, shape: str = "bare") -> None:
@@ -2031,7 +2049,7 @@ class _LogParser:
             self._saw_metrics(line, step)
             # a record that opens with its counters and prints its loss, or its loss's terms, on the lines under them
             self.record = (line, step, emitter, any(t == "loss" for t, _ in pairs), inferred)
-            self.record_stand_in = basis is not None and self.record[3]
+            self.record_stand_in = basis is not None and self.record[3] and one_term_printed(lm.pairs)
             return
         if lm.epoch is not None:
             base = self.generic_epoch_base if self.generic_epoch_base is not None else 1
@@ -2058,7 +2076,7 @@ class _LogParser:
                     self._saw_metrics(line, record[1])
                     self.record = (line, record[1], emitter, True, record[4])
                     return
-                if self.record_stand_in and basis is None and not lm.eval_context:
+                if self.record_stand_in and basis is None and not lm.eval_context and _TOTAL_LOSS_NAME.search(text):
                     # FCOS_Tensorflow's train.py: " {time}: step{N}    image_name:{} |\t loc_loss:{} |" then, indented
                     # under it, "cls_loss:{} |\t cnt_loss:{} |\ttotal_loss:{} |": the counters' line printed one
                     # term, which stood in for the loss, and this line prints the loss itself (a redraw of the
@@ -2385,6 +2403,10 @@ class _LogParser:
             self.tb_state = 2
         if self.tb_state == 2:
             self._close_exception()
+        if self.floor_from_overflows and self.losses_since_overflow >= FLOOR_RECOVERED_POINTS:
+            # the scaler's overflow notes stopped while the loss went on being printed: the steps since were applied,
+            # the scale found a level it works at again (a scaler at its floor notes an overflow at every step)
+            self.scale_floor = None
         if self.scale_floor is not None and not any(e.kind == "loss_scale_minimum" for e in self.events):
             line, step, scale, how = self.scale_floor
             self.events.append(

@@ -376,3 +376,24 @@ def test_a_loss_already_jumping_by_decades_has_no_level_to_come_back_to(tmp_path
     report = forensics.analyze(_run(tmp_path, "train.log", text))
     assert report.diverged is True
     assert "exploded at step 10 " in report.verdict.summary
+
+
+# ---------------------------------------------------------------- the HF Trainer's dicts beside a script's step lines
+
+
+def test_the_trainer_s_dicts_give_the_loss_where_a_script_s_own_step_lines_print_none(tmp_path):
+    # QwenLM finetune.py: a callback prints "Step {n}, learning rate: {lr}" beside the Trainer's own log dicts
+    lines = []
+    for n in range(1, 6):
+        lines.append(
+            f"{{'loss': {2.0 - 0.1 * n}, 'grad_norm': {1.0 + n}, 'learning_rate': 1e-05, 'epoch': {0.1 * n:.1f}}}"
+        )
+        lines.append(f"Step {n}, learning rate: 0.001")
+    lines.append("{'loss': nan, 'grad_norm': nan, 'learning_rate': 1e-05, 'epoch': 0.6}")
+    series, *_ = parse_log_text("\n".join(lines) + "\n")
+    assert len(series["loss"].values) == 6 and math.isnan(series["loss"].values[-1])
+    assert forensics.analyze(_run(tmp_path, "output.txt", "\n".join(lines) + "\n")).diverged is True
+    # where the script's lines print a loss of their own, the dicts stay apart as before
+    text = "\n".join(lines).replace("learning rate: 0.001", "learning rate: 0.001, loss: 1.5") + "\n"
+    series, *_ = parse_log_text(text)
+    assert "hf_loss" in series

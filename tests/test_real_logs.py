@@ -595,13 +595,10 @@ UNREAD_LOSSES = {
     # heldout20, seen from the fifteenth round (and six more, read since: Det3D's loss beside per-element lists,
     # FCOS_Tensorflow's total under its counters' line, tensorpack's monitor and its total_cost, the Keras guide's
     # 'Training loss (for one batch) at step N', a loss printed as an array of one element, ultralytics YOLOv3's
-    # 2018 rows of six terms)
+    # 2018 rows of six terms, the HF Trainer's dicts beside a script's own step lines that print no loss)
     "yolov7_142_w6_box_loss_nan_ciou_bug": "a bar row's header pasted without its Epoch and gpu_mem columns",
     "waveglow_32_single_step_loss_spike_4191_then_back_negative": "a script's own 'step_N:\tloss_x', names glued",
     "recbole_1533_metarec_train_loss_always_zero": "RecBole's 'train loss' per epoch, read as 'loss_epoch'",
-    "qwen3_820_official_finetune_loss_always_zero_grad_norm_zero": (
-        "the HF Trainer's one dict beside a script's own 'Step N, learning rate: x' lines, kept apart as 'hf_loss'"
-    ),
     "pytorch_examples_95_word_lm_clip_gradient_bug_ppl_gap_healthy": "only the validation's and test's losses",
     # heldout19, found by its blind measurements
     "minitorch_sentiment_training_log_noisy_val_plateau": "'Epoch N, loss x, train accuracy: y%', as 'loss_epoch'",

@@ -2774,9 +2774,14 @@ class _LogParser:
                 self.cur_step = step_of(float(self.hf_points[-1][1]) * spe)  # type: ignore[arg-type]
             return
         if self._has_steps:  # other step-level series exist: keep the HF points apart
+            # ... but where those print no loss (a script's own 'Step N, learning rate: x' lines beside the Trainer's
+            # dicts, Qwen's finetune.py), the dicts' loss is the log's only one: read under its name, and each other
+            # value the steps' lines do not print under theirs, at its position among the dicts
+            own = {tag for tag, _, _ in self.series} if not any(t == "loss" for t, _, _ in self.series) else None
             for index, _, values in self.hf_points:
                 for tag, val in values.items():
-                    self._put(f"hf_{tag}", index, val, "hf", inferred=True)  # a position in the log
+                    name = tag if own is not None and tag not in own else f"hf_{tag}"
+                    self._put(name, index, val, "hf", inferred=True)  # a position in the log
         else:
             for index, _, values in self.hf_points:
                 for tag, val in values.items():

@@ -79,13 +79,14 @@ EXPLODED_FACTOR = 1e4
 # degenerate target: mmdetection's 3e14 for one 50-iteration window, 0.26 before and 0.25 after) leaves them fine. A
 # loss that settles higher after the spike (a classifier back at chance, 0.40 to 0.69) lost what it learned there.
 SPIKE_RETURN_SHARE = 0.25
-# ... and only from a level: the points before the spike within this factor of their median. A loss already jumping
-# by decades before it (an LR past the stability limit: 0.8, 93, 1.6, 332, 33 ...) is climbing, and no later
-# point "comes back" to a level it never had.
+# ... and only from a level: each of the points before the spike within this factor of the one before it. A loss
+# already jumping by decades before it (an LR past the stability limit: 0.8, 93, 1.6, 332, 33 ...) is climbing, and no
+# later point "comes back" to a level it never had; one still falling as training goes (4.0, 3.0, 2.2 ...) is a level.
 SPIKE_LEVEL_SPREAD = 2.0
-# The level before the spike is the median of the finite points before it, up to this many: ten prints say where
-# the loss stood, and one noisy print does not move their median.
-SPIKE_LEVEL_POINTS = 10
+# The level before the spike is read off the finite points right before it, up to this many: where the loss stood
+# then (a loss still falling stood lower than its earlier prints), and one noisy print of three does not move their
+# median.
+SPIKE_LEVEL_POINTS = 3
 # A finite loss above what any task reaches while training works has exploded, even on the one
 # line a paste shows (``_implausible``: past one of the three bounds below, for good).
 
@@ -1519,7 +1520,8 @@ def _came_back(a: np.ndarray, finite: np.ndarray, hit: np.ndarray, i: int) -> bo
     if not before.size or not after.size or not finite[i + 1 :].all():
         return False
     level = float(median(before))
-    if float(before.max()) > SPIKE_LEVEL_SPREAD * level:
+    steps = before[1:] / np.maximum(before[:-1], 1e-300)
+    if before.size > 1 and (float(steps.max()) > SPIKE_LEVEL_SPREAD or float(steps.min()) < 1 / SPIKE_LEVEL_SPREAD):
         return False
     rest = after[~hit[i + 1 :]]
     bound = max(float(before.max()), (1.0 + SPIKE_RETURN_SHARE) * level)

@@ -178,6 +178,24 @@ def test_a_few_paddle_overflows_while_the_scale_settles_are_healthy(tmp_path):
     assert report.verdict.cause == "healthy"
 
 
+def test_a_floor_stays_when_the_losses_after_it_are_one_step_s_ranks_or_a_step_s_micro_batches(tmp_path):
+    # DeepSpeed at its floor on every step, then one step's loss printed by three ranks
+    lines = [f"step {i} loss: 2.30" for i in range(1, 4)]
+    lines += ["[deepspeed] OVERFLOW! Rank 0 Skipping step. Attempted loss scale: 1, reducing to 1"] * 26
+    lines += [f"[rank{r}]: step 30 loss: 2.3026" for r in range(3)]
+    assert forensics.analyze(_run(tmp_path / "a", "train.log", "\n".join(lines) + "\n")).diverged is True
+    # apex halving at every optimizer step, the loop printing each of its four micro-batches' losses
+    lines, scale, k = [], 65536.0, 0
+    for _ in range(40):
+        for _ in range(4):
+            k += 1
+            lines.append(f"iter {k} loss: 2.3026")
+        scale /= 2
+        lines.append(f"Gradient overflow.  Skipping step, loss scaler 0 reducing loss scale to {scale}")
+    lines += [f"iter {k + j} loss: 2.3026" for j in range(1, 5)]
+    assert forensics.analyze(_run(tmp_path / "b", "train.log", "\n".join(lines) + "\n")).diverged is True
+
+
 def test_a_scale_halved_below_1_whose_overflows_then_stop_while_the_loss_falls_is_healthy(tmp_path):
     # an initial scale of 4 halved to 0.5 by three early overflows, then 57 steps applied: no overflow on every step
     lines = [_ppocr_line(10, 9.5), _paddle_overflow(4.0), _paddle_overflow(2.0), _paddle_overflow(1.0)]
@@ -309,15 +327,20 @@ def test_steps_counted_within_the_epoch_a_header_line_named_are_placed_after_the
     assert parse_log_text(text)[0]["loss"].steps.tolist() == [0, 100, 200, 300, 400, 500, 600, 700, 800, 900]
 
 
-def test_a_global_step_under_epoch_headers_stays_global_and_a_sentence_is_no_header():
+def test_a_global_step_under_epoch_headers_stays_global_and_other_lines_naming_an_epoch_are_no_header():
     text = "".join(
         f"Epoch {e}\n" + "".join(f"step {s} loss: 0.5\n" for s in range(e * 500, e * 500 + 500, 250)) for e in range(3)
     )
     assert parse_log_text(text)[0]["loss"].steps.tolist() == [0, 250, 500, 750, 1000, 1250]
-    # a long line naming an epoch is a sentence, not the header of the lines under it
-    sentence = "The learning rate is lowered tenfold at the start of epoch 1 when the validation loss stops falling\n"
-    text = "step 0 loss: 0.5\nstep 100 loss: 0.4\n" + sentence + "step 0 loss: 0.6\nstep 100 loss: 0.5\n"
-    assert parse_log_text(text)[0]["loss"].steps.tolist() == [0, 100, 0, 100]
+    # a global count printed at an epoch's end and again at the next one's start stayed where it was: still global
+    text = "".join(
+        f"Epoch {e}\n" + "".join(f"step {s} loss: 0.5\n" for s in range(e * 500, e * 500 + 501, 250)) for e in range(3)
+    )
+    assert parse_log_text(text)[0]["loss"].steps.tolist() == [0, 250, 500, 750, 1000, 1250, 1500]
+    # lines that name an epoch among other words head no lines: a global batch counter under them is left as it is
+    for line in ("Best epoch: 3", "Saving model at epoch 3", "Epoch 3 took 12.5s", "Evaluating epoch 3"):
+        text = "[100/100000] loss: 0.5\n[200/100000] loss: 0.5\n" + line + "\n[300/100000] loss: 0.5\n"
+        assert parse_log_text(text)[0]["loss"].steps.tolist() == [100, 200, 300], line
 
 
 # ---------------------------------------------------------------- look-alikes the round's first readings took
@@ -328,6 +351,12 @@ def test_a_history_whose_name_is_qualified_is_still_a_history_and_an_evaluation_
     assert len(series["loss"].values) == 5
     series, *_ = parse_log_text("{'loss': [0.69, 0.52, 0.4]} Test loss: 0.9\n")
     assert [v for _, v in _points(series, "loss")] == [0.69, 0.52, 0.4]
+
+
+def test_the_bare_loss_under_a_line_of_one_term_is_the_step_s_loss_too():
+    series, *_ = parse_log_text("step 100 loc_loss: 0.3\nloss: nan\nstep 200 loc_loss: 0.2\nloss: 0.5\n")
+    points = _points(series, "loss")
+    assert [s for s, _ in points] == [100, 200] and math.isnan(points[0][1]) and points[1][1] == 0.5
 
 
 def test_only_a_total_under_a_line_of_one_term_replaces_it(tmp_path):
@@ -347,6 +376,10 @@ def test_terms_filed_under_a_loss_s_group_stay_terms():
     )
     values = [v for _, v in _points(series, "loss")]
     assert math.isclose(values[0], 0.5) and math.isnan(values[1])
+    # but the group's evaluation value is no term of the training loss
+    text = "step 1 seg_loss/dice: 0.3 seg_loss/ce: 0.2 seg_loss/val: 0.9\n"
+    text += "step 2 seg_loss/dice: 0.3 seg_loss/ce: 0.2 seg_loss/val: nan\n"
+    assert [round(v, 6) for _, v in _points(parse_log_text(text)[0], "loss")] == [0.5, 0.5]
 
 
 def test_an_aside_that_names_an_evaluation_is_not_dropped():
@@ -364,8 +397,10 @@ def test_a_loss_that_settles_higher_after_its_spike_lost_what_it_learned(tmp_pat
     # a classifier back at chance (0.40 -> 0.693) after a 3e14 window, and a level 1.9 times the one before
     assert _mmdet_run(tmp_path / "a", [0.40] * 10 + [3e14] + [0.6931] * 5).diverged is True
     assert _mmdet_run(tmp_path / "b", [0.40] * 10 + [3e14] + [0.76] * 5).diverged is True
-    # while a noisy level's own spread after it is a return
+    # while a noisy level's own spread after it is a return, and so is the level of a loss still falling
     assert _mmdet_run(tmp_path / "c", [0.40, 0.45, 0.38, 0.5, 0.41, 3e14, 0.48, 0.44]).diverged is False
+    falling = [4.0, 3.0, 2.2, 1.8, 1.5, 1.2, 1.0, 0.95, 0.9, 3e14, 0.88, 0.85]
+    assert _mmdet_run(tmp_path / "d", falling).diverged is False
 
 
 def test_a_loss_already_jumping_by_decades_has_no_level_to_come_back_to(tmp_path):

@@ -1750,6 +1750,8 @@ def names_an_evaluation(name: str) -> bool:
 # 'rpn_losses/label_metrics/recall_th0.5', counts and rates of the head's matching that are no loss
 _COUNT_OR_RATE_LEAF = re.compile(
     r"^(?:num|n|count|number)_|(?:^|_)(?:precision|recall|accuracy|acc|iou|ratio|fraction|rate)(?:_|$|\d)"
+    # and a leaf that names another stage: the group's evaluation value ('seg_loss/val'), no term of the training loss
+    r"|^(?:val|valid|validation|test|eval|dev)(?:_|$)"
 )
 
 

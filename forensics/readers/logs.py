@@ -176,9 +176,15 @@ MESSAGE_VALUES_LINES = 2
 # A metric line with no counter this many lines under a line whose counters gave a step and that printed no
 # loss (a record printed over several lines: the counters first, the losses under them) is that record's
 RECORD_LINES = 2
-# A line naming an epoch and nothing else ("Epoch 3/10", "Start of epoch 3", "===== Epoch 3 =====") is short: a longer
-# one that names an epoch without a metric is a sentence or a settings line, not the header of the lines under it
+# A header naming an epoch and nothing else ("Epoch 3", "Epoch 3/10", "Start of epoch 3", "===== Epoch 3 =====",
+# "[Epoch 3 of 10]"): the whole line, so that 'Best epoch: 3', 'Saving model at epoch 3', 'Epoch 3 took 12.5s' or a
+# tqdm bar 'Epoch 3: 100%|...' is none, and short (a cheap test before the pattern)
 EPOCH_HEADER_CHARS = 80
+_EPOCH_HEADER = re.compile(
+    r"[\s=#*>|\[-]{0,40}(?:(?:start|beginning|begin)\s+of\s+)?epoch[\s:#]{0,4}(\d{1,9})(?:\s{0,4}(?:/|of)\s{0,4}\d{1,9})?"
+    r"[\s=#*<|\].:-]{0,40}$",
+    re.IGNORECASE,
+)
 # A line of only loss terms or a step's LR is the record's of the line printing the loss right above it (or right
 # above the record's last line read): a record printed one value a line (tf-faster-rcnn's ' >>> {term}: {}', Caffe's
 # 'Train net output #k') has no line between them
@@ -218,9 +224,11 @@ MEAN_LOSS_SCALERS = ("apex", "deepspeed", "paddle")
 # floor step after step. Once is one bad batch at a scale already low (or one overflow from a scale that
 # started at 1: DeepSpeed's initial_scale_power 0).
 FLOOR_OVERFLOWS = 2
-# ... unless the overflow notes stopped: this many finite training losses printed after the last one. A scaler stuck at
-# its floor notes an overflow at every step it skips (every other one for Paddle's default decr_every_n_nan_or_inf), so
-# three prints of the loss with none between them and after are steps applied at a scale that works again.
+# ... unless the overflow notes stopped: this many finite training losses printed after the last one, at distinct steps,
+# and more than twice as many as were printed between two of its notes before (a loop printing each micro-batch's loss
+# prints several an optimizer step). A scaler stuck at its floor notes an overflow at every step it skips (every other
+# one for Paddle's default decr_every_n_nan_or_inf), so that many prints of the loss with no note among them are steps
+# applied at a scale that works again.
 FLOOR_RECOVERED_POINTS = 3
 
 RUN_NAME = "log"
@@ -506,8 +514,12 @@ _HF_EPOCHS = re.compile(r"Num Epochs = ([\d,]{1,24})")
 _HF_MAX_STEPS = re.compile(r"Total optimization steps = ([\d,]{1,24})")
 
 
-# A loss printed under a name that says it is the total of the terms ('total_loss:', 'Total loss =', 'loss_total')
-_TOTAL_LOSS_NAME = re.compile(r"\btotal[_ ]?loss\b|\bloss[_ ]?total\b", re.IGNORECASE)
+# A loss printed under its bare name or one that says it is the total of the terms ('total_loss:', 'Total loss =',
+# 'loss_total', 'loss:'), at the line's start or after a separator: no other word qualifies it ('held-out loss',
+# 'target loss', 'smoothed loss' are other readings)
+_TOTAL_LOSS_NAME = re.compile(
+    r"(?:^|[|,;\t])[ \t]{0,60}(?:total[_ ]?loss|loss[_ ]?total|loss)[ \t]{0,4}[:=]", re.IGNORECASE
+)
 
 
 # The end of a line printing one value under a name, as a dump printed one metric a line does ('name: 0.25')
@@ -934,6 +946,9 @@ class _LogParser:
         self.floor_overflows: dict[str, int] = {}  # of those, overflows the scaler could not lower the scale on
         self.floor_from_overflows = False  # the floor is one the scaler's overflow notes showed (undone when they stop)
         self.losses_since_overflow = 0  # finite training losses printed since the scaler's last overflow note
+        self.losses_between_overflows = 0  # the most printed between two of its overflow notes (its cadence)
+        self.overflow_noted = False
+        self.last_counted_loss: tuple[int, str] | None = None  # (step, unit) of the last loss counted there
         self.mean_overflows: dict[str, int] = {}  # overflows of a mean loss's scaler (apex, DeepSpeed), by wording
         self.pending_forward: tuple[str, tuple[str, ...]] | None = None
         self.last_op_event: _EventBuilder | None = None
@@ -1425,6 +1440,9 @@ class _LogParser:
             # a trainer naming its scaler's scale (icefall's 'Grad scale is small: x'): read as a logged scale
             self._note_scale(ev.values.pop("loss_scale"), ev.line, ev.step, "named by the trainer's warning")
         if ev.kind == "loss_scale_overflow_transient":
+            if self.overflow_noted:  # between two notes: how many losses a step prints
+                self.losses_between_overflows = max(self.losses_between_overflows, self.losses_since_overflow)
+            self.overflow_noted = True
             self.losses_since_overflow = 0
             scale, attempted = ev.values.get("loss_scale"), ev.values.pop("attempted", None)
             if isinstance(scale, float) and attempted == scale:
@@ -1506,7 +1524,9 @@ class _LogParser:
             self.last_metric_line = self.line
         if tag == "loss_scale":
             self._note_scale(value, self.line, step if unit == "step" else None, "as logged")
-        if tag == "loss" and math.isfinite(value):
+        if tag == "loss" and math.isfinite(value) and self.last_counted_loss != (step, unit):
+            # one point a step: the same step printed by each rank is one
+            self.last_counted_loss = (step, unit)
             self.losses_since_overflow += 1
         if tag == "loss" and self.zeroed_loss:
             self.zeroed_loss = False
@@ -1581,8 +1601,7 @@ class _LogParser:
             self.keras_epoch = epoch
             self.keras_epochs = int(m.group(2)) or None
             # and for a loop of its own printing its steps under the header ('step 200 loss: x'), the header's epoch
-            self._epoch_base(printed)
-            self.generic_epoch = self.header_epoch = printed
+            self._header_epoch(printed)
             return
         if "Interval " in text and (m := _KERAS_INTERVAL.match(text)) is not None:
             self.keras_epoch, self.keras_epochs, self.keras_stop = max(int(m.group(1)), 1), None, None
@@ -1994,10 +2013,8 @@ class _LogParser:
                     self._bare_row(row, line, text, "split")
                 elif _RECORD_HEAD_HINT.search(text):
                     self._open_record(scan_line(text), line)
-                elif "poch" in text and len(text) <= EPOCH_HEADER_CHARS:
-                    head = scan_line(text)
-                    if head.epoch is not None and not head.counters and not head.pairs:
-                        self._counters_only(head)  # "Epoch 3", "Start of epoch 3": the epoch of the lines under it
+                elif "poch" in text and len(text) <= EPOCH_HEADER_CHARS and (m := _EPOCH_HEADER.match(text)):
+                    self._header_epoch(int(m.group(1)))  # "Epoch 3", "Start of epoch 3": the lines under it are its
                 elif self.pending is not None and self.pending[1] is None and _DUMP_VALUE.search(text):
                     # a value under a name that is no metric, in a dump printed one value a line (tensorpack's
                     # monitor: 'sample_fast_rcnn_targets/num_bg: 187.04' among its epoch's statistics): the dump goes
@@ -2246,8 +2263,11 @@ class _LogParser:
         if lm.epoch is not None:
             self._epoch_base(lm.epoch)
             self.generic_epoch = lm.epoch
-            if not lm.counters:
-                self.header_epoch = lm.epoch
+
+    def _header_epoch(self, epoch: int) -> None:
+        """An epoch named by a header line of its own: the epoch of the counter lines under it (_resolve_step)."""
+        self._epoch_base(epoch)
+        self.generic_epoch = self.header_epoch = epoch
 
     def _epoch_base(self, epoch: int) -> int:
         """The number the log's epoch counter counts from: 0 when the first epoch it prints is 0, else 1.
@@ -2272,11 +2292,13 @@ class _LogParser:
         """
         self.step_inferred = False
         epoch = lm.epoch
+        from_header = False
         if epoch is None and self.header_epoch is not None and lm.counters:
             # "Start of epoch 2" on a line of its own, then "Training loss (for one batch) at step 200: x" under it
-            # (the Keras guide's loop, and most hand-written ones): the step is the epoch's when it fell back as the
-            # epoch moved on (_per_epoch), as on a line that prints both
-            epoch = self.header_epoch
+            # (the Keras guide's loop, and most hand-written ones): the count is the epoch's only when it fell back
+            # below where it stood as the epoch moved on (_per_epoch, strictly: a global count printed at an epoch's
+            # end and again at the next one's start stays where it was), whatever the counter's kind
+            epoch, from_header = self.header_epoch, True
         if epoch is not None:
             self._epoch_base(epoch)
             self.generic_epoch = epoch
@@ -2293,7 +2315,7 @@ class _LogParser:
         for kind in ("step", "batch", "bracket", "bare"):
             if kind in by_kind:
                 within = by_kind[kind]
-                per_epoch = kind in ("batch", "bracket") or (kind == "bare" and epoch is not None)
+                per_epoch = not from_header and (kind in ("batch", "bracket") or (kind == "bare" and epoch is not None))
                 break
         if within is None:
             return None
@@ -2302,7 +2324,7 @@ class _LogParser:
             return n
         offset = self._epoch_offset(epoch, n)
         if not per_epoch:
-            per_epoch = self._per_epoch(epoch, n)
+            per_epoch = self._per_epoch(epoch, n, strict=from_header)
         if not per_epoch:
             return n
         self.step_inferred = True  # epochs before x an epoch's length, + the count within the epoch
@@ -2362,12 +2384,13 @@ class _LogParser:
             "the order the lines were printed"
         )
 
-    def _per_epoch(self, epoch: int, n: int) -> bool:
-        """Is "Epoch 2 Step 20/150" the 20th step of epoch 2 (True) or global step 20?"""
+    def _per_epoch(self, epoch: int, n: int, strict: bool = False) -> bool:
+        """Is "Epoch 2 Step 20/150" the 20th step of epoch 2 (True) or global step 20? (``strict``: only a count
+        that fell below where it stood says so)"""
         if self.fraction_per_epoch is None and self.last_fraction is not None and epoch > self.last_fraction[0]:
             # a global count advances with every step an epoch holds: one that fell back, or stayed where it was
             # ("[epoch 1][iter 0/88]" then "[epoch 2][iter 0/88]"), when the epoch moved on counts within the epoch
-            self.fraction_per_epoch = n <= self.last_fraction[1]
+            self.fraction_per_epoch = n < self.last_fraction[1] if strict else n <= self.last_fraction[1]
         self.last_fraction = (epoch, n)
         return self.fraction_per_epoch is True
 
@@ -2403,7 +2426,8 @@ class _LogParser:
             self.tb_state = 2
         if self.tb_state == 2:
             self._close_exception()
-        if self.floor_from_overflows and self.losses_since_overflow >= FLOOR_RECOVERED_POINTS:
+        recovered = max(FLOOR_RECOVERED_POINTS, 2 * self.losses_between_overflows + 1)
+        if self.floor_from_overflows and self.losses_since_overflow >= recovered:
             # the scaler's overflow notes stopped while the loss went on being printed: the steps since were applied,
             # the scale found a level it works at again (a scaler at its floor notes an overflow at every step)
             self.scale_floor = None

@@ -948,7 +948,9 @@ class _LogParser:
         self.losses_since_overflow = 0  # finite training losses printed since the scaler's last overflow note
         self.losses_between_overflows = 0  # the most printed between two of its overflow notes (its cadence)
         self.overflow_noted = False
-        self.last_counted_loss: tuple[int, str] | None = None  # (step, unit) of the last loss counted there
+        self.last_counted_loss: tuple[int, str] | None = (
+            None  # (step, unit) of the last loss counted there (_loss_printed)
+        )
         self.mean_overflows: dict[str, int] = {}  # overflows of a mean loss's scaler (apex, DeepSpeed), by wording
         self.pending_forward: tuple[str, tuple[str, ...]] | None = None
         self.last_op_event: _EventBuilder | None = None
@@ -1524,10 +1526,8 @@ class _LogParser:
             self.last_metric_line = self.line
         if tag == "loss_scale":
             self._note_scale(value, self.line, step if unit == "step" else None, "as logged")
-        if tag == "loss" and math.isfinite(value) and self.last_counted_loss != (step, unit):
-            # one point a step: the same step printed by each rank is one
-            self.last_counted_loss = (step, unit)
-            self.losses_since_overflow += 1
+        if tag == "loss" and math.isfinite(value):
+            self._loss_printed((step, unit))
         if tag == "loss" and self.zeroed_loss:
             self.zeroed_loss = False
             if value == 0.0:
@@ -1544,6 +1544,13 @@ class _LogParser:
             b = self.series[key] = _SeriesBuilder()
         b.add(step, value, self.line)
         b.inferred = b.inferred or inferred
+
+    def _loss_printed(self, at: tuple[int, str]) -> None:
+        """A finite training loss printed at ``at`` (its step and unit): counted once a step against the loss scaler's
+        overflow notes (FLOOR_RECOVERED_POINTS), so the same step printed by each rank is one."""
+        if self.last_counted_loss != at:
+            self.last_counted_loss = at
+            self.losses_since_overflow += 1
 
     @property
     def _has_steps(self) -> bool:
@@ -1832,7 +1839,7 @@ class _LogParser:
             self.hf_index += 1
         self.hf_points.append((max(self.hf_index, 1), values.get("epoch"), values))
         if isinstance(values.get("loss"), float) and math.isfinite(values["loss"]):
-            self.losses_since_overflow += 1
+            self._loss_printed((self.hf_index, "hf"))
         self._saw_metrics(line, None)
 
     def _bare_row(self, row: re.Match[str], line: int, text: str, shape: str = "bare") -> None:
@@ -2015,7 +2022,7 @@ class _LogParser:
                     self._open_record(scan_line(text), line)
                 elif "poch" in text and len(text) <= EPOCH_HEADER_CHARS and (m := _EPOCH_HEADER.match(text)):
                     self._header_epoch(int(m.group(1)))  # "Epoch 3", "Start of epoch 3": the lines under it are its
-                elif self.pending is not None and self.pending[1] is None and _DUMP_VALUE.search(text):
+                elif self.pending is not None and self.pending[1] is None and ":" in text and _DUMP_VALUE.search(text):
                     # a value under a name that is no metric, in a dump printed one value a line (tensorpack's
                     # monitor: 'sample_fast_rcnn_targets/num_bg: 187.04' among its epoch's statistics): the dump goes
                     # on under it, read as nothing

@@ -365,6 +365,9 @@ class LogData:
     # the log printed a classification rate in percent (an accuracy or an error rate) on a line with its loss: the
     # loss is a classifier's (readers/logs.py, _PERCENT_RATE)
     classifier_rate: bool = False
+    # the names of metrics the log printed with no step counter among lines that count steps, which could not be
+    # placed beside them (and printed a value above zero): kept by name, for what they say of the model
+    unplaced_tags: frozenset[str] = frozenset()
 
 
 @frozen_dataclass

@@ -150,6 +150,12 @@ STAYED_UP_TAIL_SHARE = 0.1
 TWO_POINT_RECORD = 2
 # ... the run's start: a first point at step 0 (logged before the first update) or 1 (after it, or counted from 1).
 FIRST_UPDATE_STEP = 1
+# A loss whose last this many print-to-print ratios are each above 1 and each larger than the one before, ending
+# STUCK_FACTOR above the point the rise left, is growing geometrically at a growing rate: an update past the
+# stability limit multiplies the error at every step (by |1 - lr * curvature| > 1), and the larger the error the
+# larger the step, so the loss accelerates away (2.2, 3.4, 9.2, 51 at one LR). Noise does not rise three prints in a
+# row each by more than the last, and a warm-up's bump grows by a falling ratio as the curve bends over.
+ACCELERATING_RATIOS = 3
 # A loss point this many times its trailing median is a spike.
 SPIKE_FACTOR = 3.0
 # A loss that fell from at least this straight to exactly 0 in one logged interval did not converge there:
@@ -1540,7 +1546,9 @@ def _exploded(s: Series | None, adversarial: bool = False) -> int | None:
     second when it stood ``CLIMB_ABOVE_START`` above the first; or, when that end stood ``CLIMB_ABOVE_START``
     above the first value after a best before it, the step after the last that stood within
     ``CLIMB_ONSET_FACTOR`` of it (unless it had stood that high before and come back, or ``adversarial``: a GAN
-    generator's loss, :func:`_adversarial`)."""
+    generator's loss, :func:`_adversarial`); or, when its last ``ACCELERATING_RATIOS`` rises each outgrew the one
+    before and the end stood ``STUCK_FACTOR`` above where they began, the first of them ``CLIMB_ABOVE_START`` above
+    it (not for a GAN's generator either)."""
     if s is None or len(s) < TWO_POINT_RECORD:
         return None
     v = s.values
@@ -1595,6 +1603,13 @@ def _exploded(s: Series | None, adversarial: bool = False) -> int | None:
             # restarted each epoch, printed undivided) and ends where the period does, no divergence that stayed
             return None
         return int(fs[int(near[-1]) + 1])
+    if not adversarial and fv.size > ACCELERATING_RATIOS:
+        # still accelerating away when the record ends: too soon for the tests above, which need the loss to stay up
+        tail = fv[-(ACCELERATING_RATIOS + 1) :]
+        ratios = tail[1:] / tail[:-1]
+        if np.all(ratios > 1) and np.all(np.diff(ratios) > 0) and tail[-1] >= STUCK_FACTOR * tail[0]:
+            k = int(np.argmax(tail >= CLIMB_ABOVE_START * tail[0]))
+            return int(fs[fv.size - tail.size + k])
     return None
 
 
@@ -1904,6 +1919,13 @@ def classification_scores(run: RunData, loss: Series | None) -> tuple[str, ...]:
                 continue
             words = frozenset(re.split(r"[^a-z0-9]+", tag.lower()))
             if words & _CLASSIFICATION_SCORE_WORDS and not words & _REWARD_WORDS and bool(np.any(sc.values > 0)):
+                found[tag] = None
+    for lg in run.logs:
+        if lg.source.path != loss.source:
+            continue
+        for tag in sorted(lg.unplaced_tags):  # printed with no step among stepped lines: known by name only
+            words = frozenset(re.split(r"[^a-z0-9]+", tag.lower()))
+            if words & _CLASSIFICATION_SCORE_WORDS and not words & _REWARD_WORDS and role_of(tag, "log") is None:
                 found[tag] = None
     return tuple(found)
 

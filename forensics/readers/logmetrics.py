@@ -207,6 +207,10 @@ ALIASES = {
     "average loss": "loss",
     "mean loss": "loss",
     "avr_loss": "loss",  # kohya's sd-scripts: its tqdm postfix, the moving average of the step losses
+    # the loss named with a word for its reading after it: print("Loss value:", loss), and IBM aihwkit's examples'
+    # print("Loss error: {:.16f}".format(loss)) (examples/01_simple_layer.py and the examples copied from it)
+    "loss value": "loss",
+    "loss error": "loss",
     # graph_nets' demo notebooks (shortest_path, sort, physics; graph_nets 1.x) print "# {:05d}, T {:.1f}, Ltr {:.4f},
     # Lge {:.4f}, Ctr {:.4f}, ..." of the iteration, the time, the loss on the training graphs and on the test graphs
     # (L for loss, tr and ge for training and generalisation), then fractions correct and solved; forks keep them

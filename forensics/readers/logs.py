@@ -799,6 +799,7 @@ class _ParseResult:
     plan: Plan | None = None
     inferred_tags: frozenset[str] = frozenset()
     classifier_rate: bool = False
+    unplaced_tags: frozenset[str] = frozenset()
 
 
 # ---------------------------------------------------------------- the parser
@@ -964,6 +965,7 @@ class _LogParser:
         self.metric_lines = 0  # lines that gave a point of a series the rules read (for sniffing)
         self.loss_basis = ""  # what the loss was read as on a line that printed none as 'loss'
         self.classifier_rate = False  # a classification rate printed in percent on a line with the loss
+        self.unplaced_tags: set[str] = set()  # metrics printed with no counter in a log that counts steps (dropped)
         self.speedometer = False  # MXNet's Speedometer logged a batch's metrics ('Epoch[e] Batch [b]\tSpeed: ...')
         self.box_rows = 0  # rows of the key/value boxes closed so far: each printed a metric (for sniffing)
         self.last_metric_line = -1
@@ -1688,6 +1690,8 @@ class _LogParser:
     def _tqdm(self, bar: re.Match[str], desc: str, line: int, end_ok: int) -> None:
         # what a notebook or a shell put before the bar's own text ('# Epoch 2: ', '> ') is not its description
         desc = desc.strip().rstrip(":").strip().lstrip(_DESC_LEAD).strip()
+        if desc[:1] == "[" or desc[:1].isdigit() or desc[:1] in "IWDE":  # a cheap test before the pattern
+            desc = _BAR_RECORD_HEAD.sub("", desc, count=1).lstrip(_DESC_LEAD).strip()
         if desc[:1] == "[" and desc[-1:] == "]" and "[" not in desc[1:]:
             # ColossalAI's Trainer: tqdm(desc=f"[Epoch {epoch} / Train]"), "[Train]": the words in brackets describe it
             desc = desc[1:-1].strip()
@@ -2510,7 +2514,18 @@ class _LogParser:
         plan = self._plan()
         inferred = frozenset(self._inferred_series & set(scalars))
         return _ParseResult(
-            scalars, events, died, last_step, unit, self.spe, notes, epoch_tags, plan, inferred, self.classifier_rate
+            scalars,
+            events,
+            died,
+            last_step,
+            unit,
+            self.spe,
+            notes,
+            epoch_tags,
+            plan,
+            inferred,
+            self.classifier_rate,
+            frozenset(self.unplaced_tags),
         )
 
     def _persisting_skips(self) -> None:
@@ -2721,6 +2736,10 @@ class _LogParser:
         if not keys:
             return
         if self._has_steps:  # the other metric lines have steps: line order cannot be put beside them
+            # their names are kept, of the series that printed a value above zero: a score printed after each
+            # epoch's bar with no counter (milesial Pytorch-UNet's 'Validation Dice Coeff: x' under its tqdm bars)
+            # still says what kind of model trained beside the loss (timeline.classification_scores)
+            self.unplaced_tags.update(k[0] for k in keys if any(v > 0 for v in self.series[k].values))
             dropped = sum(len(self.series.pop(k).steps) for k in keys)
             notes.append(f"{dropped} metric value(s) printed without a step counter were not placed")
             return
@@ -3072,6 +3091,18 @@ _PERCENT_RATE = re.compile(
 
 # characters a notebook cell's comment or a prompt puts before a bar's description
 _DESC_LEAD = "#>*| \t"
+# What a logger or a wrapper that forwards a job's stderr puts before a bar's own text: a time or a date in brackets
+# or bare, a level or a stream name in brackets, logging's 'LEVEL:name:' (a GUI launcher's '[08:24:06] [STDERR] ',
+# '2024-05-01 10:00:00,123 INFO ', '[INFO] '): none of it is the bar's description, which names the loop
+# ('steps', 'Epoch 3', 'Training'), so it is dropped before the description is read. Brackets holding words other
+# than a level or a stream are kept (ColossalAI's '[Epoch 1 / Train]' is the description itself).
+_BAR_RECORD_HEAD = re.compile(
+    r"^(?:[ \t]{0,8}(?:\[(?:[\d/ .T-]{0,16}\d{1,2}:\d\d(?::\d\d)?[\d:.,+ -]{0,16}"
+    r"|(?i:info|warning|warn|error|debug|critical|stdout|stderr))\]"
+    r"|\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d{1,9})?"
+    r"|(?:INFO|WARNING|WARN|DEBUG|ERROR)(?::[\w.]{0,64}:|[ \t]{1,4}(?:-[ \t]{1,4})?|[ \t]{0,4}\|[ \t]{0,4})"
+    r")[ \t]{0,8}(?:-[ \t]{1,4})?){1,6}"
+)
 
 
 def _bar_values(text: str) -> list[tuple[str, float]]:
@@ -3204,6 +3235,7 @@ def read_job_log(path: Path, source: Source) -> LogData:
         plan=res.plan,
         inferred_tags=res.inferred_tags,
         classifier_rate=res.classifier_rate,
+        unplaced_tags=res.unplaced_tags,
     )
 
 

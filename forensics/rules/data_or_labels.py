@@ -727,6 +727,12 @@ BOUNDED_SCORE_LOSS_FLOOR = -1.0
 # Below the name's weight, for here the kind of loss is read from the score printed beside it; decisive all the same
 # (diagnose.DECISIVE_WEIGHT): past -1 only a loss negative by design goes, and the words below keep those out.
 NEGATIVE_SCORED_LOSS_WEIGHT = 0.85
+# ... and a loss known as a classifier's by its score only is driven down once past the floor: with targets out of
+# range its term has no floor, so each update makes it more negative. One that rises toward zero on this many points
+# in a row below the floor, each above the one before, is not being driven down: training is making it worse, which
+# an objective negative by design does under a plain name (a REINFORCE loss -reward * log p rising as the rewards
+# fall, a sum printed per epoch), not a cross-entropy without its floor.
+NEGATIVE_RISING_POINTS = 3
 # Words of a loss's name that say it may be negative by design though the run scores a classification: besides the
 # sums and the likelihood, GAN and KL terms above, an RL agent's policy, value and entropy terms, a critic's, an
 # energy's, a flow's log-determinant, a boundary (distance-map) loss, a maximised objective or score.
@@ -771,6 +777,18 @@ def _stood_still(values: np.ndarray) -> bool:
     return v.size - start >= FROZEN_POINTS * (print_hold(v[:start]) if start else 1)
 
 
+def _rising_toward_zero(values: np.ndarray, bound: float) -> bool:
+    """Do the last NEGATIVE_RISING_POINTS finite points below ``bound`` (in step order) each stand above the one
+    before, with no point at or above the bound after them: a negative loss that training makes worse, not one
+    driven down without a floor."""
+    v = values[np.isfinite(values)]
+    idx = np.nonzero(v < bound)[0]
+    if idx.size < NEGATIVE_RISING_POINTS or idx[-1] != v.size - 1:
+        return False
+    tail = v[idx[-NEGATIVE_RISING_POINTS:]]
+    return bool(np.all(np.diff(tail) > 0))
+
+
 def _classification_loss_by_score(tl: Timeline, s: Series) -> bool:
     """Is ``s`` (the training or validation loss) a classification loss by the score its source printed beside it,
     and nothing in its name or its printed terms says it may be negative by design."""
@@ -810,8 +828,10 @@ def negative_cross_entropy(tl: Timeline) -> list[Finding]:
         loss is named, falling below BOUNDED_SCORE_LOSS_FLOOR: unless its name
         says it may be negative by design (a policy's, a critic's, an
         entropy, a likelihood or an objective, a GAN's, a total), the same
-        print holds a GAN's players, or a term printed with it that no name
-        calls a cross-entropy is itself below zero.
+        print holds a GAN's players, a term printed with it that no name
+        calls a cross-entropy is itself below zero, or its last
+        NEGATIVE_RISING_POINTS points below the floor each rose toward zero
+        (training made it worse: no loss driven down without a floor).
 
     Why it points to this cause:
         A cross-entropy is -sum(t * log p) with probabilities p in (0, 1], so
@@ -868,6 +888,8 @@ def negative_cross_entropy(tl: Timeline) -> list[Finding]:
         finite = np.isfinite(s.values)
         below = finite & (s.values < bound)
         if not below.any():
+            continue
+        if weight == NEGATIVE_SCORED_LOSS_WEIGHT and _rising_toward_zero(s.in_step_order[1], bound):
             continue
         first = int(np.argmax(below))
         lowest = float(s.values[finite].min())

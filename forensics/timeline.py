@@ -156,6 +156,10 @@ FIRST_UPDATE_STEP = 1
 # larger the step, so the loss accelerates away (2.2, 3.4, 9.2, 51 at one LR). Noise does not rise three prints in a
 # row each by more than the last, and a warm-up's bump grows by a falling ratio as the curve bends over.
 ACCELERATING_RATIOS = 3
+# ... each of those rises at least this factor (a quarter up a print, three prints in a row: more than a loss averaged
+# over a logging interval wobbles), and the end above the run's first value: a final jump after a flat stretch that
+# wobbled by a percent, or a loss that rose from a tiny level to one still below where the run began, is no such growth.
+ACCELERATING_MIN_RATIO = 1.25
 # A loss point this many times its trailing median is a spike.
 SPIKE_FACTOR = 3.0
 # A loss that fell from at least this straight to exactly 0 in one logged interval did not converge there:
@@ -1546,9 +1550,9 @@ def _exploded(s: Series | None, adversarial: bool = False) -> int | None:
     second when it stood ``CLIMB_ABOVE_START`` above the first; or, when that end stood ``CLIMB_ABOVE_START``
     above the first value after a best before it, the step after the last that stood within
     ``CLIMB_ONSET_FACTOR`` of it (unless it had stood that high before and come back, or ``adversarial``: a GAN
-    generator's loss, :func:`_adversarial`); or, when its last ``ACCELERATING_RATIOS`` rises each outgrew the one
-    before and the end stood ``STUCK_FACTOR`` above where they began, the first of them ``CLIMB_ABOVE_START`` above
-    it (not for a GAN's generator either)."""
+    generator's loss, :func:`_adversarial`); or, when its last ``ACCELERATING_RATIOS`` rises, each at least
+    ``ACCELERATING_MIN_RATIO``, each outgrew the one before and the end stood ``STUCK_FACTOR`` above where they began
+    and above the first value, the first of them ``CLIMB_ABOVE_START`` above it (not for a GAN's generator either)."""
     if s is None or len(s) < TWO_POINT_RECORD:
         return None
     v = s.values
@@ -1607,7 +1611,12 @@ def _exploded(s: Series | None, adversarial: bool = False) -> int | None:
         # still accelerating away when the record ends: too soon for the tests above, which need the loss to stay up
         tail = fv[-(ACCELERATING_RATIOS + 1) :]
         ratios = tail[1:] / tail[:-1]
-        if np.all(ratios > 1) and np.all(np.diff(ratios) > 0) and tail[-1] >= STUCK_FACTOR * tail[0]:
+        if (
+            np.all(ratios >= ACCELERATING_MIN_RATIO)
+            and np.all(np.diff(ratios) > 0)
+            and tail[-1] >= STUCK_FACTOR * tail[0]
+            and tail[-1] > fv[0]
+        ):
             k = int(np.argmax(tail >= CLIMB_ABOVE_START * tail[0]))
             return int(fs[fv.size - tail.size + k])
     return None
@@ -1904,6 +1913,10 @@ _CLASSIFICATION_SCORE_WORDS = frozenset(
 _REWARD_WORDS = frozenset({"reward", "rewards"})
 
 
+# The names an evaluation's metric is read under (readers/logs.py's stages: 'val_dice', 'test_acc', 'eval_f1')
+_EVALUATION_TAG_PREFIXES = ("val_", "valid_", "validation_", "test_", "eval_")
+
+
 def classification_scores(run: RunData, loss: Series | None) -> tuple[str, ...]:
     """The names of the classification scores (``_CLASSIFICATION_SCORE_WORDS``) that the source which wrote the
     training loss wrote too: a Keras bar's 'acc' beside its 'loss', a trainer's 'Validation Dice Coeff' line. A score
@@ -1924,6 +1937,8 @@ def classification_scores(run: RunData, loss: Series | None) -> tuple[str, ...]:
         if lg.source.path != loss.source:
             continue
         for tag in sorted(lg.unplaced_tags):  # printed with no step among stepped lines: known by name only
+            if not tag.startswith(_EVALUATION_TAG_PREFIXES):
+                continue  # an evaluation's score printed after its loop ('Validation Dice Coeff'), not a setting
             words = frozenset(re.split(r"[^a-z0-9]+", tag.lower()))
             if words & _CLASSIFICATION_SCORE_WORDS and not words & _REWARD_WORDS and role_of(tag, "log") is None:
                 found[tag] = None

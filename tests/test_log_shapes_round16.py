@@ -88,6 +88,16 @@ def test_a_negative_loss_still_driven_down_beside_a_score_is_still_targets_out_o
     assert "DATA010" in rules
 
 
+def test_a_negative_loss_that_went_lower_first_is_still_driven_down_whatever_its_last_points_do(tmp_path):
+    # per-batch noise lifts the last three points of a run that kept going down (Keras 2's bar, ' - loss: x -
+    # accuracy: y'): it went lower after crossing the floor, so it was driven down
+    losses = [-1e4 * (i + 1) for i in range(17)] + [-1.75e5, -1.6e5, -1.4e5]
+    bar = "{}/20 [==============================] - 1s 10ms/step - loss: {:.4f} - accuracy: 0.6000"
+    text = "Epoch 1/1\n" + "\n".join(bar.format(i + 1, v) for i, v in enumerate(losses)) + "\n"
+    _, rules = _analyze(tmp_path, "train.log", text)
+    assert "DATA010" in rules
+
+
 # ---------------------------------------------------------------- a score printed with no counter under a bar
 
 
@@ -124,6 +134,15 @@ def test_without_the_score_or_below_zero_the_unet_run_is_no_targets_case(tmp_pat
     assert "DATA010" not in rules and rep.verdict.cause == "healthy"
 
 
+def test_a_setting_or_a_loaded_models_score_printed_with_no_counter_says_nothing_of_the_loss(tmp_path):
+    # a flow's negative log-likelihood, negative by design, printed at its steps under a config dump or a note of the
+    # pretrained classifier it loaded: no evaluation of this run scores a classification
+    steps = "\n".join(f"step {100 * (i + 1)} loss {-1e5 * (i + 1):.1f}" for i in range(6)) + "\n"
+    for i, head in enumerate(("precision: 16", "dice_weight: 1.0", "Loaded pretrained classifier, accuracy: 0.87")):
+        _, rules = _analyze(tmp_path / str(i), "train.log", head + "\n" + steps)
+        assert "DATA010" not in rules, head
+
+
 # ---------------------------------------------------------------- a loss accelerating away when the record ends
 
 
@@ -145,6 +164,12 @@ def test_rises_that_bend_over_or_stay_short_of_ten_times_are_not_an_explosion(tm
         "warm-up bump, each rise smaller": [2.0, 3.0, 4.0, 4.5],
         "growing rises, ending 4.5 times up": [2.0, 2.2, 3.0, 9.0],
         "fell back at the end": [2.0, 2.2, 4.4, 30.0, 2.1],
+        # a loss gone tiny, rounded to four decimals, rising by growing factors yet ending far below its start
+        "rising from a tiny level": [2.0, 0.9, 0.3, 0.05, 0.004, 0.0003, 0.0001, 0.0002, 0.0009, 0.0061],
+        # one jump after a flat stretch that wobbled by a percent: no growth three prints in a row
+        "a jump after a wobble": [1.0, 0.5, 0.3, 0.2, 0.15, 0.1, 0.101, 0.105, 1.5],
+        # a curriculum's harder data at the end, still below where the run began
+        "harder data, below the start": [3.0, 1.0, 0.3, 0.1, 0.11, 0.13, 0.2, 1.6],
     }
     for i, (what, losses) in enumerate(cases.items()):
         rep, _ = _analyze(tmp_path / str(i), "train.log", _hf(losses) + "\n")

@@ -3099,8 +3099,8 @@ _DESC_LEAD = "#>*| \t"
 _BAR_RECORD_HEAD = re.compile(
     r"^(?:[ \t]{0,8}(?:\[(?:[\d/ .T-]{0,16}\d{1,2}:\d\d(?::\d\d)?[\d:.,+ -]{0,16}"
     r"|(?i:info|warning|warn|error|debug|critical|stdout|stderr))\]"
-    r"|\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d{1,9})?"
-    r"|(?:INFO|WARNING|WARN|DEBUG|ERROR)(?::[\w.]{0,64}:|[ \t]{1,4}(?:-[ \t]{1,4})?|[ \t]{0,4}\|[ \t]{0,4})"
+    r"|\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:[.,]\d{1,9})?(?:Z|[+-]\d\d:?\d\d)?"
+    r"|(?:INFO|WARNING|WARN|DEBUG|ERROR)(?::[\w.]{0,64}:|:[ \t]{1,4}|[ \t]{1,4}(?:-[ \t]{1,4})?|[ \t]{0,4}\|[ \t]{0,4})"
     r")[ \t]{0,8}(?:-[ \t]{1,4})?){1,6}"
 )
 

@@ -194,3 +194,27 @@ def test_a_loss_named_with_value_or_error_after_it_is_the_loss():
     assert scan_line("val loss value: 0.3").pairs == [("val_loss", 0.3)]
     # an error of something else is still that metric
     assert scan_line("Reconstruction error: 0.5").pairs == [("error", 0.5)]
+
+
+# ---------------------------------------------------------------- Catalyst's bar, its epoch before the words
+
+
+def _catalyst_bar(epoch, loader, n, total, loss):
+    """Catalyst's verbose logger (19.x-20.x): tqdm(desc=f"{epoch}/{num_epochs} * Epoch ({loader_name})") per loader
+    and epoch, its postfix the batch metrics formatted '{:3.3f}' ('_fps' among them); here copied without its bar, as
+    a notebook shows it."""
+    info = f"[00:41<00:00,  2.39s/it, _fps=11.486, loss={loss:.3f}]"
+    return f"{epoch}/10 * Epoch ({loader}): {100 * n // total:3d}% {n}/{total} {info}"
+
+
+def test_catalysts_training_bar_is_read_at_its_epochs_batches_and_its_validation_bar_is_not():
+    lines = []
+    for e in (1, 2):
+        lines += [_catalyst_bar(e, "train", n, 32, 1.0 / e - n / 1000) for n in (16, 32)]
+        lines.append(_catalyst_bar(e, "valid", 8, 8, 9.0))
+    series, *_ = parse_log_text("\n".join(lines) + "\n")
+    assert [s for s, _ in _points(series, "loss")] == [1 * 32 + 16, 1 * 32 + 32, 2 * 32 + 16, 2 * 32 + 32]
+    assert 9.0 not in series["loss"].values.tolist()
+    # a description that only holds a fraction and words is no epoch's ('1/10 * Epoch' needs its star and 'Epoch')
+    other, *_ = parse_log_text("1/10 files:  50%|██  | 16/32 [00:41<00:00,  2.39s/it, loss=0.5]\n")
+    assert "loss" not in other

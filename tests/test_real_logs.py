@@ -607,11 +607,9 @@ def test_the_framework_messages_people_pasted_are_in_the_catalogue(split):
 
 # Real logs that print a loss the extractor does not read yet, each with why (docs/logs.md).
 UNREAD_LOSSES = {
-    # heldout21, seen from the sixteenth round (and three more, read since: a bar under a launcher's '[HH:MM:SS]
-    # [STDERR]' prefix, the loss printed as 'Loss error: x', milesial Pytorch-UNet's score under its bars)
-    "catalyst_143_oom_at_validation_after_train_epoch": (
-        "Catalyst's bar described '0/10 * Epoch (train)' (copied without its bar): the epoch before the words"
-    ),
+    # heldout21, seen from the sixteenth round (and four more, read since: a bar under a launcher's '[HH:MM:SS]
+    # [STDERR]' prefix, the loss printed as 'Loss error: x', milesial Pytorch-UNet's score under its bars, Catalyst's
+    # bar described '0/10 * Epoch (train)')
     "cpm_live_log_20220622_loss_rise_after_dataloader_replay_bug": "a daily note's '## Loss' then '- Begin: x'",
     "cpm_live_log_20221017_dataloader_failure_stopped_training": "a daily note's '## Loss' then '- Begin: x'",
     "dca_10_rl_entity_linking_negative_loss_healthy": "'epoch N total loss x y' per epoch, as 'loss_epoch'",

@@ -507,6 +507,9 @@ _NON_TRAIN_BAR = re.compile(r"valid|sanity|test|predict|eval|writing|loading|dow
 _EPOCHS_BAR = "epochs"  # a bar over the epochs (tqdm.trange(..., desc="epochs")): its count is no step
 _ACCUMULATED_ITER = re.compile(r"\btotal_it=(\d{1,19})(?!\d)")  # OpenPCDet's inner bar: set_postfix(total_it=...)
 _EPOCH_DESC = re.compile(r"^\s*Epoch\s+(\d+)(?:/(\d+))?\b", re.IGNORECASE)
+# Catalyst's verbose logger (catalyst/core/callbacks/logging.py, 19.x-20.x): tqdm(desc=f"{epoch}/{num_epochs} * Epoch
+# ({loader_name})"), one bar a loader and an epoch, its counter the batch within the epoch: the epoch comes first
+_EPOCH_OF_EPOCHS_DESC = re.compile(r"^\s*(\d{1,9})/\d{1,9}\s{0,4}\*\s{0,4}Epoch\b", re.IGNORECASE)
 
 # Hugging Face Trainer: "{'loss': '2.31', 'grad_norm': 'nan', 'learning_rate': '5e-05', 'epoch': '0.4'}"
 _HF_FIRST_KEYS = ("loss", "eval_", "grad_norm", "learning_rate", "epoch", "train_runtime", "train_loss")
@@ -1706,7 +1709,7 @@ class _LogParser:
             return
         if desc and self._bar_row(desc, n, total, line):
             return
-        em = _EPOCH_DESC.match(desc) if desc else None
+        em = (_EPOCH_DESC.match(desc) or _EPOCH_OF_EPOCHS_DESC.match(desc)) if desc else None
         # a description that prints the metrics (set_description(f"loss: {loss:.8f} | acc: {acc:.4f}"), and
         # after the epoch: set_description(f"Epoch {epoch} loss: {loss:.4f}")): the training loop's bar, its
         # values read as a postfix's

@@ -150,16 +150,6 @@ STAYED_UP_TAIL_SHARE = 0.1
 TWO_POINT_RECORD = 2
 # ... the run's start: a first point at step 0 (logged before the first update) or 1 (after it, or counted from 1).
 FIRST_UPDATE_STEP = 1
-# A loss whose last this many print-to-print ratios are each above 1 and each larger than the one before, ending
-# STUCK_FACTOR above the point the rise left, is growing geometrically at a growing rate: an update past the
-# stability limit multiplies the error at every step (by |1 - lr * curvature| > 1), and the larger the error the
-# larger the step, so the loss accelerates away (2.2, 3.4, 9.2, 51 at one LR). Noise does not rise three prints in a
-# row each by more than the last, and a warm-up's bump grows by a falling ratio as the curve bends over.
-ACCELERATING_RATIOS = 3
-# ... each of those rises at least this factor (a quarter up a print, three prints in a row: more than a loss averaged
-# over a logging interval wobbles), and the end above the run's first value: a final jump after a flat stretch that
-# wobbled by a percent, or a loss that rose from a tiny level to one still below where the run began, is no such growth.
-ACCELERATING_MIN_RATIO = 1.25
 # A loss point this many times its trailing median is a spike.
 SPIKE_FACTOR = 3.0
 # A loss that fell from at least this straight to exactly 0 in one logged interval did not converge there:
@@ -1550,9 +1540,7 @@ def _exploded(s: Series | None, adversarial: bool = False) -> int | None:
     second when it stood ``CLIMB_ABOVE_START`` above the first; or, when that end stood ``CLIMB_ABOVE_START``
     above the first value after a best before it, the step after the last that stood within
     ``CLIMB_ONSET_FACTOR`` of it (unless it had stood that high before and come back, or ``adversarial``: a GAN
-    generator's loss, :func:`_adversarial`); or, when its last ``ACCELERATING_RATIOS`` rises, each at least
-    ``ACCELERATING_MIN_RATIO``, each outgrew the one before and the end stood ``STUCK_FACTOR`` above where they began
-    and above the first value, the first of them ``CLIMB_ABOVE_START`` above it (not for a GAN's generator either)."""
+    generator's loss, :func:`_adversarial`)."""
     if s is None or len(s) < TWO_POINT_RECORD:
         return None
     v = s.values
@@ -1607,18 +1595,6 @@ def _exploded(s: Series | None, adversarial: bool = False) -> int | None:
             # restarted each epoch, printed undivided) and ends where the period does, no divergence that stayed
             return None
         return int(fs[int(near[-1]) + 1])
-    if not adversarial and fv.size > ACCELERATING_RATIOS:
-        # still accelerating away when the record ends: too soon for the tests above, which need the loss to stay up
-        tail = fv[-(ACCELERATING_RATIOS + 1) :]
-        ratios = tail[1:] / tail[:-1]
-        if (
-            np.all(ratios >= ACCELERATING_MIN_RATIO)
-            and np.all(np.diff(ratios) > 0)
-            and tail[-1] >= STUCK_FACTOR * tail[0]
-            and tail[-1] > fv[0]
-        ):
-            k = int(np.argmax(tail >= CLIMB_ABOVE_START * tail[0]))
-            return int(fs[fv.size - tail.size + k])
     return None
 
 
@@ -1913,8 +1889,11 @@ _CLASSIFICATION_SCORE_WORDS = frozenset(
 _REWARD_WORDS = frozenset({"reward", "rewards"})
 
 
-# The names an evaluation's metric is read under (readers/logs.py's stages: 'val_dice', 'test_acc', 'eval_f1')
-_EVALUATION_TAG_PREFIXES = ("val_", "valid_", "validation_", "test_", "eval_")
+# The words of an evaluation's score printed on a line of its own after its loop ('Validation Dice Coeff: x', read as
+# 'val_dice'): a stage and a score, nothing else. A setting names more ('val_iou_thr', 'test_cfg.rcnn.iou_threshold',
+# 'dice_weight'), and a score with no stage ('accuracy: 0.87' of a model loaded) is no evaluation of this run's.
+_EVALUATION_STAGE_WORDS = frozenset({"val", "valid", "validation", "test", "eval"})
+_SCORE_READING_WORDS = frozenset({"coeff", "coef", "coefficient", "score", "mean", "avg"})
 
 
 def classification_scores(run: RunData, loss: Series | None) -> tuple[str, ...]:
@@ -1937,10 +1916,13 @@ def classification_scores(run: RunData, loss: Series | None) -> tuple[str, ...]:
         if lg.source.path != loss.source:
             continue
         for tag in sorted(lg.unplaced_tags):  # printed with no step among stepped lines: known by name only
-            if not tag.startswith(_EVALUATION_TAG_PREFIXES):
-                continue  # an evaluation's score printed after its loop ('Validation Dice Coeff'), not a setting
-            words = frozenset(re.split(r"[^a-z0-9]+", tag.lower()))
-            if words & _CLASSIFICATION_SCORE_WORDS and not words & _REWARD_WORDS and role_of(tag, "log") is None:
+            words = frozenset(re.split(r"[^a-z0-9]+", tag.lower())) - {""}
+            if (
+                words & _EVALUATION_STAGE_WORDS
+                and words & _CLASSIFICATION_SCORE_WORDS
+                and words <= _EVALUATION_STAGE_WORDS | _CLASSIFICATION_SCORE_WORDS | _SCORE_READING_WORDS
+                and role_of(tag, "log") is None
+            ):
                 found[tag] = None
     return tuple(found)
 

@@ -34,8 +34,9 @@ def test_a_bar_under_a_launchers_time_and_stream_prefix_is_the_training_loop_s()
     lines = [_musubi_bar(n, 96, 0.09 - 0.0002 * n) for n in range(90, 97)]
     series, *_ = parse_log_text("\n".join(lines) + "\n")
     assert [s for s, _ in _points(series, "loss")] == list(range(90, 97))
-    # the same bar under a logging record's head, and a bar with no prefix, read the same
-    for prefix in ("2024-05-01 10:00:00,123 INFO ", "[INFO] ", ""):
+    # the same bar under a logging record's head (basicConfig's '%(levelname)s: ', an ISO time with its zone), and a
+    # bar with no prefix, read the same
+    for prefix in ("2024-05-01 10:00:00,123 INFO ", "[INFO] ", "INFO: ", "2024-05-01T10:00:00Z ", ""):
         again, *_ = parse_log_text("\n".join(_musubi_bar(n, 96, 0.08, prefix) for n in range(90, 97)) + "\n")
         assert [s for s, _ in _points(again, "loss")] == list(range(90, 97)), prefix
 
@@ -77,6 +78,9 @@ def test_a_negative_loss_rising_toward_zero_beside_a_score_is_no_classifier_with
     rep, rules = _analyze(tmp_path, "output.txt", _dca([-5881.8, -5041.1, -4401.4, -3761.1, -3198.1]))
     assert "DATA010" not in rules
     assert rep.verdict.cause == "healthy" and not rep.diverged
+    # one epoch's dip on the way, never as low as where it crossed: the same
+    _, rules = _analyze(tmp_path / "dip", "output.txt", _dca([-5881.8, -5041.1, -5100.0, -4401.4, -3761.1, -3198.1]))
+    assert "DATA010" not in rules
 
 
 def test_a_negative_loss_still_driven_down_beside_a_score_is_still_targets_out_of_range(tmp_path):
@@ -138,50 +142,16 @@ def test_a_setting_or_a_loaded_models_score_printed_with_no_counter_says_nothing
     # a flow's negative log-likelihood, negative by design, printed at its steps under a config dump or a note of the
     # pretrained classifier it loaded: no evaluation of this run scores a classification
     steps = "\n".join(f"step {100 * (i + 1)} loss {-1e5 * (i + 1):.1f}" for i in range(6)) + "\n"
-    for i, head in enumerate(("precision: 16", "dice_weight: 1.0", "Loaded pretrained classifier, accuracy: 0.87")):
+    heads = (
+        "precision: 16",
+        "dice_weight: 1.0",
+        "Loaded pretrained classifier, accuracy: 0.87",
+        "val_iou_thr: 0.5",
+        "eval_f1_threshold: 0.5",
+    )
+    for i, head in enumerate(heads):
         _, rules = _analyze(tmp_path / str(i), "train.log", head + "\n" + steps)
         assert "DATA010" not in rules, head
-
-
-# ---------------------------------------------------------------- a loss accelerating away when the record ends
-
-
-def _hf(losses, lr=2e-4):
-    """The HF Trainer's log dicts, {'loss': round(x, 4), 'learning_rate': lr, 'epoch': e} every logging_steps."""
-    lines = [f"{{'loss': {v}, 'learning_rate': {lr}, 'epoch': {0.14 * (i + 1):.2f}}}" for i, v in enumerate(losses)]
-    return "\n".join(lines)
-
-
-def test_a_loss_rising_by_a_growing_factor_to_ten_times_its_start_diverged(tmp_path):
-    # a QLoRA run at one LR whose 8-bit optimizer state went unstable: 2.2, 3.4, 9.2, 51 in forty steps
-    rep, _ = _analyze(tmp_path, "train.log", _hf([2.183, 3.3851, 9.2042, 50.7927]) + "\n")
-    assert rep.diverged and rep.first_nonfinite_step is None
-    assert rep.verdict.cause not in ("healthy", "inconclusive")
-
-
-def test_rises_that_bend_over_or_stay_short_of_ten_times_are_not_an_explosion(tmp_path):
-    cases = {
-        "warm-up bump, each rise smaller": [2.0, 3.0, 4.0, 4.5],
-        "growing rises, ending 4.5 times up": [2.0, 2.2, 3.0, 9.0],
-        "fell back at the end": [2.0, 2.2, 4.4, 30.0, 2.1],
-        # a loss gone tiny, rounded to four decimals, rising by growing factors yet ending far below its start
-        "rising from a tiny level": [2.0, 0.9, 0.3, 0.05, 0.004, 0.0003, 0.0001, 0.0002, 0.0009, 0.0061],
-        # one jump after a flat stretch that wobbled by a percent: no growth three prints in a row
-        "a jump after a wobble": [1.0, 0.5, 0.3, 0.2, 0.15, 0.1, 0.101, 0.105, 1.5],
-        # a curriculum's harder data at the end, still below where the run began
-        "harder data, below the start": [3.0, 1.0, 0.3, 0.1, 0.11, 0.13, 0.2, 1.6],
-    }
-    for i, (what, losses) in enumerate(cases.items()):
-        rep, _ = _analyze(tmp_path / str(i), "train.log", _hf(losses) + "\n")
-        assert not rep.diverged, what
-
-
-def test_a_generators_loss_accelerating_beside_its_discriminators_is_the_game(tmp_path):
-    # Keras-GAN's print: "%d [D loss: %f, acc.: %.2f%%] [G loss: %f]"
-    g = [0.9, 1.2, 2.5, 11.0]
-    text = "\n".join(f"{i} [D loss: {0.6 - 0.1 * i:.6f}, acc.: 71.00%] [G loss: {v:.6f}]" for i, v in enumerate(g))
-    rep, _ = _analyze(tmp_path, "train.log", text + "\n")
-    assert not rep.diverged
 
 
 # ---------------------------------------------------------------- the loss named with a word for its reading after it
@@ -215,6 +185,10 @@ def test_catalysts_training_bar_is_read_at_its_epochs_batches_and_its_validation
     series, *_ = parse_log_text("\n".join(lines) + "\n")
     assert [s for s, _ in _points(series, "loss")] == [1 * 32 + 16, 1 * 32 + 32, 2 * 32 + 16, 2 * 32 + 32]
     assert 9.0 not in series["loss"].values.tolist()
+    # only a loader named 'train...' trains, as Catalyst itself decides: a 'val' or 'infer' loader's bar is no training
+    for loader in ("val", "infer", "holdout"):
+        other, *_ = parse_log_text(_catalyst_bar(3, loader, 40, 40, 5.0) + "\n")
+        assert "loss" not in other, loader
     # a description that only holds a fraction and words is no epoch's ('1/10 * Epoch' needs its star and 'Epoch')
     other, *_ = parse_log_text("1/10 files:  50%|██  | 16/32 [00:41<00:00,  2.39s/it, loss=0.5]\n")
     assert "loss" not in other

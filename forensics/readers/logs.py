@@ -508,8 +508,11 @@ _EPOCHS_BAR = "epochs"  # a bar over the epochs (tqdm.trange(..., desc="epochs")
 _ACCUMULATED_ITER = re.compile(r"\btotal_it=(\d{1,19})(?!\d)")  # OpenPCDet's inner bar: set_postfix(total_it=...)
 _EPOCH_DESC = re.compile(r"^\s*Epoch\s+(\d+)(?:/(\d+))?\b", re.IGNORECASE)
 # Catalyst's verbose logger (catalyst/core/callbacks/logging.py, 19.x-20.x): tqdm(desc=f"{epoch}/{num_epochs} * Epoch
-# ({loader_name})"), one bar a loader and an epoch, its counter the batch within the epoch: the epoch comes first
-_EPOCH_OF_EPOCHS_DESC = re.compile(r"^\s*(\d{1,9})/\d{1,9}\s{0,4}\*\s{0,4}Epoch\b", re.IGNORECASE)
+# ({loader_name})"), one bar a loader and an epoch, its counter the batch within the epoch: the epoch comes first, and
+# only a loader whose name starts with 'train' trains (Catalyst's own test of a loader), any other is an evaluation's
+_EPOCH_OF_EPOCHS_DESC = re.compile(
+    r"^\s*(\d{1,9})/\d{1,9}\s{0,4}\*\s{0,4}Epoch\b(?:\s{0,4}\((?P<loader>[^()]{0,64})\))?", re.IGNORECASE
+)
 
 # Hugging Face Trainer: "{'loss': '2.31', 'grad_norm': 'nan', 'learning_rate': '5e-05', 'epoch': '0.4'}"
 _HF_FIRST_KEYS = ("loss", "eval_", "grad_norm", "learning_rate", "epoch", "train_runtime", "train_loss")
@@ -1709,7 +1712,11 @@ class _LogParser:
             return
         if desc and self._bar_row(desc, n, total, line):
             return
-        em = (_EPOCH_DESC.match(desc) or _EPOCH_OF_EPOCHS_DESC.match(desc)) if desc else None
+        em = _EPOCH_DESC.match(desc) if desc else None
+        if em is None and desc and (em := _EPOCH_OF_EPOCHS_DESC.match(desc)) is not None:
+            loader = em.group("loader")
+            if loader is not None and not loader.strip().lower().startswith("train"):
+                return  # another loader's bar: an evaluation's
         # a description that prints the metrics (set_description(f"loss: {loss:.8f} | acc: {acc:.4f}"), and
         # after the epoch: set_description(f"Epoch {epoch} loss: {loss:.4f}")): the training loop's bar, its
         # values read as a postfix's

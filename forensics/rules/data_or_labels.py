@@ -728,11 +728,11 @@ BOUNDED_SCORE_LOSS_FLOOR = -1.0
 # (diagnose.DECISIVE_WEIGHT): past -1 only a loss negative by design goes, and the words below keep those out.
 NEGATIVE_SCORED_LOSS_WEIGHT = 0.85
 # ... and a loss known as a classifier's by its score only is driven down once past the floor: with targets out of
-# range its term has no floor, so each update makes it more negative. One that rose toward zero at every point from
-# the first below the floor to the end, at least this many, never lower than where it crossed, was never driven down:
-# training made it worse from the start, which an objective negative by design does under a plain name (a REINFORCE
-# loss -reward * log p rising as the rewards fall, a sum printed per epoch), not a cross-entropy without its floor (a
-# noisy rise at the end of a run that went lower first is still one).
+# range its term has no floor, so each update makes it more negative. One that never went lower than where it crossed
+# the floor, over at least this many points below it, and ended above that point was never driven down: training made
+# it worse from the start, which an objective negative by design does under a plain name (a REINFORCE loss
+# -reward * log p rising as the rewards fall, a sum printed per epoch), not a cross-entropy without its floor (a run
+# that went lower after crossing is still one, whatever its last points do).
 NEGATIVE_RISING_POINTS = 3
 # Words of a loss's name that say it may be negative by design though the run scores a classification: besides the
 # sums and the likelihood, GAN and KL terms above, an RL agent's policy, value and entropy terms, a critic's, an
@@ -779,14 +779,15 @@ def _stood_still(values: np.ndarray) -> bool:
 
 
 def _rising_toward_zero(values: np.ndarray, bound: float) -> bool:
-    """Does every finite point below ``bound`` (in step order, at least NEGATIVE_RISING_POINTS, the last of them the
-    record's last) stand above the one before: a negative loss that training made worse from where it crossed the
-    floor, never driven down without one."""
+    """Did the finite points below ``bound`` (in step order, at least NEGATIVE_RISING_POINTS, the last of them the
+    record's last) never go lower than the first of them, and end above it: a negative loss that training made worse
+    from where it crossed the floor, never driven down without one."""
     v = values[np.isfinite(values)]
     idx = np.nonzero(v < bound)[0]
     if idx.size < NEGATIVE_RISING_POINTS or idx[-1] != v.size - 1:
         return False
-    return bool(np.all(np.diff(v[idx]) > 0))
+    below = v[idx]
+    return bool(below[1:].min() >= below[0] and below[-1] > below[0])
 
 
 def _classification_loss_by_score(tl: Timeline, s: Series) -> bool:
@@ -829,10 +830,10 @@ def negative_cross_entropy(tl: Timeline) -> list[Finding]:
         says it may be negative by design (a policy's, a critic's, an
         entropy, a likelihood or an objective, a GAN's, a total), the same
         print holds a GAN's players, a term printed with it that no name
-        calls a cross-entropy is itself below zero, or it rose toward zero at
-        every point from its first below the floor to the end (at least
-        NEGATIVE_RISING_POINTS: training made it worse from where it crossed,
-        never driving it down without a floor).
+        calls a cross-entropy is itself below zero, or over at least
+        NEGATIVE_RISING_POINTS points below the floor it never went lower than
+        where it crossed and ended above it (training made it worse from the
+        start, never driving it down without a floor).
 
     Why it points to this cause:
         A cross-entropy is -sum(t * log p) with probabilities p in (0, 1], so

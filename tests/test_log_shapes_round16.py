@@ -90,6 +90,12 @@ def test_a_negative_loss_still_driven_down_beside_a_score_is_still_targets_out_o
     # and a rise that turned back down at the end is no rise to the end either
     _, rules = _analyze(tmp_path / "b", "output.txt", _dca([-5881.8, -5041.1, -4401.4, -3761.1, -6198.1]))
     assert "DATA010" in rules
+    # nor one that went lower after crossing the floor, though it ended above where it crossed
+    _, rules = _analyze(tmp_path / "c", "output.txt", _dca([-3000.0, -5000.0, -2000.0, -1500.0, -1000.0]))
+    assert "DATA010" in rules
+    # nor one never lower than where it crossed that ended back there
+    _, rules = _analyze(tmp_path / "d", "output.txt", _dca([-3000.0, -2000.0, -2500.0, -3000.0]))
+    assert "DATA010" in rules
 
 
 def test_a_negative_loss_that_went_lower_first_is_still_driven_down_whatever_its_last_points_do(tmp_path):
@@ -148,6 +154,7 @@ def test_a_setting_or_a_loaded_models_score_printed_with_no_counter_says_nothing
         "Loaded pretrained classifier, accuracy: 0.87",
         "val_iou_thr: 0.5",
         "eval_f1_threshold: 0.5",
+        "val_acc: 0.0",  # a score never above 0 says nothing (a regression's 'accuracy')
     )
     for i, head in enumerate(heads):
         _, rules = _analyze(tmp_path / str(i), "train.log", head + "\n" + steps)
@@ -183,12 +190,17 @@ def test_catalysts_training_bar_is_read_at_its_epochs_batches_and_its_validation
         lines += [_catalyst_bar(e, "train", n, 32, 1.0 / e - n / 1000) for n in (16, 32)]
         lines.append(_catalyst_bar(e, "valid", 8, 8, 9.0))
     series, *_ = parse_log_text("\n".join(lines) + "\n")
-    assert [s for s, _ in _points(series, "loss")] == [1 * 32 + 16, 1 * 32 + 32, 2 * 32 + 16, 2 * 32 + 32]
+    # epochs counted from 1 (Catalyst 20.x): the first epoch's batches are steps 1..32
+    assert [s for s, _ in _points(series, "loss")] == [16, 32, 32 + 16, 32 + 32]
     assert 9.0 not in series["loss"].values.tolist()
     # only a loader named 'train...' trains, as Catalyst itself decides: a 'val' or 'infer' loader's bar is no training
     for loader in ("val", "infer", "holdout"):
         other, *_ = parse_log_text(_catalyst_bar(3, loader, 40, 40, 5.0) + "\n")
         assert "loss" not in other, loader
+    # and from 0, as 19.x printed them: the same steps
+    zero = [_catalyst_bar(e, "train", n, 32, 0.5) for e in (0, 1) for n in (16, 32)]
+    again, *_ = parse_log_text("\n".join(zero) + "\n")
+    assert [s for s, _ in _points(again, "loss")] == [16, 32, 32 + 16, 32 + 32]
     # a description that only holds a fraction and words is no epoch's ('1/10 * Epoch' needs its star and 'Epoch')
     other, *_ = parse_log_text("1/10 files:  50%|██  | 16/32 [00:41<00:00,  2.39s/it, loss=0.5]\n")
     assert "loss" not in other

@@ -1713,16 +1713,19 @@ class _LogParser:
         if desc and self._bar_row(desc, n, total, line):
             return
         em = _EPOCH_DESC.match(desc) if desc else None
+        epochs_before = int(em.group(1)) if em else 0  # Lightning's 'Epoch 3:' counts from 0
         if em is None and desc and (em := _EPOCH_OF_EPOCHS_DESC.match(desc)) is not None:
             loader = em.group("loader")
             if loader is not None and not loader.strip().lower().startswith("train"):
                 return  # another loader's bar: an evaluation's
+            # Catalyst counts its epochs from 1 (19.x printed them from 0): from the first one printed
+            epochs_before = int(em.group(1)) - self._epoch_base(int(em.group(1)))
         # a description that prints the metrics (set_description(f"loss: {loss:.8f} | acc: {acc:.4f}"), and
         # after the epoch: set_description(f"Epoch {epoch} loss: {loss:.4f}")): the training loop's bar, its
         # values read as a postfix's
         shown = _bar_values(desc) if desc and names_a_metric(desc) else []
-        if em:  # Lightning: "Epoch 3:" is 0-based, the counter is the batch within the epoch
-            step = int(em.group(1)) * total + n
+        if em:  # the counter is the batch within the epoch
+            step = epochs_before * total + n
             if "v_num" in (bar.group("info") or ""):
                 step -= 1  # Lightning updates the counter before the postfix: n shows batch n-1's loss
             self.spe = total

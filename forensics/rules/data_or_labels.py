@@ -875,11 +875,11 @@ def negative_cross_entropy(tl: Timeline) -> list[Finding]:
         if s is None or not len(s):
             continue
         if _names_cross_entropy(s.tag):
-            bound, weight = -NEGATIVE_CE_MARGIN, NEGATIVE_CE_WEIGHT
+            bound, weight, by_score = -NEGATIVE_CE_MARGIN, NEGATIVE_CE_WEIGHT, False
             kind, floor = "a cross-entropy by its name", "a cross-entropy cannot go below zero"
         elif (s is tl.loss or s is tl.val_loss) and _classification_loss_by_score(tl, s):
             scores = ", ".join(repr(t) for t in tl.loss_scored_by[:2])
-            bound, weight = BOUNDED_SCORE_LOSS_FLOOR - NEGATIVE_CE_MARGIN, NEGATIVE_SCORED_LOSS_WEIGHT
+            bound, weight, by_score = BOUNDED_SCORE_LOSS_FLOOR - NEGATIVE_CE_MARGIN, NEGATIVE_SCORED_LOSS_WEIGHT, True
             kind = f"the loss of a classifier by the score printed beside it ({scores})"
             floor = (
                 "a classifier's loss (a cross-entropy, focal or hinge loss) cannot go below zero, nor one built "
@@ -891,7 +891,7 @@ def negative_cross_entropy(tl: Timeline) -> list[Finding]:
         below = finite & (s.values < bound)
         if not below.any():
             continue
-        if weight == NEGATIVE_SCORED_LOSS_WEIGHT and _rising_toward_zero(s.in_step_order[1], bound):
+        if by_score and _rising_toward_zero(s.in_step_order[1], bound):
             continue
         first = int(np.argmax(below))
         lowest = float(s.values[finite].min())

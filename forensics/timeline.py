@@ -1896,6 +1896,11 @@ _EVALUATION_STAGE_WORDS = frozenset({"val", "valid", "validation", "test", "eval
 _SCORE_READING_WORDS = frozenset({"coeff", "coef", "coefficient", "score", "mean", "avg"})
 
 
+def _tag_words(tag: str) -> frozenset[str]:
+    """The words of a metric's name ('Validation Dice Coeff' read as 'val_dice': {'val', 'dice'})."""
+    return frozenset(w for w in re.split(r"[^a-z0-9]+", tag.lower()) if w)
+
+
 def classification_scores(run: RunData, loss: Series | None) -> tuple[str, ...]:
     """The names of the classification scores (``_CLASSIFICATION_SCORE_WORDS``) that the source which wrote the
     training loss wrote too: a Keras bar's 'acc' beside its 'loss', a trainer's 'Validation Dice Coeff' line. A score
@@ -1909,14 +1914,14 @@ def classification_scores(run: RunData, loss: Series | None) -> tuple[str, ...]:
         for tag, sc in holder.scalars.items():
             if sc.source != loss.source or role_of(tag, sc.run) is not None:
                 continue
-            words = frozenset(re.split(r"[^a-z0-9]+", tag.lower()))
+            words = _tag_words(tag)
             if words & _CLASSIFICATION_SCORE_WORDS and not words & _REWARD_WORDS and bool(np.any(sc.values > 0)):
                 found[tag] = None
     for lg in run.logs:
         if lg.source.path != loss.source:
             continue
         for tag in sorted(lg.unplaced_tags):  # printed with no step among stepped lines: known by name only
-            words = frozenset(re.split(r"[^a-z0-9]+", tag.lower())) - {""}
+            words = _tag_words(tag)
             if (
                 words & _EVALUATION_STAGE_WORDS
                 and words & _CLASSIFICATION_SCORE_WORDS

@@ -1696,7 +1696,7 @@ class _LogParser:
     def _tqdm(self, bar: re.Match[str], desc: str, line: int, end_ok: int) -> None:
         # what a notebook or a shell put before the bar's own text ('# Epoch 2: ', '> ') is not its description
         desc = desc.strip().rstrip(":").strip().lstrip(_DESC_LEAD).strip()
-        if desc[:1] == "[" or desc[:1].isdigit() or desc[:1] in "IWDE":  # a cheap test before the pattern
+        if desc and (desc[0] == "[" or desc[0].isdigit() or desc[0] in "IWDE"):  # a cheap test before the pattern
             desc = _BAR_RECORD_HEAD.sub("", desc, count=1).lstrip(_DESC_LEAD).strip()
         if desc[:1] == "[" and desc[-1:] == "]" and "[" not in desc[1:]:
             # ColossalAI's Trainer: tqdm(desc=f"[Epoch {epoch} / Train]"), "[Train]": the words in brackets describe it

@@ -211,3 +211,25 @@ def test_segmentation_fault_quoted_in_a_python_exception_is_the_exception_s():
     assert died
     assert "native_crash" not in [e.kind for e in events]
     assert "worker_died" in [e.kind for e in events]
+
+
+def _glog(signal: str, pid: int, frame: str) -> str:
+    """glog's failure signal handler (src/signalhandler.cc), as Caffe's solver prints it on a segfault."""
+    return (
+        '*** Aborted at 1435759251 (unix time) try "date -d @1435759251" if you are using GNU date ***\n'
+        f"PC: @     0x7ffdd411fd24 {frame}\n"
+        f"*** {signal} (@0xf372c5c0) received by PID {pid} (TID 0x7ffdd4678780) from PID 18446744073498969536; "
+        "stack trace: ***\n"
+        f"    @     0x7ffdd34c3d40 (unknown)\n    @     0x7ffdd411fd24 {frame}\n"
+    )
+
+
+def test_glog_s_failure_signal_handler_is_a_native_crash(tmp_path):
+    text = LOSSES + _glog("SIGSEGV", 15058, "caffe::SoftmaxWithLossLayer<>::Forward_cpu()")
+    crashes = [e for e in parse_log_text(text)[1] if e.kind == "native_crash"]
+    assert len(crashes) == 1 and crashes[0].values["signal"] == "SIGSEGV"
+    out = json.loads(_analyze(tmp_path, text).to_json())
+    assert out["ended"] == "crashed" and out["crash"]["exception"].startswith("*** SIGSEGV")
+    assert out["diverged"] is False
+    # the same words in prose name no signal
+    assert not match_messages("the job was received by PID 1 after the restart")

@@ -419,6 +419,17 @@ CATALOGUE: tuple[Message, ...] = (
     ),
     Message(
         "nonfinite_tensor",
+        "torchdiffeq",
+        "underflow in dt {nan|inf}",
+        "torchdiffeq _impl/dopri5.py and rk_common.py (the adaptive solver's assert t0 + dt > t0, 'underflow in dt "
+        "{}'.format(dt.item())): a step size of nan or inf is the ODE's state or its error estimate gone non-finite; a "
+        "tiny finite one is a stiff problem, no such message here",
+        "underflow in dt ",
+        Deferred(r"underflow in dt (nan|inf|-inf)\b", re.IGNORECASE),
+        lambda m: {"what": m.group(1).lower().lstrip("-")},
+    ),
+    Message(
+        "nonfinite_tensor",
         "transformers",
         "Detected inf/nan during batch_number={batch}",
         "transformers/debug_utils.py (DebugUnderflowOverflow, TrainingArguments(debug='underflow_overflow'): the "
@@ -669,7 +680,10 @@ CATALOGUE: tuple[Message, ...] = (
         " detected",
         Deferred(
             # alone on its line, or after a logging prefix (level, logger) or an exception's class
-            r"^(?:.{0,120}?\b(?:INFO|WARNING|WARN|ERROR|DEBUG|CRITICAL)\b[^\w\n]{1,6}(?:[\w.]{1,64}[^\w\s]{1,3}\s{0,3})?"
+            # (a date, a time or the time elapsed may stand between the level and the words: XLM's logger prints
+            # 'WARNING - 10/04/19 16:19:13 - 0:19:06 - NaN detected')
+            r"^(?:.{0,120}?\b(?:INFO|WARNING|WARN|ERROR|DEBUG|CRITICAL)\b[^\w\n]{1,6}"
+            r"(?:\d{1,4}[/:.-]\d[\d/:.,-]{0,20}[^\w\n]{1,4}){0,3}(?:[\w.]{1,64}[^\w\s]{1,3}\s{0,3})?"
             r"|.{0,200}?\b\w{0,40}(?:Error|Exception):\s{1,4}|\s{0,8})"
             r"(nan|inf) detected[.!]?\s{0,8}$",
             re.IGNORECASE,
@@ -1897,6 +1911,18 @@ CATALOGUE: tuple[Message, ...] = (
         "Fatal Python error: ",
         Deferred(r"Fatal Python error: (\S.{0,300})"),
         lambda m: {"what": m.group(1).strip()},
+    ),
+    Message(
+        "native_crash",
+        "glog",
+        "*** SIGSEGV (@0x{hex}) received by PID {pid} (TID 0x{hex}) from PID {pid}; stack trace: ***",
+        "glog src/signalhandler.cc (InstallFailureSignalHandler, which Caffe, PaddlePaddle, MXNet and absl-era "
+        'TensorFlow builds install: \'*** Aborted at {time} (unix time) try "date -d @{time}" if you are using GNU '
+        "date ***', 'PC: @ ...', then this line naming the signal (SIGSEGV, SIGABRT, SIGFPE, SIGBUS, SIGILL, "
+        "SIGTERM), then the frames); newer glog leaves out 'from PID'",
+        " received by PID ",
+        Deferred(r"\*\*\* (SIG[A-Z]{2,8}) \(@0x[0-9a-fA-F]{1,16}\) received by PID \d{1,10}"),
+        lambda m: {"signal": m.group(1)},
     ),
     Message(
         "native_crash",

@@ -984,7 +984,10 @@ def scan_line(line: str) -> LineMetrics:
             elif text == "[":
                 in_bracket = True
                 bracket_words_only = True
-                bracket_owner = tuple(words) if words else None
+                owner = list(words)
+                while owner and owner[-1].lower() in _FILLER_WORDS:  # "Total loss is :[0.14]": the filler is no name
+                    owner.pop()
+                bracket_owner = tuple(owner) if owner else None
                 one = 2 if i + 1 < n and texts[i + 1] == "-" else 1  # "[-inf]": the sign, then the word
                 if (
                     not words
@@ -1052,7 +1055,15 @@ def scan_line(line: str) -> LineMetrics:
                         not loss_list
                         and words[-1].strip("'\"`").lower() in _LOSS_HEADINGS
                         and i + 1 < n
-                        and (kinds[i + 1] == NUM or _is_nonfinite(texts[i + 1]))
+                        and (
+                            kinds[i + 1] == NUM
+                            or _is_nonfinite(texts[i + 1])
+                            or (  # "Loss: train = 0.5 | dev = 0.6": the word's own separator before its value
+                                texts[i + 1] in _NAME_SEPARATORS
+                                and i + 2 < n
+                                and (kinds[i + 2] == NUM or _is_nonfinite(texts[i + 2]))
+                            )
+                        )
                     ):
                         # "loss: x 2.349, y 2.491, ..., total 117.7" (pytorch-yolo2's region loss and its
                         # forks), "[Losses: x nan, ..., total nan]" (PyTorch-YOLOv3): the heading's name is
@@ -1152,7 +1163,12 @@ def scan_line(line: str) -> LineMetrics:
             elif total is None or not in_bracket:
                 tag = metric_name(name)
                 if loss_list and len(name) == 1 and _names_a_reading(name[0]):
-                    tag = None  # "loss: avg 0.4, cur 0.5", "Loss: train 0.5": readings or stages, not terms
+                    # "loss: avg 0.4, cur 0.5": readings, not terms; "Loss: train = 0.5 | dev = 0.6" (uPIT's
+                    # trainer): the stages the loss was measured at, each that stage's loss
+                    stage = name[0].strip("'\"`").lower()
+                    tag = None
+                    if stage in _STAGE_AFTER:
+                        tag = _staged(_STAGE_AFTER[stage], "loss") if _STAGE_AFTER[stage] else "loss"
                 elif (loss_dict or loss_list) and len(name) == 1 and (tag is None or tag in _TOTAL_WORDS):
                     tag = _loss_dict_key(name[0])
                 if tag is not None and _duration_unit(texts, kinds, i):
@@ -1171,6 +1187,8 @@ def scan_line(line: str) -> LineMetrics:
                     lists.setdefault(tag, []).append(value)
                 if tag is None and len(name) == 1 and not in_bracket:
                     unnamed.append((name[0].strip("'\"`"), value))
+                elif tag is None and not in_bracket and (bound := _read_bound(name)) is not None:
+                    unnamed.append((bound, value))  # 'running avg elbo: x': which reading of the bound it is
                 if tag is not None:
                     if tag == "loss":
                         printed[len(out.pairs)] = name
@@ -1254,6 +1272,15 @@ _BOUND_NAMED = re.compile(r"(?<![\w.-])(elbo|lower_?bound|lb)[ \t]{0,2}[=:]")
 _UPPER_BOUND = re.compile(r"(?<![\w.-])(?:ub|upper_?bound|upper)(?![\w.-])")
 BOUND_SERIES = "elbo"
 BOUND_BASIS = "the variational lower bound's magnitude, its negative when printed below 0 (no 'loss' printed)"
+
+
+def _read_bound(name: tuple[str, ...]) -> str | None:
+    """The bound's one-word name when a longer ``name`` says which reading of it it is and nothing else ('running avg
+    elbo', 'train elbo', torchdiffeq's latent_ode example: 'Iter: {}, running avg elbo: {:.4f}'), else None."""
+    words = [w.strip("'\"`").lower().rstrip(":") for w in name]
+    if len(words) < 2 or words[-1] not in _BOUND_NAMES:
+        return None
+    return words[-1] if all(w in _READING_WORDS for w in words[:-1]) else None
 
 
 def names_a_bound(text: str) -> bool:
@@ -2264,15 +2291,43 @@ def _spaced_names(line: str) -> list[str] | None:
         return tabbed
     start = _PROGRESS_CELL.match(line)
     cells = [c for c in _WIDE_GAP.split(line[start.end() if start else 0 :].strip()) if c]
-    if cells and cells[0][:1] == COMMENT_MARKER:  # '# step  rmse_val': the marker is no word of the first name
+    marked = bool(cells) and cells[0][:1] == COMMENT_MARKER
+    if marked:  # '# step  rmse_val': the marker is no word of the first name
         cells = [COMMENT_MARKER, *filter(None, [cells[0][1:].strip()]), *cells[1:]]
-    if len(cells) < MIN_COLUMNS or not any(" " in c for c in cells):
+    # the marker is no column: a header whose names are all one blank apart ('#Iters Seconds TrainingLoss') is one
+    # cell after it, no header of names that hold blanks
+    if len(cells) - marked < MIN_COLUMNS or not any(" " in c for c in cells):
         return None
     for c in cells:
         words = tuple(c.split())
         if len(words) > 1 and all(metric_name((w,)) or counter_kind((w,)) for w in words):
             return None
     return cells
+
+
+# A column name written in camel case, its words run together with a capital at each ('TrainingLoss',
+# 'LearningRate', 'NumIters' in Caffe's tools/extra/parse_log.py and parse_log.sh tables): read as its words.
+# (every quantifier bounded, a name's words being short, so a search over any line stays linear)
+_CAMEL_WORDS = re.compile(r"[A-Z]?[a-z]{1,24}|[A-Z]{1,8}(?![a-z])")
+_CAMEL_NAME = re.compile(r"[A-Z]?[a-z]{1,24}(?:[A-Z][a-z]{1,24}){1,6}")
+
+# Counters a table's column names with a plural, as no key=value line does (there a plural is a total, a setting:
+# 'steps: 1000'): a column's value changes from row to row, so 'Iters' is the iteration of each row (Caffe's
+# parse_log.sh '#Iters', parse_log.py 'NumIters').
+_COLUMN_COUNTERS = {"iters": "step", "iterations": "step", "num iters": "step", "num iterations": "step"}
+
+
+def column_words(col: str) -> tuple[str, ...]:
+    """The words of a table column's name, a camel-case one split at its capitals."""
+    words = tuple(col.split())
+    if len(words) == 1 and _CAMEL_NAME.fullmatch(words[0]):
+        return tuple(_CAMEL_WORDS.findall(words[0]))
+    return words
+
+
+def column_counter(words: tuple[str, ...]) -> str | None:
+    """The counter kind a table column's name says, plural counters included (:data:`_COLUMN_COUNTERS`)."""
+    return counter_kind(words) or _COLUMN_COUNTERS.get(" ".join(w.lower() for w in words))
 
 
 # The comment marker before a header that a file of rows writes for readers such as np.loadtxt and gnuplot to skip
@@ -2304,7 +2359,7 @@ def header_columns(line: str) -> list[str] | None:
         # a sentence's full stop: another writer's message ("... rebuilt in this iteration."), no header;
         # cells cut by tabs or bars are names, and an abbreviated one keeps its dot ("Valid Acc.")
         return None
-    named = [metric_name(tuple(c.split())) or counter_kind(tuple(c.split())) for c in cols]
+    named = [metric_name(column_words(c)) or column_counter(column_words(c)) for c in cols]
     if not any(m is not None and m not in ("epoch", "eval_epoch", "global", "step", "batch") for m in named):
         return None
     return cols
@@ -2510,8 +2565,8 @@ def row_metrics(
             fields = aligned
     out = LineMetrics()
     for col, f in zip(header, fields, strict=True):
-        words = tuple(col.split())
-        ck = counter_kind(words)
+        words = column_words(col)
+        ck = column_counter(words)
         tag = metric_name(words) if ck is None else None
         if ck is None and tag is None:
             continue  # a column that is no metric ("GPU_mem 2.61G", "Size 640") may hold anything

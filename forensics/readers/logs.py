@@ -833,6 +833,9 @@ class _LogParser:
         # loop...) are kept apart: two of them reporting the same tag from two streams
         # interleave out of order, which must not read as a restart.
         self.series: dict[tuple[str, str, str], _SeriesBuilder] = {}
+        # each list _history read as a history, by name, as printed; and the series it filled (_repeated_vectors)
+        self.history_prints: dict[str, list[tuple[float, ...]]] = {}
+        self.history_keys: dict[str, set[tuple[str, str, str]]] = {}
         self.events: list[_EventBuilder] = []
         # events of a trainer's statement in any words ('Loss is NaN'), which prose says alike: a file holding only
         # these is no log to discovery (looks_like_log), though a log's own are read as any message
@@ -1724,6 +1727,8 @@ class _LogParser:
         # after the epoch: set_description(f"Epoch {epoch} loss: {loss:.4f}")): the training loop's bar, its
         # values read as a postfix's
         shown = _bar_values(desc) if desc and names_a_metric(desc) else []
+        if em is None and shown and self._bar_at_its_counter(bar, desc, shown, line, end_ok):
+            return
         if em:  # the counter is the batch within the epoch
             step = epochs_before * total + n
             if "v_num" in (bar.group("info") or ""):
@@ -1756,6 +1761,31 @@ class _LogParser:
             self._saw_metrics(line, step, bar=True)
         elif not em and -STEP_MAX <= step <= STEP_MAX:
             self.cur_step = step if self.cur_step is None else max(self.cur_step, step)
+
+    def _bar_at_its_counter(
+        self, bar: re.Match[str], desc: str, shown: list[tuple[str, float]], line: int, end_ok: int
+    ) -> bool:
+        """A bar whose description prints the loop's own step counter beside its metrics (crnn-pytorch's
+        set_description(f"epoch: {epoch}; iter: {iteration}; lr: ...; loss_mean: ...; loss: ...")): its values are
+        placed at that counter, as the same words on a line of their own would be (:meth:`_resolve_step`), not at the
+        bar's count, which another bar of the log (a test phase's, printed first) may have claimed."""
+        lm = scan_line(desc)
+        if not any(kind in ("global", "step") for kind, _, _ in lm.counters):
+            return False
+        step = self._resolve_step(lm)
+        if step is None:
+            return False
+        info = bar.group("info") or ""
+        info_start = bar.start("info") if bar.group("info") is not None else 0
+        found, basis = main_loss_and_basis([*shown, *_bar_values(info[: max(end_ok - info_start, 0)])])
+        if not found:
+            return False
+        if basis is not None and not self.loss_basis:
+            self.loss_basis = basis
+        for tag, val in found:
+            self._put(tag, step, val, "tqdm", inferred=self.step_inferred)
+        self._saw_metrics(line, step, bar=True)
+        return True
 
     def _epochs_bar(self, bar: re.Match[str], n: int, line: int, end_ok: int) -> None:
         """A bar over the epochs (OpenPCDet's tools/train_utils: tqdm.trange(..., desc='epochs'), its postfix set to
@@ -2258,11 +2288,30 @@ class _LogParser:
         that name (a setting's values in a config printed after the run) would cut the curve to its length."""
         emitter = "print" if not self.rank else f"rank{self.rank}"
         for tag, values in curves.items():
+            self.history_prints.setdefault(tag, []).append(tuple(values))
             if any(t == tag and len(b.steps) >= len(values) for (t, _, _), b in self.series.items()):
                 continue
             for k, value in enumerate(values, 1):
                 self._put(tag, k, value, emitter, unit="epoch")
+            self.history_keys.setdefault(tag, set()).add((tag, "epoch", emitter))
         self._saw_metrics(line, None)
+
+    def _repeated_vectors(self, notes: list[str]) -> None:
+        """Lists that :meth:`_history` read as histories and that the log printed again and again at one length with
+        other values: one step's values per element, printed at every step (a PINN's 'pde_losses: [0.65, 0.45,
+        ...]' under each 'loss: x'), not a history. A history grows by an epoch between two prints of it, or repeats
+        the same values; a list of a fixed number of elements stays at that length while its values move. Such
+        lists are not read: their entries are no epochs, and a curve of them would stand for the loss the log
+        prints beside them."""
+        for tag, prints in self.history_prints.items():
+            if len(prints) < REPEATED_VECTOR_PRINTS or len({len(p) for p in prints}) > 1 or len(set(prints)) == 1:
+                continue
+            for key in self.history_keys.get(tag, ()):
+                self.series.pop(key, None)
+            notes.append(
+                f"'{tag}' is a list of {len(prints[0])} printed {len(prints)} times: one step's values per element, "
+                "not a history of epochs; not read"
+            )
 
     def _box(self, text: str) -> LineMetrics | None:
         """A key/value box (baselines' logger): its border and rows are kept (_IN_BOX) until the
@@ -2472,6 +2521,7 @@ class _LogParser:
         notes: list[str] = []
         if self.loss_basis and any(tag == "loss" for tag, _, _ in self.series):
             notes.append(f"the loss is read as {self.loss_basis}")
+        self._repeated_vectors(notes)
         self._place_bare(notes)
         self._nonfinite_rows(notes)
         self._place_hf(notes)
@@ -3081,6 +3131,9 @@ MIN_KEYED_BARE_POINTS_BEFORE_CRASH = 1
 # A guard's skips that last until the log ends are a stop when there are at least as many as the steps
 # between two logged losses (a print was due and none came finite) and at least this many: a working guard
 # drops isolated steps, and a few in a row at the end of a paste are still no proof that none came after
+# A list under one name printed this many times at one length with other values is a per-element vector printed at
+# each step, not a history: a history printed twice has grown by an epoch, or repeats itself.
+REPEATED_VECTOR_PRINTS = 2
 PERSISTENT_SKIPS = 10
 _BARE_TAG = "_bare_value"
 _BARE_COLUMN_TAG = "_bare_column"  # + the row's width and the column's position: "_bare_column2_0"

@@ -1,0 +1,132 @@
+"""Issue #11, seventeenth round: mechanisms behind heldout22's misses (docs/logs.md), on lines built from the writers'
+own format strings (named in a comment), each with look-alikes that must read as before.
+"""
+
+from forensics.readers.logmetrics import header_columns, row_metrics, scan_line
+from forensics.readers.logs import parse_log_text
+from tests.test_log_shapes_round16 import _analyze, _points
+
+# ---------------------------------------------------------------- a list printed at every step is no history
+
+
+def _pinn_callback(losses, pde, bcs):
+    """NeuralPDE.jl's documented callback, as users copy it: println("loss: ", l); println("pde_losses: ",
+    map(l_ -> l_(p), pde_inner_loss_functions)); println("bcs_losses: ", ...), a blank line after each (Julia prints
+    NaN as 'NaN' and a vector as '[a, b, ...]')."""
+    out = []
+    for loss, p, b in zip(losses, pde, bcs, strict=True):
+        out += [f"loss: {loss}", f"pde_losses: [{', '.join(map(str, p))}]", f"bcs_losses: [{', '.join(map(str, b))}]"]
+        out.append("")
+    return "\n".join(out) + "\n"
+
+
+def test_a_list_printed_again_at_one_length_is_per_element_values_not_a_history():
+    nan = float("nan")
+    text = _pinn_callback(
+        [20.37, nan, nan], [[0.65, 0.45, 0.24], [nan] * 3, [nan] * 3], [[0.28, 0.22], [nan] * 2, [nan] * 2]
+    )
+    series, *_ = parse_log_text(text)
+    assert "pde_losses" not in series and "bcs_losses" not in series
+    assert _points(series, "loss")[0] == (1, 20.37)
+
+
+def test_the_loss_beside_such_lists_is_the_run_s_loss(tmp_path):
+    nan = float("nan")
+    text = _pinn_callback([20.37, nan, nan], [[0.65, 0.45], [nan] * 2, [nan] * 2], [[0.28, 0.22], [nan] * 2, [nan] * 2])
+    rep, _ = _analyze(tmp_path, "output.txt", text)
+    assert rep.diverged and rep.timeline.loss.tag == "loss"
+
+
+def test_a_history_printed_once_or_grown_between_prints_stays_a_history():
+    # Keras: print(history.history) after fit, once; and after a second fit that went on, longer
+    once, *_ = parse_log_text("{'loss': [0.69, 0.52, 0.41], 'accuracy': [0.5, 0.7, 0.8]}\n")
+    assert [v for _, v in _points(once, "loss")] == [0.69, 0.52, 0.41]
+    grown, *_ = parse_log_text("{'loss': [0.69, 0.52]}\n{'loss': [0.69, 0.52, 0.41]}\n")
+    assert [v for _, v in _points(grown, "loss")][-3:] == [0.69, 0.52, 0.41]
+    # the same history printed twice, identical, is one history
+    twice, *_ = parse_log_text("{'loss': [0.69, 0.52, 0.41]}\n{'loss': [0.69, 0.52, 0.41]}\n")
+    assert [v for _, v in _points(twice, "loss")] == [0.69, 0.52, 0.41]
+
+
+# ---------------------------------------------------------------- a bar whose description prints the step counter
+
+
+def _crnn_bar(epoch, it, lr, loss, n, total):
+    """bes-dev crnn-pytorch train.py: iterator.set_description("epoch: {}; iter: {}; lr: {}; loss_mean: {};
+    loss: {}".format(...)) on tqdm(data_loader), whose bar follows the description after ': '."""
+    return (
+        f"epoch: {epoch}; iter: {it}; lr: {lr}; loss_mean: {loss}; loss: {loss}: {100 * n // total}%|█████| "
+        f"{n}/{total} [00:42<00:00, 46.69it/s]"
+    )
+
+
+def _test_bar(acc, ed):
+    """The same script's test phase: tqdm(data_loader) with set_description("acc: {:.4f}; avg_ed: {:.4f}")."""
+    return f"acc: {acc:.4f}; avg_ed: {ed:.4f}: 100%|██████| 1/1 [00:00<00:00, 18.10it/s]"
+
+
+def test_a_bar_s_own_step_counter_places_its_values_after_another_bar_came_first():
+    lines = ["Test phase", _test_bar(0.0, 0.0), "acc: 0.0\tacc_best: 0; avg_ed: 18.43"]
+    lines += [_crnn_bar(e, 1998 + 2000 * e, 1e-3, "nan", 2000, 2000) for e in range(3)]
+    series, *_ = parse_log_text("\n".join(lines) + "\n")
+    assert [s for s, _ in _points(series, "loss")] == [1998, 3998, 5998]
+
+
+def test_a_bar_whose_description_holds_no_counter_reads_as_before():
+    # a description of metrics only (set_description(f"loss: {loss:.4f}")): placed at the bar's count
+    lines = [f"loss: {0.9 - n / 100:.4f}: {n}%|███| {n}/100 [00:01<00:01, 50it/s]" for n in (10, 20, 30)]
+    series, *_ = parse_log_text("\n".join(lines) + "\n")
+    assert [s for s, _ in _points(series, "loss")] == [10, 20, 30]
+
+
+# ---------------------------------------------------------------- Caffe's parsed-log tables
+
+
+def test_caffe_parse_log_tables_are_read_by_their_camel_case_names():
+    # tools/extra/parse_log.sh writes '#Iters Seconds TrainingLoss LearningRate' (one blank apart), then rows;
+    # tools/extra/parse_log.py writes a csv with 'NumIters,Seconds,TrainingLoss,LearningRate'
+    text = (
+        "#Iters Seconds TrainingLoss LearningRate\n0 3.02 1.2578 0.0001\n20 58.91 1.3897 0.0001\n40 114.7 nan 0.0001\n"
+    )
+    series, *_ = parse_log_text(text)
+    assert _points(series, "loss")[-1][0] == 40 and [s for s, _ in _points(series, "loss")] == [0, 20, 40]
+    header = header_columns("NumIters,Seconds,TestAccuracy,TestLoss")
+    lm = row_metrics(header, "1000,120.5,0.51,1.23")
+    assert lm.counters == [("step", 1000, None)] and dict(lm.pairs) == {"test_accuracy": 0.51, "test_loss": 1.23}
+
+
+def test_a_markdown_title_is_no_table_header():
+    # '# ' then words one blank apart: a title, where the marker was once taken for a column of its own
+    assert header_columns("# CPM-Live Training Log (June, 26)") is None
+    assert header_columns("# step  rmse_val  rmse_trn  lr") == ["#", "step", "rmse_val", "rmse_trn", "lr"]
+
+
+# ---------------------------------------------------------------- names and values
+
+
+def test_a_reading_of_the_variational_bound_is_the_bound():
+    # torchdiffeq examples/latent_ode.py: print('Iter: {}, running avg elbo: {:.4f}'.format(itr, -loss_meter.avg))
+    assert scan_line("Iter: 2, running avg elbo: -61205141560896.3047").pairs == [("elbo", 61205141560896.3047)]
+    assert scan_line("Iter: 2, train elbo: -612.5").pairs == [("elbo", 612.5)]
+    # a bound of another model's part is no reading of the run's bound
+    assert scan_line("Iter: 2, prior elbo: -612.3").pairs == []
+
+
+def test_a_one_element_array_after_is_names_its_value():
+    # a TF1 loop's print('Total loss is :', sess.run([total_loss])) with the separator glued: 'Total loss is :[x]'
+    assert scan_line("Total loss is :[0.140642926]").pairs == [("loss", 0.140642926)]
+    assert scan_line("Total loss is :[nan]").pairs[0][0] == "loss"
+    assert scan_line("loss was: [0.1, 0.2]").curves == {"loss": [0.1, 0.2]}
+
+
+def test_stages_listed_after_a_loss_heading_are_that_stage_s_loss():
+    # 'Loss: train = x | dev = y' (funcwj's speech trainers), 'Loss: train 0.5, val 0.6'
+    assert scan_line("Loss: train = 2.5 | dev = 2.7").pairs == [("loss", 2.5), ("val_loss", 2.7)]
+    assert scan_line("Epoch 2 Loss: train 0.5 | dev 0.6").pairs == [("loss", 0.5), ("val_loss", 0.6)]
+    # readings are still no terms, and a loss's own terms are still its terms
+    assert scan_line("Loss: avg 0.4, cur 0.5").pairs == []
+    assert scan_line("loss: x 2.349, y 2.491, total 117.7").pairs == [
+        ("loss_x", 2.349),
+        ("loss_y", 2.491),
+        ("loss", 117.7),
+    ]

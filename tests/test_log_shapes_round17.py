@@ -95,10 +95,18 @@ def test_caffe_parse_log_tables_are_read_by_their_camel_case_names():
     assert lm.counters == [("step", 1000, None)] and dict(lm.pairs) == {"test_accuracy": 0.51, "test_loss": 1.23}
 
 
-def test_a_markdown_title_is_no_table_header():
-    # '# ' then words one blank apart: a title, where the marker was once taken for a column of its own
-    assert header_columns("# CPM-Live Training Log (June, 26)") is None
+def test_a_comment_marker_glued_to_the_first_name_is_no_column_of_its_own():
+    # '#Iters ...' (names one blank apart after a glued marker) is a header of four names, not the marker and one
+    # name of several words; a marker set apart by blanks before double-blank columns reads as before
+    assert header_columns("#Iters Seconds TrainingLoss LearningRate") == [
+        "#",
+        "Iters",
+        "Seconds",
+        "TrainingLoss",
+        "LearningRate",
+    ]
     assert header_columns("# step  rmse_val  rmse_trn  lr") == ["#", "step", "rmse_val", "rmse_trn", "lr"]
+    assert header_columns("# CPM-Live Training Log (June, 26)") is None  # a markdown title
 
 
 # ---------------------------------------------------------------- names and values

@@ -227,13 +227,11 @@ MAX_HELDOUT15_CRASHES = 1
 # 5/13 cause, 2 inconclusive with a loss or message, 4 logs of which nothing was read) and after the round's first
 # wave, made without it, at 0af35a1 (22/29, 5/13, 4, 1: the second look read three of the four). Seen since: a GPU's
 # ECC fault known as no divergence, a trainer's statement that its loss is NaN, detectron2's RPN check, a README
-# holding a log: 26/29, 6/13, 2, 0. Seventeenth round: CPM-Live's two daily markdown notes are no log any more (their
-# '# CPM-Live Training Log' title was taken for a table's header, its '#' for a column: a fault, fixed), so nothing is
-# read from them: 25/29, 6/13, 2, 2.
-MIN_HELDOUT16_DIVERGED = 25 / 29
+# holding a log: 26/29, 6/13, 2, 0.
+MIN_HELDOUT16_DIVERGED = 26 / 29
 MIN_HELDOUT16_CAUSE = 6 / 13
 MAX_HELDOUT16_BAD_INCONCLUSIVE = 2
-MAX_HELDOUT16_CRASHES = 2
+MAX_HELDOUT16_CRASHES = 0
 
 # heldout17 floors: measured blind three times in the thirteenth round, at its start on 1fe91dd and after each of its
 # waves, made without it (0af35a1, d10b1a8): 31/36 diverged, 10/13 cause, 1 inconclusive with a loss or message, no
@@ -274,12 +272,11 @@ MAX_HELDOUT20_CRASHES = 0
 # heldout21 floors: 87 cases collected blind at the fifteenth round's start by three more helpers, measured blind on
 # 0cfbbce (the round's start: 63/80 diverged, 27/41 cause, 6 inconclusive with a loss or message, 1 log unread), after
 # the round's fixes and at the sixteenth round's start (64/80, 27/41, 6, 0); seen since, the sixteenth round's fixes
-# were made on it (see docs/logs.md): the floors are what it measures after them. Seventeenth round: CPM-Live's two
-# daily markdown notes are no log any more, as heldout16's (64/80, 30/41, 2, 2).
-MIN_HELDOUT21_DIVERGED = 64 / 80
+# were made on it (see docs/logs.md): the floors are what it measures after them.
+MIN_HELDOUT21_DIVERGED = 66 / 80
 MIN_HELDOUT21_CAUSE = 30 / 41
-MAX_HELDOUT21_BAD_INCONCLUSIVE = 2
-MAX_HELDOUT21_CRASHES = 2
+MAX_HELDOUT21_BAD_INCONCLUSIVE = 4
+MAX_HELDOUT21_CRASHES = 0
 
 # heldout22 floors: 99 cases collected blind during the sixteenth round by three more helpers, measured blind on
 # 67ec698 (the round's start) and after the round's fixes, the same on both: 77/97 diverged, 32/41 cause, 6

@@ -2283,9 +2283,11 @@ def _tab_stop_names(line: str) -> list[str] | None:
     return [m.group() for m in words]
 
 
-def _spaced_names(line: str) -> list[str] | None:
+def _spaced_names(line: str, glued_marker: bool = False) -> list[str] | None:
     """The names of a header whose columns are set apart by runs of blanks and whose names hold single blanks, or
-    None when the line is not so (no name of several words, or a paste that collapsed the blanks)."""
+    None when the line is not so (no name of several words, or a paste that collapsed the blanks). ``glued_marker``:
+    the line's comment marker was glued to its first name ('#Iters Seconds TrainingLoss', Caffe's parse_log.sh), so
+    it is no column, and one cell after it is names one blank apart, no name of several words."""
     tabbed = _tab_stop_names(line)
     if tabbed is not None:
         return tabbed
@@ -2294,9 +2296,7 @@ def _spaced_names(line: str) -> list[str] | None:
     marked = bool(cells) and cells[0][:1] == COMMENT_MARKER
     if marked:  # '# step  rmse_val': the marker is no word of the first name
         cells = [COMMENT_MARKER, *filter(None, [cells[0][1:].strip()]), *cells[1:]]
-    # the marker is no column: a header whose names are all one blank apart ('#Iters Seconds TrainingLoss') is one
-    # cell after it, no header of names that hold blanks
-    if len(cells) - marked < MIN_COLUMNS or not any(" " in c for c in cells):
+    if len(cells) - (marked and glued_marker) < MIN_COLUMNS or not any(" " in c for c in cells):
         return None
     for c in cells:
         words = tuple(c.split())
@@ -2339,11 +2339,12 @@ COMMENT_MARKER = "#"
 def header_columns(line: str) -> list[str] | None:
     """The column names when ``line`` is a table header naming at least one metric; else None."""
     lead = line.lstrip()
-    if lead[:1] == COMMENT_MARKER and lead[1:2] not in ("", " ", "\t", COMMENT_MARKER):
+    glued = lead[:1] == COMMENT_MARKER and lead[1:2] not in ("", " ", "\t", COMMENT_MARKER)
+    if glued:
         line = line.replace(COMMENT_MARKER, COMMENT_MARKER + " ", 1)  # '#step loss' is '# step loss'
     cols = split_columns(line)
     if " " in line and not any(sep in line for sep in "|\t,"):
-        cols = _spaced_names(line) or _two_word_names(cols)
+        cols = _spaced_names(line, glued) or _two_word_names(cols)
     progress = _progress_header(cols) if len(cols) <= 64 else None
     if progress is not None and all(c and len(c) <= 48 and c[0].isalpha() for c in cols):
         return progress

@@ -34,7 +34,7 @@ from forensics.report.escape import md_cell, md_code
 from forensics.report.model import Report
 from forensics.settings import LABELS, format_value, run_settings
 from forensics.timeline import Series, Timeline
-from forensics.util import fmt_num
+from forensics.util import fmt_num, units
 
 # The curves have parted when the losses differ by this factor: twice the loss is well
 # outside the step-to-step noise of a training curve and the spread of seeds.
@@ -404,7 +404,7 @@ def compare_markdown(c: Comparison) -> str:
             label = role.replace("_", " ")
             width = max(len(hn), len(dn))
             curves += [
-                f"{label} ({a.unit}s {lo}..{hi}, one log scale):",
+                f"{label} ({units(a.unit)} {lo}..{hi}, one log scale):",
                 f"  {hn.ljust(width)}  {top}",
                 f"  {dn.ljust(width)}  {bottom}",
             ]

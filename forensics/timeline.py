@@ -56,7 +56,7 @@ from forensics.records import (
     hf_steps_per_epoch,
 )
 from forensics.spikes import MAD_TO_SD, OLMO_SIGMAS, Spike, _runs, _trailing, accelerating, find_loss_spikes
-from forensics.util import fmt_num, natural_order
+from forensics.util import fmt_num, natural_order, units
 
 if TYPE_CHECKING:
     from forensics.load import RunData
@@ -249,7 +249,7 @@ class Series:
 
     def __repr__(self) -> str:  # the arrays would fill a notebook cell
         n = len(self)
-        span = f", {self.unit}s {int(self.steps.min())}..{int(self.steps.max())}" if n else ""
+        span = f", {units(self.unit)} {int(self.steps.min())}..{int(self.steps.max())}" if n else ""
         bad = int((~np.isfinite(self.values)).sum())
         return f"<Series {self.role} {self.tag!r}: {n} points{span}" + (f", {bad} non-finite>" if bad else ">")
 

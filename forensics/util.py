@@ -47,6 +47,12 @@ def human_bytes(n: int | float) -> str:
     return f"{n:.1f} TiB"
 
 
+def units(unit: str) -> str:
+    """A step unit's plural as a sentence says it ('steps', 'epochs'; a log's line positions, 'log_index', are 'log
+    indices')."""
+    return "log indices" if unit == "log_index" else f"{unit}s"
+
+
 def fmt_num(x: float | None, digits: int = 3) -> str:
     """A compact human number: 0.001234 -> 1.23e-03, 1234.5 -> 1234.5, NaN -> NaN."""
     if x is None:

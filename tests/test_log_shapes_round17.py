@@ -138,3 +138,9 @@ def test_stages_listed_after_a_loss_heading_are_that_stage_s_loss():
         ("loss_y", 2.491),
         ("loss", 117.7),
     ]
+
+
+def test_a_line_ordered_curve_counts_log_indices_in_words(tmp_path):
+    rep, _ = _analyze(tmp_path, "output.txt", "".join(f"loss: {v}\n\n" for v in (2.5, 2.1, 1.9, "NaN")))
+    md = rep.to_markdown()
+    assert "log indices 1..4" in md and "log_indexs" not in md

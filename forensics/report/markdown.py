@@ -25,7 +25,7 @@ from forensics.rules import REGISTRY
 from forensics.rules.base import CONTEXT
 from forensics.rules.checkpoint import checkpoint_health, checkpoint_only
 from forensics.timeline import Series, Timeline
-from forensics.util import fmt_num
+from forensics.util import fmt_num, units
 
 SPARK = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 48
@@ -140,7 +140,7 @@ def sparkline(values: np.ndarray, width: int = SPARK_WIDTH, log: bool = True) ->
 def _range_txt(s: Series) -> str:
     fin = s.values[np.isfinite(s.values)]
     rng = f"{fmt_num(float(fin.min()))}..{fmt_num(float(fin.max()))}" if fin.size else "no finite value"
-    return f"{s.unit}s {int(s.steps.min())}..{int(s.steps.max())}, {rng}"
+    return f"{units(s.unit)} {int(s.steps.min())}..{int(s.steps.max())}, {rng}"
 
 
 def _headline(r: Report) -> str:
@@ -438,7 +438,7 @@ def _timeline_intro(tl: Timeline) -> str:
         if not math.isfinite(nf.interval)
         else f", logged every {nf.unit}"
         if nf.interval == 1
-        else f", logged every {nf.interval:g} {nf.unit}s"
+        else f", logged every {nf.interval:g} {units(nf.unit)}"
     )
     last = f"last finite at {nf.last_finite_step}" if nf.last_finite_step is not None else "no finite value before it"
     if nf.role == "val_loss" and nf.last_finite_step is not None:

@@ -469,7 +469,9 @@ def diagnose(tl: Timeline, evidence: list[Evidence]) -> Diagnosis:
         # a rule that saw the job stop for a reason that is not divergence says so
         notes_ = [_healthy_note(e) for e in (healthy.evidence if healthy else ())]
         extra = next((" " + n for n in notes_ if n), "")
-        crash = _crash_line(tl) if tl.died_with_exception and not extra else None
+        # a note that says why the job stopped explains its crash; one of steps skipped on the way does not
+        explained = any(_healthy_note(e) and _explains_stop(e) for e in (healthy.evidence if healthy else ()))
+        crash = _crash_line(tl) if tl.died_with_exception and not explained else None
         if crash is not None and tl.loss is not None and crash[0] == CUT_TRACEBACK:
             # the log ends inside a traceback (a paste or a killed writer cut it): there is no
             # exception to judge, but a loss curve that stayed finite up to the cut, so the run is
@@ -490,13 +492,17 @@ def diagnose(tl: Timeline, evidence: list[Evidence]) -> Diagnosis:
             # not call the run healthy
             message, where = crash
             message = message.rstrip().rstrip(".")  # the sentence below ends it
+            skipped = any(_healthy_note(e) and not _explains_stop(e) for e in (healthy.evidence if healthy else ()))
+            said = (
+                "That is not a divergence (no loss went non-finite before it), and the message names no known "
+                "training fault."
+                if not skipped
+                # a guard threw away steps on a non-finite loss or gradient before it (LOG005): the NaN was seen
+                else "Before it, the trainer's guard or a loss scaler skipped steps on a non-finite loss or gradient; "
+                "the message names no known training fault, and whether those steps led to it the log does not say."
+            )
             verdict = Verdict(
-                "inconclusive",
-                None,
-                UNKNOWN_CRASH_CONFIDENCE,
-                f"The job crashed ({where}): {message}. That is not a divergence (no loss went non-finite "
-                "before it), and the message names no known training fault.",
-                None,
+                "inconclusive", None, UNKNOWN_CRASH_CONFIDENCE, f"The job crashed ({where}): {message}. {said}", None
             )
             return Diagnosis(verdict, _with_probabilities(cands, comb.probabilities), [], notes)
         p_healthy = comb.probabilities["healthy"]
@@ -976,6 +982,11 @@ def _speaks_without_loss(e: Evidence) -> bool:
 def _healthy_note(e: Evidence) -> str | None:
     r = REGISTRY.get(e.rule)
     return r.healthy_note if r is not None else None
+
+
+def _explains_stop(e: Evidence) -> bool:
+    r = REGISTRY.get(e.rule)
+    return r is not None and r.explains_stop
 
 
 def _recommendations(verdict: Verdict, *cands: Candidate | None, prior: bool = False) -> list[str]:

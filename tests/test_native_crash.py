@@ -233,3 +233,39 @@ def test_glog_s_failure_signal_handler_is_a_native_crash(tmp_path):
     assert out["diverged"] is False
     # the same words in prose name no signal
     assert not match_messages("the job was received by PID 1 after the restart")
+
+
+def _skip_guard(step: int) -> str:
+    """A trainer's own NaN guard, MAE-style engines' print: 'Loss is nan, skipping this batch' in the words of
+    LaVIN's engine ('NaN loss encountered. Skipping this batch.')."""
+    return f"[12:53:{step:02d}.383037] NaN loss encountered. Skipping this batch."
+
+
+def test_skipped_steps_explain_no_crash_after_them(tmp_path):
+    # the guard skipped a step, then the job died of an exception of no known meaning: the crash is quoted and the
+    # run is inconclusive, never 'crashed — healthy'
+    text = (
+        LOSSES
+        + _skip_guard(30)
+        + "\nTraceback (most recent call last):\n"
+        + (
+            '  File "util/misc.py", line 67, in global_avg\n    return self.total / self.count\n'
+            "ZeroDivisionError: float division by zero\n"
+        )
+    )
+    rep = _analyze(tmp_path, text)
+    out = json.loads(rep.to_json())
+    assert out["ended"] == "crashed" and rep.verdict.cause == "inconclusive"
+    assert "ZeroDivisionError" in rep.verdict.summary and "skipped steps" in rep.verdict.summary
+
+
+def test_a_stop_the_catalogue_explains_still_makes_the_crash_healthy_after_skips(tmp_path):
+    oom = (
+        "Traceback (most recent call last):\n"
+        '  File "train.py", line 88, in <module>\n'
+        "    loss.backward()\n"
+        "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB\n"
+    )
+    rep = _analyze(tmp_path, LOSSES + _skip_guard(30) + "\n" + oom)
+    assert json.loads(rep.to_json())["crash"]["meaning"] == "out_of_memory"
+    assert rep.verdict.cause == "healthy"

@@ -98,7 +98,9 @@ class Rule:
     loss non-finite from its first logged point; "sudden": a NaN straight from a normal
     level), so a verdict resting on such findings alone says it is a lean. ``speaks_without_loss``: its healthy
     finding (a positive weight) is the verdict's own word on a run where no loss curve and no checkpoint was read
-    (the values it read are all that was seen, and none went non-finite but by a cause it names)."""
+    (the values it read are all that was seen, and none went non-finite but by a cause it names). ``explains_stop``:
+    its healthy note says why the job stopped (out of memory, a collective failure), so a crash beside it is
+    explained; a note of steps skipped on the way explains no crash after them."""
 
     id: str
     name: str
@@ -111,6 +113,7 @@ class Rule:
     diverges: bool = False
     shape: str | None = None
     speaks_without_loss: bool = False
+    explains_stop: bool = True
 
     def check(self, tl: Timeline) -> list[Evidence]:
         """The rule's findings on ``tl``, stamped with its id and cause."""
@@ -176,6 +179,7 @@ def rule(
     diverges: bool = False,
     shape: str | None = None,
     speaks_without_loss: bool = False,
+    explains_stop: bool = True,
 ) -> Callable[[Check], Check]:
     """Register a rule. The decorated function takes a Timeline and returns findings."""
 
@@ -191,7 +195,18 @@ def rule(
         if shape not in (None, *SHAPES):
             raise ValueError(f"rule {id}: shape {shape!r} is not one of {SHAPES}")
         REGISTRY[id] = Rule(
-            id, name, cause, details, fn, needs, decisive, healthy_note, diverges, shape, speaks_without_loss
+            id,
+            name,
+            cause,
+            details,
+            fn,
+            needs,
+            decisive,
+            healthy_note,
+            diverges,
+            shape,
+            speaks_without_loss,
+            explains_stop,
         )
         return fn
 

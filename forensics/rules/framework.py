@@ -510,6 +510,7 @@ SCALER_SKIPS_WEIGHT = 0.2
     (),
     needs=("job_log",),
     healthy_note="A loss scaler or the trainer's own guard skipped a few steps and went on: not a divergence.",
+    explains_stop=False,
 )
 def loss_scaler_skips(tl: Timeline) -> list[Finding]:
     """

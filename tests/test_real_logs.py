@@ -289,6 +289,15 @@ MIN_HELDOUT22_CAUSE = 32 / 41
 MAX_HELDOUT22_BAD_INCONCLUSIVE = 3
 MAX_HELDOUT22_CRASHES = 0
 
+# heldout23 floors: 79 cases collected blind at the seventeenth round's start by three more helpers, measured blind on
+# ad8b38d (the round's start) and after each of the round's fixes: 66/74 diverged, 27/39 cause, 11 inconclusive with a
+# loss or message, 2 logs unread, the same at the start and at the round's last code commit (see docs/logs.md).
+# BLIND: no case of it looked at.
+MIN_HELDOUT23_DIVERGED = 66 / 74
+MIN_HELDOUT23_CAUSE = 27 / 39
+MAX_HELDOUT23_BAD_INCONCLUSIVE = 11
+MAX_HELDOUT23_CRASHES = 2
+
 # dev floors: what it measures since LR013 (34/34 diverged, 9 -> 10 of 11 cause, none inconclusive with evidence).
 MIN_DEV_DIVERGED = 34 / 34
 MIN_DEV_CAUSE = 10 / 11
@@ -504,6 +513,7 @@ FLOORS = {
     "heldout20": (MIN_HELDOUT20_DIVERGED, MIN_HELDOUT20_CAUSE, MAX_HELDOUT20_BAD_INCONCLUSIVE, MAX_HELDOUT20_CRASHES),
     "heldout21": (MIN_HELDOUT21_DIVERGED, MIN_HELDOUT21_CAUSE, MAX_HELDOUT21_BAD_INCONCLUSIVE, MAX_HELDOUT21_CRASHES),
     "heldout22": (MIN_HELDOUT22_DIVERGED, MIN_HELDOUT22_CAUSE, MAX_HELDOUT22_BAD_INCONCLUSIVE, MAX_HELDOUT22_CRASHES),
+    "heldout23": (MIN_HELDOUT23_DIVERGED, MIN_HELDOUT23_CAUSE, MAX_HELDOUT23_BAD_INCONCLUSIVE, MAX_HELDOUT23_CRASHES),
 }
 
 

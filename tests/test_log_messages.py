@@ -538,6 +538,8 @@ def test_speechbrains_stop_past_its_patience_is_a_divergence(tmp_path):
         ("WARNING - 10/04/19 16:19:13 - 0:19:06 - no NaN detected", None),
         ("WARNING - 10/04/19 16:19:13 - 0:19:06 - 3 NaN detected in the batch", None),
         ("WARNING - 0:19:06 - 3 NaN detected", None),
+        ("WARNING - 10/04/19 16:19:13 - 3/4 NaN detected", None),
+        ("WARNING - 0:19:06 - 3: NaN detected", None),
     ],
 )
 def test_a_nan_guard_after_a_level_date_and_elapsed_time(line, family):

@@ -26,7 +26,7 @@ def test_a_list_printed_again_at_one_length_is_per_element_values_not_a_history(
         [20.37, nan, nan], [[0.65, 0.45, 0.24], [nan] * 3, [nan] * 3], [[0.28, 0.22], [nan] * 2, [nan] * 2]
     )
     series, *_ = parse_log_text(text)
-    assert "pde_losses" not in series and "bcs_losses" not in series
+    assert not [tag for tag in series if "pde_losses" in tag or "bcs_losses" in tag]
     assert _points(series, "loss")[0] == (1, 20.37)
 
 
@@ -43,6 +43,15 @@ def test_a_history_printed_once_or_grown_between_prints_stays_a_history():
     assert [v for _, v in _points(once, "loss")] == [0.69, 0.52, 0.41]
     grown, *_ = parse_log_text("{'loss': [0.69, 0.52]}\n{'loss': [0.69, 0.52, 0.41]}\n")
     assert [v for _, v in _points(grown, "loss")][-3:] == [0.69, 0.52, 0.41]
+    # histories of equal length printed after each of several fits (k-fold), no loss line between: still read
+    folds, *_ = parse_log_text("{'loss': [0.69, 0.52, 0.41]}\n{'loss': [0.71, 0.55, 0.43]}\n")
+    assert "loss" in folds and len(folds["loss"]) >= 3
+    # a list under the loss's name, then epoch lines of the same series: the epoch lines are kept whatever the lists
+    mixed = "loss: [0.5, 0.4]\nloss: [0.6, 0.3]\n" + "".join(
+        f"Epoch {e} loss: {v}\n" for e, v in enumerate((0.9, 0.7, 0.5), 1)
+    )
+    kept, *_ = parse_log_text(mixed)
+    assert any(v == 0.5 for tag in kept if tag.startswith("loss") for v in kept[tag].values.tolist())
     # the same history printed twice, identical, is one history
     twice, *_ = parse_log_text("{'loss': [0.69, 0.52, 0.41]}\n{'loss': [0.69, 0.52, 0.41]}\n")
     assert [v for _, v in _points(twice, "loss")] == [0.69, 0.52, 0.41]
@@ -70,6 +79,15 @@ def test_a_bar_s_own_step_counter_places_its_values_after_another_bar_came_first
     lines += [_crnn_bar(e, 1998 + 2000 * e, 1e-3, "nan", 2000, 2000) for e in range(3)]
     series, *_ = parse_log_text("\n".join(lines) + "\n")
     assert [s for s, _ in _points(series, "loss")] == [1998, 3998, 5998]
+
+
+def test_an_evaluation_bar_with_a_counter_stays_an_evaluation_s():
+    lines = [
+        "loss: 0.50: 100%|█| 1000/1000 [00:10<00:00, 99it/s]",
+        "Dev step: 0; loss: nan: 100%|█| 20/20 [00:01<00:00, 20it/s]",
+    ]
+    series, *_ = parse_log_text("\n".join(lines) + "\n")
+    assert _points(series, "loss") == [(1000, 0.5)]
 
 
 def test_a_bar_whose_description_holds_no_counter_reads_as_before():
@@ -107,6 +125,15 @@ def test_a_comment_marker_glued_to_the_first_name_is_no_column_of_its_own():
     ]
     assert header_columns("# step  rmse_val  rmse_trn  lr") == ["#", "step", "rmse_val", "rmse_trn", "lr"]
     assert header_columns("# CPM-Live Training Log (June, 26)") is None  # a markdown title
+    # a glued marker before a title's words, not names of columns, reads as before: bare step/value rows under it
+    series, *_ = parse_log_text("#Total Loss Curve\n100 2.3\n200 1.9\n300 1.7\n400 1.5\n")
+    assert _points(series, "loss") == [(100, 2.3), (200, 1.9), (300, 1.7), (400, 1.5)]
+
+
+def test_a_camel_case_name_that_would_repeat_another_column_s_keeps_its_own():
+    # 'MinLoss' beside 'Loss': split, it would name the loss and overwrite it; it keeps its own name
+    lm = row_metrics(header_columns("Iter  Loss  MinLoss"), "100  20000  0.6")
+    assert dict(lm.pairs)["loss"] == 20000.0 and "minloss" in dict(lm.pairs)
 
 
 # ---------------------------------------------------------------- names and values
@@ -124,13 +151,21 @@ def test_a_one_element_array_after_is_names_its_value():
     # a TF1 loop's print('Total loss is :', sess.run([total_loss])) with the separator glued: 'Total loss is :[x]'
     assert scan_line("Total loss is :[0.140642926]").pairs == [("loss", 0.140642926)]
     assert scan_line("Total loss is :[nan]").pairs[0][0] == "loss"
-    assert scan_line("loss was: [0.1, 0.2]").curves == {"loss": [0.1, 0.2]}
+    # a list after the filler is no array of one element, and no history of the loss: read as before, not at all
+    assert scan_line("Class-wise loss is [0.21, nan, 0.12, 0.5]").pairs == []
+    assert scan_line("Class-wise loss is [0.21, nan, 0.12, 0.5]").curves == {}
 
 
 def test_stages_listed_after_a_loss_heading_are_that_stage_s_loss():
     # 'Loss: train = x | dev = y' (funcwj's speech trainers), 'Loss: train 0.5, val 0.6'
     assert scan_line("Loss: train = 2.5 | dev = 2.7").pairs == [("loss", 2.5), ("val_loss", 2.7)]
     assert scan_line("Epoch 2 Loss: train 0.5 | dev 0.6").pairs == [("loss", 0.5), ("val_loss", 0.6)]
+    # beside the loss's terms a stage's word is a term too (an RL trainer's value loss)
+    assert scan_line("Loss: pol 0.02, val 0.5, ent 1.3").pairs == [
+        ("loss_pol", 0.02),
+        ("loss_val", 0.5),
+        ("loss_ent", 1.3),
+    ]
     # readings are still no terms, and a loss's own terms are still its terms
     assert scan_line("Loss: avg 0.4, cur 0.5").pairs == []
     assert scan_line("loss: x 2.349, y 2.491, total 117.7").pairs == [

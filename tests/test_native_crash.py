@@ -231,8 +231,15 @@ def test_glog_s_failure_signal_handler_is_a_native_crash(tmp_path):
     out = json.loads(_analyze(tmp_path, text).to_json())
     assert out["ended"] == "crashed" and out["crash"]["exception"].startswith("*** SIGSEGV")
     assert out["diverged"] is False
-    # the same words in prose name no signal
+    # the same words in prose name no signal, nor the line quoted in a sentence
     assert not match_messages("the job was received by PID 1 after the restart")
+    assert not match_messages('it printed "*** SIGSEGV (@0x0) received by PID 1" and died')
+
+
+def test_glog_s_handler_on_a_signal_from_outside_is_a_kill(tmp_path):
+    # a scheduler's SIGTERM (a time limit, a preemption) caught by the same handler: the job was stopped, not crashed
+    out = json.loads(_analyze(tmp_path, LOSSES + _glog("SIGTERM", 15058, "caffe::Solver<>::Step()")).to_json())
+    assert out["ended"] == "killed" and out["diverged"] is False
 
 
 def _skip_guard(step: int) -> str:

@@ -683,7 +683,8 @@ CATALOGUE: tuple[Message, ...] = (
             # (a date, a time or the time elapsed may stand between the level and the words: XLM's logger prints
             # 'WARNING - 10/04/19 16:19:13 - 0:19:06 - NaN detected')
             r"^(?:.{0,120}?\b(?:INFO|WARNING|WARN|ERROR|DEBUG|CRITICAL)\b[^\w\n]{1,6}"
-            r"(?:\d{1,4}[/:.-]\d[\d/:.,-]{0,20}[^\w\n]{1,4}){0,3}(?:[\w.]{1,64}[^\w\s]{1,3}\s{0,3})?"
+            r"(?:\d{1,4}[/:.-]\d{1,2}[/:.-]\d{1,4}(?:[.,]\d{1,6})?[^\w\n]{1,4}){0,3}"
+            r"(?:[A-Za-z_][\w.]{0,63}[^\w\s]{1,3}\s{0,3})?"
             r"|.{0,200}?\b\w{0,40}(?:Error|Exception):\s{1,4}|\s{0,8})"
             r"(nan|inf) detected[.!]?\s{0,8}$",
             re.IGNORECASE,
@@ -1921,8 +1922,21 @@ CATALOGUE: tuple[Message, ...] = (
         "date ***', 'PC: @ ...', then this line naming the signal (SIGSEGV, SIGABRT, SIGFPE, SIGBUS, SIGILL, "
         "SIGTERM), then the frames); newer glog leaves out 'from PID'",
         " received by PID ",
-        Deferred(r"\*\*\* (SIG[A-Z]{2,8}) \(@0x[0-9a-fA-F]{1,16}\) received by PID \d{1,10}"),
+        # (SIGTERM, SIGINT and SIGHUP come from outside the job, a scheduler or a user: job_killed below)
+        Deferred(
+            r"^\s{0,16}\*\*\* (SIG(?!TERM\b|INT\b|HUP\b)[A-Z]{2,8}) \(@0x[0-9a-fA-F]{1,16}\) received by PID \d{1,10}"
+        ),
         lambda m: {"signal": m.group(1)},
+    ),
+    Message(
+        "job_killed",
+        "glog",
+        "*** SIGTERM (@0x{hex}) received by PID {pid} (TID 0x{hex}) from PID {pid}; stack trace: ***",
+        "glog src/signalhandler.cc, as for a native crash above, of a signal sent from outside the job (a scheduler's "
+        "time limit or preemption, a user's kill or Ctrl-C): the job was stopped, it did not fail",
+        " received by PID ",
+        Deferred(r"^\s{0,16}\*\*\* SIG(TERM|INT|HUP) \(@0x[0-9a-fA-F]{1,16}\) received by PID \d{1,10}"),
+        lambda m: {"what": "signal", "signal": {"HUP": 1, "INT": 2, "TERM": 15}[m.group(1)]},
     ),
     Message(
         "native_crash",

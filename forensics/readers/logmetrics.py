@@ -926,6 +926,8 @@ def scan_line(line: str) -> LineMetrics:
     staged_core: str | None = None  # the metric of the last pair whose stage came after its name ("loss train")
     loss_dict = False  # inside braces printed under a name that says they hold losses: their keys are loss terms
     loss_list = False  # "loss: x 2.3, y 2.4, ..., total 9.1": name-value pairs listed after a loss's heading
+    list_stages: list[tuple[int, str]] = []  # pairs of such a list read as a stage's loss ("Loss: train 0.5, val 0.6")
+    list_terms = False  # and whether the list named a term of the loss too
     unnamed: list[tuple[str, float]] = []  # values under a one-word name that names no metric, in order
     lists: dict[str, list[float]] = {}  # the values of each list printed under a metric's (or a stage's) name
     from_lists: set[int] = set()  # which of out.pairs are a list's entries
@@ -984,11 +986,14 @@ def scan_line(line: str) -> LineMetrics:
             elif text == "[":
                 in_bracket = True
                 bracket_words_only = True
-                owner = list(words)
-                while owner and owner[-1].lower() in _FILLER_WORDS:  # "Total loss is :[0.14]": the filler is no name
-                    owner.pop()
-                bracket_owner = tuple(owner) if owner else None
                 one = 2 if i + 1 < n and texts[i + 1] == "-" else 1  # "[-inf]": the sign, then the word
+                owner = list(words)
+                if i + one + 1 < n and texts[i + one + 1] == "]":
+                    # "Total loss is :[0.14]": a value printed as an array of one element, the filler no part of its
+                    # name; a list after the filler ("Class-wise loss is [0.21, nan, ...]") is no history of it
+                    while owner and owner[-1].lower() in _FILLER_WORDS:
+                        owner.pop()
+                bracket_owner = tuple(owner) if owner else None
                 if (
                     not words
                     and pending
@@ -1169,8 +1174,10 @@ def scan_line(line: str) -> LineMetrics:
                     tag = None
                     if stage in _STAGE_AFTER:
                         tag = _staged(_STAGE_AFTER[stage], "loss") if _STAGE_AFTER[stage] else "loss"
+                        list_stages.append((len(out.pairs), name[0]))
                 elif (loss_dict or loss_list) and len(name) == 1 and (tag is None or tag in _TOTAL_WORDS):
                     tag = _loss_dict_key(name[0])
+                    list_terms = list_terms or (loss_list and tag is not None)
                 if tag is not None and _duration_unit(texts, kinds, i):
                     tag = None  # "cost: 0.84 s", "eval: 12.3 sec": a value in a unit of time is a duration
                 stage_word = name[-1].strip("'\"`").lower().rstrip(":")
@@ -1212,6 +1219,11 @@ def scan_line(line: str) -> LineMetrics:
                 i = j + 1
         if not name and total is None:
             orphan, orphan_next = value, i
+    if list_stages and list_terms:
+        # "Loss: pol 0.02, val 0.5, ent 1.3": beside the loss's terms a stage's word is a term too (an RL value loss)
+        for k, word in list_stages:
+            if k < len(out.pairs) and (term := _loss_dict_key(word)) is not None:
+                out.pairs[k] = (term, out.pairs[k][1])
     if after_orphan and words and not sep and orphan is not None:
         value_first.append((tuple(words), orphan))
     if len(value_first) >= MIN_VALUE_FIRST:
@@ -2296,7 +2308,9 @@ def _spaced_names(line: str, glued_marker: bool = False) -> list[str] | None:
     marked = bool(cells) and cells[0][:1] == COMMENT_MARKER
     if marked:  # '# step  rmse_val': the marker is no word of the first name
         cells = [COMMENT_MARKER, *filter(None, [cells[0][1:].strip()]), *cells[1:]]
-    if len(cells) - (marked and glued_marker) < MIN_COLUMNS or not any(" " in c for c in cells):
+    if marked and glued_marker and len(cells) == 2 and all(_names_a_column(w) for w in cells[1].split()):
+        return None  # '#Iters Seconds TrainingLoss LearningRate': four names; '#Total Loss Curve' is a title
+    if len(cells) < MIN_COLUMNS or not any(" " in c for c in cells):
         return None
     for c in cells:
         words = tuple(c.split())
@@ -2317,12 +2331,37 @@ _CAMEL_NAME = re.compile(r"[A-Z]?[a-z]{1,24}(?:[A-Z][a-z]{1,24}){1,6}")
 _COLUMN_COUNTERS = {"iters": "step", "iterations": "step", "num iters": "step", "num iterations": "step"}
 
 
+@functools.lru_cache(maxsize=256)
+def _header_words(header: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """Each column's words under ``header``: a camel-case name split (:func:`column_words`) unless the metric it then
+    names is another column's ('MinLoss' beside 'Loss' would overwrite it): such a name keeps its own, unsplit."""
+    split = {col: column_words(col) for col in header}
+    named = [metric_name(split[col]) for col in header]
+    out = {}
+    for col, tag in zip(header, named, strict=True):
+        words = split[col]
+        if tag is not None and words != tuple(col.split()) and named.count(tag) > 1:
+            words = tuple(col.split())
+        out[col] = words
+    return out
+
+
 def column_words(col: str) -> tuple[str, ...]:
     """The words of a table column's name, a camel-case one split at its capitals."""
     words = tuple(col.split())
     if len(words) == 1 and _CAMEL_NAME.fullmatch(words[0]):
         return tuple(_CAMEL_WORDS.findall(words[0]))
     return words
+
+
+# Columns a table of training rows holds beside its metrics and counters: the time taken (Caffe's 'Seconds')
+_TIME_COLUMNS = frozenset({"seconds", "secs", "sec", "time", "elapsed", "walltime", "wall_time"})
+
+
+def _names_a_column(word: str) -> bool:
+    """Whether one word names a table's column: a metric, a counter or the time taken."""
+    words = column_words(word)
+    return bool(metric_name(words) or column_counter(words) or word.lower() in _TIME_COLUMNS)
 
 
 def column_counter(words: tuple[str, ...]) -> str | None:
@@ -2565,8 +2604,9 @@ def row_metrics(
                 return None
             fields = aligned
     out = LineMetrics()
+    names = _header_words(tuple(header))
     for col, f in zip(header, fields, strict=True):
-        words = column_words(col)
+        words = names.get(col) or column_words(col)
         ck = column_counter(words)
         tag = metric_name(words) if ck is None else None
         if ck is None and tag is None:

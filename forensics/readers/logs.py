@@ -507,6 +507,9 @@ _NON_TRAIN_BAR = re.compile(r"valid|sanity|test|predict|eval|writing|loading|dow
 _EPOCHS_BAR = "epochs"  # a bar over the epochs (tqdm.trange(..., desc="epochs")): its count is no step
 _ACCUMULATED_ITER = re.compile(r"\btotal_it=(\d{1,19})(?!\d)")  # OpenPCDet's inner bar: set_postfix(total_it=...)
 _EPOCH_DESC = re.compile(r"^\s*Epoch\s+(\d+)(?:/(\d+))?\b", re.IGNORECASE)
+# A step counter's word, then a number, in a bar's description ('iter: 1998', 'step 40', 'global_step=3'): the cheap
+# test before the description is scanned for its counter (_LogParser._bar_at_its_counter)
+_DESC_STEP_GATE = re.compile(r"(?:step|iter|iteration|it|update|up\.)\W{0,3}\d", re.IGNORECASE)
 # Catalyst's verbose logger (catalyst/core/callbacks/logging.py, 19.x-20.x): tqdm(desc=f"{epoch}/{num_epochs} * Epoch
 # ({loader_name})"), one bar a loader and an epoch, its counter the batch within the epoch: the epoch comes first, and
 # only a loader whose name starts with 'train' trains (Catalyst's own test of a loader), any other is an evaluation's
@@ -833,9 +836,12 @@ class _LogParser:
         # loop...) are kept apart: two of them reporting the same tag from two streams
         # interleave out of order, which must not read as a restart.
         self.series: dict[tuple[str, str, str], _SeriesBuilder] = {}
-        # each list _history read as a history, by name, as printed; and the series it filled (_repeated_vectors)
-        self.history_prints: dict[str, list[tuple[float, ...]]] = {}
-        self.history_keys: dict[str, set[tuple[str, str, str]]] = {}
+        # _history: each list's last print (its values, the training-loss points put by then, the series it alone
+        # filled), the lists found to be per-element values, and the notes saying so; loss points put from lines
+        self.history_last: dict[str, tuple[tuple[float, ...], int, tuple[str, str, str] | None]] = {}
+        self.vector_tags: set[str] = set()
+        self.history_notes: list[str] = []
+        self.scalar_loss_puts = 0
         self.events: list[_EventBuilder] = []
         # events of a trainer's statement in any words ('Loss is NaN'), which prose says alike: a file holding only
         # these is no log to discovery (looks_like_log), though a log's own are read as any message
@@ -1529,9 +1535,20 @@ class _LogParser:
 
     # ------------------------------------------------------------ metrics
 
-    def _put(self, tag: str, step: int, value: float, emitter: str, unit: str = "step", inferred: bool = False) -> None:
+    def _put(
+        self,
+        tag: str,
+        step: int,
+        value: float,
+        emitter: str,
+        unit: str = "step",
+        inferred: bool = False,
+        from_history: bool = False,
+    ) -> None:
         if not -STEP_MAX <= step <= STEP_MAX:
             return  # robustness: a step no int64 column holds is a damaged number, not a point
+        if tag == "loss" and not from_history:
+            self.scalar_loss_puts += 1
         if tag in _SNIFF_TAGS and self.line != self.last_metric_line:
             self.metric_lines += 1
             self.last_metric_line = self.line
@@ -1726,8 +1743,9 @@ class _LogParser:
         # a description that prints the metrics (set_description(f"loss: {loss:.8f} | acc: {acc:.4f}"), and
         # after the epoch: set_description(f"Epoch {epoch} loss: {loss:.4f}")): the training loop's bar, its
         # values read as a postfix's
-        shown = _bar_values(desc) if desc and names_a_metric(desc) else []
-        if em is None and shown and self._bar_at_its_counter(bar, desc, shown, line, end_ok):
+        desc_lm = scan_line(desc) if desc and names_a_metric(desc) else None
+        shown = [(tag, val) for tag, val in desc_lm.pairs if tag != "epoch"] if desc_lm is not None else []
+        if em is None and shown and self._bar_at_its_counter(bar, desc, desc_lm, shown, line, end_ok):
             return
         if em:  # the counter is the batch within the epoch
             step = epochs_before * total + n
@@ -1763,15 +1781,16 @@ class _LogParser:
             self.cur_step = step if self.cur_step is None else max(self.cur_step, step)
 
     def _bar_at_its_counter(
-        self, bar: re.Match[str], desc: str, shown: list[tuple[str, float]], line: int, end_ok: int
+        self, bar: re.Match[str], desc: str, lm: LineMetrics, shown: list[tuple[str, float]], line: int, end_ok: int
     ) -> bool:
         """A bar whose description prints the loop's own step counter beside its metrics (crnn-pytorch's
         set_description(f"epoch: {epoch}; iter: {iteration}; lr: ...; loss_mean: ...; loss: ...")): its values are
         placed at that counter, as the same words on a line of their own would be (:meth:`_resolve_step`), not at the
         bar's count, which another bar of the log (a test phase's, printed first) may have claimed."""
-        lm = scan_line(desc)
-        if not any(kind in ("global", "step") for kind, _, _ in lm.counters):
-            return False
+        if _DESC_STEP_GATE.search(desc) is None:
+            return False  # no step counter's word before a number: the common bar
+        if lm.eval_context or not any(kind in ("global", "step") for kind, _, _ in lm.counters):
+            return False  # an evaluation's bar ('Dev step: 0; loss: ...') is left to the bar's own tests
         step = self._resolve_step(lm)
         if step is None:
             return False
@@ -2285,33 +2304,43 @@ class _LogParser:
         """A printed history (logmetrics.MIN_HISTORY_ENTRIES): each list's entries are its series' epochs 1, 2, ...
         A series the log's own lines already gave as many points or more is left as read: the history repeats
         them (Keras prints each epoch, then print(history.history) the same values), and a list of fewer under
-        that name (a setting's values in a config printed after the run) would cut the curve to its length."""
+        that name (a setting's values in a config printed after the run) would cut the curve to its length.
+
+        A list printed again at the length it had, with other values, after the training loss was printed on a line
+        of its own since it last was, is no history but one step's values per element, printed at each step beside
+        the loss (NeuralPDE's callback: 'loss: x', then 'pde_losses: [a, b, ...]' each iteration): a history grows by
+        an epoch between two prints, or repeats itself, and one printed after each of several fits (k-fold) has no
+        loss line between. Such a list is not read, and the points its first print gave are taken back where they
+        were its series' only points."""
         emitter = "print" if not self.rank else f"rank{self.rank}"
         for tag, values in curves.items():
-            self.history_prints.setdefault(tag, []).append(tuple(values))
+            if tag in self.vector_tags:
+                continue
+            last = self.history_last.get(tag)
+            if (
+                last is not None
+                and len(last[0]) == len(values)
+                and last[0] != tuple(values)
+                and self.scalar_loss_puts > last[1]
+            ):
+                self.vector_tags.add(tag)
+                if last[2] is not None:
+                    self.series.pop(last[2], None)
+                self.history_notes.append(
+                    f"'{tag}' is a list of {len(values)} printed at each step beside the loss: one step's values per "
+                    "element, not a history of epochs; not read"
+                )
+                continue
+            fresh = None
             if any(t == tag and len(b.steps) >= len(values) for (t, _, _), b in self.series.items()):
+                self.history_last[tag] = (tuple(values), self.scalar_loss_puts, None)
                 continue
+            if (tag, "epoch", emitter) not in self.series:
+                fresh = (tag, "epoch", emitter)  # the series holds this print's points only (until a line adds more)
             for k, value in enumerate(values, 1):
-                self._put(tag, k, value, emitter, unit="epoch")
-            self.history_keys.setdefault(tag, set()).add((tag, "epoch", emitter))
+                self._put(tag, k, value, emitter, unit="epoch", from_history=True)
+            self.history_last[tag] = (tuple(values), self.scalar_loss_puts, fresh)
         self._saw_metrics(line, None)
-
-    def _repeated_vectors(self, notes: list[str]) -> None:
-        """Lists that :meth:`_history` read as histories and that the log printed again and again at one length with
-        other values: one step's values per element, printed at every step (a PINN's 'pde_losses: [0.65, 0.45,
-        ...]' under each 'loss: x'), not a history. A history grows by an epoch between two prints of it, or repeats
-        the same values; a list of a fixed number of elements stays at that length while its values move. Such
-        lists are not read: their entries are no epochs, and a curve of them would stand for the loss the log
-        prints beside them."""
-        for tag, prints in self.history_prints.items():
-            if len(prints) < REPEATED_VECTOR_PRINTS or len({len(p) for p in prints}) > 1 or len(set(prints)) == 1:
-                continue
-            for key in self.history_keys.get(tag, ()):
-                self.series.pop(key, None)
-            notes.append(
-                f"'{tag}' is a list of {len(prints[0])} printed {len(prints)} times: one step's values per element, "
-                "not a history of epochs; not read"
-            )
 
     def _box(self, text: str) -> LineMetrics | None:
         """A key/value box (baselines' logger): its border and rows are kept (_IN_BOX) until the
@@ -2521,7 +2550,7 @@ class _LogParser:
         notes: list[str] = []
         if self.loss_basis and any(tag == "loss" for tag, _, _ in self.series):
             notes.append(f"the loss is read as {self.loss_basis}")
-        self._repeated_vectors(notes)
+        notes.extend(self.history_notes)
         self._place_bare(notes)
         self._nonfinite_rows(notes)
         self._place_hf(notes)
@@ -3131,9 +3160,6 @@ MIN_KEYED_BARE_POINTS_BEFORE_CRASH = 1
 # A guard's skips that last until the log ends are a stop when there are at least as many as the steps
 # between two logged losses (a print was due and none came finite) and at least this many: a working guard
 # drops isolated steps, and a few in a row at the end of a paste are still no proof that none came after
-# A list under one name printed this many times at one length with other values is a per-element vector printed at
-# each step, not a history: a history printed twice has grown by an epoch, or repeats itself.
-REPEATED_VECTOR_PRINTS = 2
 PERSISTENT_SKIPS = 10
 _BARE_TAG = "_bare_value"
 _BARE_COLUMN_TAG = "_bare_column"  # + the row's width and the column's position: "_bare_column2_0"

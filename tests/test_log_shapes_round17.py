@@ -30,6 +30,17 @@ def test_a_list_printed_again_at_one_length_is_per_element_values_not_a_history(
     assert _points(series, "loss")[0] == (1, 20.37)
 
 
+def test_a_list_printed_before_each_loss_line_is_no_history_either(tmp_path):
+    # the vector first, then the counter-less loss line it goes with; the loss goes NaN at the third iteration
+    nan = float("nan")
+    lists = [", ".join(str(v if i < 2 else nan) for v in (0.6, 0.4, 0.2)) for i in range(4)]
+    text = "".join(f"pde_losses: [{lst}]\nloss: {20.0 - i if i < 2 else nan}\n\n" for i, lst in enumerate(lists))
+    series, *_ = parse_log_text(text)
+    assert not [tag for tag in series if "pde_losses" in tag]
+    rep, _ = _analyze(tmp_path, "output.txt", text)
+    assert rep.diverged and rep.timeline.loss.tag == "loss"
+
+
 def test_the_loss_beside_such_lists_is_the_run_s_loss(tmp_path):
     nan = float("nan")
     text = _pinn_callback([20.37, nan, nan], [[0.65, 0.45], [nan] * 2, [nan] * 2], [[0.28, 0.22], [nan] * 2, [nan] * 2])
@@ -125,6 +136,13 @@ def test_a_comment_marker_glued_to_the_first_name_is_no_column_of_its_own():
     ]
     assert header_columns("# step  rmse_val  rmse_trn  lr") == ["#", "step", "rmse_val", "rmse_trn", "lr"]
     assert header_columns("# CPM-Live Training Log (June, 26)") is None  # a markdown title
+    # a column no name list knows ('Momentum') leaves the header a header: a counter and a metric are among its names
+    series, *_ = parse_log_text(
+        "#Iters Seconds TrainingLoss LearningRate Momentum\n0 1.0 2.3 0.1 0.9\n20 2.0 nan 0.1 0.9\n"
+    )
+    assert [s for s, _ in _points(series, "loss")] == [0, 20]
+    # a comment's words are no names: a sentence's joining word, or no counter among them
+    assert header_columns("#loss weight of the iterations") is None
     # a glued marker before a title's words, not names of columns, reads as before: bare step/value rows under it
     series, *_ = parse_log_text("#Total Loss Curve\n100 2.3\n200 1.9\n300 1.7\n400 1.5\n")
     assert _points(series, "loss") == [(100, 2.3), (200, 1.9), (300, 1.7), (400, 1.5)]

@@ -234,6 +234,11 @@ def test_glog_s_failure_signal_handler_is_a_native_crash(tmp_path):
     # the same words in prose name no signal, nor the line quoted in a sentence
     assert not match_messages("the job was received by PID 1 after the restart")
     assert not match_messages('it printed "*** SIGSEGV (@0x0) received by PID 1" and died')
+    # under a runner's prefix (kubectl's timestamps, a launcher's rank tag) it is the handler's line still
+    for prefix in ("2020-12-07T12:01:00.123Z ", "[worker0] "):
+        assert [f for f, _ in match_messages(prefix + "*** SIGSEGV (@0x0) received by PID 7 (TID 0x7f)")] == [
+            "native_crash"
+        ]
 
 
 def test_glog_s_handler_on_a_signal_from_outside_is_a_kill(tmp_path):

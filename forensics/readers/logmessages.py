@@ -1922,9 +1922,10 @@ CATALOGUE: tuple[Message, ...] = (
         "date ***', 'PC: @ ...', then this line naming the signal (SIGSEGV, SIGABRT, SIGFPE, SIGBUS, SIGILL, "
         "SIGTERM), then the frames); newer glog leaves out 'from PID'",
         " received by PID ",
-        # (SIGTERM, SIGINT and SIGHUP come from outside the job, a scheduler or a user: job_killed below)
+        # (SIGTERM, SIGINT and SIGHUP come from outside the job, a scheduler or a user: job_killed below; a
+        # line quoted in prose, a quote before it, is no handler's)
         Deferred(
-            r"^\s{0,16}\*\*\* (SIG(?!TERM\b|INT\b|HUP\b)[A-Z]{2,8}) \(@0x[0-9a-fA-F]{1,16}\) received by PID \d{1,10}"
+            r"(?<![\"'`])\*\*\* (SIG(?!TERM\b|INT\b|HUP\b)[A-Z]{2,8}) \(@0x[0-9a-fA-F]{1,16}\) received by PID \d{1,10}"
         ),
         lambda m: {"signal": m.group(1)},
     ),
@@ -1935,7 +1936,7 @@ CATALOGUE: tuple[Message, ...] = (
         "glog src/signalhandler.cc, as for a native crash above, of a signal sent from outside the job (a scheduler's "
         "time limit or preemption, a user's kill or Ctrl-C): the job was stopped, it did not fail",
         " received by PID ",
-        Deferred(r"^\s{0,16}\*\*\* SIG(TERM|INT|HUP) \(@0x[0-9a-fA-F]{1,16}\) received by PID \d{1,10}"),
+        Deferred(r"(?<![\"'`])\*\*\* SIG(TERM|INT|HUP) \(@0x[0-9a-fA-F]{1,16}\) received by PID \d{1,10}"),
         lambda m: {"what": "signal", "signal": {"HUP": 1, "INT": 2, "TERM": 15}[m.group(1)]},
     ),
     Message(

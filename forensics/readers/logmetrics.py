@@ -2308,7 +2308,7 @@ def _spaced_names(line: str, glued_marker: bool = False) -> list[str] | None:
     marked = bool(cells) and cells[0][:1] == COMMENT_MARKER
     if marked:  # '# step  rmse_val': the marker is no word of the first name
         cells = [COMMENT_MARKER, *filter(None, [cells[0][1:].strip()]), *cells[1:]]
-    if marked and glued_marker and len(cells) == 2 and all(_names_a_column(w) for w in cells[1].split()):
+    if marked and glued_marker and len(cells) == 2 and _names_of_columns(cells[1].split()):
         return None  # '#Iters Seconds TrainingLoss LearningRate': four names; '#Total Loss Curve' is a title
     if len(cells) < MIN_COLUMNS or not any(" " in c for c in cells):
         return None
@@ -2354,14 +2354,20 @@ def column_words(col: str) -> tuple[str, ...]:
     return words
 
 
-# Columns a table of training rows holds beside its metrics and counters: the time taken (Caffe's 'Seconds')
-_TIME_COLUMNS = frozenset({"seconds", "secs", "sec", "time", "elapsed", "walltime", "wall_time"})
+# Words that join a sentence's words, in no column's name: '#learning rate and loss per iterations' is a comment
+_FUNCTION_WORDS = frozenset(
+    {"and", "or", "of", "per", "the", "for", "with", "vs", "in", "on", "to", "at", "by", "a", "an"}
+)
 
 
-def _names_a_column(word: str) -> bool:
-    """Whether one word names a table's column: a metric, a counter or the time taken."""
-    words = column_words(word)
-    return bool(metric_name(words) or column_counter(words) or word.lower() in _TIME_COLUMNS)
+def _names_of_columns(words: list[str]) -> bool:
+    """Whether the words after a glued comment marker are a header's names rather than a comment's or a title's: a
+    counter and a metric among them ('#Iters Seconds TrainingLoss LearningRate Momentum', '#Step Loss TokensPerSec'),
+    and no word that joins a sentence's ('#loss weight of the iterations')."""
+    if any(w.lower() in _FUNCTION_WORDS for w in words):
+        return False
+    split = [column_words(w) for w in words]
+    return any(column_counter(s) for s in split) and any(metric_name(s) for s in split)
 
 
 def column_counter(words: tuple[str, ...]) -> str | None:

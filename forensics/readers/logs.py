@@ -2102,6 +2102,8 @@ class _LogParser:
         if lm.curves:
             self._history(lm.curves, line)
             return
+        if any(tag == "loss" for tag, _ in lm.pairs):
+            self.scalar_loss_puts += 1  # as read: a counter-less record is put later, after the next list, maybe
         if self.pending is not None and self._continues_record(lm, line):
             return
         found, basis = main_loss_and_basis(lm.pairs, lm.score_is_loss, lm.error_is_loss)
@@ -2333,7 +2335,8 @@ class _LogParser:
                 continue
             fresh = None
             if any(t == tag and len(b.steps) >= len(values) for (t, _, _), b in self.series.items()):
-                self.history_last[tag] = (tuple(values), self.scalar_loss_puts, None)
+                # left as read; the series an earlier print alone filled is still the one to take back
+                self.history_last[tag] = (tuple(values), self.scalar_loss_puts, last[2] if last is not None else None)
                 continue
             if (tag, "epoch", emitter) not in self.series:
                 fresh = (tag, "epoch", emitter)  # the series holds this print's points only (until a line adds more)

@@ -101,6 +101,17 @@ def test_an_evaluation_bar_with_a_counter_stays_an_evaluation_s():
     assert _points(series, "loss") == [(1000, 0.5)]
 
 
+def test_a_dev_bar_redrawn_after_training_bars_is_no_training_loss():
+    # train and dev bars of one script, each set_description(f"{stage} step: {i}; loss: {loss}")
+    lines = [f"Train step: {i}; loss: {1.0 - i / 10:.2f}: {i}%|█| {i}/10 [00:01<00:00, 9it/s]" for i in (1, 2, 3)]
+    lines += [f"Dev step: {i}; loss: nan: {i * 50}%|█| {i}/2 [00:01<00:00, 9it/s]" for i in (1, 2)]
+    series, *_ = parse_log_text("\n".join(lines) + "\n")
+    assert [v for _, v in _points(series, "loss")] == [0.9, 0.8, 0.7]
+    # 'device' and 'value' in a training bar's description are no stage
+    again, *_ = parse_log_text("device 0 value loss: 0.5: 50%|█| 5/10 [00:01<00:01, 9it/s]\n")
+    assert _points(again, "loss") == [(5, 0.5)]
+
+
 def test_a_bar_whose_description_holds_no_counter_reads_as_before():
     # a description of metrics only (set_description(f"loss: {loss:.4f}")): placed at the bar's count
     lines = [f"loss: {0.9 - n / 100:.4f}: {n}%|███| {n}/100 [00:01<00:01, 50it/s]" for n in (10, 20, 30)]

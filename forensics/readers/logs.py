@@ -503,7 +503,9 @@ def _tqdm_bars(text: str) -> Iterator[re.Match[str]]:
 _RICH_COUNTER = re.compile(r"(?<!\S)(?P<n>\d{1,19})/(?P<total>\d{1,19})[ \t]{1,64}\d{1,4}:\d\d:\d\d(?!\d)")
 _RICH_BAR_CHARS = " \t━╸╺╼╾"
 _COLON_PAIR = re.compile(r"(?:^|\s)([A-Za-z_][\w./-]{0,63}):\s{1,64}(" + _NUM + ")", re.IGNORECASE)
-_NON_TRAIN_BAR = re.compile(r"valid|sanity|test|predict|eval|writing|loading|download|map|tokeniz", re.IGNORECASE)
+_NON_TRAIN_BAR = re.compile(
+    r"valid|sanity|test|predict|eval|writing|loading|download|map|tokeniz|\b(?:dev|val)\b", re.IGNORECASE
+)  # ('dev' and 'val' as words: a dev set's or a validation's bar, 'Dev step: 3; loss: x'; not 'device', 'value')
 _EPOCHS_BAR = "epochs"  # a bar over the epochs (tqdm.trange(..., desc="epochs")): its count is no step
 _ACCUMULATED_ITER = re.compile(r"\btotal_it=(\d{1,19})(?!\d)")  # OpenPCDet's inner bar: set_postfix(total_it=...)
 _EPOCH_DESC = re.compile(r"^\s*Epoch\s+(\d+)(?:/(\d+))?\b", re.IGNORECASE)

@@ -1765,8 +1765,7 @@ class _LogParser:
             if total != self.main_bar_total:
                 return  # a nested bar (HF evaluation) or another loop
             step = n
-        info_start = bar.start("info") if bar.group("info") is not None else 0
-        postfix = info[: max(end_ok - info_start, 0)]
+        postfix = _bar_postfix(bar, end_ok)
         # the bar's main loss as a line's (NeMo's 'reduced_train_loss=', a loss term alone)
         found, basis = main_loss_and_basis([*shown, *_bar_values(postfix)])
         if basis is not None and not self.loss_basis:
@@ -1796,9 +1795,7 @@ class _LogParser:
         step = self._resolve_step(lm)
         if step is None:
             return False
-        info = bar.group("info") or ""
-        info_start = bar.start("info") if bar.group("info") is not None else 0
-        found, basis = main_loss_and_basis([*shown, *_bar_values(info[: max(end_ok - info_start, 0)])])
+        found, basis = main_loss_and_basis([*shown, *_bar_values(_bar_postfix(bar, end_ok))])
         if not found:
             return False
         if basis is not None and not self.loss_basis:
@@ -1812,9 +1809,7 @@ class _LogParser:
         """A bar over the epochs (OpenPCDet's tools/train_utils: tqdm.trange(..., desc='epochs'), its postfix set to
         the last iteration's disp_dict, 'loss=.., lr=..'): its count is the epochs done, its values the running
         iteration's, placed at the iteration counter the inner bar shows ('total_it=N'), else at the running epoch."""
-        info_start = bar.start("info") if bar.group("info") is not None else 0
-        postfix = (bar.group("info") or "")[: max(end_ok - info_start, 0)]
-        found, basis = main_loss_and_basis(_bar_values(postfix))
+        found, basis = main_loss_and_basis(_bar_values(_bar_postfix(bar, end_ok)))
         if not found:
             return
         if basis is not None and not self.loss_basis:
@@ -3200,6 +3195,13 @@ _BAR_RECORD_HEAD = re.compile(
     r"|(?:INFO|WARNING|WARN|DEBUG|ERROR)(?::[\w.]{0,64}:|:[ \t]{1,4}|[ \t]{1,4}(?:-[ \t]{1,4})?|[ \t]{0,4}\|[ \t]{0,4})"
     r")[ \t]{0,8}(?:-[ \t]{1,4})?){1,6}"
 )
+
+
+def _bar_postfix(bar: re.Match[str], end_ok: int) -> str:
+    """The bar's bracket after its counter ('00:42<00:00, 46.69it/s, loss=0.5'), up to ``end_ok``: where the text
+    the bar's own redraws left whole ends (a line cut mid-redraw ends before it)."""
+    info = bar.group("info")
+    return info[: max(end_ok - bar.start("info"), 0)] if info is not None else ""
 
 
 def _bar_values(text: str) -> list[tuple[str, float]]:

@@ -329,6 +329,10 @@ def fp16_model_nonfinite(tl: Timeline) -> list[Finding]:
     ]
 
 
+# the point a run went non-finite at when no NaN was logged and the fp16 loss scale at its floor says so
+_SCALE_FLOOR_POINT = "message:loss_scale_minimum"
+
+
 @rule("NUM008", "nan-at-an-unsaturated-loss", "numerical_instability", ("division_by_zero",), needs=("loss",))
 def nan_at_unsaturated_loss(tl: Timeline) -> list[Finding]:
     """
@@ -336,6 +340,8 @@ def nan_at_unsaturated_loss(tl: Timeline) -> list[Finding]:
         The training loss went NaN (not Inf) without a climb before it, while it
         still stood above half of its starting level (the median of its first
         points against that of its last ones, over two finite points at least).
+        Not where no NaN was logged and the fp16 loss scale at its floor is what
+        says the run went non-finite: that message names the overflow itself.
         Context for the detail of a numerical fault; it argues for no cause.
 
     Why it points to this cause:
@@ -360,6 +366,8 @@ def nan_at_unsaturated_loss(tl: Timeline) -> list[Finding]:
     nf, loss = tl.first_nonfinite, tl.loss
     if nf is None or loss is None or nf.role != "loss" or not math.isnan(nf.value) or climbed_into_blowup(tl):
         return []
+    if nf.tag == _SCALE_FLOOR_POINT:
+        return []  # no NaN was seen: the scaler's floor says fp16 overflowed, and that is the operation (LOG003)
     before = loss.values[(loss.steps < nf.step) & np.isfinite(loss.values)]
     if before.size < UNSATURATED_MIN_POINTS or np.any(before <= 0):
         return []  # a masked or negative loss has no level to judge

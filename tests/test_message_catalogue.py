@@ -376,6 +376,39 @@ PRINTED: list[tuple[str, str, str, dict]] = [
         {"framework": "icefall", "loss_scale": 0.0078125},
     ),
     (
+        "Ultralytics 8.0 utils/checks.py check_amp, turning AMP off (the ❌ as a paste may lose it)",
+        "AMP: checks failed . Anomalies were detected with AMP on your system that may lead to NaN losses or zero-mAP "
+        "results, so AMP will be disabled during training.",
+        "mixed_precision",
+        {"framework": "ultralytics", "dtype": "float32", "amp": "disabled"},
+    ),
+    (
+        "Ultralytics 8.3 utils/checks.py check_amp, LOGGER.error without the mark",
+        "WARNING ⚠️ AMP: checks failed. Anomalies were detected with AMP on your system that may lead to NaN losses or "
+        "zero-mAP results, so AMP will be disabled during training.",
+        "mixed_precision",
+        {"framework": "ultralytics", "dtype": "float32"},
+    ),
+    (
+        "YOLOv5 utils/general.py check_amp (v6.2 on)",
+        "AMP: checks failed ❌, disabling Automatic Mixed Precision. See https://github.com/ultralytics/yolov5/issues/7908",
+        "mixed_precision",
+        {"framework": "yolov5", "dtype": "float32", "amp": "disabled"},
+    ),
+    (
+        "Ultralytics and YOLOv5 check_amp: AMP stays on (amp=True by default)",
+        "AMP: checks passed ✅",
+        "mixed_precision",
+        {"framework": "ultralytics", "dtype": "float16"},
+    ),
+    (
+        "ESPnet2 espnet2/train/reporter.py aggregate (FunASR's copy prints the same): every value of a weighted stat "
+        "was non-finite, the stat is printed as nan",
+        "/usr/local/lib/python3.8/dist-packages/funasr/train/reporter.py:79: UserWarning: No valid stats found",
+        "nonfinite_logged",
+        {"framework": "espnet2"},
+    ),
+    (
         "mmdetection 2.x mmdet/core/hook/checkloss_hook.py, 3.x mmdet/engine/hooks/checkloss_hook.py (its check hook)",
         "2022-05-27 15:51:43,674 - mmdet - INFO - loss become infinite or NaN!",
         "nan_loss",
@@ -981,6 +1014,11 @@ NOT_A_MESSAGE = [
     "Region 106 Avg IOU: -nan, Class: -nan, Obj: -nan, No Obj: 0.000427, .5R: -nan, .75R: -nan,  count: 0",
     # torchdiffeq's assert with a tiny finite step: a stiff problem, no NaN
     "AssertionError: underflow in dt 1.1368683772161603e-13",
+    # the warning's second line, the source line Python's warnings module echoes under it, and a question about it
+    '  warnings.warn("No valid stats found")',
+    # Ultralytics' other AMP lines: the check starting, and a person's words naming the passed check
+    "AMP: running Automatic Mixed Precision (AMP) checks with YOLOv8n...",
+    "I think AMP: checks passed is printed even when the GPU is wrong",
 ]
 
 

@@ -1786,6 +1786,37 @@ CATALOGUE: tuple[Message, ...] = (
         Deferred(r"Using native 16bit precision"),
         lambda m: {"dtype": "float16"},
     ),
+    # Ultralytics checks at start that AMP gives what float32 gives on this GPU (utils/checks.py check_amp) and turns
+    # it off when not: its words say which precision the run then computes in
+    Message(
+        "mixed_precision",
+        "ultralytics",
+        "AMP: checks failed ❌. Anomalies were detected with AMP on your system that may lead to NaN losses or "
+        "zero-mAP results, so AMP will be disabled during training.",
+        "ultralytics/utils/checks.py check_amp (YOLOv8 to YOLO11; later releases drop the ❌, the paste may too)",
+        "so AMP will be disabled during training",
+        Deferred(r"checks failed\W{0,8}Anomalies were detected with AMP[^\n]{0,120}so AMP will be disabled"),
+        lambda m: {"dtype": "float32", "amp": "disabled"},
+    ),
+    Message(
+        "mixed_precision",
+        "yolov5",
+        "AMP: checks failed ❌, disabling Automatic Mixed Precision. See {help_url}",
+        "yolov5/utils/general.py check_amp (v6.2 on)",
+        "disabling Automatic Mixed Precision",
+        Deferred(r"AMP: {0,2}checks failed\W{0,8}disabling Automatic Mixed Precision"),
+        lambda m: {"dtype": "float32", "amp": "disabled"},
+    ),
+    Message(
+        "mixed_precision",
+        "ultralytics",
+        "AMP: checks passed ✅",
+        "ultralytics/utils/checks.py and yolov5/utils/general.py check_amp: AMP stays on (amp=True is their default), "
+        "the forward pass under autocast and a GradScaler scaling the loss",
+        "AMP: checks passed",
+        Deferred(_LOGGED_ALONE + r"AMP: checks passed"),
+        lambda m: {"dtype": "float16"},
+    ),
     # OpenMMLab states mixed precision in its config's own name ('mask-rcnn_r50_fpn_amp-1x_coco.py',
     # 'mae_vit-base-p16_8xb512-amp-coslr-1600e_in1k.py', mmcv 1.x's 'faster_rcnn_r50_fpn_fp16_1x_coco.py'), and
     # its runners print that name with the run's timestamp on every logging interval
@@ -1828,6 +1859,16 @@ CATALOGUE: tuple[Message, ...] = (
         "from the running mean; the first release dropped values above 999999999999 with the same words; copied by "
         "YolactEdge, yolact++ forks and other trainers)",
         "Moving average ignored a value of",
+    ),
+    Message(
+        "nonfinite_logged",
+        "espnet2",
+        "UserWarning: No valid stats found",
+        "espnet2/train/reporter.py aggregate (and FunASR's copy, funasr/train/reporter.py): a weighted stat's values "
+        "that are not finite are left out of its mean over the interval, and when none is left the stat is printed as "
+        "nan after this warning; the warning's second line echoes the source line, which is no second message",
+        "No valid stats found",
+        Deferred(r"UserWarning: No valid stats found"),
     ),
     # ------------------------------------------------------------ NumPy's floating-point warnings
     Message(

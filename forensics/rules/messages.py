@@ -289,8 +289,9 @@ FAMILIES: dict[str, Family] = {
         None,
         _none,
         _none,
-        "The trainer said it computes in 16-bit mixed precision: how the run computes, not a fault (NUM005 "
-        "weighs float16 when the loss goes non-finite without a climb).",
+        "The trainer said which precision it computes in (16-bit mixed precision, or AMP turned off after its "
+        "start-up check, float32): how the run computes, not a fault (NUM005 weighs float16 when the loss goes "
+        "non-finite without a climb).",
     ),
     "nonfinite_logged": Family(
         None,

@@ -171,7 +171,13 @@ def ending_of(tl: Timeline) -> Ending:
             return Ending("crashed", crash, f"the process died of a native crash ({where})")
         return Ending("crashed", crash, f"the job died on an exception ({crash.source})")
     outlived = _outlived(tl)
-    fatal = [(p, e) for p, e in tl.log_events if e.kind in _FATAL and not outlived(p, e)]
+    # a floor the log reader inferred from the scale (values 'inferred') is no message the job died of: a scaler
+    # at its floor skips step after step and may go on doing so (DeepSpeed's and apex's, GradScaler)
+    fatal = [
+        (p, e)
+        for p, e in tl.log_events
+        if e.kind in _FATAL and not outlived(p, e) and not (e.kind == "loss_scale_minimum" and e.values.get("inferred"))
+    ]
     if fatal:
         path, e = fatal[-1]
         crash = Crash(_exception_line(e), tl.died_after_step, path, _crash_meaning(e, kinds))

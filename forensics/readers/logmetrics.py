@@ -549,6 +549,12 @@ _SUMMARY_WORDS = frozenset({"best", "lowest", "highest"})
 _NAME_PARTS = re.compile(r"[_/.\s:'\"`()-]+")
 
 
+# A word opening a name that says its value was tried and given up: DeepSpeed's "OVERFLOW! ... Attempted loss scale: 1,
+# reducing to 0" (runtime/fp16/loss_scaler.py) prints the scale it had before the overflow, the new one after "reducing
+# to"; read as the scale, it would put back the scale the overflow just took away
+_ATTEMPT_WORDS = frozenset({"attempted", "tried"})
+
+
 def _names_a_summary(words: tuple[str, ...]) -> bool:
     return any(part in _SUMMARY_WORDS for w in words for part in _NAME_PARTS.split(w.lower()))
 
@@ -578,6 +584,8 @@ def metric_name(words: tuple[str, ...]) -> str | None:
     """
     if _names_a_summary(words) or _names_a_time_cost(words):
         return None
+    if len(words) > 1 and any(w.strip("'\"`.").lower() in _ATTEMPT_WORDS for w in words[:-1]):
+        return None  # a value tried, not the one in effect (_ATTEMPT_WORDS)
     if len(words) > 1 and any(w.strip("'\"`").lower() in _SPREAD_WORDS for w in words[:-1]):
         of = metric_name(words[-1:])
         return f"{of}_std" if of is not None else None
@@ -608,10 +616,17 @@ def metric_name(words: tuple[str, ...]) -> str | None:
     if any(w in key for w in _NOT_METRIC_WORDS) or key.startswith(_NOT_METRIC_PREFIXES):
         return None
     if _HEAD_TERM.fullmatch(key):
-        return f"loss_{key}"
+        return _stage_before(words, f"loss_{key}")
     if any(w in key for w in _METRIC_WORDS) or _LOSS_TERM.fullmatch(key) or _reading(key)[0] in _NAMED_BY_CORE:
-        return key
+        return _stage_before(words, key)
     return None
+
+
+def _stage_before(words: tuple[str, ...], series: str) -> str:
+    """``series`` under the stage the word before its name says ("valid loss_att" is ``val_loss_att``), as an
+    alias's name is (:func:`metric_name`)."""
+    stage = _STAGE_PREFIXES.get(words[-2].strip("'\"`").lower()) if len(words) > 1 else None
+    return _staged(stage, series) if stage else series
 
 
 # A counter named with the name of its total after a slash, as its value is printed with the total: "step/total_step:
@@ -1012,6 +1027,12 @@ def scan_line(line: str) -> LineMetrics:
             elif text == "]" and in_bracket and bracket_words_only and words and bracket_owner is None:
                 in_bracket = False  # "[Loss]": the name stays for the value after the bracket
                 sep = False
+                if len(words) == 1 and words[0].lower() in _STAGE_AFTER:
+                    # "[train] loss=0.57, acc=0.87, [valid] loss_att=0.01, loss=0.01": a stage in brackets heads the
+                    # group of pairs after it, not the one name (ESPnet2's and FunASR's reporter print an epoch's
+                    # results as f"[{key}] {stats}" per phase, espnet2/train/reporter.py log_message)
+                    drop(words)
+                    words = []
             else:
                 if text in "])":
                     in_bracket = False
@@ -2512,8 +2533,18 @@ def box_metrics(rows: list[tuple[str, str]]) -> LineMetrics:
             continue
         if not key.startswith(" "):
             group = ""
-        tag = metric_name((group + name,))
+        words = (group + name,)
         v = parse_number(value)
+        ck = counter_kind(words)
+        if v is not None and ck is not None:
+            # the record's own counter (guided-diffusion's '| step | 200 |'), read as a JSON line's is
+            if (iv := _int_of(v)) is not None:
+                if ck in ("epoch", "eval_epoch"):
+                    out.epoch = iv
+                else:
+                    out.counters.append((ck, iv, None))
+            continue
+        tag = metric_name(words)
         if tag is not None and v is not None:
             out.pairs.append((tag, v))
     return out

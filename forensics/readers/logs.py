@@ -143,6 +143,7 @@ from forensics.readers.logmetrics import (
     nonfinite_value,
     one_term_printed,
     only_terms,
+    parse_number,
     postfix_letter_terms,
     row_metrics,
     scan_line,
@@ -218,7 +219,12 @@ LOSS_SCALE_FLOOR = 2.0**-10
 # gradients are non-finite whatever the scale (a NaN forward pass, weights blown up), every step skipped from there on.
 # fairseq sums its loss over the batch's tokens, so its scale settles lower and LOSS_SCALE_FLOOR judges it.
 MEAN_LOSS_SCALE_FLOOR = 1.0
-MEAN_LOSS_SCALERS = ("apex", "deepspeed", "paddle")
+# improved-diffusion's and guided-diffusion's trainer too: its loss is the batch's mean, its scale starts at 2**20 and
+# halves on each NaN (fp16_util.py MixedPrecisionTrainer), so a scale under 1 is twenty-odd overflows net
+MEAN_LOSS_SCALERS = ("apex", "deepspeed", "paddle", "improved-diffusion")
+# The name improved-diffusion's trainer logs its scale under, as its base-2 logarithm ('| lg_loss_scale | -0.821 |' in
+# its logger's key/value box): read as the scale, judged against MEAN_LOSS_SCALE_FLOOR (the trainer's loss is a mean)
+LOG2_LOSS_SCALE = "lg_loss_scale"
 # The scaler saying it cannot lower the scale ("Attempted loss scale: 1, reducing to 1") this many times, or
 # setting a mean loss's scale below MEAN_LOSS_SCALE_FLOOR on its this-many-th overflow or later: overflow at the
 # floor step after step. Once is one bad batch at a scale already low (or one overflow from a scale that
@@ -487,6 +493,15 @@ _TQDM_NO_BAR = re.compile(
     r"\[(?P<info>\d{1,4}:\d\d(?::\d\d)?<[^\]]{0,400})\]?"
 )
 
+# ... and a bar the line ends inside, before its count ('13/30  13.1G  1.822  21.96  0.5235  9  576: 100%|█'): a
+# terminal narrower than the line cut it there (a detection trainer's row of running losses, then its bar). It
+# holds no count to place the row by; the row's cells before it are read without it.
+_CUT_BAR = re.compile(r"(?<![^\s:])\d{1,3}%\|[^|\d]{0,80}$")
+
+# A value a person set in bold when pasting the log into markdown ("{'loss': **4.7581**, 'grad_norm': ...}"): the
+# value without the marks ('2**3**4', a power in a traceback's source line, has a digit before them and stays)
+_BOLD_VALUE = re.compile(r"(?<![\w*])\*\*([-+]?(?:\d[\d.]*(?:[eE][-+]?\d+)?|nan|inf))\*\*(?![\w*])", re.IGNORECASE)
+
 
 def _tqdm_bars(text: str) -> Iterator[re.Match[str]]:
     """The tqdm bars on a line, drawn ('%|') or copied out of a notebook without their bar."""
@@ -599,6 +614,14 @@ _LEAD_NUMBER = re.compile(r"(\d{1,12}): (?=[^\s\d.+-])(?!(?i:nan|inf)\b)")
 # Values that grew on this many lines in a row with none coming back are a counter: more ranks than this printing one
 # line each, in rank order, before any of them prints a second is no launcher's output
 LEAD_COUNTER_LINES = 64
+# A paste that numbered its lines (copied from an editor or a file view, 'cat -n'): every one of the file's first
+# LINE_NUMBER_PROBE lines opens on a number that grows by one a line, at least MIN_NUMBERED_LINES of them, one with
+# nothing after its number (a blank line of the log) and one with words (a message or a header). A loop printing its
+# step first prints no blank step, and rows of numbers after a counter (an epoch table) hold no words: their leading
+# number stays theirs.
+LINE_NUMBER_PROBE = 8
+MIN_NUMBERED_LINES = 3
+_LINE_NUMBER = re.compile(rb"[ \t]{0,8}(\d{1,9})(?:[ \t]{1,64}|$)")
 # ...or, short of that, on at least this many lines when the file (or the hold) ends: a rank reading would give each
 # line a rank of its own, seen once
 LEAD_COUNTER_MIN_LINES = 2
@@ -818,6 +841,8 @@ class _ParseResult:
 
 # what _LogParser._box returns for a border or row of a key/value box still open: nothing to read yet
 _IN_BOX = LineMetrics()
+# a key/value box's row name: a word, maybe indented under a group (baselines' logger; _box)
+_BOX_HEAD_ROW = re.compile(r" {0,8}[A-Za-z][\w/.-]{0,63}")
 
 
 class _LogParser:
@@ -832,6 +857,11 @@ class _LogParser:
         self.held: list[_Segment] = []
         self.held_bytes = 0
         self.lead_step: int | None = None  # the counter leading the line being read, in "counter" mode
+        # the file's first segments, held until they show whether a paste numbered its lines (_decide_numbering);
+        # then the number a line's own number is ahead of the file's line by, or None for a file not numbered (a
+        # sniff, hold_leads False, feeds some lines only and reads each at once: it does not look)
+        self.numbering_probe: list[_Segment] | None = [] if hold_leads else None
+        self.numbered_from: int | None = None
         # the column layouts a file of this name is written in without a header (timm's summary.csv)
         self.layouts = headerless_layouts(file_name)
         # (tag, unit, emitter) -> columns. Emitters (a Keras bar, a tqdm postfix, a print
@@ -927,6 +957,8 @@ class _LogParser:
         self.unnamed_steps: dict[str, int] = {}  # the step of the last such row, by shape and width
         self.unnamed_unordered: set[str] = set()  # shapes whose step did not grow from row to row: no counter
         self.box: list[tuple[str, str]] | None = None  # the rows of a key/value box being read
+        # no line has come to _generic yet: a box row first is a box whose opening border the paste cut (_box)
+        self.box_head_cut = True
         self.rank = 0
         self.ranks_seen: set[int] = set()
         self.line_order = 0
@@ -1005,6 +1037,40 @@ class _LogParser:
     # ------------------------------------------------------------ input
 
     def feed(self, seg: _Segment) -> None:
+        if self.numbering_probe is not None:
+            self.numbering_probe.append(seg)
+            if len(self.numbering_probe) >= LINE_NUMBER_PROBE or seg.at_eof:
+                self._decide_numbering()
+            return
+        self._feed_lead(self._unnumbered(seg))
+
+    def _decide_numbering(self) -> None:
+        """Whether the held first lines are a paste that numbered its lines (_LINE_NUMBER), then read them."""
+        probe, self.numbering_probe = self.numbering_probe or [], None
+        lines = [s for s in probe if s.ends_line or s.at_eof]
+        found = [(s, _LINE_NUMBER.match(s.raw)) for s in lines]
+        offsets = {int(m.group(1)) - s.line for s, m in found if m is not None}
+        rests = [s.raw[m.end() :].strip() for s, m in found if m is not None]
+        if (
+            len(lines) >= MIN_NUMBERED_LINES
+            and len(rests) == len(lines)
+            and len(offsets) == 1
+            and any(not r for r in rests)
+            and any(r[:1].isalpha() for r in rests)
+        ):
+            self.numbered_from = offsets.pop()
+        for s in probe:
+            self._feed_lead(self._unnumbered(s))
+
+    def _unnumbered(self, seg: _Segment) -> _Segment:
+        """The segment without the number a numbered paste put before its line, blanked so columns keep their place."""
+        if self.numbered_from is None or (m := _LINE_NUMBER.match(seg.raw)) is None:
+            return seg
+        if int(m.group(1)) != seg.line + self.numbered_from:
+            return seg  # a redraw of the line, or a line whose own text starts with a number
+        return dataclasses.replace(seg, raw=b" " * m.end(1) + seg.raw[m.end(1) :])
+
+    def _feed_lead(self, seg: _Segment) -> None:
         if self.lead_mode is not None:
             self._feed(seg)
             return
@@ -1065,6 +1131,10 @@ class _LogParser:
             text = text[pm.end() :]
         else:
             self.rank = 0
+        if "**" in text:
+            text = _BOLD_VALUE.sub(r"\1", text)
+        if "%|" in text and (cut := _CUT_BAR.search(text)) is not None and _TQDM.search(text) is None:
+            text = text[: cut.start()]  # a bar the terminal's width cut before its count: the row before it is read
         if len(text) > MAX_NUMBER_DIGITS and _LONG_DIGITS.search(text):
             # robustness: a digit run no logger prints (a damaged or hostile line) is masked,
             # so that no int() below meets it; the rest of the line is still read
@@ -1441,16 +1511,17 @@ class _LogParser:
             self.last_op_event = stored
             self.last_op_line = line
 
-    def _note_scale(self, scale: Any, line: int, step: int | None, how: str) -> None:
+    def _note_scale(self, scale: Any, line: int, step: int | None, how: str, floor: float = LOSS_SCALE_FLOOR) -> None:
         """A loss scale the log names (logged, or set by the scaler): one under LOSS_SCALE_FLOOR is the floor; one back
         at or above it after such a floor undoes it, as the scaler that brought it back was not stuck there (icefall
         doubles a scale under 1 at each check, GradScaler grows it after its clean steps). A floor the scaler said it
         could not go below (_store) stays."""
         if not isinstance(scale, float) or not scale >= 0:
             return
-        if scale < LOSS_SCALE_FLOOR:
+        if scale < floor:
             if self.scale_floor is None:
-                self.scale_floor = (line, step, scale, how)
+                # a scaler doubles its scale to grow it: from 0 it never can, whatever the next steps do
+                self.scale_floor = (line, step, scale, f"{how}; it cannot grow back from 0" if scale == 0 else how)
                 self.floor_from_scale = True
         elif self.scale_floor is not None and self.floor_from_scale:
             self.scale_floor, self.floor_from_scale = None, False
@@ -1554,8 +1625,11 @@ class _LogParser:
         if tag in _SNIFF_TAGS and self.line != self.last_metric_line:
             self.metric_lines += 1
             self.last_metric_line = self.line
+        floor = LOSS_SCALE_FLOOR
+        if tag == LOG2_LOSS_SCALE:
+            tag, value, floor = "loss_scale", 2.0 ** min(value, 1000.0), MEAN_LOSS_SCALE_FLOOR  # NaN stays NaN
         if tag == "loss_scale":
-            self._note_scale(value, self.line, step if unit == "step" else None, "as logged")
+            self._note_scale(value, self.line, step if unit == "step" else None, "as logged", floor)
         if tag == "loss" and math.isfinite(value):
             self._loss_printed((step, unit))
         if tag == "loss" and self.zeroed_loss:
@@ -2345,6 +2419,7 @@ class _LogParser:
     def _box(self, text: str) -> LineMetrics | None:
         """A key/value box (baselines' logger): its border and rows are kept (_IN_BOX) until the
         closing border, which gives the record's metrics; None for a line that is no part of one."""
+        head_cut, self.box_head_cut = self.box_head_cut and bool(text.strip()), False
         if is_box_border(text):
             rows, self.box = self.box, None
             if rows:
@@ -2352,6 +2427,16 @@ class _LogParser:
                 return box_metrics(rows)
             self.box = []
             return _IN_BOX
+        if (
+            head_cut
+            and (row := box_row(text)) is not None
+            and _BOX_HEAD_ROW.fullmatch(row[0])
+            and parse_number(row[1]) is not None
+        ):
+            # the log opens on a row of a box: a paste cut above the record's opening border, as finish() reads one
+            # cut before its closing border. The row must name a metric by a word and print a number, so a markdown
+            # table's header ('| step | loss |') opens no box.
+            self.box = []
         if self.box is not None:
             row = box_row(text)
             if row is not None and len(self.box) < MAX_BOX_ROWS:
@@ -2499,6 +2584,8 @@ class _LogParser:
     # ------------------------------------------------------------ output
 
     def finish(self) -> _ParseResult:
+        if self.numbering_probe is not None:
+            self._decide_numbering()
         if self.held:
             self._release(self._lead_default())
         if self.box:
@@ -2541,7 +2628,8 @@ class _LogParser:
                     message=f"the fp16 loss scale fell to {scale:g} ({how}): overflow on step after step",
                     line=line,
                     step=step,
-                    values={"loss_scale": scale},
+                    # read from the scale, not said by the scaler: no message of a job that gave up (ending.py)
+                    values={"loss_scale": scale, "inferred": True},
                 )
             )
         self._persisting_skips()

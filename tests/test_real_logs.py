@@ -299,6 +299,14 @@ MIN_HELDOUT23_CAUSE = 30 / 39
 MAX_HELDOUT23_BAD_INCONCLUSIVE = 8
 MAX_HELDOUT23_CRASHES = 1
 
+# heldout24 floors: 76 cases collected blind at the eighteenth round's start by three more helpers, measured blind on
+# 513dfd7 (the round's start: 47/72 diverged, 21/35 cause, 10 inconclusive with a loss or message, 5 logs unread) and
+# after each of the round's code commits (see docs/logs.md). BLIND: no case of it looked at.
+MIN_HELDOUT24_DIVERGED = 47 / 72
+MIN_HELDOUT24_CAUSE = 22 / 35
+MAX_HELDOUT24_BAD_INCONCLUSIVE = 9
+MAX_HELDOUT24_CRASHES = 5
+
 # dev floors: what it measures since LR013 (34/34 diverged, 9 -> 10 of 11 cause, none inconclusive with evidence).
 MIN_DEV_DIVERGED = 34 / 34
 MIN_DEV_CAUSE = 10 / 11
@@ -515,6 +523,7 @@ FLOORS = {
     "heldout21": (MIN_HELDOUT21_DIVERGED, MIN_HELDOUT21_CAUSE, MAX_HELDOUT21_BAD_INCONCLUSIVE, MAX_HELDOUT21_CRASHES),
     "heldout22": (MIN_HELDOUT22_DIVERGED, MIN_HELDOUT22_CAUSE, MAX_HELDOUT22_BAD_INCONCLUSIVE, MAX_HELDOUT22_CRASHES),
     "heldout23": (MIN_HELDOUT23_DIVERGED, MIN_HELDOUT23_CAUSE, MAX_HELDOUT23_BAD_INCONCLUSIVE, MAX_HELDOUT23_CRASHES),
+    "heldout24": (MIN_HELDOUT24_DIVERGED, MIN_HELDOUT24_CAUSE, MAX_HELDOUT24_BAD_INCONCLUSIVE, MAX_HELDOUT24_CRASHES),
 }
 
 

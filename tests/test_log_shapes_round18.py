@@ -164,6 +164,17 @@ def test_a_paste_that_numbered_its_lines_is_read_without_the_numbers(tmp_path):
     assert rep.first_nonfinite_step == plain.first_nonfinite_step
 
 
+def test_a_numbered_paste_is_taken_for_a_log_by_its_content(tmp_path):
+    from forensics.readers.logs import looks_like_log
+
+    lines = []
+    for e in range(80, 92):
+        lines += _ultralytics_epoch(e, 300, (1.7, 1.0, 0.9))
+    path = tmp_path / "pasted.txt"
+    path.write_text(_numbered(lines, 510), encoding="utf-8")
+    assert looks_like_log(path)
+
+
 def test_numbers_leading_a_table_s_rows_or_a_loop_s_lines_stay_theirs():
     # an epoch table resumed at its third epoch: the leading number is the epoch, each line one more, no line blank
     table = "epoch train_loss valid_loss\n" + "".join(f"{e} {1 / e:.4f} {0.9 / e:.4f}\n" for e in range(3, 12))

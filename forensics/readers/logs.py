@@ -503,6 +503,24 @@ _CUT_BAR = re.compile(r"(?<![^\s:])\d{1,3}%\|[^|\d]{0,80}$")
 _BOLD_VALUE = re.compile(r"(?<![\w*])\*\*([-+]?(?:\d[\d.]*(?:[eE][-+]?\d+)?|nan|inf))\*\*(?![\w*])", re.IGNORECASE)
 
 
+def numbering_offset(first: Iterable[_Segment]) -> int | None:
+    """How far ahead of the file's own line numbers a paste numbered its lines, judged on a file's first segments
+    (LINE_NUMBER_PROBE of them), or None for a file whose lines are not numbered so."""
+    lines = [s for s in first if s.ends_line or s.at_eof]
+    found = [(s, _LINE_NUMBER.match(s.raw)) for s in lines]
+    offsets = {int(m.group(1)) - s.line for s, m in found if m is not None}
+    rests = [s.raw[m.end() :].strip() for s, m in found if m is not None]
+    if (
+        len(lines) >= MIN_NUMBERED_LINES
+        and len(rests) == len(lines)
+        and len(offsets) == 1
+        and any(not r for r in rests)
+        and any(r[:1].isalpha() for r in rests)
+    ):
+        return offsets.pop()
+    return None
+
+
 def _tqdm_bars(text: str) -> Iterator[re.Match[str]]:
     """The tqdm bars on a line, drawn ('%|') or copied out of a notebook without their bar."""
     if "%|" in text:
@@ -1047,18 +1065,7 @@ class _LogParser:
     def _decide_numbering(self) -> None:
         """Whether the held first lines are a paste that numbered its lines (_LINE_NUMBER), then read them."""
         probe, self.numbering_probe = self.numbering_probe or [], None
-        lines = [s for s in probe if s.ends_line or s.at_eof]
-        found = [(s, _LINE_NUMBER.match(s.raw)) for s in lines]
-        offsets = {int(m.group(1)) - s.line for s, m in found if m is not None}
-        rests = [s.raw[m.end() :].strip() for s, m in found if m is not None]
-        if (
-            len(lines) >= MIN_NUMBERED_LINES
-            and len(rests) == len(lines)
-            and len(offsets) == 1
-            and any(not r for r in rests)
-            and any(r[:1].isalpha() for r in rests)
-        ):
-            self.numbered_from = offsets.pop()
+        self.numbered_from = numbering_offset(probe)
         for s in probe:
             self._feed_lead(self._unnumbered(s))
 
@@ -3534,6 +3541,8 @@ def looks_like_log(path: Path, *, thorough: bool = False, one_line: bool = True)
         return False  # no metric name nor message anywhere in the head: not worth parsing
     whole = len(head) < SNIFF_BYTES  # the file ended inside the head: its last line is whole too
     metric_lines = lines = 0
+    # a paste that numbered its lines is judged without the numbers, as it is read (_LogParser._decide_numbering)
+    parser.numbered_from = numbering_offset(itertools.islice(_segments([head]), LINE_NUMBER_PROBE))
     for seg in _segments([head]):
         if seg.at_eof and not whole:
             break  # the cut at SNIFF_BYTES: a partial line

@@ -39,6 +39,13 @@ def test_an_evaluation_s_nan_stat_leaves_a_finite_training_loss_healthy(tmp_path
     assert not rep.diverged and rep.timeline.loss.tag.startswith("loss")
 
 
+def test_a_stage_group_ends_at_the_next_stage_or_at_a_field_separator():
+    assert scan_line("[test] acc=0.91, [train] loss=0.30").pairs == [("test_accuracy", 0.91), ("loss", 0.3)]
+    pairs = scan_line("Epoch 3: [valid] loss=nan [train] loss=0.5").pairs
+    assert pairs[0][0] == "val_loss" and math.isnan(pairs[0][1]) and pairs[1] == ("loss", 0.5)
+    assert scan_line("epoch 3 | [val] acc 0.8 | train_loss 0.3").pairs == [("val_accuracy", 0.8), ("loss", 0.3)]
+
+
 def test_a_bracketed_name_that_is_no_stage_still_names_the_value_after_it():
     assert scan_line("[Loss] nan").pairs[0][0] == "loss"
     assert scan_line("Epoch 3 [train] loss=0.572 [valid] loss=0.008").pairs == [("loss", 0.572), ("val_loss", 0.008)]
@@ -56,8 +63,8 @@ def test_a_stage_word_before_a_name_of_no_alias_stages_it():
 
 def _dumpkvs(kvs):
     """improved-diffusion / guided-diffusion logger.py HumanOutputFormat.writekvs: a border of dashes, one
-    '| key | value |' row per key (keys sorted, values '%-8.3g'), the border again."""
-    rows = [(k, f"{v:<8.3g}" if isinstance(v, float) else str(v)) for k, v in sorted(kvs.items())]
+    '| key | value |' row per key (keys sorted; every value with __float__, ints too, as '%-8.3g'), the border again."""
+    rows = [(k, f"{float(v):<8.3g}") for k, v in sorted(kvs.items())]
     kw = max(len(k) for k, _ in rows)
     vw = max(len(v) for _, v in rows)
     border = "-" * (kw + vw + 7)
@@ -71,15 +78,16 @@ def _diffusion_log(records):
     return "\n".join(lines) + "\n"
 
 
-def test_a_box_s_step_row_is_its_record_s_step():
-    series, *_ = parse_log_text(_diffusion_log([(0, 1.0, 20.0), (100, 0.5, 19.1), (200, 0.4, 19.2)]))
-    assert [s for s, _ in _points(series, "loss")] == [0, 100, 200]
+def test_each_box_is_a_record_of_its_own_whatever_its_rounded_step_prints():
+    # '%-8.3g' prints steps 10000 to 10040 all as '1e+04': a box is placed by its order, each record a point
+    series, *_ = parse_log_text(_diffusion_log([(s, 0.5 - s / 1e5, 19.0) for s in range(9800, 10700, 10)]))
+    assert len(series["loss"]) == 90
 
 
 def test_a_box_whose_opening_border_the_paste_cut_is_read(tmp_path):
     text = "\n".join(_dumpkvs({"step": 200, "loss": 5.99e4, "mse": 0.914, "lg_loss_scale": -0.821})[1:]) + "\n"
     series, *_ = parse_log_text(text)
-    assert _points(series, "loss") == [(200, 5.99e4)]
+    assert [v for _, v in _points(series, "loss")] == [5.99e4]
     rep, _ = _analyze(tmp_path, "log.txt", text)
     # a scale under 1 on a mean loss whose scale starts at 2**20: overflow after overflow
     assert rep.diverged and rep.verdict.detail == "fp16_overflow"
@@ -122,6 +130,7 @@ def test_the_scale_deepspeed_attempted_is_not_the_scale_it_set():
     line = "[deepspeed] OVERFLOW! Rank 0 Skipping step. Attempted loss scale: 65536, reducing to 32768"
     assert not [t for t, _ in scan_line(line).pairs if t == "loss_scale"]
     assert scan_line("loss scale: 4, tried lr: 0.1").pairs == [("loss_scale", 4.0)]
+    assert scan_line("Attempted to log loss: 0.52").pairs == [("loss", 0.52)]
 
 
 def test_a_scale_reduced_to_0_is_a_floor_it_cannot_grow_back_from(tmp_path):
@@ -197,6 +206,13 @@ def test_a_row_whose_bar_the_terminal_cut_is_read_by_its_cells():
     assert [round(v, 3) for _, v in _points(series, "box_loss")] == [1.822, 4.284, 6.077]
 
 
+def test_a_percent_and_a_pipe_before_a_value_are_no_cut_bar():
+    text = "".join(f"Epoch {e} | Train Acc: 9{e}%| Loss: {1 / e:.3f}\n" for e in range(1, 6))
+    text += "Epoch 6 | Train Acc: 95%| Loss: nan\n"
+    series, *_ = parse_log_text(text)
+    assert math.isnan(_points(series, "loss")[-1][1]) and len(series["loss"]) == 6
+
+
 def test_a_whole_bar_is_still_read_as_a_bar():
     head, row, _ = _ultralytics_epoch(13, 30, (1.822, 21.96, 0.5235))
     series, *_ = parse_log_text(f"{head}\n{row}\n")
@@ -226,6 +242,13 @@ def test_a_nan_gradient_norm_after_a_normal_one_is_no_gradient_abnormal_from_ini
     text += "step 12 | loss    nan | grad_norm     nan\n"
     rep, fired = _analyze(tmp_path, "log.txt", text)
     assert rep.diverged and "EXP006" not in fired
+
+
+def test_an_inf_gradient_norm_after_a_normal_one_is_a_size_and_counts(tmp_path):
+    text = "step 1 | loss 2.6030 | grad_norm 5.1\nstep 2 | loss 2.5224 | grad_norm inf\n"
+    text += "step 3 | loss    nan | grad_norm     nan\n"
+    _, fired = _analyze(tmp_path, "log.txt", text)
+    assert "EXP006" in fired
 
 
 def test_a_huge_first_gradient_norm_is_still_one(tmp_path):

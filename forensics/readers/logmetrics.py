@@ -549,9 +549,9 @@ _SUMMARY_WORDS = frozenset({"best", "lowest", "highest"})
 _NAME_PARTS = re.compile(r"[_/.\s:'\"`()-]+")
 
 
-# A word opening a name that says its value was tried and given up: DeepSpeed's "OVERFLOW! ... Attempted loss scale: 1,
-# reducing to 0" (runtime/fp16/loss_scaler.py) prints the scale it had before the overflow, the new one after "reducing
-# to"; read as the scale, it would put back the scale the overflow just took away
+# A word right before a name that says its value was tried and given up: DeepSpeed's "OVERFLOW! ... Attempted loss
+# scale: 1, reducing to 0" (runtime/fp16/loss_scaler.py) prints the scale it had before the overflow, the new one after
+# "reducing to"; read as the scale, it would put back the scale the overflow just took away
 _ATTEMPT_WORDS = frozenset({"attempted", "tried"})
 
 
@@ -584,8 +584,6 @@ def metric_name(words: tuple[str, ...]) -> str | None:
     """
     if _names_a_summary(words) or _names_a_time_cost(words):
         return None
-    if len(words) > 1 and any(w.strip("'\"`.").lower() in _ATTEMPT_WORDS for w in words[:-1]):
-        return None  # a value tried, not the one in effect (_ATTEMPT_WORDS)
     if len(words) > 1 and any(w.strip("'\"`").lower() in _SPREAD_WORDS for w in words[:-1]):
         of = metric_name(words[-1:])
         return f"{of}_std" if of is not None else None
@@ -596,6 +594,8 @@ def metric_name(words: tuple[str, ...]) -> str | None:
             continue
         for k in (key, key.rstrip("."), key.replace(" ", "_")):
             if k in ALIASES:
+                if i and words[i - 1].strip("'\"`.").lower() in _ATTEMPT_WORDS:
+                    return None  # a value tried, not the one in effect (_ATTEMPT_WORDS)
                 stage = _STAGE_PREFIXES.get(words[i - 1].strip("'\"`").lower()) if i else None
                 return _staged(stage, ALIASES[k]) if stage else ALIASES[k]
     staged = _stage_after(words)
@@ -895,8 +895,50 @@ _ASIDE = re.compile(
 )
 
 
+# A stage's name in brackets heading the pairs after it: ESPnet2's reporter, and FunASR's copy, prints an epoch's
+# results as f"{epoch}epoch results: " + ", ".join(f"[{key}] {stats}") per phase (espnet2/train/reporter.py
+# log_message), '[train] loss=0.57, acc=0.87, [valid] loss=0.01, acc=1.0'. The group runs to the next such bracket or
+# to a '|' that sets fields apart ('[val] acc 0.8 | train_loss 0.3'), whichever comes first.
+_STAGE_BRACKET = re.compile(rf"\[({'|'.join(_STAGE_AFTER)})\][ \t]", re.IGNORECASE)
+
+
+def _stage_groups(line: str) -> LineMetrics | None:
+    """The metrics of a line whose pairs are grouped under stages in brackets (:data:`_STAGE_BRACKET`), each group's
+    read as that stage's; None for a line with no such bracket."""
+    marks = list(_STAGE_BRACKET.finditer(line))
+    if not marks:
+        return None
+    pieces: list[tuple[int, int, str]] = [(0, marks[0].start(), "")]
+    for k, m in enumerate(marks):
+        nxt = marks[k + 1].start() if k + 1 < len(marks) else len(line)
+        bar = line.find("|", m.end(), nxt)
+        end = bar if bar >= 0 else nxt
+        pieces.append((m.end(), end, _STAGE_AFTER[m.group(1).lower()]))
+        if end < nxt:
+            pieces.append((end, nxt, ""))
+    out = LineMetrics()
+    read: list[tuple[str, str, float]] = []  # (stage, name, value) of each pair
+    for start, end, stage in pieces:
+        part = scan_line(line[start:end])
+        read += [(stage, t, v) for t, v in part.pairs]
+        out.counters += part.counters
+        if out.epoch is None:
+            out.epoch, out.epoch_total = part.epoch, part.epoch_total
+        out.truncated = out.truncated or part.truncated
+    if read and {s for s, _, _ in read} == {"val"}:
+        # a validation's group alone is a validation's line, as one opening on its stage word is (Marian's '[valid]
+        # Ep. 1 : Up. 5000 : perplexity : 1175.13'): its names as printed, the reader staging them (a perplexity is
+        # then the validation's loss)
+        out.pairs, out.eval_context = [(t, v) for _, t, v in read], True
+    else:
+        out.pairs = [(t if not s or t == "epoch" else _staged(s, t), v) for s, t, v in read]
+    return out
+
+
 def scan_line(line: str) -> LineMetrics:
     """Names, values and counters of one cleaned log line."""
+    if "[" in line and (grouped := _stage_groups(line)) is not None:
+        return grouped
     if ": epoch " in line and " - batch " in line:
         line = _running_readings(line)
     if "[G" in line and "[D" in line:
@@ -1027,12 +1069,6 @@ def scan_line(line: str) -> LineMetrics:
             elif text == "]" and in_bracket and bracket_words_only and words and bracket_owner is None:
                 in_bracket = False  # "[Loss]": the name stays for the value after the bracket
                 sep = False
-                if len(words) == 1 and words[0].lower() in _STAGE_AFTER:
-                    # "[train] loss=0.57, acc=0.87, [valid] loss_att=0.01, loss=0.01": a stage in brackets heads the
-                    # group of pairs after it, not the one name (ESPnet2's and FunASR's reporter print an epoch's
-                    # results as f"[{key}] {stats}" per phase, espnet2/train/reporter.py log_message)
-                    drop(words)
-                    words = []
             else:
                 if text in "])":
                     in_bracket = False
@@ -2533,18 +2569,8 @@ def box_metrics(rows: list[tuple[str, str]]) -> LineMetrics:
             continue
         if not key.startswith(" "):
             group = ""
-        words = (group + name,)
+        tag = metric_name((group + name,))
         v = parse_number(value)
-        ck = counter_kind(words)
-        if v is not None and ck is not None:
-            # the record's own counter (guided-diffusion's '| step | 200 |'), read as a JSON line's is
-            if (iv := _int_of(v)) is not None:
-                if ck in ("epoch", "eval_epoch"):
-                    out.epoch = iv
-                else:
-                    out.counters.append((ck, iv, None))
-            continue
-        tag = metric_name(words)
         if tag is not None and v is not None:
             out.pairs.append((tag, v))
     return out

@@ -495,8 +495,9 @@ _TQDM_NO_BAR = re.compile(
 
 # ... and a bar the line ends inside, before its count ('13/30  13.1G  1.822  21.96  0.5235  9  576: 100%|█'): a
 # terminal narrower than the line cut it there (a detection trainer's row of running losses, then its bar). It
-# holds no count to place the row by; the row's cells before it are read without it.
-_CUT_BAR = re.compile(r"(?<![^\s:])\d{1,3}%\|[^|\d]{0,80}$")
+# holds no count to place the row by; the row's cells before it are read without it. Only the bar's own characters
+# may follow its '%|' (blocks, blanks, an ascii bar's '#' and digits): 'Acc: 95%| Loss: nan' is a separator.
+_CUT_BAR = re.compile(r"(?<![^\s:])\d{1,3}%\|[\u2580-\u259f #\d]{0,80}$")
 
 # A value a person set in bold when pasting the log into markdown ("{'loss': **4.7581**, 'grad_norm': ...}"): the
 # value without the marks ('2**3**4', a power in a traceback's source line, has a digit before them and stays)

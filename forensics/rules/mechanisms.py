@@ -199,9 +199,10 @@ def _first_grad(tl: Timeline) -> tuple[int, float] | None:
         return None  # logged only after updates that could have grown it
     normal = next((i for i, (_, v) in enumerate(head) if math.isfinite(v) and v < FIRST_GRAD_HUGE), None)
     if normal is not None:
-        # a gradient logged normal before a non-finite one: the NaN came from an operation of a later step's
-        # backward pass, not from a signal grown through the layers since initialisation; only finite sizes count
-        head = head[:normal] + [(s, v) for s, v in head[normal:] if math.isfinite(v)]
+        # a gradient logged normal before a NaN one: the NaN came from an operation of a later step's backward pass,
+        # not from a signal grown through the layers since initialisation; only sizes count (an Inf is a size past
+        # the dtype's range, as huge as any finite one that blows up the update)
+        head = head[:normal] + [(s, v) for s, v in head[normal:] if not math.isnan(v)]
     # the largest of the first few: one huge gradient is what blows up the first update
     return max(head, key=lambda sv: sv[1] if math.isfinite(sv[1]) else math.inf)
 
@@ -233,9 +234,9 @@ def huge_first_gradient(tl: Timeline) -> list[Finding]:
         to the data rules: a NaN input gives a NaN gradient as well.) Gradients
         logged at or after the first non-finite point do not count: they echo
         the blow-up, and where the logger masked the loss (HF Trainer) the first
-        NaN gradient norm is the divergence itself. Nor does a non-finite norm
-        logged after a normal one (a NaN out of one step's backward pass, not a
-        signal grown since initialisation). Silent when
+        NaN gradient norm is the divergence itself. Nor does a NaN norm logged
+        after a normal one (a NaN out of one step's backward pass, not a signal
+        grown since initialisation; an Inf is a size, and counts). Silent when
         the stated LR is 10x the usual one or more (LR006's bar), or when a data
         sample shows inputs that are not normalised (DATA004's check).
 

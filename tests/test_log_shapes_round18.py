@@ -46,6 +46,22 @@ def test_a_stage_group_ends_at_the_next_stage_or_at_a_field_separator():
     assert scan_line("epoch 3 | [val] acc 0.8 | train_loss 0.3").pairs == [("val_accuracy", 0.8), ("loss", 0.3)]
 
 
+def test_a_stage_s_counters_before_a_field_separator_leave_its_group_going_on(tmp_path):
+    lines = []
+    for e in range(1, 7):
+        lines += [f"[train] Epoch {e} | loss {1 / e:.3f}", f"[val] Epoch {e} | loss {'nan' if e >= 3 else 0.9}"]
+    rep, _ = _analyze(tmp_path, "train.log", "\n".join(lines) + "\n")
+    assert not rep.diverged
+    assert scan_line("2024-01-01 | INFO | [val] epoch 3 | loss nan").eval_context
+
+
+def test_what_a_group_s_line_says_of_its_objective_holds(tmp_path):
+    # a print loop naming its objective 'Error' under a training bracket: the error is the loss, as on a bare line
+    text = "".join(f"[train] Epoch: {e}, Error: {1 / e:.3f}\n" for e in range(1, 5)) + "[train] Epoch: 5, Error: nan\n"
+    rep, _ = _analyze(tmp_path, "train.log", text)
+    assert rep.diverged
+
+
 def test_a_bracketed_name_that_is_no_stage_still_names_the_value_after_it():
     assert scan_line("[Loss] nan").pairs[0][0] == "loss"
     assert scan_line("Epoch 3 [train] loss=0.572 [valid] loss=0.008").pairs == [("loss", 0.572), ("val_loss", 0.008)]
@@ -182,6 +198,8 @@ def test_a_numbered_paste_is_taken_for_a_log_by_its_content(tmp_path):
     path = tmp_path / "pasted.txt"
     path.write_text(_numbered(lines, 510), encoding="utf-8")
     assert looks_like_log(path)
+    path.write_text(_numbered(lines, 510), encoding="utf-8-sig")  # saved by an editor that writes a BOM
+    assert looks_like_log(path)
 
 
 def test_numbers_leading_a_table_s_rows_or_a_loop_s_lines_stay_theirs():
@@ -211,6 +229,13 @@ def test_a_percent_and_a_pipe_before_a_value_are_no_cut_bar():
     text += "Epoch 6 | Train Acc: 95%| Loss: nan\n"
     series, *_ = parse_log_text(text)
     assert math.isnan(_points(series, "loss")[-1][1]) and len(series["loss"]) == 6
+
+
+def test_a_percent_closing_a_table_s_cell_is_no_cut_bar():
+    text = "| epoch | loss | acc |\n|---|---|---|\n" + "".join(f"| {e} | {1 / e:.3f} | 9{e}%|\n" for e in range(1, 5))
+    text += "| 5 | nan | 95%|\n"
+    series, *_ = parse_log_text(text)
+    assert math.isnan(_points(series, "loss")[-1][1])
 
 
 def test_a_whole_bar_is_still_read_as_a_bar():

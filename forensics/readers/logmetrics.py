@@ -897,9 +897,27 @@ _ASIDE = re.compile(
 
 # A stage's name in brackets heading the pairs after it: ESPnet2's reporter, and FunASR's copy, prints an epoch's
 # results as f"{epoch}epoch results: " + ", ".join(f"[{key}] {stats}") per phase (espnet2/train/reporter.py
-# log_message), '[train] loss=0.57, acc=0.87, [valid] loss=0.01, acc=1.0'. The group runs to the next such bracket or
-# to a '|' that sets fields apart ('[val] acc 0.8 | train_loss 0.3'), whichever comes first.
+# log_message), '[train] loss=0.57, acc=0.87, [valid] loss=0.01, acc=1.0'. The group runs to the next such bracket,
+# or to a '|' that sets its pairs apart from fields after them ('[val] acc 0.8 | train_loss 0.3'); a '|' after its
+# counters only ('[val] Epoch 3 | loss nan') leaves the group going on.
 _STAGE_BRACKET = re.compile(rf"\[({'|'.join(_STAGE_AFTER)})\][ \t]", re.IGNORECASE)
+
+
+# the '|'s of a group looked at for its end, its counters' fields before its pairs (a bound: each look scans the group
+# so far); past them the group runs to the next bracket
+MAX_GROUP_FIELDS = 8
+
+
+def _group_end(line: str, start: int, stop: int) -> int:
+    """Where a stage's group that opens at ``start`` ends, ``stop`` at the latest (:data:`_STAGE_BRACKET`)."""
+    bar = line.find("|", start, stop)
+    for _ in range(MAX_GROUP_FIELDS):
+        if bar < 0 or scan_line(line[start:bar]).pairs:
+            break
+        bar = line.find("|", bar + 1, stop)
+    else:
+        return stop
+    return bar if bar >= 0 else stop
 
 
 def _stage_groups(line: str) -> LineMetrics | None:
@@ -911,8 +929,7 @@ def _stage_groups(line: str) -> LineMetrics | None:
     pieces: list[tuple[int, int, str]] = [(0, marks[0].start(), "")]
     for k, m in enumerate(marks):
         nxt = marks[k + 1].start() if k + 1 < len(marks) else len(line)
-        bar = line.find("|", m.end(), nxt)
-        end = bar if bar >= 0 else nxt
+        end = _group_end(line, m.end(), nxt)
         pieces.append((m.end(), end, _STAGE_AFTER[m.group(1).lower()]))
         if end < nxt:
             pieces.append((end, nxt, ""))
@@ -925,6 +942,11 @@ def _stage_groups(line: str) -> LineMetrics | None:
         if out.epoch is None:
             out.epoch, out.epoch_total = part.epoch, part.epoch_total
         out.truncated = out.truncated or part.truncated
+        if not stage:  # what a piece of no evaluation says of its own pairs holds for the line
+            out.eval_context = out.eval_context or part.eval_context
+            out.score_is_loss = out.score_is_loss or part.score_is_loss
+            out.error_is_loss = out.error_is_loss or part.error_is_loss
+            out.curves.update(part.curves)
     if read and {s for s, _, _ in read} == {"val"}:
         # a validation's group alone is a validation's line, as one opening on its stage word is (Marian's '[valid]
         # Ep. 1 : Up. 5000 : perplexity : 1175.13'): its names as printed, the reader staging them (a perplexity is

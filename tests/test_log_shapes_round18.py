@@ -39,11 +39,15 @@ def test_an_evaluation_s_nan_stat_leaves_a_finite_training_loss_healthy(tmp_path
     assert not rep.diverged and rep.timeline.loss.tag.startswith("loss")
 
 
-def test_a_stage_group_ends_at_the_next_stage_or_at_a_field_separator():
+def test_a_stage_group_runs_to_the_next_stage():
     assert scan_line("[test] acc=0.91, [train] loss=0.30").pairs == [("test_accuracy", 0.91), ("loss", 0.3)]
     pairs = scan_line("Epoch 3: [valid] loss=nan [train] loss=0.5").pairs
     assert pairs[0][0] == "val_loss" and math.isnan(pairs[0][1]) and pairs[1] == ("loss", 0.5)
-    assert scan_line("epoch 3 | [val] acc 0.8 | train_loss 0.3").pairs == [("val_accuracy", 0.8), ("loss", 0.3)]
+    # fields set apart by '|' stay in their group, whatever their order (a loguru prefix before the bracket too)
+    for line in ("[val] Epoch 3 | lr 0.1 | loss nan", "2024 | INFO | fit:50 - [val] epoch 3 | lr 0.001 | loss nan"):
+        assert scan_line(line).eval_context, line
+    pairs = scan_line("Epoch 3 [train] loss nan | valid: acc 0.9").pairs
+    assert pairs[0][0] == "loss" and math.isnan(pairs[0][1]) and pairs[1] == ("val_accuracy", 0.9)
 
 
 def test_a_stage_s_counters_before_a_field_separator_leave_its_group_going_on(tmp_path):
@@ -60,6 +64,8 @@ def test_what_a_group_s_line_says_of_its_objective_holds(tmp_path):
     text = "".join(f"[train] Epoch: {e}, Error: {1 / e:.3f}\n" for e in range(1, 5)) + "[train] Epoch: 5, Error: nan\n"
     rep, _ = _analyze(tmp_path, "train.log", text)
     assert rep.diverged
+    # beside an evaluation's accuracy, an 'Error' is no objective (it may be the accuracy's complement)
+    assert not scan_line("Epoch: 3, Error: nan [val] acc 0.9").error_is_loss
 
 
 def test_a_bracketed_name_that_is_no_stage_still_names_the_value_after_it():
@@ -229,6 +235,15 @@ def test_a_percent_and_a_pipe_before_a_value_are_no_cut_bar():
     text += "Epoch 6 | Train Acc: 95%| Loss: nan\n"
     series, *_ = parse_log_text(text)
     assert math.isnan(_points(series, "loss")[-1][1]) and len(series["loss"]) == 6
+
+
+def test_an_ascii_bar_cut_early_is_a_cut_bar_too():
+    lines = []
+    for e in (1, 2, 3):
+        head, row, _ = _ultralytics_epoch(e, 30, (1 / e, 2.0, 0.5))
+        lines += [head, row[: row.index(":") + 1] + "   3%|3"]  # tqdm(ascii=True) at 3 %, cut there
+    series, *_ = parse_log_text("\n".join(lines) + "\n")
+    assert len(series["box_loss"]) == 3
 
 
 def test_a_percent_closing_a_table_s_cell_is_no_cut_bar():

@@ -897,44 +897,25 @@ _ASIDE = re.compile(
 
 # A stage's name in brackets heading the pairs after it: ESPnet2's reporter, and FunASR's copy, prints an epoch's
 # results as f"{epoch}epoch results: " + ", ".join(f"[{key}] {stats}") per phase (espnet2/train/reporter.py
-# log_message), '[train] loss=0.57, acc=0.87, [valid] loss=0.01, acc=1.0'. The group runs to the next such bracket,
-# or to a '|' that sets its pairs apart from fields after them ('[val] acc 0.8 | train_loss 0.3'); a '|' after its
-# counters only ('[val] Epoch 3 | loss nan') leaves the group going on.
+# log_message), '[train] loss=0.57, acc=0.87, [valid] loss=0.01, acc=1.0'. The group runs to the next such bracket.
 _STAGE_BRACKET = re.compile(rf"\[({'|'.join(_STAGE_AFTER)})\][ \t]", re.IGNORECASE)
-
-
-# the '|'s of a group looked at for its end, its counters' fields before its pairs (a bound: each look scans the group
-# so far); past them the group runs to the next bracket
-MAX_GROUP_FIELDS = 8
-
-
-def _group_end(line: str, start: int, stop: int) -> int:
-    """Where a stage's group that opens at ``start`` ends, ``stop`` at the latest (:data:`_STAGE_BRACKET`)."""
-    bar = line.find("|", start, stop)
-    for _ in range(MAX_GROUP_FIELDS):
-        if bar < 0 or scan_line(line[start:bar]).pairs:
-            break
-        bar = line.find("|", bar + 1, stop)
-    else:
-        return stop
-    return bar if bar >= 0 else stop
+# a reporter prints a group per phase (train, valid, a plot's): past this many brackets a line is no such record, and
+# is read whole, as any line (each group costs a scan of its own)
+MAX_STAGE_GROUPS = 8
 
 
 def _stage_groups(line: str) -> LineMetrics | None:
     """The metrics of a line whose pairs are grouped under stages in brackets (:data:`_STAGE_BRACKET`), each group's
     read as that stage's; None for a line with no such bracket."""
-    marks = list(_STAGE_BRACKET.finditer(line))
-    if not marks:
+    marks = list(itertools.islice(_STAGE_BRACKET.finditer(line), MAX_STAGE_GROUPS + 1))
+    if not marks or len(marks) > MAX_STAGE_GROUPS:
         return None
-    pieces: list[tuple[int, int, str]] = [(0, marks[0].start(), "")]
-    for k, m in enumerate(marks):
-        nxt = marks[k + 1].start() if k + 1 < len(marks) else len(line)
-        end = _group_end(line, m.end(), nxt)
-        pieces.append((m.end(), end, _STAGE_AFTER[m.group(1).lower()]))
-        if end < nxt:
-            pieces.append((end, nxt, ""))
+    bounds = [*(m.start() for m in marks), len(line)]
+    pieces = [(0, marks[0].start(), "")]
+    pieces += [(m.end(), bounds[k + 1], _STAGE_AFTER[m.group(1).lower()]) for k, m in enumerate(marks)]
     out = LineMetrics()
     read: list[tuple[str, str, float]] = []  # (stage, name, value) of each pair
+    flags = []  # what each piece of no evaluation says of its own pairs
     for start, end, stage in pieces:
         part = scan_line(line[start:end])
         read += [(stage, t, v) for t, v in part.pairs]
@@ -942,11 +923,9 @@ def _stage_groups(line: str) -> LineMetrics | None:
         if out.epoch is None:
             out.epoch, out.epoch_total = part.epoch, part.epoch_total
         out.truncated = out.truncated or part.truncated
-        if not stage:  # what a piece of no evaluation says of its own pairs holds for the line
-            out.eval_context = out.eval_context or part.eval_context
-            out.score_is_loss = out.score_is_loss or part.score_is_loss
-            out.error_is_loss = out.error_is_loss or part.error_is_loss
-            out.curves.update(part.curves)
+        if not stage:
+            flags.append(part)
+    evaluated = any(s for s, _, _ in read)
     if read and {s for s, _, _ in read} == {"val"}:
         # a validation's group alone is a validation's line, as one opening on its stage word is (Marian's '[valid]
         # Ep. 1 : Up. 5000 : perplexity : 1175.13'): its names as printed, the reader staging them (a perplexity is
@@ -954,6 +933,13 @@ def _stage_groups(line: str) -> LineMetrics | None:
         out.pairs, out.eval_context = [(t, v) for _, t, v in read], True
     else:
         out.pairs = [(t if not s or t == "epoch" else _staged(s, t), v) for s, t, v in read]
+    if not evaluated:
+        # no evaluation's group beside them: what the training's pieces say of their objective ('Error' or 'score'
+        # as the loss, a printed history) holds for the line, as it would without the brackets
+        out.score_is_loss = any(p.score_is_loss for p in flags)
+        out.error_is_loss = any(p.error_is_loss for p in flags)
+        for p in flags:
+            out.curves.update(p.curves)
     return out
 
 

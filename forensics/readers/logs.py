@@ -496,8 +496,9 @@ _TQDM_NO_BAR = re.compile(
 # ... and a bar the line ends inside, before its count ('13/30  13.1G  1.822  21.96  0.5235  9  576: 100%|█'): a
 # terminal narrower than the line cut it there (a detection trainer's row of running losses, then its bar). It
 # holds no count to place the row by; the row's cells before it are read without it. Only the bar's own characters
-# follow its '%|', a block or an ascii bar's '#' first: 'Acc: 95%| Loss: nan' and a table's '| 95%|' are separators.
-_CUT_BAR = re.compile(r"(?<![^\s:])\d{1,3}%\|[\u2580-\u259f#][\u2580-\u259f #\d]{0,79}$")
+# follow its '%|', a block or an ascii bar's '#' or digit first: 'Acc: 95%| Loss: nan' and a table's '| 95%|' are
+# separators.
+_CUT_BAR = re.compile(r"(?<![^\s:])\d{1,3}%\|[\u2580-\u259f#\d][\u2580-\u259f #\d]{0,79}$")
 
 # A value a person set in bold when pasting the log into markdown ("{'loss': **4.7581**, 'grad_norm': ...}"): the
 # value without the marks ('2**3**4', a power in a traceback's source line, has a digit before them and stays)

@@ -596,8 +596,7 @@ def metric_name(words: tuple[str, ...]) -> str | None:
             if k in ALIASES:
                 if i and words[i - 1].strip("'\"`.").lower() in _ATTEMPT_WORDS:
                     return None  # a value tried, not the one in effect (_ATTEMPT_WORDS)
-                stage = _STAGE_PREFIXES.get(words[i - 1].strip("'\"`").lower()) if i else None
-                return _staged(stage, ALIASES[k]) if stage else ALIASES[k]
+                return _stage_before(words[: i + 1], ALIASES[k])
     staged = _stage_after(words)
     if staged is not None:
         return staged
@@ -623,8 +622,8 @@ def metric_name(words: tuple[str, ...]) -> str | None:
 
 
 def _stage_before(words: tuple[str, ...], series: str) -> str:
-    """``series`` under the stage the word before its name says ("valid loss_att" is ``val_loss_att``), as an
-    alias's name is (:func:`metric_name`)."""
+    """``series`` under the stage the word before its name (the last of ``words``) says: "valid loss_att" is
+    ``val_loss_att``, "Vali Loss" ``val_loss``."""
     stage = _STAGE_PREFIXES.get(words[-2].strip("'\"`").lower()) if len(words) > 1 else None
     return _staged(stage, series) if stage else series
 

@@ -2428,7 +2428,7 @@ class _LogParser:
     def _box(self, text: str) -> LineMetrics | None:
         """A key/value box (baselines' logger): its border and rows are kept (_IN_BOX) until the
         closing border, which gives the record's metrics; None for a line that is no part of one."""
-        head_cut, self.box_head_cut = self.box_head_cut and bool(text.strip()), False
+        head_cut, self.box_head_cut = self.box_head_cut, False  # (a blank line never comes here: _feed drops it)
         if is_box_border(text):
             rows, self.box = self.box, None
             if rows:

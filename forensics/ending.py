@@ -136,12 +136,34 @@ def _crash_meaning(e: LogEvent, kinds: set[str] | frozenset[str] = frozenset()) 
     return exception_family(e)
 
 
+# Kernel-side checks that stop a CUDA job by a failed device assertion (PyTorch's index and label asserts, Paddle's
+# FLAGS_check_nan_inf): the assertion leaves the CUDA context unusable, so every CUDA call after it fails too
+# ("unspecified launch failure", "an illegal memory access"); the first of them is what the job died of.
+_DEVICE_ASSERTS = frozenset(
+    {"cuda_device_assert", "label_out_of_range", "index_out_of_range", "nonfinite_tensor", "nonfinite_input"}
+)
+# How far after such an assertion a CUDA fault is its echo: the assert's own report, a traceback and the fault's
+# C++ frames fit well within it, another batch's lines would not.
+DEVICE_ASSERT_ECHO_LINES = 60
+
+
+def _assert_behind(tl: Timeline, found: tuple[str, LogEvent]) -> tuple[str, LogEvent]:
+    """A CUDA fault that follows a device assertion of the same log is that assertion's echo: the assertion."""
+    path, fault = found
+    if fault.kind != "cuda_fault":
+        return found
+    for p, e in reversed(tl.log_events):
+        if p == path and e.kind in _DEVICE_ASSERTS and fault.line - DEVICE_ASSERT_ECHO_LINES <= e.line < fault.line:
+            return p, e
+    return found
+
+
 def _fatal_event(tl: Timeline) -> tuple[str, LogEvent] | None:
     """The event the job died of: the last fatal framework message of the logs, else the last exception."""
     outlived = _outlived(tl)
     fatal = [(p, e) for p, e in tl.log_events if e.kind not in _NOT_WHAT_IT_DIED_OF and not outlived(p, e)]
     if fatal and (fatal[-1][1].traceback or fatal[-1][1].kind == "native_crash"):
-        return fatal[-1]  # a native crash is the job's death in its own words, as a traceback is
+        return _assert_behind(tl, fatal[-1])  # a native crash is the job's death in its own words, as a traceback is
     exceptions = [(p, e) for p, e in tl.log_events if e.kind == "exception"]
     if exceptions:
         return exceptions[-1]
@@ -179,7 +201,7 @@ def ending_of(tl: Timeline) -> Ending:
         if e.kind in _FATAL and not outlived(p, e) and not (e.kind == "loss_scale_minimum" and e.values.get("inferred"))
     ]
     if fatal:
-        path, e = fatal[-1]
+        path, e = _assert_behind(tl, fatal[-1])
         crash = Crash(_exception_line(e), tl.died_after_step, path, _crash_meaning(e, kinds))
         return Ending("crashed", crash, f"{e.message} ({path} line {e.line})")
     for path, e in tl.log_events:

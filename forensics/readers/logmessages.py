@@ -417,6 +417,47 @@ CATALOGUE: tuple[Message, ...] = (
         Deferred(r"invalid value \((nan|inf)\) encountered in (?:jit\()?(\w{1,128})"),
         lambda m: {"op": m.group(2), "what": m.group(1)},
     ),
+    # PaddlePaddle's FLAGS_check_nan_inf=1: every op's outputs are checked and the first non-finite one stops the
+    # job, in one of four wordings by version and device; each names the op (snake_case, Paddle's own names)
+    Message(
+        "nonfinite_tensor",
+        "paddle",
+        "===ERROR: in [op={op}] [tensor={tensor}] find nan or inf===",
+        "paddle/fluid/framework/details/nan_inf_utils_detail.cu and .cc (CheckNanInf, PADDLE_ENFORCE; 1.x and 2.0-2.4)",
+        "find nan or inf===",
+        Deferred(r"\[op=(\w{1,128})\] \[tensor=([^\]]{0,200})\]"),
+        lambda m: {"op": m.group(1), "tensor": m.group(2) or None},
+    ),
+    Message(
+        "nonfinite_tensor",
+        "paddle",
+        "There are NAN or INF (num_nan={n}, num_inf={i}, num_zero={z}) in [device={d}, op={op}, tensor={t}, "
+        "dtype={dt}].",
+        "paddle/phi/kernels/check_numerics_kernel.h and nan_inf_utils_detail.h (PrintAndThrowError; 2.5 on)",
+        "There are NAN or INF (",
+        Deferred(
+            r"There are NAN or INF \(num_nan=\d{1,19}, num_inf=\d{1,19}[^)]{0,40}\) in \[[^\]]{0,80}?op=(\w{1,128})"
+        ),
+        lambda m: {"op": m.group(1)},
+    ),
+    Message(
+        "nonfinite_tensor",
+        "paddle",
+        "There are `nan` or `inf` in tensor ({tensor}) of operator ({op}).",
+        "paddle/fluid/framework/details/nan_inf_utils_detail.cc (the CPU check's PADDLE_THROW, 2.0-2.4)",
+        "There are `nan` or `inf` in tensor",
+        Deferred(r"There are `nan` or `inf` in tensor \(([^)]{0,200})\) of operator \((\w{1,128})\)"),
+        lambda m: {"op": m.group(2), "tensor": m.group(1) or None},
+    ),
+    Message(
+        "nonfinite_tensor",
+        "paddle",
+        "Operator {op} output Tensor {tensor} contains Inf",
+        "paddle/fluid/framework/operator.cc (CheckTensorNANOrInf, Fluid 1.x's FLAGS_check_nan_inf)",
+        " output Tensor ",
+        Deferred(r"\bOperator (\w{1,128}) output Tensor (\S{1,200}) contains (Inf|NAN)\b"),
+        lambda m: {"op": m.group(1), "tensor": m.group(2), "what": m.group(3).lower()},
+    ),
     Message(
         "nonfinite_tensor",
         "torchdiffeq",

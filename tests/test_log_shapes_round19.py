@@ -1,0 +1,115 @@
+"""Issue #11, nineteenth round: mechanisms behind heldout24's misses (docs/logs.md), on lines built from the writers'
+own format strings (named in a comment), each with look-alikes that must read as before.
+"""
+
+import pytest
+
+from forensics.readers.logmessages import match_messages
+from forensics.rules.messages import detail_for_op
+from tests.test_log_shapes_round16 import _analyze
+
+# ---------------------------------------------------------------- PaddlePaddle's FLAGS_check_nan_inf
+
+
+def _paddle_step(step, loss):
+    # a PaddlePaddle trainer's print under mpirun's --tag-output prefix ('{date}[{job},{rank}]<stdout>:')
+    return f"Mon Oct  9 16:22:00 2023[1,0]<stdout>:epoch:0   step:{step}    rank:0  loss: {loss:.6f} lr: 0.00000180"
+
+
+# the four wordings of the check by version and device (nan_inf_utils_detail.cu / .cc, check_numerics_kernel.h,
+# operator.cc), each naming the op
+PADDLE_CHECKS = [
+    (
+        "Error: /paddle/paddle/fluid/framework/details/nan_inf_utils_detail.cu:105 Assertion `false` failed. "
+        "===ERROR: in [op=divide] [tensor=] find nan or inf===",
+        "divide",
+    ),
+    (
+        "RuntimeError: (PreconditionNotMet) There are NAN or INF (num_nan=0, num_inf=4, num_zero=0) in "
+        "[device=gpu:0, op=log, tensor=tmp_3, dtype=fp32].",
+        "log",
+    ),
+    (
+        "PreconditionNotMetError: There are `nan` or `inf` in tensor (elementwise_div_0.tmp_0) of operator "
+        "(elementwise_div).",
+        "elementwise_div",
+    ),
+    ("EnforceNotMet: Operator mul output Tensor fc_0.tmp_0 contains Inf", "mul"),
+]
+
+
+@pytest.mark.parametrize(("line", "op"), PADDLE_CHECKS)
+def test_each_wording_of_paddle_s_nan_check_names_its_op(line, op):
+    found = dict(match_messages(line))
+    assert found["nonfinite_tensor"]["op"] == op and found["nonfinite_tensor"]["framework"] == "paddle"
+
+
+def test_paddle_s_check_firing_is_a_divergence_named_by_its_op(tmp_path):
+    text = "\n".join(
+        [_paddle_step(s, 4.0 - 0.001 * s) for s in range(10, 19)]
+        + [
+            "Mon Oct  9 16:22:00 2023[1,0]<stdout>:numel:1 idx:0 value:nan",
+            "Mon Oct  9 16:22:00 2023[1,0]<stdout>:In block 0, there has 1,0,0 nan,inf,num",
+            "Mon Oct  9 16:22:00 2023[1,0]<stdout>:" + PADDLE_CHECKS[0][0],
+            "Mon Oct  9 16:22:00 2023[1,0]<stdout>:terminate called after throwing an instance of "
+            "'thrust::system::system_error'",
+            "Mon Oct  9 16:22:00 2023[1,0]<stdout>:  what():  transform: failed to synchronize: "
+            "cudaErrorLaunchFailure: unspecified launch failure",
+        ]
+    )
+    rep, _ = _analyze(tmp_path, "output.txt", text + "\n")
+    assert rep.diverged
+    assert (rep.verdict.cause, rep.verdict.detail) == ("numerical_instability", "division_by_zero")
+    # the CUDA fault after the kernel's failed assertion is its echo: the job died of the check
+    assert rep.ending.crash is not None and rep.ending.crash.meaning == "division_by_zero"
+
+
+def test_a_cuda_fault_with_no_assertion_before_it_is_still_a_cuda_fault(tmp_path):
+    text = "\n".join(
+        [_paddle_step(s, 4.0 - 0.001 * s) for s in range(10, 19)]
+        + [
+            "terminate called after throwing an instance of 'thrust::system::system_error'",
+            "  what():  transform: failed to synchronize: cudaErrorLaunchFailure: unspecified launch failure",
+        ]
+    )
+    rep, _ = _analyze(tmp_path, "output.txt", text + "\n")
+    assert not rep.diverged and rep.ending.crash is not None and rep.ending.crash.meaning == "cuda_fault"
+
+
+@pytest.mark.parametrize(
+    ("op", "detail"),
+    [
+        # the CamelCase names TensorFlow and PyTorch's backward functions use, as before
+        ("Log", "log_of_zero"),
+        ("LogBackward0", "log_of_zero"),
+        ("RealDiv", "division_by_zero"),
+        ("DivBackward0", "division_by_zero"),
+        ("LogSoftmaxBackward0", None),
+        ("LogSigmoid", None),
+        ("Mul", None),
+        # Paddle's and JAX's snake_case names of the same ops
+        ("log", "log_of_zero"),
+        ("divide", "division_by_zero"),
+        ("elementwise_div", "division_by_zero"),
+        ("divide_grad", "division_by_zero"),
+        ("true_divide", "division_by_zero"),
+        ("log_softmax", None),
+        ("logical_and", None),
+        # a log that stays finite (the max is taken out first) is no log of zero
+        ("logsumexp", None),
+        ("LogsumexpBackward0", None),
+        ("sqrt", None),
+    ],
+)
+def test_the_op_names_a_log_or_a_division_in_either_case(op, detail):
+    assert detail_for_op(op) == detail
+
+
+def test_a_label_assertion_before_an_illegal_memory_access_is_what_the_job_died_of(tmp_path):
+    text = "".join(f"Epoch 1 step {s} loss {2.3 - 0.01 * s:.3f}\n" for s in range(1, 8)) + (
+        "../aten/src/ATen/native/cuda/Loss.cu:240: nll_loss_forward_reduce_cuda_kernel_2d: block: [0,0,0], "
+        "thread: [5,0,0] Assertion `t >= 0 && t < n_classes` failed.\n"
+        "RuntimeError: CUDA error: an illegal memory access was encountered\n"
+    )
+    rep, _ = _analyze(tmp_path, "train.log", text)
+    assert rep.ending.crash is not None and rep.ending.crash.meaning != "cuda_fault"

@@ -113,3 +113,47 @@ def test_a_label_assertion_before_an_illegal_memory_access_is_what_the_job_died_
     )
     rep, _ = _analyze(tmp_path, "train.log", text)
     assert rep.ending.crash is not None and rep.ending.crash.meaning != "cuda_fault"
+
+
+# ---------------------------------------------------------------- PaddleNLP's Trainer on Paddle's GradScaler
+
+
+def _paddlenlp(step, loss, skipped=None):
+    # paddlenlp/trainer/trainer.py: logger.warning(f"optimizer not run, scale_before: {before}, scale_after: {after}")
+    # when scaler._cache_found_inf, then the step's log line ('loss: ..., learning_rate: ..., global_step: ...')
+    lines = []
+    if skipped is not None:
+        before, after = skipped
+        lines.append(
+            f"[2023-11-28 14:31:29,583] [ WARNING] - optimizer not run, scale_before: {before}, scale_after: {after}"
+        )
+    lines.append(
+        f"[2023-11-28 14:31:29,586] [    INFO] - loss: {loss:.8f}, learning_rate: 0.0, global_step: {step}, "
+        "interval_runtime: 4.3468, interval_samples_per_second: 3.68, ppl: 8.1, epoch: 0.0025"
+    )
+    return lines
+
+
+def test_paddlenlp_s_skipped_step_is_a_loss_scale_overflow_with_its_new_scale():
+    found = dict(match_messages("[ WARNING] - optimizer not run, scale_before: 32768.0, scale_after: 16384.0"))
+    assert found["loss_scale_overflow_transient"]["loss_scale"] == 16384.0
+    assert found["loss_scale_overflow_transient"]["framework"] == "paddlenlp"
+
+
+def test_paddlenlp_s_scale_halved_below_one_overflow_after_overflow_is_fp16_overflowing_for_good(tmp_path):
+    lines = []
+    scale = 4.0
+    for step in range(14, 20):
+        lines += _paddlenlp(step, 2.09 - 0.01 * step, (scale, scale / 2))
+        scale /= 2
+    rep, _ = _analyze(tmp_path, "paddle.log", "\n".join(lines) + "\n")
+    assert rep.diverged and (rep.verdict.cause, rep.verdict.detail) == ("numerical_instability", "fp16_overflow")
+
+
+def test_paddlenlp_s_few_skips_at_a_high_scale_are_a_working_scaler(tmp_path):
+    lines = []
+    for step in range(1, 30):
+        skipped = (65536.0 / 2 ** (step - 1), 65536.0 / 2**step) if step <= 3 else None
+        lines += _paddlenlp(step, 2.5 - 0.02 * step, skipped)
+    rep, _ = _analyze(tmp_path, "paddle.log", "\n".join(lines) + "\n")
+    assert not rep.diverged and rep.verdict.cause == "healthy"

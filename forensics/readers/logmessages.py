@@ -1252,6 +1252,17 @@ CATALOGUE: tuple[Message, ...] = (
         ),
         lambda m: _scaled_down(m.group(1), m.group(3)),
     ),
+    # PaddleNLP's Trainer on Paddle's GradScaler: a step whose gradients held Inf or NaN is not applied, and the
+    # trainer says so with the scale before and after the scaler's update (halved, by default)
+    Message(
+        "loss_scale_overflow_transient",
+        "paddlenlp",
+        "optimizer not run, scale_before: {scale}, scale_after: {scale}",
+        "paddlenlp/trainer/trainer.py (the training loop's scaler.step / scaler.update, when scaler._cache_found_inf)",
+        "optimizer not run, scale_before: ",
+        Deferred(r"optimizer not run, scale_before: \[?" + _SCALE + r"\]?, scale_after: \[?" + _SCALE),
+        _scale_change,
+    ),
     # MindYOLO's trainer on MindSpore's dynamic loss scaler: 'still update' (overflow_still_update, the step is
     # applied anyway) or 'drop step'; the scale is the scaler's Tensor printed through asnumpy()
     Message(

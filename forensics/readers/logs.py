@@ -213,15 +213,16 @@ MAX_NUMBER_DIGITS = 64
 # runs settle far above it (DeepSpeed and torch.amp never go under 1 by default; fairseq, whose
 # losses are sums over ~1e5 tokens, settles around 0.1-4 and gives up at 1e-4).
 LOSS_SCALE_FLOOR = 2.0**-10
-# apex's amp (no floor by default: min_loss_scale None), DeepSpeed and Paddle's GradScaler (no floor either) scale a
-# loss that is a mean over the batch, whose gradients a working net keeps far under float16's 65504: a scale their
-# scaler set below this, halving after overflow on overflow, still overflowing with the loss scaled down, means the
+# apex's amp (no floor by default: min_loss_scale None), DeepSpeed and Paddle's GradScaler (no floor either; PaddleNLP's
+# Trainer runs on it) scale a loss that is a mean over the batch, whose gradients a working net keeps far under
+# float16's 65504: a scale their scaler set below this, halving after overflow on overflow, still overflowing with the
+# loss scaled down, means the
 # gradients are non-finite whatever the scale (a NaN forward pass, weights blown up), every step skipped from there on.
 # fairseq sums its loss over the batch's tokens, so its scale settles lower and LOSS_SCALE_FLOOR judges it.
 MEAN_LOSS_SCALE_FLOOR = 1.0
 # improved-diffusion's and guided-diffusion's trainer too: its loss is the batch's mean, its scale starts at 2**20 and
 # halves on each NaN (fp16_util.py MixedPrecisionTrainer), so a scale under 1 is twenty-odd overflows net
-MEAN_LOSS_SCALERS = ("apex", "deepspeed", "paddle", "improved-diffusion")
+MEAN_LOSS_SCALERS = ("apex", "deepspeed", "paddle", "paddlenlp", "improved-diffusion")
 # The name improved-diffusion's trainer logs its scale under, as its base-2 logarithm ('| lg_loss_scale | -0.821 |' in
 # its logger's key/value box): read as the scale, judged against MEAN_LOSS_SCALE_FLOOR (the trainer's loss is a mean)
 LOG2_LOSS_SCALE = "lg_loss_scale"

@@ -157,3 +157,41 @@ def test_paddlenlp_s_few_skips_at_a_high_scale_are_a_working_scaler(tmp_path):
         lines += _paddlenlp(step, 2.5 - 0.02 * step, skipped)
     rep, _ = _analyze(tmp_path, "paddle.log", "\n".join(lines) + "\n")
     assert not rep.diverged and rep.verdict.cause == "healthy"
+
+
+# ---------------------------------------------------------------- ESPnet2's CTC dropping the samples with a NaN grad
+
+
+def _espnet2_batch(n, loss_ctc):
+    # espnet2/train/reporter.py's per-interval line, FunASR's copy (build_trainer's logging.info)
+    return (
+        f"[host] 2023-11-24 08:25:19,871 (build_trainer:733) INFO: 1epoch:train:{n * 50 - 49}-{n * 50}batch:"
+        f"{n * 50}num_updates: iter_time=0.069, forward_time=0.248, loss_ctc={loss_ctc:.3f}, loss_att=76.810, "
+        f"acc=0.045, loss={loss_ctc * 0.3:.3f}, backward_time=0.2, optim_step_time=0.05, optim0_lr0=1.0e-05"
+    )
+
+
+# espnet2/asr/ctc.py with ignore_nan_grad: logging.warning(f"{B - size}/{B} samples got nan grad. These were ignored
+# for CTC loss.")
+_CTC_IGNORED = (
+    "[host] 2023-11-24 08:26:08,148 (ctc:67) WARNING: 1/140 samples got nan grad. These were ignored for CTC loss."
+)
+
+
+def test_espnet2_s_ctc_dropping_a_sample_is_an_unalignable_sample():
+    found = dict(match_messages(_CTC_IGNORED))
+    assert found["ctc_no_valid_path"]["framework"] == "espnet2" and found["ctc_no_valid_path"]["samples"] == 1
+
+
+def test_a_sample_dropped_by_the_ctc_loss_in_a_run_that_goes_on_is_healthy(tmp_path):
+    lines = [_espnet2_batch(n, 256.0 - 10 * n) for n in range(1, 4)] + [_CTC_IGNORED]
+    lines += [_espnet2_batch(n, 256.0 - 10 * n) for n in range(4, 8)]
+    rep, _ = _analyze(tmp_path, "train.log", "\n".join(lines) + "\n")
+    assert not rep.diverged and rep.verdict.cause == "healthy"
+
+
+def test_the_ctc_drop_beside_a_loss_that_goes_nan_is_the_sample_that_made_it(tmp_path):
+    lines = [_espnet2_batch(n, 256.0 - 10 * n) for n in range(1, 4)] + [_CTC_IGNORED]
+    lines += [_espnet2_batch(n, float("nan")) for n in range(4, 8)]
+    rep, _ = _analyze(tmp_path, "train.log", "\n".join(lines) + "\n")
+    assert rep.diverged and rep.verdict.cause == "data_or_labels"

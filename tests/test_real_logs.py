@@ -544,12 +544,9 @@ def test_a_split_collected_blind_holds_its_floors(split):
 # (heldout3's blind measurement found four: nngraph's NaN check, ESPnet's skip warnings, neuralhydrology's
 # stop, OpenNMT-tf's guard in a flattened traceback; all read since)
 UNCATALOGUED: dict[str, str] = {
-    # heldout24, seen from the nineteenth round (and two more, catalogued since: PaddlePaddle's FLAGS_check_nan_inf
+    # heldout24, seen from the nineteenth round (and three more, catalogued since: PaddlePaddle's FLAGS_check_nan_inf
     # '===ERROR: in [op=divide] [tensor=] find nan or inf===', PaddleNLP's 'optimizer not run, scale_before: x,
-    # scale_after: y')
-    "funasr_1124_paraformer_ctc_nan_grad_samples_ignored_loss_finite": (
-        "ESPnet2's CTC 'N/M samples got nan grad. These were ignored for CTC loss.' (FunASR's copy)"
-    ),
+    # scale_after: y', ESPnet2's and FunASR's CTC 'N/M samples got nan grad. These were ignored for CTC loss.')
     "iceaggr_hierarchical_transformer_nonfinite_predictions_unnormalized_inputs": (
         "a project's own 'AssertionError: Non-finite values in predicted vectors'"
     ),

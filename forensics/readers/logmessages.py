@@ -608,6 +608,17 @@ CATALOGUE: tuple[Message, ...] = (
         # the glog prefix names TensorFlow's CTC file: path planners print the same words
         Deferred(r"ctc_loss_calculator\.\w{1,3}:\d{1,6}\]\s{0,4}No valid path found"),
     ),
+    Message(
+        "ctc_no_valid_path",
+        "espnet2",
+        "{n}/{batch} samples got nan grad. These were ignored for CTC loss.",
+        "espnet2/asr/ctc.py (CTC.loss_fn with ignore_nan_grad, FunASR's copy too): the samples whose CTC gradient came "
+        "out non-finite (no alignment of their label to their frames) are dropped and the loss computed again on "
+        "the rest",
+        "samples got nan grad. These were ignored",
+        Deferred(r"(\d{1,9})/(\d{1,9}) samples got nan grad\. These were ignored"),
+        lambda m: {"samples": int(m.group(1)), "batch": int(m.group(2))},
+    ),
     # ------------------------------------------------------------ guards that stop a run
     Message(
         "nan_loss",

@@ -527,9 +527,10 @@ def loss_scaler_skips(tl: Timeline) -> list[Finding]:
         (what a GradScaler's skipped step logs), or PyTorch's clip_grad_norm_
         warning of a non-finite norm ("Non-finite norm encountered in
         torch.nn.utils.clip_grad_norm_; continuing anyway") with a finite loss
-        logged after it, or TensorFlow's CTC warning "No valid path found."
-        with a finite loss logged after it (one sample got an infinite loss,
-        the run went on).
+        logged after it, or a CTC warning of an unalignable sample
+        (TensorFlow's "No valid path found.", ESPnet2's "N/M samples got nan
+        grad. These were ignored for CTC loss.") with a finite loss logged
+        after it (one sample got an infinite loss, the run went on).
 
     Why it points to this cause:
         A scaler skips the update of a step whose fp16 gradients overflowed and
@@ -609,8 +610,9 @@ def loss_scaler_skips(tl: Timeline) -> list[Finding]:
 
 
 def _ctc_warning_outlived(tl: Timeline) -> list[Finding]:
-    """TensorFlow's CTC 'No valid path found.' with a finite training loss logged after it: a sample it could
-    not align got an infinite loss in one batch, and training went on."""
+    """A CTC warning of an unalignable sample (TensorFlow's 'No valid path found.', ESPnet2's 'samples got nan
+    grad') with a finite training loss logged after it: a sample it could not align got an infinite loss in one
+    batch, and training went on."""
     warned = [(path, e) for path, e in tl.log_events if e.kind == "ctc_no_valid_path"]
     if not warned:
         return []
@@ -621,7 +623,7 @@ def _ctc_warning_outlived(tl: Timeline) -> list[Finding]:
     return [
         Finding(
             None,
-            f"{path} line {first.line}: TensorFlow's CTC found no valid path for a sample ({count} warning(s)), "
+            f"{path} line {first.line}: the CTC loss found no valid path for a sample ({count} warning(s)), "
             "and the loss logged after it stayed finite: an occasional sample whose label its frames cannot hold, "
             "not a divergence.",
             step=first.step,

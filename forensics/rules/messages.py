@@ -192,11 +192,12 @@ FAMILIES: dict[str, Family] = {
             "or downsample less; ignore_longer_outputs_than_inputs=True makes TensorFlow skip the too-long ones. "
             "An occasional warning in a run whose loss stays finite is harmless."
         ),
-        "TensorFlow's CTC found no alignment of a sample's label to its frames with non-zero probability (a label "
+        "A CTC loss found no alignment of a sample's label to its frames with non-zero probability (a label "
         "too long for the frames after the time downsampling, repeats needing blanks, an empty or mismatched "
-        "target) and gave that sample an infinite loss: beside a loss that goes inf or NaN, that sample is what "
-        "made it (data_or_labels); in a run whose loss stays finite after it, an occasional unalignable sample "
-        "(LOG005 calls it healthy).",
+        "target) and gave that sample an infinite loss (TensorFlow's 'No valid path found.'), or dropped the "
+        "sample whose gradient came out NaN for it (ESPnet2's and FunASR's 'N/M samples got nan grad'): beside a "
+        "loss that goes inf or NaN, that sample is what made it (data_or_labels); in a run whose loss stays finite "
+        "after it, an occasional unalignable sample (LOG005 calls it healthy).",
     ),
     "index_out_of_range": Family(
         "data_or_labels",

@@ -5,6 +5,7 @@ own format strings (named in a comment), each with look-alikes that must read as
 import pytest
 
 from forensics.readers.logmessages import match_messages
+from forensics.readers.logs import parse_log_text
 from forensics.rules.messages import detail_for_op
 from tests.test_log_shapes_round16 import _analyze
 
@@ -195,3 +196,67 @@ def test_the_ctc_drop_beside_a_loss_that_goes_nan_is_the_sample_that_made_it(tmp
     lines += [_espnet2_batch(n, float("nan")) for n in range(4, 8)]
     rep, _ = _analyze(tmp_path, "train.log", "\n".join(lines) + "\n")
     assert rep.diverged and rep.verdict.cause == "data_or_labels"
+
+
+# ---------------------------------------------------------------- a project's own check raising on a non-finite tensor
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        # kohya sd-scripts' train_util.cache_batch_latents: raise RuntimeError(f"NaN detected in latents: {path}")
+        "RuntimeError: NaN detected in latents: train/aki/5_girl/img101.png",
+        "AssertionError: Non-finite values in predicted vectors",
+        "ValueError: The model produced NaN values in logits",
+        "RuntimeError: found infinite values in weights",
+        "FloatingPointError: NaN found in the attention scores",
+    ],
+)
+def test_a_project_s_exception_saying_a_tensor_went_non_finite_is_a_non_finite_tensor(line):
+    assert "nonfinite_tensor" in dict(match_messages(line)), line
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        # a check of the input data: the data families' (scikit-learn's validation), not a tensor of the model's
+        "ValueError: Input contains NaN, infinity or a value too large for dtype('float64').",
+        "ValueError: NaN found in the dataset column 'price'",
+        "ValueError: cannot convert float NaN to integer",
+        "KeyError: nan",
+        "ValueError: Inf is not supported",
+        # a print with no exception's type: words anyone may print
+        "NaN detected in latents: train/img101.png",
+        "INFO checking for NaN detected in latents: none",
+    ],
+)
+def test_other_exceptions_and_prints_naming_nan_are_no_non_finite_tensor(line):
+    assert "nonfinite_tensor" not in dict(match_messages(line)), line
+
+
+def test_the_loss_or_the_gradients_going_non_finite_stay_the_loss_s_statement():
+    for line in ("RuntimeError: Loss is NaN", "FloatingPointError: NaN encountered in gradients"):
+        assert [f for f, _ in match_messages(line)] == ["nan_loss"], line
+
+
+_SD_SCRIPTS_CUT = """caching latents.
+  0%|          | 0/110 [00:02<?, ?it/s]
+Traceback (most recent call last):
+  File "sd-scripts/sdxl_train.py", line 185, in train
+    train_dataset_group.cache_latents(vae, args.vae_batch_size, args.cache_latents_to_disk, True)
+  File "sd-scripts/library/train_util.py", line 2008, in cache_batch_latents
+    raise RuntimeError(f"NaN detected in latents: {info.absolute_path}")
+"""
+
+
+def test_an_f_string_raise_a_paste_stops_at_is_read_as_its_exception(tmp_path):
+    _, events, *_ = parse_log_text(_SD_SCRIPTS_CUT)
+    assert "nonfinite_tensor" in {e.kind for e in events}
+    rep, _ = _analyze(tmp_path, "output.txt", _SD_SCRIPTS_CUT)
+    assert rep.diverged
+
+
+def test_an_f_string_s_field_is_no_value_of_the_message():
+    text = _SD_SCRIPTS_CUT.replace('f"NaN detected in latents: {info.absolute_path}"', 'f"loss is {loss}"')
+    _, events, *_ = parse_log_text(text)
+    assert not {e.kind for e in events} & {"nan_loss", "nonfinite_tensor"}

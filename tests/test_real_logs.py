@@ -544,15 +544,11 @@ def test_a_split_collected_blind_holds_its_floors(split):
 # (heldout3's blind measurement found four: nngraph's NaN check, ESPnet's skip warnings, neuralhydrology's
 # stop, OpenNMT-tf's guard in a flattened traceback; all read since)
 UNCATALOGUED: dict[str, str] = {
-    # heldout24, seen from the nineteenth round (and three more, catalogued since: PaddlePaddle's FLAGS_check_nan_inf
+    # heldout24, seen from the nineteenth round (and five more, catalogued since: PaddlePaddle's FLAGS_check_nan_inf
     # '===ERROR: in [op=divide] [tensor=] find nan or inf===', PaddleNLP's 'optimizer not run, scale_before: x,
-    # scale_after: y', ESPnet2's and FunASR's CTC 'N/M samples got nan grad. These were ignored for CTC loss.')
-    "iceaggr_hierarchical_transformer_nonfinite_predictions_unnormalized_inputs": (
-        "a project's own 'AssertionError: Non-finite values in predicted vectors'"
-    ),
-    "sd_scripts_653_sdxl_finetune_nan_detected_in_latents": (
-        "kohya sd-scripts' f-string raise of 'NaN detected in latents', the paste cut at its frame"
-    ),
+    # scale_after: y', ESPnet2's and FunASR's CTC 'N/M samples got nan grad. These were ignored for CTC loss.', a
+    # project's own exception saying a tensor went non-finite ('AssertionError: Non-finite values in predicted
+    # vectors'), kohya sd-scripts' f-string raise of 'NaN detected in latents' a paste stops at)
     "continuous_sign_i3d_teacher_infinite_grad_norm_every_batch_fp16_suspected": (
         "a project's own prints, 'WARNING - Infinite gradient norm at batch 0' and 'Large gradient norm: x'"
     ),
@@ -601,17 +597,14 @@ UNCATALOGUED: dict[str, str] = {
         "the loss dict torchvision's detection reference prints after its 'Loss is nan, stopping training' line: the "
         "paste holds the dict only (its NaN values are read, the stop is not said)"
     ),
-    # heldout20, seen from the fifteenth round (and two more, read since: GluonTS's 'Got NaN in first epoch', Paddle's
-    # loss scaler's 'Found inf or nan, current scale is')
+    # heldout20, seen from the fifteenth round (and three more, read since: GluonTS's 'Got NaN in first epoch', Paddle's
+    # loss scaler's 'Found inf or nan, current scale is', kohya sd-scripts' 'NaN detected in latents', a project's own
+    # exception saying a tensor went non-finite)
     "coqui_tts_1371_vits_ljspeech_nan_amp_scaler_zero_then_indexerror": "a traceback cut before its exception's line",
     "jax_21187_scenic_fp16_rocm_nan_in_train_loss": "a traceback cut before its exception's line",
     "paddledet_1509_multigpu_thrust_invalid_configuration_crash": (
         "Thrust's 'parallel_for failed: invalid configuration argument' under glog's F line: a kernel launched with no "
         "threads (an empty tensor), a code error whose exception the reader reports as a crash"
-    ),
-    "lora_scripts_548_sdxl_nan_detected_in_latents_guard": (
-        "kohya sd-scripts' 'NaN detected in latents: <image>' while caching: the VAE's output, and whether an fp16 "
-        "VAE overflowed or the image is bad the message does not tell"
     ),
     # heldout18, found at the fourteenth round's start (and five more, read since: flashlight's 'Loss has NaN values'
     # and 'Sample has NaN values', icefall's 'Grad scale is small', darknet's 'No Obj: nan', OpenMMLab's 'loss become

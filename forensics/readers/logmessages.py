@@ -902,6 +902,30 @@ CATALOGUE: tuple[Message, ...] = (
             re.IGNORECASE,
         ),
     ),
+    Message(
+        "nonfinite_tensor",
+        GENERIC,
+        "RuntimeError: NaN detected in latents: {path}",
+        "a project's own check that stops the job on a non-finite tensor other than the loss or the gradients, in "
+        "any words: an exception whose message says NaN or Inf was detected, found or contained in something "
+        "(kohya sd-scripts' cache_batch_latents 'NaN detected in latents', NumPy's random choice 'probabilities "
+        "contain NaN', 'Non-finite values in predicted vectors'). The model's values went non-finite; which "
+        "computation did it is not said. A check of the input data ('Input contains NaN') is left to the data "
+        "families, and one of the loss or the gradients is the nan_loss statement above",
+        "Error: ",
+        Deferred(
+            r"^\s{0,8}(?:[A-Za-z_][\w.]{0,80}\.)?[A-Z]\w{0,60}Error: "
+            r"(?!.{0,200}?(?<!\w)(?:inputs?|data|dataset|samples?|features?|labels?|targets?|images?|loss|losses"
+            r"|gradients?|grads?|grad(?:ient)?[ _]norm)(?!\w))"
+            r".{0,120}?(?:"
+            r"(?<![\w.])(?:nan|inf|infinity|non-?finite|infinite)(?: values?| numbers?)? "
+            r"(?:(?:was|were|is|are) )?(?:detected|found|encountered|present|in)\b"
+            r"|\b(?:contains?|containing|has|have|detected|found|encountered) (?:an? |some )?"
+            r"(?:nan|inf|infinity|non-?finite)(?![\w-])"
+            r")",
+            re.IGNORECASE,
+        ),
+    ),
     *(
         Message(
             "nan_loss",

@@ -671,9 +671,11 @@ _FRAME = re.compile(r'\s{0,16}File "[^"\n]{1,500}", line \d{1,9}, in ')
 # total's width ('  5/100 [==>...] - loss: nan') and may come right after a warning.
 _PY_WARNING = re.compile(r"\S{0,500}\.py:\d{1,9}: \w{0,80}Warning: ")
 _WARNING_SOURCE_LINE = re.compile(r"  [^\s\d]")
+# the raise of a string literal, an f-string's too: its fields stay as the source writes them ('{path}'), which no
+# catalogued pattern takes for a value
 _RAISE_LITERAL = re.compile(
     r"\s{1,64}raise (?P<type>(?:[A-Za-z_]\w{0,64}\.){0,4}[A-Za-z_]\w{0,64}(?:Error|Exception))"
-    r"\((?P<q>['\"])(?P<msg>[^'\"\\\n{}]{1,300})(?P=q)\)\s{0,8}"
+    r"\((?:(?P<f>[fF][rR]?|[rR][fF])|[rR]?)(?P<q>['\"])(?P<msg>(?(f)[^'\"\\\n]|[^'\"\\\n{}]){1,300})(?P=q)\)\s{0,8}"
 )
 
 

@@ -23,10 +23,16 @@ from forensics.util import natural_order
 # many entries we stop walking and say so instead of spending minutes on `ls`.
 MAX_FILES = 200_000
 
+# The names toolkits give their console logs: Slurm's, *.log/out/err, stdout.txt and kin, detectron2's log.txt,
+# OpenPCDet's log_train_<time>.txt, icefall's and k2's log/log-train-<time> (no extension).
 _LOG_NAMES = re.compile(
-    r"(^slurm-.*\.out$)|(\.(log|out|err)$)|(^(stdout|stderr|output|console|train|training)[\w.-]*\.txt$)",
+    r"(^slurm-.*\.out$)|(\.(log|out|err)$)|(^(stdout|stderr|output|console|train|training|logs?)([-_.][\w.-]*)?\.txt$)"
+    r"|(^log-train\b)",
     re.IGNORECASE,
 )
+# A JSON file named a log (log.json, train_log.json, mmcv's <time>.log.json renamed): one JSON object per line, as
+# the toolkits that name it so write it; read as metrics lines when its content says so (_add).
+_JSON_LOG_NAMES = re.compile(r"(^|[._-])logs?([._-][\w.-]*)?\.json$", re.IGNORECASE)
 _CONFIG_NAMES = re.compile(
     r"^(config|hparams|hyperparameters|params|args|training_args|train_config|cfg|.*[._-]config|.*[._-]hparams"
     r"|all_results|train_results)"
@@ -111,6 +117,8 @@ def classify(name: str) -> Kind | None:
         return Kind.CONFIG
     if _LOG_NAMES.search(name):
         return Kind.JOB_LOG
+    if _JSON_LOG_NAMES.search(name):
+        return Kind.METRICS_JSONL  # confirmed by its first line when added
     ext = os.path.splitext(lower)[1]
     if ext in _DATA_EXT:
         return Kind.DATA_SAMPLE

@@ -2,10 +2,15 @@
 own format strings (named in a comment), each with look-alikes that must read as before.
 """
 
+import json
+
 import pytest
 
+from forensics import analyze
+from forensics.discover import classify
 from forensics.readers.logmessages import match_messages
 from forensics.readers.logs import parse_log_text
+from forensics.records import Kind
 from forensics.rules.messages import detail_for_op
 from tests.test_log_shapes_round16 import _analyze
 
@@ -260,3 +265,63 @@ def test_an_f_string_s_field_is_no_value_of_the_message():
     text = _SD_SCRIPTS_CUT.replace('f"NaN detected in latents: {info.absolute_path}"', 'f"loss is {loss}"')
     _, events, *_ = parse_log_text(text)
     assert not {e.kind for e in events} & {"nan_loss", "nonfinite_tensor"}
+
+
+# ---------------------------------------------------------------- the names toolkits give their logs
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("log.txt", Kind.JOB_LOG),  # detectron2's and its kin's
+        ("log_train_20230609-055428.txt", Kind.JOB_LOG),  # OpenPCDet: 'log_train_%s.txt' % time.strftime(...)
+        ("log_rank0.txt", Kind.JOB_LOG),
+        ("logs.txt", Kind.JOB_LOG),
+        ("log-train-2023-05-01-12-00-00", Kind.JOB_LOG),  # icefall / k2: setup_logger(f"{exp_dir}/log/log-train")
+        ("log-train-2023-05-01-12-00-00-1", Kind.JOB_LOG),  # ... and a rank after it
+        ("log.json", Kind.METRICS_JSONL),  # mmcv's <time>.log.json renamed, confirmed by its lines
+        ("train_log.json", Kind.METRICS_JSONL),
+        # look-alikes: names holding 'log' inside a word, or another file's name
+        ("login.txt", None),
+        ("logits.txt", None),
+        ("changelog.txt", None),
+        ("catalog.json", None),
+        ("dialog.json", None),
+        ("logging.json", None),
+        ("log-decode-2023-05-01", None),
+        ("log_config.json", Kind.CONFIG),
+    ],
+)
+def test_the_names_toolkits_give_their_logs(name, kind):
+    assert classify(name) is kind
+
+
+def test_an_mmcv_json_log_renamed_log_json_is_read(tmp_path):
+    # mmcv's TextLoggerHook._dump_log: one json.dumps(log_dict) per line (NaN as the bare token Python writes)
+    rows = [
+        {"mode": "train", "epoch": 1, "iter": it, "lr": 0.001, "loss_cls": 1.2 - 0.01 * it, "loss": 2.0 - 0.01 * it}
+        for it in (10, 20, 30, 40)
+    ]
+    text = "".join(json.dumps(r) + "\n" for r in rows)
+    text += '{"mode": "train", "epoch": 1, "iter": 50, "lr": 0.001, "loss_cls": NaN, "loss": NaN}\n'
+    rep, _ = _analyze(tmp_path, "log.json", text)
+    assert rep.diverged and rep.first_nonfinite_step == 50
+
+
+def test_a_json_document_named_log_json_is_no_metrics_log(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "log.json").write_text(json.dumps({"loss": [2.0, 1.5, float("nan")], "lr": 0.1}, indent=2))
+    (run / "train.log").write_text("".join(f"step {s} loss {2.0 - 0.1 * s:.2f}\n" for s in range(1, 9)))
+    rep = analyze(run)
+    assert not rep.diverged and [s.path for s in rep.sources if s.kind is Kind.METRICS_JSONL] == []
+
+
+def test_an_evaluation_only_log_under_a_log_s_name_is_read_and_holds_no_loss(tmp_path):
+    # OpenPCDet's eval lines ('%(asctime)s  %(levelname)5s  %(message)s'), no training line
+    text = (
+        "".join(f"2023-06-09 05:58:03,049   INFO  recall_rcnn_0.{t}: 0.{800 - 100 * t}\n" for t in (3, 5, 7))
+        + "2023-06-09 05:58:03,053   INFO  Average predicted number of objects(6019 samples): 200.000\n"
+    )
+    rep, _ = _analyze(tmp_path, "log_train_20230609-055428.txt", text)
+    assert rep.verdict.cause == "inconclusive" and [s.path for s in rep.sources] == ["log_train_20230609-055428.txt"]

@@ -325,3 +325,57 @@ def test_an_evaluation_only_log_under_a_log_s_name_is_read_and_holds_no_loss(tmp
     )
     rep, _ = _analyze(tmp_path, "log_train_20230609-055428.txt", text)
     assert rep.verdict.cause == "inconclusive" and [s.path for s in rep.sources] == ["log_train_20230609-055428.txt"]
+
+
+# ---------------------------------------------------------------- stable-baselines3's box, cut inside its first row
+
+
+def _sb3_box(groups):
+    """stable_baselines3/common/logger.py HumanOutputFormat.write: a border of dashes, a '| group/ | |' row per key
+    group with its keys indented by four under it, values as '%-8.3g' (ints as they are), the border again."""
+    rows = []
+    for group, kvs in groups.items():
+        rows.append((f"{group}/", ""))
+        rows += [(f"    {k}", f"{v:<8.3g}" if isinstance(v, float) else str(v)) for k, v in sorted(kvs.items())]
+    kw = max(len(k) for k, _ in rows)
+    vw = max(len(v) for _, v in rows)
+    border = "-" * (kw + vw + 7)
+    return [border, *(f"| {k:<{kw}} | {v:<{vw}} |" for k, v in rows), border]
+
+
+def _sb3_record(it, loss):
+    return _sb3_box(
+        {
+            "rollout": {"ep_rew_mean": -90.7 + it},
+            "time": {"iterations": it, "total_timesteps": 2048 * it},
+            "train": {"approx_kl": 0.0628, "entropy_loss": -47.0, "learning_rate": 0.00025, "loss": loss},
+        }
+    )
+
+
+def test_a_box_the_paste_cut_inside_its_first_row_is_read():
+    box = _sb3_record(40, 1.04)
+    text = "\n".join([box[1][2:], *box[2:]]) + "\n"  # the border and the first row's '| ' cut away
+    series, *_ = parse_log_text(text)
+    assert "loss" in series and "learning_rate" in series
+
+
+def test_a_run_of_boxes_cut_at_the_start_reads_every_record(tmp_path):
+    lines = []
+    for it in range(40, 50):
+        lines += _sb3_record(it, 1.04 - 0.01 * (it - 40))
+    rep, _ = _analyze(tmp_path, "output.txt", "\n".join(lines[1:])[2:] + "\n")
+    assert rep.timeline.loss is not None and len(rep.timeline.loss) == 10 and not rep.diverged
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        "step | loss |",  # a markdown table's header with its leading bar cut: no number, no group
+        "Epoch 3 | loss 0.5 |",  # fields set apart by bars: no row of a box
+    ],
+)
+def test_a_line_of_bars_opening_a_log_opens_no_box(first):
+    text = first + "\n" + "".join(f"step {s} loss {1 - 0.1 * s:.2f}\n" for s in range(1, 6))
+    series, *_ = parse_log_text(text)
+    assert len(series["loss"]) >= 5

@@ -868,6 +868,14 @@ _IN_BOX = LineMetrics()
 _BOX_HEAD_ROW = re.compile(r" {0,8}[A-Za-z][\w/.-]{0,63}")
 
 
+def _box_head(row: tuple[str, str]) -> bool:
+    """A box row a paste may open on: a metric's name and a number, or a group's name ending in '/' and no value."""
+    name, value = row
+    if not _BOX_HEAD_ROW.fullmatch(name):
+        return False
+    return parse_number(value) is not None or (not value and name.rstrip().endswith("/"))
+
+
 class _LogParser:
     """Feed cleaned segments in file order; :meth:`finish` returns what was found."""
 
@@ -2439,16 +2447,15 @@ class _LogParser:
                 return box_metrics(rows)
             self.box = []
             return _IN_BOX
-        if (
-            head_cut
-            and (row := box_row(text)) is not None
-            and _BOX_HEAD_ROW.fullmatch(row[0])
-            and parse_number(row[1]) is not None
-        ):
+        if head_cut and (row := box_row(text) or box_row(f"| {text}")) is not None and _box_head(row):
             # the log opens on a row of a box: a paste cut above the record's opening border, as finish() reads one
-            # cut before its closing border. The row must name a metric by a word and print a number, so a markdown
-            # table's header ('| step | loss |') opens no box.
+            # cut before its closing border, maybe inside the row ('train/   |   |', its leading bar cut). The row
+            # must name a metric by a word and print a number, or be a group's row (stable-baselines3's 'train/',
+            # no value), so a markdown table's header ('| step | loss |') opens no box.
             self.box = []
+            if box_row(text) is None:
+                self.box.append(row)
+                return _IN_BOX
         if self.box is not None:
             row = box_row(text)
             if row is not None and len(self.box) < MAX_BOX_ROWS:

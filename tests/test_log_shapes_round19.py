@@ -156,6 +156,16 @@ def test_paddlenlp_s_scale_halved_below_one_overflow_after_overflow_is_fp16_over
     assert rep.diverged and (rep.verdict.cause, rep.verdict.detail) == ("numerical_instability", "fp16_overflow")
 
 
+def test_a_paddlenlp_skip_that_kept_its_scale_is_no_floor(tmp_path):
+    # Paddle's scaler lowers the scale only on every decr_every_n_nan_or_inf-th overflow: a skip may keep it
+    lines = []
+    for step in range(1, 60):
+        skipped = (32768.0, 32768.0) if step in (10, 40) else None
+        lines += _paddlenlp(step, 2.5 - 0.02 * step, skipped)
+    rep, _ = _analyze(tmp_path, "paddle.log", "\n".join(lines) + "\n")
+    assert not rep.diverged and rep.verdict.cause == "healthy"
+
+
 def test_paddlenlp_s_few_skips_at_a_high_scale_are_a_working_scaler(tmp_path):
     lines = []
     for step in range(1, 30):

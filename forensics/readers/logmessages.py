@@ -1296,7 +1296,10 @@ CATALOGUE: tuple[Message, ...] = (
         "paddlenlp/trainer/trainer.py (the training loop's scaler.step / scaler.update, when scaler._cache_found_inf)",
         "optimizer not run, scale_before: ",
         Deferred(r"optimizer not run, scale_before: \[?" + _SCALE + r"\]?, scale_after: \[?" + _SCALE),
-        _scale_change,
+        # the new scale only: Paddle's scaler lowers it only on every decr_every_n_nan_or_inf-th overflow (2 in many
+        # recipes), so a skip that kept its scale is no scaler stuck at its floor, as DeepSpeed's 'reducing to' the
+        # same scale is
+        lambda m: {"loss_scale": _num(m.group(2))},
     ),
     # MindYOLO's trainer on MindSpore's dynamic loss scaler: 'still update' (overflow_still_update, the step is
     # applied anyway) or 'drop step'; the scale is the scaler's Tensor printed through asnumpy()

@@ -148,12 +148,18 @@ DEVICE_ASSERT_ECHO_LINES = 60
 
 
 def _assert_behind(tl: Timeline, found: tuple[str, LogEvent]) -> tuple[str, LogEvent]:
-    """A CUDA fault that follows a device assertion of the same log is that assertion's echo: the assertion."""
+    """A CUDA fault that follows a device assertion of the same log, with no step trained between them (both after
+    the same last step), is that assertion's echo: the assertion."""
     path, fault = found
     if fault.kind != "cuda_fault":
         return found
     for p, e in reversed(tl.log_events):
-        if p == path and e.kind in _DEVICE_ASSERTS and fault.line - DEVICE_ASSERT_ECHO_LINES <= e.line < fault.line:
+        if (
+            p == path
+            and e.kind in _DEVICE_ASSERTS
+            and fault.line - DEVICE_ASSERT_ECHO_LINES <= e.line < fault.line
+            and e.step == fault.step
+        ):
             return p, e
     return found
 

@@ -118,7 +118,19 @@ def test_a_label_assertion_before_an_illegal_memory_access_is_what_the_job_died_
         "RuntimeError: CUDA error: an illegal memory access was encountered\n"
     )
     rep, _ = _analyze(tmp_path, "train.log", text)
-    assert rep.ending.crash is not None and rep.ending.crash.meaning != "cuda_fault"
+    assert rep.ending.crash is not None and rep.ending.crash.meaning == "data_or_labels"
+
+
+def test_a_cuda_fault_after_training_went_on_past_an_assertion_is_its_own(tmp_path):
+    # an index error of a CPU lookup the job caught, then steps trained, then a CUDA fault: no echo of it
+    text = (
+        "Epoch 1 step 1 loss 2.300\n"
+        "IndexError: index out of range in self\n"
+        + "".join(f"Epoch 1 step {s} loss {2.3 - 0.01 * s:.3f}\n" for s in range(2, 42))
+        + "RuntimeError: CUDA error: an illegal memory access was encountered\n"
+    )
+    rep, _ = _analyze(tmp_path, "train.log", text)
+    assert rep.ending.crash is not None and rep.ending.crash.meaning == "cuda_fault"
 
 
 # ---------------------------------------------------------------- PaddleNLP's Trainer on Paddle's GradScaler

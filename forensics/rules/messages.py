@@ -31,25 +31,27 @@ from dataclasses import dataclass
 from forensics.records import LogEvent
 from forensics.timeline import box_target_nonfinite
 
-# log(0) and x/0, by the name of the op (TensorFlow's "RealDiv", PaddlePaddle's "elementwise_div", JAX's "log") or
-# backward function (PyTorch's "LogBackward0") that produced the non-finite value, compared in lower case without
-# underscores: the frameworks spell the same op in CamelCase or snake_case.
-_LOG_OPS = frozenset({"log", "log1p", "log2", "log10", "xlogy", "xlog1py"})
-# ops whose name starts with "log" but that take no log of their input, or take one that stays finite
-_NOT_LOG_OPS = ("logsoftmax", "logsigmoid", "logsumexp", "logaddexp", "logcumsumexp", "logical")
-_DIV_OPS = frozenset({"div", "realdiv", "reciprocal", "inv", "xdivy", "floordiv", "truncatediv", "divnonan"})
-_DIV_OPS_SNAKE = frozenset({"divide", "truedivide", "floordivide"})
+# log(0) and x/0, by the name of the op that produced the non-finite value: TensorFlow's ("RealDiv") and PyTorch's
+# backward functions ("LogBackward0") in CamelCase, as before; PaddlePaddle's ("elementwise_div", "divide_grad") and
+# JAX's ("log", "div") in snake_case, matched whole, as their lower-case names prefix other things ("logistic" is a
+# sigmoid, "logits" an output).
+_LOG_OPS = ("Log", "Log1p", "Log2", "Log10", "Xlogy", "Xlog1py")
+_DIV_OPS = ("Div", "RealDiv", "Reciprocal", "Inv", "Xdivy", "FloorDiv", "TruncateDiv", "DivNoNan")
+_SNAKE_LOG_OPS = frozenset({"log", "log1p", "log2", "log10", "xlogy", "xlog1py", "logit"})
+_SNAKE_DIV_OPS = frozenset({"div", "divide", "true_divide", "floor_divide", "elementwise_div", "reciprocal"})
 
 
 def detail_for_op(op: str | None) -> str | None:
     """``log_of_zero`` or ``division_by_zero`` for an op that takes a log or divides, else None."""
     if not op:
         return None
-    base = re.sub(r"(Backward\d*|_grad)$", "", op).lower().replace("_", "")
-    base = base.removeprefix("elementwise")  # Paddle's Fluid ops: elementwise_div
-    if base in _LOG_OPS or (base.startswith("log") and not base.startswith(_NOT_LOG_OPS)):
+    if op[:1].islower():
+        base = op.removesuffix("_grad")
+        return "log_of_zero" if base in _SNAKE_LOG_OPS else "division_by_zero" if base in _SNAKE_DIV_OPS else None
+    base = re.sub(r"Backward\d*$", "", op)
+    if base in _LOG_OPS or (base.startswith("Log") and not base.startswith("LogSoftmax") and base != "LogSigmoid"):
         return "log_of_zero"
-    if base in _DIV_OPS or base in _DIV_OPS_SNAKE or base.startswith("div"):
+    if base in _DIV_OPS or base.startswith("Div"):
         return "division_by_zero"
     return None
 

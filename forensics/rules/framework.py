@@ -80,6 +80,8 @@ def _framework_findings(tl: Timeline, cause: str) -> list[Finding]:
             NAMED_FAULT_WEIGHT if m.detail or two_sided or e.kind in _NAMED_WITHOUT_DETAIL else UNNAMED_FAULT_WEIGHT
         )
         if e.kind == "ctc_no_valid_path":
+            if e.values.get("samples") is not None:
+                continue  # ESPnet2's CTC dropped those samples before the loss: they never reached the update
             ctc = _ctc_weight(tl, e.step)
             if ctc is None:
                 continue  # the loss stayed finite after it: an occasional unalignable sample (LOG005)

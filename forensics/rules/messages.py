@@ -196,10 +196,11 @@ FAMILIES: dict[str, Family] = {
         ),
         "A CTC loss found no alignment of a sample's label to its frames with non-zero probability (a label "
         "too long for the frames after the time downsampling, repeats needing blanks, an empty or mismatched "
-        "target) and gave that sample an infinite loss (TensorFlow's 'No valid path found.'), or dropped the "
-        "sample whose gradient came out NaN for it (ESPnet2's and FunASR's 'N/M samples got nan grad'): beside a "
-        "loss that goes inf or NaN, that sample is what made it (data_or_labels); in a run whose loss stays finite "
-        "after it, an occasional unalignable sample (LOG005 calls it healthy).",
+        "target) and gave that sample an infinite loss (TensorFlow's 'No valid path found.'): beside a loss that "
+        "goes inf or NaN, that sample is what made it (data_or_labels); in a run whose loss stays finite after it, "
+        "an occasional unalignable sample (LOG005 calls it healthy). ESPnet2's and FunASR's CTC drops such a sample "
+        "before the loss ('N/M samples got nan grad. These were ignored'): it names no cause, and LOG005 counts it "
+        "where the loss stays finite after it.",
     ),
     "index_out_of_range": Family(
         "data_or_labels",

@@ -284,6 +284,11 @@ class Checkpoint:
 CUT_TRACEBACK = "traceback cut before its exception line"
 
 
+# The framework of a log event read by a catalogue entry that knows a family's message in any words, not one
+# framework's text (a project's own NaN check, a trainer's statement that its loss is NaN)
+ANY_FRAMEWORK = "any"
+
+
 @frozen_dataclass
 class LogEvent:
     """A framework message the job log printed: what was seen, not what it means.
@@ -297,7 +302,9 @@ class LogEvent:
     message: str  # the line as printed (ANSI stripped), trimmed
     line: int  # 1-based line number in the log
     step: int | None = None
-    framework: str | None = None  # who printed it: "tensorflow", "pytorch", "keras", "lightning", "deepspeed", ...
+    # who printed it: "tensorflow", "pytorch", "keras", "lightning", "deepspeed", ...; ANY_FRAMEWORK for a catalogue
+    # entry that reads a family's message in any words
+    framework: str | None = None
     label: int | None = None  # the offending label / target value
     classes: int | None = None  # the valid label range is [0, classes)
     op: str | None = None  # the op (TF) or backward function (torch) that produced a non-finite value

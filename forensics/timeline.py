@@ -43,6 +43,7 @@ from forensics.clamps import PERCENT_CLAMP, Clamp, pinned_from
 from forensics.errors import UnreadableSource
 from forensics.median import median, sliding_medians
 from forensics.records import (
+    ANY_FRAMEWORK,
     Checkpoint,
     DataSample,
     HistogramSeries,
@@ -1353,11 +1354,17 @@ def _says_nonfinite(e: LogEvent, last_loss_step: int | None) -> bool:
     decides instead (finite: the targets were indexed out, the run went on); a warning with no step came before
     the first step the log printed, so every logged loss is after it. ``last_loss_step``: the highest step the
     training loss was logged at, None where none was."""
-    if e.kind in _NONFINITE_MESSAGES:
+    if e.kind in _NONFINITE_MESSAGES and not _project_check(e):
         return True
-    if not box_target_nonfinite(e):
+    if not (box_target_nonfinite(e) or _project_check(e)):
         return False
     return last_loss_step is None or (e.step is not None and e.step >= last_loss_step)
+
+
+def _project_check(e: LogEvent) -> bool:
+    """A project's own exception naming a tensor gone non-finite, in any words (the generic catalogue entry): a job
+    may catch and print one and go on, so a loss logged after it decides, as for a box target."""
+    return e.kind == "nonfinite_tensor" and e.framework == ANY_FRAMEWORK
 
 
 def _last_loss_step(loss: Series | None) -> int | None:

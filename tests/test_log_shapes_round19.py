@@ -270,6 +270,35 @@ def test_other_exceptions_and_prints_naming_nan_are_no_non_finite_tensor(line):
     assert "nonfinite_tensor" not in dict(match_messages(line)), line
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        # the input data named before or after the words: the data families' checks
+        "ValueError: found nan in observations.",  # stable-baselines3's VecCheckNan
+        "MissingDataError: exog contains inf or nans",  # statsmodels
+        "ValueError: x contains NaN",
+        "ValueError: Column 'age' has NaN values",
+        "RuntimeError: NaN values in batch 3",
+    ],
+)
+def test_a_check_of_the_input_data_is_no_non_finite_model_tensor(line):
+    assert "nonfinite_tensor" not in dict(match_messages(line)), line
+
+
+def test_a_path_after_the_words_names_no_data():
+    line = "RuntimeError: NaN detected in latents: /data/input/images/a.png"
+    assert "nonfinite_tensor" in dict(match_messages(line))
+
+
+def test_a_project_s_check_printed_and_outlived_by_finite_losses_is_no_divergence(tmp_path):
+    # a job that catches its own check's exception, prints it and goes on: the losses after it decide
+    text = "".join(f"step {s} loss {2.0 - 0.01 * s:.3f}\n" for s in range(1, 11))
+    text += "RuntimeError: NaN detected in latents: batch_0011.png\n"
+    text += "".join(f"step {s} loss {2.0 - 0.01 * s:.3f}\n" for s in range(11, 80))
+    rep, _ = _analyze(tmp_path, "train.log", text)
+    assert not rep.diverged
+
+
 def test_the_loss_or_the_gradients_going_non_finite_stay_the_loss_s_statement():
     for line in ("RuntimeError: Loss is NaN", "FloatingPointError: NaN encountered in gradients"):
         assert [f for f, _ in match_messages(line)] == ["nan_loss"], line

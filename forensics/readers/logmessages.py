@@ -104,8 +104,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from forensics.records import ANY_FRAMEWORK
+
 Fields = dict[str, Any]
-GENERIC = "any"  # the framework of the catalogue's entries that read a family's message in any words
+GENERIC = ANY_FRAMEWORK  # the framework of the catalogue's entries that read a family's message in any words
 
 
 class Deferred:
@@ -237,6 +239,14 @@ def _num(text: str | None) -> float | None:
 _SCALE = r"([-+]?\d{1,20}(?:\.\d{0,20})?(?:[eE][-+]?\d{1,4})?)"
 # DeepSpeed's step line after an overflow, in either wording: the scale tried, then the new one
 _ATTEMPTED = Deferred(r"Attempted loss scale: " + _SCALE + r", reducing to " + _SCALE)
+
+
+# What a check of the input data names, or of the loss and its gradients (the nan_loss statement's): a non-finite value
+# there is no model tensor gone non-finite (the generic nonfinite_tensor entry)
+_NOT_A_MODEL_TENSOR = (
+    r"(?:inputs?|data|datasets?|samples?|features?|labels?|targets?|images?|observations?|obs|exog|endog|x|y"
+    r"|columns?|rows?|df|dataframe|arrays?|batch(?:es)?|loss|losses|gradients?|grads?|grad(?:ient)?[ _]norms?)"
+)
 
 
 # the iteration Megatron's rerun state machine names in its message, with or without the '#'
@@ -915,14 +925,24 @@ CATALOGUE: tuple[Message, ...] = (
         "Error: ",
         Deferred(
             r"^\s{0,8}(?:[A-Za-z_][\w.]{0,80}\.)?[A-Z]\w{0,60}Error: "
-            r"(?!.{0,200}?(?<!\w)(?:inputs?|data|dataset|samples?|features?|labels?|targets?|images?|loss|losses"
-            r"|gradients?|grads?|grad(?:ient)?[ _]norm)(?!\w))"
-            r".{0,120}?(?:"
+            # no word of the input data (or of the loss) before the words that say it: 'x contains NaN', 'Column
+            # 'age' has NaN values' check the data
+            + r"(?:(?!(?<![\w.])"
+            + _NOT_A_MODEL_TENSOR
+            + r"(?!\w)).){0,120}?(?:"
             r"(?<![\w.])(?:nan|inf|infinity|non-?finite|infinite)(?: values?| numbers?)? "
             r"(?:(?:was|were|is|are) )?(?:detected|found|encountered|present|in)\b"
             r"|\b(?:contains?|containing|has|have|detected|found|encountered) (?:an? |some )?"
             r"(?:nan|inf|infinity|non-?finite)(?![\w-])"
-            r")",
+            r")"
+            # ... nor after them, where they name what holds the value ('found nan in observations', 'NaN in
+            # inputs'); a path after a colon is no subject ('in latents: /data/input/x.png')
+            + r"(?![^\n:]{0,20}?\b(?:in|within|of) (?:the |a |an |some )?"
+            + _NOT_A_MODEL_TENSOR
+            + r"(?!\w))"
+            + r"(?! (?:the |a |an |some )?"
+            + _NOT_A_MODEL_TENSOR
+            + r"(?!\w))",
             re.IGNORECASE,
         ),
     ),

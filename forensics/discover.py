@@ -23,11 +23,12 @@ from forensics.util import natural_order
 # many entries we stop walking and say so instead of spending minutes on `ls`.
 MAX_FILES = 200_000
 
-# The names toolkits give their console logs: Slurm's, *.log/out/err, stdout.txt and kin, detectron2's log.txt,
-# OpenPCDet's log_train_<time>.txt, icefall's and k2's log/log-train-<time> (no extension).
+# The names toolkits give their console logs: Slurm's, *.log/out/err, stdout.txt and kin, OpenPCDet's
+# log_train_<time>.txt, a launcher's log_rank<N>.txt, icefall's and k2's log/log-train-<time> (no extension). A bare
+# log.txt is judged by its content, as notes and lists of files go by that name too.
 _LOG_NAMES = re.compile(
-    r"(^slurm-.*\.out$)|(\.(log|out|err)$)|(^(stdout|stderr|output|console|train|training|logs?)([-_.][\w.-]*)?\.txt$)"
-    r"|(^log-train\b)",
+    r"(^slurm-.*\.out$)|(\.(log|out|err)$)|(^(stdout|stderr|output|console|train|training)[\w.-]*\.txt$)"
+    r"|(^log[_-](train|rank\d{1,6})([-_.][\w.-]*)?\.txt$)|(^log-train(-[\w-]*)?$)",
     re.IGNORECASE,
 )
 # A JSON file named a log (log.json, train_log.json, mmcv's <time>.log.json renamed): one JSON object per line, as

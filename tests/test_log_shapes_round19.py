@@ -333,12 +333,17 @@ def test_an_f_string_s_field_is_no_value_of_the_message():
 @pytest.mark.parametrize(
     ("name", "kind"),
     [
-        ("log.txt", Kind.JOB_LOG),  # detectron2's and its kin's
         ("log_train_20230609-055428.txt", Kind.JOB_LOG),  # OpenPCDet: 'log_train_%s.txt' % time.strftime(...)
         ("log_rank0.txt", Kind.JOB_LOG),
-        ("logs.txt", Kind.JOB_LOG),
         ("log-train-2023-05-01-12-00-00", Kind.JOB_LOG),  # icefall / k2: setup_logger(f"{exp_dir}/log/log-train")
         ("log-train-2023-05-01-12-00-00-1", Kind.JOB_LOG),  # ... and a rank after it
+        # a bare log.txt is judged by its content (detectron2's is a log; notes and file lists go by the name too)
+        ("log.txt", None),
+        ("logs.txt", None),
+        # another kind's extension after the name stays that kind's
+        ("log-train.pt", Kind.PICKLE),
+        ("log-train.csv", Kind.DATA_SAMPLE),
+        ("log-train.png", None),
         ("log.json", Kind.METRICS_JSONL),  # mmcv's <time>.log.json renamed, confirmed by its lines
         ("train_log.json", Kind.METRICS_JSONL),
         # look-alikes: names holding 'log' inside a word, or another file's name

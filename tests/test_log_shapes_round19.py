@@ -433,6 +433,23 @@ def test_a_run_of_boxes_cut_at_the_start_reads_every_record(tmp_path):
     assert rep.timeline.loss is not None and len(rep.timeline.loss) == 10 and not rep.diverged
 
 
+def test_a_markdown_table_after_a_first_line_that_looked_like_a_cut_box_is_read():
+    text = "epochs | 10 |\n| batch_size | 32 |\n\n| epoch | loss |\n|---|---|\n" + "".join(
+        f"| {e} | {v} |\n" for e, v in enumerate(("0.9", "0.8", "0.7", "nan"), 1)
+    )
+    series, *_ = parse_log_text(text)
+    assert [str(v) for v in series["loss"].values] == ["0.9", "0.8", "0.7", "nan"]
+
+
+def test_notes_kept_as_log_txt_are_judged_by_their_content(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "log.txt").write_text("Changes\n- fixed a bug in loss computation\n- loss is nan when lr too high, fixed\n")
+    (run / "train.log").write_text("".join(f"step {s} loss {2.0 - 0.1 * s:.2f}\n" for s in range(1, 9)))
+    rep = analyze(run)
+    assert not rep.diverged and [s.path for s in rep.sources] == ["train.log"]
+
+
 @pytest.mark.parametrize(
     "first",
     [

@@ -990,6 +990,7 @@ class _LogParser:
         self.box: list[tuple[str, str]] | None = None  # the rows of a key/value box being read
         # no line has come to _generic yet: a box row first is a box whose opening border the paste cut (_box)
         self.box_head_cut = True
+        self.box_guessed = False  # the open box was opened by a cut first line, not by its border (_box)
         self.rank = 0
         self.ranks_seen: set[int] = set()
         self.line_order = 0
@@ -2442,6 +2443,7 @@ class _LogParser:
         head_cut, self.box_head_cut = self.box_head_cut, False  # (a blank line never comes here: _feed drops it)
         if is_box_border(text):
             rows, self.box = self.box, None
+            self.box_guessed = False
             if rows:
                 self.box_rows += len(rows)
                 return box_metrics(rows)
@@ -2453,15 +2455,18 @@ class _LogParser:
             # must name a metric by a word and print a number, or be a group's row (stable-baselines3's 'train/',
             # no value), so a markdown table's header ('| step | loss |') opens no box.
             self.box = []
+            self.box_guessed = True
             if box_row(text) is None:
                 self.box.append(row)
                 return _IN_BOX
         if self.box is not None:
             row = box_row(text)
-            if row is not None and len(self.box) < MAX_BOX_ROWS:
+            if row is not None and len(self.box) < MAX_BOX_ROWS and not (self.box_guessed and not _box_head(row)):
                 self.box.append(row)
                 return _IN_BOX
-            self.box = None
+            # a box the first line only suggested ends at a row no box holds (a markdown table's header, '| epoch |
+            # loss |'): that row and those after it are read as what they are
+            self.box, self.box_guessed = None, False
         return None
 
     def _counters_only(self, lm: LineMetrics) -> None:

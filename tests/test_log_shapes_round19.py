@@ -50,6 +50,14 @@ def test_each_wording_of_paddle_s_nan_check_names_its_op(line, op):
     assert found["nonfinite_tensor"]["op"] == op and found["nonfinite_tensor"]["framework"] == "paddle"
 
 
+def _thrust_fault(prefix=""):
+    # libstdc++'s terminate handler on Thrust's error, the C++ exception's what() on the line after it
+    return [
+        f"{prefix}terminate called after throwing an instance of 'thrust::system::system_error'",
+        f"{prefix}  what():  transform: failed to synchronize: cudaErrorLaunchFailure: unspecified launch failure",
+    ]
+
+
 def test_paddle_s_check_firing_is_a_divergence_named_by_its_op(tmp_path):
     text = "\n".join(
         [_paddle_step(s, 4.0 - 0.001 * s) for s in range(10, 19)]
@@ -57,10 +65,7 @@ def test_paddle_s_check_firing_is_a_divergence_named_by_its_op(tmp_path):
             "Mon Oct  9 16:22:00 2023[1,0]<stdout>:numel:1 idx:0 value:nan",
             "Mon Oct  9 16:22:00 2023[1,0]<stdout>:In block 0, there has 1,0,0 nan,inf,num",
             "Mon Oct  9 16:22:00 2023[1,0]<stdout>:" + PADDLE_CHECKS[0][0],
-            "Mon Oct  9 16:22:00 2023[1,0]<stdout>:terminate called after throwing an instance of "
-            "'thrust::system::system_error'",
-            "Mon Oct  9 16:22:00 2023[1,0]<stdout>:  what():  transform: failed to synchronize: "
-            "cudaErrorLaunchFailure: unspecified launch failure",
+            *_thrust_fault("Mon Oct  9 16:22:00 2023[1,0]<stdout>:"),
         ]
     )
     rep, _ = _analyze(tmp_path, "output.txt", text + "\n")
@@ -71,13 +76,7 @@ def test_paddle_s_check_firing_is_a_divergence_named_by_its_op(tmp_path):
 
 
 def test_a_cuda_fault_with_no_assertion_before_it_is_still_a_cuda_fault(tmp_path):
-    text = "\n".join(
-        [_paddle_step(s, 4.0 - 0.001 * s) for s in range(10, 19)]
-        + [
-            "terminate called after throwing an instance of 'thrust::system::system_error'",
-            "  what():  transform: failed to synchronize: cudaErrorLaunchFailure: unspecified launch failure",
-        ]
-    )
+    text = "\n".join([_paddle_step(s, 4.0 - 0.001 * s) for s in range(10, 19)] + _thrust_fault())
     rep, _ = _analyze(tmp_path, "output.txt", text + "\n")
     assert not rep.diverged and rep.ending.crash is not None and rep.ending.crash.meaning == "cuda_fault"
 

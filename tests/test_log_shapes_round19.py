@@ -278,10 +278,28 @@ def test_other_exceptions_and_prints_naming_nan_are_no_non_finite_tensor(line):
         "ValueError: x contains NaN",
         "ValueError: Column 'age' has NaN values",
         "RuntimeError: NaN values in batch 3",
+        # ... or a few words after them, up to the next preposition
+        "ValueError: NaN found in training data",
+        "ValueError: NaN values found in the training data",
+        "ValueError: NaN detected in the validation data",
+        "ValueError: NaN in the train dataset",
+        "ValueError: Found NaN in training images",
     ],
 )
 def test_a_check_of_the_input_data_is_no_non_finite_model_tensor(line):
     assert "nonfinite_tensor" not in dict(match_messages(line)), line
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "AssertionError: Found NaN in the logits of the batch",  # the batch is where the logits were, not the subject
+        "RuntimeError: NaN in attention scores of batch 4",
+        "RuntimeError: Detected NaN in hidden states at layer 5",
+    ],
+)
+def test_a_data_word_after_the_tensor_s_name_leaves_it_the_model_s(line):
+    assert "nonfinite_tensor" in dict(match_messages(line)), line
 
 
 def test_a_path_after_the_words_names_no_data():

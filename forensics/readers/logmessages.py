@@ -935,12 +935,12 @@ CATALOGUE: tuple[Message, ...] = (
             r"|\b(?:contains?|containing|has|have|detected|found|encountered) (?:an? |some )?"
             r"(?:nan|inf|infinity|non-?finite)(?![\w-])"
             r")"
-            # ... nor after them, where they name what holds the value ('found nan in observations', 'NaN in
-            # inputs'); a path after a colon is no subject ('in latents: /data/input/x.png')
-            + r"(?![^\n:]{0,20}?\b(?:in|within|of) (?:the |a |an |some )?"
-            + _NOT_A_MODEL_TENSOR
-            + r"(?!\w))"
-            + r"(?! (?:the |a |an |some )?"
+            # ... nor in what they say holds the value, the few words after them up to the next preposition ('found
+            # nan in observations', 'NaN in the train dataset', 'NaN found in training data'; 'NaN in attention scores
+            # of batch 4' names the scores); a path after a colon is no subject ('in latents: /data/input/x.png')
+             + r"(?!(?: values?| numbers?)?(?: (?:was|were|is|are))?(?: (?:detected|found|encountered|present))?"
+            r"(?: (?:in|within|of))? "
+            r"(?:(?!(?:of|at|for|with|from|on|in|after|during|when|while|by)\b)[\w'-]{1,40} ){0,3}"
             + _NOT_A_MODEL_TENSOR
             + r"(?!\w))",
             re.IGNORECASE,

@@ -1345,7 +1345,7 @@ def box_target_nonfinite(e: LogEvent) -> bool:
     ) and bool(BOX_FILE.search(where))
 
 
-def _says_nonfinite(e: LogEvent, last_loss_step: int | None) -> bool:
+def _says_nonfinite(e: LogEvent, last_loss_step: int | None, same_source: bool = True) -> bool:
     """Whether ``e`` says the training loss went non-finite. A NaN guard's message does (_NONFINITE_MESSAGES).
     So does a non-finite box regression target (:func:`box_target_nonfinite`) where no loss was logged after it:
     the loss takes every target the encoding made, and the weights that keep only the assigned anchors' terms
@@ -1353,17 +1353,21 @@ def _says_nonfinite(e: LogEvent, last_loss_step: int | None) -> bool:
     L1), so the loss of that step is non-finite and the update puts it into the weights. A loss logged after it
     decides instead (finite: the targets were indexed out, the run went on); a warning with no step came before
     the first step the log printed, so every logged loss is after it. ``last_loss_step``: the highest step the
-    training loss was logged at, None where none was."""
-    if e.kind in _NONFINITE_MESSAGES and not _project_check(e):
+    training loss was logged at, None where none was; ``same_source``: whether that loss is the event's log's."""
+    if _project_check(e):
+        # outlived only where the same log went on to print a loss at a later step: an event with no step, or a
+        # loss of another source counting its steps in its own unit, says nothing of what came after it
+        return not (same_source and e.step is not None and last_loss_step is not None and e.step < last_loss_step)
+    if e.kind in _NONFINITE_MESSAGES:
         return True
-    if not (box_target_nonfinite(e) or _project_check(e)):
+    if not box_target_nonfinite(e):
         return False
     return last_loss_step is None or (e.step is not None and e.step >= last_loss_step)
 
 
 def _project_check(e: LogEvent) -> bool:
     """A project's own exception naming a tensor gone non-finite, in any words (the generic catalogue entry): a job
-    may catch and print one and go on, so a loss logged after it decides, as for a box target."""
+    may catch and print one and go on, so a loss the same log printed at a later step says the run went on."""
     return e.kind == "nonfinite_tensor" and e.framework == ANY_FRAMEWORK
 
 
@@ -1423,7 +1427,7 @@ def _nonfinite_from_messages(run: RunData, loss: Series | None) -> NonFinite | N
     best: NonFinite | None = None
     last = _last_loss_step(loss)
     for path, e in _gather_log_events(run):
-        if not _says_nonfinite(e, last):
+        if not _says_nonfinite(e, last, loss is not None and loss.source == path):
             continue
         step = e.step if e.step is not None else (int(loss.steps[-1]) if loss is not None and len(loss) else None)
         if step is None or (best is not None and step >= best.step):
@@ -1502,7 +1506,8 @@ def _unplaced_nonfinite(run: RunData, loss: Series | None) -> tuple[str, LogEven
     """The first such message when none could be placed on a step: the log printed no step and
     no loss before it (a paste that starts at the guard). The run diverged all the same."""
     last = _last_loss_step(loss)
-    return next(((path, e) for path, e in _gather_log_events(run) if _says_nonfinite(e, last)), None)
+    same = loss.source if loss is not None else None
+    return next(((path, e) for path, e in _gather_log_events(run) if _says_nonfinite(e, last, same == path)), None)
 
 
 def _recovers(s: Series | None) -> bool:

@@ -316,6 +316,22 @@ def test_a_project_s_check_printed_and_outlived_by_finite_losses_is_no_divergenc
     assert not rep.diverged
 
 
+def test_a_project_s_check_with_no_step_after_the_last_loss_is_a_divergence(tmp_path):
+    text = "".join(f"Epoch {e}: train_loss={2.0 - 0.05 * e:.3f}\n" for e in range(1, 30))
+    text += "AssertionError: found NaN in logits\n"
+    rep, _ = _analyze(tmp_path, "train.log", text)
+    assert rep.diverged
+
+
+def test_a_project_s_check_in_one_log_is_not_outlived_by_another_source_s_steps(tmp_path):
+    # the check has no step of its own; the loss a metrics file wrote counts steps in its own unit
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "train.log").write_text("Loading\nRuntimeError: Detected NaN in hidden states at layer 5\n")
+    (run / "metrics.csv").write_text("step,loss\n" + "".join(f"{s},{2.0 - 0.01 * s:.3f}\n" for s in range(1, 50)))
+    assert analyze(run).diverged
+
+
 def test_the_loss_or_the_gradients_going_non_finite_stay_the_loss_s_statement():
     for line in ("RuntimeError: Loss is NaN", "FloatingPointError: NaN encountered in gradients"):
         assert [f for f, _ in match_messages(line)] == ["nan_loss"], line

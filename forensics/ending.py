@@ -143,8 +143,10 @@ _DEVICE_ASSERTS = frozenset(
     {"cuda_device_assert", "label_out_of_range", "index_out_of_range", "nonfinite_tensor", "nonfinite_input"}
 )
 # How far after such an assertion a CUDA fault is its echo: the assert's own report, a traceback and the fault's
-# C++ frames fit well within it, another batch's lines would not.
+# C++ frames fit well within it, another batch's lines would not. Where neither names a step (a log with no step
+# counter) a traceback's length is the window: no step trained between them can be told apart there.
 DEVICE_ASSERT_ECHO_LINES = 60
+DEVICE_ASSERT_ECHO_LINES_UNPLACED = 30
 
 
 def _assert_behind(tl: Timeline, found: tuple[str, LogEvent]) -> tuple[str, LogEvent]:
@@ -154,12 +156,10 @@ def _assert_behind(tl: Timeline, found: tuple[str, LogEvent]) -> tuple[str, LogE
     if fault.kind != "cuda_fault":
         return found
     for p, e in reversed(tl.log_events):
-        if (
-            p == path
-            and e.kind in _DEVICE_ASSERTS
-            and fault.line - DEVICE_ASSERT_ECHO_LINES <= e.line < fault.line
-            and e.step == fault.step
-        ):
+        if p != path or e.kind not in _DEVICE_ASSERTS or e.step != fault.step:
+            continue
+        window = DEVICE_ASSERT_ECHO_LINES if fault.step is not None else DEVICE_ASSERT_ECHO_LINES_UNPLACED
+        if fault.line - window <= e.line <= fault.line:
             return p, e
     return found
 

@@ -104,12 +104,22 @@ def test_a_cuda_fault_with_no_assertion_before_it_is_still_a_cuda_fault(tmp_path
         ("logistic", None),
         ("logits", None),
         ("log_prob", None),
-        ("logsumexp", None),
+        ("logsumexp", "log_of_zero"),  # the log of a sum of exps that all underflowed, as LogsumexpBackward's
+        ("LogsumexpBackward0", "log_of_zero"),
+        ("LogicalAnd", None),
         ("sqrt", None),
     ],
 )
 def test_the_op_names_a_log_or_a_division_in_either_case(op, detail):
     assert detail_for_op(op) == detail
+
+
+def test_with_no_step_counter_only_a_fault_within_a_traceback_s_reach_is_an_assertion_s_echo(tmp_path):
+    fault = "RuntimeError: CUDA error: an illegal memory access was encountered\n"
+    epochs = "".join(f"Epoch {e}: train_loss={2.3 - 0.01 * e:.3f}\n" for e in range(2, 42))
+    text = "Epoch 1: train_loss=2.3\nIndexError: index out of range in self\n" + epochs + fault
+    rep, _ = _analyze(tmp_path, "train.log", text)
+    assert rep.ending.crash is not None and rep.ending.crash.meaning == "cuda_fault"
 
 
 def test_a_label_assertion_before_an_illegal_memory_access_is_what_the_job_died_of(tmp_path):

@@ -37,7 +37,7 @@ from forensics.timeline import box_target_nonfinite
 # sigmoid, "logits" an output).
 _LOG_OPS = ("Log", "Log1p", "Log2", "Log10", "Xlogy", "Xlog1py")
 _DIV_OPS = ("Div", "RealDiv", "Reciprocal", "Inv", "Xdivy", "FloorDiv", "TruncateDiv", "DivNoNan")
-_SNAKE_LOG_OPS = frozenset({"log", "log1p", "log2", "log10", "xlogy", "xlog1py", "logit"})
+_SNAKE_LOG_OPS = frozenset({"log", "log1p", "log2", "log10", "xlogy", "xlog1py", "logit", "logsumexp"})
 _SNAKE_DIV_OPS = frozenset({"div", "divide", "true_divide", "floor_divide", "elementwise_div", "reciprocal"})
 
 
@@ -49,7 +49,8 @@ def detail_for_op(op: str | None) -> str | None:
         base = op.removesuffix("_grad")
         return "log_of_zero" if base in _SNAKE_LOG_OPS else "division_by_zero" if base in _SNAKE_DIV_OPS else None
     base = re.sub(r"Backward\d*$", "", op)
-    if base in _LOG_OPS or (base.startswith("Log") and not base.startswith("LogSoftmax") and base != "LogSigmoid"):
+    not_log = base.startswith(("LogSoftmax", "Logical")) or base == "LogSigmoid"
+    if base in _LOG_OPS or (base.startswith("Log") and not not_log):
         return "log_of_zero"
     if base in _DIV_OPS or base.startswith("Div"):
         return "division_by_zero"

@@ -23,11 +23,13 @@ from forensics.util import natural_order
 # many entries we stop walking and say so instead of spending minutes on `ls`.
 MAX_FILES = 200_000
 
-# The names toolkits give their console logs: Slurm's, *.log/out/err, stdout.txt and kin, OpenPCDet's
-# log_train_<time>.txt, a launcher's log_rank<N>.txt, icefall's and k2's log/log-train-<time> (no extension). A bare
-# log.txt is judged by its content, as notes and lists of files go by that name too.
+# The names toolkits give their console logs: Slurm's, *.log/out/err, stdout.txt and kin, train_log.txt and kin,
+# OpenPCDet's log_train_<time>.txt, a launcher's log_rank<N>.txt, icefall's and k2's log/log-train-<time> (no
+# extension). A bare log.txt or train.txt is judged by its content, as notes and lists of files go by those names too
+# (darknet's and YOLO's train.txt and Pascal VOC's trainval.txt list images).
 _LOG_NAMES = re.compile(
-    r"(^slurm-.*\.out$)|(\.(log|out|err)$)|(^(stdout|stderr|output|console|train|training)[\w.-]*\.txt$)"
+    r"(^slurm-.*\.out$)|(\.(log|out|err)$)|(^(stdout|stderr|output|console)[\w.-]*\.txt$)"
+    r"|(^(train|training|trainer)[\w.-]*?[-_.](logs?|out|output|stdout|console)([-_.][\w.-]*)?\.txt$)"
     r"|(^log[_-](train|rank\d{1,6})([-_.][\w.-]*)?\.txt$)|(^log-train(-[\w-]*)?$)",
     re.IGNORECASE,
 )

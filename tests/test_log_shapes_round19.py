@@ -398,6 +398,13 @@ def test_an_f_string_s_field_is_no_value_of_the_message():
         ("logging.json", None),
         ("log-decode-2023-05-01", None),
         ("log_config.json", Kind.CONFIG),
+        # train*.txt only when the name says log or output: darknet's train.txt and VOC's trainval.txt list images
+        ("train_log.txt", Kind.JOB_LOG),
+        ("trainer_0_log.txt", Kind.JOB_LOG),
+        ("training_output.txt", Kind.JOB_LOG),
+        ("train.txt", None),
+        ("trainval.txt", None),
+        ("train_list.txt", None),
     ],
 )
 def test_the_names_toolkits_give_their_logs(name, kind):
@@ -482,6 +489,20 @@ def test_a_markdown_table_after_a_first_line_that_looked_like_a_cut_box_is_read(
     )
     series, *_ = parse_log_text(text)
     assert [str(v) for v in series["loss"].values] == ["0.9", "0.8", "0.7", "nan"]
+
+
+def test_a_list_of_images_named_train_txt_is_no_log_and_a_console_log_so_named_is(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "train.txt").write_text("".join(f"data/images/{i:06d}.jpg\n" for i in range(200)))
+    (run / "val.log").write_text("".join(f"Epoch {e} loss {2.0 - 0.1 * e:.2f}\n" for e in range(1, 9)))
+    assert [s.path for s in analyze(run).sources] == ["val.log"]
+    (run / "val.log").unlink()
+    (run / "train.txt").write_text(
+        "".join(f"Epoch {e} loss {2.0 - 0.1 * e:.2f}\n" for e in range(1, 9)) + "Epoch 9 loss nan\n"
+    )
+    rep = analyze(run)
+    assert rep.diverged and [s.path for s in rep.sources] == ["train.txt"]
 
 
 def test_notes_kept_as_log_txt_are_judged_by_their_content(tmp_path):

@@ -216,8 +216,8 @@ LOSS_SCALE_FLOOR = 2.0**-10
 # apex's amp (no floor by default: min_loss_scale None), DeepSpeed and Paddle's GradScaler (no floor either; PaddleNLP's
 # Trainer runs on it) scale a loss that is a mean over the batch, whose gradients a working net keeps far under
 # float16's 65504: a scale their scaler set below this, halving after overflow on overflow, still overflowing with the
-# loss scaled down, means the
-# gradients are non-finite whatever the scale (a NaN forward pass, weights blown up), every step skipped from there on.
+# loss scaled down, means the gradients are non-finite whatever the scale (a NaN forward pass, weights blown up), every
+# step skipped from there on.
 # fairseq sums its loss over the batch's tokens, so its scale settles lower and LOSS_SCALE_FLOOR judges it.
 MEAN_LOSS_SCALE_FLOOR = 1.0
 # improved-diffusion's and guided-diffusion's trainer too: its loss is the batch's mean, its scale starts at 2**20 and
@@ -2449,19 +2449,22 @@ class _LogParser:
                 return box_metrics(rows)
             self.box = []
             return _IN_BOX
-        if head_cut and (row := box_row(text) or box_row(f"| {text}")) is not None and _box_head(row):
+        if not head_cut and self.box is None:
+            return None  # most lines: no box open, none to open
+        row = box_row(text)
+        if head_cut and (cut := row is None):
+            row = box_row(f"| {text}")  # the row's leading bar cut with the border above it ('train/   |   |')
+        if head_cut and row is not None and _box_head(row):
             # the log opens on a row of a box: a paste cut above the record's opening border, as finish() reads one
-            # cut before its closing border, maybe inside the row ('train/   |   |', its leading bar cut). The row
-            # must name a metric by a word and print a number, or be a group's row (stable-baselines3's 'train/',
-            # no value), so a markdown table's header ('| step | loss |') opens no box.
-            self.box = []
-            self.box_guessed = True
-            if box_row(text) is None:
+            # cut before its closing border, maybe inside the row. The row must name a metric by a word and print a
+            # number, or be a group's row (stable-baselines3's 'train/', no value), so a markdown table's header
+            # ('| step | loss |') opens no box.
+            self.box, self.box_guessed = [], True
+            if cut:
                 self.box.append(row)
                 return _IN_BOX
         if self.box is not None:
-            row = box_row(text)
-            if row is not None and len(self.box) < MAX_BOX_ROWS and not (self.box_guessed and not _box_head(row)):
+            if row is not None and len(self.box) < MAX_BOX_ROWS and (not self.box_guessed or _box_head(row)):
                 self.box.append(row)
                 return _IN_BOX
             # a box the first line only suggested ends at a row no box holds (a markdown table's header, '| epoch |

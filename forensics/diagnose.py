@@ -329,6 +329,11 @@ def _divergence_sentence(tl: Timeline, evidence: Sequence[Evidence] = ()) -> str
     if tl.loss is not None:
         return "The training loss stayed finite and did not explode, but the weights tell otherwise."
     if not tl.checkpoints:
+        end = ending_of(tl)
+        if end.ended == "crashed" and end.crash is not None:
+            # a fatal message with no traceback kept (a check that raised, its frames cut from the paste): the
+            # message, quoted next, is what the verdict rests on, not the run's settings
+            return "The job died before it logged a loss; its log says what stopped it:"
         return (
             "No loss series and no checkpoint were kept, so whether and when the run diverged is not shown: the "
             "cause rests on what its settings state."

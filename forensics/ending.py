@@ -55,6 +55,7 @@ _FATAL = frozenset(
         "ctc_invalid_label",
         "cuda_device_assert",
         "index_out_of_range",
+        "untrained_tokens",
         "nonfinite_gradient",
         "nonfinite_tensor",
         "loss_scale_minimum",

@@ -557,18 +557,13 @@ def test_a_split_collected_blind_holds_its_floors(split):
 # (heldout3's blind measurement found four: nngraph's NaN check, ESPnet's skip warnings, neuralhydrology's
 # stop, OpenNMT-tf's guard in a flattened traceback; all read since)
 UNCATALOGUED: dict[str, str] = {
-    # heldout25, seen from the twentieth round
+    # heldout25, seen from the twentieth round (and two more, catalogued since: Unsloth's 'Untrained tokens ... found,
+    # but embed_tokens & lm_head not trainable, causing NaNs', its check of the data's tokens)
     "pytorch_yolov4_47_apex_o2_loss_scale_zero_division": (
         "apex's 'ZeroDivisionError: float division by zero' in its scaler's unscale, the loss scale gone to 0"
     ),
     "r1_3d_16_sft_loss_not_finite_terminate_training": (
         "a project's own 'Loss in not finite. Skip this training step.' and '... Terminate training.'"
-    ),
-    "unsloth_1024_hermes_llama31_untrained_tokens_wrong_prompt_format": (
-        "Unsloth's 'Untrained tokens found, but embed_tokens & lm_head not trainable, causing NaNs', in a rich traceback"
-    ),
-    "unsloth_1056_llama31_untrained_tokens_guard_reserved_special_tokens_in_data": (
-        "Unsloth's 'Untrained tokens of [[...]] found, ... causing NaNs', its check of the data's tokens"
     ),
     "yolox_1414_crash_after_epoch10_not_divergence": (
         "loguru's 'An error has been caught in function ...', its traceback cut before the exception line"

@@ -390,6 +390,22 @@ CATALOGUE: tuple[Message, ...] = (
         Deferred(r"indices\[[\d,]{1,64}\] = (-?\d{1,20}) is not in \[0, (\d{1,20})\)"),
         lambda m: {"index": int(m.group(1)), "size": int(m.group(2))},
     ),
+    # Unsloth checks, before a LoRA fine-tune starts, the tokens the training data uses against the rows of the
+    # embedding and the LM head that were never trained (a base model's chat-template and reserved tokens); with those
+    # two layers frozen it raises: the data holds tokens the model cannot represent
+    Message(
+        "untrained_tokens",
+        "unsloth",
+        "Unsloth: Untrained tokens found, but embed_tokens & lm_head not trainable, causing NaNs. Restart then add "
+        "`embed_tokens` & `lm_head` to ...",
+        "unsloth/tokenizer_utils.py (fix_untrained_tokens: the older text, and the newer one naming the ids: "
+        "'Untrained tokens of [{ids}] found, ...', also in unsloth_zoo/tokenizer_utils.py)",
+        "Untrained tokens ",
+        Deferred(
+            r"Untrained tokens (?:of \[(\[?[\d,\s]{1,2000}\]?)\] )?found, but embed_tokens & lm_head not trainable"
+        ),
+        lambda m: {"tokens": m.group(1)} if m.group(1) else {},
+    ),
     Message(
         "cuda_device_assert",
         "pytorch",

@@ -35,6 +35,8 @@ what it means: the table from family to cause, detail and fix is the rules'
                                    = False``)
 ``index_out_of_range``             an embedding/gather index out of range (token ids
                                    beyond the vocabulary)
+``untrained_tokens``               Unsloth: the data uses tokens whose embedding rows were
+                                   never trained, with the embedding and LM head frozen
 ``nonfinite_gradient``             anomaly mode: a backward function (``op``)
                                    returned NaN/Inf
 ``nonfinite_tensor``               TensorFlow ``check_numerics``: a named tensor or an
@@ -247,6 +249,7 @@ EVENT_KINDS = (
     "ctc_no_valid_path",
     "cuda_device_assert",
     "index_out_of_range",
+    "untrained_tokens",
     "nonfinite_gradient",
     "nonfinite_tensor",
     "nan_loss",

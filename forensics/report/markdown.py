@@ -156,8 +156,8 @@ def _headline(r: Report) -> str:
     elif tl is not None and checkpoint_only(tl) and (r.diverged or v.cause == "healthy"):
         bad = tl.first_nonfinite_checkpoint is not None
         what = "non-finite weights" if bad else "weights exploded" if r.diverged else "weights healthy"
-    elif tl is not None and tl.died_with_exception:
-        what = "crashed"
+    elif tl is not None and (tl.died_with_exception or r.ending.ended == "crashed"):
+        what = "crashed"  # on a traceback, or on a fatal message whose traceback the log did not keep
     elif v.cause == "healthy":
         what = "did not diverge"
     elif r.diverged and tl is not None and tl.loss is not None:

@@ -209,6 +209,19 @@ FAMILIES: dict[str, Family] = {
         _none,
         "An embedding or gather index outside its table: token ids beyond the vocabulary, a data fault.",
     ),
+    "untrained_tokens": Family(
+        "data_or_labels",
+        _none,
+        _fixed(
+            "Format the data with the model's own chat template (the instruct model's, or the one its card names) "
+            "and drop reserved or special tokens it never saw; or train the embedding and the LM head too "
+            "(target_modules with embed_tokens and lm_head)."
+        ),
+        "Unsloth found, before training, tokens in the data whose rows of the embedding and the LM head were never "
+        "trained (a base model's chat-template or reserved tokens), with those layers frozen ('Untrained tokens ... "
+        "found, but embed_tokens & lm_head not trainable, causing NaNs'): the data asks the model for tokens it "
+        "cannot represent, a data fault the check stopped before any step.",
+    ),
     "nonfinite_gradient": Family(
         "numerical_instability",
         lambda e: detail_for_op(e.op),

@@ -1,0 +1,79 @@
+"""Issue #11, twentieth round: mechanisms behind heldout25's misses (docs/logs.md), on lines built from the writers'
+own format strings (named in a comment), each with look-alikes that must read as before.
+"""
+
+import pytest
+
+from forensics.readers.logmessages import match_messages
+from tests.test_log_shapes_round16 import _analyze
+
+# ---------------------------------------------------------------- Unsloth's check of the data's untrained tokens
+
+# unsloth/tokenizer_utils.py fix_untrained_tokens: the older raise names no token, the newer one (also
+# unsloth_zoo/tokenizer_utils.py) names the ids it found in the dataset, formatted from a list inside brackets
+UNSLOTH_OLD = (
+    "ValueError: Unsloth: Untrained tokens found, but embed_tokens & lm_head not trainable, causing NaNs. Restart "
+    'then add `embed_tokens` & `lm_head` to `FastLanguageModel.get_peft_model(target_modules = [..., "embed_tokens", '
+    '"lm_head",]). `Are you using the `base` model? Instead, use the `instruct` version to silence this warning.'
+)
+UNSLOTH_NEW = (
+    "ValueError: Untrained tokens of [[128011, 128256]] found, but embed_tokens & lm_head not trainable, causing NaNs. "
+)
+
+
+@pytest.mark.parametrize(("line", "tokens"), [(UNSLOTH_OLD, None), (UNSLOTH_NEW, "[128011, 128256]")])
+def test_unsloth_s_untrained_token_check_is_read_with_the_ids_it_names(line, tokens):
+    found = dict(match_messages(line))
+    assert found["untrained_tokens"]["framework"] == "unsloth"
+    assert found["untrained_tokens"].get("tokens") == tokens
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        # the same function's notes when the embedding is trainable: it rescales the rows and trains on
+        "No untrained tokens found in train_dataset. No embeddings were modified.",
+        "Rescaling embeddings for tokens seen in train_dataset: [128011, 128256]",
+        # a question about the check, not the check
+        "Why do I get untrained tokens found with the base model?",
+    ],
+)
+def test_unsloth_s_notes_when_the_embedding_trains_are_no_check_failing(line):
+    assert "untrained_tokens" not in dict(match_messages(line))
+
+
+def _unsloth_log(tail):
+    return "\n".join(
+        [
+            "==((====))==  Unsloth 2024.8: Fast Llama patching. Transformers = 4.44.0.",
+            "Map: 100%|██████████| 1000/1000 [00:01<00:00, 812.01 examples/s]",
+            *tail,
+            "",
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        # the raise with its traceback, and the message alone (a notebook's cell output keeps only it)
+        [
+            "Traceback (most recent call last):",
+            '  File "train.py", line 41, in <module>',
+            "    trainer_stats = trainer.train()",
+            UNSLOTH_NEW,
+        ],
+        [UNSLOTH_OLD.removeprefix("ValueError: ")],
+    ],
+)
+def test_a_run_unsloth_stopped_on_untrained_tokens_crashed_on_its_data(tmp_path, tail):
+    rep, _ = _analyze(tmp_path, "output.txt", _unsloth_log(tail))
+    assert rep.verdict.cause == "data_or_labels" and "chat template" in rep.verdict.fix
+    # stopped before any step: no loss went non-finite, the job died of the check
+    assert rep.diverged is False and rep.ending.ended == "crashed"
+    assert rep.ending.crash is not None and "Untrained tokens" in rep.ending.crash.exception
+    md = rep.to_markdown()
+    assert ": crashed — data or labels" in md.splitlines()[0]
+    # the verdict rests on the check's message, quoted, not on settings the log never stated
+    assert "Untrained tokens" in md.split("**Fix:**")[0] and "settings state" not in md
+

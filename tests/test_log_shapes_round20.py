@@ -77,3 +77,63 @@ def test_a_run_unsloth_stopped_on_untrained_tokens_crashed_on_its_data(tmp_path,
     # the verdict rests on the check's message, quoted, not on settings the log never stated
     assert "Untrained tokens" in md.split("**Fix:**")[0] and "settings state" not in md
 
+
+# ---------------------------------------------------------------- a loss scale gone to zero
+
+
+def _apex_zero_division(last_frames, exception="ZeroDivisionError: float division by zero"):
+    # YOLOv5's tqdm row (its format string in train.py: '%10s' * 2 + '%10.4g' * 6), then the traceback of apex's
+    # LossScaler (apex/amp/handle.py scale_loss -> _process_optimizer.py -> scaler.py unscale_with_stashed, whose
+    # 'out_scale/grads_have_scale' divides by a scale halved to 0.0 overflow after overflow)
+    return "\n".join(
+        [
+            "     Epoch   gpu_mem      GIoU       obj       cls     total   targets  img_size",
+            "     0/299     10.3G      7.81      6.47      7.85      22.1        73       608:   7%|▋  | "
+            "1091/14658 [04:57<1:01:38,  3.67it/s]",
+            "",
+            "Traceback (most recent call last):",
+            '  File "train.py", line 278, in train',
+            "    scaled_loss.backward()",
+            *last_frames,
+            exception,
+            "",
+        ]
+    )
+
+
+APEX_FRAMES = [
+    '  File "/usr/local/lib/python3.7/site-packages/apex/amp/handle.py", line 123, in scale_loss',
+    "    optimizer._post_amp_backward(loss_scaler)",
+    '  File "/usr/local/lib/python3.7/site-packages/apex/amp/scaler.py", line 176, in unscale_with_stashed',
+    "    out_scale/grads_have_scale,   # 1./scale,",
+]
+
+
+def test_a_zero_division_in_apex_s_scaler_is_its_scale_at_the_floor(tmp_path):
+    rep, _ = _analyze(tmp_path, "output.txt", _apex_zero_division(APEX_FRAMES))
+    assert rep.diverged is True
+    assert (rep.verdict.cause, rep.verdict.detail) == ("numerical_instability", "fp16_overflow")
+    assert rep.ending.ended == "crashed" and rep.ending.crash.meaning == "fp16_overflow"
+
+
+@pytest.mark.parametrize(
+    ("frames", "exception"),
+    [
+        # the same division in the job's own code (an average over an empty epoch): no scaler's
+        (['  File "train.py", line 301, in train', "    mloss = tloss / nb"], "ZeroDivisionError: division by zero"),
+        # another exception in the scaler's file: not the scale gone to 0
+        (APEX_FRAMES, "RuntimeError: CUDA out of memory. Tried to allocate 20.00 MiB"),
+        # a scheduler's file is no scaler's
+        (
+            [
+                '  File "/opt/lib/python3.9/site-packages/timm/scheduler/scheduler.py", line 90, in step',
+                "    x = a / b",
+            ],
+            "ZeroDivisionError: float division by zero",
+        ),
+    ],
+)
+def test_a_zero_division_elsewhere_or_another_error_in_the_scaler_is_no_floor(tmp_path, frames, exception):
+    rep, _ = _analyze(tmp_path, "output.txt", _apex_zero_division(frames, exception))
+    assert not any(e.kind == "loss_scale_minimum" for _, e in rep.timeline.log_events)
+    assert rep.ending.crash is not None and rep.ending.crash.meaning != "fp16_overflow"

@@ -558,10 +558,8 @@ def test_a_split_collected_blind_holds_its_floors(split):
 # stop, OpenNMT-tf's guard in a flattened traceback; all read since)
 UNCATALOGUED: dict[str, str] = {
     # heldout25, seen from the twentieth round (and two more, catalogued since: Unsloth's 'Untrained tokens ... found,
-    # but embed_tokens & lm_head not trainable, causing NaNs', its check of the data's tokens)
-    "pytorch_yolov4_47_apex_o2_loss_scale_zero_division": (
-        "apex's 'ZeroDivisionError: float division by zero' in its scaler's unscale, the loss scale gone to 0"
-    ),
+    # but embed_tokens & lm_head not trainable, causing NaNs', its check of the data's tokens; apex's ZeroDivisionError
+    # in its scaler's unscale, the loss scale gone to 0)
     "r1_3d_16_sft_loss_not_finite_terminate_training": (
         "a project's own 'Loss in not finite. Skip this training step.' and '... Terminate training.'"
     ),
@@ -709,7 +707,9 @@ UNREAD_LOSSES = {
     "cats_dogs_small_cnn_100_epochs_slow_but_stable": (
         "a run's output committed as a markdown file (.md), its loss in Spanish ('loss entrenamiento=0.0088')"
     ),
-    "nice_flow_mnist_train_log_negative_bpd_no_nan": "a flow's NLL printed as 'train: -2226.8 (-4.10 bpd)', no loss word",
+    "nice_flow_mnist_train_log_negative_bpd_no_nan": (
+        "a flow's NLL printed as 'train: -2226.8 (-4.10 bpd)', no loss word"
+    ),
     "pytorch_image_classification_22_epoch0_loss_nan_amp_o1": "'Epoch N loss x acc@1 y' per epoch, as 'loss_epoch'",
     "ultralytics_23219_yolo26_seg_all_losses_nan": (
         "an Ultralytics table pasted from its first row, its header printed only after that row"

@@ -2337,6 +2337,29 @@ def _data_place(function: str, path: str) -> bool:
     return bool(_DATA_FUNCTION.search(function) or _DATA_FILE.search(parts[-1]) or _DATA_FOLDER.match(folder))
 
 
+# A dynamic loss scaler halves its scale at every overflow, and apex's has no floor unless min_loss_scale is set
+# (apex/amp/scaler.py LossScaler.update_scale; apex/fp16_utils/loss_scaler.py DynamicLossScaler): overflow after
+# overflow takes it below every power of two a float holds, to 0.0, and its next unscale divides by it
+# (LossScaler.unscale_with_stashed's 'out_scale/grads_have_scale', 1./scale). A ZeroDivisionError raised in a loss
+# scaler's own file (scaler.py, loss_scaler.py, grad_scaler.py: the last frame of its traceback) is that scale at
+# zero: a scaler at its floor, every step overflowing.
+_SCALER_FILE = re.compile(r"(?i)(?:^|[/\\])(?:\w{1,40}_)?scaler\.py$")
+
+
+def scale_at_zero(frames: tuple[str, ...] | list[str], exc_type: str | None) -> tuple[str, str] | None:
+    """(path, function) of the frame that divided by a loss scale gone to zero: a ZeroDivisionError whose
+    traceback's last frame is in a loss scaler's file."""
+    if exc_type != "ZeroDivisionError":
+        return None
+    for frame in reversed(frames):
+        if frame.startswith("File "):
+            where = FRAME_PARTS.match(frame)
+            if where is None or not _SCALER_FILE.search(where["path"]):
+                return None
+            return where["path"], where["function"]
+    return None
+
+
 def nan_assert(frames: tuple[str, ...] | list[str], exc_type: str | None) -> tuple[str, str, str | None] | None:
     """(function, statement, value tested) when a traceback ending in ``exc_type`` was raised by a NaN check
     written in the job's own code (see _NONFINITE_TEST), at a place that guards the training's numbers."""

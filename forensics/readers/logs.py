@@ -104,7 +104,14 @@ from typing import Any
 import numpy as np
 
 from forensics.errors import UnreadableSource
-from forensics.readers.logmessages import FRAME_PARTS, GENERIC, guard_frame, match_messages, nan_assert
+from forensics.readers.logmessages import (
+    FRAME_PARTS,
+    GENERIC,
+    guard_frame,
+    match_messages,
+    nan_assert,
+    scale_at_zero,
+)
 from forensics.readers.logmessages import NEEDLES as MESSAGE_NEEDLES
 from forensics.readers.logmetrics import (
     ALIASES,
@@ -1417,6 +1424,7 @@ class _LogParser:
             self.tb_state = 0
             return
         self._guard_in_frames(exc)
+        self._scale_at_zero(exc)
         if self._stopped_from_outside(exc):
             self.exc = None
             self.tb_state = 0
@@ -1487,6 +1495,23 @@ class _LogParser:
             message = f"{exc.values['type']} raised by the NaN check in {function}(): {statement}"
             values = {"framework": GENERIC, "function": function, "tensor": tested}
         ev = _EventBuilder(kind="nan_loss", message=message, line=exc.line, step=exc.step, values=values)
+        self._store(ev)
+
+    def _scale_at_zero(self, exc: _EventBuilder) -> None:
+        """A ZeroDivisionError raised in a loss scaler's file is its scale gone to 0 (scale_at_zero): the scaler's
+        floor, the message the job died of."""
+        found = scale_at_zero(exc.traceback, exc.values.get("type"))
+        if found is None:
+            return
+        path, function = found
+        framework = "apex" if "apex" in path.replace("\\", "/").split("/") else GENERIC
+        ev = _EventBuilder(
+            kind="loss_scale_minimum",
+            message=f"ZeroDivisionError in the loss scaler's {function}(): the loss scale reached 0",
+            line=exc.line,
+            step=exc.step,
+            values={"framework": framework, "function": function, "min_scale": 0.0},
+        )
         self._store(ev)
 
     def _add_event(self, ev: _EventBuilder, line: int) -> None:

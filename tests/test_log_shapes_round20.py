@@ -137,3 +137,60 @@ def test_a_zero_division_elsewhere_or_another_error_in_the_scaler_is_no_floor(tm
     rep, _ = _analyze(tmp_path, "output.txt", _apex_zero_division(frames, exception))
     assert not any(e.kind == "loss_scale_minimum" for _, e in rep.timeline.log_events)
     assert rep.ending.crash is not None and rep.ending.crash.meaning != "fp16_overflow"
+
+
+# ---------------------------------------------------------------- 3DETR's loss check and its offspring's
+
+
+def _threedetr_log(tail):
+    # 3D-R1's / LL3DA's iteration line ('Epoch [{e}/{E}]; Iter [{i}/{N}]; Loss {loss:0.2f}; LR {lr:0.2e}; ...'),
+    # then its engine's check, 'Loss in not finite.' as 3DETR's engine.py writes it
+    return "\n".join(
+        [
+            "Epoch [0/5]; Iter [0/9450]; Loss 10.08; LR 1.00e-06; Iter time 3.72; ETA 9:46:15; Mem 29072.79MB",
+            *tail,
+            "",
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        ["Loss in not finite. Skip this training step."] * 4 + ["Loss in not finite. Terminate training."],
+        ["Loss in not finite. Training will be stopped."],
+        # the same stop in any project's words: 'not finite' is as non-finite as 'nan'
+        ["Loss is not finite, stopping training"],
+    ],
+)
+def test_3detr_s_loss_check_stopping_the_run_is_a_divergence(tmp_path, tail):
+    rep, _ = _analyze(tmp_path, "log.txt", _threedetr_log(tail))
+    assert rep.diverged is True and rep.ending.ended == "stopped"
+
+
+def test_3detr_s_skipped_steps_alone_are_no_stop(tmp_path):
+    # LL3DA's engine skips up to max_tolerant_nan steps in a row and trains on: finite prints after the skips
+    rep, _ = _analyze(
+        tmp_path,
+        "log.txt",
+        _threedetr_log(
+            ["Loss in not finite. Skip this training step."]
+            + [
+                f"Epoch [0/5]; Iter [{i}/9450]; Loss {9 - i / 20:.2f}; LR 1.00e-06; Iter time 3.72"
+                for i in range(10, 60, 10)
+            ]
+        ),
+    )
+    assert any(e.kind == "nonfinite_step_skipped" for _, e in rep.timeline.log_events)
+    assert rep.diverged is False and rep.ending.ended != "stopped"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "if the loss is not finite, stop training",  # a condition: the check described
+        "val loss is not finite, stopping training",  # an evaluation's
+    ],
+)
+def test_not_finite_in_a_described_check_or_an_evaluation_is_no_stop(line):
+    assert "nan_loss" not in dict(match_messages(line))

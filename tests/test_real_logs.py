@@ -559,10 +559,7 @@ def test_a_split_collected_blind_holds_its_floors(split):
 UNCATALOGUED: dict[str, str] = {
     # heldout25, seen from the twentieth round (and two more, catalogued since: Unsloth's 'Untrained tokens ... found,
     # but embed_tokens & lm_head not trainable, causing NaNs', its check of the data's tokens; apex's ZeroDivisionError
-    # in its scaler's unscale, the loss scale gone to 0)
-    "r1_3d_16_sft_loss_not_finite_terminate_training": (
-        "a project's own 'Loss in not finite. Skip this training step.' and '... Terminate training.'"
-    ),
+    # in its scaler's unscale, the loss scale gone to 0; 3DETR's 'Loss in not finite. Terminate training.')
     "yolox_1414_crash_after_epoch10_not_divergence": (
         "loguru's 'An error has been caught in function ...', its traceback cut before the exception line"
     ),

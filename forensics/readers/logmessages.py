@@ -705,6 +705,26 @@ CATALOGUE: tuple[Message, ...] = (
         Deferred(r"Loss is (\S{1,64}), stopping training"),
         lambda m: {"value": m.group(1)},
     ),
+    # 3DETR's engine (and the point-cloud projects built on it: Vote2Cap-DETR, LL3DA, 3D-R1...) checks the reduced
+    # loss with math.isfinite and logs its stop, 'in' for 'is' as written, then sys.exit(1); LL3DA's and its
+    # offspring's tolerate a few such steps first (the skip is nonfinite_step_skipped's)
+    Message(
+        "nan_loss",
+        "3detr",
+        "Loss in not finite. Training will be stopped.",
+        "facebookresearch/3detr engine.py train_one_epoch (logging.info, then sys.exit(1)); LL3DA's and 3D-R1's "
+        "'Loss in not finite. Terminate training.' after max_tolerant_nan skipped steps",
+        "Loss in not finite",
+        Deferred(r"Loss in not finite\. {0,4}(?:Training will be stopped|Terminate training)"),
+    ),
+    Message(
+        "nonfinite_step_skipped",
+        "3detr",
+        "Loss in not finite. Skip this training step.",
+        "LL3DA's and 3D-R1's engine (3DETR's check, a non-finite loss's step skipped while fewer than "
+        "max_tolerant_nan came in a row)",
+        "Loss in not finite. Skip this training step",
+    ),
     Message(
         "nan_loss",
         GENERIC,
@@ -719,7 +739,7 @@ CATALOGUE: tuple[Message, ...] = (
             r"(?<![\w.])(?<!val )(?<!valid )(?<!validation )(?<!eval )(?<!evaluation )(?<!test )(?<!dev )"
             r"(?!(?:val|valid|validation|eval|evaluation|test|dev)(?:[_ /.-]|\b))"
             r"([A-Za-z][\w./-]{0,40}(?: [\w./-]{1,40}){0,3}) (?:is|are|was|were|became|went|got) "
-            r"[-+]?(?:nan|inf|infinity|non-?finite)(?!\w|\.\w)[.,;:!]? {0,4}(?:-{1,2} {0,4})?"
+            r"[-+]?(?:nan|inf|infinity|non-?finite|not[ -]finite)(?!\w|\.\w)[.,;:!]? {0,4}(?:-{1,2} {0,4})?"
             r"(?:stop(?:ping|ped|s)?|terminat(?:e|es|ing|ed)|abort(?:s|ing|ed)?|halt(?:s|ing|ed)?) (?:the )?training",
             re.IGNORECASE,
         ),
@@ -727,7 +747,8 @@ CATALOGUE: tuple[Message, ...] = (
         # a guard states that the value went non-finite; a condition before it ("if the loss is NaN, stop
         # training" in a flag's help text or a config comment) describes the guard, which may never have fired
         Deferred(
-            r"\b(?:if|when|whenever|whether|unless|until|in case)\s[^.;!?]{0,80}?\b(?:nan|inf|infinity|non-?finite)\b",
+            r"\b(?:if|when|whenever|whether|unless|until|in case)\s[^.;!?]{0,80}?\b(?:nan|inf|infinity|non-?finite"
+            r"|not[ -]finite)\b",
             re.IGNORECASE,
         ),
     ),

@@ -194,3 +194,75 @@ def test_3detr_s_skipped_steps_alone_are_no_stop(tmp_path):
 )
 def test_not_finite_in_a_described_check_or_an_evaluation_is_no_stop(line):
     assert "nan_loss" not in dict(match_messages(line))
+
+
+# ---------------------------------------------------------------- Ultralytics' own progress bar
+
+# ultralytics/engine/trainer.py: the header ('\n' + '%11s' * (4 + len(loss_names)) % ('Epoch', 'GPU_mem', *loss_names,
+# 'Instances', 'Size')), then each batch's row as the bar's description ('%11s' * 2 + '%11.4g' * (2 + n)); the bar is
+# ultralytics/utils/tqdm.py's TQDM._display: f"{desc}: {percent:.0f}% {bar} {n}/{total} {rate} {elapsed}{remaining}"
+ULTRA_HEADER = "      Epoch    GPU_mem   box_loss   cls_loss   dfl_loss  Instances       Size"
+
+
+def _ultra_bar(n, total, done=False):
+    filled = 12 * n // total
+    bar = "━" * filled + "─" * (12 - filled)
+    return f"{100 * n / total:.0f}% {bar} {n}/{total} 5.2it/s {n / 5.2:.1f}s" + ("" if done else "<12.0s")
+
+
+def _ultra_row(epoch, epochs, losses, n, total):
+    cells = "".join(f"{v:11.4g}" for v in losses)
+    return f"{f'{epoch}/{epochs}':>11}{'2.61G':>11}{cells}{13:11.4g}{640:11.4g}: {_ultra_bar(n, total, n == total)}"
+
+
+def _ultra_log(rows, header_first=True):
+    lines = ["Starting training for 30 epochs...", ""]
+    for i, (epoch, losses) in enumerate(rows):
+        if header_first or i:
+            lines.append(ULTRA_HEADER)
+        lines.append(_ultra_row(epoch, 30, losses, 100, 100))
+        lines.append(
+            "                 Class     Images  Instances      Box(P          R      mAP50  mAP50-95): 100% "
+            + "━" * 12
+            + " 8/8 9.1it/s 0.9s"
+        )
+        lines.append("                   all        128        929      0.641      0.545      0.601      0.447")
+    return "\n".join([*lines, ""])
+
+
+@pytest.mark.parametrize("header_first", [True, False])
+def test_ultralytics_own_bar_rows_are_read_as_its_tqdm_rows_were(tmp_path, header_first):
+    # a paste may start at the first row, its header printed above the next one only
+    rows = [(1, (1.5, 2.9, 1.3)), (2, (1.4, 2.5, 1.25)), (3, (1.35, 2.2, 1.21))]
+    from forensics.readers.logs import parse_log_text
+
+    series, *_ = parse_log_text(_ultra_log(rows, header_first), "output.txt")
+    assert list(series["loss"].steps) == [100, 200, 300]
+    assert series["loss"].values[0] == pytest.approx(1.5 + 2.9 + 1.3)
+    rep, _ = _analyze(tmp_path, "output.txt", _ultra_log(rows, header_first))
+    assert rep.diverged is False
+
+
+def test_ultralytics_own_bar_rows_gone_nan_are_a_divergence(tmp_path):
+    nan = float("nan")
+    rep, _ = _analyze(tmp_path, "output.txt", _ultra_log([(1, (1.5, 2.9, 1.3)), (2, (nan, nan, nan))]))
+    assert rep.diverged is True and rep.first_nonfinite_step == 200
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        # the same bar drawing a download, and a validation pass under its header: no loss
+        "Downloading https://github.com/ultralytics/assets/releases/download/v8.3.0/yolo11n.pt to 'yolo11n.pt': "
+        "100% ━━━━━━━━━━━━ 5.4/5.4MB 32.1MB/s 0.2s",
+        "                 Class     Images  Instances      Box(P          R      mAP50  mAP50-95): 100% "
+        "━━━━━━━━━━━━ 8/8 9.1it/s 0.9s",
+        # Keras 3's bar draws the same characters with no percentage
+        "8/8 ━━━━━━━━━━━━━━━━━━━━ 0s 8ms/step - accuracy: 0.9 - loss: 0.3",
+    ],
+)
+def test_lines_drawing_the_same_characters_read_as_before(line):
+    from forensics.readers.logs import parse_log_text
+
+    series, *_ = parse_log_text(line + "\n", "output.txt")
+    assert set(series) <= {"loss", "accuracy"} and ("loss" not in series or "━━ 0s" in line)

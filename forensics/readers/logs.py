@@ -534,10 +534,21 @@ def numbering_offset(first: Iterable[_Segment]) -> int | None:
     return None
 
 
+# ... and Ultralytics' own bar, which replaced tqdm in its trainers (ultralytics/utils/tqdm.py TQDM._display, 8.3 on):
+# f"{desc}: {percent:.0f}% {bar} {n}/{total} {rate} {elapsed}{remaining}", its bar twelve of '━' done, '─' to go and
+# '╸' at a half ('1/30  40.4G  1.2  ...  1280: 20% ━━────────── 2205/10762 1.3s/it 46:41<3:00:35'). Read as tqdm's:
+# the same description (a row under the trainer's header), count and total.
+_ULTRALYTICS_BAR = re.compile(
+    r"(?<![^\s:])(?P<pct>\d{1,3})% [━─╸]{1,40} (?P<n>\d{1,19})/(?P<total>\d{1,19})(?:[ \t](?P<info>[^\n]{0,200}))?"
+)
+
+
 def _tqdm_bars(text: str) -> Iterator[re.Match[str]]:
-    """The tqdm bars on a line, drawn ('%|') or copied out of a notebook without their bar."""
+    """The tqdm bars on a line, drawn ('%|') or copied out of a notebook without their bar, and Ultralytics' own."""
     if "%|" in text:
         yield from _TQDM.finditer(text)
+    elif "% " in text and ("━" in text or "─" in text):
+        yield from _ULTRALYTICS_BAR.finditer(text)
     elif "% " in text and "<" in text:
         yield from _TQDM_NO_BAR.finditer(text)
 

@@ -2121,6 +2121,26 @@ def _collapsed(loss: Series | None) -> tuple[int, str] | None:
     return int(steps[hit[0]]), f"{loss.tag}: {hit[1]}"
 
 
+def _masked_from_start(loss: Series | None, val_curve: Series | None) -> tuple[int, str] | None:
+    """(step, what) of a training loss printed exactly 0 on every point from its first (``COLLAPSE_POINTS`` or more)
+    beside a validation loss that went non-finite. A loss that sat on 0 from its first print is left alone by
+    :func:`collapsed_from` (it never learned, or prints too coarsely to say); a NaN evaluation of the same weights
+    says which: the zeros are what a logger prints for an interval whose every step was NaN (the HF Trainer's
+    logging_nan_inf_filter), or a NaN the training code set to 0, and the run was non-finite from its start (a
+    cross-entropy of a model at its start is never 0)."""
+    val = _nonfinite(val_curve)
+    if loss is None or val is None or val.unit != loss.unit or len(loss) < COLLAPSE_POINTS:
+        return None
+    steps, values = loss.in_step_order
+    if not (np.isfinite(values).all() and (values == 0.0).all()):
+        return None
+    return int(steps[0]), (
+        f"{loss.tag}: it printed exactly 0 on all {len(values)} points from its first, while the validation loss "
+        f"of the same weights was {fmt_num(val.value)} at {val.unit} {val.step}: the zeros are NaN steps the logger "
+        "or the training code masked as 0"
+    )
+
+
 def _spiked_and_settled(loss: Series | None, lr: Series | None, moving_target: bool = False) -> tuple[int, str] | None:
     """(step, what) of the spike after which the training loss settled far worse for good
     (:func:`settled_after_spike`). Not where the logged LR rose ``LR_JUMP_FACTOR`` or more across it (a warm
@@ -2828,7 +2848,7 @@ def build_timeline(run: RunData) -> Timeline:
         if pinned is not None and (exploded_step is None or pinned[0] <= exploded_step):
             exploded_step, exploded_how = pinned
             exploded_verb = "saturated"
-        collapsed = _collapsed(loss)
+        collapsed = _collapsed(loss) or _masked_from_start(loss, curves["val_loss"])
         if collapsed is not None and (exploded_step is None or collapsed[0] < exploded_step):
             exploded_step, exploded_how = collapsed
             exploded_verb = "collapsed"

@@ -266,3 +266,39 @@ def test_lines_drawing_the_same_characters_read_as_before(line):
 
     series, *_ = parse_log_text(line + "\n", "output.txt")
     assert set(series) <= {"loss", "accuracy"} and ("loss" not in series or "━━ 0s" in line)
+
+
+# ---------------------------------------------------------------- a loss masked as 0 from its first print
+
+
+def _trainer_dicts(losses, evals, every=3):
+    # the HF Trainer's log lines (Trainer.log prints the logs dict): {'loss': ..., 'learning_rate': ..., 'epoch': ...}
+    # and, every few, {'eval_loss': ..., 'eval_runtime': ..., 'epoch': ...}
+    lines, evals = [], list(evals)
+    for i, loss in enumerate(losses, 1):
+        lines.append(f"{{'loss': {loss}, 'learning_rate': 1.0533245556287031e-07, 'epoch': {i / 1000:.2f}}}")
+        if i % every == 0 and evals:
+            lines.append(f"{{'eval_loss': {evals.pop(0)}, 'eval_runtime': 2365.9772, 'epoch': {i / 1000:.2f}}}")
+    return "\n".join([*lines, ""])
+
+
+def test_a_loss_at_zero_from_its_first_print_beside_a_nan_evaluation_is_a_masked_nan(tmp_path):
+    rep, rules = _analyze(tmp_path, "output.txt", _trainer_dicts([0.0] * 9, ["nan"] * 3))
+    assert rep.diverged is True and rep.timeline.exploded_verb == "collapsed"
+    assert "NUM011" in rules
+
+
+@pytest.mark.parametrize(
+    ("losses", "evals"),
+    [
+        # a loss at 0 from the start with a finite evaluation: a GRPO or DPO loss, a margin met (NUM011 stays silent)
+        ([0.0] * 9, ["0.412"] * 3),
+        # a training loss that learns beside a NaN evaluation: the evaluation's own fault (OK004)
+        ([2.31, 2.1, 1.9, 1.8, 1.7, 1.65, 1.6, 1.58, 1.55], ["nan"] * 3),
+        # too few zeros to say where the run stood
+        ([0.0, 0.0], ["nan"]),
+    ],
+)
+def test_zeros_with_a_finite_evaluation_or_a_learning_loss_stay_as_they_were(tmp_path, losses, evals):
+    rep, rules = _analyze(tmp_path, "output.txt", _trainer_dicts(losses, evals, every=min(3, len(losses))))
+    assert rep.diverged is False and "NUM011" not in rules

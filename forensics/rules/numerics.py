@@ -682,7 +682,11 @@ def loss_collapsed_to_zero(tl: Timeline) -> list[Finding]:
         A loss that converges passes through its print's last decimals on its
         way down (0.0003, 0.0001, 0.0), and one at 0 from its first point (a
         GRPO loss, a DPO margin met from the start) never fell there: both
-        stay silent. So does a fall from fewer than PRINT_QUANTA (100) of the
+        stay silent, unless the validation loss of the same weights went
+        non-finite: a loss at exactly 0 on every point from its first beside a
+        NaN evaluation is an interval-by-interval masked NaN from the start
+        (an SFT whose every step was NaN logs {'loss': 0.0} and
+        {'eval_loss': nan}). So does a fall from fewer than PRINT_QUANTA (100) of the
         print's last digit: a '%.1f' print stepping 0.1 to 0.0, a margin loss
         at '%.2f' falling 0.12 to 0.00 when every margin is met.
 

@@ -2,6 +2,8 @@
 own format strings (named in a comment), each with look-alikes that must read as before.
 """
 
+from pathlib import Path
+
 import pytest
 
 from forensics.readers.logmessages import match_messages
@@ -302,3 +304,49 @@ def test_a_loss_at_zero_from_its_first_print_beside_a_nan_evaluation_is_a_masked
 def test_zeros_with_a_finite_evaluation_or_a_learning_loss_stay_as_they_were(tmp_path, losses, evals):
     rep, rules = _analyze(tmp_path, "output.txt", _trainer_dicts(losses, evals, every=min(3, len(losses))))
     assert rep.diverged is False and "NUM011" not in rules
+
+
+# ---------------------------------------------------------------- Keras' History saved by pandas
+
+HISTORY = Path(__file__).resolve().parent / "fixtures" / "logs" / "keras_history"  # make_log_fixtures.py
+
+
+def _run_with(tmp_path, *files):
+    run = tmp_path / "run"
+    run.mkdir()
+    for f in files:
+        (run / f.name).write_bytes(f.read_bytes())
+    return run
+
+
+@pytest.mark.parametrize("name", ["diverged_history.csv", "diverged_history_noindex.csv"])
+def test_a_keras_history_saved_by_pandas_is_read_with_its_nan_epochs(tmp_path, name):
+    # Keras 3 trained at a too-high LR; pandas writes the NaN epochs as empty cells
+    from forensics import analyze
+
+    rep = analyze(_run_with(tmp_path, HISTORY / name))
+    assert rep.diverged is True and rep.timeline.unit == "epoch"
+    assert rep.first_nonfinite_step == 3  # rows 0 and 1 finite, row 2 NaN: the third epoch
+
+
+@pytest.mark.parametrize("name", ["healthy_history.csv", "healthy_history_noindex.csv"])
+def test_a_healthy_keras_history_saved_by_pandas_is_healthy(tmp_path, name):
+    from forensics import analyze
+
+    rep = analyze(_run_with(tmp_path, HISTORY / name))
+    assert rep.timeline.loss is not None and len(rep.timeline.loss) == 12
+    assert rep.diverged is False and rep.verdict.cause == "healthy"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "loss,claim_amount,region",  # an insurer's data: a loss column with no 'val_' twin
+        "loss,val_loss,feature_1",  # a column that is no History key
+        "id,loss,val_loss",  # an id column first is no pandas index
+    ],
+)
+def test_a_csv_that_is_no_keras_history_stays_no_metrics_file(header):
+    from forensics.readers.metrics_csv import looks_like_metrics_csv
+
+    assert not looks_like_metrics_csv(header)

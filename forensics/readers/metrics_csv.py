@@ -41,13 +41,33 @@ def _header(line: str) -> list[str]:
         return []
 
 
+# Keras' History saved by pandas (pd.DataFrame(history.history).to_csv(...)): one row per epoch in order, no epoch
+# column (with the index kept, an unnamed first column counting them from 0). Its columns are History's keys: each
+# metric beside its 'val_' twin (loss and val_loss, accuracy and val_accuracy), the LR a callback logged alone.
+_HISTORY_INDEX = ("", "unnamed: 0")
+_HISTORY_LONE = ("lr", "learning_rate")
+
+
+def history_columns(cols: list[str]) -> bool:
+    """Whether a CSV header is a Keras History's keys (see above): 'loss' and 'val_loss' among them, and every other
+    column a metric whose 'val_' twin is there too, the LR, or the index pandas kept first."""
+    names = cols[1:] if cols and cols[0] in _HISTORY_INDEX else cols
+    if "loss" not in names or "val_loss" not in names or len(set(names)) != len(names):
+        return False
+    present = set(names)
+    return all(
+        c in _HISTORY_LONE or (f"val_{c}" in present) or (c.startswith("val_") and c[4:] in present) for c in names
+    )
+
+
 def looks_like_metrics_csv(first_line: str) -> bool:
-    """True when a CSV header names a loss and a step or epoch column, or is a Ray Tune trial's progress.csv."""
+    """True when a CSV header names a loss and a step or epoch column, is a Ray Tune trial's progress.csv, or is a
+    Keras History saved by pandas."""
     cols = _header(first_line)
     if set(cols) >= _TUNE_COLUMNS:
         return True
     has_axis = any(c in _STEP_COLUMNS or c in _EPOCH_COLUMNS for c in cols)
-    return has_axis and any(_LOSSY.search(c) for c in cols)
+    return (has_axis and any(_LOSSY.search(c) for c in cols)) or history_columns(cols)
 
 
 def sniff(path: Path) -> bool:
@@ -111,23 +131,33 @@ def read_metrics_csv(path: Path, source: Source) -> LogData:
     step_col = next((lower.index(c) for c in _STEP_COLUMNS if c in lower), None)
     epoch_col = lower.index("epoch") if "epoch" in lower else None
     axis = step_col if step_col is not None else epoch_col
-    if axis is None:
+    history = axis is None and history_columns(lower)
+    in_order = history  # a Keras History: the rows are its epochs, from 0
+    # ... and every key of it has a value at every epoch, so an empty cell is pandas' NaN (to_csv writes NaN as '',
+    # its na_rep), not a metric left out of that row as a sparse logger's (Lightning's metrics.csv) is
+    empty = math.nan if history else None
+    if in_order and lower[0] in _HISTORY_INDEX:
+        axis = 0  # ... counted by the index pandas kept
+    elif axis is None and not in_order:
         raise UnreadableSource("no step or epoch column in the CSV header")
     by_epoch = step_col is None
     cols: dict[int, tuple[array, array]] = {i: (array("q"), array("d")) for i in range(len(header)) if i != axis}
     bad_rows = 0
     try:
-        for row in rows:
-            if len(row) <= axis:
+        for n, row in enumerate(rows):
+            if axis is None:
+                a: float | None = float(n)
+            elif len(row) <= axis:
                 bad_rows += 1
                 continue
-            a = _float(row[axis])
+            else:
+                a = _float(row[axis])
             if a is None or not math.isfinite(a):
                 bad_rows += 1
                 continue
             for i, (st, va) in cols.items():
                 if i < len(row):
-                    v = _float(row[i])
+                    v = _float(row[i]) if row[i].strip() else empty
                     if v is not None:
                         st.append(int(a))
                         va.append(v)

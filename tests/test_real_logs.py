@@ -314,10 +314,11 @@ MAX_HELDOUT24_CRASHES = 1
 # heldout25 floors: 75 cases collected blind at the nineteenth round's start by three more helpers, measured blind on
 # dda4da7 (the round's start: 58/72 diverged, 27/40 cause, 7 inconclusive with a loss or message, 1 log unread) and
 # after each of the round's code commits (see docs/logs.md). Measured blind once more at the twentieth round's start
-# (d3c0d7c: 58/72, 27/40, 7, 1, no row moved), then made that round's seen split.
-MIN_HELDOUT25_DIVERGED = 58 / 72
-MIN_HELDOUT25_CAUSE = 27 / 40
-MAX_HELDOUT25_BAD_INCONCLUSIVE = 7
+# (d3c0d7c: 58/72, 27/40, 7, 1, no row moved), then made that round's seen split: after its fixes 62/72, 30/40, 2, 1
+# (a run's output committed as markdown, its loss named in Spanish).
+MIN_HELDOUT25_DIVERGED = 62 / 72
+MIN_HELDOUT25_CAUSE = 30 / 40
+MAX_HELDOUT25_BAD_INCONCLUSIVE = 2
 MAX_HELDOUT25_CRASHES = 1
 
 # dev floors: what it measures since LR013 (34/34 diverged, 9 -> 10 of 11 cause, none inconclusive with evidence).

@@ -68,6 +68,11 @@ if TYPE_CHECKING:
 # before blowing up to call it a sustained rise; 0.3 decades is a doubling, well above
 # minibatch noise once the curve is median-smoothed.
 ONSET_MIN_RISE_DECADES = 0.3
+# A record of only two finite points before its first non-finite one shows a climb when the second stands at least this
+# many decades above the first (tenfold): the median smoothing that keeps a doubling from being noise needs three
+# points, and a tenfold rise straight into a NaN is no batch-to-batch spread of a loss (a per-epoch record of a step
+# size past the stability limit: 5.3, then 132, then NaN).
+TWO_POINT_ONSET_DECADES = 1.0
 # If this share of the whole rise happened before the change point, the climb began earlier.
 ONSET_EARLY_RISE_SHARE = 0.25
 # A point counts as "still at the minimum" within this many decades of it (~26 %).
@@ -853,6 +858,8 @@ def find_onset(steps: np.ndarray, values: np.ndarray) -> Onset | None:
     falling or flat until it jumped: saturation or a bad batch, not instability).
     """
     ok = np.isfinite(values)
+    if ok.sum() == 2:  # the finite stretch before a blow-up (the timeline passes no other)
+        return _two_point_onset(steps[ok], values[ok])
     if ok.sum() < 3:
         return None
     s, v = _decimate(steps[ok], values[ok], MAX_CURVE_POINTS)
@@ -888,6 +895,25 @@ def find_onset(steps: np.ndarray, values: np.ndarray) -> Onset | None:
         end_value=float(v[end]),
         fold_per_step=fold,
         rise_decades=float(y[end] - ys[m]),
+    )
+
+
+def _two_point_onset(s: np.ndarray, v: np.ndarray) -> Onset | None:
+    """The climb of a loss that logged two finite points before its blow-up: from the first, when the second
+    stands ``TWO_POINT_ONSET_DECADES`` or more above it (both positive sizes of a loss minimised toward zero)."""
+    if not (v > 0).all() or s[1] <= s[0]:
+        return None
+    y = np.log10(v)
+    rise = float(y[1] - y[0])
+    if rise < TWO_POINT_ONSET_DECADES:
+        return None
+    return Onset(
+        step=int(s[0]),
+        value=float(v[0]),
+        end_step=int(s[1]),
+        end_value=float(v[1]),
+        fold_per_step=float(10 ** (rise / int(s[1] - s[0]))),
+        rise_decades=rise,
     )
 
 

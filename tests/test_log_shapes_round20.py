@@ -350,3 +350,32 @@ def test_a_csv_that_is_no_keras_history_stays_no_metrics_file(header):
     from forensics.readers.metrics_csv import looks_like_metrics_csv
 
     assert not looks_like_metrics_csv(header)
+
+
+# ---------------------------------------------------------------- a climb over two finite points
+
+
+@pytest.mark.parametrize(
+    ("values", "onset"),
+    [
+        ([5.29, 132.0], 1),  # tenfold and more straight into the NaN: a climb from the first point
+        ([2.3, 4.1], None),  # under tenfold: two points are no trend
+        ([0.0, 132.0], None),  # a loss of 0 sets no scale to rise from
+    ],
+)
+def test_two_finite_points_before_a_blow_up_show_a_climb_only_when_tenfold(values, onset):
+    import numpy as np
+
+    from forensics.timeline import find_onset
+
+    found = find_onset(np.array([1, 2]), np.array(values))
+    assert (found.step if found is not None else None) == onset
+
+
+def test_a_per_epoch_history_that_climbed_tenfold_into_nan_names_the_step_size(tmp_path):
+    # the Keras 3 run at SGD 0.25 with momentum: 5.29, then 132, then NaN, one point per epoch
+    from forensics import analyze
+
+    rep = analyze(_run_with(tmp_path, HISTORY / "diverged_history.csv"))
+    assert rep.verdict.cause == "learning_rate"
+    assert "LR002" in {e.rule for c in rep.candidates for e in c.evidence if e.weight > 0}

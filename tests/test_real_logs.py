@@ -285,9 +285,10 @@ MAX_HELDOUT21_CRASHES = 0
 # inconclusive with a loss or message, 1 log unread, and at the seventeenth round's start (ad8b38d, unchanged); seen
 # since, the seventeenth round's fixes were made on it (see docs/logs.md): the floors are what it measures after them
 # (83/97, 32/41, 3, 0; the third inconclusive is LaVIN's ZeroDivisionError after its guard's skip, a crash of no known
-# meaning, which the contract calls inconclusive where it was 'crashed — healthy').
+# meaning, which the contract calls inconclusive where it was 'crashed — healthy'); 33/41 cause from the twentieth
+# round (a loss that climbed tenfold over its two finite points into the NaN shows a climb).
 MIN_HELDOUT22_DIVERGED = 83 / 97
-MIN_HELDOUT22_CAUSE = 32 / 41
+MIN_HELDOUT22_CAUSE = 33 / 41
 MAX_HELDOUT22_BAD_INCONCLUSIVE = 3
 MAX_HELDOUT22_CRASHES = 0
 

@@ -322,6 +322,15 @@ MIN_HELDOUT25_CAUSE = 30 / 40
 MAX_HELDOUT25_BAD_INCONCLUSIVE = 2
 MAX_HELDOUT25_CRASHES = 1
 
+# heldout26 floors: 76 cases collected blind at the twentieth round's start by three more helpers, measured blind on
+# d3c0d7c (the round's start: 56/75 diverged, 29/39 cause, 9 inconclusive with a loss or message, 3 logs unread) and
+# after each of the round's code commits, the same each time, no row moved (see docs/logs.md). BLIND: no case of it
+# looked at.
+MIN_HELDOUT26_DIVERGED = 56 / 75
+MIN_HELDOUT26_CAUSE = 29 / 39
+MAX_HELDOUT26_BAD_INCONCLUSIVE = 9
+MAX_HELDOUT26_CRASHES = 3
+
 # dev floors: what it measures since LR013 (34/34 diverged, 9 -> 10 of 11 cause, none inconclusive with evidence).
 MIN_DEV_DIVERGED = 34 / 34
 MIN_DEV_CAUSE = 10 / 11
@@ -540,6 +549,7 @@ FLOORS = {
     "heldout23": (MIN_HELDOUT23_DIVERGED, MIN_HELDOUT23_CAUSE, MAX_HELDOUT23_BAD_INCONCLUSIVE, MAX_HELDOUT23_CRASHES),
     "heldout24": (MIN_HELDOUT24_DIVERGED, MIN_HELDOUT24_CAUSE, MAX_HELDOUT24_BAD_INCONCLUSIVE, MAX_HELDOUT24_CRASHES),
     "heldout25": (MIN_HELDOUT25_DIVERGED, MIN_HELDOUT25_CAUSE, MAX_HELDOUT25_BAD_INCONCLUSIVE, MAX_HELDOUT25_CRASHES),
+    "heldout26": (MIN_HELDOUT26_DIVERGED, MIN_HELDOUT26_CAUSE, MAX_HELDOUT26_BAD_INCONCLUSIVE, MAX_HELDOUT26_CRASHES),
 }
 
 

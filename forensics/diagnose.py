@@ -248,6 +248,18 @@ def _nonfinite_values_sentence(path: str, e: LogEvent) -> str:
     )
 
 
+# a crash whose message names a cause (a data check, a label check): the verdict rests on it; a crash of no divergence
+# (out of memory, a collective's timeout) names none, and a verdict beside it rests on what else was read
+_MESSAGE_CAUSES = frozenset(
+    {
+        *("learning_rate", "exploding_weights", "data_or_labels", "numerical_instability"),
+        *("lr_too_high", "lr_schedule_spike", "exploding_gradients", "nan_in_inputs", "inf_in_inputs"),
+        *("labels_out_of_range", "negative_labels", "unnormalized_inputs", "log_of_zero", "division_by_zero"),
+        "fp16_overflow",
+    }
+)
+
+
 def _divergence_sentence(tl: Timeline, evidence: Sequence[Evidence] = ()) -> str:
     nf = tl.first_nonfinite
     if nf is not None and nf.tag == "message:nonfinite_values":
@@ -330,7 +342,7 @@ def _divergence_sentence(tl: Timeline, evidence: Sequence[Evidence] = ()) -> str
         return "The training loss stayed finite and did not explode, but the weights tell otherwise."
     if not tl.checkpoints:
         end = ending_of(tl)
-        if end.ended == "crashed" and end.crash is not None:
+        if end.ended == "crashed" and end.crash is not None and end.crash.meaning in _MESSAGE_CAUSES:
             # a fatal message with no traceback kept (a check that raised, its frames cut from the paste): the
             # message, quoted next, is what the verdict rests on, not the run's settings
             return "The job died before it logged a loss; its log says what stopped it:"

@@ -379,3 +379,35 @@ def test_a_per_epoch_history_that_climbed_tenfold_into_nan_names_the_step_size(t
     rep = analyze(_run_with(tmp_path, HISTORY / "diverged_history.csv"))
     assert rep.verdict.cause == "learning_rate"
     assert "LR002" in {e.rule for c in rep.candidates for e in c.evidence if e.weight > 0}
+
+
+# ---------------------------------------------------------------- the review's look-alikes
+
+
+def test_an_out_of_memory_line_alone_beside_a_stated_lr_rests_on_the_settings(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "output.txt").write_text("RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB\n")
+    (run / "config.json").write_text('{"learning_rate": 50.0, "optimizer": "sgd"}')
+    from forensics import analyze
+
+    rep = analyze(run)
+    assert "its log says what stopped it" not in rep.verdict.summary
+
+
+@pytest.mark.parametrize("path", ["/home/u/proj/utils/my_scaler.py", "/home/u/proj/datasets/feature_scaler.py"])
+def test_a_zero_division_in_a_data_scaler_s_file_is_no_loss_scale(tmp_path, path):
+    frames = [f'  File "{path}", line 12, in normalize', "    return x / (hi - lo)"]
+    rep, _ = _analyze(tmp_path, "output.txt", _apex_zero_division(frames))
+    assert not any(e.kind == "loss_scale_minimum" for _, e in rep.timeline.log_events)
+
+
+def test_a_sparse_writer_s_empty_cells_are_no_nan(tmp_path):
+    # a hand-rolled DictWriter filling one column a row: its empty cells are values left out, not pandas' NaN
+    run = tmp_path / "run"
+    run.mkdir()
+    rows = ["loss,val_loss"] + [f"{1 - i / 20:.2f}," if i % 2 == 0 else f",{1 - i / 20:.2f}" for i in range(8)]
+    (run / "history.csv").write_text("\n".join(rows) + "\n")
+    from forensics import analyze
+
+    assert analyze(run).diverged is False

@@ -2377,6 +2377,12 @@ def scale_at_zero(frames: tuple[str, ...] | list[str], exc_type: str | None) -> 
             where = FRAME_PARTS.match(frame)
             if where is None or not _SCALER_FILE.search(where["path"]):
                 return None
+            # a scaler's own unscale or update (a data scaler's file, 'feature_scaler.py', divides too)
+            path = where["path"].replace("\\", "/").lower()
+            if not (
+                where["function"].startswith(("unscale", "update_scale")) or "/apex/" in path or "/deepspeed/" in path
+            ):
+                return None
             return where["path"], where["function"]
     return None
 

@@ -155,9 +155,11 @@ def read_metrics_csv(path: Path, source: Source) -> LogData:
             if a is None or not math.isfinite(a):
                 bad_rows += 1
                 continue
+            # pandas writes a NaN epoch as a row of empty cells; a row with some cells filled is a sparse writer's
+            blank = empty if all(not row[i].strip() for i in cols if i < len(row)) else None
             for i, (st, va) in cols.items():
                 if i < len(row):
-                    v = _float(row[i]) if row[i].strip() else empty
+                    v = _float(row[i]) if row[i].strip() else blank
                     if v is not None:
                         st.append(int(a))
                         va.append(v)

@@ -395,7 +395,7 @@ def test_an_out_of_memory_line_alone_beside_a_stated_lr_rests_on_the_settings(tm
     assert "its log says what stopped it" not in rep.verdict.summary
 
 
-@pytest.mark.parametrize("path", ["/home/u/proj/utils/my_scaler.py", "/home/u/proj/datasets/feature_scaler.py"])
+@pytest.mark.parametrize("path", ["src/proj/utils/my_scaler.py", "src/proj/datasets/feature_scaler.py"])
 def test_a_zero_division_in_a_data_scaler_s_file_is_no_loss_scale(tmp_path, path):
     frames = [f'  File "{path}", line 12, in normalize', "    return x / (hi - lo)"]
     rep, _ = _analyze(tmp_path, "output.txt", _apex_zero_division(frames))

@@ -131,14 +131,13 @@ def read_metrics_csv(path: Path, source: Source) -> LogData:
     step_col = next((lower.index(c) for c in _STEP_COLUMNS if c in lower), None)
     epoch_col = lower.index("epoch") if "epoch" in lower else None
     axis = step_col if step_col is not None else epoch_col
-    history = axis is None and history_columns(lower)
-    in_order = history  # a Keras History: the rows are its epochs, from 0
+    history = axis is None and history_columns(lower)  # a Keras History: the rows are its epochs, from 0
     # ... and every key of it has a value at every epoch, so an empty cell is pandas' NaN (to_csv writes NaN as '',
     # its na_rep), not a metric left out of that row as a sparse logger's (Lightning's metrics.csv) is
     empty = math.nan if history else None
-    if in_order and lower[0] in _HISTORY_INDEX:
+    if history and lower[0] in _HISTORY_INDEX:
         axis = 0  # ... counted by the index pandas kept
-    elif axis is None and not in_order:
+    elif axis is None and not history:
         raise UnreadableSource("no step or epoch column in the CSV header")
     by_epoch = step_col is None
     cols: dict[int, tuple[array, array]] = {i: (array("q"), array("d")) for i in range(len(header)) if i != axis}
